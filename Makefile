@@ -1,0 +1,224 @@
+# kanal — plain GNU make + pkg-config.
+#
+#   make            build build/kanald, build/plugins/*.so and the SDK
+#   make run        build, then run kanald in the foreground on conf/dev.conf
+#   make check      every test, then again in an ASan+UBSan build
+#   make bench      the benchmarks under bench/, printing their figures
+#   make install    PREFIX=/usr DESTDIR=...
+#
+# Every target that builds or tests first runs `make deps`, which installs
+# missing Debian packages (as root) or prints the exact command to run.
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+SANITIZE   ?= 0
+VERSION    := 0.1.0
+
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+SBINDIR    := $(PREFIX)/sbin
+PLUGINDIR  := $(PREFIX)/lib/kanal/plugins
+INCLUDEDIR := $(PREFIX)/include
+PCDIR      := $(PREFIX)/lib/pkgconfig
+UNITDIR    := $(PREFIX)/lib/systemd/system
+SYSUSERSDIR:= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR:= $(PREFIX)/lib/tmpfiles.d
+
+# Debian packages: to build, to test, to benchmark.
+BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev \
+              liblmdb-dev libhttp-parser-dev libinih-dev libgmime-3.0-dev libssl-dev \
+              libsystemd-dev
+TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
+              lmdb-utils systemd
+BENCH_DEBS := nginx-light wrk python3-requests
+
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+PKGS    := libuv jansson lmdb inih libsystemd libcrypto libcurl
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+CSTD    := -std=c11 -D_GNU_SOURCE
+OPT     := -O2 -g
+ifeq ($(SANITIZE),1)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined -DKANAL_NO_DLCLOSE
+SANFLAGS:= -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include -Idaemon $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
+
+DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
+CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
+
+PLUGINS    := $(notdir $(wildcard plugins/*))
+PLUGIN_SO  := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
+# Per-plugin libraries (beyond libc); a plugin links only what it uses.
+PLUGIN_LIBS_webhook := $(shell pkg-config --libs jansson 2>/dev/null)
+PLUGIN_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
+PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
+
+# Test plugins: one source, several deliberately broken variants.
+TEST_PLUGIN_DIR := $(BUILD)/test-plugins
+TEST_VARIANTS := echo:-DTEST_NAME='"echo"' \
+                 badmajor:-DTEST_NAME='"badmajor"'+-DTEST_BAD_MAJOR \
+                 newminor:-DTEST_NAME='"newminor"'+-DTEST_NEWER_MINOR \
+                 toosmall:-DTEST_NAME='"toosmall"'+-DTEST_TOO_SMALL \
+                 noentry:-DTEST_NAME='"noentry"'+-DTEST_NO_ENTRY \
+                 initfail:-DTEST_NAME='"initfail"'+-DTEST_INIT_FAILS \
+                 zz_dup:-DTEST_NAME='"echo"'
+TEST_PLUGIN_SO := $(foreach v,$(TEST_VARIANTS),$(TEST_PLUGIN_DIR)/$(firstword $(subst :, ,$(v))).so)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench install \
+        clean format sdk
+
+all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk
+
+# ---- dependencies ----
+
+define install_debs
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "missing Debian packages; run:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	$(call install_debs,$(BUILD_DEBS))
+
+deps-test: deps
+	$(call install_debs,$(TEST_DEBS))
+
+deps-bench: deps
+	$(call install_debs,$(BENCH_DEBS))
+
+# ---- the daemon ----
+
+# Paths compiled into kanald follow PREFIX; this stamp rebuilds them when it changes.
+$(BUILD)/prefix.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(PREFIX) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR)' > $@
+
+$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) sdk/include/kanal/plugin.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/obj/daemon/config.o $(BUILD)/obj/daemon/main.o: $(BUILD)/prefix.stamp
+$(BUILD)/obj/daemon/config.o: CFLAGS_ALL += -DKANAL_PLUGIN_DIR='"$(PLUGINDIR)"'
+$(BUILD)/obj/daemon/main.o: CFLAGS_ALL += -DKANAL_SYSCONFDIR='"$(SYSCONFDIR)/kanal"' \
+                                          -DKANAL_VERSION='"$(VERSION)"'
+
+$(BUILD)/kanald: $(DAEMON_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lhttp_parser -ldl -lpthread
+
+# ---- plugins ----
+
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) \
+                       $$(wildcard plugins/common/*.c) sdk/include/kanal/plugin.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) $(PLUGIN_LIBS_$*)
+
+define test_plugin_rule
+$(TEST_PLUGIN_DIR)/$(1).so: tests/plugins/testplug.c sdk/include/kanal/plugin.h | deps
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(PLUGIN_CFLAGS) $$(PLUGIN_LDFLAGS) $(subst +, ,$(2)) -o $$@ $$<
+endef
+$(foreach v,$(TEST_VARIANTS),$(eval $(call test_plugin_rule,$(firstword $(subst :, ,$(v))),$(word 2,$(subst :, ,$(v))))))
+
+# ---- SDK ----
+
+sdk: $(BUILD)/kanal-plugin.pc $(BUILD)/sdk/hello.so
+
+$(BUILD)/kanal-plugin.pc: sdk/kanal-plugin.pc.in $(BUILD)/prefix.stamp
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(BUILD)/sdk/hello.so: sdk/examples/hello.c sdk/include/kanal/plugin.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $<
+
+# ---- running ----
+
+run: all
+	@mkdir -p var
+	$(BUILD)/kanald -c conf/dev.conf
+
+# ---- tests ----
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) \
+	    -lhttp_parser -lcmocka -ldl -lpthread
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: all $(TEST_PLUGIN_SO) | deps-test
+	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+
+test: deps-test
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory e2e
+
+check: deps-test
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory check-asan
+
+check-asan:
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
+
+bench: all deps-bench
+	@set -e; for b in bench/*; do \
+	  [ -x "$$b" ] && [ -f "$$b" ] || continue; echo "== $$b"; KANAL_BUILD=$(abspath $(BUILD)) $$b; \
+	done
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/kanal \
+	    $(DESTDIR)$(PCDIR) $(DESTDIR)$(SYSCONFDIR)/kanal $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(PREFIX)/share/kanal/schema
+	install -m 755 $(BUILD)/kanald $(DESTDIR)$(SBINDIR)/kanald
+	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
+	install -m 644 sdk/include/kanal/*.h $(DESTDIR)$(INCLUDEDIR)/kanal/
+	install -m 644 $(BUILD)/kanal-plugin.pc $(DESTDIR)$(PCDIR)/kanal-plugin.pc
+	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
+	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service
+	install -m 644 systemd/kanal.sysusers $(DESTDIR)$(SYSUSERSDIR)/kanal.conf
+	install -m 644 systemd/kanal.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kanal.conf
+
+format:
+	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
+	    tests/unit/*.[ch] tests/plugins/*.c
+
+clean:
+	rm -rf build build-asan
+
+FORCE:

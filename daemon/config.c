@@ -1,0 +1,587 @@
+/* Configuration loading.  inih reads the file; everything else here is
+ * checking: unknown keys and sections are errors (a typo must never fall back
+ * to a default), each plugin's option table is applied to its sections, and
+ * secrets are resolved so that a missing file or variable is found by
+ * --check-config, not at the first webhook. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "handle.h"
+#include "loader.h"
+#include "log.h"
+#include "secret.h"
+#include "util.h"
+
+#ifndef KANAL_PLUGIN_DIR
+#define KANAL_PLUGIN_DIR "/usr/lib/kanal/plugins"
+#endif
+
+const struct kanal_option config_common_options[] = {
+    {"plugin", KANAL_OPT_STRING, NULL, 1, "name of the channel plugin serving this source", NULL},
+    {"public_url", KANAL_OPT_URL, NULL, 0,
+     "URL under which providers reach this source's webhook (behind the TLS front)", NULL},
+    {"keep_raw", KANAL_OPT_BOOL, "no", 0, "store each provider payload in the record's raw field",
+     NULL},
+    {"default_country", KANAL_OPT_STRING, NULL, 0,
+     "ISO 3166 country for national phone numbers, e.g. TR", NULL},
+    {"expect_traffic_within", KANAL_OPT_DURATION, "0", 0,
+     "report the source unhealthy after this long without traffic (0: never)", NULL},
+    {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
+     "allow secrets written inline in this file (development only)", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+/* ---- raw INI contents ---- */
+
+struct raw_kv {
+    char *key;
+    char *value;
+    int line;
+};
+
+struct raw_section {
+    char *name;
+    int line;
+    struct raw_kv *kv;
+    size_t nkv;
+};
+
+struct raw_ini {
+    const char *path;
+    FILE *f;
+    int line;
+    struct raw_section *sec;
+    size_t nsec;
+    struct config_errors *errs;
+};
+
+static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+
+static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt,
+                      ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *lineb = xmalloc(strlen(path) + strlen(msg) + 32);
+    sprintf(lineb, "%s:%d: %s", path, line, msg);
+    errs->lines = xrealloc(errs->lines, (errs->n + 1) * sizeof *errs->lines);
+    errs->lines[errs->n++] = lineb;
+}
+
+void config_errors_free(struct config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        free(errs->lines[i]);
+    free(errs->lines);
+    errs->lines = NULL;
+    errs->n = 0;
+}
+
+/* inih hands no line numbers to the handler, but it reads through this
+ * function one line at a time, so counting here tells where we are. */
+static char *counting_reader(char *str, int num, void *stream)
+{
+    struct raw_ini *ri = stream;
+    char *r = fgets(str, num, ri->f);
+    if (r)
+        ri->line++;
+    return r;
+}
+
+static int on_ini_pair(void *user, const char *section, const char *name, const char *value)
+{
+    struct raw_ini *ri = user;
+    struct raw_section *s = ri->nsec ? &ri->sec[ri->nsec - 1] : NULL;
+    if (!s || strcmp(s->name, section) != 0) {
+        ri->sec = xrealloc(ri->sec, (ri->nsec + 1) * sizeof *ri->sec);
+        s = &ri->sec[ri->nsec++];
+        *s = (struct raw_section){.name = xstrdup(section), .line = ri->line};
+    }
+    if (!name) /* a section header alone */
+        return 1;
+    s->kv = xrealloc(s->kv, (s->nkv + 1) * sizeof *s->kv);
+    s->kv[s->nkv++] = (struct raw_kv){.key = xstrdup(name), .value = xstrdup(value), .line = ri->line};
+    return 1;
+}
+
+static void raw_free(struct raw_ini *ri)
+{
+    for (size_t i = 0; i < ri->nsec; i++) {
+        for (size_t j = 0; j < ri->sec[i].nkv; j++) {
+            free(ri->sec[i].kv[j].key);
+            free(ri->sec[i].kv[j].value);
+        }
+        free(ri->sec[i].kv);
+        free(ri->sec[i].name);
+    }
+    free(ri->sec);
+}
+
+/* ---- values ---- */
+
+static int parse_value(const struct kanal_option *o, const char *text, int64_t *num,
+                       const char **why)
+{
+    *num = 0;
+    switch (o->type) {
+    case KANAL_OPT_STRING:
+    case KANAL_OPT_SECRET:
+        return 0;
+    case KANAL_OPT_INT:
+        *why = "expected an integer";
+        return util_parse_int(text, num);
+    case KANAL_OPT_BOOL: {
+        int b;
+        *why = "expected yes or no";
+        if (util_parse_bool(text, &b) < 0)
+            return -EINVAL;
+        *num = b;
+        return 0;
+    }
+    case KANAL_OPT_DURATION:
+        *why = "expected a duration such as 500ms, 30s, 5m, 2h or 1d";
+        return util_parse_duration_ms(text, num);
+    case KANAL_OPT_SIZE:
+        *why = "expected a size such as 65536, 64K, 1M or 2G";
+        return util_parse_size(text, num);
+    case KANAL_OPT_ENUM: {
+        size_t tl = strlen(text);
+        for (const char *c = o->choices; c && *c;) {
+            const char *bar = strchr(c, '|');
+            size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+            if (cl == tl && strncmp(c, text, tl) == 0)
+                return 0;
+            c = bar ? bar + 1 : c + cl;
+        }
+        *why = "is not one of the allowed values";
+        return -EINVAL;
+    }
+    case KANAL_OPT_URL: {
+        static const char *const schemes[] = {"http://", "https://", "imap://", "imaps://",
+                                              "smtp://", "smtps://"};
+        for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
+            if (strncmp(text, schemes[i], strlen(schemes[i])) == 0 &&
+                text[strlen(schemes[i])] != '\0')
+                return 0;
+        *why = "expected an absolute http(s), imap(s) or smtp(s) URL";
+        return -EINVAL;
+    }
+    }
+    *why = "has an unknown type";
+    return -EINVAL;
+}
+
+static const struct raw_kv *raw_get(const struct raw_section *s, const char *key)
+{
+    for (size_t i = 0; i < s->nkv; i++)
+        if (strcmp(s->kv[i].key, key) == 0)
+            return &s->kv[i];
+    return NULL;
+}
+
+static void check_duplicates(const struct raw_section *s, const char *path,
+                             struct config_errors *errs)
+{
+    for (size_t i = 0; i < s->nkv; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(s->kv[i].key, s->kv[j].key) == 0) {
+                add_error(errs, path, s->kv[i].line, "'%s' is set twice (first on line %d)",
+                          s->kv[i].key, s->kv[j].line);
+                break;
+            }
+}
+
+/* Relative paths are relative to the directory of the config file, so that
+ * kanald behaves the same whatever its working directory. */
+static char *resolve_path(const char *cfg_path, const char *p)
+{
+    if (p[0] == '/')
+        return xstrdup(p);
+    char *copy = xstrdup(cfg_path);
+    const char *dir = dirname(copy);
+    char *out = xmalloc(strlen(dir) + strlen(p) + 2);
+    sprintf(out, "%s/%s", dir, p);
+    free(copy);
+    return out;
+}
+
+/* ---- [kanald] and [api] ---- */
+
+static const struct kanal_option kanald_options[] = {
+    {"listen", KANAL_OPT_STRING, "127.0.0.1:8470", 0, "address:port for webhooks, API, metrics", NULL},
+    {"store", KANAL_OPT_STRING, "/var/lib/kanal", 0, "directory of the LMDB store", NULL},
+    {"plugin_dir", KANAL_OPT_STRING, KANAL_PLUGIN_DIR, 0, "where the plugins' .so files are", NULL},
+    {"sync", KANAL_OPT_ENUM, "full", 0, "how commits reach the disk", "full|meta|none"},
+    {"max_body", KANAL_OPT_SIZE, "1M", 0, "largest request body (413 above)", NULL},
+    {"max_header", KANAL_OPT_SIZE, "16K", 0, "largest request head (431 above)", NULL},
+    {"max_connections", KANAL_OPT_INT, "1024", 0, "open HTTP connections (503 above)", NULL},
+    {"header_timeout", KANAL_OPT_DURATION, "10s", 0, "time to send a request's head", NULL},
+    {"request_timeout", KANAL_OPT_DURATION, "30s", 0, "time to send a whole request", NULL},
+    {"idle_timeout", KANAL_OPT_DURATION, "60s", 0, "keep-alive time between requests", NULL},
+    {"shutdown_timeout", KANAL_OPT_DURATION, "10s", 0, "how long stopping waits for work in flight", NULL},
+    {"log_level", KANAL_OPT_ENUM, "info", 0, "least important level logged",
+     "error|warning|notice|info|debug"},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+static const struct kanal_option api_options[] = {
+    {"tokens", KANAL_OPT_STRING, NULL, 0, "file of 'name scope secret' lines", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+/* Check a fixed section against its table; values[i] follows the table. */
+static void check_fixed(const struct raw_section *s, const struct kanal_option *table,
+                        const char *path, struct config_errors *errs, const char *values[],
+                        int64_t nums[])
+{
+    check_duplicates(s, path, errs);
+    for (size_t i = 0; i < s->nkv; i++) {
+        const struct kanal_option *o = table;
+        while (o->name && strcmp(o->name, s->kv[i].key) != 0)
+            o++;
+        if (!o->name)
+            add_error(errs, path, s->kv[i].line, "unknown key '%s' in [%s]", s->kv[i].key,
+                      s->name);
+    }
+    for (size_t i = 0; table[i].name; i++) {
+        const struct raw_kv *kv = raw_get(s, table[i].name);
+        values[i] = kv ? kv->value : table[i].default_value;
+        if (!values[i])
+            continue;
+        const char *why = "";
+        if (parse_value(&table[i], values[i], &nums[i], &why) < 0)
+            add_error(errs, path, kv ? kv->line : s->line, "'%s' = '%s': %s", table[i].name,
+                      values[i], why);
+    }
+}
+
+static int parse_listen(const char *text, char **host, int *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text)
+        return -EINVAL;
+    int64_t p;
+    if (util_parse_int(colon + 1, &p) < 0 || p < 1 || p > 65535)
+        return -EINVAL;
+    size_t hl = (size_t)(colon - text);
+    if (text[0] == '[' && colon[-1] == ']') {
+        text++;
+        hl -= 2;
+    }
+    *host = xmalloc(hl + 1);
+    memcpy(*host, text, hl);
+    (*host)[hl] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static void apply_kanald(struct config *cfg, const struct raw_section *s, const char *path,
+                         struct config_errors *errs)
+{
+    static const struct raw_section empty = {.name = "kanald"};
+    if (!s)
+        s = &empty;
+    const char *v[ARRAY_SIZE(kanald_options)] = {0};
+    int64_t n[ARRAY_SIZE(kanald_options)] = {0};
+    check_fixed(s, kanald_options, path, errs, v, n);
+    if (parse_listen(v[0], &cfg->listen_host, &cfg->listen_port) < 0) {
+        const struct raw_kv *kv = raw_get(s, "listen");
+        add_error(errs, path, kv ? kv->line : s->line,
+                  "'listen' = '%s': expected address:port, e.g. 127.0.0.1:8470", v[0]);
+    }
+    cfg->store = resolve_path(path, v[1]);
+    cfg->plugin_dir = resolve_path(path, v[2]);
+    cfg->sync = strcmp(v[3], "meta") == 0 ? SYNC_META : strcmp(v[3], "none") == 0 ? SYNC_NONE
+                                                                                : SYNC_FULL;
+    cfg->max_body = n[4];
+    cfg->max_header = n[5];
+    cfg->max_connections = n[6];
+    cfg->header_timeout_ms = n[7];
+    cfg->request_timeout_ms = n[8];
+    cfg->idle_timeout_ms = n[9];
+    cfg->shutdown_timeout_ms = n[10];
+    int level = log_level_parse(v[11]);
+    cfg->log_level = level < 0 ? KANAL_LOG_INFO : level;
+    if (cfg->max_connections < 1) {
+        const struct raw_kv *kv = raw_get(s, "max_connections");
+        add_error(errs, path, kv ? kv->line : s->line, "'max_connections' must be at least 1");
+    }
+}
+
+/* ---- sources ---- */
+
+static int valid_source_name(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return 0;
+    return 1;
+}
+
+static const struct kanal_option *find_option(const struct kanal_option *table, const char *name)
+{
+    for (const struct kanal_option *o = table; o && o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+static void set_value(struct option_value *ov, const struct kanal_option *spec)
+{
+    ov->spec = spec;
+}
+
+static void build_source(struct config *cfg, const struct raw_section *s, const char *name,
+                         struct loader *loader, const char *path, struct config_errors *errs)
+{
+    if (!valid_source_name(name)) {
+        add_error(errs, path, s->line,
+                  "source name '%s' must be 1-64 letters, digits, '-', '_' or '.'", name);
+        return;
+    }
+    for (size_t i = 0; i < cfg->nsources; i++)
+        if (strcmp(cfg->sources[i].name, name) == 0) {
+            add_error(errs, path, s->line, "source '%s' is defined twice (first on line %d)",
+                      name, cfg->sources[i].line);
+            return;
+        }
+    check_duplicates(s, path, errs);
+    const struct raw_kv *pk = raw_get(s, "plugin");
+    if (!pk) {
+        add_error(errs, path, s->line, "[source %s] needs 'plugin = NAME'", name);
+        return;
+    }
+    const struct plugin_module *mod = loader_find(loader, pk->value);
+    if (!mod) {
+        const struct plugin_refusal *r = loader_refusal(loader, pk->value);
+        if (r)
+            add_error(errs, path, pk->line, "plugin '%s' was refused: %s: %s", pk->value,
+                      r->path, r->reason);
+        else
+            add_error(errs, path, pk->line, "no plugin named '%s' in %s", pk->value,
+                      cfg->plugin_dir);
+        return;
+    }
+    const struct kanal_option *popts = mod->desc->options;
+    size_t ncommon = 0, nplugin = 0;
+    while (config_common_options[ncommon].name)
+        ncommon++;
+    while (popts && popts[nplugin].name)
+        nplugin++;
+
+    cfg->sources = xrealloc(cfg->sources, (cfg->nsources + 1) * sizeof *cfg->sources);
+    struct source_config *sc = &cfg->sources[cfg->nsources++];
+    *sc = (struct source_config){.name = xstrdup(name), .line = s->line, .module = mod};
+    sc->values = xcalloc(ncommon + nplugin, sizeof *sc->values);
+    sc->nvalues = ncommon + nplugin;
+    for (size_t i = 0; i < ncommon; i++)
+        set_value(&sc->values[i], &config_common_options[i]);
+    for (size_t i = 0; i < nplugin; i++) {
+        set_value(&sc->values[ncommon + i], &popts[i]);
+        if (find_option(config_common_options, popts[i].name))
+            add_error(errs, path, s->line, "plugin '%s' redefines the common option '%s'",
+                      mod->desc->name, popts[i].name);
+    }
+
+    for (size_t i = 0; i < s->nkv; i++)
+        if (!find_option(config_common_options, s->kv[i].key) &&
+            !find_option(popts, s->kv[i].key))
+            add_error(errs, path, s->kv[i].line, "unknown key '%s' for plugin '%s' in [source %s]",
+                      s->kv[i].key, mod->desc->name, name);
+
+    /* insecure_inline_secrets decides how secrets are read: look at it first. */
+    int inline_ok = 0;
+    const struct raw_kv *ik = raw_get(s, "insecure_inline_secrets");
+    if (ik)
+        util_parse_bool(ik->value, &inline_ok);
+
+    for (size_t i = 0; i < sc->nvalues; i++) {
+        struct option_value *ov = &sc->values[i];
+        const struct kanal_option *o = ov->spec;
+        const struct raw_kv *kv = raw_get(s, o->name);
+        const char *text = kv ? kv->value : o->default_value;
+        int line = kv ? kv->line : s->line;
+        if (!text) {
+            if (o->required)
+                add_error(errs, path, s->line, "[source %s] needs '%s' (%s)", name, o->name,
+                          o->help ? o->help : "required by the plugin");
+            continue;
+        }
+        if (o->type == KANAL_OPT_SECRET && kv) {
+            char *resolved = NULL;
+            const char *why = NULL;
+            if (secret_resolve(text, inline_ok, &resolved, &why) < 0) {
+                add_error(errs, path, line, "secret '%s': %s", o->name, why);
+                continue;
+            }
+            ov->text = resolved;
+        } else {
+            const char *why = "";
+            if (parse_value(o, text, &ov->num, &why) < 0) {
+                add_error(errs, path, line, "'%s' = '%s': %s", o->name, text, why);
+                continue;
+            }
+            ov->text = xstrdup(text);
+        }
+        ov->set = 1;
+        ov->line = kv ? kv->line : 0;
+    }
+    const struct option_value *v;
+    if ((v = source_config_value(sc, "public_url")) && v->set)
+        sc->public_url = v->text;
+    if ((v = source_config_value(sc, "keep_raw")) && v->set)
+        sc->keep_raw = (int)v->num;
+    if ((v = source_config_value(sc, "expect_traffic_within")) && v->set)
+        sc->expect_traffic_within_ms = v->num;
+    if ((v = source_config_value(sc, "default_country")) && v->set) {
+        sc->default_country = v->text;
+        if (!handle_country_known(v->text))
+            add_error(errs, path, v->line,
+                      "'default_country' = '%s': not an ISO 3166 country code kanal knows", v->text);
+    }
+}
+
+int config_load(const char *path, struct loader *loader, struct config **out,
+                struct config_errors *errs)
+{
+    *out = NULL;
+    struct raw_ini ri = {.path = path, .errs = errs};
+    ri.f = fopen(path, "r");
+    if (!ri.f) {
+        add_error(errs, path, 0, "cannot open: %s", strerror(errno));
+        return KANAL_ECONFIG;
+    }
+    ini_allow_multiline = false;
+    ini_stop_on_first_error = 0;
+    int r = ini_parse_stream(counting_reader, &ri, on_ini_pair, &ri);
+    fclose(ri.f);
+    if (r > 0)
+        add_error(errs, path, r, "syntax error: expected [section] or key = value");
+
+    struct config *cfg = xcalloc(1, sizeof *cfg);
+    cfg->path = xstrdup(path);
+    const struct raw_section *kanald = NULL, *api = NULL;
+    for (size_t i = 0; i < ri.nsec; i++) {
+        const struct raw_section *s = &ri.sec[i];
+        if (strcmp(s->name, "kanald") == 0 || strcmp(s->name, "api") == 0) {
+            const struct raw_section **slot = s->name[0] == 'k' ? &kanald : &api;
+            if (*slot)
+                add_error(errs, path, s->line, "[%s] appears twice (first on line %d)", s->name,
+                          (*slot)->line);
+            else
+                *slot = s;
+        } else if (strcmp(s->name, "") == 0) {
+            add_error(errs, path, s->kv ? s->kv[0].line : s->line,
+                      "key '%s' outside any section", s->kv ? s->kv[0].key : "");
+        } else if (strncmp(s->name, "source ", 7) != 0) {
+            add_error(errs, path, s->line,
+                      "unknown section [%s]; expected [kanald], [api] or [source NAME]", s->name);
+        }
+    }
+    apply_kanald(cfg, kanald, path, errs);
+    if (api) {
+        const char *v[ARRAY_SIZE(api_options)] = {0};
+        int64_t n[ARRAY_SIZE(api_options)] = {0};
+        check_fixed(api, api_options, path, errs, v, n);
+        if (v[0])
+            cfg->api_tokens = resolve_path(path, v[0]);
+    }
+
+    int have_sources = 0;
+    for (size_t i = 0; i < ri.nsec; i++)
+        if (strncmp(ri.sec[i].name, "source ", 7) == 0)
+            have_sources = 1;
+    if (have_sources) {
+        int nmods = loader_scan(loader, cfg->plugin_dir);
+        if (nmods < 0)
+            add_error(errs, path, kanald ? kanald->line : 1, "cannot read plugin_dir %s: %s",
+                      cfg->plugin_dir, strerror(-nmods));
+        else
+            for (size_t i = 0; i < ri.nsec; i++)
+                if (strncmp(ri.sec[i].name, "source ", 7) == 0) {
+                    const char *name = ri.sec[i].name + 7;
+                    while (*name == ' ')
+                        name++;
+                    build_source(cfg, &ri.sec[i], name, loader, path, errs);
+                }
+    }
+    raw_free(&ri);
+    if (errs->n) {
+        config_free(cfg);
+        return KANAL_ECONFIG;
+    }
+    *out = cfg;
+    return 0;
+}
+
+static void source_config_clear(struct source_config *sc)
+{
+    for (size_t i = 0; i < sc->nvalues; i++) {
+        if (sc->values[i].text && sc->values[i].spec->type == KANAL_OPT_SECRET)
+            secret_wipe(sc->values[i].text);
+        free(sc->values[i].text);
+    }
+    free(sc->values);
+    free(sc->name);
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->nsources; i++)
+        source_config_clear(&cfg->sources[i]);
+    free(cfg->sources);
+    free(cfg->path);
+    free(cfg->listen_host);
+    free(cfg->store);
+    free(cfg->plugin_dir);
+    free(cfg->api_tokens);
+    free(cfg);
+}
+
+const struct option_value *source_config_value(const struct source_config *sc, const char *name)
+{
+    for (size_t i = 0; i < sc->nvalues; i++)
+        if (strcmp(sc->values[i].spec->name, name) == 0)
+            return &sc->values[i];
+    return NULL;
+}
+
+int source_config_equal(const struct source_config *a, const struct source_config *b)
+{
+    if (strcmp(a->name, b->name) != 0 || a->module != b->module || a->nvalues != b->nvalues)
+        return 0;
+    for (size_t i = 0; i < a->nvalues; i++) {
+        const struct option_value *x = &a->values[i], *y = &b->values[i];
+        if (strcmp(x->spec->name, y->spec->name) != 0 || x->set != y->set)
+            return 0;
+        if (x->set && strcmp(x->text, y->text) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+const struct source_config *config_find_source(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nsources; i++)
+        if (strcmp(cfg->sources[i].name, name) == 0)
+            return &cfg->sources[i];
+    return NULL;
+}

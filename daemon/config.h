@@ -1,0 +1,79 @@
+/* kanald's configuration: the INI file, checked before anything uses it. */
+#ifndef KANAL_CONFIG_H
+#define KANAL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kanal/plugin.h>
+
+struct loader;
+struct plugin_module;
+
+enum sync_mode { SYNC_FULL = 0, SYNC_META, SYNC_NONE };
+
+/* Problems found while loading, each "file:line: message". */
+struct config_errors {
+    char **lines;
+    size_t n;
+};
+
+/* One option's value in a source section, after defaults and secrets. */
+struct option_value {
+    const struct kanal_option *spec;
+    char *text;    /* resolved text (secret contents for SECRET), or NULL */
+    int64_t num;   /* INT, BOOL, DURATION (ms), SIZE (bytes) */
+    int set;       /* 1 when text is not NULL */
+    int line;      /* where it was set, 0 for defaults */
+};
+
+struct source_config {
+    char *name;
+    int line;
+    const struct plugin_module *module;
+    struct option_value *values; /* common options, then the plugin's */
+    size_t nvalues;
+    /* Common options, also found in values. */
+    const char *public_url;
+    const char *default_country;
+    int keep_raw;
+    int64_t expect_traffic_within_ms;
+};
+
+struct config {
+    char *path;
+    char *listen_host;
+    int listen_port;
+    char *store;
+    char *plugin_dir;
+    enum sync_mode sync;
+    int64_t max_body;
+    int64_t max_header;
+    int64_t max_connections;
+    int64_t header_timeout_ms;
+    int64_t request_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t shutdown_timeout_ms;
+    int log_level;
+    char *api_tokens; /* path, or NULL when [api] tokens is unset */
+    struct source_config *sources;
+    size_t nsources;
+};
+
+/* The options every source has, whatever its plugin. */
+extern const struct kanal_option config_common_options[];
+
+/* Read and check path; plugins are loaded from the file's plugin_dir through
+ * loader so that their option tables can be checked.  Returns 0 with *out
+ * set, or KANAL_ECONFIG with errs filled (and *out NULL). */
+int config_load(const char *path, struct loader *loader, struct config **out,
+                struct config_errors *errs);
+void config_free(struct config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+const struct option_value *source_config_value(const struct source_config *sc, const char *name);
+/* 1 when both sections would configure a source identically. */
+int source_config_equal(const struct source_config *a, const struct source_config *b);
+const struct source_config *config_find_source(const struct config *cfg, const char *name);
+
+#endif

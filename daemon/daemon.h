@@ -1,0 +1,102 @@
+/* The one daemon struct and the pieces that hang off it. */
+#ifndef KANAL_DAEMON_H
+#define KANAL_DAEMON_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "loader.h"
+#include "store.h"
+#include "writer.h"
+
+struct http_server;
+struct http_req;
+struct api_tokens;
+struct feed_waiter;
+
+/* A running source: one [source NAME] section served by its plugin. */
+struct kanal_source {
+    struct daemon *d;
+    struct source_config sc; /* owned: moved out of the config it came from */
+    const struct kanal_plugin *plugin;
+    void *state;
+    int initialized, started, stopped;
+    unsigned pending; /* emits and requests in flight: destroy waits for 0 */
+    struct kanal_source *next_retired;
+    struct host_handle *handles; /* timers and watches still open */
+    /* Health, for /v1/sources and the log. */
+    int healthy;
+    char *health_reason;
+    int silent_reported;
+    int64_t started_ms, last_event_ms;
+    uint64_t records, duplicates, emit_errors, requests;
+    char *last_error;
+};
+
+struct daemon {
+    uv_loop_t *loop;
+    const char *config_path;
+    struct config *cfg;
+    struct loader loader;
+    struct store store;
+    struct writer writer;
+    int writer_running;
+    struct http_server *http;
+    struct kanal_source **sources;
+    size_t nsources;
+    struct kanal_source *retired;
+    struct api_tokens *tokens;
+    struct feed_waiter *waiters;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t reader_check, watchdog, shutdown_timer, health_timer;
+    uint64_t watchdog_usec;
+    int stopping;
+    int exit_code;
+    int64_t started_ms;
+    /* Counters for /metrics. */
+    struct daemon_metrics *metrics;
+};
+
+/* source.c */
+struct kanal_source *source_create(struct daemon *d, struct source_config *sc);
+int source_start(struct kanal_source *src);
+/* Stop a source and retire it; it is destroyed once nothing is pending. */
+void source_retire(struct kanal_source *src);
+void source_unref(struct kanal_source *src);
+void source_ref(struct kanal_source *src);
+struct kanal_source *daemon_find_source(struct daemon *d, const char *name);
+/* Start the sources of d->cfg (at start-up). */
+void daemon_start_sources(struct daemon *d);
+/* Apply a new, already checked config: replace changed sections. */
+void daemon_apply_sources(struct daemon *d, struct config *next);
+void source_note_event(struct kanal_source *src);
+void source_check_silence(struct kanal_source *src, int64_t now);
+
+/* host.c: the table handed to plugins. */
+extern const struct kanal_host host_api;
+void host_close_handles(struct kanal_source *src);
+
+/* router.c */
+void router_handle(void *arg, struct http_req *req);
+
+/* feed.c */
+void feed_handle(struct daemon *d, struct http_req *req, const char *rest);
+void feed_notify(void *arg);
+void feed_cancel_all(struct daemon *d);
+
+/* main.c / signals.c */
+int daemon_reload(struct daemon *d);
+void daemon_shutdown(struct daemon *d);
+int signals_setup(struct daemon *d);
+void signals_close(struct daemon *d);
+
+/* notify.c: systemd's sd_notify, no-ops outside systemd. */
+void notify_ready(void);
+void notify_reloading(void);
+void notify_stopping(void);
+void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notify_watchdog_setup(struct daemon *d);
+
+#endif

@@ -1,0 +1,763 @@
+/* HTTP/1.1 on libuv and http-parser.
+ *
+ * Requests on one connection are parsed as they arrive and queued; the
+ * handler may answer them in any order (an answer often waits for a store
+ * commit), but responses are written in request order, as HTTP/1.1
+ * pipelining requires.  Limits answer with JSON errors: 413 for a body over
+ * max_body, 431 for a head over max_header, 408 when a client is too slow to
+ * send its request (slow-loris), 503 over max_connections.  A one-second
+ * sweep enforces the deadlines of every connection. */
+#include "http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "util.h"
+
+#define PIPELINE_MAX 32 /* parsed but unanswered requests before we stop reading */
+#define READ_BUF 65536
+
+enum conn_phase { PHASE_IDLE, PHASE_HEAD, PHASE_BODY, PHASE_WAITING };
+
+struct http_conn {
+    uv_tcp_t tcp;
+    struct http_server *server;
+    struct http_conn *prev, *next;
+    http_parser parser;
+    struct http_req *cur; /* being parsed */
+    struct http_req *head, *tail;
+    unsigned queued;
+    size_t head_bytes;
+    int last_was_value;
+    enum conn_phase phase;
+    uint64_t head_deadline, request_deadline, idle_deadline;
+    int reading;
+    int closing;
+    int close_after_flush;
+    int writes_pending;
+    char peer[64];
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    int listening;
+    uv_timer_t sweep;
+    struct http_limits limits;
+    http_handler_fn handler;
+    void *arg;
+    http_observer_fn observer;
+    void *observer_arg;
+    struct http_conn *conns;
+    unsigned nconns;
+    int shutting_down;
+    void (*close_cb)(void *);
+    void *close_arg;
+    int pending_handles;
+    http_parser_settings settings;
+};
+
+static void conn_close(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+static void conn_maybe_done(struct http_conn *c);
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    }
+    return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error"
+                                                                      : "Server Error";
+}
+
+/* ---- requests ---- */
+
+static void req_free(struct http_req *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free((char *)r->headers[i].name);
+        free((char *)r->headers[i].value);
+    }
+    free(r->headers);
+    free(r->url);
+    free(r->path);
+    free(r->query);
+    free(r->method);
+    free(r->body);
+    free(r->out);
+    free(r->extra_headers);
+    free(r);
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc < *len + n + 1)
+            nc *= 2;
+        *buf = xrealloc(*buf, nc);
+        *cap = nc;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+int http_req_add_header(struct http_req *req, const char *name, const char *value)
+{
+    if (req->responded || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return -EINVAL;
+    size_t cap = req->extra_len + 1; /* append() grows as needed */
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s: %s\r\n", name, value);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -E2BIG;
+    cap = req->extra_headers ? req->extra_len + 1 : 0;
+    append(&req->extra_headers, &req->extra_len, &cap, line, (size_t)n);
+    return 0;
+}
+
+int http_respond(struct http_req *req, int status, const char *content_type, const void *body,
+                 size_t len)
+{
+    if (req->responded)
+        return -EALREADY;
+    req->responded = 1;
+    req->status = status;
+    struct http_conn *c = req->conn;
+    if (req->server->observer)
+        req->server->observer(req->server->observer_arg, req);
+    if (!c) {
+        req_free(req);
+        return 0;
+    }
+    int keep = req->keep_alive && !c->close_after_flush && !req->server->shutting_down;
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: %s\r\n%s%s%s", status,
+                     http_status_text(status), len, keep ? "keep-alive" : "close",
+                     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+                     content_type ? "\r\n" : "");
+    size_t total = (size_t)n + req->extra_len + 2 + (req->head_only ? 0 : len);
+    req->out = xmalloc(total);
+    memcpy(req->out, head, (size_t)n);
+    if (req->extra_len)
+        memcpy(req->out + n, req->extra_headers, req->extra_len);
+    memcpy(req->out + n + req->extra_len, "\r\n", 2);
+    if (!req->head_only && len)
+        memcpy(req->out + n + req->extra_len + 2, body, len);
+    req->out_len = total;
+    if (!keep)
+        c->close_after_flush = 1;
+    conn_flush(c);
+    return 0;
+}
+
+int http_respond_error(struct http_req *req, int status, const char *code, const char *message)
+{
+    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    char *text = json_dumps(o, JSON_COMPACT);
+    int r = http_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+    json_decref(o);
+    return r;
+}
+
+/* ---- writing ---- */
+
+struct write_req {
+    uv_write_t w;
+    struct http_conn *conn;
+    struct http_req *req;
+};
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct write_req *wr = (struct write_req *)w;
+    struct http_conn *c = wr->conn;
+    req_free(wr->req);
+    free(wr);
+    c->writes_pending--;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_maybe_done(c);
+}
+
+static void resume_reading(struct http_conn *c);
+
+/* Write every answered request at the head of the pipeline. */
+static void conn_flush(struct http_conn *c)
+{
+    while (c->head && c->head->responded && !c->closing) {
+        struct http_req *r = c->head;
+        c->head = r->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->queued--;
+        r->conn = NULL;
+        struct write_req *wr = xcalloc(1, sizeof *wr);
+        wr->conn = c;
+        wr->req = r;
+        uv_buf_t b = uv_buf_init(r->out, (unsigned)r->out_len);
+        c->writes_pending++;
+        if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+            c->writes_pending--;
+            req_free(r);
+            free(wr);
+            conn_close(c);
+            return;
+        }
+    }
+    if (!c->closing && c->queued < PIPELINE_MAX / 2)
+        resume_reading(c);
+    conn_maybe_done(c);
+}
+
+/* After the last write: close if asked, else wait idle for the next request. */
+static void conn_maybe_done(struct http_conn *c)
+{
+    if (c->closing || c->head || c->writes_pending)
+        return;
+    if (c->close_after_flush || (c->server->shutting_down && !c->cur)) {
+        conn_close(c);
+        return;
+    }
+    if (!c->cur && c->phase == PHASE_WAITING) {
+        c->phase = PHASE_IDLE;
+        c->idle_deadline = util_monotonic_ms() + (uint64_t)c->server->limits.idle_timeout_ms;
+    }
+}
+
+/* ---- parsing ---- */
+
+static struct http_req *conn_req(struct http_conn *c)
+{
+    if (!c->cur) {
+        c->cur = xcalloc(1, sizeof *c->cur);
+        c->cur->server = c->server;
+        c->cur->conn = c;
+        c->cur->started_ms = util_monotonic_ms();
+    }
+    return c->cur;
+}
+
+/* Queue an error answer and stop reading: the connection closes after it. */
+static void conn_fail(struct http_conn *c, int status, const char *code, const char *message)
+{
+    struct http_req *r = conn_req(c);
+    c->cur = NULL;
+    r->route = "error";
+    r->next = NULL;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->queued++;
+    c->close_after_flush = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    c->phase = PHASE_WAITING;
+    http_respond_error(r, status, code, message);
+}
+
+static int count_head(struct http_conn *c, size_t n)
+{
+    c->head_bytes += n;
+    if ((int64_t)c->head_bytes > c->server->limits.max_header) {
+        conn_fail(c, 431, "header_too_large", "request head is larger than max_header");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct http_conn *c = p->data;
+    conn_req(c);
+    c->head_bytes = 0;
+    c->last_was_value = 0;
+    uint64_t now = util_monotonic_ms();
+    c->phase = PHASE_HEAD;
+    c->head_deadline = now + (uint64_t)c->server->limits.header_timeout_ms;
+    c->request_deadline = now + (uint64_t)c->server->limits.request_timeout_ms;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    struct http_conn *c = p->data;
+    if (count_head(c, n))
+        return -1;
+    struct http_req *r = conn_req(c);
+    size_t cap = r->url ? r->url_len + 1 : 0;
+    append(&r->url, &r->url_len, &cap, at, n);
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    struct http_conn *c = p->data;
+    if (count_head(c, n))
+        return -1;
+    struct http_req *r = conn_req(c);
+    if (!c->last_was_value && r->nheaders > 0) {
+        /* The field name continues from the previous read. */
+        struct kanal_http_header *h = &r->headers[r->nheaders - 1];
+        size_t len = strlen(h->name), cap = len + 1;
+        char *name = (char *)h->name;
+        append(&name, &len, &cap, at, n);
+        h->name = name;
+        return 0;
+    }
+    if (r->nheaders == r->headers_cap) {
+        r->headers_cap = r->headers_cap ? r->headers_cap * 2 : 16;
+        r->headers = xrealloc(r->headers, r->headers_cap * sizeof *r->headers);
+    }
+    char *name = xmalloc(n + 1);
+    memcpy(name, at, n);
+    name[n] = '\0';
+    r->headers[r->nheaders++] = (struct kanal_http_header){.name = name, .value = xstrdup("")};
+    c->last_was_value = 0;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    struct http_conn *c = p->data;
+    if (count_head(c, n))
+        return -1;
+    struct http_req *r = conn_req(c);
+    if (!r->nheaders)
+        return -1;
+    struct kanal_http_header *h = &r->headers[r->nheaders - 1];
+    size_t len = strlen(h->value), cap = len + 1;
+    char *value = (char *)h->value;
+    append(&value, &len, &cap, at, n);
+    h->value = value;
+    c->last_was_value = 1;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_conn *c = p->data;
+    struct http_req *r = conn_req(c);
+    r->method = xstrdup(http_method_str(p->method));
+    r->head_only = p->method == HTTP_HEAD;
+    r->keep_alive = http_should_keep_alive(p);
+    c->phase = PHASE_BODY;
+    if ((p->flags & F_CONTENTLENGTH) && (int64_t)p->content_length > c->server->limits.max_body) {
+        conn_fail(c, 413, "body_too_large", "request body is larger than max_body");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    struct http_conn *c = p->data;
+    struct http_req *r = conn_req(c);
+    if ((int64_t)(r->body_len + n) > c->server->limits.max_body) {
+        conn_fail(c, 413, "body_too_large", "request body is larger than max_body");
+        return -1;
+    }
+    append(&r->body, &r->body_len, &r->body_cap, at, n);
+    return 0;
+}
+
+static void split_url(struct http_req *r)
+{
+    const char *url = r->url ? r->url : "/";
+    const char *q = strchr(url, '?');
+    size_t plen = q ? (size_t)(q - url) : strlen(url);
+    r->path = xmalloc(plen + 1);
+    memcpy(r->path, url, plen);
+    r->path[plen] = '\0';
+    r->query = xstrdup(q ? q + 1 : "");
+    /* Fragments never reach a server; drop one if a client sent it. */
+    char *hash = strchr(r->query, '#');
+    if (hash)
+        *hash = '\0';
+}
+
+static void dispatch(struct http_conn *c);
+
+static int on_message_complete(http_parser *p)
+{
+    struct http_conn *c = p->data;
+    struct http_req *r = conn_req(c);
+    c->cur = NULL;
+    split_url(r);
+    if (!r->body)
+        r->body = xstrdup("");
+    r->pub = (struct kanal_http_request){
+        .method = r->method,
+        .path = r->path,
+        .query = r->query,
+        .remote_addr = c->peer,
+        .headers = r->headers,
+        .nheaders = r->nheaders,
+        .body = r->body,
+        .body_len = r->body_len,
+    };
+    r->next = NULL;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->queued++;
+    c->phase = PHASE_WAITING;
+    if (c->queued >= PIPELINE_MAX && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    dispatch(c);
+    return 0;
+}
+
+/* Hand new requests to the handler; answers come back through http_respond. */
+static void dispatch(struct http_conn *c)
+{
+    for (struct http_req *r = c->head; r; r = r->next) {
+        if (r->dispatched)
+            continue;
+        r->dispatched = 1;
+        c->server->handler(c->server->arg, r);
+        /* The handler may have answered and flushed; c stays valid because
+         * closing is deferred to uv_close's callback. */
+        if (c->closing)
+            return;
+    }
+}
+
+/* ---- connections ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = xmalloc(READ_BUF);
+    buf->len = READ_BUF;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct http_conn *c = stream->data;
+    if (nread < 0) {
+        free(buf->base);
+        if (nread == UV_EOF && (c->head || c->writes_pending)) {
+            /* Half-closed by the client: still answer what it asked. */
+            uv_read_stop(stream);
+            c->reading = 0;
+            c->close_after_flush = 1;
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+    if (nread == 0) {
+        free(buf->base);
+        return;
+    }
+    size_t done = http_parser_execute(&c->parser, &c->server->settings, buf->base, (size_t)nread);
+    free(buf->base);
+    if (c->closing || c->close_after_flush)
+        return;
+    if (c->parser.http_errno != HPE_OK || done != (size_t)nread) {
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_HEADER_OVERFLOW)
+            conn_fail(c, 431, "header_too_large", "request head is too large");
+        else if (e != HPE_CB_message_complete && e != HPE_PAUSED)
+            conn_fail(c, 400, "bad_request", http_errno_description(e));
+    }
+}
+
+static void resume_reading(struct http_conn *c)
+{
+    if (c->reading || c->closing || c->close_after_flush || c->server->shutting_down)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct http_conn *c = h->data;
+    struct http_server *s = c->server;
+    free(c);
+    s->pending_handles--;
+    if (s->shutting_down && s->nconns == 0 && s->pending_handles == 0 && s->close_cb) {
+        void (*cb)(void *) = s->close_cb;
+        s->close_cb = NULL;
+        cb(s->close_arg);
+    }
+}
+
+static void conn_close(struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    /* Requests still with a handler stay valid: their answer is dropped. */
+    for (struct http_req *r = c->head, *next; r; r = next) {
+        next = r->next;
+        r->conn = NULL;
+        r->next = NULL;
+        if (r->responded || !r->dispatched)
+            req_free(r);
+    }
+    c->head = c->tail = NULL;
+    if (c->cur)
+        req_free(c->cur);
+    c->cur = NULL;
+    struct http_server *s = c->server;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void reject_busy(struct http_conn *c)
+{
+    static const char body[] =
+        "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit "
+        "reached; retry later\"}}";
+    char resp[512];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                     "Connection: close\r\nRetry-After: 1\r\nContent-Length: %zu\r\n\r\n%s",
+                     sizeof body - 1, body);
+    uv_buf_t b = uv_buf_init(resp, (unsigned)n);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    conn_close(c);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *s = listener->data;
+    if (status < 0)
+        return;
+    struct http_conn *c = xcalloc(1, sizeof *c);
+    c->server = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    s->pending_handles++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
+        else
+            uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+    }
+    if ((int64_t)s->nconns > s->limits.max_connections || s->shutting_down) {
+        reject_busy(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->phase = PHASE_IDLE;
+    c->idle_deadline = util_monotonic_ms() + (uint64_t)s->limits.idle_timeout_ms;
+    resume_reading(c);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct http_server *s = t->data;
+    uint64_t now = util_monotonic_ms();
+    for (struct http_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->closing || c->close_after_flush)
+            continue;
+        switch (c->phase) {
+        case PHASE_IDLE:
+            if (now >= c->idle_deadline && !c->head && !c->writes_pending)
+                conn_close(c);
+            break;
+        case PHASE_HEAD:
+            if (now >= c->head_deadline)
+                conn_fail(c, 408, "timeout", "request head not received within header_timeout");
+            break;
+        case PHASE_BODY:
+            if (now >= c->request_deadline)
+                conn_fail(c, 408, "timeout", "request not received within request_timeout");
+            break;
+        case PHASE_WAITING:
+            break;
+        }
+    }
+}
+
+struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *limits,
+                                    http_handler_fn handler, void *arg)
+{
+    struct http_server *s = xcalloc(1, sizeof *s);
+    s->loop = loop;
+    s->limits = *limits;
+    s->handler = handler;
+    s->arg = arg;
+    s->settings = (http_parser_settings){
+        .on_message_begin = on_message_begin,
+        .on_url = on_url,
+        .on_header_field = on_header_field,
+        .on_header_value = on_header_value,
+        .on_headers_complete = on_headers_complete,
+        .on_body = on_body,
+        .on_message_complete = on_message_complete,
+    };
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    s->pending_handles++;
+    uv_timer_start(&s->sweep, on_sweep, 250, 250);
+    return s;
+}
+
+void http_server_set_observer(struct http_server *s, http_observer_fn fn, void *arg)
+{
+    s->observer = fn;
+    s->observer_arg = arg;
+}
+
+void http_server_set_limits(struct http_server *s, const struct http_limits *limits)
+{
+    s->limits = *limits;
+}
+
+int http_server_listen(struct http_server *s, const char *host, int port)
+{
+    struct sockaddr_storage addr;
+    int rc = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr)
+                               : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc)
+        return rc;
+    uv_tcp_init(s->loop, &s->listener);
+    s->listener.data = s;
+    s->pending_handles++;
+    s->listening = 1;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) ||
+        (rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)))
+        return rc;
+    return 0;
+}
+
+int http_server_port(const struct http_server *s)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (!s->listening || uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len))
+        return -1;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+unsigned http_server_connections(const struct http_server *s)
+{
+    return s->nconns;
+}
+
+static void on_server_handle_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    s->pending_handles--;
+    if (s->shutting_down && s->nconns == 0 && s->pending_handles == 0 && s->close_cb) {
+        void (*cb)(void *) = s->close_cb;
+        s->close_cb = NULL;
+        cb(s->close_arg);
+    }
+}
+
+void http_server_shutdown(struct http_server *s, void (*close_cb)(void *arg), void *arg)
+{
+    s->shutting_down = 1;
+    s->close_cb = close_cb;
+    s->close_arg = arg;
+    if (s->listening) {
+        s->listening = 0;
+        uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    }
+    uv_timer_stop(&s->sweep);
+    uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+    for (struct http_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+        if (!c->head && !c->writes_pending)
+            conn_close(c);
+        else
+            c->close_after_flush = 1;
+    }
+}
+
+/* Close the connections still open (after the shutdown timeout). */
+void http_server_abort(struct http_server *s)
+{
+    for (struct http_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+}
+
+/* Free the server once the loop has closed all its handles. */
+void http_server_free(struct http_server *s)
+{
+    free(s);
+}

@@ -1,0 +1,316 @@
+/* kanald: start-up, reload and shutdown.  The daemon's state lives in the
+ * one struct daemon below; everything else receives a pointer to it. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "daemon.h"
+#include "error.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef KANAL_VERSION
+#define KANAL_VERSION "0.1.0"
+#endif
+#ifndef KANAL_SYSCONFDIR
+#define KANAL_SYSCONFDIR "/etc/kanal"
+#endif
+
+#define READER_CHECK_MS 60000
+#define HEALTH_CHECK_MS 1000
+
+static struct daemon the_daemon;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kanald [OPTIONS]\n"
+            "Social-CRM channel integration daemon: receives webhooks and polls channels\n"
+            "through plugins, and commits every interaction to an LMDB store.\n\n"
+            "  -c, --config FILE   configuration file (default %s/kanal.conf)\n"
+            "      --check-config  check the configuration (plugins' options and secrets\n"
+            "                      included) and exit: 0 when fine, 1 with file:line errors\n"
+            "      --version       print the version and the plugin ABI, then exit\n"
+            "  -h, --help          this text\n\n"
+            "Signals: SIGTERM/SIGINT stop after finishing work in flight; SIGHUP reloads\n"
+            "the configuration (a bad one is refused and the running one stays).\n",
+            KANAL_SYSCONFDIR);
+}
+
+static void print_errors(const struct config_errors *errs, int to_log)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        if (to_log)
+            log_err("%s", errs->lines[i]);
+        else
+            fprintf(stderr, "%s\n", errs->lines[i]);
+    }
+}
+
+static struct http_limits limits_of(const struct config *cfg)
+{
+    return (struct http_limits){
+        .max_body = cfg->max_body,
+        .max_header = cfg->max_header,
+        .max_connections = cfg->max_connections,
+        .header_timeout_ms = cfg->header_timeout_ms,
+        .request_timeout_ms = cfg->request_timeout_ms,
+        .idle_timeout_ms = cfg->idle_timeout_ms,
+    };
+}
+
+static int load_tokens(const struct config *cfg, struct api_tokens **out)
+{
+    *out = NULL;
+    if (!cfg->api_tokens)
+        return 0;
+    char why[512];
+    int r = auth_load(cfg->api_tokens, out, why, sizeof why);
+    if (r < 0)
+        log_err("%s", why);
+    return r;
+}
+
+int daemon_reload(struct daemon *d)
+{
+    if (d->stopping)
+        return 0;
+    notify_reloading();
+    struct config *next;
+    struct config_errors errs = {0};
+    int r = config_load(d->config_path, &d->loader, &next, &errs);
+    struct api_tokens *tokens = NULL;
+    if (r == 0 && load_tokens(next, &tokens) < 0) {
+        config_free(next);
+        r = KANAL_ECONFIG;
+    }
+    if (r < 0) {
+        print_errors(&errs, 1);
+        config_errors_free(&errs);
+        log_err("reload refused: %s has errors; the running configuration stays",
+                d->config_path);
+        notify_ready();
+        return r;
+    }
+    struct config *old = d->cfg;
+    static const char *const fixed[] = {"listen", "store", "sync"};
+    int changed[] = {
+        strcmp(old->listen_host, next->listen_host) || old->listen_port != next->listen_port,
+        strcmp(old->store, next->store), old->sync != next->sync};
+    for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+        if (changed[i])
+            log_warn("reload: '%s' changed; it takes effect when kanald restarts", fixed[i]);
+    log_setup(next->log_level, getenv("JOURNAL_STREAM") != NULL);
+    struct http_limits lim = limits_of(next);
+    http_server_set_limits(d->http, &lim);
+    auth_free(d->tokens);
+    d->tokens = tokens;
+    daemon_apply_sources(d, next);
+    d->cfg = next;
+    config_free(old);
+    log_notice("configuration reloaded: %zu source(s) running", d->nsources);
+    notify_ready();
+    return 0;
+}
+
+static void close_timer(uv_timer_t *t)
+{
+    if (!uv_is_closing((uv_handle_t *)t))
+        uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Everything the HTTP side had in flight is answered: stop the sources,
+ * commit what they still queued, and let the loop end. */
+static void on_http_closed(void *arg)
+{
+    struct daemon *d = arg;
+    while (d->nsources)
+        source_retire(d->sources[d->nsources - 1]);
+    if (d->writer_running) {
+        writer_stop(&d->writer);
+        d->writer_running = 0;
+    }
+    if (d->retired)
+        log_warn("%s still has work pending after the writer stopped", d->retired->sc.name);
+    close_timer(&d->shutdown_timer);
+    close_timer(&d->reader_check);
+    close_timer(&d->health_timer);
+    close_timer(&d->watchdog);
+    signals_close(d);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    log_warn("requests still in flight after shutdown_timeout; closing their connections");
+    http_server_abort(d->http);
+}
+
+void daemon_shutdown(struct daemon *d)
+{
+    d->stopping = 1;
+    notify_stopping();
+    feed_cancel_all(d);
+    uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg->shutdown_timeout_ms,
+                   0);
+    http_server_shutdown(d->http, on_http_closed, d);
+}
+
+static void on_reader_check(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    int dead = store_reader_check(&d->store);
+    if (dead)
+        log_notice("store: cleared %d stale reader slot(s)", dead);
+}
+
+static void on_health(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    int64_t now = util_now_ms();
+    for (size_t i = 0; i < d->nsources; i++)
+        source_check_silence(d->sources[i], now);
+}
+
+static void on_walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = KANAL_SYSCONFDIR "/kanal.conf";
+    int check_only = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'C':
+            check_only = 1;
+            break;
+        case 'V':
+            printf("kanald %s (plugin ABI %d.%d, store format %d)\n", KANAL_VERSION,
+                   KANAL_ABI_MAJOR, KANAL_ABI_MINOR, STORE_FORMAT_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kanald: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    struct daemon *d = &the_daemon;
+    d->config_path = config_path;
+    d->started_ms = util_now_ms();
+    log_setup(KANAL_LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
+
+    struct config_errors errs = {0};
+    if (config_load(config_path, &d->loader, &d->cfg, &errs) < 0) {
+        print_errors(&errs, !check_only);
+        config_errors_free(&errs);
+        if (!check_only)
+            log_err("not starting: %s has errors (check with kanald --check-config -c %s)",
+                    config_path, config_path);
+        loader_free(&d->loader);
+        return 1;
+    }
+    if (check_only) {
+        struct api_tokens *t = NULL;
+        int r = load_tokens(d->cfg, &t);
+        auth_free(t);
+        if (r == 0)
+            printf("%s: configuration is valid (%zu source(s))\n", config_path, d->cfg->nsources);
+        config_free(d->cfg);
+        loader_free(&d->loader);
+        return r == 0 ? 0 : 1;
+    }
+    log_setup(d->cfg->log_level, getenv("JOURNAL_STREAM") != NULL);
+
+    int exit_code = 1;
+    d->loop = uv_default_loop();
+    char err[512];
+    if (store_open(&d->store, d->cfg->store, d->cfg->sync, 0, err, sizeof err) < 0) {
+        log_err("%s", err);
+        goto out_config;
+    }
+    log_info("store %s open: last seq %llu", d->cfg->store,
+             (unsigned long long)store_last_seq(&d->store));
+    if (load_tokens(d->cfg, &d->tokens) < 0)
+        goto out_store;
+    int rc = writer_start(&d->writer, d->loop, &d->store);
+    if (rc) {
+        log_err("cannot start the writer thread: %s", kanal_strerror(rc));
+        goto out_store;
+    }
+    d->writer_running = 1;
+    d->writer.after_completions = feed_notify;
+    d->writer.after_arg = d;
+
+    struct http_limits lim = limits_of(d->cfg);
+    d->http = http_server_new(d->loop, &lim, router_handle, d);
+    rc = http_server_listen(d->http, d->cfg->listen_host, d->cfg->listen_port);
+    if (rc) {
+        log_err("cannot listen on %s:%d: %s", d->cfg->listen_host, d->cfg->listen_port,
+                uv_strerror(rc));
+        writer_stop(&d->writer);
+        d->writer_running = 0;
+        http_server_shutdown(d->http, NULL, NULL);
+        uv_run(d->loop, UV_RUN_DEFAULT);
+        http_server_free(d->http);
+        goto out_store;
+    }
+    if ((rc = signals_setup(d))) {
+        log_err("cannot handle signals: %s", uv_strerror(rc));
+        goto out_store;
+    }
+    uv_timer_init(d->loop, &d->shutdown_timer);
+    d->shutdown_timer.data = d;
+    uv_timer_init(d->loop, &d->reader_check);
+    d->reader_check.data = d;
+    uv_timer_start(&d->reader_check, on_reader_check, READER_CHECK_MS, READER_CHECK_MS);
+    uv_timer_init(d->loop, &d->health_timer);
+    d->health_timer.data = d;
+    uv_timer_start(&d->health_timer, on_health, HEALTH_CHECK_MS, HEALTH_CHECK_MS);
+    notify_watchdog_setup(d);
+
+    daemon_start_sources(d);
+    log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,
+               d->cfg->listen_host, http_server_port(d->http), d->nsources);
+    notify_ready();
+
+    uv_run(d->loop, UV_RUN_DEFAULT);
+    /* Close anything a plugin or timer left, then let those closes run. */
+    uv_walk(d->loop, on_walk_close, NULL);
+    uv_run(d->loop, UV_RUN_DEFAULT);
+    http_server_free(d->http);
+    exit_code = 0;
+    log_notice("stopped");
+out_store:
+    auth_free(d->tokens);
+    store_close(&d->store);
+out_config:
+    config_free(d->cfg);
+    loader_free(&d->loader);
+    uv_loop_close(uv_default_loop());
+    return exit_code;
+}

@@ -1,0 +1,173 @@
+/* Source lifecycle: init, start, stop, and destroy once nothing is pending.
+ * A source that is stopped (on reload or shutdown) may still have emits in
+ * the writer's queue and requests waiting for them; its plugin state lives
+ * until the last of them completes, so a completion never reaches freed
+ * state. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "error.h"
+#include "log.h"
+#include "util.h"
+
+struct kanal_source *source_create(struct daemon *d, struct source_config *sc)
+{
+    struct kanal_source *src = xcalloc(1, sizeof *src);
+    src->d = d;
+    src->sc = *sc;
+    memset(sc, 0, sizeof *sc); /* moved: the config no longer owns it */
+    src->plugin = src->sc.module->desc;
+    src->healthy = 1;
+    src->started_ms = util_now_ms();
+    int r = src->plugin->init(&host_api, src, &src->state);
+    if (r < 0) {
+        log_msg(KANAL_LOG_ERR, src->sc.name, "source refused: plugin %s (%s) failed to init: %s",
+                src->plugin->name, src->sc.module->path, kanal_strerror(r));
+        host_close_handles(src);
+        free(src->sc.name);
+        for (size_t i = 0; i < src->sc.nvalues; i++)
+            free(src->sc.values[i].text);
+        free(src->sc.values);
+        free(src);
+        return NULL;
+    }
+    src->initialized = 1;
+    return src;
+}
+
+static void source_destroy(struct kanal_source *src)
+{
+    struct daemon *d = src->d;
+    for (struct kanal_source **p = &d->retired; *p; p = &(*p)->next_retired)
+        if (*p == src) {
+            *p = src->next_retired;
+            break;
+        }
+    if (src->initialized)
+        src->plugin->destroy(src->state);
+    host_close_handles(src);
+    for (size_t i = 0; i < src->sc.nvalues; i++)
+        free(src->sc.values[i].text);
+    free(src->sc.values);
+    log_msg(KANAL_LOG_INFO, src->sc.name, "source stopped");
+    free(src->sc.name);
+    free(src->health_reason);
+    free(src->last_error);
+    free(src);
+}
+
+int source_start(struct kanal_source *src)
+{
+    int r = src->plugin->start(src->state);
+    if (r < 0) {
+        log_msg(KANAL_LOG_ERR, src->sc.name, "source refused: plugin %s failed to start: %s",
+                src->plugin->name, kanal_strerror(r));
+        return r;
+    }
+    src->started = 1;
+    log_msg(KANAL_LOG_INFO, src->sc.name, "source started (plugin %s)", src->plugin->name);
+    return 0;
+}
+
+void source_ref(struct kanal_source *src)
+{
+    src->pending++;
+}
+
+void source_unref(struct kanal_source *src)
+{
+    if (--src->pending == 0 && src->stopped)
+        source_destroy(src);
+}
+
+void source_retire(struct kanal_source *src)
+{
+    struct daemon *d = src->d;
+    for (size_t i = 0; i < d->nsources; i++)
+        if (d->sources[i] == src) {
+            memmove(&d->sources[i], &d->sources[i + 1], (d->nsources - i - 1) * sizeof *d->sources);
+            d->nsources--;
+            break;
+        }
+    if (src->started) {
+        int r = src->plugin->stop(src->state);
+        if (r < 0)
+            log_msg(KANAL_LOG_WARNING, src->sc.name, "plugin stop failed: %s", kanal_strerror(r));
+    }
+    src->stopped = 1;
+    src->next_retired = d->retired;
+    d->retired = src;
+    /* Destroy now, or when the last pending emit or request completes. */
+    src->pending++;
+    source_unref(src);
+}
+
+struct kanal_source *daemon_find_source(struct daemon *d, const char *name)
+{
+    for (size_t i = 0; i < d->nsources; i++)
+        if (strcmp(d->sources[i]->sc.name, name) == 0)
+            return d->sources[i];
+    return NULL;
+}
+
+static void add_source(struct daemon *d, struct source_config *sc)
+{
+    struct kanal_source *src = source_create(d, sc);
+    if (!src)
+        return;
+    d->sources = xrealloc(d->sources, (d->nsources + 1) * sizeof *d->sources);
+    d->sources[d->nsources++] = src;
+    if (source_start(src) < 0)
+        source_retire(src);
+}
+
+void daemon_start_sources(struct daemon *d)
+{
+    for (size_t i = 0; i < d->cfg->nsources; i++)
+        add_source(d, &d->cfg->sources[i]);
+}
+
+void daemon_apply_sources(struct daemon *d, struct config *next)
+{
+    /* Stop sources whose section is gone or changed. */
+    for (size_t i = 0; i < d->nsources;) {
+        struct kanal_source *src = d->sources[i];
+        const struct source_config *nsc = config_find_source(next, src->sc.name);
+        if (nsc && source_config_equal(&src->sc, nsc)) {
+            i++;
+            continue;
+        }
+        log_msg(KANAL_LOG_NOTICE, src->sc.name, nsc ? "section changed: restarting the source"
+                                                    : "section removed: stopping the source");
+        source_retire(src); /* removes it from d->sources */
+    }
+    /* Start new and changed ones. */
+    for (size_t i = 0; i < next->nsources; i++)
+        if (!daemon_find_source(d, next->sources[i].name))
+            add_source(d, &next->sources[i]);
+}
+
+void source_note_event(struct kanal_source *src)
+{
+    src->last_event_ms = util_now_ms();
+    if (src->silent_reported) {
+        src->silent_reported = 0;
+        log_msg(KANAL_LOG_NOTICE, src->sc.name, "traffic again after a silence");
+    }
+}
+
+void source_check_silence(struct kanal_source *src, int64_t now)
+{
+    int64_t window = src->sc.expect_traffic_within_ms;
+    if (window <= 0 || src->silent_reported)
+        return;
+    int64_t since = src->last_event_ms ? src->last_event_ms : src->started_ms;
+    if (now - since >= window) {
+        src->silent_reported = 1;
+        log_msg(KANAL_LOG_WARNING, src->sc.name,
+                "no traffic for %lld s (expect_traffic_within is %lld s): is the provider still "
+                "delivering?",
+                (long long)((now - since) / 1000), (long long)(window / 1000));
+    }
+}

@@ -1,0 +1,337 @@
+/* Opening the store, its format version, and growing the map.
+ *
+ * No MDB_WRITEMAP: with it a full disk shows up as SIGBUS on a page fault;
+ * without it, as ENOSPC from the commit, which the writer turns into 503s. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "util.h"
+
+int store_err(int rc)
+{
+    if (rc == 0)
+        return 0;
+    if (rc > 0)
+        return -rc; /* LMDB passes errno values through as positive numbers */
+    return rc;
+}
+
+/* Each migration turns format version N into N+1 inside one transaction.
+ * Version 0 is a store written before the format version was recorded. */
+typedef int (*store_migration_fn)(struct store *st, MDB_txn *txn);
+
+static int migrate_0_to_1(struct store *st, MDB_txn *txn)
+{
+    (void)st;
+    (void)txn;
+    /* Format 1 only added the version stamp itself. */
+    return 0;
+}
+
+static const store_migration_fn migrations[STORE_FORMAT_VERSION] = {migrate_0_to_1};
+
+static int meta_put(struct store *st, MDB_txn *txn, const char *name, const char *value)
+{
+    MDB_val k = {strlen(name), (void *)name}, v = {strlen(value), (void *)value};
+    return mdb_put(txn, st->meta, &k, &v, 0);
+}
+
+static int meta_get(struct store *st, MDB_txn *txn, const char *name, char *out, size_t out_len)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc)
+        return rc;
+    size_t n = v.mv_size < out_len - 1 ? v.mv_size : out_len - 1;
+    memcpy(out, v.mv_data, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int open_dbs(struct store *st, MDB_txn *txn)
+{
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+        unsigned flags;
+    } dbs[] = {
+        {"log", &st->log, MDB_INTEGERKEY}, {"idem", &st->idem, 0},
+        {"state", &st->state, 0},          {"meta", &st->meta, 0},
+        {"handles", &st->handles, 0},      {"contacts", &st->contacts, 0},
+        {"outbox", &st->outbox, MDB_INTEGERKEY},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
+        int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Check the format version, migrate older stores, stamp new ones. */
+static int check_format(struct store *st, MDB_txn *txn, char *err, size_t err_len)
+{
+    char buf[64];
+    int version;
+    int rc = meta_get(st, txn, "version", buf, sizeof buf);
+    if (rc == MDB_NOTFOUND) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        int empty = 1;
+        if (mdb_cursor_open(txn, st->log, &c) == 0) {
+            empty = mdb_cursor_get(c, &k, &v, MDB_FIRST) == MDB_NOTFOUND;
+            mdb_cursor_close(c);
+        }
+        version = empty ? STORE_FORMAT_VERSION : 0;
+        if (empty) {
+            unsigned char id[16];
+            char created[32];
+            crypto_random(id, sizeof id);
+            crypto_hex_encode(id, sizeof id, st->store_id);
+            util_format_time(util_now_ms(), created, sizeof created);
+            if ((rc = meta_put(st, txn, "store_id", st->store_id)) ||
+                (rc = meta_put(st, txn, "created", created)))
+                return rc;
+        }
+    } else if (rc) {
+        return rc;
+    } else {
+        version = atoi(buf);
+    }
+    if (version > STORE_FORMAT_VERSION) {
+        snprintf(err, err_len,
+                 "store %s has format version %d, but this kanald understands up to %d: "
+                 "run a newer kanald or restore a backup",
+                 st->path, version, STORE_FORMAT_VERSION);
+        return EPROTO;
+    }
+    for (; version < STORE_FORMAT_VERSION; version++) {
+        log_notice("store %s: migrating format %d to %d", st->path, version, version + 1);
+        if ((rc = migrations[version](st, txn)))
+            return rc;
+    }
+    snprintf(buf, sizeof buf, "%d", STORE_FORMAT_VERSION);
+    if ((rc = meta_put(st, txn, "version", buf)))
+        return rc;
+    if (!st->store_id[0])
+        meta_get(st, txn, "store_id", st->store_id, sizeof st->store_id);
+    return 0;
+}
+
+static int read_last_seq(struct store *st, MDB_txn *txn)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, st->log, &c);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0)
+        memcpy(&st->last_seq, k.mv_data, sizeof st->last_seq);
+    else if (rc == MDB_NOTFOUND)
+        st->last_seq = 0, rc = 0;
+    mdb_cursor_close(c);
+    return rc;
+}
+
+static int env_open(struct store *st, char *err, size_t err_len)
+{
+    int rc = mdb_env_create(&st->env);
+    if (rc)
+        goto fail;
+    if ((rc = mdb_env_set_maxdbs(st->env, 16)) || (rc = mdb_env_set_maxreaders(st->env, 256)) ||
+        (rc = mdb_env_set_mapsize(st->env, st->map_size)))
+        goto fail;
+    unsigned flags = MDB_NOTLS;
+    if (st->sync == SYNC_META)
+        flags |= MDB_NOMETASYNC;
+    else if (st->sync == SYNC_NONE)
+        flags |= MDB_NOSYNC;
+    if ((rc = mdb_env_open(st->env, st->path, flags, 0640)))
+        goto fail;
+    /* The data file may already be larger than our initial guess. */
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    st->map_size = info.me_mapsize;
+    int dead = 0;
+    mdb_reader_check(st->env, &dead);
+    if (dead)
+        log_notice("store %s: cleared %d stale reader slot(s)", st->path, dead);
+
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+        goto fail;
+    if ((rc = open_dbs(st, txn)) || (rc = check_format(st, txn, err, err_len)) ||
+        (rc = read_last_seq(st, txn))) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        goto fail;
+    return 0;
+fail:
+    if (!err[0])
+        snprintf(err, err_len, "cannot open store %s: %s", st->path, mdb_strerror(rc));
+    if (st->env)
+        mdb_env_close(st->env);
+    st->env = NULL;
+    return store_err(rc);
+}
+
+int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t initial_map,
+               char *err, size_t err_len)
+{
+    memset(st, 0, sizeof *st);
+    err[0] = '\0';
+    st->path = xstrdup(dir);
+    st->sync = sync;
+    st->map_size = initial_map ? initial_map : (size_t)256 << 20;
+    pthread_rwlock_init(&st->resize_lock, NULL);
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        snprintf(err, err_len, "cannot create store directory %s: %s", dir, strerror(errno));
+        free(st->path);
+        st->path = NULL;
+        return -errno;
+    }
+    int rc = env_open(st, err, err_len);
+    if (rc) {
+        free(st->path);
+        st->path = NULL;
+        pthread_rwlock_destroy(&st->resize_lock);
+    }
+    return rc;
+}
+
+void store_close(struct store *st)
+{
+    if (st->env)
+        mdb_env_close(st->env);
+    st->env = NULL;
+    if (st->path) {
+        pthread_rwlock_destroy(&st->resize_lock);
+        free(st->path);
+        st->path = NULL;
+    }
+}
+
+int store_read_begin(struct store *st, MDB_txn **txn)
+{
+    pthread_rwlock_rdlock(&st->resize_lock);
+    int rc = st->env ? mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn) : MDB_PANIC;
+    if (rc) {
+        pthread_rwlock_unlock(&st->resize_lock);
+        return store_err(rc);
+    }
+    return 0;
+}
+
+void store_read_end(struct store *st, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&st->resize_lock);
+}
+
+int store_grow(struct store *st)
+{
+    pthread_rwlock_wrlock(&st->resize_lock);
+    size_t next = st->map_size * 2;
+    int rc = mdb_env_set_mapsize(st->env, next);
+    if (rc == 0) {
+        log_info("store %s: map grown to %zu MiB", st->path, next >> 20);
+        st->map_size = next;
+    }
+    pthread_rwlock_unlock(&st->resize_lock);
+    return store_err(rc);
+}
+
+int store_reopen(struct store *st)
+{
+    char err[512] = "";
+    pthread_rwlock_wrlock(&st->resize_lock);
+    if (st->env)
+        mdb_env_close(st->env);
+    st->env = NULL;
+    int rc = env_open(st, err, sizeof err);
+    pthread_rwlock_unlock(&st->resize_lock);
+    if (rc)
+        log_err("%s", err);
+    else
+        log_notice("store %s reopened", st->path);
+    return rc;
+}
+
+int store_reader_check(struct store *st)
+{
+    int dead = 0;
+    pthread_rwlock_rdlock(&st->resize_lock);
+    if (st->env)
+        mdb_reader_check(st->env, &dead);
+    pthread_rwlock_unlock(&st->resize_lock);
+    return dead;
+}
+
+uint64_t store_last_seq(struct store *st)
+{
+    return __atomic_load_n(&st->last_seq, __ATOMIC_ACQUIRE);
+}
+
+void store_set_last_seq(struct store *st, uint64_t seq)
+{
+    __atomic_store_n(&st->last_seq, seq, __ATOMIC_RELEASE);
+}
+
+size_t store_idem_key(char *buf, size_t buf_len, const char *source, const char *kind,
+                      const char *external_id)
+{
+    size_t a = strlen(source), b = strlen(kind), c = strlen(external_id);
+    if (a + b + c + 2 > buf_len)
+        return 0;
+    memcpy(buf, source, a + 1);
+    memcpy(buf + a + 1, kind, b + 1);
+    memcpy(buf + a + b + 2, external_id, c);
+    return a + b + c + 2;
+}
+
+size_t store_state_key(char *buf, size_t buf_len, const char *source, const char *key)
+{
+    size_t a = strlen(source), b = strlen(key);
+    if (a + b + 1 > buf_len)
+        return 0;
+    memcpy(buf, source, a + 1);
+    memcpy(buf + a + 1, key, b);
+    return a + b + 1;
+}
+
+int store_state_get(struct store *st, const char *source, const char *key, void *buf,
+                    size_t *len)
+{
+    char kb[512];
+    size_t kl = store_state_key(kb, sizeof kb, source, key);
+    if (!kl)
+        return -ENAMETOOLONG;
+    MDB_txn *txn;
+    int rc = store_read_begin(st, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = {kl, kb}, v;
+    rc = mdb_get(txn, st->state, &k, &v);
+    if (rc == 0) {
+        if (v.mv_size > *len) {
+            rc = -ENOBUFS;
+        } else {
+            memcpy(buf, v.mv_data, v.mv_size);
+        }
+        *len = v.mv_size;
+    } else {
+        rc = rc == MDB_NOTFOUND ? -ENOENT : store_err(rc);
+    }
+    store_read_end(st, txn);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* The LMDB store: one environment, the named databases of the contract. */
+#ifndef KANAL_STORE_H
+#define KANAL_STORE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "config.h"
+
+/* The store format this kanald writes; older ones are migrated at open. */
+#define STORE_FORMAT_VERSION 1
+
+struct store {
+    MDB_env *env;
+    MDB_dbi log, idem, state, meta, handles, contacts, outbox;
+    char *path;
+    enum sync_mode sync;
+    size_t map_size;
+    /* Growing the map needs every transaction of this process closed:
+     * readers hold this shared, the writer takes it exclusively to resize. */
+    pthread_rwlock_t resize_lock;
+    /* Last committed seq; written by the writer thread, read anywhere. */
+    uint64_t last_seq;
+    char store_id[33];
+};
+
+/* Open (creating if needed) the store in dir.  On failure *err says why. */
+int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t initial_map,
+               char *err, size_t err_len);
+void store_close(struct store *st);
+
+/* A read transaction under the resize lock; always pair with store_read_end. */
+int store_read_begin(struct store *st, MDB_txn **txn);
+void store_read_end(struct store *st, MDB_txn *txn);
+
+/* Double the map (writer thread only, with no transaction of its own open). */
+int store_grow(struct store *st);
+/* Close and reopen the environment after LMDB reported a fatal error. */
+int store_reopen(struct store *st);
+/* Clear stale reader slots of dead processes; returns how many. */
+int store_reader_check(struct store *st);
+
+uint64_t store_last_seq(struct store *st);
+void store_set_last_seq(struct store *st, uint64_t seq);
+
+/* The key of one idempotency entry: source \0 kind \0 external_id. */
+size_t store_idem_key(char *buf, size_t buf_len, const char *source, const char *kind,
+                      const char *external_id);
+/* The key of one state entry: source \0 key. */
+size_t store_state_key(char *buf, size_t buf_len, const char *source, const char *key);
+
+/* Copy one state value (see kanal_host.state_get). */
+int store_state_get(struct store *st, const char *source, const char *key, void *buf,
+                    size_t *len);
+
+/* Map an LMDB or errno code to a negative errno-style code. */
+int store_err(int mdb_rc);
+
+#endif

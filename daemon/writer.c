@@ -1,0 +1,265 @@
+/* Group commit.  The loop thread queues items; this thread takes everything
+ * queued, writes it in one LMDB transaction (records, idempotency keys,
+ * state), commits — which syncs once with sync = full — and only then hands
+ * the items back to the loop, whose callbacks answer the providers.  A failed
+ * commit fails the items of that transaction (503 to providers, who retry)
+ * and the thread goes on with the next ones. */
+#include "writer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <kanal/plugin.h>
+
+void write_item_free(struct write_item *item)
+{
+    for (size_t i = 0; i < item->nrecs; i++) {
+        json_decref(item->recs[i].rec);
+        free(item->recs[i].idem);
+    }
+    for (size_t i = 0; i < item->nstates; i++) {
+        free(item->states[i].key);
+        free(item->states[i].value);
+    }
+    free(item->recs);
+    free(item->states);
+    free(item->seqs);
+    free(item);
+}
+
+static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, uint64_t *seq,
+                      int *is_new)
+{
+    MDB_val k = {wr->idem_len, wr->idem}, v;
+    int rc = mdb_get(txn, st->idem, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof(uint64_t)) {
+        memcpy(seq, v.mv_data, sizeof *seq);
+        *is_new = 0;
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND && rc != 0)
+        return rc;
+    uint64_t next = *seq;
+    json_object_set_new(wr->rec, "seq", json_integer((json_int_t)next));
+    char *text = json_dumps(wr->rec, JSON_COMPACT);
+    if (!text)
+        return ENOMEM;
+    MDB_val lk = {sizeof next, &next}, lv = {strlen(text), text};
+    rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND);
+    free(text);
+    if (rc)
+        return rc;
+    MDB_val sv = {sizeof next, &next};
+    if ((rc = mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE)))
+        return rc;
+    *is_new = 1;
+    return 0;
+}
+
+static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items, uint64_t *last,
+                       struct writer_stats *stats)
+{
+    uint64_t seq = *last;
+    for (struct write_item *it = items; it; it = it->next) {
+        if (it->status)
+            continue;
+        it->nnew = 0;
+        if (!it->seqs && it->nrecs)
+            it->seqs = xcalloc(it->nrecs, sizeof *it->seqs);
+        for (size_t i = 0; i < it->nrecs; i++) {
+            uint64_t s = seq + 1;
+            int is_new = 0;
+            int rc = put_record(st, txn, &it->recs[i], &s, &is_new);
+            if (rc)
+                return rc;
+            it->seqs[i] = s;
+            if (is_new) {
+                seq = s;
+                it->nnew++;
+            } else if (stats) {
+                stats->duplicates++;
+            }
+        }
+        for (size_t i = 0; i < it->nstates; i++) {
+            struct write_state *ws = &it->states[i];
+            MDB_val k = {ws->key_len, ws->key}, v = {ws->len, ws->value};
+            int rc = ws->value ? mdb_put(txn, st->state, &k, &v, 0)
+                               : mdb_del(txn, st->state, &k, NULL);
+            if (rc && rc != MDB_NOTFOUND)
+                return rc;
+        }
+        if (it->apply) {
+            int rc = it->apply(it, st, txn);
+            if (rc)
+                return rc;
+        }
+    }
+    *last = seq;
+    return 0;
+}
+
+int writer_commit_batch(struct store *st, struct write_item *items, struct writer_stats *stats)
+{
+    for (int attempt = 0;; attempt++) {
+        uint64_t last = st->last_seq;
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+        if (rc == MDB_PANIC && attempt == 0 && store_reopen(st) == 0)
+            continue;
+        if (rc == 0) {
+            rc = apply_items(st, txn, items, &last, stats);
+            if (rc == 0)
+                rc = mdb_txn_commit(txn);
+            else
+                mdb_txn_abort(txn);
+        }
+        if (rc == MDB_MAP_FULL && attempt < 8 && store_grow(st) == 0)
+            continue;
+        if (rc) {
+            /* After a failed meta page write LMDB refuses everything until
+             * the environment is reopened; do it now so that service comes
+             * back by itself once the disk has room again. */
+            if (rc == MDB_PANIC || rc == EIO)
+                store_reopen(st);
+            for (struct write_item *it = items; it; it = it->next)
+                if (!it->status)
+                    it->status = KANAL_ESTORE;
+            return store_err(rc);
+        }
+        store_set_last_seq(st, last);
+        return 0;
+    }
+}
+
+static unsigned hist_bucket(size_t n)
+{
+    static const size_t bounds[] = {1, 4, 16, 64, 256, 1024};
+    for (unsigned i = 0; i < ARRAY_SIZE(bounds); i++)
+        if (n <= bounds[i])
+            return i;
+    return ARRAY_SIZE(bounds);
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->in_head && !w->stopping)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->in_head && w->stopping)
+            break;
+        struct write_item *batch = w->in_head, *tail = w->in_tail;
+        w->in_head = w->in_tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+
+        size_t nitems = 0, nrecs = 0;
+        for (struct write_item *it = batch; it; it = it->next) {
+            nitems++;
+            nrecs += it->nrecs;
+        }
+        uint64_t t0 = util_monotonic_ms();
+        int rc = writer_commit_batch(w->st, batch, &w->stats);
+        uint64_t t1 = util_monotonic_ms();
+        if (rc) {
+            w->stats.failures++;
+            if (!w->failing)
+                log_err("store %s: commit of %zu record(s) failed: %s; answering 503 until "
+                        "commits succeed again",
+                        w->st->path, nrecs, kanal_strerror(rc));
+            w->failing = 1;
+        } else {
+            if (w->failing)
+                log_notice("store %s: commits succeed again", w->st->path);
+            w->failing = 0;
+            w->stats.commits++;
+            w->stats.batch_hist[hist_bucket(nitems)]++;
+            w->stats.latency_us_sum += (t1 - t0) * 1000;
+            for (struct write_item *it = batch; it; it = it->next)
+                w->stats.records += it->nnew;
+        }
+
+        pthread_mutex_lock(&w->mu);
+        if (w->out_tail)
+            w->out_tail->next = batch;
+        else
+            w->out_head = batch;
+        w->out_tail = tail;
+        pthread_mutex_unlock(&w->mu);
+        uv_async_send(&w->async);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void run_completions(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    struct write_item *it = w->out_head;
+    w->out_head = w->out_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    int any = it != NULL;
+    while (it) {
+        struct write_item *next = it->next;
+        it->next = NULL;
+        it->done(it);
+        it = next;
+    }
+    if (any && w->after_completions)
+        w->after_completions(w->after_arg);
+}
+
+static void on_async(uv_async_t *h)
+{
+    run_completions(h->data);
+}
+
+int writer_start(struct writer *w, uv_loop_t *loop, struct store *st)
+{
+    w->st = st;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    int rc = uv_async_init(loop, &w->async, on_async);
+    if (rc)
+        return rc;
+    w->async.data = w;
+    rc = pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc) {
+        uv_close((uv_handle_t *)&w->async, NULL);
+        return -rc;
+    }
+    return 0;
+}
+
+void writer_submit(struct writer *w, struct write_item *item)
+{
+    item->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->in_tail)
+        w->in_tail->next = item;
+    else
+        w->in_head = item;
+    w->in_tail = item;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void writer_stop(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    run_completions(w);
+    uv_close((uv_handle_t *)&w->async, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+}

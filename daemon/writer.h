@@ -1,0 +1,82 @@
+/* The writer thread: group commit of everything the loop queued. */
+#ifndef KANAL_WRITER_H
+#define KANAL_WRITER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <uv.h>
+
+struct store;
+
+struct write_record {
+    json_t *rec;   /* normalized record; the writer sets "seq" */
+    char *idem;    /* source \0 kind \0 external_id */
+    size_t idem_len;
+};
+
+struct write_state {
+    char *key; /* source \0 key */
+    size_t key_len;
+    void *value; /* NULL: delete */
+    size_t len;
+};
+
+struct write_item;
+typedef void (*write_done_fn)(struct write_item *item);
+/* Extra work inside the same transaction (outbox, contacts); 0 or an MDB code. */
+typedef int (*write_apply_fn)(struct write_item *item, struct store *st, MDB_txn *txn);
+
+struct write_item {
+    struct write_item *next;
+    struct write_record *recs;
+    size_t nrecs;
+    struct write_state *states;
+    size_t nstates;
+    write_apply_fn apply;
+    write_done_fn done; /* on the loop thread, after the commit or failure */
+    void *arg;
+    /* Results. */
+    int status;      /* 0 or negative error */
+    uint64_t *seqs;  /* one per record */
+    size_t nnew;     /* records actually written (not duplicates) */
+};
+
+struct writer_stats {
+    uint64_t commits, records, duplicates, failures;
+    uint64_t batch_hist[8];  /* items per commit: 1, 2-4, 5-16, 17-64, 65-256, 257-1024, more */
+    uint64_t latency_us_sum;
+};
+
+struct writer {
+    struct store *st;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct write_item *in_head, *in_tail;
+    struct write_item *out_head, *out_tail;
+    uv_async_t async;
+    int stopping;
+    int failing; /* the last commit failed: log recovery once */
+    struct writer_stats stats;
+    /* Called on the loop after each drain of completions (feed wakeups). */
+    void (*after_completions)(void *arg);
+    void *after_arg;
+};
+
+int writer_start(struct writer *w, uv_loop_t *loop, struct store *st);
+/* Queue an item; its done() runs on the loop thread later, exactly once. */
+void writer_submit(struct writer *w, struct write_item *item);
+/* Commit what is queued, stop the thread, run the remaining completions. */
+void writer_stop(struct writer *w);
+/* Free an item and everything it owns. */
+void write_item_free(struct write_item *item);
+
+/* The commit itself, exposed for tests and benchmarks: commit items as one
+ * transaction and set their status and seqs. */
+int writer_commit_batch(struct store *st, struct write_item *items, struct writer_stats *stats);
+
+#endif

@@ -1,0 +1,201 @@
+/* webhook: kanal's generic channel, for in-house systems, and the reference
+ * plugin for authors.
+ *
+ * POST /hooks/<source> with one interaction record (or an array of them) in
+ * the schema v1 shape, without seq, id and received_at, signed with
+ * HMAC-SHA256 over the raw body:  X-Kanal-Signature: sha256=<hex>.
+ *
+ *   valid signature, valid records  -> 200 {"seqs":[...]} after the commit
+ *   valid signature, invalid body   -> stored as kind "unknown", 202
+ *   missing or wrong signature      -> 401, nothing stored
+ *   store cannot commit             -> 503, the sender retries
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <kanal/plugin.h>
+
+struct webhook {
+    const struct kanal_host *host;
+    struct kanal_source *src;
+    const char *secret;
+    const char *header;
+};
+
+/* One request waiting for its emit to commit. */
+struct pending {
+    struct webhook *w;
+    struct kanal_http_request *req;
+    int stored_as_unknown;
+};
+
+static void respond_json(struct webhook *w, struct kanal_http_request *req, int status,
+                         json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    w->host->http_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+    json_decref(body);
+}
+
+static void respond_error(struct webhook *w, struct kanal_http_request *req, int status,
+                          const char *code, const char *message)
+{
+    respond_json(w, req, status,
+                 json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+/* Check "sha256=<hex>" against HMAC-SHA256(secret, body), in constant time. */
+static int signature_ok(struct webhook *w, const struct kanal_http_request *req)
+{
+    const char *sig = w->host->http_header(req, w->header);
+    if (!sig || strncmp(sig, "sha256=", 7) != 0 || strlen(sig + 7) != 64)
+        return 0;
+    unsigned char mac[32];
+    char hex[65];
+    w->host->hmac_sha256(w->secret, strlen(w->secret), req->body, req->body_len, mac);
+    w->host->hex_encode(mac, sizeof mac, hex);
+    char given[65];
+    for (int i = 0; i < 64; i++) /* accept upper-case hex too */
+        given[i] = (char)((sig[7 + i] >= 'A' && sig[7 + i] <= 'F') ? sig[7 + i] + 32 : sig[7 + i]);
+    given[64] = '\0';
+    return w->host->equal_ct(hex, given, 64);
+}
+
+static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+{
+    struct pending *p = arg;
+    if (status < 0) {
+        p->w->host->http_add_header(p->req, "Retry-After", "5");
+        respond_error(p->w, p->req, 503, "store_unavailable", p->w->host->strerror(status));
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, json_integer((json_int_t)seqs[i]));
+        json_t *body = json_pack("{s:o}", "seqs", list);
+        if (p->stored_as_unknown)
+            json_object_set_new(body, "stored_as", json_string("unknown"));
+        respond_json(p->w, p->req, p->stored_as_unknown ? 202 : 200, body);
+    }
+    free(p);
+}
+
+/* An authentic body that is not a valid record is kept, not dropped: store it
+ * as kind "unknown" with the payload in raw, keyed by its digest so that a
+ * redelivery is recognised. */
+static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p)
+{
+    unsigned char digest[32];
+    char hex[65], ext[80];
+    w->host->hmac_sha256("kanal-unknown", 13, req->body, req->body_len, digest);
+    w->host->hex_encode(digest, sizeof digest, hex);
+    snprintf(ext, sizeof ext, "body-%s", hex);
+    json_t *raw = json_loadb(req->body, req->body_len, 0, NULL);
+    if (!raw)
+        raw = json_stringn(req->body, req->body_len);
+    if (!raw) { /* not UTF-8 either: keep the bytes as base64 */
+        char *b64 = malloc(4 * ((req->body_len + 2) / 3) + 1);
+        if (!b64)
+            return -ENOMEM;
+        w->host->base64_encode(req->body, req->body_len, b64);
+        raw = json_pack("{s:s}", "base64", b64);
+        free(b64);
+    }
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s}}", "kind", "unknown", "direction",
+                            "inbound", "external_id", ext, "raw", raw, "meta", "reason",
+                            "body is not a schema v1 record (kanald's log names the field)");
+    char *text = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    p->stored_as_unknown = 1;
+    int r = w->host->emit(w->src, text, strlen(text), NULL, 0, on_committed, p);
+    free(text);
+    return r;
+}
+
+static int webhook_http(void *state, struct kanal_http_request *req)
+{
+    struct webhook *w = state;
+    if (strcmp(req->method, "POST") != 0) {
+        w->host->http_add_header(req, "Allow", "POST");
+        respond_error(w, req, 405, "method_not_allowed", "webhooks are POSTed");
+        return 0;
+    }
+    if (!signature_ok(w, req)) {
+        w->host->log(w->src, KANAL_LOG_WARNING, "refused a request from %s: %s %s",
+                     req->remote_addr,
+                     w->host->http_header(req, w->header) ? "wrong" : "missing", w->header);
+        respond_error(w, req, 401, "bad_signature", "missing or wrong signature");
+        return 0;
+    }
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->w = w;
+    p->req = req;
+    int r = w->host->emit(w->src, req->body, req->body_len, NULL, 0, on_committed, p);
+    if (r == KANAL_ERECORD)
+        r = emit_unknown(w, req, p);
+    if (r < 0) {
+        free(p);
+        respond_error(w, req, 503, "store_unavailable", w->host->strerror(r));
+    }
+    return 0;
+}
+
+static int webhook_init(const struct kanal_host *host, struct kanal_source *src, void **state)
+{
+    struct webhook *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->host = host;
+    w->src = src;
+    w->secret = host->config_string(src, "secret");
+    w->header = host->config_string(src, "signature_header");
+    *state = w;
+    return 0;
+}
+
+static int webhook_start(void *state)
+{
+    (void)state;
+    return 0;
+}
+
+static int webhook_stop(void *state)
+{
+    (void)state;
+    return 0;
+}
+
+static void webhook_destroy(void *state)
+{
+    free(state);
+}
+
+static const struct kanal_option webhook_options[] = {
+    {"secret", KANAL_OPT_SECRET, NULL, 1, "HMAC-SHA256 key shared with the sender", NULL},
+    {"signature_header", KANAL_OPT_STRING, "X-Kanal-Signature", 0,
+     "request header carrying sha256=<hex>", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+static const struct kanal_plugin webhook_plugin = {
+    KANAL_PLUGIN_HEADER,
+    .name = "webhook",
+    .version = "1.0.0",
+    .description = "generic signed JSON webhook in the interaction record shape",
+    .options = webhook_options,
+    .init = webhook_init,
+    .start = webhook_start,
+    .stop = webhook_stop,
+    .destroy = webhook_destroy,
+    .http = webhook_http,
+};
+
+KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void)
+{
+    return &webhook_plugin;
+}
