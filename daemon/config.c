@@ -60,6 +60,7 @@ struct raw_ini {
     const char *path;
     FILE *f;
     int line;
+    int section_line;
     struct raw_section *sec;
     size_t nsec;
     struct config_errors *errs;
@@ -97,8 +98,15 @@ static char *counting_reader(char *str, int num, void *stream)
 {
     struct raw_ini *ri = stream;
     char *r = fgets(str, num, ri->f);
-    if (r)
+    if (r) {
         ri->line++;
+        /* Remember where sections start: the handler only sees their keys. */
+        const char *p = r;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '[')
+            ri->section_line = ri->line;
+    }
     return r;
 }
 
@@ -109,7 +117,7 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
     if (!s || strcmp(s->name, section) != 0) {
         ri->sec = xrealloc(ri->sec, (ri->nsec + 1) * sizeof *ri->sec);
         s = &ri->sec[ri->nsec++];
-        *s = (struct raw_section){.name = xstrdup(section), .line = ri->line};
+        *s = (struct raw_section){.name = xstrdup(section), .line = ri->section_line};
     }
     if (!name) /* a section header alone */
         return 1;
@@ -275,7 +283,7 @@ static int parse_listen(const char *text, char **host, int *port)
     if (!colon || colon == text)
         return -EINVAL;
     int64_t p;
-    if (util_parse_int(colon + 1, &p) < 0 || p < 1 || p > 65535)
+    if (util_parse_int(colon + 1, &p) < 0 || p < 0 || p > 65535)
         return -EINVAL;
     size_t hl = (size_t)(colon - text);
     if (text[0] == '[' && colon[-1] == ']') {

@@ -1,0 +1,142 @@
+"""kanald --check-config reports every problem as file:line: message and
+exits non-zero; a valid file passes."""
+import os
+import subprocess
+
+from kanal import KANALD
+
+
+def check(k, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([str(KANALD), "--check-config", "-c", str(k.conf)],
+                          capture_output=True, text=True, env=e)
+
+
+def lines_of(k, text):
+    return {i + 1: line for i, line in enumerate(k.conf.read_text().splitlines())}
+
+
+def error_at(out, k, needle):
+    """The error line mentioning needle, with its line number."""
+    for line in out.stderr.splitlines():
+        if needle in line:
+            path, num, _ = line.split(":", 2)
+            assert path == str(k.conf), line
+            return int(num), line
+    raise AssertionError(f"no error mentioning {needle!r}:\n{out.stderr}")
+
+
+def line_number(k, text):
+    for i, line in enumerate(k.conf.read_text().splitlines()):
+        if text in line:
+            return i + 1
+    raise AssertionError(text)
+
+
+ECHO = "[source e1]\nplugin = echo\ngreeting = hi\n"
+
+
+def test_valid_config_passes(make_kanald):
+    k = make_kanald(sources=ECHO, test_plugins=("echo",))
+    out = check(k)
+    assert out.returncode == 0, out.stderr
+    assert "configuration is valid (1 source(s))" in out.stdout
+
+
+def test_unknown_key_is_an_error_with_its_line(make_kanald):
+    k = make_kanald(kanald="max_bodyy = 2M", sources="")
+    out = check(k)
+    assert out.returncode != 0
+    num, line = error_at(out, k, "max_bodyy")
+    assert num == line_number(k, "max_bodyy")
+    assert "unknown key" in line
+
+
+def test_unknown_plugin_option_and_missing_required(make_kanald):
+    k = make_kanald(sources="[source e1]\nplugin = echo\ngretting = hi\n", test_plugins=("echo",))
+    out = check(k)
+    assert out.returncode != 0
+    num, _ = error_at(out, k, "unknown key 'gretting'")
+    assert num == line_number(k, "gretting")
+    num, line = error_at(out, k, "needs 'greeting'")
+    assert num == line_number(k, "[source e1]")
+
+
+def test_wrong_types(make_kanald):
+    k = make_kanald(kanald="max_body = lots\nsync = sometimes",
+                    sources=ECHO + "count = many\nmode = c\ninterval = soon\n",
+                    test_plugins=("echo",))
+    out = check(k)
+    assert out.returncode != 0
+    for needle, text in [("'max_body' = 'lots'", "max_body = lots"),
+                         ("'sync' = 'sometimes'", "sync = sometimes"),
+                         ("'count' = 'many'", "count = many"),
+                         ("'mode' = 'c'", "mode = c"),
+                         ("'interval' = 'soon'", "interval = soon")]:
+        num, _ = error_at(out, k, needle)
+        assert num == line_number(k, text), needle
+
+
+def test_bad_secret_references(make_kanald, tmp_path):
+    missing = tmp_path / "no-such-secret"
+    k = make_kanald(sources=(
+        f"[source a]\nplugin = echo\ngreeting = hi\ntoken = file:{missing}\n\n"
+        "[source b]\nplugin = echo\ngreeting = hi\ntoken = env:KANAL_TEST_UNSET_VARIABLE\n\n"
+        "[source c]\nplugin = echo\ngreeting = hi\ntoken = written-inline\n\n"
+        "[source d]\nplugin = echo\ngreeting = hi\ntoken = cred:meta-secret\n"),
+        test_plugins=("echo",))
+    env = {"KANAL_TEST_UNSET_VARIABLE": ""}
+    e = dict(os.environ)
+    e.pop("KANAL_TEST_UNSET_VARIABLE", None)
+    e.pop("CREDENTIALS_DIRECTORY", None)
+    out = subprocess.run([str(KANALD), "--check-config", "-c", str(k.conf)],
+                         capture_output=True, text=True, env=e)
+    assert out.returncode != 0
+    num, line = error_at(out, k, str(missing))
+    assert num == line_number(k, f"file:{missing}")
+    num, _ = error_at(out, k, "KANAL_TEST_UNSET_VARIABLE is not set")
+    assert num == line_number(k, "env:KANAL_TEST_UNSET_VARIABLE")
+    num, _ = error_at(out, k, "written inline")
+    assert num == line_number(k, "token = written-inline")
+    num, _ = error_at(out, k, "CREDENTIALS_DIRECTORY")
+    assert num == line_number(k, "cred:meta-secret")
+    del env
+
+
+def test_secret_references_resolve(make_kanald, tmp_path):
+    secret_file = tmp_path / "s"
+    secret_file.write_text("from-file\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "meta-secret").write_text("from-cred")
+    k = make_kanald(sources=(
+        f"[source a]\nplugin = echo\ngreeting = hi\ntoken = file:{secret_file}\n\n"
+        "[source b]\nplugin = echo\ngreeting = hi\ntoken = env:KANAL_TEST_SECRET\n\n"
+        "[source c]\nplugin = echo\ngreeting = hi\ntoken = cred:meta-secret\n"),
+        plugins=(), test_plugins=("echo",))
+    k.start(env={"KANAL_TEST_SECRET": "from-env", "CREDENTIALS_DIRECTORY": str(creds)})
+    import json
+    got = {s: json.loads(k.request("GET", f"/hooks/{s}")[2])["token"] for s in "abc"}
+    assert got == {"a": "from-file", "b": "from-env", "c": "from-cred"}
+
+
+def test_kanald_refuses_to_start_on_a_bad_config(make_kanald):
+    k = make_kanald(sources="")
+    k.write_config(text=k.config_text().replace("listen = 127.0.0.1:0", "listen = nowhere"))
+    k.start(wait=False)
+    rc = k.proc.wait(timeout=10)
+    k._reader.join(timeout=5)
+    assert rc == 1
+    assert "expected address:port" in k.log()
+    assert "not starting" in k.log()
+
+
+def test_unknown_section_and_plugin(make_kanald):
+    k = make_kanald(sources="[sauce x]\nplugin = webhook\n\n[source y]\nplugin = nosuch\n")
+    out = check(k)
+    assert out.returncode != 0
+    num, _ = error_at(out, k, "unknown section [sauce x]")
+    assert num == line_number(k, "[sauce x]")
+    num, _ = error_at(out, k, "no plugin named 'nosuch'")
+    assert num == line_number(k, "plugin = nosuch")
