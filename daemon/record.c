@@ -190,6 +190,7 @@ static int party_list(struct check *c, json_t *in, const char *where, json_t **o
         return 0;
     if (!json_is_array(in)) {
         json_decref(*out);
+        *out = NULL;
         return fail(c, "field '%s' must be an array of parties", where);
     }
     size_t i;
@@ -202,6 +203,7 @@ static int party_list(struct check *c, json_t *in, const char *where, json_t **o
         int r = party(c, e, w, &p);
         if (r) {
             json_decref(*out);
+            *out = NULL;
             return r;
         }
         json_array_append_new(*out, p);
@@ -240,6 +242,7 @@ static int attachments(struct check *c, json_t *in, json_t **out)
             r = fail(c, "field '%ssize' must be a non-negative integer", w);
         if (r) {
             json_decref(*out);
+            *out = NULL;
             return r;
         }
         json_t *copy = json_object();
@@ -255,6 +258,7 @@ static int attachments(struct check *c, json_t *in, json_t **out)
     return 0;
 bad:
     json_decref(*out);
+    *out = NULL;
     return fail(c, "field 'attachments' must be an array of objects {type, url, mime, size, name}");
 }
 

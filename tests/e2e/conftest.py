@@ -25,10 +25,15 @@ def make_kanald(tmp_path):
     yield make
     errors = []
     for k in started:
-        if k.proc and k.proc.poll() is None:
+        if not k.proc:
+            continue
+        if k.proc.poll() is None:
             rc = k.stop()
             if rc != 0:
                 errors.append(f"kanald exited {rc} on SIGTERM; log:\n{k.log()}")
+        elif k.proc.returncode != 0 and not k.expect_exit and not k.killed:
+            k._reader.join(timeout=5)
+            errors.append(f"kanald died by itself ({k.proc.returncode}); log:\n{k.log()}")
     if errors:
         pytest.fail("\n".join(errors))
 

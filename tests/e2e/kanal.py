@@ -67,6 +67,8 @@ class Kanald:
         self.write_config()
         self.proc = None
         self.port = None
+        self.expect_exit = False  # a test that expects kanald to exit by itself sets this
+        self.killed = False
         self.log_lines = []
         self._log_lock = threading.Lock()
         self._reader = None
@@ -92,6 +94,7 @@ class Kanald:
 
     def start(self, wait=True, env=None):
         self.log_lines = []
+        self.killed = False
         e = dict(os.environ)
         e.pop("JOURNAL_STREAM", None)
         e.pop("NOTIFY_SOCKET", None)
@@ -163,6 +166,7 @@ class Kanald:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+            self.killed = True
         if self._reader:
             self._reader.join(timeout=5)
 

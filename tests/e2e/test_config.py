@@ -124,6 +124,7 @@ def test_secret_references_resolve(make_kanald, tmp_path):
 def test_kanald_refuses_to_start_on_a_bad_config(make_kanald):
     k = make_kanald(sources="")
     k.write_config(text=k.config_text().replace("listen = 127.0.0.1:0", "listen = nowhere"))
+    k.expect_exit = True
     k.start(wait=False)
     rc = k.proc.wait(timeout=10)
     k._reader.join(timeout=5)
