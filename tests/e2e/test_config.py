@@ -141,3 +141,26 @@ def test_unknown_section_and_plugin(make_kanald):
     assert num == line_number(k, "[sauce x]")
     num, _ = error_at(out, k, "no plugin named 'nosuch'")
     assert num == line_number(k, "plugin = nosuch")
+
+
+def test_shipped_configs_are_valid(tmp_path):
+    from kanal import ROOT
+    out = subprocess.run([str(KANALD), "--check-config", "-c", str(ROOT / "conf" / "dev.conf")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    # The production example uses cred: secrets and the installed plugin_dir:
+    # give it both.
+    prod = (ROOT / "conf" / "kanal.conf").read_text()
+    from kanal import PLUGINS
+    prod = prod.replace("/usr/lib/kanal/plugins", str(PLUGINS))
+    (tmp_path / "api-tokens").write_text("crm read 0123456789abcdef0123\n")
+    prod = prod.replace("/etc/kanal/api-tokens", str(tmp_path / "api-tokens"))
+    conf = tmp_path / "kanal.conf"
+    conf.write_text(prod)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "crm-forms-secret").write_text("s3cret\n")
+    env = dict(os.environ, CREDENTIALS_DIRECTORY=str(creds))
+    out = subprocess.run([str(KANALD), "--check-config", "-c", str(conf)], capture_output=True,
+                         text=True, env=env)
+    assert out.returncode == 0, out.stderr
