@@ -33,6 +33,7 @@ BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev
               liblmdb-dev libhttp-parser-dev libinih-dev libgmime-3.0-dev libssl-dev \
               libsystemd-dev
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
+              python3-prometheus-client \
               lmdb-utils systemd
 BENCH_DEBS := nginx-light wrk python3-requests
 
@@ -61,7 +62,7 @@ CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 PLUGINS    := $(notdir $(wildcard plugins/*))
 PLUGIN_SO  := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
 # Per-plugin libraries (beyond libc); a plugin links only what it uses.
-PLUGIN_LIBS_webhook := $(shell pkg-config --libs jansson 2>/dev/null)
+PLUGIN_LIBS_webhook := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
 PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
 
@@ -172,8 +173,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/unit.h | deps-test
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) \
 	    -lhttp_parser -lcmocka -ldl -lpthread
 
-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
+	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
+	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: all $(TEST_PLUGIN_SO) | deps-test
 	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
@@ -192,7 +194,11 @@ check-asan:
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
 
-bench: all deps-bench
+$(BUILD)/bench/store: bench/store.c $(CORE_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -ldl -lpthread
+
+bench: all deps-bench $(BUILD)/bench/store
 	@set -e; for b in bench/*; do \
 	  [ -x "$$b" ] && [ -f "$$b" ] || continue; echo "== $$b"; KANAL_BUILD=$(abspath $(BUILD)) $$b; \
 	done

@@ -36,6 +36,13 @@ const struct kanal_option config_common_options[] = {
      "ISO 3166 country for national phone numbers, e.g. TR", NULL},
     {"expect_traffic_within", KANAL_OPT_DURATION, "0", 0,
      "report the source unhealthy after this long without traffic (0: never)", NULL},
+    {"send_concurrency", KANAL_OPT_INT, "4", 0, "outbound messages of this source in flight at once",
+     NULL},
+    {"send_rate", KANAL_OPT_INT, "0", 0, "outbound messages per second at most (0: no limit)",
+     NULL},
+    {"send_max_attempts", KANAL_OPT_INT, "10", 0, "tries before an outbound message fails", NULL},
+    {"send_max_age", KANAL_OPT_DURATION, "24h", 0,
+     "how long an outbound message may wait before it fails", NULL},
     {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
      "allow secrets written inline in this file (development only)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
@@ -61,6 +68,7 @@ struct raw_ini {
     FILE *f;
     int line;
     int section_line;
+    int new_section; /* a header was read since the last key */
     struct raw_section *sec;
     size_t nsec;
     struct config_errors *errs;
@@ -104,8 +112,10 @@ static char *counting_reader(char *str, int num, void *stream)
         const char *p = r;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (*p == '[')
+        if (*p == '[') {
             ri->section_line = ri->line;
+            ri->new_section = 1;
+        }
     }
     return r;
 }
@@ -114,7 +124,10 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 {
     struct raw_ini *ri = user;
     struct raw_section *s = ri->nsec ? &ri->sec[ri->nsec - 1] : NULL;
-    if (!s || strcmp(s->name, section) != 0) {
+    /* A header always starts a new section, even one repeating the last
+     * name, so that a repeated section is reported rather than merged. */
+    if (!s || ri->new_section || strcmp(s->name, section) != 0) {
+        ri->new_section = 0;
         ri->sec = xrealloc(ri->sec, (ri->nsec + 1) * sizeof *ri->sec);
         s = &ri->sec[ri->nsec++];
         *s = (struct raw_section){.name = xstrdup(section), .line = ri->section_line};
@@ -457,6 +470,19 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
         sc->keep_raw = (int)v->num;
     if ((v = source_config_value(sc, "expect_traffic_within")) && v->set)
         sc->expect_traffic_within_ms = v->num;
+    if ((v = source_config_value(sc, "send_concurrency")) && v->set)
+        sc->send_concurrency = v->num;
+    if ((v = source_config_value(sc, "send_rate")) && v->set)
+        sc->send_rate = v->num;
+    if ((v = source_config_value(sc, "send_max_attempts")) && v->set)
+        sc->send_max_attempts = v->num;
+    if ((v = source_config_value(sc, "send_max_age")) && v->set)
+        sc->send_max_age_ms = v->num;
+    if (sc->send_concurrency < 1 || sc->send_rate < 0 || sc->send_max_attempts < 1)
+        add_error(errs, path, s->line,
+                  "[source %s]: send_concurrency and send_max_attempts must be at least 1, "
+                  "send_rate at least 0",
+                  name);
     if ((v = source_config_value(sc, "default_country")) && v->set) {
         sc->default_country = v->text;
         if (!handle_country_known(v->text))

@@ -38,6 +38,7 @@ struct source_config {
     const char *default_country;
     int keep_raw;
     int64_t expect_traffic_within_ms;
+    int64_t send_concurrency, send_rate, send_max_attempts, send_max_age_ms;
 };
 
 struct config {

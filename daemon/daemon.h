@@ -48,6 +48,11 @@ struct daemon {
     size_t nsources;
     struct kanal_source *retired;
     struct api_tokens *tokens;
+    struct transfer_engine *transfers;
+    struct outbox *outbox;
+    struct metrics *metrics;
+    uv_timer_t drain_timer;
+    int http_closed;
     struct feed_waiter *waiters;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t reader_check, watchdog, shutdown_timer, health_timer;
@@ -55,8 +60,6 @@ struct daemon {
     int stopping;
     int exit_code;
     int64_t started_ms;
-    /* Counters for /metrics. */
-    struct daemon_metrics *metrics;
 };
 
 /* source.c */
@@ -85,6 +88,14 @@ void router_handle(void *arg, struct http_req *req);
 void feed_handle(struct daemon *d, struct http_req *req, const char *rest);
 void feed_notify(void *arg);
 void feed_cancel_all(struct daemon *d);
+
+/* metrics.c: /metrics and /v1/sources */
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+void metrics_observe_http(void *arg, const struct http_req *req);
+void metrics_count_records(struct daemon *d, struct write_item *item);
+void metrics_handle(struct daemon *d, struct http_req *req);
+void sources_handle(struct daemon *d, struct http_req *req);
 
 /* main.c / signals.c */
 int daemon_reload(struct daemon *d);

@@ -15,7 +15,9 @@
 #include "handle.h"
 #include "http.h"
 #include "log.h"
+#include "outbox.h"
 #include "record.h"
+#include "transfer.h"
 #include "util.h"
 
 /* Timers and fd watches, kept in a list per source so that whatever a
@@ -97,6 +99,7 @@ static void emit_done(struct write_item *item)
     } else {
         src->records += item->nnew;
         src->duplicates += item->nrecs - item->nnew;
+        metrics_count_records(src->d, item);
         if (item->nrecs)
             source_note_event(src);
     }
@@ -307,11 +310,7 @@ static void host_unwatch_fd(struct kanal_watch *w)
 
 static int host_transfer(struct kanal_source *src, void *easy, kanal_transfer_cb cb, void *arg)
 {
-    (void)src;
-    (void)easy;
-    (void)cb;
-    (void)arg;
-    return -ENOSYS;
+    return transfer_start(src->d->transfers, src, easy, cb, arg);
 }
 
 /* ---- HTTP ---- */
@@ -343,10 +342,7 @@ static int host_http_respond(struct kanal_http_request *req, int status, const c
 static int host_send_done(struct kanal_source *src, const struct kanal_send_request *msg,
                           const struct kanal_send_result *result)
 {
-    (void)src;
-    (void)msg;
-    (void)result;
-    return -ENOSYS;
+    return outbox_send_done(src->d->outbox, src, msg, result);
 }
 
 static void host_set_health(struct kanal_source *src, int ok, const char *reason)

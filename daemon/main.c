@@ -12,6 +12,8 @@
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "outbox.h"
+#include "transfer.h"
 #include "util.h"
 
 #ifndef KANAL_VERSION
@@ -113,6 +115,7 @@ int daemon_reload(struct daemon *d)
     daemon_apply_sources(d, next);
     d->cfg = next;
     config_free(old);
+    outbox_kick(d->outbox);
     log_notice("configuration reloaded: %zu source(s) running", d->nsources);
     notify_ready();
     return 0;
@@ -124,19 +127,21 @@ static void close_timer(uv_timer_t *t)
         uv_close((uv_handle_t *)t, NULL);
 }
 
-/* Everything the HTTP side had in flight is answered: stop the sources,
- * commit what they still queued, and let the loop end. */
-static void on_http_closed(void *arg)
+/* The last step of stopping: nothing is in flight any more.  Commit what
+ * is queued, stop the writer and close the loop's remaining handles. */
+static void finish_shutdown(struct daemon *d)
 {
-    struct daemon *d = arg;
-    while (d->nsources)
-        source_retire(d->sources[d->nsources - 1]);
+    close_timer(&d->drain_timer);
     if (d->writer_running) {
         writer_stop(&d->writer);
         d->writer_running = 0;
     }
     if (d->retired)
         log_warn("%s still has work pending after the writer stopped", d->retired->sc.name);
+    outbox_close(d->outbox);
+    d->outbox = NULL;
+    transfer_engine_close(d->transfers);
+    d->transfers = NULL;
     close_timer(&d->shutdown_timer);
     close_timer(&d->reader_check);
     close_timer(&d->health_timer);
@@ -144,11 +149,38 @@ static void on_http_closed(void *arg)
     signals_close(d);
 }
 
+/* Sends and polls still running hold records that must be committed before
+ * the writer stops; wait for them (shutdown_timeout aborts them). */
+static void on_drain(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    if (transfer_running(d->transfers) == 0)
+        finish_shutdown(d);
+}
+
+/* Everything the HTTP side had in flight is answered: stop the sources, then
+ * wait for their transfers. */
+static void on_http_closed(void *arg)
+{
+    struct daemon *d = arg;
+    d->http_closed = 1;
+    while (d->nsources)
+        source_retire(d->sources[d->nsources - 1]);
+    uv_timer_start(&d->drain_timer, on_drain, 0, 20);
+}
+
 static void on_shutdown_timeout(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    log_warn("requests still in flight after shutdown_timeout; closing their connections");
-    http_server_abort(d->http);
+    if (!d->http_closed) {
+        log_warn("requests still in flight after shutdown_timeout; closing their connections");
+        http_server_abort(d->http);
+    }
+    if (transfer_running(d->transfers)) {
+        log_warn("%u transfer(s) still running after shutdown_timeout; aborting them",
+                 transfer_running(d->transfers));
+        transfer_abort_all(d->transfers);
+    }
 }
 
 void daemon_shutdown(struct daemon *d)
@@ -265,15 +297,21 @@ int main(int argc, char **argv)
     d->writer_running = 1;
     d->writer.after_completions = feed_notify;
     d->writer.after_arg = d;
+    d->transfers = transfer_engine_new(d->loop);
+    d->outbox = outbox_new(d);
+    d->metrics = metrics_new();
 
     struct http_limits lim = limits_of(d->cfg);
     d->http = http_server_new(d->loop, &lim, router_handle, d);
+    http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     rc = http_server_listen(d->http, d->cfg->listen_host, d->cfg->listen_port);
     if (rc) {
         log_err("cannot listen on %s:%d: %s", d->cfg->listen_host, d->cfg->listen_port,
                 uv_strerror(rc));
         writer_stop(&d->writer);
         d->writer_running = 0;
+        outbox_close(d->outbox);
+        transfer_engine_close(d->transfers);
         http_server_shutdown(d->http, NULL, NULL);
         uv_run(d->loop, UV_RUN_DEFAULT);
         http_server_free(d->http);
@@ -285,6 +323,8 @@ int main(int argc, char **argv)
     }
     uv_timer_init(d->loop, &d->shutdown_timer);
     d->shutdown_timer.data = d;
+    uv_timer_init(d->loop, &d->drain_timer);
+    d->drain_timer.data = d;
     uv_timer_init(d->loop, &d->reader_check);
     d->reader_check.data = d;
     uv_timer_start(&d->reader_check, on_reader_check, READER_CHECK_MS, READER_CHECK_MS);
@@ -294,10 +334,17 @@ int main(int argc, char **argv)
     notify_watchdog_setup(d);
 
     daemon_start_sources(d);
+    if ((rc = outbox_load(d->outbox)) < 0)
+        log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));
     log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,
                d->cfg->listen_host, http_server_port(d->http), d->nsources);
     notify_ready();
 
+    uv_run(d->loop, UV_RUN_DEFAULT);
+    if (d->outbox)
+        outbox_close(d->outbox);
+    if (d->transfers)
+        transfer_engine_close(d->transfers);
     uv_run(d->loop, UV_RUN_DEFAULT);
     /* Close anything a plugin or timer left, then let those closes run. */
     uv_walk(d->loop, on_walk_close, NULL);
@@ -306,6 +353,7 @@ int main(int argc, char **argv)
     exit_code = 0;
     log_notice("stopped");
 out_store:
+    metrics_free(d->metrics);
     auth_free(d->tokens);
     store_close(&d->store);
 out_config:

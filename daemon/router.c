@@ -8,6 +8,7 @@
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "outbox.h"
 #include "util.h"
 
 static void respond_json(struct http_req *req, int status, json_t *o)
@@ -103,6 +104,37 @@ void router_handle(void *arg, struct http_req *req)
         if (!auth_require(d->tokens, req, SCOPE_READ))
             return;
         feed_handle(d, req, path + 16);
+        return;
+    }
+    if (strcmp(path, "/v1/messages") == 0) {
+        req->route = "messages";
+        if (strcmp(req->pub.method, "POST")) {
+            http_respond_error(req, 405, "method_not_allowed", "use POST");
+            return;
+        }
+        if (auth_require(d->tokens, req, SCOPE_WRITE))
+            outbox_handle_post(d->outbox, req);
+        return;
+    }
+    if (strncmp(path, "/v1/messages/", 13) == 0) {
+        req->route = "messages";
+        if (strcmp(req->pub.method, "GET")) {
+            http_respond_error(req, 405, "method_not_allowed", "use GET");
+            return;
+        }
+        if (auth_require(d->tokens, req, SCOPE_READ))
+            outbox_handle_get(d->outbox, req, path + 13);
+        return;
+    }
+    if (strcmp(path, "/v1/sources") == 0) {
+        req->route = "sources";
+        if (auth_require(d->tokens, req, SCOPE_READ))
+            sources_handle(d, req);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        req->route = "metrics";
+        metrics_handle(d, req);
         return;
     }
     req->route = "other";

@@ -66,6 +66,9 @@ static int open_dbs(struct store *st, MDB_txn *txn)
         {"state", &st->state, 0},          {"meta", &st->meta, 0},
         {"handles", &st->handles, 0},      {"contacts", &st->contacts, 0},
         {"outbox", &st->outbox, MDB_INTEGERKEY},
+        /* Every outbound message's state by id (outbox holds the pending
+         * ones only), and idempotency keys of POST /v1/messages. */
+        {"messages", &st->messages, 0},    {"msgkeys", &st->msgkeys, 0},
     };
     for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);

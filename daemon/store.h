@@ -15,7 +15,7 @@
 
 struct store {
     MDB_env *env;
-    MDB_dbi log, idem, state, meta, handles, contacts, outbox;
+    MDB_dbi log, idem, state, meta, handles, contacts, outbox, messages, msgkeys;
     char *path;
     enum sync_mode sync;
     size_t map_size;

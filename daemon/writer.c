@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "log.h"
@@ -79,6 +80,7 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
             if (rc)
                 return rc;
             it->seqs[i] = s;
+            it->recs[i].is_new = is_new;
             if (is_new) {
                 seq = s;
                 it->nnew++;
@@ -137,13 +139,30 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
     }
 }
 
-static unsigned hist_bucket(size_t n)
+static void hist_add(uint64_t *hist, const uint64_t *bounds, size_t nbounds, uint64_t v)
 {
-    static const size_t bounds[] = {1, 4, 16, 64, 256, 1024};
-    for (unsigned i = 0; i < ARRAY_SIZE(bounds); i++)
-        if (n <= bounds[i])
-            return i;
-    return ARRAY_SIZE(bounds);
+    for (size_t i = 0; i < nbounds; i++)
+        if (v <= bounds[i])
+            hist[i]++;
+    hist[nbounds]++;
+}
+
+static void count_commit(struct writer_stats *s, size_t nrecs, uint64_t us)
+{
+    static const uint64_t batch[] = WRITER_BATCH_BOUNDS;
+    static const uint64_t lat[] = WRITER_LATENCY_BOUNDS_US;
+    s->commits++;
+    hist_add(s->batch_hist, batch, ARRAY_SIZE(batch), nrecs);
+    s->batch_sum += nrecs;
+    hist_add(s->latency_hist, lat, ARRAY_SIZE(lat), us);
+    s->latency_us_sum += us;
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void *writer_main(void *arg)
@@ -159,16 +178,17 @@ static void *writer_main(void *arg)
         w->in_head = w->in_tail = NULL;
         pthread_mutex_unlock(&w->mu);
 
-        size_t nitems = 0, nrecs = 0;
-        for (struct write_item *it = batch; it; it = it->next) {
-            nitems++;
+        size_t nrecs = 0;
+        for (struct write_item *it = batch; it; it = it->next)
             nrecs += it->nrecs;
-        }
-        uint64_t t0 = util_monotonic_ms();
-        int rc = writer_commit_batch(w->st, batch, &w->stats);
-        uint64_t t1 = util_monotonic_ms();
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct writer_stats delta = {0};
+        int rc = writer_commit_batch(w->st, batch, &delta);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
+                      (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000u;
         if (rc) {
-            w->stats.failures++;
             if (!w->failing)
                 log_err("store %s: commit of %zu record(s) failed: %s; answering 503 until "
                         "commits succeed again",
@@ -178,14 +198,17 @@ static void *writer_main(void *arg)
             if (w->failing)
                 log_notice("store %s: commits succeed again", w->st->path);
             w->failing = 0;
-            w->stats.commits++;
-            w->stats.batch_hist[hist_bucket(nitems)]++;
-            w->stats.latency_us_sum += (t1 - t0) * 1000;
-            for (struct write_item *it = batch; it; it = it->next)
-                w->stats.records += it->nnew;
         }
 
         pthread_mutex_lock(&w->mu);
+        if (rc) {
+            w->stats.failures++;
+        } else {
+            count_commit(&w->stats, nrecs, us);
+            w->stats.duplicates += delta.duplicates;
+            for (struct write_item *it = batch; it; it = it->next)
+                w->stats.records += it->nnew;
+        }
         if (w->out_tail)
             w->out_tail->next = batch;
         else

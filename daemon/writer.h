@@ -14,6 +14,7 @@ struct store;
 
 struct write_record {
     json_t *rec;   /* normalized record; the writer sets "seq" */
+    int is_new;    /* set by the commit: 0 when the idempotency key existed */
     char *idem;    /* source \0 kind \0 external_id */
     size_t idem_len;
 };
@@ -45,9 +46,15 @@ struct write_item {
     size_t nnew;     /* records actually written (not duplicates) */
 };
 
+/* Histogram bounds: records per commit, and commit latency in microseconds. */
+#define WRITER_BATCH_BOUNDS {1, 4, 16, 64, 256, 1024, 4096}
+#define WRITER_LATENCY_BOUNDS_US {250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000}
+
 struct writer_stats {
     uint64_t commits, records, duplicates, failures;
-    uint64_t batch_hist[8];  /* items per commit: 1, 2-4, 5-16, 17-64, 65-256, 257-1024, more */
+    uint64_t batch_hist[8];     /* cumulative counts per bound, then +Inf */
+    uint64_t batch_sum;
+    uint64_t latency_hist[10];
     uint64_t latency_us_sum;
 };
 
@@ -68,6 +75,8 @@ struct writer {
 };
 
 int writer_start(struct writer *w, uv_loop_t *loop, struct store *st);
+/* A consistent copy of the statistics (any thread). */
+void writer_get_stats(struct writer *w, struct writer_stats *out);
 /* Queue an item; its done() runs on the loop thread later, exactly once. */
 void writer_submit(struct writer *w, struct write_item *item);
 /* Commit what is queued, stop the thread, run the remaining completions. */

@@ -1,0 +1,858 @@
+/* The outbox.  POST /v1/messages is answered 202 only once the message is
+ * committed; a scheduler on the loop hands due messages to their source's
+ * plugin, within the source's send_concurrency and send_rate (a token
+ * bucket).  The plugin reports sent, retry (with the provider's delay hint
+ * when it gave one) or failed.  A sent message's outbound record is committed
+ * in the same transaction that removes it from the outbox, so a crash can
+ * never leave a message both sent and pending without its record; it can
+ * only make kanal send it again (at-least-once), and the provider's
+ * idempotency key (the message id unless the CRM gave one) lets providers
+ * that honour it drop the repeat. */
+#include "outbox.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "crypto.h"
+#include "daemon.h"
+#include "error.h"
+#include "http.h"
+#include "log.h"
+#include "record.h"
+#include "util.h"
+
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_MAX_MS (15 * 60 * 1000)
+#define WAIT_FOR_SOURCE_MS 1000
+
+struct outbox_msg {
+    struct kanal_send_request req; /* what the plugin sees */
+    struct outbox_msg *next;
+    uint64_t num; /* key in the outbox db */
+    char *id, *source, *to, *text, *reply_to, *campaign, *template_json, *idem_key;
+    char *provider_key; /* idempotency key handed to the provider */
+    unsigned attempts;
+    int64_t created_ms, next_try_ms;
+    char *last_error;
+    int inflight;   /* with the plugin */
+    int finishing;  /* terminal state being committed */
+    struct kanal_source *src;
+};
+
+struct bucket {
+    char *source;
+    double tokens;
+    uint64_t refilled_ms;
+    unsigned inflight;
+    struct outbox_source_stats stats;
+};
+
+struct outbox {
+    struct daemon *d;
+    struct outbox_msg *pending;
+    uv_timer_t timer;
+    struct bucket *buckets;
+    size_t nbuckets;
+    struct outbox_source_stats *stats_view;
+    uint64_t depth;
+    int closed;
+    int scheduling, again; /* a plugin answering inside send() reschedules */
+};
+
+static void schedule(struct outbox *ob);
+
+/* ---- messages in memory ---- */
+
+static void msg_free(struct outbox_msg *m)
+{
+    free(m->id);
+    free(m->source);
+    free(m->to);
+    free(m->text);
+    free(m->reply_to);
+    free(m->campaign);
+    free(m->template_json);
+    free(m->idem_key);
+    free(m->provider_key);
+    free(m->last_error);
+    free(m);
+}
+
+static char *opt_dup(json_t *o, const char *name)
+{
+    const char *v = json_string_value(json_object_get(o, name));
+    return v ? xstrdup(v) : NULL;
+}
+
+/* Build the in-memory message from its stored JSON. */
+static struct outbox_msg *msg_from_json(json_t *o)
+{
+    struct outbox_msg *m = xcalloc(1, sizeof *m);
+    m->id = opt_dup(o, "id");
+    m->source = opt_dup(o, "source");
+    m->to = opt_dup(o, "to");
+    m->text = opt_dup(o, "text");
+    m->reply_to = opt_dup(o, "reply_to");
+    m->campaign = opt_dup(o, "campaign");
+    m->idem_key = opt_dup(o, "idempotency_key");
+    m->last_error = opt_dup(o, "last_error");
+    json_t *t = json_object_get(o, "template");
+    if (t && !json_is_null(t))
+        m->template_json = json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY);
+    m->num = (uint64_t)json_integer_value(json_object_get(o, "num"));
+    m->attempts = (unsigned)json_integer_value(json_object_get(o, "attempts"));
+    m->created_ms = json_integer_value(json_object_get(o, "created_ms"));
+    m->next_try_ms = json_integer_value(json_object_get(o, "next_try_ms"));
+    m->provider_key = xstrdup(m->idem_key ? m->idem_key : m->id);
+    return m;
+}
+
+static struct bucket *bucket_for(struct outbox *ob, const char *source)
+{
+    for (size_t i = 0; i < ob->nbuckets; i++)
+        if (strcmp(ob->buckets[i].source, source) == 0)
+            return &ob->buckets[i];
+    ob->buckets = xrealloc(ob->buckets, (ob->nbuckets + 1) * sizeof *ob->buckets);
+    struct bucket *b = &ob->buckets[ob->nbuckets++];
+    memset(b, 0, sizeof *b);
+    b->source = xstrdup(source);
+    b->stats.source = b->source;
+    b->tokens = -1; /* filled on first use */
+    return b;
+}
+
+static void unlink_msg(struct outbox *ob, struct outbox_msg *m)
+{
+    for (struct outbox_msg **p = &ob->pending; *p; p = &(*p)->next)
+        if (*p == m) {
+            *p = m->next;
+            ob->depth--;
+            return;
+        }
+}
+
+/* ---- persistence ---- */
+
+/* A write item whose apply() updates the message's stored state. */
+struct msg_write {
+    struct outbox *ob;
+    struct outbox_msg *m;
+    char *id;
+    uint64_t num;
+    char *status; /* sent, failed or queued (a retry) */
+    char *reason;
+    char *provider_id;
+    unsigned attempts;
+    int64_t next_try_ms;
+    int remove; /* drop from the outbox db */
+};
+
+static int update_message(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct msg_write *w = it->arg;
+    MDB_val k = {strlen(w->id), w->id}, v;
+    int rc = mdb_get(txn, st->messages, &k, &v);
+    if (rc)
+        return rc;
+    json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    if (!o)
+        return MDB_CORRUPTED;
+    char now[32];
+    util_format_time(util_now_ms(), now, sizeof now);
+    json_object_set_new(o, "status", json_string(w->status));
+    json_object_set_new(o, "attempts", json_integer(w->attempts));
+    json_object_set_new(o, "updated_at", json_string(now));
+    json_object_set_new(o, "next_try_ms", json_integer(w->next_try_ms));
+    if (w->reason)
+        json_object_set_new(o, strcmp(w->status, "failed") == 0 ? "reason" : "last_error",
+                            json_string(w->reason));
+    if (w->provider_id)
+        json_object_set_new(o, "provider_id", json_string(w->provider_id));
+    if (it->nrecs && it->seqs)
+        json_object_set_new(o, "seq", json_integer((json_int_t)it->seqs[0]));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    MDB_val nv = {strlen(text), text};
+    rc = mdb_put(txn, st->messages, &k, &nv, 0);
+    free(text);
+    if (rc)
+        return rc;
+    if (w->remove) {
+        MDB_val nk = {sizeof w->num, &w->num};
+        rc = mdb_del(txn, st->outbox, &nk, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
+static void msg_write_free(struct msg_write *w)
+{
+    free(w->id);
+    free(w->status);
+    free(w->reason);
+    free(w->provider_id);
+    free(w);
+}
+
+static void update_done(struct write_item *it)
+{
+    struct msg_write *w = it->arg;
+    struct outbox *ob = w->ob;
+    struct outbox_msg *m = w->m;
+    if (it->status) {
+        log_err("outbox: cannot record the state of message %s: %s", w->id,
+                kanal_strerror(it->status));
+        if (m && m->finishing) {
+            /* Not recorded: try the whole message again later.  The
+             * provider may see it twice; its idempotency key lets it drop
+             * the repeat. */
+            m->finishing = 0;
+            m->next_try_ms = util_now_ms() + 5000;
+        }
+    } else if (m && w->remove) {
+        unlink_msg(ob, m);
+        msg_free(m);
+    }
+    write_item_free(it);
+    msg_write_free(w);
+    if (!ob->closed)
+        schedule(ob);
+}
+
+static void persist(struct outbox *ob, struct outbox_msg *m, const char *status,
+                    const char *reason, const char *provider_id, json_t *record, int remove)
+{
+    struct msg_write *w = xcalloc(1, sizeof *w);
+    *w = (struct msg_write){.ob = ob, .m = remove ? m : NULL, .id = xstrdup(m->id),
+                            .num = m->num, .status = xstrdup(status),
+                            .reason = reason ? xstrdup(reason) : NULL,
+                            .provider_id = provider_id ? xstrdup(provider_id) : NULL,
+                            .attempts = m->attempts, .next_try_ms = m->next_try_ms,
+                            .remove = remove};
+    struct write_item *it = xcalloc(1, sizeof *it);
+    if (record) {
+        it->recs = xcalloc(1, sizeof *it->recs);
+        it->nrecs = 1;
+        it->recs[0].rec = record;
+        const char *kind = json_string_value(json_object_get(record, "kind"));
+        const char *ext = json_string_value(json_object_get(record, "external_id"));
+        size_t cap = strlen(m->source) + strlen(kind) + strlen(ext) + 3;
+        it->recs[0].idem = xmalloc(cap);
+        it->recs[0].idem_len = store_idem_key(it->recs[0].idem, cap, m->source, kind, ext);
+    }
+    it->apply = update_message;
+    it->done = update_done;
+    it->arg = w;
+    if (remove)
+        m->finishing = 1;
+    writer_submit(&ob->d->writer, it);
+}
+
+/* ---- the outbound record ---- */
+
+static json_t *outbound_record(struct outbox_msg *m, struct kanal_source *src,
+                               const struct kanal_send_result *res)
+{
+    char received[32], err[256];
+    util_format_time(util_now_ms(), received, sizeof received);
+    struct record_ctx ctx = {.source = m->source, .channel = src->plugin->name,
+                             .default_country = src->sc.default_country,
+                             .keep_raw = src->sc.keep_raw, .received_at = received};
+    json_t *in = NULL;
+    if (res->record_json) {
+        in = json_loads(res->record_json, 0, NULL);
+        if (!in)
+            log_msg(KANAL_LOG_ERR, m->source, "send_done: the outbound record is not JSON");
+    }
+    if (!in) {
+        /* The plugin gave no record: describe the send as well as kanal can. */
+        char to[512];
+        if (src->plugin && host_api.normalize_handle(src, m->to, to, sizeof to) < 0)
+            snprintf(to, sizeof to, "address:%s", m->to);
+        char from[160];
+        snprintf(from, sizeof from, "source:%s", m->source);
+        in = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:[{s:s}]}", "kind", "message", "direction",
+                       "outbound", "external_id", res->provider_id ? res->provider_id : m->id,
+                       "from", "handle", from, "role", "brand", "to", "handle", to);
+        if (m->text)
+            json_object_set_new(in, "text", json_string(m->text));
+        if (m->reply_to)
+            json_object_set_new(in, "reply_to", json_string(m->reply_to));
+    }
+    if (m->campaign && !json_object_get(in, "campaign"))
+        json_object_set_new(in, "campaign", json_string(m->campaign));
+    json_t *meta = json_object_get(in, "meta");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(in, "meta", meta);
+    }
+    json_object_set_new(meta, "message_id", json_string(m->id));
+    json_object_set_new(meta, "attempts", json_integer(m->attempts));
+    json_t *out = NULL;
+    if (record_normalize(in, &ctx, &out, err, sizeof err) < 0) {
+        log_msg(KANAL_LOG_ERR, m->source, "send_done: outbound record of message %s refused: %s",
+                m->id, err);
+        out = NULL;
+    }
+    json_decref(in);
+    return out;
+}
+
+/* ---- outcomes ---- */
+
+static int64_t backoff_ms(unsigned attempts)
+{
+    int64_t d = BACKOFF_BASE_MS;
+    for (unsigned i = 1; i < attempts && d < BACKOFF_MAX_MS; i++)
+        d *= 2;
+    if (d > BACKOFF_MAX_MS)
+        d = BACKOFF_MAX_MS;
+    /* Jitter: anywhere in [d/2, d], so that many messages failing together
+     * do not come back together. */
+    uint32_t r = 0;
+    crypto_random(&r, sizeof r);
+    return d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
+}
+
+static void fail_msg(struct outbox *ob, struct outbox_msg *m, const char *reason)
+{
+    struct bucket *b = bucket_for(ob, m->source);
+    b->stats.failed++;
+    log_msg(KANAL_LOG_WARNING, m->source, "message %s failed after %u attempt(s): %s", m->id,
+            m->attempts, reason);
+    persist(ob, m, "failed", reason, NULL, NULL, 1);
+}
+
+static void retry_msg(struct outbox *ob, struct outbox_msg *m, int64_t hint_ms,
+                      const char *reason)
+{
+    struct kanal_source *src = daemon_find_source(ob->d, m->source);
+    int64_t max_attempts = src ? src->sc.send_max_attempts : 10;
+    int64_t max_age = src ? src->sc.send_max_age_ms : 86400000;
+    int64_t now = util_now_ms();
+    free(m->last_error);
+    m->last_error = xstrdup(reason ? reason : "retry");
+    if ((int64_t)m->attempts >= max_attempts) {
+        char why[600];
+        snprintf(why, sizeof why, "gave up after %u attempts: %s", m->attempts, m->last_error);
+        fail_msg(ob, m, why);
+        return;
+    }
+    int64_t delay = hint_ms >= 0 ? hint_ms : backoff_ms(m->attempts);
+    if (now + delay - m->created_ms > max_age) {
+        char why[600];
+        snprintf(why, sizeof why, "send_max_age reached after %u attempts: %s", m->attempts,
+                 m->last_error);
+        fail_msg(ob, m, why);
+        return;
+    }
+    bucket_for(ob, m->source)->stats.retried++;
+    m->next_try_ms = now + delay;
+    log_msg(KANAL_LOG_INFO, m->source, "message %s: attempt %u: %s; next try in %lld ms", m->id,
+            m->attempts, m->last_error, (long long)delay);
+    persist(ob, m, "queued", m->last_error, NULL, NULL, 0);
+}
+
+int outbox_send_done(struct outbox *ob, struct kanal_source *src,
+                     const struct kanal_send_request *req, const struct kanal_send_result *res)
+{
+    struct outbox_msg *m = (struct outbox_msg *)((char *)req - offsetof(struct outbox_msg, req));
+    if (!ob || !m->inflight || m->src != src || !res)
+        return -EINVAL;
+    m->inflight = 0;
+    m->src = NULL;
+    struct bucket *b = bucket_for(ob, m->source);
+    b->inflight--;
+    switch (res->outcome) {
+    case KANAL_SEND_SENT: {
+        b->stats.sent++;
+        json_t *rec = outbound_record(m, src, res);
+        log_msg(KANAL_LOG_INFO, m->source, "message %s sent (provider id %s)", m->id,
+                res->provider_id ? res->provider_id : "-");
+        persist(ob, m, "sent", NULL, res->provider_id, rec, 1);
+        break;
+    }
+    case KANAL_SEND_RETRY:
+        retry_msg(ob, m, res->retry_after_ms, res->reason);
+        break;
+    case KANAL_SEND_FAILED:
+    default:
+        fail_msg(ob, m, res->reason ? res->reason : "the provider refused the message");
+        break;
+    }
+    source_unref(src);
+    schedule(ob);
+    return 0;
+}
+
+/* ---- the scheduler ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+    schedule(t->data);
+}
+
+/* Take a token from the source's bucket; 0 when it is empty, with *wait_ms
+ * set to when the next token arrives. */
+static int take_token(struct bucket *b, int64_t rate, uint64_t now, int64_t *wait_ms)
+{
+    if (rate <= 0)
+        return 1;
+    double cap = rate > 1 ? (double)rate : 1.0;
+    if (b->tokens < 0) {
+        b->tokens = cap;
+        b->refilled_ms = now;
+    }
+    b->tokens += (double)(now - b->refilled_ms) * (double)rate / 1000.0;
+    if (b->tokens > cap)
+        b->tokens = cap;
+    b->refilled_ms = now;
+    if (b->tokens >= 1.0) {
+        b->tokens -= 1.0;
+        return 1;
+    }
+    *wait_ms = (int64_t)((1.0 - b->tokens) * 1000.0 / (double)rate) + 1;
+    return 0;
+}
+
+static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
+{
+    struct bucket *b = bucket_for(ob, m->source);
+    m->attempts++;
+    b->stats.attempts++;
+    m->inflight = 1;
+    m->src = src;
+    b->inflight++;
+    m->req = (struct kanal_send_request){.id = m->id, .to = m->to, .text = m->text,
+                                         .reply_to = m->reply_to, .campaign = m->campaign,
+                                         .template_json = m->template_json,
+                                         .idempotency_key = m->provider_key,
+                                         .attempt = m->attempts};
+    source_ref(src);
+    int r = src->plugin->send(src->state, &m->req);
+    if (r < 0 && m->inflight) {
+        /* The plugin did not take it: count it as a retryable attempt. */
+        struct kanal_send_result res = {.outcome = KANAL_SEND_RETRY, .retry_after_ms = -1,
+                                        .reason = kanal_strerror(r)};
+        outbox_send_done(ob, src, &m->req, &res);
+    }
+}
+
+static void schedule_pass(struct outbox *ob);
+
+static void schedule(struct outbox *ob)
+{
+    if (ob->closed || ob->d->stopping)
+        return;
+    if (ob->scheduling) {
+        ob->again = 1;
+        return;
+    }
+    ob->scheduling = 1;
+    do {
+        ob->again = 0;
+        schedule_pass(ob);
+    } while (ob->again && !ob->closed);
+    ob->scheduling = 0;
+}
+
+static void schedule_pass(struct outbox *ob)
+{
+    int64_t now = util_now_ms();
+    uint64_t mono = util_monotonic_ms();
+    int64_t next = -1;
+    for (struct outbox_msg *m = ob->pending, *nm; m; m = nm) {
+        nm = m->next;
+        if (m->inflight || m->finishing)
+            continue;
+        if (m->next_try_ms > now) {
+            if (next < 0 || m->next_try_ms - now < next)
+                next = m->next_try_ms - now;
+            continue;
+        }
+        struct kanal_source *src = daemon_find_source(ob->d, m->source);
+        if (!src) {
+            /* The source may come back with a reload; check again soon. */
+            if (next < 0 || WAIT_FOR_SOURCE_MS < next)
+                next = WAIT_FOR_SOURCE_MS;
+            continue;
+        }
+        if (!src->plugin->send) {
+            char why[160];
+            snprintf(why, sizeof why, "plugin %s cannot send messages", src->plugin->name);
+            m->attempts++;
+            fail_msg(ob, m, why);
+            continue;
+        }
+        if (now - m->created_ms > src->sc.send_max_age_ms && m->attempts > 0) {
+            fail_msg(ob, m, "send_max_age reached");
+            continue;
+        }
+        struct bucket *b = bucket_for(ob, m->source);
+        if ((int64_t)b->inflight >= src->sc.send_concurrency)
+            continue; /* a completion reschedules */
+        int64_t wait = 0;
+        if (!take_token(b, src->sc.send_rate, mono, &wait)) {
+            if (next < 0 || wait < next)
+                next = wait;
+            continue;
+        }
+        dispatch(ob, m, src);
+    }
+    if (next >= 0)
+        uv_timer_start(&ob->timer, on_timer, (uint64_t)next, 0);
+    else
+        uv_timer_stop(&ob->timer);
+}
+
+void outbox_kick(struct outbox *ob)
+{
+    if (ob)
+        schedule(ob);
+}
+
+/* ---- POST /v1/messages ---- */
+
+struct enqueue {
+    struct outbox *ob;
+    struct http_req *req;
+    json_t *msg;        /* the message to store */
+    char *idem_key;
+    char *existing;     /* id of the first message with this idempotency key */
+    char *existing_status;
+    char *id;
+};
+
+static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct enqueue *e = it->arg;
+    int rc;
+    if (e->idem_key) {
+        MDB_val k = {strlen(e->idem_key), e->idem_key}, v;
+        rc = mdb_get(txn, st->msgkeys, &k, &v);
+        if (rc == 0) {
+            e->existing = xmalloc(v.mv_size + 1);
+            memcpy(e->existing, v.mv_data, v.mv_size);
+            e->existing[v.mv_size] = '\0';
+            MDB_val mk = {v.mv_size, v.mv_data}, mv;
+            if (mdb_get(txn, st->messages, &mk, &mv) == 0) {
+                json_t *o = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
+                e->existing_status = opt_dup(o, "status");
+                json_decref(o);
+            }
+            return 0;
+        }
+        if (rc != MDB_NOTFOUND)
+            return rc;
+    }
+    static const char next_key[] = "next_message";
+    MDB_val nk = {sizeof next_key - 1, (void *)next_key}, nv;
+    uint64_t num = 1;
+    rc = mdb_get(txn, st->meta, &nk, &nv);
+    if (rc == 0 && nv.mv_size == sizeof num)
+        memcpy(&num, nv.mv_data, sizeof num);
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    uint64_t after = num + 1;
+    MDB_val av = {sizeof after, &after};
+    if ((rc = mdb_put(txn, st->meta, &nk, &av, 0)))
+        return rc;
+    char id[32];
+    snprintf(id, sizeof id, "m%llu", (unsigned long long)num);
+    e->id = xstrdup(id);
+    json_object_set_new(e->msg, "id", json_string(id));
+    json_object_set_new(e->msg, "num", json_integer((json_int_t)num));
+    char *text = json_dumps(e->msg, JSON_COMPACT);
+    MDB_val ik = {strlen(id), id}, iv = {strlen(text), text};
+    rc = mdb_put(txn, st->messages, &ik, &iv, MDB_NOOVERWRITE);
+    free(text);
+    if (rc)
+        return rc;
+    MDB_val ok = {sizeof num, &num}, ov = {strlen(id), id};
+    if ((rc = mdb_put(txn, st->outbox, &ok, &ov, MDB_APPEND)))
+        return rc;
+    if (e->idem_key) {
+        MDB_val k = {strlen(e->idem_key), e->idem_key};
+        if ((rc = mdb_put(txn, st->msgkeys, &k, &ov, 0)))
+            return rc;
+    }
+    return 0;
+}
+
+static void respond_json(struct http_req *req, int status, json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    http_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+    json_decref(o);
+}
+
+static void enqueue_done(struct write_item *it)
+{
+    struct enqueue *e = it->arg;
+    struct outbox *ob = e->ob;
+    if (it->status) {
+        http_req_add_header(e->req, "Retry-After", "5");
+        http_respond_error(e->req, 503, "store_unavailable", "the store cannot commit now");
+    } else if (e->existing) {
+        respond_json(e->req, 202,
+                     json_pack("{s:s,s:s,s:b}", "id", e->existing, "status",
+                               e->existing_status ? e->existing_status : "queued", "duplicate",
+                               1));
+    } else {
+        struct outbox_msg *m = msg_from_json(e->msg);
+        m->next = NULL;
+        struct outbox_msg **p = &ob->pending;
+        while (*p)
+            p = &(*p)->next;
+        *p = m;
+        ob->depth++;
+        respond_json(e->req, 202, json_pack("{s:s,s:s}", "id", e->id, "status", "queued"));
+        schedule(ob);
+    }
+    json_decref(e->msg);
+    free(e->idem_key);
+    free(e->existing);
+    free(e->existing_status);
+    free(e->id);
+    free(e);
+    write_item_free(it);
+}
+
+static const char *check_string(json_t *body, const char *name, int required, int max)
+{
+    json_t *v = json_object_get(body, name);
+    if (!v || json_is_null(v))
+        return required ? "is required" : NULL;
+    if (!json_is_string(v))
+        return "must be a string";
+    if (required && json_string_length(v) == 0)
+        return "must not be empty";
+    if (json_string_length(v) > (size_t)max)
+        return "is too long";
+    return NULL;
+}
+
+void outbox_handle_post(struct outbox *ob, struct http_req *req)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(req->pub.body, req->pub.body_len, 0, &jerr);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        http_respond_error(req, 400, "bad_request", "expected a JSON object");
+        return;
+    }
+    static const char *const allowed[] = {"source", "to", "text", "reply_to", "campaign",
+                                          "template", "idempotency_key"};
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        int ok = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
+            ok |= strcmp(key, allowed[i]) == 0;
+        if (!ok) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown field '%.60s'", key);
+            http_respond_error(req, 400, "bad_request", msg);
+            json_decref(body);
+            return;
+        }
+    }
+    static const struct {
+        const char *name;
+        int required, max;
+    } fields[] = {{"source", 1, 64},    {"to", 1, 512},       {"text", 0, 65536},
+                  {"reply_to", 0, 1024}, {"campaign", 0, 256}, {"idempotency_key", 0, 256}};
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        const char *why = check_string(body, fields[i].name, fields[i].required, fields[i].max);
+        if (why) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "'%s' %s", fields[i].name, why);
+            http_respond_error(req, 400, "bad_request", msg);
+            json_decref(body);
+            return;
+        }
+    }
+    json_t *tmpl = json_object_get(body, "template");
+    json_t *text = json_object_get(body, "text");
+    if (json_is_null(tmpl)) {
+        json_object_del(body, "template");
+        tmpl = NULL;
+    }
+    if ((!text || json_is_null(text)) && !tmpl) {
+        http_respond_error(req, 400, "bad_request", "give 'text' or 'template'");
+        json_decref(body);
+        return;
+    }
+    if (tmpl && !json_is_object(tmpl)) {
+        http_respond_error(req, 400, "bad_request", "'template' must be an object");
+        json_decref(body);
+        return;
+    }
+    const char *source = json_string_value(json_object_get(body, "source"));
+    struct kanal_source *src = daemon_find_source(ob->d, source);
+    if (!src) {
+        http_respond_error(req, 422, "unknown_source", "no source of that name is running");
+        json_decref(body);
+        return;
+    }
+    if (!src->plugin->send) {
+        http_respond_error(req, 422, "cannot_send", "this source's plugin cannot send messages");
+        json_decref(body);
+        return;
+    }
+    int64_t now = util_now_ms();
+    char created[32];
+    util_format_time(now, created, sizeof created);
+    json_object_set_new(body, "status", json_string("queued"));
+    json_object_set_new(body, "attempts", json_integer(0));
+    json_object_set_new(body, "created_at", json_string(created));
+    json_object_set_new(body, "created_ms", json_integer(now));
+    json_object_set_new(body, "next_try_ms", json_integer(now));
+    struct enqueue *e = xcalloc(1, sizeof *e);
+    e->ob = ob;
+    e->req = req;
+    e->msg = body;
+    const char *ik = json_string_value(json_object_get(body, "idempotency_key"));
+    e->idem_key = ik ? xstrdup(ik) : NULL;
+    struct write_item *it = xcalloc(1, sizeof *it);
+    it->apply = enqueue_apply;
+    it->done = enqueue_done;
+    it->arg = e;
+    writer_submit(&ob->d->writer, it);
+}
+
+/* ---- GET /v1/messages/<id> ---- */
+
+void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id)
+{
+    MDB_txn *txn;
+    if (!*id || strlen(id) > 64) {
+        http_respond_error(req, 404, "not_found", "no such message");
+        return;
+    }
+    if (store_read_begin(&ob->d->store, &txn) < 0) {
+        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
+        return;
+    }
+    MDB_val k = {strlen(id), (void *)id}, v;
+    int rc = mdb_get(txn, ob->d->store.messages, &k, &v);
+    json_t *o = rc == 0 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
+    store_read_end(&ob->d->store, txn);
+    if (!o) {
+        http_respond_error(req, 404, "not_found", "no such message");
+        return;
+    }
+    for (struct outbox_msg *m = ob->pending; m; m = m->next)
+        if (strcmp(m->id, id) == 0) {
+            if (m->inflight)
+                json_object_set_new(o, "status", json_string("sending"));
+            json_object_set_new(o, "attempts", json_integer(m->attempts));
+            if (m->last_error)
+                json_object_set_new(o, "last_error", json_string(m->last_error));
+            char next[32];
+            if (!m->inflight && m->next_try_ms > 0) {
+                util_format_time(m->next_try_ms, next, sizeof next);
+                json_object_set_new(o, "next_try_at", json_string(next));
+            }
+        }
+    /* Internal bookkeeping stays inside. */
+    json_object_del(o, "num");
+    json_object_del(o, "created_ms");
+    json_object_del(o, "next_try_ms");
+    respond_json(req, 200, o);
+}
+
+/* ---- life cycle ---- */
+
+struct outbox *outbox_new(struct daemon *d)
+{
+    struct outbox *ob = xcalloc(1, sizeof *ob);
+    ob->d = d;
+    uv_timer_init(d->loop, &ob->timer);
+    ob->timer.data = ob;
+    return ob;
+}
+
+int outbox_load(struct outbox *ob)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(&ob->d->store, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, ob->d->store.outbox, &cur))) {
+        store_read_end(&ob->d->store, txn);
+        return store_err(rc);
+    }
+    MDB_val k, v;
+    struct outbox_msg **tail = &ob->pending;
+    unsigned n = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val mv;
+        if (mdb_get(txn, ob->d->store.messages, &v, &mv) != 0)
+            continue;
+        json_t *o = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
+        if (!o)
+            continue;
+        struct outbox_msg *m = msg_from_json(o);
+        json_decref(o);
+        *tail = m;
+        tail = &m->next;
+        ob->depth++;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    store_read_end(&ob->d->store, txn);
+    if (n)
+        log_notice("outbox: %u message(s) pending from before the restart; sending them", n);
+    schedule(ob);
+    return 0;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    struct outbox *ob = h->data;
+    for (struct outbox_msg *m = ob->pending, *n; m; m = n) {
+        n = m->next;
+        msg_free(m);
+    }
+    for (size_t i = 0; i < ob->nbuckets; i++)
+        free(ob->buckets[i].source);
+    free(ob->buckets);
+    free(ob->stats_view);
+    free(ob);
+}
+
+void outbox_close(struct outbox *ob)
+{
+    if (!ob)
+        return;
+    ob->closed = 1;
+    uv_timer_stop(&ob->timer);
+    uv_close((uv_handle_t *)&ob->timer, timer_closed);
+}
+
+uint64_t outbox_depth(const struct outbox *ob)
+{
+    return ob ? ob->depth : 0;
+}
+
+const struct outbox_source_stats *outbox_stats(const struct outbox *ob, size_t *n)
+{
+    struct outbox *o = (struct outbox *)ob;
+    o->stats_view = xrealloc(o->stats_view, (ob->nbuckets ? ob->nbuckets : 1) *
+                                                sizeof *o->stats_view);
+    for (size_t i = 0; i < ob->nbuckets; i++)
+        o->stats_view[i] = ob->buckets[i].stats;
+    *n = ob->nbuckets;
+    return o->stats_view;
+}
