@@ -59,10 +59,14 @@ DAEMON_SRC := $(wildcard daemon/*.c)
 DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
 CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 
-PLUGINS    := $(notdir $(wildcard plugins/*))
+# Every folder under plugins/ is one plugin, except plugins/shared/, which
+# holds sources that several plugins compile in (PLUGIN_EXTRA_<name>).
+PLUGINS    := $(filter-out shared,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO  := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
 # Per-plugin libraries (beyond libc); a plugin links only what it uses.
 PLUGIN_LIBS_webhook := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+# Per-plugin extra sources from plugins/shared/, e.g.
+# PLUGIN_EXTRA_facebook := plugins/shared/meta.c
 PLUGIN_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
 PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
 
@@ -137,9 +141,11 @@ $(BUILD)/kanald: $(DAEMON_OBJ)
 
 .SECONDEXPANSION:
 $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) \
-                       $$(wildcard plugins/common/*.c) sdk/include/kanal/plugin.h | deps
+                       $$(PLUGIN_EXTRA_$$*) $$(wildcard plugins/shared/*.h) \
+                       sdk/include/kanal/plugin.h | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) $(PLUGIN_LIBS_$*)
+	$(CC) $(PLUGIN_CFLAGS) -Iplugins/shared $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
+	    $(PLUGIN_LIBS_$*)
 
 define test_plugin_rule
 $(TEST_PLUGIN_DIR)/$(1).so: tests/plugins/testplug.c sdk/include/kanal/plugin.h | deps
