@@ -61,6 +61,10 @@ struct http_server {
     void *close_arg;
     int pending_handles;
     http_parser_settings settings;
+    /* One read buffer for all connections: the loop reads one connection at
+     * a time and the parser copies what it keeps. */
+    char read_buf[READ_BUF];
+    int read_buf_busy;
 };
 
 static void conn_close(struct http_conn *c);
@@ -476,17 +480,31 @@ static void dispatch(struct http_conn *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h;
     (void)suggested;
-    buf->base = xmalloc(READ_BUF);
+    struct http_conn *c = h->data;
+    struct http_server *s = c->server;
+    if (!s->read_buf_busy) {
+        s->read_buf_busy = 1;
+        buf->base = s->read_buf;
+    } else {
+        buf->base = xmalloc(READ_BUF);
+    }
     buf->len = READ_BUF;
+}
+
+static void release_buf(struct http_conn *c, const uv_buf_t *buf)
+{
+    if (buf->base == c->server->read_buf)
+        c->server->read_buf_busy = 0;
+    else
+        free(buf->base);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = stream->data;
     if (nread < 0) {
-        free(buf->base);
+        release_buf(c, buf);
         if (nread == UV_EOF && (c->head || c->writes_pending)) {
             /* Half-closed by the client: still answer what it asked. */
             uv_read_stop(stream);
@@ -498,11 +516,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread == 0) {
-        free(buf->base);
+        release_buf(c, buf);
         return;
     }
     size_t done = http_parser_execute(&c->parser, &c->server->settings, buf->base, (size_t)nread);
-    free(buf->base);
+    release_buf(c, buf);
     if (c->closing || c->close_after_flush)
         return;
     if (c->parser.http_errno != HPE_OK || done != (size_t)nread) {

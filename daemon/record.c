@@ -140,7 +140,7 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
     }
     json_object_set_new(p, "handle", h);
     if (name)
-        json_object_set_new(p, "name", json_string(name));
+        json_object_set(p, "name", json_object_get(in, "name"));
     json_object_set_new(p, "role", json_string(role ? role : "customer"));
     /* handles lists every identifier of the party, the main one first. */
     json_t *list = json_array();
@@ -379,34 +379,37 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
     json_object_set_new(rec, "id", json_string(id));
     json_object_set_new(rec, "source", json_string(ctx->source));
     json_object_set_new(rec, "channel", json_string(channel ? channel : ctx->channel));
-    json_object_set_new(rec, "kind", json_string(kind));
-    json_object_set_new(rec, "direction", json_string(direction));
+    json_object_set(rec, "kind", json_object_get(in, "kind"));
+    json_object_set(rec, "direction", json_object_get(in, "direction"));
     json_object_set_new(rec, "occurred_at", json_string(occurred ? occurred_buf : ctx->received_at));
     json_object_set_new(rec, "received_at", json_string(ctx->received_at));
-    json_object_set_new(rec, "external_id", json_string(external_id));
+    /* Strings already checked are shared with the input, not copied. */
+    json_object_set(rec, "external_id", json_object_get(in, "external_id"));
     if (optional[0])
-        json_object_set_new(rec, "thread", json_string(optional[0]));
+        json_object_set(rec, "thread", json_object_get(in, "thread"));
     if (optional[1])
-        json_object_set_new(rec, "reply_to", json_string(optional[1]));
+        json_object_set(rec, "reply_to", json_object_get(in, "reply_to"));
     if (from)
         json_object_set_new(rec, "from", from);
     json_object_set_new(rec, "to", to);
     json_object_set_new(rec, "mentions", mentions);
     if (optional[2])
-        json_object_set_new(rec, "subject", json_string(optional[2]));
+        json_object_set(rec, "subject", json_object_get(in, "subject"));
     if (optional[3])
-        json_object_set_new(rec, "text", json_string(optional[3]));
+        json_object_set(rec, "text", json_object_get(in, "text"));
     json_object_set_new(rec, "attachments", att);
     if (ev)
         json_object_set_new(rec, "event", ev);
     if (optional[4])
-        json_object_set_new(rec, "campaign", json_string(optional[4]));
+        json_object_set(rec, "campaign", json_object_get(in, "campaign"));
     if (status)
-        json_object_set_new(rec, "status", json_string(status));
+        json_object_set(rec, "status", json_object_get(in, "status"));
     if (optional[6])
-        json_object_set_new(rec, "contact", json_string(optional[6]));
-    json_object_set_new(rec, "meta", meta && json_is_object(meta) ? json_deep_copy(meta)
-                                                                  : json_object());
+        json_object_set(rec, "contact", json_object_get(in, "contact"));
+    if (meta && json_is_object(meta))
+        json_object_set(rec, "meta", meta);
+    else
+        json_object_set_new(rec, "meta", json_object());
     json_t *raw = json_object_get(in, "raw");
     if (raw && !json_is_null(raw) && (ctx->keep_raw || strcmp(kind, "unknown") == 0))
         json_object_set(rec, "raw", raw);

@@ -110,12 +110,14 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
 {
     for (int attempt = 0;; attempt++) {
         uint64_t last = st->last_seq;
+        /* Counted per attempt, kept only for the one that commits. */
+        struct writer_stats tried = {0};
         MDB_txn *txn;
         int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
         if (rc == MDB_PANIC && attempt == 0 && store_reopen(st) == 0)
             continue;
         if (rc == 0) {
-            rc = apply_items(st, txn, items, &last, stats);
+            rc = apply_items(st, txn, items, &last, &tried);
             if (rc == 0)
                 rc = mdb_txn_commit(txn);
             else
@@ -135,6 +137,8 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
             return store_err(rc);
         }
         store_set_last_seq(st, last);
+        if (stats)
+            stats->duplicates += tried.duplicates;
         return 0;
     }
 }
@@ -186,8 +190,8 @@ static void *writer_main(void *arg)
         struct writer_stats delta = {0};
         int rc = writer_commit_batch(w->st, batch, &delta);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
-                      (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000u;
+        int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+        uint64_t us = ns > 0 ? (uint64_t)ns / 1000u : 0;
         if (rc) {
             if (!w->failing)
                 log_err("store %s: commit of %zu record(s) failed: %s; answering 503 until "

@@ -83,13 +83,23 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
         p->w->host->http_add_header(p->req, "Retry-After", "5");
         respond_error(p->w, p->req, 503, "store_unavailable", p->w->host->strerror(status));
     } else {
-        json_t *list = json_array();
+        /* {"seqs":[...]} written directly: this answers every webhook. */
+        size_t cap = 48 + n * 21, len = 0;
+        char *body = malloc(cap);
+        if (!body) {
+            respond_error(p->w, p->req, 500, "internal", "out of memory");
+            free(p);
+            return;
+        }
+        len += (size_t)snprintf(body, cap, "{\"seqs\":[");
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, json_integer((json_int_t)seqs[i]));
-        json_t *body = json_pack("{s:o}", "seqs", list);
-        if (p->stored_as_unknown)
-            json_object_set_new(body, "stored_as", json_string("unknown"));
-        respond_json(p->w, p->req, p->stored_as_unknown ? 202 : 200, body);
+            len += (size_t)snprintf(body + len, cap - len, "%s%llu", i ? "," : "",
+                                    (unsigned long long)seqs[i]);
+        len += (size_t)snprintf(body + len, cap - len, "]%s}",
+                                p->stored_as_unknown ? ",\"stored_as\":\"unknown\"" : "");
+        p->w->host->http_respond(p->req, p->stored_as_unknown ? 202 : 200, "application/json",
+                                 body, len);
+        free(body);
     }
     free(p);
 }
