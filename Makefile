@@ -35,6 +35,8 @@ BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
+# The e-mail tests run real servers: Dovecot (IMAP), swaks (LMTP client), aiosmtpd (SMTP).
+TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
 BENCH_DEBS := nginx-light wrk python3-requests
 
 CC      ?= cc
@@ -57,7 +59,8 @@ LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
 DAEMON_SRC := $(wildcard daemon/*.c)
 DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
-CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
+# Everything but the entry point and its signal handling, for unit tests and benchmarks.
+CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signals.o,$(DAEMON_OBJ))
 
 # Every folder under plugins/ is one plugin, except plugins/shared/, which
 # holds sources that several plugins compile in (PLUGIN_EXTRA_<name>).
@@ -65,8 +68,16 @@ PLUGINS    := $(filter-out shared,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO  := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
 # Per-plugin libraries (beyond libc); a plugin links only what it uses.
 PLUGIN_LIBS_webhook := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_sms     := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_email   := $(shell pkg-config --libs jansson libcurl gmime-3.0 2>/dev/null)
+PLUGIN_LIBS_facebook := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_whatsapp := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+# Per-plugin compiler flags (include paths of the libraries above).
+PLUGIN_CFLAGS_email := $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.
 # PLUGIN_EXTRA_facebook := plugins/shared/meta.c
+PLUGIN_EXTRA_facebook := plugins/shared/meta.c plugins/shared/meta_graph.c
+PLUGIN_EXTRA_whatsapp := plugins/shared/meta.c plugins/shared/meta_graph.c
 PLUGIN_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
 PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
 
@@ -144,7 +155,7 @@ $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) \
                        $$(PLUGIN_EXTRA_$$*) $$(wildcard plugins/shared/*.h) \
                        sdk/include/kanal/plugin.h | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(PLUGIN_CFLAGS) -Iplugins/shared $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
+	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_CFLAGS_$*) -Iplugins/shared $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
 	    $(PLUGIN_LIBS_$*)
 
 define test_plugin_rule
@@ -178,6 +189,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/unit.h | deps-test
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) \
 	    -lhttp_parser -lcmocka -ldl -lpthread
+
+# test_twilio also compiles the sms plugin's signature code (libc only).
+$(BUILD)/tests/test_twilio: tests/unit/test_twilio.c plugins/sms/twilio_sig.c \
+                            plugins/sms/twilio_sig.h $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/sms $(LDFLAGS_ALL) -o $@ $< \
+	    plugins/sms/twilio_sig.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
 unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
@@ -225,6 +243,86 @@ install: all
 	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service
 	install -m 644 systemd/kanal.sysusers $(DESTDIR)$(SYSUSERSDIR)/kanal.conf
 	install -m 644 systemd/kanal.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kanal.conf
+
+# ---- libkanal, kanalctl: reading the store from other processes ----
+# (libkanal: sdk/reader/ + sdk/include/kanal/reader.h; kanalctl: tools/kanalctl/;
+# their unit test, example and benchmark helper.  Kept together in this block.)
+
+TEST_DEBS     += python3-lmdb
+
+LIBDIR        := $(PREFIX)/lib
+BINDIR        := $(PREFIX)/bin
+READER_OBJ    := $(patsubst sdk/reader/%.c,$(BUILD)/obj/reader/%.o,$(wildcard sdk/reader/*.c))
+READER_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include \
+                 $(shell pkg-config --cflags lmdb 2>/dev/null)
+READER_LIBS    = $(shell pkg-config --libs lmdb 2>/dev/null)
+LIBKANAL      := $(BUILD)/libkanal.so.1 $(BUILD)/libkanal.so $(BUILD)/libkanal.a $(BUILD)/kanal.pc
+KANALCTL_SRC  := $(wildcard tools/kanalctl/*.c)
+CTL_CFLAGS    := $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader \
+                 $(shell pkg-config --cflags jansson lmdb 2>/dev/null)
+CTL_LIBS       = $(shell pkg-config --libs jansson lmdb 2>/dev/null)
+
+.PHONY: libkanal install-libkanal
+all: libkanal $(BUILD)/kanalctl $(BUILD)/sdk/consumer
+libkanal: $(LIBKANAL)
+
+$(BUILD)/obj/reader/%.o: sdk/reader/%.c $(wildcard sdk/reader/*.h) sdk/include/kanal/reader.h \
+                         | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(READER_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libkanal.so.1: $(READER_OBJ)
+	$(CC) -shared -Wl,-soname,libkanal.so.1 -Wl,--no-undefined $(LDFLAGS_ALL) -o $@ $^ \
+	    $(READER_LIBS)
+
+$(BUILD)/libkanal.so: $(BUILD)/libkanal.so.1
+	ln -sf libkanal.so.1 $@
+
+$(BUILD)/libkanal.a: $(READER_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/kanal.pc: sdk/kanal.pc.in $(BUILD)/prefix.stamp
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# The example consumer links the shared library, as a CRM's program would.
+$(BUILD)/sdk/consumer: sdk/examples/consumer.c sdk/include/kanal/reader.h $(BUILD)/libkanal.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(WARN) -Isdk/include $(LDFLAGS_ALL) -o $@ $< -L$(BUILD) -lkanal \
+	    -Wl,-rpath,'$$ORIGIN/..'
+
+# kanalctl links libkanal statically, and uses its internal header.
+$(BUILD)/kanalctl: $(KANALCTL_SRC) tools/kanalctl/kanalctl.h $(BUILD)/libkanal.a | deps
+	$(CC) $(CTL_CFLAGS) -DKANAL_VERSION='"$(VERSION)"' $(LDFLAGS_ALL) -o $@ $(KANALCTL_SRC) \
+	    $(BUILD)/libkanal.a $(CTL_LIBS)
+
+# test_reader writes with the daemon's objects and reads through libkanal.
+$(BUILD)/tests/test_reader: tests/unit/test_reader.c $(CORE_OBJ) $(BUILD)/libkanal.a \
+                            tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(BUILD)/libkanal.a \
+	    $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
+
+# bench/feed's helper: builds a large store (daemon objects) and reads it
+# back (libkanal).
+$(BUILD)/bench/feed: bench/feed.c $(CORE_OBJ) $(BUILD)/libkanal.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(BUILD)/libkanal.a $(PKG_LIBS) \
+	    -lhttp_parser -ldl -lpthread
+bench: $(BUILD)/bench/feed
+
+install: install-libkanal
+install-libkanal: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR)/kanal \
+	    $(DESTDIR)$(PCDIR)
+	install -m 755 $(BUILD)/libkanal.so.1 $(DESTDIR)$(LIBDIR)/libkanal.so.1
+	ln -sf libkanal.so.1 $(DESTDIR)$(LIBDIR)/libkanal.so
+	install -m 644 $(BUILD)/libkanal.a $(DESTDIR)$(LIBDIR)/libkanal.a
+	install -m 644 sdk/include/kanal/reader.h $(DESTDIR)$(INCLUDEDIR)/kanal/reader.h
+	install -m 644 $(BUILD)/kanal.pc $(DESTDIR)$(PCDIR)/kanal.pc
+	install -m 755 $(BUILD)/kanalctl $(DESTDIR)$(BINDIR)/kanalctl
+
+# ---- end of libkanal, kanalctl ----
 
 format:
 	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \

@@ -43,10 +43,20 @@ int util_format_time(int64_t unix_ms, char *out, size_t out_len)
     return 0;
 }
 
+/* s starts with shape, where 'd' stands for one digit; never reads past a NUL. */
+static int has_shape(const char *s, const char *shape)
+{
+    for (; *shape; s++, shape++)
+        if (*shape == 'd' ? !isdigit((unsigned char)*s) : *s != *shape)
+            return 0;
+    return 1;
+}
+
 int util_parse_time(const char *s, int64_t *unix_ms)
 {
     int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    if (!has_shape(s, "dddd-dd-ddTdd:dd:dd") ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
         return -EINVAL;
     const char *p = s + n;
     int ms = 0;
@@ -69,14 +79,18 @@ int util_parse_time(const char *s, int64_t *unix_ms)
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+        if (!has_shape(p + 1, "dd:dd") || sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 ||
+            om > 59)
             return -EINVAL;
         offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
         p += 6;
     } else {
         return -EINVAL;
     }
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+        return -EINVAL;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
         return -EINVAL;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
                     .tm_hour = h, .tm_min = mi, .tm_sec = sec};

@@ -1,0 +1,326 @@
+/* The record check: what the host makes of what plugins emit. */
+#include "unit.h"
+
+#include <jansson.h>
+#include <kanal/plugin.h>
+
+#include "record.h"
+
+#define RECEIVED_AT "2026-11-23T16:30:00.123Z"
+
+static const struct record_ctx ctx = {
+    .source = "s1",
+    .channel = "webhook",
+    .default_country = "TR",
+    .keep_raw = 0,
+    .received_at = RECEIVED_AT,
+};
+
+static json_t *parse(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    if (!j)
+        fail_msg("bad JSON in test: %s: %s", e.text, text);
+    return j;
+}
+
+/* A valid inbound WhatsApp-style message. */
+static json_t *valid_record(void)
+{
+    return parse("{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":\"wamid.1\","
+                 "\"occurred_at\":\"2026-11-23T19:00:00+03:00\",\"text\":\"merhaba\","
+                 "\"from\":{\"handle\":\"phone:0532 123 45 67\",\"name\":\"Ay\xc5\x9f"
+                 "e\",\"handles\":[\"wa:+905321234567\",\"phone:+90 532 123 45 67\","
+                 "\"email:AYSE@Example.com\",\"wa:905321234567\"]},"
+                 "\"raw\":{\"entry\":[1,2]}}");
+}
+
+static json_t *normalize_ok(json_t *in, const struct record_ctx *c)
+{
+    char err[256] = "";
+    json_t *out = NULL;
+    int r = record_normalize(in, c, &out, err, sizeof err);
+    if (r != 0)
+        fail_msg("record_normalize refused a valid record: %d: %s", r, err);
+    assert_non_null(out);
+    return out;
+}
+
+/* record_normalize(in) must fail naming field; consumes in. */
+static void expect_refused(json_t *in, const char *field)
+{
+    char err[256] = "";
+    json_t *out = (json_t *)&out; /* must be reset to NULL */
+    int r = record_normalize(in, &ctx, &out, err, sizeof err);
+    char *text = json_dumps(in, JSON_COMPACT);
+    if (r != KANAL_ERECORD)
+        fail_msg("record_normalize(%s) = %d, expected KANAL_ERECORD", text, r);
+    if (!strstr(err, field))
+        fail_msg("record_normalize(%s): error \"%s\" does not name %s", text, err, field);
+    assert_null(out);
+    free(text);
+    json_decref(in);
+}
+
+static void assert_keys(json_t *obj, const char *const *want, size_t n)
+{
+    size_t i = 0;
+    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it), i++) {
+        if (i >= n)
+            fail_msg("unexpected extra field '%s'", json_object_iter_key(it));
+        if (strcmp(json_object_iter_key(it), want[i]) != 0)
+            fail_msg("field %zu is '%s', expected '%s'", i, json_object_iter_key(it), want[i]);
+    }
+    assert_int_equal(i, n);
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        fail_msg("field '%s' is not a string", key);
+    return json_string_value(v);
+}
+
+static void test_valid_record(void **state)
+{
+    (void)state;
+    json_t *in = valid_record();
+    json_t *out = normalize_ok(in, &ctx);
+    static const char *const order[] = {
+        "v",           "seq",  "id",       "source",      "channel",     "kind",
+        "direction",   "occurred_at", "received_at", "external_id", "from", "to",
+        "mentions",    "text", "attachments", "meta",
+    };
+    assert_keys(out, order, sizeof order / sizeof order[0]);
+    assert_int_equal(json_integer_value(json_object_get(out, "v")), 1);
+    assert_int_equal(json_integer_value(json_object_get(out, "seq")), 0);
+    assert_string_equal(str(out, "id"), "s1/message/wamid.1");
+    assert_string_equal(str(out, "source"), "s1");
+    assert_string_equal(str(out, "channel"), "webhook");
+    assert_string_equal(str(out, "kind"), "message");
+    assert_string_equal(str(out, "direction"), "inbound");
+    assert_string_equal(str(out, "occurred_at"), "2026-11-23T16:00:00.000Z");
+    assert_string_equal(str(out, "received_at"), RECEIVED_AT);
+    assert_string_equal(str(out, "external_id"), "wamid.1");
+    assert_string_equal(str(out, "text"), "merhaba");
+
+    json_t *from = json_object_get(out, "from");
+    static const char *const party_order[] = {"handle", "name", "role", "handles"};
+    assert_keys(from, party_order, 4);
+    assert_string_equal(str(from, "handle"), "phone:+905321234567");
+    assert_string_equal(str(from, "name"), "Ay\xc5\x9f" "e");
+    assert_string_equal(str(from, "role"), "customer");
+    json_t *want_handles = parse("[\"phone:+905321234567\",\"wa:905321234567\","
+                                 "\"email:ayse@example.com\"]");
+    assert_true(json_equal(json_object_get(from, "handles"), want_handles));
+    json_decref(want_handles);
+
+    json_t *empty_array = json_array(), *empty_object = json_object();
+    assert_true(json_equal(json_object_get(out, "to"), empty_array));
+    assert_true(json_equal(json_object_get(out, "mentions"), empty_array));
+    assert_true(json_equal(json_object_get(out, "attachments"), empty_array));
+    assert_true(json_equal(json_object_get(out, "meta"), empty_object));
+    json_decref(empty_array);
+    json_decref(empty_object);
+    assert_null(json_object_get(out, "raw")); /* keep_raw is off */
+
+    /* The input is left as it was. */
+    assert_string_equal(str(json_object_get(in, "from"), "handle"), "phone:0532 123 45 67");
+    json_decref(out);
+    json_decref(in);
+}
+
+/* Every field, given in reverse order, comes out in canonical order. */
+static void test_canonical_order_all_fields(void **state)
+{
+    (void)state;
+    json_t *in = parse(
+        "{\"meta\":{\"page\":\"42\"},\"contact\":\"c-1\",\"status\":\"read\","
+        "\"campaign\":\"spring\",\"event\":{\"starts_at\":\"2026-12-01T18:00:00+01:00\","
+        "\"name\":\"Meetup\",\"id\":\"ev-9\"},"
+        "\"attachments\":[{\"url\":\"https://x.example/a.jpg\",\"type\":\"image\",\"size\":12,"
+        "\"mime\":null}],"
+        "\"text\":\"hi\",\"subject\":\"Re: hi\","
+        "\"mentions\":[{\"handle\":\"x:42\"}],"
+        "\"to\":[{\"handle\":\"email:Brand@Example.com\",\"role\":\"brand\"}],"
+        "\"from\":{\"handle\":\"email:a@b.example\"},\"reply_to\":\"m-0\",\"thread\":\"t-1\","
+        "\"external_id\":\"m-1\",\"occurred_at\":\"2026-11-23T10:00:00.5Z\","
+        "\"direction\":\"peer\",\"kind\":\"comment\",\"channel\":\"email\",\"source\":\"s1\","
+        "\"v\":1}");
+    json_t *out = normalize_ok(in, &ctx);
+    static const char *const order[] = {
+        "v",        "seq",      "id",       "source",  "channel",     "kind",
+        "direction", "occurred_at", "received_at", "external_id", "thread", "reply_to",
+        "from",     "to",       "mentions", "subject", "text",        "attachments",
+        "event",    "campaign", "status",   "contact", "meta",
+    };
+    assert_keys(out, order, sizeof order / sizeof order[0]);
+    assert_string_equal(str(out, "id"), "s1/comment/m-1");
+    assert_string_equal(str(out, "channel"), "email"); /* a plugin may name its channel */
+    assert_string_equal(str(out, "occurred_at"), "2026-11-23T10:00:00.500Z");
+    json_t *to0 = json_array_get(json_object_get(out, "to"), 0);
+    assert_string_equal(str(to0, "handle"), "email:brand@example.com");
+    assert_string_equal(str(to0, "role"), "brand");
+    json_t *m0 = json_array_get(json_object_get(out, "mentions"), 0);
+    assert_string_equal(str(m0, "role"), "customer");
+    json_t *want = parse("[\"x:42\"]");
+    assert_true(json_equal(json_object_get(m0, "handles"), want));
+    json_decref(want);
+    json_t *ev = json_object_get(out, "event");
+    static const char *const ev_order[] = {"id", "name", "starts_at"};
+    assert_keys(ev, ev_order, 3);
+    assert_string_equal(str(ev, "starts_at"), "2026-12-01T17:00:00.000Z");
+    want = parse("[{\"url\":\"https://x.example/a.jpg\",\"type\":\"image\",\"size\":12}]");
+    assert_true(json_equal(json_object_get(out, "attachments"), want)); /* null dropped */
+    json_decref(want);
+    want = parse("{\"page\":\"42\"}");
+    assert_true(json_equal(json_object_get(out, "meta"), want));
+    json_decref(want);
+    json_decref(out);
+    json_decref(in);
+}
+
+static void test_raw_kept_when_asked_or_unknown(void **state)
+{
+    (void)state;
+    json_t *in = valid_record();
+    struct record_ctx keep = ctx;
+    keep.keep_raw = 1;
+    json_t *out = normalize_ok(in, &keep);
+    assert_true(json_equal(json_object_get(out, "raw"), json_object_get(in, "raw")));
+    json_decref(out);
+    json_decref(in);
+
+    /* kind unknown: stored with the raw payload, and needs no from. */
+    in = parse("{\"kind\":\"unknown\",\"direction\":\"inbound\",\"external_id\":\"u-1\","
+               "\"raw\":{\"object\":\"odd\"}}");
+    out = normalize_ok(in, &ctx);
+    json_t *want = parse("{\"object\":\"odd\"}");
+    assert_true(json_equal(json_object_get(out, "raw"), want));
+    json_decref(want);
+    assert_null(json_object_get(out, "from"));
+    assert_string_equal(str(out, "occurred_at"), RECEIVED_AT); /* defaults to received_at */
+    json_decref(out);
+    json_decref(in);
+}
+
+static json_t *with(const char *key, json_t *value)
+{
+    json_t *r = valid_record();
+    if (value)
+        json_object_set_new(r, key, value);
+    else
+        json_object_del(r, key);
+    return r;
+}
+
+static void test_refused_kind_direction_id(void **state)
+{
+    (void)state;
+    expect_refused(with("kind", NULL), "'kind'");
+    expect_refused(with("kind", json_string("tweet")), "'kind'");
+    expect_refused(with("kind", json_integer(1)), "'kind'");
+    expect_refused(with("direction", json_string("sideways")), "'direction'");
+    expect_refused(with("direction", NULL), "'direction'");
+    expect_refused(with("external_id", NULL), "'external_id'");
+    expect_refused(with("external_id", json_string("")), "'external_id'");
+}
+
+static void test_refused_assigned_fields(void **state)
+{
+    (void)state;
+    expect_refused(with("seq", json_integer(5)), "'seq'");
+    expect_refused(with("id", json_string("s1/message/wamid.1")), "'id'");
+    expect_refused(with("received_at", json_string(RECEIVED_AT)), "'received_at'");
+    expect_refused(with("v", json_integer(2)), "'v'");
+    expect_refused(with("v", json_string("1")), "'v'");
+    expect_refused(with("source", json_string("s2")), "'source'");
+    expect_refused(with("colour", json_string("red")), "'colour'");
+    expect_refused(parse("[1,2]"), "object");
+}
+
+static void test_refused_parties(void **state)
+{
+    (void)state;
+    expect_refused(with("from", NULL), "'from'");
+    expect_refused(with("from", json_string("phone:+905321234567")), "from");
+    expect_refused(with("from", parse("{\"name\":\"x\"}")), "from.handle");
+    expect_refused(with("from", parse("{\"handle\":\"phone:0532 ABC\"}")), "from.handle");
+    expect_refused(with("from", parse("{\"handle\":\"x:1\",\"role\":\"admin\"}")), "from.role");
+    expect_refused(with("from", parse("{\"handle\":\"x:1\",\"age\":3}")), "from.age");
+    expect_refused(with("from", parse("{\"handle\":\"x:1\",\"handles\":[\"x:1\",\"Bad\"]}")),
+                   "from.handles[1]");
+    expect_refused(with("to", parse("[{\"handle\":\"x:1\"},{\"handle\":\"email:nobody\"}]")),
+                   "to[1]");
+    expect_refused(with("to", parse("{\"handle\":\"x:1\"}")), "'to'");
+    expect_refused(with("mentions", parse("[{\"handle\":\"x:1\"},{\"handle\":\"x:2\"},"
+                                          "{\"handle\":\"wa:abc\"}]")),
+                   "mentions[2]");
+}
+
+static void test_refused_times_events_attachments(void **state)
+{
+    (void)state;
+    expect_refused(with("occurred_at", json_string("yesterday")), "'occurred_at'");
+    expect_refused(with("occurred_at", json_string("2026-11-23T19:00:00")), "'occurred_at'");
+    expect_refused(with("event", parse("{\"name\":\"Meetup\"}")), "event.id");
+    expect_refused(with("event", parse("{\"id\":\"e\",\"starts_at\":\"soon\"}")),
+                   "event.starts_at");
+    expect_refused(with("attachments", parse("[{\"url\":\"https://x.example/a\"}]")),
+                   "attachments[0].type");
+    expect_refused(with("attachments", parse("[{\"type\":\"image\"},{\"type\":\"file\","
+                                             "\"size\":-1}]")),
+                   "attachments[1].size");
+    expect_refused(with("attachments", parse("[\"image\"]")), "'attachments'");
+    expect_refused(with("status", json_string("pending")), "'status'");
+    expect_refused(with("meta", json_string("x")), "'meta'");
+    expect_refused(with("channel", json_string("Web Hook")), "'channel'");
+}
+
+/* A failure after the parties were built must free them (ASan checks). */
+static void test_refused_late_after_parties(void **state)
+{
+    (void)state;
+    json_t *r = valid_record();
+    json_object_set_new(r, "to", parse("[{\"handle\":\"x:1\"}]"));
+    json_object_set_new(r, "mentions", parse("[{\"handle\":\"x:2\"}]"));
+    json_object_set_new(r, "event", parse("{\"name\":\"no id\"}"));
+    expect_refused(r, "event.id");
+    r = valid_record();
+    json_object_set_new(r, "to", parse("[{\"handle\":\"x:1\"}]"));
+    json_object_set_new(r, "attachments", parse("[{\"type\":\"image\",\"extra\":1}]"));
+    expect_refused(r, "attachments[0].extra");
+}
+
+static void test_kind_valid(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {
+        "message", "comment", "post",     "mention", "reaction", "share",  "follow",
+        "unfollow", "signup", "checkin",  "cancel",  "click",    "delivery", "read",
+        "bounce",  "optout",  "optin",    "unknown", "merge",    "split",  "erase",
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        assert_true(record_kind_valid(kinds[i]));
+    assert_false(record_kind_valid("tweet"));
+    assert_false(record_kind_valid("Message"));
+    assert_false(record_kind_valid(""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_record),
+        cmocka_unit_test(test_canonical_order_all_fields),
+        cmocka_unit_test(test_raw_kept_when_asked_or_unknown),
+        cmocka_unit_test(test_refused_kind_direction_id),
+        cmocka_unit_test(test_refused_assigned_fields),
+        cmocka_unit_test(test_refused_parties),
+        cmocka_unit_test(test_refused_times_events_attachments),
+        cmocka_unit_test(test_refused_late_after_parties),
+        cmocka_unit_test(test_kind_valid),
+    };
+    return cmocka_run_group_tests_name("record", tests, NULL, NULL);
+}

@@ -1,0 +1,490 @@
+/* The LMDB store and the group commit, on a real store in a temp dir. */
+#include "unit.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "log.h"
+#include "store.h"
+#include "writer.h"
+
+struct fixture {
+    char *dir;
+    char *store_dir; /* dir/store: created by store_open */
+    struct store st;
+    int open;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = unit_tempdir();
+    f->store_dir = unit_path(f->dir, "store");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->open)
+        store_close(&f->st);
+    free(f->store_dir);
+    unit_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void open_store(struct fixture *f, size_t initial_map)
+{
+    char err[512];
+    int r = store_open(&f->st, f->store_dir, SYNC_NONE, initial_map, err, sizeof err);
+    if (r != 0)
+        fail_msg("store_open: %d: %s", r, err);
+    f->open = 1;
+}
+
+static void close_store(struct fixture *f)
+{
+    store_close(&f->st);
+    f->open = 0;
+}
+
+/* An item of n records of source s1, kind message, external ids ext[i]. */
+static struct write_item *item_new(size_t n, const char *const *ext)
+{
+    struct write_item *it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    it->recs = calloc(n, sizeof *it->recs);
+    assert_non_null(it->recs);
+    it->nrecs = n;
+    for (size_t i = 0; i < n; i++) {
+        char key[256];
+        size_t len = store_idem_key(key, sizeof key, "s1", "message", ext[i]);
+        assert_true(len > 0);
+        it->recs[i].rec = json_pack("{s:s, s:s}", "external_id", ext[i], "text", "hello");
+        assert_non_null(it->recs[i].rec);
+        it->recs[i].idem = malloc(len);
+        assert_non_null(it->recs[i].idem);
+        memcpy(it->recs[i].idem, key, len);
+        it->recs[i].idem_len = len;
+    }
+    return it;
+}
+
+/* Add a state entry (value NULL: delete) to an item. */
+static void item_add_state(struct write_item *it, const char *key, const char *value)
+{
+    it->states = realloc(it->states, (it->nstates + 1) * sizeof *it->states);
+    assert_non_null(it->states);
+    struct write_state *ws = &it->states[it->nstates++];
+    char buf[256];
+    ws->key_len = store_state_key(buf, sizeof buf, "s1", key);
+    assert_true(ws->key_len > 0);
+    ws->key = malloc(ws->key_len);
+    assert_non_null(ws->key);
+    memcpy(ws->key, buf, ws->key_len);
+    ws->value = value ? strdup(value) : NULL;
+    ws->len = value ? strlen(value) : 0;
+}
+
+static void commit(struct fixture *f, struct write_item *items, struct writer_stats *stats)
+{
+    int r = writer_commit_batch(&f->st, items, stats);
+    if (r != 0)
+        fail_msg("writer_commit_batch: %d", r);
+    for (struct write_item *it = items; it; it = it->next)
+        assert_int_equal(it->status, 0);
+}
+
+static void items_free(struct write_item *items)
+{
+    while (items) {
+        struct write_item *next = items->next;
+        write_item_free(items);
+        items = next;
+    }
+}
+
+/* The log's keys in order, each checked against its record's "seq". */
+static size_t log_keys(struct fixture *f, uint64_t *keys, size_t cap)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, f->st.log, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        assert_int_equal(k.mv_size, sizeof seq);
+        memcpy(&seq, k.mv_data, sizeof seq);
+        json_error_t e;
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, &e);
+        assert_non_null(rec);
+        assert_int_equal(json_integer_value(json_object_get(rec, "seq")), seq);
+        json_decref(rec);
+        if (n < cap)
+            keys[n] = seq;
+        n++;
+    }
+    mdb_cursor_close(c);
+    store_read_end(&f->st, txn);
+    return n;
+}
+
+static void assert_log_is_1_to(struct fixture *f, size_t n)
+{
+    uint64_t *keys = calloc(n + 1, sizeof *keys);
+    assert_non_null(keys);
+    assert_int_equal(log_keys(f, keys, n + 1), n);
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] != i + 1)
+            fail_msg("log entry %zu has seq %llu", i, (unsigned long long)keys[i]);
+    free(keys);
+}
+
+static void test_open_creates(void **state)
+{
+    struct fixture *f = *state;
+    struct stat sb;
+    assert_int_equal(stat(f->store_dir, &sb), -1);
+    open_store(f, 0);
+    assert_int_equal(stat(f->store_dir, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    char *data = unit_path(f->store_dir, "data.mdb");
+    assert_int_equal(stat(data, &sb), 0);
+    free(data);
+    assert_int_equal(store_last_seq(&f->st), 0);
+    assert_int_equal(strlen(f->st.store_id), 32);
+    char id[33];
+    memcpy(id, f->st.store_id, sizeof id);
+
+    /* The store id and version were stamped and stay. */
+    close_store(f);
+    open_store(f, 0);
+    assert_string_equal(f->st.store_id, id);
+    MDB_txn *txn;
+    MDB_val k = {7, "version"}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_get(txn, f->st.meta, &k, &v), 0);
+    assert_int_equal(v.mv_size, 1);
+    assert_memory_equal(v.mv_data, "1", 1);
+    store_read_end(&f->st, txn);
+}
+
+static void test_open_refuses_bad_dir(void **state)
+{
+    struct fixture *f = *state;
+    char *file = unit_write_file(f->dir, "plain-file", "x");
+    char *below = unit_path(file, "store");
+    char err[512];
+    struct store st;
+    assert_true(store_open(&st, below, SYNC_FULL, 0, err, sizeof err) < 0);
+    assert_non_null(strstr(err, below));
+    free(below);
+    free(file);
+}
+
+static void test_seqs_in_order_gap_free(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const a[] = {"a1", "a2", "a3"}, *const b[] = {"b1", "b2"},
+                             *const c[] = {"c1", "c2", "c3", "c4"};
+    struct write_item *batch = item_new(3, a);
+    batch->next = item_new(2, b);
+    struct writer_stats stats = {0};
+    commit(f, batch, &stats);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(batch->seqs[i], i + 1);
+    assert_int_equal(batch->nnew, 3);
+    assert_int_equal(batch->next->seqs[0], 4);
+    assert_int_equal(batch->next->seqs[1], 5);
+    assert_int_equal(batch->next->nnew, 2);
+    assert_int_equal(store_last_seq(&f->st), 5);
+    items_free(batch);
+
+    batch = item_new(4, c);
+    commit(f, batch, &stats);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(batch->seqs[i], 6 + i);
+    items_free(batch);
+    assert_int_equal(store_last_seq(&f->st), 9);
+    assert_int_equal(stats.duplicates, 0);
+    assert_log_is_1_to(f, 9);
+
+    /* The stored record carries its seq and what the item held. */
+    MDB_txn *txn;
+    uint64_t seq = 7;
+    MDB_val k = {sizeof seq, &seq}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    store_read_end(&f->st, txn);
+    assert_non_null(rec);
+    assert_string_equal(json_string_value(json_object_get(rec, "external_id")), "c2");
+    json_decref(rec);
+}
+
+static void test_idempotency(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const first[] = {"m1", "m2"};
+    struct write_item *it = item_new(2, first);
+    commit(f, it, NULL);
+    items_free(it);
+
+    /* A redelivery: m2 again (with other contents), then a new m3. */
+    static const char *const again[] = {"m2", "m3"};
+    it = item_new(2, again);
+    json_object_set_new(it->recs[0].rec, "text", json_string("changed"));
+    struct writer_stats stats = {0};
+    commit(f, it, &stats);
+    assert_int_equal(it->seqs[0], 2); /* the existing seq */
+    assert_int_equal(it->seqs[1], 3); /* no gap for the duplicate */
+    assert_int_equal(it->nnew, 1);
+    assert_int_equal(stats.duplicates, 1);
+    items_free(it);
+    assert_int_equal(store_last_seq(&f->st), 3);
+    assert_log_is_1_to(f, 3);
+
+    /* The stored m2 is the first one. */
+    MDB_txn *txn;
+    uint64_t seq = 2;
+    MDB_val k = {sizeof seq, &seq}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    store_read_end(&f->st, txn);
+    assert_string_equal(json_string_value(json_object_get(rec, "text")), "hello");
+    json_decref(rec);
+
+    /* Duplicates inside one batch, across items and within one item. */
+    static const char *const twice[] = {"m4", "m4"}, *const once[] = {"m4"};
+    it = item_new(2, twice);
+    it->next = item_new(1, once);
+    commit(f, it, NULL);
+    assert_int_equal(it->seqs[0], 4);
+    assert_int_equal(it->seqs[1], 4);
+    assert_int_equal(it->nnew, 1);
+    assert_int_equal(it->next->seqs[0], 4);
+    assert_int_equal(it->next->nnew, 0);
+    items_free(it);
+    assert_int_equal(store_last_seq(&f->st), 4);
+    assert_log_is_1_to(f, 4);
+}
+
+static void test_state_with_records(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const ext[] = {"x1"};
+    struct write_item *it = item_new(1, ext);
+    item_add_state(it, "cursor", "uid:42");
+    item_add_state(it, "other", "7");
+    commit(f, it, NULL);
+    items_free(it);
+
+    char buf[64];
+    size_t len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(buf, "uid:42", 6);
+    len = 3;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), -ENOBUFS);
+    assert_int_equal(len, 6);
+    len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s2", "cursor", buf, &len), -ENOENT);
+    assert_int_equal(store_state_get(&f->st, "s1", "missing", buf, &len), -ENOENT);
+
+    /* A state entry alone (no records), an update and a delete. */
+    it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    item_add_state(it, "cursor", "uid:43");
+    item_add_state(it, "other", NULL);
+    commit(f, it, NULL);
+    items_free(it);
+    len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(buf, "uid:43", 6);
+    len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "other", buf, &len), -ENOENT);
+    assert_int_equal(store_last_seq(&f->st), 1);
+}
+
+static void test_reopen_keeps_last_seq(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const ext[] = {"r1", "r2", "r3"};
+    struct write_item *it = item_new(3, ext);
+    item_add_state(it, "cursor", "c3");
+    commit(f, it, NULL);
+    items_free(it);
+    close_store(f);
+
+    open_store(f, 0);
+    assert_int_equal(store_last_seq(&f->st), 3);
+    char buf[8];
+    size_t len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), 0);
+    assert_memory_equal(buf, "c3", 2);
+    /* Idempotency keys survive too, and seqs go on without a gap. */
+    static const char *const more[] = {"r3", "r4"};
+    it = item_new(2, more);
+    commit(f, it, NULL);
+    assert_int_equal(it->seqs[0], 3);
+    assert_int_equal(it->seqs[1], 4);
+    items_free(it);
+    assert_log_is_1_to(f, 4);
+}
+
+static void test_newer_version_refused(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->st.env, NULL, 0, &txn), 0);
+    MDB_val k = {7, "version"}, v = {2, "99"};
+    assert_int_equal(mdb_put(txn, f->st.meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    close_store(f);
+
+    char err[512] = "";
+    struct store st;
+    int r = store_open(&st, f->store_dir, SYNC_FULL, 0, err, sizeof err);
+    assert_true(r < 0);
+    assert_null(st.env);
+    if (!strstr(err, "version") || !strstr(err, "99"))
+        fail_msg("error does not name the version: %s", err);
+    store_close(&st); /* safe after a failed open */
+}
+
+static void test_map_grows(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 10);
+    size_t initial = f->st.map_size;
+    assert_true(initial < (1 << 20));
+    /* 3,000 records in batches of 100, then 2,000 in a single item. */
+    enum { BATCHES = 30, PER_ITEM = 10, ITEMS = 10, BIG = 2000 };
+    enum { TOTAL = BATCHES * ITEMS * PER_ITEM + BIG };
+    uint64_t expect = 1;
+    for (int b = 0; b < BATCHES; b++) {
+        struct write_item *batch = NULL, **tail = &batch;
+        char ids[ITEMS][PER_ITEM][48];
+        for (int i = 0; i < ITEMS; i++) {
+            const char *ext[PER_ITEM];
+            for (int r = 0; r < PER_ITEM; r++) {
+                snprintf(ids[i][r], sizeof ids[i][r], "grow-%d-%d-%d", b, i, r);
+                ext[r] = ids[i][r];
+            }
+            *tail = item_new(PER_ITEM, ext);
+            tail = &(*tail)->next;
+        }
+        commit(f, batch, NULL);
+        for (struct write_item *it = batch; it; it = it->next)
+            for (size_t r = 0; r < it->nrecs; r++)
+                assert_int_equal(it->seqs[r], expect++);
+        items_free(batch);
+    }
+    char(*big_ids)[32] = calloc(BIG, sizeof *big_ids);
+    const char **big_ext = calloc(BIG, sizeof *big_ext);
+    assert_non_null(big_ids);
+    assert_non_null(big_ext);
+    for (int r = 0; r < BIG; r++) {
+        snprintf(big_ids[r], sizeof big_ids[r], "big-%d", r);
+        big_ext[r] = big_ids[r];
+    }
+    struct write_item *big = item_new(BIG, big_ext);
+    commit(f, big, NULL);
+    for (size_t r = 0; r < BIG; r++)
+        assert_int_equal(big->seqs[r], expect++);
+    assert_int_equal(big->nnew, BIG);
+    items_free(big);
+    free(big_ext);
+    free(big_ids);
+    assert_int_equal(store_last_seq(&f->st), TOTAL);
+    assert_true(f->st.map_size > initial);
+    assert_log_is_1_to(f, TOTAL);
+
+    /* The grown store reopens with everything in it. */
+    close_store(f);
+    open_store(f, 64 << 10);
+    assert_int_equal(store_last_seq(&f->st), TOTAL);
+    assert_log_is_1_to(f, TOTAL);
+}
+
+/* A batch that has to grow the map is retried: its duplicates still count once. */
+static void test_duplicates_counted_once_when_the_map_grows(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 10);
+    static const char *const first[] = {"d1"};
+    struct write_item *it = item_new(1, first);
+    commit(f, it, NULL);
+    items_free(it);
+
+    enum { N = 1000 };
+    char(*ids)[32] = calloc(N, sizeof *ids);
+    const char **ext = calloc(N, sizeof *ext);
+    assert_non_null(ids);
+    assert_non_null(ext);
+    ext[0] = "d1";
+    for (int i = 1; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "new-%d", i);
+        ext[i] = ids[i];
+    }
+    it = item_new(N, ext);
+    size_t map_before = f->st.map_size;
+    struct writer_stats stats = {0};
+    commit(f, it, &stats);
+    assert_true(f->st.map_size > map_before); /* the commit was retried */
+    assert_int_equal(it->seqs[0], 1);
+    assert_int_equal(it->seqs[N - 1], N);
+    assert_int_equal(it->nnew, N - 1);
+    assert_int_equal(stats.duplicates, 1);
+    items_free(it);
+    free(ext);
+    free(ids);
+}
+
+static void test_keys(void **state)
+{
+    (void)state;
+    char buf[32];
+    assert_int_equal(store_idem_key(buf, sizeof buf, "src", "message", "id1"), 15);
+    assert_memory_equal(buf, "src\0message\0id1", 15);
+    assert_int_equal(store_idem_key(buf, 14, "src", "message", "id1"), 0);
+    assert_int_equal(store_state_key(buf, sizeof buf, "src", "cursor"), 10);
+    assert_memory_equal(buf, "src\0cursor", 10);
+    assert_int_equal(store_state_key(buf, 9, "src", "cursor"), 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    log_setup(KANAL_LOG_WARNING, 0);
+    const struct CMUnitTest tests[] = {
+        T(test_open_creates),
+        T(test_open_refuses_bad_dir),
+        T(test_seqs_in_order_gap_free),
+        T(test_idempotency),
+        T(test_state_with_records),
+        T(test_reopen_keeps_last_seq),
+        T(test_newer_version_refused),
+        T(test_map_grows),
+        T(test_duplicates_counted_once_when_the_map_grows),
+        cmocka_unit_test(test_keys),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
