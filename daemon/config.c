@@ -256,6 +256,9 @@ static const struct kanal_option kanald_options[] = {
     {"shutdown_timeout", KANAL_OPT_DURATION, "10s", 0, "how long stopping waits for work in flight", NULL},
     {"log_level", KANAL_OPT_ENUM, "info", 0, "least important level logged",
      "error|warning|notice|info|debug"},
+    {"identity", KANAL_OPT_BOOL, "yes", 0, "resolve the people behind records to contacts", NULL},
+    {"public_url", KANAL_OPT_URL, NULL, 0,
+     "base URL under which kanald is reachable (tracking links)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -337,6 +340,13 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
     cfg->shutdown_timeout_ms = n[10];
     int level = log_level_parse(v[11]);
     cfg->log_level = level < 0 ? KANAL_LOG_INFO : level;
+    cfg->identity = (int)n[12];
+    if (v[13]) {
+        cfg->public_url = xstrdup(v[13]);
+        size_t ul = strlen(cfg->public_url);
+        while (ul > 0 && cfg->public_url[ul - 1] == '/')
+            cfg->public_url[--ul] = '\0';
+    }
     if (cfg->max_connections < 1) {
         const struct raw_kv *kv = raw_get(s, "max_connections");
         add_error(errs, path, kv ? kv->line : s->line, "'max_connections' must be at least 1");
@@ -371,6 +381,11 @@ static void set_value(struct option_value *ov, const struct kanal_option *spec)
 static void build_source(struct config *cfg, const struct raw_section *s, const char *name,
                          struct loader *loader, const char *path, struct config_errors *errs)
 {
+    if (strcmp(name, "kanal") == 0) {
+        add_error(errs, path, s->line,
+                  "source name 'kanal' is reserved for the records kanald writes itself");
+        return;
+    }
     if (!valid_source_name(name)) {
         add_error(errs, path, s->line,
                   "source name '%s' must be 1-64 letters, digits, '-', '_' or '.'", name);
@@ -587,6 +602,7 @@ void config_free(struct config *cfg)
     free(cfg->store);
     free(cfg->plugin_dir);
     free(cfg->api_tokens);
+    free(cfg->public_url);
     free(cfg);
 }
 

@@ -56,6 +56,8 @@ struct config {
     int64_t idle_timeout_ms;
     int64_t shutdown_timeout_ms;
     int log_level;
+    int identity;     /* resolve contacts at ingest */
+    char *public_url; /* base for tracking links, without a trailing '/' */
     char *api_tokens; /* path, or NULL when [api] tokens is unset */
     struct source_config *sources;
     size_t nsources;

@@ -285,6 +285,7 @@ int main(int argc, char **argv)
         log_err("%s", err);
         goto out_config;
     }
+    d->store.identity = d->cfg->identity;
     log_info("store %s open: last seq %llu", d->cfg->store,
              (unsigned long long)store_last_seq(&d->store));
     if (load_tokens(d->cfg, &d->tokens) < 0)

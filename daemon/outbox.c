@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "contacts_api.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "error.h"
@@ -41,6 +42,7 @@ struct outbox_msg {
     char *last_error;
     int inflight;   /* with the plugin */
     int finishing;  /* terminal state being committed */
+    int forgotten;  /* erased while with the plugin: drop the outcome */
     struct kanal_source *src;
 };
 
@@ -162,6 +164,13 @@ static int update_message(struct write_item *it, struct store *st, MDB_txn *txn)
     json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
     if (!o)
         return MDB_CORRUPTED;
+    /* sent and failed are final: a late outcome (a retry racing an erasure)
+     * must not bring a message back. */
+    const char *was = json_string_value(json_object_get(o, "status"));
+    if (was && (!strcmp(was, "sent") || !strcmp(was, "failed"))) {
+        json_decref(o);
+        return 0;
+    }
     char now[32];
     util_format_time(util_now_ms(), now, sizeof now);
     json_object_set_new(o, "status", json_string(w->status));
@@ -369,6 +378,13 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
     m->src = NULL;
     struct bucket *b = bucket_for(ob, m->source);
     b->inflight--;
+    if (m->forgotten) {
+        unlink_msg(ob, m);
+        msg_free(m);
+        source_unref(src);
+        schedule(ob);
+        return 0;
+    }
     switch (res->outcome) {
     case KANAL_SEND_SENT: {
         b->stats.sent++;
@@ -446,6 +462,16 @@ static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_sourc
 
 static void schedule_pass(struct outbox *ob);
 
+/* Consent is checked before every send, so an opt-out recorded a second
+ * ago stops a message queued an hour ago.  No provider call is made. */
+static int opted_out(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
+{
+    char to[512];
+    if (host_api.normalize_handle(src, m->to, to, sizeof to) < 0)
+        return 0;
+    return contacts_opted_out(ob->d, to, src->plugin->name);
+}
+
 static void schedule(struct outbox *ob)
 {
     if (ob->closed || ob->d->stopping)
@@ -494,6 +520,10 @@ static void schedule_pass(struct outbox *ob)
             fail_msg(ob, m, "send_max_age reached");
             continue;
         }
+        if (opted_out(ob, m, src)) {
+            fail_msg(ob, m, "opted_out");
+            continue;
+        }
         struct bucket *b = bucket_for(ob, m->source);
         if ((int64_t)b->inflight >= src->sc.send_concurrency)
             continue; /* a completion reschedules */
@@ -509,6 +539,22 @@ static void schedule_pass(struct outbox *ob)
         uv_timer_start(&ob->timer, on_timer, (uint64_t)next, 0);
     else
         uv_timer_stop(&ob->timer);
+}
+
+void outbox_forget(struct outbox *ob, const char *id)
+{
+    if (!ob || !id)
+        return;
+    for (struct outbox_msg *m = ob->pending; m; m = m->next)
+        if (strcmp(m->id, id) == 0) {
+            if (m->inflight || m->finishing) {
+                m->forgotten = 1;
+            } else {
+                unlink_msg(ob, m);
+                msg_free(m);
+            }
+            return;
+        }
 }
 
 void outbox_kick(struct outbox *ob)

@@ -30,6 +30,9 @@ void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id);
 int outbox_send_done(struct outbox *ob, struct kanal_source *src,
                      const struct kanal_send_request *msg, const struct kanal_send_result *res);
 
+/* Drop a message from the schedule (erased); its stored state was updated. */
+void outbox_forget(struct outbox *ob, const char *id);
+/* Checks consent before each send (contacts). */
 uint64_t outbox_depth(const struct outbox *ob);
 const struct outbox_source_stats *outbox_stats(const struct outbox *ob, size_t *n);
 

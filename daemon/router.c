@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "contacts_api.h"
 #include "daemon.h"
 #include "error.h"
 #include "http.h"
@@ -130,6 +131,27 @@ void router_handle(void *arg, struct http_req *req)
         req->route = "sources";
         if (auth_require(d->tokens, req, SCOPE_READ))
             sources_handle(d, req);
+        return;
+    }
+    if (strcmp(path, "/v1/contacts") == 0 || strncmp(path, "/v1/contacts/", 13) == 0) {
+        contacts_handle(d, req, path + 12);
+        return;
+    }
+    if (strcmp(path, "/v1/links") == 0) {
+        req->route = "links";
+        if (strcmp(req->pub.method, "POST")) {
+            http_respond_error(req, 405, "method_not_allowed", "use POST");
+            return;
+        }
+        if (auth_require(d->tokens, req, SCOPE_WRITE))
+            links_create(d, req);
+        return;
+    }
+    if (strncmp(path, "/t/", 3) == 0) {
+        if (strcmp(req->pub.method, "GET") && strcmp(req->pub.method, "HEAD"))
+            http_respond_error(req, 405, "method_not_allowed", "use GET");
+        else
+            links_click(d, req, path + 3);
         return;
     }
     if (strcmp(path, "/metrics") == 0) {

@@ -69,6 +69,10 @@ static int open_dbs(struct store *st, MDB_txn *txn)
         /* Every outbound message's state by id (outbox holds the pending
          * ones only), and idempotency keys of POST /v1/messages. */
         {"messages", &st->messages, 0},    {"msgkeys", &st->msgkeys, 0},
+        /* contact \0 seq (big-endian) for every customer party of a
+         * record; digests of erased idempotency keys; tracking links. */
+        {"timeline", &st->timeline, 0},    {"erased", &st->erased, 0},
+        {"links", &st->links, 0},
     };
     for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -196,6 +200,7 @@ int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t in
     st->path = xstrdup(dir);
     st->sync = sync;
     st->map_size = initial_map ? initial_map : (size_t)256 << 20;
+    st->identity = 1;
     pthread_rwlock_init(&st->resize_lock, NULL);
     if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
         snprintf(err, err_len, "cannot create store directory %s: %s", dir, strerror(errno));

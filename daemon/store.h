@@ -16,6 +16,8 @@
 struct store {
     MDB_env *env;
     MDB_dbi log, idem, state, meta, handles, contacts, outbox, messages, msgkeys;
+    MDB_dbi timeline, erased, links;
+    int identity; /* resolve contacts while committing (the default) */
     char *path;
     enum sync_mode sync;
     size_t map_size;

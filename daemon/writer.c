@@ -11,6 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "contacts.h"
+#include "contacts_api.h"
+#include "crypto.h"
 #include "error.h"
 #include "log.h"
 #include "store.h"
@@ -34,31 +37,83 @@ void write_item_free(struct write_item *item)
     free(item);
 }
 
-static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, uint64_t *seq,
-                      int *is_new)
+/* A record already stored, or erased since (its key survives as a digest). */
+static int find_existing(struct store *st, MDB_txn *txn, const void *idem, size_t len,
+                         uint64_t *seq)
 {
-    MDB_val k = {wr->idem_len, wr->idem}, v;
+    MDB_val k = {len, (void *)idem}, v;
     int rc = mdb_get(txn, st->idem, &k, &v);
-    if (rc == 0 && v.mv_size == sizeof(uint64_t)) {
-        memcpy(seq, v.mv_data, sizeof *seq);
-        *is_new = 0;
-        return 0;
+    if (rc == MDB_NOTFOUND) {
+        unsigned char digest[32];
+        crypto_sha256(idem, len, digest);
+        MDB_val dk = {sizeof digest, digest};
+        rc = mdb_get(txn, st->erased, &dk, &v);
     }
-    if (rc != MDB_NOTFOUND && rc != 0)
-        return rc;
-    uint64_t next = *seq;
-    json_object_set_new(wr->rec, "seq", json_integer((json_int_t)next));
-    char *text = json_dumps(wr->rec, JSON_COMPACT);
+    if (rc == 0 && v.mv_size == sizeof(uint64_t))
+        memcpy(seq, v.mv_data, sizeof *seq);
+    return rc;
+}
+
+/* Append one record at seq: serialize, log, idempotency key. */
+static int append(struct store *st, MDB_txn *txn, json_t *rec, const void *idem, size_t idem_len,
+                  uint64_t seq)
+{
+    json_object_set_new(rec, "seq", json_integer((json_int_t)seq));
+    char *text = json_dumps(rec, JSON_COMPACT);
     if (!text)
         return ENOMEM;
-    MDB_val lk = {sizeof next, &next}, lv = {strlen(text), text};
-    rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND);
+    MDB_val lk = {sizeof seq, &seq}, lv = {strlen(text), text};
+    int rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND);
     free(text);
     if (rc)
         return rc;
-    MDB_val sv = {sizeof next, &next};
-    if ((rc = mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE)))
+    MDB_val k = {idem_len, (void *)idem}, sv = {sizeof seq, &seq};
+    return mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE);
+}
+
+/* Append the records kanald adds itself (merges, splits) after seq *last. */
+int writer_append_system(struct store *st, MDB_txn *txn, struct resolve_extra *extra,
+                         uint64_t *last)
+{
+    for (size_t i = 0; i < extra->n; i++) {
+        json_t *rec = extra->recs[i];
+        const char *kind = json_string_value(json_object_get(rec, "kind"));
+        const char *ext = json_string_value(json_object_get(rec, "external_id"));
+        char key[600];
+        size_t kl = store_idem_key(key, sizeof key, KANAL_SYSTEM_SOURCE, kind, ext);
+        uint64_t s = *last + 1;
+        struct resolve_extra none = {0};
+        int rc = contacts_resolve(st, txn, rec, s, &none);
+        resolve_extra_clear(&none);
+        if (rc || (rc = append(st, txn, rec, key, kl, s)))
+            return rc;
+        *last = s;
+    }
+    return 0;
+}
+
+static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, uint64_t *last,
+                      uint64_t *seq, int *is_new)
+{
+    int rc = find_existing(st, txn, wr->idem, wr->idem_len, seq);
+    if (rc == 0) {
+        *is_new = 0;
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
         return rc;
+    uint64_t next = *last + 1;
+    struct resolve_extra extra = {0};
+    rc = contacts_resolve(st, txn, wr->rec, next, &extra);
+    if (rc == 0)
+        rc = append(st, txn, wr->rec, wr->idem, wr->idem_len, next);
+    *last = next;
+    if (rc == 0)
+        rc = writer_append_system(st, txn, &extra, last);
+    resolve_extra_clear(&extra);
+    if (rc)
+        return rc;
+    *seq = next;
     *is_new = 1;
     return 0;
 }
@@ -74,15 +129,14 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
         if (!it->seqs && it->nrecs)
             it->seqs = xcalloc(it->nrecs, sizeof *it->seqs);
         for (size_t i = 0; i < it->nrecs; i++) {
-            uint64_t s = seq + 1;
+            uint64_t s = 0;
             int is_new = 0;
-            int rc = put_record(st, txn, &it->recs[i], &s, &is_new);
+            int rc = put_record(st, txn, &it->recs[i], &seq, &s, &is_new);
             if (rc)
                 return rc;
             it->seqs[i] = s;
             it->recs[i].is_new = is_new;
             if (is_new) {
-                seq = s;
                 it->nnew++;
             } else if (stats) {
                 stats->duplicates++;
@@ -97,9 +151,12 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
                 return rc;
         }
         if (it->apply) {
+            it->last_seq = seq;
             int rc = it->apply(it, st, txn);
             if (rc)
                 return rc;
+            if (it->last_seq > seq)
+                seq = it->last_seq; /* apply() appended records of its own */
         }
     }
     *last = seq;
@@ -202,6 +259,14 @@ static void *writer_main(void *arg)
             if (w->failing)
                 log_notice("store %s: commits succeed again", w->st->path);
             w->failing = 0;
+            for (struct write_item *it = batch; it; it = it->next)
+                if (it->scrub_after && !it->status) {
+                    int src = store_scrub_free_pages(w->st);
+                    if (src)
+                        log_err("store %s: cannot overwrite free pages after an erasure: %s",
+                                w->st->path, kanal_strerror(store_err(src)));
+                    break;
+                }
         }
 
         pthread_mutex_lock(&w->mu);

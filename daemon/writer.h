@@ -44,6 +44,11 @@ struct write_item {
     int status;      /* 0 or negative error */
     uint64_t *seqs;  /* one per record */
     size_t nnew;     /* records actually written (not duplicates) */
+    /* For apply(): the last seq used so far; apply() may append records
+     * (writer_append_system) and moves it on. */
+    uint64_t last_seq;
+    /* After the commit, overwrite the store's free pages (erasure). */
+    int scrub_after;
 };
 
 /* Histogram bounds: records per commit, and commit latency in microseconds. */
@@ -81,6 +86,11 @@ void writer_get_stats(struct writer *w, struct writer_stats *out);
 void writer_submit(struct writer *w, struct write_item *item);
 /* Commit what is queued, stop the thread, run the remaining completions. */
 void writer_stop(struct writer *w);
+struct resolve_extra;
+/* Append kanald's own records after *last (inside apply()). */
+int writer_append_system(struct store *st, MDB_txn *txn, struct resolve_extra *extra,
+                         uint64_t *last);
+
 /* Free an item and everything it owns. */
 void write_item_free(struct write_item *item);
 

@@ -1,0 +1,700 @@
+/* The identity graph.  Runs inside the writer's transaction, so a contact
+ * is exactly as durable and as ordered as the records that made it.
+ *
+ * Every customer party's handles are looked up in `handles`.  Unknown
+ * handles are linked to the party's contact (a new one if none of them is
+ * known); handles of two different contacts in one party merge them: the
+ * older contact survives, the younger is absorbed.  Every link keeps its
+ * provenance (the seq that made it, the rule, a confidence), and every merge
+ * is itself a record in the feed, so CRMs that follow the feed stay
+ * consistent and a wrong merge can be split again. */
+#include "contacts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "util.h"
+
+#define MAX_NAMES 20
+
+/* ---- small LMDB/JSON helpers ---- */
+
+static int get_json(MDB_txn *txn, MDB_dbi dbi, const char *key, json_t **out)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc)
+        return rc;
+    *out = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    return *out ? 0 : MDB_CORRUPTED;
+}
+
+static int put_json(MDB_txn *txn, MDB_dbi dbi, const char *key, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    if (!text)
+        return ENOMEM;
+    MDB_val k = {strlen(key), (void *)key}, v = {strlen(text), text};
+    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    free(text);
+    return rc;
+}
+
+int contacts_load(struct store *st, MDB_txn *txn, const char *id, json_t **out)
+{
+    return get_json(txn, st->contacts, id, out);
+}
+
+int contacts_save(struct store *st, MDB_txn *txn, json_t *c)
+{
+    return put_json(txn, st->contacts, json_string_value(json_object_get(c, "id")), c);
+}
+
+static uint64_t contact_number(const char *id)
+{
+    return id && id[0] == 'c' ? strtoull(id + 1, NULL, 10) : UINT64_MAX;
+}
+
+int contacts_follow(struct store *st, MDB_txn *txn, const char *id, char *out, size_t out_len)
+{
+    char cur[32];
+    snprintf(cur, sizeof cur, "%s", id);
+    for (int hops = 0; hops < 64; hops++) {
+        json_t *c;
+        int rc = contacts_load(st, txn, cur, &c);
+        if (rc)
+            return rc;
+        const char *next = json_string_value(json_object_get(c, "merged_into"));
+        if (!next) {
+            json_decref(c);
+            snprintf(out, out_len, "%s", cur);
+            return 0;
+        }
+        snprintf(cur, sizeof cur, "%s", next);
+        json_decref(c);
+    }
+    return MDB_CORRUPTED;
+}
+
+int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char *out,
+                       size_t out_len)
+{
+    json_t *h;
+    int rc = get_json(txn, st->handles, handle, &h);
+    if (rc)
+        return rc;
+    const char *c = json_string_value(json_object_get(h, "c"));
+    rc = c ? contacts_follow(st, txn, c, out, out_len) : MDB_CORRUPTED;
+    json_decref(h);
+    return rc;
+}
+
+static int timeline_put(struct store *st, MDB_txn *txn, const char *cid, uint64_t seq)
+{
+    unsigned char key[48];
+    size_t n = strlen(cid);
+    if (n + 9 > sizeof key)
+        return EINVAL;
+    memcpy(key, cid, n + 1);
+    for (int i = 0; i < 8; i++)
+        key[n + 1 + i] = (unsigned char)(seq >> (56 - 8 * i));
+    MDB_val k = {n + 9, key}, v = {0, ""};
+    return mdb_put(txn, st->timeline, &k, &v, 0);
+}
+
+static char *now_text(char buf[32])
+{
+    util_format_time(util_now_ms(), buf, 32);
+    return buf;
+}
+
+/* ---- contacts ---- */
+
+static int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out)
+{
+    static const char key[] = "next_contact";
+    MDB_val k = {sizeof key - 1, (void *)key}, v;
+    uint64_t n = 1;
+    int rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof n)
+        memcpy(&n, v.mv_data, sizeof n);
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    uint64_t next = n + 1;
+    MDB_val nv = {sizeof next, &next};
+    if ((rc = mdb_put(txn, st->meta, &k, &nv, 0)))
+        return rc;
+    char id[32], now[32];
+    snprintf(id, sizeof id, "c%llu", (unsigned long long)n);
+    *out = json_pack("{s:s,s:s,s:I,s:[],s:[],s:{},s:{s:{},s:{}},s:[],s:{},s:[],s:[],s:I}", "id",
+                     id, "created_at", now_text(now), "created_seq", (json_int_t)seq, "handles",
+                     "names", "channels", "counts", "direction", "kind", "events", "consent",
+                     "merged", "split_from", "records", (json_int_t)0);
+    return *out ? 0 : ENOMEM;
+}
+
+static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const char *handle,
+                       uint64_t seq, const char *rule, double confidence, const char *from)
+{
+    const char *cid = json_string_value(json_object_get(contact, "id"));
+    char now[32];
+    json_t *prov = json_pack("{s:s,s:I,s:s,s:f,s:s}", "c", cid, "seq", (json_int_t)seq, "rule",
+                             rule, "confidence", confidence, "at", now_text(now));
+    if (from)
+        json_object_set_new(prov, "merged_from", json_string(from));
+    int rc = put_json(txn, st->handles, handle, prov);
+    json_object_del(prov, "c");
+    json_object_set_new(prov, "handle", json_string(handle));
+    json_array_append_new(json_object_get(contact, "handles"), prov);
+    return rc;
+}
+
+static int has_string(json_t *array, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(array, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+        return 1;
+    return 0;
+}
+
+static const char *scheme_of(const char *handle, char *buf, size_t len)
+{
+    const char *colon = strchr(handle, ':');
+    size_t n = colon ? (size_t)(colon - handle) : 0;
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, handle, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* How sure a match through this handle is (the rules of the contract). */
+static void match_rule(const char *handle, const char **rule, double *confidence)
+{
+    char s[40];
+    scheme_of(handle, s, sizeof s);
+    if (strcmp(s, "crm") == 0) {
+        *rule = "crm-link";
+        *confidence = 1.0;
+    } else if (strcmp(s, "phone") == 0) {
+        /* Numbers get reassigned: strong, not certain. */
+        *rule = "same-phone";
+        *confidence = 0.95;
+    } else if (strcmp(s, "email") == 0) {
+        *rule = "same-email";
+        *confidence = 0.9;
+    } else {
+        *rule = "same-handle";
+        *confidence = 1.0;
+    }
+}
+
+/* A handle new to the graph, linked because the record gives it together
+ * with one that is known (or with none: the contact is new). */
+static void link_rule(const char *handle, json_t *party_handles, int new_contact_made,
+                      const char **rule, double *confidence)
+{
+    char s[40], t[40];
+    scheme_of(handle, s, sizeof s);
+    if (strcmp(s, "crm") == 0) {
+        *rule = "crm-link";
+        *confidence = 1.0;
+        return;
+    }
+    if (strcmp(s, "phone") == 0 || strcmp(s, "wa") == 0) {
+        /* WhatsApp gives wa_id and the number it stands for: the same number. */
+        const char *digits = strchr(handle, ':') + 1 + (s[0] == 'p');
+        size_t i;
+        json_t *v;
+        json_array_foreach(party_handles, i, v)
+        {
+            const char *o = json_string_value(v);
+            scheme_of(o, t, sizeof t);
+            if (strcmp(t, s) != 0 && (strcmp(t, "phone") == 0 || strcmp(t, "wa") == 0) &&
+                strcmp(strchr(o, ':') + 1 + (t[0] == 'p'), digits) == 0) {
+                *rule = "same-number";
+                *confidence = 1.0;
+                return;
+            }
+        }
+    }
+    *rule = new_contact_made ? "first-seen" : "same-party";
+    *confidence = new_contact_made ? 1.0 : 0.9;
+}
+
+static void add_count(json_t *obj, const char *key, json_int_t n)
+{
+    json_t *v = json_object_get(obj, key);
+    json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + n));
+}
+
+static json_t *sub(json_t *o, const char *key, int array)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        v = array ? json_array() : json_object();
+        json_object_set_new(o, key, v);
+    }
+    return v;
+}
+
+/* Fold what the absorbed contact knew into the survivor. */
+static void fold_history(json_t *s, json_t *a)
+{
+    size_t i;
+    json_t *v;
+    const char *key;
+    json_array_foreach(json_object_get(a, "names"), i, v) if (!has_string(sub(s, "names", 1),
+                                                                          json_string_value(v)) &&
+                                                              json_array_size(sub(s, "names", 1)) <
+                                                                  MAX_NAMES)
+        json_array_append(sub(s, "names", 1), v);
+    json_t *sc = sub(s, "counts", 0), *ac = json_object_get(a, "counts");
+    json_object_foreach(json_object_get(ac, "direction"), key, v)
+        add_count(sub(sc, "direction", 0), key, json_integer_value(v));
+    json_object_foreach(json_object_get(ac, "kind"), key, v)
+        add_count(sub(sc, "kind", 0), key, json_integer_value(v));
+    add_count(s, "records", json_integer_value(json_object_get(a, "records")));
+    json_object_foreach(json_object_get(a, "channels"), key, v)
+    {
+        json_t *mine = json_object_get(sub(s, "channels", 0), key);
+        if (!mine) {
+            json_object_set(sub(s, "channels", 0), key, v);
+            continue;
+        }
+        const char *af = json_string_value(json_object_get(v, "first_seen"));
+        const char *al = json_string_value(json_object_get(v, "last_seen"));
+        const char *mf = json_string_value(json_object_get(mine, "first_seen"));
+        const char *ml = json_string_value(json_object_get(mine, "last_seen"));
+        if (af && (!mf || strcmp(af, mf) < 0))
+            json_object_set_new(mine, "first_seen", json_string(af));
+        if (al && (!ml || strcmp(al, ml) > 0))
+            json_object_set_new(mine, "last_seen", json_string(al));
+    }
+    json_array_foreach(json_object_get(a, "events"), i, v) json_array_append(sub(s, "events", 1),
+                                                                             v);
+    json_object_foreach(json_object_get(a, "consent"), key, v)
+    {
+        json_t *mine = json_object_get(sub(s, "consent", 0), key);
+        if (!mine || json_integer_value(json_object_get(v, "seq")) >
+                         json_integer_value(json_object_get(mine, "seq")))
+            json_object_set(sub(s, "consent", 0), key, v);
+    }
+    if (!json_object_get(s, "crm") && json_object_get(a, "crm"))
+        json_object_set(s, "crm", json_object_get(a, "crm"));
+}
+
+json_t *contacts_system_record(const char *kind, const char *external_id, const char *contact,
+                               json_t *meta)
+{
+    char now[32];
+    json_t *r = json_pack("{s:i,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[],s:[],s:[]}", "v", 1,
+                          "seq", (json_int_t)0, "id", "", "source", KANAL_SYSTEM_SOURCE,
+                          "channel", "kanal", "kind", kind, "direction", "inbound",
+                          "occurred_at", now_text(now), "received_at", now, "external_id",
+                          external_id, "to", "mentions", "attachments");
+    char id[512];
+    snprintf(id, sizeof id, "%s/%s/%s", KANAL_SYSTEM_SOURCE, kind, external_id);
+    json_object_set_new(r, "id", json_string(id));
+    if (contact)
+        json_object_set_new(r, "contact", json_string(contact));
+    json_object_set_new(r, "meta", meta ? meta : json_object());
+    return r;
+}
+
+static int split_blocked(json_t *a, const char *b)
+{
+    return has_string(json_object_get(a, "split_from"), b);
+}
+
+static int merge(struct store *st, MDB_txn *txn, json_t *s, const char *absorbed, uint64_t seq,
+                 const char *bridge, struct resolve_extra *extra)
+{
+    json_t *a;
+    int rc = contacts_load(st, txn, absorbed, &a);
+    if (rc)
+        return rc;
+    const char *sid = json_string_value(json_object_get(s, "id"));
+    const char *rule;
+    double conf;
+    match_rule(bridge, &rule, &conf);
+    json_t *moved = json_array();
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(a, "handles"), i, h)
+    {
+        const char *name = json_string_value(json_object_get(h, "handle"));
+        if (!name)
+            continue;
+        if ((rc = link_handle(st, txn, s, name, seq, rule, conf, absorbed)))
+            goto out;
+        json_array_append_new(moved, json_string(name));
+    }
+    fold_history(s, a);
+    json_array_append_new(sub(s, "merged", 1),
+                          json_pack("{s:s,s:I,s:s,s:f,s:O}", "contact", absorbed, "seq",
+                                    (json_int_t)seq, "rule", rule, "confidence", conf, "handles",
+                                    moved));
+    json_object_set_new(a, "merged_into", json_string(sid));
+    if ((rc = contacts_save(st, txn, a)))
+        goto out;
+    char ext[160];
+    snprintf(ext, sizeof ext, "%s-into-%s-at-%llu", absorbed, sid, (unsigned long long)seq);
+    json_t *rec = contacts_system_record(
+        "merge", ext, sid,
+        json_pack("{s:s,s:s,s:I,s:s,s:f,s:i}", "survivor", sid, "absorbed", absorbed, "caused_by",
+                  (json_int_t)seq, "rule", rule, "confidence", conf, "handles",
+                  (int)json_array_size(moved)));
+    extra->recs = xrealloc(extra->recs, (extra->n + 1) * sizeof *extra->recs);
+    extra->recs[extra->n++] = rec;
+out:
+    json_decref(moved);
+    json_decref(a);
+    return rc;
+}
+
+void resolve_extra_clear(struct resolve_extra *extra)
+{
+    for (size_t i = 0; i < extra->n; i++)
+        json_decref(extra->recs[i]);
+    free(extra->recs);
+    extra->recs = NULL;
+    extra->n = 0;
+}
+
+/* The contact of one party: link, create or merge.  *out holds a reference. */
+static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint64_t seq,
+                           struct resolve_extra *extra, json_t **out, int *created,
+                           int *merged)
+{
+    /* Known contacts of the party's handles, oldest first. */
+    char ids[16][32], bridges[16][256];
+    size_t nids = 0;
+    size_t i;
+    json_t *h;
+    int rc;
+    json_array_foreach(handles, i, h)
+    {
+        char cid[32];
+        const char *name = json_string_value(h);
+        if (!name)
+            continue;
+        rc = contacts_of_handle(st, txn, name, cid, sizeof cid);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc)
+            return rc;
+        size_t j = 0;
+        while (j < nids && strcmp(ids[j], cid) != 0)
+            j++;
+        if (j == nids && nids < 16) {
+            snprintf(ids[nids], sizeof ids[nids], "%s", cid);
+            snprintf(bridges[nids], sizeof bridges[nids], "%s", name);
+            nids++;
+        }
+    }
+    json_t *c = NULL;
+    int made = 0;
+    if (nids == 0) {
+        if ((rc = new_contact(st, txn, seq, &c)))
+            return rc;
+        made = 1;
+    } else {
+        size_t oldest = 0;
+        for (size_t j = 1; j < nids; j++)
+            if (contact_number(ids[j]) < contact_number(ids[oldest]))
+                oldest = j;
+        if ((rc = contacts_load(st, txn, ids[oldest], &c)))
+            return rc;
+        for (size_t j = 0; j < nids; j++) {
+            if (j == oldest || split_blocked(c, ids[j]))
+                continue;
+            if ((rc = merge(st, txn, c, ids[j], seq, bridges[j], extra))) {
+                json_decref(c);
+                return rc;
+            }
+            (*merged)++;
+        }
+    }
+    /* Link the handles the graph did not know. */
+    json_array_foreach(handles, i, h)
+    {
+        const char *name = json_string_value(h);
+        char cid[32];
+        if (!name)
+            continue;
+        rc = contacts_of_handle(st, txn, name, cid, sizeof cid);
+        if (rc == 0)
+            continue; /* known: to this contact, or to one split from it */
+        if (rc != MDB_NOTFOUND)
+            break;
+        const char *rule;
+        double conf;
+        link_rule(name, handles, made && i == 0, &rule, &conf);
+        if ((rc = link_handle(st, txn, c, name, seq, rule, conf, NULL)))
+            break;
+        rc = 0;
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        json_decref(c);
+        return rc;
+    }
+    if ((rc = contacts_save(st, txn, c))) {
+        json_decref(c);
+        return rc;
+    }
+    *created = made;
+    *out = c;
+    return 0;
+}
+
+/* What a record tells about its contact. */
+static void note_record(json_t *c, json_t *rec, json_t *party, uint64_t seq)
+{
+    const char *name = json_string_value(json_object_get(party, "name"));
+    json_t *names = sub(c, "names", 1);
+    if (name && !has_string(names, name) && json_array_size(names) < MAX_NAMES)
+        json_array_append_new(names, json_string(name));
+    const char *channel = json_string_value(json_object_get(rec, "channel"));
+    const char *at = json_string_value(json_object_get(rec, "occurred_at"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    const char *dir = json_string_value(json_object_get(rec, "direction"));
+    if (channel && at) {
+        json_t *ch = json_object_get(sub(c, "channels", 0), channel);
+        if (!ch) {
+            ch = json_object();
+            json_object_set_new(sub(c, "channels", 0), channel, ch);
+        }
+        const char *f = json_string_value(json_object_get(ch, "first_seen"));
+        const char *l = json_string_value(json_object_get(ch, "last_seen"));
+        if (!f || strcmp(at, f) < 0)
+            json_object_set_new(ch, "first_seen", json_string(at));
+        if (!l || strcmp(at, l) > 0)
+            json_object_set_new(ch, "last_seen", json_string(at));
+    }
+    json_t *counts = sub(c, "counts", 0);
+    if (dir)
+        add_count(sub(counts, "direction", 0), dir, 1);
+    if (kind)
+        add_count(sub(counts, "kind", 0), kind, 1);
+    add_count(c, "records", 1);
+    json_object_set_new(c, "last_seq", json_integer((json_int_t)seq));
+    json_t *event = json_object_get(rec, "event");
+    if (kind && event &&
+        (!strcmp(kind, "signup") || !strcmp(kind, "checkin") || !strcmp(kind, "cancel"))) {
+        json_t *e = json_pack("{s:O,s:s,s:I,s:s,s:s}", "id", json_object_get(event, "id"), "kind",
+                              kind, "seq", (json_int_t)seq, "at", at ? at : "", "source",
+                              json_string_value(json_object_get(rec, "source")));
+        if (json_object_get(event, "name"))
+            json_object_set(e, "name", json_object_get(event, "name"));
+        json_array_append_new(sub(c, "events", 1), e);
+    }
+    if (kind && channel && (!strcmp(kind, "optout") || !strcmp(kind, "optin")))
+        json_object_set_new(sub(c, "consent", 0), channel,
+                            json_pack("{s:s,s:I,s:s,s:s}", "state", kind, "seq", (json_int_t)seq,
+                                      "at", at ? at : "", "source",
+                                      json_string_value(json_object_get(rec, "source"))));
+}
+
+static int is_customer(json_t *party)
+{
+    const char *role = json_string_value(json_object_get(party, "role"));
+    return json_is_object(party) && (!role || strcmp(role, "customer") == 0) &&
+           json_is_array(json_object_get(party, "handles"));
+}
+
+int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
+                     struct resolve_extra *extra)
+{
+    if (!st->identity || !json_is_object(rec))
+        return 0;
+    int rc;
+    const char *given = json_string_value(json_object_get(rec, "contact"));
+    if (given) {
+        /* kanald's own records (clicks, consent, erasure) name their contact. */
+        json_t *c;
+        char live[32];
+        if (contacts_follow(st, txn, given, live, sizeof live) != 0 ||
+            contacts_load(st, txn, live, &c) != 0)
+            return 0;
+        json_object_set_new(rec, "contact", json_string(live));
+        const char *kind = json_string_value(json_object_get(rec, "kind"));
+        const char *source = json_string_value(json_object_get(rec, "source"));
+        int bookkeeping = source && !strcmp(source, KANAL_SYSTEM_SOURCE) && kind &&
+                          (!strcmp(kind, "merge") || !strcmp(kind, "split") ||
+                           !strcmp(kind, "erase"));
+        rc = 0;
+        if (!bookkeeping) {
+            note_record(c, rec, json_object_get(rec, "from"), seq);
+            rc = contacts_save(st, txn, c);
+        }
+        if (!rc)
+            rc = timeline_put(st, txn, live, seq);
+        json_decref(c);
+        return rc;
+    }
+    const char *source = json_string_value(json_object_get(rec, "source"));
+    if (source && strcmp(source, KANAL_SYSTEM_SOURCE) == 0)
+        return 0; /* kanald's own records name their contact or none */
+    json_t *parties[64];
+    size_t np = 0;
+    json_t *from = json_object_get(rec, "from");
+    if (is_customer(from))
+        parties[np++] = from;
+    static const char *const lists[] = {"to", "mentions"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(rec, lists[l]), i, p) if (is_customer(p) && np < 64)
+            parties[np++] = p;
+    }
+    /* The record's contact: who acted if a customer did, else whom the
+     * brand addressed. */
+    for (size_t i = 0; i < np; i++) {
+        json_t *c;
+        int created = 0, merged = 0;
+        if ((rc = resolve_handles(st, txn, json_object_get(parties[i], "handles"), seq, extra, &c,
+                                  &created, &merged)))
+            return rc;
+        const char *cid = json_string_value(json_object_get(c, "id"));
+        if (i == 0) {
+            json_object_set_new(rec, "contact", json_string(cid));
+            note_record(c, rec, parties[i], seq);
+            rc = contacts_save(st, txn, c);
+        }
+        if (!rc)
+            rc = timeline_put(st, txn, cid, seq);
+        /* Merge records belong to the survivor's timeline too. */
+        json_decref(c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t *handles,
+                      const char *name, uint64_t seq_hint, struct resolve_extra *extra,
+                      struct crm_result *res)
+{
+    json_t *c;
+    int created = 0, merged = 0;
+    memset(res, 0, sizeof *res);
+    int rc = resolve_handles(st, txn, handles, seq_hint, extra, &c, &created, &merged);
+    if (rc)
+        return rc;
+    json_object_set_new(c, "crm", json_string(crm_id));
+    json_t *names = sub(c, "names", 1);
+    if (name && *name && !has_string(names, name) && json_array_size(names) < MAX_NAMES)
+        json_array_append_new(names, json_string(name));
+    rc = contacts_save(st, txn, c);
+    res->created = created;
+    res->matched = !created;
+    res->merged = merged;
+    snprintf(res->contact, sizeof res->contact, "%s",
+             json_string_value(json_object_get(c, "id")));
+    json_decref(c);
+    return rc;
+}
+
+static void remove_string(json_t *array, const char *s)
+{
+    for (size_t i = 0; i < json_array_size(array);) {
+        const char *v = json_string_value(json_array_get(array, i));
+        if (v && strcmp(v, s) == 0)
+            json_array_remove(array, i);
+        else
+            i++;
+    }
+}
+
+int contacts_split(struct store *st, MDB_txn *txn, const char *survivor, const char *absorbed,
+                   struct resolve_extra *extra, json_t **result)
+{
+    json_t *s = NULL, *a = NULL;
+    int rc = contacts_load(st, txn, survivor, &s);
+    if (rc)
+        return rc;
+    if ((rc = contacts_load(st, txn, absorbed, &a))) {
+        json_decref(s);
+        return rc;
+    }
+    json_t *merges = sub(s, "merged", 1), *entry = NULL;
+    size_t idx = 0, i;
+    json_t *m;
+    json_array_foreach(merges, i, m)
+    {
+        const char *who = json_string_value(json_object_get(m, "contact"));
+        if (who && strcmp(who, absorbed) == 0) {
+            entry = m;
+            idx = i;
+        }
+    }
+    if (!entry) {
+        json_decref(s);
+        json_decref(a);
+        return MDB_NOTFOUND;
+    }
+    json_incref(entry);
+    json_array_remove(merges, idx);
+    json_t *back = json_object_get(entry, "handles");
+    uint64_t seq = (uint64_t)json_integer_value(json_object_get(entry, "seq"));
+    size_t moved = 0;
+    json_t *h;
+    json_array_foreach(back, i, h)
+    {
+        const char *name = json_string_value(h);
+        /* Re-point each handle the absorbed side brought, with provenance. */
+        if ((rc = link_handle(st, txn, a, name, seq, "split", 1.0, NULL)))
+            goto out;
+        moved++;
+        json_t *hs = json_object_get(s, "handles");
+        for (size_t j = 0; j < json_array_size(hs);) {
+            const char *hn = json_string_value(json_object_get(json_array_get(hs, j), "handle"));
+            if (hn && strcmp(hn, name) == 0)
+                json_array_remove(hs, j);
+            else
+                j++;
+        }
+    }
+    /* Drop the duplicated provenance entries the absorbed contact kept. */
+    json_t *ah = json_object_get(a, "handles");
+    for (size_t j = 0; j < json_array_size(ah);) {
+        const char *rule = json_string_value(json_object_get(json_array_get(ah, j), "rule"));
+        const char *hn = json_string_value(json_object_get(json_array_get(ah, j), "handle"));
+        int later = 0;
+        for (size_t k = j + 1; k < json_array_size(ah); k++) {
+            const char *kn = json_string_value(json_object_get(json_array_get(ah, k), "handle"));
+            later |= hn && kn && strcmp(hn, kn) == 0;
+        }
+        if (later && rule && strcmp(rule, "split") != 0)
+            json_array_remove(ah, j);
+        else
+            j++;
+    }
+    json_object_del(a, "merged_into");
+    remove_string(sub(s, "split_from", 1), absorbed);
+    json_array_append_new(sub(s, "split_from", 1), json_string(absorbed));
+    remove_string(sub(a, "split_from", 1), survivor);
+    json_array_append_new(sub(a, "split_from", 1), json_string(survivor));
+    if ((rc = contacts_save(st, txn, s)) || (rc = contacts_save(st, txn, a)))
+        goto out;
+    char ext[160], now[32];
+    snprintf(ext, sizeof ext, "%s-from-%s-at-%s", absorbed, survivor, now_text(now));
+    json_t *rec = contacts_system_record(
+        "split", ext, survivor,
+        json_pack("{s:s,s:s,s:I,s:i}", "survivor", survivor, "absorbed", absorbed, "merged_at",
+                  (json_int_t)seq, "handles", (int)moved));
+    extra->recs = xrealloc(extra->recs, (extra->n + 1) * sizeof *extra->recs);
+    extra->recs[extra->n++] = rec;
+    *result = json_pack("{s:s,s:s,s:i}", "survivor", survivor, "restored", absorbed, "handles",
+                        (int)moved);
+out:
+    json_decref(entry);
+    json_decref(s);
+    json_decref(a);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/* Contacts: the identity graph kept inside the writer's transaction. */
+#ifndef KANAL_CONTACTS_H
+#define KANAL_CONTACTS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+struct store;
+
+/* The source name of records kanald itself writes (merge, split, erase,
+ * click, consent); no configured source may take it. */
+#define KANAL_SYSTEM_SOURCE "kanal"
+
+/* Records that resolving one record adds to the log after it (merges). */
+struct resolve_extra {
+    json_t **recs;
+    size_t n;
+};
+
+/* Resolve the customer parties of rec (about to be stored at seq): look
+ * their handles up, create, link or merge contacts, set rec's "contact",
+ * update the contact's history.  Merges are appended to extra as system
+ * records (without seq).  0 or an MDB error. */
+int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
+                     struct resolve_extra *extra);
+void resolve_extra_clear(struct resolve_extra *extra);
+
+/* A system record (source "kanal") of kind with meta; contact may be NULL. */
+json_t *contacts_system_record(const char *kind, const char *external_id, const char *contact,
+                               json_t *meta);
+
+/* The live contact id a contact id ends up at (following merges), into out. */
+int contacts_follow(struct store *st, MDB_txn *txn, const char *id, char *out, size_t out_len);
+/* The contact of a handle (normalized), following merges. */
+int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char *out,
+                       size_t out_len);
+/* Load / store a contact's JSON. */
+int contacts_load(struct store *st, MDB_txn *txn, const char *id, json_t **out);
+int contacts_save(struct store *st, MDB_txn *txn, json_t *c);
+
+/* Link a CRM customer: handles (normalized, crm:<id> first) to one contact;
+ * counts matched/created/merged.  Merge records go to extra. */
+struct crm_result {
+    int matched, created, merged;
+    char contact[32];
+};
+int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t *handles,
+                      const char *name, uint64_t seq_hint, struct resolve_extra *extra,
+                      struct crm_result *res);
+
+/* Undo the merge of absorbed into survivor; the split record goes to extra.
+ * Returns 0, MDB_NOTFOUND when there is no such merge. */
+int contacts_split(struct store *st, MDB_txn *txn, const char *survivor, const char *absorbed,
+                   struct resolve_extra *extra, json_t **result);
+
+#endif

@@ -1,0 +1,32 @@
+/* HTTP routes for contacts, erasure and tracking links. */
+#ifndef KANAL_CONTACTS_API_H
+#define KANAL_CONTACTS_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+struct daemon;
+struct http_req;
+struct store;
+
+/* /v1/contacts...; rest is what follows "/v1/contacts". */
+void contacts_handle(struct daemon *d, struct http_req *req, const char *rest);
+/* Every seq of a contact's records (with what it absorbed), sorted. */
+int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t **out,
+                      size_t *n);
+/* 1 when the contact of handle withdrew consent on channel. */
+int contacts_opted_out(struct daemon *d, const char *handle, const char *channel);
+
+/* erase.c: DELETE /v1/contacts/<id>. */
+void erase_contact(struct daemon *d, struct http_req *req, const char *id);
+/* Overwrite the store's free pages so erased data leaves the file. */
+int store_scrub_free_pages(struct store *st);
+
+/* links.c: POST /v1/links and GET /t/<token>. */
+void links_create(struct daemon *d, struct http_req *req);
+void links_click(struct daemon *d, struct http_req *req, const char *token);
+
+#endif

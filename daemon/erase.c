@@ -1,0 +1,562 @@
+/* Erasure (GDPR / KVKK): DELETE /v1/contacts/<id>.
+ *
+ * Every record of the person keeps its seq, kind, channel, direction and
+ * times, so feeds and counts stay consistent, but loses everything personal:
+ * parties, text, subject, attachments, raw payload, threading ids and the
+ * channel's external id (which for e-mail is a Message-ID with an address
+ * in it).  The idempotency key goes too; its SHA-256 digest stays, so a
+ * redelivery of an erased message is still recognised and not stored again.
+ * Handles, the contact, its links and plugin state naming its handles are
+ * deleted, pending messages to it are cancelled, and an `erase` record tells
+ * downstream copies to erase too.
+ *
+ * LMDB never overwrites a page in place: the erased data would survive in
+ * the file's free pages.  After the commit, store_scrub_free_pages() fills
+ * the free pages with zeros, so the data leaves the file itself. */
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "contacts.h"
+#include "contacts_api.h"
+#include "crypto.h"
+#include "daemon.h"
+#include "handle.h"
+#include "http.h"
+#include "log.h"
+#include "outbox.h"
+#include "util.h"
+
+struct erase_op {
+    struct daemon *d;
+    struct http_req *req;
+    char id[64];
+    int status;
+    json_t *answer;
+    json_t *cancelled; /* outbox message ids */
+};
+
+static json_t *erased_party(const char *cid, json_t *old)
+{
+    char h[64];
+    snprintf(h, sizeof h, "erased:%s", cid);
+    const char *role = json_string_value(json_object_get(old, "role"));
+    return json_pack("{s:s,s:s,s:[s]}", "handle", h, "role", role ? role : "customer", "handles",
+                     h);
+}
+
+static int party_is(json_t *party, json_t *handles)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(party, "handles"), i, h) if (json_object_get(
+        handles, json_string_value(h))) return 1;
+    const char *main = json_string_value(json_object_get(party, "handle"));
+    return main && json_object_get(handles, main);
+}
+
+static int scrub_parties(json_t *rec, const char *field, json_t *handles, const char *cid)
+{
+    json_t *list = json_object_get(rec, field);
+    int n = 0;
+    for (size_t i = 0; i < json_array_size(list); i++)
+        if (party_is(json_array_get(list, i), handles)) {
+            json_array_set_new(list, i, erased_party(cid, json_array_get(list, i)));
+            n++;
+        }
+    return n;
+}
+
+/* Rewrite one record without the person; drop its idempotency key. */
+static int erase_record(struct store *st, MDB_txn *txn, uint64_t seq, json_t *ids,
+                        json_t *handles, const char *cid)
+{
+    MDB_val k = {sizeof seq, &seq}, v;
+    int rc = mdb_get(txn, st->log, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    if (!rec)
+        return MDB_CORRUPTED;
+    const char *contact = json_string_value(json_object_get(rec, "contact"));
+    int theirs = 0;
+    size_t i;
+    json_t *idv;
+    json_array_foreach(ids, i, idv) theirs |= contact && !strcmp(contact, json_string_value(idv));
+    const char *source = json_string_value(json_object_get(rec, "source"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    const char *ext = json_string_value(json_object_get(rec, "external_id"));
+    if (!source || !kind || !ext) {
+        json_decref(rec);
+        return 0;
+    }
+    /* Records kanald wrote about the contact (merges, splits) hold ids only. */
+    int bookkeeping = !strcmp(source, KANAL_SYSTEM_SOURCE) &&
+                      (!strcmp(kind, "merge") || !strcmp(kind, "split"));
+    if (theirs && !bookkeeping) {
+        char key[2048];
+        size_t kl = store_idem_key(key, sizeof key, source, kind, ext);
+        MDB_val ik = {kl, key};
+        rc = mdb_del(txn, st->idem, &ik, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            goto out;
+        unsigned char digest[32];
+        crypto_sha256(key, kl, digest);
+        MDB_val dk = {sizeof digest, digest}, dv = {sizeof seq, &seq};
+        if ((rc = mdb_put(txn, st->erased, &dk, &dv, 0)))
+            goto out;
+        char nid[600], next[64];
+        snprintf(next, sizeof next, "erased-%llu", (unsigned long long)seq);
+        snprintf(nid, sizeof nid, "%s/%s/%s", source, kind, next);
+        json_object_set_new(rec, "id", json_string(nid));
+        json_object_set_new(rec, "external_id", json_string(next));
+        static const char *const personal[] = {"thread", "reply_to", "subject", "text", "raw"};
+        for (size_t f = 0; f < ARRAY_SIZE(personal); f++)
+            json_object_del(rec, personal[f]);
+        if (json_object_get(rec, "from"))
+            json_object_set_new(rec, "from", erased_party(cid, json_object_get(rec, "from")));
+        json_object_set_new(rec, "attachments", json_array());
+        json_object_set_new(rec, "meta", json_pack("{s:b}", "erased", 1));
+    } else {
+        json_object_del(rec, "raw");
+        if (party_is(json_object_get(rec, "from"), handles))
+            json_object_set_new(rec, "from", erased_party(cid, json_object_get(rec, "from")));
+    }
+    scrub_parties(rec, "to", handles, cid);
+    scrub_parties(rec, "mentions", handles, cid);
+    char *text = json_dumps(rec, JSON_COMPACT);
+    MDB_val nv = {strlen(text), text};
+    rc = mdb_put(txn, st->log, &k, &nv, 0);
+    free(text);
+out:
+    json_decref(rec);
+    return rc;
+}
+
+/* Delete every key of db for which match() says so. */
+static int delete_where(MDB_txn *txn, MDB_dbi dbi, int (*match)(MDB_val *, MDB_val *, void *),
+                        void *arg, int *count)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (match(&k, &v, arg)) {
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+            if (count)
+                (*count)++;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int mem_has(const MDB_val *v, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || v->mv_size < n)
+        return 0;
+    return memmem(v->mv_data, v->mv_size, s, n) != NULL;
+}
+
+/* State entries (plugin cursors) that name one of the handles. */
+static int state_names_handle(MDB_val *k, MDB_val *v, void *arg)
+{
+    json_t *handles = arg;
+    const char *h;
+    json_t *x;
+    json_object_foreach(handles, h, x)
+    {
+        const char *value = strchr(h, ':') + 1;
+        if (mem_has(k, h) || mem_has(v, h) || (strlen(value) >= 6 && (mem_has(k, value) ||
+                                                                      mem_has(v, value))))
+            return 1;
+    }
+    return 0;
+}
+
+static int timeline_of(MDB_val *k, MDB_val *v, void *arg)
+{
+    (void)v;
+    json_t *ids = arg;
+    size_t i;
+    json_t *idv;
+    json_array_foreach(ids, i, idv)
+    {
+        const char *id = json_string_value(idv);
+        size_t il = strlen(id) + 1;
+        if (k->mv_size == il + 8 && memcmp(k->mv_data, id, il) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int link_of(MDB_val *k, MDB_val *v, void *arg)
+{
+    (void)k;
+    json_t *ids = arg;
+    json_t *l = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+    const char *c = json_string_value(json_object_get(l, "contact"));
+    int hit = 0;
+    size_t i;
+    json_t *idv;
+    json_array_foreach(ids, i, idv) hit |= c && !strcmp(c, json_string_value(idv));
+    json_decref(l);
+    return hit;
+}
+
+/* Outbound messages to the person: scrub their stored copy; cancel the
+ * pending ones. */
+static int scrub_messages(struct store *st, MDB_txn *txn, json_t *handles, json_t *cancelled)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->messages, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    json_t *changed = json_array();
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        json_t *m = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        const char *to = json_string_value(json_object_get(m, "to"));
+        char norm[512];
+        const char *why;
+        int hit = to && (json_object_get(handles, to) ||
+                         (handle_normalize(to, NULL, norm, sizeof norm, &why) == 0 &&
+                          json_object_get(handles, norm)));
+        if (hit)
+            json_array_append_new(changed, m);
+        else
+            json_decref(m);
+    }
+    mdb_cursor_close(cur);
+    rc = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(changed, i, m)
+    {
+        const char *status = json_string_value(json_object_get(m, "status"));
+        json_object_set_new(m, "to", json_string("erased"));
+        json_object_del(m, "text");
+        json_object_del(m, "template");
+        json_object_del(m, "reply_to");
+        if (status && (!strcmp(status, "queued") || !strcmp(status, "sending"))) {
+            json_object_set_new(m, "status", json_string("failed"));
+            json_object_set_new(m, "reason", json_string("erased"));
+            uint64_t num = (uint64_t)json_integer_value(json_object_get(m, "num"));
+            MDB_val ok = {sizeof num, &num};
+            rc = mdb_del(txn, st->outbox, &ok, NULL);
+            if (rc && rc != MDB_NOTFOUND)
+                break;
+            json_array_append(cancelled, json_object_get(m, "id"));
+        }
+        char *text = json_dumps(m, JSON_COMPACT);
+        const char *id = json_string_value(json_object_get(m, "id"));
+        MDB_val mk = {strlen(id), (void *)id}, mv = {strlen(text), text};
+        rc = mdb_put(txn, st->messages, &mk, &mv, 0);
+        free(text);
+        if (rc)
+            break;
+    }
+    json_decref(changed);
+    return rc;
+}
+
+static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct erase_op *op = it->arg;
+    char live[32];
+    json_t *c = NULL;
+    int rc = contacts_follow(st, txn, op->id, live, sizeof live);
+    if (rc == 0)
+        rc = contacts_load(st, txn, live, &c);
+    if (rc == MDB_NOTFOUND) {
+        op->status = 404;
+        op->answer = json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message",
+                               "no such contact");
+        return 0;
+    }
+    if (rc)
+        return rc;
+    /* The person: the contact, what it absorbed, and all their handles. */
+    json_t *ids = json_array(), *handles = json_object();
+    json_t *queue = json_array();
+    json_array_append_new(queue, json_string(live));
+    for (size_t q = 0; q < json_array_size(queue) && q < 256; q++) {
+        const char *id = json_string_value(json_array_get(queue, q));
+        json_t *x;
+        if (contacts_load(st, txn, id, &x) != 0)
+            continue;
+        json_array_append_new(ids, json_string(id));
+        size_t i;
+        json_t *h;
+        json_array_foreach(json_object_get(x, "handles"), i, h)
+        {
+            const char *name = json_string_value(json_object_get(h, "handle"));
+            if (name)
+                json_object_set_new(handles, name, json_true());
+        }
+        json_array_foreach(json_object_get(x, "merged"), i, h)
+            json_array_append(queue, json_object_get(h, "contact"));
+        json_decref(x);
+    }
+    json_decref(queue);
+    uint64_t *seqs = NULL;
+    size_t n = 0;
+    rc = contacts_timeline(op->d, txn, c, &seqs, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = erase_record(st, txn, seqs[i], ids, handles, live);
+    free(seqs);
+    int nstate = 0, nlinks = 0;
+    const char *h;
+    json_t *x;
+    json_object_foreach(handles, h, x)
+    {
+        MDB_val k = {strlen(h), (void *)h};
+        int r = mdb_del(txn, st->handles, &k, NULL);
+        if (rc == 0 && r && r != MDB_NOTFOUND)
+            rc = r;
+    }
+    size_t i;
+    json_t *idv;
+    json_array_foreach(ids, i, idv)
+    {
+        const char *id = json_string_value(idv);
+        MDB_val k = {strlen(id), (void *)id};
+        int r = mdb_del(txn, st->contacts, &k, NULL);
+        if (rc == 0 && r && r != MDB_NOTFOUND)
+            rc = r;
+    }
+    if (rc == 0)
+        rc = delete_where(txn, st->timeline, timeline_of, ids, NULL);
+    if (rc == 0)
+        rc = delete_where(txn, st->state, state_names_handle, handles, &nstate);
+    if (rc == 0)
+        rc = delete_where(txn, st->links, link_of, ids, &nlinks);
+    if (rc == 0)
+        rc = scrub_messages(st, txn, handles, op->cancelled);
+    if (rc == 0) {
+        char ext[128], now[32];
+        util_format_time(util_now_ms(), now, sizeof now);
+        snprintf(ext, sizeof ext, "%s-at-%s", live, now);
+        struct resolve_extra extra = {0};
+        extra.recs = xmalloc(sizeof *extra.recs);
+        extra.recs[0] = contacts_system_record(
+            "erase", ext, live,
+            json_pack("{s:s,s:O,s:i,s:i,s:i}", "contact", live, "contacts", ids, "records",
+                      (int)n, "handles", (int)json_object_size(handles), "cancelled_messages",
+                      (int)json_array_size(op->cancelled)));
+        extra.n = 1;
+        rc = writer_append_system(st, txn, &extra, &it->last_seq);
+        resolve_extra_clear(&extra);
+        op->status = 200;
+        op->answer = json_pack("{s:s,s:O,s:i,s:i,s:i,s:O,s:I}", "erased", live, "contacts", ids,
+                               "records", (int)n, "handles", (int)json_object_size(handles),
+                               "state_entries", nstate, "cancelled_messages", op->cancelled,
+                               "seq", (json_int_t)it->last_seq);
+    }
+    json_decref(ids);
+    json_decref(handles);
+    json_decref(c);
+    it->scrub_after = rc == 0;
+    return rc;
+}
+
+static void erase_done(struct write_item *it)
+{
+    struct erase_op *op = it->arg;
+    if (it->status) {
+        http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
+    } else {
+        if (op->status == 200) {
+            log_notice("contact %s erased", op->id);
+            size_t i;
+            json_t *m;
+            json_array_foreach(op->cancelled, i, m)
+                outbox_forget(op->d->outbox, json_string_value(m));
+        }
+        char *text = json_dumps(op->answer, JSON_COMPACT);
+        http_respond(op->req, op->status, "application/json", text, strlen(text));
+        free(text);
+    }
+    json_decref(op->answer);
+    json_decref(op->cancelled);
+    free(op);
+    write_item_free(it);
+}
+
+void erase_contact(struct daemon *d, struct http_req *req, const char *id)
+{
+    struct erase_op *op = xcalloc(1, sizeof *op);
+    op->d = d;
+    op->req = req;
+    op->cancelled = json_array();
+    snprintf(op->id, sizeof op->id, "%s", id);
+    struct write_item *it = xcalloc(1, sizeof *it);
+    it->apply = apply_erase;
+    it->done = erase_done;
+    it->arg = op;
+    writer_submit(&d->writer, it);
+}
+
+/* ---- overwriting free pages ---- */
+
+/* LMDB never overwrites data in place, and it recycles its page buffers
+ * without clearing them, so erased bytes can survive in two places: pages on
+ * the free list, and the unused gap between the node pointers and the nodes
+ * of live pages.  Neither is ever read by LMDB, so both can be zeroed
+ * directly in the file.  Free pages are zeroed only once no reader can still
+ * see them (freed before every reader's snapshot and two commits ago). */
+
+#define PAGE_HDR 16 /* pgno, pad, flags, lower/upper or overflow page count */
+#define P_BRANCH 0x01
+#define P_LEAF 0x02
+#define P_OVERFLOW 0x04
+#define P_META 0x08
+#define P_LEAF2 0x20
+
+static int touch_meta(struct store *st, const char *what)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    static const char key[] = "scrub";
+    MDB_val k = {sizeof key - 1, (void *)key}, v = {strlen(what), (void *)what};
+    if ((rc = mdb_put(txn, st->meta, &k, &v, 0))) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+struct oldest {
+    size_t txnid;
+};
+
+/* mdb_reader_list() lines: "    pid     thread     txnid" ("-" when idle). */
+static int reader_line(const char *msg, void *arg)
+{
+    struct oldest *o = arg;
+    int pid;
+    size_t thread, txnid;
+    if (sscanf(msg, "%d %zx %zu", &pid, &thread, &txnid) == 3 && txnid < o->txnid)
+        o->txnid = txnid;
+    return 0;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The pages on the free list that no reader can see, sorted. */
+static size_t *safe_free_pages(struct store *st, size_t before, size_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    size_t *out = NULL, cap = 0;
+    *n = 0;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))
+        return NULL;
+    if (mdb_cursor_open(txn, 0 /* FREE_DBI */, &cur) == 0) {
+        MDB_val k, v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            size_t txnid = *(size_t *)k.mv_data;
+            const size_t *ids = v.mv_data;
+            if (txnid >= before || v.mv_size < sizeof(size_t))
+                continue;
+            for (size_t i = 1; i <= ids[0] && i < v.mv_size / sizeof(size_t); i++) {
+                if (*n == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    out = xrealloc(out, cap * sizeof *out);
+                }
+                out[(*n)++] = ids[i];
+            }
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (*n)
+        qsort(out, *n, sizeof *out, cmp_size);
+    return out;
+}
+
+int store_scrub_free_pages(struct store *st)
+{
+    int rc;
+    /* Two commits age the erasure's freed pages past the previous meta
+     * page; reopening drops LMDB's recycled (uncleared) page buffers. */
+    if ((rc = touch_meta(st, "1")) || (rc = touch_meta(st, "2")))
+        return rc;
+    if ((rc = store_reopen(st)))
+        return rc;
+    pthread_rwlock_wrlock(&st->resize_lock);
+    MDB_envinfo info;
+    MDB_stat ms;
+    mdb_env_info(st->env, &info);
+    mdb_env_stat(st->env, &ms);
+    struct oldest o = {.txnid = info.me_last_txnid > 1 ? info.me_last_txnid - 1 : 0};
+    mdb_reader_list(st->env, reader_line, &o);
+    size_t nfree;
+    size_t *free_pages = safe_free_pages(st, o.txnid, &nfree);
+    int fd;
+    mdb_env_get_fd(st->env, &fd);
+    size_t psize = ms.ms_psize, zeroed = 0, gaps = 0, fi = 0;
+    char *zeros = xcalloc(1, psize);
+    rc = 0;
+    for (size_t p = 2; p <= info.me_last_pgno && rc == 0; p++) {
+        off_t at = (off_t)(p * psize);
+        while (fi < nfree && free_pages[fi] < p)
+            fi++;
+        if (fi < nfree && free_pages[fi] == p) {
+            if (pwrite(fd, zeros, psize, at) != (ssize_t)psize)
+                rc = errno;
+            zeroed++;
+            continue;
+        }
+        unsigned char hdr[PAGE_HDR];
+        if (pread(fd, hdr, sizeof hdr, at) != (ssize_t)sizeof hdr) {
+            rc = errno ? errno : EIO;
+            break;
+        }
+        uint16_t flags, lower, upper;
+        memcpy(&flags, hdr + 10, 2);
+        if (flags & P_OVERFLOW) {
+            uint32_t pages;
+            memcpy(&pages, hdr + 12, 4);
+            p += pages ? pages - 1 : 0; /* continuation pages carry no header */
+            continue;
+        }
+        if (!(flags & (P_BRANCH | P_LEAF)) || (flags & (P_META | P_LEAF2)))
+            continue;
+        memcpy(&lower, hdr + 12, 2);
+        memcpy(&upper, hdr + 14, 2);
+        if (lower < PAGE_HDR || upper > psize || lower >= upper)
+            continue;
+        if (pwrite(fd, zeros, upper - lower, at + lower) != (ssize_t)(upper - lower))
+            rc = errno;
+        gaps++;
+    }
+    if (rc == 0 && fdatasync(fd) < 0)
+        rc = errno;
+    pthread_rwlock_unlock(&st->resize_lock);
+    free(zeros);
+    free(free_pages);
+    if (rc == 0)
+        log_info("store %s: zeroed %zu free page(s) and the unused space of %zu page(s) after "
+                 "an erasure",
+                 st->path, zeroed, gaps);
+    return rc;
+}

@@ -1,0 +1,266 @@
+"""Contacts: one person across channels is one contact, matched to the
+CRM's customer; merges and splits are feed records; consent stops sends;
+erasure leaves nothing personal in the store file; clicks are tracked."""
+import json
+import subprocess
+import time
+
+from fakes import FakeProvider
+from kanal import ADMIN_TOKEN, WRITE_TOKEN, message, validate_record, webhook_source
+
+
+def person_record(ext, channel, handle, handles=(), name=None, kind="message", **extra):
+    rec = message(ext, handle=handle, channel=channel, kind=kind, **extra)
+    if handles:
+        rec["from"]["handles"] = list(handles)
+    if name:
+        rec["from"]["name"] = name
+    return rec
+
+
+def contact_of(k, seq):
+    status, rec = k.api(f"/v1/interactions/{seq}")
+    assert status == 200
+    return rec["contact"]
+
+
+def post(k, rec):
+    status, _, body = k.post_hook(rec)
+    assert status == 200, body
+    return json.loads(body)["seqs"][0]
+
+
+def test_one_person_across_channels_and_events(kanald):
+    k = kanald
+    s_wa = post(k, person_record("wamid.1", "whatsapp", "wa:905321234567",
+                                 ["phone:+905321234567"], name="Ayşe Yılmaz"))
+    s_sms = post(k, person_record("SM1", "sms", "phone:0532 123 45 67"))
+    s_mail = post(k, person_record("<m1@example.com>", "email", "email:Ayse@Example.com"))
+    assert contact_of(k, s_wa) == contact_of(k, s_sms)  # the same number
+    c1 = contact_of(k, s_wa)
+    c2 = contact_of(k, s_mail)
+    assert c1 != c2  # nothing links the e-mail yet
+    ev_a = {"id": "ev-istanbul", "name": "İstanbul Meetup", "starts_at": "2026-10-01T18:00:00Z"}
+    ev_b = {"id": "ev-ankara", "name": "Ankara Workshop"}
+    s_a = post(k, person_record("ev-istanbul/ayse", "signup", "email:ayse@example.com",
+                                ["phone:+90 532 123 45 67"], kind="signup", event=ev_a))
+    s_b = post(k, person_record("ev-ankara/ayse", "signup", "email:ayse@example.com",
+                                kind="signup", event=ev_b))
+    assert contact_of(k, s_a) == c1 and contact_of(k, s_b) == c1
+    # The merge is a record in the feed, right after the record that caused it.
+    merges = [r for r in k.feed() if r["kind"] == "merge"]
+    assert len(merges) == 1
+    m = merges[0]
+    validate_record(m)
+    assert m["seq"] == s_a + 1 and m["source"] == "kanal"
+    assert m["meta"]["survivor"] == c1 and m["meta"]["absorbed"] == c2
+    assert m["meta"]["caused_by"] == s_a
+
+    status, c = k.api(f"/v1/contacts/{c1}")
+    assert status == 200
+    handles = {h["handle"]: h for h in c["handles"]}
+    assert set(handles) >= {"wa:905321234567", "phone:+905321234567", "email:ayse@example.com"}
+    assert handles["wa:905321234567"]["seq"] == s_wa
+    assert handles["phone:+905321234567"]["rule"] == "same-number"
+    assert handles["email:ayse@example.com"]["merged_from"] == c2
+    assert handles["email:ayse@example.com"]["rule"] == "same-email"  # how c2 was reached
+    assert "Ayşe Yılmaz" in c["names"]
+    assert set(c["channels"]) == {"whatsapp", "sms", "email", "signup"}
+    assert c["counts"]["kind"]["signup"] == 2 and c["counts"]["direction"]["inbound"] == 5
+    assert [e["id"] for e in c["events"]] == ["ev-istanbul", "ev-ankara"]
+    assert c["first_event"]["id"] == "ev-istanbul"
+    assert [e["id"] for e in c["met_again_at"]] == ["ev-ankara"]
+    # The absorbed id still answers, with the survivor.
+    status, c2view = k.api(f"/v1/contacts/{c2}")
+    assert c2view["id"] == c1 and c2view["requested"] == c2
+    # By handle, in any format.
+    status, byh = k.api("/v1/contacts?handle=phone:%2B90%20532%20123%2045%2067")
+    assert status == 200 and byh["id"] == c1
+    assert k.api("/v1/contacts?handle=email:nobody@example.com")[0] == 404
+    # The timeline holds every record, the absorbed side's too.
+    status, tl = k.api(f"/v1/contacts/{c1}/interactions")
+    assert [r["seq"] for r in tl["interactions"]] == [s_wa, s_sms, s_mail, s_a, s_a + 1, s_b]
+
+    # The CRM links its customer by e-mail.
+    status, res = k.api("/v1/contacts/crm/C-100", token=ADMIN_TOKEN, method="PUT",
+                        body={"emails": ["AYSE@example.com"], "name": "Ayşe Yılmaz"})
+    assert status == 200 and res == {"crm_id": "C-100", "contact": c1, "created": False,
+                                      "matched": True, "merged": 0}
+    s_after = post(k, person_record("wamid.2", "whatsapp", "wa:905321234567"))
+    assert contact_of(k, s_after) == c1
+    status, c = k.api(f"/v1/contacts/{c1}")
+    assert c["crm"] == "C-100"
+    assert {h["handle"]: h["rule"] for h in c["handles"]}["crm:C-100"] == "crm-link"
+    # Import is idempotent and reports what it did.
+    rows = "\n".join(json.dumps(r) for r in [
+        {"crm_id": "C-100", "emails": ["ayse@example.com"]},
+        {"crm_id": "C-200", "phones": ["0544 000 11 22"], "default_country": "TR",
+         "name": "Mehmet"},
+        {"phones": ["1"]}])
+    status, _, raw = k.request("POST", "/v1/contacts/import", rows.encode(),
+                               {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    rep = json.loads(raw)
+    assert status == 200
+    assert (rep["rows"], rep["matched"], rep["created"], rep["merged"]) == (3, 1, 1, 0)
+    assert rep["errors"][0]["line"] == 3
+    status, _, raw = k.request("POST", "/v1/contacts/import", rows.encode(),
+                               {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert (json.loads(raw)["matched"], json.loads(raw)["created"]) == (2, 0)
+    assert k.api("/v1/contacts/import", method="POST", body=[], token=WRITE_TOKEN)[0] == 403
+    for r in k.feed():
+        validate_record(r)
+
+
+def test_a_wrong_merge_is_split_again(kanald):
+    k = kanald
+    s1 = post(k, person_record("a1", "email", "email:ali@example.com", name="Ali"))
+    s2 = post(k, person_record("b1", "sms", "phone:+905551112233", name="Burak"))
+    ca, cb = contact_of(k, s1), contact_of(k, s2)
+    # A form filled in carelessly: Ali's e-mail with Burak's phone.
+    s3 = post(k, person_record("f1", "signup", "email:ali@example.com",
+                               ["phone:+905551112233"], kind="signup",
+                               event={"id": "e1", "name": "Fuar"}))
+    assert contact_of(k, s3) == ca
+    status, c = k.api(f"/v1/contacts/{ca}")
+    assert c["merged"][0]["contact"] == cb
+    status, res = k.api(f"/v1/contacts/{ca}/split", token=ADMIN_TOKEN, method="POST",
+                        body={"absorbed": cb})
+    assert status == 200 and res["restored"] == cb and res["handles"] >= 1
+    assert k.api(f"/v1/contacts/{ca}/split", token=WRITE_TOKEN, method="POST", body={})[0] == 403
+    status, a = k.api(f"/v1/contacts/{ca}")
+    status, b = k.api(f"/v1/contacts/{cb}")
+    assert b["id"] == cb and "merged_into" not in b
+    assert {h["handle"] for h in a["handles"]} == {"email:ali@example.com"}
+    assert {h["handle"] for h in b["handles"]} == {"phone:+905551112233"}
+    assert {h["handle"]: h["rule"] for h in b["handles"]}["phone:+905551112233"] == "split"
+    # Later records land on the right contacts, and do not merge them again.
+    assert contact_of(k, post(k, person_record("b2", "sms", "phone:05551112233"))) == cb
+    assert contact_of(k, post(k, person_record("a2", "email", "email:ali@example.com"))) == ca
+    again = post(k, person_record("f2", "signup", "email:ali@example.com",
+                                  ["phone:+905551112233"], kind="signup",
+                                  event={"id": "e2", "name": "Fuar 2"}))
+    assert contact_of(k, again) == ca
+    kinds = [r["kind"] for r in k.feed()]
+    assert kinds.count("merge") == 1 and kinds.count("split") == 1
+    split = [r for r in k.feed() if r["kind"] == "split"][0]
+    validate_record(split)
+    assert split["meta"]["survivor"] == ca and split["meta"]["absorbed"] == cb
+
+
+def test_opted_out_contact_gets_no_send(make_kanald):
+    with FakeProvider(default=(200, {}, {"id": "p1"})) as fake:
+        k = make_kanald(sources=webhook_source(extra=f"send_url = {fake.url}/send")).start()
+        s = post(k, person_record("in-1", "webhook", "email:zeynep@example.com"))
+        cid = contact_of(k, s)
+        # The customer says STOP on the channel itself.
+        post(k, person_record("stop-1", "webhook", "email:zeynep@example.com", kind="optout"))
+        status, c = k.api(f"/v1/contacts/{cid}")
+        assert c["consent"]["webhook"]["state"] == "optout"
+        status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                          body={"source": "hooks", "to": "email:Zeynep@example.com",
+                                "text": "Kampanya!"})
+        assert status == 202
+        deadline = time.monotonic() + 10
+        while True:
+            m = k.api(f"/v1/messages/{r['id']}")[1]
+            if m["status"] in ("sent", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert m["status"] == "failed" and m["reason"] == "opted_out"
+        assert fake.requests == []
+        # The CRM records consent again; the next send goes out.
+        status, res = k.api(f"/v1/contacts/{cid}/consent", token=WRITE_TOKEN, method="POST",
+                            body={"channel": "webhook", "state": "optin", "reason": "form"})
+        assert status == 200 and res["state"] == "optin"
+        status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                          body={"source": "hooks", "to": "email:zeynep@example.com",
+                                "text": "Kampanya!"})
+        deadline = time.monotonic() + 10
+        while k.api(f"/v1/messages/{r['id']}")[1]["status"] != "sent":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert len(fake.requests) == 1
+        consent = [x for x in k.feed() if x["kind"] == "optin"][0]
+        validate_record(consent)
+        assert consent["contact"] == cid and consent["channel"] == "webhook"
+        assert k.api(f"/v1/contacts/{cid}/consent", token=WRITE_TOKEN, method="POST",
+                     body={"channel": "webhook", "state": "maybe"})[0] == 400
+
+
+def test_erasure_leaves_nothing_personal(make_kanald):
+    with FakeProvider(default=(500, {}, b"down")) as fake:
+        k = make_kanald(sources=webhook_source(
+            extra=f"send_url = {fake.url}/send\nsend_max_attempts = 50")).start()
+        email, phone, name = "elif.demir@example.com", "+905339876543", "Elif Demir"
+        post(k, person_record("<e1@mail.example.com>", "email", f"email:{email}",
+                              [f"phone:{phone}"], name=name, text="Adresim Kadıköy 12",
+                              subject="Teslimat", thread="<e1@mail.example.com>"))
+        s2 = post(k, person_record("wamid.E", "whatsapp", f"wa:{phone[1:]}", [f"phone:{phone}"],
+                                   name=name))
+        other = post(k, person_record("x1", "sms", "phone:+905550000000", name="Başka Biri",
+                                      to=[{"handle": f"email:{email}", "name": name}]))
+        cid = contact_of(k, s2)
+        status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                          body={"source": "hooks", "to": f"email:{email}", "text": "Merhaba Elif"})
+        before = k.feed()
+        status, exp = k.api(f"/v1/contacts/{cid}/export", token=ADMIN_TOKEN)
+        assert status == 200 and len(exp["interactions"]) == 3
+        assert email in json.dumps(exp)
+        status, res = k.api(f"/v1/contacts/{cid}", token=ADMIN_TOKEN, method="DELETE")
+        assert status == 200, res
+        assert res["erased"] == cid and res["records"] == 3
+        assert res["cancelled_messages"] == [r["id"]]
+        assert k.api(f"/v1/contacts/{cid}")[0] == 404
+        assert k.api(f"/v1/messages/{r['id']}")[1]["status"] == "failed"
+        after = k.feed()
+        # Seqs and the shape of the feed stay; one erase record is added.
+        assert [x["seq"] for x in after] == list(range(1, len(before) + 2))
+        for old, new in zip(before, after):
+            assert (old["seq"], old["kind"], old["channel"], old["direction"],
+                    old["occurred_at"]) == (new["seq"], new["kind"], new["channel"],
+                                            new["direction"], new["occurred_at"])
+            validate_record(new)
+        erase = after[-1]
+        assert erase["kind"] == "erase" and erase["meta"]["contact"] == cid
+        kept = [x for x in after if x["seq"] == other][0]
+        assert kept["from"]["name"] == "Başka Biri"  # someone else's record stays theirs
+        assert kept["to"][0]["handle"].startswith("erased:")
+        # A redelivery of an erased message is still recognised.
+        status, _, body = k.post_hook(person_record("wamid.E", "whatsapp", f"wa:{phone[1:]}"))
+        assert status == 200 and json.loads(body)["seqs"] == [s2]
+        assert k.stop() == 0
+        data = (k.store / "data.mdb").read_bytes()
+        for secret in (email, email.encode().upper().decode(), phone, phone[1:], name,
+                       "Elif", "Kadıköy", "e1@mail.example.com", "Merhaba Elif"):
+            assert secret.encode() not in data, f"{secret!r} is still in data.mdb"
+        assert b"Ba\xc5\x9fka Biri" in data  # the other person's data is still there
+        from kanal import BUILD
+        kanalctl = BUILD / "kanalctl"
+        if kanalctl.exists():
+            out = subprocess.run([str(kanalctl), "-s", str(k.store), "check"],
+                                 capture_output=True, text=True)
+            assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_tracking_link_records_a_click(kanald):
+    k = kanald
+    s = post(k, person_record("c-in", "email", "email:can@example.com"))
+    cid = contact_of(k, s)
+    status, link = k.api("/v1/links", token=WRITE_TOKEN, method="POST",
+                         body={"url": "https://shop.example.com/kasim?x=1", "campaign": "kasim",
+                               "contact": cid})
+    assert status == 201 and link["url"].endswith("/t/" + link["token"])
+    assert len(link["token"]) >= 20
+    status, headers, _ = k.request("GET", "/t/" + link["token"],
+                                   headers={"User-Agent": "Mozilla/5.0 test"})
+    assert status == 302 and headers["Location"] == "https://shop.example.com/kasim?x=1"
+    click = [r for r in k.feed() if r["kind"] == "click"]
+    assert len(click) == 1
+    validate_record(click[0])
+    assert click[0]["campaign"] == "kasim" and click[0]["contact"] == cid
+    assert click[0]["meta"]["user_agent"] == "Mozilla/5.0 test"
+    assert k.request("GET", "/t/no-such-token-000000")[0] == 404
+    assert k.api("/v1/links", method="POST", body={"url": "ftp://x", "campaign": "c"},
+                 token=WRITE_TOKEN)[0] == 400
+    status, c = k.api(f"/v1/contacts/{cid}")
+    assert c["counts"]["kind"]["click"] == 1
