@@ -79,17 +79,33 @@ int contacts_follow(struct store *st, MDB_txn *txn, const char *id, char *out, s
     return MDB_CORRUPTED;
 }
 
+/* A handle's value is "<contact id>\0<provenance JSON>": the id can be
+ * read without parsing anything, which is what ingest does for every
+ * handle of every record.  Merges and splits re-point every handle they
+ * move, so a handle always names a live contact. */
 int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char *out,
                        size_t out_len)
 {
-    json_t *h;
-    int rc = get_json(txn, st->handles, handle, &h);
+    MDB_val k = {strlen(handle), (void *)handle}, v;
+    int rc = mdb_get(txn, st->handles, &k, &v);
     if (rc)
         return rc;
-    const char *c = json_string_value(json_object_get(h, "c"));
-    rc = c ? contacts_follow(st, txn, c, out, out_len) : MDB_CORRUPTED;
-    json_decref(h);
-    return rc;
+    const char *nul = memchr(v.mv_data, '\0', v.mv_size);
+    size_t n = nul ? (size_t)(nul - (const char *)v.mv_data) : 0;
+    if (n == 0 || n >= out_len)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, n);
+    out[n] = '\0';
+    return 0;
+}
+
+json_t *contacts_handle_provenance(const MDB_val *v)
+{
+    const char *nul = memchr(v->mv_data, '\0', v->mv_size);
+    if (!nul)
+        return NULL;
+    size_t off = (size_t)(nul - (const char *)v->mv_data) + 1;
+    return json_loadb((const char *)v->mv_data + off, v->mv_size - off, 0, NULL);
 }
 
 static int timeline_put(struct store *st, MDB_txn *txn, const char *cid, uint64_t seq)
@@ -129,10 +145,9 @@ static int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **ou
         return rc;
     char id[32], now[32];
     snprintf(id, sizeof id, "c%llu", (unsigned long long)n);
-    *out = json_pack("{s:s,s:s,s:I,s:[],s:[],s:{},s:{s:{},s:{}},s:[],s:{},s:[],s:[],s:I}", "id",
-                     id, "created_at", now_text(now), "created_seq", (json_int_t)seq, "handles",
-                     "names", "channels", "counts", "direction", "kind", "events", "consent",
-                     "merged", "split_from", "records", (json_int_t)0);
+    *out = json_pack("{s:s,s:s,s:I,s:[],s:[],s:{},s:[],s:[]}", "id", id, "created_at",
+                     now_text(now), "created_seq", (json_int_t)seq, "handles", "names",
+                     "consent", "merged", "split_from");
     return *out ? 0 : ENOMEM;
 }
 
@@ -141,12 +156,19 @@ static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const ch
 {
     const char *cid = json_string_value(json_object_get(contact, "id"));
     char now[32];
-    json_t *prov = json_pack("{s:s,s:I,s:s,s:f,s:s}", "c", cid, "seq", (json_int_t)seq, "rule",
-                             rule, "confidence", confidence, "at", now_text(now));
+    json_t *prov = json_pack("{s:I,s:s,s:f,s:s}", "seq", (json_int_t)seq, "rule", rule,
+                             "confidence", confidence, "at", now_text(now));
     if (from)
         json_object_set_new(prov, "merged_from", json_string(from));
-    int rc = put_json(txn, st->handles, handle, prov);
-    json_object_del(prov, "c");
+    char *text = json_dumps(prov, JSON_COMPACT);
+    size_t cl = strlen(cid), tl = strlen(text);
+    char *val = xmalloc(cl + 1 + tl);
+    memcpy(val, cid, cl + 1);
+    memcpy(val + cl + 1, text, tl);
+    free(text);
+    MDB_val k = {strlen(handle), (void *)handle}, v = {cl + 1 + tl, val};
+    int rc = mdb_put(txn, st->handles, &k, &v, 0);
+    free(val);
     json_object_set_new(prov, "handle", json_string(handle));
     json_array_append_new(json_object_get(contact, "handles"), prov);
     return rc;
@@ -226,12 +248,6 @@ static void link_rule(const char *handle, json_t *party_handles, int new_contact
     *confidence = new_contact_made ? 1.0 : 0.9;
 }
 
-static void add_count(json_t *obj, const char *key, json_int_t n)
-{
-    json_t *v = json_object_get(obj, key);
-    json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + n));
-}
-
 static json_t *sub(json_t *o, const char *key, int array)
 {
     json_t *v = json_object_get(o, key);
@@ -242,7 +258,8 @@ static json_t *sub(json_t *o, const char *key, int array)
     return v;
 }
 
-/* Fold what the absorbed contact knew into the survivor. */
+/* Fold what the absorbed contact knew into the survivor (what is not
+ * computed from the records at query time). */
 static void fold_history(json_t *s, json_t *a)
 {
     size_t i;
@@ -253,30 +270,6 @@ static void fold_history(json_t *s, json_t *a)
                                                               json_array_size(sub(s, "names", 1)) <
                                                                   MAX_NAMES)
         json_array_append(sub(s, "names", 1), v);
-    json_t *sc = sub(s, "counts", 0), *ac = json_object_get(a, "counts");
-    json_object_foreach(json_object_get(ac, "direction"), key, v)
-        add_count(sub(sc, "direction", 0), key, json_integer_value(v));
-    json_object_foreach(json_object_get(ac, "kind"), key, v)
-        add_count(sub(sc, "kind", 0), key, json_integer_value(v));
-    add_count(s, "records", json_integer_value(json_object_get(a, "records")));
-    json_object_foreach(json_object_get(a, "channels"), key, v)
-    {
-        json_t *mine = json_object_get(sub(s, "channels", 0), key);
-        if (!mine) {
-            json_object_set(sub(s, "channels", 0), key, v);
-            continue;
-        }
-        const char *af = json_string_value(json_object_get(v, "first_seen"));
-        const char *al = json_string_value(json_object_get(v, "last_seen"));
-        const char *mf = json_string_value(json_object_get(mine, "first_seen"));
-        const char *ml = json_string_value(json_object_get(mine, "last_seen"));
-        if (af && (!mf || strcmp(af, mf) < 0))
-            json_object_set_new(mine, "first_seen", json_string(af));
-        if (al && (!ml || strcmp(al, ml) > 0))
-            json_object_set_new(mine, "last_seen", json_string(al));
-    }
-    json_array_foreach(json_object_get(a, "events"), i, v) json_array_append(sub(s, "events", 1),
-                                                                             v);
     json_object_foreach(json_object_get(a, "consent"), key, v)
     {
         json_t *mine = json_object_get(sub(s, "consent", 0), key);
@@ -366,36 +359,43 @@ void resolve_extra_clear(struct resolve_extra *extra)
     extra->n = 0;
 }
 
-/* The contact of one party: link, create or merge.  *out holds a reference. */
+/* The contact of one party: link, create or merge; its id goes to cid.
+ * The common case, a party whose handles all belong to one contact already,
+ * reads two keys and writes nothing. */
 static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint64_t seq,
-                           struct resolve_extra *extra, json_t **out, int *created,
-                           int *merged)
+                           struct resolve_extra *extra, char cid[32], int *created, int *merged)
 {
-    /* Known contacts of the party's handles, oldest first. */
     char ids[16][32], bridges[16][256];
-    size_t nids = 0;
+    size_t nids = 0, unknown = 0;
     size_t i;
     json_t *h;
     int rc;
     json_array_foreach(handles, i, h)
     {
-        char cid[32];
+        char found[32];
         const char *name = json_string_value(h);
         if (!name)
             continue;
-        rc = contacts_of_handle(st, txn, name, cid, sizeof cid);
-        if (rc == MDB_NOTFOUND)
+        rc = contacts_of_handle(st, txn, name, found, sizeof found);
+        if (rc == MDB_NOTFOUND) {
+            unknown++;
             continue;
+        }
         if (rc)
             return rc;
         size_t j = 0;
-        while (j < nids && strcmp(ids[j], cid) != 0)
+        while (j < nids && strcmp(ids[j], found) != 0)
             j++;
         if (j == nids && nids < 16) {
-            snprintf(ids[nids], sizeof ids[nids], "%s", cid);
+            snprintf(ids[nids], sizeof ids[nids], "%s", found);
             snprintf(bridges[nids], sizeof bridges[nids], "%s", name);
             nids++;
         }
+    }
+    *created = 0;
+    if (nids == 1 && unknown == 0) {
+        snprintf(cid, 32, "%s", ids[0]);
+        return 0;
     }
     json_t *c = NULL;
     int made = 0;
@@ -421,83 +421,61 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint
         }
     }
     /* Link the handles the graph did not know. */
+    rc = 0;
     json_array_foreach(handles, i, h)
     {
         const char *name = json_string_value(h);
-        char cid[32];
+        char found[32];
         if (!name)
             continue;
-        rc = contacts_of_handle(st, txn, name, cid, sizeof cid);
-        if (rc == 0)
+        int r = contacts_of_handle(st, txn, name, found, sizeof found);
+        if (r == 0)
             continue; /* known: to this contact, or to one split from it */
-        if (rc != MDB_NOTFOUND)
+        if (r != MDB_NOTFOUND) {
+            rc = r;
             break;
+        }
         const char *rule;
         double conf;
         link_rule(name, handles, made && i == 0, &rule, &conf);
         if ((rc = link_handle(st, txn, c, name, seq, rule, conf, NULL)))
             break;
-        rc = 0;
     }
-    if (rc && rc != MDB_NOTFOUND) {
-        json_decref(c);
-        return rc;
+    if (rc == 0)
+        rc = contacts_save(st, txn, c);
+    if (rc == 0) {
+        snprintf(cid, 32, "%s", json_string_value(json_object_get(c, "id")));
+        *created = made;
     }
-    if ((rc = contacts_save(st, txn, c))) {
-        json_decref(c);
-        return rc;
-    }
-    *created = made;
-    *out = c;
-    return 0;
+    json_decref(c);
+    return rc;
 }
 
-/* What a record tells about its contact. */
-static void note_record(json_t *c, json_t *rec, json_t *party, uint64_t seq)
+/* The one thing kept per contact from its records: consent, which every
+ * send checks.  Everything else is computed from the timeline on request. */
+static int consent_kind(json_t *rec)
 {
-    const char *name = json_string_value(json_object_get(party, "name"));
-    json_t *names = sub(c, "names", 1);
-    if (name && !has_string(names, name) && json_array_size(names) < MAX_NAMES)
-        json_array_append_new(names, json_string(name));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    return kind && (!strcmp(kind, "optout") || !strcmp(kind, "optin"));
+}
+
+static int note_consent(struct store *st, MDB_txn *txn, const char *cid, json_t *rec,
+                        uint64_t seq)
+{
+    json_t *c;
+    int rc = contacts_load(st, txn, cid, &c);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
     const char *channel = json_string_value(json_object_get(rec, "channel"));
     const char *at = json_string_value(json_object_get(rec, "occurred_at"));
-    const char *kind = json_string_value(json_object_get(rec, "kind"));
-    const char *dir = json_string_value(json_object_get(rec, "direction"));
-    if (channel && at) {
-        json_t *ch = json_object_get(sub(c, "channels", 0), channel);
-        if (!ch) {
-            ch = json_object();
-            json_object_set_new(sub(c, "channels", 0), channel, ch);
-        }
-        const char *f = json_string_value(json_object_get(ch, "first_seen"));
-        const char *l = json_string_value(json_object_get(ch, "last_seen"));
-        if (!f || strcmp(at, f) < 0)
-            json_object_set_new(ch, "first_seen", json_string(at));
-        if (!l || strcmp(at, l) > 0)
-            json_object_set_new(ch, "last_seen", json_string(at));
-    }
-    json_t *counts = sub(c, "counts", 0);
-    if (dir)
-        add_count(sub(counts, "direction", 0), dir, 1);
-    if (kind)
-        add_count(sub(counts, "kind", 0), kind, 1);
-    add_count(c, "records", 1);
-    json_object_set_new(c, "last_seq", json_integer((json_int_t)seq));
-    json_t *event = json_object_get(rec, "event");
-    if (kind && event &&
-        (!strcmp(kind, "signup") || !strcmp(kind, "checkin") || !strcmp(kind, "cancel"))) {
-        json_t *e = json_pack("{s:O,s:s,s:I,s:s,s:s}", "id", json_object_get(event, "id"), "kind",
-                              kind, "seq", (json_int_t)seq, "at", at ? at : "", "source",
-                              json_string_value(json_object_get(rec, "source")));
-        if (json_object_get(event, "name"))
-            json_object_set(e, "name", json_object_get(event, "name"));
-        json_array_append_new(sub(c, "events", 1), e);
-    }
-    if (kind && channel && (!strcmp(kind, "optout") || !strcmp(kind, "optin")))
-        json_object_set_new(sub(c, "consent", 0), channel,
-                            json_pack("{s:s,s:I,s:s,s:s}", "state", kind, "seq", (json_int_t)seq,
-                                      "at", at ? at : "", "source",
-                                      json_string_value(json_object_get(rec, "source"))));
+    json_object_set_new(sub(c, "consent", 0), channel ? channel : "",
+                        json_pack("{s:s,s:I,s:s,s:s}", "state",
+                                  json_string_value(json_object_get(rec, "kind")), "seq",
+                                  (json_int_t)seq, "at", at ? at : "", "source",
+                                  json_string_value(json_object_get(rec, "source"))));
+    rc = contacts_save(st, txn, c);
+    json_decref(c);
+    return rc;
 }
 
 static int is_customer(json_t *party)
@@ -515,26 +493,15 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
     int rc;
     const char *given = json_string_value(json_object_get(rec, "contact"));
     if (given) {
-        /* kanald's own records (clicks, consent, erasure) name their contact. */
-        json_t *c;
+        /* kanald's own records (clicks, consent, merges, erasure) name their
+         * contact: put them on its timeline. */
         char live[32];
-        if (contacts_follow(st, txn, given, live, sizeof live) != 0 ||
-            contacts_load(st, txn, live, &c) != 0)
+        if (contacts_follow(st, txn, given, live, sizeof live) != 0)
             return 0;
         json_object_set_new(rec, "contact", json_string(live));
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
-        const char *source = json_string_value(json_object_get(rec, "source"));
-        int bookkeeping = source && !strcmp(source, KANAL_SYSTEM_SOURCE) && kind &&
-                          (!strcmp(kind, "merge") || !strcmp(kind, "split") ||
-                           !strcmp(kind, "erase"));
-        rc = 0;
-        if (!bookkeeping) {
-            note_record(c, rec, json_object_get(rec, "from"), seq);
-            rc = contacts_save(st, txn, c);
-        }
-        if (!rc)
-            rc = timeline_put(st, txn, live, seq);
-        json_decref(c);
+        rc = timeline_put(st, txn, live, seq);
+        if (rc == 0 && consent_kind(rec))
+            rc = note_consent(st, txn, live, rec, seq);
         return rc;
     }
     const char *source = json_string_value(json_object_get(rec, "source"));
@@ -553,24 +520,20 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
             parties[np++] = p;
     }
     /* The record's contact: who acted if a customer did, else whom the
-     * brand addressed. */
+     * brand addressed.  Every customer party's contact gets the record on
+     * its timeline. */
     for (size_t i = 0; i < np; i++) {
-        json_t *c;
+        char cid[32];
         int created = 0, merged = 0;
-        if ((rc = resolve_handles(st, txn, json_object_get(parties[i], "handles"), seq, extra, &c,
+        if ((rc = resolve_handles(st, txn, json_object_get(parties[i], "handles"), seq, extra, cid,
                                   &created, &merged)))
             return rc;
-        const char *cid = json_string_value(json_object_get(c, "id"));
         if (i == 0) {
             json_object_set_new(rec, "contact", json_string(cid));
-            note_record(c, rec, parties[i], seq);
-            rc = contacts_save(st, txn, c);
+            if (consent_kind(rec) && (rc = note_consent(st, txn, cid, rec, seq)))
+                return rc;
         }
-        if (!rc)
-            rc = timeline_put(st, txn, cid, seq);
-        /* Merge records belong to the survivor's timeline too. */
-        json_decref(c);
-        if (rc)
+        if ((rc = timeline_put(st, txn, cid, seq)))
             return rc;
     }
     return 0;
@@ -580,23 +543,28 @@ int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t
                       const char *name, uint64_t seq_hint, struct resolve_extra *extra,
                       struct crm_result *res)
 {
-    json_t *c;
     int created = 0, merged = 0;
     memset(res, 0, sizeof *res);
-    int rc = resolve_handles(st, txn, handles, seq_hint, extra, &c, &created, &merged);
+    int rc = resolve_handles(st, txn, handles, seq_hint, extra, res->contact, &created, &merged);
     if (rc)
         return rc;
-    json_object_set_new(c, "crm", json_string(crm_id));
+    json_t *c;
+    if ((rc = contacts_load(st, txn, res->contact, &c)))
+        return rc;
+    const char *had = json_string_value(json_object_get(c, "crm"));
     json_t *names = sub(c, "names", 1);
-    if (name && *name && !has_string(names, name) && json_array_size(names) < MAX_NAMES)
+    int changed = !had || strcmp(had, crm_id) != 0;
+    if (name && *name && !has_string(names, name) && json_array_size(names) < MAX_NAMES) {
         json_array_append_new(names, json_string(name));
-    rc = contacts_save(st, txn, c);
+        changed = 1;
+    }
+    json_object_set_new(c, "crm", json_string(crm_id));
+    if (changed)
+        rc = contacts_save(st, txn, c);
+    json_decref(c);
     res->created = created;
     res->matched = !created;
     res->merged = merged;
-    snprintf(res->contact, sizeof res->contact, "%s",
-             json_string_value(json_object_get(c, "id")));
-    json_decref(c);
     return rc;
 }
 

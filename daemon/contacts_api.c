@@ -61,6 +61,109 @@ static void add_event_summary(json_t *c)
     json_decref(seen);
 }
 
+static void add_count(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + 1));
+}
+
+static int id_in(json_t *ids, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) if (id && strcmp(json_string_value(v), id) == 0) return 1;
+    return 0;
+}
+
+static void collect_ids(json_t *c, json_t *ids, struct daemon *d, MDB_txn *txn, int depth);
+
+/* What the person's records tell: names seen, first and last seen per
+ * channel, counts per direction and kind, events.  Computed from the
+ * timeline on request, so that ingest writes no per-contact aggregate. */
+static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
+{
+    json_t *ids = json_array();
+    collect_ids(c, ids, d, txn, 0);
+    uint64_t *seqs = NULL;
+    size_t n = 0;
+    contacts_timeline(d, txn, c, &seqs, &n);
+    json_t *names = json_object_get(c, "names");
+    if (!json_is_array(names)) {
+        names = json_array();
+        json_object_set_new(c, "names", names);
+    }
+    json_t *channels = json_object(), *direction = json_object(), *kinds = json_object();
+    json_t *events = json_array();
+    int records = 0, appears = 0;
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = {sizeof seqs[i], &seqs[i]}, v;
+        if (mdb_get(txn, d->store.log, &k, &v) != 0)
+            continue;
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        const char *source = json_string_value(json_object_get(rec, "source"));
+        const char *kind = json_string_value(json_object_get(rec, "kind"));
+        if (!rec || !kind ||
+            (source && !strcmp(source, "kanal") && (!strcmp(kind, "merge") ||
+                                                    !strcmp(kind, "split")))) {
+            json_decref(rec);
+            continue;
+        }
+        if (!id_in(ids, json_string_value(json_object_get(rec, "contact")))) {
+            appears++; /* named in someone else's record */
+            json_decref(rec);
+            continue;
+        }
+        records++;
+        add_count(kinds, kind);
+        const char *dir = json_string_value(json_object_get(rec, "direction"));
+        if (dir)
+            add_count(direction, dir);
+        json_t *party = json_object_get(rec, "from");
+        const char *role = json_string_value(json_object_get(party, "role"));
+        if (role && !strcmp(role, "brand"))
+            party = json_array_get(json_object_get(rec, "to"), 0);
+        const char *name = json_string_value(json_object_get(party, "name"));
+        size_t j;
+        json_t *x;
+        int known = 0;
+        json_array_foreach(names, j, x) known |= name && !strcmp(json_string_value(x), name);
+        if (name && !known && json_array_size(names) < 20)
+            json_array_append_new(names, json_string(name));
+        const char *channel = json_string_value(json_object_get(rec, "channel"));
+        const char *at = json_string_value(json_object_get(rec, "occurred_at"));
+        if (channel && at) {
+            json_t *ch = json_object_get(channels, channel);
+            if (!ch) {
+                ch = json_pack("{s:s,s:s}", "first_seen", at, "last_seen", at);
+                json_object_set_new(channels, channel, ch);
+            }
+            if (strcmp(at, json_string_value(json_object_get(ch, "first_seen"))) < 0)
+                json_object_set_new(ch, "first_seen", json_string(at));
+            if (strcmp(at, json_string_value(json_object_get(ch, "last_seen"))) > 0)
+                json_object_set_new(ch, "last_seen", json_string(at));
+        }
+        json_t *event = json_object_get(rec, "event");
+        if (event && (!strcmp(kind, "signup") || !strcmp(kind, "checkin") ||
+                      !strcmp(kind, "cancel"))) {
+            json_t *e = json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(event, "id"),
+                                  "kind", kind, "seq", (json_int_t)seqs[i], "at", at ? at : "",
+                                  "source", json_object_get(rec, "source"));
+            if (json_object_get(event, "name"))
+                json_object_set(e, "name", json_object_get(event, "name"));
+            json_array_append_new(events, e);
+        }
+        json_decref(rec);
+    }
+    free(seqs);
+    json_decref(ids);
+    json_object_set_new(c, "channels", channels);
+    json_object_set_new(c, "counts", json_pack("{s:o,s:o}", "direction", direction, "kind",
+                                               kinds));
+    json_object_set_new(c, "events", events);
+    json_object_set_new(c, "records", json_integer(records));
+    json_object_set_new(c, "appears_in", json_integer(appears));
+}
+
 /* Load the live contact for id (following merges) in a read transaction. */
 static int load_live(struct daemon *d, const char *id, json_t **out, char *live, size_t live_len)
 {
@@ -71,6 +174,8 @@ static int load_live(struct daemon *d, const char *id, json_t **out, char *live,
     rc = contacts_follow(&d->store, txn, id, live, live_len);
     if (rc == 0)
         rc = contacts_load(&d->store, txn, live, out);
+    if (rc == 0)
+        summarize(d, txn, *out);
     store_read_end(&d->store, txn);
     return rc;
 }
@@ -262,10 +367,18 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
         {
             const char *name = json_string_value(json_object_get(h, "handle"));
             MDB_val k = {name ? strlen(name) : 0, (void *)name}, v;
-            if (name && mdb_get(txn, d->store.handles, &k, &v) == 0)
-                json_object_set_new(handles, name, json_loadb(v.mv_data, v.mv_size, 0, NULL));
+            if (name && mdb_get(txn, d->store.handles, &k, &v) == 0) {
+                json_t *prov = contacts_handle_provenance(&v);
+                char cid[32];
+                contacts_of_handle(&d->store, txn, name, cid, sizeof cid);
+                if (prov)
+                    json_object_set_new(prov, "contact", json_string(cid));
+                json_object_set_new(handles, name, prov ? prov : json_null());
+            }
         }
     }
+    if (export_all)
+        summarize(d, txn, c);
     store_read_end(&d->store, txn);
     if (export_all) {
         add_event_summary(c);
