@@ -47,19 +47,21 @@ def test_metrics_move_with_traffic(kanald):
 
 
 def test_silent_source_turns_unhealthy(make_kanald):
-    k = make_kanald(sources=webhook_source("quiet", extra="expect_traffic_within = 2s") +
+    k = make_kanald(sources=webhook_source("quiet", extra="expect_traffic_within = 3s") +
                     webhook_source("busy")).start()
     status, body = k.api("/v1/sources")
     assert status == 200
     by_name = {s["name"]: s for s in body["sources"]}
-    assert by_name["quiet"]["healthy"] is True and by_name["quiet"]["plugin"] == "webhook"
+    assert by_name["quiet"]["plugin"] == "webhook"
+    if by_name["quiet"]["silent_for"] < 2:  # a slow machine may already be past the window
+        assert by_name["quiet"]["healthy"] is True
     k.post_hook(message("b1"), source="busy")
-    k.wait_log(r"\[quiet\] no traffic for \d+ s \(expect_traffic_within is 2 s\)", timeout=10)
+    k.wait_log(r"\[quiet\] no traffic for \d+ s \(expect_traffic_within is 3 s\)", timeout=15)
     status, body = k.api("/v1/sources")
     by_name = {s["name"]: s for s in body["sources"]}
     assert by_name["quiet"]["healthy"] is False
     assert "expect_traffic_within" in by_name["quiet"]["reason"]
-    assert by_name["quiet"]["silent_for"] >= 2
+    assert by_name["quiet"]["silent_for"] >= 3
     assert by_name["busy"]["healthy"] is True and by_name["busy"]["records"] == 1
     assert by_name["busy"]["last_event_at"] is not None
     status, _, raw = k.request("GET", "/healthz")
