@@ -71,8 +71,8 @@ def test_long_poll_returns_soon_after_a_commit(kanald):
     t.start()
     time.sleep(1.0)
     assert "r" not in out  # still waiting
-    posted = time.monotonic()
     assert kanald.post_hook(message("lp-1"))[0] == 200
+    posted = time.monotonic()  # the commit is acknowledged
     t.join(10)
     status, page = out["r"]
     assert status == 200
