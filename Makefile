@@ -72,12 +72,16 @@ PLUGIN_LIBS_sms     := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_email   := $(shell pkg-config --libs jansson libcurl gmime-3.0 2>/dev/null)
 PLUGIN_LIBS_facebook := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_whatsapp := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_twitter := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_signup := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email := $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.
 # PLUGIN_EXTRA_facebook := plugins/shared/meta.c
 PLUGIN_EXTRA_facebook := plugins/shared/meta.c plugins/shared/meta_graph.c
 PLUGIN_EXTRA_whatsapp := plugins/shared/meta.c plugins/shared/meta_graph.c
+PLUGIN_EXTRA_twitter := plugins/shared/api_fetch.c
+PLUGIN_EXTRA_signup := plugins/shared/api_fetch.c
 PLUGIN_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
 PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
 

@@ -82,12 +82,12 @@ static struct write_item *make_item(uint64_t n)
     snprintf(id, sizeof id, "s1/message/%s", ext);
     size_t len = store_idem_key(key, sizeof key, "s1", "message", ext);
     json_t *rec = json_pack(
-        "{s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:[s]},s:[],s:[],s:s,s:[],s:{}}",
-        "v", 1, "seq", 0, "id", id, "source", "s1", "channel", "webhook", "kind", "message",
-        "direction", "inbound", "occurred_at", "2026-11-23T10:00:00.000Z", "received_at",
-        "2026-11-23T10:00:00.123Z", "external_id", ext, "from", "handle",
-        "email:ayse@example.com", "role", "customer", "handles", "email:ayse@example.com", "to",
-        "mentions", "text", "Merhaba, siparişim nerede?", "attachments", "meta");
+        "{s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:[s]},s:[],s:[],s:s,s:[],s:{}}", "v",
+        1, "seq", 0, "id", id, "source", "s1", "channel", "webhook", "kind", "message", "direction",
+        "inbound", "occurred_at", "2026-11-23T10:00:00.000Z", "received_at",
+        "2026-11-23T10:00:00.123Z", "external_id", ext, "from", "handle", "email:ayse@example.com",
+        "role", "customer", "handles", "email:ayse@example.com", "to", "mentions", "text",
+        "Merhaba, siparişim nerede?", "attachments", "meta");
     struct write_item *it = calloc(1, sizeof *it);
     if (it)
         it->recs = calloc(1, sizeof *it->recs);
@@ -406,14 +406,10 @@ static void test_waits_without_inotify(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_reads_every_record_in_order),
-        T(test_empty_store),
-        T(test_picks_up_commits_while_waiting),
-        T(test_fd_signals_commits),
-        T(test_follows_the_map_as_it_grows),
-        T(test_refuses_a_newer_format),
-        T(test_refuses_what_is_not_a_store),
-        T(test_waits_without_inotify),
+        T(test_reads_every_record_in_order),    T(test_empty_store),
+        T(test_picks_up_commits_while_waiting), T(test_fd_signals_commits),
+        T(test_follows_the_map_as_it_grows),    T(test_refuses_a_newer_format),
+        T(test_refuses_what_is_not_a_store),    T(test_waits_without_inotify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
