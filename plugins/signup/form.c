@@ -1,0 +1,375 @@
+/* Plain HTML form posts: <form method="post" action=".../hooks/<source>">.
+ *
+ *   a valid post            -> a signup record, then 303 to redirect_url (the thank-you page)
+ *   required field missing  -> 400 naming it; an invalid e-mail or phone -> 400 saying so
+ *   honeypot field filled   -> 303 like a success (a bot learns nothing), nothing stored
+ *   too many posts from one client address within rate_window -> 429
+ *
+ * Only the fields the `fields` option lists are kept; the ones named like
+ * an e-mail, phone or name (email, e-posta, telefon, ad_soyad, ...) make
+ * the attendee, the others go to meta.fields.  The external id is
+ * "<event id>/<e-mail or phone handle>": the same person posting twice
+ * (a double click, a reload) is one sign-up.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "signup.h"
+
+#define MAX_FIELDS 32
+#define MAX_PAIRS 200
+#define MAX_CLIENTS 4096
+
+struct form_field {
+    char name[64];
+    int required;
+    enum signup_role role;
+};
+
+struct client {
+    char addr[64];
+    int64_t window_start;
+    int64_t count;
+};
+
+struct form {
+    const char *redirect_url;
+    const char *honeypot;
+    struct form_field fields[MAX_FIELDS];
+    size_t nfields;
+    int64_t rate_limit;
+    int64_t rate_window_ms;
+    int64_t trust_forwarded_for;
+    struct client *clients;
+    size_t nclients;
+};
+
+struct pair {
+    char *name;
+    char *value;
+};
+
+struct posted {
+    struct pair pairs[MAX_PAIRS];
+    size_t n;
+};
+
+struct pending {
+    struct signup *s;
+    struct kanal_http_request *req;
+};
+
+static void respond_text(struct signup *s, struct kanal_http_request *req, int status,
+                         const char *text)
+{
+    s->host->http_respond(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static void redirect(struct signup *s, struct kanal_http_request *req)
+{
+    static const char body[] = "Thank you.\n";
+    s->host->http_add_header(req, "Location", s->form->redirect_url);
+    s->host->http_respond(req, 303, "text/plain; charset=utf-8", body, sizeof body - 1);
+}
+
+static void trim(char *s)
+{
+    char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    size_t n = strlen(p);
+    while (n > 0 && isspace((unsigned char)p[n - 1]))
+        n--;
+    memmove(s, p, n);
+    s[n] = '\0';
+}
+
+/* ---- the rate limit ---- */
+
+static const char *client_addr(struct signup *s, const struct kanal_http_request *req, char *buf,
+                               size_t len)
+{
+    const char *xff =
+        s->form->trust_forwarded_for ? s->host->http_header(req, "X-Forwarded-For") : NULL;
+    if (!xff)
+        return req->remote_addr;
+    /* The last address is the one our own proxy added; the rest is hearsay. */
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (isspace((unsigned char)*last))
+        last++;
+    snprintf(buf, len, "%s", last);
+    size_t n = strlen(buf);
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
+        buf[--n] = '\0';
+    return n ? buf : req->remote_addr;
+}
+
+/* 0 when the client may post now, else the seconds until it may. */
+static int64_t rate_limited(struct signup *s, const char *addr)
+{
+    struct form *fm = s->form;
+    if (fm->rate_limit <= 0)
+        return 0;
+    int64_t now = s->host->now_ms();
+    struct client *c = NULL, *oldest = NULL;
+    for (size_t i = 0; i < fm->nclients; i++) {
+        struct client *e = &fm->clients[i];
+        if (strcmp(e->addr, addr) == 0)
+            c = e;
+        if (!oldest || e->window_start < oldest->window_start)
+            oldest = e;
+    }
+    if (!c) {
+        /* A full table reuses the entry whose window started first. */
+        c = fm->nclients < MAX_CLIENTS ? &fm->clients[fm->nclients++] : oldest;
+        snprintf(c->addr, sizeof c->addr, "%s", addr);
+        c->window_start = now;
+        c->count = 0;
+    }
+    if (now - c->window_start >= fm->rate_window_ms) {
+        c->window_start = now;
+        c->count = 0;
+    }
+    if (++c->count <= fm->rate_limit)
+        return 0;
+    return (c->window_start + fm->rate_window_ms - now + 999) / 1000;
+}
+
+/* ---- the post ---- */
+
+static int collect(void *arg, const char *name, const char *value)
+{
+    struct posted *p = arg;
+    if (p->n >= MAX_PAIRS)
+        return 1;
+    p->pairs[p->n].name = strdup(name);
+    p->pairs[p->n].value = strdup(value);
+    p->n++;
+    return 0;
+}
+
+static void posted_free(struct posted *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->pairs[i].name);
+        free(p->pairs[i].value);
+    }
+    free(p);
+}
+
+/* The first non-blank value of a field, trimmed in place; NULL when blank. */
+static const char *value_of(struct posted *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->pairs[i].name || !p->pairs[i].value || strcmp(p->pairs[i].name, name) != 0)
+            continue;
+        char *v = p->pairs[i].value;
+        trim(v);
+        if (*v)
+            return v;
+    }
+    return NULL;
+}
+
+static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+{
+    struct pending *pd = arg;
+    if (status < 0) {
+        pd->s->host->http_add_header(pd->req, "Retry-After", "5");
+        respond_text(pd->s, pd->req, 503,
+                     "Your sign-up could not be saved just now. Please try again in a moment.\n");
+    } else {
+        redirect(pd->s, pd->req);
+    }
+    free(pd);
+}
+
+static void handle(struct signup *s, struct kanal_http_request *req, struct posted *p)
+{
+    struct form *fm = s->form;
+    const char *trap = fm->honeypot && fm->honeypot[0] ? value_of(p, fm->honeypot) : NULL;
+    if (trap) {
+        s->host->log(s->src, KANAL_LOG_INFO,
+                     "post from %s filled the honeypot field '%s': not "
+                     "stored",
+                     req->remote_addr, fm->honeypot);
+        redirect(s, req);
+        return;
+    }
+    char missing[512] = "";
+    struct signup_person person = {0};
+    json_t *fields = json_object();
+    for (size_t i = 0; i < fm->nfields; i++) {
+        const struct form_field *f = &fm->fields[i];
+        const char *v = value_of(p, f->name);
+        if (!v && f->required) {
+            size_t used = strlen(missing);
+            snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "", f->name);
+        }
+        if (!v)
+            continue;
+        const char **slot = f->role == ROLE_EMAIL        ? &person.email
+                            : f->role == ROLE_PHONE      ? &person.phone
+                            : f->role == ROLE_NAME       ? &person.name
+                            : f->role == ROLE_FIRST_NAME ? &person.first_name
+                            : f->role == ROLE_LAST_NAME  ? &person.last_name
+                                                         : NULL;
+        if (slot && !*slot)
+            *slot = v;
+        else if (!slot)
+            json_object_set_new(fields, f->name, json_stringn(v, strnlen(v, 2000)));
+    }
+    if (missing[0]) {
+        char text[600];
+        snprintf(text, sizeof text, "Please fill in the required field(s): %s\n", missing);
+        respond_text(s, req, 400, text);
+        json_decref(fields);
+        return;
+    }
+    json_t *party;
+    char key[512], why[256];
+    if (signup_party(s, &person, &party, key, sizeof key, why, sizeof why) < 0) {
+        char text[400];
+        snprintf(text, sizeof text, "Please check the form: %s.\n",
+                 strstr(why, "neither") ? "give an e-mail address or a phone number" : why);
+        respond_text(s, req, 400, text);
+        json_decref(fields);
+        return;
+    }
+    char ext[600];
+    snprintf(ext, sizeof ext, "%s/%s", s->event_id, key);
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:o,s:{}}", "kind", "signup", "direction", "inbound",
+                            "external_id", ext, "from", party, "event",
+                            signup_event(s->event_id, s->event_name, s->event_starts_at), "meta");
+    if (json_object_size(fields))
+        json_object_set(json_object_get(rec, "meta"), "fields", fields);
+    json_decref(fields);
+    if (s->event_name)
+        json_object_set_new(rec, "subject", json_string(s->event_name));
+    char *text = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    struct pending *pd = calloc(1, sizeof *pd);
+    int r = pd && text ? 0 : -ENOMEM;
+    if (!r) {
+        *pd = (struct pending){s, req};
+        r = s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, pd);
+    }
+    free(text);
+    if (r < 0) {
+        free(pd);
+        s->host->log(s->src, KANAL_LOG_ERR, "cannot store a sign-up: %s", s->host->strerror(r));
+        s->host->http_add_header(req, "Retry-After", "5");
+        respond_text(s, req, 503, "Your sign-up could not be saved just now. Please try again.\n");
+    }
+}
+
+int form_http(struct signup *s, struct kanal_http_request *req)
+{
+    if (strcmp(req->method, "POST") != 0) {
+        s->host->http_add_header(req, "Allow", "POST");
+        respond_text(s, req, 405, "This address takes form posts.\n");
+        return 0;
+    }
+    char buf[64];
+    int64_t wait = rate_limited(s, client_addr(s, req, buf, sizeof buf));
+    if (wait > 0) {
+        char after[24];
+        snprintf(after, sizeof after, "%lld", (long long)wait);
+        s->host->http_add_header(req, "Retry-After", after);
+        s->host->log(s->src, KANAL_LOG_NOTICE, "too many posts from %s: refused (429)",
+                     client_addr(s, req, buf, sizeof buf));
+        respond_text(s, req, 429, "Too many sign-ups from your address; please try later.\n");
+        return 0;
+    }
+    const char *type = s->host->http_header(req, "Content-Type");
+    if (!type || strncasecmp(type, "application/x-www-form-urlencoded", 33) != 0) {
+        respond_text(s, req, 415,
+                     "Expected application/x-www-form-urlencoded (a plain HTML "
+                     "form post).\n");
+        return 0;
+    }
+    struct posted *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    s->host->form_decode(req->body, req->body_len, collect, p);
+    handle(s, req, p);
+    posted_free(p);
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int form_init(struct signup *s)
+{
+    struct form *fm = calloc(1, sizeof *fm);
+    if (!fm)
+        return -ENOMEM;
+    s->form = fm;
+    fm->redirect_url = s->host->config_string(s->src, "redirect_url");
+    fm->honeypot = s->host->config_string(s->src, "honeypot");
+    s->host->config_int(s->src, "rate_limit", &fm->rate_limit);
+    s->host->config_int(s->src, "rate_window", &fm->rate_window_ms);
+    s->host->config_int(s->src, "trust_forwarded_for", &fm->trust_forwarded_for);
+    fm->clients = calloc(MAX_CLIENTS, sizeof *fm->clients);
+    if (!fm->clients)
+        return -ENOMEM;
+    if (!fm->redirect_url) {
+        s->host->log(s->src, KANAL_LOG_ERR,
+                     "provider form needs redirect_url (the thank-you "
+                     "page)");
+        return KANAL_ECONFIG;
+    }
+    const char *p = s->host->config_string(s->src, "fields");
+    int contact = 0;
+    while (p && *p) {
+        size_t n = strcspn(p, ",");
+        char item[80] = "";
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+        }
+        trim(item);
+        size_t len = strlen(item);
+        int required = len > 0 && item[len - 1] == '*';
+        if (required) {
+            item[len - 1] = '\0';
+            trim(item);
+        }
+        if (!item[0] || strlen(item) >= sizeof fm->fields[0].name || fm->nfields >= MAX_FIELDS) {
+            s->host->log(s->src, KANAL_LOG_ERR,
+                         "fields: '%.*s' is not a field name (at most %d "
+                         "fields of up to 63 characters)",
+                         (int)(n > 60 ? 60 : n), p, MAX_FIELDS);
+            return KANAL_ECONFIG;
+        }
+        struct form_field *f = &fm->fields[fm->nfields++];
+        memcpy(f->name, item, strlen(item) + 1); /* fits: checked above */
+        f->required = required;
+        f->role = signup_role_of(f->name);
+        contact |= f->role == ROLE_EMAIL || f->role == ROLE_PHONE;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (!contact) {
+        s->host->log(s->src, KANAL_LOG_ERR,
+                     "fields must include an e-mail or phone field (e.g. "
+                     "email, phone, e-posta, telefon)");
+        return KANAL_ECONFIG;
+    }
+    return 0;
+}
+
+void form_free(struct signup *s)
+{
+    if (!s->form)
+        return;
+    free(s->form->clients);
+    free(s->form);
+    s->form = NULL;
+}

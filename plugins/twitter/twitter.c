@@ -1,0 +1,361 @@
+/* twitter: X (Twitter) as a kanal channel.
+ *
+ * Webhooks (X's Account Activity API) arrive at /hooks/<source>:
+ *   GET ?crc_token=T  -> 200 {"response_token":"sha256=<base64 HMAC-SHA256(consumer secret, T)>"}
+ *   POST, signed with x-twitter-webhooks-signature: sha256=<base64 HMAC of the raw body>
+ *                     -> 200 {"seqs":[...]} after the commit; 401 when the signature is wrong
+ * Polling (tw_poll.c) reads the mentions timeline and a recent search with
+ * the bearer token; sending (tw_send.c) posts, replies and DMs with the
+ * user token.  Records take the brand's point of view (tw_normalize.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twitter.h"
+
+/* ---- small shared helpers ---- */
+
+const char *tw_handle(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "x:%s", id);
+    return buf;
+}
+
+void tw_conv_remember(struct twitter *tw, const char *id, const char *conv)
+{
+    if (!id || !conv || strlen(id) >= TW_ID_MAX || strlen(conv) >= TW_ID_MAX)
+        return;
+    if (tw_conv_lookup(tw, id))
+        return;
+    struct tw_conv *c = &tw->conv[tw->conv_next++ % TW_CONV_CACHE];
+    snprintf(c->id, sizeof c->id, "%s", id);
+    snprintf(c->conv, sizeof c->conv, "%s", conv);
+}
+
+const char *tw_conv_lookup(const struct twitter *tw, const char *id)
+{
+    if (!id)
+        return NULL;
+    for (size_t i = 0; i < TW_CONV_CACHE; i++)
+        if (tw->conv[i].id[0] && strcmp(tw->conv[i].id, id) == 0)
+            return tw->conv[i].conv;
+    return NULL;
+}
+
+void tw_set_problem(struct twitter *tw, int sending, const char *problem)
+{
+    char *slot = sending ? tw->send_problem : tw->poll_problem;
+    snprintf(slot, sizeof tw->poll_problem, "%s", problem ? problem : "");
+    const char *reason = tw->send_problem[0] ? tw->send_problem : tw->poll_problem;
+    int ok = reason[0] == '\0';
+    if (ok != tw->healthy || !ok) {
+        tw->host->set_health(tw->src, ok, ok ? NULL : reason);
+        tw->healthy = ok;
+    }
+}
+
+json_t *tw_unknown_record(struct twitter *tw, json_t *raw, const char *what, const char *reason)
+{
+    char *text = json_dumps(raw, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    unsigned char digest[32];
+    char hex[65], ext[96];
+    tw->host->hmac_sha256("kanal-unknown", 13, text ? text : "", text ? strlen(text) : 0, digest);
+    tw->host->hex_encode(digest, sizeof digest, hex);
+    free(text);
+    snprintf(ext, sizeof ext, "%s-%s", what, hex);
+    return json_pack("{s:s,s:s,s:s,s:O,s:{s:s,s:s}}", "kind", "unknown", "direction", "inbound",
+                     "external_id", ext, "raw", raw, "meta", "event", what, "reason", reason);
+}
+
+/* ---- webhooks ---- */
+
+struct pending {
+    struct twitter *tw;
+    struct kanal_http_request *req;
+};
+
+static void respond_json(struct twitter *tw, struct kanal_http_request *req, int status,
+                         json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    tw->host->http_respond(req, status, "application/json", text, text ? strlen(text) : 0);
+    free(text);
+    json_decref(body);
+}
+
+static void respond_error(struct twitter *tw, struct kanal_http_request *req, int status,
+                          const char *code, const char *message)
+{
+    respond_json(tw, req, status,
+                 json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+/* "sha256=" + base64(HMAC-SHA256(consumer secret, data)) into out[64]. */
+static void sign(struct twitter *tw, const void *data, size_t len, char out[64])
+{
+    unsigned char mac[32];
+    char b64[48];
+    tw->host->hmac_sha256(tw->consumer_secret, strlen(tw->consumer_secret), data, len, mac);
+    tw->host->base64_encode(mac, sizeof mac, b64);
+    snprintf(out, 64, "sha256=%s", b64);
+}
+
+struct crc_find {
+    char *token;
+};
+
+static int find_crc(void *arg, const char *name, const char *value)
+{
+    struct crc_find *f = arg;
+    if (strcmp(name, "crc_token") == 0 && !f->token) {
+        f->token = strdup(value);
+        return 1;
+    }
+    return 0;
+}
+
+/* The challenge-response check X repeats to keep delivering. */
+static void answer_crc(struct twitter *tw, struct kanal_http_request *req)
+{
+    struct crc_find f = {NULL};
+    tw->host->form_decode(req->query, strlen(req->query), find_crc, &f);
+    if (!f.token || !f.token[0]) {
+        free(f.token);
+        respond_error(tw, req, 400, "bad_request", "expected ?crc_token=...");
+        return;
+    }
+    char token[64];
+    sign(tw, f.token, strlen(f.token), token);
+    free(f.token);
+    tw->host->log(tw->src, KANAL_LOG_DEBUG, "answered X's CRC check from %s", req->remote_addr);
+    respond_json(tw, req, 200, json_pack("{s:s}", "response_token", token));
+}
+
+static int signature_ok(struct twitter *tw, const struct kanal_http_request *req)
+{
+    const char *given = tw->host->http_header(req, "x-twitter-webhooks-signature");
+    if (!given)
+        return 0;
+    char want[64];
+    sign(tw, req->body, req->body_len, want);
+    size_t n = strlen(want);
+    return strlen(given) == n && tw->host->equal_ct(want, given, n);
+}
+
+static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+{
+    struct pending *p = arg;
+    if (status < 0) {
+        p->tw->host->http_add_header(p->req, "Retry-After", "5");
+        respond_error(p->tw, p->req, 503, "store_unavailable", p->tw->host->strerror(status));
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, json_integer((json_int_t)seqs[i]));
+        respond_json(p->tw, p->req, 200, json_pack("{s:o}", "seqs", list));
+    }
+    free(p);
+}
+
+static int emit_json(struct twitter *tw, json_t *records, struct pending *p)
+{
+    char *text = json_dumps(records, JSON_COMPACT);
+    if (!text)
+        return -ENOMEM;
+    int r = tw->host->emit(tw->src, text, strlen(text), NULL, 0, on_committed, p);
+    free(text);
+    return r;
+}
+
+static void handle_post(struct twitter *tw, struct kanal_http_request *req)
+{
+    if (!signature_ok(tw, req)) {
+        tw->host->log(
+            tw->src, KANAL_LOG_WARNING, "refused a webhook from %s: %s signature", req->remote_addr,
+            tw->host->http_header(req, "x-twitter-webhooks-signature") ? "wrong" : "missing");
+        respond_error(tw, req, 401, "bad_signature", "missing or wrong signature");
+        return;
+    }
+    json_t *payload = json_loadb(req->body, req->body_len, 0, NULL);
+    json_t *records;
+    if (json_is_object(payload)) {
+        records = tw_activity_records(tw, payload);
+    } else {
+        json_t *raw = payload ? json_incref(payload) : json_stringn(req->body, req->body_len);
+        if (!raw)
+            raw = json_string("(body is not UTF-8)");
+        records = json_pack("[o]", tw_unknown_record(tw, raw, "body", "body is not a JSON object"));
+        json_decref(raw);
+    }
+    if (json_array_size(records) == 0) {
+        /* Only events kanal does not store (typing indicators). */
+        json_decref(records);
+        json_decref(payload);
+        respond_json(tw, req, 200, json_pack("{s:[]}", "seqs"));
+        return;
+    }
+    struct pending *p = calloc(1, sizeof *p);
+    int r = -ENOMEM;
+    if (p) {
+        *p = (struct pending){.tw = tw, .req = req};
+        r = emit_json(tw, records, p);
+        if (r == KANAL_ERECORD) {
+            /* A payload shape kanal mis-read: keep it whole rather than lose it. */
+            json_t *whole =
+                json_pack("[o]", tw_unknown_record(tw, payload, "payload",
+                                                   "payload kanal could not normalize"));
+            r = emit_json(tw, whole, p);
+            json_decref(whole);
+        }
+    }
+    json_decref(records);
+    json_decref(payload);
+    if (r < 0) {
+        free(p);
+        tw->host->http_add_header(req, "Retry-After", "5");
+        respond_error(tw, req, 503, "store_unavailable", tw->host->strerror(r));
+    }
+}
+
+static int tw_http(void *state, struct kanal_http_request *req)
+{
+    struct twitter *tw = state;
+    if (!tw->webhooks) {
+        respond_error(tw, req, 404, "no_webhooks", "this source polls (mode = poll)");
+        return 0;
+    }
+    if (strcmp(req->method, "GET") == 0)
+        answer_crc(tw, req);
+    else if (strcmp(req->method, "POST") == 0)
+        handle_post(tw, req);
+    else {
+        tw->host->http_add_header(req, "Allow", "GET, POST");
+        respond_error(tw, req, 405, "method_not_allowed", "GET for the CRC check, POST for events");
+    }
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int numeric(const char *s)
+{
+    if (!s || !*s || strlen(s) >= TW_ID_MAX)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+static int tw_init(const struct kanal_host *host, struct kanal_source *src, void **state)
+{
+    struct twitter *tw = calloc(1, sizeof *tw);
+    if (!tw)
+        return -ENOMEM;
+    tw->host = host;
+    tw->src = src;
+    tw->healthy = 1;
+    tw->user_id = host->config_string(src, "user_id");
+    tw->consumer_secret = host->config_string(src, "consumer_secret");
+    tw->bearer_token = host->config_string(src, "bearer_token");
+    tw->user_token = host->config_string(src, "user_token");
+    tw->poll_query = host->config_string(src, "poll_query");
+    const char *mode = host->config_string(src, "mode");
+    tw->webhooks = strcmp(mode, "poll") != 0;
+    tw->polling = strcmp(mode, "webhook") != 0;
+    host->config_int(src, "poll_interval", &tw->poll_interval_ms);
+    host->config_int(src, "poll_max_pages", &tw->poll_max_pages);
+    host->config_int(src, "timeout", &tw->timeout_ms);
+    tw->api_url = strdup(host->config_string(src, "api_url"));
+    if (!tw->api_url) {
+        free(tw);
+        return -ENOMEM;
+    }
+    size_t n = strlen(tw->api_url);
+    while (n > 0 && tw->api_url[n - 1] == '/')
+        tw->api_url[--n] = '\0';
+    const char *problem = NULL;
+    if (!numeric(tw->user_id))
+        problem = "user_id must be the brand account's numeric id (not its screen name)";
+    else if (tw->webhooks && !tw->consumer_secret)
+        problem = "mode webhook or both needs consumer_secret";
+    else if (tw->polling && !tw->bearer_token)
+        problem = "mode poll or both needs bearer_token";
+    else if (tw->poll_interval_ms < 1000)
+        problem = "poll_interval must be at least 1s";
+    else if (tw->poll_max_pages < 1)
+        problem = "poll_max_pages must be at least 1";
+    if (problem) {
+        host->log(src, KANAL_LOG_ERR, "%s", problem);
+        free(tw->api_url);
+        free(tw);
+        return KANAL_ECONFIG;
+    }
+    *state = tw;
+    return 0;
+}
+
+static int tw_start(void *state)
+{
+    struct twitter *tw = state;
+    if (tw->polling)
+        return tw_poll_start(tw);
+    return 0;
+}
+
+static int tw_stop(void *state)
+{
+    struct twitter *tw = state;
+    tw->stopping = 1;
+    tw_poll_stop(tw);
+    return 0;
+}
+
+static void tw_destroy(void *state)
+{
+    struct twitter *tw = state;
+    tw_poll_free(tw);
+    free(tw->api_url);
+    free(tw);
+}
+
+static const struct kanal_option tw_options[] = {
+    {"user_id", KANAL_OPT_STRING, NULL, 1,
+     "the brand account's numeric user id (records take its point of view)", NULL},
+    {"mode", KANAL_OPT_ENUM, "webhook", 0,
+     "webhook: Account Activity events; poll: mentions/search polling; both", "webhook|poll|both"},
+    {"consumer_secret", KANAL_OPT_SECRET, NULL, 0,
+     "the app's consumer secret: CRC answers and webhook signatures", NULL},
+    {"bearer_token", KANAL_OPT_SECRET, NULL, 0, "app bearer token for polling", NULL},
+    {"user_token", KANAL_OPT_SECRET, NULL, 0,
+     "OAuth 2.0 user-context token of the brand account for posts, replies and DMs", NULL},
+    {"poll_query", KANAL_OPT_STRING, NULL, 0,
+     "recent-search query polled besides the mentions timeline, e.g. marka OR #marka", NULL},
+    {"poll_interval", KANAL_OPT_DURATION, "60s", 0, "time between polls", NULL},
+    {"poll_max_pages", KANAL_OPT_INT, "50", 0,
+     "pages (of 100 tweets) read per timeline and poll at most", NULL},
+    {"api_url", KANAL_OPT_URL, "https://api.x.com", 0, "X API base URL", NULL},
+    {"timeout", KANAL_OPT_DURATION, "30s", 0, "time allowed for one X API request", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+static const struct kanal_plugin tw_plugin = {
+    KANAL_PLUGIN_HEADER,
+    .name = "twitter",
+    .version = "1.0.0",
+    .description = "X (Twitter): Account Activity webhooks, mentions/search polling, posts and DMs",
+    .options = tw_options,
+    .init = tw_init,
+    .start = tw_start,
+    .stop = tw_stop,
+    .destroy = tw_destroy,
+    .http = tw_http,
+    .send = tw_send,
+};
+
+KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void)
+{
+    return &tw_plugin;
+}

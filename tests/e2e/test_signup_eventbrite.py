@@ -1,0 +1,179 @@
+"""Eventbrite sign-ups: a webhook makes kanald fetch the order or attendee
+from (a fake of) Eventbrite's API, and the event's name once; api_urls
+anywhere else are refused without a fetch; a failed fetch answers 503 and
+Eventbrite's redelivery stores the sign-ups once."""
+import json
+import urllib.parse
+from pathlib import Path
+
+from fakes import FakeProvider
+from kanal import validate_record
+
+FIX = Path(__file__).parent / "fixtures" / "signup"
+TOKEN = "test-eventbrite-token"
+HOOK = "/hooks/eb/hk-4d1f9a0c7e"
+ORDER, EVENT, AYSE, MEHMET = "1001000222", "555000111", "2001000333", "2001000444"
+
+
+def load(name):
+    return json.loads((FIX / name).read_text())
+
+
+def eb_source(fake_url, extra=""):
+    return ("[source eb]\nplugin = signup\nprovider = eventbrite\ninsecure_inline_secrets = yes\n"
+            f"token = {TOKEN}\nhook_secret = hk-4d1f9a0c7e\napi_url = {fake_url}\n"
+            f"default_country = TR\n{extra}\n")
+
+
+def fake_eventbrite(routes):
+    """routes maps a request path (with its query) to a list of answers, the
+    last one repeated."""
+    fake = FakeProvider()
+
+    def answer(req):
+        script = routes.get(req.path)
+        if not script:
+            return 404, {}, {"error": "NOT_FOUND", "error_description": "no such resource",
+                             "status_code": 404}
+        return script.pop(0) if len(script) > 1 else script[0]
+
+    fake.answer = answer
+    return fake
+
+
+def hook(action, api_url):
+    return {"api_url": api_url, "config": {"action": action, "user_id": "300000001",
+                                           "webhook_id": "9001",
+                                           "endpoint_url": "https://crm.example/hooks/eb/x"}}
+
+
+def deliver(k, body, path=HOOK):
+    status, _, data = k.request("POST", path, json.dumps(body).encode(),
+                                {"Content-Type": "application/json"})
+    return status, (json.loads(data) if data else None)
+
+
+ORDER_PATH = f"/v3/orders/{ORDER}/?expand=attendees"
+EVENT_PATH = f"/v3/events/{EVENT}/"
+ATTENDEE_PATH = f"/v3/events/{EVENT}/attendees/{AYSE}/"
+
+
+def test_order_checkin_and_refund_become_signup_checkin_and_cancel(make_kanald):
+    routes = {ORDER_PATH: [(200, {}, load("eventbrite_order.json")),
+                           (200, {}, load("eventbrite_order_refunded.json"))],
+              EVENT_PATH: [(200, {}, load("eventbrite_event.json"))],
+              ATTENDEE_PATH: [(200, {}, load("eventbrite_attendee_checked_in.json"))]}
+    with fake_eventbrite(routes) as fake:
+        k = make_kanald(sources=eb_source(fake.url), plugins=("signup",)).start()
+        status, body = deliver(k, hook("order.placed", f"{fake.url}/v3/orders/{ORDER}/"))
+        assert status == 200 and body == {"seqs": [1, 2]}
+        # What Eventbrite's API was asked, with the token.
+        assert [r.path for r in fake.requests] == [ORDER_PATH, EVENT_PATH]
+        for r in fake.requests:
+            assert r.method == "GET" and r.headers["Authorization"] == f"Bearer {TOKEN}"
+        ayse, mehmet = k.feed()
+        for r in (ayse, mehmet):
+            validate_record(r)
+            assert (r["kind"], r["direction"], r["channel"]) == ("signup", "inbound", "signup")
+            assert r["event"] == {"id": EVENT, "name": "Kış Semineri 2026",
+                                  "starts_at": "2026-11-20T15:00:00.000Z"}
+            assert r["subject"] == "Kış Semineri 2026"
+            assert r["meta"]["order_id"] == ORDER and r["meta"]["action"] == "order.placed"
+        assert ayse["external_id"] == f"{AYSE}/2026-10-01T09:30:05Z"
+        assert ayse["from"] == {"handle": "email:ayse.yilmaz@example.com", "name": "Ayşe Yılmaz",
+                                "role": "customer",
+                                "handles": ["email:ayse.yilmaz@example.com", "phone:+905321234567"]}
+        assert ayse["occurred_at"] == "2026-10-01T09:30:00.000Z"
+        assert ayse["meta"]["ticket_class"] == "Genel Giriş"
+        assert ayse["meta"]["answers"] == [{"question": "Şirketiniz?", "answer": "Örnek Ltd."}]
+        assert mehmet["from"]["handle"] == "email:mehmet@example.org"
+
+        # Check-in at the door: the attendee is fetched, the event's name is cached.
+        status, body = deliver(k, hook("attendee.checked_in",
+                                       f"{fake.url}/v3/events/{EVENT}/attendees/{AYSE}/"))
+        assert status == 200 and body == {"seqs": [3]}
+        checkin = k.feed()[2]
+        validate_record(checkin)
+        assert (checkin["kind"], checkin["from"]["handle"]) == ("checkin", ayse["from"]["handle"])
+        assert checkin["occurred_at"] == "2026-11-20T17:45:00.000Z"
+        assert checkin["event"]["name"] == "Kış Semineri 2026"
+        assert [r.path for r in fake.requests].count(EVENT_PATH) == 1
+
+        # After a restart the event's name comes from the source's state, not the API.
+        assert k.stop() == 0
+        k.start()
+        status, body = deliver(k, hook("order.refunded", f"{fake.url}/v3/orders/{ORDER}/"))
+        assert status == 200 and body == {"seqs": [4, 5]}
+        cancels = k.feed()[3:]
+        assert [r["kind"] for r in cancels] == ["cancel", "cancel"]
+        assert cancels[0]["event"]["name"] == "Kış Semineri 2026"
+        assert cancels[0]["occurred_at"] == "2026-10-05T12:00:00.000Z"
+        for r in cancels:
+            validate_record(r)
+        assert [r.path for r in fake.requests].count(EVENT_PATH) == 1
+
+
+def test_api_url_elsewhere_is_refused_and_nothing_fetched(make_kanald):
+    routes = {ORDER_PATH: [(200, {}, load("eventbrite_order.json"))],
+              EVENT_PATH: [(200, {}, load("eventbrite_event.json"))]}
+    with fake_eventbrite(routes) as fake, FakeProvider() as other:
+        k = make_kanald(sources=eb_source(fake.url), plugins=("signup",)).start()
+        port = urllib.parse.urlsplit(fake.url).port
+        for url in (f"https://evil.example/v3/orders/{ORDER}/",
+                    f"{other.url}/v3/orders/{ORDER}/",            # same host, other port
+                    f"https://127.0.0.1:{port}/v3/orders/{ORDER}/",  # other scheme
+                    f"{fake.url}/v3/users/me/",                   # not an order or attendee
+                    f"{fake.url}/v3/orders/{ORDER}/../../users/me/",
+                    f"{fake.url}/v3/orders/%31001/",
+                    f"http://user:pw@127.0.0.1:{port}/v3/orders/{ORDER}/",
+                    f"{fake.url}/v3/orders/{ORDER}/attendees/../../../events/",
+                    "not a url"):
+            status, body = deliver(k, hook("order.placed", url))
+            assert status == 400 and body["error"]["code"] == "bad_api_url", (url, body)
+        assert fake.requests == [] and other.requests == []
+        assert k.feed() == []
+        assert "refused a webhook" in k.log()
+        # Without the hook secret in the path, or with a wrong one: no such hook.
+        good = hook("order.placed", f"{fake.url}/v3/orders/{ORDER}/")
+        assert deliver(k, good, path="/hooks/eb")[0] == 404
+        assert deliver(k, good, path="/hooks/eb/hk-4d1f9a0c7f")[0] == 404
+        assert fake.requests == []
+        # Eventbrite's test ping is acknowledged and stores nothing.
+        assert deliver(k, hook("test", "https://www.eventbriteapi.com/v3/users/me/"))[0] == 200
+        assert k.feed() == [] and fake.requests == []
+
+
+def test_fetch_failure_is_503_and_the_redelivery_stores_once(make_kanald):
+    routes = {ORDER_PATH: [(500, {}, {"error": "INTERNAL_ERROR",
+                                      "error_description": "try again"}),
+                           (200, {}, load("eventbrite_order.json"))],
+              EVENT_PATH: [(503, {}, b"busy"), (200, {}, load("eventbrite_event.json"))]}
+    with fake_eventbrite(routes) as fake:
+        k = make_kanald(sources=eb_source(fake.url), plugins=("signup",)).start()
+        body = hook("order.placed", f"{fake.url}/v3/orders/{ORDER}/")
+        status, resp = deliver(k, body)   # the order fetch fails
+        assert status == 503 and "try again" in resp["error"]["message"]
+        status, resp = deliver(k, body)   # the order comes, the event fetch fails
+        assert status == 503
+        assert k.feed() == []
+        status, resp = deliver(k, body)   # Eventbrite's next redelivery
+        assert status == 200 and resp == {"seqs": [1, 2]}
+        status, resp = deliver(k, body)   # and one more: recognised
+        assert status == 200 and resp == {"seqs": [1, 2]}
+        assert [r["external_id"] for r in k.feed()] == [f"{AYSE}/2026-10-01T09:30:05Z",
+                                                        f"{MEHMET}/2026-10-01T09:30:05Z"]
+        assert "answered 503 so Eventbrite retries" in k.log()
+
+
+def test_other_actions_are_kept_as_unknown(make_kanald):
+    with fake_eventbrite({}) as fake:
+        k = make_kanald(sources=eb_source(fake.url), plugins=("signup",)).start()
+        body = hook("event.updated", f"{fake.url}/v3/events/{EVENT}/")
+        status, resp = deliver(k, body)
+        assert status == 200 and resp == {"seqs": [1]}
+        assert deliver(k, body)[1] == {"seqs": [1]}
+        [rec] = k.feed()
+        validate_record(rec)
+        assert rec["kind"] == "unknown" and rec["raw"] == body
+        assert rec["meta"]["action"] == "event.updated"
+        assert fake.requests == []

@@ -1,0 +1,88 @@
+"""Plain HTML form posts: a valid post is stored and redirected (303) to the
+thank-you page; a missing required field is a 400 naming it; a filled
+honeypot stores nothing; one address posting too often gets 429."""
+import urllib.parse
+
+from kanal import validate_record
+
+THANKS = "https://marka.example/tesekkurler"
+
+
+def form_source(extra=""):
+    return ("[source kayit]\nplugin = signup\nprovider = form\n"
+            "event_id = atolye-2026-12\nevent_name = Kahve Atölyesi\n"
+            f"redirect_url = {THANKS}\nfields = ad_soyad*,eposta*,telefon,sirket,kvkk*\n"
+            f"default_country = TR\n{extra}\n")
+
+
+def post(k, fields, content_type="application/x-www-form-urlencoded", headers=None):
+    body = urllib.parse.urlencode(fields).encode()
+    h = {"Content-Type": content_type}
+    h.update(headers or {})
+    status, hdrs, data = k.request("POST", "/hooks/kayit", body, h)
+    return status, hdrs, data.decode()
+
+
+VALID = {"ad_soyad": "Ayşe Yılmaz", "eposta": " Ayse@Example.com ", "telefon": "0532 123 45 67",
+         "sirket": "Örnek Ltd.", "kvkk": "evet", "website": "", "utm_source": "instagram"}
+
+
+def test_valid_post_is_stored_then_redirected(make_kanald):
+    k = make_kanald(sources=form_source(), plugins=("signup",)).start()
+    status, headers, body = post(k, VALID)
+    assert status == 303 and headers["Location"] == THANKS
+    [rec] = k.feed()
+    validate_record(rec)
+    assert (rec["kind"], rec["direction"], rec["channel"]) == ("signup", "inbound", "signup")
+    assert rec["external_id"] == "atolye-2026-12/email:ayse@example.com"
+    assert rec["from"] == {"handle": "email:ayse@example.com", "name": "Ayşe Yılmaz",
+                           "role": "customer",
+                           "handles": ["email:ayse@example.com", "phone:+905321234567"]}
+    assert rec["event"] == {"id": "atolye-2026-12", "name": "Kahve Atölyesi"}
+    # Listed fields are kept; fields the form does not declare are not.
+    assert rec["meta"]["fields"] == {"sirket": "Örnek Ltd.", "kvkk": "evet"}
+    # A double submit is the same sign-up.
+    status, headers, _ = post(k, VALID)
+    assert status == 303
+    assert len(k.feed()) == 1
+
+
+def test_missing_or_invalid_fields_are_a_clear_400(make_kanald):
+    k = make_kanald(sources=form_source(), plugins=("signup",)).start()
+    missing = dict(VALID, eposta="", kvkk="  ")
+    status, _, body = post(k, missing)
+    assert status == 400 and "required field(s): eposta, kvkk" in body
+    status, _, body = post(k, dict(VALID, eposta="ayse-at-example"))
+    assert status == 400 and "e-mail address 'ayse-at-example' is not valid" in body
+    status, _, body = post(k, dict(VALID, telefon="12ab"))
+    assert status == 400 and "phone number" in body
+    status, _, _ = post(k, VALID, content_type="multipart/form-data; boundary=x")
+    assert status == 415
+    assert k.request("GET", "/hooks/kayit")[0] == 405
+    assert k.feed() == []
+
+
+def test_filled_honeypot_stores_nothing(make_kanald):
+    k = make_kanald(sources=form_source(), plugins=("signup",)).start()
+    status, headers, _ = post(k, dict(VALID, website="http://spam.example"))
+    assert status == 303 and headers["Location"] == THANKS  # the bot sees success
+    assert k.feed() == []
+    assert "honeypot" in k.log()
+
+
+def test_per_address_rate_limit(make_kanald):
+    k = make_kanald(sources=form_source("rate_limit = 3\nrate_window = 1h\n"
+                                        "trust_forwarded_for = yes"),
+                    plugins=("signup",)).start()
+    for i in range(3):
+        status, _, _ = post(k, dict(VALID, eposta=f"kisi{i}@example.com"),
+                            headers={"X-Forwarded-For": "198.51.100.7"})
+        assert status == 303
+    status, headers, _ = post(k, dict(VALID, eposta="kisi9@example.com"),
+                              headers={"X-Forwarded-For": "198.51.100.7"})
+    assert status == 429 and int(headers["Retry-After"]) > 3000
+    # Another client behind the same proxy is not affected.
+    status, _, _ = post(k, dict(VALID, eposta="baska@example.com"),
+                        headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.8"})
+    assert status == 303
+    assert len(k.feed()) == 4
