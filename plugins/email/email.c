@@ -1,0 +1,282 @@
+/* email: e-mail for kanal, in and out.
+ *
+ * In: an IMAP mailbox polled through the host's async transfers (libcurl),
+ * with the (UIDVALIDITY, UID) cursor committed with the records, and an
+ * LMTP listener an MTA delivers to; both parse with GMime and store one
+ * record per message (`message`, or `bounce` for delivery status
+ * notifications).  Out: libcurl SMTP with a generated Message-ID that
+ * becomes the outbound record's external id, so that replies thread.
+ *
+ * This file: options, lifecycle, brand addresses and health. */
+#include "email.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <gmime/gmime.h>
+
+int email_is_brand(const struct email *e, const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    for (size_t i = 0; i < e->nbrand; i++) {
+        const char *b = e->brand[i];
+        if (b[0] == '@' ? at && strcmp(at, b) == 0 : strcmp(addr, b) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void email_health(struct email *e, const char *part, const char *reason)
+{
+    char **slot = strcmp(part, "imap") == 0 ? &e->down_imap : &e->down_smtp;
+    if (!reason && !*slot)
+        return;
+    free(*slot);
+    *slot = reason ? strdup(reason) : NULL;
+    if (!e->down_imap && !e->down_smtp) {
+        e->host->set_health(e->src, 1, NULL);
+        return;
+    }
+    char why[600];
+    snprintf(why, sizeof why, "%s%s%s", e->down_imap ? e->down_imap : "",
+             e->down_imap && e->down_smtp ? "; " : "", e->down_smtp ? e->down_smtp : "");
+    e->host->set_health(e->src, 0, why);
+}
+
+void email_curl_tls(const struct email *e, void *easy, const char *url)
+{
+    /* imaps:// and smtps:// are TLS from the first byte.  The plain schemes
+     * must upgrade with STARTTLS, or a network attacker reads the password,
+     * unless the operator allows plain text (a server on loopback). */
+    if (strncmp(url, "imaps://", 8) == 0 || strncmp(url, "smtps://", 8) == 0)
+        return;
+    curl_easy_setopt(easy, CURLOPT_USE_SSL,
+                     (long)(e->allow_plaintext ? CURLUSESSL_TRY : CURLUSESSL_ALL));
+}
+
+/* A password inside imap_url or smtp_url would be logged with the URL and
+ * escape the secret handling of *_password. */
+static int url_has_password(const char *url)
+{
+    CURLU *u = curl_url();
+    char *pw = NULL;
+    int has = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) == CURLUE_OK && pw;
+    curl_free(pw);
+    curl_url_cleanup(u);
+    return has;
+}
+
+/* "a@x.com, @brand.com  b@y.com" → lower-cased entries. */
+static int parse_brand(struct email *e, const char *list)
+{
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        size_t n = strcspn(p, ", \t");
+        if (n == 0)
+            break;
+        char **nb = realloc(e->brand, (e->nbrand + 1) * sizeof *nb);
+        if (!nb)
+            return -ENOMEM;
+        e->brand = nb;
+        char *entry = strndup(p, n);
+        if (!entry)
+            return -ENOMEM;
+        for (char *c = entry; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        if (*entry == '<' && n > 2 && entry[n - 1] == '>') {
+            memmove(entry, entry + 1, n - 2);
+            entry[n - 2] = '\0';
+        }
+        e->brand[e->nbrand++] = entry;
+        p += n;
+    }
+    return 0;
+}
+
+/* `from` is "Name <addr>" or a bare address. */
+static int parse_from(struct email *e, const char *from)
+{
+    InternetAddressList *list = internet_address_list_parse(NULL, from);
+    int r = -EINVAL;
+    if (list && internet_address_list_length(list) == 1) {
+        InternetAddress *ia = internet_address_list_get_address(list, 0);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+            const char *name = internet_address_get_name(ia);
+            if (addr && strchr(addr, '@')) {
+                e->from_addr = strdup(addr);
+                for (char *c = e->from_addr; c && *c; c++)
+                    *c = (char)tolower((unsigned char)*c);
+                if (name && *name)
+                    e->from_name = strdup(name);
+                r = e->from_addr ? 0 : -ENOMEM;
+            }
+        }
+    }
+    if (list)
+        g_object_unref(list);
+    return r;
+}
+
+static void email_free(struct email *e)
+{
+    if (e->imap)
+        imap_free(e->imap);
+    if (e->lmtp)
+        lmtp_free(e->lmtp);
+    for (size_t i = 0; i < e->nbrand; i++)
+        free(e->brand[i]);
+    free(e->brand);
+    free(e->from_addr);
+    free(e->from_name);
+    free(e->down_imap);
+    free(e->down_smtp);
+    free(e);
+    mime_shutdown();
+}
+
+static int email_init(const struct kanal_host *host, struct kanal_source *src, void **state)
+{
+    struct email *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    mime_init();
+    e->host = host;
+    e->src = src;
+    e->imap_url = host->config_string(src, "imap_url");
+    e->imap_user = host->config_string(src, "imap_user");
+    e->imap_password = host->config_string(src, "imap_password");
+    host->config_int(src, "poll_interval", &e->poll_interval_ms);
+    e->lmtp_listen = host->config_string(src, "lmtp_listen");
+    host->config_int(src, "max_message_size", &e->max_message_size);
+    e->smtp_url = host->config_string(src, "smtp_url");
+    e->smtp_user = host->config_string(src, "smtp_user");
+    e->smtp_password = host->config_string(src, "smtp_password");
+    host->config_int(src, "smtp_timeout", &e->smtp_timeout_ms);
+    int64_t plain = 0;
+    host->config_int(src, "allow_plaintext", &plain);
+    e->allow_plaintext = plain != 0;
+    if (e->poll_interval_ms < 1000)
+        e->poll_interval_ms = 1000;
+
+    int r = 0;
+    const char *from = host->config_string(src, "from");
+    if (from && (r = parse_from(e, from)) < 0) {
+        host->log(src, KANAL_LOG_ERR, "from = '%s': not one e-mail address", from);
+        r = KANAL_ECONFIG;
+        goto fail;
+    }
+    if ((r = parse_brand(e, host->config_string(src, "brand_addresses"))) < 0)
+        goto fail;
+    if (e->from_addr && !email_is_brand(e, e->from_addr) && (r = parse_brand(e, e->from_addr)))
+        goto fail;
+    if ((e->imap_url && url_has_password(e->imap_url)) ||
+        (e->smtp_url && url_has_password(e->smtp_url))) {
+        host->log(src, KANAL_LOG_ERR,
+                  "a password in imap_url or smtp_url: use imap_password / smtp_password");
+        r = KANAL_ECONFIG;
+        goto fail;
+    }
+    if (!e->imap_url && !e->lmtp_listen && !e->smtp_url) {
+        host->log(src, KANAL_LOG_ERR, "set imap_url, lmtp_listen or smtp_url: nothing to do");
+        r = KANAL_ECONFIG;
+        goto fail;
+    }
+    if (e->smtp_url && !e->from_addr) {
+        host->log(src, KANAL_LOG_ERR, "smtp_url needs from (the sender address)");
+        r = KANAL_ECONFIG;
+        goto fail;
+    }
+    if (e->nbrand == 0)
+        host->log(src, KANAL_LOG_NOTICE,
+                  "no brand_addresses: every message counts as inbound (set them to tell "
+                  "inbound, outbound and peer apart)");
+    if (e->imap_url && (r = imap_create(e, &e->imap)) < 0)
+        goto fail;
+    if (e->lmtp_listen && (r = lmtp_create(e, &e->lmtp)) < 0)
+        goto fail;
+    *state = e;
+    return 0;
+fail:
+    email_free(e);
+    return r;
+}
+
+static int email_start(void *state)
+{
+    struct email *e = state;
+    if (e->smtp_url)
+        smtp_load_salt(e);
+    int r = 0;
+    if (e->lmtp && (r = lmtp_start(e->lmtp)) < 0)
+        return r;
+    if (e->imap && (r = imap_start(e->imap)) < 0) {
+        if (e->lmtp)
+            lmtp_stop(e->lmtp);
+        return r;
+    }
+    return 0;
+}
+
+static int email_stop(void *state)
+{
+    struct email *e = state;
+    if (e->imap)
+        imap_stop(e->imap);
+    if (e->lmtp)
+        lmtp_stop(e->lmtp);
+    return 0;
+}
+
+static void email_destroy(void *state)
+{
+    email_free(state);
+}
+
+static const struct kanal_option email_options[] = {
+    {"imap_url", KANAL_OPT_URL, NULL, 0, "mailbox to poll, e.g. imaps://mail.example.com/INBOX",
+     NULL},
+    {"imap_user", KANAL_OPT_STRING, NULL, 0, "IMAP login", NULL},
+    {"imap_password", KANAL_OPT_SECRET, NULL, 0, "IMAP password", NULL},
+    {"poll_interval", KANAL_OPT_DURATION, "60s", 0, "time between two polls of the mailbox", NULL},
+    {"lmtp_listen", KANAL_OPT_STRING, NULL, 0,
+     "LMTP listener for an MTA: 127.0.0.1:PORT or unix:/run/kanal/lmtp.sock", NULL},
+    {"max_message_size", KANAL_OPT_SIZE, "25M", 0,
+     "largest message accepted over LMTP (larger ones are refused with 552)", NULL},
+    {"smtp_url", KANAL_OPT_URL, NULL, 0, "SMTP server for sending, e.g. smtps://mail.example.com",
+     NULL},
+    {"smtp_user", KANAL_OPT_STRING, NULL, 0, "SMTP login (none: no authentication)", NULL},
+    {"smtp_password", KANAL_OPT_SECRET, NULL, 0, "SMTP password", NULL},
+    {"smtp_timeout", KANAL_OPT_DURATION, "60s", 0, "time allowed for one SMTP send", NULL},
+    {"from", KANAL_OPT_STRING, NULL, 0, "sender of outbound mail: \"Name <addr>\" or addr", NULL},
+    {"brand_addresses", KANAL_OPT_STRING, NULL, 0,
+     "the brand's addresses and @domains, comma-separated (from is one of them)", NULL},
+    {"allow_plaintext", KANAL_OPT_BOOL, "no", 0,
+     "allow imap:// and smtp:// without STARTTLS (servers on loopback only)", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+static const struct kanal_plugin email_plugin = {
+    KANAL_PLUGIN_HEADER,
+    .name = "email",
+    .version = "1.0.0",
+    .description = "e-mail: IMAP polling and LMTP in, SMTP out, threading and bounces",
+    .options = email_options,
+    .init = email_init,
+    .start = email_start,
+    .stop = email_stop,
+    .destroy = email_destroy,
+    .send = email_send,
+};
+
+KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void)
+{
+    return &email_plugin;
+}
