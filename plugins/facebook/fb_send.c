@@ -118,18 +118,9 @@ static void on_reply(void *arg, const struct meta_reply *reply)
     struct kanal_send_result res = {.retry_after_ms = -1};
     char reason[700];
     char *record = NULL;
-    json_t *o = NULL;
-    int ok = reply->curl_result == 0 && reply->status >= 200 && reply->status < 300;
-    if (ok) {
-        o = json_loads(reply->body, 0, NULL);
-        ok = !json_is_object(json_object_get(o, "error"));
-    }
-    if (!ok) {
-        meta_classify(&fb->meta, reply, &res, reason, sizeof reason);
-    } else {
+    json_t *o = meta_send_reply(&fb->meta, reply, &res, reason, sizeof reason);
+    if (o) {
         const char *mid = meta_str(o, "message_id");
-        meta_graph_ok(&fb->meta);
-        res.outcome = KANAL_SEND_SENT;
         if (mid) {
             res.provider_id = mid;
             record = outbound_record(s, mid);

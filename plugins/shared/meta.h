@@ -174,4 +174,10 @@ void meta_graph_ok(struct meta *m);
  */
 int64_t meta_usage_delay_ms(const char *buc_usage, const char *app_usage);
 
+/* A Graph reply to a send: the parsed body when Meta accepted it (and the
+ * source marked healthy), or NULL with res and reason filled by
+ * meta_classify(). */
+json_t *meta_send_reply(struct meta *m, const struct meta_reply *reply,
+                        struct kanal_send_result *res, char *reason, size_t reason_len);
+
 #endif

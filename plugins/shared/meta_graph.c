@@ -380,3 +380,22 @@ void meta_graph_ok(struct meta *m)
         m->host->set_health(m->src, 1, NULL);
     }
 }
+
+json_t *meta_send_reply(struct meta *m, const struct meta_reply *reply,
+                        struct kanal_send_result *res, char *reason, size_t reason_len)
+{
+    json_t *o = NULL;
+    int ok = reply->curl_result == 0 && reply->status >= 200 && reply->status < 300;
+    if (ok) {
+        o = json_loads(reply->body, 0, NULL);
+        ok = !json_is_object(json_object_get(o, "error"));
+    }
+    if (!ok) {
+        json_decref(o);
+        meta_classify(m, reply, res, reason, reason_len);
+        return NULL;
+    }
+    meta_graph_ok(m);
+    res->outcome = KANAL_SEND_SENT;
+    return o;
+}

@@ -108,17 +108,8 @@ static void on_reply(void *arg, const struct meta_reply *reply)
     struct kanal_send_result res = {.retry_after_ms = -1};
     char reason[700];
     char *record = NULL;
-    json_t *o = NULL;
-    int ok = reply->curl_result == 0 && reply->status >= 200 && reply->status < 300;
-    if (ok) {
-        o = json_loads(reply->body, 0, NULL);
-        ok = !json_is_object(json_object_get(o, "error"));
-    }
-    if (!ok) {
-        meta_classify(&wa->meta, reply, &res, reason, sizeof reason);
-    } else {
-        meta_graph_ok(&wa->meta);
-        res.outcome = KANAL_SEND_SENT;
+    json_t *o = meta_send_reply(&wa->meta, reply, &res, reason, sizeof reason);
+    if (o) {
         const char *wamid = meta_str(json_array_get(json_object_get(o, "messages"), 0), "id");
         const char *wa_id = meta_str(json_array_get(json_object_get(o, "contacts"), 0), "wa_id");
         if (!wa_id || !meta_digits(wa_id))

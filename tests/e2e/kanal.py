@@ -223,3 +223,16 @@ def message(external_id, text="hello", handle="email:ayse@example.com", **extra)
            "text": text}
     rec.update(extra)
     return rec
+
+
+def wait_message(k, mid, want, timeout=30):
+    """Poll GET /v1/messages/<mid> until its status is one of want."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, m = k.api(f"/v1/messages/{mid}")
+        assert status == 200, m
+        if m["status"] in want:
+            return m
+        if time.monotonic() > deadline:
+            raise AssertionError(f"message {mid} is {m}, expected {want}")
+        time.sleep(0.05)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from kanal import WRITE_TOKEN, validate_record
+from kanal import wait_message, WRITE_TOKEN, validate_record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "meta"
 APP_SECRET = "test-meta-app-secret"
@@ -97,16 +97,6 @@ def queue(k, **msg):
     return k.api("/v1/messages", token=WRITE_TOKEN, method="POST", body=msg)
 
 
-def wait_message(k, mid, want, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        status, m = k.api(f"/v1/messages/{mid}")
-        assert status == 200, m
-        if m["status"] in want:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError(f"message {mid} is {m}, expected {want}")
-        time.sleep(0.05)
 
 
 def source_state(k, name):

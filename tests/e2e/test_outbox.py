@@ -10,7 +10,7 @@ import time
 import pytest
 
 from fakes import FakeProvider
-from kanal import WEBHOOK_SECRET, WRITE_TOKEN, validate_record, webhook_source
+from kanal import wait_message as wait_status, WEBHOOK_SECRET, WRITE_TOKEN, validate_record, webhook_source
 
 
 def sender(k_factory, fake, extra=""):
@@ -23,16 +23,6 @@ def queue(k, token=WRITE_TOKEN, **msg):
     return k.api("/v1/messages", token=token, method="POST", body=body)
 
 
-def wait_status(k, mid, want, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        status, m = k.api(f"/v1/messages/{mid}")
-        assert status == 200, m
-        if m["status"] in want:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError(f"message {mid} is {m}, expected {want}")
-        time.sleep(0.05)
 
 
 def test_sent_through_the_provider_after_two_rate_limits(make_kanald):

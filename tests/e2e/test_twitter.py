@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fakes import FakeProvider
-from kanal import WRITE_TOKEN, validate_record
+from kanal import wait_message, WRITE_TOKEN, validate_record
 
 FIX = Path(__file__).parent / "fixtures" / "twitter"
 SECRET = "test-consumer-secret"
@@ -67,16 +67,6 @@ def wait_feed(k, n, timeout=20):
         time.sleep(0.05)
 
 
-def wait_message(k, mid, want, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        status, m = k.api(f"/v1/messages/{mid}")
-        assert status == 200, m
-        if m["status"] in want:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError(f"message {mid} is {m}, expected {want}")
-        time.sleep(0.05)
 
 
 def iso_ms(ms):
