@@ -264,3 +264,34 @@ def test_tracking_link_records_a_click(kanald):
                  token=WRITE_TOKEN)[0] == 400
     status, c = k.api(f"/v1/contacts/{cid}")
     assert c["counts"]["kind"]["click"] == 1
+
+
+def test_kanalctl_contacts_import(kanald, tmp_path):
+    from kanal import BUILD
+    k = kanald
+    s = post(k, person_record("w1", "whatsapp", "wa:905321112233", ["phone:+905321112233"]))
+    existing = contact_of(k, s)
+    csv = tmp_path / "musteriler.csv"
+    # A spreadsheet's export: BOM, ';'-separated, a quoted name with the separator.
+    csv.write_bytes("\ufeffcrm_id;Ad Soyad;E-posta;Telefon\n"
+                    "M-1;\"Yılmaz; Ayşe\";ayse@example.com;0532 111 22 33\n"
+                    "M-2;Mehmet Öz;mehmet@example.com | m.oz@example.com;\n"
+                    ";Adsız;x@example.com;\n".encode())
+    tokens = tmp_path / "token"
+    tokens.write_text(ADMIN_TOKEN + "\n")
+    cmd = [str(BUILD / "kanalctl"), "contacts", "import", "--url", f"http://127.0.0.1:{k.port}",
+           "--token-file", str(tokens), "--country", "TR", str(csv)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr  # one row refused
+    assert out.stdout.strip() == "3 row(s): 1 matched, 1 created, 0 merged, 1 refused"
+    assert f"{csv}:4: crm_id is required" in out.stderr
+    status, c = k.api(f"/v1/contacts/{existing}")
+    assert c["crm"] == "M-1" and "Yılmaz; Ayşe" in c["names"]
+    assert "email:ayse@example.com" in {h["handle"] for h in c["handles"]}
+    status, m = k.api("/v1/contacts?handle=email:m.oz@example.com")
+    assert status == 200 and m["crm"] == "M-2"
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.stdout.strip() == "3 row(s): 2 matched, 0 created, 0 merged, 1 refused"
+    bad = subprocess.run(cmd[:5] + ["--token-file", str(tmp_path / "missing"), str(csv)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
