@@ -168,7 +168,9 @@ static int mem_has(const MDB_val *v, const char *s)
     return memmem(v->mv_data, v->mv_size, s, n) != NULL;
 }
 
-/* State entries (plugin cursors) that name one of the handles. */
+/* State entries (plugin cursors) that name one of the handles: the whole
+ * handle, or an address or number written on its own (never a mere run of
+ * digits, which a cursor may contain by chance). */
 static int state_names_handle(MDB_val *k, MDB_val *v, void *arg)
 {
     json_t *handles = arg;
@@ -177,8 +179,9 @@ static int state_names_handle(MDB_val *k, MDB_val *v, void *arg)
     json_object_foreach(handles, h, x)
     {
         const char *value = strchr(h, ':') + 1;
-        if (mem_has(k, h) || mem_has(v, h) || (strlen(value) >= 6 && (mem_has(k, value) ||
-                                                                      mem_has(v, value))))
+        int distinctive = strchr(value, '@') != NULL || value[0] == '+';
+        if (mem_has(k, h) || mem_has(v, h) ||
+            (distinctive && (mem_has(k, value) || mem_has(v, value))))
             return 1;
     }
     return 0;
@@ -274,6 +277,10 @@ static int scrub_messages(struct store *st, MDB_txn *txn, json_t *handles, json_
 static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct erase_op *op = it->arg;
+    /* A transaction retried (the map grew) starts again from nothing. */
+    json_array_clear(op->cancelled);
+    json_decref(op->answer);
+    op->answer = NULL;
     char live[32];
     json_t *c = NULL;
     int rc = contacts_follow(st, txn, op->id, live, sizeof live);

@@ -135,8 +135,10 @@ static int matches(const struct feed_query *q, const MDB_val *v)
     return ok;
 }
 
-/* Build one page; returns how many records it holds, or a negative error. */
-static int read_page(struct daemon *d, const struct feed_query *q, struct buf *out)
+/* Build one page; returns how many records it holds, or a negative error.
+ * *next_out and *more_out say where the scan ended. */
+static int read_page(struct daemon *d, const struct feed_query *q, struct buf *out,
+                     uint64_t *next_out, int *more_out)
 {
     MDB_txn *txn;
     int rc = store_read_begin(&d->store, &txn);
@@ -177,23 +179,29 @@ static int read_page(struct daemon *d, const struct feed_query *q, struct buf *o
     int n = snprintf(tail, sizeof tail, "],\"next\":%llu,\"more\":%s}", (unsigned long long)next,
                      more ? "true" : "false");
     buf_add(out, tail, (size_t)n);
+    *next_out = next;
+    *more_out = more;
     return (int)count;
 }
 
-/* Answer with a page if it has records (or if force); 1 when answered. */
-static int try_answer(struct daemon *d, struct http_req *req, const struct feed_query *q,
-                      int force)
+/* Answer with a page if it has records, if the scan stopped early (a
+ * filtered query over many records), or if force; 1 when answered.  A
+ * waiter that saw only non-matching records moves its cursor past them. */
+static int try_answer(struct daemon *d, struct http_req *req, struct feed_query *q, int force)
 {
     struct buf b = {0};
-    int n = read_page(d, q, &b);
+    uint64_t next = q->after;
+    int more = 0;
+    int n = read_page(d, q, &b, &next, &more);
     if (n < 0) {
         free(b.p);
         log_err("feed: cannot read the store: %s", kanal_strerror(n));
         http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
         return 1;
     }
-    if (n == 0 && !force) {
+    if (n == 0 && !force && !more) {
         free(b.p);
+        q->after = next;
         return 0;
     }
     http_respond(req, 200, "application/json", b.p, b.len);

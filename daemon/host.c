@@ -116,7 +116,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
                      void *arg)
 {
     struct daemon *d = src->d;
-    if (!d->writer_running)
+    if (!d->writer_running || d->writer.joined)
         return KANAL_ESTOPPED;
     json_t *root = NULL;
     if (len > 0) {
@@ -158,6 +158,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         }
         struct write_record *wr = &item->recs[item->nrecs++];
         wr->rec = rec;
+        wr->given_contact = json_object_get(rec, "contact") != NULL;
         const char *kind = json_string_value(json_object_get(rec, "kind"));
         const char *ext = json_string_value(json_object_get(rec, "external_id"));
         size_t cap = strlen(src->sc.name) + strlen(kind) + strlen(ext) + 3;
@@ -165,6 +166,14 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         wr->idem_len = store_idem_key(wr->idem, cap, src->sc.name, kind, ext);
     }
     json_decref(root);
+    for (size_t i = 0; i < nstates; i++)
+        if (!states[i].key || strlen(src->sc.name) + strlen(states[i].key) + 1 > STORE_MAX_KEY) {
+            log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: state key '%.40s...' is longer "
+                                                 "than the store allows",
+                    states[i].key ? states[i].key : "(null)");
+            write_item_free(item);
+            return -ENAMETOOLONG;
+        }
     if (nstates) {
         item->states = xcalloc(nstates, sizeof *item->states);
         for (size_t i = 0; i < nstates; i++) {

@@ -21,6 +21,8 @@
 #include "util.h"
 
 #define PIPELINE_MAX 32 /* parsed but unanswered requests before we stop reading */
+/* Responses a client has not read yet, before we stop reading its requests. */
+#define WRITE_QUEUE_MAX (1024 * 1024)
 #define READ_BUF 65536
 
 enum conn_phase { PHASE_IDLE, PHASE_HEAD, PHASE_BODY, PHASE_WAITING };
@@ -37,6 +39,7 @@ struct http_conn {
     int last_was_value;
     enum conn_phase phase;
     uint64_t head_deadline, request_deadline, idle_deadline;
+    uint64_t write_since; /* when the oldest unread answer was queued */
     int reading;
     int closing;
     int close_after_flush;
@@ -69,6 +72,7 @@ struct http_server {
 
 static void conn_close(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
+static void resume_reading(struct http_conn *c);
 static void conn_maybe_done(struct http_conn *c);
 
 const char *http_status_text(int status)
@@ -172,12 +176,16 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
         return 0;
     }
     int keep = req->keep_alive && !c->close_after_flush && !req->server->shutting_down;
+    if (content_type && (strlen(content_type) > 200 || strpbrk(content_type, "\r\n")))
+        content_type = "application/octet-stream"; /* never let a plugin inject headers */
     char head[512];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: %s\r\n%s%s%s", status,
                      http_status_text(status), len, keep ? "keep-alive" : "close",
                      content_type ? "Content-Type: " : "", content_type ? content_type : "",
                      content_type ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        n = (int)strlen(head);
     size_t total = (size_t)n + req->extra_len + 2 + (req->head_only ? 0 : len);
     req->out = xmalloc(total);
     memcpy(req->out, head, (size_t)n);
@@ -218,10 +226,13 @@ static void on_written(uv_write_t *w, int status)
     req_free(wr->req);
     free(wr);
     c->writes_pending--;
+    c->write_since = util_monotonic_ms(); /* the client is reading */
     if (status < 0) {
         conn_close(c);
         return;
     }
+    if (c->queued < PIPELINE_MAX / 2)
+        resume_reading(c);
     conn_maybe_done(c);
 }
 
@@ -241,6 +252,8 @@ static void conn_flush(struct http_conn *c)
         wr->conn = c;
         wr->req = r;
         uv_buf_t b = uv_buf_init(r->out, (unsigned)r->out_len);
+        if (c->writes_pending == 0)
+            c->write_since = util_monotonic_ms();
         c->writes_pending++;
         if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
             c->writes_pending--;
@@ -432,6 +445,7 @@ static int on_message_complete(http_parser *p)
     struct http_conn *c = p->data;
     struct http_req *r = conn_req(c);
     c->cur = NULL;
+    memcpy(r->peer, c->peer, sizeof r->peer);
     split_url(r);
     if (!r->body)
         r->body = xstrdup("");
@@ -439,7 +453,7 @@ static int on_message_complete(http_parser *p)
         .method = r->method,
         .path = r->path,
         .query = r->query,
-        .remote_addr = c->peer,
+        .remote_addr = r->peer,
         .headers = r->headers,
         .nheaders = r->nheaders,
         .body = r->body,
@@ -536,6 +550,8 @@ static void resume_reading(struct http_conn *c)
 {
     if (c->reading || c->closing || c->close_after_flush || c->server->shutting_down)
         return;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX)
+        return; /* a client that does not read its answers gets no more */
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = 1;
 }
@@ -642,7 +658,15 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = util_monotonic_ms();
     for (struct http_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (c->closing || c->close_after_flush)
+        if (c->closing)
+            continue;
+        /* A client that stops reading its answers is cut off like an idle one. */
+        if (c->writes_pending &&
+            now - c->write_since > (uint64_t)s->limits.idle_timeout_ms) {
+            conn_close(c);
+            continue;
+        }
+        if (c->close_after_flush)
             continue;
         switch (c->phase) {
         case PHASE_IDLE:

@@ -43,6 +43,7 @@ struct http_req {
     int status;
     uint64_t started_ms;
     void *owner; /* the source the request was routed to, or NULL */
+    char peer[64]; /* the client's address: outlives the connection */
 };
 
 typedef void (*http_handler_fn)(void *arg, struct http_req *req);

@@ -12,7 +12,7 @@
 
 #include "util.h"
 
-/* Set once before any thread starts; read-only afterwards. */
+/* Set at start and on reload (SIGHUP) while the writer thread may log. */
 static int log_threshold = KANAL_LOG_INFO;
 static int log_journal;
 
@@ -23,8 +23,8 @@ static const char *const level_names[] = {
 
 void log_setup(int level, int journal)
 {
-    log_threshold = level;
-    log_journal = journal;
+    __atomic_store_n(&log_threshold, level, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_journal, journal, __ATOMIC_RELAXED);
 }
 
 int log_level_parse(const char *name)
@@ -46,7 +46,7 @@ const char *log_level_name(int level)
 
 void log_vmsg(int level, const char *source, const char *fmt, va_list ap)
 {
-    if (level > log_threshold)
+    if (level > __atomic_load_n(&log_threshold, __ATOMIC_RELAXED))
         return;
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -58,7 +58,7 @@ void log_vmsg(int level, const char *source, const char *fmt, va_list ap)
     char src[160] = "";
     if (source)
         snprintf(src, sizeof src, "[%s] ", source);
-    if (log_journal) {
+    if (__atomic_load_n(&log_journal, __ATOMIC_RELAXED)) {
         fprintf(stderr, "<%d>%s%s\n", level, src, msg);
     } else {
         char ts[32];

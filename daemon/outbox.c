@@ -43,6 +43,10 @@ struct outbox_msg {
     int inflight;   /* with the plugin */
     int finishing;  /* terminal state being committed */
     int forgotten;  /* erased while with the plugin: drop the outcome */
+    /* The final state whose commit failed, to commit again (never to send
+     * again): "sent" or "failed", with what it carried. */
+    char *final_status, *final_reason, *final_provider_id;
+    json_t *final_record;
     struct kanal_source *src;
 };
 
@@ -72,6 +76,10 @@ static void schedule(struct outbox *ob);
 
 static void msg_free(struct outbox_msg *m)
 {
+    free(m->final_status);
+    free(m->final_reason);
+    free(m->final_provider_id);
+    json_decref(m->final_record);
     free(m->id);
     free(m->source);
     free(m->to);
@@ -217,10 +225,12 @@ static void update_done(struct write_item *it)
     if (it->status) {
         log_err("outbox: cannot record the state of message %s: %s", w->id,
                 kanal_strerror(it->status));
-        if (m && m->finishing) {
-            /* Not recorded: try the whole message again later.  The
-             * provider may see it twice; its idempotency key lets it drop
-             * the repeat. */
+        if (m && m->forgotten) {
+            unlink_msg(ob, m);
+            msg_free(m);
+        } else if (m && m->finishing) {
+            /* Not recorded: commit the same final state again later; the
+             * message is not sent again. */
             m->finishing = 0;
             m->next_try_ms = util_now_ms() + 5000;
         }
@@ -258,8 +268,15 @@ static void persist(struct outbox *ob, struct outbox_msg *m, const char *status,
     it->apply = update_message;
     it->done = update_done;
     it->arg = w;
-    if (remove)
+    if (remove) {
         m->finishing = 1;
+        if (!m->final_status) { /* the first try: keep it to commit again if need be */
+            m->final_status = xstrdup(status);
+            m->final_reason = reason ? xstrdup(reason) : NULL;
+            m->final_provider_id = provider_id ? xstrdup(provider_id) : NULL;
+            m->final_record = record ? json_deep_copy(record) : NULL;
+        }
+    }
     writer_submit(&ob->d->writer, it);
 }
 
@@ -497,6 +514,13 @@ static void schedule_pass(struct outbox *ob)
         nm = m->next;
         if (m->inflight || m->finishing)
             continue;
+        if (m->final_status && m->next_try_ms <= now) {
+            json_t *rec = m->final_record ? json_deep_copy(m->final_record) : NULL;
+            char *status = xstrdup(m->final_status);
+            persist(ob, m, status, m->final_reason, m->final_provider_id, rec, 1);
+            free(status);
+            continue;
+        }
         if (m->next_try_ms > now) {
             if (next < 0 || m->next_try_ms - now < next)
                 next = m->next_try_ms - now;
@@ -579,6 +603,11 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct enqueue *e = it->arg;
     int rc;
+    /* A transaction retried (the map grew) starts again from nothing. */
+    free(e->existing);
+    free(e->existing_status);
+    free(e->id);
+    e->existing = e->existing_status = e->id = NULL;
     if (e->idem_key) {
         MDB_val k = {strlen(e->idem_key), e->idem_key}, v;
         rc = mdb_get(txn, st->msgkeys, &k, &v);

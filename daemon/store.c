@@ -124,9 +124,11 @@ static int check_format(struct store *st, MDB_txn *txn, char *err, size_t err_le
         if ((rc = migrations[version](st, txn)))
             return rc;
     }
-    snprintf(buf, sizeof buf, "%d", STORE_FORMAT_VERSION);
-    if ((rc = meta_put(st, txn, "version", buf)))
-        return rc;
+    char now_version[16];
+    snprintf(now_version, sizeof now_version, "%d", STORE_FORMAT_VERSION);
+    if (meta_get(st, txn, "version", buf, sizeof buf) != 0 || strcmp(buf, now_version) != 0)
+        if ((rc = meta_put(st, txn, "version", now_version)))
+            return rc;
     if (!st->store_id[0])
         meta_get(st, txn, "store_id", st->store_id, sizeof st->store_id);
     return 0;
@@ -140,10 +142,13 @@ static int read_last_seq(struct store *st, MDB_txn *txn)
     if (rc)
         return rc;
     rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    uint64_t last = 0;
     if (rc == 0)
-        memcpy(&st->last_seq, k.mv_data, sizeof st->last_seq);
+        memcpy(&last, k.mv_data, sizeof last);
     else if (rc == MDB_NOTFOUND)
-        st->last_seq = 0, rc = 0;
+        rc = 0;
+    if (rc == 0)
+        store_set_last_seq(st, last);
     mdb_cursor_close(c);
     return rc;
 }
@@ -248,6 +253,8 @@ void store_read_end(struct store *st, MDB_txn *txn)
 
 int store_grow(struct store *st)
 {
+    if (!st->env)
+        return -EBADF;
     pthread_rwlock_wrlock(&st->resize_lock);
     size_t next = st->map_size * 2;
     int rc = mdb_env_set_mapsize(st->env, next);
@@ -299,6 +306,17 @@ size_t store_idem_key(char *buf, size_t buf_len, const char *source, const char 
                       const char *external_id)
 {
     size_t a = strlen(source), b = strlen(kind), c = strlen(external_id);
+    char digest_id[7 + 65];
+    if (a + b + c + 2 > STORE_MAX_KEY) {
+        /* Some Message-IDs are longer than a key may be: their digest is
+         * as unique and always the same for the same id. */
+        unsigned char d[32];
+        crypto_sha256(external_id, c, d);
+        memcpy(digest_id, "sha256:", 7);
+        crypto_hex_encode(d, sizeof d, digest_id + 7);
+        external_id = digest_id;
+        c = strlen(digest_id);
+    }
     if (a + b + c + 2 > buf_len)
         return 0;
     memcpy(buf, source, a + 1);

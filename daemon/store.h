@@ -48,7 +48,11 @@ int store_reader_check(struct store *st);
 uint64_t store_last_seq(struct store *st);
 void store_set_last_seq(struct store *st, uint64_t seq);
 
-/* The key of one idempotency entry: source \0 kind \0 external_id. */
+/* LMDB's largest key (its default build). */
+#define STORE_MAX_KEY 511
+
+/* The key of one idempotency entry: source \0 kind \0 external_id, with an
+ * external id too long for a key replaced by "sha256:" and its digest. */
 size_t store_idem_key(char *buf, size_t buf_len, const char *source, const char *kind,
                       const char *external_id);
 /* The key of one state entry: source \0 key. */

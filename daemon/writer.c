@@ -81,7 +81,12 @@ int writer_append_system(struct store *st, MDB_txn *txn, struct resolve_extra *e
         const char *ext = json_string_value(json_object_get(rec, "external_id"));
         char key[600];
         size_t kl = store_idem_key(key, sizeof key, KANAL_SYSTEM_SOURCE, kind, ext);
-        uint64_t s = *last + 1;
+        uint64_t s = *last + 1, existing;
+        int found = find_existing(st, txn, key, kl, &existing);
+        if (found == 0)
+            continue; /* already written (a repeated request) */
+        if (found != MDB_NOTFOUND)
+            return found;
         struct resolve_extra none = {0};
         int rc = contacts_resolve(st, txn, rec, s, &none);
         resolve_extra_clear(&none);
@@ -104,6 +109,10 @@ static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, u
         return rc;
     uint64_t next = *last + 1;
     struct resolve_extra extra = {0};
+    /* A rolled-back attempt (the map grew) may have resolved a contact that
+     * no longer exists: resolve again from scratch. */
+    if (!wr->given_contact)
+        json_object_del(wr->rec, "contact");
     rc = contacts_resolve(st, txn, wr->rec, next, &extra);
     if (rc == 0)
         rc = append(st, txn, wr->rec, wr->idem, wr->idem_len, next);
@@ -333,6 +342,12 @@ int writer_start(struct writer *w, uv_loop_t *loop, struct store *st)
 void writer_submit(struct writer *w, struct write_item *item)
 {
     item->next = NULL;
+    if (w->joined) {
+        /* Stopped: nothing is committed any more; say so at once. */
+        item->status = KANAL_ESTOPPED;
+        item->done(item);
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     if (w->in_tail)
         w->in_tail->next = item;
@@ -350,6 +365,7 @@ void writer_stop(struct writer *w)
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    w->joined = 1;
     run_completions(w);
     uv_close((uv_handle_t *)&w->async, NULL);
     pthread_mutex_destroy(&w->mu);

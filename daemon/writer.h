@@ -15,6 +15,7 @@ struct store;
 struct write_record {
     json_t *rec;   /* normalized record; the writer sets "seq" */
     int is_new;    /* set by the commit: 0 when the idempotency key existed */
+    int given_contact; /* the record named its contact itself (not resolved) */
     char *idem;    /* source \0 kind \0 external_id */
     size_t idem_len;
 };
@@ -72,6 +73,7 @@ struct writer {
     struct write_item *out_head, *out_tail;
     uv_async_t async;
     int stopping;
+    int joined;  /* the thread has ended: items can no longer be committed */
     int failing; /* the last commit failed: log recovery once */
     struct writer_stats stats;
     /* Called on the loop after each drain of completions (feed wakeups). */

@@ -469,6 +469,75 @@ static void test_keys(void **state)
     assert_int_equal(store_state_key(buf, 9, "src", "cursor"), 0);
 }
 
+/* Contacts made by a transaction that had to be retried because the map
+ * grew must exist: every record's contact, every handle linked to it. */
+static void test_contacts_survive_map_growth(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 10);
+    size_t initial = f->st.map_size;
+    enum { N = 600 };
+    for (int i = 0; i < N; i++) {
+        char ext[32], handle[64];
+        snprintf(ext, sizeof ext, "p-%d", i);
+        snprintf(handle, sizeof handle, "email:person%d@example.com", i);
+        const char *e[1] = {ext};
+        struct write_item *it = item_new(1, e);
+        json_object_set_new(it->recs[0].rec, "from",
+                            json_pack("{s:s,s:s,s:[s]}", "handle", handle, "role", "customer",
+                                      "handles", handle));
+        commit(f, it, NULL);
+        items_free(it);
+    }
+    assert_true(f->st.map_size > initial);
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    for (uint64_t seq = 1; seq <= N; seq++) {
+        MDB_val k = {sizeof seq, &seq}, v;
+        assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        const char *cid = json_string_value(json_object_get(rec, "contact"));
+        const char *handle =
+            json_string_value(json_object_get(json_object_get(rec, "from"), "handle"));
+        assert_non_null(cid);
+        MDB_val ck = {strlen(cid), (void *)cid}, cv;
+        if (mdb_get(txn, f->st.contacts, &ck, &cv) != 0)
+            fail_msg("record %llu names contact %s, which does not exist",
+                     (unsigned long long)seq, cid);
+        MDB_val hk = {strlen(handle), (void *)handle}, hv;
+        assert_int_equal(mdb_get(txn, f->st.handles, &hk, &hv), 0);
+        assert_int_equal(strcmp(hv.mv_data, cid), 0); /* "<contact>\0<provenance>" */
+        json_decref(rec);
+    }
+    store_read_end(&f->st, txn);
+}
+
+/* An external id longer than an LMDB key is kept by its digest: stored,
+ * recognised when repeated, and it fails nothing else in its batch. */
+static void test_long_external_id(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    char *long_id = malloc(700);
+    assert_non_null(long_id);
+    memset(long_id, 'x', 699);
+    long_id[699] = '\0';
+    const char *a[1] = {long_id}, *b[1] = {"neighbour"};
+    struct write_item *batch = item_new(1, a);
+    batch->next = item_new(1, b);
+    commit(f, batch, NULL);
+    assert_int_equal(batch->seqs[0], 1);
+    assert_int_equal(batch->next->seqs[0], 2);
+    items_free(batch);
+    struct write_item *again = item_new(1, a);
+    commit(f, again, NULL);
+    assert_int_equal(again->seqs[0], 1);
+    assert_int_equal(again->nnew, 0);
+    items_free(again);
+    free(long_id);
+    assert_log_is_1_to(f, 2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -484,6 +553,8 @@ int main(void)
         T(test_newer_version_refused),
         T(test_map_grows),
         T(test_duplicates_counted_once_when_the_map_grows),
+        T(test_contacts_survive_map_growth),
+        T(test_long_external_id),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
