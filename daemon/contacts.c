@@ -121,6 +121,52 @@ static int timeline_put(struct store *st, MDB_txn *txn, const char *cid, uint64_
     return mdb_put(txn, st->timeline, &k, &v, 0);
 }
 
+/* The contacts of one record, appended to 'pending' in seq order. */
+static int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids,
+                       size_t len)
+{
+    MDB_val k = {sizeof seq, &seq}, v = {len, (void *)ids};
+    int rc = mdb_put(txn, st->pending, &k, &v, MDB_APPEND);
+    if (rc == 0)
+        st->pending_count++;
+    return rc;
+}
+
+int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->pending, &cur);
+    if (rc)
+        return rc;
+    size_t n = 0;
+    MDB_val k, v;
+    while (n < max && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        uint64_t seq;
+        memcpy(&seq, k.mv_data, sizeof seq);
+        const char *p = v.mv_data, *end = p + v.mv_size;
+        while (rc == 0 && p < end) {
+            size_t l = strnlen(p, (size_t)(end - p));
+            char cid[32];
+            if (l > 0 && l < sizeof cid) {
+                memcpy(cid, p, l);
+                cid[l] = '\0';
+                rc = timeline_put(st, txn, cid, seq);
+            }
+            p += l + 1;
+        }
+        if (rc == 0)
+            rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    *folded = n;
+    return rc;
+}
+
 static char *now_text(char buf[32])
 {
     util_format_time(util_now_ms(), buf, 32);
@@ -499,7 +545,7 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
         if (contacts_follow(st, txn, given, live, sizeof live) != 0)
             return 0;
         json_object_set_new(rec, "contact", json_string(live));
-        rc = timeline_put(st, txn, live, seq);
+        rc = pending_put(st, txn, seq, live, strlen(live) + 1);
         if (rc == 0 && consent_kind(rec))
             rc = note_consent(st, txn, live, rec, seq);
         return rc;
@@ -522,6 +568,8 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
     /* The record's contact: who acted if a customer did, else whom the
      * brand addressed.  Every customer party's contact gets the record on
      * its timeline. */
+    char ids[64 * 32];
+    size_t idlen = 0;
     for (size_t i = 0; i < np; i++) {
         char cid[32];
         int created = 0, merged = 0;
@@ -533,10 +581,13 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
             if (consent_kind(rec) && (rc = note_consent(st, txn, cid, rec, seq)))
                 return rc;
         }
-        if ((rc = timeline_put(st, txn, cid, seq)))
-            return rc;
+        size_t l = strlen(cid) + 1;
+        if (idlen + l <= sizeof ids) {
+            memcpy(ids + idlen, cid, l);
+            idlen += l;
+        }
     }
-    return 0;
+    return idlen ? pending_put(st, txn, seq, ids, idlen) : 0;
 }
 
 int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t *handles,

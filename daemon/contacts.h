@@ -27,6 +27,9 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                      struct resolve_extra *extra);
 void resolve_extra_clear(struct resolve_extra *extra);
 
+/* Move up to max records from 'pending' into the per-contact 'timeline'. */
+int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded);
+
 /* A system record (source "kanal") of kind with meta; contact may be NULL. */
 json_t *contacts_system_record(const char *kind, const char *external_id, const char *contact,
                                json_t *meta);

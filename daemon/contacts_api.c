@@ -292,6 +292,33 @@ int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t 
         if (rc)
             break;
     }
+    /* Records not yet folded into the timeline. */
+    MDB_cursor *pc;
+    if (rc == 0 && (rc = mdb_cursor_open(txn, d->store.pending, &pc)) == 0) {
+        MDB_val k, v;
+        for (int r = mdb_cursor_get(pc, &k, &v, MDB_FIRST); r == 0;
+             r = mdb_cursor_get(pc, &k, &v, MDB_NEXT)) {
+            const char *p = v.mv_data, *end = p + v.mv_size;
+            int hit = 0;
+            while (!hit && p < end) {
+                size_t l = strnlen(p, (size_t)(end - p));
+                json_array_foreach(ids, i, idv)
+                {
+                    const char *id = json_string_value(idv);
+                    hit |= strlen(id) == l && memcmp(id, p, l) == 0;
+                }
+                p += l + 1;
+            }
+            if (!hit)
+                continue;
+            if (ns == cap) {
+                cap = cap ? cap * 2 : 64;
+                seqs = xrealloc(seqs, cap * sizeof *seqs);
+            }
+            memcpy(&seqs[ns++], k.mv_data, sizeof *seqs);
+        }
+        mdb_cursor_close(pc);
+    }
     json_decref(ids);
     if (ns)
         qsort(seqs, ns, sizeof *seqs, cmp_u64);

@@ -14,6 +14,7 @@
  * the file's free pages.  After the commit, store_scrub_free_pages() fills
  * the free pages with zeros, so the data leaves the file itself. */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -294,6 +295,13 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
     }
     if (rc)
         return rc;
+    /* Fold the timeline first, so that the person's records are all found
+     * and nothing pending names them afterwards. */
+    size_t folded;
+    if ((rc = contacts_fold(st, txn, SIZE_MAX, &folded))) {
+        json_decref(c);
+        return rc;
+    }
     /* The person: the contact, what it absorbed, and all their handles. */
     json_t *ids = json_array(), *handles = json_object();
     json_t *queue = json_array();

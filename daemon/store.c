@@ -73,6 +73,9 @@ static int open_dbs(struct store *st, MDB_txn *txn)
          * record; digests of erased idempotency keys; tracking links. */
         {"timeline", &st->timeline, 0},    {"erased", &st->erased, 0},
         {"links", &st->links, 0},
+        /* seq -> contact ids of a record, appended at commit and folded into
+         * 'timeline' later (sequential writes now, random ones in bulk). */
+        {"pending", &st->pending, MDB_INTEGERKEY},
     };
     for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -185,6 +188,12 @@ static int env_open(struct store *st, char *err, size_t err_len)
         mdb_txn_abort(txn);
         goto fail;
     }
+    MDB_stat ps;
+    if ((rc = mdb_stat(txn, st->pending, &ps))) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    st->pending_count = ps.ms_entries;
     if ((rc = mdb_txn_commit(txn)))
         goto fail;
     return 0;

@@ -16,7 +16,8 @@
 struct store {
     MDB_env *env;
     MDB_dbi log, idem, state, meta, handles, contacts, outbox, messages, msgkeys;
-    MDB_dbi timeline, erased, links;
+    MDB_dbi timeline, erased, links, pending;
+    uint64_t pending_count; /* writer thread only: entries of 'pending' */
     int identity; /* resolve contacts while committing (the default) */
     char *path;
     enum sync_mode sync;

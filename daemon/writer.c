@@ -235,13 +235,53 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Fold pending timeline entries into the per-contact index: everything
+ * when nothing else waits, a bounded step when too much has piled up under
+ * sustained load.  Random index writes then come in bulk, not per record. */
+#define FOLD_STEP 4096
+#define FOLD_BACKLOG 65536
+
+static void fold_timeline(struct store *st, int idle)
+{
+    if (st->pending_count == 0 || (!idle && st->pending_count < FOLD_BACKLOG))
+        return;
+    MDB_txn *txn;
+    if (!st->env || mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return;
+    size_t folded = 0;
+    int rc = contacts_fold(st, txn, FOLD_STEP, &folded);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc == 0)
+        st->pending_count = st->pending_count > folded ? st->pending_count - folded : 0;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->in_head && !w->stopping)
-            pthread_cond_wait(&w->cv, &w->mu);
+        while (!w->in_head && !w->stopping) {
+            if (w->st->pending_count == 0) {
+                pthread_cond_wait(&w->cv, &w->mu);
+                continue;
+            }
+            /* Fold the timeline once nothing has come for a moment. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT && !w->in_head) {
+                pthread_mutex_unlock(&w->mu);
+                fold_timeline(w->st, 1);
+                pthread_mutex_lock(&w->mu);
+            }
+        }
         if (!w->in_head && w->stopping)
             break;
         struct write_item *batch = w->in_head, *tail = w->in_tail;
@@ -294,6 +334,10 @@ static void *writer_main(void *arg)
         w->out_tail = tail;
         pthread_mutex_unlock(&w->mu);
         uv_async_send(&w->async);
+        /* A large backlog is folded step by step even under load, after the
+         * answers are on their way. */
+        if (rc == 0)
+            fold_timeline(w->st, 0);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
