@@ -67,12 +67,9 @@ void metrics_count_records(struct daemon *d, struct write_item *item)
     for (size_t r = 0; r < item->nrecs; r++) {
         if (!item->recs[r].is_new)
             continue;
-        json_t *rec = item->recs[r].rec;
-        char key[256];
-        snprintf(key, sizeof key, "%s\t%s\t%s",
-                 json_string_value(json_object_get(rec, "source")),
-                 json_string_value(json_object_get(rec, "kind")),
-                 json_string_value(json_object_get(rec, "direction")));
+        const char *key = item->recs[r].label;
+        if (!key[0])
+            continue;
         size_t i = 0;
         while (i < m->nrecs && strcmp(m->recs[i].key, key) != 0)
             i++;

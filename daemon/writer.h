@@ -16,6 +16,9 @@ struct write_record {
     json_t *rec;   /* normalized record; the writer sets "seq" */
     int is_new;    /* set by the commit: 0 when the idempotency key existed */
     int given_contact; /* the record named its contact itself (not resolved) */
+    /* After the commit the writer frees rec and keeps "source\tkind\tdirection"
+     * for the metrics: the loop thread need not walk or free the record. */
+    char label[128];
     char *idem;    /* source \0 kind \0 external_id */
     size_t idem_len;
 };
