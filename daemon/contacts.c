@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
 #include "store.h"
 #include "util.h"
 
@@ -34,10 +35,11 @@ static int get_json(MDB_txn *txn, MDB_dbi dbi, const char *key, json_t **out)
 
 static int put_json(MDB_txn *txn, MDB_dbi dbi, const char *key, json_t *value)
 {
-    char *text = json_dumps(value, JSON_COMPACT);
+    size_t tl;
+    char *text = jsonout_dump(value, &tl);
     if (!text)
         return ENOMEM;
-    MDB_val k = {strlen(key), (void *)key}, v = {strlen(text), text};
+    MDB_val k = {strlen(key), (void *)key}, v = {tl, text};
     int rc = mdb_put(txn, dbi, &k, &v, 0);
     free(text);
     return rc;
@@ -206,8 +208,11 @@ static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const ch
                              "confidence", confidence, "at", now_text(now));
     if (from)
         json_object_set_new(prov, "merged_from", json_string(from));
-    char *text = json_dumps(prov, JSON_COMPACT);
-    size_t cl = strlen(cid), tl = strlen(text);
+    size_t tl;
+    char *text = jsonout_dump(prov, &tl);
+    if (!text)
+        return ENOMEM;
+    size_t cl = strlen(cid);
     char *val = xmalloc(cl + 1 + tl);
     memcpy(val, cid, cl + 1);
     memcpy(val + cl + 1, text, tl);
@@ -413,6 +418,7 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint
 {
     char ids[16][32], bridges[16][256];
     size_t nids = 0, unknown = 0;
+    unsigned char is_unknown[64] = {0}; /* per handle: not in the graph */
     size_t i;
     json_t *h;
     int rc;
@@ -425,6 +431,8 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint
         rc = contacts_of_handle(st, txn, name, found, sizeof found);
         if (rc == MDB_NOTFOUND) {
             unknown++;
+            if (i < sizeof is_unknown)
+                is_unknown[i] = 1;
             continue;
         }
         if (rc)
@@ -471,15 +479,17 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint
     json_array_foreach(handles, i, h)
     {
         const char *name = json_string_value(h);
-        char found[32];
-        if (!name)
-            continue;
-        int r = contacts_of_handle(st, txn, name, found, sizeof found);
-        if (r == 0)
+        if (!name || (i < sizeof is_unknown && !is_unknown[i]))
             continue; /* known: to this contact, or to one split from it */
-        if (r != MDB_NOTFOUND) {
-            rc = r;
-            break;
+        if (i >= sizeof is_unknown) { /* a party with very many handles */
+            char found[32];
+            int r = contacts_of_handle(st, txn, name, found, sizeof found);
+            if (r == 0)
+                continue;
+            if (r != MDB_NOTFOUND) {
+                rc = r;
+                break;
+            }
         }
         const char *rule;
         double conf;

@@ -15,6 +15,7 @@
 #include "contacts_api.h"
 #include "crypto.h"
 #include "error.h"
+#include "jsonout.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -59,10 +60,11 @@ static int append(struct store *st, MDB_txn *txn, json_t *rec, const void *idem,
                   uint64_t seq)
 {
     json_object_set_new(rec, "seq", json_integer((json_int_t)seq));
-    char *text = json_dumps(rec, JSON_COMPACT);
+    size_t tl;
+    char *text = jsonout_dump(rec, &tl);
     if (!text)
         return ENOMEM;
-    MDB_val lk = {sizeof seq, &seq}, lv = {strlen(text), text};
+    MDB_val lk = {sizeof seq, &seq}, lv = {tl, text};
     int rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND);
     free(text);
     if (rc)

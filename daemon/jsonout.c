@@ -1,0 +1,156 @@
+/* A compact JSON writer for records.  jansson's json_dumps() decodes every
+ * string character by character and appends through callbacks; records are
+ * written once per commit, so the writer thread spends a quarter of its time
+ * there.  Strings in a json_t are already valid UTF-8 (jansson checks them
+ * when they are made), so they only need JSON's escapes. */
+#include "jsonout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct out {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static void reserve(struct out *o, size_t n)
+{
+    if (o->len + n <= o->cap)
+        return;
+    size_t cap = o->cap ? o->cap : 512;
+    while (cap < o->len + n)
+        cap *= 2;
+    char *p = realloc(o->p, cap);
+    if (!p) {
+        o->failed = 1;
+        return;
+    }
+    o->p = p;
+    o->cap = cap;
+}
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    reserve(o, n);
+    if (o->failed)
+        return;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void put_string(struct out *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
+    reserve(o, n + 2);
+    put(o, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(o, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        put(o, esc, el);
+    }
+    put(o, s + run, n - run);
+    put(o, "\"", 1);
+}
+
+static void put_value(struct out *o, const json_t *v, int depth)
+{
+    char num[64];
+    if (depth > 64) { /* jansson refuses deeper nesting too */
+        o->failed = 1;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        put(o, "{", 1);
+        const char *key;
+        json_t *m;
+        int first = 1;
+        json_object_foreach((json_t *)v, key, m)
+        {
+            if (!first)
+                put(o, ",", 1);
+            first = 0;
+            put_string(o, key, strlen(key));
+            put(o, ":", 1);
+            put_value(o, m, depth + 1);
+        }
+        put(o, "}", 1);
+        break;
+    }
+    case JSON_ARRAY: {
+        put(o, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                put(o, ",", 1);
+            put_value(o, json_array_get(v, i), depth + 1);
+        }
+        put(o, "]", 1);
+        break;
+    }
+    case JSON_STRING:
+        put_string(o, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        put(o, num, (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+        break;
+    case JSON_REAL: {
+        /* jansson writes reals with %.17g and always a '.' or exponent; let
+         * it do so for the rare real, so the bytes stay identical. */
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!text) {
+            o->failed = 1;
+            return;
+        }
+        put(o, text, strlen(text));
+        free(text);
+        break;
+    }
+    case JSON_TRUE:
+        put(o, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        break;
+    case JSON_NULL:
+        put(o, "null", 4);
+        break;
+    }
+}
+
+char *jsonout_dump(const json_t *v, size_t *len)
+{
+    struct out o = {0};
+    put_value(&o, v, 0);
+    reserve(&o, 1);
+    if (o.failed) {
+        free(o.p);
+        return NULL;
+    }
+    o.p[o.len] = '\0';
+    *len = o.len;
+    return o.p;
+}
