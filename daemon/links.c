@@ -82,6 +82,20 @@ void links_create(struct daemon *d, struct http_req *req)
     const char *url = json_string_value(json_object_get(body, "url"));
     const char *campaign = json_string_value(json_object_get(body, "campaign"));
     const char *contact = json_string_value(json_object_get(body, "contact"));
+    const char *action = json_string_value(json_object_get(body, "action"));
+    const char *channel = json_string_value(json_object_get(body, "channel"));
+    if (action && strcmp(action, "click") && strcmp(action, "unsubscribe")) {
+        json_decref(body);
+        http_respond_error(req, 400, "bad_request", "'action' is click (default) or unsubscribe");
+        return;
+    }
+    int unsubscribe = action && !strcmp(action, "unsubscribe");
+    if (unsubscribe && (!contact || !channel || !*channel || strlen(channel) > 32)) {
+        json_decref(body);
+        http_respond_error(req, 400, "bad_request",
+                           "an unsubscribe link needs 'contact' and the 'channel' it is for");
+        return;
+    }
     if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) ||
         strlen(url) > 2048 || strpbrk(url, "\r\n ")) {
         json_decref(body);
@@ -115,6 +129,10 @@ void links_create(struct daemon *d, struct http_req *req)
     op->link = json_pack("{s:s,s:s,s:s}", "target", url, "campaign", campaign, "created_at", now);
     if (*live)
         json_object_set_new(op->link, "contact", json_string(live));
+    if (unsubscribe) {
+        json_object_set_new(op->link, "action", json_string("unsubscribe"));
+        json_object_set_new(op->link, "channel", json_string(channel));
+    }
     make_token(op->token, sizeof op->token);
     json_decref(body);
     struct write_item *it = xcalloc(1, sizeof *it);
@@ -187,10 +205,17 @@ void links_click(struct daemon *d, struct http_req *req, const char *token)
     const char *ref = http_req_header(req, "Referer");
     if (ref)
         json_object_set_new(meta, "referer", json_string(ref));
-    json_t *rec = contacts_system_record("click", ext, contact, meta);
+    /* An unsubscribe link records the contact's opt-out on its channel (the
+     * consent ledger and every later send see it); any other, a click. */
+    const char *action = json_string_value(json_object_get(link, "action"));
+    int unsubscribe = action && !strcmp(action, "unsubscribe") && contact;
+    json_t *rec = contacts_system_record(unsubscribe ? "optout" : "click", ext, contact, meta);
     char from[64];
     snprintf(from, sizeof from, "link:%s", token);
-    json_object_set_new(rec, "channel", json_string("web"));
+    if (unsubscribe)
+        json_object_set(rec, "channel", json_object_get(link, "channel"));
+    else
+        json_object_set_new(rec, "channel", json_string("web"));
     json_object_set_new(rec, "from",
                         json_pack("{s:s,s:s,s:[s]}", "handle", from, "role", "customer",
                                   "handles", from));

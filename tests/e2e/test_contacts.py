@@ -295,3 +295,33 @@ def test_kanalctl_contacts_import(kanald, tmp_path):
     bad = subprocess.run(cmd[:5] + ["--token-file", str(tmp_path / "missing"), str(csv)],
                          capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_unsubscribe_link_records_an_optout(make_kanald):
+    with FakeProvider(default=(200, {}, {"id": "p1"})) as fake:
+        k = make_kanald(sources=webhook_source(extra=f"send_url = {fake.url}/send")).start()
+        cid = contact_of(k, post(k, person_record("u1", "webhook", "email:deniz@example.com")))
+        status, link = k.api("/v1/links", token=WRITE_TOKEN, method="POST",
+                             body={"url": "https://shop.example.com/unsubscribed",
+                                   "campaign": "bulten", "contact": cid,
+                                   "action": "unsubscribe", "channel": "webhook"})
+        assert status == 201
+        status, headers, _ = k.request("GET", "/t/" + link["token"])
+        assert status == 302 and headers["Location"] == "https://shop.example.com/unsubscribed"
+        optout = [r for r in k.feed() if r["kind"] == "optout"]
+        assert len(optout) == 1 and optout[0]["contact"] == cid
+        assert optout[0]["channel"] == "webhook" and optout[0]["campaign"] == "bulten"
+        validate_record(optout[0])
+        status, c = k.api(f"/v1/contacts/{cid}")
+        assert c["consent"]["webhook"]["state"] == "optout"
+        status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                          body={"source": "hooks", "to": "email:deniz@example.com", "text": "x"})
+        deadline = time.monotonic() + 10
+        while k.api(f"/v1/messages/{r['id']}")[1]["status"] not in ("sent", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert k.api(f"/v1/messages/{r['id']}")[1]["reason"] == "opted_out"
+        assert fake.requests == []
+        assert k.api("/v1/links", token=WRITE_TOKEN, method="POST",
+                     body={"url": "https://x.example", "campaign": "c",
+                           "action": "unsubscribe"})[0] == 400
