@@ -151,12 +151,12 @@ int http_req_add_header(struct http_req *req, const char *name, const char *valu
 {
     if (req->responded || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
         return -EINVAL;
-    size_t cap = req->extra_len + 1; /* append() grows as needed */
     char line[2048];
     int n = snprintf(line, sizeof line, "%s: %s\r\n", name, value);
     if (n < 0 || (size_t)n >= sizeof line)
         return -E2BIG;
-    cap = req->extra_headers ? req->extra_len + 1 : 0;
+    /* append() grows the buffer from its current size. */
+    size_t cap = req->extra_headers ? req->extra_len + 1 : 0;
     append(&req->extra_headers, &req->extra_len, &cap, line, (size_t)n);
     return 0;
 }

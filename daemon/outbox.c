@@ -22,55 +22,14 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "error.h"
-#include "http.h"
 #include "log.h"
+#include "outbox_int.h"
 #include "record.h"
 #include "util.h"
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_MAX_MS (15 * 60 * 1000)
 #define WAIT_FOR_SOURCE_MS 1000
-
-struct outbox_msg {
-    struct kanal_send_request req; /* what the plugin sees */
-    struct outbox_msg *next;
-    uint64_t num; /* key in the outbox db */
-    char *id, *source, *to, *text, *reply_to, *campaign, *template_json, *idem_key;
-    char *provider_key; /* idempotency key handed to the provider */
-    unsigned attempts;
-    int64_t created_ms, next_try_ms;
-    char *last_error;
-    int inflight;   /* with the plugin */
-    int finishing;  /* terminal state being committed */
-    int forgotten;  /* erased while with the plugin: drop the outcome */
-    /* The final state whose commit failed, to commit again (never to send
-     * again): "sent" or "failed", with what it carried. */
-    char *final_status, *final_reason, *final_provider_id;
-    json_t *final_record;
-    struct kanal_source *src;
-};
-
-struct bucket {
-    char *source;
-    double tokens;
-    uint64_t refilled_ms;
-    unsigned inflight;
-    struct outbox_source_stats stats;
-};
-
-struct outbox {
-    struct daemon *d;
-    struct outbox_msg *pending;
-    uv_timer_t timer;
-    struct bucket *buckets;
-    size_t nbuckets;
-    struct outbox_source_stats *stats_view;
-    uint64_t depth;
-    int closed;
-    int scheduling, again; /* a plugin answering inside send() reschedules */
-};
-
-static void schedule(struct outbox *ob);
 
 /* ---- messages in memory ---- */
 
@@ -93,24 +52,24 @@ static void msg_free(struct outbox_msg *m)
     free(m);
 }
 
-static char *opt_dup(json_t *o, const char *name)
+char *outbox__opt_dup(json_t *o, const char *name)
 {
     const char *v = json_string_value(json_object_get(o, name));
     return v ? xstrdup(v) : NULL;
 }
 
 /* Build the in-memory message from its stored JSON. */
-static struct outbox_msg *msg_from_json(json_t *o)
+struct outbox_msg *outbox__msg_from_json(json_t *o)
 {
     struct outbox_msg *m = xcalloc(1, sizeof *m);
-    m->id = opt_dup(o, "id");
-    m->source = opt_dup(o, "source");
-    m->to = opt_dup(o, "to");
-    m->text = opt_dup(o, "text");
-    m->reply_to = opt_dup(o, "reply_to");
-    m->campaign = opt_dup(o, "campaign");
-    m->idem_key = opt_dup(o, "idempotency_key");
-    m->last_error = opt_dup(o, "last_error");
+    m->id = outbox__opt_dup(o, "id");
+    m->source = outbox__opt_dup(o, "source");
+    m->to = outbox__opt_dup(o, "to");
+    m->text = outbox__opt_dup(o, "text");
+    m->reply_to = outbox__opt_dup(o, "reply_to");
+    m->campaign = outbox__opt_dup(o, "campaign");
+    m->idem_key = outbox__opt_dup(o, "idempotency_key");
+    m->last_error = outbox__opt_dup(o, "last_error");
     json_t *t = json_object_get(o, "template");
     if (t && !json_is_null(t))
         m->template_json = json_dumps(t, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -241,7 +200,7 @@ static void update_done(struct write_item *it)
     write_item_free(it);
     msg_write_free(w);
     if (!ob->closed)
-        schedule(ob);
+        outbox__schedule(ob);
 }
 
 static void persist(struct outbox *ob, struct outbox_msg *m, const char *status,
@@ -399,7 +358,7 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
         unlink_msg(ob, m);
         msg_free(m);
         source_unref(src);
-        schedule(ob);
+        outbox__schedule(ob);
         return 0;
     }
     switch (res->outcome) {
@@ -420,7 +379,7 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
         break;
     }
     source_unref(src);
-    schedule(ob);
+    outbox__schedule(ob);
     return 0;
 }
 
@@ -428,7 +387,7 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
 
 static void on_timer(uv_timer_t *t)
 {
-    schedule(t->data);
+    outbox__schedule(t->data);
 }
 
 /* Take a token from the source's bucket; 0 when it is empty, with *wait_ms
@@ -489,7 +448,7 @@ static int opted_out(struct outbox *ob, struct outbox_msg *m, struct kanal_sourc
     return contacts_opted_out(ob->d, to, src->plugin->name);
 }
 
-static void schedule(struct outbox *ob)
+void outbox__schedule(struct outbox *ob)
 {
     if (ob->closed || ob->d->stopping)
         return;
@@ -584,265 +543,7 @@ void outbox_forget(struct outbox *ob, const char *id)
 void outbox_kick(struct outbox *ob)
 {
     if (ob)
-        schedule(ob);
-}
-
-/* ---- POST /v1/messages ---- */
-
-struct enqueue {
-    struct outbox *ob;
-    struct http_req *req;
-    json_t *msg;        /* the message to store */
-    char *idem_key;
-    char *existing;     /* id of the first message with this idempotency key */
-    char *existing_status;
-    char *id;
-};
-
-static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
-{
-    struct enqueue *e = it->arg;
-    int rc;
-    /* A transaction retried (the map grew) starts again from nothing. */
-    free(e->existing);
-    free(e->existing_status);
-    free(e->id);
-    e->existing = e->existing_status = e->id = NULL;
-    if (e->idem_key) {
-        MDB_val k = {strlen(e->idem_key), e->idem_key}, v;
-        rc = mdb_get(txn, st->msgkeys, &k, &v);
-        if (rc == 0) {
-            e->existing = xmalloc(v.mv_size + 1);
-            memcpy(e->existing, v.mv_data, v.mv_size);
-            e->existing[v.mv_size] = '\0';
-            MDB_val mk = {v.mv_size, v.mv_data}, mv;
-            if (mdb_get(txn, st->messages, &mk, &mv) == 0) {
-                json_t *o = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
-                e->existing_status = opt_dup(o, "status");
-                json_decref(o);
-            }
-            return 0;
-        }
-        if (rc != MDB_NOTFOUND)
-            return rc;
-    }
-    static const char next_key[] = "next_message";
-    MDB_val nk = {sizeof next_key - 1, (void *)next_key}, nv;
-    uint64_t num = 1;
-    rc = mdb_get(txn, st->meta, &nk, &nv);
-    if (rc == 0 && nv.mv_size == sizeof num)
-        memcpy(&num, nv.mv_data, sizeof num);
-    else if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    uint64_t after = num + 1;
-    MDB_val av = {sizeof after, &after};
-    if ((rc = mdb_put(txn, st->meta, &nk, &av, 0)))
-        return rc;
-    char id[32];
-    snprintf(id, sizeof id, "m%llu", (unsigned long long)num);
-    e->id = xstrdup(id);
-    json_object_set_new(e->msg, "id", json_string(id));
-    json_object_set_new(e->msg, "num", json_integer((json_int_t)num));
-    char *text = json_dumps(e->msg, JSON_COMPACT);
-    MDB_val ik = {strlen(id), id}, iv = {strlen(text), text};
-    rc = mdb_put(txn, st->messages, &ik, &iv, MDB_NOOVERWRITE);
-    free(text);
-    if (rc)
-        return rc;
-    MDB_val ok = {sizeof num, &num}, ov = {strlen(id), id};
-    if ((rc = mdb_put(txn, st->outbox, &ok, &ov, MDB_APPEND)))
-        return rc;
-    if (e->idem_key) {
-        MDB_val k = {strlen(e->idem_key), e->idem_key};
-        if ((rc = mdb_put(txn, st->msgkeys, &k, &ov, 0)))
-            return rc;
-    }
-    return 0;
-}
-
-static void respond_json(struct http_req *req, int status, json_t *o)
-{
-    char *text = json_dumps(o, JSON_COMPACT);
-    http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
-}
-
-static void enqueue_done(struct write_item *it)
-{
-    struct enqueue *e = it->arg;
-    struct outbox *ob = e->ob;
-    if (it->status) {
-        http_req_add_header(e->req, "Retry-After", "5");
-        http_respond_error(e->req, 503, "store_unavailable", "the store cannot commit now");
-    } else if (e->existing) {
-        respond_json(e->req, 202,
-                     json_pack("{s:s,s:s,s:b}", "id", e->existing, "status",
-                               e->existing_status ? e->existing_status : "queued", "duplicate",
-                               1));
-    } else {
-        struct outbox_msg *m = msg_from_json(e->msg);
-        m->next = NULL;
-        struct outbox_msg **p = &ob->pending;
-        while (*p)
-            p = &(*p)->next;
-        *p = m;
-        ob->depth++;
-        respond_json(e->req, 202, json_pack("{s:s,s:s}", "id", e->id, "status", "queued"));
-        schedule(ob);
-    }
-    json_decref(e->msg);
-    free(e->idem_key);
-    free(e->existing);
-    free(e->existing_status);
-    free(e->id);
-    free(e);
-    write_item_free(it);
-}
-
-static const char *check_string(json_t *body, const char *name, int required, int max)
-{
-    json_t *v = json_object_get(body, name);
-    if (!v || json_is_null(v))
-        return required ? "is required" : NULL;
-    if (!json_is_string(v))
-        return "must be a string";
-    if (required && json_string_length(v) == 0)
-        return "must not be empty";
-    if (json_string_length(v) > (size_t)max)
-        return "is too long";
-    return NULL;
-}
-
-void outbox_handle_post(struct outbox *ob, struct http_req *req)
-{
-    json_error_t jerr;
-    json_t *body = json_loadb(req->pub.body, req->pub.body_len, 0, &jerr);
-    if (!json_is_object(body)) {
-        json_decref(body);
-        http_respond_error(req, 400, "bad_request", "expected a JSON object");
-        return;
-    }
-    static const char *const allowed[] = {"source", "to", "text", "reply_to", "campaign",
-                                          "template", "idempotency_key"};
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        int ok = 0;
-        for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
-            ok |= strcmp(key, allowed[i]) == 0;
-        if (!ok) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown field '%.60s'", key);
-            http_respond_error(req, 400, "bad_request", msg);
-            json_decref(body);
-            return;
-        }
-    }
-    static const struct {
-        const char *name;
-        int required, max;
-    } fields[] = {{"source", 1, 64},    {"to", 1, 512},       {"text", 0, 65536},
-                  {"reply_to", 0, 1024}, {"campaign", 0, 256}, {"idempotency_key", 0, 256}};
-    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-        const char *why = check_string(body, fields[i].name, fields[i].required, fields[i].max);
-        if (why) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "'%s' %s", fields[i].name, why);
-            http_respond_error(req, 400, "bad_request", msg);
-            json_decref(body);
-            return;
-        }
-    }
-    json_t *tmpl = json_object_get(body, "template");
-    json_t *text = json_object_get(body, "text");
-    if (json_is_null(tmpl)) {
-        json_object_del(body, "template");
-        tmpl = NULL;
-    }
-    if ((!text || json_is_null(text)) && !tmpl) {
-        http_respond_error(req, 400, "bad_request", "give 'text' or 'template'");
-        json_decref(body);
-        return;
-    }
-    if (tmpl && !json_is_object(tmpl)) {
-        http_respond_error(req, 400, "bad_request", "'template' must be an object");
-        json_decref(body);
-        return;
-    }
-    const char *source = json_string_value(json_object_get(body, "source"));
-    struct kanal_source *src = daemon_find_source(ob->d, source);
-    if (!src) {
-        http_respond_error(req, 422, "unknown_source", "no source of that name is running");
-        json_decref(body);
-        return;
-    }
-    if (!src->plugin->send) {
-        http_respond_error(req, 422, "cannot_send", "this source's plugin cannot send messages");
-        json_decref(body);
-        return;
-    }
-    int64_t now = util_now_ms();
-    char created[32];
-    util_format_time(now, created, sizeof created);
-    json_object_set_new(body, "status", json_string("queued"));
-    json_object_set_new(body, "attempts", json_integer(0));
-    json_object_set_new(body, "created_at", json_string(created));
-    json_object_set_new(body, "created_ms", json_integer(now));
-    json_object_set_new(body, "next_try_ms", json_integer(now));
-    struct enqueue *e = xcalloc(1, sizeof *e);
-    e->ob = ob;
-    e->req = req;
-    e->msg = body;
-    const char *ik = json_string_value(json_object_get(body, "idempotency_key"));
-    e->idem_key = ik ? xstrdup(ik) : NULL;
-    struct write_item *it = xcalloc(1, sizeof *it);
-    it->apply = enqueue_apply;
-    it->done = enqueue_done;
-    it->arg = e;
-    writer_submit(&ob->d->writer, it);
-}
-
-/* ---- GET /v1/messages/<id> ---- */
-
-void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id)
-{
-    MDB_txn *txn;
-    if (!*id || strlen(id) > 64) {
-        http_respond_error(req, 404, "not_found", "no such message");
-        return;
-    }
-    if (store_read_begin(&ob->d->store, &txn) < 0) {
-        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
-        return;
-    }
-    MDB_val k = {strlen(id), (void *)id}, v;
-    int rc = mdb_get(txn, ob->d->store.messages, &k, &v);
-    json_t *o = rc == 0 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
-    store_read_end(&ob->d->store, txn);
-    if (!o) {
-        http_respond_error(req, 404, "not_found", "no such message");
-        return;
-    }
-    for (struct outbox_msg *m = ob->pending; m; m = m->next)
-        if (strcmp(m->id, id) == 0) {
-            if (m->inflight)
-                json_object_set_new(o, "status", json_string("sending"));
-            json_object_set_new(o, "attempts", json_integer(m->attempts));
-            if (m->last_error)
-                json_object_set_new(o, "last_error", json_string(m->last_error));
-            char next[32];
-            if (!m->inflight && m->next_try_ms > 0) {
-                util_format_time(m->next_try_ms, next, sizeof next);
-                json_object_set_new(o, "next_try_at", json_string(next));
-            }
-        }
-    /* Internal bookkeeping stays inside. */
-    json_object_del(o, "num");
-    json_object_del(o, "created_ms");
-    json_object_del(o, "next_try_ms");
-    respond_json(req, 200, o);
+        outbox__schedule(ob);
 }
 
 /* ---- life cycle ---- */
@@ -878,7 +579,7 @@ int outbox_load(struct outbox *ob)
         json_t *o = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
         if (!o)
             continue;
-        struct outbox_msg *m = msg_from_json(o);
+        struct outbox_msg *m = outbox__msg_from_json(o);
         json_decref(o);
         *tail = m;
         tail = &m->next;
@@ -889,7 +590,7 @@ int outbox_load(struct outbox *ob)
     store_read_end(&ob->d->store, txn);
     if (n)
         log_notice("outbox: %u message(s) pending from before the restart; sending them", n);
-    schedule(ob);
+    outbox__schedule(ob);
     return 0;
 }
 

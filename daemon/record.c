@@ -9,27 +9,20 @@
 #include <string.h>
 
 #include <kanal/plugin.h>
+#include <kanal/schema.h>
 
 #include "handle.h"
 #include "util.h"
 
-static const char *const kinds[] = {
-    "message", "comment", "post",    "mention", "reaction", "share",  "follow",
-    "unfollow", "signup", "checkin", "cancel",  "click",    "delivery", "read",
-    "bounce",  "optout",  "optin",   "unknown", "merge",    "split",  "erase",
-};
-static const char *const directions[] = {"inbound", "outbound", "peer"};
-static const char *const statuses[] = {"sent", "delivered", "read", "failed"};
-static const char *const roles[] = {"customer", "brand"};
+static const char *const kinds[] = {KANAL_RECORD_KINDS};
+static const char *const directions[] = {KANAL_RECORD_DIRECTIONS};
+static const char *const statuses[] = {KANAL_RECORD_STATUSES};
+static const char *const roles[] = {KANAL_PARTY_ROLES};
+static const char *const kinds_without_from[] = {KANAL_KINDS_WITHOUT_FROM};
 
 /* Fields a plugin may set, in stored order; the host fills v, seq, id,
  * source and received_at. */
-static const char *const record_fields[] = {
-    "v",         "seq",      "id",       "source",   "channel",     "kind",
-    "direction", "occurred_at", "received_at", "external_id", "thread", "reply_to",
-    "from",      "to",       "mentions", "subject",  "text",        "attachments",
-    "event",     "campaign", "status",   "contact",  "meta",        "raw",
-};
+static const char *const record_fields[] = {KANAL_RECORD_FIELDS};
 
 #define MAX_EXTERNAL_ID 1024
 
@@ -115,7 +108,7 @@ static int normalize_handle_value(struct check *c, const char *where, const char
 
 static int party(struct check *c, json_t *in, const char *where, json_t **out)
 {
-    static const char *const party_fields[] = {"handle", "name", "role", "handles"};
+    static const char *const party_fields[] = {KANAL_PARTY_FIELDS};
     char w[64];
     if (!json_is_object(in))
         return fail(c, "field '%s' must be an object {handle, name, role, handles}", where);
@@ -213,7 +206,7 @@ static int party_list(struct check *c, json_t *in, const char *where, json_t **o
 
 static int attachments(struct check *c, json_t *in, json_t **out)
 {
-    static const char *const fields[] = {"type", "url", "mime", "size", "name", "id", "caption"};
+    static const char *const fields[] = {KANAL_ATTACHMENT_FIELDS};
     *out = json_array();
     if (!in || json_is_null(in))
         return 0;
@@ -264,7 +257,7 @@ bad:
 
 static int event(struct check *c, json_t *in, json_t **out)
 {
-    static const char *const fields[] = {"id", "name", "starts_at"};
+    static const char *const fields[] = {KANAL_EVENT_FIELDS};
     *out = NULL;
     if (!in || json_is_null(in))
         return 0;
@@ -357,7 +350,7 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
         return fail(&c, "field 'meta' must be an object");
 
     json_t *fin = json_object_get(in, "from");
-    int needs_from = !in_list(kind, (const char *const[]){"unknown", "merge", "split", "erase"}, 4);
+    int needs_from = !in_list(kind, kinds_without_from, ARRAY_SIZE(kinds_without_from));
     if (fin && !json_is_null(fin)) {
         if ((r = party(&c, fin, "from", &from)))
             goto fail;

@@ -24,18 +24,6 @@
 static const char *const role_keys[ROLE_COUNT] = {NULL,   "email",      "phone",
                                                   "name", "first_name", "last_name"};
 
-static void trim(char *s)
-{
-    char *p = s;
-    while (isspace((unsigned char)*p))
-        p++;
-    size_t n = strlen(p);
-    while (n > 0 && isspace((unsigned char)p[n - 1]))
-        n--;
-    memmove(s, p, n);
-    s[n] = '\0';
-}
-
 /* Names that span lines in a spreadsheet cell read as one line. */
 static void one_line(char *s)
 {
@@ -79,7 +67,7 @@ int csv_columns_parse(const char *spec, char labels[ROLE_COUNT][128], char *err,
         }
         memcpy(labels[role], eq + 1, vlen);
         labels[role][vlen] = '\0';
-        trim(labels[role]);
+        signup_trim(labels[role]);
         any = 1;
         p += n;
         if (*p == ',')
@@ -214,7 +202,7 @@ int csv_import_begin(const struct csv_doc *doc, const char *columns, struct csv_
     memset(res, 0, sizeof *res);
     for (size_t r = 0; r < doc->nrows; r++)
         for (size_t c = 0; c < doc->rows[r].nfields; c++)
-            trim(doc->rows[r].fields[c]);
+            signup_trim(doc->rows[r].fields[c]);
     long header;
     if (find_columns(doc, columns, res->col, &res->next_row, &header, err, errlen) < 0)
         return -1;

@@ -76,18 +76,6 @@ static void redirect(struct signup *s, struct kanal_http_request *req)
     s->host->http_respond(req, 303, "text/plain; charset=utf-8", body, sizeof body - 1);
 }
 
-static void trim(char *s)
-{
-    char *p = s;
-    while (isspace((unsigned char)*p))
-        p++;
-    size_t n = strlen(p);
-    while (n > 0 && isspace((unsigned char)p[n - 1]))
-        n--;
-    memmove(s, p, n);
-    s[n] = '\0';
-}
-
 /* ---- the rate limit ---- */
 
 static const char *client_addr(struct signup *s, const struct kanal_http_request *req, char *buf,
@@ -169,7 +157,7 @@ static const char *value_of(struct posted *p, const char *name)
         if (!p->pairs[i].name || !p->pairs[i].value || strcmp(p->pairs[i].name, name) != 0)
             continue;
         char *v = p->pairs[i].value;
-        trim(v);
+        signup_trim(v);
         if (*v)
             return v;
     }
@@ -333,12 +321,12 @@ int form_init(struct signup *s)
             memcpy(item, p, n);
             item[n] = '\0';
         }
-        trim(item);
+        signup_trim(item);
         size_t len = strlen(item);
         int required = len > 0 && item[len - 1] == '*';
         if (required) {
             item[len - 1] = '\0';
-            trim(item);
+            signup_trim(item);
         }
         if (!item[0] || strlen(item) >= sizeof fm->fields[0].name || fm->nfields >= MAX_FIELDS) {
             s->host->log(s->src, KANAL_LOG_ERR,

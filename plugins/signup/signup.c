@@ -324,3 +324,15 @@ KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void)
 {
     return &signup_plugin;
 }
+
+void signup_trim(char *s)
+{
+    char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    size_t n = strlen(p);
+    while (n > 0 && isspace((unsigned char)p[n - 1]))
+        n--;
+    memmove(s, p, n);
+    s[n] = '\0';
+}

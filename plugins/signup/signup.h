@@ -93,4 +93,7 @@ int form_init(struct signup *s);
 int form_http(struct signup *s, struct kanal_http_request *req);
 void form_free(struct signup *s);
 
+/* Strip white space at both ends, in place. */
+void signup_trim(char *s);
+
 #endif

@@ -42,16 +42,6 @@ static void done(struct twitter *tw, const struct kanal_send_request *msg,
     tw->host->send_done(tw->src, msg, &res);
 }
 
-static int numeric_id(const char *s)
-{
-    if (!s || !*s || strlen(s) >= TW_ID_MAX)
-        return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
-}
-
 /* Work out what to do; on a refusal *why says what is wrong. */
 static int plan(struct twitter *tw, const struct kanal_send_request *msg, struct sending *s,
                 const char **why)
@@ -70,7 +60,7 @@ static int plan(struct twitter *tw, const struct kanal_send_request *msg, struct
     const char *user = strncmp(to, "x:", 2) == 0 ? to + 2 : NULL;
     if (user && strcmp(user, tw->user_id) == 0)
         is_public = 1;
-    if (!is_public && numeric_id(user))
+    if (!is_public && tw_numeric_id(user))
         snprintf(s->peer, sizeof s->peer, "%s", user);
     *why = NULL;
     if (type && strcmp(type, "post") == 0)
@@ -91,7 +81,7 @@ static int plan(struct twitter *tw, const struct kanal_send_request *msg, struct
         return -EINVAL;
     if (!s->text || !*s->text)
         *why = "an X message needs text";
-    else if (s->action == REPLY && !numeric_id(msg->reply_to))
+    else if (s->action == REPLY && !tw_numeric_id(msg->reply_to))
         *why = "a reply needs reply_to: the numeric id of the tweet answered";
     else if (s->action == DM && !s->peer[0])
         *why = "a DM needs 'to' = x:<numeric user id> of someone other than the brand";

@@ -239,7 +239,7 @@ static int tw_http(void *state, struct kanal_http_request *req)
 
 /* ---- lifecycle ---- */
 
-static int numeric(const char *s)
+int tw_numeric_id(const char *s)
 {
     if (!s || !*s || strlen(s) >= TW_ID_MAX)
         return 0;
@@ -277,7 +277,7 @@ static int tw_init(const struct kanal_host *host, struct kanal_source *src, void
     while (n > 0 && tw->api_url[n - 1] == '/')
         tw->api_url[--n] = '\0';
     const char *problem = NULL;
-    if (!numeric(tw->user_id))
+    if (!tw_numeric_id(tw->user_id))
         problem = "user_id must be the brand account's numeric id (not its screen name)";
     else if (tw->webhooks && !tw->consumer_secret)
         problem = "mode webhook or both needs consumer_secret";

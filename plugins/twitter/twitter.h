@@ -79,4 +79,7 @@ void tw_poll_free(struct twitter *tw);
 
 int tw_send(void *state, const struct kanal_send_request *msg);
 
+/* 1 when s is a numeric X id (user, tweet) of a sane length. */
+int tw_numeric_id(const char *s);
+
 #endif

@@ -159,7 +159,7 @@ def can_mount_tmpfs(path):
 def test_full_disk_gives_503_and_recovers(make_kanald, tmp_path):
     mnt = tmp_path / "small"
     if not can_mount_tmpfs(mnt):
-        pytest.skip("cannot mount a small tmpfs here (needs root); bench/diskfull covers it")
+        pytest.skip("cannot mount a small tmpfs here (it needs root)")
     try:
         filler = mnt / "filler"
         k = make_kanald(store=mnt / "store").start()

@@ -4,36 +4,25 @@
  * two in step. */
 #include "kanalctl.h"
 
+#include <kanal/schema.h>
+
 #include <stdarg.h>
 #include <string.h>
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const kinds[] = {
-    "message",  "comment", "post",    "mention", "reaction", "share",    "follow",
-    "unfollow", "signup",  "checkin", "cancel",  "click",    "delivery", "read",
-    "bounce",   "optout",  "optin",   "unknown", "merge",    "split",    "erase",
-};
+static const char *const kinds[] = {KANAL_RECORD_KINDS};
 /* Kinds that need no "from": no party acted. */
-static const char *const kinds_without_from[] = {"unknown", "merge", "split", "erase"};
-static const char *const directions[] = {"inbound", "outbound", "peer"};
-static const char *const statuses[] = {"sent", "delivered", "read", "failed"};
-static const char *const roles[] = {"customer", "brand"};
+static const char *const kinds_without_from[] = {KANAL_KINDS_WITHOUT_FROM};
+static const char *const directions[] = {KANAL_RECORD_DIRECTIONS};
+static const char *const statuses[] = {KANAL_RECORD_STATUSES};
+static const char *const roles[] = {KANAL_PARTY_ROLES};
 
-static const char *const record_fields[] = {
-    "v",         "seq",         "id",          "source",      "channel", "kind",
-    "direction", "occurred_at", "received_at", "external_id", "thread",  "reply_to",
-    "from",      "to",          "mentions",    "subject",     "text",    "attachments",
-    "event",     "campaign",    "status",      "contact",     "meta",    "raw",
-};
-static const char *const required_fields[] = {
-    "v",           "seq",         "id",          "source", "channel",  "kind",        "direction",
-    "occurred_at", "received_at", "external_id", "to",     "mentions", "attachments", "meta",
-};
-static const char *const party_fields[] = {"handle", "name", "role", "handles"};
-static const char *const attachment_fields[] = {"type", "url", "mime",   "size",
-                                                "name", "id",  "caption"};
-static const char *const event_fields[] = {"id", "name", "starts_at"};
+static const char *const record_fields[] = {KANAL_RECORD_FIELDS};
+static const char *const required_fields[] = {KANAL_RECORD_REQUIRED_FIELDS};
+static const char *const party_fields[] = {KANAL_PARTY_FIELDS};
+static const char *const attachment_fields[] = {KANAL_ATTACHMENT_FIELDS};
+static const char *const event_fields[] = {KANAL_EVENT_FIELDS};
 
 static int in_list(const char *s, const char *const *list, size_t n)
 {
