@@ -55,9 +55,10 @@ struct daemon {
     int http_closed;
     struct feed_waiter *waiters;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t reader_check, watchdog, shutdown_timer, health_timer;
+    uv_timer_t reader_check, map_release, watchdog, shutdown_timer, health_timer;
     uint64_t watchdog_usec;
     int stopping;
+    int map_release_failed;
     int exit_code;
     int64_t started_ms;
 };

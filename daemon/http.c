@@ -248,12 +248,30 @@ static void conn_flush(struct http_conn *c)
             c->tail = NULL;
         c->queued--;
         r->conn = NULL;
+        uv_buf_t b = uv_buf_init(r->out, (unsigned)r->out_len);
+        if (c->writes_pending == 0) {
+            /* Nothing queued before it: write now.  An answer that fits in
+             * the socket buffer (nearly all) needs no write request, no
+             * callback and no change to what the loop polls for. */
+            int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+            if (n == (int)b.len) {
+                req_free(r);
+                continue;
+            }
+            if (n < 0 && n != UV_EAGAIN) {
+                req_free(r);
+                conn_close(c);
+                return;
+            }
+            if (n > 0) {
+                b.base += n;
+                b.len -= (unsigned)n;
+            }
+            c->write_since = util_monotonic_ms();
+        }
         struct write_req *wr = xcalloc(1, sizeof *wr);
         wr->conn = c;
         wr->req = r;
-        uv_buf_t b = uv_buf_init(r->out, (unsigned)r->out_len);
-        if (c->writes_pending == 0)
-            c->write_since = util_monotonic_ms();
         c->writes_pending++;
         if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
             c->writes_pending--;

@@ -24,6 +24,7 @@
 #endif
 
 #define READER_CHECK_MS 60000
+#define MAP_RELEASE_MS 250 /* how often the store's pages are unmapped */
 #define HEALTH_CHECK_MS 1000
 
 static struct daemon the_daemon;
@@ -144,6 +145,7 @@ static void finish_shutdown(struct daemon *d)
     d->transfers = NULL;
     close_timer(&d->shutdown_timer);
     close_timer(&d->reader_check);
+    close_timer(&d->map_release);
     close_timer(&d->health_timer);
     close_timer(&d->watchdog);
     signals_close(d);
@@ -199,6 +201,17 @@ static void on_reader_check(uv_timer_t *t)
     int dead = store_reader_check(&d->store);
     if (dead)
         log_notice("store: cleared %d stale reader slot(s)", dead);
+}
+
+static void on_map_release(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    int rc = store_release_map(&d->store);
+    if (rc && !d->map_release_failed) {
+        log_warn("store: cannot release mapped pages: %s (RSS will include the store)",
+                    kanal_strerror(rc));
+        d->map_release_failed = 1;
+    }
 }
 
 static void on_health(uv_timer_t *t)
@@ -329,6 +342,9 @@ int main(int argc, char **argv)
     uv_timer_init(d->loop, &d->reader_check);
     d->reader_check.data = d;
     uv_timer_start(&d->reader_check, on_reader_check, READER_CHECK_MS, READER_CHECK_MS);
+    uv_timer_init(d->loop, &d->map_release);
+    d->map_release.data = d;
+    uv_timer_start(&d->map_release, on_map_release, MAP_RELEASE_MS, MAP_RELEASE_MS);
     uv_timer_init(d->loop, &d->health_timer);
     d->health_timer.data = d;
     uv_timer_start(&d->health_timer, on_health, HEALTH_CHECK_MS, HEALTH_CHECK_MS);

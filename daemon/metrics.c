@@ -21,7 +21,7 @@ struct http_count {
 };
 
 struct record_count {
-    char *key; /* source \t kind \t direction */
+    char *source, *kind, *direction;
     uint64_t n;
 };
 
@@ -41,8 +41,11 @@ void metrics_free(struct metrics *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->nrecs; i++)
-        free(m->recs[i].key);
+    for (size_t i = 0; i < m->nrecs; i++) {
+        free(m->recs[i].source);
+        free(m->recs[i].kind);
+        free(m->recs[i].direction);
+    }
     free(m->recs);
     free(m->http);
     free(m);
@@ -65,17 +68,23 @@ void metrics_count_records(struct daemon *d, struct write_item *item)
 {
     struct metrics *m = d->metrics;
     for (size_t r = 0; r < item->nrecs; r++) {
-        if (!item->recs[r].is_new)
+        json_t *rec = item->recs[r].rec;
+        if (!item->recs[r].is_new || !rec)
             continue;
-        const char *key = item->recs[r].label;
-        if (!key[0])
+        const char *source = json_string_value(json_object_get(rec, "source"));
+        const char *kind = json_string_value(json_object_get(rec, "kind"));
+        const char *dir = json_string_value(json_object_get(rec, "direction"));
+        if (!source || !kind || !dir)
             continue;
         size_t i = 0;
-        while (i < m->nrecs && strcmp(m->recs[i].key, key) != 0)
+        while (i < m->nrecs &&
+               (strcmp(m->recs[i].kind, kind) != 0 || strcmp(m->recs[i].source, source) != 0 ||
+                strcmp(m->recs[i].direction, dir) != 0))
             i++;
         if (i == m->nrecs) {
             m->recs = xrealloc(m->recs, (m->nrecs + 1) * sizeof *m->recs);
-            m->recs[m->nrecs++] = (struct record_count){.key = xstrdup(key)};
+            m->recs[m->nrecs++] = (struct record_count){
+                .source = xstrdup(source), .kind = xstrdup(kind), .direction = xstrdup(dir)};
         }
         m->recs[i].n++;
     }
@@ -148,19 +157,10 @@ void metrics_handle(struct daemon *d, struct http_req *req)
              m->http[i].status, (unsigned long long)m->http[i].n);
     outf(&o, "# HELP kanal_records_committed_total Records committed (duplicates excluded).\n"
              "# TYPE kanal_records_committed_total counter\n");
-    for (size_t i = 0; i < m->nrecs; i++) {
-        char key[256];
-        snprintf(key, sizeof key, "%s", m->recs[i].key);
-        char *kind = strchr(key, '\t');
-        char *dir = kind ? strchr(kind + 1, '\t') : NULL;
-        if (!kind || !dir)
-            continue;
-        *kind++ = '\0';
-        *dir++ = '\0';
+    for (size_t i = 0; i < m->nrecs; i++)
         outf(&o, "kanal_records_committed_total{source=\"%s\",kind=\"%s\",direction=\"%s\"} %llu\n",
-             label(key, a, sizeof a), label(kind, b, sizeof b), label(dir, c, sizeof c),
-             (unsigned long long)m->recs[i].n);
-    }
+             label(m->recs[i].source, a, sizeof a), label(m->recs[i].kind, b, sizeof b),
+             label(m->recs[i].direction, c, sizeof c), (unsigned long long)m->recs[i].n);
     struct writer_stats ws;
     writer_get_stats(&d->writer, &ws);
     static const uint64_t batch[] = WRITER_BATCH_BOUNDS;

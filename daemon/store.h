@@ -22,6 +22,9 @@ struct store {
     char *path;
     enum sync_mode sync;
     size_t map_size;
+    /* Where the map is, for store_release_map; found again after it moves. */
+    void *map_base;
+    size_t map_len;
     /* Growing the map needs every transaction of this process closed:
      * readers hold this shared, the writer takes it exclusively to resize. */
     pthread_rwlock_t resize_lock;
@@ -45,6 +48,7 @@ int store_grow(struct store *st);
 int store_reopen(struct store *st);
 /* Clear stale reader slots of dead processes; returns how many. */
 int store_reader_check(struct store *st);
+int store_release_map(struct store *st);
 
 uint64_t store_last_seq(struct store *st);
 void store_set_last_seq(struct store *st, uint64_t seq);

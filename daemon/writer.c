@@ -260,24 +260,6 @@ static void fold_timeline(struct store *st, int idle)
         st->pending_count = st->pending_count > folded ? st->pending_count - folded : 0;
 }
 
-/* Committed records are no longer needed as JSON: keep their labels for
- * the metrics and free them here, off the loop thread. */
-static void release_records(struct write_item *batch)
-{
-    for (struct write_item *it = batch; it; it = it->next)
-        for (size_t i = 0; i < it->nrecs; i++) {
-            struct write_record *wr = &it->recs[i];
-            if (!wr->rec)
-                continue;
-            snprintf(wr->label, sizeof wr->label, "%s\t%s\t%s",
-                     json_string_value(json_object_get(wr->rec, "source")),
-                     json_string_value(json_object_get(wr->rec, "kind")),
-                     json_string_value(json_object_get(wr->rec, "direction")));
-            json_decref(wr->rec);
-            wr->rec = NULL;
-        }
-}
-
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -338,8 +320,6 @@ static void *writer_main(void *arg)
                 }
         }
 
-        if (rc == 0)
-            release_records(batch);
         pthread_mutex_lock(&w->mu);
         if (rc) {
             w->stats.failures++;

@@ -13,12 +13,12 @@
 struct store;
 
 struct write_record {
-    json_t *rec;   /* normalized record; the writer sets "seq" */
+    /* Normalized record; the writer sets "seq".  Made and freed on the loop
+     * thread: with glibc malloc, freeing on the thread that allocated keeps
+     * the memory in that thread's cache for the next request. */
+    json_t *rec;
     int is_new;    /* set by the commit: 0 when the idempotency key existed */
     int given_contact; /* the record named its contact itself (not resolved) */
-    /* After the commit the writer frees rec and keeps "source\tkind\tdirection"
-     * for the metrics: the loop thread need not walk or free the record. */
-    char label[128];
     char *idem;    /* source \0 kind \0 external_id */
     size_t idem_len;
 };
