@@ -14,6 +14,8 @@
 #include "form.h"
 #include "handle.h"
 #include "http.h"
+#include "jarena.h"
+#include "jsonin.h"
 #include "log.h"
 #include "outbox.h"
 #include "record.h"
@@ -119,19 +121,24 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     if (!d->writer_running || d->writer.joined)
         return KANAL_ESTOPPED;
     json_t *root = NULL;
+    /* The records' values, parsed and normalized, live in an arena until
+     * the item is freed. */
+    struct jarena *arena = jarena_begin();
     if (len > 0) {
-        json_error_t e;
-        root = json_loadb(json, len, 0, &e);
+        char e[160];
+        root = jsonin_parse(json, len, e, sizeof e);
         if (!root) {
-            log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: not JSON (line %d: %s)", e.line,
-                    e.text);
+            jarena_release(arena);
+            log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: not JSON (%s)", e);
             return KANAL_ERECORD;
         }
     } else if (nstates == 0) {
+        jarena_release(arena);
         return -EINVAL;
     }
     size_t n = !root ? 0 : json_is_array(root) ? json_array_size(root) : 1;
     struct write_item *item = xcalloc(1, sizeof *item);
+    item->arena = arena;
     item->recs = xcalloc(n ? n : 1, sizeof *item->recs);
     char received[32];
     util_format_time(util_now_ms(), received, sizeof received);
@@ -166,6 +173,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         wr->idem_len = store_idem_key(wr->idem, cap, src->sc.name, kind, ext);
     }
     json_decref(root);
+    jarena_end(arena);
     for (size_t i = 0; i < nstates; i++)
         if (!states[i].key || strlen(src->sc.name) + strlen(states[i].key) + 1 > STORE_MAX_KEY) {
             log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: state key '%.40s...' is longer "

@@ -68,6 +68,10 @@ struct http_server {
      * a time and the parser copies what it keeps. */
     char read_buf[READ_BUF];
     int read_buf_busy;
+    /* Requests answered and written at once, freed after this turn of the
+     * loop: the code that answered may still look at them. */
+    struct http_req *answered;
+    uv_check_t reaper;
 };
 
 static void conn_close(struct http_conn *c);
@@ -249,13 +253,14 @@ static void conn_flush(struct http_conn *c)
         c->queued--;
         r->conn = NULL;
         uv_buf_t b = uv_buf_init(r->out, (unsigned)r->out_len);
-        if (c->writes_pending == 0) {
+        if (c->writes_pending == 0 && !c->server->shutting_down) {
             /* Nothing queued before it: write now.  An answer that fits in
              * the socket buffer (nearly all) needs no write request, no
              * callback and no change to what the loop polls for. */
             int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
             if (n == (int)b.len) {
-                req_free(r);
+                r->next = c->server->answered;
+                c->server->answered = r;
                 continue;
             }
             if (n < 0 && n != UV_EAGAIN) {
@@ -496,7 +501,10 @@ static int on_message_complete(http_parser *p)
 /* Hand new requests to the handler; answers come back through http_respond. */
 static void dispatch(struct http_conn *c)
 {
-    for (struct http_req *r = c->head; r; r = r->next) {
+    for (struct http_req *r = c->head, *next; r; r = next) {
+        /* An answer given at once leaves the queue (r->next changes); the
+         * requests after it are not answered yet and stay queued. */
+        next = r->next;
         if (r->dispatched)
             continue;
         r->dispatched = 1;
@@ -705,6 +713,20 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
+static void reap(struct http_server *s)
+{
+    while (s->answered) {
+        struct http_req *r = s->answered;
+        s->answered = r->next;
+        req_free(r);
+    }
+}
+
+static void on_reap(uv_check_t *h)
+{
+    reap(h->data);
+}
+
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *limits,
                                     http_handler_fn handler, void *arg)
 {
@@ -726,6 +748,11 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *l
     s->sweep.data = s;
     s->pending_handles++;
     uv_timer_start(&s->sweep, on_sweep, 250, 250);
+    uv_check_init(loop, &s->reaper);
+    s->reaper.data = s;
+    s->pending_handles++;
+    uv_check_start(&s->reaper, on_reap);
+    uv_unref((uv_handle_t *)&s->reaper); /* it alone keeps no loop running */
     return s;
 }
 
@@ -794,6 +821,10 @@ void http_server_shutdown(struct http_server *s, void (*close_cb)(void *arg), vo
     }
     uv_timer_stop(&s->sweep);
     uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+    /* From here on answers go out through write requests (see conn_flush). */
+    uv_check_stop(&s->reaper);
+    reap(s);
+    uv_close((uv_handle_t *)&s->reaper, on_server_handle_closed);
     for (struct http_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (c->reading) {
@@ -819,5 +850,6 @@ void http_server_abort(struct http_server *s)
 /* Free the server once the loop has closed all its handles. */
 void http_server_free(struct http_server *s)
 {
+    reap(s);
     free(s);
 }

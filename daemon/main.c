@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "http.h"
+#include "jarena.h"
 #include "log.h"
 #include "outbox.h"
 #include "transfer.h"
@@ -231,6 +232,7 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 
 int main(int argc, char **argv)
 {
+    jarena_setup(); /* before any jansson value */
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},

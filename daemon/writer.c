@@ -15,6 +15,7 @@
 #include "contacts_api.h"
 #include "crypto.h"
 #include "error.h"
+#include "jarena.h"
 #include "jsonout.h"
 #include "log.h"
 #include "store.h"
@@ -35,6 +36,7 @@ void write_item_free(struct write_item *item)
     free(item->recs);
     free(item->states);
     free(item->seqs);
+    jarena_release(item->arena);
     free(item);
 }
 

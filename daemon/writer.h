@@ -53,6 +53,8 @@ struct write_item {
     uint64_t last_seq;
     /* After the commit, overwrite the store's free pages (erasure). */
     int scrub_after;
+    /* Where the records' values live, if in an arena (host emits). */
+    struct jarena *arena;
 };
 
 /* Histogram bounds: records per commit, and commit latency in microseconds. */

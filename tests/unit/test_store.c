@@ -577,7 +577,7 @@ static void test_release_map(void **state)
     for (int round = 0; round < 2; round++) {
         size_t before = f->st.map_size;
         for (int b = 0; b < 10; b++) {
-            char ids[200][32];
+            char ids[200][48];
             const char *ext[200];
             for (int r = 0; r < 200; r++) {
                 snprintf(ids[r], sizeof ids[r], "rel-%d-%d-%d", round, b, r);

@@ -1,0 +1,465 @@
+/* A JSON reader for what plugins emit, the counterpart of jsonout.
+ *
+ * Every record a plugin emits arrives as JSON text and is parsed on the
+ * loop thread.  json_loadb() reads its input through a callback one byte
+ * at a time and copies every token through a growing buffer; on a webhook
+ * that is a sixth of kanald's time.  This reader scans the buffer in place
+ * and builds the same jansson values.  It accepts and refuses exactly what
+ * json_loadb(text, len, 0, ...) does: an object or array at the top, valid
+ * UTF-8, no \u0000, no leading zeros, integers that fit in json_int_t,
+ * reals that do not overflow, at most 2048 levels of nesting and nothing
+ * after the value but white space; a repeated key keeps its last value.
+ * The unit tests hold the two readers to that on many inputs. */
+#include "jsonin.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 2048
+
+struct in {
+    const unsigned char *p, *end, *start;
+    char *err;
+    size_t err_len;
+    int depth;
+};
+
+static json_t *value(struct in *in);
+
+static json_t *fail(struct in *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static json_t *fail(struct in *in, const char *fmt, ...)
+{
+    if (in->err && in->err[0] == '\0') {
+        int line = 1;
+        for (const unsigned char *q = in->start; q < in->p && q < in->end; q++)
+            line += *q == '\n';
+        int n = snprintf(in->err, in->err_len, "line %d: ", line);
+        if (n > 0 && (size_t)n < in->err_len) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(in->err + n, in->err_len - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return NULL;
+}
+
+static void skip_space(struct in *in)
+{
+    while (in->p < in->end &&
+           (*in->p == ' ' || *in->p == '\n' || *in->p == '\t' || *in->p == '\r'))
+        in->p++;
+}
+
+/* Length of the UTF-8 sequence at p (1-4), or 0 when it is not valid. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0) {
+        n = 2;
+    } else if (c < 0xF0) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c < 0xF5) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+static int hex4(const unsigned char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A string at in->p (just after the opening quote), decoded into a new
+ * buffer of *len bytes, or pointed to in place (*copy = 0) when it has no
+ * escapes. */
+static char *string(struct in *in, size_t *len, int *copy)
+{
+    const unsigned char *s = in->p, *q = s;
+    int escapes = 0;
+    while (q < in->end && *q != '"') {
+        if (*q < 0x20) {
+            in->p = q;
+            fail(in, "control character 0x%x in a string", *q);
+            return NULL;
+        }
+        if (*q == '\\') {
+            escapes = 1;
+            if (q + 1 < in->end)
+                q++;
+            q++;
+        } else if (*q < 0x80) {
+            q++;
+        } else {
+            size_t n = utf8_len(q, in->end);
+            if (!n) {
+                in->p = q;
+                fail(in, "invalid UTF-8 in a string");
+                return NULL;
+            }
+            q += n;
+        }
+    }
+    if (q >= in->end) {
+        in->p = in->end;
+        fail(in, "premature end of input in a string");
+        return NULL;
+    }
+    in->p = q + 1;
+    if (!escapes) {
+        *len = (size_t)(q - s);
+        *copy = 0;
+        return (char *)s;
+    }
+    /* Decoding never makes a string longer. */
+    char *out = malloc((size_t)(q - s) + 1), *o = out;
+    if (!out) {
+        fail(in, "out of memory");
+        return NULL;
+    }
+    for (const unsigned char *r = s; r < q;) {
+        if (*r != '\\') {
+            *o++ = (char)*r++;
+            continue;
+        }
+        r++;
+        switch (*r) {
+        case '"': case '\\': case '/':
+            *o++ = (char)*r++;
+            continue;
+        case 'b': *o++ = '\b'; r++; continue;
+        case 'f': *o++ = '\f'; r++; continue;
+        case 'n': *o++ = '\n'; r++; continue;
+        case 'r': *o++ = '\r'; r++; continue;
+        case 't': *o++ = '\t'; r++; continue;
+        case 'u':
+            break;
+        default:
+            in->p = r;
+            free(out);
+            fail(in, "invalid escape in a string");
+            return NULL;
+        }
+        unsigned cp, lo;
+        if (q - r < 5 || hex4(r + 1, &cp) < 0) {
+            in->p = r;
+            free(out);
+            fail(in, "invalid \\u escape in a string");
+            return NULL;
+        }
+        r += 5;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (q - r < 6 || r[0] != '\\' || r[1] != 'u' || hex4(r + 2, &lo) < 0 || lo < 0xDC00 ||
+                lo > 0xDFFF) {
+                in->p = r;
+                free(out);
+                fail(in, "invalid Unicode '\\u%04X'", cp);
+                return NULL;
+            }
+            r += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            in->p = r;
+            free(out);
+            fail(in, "invalid Unicode '\\u%04X'", cp);
+            return NULL;
+        } else if (cp == 0) {
+            in->p = r;
+            free(out);
+            fail(in, "\\u0000 is not allowed");
+            return NULL;
+        }
+        o += put_utf8(o, cp);
+    }
+    *len = (size_t)(o - out);
+    *copy = 1;
+    return out;
+}
+
+static json_t *number(struct in *in)
+{
+    const unsigned char *s = in->p, *q = s;
+    int real = 0;
+    if (q < in->end && *q == '-')
+        q++;
+    if (q < in->end && *q == '0') {
+        q++;
+        if (q < in->end && *q >= '0' && *q <= '9')
+            return fail(in, "leading zero in a number");
+    } else if (q < in->end && *q >= '1' && *q <= '9') {
+        while (q < in->end && *q >= '0' && *q <= '9')
+            q++;
+    } else {
+        return fail(in, "invalid token");
+    }
+    if (q < in->end && *q == '.') {
+        q++;
+        if (q >= in->end || *q < '0' || *q > '9')
+            return fail(in, "invalid number");
+        while (q < in->end && *q >= '0' && *q <= '9')
+            q++;
+        real = 1;
+    }
+    if (q < in->end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < in->end && (*q == '+' || *q == '-'))
+            q++;
+        if (q >= in->end || *q < '0' || *q > '9')
+            return fail(in, "invalid number");
+        while (q < in->end && *q >= '0' && *q <= '9')
+            q++;
+        real = 1;
+    }
+    char buf[64], *text = buf;
+    size_t n = (size_t)(q - s);
+    if (n >= sizeof buf && !(text = malloc(n + 1)))
+        return fail(in, "out of memory");
+    memcpy(text, s, n);
+    text[n] = '\0';
+    json_t *v = NULL;
+    errno = 0;
+    if (!real) {
+        long long i = strtoll(text, NULL, 10);
+        if (errno == ERANGE)
+            fail(in, "too big integer");
+        else
+            v = json_integer((json_int_t)i);
+    } else {
+        double d = strtod(text, NULL);
+        if (errno == ERANGE && (d > 1.0 || d < -1.0))
+            fail(in, "real number overflow");
+        else
+            v = json_real(d);
+    }
+    if (text != buf)
+        free(text);
+    in->p = q;
+    return v;
+}
+
+static int literal(struct in *in, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(in->end - in->p) < n || memcmp(in->p, word, n) != 0)
+        return -1;
+    in->p += n;
+    return 0;
+}
+
+static json_t *array(struct in *in)
+{
+    json_t *a = json_array();
+    if (!a)
+        return fail(in, "out of memory");
+    skip_space(in);
+    if (in->p < in->end && *in->p == ']') {
+        in->p++;
+        return a;
+    }
+    for (;;) {
+        json_t *v = value(in);
+        if (!v || json_array_append_new(a, v) < 0)
+            goto bad;
+        skip_space(in);
+        if (in->p < in->end && *in->p == ',') {
+            in->p++;
+            continue;
+        }
+        if (in->p < in->end && *in->p == ']') {
+            in->p++;
+            return a;
+        }
+        fail(in, "']' expected");
+        goto bad;
+    }
+bad:
+    json_decref(a);
+    return NULL;
+}
+
+static json_t *object(struct in *in)
+{
+    json_t *o = json_object();
+    if (!o)
+        return fail(in, "out of memory");
+    skip_space(in);
+    if (in->p < in->end && *in->p == '}') {
+        in->p++;
+        return o;
+    }
+    for (;;) {
+        skip_space(in);
+        if (in->p >= in->end || *in->p != '"') {
+            fail(in, "string or '}' expected");
+            goto bad;
+        }
+        in->p++;
+        size_t klen;
+        int copy;
+        char *key = string(in, &klen, &copy);
+        if (!key)
+            goto bad;
+        skip_space(in);
+        if (in->p >= in->end || *in->p != ':') {
+            if (copy)
+                free(key);
+            fail(in, "':' expected");
+            goto bad;
+        }
+        in->p++;
+        json_t *v = value(in);
+        int r = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1;
+        if (copy)
+            free(key);
+        if (r < 0)
+            goto bad;
+        skip_space(in);
+        if (in->p < in->end && *in->p == ',') {
+            in->p++;
+            continue;
+        }
+        if (in->p < in->end && *in->p == '}') {
+            in->p++;
+            return o;
+        }
+        fail(in, "'}' expected");
+        goto bad;
+    }
+bad:
+    json_decref(o);
+    return NULL;
+}
+
+/* One value; like jansson, every value counts as a level of nesting. */
+static json_t *scalar_or_container(struct in *in)
+{
+    json_t *v;
+    switch (*in->p) {
+    case '{':
+        in->p++;
+        return object(in);
+    case '[':
+        in->p++;
+        return array(in);
+    case '"': {
+        in->p++;
+        size_t len;
+        int copy;
+        char *s = string(in, &len, &copy);
+        if (!s)
+            return NULL;
+        v = json_stringn_nocheck(s, len);
+        if (copy)
+            free(s);
+        return v ? v : fail(in, "out of memory");
+    }
+    case 't':
+        return literal(in, "true") == 0 ? json_true() : fail(in, "invalid token");
+    case 'f':
+        return literal(in, "false") == 0 ? json_false() : fail(in, "invalid token");
+    case 'n':
+        return literal(in, "null") == 0 ? json_null() : fail(in, "invalid token");
+    default:
+        return number(in);
+    }
+}
+
+static json_t *value(struct in *in)
+{
+    skip_space(in);
+    if (in->p >= in->end)
+        return fail(in, "premature end of input");
+    if (++in->depth > MAX_DEPTH)
+        return fail(in, "maximum parsing depth reached");
+    json_t *v = scalar_or_container(in);
+    in->depth--;
+    return v;
+}
+
+json_t *jsonin_parse(const char *text, size_t len, char *err, size_t err_len)
+{
+    struct in in = {
+        .p = (const unsigned char *)text,
+        .end = (const unsigned char *)text + len,
+        .start = (const unsigned char *)text,
+        .err = err,
+        .err_len = err_len,
+    };
+    if (err && err_len)
+        err[0] = '\0';
+    skip_space(&in);
+    if (in.p >= in.end || (*in.p != '{' && *in.p != '['))
+        return fail(&in, "'[' or '{' expected");
+    json_t *v = value(&in);
+    if (!v)
+        return NULL;
+    skip_space(&in);
+    if (in.p != in.end) {
+        json_decref(v);
+        return fail(&in, "end of input expected");
+    }
+    return v;
+}

@@ -1,0 +1,144 @@
+/* The emit reader accepts and refuses what json_loadb(text, len, 0) does,
+ * and builds equal values. */
+#include "unit.h"
+
+#include <jansson.h>
+
+#include "jsonin.h"
+#include "util.h"
+
+/* Both readers on the same bytes: both refuse, or both accept equal values. */
+static void agree(const char *text, size_t len)
+{
+    json_error_t e;
+    char err[160];
+    json_t *want = json_loadb(text, len, 0, &e);
+    json_t *got = jsonin_parse(text, len, err, sizeof err);
+    if (!want != !got)
+        fail_msg("%.*s: json_loadb %s, jsonin %s", (int)(len > 200 ? 200 : len), text,
+                 want ? "accepts" : e.text, got ? "accepts" : err);
+    if (want && !json_equal(want, got))
+        fail_msg("%.*s: different values", (int)(len > 200 ? 200 : len), text);
+    /* json_equal treats 1 and 1.0 alike: the types must match too. */
+    if (want) {
+        char *a = json_dumps(want, JSON_COMPACT), *b = json_dumps(got, JSON_COMPACT);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    if (!got)
+        assert_true(strncmp(err, "line ", 5) == 0);
+    json_decref(want);
+    json_decref(got);
+}
+
+static void agree_s(const char *text)
+{
+    agree(text, strlen(text));
+}
+
+static const char *const samples[] = {
+    "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":\"m-1\",\"occurred_at\":"
+    "\"2026-11-23T10:00:00.000Z\",\"from\":{\"handle\":\"email:person0@example.com\",\"handles\":"
+    "[\"phone:+905320000000\"],\"name\":\"Ay\xc5\x9f" "e Y\xc4\xb1lmaz\"},\"thread\":\"t-0\",\"text\":"
+    "\"Merhaba, sipari\xc5\x9fim h\xc3\xa2l\xc3\xa2 gelmedi\",\"meta\":{\"bench\":true}}",
+    "[{\"a\":1},{\"b\":[1,2.5,-3e2,0,-0,1E+2,1e-2]},null,true,false,\"\"]",
+    "{\"esc\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e7\\u20ac\\ud83d\\ude42\"}",
+    " \t\r\n{ \"a\" : [ 1 , 2 ] , \"b\" : { } } \n",
+    "{\"dup\":1,\"dup\":2,\"x\":{\"dup\":[3],\"dup\":\"last\"}}",
+    "{\"big\":9223372036854775807,\"neg\":-9223372036854775808,\"r\":1.7976931348623157e308}",
+    "{\"tiny\":1e-400,\"z\":0.0,\"e\":5e0}",
+};
+
+static const char *const refused[] = {
+    "", " ", "1", "\"s\"", "true", "null", "{", "[", "{]", "[}", "{\"a\"}", "{\"a\":}", "{a:1}",
+    "[1,]", "{\"a\":1,}", "[01]", "[-]", "[1.]", "[.5]", "[1e]", "[1e+]", "[+1]", "[-01]",
+    "[tru]", "[truex]", "[nul]", "[NaN]", "[Infinity]", "[1]x", "{} {}", "[\"\\x\"]",
+    "[\"\\u00\"]", "[\"\\u0000\"]", "[\"\\ud800\"]", "[\"\\udc00\"]", "[\"\\ud800\\u0041\"]",
+    "[\"\\ud800x\"]", "[\"a\nb\"]", "[\"\x01\"]", "[\"\xc3\"]", "[\"\xc0\x80\"]", "[\"\xed\xa0\x80\"]",
+    "[\"\xf4\x90\x80\x80\"]", "[\"\xff\"]", "[\"\xe0\x80\x80\"]", "[9223372036854775808]",
+    "[-9223372036854775809]", "[1e400]", "[-1e400]", "[\"unterminated", "[\"\\", "{\"a\":1 \"b\":2}",
+};
+
+static void test_samples(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_SIZE(samples); i++)
+        agree_s(samples[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+        agree_s(refused[i]);
+    agree("[\"a\0b\"]", 7); /* a NUL byte inside a string */
+    agree("[1]\0", 4);      /* and after the value */
+    agree("{\"a\0\":1}", 8);
+}
+
+static void test_nesting_limit(void **state)
+{
+    (void)state;
+    /* jansson counts every value as a level: 2047 arrays around a number
+     * are fine, 2048 are one too many. */
+    for (int depth = 2046; depth <= 2049; depth++) {
+        size_t len = (size_t)depth * 2 + 1;
+        char *t = malloc(len);
+        assert_non_null(t);
+        memset(t, '[', (size_t)depth);
+        t[depth] = '7';
+        memset(t + depth + 1, ']', (size_t)depth);
+        agree(t, len);
+        agree(t, (size_t)depth); /* cut short */
+        t[depth] = ']';
+        agree(t + 1, len - 2);   /* empty innermost array instead */
+        free(t);
+    }
+}
+
+/* Random damage to valid documents: whatever it does, the readers agree. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "{}[]\":,\\u0123456789abcdefABCDEF.eE+-tnrl \n\x01\x7f"
+                                   "\xc3\xa7\xe2\x82\xac\xf0\x9f\x99\x82\xed\xa0\x80\xff";
+    unsigned seed = 20261123;
+    char buf[1024];
+    for (int round = 0; round < 200000; round++) {
+        const char *s = samples[(unsigned)round % ARRAY_SIZE(samples)];
+        size_t len = strlen(s);
+        memcpy(buf, s, len);
+        int edits = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+        for (int k = 0; k < edits; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % (len + 1);
+            seed = seed * 1103515245u + 12345u;
+            char c = alphabet[(seed >> 8) % (sizeof alphabet - 1)];
+            switch ((seed >> 20) % 3) {
+            case 0: /* replace */
+                if (at < len)
+                    buf[at] = c;
+                break;
+            case 1: /* insert */
+                if (len + 1 < sizeof buf) {
+                    memmove(buf + at + 1, buf + at, len - at);
+                    buf[at] = c;
+                    len++;
+                }
+                break;
+            default: /* delete */
+                if (at < len) {
+                    memmove(buf + at, buf + at + 1, len - at - 1);
+                    len--;
+                }
+            }
+        }
+        agree(buf, len);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_samples),
+        cmocka_unit_test(test_nesting_limit),
+        cmocka_unit_test(test_mutations),
+    };
+    return cmocka_run_group_tests_name("jsonin", tests, NULL, NULL);
+}
