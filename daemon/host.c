@@ -16,6 +16,7 @@
 #include "http.h"
 #include "jarena.h"
 #include "jsonin.h"
+#include "jsonout.h"
 #include "log.h"
 #include "outbox.h"
 #include "record.h"
@@ -165,6 +166,11 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         }
         struct write_record *wr = &item->recs[item->nrecs++];
         wr->rec = rec;
+        /* Without identity resolution the writer changes nothing in the
+         * record but its seq: serialize it here, off the writer thread,
+         * whose time every commit waits for. */
+        if (!d->store.identity)
+            wr->text = jsonout_dump(rec, &wr->text_len);
         wr->given_contact = json_object_get(rec, "contact") != NULL;
         const char *kind = json_string_value(json_object_get(rec, "kind"));
         const char *ext = json_string_value(json_object_get(rec, "external_id"));

@@ -171,6 +171,8 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
     if (req->responded)
         return -EALREADY;
     req->responded = 1;
+    if (status < 100 || status > 599)
+        status = 500; /* a plugin's mistake; the client gets a valid answer */
     req->status = status;
     struct http_conn *c = req->conn;
     if (req->server->observer)
@@ -182,17 +184,38 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
     int keep = req->keep_alive && !c->close_after_flush && !req->server->shutting_down;
     if (content_type && (strlen(content_type) > 200 || strpbrk(content_type, "\r\n")))
         content_type = "application/octet-stream"; /* never let a plugin inject headers */
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: %s\r\n%s%s%s", status,
-                     http_status_text(status), len, keep ? "keep-alive" : "close",
-                     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-                     content_type ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof head)
-        n = (int)strlen(head);
-    size_t total = (size_t)n + req->extra_len + 2 + (req->head_only ? 0 : len);
+    /* The head, put together by hand: it is written for every request. */
+    char head[512], *h = head;
+    const char *text = http_status_text(status);
+    char num[24];
+    size_t nl = 0;
+    for (size_t v = len; nl == 0 || v; v /= 10)
+        num[sizeof num - 1 - nl++] = (char)('0' + v % 10);
+#define HEAD(s, l) (memcpy(h, (s), (l)), h += (l))
+#define HEADS(lit) HEAD(lit, sizeof lit - 1)
+    HEADS("HTTP/1.1 ");
+    *h++ = (char)('0' + status / 100 % 10);
+    *h++ = (char)('0' + status / 10 % 10);
+    *h++ = (char)('0' + status % 10);
+    *h++ = ' ';
+    HEAD(text, strlen(text));
+    HEADS("\r\nContent-Length: ");
+    HEAD(num + sizeof num - nl, nl);
+    if (keep)
+        HEADS("\r\nConnection: keep-alive\r\n");
+    else
+        HEADS("\r\nConnection: close\r\n");
+    if (content_type) {
+        HEADS("Content-Type: ");
+        HEAD(content_type, strlen(content_type)); /* at most 200, checked above */
+        HEADS("\r\n");
+    }
+#undef HEADS
+#undef HEAD
+    size_t n = (size_t)(h - head);
+    size_t total = n + req->extra_len + 2 + (req->head_only ? 0 : len);
     req->out = xmalloc(total);
-    memcpy(req->out, head, (size_t)n);
+    memcpy(req->out, head, n);
     if (req->extra_len)
         memcpy(req->out + n, req->extra_headers, req->extra_len);
     memcpy(req->out + n + req->extra_len, "\r\n", 2);

@@ -46,7 +46,7 @@ static int fail(struct check *c, const char *fmt, ...)
 static int in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(s, list[i]) == 0)
+        if (s[0] == list[i][0] && strcmp(s, list[i]) == 0)
             return 1;
     return 0;
 }
@@ -77,7 +77,8 @@ static int check_time(struct check *c, const char *where, const char *value, cha
     int64_t ms;
     if (util_parse_time(value, &ms) < 0)
         return fail(c, "field '%s' is not an RFC 3339 time: '%.40s'", where, value);
-    util_format_time(ms, out, 32);
+    if (util_format_time(ms, out, 32) < 0)
+        return fail(c, "field '%s' is outside the years 0000-9999 in UTC: '%.40s'", where, value);
     return 0;
 }
 
@@ -366,7 +367,16 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
 
     rec = json_object();
     char id[MAX_EXTERNAL_ID + 160];
-    snprintf(id, sizeof id, "%s/%s/%s", ctx->source, kind, external_id);
+    size_t sl = strlen(ctx->source), kl = strlen(kind), el = strlen(external_id);
+    if (sl + kl + el + 3 <= sizeof id) {
+        memcpy(id, ctx->source, sl);
+        id[sl] = '/';
+        memcpy(id + sl + 1, kind, kl);
+        id[sl + 1 + kl] = '/';
+        memcpy(id + sl + kl + 2, external_id, el + 1);
+    } else {
+        snprintf(id, sizeof id, "%s/%s/%s", ctx->source, kind, external_id);
+    }
     json_object_set_new(rec, "v", json_integer(1));
     json_object_set_new(rec, "seq", json_integer(0));
     json_object_set_new(rec, "id", json_string(id));

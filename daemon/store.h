@@ -19,6 +19,7 @@ struct store {
     MDB_dbi timeline, erased, links, pending;
     uint64_t pending_count; /* writer thread only: entries of 'pending' */
     int identity; /* resolve contacts while committing (the default) */
+    int erased_none; /* writer thread: no erased keys in the current transaction */
     char *path;
     enum sync_mode sync;
     size_t map_size;

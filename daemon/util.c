@@ -25,21 +25,76 @@ uint64_t util_monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (the
+ * algorithms of H. Hinnant's "chrono-Compatible Low-Level Date
+ * Algorithms"): every record's received_at is formatted and most
+ * occurred_at parsed, and gmtime_r/snprintf/sscanf cost more than the rest
+ * of the record's checks. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *digits(char *o, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        o[i] = (char)('0' + v % 10);
+    return o + n;
+}
+
 int util_format_time(int64_t unix_ms, char *out, size_t out_len)
 {
     if (out_len < 25)
         return -ENOBUFS;
-    time_t secs = (time_t)(unix_ms / 1000);
+    int64_t secs = unix_ms / 1000;
     int ms = (int)(unix_ms % 1000);
     if (ms < 0) {
         ms += 1000;
         secs -= 1;
     }
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm))
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    int64_t y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    if (y < 0 || y > 9999)
         return -EINVAL;
-    snprintf(out, out_len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    char *o = digits(out, (unsigned)y, 4);
+    *o++ = '-';
+    o = digits(o, mo, 2);
+    *o++ = '-';
+    o = digits(o, d, 2);
+    *o++ = 'T';
+    o = digits(o, (unsigned)(rem / 3600), 2);
+    *o++ = ':';
+    o = digits(o, (unsigned)(rem / 60 % 60), 2);
+    *o++ = ':';
+    o = digits(o, (unsigned)(rem % 60), 2);
+    *o++ = '.';
+    o = digits(o, (unsigned)ms, 3);
+    *o++ = 'Z';
+    *o = '\0';
     return 0;
 }
 
@@ -54,11 +109,12 @@ static int has_shape(const char *s, const char *shape)
 
 int util_parse_time(const char *s, int64_t *unix_ms)
 {
-    int y, mo, d, h, mi, sec, n = 0;
-    if (!has_shape(s, "dddd-dd-ddTdd:dd:dd") ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    if (!has_shape(s, "dddd-dd-ddTdd:dd:dd"))
         return -EINVAL;
-    const char *p = s + n;
+#define D2(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
+    int y = D2(0) * 100 + D2(2), mo = D2(5), d = D2(8), h = D2(11), mi = D2(14), sec = D2(17);
+#undef D2
+    const char *p = s + 19;
     int ms = 0;
     if (*p == '.') {
         int digits = 0;
@@ -78,9 +134,10 @@ int util_parse_time(const char *s, int64_t *unix_ms)
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (!has_shape(p + 1, "dd:dd") || sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 ||
-            om > 59)
+        if (!has_shape(p + 1, "dd:dd"))
+            return -EINVAL;
+        int oh = (p[1] - '0') * 10 + (p[2] - '0'), om = (p[4] - '0') * 10 + (p[5] - '0');
+        if (oh > 23 || om > 59)
             return -EINVAL;
         offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
         p += 6;
@@ -92,10 +149,8 @@ int util_parse_time(const char *s, int64_t *unix_ms)
         return -EINVAL;
     if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
         return -EINVAL;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *unix_ms = ((int64_t)t - offset_min * 60) * 1000 + ms;
+    int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+    *unix_ms = (t - offset_min * 60) * 1000 + ms;
     return 0;
 }
 

@@ -27,6 +27,7 @@ void write_item_free(struct write_item *item)
 {
     for (size_t i = 0; i < item->nrecs; i++) {
         json_decref(item->recs[i].rec);
+        free(item->recs[i].text);
         free(item->recs[i].idem);
     }
     for (size_t i = 0; i < item->nstates; i++) {
@@ -40,13 +41,14 @@ void write_item_free(struct write_item *item)
     free(item);
 }
 
-/* A record already stored, or erased since (its key survives as a digest). */
+/* A record already stored, or erased since (its key survives as a digest;
+ * st->erased_none says there are no such digests in this transaction). */
 static int find_existing(struct store *st, MDB_txn *txn, const void *idem, size_t len,
                          uint64_t *seq)
 {
     MDB_val k = {len, (void *)idem}, v;
     int rc = mdb_get(txn, st->idem, &k, &v);
-    if (rc == MDB_NOTFOUND) {
+    if (rc == MDB_NOTFOUND && !st->erased_none) {
         unsigned char digest[32];
         crypto_sha256(idem, len, digest);
         MDB_val dk = {sizeof digest, digest};
@@ -55,6 +57,32 @@ static int find_existing(struct store *st, MDB_txn *txn, const void *idem, size_
     if (rc == 0 && v.mv_size == sizeof(uint64_t))
         memcpy(seq, v.mv_data, sizeof *seq);
     return rc;
+}
+
+#define SEQ_HEAD "{\"v\":1,\"seq\":"
+
+/* Put a record serialized with "seq":0 into the log at seq, writing the
+ * number straight into LMDB's page; 1 when text is not of that form. */
+static int append_text(struct store *st, MDB_txn *txn, const char *text, size_t len,
+                       uint64_t seq)
+{
+    const size_t head = sizeof SEQ_HEAD - 1;
+    if (len < head + 2 || memcmp(text, SEQ_HEAD, head) != 0 || text[head] != '0' ||
+        text[head + 1] != ',')
+        return 1;
+    char num[24];
+    size_t nl = 0;
+    for (uint64_t v = seq; nl == 0 || v; v /= 10)
+        num[sizeof num - 1 - nl++] = (char)('0' + v % 10);
+    MDB_val lk = {sizeof seq, &seq}, lv = {head + nl + len - head - 1, NULL};
+    int rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND | MDB_RESERVE);
+    if (rc)
+        return rc;
+    char *o = lv.mv_data;
+    memcpy(o, text, head);
+    memcpy(o + head, num + sizeof num - nl, nl);
+    memcpy(o + head + nl, text + head + 1, len - head - 1);
+    return 0;
 }
 
 /* Append one record at seq: serialize, log, idempotency key. */
@@ -118,8 +146,15 @@ static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, u
     if (!wr->given_contact)
         json_object_del(wr->rec, "contact");
     rc = contacts_resolve(st, txn, wr->rec, next, &extra);
-    if (rc == 0)
+    int pre = 1; /* 1: serialize here */
+    if (rc == 0 && wr->text && !st->identity)
+        pre = rc = append_text(st, txn, wr->text, wr->text_len, next);
+    if (rc == 0 && pre == 0) {
+        MDB_val k = {wr->idem_len, wr->idem}, sv = {sizeof next, &next};
+        rc = mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE);
+    } else if (rc == 0 || rc == 1) {
         rc = append(st, txn, wr->rec, wr->idem, wr->idem_len, next);
+    }
     *last = next;
     if (rc == 0)
         rc = writer_append_system(st, txn, &extra, last);
@@ -135,6 +170,8 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
                        struct writer_stats *stats)
 {
     uint64_t seq = *last;
+    MDB_stat es;
+    st->erased_none = mdb_stat(txn, st->erased, &es) == 0 && es.ms_entries == 0;
     for (struct write_item *it = items; it; it = it->next) {
         if (it->status)
             continue;

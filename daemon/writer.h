@@ -19,6 +19,10 @@ struct write_record {
     json_t *rec;
     int is_new;    /* set by the commit: 0 when the idempotency key existed */
     int given_contact; /* the record named its contact itself (not resolved) */
+    /* rec serialized ahead on the loop thread with "seq":0 (or NULL): when
+     * nothing changes rec in the writer, it only puts the seq in. */
+    char *text;
+    size_t text_len;
     char *idem;    /* source \0 kind \0 external_id */
     size_t idem_len;
 };

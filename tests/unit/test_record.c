@@ -265,6 +265,7 @@ static void test_refused_times_events_attachments(void **state)
     (void)state;
     expect_refused(with("occurred_at", json_string("yesterday")), "'occurred_at'");
     expect_refused(with("occurred_at", json_string("2026-11-23T19:00:00")), "'occurred_at'");
+    expect_refused(with("occurred_at", json_string("0000-01-01T00:30:00+01:00")), "'occurred_at'");
     expect_refused(with("event", parse("{\"name\":\"Meetup\"}")), "event.id");
     expect_refused(with("event", parse("{\"id\":\"e\",\"starts_at\":\"soon\"}")),
                    "event.starts_at");

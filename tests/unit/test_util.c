@@ -1,6 +1,8 @@
 /* Option value parsers and RFC 3339 times. */
 #include "unit.h"
 
+#include <time.h>
+
 #include <errno.h>
 
 #include "util.h"
@@ -140,6 +142,26 @@ static void test_format_time_round_trip(void **state)
     assert_int_equal(util_format_time(0, small, sizeof small), -ENOBUFS);
 }
 
+/* The calendar arithmetic agrees with the C library's gmtime_r and timegm
+ * from 1600 to 2400, leap days and centuries included. */
+static void test_time_matches_libc(void **state)
+{
+    (void)state;
+    for (int64_t secs = -11676096000LL; secs < 13569465600LL; secs += 86400 * 13 + 3607) {
+        struct tm tm;
+        time_t t = (time_t)secs;
+        assert_non_null(gmtime_r(&t, &tm));
+        char want[96], out[32];
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.042Z", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        assert_int_equal(util_format_time(secs * 1000 + 42, out, sizeof out), 0);
+        assert_string_equal(out, want);
+        int64_t back = 0;
+        assert_int_equal(util_parse_time(want, &back), 0);
+        assert_int_equal(back, (int64_t)timegm(&tm) * 1000 + 42);
+    }
+}
+
 static void expect_time(const char *s, const char *want_utc)
 {
     int64_t ms = 0, want = 0;
@@ -253,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_parse_bool),
         cmocka_unit_test(test_format_time_round_trip),
+        cmocka_unit_test(test_time_matches_libc),
         cmocka_unit_test(test_parse_time_offsets_and_fractions),
         cmocka_unit_test(test_parse_time_bad_refused),
         cmocka_unit_test(test_now),
