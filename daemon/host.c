@@ -166,11 +166,6 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         }
         struct write_record *wr = &item->recs[item->nrecs++];
         wr->rec = rec;
-        /* Without identity resolution the writer changes nothing in the
-         * record but its seq: serialize it here, off the writer thread,
-         * whose time every commit waits for. */
-        if (!d->store.identity)
-            wr->text = jsonout_dump(rec, &wr->text_len);
         wr->given_contact = json_object_get(rec, "contact") != NULL;
         const char *kind = json_string_value(json_object_get(rec, "kind"));
         const char *ext = json_string_value(json_object_get(rec, "external_id"));
@@ -180,6 +175,16 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     }
     json_decref(root);
     jarena_end(arena);
+    /* The writer changes nothing in a record but its seq and the contact it
+     * resolves (unless the record named one, which it may follow to a
+     * merged contact): serialize here, off the writer thread, whose time
+     * every commit waits for.  Outside the arena: the serializer lets
+     * json_dumps() write reals, and frees that with free(). */
+    for (size_t i = 0; i < item->nrecs; i++) {
+        struct write_record *wr = &item->recs[i];
+        if (!d->store.identity || !wr->given_contact)
+            wr->text = jsonout_dump(wr->rec, &wr->text_len);
+    }
     for (size_t i = 0; i < nstates; i++)
         if (!states[i].key || strlen(src->sc.name) + strlen(states[i].key) + 1 > STORE_MAX_KEY) {
             log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: state key '%.40s...' is longer "

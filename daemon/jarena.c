@@ -12,7 +12,8 @@
  * no allocation carries a header: arena memory is recognised by its
  * address, inside one reserved region.  Outside an arena, or when the
  * region is used up, or for a large block, the functions are malloc and
- * free. */
+ * free.  While an arena is current, nothing may free() what jansson
+ * returns (json_dumps() text): keep the scope to parsing and building. */
 #include "jarena.h"
 
 #include <pthread.h>

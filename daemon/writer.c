@@ -61,27 +61,52 @@ static int find_existing(struct store *st, MDB_txn *txn, const void *idem, size_
 
 #define SEQ_HEAD "{\"v\":1,\"seq\":"
 
-/* Put a record serialized with "seq":0 into the log at seq, writing the
- * number straight into LMDB's page; 1 when text is not of that form. */
+/* Put a record serialized with "seq":0 into the log at seq, with
+ * "contact":cid added at its end when cid is set (where json_object_set
+ * would have put it), writing straight into LMDB's page; 1 when text or
+ * cid is not of the expected form (then the caller serializes rec). */
 static int append_text(struct store *st, MDB_txn *txn, const char *text, size_t len,
-                       uint64_t seq)
+                       const char *cid, uint64_t seq)
 {
     const size_t head = sizeof SEQ_HEAD - 1;
-    if (len < head + 2 || memcmp(text, SEQ_HEAD, head) != 0 || text[head] != '0' ||
-        text[head + 1] != ',')
+    static const char ckey[] = ",\"contact\":\"";
+    if (len < head + 3 || memcmp(text, SEQ_HEAD, head) != 0 || text[head] != '0' ||
+        text[head + 1] != ',' || text[len - 1] != '}')
         return 1;
+    size_t cl = 0;
+    if (cid) {
+        for (cl = 0; cid[cl]; cl++)
+            if (cl >= 64 || !((cid[cl] >= 'a' && cid[cl] <= 'z') ||
+                              (cid[cl] >= 'A' && cid[cl] <= 'Z') ||
+                              (cid[cl] >= '0' && cid[cl] <= '9') || cid[cl] == '-' ||
+                              cid[cl] == '_'))
+                return 1; /* needs escaping: let jsonout do it */
+    }
     char num[24];
     size_t nl = 0;
     for (uint64_t v = seq; nl == 0 || v; v /= 10)
         num[sizeof num - 1 - nl++] = (char)('0' + v % 10);
-    MDB_val lk = {sizeof seq, &seq}, lv = {head + nl + len - head - 1, NULL};
+    size_t body = len - head - 2; /* after the 0, without the closing brace */
+    size_t extra = cid ? sizeof ckey - 1 + cl + 1 : 0;
+    MDB_val lk = {sizeof seq, &seq}, lv = {head + nl + body + extra + 1, NULL};
     int rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND | MDB_RESERVE);
     if (rc)
         return rc;
     char *o = lv.mv_data;
     memcpy(o, text, head);
-    memcpy(o + head, num + sizeof num - nl, nl);
-    memcpy(o + head + nl, text + head + 1, len - head - 1);
+    o += head;
+    memcpy(o, num + sizeof num - nl, nl);
+    o += nl;
+    memcpy(o, text + head + 1, body);
+    o += body;
+    if (cid) {
+        memcpy(o, ckey, sizeof ckey - 1);
+        o += sizeof ckey - 1;
+        memcpy(o, cid, cl);
+        o += cl;
+        *o++ = '"';
+    }
+    *o = '}';
     return 0;
 }
 
@@ -147,8 +172,11 @@ static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, u
         json_object_del(wr->rec, "contact");
     rc = contacts_resolve(st, txn, wr->rec, next, &extra);
     int pre = 1; /* 1: serialize here */
-    if (rc == 0 && wr->text && !st->identity)
-        pre = rc = append_text(st, txn, wr->text, wr->text_len, next);
+    if (rc == 0 && wr->text && (!st->identity || !wr->given_contact)) {
+        const char *cid =
+            st->identity ? json_string_value(json_object_get(wr->rec, "contact")) : NULL;
+        pre = rc = append_text(st, txn, wr->text, wr->text_len, cid, next);
+    }
     if (rc == 0 && pre == 0) {
         MDB_val k = {wr->idem_len, wr->idem}, sv = {sizeof next, &next};
         rc = mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE);

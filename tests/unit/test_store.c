@@ -7,7 +7,10 @@
 #include <jansson.h>
 #include <lmdb.h>
 
+#include "jsonout.h"
 #include "log.h"
+#include "record.h"
+#include "util.h"
 #include "store.h"
 #include "writer.h"
 
@@ -602,6 +605,94 @@ static void test_release_map(void **state)
     }
 }
 
+/* Records the loop thread serialized ahead (wr->text) are stored byte for
+ * byte as the writer would have serialized them itself, with identity
+ * resolution on (the contact put in) and off. */
+static void commit_normalized(struct fixture *f, int identity, int ahead, char ***out, size_t n)
+{
+    static const char *const inputs[] = {
+        "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":\"m-%zu\","
+        "\"from\":{\"handle\":\"email:p%zu@example.com\",\"handles\":[\"phone:+90532000%04zu\"]},"
+        "\"text\":\"merhaba \\\"%zu\\\" \\u00e7\",\"meta\":{\"n\":%zu}}",
+        "{\"kind\":\"reaction\",\"direction\":\"outbound\",\"external_id\":\"r-%zu\","
+        "\"from\":{\"handle\":\"email:brand@example.com\",\"role\":\"brand\"},\"to\":[{\"handle\":"
+        "\"email:p%zu@example.com\"}],\"text\":\"%zu%zu%zu\"}",
+        "{\"kind\":\"click\",\"direction\":\"inbound\",\"external_id\":\"k-%zu\","
+        "\"from\":{\"handle\":\"email:brand%zu@example.com\",\"role\":\"brand\"},"
+        "\"meta\":{\"x\":\"%zu%zu%zu\"}}",
+    };
+    f->st.identity = identity;
+    struct record_ctx ctx = {.source = "s1", .channel = "webhook",
+                             .received_at = "2026-11-23T10:00:00.000Z"};
+    for (size_t i = 0; i < n; i++) {
+        char text[1024];
+        size_t k = i % ARRAY_SIZE(inputs);
+        snprintf(text, sizeof text, inputs[k], i, i % 7, i % 7, i, i);
+        json_error_t e;
+        json_t *in = json_loads(text, 0, &e);
+        if (!in)
+            fail_msg("fixture %zu: %s", i, e.text);
+        char err[256];
+        struct write_item *it = calloc(1, sizeof *it);
+        assert_non_null(it);
+        it->recs = calloc(1, sizeof *it->recs);
+        assert_non_null(it->recs);
+        it->nrecs = 1;
+        struct write_record *wr = &it->recs[0];
+        if (record_normalize(in, &ctx, &wr->rec, err, sizeof err) < 0)
+            fail_msg("fixture %zu: %s", i, err);
+        json_decref(in);
+        if (ahead)
+            wr->text = jsonout_dump(wr->rec, &wr->text_len);
+        char key[256];
+        wr->idem_len = store_idem_key(key, sizeof key, "s1", json_string_value(json_object_get(
+                                                                  wr->rec, "kind")),
+                                      json_string_value(json_object_get(wr->rec, "external_id")));
+        wr->idem = malloc(wr->idem_len);
+        assert_non_null(wr->idem);
+        memcpy(wr->idem, key, wr->idem_len);
+        commit(f, it, NULL);
+        items_free(it);
+    }
+    *out = calloc(n, sizeof **out);
+    assert_non_null(*out);
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        MDB_val k = {sizeof seq, &seq}, v;
+        assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+        (*out)[seq - 1] = strndup(v.mv_data, v.mv_size);
+    }
+    store_read_end(&f->st, txn);
+}
+
+static void test_serialized_ahead_is_stored_the_same(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 120 };
+    for (int identity = 0; identity <= 1; identity++) {
+        char **want, **got;
+        open_store(f, 0);
+        commit_normalized(f, identity, 0, &want, N);
+        close_store(f);
+        unit_rmtree(strdup(f->store_dir));
+        open_store(f, 0);
+        commit_normalized(f, identity, 1, &got, N);
+        close_store(f);
+        unit_rmtree(strdup(f->store_dir));
+        int contacts = 0;
+        for (size_t i = 0; i < N; i++) {
+            assert_string_equal(got[i], want[i]);
+            contacts += strstr(got[i], "\"contact\":\"c") != NULL;
+            free(got[i]);
+            free(want[i]);
+        }
+        assert_int_equal(contacts, identity ? 80 : 0); /* messages and reactions */
+        free(got);
+        free(want);
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -620,6 +711,7 @@ int main(void)
         T(test_contacts_survive_map_growth),
         T(test_long_external_id),
         T(test_release_map),
+        T(test_serialized_ahead_is_stored_the_same),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
