@@ -281,15 +281,14 @@ static void conn_flush(struct http_conn *c)
              * the socket buffer (nearly all) needs no write request, no
              * callback and no change to what the loop polls for. */
             int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-            if (n == (int)b.len) {
+            if (n == (int)b.len || (n < 0 && n != UV_EAGAIN)) {
                 r->next = c->server->answered;
                 c->server->answered = r;
+                if (n < 0) {
+                    conn_close(c); /* the client is gone */
+                    return;
+                }
                 continue;
-            }
-            if (n < 0 && n != UV_EAGAIN) {
-                req_free(r);
-                conn_close(c);
-                return;
             }
             if (n > 0) {
                 b.base += n;
