@@ -185,9 +185,11 @@ int handle_normalize(const char *in, const char *default_country, char *out, siz
         int r = handle_phone_e164(value, default_country, e164, sizeof e164, why);
         if (r < 0)
             return r;
-        if (strlen(e164) + 7 > out_len)
+        size_t el = strlen(e164);
+        if (el + 7 > out_len)
             return -ENOBUFS;
-        snprintf(out, out_len, "phone:%s", e164);
+        memcpy(out, "phone:", 6);
+        memcpy(out + 6, e164, el + 1);
         return 0;
     }
     memcpy(out, in, slen + 1);

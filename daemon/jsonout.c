@@ -21,7 +21,7 @@ static void reserve(struct out *o, size_t n)
 {
     if (o->len + n <= o->cap)
         return;
-    size_t cap = o->cap ? o->cap : 512;
+    size_t cap = o->cap ? o->cap : 1024; /* most records fit */
     while (cap < o->len + n)
         cap *= 2;
     char *p = realloc(o->p, cap);
@@ -114,9 +114,19 @@ static void put_value(struct out *o, const json_t *v, int depth)
     case JSON_STRING:
         put_string(o, json_string_value(v), json_string_length(v));
         break;
-    case JSON_INTEGER:
-        put(o, num, (size_t)snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+    case JSON_INTEGER: {
+        /* Digits by hand: every record has two integers at least. */
+        json_int_t i = json_integer_value(v);
+        unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
+        char *e = num + sizeof num, *d = e;
+        do
+            *--d = (char)('0' + u % 10);
+        while (u /= 10);
+        if (i < 0)
+            *--d = '-';
+        put(o, d, (size_t)(e - d));
         break;
+    }
     case JSON_REAL: {
         /* jansson writes reals with %.17g and always a '.' or exponent; let
          * it do so for the rare real, so the bytes stay identical. */

@@ -107,13 +107,37 @@ static int normalize_handle_value(struct check *c, const char *where, const char
     return *out ? 0 : fail(c, "field '%s' is not valid UTF-8", where);
 }
 
+/* where, then suffix, then "[i]" when i >= 0, into w (cut short if need
+ * be): the field names of error messages, which every party of every
+ * record needs at hand, so without snprintf. */
+static const char *field_path(char *w, size_t n, const char *where, const char *suffix, long i)
+{
+    size_t len = 0;
+    for (const char *part[2] = {where, suffix}, **p = part; p < part + 2; p++)
+        for (const char *q = *p; *q && len + 1 < n; q++)
+            w[len++] = *q;
+    if (i >= 0) {
+        char num[24], *d = num + sizeof num;
+        unsigned long u = (unsigned long)i;
+        *--d = ']';
+        do
+            *--d = (char)('0' + u % 10);
+        while (u /= 10);
+        *--d = '[';
+        for (; d < num + sizeof num && len + 1 < n; d++)
+            w[len++] = *d;
+    }
+    w[len] = '\0';
+    return w;
+}
+
 static int party(struct check *c, json_t *in, const char *where, json_t **out)
 {
     static const char *const party_fields[] = {KANAL_PARTY_FIELDS};
     char w[64];
     if (!json_is_object(in))
         return fail(c, "field '%s' must be an object {handle, name, role, handles}", where);
-    snprintf(w, sizeof w, "%s.", where);
+    field_path(w, sizeof w, where, ".", -1);
     int r = only_fields(c, in, w, party_fields, ARRAY_SIZE(party_fields));
     if (r)
         return r;
@@ -127,7 +151,7 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
         return fail(c, "field '%s.role' must be customer or brand", where);
     json_t *p = json_object();
     json_t *h;
-    snprintf(w, sizeof w, "%s.handle", where);
+    field_path(w, sizeof w, where, ".handle", -1);
     if ((r = normalize_handle_value(c, w, handle, &h))) {
         json_decref(p);
         return r;
@@ -151,7 +175,7 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
         json_array_foreach(hs, i, e)
         {
             json_t *nh = NULL;
-            snprintf(w, sizeof w, "%s.handles[%zu]", where, i);
+            field_path(w, sizeof w, where, ".handles", (long)i);
             if (!json_is_string(e)) {
                 r = fail(c, "field '%s' must be a string", w);
             } else {
@@ -192,7 +216,7 @@ static int party_list(struct check *c, json_t *in, const char *where, json_t **o
     json_array_foreach(in, i, e)
     {
         char w[48];
-        snprintf(w, sizeof w, "%s[%zu]", where, i);
+        field_path(w, sizeof w, where, "", (long)i);
         json_t *p;
         int r = party(c, e, w, &p);
         if (r) {
