@@ -37,7 +37,7 @@ TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-json
               lmdb-utils systemd
 # The e-mail tests run real servers: Dovecot (IMAP), swaks (LMTP client), aiosmtpd (SMTP).
 TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
-BENCH_DEBS := nginx-light wrk python3-requests
+BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
 PYTHON  := /usr/bin/python3
