@@ -178,8 +178,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     /* The writer changes nothing in a record but its seq and the contact it
      * resolves (unless the record named one, which it may follow to a
      * merged contact): serialize here, off the writer thread, whose time
-     * every commit waits for.  Outside the arena: the serializer lets
-     * json_dumps() write reals, and frees that with free(). */
+     * every commit waits for. */
     for (size_t i = 0; i < item->nrecs; i++) {
         struct write_record *wr = &item->recs[i];
         if (!d->store.identity || !wr->given_contact)

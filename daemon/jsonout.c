@@ -128,15 +128,31 @@ static void put_value(struct out *o, const json_t *v, int depth)
         break;
     }
     case JSON_REAL: {
-        /* jansson writes reals with %.17g and always a '.' or exponent; let
-         * it do so for the rare real, so the bytes stay identical. */
-        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        if (!text) {
+        /* As jansson writes reals: %.17g, a ".0" when that looks like an
+         * integer, no '+' and no leading zeros in the exponent.  (Identity
+         * provenance carries a confidence on every link.) */
+        int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        if (n < 0 || (size_t)n >= sizeof num - 3) {
             o->failed = 1;
             return;
         }
-        put(o, text, strlen(text));
-        free(text);
+        if (!strchr(num, '.') && !strchr(num, 'e')) {
+            memcpy(num + n, ".0", 3);
+            n += 2;
+        }
+        char *e = strchr(num, 'e');
+        if (e) {
+            char *start = e + 1, *end = start + 1;
+            if (*start == '-')
+                start++;
+            while (*end == '0')
+                end++;
+            if (end != start) {
+                memmove(start, end, (size_t)(num + n - end) + 1);
+                n -= (int)(end - start);
+            }
+        }
+        put(o, num, (size_t)n);
         break;
     }
     case JSON_TRUE:

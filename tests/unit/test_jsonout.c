@@ -1,6 +1,9 @@
 /* The record serializer writes exactly what json_dumps(JSON_COMPACT) does. */
 #include "unit.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #include <jansson.h>
 
 #include "jsonout.h"
@@ -38,8 +41,48 @@ static void test_records(void **state)
     same_as_jansson("\"\\u2028\\u2029 separators\"");
 }
 
+static void same_value(json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = 0;
+    char *got = jsonout_dump(v, &len);
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+}
+
+/* Reals as jansson writes them: a confidence on every identity link. */
+static void test_reals(void **state)
+{
+    (void)state;
+    static const double fixed[] = {0.9, 0.95, 0.6, 1.0, 0.0, -0.0, 0.1, 100.0, 1e-7, 1e300,
+                                   -2.5e-10, 123456789012345678.0, 5e-324, 1.7976931348623157e308,
+                                   1e21, 1e22, 3.0e-5, 12345.678};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        json_t *v = json_pack("{s:f,s:[f]}", "r", fixed[i], "a", fixed[i]);
+        same_value(v);
+        json_decref(v);
+    }
+    uint64_t x = 88172645463325252ULL; /* xorshift: every kind of bit pattern */
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        memcpy(&d, &x, sizeof d);
+        json_t *v = json_real(d); /* NULL for NaN and infinities */
+        if (!v)
+            continue;
+        same_value(v);
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_records)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_records),
+                                       cmocka_unit_test(test_reals)};
     return cmocka_run_group_tests_name("jsonout", tests, NULL, NULL);
 }
