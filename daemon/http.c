@@ -187,10 +187,7 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
     /* The head, put together by hand: it is written for every request. */
     char head[512], *h = head;
     const char *text = http_status_text(status);
-    char num[24];
-    size_t nl = 0;
-    for (size_t v = len; nl == 0 || v; v /= 10)
-        num[sizeof num - 1 - nl++] = (char)('0' + v % 10);
+    char num[24], *digits = util_u64_dec(num + sizeof num, len);
 #define HEAD(s, l) (memcpy(h, (s), (l)), h += (l))
 #define HEADS(lit) HEAD(lit, sizeof lit - 1)
     HEADS("HTTP/1.1 ");
@@ -200,7 +197,7 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
     *h++ = ' ';
     HEAD(text, strlen(text));
     HEADS("\r\nContent-Length: ");
-    HEAD(num + sizeof num - nl, nl);
+    HEAD(digits, (size_t)(num + sizeof num - digits));
     if (keep)
         HEADS("\r\nConnection: keep-alive\r\n");
     else

@@ -309,35 +309,42 @@ static int literal(struct in *in, const char *word)
     return 0;
 }
 
+/* After white space, the byte c: consume it and say so. */
+static int eat(struct in *in, char c)
+{
+    skip_space(in);
+    if (in->p < in->end && *in->p == c) {
+        in->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* After a container's last member: its closing byte, or an error (and the
+ * container is freed). */
+static json_t *close_container(struct in *in, json_t *c, char close)
+{
+    if (eat(in, close))
+        return c;
+    json_decref(c);
+    return fail(in, "'%c' expected", close);
+}
+
 static json_t *array(struct in *in)
 {
     json_t *a = json_array();
     if (!a)
         return fail(in, "out of memory");
-    skip_space(in);
-    if (in->p < in->end && *in->p == ']') {
-        in->p++;
+    if (eat(in, ']'))
         return a;
-    }
-    for (;;) {
+    do {
         json_t *v = value(in);
-        if (!v || json_array_append_new(a, v) < 0)
-            goto bad;
-        skip_space(in);
-        if (in->p < in->end && *in->p == ',') {
-            in->p++;
-            continue;
+        if (!v || json_array_append_new(a, v) < 0) {
+            json_decref(a);
+            return NULL;
         }
-        if (in->p < in->end && *in->p == ']') {
-            in->p++;
-            return a;
-        }
-        fail(in, "']' expected");
-        goto bad;
-    }
-bad:
-    json_decref(a);
-    return NULL;
+    } while (eat(in, ','));
+    return close_container(in, a, ']');
 }
 
 static json_t *object(struct in *in)
@@ -345,52 +352,26 @@ static json_t *object(struct in *in)
     json_t *o = json_object();
     if (!o)
         return fail(in, "out of memory");
-    skip_space(in);
-    if (in->p < in->end && *in->p == '}') {
-        in->p++;
+    if (eat(in, '}'))
         return o;
-    }
-    for (;;) {
-        skip_space(in);
-        if (in->p >= in->end || *in->p != '"') {
-            fail(in, "string or '}' expected");
-            goto bad;
+    do {
+        if (!eat(in, '"')) {
+            json_decref(o);
+            return fail(in, "string or '}' expected");
         }
-        in->p++;
         size_t klen;
         int copy;
         char *key = string(in, &klen, &copy);
-        if (!key)
-            goto bad;
-        skip_space(in);
-        if (in->p >= in->end || *in->p != ':') {
-            if (copy)
-                free(key);
-            fail(in, "':' expected");
-            goto bad;
-        }
-        in->p++;
-        json_t *v = value(in);
+        json_t *v = !key ? NULL : eat(in, ':') ? value(in) : fail(in, "':' expected");
         int r = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1;
-        if (copy)
+        if (key && copy)
             free(key);
-        if (r < 0)
-            goto bad;
-        skip_space(in);
-        if (in->p < in->end && *in->p == ',') {
-            in->p++;
-            continue;
+        if (r < 0) {
+            json_decref(o);
+            return NULL;
         }
-        if (in->p < in->end && *in->p == '}') {
-            in->p++;
-            return o;
-        }
-        fail(in, "'}' expected");
-        goto bad;
-    }
-bad:
-    json_decref(o);
-    return NULL;
+    } while (eat(in, ','));
+    return close_container(in, o, '}');
 }
 
 /* One value; like jansson, every value counts as a level of nesting. */

@@ -117,11 +117,8 @@ static void put_value(struct out *o, const json_t *v, int depth)
     case JSON_INTEGER: {
         /* Digits by hand: every record has two integers at least. */
         json_int_t i = json_integer_value(v);
-        unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i : (unsigned long long)i;
-        char *e = num + sizeof num, *d = e;
-        do
-            *--d = (char)('0' + u % 10);
-        while (u /= 10);
+        char *e = num + sizeof num;
+        char *d = util_u64_dec(e, i < 0 ? 0 - (uint64_t)i : (uint64_t)i);
         if (i < 0)
             *--d = '-';
         put(o, d, (size_t)(e - d));

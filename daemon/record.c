@@ -118,11 +118,8 @@ static const char *field_path(char *w, size_t n, const char *where, const char *
             w[len++] = *q;
     if (i >= 0) {
         char num[24], *d = num + sizeof num;
-        unsigned long u = (unsigned long)i;
         *--d = ']';
-        do
-            *--d = (char)('0' + u % 10);
-        while (u /= 10);
+        d = util_u64_dec(d, (uint64_t)i);
         *--d = '[';
         for (; d < num + sizeof num && len + 1 < n; d++)
             w[len++] = *d;

@@ -60,6 +60,14 @@ static char *digits(char *o, unsigned v, int n)
     return o + n;
 }
 
+char *util_u64_dec(char *end, uint64_t v)
+{
+    do
+        *--end = (char)('0' + v % 10);
+    while (v /= 10);
+    return end;
+}
+
 int util_format_time(int64_t unix_ms, char *out, size_t out_len)
 {
     if (out_len < 25)

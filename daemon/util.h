@@ -11,6 +11,10 @@ int64_t util_now_ms(void);
 uint64_t util_monotonic_ms(void);
 /* RFC 3339 UTC with milliseconds: 2026-11-23T16:30:00.123Z (25 bytes). */
 int util_format_time(int64_t unix_ms, char *out, size_t out_len);
+/* v in decimal, written backwards to end just before end; returns where it
+ * starts (at most 20 bytes before end).  For the hot paths that would
+ * otherwise call snprintf for one number. */
+char *util_u64_dec(char *end, uint64_t v);
 /* Parse what util_format_time writes (and offsets, and no fraction). */
 int util_parse_time(const char *s, int64_t *unix_ms);
 

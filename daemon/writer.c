@@ -82,10 +82,8 @@ static int append_text(struct store *st, MDB_txn *txn, const char *text, size_t 
                               cid[cl] == '_'))
                 return 1; /* needs escaping: let jsonout do it */
     }
-    char num[24];
-    size_t nl = 0;
-    for (uint64_t v = seq; nl == 0 || v; v /= 10)
-        num[sizeof num - 1 - nl++] = (char)('0' + v % 10);
+    char num[24], *digits = util_u64_dec(num + sizeof num, seq);
+    size_t nl = (size_t)(num + sizeof num - digits);
     size_t body = len - head - 2; /* after the 0, without the closing brace */
     size_t extra = cid ? sizeof ckey - 1 + cl + 1 : 0;
     MDB_val lk = {sizeof seq, &seq}, lv = {head + nl + body + extra + 1, NULL};
@@ -95,7 +93,7 @@ static int append_text(struct store *st, MDB_txn *txn, const char *text, size_t 
     char *o = lv.mv_data;
     memcpy(o, text, head);
     o += head;
-    memcpy(o, num + sizeof num - nl, nl);
+    memcpy(o, digits, nl);
     o += nl;
     memcpy(o, text + head + 1, body);
     o += body;
@@ -110,9 +108,8 @@ static int append_text(struct store *st, MDB_txn *txn, const char *text, size_t 
     return 0;
 }
 
-/* Append one record at seq: serialize, log, idempotency key. */
-static int append(struct store *st, MDB_txn *txn, json_t *rec, const void *idem, size_t idem_len,
-                  uint64_t seq)
+/* rec serialized here into the log at seq. */
+static int log_put_json(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq)
 {
     json_object_set_new(rec, "seq", json_integer((json_int_t)seq));
     size_t tl;
@@ -122,10 +119,37 @@ static int append(struct store *st, MDB_txn *txn, json_t *rec, const void *idem,
     MDB_val lk = {sizeof seq, &seq}, lv = {tl, text};
     int rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND);
     free(text);
-    if (rc)
-        return rc;
+    return rc;
+}
+
+static int idem_put(struct store *st, MDB_txn *txn, const void *idem, size_t idem_len,
+                    uint64_t seq)
+{
     MDB_val k = {idem_len, (void *)idem}, sv = {sizeof seq, &seq};
     return mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE);
+}
+
+/* Append one record at seq: serialize, log, idempotency key. */
+static int append(struct store *st, MDB_txn *txn, json_t *rec, const void *idem, size_t idem_len,
+                  uint64_t seq)
+{
+    int rc = log_put_json(st, txn, rec, seq);
+    return rc ? rc : idem_put(st, txn, idem, idem_len, seq);
+}
+
+/* An emitted record into the log at seq: from the text the loop thread
+ * serialized when the writer changed nothing but seq and the resolved
+ * contact, else serialized here. */
+static int log_put(struct store *st, MDB_txn *txn, struct write_record *wr, uint64_t seq)
+{
+    if (wr->text && (!st->identity || !wr->given_contact)) {
+        const char *cid =
+            st->identity ? json_string_value(json_object_get(wr->rec, "contact")) : NULL;
+        int rc = append_text(st, txn, wr->text, wr->text_len, cid, seq);
+        if (rc != 1)
+            return rc;
+    }
+    return log_put_json(st, txn, wr->rec, seq);
 }
 
 /* Append the records kanald adds itself (merges, splits) after seq *last. */
@@ -171,18 +195,10 @@ static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, u
     if (!wr->given_contact)
         json_object_del(wr->rec, "contact");
     rc = contacts_resolve(st, txn, wr->rec, next, &extra);
-    int pre = 1; /* 1: serialize here */
-    if (rc == 0 && wr->text && (!st->identity || !wr->given_contact)) {
-        const char *cid =
-            st->identity ? json_string_value(json_object_get(wr->rec, "contact")) : NULL;
-        pre = rc = append_text(st, txn, wr->text, wr->text_len, cid, next);
-    }
-    if (rc == 0 && pre == 0) {
-        MDB_val k = {wr->idem_len, wr->idem}, sv = {sizeof next, &next};
-        rc = mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE);
-    } else if (rc == 0 || rc == 1) {
-        rc = append(st, txn, wr->rec, wr->idem, wr->idem_len, next);
-    }
+    if (rc == 0)
+        rc = log_put(st, txn, wr, next);
+    if (rc == 0)
+        rc = idem_put(st, txn, wr->idem, wr->idem_len, next);
     *last = next;
     if (rc == 0)
         rc = writer_append_system(st, txn, &extra, last);
