@@ -67,22 +67,22 @@ CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signal
 PLUGINS    := $(filter-out shared,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO  := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
 # Per-plugin libraries (beyond libc); a plugin links only what it uses.
-PLUGIN_LIBS_webhook := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
-PLUGIN_LIBS_sms     := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
-PLUGIN_LIBS_email   := $(shell pkg-config --libs jansson libcurl gmime-3.0 2>/dev/null)
-PLUGIN_LIBS_facebook := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
-PLUGIN_LIBS_whatsapp := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
-PLUGIN_LIBS_twitter := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
-PLUGIN_LIBS_signup := $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_webhook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_sms     = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_email   = $(shell pkg-config --libs jansson libcurl gmime-3.0 2>/dev/null)
+PLUGIN_LIBS_facebook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 # Per-plugin compiler flags (include paths of the libraries above).
-PLUGIN_CFLAGS_email := $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
+PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.
 # PLUGIN_EXTRA_facebook := plugins/shared/meta.c
 PLUGIN_EXTRA_facebook := plugins/shared/meta.c plugins/shared/meta_graph.c
 PLUGIN_EXTRA_whatsapp := plugins/shared/meta.c plugins/shared/meta_graph.c
 PLUGIN_EXTRA_twitter := plugins/shared/api_fetch.c
 PLUGIN_EXTRA_signup := plugins/shared/api_fetch.c
-PLUGIN_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
+PLUGIN_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
 PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
 
 # Test plugins: one source, several deliberately broken variants.
@@ -257,12 +257,12 @@ TEST_DEBS     += python3-lmdb
 LIBDIR        := $(PREFIX)/lib
 BINDIR        := $(PREFIX)/bin
 READER_OBJ    := $(patsubst sdk/reader/%.c,$(BUILD)/obj/reader/%.o,$(wildcard sdk/reader/*.c))
-READER_CFLAGS := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include \
+READER_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include \
                  $(shell pkg-config --cflags lmdb 2>/dev/null)
 READER_LIBS    = $(shell pkg-config --libs lmdb 2>/dev/null)
 LIBKANAL      := $(BUILD)/libkanal.so.1 $(BUILD)/libkanal.so $(BUILD)/libkanal.a $(BUILD)/kanal.pc
 KANALCTL_SRC  := $(wildcard tools/kanalctl/*.c)
-CTL_CFLAGS    := $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader \
+CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader \
                  $(shell pkg-config --cflags jansson lmdb 2>/dev/null)
 CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl 2>/dev/null)
 
