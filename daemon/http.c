@@ -72,6 +72,8 @@ struct http_server {
      * loop: the code that answered may still look at them. */
     struct http_req *answered;
     uv_check_t reaper;
+    void (*after_read)(void *arg);
+    void *after_read_arg;
 };
 
 static void conn_close(struct http_conn *c);
@@ -559,9 +561,8 @@ static void release_buf(struct http_conn *c, const uv_buf_t *buf)
         free(buf->base);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void conn_read(struct http_conn *c, uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    struct http_conn *c = stream->data;
     if (nread < 0) {
         release_buf(c, buf);
         if (nread == UV_EOF && (c->head || c->writes_pending)) {
@@ -589,6 +590,14 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         else if (e != HPE_CB_message_complete && e != HPE_PAUSED)
             conn_fail(c, 400, "bad_request", http_errno_description(e));
     }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct http_server *s = ((struct http_conn *)stream->data)->server;
+    conn_read(stream->data, stream, nread, buf);
+    if (s->after_read)
+        s->after_read(s->after_read_arg);
 }
 
 static void resume_reading(struct http_conn *c)
@@ -779,6 +788,12 @@ void http_server_set_observer(struct http_server *s, http_observer_fn fn, void *
 {
     s->observer = fn;
     s->observer_arg = arg;
+}
+
+void http_server_set_after_read(struct http_server *s, void (*fn)(void *arg), void *arg)
+{
+    s->after_read = fn;
+    s->after_read_arg = arg;
 }
 
 void http_server_set_limits(struct http_server *s, const struct http_limits *limits)

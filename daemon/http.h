@@ -54,6 +54,10 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *l
                                     http_handler_fn handler, void *arg);
 int http_server_listen(struct http_server *s, const char *host, int port);
 void http_server_set_observer(struct http_server *s, http_observer_fn fn, void *arg);
+/* Called after each read from any connection has been parsed and its new
+ * requests dispatched: a place to deliver answers that became ready while the
+ * loop was busy reading. */
+void http_server_set_after_read(struct http_server *s, void (*fn)(void *arg), void *arg);
 void http_server_set_limits(struct http_server *s, const struct http_limits *limits);
 /* Stop accepting and reading; finish requests in flight; close_cb when all
  * connections are closed. */

@@ -223,6 +223,15 @@ static void on_health(uv_timer_t *t)
         source_check_silence(d->sources[i], now);
 }
 
+/* Answers whose commit finished while the loop was reading go out between
+ * reads, not after every socket that was readable in this turn. */
+static void deliver_answers(void *arg)
+{
+    struct daemon *d = arg;
+    if (d->writer_running)
+        writer_poll(&d->writer);
+}
+
 static void on_walk_close(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -320,6 +329,7 @@ int main(int argc, char **argv)
     struct http_limits lim = limits_of(d->cfg);
     d->http = http_server_new(d->loop, &lim, router_handle, d);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
+    http_server_set_after_read(d->http, deliver_answers, d);
     rc = http_server_listen(d->http, d->cfg->listen_host, d->cfg->listen_port);
     if (rc) {
         log_err("cannot listen on %s:%d: %s", d->cfg->listen_host, d->cfg->listen_port,

@@ -417,6 +417,7 @@ static void *writer_main(void *arg)
         else
             w->out_head = batch;
         w->out_tail = tail;
+        atomic_store_explicit(&w->done_ready, 1, memory_order_release);
         pthread_mutex_unlock(&w->mu);
         uv_async_send(&w->async);
         /* A large backlog is folded step by step even under load, after the
@@ -431,10 +432,14 @@ static void *writer_main(void *arg)
 
 static void run_completions(struct writer *w)
 {
+    if (w->draining)
+        return; /* reached again from a completion: the outer run goes on */
     pthread_mutex_lock(&w->mu);
     struct write_item *it = w->out_head;
     w->out_head = w->out_tail = NULL;
+    atomic_store_explicit(&w->done_ready, 0, memory_order_relaxed);
     pthread_mutex_unlock(&w->mu);
+    w->draining = 1;
     int any = it != NULL;
     while (it) {
         struct write_item *next = it->next;
@@ -442,8 +447,15 @@ static void run_completions(struct writer *w)
         it->done(it);
         it = next;
     }
+    w->draining = 0;
     if (any && w->after_completions)
         w->after_completions(w->after_arg);
+}
+
+void writer_poll(struct writer *w)
+{
+    if (atomic_load_explicit(&w->done_ready, memory_order_acquire))
+        run_completions(w);
 }
 
 static void on_async(uv_async_t *h)

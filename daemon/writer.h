@@ -3,6 +3,7 @@
 #define KANAL_WRITER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,8 @@ struct writer {
     int stopping;
     int joined;  /* the thread has ended: items can no longer be committed */
     int failing; /* the last commit failed: log recovery once */
+    atomic_int done_ready; /* out_head is not empty (read without the lock) */
+    int draining;          /* completions are running (no nesting) */
     struct writer_stats stats;
     /* Called on the loop after each drain of completions (feed wakeups). */
     void (*after_completions)(void *arg);
@@ -95,6 +98,10 @@ int writer_start(struct writer *w, uv_loop_t *loop, struct store *st);
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 /* Queue an item; its done() runs on the loop thread later, exactly once. */
 void writer_submit(struct writer *w, struct write_item *item);
+/* Run the completions of finished commits now, if there are any, instead
+ * of when the loop gets to the writer's wakeup (loop thread; cheap when
+ * there are none). */
+void writer_poll(struct writer *w);
 /* Commit what is queued, stop the thread, run the remaining completions. */
 void writer_stop(struct writer *w);
 struct resolve_extra;

@@ -693,6 +693,56 @@ static void test_serialized_ahead_is_stored_the_same(void **state)
     }
 }
 
+/* Completions through the real writer thread. */
+struct done_log {
+    struct writer *w;
+    int calls;
+    uint64_t seq;
+};
+
+static void on_done(struct write_item *it)
+{
+    struct done_log *d = it->arg;
+    d->calls++;
+    d->seq = it->status == 0 && it->seqs ? it->seqs[0] : 0;
+    writer_poll(d->w); /* a completion that polls again does not run itself twice */
+    write_item_free(it);
+}
+
+/* writer_poll runs a finished commit's completion at once, before the loop
+ * has seen the writer's wakeup; without a finished commit it does nothing. */
+static void test_poll_delivers_before_the_wakeup(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct writer w = {0};
+    assert_int_equal(writer_start(&w, &loop, &f->st), 0);
+    struct done_log d[2] = {{.w = &w}, {.w = &w}};
+    const char *ext[][1] = {{"a"}, {"b"}};
+    for (int i = 0; i < 2; i++) {
+        writer_poll(&w);
+        struct write_item *it = item_new(1, ext[i]);
+        it->done = on_done;
+        it->arg = &d[i];
+        writer_submit(&w, it);
+        for (int ms = 0; ms < 10000 && !atomic_load(&w.done_ready); ms++)
+            usleep(1000);
+        assert_int_equal(d[i].calls, 0); /* committed, not yet delivered */
+        writer_poll(&w);
+        assert_int_equal(d[i].calls, 1);
+        assert_int_equal(d[i].seq, (uint64_t)i + 1);
+    }
+    /* The wakeup that follows finds nothing left to deliver. */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(d[0].calls + d[1].calls, 2);
+    writer_stop(&w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_log_is_1_to(f, 2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -712,6 +762,7 @@ int main(void)
         T(test_long_external_id),
         T(test_release_map),
         T(test_serialized_ahead_is_stored_the_same),
+        T(test_poll_delivers_before_the_wakeup),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
