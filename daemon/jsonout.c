@@ -5,6 +5,7 @@
  * when they are made), so they only need JSON's escapes. */
 #include "jsonout.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +43,35 @@ static void put(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
+/* Whether any byte of x is below 0x20, a quote or a backslash: the bytes
+ * JSON must escape (the classic "has a byte less than n" and "has a zero
+ * byte" word tricks, eight bytes at a time). */
+static inline int word_needs_escape(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t ctl = (x - ones * 0x20) & ~x;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (((ctl | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) != 0);
+}
+
 static void put_string(struct out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
     reserve(o, n + 2);
     put(o, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t run = 0, i = 0;
+    while (i < n) {
+        /* Skip what needs no escape a word at a time, then byte by byte. */
+        uint64_t w;
+        while (i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w)))
+            i += 8;
+        if (i == n)
+            break;
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            i++;
             continue;
+        }
         put(o, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 0};
@@ -71,6 +91,7 @@ static void put_string(struct out *o, const char *s, size_t n)
             el = 6;
         }
         put(o, esc, el);
+        i++;
     }
     put(o, s + run, n - run);
     put(o, "\"", 1);

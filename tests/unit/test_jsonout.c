@@ -73,9 +73,48 @@ static void test_reals(void **state)
     }
 }
 
+/* Strings are scanned eight bytes at a time: every byte that needs an
+ * escape, at every position of a word and across words, in strings of every
+ * length up to 40, with two-byte UTF-8 around them. */
+static void test_strings(void **state)
+{
+    (void)state;
+    static const char *const parts[] = {"a", "Z", " ", "~", "\x7f", "\"", "\\", "/",
+                                        "\n", "\t", "\x01", "\x1f", "\x00", "\xc5\x9f"};
+    const size_t nparts = sizeof parts / sizeof parts[0];
+    uint64_t x = 2463534242ULL;
+    char buf[128];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t want = (size_t)(x % 41), len = 0;
+        uint64_t r = x;
+        while (len < want) {
+            const char *p = parts[r % nparts];
+            size_t pl = p[0] ? strlen(p) : 1; /* "\x00" is one NUL byte */
+            memcpy(buf + len, p, pl);
+            len += pl;
+            r = r / nparts ? r / nparts : x >> 3 | 1;
+        }
+        /* Mostly plain text: only every fourth string gets the specials. */
+        for (size_t k = 0; i % 4 && k < len; k++) {
+            unsigned char c = (unsigned char)buf[k];
+            if (c < 0x20 || c == '"' || c == '\\')
+                buf[k] = 'q';
+        }
+        json_t *v = json_stringn(buf, len);
+        if (!v)
+            fail_msg("fixture %d is not UTF-8", i);
+        same_value(v);
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_records),
-                                       cmocka_unit_test(test_reals)};
+                                       cmocka_unit_test(test_reals),
+                                       cmocka_unit_test(test_strings)};
     return cmocka_run_group_tests_name("jsonout", tests, NULL, NULL);
 }
