@@ -10,6 +10,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,17 +114,16 @@ const char *http_status_text(int status)
 
 /* ---- requests ---- */
 
+#define NO_SPAN UINT32_MAX
+
 static void req_free(struct http_req *r)
 {
-    for (size_t i = 0; i < r->nheaders; i++) {
-        free((char *)r->headers[i].name);
-        free((char *)r->headers[i].value);
-    }
-    free(r->headers);
-    free(r->url);
-    free(r->path);
-    free(r->query);
-    free(r->method);
+    if (r->text != r->text_inline)
+        free(r->text);
+    if (r->spans != r->spans_inline)
+        free(r->spans);
+    if (r->headers != r->headers_inline)
+        free(r->headers);
     free(r->body);
     free(r->out);
     free(r->extra_headers);
@@ -332,12 +332,46 @@ static void conn_maybe_done(struct http_conn *c)
 static struct http_req *conn_req(struct http_conn *c)
 {
     if (!c->cur) {
-        c->cur = xcalloc(1, sizeof *c->cur);
-        c->cur->server = c->server;
-        c->cur->conn = c;
-        c->cur->started_ms = util_monotonic_ms();
+        /* The inline buffers at the end need no zeroing. */
+        struct http_req *r = xmalloc(sizeof *r);
+        memset(r, 0, offsetof(struct http_req, text_inline));
+        r->server = c->server;
+        r->conn = c;
+        r->started_ms = util_monotonic_ms();
+        r->text = r->text_inline;
+        r->text_cap = sizeof r->text_inline;
+        r->spans = r->spans_inline;
+        r->spans_cap = HTTP_REQ_HEADERS_INLINE;
+        r->url = NO_SPAN;
+        c->cur = r;
     }
     return c->cur;
+}
+
+/* Add a string to the request's head text and return its offset; with
+ * more = 1, continue the last string instead (a field split across reads).
+ * The head is at most max_header bytes, so offsets fit in 32 bits. */
+static uint32_t text_add(struct http_req *r, const char *s, size_t n, int more)
+{
+    if (more && r->text_len)
+        r->text_len--; /* drop the NUL, append after it */
+    size_t at = r->text_len;
+    if (r->text_len + n + 1 > r->text_cap) {
+        size_t cap = r->text_cap * 2;
+        while (cap < r->text_len + n + 1)
+            cap *= 2;
+        if (r->text == r->text_inline) {
+            r->text = xmalloc(cap);
+            memcpy(r->text, r->text_inline, r->text_len);
+        } else {
+            r->text = xrealloc(r->text, cap);
+        }
+        r->text_cap = cap;
+    }
+    memcpy(r->text + r->text_len, s, n);
+    r->text_len += n;
+    r->text[r->text_len++] = '\0';
+    return (uint32_t)at;
 }
 
 /* Queue an error answer and stop reading: the connection closes after it. */
@@ -391,8 +425,9 @@ static int on_url(http_parser *p, const char *at, size_t n)
     if (count_head(c, n))
         return -1;
     struct http_req *r = conn_req(c);
-    size_t cap = r->url ? r->url_len + 1 : 0;
-    append(&r->url, &r->url_len, &cap, at, n);
+    uint32_t off = text_add(r, at, n, r->url != NO_SPAN);
+    if (r->url == NO_SPAN)
+        r->url = off;
     return 0;
 }
 
@@ -403,22 +438,20 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
         return -1;
     struct http_req *r = conn_req(c);
     if (!c->last_was_value && r->nheaders > 0) {
-        /* The field name continues from the previous read. */
-        struct kanal_http_header *h = &r->headers[r->nheaders - 1];
-        size_t len = strlen(h->name), cap = len + 1;
-        char *name = (char *)h->name;
-        append(&name, &len, &cap, at, n);
-        h->name = name;
+        text_add(r, at, n, 1); /* the field name continues from the previous read */
         return 0;
     }
-    if (r->nheaders == r->headers_cap) {
-        r->headers_cap = r->headers_cap ? r->headers_cap * 2 : 16;
-        r->headers = xrealloc(r->headers, r->headers_cap * sizeof *r->headers);
+    if (r->nheaders == r->spans_cap) {
+        size_t cap = r->spans_cap * 2;
+        if (r->spans == r->spans_inline) {
+            r->spans = xmalloc(cap * sizeof *r->spans);
+            memcpy(r->spans, r->spans_inline, sizeof r->spans_inline);
+        } else {
+            r->spans = xrealloc(r->spans, cap * sizeof *r->spans);
+        }
+        r->spans_cap = cap;
     }
-    char *name = xmalloc(n + 1);
-    memcpy(name, at, n);
-    name[n] = '\0';
-    r->headers[r->nheaders++] = (struct kanal_http_header){.name = name, .value = xstrdup("")};
+    r->spans[r->nheaders++] = (struct http_span){.name = text_add(r, at, n, 0), .value = NO_SPAN};
     c->last_was_value = 0;
     return 0;
 }
@@ -431,11 +464,10 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     struct http_req *r = conn_req(c);
     if (!r->nheaders)
         return -1;
-    struct kanal_http_header *h = &r->headers[r->nheaders - 1];
-    size_t len = strlen(h->value), cap = len + 1;
-    char *value = (char *)h->value;
-    append(&value, &len, &cap, at, n);
-    h->value = value;
+    struct http_span *h = &r->spans[r->nheaders - 1];
+    uint32_t off = text_add(r, at, n, h->value != NO_SPAN);
+    if (h->value == NO_SPAN)
+        h->value = off;
     c->last_was_value = 1;
     return 0;
 }
@@ -444,13 +476,18 @@ static int on_headers_complete(http_parser *p)
 {
     struct http_conn *c = p->data;
     struct http_req *r = conn_req(c);
-    r->method = xstrdup(http_method_str(p->method));
+    r->method = http_method_str(p->method);
     r->head_only = p->method == HTTP_HEAD;
     r->keep_alive = http_should_keep_alive(p);
     c->phase = PHASE_BODY;
     if ((p->flags & F_CONTENTLENGTH) && (int64_t)p->content_length > c->server->limits.max_body) {
         conn_fail(c, 413, "body_too_large", "request body is larger than max_body");
         return -1;
+    }
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
+        /* The whole body in one allocation. */
+        r->body_cap = (size_t)p->content_length + 1;
+        r->body = xmalloc(r->body_cap);
     }
     return 0;
 }
@@ -467,19 +504,34 @@ static int on_body(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static void split_url(struct http_req *r)
+/* The head is complete: path, query and headers point into its text. */
+static void head_done(struct http_req *r)
 {
-    const char *url = r->url ? r->url : "/";
-    const char *q = strchr(url, '?');
-    size_t plen = q ? (size_t)(q - url) : strlen(url);
-    r->path = xmalloc(plen + 1);
-    memcpy(r->path, url, plen);
-    r->path[plen] = '\0';
-    r->query = xstrdup(q ? q + 1 : "");
-    /* Fragments never reach a server; drop one if a client sent it. */
-    char *hash = strchr(r->query, '#');
-    if (hash)
-        *hash = '\0';
+    if (r->nheaders > HTTP_REQ_HEADERS_INLINE)
+        r->headers = xmalloc(r->nheaders * sizeof *r->headers);
+    else
+        r->headers = r->headers_inline;
+    for (size_t i = 0; i < r->nheaders; i++)
+        r->headers[i] = (struct kanal_http_header){
+            .name = r->text + r->spans[i].name,
+            .value = r->spans[i].value == NO_SPAN ? "" : r->text + r->spans[i].value,
+        };
+    if (r->url == NO_SPAN) {
+        r->path = "/";
+        r->query = "";
+        return;
+    }
+    char *url = r->text + r->url, *q = strchr(url, '?');
+    r->path = url;
+    r->query = "";
+    if (q) {
+        *q = '\0';
+        r->query = q + 1;
+        /* Fragments never reach a server; drop one if a client sent it. */
+        char *hash = strchr(q + 1, '#');
+        if (hash)
+            *hash = '\0';
+    }
 }
 
 static void dispatch(struct http_conn *c);
@@ -490,9 +542,11 @@ static int on_message_complete(http_parser *p)
     struct http_req *r = conn_req(c);
     c->cur = NULL;
     memcpy(r->peer, c->peer, sizeof r->peer);
-    split_url(r);
-    if (!r->body)
-        r->body = xstrdup("");
+    head_done(r);
+    if (!r->body) {
+        r->body = xmalloc(1);
+        r->body[0] = '\0';
+    }
     r->pub = (struct kanal_http_request){
         .method = r->method,
         .path = r->path,

@@ -18,17 +18,29 @@ struct http_limits {
     int64_t header_timeout_ms, request_timeout_ms, idle_timeout_ms;
 };
 
+#define HTTP_REQ_TEXT_INLINE 1024 /* a typical request head fits */
+#define HTTP_REQ_HEADERS_INLINE 16
+
 /* One request.  The public part is what plugins see. */
 struct http_req {
     struct kanal_http_request pub;
     struct http_server *server;
     struct http_conn *conn; /* NULL once the client is gone */
     struct http_req *next;  /* the connection's pipeline, in arrival order */
-    char *url;
-    size_t url_len;
-    char *path, *query, *method;
+    /* Set when the request is complete; they point into text. */
+    const char *path, *query, *method;
     struct kanal_http_header *headers;
-    size_t nheaders, headers_cap;
+    size_t nheaders;
+    /* The head's strings as they arrive: the URL, then each header's name
+     * and value, NUL-terminated, one after the other.  While the head is
+     * parsed text may move, so headers are kept as offsets (spans). */
+    char *text;
+    size_t text_len, text_cap;
+    struct http_span {
+        uint32_t name, value; /* offsets into text; value NO_SPAN until given */
+    } *spans;
+    size_t spans_cap;
+    uint32_t url;   /* offset of the URL, NO_SPAN until given */
     char *body;
     size_t body_len, body_cap;
     int keep_alive;
@@ -44,6 +56,10 @@ struct http_req {
     uint64_t started_ms;
     void *owner; /* the source the request was routed to, or NULL */
     char peer[64]; /* the client's address: outlives the connection */
+    /* Storage for the common case: no allocation per header. */
+    char text_inline[HTTP_REQ_TEXT_INLINE];
+    struct http_span spans_inline[HTTP_REQ_HEADERS_INLINE];
+    struct kanal_http_header headers_inline[HTTP_REQ_HEADERS_INLINE];
 };
 
 typedef void (*http_handler_fn)(void *arg, struct http_req *req);
