@@ -43,6 +43,14 @@ static void put(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
+static inline void put_char(struct out *o, char c)
+{
+    if (o->len < o->cap)
+        o->p[o->len++] = c;
+    else
+        put(o, &c, 1);
+}
+
 /* Whether any byte of x is below 0x20, a quote or a backslash: the bytes
  * JSON must escape (the classic "has a byte less than n" and "has a zero
  * byte" word tricks, eight bytes at a time). */
@@ -54,21 +62,41 @@ static inline int word_needs_escape(uint64_t x)
     return (((ctl | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) != 0);
 }
 
+static inline int byte_needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
 static void put_string(struct out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
     reserve(o, n + 2);
-    put(o, "\"", 1);
-    size_t run = 0, i = 0;
+    if (o->failed)
+        return;
+    size_t i = 0;
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w)))
+        i += 8;
+    while (i < n && !byte_needs_escape((unsigned char)s[i]))
+        i++;
+    if (i == n) { /* nothing to escape: nearly every string */
+        char *p = o->p + o->len;
+        *p = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        o->len += n + 2;
+        return;
+    }
+    put_char(o, '"');
+    size_t run = 0;
     while (i < n) {
         /* Skip what needs no escape a word at a time, then byte by byte. */
-        uint64_t w;
         while (i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w)))
             i += 8;
         if (i == n)
             break;
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (!byte_needs_escape(c)) {
             i++;
             continue;
         }
@@ -94,7 +122,7 @@ static void put_string(struct out *o, const char *s, size_t n)
         i++;
     }
     put(o, s + run, n - run);
-    put(o, "\"", 1);
+    put_char(o, '"');
 }
 
 static void put_value(struct out *o, const json_t *v, int depth)
@@ -106,30 +134,30 @@ static void put_value(struct out *o, const json_t *v, int depth)
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        put(o, "{", 1);
+        put_char(o, '{');
         const char *key;
         json_t *m;
         int first = 1;
         json_object_foreach((json_t *)v, key, m)
         {
             if (!first)
-                put(o, ",", 1);
+                put_char(o, ',');
             first = 0;
             put_string(o, key, strlen(key));
-            put(o, ":", 1);
+            put_char(o, ':');
             put_value(o, m, depth + 1);
         }
-        put(o, "}", 1);
+        put_char(o, '}');
         break;
     }
     case JSON_ARRAY: {
-        put(o, "[", 1);
+        put_char(o, '[');
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                put(o, ",", 1);
+                put_char(o, ',');
             put_value(o, json_array_get(v, i), depth + 1);
         }
-        put(o, "]", 1);
+        put_char(o, ']');
         break;
     }
     case JSON_STRING:
