@@ -25,6 +25,7 @@
 /* Responses a client has not read yet, before we stop reading its requests. */
 #define WRITE_QUEUE_MAX (1024 * 1024)
 #define READ_BUF 65536
+#define BODY_AHEAD 65536 /* body bytes allocated before they arrive */
 
 enum conn_phase { PHASE_IDLE, PHASE_HEAD, PHASE_BODY, PHASE_WAITING };
 
@@ -147,6 +148,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t
 
 const char *http_req_header(const struct http_req *req, const char *name)
 {
+    if (!req->headers)
+        return NULL; /* the head never completed (an error answer) */
     for (size_t i = 0; i < req->nheaders; i++)
         if (strcasecmp(req->headers[i].name, name) == 0)
             return req->headers[i].value;
@@ -480,13 +483,17 @@ static int on_headers_complete(http_parser *p)
     r->head_only = p->method == HTTP_HEAD;
     r->keep_alive = http_should_keep_alive(p);
     c->phase = PHASE_BODY;
-    if ((p->flags & F_CONTENTLENGTH) && (int64_t)p->content_length > c->server->limits.max_body) {
+    /* Unsigned: a Content-Length of 2^63 or more is not a small number. */
+    if ((p->flags & F_CONTENTLENGTH) &&
+        p->content_length > (uint64_t)c->server->limits.max_body) {
         conn_fail(c, 413, "body_too_large", "request body is larger than max_body");
         return -1;
     }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
-        /* The whole body in one allocation. */
-        r->body_cap = (size_t)p->content_length + 1;
+        /* A webhook's body in one allocation; a large one grows as it
+         * arrives, so a head alone cannot make kanald reserve max_body. */
+        uint64_t ahead = p->content_length < BODY_AHEAD ? p->content_length : BODY_AHEAD;
+        r->body_cap = (size_t)ahead + 1;
         r->body = xmalloc(r->body_cap);
     }
     return 0;

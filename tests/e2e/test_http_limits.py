@@ -41,6 +41,28 @@ def test_oversized_body_gets_413(make_kanald):
     assert k.feed() == []
 
 
+def test_huge_content_length_gets_413(kanald):
+    """Content-Lengths that do not fit a signed 64-bit number are refused like
+    any other too large body, and kanald goes on serving."""
+    for length in (b"18000000000000000000", b"9223372036854775808", b"1048577"):
+        s = raw_conn(kanald)
+        s.sendall(b"POST /hooks/hooks HTTP/1.1\r\nHost: x\r\nContent-Length: " + length +
+                  b"\r\n\r\n")
+        assert read_all(s).startswith(b"HTTP/1.1 413"), length
+        s.close()
+    assert kanald.request("GET", "/healthz")[0] == 200
+    assert kanald.feed() == []
+
+
+def test_body_over_64k_is_stored_whole(kanald):
+    """A body larger than what is allocated ahead of it (64 KiB) grows as it
+    arrives and is stored whole."""
+    text = "".join(f"{i:07d} " for i in range(25000))  # 200,000 bytes
+    status, _, _ = kanald.post_hook(message("big-1", text=text))
+    assert status == 200
+    assert kanald.feed()[0]["text"] == text
+
+
 def test_header_too_large_gets_431(make_kanald):
     k = make_kanald(kanald="max_header = 2K").start()
     status, _, body = k.request("GET", "/healthz", headers={"X-Big": "z" * 4000})
