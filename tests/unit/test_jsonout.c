@@ -58,6 +58,14 @@ static void test_reals(void **state)
         same_value(v);
         json_decref(v);
     }
+    /* The same reals again and again, in an order that makes them evict one
+     * another from the writer's small cache of real texts. */
+    json_t *many = json_array();
+    const size_t nfixed = sizeof fixed / sizeof fixed[0];
+    for (size_t i = 0; i < 20 * nfixed; i++)
+        json_array_append_new(many, json_real(fixed[(i * 7 + i / nfixed) % nfixed]));
+    same_value(many);
+    json_decref(many);
     uint64_t x = 88172645463325252ULL; /* xorshift: every kind of bit pattern */
     for (int i = 0; i < 100000; i++) {
         x ^= x << 13;
