@@ -193,10 +193,21 @@ static int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **ou
         return rc;
     char id[32], now[32];
     snprintf(id, sizeof id, "c%llu", (unsigned long long)n);
-    *out = json_pack("{s:s,s:s,s:I,s:[],s:[],s:{},s:[],s:[]}", "id", id, "created_at",
-                     now_text(now), "created_seq", (json_int_t)seq, "handles", "names",
-                     "consent", "merged", "split_from");
-    return *out ? 0 : ENOMEM;
+    json_t *c = json_object();
+    json_object_set_new(c, "id", json_string(id));
+    json_object_set_new(c, "created_at", json_string(now_text(now)));
+    json_object_set_new(c, "created_seq", json_integer((json_int_t)seq));
+    json_object_set_new(c, "handles", json_array());
+    json_object_set_new(c, "names", json_array());
+    json_object_set_new(c, "consent", json_object());
+    json_object_set_new(c, "merged", json_array());
+    json_object_set_new(c, "split_from", json_array());
+    if (json_object_size(c) != 8) { /* out of memory */
+        json_decref(c);
+        return ENOMEM;
+    }
+    *out = c;
+    return 0;
 }
 
 static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const char *handle,
@@ -204,8 +215,17 @@ static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const ch
 {
     const char *cid = json_string_value(json_object_get(contact, "id"));
     char now[32];
-    json_t *prov = json_pack("{s:I,s:s,s:f,s:s}", "seq", (json_int_t)seq, "rule", rule,
-                             "confidence", confidence, "at", now_text(now));
+    /* Built member by member: json_pack's format parsing showed in the
+     * writer's profile, and this runs for every new handle. */
+    json_t *prov = json_object();
+    json_object_set_new(prov, "seq", json_integer((json_int_t)seq));
+    json_object_set_new(prov, "rule", json_string(rule));
+    json_object_set_new(prov, "confidence", json_real(confidence));
+    json_object_set_new(prov, "at", json_string(now_text(now)));
+    if (json_object_size(prov) != 4) {
+        json_decref(prov);
+        return ENOMEM;
+    }
     if (from)
         json_object_set_new(prov, "merged_from", json_string(from));
     size_t tl;
