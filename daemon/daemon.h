@@ -59,6 +59,7 @@ struct daemon {
     uint64_t watchdog_usec;
     int stopping;
     int map_release_failed;
+    unsigned map_release_ms;     /* the wait before the next release */
     int exit_code;
     int64_t started_ms;
 };

@@ -25,7 +25,6 @@
 #endif
 
 #define READER_CHECK_MS 60000
-#define MAP_RELEASE_MS 250 /* how often the store's pages are unmapped */
 #define HEALTH_CHECK_MS 1000
 
 static struct daemon the_daemon;
@@ -204,15 +203,37 @@ static void on_reader_check(uv_timer_t *t)
         log_notice("store: cleared %d stale reader slot(s)", dead);
 }
 
+/* Resident file-backed pages of this process (/proc/self/statm's third
+ * field: the store's mapped pages, plus the few of the shared libraries). */
+static uint64_t mapped_file_pages(void)
+{
+    unsigned long long size = 0, resident = 0, shared = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu %llu %llu", &size, &resident, &shared) != 3)
+        shared = 0;
+    fclose(f);
+    return shared;
+}
+
+/* Unmap the store's pages (RSS), as often as that stays cheap. */
 static void on_map_release(uv_timer_t *t)
 {
     struct daemon *d = t->data;
+    uint64_t mapped = mapped_file_pages();
     int rc = store_release_map(&d->store);
     if (rc && !d->map_release_failed) {
         log_warn("store: cannot release mapped pages: %s (RSS will include the store)",
                     kanal_strerror(rc));
         d->map_release_failed = 1;
     }
+    unsigned wait = store_release_next_ms(d->map_release_ms, mapped);
+    if (wait != d->map_release_ms)
+        log_debug("store: %llu MiB were mapped; next release in %u ms",
+                  (unsigned long long)(mapped >> 8), wait);
+    d->map_release_ms = wait;
+    uv_timer_start(&d->map_release, on_map_release, wait, 0);
 }
 
 static void on_health(uv_timer_t *t)
@@ -356,7 +377,8 @@ int main(int argc, char **argv)
     uv_timer_start(&d->reader_check, on_reader_check, READER_CHECK_MS, READER_CHECK_MS);
     uv_timer_init(d->loop, &d->map_release);
     d->map_release.data = d;
-    uv_timer_start(&d->map_release, on_map_release, MAP_RELEASE_MS, MAP_RELEASE_MS);
+    d->map_release_ms = STORE_RELEASE_MIN_MS;
+    uv_timer_start(&d->map_release, on_map_release, STORE_RELEASE_MIN_MS, 0);
     uv_timer_init(d->loop, &d->health_timer);
     d->health_timer.data = d;
     uv_timer_start(&d->health_timer, on_health, HEALTH_CHECK_MS, HEALTH_CHECK_MS);

@@ -424,3 +424,14 @@ int store_release_map(struct store *st)
     pthread_rwlock_unlock(&st->resize_lock);
     return rc;
 }
+
+unsigned store_release_next_ms(unsigned wait_ms, uint64_t mapped_pages)
+{
+    if (mapped_pages > STORE_RELEASE_BUDGET_PAGES)
+        wait_ms *= 2;
+    else if (mapped_pages < STORE_RELEASE_BUDGET_PAGES / 4)
+        wait_ms /= 2;
+    if (wait_ms < STORE_RELEASE_MIN_MS)
+        return STORE_RELEASE_MIN_MS;
+    return wait_ms > STORE_RELEASE_MAX_MS ? STORE_RELEASE_MAX_MS : wait_ms;
+}

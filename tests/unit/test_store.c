@@ -743,6 +743,27 @@ static void test_poll_delivers_before_the_wakeup(void **state)
     assert_log_is_1_to(f, 2);
 }
 
+/* Releasing the map backs off while the pages come right back, and returns
+ * to its shortest wait once they do not. */
+static void test_release_backs_off(void **state)
+{
+    (void)state;
+    unsigned w = STORE_RELEASE_MIN_MS;
+    assert_int_equal(store_release_next_ms(w, 100), STORE_RELEASE_MIN_MS);
+    unsigned seen[8], n = 0;
+    for (int i = 0; i < 8; i++)
+        seen[n++] = w = store_release_next_ms(w, 50000); /* 200 MB mapped each time */
+    assert_int_equal(seen[0], 2 * STORE_RELEASE_MIN_MS);
+    assert_int_equal(seen[1], 4 * STORE_RELEASE_MIN_MS);
+    assert_int_equal(w, STORE_RELEASE_MAX_MS); /* capped */
+    /* In between: the wait stays. */
+    assert_int_equal(store_release_next_ms(w, STORE_RELEASE_BUDGET_PAGES / 2),
+                     STORE_RELEASE_MAX_MS);
+    for (int i = 0; i < 8; i++)
+        w = store_release_next_ms(w, 10); /* idle or a small working set */
+    assert_int_equal(w, STORE_RELEASE_MIN_MS);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -764,6 +785,7 @@ int main(void)
         T(test_serialized_ahead_is_stored_the_same),
         T(test_poll_delivers_before_the_wakeup),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_release_backs_off),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
