@@ -8,13 +8,12 @@
  * send its request (slow-loris), 503 over max_connections.  A one-second
  * sweep enforces the deadlines of every connection. */
 #include "http.h"
+#include "http_req.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
@@ -83,93 +82,6 @@ static void conn_flush(struct http_conn *c);
 static void resume_reading(struct http_conn *c);
 static void conn_maybe_done(struct http_conn *c);
 
-const char *http_status_text(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    }
-    return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error"
-                                                                      : "Server Error";
-}
-
-/* ---- requests ---- */
-
-#define NO_SPAN UINT32_MAX
-
-static void req_free(struct http_req *r)
-{
-    if (r->text != r->text_inline)
-        free(r->text);
-    if (r->spans != r->spans_inline)
-        free(r->spans);
-    if (r->headers != r->headers_inline)
-        free(r->headers);
-    free(r->body);
-    free(r->out);
-    free(r->extra_headers);
-    free(r);
-}
-
-static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t nc = *cap ? *cap : 256;
-        while (nc < *len + n + 1)
-            nc *= 2;
-        *buf = xrealloc(*buf, nc);
-        *cap = nc;
-    }
-    memcpy(*buf + *len, data, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return 0;
-}
-
-const char *http_req_header(const struct http_req *req, const char *name)
-{
-    if (!req->headers)
-        return NULL; /* the head never completed (an error answer) */
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (strcasecmp(req->headers[i].name, name) == 0)
-            return req->headers[i].value;
-    return NULL;
-}
-
-int http_req_add_header(struct http_req *req, const char *name, const char *value)
-{
-    if (req->responded || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
-        return -EINVAL;
-    char line[2048];
-    int n = snprintf(line, sizeof line, "%s: %s\r\n", name, value);
-    if (n < 0 || (size_t)n >= sizeof line)
-        return -E2BIG;
-    /* append() grows the buffer from its current size. */
-    size_t cap = req->extra_headers ? req->extra_len + 1 : 0;
-    append(&req->extra_headers, &req->extra_len, &cap, line, (size_t)n);
-    return 0;
-}
-
 int http_respond(struct http_req *req, int status, const char *content_type, const void *body,
                  size_t len)
 {
@@ -183,7 +95,7 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
     if (req->server->observer)
         req->server->observer(req->server->observer_arg, req);
     if (!c) {
-        req_free(req);
+        http_req_free(req);
         return 0;
     }
     int keep = req->keep_alive && !c->close_after_flush && !req->server->shutting_down;
@@ -252,7 +164,7 @@ static void on_written(uv_write_t *w, int status)
 {
     struct write_req *wr = (struct write_req *)w;
     struct http_conn *c = wr->conn;
-    req_free(wr->req);
+    http_req_free(wr->req);
     free(wr);
     c->writes_pending--;
     c->write_since = util_monotonic_ms(); /* the client is reading */
@@ -304,7 +216,7 @@ static void conn_flush(struct http_conn *c)
         c->writes_pending++;
         if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
             c->writes_pending--;
-            req_free(r);
+            http_req_free(r);
             free(wr);
             conn_close(c);
             return;
@@ -334,47 +246,9 @@ static void conn_maybe_done(struct http_conn *c)
 
 static struct http_req *conn_req(struct http_conn *c)
 {
-    if (!c->cur) {
-        /* The inline buffers at the end need no zeroing. */
-        struct http_req *r = xmalloc(sizeof *r);
-        memset(r, 0, offsetof(struct http_req, text_inline));
-        r->server = c->server;
-        r->conn = c;
-        r->started_ms = util_monotonic_ms();
-        r->text = r->text_inline;
-        r->text_cap = sizeof r->text_inline;
-        r->spans = r->spans_inline;
-        r->spans_cap = HTTP_REQ_HEADERS_INLINE;
-        r->url = NO_SPAN;
-        c->cur = r;
-    }
+    if (!c->cur)
+        c->cur = http_req_new(c->server, c);
     return c->cur;
-}
-
-/* Add a string to the request's head text and return its offset; with
- * more = 1, continue the last string instead (a field split across reads).
- * The head is at most max_header bytes, so offsets fit in 32 bits. */
-static uint32_t text_add(struct http_req *r, const char *s, size_t n, int more)
-{
-    if (more && r->text_len)
-        r->text_len--; /* drop the NUL, append after it */
-    size_t at = r->text_len;
-    if (r->text_len + n + 1 > r->text_cap) {
-        size_t cap = r->text_cap * 2;
-        while (cap < r->text_len + n + 1)
-            cap *= 2;
-        if (r->text == r->text_inline) {
-            r->text = xmalloc(cap);
-            memcpy(r->text, r->text_inline, r->text_len);
-        } else {
-            r->text = xrealloc(r->text, cap);
-        }
-        r->text_cap = cap;
-    }
-    memcpy(r->text + r->text_len, s, n);
-    r->text_len += n;
-    r->text[r->text_len++] = '\0';
-    return (uint32_t)at;
 }
 
 /* Queue an error answer and stop reading: the connection closes after it. */
@@ -427,10 +301,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
     struct http_conn *c = p->data;
     if (count_head(c, n))
         return -1;
-    struct http_req *r = conn_req(c);
-    uint32_t off = text_add(r, at, n, r->url != NO_SPAN);
-    if (r->url == NO_SPAN)
-        r->url = off;
+    http_req_add_url(conn_req(c), at, n);
     return 0;
 }
 
@@ -439,22 +310,8 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     struct http_conn *c = p->data;
     if (count_head(c, n))
         return -1;
-    struct http_req *r = conn_req(c);
-    if (!c->last_was_value && r->nheaders > 0) {
-        text_add(r, at, n, 1); /* the field name continues from the previous read */
-        return 0;
-    }
-    if (r->nheaders == r->spans_cap) {
-        size_t cap = r->spans_cap * 2;
-        if (r->spans == r->spans_inline) {
-            r->spans = xmalloc(cap * sizeof *r->spans);
-            memcpy(r->spans, r->spans_inline, sizeof r->spans_inline);
-        } else {
-            r->spans = xrealloc(r->spans, cap * sizeof *r->spans);
-        }
-        r->spans_cap = cap;
-    }
-    r->spans[r->nheaders++] = (struct http_span){.name = text_add(r, at, n, 0), .value = NO_SPAN};
+    /* After a name, more name: it continues from the previous read. */
+    http_req_add_name(conn_req(c), at, n, !c->last_was_value);
     c->last_was_value = 0;
     return 0;
 }
@@ -464,13 +321,8 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     struct http_conn *c = p->data;
     if (count_head(c, n))
         return -1;
-    struct http_req *r = conn_req(c);
-    if (!r->nheaders)
+    if (http_req_add_value(conn_req(c), at, n))
         return -1;
-    struct http_span *h = &r->spans[r->nheaders - 1];
-    uint32_t off = text_add(r, at, n, h->value != NO_SPAN);
-    if (h->value == NO_SPAN)
-        h->value = off;
     c->last_was_value = 1;
     return 0;
 }
@@ -507,38 +359,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
         conn_fail(c, 413, "body_too_large", "request body is larger than max_body");
         return -1;
     }
-    append(&r->body, &r->body_len, &r->body_cap, at, n);
+    http_buf_append(&r->body, &r->body_len, &r->body_cap, at, n);
     return 0;
-}
-
-/* The head is complete: path, query and headers point into its text. */
-static void head_done(struct http_req *r)
-{
-    if (r->nheaders > HTTP_REQ_HEADERS_INLINE)
-        r->headers = xmalloc(r->nheaders * sizeof *r->headers);
-    else
-        r->headers = r->headers_inline;
-    for (size_t i = 0; i < r->nheaders; i++)
-        r->headers[i] = (struct kanal_http_header){
-            .name = r->text + r->spans[i].name,
-            .value = r->spans[i].value == NO_SPAN ? "" : r->text + r->spans[i].value,
-        };
-    if (r->url == NO_SPAN) {
-        r->path = "/";
-        r->query = "";
-        return;
-    }
-    char *url = r->text + r->url, *q = strchr(url, '?');
-    r->path = url;
-    r->query = "";
-    if (q) {
-        *q = '\0';
-        r->query = q + 1;
-        /* Fragments never reach a server; drop one if a client sent it. */
-        char *hash = strchr(q + 1, '#');
-        if (hash)
-            *hash = '\0';
-    }
 }
 
 static void dispatch(struct http_conn *c);
@@ -549,7 +371,7 @@ static int on_message_complete(http_parser *p)
     struct http_req *r = conn_req(c);
     c->cur = NULL;
     memcpy(r->peer, c->peer, sizeof r->peer);
-    head_done(r);
+    http_req_head_done(r);
     if (!r->body) {
         r->body = xmalloc(1);
         r->body[0] = '\0';
@@ -622,8 +444,9 @@ static void release_buf(struct http_conn *c, const uv_buf_t *buf)
         free(buf->base);
 }
 
-static void conn_read(struct http_conn *c, uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void conn_read(struct http_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
+    uv_stream_t *stream = (uv_stream_t *)&c->tcp;
     if (nread < 0) {
         release_buf(c, buf);
         if (nread == UV_EOF && (c->head || c->writes_pending)) {
@@ -655,8 +478,9 @@ static void conn_read(struct http_conn *c, uv_stream_t *stream, ssize_t nread, c
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    struct http_server *s = ((struct http_conn *)stream->data)->server;
-    conn_read(stream->data, stream, nread, buf);
+    struct http_conn *c = stream->data;
+    struct http_server *s = c->server;
+    conn_read(c, nread, buf);
     if (s->after_read)
         s->after_read(s->after_read_arg);
 }
@@ -695,11 +519,11 @@ static void conn_close(struct http_conn *c)
         r->conn = NULL;
         r->next = NULL;
         if (r->responded || !r->dispatched)
-            req_free(r);
+            http_req_free(r);
     }
     c->head = c->tail = NULL;
     if (c->cur)
-        req_free(c->cur);
+        http_req_free(c->cur);
     c->cur = NULL;
     struct http_server *s = c->server;
     if (c->prev)
@@ -807,7 +631,7 @@ static void reap(struct http_server *s)
     while (s->answered) {
         struct http_req *r = s->answered;
         s->answered = r->next;
-        req_free(r);
+        http_req_free(r);
     }
 }
 

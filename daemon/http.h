@@ -33,9 +33,7 @@ struct http_req {
     const char *path, *query, *method;
     struct kanal_http_header *headers;
     size_t nheaders;
-    /* The head's strings as they arrive: the URL, then each header's name
-     * and value, NUL-terminated, one after the other.  While the head is
-     * parsed text may move, so headers are kept as offsets (spans). */
+    /* The head's strings and where each starts (http_req.c). */
     char *text;
     size_t text_len, text_cap;
     struct http_span {

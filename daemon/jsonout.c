@@ -67,18 +67,25 @@ static inline int byte_needs_escape(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
+/* The index of the first byte of s[i..n) that needs an escape, or n:
+ * eight bytes at a time, then byte by byte. */
+static size_t skip_plain(const char *s, size_t i, size_t n)
+{
+    uint64_t w;
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w)))
+        i += 8;
+    while (i < n && !byte_needs_escape((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
 static void put_string(struct out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
     reserve(o, n + 2);
     if (o->failed)
         return;
-    size_t i = 0;
-    uint64_t w;
-    while (i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w)))
-        i += 8;
-    while (i < n && !byte_needs_escape((unsigned char)s[i]))
-        i++;
+    size_t i = skip_plain(s, 0, n);
     if (i == n) { /* nothing to escape: nearly every string */
         char *p = o->p + o->len;
         *p = '"';
@@ -89,17 +96,8 @@ static void put_string(struct out *o, const char *s, size_t n)
     }
     put_char(o, '"');
     size_t run = 0;
-    while (i < n) {
-        /* Skip what needs no escape a word at a time, then byte by byte. */
-        while (i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w)))
-            i += 8;
-        if (i == n)
-            break;
+    for (; i < n; i = skip_plain(s, i + 1, n)) {
         unsigned char c = (unsigned char)s[i];
-        if (!byte_needs_escape(c)) {
-            i++;
-            continue;
-        }
         put(o, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 0};
@@ -119,7 +117,6 @@ static void put_string(struct out *o, const char *s, size_t n)
             el = 6;
         }
         put(o, esc, el);
-        i++;
     }
     put(o, s + run, n - run);
     put_char(o, '"');

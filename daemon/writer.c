@@ -432,14 +432,11 @@ static void *writer_main(void *arg)
 
 static void run_completions(struct writer *w)
 {
-    if (w->draining)
-        return; /* reached again from a completion: the outer run goes on */
     pthread_mutex_lock(&w->mu);
     struct write_item *it = w->out_head;
     w->out_head = w->out_tail = NULL;
     atomic_store_explicit(&w->done_ready, 0, memory_order_relaxed);
     pthread_mutex_unlock(&w->mu);
-    w->draining = 1;
     int any = it != NULL;
     while (it) {
         struct write_item *next = it->next;
@@ -447,7 +444,6 @@ static void run_completions(struct writer *w)
         it->done(it);
         it = next;
     }
-    w->draining = 0;
     if (any && w->after_completions)
         w->after_completions(w->after_arg);
 }

@@ -86,7 +86,6 @@ struct writer {
     int joined;  /* the thread has ended: items can no longer be committed */
     int failing; /* the last commit failed: log recovery once */
     atomic_int done_ready; /* out_head is not empty (read without the lock) */
-    int draining;          /* completions are running (no nesting) */
     struct writer_stats stats;
     /* Called on the loop after each drain of completions (feed wakeups). */
     void (*after_completions)(void *arg);

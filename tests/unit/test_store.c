@@ -695,7 +695,6 @@ static void test_serialized_ahead_is_stored_the_same(void **state)
 
 /* Completions through the real writer thread. */
 struct done_log {
-    struct writer *w;
     int calls;
     uint64_t seq;
 };
@@ -705,7 +704,6 @@ static void on_done(struct write_item *it)
     struct done_log *d = it->arg;
     d->calls++;
     d->seq = it->status == 0 && it->seqs ? it->seqs[0] : 0;
-    writer_poll(d->w); /* a completion that polls again does not run itself twice */
     write_item_free(it);
 }
 
@@ -719,7 +717,7 @@ static void test_poll_delivers_before_the_wakeup(void **state)
     assert_int_equal(uv_loop_init(&loop), 0);
     struct writer w = {0};
     assert_int_equal(writer_start(&w, &loop, &f->st), 0);
-    struct done_log d[2] = {{.w = &w}, {.w = &w}};
+    struct done_log d[2] = {{0}, {0}};
     const char *ext[][1] = {{"a"}, {"b"}};
     for (int i = 0; i < 2; i++) {
         writer_poll(&w);
