@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define MAX_DEPTH 2048
 
 struct in {
@@ -141,6 +143,19 @@ static char *string(struct in *in, size_t *len, int *copy)
     const unsigned char *s = in->p, *q = s;
     int escapes = 0;
     while (q < in->end && *q != '"') {
+        /* Plain ASCII eight bytes at a time, then on to the first other
+         * byte: the lowest flagged one is exact, and on a little-endian
+         * machine the lowest is the first in memory. */
+        uint64_t w, m = 0;
+        while (in->end - q >= 8 &&
+               (memcpy(&w, q, 8), !(m = util_json_word_special(w) | (w & 0x8080808080808080ull))))
+            q += 8;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (m)
+            q += __builtin_ctzll(m) >> 3;
+#endif
+        if (q >= in->end || *q == '"')
+            break;
         if (*q < 0x20) {
             in->p = q;
             fail(in, "control character 0x%x in a string", *q);

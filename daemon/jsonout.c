@@ -51,17 +51,6 @@ static inline void put_char(struct out *o, char c)
         put(o, &c, 1);
 }
 
-/* Whether any byte of x is below 0x20, a quote or a backslash: the bytes
- * JSON must escape (the classic "has a byte less than n" and "has a zero
- * byte" word tricks, eight bytes at a time). */
-static inline int word_needs_escape(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t ctl = (x - ones * 0x20) & ~x;
-    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-    return (((ctl | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) != 0);
-}
-
 static inline int byte_needs_escape(unsigned char c)
 {
     return c < 0x20 || c == '"' || c == '\\';
@@ -72,7 +61,7 @@ static inline int byte_needs_escape(unsigned char c)
 static size_t skip_plain(const char *s, size_t i, size_t n)
 {
     uint64_t w;
-    while (i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w)))
+    while (i + 8 <= n && (memcpy(&w, s + i, 8), !util_json_word_special(w)))
         i += 8;
     while (i < n && !byte_needs_escape((unsigned char)s[i]))
         i++;

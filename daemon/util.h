@@ -18,6 +18,19 @@ char *util_u64_dec(char *end, uint64_t v);
 /* Parse what util_format_time writes (and offsets, and no fraction). */
 int util_parse_time(const char *s, int64_t *unix_ms);
 
+/* The high bit of each byte of x that is below 0x20, a quote or a
+ * backslash, the bytes a JSON string escapes (and a few more high bits
+ * once one is found: test for zero, not for which byte).  The classic "has
+ * a byte less than n" and "has a zero byte" word tricks, eight bytes at a
+ * time. */
+static inline uint64_t util_json_word_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t ctl = (x - ones * 0x20) & ~x;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (ctl | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+}
+
 /* Option value parsers: 0 or -EINVAL. */
 int util_parse_int(const char *s, int64_t *out);
 int util_parse_bool(const char *s, int *out);

@@ -133,12 +133,46 @@ static void test_mutations(void **state)
     }
 }
 
+/* Strings are read eight plain ASCII bytes at a time: every byte that ends
+ * the fast run (quote, backslash, control, DEL, non-ASCII, valid or not) at
+ * every place of a word, in strings of every length up to three words, and
+ * the same strings cut short. */
+static void test_string_words(void **state)
+{
+    (void)state;
+    static const char *const odd[] = {"\"", "\\n", "\\u00e7", "\x01", "\x1f", " ", "\x7f",
+                                      "\x80", "\xc3\xa7", "\xe2\x82\xac", "\xf0\x9f\x99\x82",
+                                      "\xc3", "\xed\xa0\x80", "\n", "~"};
+    char buf[64];
+    for (size_t len = 0; len <= 24; len++)
+        for (size_t at = 0; at <= len; at++)
+            for (size_t k = 0; k < ARRAY_SIZE(odd); k++) {
+                size_t n = 0;
+                buf[n++] = '[';
+                buf[n++] = '"';
+                for (size_t i = 0; i < len; i++) {
+                    if (i == at)
+                        for (const char *o = odd[k]; *o; o++)
+                            buf[n++] = *o;
+                    buf[n++] = (char)('a' + i % 26);
+                }
+                if (at == len)
+                    for (const char *o = odd[k]; *o; o++)
+                        buf[n++] = *o;
+                buf[n++] = '"';
+                buf[n++] = ']';
+                agree(buf, n);
+                agree(buf, n - 2); /* unterminated */
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_nesting_limit),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_string_words),
     };
     return cmocka_run_group_tests_name("jsonin", tests, NULL, NULL);
 }
