@@ -26,6 +26,14 @@ static const char *const record_fields[] = {KANAL_RECORD_FIELDS};
 
 #define MAX_EXTERNAL_ID 1024
 
+/* Members of the stored form: their names are ASCII constants, which
+ * json_object_set_new would check for valid UTF-8 once per call. */
+#define set_new(obj, key, value) json_object_set_new_nocheck(obj, key, value)
+#define set_shared(obj, key, value) json_object_set_new_nocheck(obj, key, json_incref(value))
+/* A string known to be valid UTF-8 without NUL (ASCII kanald wrote, or
+ * made of strings already checked). */
+#define ascii_string(s) json_stringn_nocheck(s, strlen(s))
+
 struct check {
     char *err;
     size_t err_len;
@@ -153,10 +161,10 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
         json_decref(p);
         return r;
     }
-    json_object_set_new(p, "handle", h);
+    set_new(p, "handle", h);
     if (name)
-        json_object_set(p, "name", json_object_get(in, "name"));
-    json_object_set_new(p, "role", json_string(role ? role : "customer"));
+        set_shared(p, "name", json_object_get(in, "name"));
+    set_new(p, "role", ascii_string(role ? role : "customer")); /* one of roles */
     /* handles lists every identifier of the party, the main one first. */
     json_t *list = json_array();
     json_array_append(list, h);
@@ -193,7 +201,7 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
                 json_array_append_new(list, nh);
         }
     }
-    json_object_set_new(p, "handles", list);
+    set_new(p, "handles", list);
     *out = p;
     return 0;
 }
@@ -389,54 +397,57 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
     rec = json_object();
     char id[MAX_EXTERNAL_ID + 160];
     size_t sl = strlen(ctx->source), kl = strlen(kind), el = strlen(external_id);
+    json_t *idv;
     if (sl + kl + el + 3 <= sizeof id) {
         memcpy(id, ctx->source, sl);
         id[sl] = '/';
         memcpy(id + sl + 1, kind, kl);
         id[sl + 1 + kl] = '/';
         memcpy(id + sl + kl + 2, external_id, el + 1);
+        idv = json_stringn_nocheck(id, sl + kl + el + 2); /* checked strings and '/' */
     } else {
         snprintf(id, sizeof id, "%s/%s/%s", ctx->source, kind, external_id);
+        idv = json_string(id);
     }
-    json_object_set_new(rec, "v", json_integer(1));
-    json_object_set_new(rec, "seq", json_integer(0));
-    json_object_set_new(rec, "id", json_string(id));
-    json_object_set_new(rec, "source", json_string(ctx->source));
-    json_object_set_new(rec, "channel", json_string(channel ? channel : ctx->channel));
-    json_object_set(rec, "kind", json_object_get(in, "kind"));
-    json_object_set(rec, "direction", json_object_get(in, "direction"));
-    json_object_set_new(rec, "occurred_at", json_string(occurred ? occurred_buf : ctx->received_at));
-    json_object_set_new(rec, "received_at", json_string(ctx->received_at));
+    set_new(rec, "v", json_integer(1));
+    set_new(rec, "seq", json_integer(0));
+    set_new(rec, "id", idv);
+    set_new(rec, "source", ascii_string(ctx->source)); /* a checked source name */
+    set_new(rec, "channel", json_string(channel ? channel : ctx->channel));
+    set_shared(rec, "kind", json_object_get(in, "kind"));
+    set_shared(rec, "direction", json_object_get(in, "direction"));
+    set_new(rec, "occurred_at", ascii_string(occurred ? occurred_buf : ctx->received_at));
+    set_new(rec, "received_at", ascii_string(ctx->received_at));
     /* Strings already checked are shared with the input, not copied. */
-    json_object_set(rec, "external_id", json_object_get(in, "external_id"));
+    set_shared(rec, "external_id", json_object_get(in, "external_id"));
     if (optional[0])
-        json_object_set(rec, "thread", json_object_get(in, "thread"));
+        set_shared(rec, "thread", json_object_get(in, "thread"));
     if (optional[1])
-        json_object_set(rec, "reply_to", json_object_get(in, "reply_to"));
+        set_shared(rec, "reply_to", json_object_get(in, "reply_to"));
     if (from)
-        json_object_set_new(rec, "from", from);
-    json_object_set_new(rec, "to", to);
-    json_object_set_new(rec, "mentions", mentions);
+        set_new(rec, "from", from);
+    set_new(rec, "to", to);
+    set_new(rec, "mentions", mentions);
     if (optional[2])
-        json_object_set(rec, "subject", json_object_get(in, "subject"));
+        set_shared(rec, "subject", json_object_get(in, "subject"));
     if (optional[3])
-        json_object_set(rec, "text", json_object_get(in, "text"));
-    json_object_set_new(rec, "attachments", att);
+        set_shared(rec, "text", json_object_get(in, "text"));
+    set_new(rec, "attachments", att);
     if (ev)
-        json_object_set_new(rec, "event", ev);
+        set_new(rec, "event", ev);
     if (optional[4])
-        json_object_set(rec, "campaign", json_object_get(in, "campaign"));
+        set_shared(rec, "campaign", json_object_get(in, "campaign"));
     if (status)
-        json_object_set(rec, "status", json_object_get(in, "status"));
+        set_shared(rec, "status", json_object_get(in, "status"));
     if (optional[6])
-        json_object_set(rec, "contact", json_object_get(in, "contact"));
+        set_shared(rec, "contact", json_object_get(in, "contact"));
     if (meta && json_is_object(meta))
-        json_object_set(rec, "meta", meta);
+        set_shared(rec, "meta", meta);
     else
-        json_object_set_new(rec, "meta", json_object());
+        set_new(rec, "meta", json_object());
     json_t *raw = json_object_get(in, "raw");
     if (raw && !json_is_null(raw) && (ctx->keep_raw || strcmp(kind, "unknown") == 0))
-        json_object_set(rec, "raw", raw);
+        set_shared(rec, "raw", raw);
     *out = rec;
     return 0;
 fail:
