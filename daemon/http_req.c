@@ -16,36 +16,6 @@
 
 #define NO_SPAN UINT32_MAX
 
-const char *http_status_text(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    }
-    return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error"
-                                                                      : "Server Error";
-}
-
 struct http_req *http_req_new(struct http_server *server, struct http_conn *conn)
 {
     /* The inline buffers at the end need no zeroing. */

@@ -19,10 +19,9 @@ char *util_u64_dec(char *end, uint64_t v);
 int util_parse_time(const char *s, int64_t *unix_ms);
 
 /* The high bit of each byte of x that is below 0x20, a quote or a
- * backslash, the bytes a JSON string escapes (and a few more high bits
- * once one is found: test for zero, not for which byte).  The classic "has
- * a byte less than n" and "has a zero byte" word tricks, eight bytes at a
- * time. */
+ * backslash, the bytes a JSON string escapes: the classic "has a byte less
+ * than n" and "has a zero byte" word tricks, eight bytes at a time.  The
+ * lowest flag is exact; above it a borrow may flag bytes that are plain. */
 static inline uint64_t util_json_word_special(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
