@@ -270,3 +270,58 @@ def test_4xx_while_the_store_is_failing(make_kanald, tmp_path):
         assert k.stop() == 0
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def html_mail(n, html):
+    return (f"From: Ali <ali@example.com>\r\nTo: destek@brand.example\r\nSubject: html {n}\r\n"
+            f"Message-ID: <html-{n}@example.com>\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            f"{html}\r\n")
+
+
+def deliver(c, data):
+    """One message over an open Lmtp session; the reply after the final dot."""
+    c.send("MAIL FROM:<ali@example.com>\r\nRCPT TO:<destek@brand.example>\r\nDATA\r\n")
+    assert [c.reply()[0] for _ in range(3)] == [250, 250, 354]
+    c.send(data.replace("\r\n.", "\r\n..") + ".\r\n")
+    return c.reply()
+
+
+# HTML-only mail as it is stored: '&' and '<' that start no markup are text,
+# truncated or unknown references stay as written, out-of-range ones become
+# U+FFFD, the ordinary ones are decoded.
+HTML_CASES = [
+    ("<p>Tom & Jerry</p>", "Tom & Jerry"),
+    ("<p>ends with &</p>&", "ends with &\n\n&"),
+    ("<p>&&&& and &&amp;&</p>", "&&&& and &&&"),
+    ("<p>truncated &am &#12 end</p>", "truncated &am &#12 end"),
+    ("<div>cut at the end &#x1F600", "cut at the end &#x1F600"),
+    ("<p>&# and &#x and &#; and &#x;</p>", "&# and &#x and &#; and &#x;"),
+    ("<p>&#0; &#xD800; &#x110000; &#99999999999;</p>", " ".join(["\ufffd"] * 4)),
+    ("<p>&bogus; &AMP; fish &chips;</p>", "&bogus; &AMP; fish &chips;"),
+    ("<p>&am<b>p; &#<i>65;</i></p>", "&amp; &#65;"),
+    ("<p>&amp; &lt;b&gt; it&#39;s &#x263A; a&nbsp;b</p>", "& <b> it's \u263a a b"),
+    ("<p>1 < 2 and I <3 it</p><", "1 < 2 and I <3 it\n\n<"),
+    ("<p>kept</p><!-- never closed &", "kept"),
+    ("<p>kept</p><script>while (a & b) {}", "kept"),
+    ("<html><head><title>t</title><body><p>Hello & bye</p>", "Hello & bye"),
+]
+
+
+def test_html_only_mail_with_bare_ampersands_and_broken_markup(make_kanald):
+    k, port = lmtp_kanald(make_kanald)
+    c = Lmtp(port)
+    assert c.reply()[0] == 220 and c.cmd("LHLO mta.example") == 250
+    for n, (html, _) in enumerate(HTML_CASES):
+        # Answered at all means the parser returned: it once spun forever on '&'.
+        assert deliver(c, html_mail(n, html)) == \
+            (250, ["250 2.1.5 <destek@brand.example> delivered"]), html
+    assert c.cmd("QUIT") == 221
+    # HTTP still answers, and each message is stored with its text.
+    got = {r["external_id"]: r for r in records(k)}
+    for n, (html, want) in enumerate(HTML_CASES):
+        rec = got[f"html-{n}@example.com"]
+        assert (rec["text"], rec["meta"]["text_from_html"]) == (want, True), html
+    # Another session still works after all of it.
+    rc, replies, out = swaks(["destek@brand.example"], fixture("alternative.eml"), port=port)
+    assert rc == 0 and replies == delivered(["destek@brand.example"]), out
