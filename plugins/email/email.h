@@ -37,6 +37,9 @@ struct email {
     char **brand;    /* lower-cased addresses and "@domain" entries */
     size_t nbrand;
     int allow_plaintext;
+    /* Limits of the LMTP listener, which has no authentication. */
+    int64_t lmtp_max_sessions, lmtp_max_recipients, lmtp_max_commands;
+    int64_t lmtp_max_command_line, lmtp_max_reply_queue, lmtp_idle_timeout_ms;
     /* Parts. */
     struct imap *imap;
     struct lmtp *lmtp;
@@ -152,6 +155,8 @@ void imap_free(struct imap *im);
 
 /* ---- lmtp.c ---- */
 
+/* Check the lmtp_* limits; KANAL_ECONFIG (logged) when one cannot work. */
+int lmtp_check_limits(struct email *e);
 int lmtp_create(struct email *e, struct lmtp **out);
 int lmtp_start(struct lmtp *l);
 void lmtp_stop(struct lmtp *l);

@@ -8,7 +8,14 @@
  * RCPT order: 250 when stored, 451 (try again later) when the store cannot
  * commit, so that the MTA keeps the mail queued.  One message gives one
  * record, whatever the number of recipients (they are in meta.envelope_to).
- * A message over max_message_size is read to its end and refused with 552. */
+ * A message over max_message_size is read to its end and refused with 552.
+ *
+ * Anyone who reaches the listener can talk to it, so what a session can
+ * hold is bounded by the source's lmtp_* options: sessions at once,
+ * recipients, the length of a command line, commands between two messages,
+ * and the replies queued for a client that does not read them (no command
+ * is read while they are over the limit; lmtp_idle_timeout closes a session
+ * that neither sends nor reads). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,11 +32,7 @@
 
 #include "email.h"
 
-#define MAX_SESSIONS 64
-#define MAX_RECIPIENTS 100
-#define MAX_COMMAND 4096       /* a command line, with its parameters */
 #define MAX_PENDING_LINE 65536 /* a DATA line is passed on in pieces beyond this */
-#define IDLE_TIMEOUT_MS (5 * 60 * 1000)
 #define SWEEP_MS 10000
 
 enum lmtp_state { CMD, DATA, WAIT };
@@ -53,6 +56,8 @@ struct session {
     char *data;
     size_t data_len, data_cap;
     int data_mid_line, too_big;
+    int64_t commands;    /* since the last message */
+    int stalled_logged;  /* the replies-not-read line is logged */
     int quit;            /* close once the output is sent */
     int dead;            /* closed; freed when its commit completes */
     int64_t last_active; /* wall clock, ms */
@@ -76,6 +81,12 @@ static int session_process(struct session *s);
 static int64_t now_ms(struct lmtp *l)
 {
     return l->e->host->now_ms();
+}
+
+/* The client has not read enough of its replies to be given more. */
+static int replies_full(const struct session *s)
+{
+    return s->out_len - s->out_off > (size_t)s->l->e->lmtp_max_reply_queue;
 }
 
 /* ---- buffers ---- */
@@ -199,7 +210,7 @@ static int session_update(struct session *s)
 {
     if (s->dead || flush(s) < 0)
         return -1;
-    int want = (s->state != WAIT && !s->quit ? KANAL_WATCH_READ : 0) |
+    int want = (s->state != WAIT && !s->quit && !replies_full(s) ? KANAL_WATCH_READ : 0) |
                (s->out_len > s->out_off ? KANAL_WATCH_WRITE : 0);
     if (want == s->watching)
         return 0;
@@ -262,6 +273,7 @@ static void end_of_data(struct session *s)
 {
     struct email *e = s->l->e;
     s->state = CMD; /* WAIT below, once the message is on its way */
+    s->commands = 0;
     if (s->too_big) {
         for (size_t i = 0; i < s->nrcpt; i++)
             reply(s, "552 5.3.4 <%s> message exceeds the size limit of %lld bytes", s->rcpt[i],
@@ -335,6 +347,16 @@ static void command(struct session *s, char *line)
     const char *arg = line + vl;
     while (*arg == ' ')
         arg++;
+    if (++s->commands > e->lmtp_max_commands) {
+        /* NOOPs, RSETs or refused commands without end: nothing to store. */
+        e->host->log(e->src, KANAL_LOG_WARNING,
+                     "lmtp: closing the session from %s: more than %lld commands without a "
+                     "message (lmtp_max_commands)",
+                     s->peer, (long long)e->lmtp_max_commands);
+        reply(s, "421 4.7.0 %s too many commands without a message; closing", s->l->hostname);
+        s->quit = 1;
+        return;
+    }
     if (strcasecmp(verb, "LHLO") == 0) {
         if (!*arg) {
             reply(s, "501 5.5.4 LHLO needs a host name");
@@ -378,7 +400,7 @@ static void command(struct session *s, char *line)
             reply(s, "503 5.5.1 need MAIL first");
         else if (!to || !strchr(to, '@'))
             reply(s, "501 5.1.3 syntax: RCPT TO:<address>");
-        else if (s->nrcpt >= MAX_RECIPIENTS)
+        else if (s->nrcpt >= (size_t)e->lmtp_max_recipients)
             reply(s, "452 4.5.3 too many recipients");
         else if (!(grown = realloc(s->rcpt, (s->nrcpt + 1) * sizeof *grown)))
             reply(s, "452 4.3.0 out of memory");
@@ -434,19 +456,43 @@ static void data_append(struct session *s, const char *p, size_t n, int eol)
     s->data[s->data_len] = '\0';
 }
 
+static void line_too_long(struct session *s)
+{
+    struct email *e = s->l->e;
+    e->host->log(e->src, KANAL_LOG_WARNING,
+                 "lmtp: closing the session from %s: a command line over %lld bytes "
+                 "(lmtp_max_command_line)",
+                 s->peer, (long long)e->lmtp_max_command_line);
+    reply(s, "500 5.5.0 line too long");
+    s->quit = 1;
+}
+
 /* Handle the complete lines in the input buffer.  -1 when the session is
  * closed. */
 static int session_process(struct session *s)
 {
     size_t pos = 0;
+    int held; /* commands wait for the client to read its replies */
+again:
+    held = 0;
     while (s->state != WAIT && !s->quit) {
+        if (replies_full(s)) {
+            held = 1;
+            if (!s->stalled_logged)
+                s->l->e->host->log(s->l->e->src, KANAL_LOG_NOTICE,
+                                   "lmtp: %s does not read its replies (%zu bytes queued): its "
+                                   "commands wait until it does (lmtp_max_reply_queue)",
+                                   s->peer, s->out_len - s->out_off);
+            s->stalled_logged = 1;
+            break;
+        }
         char *start = s->in + pos;
         char *lf = memchr(start, '\n', s->in_len - pos);
         if (!lf) {
             size_t left = s->in_len - pos;
-            if (s->state == CMD && left > MAX_COMMAND) {
-                reply(s, "500 5.5.0 line too long");
-                s->quit = 1;
+            /* (Its CR and LF may be on their way.) */
+            if (s->state == CMD && left > (size_t)s->l->e->lmtp_max_command_line + 2) {
+                line_too_long(s);
             } else if (s->state == DATA && left > MAX_PENDING_LINE) {
                 /* A very long line: pass it on in pieces (it cannot be "."). */
                 data_append(s, start, left - 1, 0);
@@ -459,6 +505,10 @@ static int session_process(struct session *s)
         size_t next = pos + len + 1;
         if (len && start[len - 1] == '\r')
             len--;
+        if (s->state == CMD && len > (size_t)s->l->e->lmtp_max_command_line) {
+            line_too_long(s);
+            break;
+        }
         start[len] = '\0';
         pos = next;
         if (s->state == CMD) {
@@ -478,8 +528,15 @@ static int session_process(struct session *s)
     if (pos) {
         memmove(s->in, s->in + pos, s->in_len - pos);
         s->in_len -= pos;
+        pos = 0;
     }
-    return session_update(s);
+    if (session_update(s) < 0)
+        return -1;
+    /* The queued replies went out at once: go on with the commands already
+     * read, for no event will come for them. */
+    if (held && s->state != WAIT && !s->quit && !replies_full(s))
+        goto again;
+    return 0;
 }
 
 static void on_session_event(void *arg, int fd, int events)
@@ -489,8 +546,8 @@ static void on_session_event(void *arg, int fd, int events)
     s->last_active = now_ms(s->l);
     if ((events & KANAL_WATCH_WRITE) && flush(s) < 0)
         return;
-    if (!(events & KANAL_WATCH_READ) || s->state == WAIT) {
-        session_update(s);
+    if (!(events & KANAL_WATCH_READ) || s->state == WAIT || replies_full(s)) {
+        session_process(s); /* commands held back while the replies were full */
         return;
     }
     for (int rounds = 0; rounds < 16; rounds++) {
@@ -527,7 +584,7 @@ static void on_accept(void *arg, int fd, int events)
         int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0)
             return; /* EAGAIN, or an error worth no more than the next try */
-        if (l->nsessions >= MAX_SESSIONS) {
+        if ((int64_t)l->nsessions >= l->e->lmtp_max_sessions) {
             static const char busy[] = "421 4.3.2 too many connections; try again later\r\n";
             ssize_t ignored = send(c, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)ignored;
@@ -563,13 +620,31 @@ static void on_sweep(void *arg)
     int64_t now = now_ms(l); /* a clock set back makes sessions look young, not old */
     for (struct session *s = l->sessions, *n; s; s = n) {
         n = s->next;
-        if (s->state != WAIT && now - s->last_active > IDLE_TIMEOUT_MS) {
+        if (s->state != WAIT && now - s->last_active > l->e->lmtp_idle_timeout_ms) {
+            l->e->host->log(l->e->src, KANAL_LOG_NOTICE,
+                            "lmtp: closing the session from %s: idle for %lld ms, neither "
+                            "sending nor reading its replies (lmtp_idle_timeout)",
+                            s->peer, (long long)l->e->lmtp_idle_timeout_ms);
             reply(s, "421 4.4.2 %s idle for too long; closing", l->hostname);
             s->quit = 1;
             if (flush(s) > 0) /* the socket is full: give up on the rest */
                 session_close(s);
         }
     }
+}
+
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104: only this host can connect. */
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
 }
 
 static int listen_unix(struct lmtp *l, const char *path)
@@ -631,6 +706,38 @@ static int listen_inet(struct lmtp *l, const char *spec)
     return 0;
 }
 
+int lmtp_check_limits(struct email *e)
+{
+    const struct {
+        const char *name;
+        int64_t value, min;
+    } limits[] = {
+        {"lmtp_max_sessions", e->lmtp_max_sessions, 1},
+        {"lmtp_max_recipients", e->lmtp_max_recipients, 1},
+        /* LHLO, MAIL, each RCPT and DATA: one whole message must fit. */
+        {"lmtp_max_commands", e->lmtp_max_commands, e->lmtp_max_recipients + 3},
+        {"lmtp_max_command_line", e->lmtp_max_command_line, 512}, /* RFC 5321 4.5.3.1.4 */
+        {"lmtp_max_reply_queue", e->lmtp_max_reply_queue, 1024},
+        {"lmtp_idle_timeout", e->lmtp_idle_timeout_ms, 1000},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        if (limits[i].value < limits[i].min) {
+            e->host->log(e->src, KANAL_LOG_ERR, "%s = %lld: must be at least %lld%s",
+                         limits[i].name, (long long)limits[i].value, (long long)limits[i].min,
+                         i == 2 ? " (lmtp_max_recipients + 3)" : "");
+            return KANAL_ECONFIG;
+        }
+    return 0;
+}
+
+/* Idle sessions are looked for often enough to close them near their
+ * timeout. */
+static int64_t sweep_ms(const struct email *e)
+{
+    int64_t ms = e->lmtp_idle_timeout_ms / 4;
+    return ms < 250 ? 250 : ms > SWEEP_MS ? SWEEP_MS : ms;
+}
+
 int lmtp_create(struct email *e, struct lmtp **out)
 {
     struct lmtp *l = calloc(1, sizeof *l);
@@ -656,7 +763,7 @@ int lmtp_start(struct lmtp *l)
         return r == -EINVAL ? KANAL_ECONFIG : r;
     }
     if ((r = e->host->watch_fd(e->src, l->fd, KANAL_WATCH_READ, on_accept, l, &l->watch)) < 0 ||
-        (r = e->host->timer_start(e->src, SWEEP_MS, SWEEP_MS, on_sweep, l, &l->sweep)) < 0) {
+        (r = e->host->timer_start(e->src, sweep_ms(e), sweep_ms(e), on_sweep, l, &l->sweep)) < 0) {
         lmtp_stop(l);
         return r;
     }
@@ -668,10 +775,19 @@ int lmtp_start(struct lmtp *l)
         char host[INET6_ADDRSTRLEN], port[16];
         if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) == 0 &&
             getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
-                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-            e->host->log(e->src, KANAL_LOG_NOTICE, "lmtp: accepting on %s%s%s:%s",
-                         ss.ss_family == AF_INET6 ? "[" : "", host,
-                         ss.ss_family == AF_INET6 ? "]" : "", port);
+                        NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+            const char *b = ss.ss_family == AF_INET6 ? "[" : "";
+            const char *k = ss.ss_family == AF_INET6 ? "]" : "";
+            e->host->log(e->src, KANAL_LOG_NOTICE, "lmtp: accepting on %s%s%s:%s", b, host, k,
+                         port);
+            if (!is_loopback(&ss))
+                e->host->log(e->src, KANAL_LOG_WARNING,
+                             "lmtp: listening on %s%s%s:%s (lmtp_listen = %s), which is not a "
+                             "loopback address: LMTP has no authentication, so anyone who can "
+                             "reach it can inject mail; use 127.0.0.1, [::1] or a unix: socket, "
+                             "or firewall the port",
+                             b, host, k, port, spec);
+        }
     }
     return 0;
 }
