@@ -201,6 +201,13 @@ $(BUILD)/tests/test_twilio: tests/unit/test_twilio.c plugins/sms/twilio_sig.c \
 	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/sms $(LDFLAGS_ALL) -o $@ $< \
 	    plugins/sms/twilio_sig.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_html compiles the e-mail plugin's HTML-to-text code (libc only).
+$(BUILD)/tests/test_html: tests/unit/test_html.c plugins/email/html.c plugins/email/email.h \
+                          $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/email $(LDFLAGS_ALL) -o $@ $< \
+	    plugins/email/html.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
+
 unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

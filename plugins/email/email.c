@@ -165,6 +165,12 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
     e->allow_plaintext = plain != 0;
     if (e->poll_interval_ms < 1000)
         e->poll_interval_ms = 1000;
+    host->config_int(src, "lmtp_max_sessions", &e->lmtp_max_sessions);
+    host->config_int(src, "lmtp_max_recipients", &e->lmtp_max_recipients);
+    host->config_int(src, "lmtp_max_commands", &e->lmtp_max_commands);
+    host->config_int(src, "lmtp_max_command_line", &e->lmtp_max_command_line);
+    host->config_int(src, "lmtp_max_reply_queue", &e->lmtp_max_reply_queue);
+    host->config_int(src, "lmtp_idle_timeout", &e->lmtp_idle_timeout_ms);
 
     int r = 0;
     const char *from = host->config_string(src, "from");
@@ -189,6 +195,8 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
         r = KANAL_ECONFIG;
         goto fail;
     }
+    if (e->lmtp_listen && (r = lmtp_check_limits(e)) < 0)
+        goto fail;
     if (e->smtp_url && !e->from_addr) {
         host->log(src, KANAL_LOG_ERR, "smtp_url needs from (the sender address)");
         r = KANAL_ECONFIG;
@@ -260,6 +268,18 @@ static const struct kanal_option email_options[] = {
      "the brand's addresses and @domains, comma-separated (from is one of them)", NULL},
     {"allow_plaintext", KANAL_OPT_BOOL, "no", 0,
      "allow imap:// and smtp:// without STARTTLS (servers on loopback only)", NULL},
+    {"lmtp_max_sessions", KANAL_OPT_INT, "64", 0,
+     "LMTP connections at once; more are answered 421 and closed", NULL},
+    {"lmtp_max_recipients", KANAL_OPT_INT, "100", 0,
+     "recipients of one LMTP message; more are refused with 452", NULL},
+    {"lmtp_max_commands", KANAL_OPT_INT, "1000", 0,
+     "LMTP commands a session may send between two messages; then 421 and closed", NULL},
+    {"lmtp_max_command_line", KANAL_OPT_SIZE, "4K", 0,
+     "longest LMTP command line; a longer one is answered 500 and the session closed", NULL},
+    {"lmtp_max_reply_queue", KANAL_OPT_SIZE, "64K", 0,
+     "LMTP replies queued for a client that does not read them; above it no command is read", NULL},
+    {"lmtp_idle_timeout", KANAL_OPT_DURATION, "5m", 0,
+     "an LMTP session that sends nothing and reads nothing this long is closed", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 

@@ -4,6 +4,7 @@
  *   email.c   options, lifecycle, brand addresses, health
  *   imap.c    polling a mailbox through the host's async transfers
  *   lmtp.c    the LMTP listener (RFC 2033) on the host's fd watches
+ *   lmtp_listen.c  its socket, the warning when it is not loopback, limits
  *   mime.c    GMime: a raw message into struct mail
  *   html.c    text/html reduced to text
  *   ingest.c  struct mail into records, dedup, the batch an emit commits
@@ -37,6 +38,9 @@ struct email {
     char **brand;    /* lower-cased addresses and "@domain" entries */
     size_t nbrand;
     int allow_plaintext;
+    /* Limits of the LMTP listener, which has no authentication. */
+    int64_t lmtp_max_sessions, lmtp_max_recipients, lmtp_max_commands;
+    int64_t lmtp_max_command_line, lmtp_max_reply_queue, lmtp_idle_timeout_ms;
     /* Parts. */
     struct imap *imap;
     struct lmtp *lmtp;
@@ -150,8 +154,16 @@ int imap_start(struct imap *im);
 void imap_stop(struct imap *im);
 void imap_free(struct imap *im);
 
-/* ---- lmtp.c ---- */
+/* ---- lmtp.c, lmtp_listen.c ---- */
 
+/* Check the lmtp_* limits; KANAL_ECONFIG (logged) when one cannot work. */
+int lmtp_check_limits(struct email *e);
+/* How often to look for idle sessions: often enough to close them near
+ * lmtp_idle_timeout, at most every 10 s. */
+int64_t lmtp_sweep_ms(const struct email *e);
+/* Listen on lmtp_listen (HOST:PORT or unix:/path): 0 with *fd (and
+ * *unix_path malloc'ed for a unix socket), or an error, logged. */
+int lmtp_listen(struct email *e, const char *spec, int *fd, char **unix_path);
 int lmtp_create(struct email *e, struct lmtp **out);
 int lmtp_start(struct lmtp *l);
 void lmtp_stop(struct lmtp *l);

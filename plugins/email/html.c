@@ -101,25 +101,42 @@ static size_t entity(struct out *o, const char *p, const char *end)
         {"uuml", 0xFC},    {"Uuml", 0xDC},     {"auml", 0xE4},    {"Auml", 0xC4},
         {"szlig", 0xDF},   {"eacute", 0xE9},   {"egrave", 0xE8},  {"agrave", 0xE0},
     };
-    const char *semi = memchr(p, ';', (size_t)(end - p) < 12 ? (size_t)(end - p) : 12);
-    if (!semi)
-        return 0;
-    const char *name = p + 1;
-    size_t len = (size_t)(semi - name);
-    if (len >= 2 && name[0] == '#') {
-        char *stop;
-        unsigned long cp = (name[1] == 'x' || name[1] == 'X') ? strtoul(name + 2, &stop, 16)
-                                                              : strtoul(name + 1, &stop, 10);
-        if (stop != semi)
+    if (end - p >= 2 && p[1] == '#') {
+        /* Digits only (strtoul would also take blanks, signs and "0x"), as
+         * many as there are: a huge number is out of range, not text. */
+        int hex = end - p >= 3 && (p[2] == 'x' || p[2] == 'X');
+        const char *digits = p + 2 + hex, *d = digits;
+        unsigned long cp = 0;
+        for (; d < end; d++) {
+            int v = isdigit((unsigned char)*d)           ? *d - '0'
+                    : hex && isxdigit((unsigned char)*d) ? (tolower((unsigned char)*d) - 'a' + 10)
+                                                         : -1;
+            if (v < 0)
+                break;
+            if (cp <= 0x10FFFF) /* beyond, it stays out of range: no overflow */
+                cp = cp * (hex ? 16 : 10) + (unsigned long)v;
+        }
+        if (d == digits || d == end || *d != ';')
             return 0;
-        if (cp == 0xA0)
+        const char *semi = d;
+        if (cp == 0xA0 || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\f')
             cp = ' ';
+        else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+            cp = 0xFFFD; /* control characters are not text */
         if (cp == ' ')
             o->space = 1;
         else
             utf8(o, cp);
         return (size_t)(semi - p) + 1;
     }
+    /* The longest name kanal decodes is "hellip"; a ';' further away ends
+     * something else. */
+    size_t room = (size_t)(end - p) < 12 ? (size_t)(end - p) : 12;
+    const char *semi = memchr(p, ';', room);
+    if (!semi)
+        return 0;
+    const char *name = p + 1;
+    size_t len = (size_t)(semi - name);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i].name) == len && strncmp(names[i].name, name, len) == 0) {
             if (names[i].cp == ' ')
@@ -139,15 +156,35 @@ static int tag_is(const char *name, size_t len, const char *const *list)
     return 0;
 }
 
-/* Skip to the end of an element whose content is not text (<script>...). */
+/* Skip to the end of an element whose content is not text (<script>...).
+ * A <head> also ends where <body> starts: mail often leaves out </head>,
+ * and its text must not vanish with it. */
 static const char *skip_element(const char *p, const char *end, const char *name, size_t len)
 {
-    for (const char *q = p; q + len + 2 < end; q++)
-        if (q[0] == '<' && q[1] == '/' && strncasecmp(q + 2, name, len) == 0) {
+    int head = len == 4 && strncasecmp(name, "head", 4) == 0;
+    for (const char *q = p; q + len + 2 < end; q++) {
+        if (q[0] != '<')
+            continue;
+        if (head && strncasecmp(q + 1, "body", 4) == 0)
+            return q;
+        if (q[1] == '/' && strncasecmp(q + 2, name, len) == 0) {
             const char *gt = memchr(q, '>', (size_t)(end - q));
             return gt ? gt + 1 : end;
         }
+    }
     return end;
+}
+
+/* Whether the '<' at p starts markup.  As in HTML, "a < b", "<3" or a '<'
+ * at the very end is text. */
+static int opens_markup(const char *p, const char *end)
+{
+    if (end - p < 2)
+        return 0;
+    unsigned char c = (unsigned char)p[1];
+    if (isalpha(c) || c == '!' || c == '?')
+        return 1;
+    return c == '/' && end - p >= 3 && isalpha((unsigned char)p[2]);
 }
 
 char *html_to_text(const char *html, size_t len)
@@ -163,7 +200,7 @@ char *html_to_text(const char *html, size_t len)
     if (put(&o, "", 0) < 0)
         return NULL;
     while (p < end) {
-        if (*p == '<') {
+        if (*p == '<' && opens_markup(p, end)) {
             if (end - p >= 4 && strncmp(p, "<!--", 4) == 0) {
                 const char *c = p + 4;
                 while (c + 3 <= end && strncmp(c, "-->", 3) != 0)
@@ -208,7 +245,10 @@ char *html_to_text(const char *html, size_t len)
             p++;
             continue;
         }
-        const char *q = p;
+        /* Text up to the next markup or blank.  The first byte is taken
+         * whatever it is: an '&' that is no reference, or a '<' that opens
+         * no tag, is text, and the scan must move past it. */
+        const char *q = p + 1;
         while (q < end && *q != '<' && *q != '&' && !isspace((unsigned char)*q))
             q++;
         text(&o, p, (size_t)(q - p));

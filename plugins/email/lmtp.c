@@ -8,7 +8,14 @@
  * RCPT order: 250 when stored, 451 (try again later) when the store cannot
  * commit, so that the MTA keeps the mail queued.  One message gives one
  * record, whatever the number of recipients (they are in meta.envelope_to).
- * A message over max_message_size is read to its end and refused with 552. */
+ * A message over max_message_size is read to its end and refused with 552.
+ *
+ * Anyone who reaches the listener can talk to it, so what a session can
+ * hold is bounded by the source's lmtp_* options: sessions at once,
+ * recipients, the length of a command line, commands between two messages,
+ * and the replies queued for a client that does not read them (no command
+ * is read while they are over the limit; lmtp_idle_timeout closes a session
+ * that neither sends nor reads). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,21 +23,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "email.h"
 
-#define MAX_SESSIONS 64
-#define MAX_RECIPIENTS 100
-#define MAX_COMMAND 4096       /* a command line, with its parameters */
 #define MAX_PENDING_LINE 65536 /* a DATA line is passed on in pieces beyond this */
-#define IDLE_TIMEOUT_MS (5 * 60 * 1000)
-#define SWEEP_MS 10000
 
 enum lmtp_state { CMD, DATA, WAIT };
 
@@ -53,6 +52,8 @@ struct session {
     char *data;
     size_t data_len, data_cap;
     int data_mid_line, too_big;
+    int64_t commands;    /* since the last message */
+    int stalled_logged;  /* the replies-not-read line is logged */
     int quit;            /* close once the output is sent */
     int dead;            /* closed; freed when its commit completes */
     int64_t last_active; /* wall clock, ms */
@@ -76,6 +77,12 @@ static int session_process(struct session *s);
 static int64_t now_ms(struct lmtp *l)
 {
     return l->e->host->now_ms();
+}
+
+/* The client has not read enough of its replies to be given more. */
+static int replies_full(const struct session *s)
+{
+    return s->out_len - s->out_off > (size_t)s->l->e->lmtp_max_reply_queue;
 }
 
 /* ---- buffers ---- */
@@ -199,7 +206,7 @@ static int session_update(struct session *s)
 {
     if (s->dead || flush(s) < 0)
         return -1;
-    int want = (s->state != WAIT && !s->quit ? KANAL_WATCH_READ : 0) |
+    int want = (s->state != WAIT && !s->quit && !replies_full(s) ? KANAL_WATCH_READ : 0) |
                (s->out_len > s->out_off ? KANAL_WATCH_WRITE : 0);
     if (want == s->watching)
         return 0;
@@ -262,6 +269,7 @@ static void end_of_data(struct session *s)
 {
     struct email *e = s->l->e;
     s->state = CMD; /* WAIT below, once the message is on its way */
+    s->commands = 0;
     if (s->too_big) {
         for (size_t i = 0; i < s->nrcpt; i++)
             reply(s, "552 5.3.4 <%s> message exceeds the size limit of %lld bytes", s->rcpt[i],
@@ -335,6 +343,16 @@ static void command(struct session *s, char *line)
     const char *arg = line + vl;
     while (*arg == ' ')
         arg++;
+    if (++s->commands > e->lmtp_max_commands) {
+        /* NOOPs, RSETs or refused commands without end: nothing to store. */
+        e->host->log(e->src, KANAL_LOG_WARNING,
+                     "lmtp: closing the session from %s: more than %lld commands without a "
+                     "message (lmtp_max_commands)",
+                     s->peer, (long long)e->lmtp_max_commands);
+        reply(s, "421 4.7.0 %s too many commands without a message; closing", s->l->hostname);
+        s->quit = 1;
+        return;
+    }
     if (strcasecmp(verb, "LHLO") == 0) {
         if (!*arg) {
             reply(s, "501 5.5.4 LHLO needs a host name");
@@ -378,7 +396,7 @@ static void command(struct session *s, char *line)
             reply(s, "503 5.5.1 need MAIL first");
         else if (!to || !strchr(to, '@'))
             reply(s, "501 5.1.3 syntax: RCPT TO:<address>");
-        else if (s->nrcpt >= MAX_RECIPIENTS)
+        else if (s->nrcpt >= (size_t)e->lmtp_max_recipients)
             reply(s, "452 4.5.3 too many recipients");
         else if (!(grown = realloc(s->rcpt, (s->nrcpt + 1) * sizeof *grown)))
             reply(s, "452 4.3.0 out of memory");
@@ -434,19 +452,43 @@ static void data_append(struct session *s, const char *p, size_t n, int eol)
     s->data[s->data_len] = '\0';
 }
 
+static void line_too_long(struct session *s)
+{
+    struct email *e = s->l->e;
+    e->host->log(e->src, KANAL_LOG_WARNING,
+                 "lmtp: closing the session from %s: a command line over %lld bytes "
+                 "(lmtp_max_command_line)",
+                 s->peer, (long long)e->lmtp_max_command_line);
+    reply(s, "500 5.5.0 line too long");
+    s->quit = 1;
+}
+
 /* Handle the complete lines in the input buffer.  -1 when the session is
  * closed. */
 static int session_process(struct session *s)
 {
     size_t pos = 0;
+    int held; /* commands wait for the client to read its replies */
+again:
+    held = 0;
     while (s->state != WAIT && !s->quit) {
+        if (replies_full(s)) {
+            held = 1;
+            if (!s->stalled_logged)
+                s->l->e->host->log(s->l->e->src, KANAL_LOG_NOTICE,
+                                   "lmtp: %s does not read its replies (%zu bytes queued): its "
+                                   "commands wait until it does (lmtp_max_reply_queue)",
+                                   s->peer, s->out_len - s->out_off);
+            s->stalled_logged = 1;
+            break;
+        }
         char *start = s->in + pos;
         char *lf = memchr(start, '\n', s->in_len - pos);
         if (!lf) {
             size_t left = s->in_len - pos;
-            if (s->state == CMD && left > MAX_COMMAND) {
-                reply(s, "500 5.5.0 line too long");
-                s->quit = 1;
+            /* (Its CR and LF may be on their way.) */
+            if (s->state == CMD && left > (size_t)s->l->e->lmtp_max_command_line + 2) {
+                line_too_long(s);
             } else if (s->state == DATA && left > MAX_PENDING_LINE) {
                 /* A very long line: pass it on in pieces (it cannot be "."). */
                 data_append(s, start, left - 1, 0);
@@ -459,6 +501,10 @@ static int session_process(struct session *s)
         size_t next = pos + len + 1;
         if (len && start[len - 1] == '\r')
             len--;
+        if (s->state == CMD && len > (size_t)s->l->e->lmtp_max_command_line) {
+            line_too_long(s);
+            break;
+        }
         start[len] = '\0';
         pos = next;
         if (s->state == CMD) {
@@ -478,8 +524,15 @@ static int session_process(struct session *s)
     if (pos) {
         memmove(s->in, s->in + pos, s->in_len - pos);
         s->in_len -= pos;
+        pos = 0;
     }
-    return session_update(s);
+    if (session_update(s) < 0)
+        return -1;
+    /* The queued replies went out at once: go on with the commands already
+     * read, for no event will come for them. */
+    if (held && s->state != WAIT && !s->quit && !replies_full(s))
+        goto again;
+    return 0;
 }
 
 static void on_session_event(void *arg, int fd, int events)
@@ -489,8 +542,8 @@ static void on_session_event(void *arg, int fd, int events)
     s->last_active = now_ms(s->l);
     if ((events & KANAL_WATCH_WRITE) && flush(s) < 0)
         return;
-    if (!(events & KANAL_WATCH_READ) || s->state == WAIT) {
-        session_update(s);
+    if (!(events & KANAL_WATCH_READ) || s->state == WAIT || replies_full(s)) {
+        session_process(s); /* commands held back while the replies were full */
         return;
     }
     for (int rounds = 0; rounds < 16; rounds++) {
@@ -527,7 +580,7 @@ static void on_accept(void *arg, int fd, int events)
         int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0)
             return; /* EAGAIN, or an error worth no more than the next try */
-        if (l->nsessions >= MAX_SESSIONS) {
+        if ((int64_t)l->nsessions >= l->e->lmtp_max_sessions) {
             static const char busy[] = "421 4.3.2 too many connections; try again later\r\n";
             ssize_t ignored = send(c, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)ignored;
@@ -563,72 +616,17 @@ static void on_sweep(void *arg)
     int64_t now = now_ms(l); /* a clock set back makes sessions look young, not old */
     for (struct session *s = l->sessions, *n; s; s = n) {
         n = s->next;
-        if (s->state != WAIT && now - s->last_active > IDLE_TIMEOUT_MS) {
+        if (s->state != WAIT && now - s->last_active > l->e->lmtp_idle_timeout_ms) {
+            l->e->host->log(l->e->src, KANAL_LOG_NOTICE,
+                            "lmtp: closing the session from %s: idle for %lld ms, neither "
+                            "sending nor reading its replies (lmtp_idle_timeout)",
+                            s->peer, (long long)l->e->lmtp_idle_timeout_ms);
             reply(s, "421 4.4.2 %s idle for too long; closing", l->hostname);
             s->quit = 1;
             if (flush(s) > 0) /* the socket is full: give up on the rest */
                 session_close(s);
         }
     }
-}
-
-static int listen_unix(struct lmtp *l, const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path)
-        return -ENAMETOOLONG;
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path); /* left by an earlier run */
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, 0660) < 0 ||
-        listen(fd, 64) < 0) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
-    l->unix_path = strdup(path);
-    l->fd = fd;
-    return 0;
-}
-
-static int listen_inet(struct lmtp *l, const char *spec)
-{
-    char host[256];
-    const char *colon = strrchr(spec, ':');
-    if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host)
-        return -EINVAL;
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = '\0';
-    if (host[0] == '[') { /* [::1]:24 */
-        size_t hl = strlen(host);
-        if (host[hl - 1] != ']')
-            return -EINVAL;
-        host[hl - 1] = '\0';
-        memmove(host, host + 1, hl - 1);
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
-    struct addrinfo *ai;
-    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-        return -EINVAL;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1, r = 0;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0)
-        r = -errno;
-    freeaddrinfo(ai);
-    if (r < 0) {
-        if (fd >= 0)
-            close(fd);
-        return r;
-    }
-    l->fd = fd;
-    return 0;
 }
 
 int lmtp_create(struct email *e, struct lmtp **out)
@@ -647,31 +645,14 @@ int lmtp_create(struct email *e, struct lmtp **out)
 int lmtp_start(struct lmtp *l)
 {
     struct email *e = l->e;
-    const char *spec = e->lmtp_listen;
-    int r = strncmp(spec, "unix:", 5) == 0 ? listen_unix(l, spec + 5) : listen_inet(l, spec);
-    if (r < 0) {
-        e->host->log(e->src, KANAL_LOG_ERR, "lmtp: cannot listen on %s: %s", spec,
-                     r == -EINVAL ? "expected HOST:PORT, [IPv6]:PORT or unix:/path"
-                                  : e->host->strerror(r));
-        return r == -EINVAL ? KANAL_ECONFIG : r;
-    }
+    int r = lmtp_listen(e, e->lmtp_listen, &l->fd, &l->unix_path);
+    if (r < 0)
+        return r;
     if ((r = e->host->watch_fd(e->src, l->fd, KANAL_WATCH_READ, on_accept, l, &l->watch)) < 0 ||
-        (r = e->host->timer_start(e->src, SWEEP_MS, SWEEP_MS, on_sweep, l, &l->sweep)) < 0) {
+        (r = e->host->timer_start(e->src, lmtp_sweep_ms(e), lmtp_sweep_ms(e), on_sweep, l,
+                                  &l->sweep)) < 0) {
         lmtp_stop(l);
         return r;
-    }
-    if (l->unix_path) {
-        e->host->log(e->src, KANAL_LOG_NOTICE, "lmtp: accepting on unix:%s", l->unix_path);
-    } else {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        char host[INET6_ADDRSTRLEN], port[16];
-        if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) == 0 &&
-            getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
-                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-            e->host->log(e->src, KANAL_LOG_NOTICE, "lmtp: accepting on %s%s%s:%s",
-                         ss.ss_family == AF_INET6 ? "[" : "", host,
-                         ss.ss_family == AF_INET6 ? "]" : "", port);
     }
     return 0;
 }

@@ -270,3 +270,189 @@ def test_4xx_while_the_store_is_failing(make_kanald, tmp_path):
         assert k.stop() == 0
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def html_mail(n, html):
+    return (f"From: Ali <ali@example.com>\r\nTo: destek@brand.example\r\nSubject: html {n}\r\n"
+            f"Message-ID: <html-{n}@example.com>\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            f"{html}\r\n")
+
+
+def deliver(c, data):
+    """One message over an open Lmtp session; the reply after the final dot."""
+    c.send("MAIL FROM:<ali@example.com>\r\nRCPT TO:<destek@brand.example>\r\nDATA\r\n")
+    assert [c.reply()[0] for _ in range(3)] == [250, 250, 354]
+    c.send(data.replace("\r\n.", "\r\n..") + ".\r\n")
+    return c.reply()
+
+
+# HTML-only mail as it is stored: '&' and '<' that start no markup are text,
+# truncated or unknown references stay as written, out-of-range ones become
+# U+FFFD, the ordinary ones are decoded.
+HTML_CASES = [
+    ("<p>Tom & Jerry</p>", "Tom & Jerry"),
+    ("<p>ends with &</p>&", "ends with &\n\n&"),
+    ("<p>&&&& and &&amp;&</p>", "&&&& and &&&"),
+    ("<p>truncated &am &#12 end</p>", "truncated &am &#12 end"),
+    ("<div>cut at the end &#x1F600", "cut at the end &#x1F600"),
+    ("<p>&# and &#x and &#; and &#x;</p>", "&# and &#x and &#; and &#x;"),
+    ("<p>&#0; &#xD800; &#x110000; &#99999999999;</p>", " ".join(["\ufffd"] * 4)),
+    ("<p>&bogus; &AMP; fish &chips;</p>", "&bogus; &AMP; fish &chips;"),
+    ("<p>&am<b>p; &#<i>65;</i></p>", "&amp; &#65;"),
+    ("<p>&amp; &lt;b&gt; it&#39;s &#x263A; a&nbsp;b</p>", "& <b> it's \u263a a b"),
+    ("<p>1 < 2 and I <3 it</p><", "1 < 2 and I <3 it\n\n<"),
+    ("<p>kept</p><!-- never closed &", "kept"),
+    ("<p>kept</p><script>while (a & b) {}", "kept"),
+    ("<html><head><title>t</title><body><p>Hello & bye</p>", "Hello & bye"),
+]
+
+
+def test_html_only_mail_with_bare_ampersands_and_broken_markup(make_kanald):
+    k, port = lmtp_kanald(make_kanald)
+    c = Lmtp(port)
+    assert c.reply()[0] == 220 and c.cmd("LHLO mta.example") == 250
+    for n, (html, _) in enumerate(HTML_CASES):
+        # Answered at all means the parser returned: it once spun forever on '&'.
+        assert deliver(c, html_mail(n, html)) == \
+            (250, ["250 2.1.5 <destek@brand.example> delivered"]), html
+    assert c.cmd("QUIT") == 221
+    # HTTP still answers, and each message is stored with its text.
+    got = {r["external_id"]: r for r in records(k)}
+    for n, (html, want) in enumerate(HTML_CASES):
+        rec = got[f"html-{n}@example.com"]
+        assert (rec["text"], rec["meta"]["text_from_html"]) == (want, True), html
+    # Another session still works after all of it.
+    rc, replies, out = swaks(["destek@brand.example"], fixture("alternative.eml"), port=port)
+    assert rc == 0 and replies == delivered(["destek@brand.example"]), out
+
+
+# ---- limits of the listener, which has no authentication ----
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def pump(sock, data, total):
+    """Send data again and again until total bytes went or the peer stops
+    reading (the socket's timeout); returns the bytes sent."""
+    sent = 0
+    try:
+        while sent < total:
+            sock.sendall(data)
+            sent += len(data)
+    except OSError:
+        pass
+    return sent
+
+
+def test_replies_a_client_does_not_read_stay_bounded(make_kanald, tmp_path):
+    # No command limit here: the bound under test is the reply queue's.
+    k, port = lmtp_kanald(make_kanald, lmtp_max_commands=10 ** 9)
+    c = Lmtp(port)
+    assert c.reply()[0] == 220
+    before = rss_kb(k.proc.pid)
+    c.s.settimeout(5)
+    noops = b"NOOP\r\n" * 10923  # 64 KiB
+    sent = pump(c.s, noops, 48 << 20)  # 48 MiB: 8 million NOOPs, 110 MB of replies
+    # kanald stopped reading instead of queueing the replies.
+    grown = rss_kb(k.proc.pid) - before
+    assert grown < 50 * 1024, f"VmRSS grew by {grown} kB; sent {sent} bytes"
+    k.wait_log(r"lmtp: 127\.0\.0\.1 does not read its replies \(\d+ bytes queued\)")
+    # Another session and HTTP still work meanwhile.
+    rc, replies, out = swaks(["destek@brand.example"], fixture("alternative.eml"), port=port,
+                             tmp=tmp_path)
+    assert rc == 0 and replies == delivered(["destek@brand.example"]), out
+    assert [r["external_id"] for r in records(k)] == ["alt-1@example.net"]
+    # The client reads again: its replies come, in order, none lost.
+    c.s.settimeout(10)
+    for _ in range(100000):
+        assert c.f.readline() == b"250 2.0.0 OK\r\n"
+    assert rss_kb(k.proc.pid) - before < 50 * 1024
+
+
+def test_a_session_that_never_reads_is_closed(make_kanald):
+    k, port = lmtp_kanald(make_kanald, lmtp_idle_timeout="4s", lmtp_max_reply_queue="1K",
+                          lmtp_max_sessions=1, lmtp_max_commands=10 ** 9)
+    c = Lmtp(port)
+    assert c.reply()[0] == 220
+    c.s.settimeout(1)
+    pump(c.s, b"NOOP\r\n" * 10923, 64 << 20)  # until kanald stops reading
+    # The one session allowed is taken: another connection is turned away.
+    other = Lmtp(port)
+    assert other.reply() == (421, ["421 4.3.2 too many connections; try again later"])
+    assert other.closed()
+    k.wait_log(r"lmtp: closing the session from 127\.0\.0\.1: idle for 4000 ms, neither "
+               r"sending nor reading its replies \(lmtp_idle_timeout\)", timeout=15)
+    # Its place is free again.
+    c = Lmtp(port)
+    assert c.reply()[0] == 220 and c.cmd("LHLO mta.example") == 250
+    assert c.cmd("QUIT") == 221
+
+
+def test_commands_without_a_message_are_limited(make_kanald):
+    k, port = lmtp_kanald(make_kanald, lmtp_max_commands=20, lmtp_max_recipients=5)
+    c = Lmtp(port)
+    assert c.reply()[0] == 220 and c.cmd("LHLO mta.example") == 250
+    for cmd in ["NOOP", "RSET", "VRFY x", "FROB", "MAIL FROM:<bad"] * 3 + ["NOOP"] * 4:
+        assert c.cmd(cmd) != 421
+    assert c.cmd("NOOP") == 421  # the 21st
+    assert c.closed()
+    k.wait_log(r"lmtp: closing the session from 127\.0\.0\.1: more than 20 commands without a "
+               r"message \(lmtp_max_commands\)")
+    # Each message starts the count again: 3 x 15 commands in one session.
+    c = Lmtp(port)
+    assert c.reply()[0] == 220 and c.cmd("LHLO mta.example") == 250
+    for n in range(3):
+        for _ in range(10):
+            assert c.cmd("NOOP") == 250
+        assert deliver(c, html_mail(f"count-{n}", "<p>hi</p>"))[0] == 250
+    # Recipients of one message: the sixth is refused, the five are delivered.
+    assert c.cmd("MAIL FROM:<ali@example.com>") == 250
+    rcpts = [f"r{i}@brand.example" for i in range(6)]
+    assert [c.cmd(f"RCPT TO:<{r}>") for r in rcpts] == [250] * 5 + [452]
+    assert c.cmd("DATA") == 354
+    c.send(html_mail("rcpts", "<p>five</p>") + ".\r\n")
+    assert [c.reply()[1][0] for _ in range(5)] == delivered(rcpts[:5])
+    assert c.cmd("QUIT") == 221
+    recs = records(k)
+    assert len(recs) == 4 and recs[-1]["meta"]["envelope_to"] == rcpts[:5]
+
+
+def test_command_lines_are_limited(make_kanald):
+    k, port = lmtp_kanald(make_kanald, lmtp_max_command_line=600)
+    c = Lmtp(port)
+    assert c.reply()[0] == 220
+    assert c.cmd("NOOP " + "x" * 595) == 250  # 600 bytes: at the limit
+    assert c.cmd("NOOP " + "x" * 596) == 500  # one more: refused, and closed
+    assert c.closed()
+    # Also when the line never ends.
+    c = Lmtp(port)
+    assert c.reply()[0] == 220
+    c.send("NOOP " + "x" * 5000)
+    assert c.reply() == (500, ["500 5.5.0 line too long"]) and c.closed()
+    k.wait_log(r"lmtp: closing the session from 127\.0\.0\.1: a command line over 600 bytes "
+               r"\(lmtp_max_command_line\)")
+
+
+def test_limits_that_cannot_work_refuse_the_source(make_kanald):
+    k = make_kanald(sources=email_source(lmtp_listen="127.0.0.1:0", lmtp_max_commands=50),
+                    plugins=("email",)).start()
+    k.wait_log(r"lmtp_max_commands = 50: must be at least 103 \(lmtp_max_recipients \+ 3\)")
+    k.wait_log(r"source refused")
+
+
+def test_a_listener_reachable_from_other_hosts_is_warned_about(make_kanald):
+    k = make_kanald(sources=email_source(lmtp_listen="0.0.0.0:0"), plugins=("email",)).start()
+    m = k.wait_log(r"lmtp: listening on 0\.0\.0\.0:(\d+) \(lmtp_listen = 0\.0\.0\.0:0\), which is "
+                   r"not a loopback address: LMTP has no authentication, so anyone who can reach "
+                   r"it can inject mail")
+    assert int(m.group(1)) > 0
+    # On loopback: no warning.
+    k2, _ = lmtp_kanald(make_kanald, sub="k2")
+    k2.wait_log(r"lmtp: accepting on 127\.0\.0\.1:")
+    assert "not a loopback address" not in k2.log()
