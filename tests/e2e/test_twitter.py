@@ -541,3 +541,31 @@ def test_unsendable_messages_fail_with_a_reason(make_kanald):
             m = wait_message(k, mid, ("sent", "failed"))
             assert m["status"] == "failed" and why in m["reason"], m
         assert fake.requests == []
+
+
+def test_times_after_9999_are_stored_with_the_receipt_time(make_kanald):
+    """A DM or tweet whose time kanal cannot write is stored as what it is,
+    with the receipt time and X's value in meta.original_time."""
+    k = make_kanald(sources=x_source(), plugins=("twitter",)).start()
+    before = time.time() - 1
+    for n, ms in enumerate((253402300800000, 300000000000000, 9223372036854775807)):
+        dm = json.loads((FIX / "dm.json").read_text())
+        dm["direct_message_events"] = dm["direct_message_events"][:1]
+        dm["direct_message_events"][0].update(id=f"17000000000000009{n:02d}",
+                                              created_timestamp=str(ms))
+        mention = json.loads((FIX / "mention.json").read_text())
+        event = mention["tweet_create_events"][0]
+        event.update(id_str=f"16000000000000009{n:02d}", id=int(f"16000000000000009{n:02d}"),
+                     timestamp_ms=str(ms))
+        for payload in (dm, mention):
+            status, _, body = post_event(k, payload)
+            assert status == 200 and len(json.loads(body)["seqs"]) == 1, (ms, body)
+    after = time.time() + 1
+    recs = k.feed()
+    assert [r["kind"] for r in recs] == ["message", "mention"] * 3
+    for r in recs:
+        validate_record(r)
+        at = datetime.strptime(r["occurred_at"][:19], "%Y-%m-%dT%H:%M:%S")
+        assert before <= at.replace(tzinfo=timezone.utc).timestamp() <= after, r
+        assert r["meta"]["original_time"] in (253402300800000, 300000000000000,
+                                              9223372036854775807), r
