@@ -279,6 +279,19 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
             r = emit_json(tw, whole, p);
             json_decref(whole);
         }
+        if (r == KANAL_ERECORD) {
+            /* Not even that (nested deeper than kanald reads): the body as
+             * text, so an authentic delivery never gets a 503 that no retry
+             * can fix. */
+            json_t *text = json_stringn(req->body, req->body_len);
+            if (!text)
+                text = json_string("(body is not UTF-8)");
+            json_t *whole = json_pack("[o]", tw_unknown_record(tw, text, "payload",
+                                                               "payload kanal could not read"));
+            r = emit_json(tw, whole, p);
+            json_decref(whole);
+            json_decref(text);
+        }
     }
     json_decref(records);
     json_decref(payload);
