@@ -35,7 +35,7 @@
 struct eventbrite {
     const char *token;
     unsigned char hook_digest[32]; /* path_digest() of hook_secret */
-    char *api_url; /* the option, without a trailing '/' */
+    char *api_url;                 /* the option, without a trailing '/' */
     char *scheme, *host, *port, *base_path;
     int64_t timeout_ms;
     json_t *events; /* event id -> {"name", "starts_at"} */

@@ -286,8 +286,8 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
             json_t *text = json_stringn(req->body, req->body_len);
             if (!text)
                 text = json_string("(body is not UTF-8)");
-            json_t *whole = json_pack("[o]", tw_unknown_record(tw, text, "payload",
-                                                               "payload kanal could not read"));
+            json_t *whole = json_pack(
+                "[o]", tw_unknown_record(tw, text, "payload", "payload kanal could not read"));
             r = emit_json(tw, whole, p);
             json_decref(whole);
             json_decref(text);
