@@ -280,20 +280,27 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
 static void store_unknown(struct job *j, json_t *payload, const char *reason)
 {
     struct signup *s = j->s;
-    char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    char *canon = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
     unsigned char digest[32];
     char hex[65], ext[80];
-    s->host->hmac_sha256("kanal-unknown", 13, text, strlen(text), digest);
+    s->host->hmac_sha256("kanal-unknown", 13, canon ? canon : "", canon ? strlen(canon) : 0,
+                         digest);
     s->host->hex_encode(digest, sizeof digest, hex);
-    free(text);
     snprintf(ext, sizeof ext, "eventbrite-%s", hex);
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:O,s:{s:s,s:s}}", "kind", "unknown", "direction",
-                            "inbound", "external_id", ext, "raw", payload, "meta", "action",
-                            j->action, "reason", reason);
-    text = json_dumps(rec, JSON_COMPACT);
-    json_decref(rec);
-    int r = s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, j);
-    free(text);
+    int r = -ENOMEM;
+    /* The payload as JSON; if kanald cannot take that (nested deeper than
+     * it reads), as text: a permanent problem must not be answered 503. */
+    for (int as_text = 0; as_text < 2 && (r == -ENOMEM || r == KANAL_ERECORD); as_text++) {
+        json_t *raw = as_text ? json_string(canon ? canon : "") : json_incref(payload);
+        json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "kind", "unknown", "direction",
+                                "inbound", "external_id", ext, "raw", raw, "meta", "action",
+                                j->action, "reason", reason);
+        char *text = json_dumps(rec, JSON_COMPACT);
+        json_decref(rec);
+        r = text ? s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, j) : -ENOMEM;
+        free(text);
+    }
+    free(canon);
     if (r < 0) {
         respond(s, j->req, 503, "store_unavailable", s->host->strerror(r));
         job_free(j);

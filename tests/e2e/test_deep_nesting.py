@@ -74,3 +74,13 @@ def test_x_deep_payloads_are_kept_as_unknown(make_kanald):
                      b'{"for_user_id":"999","x":' + nested(depth) + b"}"):
             status, _, data = post_event(k, body)
             assert status == 200 and len(json.loads(data)["seqs"]) == 1, (depth, data)
+
+
+def test_eventbrite_deep_payloads_are_kept_as_unknown(make_kanald):
+    from test_signup_eventbrite import HOOK, eb_source
+    k = make_kanald(sources=eb_source("http://127.0.0.1:9"), plugins=("signup",)).start()
+    for n, depth in enumerate((100, 2045, 2046, 2047)):
+        body = (b'{"api_url":"http://127.0.0.1:9/v3/events/1/","config":{"action":"event.updated"},'
+                b'"n":%d,"x":' % n + nested(depth) + b"}")
+        status, _, data = k.request("POST", HOOK, body, {"Content-Type": "application/json"})
+        assert status == 200 and json.loads(data)["seqs"] == [n + 1], (depth, data)
