@@ -201,7 +201,7 @@ def test_a_source_without_a_usable_hook_secret_is_refused(make_kanald):
                 status, resp = deliver(k, body, path=path)
                 assert status == 404, (what, path, resp)
             assert k.feed() == [] and fake.requests == [], what
-            k.stop()
+            assert k.stop() == 0, what
 
 
 def test_only_the_exact_secret_path_reaches_the_hook(make_kanald):
