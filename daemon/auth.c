@@ -29,38 +29,48 @@ static const char *const scope_names[] = {"none", "read", "write", "admin"};
 int auth_load(const char *path, struct api_tokens **out, char *why, size_t why_len)
 {
     char *text;
-    int r = util_read_file(path, &text, NULL);
+    size_t len;
+    int r = util_read_file(path, &text, &len);
     if (r < 0) {
         snprintf(why, why_len, "%s: cannot read API tokens: %s", path, strerror(-r));
         return r;
     }
     struct api_tokens *t = xcalloc(1, sizeof *t);
     int line = 0;
-    char *save = NULL;
-    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    /* Line by line, blank ones counted, so errors give the right number. */
+    for (char *l = text, *next; l; l = next) {
+        next = strchr(l, '\n');
+        if (next)
+            *next++ = '\0';
         line++;
         while (*l == ' ' || *l == '\t')
             l++;
         if (!*l || *l == '#' || *l == '\r')
             continue;
+        /* Fields may be out of order or missing, so any of them may hold
+         * secret material: errors name the file, line and field, never
+         * their text. */
         char name[128], scope[16], secret[512], extra[2];
         int n = sscanf(l, "%127s %15s %511s %1s", name, scope, secret, extra);
-        if (n != 3) {
-            snprintf(why, why_len, "%s:%d: expected 'name scope secret'", path, line);
-            goto fail;
-        }
+        const char *problem = NULL;
         enum scope s = SCOPE_NONE;
-        for (int i = SCOPE_READ; i <= SCOPE_ADMIN; i++)
-            if (strcmp(scope, scope_names[i]) == 0)
-                s = (enum scope)i;
-        if (s == SCOPE_NONE) {
-            snprintf(why, why_len, "%s:%d: scope '%s' is not read, write or admin", path, line,
-                     scope);
-            goto fail;
+        if (n != 3) {
+            problem = "expected three fields 'name scope secret' (names and scopes of up to "
+                      "127 and 15 characters, secrets of up to 511)";
+        } else {
+            for (int i = SCOPE_READ; i <= SCOPE_ADMIN; i++)
+                if (strcmp(scope, scope_names[i]) == 0)
+                    s = (enum scope)i;
+            if (s == SCOPE_NONE)
+                problem = "the second field (scope) is not read, write or admin";
+            else if (strlen(secret) < 16)
+                problem = "the third field (secret) is shorter than 16 characters";
         }
-        if (strlen(secret) < 16) {
-            snprintf(why, why_len, "%s:%d: the secret of token '%s' is shorter than 16 characters",
-                     path, line, name);
+        if (problem) {
+            snprintf(why, why_len, "%s:%d: %s", path, line, problem);
+            explicit_bzero(name, sizeof name);
+            explicit_bzero(scope, sizeof scope);
+            explicit_bzero(secret, sizeof secret);
             goto fail;
         }
         t->t = xrealloc(t->t, (t->n + 1) * sizeof *t->t);
@@ -68,12 +78,14 @@ int auth_load(const char *path, struct api_tokens **out, char *why, size_t why_l
         tok->name = xstrdup(name);
         tok->scope = s;
         crypto_sha256(secret, strlen(secret), tok->digest);
-        memset(secret, 0, sizeof secret);
+        explicit_bzero(secret, sizeof secret);
     }
+    explicit_bzero(text, len);
     free(text);
     *out = t;
     return 0;
 fail:
+    explicit_bzero(text, len); /* the file is full of secrets */
     free(text);
     auth_free(t);
     return -EINVAL;

@@ -174,7 +174,10 @@ static void put_real(struct out *o, double d)
 static void put_value(struct out *o, const json_t *v, int depth)
 {
     char num[64];
-    if (depth > 64) { /* jansson refuses deeper nesting too */
+    /* Deeper than jsonin ever parses (2048): whatever kanald accepted must
+     * be writable, or one deep record fails its whole group commit with a
+     * 503 that no retry can fix.  The bound only keeps recursion finite. */
+    if (depth > 4096) {
         o->failed = 1;
         return;
     }

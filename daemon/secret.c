@@ -44,8 +44,13 @@ int secret_resolve(const char *ref, int inline_ok, char **out, const char **why)
         return from_file(ref + 5, out, why, "secret file");
     if (strncmp(ref, "env:", 4) == 0) {
         const char *v = getenv(ref + 4);
+        if (!ref[4]) {
+            *why = "env: needs the name of an environment variable";
+            return -EINVAL;
+        }
         if (!v || !*v) {
-            snprintf(why_buf, sizeof why_buf, "environment variable %s is not set", ref + 4);
+            snprintf(why_buf, sizeof why_buf, "environment variable %s is not set or empty",
+                     ref + 4);
             *why = why_buf;
             return -EINVAL;
         }
@@ -68,6 +73,11 @@ int secret_resolve(const char *ref, int inline_ok, char **out, const char **why)
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, ref + 5);
         return from_file(path, out, why, "credential");
+    }
+    /* An empty key still "signs": a body HMAC'ed with it would pass. */
+    if (!*ref) {
+        *why = "is empty; a secret must not be empty";
+        return -EINVAL;
     }
     if (!inline_ok) {
         *why = "written inline; use file:PATH, env:NAME or cred:NAME (or set "

@@ -273,10 +273,39 @@ void meta_batch_init(struct meta_batch *b, struct meta *m, struct kanal_http_req
     b->states = json_object();
 }
 
+/* Keep a time member kanal could not read (after year 9999, negative, not a
+ * time) in meta.original_time: the record took the entry's or the receipt
+ * time instead, and the sender's value must not be lost. */
+static void note_unreadable_time(struct meta_batch *b, json_t *rec, json_t *raw)
+{
+    static const char *const keys[] = {"timestamp", "created_time"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(raw, keys[i]);
+        if (!v || json_is_null(v) || meta_time_ms(raw, keys[i]) >= 0)
+            continue;
+        json_t *meta = json_object_get(rec, "meta");
+        if (!json_is_object(meta)) {
+            meta = json_object();
+            json_object_set_new(rec, "meta", meta);
+        }
+        json_object_set(meta, "original_time", v);
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        const char *at = json_string_value(json_object_get(rec, "occurred_at"));
+        b->m->host->log(b->m->src, KANAL_LOG_WARNING,
+                        "%s %.60s cannot be represented; the record is stored with occurred_at "
+                        "%s and the value in meta.original_time",
+                        keys[i], text ? text : "?", at ? at : "(none)");
+        free(text);
+        return;
+    }
+}
+
 void meta_batch_add(struct meta_batch *b, json_t *rec, json_t *raw)
 {
     if (!rec)
         return;
+    if (json_is_object(raw))
+        note_unreadable_time(b, rec, raw);
     if (raw && b->m->keep_raw)
         json_object_set(rec, "raw", raw);
     json_array_append_new(b->records, rec);
@@ -541,6 +570,10 @@ static int64_t parse_graph_time(const char *s)
     return ((days * 86400 + h * 3600 + mi * 60 + sec) - offset * 60LL) * 1000;
 }
 
+/* 9999-12-31T23:59:59.999Z: the last instant RFC 3339 (and kanal's
+ * occurred_at) can write. */
+#define META_TIME_MAX_MS 253402300799999LL
+
 int64_t meta_time_ms(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
@@ -548,25 +581,37 @@ int64_t meta_time_ms(json_t *obj, const char *key)
     if (json_is_integer(v)) {
         t = json_integer_value(v);
     } else if (json_is_real(v)) {
-        t = (int64_t)json_real_value(v);
+        /* Out-of-range reals must not reach the cast (undefined behaviour). */
+        double d = json_real_value(v);
+        if (!(d > 0 && d <= (double)META_TIME_MAX_MS))
+            return -1;
+        t = (int64_t)d;
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        if (meta_digits(s))
-            t = strtoll(s, NULL, 10);
-        else
-            return parse_graph_time(s);
+        if (meta_digits(s)) {
+            t = strtoll(s, NULL, 10); /* saturates at INT64_MAX: out of range below */
+        } else {
+            t = parse_graph_time(s);
+            return t >= 0 && t <= META_TIME_MAX_MS ? t : -1;
+        }
     } else {
         return -1;
     }
     if (t <= 0)
         return -1;
     /* Seconds until the year 5138; milliseconds from 1973 on. */
-    return t < 100000000000LL ? t * 1000 : t;
+    if (t < 100000000000LL)
+        t *= 1000;
+    return t <= META_TIME_MAX_MS ? t : -1;
 }
 
 void meta_time_text(struct meta *m, int64_t unix_ms, char out[32])
 {
-    m->host->format_time(unix_ms >= 0 ? unix_ms : m->host->now_ms(), out, 32);
+    /* Never leave out unwritten: an unrepresentable time becomes now (the
+     * caller's fallback), and now itself always is representable. */
+    if (unix_ms < 0 || m->host->format_time(unix_ms, out, 32) < 0)
+        if (m->host->format_time(m->host->now_ms(), out, 32) < 0)
+            snprintf(out, 32, "1970-01-01T00:00:00.000Z");
 }
 
 json_t *meta_party(const char *handle, const char *name, const char *role, const char *handle2,

@@ -1,7 +1,10 @@
 /* Eventbrite webhooks.  Eventbrite POSTs {"api_url": ..., "config":
  * {"action": ...}} and signs nothing, so:
  *
- *  - the hook path can carry an unguessable secret (hook_secret);
+ *  - the hook path carries an unguessable secret (hook_secret, required):
+ *    it is the only authentication there is.  Paths are compared as HMAC
+ *    digests in constant time, so neither the secret's bytes nor its length
+ *    leak through timing;
  *  - api_url is accepted only on the configured API host and only in the
  *    shapes /v3/orders/<id>/ and /v3/events/<id>/attendees/<id>/; the URL
  *    fetched is rebuilt from api_url (the option) and the parsed ids, never
@@ -31,8 +34,8 @@
 
 struct eventbrite {
     const char *token;
-    const char *hook_secret;
-    char *api_url; /* the option, without a trailing '/' */
+    unsigned char hook_digest[32]; /* path_digest() of hook_secret */
+    char *api_url;                 /* the option, without a trailing '/' */
     char *scheme, *host, *port, *base_path;
     int64_t timeout_ms;
     json_t *events; /* event id -> {"name", "starts_at"} */
@@ -277,20 +280,27 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
 static void store_unknown(struct job *j, json_t *payload, const char *reason)
 {
     struct signup *s = j->s;
-    char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    char *canon = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
     unsigned char digest[32];
     char hex[65], ext[80];
-    s->host->hmac_sha256("kanal-unknown", 13, text, strlen(text), digest);
+    s->host->hmac_sha256("kanal-unknown", 13, canon ? canon : "", canon ? strlen(canon) : 0,
+                         digest);
     s->host->hex_encode(digest, sizeof digest, hex);
-    free(text);
     snprintf(ext, sizeof ext, "eventbrite-%s", hex);
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:O,s:{s:s,s:s}}", "kind", "unknown", "direction",
-                            "inbound", "external_id", ext, "raw", payload, "meta", "action",
-                            j->action, "reason", reason);
-    text = json_dumps(rec, JSON_COMPACT);
-    json_decref(rec);
-    int r = s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, j);
-    free(text);
+    int r = -ENOMEM;
+    /* The payload as JSON; if kanald cannot take that (nested deeper than
+     * it reads), as text: a permanent problem must not be answered 503. */
+    for (int as_text = 0; as_text < 2 && (r == -ENOMEM || r == KANAL_ERECORD); as_text++) {
+        json_t *raw = as_text ? json_string(canon ? canon : "") : json_incref(payload);
+        json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "kind", "unknown", "direction",
+                                "inbound", "external_id", ext, "raw", raw, "meta", "action",
+                                j->action, "reason", reason);
+        char *text = json_dumps(rec, JSON_COMPACT);
+        json_decref(rec);
+        r = text ? s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, j) : -ENOMEM;
+        free(text);
+    }
+    free(canon);
     if (r < 0) {
         respond(s, j->req, 503, "store_unavailable", s->host->strerror(r));
         job_free(j);
@@ -464,16 +474,22 @@ static int handled(const char *action)
     return 0;
 }
 
-/* /hooks/<source> or, with hook_secret, /hooks/<source>/<hook_secret>. */
+/* Both sides of the path comparison are hashed first: equal_ct on digests
+ * takes the same time whatever the length of the guess or of the secret. */
+static void path_digest(struct signup *s, const char *text, unsigned char out[32])
+{
+    static const char key[] = "kanal-eventbrite-hook-path";
+    s->host->hmac_sha256(key, sizeof key - 1, text, strlen(text), out);
+}
+
+/* /hooks/<source>/<hook_secret>. */
 static int path_ok(struct signup *s, const struct kanal_http_request *req)
 {
     const char *name = s->host->source_name(s->src);
     const char *rest = req->path + 7 + strlen(name); /* after "/hooks/<name>" */
-    if (!s->eb->hook_secret)
-        return strcmp(rest, "") == 0 || strcmp(rest, "/") == 0;
-    size_t n = strlen(s->eb->hook_secret);
-    return rest[0] == '/' && strlen(rest + 1) == n &&
-           s->host->equal_ct(rest + 1, s->eb->hook_secret, n);
+    unsigned char given[32];
+    path_digest(s, rest[0] == '/' ? rest + 1 : "", given);
+    return rest[0] == '/' && s->host->equal_ct(given, s->eb->hook_digest, sizeof given);
 }
 
 int eventbrite_http(struct signup *s, struct kanal_http_request *req)
@@ -545,7 +561,7 @@ int eventbrite_init(struct signup *s)
         return -ENOMEM;
     s->eb = eb;
     eb->token = s->host->config_string(s->src, "token");
-    eb->hook_secret = s->host->config_string(s->src, "hook_secret");
+    const char *hook_secret = s->host->config_string(s->src, "hook_secret");
     s->host->config_int(s->src, "timeout", &eb->timeout_ms);
     eb->events = json_object();
     eb->api_url = strdup(s->host->config_string(s->src, "api_url"));
@@ -573,11 +589,17 @@ int eventbrite_init(struct signup *s)
     n = strlen(eb->base_path);
     while (n > 0 && eb->base_path[n - 1] == '/')
         eb->base_path[--n] = '\0';
-    if (!eb->hook_secret)
-        s->host->log(s->src, KANAL_LOG_NOTICE,
-                     "no hook_secret: Eventbrite signs nothing, so anyone who learns "
-                     "/hooks/%s can make kanald fetch orders (set hook_secret)",
+    /* Eventbrite signs nothing: without a secret path anyone could post. */
+    if (!hook_secret || strlen(hook_secret) < 16 || strchr(hook_secret, '/') ||
+        strchr(hook_secret, '?') || strchr(hook_secret, '#')) {
+        s->host->log(s->src, KANAL_LOG_ERR,
+                     "provider eventbrite needs hook_secret, an unguessable path segment of at "
+                     "least 16 characters without '/', '?' or '#' (Eventbrite signs nothing: "
+                     "webhooks go to /hooks/%s/<hook_secret>)",
                      s->host->source_name(s->src));
+        return KANAL_ECONFIG;
+    }
+    path_digest(s, hook_secret, eb->hook_digest);
     return 0;
 }
 

@@ -130,6 +130,62 @@ static int64_t rate_limited(struct signup *s, const char *addr)
 
 /* ---- the post ---- */
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
+ * U+10FFFF, no truncated or stray continuation bytes. */
+static int utf8_ok(const unsigned char *p)
+{
+    while (*p) {
+        unsigned c = *p++;
+        if (c < 0x80)
+            continue;
+        unsigned lo = 0x80, hi = 0xBF, more;
+        if (c >= 0xC2 && c <= 0xDF) {
+            more = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* past U+10FFFF */
+        } else {
+            return 0; /* continuation byte, C0, C1 or F5..FF */
+        }
+        if (*p < lo || *p > hi)
+            return 0;
+        for (p++; --more; p++)
+            if (*p < 0x80 || *p > 0xBF)
+                return 0;
+    }
+    return 1;
+}
+
+/* The length of v cut to at most max bytes, not inside a character. */
+static size_t utf8_prefix(const char *v, size_t max)
+{
+    size_t n = strnlen(v, max + 1);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+/* A NUL only arrives as %00, and would silently cut a decoded value short. */
+static int has_nul_escape(const char *body, size_t len)
+{
+    for (size_t i = 0; i + 2 < len; i++)
+        if (body[i] == '%' && body[i + 1] == '0' && body[i + 2] == '0')
+            return 1;
+    return 0;
+}
+
 static int collect(void *arg, const char *name, const char *value)
 {
     struct posted *p = arg;
@@ -210,7 +266,7 @@ static void handle(struct signup *s, struct kanal_http_request *req, struct post
         if (slot && !*slot)
             *slot = v;
         else if (!slot)
-            json_object_set_new(fields, f->name, json_stringn(v, strnlen(v, 2000)));
+            json_object_set_new(fields, f->name, json_stringn(v, utf8_prefix(v, 2000)));
     }
     if (missing[0]) {
         char text[600];
@@ -285,6 +341,27 @@ int form_http(struct signup *s, struct kanal_http_request *req)
     if (!p)
         return -ENOMEM;
     s->host->form_decode(req->body, req->body_len, collect, p);
+    /* A broken encoding is the sender's permanent error: 400, never the 503
+     * (retry) that a record kanald cannot build would otherwise get. */
+    const char *bad = has_nul_escape(req->body, req->body_len) ? "a NUL character (%00)" : NULL;
+    for (size_t i = 0; !bad && i < p->n; i++) {
+        const unsigned char *name = (const unsigned char *)p->pairs[i].name;
+        const unsigned char *value = (const unsigned char *)p->pairs[i].value;
+        if (name && value && (!utf8_ok(name) || !utf8_ok(value)))
+            bad = "text that is not valid UTF-8";
+    }
+    if (bad) {
+        char text[160];
+        s->host->log(s->src, KANAL_LOG_NOTICE, "refused a post from %s: it contains %s",
+                     req->remote_addr, bad);
+        snprintf(text, sizeof text,
+                 "{\"error\":{\"code\":\"bad_encoding\",\"message\":\"the form contains %s; "
+                 "send it as UTF-8\"}}",
+                 bad);
+        s->host->http_respond(req, 400, "application/json", text, strlen(text));
+        posted_free(p);
+        return 0;
+    }
     handle(s, req, p);
     posted_free(p);
     return 0;

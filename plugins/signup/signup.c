@@ -280,7 +280,8 @@ static const struct kanal_option signup_options[] = {
     {"api_url", KANAL_OPT_URL, "https://www.eventbriteapi.com", 0,
      "eventbrite: API base URL; webhooks naming another host are refused", NULL},
     {"hook_secret", KANAL_OPT_SECRET, NULL, 0,
-     "eventbrite: unguessable last path segment: webhooks go to /hooks/<source>/<hook_secret>",
+     "eventbrite (required): unguessable last path segment, 16+ characters: webhooks go to "
+     "/hooks/<source>/<hook_secret>",
      NULL},
     {"timeout", KANAL_OPT_DURATION, "10s", 0, "eventbrite: time allowed for one API request", NULL},
     {"watch_dir", KANAL_OPT_STRING, NULL, 0,

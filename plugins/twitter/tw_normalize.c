@@ -109,13 +109,33 @@ static int64_t parse_v1_time(const char *s)
     return (t - (int64_t)offset_min * 60) * 1000;
 }
 
+/* occurred_at from X's milliseconds or v2's RFC 3339 text.  A time kanal
+ * cannot write (after 9999) is left out, so the record takes the receipt
+ * time, and kept as sent in meta.original_time: the tweet is not lost, nor
+ * turned with its whole page into one unknown record. */
 static void set_time(struct twitter *tw, json_t *rec, const char *iso, int64_t ms)
 {
     char buf[32];
-    if (ms > 0 && tw->host->format_time(ms, buf, sizeof buf) == 0)
+    if (ms > 0 && tw->host->format_time(ms, buf, sizeof buf) == 0) {
         json_object_set_new(rec, "occurred_at", json_string(buf));
-    else if (iso)
+        return;
+    }
+    if (iso && strlen(iso) > 4 && strspn(iso, "0123456789") == 4 && iso[4] == '-') {
         json_object_set_new(rec, "occurred_at", json_string(iso));
+        return;
+    }
+    json_t *orig = iso ? json_string(iso) : ms > 0 ? json_integer((json_int_t)ms) : NULL;
+    if (!orig)
+        return;
+    json_t *meta = json_object_get(rec, "meta");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(rec, "meta", meta);
+    }
+    json_object_set_new(meta, "original_time", orig);
+    tw->host->log(tw->src, KANAL_LOG_WARNING,
+                  "a time X sent cannot be represented; stored with the receipt time and the "
+                  "value in meta.original_time");
 }
 
 /* ---- parties ---- */
@@ -250,7 +270,6 @@ static json_t *tweet_record(struct twitter *tw, struct tw_tweet *t)
         json_object_set_new(rec, "reply_to", json_string(t->reply_to));
     if (t->text)
         json_object_set_new(rec, "text", json_string(t->text));
-    set_time(tw, rec, t->created, t->created_ms);
     if (t->attachments && json_array_size(t->attachments))
         json_object_set(rec, "attachments", t->attachments);
     json_t *meta = json_pack("{s:o}", "screen_names", screens);
@@ -261,6 +280,7 @@ static json_t *tweet_record(struct twitter *tw, struct tw_tweet *t)
     if (t->lang)
         json_object_set_new(meta, "lang", json_string(t->lang));
     json_object_set_new(rec, "meta", meta);
+    set_time(tw, rec, t->created, t->created_ms);
     return rec;
 }
 

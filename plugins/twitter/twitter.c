@@ -2,6 +2,7 @@
  *
  * Webhooks (X's Account Activity API) arrive at /hooks/<source>:
  *   GET ?crc_token=T  -> 200 {"response_token":"sha256=<base64 HMAC-SHA256(consumer secret, T)>"}
+ *                        only for T of 1..256 characters [A-Za-z0-9+/=_-], else 400
  *   POST, signed with x-twitter-webhooks-signature: sha256=<base64 HMAC of the raw body>
  *                     -> 200 {"seqs":[...]} after the commit; 401 when the signature is wrong
  * Polling (tw_poll.c) reads the mentions timeline and a recent search with
@@ -104,26 +105,72 @@ static void sign(struct twitter *tw, const void *data, size_t len, char out[64])
 
 struct crc_find {
     char *token;
+    int count;
 };
 
 static int find_crc(void *arg, const char *name, const char *value)
 {
     struct crc_find *f = arg;
-    if (strcmp(name, "crc_token") == 0 && !f->token) {
+    if (strcmp(name, "crc_token") == 0 && f->count++ == 0)
         f->token = strdup(value);
-        return 1;
+    return 0;
+}
+
+/* The CRC answer is HMAC(consumer secret, token) in exactly the format of a
+ * webhook signature, so answering any token would sign any body a caller
+ * likes.  X sends short random tokens of letters, digits and base64
+ * punctuation; accepting only those means no JSON body (it needs '{' or
+ * '"') can ever be signed here. */
+#define TW_CRC_TOKEN_MAX 256
+
+static int crc_token_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > TW_CRC_TOKEN_MAX)
+        return 0;
+    for (; *t; t++) {
+        char c = *t;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '=' || c == '_' || c == '-'))
+            return 0;
     }
+    return 1;
+}
+
+/* A NUL can only arrive as %00; decoded values are C strings that would end
+ * there, so look at the raw query for it. */
+static int query_has_nul(const char *q)
+{
+    for (const char *p = strchr(q, '%'); p; p = strchr(p + 1, '%'))
+        if (p[1] == '0' && p[2] == '0')
+            return 1;
     return 0;
 }
 
 /* The challenge-response check X repeats to keep delivering. */
 static void answer_crc(struct twitter *tw, struct kanal_http_request *req)
 {
-    struct crc_find f = {NULL};
-    tw->host->form_decode(req->query, strlen(req->query), find_crc, &f);
-    if (!f.token || !f.token[0]) {
+    struct crc_find f = {NULL, 0};
+    const char *problem = NULL;
+    if (query_has_nul(req->query)) {
+        problem = "the query contains a NUL (%00)";
+    } else {
+        tw->host->form_decode(req->query, strlen(req->query), find_crc, &f);
+        if (f.count == 0)
+            problem = "expected ?crc_token=...";
+        else if (f.count > 1)
+            problem = "crc_token is given more than once";
+        else if (!f.token) {
+            respond_error(tw, req, 503, "out_of_memory", "out of memory");
+            return;
+        } else if (!crc_token_ok(f.token))
+            problem = "crc_token must be 1 to 256 characters of A-Z a-z 0-9 + / = _ -";
+    }
+    if (problem) {
         free(f.token);
-        respond_error(tw, req, 400, "bad_request", "expected ?crc_token=...");
+        tw->host->log(tw->src, KANAL_LOG_WARNING, "refused a CRC check from %s: %s",
+                      req->remote_addr, problem);
+        respond_error(tw, req, 400, "bad_crc_token", problem);
         return;
     }
     char token[64];
@@ -169,9 +216,32 @@ static int emit_json(struct twitter *tw, json_t *records, struct pending *p)
     return r;
 }
 
+/* A body made only of CRC-token characters may carry a signature obtained
+ * from the CRC check rather than from X, so it proves nothing.  X's events
+ * are JSON objects, which never look like that. */
+static int crc_signable(const struct kanal_http_request *req)
+{
+    char buf[TW_CRC_TOKEN_MAX + 1];
+    if (req->body_len == 0 || req->body_len > TW_CRC_TOKEN_MAX ||
+        memchr(req->body, '\0', req->body_len))
+        return 0;
+    memcpy(buf, req->body, req->body_len);
+    buf[req->body_len] = '\0';
+    return crc_token_ok(buf);
+}
+
 static void handle_post(struct twitter *tw, struct kanal_http_request *req)
 {
-    if (!signature_ok(tw, req)) {
+    int authentic = signature_ok(tw, req);
+    if (authentic && crc_signable(req)) {
+        tw->host->log(tw->src, KANAL_LOG_WARNING,
+                      "refused a webhook from %s: its body could be a CRC token, so its "
+                      "signature may come from the CRC check",
+                      req->remote_addr);
+        respond_error(tw, req, 401, "bad_signature", "missing or wrong signature");
+        return;
+    }
+    if (!authentic) {
         tw->host->log(
             tw->src, KANAL_LOG_WARNING, "refused a webhook from %s: %s signature", req->remote_addr,
             tw->host->http_header(req, "x-twitter-webhooks-signature") ? "wrong" : "missing");
@@ -208,6 +278,19 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
                                                    "payload kanal could not normalize"));
             r = emit_json(tw, whole, p);
             json_decref(whole);
+        }
+        if (r == KANAL_ERECORD) {
+            /* Not even that (nested deeper than kanald reads): the body as
+             * text, so an authentic delivery never gets a 503 that no retry
+             * can fix. */
+            json_t *text = json_stringn(req->body, req->body_len);
+            if (!text)
+                text = json_string("(body is not UTF-8)");
+            json_t *whole = json_pack(
+                "[o]", tw_unknown_record(tw, text, "payload", "payload kanal could not read"));
+            r = emit_json(tw, whole, p);
+            json_decref(whole);
+            json_decref(text);
         }
     }
     json_decref(records);

@@ -107,14 +107,18 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
 /* An authentic body that is not a valid record is kept, not dropped: store it
  * as kind "unknown" with the payload in raw, keyed by its digest so that a
  * redelivery is recognised. */
-static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p)
+/* The body as an unknown record: parsed when it is JSON (as_text = 0), else
+ * (or when kanald cannot take the parsed form, e.g. nested deeper than it
+ * reads) as a string, else as base64. */
+static int emit_unknown_as(struct webhook *w, struct kanal_http_request *req, struct pending *p,
+                           int as_text)
 {
     unsigned char digest[32];
     char hex[65], ext[80];
     w->host->hmac_sha256("kanal-unknown", 13, req->body, req->body_len, digest);
     w->host->hex_encode(digest, sizeof digest, hex);
     snprintf(ext, sizeof ext, "body-%s", hex);
-    json_t *raw = json_loadb(req->body, req->body_len, 0, NULL);
+    json_t *raw = as_text ? NULL : json_loadb(req->body, req->body_len, 0, NULL);
     if (!raw)
         raw = json_stringn(req->body, req->body_len);
     if (!raw) { /* not UTF-8 either: keep the bytes as base64 */
@@ -130,10 +134,19 @@ static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struc
                             "body is not a schema v1 record (kanald's log names the field)");
     char *text = json_dumps(rec, JSON_COMPACT);
     json_decref(rec);
+    if (!text)
+        return -ENOMEM;
     p->stored_as_unknown = 1;
     int r = w->host->emit(w->src, text, strlen(text), NULL, 0, on_committed, p);
     free(text);
     return r;
+}
+
+static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p)
+{
+    int r = emit_unknown_as(w, req, p, 0);
+    /* An authentic body must not get a 503 that no retry can fix. */
+    return r == KANAL_ERECORD ? emit_unknown_as(w, req, p, 1) : r;
 }
 
 static int webhook_http(void *state, struct kanal_http_request *req)

@@ -112,3 +112,15 @@ def scrape_metric(k, name):
         if line.startswith(name + " ") or line.startswith(name + "{}"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+# Times Meta might send that kanal cannot store as they are: after the year
+# 9999, zero or negative, beyond 64 bits, not a time at all.
+UNREPRESENTABLE_TIMES = [
+    253402300800000, "253402300800000", 300000000000000, "300000000000000",
+    9223372036854775807, "99999999999999999999", 1e300, 2.6e14, 0, "0", -5, -1795424400,
+    -1e20, "-5", "10000-01-01T00:00:00Z", "9999-12-31T23:30:00-0100", "soon", ""]
+
+
+def parse_iso(text):
+    return time.mktime(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone

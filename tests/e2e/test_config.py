@@ -164,3 +164,76 @@ def test_shipped_configs_are_valid(tmp_path):
     out = subprocess.run([str(KANALD), "--check-config", "-c", str(conf)], capture_output=True,
                          text=True, env=env)
     assert out.returncode == 0, out.stderr
+
+
+def test_empty_secrets_are_refused_in_every_form(make_kanald, tmp_path):
+    """An empty key still 'signs': a body HMAC'ed with it would be taken as
+    authentic.  Every way of giving a secret refuses an empty one."""
+    empty, newline = tmp_path / "empty", tmp_path / "newline"
+    empty.write_text("")
+    newline.write_text("\n\r\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "blank").write_text("\n")
+    forms = {"inline": "", "file": f"file:{empty}", "file with a newline": f"file:{newline}",
+             "env": "env:KANAL_TEST_EMPTY", "env without a name": "env:",
+             "cred": "cred:blank", "cred without a name": "cred:"}
+    sources = "".join(f"[source s{i}]\nplugin = echo\ngreeting = hi\n"
+                      f"insecure_inline_secrets = yes\ntoken = {ref}\n\n"
+                      for i, ref in enumerate(forms.values()))
+    k = make_kanald(sources=sources, test_plugins=("echo",))
+    env = {"KANAL_TEST_EMPTY": "", "CREDENTIALS_DIRECTORY": str(creds)}
+    out = check(k, env)
+    assert out.returncode != 0
+    errors = [line for line in out.stderr.splitlines() if "secret 'token'" in line]
+    lines = [i + 1 for i, line in enumerate(k.conf.read_text().splitlines())
+             if line.startswith("token =")]
+    assert len(errors) == len(forms), out.stderr
+    for err, num in zip(errors, lines):
+        path, at, _ = err.split(":", 2)
+        assert (path, int(at)) == (str(k.conf), num), err
+    assert "configuration is valid" not in out.stdout
+
+
+def test_a_webhook_source_with_an_empty_secret_does_not_start(make_kanald):
+    k = make_kanald(sources="[source hooks]\nplugin = webhook\ninsecure_inline_secrets = yes\n"
+                            "secret =\n")
+    out = check(k)
+    assert out.returncode != 0
+    num, line = error_at(out, k, "secret 'secret'")
+    assert num == line_number(k, "secret =") and "empty" in line
+    k.expect_exit = True
+    k.start(wait=False)
+    assert k.proc.wait(timeout=10) == 1
+    k._reader.join(timeout=5)
+    assert "must not be empty" in k.log() and "not starting" in k.log()
+
+
+TOKEN_SECRET = "Sup3rS3cretT0kenMaterial"
+
+
+def test_tokens_file_errors_never_show_token_material(make_kanald):
+    bad_lines = {
+        "no scope": f"crm {TOKEN_SECRET}",
+        "secret where the scope goes": f"crm {TOKEN_SECRET} read",
+        "unknown scope": f"crm reader {TOKEN_SECRET}",
+        "secret only": TOKEN_SECRET,
+        "name missing": f"read {TOKEN_SECRET}",
+        "too many fields": f"crm read {TOKEN_SECRET} {TOKEN_SECRET}",
+        "short secret": f"{TOKEN_SECRET} read tiny",
+        "name too long": f"{TOKEN_SECRET * 6} read {TOKEN_SECRET}",
+    }
+    for what, bad in bad_lines.items():
+        k = make_kanald(sources="")
+        # A comment and a blank line first: the line number counts them.
+        k.tokens.write_text(f"# tokens\n\nok read 0123456789abcdef0123\n{bad}\n")
+        for log in (check(k).stderr, None):
+            if log is None:
+                k.expect_exit = True
+                k.start(wait=False)
+                assert k.proc.wait(timeout=10) == 1, what
+                k._reader.join(timeout=5)
+                log = k.log()
+            assert f"{k.tokens}:4: " in log, (what, log)
+            for piece in (TOKEN_SECRET[:6], TOKEN_SECRET[-6:], "tiny"):
+                assert piece not in log, (what, log)

@@ -612,3 +612,35 @@ def test_config_is_checked(make_kanald):
     k2 = make_kanald("k2", sources=fb_source("api_version = 25.0"), plugins=("facebook",))
     k2.start()
     assert post_meta(k2, "fb", "fb_message_text")[0] == 200
+
+
+def test_unrepresentable_timestamps_are_stored_with_the_entrys_or_receipt_time(fb):
+    """A messaging event or feed change whose time kanal cannot write is
+    stored with the entry's time (else the receipt time), and the sender's
+    value in meta.original_time; nothing is dropped."""
+    from meta_helpers import UNREPRESENTABLE_TIMES, parse_iso
+    entry_time = 1795424400900
+    before = time.time() - 1
+    for n, ts in enumerate(UNREPRESENTABLE_TIMES):
+        body = json.loads(fixture("fb_message_text"))
+        ev = body["entry"][0]["messaging"][0]
+        ev["timestamp"], ev["message"]["mid"] = ts, f"m_BadTime{n}"
+        assert len(post(fb, json.dumps(body).encode())["seqs"]) == 1, ts
+        # The entry's time is unreadable as well: the receipt time.
+        body["entry"][0]["time"], ev["message"]["mid"] = ts, f"m_BadTimes{n}"
+        assert len(post(fb, json.dumps(body).encode())["seqs"]) == 1, ts
+        feed = json.loads(fixture("fb_feed_comment"))
+        value = feed["entry"][0]["changes"][0]["value"]
+        value["created_time"], value["comment_id"] = ts, f"555000111222333_9{n:014d}"
+        assert len(post(fb, json.dumps(feed).encode())["seqs"]) == 1, ts
+    after = time.time() + 1
+    recs = fb.feed()
+    assert len(recs) == 3 * len(UNREPRESENTABLE_TIMES)
+    for i, ts in enumerate(UNREPRESENTABLE_TIMES):
+        msg, msg_now, comment = recs[3 * i:3 * i + 3]
+        for r in (msg, msg_now, comment):
+            validate_record(r)
+            assert r["meta"]["original_time"] == ts, (ts, r)
+        assert msg["occurred_at"] == iso(entry_time / 1000), ts
+        assert before <= parse_iso(msg_now["occurred_at"]) <= after, ts
+        assert comment["occurred_at"] == iso(1795425000), ts

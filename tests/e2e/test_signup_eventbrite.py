@@ -11,7 +11,8 @@ from kanal import validate_record
 
 FIX = Path(__file__).parent / "fixtures" / "signup"
 TOKEN = "test-eventbrite-token"
-HOOK = "/hooks/eb/hk-4d1f9a0c7e"
+HOOK_SECRET = "hk-4d1f9a0c7e5b1d2a"
+HOOK = f"/hooks/eb/{HOOK_SECRET}"
 ORDER, EVENT, AYSE, MEHMET = "1001000222", "555000111", "2001000333", "2001000444"
 
 
@@ -21,7 +22,7 @@ def load(name):
 
 def eb_source(fake_url, extra=""):
     return ("[source eb]\nplugin = signup\nprovider = eventbrite\ninsecure_inline_secrets = yes\n"
-            f"token = {TOKEN}\nhook_secret = hk-4d1f9a0c7e\napi_url = {fake_url}\n"
+            f"token = {TOKEN}\nhook_secret = {HOOK_SECRET}\napi_url = {fake_url}\n"
             f"default_country = TR\n{extra}\n")
 
 
@@ -136,7 +137,7 @@ def test_api_url_elsewhere_is_refused_and_nothing_fetched(make_kanald):
         # Without the hook secret in the path, or with a wrong one: no such hook.
         good = hook("order.placed", f"{fake.url}/v3/orders/{ORDER}/")
         assert deliver(k, good, path="/hooks/eb")[0] == 404
-        assert deliver(k, good, path="/hooks/eb/hk-4d1f9a0c7f")[0] == 404
+        assert deliver(k, good, path="/hooks/eb/hk-4d1f9a0c7e5b1d2b")[0] == 404
         assert fake.requests == []
         # Eventbrite's test ping is acknowledged and stores nothing.
         assert deliver(k, hook("test", "https://www.eventbriteapi.com/v3/users/me/"))[0] == 200
@@ -177,3 +178,48 @@ def test_other_actions_are_kept_as_unknown(make_kanald):
         assert rec["kind"] == "unknown" and rec["raw"] == body
         assert rec["meta"]["action"] == "event.updated"
         assert fake.requests == []
+
+
+def test_a_source_without_a_usable_hook_secret_is_refused(make_kanald):
+    """Eventbrite signs nothing: the secret path is its only authentication,
+    so a source without one would take anybody's webhooks.  kanald refuses
+    the source (as for any source whose plugin rejects its settings): its
+    hooks do not exist and nothing is fetched or stored."""
+    with fake_eventbrite({ORDER_PATH: [(200, {}, load("eventbrite_order.json"))]}) as fake:
+        base = ("[source eb]\nplugin = signup\nprovider = eventbrite\n"
+                f"insecure_inline_secrets = yes\ntoken = {TOKEN}\napi_url = {fake.url}\n")
+        body = hook("order.placed", f"{fake.url}/v3/orders/{ORDER}/")
+        for what, (extra, secret) in {
+                "missing": ("", ""),
+                "too short": ("hook_secret = hk-4d1f9a0c7e5b\n", "hk-4d1f9a0c7e5b"),
+                "with a slash": ("hook_secret = hk-4d1f9a0c/7e5b1d2a\n", "hk-4d1f9a0c/7e5b1d2a"),
+                "with a query": ("hook_secret = hk-4d1f9a0c?7e5b1d2a\n", "hk-4d1f9a0c")}.items():
+            k = make_kanald(sources=base + extra, plugins=("signup",)).start()
+            k.wait_log("source refused")
+            assert "needs hook_secret" in k.log(), what
+            for path in ("/hooks/eb", "/hooks/eb/", "/hooks/eb/" + secret):
+                status, resp = deliver(k, body, path=path)
+                assert status == 404, (what, path, resp)
+            assert k.feed() == [] and fake.requests == [], what
+            assert k.stop() == 0, what
+
+
+def test_only_the_exact_secret_path_reaches_the_hook(make_kanald):
+    routes = {ORDER_PATH: [(200, {}, load("eventbrite_order.json"))],
+              EVENT_PATH: [(200, {}, load("eventbrite_event.json"))]}
+    with fake_eventbrite(routes) as fake:
+        k = make_kanald(sources=eb_source(fake.url), plugins=("signup",)).start()
+        good = hook("order.placed", f"{fake.url}/v3/orders/{ORDER}/")
+        other = hook("event.updated", f"{fake.url}/v3/events/{EVENT}/")  # stored as unknown
+        wrong = ["/hooks/eb", "/hooks/eb/", "/hooks/eb//", "/hooks/eb/" + HOOK_SECRET[:-1],
+                 "/hooks/eb/" + HOOK_SECRET + "x", "/hooks/eb/" + HOOK_SECRET + "/",
+                 "/hooks/eb/" + HOOK_SECRET[1:], "/hooks/eb/" + HOOK_SECRET.upper(),
+                 "/hooks/eb/" + HOOK_SECRET[0], "/hooks/eb/x" + HOOK_SECRET,
+                 "/hooks/eb/" + HOOK_SECRET + "/" + HOOK_SECRET]
+        for path in wrong:
+            for body in (good, other):
+                status, resp = deliver(k, body, path=path)
+                assert status == 404 and resp["error"]["code"] == "unknown_hook", path
+        assert fake.requests == [] and k.feed() == []
+        status, resp = deliver(k, good)
+        assert status == 200 and resp == {"seqs": [1, 2]}

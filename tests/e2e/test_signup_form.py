@@ -86,3 +86,54 @@ def test_per_address_rate_limit(make_kanald):
                         headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.8"})
     assert status == 303
     assert len(k.feed()) == 4
+
+
+INVALID_UTF8 = {
+    "byte FF": b"\xff", "byte FE": b"Ay\xfee", "overlong slash": b"\xc0\xaf",
+    "overlong C1": b"\xc1\xbf", "overlong 3-byte": b"\xe0\x80\xaf",
+    "overlong 4-byte": b"\xf0\x80\x80\xaf", "lone continuation": b"Ay\x80se",
+    "continuation run": b"\xbf\xbf", "truncated at the end": b"Ay\xc5",
+    "truncated before ASCII": b"Ay\xc5se", "truncated 3-byte": b"\xe2\x82",
+    "truncated 4-byte": b"\xf0\x9f\x98", "surrogate D800": b"\xed\xa0\x80",
+    "surrogate DFFF": b"\xed\xbf\xbf", "past U+10FFFF": b"\xf4\x90\x80\x80",
+    "5-byte form": b"\xf8\x88\x80\x80\x80", "Latin-5 (not UTF-8)": "Ayşe".encode("iso-8859-9"),
+}
+
+
+def test_invalid_utf8_is_a_permanent_400_and_nothing_is_stored(make_kanald):
+    """A retry can never fix a broken encoding: 400 (not 503), with a JSON
+    error, wherever in the post the bad bytes are."""
+    import json
+    k = make_kanald(sources=form_source("rate_limit = 0"), plugins=("signup",)).start()
+    for what, raw in INVALID_UTF8.items():
+        for where in ("ad_soyad", "sirket", "utm_source"):   # attendee, kept, ignored field
+            status, headers, body = post(k, dict(VALID, **{where: raw}))
+            assert status == 400, (what, where, status, body)
+            assert headers["Content-Type"].startswith("application/json")
+            err = json.loads(body)["error"]
+            assert err["code"] == "bad_encoding" and "UTF-8" in err["message"], (what, where)
+        status, _, body = post(k, {**VALID, raw: "x"})        # in a field name
+        assert status == 400, (what, "name")
+    for body in (b"ad_soyad=Ay%00se&eposta=a%40example.com&kvkk=evet",
+                 b"ad_soyad=Ayse&eposta=a%40example.com%00x&kvkk=evet"):
+        status, headers, data = k.request("POST", "/hooks/kayit", body,
+                                          {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 400 and "NUL" in json.loads(data)["error"]["message"]
+    assert k.feed() == []
+    assert "not valid UTF-8" in k.log()
+    # Every kind of valid UTF-8 still passes, up to 4-byte characters.
+    status, _, _ = post(k, dict(VALID, ad_soyad="Ayşe Yılmaz 😀", sirket="Örnek € Ltd. ☕"))
+    assert status == 303
+    [rec] = k.feed()
+    assert rec["from"]["name"] == "Ayşe Yılmaz 😀"
+    assert rec["meta"]["fields"]["sirket"] == "Örnek € Ltd. ☕"
+
+
+def test_a_long_field_is_cut_at_a_character_boundary(make_kanald):
+    k = make_kanald(sources=form_source(), plugins=("signup",)).start()
+    long = "a" + "ş" * 1500          # 3001 bytes: byte 2000 falls inside an 'ş'
+    status, _, _ = post(k, dict(VALID, sirket=long))
+    assert status == 303
+    [rec] = k.feed()
+    kept = rec["meta"]["fields"]["sirket"]
+    assert long.startswith(kept) and len(kept.encode()) == 1999

@@ -82,13 +82,83 @@ def test_crc_answer_matches_a_computed_vector(make_kanald):
     # base64(HMAC-SHA256("test-consumer-secret", "crc-token-7f3a")), computed with openssl.
     assert json.loads(body) == {
         "response_token": "sha256=EC+S3pUXnQj1eFuC6WKba4OjO21xCp8IR/CGiwm2iY4="}
-    token = "Zm9v/bar+baz= with spaces"
-    status, _, body = k.request("GET", "/hooks/x-main?crc_token=" +
-                                urllib.parse.quote(token, safe=""))
-    want = base64.b64encode(hmac.new(SECRET.encode(), token.encode(),
-                                     hashlib.sha256).digest()).decode()
-    assert status == 200 and json.loads(body)["response_token"] == "sha256=" + want
     assert k.request("GET", "/hooks/x-main")[0] == 400
+    assert k.feed() == []
+
+
+def crc(k, query):
+    status, headers, body = k.request("GET", "/hooks/x-main?" + query)
+    assert headers["Content-Type"].startswith("application/json")
+    return status, json.loads(body)
+
+
+def test_crc_answers_tokens_of_letters_digits_and_base64_punctuation(make_kanald):
+    k = make_kanald(sources=x_source(), plugins=("twitter",)).start()
+    tokens = ["foo", "a", "crc-token-7f3a", "Zm9v/bar+baz==", "Zm9v_bar-baz",
+              base64.urlsafe_b64encode(bytes(range(150))).decode(),
+              base64.b64encode(bytes(range(48))).decode(), "9" * 256]
+    for token in tokens:
+        # Percent-encoded ('+' must be %2B: a bare '+' is a space in a query).
+        status, body = crc(k, "crc_token=" + urllib.parse.quote(token, safe=""))
+        want = base64.b64encode(hmac.new(SECRET.encode(), token.encode(),
+                                         hashlib.sha256).digest()).decode()
+        assert (status, body) == (200, {"response_token": "sha256=" + want}), token
+    # Other parameters around it do not matter.
+    status, body = crc(k, "nonce=1&crc_token=foo&x=%7B")
+    assert status == 200 and body["response_token"] == x_sign(b"foo")
+    assert k.feed() == []
+
+
+def test_crc_refuses_every_other_token_without_signing_it(make_kanald):
+    k = make_kanald(sources=x_source(), plugins=("twitter",)).start()
+    dm = (FIX / "dm.json").read_bytes()
+    queries = {
+        "missing": "", "other parameter only": "token=foo", "empty": "crc_token=",
+        "bare name": "crc_token", "too long": "crc_token=" + "a" * 257,
+        "far too long": "crc_token=" + "a" * 5000,
+        "JSON body": "crc_token=" + urllib.parse.quote(dm.decode(), safe=""),
+        "small JSON": "crc_token=" + urllib.parse.quote('{"a":1}', safe=""),
+        "decodes to {\"": "crc_token=%7B%22",
+        "lower-case escapes": "crc_token=%7b%22for_user_id%22",
+        "space as +": "crc_token=foo+bar", "space as %20": "crc_token=foo%20bar",
+        "NUL": "crc_token=foo%00", "NUL then JSON": "crc_token=foo%00%7B%22a%22:1%7D",
+        "NUL in another parameter": "crc_token=foo&x=%00",
+        "repeated": "crc_token=foo&crc_token=foo",
+        "repeated, second JSON": "crc_token=foo&crc_token=%7B%7D",
+        "repeated, first empty": "crc_token=&crc_token=foo",
+        "quote": "crc_token=%22foo%22", "colon": "crc_token=a:b", "dot": "crc_token=a.b",
+        "newline": "crc_token=foo%0A", "tab": "crc_token=%09foo",
+        "UTF-8": "crc_token=%C3%A7ay", "byte FF": "crc_token=%FF",
+        "bad escape kept literally": "crc_token=foo%ZZ",
+    }
+    for what, query in queries.items():
+        status, body = crc(k, query)
+        assert status == 400, what
+        assert "response_token" not in body and body["error"]["code"] == "bad_crc_token", what
+    assert "refused a CRC check" in k.log()
+    assert k.feed() == []
+
+
+def test_crc_cannot_sign_a_forged_dm(make_kanald):
+    """The attack: ask the CRC to "answer" a forged event body, then post that
+    body with the answer as its signature."""
+    k = make_kanald(sources=x_source(), plugins=("twitter",)).start()
+    forged = [(FIX / "dm.json").read_bytes(), (FIX / "mention.json").read_bytes(),
+              json.dumps({"for_user_id": BRAND}).encode(), b"[]", b'"foo"']
+    for body in forged:
+        status, answer = crc(k, "crc_token=" + urllib.parse.quote(body.decode(), safe=""))
+        assert status == 400 and "response_token" not in answer
+        # Whatever a caller builds from the refusal, it is no signature.
+        for sig in (answer.get("response_token"), x_sign(body, "")):
+            status, _, _ = post_event(k, body, signature=sig or "sha256=")
+            assert status == 401
+    # A body the CRC check may sign (one made of token characters) is never
+    # taken as an event, whatever its signature: X's events are JSON objects.
+    for token in ("1", "foo", "Zm9v/bar+baz==", "a" * 256):
+        status, answer = crc(k, "crc_token=" + urllib.parse.quote(token, safe=""))
+        assert status == 200
+        status, _, body = post_event(k, token.encode(), signature=answer["response_token"])
+        assert status == 401 and json.loads(body)["error"]["code"] == "bad_signature"
     assert k.feed() == []
 
 
@@ -471,3 +541,31 @@ def test_unsendable_messages_fail_with_a_reason(make_kanald):
             m = wait_message(k, mid, ("sent", "failed"))
             assert m["status"] == "failed" and why in m["reason"], m
         assert fake.requests == []
+
+
+def test_times_after_9999_are_stored_with_the_receipt_time(make_kanald):
+    """A DM or tweet whose time kanal cannot write is stored as what it is,
+    with the receipt time and X's value in meta.original_time."""
+    k = make_kanald(sources=x_source(), plugins=("twitter",)).start()
+    before = time.time() - 1
+    for n, ms in enumerate((253402300800000, 300000000000000, 9223372036854775807)):
+        dm = json.loads((FIX / "dm.json").read_text())
+        dm["direct_message_events"] = dm["direct_message_events"][:1]
+        dm["direct_message_events"][0].update(id=f"17000000000000009{n:02d}",
+                                              created_timestamp=str(ms))
+        mention = json.loads((FIX / "mention.json").read_text())
+        event = mention["tweet_create_events"][0]
+        event.update(id_str=f"16000000000000009{n:02d}", id=int(f"16000000000000009{n:02d}"),
+                     timestamp_ms=str(ms))
+        for payload in (dm, mention):
+            status, _, body = post_event(k, payload)
+            assert status == 200 and len(json.loads(body)["seqs"]) == 1, (ms, body)
+    after = time.time() + 1
+    recs = k.feed()
+    assert [r["kind"] for r in recs] == ["message", "mention"] * 3
+    for r in recs:
+        validate_record(r)
+        at = datetime.strptime(r["occurred_at"][:19], "%Y-%m-%dT%H:%M:%S")
+        assert before <= at.replace(tzinfo=timezone.utc).timestamp() <= after, r
+        assert r["meta"]["original_time"] in (253402300800000, 300000000000000,
+                                              9223372036854775807), r

@@ -446,3 +446,36 @@ def test_bad_token_fails_and_marks_the_source_unhealthy(make_kanald, code):
         assert health["status"] == "degraded"
         assert TOKEN not in k.log()
         assert len(fake.requests) == 1
+
+
+def test_unrepresentable_timestamps_are_stored_with_the_receipt_time(wa):
+    """An authentic message whose time kanal cannot write (after 9999,
+    negative, huge) is stored, not dropped: occurred_at is the time it was
+    received, the sender's value is kept in meta.original_time."""
+    from meta_helpers import UNREPRESENTABLE_TIMES, parse_iso
+    before = time.time() - 1
+    for n, ts in enumerate(UNREPRESENTABLE_TIMES):
+        body = json.loads(fixture("wa_text"))
+        msg = body["entry"][0]["changes"][0]["value"]["messages"][0]
+        msg["id"], msg["timestamp"] = wamid(9000 + n), ts
+        answer = post(wa, json.dumps(body).encode())
+        assert len(answer["seqs"]) == 1, (ts, answer)
+        status = json.loads(fixture("wa_status_read"))
+        st = status["entry"][0]["changes"][0]["value"]["statuses"][0]
+        st["id"], st["timestamp"] = wamid(9000 + n), ts
+        assert len(post(wa, json.dumps(status).encode())["seqs"]) == 1, ts
+    after = time.time() + 1
+    recs = wa.feed()
+    assert len(recs) == 2 * len(UNREPRESENTABLE_TIMES)
+    for r, ts in zip(recs, [t for t in UNREPRESENTABLE_TIMES for _ in (0, 1)]):
+        validate_record(r)
+        assert before <= parse_iso(r["occurred_at"]) <= after, (ts, r["occurred_at"])
+        assert r["meta"]["original_time"] == ts, r
+    assert "cannot be represented" in wa.log()
+    # The last representable instant is kept as it is.
+    body = json.loads(fixture("wa_text"))
+    msg = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    msg["id"], msg["timestamp"] = wamid(8999), "253402300799999"
+    post(wa, json.dumps(body).encode())
+    last = wa.feed()[-1]
+    assert last["occurred_at"] == "9999-12-31T23:59:59.999Z" and "original_time" not in last["meta"]
