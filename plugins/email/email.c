@@ -163,6 +163,7 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
     int64_t plain = 0;
     host->config_int(src, "allow_plaintext", &plain);
     e->allow_plaintext = plain != 0;
+    e->unsubscribe_mailto = host->config_string(src, "unsubscribe_mailto");
     if (e->poll_interval_ms < 1000)
         e->poll_interval_ms = 1000;
 
@@ -186,6 +187,14 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
     }
     if (!e->imap_url && !e->lmtp_listen && !e->smtp_url) {
         host->log(src, KANAL_LOG_ERR, "set imap_url, lmtp_listen or smtp_url: nothing to do");
+        r = KANAL_ECONFIG;
+        goto fail;
+    }
+    /* It goes into a header inside <mailto:...>: one plain address only. */
+    if (e->unsubscribe_mailto && (!strchr(e->unsubscribe_mailto, '@') ||
+                                  strpbrk(e->unsubscribe_mailto, " \t\r\n<>,;\"?&%()"))) {
+        host->log(src, KANAL_LOG_ERR, "unsubscribe_mailto = '%s': not one plain e-mail address",
+                  e->unsubscribe_mailto);
         r = KANAL_ECONFIG;
         goto fail;
     }
@@ -260,6 +269,8 @@ static const struct kanal_option email_options[] = {
      "the brand's addresses and @domains, comma-separated (from is one of them)", NULL},
     {"allow_plaintext", KANAL_OPT_BOOL, "no", 0,
      "allow imap:// and smtp:// without STARTTLS (servers on loopback only)", NULL},
+    {"unsubscribe_mailto", KANAL_OPT_STRING, NULL, 0,
+     "address for the mailto of List-Unsubscribe in campaign mail (none: URL only)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 

@@ -37,6 +37,7 @@ struct email {
     char **brand;    /* lower-cased addresses and "@domain" entries */
     size_t nbrand;
     int allow_plaintext;
+    const char *unsubscribe_mailto; /* address for List-Unsubscribe's mailto, or NULL */
     /* Parts. */
     struct imap *imap;
     struct lmtp *lmtp;
