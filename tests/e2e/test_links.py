@@ -316,7 +316,8 @@ def test_link_limits_are_checked(make_kanald, line, key):
     out = subprocess.run([str(KANALD), "--check-config", "-c", str(k.conf)],
                          capture_output=True, text=True)
     assert out.returncode != 0
-    assert any(f"'{key}'" in ln and ":" in ln for ln in out.stderr.splitlines()), out.stderr
+    [line] = [ln for ln in out.stderr.splitlines() if f"'{key}'" in ln]
+    assert line.startswith(f"{k.conf}:") and "unknown key" not in line, line
 
 
 # ---- List-Unsubscribe in campaign e-mail ----
