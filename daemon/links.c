@@ -189,11 +189,11 @@ int links_make_unsubscribe(struct daemon *d, const char *handle, const char *cha
                          "action", "unsubscribe", "channel", channel, "message", message_id,
                          "sent_ms", (json_int_t)now);
     /* A first mail to a new address has no contact yet: the opt-out finds
-     * it by the handle (the send's outbound record has made it by then). */
+     * it through the message's recipient (the send's outbound record has
+     * made it by then).  The link never keeps the address itself, so an
+     * erasure, which scrubs the message, leaves nothing of it here. */
     if (*cid)
         json_object_set_new(op->link, "contact", json_string(cid));
-    else
-        json_object_set_new(op->link, "handle", json_string(handle));
     make_token(op->token, sizeof op->token);
     snprintf(url, url_len, "%s/u/%s", d->cfg->public_url, op->token);
     struct write_item *it = xcalloc(1, sizeof *it);

@@ -39,9 +39,9 @@ struct link_state *links_state(struct daemon *d);
 /* links.c */
 /* The stored link of token, parsed; NULL when there is none. */
 json_t *links_lookup(struct daemon *d, const char *token);
-/* Make an unsubscribe link for a message about to be sent: contact (or,
- * when the recipient has no contact yet, its handle) on channel, for
- * campaign.  Writes "<public_url>/u/TOKEN" to url; the link is committed
+/* Make an unsubscribe link for a message about to be sent to handle (its
+ * contact, or when it has none yet the message's recipient) on channel,
+ * for campaign.  Writes "<public_url>/u/TOKEN" to url; the link is committed
  * through the writer before anything that is submitted after it (so before
  * the message's outbound record).  0, or -EINVAL without public_url. */
 int links_make_unsubscribe(struct daemon *d, const char *handle, const char *channel,

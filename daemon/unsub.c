@@ -16,6 +16,7 @@
 #include "contacts.h"
 #include "daemon.h"
 #include "form.h"
+#include "handle.h"
 #include "http.h"
 #include "links.h"
 #include "log.h"
@@ -205,19 +206,44 @@ static void optout_done(struct write_item *it)
     write_item_free(it);
 }
 
+/* The contact of the recipient of the message the link was made for: its
+ * `to`, normalized as the outbox did (with the source's default country
+ * while the source runs).  An erased message's `to` is "erased". */
+static int recipient_contact(struct daemon *d, MDB_txn *txn, const char *message, char *cid,
+                             size_t len)
+{
+    if (!message)
+        return -1;
+    MDB_val k = {strlen(message), (void *)message}, v;
+    if (mdb_get(txn, d->store.messages, &k, &v))
+        return -1;
+    json_t *m = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    const char *to = json_string_value(json_object_get(m, "to"));
+    const char *source = json_string_value(json_object_get(m, "source"));
+    struct kanal_source *src = source ? daemon_find_source(d, source) : NULL;
+    char norm[512];
+    const char *why;
+    int rc = !to  ? -1
+             : src ? host_api.normalize_handle(src, to, norm, sizeof norm)
+                   : handle_normalize(to, NULL, norm, sizeof norm, &why);
+    if (rc == 0)
+        rc = contacts_of_handle(&d->store, txn, norm, cid, len);
+    json_decref(m);
+    return rc;
+}
+
 /* The link's live contact and the seq of its consent on channel now (0:
- * none); -1 when neither the contact nor the handle's is known. */
+ * none); -1 when no contact is known (any more). */
 static int64_t find_contact(struct daemon *d, json_t *link, char *cid, size_t len, int *opted_out)
 {
     const char *contact = json_string_value(json_object_get(link, "contact"));
-    const char *handle = json_string_value(json_object_get(link, "handle"));
+    const char *message = json_string_value(json_object_get(link, "message"));
     const char *channel = json_string_value(json_object_get(link, "channel"));
     MDB_txn *txn;
     if (store_read_begin(&d->store, &txn) < 0)
         return -1;
-    int rc = contact  ? contacts_follow(&d->store, txn, contact, cid, len)
-             : handle ? contacts_of_handle(&d->store, txn, handle, cid, len)
-                      : -1;
+    int rc = contact ? contacts_follow(&d->store, txn, contact, cid, len)
+                     : recipient_contact(d, txn, message, cid, len);
     int64_t seq = -1;
     json_t *c;
     if (rc == 0 && contacts_load(&d->store, txn, cid, &c) == 0) {
@@ -237,7 +263,10 @@ static void opt_out(struct daemon *d, struct http_req *req, const char *token, j
     int opted_out = 0;
     int64_t seq = find_contact(d, link, cid, sizeof cid, &opted_out);
     if (seq < 0) {
-        log_warn("unsubscribe link %s names no known contact (erased?): nothing recorded", token);
+        /* A prefix names the link without handing out the credential. */
+        log_warn("unsubscribe link %.6s... (from %s) names no known contact (erased?): "
+                 "nothing recorded",
+                 token, req->peer);
         json_decref(link);
         links_not_found(req, 1);
         return;

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from fakes import FakeProvider
-from kanal import KANALD, WRITE_TOKEN, validate_record, webhook_source
+from kanal import ADMIN_TOKEN, KANALD, WRITE_TOKEN, validate_record, webhook_source
 from mailservers import SmtpSink, email_source
 from test_contacts import contact_of, person_record, post
 
@@ -404,3 +404,27 @@ def test_bad_unsubscribe_mailto_is_refused(make_kanald):
                            **{"from": FROM})
         k = make_kanald(sources=src, plugins=("email",)).start()
         k.wait_log(r"unsubscribe_mailto = .*not one plain e-mail address")
+
+
+def test_unsubscribe_link_of_an_erased_recipient_keeps_nothing(make_kanald):
+    """A first campaign mail to a new address: the link names no contact and
+    no address (the opt-out finds the message's recipient); once the person
+    is erased, the link opts nobody out and the store holds no trace."""
+    with SmtpSink() as sink:
+        k = mail_kanald(make_kanald, sink.url)
+        send_mail(k, to="email:Yeni.Kisi@example.com", campaign="kasim")
+        [env] = sink.wait(1)
+    msg = email.message_from_bytes(env.original_content, policy=email.policy.default)
+    token = str(msg["List-Unsubscribe"]).strip("<>").rsplit("/", 1)[1]
+    status, c = k.api("/v1/contacts?handle=email:yeni.kisi@example.com")
+    assert status == 200
+    status, res = k.api(f"/v1/contacts/{c['id']}", token=ADMIN_TOKEN, method="DELETE")
+    assert status == 200, res
+    status, headers, body = k.request("POST", f"/u/{token}", body=b"List-Unsubscribe=One-Click",
+                                      headers={"Content-Type":
+                                               "application/x-www-form-urlencoded"})
+    assert_page(status, headers, body, want_status=404)
+    assert kinds(k, "optout") == []
+    assert k.stop() == 0
+    data = (k.store / "data.mdb").read_bytes().lower()
+    assert b"yeni.kisi" not in data
