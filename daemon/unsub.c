@@ -223,7 +223,7 @@ static int recipient_contact(struct daemon *d, MDB_txn *txn, const char *message
     struct kanal_source *src = source ? daemon_find_source(d, source) : NULL;
     char norm[512];
     const char *why;
-    int rc = !to  ? -1
+    int rc = !to   ? -1
              : src ? host_api.normalize_handle(src, to, norm, sizeof norm)
                    : handle_normalize(to, NULL, norm, sizeof norm, &why);
     if (rc == 0)
