@@ -305,6 +305,21 @@ def test_rate_limiter_table_is_bounded(make_kanald):
     assert metric(k, "kanal_link_hits_limited_total") >= 25
 
 
+def test_link_limits_follow_a_reload(make_kanald):
+    k = make_kanald(kanald="link_rate = 1").start()
+    link = make_link(k)
+    for _ in range(3):
+        assert k.request("GET", "/t/" + link["token"])[0] == 302
+    assert len(kinds(k, "click")) == 1
+    mark = k.log_mark()
+    k.write_config(kanald="link_rate = 100\nlink_rate_table = 64")
+    k.hup()
+    k.wait_log(r"configuration reloaded", start=mark)
+    for _ in range(3):
+        assert k.request("GET", "/t/" + link["token"])[0] == 302
+    assert len(kinds(k, "click")) == 4
+
+
 @pytest.mark.parametrize("line,key", [("link_rate = 0", "link_rate"),
                                       ("link_rate_client = -1", "link_rate_client"),
                                       ("link_rate_table = 1", "link_rate_table"),
