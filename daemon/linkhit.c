@@ -8,7 +8,9 @@
  * Referer are cut to link_field_max bytes.  Clicks that look like a mail
  * gateway's link scanner (HEAD, a scanner's User-Agent, a hit within
  * link_bot_window of the send) are kept but flagged meta.suspected_bot. */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,13 +119,26 @@ static int count_hit(struct link_state *ls, uint64_t key, int64_t now, int64_t l
     return 1;
 }
 
+/* One client per IPv4 address, and per IPv6 /64: a host usually has a
+ * whole /64, and must not get a fresh budget (and table entry) per address. */
+const char *links_client_key(const char *peer, char out[INET6_ADDRSTRLEN])
+{
+    struct in6_addr a;
+    if (!strchr(peer, ':') || inet_pton(AF_INET6, peer, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a))
+        return peer;
+    memset(a.s6_addr + 8, 0, 8);
+    return inet_ntop(AF_INET6, &a, out, INET6_ADDRSTRLEN) ? out : peer;
+}
+
 int links_rate_ok(struct daemon *d, struct http_req *req, const char *token)
 {
     struct link_state *ls = links_state(d);
     int64_t now = util_now_ms();
     /* Both are taken, so a client cannot spread one token's budget. */
     int tok = count_hit(ls, slot_key(ls, 't', token), now, d->cfg->link_rate);
-    int cli = count_hit(ls, slot_key(ls, 'c', req->peer), now, d->cfg->link_rate_client);
+    char client[INET6_ADDRSTRLEN];
+    int cli = count_hit(ls, slot_key(ls, 'c', links_client_key(req->peer, client)), now,
+                        d->cfg->link_rate_client);
     if (tok && cli)
         return 1;
     ls->stats.limited++;

@@ -51,6 +51,9 @@ int links_make_unsubscribe(struct daemon *d, const char *handle, const char *cha
 void links_hit_click(struct daemon *d, struct http_req *req, const char *token, json_t *link);
 /* 1 when this hit of token may be recorded (under both rate limits). */
 int links_rate_ok(struct daemon *d, struct http_req *req, const char *token);
+/* The limiter's name of a client: its IPv4 address, or its IPv6 /64 (out
+ * holds 46 bytes). */
+const char *links_client_key(const char *peer, char out[46]);
 /* Copy at most max bytes of s into a new JSON string, cut on a UTF-8
  * boundary, invalid sequences and control characters replaced by U+FFFD. */
 json_t *links_clean_text(const char *s, size_t max);
