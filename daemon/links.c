@@ -150,20 +150,21 @@ void links_create(struct daemon *d, struct http_req *req)
     writer_submit(&d->writer, it);
 }
 
-json_t *links_lookup(struct daemon *d, const char *token)
+int links_lookup(struct daemon *d, const char *token, json_t **out)
 {
+    *out = NULL;
     size_t n = strlen(token);
     if (n < 8 || n > 40)
-        return NULL;
+        return 0;
     MDB_txn *txn;
-    if (store_read_begin(&d->store, &txn) < 0)
-        return NULL;
-    json_t *link = NULL;
+    int rc = store_read_begin(&d->store, &txn);
+    if (rc < 0)
+        return rc;
     MDB_val k = {n, (void *)token}, v;
     if (mdb_get(txn, d->store.links, &k, &v) == 0)
-        link = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        *out = json_loadb(v.mv_data, v.mv_size, 0, NULL);
     store_read_end(&d->store, txn);
-    return link;
+    return 0;
 }
 
 int links_make_unsubscribe(struct daemon *d, const char *handle, const char *channel,
@@ -218,7 +219,14 @@ void links_route(struct daemon *d, struct http_req *req, const char *token, int 
         http_respond_error(req, 405, "method_not_allowed", "use GET, HEAD or POST");
         return;
     }
-    json_t *link = links_lookup(d, token);
+    json_t *link;
+    if (links_lookup(d, token, &link) < 0) {
+        /* Not "no such link": the person (or provider) should try again. */
+        log_err("link %.6s... from %s: the store cannot be read now", token, req->peer);
+        http_req_add_header(req, "Retry-After", "60");
+        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
+        return;
+    }
     const char *action = json_string_value(json_object_get(link, "action"));
     int is_unsub = action && !strcmp(action, "unsubscribe");
     if (!link || (unsub && !is_unsub)) {

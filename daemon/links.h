@@ -37,8 +37,9 @@ struct link_state {
 struct link_state *links_state(struct daemon *d);
 
 /* links.c */
-/* The stored link of token, parsed; NULL when there is none. */
-json_t *links_lookup(struct daemon *d, const char *token);
+/* The stored link of token, parsed, in *out (NULL when there is none);
+ * 0, or a negative errno when the store cannot be read. */
+int links_lookup(struct daemon *d, const char *token, json_t **out);
 /* Make an unsubscribe link for a message about to be sent to handle (its
  * contact, or when it has none yet the message's recipient) on channel,
  * for campaign.  Writes "<public_url>/u/TOKEN" to url; the link is committed
