@@ -37,6 +37,8 @@ TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-json
               lmdb-utils systemd
 # The e-mail tests run real servers: Dovecot (IMAP), swaks (LMTP client), aiosmtpd (SMTP).
 TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
+# The unsubscribe page is tested in a real browser: headless Chromium via Selenium.
+TEST_DEBS  += chromium chromium-driver python3-selenium
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc

@@ -259,6 +259,15 @@ static const struct kanal_option kanald_options[] = {
     {"identity", KANAL_OPT_BOOL, "yes", 0, "resolve the people behind records to contacts", NULL},
     {"public_url", KANAL_OPT_URL, NULL, 0,
      "base URL under which kanald is reachable (tracking links)", NULL},
+    {"link_rate", KANAL_OPT_INT, "10", 0, "hits of one link token recorded per minute", NULL},
+    {"link_rate_client", KANAL_OPT_INT, "60", 0,
+     "hits of /t/ and /u/ links recorded per client address per minute", NULL},
+    {"link_rate_table", KANAL_OPT_INT, "10000", 0,
+     "tokens and addresses the link rate limiter tracks at once", NULL},
+    {"link_field_max", KANAL_OPT_SIZE, "256", 0,
+     "bytes of a click's User-Agent and Referer that are stored", NULL},
+    {"link_bot_window", KANAL_OPT_DURATION, "10s", 0,
+     "a click this soon after its link was sent or made is flagged suspected_bot", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -351,6 +360,28 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
         const struct raw_kv *kv = raw_get(s, "max_connections");
         add_error(errs, path, kv ? kv->line : s->line, "'max_connections' must be at least 1");
     }
+    cfg->link_rate = n[14];
+    cfg->link_rate_client = n[15];
+    cfg->link_rate_table = n[16];
+    cfg->link_field_max = n[17];
+    cfg->link_bot_window_ms = n[18];
+    /* The limiter's table is allocated whole: keep it to a few hundred MB. */
+    static const struct {
+        const char *name;
+        int64_t min, max;
+    } link_bounds[] = {{"link_rate", 1, 1000000},
+                       {"link_rate_client", 1, 1000000},
+                       {"link_rate_table", 16, 10000000},
+                       {"link_field_max", 16, 8192}};
+    const int64_t link_vals[] = {cfg->link_rate, cfg->link_rate_client, cfg->link_rate_table,
+                                 cfg->link_field_max};
+    for (size_t i = 0; i < ARRAY_SIZE(link_bounds); i++)
+        if (link_vals[i] < link_bounds[i].min || link_vals[i] > link_bounds[i].max) {
+            const struct raw_kv *kv = raw_get(s, link_bounds[i].name);
+            add_error(errs, path, kv ? kv->line : s->line, "'%s' must be %lld to %lld",
+                      link_bounds[i].name, (long long)link_bounds[i].min,
+                      (long long)link_bounds[i].max);
+        }
 }
 
 /* ---- sources ---- */

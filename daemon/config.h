@@ -61,6 +61,12 @@ struct config {
     char *api_tokens; /* path, or NULL when [api] tokens is unset */
     struct source_config *sources;
     size_t nsources;
+    /* /t/ and /u/ links: what an unauthenticated client can make kanald keep. */
+    int64_t link_rate;          /* recorded hits per token per minute */
+    int64_t link_rate_client;   /* recorded hits per client address per minute */
+    int64_t link_rate_table;    /* entries of the rate limiter's table */
+    int64_t link_field_max;     /* bytes of User-Agent / Referer stored */
+    int64_t link_bot_window_ms; /* a click sooner after the send is suspected_bot */
 };
 
 /* The options every source has, whatever its plugin. */

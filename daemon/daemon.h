@@ -62,6 +62,7 @@ struct daemon {
     unsigned map_release_ms;     /* the wait before the next release */
     int exit_code;
     int64_t started_ms;
+    struct link_state *links; /* rate limits and counters of /t/ and /u/ (links.h) */
 };
 
 /* source.c */

@@ -1,8 +1,11 @@
 /* Campaign response tracking.  POST /v1/links makes a short, unguessable
  * URL under [kanald] public_url for a target, a campaign and optionally a
  * contact; GET /t/<token> records a `click` (campaign, contact, user agent)
- * and redirects to the target.  With the outbound records of sends carrying
- * their campaign, a CRM can join sends, clicks and replies. */
+ * and redirects to the target (linkhit.c).  With the outbound records of
+ * sends carrying their campaign, a CRM can join sends, clicks and replies.
+ * An unsubscribe link (made here or by the outbox for each campaign send)
+ * answers GET with a confirmation page and opts out on POST (unsub.c). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "http.h"
+#include "links.h"
 #include "log.h"
 #include "util.h"
 
@@ -42,10 +46,9 @@ static void make_token(char *out, size_t len)
 
 struct link_op {
     struct daemon *d;
-    struct http_req *req;
+    struct http_req *req; /* NULL: made by the outbox, nobody waits */
     json_t *link;
     char token[40];
-    char *target;
 };
 
 static int apply_link(struct write_item *it, struct store *st, MDB_txn *txn)
@@ -61,12 +64,17 @@ static int apply_link(struct write_item *it, struct store *st, MDB_txn *txn)
 static void link_done(struct write_item *it)
 {
     struct link_op *op = it->arg;
-    if (it->status) {
+    if (!op->req) {
+        if (it->status)
+            log_err("unsubscribe link for message %s not stored: the store cannot commit now",
+                    json_string_value(json_object_get(op->link, "message")));
+    } else if (it->status) {
         http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
     } else {
         const char *base = op->d->cfg->public_url ? op->d->cfg->public_url : "";
         char url[512];
-        snprintf(url, sizeof url, "%s/t/%s", base, op->token);
+        const char *action = json_string_value(json_object_get(op->link, "action"));
+        snprintf(url, sizeof url, "%s/%s/%s", base, action ? "u" : "t", op->token);
         json_t *o = json_pack("{s:s,s:s}", "token", op->token, "url", url);
         json_object_update(o, op->link);
         respond_json(op->req, 201, o);
@@ -142,92 +150,96 @@ void links_create(struct daemon *d, struct http_req *req)
     writer_submit(&d->writer, it);
 }
 
-struct click_op {
-    struct http_req *req;
-    char *target;
-    json_t *rec;
-};
-
-static int apply_click(struct write_item *it, struct store *st, MDB_txn *txn)
+int links_lookup(struct daemon *d, const char *token, json_t **out)
 {
-    struct click_op *op = it->arg;
-    struct resolve_extra extra = {0};
-    extra.recs = xmalloc(sizeof *extra.recs);
-    extra.recs[0] = json_incref(op->rec);
-    extra.n = 1;
-    int rc = writer_append_system(st, txn, &extra, &it->last_seq);
-    resolve_extra_clear(&extra);
-    return rc;
+    *out = NULL;
+    size_t n = strlen(token);
+    if (n < 8 || n > 40)
+        return 0;
+    MDB_txn *txn;
+    int rc = store_read_begin(&d->store, &txn);
+    if (rc < 0)
+        return rc;
+    MDB_val k = {n, (void *)token}, v;
+    if (mdb_get(txn, d->store.links, &k, &v) == 0)
+        *out = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    store_read_end(&d->store, txn);
+    return 0;
 }
 
-static void click_done(struct write_item *it)
+int links_make_unsubscribe(struct daemon *d, const char *handle, const char *channel,
+                           const char *campaign, const char *message_id, char *url,
+                           size_t url_len)
 {
-    struct click_op *op = it->arg;
-    if (it->status)
-        log_err("click on %s not recorded: the store cannot commit now", op->target);
-    /* The person clicking gets the target either way. */
-    http_req_add_header(op->req, "Location", op->target);
-    http_req_add_header(op->req, "Cache-Control", "no-store");
-    http_respond(op->req, 302, "text/plain", "", 0);
-    free(op->target);
-    json_decref(op->rec);
-    free(op);
-    write_item_free(it);
+    if (!d->cfg->public_url)
+        return -EINVAL;
+    char cid[32] = "";
+    MDB_txn *txn;
+    if (store_read_begin(&d->store, &txn) == 0) {
+        if (contacts_of_handle(&d->store, txn, handle, cid, sizeof cid))
+            cid[0] = '\0';
+        store_read_end(&d->store, txn);
+    }
+    int64_t now = util_now_ms();
+    char at[32];
+    util_format_time(now, at, sizeof at);
+    struct link_op *op = xcalloc(1, sizeof *op);
+    op->d = d;
+    /* The send time: a click within link_bot_window of it is a scanner's. */
+    op->link = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "campaign", campaign, "created_at", at,
+                         "action", "unsubscribe", "channel", channel, "message", message_id,
+                         "sent_ms", (json_int_t)now);
+    /* A first mail to a new address has no contact yet: the opt-out finds
+     * it through the message's recipient (the send's outbound record has
+     * made it by then).  The link never keeps the address itself, so an
+     * erasure, which scrubs the message, leaves nothing of it here. */
+    if (*cid)
+        json_object_set_new(op->link, "contact", json_string(cid));
+    make_token(op->token, sizeof op->token);
+    snprintf(url, url_len, "%s/u/%s", d->cfg->public_url, op->token);
+    struct write_item *it = xcalloc(1, sizeof *it);
+    it->apply = apply_link;
+    it->done = link_done;
+    it->arg = op;
+    writer_submit(&d->writer, it);
+    return 0;
 }
 
 void links_click(struct daemon *d, struct http_req *req, const char *token)
 {
-    req->route = "click";
-    json_t *link = NULL;
-    MDB_txn *txn;
-    if (strlen(token) < 8 || strlen(token) > 40 || store_read_begin(&d->store, &txn) < 0) {
-        http_respond_error(req, 404, "not_found", "no such link");
+    links_route(d, req, token, 0);
+}
+
+void links_route(struct daemon *d, struct http_req *req, const char *token, int unsub)
+{
+    req->route = unsub ? "unsubscribe" : "click";
+    const char *m = req->pub.method;
+    int post = !strcmp(m, "POST");
+    if (!post && strcmp(m, "GET") && strcmp(m, "HEAD")) {
+        http_respond_error(req, 405, "method_not_allowed", "use GET, HEAD or POST");
         return;
     }
-    MDB_val k = {strlen(token), (void *)token}, v;
-    if (mdb_get(txn, d->store.links, &k, &v) == 0)
-        link = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-    store_read_end(&d->store, txn);
-    if (!link) {
-        http_respond_error(req, 404, "not_found", "no such link");
+    json_t *link;
+    if (links_lookup(d, token, &link) < 0) {
+        /* Not "no such link": the person (or provider) should try again. */
+        log_err("link %.6s... from %s: the store cannot be read now", token, req->peer);
+        http_req_add_header(req, "Retry-After", "60");
+        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
         return;
     }
-    const char *contact = json_string_value(json_object_get(link, "contact"));
-    char ext[96], rnd[9];
-    unsigned char r[4];
-    crypto_random(r, sizeof r);
-    crypto_hex_encode(r, sizeof r, rnd);
-    snprintf(ext, sizeof ext, "%s-%lld-%s", token, (long long)util_now_ms(), rnd);
-    json_t *meta = json_pack("{s:s,s:O}", "token", token, "url", json_object_get(link, "target"));
-    const char *ua = http_req_header(req, "User-Agent");
-    if (ua)
-        json_object_set_new(meta, "user_agent", json_string(ua));
-    const char *ref = http_req_header(req, "Referer");
-    if (ref)
-        json_object_set_new(meta, "referer", json_string(ref));
-    /* An unsubscribe link records the contact's opt-out on its channel (the
-     * consent ledger and every later send see it); any other, a click. */
     const char *action = json_string_value(json_object_get(link, "action"));
-    int unsubscribe = action && !strcmp(action, "unsubscribe") && contact;
-    json_t *rec = contacts_system_record(unsubscribe ? "optout" : "click", ext, contact, meta);
-    char from[64];
-    snprintf(from, sizeof from, "link:%s", token);
-    if (unsubscribe)
-        json_object_set(rec, "channel", json_object_get(link, "channel"));
-    else
-        json_object_set_new(rec, "channel", json_string("web"));
-    json_object_set_new(rec, "from",
-                        json_pack("{s:s,s:s,s:[s]}", "handle", from, "role", "customer",
-                                  "handles", from));
-    json_object_set(rec, "campaign", json_object_get(link, "campaign"));
-    struct click_op *op = xcalloc(1, sizeof *op);
-    op->req = req;
-    op->target = xstrdup(json_string_value(json_object_get(link, "target")));
-    op->rec = rec;
-    json_decref(link);
-    struct write_item *it = xcalloc(1, sizeof *it);
-    it->apply = apply_click;
-    it->done = click_done;
-    it->arg = op;
-    writer_submit(&d->writer, it);
+    int is_unsub = action && !strcmp(action, "unsubscribe");
+    if (!link || (unsub && !is_unsub)) {
+        json_decref(link);
+        links_not_found(req, unsub);
+        return;
+    }
+    if (is_unsub) {
+        links_unsubscribe(d, req, token, link);
+    } else if (post) {
+        json_decref(link);
+        http_respond_error(req, 405, "method_not_allowed", "a tracking link takes GET");
+    } else {
+        links_hit_click(d, req, token, link);
+    }
 }

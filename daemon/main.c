@@ -12,6 +12,7 @@
 #include "error.h"
 #include "http.h"
 #include "jarena.h"
+#include "links.h"
 #include "log.h"
 #include "outbox.h"
 #include "transfer.h"
@@ -405,6 +406,7 @@ int main(int argc, char **argv)
     log_notice("stopped");
 out_store:
     metrics_free(d->metrics);
+    links_free(d);
     auth_free(d->tokens);
     store_close(&d->store);
 out_config:

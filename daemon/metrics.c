@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "http.h"
+#include "links.h"
 #include "outbox.h"
 #include "transfer.h"
 #include "util.h"
@@ -211,6 +212,19 @@ void metrics_handle(struct daemon *d, struct http_req *req)
         outf(&o, "kanal_source_healthy{source=\"%s\"} %d\n",
              label(d->sources[i]->sc.name, a, sizeof a),
              d->sources[i]->healthy && !d->sources[i]->silent_reported);
+    struct link_state *ls = links_state(d);
+    outf(&o,
+         "# HELP kanal_link_hits_limited_total Hits on /t/ and /u/ links over link_rate or "
+         "link_rate_client: answered, not recorded.\n"
+         "# TYPE kanal_link_hits_limited_total counter\nkanal_link_hits_limited_total %llu\n"
+         "# HELP kanal_link_suspected_bots_total Clicks recorded with meta.suspected_bot.\n"
+         "# TYPE kanal_link_suspected_bots_total counter\nkanal_link_suspected_bots_total %llu\n"
+         "# HELP kanal_link_optouts_total Opt-outs posted on unsubscribe links.\n"
+         "# TYPE kanal_link_optouts_total counter\nkanal_link_optouts_total %llu\n"
+         "# HELP kanal_link_rate_entries Tokens and addresses the link rate limiter tracks.\n"
+         "# TYPE kanal_link_rate_entries gauge\nkanal_link_rate_entries %llu\n",
+         (unsigned long long)ls->stats.limited, (unsigned long long)ls->stats.suspected_bots,
+         (unsigned long long)ls->stats.optouts, (unsigned long long)ls->live);
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.p, o.len);
     free(o.p);
 }

@@ -22,6 +22,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "error.h"
+#include "links.h"
 #include "log.h"
 #include "outbox_int.h"
 #include "record.h"
@@ -48,6 +49,7 @@ static void msg_free(struct outbox_msg *m)
     free(m->template_json);
     free(m->idem_key);
     free(m->provider_key);
+    free(m->unsub_url);
     free(m->last_error);
     free(m);
 }
@@ -413,6 +415,19 @@ static int take_token(struct bucket *b, int64_t rate, uint64_t now, int64_t *wai
     return 0;
 }
 
+/* A campaign message carries its recipient's unsubscribe link on the
+ * source's channel (e-mail puts it in List-Unsubscribe).  The link is
+ * committed before the message's outbound record (links.h). */
+static char *unsubscribe_url(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
+{
+    char to[512], url[600];
+    if (host_api.normalize_handle(src, m->to, to, sizeof to) < 0 ||
+        links_make_unsubscribe(ob->d, to, src->plugin->name, m->campaign, m->id, url,
+                               sizeof url) < 0)
+        return NULL;
+    return xstrdup(url);
+}
+
 static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
 {
     struct bucket *b = bucket_for(ob, m->source);
@@ -421,11 +436,14 @@ static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_sourc
     m->inflight = 1;
     m->src = src;
     b->inflight++;
+    if (m->campaign && ob->d->cfg->public_url && !m->unsub_url)
+        m->unsub_url = unsubscribe_url(ob, m, src);
     m->req = (struct kanal_send_request){.id = m->id, .to = m->to, .text = m->text,
                                          .reply_to = m->reply_to, .campaign = m->campaign,
                                          .template_json = m->template_json,
                                          .idempotency_key = m->provider_key,
-                                         .attempt = m->attempts};
+                                         .attempt = m->attempts,
+                                         .unsubscribe_url = m->unsub_url};
     source_ref(src);
     int r = src->plugin->send(src->state, &m->req);
     if (r < 0 && m->inflight) {

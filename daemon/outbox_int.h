@@ -16,6 +16,7 @@ struct outbox_msg {
     uint64_t num; /* key in the outbox db */
     char *id, *source, *to, *text, *reply_to, *campaign, *template_json, *idem_key;
     char *provider_key; /* idempotency key handed to the provider */
+    char *unsub_url;    /* the recipient's unsubscribe link, made at the first try */
     unsigned attempts;
     int64_t created_ms, next_try_ms;
     char *last_error;

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "http.h"
+#include "links.h"
 #include "log.h"
 #include "outbox.h"
 #include "util.h"
@@ -147,11 +148,10 @@ void router_handle(void *arg, struct http_req *req)
             links_create(d, req);
         return;
     }
-    if (strncmp(path, "/t/", 3) == 0) {
-        if (strcmp(req->pub.method, "GET") && strcmp(req->pub.method, "HEAD"))
-            http_respond_error(req, 405, "method_not_allowed", "use GET");
-        else
-            links_click(d, req, path + 3);
+    /* Public: the token is the credential.  GET/HEAD, and POST for an
+     * unsubscribe link's opt-out (links.c). */
+    if (strncmp(path, "/t/", 3) == 0 || strncmp(path, "/u/", 3) == 0) {
+        links_route(d, req, path + 3, path[1] == 'u');
         return;
     }
     if (strcmp(path, "/metrics") == 0) {

@@ -163,6 +163,7 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
     int64_t plain = 0;
     host->config_int(src, "allow_plaintext", &plain);
     e->allow_plaintext = plain != 0;
+    e->unsubscribe_mailto = host->config_string(src, "unsubscribe_mailto");
     if (e->poll_interval_ms < 1000)
         e->poll_interval_ms = 1000;
     host->config_int(src, "lmtp_max_sessions", &e->lmtp_max_sessions);
@@ -197,6 +198,14 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
     }
     if (e->lmtp_listen && (r = lmtp_check_limits(e)) < 0)
         goto fail;
+    /* It goes into a header inside <mailto:...>: one plain address only. */
+    if (e->unsubscribe_mailto && (!strchr(e->unsubscribe_mailto, '@') ||
+                                  strpbrk(e->unsubscribe_mailto, " \t\r\n<>,;\"?&%()"))) {
+        host->log(src, KANAL_LOG_ERR, "unsubscribe_mailto = '%s': not one plain e-mail address",
+                  e->unsubscribe_mailto);
+        r = KANAL_ECONFIG;
+        goto fail;
+    }
     if (e->smtp_url && !e->from_addr) {
         host->log(src, KANAL_LOG_ERR, "smtp_url needs from (the sender address)");
         r = KANAL_ECONFIG;
@@ -280,6 +289,8 @@ static const struct kanal_option email_options[] = {
      "LMTP replies queued for a client that does not read them; above it no command is read", NULL},
     {"lmtp_idle_timeout", KANAL_OPT_DURATION, "5m", 0,
      "an LMTP session that sends nothing and reads nothing this long is closed", NULL},
+    {"unsubscribe_mailto", KANAL_OPT_STRING, NULL, 0,
+     "address for the mailto of List-Unsubscribe in campaign mail (none: URL only)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 

@@ -41,6 +41,7 @@ struct email {
     /* Limits of the LMTP listener, which has no authentication. */
     int64_t lmtp_max_sessions, lmtp_max_recipients, lmtp_max_commands;
     int64_t lmtp_max_command_line, lmtp_max_reply_queue, lmtp_idle_timeout_ms;
+    const char *unsubscribe_mailto; /* address for List-Unsubscribe's mailto, or NULL */
     /* Parts. */
     struct imap *imap;
     struct lmtp *lmtp;

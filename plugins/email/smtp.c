@@ -157,6 +157,27 @@ static void plan(struct outgoing *o, char **in_reply_to)
     free(root);
 }
 
+/* Campaign mail names how to leave it (RFC 2369) and that one POST does it
+ * (RFC 8058), so mailbox providers show an unsubscribe button.  The URL is
+ * the host's, from ABI 1.1 on; without it nothing is added. */
+static void list_unsubscribe(struct outgoing *o, GMimeMessage *m)
+{
+    struct email *e = o->e;
+    const char *url = e->host->abi_minor >= 1 ? o->msg->unsubscribe_url : NULL;
+    if (!o->msg->campaign || !url || strpbrk(url, "<>\r\n, "))
+        return;
+    char *v = NULL;
+    int n = e->unsubscribe_mailto
+                ? asprintf(&v, "<%s>, <mailto:%s?subject=unsubscribe>", url, e->unsubscribe_mailto)
+                : asprintf(&v, "<%s>", url);
+    if (n < 0)
+        return;
+    g_mime_object_set_header(GMIME_OBJECT(m), "List-Unsubscribe", v, NULL);
+    g_mime_object_set_header(GMIME_OBJECT(m), "List-Unsubscribe-Post", "List-Unsubscribe=One-Click",
+                             NULL);
+    free(v);
+}
+
 /* The RFC 5322 message, CRLF line ends. */
 static char *compose(struct outgoing *o, const char *in_reply_to)
 {
@@ -195,6 +216,7 @@ static char *compose(struct outgoing *o, const char *in_reply_to)
         free(v);
         free(refs);
     }
+    list_unsubscribe(o, m);
     const char *text = o->msg->text ? o->msg->text : "";
     GMimeTextPart *body = g_mime_text_part_new_with_subtype("plain");
     GMimeStream *stream = g_mime_stream_mem_new_with_buffer(text, strlen(text));

@@ -304,8 +304,12 @@ def test_unsubscribe_link_records_an_optout(make_kanald):
                                    "campaign": "bulten", "contact": cid,
                                    "action": "unsubscribe", "channel": "webhook"})
         assert status == 201
+        # GET only asks (link scanners GET every link); the POST opts out.
         status, headers, _ = k.request("GET", "/t/" + link["token"])
-        assert status == 302 and headers["Location"] == "https://shop.example.com/unsubscribed"
+        assert status == 200 and "Location" not in headers
+        assert [r for r in k.feed() if r["kind"] == "optout"] == []
+        status, headers, _ = k.request("POST", "/t/" + link["token"])
+        assert status == 200 and "Location" not in headers
         optout = [r for r in k.feed() if r["kind"] == "optout"]
         assert len(optout) == 1 and optout[0]["contact"] == cid
         assert optout[0]["channel"] == "webhook" and optout[0]["campaign"] == "bulten"

@@ -36,7 +36,7 @@ extern "C" {
 /** Major version: changes only when existing members change meaning. */
 #define KANAL_ABI_MAJOR 1
 /** Minor version: grows when members are appended. */
-#define KANAL_ABI_MINOR 0
+#define KANAL_ABI_MINOR 1
 
 /** Mark the entry point so it stays visible under -fvisibility=hidden. */
 #define KANAL_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -165,6 +165,15 @@ struct kanal_send_request {
     const char *template_json;   /**< channel-specific template (JSON text), or NULL */
     const char *idempotency_key; /**< pass to providers that accept one */
     unsigned attempt;            /**< 1 for the first try */
+    /**
+     * ABI 1.1: the recipient's unsubscribe URL (<[kanald] public_url>/u/TOKEN;
+     * GET shows a confirmation page, POST — also RFC 8058's one-click —
+     * records the opt-out), or NULL.  Set when the message has a campaign
+     * and public_url is set.  This struct has no size field: read this
+     * member only when host->abi_minor >= 1; a 1.0 host's struct ends
+     * before it.  Marketing e-mail puts it in List-Unsubscribe.
+     */
+    const char *unsubscribe_url;
 };
 
 /** The outcome of one send, given to host->send_done(). */
