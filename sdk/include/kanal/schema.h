@@ -48,8 +48,9 @@
  * plugins, record checks refuse deeper meta and raw, and its writer never
  * meets deeper values; a plugin keeping a provider's payload in raw (level 2)
  * keeps it as JSON only when the payload is at most KANAL_MAX_DEPTH - 1
- * levels deep.  Well below jansson's 2048, so that every reader of the feed
- * can read every record. */
+ * levels deep (one less in an array of records: the limit applies to the
+ * text emitted).  Well below jansson's 2048, so that every reader of the
+ * feed can read every record. */
 #define KANAL_MAX_DEPTH 64
 
 #endif /* KANAL_SCHEMA_H */
