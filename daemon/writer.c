@@ -279,6 +279,8 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
  * senders retry.  Anything else is the failing item's own fault. */
 static int store_wide(int rc)
 {
+    if (rc < 0 && rc > -4096)
+        rc = -rc; /* apply() may return a negative errno */
     switch (rc) {
     case MDB_MAP_FULL:
     case MDB_TXN_FULL:
@@ -323,7 +325,8 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
                     /* Each round fails one more item: it ends. */
                     log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
                             "committing the others without it",
-                            st->path, failed.item->nrecs, mdb_strerror(rc));
+                            st->path, failed.item->nrecs,
+                            rc < 0 && rc > -4096 ? strerror(-rc) : mdb_strerror(rc));
                     failed.item->status = failed.in_record ? KANAL_ERECORD : store_err(rc);
                     attempt--;
                     continue;

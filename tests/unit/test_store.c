@@ -862,6 +862,48 @@ static void test_bad_item_fails_alone(void **state)
     assert_log_is_1_to(f, 6);
 }
 
+static int apply_fails(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    (void)st;
+    (void)txn;
+    return *(int *)it->arg;
+}
+
+/* An apply() step failing for its own sake (a negative errno) fails its
+ * item alone, records and all; a failure of the store itself (no space)
+ * fails every item of the commit, and nothing is stored. */
+static void test_store_wide_failure_fails_everyone(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const a[] = {"a1"}, *const b[] = {"b1"}, *const c[] = {"c1"};
+    int einval = -EINVAL, enospc = ENOSPC;
+    struct write_item *batch = item_new(1, a);
+    batch->next = item_new(1, b);
+    batch->next->apply = apply_fails;
+    batch->next->arg = &einval;
+    batch->next->next = item_new(1, c);
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), 0);
+    assert_int_equal(batch->status, 0);
+    assert_int_equal(batch->next->status, -EINVAL);
+    assert_int_equal(batch->next->next->status, 0);
+    assert_int_equal(batch->next->next->seqs[0], 2);
+    items_free(batch);
+    assert_log_is_1_to(f, 2);
+
+    static const char *const d[] = {"d1"}, *const e[] = {"e1"};
+    batch = item_new(1, d);
+    batch->next = item_new(1, e);
+    batch->next->apply = apply_fails;
+    batch->next->arg = &enospc;
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), -ENOSPC);
+    assert_int_equal(batch->status, KANAL_ESTORE);
+    assert_int_equal(batch->next->status, KANAL_ESTORE);
+    items_free(batch);
+    assert_log_is_1_to(f, 2);
+    assert_int_equal(store_last_seq(&f->st), 2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -883,6 +925,7 @@ int main(void)
         T(test_serialized_ahead_is_stored_the_same),
         T(test_poll_delivers_before_the_wakeup),
         T(test_bad_item_fails_alone),
+        T(test_store_wide_failure_fails_everyone),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_release_backs_off),
     };
