@@ -48,7 +48,12 @@ def poison_bodies():
         "not-utf8": b'{"kind":"message","text":"\xff\xfe"}',
         "batch-with-one-deep": ("[" + json.dumps(message("bd1")) + "," +
                                 record_with_meta_depth("bd2", 200).decode() + "]").encode(),
+        # Larger than max_body (256K in the test): refused alone with 413.
+        "over-max-body": json.dumps(message("big", meta={"x": "y" * 300_000})).encode(),
     }
+
+
+REFUSED = {"over-max-body": 413}  # the others are stored as unknown (202)
 
 
 def post_all(k, bodies, workers=16):
@@ -63,9 +68,12 @@ def unknown_by_digest(recs):
 
 
 def test_poison_among_clean_posts_fails_nobody(make_kanald):
-    k = make_kanald().start()
+    k = make_kanald(kanald="max_body = 256K").start()
     poison = poison_bodies()
     clean = [json.dumps(message(f"clean-{i}", text=f"hello {i}")).encode() for i in range(160)]
+    # Clean too, however large or deep within the limits.
+    clean[7] = json.dumps(message("clean-7", meta={"x": "y" * 250_000})).encode()
+    clean[8] = record_with_meta_depth("clean-8", MAX_DEPTH)
     bodies, labels = [], []
     names = list(poison)
     for i, body in enumerate(clean):  # the poison spread among the clean posts
@@ -91,17 +99,24 @@ def test_poison_among_clean_posts_fails_nobody(make_kanald):
             assert status == 200, (name, status, answer)
             assert stored.count(name) == 1, name
             continue
+        if name in REFUSED:
+            assert status == REFUSED[name], (name, status, answer)
+            assert hashlib.sha256(body).hexdigest() not in unknown
+            continue
         assert status == 202, (name, status, answer)
         assert json.loads(answer)["stored_as"] == "unknown", name
         rec = unknown[hashlib.sha256(body).hexdigest()]
         assert rec["meta"]["body_size"] == len(body), name
         assert json.loads(answer)["seqs"] == [rec["seq"]], name
-    assert len(unknown) == len(poison)
+    assert len(unknown) == len(poison) - len(REFUSED)
+    assert len(recs) == len(clean) + len(unknown)
     # Nothing of a refused batch was stored as a message on its own.
     assert "bd1" not in stored and "bd2" not in stored
 
     # Redelivered, every poison body is recognised: the same seq, no new record.
     for name, body in poison.items():
+        if name in REFUSED:
+            continue
         status, _, answer = k.post_hook(body)
         assert status == 202, (name, status, answer)
         assert json.loads(answer)["seqs"] == [unknown[hashlib.sha256(body).hexdigest()]["seq"]]
