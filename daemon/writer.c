@@ -328,6 +328,7 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
                             st->path, failed.item->nrecs,
                             rc < 0 && rc > -4096 ? strerror(-rc) : mdb_strerror(rc));
                     failed.item->status = failed.in_record ? KANAL_ERECORD : store_err(rc);
+                    failed.item->nnew = 0; /* counted in the attempt rolled back */
                     attempt--;
                     continue;
                 }

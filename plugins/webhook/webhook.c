@@ -154,9 +154,13 @@ static int depth_of(const json_t *v)
 static json_t *raw_of(struct webhook *w, const char *body, size_t len, int *truncated)
 {
     size_t max = w->unknown_raw_max > 0 ? (size_t)w->unknown_raw_max : 0;
+    if (len == 0) {
+        *truncated = 0;
+        return json_string("");
+    }
     int has_nul = memchr(body, '\0', len) != NULL;
     *truncated = len > max;
-    if (!*truncated && !has_nul && len > 0) {
+    if (!*truncated && !has_nul) {
         json_t *j = json_loadb(body, len, 0, NULL);
         if (j && depth_of(j) <= KANAL_MAX_DEPTH - 1)
             return j;
