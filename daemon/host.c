@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <kanal/schema.h>
 
 #include "crypto.h"
 #include "daemon.h"
@@ -145,10 +146,13 @@ static int check_storable(struct kanal_source *src, struct write_item *item, siz
     struct write_record *wr = &item->recs[i];
     char why[160];
     if (!wr->text) {
-        snprintf(why, sizeof why, "%s",
-                 errno == ENOMEM ? "out of memory serializing it"
-                                 : "it cannot be written as JSON (nesting deeper than "
-                                   "KANAL_MAX_DEPTH or a NUL in a string)");
+        if (errno == ENOMEM)
+            snprintf(why, sizeof why, "out of memory serializing it");
+        else
+            snprintf(why, sizeof why,
+                     "it cannot be written as JSON (nesting deeper than %d levels, or a NUL in "
+                     "a string)",
+                     KANAL_MAX_DEPTH);
         return emit_refused(src, item, i, n, why);
     }
     if (wr->text_len > MAX_RECORD_TEXT) {

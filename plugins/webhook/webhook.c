@@ -11,6 +11,7 @@
  *                                      store as a record: too deep, NUL)
  *   missing or wrong signature      -> 401, nothing stored
  *   store cannot commit             -> 503, the sender retries
+ *   not storable even as unknown    -> 422 (a kanald bug: retrying cannot help)
  *
  * Outbound (POST /v1/messages naming this source): the message is POSTed as
  * JSON to send_url, signed the same way, with an Idempotency-Key header.
