@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <kanal/schema.h>
 
 #include "crypto.h"
 #include "daemon.h"
@@ -96,6 +97,11 @@ static void emit_done(struct write_item *item)
     struct emit_ctx *ctx = item->arg;
     struct kanal_source *src = ctx->src;
     if (item->status) {
+        if (item->status == KANAL_ERECORD)
+            log_msg(KANAL_LOG_ERR, src->sc.name,
+                    "the store refused %zu record(s) of this source at commit; the other "
+                    "requests of that commit were stored",
+                    item->nrecs);
         src->emit_errors++;
         free(src->last_error);
         src->last_error = xstrdup(kanal_strerror(item->status));
@@ -114,6 +120,51 @@ static void emit_done(struct write_item *item)
     source_unref(src);
 }
 
+/* LMDB's largest value (MAXDATASIZE in its default build). */
+#define MAX_RECORD_TEXT ((size_t)0xffffffffu)
+
+/* Refuse an emit on the loop thread: one log line, the source's last error,
+ * KANAL_ERECORD to the plugin (the webhook keeps the body as "unknown"). */
+static int emit_refused(struct kanal_source *src, struct write_item *item, size_t i, size_t n,
+                        const char *why)
+{
+    log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: record %zu of %zu: %s", i + 1, n, why);
+    write_item_free(item);
+    src->emit_errors++;
+    free(src->last_error);
+    src->last_error = xstrdup(why);
+    return KANAL_ERECORD;
+}
+
+/* Everything the writer would do with a record that can fail for the
+ * record's sake, done first here, so that the commit it shares with other
+ * requests has nothing left to refuse: its text (nesting, NUL in strings;
+ * jsonout refuses exactly that), the text's size, and its idempotency key.
+ * Handles are keys too: record checks keep them within STORE_MAX_KEY. */
+static int check_storable(struct kanal_source *src, struct write_item *item, size_t i, size_t n)
+{
+    struct write_record *wr = &item->recs[i];
+    char why[160];
+    if (!wr->text) {
+        if (errno == ENOMEM)
+            snprintf(why, sizeof why, "out of memory serializing it");
+        else
+            snprintf(why, sizeof why,
+                     "it cannot be written as JSON (nesting deeper than %d levels, or a NUL in "
+                     "a string)",
+                     KANAL_MAX_DEPTH);
+        return emit_refused(src, item, i, n, why);
+    }
+    if (wr->text_len > MAX_RECORD_TEXT) {
+        snprintf(why, sizeof why, "its stored form of %zu bytes is larger than the store takes",
+                 wr->text_len);
+        return emit_refused(src, item, i, n, why);
+    }
+    if (wr->idem_len == 0 || wr->idem_len > STORE_MAX_KEY)
+        return emit_refused(src, item, i, n, "its idempotency key is longer than the store allows");
+    return 0;
+}
+
 static int host_emit(struct kanal_source *src, const char *json, size_t len,
                      const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
                      void *arg)
@@ -130,7 +181,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         root = jsonin_parse(json, len, e, sizeof e);
         if (!root) {
             jarena_release(arena);
-            log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: not JSON (%s)", e);
+            log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: not JSON kanald can store (%s)", e);
             return KANAL_ERECORD;
         }
     } else if (nstates == 0) {
@@ -155,14 +206,8 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         char err[256];
         json_t *rec;
         if (record_normalize(in, &rc, &rec, err, sizeof err) < 0) {
-            log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: record %zu of %zu: %s", i + 1, n,
-                    err);
             json_decref(root);
-            write_item_free(item);
-            src->emit_errors++;
-            free(src->last_error);
-            src->last_error = xstrdup(err);
-            return KANAL_ERECORD;
+            return emit_refused(src, item, i, n, err);
         }
         struct write_record *wr = &item->recs[item->nrecs++];
         wr->rec = rec;
@@ -178,11 +223,19 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     /* The writer changes nothing in a record but its seq and the contact it
      * resolves (unless the record named one, which it may follow to a
      * merged contact): serialize here, off the writer thread, whose time
-     * every commit waits for. */
+     * every commit waits for.  Serializing also proves the record can be
+     * written; a record the writer serializes again is only checked. */
     for (size_t i = 0; i < item->nrecs; i++) {
         struct write_record *wr = &item->recs[i];
-        if (!d->store.identity || !wr->given_contact)
-            wr->text = jsonout_dump(wr->rec, &wr->text_len);
+        errno = 0;
+        wr->text = jsonout_dump(wr->rec, &wr->text_len);
+        int r = check_storable(src, item, i, item->nrecs);
+        if (r)
+            return r;
+        if (d->store.identity && wr->given_contact) {
+            free(wr->text);
+            wr->text = NULL;
+        }
     }
     for (size_t i = 0; i < nstates; i++)
         if (!states[i].key || strlen(src->sc.name) + strlen(states[i].key) + 1 > STORE_MAX_KEY) {

@@ -4,12 +4,22 @@
  * loop thread.  json_loadb() reads its input through a callback one byte
  * at a time and copies every token through a growing buffer; on a webhook
  * that is a sixth of kanald's time.  This reader scans the buffer in place
- * and builds the same jansson values.  It accepts and refuses exactly what
+ * and builds the same jansson values.  It accepts and refuses what
  * json_loadb(text, len, 0, ...) does: an object or array at the top, valid
  * UTF-8, no \u0000, no leading zeros, integers that fit in json_int_t,
- * reals that do not overflow, at most 2048 levels of nesting and nothing
- * after the value but white space; a repeated key keeps its last value.
- * The unit tests hold the two readers to that on many inputs. */
+ * reals that do not overflow, and nothing after the value but white space;
+ * a repeated key keeps its last value.  The unit tests hold the two readers
+ * to that on many inputs.  It differs on purpose in two things:
+ *
+ *  - nesting: at most KANAL_MAX_DEPTH levels (jansson: 2048), the limit
+ *    record checks and jsonout share, so that whatever this reader accepts
+ *    the writer can store and every feed reader can read back;
+ *  - a NUL byte right after a number, true, false or null: jansson's
+ *    reader skips it ({"a":true\0} reads as {"a":true}, [1\0,2] as [1,2]);
+ *    this one refuses a NUL byte outside a string like any other stray
+ *    byte.  Refusing is the safer side: a NUL there means the text is not
+ *    what its sender meant, and nothing a plugin emitted is dropped unread.
+ *    (After the whole value both refuse.) */
 #include "jsonin.h"
 
 #include <errno.h>
@@ -18,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include <kanal/schema.h>
 
-#define MAX_DEPTH 2048
+#include "util.h"
 
 struct in {
     const unsigned char *p, *end, *start;
@@ -428,8 +438,9 @@ static json_t *value(struct in *in)
     skip_space(in);
     if (in->p >= in->end)
         return fail(in, "premature end of input");
-    if (++in->depth > MAX_DEPTH)
-        return fail(in, "maximum parsing depth reached");
+    if (++in->depth > KANAL_MAX_DEPTH)
+        return fail(in, "maximum parsing depth reached (KANAL_MAX_DEPTH is %d levels)",
+                    KANAL_MAX_DEPTH);
     json_t *v = scalar_or_container(in);
     in->depth--;
     return v;

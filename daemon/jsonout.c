@@ -5,10 +5,13 @@
  * when they are made), so they only need JSON's escapes. */
 #include "jsonout.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <kanal/schema.h>
 
 #include "util.h"
 
@@ -16,6 +19,7 @@ struct out {
     char *p;
     size_t len, cap;
     int failed;
+    int oom; /* failed for want of memory, not for the value */
 };
 
 static void reserve(struct out *o, size_t n)
@@ -27,7 +31,7 @@ static void reserve(struct out *o, size_t n)
         cap *= 2;
     char *p = realloc(o->p, cap);
     if (!p) {
-        o->failed = 1;
+        o->failed = o->oom = 1;
         return;
     }
     o->p = p;
@@ -99,6 +103,9 @@ static void put_string(struct out *o, const char *s, size_t n)
         case '\n': esc[1] = 'n'; break;
         case '\r': esc[1] = 'r'; break;
         case '\t': esc[1] = 't'; break;
+        case '\0': /* no reader takes \u0000 back (jsonin refuses it too) */
+            o->failed = 1;
+            return;
         default:
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
@@ -174,10 +181,7 @@ static void put_real(struct out *o, double d)
 static void put_value(struct out *o, const json_t *v, int depth)
 {
     char num[64];
-    /* Deeper than jsonin ever parses (2048): whatever kanald accepted must
-     * be writable, or one deep record fails its whole group commit with a
-     * 503 that no retry can fix.  The bound only keeps recursion finite. */
-    if (depth > 4096) {
+    if (depth > KANAL_MAX_DEPTH) { /* jsonin and record checks refuse it before */
         o->failed = 1;
         return;
     }
@@ -240,10 +244,11 @@ static void put_value(struct out *o, const json_t *v, int depth)
 char *jsonout_dump(const json_t *v, size_t *len)
 {
     struct out o = {0};
-    put_value(&o, v, 0);
+    put_value(&o, v, 1);
     reserve(&o, 1);
     if (o.failed) {
         free(o.p);
+        errno = o.oom ? ENOMEM : EINVAL;
         return NULL;
     }
     o.p[o.len] = '\0';

@@ -80,6 +80,24 @@ static int opt_string(struct check *c, json_t *obj, const char *where, const cha
     return 0;
 }
 
+/* 1 when v nests no more than max levels (v itself is the first), as
+ * jsonin counts them; stops as soon as it knows. */
+static int depth_within(const json_t *v, int max)
+{
+    if (max < 1)
+        return 0;
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        json_object_foreach((json_t *)v, key, m) if (!depth_within(m, max - 1)) return 0;
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) if (!depth_within(e, max - 1)) return 0;
+    }
+    return 1;
+}
+
 static int check_time(struct check *c, const char *where, const char *value, char out[32])
 {
     int64_t ms;
@@ -378,6 +396,15 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
     json_t *meta = json_object_get(in, "meta");
     if (meta && !json_is_null(meta) && !json_is_object(meta))
         return fail(&c, "field 'meta' must be an object");
+    /* meta and raw are kept as given, one level below the record: what
+     * nests deeper than the writer and feed readers take is refused here,
+     * not in the commit it would share with other records. */
+    json_t *raw = json_object_get(in, "raw");
+    int keep_raw = raw && !json_is_null(raw) && (ctx->keep_raw || strcmp(kind, "unknown") == 0);
+    if (json_is_object(meta) && !depth_within(meta, KANAL_MAX_DEPTH - 1))
+        return fail(&c, "field 'meta' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
+    if (keep_raw && !depth_within(raw, KANAL_MAX_DEPTH - 1))
+        return fail(&c, "field 'raw' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
 
     json_t *fin = json_object_get(in, "from");
     int needs_from = !in_list(kind, kinds_without_from, ARRAY_SIZE(kinds_without_from));
@@ -445,8 +472,7 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
         set_shared(rec, "meta", meta);
     else
         set_new(rec, "meta", json_object());
-    json_t *raw = json_object_get(in, "raw");
-    if (raw && !json_is_null(raw) && (ctx->keep_raw || strcmp(kind, "unknown") == 0))
+    if (keep_raw)
         set_shared(rec, "raw", raw);
     *out = rec;
     return 0;

@@ -3,7 +3,14 @@
  * state), commits — which syncs once with sync = full — and only then hands
  * the items back to the loop, whose callbacks answer the providers.  A failed
  * commit fails the items of that transaction (503 to providers, who retry)
- * and the thread goes on with the next ones. */
+ * and the thread goes on with the next ones.
+ *
+ * Only a failure of the store itself fails the whole commit: the loop thread
+ * checks every record before it queues it, but should one still fail for
+ * its own sake (a key or value LMDB refuses, a value that cannot be
+ * serialized), the transaction is rolled back and done again without that
+ * item, which alone fails.  The common case costs nothing: no nested
+ * transaction per item, only a second attempt when an item fails. */
 #include "writer.h"
 
 #include <errno.h>
@@ -115,7 +122,7 @@ static int log_put_json(struct store *st, MDB_txn *txn, json_t *rec, uint64_t se
     size_t tl;
     char *text = jsonout_dump(rec, &tl);
     if (!text)
-        return ENOMEM;
+        return errno == ENOMEM ? ENOMEM : EINVAL; /* EINVAL: this record's fault */
     MDB_val lk = {sizeof seq, &seq}, lv = {tl, text};
     int rc = mdb_put(txn, st->log, &lk, &lv, MDB_APPEND);
     free(text);
@@ -210,8 +217,14 @@ static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, u
     return 0;
 }
 
+/* Which item an attempt failed on, and whether in one of its records. */
+struct failed_at {
+    struct write_item *item;
+    int in_record;
+};
+
 static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items, uint64_t *last,
-                       struct writer_stats *stats)
+                       struct writer_stats *stats, struct failed_at *failed)
 {
     uint64_t seq = *last;
     MDB_stat es;
@@ -220,6 +233,8 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
         if (it->status)
             continue;
         it->nnew = 0;
+        failed->item = it;
+        failed->in_record = 1;
         if (!it->seqs && it->nrecs)
             it->seqs = xcalloc(it->nrecs, sizeof *it->seqs);
         for (size_t i = 0; i < it->nrecs; i++) {
@@ -236,6 +251,7 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
                 stats->duplicates++;
             }
         }
+        failed->in_record = 0;
         for (size_t i = 0; i < it->nstates; i++) {
             struct write_state *ws = &it->states[i];
             MDB_val k = {ws->key_len, ws->key}, v = {ws->len, ws->value};
@@ -254,7 +270,38 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
         }
     }
     *last = seq;
+    failed->item = NULL;
     return 0;
+}
+
+/* 1 when rc says the store itself cannot go on (full map or disk, I/O,
+ * memory, LMDB's own state): every item of the commit fails, and their
+ * senders retry.  Anything else is the failing item's own fault. */
+static int store_wide(int rc)
+{
+    if (rc < 0 && rc > -4096)
+        rc = -rc; /* apply() may return a negative errno */
+    switch (rc) {
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_PANIC:
+    case MDB_MAP_RESIZED:
+    case MDB_READERS_FULL:
+    case MDB_BAD_TXN:
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+    case EIO:
+    case ENOSPC:
+    case EDQUOT:
+    case ENOMEM:
+    case EROFS:
+    case EFBIG:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 int writer_commit_batch(struct store *st, struct write_item *items, struct writer_stats *stats)
@@ -263,16 +310,29 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
         uint64_t last = st->last_seq;
         /* Counted per attempt, kept only for the one that commits. */
         struct writer_stats tried = {0};
+        struct failed_at failed = {0};
         MDB_txn *txn;
         int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
         if (rc == MDB_PANIC && attempt == 0 && store_reopen(st) == 0)
             continue;
         if (rc == 0) {
-            rc = apply_items(st, txn, items, &last, &tried);
-            if (rc == 0)
+            rc = apply_items(st, txn, items, &last, &tried, &failed);
+            if (rc == 0) {
                 rc = mdb_txn_commit(txn);
-            else
+            } else {
                 mdb_txn_abort(txn);
+                if (failed.item && !store_wide(rc)) {
+                    /* Each round fails one more item: it ends. */
+                    log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
+                            "committing the others without it",
+                            st->path, failed.item->nrecs,
+                            rc < 0 && rc > -4096 ? strerror(-rc) : mdb_strerror(rc));
+                    failed.item->status = failed.in_record ? KANAL_ERECORD : store_err(rc);
+                    failed.item->nnew = 0; /* counted in the attempt rolled back */
+                    attempt--;
+                    continue;
+                }
+            }
         }
         if (rc == MDB_MAP_FULL && attempt < 8 && store_grow(st) == 0)
             continue;

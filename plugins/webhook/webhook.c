@@ -6,9 +6,12 @@
  * HMAC-SHA256 over the raw body:  X-Kanal-Signature: sha256=<hex>.
  *
  *   valid signature, valid records  -> 200 {"seqs":[...]} after the commit
- *   valid signature, invalid body   -> stored as kind "unknown", 202
+ *   valid signature, invalid body   -> stored as kind "unknown", 202 (also
+ *                                      an empty body, or one kanald cannot
+ *                                      store as a record: too deep, NUL)
  *   missing or wrong signature      -> 401, nothing stored
  *   store cannot commit             -> 503, the sender retries
+ *   not storable even as unknown    -> 422 (a kanald bug: retrying cannot help)
  *
  * Outbound (POST /v1/messages naming this source): the message is POSTed as
  * JSON to send_url, signed the same way, with an Idempotency-Key header.
@@ -26,6 +29,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <kanal/plugin.h>
+#include <kanal/schema.h>
+#include <openssl/evp.h>
 
 struct webhook {
     const struct kanal_host *host;
@@ -34,6 +39,7 @@ struct webhook {
     const char *header;
     const char *send_url;
     int64_t send_timeout_ms;
+    int64_t unknown_raw_max; /* bytes of a body kept in an unknown record */
 };
 
 /* One request waiting for its emit to commit. */
@@ -76,10 +82,25 @@ static int signature_ok(struct webhook *w, const struct kanal_http_request *req)
     return w->host->equal_ct(hex, given, 64);
 }
 
+static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p);
+
 static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
 {
     struct pending *p = arg;
-    if (status < 0) {
+    if (status == KANAL_ERECORD && !p->stored_as_unknown) {
+        /* The store refused the records themselves: keep the body instead. */
+        int r = emit_unknown(p->w, p->req, p);
+        if (r == 0)
+            return;
+        status = r;
+    }
+    if (status == KANAL_ERECORD) {
+        /* Not even the unknown record could be stored: retrying cannot
+         * help, so the sender hears it now rather than forever. */
+        p->w->host->log(p->w->src, KANAL_LOG_ERR,
+                        "cannot store a request from %s even as kind unknown", p->req->remote_addr);
+        respond_error(p->w, p->req, 422, "unstorable", "the body cannot be stored");
+    } else if (status < 0) {
         p->w->host->http_add_header(p->req, "Retry-After", "5");
         respond_error(p->w, p->req, 503, "store_unavailable", p->w->host->strerror(status));
     } else {
@@ -104,35 +125,93 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
     free(p);
 }
 
-/* An authentic body that is not a valid record is kept, not dropped: store it
- * as kind "unknown" with the payload in raw, keyed by its digest so that a
- * redelivery is recognised. */
-/* The body as an unknown record: parsed when it is JSON (as_text = 0), else
- * (or when kanald cannot take the parsed form, e.g. nested deeper than it
- * reads) as a string, else as base64. */
-static int emit_unknown_as(struct webhook *w, struct kanal_http_request *req, struct pending *p,
-                           int as_text)
+/* How deep v nests, v itself the first level (as kanald counts). */
+static int depth_of(const json_t *v)
+{
+    int d = 0;
+    const char *key;
+    size_t i;
+    json_t *m;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, m)
+        {
+            int md = depth_of(m);
+            d = md > d ? md : d;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m)
+        {
+            int md = depth_of(m);
+            d = md > d ? md : d;
+        }
+    }
+    return d + 1;
+}
+
+/* The body as raw: as JSON when it is JSON the store can keep (one level
+ * below the record, so at most KANAL_MAX_DEPTH - 1 deep, no NUL byte) and
+ * within unknown_raw_max bytes; else its first unknown_raw_max bytes as a
+ * string when they are UTF-8 without NUL, else as {"base64": ...}. */
+static json_t *raw_of(struct webhook *w, const char *body, size_t len, int *truncated)
+{
+    size_t max = w->unknown_raw_max > 0 ? (size_t)w->unknown_raw_max : 0;
+    if (len == 0) {
+        *truncated = 0;
+        return json_string("");
+    }
+    int has_nul = memchr(body, '\0', len) != NULL;
+    *truncated = len > max;
+    if (!*truncated && !has_nul) {
+        json_t *j = json_loadb(body, len, 0, NULL);
+        if (j && depth_of(j) <= KANAL_MAX_DEPTH - 1)
+            return j;
+        json_decref(j);
+    }
+    size_t n = *truncated ? max : len;
+    if (!memchr(body, '\0', n)) {
+        /* A cut may split a UTF-8 sequence of up to four bytes. */
+        for (size_t cut = 0; cut <= (*truncated ? 3 : 0) && cut <= n; cut++) {
+            json_t *s = json_stringn(body, n - cut);
+            if (s)
+                return s;
+        }
+    }
+    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+    if (!b64)
+        return NULL;
+    w->host->base64_encode(body, n, b64);
+    json_t *raw = json_pack("{s:s}", "base64", b64);
+    free(b64);
+    return raw;
+}
+
+/* An authentic body that is not a valid record, or that kanald cannot store
+ * as one, is kept, not dropped: stored as kind "unknown" with a bounded form
+ * of the payload in raw (see raw_of) and its size and digest in meta, keyed
+ * by its digest so that a redelivery is recognised. */
+static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p)
 {
     unsigned char digest[32];
-    char hex[65], ext[80];
+    char hex[65], ext[80], sha[65];
     w->host->hmac_sha256("kanal-unknown", 13, req->body, req->body_len, digest);
     w->host->hex_encode(digest, sizeof digest, hex);
     snprintf(ext, sizeof ext, "body-%s", hex);
-    json_t *raw = as_text ? NULL : json_loadb(req->body, req->body_len, 0, NULL);
+    unsigned int dl = 0;
+    if (!EVP_Digest(req->body, req->body_len, digest, &dl, EVP_sha256(), NULL) || dl != 32)
+        return -ENOMEM;
+    w->host->hex_encode(digest, sizeof digest, sha);
+    int truncated;
+    json_t *raw = raw_of(w, req->body, req->body_len, &truncated);
     if (!raw)
-        raw = json_stringn(req->body, req->body_len);
-    if (!raw) { /* not UTF-8 either: keep the bytes as base64 */
-        char *b64 = malloc(4 * ((req->body_len + 2) / 3) + 1);
-        if (!b64)
-            return -ENOMEM;
-        w->host->base64_encode(req->body, req->body_len, b64);
-        raw = json_pack("{s:s}", "base64", b64);
-        free(b64);
-    }
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s}}", "kind", "unknown", "direction",
-                            "inbound", "external_id", ext, "raw", raw, "meta", "reason",
-                            "body is not a schema v1 record (kanald's log names the field)");
-    char *text = json_dumps(rec, JSON_COMPACT);
+        return -ENOMEM;
+    const char *reason = req->body_len == 0
+                             ? "the body is empty"
+                             : "body is not a schema v1 record (kanald's log names the field)";
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:I,s:s,s:b}}", "kind", "unknown",
+                            "direction", "inbound", "external_id", ext, "raw", raw, "meta",
+                            "reason", reason, "body_size", (json_int_t)req->body_len,
+                            "body_sha256", sha, "raw_truncated", truncated);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
     if (!text)
         return -ENOMEM;
@@ -140,13 +219,6 @@ static int emit_unknown_as(struct webhook *w, struct kanal_http_request *req, st
     int r = w->host->emit(w->src, text, strlen(text), NULL, 0, on_committed, p);
     free(text);
     return r;
-}
-
-static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p)
-{
-    int r = emit_unknown_as(w, req, p, 0);
-    /* An authentic body must not get a 503 that no retry can fix. */
-    return r == KANAL_ERECORD ? emit_unknown_as(w, req, p, 1) : r;
 }
 
 static int webhook_http(void *state, struct kanal_http_request *req)
@@ -169,10 +241,18 @@ static int webhook_http(void *state, struct kanal_http_request *req)
         return -ENOMEM;
     p->w = w;
     p->req = req;
-    int r = w->host->emit(w->src, req->body, req->body_len, NULL, 0, on_committed, p);
+    /* An empty body is no record, but the sender meant something: kept. */
+    int r = req->body_len ? w->host->emit(w->src, req->body, req->body_len, NULL, 0,
+                                          on_committed, p)
+                          : KANAL_ERECORD;
     if (r == KANAL_ERECORD)
         r = emit_unknown(w, req, p);
-    if (r < 0) {
+    if (r == KANAL_ERECORD) {
+        free(p);
+        w->host->log(w->src, KANAL_LOG_ERR, "cannot store a request from %s even as kind unknown",
+                     req->remote_addr);
+        respond_error(w, req, 422, "unstorable", "the body cannot be stored");
+    } else if (r < 0) {
         free(p);
         respond_error(w, req, 503, "store_unavailable", w->host->strerror(r));
     }
@@ -338,6 +418,7 @@ static int webhook_init(const struct kanal_host *host, struct kanal_source *src,
     w->header = host->config_string(src, "signature_header");
     w->send_url = host->config_string(src, "send_url");
     host->config_int(src, "send_timeout", &w->send_timeout_ms);
+    host->config_int(src, "unknown_raw_max", &w->unknown_raw_max);
     *state = w;
     return 0;
 }
@@ -366,6 +447,10 @@ static const struct kanal_option webhook_options[] = {
     {"send_url", KANAL_OPT_URL, NULL, 0,
      "where outbound messages are POSTed (signed like inbound ones)", NULL},
     {"send_timeout", KANAL_OPT_DURATION, "30s", 0, "time allowed for one outbound POST", NULL},
+    {"unknown_raw_max", KANAL_OPT_SIZE, "64K", 0,
+     "bytes of a body kept in raw when it is stored as kind unknown (beyond: cut, "
+     "meta.raw_truncated)",
+     NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 

@@ -1,8 +1,12 @@
 /* The emit reader accepts and refuses what json_loadb(text, len, 0) does,
- * and builds equal values. */
+ * and builds equal values, except where it differs on purpose (see
+ * jsonin.c): nesting deeper than KANAL_MAX_DEPTH, which jansson reads up to
+ * 2048 levels, and a NUL byte right after a number or literal, which
+ * jansson skips.  Those two are tested as differences below. */
 #include "unit.h"
 
 #include <jansson.h>
+#include <kanal/schema.h>
 
 #include "jsonin.h"
 #include "util.h"
@@ -72,24 +76,93 @@ static void test_samples(void **state)
     agree("{\"a\0\":1}", 8);
 }
 
+/* Where the two readers differ on purpose: jansson accepts, jsonin
+ * refuses, with a message starting "line N: ". */
+static void differ(const char *text, size_t len, const char *why)
+{
+    json_error_t e;
+    char err[160];
+    json_t *want = json_loadb(text, len, 0, &e);
+    json_t *got = jsonin_parse(text, len, err, sizeof err);
+    if (!want)
+        fail_msg("%.*s: json_loadb refuses (%s): no longer a difference", (int)(len > 80 ? 80 : len),
+                 text, e.text);
+    if (got)
+        fail_msg("%.*s: jsonin accepts", (int)(len > 80 ? 80 : len), text);
+    assert_true(strncmp(err, "line ", 5) == 0);
+    if (!strstr(err, why))
+        fail_msg("jsonin's error '%s' does not say '%s'", err, why);
+    json_decref(want);
+}
+
+/* levels values one inside the other: arrays around a number, or around an
+ * empty array when empty_inside (every value counts as a level, as in
+ * jansson); cut short after the opening brackets when cut. */
+static void nest(int levels, int empty_inside, int cut, char **text, size_t *len)
+{
+    int arrays = empty_inside ? levels : levels - 1;
+    char *t = malloc((size_t)arrays * 2 + 2);
+    assert_non_null(t);
+    memset(t, '[', (size_t)arrays);
+    size_t n = (size_t)arrays;
+    if (!empty_inside)
+        t[n++] = '7';
+    if (!cut) {
+        memset(t + n, ']', (size_t)arrays);
+        n += (size_t)arrays;
+    }
+    *text = t;
+    *len = cut ? (size_t)arrays : n;
+}
+
 static void test_nesting_limit(void **state)
 {
     (void)state;
-    /* jansson counts every value as a level: 2047 arrays around a number
-     * are fine, 2048 are one too many. */
-    for (int depth = 2046; depth <= 2049; depth++) {
-        size_t len = (size_t)depth * 2 + 1;
-        char *t = malloc(len);
-        assert_non_null(t);
-        memset(t, '[', (size_t)depth);
-        t[depth] = '7';
-        memset(t + depth + 1, ']', (size_t)depth);
-        agree(t, len);
-        agree(t, (size_t)depth); /* cut short */
-        t[depth] = ']';
-        agree(t + 1, len - 2);   /* empty innermost array instead */
+    /* Up to KANAL_MAX_DEPTH levels both readers read the same; beyond it,
+     * where jansson goes on to 2048, jsonin refuses: the one limit jsonout
+     * and record checks share. */
+    for (int levels = KANAL_MAX_DEPTH - 2; levels <= KANAL_MAX_DEPTH + 2; levels++)
+        for (int inner = 0; inner < 2; inner++) {
+            char *t;
+            size_t len;
+            nest(levels, inner, 0, &t, &len);
+            if (levels <= KANAL_MAX_DEPTH)
+                agree(t, len);
+            else
+                differ(t, len, "maximum parsing depth");
+            free(t);
+            nest(levels, inner, 1, &t, &len);
+            agree(t, len); /* cut short: both refuse */
+            free(t);
+        }
+    /* And far beyond, around jansson's own limit, jsonin still refuses. */
+    for (int levels = 2046; levels <= 2049; levels++) {
+        char *t;
+        size_t len;
+        nest(levels, 0, 0, &t, &len);
+        json_t *got = jsonin_parse(t, len, NULL, 0);
+        assert_null(got);
         free(t);
     }
+}
+
+/* A NUL byte right after a number, true, false or null inside a container:
+ * jansson's reader skips it and accepts ({"a":true\0} reads as
+ * {"a":true}); jsonin refuses a NUL byte anywhere outside a string like any
+ * other stray byte, so that nothing a plugin emitted is dropped unread.
+ * After the whole value both refuse. */
+static void test_nul_after_a_token(void **state)
+{
+    (void)state;
+    differ("{\"a\":true\0}", 11, "expected");
+    differ("{\"a\":1\0,\"b\":2}", 14, "expected");
+    differ("[1,2\0]", 6, "expected");
+    differ("[false\0]", 8, "expected");
+    differ("[null\0,1]", 9, "expected");
+    differ("[-1.5e3\0]", 9, "expected");
+    agree("{\"a\":true}\0", 11);
+    agree("{\"a\":true}\0{\"b\":1}", 18);
+    agree("[\"a\"\0]", 6);
 }
 
 /* Random damage to valid documents: whatever it does, the readers agree. */
@@ -171,6 +244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_nesting_limit),
+        cmocka_unit_test(test_nul_after_a_token),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_string_words),
     };

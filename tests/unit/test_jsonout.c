@@ -1,10 +1,14 @@
-/* The record serializer writes exactly what json_dumps(JSON_COMPACT) does. */
+/* The record serializer writes exactly what json_dumps(JSON_COMPACT) does,
+ * for every value a record may hold; it refuses what no reader of kanal's
+ * would take back: nesting deeper than KANAL_MAX_DEPTH, a NUL in a string. */
 #include "unit.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <kanal/schema.h>
 
 #include "jsonout.h"
 
@@ -19,6 +23,17 @@ static void same_value(json_t *v)
     assert_int_equal(len, strlen(want));
     free(want);
     free(got);
+}
+
+/* jsonout refuses v: NULL, with errno EINVAL (the value's fault). */
+static void refused(const json_t *v)
+{
+    size_t len = 12345;
+    errno = 0;
+    char *got = jsonout_dump(v, &len);
+    if (got)
+        fail_msg("jsonout wrote %.80s", got);
+    assert_int_equal(errno, EINVAL);
 }
 
 static void same_as_jansson(const char *text)
@@ -39,7 +54,7 @@ static void test_records(void **state)
                     "\"email:a@example.com\",\"role\":\"customer\",\"handles\":[\"email:a@example."
                     "com\",\"phone:+905321234567\"]},\"to\":[],\"meta\":{}}");
     same_as_jansson("{\"quote\":\"say \\\"hi\\\"\",\"back\":\"a\\\\b\",\"ctl\":\"\\u0001\\b\\f\\n\\r"
-                    "\\t\\u001f\\u007f\",\"slash\":\"a/b\",\"nul\":\"x\\u0000y\"}");
+                    "\\t\\u001f\\u007f\",\"slash\":\"a/b\"}");
     same_as_jansson("[true,false,null,0,-1,9223372036854775807,-9223372036854775808]");
     same_as_jansson("{\"r\":1.5,\"e\":1e100,\"small\":-0.000123,\"whole\":2.0}");
     same_as_jansson("{\"nested\":[[[],{}],{\"a\":[1,{\"b\":\"c\"}]}],\"\":\"empty key\"}");
@@ -114,15 +129,77 @@ static void test_strings(void **state)
         json_t *v = json_stringn(buf, len);
         if (!v)
             fail_msg("fixture %d is not UTF-8", i);
-        same_value(v);
+        if (memchr(buf, '\0', len))
+            refused(v);
+        else
+            same_value(v);
         json_decref(v);
     }
+}
+
+/* levels arrays one inside the other around inner (consumed). */
+static json_t *nest(int levels, json_t *inner)
+{
+    json_t *v = inner;
+    for (int i = 0; i < levels; i++) {
+        json_t *a = json_array();
+        json_array_append_new(a, v);
+        v = a;
+    }
+    return v;
+}
+
+/* Up to KANAL_MAX_DEPTH levels (the value itself the first, every value a
+ * level, as jsonin counts) jsonout writes what jansson writes; one more and
+ * it refuses, however the levels are made up. */
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    for (int levels = KANAL_MAX_DEPTH - 2; levels <= KANAL_MAX_DEPTH + 2; levels++) {
+        json_t *around_number = nest(levels - 1, json_integer(7));
+        json_t *empty_inside = nest(levels - 1, json_array());
+        json_t *objects = json_string("deepest");
+        for (int i = 1; i < levels; i++)
+            objects = json_pack("{s:o}", i % 2 ? "k" : "m", objects);
+        /* A record-like value: the deep part under meta, after other members. */
+        json_t *rec = json_pack("{s:i,s:s,s:o}", "v", 1, "text", "hi", "meta",
+                                json_pack("{s:o}", "d", nest(levels - 3, json_true())));
+        json_t *all[] = {around_number, empty_inside, objects, rec};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+            if (levels <= KANAL_MAX_DEPTH)
+                same_value(all[i]);
+            else
+                refused(all[i]);
+            json_decref(all[i]);
+        }
+    }
+}
+
+/* A NUL in a string (jansson's json_stringn allows one) would be written
+ * as \u0000, which jsonin and jansson's reader refuse: jsonout refuses it,
+ * wherever the string is. */
+static void test_nul_refused(void **state)
+{
+    (void)state;
+    json_t *nul = json_stringn("x\0y", 3);
+    assert_non_null(nul);
+    refused(nul);
+    json_t *in_record = json_pack("{s:i,s:s,s:{s:[s,O]}}", "v", 1, "text", "ok", "meta", "a",
+                                  "fine", nul);
+    refused(in_record);
+    json_decref(in_record);
+    json_t *at_end = json_stringn("abcdefghijklmnop\0", 17); /* after the fast run */
+    refused(at_end);
+    json_decref(at_end);
+    json_decref(nul);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_records),
                                        cmocka_unit_test(test_reals),
-                                       cmocka_unit_test(test_strings)};
+                                       cmocka_unit_test(test_strings),
+                                       cmocka_unit_test(test_depth_limit),
+                                       cmocka_unit_test(test_nul_refused)};
     return cmocka_run_group_tests_name("jsonout", tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
 
 #include <jansson.h>
 #include <kanal/plugin.h>
+#include <kanal/schema.h>
 
+#include "jsonout.h"
 #include "record.h"
 
 #define RECEIVED_AT "2026-11-23T16:30:00.123Z"
@@ -216,6 +218,79 @@ static json_t *with(const char *key, json_t *value)
     return r;
 }
 
+/* A value of levels levels (itself the first): objects and arrays in turn
+ * around a string. */
+static json_t *deep(int levels)
+{
+    json_t *v = json_string("bottom");
+    for (int i = 1; i < levels; i++) {
+        json_t *c = i % 2 ? json_array() : json_object();
+        if (json_is_array(c))
+            json_array_append_new(c, v);
+        else
+            json_object_set_new(c, "k", v);
+        v = c;
+    }
+    return v;
+}
+
+/* meta and raw are stored as given one level below the record: with the
+ * record at most KANAL_MAX_DEPTH deep, they may nest KANAL_MAX_DEPTH - 1
+ * levels, and a record record_normalize accepts is one jsonout writes. */
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    const int most = KANAL_MAX_DEPTH - 1;
+    json_t *meta_ok = json_object();
+    json_object_set_new(meta_ok, "d", deep(most - 1));
+    json_t *in = with("meta", meta_ok);
+    json_t *out = normalize_ok(in, &ctx);
+    size_t len;
+    char *text = jsonout_dump(out, &len);
+    assert_non_null(text);
+    free(text);
+    json_decref(out);
+    json_decref(in);
+    json_t *meta_deep = json_object();
+    json_object_set_new(meta_deep, "d", deep(most));
+    expect_refused(with("meta", meta_deep), "'meta' nests deeper than 63 levels");
+
+    struct record_ctx keep = ctx;
+    keep.keep_raw = 1;
+    for (int unknown = 0; unknown < 2; unknown++) {
+        const struct record_ctx *c = unknown ? &ctx : &keep;
+        in = with("raw", deep(most));
+        if (unknown) {
+            json_object_set_new(in, "kind", json_string("unknown"));
+            json_object_del(in, "from");
+        }
+        out = normalize_ok(in, c);
+        assert_non_null(json_object_get(out, "raw"));
+        text = jsonout_dump(out, &len);
+        assert_non_null(text);
+        free(text);
+        json_decref(out);
+        json_decref(in);
+        in = with("raw", deep(most + 1));
+        if (unknown) {
+            json_object_set_new(in, "kind", json_string("unknown"));
+            json_object_del(in, "from");
+            expect_refused(in, "'raw' nests deeper than 63 levels");
+        } else {
+            char err[256];
+            assert_int_equal(record_normalize(in, c, &out, err, sizeof err), KANAL_ERECORD);
+            assert_non_null(strstr(err, "'raw' nests deeper"));
+            json_decref(in);
+        }
+    }
+    /* raw that is not kept is not looked at. */
+    in = with("raw", deep(KANAL_MAX_DEPTH * 4));
+    out = normalize_ok(in, &ctx);
+    assert_null(json_object_get(out, "raw"));
+    json_decref(out);
+    json_decref(in);
+}
+
 static void test_refused_kind_direction_id(void **state)
 {
     (void)state;
@@ -322,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_refused_times_events_attachments),
         cmocka_unit_test(test_refused_late_after_parties),
         cmocka_unit_test(test_kind_valid),
+        cmocka_unit_test(test_depth_limit),
     };
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 #include <lmdb.h>
+#include <kanal/plugin.h>
+#include <kanal/schema.h>
 
 #include "jsonout.h"
 #include "log.h"
@@ -762,6 +764,146 @@ static void test_release_backs_off(void **state)
     assert_int_equal(w, STORE_RELEASE_MIN_MS);
 }
 
+/* The external ids in the log, in order, into ids (each strdup'ed). */
+static size_t log_external_ids(struct fixture *f, char **ids, size_t cap)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, f->st.log, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < cap;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        assert_non_null(rec);
+        ids[n++] = strdup(json_string_value(json_object_get(rec, "external_id")));
+        json_decref(rec);
+    }
+    mdb_cursor_close(c);
+    store_read_end(&f->st, txn);
+    return n;
+}
+
+/* One item of a commit fails for its own sake (an idempotency key LMDB
+ * refuses, a record nested too deep or with a NUL in a string, a state key
+ * too long): only that item fails; the others commit, gap-free, with their
+ * state, and so does the next batch. */
+static void test_bad_item_fails_alone(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const a[] = {"a1", "a2"}, *const bad[] = {"bad"}, *const b[] = {"b1"},
+                             *const c[] = {"c1"}, *const d[] = {"d1"};
+    struct write_item *items[8];
+    size_t n = 0;
+    items[n++] = item_new(2, a); /* good */
+    struct write_item *long_key = items[n++] = item_new(1, bad);
+    free(long_key->recs[0].idem);
+    long_key->recs[0].idem_len = STORE_MAX_KEY + 100;
+    long_key->recs[0].idem = calloc(1, long_key->recs[0].idem_len);
+    items[n++] = item_new(1, b); /* good, with state */
+    item_add_state(items[n - 1], "cursor", "b");
+    struct write_item *too_deep = items[n++] = item_new(1, bad);
+    json_t *v = json_string("bottom");
+    for (int i = 0; i < KANAL_MAX_DEPTH; i++) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, v);
+        v = arr;
+    }
+    json_object_set_new(too_deep->recs[0].rec, "meta", v);
+    struct write_item *nul = items[n++] = item_new(1, bad);
+    json_object_set_new(nul->recs[0].rec, "text", json_stringn("a\0b", 3));
+    struct write_item *bad_state = items[n++] = item_new(1, d);
+    item_add_state(bad_state, "other", "x");
+    free(bad_state->states[0].key);
+    bad_state->states[0].key_len = STORE_MAX_KEY + 1;
+    bad_state->states[0].key = calloc(1, STORE_MAX_KEY + 1);
+    items[n++] = item_new(1, c); /* good */
+    for (size_t i = 0; i + 1 < n; i++)
+        items[i]->next = items[i + 1];
+    struct writer_stats stats = {0};
+    assert_int_equal(writer_commit_batch(&f->st, items[0], &stats), 0);
+    assert_int_equal(items[0]->status, 0);
+    assert_int_equal(items[2]->status, 0);
+    assert_int_equal(items[6]->status, 0);
+    assert_int_equal(long_key->status, KANAL_ERECORD);
+    assert_int_equal(too_deep->status, KANAL_ERECORD);
+    assert_int_equal(nul->status, KANAL_ERECORD);
+    assert_true(bad_state->status < 0);
+    assert_int_equal(items[0]->seqs[0], 1);
+    assert_int_equal(items[0]->seqs[1], 2);
+    assert_int_equal(items[2]->seqs[0], 3);
+    assert_int_equal(items[6]->seqs[0], 4);
+    assert_int_equal(store_last_seq(&f->st), 4);
+    assert_log_is_1_to(f, 4);
+    char *ids[8];
+    assert_int_equal(log_external_ids(f, ids, 8), 4);
+    static const char *const want[] = {"a1", "a2", "b1", "c1"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(ids[i], want[i]);
+        free(ids[i]);
+    }
+    char buf[16];
+    size_t len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), 0);
+    assert_int_equal(len, 1);
+    assert_memory_equal(buf, "b", 1);
+    items_free(items[0]);
+
+    /* The failed items' records were never written: d1 comes next, at 5. */
+    static const char *const e[] = {"d1", "e1"};
+    struct write_item *next = item_new(2, e);
+    commit(f, next, &stats);
+    assert_int_equal(next->seqs[0], 5);
+    assert_int_equal(next->seqs[1], 6);
+    assert_int_equal(next->nnew, 2);
+    items_free(next);
+    assert_log_is_1_to(f, 6);
+}
+
+static int apply_fails(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    (void)st;
+    (void)txn;
+    return *(int *)it->arg;
+}
+
+/* An apply() step failing for its own sake (a negative errno) fails its
+ * item alone, records and all; a failure of the store itself (no space)
+ * fails every item of the commit, and nothing is stored. */
+static void test_store_wide_failure_fails_everyone(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const a[] = {"a1"}, *const b[] = {"b1"}, *const c[] = {"c1"};
+    int einval = -EINVAL, enospc = ENOSPC;
+    struct write_item *batch = item_new(1, a);
+    batch->next = item_new(1, b);
+    batch->next->apply = apply_fails;
+    batch->next->arg = &einval;
+    batch->next->next = item_new(1, c);
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), 0);
+    assert_int_equal(batch->status, 0);
+    assert_int_equal(batch->next->status, -EINVAL);
+    assert_int_equal(batch->next->next->status, 0);
+    assert_int_equal(batch->next->next->seqs[0], 2);
+    items_free(batch);
+    assert_log_is_1_to(f, 2);
+
+    static const char *const d[] = {"d1"}, *const e[] = {"e1"};
+    batch = item_new(1, d);
+    batch->next = item_new(1, e);
+    batch->next->apply = apply_fails;
+    batch->next->arg = &enospc;
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), -ENOSPC);
+    assert_int_equal(batch->status, KANAL_ESTORE);
+    assert_int_equal(batch->next->status, KANAL_ESTORE);
+    items_free(batch);
+    assert_log_is_1_to(f, 2);
+    assert_int_equal(store_last_seq(&f->st), 2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -782,6 +924,8 @@ int main(void)
         T(test_release_map),
         T(test_serialized_ahead_is_stored_the_same),
         T(test_poll_delivers_before_the_wakeup),
+        T(test_bad_item_fails_alone),
+        T(test_store_wide_failure_fails_everyone),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_release_backs_off),
     };

@@ -101,7 +101,9 @@ struct kanal_state_entry {
  * Called on the loop thread once an emit is durably committed, or failed.
  * @param arg    the pointer given to emit()
  * @param status 0, or a negative error (KANAL_ESTORE: answer 503 so the
- *               provider retries)
+ *               provider retries; KANAL_ERECORD: the store refused these
+ *               records themselves, which emit() normally finds out first,
+ *               so keep the payload another way, e.g. as kind "unknown")
  * @param seqs   the store position of each record, in the order emitted; a
  *               record whose idempotency key was already stored gets the
  *               existing seq and nothing new is written
@@ -224,6 +226,9 @@ struct kanal_host {
      * are committed in one transaction together with the state entries.
      * Records are validated first: on any invalid record nothing is queued
      * and KANAL_ERECORD is returned (the log names the field); cb is not called.
+     * Invalid includes what the store could not keep: JSON nested deeper
+     * than KANAL_MAX_DEPTH (kanal/schema.h), a NUL in a string, a record
+     * too large for a store value.
      * @param states  cursor entries to commit with the records, or NULL
      * @param cb      called after the commit (may be NULL)
      * @return 0 when queued (cb will be called), or a negative error

@@ -42,4 +42,15 @@
 #define KANAL_ATTACHMENT_FIELDS "type", "url", "mime", "size", "name", "id", "caption"
 #define KANAL_EVENT_FIELDS "id", "name", "starts_at"
 
+/** The deepest nesting a record may have, counted the way jansson's reader
+ * counts it: every value is one level, the record itself the first, so a
+ * member of "meta" is at level 3.  kanald's reader refuses deeper JSON from
+ * plugins, record checks refuse deeper meta and raw, and its writer never
+ * meets deeper values; a plugin keeping a provider's payload in raw (level 2)
+ * keeps it as JSON only when the payload is at most KANAL_MAX_DEPTH - 1
+ * levels deep (one less in an array of records: the limit applies to the
+ * text emitted).  Well below jansson's 2048, so that every reader of the
+ * feed can read every record. */
+#define KANAL_MAX_DEPTH 64
+
 #endif /* KANAL_SCHEMA_H */
