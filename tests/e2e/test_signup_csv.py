@@ -153,7 +153,7 @@ def test_a_file_still_being_written_is_read_once_complete(make_kanald, tmp_path)
 
 
 def test_unreadable_files_go_to_failed_with_the_reason(make_kanald, tmp_path):
-    k, inbox = start(make_kanald, tmp_path, extra="max_file_size = 64K")
+    k, inbox = start(make_kanald, tmp_path, extra="csv_max_file_size = 64K")
     for name in ("no_header.csv", "latin1.csv", "unterminated.csv"):
         drop(inbox, name)
     drop(inbox, "huge.csv", b"Name,Email\n" + b"x,y@example.com\n" * 5000)
@@ -165,7 +165,7 @@ def test_unreadable_files_go_to_failed_with_the_reason(make_kanald, tmp_path):
     assert "no header row naming an e-mail or phone column" in reasons["no_header.csv"]
     assert "not UTF-8 (line 2)" in reasons["latin1.csv"]
     assert "quoted field opened on line 2 never closes" in reasons["unterminated.csv"]
-    assert "more than max_file_size (65536)" in reasons["huge.csv"]
+    assert "more than csv_max_file_size (65536)" in reasons["huge.csv"]
     assert reasons["all_bad.csv"] == ("not imported: no row has a valid e-mail or phone (1 bad "
                                       "row(s), listed below)\nline 2: e-mail address "
                                       "'ayse-at-example' is not valid\n")
