@@ -117,7 +117,9 @@ static int acceptable(const char *name)
 {
     static const char *const skip[] = {"~",    ".tmp",    ".part",   ".crdownload",
                                        ".swp", ".errors", ".summary"};
-    if (name[0] == '.' || name[0] == '\0')
+    /* done/ and failed/ are kanald's own, even when they are not directories. */
+    if (name[0] == '.' || name[0] == '\0' || strcmp(name, "done") == 0 ||
+        strcmp(name, "failed") == 0)
         return 0;
     size_t n = strlen(name);
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++) {

@@ -2,15 +2,24 @@
 semicolon files, a BOM, quoted multi-line fields, bad rows reported by line,
 the same file dropped twice, a file still being written, and files that
 cannot be read at all, each ending in done/ or failed/ with a report."""
+import os
 import shutil
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from kanal import validate_record
 
 FIX = Path(__file__).parent / "fixtures" / "signup"
 EVENT = {"id": "kis-semineri-2026", "name": "Kış Semineri 2026",
          "starts_at": "2026-11-20T15:00:00.000Z"}
+
+
+# How much a 5.6 MB file may grow kanald's anonymous memory (the sanitizer
+# build's shadow memory and quarantine take more).
+RSS_GROWTH_MB = 600 if "asan" in os.environ.get("KANAL_BUILD", "") else 150
 
 
 def csv_source(inbox, extra="", settle="300ms"):
@@ -186,3 +195,191 @@ def test_columns_option_picks_the_named_headers(make_kanald, tmp_path):
     assert rec["from"]["handle"] == "email:ayse.yilmaz@ornek.example"
     assert rec["from"]["name"] == "Ayşe Yılmaz"
     assert rec["meta"]["fields"] == {"E-posta": "ayse@gmail.example"}
+
+
+# ---- links inside watch_dir are never followed ----
+
+ROWS = "Ad Soyad,E-posta\nAyşe Yılmaz,ayse@example.com\nMehmet,mehmet-at-example\n"
+
+
+def outside_tree(root: Path):
+    """Every path under root with its bytes (links as their targets)."""
+    return {str(p.relative_to(root)): (os.readlink(p) if p.is_symlink() else
+                                        p.read_bytes() if p.is_file() else None)
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("sub", ["done", "failed"])
+def test_a_done_or_failed_link_is_refused(make_kanald, tmp_path, sub):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("precious\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / sub).symlink_to(elsewhere, target_is_directory=True)
+    k, inbox = start(make_kanald, tmp_path)
+    assert f"{inbox}/{sub} is a symbolic link" in k.log()
+    # One file for done/, one for failed/ (no header): whichever is the link.
+    drop(inbox, "ok.csv", ROWS.encode())
+    drop(inbox, "bad.csv", b"just,some\ntext,here\n")
+    name = "ok.csv" if sub == "done" else "bad.csv"
+    k.wait_log(rf"{name} .*{sub} is a symbolic link .*refused", timeout=20)
+    assert outside_tree(elsewhere) == {"keep.txt": b"precious\n"}
+    assert (inbox / name).exists()  # left where it was, to be moved once fixed
+    assert (inbox / sub).is_symlink()
+
+
+def test_planted_report_links_are_not_written_through(make_kanald, tmp_path):
+    victims = tmp_path / "victims"
+    victims.mkdir()
+    inbox = tmp_path / "inbox"
+    for sub in ("done", "failed"):
+        (inbox / sub).mkdir(parents=True)
+    planted = {"done/list.csv.summary": "v1", "done/list.csv.errors": "v2",
+               "failed/bad.csv.errors": "v3", "done/list.2.csv.errors": "v4"}
+    for rel, victim in planted.items():
+        (victims / victim).write_text(f"{victim} must stay\n")
+        (inbox / rel).symlink_to(victims / victim)
+    k, inbox = start(make_kanald, tmp_path)
+    drop(inbox, "list.csv", ROWS.encode())
+    drop(inbox, "bad.csv", b"just,some\ntext,here\n")
+    # Names whose report names are taken are skipped: list.3.csv, bad.2.csv.
+    s = summary(wait_file(inbox / "done" / "list.3.csv.summary"))
+    assert (s["records"], s["bad_rows"]) == ("1", "1")
+    assert (inbox / "done" / "list.3.csv.errors").read_text() == \
+        "line 3: e-mail address 'mehmet-at-example' is not valid\n"
+    assert "no header row" in wait_file(inbox / "failed" / "bad.2.csv.errors").read_text()
+    assert oct((inbox / "done" / "list.3.csv.summary").stat().st_mode & 0o777) == "0o640"
+    assert outside_tree(victims) == {v: f"{v} must stay\n".encode() for v in planted.values()}
+    for rel in planted:
+        assert (inbox / rel).is_symlink()
+    assert len(k.feed()) == 1
+
+
+def test_a_csv_that_is_a_link_fifo_or_device_is_not_read(make_kanald, tmp_path):
+    secret = tmp_path / "outside.csv"
+    secret.write_text("Name,Email\nGizli Kişi,gizli@example.com\n")
+    before = secret.read_bytes()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "link.csv").symlink_to(secret)
+    (inbox / "dangling.csv").symlink_to(tmp_path / "nowhere.csv")
+    os.mkfifo(inbox / "pipe.csv")
+    k, inbox = start(make_kanald, tmp_path)
+    (inbox / "late.csv").symlink_to(secret)  # one seen by inotify, not by the scan
+    reasons = {n: wait_file(inbox / "failed" / f"{n}.errors").read_text()
+               for n in ("link.csv", "dangling.csv", "pipe.csv", "late.csv")}
+    for n in ("link.csv", "dangling.csv", "late.csv"):
+        assert reasons[n] == ("not imported: a symbolic link (links in watch_dir are never "
+                              "followed)\n")
+        assert (inbox / "failed" / n).is_symlink() and not (inbox / n).exists()
+        assert f"{n} not imported: a symbolic link" in k.log()
+    assert reasons["pipe.csv"] == "not imported: a FIFO, not a regular file\n"
+    assert secret.read_bytes() == before
+    assert not (tmp_path / "nowhere.csv").exists()
+    assert k.feed() == []
+
+
+# ---- limits: size, rows, and the loop stays responsive ----
+
+def test_too_many_rows_is_refused_before_anything_is_stored(make_kanald, tmp_path):
+    k, inbox = start(make_kanald, tmp_path, extra="csv_max_rows = 100")
+    head = "Ad Soyad,E-posta\n"
+    drop(inbox, "ok.csv", (head + "".join(f"K{i},k{i}@example.com\n"
+                                          for i in range(99))).encode())
+    wait_file(inbox / "done" / "ok.csv.summary")
+    assert len(k.feed()) == 99  # 100 rows with the header: at the limit
+    for n, name in ((100, "over.csv"), (5000, "far_over.csv")):
+        drop(inbox, name, (head + "".join(f"K{i},over{n}-{i}@example.com\n"
+                                          for i in range(n))).encode())
+        why = wait_file(inbox / "failed" / f"{name}.errors").read_text()
+        assert why == "not imported: the file has more than csv_max_rows (100) rows\n"
+    assert len(k.feed()) == 99
+    assert k.log().count("more than csv_max_rows (100) rows") == 2
+
+
+def test_an_oversized_file_is_refused_unread(make_kanald, tmp_path):
+    k, inbox = start(make_kanald, tmp_path, extra="csv_max_file_size = 100K")
+    row = b"K,k@example.com\n"
+    drop(inbox, "exact.csv", b"Name,Email\n" + row * ((100 * 1024 - 11) // len(row)))
+    drop(inbox, "big.csv", b"Name,Email\n" + b"".join(b"K,k%d@example.com\n" % i
+                                                       for i in range(8000)))
+    why = wait_file(inbox / "failed" / "big.csv.errors").read_text()
+    assert why.startswith("not imported: the file is ") and \
+        why.endswith("bytes, more than csv_max_file_size (102400)\n")
+    wait_file(inbox / "done" / "exact.csv.summary")
+    assert [r["from"]["handle"] for r in k.feed()] == ["email:k@example.com"]
+
+
+def rss_anon_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    return 0
+
+
+def healthz_gaps(k, stop, gaps, peak):
+    """Poll /healthz until stop is set: the gaps between answers, and the
+    peak of kanald's anonymous memory (kB)."""
+    last = time.monotonic()
+    while not stop.is_set():
+        status = k.request("GET", "/healthz", timeout=60)[0]
+        now = time.monotonic()
+        assert status == 200
+        gaps.append(now - last)
+        last = now
+        peak[0] = max(peak[0], rss_anon_kb(k.proc.pid))
+        time.sleep(0.02)
+
+
+def test_a_large_file_is_imported_while_kanald_keeps_answering(make_kanald, tmp_path):
+    # 80000 attendees around a block of 150000 rows without a valid e-mail
+    # (a column exported wrong): 8 MB, all of it imported in slices.
+    n, nbad = 80_000, 150_000
+    good = [f"Katılımcı {i},kisi{i}@example.com,0532 {i:07d},Şirket {i % 97}\n" for i in range(n)]
+    bad = [f"Eksik {i},eksik{i}-at-example,,\n" for i in range(nbad)]
+    data = ("Ad Soyad,E-posta,Telefon,Şirket\n" + "".join(good[:n // 2] + bad + good[n // 2:])).encode()
+    assert len(data) > 7_000_000
+    k, inbox = start(make_kanald, tmp_path, settle="200ms", extra="csv_max_rows = 300000")
+    rss_before = rss_anon_kb(k.proc.pid)
+    gaps, peak, stop = [], [0], threading.Event()
+    t = threading.Thread(target=healthz_gaps, args=(k, stop, gaps, peak), daemon=True)
+    t.start()
+    try:
+        (inbox / "big.csv.part").write_bytes(data)
+        os.rename(inbox / "big.csv.part", inbox / "big.csv")
+        s = summary(wait_file(inbox / "done" / "big.csv.summary", timeout=300))
+    finally:
+        stop.set()
+        t.join(timeout=60)
+    assert (s["rows"], s["records"], s["bad_rows"]) == (str(n + nbad), str(n), str(nbad))
+    recs = k.feed(limit=1000)
+    assert len(recs) == n
+    assert len({r["from"]["handle"] for r in recs}) == n
+    assert len(gaps) > 20
+    # Slices keep every gap short (a generous bound for a loaded machine).
+    assert max(gaps) < 2.0, sorted(gaps)[-5:]
+    # Memory: the file's text and the handles seen, not every row as fields.
+    grown_mb = (peak[0] - rss_before) / 1024
+    assert grown_mb < RSS_GROWTH_MB, grown_mb
+
+
+def test_a_row_of_millions_of_fields_is_refused_without_holding_the_loop(make_kanald, tmp_path):
+    # 5 MB of delimiters: as fields, hundreds of MB, and seconds of the loop
+    # to look for the header among them.
+    k, inbox = start(make_kanald, tmp_path, settle="200ms")
+    gaps, peak, stop = [], [0], threading.Event()
+    t = threading.Thread(target=healthz_gaps, args=(k, stop, gaps, peak), daemon=True)
+    t.start()
+    try:
+        wide = b"Ad Soyad,E-posta" + b",x" * 2_500_000 + b"\nAyse,ayse@example.com\n"
+        (inbox / "wide.csv.part").write_bytes(wide)
+        os.rename(inbox / "wide.csv.part", inbox / "wide.csv")
+        why = wait_file(inbox / "failed" / "wide.csv.errors", timeout=120).read_text()
+    finally:
+        stop.set()
+        t.join(timeout=60)
+    assert why == "not imported: the row on line 1 has more than 1000 fields\n"
+    assert max(gaps) < 2.0, sorted(gaps)[-5:]
+    assert k.feed() == []
+    assert "wide.csv not imported: the row on line 1 has more than 1000 fields" in k.log()
