@@ -267,8 +267,12 @@ static void on_slice(void *arg)
     switch (j->phase) {
     case PHASE_READ:
         r = read_slice(j);
-        if (r < 0) {
-            job_finish(j); /* read again later */
+        if (r < 0) { /* read it again once it settles */
+            cw->s->host->log(cw->s->src, KANAL_LOG_NOTICE, "%s: %s; reading it again later",
+                             j->f->name, j->failure);
+            j->f->busy = 0;
+            j->f->changed_ms = csv_now_ms(cw);
+            csv_job_free(j);
             return;
         }
         if (r == 0)

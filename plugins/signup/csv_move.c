@@ -21,6 +21,7 @@ const char *csv_not_regular(mode_t mode)
 {
     return S_ISLNK(mode)    ? "a symbolic link (links in watch_dir are never followed)"
            : S_ISDIR(mode)  ? "a directory"
+           : S_ISREG(mode)  ? "a file, not a directory"
            : S_ISFIFO(mode) ? "a FIFO, not a regular file"
                             : "a device or socket, not a regular file";
 }

@@ -390,3 +390,30 @@ def test_a_row_of_millions_of_fields_is_refused_without_holding_the_loop(make_ka
     assert max(gaps) < 2.0, sorted(gaps)[-5:]
     assert k.feed() == []
     assert "wide.csv not imported: the row on line 1 has more than 1000 fields" in k.log()
+
+
+@pytest.mark.parametrize("how", ["kill", "stop"])
+def test_a_file_interrupted_half_way_is_finished_after_restart(make_kanald, tmp_path, how):
+    n = 60_000
+    data = ("Ad Soyad,E-posta\n" + "".join(f"K {i},k{i}@example.com\n"
+                                           for i in range(n))).encode()
+    k, inbox = start(make_kanald, tmp_path, settle="200ms")
+    (inbox / "big.csv.part").write_bytes(data)
+    os.rename(inbox / "big.csv.part", inbox / "big.csv")
+    deadline = time.monotonic() + 120
+    while not k.api("/v1/interactions?limit=1")[1]["interactions"]:
+        assert time.monotonic() < deadline, k.log()
+        time.sleep(0.01)
+    if how == "kill":
+        k.kill()  # a crash in the middle of the file
+    else:
+        assert k.stop() == 0
+        assert "big.csv: import interrupted by the stop" in k.log()
+    assert (inbox / "big.csv").exists() and not (inbox / "done" / "big.csv").exists()
+    k.start()
+    s = summary(wait_file(inbox / "done" / "big.csv.summary", timeout=300))
+    assert s["records"] == str(n)
+    recs = k.feed(limit=1000)
+    # Nothing lost, nothing stored twice.
+    assert len(recs) == n
+    assert len({r["external_id"] for r in recs}) == n
