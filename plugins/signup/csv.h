@@ -24,6 +24,8 @@ struct csv_doc {
 /* The most fields in one row: a row of nothing but delimiters must not
  * become millions of fields in memory. */
 #define CSV_MAX_FIELDS 1000
+/* The most bad rows listed (with their line and why) in a file's report. */
+#define CSV_MAX_ERROR_LINES 10000
 /* The header row is looked for among this many first rows. */
 #define CSV_HEADER_ROWS 10
 
@@ -87,6 +89,9 @@ int csv_import_begin(struct csv_doc *head, const char *columns, struct csv_resul
  * the row is blank, bad or repeated (bad rows are noted in res). */
 json_t *csv_import_row(struct signup *s, struct csv_row *row, const char *file,
                        const char *occurred_at, struct csv_result *res);
+/* At the end of the file: a last line saying how many bad rows past
+ * CSV_MAX_ERROR_LINES were not listed. */
+void csv_import_end(struct csv_result *res);
 void csv_result_free(struct csv_result *r);
 
 #endif

@@ -169,8 +169,15 @@ static int find_columns(const struct csv_doc *doc, const char *columns, int col[
 
 static void add_error(struct csv_result *res, size_t line, const char *why)
 {
+    /* The list is held until the file is done: past a bound, bad rows are
+     * only counted (csv_import_end says how many more there were). */
+    if (res->nerrors >= CSV_MAX_ERROR_LINES) {
+        res->nerrors++;
+        return;
+    }
     char entry[400];
-    int n = snprintf(entry, sizeof entry, "line %zu: %s\n", line, why);
+    int n = line ? snprintf(entry, sizeof entry, "line %zu: %s\n", line, why)
+                 : snprintf(entry, sizeof entry, "%s\n", why);
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof entry ? (size_t)n : sizeof entry - 1;
@@ -283,4 +290,17 @@ void csv_result_free(struct csv_result *r)
     json_decref(r->seen);
     free(r->errors);
     memset(r, 0, sizeof *r);
+}
+
+void csv_import_end(struct csv_result *res)
+{
+    if (res->nerrors > CSV_MAX_ERROR_LINES) {
+        size_t more = res->nerrors - CSV_MAX_ERROR_LINES;
+        char why[100];
+        snprintf(why, sizeof why, "%zu more bad row(s), not listed", more);
+        size_t n = res->nerrors;
+        res->nerrors = CSV_MAX_ERROR_LINES - 1; /* room for this one line */
+        add_error(res, 0, why);
+        res->nerrors = n;
+    }
 }

@@ -226,8 +226,10 @@ static void import_slice(struct csv_job *j)
                 return;
             }
             j->eof = r == 0;
-            if (j->eof)
+            if (j->eof) {
+                csv_import_end(&j->res);
                 break;
+            }
         }
         j->row++;
         json_t *rec = csv_import_row(s, row, j->f->name, j->occurred, &j->res);

@@ -417,3 +417,18 @@ def test_a_file_interrupted_half_way_is_finished_after_restart(make_kanald, tmp_
     # Nothing lost, nothing stored twice.
     assert len(recs) == n
     assert len({r["external_id"] for r in recs}) == n
+
+
+def test_the_list_of_bad_rows_is_bounded(make_kanald, tmp_path):
+    k, inbox = start(make_kanald, tmp_path)
+    rows = ["Ad Soyad,E-posta\n", "Ayşe,ayse@example.com\n"]
+    rows += [f"Eksik {i},eksik{i}-at-example\n" for i in range(10_500)]
+    drop(inbox, "many_bad.csv", "".join(rows).encode())
+    s = summary(wait_file(inbox / "done" / "many_bad.csv.summary", timeout=120))
+    assert (s["rows"], s["records"], s["bad_rows"]) == ("10501", "1", "10500")
+    lines = (inbox / "done" / "many_bad.csv.errors").read_text().splitlines()
+    assert len(lines) == 10_001
+    assert lines[0] == "line 3: e-mail address 'eksik0-at-example' is not valid"
+    assert lines[9_999] == "line 10002: e-mail address 'eksik9999-at-example' is not valid"
+    assert lines[-1] == "500 more bad row(s), not listed"
+    assert [r["from"]["handle"] for r in k.feed()] == ["email:ayse@example.com"]
