@@ -18,7 +18,6 @@
 
 #include "csv.h"
 
-#define HEADER_SEARCH_ROWS 10
 #define MAX_META_FIELDS 30
 
 static const char *const role_keys[ROLE_COUNT] = {NULL,   "email",      "phone",
@@ -106,7 +105,7 @@ static int find_columns(const struct csv_doc *doc, const char *columns, int col[
     char labels[ROLE_COUNT][128];
     if (columns && csv_columns_parse(columns, labels, err, errlen) < 0)
         return -1;
-    size_t limit = doc->nrows < HEADER_SEARCH_ROWS ? doc->nrows : HEADER_SEARCH_ROWS;
+    size_t limit = doc->nrows;
     for (size_t r = 0; r < limit; r++) {
         const struct csv_row *row = &doc->rows[r];
         for (int k = 0; k < ROLE_COUNT; k++)
@@ -133,7 +132,7 @@ static int find_columns(const struct csv_doc *doc, const char *columns, int col[
         snprintf(err, errlen,
                  "no header row with the headers given in columns (%s) in the first "
                  "%d rows",
-                 columns, HEADER_SEARCH_ROWS);
+                 columns, CSV_HEADER_ROWS);
         return -1;
     }
     /* No header: a first row holding an e-mail address is data. */
@@ -164,14 +163,21 @@ static int find_columns(const struct csv_doc *doc, const char *columns, int col[
     snprintf(err, errlen,
              "no header row naming an e-mail or phone column in the first %d rows (looked for "
              "names like email, e-posta, phone, telefon, cep); set columns = email=<header>,...",
-             HEADER_SEARCH_ROWS);
+             CSV_HEADER_ROWS);
     return -1;
 }
 
 static void add_error(struct csv_result *res, size_t line, const char *why)
 {
+    /* The list is held until the file is done: past a bound, bad rows are
+     * only counted (csv_import_end says how many more there were). */
+    if (res->nerrors >= CSV_MAX_ERROR_LINES) {
+        res->nerrors++;
+        return;
+    }
     char entry[400];
-    int n = snprintf(entry, sizeof entry, "line %zu: %s\n", line, why);
+    int n = line ? snprintf(entry, sizeof entry, "line %zu: %s\n", line, why)
+                 : snprintf(entry, sizeof entry, "%s\n", why);
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof entry ? (size_t)n : sizeof entry - 1;
@@ -196,17 +202,17 @@ static const char *cell(const struct csv_row *row, int c)
     return c >= 0 && (size_t)c < row->nfields ? row->fields[c] : NULL;
 }
 
-int csv_import_begin(const struct csv_doc *doc, const char *columns, struct csv_result *res,
-                     char *err, size_t errlen)
+int csv_import_begin(struct csv_doc *head, const char *columns, struct csv_result *res, char *err,
+                     size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    for (size_t r = 0; r < doc->nrows; r++)
-        for (size_t c = 0; c < doc->rows[r].nfields; c++)
-            signup_trim(doc->rows[r].fields[c]);
+    for (size_t r = 0; r < head->nrows; r++)
+        for (size_t c = 0; c < head->rows[r].nfields; c++)
+            signup_trim(head->rows[r].fields[c]);
     long header;
-    if (find_columns(doc, columns, res->col, &res->next_row, &header, err, errlen) < 0)
+    if (find_columns(head, columns, res->col, &res->first_row, &header, err, errlen) < 0)
         return -1;
-    res->header = header >= 0 ? &doc->rows[header] : NULL;
+    res->header = header >= 0 ? &head->rows[header] : NULL;
     res->header_line = res->header ? res->header->line : 0;
     size_t used = 0;
     for (int role = ROLE_EMAIL; role < ROLE_COUNT; role++)
@@ -216,18 +222,19 @@ int csv_import_begin(const struct csv_doc *doc, const char *columns, struct csv_
                                      res->header ? res->header->fields[res->col[role]] : "?",
                                      res->col[role] + 1);
     res->seen = json_object();
-    return 0;
+    return res->seen ? 0 : -1;
 }
 
-/* The record of one data row, or NULL (blank, bad or repeated: noted). */
-static json_t *row_record(struct signup *s, struct csv_row *row, const char *file,
-                          const char *occurred_at, struct csv_result *res)
+json_t *csv_import_row(struct signup *s, struct csv_row *row, const char *file,
+                       const char *occurred_at, struct csv_result *res)
 {
     const int *col = res->col;
     const struct csv_row *head = res->header;
     int blank = 1;
-    for (size_t c = 0; c < row->nfields; c++)
+    for (size_t c = 0; c < row->nfields; c++) {
+        signup_trim(row->fields[c]);
         blank &= row->fields[c][0] == '\0';
+    }
     if (blank)
         return NULL;
     res->nrows++;
@@ -278,21 +285,22 @@ static json_t *row_record(struct signup *s, struct csv_row *row, const char *fil
     return rec;
 }
 
-json_t *csv_import_next(struct signup *s, const struct csv_doc *doc, const char *file,
-                        const char *occurred_at, struct csv_result *res, size_t max)
-{
-    json_t *out = json_array();
-    while (res->next_row < doc->nrows && json_array_size(out) < max) {
-        json_t *rec = row_record(s, &doc->rows[res->next_row++], file, occurred_at, res);
-        if (rec)
-            json_array_append_new(out, rec);
-    }
-    return out;
-}
-
 void csv_result_free(struct csv_result *r)
 {
     json_decref(r->seen);
     free(r->errors);
     memset(r, 0, sizeof *r);
+}
+
+void csv_import_end(struct csv_result *res)
+{
+    if (res->nerrors > CSV_MAX_ERROR_LINES) {
+        size_t more = res->nerrors - CSV_MAX_ERROR_LINES;
+        char why[100];
+        snprintf(why, sizeof why, "%zu more bad row(s), not listed", more);
+        size_t n = res->nerrors;
+        res->nerrors = CSV_MAX_ERROR_LINES - 1; /* room for this one line */
+        add_error(res, 0, why);
+        res->nerrors = n;
+    }
 }

@@ -293,7 +293,7 @@ static const struct kanal_option signup_options[] = {
     {"delimiter", KANAL_OPT_ENUM, "auto", 0, "csv: field separator", "auto|comma|semicolon|tab"},
     {"settle", KANAL_OPT_DURATION, "2s", 0,
      "csv: a file is read once its size and time stayed unchanged this long", NULL},
-    {"max_file_size", KANAL_OPT_SIZE, "20M", 0, "csv: larger files go to failed/", NULL},
+    {"max_file_size", KANAL_OPT_SIZE, NULL, 0, "csv: the former name of csv_max_file_size", NULL},
     {"redirect_url", KANAL_OPT_URL, NULL, 0, "form: the thank-you page (303 after the commit)",
      NULL},
     {"fields", KANAL_OPT_STRING, "name,email,phone", 0,
@@ -305,6 +305,10 @@ static const struct kanal_option signup_options[] = {
     {"rate_window", KANAL_OPT_DURATION, "1m", 0, "form: the window of rate_limit", NULL},
     {"trust_forwarded_for", KANAL_OPT_BOOL, "no", 0,
      "form: take the client address from X-Forwarded-For (only behind your own proxy)", NULL},
+    {"csv_max_file_size", KANAL_OPT_SIZE, "50M", 0,
+     "csv: larger files go to failed/ unread (the file is held in memory while imported)", NULL},
+    {"csv_max_rows", KANAL_OPT_INT, "200000", 0,
+     "csv: files with more rows go to failed/ before any row is stored", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
