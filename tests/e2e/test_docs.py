@@ -112,6 +112,17 @@ def test_markdown_links_stay_inside_and_resolve(md):
     assert link_problems(md) == []
 
 
+def test_no_file_refers_to_the_shared_documents():
+    """Code, configuration and docs speak of the repository only: no tracked
+    text file names the outside documents the contract came from."""
+    out = subprocess.run(["git", "-C", str(ROOT), "grep", "--untracked", "-l", "-I", "-e", "shared/docs",
+                          "--", ".", ":!tests/e2e/test_docs.py"],
+                         capture_output=True, text=True)
+    if out.returncode not in (0, 1):
+        pytest.skip(f"not a git checkout: {out.stderr.strip()}")
+    assert out.stdout.split() == []
+
+
 def test_link_checker_catches_each_kind_of_bad_link(tmp_path, monkeypatch):
     """The checker itself: each class of bad link is reported, good ones
     are not (so the test above can fail)."""
