@@ -8,6 +8,7 @@
 #include <kanal/plugin.h>
 
 struct loader;
+struct net_cidr;
 struct plugin_module;
 
 enum sync_mode { SYNC_FULL = 0, SYNC_META, SYNC_NONE };
@@ -61,6 +62,11 @@ struct config {
     char *api_tokens; /* path, or NULL when [api] tokens is unset */
     struct source_config *sources;
     size_t nsources;
+    int64_t max_unread_answers;     /* per connection, then kanald stops reading it */
+    int64_t max_pipeline;           /* unanswered requests per connection */
+    int64_t max_connections_per_ip; /* per client address */
+    struct net_cidr *trusted_proxies; /* fronts whose X-Forwarded-For counts */
+    size_t ntrusted_proxies;
 };
 
 /* The options every source has, whatever its plugin. */
