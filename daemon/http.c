@@ -162,7 +162,11 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
         http_req_free(req);
         return 0;
     }
-    int keep = req->keep_alive && !c->close_after_flush && !req->server->shutting_down;
+    /* Answers may come out of order: an earlier request answered after the
+     * last one (Connection: close, an error, a half-closed client) still
+     * says keep-alive, only the last one written says close. */
+    int keep = req->keep_alive && !req->server->shutting_down &&
+               !(c->close_after_flush && req == c->tail);
     if (content_type && (strlen(content_type) > 200 || strpbrk(content_type, "\r\n")))
         content_type = "application/octet-stream"; /* never let a plugin inject headers */
     /* The head, put together by hand: it is written for every request. */
