@@ -291,6 +291,20 @@ def test_connections_per_ip(make_kanald):
         s.close()
 
 
+def test_default_per_ip_limit_serves_a_benchmark(kanald):
+    """The default max_connections_per_ip (128) leaves room for make bench's
+    wrk -c64 from 127.0.0.1: 64 keep-alive connections, all served."""
+    socks = [connect(kanald) for _ in range(64)]
+    for s in socks:
+        s.sendall(HEALTHZ)
+    for s in socks:
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+    for s in socks:
+        s.sendall(HEALTHZ)
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        s.close()
+
+
 def forwarded_get(s, xff):
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: " + xff.encode() +
               b"\r\n\r\n")
@@ -355,12 +369,46 @@ def test_connections_per_forwarded_client(make_kanald):
         s.close()
 
 
-def test_trusted_proxies_must_be_addresses(make_kanald):
-    for bad in ("127.0.0.1, nginx", "10.0.0.0/33", "::1/129", "10.0.0.1/"):
-        k = make_kanald(sub=f"k{abs(hash(bad))}", kanald=f"trusted_proxies = {bad}")
+def test_per_client_limits_follow_a_reload(make_kanald):
+    """SIGHUP applies new max_connections_per_ip and trusted_proxies to the
+    running server (a peer is found trusted or not when it connects)."""
+    k = make_kanald(kanald="max_connections_per_ip = 100").start()
+    held = [connect(k) for _ in range(2)]
+    for s in held:
+        assert forwarded_get(s, "198.51.100.1").startswith(b"HTTP/1.1 200")
+    mark = k.log_mark()
+    k.write_config(kanald="max_connections_per_ip = 2\ntrusted_proxies = 127.0.0.1")
+    k.hup()
+    k.wait_log(r"configuration reloaded", start=mark)
+    # New connections from the proxy count for the client they forward for.
+    fresh = [connect(k) for _ in range(2)]
+    for s in fresh:
+        assert forwarded_get(s, "198.51.100.1").startswith(b"HTTP/1.1 200")
+    s = connect(k)
+    assert forwarded_get(s, "198.51.100.1").startswith(b"HTTP/1.1 503")
+    s.close()
+    s = connect(k)
+    assert forwarded_get(s, "198.51.100.2").startswith(b"HTTP/1.1 200")
+    s.close()
+    for s in held + fresh:
+        s.close()
+
+
+def test_limits_must_be_sane(make_kanald):
+    """kanald refuses to start with a trusted_proxies entry that is not an
+    address or block, or a per-client limit below 1."""
+    bad = [("trusted_proxies = 127.0.0.1, nginx", r"'trusted_proxies': 'nginx' is not"),
+           ("trusted_proxies = 10.0.0.0/33", r"'trusted_proxies': '10.0.0.0/33' is not"),
+           ("trusted_proxies = ::1/129", r"'trusted_proxies': '::1/129' is not"),
+           ("trusted_proxies = 10.0.0.1/", r"'trusted_proxies': '10.0.0.1/' is not"),
+           ("max_pipeline = 0", r"'max_pipeline' must be at least 1"),
+           ("max_connections_per_ip = 0", r"'max_connections_per_ip' must be at least 1"),
+           ("max_unread_answers = 0", r"'max_unread_answers' must be at least 1")]
+    for i, (line, error) in enumerate(bad):
+        k = make_kanald(sub=f"k{i}", kanald=line)
         k.expect_exit = True
         k.start(wait=False)
-        k.wait_log(r"'trusted_proxies': '.*' is not an IPv4 or IPv6 address")
+        k.wait_log(error)
         assert k.proc.wait(timeout=10) != 0
 
 
