@@ -165,8 +165,8 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
     /* Answers may come out of order: an earlier request answered after the
      * last one (Connection: close, an error, a half-closed client) still
      * says keep-alive, only the last one written says close. */
-    int keep = req->keep_alive && !req->server->shutting_down &&
-               !(c->close_after_flush && req == c->tail);
+    int keep =
+        req->keep_alive && !req->server->shutting_down && !(c->close_after_flush && req == c->tail);
     if (content_type && (strlen(content_type) > 200 || strpbrk(content_type, "\r\n")))
         content_type = "application/octet-stream"; /* never let a plugin inject headers */
     /* The head, put together by hand: it is written for every request. */
@@ -445,8 +445,8 @@ static void log_refusal(struct http_server *s, const char *client, unsigned n, c
     }
     log_warn("refused a connection from %s%s%s: it has %u open, max_connections_per_ip is %lld "
              "(%u more refused since the last warning)",
-             client, via ? " via proxy " : "", via ? via : "", n,
-             (long long)s->limits.max_per_ip, s->refusals_unlogged);
+             client, via ? " via proxy " : "", via ? via : "", n, (long long)s->limits.max_per_ip,
+             s->refusals_unlogged);
     s->refusal_logged_ms = now;
     s->refusals_unlogged = 0;
 }
@@ -576,8 +576,7 @@ static int on_message_complete(http_parser *p)
          * this one wait in c->rest (conn_parse). */
         http_parser_pause(p, 1);
         if ((int64_t)c->queued >= c->server->limits.max_pipeline)
-            log_debug("pausing requests from %s: %u unanswered (max_pipeline)", c->peer,
-                      c->queued);
+            log_debug("pausing requests from %s: %u unanswered (max_pipeline)", c->peer, c->queued);
         else
             log_debug("pausing requests from %s: %zu answer bytes unread (max_unread_answers)",
                       c->peer, uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
@@ -788,9 +787,9 @@ static void conn_close(struct http_conn *c)
 static void reject_busy(struct http_conn *c, const char *message)
 {
     char body[200];
-    int bn = snprintf(body, sizeof body,
-                      "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"%s\"}}",
-                      message);
+    int bn =
+        snprintf(body, sizeof body,
+                 "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"%s\"}}", message);
     char resp[512];
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -863,8 +862,8 @@ static void on_sweep(uv_timer_t *t)
         /* A client that stops reading its answers is cut off like an idle one. */
         if (c->writes_pending &&
             now - c->write_since > (uint64_t)s->limits.idle_timeout_ms) {
-            log_info("closed the connection from %s: it read none of its answers for "
-                     "idle_timeout (%zu bytes unread)",
+            log_info("closed the connection from %s: it read no answer for idle_timeout "
+                     "(%zu bytes unread)",
                      c->peer, uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
             conn_close(c);
             continue;
@@ -874,8 +873,8 @@ static void on_sweep(uv_timer_t *t)
         switch (c->phase) {
         case PHASE_NEW:
             if (now >= c->head_deadline) {
-                log_debug("closed the connection from %s: nothing received within "
-                          "header_timeout", c->peer);
+                log_debug("closed the connection from %s: nothing received within header_timeout",
+                          c->peer);
                 conn_close(c);
             }
             break;
