@@ -259,6 +259,22 @@ def test_pipeline_limit_answers_everything_in_order(make_kanald):
     k.wait_log(r"pausing requests from 127\.0\.0\.1: 2 unanswered \(max_pipeline\)")
 
 
+def test_stop_while_requests_wait_unparsed(make_kanald):
+    """SIGTERM while a connection is paused at max_pipeline with requests
+    read but not parsed: kanald stops cleanly, and what it stored is a
+    prefix of what was sent, in order, with nothing after a gap."""
+    k = make_kanald(kanald="max_pipeline = 1").start()
+    s = connect(k)
+    s.sendall(b"".join(signed_post(f"st{i}") for i in range(300)))
+    time.sleep(0.1)
+    assert k.stop() == 0
+    s.close()
+    k.start()
+    ids = [r["external_id"] for r in k.feed()]
+    assert ids == [f"st{i}" for i in range(len(ids))]
+    assert len(ids) < 300  # it was stopped while requests still waited
+
+
 # ---- 7: connections per client ----
 
 def test_connections_per_ip(make_kanald):
