@@ -19,6 +19,7 @@
 #include "handle.h"
 #include "loader.h"
 #include "log.h"
+#include "netaddr.h"
 #include "secret.h"
 #include "util.h"
 
@@ -268,6 +269,13 @@ static const struct kanal_option kanald_options[] = {
      "bytes of a click's User-Agent and Referer that are stored", NULL},
     {"link_bot_window", KANAL_OPT_DURATION, "10s", 0,
      "a click this soon after its link was sent or made is flagged suspected_bot", NULL},
+    {"max_unread_answers", KANAL_OPT_SIZE, "1M", 0,
+     "answer bytes a client has not read before kanald stops reading its requests", NULL},
+    {"max_pipeline", KANAL_OPT_INT, "32", 0, "requests a connection may have unanswered", NULL},
+    {"max_connections_per_ip", KANAL_OPT_INT, "128", 0,
+     "open HTTP connections from one client address (503 above)", NULL},
+    {"trusted_proxies", KANAL_OPT_STRING, NULL, 0,
+     "addresses/CIDRs of fronts whose X-Forwarded-For names the client", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -382,6 +390,30 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
                       link_bounds[i].name, (long long)link_bounds[i].min,
                       (long long)link_bounds[i].max);
         }
+    cfg->max_unread_answers = n[19];
+    cfg->max_pipeline = n[20];
+    cfg->max_connections_per_ip = n[21];
+    static const char *const at_least_one[] = {"max_unread_answers", "max_pipeline",
+                                               "max_connections_per_ip"};
+    for (size_t i = 0; i < ARRAY_SIZE(at_least_one); i++) {
+        if (n[19 + i] >= 1)
+            continue;
+        const struct raw_kv *kv = raw_get(s, at_least_one[i]);
+        add_error(errs, path, kv ? kv->line : s->line, "'%s' must be at least 1",
+                  at_least_one[i]);
+    }
+    if (v[22]) {
+        char bad[80];
+        int np = net_cidr_list_parse(v[22], &cfg->trusted_proxies, bad, sizeof bad);
+        if (np < 0) {
+            const struct raw_kv *kv = raw_get(s, "trusted_proxies");
+            add_error(errs, path, kv ? kv->line : s->line,
+                      "'trusted_proxies': '%s' is not an IPv4 or IPv6 address or CIDR block "
+                      "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)", bad);
+        } else {
+            cfg->ntrusted_proxies = (size_t)np;
+        }
+    }
 }
 
 /* ---- sources ---- */
@@ -628,6 +660,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nsources; i++)
         source_config_clear(&cfg->sources[i]);
     free(cfg->sources);
+    free(cfg->trusted_proxies);
     free(cfg->path);
     free(cfg->listen_host);
     free(cfg->store);

@@ -8,6 +8,7 @@
 #include <kanal/plugin.h>
 
 struct loader;
+struct net_cidr;
 struct plugin_module;
 
 enum sync_mode { SYNC_FULL = 0, SYNC_META, SYNC_NONE };
@@ -67,6 +68,11 @@ struct config {
     int64_t link_rate_table;    /* entries of the rate limiter's table */
     int64_t link_field_max;     /* bytes of User-Agent / Referer stored */
     int64_t link_bot_window_ms; /* a click sooner after the send is suspected_bot */
+    int64_t max_unread_answers;     /* per connection, then kanald stops reading it */
+    int64_t max_pipeline;           /* unanswered requests per connection */
+    int64_t max_connections_per_ip; /* per client address */
+    struct net_cidr *trusted_proxies; /* fronts whose X-Forwarded-For counts */
+    size_t ntrusted_proxies;
 };
 
 /* The options every source has, whatever its plugin. */

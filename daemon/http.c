@@ -5,8 +5,23 @@
  * commit), but responses are written in request order, as HTTP/1.1
  * pipelining requires.  Limits answer with JSON errors: 413 for a body over
  * max_body, 431 for a head over max_header, 408 when a client is too slow to
- * send its request (slow-loris), 503 over max_connections.  A one-second
- * sweep enforces the deadlines of every connection. */
+ * send its request (slow-loris), 503 over max_connections or over
+ * max_connections_per_ip from one client address.  A sweep enforces the
+ * deadlines of every connection.
+ *
+ * What one client may make kanald hold is bounded: a connection whose
+ * requests wait unanswered (max_pipeline) or whose answers it does not read
+ * (max_unread) is not read from any further, down to the request: the parser
+ * pauses after the request that reached the limit and keeps the bytes after
+ * it until the client has caught up; a client that never reads its answers
+ * is cut off after idle_timeout.
+ *
+ * A connection may close at any moment, even inside a handler called from
+ * the parser (an answer's write finds the client gone).  From then on the
+ * parser takes nothing more from it: every callback refuses a closing
+ * connection, so no request is made or dispatched on it, and the requests a
+ * handler still holds lose their connection (req->conn = NULL) before the
+ * connection is freed. */
 #include "http.h"
 #include "http_req.h"
 
@@ -18,15 +33,15 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "util.h"
 
-#define PIPELINE_MAX 32 /* parsed but unanswered requests before we stop reading */
-/* Responses a client has not read yet, before we stop reading its requests. */
-#define WRITE_QUEUE_MAX (1024 * 1024)
 #define READ_BUF 65536
 #define BODY_AHEAD 65536 /* body bytes allocated before they arrive */
 
-enum conn_phase { PHASE_IDLE, PHASE_HEAD, PHASE_BODY, PHASE_WAITING };
+/* NEW: accepted, nothing received yet (header_timeout); IDLE: between
+ * requests of a keep-alive connection (idle_timeout). */
+enum conn_phase { PHASE_NEW, PHASE_IDLE, PHASE_HEAD, PHASE_BODY, PHASE_WAITING };
 
 struct http_conn {
     uv_tcp_t tcp;
@@ -45,6 +60,17 @@ struct http_conn {
     int closing;
     int close_after_flush;
     int writes_pending;
+    int parsing; /* inside http_parser_execute */
+    /* Bytes read but not parsed: the parser paused at a limit. */
+    char *rest;
+    size_t rest_len;
+    struct http_conn *resume_next; /* on the server's resume list */
+    int resume_queued;
+    int trusted_peer; /* the peer is a trusted proxy */
+    /* The address counted against max_connections_per_ip: the peer's, or for
+     * a trusted proxy the client its last request was forwarded for (family
+     * 0: none, e.g. the proxy's own requests). */
+    struct net_addr client;
     char peer[64];
 };
 
@@ -75,11 +101,19 @@ struct http_server {
     uv_check_t reaper;
     void (*after_read)(void *arg);
     void *after_read_arg;
+    struct net_cidr *trusted; /* copy of limits.trusted */
+    /* Paused connections that may take requests again: parsed from the idle
+     * handle, never from inside another request's answer. */
+    struct http_conn *resume;
+    uv_idle_t resumer;
+    uint64_t refusal_logged_ms; /* per-client refusals: one warning a second */
+    unsigned refusals_unlogged;
 };
 
 static void conn_close(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
 static void resume_reading(struct http_conn *c);
+static void on_resume(uv_idle_t *h);
 static void conn_maybe_done(struct http_conn *c);
 
 const char *http_status_text(int status)
@@ -128,7 +162,11 @@ int http_respond(struct http_req *req, int status, const char *content_type, con
         http_req_free(req);
         return 0;
     }
-    int keep = req->keep_alive && !c->close_after_flush && !req->server->shutting_down;
+    /* Answers may come out of order: an earlier request answered after the
+     * last one (Connection: close, an error, a half-closed client) still
+     * says keep-alive, only the last one written says close. */
+    int keep =
+        req->keep_alive && !req->server->shutting_down && !(c->close_after_flush && req == c->tail);
     if (content_type && (strlen(content_type) > 200 || strpbrk(content_type, "\r\n")))
         content_type = "application/octet-stream"; /* never let a plugin inject headers */
     /* The head, put together by hand: it is written for every request. */
@@ -202,12 +240,9 @@ static void on_written(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    if (c->queued < PIPELINE_MAX / 2)
-        resume_reading(c);
+    resume_reading(c);
     conn_maybe_done(c);
 }
-
-static void resume_reading(struct http_conn *c);
 
 /* Write every answered request at the head of the pipeline. */
 static void conn_flush(struct http_conn *c)
@@ -252,8 +287,7 @@ static void conn_flush(struct http_conn *c)
             return;
         }
     }
-    if (!c->closing && c->queued < PIPELINE_MAX / 2)
-        resume_reading(c);
+    resume_reading(c);
     conn_maybe_done(c);
 }
 
@@ -276,14 +310,18 @@ static void conn_maybe_done(struct http_conn *c)
 
 static struct http_req *conn_req(struct http_conn *c)
 {
-    if (!c->cur)
+    if (!c->cur) {
         c->cur = http_req_new(c->server, c);
+        memcpy(c->cur->peer, c->peer, sizeof c->peer);
+    }
     return c->cur;
 }
 
 /* Queue an error answer and stop reading: the connection closes after it. */
 static void conn_fail(struct http_conn *c, int status, const char *code, const char *message)
 {
+    if (c->closing)
+        return;
     struct http_req *r = conn_req(c);
     c->cur = NULL;
     r->route = "error";
@@ -300,6 +338,8 @@ static void conn_fail(struct http_conn *c, int status, const char *code, const c
         c->reading = 0;
     }
     c->phase = PHASE_WAITING;
+    if (status == 503)
+        http_req_add_header(r, "Retry-After", "1");
     http_respond_error(r, status, code, message);
 }
 
@@ -316,12 +356,17 @@ static int count_head(struct http_conn *c, size_t n)
 static int on_message_begin(http_parser *p)
 {
     struct http_conn *c = p->data;
+    /* No new request on a connection that is closing or about to. */
+    if (c->closing || c->close_after_flush)
+        return -1;
     conn_req(c);
     c->head_bytes = 0;
     c->last_was_value = 0;
     uint64_t now = util_monotonic_ms();
+    /* A new connection's first head is due header_timeout after accept. */
+    if (c->phase != PHASE_NEW)
+        c->head_deadline = now + (uint64_t)c->server->limits.header_timeout_ms;
     c->phase = PHASE_HEAD;
-    c->head_deadline = now + (uint64_t)c->server->limits.header_timeout_ms;
     c->request_deadline = now + (uint64_t)c->server->limits.request_timeout_ms;
     return 0;
 }
@@ -329,6 +374,8 @@ static int on_message_begin(http_parser *p)
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
+    if (c->closing)
+        return -1;
     if (count_head(c, n))
         return -1;
     http_req_add_url(conn_req(c), at, n);
@@ -338,6 +385,8 @@ static int on_url(http_parser *p, const char *at, size_t n)
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
+    if (c->closing)
+        return -1;
     if (count_head(c, n))
         return -1;
     /* After a name, more name: it continues from the previous read. */
@@ -349,6 +398,8 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
+    if (c->closing)
+        return -1;
     if (count_head(c, n))
         return -1;
     if (http_req_add_value(conn_req(c), at, n))
@@ -357,10 +408,80 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* The client a trusted proxy forwarded r for (see net_forwarded_walk):
+ * X-Forwarded-For headers are read from the last one, the one the peer
+ * added to.  0 when r names no client. */
+static int forwarded_client(const struct http_server *s, const struct http_req *r,
+                            struct net_addr *out)
+{
+    int found = 0;
+    const char *name, *value;
+    for (size_t i = r->nheaders; i-- > 0;)
+        if ((name = http_req_head_field(r, i, &value)) && !strcasecmp(name, "X-Forwarded-For") &&
+            net_forwarded_walk(value, s->trusted, s->limits.ntrusted, out, &found))
+            break;
+    return found;
+}
+
+/* Connections open from client address a, other than self. */
+static unsigned count_client(const struct http_server *s, const struct http_conn *self,
+                             const struct net_addr *a)
+{
+    unsigned n = 0;
+    for (const struct http_conn *c = s->conns; c; c = c->next)
+        if (c != self && net_addr_equal(&c->client, a))
+            n++;
+    return n;
+}
+
+/* A refusal over max_connections_per_ip: at most one warning a second, so
+ * that a flood of them cannot flood the log. */
+static void log_refusal(struct http_server *s, const char *client, unsigned n, const char *via)
+{
+    uint64_t now = util_monotonic_ms();
+    if (s->refusal_logged_ms && now - s->refusal_logged_ms < 1000) {
+        s->refusals_unlogged++;
+        return;
+    }
+    log_warn("refused a connection from %s%s%s: it has %u open, max_connections_per_ip is %lld "
+             "(%u more refused since the last warning)",
+             client, via ? " via proxy " : "", via ? via : "", n, (long long)s->limits.max_per_ip,
+             s->refusals_unlogged);
+    s->refusal_logged_ms = now;
+    s->refusals_unlogged = 0;
+}
+
+/* A trusted proxy's request: the client it names becomes the request's
+ * peer and is what the connection counts against max_connections_per_ip.
+ * The proxy's own requests (no X-Forwarded-For) count for nobody. */
+static int forwarded(struct http_conn *c, struct http_req *r)
+{
+    struct http_server *s = c->server;
+    struct net_addr client;
+    if (!forwarded_client(s, r, &client)) {
+        memset(&c->client, 0, sizeof c->client);
+        return 0;
+    }
+    net_addr_format(&client, r->peer, sizeof r->peer);
+    c->client = client;
+    unsigned n = count_client(s, c, &client);
+    if ((int64_t)n >= s->limits.max_per_ip) {
+        log_refusal(s, r->peer, n, c->peer);
+        conn_fail(c, 503, "too_many_connections",
+                  "too many connections from your address; retry later");
+        return -1;
+    }
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct http_conn *c = p->data;
+    if (c->closing)
+        return -1;
     struct http_req *r = conn_req(c);
+    if (c->trusted_peer && forwarded(c, r))
+        return -1;
     r->method = http_method_str(p->method);
     r->head_only = p->method == HTTP_HEAD;
     r->keep_alive = http_should_keep_alive(p);
@@ -384,6 +505,8 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
+    if (c->closing)
+        return -1;
     struct http_req *r = conn_req(c);
     if ((int64_t)(r->body_len + n) > c->server->limits.max_body) {
         conn_fail(c, 413, "body_too_large", "request body is larger than max_body");
@@ -395,12 +518,32 @@ static int on_body(http_parser *p, const char *at, size_t n)
 
 static void dispatch(struct http_conn *c);
 
+/* c may take no more requests: too many unanswered, or too many answer
+ * bytes its client has not read. */
+static int conn_full(const struct http_conn *c)
+{
+    const struct http_limits *l = &c->server->limits;
+    return (int64_t)c->queued >= l->max_pipeline ||
+           (int64_t)uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > l->max_unread;
+}
+
+/* Room again after being full: half the limits, so that a client at a limit
+ * is not paused and resumed at every answer. */
+static int conn_has_room(const struct http_conn *c)
+{
+    const struct http_limits *l = &c->server->limits;
+    return 2 * (int64_t)c->queued <= l->max_pipeline &&
+           2 * (int64_t)uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) <=
+               l->max_unread;
+}
+
 static int on_message_complete(http_parser *p)
 {
     struct http_conn *c = p->data;
+    if (c->closing)
+        return -1;
     struct http_req *r = conn_req(c);
     c->cur = NULL;
-    memcpy(r->peer, c->peer, sizeof r->peer);
     http_req_head_done(r);
     if (!r->body) {
         r->body = xmalloc(1);
@@ -424,11 +567,24 @@ static int on_message_complete(http_parser *p)
     c->tail = r;
     c->queued++;
     c->phase = PHASE_WAITING;
-    if (c->queued >= PIPELINE_MAX && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
     dispatch(c);
+    /* An answer's write found the client gone: not one more request. */
+    if (c->closing)
+        return -1;
+    if (conn_full(c)) {
+        /* Not another request until the client catches up; the bytes after
+         * this one wait in c->rest (conn_parse). */
+        http_parser_pause(p, 1);
+        if ((int64_t)c->queued >= c->server->limits.max_pipeline)
+            log_debug("pausing requests from %s: %u unanswered (max_pipeline)", c->peer, c->queued);
+        else
+            log_debug("pausing requests from %s: %zu answer bytes unread (max_unread_answers)",
+                      c->peer, uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+    }
     return 0;
 }
 
@@ -474,6 +630,32 @@ static void release_buf(struct http_conn *c, const uv_buf_t *buf)
         free(buf->base);
 }
 
+/* Parse what a client sent; when the parser pauses at a limit, keep what
+ * follows for later (a copy: data is the shared read buffer). */
+static void conn_parse(struct http_conn *c, const char *data, size_t len)
+{
+    c->parsing = 1;
+    size_t done = http_parser_execute(&c->parser, &c->server->settings, data, len);
+    c->parsing = 0;
+    if (c->closing || c->close_after_flush)
+        return;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_PAUSED) {
+        if (done < len) {
+            c->rest = xmalloc(len - done);
+            memcpy(c->rest, data + done, len - done);
+            c->rest_len = len - done;
+        }
+        return;
+    }
+    if (e != HPE_OK || done != len) {
+        if (e == HPE_HEADER_OVERFLOW)
+            conn_fail(c, 431, "header_too_large", "request head is too large");
+        else
+            conn_fail(c, 400, "bad_request", http_errno_description(e));
+    }
+}
+
 static void conn_read(struct http_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
     uv_stream_t *stream = (uv_stream_t *)&c->tcp;
@@ -493,17 +675,8 @@ static void conn_read(struct http_conn *c, ssize_t nread, const uv_buf_t *buf)
         release_buf(c, buf);
         return;
     }
-    size_t done = http_parser_execute(&c->parser, &c->server->settings, buf->base, (size_t)nread);
+    conn_parse(c, buf->base, (size_t)nread);
     release_buf(c, buf);
-    if (c->closing || c->close_after_flush)
-        return;
-    if (c->parser.http_errno != HPE_OK || done != (size_t)nread) {
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (e == HPE_HEADER_OVERFLOW)
-            conn_fail(c, 431, "header_too_large", "request head is too large");
-        else if (e != HPE_CB_message_complete && e != HPE_PAUSED)
-            conn_fail(c, 400, "bad_request", http_errno_description(e));
-    }
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -515,20 +688,58 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         s->after_read(s->after_read_arg);
 }
 
+/* Take requests from c again once it has room.  A parser paused at a limit
+ * goes on from the idle handle: resume_reading is called from inside
+ * answers, and a plugin answering one request must not be handed the next
+ * before it has returned. */
 static void resume_reading(struct http_conn *c)
 {
-    if (c->reading || c->closing || c->close_after_flush || c->server->shutting_down)
+    struct http_server *s = c->server;
+    if (c->reading || c->closing || c->close_after_flush || s->shutting_down || c->parsing ||
+        c->resume_queued)
         return;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_QUEUE_MAX)
+    if (!conn_has_room(c))
         return; /* a client that does not read its answers gets no more */
+    if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+        c->resume_queued = 1;
+        c->resume_next = s->resume;
+        s->resume = c;
+        uv_idle_start(&s->resumer, on_resume);
+        return;
+    }
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = 1;
+}
+
+static void on_resume(uv_idle_t *h)
+{
+    struct http_server *s = h->data;
+    while (s->resume) {
+        struct http_conn *c = s->resume;
+        s->resume = c->resume_next;
+        c->resume_next = NULL;
+        c->resume_queued = 0;
+        http_parser_pause(&c->parser, 0);
+        if (c->rest) {
+            char *rest = c->rest;
+            size_t n = c->rest_len;
+            c->rest = NULL;
+            c->rest_len = 0;
+            conn_parse(c, rest, n);
+            free(rest);
+            if (s->after_read)
+                s->after_read(s->after_read_arg);
+        }
+        resume_reading(c); /* reads on unless it paused again */
+    }
+    uv_idle_stop(h);
 }
 
 static void on_conn_closed(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
     struct http_server *s = c->server;
+    free(c->rest);
     free(c);
     s->pending_handles--;
     if (s->shutting_down && s->nconns == 0 && s->pending_handles == 0 && s->close_cb) {
@@ -556,6 +767,13 @@ static void conn_close(struct http_conn *c)
         http_req_free(c->cur);
     c->cur = NULL;
     struct http_server *s = c->server;
+    if (c->resume_queued) {
+        struct http_conn **pp = &s->resume;
+        while (*pp != c)
+            pp = &(*pp)->resume_next;
+        *pp = c->resume_next;
+        c->resume_queued = 0;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -566,16 +784,17 @@ static void conn_close(struct http_conn *c)
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
-static void reject_busy(struct http_conn *c)
+static void reject_busy(struct http_conn *c, const char *message)
 {
-    static const char body[] =
-        "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit "
-        "reached; retry later\"}}";
+    char body[200];
+    int bn =
+        snprintf(body, sizeof body,
+                 "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"%s\"}}", message);
     char resp[512];
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                     "Connection: close\r\nRetry-After: 1\r\nContent-Length: %zu\r\n\r\n%s",
-                     sizeof body - 1, body);
+                     "Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s",
+                     bn, body);
     uv_buf_t b = uv_buf_init(resp, (unsigned)n);
     uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     conn_close(c);
@@ -603,21 +822,32 @@ static void on_connection(uv_stream_t *listener, int status)
     s->nconns++;
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
-        else
-            uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+        net_addr_from_sockaddr((struct sockaddr *)&ss, &c->client) == 0) {
+        net_addr_format(&c->client, c->peer, sizeof c->peer);
+        /* A trusted proxy is counted per client it forwards for, once a
+         * request names one (forwarded()), never as itself. */
+        if ((c->trusted_peer = net_cidr_match(s->trusted, s->limits.ntrusted, &c->client)))
+            memset(&c->client, 0, sizeof c->client);
     }
     if ((int64_t)s->nconns > s->limits.max_connections || s->shutting_down) {
-        reject_busy(c);
+        reject_busy(c, "connection limit reached; retry later");
         return;
+    }
+    if (c->client.family) {
+        unsigned n = count_client(s, c, &c->client);
+        if ((int64_t)n >= s->limits.max_per_ip) {
+            log_refusal(s, c->peer, n, NULL);
+            reject_busy(c, "too many connections from your address; retry later");
+            return;
+        }
     }
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    c->phase = PHASE_IDLE;
-    c->idle_deadline = util_monotonic_ms() + (uint64_t)s->limits.idle_timeout_ms;
+    /* Silent since accept: header_timeout, not idle_timeout, applies. */
+    c->phase = PHASE_NEW;
+    c->head_deadline = util_monotonic_ms() + (uint64_t)s->limits.header_timeout_ms;
     resume_reading(c);
 }
 
@@ -632,12 +862,22 @@ static void on_sweep(uv_timer_t *t)
         /* A client that stops reading its answers is cut off like an idle one. */
         if (c->writes_pending &&
             now - c->write_since > (uint64_t)s->limits.idle_timeout_ms) {
+            log_info("closed the connection from %s: it read no answer for idle_timeout "
+                     "(%zu bytes unread)",
+                     c->peer, uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
             conn_close(c);
             continue;
         }
         if (c->close_after_flush)
             continue;
         switch (c->phase) {
+        case PHASE_NEW:
+            if (now >= c->head_deadline) {
+                log_debug("closed the connection from %s: nothing received within header_timeout",
+                          c->peer);
+                conn_close(c);
+            }
+            break;
         case PHASE_IDLE:
             if (now >= c->idle_deadline && !c->head && !c->writes_pending)
                 conn_close(c);
@@ -696,6 +936,10 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_limits *l
     s->pending_handles++;
     uv_check_start(&s->reaper, on_reap);
     uv_unref((uv_handle_t *)&s->reaper); /* it alone keeps no loop running */
+    uv_idle_init(loop, &s->resumer);
+    s->resumer.data = s;
+    s->pending_handles++;
+    http_server_set_limits(s, limits);
     return s;
 }
 
@@ -714,6 +958,13 @@ void http_server_set_after_read(struct http_server *s, void (*fn)(void *arg), vo
 void http_server_set_limits(struct http_server *s, const struct http_limits *limits)
 {
     s->limits = *limits;
+    free(s->trusted);
+    s->trusted = NULL;
+    if (limits->ntrusted) {
+        s->trusted = xmalloc(limits->ntrusted * sizeof *s->trusted);
+        memcpy(s->trusted, limits->trusted, limits->ntrusted * sizeof *s->trusted);
+    }
+    s->limits.trusted = s->trusted;
 }
 
 int http_server_listen(struct http_server *s, const char *host, int port)
@@ -774,6 +1025,8 @@ void http_server_shutdown(struct http_server *s, void (*close_cb)(void *arg), vo
     uv_check_stop(&s->reaper);
     reap(s);
     uv_close((uv_handle_t *)&s->reaper, on_server_handle_closed);
+    uv_idle_stop(&s->resumer);
+    uv_close((uv_handle_t *)&s->resumer, on_server_handle_closed);
     for (struct http_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (c->reading) {
@@ -800,5 +1053,6 @@ void http_server_abort(struct http_server *s)
 void http_server_free(struct http_server *s)
 {
     reap(s);
+    free(s->trusted);
     free(s);
 }

@@ -12,10 +12,17 @@
 
 struct http_server;
 struct http_conn;
+struct net_cidr;
 
 struct http_limits {
     int64_t max_body, max_header, max_connections;
     int64_t header_timeout_ms, request_timeout_ms, idle_timeout_ms;
+    int64_t max_unread;   /* answer bytes queued for a client that does not read */
+    int64_t max_pipeline; /* requests parsed but not yet answered, per connection */
+    int64_t max_per_ip;   /* connections per client address */
+    /* Peers whose X-Forwarded-For names the client; the server keeps a copy. */
+    const struct net_cidr *trusted;
+    size_t ntrusted;
 };
 
 /* A typical webhook's head fits inline, and the whole request stays within

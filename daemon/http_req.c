@@ -109,6 +109,14 @@ int http_req_add_value(struct http_req *r, const char *s, size_t n)
     return 0;
 }
 
+const char *http_req_head_field(const struct http_req *r, size_t i, const char **value)
+{
+    if (i >= r->nheaders)
+        return NULL;
+    *value = r->spans[i].value == NO_SPAN ? "" : r->text + r->spans[i].value;
+    return r->text + r->spans[i].name;
+}
+
 void http_req_head_done(struct http_req *r)
 {
     if (r->nheaders > HTTP_REQ_HEADERS_INLINE)

@@ -15,6 +15,9 @@ void http_req_add_url(struct http_req *r, const char *s, size_t n);
 void http_req_add_name(struct http_req *r, const char *s, size_t n, int more);
 /* The last header's value, or the next piece of it; -1 before any name. */
 int http_req_add_value(struct http_req *r, const char *s, size_t n);
+/* Header i's name and value while the head is still being read (before
+ * http_req_head_done); NULL past the last. */
+const char *http_req_head_field(const struct http_req *r, size_t i, const char **value);
 /* The head is complete: set path, query and headers. */
 void http_req_head_done(struct http_req *r);
 /* Append n bytes to a NUL-terminated buffer, growing it. */

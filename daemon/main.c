@@ -65,6 +65,11 @@ static struct http_limits limits_of(const struct config *cfg)
         .header_timeout_ms = cfg->header_timeout_ms,
         .request_timeout_ms = cfg->request_timeout_ms,
         .idle_timeout_ms = cfg->idle_timeout_ms,
+        .max_unread = cfg->max_unread_answers,
+        .max_pipeline = cfg->max_pipeline,
+        .max_per_ip = cfg->max_connections_per_ip,
+        .trusted = cfg->trusted_proxies,
+        .ntrusted = cfg->ntrusted_proxies,
     };
 }
 

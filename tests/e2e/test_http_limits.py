@@ -136,6 +136,10 @@ def test_pipelined_requests_are_answered_in_order(kanald):
     data = read_all(s)
     s.close()
     assert data.count(b"HTTP/1.1 200") == 6
+    # The GET is answered first (the POSTs wait for their commit), yet only
+    # its answer, written last, says the connection closes.
+    conn = [a.split(b"\r\n", 1)[0] for a in data.split(b"Connection: ")[1:]]
+    assert conn == [b"keep-alive"] * 5 + [b"close"], conn
     seqs = [json.loads(x.split(b"}")[0] + b"}")["seqs"][0]
             for x in data.split(b"\r\n\r\n")[1:6]]
     assert seqs == [1, 2, 3, 4, 5]
