@@ -19,6 +19,7 @@
 #include "handle.h"
 #include "loader.h"
 #include "log.h"
+#include "record.h"
 #include "secret.h"
 #include "util.h"
 
@@ -45,6 +46,9 @@ const struct kanal_option config_common_options[] = {
      "how long an outbound message may wait before it fails", NULL},
     {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
      "allow secrets written inline in this file (development only)", NULL},
+    {"trust", KANAL_OPT_ENUM, "auto", 0,
+     "what this source's customer parties prove: auto (the plugin's marks), asserted, verified",
+     "auto|asserted|verified"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -259,6 +263,8 @@ static const struct kanal_option kanald_options[] = {
     {"identity", KANAL_OPT_BOOL, "yes", 0, "resolve the people behind records to contacts", NULL},
     {"public_url", KANAL_OPT_URL, NULL, 0,
      "base URL under which kanald is reachable (tracking links)", NULL},
+    {"max_merge_candidates", KANAL_OPT_INT, "10000", 0,
+     "open merge candidates kept (asserted evidence naming two contacts)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -346,6 +352,11 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
         size_t ul = strlen(cfg->public_url);
         while (ul > 0 && cfg->public_url[ul - 1] == '/')
             cfg->public_url[--ul] = '\0';
+    }
+    cfg->max_merge_candidates = n[14];
+    if (cfg->max_merge_candidates < 0) {
+        const struct raw_kv *kv = raw_get(s, "max_merge_candidates");
+        add_error(errs, path, kv ? kv->line : s->line, "'max_merge_candidates' must be at least 0");
     }
     if (cfg->max_connections < 1) {
         const struct raw_kv *kv = raw_get(s, "max_connections");
@@ -498,6 +509,10 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
                   "[source %s]: send_concurrency and send_max_attempts must be at least 1, "
                   "send_rate at least 0",
                   name);
+    if ((v = source_config_value(sc, "trust")) && v->set)
+        sc->trust = !strcmp(v->text, "verified")   ? RECORD_TRUST_VERIFIED
+                    : !strcmp(v->text, "asserted") ? RECORD_TRUST_ASSERTED
+                                                   : RECORD_TRUST_AUTO;
     if ((v = source_config_value(sc, "default_country")) && v->set) {
         sc->default_country = v->text;
         if (!handle_country_known(v->text))

@@ -39,6 +39,7 @@ struct source_config {
     int keep_raw;
     int64_t expect_traffic_within_ms;
     int64_t send_concurrency, send_rate, send_max_attempts, send_max_age_ms;
+    int trust; /* enum record_trust */
 };
 
 struct config {
@@ -61,6 +62,7 @@ struct config {
     char *api_tokens; /* path, or NULL when [api] tokens is unset */
     struct source_config *sources;
     size_t nsources;
+    int64_t max_merge_candidates; /* open merge candidates kept at most */
 };
 
 /* The options every source has, whatever its plugin. */

@@ -164,6 +164,14 @@ static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
     json_object_set_new(c, "appears_in", json_integer(appears));
 }
 
+/* The contact's open merge candidates in full, in place of their ids. */
+static void show_candidates(struct store *st, MDB_txn *txn, json_t *c)
+{
+    json_t *ids = json_object_get(c, "merge_candidates");
+    json_object_set_new(c, "merge_candidates",
+                        ids ? candidates_expand(st, txn, ids) : json_array());
+}
+
 /* Load the live contact for id (following merges) in a read transaction. */
 static int load_live(struct daemon *d, const char *id, json_t **out, char *live, size_t live_len)
 {
@@ -174,8 +182,10 @@ static int load_live(struct daemon *d, const char *id, json_t **out, char *live,
     rc = contacts_follow(&d->store, txn, id, live, live_len);
     if (rc == 0)
         rc = contacts_load(&d->store, txn, live, out);
-    if (rc == 0)
+    if (rc == 0) {
         summarize(d, txn, *out);
+        show_candidates(&d->store, txn, *out);
+    }
     store_read_end(&d->store, txn);
     return rc;
 }
@@ -404,8 +414,10 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
             }
         }
     }
-    if (export_all)
+    if (export_all) {
         summarize(d, txn, c);
+        show_candidates(&d->store, txn, c);
+    }
     store_read_end(&d->store, txn);
     if (export_all) {
         add_event_summary(c);
@@ -760,6 +772,10 @@ void contacts_handle(struct daemon *d, struct http_req *req, const char *rest)
             submit(d, req, rows, NULL, apply_import);
         return;
     }
+    if (strncmp(rest, "/candidates", 11) == 0 && (rest[11] == '\0' || rest[11] == '/')) {
+        candidates_handle(d, req, rest + 11);
+        return;
+    }
     if (strncmp(rest, "/crm/", 5) == 0) {
         const char *crm = rest + 5;
         if (strcmp(m, "PUT") || !auth_require(d->tokens, req, SCOPE_ADMIN))
@@ -810,6 +826,10 @@ void contacts_handle(struct daemon *d, struct http_req *req, const char *rest)
         json_t *body = body_object(req, 1);
         if (body)
             submit(d, req, body, id, apply_split);
+        return;
+    }
+    if (strcmp(sub, "/merge") == 0 && strcmp(m, "POST") == 0) {
+        contacts_merge_route(d, req, id);
         return;
     }
     if (strcmp(sub, "/consent") == 0 && strcmp(m, "POST") == 0) {
