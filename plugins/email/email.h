@@ -37,6 +37,7 @@ struct email {
     char **brand;    /* lower-cased addresses and "@domain" entries */
     size_t nbrand;
     int allow_plaintext;
+    const char *authserv_id; /* the receiving MTA's (RFC 8601), or NULL */
     /* Parts. */
     struct imap *imap;
     struct lmtp *lmtp;
@@ -88,6 +89,9 @@ struct mail {
     size_t ndsn;
     /* Raw header values that identify a message without a Message-ID. */
     char *raw_from, *raw_to, *raw_date, *raw_subject;
+    /* The top-most Authentication-Results header: the receiving MTA's, when
+     * it prepends its own (ingest.c trusts it only with its authserv-id). */
+    char *auth_results;
 };
 
 /* Library setup, reference-counted: call once per source. */

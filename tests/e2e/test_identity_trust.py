@@ -274,3 +274,48 @@ def test_candidate_routes_refuse_bad_requests(make_kanald):
     assert k.api("/v1/contacts/candidates", token=ADMIN_TOKEN, method="POST", body={})[0] == 405
     assert k.api("/v1/contacts/candidates?limit=0", token=ADMIN_TOKEN)[0] == 400
     assert_apart(k, cc, cb)
+
+
+MAIL = ("{ar}From: Carol <carol@example.com>\r\nTo: Destek <destek@brand.example>\r\n"
+        "Subject: Sipariş\r\nMessage-ID: <{mid}@example.com>\r\n"
+        "Date: Sun, 23 Nov 2025 10:15:00 +0300\r\n\r\nMerhaba\r\n")
+OURS = "mx.brand.example"
+
+
+@pytest.mark.parametrize("headers,authserv_id,verified", [
+    # The receiving MTA's own header, on top, with DMARC passing for the From.
+    ([f"{OURS}; spf=pass smtp.mailfrom=example.com; dmarc=pass (p=reject) "
+      "header.from=example.com"], OURS, True),
+    ([f"{OURS.upper()} 1; dkim=pass header.d=example.com;\r\n dmarc=pass header.from=EXAMPLE.com"],
+     OURS, True),
+    # Headers anyone can add: another id on top, ours below it.
+    ([f"evil.example; dmarc=pass header.from=example.com",
+      f"{OURS}; dmarc=pass header.from=example.com"], OURS, False),
+    ([f"{OURS}.evil.example; dmarc=pass header.from=example.com"], OURS, False),
+    # Ours on top but not passing, a forged pass below.
+    ([f"{OURS}; dmarc=fail header.from=example.com",
+      f"{OURS}; dmarc=pass header.from=example.com"], OURS, False),
+    ([f"{OURS}; dmarc=passed header.from=example.com"], OURS, False),
+    # Passing for another domain than the From's.
+    ([f"{OURS}; dmarc=pass header.from=example.org"], OURS, False),
+    ([f"{OURS}; dmarc=pass header.from=mail.example.com"], OURS, False),
+    ([f"{OURS}; dkim=pass header.from=example.com; dmarc=none"], OURS, False),
+    # No authserv_id configured: nothing is the MTA's.
+    ([f"{OURS}; dmarc=pass header.from=example.com"], None, False),
+    ([], OURS, False),
+])
+def test_email_from_is_verified_only_by_the_receiving_mtas_dmarc_pass(
+        make_kanald, tmp_path, headers, authserv_id, verified):
+    from mailservers import email_source, lmtp_port, swaks
+    opts = {"lmtp_listen": "127.0.0.1:0"}
+    if authserv_id:
+        opts["authserv_id"] = authserv_id
+    k = make_kanald(sources=email_source(**opts), plugins=("email",)).start()
+    ar = "".join(f"Authentication-Results: {h}\r\n" for h in headers)
+    rc, replies, out = swaks(["destek@brand.example"], MAIL.format(ar=ar, mid="m1").encode(),
+                             port=lmtp_port(k), mail_from="carol@example.com", tmp=tmp_path)
+    assert rc == 0, out
+    [rec] = k.feed()
+    validate_record(rec)
+    assert rec["from"]["handle"] == "email:carol@example.com"
+    assert rec["from"].get("trust") == ("verified" if verified else None)
