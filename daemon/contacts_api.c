@@ -164,12 +164,26 @@ static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
     json_object_set_new(c, "appears_in", json_integer(appears));
 }
 
-/* The contact's open merge candidates in full, in place of their ids. */
-static void show_candidates(struct store *st, MDB_txn *txn, json_t *c)
+/* The contact's open merge candidates in place of their ids: in full for
+ * the export (admin); for a read token without the other person's handles,
+ * which only an admin may see (docs/identity.md). */
+static void show_candidates(struct store *st, MDB_txn *txn, json_t *c, int full)
 {
     json_t *ids = json_object_get(c, "merge_candidates");
-    json_object_set_new(c, "merge_candidates",
-                        ids ? candidates_expand(st, txn, ids) : json_array());
+    json_t *list = ids ? candidates_expand(st, txn, ids) : json_array();
+    const char *me = json_string_value(json_object_get(c, "id"));
+    size_t i;
+    json_t *cand;
+    json_array_foreach(list, i, cand)
+    {
+        json_t *cs = json_object_get(cand, "contacts");
+        const char *a = json_string_value(json_array_get(cs, 0));
+        json_t *with = json_array_get(cs, a && me && !strcmp(a, me) ? 1 : 0);
+        json_object_set(cand, "with", with);
+        if (!full)
+            json_object_del(cand, "handles");
+    }
+    json_object_set_new(c, "merge_candidates", list);
 }
 
 /* Load the live contact for id (following merges) in a read transaction. */
@@ -184,7 +198,7 @@ static int load_live(struct daemon *d, const char *id, json_t **out, char *live,
         rc = contacts_load(&d->store, txn, live, out);
     if (rc == 0) {
         summarize(d, txn, *out);
-        show_candidates(&d->store, txn, *out);
+        show_candidates(&d->store, txn, *out, 0);
     }
     store_read_end(&d->store, txn);
     return rc;
@@ -416,7 +430,7 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
     }
     if (export_all) {
         summarize(d, txn, c);
-        show_candidates(&d->store, txn, c);
+        show_candidates(&d->store, txn, c, 1);
     }
     store_read_end(&d->store, txn);
     if (export_all) {

@@ -94,8 +94,10 @@ def test_anonymous_form_post_does_not_merge_two_customers(make_kanald):
     [cand] = candidates(k)
     assert sorted(cand["contacts"]) == sorted([cc, cb]) and cand["count"] == 1
     assert set(cand["handles"]) == {CAROL_MAIL, BOB_PHONE} and cand["source"] == "kayit"
-    assert [x["id"] for x in carol["merge_candidates"]] == [cand["id"]]
-    assert [x["id"] for x in bob["merge_candidates"]] == [cand["id"]]
+    assert [(x["id"], x["with"]) for x in carol["merge_candidates"]] == [(cand["id"], cb)]
+    assert [(x["id"], x["with"]) for x in bob["merge_candidates"]] == [(cand["id"], cc)]
+    # Read tokens see that there is a candidate, not the other person's handles.
+    assert "handles" not in carol["merge_candidates"][0]
     # The sign-up itself is kept, on Carol's contact (the form's main handle).
     signup = [r for r in k.feed() if r["kind"] == "signup"]
     assert len(signup) == 1 and signup[0]["contact"] == cc
@@ -115,7 +117,8 @@ def test_anonymous_form_post_does_not_merge_two_customers(make_kanald):
     assert_apart(k, cc, cb)
     # The export of Carol shows the candidate (it is data about her).
     status, export = k.api(f"/v1/contacts/{cc}/export", token=ADMIN_TOKEN)
-    assert [x["id"] for x in export["contact"]["merge_candidates"]] == [cand["id"]]
+    [shown] = export["contact"]["merge_candidates"]
+    assert shown["id"] == cand["id"] and set(shown["handles"]) == {CAROL_MAIL, BOB_PHONE}
 
     # An admin confirms: merged as a verified merge is, with a merge record.
     assert k.api(f"/v1/contacts/{cb}/merge", token=WRITE_TOKEN, method="POST",
