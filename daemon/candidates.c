@@ -174,6 +174,8 @@ int candidates_raise(struct store *st, MDB_txn *txn, json_t *c, const char *othe
     util_format_time(util_now_ms(), now, sizeof now);
     json_t *cand;
     int rc = candidates_load(st, txn, id, &cand);
+    if (rc == MDB_CORRUPTED)
+        rc = MDB_NOTFOUND; /* written anew: one bad value must not fail every commit */
     if (rc == 0) {
         json_object_set_new(cand, "count",
                             json_integer(json_integer_value(json_object_get(cand, "count")) + 1));
