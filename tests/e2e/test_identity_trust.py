@@ -4,6 +4,7 @@ merges two existing contacts.  It raises one merge candidate per pair,
 which an admin confirms (a merge record in the feed) or rejects (the two
 stay apart).  Verified evidence merges as before.  See docs/identity.md."""
 import json
+import time
 import urllib.parse
 
 import pytest
@@ -142,6 +143,25 @@ def test_anonymous_form_post_does_not_merge_two_customers(make_kanald):
     status, res = k.api(f"/v1/contacts/{cc}/merge", token=ADMIN_TOKEN, method="POST",
                         body={"with": cb})
     assert status == 409 and res["error"]["code"] == "already_merged"
+
+
+def test_a_csv_drop_does_not_merge_two_customers(make_kanald, tmp_path):
+    """The same as a form, from an attendee export dropped into a folder."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    csv = ("[source expo]\nplugin = signup\nprovider = csv\n"
+           f"watch_dir = {inbox}\nevent_id = expo-2027\nevent_name = Expo\n"
+           "settle = 200ms\ndefault_country = TR\n")
+    k = make_kanald(sources=SOURCES + csv, plugins=("webhook", "signup")).start()
+    cc, cb = carol_and_bob(k)
+    (inbox / "list.csv").write_text("Name,Email,Phone\nCarol,Carol@Example.com,0555 111 22 33\n")
+    deadline = time.monotonic() + 20
+    while not [r for r in k.feed() if r["kind"] == "signup"]:
+        assert time.monotonic() < deadline, k.log()
+        time.sleep(0.05)
+    assert_apart(k, cc, cb)
+    [cand] = candidates(k)
+    assert sorted(cand["contacts"]) == sorted([cc, cb]) and cand["source"] == "expo"
 
 
 @pytest.mark.parametrize("how", ["reject", "delete"])
