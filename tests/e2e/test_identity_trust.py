@@ -342,3 +342,18 @@ def test_email_from_is_verified_only_by_the_receiving_mtas_dmarc_pass(
     validate_record(rec)
     assert rec["from"]["handle"] == "email:carol@example.com"
     assert rec["from"].get("trust") == ("verified" if verified else None)
+
+
+@pytest.mark.parametrize("kanald,sources,error", [
+    ("", webhook_source(extra="trust = yes"), "'trust' = 'yes'"),
+    ("", webhook_source(extra="trust = Verified"), "'trust' = 'Verified'"),
+    ("max_merge_candidates = -1", webhook_source(), "'max_merge_candidates' must be at least 0"),
+    ("max_merge_candidates = many", webhook_source(), "'max_merge_candidates' = 'many'"),
+])
+def test_bad_trust_settings_are_config_errors(make_kanald, kanald, sources, error):
+    import subprocess
+    from kanal import KANALD
+    k = make_kanald(kanald=kanald, sources=sources)
+    out = subprocess.run([str(KANALD), "--check-config", "-c", str(k.conf)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and error in out.stderr, out.stderr
