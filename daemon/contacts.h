@@ -80,8 +80,8 @@ int contacts_kept_apart(json_t *a, const char *b);
 /* Asserted evidence ev named c (in memory; the caller saves it) through
  * handle mine and the contact other through handle theirs: record the pair
  * once (or count it again).  0 or an MDB error; a full table is logged. */
-int candidates_raise(struct store *st, MDB_txn *txn, json_t *c, const char *other,
-                     const char *mine, const char *theirs, const struct evidence *ev);
+int candidates_raise(struct store *st, MDB_txn *txn, json_t *c, const char *other, const char *mine,
+                     const char *theirs, const struct evidence *ev);
 /* a is being absorbed into s: its candidates become s's (or go when they
  * name s). */
 int candidates_move(struct store *st, MDB_txn *txn, json_t *s, json_t *a);

@@ -148,8 +148,9 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
     if (r)
         return r;
     const char *handle, *name, *role, *trust;
-    if ((r = opt_string(c, in, w, "handle", &handle)) || (r = opt_string(c, in, w, "name", &name)) ||
-        (r = opt_string(c, in, w, "role", &role)) || (r = opt_string(c, in, w, "trust", &trust)))
+    if ((r = opt_string(c, in, w, "handle", &handle)) ||
+        (r = opt_string(c, in, w, "name", &name)) || (r = opt_string(c, in, w, "role", &role)) ||
+        (r = opt_string(c, in, w, "trust", &trust)))
         return r;
     if (!handle)
         return fail(c, "field '%s.handle' is required", where);
