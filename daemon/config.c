@@ -20,6 +20,7 @@
 #include "loader.h"
 #include "log.h"
 #include "netaddr.h"
+#include "record.h"
 #include "secret.h"
 #include "util.h"
 
@@ -37,8 +38,8 @@ const struct kanal_option config_common_options[] = {
      "ISO 3166 country for national phone numbers, e.g. TR", NULL},
     {"expect_traffic_within", KANAL_OPT_DURATION, "0", 0,
      "report the source unhealthy after this long without traffic (0: never)", NULL},
-    {"send_concurrency", KANAL_OPT_INT, "4", 0, "outbound messages of this source in flight at once",
-     NULL},
+    {"send_concurrency", KANAL_OPT_INT, "4", 0,
+     "outbound messages of this source in flight at once", NULL},
     {"send_rate", KANAL_OPT_INT, "0", 0, "outbound messages per second at most (0: no limit)",
      NULL},
     {"send_max_attempts", KANAL_OPT_INT, "10", 0, "tries before an outbound message fails", NULL},
@@ -46,6 +47,9 @@ const struct kanal_option config_common_options[] = {
      "how long an outbound message may wait before it fails", NULL},
     {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
      "allow secrets written inline in this file (development only)", NULL},
+    {"trust", KANAL_OPT_ENUM, "auto", 0,
+     "what this source's customer parties prove: auto (the plugin's marks), asserted, verified",
+     "auto|asserted|verified"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -75,11 +79,10 @@ struct raw_ini {
     struct config_errors *errs;
 };
 
-static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt,
-                      ...) __attribute__((format(printf, 4, 5)));
+static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt,
-                      ...)
+static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -136,7 +139,8 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
     if (!name) /* a section header alone */
         return 1;
     s->kv = xrealloc(s->kv, (s->nkv + 1) * sizeof *s->kv);
-    s->kv[s->nkv++] = (struct raw_kv){.key = xstrdup(name), .value = xstrdup(value), .line = ri->line};
+    s->kv[s->nkv++] =
+        (struct raw_kv){.key = xstrdup(name), .value = xstrdup(value), .line = ri->line};
     return 1;
 }
 
@@ -193,8 +197,8 @@ static int parse_value(const struct kanal_option *o, const char *text, int64_t *
         return -EINVAL;
     }
     case KANAL_OPT_URL: {
-        static const char *const schemes[] = {"http://", "https://", "imap://", "imaps://",
-                                              "smtp://", "smtps://"};
+        static const char *const schemes[] = {"http://",  "https://", "imap://",
+                                              "imaps://", "smtp://",  "smtps://"};
         for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
             if (strncmp(text, schemes[i], strlen(schemes[i])) == 0 &&
                 text[strlen(schemes[i])] != '\0')
@@ -244,7 +248,8 @@ static char *resolve_path(const char *cfg_path, const char *p)
 /* ---- [kanald] and [api] ---- */
 
 static const struct kanal_option kanald_options[] = {
-    {"listen", KANAL_OPT_STRING, "127.0.0.1:8470", 0, "address:port for webhooks, API, metrics", NULL},
+    {"listen", KANAL_OPT_STRING, "127.0.0.1:8470", 0, "address:port for webhooks, API, metrics",
+     NULL},
     {"store", KANAL_OPT_STRING, "/var/lib/kanal", 0, "directory of the LMDB store", NULL},
     {"plugin_dir", KANAL_OPT_STRING, KANAL_PLUGIN_DIR, 0, "where the plugins' .so files are", NULL},
     {"sync", KANAL_OPT_ENUM, "full", 0, "how commits reach the disk", "full|meta|none"},
@@ -254,7 +259,8 @@ static const struct kanal_option kanald_options[] = {
     {"header_timeout", KANAL_OPT_DURATION, "10s", 0, "time to send a request's head", NULL},
     {"request_timeout", KANAL_OPT_DURATION, "30s", 0, "time to send a whole request", NULL},
     {"idle_timeout", KANAL_OPT_DURATION, "60s", 0, "keep-alive time between requests", NULL},
-    {"shutdown_timeout", KANAL_OPT_DURATION, "10s", 0, "how long stopping waits for work in flight", NULL},
+    {"shutdown_timeout", KANAL_OPT_DURATION, "10s", 0, "how long stopping waits for work in flight",
+     NULL},
     {"log_level", KANAL_OPT_ENUM, "info", 0, "least important level logged",
      "error|warning|notice|info|debug"},
     {"identity", KANAL_OPT_BOOL, "yes", 0, "resolve the people behind records to contacts", NULL},
@@ -276,6 +282,8 @@ static const struct kanal_option kanald_options[] = {
      "open HTTP connections from one client address (503 above)", NULL},
     {"trusted_proxies", KANAL_OPT_STRING, NULL, 0,
      "addresses/CIDRs of fronts whose X-Forwarded-For names the client", NULL},
+    {"max_merge_candidates", KANAL_OPT_INT, "10000", 0,
+     "open merge candidates kept (asserted evidence naming two contacts)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -295,8 +303,7 @@ static void check_fixed(const struct raw_section *s, const struct kanal_option *
         while (o->name && strcmp(o->name, s->kv[i].key) != 0)
             o++;
         if (!o->name)
-            add_error(errs, path, s->kv[i].line, "unknown key '%s' in [%s]", s->kv[i].key,
-                      s->name);
+            add_error(errs, path, s->kv[i].line, "unknown key '%s' in [%s]", s->kv[i].key, s->name);
     }
     for (size_t i = 0; table[i].name; i++) {
         const struct raw_kv *kv = raw_get(s, table[i].name);
@@ -330,6 +337,17 @@ static int parse_listen(const char *text, char **host, int *port)
     return 0;
 }
 
+/* Where a key sits in the [kanald] table: apply_kanald() reads values by
+ * name, so that keys can be added anywhere in the table. */
+static size_t kanald_index(const char *name)
+{
+    size_t i = 0;
+    while (kanald_options[i].name && strcmp(kanald_options[i].name, name) != 0)
+        i++;
+    return i; /* a name missing from the table is a bug: it reads the NULL entry */
+}
+#define K(name) kanald_index(name)
+
 static void apply_kanald(struct config *cfg, const struct raw_section *s, const char *path,
                          struct config_errors *errs)
 {
@@ -339,40 +357,46 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
     const char *v[ARRAY_SIZE(kanald_options)] = {0};
     int64_t n[ARRAY_SIZE(kanald_options)] = {0};
     check_fixed(s, kanald_options, path, errs, v, n);
-    if (parse_listen(v[0], &cfg->listen_host, &cfg->listen_port) < 0) {
+    if (parse_listen(v[K("listen")], &cfg->listen_host, &cfg->listen_port) < 0) {
         const struct raw_kv *kv = raw_get(s, "listen");
         add_error(errs, path, kv ? kv->line : s->line,
-                  "'listen' = '%s': expected address:port, e.g. 127.0.0.1:8470", v[0]);
+                  "'listen' = '%s': expected address:port, e.g. 127.0.0.1:8470", v[K("listen")]);
     }
-    cfg->store = resolve_path(path, v[1]);
-    cfg->plugin_dir = resolve_path(path, v[2]);
-    cfg->sync = strcmp(v[3], "meta") == 0 ? SYNC_META : strcmp(v[3], "none") == 0 ? SYNC_NONE
-                                                                                : SYNC_FULL;
-    cfg->max_body = n[4];
-    cfg->max_header = n[5];
-    cfg->max_connections = n[6];
-    cfg->header_timeout_ms = n[7];
-    cfg->request_timeout_ms = n[8];
-    cfg->idle_timeout_ms = n[9];
-    cfg->shutdown_timeout_ms = n[10];
-    int level = log_level_parse(v[11]);
+    cfg->store = resolve_path(path, v[K("store")]);
+    cfg->plugin_dir = resolve_path(path, v[K("plugin_dir")]);
+    cfg->sync = strcmp(v[K("sync")], "meta") == 0   ? SYNC_META
+                : strcmp(v[K("sync")], "none") == 0 ? SYNC_NONE
+                                                    : SYNC_FULL;
+    cfg->max_body = n[K("max_body")];
+    cfg->max_header = n[K("max_header")];
+    cfg->max_connections = n[K("max_connections")];
+    cfg->header_timeout_ms = n[K("header_timeout")];
+    cfg->request_timeout_ms = n[K("request_timeout")];
+    cfg->idle_timeout_ms = n[K("idle_timeout")];
+    cfg->shutdown_timeout_ms = n[K("shutdown_timeout")];
+    int level = log_level_parse(v[K("log_level")]);
     cfg->log_level = level < 0 ? KANAL_LOG_INFO : level;
-    cfg->identity = (int)n[12];
-    if (v[13]) {
-        cfg->public_url = xstrdup(v[13]);
+    cfg->identity = (int)n[K("identity")];
+    if (v[K("public_url")]) {
+        cfg->public_url = xstrdup(v[K("public_url")]);
         size_t ul = strlen(cfg->public_url);
         while (ul > 0 && cfg->public_url[ul - 1] == '/')
             cfg->public_url[--ul] = '\0';
+    }
+    cfg->max_merge_candidates = n[K("max_merge_candidates")];
+    if (cfg->max_merge_candidates < 0) {
+        const struct raw_kv *kv = raw_get(s, "max_merge_candidates");
+        add_error(errs, path, kv ? kv->line : s->line, "'max_merge_candidates' must be at least 0");
     }
     if (cfg->max_connections < 1) {
         const struct raw_kv *kv = raw_get(s, "max_connections");
         add_error(errs, path, kv ? kv->line : s->line, "'max_connections' must be at least 1");
     }
-    cfg->link_rate = n[14];
-    cfg->link_rate_client = n[15];
-    cfg->link_rate_table = n[16];
-    cfg->link_field_max = n[17];
-    cfg->link_bot_window_ms = n[18];
+    cfg->link_rate = n[K("link_rate")];
+    cfg->link_rate_client = n[K("link_rate_client")];
+    cfg->link_rate_table = n[K("link_rate_table")];
+    cfg->link_field_max = n[K("link_field_max")];
+    cfg->link_bot_window_ms = n[K("link_bot_window")];
     /* The limiter's table is allocated whole: keep it to a few hundred MB. */
     static const struct {
         const char *name;
@@ -390,26 +414,27 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
                       link_bounds[i].name, (long long)link_bounds[i].min,
                       (long long)link_bounds[i].max);
         }
-    cfg->max_unread_answers = n[19];
-    cfg->max_pipeline = n[20];
-    cfg->max_connections_per_ip = n[21];
+    cfg->max_unread_answers = n[K("max_unread_answers")];
+    cfg->max_pipeline = n[K("max_pipeline")];
+    cfg->max_connections_per_ip = n[K("max_connections_per_ip")];
     static const char *const at_least_one[] = {"max_unread_answers", "max_pipeline",
                                                "max_connections_per_ip"};
     for (size_t i = 0; i < ARRAY_SIZE(at_least_one); i++) {
-        if (n[19 + i] >= 1)
+        if (n[K(at_least_one[i])] >= 1)
             continue;
         const struct raw_kv *kv = raw_get(s, at_least_one[i]);
-        add_error(errs, path, kv ? kv->line : s->line, "'%s' must be at least 1",
-                  at_least_one[i]);
+        add_error(errs, path, kv ? kv->line : s->line, "'%s' must be at least 1", at_least_one[i]);
     }
-    if (v[22]) {
+    if (v[K("trusted_proxies")]) {
         char bad[80];
-        int np = net_cidr_list_parse(v[22], &cfg->trusted_proxies, bad, sizeof bad);
+        int np =
+            net_cidr_list_parse(v[K("trusted_proxies")], &cfg->trusted_proxies, bad, sizeof bad);
         if (np < 0) {
             const struct raw_kv *kv = raw_get(s, "trusted_proxies");
             add_error(errs, path, kv ? kv->line : s->line,
                       "'trusted_proxies': '%s' is not an IPv4 or IPv6 address or CIDR block "
-                      "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)", bad);
+                      "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)",
+                      bad);
         } else {
             cfg->ntrusted_proxies = (size_t)np;
         }
@@ -456,8 +481,8 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
     }
     for (size_t i = 0; i < cfg->nsources; i++)
         if (strcmp(cfg->sources[i].name, name) == 0) {
-            add_error(errs, path, s->line, "source '%s' is defined twice (first on line %d)",
-                      name, cfg->sources[i].line);
+            add_error(errs, path, s->line, "source '%s' is defined twice (first on line %d)", name,
+                      cfg->sources[i].line);
             return;
         }
     check_duplicates(s, path, errs);
@@ -470,8 +495,8 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
     if (!mod) {
         const struct plugin_refusal *r = loader_refusal(loader, pk->value);
         if (r)
-            add_error(errs, path, pk->line, "plugin '%s' was refused: %s: %s", pk->value,
-                      r->path, r->reason);
+            add_error(errs, path, pk->line, "plugin '%s' was refused: %s: %s", pk->value, r->path,
+                      r->reason);
         else
             add_error(errs, path, pk->line, "no plugin named '%s' in %s", pk->value,
                       cfg->plugin_dir);
@@ -499,8 +524,7 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
     }
 
     for (size_t i = 0; i < s->nkv; i++)
-        if (!find_option(config_common_options, s->kv[i].key) &&
-            !find_option(popts, s->kv[i].key))
+        if (!find_option(config_common_options, s->kv[i].key) && !find_option(popts, s->kv[i].key))
             add_error(errs, path, s->kv[i].line, "unknown key '%s' for plugin '%s' in [source %s]",
                       s->kv[i].key, mod->desc->name, name);
 
@@ -561,11 +585,16 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
                   "[source %s]: send_concurrency and send_max_attempts must be at least 1, "
                   "send_rate at least 0",
                   name);
+    if ((v = source_config_value(sc, "trust")) && v->set)
+        sc->trust = !strcmp(v->text, "verified")   ? RECORD_TRUST_VERIFIED
+                    : !strcmp(v->text, "asserted") ? RECORD_TRUST_ASSERTED
+                                                   : RECORD_TRUST_AUTO;
     if ((v = source_config_value(sc, "default_country")) && v->set) {
         sc->default_country = v->text;
         if (!handle_country_known(v->text))
             add_error(errs, path, v->line,
-                      "'default_country' = '%s': not an ISO 3166 country code kanal knows", v->text);
+                      "'default_country' = '%s': not an ISO 3166 country code kanal knows",
+                      v->text);
     }
 }
 
@@ -599,8 +628,8 @@ int config_load(const char *path, struct loader *loader, struct config **out,
             else
                 *slot = s;
         } else if (strcmp(s->name, "") == 0) {
-            add_error(errs, path, s->kv ? s->kv[0].line : s->line,
-                      "key '%s' outside any section", s->kv ? s->kv[0].key : "");
+            add_error(errs, path, s->kv ? s->kv[0].line : s->line, "key '%s' outside any section",
+                      s->kv ? s->kv[0].key : "");
         } else if (strncmp(s->name, "source ", 7) != 0) {
             add_error(errs, path, s->line,
                       "unknown section [%s]; expected [kanald], [api] or [source NAME]", s->name);

@@ -40,6 +40,7 @@ struct source_config {
     int keep_raw;
     int64_t expect_traffic_within_ms;
     int64_t send_concurrency, send_rate, send_max_attempts, send_max_age_ms;
+    int trust; /* enum record_trust */
 };
 
 struct config {
@@ -73,6 +74,7 @@ struct config {
     int64_t max_connections_per_ip; /* per client address */
     struct net_cidr *trusted_proxies; /* fronts whose X-Forwarded-For counts */
     size_t ntrusted_proxies;
+    int64_t max_merge_candidates; /* open merge candidates kept at most */
 };
 
 /* The options every source has, whatever its plugin. */

@@ -7,7 +7,12 @@
  * older contact survives, the younger is absorbed.  Every link keeps its
  * provenance (the seq that made it, the rule, a confidence), and every merge
  * is itself a record in the feed, so CRMs that follow the feed stay
- * consistent and a wrong merge can be split again. */
+ * consistent and a wrong merge can be split again.
+ *
+ * Only a verified party (see docs/identity.md) may merge: an asserted one
+ * (a public form, an e-mail From without DMARC) names handles anyone can
+ * type, so when it names two contacts it raises a merge candidate for an
+ * admin instead (candidates.c). */
 #include "contacts.h"
 
 #include <errno.h>
@@ -211,7 +216,8 @@ static int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **ou
 }
 
 static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const char *handle,
-                       uint64_t seq, const char *rule, double confidence, const char *from)
+                       uint64_t seq, const char *rule, double confidence, const char *from,
+                       int asserted)
 {
     const char *cid = json_string_value(json_object_get(contact, "id"));
     char now[32];
@@ -228,6 +234,8 @@ static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const ch
     }
     if (from)
         json_object_set_new(prov, "merged_from", json_string(from));
+    if (asserted) /* an admin reviewing the contact sees what proves less */
+        json_object_set_new(prov, "trust", json_string("asserted"));
     size_t tl;
     char *text = jsonout_dump(prov, &tl);
     if (!text)
@@ -370,22 +378,25 @@ json_t *contacts_system_record(const char *kind, const char *external_id, const 
     return r;
 }
 
-static int split_blocked(json_t *a, const char *b)
+/* An admin split the two, or rejected their candidate: no evidence
+ * brings them together again, only an admin's merge. */
+int contacts_kept_apart(json_t *a, const char *b)
 {
-    return has_string(json_object_get(a, "split_from"), b);
+    return has_string(json_object_get(a, "split_from"), b) ||
+           has_string(json_object_get(a, "kept_apart"), b);
 }
 
-static int merge(struct store *st, MDB_txn *txn, json_t *s, const char *absorbed, uint64_t seq,
-                 const char *bridge, struct resolve_extra *extra)
+int contacts_merge(struct store *st, MDB_txn *txn, json_t *s, const char *absorbed, uint64_t seq,
+                   const char *bridge, const char *rule, struct resolve_extra *extra)
 {
     json_t *a;
     int rc = contacts_load(st, txn, absorbed, &a);
     if (rc)
         return rc;
     const char *sid = json_string_value(json_object_get(s, "id"));
-    const char *rule;
-    double conf;
-    match_rule(bridge, &rule, &conf);
+    double conf = 1.0;
+    if (!rule)
+        match_rule(bridge, &rule, &conf);
     json_t *moved = json_array();
     size_t i;
     json_t *h;
@@ -394,7 +405,7 @@ static int merge(struct store *st, MDB_txn *txn, json_t *s, const char *absorbed
         const char *name = json_string_value(json_object_get(h, "handle"));
         if (!name)
             continue;
-        if ((rc = link_handle(st, txn, s, name, seq, rule, conf, absorbed)))
+        if ((rc = link_handle(st, txn, s, name, seq, rule, conf, absorbed, 0)))
             goto out;
         json_array_append_new(moved, json_string(name));
     }
@@ -404,6 +415,9 @@ static int merge(struct store *st, MDB_txn *txn, json_t *s, const char *absorbed
                                     (json_int_t)seq, "rule", rule, "confidence", conf, "handles",
                                     moved));
     json_object_set_new(a, "merged_into", json_string(sid));
+    /* The absorbed contact's open candidates are now the survivor's. */
+    if ((rc = candidates_move(st, txn, s, a)))
+        goto out;
     if ((rc = contacts_save(st, txn, a)))
         goto out;
     char ext[160];
@@ -433,9 +447,11 @@ void resolve_extra_clear(struct resolve_extra *extra)
 /* The contact of one party: link, create or merge; its id goes to cid.
  * The common case, a party whose handles all belong to one contact already,
  * reads two keys and writes nothing. */
-static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint64_t seq,
-                           struct resolve_extra *extra, char cid[32], int *created, int *merged)
+static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles,
+                           const struct evidence *ev, struct resolve_extra *extra, char cid[32],
+                           int *created, int *merged)
 {
+    uint64_t seq = ev->seq;
     char ids[16][32], bridges[16][256];
     size_t nids = 0, unknown = 0;
     unsigned char is_unknown[64] = {0}; /* per handle: not in the graph */
@@ -477,6 +493,18 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint
         if ((rc = new_contact(st, txn, seq, &c)))
             return rc;
         made = 1;
+    } else if (!ev->verified) {
+        /* Asserted evidence never merges: the record goes to the contact
+         * of the first handle the graph knows (the party's main one when
+         * known), and every other contact it names becomes a candidate. */
+        if ((rc = contacts_load(st, txn, ids[0], &c)))
+            return rc;
+        for (size_t j = 1; j < nids; j++) {
+            if ((rc = candidates_raise(st, txn, c, ids[j], bridges[0], bridges[j], ev))) {
+                json_decref(c);
+                return rc;
+            }
+        }
     } else {
         size_t oldest = 0;
         for (size_t j = 1; j < nids; j++)
@@ -485,9 +513,9 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint
         if ((rc = contacts_load(st, txn, ids[oldest], &c)))
             return rc;
         for (size_t j = 0; j < nids; j++) {
-            if (j == oldest || split_blocked(c, ids[j]))
+            if (j == oldest || contacts_kept_apart(c, ids[j]))
                 continue;
-            if ((rc = merge(st, txn, c, ids[j], seq, bridges[j], extra))) {
+            if ((rc = contacts_merge(st, txn, c, ids[j], seq, bridges[j], NULL, extra))) {
                 json_decref(c);
                 return rc;
             }
@@ -514,7 +542,7 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles, uint
         const char *rule;
         double conf;
         link_rule(name, handles, made && i == 0, &rule, &conf);
-        if ((rc = link_handle(st, txn, c, name, seq, rule, conf, NULL)))
+        if ((rc = link_handle(st, txn, c, name, seq, rule, conf, NULL, !ev->verified)))
             break;
     }
     if (rc == 0)
@@ -603,7 +631,9 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
     for (size_t i = 0; i < np; i++) {
         char cid[32];
         int created = 0, merged = 0;
-        if ((rc = resolve_handles(st, txn, json_object_get(parties[i], "handles"), seq, extra, cid,
+        const char *trust = json_string_value(json_object_get(parties[i], "trust"));
+        struct evidence ev = {seq, trust && strcmp(trust, "verified") == 0, source};
+        if ((rc = resolve_handles(st, txn, json_object_get(parties[i], "handles"), &ev, extra, cid,
                                   &created, &merged)))
             return rc;
         if (i == 0) {
@@ -626,7 +656,9 @@ int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t
 {
     int created = 0, merged = 0;
     memset(res, 0, sizeof *res);
-    int rc = resolve_handles(st, txn, handles, seq_hint, extra, res->contact, &created, &merged);
+    /* The CRM is the system of record: what it links is verified. */
+    struct evidence ev = {seq_hint, 1, "crm"};
+    int rc = resolve_handles(st, txn, handles, &ev, extra, res->contact, &created, &merged);
     if (rc)
         return rc;
     json_t *c;
@@ -697,7 +729,7 @@ int contacts_split(struct store *st, MDB_txn *txn, const char *survivor, const c
     {
         const char *name = json_string_value(h);
         /* Re-point each handle the absorbed side brought, with provenance. */
-        if ((rc = link_handle(st, txn, a, name, seq, "split", 1.0, NULL)))
+        if ((rc = link_handle(st, txn, a, name, seq, "split", 1.0, NULL, 0)))
             goto out;
         moved++;
         json_t *hs = json_object_get(s, "handles");

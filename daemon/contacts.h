@@ -19,6 +19,13 @@ struct resolve_extra {
     size_t n;
 };
 
+/* What one party proves (docs/identity.md), and where it came from. */
+struct evidence {
+    uint64_t seq;       /* the record's */
+    int verified;       /* 1: may merge; 0 (asserted): may link and create only */
+    const char *source; /* for the candidates it raises */
+};
+
 /* Resolve the customer parties of rec (about to be stored at seq): look
  * their handles up, create, link or merge contacts, set rec's "contact",
  * update the contact's history.  Merges are appended to extra as system
@@ -59,5 +66,32 @@ int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t
  * Returns 0, MDB_NOTFOUND when there is no such merge. */
 int contacts_split(struct store *st, MDB_txn *txn, const char *survivor, const char *absorbed,
                    struct resolve_extra *extra, json_t **result);
+
+/* Merge absorbed into s (in memory; the caller saves it) as evidence seq
+ * through handle bridge; rule NULL takes the bridge's rule.  The merge
+ * record goes to extra. */
+int contacts_merge(struct store *st, MDB_txn *txn, json_t *s, const char *absorbed, uint64_t seq,
+                   const char *bridge, const char *rule, struct resolve_extra *extra);
+/* 1 when an admin split b from a or rejected their candidate. */
+int contacts_kept_apart(json_t *a, const char *b);
+
+/* ---- merge candidates (candidates.c) ---- */
+
+/* Asserted evidence ev named c (in memory; the caller saves it) through
+ * handle mine and the contact other through handle theirs: record the pair
+ * once (or count it again).  0 or an MDB error; a full table is logged. */
+int candidates_raise(struct store *st, MDB_txn *txn, json_t *c, const char *other, const char *mine,
+                     const char *theirs, const struct evidence *ev);
+/* a is being absorbed into s: its candidates become s's (or go when they
+ * name s). */
+int candidates_move(struct store *st, MDB_txn *txn, json_t *s, json_t *a);
+/* Delete every candidate of the contacts ids (an erasure). */
+int candidates_forget(struct store *st, MDB_txn *txn, json_t *ids);
+/* Load one candidate; MDB_NOTFOUND when there is none. */
+int candidates_load(struct store *st, MDB_txn *txn, const char *id, json_t **out);
+/* Delete candidate id and keep its two contacts apart; its JSON to *out. */
+int candidates_reject(struct store *st, MDB_txn *txn, const char *id, json_t **out);
+/* The candidates a contact's "merge_candidates" ids name, as objects. */
+json_t *candidates_expand(struct store *st, MDB_txn *txn, json_t *ids);
 
 #endif

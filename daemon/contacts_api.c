@@ -164,6 +164,28 @@ static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
     json_object_set_new(c, "appears_in", json_integer(appears));
 }
 
+/* The contact's open merge candidates in place of their ids: in full for
+ * the export (admin); for a read token without the other person's handles,
+ * which only an admin may see (docs/identity.md). */
+static void show_candidates(struct store *st, MDB_txn *txn, json_t *c, int full)
+{
+    json_t *ids = json_object_get(c, "merge_candidates");
+    json_t *list = ids ? candidates_expand(st, txn, ids) : json_array();
+    const char *me = json_string_value(json_object_get(c, "id"));
+    size_t i;
+    json_t *cand;
+    json_array_foreach(list, i, cand)
+    {
+        json_t *cs = json_object_get(cand, "contacts");
+        const char *a = json_string_value(json_array_get(cs, 0));
+        json_t *with = json_array_get(cs, a && me && !strcmp(a, me) ? 1 : 0);
+        json_object_set(cand, "with", with);
+        if (!full)
+            json_object_del(cand, "handles");
+    }
+    json_object_set_new(c, "merge_candidates", list);
+}
+
 /* Load the live contact for id (following merges) in a read transaction. */
 static int load_live(struct daemon *d, const char *id, json_t **out, char *live, size_t live_len)
 {
@@ -174,8 +196,10 @@ static int load_live(struct daemon *d, const char *id, json_t **out, char *live,
     rc = contacts_follow(&d->store, txn, id, live, live_len);
     if (rc == 0)
         rc = contacts_load(&d->store, txn, live, out);
-    if (rc == 0)
+    if (rc == 0) {
         summarize(d, txn, *out);
+        show_candidates(&d->store, txn, *out, 0);
+    }
     store_read_end(&d->store, txn);
     return rc;
 }
@@ -404,8 +428,10 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
             }
         }
     }
-    if (export_all)
+    if (export_all) {
         summarize(d, txn, c);
+        show_candidates(&d->store, txn, c, 1);
+    }
     store_read_end(&d->store, txn);
     if (export_all) {
         add_event_summary(c);
@@ -760,6 +786,10 @@ void contacts_handle(struct daemon *d, struct http_req *req, const char *rest)
             submit(d, req, rows, NULL, apply_import);
         return;
     }
+    if (strncmp(rest, "/candidates", 11) == 0 && (rest[11] == '\0' || rest[11] == '/')) {
+        candidates_handle(d, req, rest + 11);
+        return;
+    }
     if (strncmp(rest, "/crm/", 5) == 0) {
         const char *crm = rest + 5;
         if (strcmp(m, "PUT") || !auth_require(d->tokens, req, SCOPE_ADMIN))
@@ -810,6 +840,10 @@ void contacts_handle(struct daemon *d, struct http_req *req, const char *rest)
         json_t *body = body_object(req, 1);
         if (body)
             submit(d, req, body, id, apply_split);
+        return;
+    }
+    if (strcmp(sub, "/merge") == 0 && strcmp(m, "POST") == 0) {
+        contacts_merge_route(d, req, id);
         return;
     }
     if (strcmp(sub, "/consent") == 0 && strcmp(m, "POST") == 0) {

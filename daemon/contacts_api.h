@@ -20,6 +20,11 @@ int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t 
 /* 1 when the contact of handle withdrew consent on channel. */
 int contacts_opted_out(struct daemon *d, const char *handle, const char *channel);
 
+/* candidates_api.c: /v1/contacts/candidates... (rest follows "candidates")
+ * and POST /v1/contacts/<id>/merge. */
+void candidates_handle(struct daemon *d, struct http_req *req, const char *rest);
+void contacts_merge_route(struct daemon *d, struct http_req *req, const char *id);
+
 /* erase.c: DELETE /v1/contacts/<id>. */
 void erase_contact(struct daemon *d, struct http_req *req, const char *id);
 /* Overwrite the store's free pages so erased data leaves the file. */

@@ -342,6 +342,9 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
         if (rc == 0 && r && r != MDB_NOTFOUND)
             rc = r;
     }
+    /* Merge candidates name the person's handles: they go too. */
+    if (rc == 0)
+        rc = candidates_forget(st, txn, ids);
     size_t i;
     json_t *idv;
     json_array_foreach(ids, i, idv)

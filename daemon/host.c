@@ -200,6 +200,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         .default_country = src->sc.default_country,
         .keep_raw = src->sc.keep_raw,
         .received_at = received,
+        .trust = src->sc.trust,
     };
     for (size_t i = 0; i < n; i++) {
         json_t *in = json_is_array(root) ? json_array_get(root, i) : root;

@@ -337,6 +337,7 @@ int main(int argc, char **argv)
         goto out_config;
     }
     d->store.identity = d->cfg->identity;
+    d->store.max_candidates = d->cfg->max_merge_candidates;
     log_info("store %s open: last seq %llu", d->cfg->store,
              (unsigned long long)store_last_seq(&d->store));
     if (load_tokens(d->cfg, &d->tokens) < 0)

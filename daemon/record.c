@@ -18,6 +18,7 @@ static const char *const kinds[] = {KANAL_RECORD_KINDS};
 static const char *const directions[] = {KANAL_RECORD_DIRECTIONS};
 static const char *const statuses[] = {KANAL_RECORD_STATUSES};
 static const char *const roles[] = {KANAL_PARTY_ROLES};
+static const char *const trusts[] = {KANAL_PARTY_TRUSTS};
 static const char *const kinds_without_from[] = {KANAL_KINDS_WITHOUT_FROM};
 
 /* Fields a plugin may set, in stored order; the host fills v, seq, id,
@@ -164,14 +165,21 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
     int r = only_fields(c, in, w, party_fields, ARRAY_SIZE(party_fields));
     if (r)
         return r;
-    const char *handle, *name, *role;
-    if ((r = opt_string(c, in, w, "handle", &handle)) || (r = opt_string(c, in, w, "name", &name)) ||
-        (r = opt_string(c, in, w, "role", &role)))
+    const char *handle, *name, *role, *trust;
+    if ((r = opt_string(c, in, w, "handle", &handle)) ||
+        (r = opt_string(c, in, w, "name", &name)) || (r = opt_string(c, in, w, "role", &role)) ||
+        (r = opt_string(c, in, w, "trust", &trust)))
         return r;
     if (!handle)
         return fail(c, "field '%s.handle' is required", where);
     if (role && !in_list(role, roles, ARRAY_SIZE(roles)))
         return fail(c, "field '%s.role' must be customer or brand", where);
+    if (trust && !in_list(trust, trusts, ARRAY_SIZE(trusts)))
+        return fail(c, "field '%s.trust' must be verified or asserted", where);
+    /* The source's option overrides the plugin's mark; only "verified" is
+     * stored, so that an unmarked party reads as asserted everywhere. */
+    int verified = c->ctx->trust == RECORD_TRUST_VERIFIED ||
+                   (c->ctx->trust == RECORD_TRUST_AUTO && trust && !strcmp(trust, "verified"));
     json_t *p = json_object();
     json_t *h;
     field_path(w, sizeof w, where, ".handle", -1);
@@ -220,6 +228,8 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
         }
     }
     set_new(p, "handles", list);
+    if (verified && (!role || !strcmp(role, "customer")))
+        set_new(p, "trust", ascii_string("verified"));
     *out = p;
     return 0;
 }

@@ -6,12 +6,17 @@
 
 #include <jansson.h>
 
+/* A source's `trust` option: what its customer parties prove
+ * (docs/identity.md).  AUTO keeps the plugin's marks. */
+enum record_trust { RECORD_TRUST_AUTO = 0, RECORD_TRUST_ASSERTED, RECORD_TRUST_VERIFIED };
+
 struct record_ctx {
     const char *source;
     const char *channel;         /* default for "channel": the plugin's name */
     const char *default_country; /* for national phone numbers, or NULL */
     int keep_raw;
     const char *received_at;     /* RFC 3339, filled into every record */
+    enum record_trust trust;     /* the source's trust option */
 };
 
 /* Check one record and build its stored form (canonical field order, handles

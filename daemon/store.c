@@ -78,6 +78,8 @@ static int open_dbs(struct store *st, MDB_txn *txn)
         /* seq -> contact ids of a record, appended at commit and folded into
          * 'timeline' later (sequential writes now, random ones in bulk). */
         {"pending", &st->pending, MDB_INTEGERKEY},
+        /* "<cA>-<cB>" -> a merge candidate's JSON (docs/identity.md). */
+        {"candidates", &st->candidates, 0},
     };
     for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -217,6 +219,7 @@ int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t in
     st->sync = sync;
     st->map_size = initial_map ? initial_map : (size_t)256 << 20;
     st->identity = 1;
+    st->max_candidates = 10000;
     pthread_rwlock_init(&st->resize_lock, NULL);
     if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
         snprintf(err, err_len, "cannot create store directory %s: %s", dir, strerror(errno));

@@ -155,6 +155,7 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
     e->imap_password = host->config_string(src, "imap_password");
     host->config_int(src, "poll_interval", &e->poll_interval_ms);
     e->lmtp_listen = host->config_string(src, "lmtp_listen");
+    e->authserv_id = host->config_string(src, "authserv_id");
     host->config_int(src, "max_message_size", &e->max_message_size);
     e->smtp_url = host->config_string(src, "smtp_url");
     e->smtp_user = host->config_string(src, "smtp_user");
@@ -291,6 +292,9 @@ static const struct kanal_option email_options[] = {
      "an LMTP session that sends nothing and reads nothing this long is closed", NULL},
     {"unsubscribe_mailto", KANAL_OPT_STRING, NULL, 0,
      "address for the mailto of List-Unsubscribe in campaign mail (none: URL only)", NULL},
+    {"authserv_id", KANAL_OPT_STRING, NULL, 0,
+     "the receiving MTA's authserv-id: its Authentication-Results dmarc=pass verifies the From",
+     NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 

@@ -42,6 +42,7 @@ struct email {
     int64_t lmtp_max_sessions, lmtp_max_recipients, lmtp_max_commands;
     int64_t lmtp_max_command_line, lmtp_max_reply_queue, lmtp_idle_timeout_ms;
     const char *unsubscribe_mailto; /* address for List-Unsubscribe's mailto, or NULL */
+    const char *authserv_id; /* the receiving MTA's (RFC 8601), or NULL */
     /* Parts. */
     struct imap *imap;
     struct lmtp *lmtp;
@@ -93,6 +94,9 @@ struct mail {
     size_t ndsn;
     /* Raw header values that identify a message without a Message-ID. */
     char *raw_from, *raw_to, *raw_date, *raw_subject;
+    /* The top-most Authentication-Results header: the receiving MTA's, when
+     * it prepends its own (ingest.c trusts it only with its authserv-id). */
+    char *auth_results;
 };
 
 /* Library setup, reference-counted: call once per source. */

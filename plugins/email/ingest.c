@@ -216,6 +216,46 @@ void batch_free(struct email *e, struct mail_batch *b)
 
 /* ---- records ---- */
 
+/* Whether the receiving MTA vouches for the From (RFC 8601, RFC 7489): the
+ * top-most Authentication-Results header carries its authserv-id and says
+ * dmarc=pass for header.from = the From's domain.  Anyone can add such a
+ * header to a message, so a header with another id, or one below the top,
+ * proves nothing; the MTA must add its own on top (and remove forged ones
+ * with its id, as RFC 8601 section 5 asks). */
+static int from_verified(const struct email *e, const struct mail *m)
+{
+    const char *v = m->auth_results, *at = m->from.addr ? strrchr(m->from.addr, '@') : NULL;
+    if (!e->authserv_id || !*e->authserv_id || !v || !at)
+        return 0;
+    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+        v++;
+    size_t idlen = strcspn(v, " \t\r\n;");
+    if (idlen != strlen(e->authserv_id) || strncasecmp(v, e->authserv_id, idlen) != 0)
+        return 0;
+    const char *domain = at + 1;
+    /* Each resinfo after a ';': "dmarc=pass (comment) header.from=example.com". */
+    for (const char *p = strchr(v, ';'); p; p = strchr(p + 1, ';')) {
+        const char *r = p + 1;
+        while (*r == ' ' || *r == '\t' || *r == '\r' || *r == '\n')
+            r++;
+        size_t rl = strcspn(r, ";");
+        if (rl < 10 || strncasecmp(r, "dmarc=pass", 10) != 0 ||
+            (rl > 10 && !strchr(" \t\r\n(", r[10])))
+            continue;
+        for (const char *q = r; q < r + rl; q++) {
+            if (strncasecmp(q, "header.from=", 12) != 0 || (q > r && !strchr(" \t\r\n", q[-1])))
+                continue;
+            const char *d = q + 12;
+            if (*d == '"')
+                d++;
+            size_t dl = strcspn(d, " \t\r\n;()\"");
+            if (dl == strlen(domain) && strncasecmp(d, domain, dl) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static json_t *party(struct email *e, const struct mail_addr *a)
 {
     char in[600], h[620];
@@ -385,6 +425,9 @@ int batch_add_message(struct email *e, struct mail_batch *b, const char *raw, si
         mail_free(&m);
         return batch_add_unknown(e, b, raw, len, o, "no usable From address");
     }
+    if (from_verified(e, &m) &&
+        strcmp(json_string_value(json_object_get(from, "role")), "customer") == 0)
+        json_object_set_new(from, "trust", json_string("verified"));
     char hash[33];
     body_hash(e, raw, len, hash);
     const char *thread = m.nrefs ? m.refs[0] : m.in_reply_to;

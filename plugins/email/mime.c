@@ -489,6 +489,7 @@ int mail_parse(const char *raw, size_t len, struct mail *m)
     m->raw_to = header_copy(msg, "To");
     m->raw_date = header_copy(msg, "Date");
     m->raw_subject = header_copy(msg, "Subject");
+    m->auth_results = header_copy(msg, "Authentication-Results");
 
     struct walk w = {.m = m};
     walk_tree(&w, g_mime_message_get_mime_part(msg), 0);
@@ -512,6 +513,7 @@ int mail_parse(const char *raw, size_t len, struct mail *m)
 
 void mail_free(struct mail *m)
 {
+    free(m->auth_results);
     free(m->message_id);
     free(m->in_reply_to);
     for (size_t i = 0; i < m->nrefs; i++)

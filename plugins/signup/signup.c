@@ -10,6 +10,11 @@
  * the attendee (e-mail and phone handles), and names its event {id, name,
  * starts_at}: the CRM learns which event a contact came from and whether it
  * met the contact again at another one.
+ *
+ * The attendee's party is never marked "trust": whoever fills in a form,
+ * a CSV or an Eventbrite profile can type anyone's e-mail and phone, so
+ * these parties are asserted: they never merge two existing contacts, they
+ * raise a merge candidate instead (docs/identity.md).
  */
 #include <ctype.h>
 #include <errno.h>

@@ -118,6 +118,10 @@ static json_t *party(struct sms *s, const char *addr, const char *role)
     char h[320];
     if (sms_handle(s, addr, h, sizeof h) < 0)
         return NULL;
+    /* Twilio signed the request: its From and To are the numbers the
+     * carrier routed, verified evidence of the customer's number. */
+    if (strcmp(role, "customer") == 0)
+        return json_pack("{s:s,s:s,s:s}", "handle", h, "role", role, "trust", "verified");
     return json_pack("{s:s,s:s}", "handle", h, "role", role);
 }
 

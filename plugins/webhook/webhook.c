@@ -13,6 +13,10 @@
  *   store cannot commit             -> 503, the sender retries
  *   not storable even as unknown    -> 422 (a kanald bug: retrying cannot help)
  *
+ * A party the sender marks "trust": "verified" may merge contacts (the
+ * HMAC authenticates the sender, who vouches for it); the source's trust
+ * option overrides such marks (docs/identity.md).
+ *
  * Outbound (POST /v1/messages naming this source): the message is POSTed as
  * JSON to send_url, signed the same way, with an Idempotency-Key header.
  *   2xx                 -> sent; the body's "id", if any, is the provider id

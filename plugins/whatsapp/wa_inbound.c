@@ -42,7 +42,9 @@ static json_t *customer_party(const char *wa_id, const char *name, const char *n
 {
     char h[48];
     snprintf(h, sizeof h, "wa:%s", wa_id);
-    json_t *p = json_pack("{s:s,s:s}", "handle", h, "role", "customer");
+    /* WhatsApp itself pairs a wa_id with its number (and a changed number
+     * with the old one): verified evidence, which may merge contacts. */
+    json_t *p = json_pack("{s:s,s:s,s:s}", "handle", h, "role", "customer", "trust", "verified");
     if (name)
         json_object_set_new(p, "name", json_string(name));
     json_t *list = json_array();

@@ -67,10 +67,12 @@ def check(rec, **expected):
         assert rec.get(field) == want, f"{rec['id']}: {field} is {rec.get(field)!r}, want {want!r}"
 
 
-def party(handle, role="customer", name=None, handles=None):
+def party(handle, role="customer", name=None, handles=None, trust=None):
     p = {"handle": handle, "role": role, "handles": handles or [handle]}
     if name is not None:
         p["name"] = name
+    if trust is not None:  # stored only as "verified" (docs/identity.md)
+        p["trust"] = trust
     return p
 
 

@@ -9,12 +9,15 @@ from fakes import FakeProvider
 from kanal import ADMIN_TOKEN, WRITE_TOKEN, message, validate_record, webhook_source
 
 
-def person_record(ext, channel, handle, handles=(), name=None, kind="message", **extra):
+def person_record(ext, channel, handle, handles=(), name=None, kind="message", trust=None,
+                  **extra):
     rec = message(ext, handle=handle, channel=channel, kind=kind, **extra)
     if handles:
         rec["from"]["handles"] = list(handles)
     if name:
         rec["from"]["name"] = name
+    if trust:  # the HMAC-signed sender vouches for the party (source trust = auto)
+        rec["from"]["trust"] = trust
     return rec
 
 
@@ -42,8 +45,10 @@ def test_one_person_across_channels_and_events(kanald):
     assert c1 != c2  # nothing links the e-mail yet
     ev_a = {"id": "ev-istanbul", "name": "İstanbul Meetup", "starts_at": "2026-10-01T18:00:00Z"}
     ev_b = {"id": "ev-ankara", "name": "Ankara Workshop"}
+    # The in-house event system checked the attendee's e-mail and phone.
     s_a = post(k, person_record("ev-istanbul/ayse", "signup", "email:ayse@example.com",
-                                ["phone:+90 532 123 45 67"], kind="signup", event=ev_a))
+                                ["phone:+90 532 123 45 67"], kind="signup", event=ev_a,
+                                trust="verified"))
     s_b = post(k, person_record("ev-ankara/ayse", "signup", "email:ayse@example.com",
                                 kind="signup", event=ev_b))
     assert contact_of(k, s_a) == c1 and contact_of(k, s_b) == c1
@@ -116,10 +121,11 @@ def test_a_wrong_merge_is_split_again(kanald):
     s1 = post(k, person_record("a1", "email", "email:ali@example.com", name="Ali"))
     s2 = post(k, person_record("b1", "sms", "phone:+905551112233", name="Burak"))
     ca, cb = contact_of(k, s1), contact_of(k, s2)
-    # A form filled in carelessly: Ali's e-mail with Burak's phone.
+    # A system that vouches for its data (trust verified) got it wrong:
+    # Ali's e-mail with Burak's phone.
     s3 = post(k, person_record("f1", "signup", "email:ali@example.com",
                                ["phone:+905551112233"], kind="signup",
-                               event={"id": "e1", "name": "Fuar"}))
+                               event={"id": "e1", "name": "Fuar"}, trust="verified"))
     assert contact_of(k, s3) == ca
     status, c = k.api(f"/v1/contacts/{ca}")
     assert c["merged"][0]["contact"] == cb
@@ -138,7 +144,7 @@ def test_a_wrong_merge_is_split_again(kanald):
     assert contact_of(k, post(k, person_record("a2", "email", "email:ali@example.com"))) == ca
     again = post(k, person_record("f2", "signup", "email:ali@example.com",
                                   ["phone:+905551112233"], kind="signup",
-                                  event={"id": "e2", "name": "Fuar 2"}))
+                                  event={"id": "e2", "name": "Fuar 2"}, trust="verified"))
     assert contact_of(k, again) == ca
     kinds = [r["kind"] for r in k.feed()]
     assert kinds.count("merge") == 1 and kinds.count("split") == 1

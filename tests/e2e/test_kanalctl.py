@@ -290,9 +290,11 @@ def test_check_passes_after_merges_a_split_and_an_erasure(kanald):
     the schema too, and erasure leaves the idempotency keys consistent."""
     k = kanald
 
-    def post(ext, handle, handles=(), **extra):
+    def post(ext, handle, handles=(), trust=None, **extra):
         rec = message(ext, handle=handle, **extra)
         rec["from"]["handles"] = list(handles)
+        if trust:
+            rec["from"]["trust"] = trust
         status, _, body = k.post_hook(rec)
         assert status == 200, body
         return json.loads(body)["seqs"][0]
@@ -303,7 +305,7 @@ def test_check_passes_after_merges_a_split_and_an_erasure(kanald):
     ca = contact(post("a1", "email:ali@example.com"))
     cb = contact(post("b1", "phone:+905551112233", channel="sms"))
     post("f1", "email:ali@example.com", ["phone:+905551112233"], kind="signup",
-         event={"id": "e1", "name": "Fuar"})
+         event={"id": "e1", "name": "Fuar"}, trust="verified")  # verified evidence merges
     status, res = k.api(f"/v1/contacts/{ca}/split", token=ADMIN_TOKEN, method="POST",
                         body={"absorbed": cb})
     assert status == 200, res

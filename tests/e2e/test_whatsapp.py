@@ -18,7 +18,10 @@ WABA, PNID, DISPLAY = "102290129340398", "106540352242922", "905551112233"
 WA_AYSE, WA_MEHMET, WA_NEW = "905321234567", "905339876543", "905441234567"
 TOKEN = "EAAWtest+system/user=token"
 
-AYSE = party(f"wa:{WA_AYSE}", name="Ayşe Yılmaz", handles=[f"wa:{WA_AYSE}", f"phone:+{WA_AYSE}"])
+# WhatsApp pairs a wa_id with its number itself: the customer's party is
+# verified evidence (docs/identity.md).
+AYSE = party(f"wa:{WA_AYSE}", name="Ayşe Yılmaz", handles=[f"wa:{WA_AYSE}", f"phone:+{WA_AYSE}"],
+             trust="verified")
 BRAND = party(f"wa:{DISPLAY}", role="brand", handles=[f"wa:{DISPLAY}", f"phone:+{DISPLAY}"])
 THREAD = f"wa:{WA_AYSE}"
 
@@ -120,7 +123,8 @@ def test_shared_contacts_are_mentions(wa):
     rec = only(wa)
     check(rec, kind="message", external_id=wamid(8), text="Mehmet Öztürk", from_=AYSE,
           mentions=[party(f"wa:{WA_MEHMET}", name="Mehmet Öztürk",
-                          handles=[f"wa:{WA_MEHMET}", f"phone:+{WA_MEHMET}"])])
+                          handles=[f"wa:{WA_MEHMET}", f"phone:+{WA_MEHMET}"],
+                          trust="verified")])
     assert rec["meta"]["contacts"][0]["phones"][0]["phone"] == "+90 533 987 65 43"
 
 
@@ -164,7 +168,8 @@ def test_changed_number_records_both_handles(wa):
     rec = only(wa)
     check(rec, kind="message", direction="inbound", external_id=wamid(14),
           from_=party(f"wa:{WA_AYSE}", handles=[f"wa:{WA_AYSE}", f"phone:+{WA_AYSE}",
-                                                f"wa:{WA_NEW}", f"phone:+{WA_NEW}"]),
+                                                f"wa:{WA_NEW}", f"phone:+{WA_NEW}"],
+                     trust="verified"),
           text=f"User Ayşe Yılmaz changed from {WA_AYSE} to {WA_NEW}")
     assert rec["meta"]["system"]["type"] == "user_changed_number"
 
@@ -203,7 +208,8 @@ def test_unknown_message_type_and_field_are_kept(wa):
 def test_statuses_in_order(wa):
     assert post(wa, "wa_statuses") == {"seqs": [1, 2, 3]}
     sent, delivered, read = wa.feed()
-    customer = party(f"wa:{WA_AYSE}", handles=[f"wa:{WA_AYSE}", f"phone:+{WA_AYSE}"])
+    customer = party(f"wa:{WA_AYSE}", handles=[f"wa:{WA_AYSE}", f"phone:+{WA_AYSE}"],
+                     trust="verified")
     check(sent, kind="delivery", direction="inbound", status="sent",
           external_id="wamid.OUTBOUND0001:sent", reply_to="wamid.OUTBOUND0001",
           occurred_at=iso(T0 + 200), from_=customer, to=[BRAND], thread=THREAD)
@@ -294,7 +300,7 @@ def test_a_batch_of_1000_updates_is_one_commit(wa):
     assert len(recs) == 1000
     check(recs[777], external_id="wamid.BATCH0777", text="Sipariş 777 — teşekkürler",
           from_=party("wa:905320000777", name="Müşteri 777 Çağlar",
-                      handles=["wa:905320000777", "phone:+905320000777"]))
+                      handles=["wa:905320000777", "phone:+905320000777"], trust="verified"))
     for r in recs[::101]:
         validate_record(r)
 

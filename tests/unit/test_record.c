@@ -335,6 +335,50 @@ static void test_refused_parties(void **state)
                    "mentions[2]");
 }
 
+/* What a party proves: the plugin's mark counts under the source's `auto`,
+ * the source's `asserted` or `verified` overrides it, only "verified" is
+ * stored, and only on customer parties (docs/identity.md). */
+static const char *stored_trust(const char *from, enum record_trust trust, const char *to)
+{
+    struct record_ctx c = ctx;
+    c.trust = trust;
+    json_t *in = valid_record();
+    json_object_set_new(in, "from", parse(from));
+    if (to)
+        json_object_set_new(in, "to", parse(to));
+    json_t *out = normalize_ok(in, &c);
+    json_decref(in);
+    json_t *party =
+        to ? json_array_get(json_object_get(out, "to"), 0) : json_object_get(out, "from");
+    const char *t = json_string_value(json_object_get(party, "trust"));
+    static char buf[16];
+    snprintf(buf, sizeof buf, "%s", t ? t : "-");
+    json_decref(out);
+    return buf;
+}
+
+static void test_party_trust(void **state)
+{
+    (void)state;
+    const char *verified = "{\"handle\":\"x:1\",\"trust\":\"verified\"}";
+    const char *asserted = "{\"handle\":\"x:1\",\"trust\":\"asserted\"}";
+    const char *unmarked = "{\"handle\":\"x:1\"}";
+    assert_string_equal(stored_trust(verified, RECORD_TRUST_AUTO, NULL), "verified");
+    assert_string_equal(stored_trust(asserted, RECORD_TRUST_AUTO, NULL), "-");
+    assert_string_equal(stored_trust(unmarked, RECORD_TRUST_AUTO, NULL), "-");
+    assert_string_equal(stored_trust(verified, RECORD_TRUST_ASSERTED, NULL), "-");
+    assert_string_equal(stored_trust(unmarked, RECORD_TRUST_ASSERTED, NULL), "-");
+    assert_string_equal(stored_trust(unmarked, RECORD_TRUST_VERIFIED, NULL), "verified");
+    assert_string_equal(stored_trust(asserted, RECORD_TRUST_VERIFIED, NULL), "verified");
+    /* A brand party proves nothing about a customer. */
+    const char *brand = "[{\"handle\":\"x:9\",\"role\":\"brand\"}]";
+    assert_string_equal(stored_trust(unmarked, RECORD_TRUST_VERIFIED, brand), "-");
+    expect_refused(with("from", parse("{\"handle\":\"x:1\",\"trust\":\"yes\"}")), "from.trust");
+    expect_refused(with("from", parse("{\"handle\":\"x:1\",\"trust\":true}")), "from.trust");
+    expect_refused(with("to", parse("[{\"handle\":\"x:1\",\"trust\":\"Verified\"}]")),
+                   "to[0].trust");
+}
+
 static void test_refused_times_events_attachments(void **state)
 {
     (void)state;
@@ -398,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_refused_late_after_parties),
         cmocka_unit_test(test_kind_valid),
         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_party_trust),
     };
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

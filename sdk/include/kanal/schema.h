@@ -26,6 +26,9 @@
 /** Roles of a party. */
 #define KANAL_PARTY_ROLES "customer", "brand"
 
+/** What a party's handles prove (docs/identity.md); unmarked is asserted. */
+#define KANAL_PARTY_TRUSTS "verified", "asserted"
+
 /** Every field of a record, in the order kanald stores them. */
 #define KANAL_RECORD_FIELDS                                                                    \
     "v", "seq", "id", "source", "channel", "kind", "direction", "occurred_at", "received_at",  \
@@ -38,7 +41,7 @@
         "external_id", "to", "mentions", "attachments", "meta"
 
 /** Fields of a party, an attachment, an event. */
-#define KANAL_PARTY_FIELDS "handle", "name", "role", "handles"
+#define KANAL_PARTY_FIELDS "handle", "name", "role", "handles", "trust"
 #define KANAL_ATTACHMENT_FIELDS "type", "url", "mime", "size", "name", "id", "caption"
 #define KANAL_EVENT_FIELDS "id", "name", "starts_at"
 
