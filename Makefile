@@ -305,7 +305,7 @@ $(BUILD)/sdk/consumer: sdk/examples/consumer.c sdk/include/kanal/reader.h $(BUIL
 	    -Wl,-rpath,'$$ORIGIN/..'
 
 # kanalctl links libkanal statically, and uses its internal header.
-$(BUILD)/kanalctl: $(KANALCTL_SRC) tools/kanalctl/kanalctl.h $(BUILD)/libkanal.a | deps
+$(BUILD)/kanalctl: $(KANALCTL_SRC) tools/kanalctl/kanalctl.h $(wildcard sdk/include/kanal/*.h) $(BUILD)/libkanal.a | deps
 	$(CC) $(CTL_CFLAGS) -DKANAL_VERSION='"$(VERSION)"' $(LDFLAGS_ALL) -o $@ $(KANALCTL_SRC) \
 	    $(BUILD)/libkanal.a $(CTL_LIBS)
 

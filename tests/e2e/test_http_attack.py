@@ -8,6 +8,7 @@ import re
 import signal
 import socket
 import struct
+import threading
 import time
 
 import pytest
@@ -265,14 +266,24 @@ def test_stop_while_requests_wait_unparsed(make_kanald):
     prefix of what was sent, in order, with nothing after a gap."""
     k = make_kanald(kanald="max_pipeline = 1").start()
     s = connect(k)
-    s.sendall(b"".join(signed_post(f"st{i}") for i in range(300)))
+    n = 1000  # one commit each, one after the other: far more than 0.1 s of work
+    data = b"".join(signed_post(f"st{i}") for i in range(n))
+
+    def send():  # kanald stops reading when paused: sendall may block until it closes
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
     time.sleep(0.1)
     assert k.stop() == 0
     s.close()
+    sender.join(timeout=10)
     k.start()
     ids = [r["external_id"] for r in k.feed()]
     assert ids == [f"st{i}" for i in range(len(ids))]
-    assert len(ids) < 300  # it was stopped while requests still waited
+    assert len(ids) < n  # it was stopped while requests still waited
 
 
 # ---- 7: connections per client ----

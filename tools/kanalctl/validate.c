@@ -21,6 +21,7 @@ static const char *const roles[] = {KANAL_PARTY_ROLES};
 static const char *const record_fields[] = {KANAL_RECORD_FIELDS};
 static const char *const required_fields[] = {KANAL_RECORD_REQUIRED_FIELDS};
 static const char *const party_fields[] = {KANAL_PARTY_FIELDS};
+static const char *const trusts[] = {KANAL_PARTY_TRUSTS};
 static const char *const attachment_fields[] = {KANAL_ATTACHMENT_FIELDS};
 static const char *const event_fields[] = {KANAL_EVENT_FIELDS};
 
@@ -128,6 +129,9 @@ static int check_party(json_t *p, const char *where, char *why, size_t len)
         return fail(why, len, "%s.name: not a string", where);
     if (!role || !in_list(role, roles, LEN(roles)))
         return fail(why, len, "%s.role: missing or not customer or brand", where);
+    json_t *trust = json_object_get(p, "trust");
+    if (trust && (!json_is_string(trust) || !in_list(json_string_value(trust), trusts, LEN(trusts))))
+        return fail(why, len, "%s.trust: not verified or asserted", where);
     if (!json_is_array(handles) || json_array_size(handles) == 0)
         return fail(why, len, "%s.handles: missing, empty or not an array", where);
     size_t i;
