@@ -22,6 +22,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "error.h"
+#include "handle.h"
 #include "log.h"
 #include "outbox_int.h"
 #include "record.h"
@@ -439,13 +440,25 @@ static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_sourc
 static void schedule_pass(struct outbox *ob);
 
 /* Consent is checked before every send, so an opt-out recorded a second
- * ago stops a message queued an hour ago.  No provider call is made. */
-static int opted_out(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
+ * ago stops a message queued an hour ago.  No provider call is made.  It
+ * fails closed: a message is sent only when the store said that its
+ * recipient did not opt out.  A handle that cannot be normalized cannot be
+ * looked up at all (CONSENT_UNKNOWN: the message fails); a store that cannot
+ * be read now may be readable later (CONSENT_RETRY). */
+enum outbox_consent outbox__consent(struct daemon *d, const char *to_handle,
+                                    const char *default_country, const char *channel,
+                                    const char **why)
 {
     char to[512];
-    if (host_api.normalize_handle(src, m->to, to, sizeof to) < 0)
-        return 0;
-    return contacts_opted_out(ob->d, to, src->plugin->name);
+    *why = NULL;
+    if (handle_normalize(to_handle, default_country, to, sizeof to, why) < 0)
+        return CONSENT_UNKNOWN;
+    int r = contacts_opted_out(d, to, channel);
+    if (r < 0) {
+        *why = kanal_strerror(r);
+        return CONSENT_RETRY;
+    }
+    return r ? CONSENT_OPTED_OUT : CONSENT_GIVEN;
 }
 
 void outbox__schedule(struct outbox *ob)
@@ -503,8 +516,25 @@ static void schedule_pass(struct outbox *ob)
             fail_msg(ob, m, "send_max_age reached");
             continue;
         }
-        if (opted_out(ob, m, src)) {
+        const char *why;
+        enum outbox_consent consent = outbox__consent(ob->d, m->to, src->sc.default_country,
+                                                      src->plugin->name, &why);
+        if (consent == CONSENT_OPTED_OUT) {
             fail_msg(ob, m, "opted_out");
+            continue;
+        }
+        if (consent == CONSENT_UNKNOWN) {
+            log_msg(KANAL_LOG_WARNING, m->source,
+                    "message %s: consent unknown: 'to' is not a handle kanal can look up (%s)",
+                    m->id, why ? why : "?");
+            fail_msg(ob, m, "consent_unknown");
+            continue;
+        }
+        if (consent == CONSENT_RETRY) {
+            char reason[300];
+            snprintf(reason, sizeof reason, "consent cannot be checked now: %s", why);
+            m->attempts++; /* not sent: an attempt, as when the plugin refuses one */
+            retry_msg(ob, m, -1, reason);
             continue;
         }
         struct bucket *b = bucket_for(ob, m->source);
