@@ -203,6 +203,20 @@ def test_restore_from_a_backup_refuses_the_old_cursor(make_kanald, tmp_path):
     assert_ahead(status, body, cursor, sid, 3)
     status, body = restored.api(f"/v1/interactions?after={cursor}&wait=30", timeout=10)
     assert_ahead(status, body, cursor, sid, 3)
+    # A CRM reading the store with libkanal (the example consumer, its
+    # cursor file saying 6) and kanalctl are told too, instead of waiting
+    # for seq 7 of a store that lost 4-6.
+    cursor_file = tmp_path / "crm.cursor"
+    cursor_file.write_text(f"{cursor}\n")
+    p = subprocess.run([str(BUILD / "sdk" / "consumer"), str(backup), str(cursor_file), "--once"],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 1 and p.stdout == b"", p
+    assert b"past the store's last seq" in p.stderr, p.stderr
+    assert cursor_file.read_text() == f"{cursor}\n"
+    rc, out, err = ctl(backup, "tail", "--after", str(cursor))
+    assert rc == 1 and out == "" and "past the store's last seq" in err, err
+    rc, out, err = ctl(backup, "export", "--after", str(cursor))
+    assert rc == 1 and out == "" and "past the store's last seq" in err, err
     # What docs/operations.md tells the CRM: read again from a seq it knows
     # (here 0) and drop what it has by id; the provider's retries of b* come
     # in again with new seqs but the same ids.
