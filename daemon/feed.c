@@ -217,8 +217,8 @@ static void answer_ahead(struct daemon *d, struct http_req *req, uint64_t after,
              "after=%llu is past this store's last seq %llu: the store was restored from a "
              "backup or is another store; read again from a seq you know and dedupe by id",
              (unsigned long long)after, (unsigned long long)last);
-    json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I}}", "error", "code", "cursor_ahead", "message",
-                          msg, "store_id", d->store.store_id, "last_seq", (json_int_t)last);
+    json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I}}", "error", "code", "cursor_ahead", "message", msg,
+                          "store_id", d->store.store_id, "last_seq", (json_int_t)last);
     char *text = json_dumps(o, JSON_COMPACT);
     http_respond(req, 409, "application/json", text, strlen(text));
     free(text);

@@ -517,8 +517,8 @@ static void schedule_pass(struct outbox *ob)
             continue;
         }
         const char *why;
-        enum outbox_consent consent = outbox__consent(ob->d, m->to, src->sc.default_country,
-                                                      src->plugin->name, &why);
+        enum outbox_consent consent =
+            outbox__consent(ob->d, m->to, src->sc.default_country, src->plugin->name, &why);
         if (consent == CONSENT_OPTED_OUT) {
             fail_msg(ob, m, "opted_out");
             continue;

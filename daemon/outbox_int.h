@@ -55,10 +55,10 @@ struct outbox_msg *outbox__msg_from_json(json_t *o);
 char *outbox__opt_dup(json_t *o, const char *name);
 /* Whether a message to to_handle may be sent on channel now (outbox.c). */
 enum outbox_consent {
-    CONSENT_GIVEN,      /* the store says the recipient did not opt out */
-    CONSENT_OPTED_OUT,  /* fail the message: opted_out */
-    CONSENT_UNKNOWN,    /* the handle cannot be looked up: consent_unknown */
-    CONSENT_RETRY,      /* the store cannot be read now: try again later */
+    CONSENT_GIVEN,     /* the store says the recipient did not opt out */
+    CONSENT_OPTED_OUT, /* fail the message: opted_out */
+    CONSENT_UNKNOWN,   /* the handle cannot be looked up: consent_unknown */
+    CONSENT_RETRY,     /* the store cannot be read now: try again later */
 };
 struct daemon;
 enum outbox_consent outbox__consent(struct daemon *d, const char *to_handle,

@@ -258,8 +258,8 @@ static int store_lock(struct store *st, const char *dir, char *err, size_t err_l
             if (pid > 0)
                 snprintf(err, err_len, "store %s is in use by kanald PID %ld", dir, pid);
             else
-                snprintf(err, err_len, "store %s is in use by another process (lock file %s)",
-                         dir, path);
+                snprintf(err, err_len, "store %s is in use by another process (lock file %s)", dir,
+                         path);
             e = EBUSY;
         } else {
             snprintf(err, err_len, "cannot lock the store's lock file %s: %s", path, strerror(e));

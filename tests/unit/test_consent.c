@@ -29,8 +29,8 @@ static void put_contact(struct store *st, const char *handle, const char *state)
     MDB_val hk = {strlen(handle), (void *)handle}, hval = {(size_t)hl, hv};
     assert_int_equal(mdb_put(txn, st->handles, &hk, &hval, 0), 0);
     char cv[256];
-    int cl = snprintf(cv, sizeof cv,
-                      "{\"id\":\"c1\",\"consent\":{\"webhook\":{\"state\":\"%s\"}}}", state);
+    int cl = snprintf(cv, sizeof cv, "{\"id\":\"c1\",\"consent\":{\"webhook\":{\"state\":\"%s\"}}}",
+                      state);
     MDB_val ck = {2, "c1"}, cval = {(size_t)cl, cv};
     assert_int_equal(mdb_put(txn, st->contacts, &ck, &cval, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
@@ -88,15 +88,15 @@ static void test_unnormalizable_handles_are_unknown(void **state)
     struct fixture *f = *state;
     put_contact(&f->d.store, "email:ayse@example.com", "optout");
     static const char *const bad[] = {
-        "ayse@example.com",     /* no scheme */
-        "email:",               /* no value */
-        "email:no-at-sign",     /* not an address */
-        "EMAIL:ayse@example.com", /* scheme not lower-case */
-        "phone:12",             /* not E.164 */
-        "phone:+90 abc 555",    /* not digits */
-        "phone:05321234567",    /* national, and no default_country */
-        "wa:90532abc",          /* not numeric */
-        "email:a b@example.com", /* white space */
+        "ayse@example.com",        /* no scheme */
+        "email:",                  /* no value */
+        "email:no-at-sign",        /* not an address */
+        "EMAIL:ayse@example.com",  /* scheme not lower-case */
+        "phone:12",                /* not E.164 */
+        "phone:+90 abc 555",       /* not digits */
+        "phone:05321234567",       /* national, and no default_country */
+        "wa:90532abc",             /* not numeric */
+        "email:a b@example.com",   /* white space */
         "email:a\x01@example.com", /* control character */
         "",
     };
