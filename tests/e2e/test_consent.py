@@ -42,4 +42,4 @@ def test_unnormalizable_recipient_fails_consent_unknown_and_is_never_sent(make_k
         # Nothing outbound was recorded for the refused ones.
         outbound = [rec for rec in k.feed() if rec.get("direction") == "outbound"]
         assert len(outbound) == 1
-        assert k.wait_log(r"consent unknown: 'to' is not a handle kanal can look up")
+        assert k.wait_log(r"consent unknown: 'to' is no handle kanal can look up")

@@ -19,8 +19,9 @@ struct fixture {
     struct daemon d;
 };
 
-/* handle -> contact c1, whose consent on "webhook" is state. */
-static void put_contact(struct store *st, const char *handle, const char *state)
+/* handle -> contact c1, whose consent on channel is state. */
+static void put_contact_on(struct store *st, const char *handle, const char *channel,
+                           const char *state)
 {
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
@@ -29,11 +30,16 @@ static void put_contact(struct store *st, const char *handle, const char *state)
     MDB_val hk = {strlen(handle), (void *)handle}, hval = {(size_t)hl, hv};
     assert_int_equal(mdb_put(txn, st->handles, &hk, &hval, 0), 0);
     char cv[256];
-    int cl = snprintf(cv, sizeof cv, "{\"id\":\"c1\",\"consent\":{\"webhook\":{\"state\":\"%s\"}}}",
-                      state);
+    int cl = snprintf(cv, sizeof cv, "{\"id\":\"c1\",\"consent\":{\"%s\":{\"state\":\"%s\"}}}",
+                      channel, state);
     MDB_val ck = {2, "c1"}, cval = {(size_t)cl, cv};
     assert_int_equal(mdb_put(txn, st->contacts, &ck, &cval, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static void put_contact(struct store *st, const char *handle, const char *state)
+{
+    put_contact_on(st, handle, "webhook", state);
 }
 
 static int setup(void **state)
@@ -62,7 +68,7 @@ static int teardown(void **state)
 
 static enum outbox_consent consent(struct fixture *f, const char *to, const char **why)
 {
-    return outbox__consent(&f->d, to, NULL, "webhook", why);
+    return outbox__consent(&f->d, to, "webhook", NULL, NULL, why);
 }
 
 static void test_given_and_opted_out(void **state)
@@ -79,8 +85,57 @@ static void test_given_and_opted_out(void **state)
     assert_int_equal(consent(f, "email:Ayse@Example.COM", &why), CONSENT_OPTED_OUT);
     /* Another channel's opt-out is not this one's. */
     const char *w2;
-    assert_int_equal(outbox__consent(&f->d, "email:ayse@example.com", NULL, "sms", &w2),
+    assert_int_equal(outbox__consent(&f->d, "email:ayse@example.com", "sms", NULL, NULL, &w2),
                      CONSENT_GIVEN);
+}
+
+/* A `to` may be the channel's own address for a person; it is looked up as
+ * the handle the channel records that person under, so a bare address
+ * does not get round an opt-out.  A public X post has no recipient. */
+static void test_channel_addresses_are_looked_up(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *handle, *channel, *to, *country, *page;
+    } cases[] = {
+        {"email:ayse@example.com", "email", "Ayse@Example.com", NULL, NULL},
+        {"phone:+905321234567", "sms", "+90 532 123 45 67", NULL, NULL},
+        {"phone:+905321234567", "sms", "0532 123 45 67", "TR", NULL},
+        {"wa:905321234567", "whatsapp", "+905321234567", NULL, NULL},
+        {"wa:905321234567", "whatsapp", "905321234567", NULL, NULL},
+        {"fb:1000/6021234567890123", "facebook", "6021234567890123", NULL, "1000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        teardown(state);
+        setup(state);
+        f = *state;
+        const char *why;
+        enum outbox_consent c = outbox__consent(&f->d, cases[i].to, cases[i].channel,
+                                                cases[i].country, cases[i].page, &why);
+        if (c != CONSENT_GIVEN)
+            fail_msg("%s on %s before the opt-out: %d", cases[i].to, cases[i].channel, c);
+        put_contact_on(&f->d.store, cases[i].handle, cases[i].channel, "optout");
+        c = outbox__consent(&f->d, cases[i].to, cases[i].channel, cases[i].country, cases[i].page,
+                            &why);
+        if (c != CONSENT_OPTED_OUT)
+            fail_msg("%s on %s after the opt-out of %s: %d", cases[i].to, cases[i].channel,
+                     cases[i].handle, c);
+    }
+    /* Without a way to make a handle of it: unknown, not given. */
+    const char *why;
+    assert_int_equal(outbox__consent(&f->d, "6021234567890123", "facebook", NULL, NULL, &why),
+                     CONSENT_UNKNOWN);
+    assert_int_equal(outbox__consent(&f->d, "ayse@example.com", "webhook", NULL, NULL, &why),
+                     CONSENT_UNKNOWN);
+    assert_int_equal(outbox__consent(&f->d, "x:public", "webhook", NULL, NULL, &why),
+                     CONSENT_UNKNOWN);
+    /* A public post is addressed to nobody, even with the store unreadable. */
+    mdb_env_close(f->d.store.env);
+    f->d.store.env = NULL;
+    assert_int_equal(outbox__consent(&f->d, "x:public", "twitter", NULL, NULL, &why),
+                     CONSENT_GIVEN);
+    assert_int_equal(outbox__consent(&f->d, "public", "twitter", NULL, NULL, &why), CONSENT_GIVEN);
+    assert_int_equal(outbox__consent(&f->d, "x:12345", "twitter", NULL, NULL, &why), CONSENT_RETRY);
 }
 
 static void test_unnormalizable_handles_are_unknown(void **state)
@@ -152,6 +207,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_given_and_opted_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channel_addresses_are_looked_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unnormalizable_handles_are_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_failure_is_retry_not_send, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_environment_is_retry, setup, teardown),
