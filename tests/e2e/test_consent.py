@@ -43,3 +43,29 @@ def test_unnormalizable_recipient_fails_consent_unknown_and_is_never_sent(make_k
         outbound = [rec for rec in k.feed() if rec.get("direction") == "outbound"]
         assert len(outbound) == 1
         assert k.wait_log(r"consent unknown: 'to' is no handle kanal can look up")
+
+
+def test_a_channel_address_does_not_get_round_an_opt_out(make_kanald):
+    """The customer texts STOP; the CRM then sends to the bare number (the
+    channel's address, not a phone: handle), in each form the sms plugin
+    accepts: none goes out, each fails opted_out.  Before, a `to` that was
+    not a handle skipped the look-up and was sent."""
+    from test_sms import fixture, post, replace, sms_source, twilio_created
+    with FakeProvider(default=twilio_created("SMnever")) as fake:
+        k = make_kanald(sources=sms_source(fake.url), plugins=("sms",)).start()
+        stop = replace(fixture("sms_inbound.form"), Body="STOP", MessageSid="SMstop1",
+                       SmsMessageSid="SMstop1", SmsSid="SMstop1")
+        assert post(k, stop)[0] == 200
+        assert [r["kind"] for r in k.feed()].count("optout") == 1
+        for to in ("+905321234567", "+90 532 123 45 67", "0532 123 45 67", "05321234567",
+                   "phone:+905321234567"):
+            status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                              body={"source": "sms-main", "to": to, "text": "Kampanya!"})
+            assert status == 202, r
+            m = wait_message(k, r["id"], ("sent", "failed"), timeout=15)
+            assert m["status"] == "failed" and m["reason"] == "opted_out", (to, m)
+        # Another number is not opted out: it goes.
+        status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                          body={"source": "sms-main", "to": "+905329998877", "text": "Merhaba"})
+        assert wait_message(k, r["id"], ("sent", "failed"), timeout=15)["status"] == "sent"
+        assert len(fake.requests) == 1
