@@ -565,8 +565,8 @@ static void schedule_pass(struct outbox *ob)
         }
         if (consent == CONSENT_UNKNOWN) {
             log_msg(KANAL_LOG_WARNING, m->source,
-                    "message %s: consent unknown: 'to' is no handle kanal can look up (%s)",
-                    m->id, why ? why : "?");
+                    "message %s: consent unknown: 'to' is no handle kanal can look up (%s)", m->id,
+                    why ? why : "?");
             fail_msg(ob, m, "consent_unknown");
             continue;
         }
