@@ -875,18 +875,21 @@ method_or_done:
 int contacts_opted_out(struct daemon *d, const char *handle, const char *channel)
 {
     MDB_txn *txn;
-    if (store_read_begin(&d->store, &txn) < 0)
-        return 0;
+    int rc = store_read_begin(&d->store, &txn);
+    if (rc < 0)
+        return rc;
     char cid[32];
     int out = 0;
     json_t *c;
-    if (contacts_of_handle(&d->store, txn, handle, cid, sizeof cid) == 0 &&
-        contacts_load(&d->store, txn, cid, &c) == 0) {
+    rc = contacts_of_handle(&d->store, txn, handle, cid, sizeof cid);
+    if (rc == MDB_NOTFOUND) {
+        rc = 0; /* no contact has the handle: nobody withdrew consent */
+    } else if (rc == 0 && (rc = contacts_load(&d->store, txn, cid, &c)) == 0) {
         const char *state = json_string_value(
             json_object_get(json_object_get(json_object_get(c, "consent"), channel), "state"));
         out = state && strcmp(state, "optout") == 0;
         json_decref(c);
     }
     store_read_end(&d->store, txn);
-    return out;
+    return rc ? store_err(rc) : out;
 }

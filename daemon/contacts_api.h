@@ -17,7 +17,9 @@ void contacts_handle(struct daemon *d, struct http_req *req, const char *rest);
 /* Every seq of a contact's records (with what it absorbed), sorted. */
 int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t **out,
                       size_t *n);
-/* 1 when the contact of handle withdrew consent on channel. */
+/* 1 when the contact of handle (normalized) withdrew consent on channel, 0
+ * when it did not or no contact has the handle, a negative error when the
+ * store cannot be read: consent is then unknown, not given. */
 int contacts_opted_out(struct daemon *d, const char *handle, const char *channel);
 
 /* candidates_api.c: /v1/contacts/candidates... (rest follows "candidates")

@@ -135,10 +135,12 @@ static int matches(const struct feed_query *q, const MDB_val *v)
     return ok;
 }
 
-/* Build one page; returns how many records it holds, or a negative error.
- * *next_out and *more_out say where the scan ended. */
+/* Build one page; returns how many records it holds, or a negative error:
+ * -ERANGE when the cursor is past the store's last seq.  *next_out and
+ * *more_out say where the scan ended, *last_out what the last seq is (in
+ * the snapshot the page was read from). */
 static int read_page(struct daemon *d, const struct feed_query *q, struct buf *out,
-                     uint64_t *next_out, int *more_out)
+                     uint64_t *next_out, int *more_out, uint64_t *last_out)
 {
     MDB_txn *txn;
     int rc = store_read_begin(&d->store, &txn);
@@ -148,6 +150,26 @@ static int read_page(struct daemon *d, const struct feed_query *q, struct buf *o
     if ((rc = mdb_cursor_open(txn, d->store.log, &cur))) {
         store_read_end(&d->store, txn);
         return store_err(rc);
+    }
+    /* Records are never deleted (erasure rewrites them in place), so the
+     * last key is the last seq ever committed to this store. */
+    uint64_t last = 0;
+    MDB_val lk, lv;
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    if (rc == 0)
+        memcpy(&last, lk.mv_data, sizeof last);
+    else if (rc != MDB_NOTFOUND) {
+        mdb_cursor_close(cur);
+        store_read_end(&d->store, txn);
+        return store_err(rc);
+    }
+    *last_out = last;
+    if (q->after > last) {
+        /* A cursor this store never handed out: a restored backup, or
+         * another store.  Saying "nothing new" would skip records. */
+        mdb_cursor_close(cur);
+        store_read_end(&d->store, txn);
+        return -ERANGE;
     }
     uint64_t start = q->after + 1, next = q->after;
     MDB_val k = {sizeof start, &start}, v;
@@ -175,13 +197,34 @@ static int read_page(struct daemon *d, const struct feed_query *q, struct buf *o
     store_read_end(&d->store, txn);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return store_err(rc);
-    char tail[96];
-    int n = snprintf(tail, sizeof tail, "],\"next\":%llu,\"more\":%s}", (unsigned long long)next,
-                     more ? "true" : "false");
+    char tail[160];
+    int n = snprintf(tail, sizeof tail,
+                     "],\"next\":%llu,\"more\":%s,\"store_id\":\"%s\",\"last_seq\":%llu}",
+                     (unsigned long long)next, more ? "true" : "false", d->store.store_id,
+                     (unsigned long long)last);
     buf_add(out, tail, (size_t)n);
     *next_out = next;
     *more_out = more;
     return (int)count;
+}
+
+/* 409 for a cursor past the last seq, with what the CRM needs to notice a
+ * restored or different store: its id and its last seq. */
+static void answer_ahead(struct daemon *d, struct http_req *req, uint64_t after, uint64_t last)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "after=%llu is past this store's last seq %llu: the store was restored from a "
+             "backup or is another store; read again from a seq you know and dedupe by id",
+             (unsigned long long)after, (unsigned long long)last);
+    json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I}}", "error", "code", "cursor_ahead", "message", msg,
+                          "store_id", d->store.store_id, "last_seq", (json_int_t)last);
+    char *text = json_dumps(o, JSON_COMPACT);
+    http_respond(req, 409, "application/json", text, strlen(text));
+    free(text);
+    json_decref(o);
+    log_info("feed: cursor after=%llu is ahead of last seq %llu (store %s): 409",
+             (unsigned long long)after, (unsigned long long)last, d->store.store_id);
 }
 
 /* Answer with a page if it has records, if the scan stopped early (a
@@ -192,7 +235,13 @@ static int try_answer(struct daemon *d, struct http_req *req, struct feed_query 
     struct buf b = {0};
     uint64_t next = q->after;
     int more = 0;
-    int n = read_page(d, q, &b, &next, &more);
+    uint64_t last = 0;
+    int n = read_page(d, q, &b, &next, &more, &last);
+    if (n == -ERANGE) {
+        free(b.p);
+        answer_ahead(d, req, q->after, last);
+        return 1;
+    }
     if (n < 0) {
         free(b.p);
         log_err("feed: cannot read the store: %s", kanal_strerror(n));

@@ -22,6 +22,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "error.h"
+#include "handle.h"
 #include "links.h"
 #include "log.h"
 #include "outbox_int.h"
@@ -456,14 +457,63 @@ static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_sourc
 
 static void schedule_pass(struct outbox *ob);
 
-/* Consent is checked before every send, so an opt-out recorded a second
- * ago stops a message queued an hour ago.  No provider call is made. */
-static int opted_out(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
+/* The handle a recipient is filed under.  `to` is a handle, or the
+ * channel's own address for a person (README: "a handle or the channel's
+ * address"): a bare e-mail address on email, a phone number on sms, a wa_id
+ * or number on whatsapp, a PSID (a person of the source's page) on
+ * facebook; those are looked up as the handle the channel records them
+ * under.  1 when the message has no recipient person (a public X post), 0
+ * with the handle in out, or KANAL_EHANDLE with *why. */
+static int recipient_handle(const char *to, const char *channel, const char *default_country,
+                            const char *page_id, char *out, size_t out_len, const char **why)
 {
-    char to[512];
-    if (host_api.normalize_handle(src, m->to, to, sizeof to) < 0)
-        return 0;
-    return contacts_opted_out(ob->d, to, src->plugin->name);
+    if (strcmp(channel, "twitter") == 0 && (!strcmp(to, "public") || !strcmp(to, "x:public")))
+        return 1;
+    char in[640];
+    const char *handle = to;
+    if (!strchr(to, ':')) {
+        const char *scheme = !strcmp(channel, "email")      ? "email"
+                             : !strcmp(channel, "sms")      ? "phone"
+                             : !strcmp(channel, "whatsapp") ? "wa"
+                                                            : NULL;
+        if (scheme)
+            snprintf(in, sizeof in, "%s:%s", scheme, to);
+        else if (!strcmp(channel, "facebook") && page_id)
+            snprintf(in, sizeof in, "fb:%s/%s", page_id, to);
+        else
+            in[0] = '\0';
+        if (in[0])
+            handle = in;
+    }
+    return handle_normalize(handle, default_country, out, out_len, why);
+}
+
+/* Consent is checked before every send, so an opt-out recorded a second
+ * ago stops a message queued an hour ago.  No provider call is made.  It
+ * fails closed: a message is sent only when the store said that its
+ * recipient did not opt out.  A `to` that is no handle kanal can make
+ * cannot be looked up at all (CONSENT_UNKNOWN: the message fails); a store
+ * that cannot be read now may be readable later (CONSENT_RETRY). */
+enum outbox_consent outbox__consent(struct daemon *d, const char *to, const char *channel,
+                                    const char *default_country, const char *page_id,
+                                    const char **why)
+{
+    char handle[512];
+    *why = NULL;
+    int r = recipient_handle(to, channel, default_country, page_id, handle, sizeof handle, why);
+    if (r == 1)
+        return CONSENT_GIVEN; /* nobody in particular: no consent applies */
+    if (r < 0) {
+        if (!*why)
+            *why = kanal_strerror(r);
+        return CONSENT_UNKNOWN;
+    }
+    r = contacts_opted_out(d, handle, channel);
+    if (r < 0) {
+        *why = kanal_strerror(r);
+        return CONSENT_RETRY;
+    }
+    return r ? CONSENT_OPTED_OUT : CONSENT_GIVEN;
 }
 
 void outbox__schedule(struct outbox *ob)
@@ -521,8 +571,28 @@ static void schedule_pass(struct outbox *ob)
             fail_msg(ob, m, "send_max_age reached");
             continue;
         }
-        if (opted_out(ob, m, src)) {
+        const char *why;
+        const char *page_id = strcmp(src->plugin->name, "facebook") == 0
+                                  ? host_api.config_string(src, "page_id")
+                                  : NULL;
+        enum outbox_consent consent = outbox__consent(ob->d, m->to, src->plugin->name,
+                                                      src->sc.default_country, page_id, &why);
+        if (consent == CONSENT_OPTED_OUT) {
             fail_msg(ob, m, "opted_out");
+            continue;
+        }
+        if (consent == CONSENT_UNKNOWN) {
+            log_msg(KANAL_LOG_WARNING, m->source,
+                    "message %s: consent unknown: 'to' is no handle kanal can look up (%s)", m->id,
+                    why ? why : "?");
+            fail_msg(ob, m, "consent_unknown");
+            continue;
+        }
+        if (consent == CONSENT_RETRY) {
+            char reason[300];
+            snprintf(reason, sizeof reason, "consent cannot be checked now: %s", why);
+            m->attempts++; /* not sent: an attempt, as when the plugin refuses one */
+            retry_msg(ob, m, -1, reason);
             continue;
         }
         struct bucket *b = bucket_for(ob, m->source);

@@ -54,6 +54,19 @@ struct outbox {
 struct outbox_msg *outbox__msg_from_json(json_t *o);
 /* A string member copied, or NULL. */
 char *outbox__opt_dup(json_t *o, const char *name);
+/* Whether a message to `to` (a handle, or the channel's address for one)
+ * may be sent through a source of plugin `channel` now (outbox.c); page_id:
+ * a facebook source's page, for bare PSIDs. */
+enum outbox_consent {
+    CONSENT_GIVEN,     /* the store says the recipient did not opt out */
+    CONSENT_OPTED_OUT, /* fail the message: opted_out */
+    CONSENT_UNKNOWN,   /* the handle cannot be looked up: consent_unknown */
+    CONSENT_RETRY,     /* the store cannot be read now: try again later */
+};
+struct daemon;
+enum outbox_consent outbox__consent(struct daemon *d, const char *to, const char *channel,
+                                    const char *default_country, const char *page_id,
+                                    const char **why);
 /* Hand due messages to their plugins; arm the timer for the next. */
 void outbox__schedule(struct outbox *ob);
 

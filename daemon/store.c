@@ -5,12 +5,15 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "log.h"
@@ -210,10 +213,93 @@ fail:
     return store_err(rc);
 }
 
+/* The PID in a lock file another process holds, or 0 when it has not
+ * written it yet (it writes it right after taking the lock). */
+static long lock_holder(int fd)
+{
+    for (int i = 0; i < 20; i++) {
+        char buf[32];
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            long pid = strtol(buf, NULL, 10);
+            if (pid > 0)
+                return pid;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    return 0;
+}
+
+/* One writer per store.  A second kanald on an environment in use would
+ * open it too and then fail every commit with a seq the first one already
+ * took, while saying it is healthy; so the store's directory holds a lock
+ * file, and whoever opens the store for writing must hold its lock.  It is
+ * an open file description lock, a kernel lock: it goes with the process
+ * however that ends (SIGKILL included), so a file left behind never blocks
+ * the next kanald, and it is not inherited by children (O_CLOEXEC).
+ * Readers (libkanal, kanalctl) do not take it. */
+static int store_lock(struct store *st, const char *dir, char *err, size_t err_len)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, STORE_LOCK_FILE) >= (int)sizeof path) {
+        snprintf(err, err_len, "store directory %s: path too long", dir);
+        return -ENAMETOOLONG;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, err_len, "cannot open the store's lock file %s: %s", path, strerror(e));
+        return -e;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EACCES) {
+            long pid = lock_holder(fd);
+            if (pid > 0)
+                snprintf(err, err_len, "store %s is in use by kanald PID %ld", dir, pid);
+            else
+                snprintf(err, err_len, "store %s is in use by another process (lock file %s)", dir,
+                         path);
+            e = EBUSY;
+        } else {
+            snprintf(err, err_len, "cannot lock the store's lock file %s: %s", path, strerror(e));
+        }
+        close(fd);
+        return -e;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        int e = errno ? errno : EIO;
+        snprintf(err, err_len, "cannot write the store's lock file %s: %s", path, strerror(e));
+        close(fd);
+        return -e;
+    }
+    st->lock_fd = fd;
+    st->have_lock = 1;
+    return 0;
+}
+
+static void store_unlock(struct store *st)
+{
+    if (!st->have_lock)
+        return;
+    /* Empty, so that the PID of a process gone is not taken for a live one;
+     * the lock itself goes with the close. */
+    if (ftruncate(st->lock_fd, 0) < 0)
+        log_debug("store %s: cannot empty the lock file: %s", st->path, strerror(errno));
+    close(st->lock_fd);
+    st->have_lock = 0;
+    st->lock_fd = -1;
+}
+
 int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t initial_map,
                char *err, size_t err_len)
 {
     memset(st, 0, sizeof *st);
+    st->lock_fd = -1;
     err[0] = '\0';
     st->path = xstrdup(dir);
     st->sync = sync;
@@ -227,7 +313,9 @@ int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t in
         st->path = NULL;
         return -errno;
     }
-    int rc = env_open(st, err, err_len);
+    int rc = store_lock(st, dir, err, err_len);
+    if (rc == 0 && (rc = env_open(st, err, err_len)) < 0)
+        store_unlock(st);
     if (rc) {
         free(st->path);
         st->path = NULL;
@@ -241,6 +329,7 @@ void store_close(struct store *st)
     if (st->env)
         mdb_env_close(st->env);
     st->env = NULL;
+    store_unlock(st);
     if (st->path) {
         pthread_rwlock_destroy(&st->resize_lock);
         free(st->path);

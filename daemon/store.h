@@ -33,9 +33,17 @@ struct store {
     /* Last committed seq; written by the writer thread, read anywhere. */
     uint64_t last_seq;
     char store_id[33];
+    /* The store's lock file (STORE_LOCK_FILE), held while open: one writer
+     * per store.  have_lock says lock_fd is ours to close. */
+    int lock_fd, have_lock;
 };
 
-/* Open (creating if needed) the store in dir.  On failure *err says why. */
+/* In the store directory: an open file description lock on it says that a
+ * process writes the store; its text is that process's PID. */
+#define STORE_LOCK_FILE "kanald.pid"
+
+/* Open (creating if needed) the store in dir, taking its lock first.  On
+ * failure *err says why; -EBUSY when another process holds the lock. */
 int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t initial_map,
                char *err, size_t err_len);
 void store_close(struct store *st);

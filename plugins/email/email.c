@@ -139,7 +139,6 @@ static void email_free(struct email *e)
     free(e->down_imap);
     free(e->down_smtp);
     free(e);
-    mime_shutdown();
 }
 
 static int email_init(const struct kanal_host *host, struct kanal_source *src, void **state)

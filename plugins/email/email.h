@@ -99,9 +99,9 @@ struct mail {
     char *auth_results;
 };
 
-/* Library setup, reference-counted: call once per source. */
+/* GMime's setup, once per process however often it is called (mime.c says
+ * why); it is shut down when the plugin is unloaded. */
 void mime_init(void);
-void mime_shutdown(void);
 /* Parse a raw RFC 5322 message.  0, or -EINVAL when it is not a message. */
 int mail_parse(const char *raw, size_t len, struct mail *out);
 void mail_free(struct mail *m);

@@ -4,6 +4,7 @@
  * as metadata, and the fields of delivery status notifications (RFC 3464). */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,14 +18,32 @@
 #define MAX_REFS 64
 #define MAX_DEPTH 16
 
-void mime_init(void)
+/* GMime is process-wide state (its charset tables, its GType
+ * registrations), and it cannot be set up again after g_mime_shutdown: a
+ * second g_mime_init fills hash tables the shutdown freed, and GLib prints
+ * a GLib-CRITICAL line for each.  Sources come and go with reloads (the
+ * last e-mail source removed, then one added), so the library is set up
+ * once, the first time a source needs it, and shut down once, when the
+ * plugin is unloaded at exit.  This is the plugin's only global mutable
+ * state; every source's own state lives in its struct email. */
+static pthread_once_t mime_once = PTHREAD_ONCE_INIT;
+static int mime_ready;
+
+static void mime_setup(void)
 {
     g_mime_init();
+    mime_ready = 1;
 }
 
-void mime_shutdown(void)
+void mime_init(void)
 {
-    g_mime_shutdown();
+    pthread_once(&mime_once, mime_setup);
+}
+
+__attribute__((destructor)) static void mime_teardown(void)
+{
+    if (mime_ready)
+        g_mime_shutdown();
 }
 
 /* A copy of a non-empty string, as valid UTF-8; NULL for NULL or "". */

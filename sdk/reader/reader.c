@@ -330,8 +330,6 @@ static int fill_batch(struct kanal_reader *r, uint64_t after)
 {
     r->nents = r->pos = 0;
     r->batch_cursor = after;
-    if (after == UINT64_MAX)
-        return 0;
     drain_events(r);
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -342,10 +340,26 @@ static int fill_batch(struct kanal_reader *r, uint64_t after)
         kanal__reader_end(r, txn);
         return kanal__reader_err(rc);
     }
-    uint64_t start = after + 1, seq;
+    uint64_t start = after + 1, seq, last = 0;
     MDB_val k = {sizeof start, &start}, v;
     size_t used = 0;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    /* A cursor past the last seq was never handed out by this store (a
+     * restored backup, another store): "nothing yet" would skip records. */
+    MDB_val lk, lv;
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    if (rc == 0 && lk.mv_size == sizeof last)
+        memcpy(&last, lk.mv_data, sizeof last);
+    else if (rc == 0)
+        rc = MDB_CORRUPTED;
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc == 0 && after > last) {
+        mdb_cursor_close(cur);
+        kanal__reader_end(r, txn);
+        return KANAL_ECURSOR;
+    }
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && r->nents < BATCH_RECORDS && used < BATCH_BYTES) {
         if (k.mv_size != sizeof seq) {
             rc = MDB_CORRUPTED;
@@ -462,6 +476,8 @@ int kanal_reader_wait(struct kanal_reader *r, uint64_t after, int timeout_ms)
             return rc;
         if (last > after)
             return 0;
+        if (last < after)
+            return KANAL_ECURSOR; /* nothing to wait for: see fill_batch */
         /* A commit writes its meta page a moment before it publishes the
          * new transaction in the lock file, which makes no event: after a
          * change that showed nothing new yet, look again soon; and never
@@ -499,6 +515,9 @@ const char *kanal_reader_strerror(int err)
                "(upgrade libkanal)";
     case KANAL_ENOTSTORE:
         return "not a kanal store (no interaction log in it)";
+    case KANAL_ECURSOR:
+        return "the cursor is past the store's last seq (a restored backup or another "
+               "store: read again from a seq you know and dedupe by record id)";
     }
     /* LMDB's own codes sit in -30799..-30780. */
     if (err <= MDB_KEYEXIST && err >= MDB_LAST_ERRCODE)

@@ -401,6 +401,39 @@ static void test_waits_without_inotify(void **state)
     follow_writer(f, cursor, 3);
 }
 
+/* A cursor past the last seq (kept from before a restore, or from another
+ * store) is refused by next and wait alike, at once; the last seq itself is
+ * a good cursor, and once records reach the cursor it is good again. */
+static void test_a_cursor_past_the_end_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    open_reader(f);
+    const char *json;
+    uint64_t cursor = 1;
+    assert_int_equal(kanal_reader_next(f->r, &cursor, &json, NULL), KANAL_ECURSOR);
+    assert_int_equal(cursor, 1); /* left as it was */
+    commit(f, 5);
+    static const uint64_t ahead[] = {6, 7, 999, UINT64_MAX - 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof ahead / sizeof ahead[0]; i++) {
+        cursor = ahead[i];
+        assert_int_equal(kanal_reader_next(f->r, &cursor, &json, NULL), KANAL_ECURSOR);
+        assert_int_equal(cursor, ahead[i]);
+        /* -1 would be no limit: without the refusal this would hang. */
+        assert_int_equal(kanal_reader_wait(f->r, ahead[i], -1), KANAL_ECURSOR);
+    }
+    assert_non_null(strstr(kanal_reader_strerror(KANAL_ECURSOR), "past"));
+    /* Read to the end, then the end is not "ahead": -EAGAIN as before. */
+    cursor = 3;
+    expect_next(f->r, &cursor, 4);
+    expect_next(f->r, &cursor, 5);
+    expect_end(f->r, 5);
+    /* More commits: a cursor once ahead is within the log again. */
+    commit(f, 3);
+    cursor = 6;
+    expect_next(f->r, &cursor, 7);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -410,6 +443,7 @@ int main(void)
         T(test_picks_up_commits_while_waiting), T(test_fd_signals_commits),
         T(test_follows_the_map_as_it_grows),    T(test_refuses_a_newer_format),
         T(test_refuses_what_is_not_a_store),    T(test_waits_without_inotify),
+        T(test_a_cursor_past_the_end_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -902,6 +902,53 @@ static void test_store_wide_failure_fails_everyone(void **state)
     items_free(batch);
     assert_log_is_1_to(f, 2);
     assert_int_equal(store_last_seq(&f->st), 2);
+/* A store is opened for writing by one owner at a time: a second
+ * store_open of the same directory (another open file description, as a
+ * second kanald would make) is refused with -EBUSY, naming the holder's
+ * PID, and leaves the holder's store and lock file as they were; after the
+ * holder closes it, it opens. */
+static void test_second_open_is_refused_while_locked(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    char *lock = unit_path(f->store_dir, STORE_LOCK_FILE);
+    char want[64], text[64] = "";
+    snprintf(want, sizeof want, "%ld\n", (long)getpid());
+    FILE *lf = fopen(lock, "r");
+    assert_non_null(lf);
+    assert_non_null(fgets(text, sizeof text, lf));
+    fclose(lf);
+    assert_string_equal(text, want);
+
+    char err[512];
+    struct store second;
+    for (int i = 0; i < 2; i++) {
+        int r = store_open(&second, f->store_dir, SYNC_NONE, 0, err, sizeof err);
+        assert_int_equal(r, -EBUSY);
+        assert_null(second.env);
+        char msg[600];
+        snprintf(msg, sizeof msg, "store %s is in use by kanald PID %ld", f->store_dir,
+                 (long)getpid());
+        assert_string_equal(err, msg);
+        store_close(&second); /* safe after a refused open */
+    }
+    /* The holder still writes, and its lock file still names it. */
+    static const char *const ext[] = {"after-refusal"};
+    struct writer_stats stats = {0};
+    struct write_item *it = item_new(1, ext);
+    commit(f, it, &stats);
+    items_free(it);
+    lf = fopen(lock, "r");
+    assert_non_null(lf);
+    assert_non_null(fgets(text, sizeof text, lf));
+    fclose(lf);
+    assert_string_equal(text, want);
+
+    close_store(f);
+    assert_int_equal(store_open(&second, f->store_dir, SYNC_NONE, 0, err, sizeof err), 0);
+    assert_int_equal(store_last_seq(&second), 1);
+    store_close(&second);
+    free(lock);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -926,6 +973,7 @@ int main(void)
         T(test_poll_delivers_before_the_wakeup),
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
+        T(test_second_open_is_refused_while_locked),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_release_backs_off),
     };

@@ -165,6 +165,11 @@ static int run(struct ctl *ctl, int argc, char **argv)
         kanal_reader_close(r);
         return ctl_fail(&ctl_export, "cannot read the store", rc);
     }
+    if (!have_until && after > until) {
+        /* As libkanal's next: a cursor this store never handed out. */
+        kanal_reader_close(r);
+        return ctl_fail(&ctl_export, "cannot read the store", KANAL_ECURSOR);
+    }
     if (csv) {
         for (size_t i = 0; i < NCOLUMNS; i++)
             csv_field(csv_columns[i], i == 0);

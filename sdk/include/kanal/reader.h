@@ -70,6 +70,9 @@ extern "C" {
 #define KANAL_EFORMAT (-32000 - 100)
 /** The directory holds an LMDB environment that is not a kanal store. */
 #define KANAL_ENOTSTORE (-32000 - 101)
+/** The cursor is past the store's last seq: this store never handed it out
+ *  (it was restored from a backup, or is another store). */
+#define KANAL_ECURSOR (-32000 - 102)
 
 /** An open store; opaque. */
 struct kanal_reader;
@@ -103,7 +106,8 @@ KANAL_READER_EXPORT void kanal_reader_close(struct kanal_reader *reader);
  * @param json   out: the record's JSON text, NUL-terminated
  * @param len    out: its length in bytes, without the NUL; may be NULL
  * @return 0; -EAGAIN when no record follows *seq yet (see
- *         kanal_reader_wait()); another negative error
+ *         kanal_reader_wait()); KANAL_ECURSOR when *seq is past the last
+ *         seq (docs/operations.md: after a restore); another negative error
  */
 KANAL_READER_EXPORT int kanal_reader_next(struct kanal_reader *reader, uint64_t *seq,
                                           const char **json, size_t *len);
@@ -142,7 +146,8 @@ KANAL_READER_EXPORT int kanal_reader_last_seq(struct kanal_reader *reader, uint6
  * @param after      the cursor: wait for a record with a seq above it
  * @param timeout_ms the longest wait in milliseconds; negative: no limit
  * @return 0 when a record after `after` exists; -ETIMEDOUT; -EINTR;
- *         another negative error
+ *         KANAL_ECURSOR at once when `after` is past the last seq; another
+ *         negative error
  */
 KANAL_READER_EXPORT int kanal_reader_wait(struct kanal_reader *reader, uint64_t after,
                                           int timeout_ms);
