@@ -902,6 +902,10 @@ static void test_store_wide_failure_fails_everyone(void **state)
     items_free(batch);
     assert_log_is_1_to(f, 2);
     assert_int_equal(store_last_seq(&f->st), 2);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 /* A store is opened for writing by one owner at a time: a second
  * store_open of the same directory (another open file description, as a
  * second kanald would make) is refused with -EBUSY, naming the holder's
@@ -951,8 +955,6 @@ static void test_second_open_is_refused_while_locked(void **state)
     free(lock);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-
 int main(void)
 {
     log_setup(KANAL_LOG_WARNING, 0);
@@ -971,9 +973,9 @@ int main(void)
         T(test_release_map),
         T(test_serialized_ahead_is_stored_the_same),
         T(test_poll_delivers_before_the_wakeup),
+        T(test_second_open_is_refused_while_locked),
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
-        T(test_second_open_is_refused_while_locked),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_release_backs_off),
     };
