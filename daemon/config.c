@@ -268,6 +268,8 @@ static const struct kanal_option kanald_options[] = {
      "bytes of a click's User-Agent and Referer that are stored", NULL},
     {"link_bot_window", KANAL_OPT_DURATION, "10s", 0,
      "a click this soon after its link was sent or made is flagged suspected_bot", NULL},
+    {"unknown_raw_max", KANAL_OPT_SIZE, "1M", 0,
+     "bytes of a plugin's raw payload kanald keeps in an unknown record it must bound", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -365,6 +367,11 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
     cfg->link_rate_table = n[16];
     cfg->link_field_max = n[17];
     cfg->link_bot_window_ms = n[18];
+    cfg->unknown_raw_max = n[19];
+    if (cfg->unknown_raw_max < 64) {
+        const struct raw_kv *kv = raw_get(s, "unknown_raw_max");
+        add_error(errs, path, kv ? kv->line : s->line, "'unknown_raw_max' must be at least 64");
+    }
     /* The limiter's table is allocated whole: keep it to a few hundred MB. */
     static const struct {
         const char *name;

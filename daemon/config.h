@@ -67,6 +67,7 @@ struct config {
     int64_t link_rate_table;    /* entries of the rate limiter's table */
     int64_t link_field_max;     /* bytes of User-Agent / Referer stored */
     int64_t link_bot_window_ms; /* a click sooner after the send is suspected_bot */
+    int64_t unknown_raw_max;    /* bytes of an unknown record's raw the host bounds */
 };
 
 /* The options every source has, whatever its plugin. */
