@@ -123,22 +123,27 @@ def check_unknown(rec):
 
 
 def run_meta_cases(k, source, bodies):
-    """Each body holds one clean update and one bad item, signed: answered
-    200, never 503; a redelivery answers the same seqs and adds nothing."""
     from meta_helpers import post_meta
+    run_cases(k, lambda body: post_meta(k, source, body), bodies, "message")
+
+
+def run_cases(k, post, bodies, clean_kind):
+    """Each body holds one clean update and one bad item, signed: answered
+    200, never 503; a redelivery answers the same seqs and adds nothing.
+    post(body) -> (status, answer)."""
     answers = []
     for name, body in bodies:
-        status, answer = post_meta(k, source, body)
+        status, answer = post(body)
         want = 2 if name in META_READABLE else 1
         assert status == 200 and len(answer["seqs"]) == want, (name, status, answer)
         answers.append((body, answer))
     for body, answer in answers:
-        assert post_meta(k, source, body) == (200, answer)
+        assert post(body) == (200, answer)
     recs = k.feed()
     assert len(recs) == sum(len(a["seqs"]) for _, a in answers), recs
     unknown = [r for r in recs if r["kind"] == "unknown"]
     assert len(unknown) == len(bodies), recs
-    assert len([r for r in recs if r["kind"] == "message"]) == len(META_READABLE)
+    assert len([r for r in recs if r["kind"] == clean_kind]) == len(META_READABLE)
     bounded = {check_unknown(r) for r in unknown if "raw_bounded" in r["meta"]}
     assert bounded == META_BOUNDED, bounded
     for rec in unknown:  # the rest are the whole body, or the item as JSON
@@ -172,6 +177,25 @@ def test_whatsapp_changes_too_deep_or_with_nul_are_kept_as_bounded_unknown(make_
         changes[0]["value"]["messages"][0]["id"] = f"wamid.clean{n:04d}"
         bodies.append((name, with_item(template, item)))
     run_meta_cases(k, "wa", bodies)
+
+
+
+def test_x_events_too_deep_or_with_nul_are_kept_as_bounded_unknown(make_kanald):
+    from test_twitter import FIX
+    k = make_kanald(sources=x_source(), plugins=("twitter",)).start()
+    template = json.loads((FIX / "brand_post.json").read_text())
+    template["tweet_delete_events"] = ["__ITEM__"]
+    tweet = template["tweet_create_events"][0]
+    bodies = []
+    for n, (name, item) in enumerate(BAD_ITEMS):
+        tweet["id"] = 1600000000000000500 + n
+        tweet["id_str"] = str(tweet["id"])
+        bodies.append((name, with_item(template, item)))
+
+    def post(body):
+        status, _, data = post_event(k, body)
+        return status, json.loads(data)
+    run_cases(k, post, bodies, "post")
 
 
 def test_unknown_raw_max_bounds_what_a_plugin_keeps(make_kanald):
