@@ -241,3 +241,26 @@ def test_unknown_raw_max_is_checked(make_kanald):
         assert (r.returncode == 0) == ok, (value, r.stderr)
         if not ok:
             assert "'unknown_raw_max' must be at least 64" in r.stderr, r.stderr
+
+
+def test_sms_parameters_that_look_deep_or_hold_an_escaped_nul_are_text(make_kanald):
+    """Form bodies cannot nest: JSON-looking or \\u0000-looking parameters of
+    a signed Twilio request are text, stored as the message's text, or in
+    an unknown record's raw when the request is no message; redelivery
+    stores nothing new."""
+    from test_sms import fixture, post, replace, sms_source
+    k = make_kanald(sources=sms_source(), plugins=("sms",)).start()
+    texts = [nested(100).decode(), nested(3000).decode(), "a\\u0000b", '{"x":"\\u0000"}']
+    sent = []
+    for n, text in enumerate(texts):
+        sent.append(replace(fixture("sms_inbound.form"), Body=text,
+                            MessageSid=f"SM{n:032x}", SmsSid=f"SM{n:032x}"))
+        sent.append([("Odd", text), ("Other", str(n))])  # neither message nor status
+    for params in sent + sent:
+        assert post(k, params)[0] == 200, params
+    recs = k.feed()
+    assert len(recs) == len(sent)
+    for rec in recs:
+        validate_record(rec)
+    assert [r["text"] for r in recs if r["kind"] == "message"] == texts
+    assert [r["raw"]["Odd"] for r in recs if r["kind"] == "unknown"] == texts
