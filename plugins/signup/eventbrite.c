@@ -14,7 +14,9 @@
  *    start, once per event (cached in memory and in the source's state,
  *    committed with the records that first needed it);
  *  - the webhook is answered 200 after the records commit, 503 when a fetch
- *    or the commit failed, so that Eventbrite delivers it again.
+ *    or the commit failed, so that Eventbrite delivers it again;
+ *  - a body on the secret path is authentic: one without api_url or
+ *    config.action, or not JSON, is kept as unknown and answered 202.
  *
  * order.placed, order.updated, attendee.updated -> signup (cancel when the
  * order or attendee is refunded or cancelled); order.refunded -> cancel;
