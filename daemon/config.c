@@ -284,6 +284,8 @@ static const struct kanal_option kanald_options[] = {
      "addresses/CIDRs of fronts whose X-Forwarded-For names the client", NULL},
     {"max_merge_candidates", KANAL_OPT_INT, "10000", 0,
      "open merge candidates kept (asserted evidence naming two contacts)", NULL},
+    {"unknown_raw_max", KANAL_OPT_SIZE, "1M", 0,
+     "bytes of a plugin's raw payload kanald keeps in an unknown record it must bound", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -397,6 +399,11 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
     cfg->link_rate_table = n[K("link_rate_table")];
     cfg->link_field_max = n[K("link_field_max")];
     cfg->link_bot_window_ms = n[K("link_bot_window")];
+    cfg->unknown_raw_max = n[K("unknown_raw_max")];
+    if (cfg->unknown_raw_max < 64) {
+        const struct raw_kv *kv = raw_get(s, "unknown_raw_max");
+        add_error(errs, path, kv ? kv->line : s->line, "'unknown_raw_max' must be at least 64");
+    }
     /* The limiter's table is allocated whole: keep it to a few hundred MB. */
     static const struct {
         const char *name;

@@ -75,6 +75,7 @@ struct config {
     struct net_cidr *trusted_proxies; /* fronts whose X-Forwarded-For counts */
     size_t ntrusted_proxies;
     int64_t max_merge_candidates; /* open merge candidates kept at most */
+    int64_t unknown_raw_max;    /* bytes of an unknown record's raw the host bounds */
 };
 
 /* The options every source has, whatever its plugin. */

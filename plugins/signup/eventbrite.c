@@ -14,7 +14,9 @@
  *    start, once per event (cached in memory and in the source's state,
  *    committed with the records that first needed it);
  *  - the webhook is answered 200 after the records commit, 503 when a fetch
- *    or the commit failed, so that Eventbrite delivers it again.
+ *    or the commit failed, so that Eventbrite delivers it again;
+ *  - a body on the secret path is authentic: one without api_url or
+ *    config.action, or not JSON, is kept as unknown and answered 202.
  *
  * order.placed, order.updated, attendee.updated -> signup (cancel when the
  * order or attendee is refunded or cancelled); order.refunded -> cancel;
@@ -55,6 +57,7 @@ struct job {
     char event_id[ID_MAX];
     json_t *event; /* {"name", "starts_at"} */
     int event_new;
+    int malformed; /* no notification kanal reads: kept as unknown, 202 */
 };
 
 static void respond(struct signup *s, struct kanal_http_request *req, int status, const char *code,
@@ -267,8 +270,11 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
         for (size_t i = 0; i < n; i++)
             json_array_append_new(list, json_integer((json_int_t)seqs[i]));
         json_t *o = json_pack("{s:o}", "seqs", list);
+        if (j->malformed)
+            json_object_set_new(o, "stored_as", json_string("unknown"));
         char *text = json_dumps(o, JSON_COMPACT);
-        j->s->host->http_respond(j->req, 200, "application/json", text, strlen(text));
+        j->s->host->http_respond(j->req, j->malformed ? 202 : 200, "application/json", text,
+                                 strlen(text));
         free(text);
         json_decref(o);
     }
@@ -280,7 +286,7 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
 static void store_unknown(struct job *j, json_t *payload, const char *reason)
 {
     struct signup *s = j->s;
-    char *canon = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    char *canon = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     unsigned char digest[32];
     char hex[65], ext[80];
     s->host->hmac_sha256("kanal-unknown", 13, canon ? canon : "", canon ? strlen(canon) : 0,
@@ -492,6 +498,47 @@ static int path_ok(struct signup *s, const struct kanal_http_request *req)
     return rest[0] == '/' && s->host->equal_ct(given, s->eb->hook_digest, sizeof given);
 }
 
+/* The hook path's secret matched, so the body is authentic; it is only no
+ * notification kanal can read (not JSON, or without api_url or
+ * config.action).  Kept as unknown and answered 202, not refused: a 4xx
+ * would lose it, and Eventbrite may deliver it again and again. */
+static int keep_malformed(struct signup *s, struct kanal_http_request *req, json_t *payload,
+                          const char *action)
+{
+    json_t *raw = NULL;
+    if (payload)
+        raw = json_incref(payload);
+    else if (req->body_len == 0) /* body may be NULL then */
+        raw = json_string("");
+    else if (!memchr(req->body, '\0', req->body_len))
+        raw = json_stringn(req->body, req->body_len);
+    if (!raw) { /* not UTF-8, or a NUL byte */
+        char *b64 = malloc(4 * ((req->body_len + 2) / 3) + 1);
+        if (b64) {
+            s->host->base64_encode(req->body, req->body_len, b64);
+            raw = json_pack("{s:s}", "base64", b64);
+            free(b64);
+        }
+    }
+    struct job *j = raw ? calloc(1, sizeof *j) : NULL;
+    if (!j) {
+        json_decref(raw);
+        json_decref(payload);
+        return -ENOMEM;
+    }
+    j->s = s;
+    j->req = req;
+    j->malformed = 1;
+    snprintf(j->action, sizeof j->action, "%s", action ? action : "(none)");
+    const char *why = payload ? "no api_url or config.action" : "the body is not JSON";
+    s->host->log(s->src, KANAL_LOG_NOTICE, "kept a webhook from %s as unknown: %s",
+                 req->remote_addr, why);
+    store_unknown(j, raw, why);
+    json_decref(raw);
+    json_decref(payload);
+    return 0;
+}
+
 int eventbrite_http(struct signup *s, struct kanal_http_request *req)
 {
     if (!path_ok(s, req)) {
@@ -507,11 +554,8 @@ int eventbrite_http(struct signup *s, struct kanal_http_request *req)
     const char *api_url = json_string_value(json_object_get(payload, "api_url"));
     const char *action =
         json_string_value(json_object_get(json_object_get(payload, "config"), "action"));
-    if (!action || !api_url) {
-        json_decref(payload);
-        respond(s, req, 400, "bad_request", "expected {\"api_url\", \"config\": {\"action\"}}");
-        return 0;
-    }
+    if (!action || !api_url)
+        return keep_malformed(s, req, payload, action);
     if (strcmp(action, "test") == 0) {
         s->host->log(s->src, KANAL_LOG_INFO, "Eventbrite's test webhook arrived");
         json_decref(payload);

@@ -61,6 +61,8 @@ struct posted {
 struct pending {
     struct signup *s;
     struct kanal_http_request *req;
+    char *refused; /* the sign-up's text, until it is stored or kept as unknown */
+    int as_unknown;
 };
 
 static void respond_text(struct signup *s, struct kanal_http_request *req, int status,
@@ -220,9 +222,16 @@ static const char *value_of(struct posted *p, const char *name)
     return NULL;
 }
 
+static int emit_unknown(struct pending *pd);
+
 static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
 {
     struct pending *pd = arg;
+    if (status == KANAL_ERECORD && !pd->as_unknown) {
+        status = emit_unknown(pd);
+        if (status == 0)
+            return;
+    }
     if (status < 0) {
         pd->s->host->http_add_header(pd->req, "Retry-After", "5");
         respond_text(pd->s, pd->req, 503,
@@ -230,7 +239,37 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
     } else {
         redirect(pd->s, pd->req);
     }
+    free(pd->refused);
     free(pd);
+}
+
+/* kanald refused the sign-up record (its log names the field: a setting
+ * such as an event_id longer than an external id may be makes every post
+ * fail so).  Keep the post as unknown, its record as text in raw, so that
+ * nothing a person submitted is lost and the person is not asked to retry
+ * what no retry can fix; keyed by the text's digest, so a double submit is
+ * one record. */
+static int emit_unknown(struct pending *pd)
+{
+    struct signup *s = pd->s;
+    unsigned char digest[32];
+    char hex[65], ext[80];
+    s->host->hmac_sha256("kanal-unknown", 13, pd->refused, strlen(pd->refused), digest);
+    s->host->hex_encode(digest, sizeof digest, hex);
+    snprintf(ext, sizeof ext, "form-%s", hex);
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "kind", "unknown", "direction", "inbound",
+                            "external_id", ext, "raw", pd->refused, "meta", "reason",
+                            "the sign-up record was refused (kanald's log names the field)");
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (!text)
+        return -ENOMEM;
+    pd->as_unknown = 1;
+    s->host->log(s->src, KANAL_LOG_WARNING, "a post from %s is kept as unknown (%s)",
+                 pd->req->remote_addr, ext);
+    int r = s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, pd);
+    free(text);
+    return r;
 }
 
 static void handle(struct signup *s, struct kanal_http_request *req, struct posted *p)
@@ -300,11 +339,16 @@ static void handle(struct signup *s, struct kanal_http_request *req, struct post
     struct pending *pd = calloc(1, sizeof *pd);
     int r = pd && text ? 0 : -ENOMEM;
     if (!r) {
-        *pd = (struct pending){s, req};
-        r = s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, pd);
+        *pd = (struct pending){.s = s, .req = req, .refused = text};
+        text = NULL;
+        r = s->host->emit(s->src, pd->refused, strlen(pd->refused), NULL, 0, on_committed, pd);
+        if (r == KANAL_ERECORD)
+            r = emit_unknown(pd);
     }
     free(text);
     if (r < 0) {
+        if (pd)
+            free(pd->refused);
         free(pd);
         s->host->log(s->src, KANAL_LOG_ERR, "cannot store a sign-up: %s", s->host->strerror(r));
         s->host->http_add_header(req, "Retry-After", "5");

@@ -590,11 +590,13 @@ json_t *tw_activity_records(struct twitter *tw, json_t *payload)
     json_t *users = json_object_get(payload, "users");
     const char *key;
     json_t *events;
+    int any_events = 0;
     json_object_foreach(payload, key, events)
     {
         size_t klen = strlen(key);
         if (!json_is_array(events) || klen < 7 || strcmp(key + klen - 7, "_events") != 0)
             continue;
+        any_events = 1;
         /* Typing indicators are not interactions; nothing to keep. */
         if (strcmp(key, "direct_message_indicate_typing_events") == 0)
             continue;
@@ -622,5 +624,11 @@ json_t *tw_activity_records(struct twitter *tw, json_t *payload)
                 json_array_append_new(out, rec);
         }
     }
+    /* An authentic payload with no list of events at all is no shape kanal
+     * knows (typing indicators and empty lists are, and store nothing):
+     * kept whole, not acknowledged with nothing stored. */
+    if (!any_events)
+        json_array_append_new(out, tw_unknown_record(tw, payload, "payload",
+                                                     "payload without a list of *_events"));
     return out;
 }

@@ -2,6 +2,7 @@
 from (a fake of) Eventbrite's API, and the event's name once; api_urls
 anywhere else are refused without a fetch; a failed fetch answers 503 and
 Eventbrite's redelivery stores the sign-ups once."""
+import base64
 import json
 import urllib.parse
 from pathlib import Path
@@ -177,6 +178,44 @@ def test_other_actions_are_kept_as_unknown(make_kanald):
         validate_record(rec)
         assert rec["kind"] == "unknown" and rec["raw"] == body
         assert rec["meta"]["action"] == "event.updated"
+        assert fake.requests == []
+
+
+
+def test_authentic_bodies_without_api_url_or_action_are_kept_as_unknown(make_kanald):
+    """The secret path matched, so the body is authentic: whatever it lacks,
+    it is stored as unknown and answered 202 (the same seq on redelivery),
+    never refused with a 4xx that loses it; nothing is fetched."""
+    with fake_eventbrite({}) as fake:
+        k = make_kanald(sources=eb_source(fake.url), plugins=("signup",)).start()
+        url = f"{fake.url}/v3/orders/{ORDER}/"
+        json_bodies = [{}, {"config": {"action": "order.placed"}}, {"api_url": url},
+                       {"api_url": url, "config": "order.placed"},
+                       {"api_url": url, "config": {"action": 7}},
+                       {"api_url": 7, "config": {"action": "order.placed"}}, [1, 2]]
+        bodies = [json.dumps(b).encode() for b in json_bodies] + [
+            b"", b"not json", b'"a JSON string"', b'{"api_url":"a\\u0000b","config":{"action":"x"}}',
+            b"\xff\xfe binary", b"a\x00b"]
+        answers = []
+        for n, body in enumerate(bodies):
+            status, _, data = k.request("POST", HOOK, body, {"Content-Type": "application/json"})
+            assert status == 202, (body, status, data)
+            assert json.loads(data) == {"seqs": [n + 1], "stored_as": "unknown"}, (body, data)
+            answers.append(data)
+        for body, data in zip(bodies, answers):
+            assert k.request("POST", HOOK, body)[2] == data, body
+        recs = k.feed()
+        assert len(recs) == len(bodies)
+        for body, rec in zip(bodies, recs):
+            validate_record(rec)
+            assert rec["kind"] == "unknown", rec
+            raw = rec["raw"]
+            if body in (b"\xff\xfe binary", b"a\x00b"):  # not UTF-8, or a NUL byte
+                assert base64.b64decode(raw["base64"]) == body
+            elif body in [json.dumps(b).encode() for b in json_bodies]:
+                assert raw == json.loads(body)
+            else:  # not JSON (jansson takes no \u0000): the text itself
+                assert raw.encode() == body
         assert fake.requests == []
 
 

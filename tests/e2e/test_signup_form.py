@@ -1,6 +1,7 @@
 """Plain HTML form posts: a valid post is stored and redirected (303) to the
 thank-you page; a missing required field is a 400 naming it; a filled
 honeypot stores nothing; one address posting too often gets 429."""
+import json
 import urllib.parse
 
 from kanal import validate_record
@@ -137,3 +138,27 @@ def test_a_long_field_is_cut_at_a_character_boundary(make_kanald):
     [rec] = k.feed()
     kept = rec["meta"]["fields"]["sirket"]
     assert long.startswith(kept) and len(kept.encode()) == 1999
+
+
+def test_a_post_whose_record_kanald_refuses_is_kept_as_unknown(make_kanald):
+    """When a setting makes every sign-up record unstorable (here an
+    event_starts_at the plugin reads but that falls before the year 0000 in
+    UTC, which records cannot hold), a post is still kept, as unknown with
+    the record's text in raw, and the person is thanked, not asked to retry
+    forever; a double submit is one record; other posts are unaffected."""
+    starts = "0000-01-01T01:00:00+05:00"
+    k = make_kanald(sources=form_source(f"event_starts_at = {starts}"),
+                    plugins=("signup",)).start()
+    others = [dict(VALID, eposta=f"kisi{n}@example.com") for n in range(3)]
+    for fields in [VALID, VALID] + others:
+        status, headers, _ = post(k, fields)
+        assert status == 303 and headers["Location"] == THANKS, status
+    recs = k.feed()
+    assert len(recs) == 4
+    for rec, fields in zip(recs, [VALID] + others):
+        validate_record(rec)
+        assert rec["kind"] == "unknown" and rec["external_id"].startswith("form-"), rec
+        kept = json.loads(rec["raw"])
+        assert kept["kind"] == "signup" and kept["event"]["starts_at"] == starts
+        assert kept["from"]["handle"] == "email:" + fields["eposta"].strip().lower()
+        assert "refused" in rec["meta"]["reason"]

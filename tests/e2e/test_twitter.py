@@ -255,6 +255,35 @@ def test_event_types_and_directions(make_kanald):
                 assert p["handle"].startswith("x:") and p["handle"][2:].isdigit(), r
 
 
+
+def test_payloads_without_events_are_kept_as_unknown(make_kanald):
+    """An authentic object with no *_events list is kept whole as unknown
+    (200, one seq, the same on redelivery); typing indicators and empty event
+    lists store nothing."""
+    k = make_kanald(sources=x_source(), plugins=("twitter",)).start()
+    kept = [{}, {"for_user_id": BRAND}, {"for_user_id": BRAND, "block_events": "not a list"},
+            {"for_user_id": BRAND, "user_event": {"revoke": {"source": {"user_id": AYSE}}}},
+            {"for_user_id": BRAND, "events": [{"id": 1}]}]
+    seqs = []
+    for n, payload in enumerate(kept):
+        status, _, data = post_event(k, payload)
+        assert status == 200 and json.loads(data)["seqs"] == [n + 1], (payload, data)
+        seqs.append(json.loads(data)["seqs"])
+    for payload, want in zip(kept, seqs):  # redelivered: recognised
+        status, _, data = post_event(k, payload)
+        assert status == 200 and json.loads(data)["seqs"] == want, (payload, data)
+    for payload in ({"for_user_id": BRAND, "direct_message_indicate_typing_events": [{"x": 1}]},
+                    {"for_user_id": BRAND, "tweet_create_events": []}):
+        status, _, data = post_event(k, payload)
+        assert status == 200 and json.loads(data)["seqs"] == [], (payload, data)
+    recs = k.feed()
+    assert [r["raw"] for r in recs] == kept
+    for r in recs:
+        validate_record(r)
+        assert r["kind"] == "unknown" and r["external_id"].startswith("payload-"), r
+        assert "*_events" in r["meta"]["reason"]
+
+
 def test_mode_poll_takes_no_webhooks(make_kanald):
     k = make_kanald(sources=x_source(mode="poll", extra="bearer_token = b\n"
                                      "api_url = http://127.0.0.1:9/\npoll_interval = 1h"),

@@ -5,6 +5,10 @@
 
 #include <errno.h>
 
+#include <lmdb.h>
+#include <string.h>
+
+#include "error.h"
 #include "util.h"
 
 typedef int (*parse_fn)(const char *s, int64_t *out);
@@ -267,6 +271,23 @@ static void test_read_file(void **state)
     unit_rmtree(dir);
 }
 
+/* Every LMDB code, first to last, is named by LMDB's own text, and codes
+ * just outside LMDB's range are not taken for LMDB's. */
+static void test_strerror_names_lmdb_codes(void **state)
+{
+    (void)state;
+    for (int e = MDB_KEYEXIST; e <= MDB_LAST_ERRCODE; e++) {
+        assert_string_equal(kanal_strerror(e), mdb_strerror(e));
+        assert_string_not_equal(kanal_strerror(e), "unknown error");
+    }
+    assert_non_null(strstr(kanal_strerror(MDB_MAP_FULL), "MDB_MAP_FULL"));
+    assert_string_equal(kanal_strerror(MDB_KEYEXIST - 1), "unknown error");
+    assert_string_equal(kanal_strerror(MDB_LAST_ERRCODE + 1), "unknown error");
+    assert_string_equal(kanal_strerror(-ENOENT), strerror(ENOENT));
+    assert_string_equal(kanal_strerror(KANAL_ERECORD),
+                        "record does not match interaction schema v1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_parse_time_bad_refused),
         cmocka_unit_test(test_now),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_strerror_names_lmdb_codes),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
