@@ -39,7 +39,14 @@ struct source_config {
     int keep_raw;
     int64_t expect_traffic_within_ms;
     int64_t send_concurrency, send_rate, send_max_attempts, send_max_age_ms;
+    /* Pipeline stages ([processor NAME], [sink NAME]); also found in values. */
+    int role; /* STAGE_SOURCE, STAGE_PROCESSOR or STAGE_SINK */
+    const char *match;
+    int64_t budget_ms;
+    int64_t batch_max, max_inflight, max_lag_ms;
 };
+
+enum { STAGE_SOURCE = 0, STAGE_PROCESSOR, STAGE_SINK };
 
 struct config {
     char *path;
@@ -67,10 +74,22 @@ struct config {
     int64_t link_rate_table;    /* entries of the rate limiter's table */
     int64_t link_field_max;     /* bytes of User-Agent / Referer stored */
     int64_t link_bot_window_ms; /* a click sooner after the send is suspected_bot */
+    /* Pipeline stages, in the order of their sections. */
+    struct source_config *processors;
+    size_t nprocessors;
+    struct source_config *sinks;
+    size_t nsinks;
 };
 
 /* The options every source has, whatever its plugin. */
 extern const struct kanal_option config_common_options[];
+
+/* The options every processor / sink has, whatever its plugin. */
+extern const struct kanal_option config_processor_options[];
+extern const struct kanal_option config_sink_options[];
+
+/* Check a processor's match expression; NULL when fine, else why not. */
+const char *config_match_check(const char *text);
 
 /* Read and check path; plugins are loaded from the file's plugin_dir through
  * loader so that their option tables can be checked.  Returns 0 with *out
@@ -84,5 +103,7 @@ const struct option_value *source_config_value(const struct source_config *sc, c
 /* 1 when both sections would configure a source identically. */
 int source_config_equal(const struct source_config *a, const struct source_config *b);
 const struct source_config *config_find_source(const struct config *cfg, const char *name);
+/* The [processor NAME] or [sink NAME] section of that name, or NULL. */
+const struct source_config *config_find_stage(const struct config *cfg, int role, const char *name);
 
 #endif
