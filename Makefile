@@ -76,6 +76,7 @@ PLUGIN_LIBS_facebook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.

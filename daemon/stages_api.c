@@ -48,7 +48,7 @@ int64_t stages_sink_lag_ms(struct kanal_source *src, int64_t now)
 static int sink_healthy(struct kanal_source *src, int64_t lag_ms)
 {
     struct stage *st = src->stage;
-    return lag_ms <= src->sc.max_lag_ms && !(st->retry_pending && st->last_error);
+    return src->healthy && lag_ms <= src->sc.max_lag_ms && !(st->retry_pending && st->last_error);
 }
 
 void stages_sinks_handle(struct daemon *d, struct http_req *req)
@@ -94,7 +94,9 @@ int stages_health(struct daemon *d, json_t *sinks)
         int ok = sink_healthy(src, lag_ms);
         healthy &= ok;
         json_t *o = json_pack("{s:s}", "status", ok ? "ok" : "unhealthy");
-        if (lag_ms > src->sc.max_lag_ms)
+        if (!src->healthy && src->health_reason)
+            json_object_set_new(o, "reason", json_string(src->health_reason));
+        else if (lag_ms > src->sc.max_lag_ms)
             json_object_set_new(o, "reason", json_string("lags past max_lag"));
         else if (!ok)
             json_object_set_new(o, "reason", json_string(st->last_error));
