@@ -118,8 +118,8 @@ static int process_one(struct kanal_source *src, json_t *rec)
         why = err;
     } else if (took_us > src->sc.budget_ms * 1000) {
         reason = FAIL_BUDGET;
-        snprintf(err, sizeof err, "took %lld us, over its budget of %lld ms",
-                 (long long)took_us, (long long)src->sc.budget_ms);
+        snprintf(err, sizeof err, "took %lld us, over its budget of %lld ms", (long long)took_us,
+                 (long long)src->sc.budget_ms);
         why = err;
     } else if (out.verdict == KANAL_PROCESS_DROP) {
         st->dropped++;
@@ -282,7 +282,8 @@ static void sink_failed(struct kanal_source *src, int64_t retry_after_ms, const 
         return;
     int64_t wait = retry_after_ms >= 0 ? retry_after_ms : st->backoff_ms;
     st->backoff_ms = st->backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : st->backoff_ms * 2;
-    log_msg(KANAL_LOG_WARNING, src->sc.name, "sink delivery failed after seq %llu: %s; retry in %lld ms",
+    log_msg(KANAL_LOG_WARNING, src->sc.name,
+            "sink delivery failed after seq %llu: %s; retry in %lld ms",
             (unsigned long long)st->cursor, st->last_error, (long long)wait);
     st->retry_pending = 1;
     if (st->retry)
@@ -357,8 +358,8 @@ static void pump(struct kanal_source *src)
                st->delivered < store_last_seq(&d->store) &&
                st->delivered - st->cursor < (uint64_t)src->sc.max_inflight) {
             uint64_t room = (uint64_t)src->sc.max_inflight - (st->delivered - st->cursor);
-            size_t max = room < (uint64_t)src->sc.batch_max ? (size_t)room
-                                                             : (size_t)src->sc.batch_max;
+            size_t max =
+                room < (uint64_t)src->sc.batch_max ? (size_t)room : (size_t)src->sc.batch_max;
             struct rbuf b = {0};
             struct kanal_sink_batch batch = {0};
             int r = read_batch(d, st->delivered, max, &b, &batch);
@@ -366,8 +367,14 @@ static void pump(struct kanal_source *src)
                 free(b.p);
                 if (r < 0)
                     sink_failed(src, -1, kanal_strerror(r));
-                else
-                    st->delivered = store_last_seq(&d->store); /* erased records */
+                else if (st->delivered == st->cursor) {
+                    /* Nothing left after the cursor (erased records): the
+                     * sink is not behind. */
+                    st->cursor = st->delivered = store_last_seq(&d->store);
+                    if (st->cursor > st->max_delivered)
+                        st->max_delivered = st->cursor;
+                    cursor_write(src);
+                }
                 break;
             }
             st->delivered = batch.last_seq;
@@ -500,8 +507,8 @@ static void apply_list(struct daemon *d, int role, struct config *next)
             i++;
             continue;
         }
-        log_msg(KANAL_LOG_NOTICE, src->sc.name, nsc ? "section changed: restarting the %s"
-                                                    : "section removed: stopping the %s",
+        log_msg(KANAL_LOG_NOTICE, src->sc.name,
+                nsc ? "section changed: restarting the %s" : "section removed: stopping the %s",
                 role == STAGE_PROCESSOR ? "processor" : "sink");
         memmove(&list[i], &list[i + 1], (*n - i - 1) * sizeof *list);
         (*n)--;

@@ -65,13 +65,12 @@ void stages_sinks_handle(struct daemon *d, struct http_req *req)
         struct stage *st = src->stage;
         int64_t lag_ms = stages_sink_lag_ms(src, now);
         int ok = sink_healthy(src, lag_ms);
-        json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:I,s:I,s:s}", "name", src->sc.name,
-                              "plugin", src->plugin->name, "cursor", (json_int_t)st->cursor,
-                              "last_seq", (json_int_t)last, "lag_records",
-                              (json_int_t)(last > st->cursor ? last - st->cursor : 0),
-                              "lag_seconds", (double)lag_ms / 1000.0, "inflight",
-                              (json_int_t)(st->delivered - st->cursor), "errors",
-                              (json_int_t)st->errors, "health", ok ? "ok" : "unhealthy");
+        json_t *o = json_pack(
+            "{s:s,s:s,s:I,s:I,s:I,s:f,s:I,s:I,s:s}", "name", src->sc.name, "plugin",
+            src->plugin->name, "cursor", (json_int_t)st->cursor, "last_seq", (json_int_t)last,
+            "lag_records", (json_int_t)(last > st->cursor ? last - st->cursor : 0), "lag_seconds",
+            (double)lag_ms / 1000.0, "inflight", (json_int_t)(st->delivered - st->cursor), "errors",
+            (json_int_t)st->errors, "health", ok ? "ok" : "unhealthy");
         json_object_set_new(o, "last_error",
                             st->last_error ? json_string(st->last_error) : json_null());
         json_array_append_new(list, o);
@@ -135,8 +134,8 @@ char *stages_metrics(struct daemon *d, size_t *len)
     mprintf(&b, "# HELP kanal_processor_records_total Records a processor looked at.\n"
                 "# TYPE kanal_processor_records_total counter\n");
     for (size_t i = 0; i < d->nprocs; i++)
-        mprintf(&b, "kanal_processor_records_total{processor=\"%s\"} %llu\n",
-                d->procs[i]->sc.name, (unsigned long long)((struct stage *)d->procs[i]->stage)->seen);
+        mprintf(&b, "kanal_processor_records_total{processor=\"%s\"} %llu\n", d->procs[i]->sc.name,
+                (unsigned long long)((struct stage *)d->procs[i]->stage)->seen);
     mprintf(&b, "# HELP kanal_processor_dropped_total Records a processor dropped (not stored).\n"
                 "# TYPE kanal_processor_dropped_total counter\n");
     for (size_t i = 0; i < d->nprocs; i++)

@@ -145,8 +145,9 @@ static void on_done(void *arg, int result, void *easy)
     s->attempts++;
     if (s->attempts >= s->max_attempts) {
         char why[700];
-        snprintf(why, sizeof why, "%s (refused %lld times; retrying every 5 minutes, nothing is "
-                                  "skipped)",
+        snprintf(why, sizeof why,
+                 "%s (refused %lld times; retrying every 5 minutes, nothing is "
+                 "skipped)",
                  reason, (long long)s->attempts);
         s->host->set_health(s->src, 0, why);
         failed(s, GIVEN_UP_RETRY_MS, why);
