@@ -179,6 +179,8 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     struct daemon *d = src->d;
     if (!d->writer_running || d->writer.joined)
         return KANAL_ESTOPPED;
+    if (src->sc.role != STAGE_SOURCE) /* a processor or sink is no channel */
+        return -EPERM;
     json_t *root = NULL;
     /* The records' values, parsed and normalized, live in an arena until
      * the item is freed. */

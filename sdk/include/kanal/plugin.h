@@ -236,6 +236,8 @@ struct kanal_host {
      * than KANAL_MAX_DEPTH (kanal/schema.h), a NUL in a string, a record
      * too large for a store value.
      * @param states  cursor entries to commit with the records, or NULL
+     * Records a processor drops (ABI 1.1) are not stored; their seq is 0.
+     * Only sources emit: for a processor or sink, -EPERM.
      * @param cb      called after the commit (may be NULL)
      * @return 0 when queued (cb will be called), or a negative error
      */
