@@ -175,3 +175,21 @@ def test_reload_follows_processor_sections(make_kanald):
     assert got["r1"] == {"a": {"n": 1, "saw": False}}
     # b is new and first now; a was changed, so restarted (its count starts again).
     assert got["r2"] == {"b": {"n": 1, "saw": False}, "a": {"n": 1, "saw": True}}
+
+
+def test_a_real_channel_answers_seq_0_for_a_dropped_record(make_kanald):
+    """The webhook plugin answers the seqs of what it emitted: a record a
+    processor dropped is there with seq 0, the others with their seq."""
+    from kanal import webhook_source
+    k = make_kanald(sources=webhook_source() +
+                    "\n[processor spam]\nplugin = stages\nbehave = drop\nword = SPAM\n",
+                    plugins=("webhook",), test_plugins=("stages",)).start()
+    status, _, body = k.post_hook([message("w1"), message("w2", text="SPAM"), message("w3")])
+    assert status == 200, body
+    assert json.loads(body)["seqs"] == [1, 0, 2]
+    assert [r["external_id"] for r in k.feed()] == ["w1", "w3"]
+    # All dropped: still answered 200, nothing stored.
+    status, _, body = k.post_hook(message("w4", text="SPAM only"))
+    assert status == 200, body
+    assert json.loads(body)["seqs"] == [0]
+    assert len(k.feed()) == 2
