@@ -76,6 +76,7 @@ PLUGIN_LIBS_facebook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
+PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.
@@ -95,7 +96,9 @@ TEST_VARIANTS := echo:-DTEST_NAME='"echo"' \
                  toosmall:-DTEST_NAME='"toosmall"'+-DTEST_TOO_SMALL \
                  noentry:-DTEST_NAME='"noentry"'+-DTEST_NO_ENTRY \
                  initfail:-DTEST_NAME='"initfail"'+-DTEST_INIT_FAILS \
-                 zz_dup:-DTEST_NAME='"echo"'
+                 zz_dup:-DTEST_NAME='"echo"' \
+                 v10:-DTEST_NAME='"v10"'+-DTEST_ABI10 \
+                 stages:-DTEST_NAME='"stages"'+-DTEST_STAGES
 TEST_PLUGIN_SO := $(foreach v,$(TEST_VARIANTS),$(TEST_PLUGIN_DIR)/$(firstword $(subst :, ,$(v))).so)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -173,7 +176,7 @@ $(foreach v,$(TEST_VARIANTS),$(eval $(call test_plugin_rule,$(firstword $(subst 
 
 # ---- SDK ----
 
-sdk: $(BUILD)/kanal-plugin.pc $(BUILD)/sdk/hello.so
+sdk: $(BUILD)/kanal-plugin.pc $(BUILD)/sdk/hello.so $(BUILD)/sdk/tagger.so $(BUILD)/sdk/filesink.so
 
 $(BUILD)/kanal-plugin.pc: sdk/kanal-plugin.pc.in $(BUILD)/prefix.stamp
 	@mkdir -p $(dir $@)
@@ -182,6 +185,12 @@ $(BUILD)/kanal-plugin.pc: sdk/kanal-plugin.pc.in $(BUILD)/prefix.stamp
 $(BUILD)/sdk/hello.so: sdk/examples/hello.c sdk/include/kanal/plugin.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $<
+
+# The pipeline-stage examples use jansson, as an out-of-tree plugin may.
+$(BUILD)/sdk/tagger.so $(BUILD)/sdk/filesink.so: $(BUILD)/sdk/%.so: sdk/examples/%.c \
+                                                 sdk/include/kanal/plugin.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(shell pkg-config --libs jansson)
 
 # ---- running ----
 

@@ -605,6 +605,10 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
     }
 }
 
+static int stage_role(const char *section);
+static void build_stage(struct config *cfg, const struct raw_section *s, struct loader *loader,
+                        const char *path, struct config_errors *errs);
+
 int config_load(const char *path, struct loader *loader, struct config **out,
                 struct config_errors *errs)
 {
@@ -635,11 +639,13 @@ int config_load(const char *path, struct loader *loader, struct config **out,
             else
                 *slot = s;
         } else if (strcmp(s->name, "") == 0) {
-            add_error(errs, path, s->kv ? s->kv[0].line : s->line, "key '%s' outside any section",
-                      s->kv ? s->kv[0].key : "");
-        } else if (strncmp(s->name, "source ", 7) != 0) {
+            add_error(errs, path, s->kv ? s->kv[0].line : s->line,
+                      "key '%s' outside any section", s->kv ? s->kv[0].key : "");
+        } else if (strncmp(s->name, "source ", 7) != 0 && !stage_role(s->name)) {
             add_error(errs, path, s->line,
-                      "unknown section [%s]; expected [kanald], [api] or [source NAME]", s->name);
+                      "unknown section [%s]; expected [kanald], [api], [source NAME], "
+                      "[processor NAME] or [sink NAME]",
+                      s->name);
         }
     }
     apply_kanald(cfg, kanald, path, errs);
@@ -653,7 +659,7 @@ int config_load(const char *path, struct loader *loader, struct config **out,
 
     int have_sources = 0;
     for (size_t i = 0; i < ri.nsec; i++)
-        if (strncmp(ri.sec[i].name, "source ", 7) == 0)
+        if (strncmp(ri.sec[i].name, "source ", 7) == 0 || stage_role(ri.sec[i].name))
             have_sources = 1;
     if (have_sources) {
         int nmods = loader_scan(loader, cfg->plugin_dir);
@@ -667,6 +673,8 @@ int config_load(const char *path, struct loader *loader, struct config **out,
                     while (*name == ' ')
                         name++;
                     build_source(cfg, &ri.sec[i], name, loader, path, errs);
+                } else if (stage_role(ri.sec[i].name)) {
+                    build_stage(cfg, &ri.sec[i], loader, path, errs);
                 }
     }
     raw_free(&ri);
@@ -696,7 +704,12 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nsources; i++)
         source_config_clear(&cfg->sources[i]);
     free(cfg->sources);
-    free(cfg->trusted_proxies);
+    for (size_t i = 0; i < cfg->nprocessors; i++)
+        source_config_clear(&cfg->processors[i]);
+    free(cfg->processors);
+    for (size_t i = 0; i < cfg->nsinks; i++)
+        source_config_clear(&cfg->sinks[i]);
+    free(cfg->sinks);
     free(cfg->path);
     free(cfg->listen_host);
     free(cfg->store);
@@ -733,5 +746,203 @@ const struct source_config *config_find_source(const struct config *cfg, const c
     for (size_t i = 0; i < cfg->nsources; i++)
         if (strcmp(cfg->sources[i].name, name) == 0)
             return &cfg->sources[i];
+    return NULL;
+}
+
+/* ---- pipeline stages: [processor NAME] and [sink NAME] ---- */
+
+const struct kanal_option config_processor_options[] = {
+    {"plugin", KANAL_OPT_STRING, NULL, 1, "name of the plugin serving this processor", NULL},
+    {"match", KANAL_OPT_STRING, NULL, 0,
+     "which records it sees, e.g. 'source:wa-main channel:email kind:message,comment' "
+     "(unset: all)",
+     NULL},
+    {"budget", KANAL_OPT_DURATION, "5ms", 0,
+     "time one record may take; an overrun keeps the record without the annotation", NULL},
+    {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
+     "allow secrets written inline in this file (development only)", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+const struct kanal_option config_sink_options[] = {
+    {"plugin", KANAL_OPT_STRING, NULL, 1, "name of the plugin serving this sink", NULL},
+    {"batch_max", KANAL_OPT_INT, "100", 0, "records per delivery at most", NULL},
+    {"max_inflight", KANAL_OPT_INT, "1000", 0,
+     "records delivered but not yet acknowledged, at most", NULL},
+    {"max_lag", KANAL_OPT_DURATION, "1h", 0,
+     "/healthz is degraded while the oldest unacknowledged record is older", NULL},
+    {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
+     "allow secrets written inline in this file (development only)", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+static int stage_role(const char *section)
+{
+    if (strncmp(section, "processor ", 10) == 0)
+        return STAGE_PROCESSOR;
+    if (strncmp(section, "sink ", 5) == 0)
+        return STAGE_SINK;
+    return 0;
+}
+
+const char *config_match_check(const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t wl = strcspn(p, " \t");
+        const char *colon = memchr(p, ':', wl);
+        if (!colon)
+            return "each word must be FIELD:VALUE[,VALUE...]";
+        size_t fl = (size_t)(colon - p);
+        if (!((fl == 6 && !strncmp(p, "source", 6)) || (fl == 7 && !strncmp(p, "channel", 7)) ||
+              (fl == 4 && !strncmp(p, "kind", 4))))
+            return "a field must be source, channel or kind";
+        if (colon + 1 == p + wl)
+            return "a field needs at least one value";
+        p += wl;
+    }
+    return NULL;
+}
+
+static void build_stage(struct config *cfg, const struct raw_section *s, struct loader *loader,
+                        const char *path, struct config_errors *errs)
+{
+    int role = stage_role(s->name);
+    const char *what = role == STAGE_PROCESSOR ? "processor" : "sink";
+    const char *name = s->name + strlen(what) + 1;
+    while (*name == ' ')
+        name++;
+    struct source_config **list = role == STAGE_PROCESSOR ? &cfg->processors : &cfg->sinks;
+    size_t *n = role == STAGE_PROCESSOR ? &cfg->nprocessors : &cfg->nsinks;
+    const struct kanal_option *common =
+        role == STAGE_PROCESSOR ? config_processor_options : config_sink_options;
+    if (!valid_source_name(name)) {
+        add_error(errs, path, s->line, "%s name '%s' must be 1-64 letters, digits, '-', '_' or '.'",
+                  what, name);
+        return;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*list)[i].name, name) == 0) {
+            add_error(errs, path, s->line, "%s '%s' is defined twice (first on line %d)", what,
+                      name, (*list)[i].line);
+            return;
+        }
+    check_duplicates(s, path, errs);
+    const struct raw_kv *pk = raw_get(s, "plugin");
+    if (!pk) {
+        add_error(errs, path, s->line, "[%s %s] needs 'plugin = NAME'", what, name);
+        return;
+    }
+    const struct plugin_module *mod = loader_find(loader, pk->value);
+    if (!mod) {
+        const struct plugin_refusal *r = loader_refusal(loader, pk->value);
+        if (r)
+            add_error(errs, path, pk->line, "plugin '%s' was refused: %s: %s", pk->value,
+                      r->path, r->reason);
+        else
+            add_error(errs, path, pk->line, "no plugin named '%s' in %s", pk->value,
+                      cfg->plugin_dir);
+        return;
+    }
+    const char *why = loader_check_role(mod->desc, role);
+    if (why) {
+        add_error(errs, path, pk->line, "plugin '%s' (%s) cannot serve [%s %s]: %s", pk->value,
+                  mod->path, what, name, why);
+        return;
+    }
+    const struct kanal_option *popts = mod->desc->options;
+    size_t ncommon = 0, nplugin = 0;
+    while (common[ncommon].name)
+        ncommon++;
+    while (popts && popts[nplugin].name)
+        nplugin++;
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    struct source_config *sc = &(*list)[(*n)++];
+    *sc = (struct source_config){.name = xstrdup(name), .line = s->line, .module = mod,
+                                 .role = role};
+    sc->values = xcalloc(ncommon + nplugin, sizeof *sc->values);
+    sc->nvalues = ncommon + nplugin;
+    for (size_t i = 0; i < ncommon; i++)
+        set_value(&sc->values[i], &common[i]);
+    for (size_t i = 0; i < nplugin; i++) {
+        set_value(&sc->values[ncommon + i], &popts[i]);
+        if (find_option(common, popts[i].name))
+            add_error(errs, path, s->line, "plugin '%s' redefines the common option '%s'",
+                      mod->desc->name, popts[i].name);
+    }
+    for (size_t i = 0; i < s->nkv; i++)
+        if (!find_option(common, s->kv[i].key) && !find_option(popts, s->kv[i].key))
+            add_error(errs, path, s->kv[i].line, "unknown key '%s' for plugin '%s' in [%s %s]",
+                      s->kv[i].key, mod->desc->name, what, name);
+    int inline_ok = 0;
+    const struct raw_kv *ik = raw_get(s, "insecure_inline_secrets");
+    if (ik)
+        util_parse_bool(ik->value, &inline_ok);
+    for (size_t i = 0; i < sc->nvalues; i++) {
+        struct option_value *ov = &sc->values[i];
+        const struct kanal_option *o = ov->spec;
+        const struct raw_kv *kv = raw_get(s, o->name);
+        const char *text = kv ? kv->value : o->default_value;
+        int line = kv ? kv->line : s->line;
+        if (!text) {
+            if (o->required)
+                add_error(errs, path, s->line, "[%s %s] needs '%s' (%s)", what, name, o->name,
+                          o->help ? o->help : "required by the plugin");
+            continue;
+        }
+        if (o->type == KANAL_OPT_SECRET && kv) {
+            char *resolved = NULL;
+            const char *swhy = NULL;
+            if (secret_resolve(text, inline_ok, &resolved, &swhy) < 0) {
+                add_error(errs, path, line, "secret '%s': %s", o->name, swhy);
+                continue;
+            }
+            ov->text = resolved;
+        } else {
+            const char *pwhy = "";
+            if (parse_value(o, text, &ov->num, &pwhy) < 0) {
+                add_error(errs, path, line, "'%s' = '%s': %s", o->name, text, pwhy);
+                continue;
+            }
+            ov->text = xstrdup(text);
+        }
+        ov->set = 1;
+        ov->line = kv ? kv->line : 0;
+    }
+    const struct option_value *v;
+    if ((v = source_config_value(sc, "match")) && v->set) {
+        const char *mwhy = config_match_check(v->text);
+        if (mwhy)
+            add_error(errs, path, v->line, "'match' = '%s': %s", v->text, mwhy);
+        sc->match = v->text;
+    }
+    if ((v = source_config_value(sc, "budget")) && v->set)
+        sc->budget_ms = v->num;
+    if ((v = source_config_value(sc, "batch_max")) && v->set)
+        sc->batch_max = v->num;
+    if ((v = source_config_value(sc, "max_inflight")) && v->set)
+        sc->max_inflight = v->num;
+    if ((v = source_config_value(sc, "max_lag")) && v->set)
+        sc->max_lag_ms = v->num;
+    if (role == STAGE_PROCESSOR && sc->budget_ms < 1)
+        add_error(errs, path, s->line, "[processor %s]: budget must be at least 1ms", name);
+    if (role == STAGE_SINK &&
+        (sc->batch_max < 1 || sc->batch_max > 10000 || sc->max_inflight < sc->batch_max))
+        add_error(errs, path, s->line,
+                  "[sink %s]: batch_max must be 1-10000 and max_inflight at least batch_max",
+                  name);
+}
+
+const struct source_config *config_find_stage(const struct config *cfg, int role, const char *name)
+{
+    const struct source_config *list = role == STAGE_PROCESSOR ? cfg->processors : cfg->sinks;
+    size_t n = role == STAGE_PROCESSOR ? cfg->nprocessors : cfg->nsinks;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return &list[i];
     return NULL;
 }

@@ -41,7 +41,14 @@ struct source_config {
     int64_t expect_traffic_within_ms;
     int64_t send_concurrency, send_rate, send_max_attempts, send_max_age_ms;
     int trust; /* enum record_trust */
+    /* Pipeline stages ([processor NAME], [sink NAME]); also found in values. */
+    int role; /* STAGE_SOURCE, STAGE_PROCESSOR or STAGE_SINK */
+    const char *match;
+    int64_t budget_ms;
+    int64_t batch_max, max_inflight, max_lag_ms;
 };
+
+enum { STAGE_SOURCE = 0, STAGE_PROCESSOR, STAGE_SINK };
 
 struct config {
     char *path;
@@ -76,10 +83,22 @@ struct config {
     size_t ntrusted_proxies;
     int64_t max_merge_candidates; /* open merge candidates kept at most */
     int64_t unknown_raw_max;    /* bytes of an unknown record's raw the host bounds */
+    /* Pipeline stages, in the order of their sections. */
+    struct source_config *processors;
+    size_t nprocessors;
+    struct source_config *sinks;
+    size_t nsinks;
 };
 
 /* The options every source has, whatever its plugin. */
 extern const struct kanal_option config_common_options[];
+
+/* The options every processor / sink has, whatever its plugin. */
+extern const struct kanal_option config_processor_options[];
+extern const struct kanal_option config_sink_options[];
+
+/* Check a processor's match expression; NULL when fine, else why not. */
+const char *config_match_check(const char *text);
 
 /* Read and check path; plugins are loaded from the file's plugin_dir through
  * loader so that their option tables can be checked.  Returns 0 with *out
@@ -93,5 +112,7 @@ const struct option_value *source_config_value(const struct source_config *sc, c
 /* 1 when both sections would configure a source identically. */
 int source_config_equal(const struct source_config *a, const struct source_config *b);
 const struct source_config *config_find_source(const struct config *cfg, const char *name);
+/* The [processor NAME] or [sink NAME] section of that name, or NULL. */
+const struct source_config *config_find_stage(const struct config *cfg, int role, const char *name);
 
 #endif

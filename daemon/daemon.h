@@ -33,6 +33,7 @@ struct kanal_source {
     int64_t started_ms, last_event_ms;
     uint64_t records, duplicates, emit_errors, requests;
     char *last_error;
+    void *stage; /* a processor's or sink's state (stages.c), else NULL */
 };
 
 struct daemon {
@@ -63,6 +64,9 @@ struct daemon {
     int exit_code;
     int64_t started_ms;
     struct link_state *links; /* rate limits and counters of /t/ and /u/ (links.h) */
+    /* Pipeline stages (stages.c): processors in config order, and sinks. */
+    struct kanal_source **procs, **sinks;
+    size_t nprocs, nsinks;
 };
 
 /* source.c */

@@ -22,6 +22,7 @@
 #include "outbox.h"
 #include "rawbound.h"
 #include "record.h"
+#include "stages.h"
 #include "transfer.h"
 #include "util.h"
 
@@ -91,6 +92,7 @@ struct emit_ctx {
     struct kanal_source *src;
     kanal_emit_cb cb;
     void *arg;
+    size_t *kept, nemitted; /* processors dropped records (stages.c) */
 };
 
 static void emit_done(struct write_item *item)
@@ -113,10 +115,15 @@ static void emit_done(struct write_item *item)
         if (item->nrecs)
             source_note_event(src);
     }
+    uint64_t *all = ctx->kept && !item->status
+                        ? stages_expand_seqs(item->seqs, ctx->kept, item->nrecs, ctx->nemitted)
+                        : NULL;
     if (ctx->cb)
-        ctx->cb(ctx->arg, item->status, item->status ? NULL : item->seqs,
-                item->status ? 0 : item->nrecs);
+        ctx->cb(ctx->arg, item->status, item->status ? NULL : all ? all : item->seqs,
+                item->status ? 0 : all ? ctx->nemitted : item->nrecs);
+    free(all);
     write_item_free(item);
+    free(ctx->kept);
     free(ctx);
     source_unref(src);
 }
@@ -223,6 +230,8 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     struct daemon *d = src->d;
     if (!d->writer_running || d->writer.joined)
         return KANAL_ESTOPPED;
+    if (src->sc.role != STAGE_SOURCE) /* a processor or sink is no channel */
+        return -EPERM;
     json_t *root = NULL;
     struct raw_span *spans = NULL;
     size_t nspans = 0;
@@ -290,6 +299,8 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     json_decref(root);
     free(spans);
     jarena_end(arena);
+    size_t nemitted = item->nrecs, *kept = NULL;
+    stages_process(d, item, &kept);
     /* The writer changes nothing in a record but its seq and the contact it
      * resolves (unless the record named one, which it may follow to a
      * merged contact): serialize here, off the writer thread, whose time
@@ -300,8 +311,10 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         errno = 0;
         wr->text = jsonout_dump(wr->rec, &wr->text_len);
         int r = check_storable(src, item, i, item->nrecs);
-        if (r)
+        if (r) {
+            free(kept);
             return r;
+        }
         if (d->store.identity && wr->given_contact) {
             free(wr->text);
             wr->text = NULL;
@@ -313,6 +326,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
                                                  "than the store allows",
                     states[i].key ? states[i].key : "(null)");
             write_item_free(item);
+            free(kept);
             return -ENAMETOOLONG;
         }
     if (nstates) {
@@ -330,7 +344,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         }
     }
     struct emit_ctx *ctx = xcalloc(1, sizeof *ctx);
-    *ctx = (struct emit_ctx){.src = src, .cb = cb, .arg = arg};
+    *ctx = (struct emit_ctx){.src = src, .cb = cb, .arg = arg, .kept = kept, .nemitted = nemitted};
     item->done = emit_done;
     item->arg = ctx;
     source_ref(src);
@@ -543,4 +557,6 @@ const struct kanal_host host_api = {
     .normalize_handle = host_normalize_handle,
     .format_time = util_format_time,
     .now_ms = util_now_ms,
+    .sink_ack = stages_sink_ack,
+    .sink_fail = stages_sink_fail,
 };

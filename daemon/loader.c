@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 #include "util.h"
 
@@ -51,6 +52,19 @@ const char *loader_check_descriptor(const struct kanal_plugin *p)
         if (o->type == KANAL_OPT_ENUM && !o->choices)
             return "declares an enum option without choices";
     }
+    return NULL;
+}
+
+/* Whether the descriptor has what a [processor] / [sink] section needs: a
+ * 1.0 descriptor ends before process and deliver. */
+const char *loader_check_role(const struct kanal_plugin *p, int role)
+{
+    if (role == STAGE_PROCESSOR &&
+        (p->size < offsetof(struct kanal_plugin, process) + sizeof(void *) || !p->process))
+        return "it has no process callback (not a processor, or built for ABI 1.0)";
+    if (role == STAGE_SINK &&
+        (p->size < offsetof(struct kanal_plugin, deliver) + sizeof(void *) || !p->deliver))
+        return "it has no deliver callback (not a sink, or built for ABI 1.0)";
     return NULL;
 }
 

@@ -37,5 +37,7 @@ void loader_free(struct loader *ld);
 
 /* Check a plugin descriptor against this host; NULL when fine. */
 const char *loader_check_descriptor(const struct kanal_plugin *p);
+/* NULL when p can serve a section of that role (config.h's STAGE_*), else why not. */
+const char *loader_check_role(const struct kanal_plugin *p, int role);
 
 #endif

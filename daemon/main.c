@@ -17,6 +17,7 @@
 #include "outbox.h"
 #include "transfer.h"
 #include "util.h"
+#include "stages.h"
 
 #ifndef KANAL_VERSION
 #define KANAL_VERSION "0.1.0"
@@ -120,6 +121,7 @@ int daemon_reload(struct daemon *d)
     auth_free(d->tokens);
     d->tokens = tokens;
     daemon_apply_sources(d, next);
+    stages_apply(d, next);
     d->cfg = next;
     config_free(old);
     outbox_kick(d->outbox);
@@ -174,6 +176,7 @@ static void on_http_closed(void *arg)
     d->http_closed = 1;
     while (d->nsources)
         source_retire(d->sources[d->nsources - 1]);
+    stages_stop_all(d);
     uv_timer_start(&d->drain_timer, on_drain, 0, 20);
 }
 
@@ -348,7 +351,7 @@ int main(int argc, char **argv)
         goto out_store;
     }
     d->writer_running = 1;
-    d->writer.after_completions = feed_notify;
+    d->writer.after_completions = stages_after_completions;
     d->writer.after_arg = d;
     d->transfers = transfer_engine_new(d->loop);
     d->outbox = outbox_new(d);
@@ -392,6 +395,7 @@ int main(int argc, char **argv)
     notify_watchdog_setup(d);
 
     daemon_start_sources(d);
+    stages_start(d);
     if ((rc = outbox_load(d->outbox)) < 0)
         log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));
     log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,

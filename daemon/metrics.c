@@ -12,6 +12,7 @@
 #include "http.h"
 #include "links.h"
 #include "outbox.h"
+#include "stages.h"
 #include "transfer.h"
 #include "util.h"
 
@@ -225,6 +226,10 @@ void metrics_handle(struct daemon *d, struct http_req *req)
          "# TYPE kanal_link_rate_entries gauge\nkanal_link_rate_entries %llu\n",
          (unsigned long long)ls->stats.limited, (unsigned long long)ls->stats.suspected_bots,
          (unsigned long long)ls->stats.optouts, (unsigned long long)ls->live);
+    size_t sl;
+    char *st = stages_metrics(d, &sl);
+    outf(&o, "%.*s", (int)sl, st ? st : "");
+    free(st);
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.p, o.len);
     free(o.p);
 }

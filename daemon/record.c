@@ -352,7 +352,8 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
         return fail(&c, "a record must be a JSON object");
     if ((r = only_fields(&c, in, "", record_fields, ARRAY_SIZE(record_fields))))
         return r;
-    static const char *const assigned[] = {"seq", "id", "received_at"};
+    /* annotations come from processors ([processor NAME]), after this. */
+    static const char *const assigned[] = {"seq", "id", "received_at", "annotations"};
     for (size_t i = 0; i < ARRAY_SIZE(assigned); i++)
         if (json_object_get(in, assigned[i]))
             return fail(&c, "field '%s' is assigned by kanald; leave it out", assigned[i]);
@@ -493,4 +494,23 @@ fail:
     json_decref(att);
     json_decref(ev);
     return r;
+}
+
+int record_check_annotation(const char *name, const json_t *value, char *err, size_t err_len)
+{
+    size_t n = strlen(name);
+    int ok = n >= 1 && n <= 64;
+    for (const char *p = name; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             *p == '-' || *p == '_' || *p == '.';
+    if (!ok) {
+        snprintf(err, err_len, "annotations member '%.64s' is not a processor name", name);
+        return KANAL_ERECORD;
+    }
+    /* annotations.<name> is two levels below the record. */
+    if (!depth_within(value, KANAL_MAX_DEPTH - 2)) {
+        snprintf(err, err_len, "the annotation nests deeper than %d levels", KANAL_MAX_DEPTH - 2);
+        return KANAL_ERECORD;
+    }
+    return 0;
 }

@@ -27,4 +27,9 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
 
 int record_kind_valid(const char *kind);
 
+/* Check one member of a record's annotations: its name is a processor's
+ * (section-name syntax) and its value nests within what the store keeps.
+ * 0 or KANAL_ERECORD with err filled. */
+int record_check_annotation(const char *name, const json_t *value, char *err, size_t err_len);
+
 #endif

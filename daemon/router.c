@@ -11,6 +11,7 @@
 #include "links.h"
 #include "log.h"
 #include "outbox.h"
+#include "stages.h"
 #include "util.h"
 
 static void respond_json(struct http_req *req, int status, json_t *o)
@@ -76,10 +77,13 @@ static void handle_healthz(struct daemon *d, struct http_req *req)
             json_object_set_new(o, "reason", json_string("silent longer than expect_traffic_within"));
         json_object_set_new(srcs, s->sc.name, o);
     }
+    json_t *sinks = json_object();
+    healthy &= stages_health(d, sinks);
     /* Liveness: kanald answers, so 200; the detail says what is degraded. */
     respond_json(req, 200,
-                 json_pack("{s:s,s:I,s:o}", "status", healthy ? "ok" : "degraded", "last_seq",
-                           (json_int_t)store_last_seq(&d->store), "sources", srcs));
+                 json_pack("{s:s,s:I,s:o,s:o}", "status", healthy ? "ok" : "degraded", "last_seq",
+                           (json_int_t)store_last_seq(&d->store), "sources", srcs, "sinks",
+                           sinks));
 }
 
 void router_handle(void *arg, struct http_req *req)
@@ -132,6 +136,12 @@ void router_handle(void *arg, struct http_req *req)
         req->route = "sources";
         if (auth_require(d->tokens, req, SCOPE_READ))
             sources_handle(d, req);
+        return;
+    }
+    if (strcmp(path, "/v1/sinks") == 0) {
+        req->route = "sinks";
+        if (auth_require(d->tokens, req, SCOPE_READ))
+            stages_sinks_handle(d, req);
         return;
     }
     if (strcmp(path, "/v1/contacts") == 0 || strncmp(path, "/v1/contacts/", 13) == 0) {

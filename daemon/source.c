@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "stages.h"
 #include "util.h"
 
 struct kanal_source *source_create(struct daemon *d, struct source_config *sc)
@@ -47,6 +48,7 @@ static void source_destroy(struct kanal_source *src)
     if (src->initialized)
         src->plugin->destroy(src->state);
     host_close_handles(src);
+    stages_free(src);
     for (size_t i = 0; i < src->sc.nvalues; i++)
         free(src->sc.values[i].text);
     free(src->sc.values);

@@ -3,7 +3,16 @@
  *
  * echo: POST /hooks/<source> emits the body as records (no signature), with
  * the query's cursor=VALUE committed as state "cursor"; GET answers the
- * source's resolved options and the committed cursor as JSON. */
+ * source's resolved options and the committed cursor as JSON.
+ *
+ * stages (ABI 1.1): also a processor whose option 'behave' says what it
+ * does with each record: annotate ({"n":COUNT,"saw":true|false}, saw: the
+ * record already carries the annotation named by 'expect'), drop (records
+ * whose text contains 'word'), error, invalid (not JSON), slow (busy-loops
+ * 'spin' ms); and a sink that appends "seq\n" per record to the file
+ * 'path' and acks at once.
+ *
+ * v10: the echo channel built as a 1.0 plugin (minor 0, the 1.0 size). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +98,7 @@ static int echo_http(void *state, struct kanal_http_request *req)
     return 0;
 }
 
+#ifndef TEST_STAGES
 static int echo_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
 #ifdef TEST_INIT_FAILS
@@ -107,6 +117,8 @@ static int echo_init(const struct kanal_host *host, struct kanal_source *src, vo
 #endif
 }
 
+#endif
+
 static int echo_start(void *state)
 {
     (void)state;
@@ -124,6 +136,97 @@ static void echo_destroy(void *state)
     free(state);
 }
 
+#ifdef TEST_STAGES
+#include <time.h>
+
+struct stage {
+    const struct kanal_host *host;
+    struct kanal_source *src;
+    const char *behave, *expect, *word, *path;
+    int64_t spin;
+    unsigned long n;
+    char buf[256];
+};
+
+static int stage_init(const struct kanal_host *host, struct kanal_source *src, void **state)
+{
+    struct stage *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->host = host;
+    s->src = src;
+    s->behave = host->config_string(src, "behave");
+    s->expect = host->config_string(src, "expect");
+    s->word = host->config_string(src, "word");
+    s->path = host->config_string(src, "path");
+    host->config_int(src, "spin", &s->spin);
+    *state = s;
+    return 0;
+}
+
+static int stage_process(void *state, const char *json, size_t len,
+                         struct kanal_process_result *out)
+{
+    struct stage *s = state;
+    (void)len;
+    s->n++;
+    if (strcmp(s->behave, "error") == 0)
+        return -EIO;
+    if (strcmp(s->behave, "drop") == 0) {
+        if (s->word && strstr(json, s->word))
+            out->verdict = KANAL_PROCESS_DROP;
+        return 0;
+    }
+    if (strcmp(s->behave, "invalid") == 0) {
+        out->annotation = "{\"oops\":";
+        out->annotation_len = strlen(out->annotation);
+        return 0;
+    }
+    if (strcmp(s->behave, "slow") == 0) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+        while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < s->spin);
+    }
+    char probe[80] = "";
+    if (s->expect)
+        snprintf(probe, sizeof probe, "\"%s\":", s->expect);
+    int saw = s->expect && strstr(json, "\"annotations\":") && strstr(json, probe);
+    int n = snprintf(s->buf, sizeof s->buf, "{\"n\":%lu,\"saw\":%s}", s->n,
+                     saw ? "true" : "false");
+    out->annotation = s->buf;
+    out->annotation_len = (size_t)n;
+    return 0;
+}
+
+/* One "seq" line per record: find each "seq": in the array. */
+static int stage_deliver(void *state, const struct kanal_sink_batch *b)
+{
+    struct stage *s = state;
+    FILE *f = fopen(s->path, "a");
+    if (!f)
+        return -errno;
+    const char *p = b->json;
+    while ((p = strstr(p, "\"seq\":")) != NULL) {
+        p += 6;
+        fprintf(f, "%llu\n", strtoull(p, NULL, 10));
+    }
+    fclose(f);
+    return s->host->sink_ack(s->src, b->last_seq);
+}
+
+static const struct kanal_option stage_options[] = {
+    {"behave", KANAL_OPT_ENUM, "annotate", 0, "what the processor does",
+     "annotate|drop|error|invalid|slow"},
+    {"expect", KANAL_OPT_STRING, NULL, 0, "an annotation to look for", NULL},
+    {"word", KANAL_OPT_STRING, NULL, 0, "drop records containing this", NULL},
+    {"spin", KANAL_OPT_DURATION, "50ms", 0, "how long slow busy-loops", NULL},
+    {"path", KANAL_OPT_STRING, NULL, 0, "the sink's file", NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+#define echo_options stage_options
+#else
 static const struct kanal_option echo_options[] = {
     {"greeting", KANAL_OPT_STRING, NULL, 1, "a required string", NULL},
     {"token", KANAL_OPT_SECRET, NULL, 0, "a secret", NULL},
@@ -132,6 +235,7 @@ static const struct kanal_option echo_options[] = {
     {"mode", KANAL_OPT_ENUM, "a", 0, "an enum", "a|b"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
+#endif
 
 static const struct kanal_plugin echo_plugin = {
 #if defined(TEST_BAD_MAJOR)
@@ -139,6 +243,10 @@ static const struct kanal_plugin echo_plugin = {
 #elif defined(TEST_NEWER_MINOR)
     .abi_major = KANAL_ABI_MAJOR, .abi_minor = KANAL_ABI_MINOR + 1,
     .size = sizeof(struct kanal_plugin),
+#elif defined(TEST_ABI10)
+    /* What a plugin built against ABI 1.0 has: minor 0, no stage members. */
+    .abi_major = KANAL_ABI_MAJOR, .abi_minor = 0,
+    .size = offsetof(struct kanal_plugin, reload) + sizeof(void *),
 #elif defined(TEST_TOO_SMALL)
     .abi_major = KANAL_ABI_MAJOR, .abi_minor = KANAL_ABI_MINOR, .size = 16,
 #else
@@ -148,11 +256,19 @@ static const struct kanal_plugin echo_plugin = {
     .version = "0.0.1",
     .description = "test plugin",
     .options = echo_options,
+#ifdef TEST_STAGES
+    .init = stage_init,
+#else
     .init = echo_init,
+#endif
     .start = echo_start,
     .stop = echo_stop,
     .destroy = echo_destroy,
     .http = echo_http,
+#ifdef TEST_STAGES
+    .process = stage_process,
+    .deliver = stage_deliver,
+#endif
 };
 
 #ifdef TEST_NO_ENTRY

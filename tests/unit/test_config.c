@@ -474,6 +474,21 @@ static void test_source_two_sections(void **state)
                    8, "s1", "line 5");
 }
 
+
+/* A processor's match: FIELD:VALUE[,VALUE...] words over source, channel, kind. */
+static void test_match_syntax(void **state)
+{
+    (void)state;
+    const char *good[] = {"source:wa-main", "channel:email kind:message,comment",
+                          "  kind:message\tsource:a,b,c  ", ""};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_null(config_match_check(good[i]));
+    const char *bad[] = {"wa-main", "colour:red", "kind:", "kind message", "sourcex:a",
+                         ":message"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_non_null(config_match_check(bad[i]));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -483,6 +498,7 @@ int main(void)
     log_setup(KANAL_LOG_ERR - 1, 0);
     const struct CMUnitTest tests[] = {
         T(test_unknown_key_with_line),
+        T(test_match_syntax),
         T(test_bad_value_type_with_line),
         T(test_every_error_reported),
         T(test_unknown_section),

@@ -429,6 +429,43 @@ static void test_kind_valid(void **state)
     assert_false(record_kind_valid(""));
 }
 
+
+/* annotations come from processors only; a processor's annotation is
+ * checked by name and depth (the host adds it as annotations.<name>). */
+static void test_annotations(void **state)
+{
+    (void)state;
+    json_t *in = valid_record();
+    json_object_set_new(in, "annotations", parse("{\"p\":{\"x\":1}}"));
+    json_t *out = NULL;
+    char err[256];
+    assert_int_equal(record_normalize(in, &ctx, &out, err, sizeof err), KANAL_ERECORD);
+    assert_non_null(strstr(err, "annotations"));
+    json_decref(in);
+
+    json_t *ok = parse("{\"tags\":[\"refund\"]}");
+    assert_int_equal(record_check_annotation("tags", ok, err, sizeof err), 0);
+    assert_int_equal(record_check_annotation("a.b-c_9", ok, err, sizeof err), 0);
+    const char *bad_names[] = {"", "with space", "sl/ash", "q\"uote",
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++)
+        assert_int_equal(record_check_annotation(bad_names[i], ok, err, sizeof err),
+                         KANAL_ERECORD);
+    json_decref(ok);
+    /* Two levels below the record: KANAL_MAX_DEPTH - 2 levels fit, one more not. */
+    for (int depth = KANAL_MAX_DEPTH - 3; depth <= KANAL_MAX_DEPTH - 1; depth++) {
+        json_t *v = json_array();
+        for (int i = 1; i < depth; i++) {
+            json_t *outer = json_array();
+            json_array_append_new(outer, v);
+            v = outer;
+        }
+        int r = record_check_annotation("deep", v, err, sizeof err);
+        assert_int_equal(r, depth <= KANAL_MAX_DEPTH - 2 ? 0 : KANAL_ERECORD);
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_kind_valid),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_party_trust),
+        cmocka_unit_test(test_annotations),
     };
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

@@ -17,6 +17,12 @@
  * kanal's own codes are the KANAL_E* values below; host->strerror() names
  * any of them.
  *
+ * Pipeline stages (ABI 1.1): the same plugin may also serve [processor NAME]
+ * sections (process(): annotate or drop records before they are stored) and
+ * [sink NAME] sections (deliver(): committed records, in seq order, from a
+ * cursor kept in the store).  struct kanal_source then stands for the
+ * processor or sink: the host functions work the same for all three.
+ *
  * Compatibility: both structs start with abi_major, abi_minor and size.  The
  * host refuses a plugin whose major differs, whose minor is newer than its
  * own, or whose size is smaller than the host's version 1.0 descriptor.  New
@@ -230,6 +236,8 @@ struct kanal_host {
      * than KANAL_MAX_DEPTH (kanal/schema.h), a NUL in a string, a record
      * too large for a store value.
      * @param states  cursor entries to commit with the records, or NULL
+     * Records a processor drops (ABI 1.1) are not stored; their seq is 0.
+     * Only sources emit: for a processor or sink, -EPERM.
      * @param cb      called after the commit (may be NULL)
      * @return 0 when queued (cb will be called), or a negative error
      */
@@ -316,6 +324,50 @@ struct kanal_host {
     int (*format_time)(int64_t unix_ms, char *out, size_t out_len);
     /** The current wall-clock time in unix milliseconds. */
     int64_t (*now_ms)(void);
+
+    /* ---- ABI 1.1: sinks (read only when abi_minor >= 1) ---- */
+
+    /**
+     * A sink acknowledges every record up to and including seq: the host
+     * moves the sink's cursor there (committed to the store in the
+     * background) and never delivers them again after a restart.  Acks may
+     * come late and out of order; an ack at or below the cursor is ignored.
+     * @return 0, or -EINVAL when seq was never delivered to this sink
+     */
+    int (*sink_ack)(struct kanal_source *sink, uint64_t seq);
+    /**
+     * A delivery failed: the host delivers again from the first record not
+     * acknowledged, after retry_after_ms (or its own backoff when -1), and
+     * shows reason as the sink's last error.  Records are never skipped.
+     */
+    int (*sink_fail)(struct kanal_source *sink, int64_t retry_after_ms, const char *reason);
+};
+
+/** What a processor tells the host about one record (ABI 1.1). */
+enum kanal_process_verdict {
+    KANAL_PROCESS_PASS = 0, /**< keep the record (with the annotation, if any) */
+    KANAL_PROCESS_DROP = 1, /**< do not store the record */
+};
+
+/** A processor's answer for one record, filled by process(). */
+struct kanal_process_result {
+    enum kanal_process_verdict verdict;
+    /**
+     * JSON text stored as annotations.<processor name>, or NULL for none.
+     * Owned by the plugin; read by the host before the next call of any
+     * callback of this processor (a buffer in the state is fine).
+     */
+    const char *annotation;
+    size_t annotation_len;
+};
+
+/** Records handed to a sink's deliver(), in seq order (ABI 1.1). */
+struct kanal_sink_batch {
+    const char *json;   /**< a JSON array of stored records (schema v1, with seq) */
+    size_t len;         /**< bytes of json */
+    size_t count;       /**< records in the array */
+    uint64_t first_seq; /**< seq of the first record */
+    uint64_t last_seq;  /**< seq of the last one: ack it when all are delivered */
 };
 
 /** A plugin's descriptor, returned by kanal_plugin_entry(). */
@@ -347,6 +399,27 @@ struct kanal_plugin {
     int (*send)(void *state, const struct kanal_send_request *msg);
     /** Optional: the source's options changed in a way that needs no restart. */
     int (*reload)(void *state);
+
+    /* ---- ABI 1.1: pipeline stages.  A plugin serves [processor NAME]
+     * sections when it has process, [sink NAME] sections when it has
+     * deliver, and [source NAME] sections in any case. ---- */
+
+    /**
+     * Processor: look at one normalized record (JSON text, without seq and
+     * with the annotations of the processors before this one) before it is
+     * committed, and fill out.  Runs on the loop thread within the
+     * processor's budget; a negative return, invalid annotation JSON or an
+     * overrun keeps the record without this annotation and counts a failure.
+     */
+    int (*process)(void *state, const char *record_json, size_t len,
+                   struct kanal_process_result *out);
+    /**
+     * Sink: deliver committed records.  The json stays valid only during
+     * the call: copy what you need.  Report the outcome later (or now) with
+     * host->sink_ack(src, batch->last_seq) or host->sink_fail().  A negative
+     * return counts as sink_fail with the host's backoff.
+     */
+    int (*deliver)(void *state, const struct kanal_sink_batch *batch);
 };
 
 /** Fill the three version fields of a struct kanal_plugin. */

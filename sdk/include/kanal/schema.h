@@ -33,7 +33,7 @@
 #define KANAL_RECORD_FIELDS                                                                    \
     "v", "seq", "id", "source", "channel", "kind", "direction", "occurred_at", "received_at",  \
         "external_id", "thread", "reply_to", "from", "to", "mentions", "subject", "text",      \
-        "attachments", "event", "campaign", "status", "contact", "meta", "raw"
+        "attachments", "event", "campaign", "status", "contact", "meta", "raw", "annotations"
 
 /** Fields every stored record has. */
 #define KANAL_RECORD_REQUIRED_FIELDS                                                           \
