@@ -473,30 +473,34 @@ static void set_value(struct option_value *ov, const struct kanal_option *spec)
     ov->spec = spec;
 }
 
-static void build_source(struct config *cfg, const struct raw_section *s, const char *name,
-                         struct loader *loader, const char *path, struct config_errors *errs)
+/* What every plugin section ([source], [processor], [sink]) shares: its
+ * name, its plugin and the role that plugin must be able to serve, the
+ * section's options (the common table, then the plugin's) with defaults and
+ * secrets resolved.  Appends the section to list and returns it, or NULL
+ * after reporting why it cannot be built. */
+static struct source_config *build_section(struct config *cfg, const struct raw_section *s,
+                                           const char *what, const char *name, int role,
+                                           const struct kanal_option *common,
+                                           struct source_config **list, size_t *n,
+                                           struct loader *loader, const char *path,
+                                           struct config_errors *errs)
 {
-    if (strcmp(name, "kanal") == 0) {
-        add_error(errs, path, s->line,
-                  "source name 'kanal' is reserved for the records kanald writes itself");
-        return;
-    }
     if (!valid_source_name(name)) {
-        add_error(errs, path, s->line,
-                  "source name '%s' must be 1-64 letters, digits, '-', '_' or '.'", name);
-        return;
+        add_error(errs, path, s->line, "%s name '%s' must be 1-64 letters, digits, '-', '_' or '.'",
+                  what, name);
+        return NULL;
     }
-    for (size_t i = 0; i < cfg->nsources; i++)
-        if (strcmp(cfg->sources[i].name, name) == 0) {
-            add_error(errs, path, s->line, "source '%s' is defined twice (first on line %d)", name,
-                      cfg->sources[i].line);
-            return;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*list)[i].name, name) == 0) {
+            add_error(errs, path, s->line, "%s '%s' is defined twice (first on line %d)", what,
+                      name, (*list)[i].line);
+            return NULL;
         }
     check_duplicates(s, path, errs);
     const struct raw_kv *pk = raw_get(s, "plugin");
     if (!pk) {
-        add_error(errs, path, s->line, "[source %s] needs 'plugin = NAME'", name);
-        return;
+        add_error(errs, path, s->line, "[%s %s] needs 'plugin = NAME'", what, name);
+        return NULL;
     }
     const struct plugin_module *mod = loader_find(loader, pk->value);
     if (!mod) {
@@ -507,40 +511,44 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
         else
             add_error(errs, path, pk->line, "no plugin named '%s' in %s", pk->value,
                       cfg->plugin_dir);
-        return;
+        return NULL;
+    }
+    const char *why = loader_check_role(mod->desc, role);
+    if (why) {
+        add_error(errs, path, pk->line, "plugin '%s' (%s) cannot serve [%s %s]: %s", pk->value,
+                  mod->path, what, name, why);
+        return NULL;
     }
     const struct kanal_option *popts = mod->desc->options;
     size_t ncommon = 0, nplugin = 0;
-    while (config_common_options[ncommon].name)
+    while (common[ncommon].name)
         ncommon++;
     while (popts && popts[nplugin].name)
         nplugin++;
-
-    cfg->sources = xrealloc(cfg->sources, (cfg->nsources + 1) * sizeof *cfg->sources);
-    struct source_config *sc = &cfg->sources[cfg->nsources++];
-    *sc = (struct source_config){.name = xstrdup(name), .line = s->line, .module = mod};
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    struct source_config *sc = &(*list)[(*n)++];
+    *sc = (struct source_config){
+        .name = xstrdup(name), .line = s->line, .module = mod, .role = role};
     sc->values = xcalloc(ncommon + nplugin, sizeof *sc->values);
     sc->nvalues = ncommon + nplugin;
     for (size_t i = 0; i < ncommon; i++)
-        set_value(&sc->values[i], &config_common_options[i]);
+        set_value(&sc->values[i], &common[i]);
     for (size_t i = 0; i < nplugin; i++) {
         set_value(&sc->values[ncommon + i], &popts[i]);
-        if (find_option(config_common_options, popts[i].name))
+        if (find_option(common, popts[i].name))
             add_error(errs, path, s->line, "plugin '%s' redefines the common option '%s'",
                       mod->desc->name, popts[i].name);
     }
-
     for (size_t i = 0; i < s->nkv; i++)
-        if (!find_option(config_common_options, s->kv[i].key) && !find_option(popts, s->kv[i].key))
-            add_error(errs, path, s->kv[i].line, "unknown key '%s' for plugin '%s' in [source %s]",
-                      s->kv[i].key, mod->desc->name, name);
+        if (!find_option(common, s->kv[i].key) && !find_option(popts, s->kv[i].key))
+            add_error(errs, path, s->kv[i].line, "unknown key '%s' for plugin '%s' in [%s %s]",
+                      s->kv[i].key, mod->desc->name, what, name);
 
     /* insecure_inline_secrets decides how secrets are read: look at it first. */
     int inline_ok = 0;
     const struct raw_kv *ik = raw_get(s, "insecure_inline_secrets");
     if (ik)
         util_parse_bool(ik->value, &inline_ok);
-
     for (size_t i = 0; i < sc->nvalues; i++) {
         struct option_value *ov = &sc->values[i];
         const struct kanal_option *o = ov->spec;
@@ -549,22 +557,22 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
         int line = kv ? kv->line : s->line;
         if (!text) {
             if (o->required)
-                add_error(errs, path, s->line, "[source %s] needs '%s' (%s)", name, o->name,
+                add_error(errs, path, s->line, "[%s %s] needs '%s' (%s)", what, name, o->name,
                           o->help ? o->help : "required by the plugin");
             continue;
         }
         if (o->type == KANAL_OPT_SECRET && kv) {
             char *resolved = NULL;
-            const char *why = NULL;
-            if (secret_resolve(text, inline_ok, &resolved, &why) < 0) {
-                add_error(errs, path, line, "secret '%s': %s", o->name, why);
+            const char *swhy = NULL;
+            if (secret_resolve(text, inline_ok, &resolved, &swhy) < 0) {
+                add_error(errs, path, line, "secret '%s': %s", o->name, swhy);
                 continue;
             }
             ov->text = resolved;
         } else {
-            const char *why = "";
-            if (parse_value(o, text, &ov->num, &why) < 0) {
-                add_error(errs, path, line, "'%s' = '%s': %s", o->name, text, why);
+            const char *pwhy = "";
+            if (parse_value(o, text, &ov->num, &pwhy) < 0) {
+                add_error(errs, path, line, "'%s' = '%s': %s", o->name, text, pwhy);
                 continue;
             }
             ov->text = xstrdup(text);
@@ -572,6 +580,22 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
         ov->set = 1;
         ov->line = kv ? kv->line : 0;
     }
+    return sc;
+}
+
+static void build_source(struct config *cfg, const struct raw_section *s, const char *name,
+                         struct loader *loader, const char *path, struct config_errors *errs)
+{
+    if (strcmp(name, "kanal") == 0) {
+        add_error(errs, path, s->line,
+                  "source name 'kanal' is reserved for the records kanald writes itself");
+        return;
+    }
+    struct source_config *sc =
+        build_section(cfg, s, "source", name, STAGE_SOURCE, config_common_options, &cfg->sources,
+                      &cfg->nsources, loader, path, errs);
+    if (!sc)
+        return;
     const struct option_value *v;
     if ((v = source_config_value(sc, "public_url")) && v->set)
         sc->public_url = v->text;
@@ -816,103 +840,13 @@ static void build_stage(struct config *cfg, const struct raw_section *s, struct 
     const char *name = s->name + strlen(what) + 1;
     while (*name == ' ')
         name++;
-    struct source_config **list = role == STAGE_PROCESSOR ? &cfg->processors : &cfg->sinks;
-    size_t *n = role == STAGE_PROCESSOR ? &cfg->nprocessors : &cfg->nsinks;
-    const struct kanal_option *common =
-        role == STAGE_PROCESSOR ? config_processor_options : config_sink_options;
-    if (!valid_source_name(name)) {
-        add_error(errs, path, s->line, "%s name '%s' must be 1-64 letters, digits, '-', '_' or '.'",
-                  what, name);
+    struct source_config *sc = build_section(
+        cfg, s, what, name, role,
+        role == STAGE_PROCESSOR ? config_processor_options : config_sink_options,
+        role == STAGE_PROCESSOR ? &cfg->processors : &cfg->sinks,
+        role == STAGE_PROCESSOR ? &cfg->nprocessors : &cfg->nsinks, loader, path, errs);
+    if (!sc)
         return;
-    }
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*list)[i].name, name) == 0) {
-            add_error(errs, path, s->line, "%s '%s' is defined twice (first on line %d)", what,
-                      name, (*list)[i].line);
-            return;
-        }
-    check_duplicates(s, path, errs);
-    const struct raw_kv *pk = raw_get(s, "plugin");
-    if (!pk) {
-        add_error(errs, path, s->line, "[%s %s] needs 'plugin = NAME'", what, name);
-        return;
-    }
-    const struct plugin_module *mod = loader_find(loader, pk->value);
-    if (!mod) {
-        const struct plugin_refusal *r = loader_refusal(loader, pk->value);
-        if (r)
-            add_error(errs, path, pk->line, "plugin '%s' was refused: %s: %s", pk->value,
-                      r->path, r->reason);
-        else
-            add_error(errs, path, pk->line, "no plugin named '%s' in %s", pk->value,
-                      cfg->plugin_dir);
-        return;
-    }
-    const char *why = loader_check_role(mod->desc, role);
-    if (why) {
-        add_error(errs, path, pk->line, "plugin '%s' (%s) cannot serve [%s %s]: %s", pk->value,
-                  mod->path, what, name, why);
-        return;
-    }
-    const struct kanal_option *popts = mod->desc->options;
-    size_t ncommon = 0, nplugin = 0;
-    while (common[ncommon].name)
-        ncommon++;
-    while (popts && popts[nplugin].name)
-        nplugin++;
-    *list = xrealloc(*list, (*n + 1) * sizeof **list);
-    struct source_config *sc = &(*list)[(*n)++];
-    *sc = (struct source_config){.name = xstrdup(name), .line = s->line, .module = mod,
-                                 .role = role};
-    sc->values = xcalloc(ncommon + nplugin, sizeof *sc->values);
-    sc->nvalues = ncommon + nplugin;
-    for (size_t i = 0; i < ncommon; i++)
-        set_value(&sc->values[i], &common[i]);
-    for (size_t i = 0; i < nplugin; i++) {
-        set_value(&sc->values[ncommon + i], &popts[i]);
-        if (find_option(common, popts[i].name))
-            add_error(errs, path, s->line, "plugin '%s' redefines the common option '%s'",
-                      mod->desc->name, popts[i].name);
-    }
-    for (size_t i = 0; i < s->nkv; i++)
-        if (!find_option(common, s->kv[i].key) && !find_option(popts, s->kv[i].key))
-            add_error(errs, path, s->kv[i].line, "unknown key '%s' for plugin '%s' in [%s %s]",
-                      s->kv[i].key, mod->desc->name, what, name);
-    int inline_ok = 0;
-    const struct raw_kv *ik = raw_get(s, "insecure_inline_secrets");
-    if (ik)
-        util_parse_bool(ik->value, &inline_ok);
-    for (size_t i = 0; i < sc->nvalues; i++) {
-        struct option_value *ov = &sc->values[i];
-        const struct kanal_option *o = ov->spec;
-        const struct raw_kv *kv = raw_get(s, o->name);
-        const char *text = kv ? kv->value : o->default_value;
-        int line = kv ? kv->line : s->line;
-        if (!text) {
-            if (o->required)
-                add_error(errs, path, s->line, "[%s %s] needs '%s' (%s)", what, name, o->name,
-                          o->help ? o->help : "required by the plugin");
-            continue;
-        }
-        if (o->type == KANAL_OPT_SECRET && kv) {
-            char *resolved = NULL;
-            const char *swhy = NULL;
-            if (secret_resolve(text, inline_ok, &resolved, &swhy) < 0) {
-                add_error(errs, path, line, "secret '%s': %s", o->name, swhy);
-                continue;
-            }
-            ov->text = resolved;
-        } else {
-            const char *pwhy = "";
-            if (parse_value(o, text, &ov->num, &pwhy) < 0) {
-                add_error(errs, path, line, "'%s' = '%s': %s", o->name, text, pwhy);
-                continue;
-            }
-            ov->text = xstrdup(text);
-        }
-        ov->set = 1;
-        ov->line = kv ? kv->line : 0;
-    }
     const struct option_value *v;
     if ((v = source_config_value(sc, "match")) && v->set) {
         const char *mwhy = config_match_check(v->text);
