@@ -19,14 +19,14 @@ void contacts_route_import(struct daemon *d, struct http_req *req, const struct 
 void contacts_route_put_crm(struct daemon *d, struct http_req *req, const struct route_params *p);
 void contacts_route_get(struct daemon *d, struct http_req *req, const struct route_params *p);
 void contacts_route_erase(struct daemon *d, struct http_req *req, const struct route_params *p);
-void contacts_route_interactions(struct daemon *d, struct http_req *req, const struct route_params *p);
+void contacts_route_interactions(struct daemon *d, struct http_req *req,
+                                 const struct route_params *p);
 void contacts_route_export(struct daemon *d, struct http_req *req, const struct route_params *p);
 void contacts_route_split(struct daemon *d, struct http_req *req, const struct route_params *p);
 void contacts_route_merge(struct daemon *d, struct http_req *req, const struct route_params *p);
 void contacts_route_consent(struct daemon *d, struct http_req *req, const struct route_params *p);
 /* Every seq of a contact's records (with what it absorbed), sorted. */
-int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t **out,
-                      size_t *n);
+int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t **out, size_t *n);
 /* 1 when the contact of handle withdrew consent on channel. */
 int contacts_opted_out(struct daemon *d, const char *handle, const char *channel);
 

@@ -153,8 +153,8 @@ static void method_not_allowed(struct http_req *req, const char *pattern)
         for (const char *m = route_table[i].methods; *m;) {
             size_t len = strcspn(m, " ");
             if (!list_has(allow, m, len, NULL) && n + len + 2 < sizeof allow)
-                n += (size_t)snprintf(allow + n, sizeof allow - n, "%s%.*s", n ? " " : "",
-                                      (int)len, m);
+                n += (size_t)snprintf(allow + n, sizeof allow - n, "%s%.*s", n ? " " : "", (int)len,
+                                      m);
             m += len;
             m += strspn(m, " ");
         }

@@ -74,7 +74,8 @@ static void handle_healthz(struct daemon *d, struct http_req *req, const struct 
         if (!s->healthy && s->health_reason)
             json_object_set_new(o, "reason", json_string(s->health_reason));
         else if (s->silent_reported)
-            json_object_set_new(o, "reason", json_string("silent longer than expect_traffic_within"));
+            json_object_set_new(o, "reason",
+                                json_string("silent longer than expect_traffic_within"));
         json_object_set_new(srcs, s->sc.name, o);
     }
     /* Liveness: kanald answers, so 200; the detail says what is degraded. */
@@ -149,11 +150,13 @@ const struct route route_table[] = {
     {"POST", "/v1/messages", SCOPE_WRITE, "messages", "", r_send},
     {"GET HEAD", "/v1/messages/{id}", SCOPE_READ, "messages", "", r_message},
     {"GET HEAD", "/v1/sources", SCOPE_READ, "sources", "", r_sources},
-    {"GET HEAD", "/v1/contacts", SCOPE_READ, "contacts", "handle default_country", contacts_route_find},
+    {"GET HEAD", "/v1/contacts", SCOPE_READ, "contacts", "handle default_country",
+     contacts_route_find},
     {"POST", "/v1/contacts/import", SCOPE_ADMIN, "contacts", "", contacts_route_import},
     {"GET HEAD", "/v1/contacts/candidates", SCOPE_ADMIN, "contacts", "after limit",
      candidates_route_list},
-    {"DELETE", "/v1/contacts/candidates/{id}", SCOPE_ADMIN, "contacts", "", candidates_route_reject},
+    {"DELETE", "/v1/contacts/candidates/{id}", SCOPE_ADMIN, "contacts", "",
+     candidates_route_reject},
     {"POST", "/v1/contacts/candidates/{id}/reject", SCOPE_ADMIN, "contacts", "",
      candidates_route_reject},
     {"PUT", "/v1/contacts/crm/{crm_id}", SCOPE_ADMIN, "contacts", "", contacts_route_put_crm},
