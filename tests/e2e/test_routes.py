@@ -224,6 +224,10 @@ def test_links_take_scanners_parameters(make_kanald):
         status, headers, _ = k.request("GET", f"/t/{click['token']}?{q}")
         assert status == 302 and headers["Location"] == "https://shop.example.com/bye"
         assert [r["kind"] for r in k.feed()] == ["click"]
+        # A click link takes no POST: 405 with Allow like every route's.
+        status, headers, data = k.request("POST", f"/t/{click['token']}?{q}")
+        assert status == 405 and headers["Allow"] == "GET, HEAD", (status, headers)
+        assert error_of(data)["code"] == "method_not_allowed"
         cid = contact_of(k, post(k, person_record("lq1", "webhook", "email:lq@example.com")))
         unsub = make_link(k, cid, action="unsubscribe")
         status, _, body = k.request("GET", f"/u/{unsub['token']}?{q}")
