@@ -225,8 +225,46 @@ static json_t *words(const char *list)
     return a;
 }
 
+/* The first row whose pattern is not the one that answers a path of it:
+ * a row placed after a pattern that also matches its paths would never be
+ * reached.  NULL when every row is reachable. */
+static const struct route *route_shadowed(void)
+{
+    for (size_t i = 0; i < route_count; i++) {
+        char path[256];
+        size_t n = 0;
+        for (const char *s = route_table[i].pattern; *s && n + 2 < sizeof path; s++) {
+            if (strcmp(s, "/...") == 0)
+                break;
+            if (*s == '{') {
+                path[n++] = '\x01'; /* a parameter: no literal segment is this */
+                s = strchr(s, '}');
+                if (!s)
+                    return &route_table[i];
+                continue;
+            }
+            path[n++] = *s;
+        }
+        path[n] = '\0';
+        struct route_params p;
+        size_t j = 0;
+        while (j < route_count && !match(route_table[j].pattern, path, &p))
+            j++;
+        if (j == route_count || strcmp(route_table[j].pattern, route_table[i].pattern))
+            return &route_table[i];
+    }
+    return NULL;
+}
+
 int routes_print(FILE *f)
 {
+    const struct route *bad = route_shadowed();
+    if (bad) {
+        fprintf(stderr,
+                "kanald: route %s %s is never reached: an earlier pattern takes its paths\n",
+                bad->methods, bad->pattern);
+        return -1;
+    }
     json_t *all = json_array();
     for (size_t i = 0; i < route_count; i++) {
         const struct route *r = &route_table[i];

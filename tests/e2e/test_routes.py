@@ -77,7 +77,11 @@ def last_seq(k):
 
 def test_routes_option():
     """kanald --routes prints the whole table: every route with its
-    methods, scope, metrics label and query parameters."""
+    methods, scope, metrics label and query parameters.  It exits 1 instead
+    when a row comes after a pattern that takes its paths (a literal path
+    placed after /v1/contacts/{id} would never be reached)."""
+    out = subprocess.run([str(KANALD), "--routes"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
     assert len(ROUTES) >= 20, ROUTES
     for r in ROUTES:
         assert sorted(r) == ["label", "methods", "path", "query", "scope"], r
