@@ -14,13 +14,13 @@
 
 #include <jansson.h>
 
-#include "routes.h"
 #include "contacts.h"
 #include "contacts_api.h"
 #include "daemon.h"
 #include "form.h"
 #include "http.h"
 #include "log.h"
+#include "routes.h"
 #include "util.h"
 
 struct cand_op {

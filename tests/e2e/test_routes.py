@@ -285,3 +285,19 @@ def test_unknown_paths_are_404_everywhere(kanald):
         status, _, data = call(kanald, "GET", path, token)
         assert status == 404, (path, status, data)
         assert error_of(data) == {"code": "not_found", "message": "no such route"}
+
+
+def test_uniform_answers_keep_their_routes_metrics_label(kanald):
+    """Refusals are counted under the route they were meant for (unknown
+    paths under "other"), as before the table."""
+    k = kanald
+    assert call(k, "POST", "/v1/sources", READ_TOKEN)[0] == 405
+    assert call(k, "GET", "/v1/interactions?sorce=x", READ_TOKEN)[0] == 400
+    assert call(k, "GET", "/v1/contacts/c1/export", READ_TOKEN)[0] == 403
+    assert call(k, "GET", "/v1/no-such-route", READ_TOKEN)[0] == 404
+    assert call(k, "GET", "/v1/messages/m1")[0] == 401
+    text = k.request("GET", "/metrics")[2].decode()
+    for route, status in (("sources", 405), ("interactions", 400), ("contacts", 403),
+                          ("other", 404), ("messages", 401)):
+        line = f'kanal_http_requests_total{{route="{route}",status="{status}"}} 1'
+        assert line in text.splitlines(), (line, text)
