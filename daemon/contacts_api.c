@@ -10,7 +10,6 @@
 
 #include <jansson.h>
 
-#include "auth.h"
 #include "contacts.h"
 #include "contacts_api.h"
 #include "daemon.h"
@@ -19,6 +18,7 @@
 #include "handle.h"
 #include "http.h"
 #include "log.h"
+#include "routes.h"
 #include "util.h"
 
 static void respond_json(struct http_req *req, int status, json_t *o)
@@ -767,108 +767,113 @@ static json_t *import_rows(struct http_req *req)
     return rows;
 }
 
-void contacts_handle(struct daemon *d, struct http_req *req, const char *rest)
+/* The handlers of the /v1/contacts routes (routes.c): the router has
+ * matched the method and checked the token's scope. */
+
+void contacts_route_find(struct daemon *d, struct http_req *req, const struct route_params *p)
 {
-    const char *m = req->pub.method;
-    char id[64];
-    req->route = "contacts";
-    if (*rest == '\0' || strcmp(rest, "/") == 0) {
-        if (strcmp(m, "GET") || !auth_require(d->tokens, req, SCOPE_READ))
-            goto method_or_done;
-        find_by_handle(d, req);
+    (void)p;
+    find_by_handle(d, req);
+}
+
+void contacts_route_import(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    json_t *rows = import_rows(req);
+    if (rows)
+        submit(d, req, rows, NULL, apply_import);
+}
+
+void contacts_route_put_crm(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    const char *crm = route_param(p, "crm_id");
+    if (!*crm || strlen(crm) > 200 || strchr(crm, '/')) {
+        http_respond_error(req, 400, "bad_request", "expected /v1/contacts/crm/<crm_id>");
         return;
     }
-    if (strcmp(rest, "/import") == 0) {
-        if (strcmp(m, "POST") || !auth_require(d->tokens, req, SCOPE_ADMIN))
-            goto method_or_done;
-        json_t *rows = import_rows(req);
-        if (rows)
-            submit(d, req, rows, NULL, apply_import);
-        return;
-    }
-    if (strncmp(rest, "/candidates", 11) == 0 && (rest[11] == '\0' || rest[11] == '/')) {
-        candidates_handle(d, req, rest + 11);
-        return;
-    }
-    if (strncmp(rest, "/crm/", 5) == 0) {
-        const char *crm = rest + 5;
-        if (strcmp(m, "PUT") || !auth_require(d->tokens, req, SCOPE_ADMIN))
-            goto method_or_done;
-        if (!*crm || strlen(crm) > 200 || strchr(crm, '/')) {
-            http_respond_error(req, 400, "bad_request", "expected /v1/contacts/crm/<crm_id>");
-            return;
-        }
-        char crm_id[256];
-        form_unescape(crm, strlen(crm), crm_id, 0);
-        json_t *body = body_object(req, 1);
-        if (body)
-            submit(d, req, body, crm_id, apply_crm);
-        return;
-    }
-    const char *slash = strchr(rest + 1, '/');
-    size_t idlen = slash ? (size_t)(slash - rest - 1) : strlen(rest + 1);
-    if (idlen == 0 || idlen >= sizeof id) {
+    char crm_id[256];
+    form_unescape(crm, strlen(crm), crm_id, 0);
+    json_t *body = body_object(req, 1);
+    if (body)
+        submit(d, req, body, crm_id, apply_crm);
+}
+
+/* The {id} of the path in id; 0, or answers 404 for one no contact has. */
+static int contact_id(struct http_req *req, const struct route_params *p, char id[64])
+{
+    const char *v = route_param(p, "id");
+    size_t idlen = strlen(v);
+    if (idlen == 0 || idlen >= 64) {
         http_respond_error(req, 404, "not_found", "no such contact");
-        return;
+        return -1;
     }
-    memcpy(id, rest + 1, idlen);
-    id[idlen] = '\0';
-    const char *sub = slash ? slash : "";
-    if (!*sub && strcmp(m, "GET") == 0) {
-        if (auth_require(d->tokens, req, SCOPE_READ))
-            get_contact(d, req, id);
+    memcpy(id, v, idlen + 1);
+    return 0;
+}
+
+void contacts_route_get(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        get_contact(d, req, id);
+}
+
+void contacts_route_erase(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        erase_contact(d, req, id);
+}
+
+void contacts_route_interactions(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        get_timeline(d, req, id, 0);
+}
+
+void contacts_route_export(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        get_timeline(d, req, id, 1);
+}
+
+void contacts_route_split(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) < 0)
         return;
-    }
-    if (!*sub && strcmp(m, "DELETE") == 0) {
-        if (auth_require(d->tokens, req, SCOPE_ADMIN))
-            erase_contact(d, req, id);
-        return;
-    }
-    if (strcmp(sub, "/interactions") == 0 && strcmp(m, "GET") == 0) {
-        if (auth_require(d->tokens, req, SCOPE_READ))
-            get_timeline(d, req, id, 0);
-        return;
-    }
-    if (strcmp(sub, "/export") == 0 && strcmp(m, "GET") == 0) {
-        if (auth_require(d->tokens, req, SCOPE_ADMIN))
-            get_timeline(d, req, id, 1);
-        return;
-    }
-    if (strcmp(sub, "/split") == 0 && strcmp(m, "POST") == 0) {
-        if (!auth_require(d->tokens, req, SCOPE_ADMIN))
-            return;
-        json_t *body = body_object(req, 1);
-        if (body)
-            submit(d, req, body, id, apply_split);
-        return;
-    }
-    if (strcmp(sub, "/merge") == 0 && strcmp(m, "POST") == 0) {
+    json_t *body = body_object(req, 1);
+    if (body)
+        submit(d, req, body, id, apply_split);
+}
+
+void contacts_route_merge(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
         contacts_merge_route(d, req, id);
+}
+
+void contacts_route_consent(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) < 0)
+        return;
+    json_t *body = body_object(req, 0);
+    if (!body)
+        return;
+    const char *channel = json_string_value(json_object_get(body, "channel"));
+    const char *state = json_string_value(json_object_get(body, "state"));
+    if (!channel || !*channel || strlen(channel) > 32 || !state ||
+        (strcmp(state, "optin") && strcmp(state, "optout"))) {
+        json_decref(body);
+        http_respond_error(req, 400, "bad_request",
+                           "expected {\"channel\": \"sms\", \"state\": \"optin\"|\"optout\"}");
         return;
     }
-    if (strcmp(sub, "/consent") == 0 && strcmp(m, "POST") == 0) {
-        if (!auth_require(d->tokens, req, SCOPE_WRITE))
-            return;
-        json_t *body = body_object(req, 0);
-        if (!body)
-            return;
-        const char *channel = json_string_value(json_object_get(body, "channel"));
-        const char *state = json_string_value(json_object_get(body, "state"));
-        if (!channel || !*channel || strlen(channel) > 32 || !state ||
-            (strcmp(state, "optin") && strcmp(state, "optout"))) {
-            json_decref(body);
-            http_respond_error(req, 400, "bad_request",
-                               "expected {\"channel\": \"sms\", \"state\": \"optin\"|\"optout\"}");
-            return;
-        }
-        submit(d, req, body, id, apply_consent);
-        return;
-    }
-    http_respond_error(req, 404, "not_found", "no such route");
-    return;
-method_or_done:
-    if (!req->responded)
-        http_respond_error(req, 405, "method_not_allowed", "method not allowed here");
+    submit(d, req, body, id, apply_consent);
 }
 
 /* The consent state of a handle's contact on a channel: 1 when opted out. */

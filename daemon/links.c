@@ -238,6 +238,7 @@ void links_route(struct daemon *d, struct http_req *req, const char *token, int 
         links_unsubscribe(d, req, token, link);
     } else if (post) {
         json_decref(link);
+        http_req_add_header(req, "Allow", "GET, HEAD");
         http_respond_error(req, 405, "method_not_allowed", "a tracking link takes GET");
     } else {
         links_hit_click(d, req, token, link);

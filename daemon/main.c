@@ -15,6 +15,7 @@
 #include "links.h"
 #include "log.h"
 #include "outbox.h"
+#include "routes.h"
 #include "transfer.h"
 #include "util.h"
 #include "stages.h"
@@ -40,6 +41,8 @@ static void usage(FILE *f)
             "  -c, --config FILE   configuration file (default %s/kanal.conf)\n"
             "      --check-config  check the configuration (plugins' options and secrets\n"
             "                      included) and exit: 0 when fine, 1 with file:line errors\n"
+            "      --routes        print the HTTP route table as JSON (path, methods, scope,\n"
+            "                      metrics label, query parameters), then exit\n"
             "      --version       print the version and the plugin ABI, then exit\n"
             "  -h, --help          this text\n\n"
             "Signals: SIGTERM/SIGINT stop after finishing work in flight; SIGHUP reloads\n"
@@ -275,6 +278,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"routes", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = KANAL_SYSCONFDIR "/kanal.conf";
@@ -294,6 +298,8 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 'R':
+            return routes_print(stdout) == 0 ? 0 : 1;
         default:
             usage(stderr);
             return 2;
