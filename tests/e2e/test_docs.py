@@ -179,6 +179,26 @@ def test_every_kanald_and_source_key_is_in_the_configuration_reference():
     assert undocumented(tables["config_common_options"], doc, "`[source NAME]`") == []
 
 
+def test_configuration_reference_gives_the_code_defaults():
+    """The default column of each [kanald], [api] and common source key is
+    the default in daemon/config.c (unset or required where it has none)."""
+    src = (ROOT / "daemon" / "config.c").read_text()
+    doc = prose(CONFIG.read_text(encoding="utf-8"))
+    wrong, seen = [], 0
+    for section in ("kanald_options", "api_options", "config_common_options"):
+        body = re.search(r"kanal_option\s+" + section + r"\[\]\s*=\s*\{(.*?)\n\};", src, re.S).group(1)
+        for key, default in re.findall(r'^\s*\{"([a-z_]+)",\s*KANAL_OPT_\w+,\s*(NULL|"[^"]*")', body,
+                                       re.M):
+            row = re.search(r"^\| `" + key + r"` \| ([^|]*)\|", doc, re.M)
+            cell = row.group(1).strip() if row else ""
+            seen += 1
+            ok = (cell.startswith(("unset", "required")) if default == "NULL"
+                  else cell.startswith(f"`{default.strip(chr(34))}`"))
+            if not ok:
+                wrong.append((key, default, cell))
+    assert seen >= 30 and wrong == []
+
+
 @pytest.mark.parametrize("plugin", sorted(GUIDES))
 def test_every_plugin_key_is_in_its_channel_guide(plugin):
     src = "".join(p.read_text() for p in sorted((ROOT / "plugins" / plugin).glob("*.c")))
