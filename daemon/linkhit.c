@@ -194,7 +194,7 @@ json_t *links_clean_text(const char *in, size_t max)
 }
 
 /* Substrings (lower case) of User-Agents of mail gateways' link scanners and
- * other automata; README lists them. */
+ * other automata; docs/crm.md lists them. */
 static const char *const scanner_agents[] = {
     "safelinks",       "safe links", "mimecast",    "proofpoint",     "urldefense", "barracuda",
     "trendmicro",      "forcepoint", "messagelabs", "symantec",       "ironport",   "fireeye",

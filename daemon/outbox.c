@@ -458,7 +458,7 @@ static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_sourc
 static void schedule_pass(struct outbox *ob);
 
 /* The handle a recipient is filed under.  `to` is a handle, or the
- * channel's own address for a person (README: "a handle or the channel's
+ * channel's own address for a person (docs/crm.md: "a handle or the channel's
  * address"): a bare e-mail address on email, a phone number on sms, a wa_id
  * or number on whatsapp, a PSID (a person of the source's page) on
  * facebook; those are looked up as the handle the channel records them

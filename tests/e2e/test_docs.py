@@ -20,7 +20,7 @@ ARCH = ROOT / "docs" / "architecture.md"
 
 # Documents other branches are adding at the time of writing; links to them
 # are allowed before they arrive.  Remove an entry once its file is merged.
-PENDING = {"docs/operations.md"}
+PENDING = set()
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.S | re.M)
 INLINE_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -123,6 +123,115 @@ def test_no_file_refers_to_the_shared_documents():
     if out.returncode not in (0, 1):
         pytest.skip(f"not a git checkout: {out.stderr.strip()}")
     assert out.stdout.split() == []
+
+
+# ---- the README stays short, the configuration reference complete ----
+
+README_MAX_LINES = 300
+CONFIG = ROOT / "docs" / "configuration.md"
+# The channel guide that documents each plugin's options.
+GUIDES = {"webhook": "webhook", "facebook": "meta", "whatsapp": "meta", "twitter": "twitter",
+          "sms": "sms", "email": "email", "signup": "signup", "http": "http"}
+
+
+def option_tables(src):
+    """{table name: [option names]} of every `struct kanal_option NAME[]`
+    initializer in a C source: the keys kanald or a plugin accepts."""
+    tables = {}
+    for m in re.finditer(r"struct kanal_option\s+(\w+)\[\]\s*=\s*\{(.*?)\n\};", src, re.S):
+        tables[m.group(1)] = re.findall(r'^\s*\{\s*"([A-Za-z0-9_]+)"', m.group(2), re.M)
+    return tables
+
+
+def documented_keys(md_text, heading=None):
+    """Names in backticks in the first cell of the tables of a Markdown text
+    (of the section whose heading contains `heading`, when given)."""
+    text = prose(md_text)
+    if heading is not None:
+        parts = re.split(r"^(#{1,6} .*)$", text, flags=re.M)
+        text = "".join(parts[i + 1] for i in range(1, len(parts) - 1, 2) if heading in parts[i])
+    keys = set()
+    for line in text.splitlines():
+        if line.startswith("|"):
+            first = line.strip().strip("|").split("|")[0]
+            keys.update(re.findall(r"`([A-Za-z0-9_]+)`", first))
+    return keys
+
+
+def undocumented(names, md_text, heading=None):
+    return [n for n in names if n not in documented_keys(md_text, heading)]
+
+
+def test_readme_is_the_newcomers_page():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move reference text to docs/"
+
+
+def test_every_kanald_and_source_key_is_in_the_configuration_reference():
+    """Each key of daemon/config.c's [kanald], [api] and common source
+    tables has a row in its section of docs/configuration.md."""
+    tables = option_tables((ROOT / "daemon" / "config.c").read_text())
+    # The tables are found (else this test could not fail).
+    assert {"listen", "max_body", "unknown_raw_max"} <= set(tables["kanald_options"])
+    assert {"plugin", "trust", "send_max_age"} <= set(tables["config_common_options"])
+    assert "tokens" in tables["api_options"]
+    doc = CONFIG.read_text(encoding="utf-8")
+    assert undocumented(tables["kanald_options"], doc, "`[kanald]`") == []
+    assert undocumented(tables["api_options"], doc, "`[api]`") == []
+    assert undocumented(tables["config_common_options"], doc, "`[source NAME]`") == []
+
+
+def test_configuration_reference_gives_the_code_defaults():
+    """The default column of each [kanald], [api] and common source key is
+    the default in daemon/config.c (unset or required where it has none)."""
+    src = (ROOT / "daemon" / "config.c").read_text()
+    doc = prose(CONFIG.read_text(encoding="utf-8"))
+    wrong, seen = [], 0
+    for section in ("kanald_options", "api_options", "config_common_options"):
+        body = re.search(r"kanal_option\s+" + section + r"\[\]\s*=\s*\{(.*?)\n\};", src, re.S).group(1)
+        for key, default in re.findall(r'^\s*\{"([a-z_]+)",\s*KANAL_OPT_\w+,\s*(NULL|"[^"]*")', body,
+                                       re.M):
+            row = re.search(r"^\| `" + key + r"` \| ([^|]*)\|", doc, re.M)
+            cell = row.group(1).strip() if row else ""
+            seen += 1
+            ok = (cell.startswith(("unset", "required")) if default == "NULL"
+                  else cell.startswith(f"`{default.strip(chr(34))}`"))
+            if not ok:
+                wrong.append((key, default, cell))
+    assert seen >= 30 and wrong == []
+
+
+@pytest.mark.parametrize("plugin", sorted(GUIDES))
+def test_every_plugin_key_is_in_its_channel_guide(plugin):
+    src = "".join(p.read_text() for p in sorted((ROOT / "plugins" / plugin).glob("*.c")))
+    names = [n for table in option_tables(src).values() for n in table]
+    assert names, f"plugins/{plugin}: no option table found"
+    # Options several plugins share come into their tables by a macro of a
+    # plugins/shared header (Meta's app_secret, verify_token, ...).
+    own = "".join(p.read_text() for p in sorted((ROOT / "plugins" / plugin).glob("*.[ch]")))
+    for header in sorted(set(re.findall(r'#include "([\w.]+\.h)"', own))):
+        shared = ROOT / "plugins" / "shared" / header
+        if shared.is_file():
+            names += re.findall(r'\{"([A-Za-z0-9_]+)",\s*KANAL_OPT_', shared.read_text())
+    if plugin in ("facebook", "whatsapp"):
+        assert {"app_secret", "verify_token"} <= set(names)
+    guide = (ROOT / "docs" / "channels" / f"{GUIDES[plugin]}.md").read_text(encoding="utf-8")
+    assert undocumented(names, guide) == []
+
+
+def test_key_checker_finds_a_missing_key():
+    """The checks above can fail: a key in the C table and not in a table
+    row of its section, or only in another section or in prose, is missing."""
+    src = ('static const struct kanal_option t[] = {\n    {"alpha", 0},\n'
+           '    {"beta_max", 0},\n    {NULL, 0},\n};\n')
+    names = option_tables(src)["t"]
+    assert names == ["alpha", "beta_max"]
+    doc = ("# Reference\n\n## `[one]`\n\n| key | default |\n|---|---|\n| `alpha` | 1 |\n\n"
+           "`beta_max` is mentioned here only in prose.\n\n## `[two]`\n\n| key |\n|---|\n"
+           "| `beta_max`, `gamma` | 2 |\n")
+    assert undocumented(names, doc, "`[one]`") == ["beta_max"]
+    assert undocumented(names, doc, "`[two]`") == ["alpha"]
+    assert undocumented(names, doc) == []
 
 
 def test_link_checker_catches_each_kind_of_bad_link(tmp_path, monkeypatch):
