@@ -20,6 +20,7 @@
 
 #include <lmdb.h>
 
+#include "kanal_errors.h"
 #include "reader_int.h"
 
 /* A batch ends after this many records or bytes, whichever comes first. */
@@ -507,18 +508,9 @@ const char *kanal_reader_store_id(struct kanal_reader *r)
 
 const char *kanal_reader_strerror(int err)
 {
-    switch (err) {
-    case 0:
-        return "success";
-    case KANAL_EFORMAT:
-        return "the store's format version is newer than this libkanal reads "
-               "(upgrade libkanal)";
-    case KANAL_ENOTSTORE:
-        return "not a kanal store (no interaction log in it)";
-    case KANAL_ECURSOR:
-        return "the cursor is past the store's last seq (a restored backup or another "
-               "store: read again from a seq you know and dedupe by record id)";
-    }
+    const char *text = kanal_error_text(err); /* common/kanal_errors.h */
+    if (text)
+        return text;
     /* LMDB's own codes sit in -30799..-30780. */
     if (err <= MDB_KEYEXIST && err >= MDB_LAST_ERRCODE)
         return mdb_strerror(err);
