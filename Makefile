@@ -319,6 +319,14 @@ $(BUILD)/tests/test_reader: tests/unit/test_reader.c $(CORE_OBJ) $(BUILD)/libkan
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(BUILD)/libkanal.a \
 	    $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_layout writes a store with the daemon's objects and opens it with
+# libkanal (and its internal header).
+$(BUILD)/tests/test_layout: tests/unit/test_layout.c $(CORE_OBJ) $(BUILD)/libkanal.a \
+                            tests/unit/unit.h $(COMMON_H) | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Isdk/reader $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) \
+	    $(BUILD)/libkanal.a $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
+
 # test_errors compares kanald's and libkanal's strerror.
 $(BUILD)/tests/test_errors: tests/unit/test_errors.c $(CORE_OBJ) $(BUILD)/libkanal.a \
                             tests/unit/unit.h $(COMMON_H) | deps-test
