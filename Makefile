@@ -64,6 +64,10 @@ LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
 DAEMON_SRC := $(wildcard daemon/*.c)
 DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
+# Sources under common/ that kanald and kanalctl both compile in (the record
+# check); kanald's objects of them are part of DAEMON_OBJ.
+COMMON_SRC := $(wildcard common/*.c)
+DAEMON_OBJ += $(patsubst common/%.c,$(BUILD)/obj/common/%.o,$(COMMON_SRC))
 # Everything but the entry point and its signal handling, for unit tests and benchmarks.
 CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signals.o,$(DAEMON_OBJ))
 
@@ -146,6 +150,10 @@ $(BUILD)/prefix.stamp: FORCE
 	@echo '$(PREFIX) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR)' > $@
 
 $(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/obj/common/%.o: common/%.c $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -308,8 +316,9 @@ $(BUILD)/sdk/consumer: sdk/examples/consumer.c sdk/include/kanal/reader.h $(BUIL
 	    -Wl,-rpath,'$$ORIGIN/..'
 
 # kanalctl links libkanal statically, and uses its internal header.
-$(BUILD)/kanalctl: $(KANALCTL_SRC) tools/kanalctl/kanalctl.h $(wildcard sdk/include/kanal/*.h) $(COMMON_H) $(BUILD)/libkanal.a | deps
-	$(CC) $(CTL_CFLAGS) -DKANAL_VERSION='"$(VERSION)"' $(LDFLAGS_ALL) -o $@ $(KANALCTL_SRC) \
+$(BUILD)/kanalctl: $(KANALCTL_SRC) $(COMMON_SRC) tools/kanalctl/kanalctl.h \
+                   $(wildcard sdk/include/kanal/*.h) $(COMMON_H) $(BUILD)/libkanal.a | deps
+	$(CC) $(CTL_CFLAGS) -DKANAL_VERSION='"$(VERSION)"' $(LDFLAGS_ALL) -o $@ $(KANALCTL_SRC) $(COMMON_SRC) \
 	    $(BUILD)/libkanal.a $(CTL_LIBS)
 
 # test_reader writes with the daemon's objects and reads through libkanal.

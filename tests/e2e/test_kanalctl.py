@@ -378,8 +378,8 @@ def test_check_finds_and_lists_each_problem(fed):
     assert p.returncode == 1, p.stdout + p.stderr
     out = p.stdout
     assert "record 2: not valid JSON" in out
-    assert "record 3: direction: 'sideways'" in out
-    assert "record 5: required field 'received_at' is missing" in out
+    assert "record 3: field 'direction' must be inbound, outbound or peer, not 'sideways'" in out
+    assert "record 5: field 'received_at' is required" in out
     assert "log: seqs 7 to 8 are missing" in out
     assert "idem key hooks/message/ghost: points to seq 999, which is not in the log" in out
     assert "idem key hooks/message/wrong: points to seq 1, which is hooks/message/m1" in out

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "reader_int.h"
+#include "record_check.h"
 
 #define MAX_SHOWN 20
 
@@ -69,7 +70,7 @@ static void check_record(struct check *c, uint64_t seq, const MDB_val *v)
         return;
     }
     char why[256];
-    if (ctl_validate_record(rec, why, sizeof why))
+    if (record_check(rec, RECORD_CHECK_STORED, why, sizeof why))
         problem(c, "record %" PRIu64 ": %s", seq, why);
     else if ((uint64_t)json_integer_value(json_object_get(rec, "seq")) != seq)
         problem(c, "record %" PRIu64 ": its seq field says %" JSON_INTEGER_FORMAT, seq,
