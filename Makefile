@@ -365,7 +365,7 @@ install-libkanal: all
 # ---- end of libkanal, kanalctl ----
 
 format:
-	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
+	clang-format -i daemon/*.[ch] common/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
 	    tests/unit/*.[ch] tests/plugins/*.c
 
 clean:

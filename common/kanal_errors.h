@@ -13,18 +13,18 @@
 #include <kanal/reader.h>
 
 /* X(code, name): every kanal code, the plugin ABI's then the reader's. */
-#define KANAL_ERROR_TABLE(X)                                                                   \
-    X(KANAL_ERECORD, "record does not match interaction schema v1")                            \
-    X(KANAL_ESTORE, "the store cannot commit now")                                             \
-    X(KANAL_EABI, "plugin is not binary compatible")                                           \
-    X(KANAL_ECONFIG, "invalid configuration")                                                  \
-    X(KANAL_ESIGNATURE, "signature missing or wrong")                                          \
-    X(KANAL_ESTOPPED, "source or daemon is stopping")                                          \
-    X(KANAL_EHANDLE, "handle cannot be normalized")                                            \
-    X(KANAL_EFORMAT, "the store's format version is newer than this libkanal reads "           \
-                     "(upgrade libkanal)")                                                     \
-    X(KANAL_ENOTSTORE, "not a kanal store (no interaction log in it)")                         \
-    X(KANAL_ECURSOR, "the cursor is past the store's last seq (a restored backup or another "  \
+#define KANAL_ERROR_TABLE(X)                                                                  \
+    X(KANAL_ERECORD, "record does not match interaction schema v1")                           \
+    X(KANAL_ESTORE, "the store cannot commit now")                                            \
+    X(KANAL_EABI, "plugin is not binary compatible")                                          \
+    X(KANAL_ECONFIG, "invalid configuration")                                                 \
+    X(KANAL_ESIGNATURE, "signature missing or wrong")                                         \
+    X(KANAL_ESTOPPED, "source or daemon is stopping")                                         \
+    X(KANAL_EHANDLE, "handle cannot be normalized")                                           \
+    X(KANAL_EFORMAT, "the store's format version is newer than this libkanal reads "          \
+                     "(upgrade libkanal)")                                                    \
+    X(KANAL_ENOTSTORE, "not a kanal store (no interaction log in it)")                        \
+    X(KANAL_ECURSOR, "the cursor is past the store's last seq (a restored backup or another " \
                      "store: read again from a seq you know and dedupe by record id)")
 
 struct kanal_error_name {

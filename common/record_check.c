@@ -27,8 +27,8 @@ static const char *const party_fields[] = {KANAL_PARTY_FIELDS};
 static const char *const attachment_fields[] = {KANAL_ATTACHMENT_FIELDS};
 static const char *const event_fields[] = {KANAL_EVENT_FIELDS};
 /* Optional members that only need to be strings. */
-static const char *const plain_strings[] = {"thread",   "reply_to", "subject",
-                                            "text",     "campaign", "contact"};
+static const char *const plain_strings[] = {"thread", "reply_to", "subject",
+                                            "text",   "campaign", "contact"};
 
 struct check {
     enum record_check_mode mode;
@@ -145,8 +145,8 @@ static int is_name(const char *s, size_t max, int upper)
         return 0;
     for (; *s; s++) {
         char ch = *s;
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-                 ch == '-' || (upper && ((ch >= 'A' && ch <= 'Z') || ch == '.'));
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+                 (upper && ((ch >= 'A' && ch <= 'Z') || ch == '.'));
         if (!ok)
             return 0;
     }

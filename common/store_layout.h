@@ -47,20 +47,20 @@
  *   pending    seq (uint64) -> contact ids, each ending in \0, to fold
  *              into timeline
  *   candidates "<cA>-<cB>" -> a merge candidate's JSON */
-#define KANAL_STORE_DBS(X)                                                                     \
-    X(LOG, "log", MDB_INTEGERKEY)                                                              \
-    X(IDEM, "idem", 0)                                                                         \
-    X(STATE, "state", 0)                                                                       \
-    X(META, "meta", 0)                                                                         \
-    X(HANDLES, "handles", 0)                                                                   \
-    X(CONTACTS, "contacts", 0)                                                                 \
-    X(OUTBOX, "outbox", MDB_INTEGERKEY)                                                        \
-    X(MESSAGES, "messages", 0)                                                                 \
-    X(MSGKEYS, "msgkeys", 0)                                                                   \
-    X(TIMELINE, "timeline", 0)                                                                 \
-    X(ERASED, "erased", 0)                                                                     \
-    X(LINKS, "links", 0)                                                                       \
-    X(PENDING, "pending", MDB_INTEGERKEY)                                                      \
+#define KANAL_STORE_DBS(X)                \
+    X(LOG, "log", MDB_INTEGERKEY)         \
+    X(IDEM, "idem", 0)                    \
+    X(STATE, "state", 0)                  \
+    X(META, "meta", 0)                    \
+    X(HANDLES, "handles", 0)              \
+    X(CONTACTS, "contacts", 0)            \
+    X(OUTBOX, "outbox", MDB_INTEGERKEY)   \
+    X(MESSAGES, "messages", 0)            \
+    X(MSGKEYS, "msgkeys", 0)              \
+    X(TIMELINE, "timeline", 0)            \
+    X(ERASED, "erased", 0)                \
+    X(LINKS, "links", 0)                  \
+    X(PENDING, "pending", MDB_INTEGERKEY) \
     X(CANDIDATES, "candidates", 0)
 
 #define KANAL__STORE_DB_ENUM(id, name, flags) KANAL_STORE_DB_##id,
@@ -94,15 +94,14 @@ _Static_assert(KANAL_STORE_DB_COUNT <= 32, "readers keep a bit per database");
 #define KANAL_IDEM_DIGEST_PREFIX "sha256:"
 
 /* 1 when source \0 kind \0 external_id fits in a key as it is. */
-static inline int kanal_idem_key_fits(const char *source, const char *kind,
-                                      const char *external_id)
+static inline int kanal_idem_key_fits(const char *source, const char *kind, const char *external_id)
 {
     return strlen(source) + strlen(kind) + strlen(external_id) + 2 <= KANAL_STORE_MAX_KEY;
 }
 
 /* source \0 kind \0 id into buf: its length, or 0 when buf is too small. */
-static inline size_t kanal_idem_key(char *buf, size_t buf_len, const char *source,
-                                    const char *kind, const char *id)
+static inline size_t kanal_idem_key(char *buf, size_t buf_len, const char *source, const char *kind,
+                                    const char *id)
 {
     size_t a = strlen(source), b = strlen(kind), c = strlen(id);
     if (a + b + c + 2 > buf_len)
@@ -132,8 +131,7 @@ static inline int kanal_idem_key_split(const void *key, size_t len, const char *
 }
 
 /* source \0 key into buf: its length, or 0 when buf is too small. */
-static inline size_t kanal_state_key(char *buf, size_t buf_len, const char *source,
-                                     const char *key)
+static inline size_t kanal_state_key(char *buf, size_t buf_len, const char *source, const char *key)
 {
     size_t a = strlen(source), b = strlen(key);
     if (a + b + 1 > buf_len)

@@ -149,8 +149,8 @@ static void test_state_keys(void **state)
 static void test_timeline_keys_round_trip_in_seq_order(void **state)
 {
     (void)state;
-    static const uint64_t seqs[] = {0, 1, 255, 256, 65535, 65536, 1ull << 32, (1ull << 56) + 7,
-                                    UINT64_MAX - 1, UINT64_MAX};
+    static const uint64_t seqs[] = {
+        0, 1, 255, 256, 65535, 65536, 1ull << 32, (1ull << 56) + 7, UINT64_MAX - 1, UINT64_MAX};
     static const char *const cids[] = {"c1", "c12", "c999999999"};
     for (size_t c = 0; c < sizeof cids / sizeof cids[0]; c++) {
         unsigned char prev[KANAL_TIMELINE_KEY_MAX], key[KANAL_TIMELINE_KEY_MAX];
@@ -169,8 +169,7 @@ static void test_timeline_keys_round_trip_in_seq_order(void **state)
             /* Not a key of another contact, even one whose id is a prefix. */
             for (size_t o = 0; o < sizeof cids / sizeof cids[0]; o++)
                 if (o != c)
-                    assert_false(
-                        kanal_timeline_key_of(key, n, cids[o], strlen(cids[o]), &seq));
+                    assert_false(kanal_timeline_key_of(key, n, cids[o], strlen(cids[o]), &seq));
         }
     }
     unsigned char small[8];

@@ -28,11 +28,14 @@ static json_t *stored_full(void)
         "\"channel\":\"whatsapp\",\"kind\":\"message\",\"direction\":\"inbound\","
         "\"occurred_at\":\"2026-11-23T16:00:00.000Z\",\"received_at\":\"2026-11-23T16:00:01.250Z\","
         "\"external_id\":\"wamid.1\",\"thread\":\"t\",\"reply_to\":\"r\","
-        "\"from\":{\"handle\":\"wa:905321234567\",\"name\":\"Ay\xc5\x9f" "e\",\"role\":\"customer\","
+        "\"from\":{\"handle\":\"wa:905321234567\",\"name\":\"Ay\xc5\x9f"
+        "e\",\"role\":\"customer\","
         "\"handles\":[\"wa:905321234567\",\"phone:+905321234567\"],\"trust\":\"verified\"},"
-        "\"to\":[{\"handle\":\"wa:908501112233\",\"role\":\"brand\",\"handles\":[\"wa:908501112233\"]}],"
+        "\"to\":[{\"handle\":\"wa:908501112233\",\"role\":\"brand\",\"handles\":[\"wa:"
+        "908501112233\"]}],"
         "\"mentions\":[],\"subject\":\"s\",\"text\":\"merhaba\","
-        "\"attachments\":[{\"type\":\"image\",\"url\":\"https://x.example/a\",\"mime\":\"image/png\","
+        "\"attachments\":[{\"type\":\"image\",\"url\":\"https://x.example/a\",\"mime\":\"image/"
+        "png\","
         "\"size\":0,\"name\":\"a.png\",\"id\":\"m1\",\"caption\":\"c\"}],"
         "\"event\":{\"id\":\"e1\",\"name\":\"Fuar\",\"starts_at\":\"2026-12-01T09:00:00.000Z\"},"
         "\"campaign\":\"kasim\",\"status\":\"read\",\"contact\":\"c1\",\"meta\":{\"a\":[1]},"
@@ -134,8 +137,8 @@ static void test_stored_required_fields(void **state)
     expect_refused(with(stored_full(), "from", "{\"handle\":\"x:1\",\"role\":\"customer\"}"),
                    STORED, "from.handles");
     /* Null is not absent in a stored record: the schema wants the type. */
-    static const char *const optional[] = {"thread", "reply_to", "subject", "text", "campaign",
-                                           "contact", "status", "event", "from"};
+    static const char *const optional[] = {"thread",  "reply_to", "subject", "text", "campaign",
+                                           "contact", "status",   "event",   "from"};
     for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++) {
         char want[40];
         snprintf(want, sizeof want, "'%s", optional[i]);
@@ -159,7 +162,8 @@ static void test_stored_values(void **state)
         {"id", "\"a/b\"", "'id'"},
         {"source", "\"wa main\"", "'source'"},
         {"source", "\"\"", "'source'"},
-        {"source", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", "'source'"},
+        {"source", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+         "'source'"},
         {"channel", "\"WhatsApp\"", "'channel'"},
         {"channel", "\"what.sapp\"", "'channel'"},
         {"kind", "\"tweet\"", "'kind'"},
@@ -191,14 +195,29 @@ static void test_stored_values(void **state)
 static void test_stored_handles(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"nocolon", "Email:a@b.example", ":value", "1x:v",
-                                      "email: a@b.example", "email:", "e mail:x",
-                                      "email:a\nb", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:v",
-                                      "x:\xc2\xa0nbsp", "x:\xe3\x80\x80ideographic",
-                                      "x:a\rb", "x:a\xe2\x80\xa8" "b"};
-    static const char *const good[] = {"email:a@b.example", "x:1", "fb:123/456", "a_b-c:v ",
-                                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:v", "erased:7",
-                                       "x:a\xc2\xa0" "b", "x:\xc3\xbc"};
+    static const char *const bad[] = {"nocolon",
+                                      "Email:a@b.example",
+                                      ":value",
+                                      "1x:v",
+                                      "email: a@b.example",
+                                      "email:",
+                                      "e mail:x",
+                                      "email:a\nb",
+                                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:v",
+                                      "x:\xc2\xa0nbsp",
+                                      "x:\xe3\x80\x80ideographic",
+                                      "x:a\rb",
+                                      "x:a\xe2\x80\xa8"
+                                      "b"};
+    static const char *const good[] = {"email:a@b.example",
+                                       "x:1",
+                                       "fb:123/456",
+                                       "a_b-c:v ",
+                                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:v",
+                                       "erased:7",
+                                       "x:a\xc2\xa0"
+                                       "b",
+                                       "x:\xc3\xbc"};
     char party[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *h = json_string(bad[i]);
@@ -214,8 +233,8 @@ static void test_stored_handles(void **state)
     }
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         assert_true(record_check_handle(good[i]));
-        snprintf(party, sizeof party, "[{\"handle\":\"%s\",\"role\":\"brand\",\"handles\":[\"%s\"]}]",
-                 good[i], good[i]);
+        snprintf(party, sizeof party,
+                 "[{\"handle\":\"%s\",\"role\":\"brand\",\"handles\":[\"%s\"]}]", good[i], good[i]);
         expect_ok(with(stored_full(), "to", party), STORED);
     }
 }
@@ -258,8 +277,8 @@ static void test_emitted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_records),      cmocka_unit_test(test_stored_required_fields),
-        cmocka_unit_test(test_stored_values),     cmocka_unit_test(test_stored_handles),
+        cmocka_unit_test(test_good_records),  cmocka_unit_test(test_stored_required_fields),
+        cmocka_unit_test(test_stored_values), cmocka_unit_test(test_stored_handles),
         cmocka_unit_test(test_emitted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
