@@ -46,7 +46,8 @@
  *   links      token -> a tracking link's JSON
  *   pending    seq (uint64) -> contact ids, each ending in \0, to fold
  *              into timeline
- *   candidates "<cA>-<cB>" -> a merge candidate's JSON */
+ *   candidates "<cA>-<cB>", the lower contact number first -> a merge
+ *              candidate's JSON (daemon/candidates.c) */
 #define KANAL_STORE_DBS(X)                \
     X(LOG, "log", MDB_INTEGERKEY)         \
     X(IDEM, "idem", 0)                    \
