@@ -56,11 +56,18 @@ endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include -Idaemon $(PKG_CFLAGS) $(CFLAGS)
+# common/: what kanald, libkanal and kanalctl share and do not publish (the
+# error table, the store layout, the record validator).
+COMMON_H   := $(wildcard common/*.h)
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include -Icommon -Idaemon $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
 DAEMON_SRC := $(wildcard daemon/*.c)
 DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
+# Sources under common/ that kanald and kanalctl both compile in (the record
+# check); kanald's objects of them are part of DAEMON_OBJ.
+COMMON_SRC := $(wildcard common/*.c)
+DAEMON_OBJ += $(patsubst common/%.c,$(BUILD)/obj/common/%.o,$(COMMON_SRC))
 # Everything but the entry point and its signal handling, for unit tests and benchmarks.
 CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signals.o,$(DAEMON_OBJ))
 
@@ -145,7 +152,11 @@ $(BUILD)/prefix.stamp: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(PREFIX) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR)' > $@
 
-$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) sdk/include/kanal/plugin.h | deps
+$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/obj/common/%.o: common/%.c $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -275,12 +286,12 @@ TEST_DEBS     += python3-lmdb
 LIBDIR        := $(PREFIX)/lib
 BINDIR        := $(PREFIX)/bin
 READER_OBJ    := $(patsubst sdk/reader/%.c,$(BUILD)/obj/reader/%.o,$(wildcard sdk/reader/*.c))
-READER_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include \
+READER_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include -Icommon \
                  $(shell pkg-config --cflags lmdb 2>/dev/null)
 READER_LIBS    = $(shell pkg-config --libs lmdb 2>/dev/null)
 LIBKANAL      := $(BUILD)/libkanal.so.1 $(BUILD)/libkanal.so $(BUILD)/libkanal.a $(BUILD)/kanal.pc
 KANALCTL_SRC  := $(wildcard tools/kanalctl/*.c)
-CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader \
+CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader -Icommon \
                  $(shell pkg-config --cflags jansson lmdb 2>/dev/null)
 CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl 2>/dev/null)
 
@@ -288,7 +299,7 @@ CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl 2>/dev/null)
 all: libkanal $(BUILD)/kanalctl $(BUILD)/sdk/consumer
 libkanal: $(LIBKANAL)
 
-$(BUILD)/obj/reader/%.o: sdk/reader/%.c $(wildcard sdk/reader/*.h) sdk/include/kanal/reader.h \
+$(BUILD)/obj/reader/%.o: sdk/reader/%.c $(wildcard sdk/reader/*.h) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) \
                          | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(READER_CFLAGS) -c -o $@ $<
@@ -314,13 +325,29 @@ $(BUILD)/sdk/consumer: sdk/examples/consumer.c sdk/include/kanal/reader.h $(BUIL
 	    -Wl,-rpath,'$$ORIGIN/..'
 
 # kanalctl links libkanal statically, and uses its internal header.
-$(BUILD)/kanalctl: $(KANALCTL_SRC) tools/kanalctl/kanalctl.h $(wildcard sdk/include/kanal/*.h) $(BUILD)/libkanal.a | deps
-	$(CC) $(CTL_CFLAGS) -DKANAL_VERSION='"$(VERSION)"' $(LDFLAGS_ALL) -o $@ $(KANALCTL_SRC) \
+$(BUILD)/kanalctl: $(KANALCTL_SRC) $(COMMON_SRC) tools/kanalctl/kanalctl.h \
+                   $(wildcard sdk/include/kanal/*.h) $(COMMON_H) $(BUILD)/libkanal.a | deps
+	$(CC) $(CTL_CFLAGS) -DKANAL_VERSION='"$(VERSION)"' $(LDFLAGS_ALL) -o $@ $(KANALCTL_SRC) $(COMMON_SRC) \
 	    $(BUILD)/libkanal.a $(CTL_LIBS)
 
 # test_reader writes with the daemon's objects and reads through libkanal.
 $(BUILD)/tests/test_reader: tests/unit/test_reader.c $(CORE_OBJ) $(BUILD)/libkanal.a \
                             tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(BUILD)/libkanal.a \
+	    $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
+
+# test_layout writes a store with the daemon's objects and opens it with
+# libkanal (and its internal header).
+$(BUILD)/tests/test_layout: tests/unit/test_layout.c $(CORE_OBJ) $(BUILD)/libkanal.a \
+                            tests/unit/unit.h $(COMMON_H) | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Isdk/reader $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) \
+	    $(BUILD)/libkanal.a $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
+
+# test_errors compares kanald's and libkanal's strerror.
+$(BUILD)/tests/test_errors: tests/unit/test_errors.c $(CORE_OBJ) $(BUILD)/libkanal.a \
+                            tests/unit/unit.h $(COMMON_H) | deps-test
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(BUILD)/libkanal.a \
 	    $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
@@ -347,7 +374,7 @@ install-libkanal: all
 # ---- end of libkanal, kanalctl ----
 
 format:
-	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
+	clang-format -i daemon/*.[ch] common/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
 	    tests/unit/*.[ch] tests/plugins/*.c
 
 clean:

@@ -97,8 +97,7 @@ int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char 
     int rc = mdb_get(txn, st->handles, &k, &v);
     if (rc)
         return rc;
-    const char *nul = memchr(v.mv_data, '\0', v.mv_size);
-    size_t n = nul ? (size_t)(nul - (const char *)v.mv_data) : 0;
+    size_t n = kanal_handle_value_cid_len(v.mv_data, v.mv_size);
     if (n == 0 || n >= out_len)
         return MDB_CORRUPTED;
     memcpy(out, v.mv_data, n);
@@ -117,14 +116,11 @@ json_t *contacts_handle_provenance(const MDB_val *v)
 
 static int timeline_put(struct store *st, MDB_txn *txn, const char *cid, uint64_t seq)
 {
-    unsigned char key[48];
-    size_t n = strlen(cid);
-    if (n + 9 > sizeof key)
+    unsigned char key[KANAL_TIMELINE_KEY_MAX];
+    size_t n = kanal_timeline_key(key, sizeof key, cid, seq);
+    if (!n)
         return EINVAL;
-    memcpy(key, cid, n + 1);
-    for (int i = 0; i < 8; i++)
-        key[n + 1 + i] = (unsigned char)(seq >> (56 - 8 * i));
-    MDB_val k = {n + 9, key}, v = {0, ""};
+    MDB_val k = {n, key}, v = {0, ""};
     return mdb_put(txn, st->timeline, &k, &v, 0);
 }
 
@@ -184,7 +180,7 @@ static char *now_text(char buf[32])
 
 static int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out)
 {
-    static const char key[] = "next_contact";
+    static const char key[] = KANAL_META_NEXT_CONTACT;
     MDB_val k = {sizeof key - 1, (void *)key}, v;
     uint64_t n = 1;
     int rc = mdb_get(txn, st->meta, &k, &v);

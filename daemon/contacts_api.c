@@ -268,14 +268,6 @@ static void collect_ids(json_t *c, json_t *ids, struct daemon *d, MDB_txn *txn, 
     }
 }
 
-static uint64_t be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -303,13 +295,14 @@ int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t 
         MDB_val k = {il, (void *)id}, v;
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (k.mv_size != il + 8 || memcmp(k.mv_data, id, il) != 0)
+            uint64_t seq;
+            if (!kanal_timeline_key_of(k.mv_data, k.mv_size, id, il - 1, &seq))
                 break;
             if (ns == cap) {
                 cap = cap ? cap * 2 : 64;
                 seqs = xrealloc(seqs, cap * sizeof *seqs);
             }
-            seqs[ns++] = be64((const unsigned char *)k.mv_data + il);
+            seqs[ns++] = seq;
         }
         mdb_cursor_close(cur);
         rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;

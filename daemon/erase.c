@@ -198,8 +198,8 @@ static int timeline_of(MDB_val *k, MDB_val *v, void *arg)
     json_array_foreach(ids, i, idv)
     {
         const char *id = json_string_value(idv);
-        size_t il = strlen(id) + 1;
-        if (k->mv_size == il + 8 && memcmp(k->mv_data, id, il) == 0)
+        uint64_t seq;
+        if (kanal_timeline_key_of(k->mv_data, k->mv_size, id, strlen(id), &seq))
             return 1;
     }
     return 0;
@@ -449,7 +449,7 @@ static int touch_meta(struct store *st, const char *what)
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc)
         return rc;
-    static const char key[] = "scrub";
+    static const char key[] = KANAL_META_SCRUB;
     MDB_val k = {sizeof key - 1, (void *)key}, v = {strlen(what), (void *)what};
     if ((rc = mdb_put(txn, st->meta, &k, &v, 0))) {
         mdb_txn_abort(txn);

@@ -4,27 +4,13 @@
 #include <lmdb.h>
 
 #include "error.h"
+#include "kanal_errors.h"
 
 const char *kanal_strerror(int err)
 {
-    switch (err) {
-    case 0:
-        return "success";
-    case KANAL_ERECORD:
-        return "record does not match interaction schema v1";
-    case KANAL_ESTORE:
-        return "the store cannot commit now";
-    case KANAL_EABI:
-        return "plugin is not binary compatible";
-    case KANAL_ECONFIG:
-        return "invalid configuration";
-    case KANAL_ESIGNATURE:
-        return "signature missing or wrong";
-    case KANAL_ESTOPPED:
-        return "source or daemon is stopping";
-    case KANAL_EHANDLE:
-        return "handle cannot be normalized";
-    }
+    const char *text = kanal_error_text(err); /* common/kanal_errors.h */
+    if (text)
+        return text;
     /* LMDB's own codes run from MDB_KEYEXIST (-30799) up to MDB_LAST_ERRCODE. */
     if (err >= MDB_KEYEXIST && err <= MDB_LAST_ERRCODE)
         return mdb_strerror(err);

@@ -50,7 +50,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
         if (rc != MDB_NOTFOUND)
             return rc;
     }
-    static const char next_key[] = "next_message";
+    static const char next_key[] = KANAL_META_NEXT_MESSAGE;
     MDB_val nk = {sizeof next_key - 1, (void *)next_key}, nv;
     uint64_t num = 1;
     rc = mdb_get(txn, st->meta, &nk, &nv);

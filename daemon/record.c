@@ -1,7 +1,9 @@
 /* The host checks every record a plugin emits: a plugin bug must end in one
  * clear log line naming the field, never in a crash or a half-written batch.
- * The stored form has a fixed field order so that records read the same
- * whichever plugin made them. */
+ * The checks are schema v1's, shared with kanalctl (common/record_check.c);
+ * this file normalizes what passed them: handles, times, defaults, the
+ * host's fields.  The stored form has a fixed field order so that records
+ * read the same whichever plugin made them. */
 #include "record.h"
 
 #include <stdarg.h>
@@ -12,19 +14,10 @@
 #include <kanal/schema.h>
 
 #include "handle.h"
+#include "record_check.h"
 #include "util.h"
 
-static const char *const kinds[] = {KANAL_RECORD_KINDS};
-static const char *const directions[] = {KANAL_RECORD_DIRECTIONS};
-static const char *const statuses[] = {KANAL_RECORD_STATUSES};
-static const char *const roles[] = {KANAL_PARTY_ROLES};
-static const char *const trusts[] = {KANAL_PARTY_TRUSTS};
-static const char *const kinds_without_from[] = {KANAL_KINDS_WITHOUT_FROM};
-
-/* Fields a plugin may set, in stored order; the host fills v, seq, id,
- * source and received_at. */
-static const char *const record_fields[] = {KANAL_RECORD_FIELDS};
-
+/* external_id is at most this many bytes (record_check). */
 #define MAX_EXTERNAL_ID 1024
 
 /* Members of the stored form: their names are ASCII constants, which
@@ -52,51 +45,16 @@ static int fail(struct check *c, const char *fmt, ...)
     return KANAL_ERECORD;
 }
 
-static int in_list(const char *s, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[0] == list[i][0] && strcmp(s, list[i]) == 0)
-            return 1;
-    return 0;
-}
-
 int record_kind_valid(const char *kind)
 {
-    return in_list(kind, kinds, ARRAY_SIZE(kinds));
+    return record_check_kind(kind);
 }
 
-/* A string member, or absent/null (then *out is NULL). */
-static int opt_string(struct check *c, json_t *obj, const char *where, const char *name,
-                      const char **out)
+/* A string member of a record that passed record_check, or NULL when it
+ * is absent or null. */
+static const char *str(json_t *obj, const char *name)
 {
-    json_t *v = json_object_get(obj, name);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return fail(c, "field '%s%s' must be a string", where, name);
-    if (strlen(json_string_value(v)) != json_string_length(v))
-        return fail(c, "field '%s%s' contains a NUL character", where, name);
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* 1 when v nests no more than max levels (v itself is the first), as
- * jsonin counts them; stops as soon as it knows. */
-static int depth_within(const json_t *v, int max)
-{
-    if (max < 1)
-        return 0;
-    if (json_is_object(v)) {
-        const char *key;
-        json_t *m;
-        json_object_foreach((json_t *)v, key, m) if (!depth_within(m, max - 1)) return 0;
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) if (!depth_within(e, max - 1)) return 0;
-    }
-    return 1;
+    return json_string_value(json_object_get(obj, name));
 }
 
 static int check_time(struct check *c, const char *where, const char *value, char out[32])
@@ -106,19 +64,6 @@ static int check_time(struct check *c, const char *where, const char *value, cha
         return fail(c, "field '%s' is not an RFC 3339 time: '%.40s'", where, value);
     if (util_format_time(ms, out, 32) < 0)
         return fail(c, "field '%s' is outside the years 0000-9999 in UTC: '%.40s'", where, value);
-    return 0;
-}
-
-static int only_fields(struct check *c, json_t *obj, const char *where, const char *const *allowed,
-                       size_t n)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        if (!in_list(key, allowed, n))
-            return fail(c, "field '%s%s' is not part of schema v1", where, key);
-    }
     return 0;
 }
 
@@ -155,27 +100,14 @@ static const char *field_path(char *w, size_t n, const char *where, const char *
     return w;
 }
 
+/* A party that passed record_check: its handles normalized, its role
+ * defaulted, its trust decided. */
 static int party(struct check *c, json_t *in, const char *where, json_t **out)
 {
-    static const char *const party_fields[] = {KANAL_PARTY_FIELDS};
     char w[64];
-    if (!json_is_object(in))
-        return fail(c, "field '%s' must be an object {handle, name, role, handles}", where);
-    field_path(w, sizeof w, where, ".", -1);
-    int r = only_fields(c, in, w, party_fields, ARRAY_SIZE(party_fields));
-    if (r)
-        return r;
-    const char *handle, *name, *role, *trust;
-    if ((r = opt_string(c, in, w, "handle", &handle)) ||
-        (r = opt_string(c, in, w, "name", &name)) || (r = opt_string(c, in, w, "role", &role)) ||
-        (r = opt_string(c, in, w, "trust", &trust)))
-        return r;
-    if (!handle)
-        return fail(c, "field '%s.handle' is required", where);
-    if (role && !in_list(role, roles, ARRAY_SIZE(roles)))
-        return fail(c, "field '%s.role' must be customer or brand", where);
-    if (trust && !in_list(trust, trusts, ARRAY_SIZE(trusts)))
-        return fail(c, "field '%s.trust' must be verified or asserted", where);
+    const char *handle = str(in, "handle"), *name = str(in, "name"), *role = str(in, "role");
+    const char *trust = str(in, "trust");
+    int r;
     /* The source's option overrides the plugin's mark; only "verified" is
      * stored, so that an unmarked party reads as asserted everywhere. */
     int verified = c->ctx->trust == RECORD_TRUST_VERIFIED ||
@@ -195,24 +127,14 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
     json_t *list = json_array();
     json_array_append(list, h);
     json_t *hs = json_object_get(in, "handles");
-    if (hs && !json_is_null(hs)) {
-        if (!json_is_array(hs)) {
-            json_decref(list);
-            json_decref(p);
-            return fail(c, "field '%s.handles' must be an array of strings", where);
-        }
+    if (json_is_array(hs)) { /* record_check: an array of strings, or absent or null */
         size_t i;
         json_t *e;
         json_array_foreach(hs, i, e)
         {
             json_t *nh = NULL;
             field_path(w, sizeof w, where, ".handles", (long)i);
-            if (!json_is_string(e)) {
-                r = fail(c, "field '%s' must be a string", w);
-            } else {
-                r = normalize_handle_value(c, w, json_string_value(e), &nh);
-            }
-            if (r) {
+            if ((r = normalize_handle_value(c, w, json_string_value(e), &nh))) {
                 json_decref(list);
                 json_decref(p);
                 return r;
@@ -237,16 +159,9 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
 static int party_list(struct check *c, json_t *in, const char *where, json_t **out)
 {
     *out = json_array();
-    if (!in || json_is_null(in))
-        return 0;
-    if (!json_is_array(in)) {
-        json_decref(*out);
-        *out = NULL;
-        return fail(c, "field '%s' must be an array of parties", where);
-    }
     size_t i;
     json_t *e;
-    json_array_foreach(in, i, e)
+    json_array_foreach(in, i, e) /* record_check: an array of parties, or absent or null */
     {
         char w[48];
         field_path(w, sizeof w, where, "", (long)i);
@@ -262,40 +177,14 @@ static int party_list(struct check *c, json_t *in, const char *where, json_t **o
     return 0;
 }
 
-static int attachments(struct check *c, json_t *in, json_t **out)
+/* The attachments as given, without their null members. */
+static json_t *attachments(json_t *in)
 {
-    static const char *const fields[] = {KANAL_ATTACHMENT_FIELDS};
-    *out = json_array();
-    if (!in || json_is_null(in))
-        return 0;
-    if (!json_is_array(in))
-        goto bad;
+    json_t *out = json_array();
     size_t i;
     json_t *e;
-    json_array_foreach(in, i, e)
+    json_array_foreach(in, i, e) /* record_check: an array of objects, or absent or null */
     {
-        char w[48];
-        snprintf(w, sizeof w, "attachments[%zu].", i);
-        if (!json_is_object(e))
-            goto bad;
-        int r = only_fields(c, e, w, fields, ARRAY_SIZE(fields));
-        const char *type, *s;
-        if (!r)
-            r = opt_string(c, e, w, "type", &type);
-        if (!r && !type)
-            r = fail(c, "field '%stype' is required", w);
-        for (size_t f = 1; !r && f < ARRAY_SIZE(fields); f++)
-            if (strcmp(fields[f], "size") != 0)
-                r = opt_string(c, e, w, fields[f], &s);
-        json_t *size = json_object_get(e, "size");
-        if (!r && size && !json_is_null(size) &&
-            (!json_is_integer(size) || json_integer_value(size) < 0))
-            r = fail(c, "field '%ssize' must be a non-negative integer", w);
-        if (r) {
-            json_decref(*out);
-            *out = NULL;
-            return r;
-        }
         json_t *copy = json_object();
         const char *key;
         json_t *v;
@@ -304,31 +193,19 @@ static int attachments(struct check *c, json_t *in, json_t **out)
             if (!json_is_null(v))
                 json_object_set(copy, key, v);
         }
-        json_array_append_new(*out, copy);
+        json_array_append_new(out, copy);
     }
-    return 0;
-bad:
-    json_decref(*out);
-    *out = NULL;
-    return fail(c, "field 'attachments' must be an array of objects {type, url, mime, size, name}");
+    return out;
 }
 
+/* The event with starts_at in the stored form, or NULL without one. */
 static int event(struct check *c, json_t *in, json_t **out)
 {
-    static const char *const fields[] = {KANAL_EVENT_FIELDS};
     *out = NULL;
-    if (!in || json_is_null(in))
+    if (!json_is_object(in)) /* record_check: an object, or absent or null */
         return 0;
-    if (!json_is_object(in))
-        return fail(c, "field 'event' must be an object {id, name, starts_at}");
-    int r = only_fields(c, in, "event.", fields, ARRAY_SIZE(fields));
-    const char *id, *name, *starts;
-    if (r || (r = opt_string(c, in, "event.", "id", &id)) ||
-        (r = opt_string(c, in, "event.", "name", &name)) ||
-        (r = opt_string(c, in, "event.", "starts_at", &starts)))
-        return r;
-    if (!id || !*id)
-        return fail(c, "field 'event.id' is required");
+    const char *id = str(in, "id"), *name = str(in, "name"), *starts = str(in, "starts_at");
+    int r;
     char ts[32];
     if (starts && (r = check_time(c, "event.starts_at", starts, ts)))
         return r;
@@ -348,89 +225,42 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
     json_t *rec = NULL, *from = NULL, *to = NULL, *mentions = NULL, *att = NULL, *ev = NULL;
     int r;
     *out = NULL;
-    if (!json_is_object(in))
-        return fail(&c, "a record must be a JSON object");
-    if ((r = only_fields(&c, in, "", record_fields, ARRAY_SIZE(record_fields))))
+    if ((r = record_check(in, RECORD_CHECK_EMITTED, err, err_len)))
         return r;
-    /* annotations come from processors ([processor NAME]), after this. */
-    static const char *const assigned[] = {"seq", "id", "received_at", "annotations"};
-    for (size_t i = 0; i < ARRAY_SIZE(assigned); i++)
-        if (json_object_get(in, assigned[i]))
-            return fail(&c, "field '%s' is assigned by kanald; leave it out", assigned[i]);
-    json_t *v = json_object_get(in, "v");
-    if (v && !(json_is_integer(v) && json_integer_value(v) == 1))
-        return fail(&c, "field 'v' must be 1 (this kanald writes schema version 1)");
 
-    const char *source, *channel, *kind, *direction, *occurred, *external_id;
+    /* What passed the check is read without checking again. */
+    const char *source = str(in, "source"), *channel = str(in, "channel");
+    const char *kind = str(in, "kind"), *occurred = str(in, "occurred_at");
+    const char *external_id = str(in, "external_id");
     const char *optional[7];
     static const char *const optional_names[7] = {"thread", "reply_to", "subject", "text",
                                                   "campaign", "status",   "contact"};
-    if ((r = opt_string(&c, in, "", "source", &source)) ||
-        (r = opt_string(&c, in, "", "channel", &channel)) ||
-        (r = opt_string(&c, in, "", "kind", &kind)) ||
-        (r = opt_string(&c, in, "", "direction", &direction)) ||
-        (r = opt_string(&c, in, "", "occurred_at", &occurred)) ||
-        (r = opt_string(&c, in, "", "external_id", &external_id)))
-        return r;
     for (size_t i = 0; i < ARRAY_SIZE(optional_names); i++)
-        if ((r = opt_string(&c, in, "", optional_names[i], &optional[i])))
-            return r;
+        optional[i] = str(in, optional_names[i]);
     if (source && strcmp(source, ctx->source) != 0)
         return fail(&c, "field 'source' is '%.64s' but the record comes from source '%s'", source,
                     ctx->source);
-    if (!kind)
-        return fail(&c, "field 'kind' is required");
-    if (!record_kind_valid(kind))
-        return fail(&c, "field 'kind' has unknown value '%.40s'", kind);
-    if (!direction)
-        return fail(&c, "field 'direction' is required");
-    if (!in_list(direction, directions, ARRAY_SIZE(directions)))
-        return fail(&c, "field 'direction' must be inbound, outbound or peer");
-    if (!external_id || !*external_id)
-        return fail(&c, "field 'external_id' is required");
-    if (strlen(external_id) > MAX_EXTERNAL_ID)
-        return fail(&c, "field 'external_id' is longer than %d bytes", MAX_EXTERNAL_ID);
-    if (channel) {
-        size_t n = strlen(channel);
-        if (n == 0 || n > 32)
-            return fail(&c, "field 'channel' must be 1-32 characters");
-        for (const char *p = channel; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-                return fail(&c, "field 'channel' must be lower-case letters, digits, '_' or '-'");
-    }
     const char *status = optional[5];
-    if (status && !in_list(status, statuses, ARRAY_SIZE(statuses)))
-        return fail(&c, "field 'status' must be sent, delivered, read or failed");
     char occurred_buf[32];
     if (occurred && (r = check_time(&c, "occurred_at", occurred, occurred_buf)))
         return r;
     json_t *meta = json_object_get(in, "meta");
-    if (meta && !json_is_null(meta) && !json_is_object(meta))
-        return fail(&c, "field 'meta' must be an object");
-    /* meta and raw are kept as given, one level below the record: what
-     * nests deeper than the writer and feed readers take is refused here,
-     * not in the commit it would share with other records. */
+    /* raw is kept as given, one level below the record: what nests deeper
+     * than the writer and feed readers take is refused here, not in the
+     * commit it would share with other records (meta: record_check). */
     json_t *raw = json_object_get(in, "raw");
     int keep_raw = raw && !json_is_null(raw) && (ctx->keep_raw || strcmp(kind, "unknown") == 0);
-    if (json_is_object(meta) && !depth_within(meta, KANAL_MAX_DEPTH - 1))
-        return fail(&c, "field 'meta' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
-    if (keep_raw && !depth_within(raw, KANAL_MAX_DEPTH - 1))
+    if (keep_raw && !record_check_depth(raw, KANAL_MAX_DEPTH - 1))
         return fail(&c, "field 'raw' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
 
     json_t *fin = json_object_get(in, "from");
-    int needs_from = !in_list(kind, kinds_without_from, ARRAY_SIZE(kinds_without_from));
-    if (fin && !json_is_null(fin)) {
-        if ((r = party(&c, fin, "from", &from)))
-            goto fail;
-    } else if (needs_from) {
-        r = fail(&c, "field 'from' is required for kind '%s'", kind);
+    if (json_is_object(fin) && (r = party(&c, fin, "from", &from)))
         goto fail;
-    }
     if ((r = party_list(&c, json_object_get(in, "to"), "to", &to)) ||
         (r = party_list(&c, json_object_get(in, "mentions"), "mentions", &mentions)) ||
-        (r = attachments(&c, json_object_get(in, "attachments"), &att)) ||
         (r = event(&c, json_object_get(in, "event"), &ev)))
         goto fail;
+    att = attachments(json_object_get(in, "attachments"));
 
     rec = json_object();
     char id[MAX_EXTERNAL_ID + 160];

@@ -1,4 +1,5 @@
-/* Interaction records: checking what plugins emit against schema v1. */
+/* Interaction records: what plugins emit, checked against schema v1 (the
+ * shared check, common/record_check.c) and normalized into the stored form. */
 #ifndef KANAL_RECORD_H
 #define KANAL_RECORD_H
 
@@ -19,8 +20,10 @@ struct record_ctx {
     enum record_trust trust;     /* the source's trust option */
 };
 
-/* Check one record and build its stored form (canonical field order, handles
- * normalized, id and received_at filled, seq 0 until the commit).  On error
+/* Check one record (record_check, emitted mode, then what only normalizing
+ * can tell: handles, times, the source's name) and build its stored form
+ * (canonical field order, handles normalized, id and received_at filled,
+ * seq 0 until the commit).  On error
  * returns KANAL_ERECORD with a message naming the field in err. */
 int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, char *err,
                      size_t err_len);

@@ -60,32 +60,24 @@ static int meta_get(struct store *st, MDB_txn *txn, const char *name, char *out,
     return 0;
 }
 
+/* Every database of the layout (common/store_layout.h), created if need be,
+ * into its member of struct store. */
 static int open_dbs(struct store *st, MDB_txn *txn)
 {
-    struct {
-        const char *name;
-        MDB_dbi *dbi;
-        unsigned flags;
-    } dbs[] = {
-        {"log", &st->log, MDB_INTEGERKEY}, {"idem", &st->idem, 0},
-        {"state", &st->state, 0},          {"meta", &st->meta, 0},
-        {"handles", &st->handles, 0},      {"contacts", &st->contacts, 0},
-        {"outbox", &st->outbox, MDB_INTEGERKEY},
-        /* Every outbound message's state by id (outbox holds the pending
-         * ones only), and idempotency keys of POST /v1/messages. */
-        {"messages", &st->messages, 0},    {"msgkeys", &st->msgkeys, 0},
-        /* contact \0 seq (big-endian) for every customer party of a
-         * record; digests of erased idempotency keys; tracking links. */
-        {"timeline", &st->timeline, 0},    {"erased", &st->erased, 0},
-        {"links", &st->links, 0},
-        /* seq -> contact ids of a record, appended at commit and folded into
-         * 'timeline' later (sequential writes now, random ones in bulk). */
-        {"pending", &st->pending, MDB_INTEGERKEY},
-        /* "<cA>-<cB>" -> a merge candidate's JSON (docs/identity.md). */
-        {"candidates", &st->candidates, 0},
+    MDB_dbi *const dbi[KANAL_STORE_DB_COUNT] = {
+        [KANAL_STORE_DB_LOG] = &st->log,           [KANAL_STORE_DB_IDEM] = &st->idem,
+        [KANAL_STORE_DB_STATE] = &st->state,       [KANAL_STORE_DB_META] = &st->meta,
+        [KANAL_STORE_DB_HANDLES] = &st->handles,   [KANAL_STORE_DB_CONTACTS] = &st->contacts,
+        [KANAL_STORE_DB_OUTBOX] = &st->outbox,     [KANAL_STORE_DB_MESSAGES] = &st->messages,
+        [KANAL_STORE_DB_MSGKEYS] = &st->msgkeys,   [KANAL_STORE_DB_TIMELINE] = &st->timeline,
+        [KANAL_STORE_DB_ERASED] = &st->erased,     [KANAL_STORE_DB_LINKS] = &st->links,
+        [KANAL_STORE_DB_PENDING] = &st->pending,   [KANAL_STORE_DB_CANDIDATES] = &st->candidates,
     };
-    for (size_t i = 0; i < ARRAY_SIZE(dbs); i++) {
-        int rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
+    for (size_t i = 0; i < KANAL_STORE_DB_COUNT; i++) {
+        if (!dbi[i])
+            return EINVAL; /* a database of the layout without a member here */
+        int rc = mdb_dbi_open(txn, kanal_store_dbs[i].name, kanal_store_dbs[i].flags | MDB_CREATE,
+                              dbi[i]);
         if (rc)
             return rc;
     }
@@ -97,7 +89,7 @@ static int check_format(struct store *st, MDB_txn *txn, char *err, size_t err_le
 {
     char buf[64];
     int version;
-    int rc = meta_get(st, txn, "version", buf, sizeof buf);
+    int rc = meta_get(st, txn, KANAL_META_VERSION, buf, sizeof buf);
     if (rc == MDB_NOTFOUND) {
         MDB_cursor *c;
         MDB_val k, v;
@@ -113,8 +105,8 @@ static int check_format(struct store *st, MDB_txn *txn, char *err, size_t err_le
             crypto_random(id, sizeof id);
             crypto_hex_encode(id, sizeof id, st->store_id);
             util_format_time(util_now_ms(), created, sizeof created);
-            if ((rc = meta_put(st, txn, "store_id", st->store_id)) ||
-                (rc = meta_put(st, txn, "created", created)))
+            if ((rc = meta_put(st, txn, KANAL_META_STORE_ID, st->store_id)) ||
+                (rc = meta_put(st, txn, KANAL_META_CREATED, created)))
                 return rc;
         }
     } else if (rc) {
@@ -136,11 +128,11 @@ static int check_format(struct store *st, MDB_txn *txn, char *err, size_t err_le
     }
     char now_version[16];
     snprintf(now_version, sizeof now_version, "%d", STORE_FORMAT_VERSION);
-    if (meta_get(st, txn, "version", buf, sizeof buf) != 0 || strcmp(buf, now_version) != 0)
-        if ((rc = meta_put(st, txn, "version", now_version)))
+    if (meta_get(st, txn, KANAL_META_VERSION, buf, sizeof buf) != 0 || strcmp(buf, now_version) != 0)
+        if ((rc = meta_put(st, txn, KANAL_META_VERSION, now_version)))
             return rc;
     if (!st->store_id[0])
-        meta_get(st, txn, "store_id", st->store_id, sizeof st->store_id);
+        meta_get(st, txn, KANAL_META_STORE_ID, st->store_id, sizeof st->store_id);
     return 0;
 }
 
@@ -168,7 +160,8 @@ static int env_open(struct store *st, char *err, size_t err_len)
     int rc = mdb_env_create(&st->env);
     if (rc)
         goto fail;
-    if ((rc = mdb_env_set_maxdbs(st->env, 16)) || (rc = mdb_env_set_maxreaders(st->env, 256)) ||
+    if ((rc = mdb_env_set_maxdbs(st->env, KANAL_STORE_MAX_DBS)) ||
+        (rc = mdb_env_set_maxreaders(st->env, KANAL_STORE_MAX_READERS)) ||
         (rc = mdb_env_set_mapsize(st->env, st->map_size)))
         goto fail;
     unsigned flags = MDB_NOTLS;
@@ -176,7 +169,7 @@ static int env_open(struct store *st, char *err, size_t err_len)
         flags |= MDB_NOMETASYNC;
     else if (st->sync == SYNC_NONE)
         flags |= MDB_NOSYNC;
-    if ((rc = mdb_env_open(st->env, st->path, flags, 0640)))
+    if ((rc = mdb_env_open(st->env, st->path, flags, KANAL_STORE_FILE_MODE)))
         goto fail;
     /* The data file may already be larger than our initial guess. */
     MDB_envinfo info;
@@ -410,34 +403,23 @@ void store_set_last_seq(struct store *st, uint64_t seq)
 size_t store_idem_key(char *buf, size_t buf_len, const char *source, const char *kind,
                       const char *external_id)
 {
-    size_t a = strlen(source), b = strlen(kind), c = strlen(external_id);
-    char digest_id[7 + 65];
-    if (a + b + c + 2 > STORE_MAX_KEY) {
+    char digest_id[sizeof KANAL_IDEM_DIGEST_PREFIX - 1 + 65];
+    if (!kanal_idem_key_fits(source, kind, external_id)) {
         /* Some Message-IDs are longer than a key may be: their digest is
          * as unique and always the same for the same id. */
         unsigned char d[32];
-        crypto_sha256(external_id, c, d);
-        memcpy(digest_id, "sha256:", 7);
-        crypto_hex_encode(d, sizeof d, digest_id + 7);
+        size_t pl = sizeof KANAL_IDEM_DIGEST_PREFIX - 1;
+        crypto_sha256(external_id, strlen(external_id), d);
+        memcpy(digest_id, KANAL_IDEM_DIGEST_PREFIX, pl);
+        crypto_hex_encode(d, sizeof d, digest_id + pl);
         external_id = digest_id;
-        c = strlen(digest_id);
     }
-    if (a + b + c + 2 > buf_len)
-        return 0;
-    memcpy(buf, source, a + 1);
-    memcpy(buf + a + 1, kind, b + 1);
-    memcpy(buf + a + b + 2, external_id, c);
-    return a + b + c + 2;
+    return kanal_idem_key(buf, buf_len, source, kind, external_id);
 }
 
 size_t store_state_key(char *buf, size_t buf_len, const char *source, const char *key)
 {
-    size_t a = strlen(source), b = strlen(key);
-    if (a + b + 1 > buf_len)
-        return 0;
-    memcpy(buf, source, a + 1);
-    memcpy(buf + a + 1, key, b);
-    return a + b + 1;
+    return kanal_state_key(buf, buf_len, source, key);
 }
 
 int store_state_get(struct store *st, const char *source, const char *key, void *buf,

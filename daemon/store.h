@@ -9,9 +9,10 @@
 #include <lmdb.h>
 
 #include "config.h"
+#include "store_layout.h"
 
 /* The store format this kanald writes; older ones are migrated at open. */
-#define STORE_FORMAT_VERSION 1
+#define STORE_FORMAT_VERSION KANAL_STORE_FORMAT
 
 struct store {
     MDB_env *env;
@@ -76,10 +77,11 @@ uint64_t store_last_seq(struct store *st);
 void store_set_last_seq(struct store *st, uint64_t seq);
 
 /* LMDB's largest key (its default build). */
-#define STORE_MAX_KEY 511
+#define STORE_MAX_KEY KANAL_STORE_MAX_KEY
 
-/* The key of one idempotency entry: source \0 kind \0 external_id, with an
- * external id too long for a key replaced by "sha256:" and its digest. */
+/* The key of one idempotency entry (common/store_layout.h): source \0 kind
+ * \0 external_id, with an external id too long for a key replaced by
+ * "sha256:" and its digest. */
 size_t store_idem_key(char *buf, size_t buf_len, const char *source, const char *kind,
                       const char *external_id);
 /* The key of one state entry: source \0 key. */

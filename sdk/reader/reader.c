@@ -20,6 +20,7 @@
 
 #include <lmdb.h>
 
+#include "kanal_errors.h"
 #include "reader_int.h"
 
 /* A batch ends after this many records or bytes, whichever comes first. */
@@ -30,9 +31,8 @@
 #define POLL_INTERVAL_MS 100
 #define SETTLE_MS 10
 #define RECHECK_MS 1000
-/* kanald's own settings: LMDB sizes the reader table by the first opener. */
-#define MAX_DBS 16
-#define MAX_READERS 256
+/* The layout this library reads is the one this tree's kanald writes. */
+_Static_assert(KANAL_READER_FORMAT == KANAL_STORE_FORMAT, "reader and store formats differ");
 
 struct batch_entry {
     uint64_t seq;
@@ -41,7 +41,7 @@ struct batch_entry {
 
 struct kanal_reader {
     MDB_env *env;
-    MDB_dbi dbi[KANAL__DB_COUNT];
+    MDB_dbi dbi[KANAL_STORE_DB_COUNT];
     unsigned have;  /* bit (1 << db) set when the store has that database */
     MDB_txn *spare; /* a reset read transaction, renewed by the next read */
     int format;
@@ -56,19 +56,6 @@ struct kanal_reader {
     /* kanal_reader_get's copy. */
     char *one;
     size_t one_cap;
-};
-
-static const struct {
-    const char *name;
-    unsigned flags;
-} db_names[KANAL__DB_COUNT] = {
-    [KANAL__DB_LOG] = {"log", MDB_INTEGERKEY},
-    [KANAL__DB_IDEM] = {"idem", 0},
-    [KANAL__DB_STATE] = {"state", 0},
-    [KANAL__DB_META] = {"meta", 0},
-    [KANAL__DB_HANDLES] = {"handles", 0},
-    [KANAL__DB_CONTACTS] = {"contacts", 0},
-    [KANAL__DB_OUTBOX] = {"outbox", MDB_INTEGERKEY},
 };
 
 int kanal__reader_err(int rc)
@@ -134,9 +121,9 @@ MDB_env *kanal__reader_env(struct kanal_reader *r)
     return r->env;
 }
 
-int kanal__reader_dbi(struct kanal_reader *r, enum kanal__db db, MDB_dbi *dbi)
+int kanal__reader_dbi(struct kanal_reader *r, enum kanal_store_db db, MDB_dbi *dbi)
 {
-    if ((unsigned)db >= KANAL__DB_COUNT || !(r->have & (1u << db)))
+    if ((unsigned)db >= KANAL_STORE_DB_COUNT || !(r->have & (1u << db)))
         return -ENOENT;
     *dbi = r->dbi[db];
     return 0;
@@ -166,10 +153,10 @@ int kanal__reader_format(struct kanal_reader *r)
 static int meta_get(struct kanal_reader *r, MDB_txn *txn, const char *name, char *out,
                     size_t out_len)
 {
-    if (!(r->have & (1u << KANAL__DB_META)))
+    if (!(r->have & (1u << KANAL_STORE_DB_META)))
         return -ENOENT;
     MDB_val k = {strlen(name), (void *)name}, v;
-    int rc = mdb_get(txn, r->dbi[KANAL__DB_META], &k, &v);
+    int rc = mdb_get(txn, r->dbi[KANAL_STORE_DB_META], &k, &v);
     if (rc)
         return rc == MDB_NOTFOUND ? -ENOENT : kanal__reader_err(rc);
     size_t n = v.mv_size < out_len - 1 ? v.mv_size : out_len - 1;
@@ -185,18 +172,18 @@ static int open_store(struct kanal_reader *r)
     int rc = kanal__reader_begin(r, &txn);
     if (rc)
         return rc;
-    for (int i = 0; i < KANAL__DB_COUNT; i++) {
-        rc = mdb_dbi_open(txn, db_names[i].name, db_names[i].flags, &r->dbi[i]);
+    for (int i = 0; i < KANAL_STORE_DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, kanal_store_dbs[i].name, kanal_store_dbs[i].flags, &r->dbi[i]);
         if (rc == 0)
             r->have |= 1u << i;
         else if (rc != MDB_NOTFOUND)
             goto fail;
     }
     rc = KANAL_ENOTSTORE;
-    if (!(r->have & (1u << KANAL__DB_LOG)))
+    if (!(r->have & (1u << KANAL_STORE_DB_LOG)))
         goto fail;
     char version[32];
-    rc = meta_get(r, txn, "version", version, sizeof version);
+    rc = meta_get(r, txn, KANAL_META_VERSION, version, sizeof version);
     if (rc == -ENOENT) {
         r->format = 0; /* before kanald recorded the version; readable as 1 */
     } else if (rc) {
@@ -212,7 +199,7 @@ static int open_store(struct kanal_reader *r)
             goto fail;
         r->format = (int)v;
     }
-    if (meta_get(r, txn, "store_id", r->store_id, sizeof r->store_id) != 0)
+    if (meta_get(r, txn, KANAL_META_STORE_ID, r->store_id, sizeof r->store_id) != 0)
         r->store_id[0] = '\0';
     /* Committed (even when it fails) rather than aborted, which would close
      * the handles. */
@@ -263,9 +250,9 @@ int kanal_reader_open(struct kanal_reader **reader, const char *dir)
         r->env = NULL;
         goto fail;
     }
-    if ((rc = mdb_env_set_maxdbs(r->env, MAX_DBS)) ||
-        (rc = mdb_env_set_maxreaders(r->env, MAX_READERS)) ||
-        (rc = mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS, 0640)))
+    if ((rc = mdb_env_set_maxdbs(r->env, KANAL_STORE_MAX_DBS)) ||
+        (rc = mdb_env_set_maxreaders(r->env, KANAL_STORE_MAX_READERS)) ||
+        (rc = mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS, KANAL_STORE_FILE_MODE)))
         goto fail;
     if ((rc = open_store(r)))
         goto fail;
@@ -336,7 +323,7 @@ static int fill_batch(struct kanal_reader *r, uint64_t after)
     int rc = kanal__reader_begin(r, &txn);
     if (rc)
         return rc;
-    if ((rc = mdb_cursor_open(txn, r->dbi[KANAL__DB_LOG], &cur))) {
+    if ((rc = mdb_cursor_open(txn, r->dbi[KANAL_STORE_DB_LOG], &cur))) {
         kanal__reader_end(r, txn);
         return kanal__reader_err(rc);
     }
@@ -404,7 +391,7 @@ int kanal_reader_get(struct kanal_reader *r, uint64_t seq, const char **json, si
     if (rc)
         return rc;
     MDB_val k = {sizeof seq, &seq}, v;
-    rc = mdb_get(txn, r->dbi[KANAL__DB_LOG], &k, &v);
+    rc = mdb_get(txn, r->dbi[KANAL_STORE_DB_LOG], &k, &v);
     if (rc == 0) {
         if (reserve(&r->one, &r->one_cap, v.mv_size + 1) == 0) {
             memcpy(r->one, v.mv_data, v.mv_size);
@@ -427,7 +414,7 @@ int kanal_reader_last_seq(struct kanal_reader *r, uint64_t *seq)
     int rc = kanal__reader_begin(r, &txn);
     if (rc)
         return rc;
-    if ((rc = mdb_cursor_open(txn, r->dbi[KANAL__DB_LOG], &cur)) == 0) {
+    if ((rc = mdb_cursor_open(txn, r->dbi[KANAL_STORE_DB_LOG], &cur)) == 0) {
         MDB_val k, v;
         rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
         if (rc == 0 && k.mv_size == sizeof *seq)
@@ -507,18 +494,9 @@ const char *kanal_reader_store_id(struct kanal_reader *r)
 
 const char *kanal_reader_strerror(int err)
 {
-    switch (err) {
-    case 0:
-        return "success";
-    case KANAL_EFORMAT:
-        return "the store's format version is newer than this libkanal reads "
-               "(upgrade libkanal)";
-    case KANAL_ENOTSTORE:
-        return "not a kanal store (no interaction log in it)";
-    case KANAL_ECURSOR:
-        return "the cursor is past the store's last seq (a restored backup or another "
-               "store: read again from a seq you know and dedupe by record id)";
-    }
+    const char *text = kanal_error_text(err); /* common/kanal_errors.h */
+    if (text)
+        return text;
     /* LMDB's own codes sit in -30799..-30780. */
     if (err <= MDB_KEYEXIST && err >= MDB_LAST_ERRCODE)
         return mdb_strerror(err);

@@ -11,22 +11,13 @@
 
 #include <kanal/reader.h>
 
-/* The store's named databases (architecture.md, "Store layout"). */
-enum kanal__db {
-    KANAL__DB_LOG,
-    KANAL__DB_IDEM,
-    KANAL__DB_STATE,
-    KANAL__DB_META,
-    KANAL__DB_HANDLES,
-    KANAL__DB_CONTACTS,
-    KANAL__DB_OUTBOX,
-    KANAL__DB_COUNT
-};
+/* The store's named databases, enum kanal_store_db. */
+#include "store_layout.h"
 
 MDB_env *kanal__reader_env(struct kanal_reader *r);
 
 /* The handle of one database: 0, or -ENOENT when the store has none. */
-int kanal__reader_dbi(struct kanal_reader *r, enum kanal__db db, MDB_dbi *dbi);
+int kanal__reader_dbi(struct kanal_reader *r, enum kanal_store_db db, MDB_dbi *dbi);
 
 /* A read transaction that follows kanald's map growth.  At most one at a
  * time per reader, and none may be open across other kanal_reader_ calls;

@@ -285,6 +285,34 @@ def test_check_passes_on_a_good_store(fed):
     both_ways(fed, check)
 
 
+def test_check_accepts_the_digest_key_of_a_long_external_id(kanald):
+    """An external_id too long for an LMDB key is kept under its digest
+    (source, kind, "sha256:..."): check takes such keys as the record's,
+    and still reports one that points to a record of another kind."""
+    k = kanald
+    ids = ["x" * 480, "y" * 1024, "ü" * 300]  # just past the key's room, the longest, UTF-8
+    for ext in ids:
+        status, _, body = k.post_hook(message(ext))
+        assert status == 200, body
+        assert k.post_hook(message(ext))[0] == 200  # a redelivery: still deduplicated
+    assert [r["external_id"] for r in k.feed()] == ids
+
+    def check():
+        out = ok(k.store, "check")
+        assert "3 records" in out and "3 idempotency keys" in out
+
+    both_ways(k, check)
+    env = open_env(k.store)
+    idem = env.open_db(b"idem")
+    with env.begin(write=True) as txn:
+        txn.put(b"hooks\0comment\0sha256:" + b"0" * 64, (1).to_bytes(8, sys.byteorder), db=idem)
+    env.close()
+    p = ctl(k.store, "check")
+    assert p.returncode == 1, p.stdout
+    assert "idem key hooks/comment/sha256:000" in p.stdout
+    assert "points to seq 1, which is hooks/message/xxx" in p.stdout
+
+
 def test_check_passes_after_merges_a_split_and_an_erasure(kanald):
     """kanald's own records (merge, split, erase) and erased records follow
     the schema too, and erasure leaves the idempotency keys consistent."""
@@ -350,8 +378,8 @@ def test_check_finds_and_lists_each_problem(fed):
     assert p.returncode == 1, p.stdout + p.stderr
     out = p.stdout
     assert "record 2: not valid JSON" in out
-    assert "record 3: direction: 'sideways'" in out
-    assert "record 5: required field 'received_at' is missing" in out
+    assert "record 3: field 'direction' must be inbound, outbound or peer, not 'sideways'" in out
+    assert "record 5: field 'received_at' is required" in out
     assert "log: seqs 7 to 8 are missing" in out
     assert "idem key hooks/message/ghost: points to seq 999, which is not in the log" in out
     assert "idem key hooks/message/wrong: points to seq 1, which is hooks/message/m1" in out

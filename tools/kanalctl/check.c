@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "reader_int.h"
+#include "record_check.h"
 
 #define MAX_SHOWN 20
 
@@ -69,7 +70,7 @@ static void check_record(struct check *c, uint64_t seq, const MDB_val *v)
         return;
     }
     char why[256];
-    if (ctl_validate_record(rec, why, sizeof why))
+    if (record_check(rec, RECORD_CHECK_STORED, why, sizeof why))
         problem(c, "record %" PRIu64 ": %s", seq, why);
     else if ((uint64_t)json_integer_value(json_object_get(rec, "seq")) != seq)
         problem(c, "record %" PRIu64 ": its seq field says %" JSON_INTEGER_FORMAT, seq,
@@ -108,22 +109,17 @@ static int check_log(struct check *c, MDB_txn *txn, MDB_dbi log)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* key is source \0 kind \0 external_id; printable as source/kind/external_id. */
-static int split_key(const MDB_val *k, const char **part, char *text, size_t text_len)
+/* An idem key (common/store_layout.h) split into its parts, and printed as
+ * source/kind/external_id into text. */
+static int split_key(const MDB_val *k, const char **part, size_t *id_len, char *text,
+                     size_t text_len)
 {
-    const char *p = k->mv_data, *end = p + k->mv_size;
-    const char *nul1 = memchr(p, '\0', k->mv_size);
-    const char *nul2 = nul1 ? memchr(nul1 + 1, '\0', (size_t)(end - nul1 - 1)) : NULL;
+    const char *p = k->mv_data;
     size_t n = k->mv_size < text_len - 1 ? k->mv_size : text_len - 1;
     for (size_t i = 0; i < n; i++)
         text[i] = p[i] ? p[i] : '/';
     text[n] = '\0';
-    if (!nul2 || memchr(nul2 + 1, '\0', (size_t)(end - nul2 - 1)))
-        return -1;
-    part[0] = p;
-    part[1] = nul1 + 1;
-    part[2] = nul2 + 1;
-    return 0;
+    return kanal_idem_key_split(k->mv_data, k->mv_size, part, id_len);
 }
 
 static int field_matches(json_t *rec, const char *field, const char *want, size_t want_len)
@@ -136,18 +132,18 @@ static void check_key(struct check *c, MDB_txn *txn, MDB_dbi log, const MDB_val 
                       const MDB_val *v)
 {
     const char *part[3];
+    size_t id_len;
     char text[256];
     c->keys++;
-    if (split_key(k, part, text, sizeof text)) {
+    if (split_key(k, part, &id_len, text, sizeof text)) {
         problem(c, "idem key %s: not source\\0kind\\0external_id", text);
         return;
     }
     uint64_t seq;
-    if (v->mv_size != sizeof seq) {
+    if (kanal_store_u64(v->mv_data, v->mv_size, &seq)) {
         problem(c, "idem key %s: its value is %zu bytes, not a seq", text, v->mv_size);
         return;
     }
-    memcpy(&seq, v->mv_data, sizeof seq);
     MDB_val lk = {sizeof seq, &seq}, lv;
     if (mdb_get(txn, log, &lk, &lv) != 0) {
         problem(c, "idem key %s: points to seq %" PRIu64 ", which is not in the log", text, seq);
@@ -156,10 +152,16 @@ static void check_key(struct check *c, MDB_txn *txn, MDB_dbi log, const MDB_val 
     json_t *rec = json_loadb(lv.mv_data, lv.mv_size, 0, NULL);
     if (!rec)
         return; /* reported with the log */
-    const char *end = (const char *)k->mv_data + k->mv_size;
+    /* An external_id too long for a key is stored as its digest, which
+     * kanalctl does not compute: such a key needs a record whose id would
+     * not have fitted. */
+    const char *ext = ctl_str(rec, "external_id");
+    size_t pl = sizeof KANAL_IDEM_DIGEST_PREFIX - 1;
+    int digest = id_len > pl && memcmp(part[2], KANAL_IDEM_DIGEST_PREFIX, pl) == 0 && ext &&
+                 !kanal_idem_key_fits(part[0], part[1], ext);
     if (!field_matches(rec, "source", part[0], strlen(part[0])) ||
         !field_matches(rec, "kind", part[1], strlen(part[1])) ||
-        !field_matches(rec, "external_id", part[2], (size_t)(end - part[2]))) {
+        (!digest && !field_matches(rec, "external_id", part[2], id_len))) {
         const char *s = ctl_str(rec, "source"), *kd = ctl_str(rec, "kind");
         const char *e = ctl_str(rec, "external_id");
         problem(c, "idem key %s: points to seq %" PRIu64 ", which is %s/%s/%s", text, seq,
@@ -200,8 +202,8 @@ static int run(struct ctl *ctl, int argc, char **argv)
     struct check c = {0};
     MDB_txn *txn;
     MDB_dbi log, idem;
-    int have_idem = kanal__reader_dbi(r, KANAL__DB_IDEM, &idem) == 0;
-    if ((rc = kanal__reader_dbi(r, KANAL__DB_LOG, &log)) || (rc = kanal__reader_begin(r, &txn))) {
+    int have_idem = kanal__reader_dbi(r, KANAL_STORE_DB_IDEM, &idem) == 0;
+    if ((rc = kanal__reader_dbi(r, KANAL_STORE_DB_LOG, &log)) || (rc = kanal__reader_begin(r, &txn))) {
         kanal_reader_close(r);
         return ctl_fail(&ctl_check, "cannot read the store", rc);
     }

@@ -30,7 +30,7 @@ struct ctl_command {
 };
 
 extern const struct ctl_command ctl_tail, ctl_export, ctl_stats, ctl_check, ctl_backup,
-    ctl_reader_check, ctl_contacts;
+    ctl_reader_check, ctl_contacts, ctl_validate;
 
 /* The options every command takes: -s/--store DIR and -h/--help. */
 /* clang-format off */
@@ -57,9 +57,5 @@ int ctl_fail(const struct ctl_command *cmd, const char *what, int err);
 void ctl_human_size(uint64_t bytes, char *out, size_t len);
 /* A string member of a record, or NULL. */
 const char *ctl_str(json_t *rec, const char *key);
-
-/* The structural checks of schema v1 (sdk/schema/interaction-v1.json):
- * 0, or -1 with the first problem written to why. */
-int ctl_validate_record(json_t *rec, char *why, size_t why_len);
 
 #endif

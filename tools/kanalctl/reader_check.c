@@ -11,6 +11,8 @@
 
 #include <lmdb.h>
 
+#include "store_layout.h"
+
 static int run(struct ctl *ctl, int argc, char **argv);
 
 const struct ctl_command ctl_reader_check = {
@@ -63,8 +65,9 @@ static int run(struct ctl *ctl, int argc, char **argv)
     int dead = 0, rc = mdb_env_create(&env);
     if (rc == 0) {
         /* kanald's settings, in case this process sizes a new lock table. */
-        if ((rc = mdb_env_set_maxdbs(env, 16)) || (rc = mdb_env_set_maxreaders(env, 256)) ||
-            (rc = mdb_env_open(env, ctl->store, MDB_NOTLS, 0640))) {
+        if ((rc = mdb_env_set_maxdbs(env, KANAL_STORE_MAX_DBS)) ||
+            (rc = mdb_env_set_maxreaders(env, KANAL_STORE_MAX_READERS)) ||
+            (rc = mdb_env_open(env, ctl->store, MDB_NOTLS, KANAL_STORE_FILE_MODE))) {
             mdb_env_close(env);
         } else {
             rc = mdb_reader_check(env, &dead);

@@ -55,7 +55,7 @@ static void count(json_t *map, const char *key)
         json_object_set_new(map, key ? key : "(none)", json_integer(1));
 }
 
-static uint64_t entries(MDB_txn *txn, struct kanal_reader *r, enum kanal__db db)
+static uint64_t entries(MDB_txn *txn, struct kanal_reader *r, enum kanal_store_db db)
 {
     MDB_dbi dbi;
     MDB_stat st;
@@ -71,7 +71,7 @@ static int collect(struct kanal_reader *r, struct stats *s)
     MDB_dbi log;
     size_t map_size;
     int rc = kanal__reader_map_size(r, &map_size);
-    if (rc || (rc = kanal__reader_dbi(r, KANAL__DB_LOG, &log)) ||
+    if (rc || (rc = kanal__reader_dbi(r, KANAL_STORE_DB_LOG, &log)) ||
         (rc = kanal__reader_begin(r, &txn)))
         return rc;
     s->map_size = map_size;
@@ -80,9 +80,9 @@ static int collect(struct kanal_reader *r, struct stats *s)
     mdb_env_info(kanal__reader_env(r), &info);
     mdb_env_stat(kanal__reader_env(r), &est);
     s->map_used = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
-    s->records = entries(txn, r, KANAL__DB_LOG);
-    s->idem_keys = entries(txn, r, KANAL__DB_IDEM);
-    s->outbox_depth = entries(txn, r, KANAL__DB_OUTBOX);
+    s->records = entries(txn, r, KANAL_STORE_DB_LOG);
+    s->idem_keys = entries(txn, r, KANAL_STORE_DB_IDEM);
+    s->outbox_depth = entries(txn, r, KANAL_STORE_DB_OUTBOX);
     if ((rc = mdb_cursor_open(txn, log, &cur)) == 0) {
         MDB_val k, v;
         while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {

@@ -94,7 +94,7 @@ static int find_start(struct kanal_reader *r, const struct filter *f, uint64_t n
     *after = 0;
     if (n == 0)
         return kanal_reader_last_seq(r, after);
-    int rc = kanal__reader_dbi(r, KANAL__DB_LOG, &log);
+    int rc = kanal__reader_dbi(r, KANAL_STORE_DB_LOG, &log);
     if (rc || (rc = kanal__reader_begin(r, &txn)))
         return rc;
     if ((rc = mdb_cursor_open(txn, log, &cur)) == 0) {
