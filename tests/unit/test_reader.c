@@ -361,6 +361,11 @@ static void test_refuses_what_is_not_a_store(void **state)
     free(lock);
     free(empty);
     assert_string_equal(kanal_reader_strerror(-ENOENT), strerror(ENOENT));
+    /* LMDB's codes are named by LMDB, from the first to the last. */
+    assert_string_equal(kanal_reader_strerror(MDB_KEYEXIST), mdb_strerror(MDB_KEYEXIST));
+    assert_string_equal(kanal_reader_strerror(MDB_MAP_FULL), mdb_strerror(MDB_MAP_FULL));
+    assert_string_equal(kanal_reader_strerror(MDB_LAST_ERRCODE),
+                        mdb_strerror(MDB_LAST_ERRCODE));
 }
 
 /* Open the reader with exactly as many descriptors free as LMDB needs, so
