@@ -338,7 +338,7 @@ int record_check_annotation(const char *name, const json_t *value, char *err, si
         return KANAL_ERECORD;
     }
     /* annotations.<name> is two levels below the record. */
-    if (!depth_within(value, KANAL_MAX_DEPTH - 2)) {
+    if (!record_check_depth(value, KANAL_MAX_DEPTH - 2)) {
         snprintf(err, err_len, "the annotation nests deeper than %d levels", KANAL_MAX_DEPTH - 2);
         return KANAL_ERECORD;
     }
