@@ -183,6 +183,10 @@ void csv_move_done(struct csv_watch *cw, struct csv_file *f, const struct csv_re
         snprintf(header, sizeof header, "line %zu", res->header_line);
     else
         snprintf(header, sizeof header, "none");
+    /* The .errors report first: the .summary is what operators (and their
+     * scripts) wait for, so everything it names must be complete by then. */
+    if (res->errors)
+        write_report(cw, sfd, "done", final, ".errors", res->errors);
     char *text = NULL;
     size_t nrec = res->nrecords;
     if (asprintf(&text,
@@ -195,8 +199,6 @@ void csv_move_done(struct csv_watch *cw, struct csv_file *f, const struct csv_re
         write_report(cw, sfd, "done", final, ".summary", text);
         free(text);
     }
-    if (res->errors)
-        write_report(cw, sfd, "done", final, ".errors", res->errors);
     close(sfd);
     if (res->nerrors)
         s->host->log(s->src, KANAL_LOG_WARNING,
