@@ -1,0 +1,60 @@
+/* Shared by the libFuzzer targets under tests/fuzz/. */
+#ifndef KANAL_FUZZ_H
+#define KANAL_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* The input as a stream of choices: a target takes small numbers (split
+ * points, flags) from the front and hands the rest on as bytes. */
+struct fuzz_in {
+    const uint8_t *p;
+    size_t n;
+};
+
+static inline unsigned fuzz_byte(struct fuzz_in *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+/* Up to max bytes from the front (fewer when the input ends). */
+static inline size_t fuzz_take(struct fuzz_in *in, size_t max, const uint8_t **out)
+{
+    size_t k = max < in->n ? max : in->n;
+    *out = in->p;
+    in->p += k;
+    in->n -= k;
+    return k;
+}
+
+/* The input as a NUL-terminated string (malloc'ed): what a parser that
+ * takes C strings sees. */
+static inline char *fuzz_strndup(const uint8_t *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s)
+        abort();
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* A finding that is not a memory error: print why and abort, so that
+ * libFuzzer keeps the input as a crash. */
+#define FUZZ_FAIL(...)                                                                         \
+    do {                                                                                       \
+        fprintf(stderr, "fuzz: " __VA_ARGS__);                                                 \
+        fputc('\n', stderr);                                                                   \
+        abort();                                                                               \
+    } while (0)
+
+#endif
