@@ -407,7 +407,8 @@ $(FUZZ_BUILD)/obj/daemon/config.o: FUZZ_CFLAGS += -DKANAL_PLUGIN_DIR='"."'
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard tests/fuzz/*.h) \
                       $(wildcard plugins/*/*.h) $(FUZZ_OBJ) | deps-test
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CFLAGS_$*) -Iplugins/shared -fsanitize=fuzzer -o $@ \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CFLAGS_$*) $(addprefix -I,$(sort $(dir $(FUZZ_SRC_$*)))) \
+	    -Iplugins/shared -fsanitize=fuzzer -o $@ \
 	    $(filter %.c,$^) $(FUZZ_OBJ) $(FUZZ_LIBS) $(FUZZ_LIBS_$*)
 
 # Seeds: tests/fuzz/seeds/<target>/ and the tests' fixtures (tests/fuzz/corpus.sh).

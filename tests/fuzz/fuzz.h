@@ -48,6 +48,18 @@ static inline char *fuzz_strndup(const uint8_t *p, size_t n)
     return s;
 }
 
+/* The next piece of the input up to a NUL byte (or the end), as a C string;
+ * malloc'ed.  Targets that take several strings read them this way. */
+static inline char *fuzz_str(struct fuzz_in *in)
+{
+    const uint8_t *z = memchr(in->p, 0, in->n);
+    size_t k = z ? (size_t)(z - in->p) : in->n;
+    char *s = fuzz_strndup(in->p, k);
+    in->p += k + (z != NULL);
+    in->n -= k + (z != NULL);
+    return s;
+}
+
 /* A finding that is not a memory error: print why and abort, so that
  * libFuzzer keeps the input as a crash. */
 #define FUZZ_FAIL(...)                                                                         \
