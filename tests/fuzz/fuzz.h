@@ -2,6 +2,7 @@
 #ifndef KANAL_FUZZ_H
 #define KANAL_FUZZ_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
