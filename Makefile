@@ -366,7 +366,7 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 FUZZ_OBJ      := $(patsubst daemon/%.c,$(FUZZ_BUILD)/obj/daemon/%.o,\
                    $(filter-out daemon/main.c daemon/signals.c,$(DAEMON_SRC)))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
-                 twitter signup_form eventbrite csv mime html lmtp
+                 webhook twitter signup_form eventbrite csv mime html lmtp
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -376,6 +376,7 @@ FUZZ_SRC_twilio_sig  := plugins/sms/twilio_sig.c
 FUZZ_SRC_sms         := $(wildcard plugins/sms/*.c) $(FUZZ_HOST)
 FUZZ_SRC_facebook    := $(wildcard plugins/facebook/*.c) $(PLUGIN_EXTRA_facebook) $(FUZZ_HOST)
 FUZZ_SRC_whatsapp    := $(wildcard plugins/whatsapp/*.c) $(PLUGIN_EXTRA_whatsapp) $(FUZZ_HOST)
+FUZZ_SRC_webhook     := $(wildcard plugins/webhook/*.c) $(FUZZ_HOST)
 FUZZ_SRC_twitter     := $(wildcard plugins/twitter/*.c) $(PLUGIN_EXTRA_twitter) $(FUZZ_HOST)
 FUZZ_SRC_signup_form := $(wildcard plugins/signup/*.c) $(PLUGIN_EXTRA_signup) $(FUZZ_HOST)
 FUZZ_SRC_eventbrite  := $(FUZZ_SRC_signup_form)

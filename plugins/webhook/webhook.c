@@ -114,8 +114,11 @@ static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struc
     w->host->hmac_sha256("kanal-unknown", 13, req->body, req->body_len, digest);
     w->host->hex_encode(digest, sizeof digest, hex);
     snprintf(ext, sizeof ext, "body-%s", hex);
-    json_t *raw = json_loadb(req->body, req->body_len, 0, NULL);
-    if (!raw)
+    /* A NUL byte is kept as base64 too: as a string it would be \u0000,
+     * which kanald refuses in the text it is handed. */
+    int nul = memchr(req->body, '\0', req->body_len) != NULL;
+    json_t *raw = nul ? NULL : json_loadb(req->body, req->body_len, 0, NULL);
+    if (!raw && !nul)
         raw = json_stringn(req->body, req->body_len);
     if (!raw) { /* not UTF-8 either: keep the bytes as base64 */
         char *b64 = malloc(4 * ((req->body_len + 2) / 3) + 1);
@@ -156,7 +159,11 @@ static int webhook_http(void *state, struct kanal_http_request *req)
         return -ENOMEM;
     p->w = w;
     p->req = req;
-    int r = w->host->emit(w->src, req->body, req->body_len, NULL, 0, on_committed, p);
+    /* An empty body is no record (emit takes none without state): keep it
+     * as unknown like any other body that is not one. */
+    int r = req->body_len ? w->host->emit(w->src, req->body, req->body_len, NULL, 0,
+                                          on_committed, p)
+                          : KANAL_ERECORD;
     if (r == KANAL_ERECORD)
         r = emit_unknown(w, req, p);
     if (r < 0) {

@@ -35,6 +35,21 @@ static inline void check_answer(int status, int sel, size_t stored_before, size_
         FUZZ_FAIL("records counted as stored while the store fails");
 }
 
+/* Bugs found here and being fixed elsewhere stop a fuzzer at once; with
+ * KANAL_FUZZ_SKIP_KNOWN=1 in the environment a target passes over the
+ * inputs that reach them, to explore past them (README.md lists them).
+ * make check and make fuzz never set it. */
+static inline int skip_known(const char *body, size_t len)
+{
+    static int skip = -1;
+    if (skip < 0)
+        skip = getenv("KANAL_FUZZ_SKIP_KNOWN") != NULL;
+    /* A NUL byte in an authentic body: the unknown record's raw string
+     * holds \u0000, which kanald refuses (plugins/shared/meta.c body_raw,
+     * plugins/twitter/twitter.c). */
+    return skip && memchr(body, '\0', len) != NULL;
+}
+
 /* Split the body off a "query\n" first line when SEL_QUERY is set. */
 static inline void split_query(int sel, const char **body, size_t *len, char **query)
 {
