@@ -1,6 +1,8 @@
 /* The body of the targets whose webhooks are signed "sha256=<hex HMAC-SHA256
  * of the body>" in a header (SIG_HEADER): facebook and whatsapp
- * (X-Hub-Signature-256 with the app secret) and webhook (X-Kanal-Signature).
+ * (X-Hub-Signature-256 with the app secret) and webhook (X-Kanal-Signature);
+ * twitter signs "sha256=<base64>" (SIG_BASE64) in x-twitter-webhooks-signature
+ * with the consumer secret, and its GET is the CRC check of ?crc_token=.
  * The request goes through the plugin's own http(), signed correctly so the
  * fuzzer reaches the normalizer; GET runs Meta's hub.* handshake with the
  * query from the input.  Input: the selector byte (plugin_fuzz.h), then the
@@ -17,7 +19,7 @@ const struct kanal_plugin *kanal_plugin_entry(void);
 static const char *const config[] = {
     "app_secret", APP_SECRET, "secret", APP_SECRET, "verify_token", "fuzz-verify", "page_id", "1234567890",
     "page_access_token", "EAAfuzz", "phone_number_id", "1098765432", "access_token", "EAAfuzz",
-    "keep_raw", "yes", NULL,
+    "keep_raw", "yes", "consumer_secret", APP_SECRET, "user_id", "2244994945", NULL,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,7 +37,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     char hex[65], sig[80];
-    fake_hmac256_hex((sel & SEL_BAD_SIGNATURE) ? "not-the-secret" : APP_SECRET, body, len, hex);
+    const char *key = (sel & SEL_BAD_SIGNATURE) ? "not-the-secret" : APP_SECRET;
+#ifdef SIG_BASE64
+    unsigned char mac[32];
+    fake_host.hmac_sha256(key, strlen(key), body, len, mac);
+    fake_host.base64_encode(mac, sizeof mac, hex);
+#else
+    fake_hmac256_hex(key, body, len, hex);
+#endif
     snprintf(sig, sizeof sig, "sha256=%s", hex);
     struct kanal_http_header headers[] = {
         {"Content-Type", "application/json"},
