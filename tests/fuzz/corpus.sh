@@ -16,11 +16,11 @@ for t in "$@"; do
         done
     fi
     case $t in
+    # eventbrite: seeds/eventbrite/ pairs each API fixture with its webhook.
     jsonin|record) set -- $fx/meta/*.json $fx/twitter/*.json $fx/signup/*.json ;;
     facebook) set -- $fx/meta/fb_*.json $fx/meta/ig_*.json ;;
     whatsapp) set -- $fx/meta/wa_*.json ;;
     twitter) set -- $fx/twitter/*.json ;;
-    eventbrite) set -- $fx/signup/eventbrite_*.json ;;
     csv) set -- $fx/signup/*.csv ;;
     sms|form) set -- $fx/twilio/*.form ;;
     mime) set -- $fx/email/*.eml ;;
@@ -31,7 +31,7 @@ for t in "$@"; do
         case $t in
         # The plugin targets read a selector byte first (tests/fuzz/README.md):
         # 0 routes the rest as the webhook's body.
-        sms|facebook|whatsapp|twitter|eventbrite) { printf '\000'; cat "$f"; } >"$d/fx-$(basename "$f")" ;;
+        sms|facebook|whatsapp|twitter) { printf '\000'; cat "$f"; } >"$d/fx-$(basename "$f")" ;;
         *) cp -f "$f" "$d/fx-$(basename "$f")" ;;
         esac
     done

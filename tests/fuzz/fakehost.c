@@ -8,6 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "config.h"
@@ -58,6 +65,7 @@ struct fake_req {
 
 struct kanal_source {
     const struct kanal_plugin *plugin;
+    int api; /* transfers go to the local responder */
     const char *const *config;
     void *state;
     int started, store_fails;
@@ -271,8 +279,99 @@ static void fake_unwatch_fd(struct kanal_watch *w)
     free(w);
 }
 
-/* Transfers never reach a server here: each ends with "could not connect"
- * (CURLE_COULDNT_CONNECT) when the loop runs it. */
+/* ---- the local API responder (fake_set_api_response) ---- */
+
+static struct {
+    pthread_mutex_t lock;
+    int port;
+    int status;
+    char *body;
+    size_t len;
+} api = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void *responder(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        char req[8192];
+        size_t got = 0;
+        while (got < sizeof req - 1) { /* the head, then answer */
+            ssize_t n = recv(fd, req + got, sizeof req - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            req[got] = '\0';
+            if (strstr(req, "\r\n\r\n"))
+                break;
+        }
+        pthread_mutex_lock(&api.lock);
+        char head[160];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 %d Fuzz\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          api.status, api.len);
+        send(fd, head, (size_t)hl, MSG_NOSIGNAL);
+        if (api.len)
+            send(fd, api.body, api.len, MSG_NOSIGNAL);
+        pthread_mutex_unlock(&api.lock);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void responder_start(void)
+{
+    if (api.port)
+        return;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    pthread_t t;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) < 0 ||
+        pthread_create(&t, NULL, responder, (void *)(intptr_t)fd) != 0)
+        FUZZ_FAIL("cannot start the local API responder");
+    pthread_detach(t);
+    api.port = ntohs(a.sin_port);
+}
+
+void fake_set_api_response(struct kanal_source *src, int status, const void *body, size_t len)
+{
+    responder_start();
+    pthread_mutex_lock(&api.lock);
+    free(api.body);
+    api.body = malloc(len + 1);
+    if (len)
+        memcpy(api.body, body, len);
+    api.len = len;
+    api.status = status;
+    pthread_mutex_unlock(&api.lock);
+    src->api = 1;
+}
+
+/* Run a transfer against the responder: same path and query, its address. */
+static int run_transfer(void *easy)
+{
+    char *url = NULL;
+    curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
+    const char *rest = url ? strstr(url, "://") : NULL;
+    rest = rest ? rest + 3 + strcspn(rest + 3, "/?#") : "/";
+    size_t n = strlen(rest) + 64;
+    char *local = malloc(n);
+    snprintf(local, n, "http://127.0.0.1:%d%s", api.port, rest);
+    curl_easy_setopt(easy, CURLOPT_URL, local);
+    int r = (int)curl_easy_perform(easy);
+    free(local);
+    return r;
+}
+
+/* Transfers reach no server unless the target set an API response: each
+ * ends with "could not connect" (CURLE_COULDNT_CONNECT) when the loop runs
+ * it. */
 static int fake_transfer(struct kanal_source *src, void *easy, kanal_transfer_cb cb, void *arg)
 {
     struct pending *p = calloc(1, sizeof *p);
@@ -431,7 +530,8 @@ void fake_drain(struct kanal_source *src)
                            src->store_fails ? 0 : p->nrecs);
             free(seqs);
         } else {
-            p->transfer_cb(p->arg, 7 /* CURLE_COULDNT_CONNECT */, p->easy);
+            int result = src->api ? run_transfer(p->easy) : 7 /* CURLE_COULDNT_CONNECT */;
+            p->transfer_cb(p->arg, result, p->easy);
         }
         free(p);
     }

@@ -39,6 +39,11 @@ const char *fake_last_body(struct kanal_source *src, size_t *len);
 /* Run queued callbacks until none is left. */
 void fake_drain(struct kanal_source *src);
 
+/* Transfers go to a local HTTP responder instead of failing: each answers
+ * with status and body (copied) whatever it asked, its scheme, host and port
+ * replaced by the responder's.  Call before the request that fetches. */
+void fake_set_api_response(struct kanal_source *src, int status, const void *body, size_t len);
+
 /* Records committed so far (emits that were queued and completed with 0). */
 size_t fake_records(const struct kanal_source *src);
 
