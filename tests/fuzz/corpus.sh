@@ -24,6 +24,7 @@ for t in "$@"; do
     csv) set -- $fx/signup/*.csv ;;
     sms|form) set -- $fx/twilio/*.form ;;
     mime) set -- $fx/email/*.eml ;;
+    html) set -- $fx/email/*.eml ;;
     *) set -- ;;
     esac
     for f in "$@"; do
@@ -31,7 +32,7 @@ for t in "$@"; do
         case $t in
         # The plugin targets read a selector byte first (tests/fuzz/README.md):
         # 0 routes the rest as the webhook's body.
-        sms|facebook|whatsapp|twitter) { printf '\000'; cat "$f"; } >"$d/fx-$(basename "$f")" ;;
+        sms|facebook|whatsapp|twitter|mime) { printf '\000'; cat "$f"; } >"$d/fx-$(basename "$f")" ;;
         *) cp -f "$f" "$d/fx-$(basename "$f")" ;;
         esac
     done

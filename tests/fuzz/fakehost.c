@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,8 +32,23 @@
 
 /* A time format_time refuses (before year 0, after 9999) leaves out as it
  * was: the harness marks it, so a plugin that goes on to use the buffer is
- * caught in fake_emit (kanald's stack would hold whatever was there). */
-#define UNSET_TIME "!unset-time!"
+ * caught in fake_emit (kanald's stack would hold whatever was there).  The
+ * mark is new in every process and looked for without memmem, which
+ * libFuzzer watches: the fuzzer must not learn it and put it in an input. */
+static char unset_time[24];
+
+static int has_unset_time(const char *s, size_t len)
+{
+    size_t n = strlen(unset_time);
+    for (size_t i = 0; n && i + n <= len; i++) {
+        size_t k = 0;
+        while (k < n && s[i + k] == unset_time[k])
+            k++;
+        if (k == n)
+            return 1;
+    }
+    return 0;
+}
 #define FAKE_NOW_MS 1764900000000LL /* 2025-12-05, fixed so runs repeat */
 
 enum pending_kind { PENDING_EMIT, PENDING_TRANSFER };
@@ -53,6 +70,10 @@ struct kanal_timer {
 struct kanal_watch {
     struct kanal_source *src;
     struct kanal_watch *prev, *next;
+    int fd, events;
+    kanal_watch_cb cb;
+    void *arg;
+    unsigned long id;
 };
 
 struct fake_req {
@@ -72,6 +93,8 @@ struct kanal_source {
     struct pending *head, *tail;
     struct kanal_timer *timers;
     struct kanal_watch *watches;
+    unsigned long next_watch;
+    int listener; /* fd of the first watch, -1 before */
     size_t records;
     uint64_t seq;
     char *body;
@@ -176,7 +199,7 @@ static int fake_emit(struct kanal_source *src, const char *json, size_t len,
     } else if (nstates == 0) {
         return -EINVAL;
     }
-    if (len && memmem(json, len, UNSET_TIME, strlen(UNSET_TIME)) &&
+    if (len && has_unset_time(json, len) &&
         !getenv("KANAL_FUZZ_SKIP_KNOWN"))
         FUZZ_FAIL("the plugin emitted the text of a time format_time refused "
                   "(an unset buffer in kanald): %.300s",
@@ -258,6 +281,13 @@ static int fake_watch_fd(struct kanal_source *src, int fd, int events, kanal_wat
 {
     struct kanal_watch *w = calloc(1, sizeof *w);
     w->src = src;
+    w->fd = fd;
+    w->events = events;
+    w->cb = cb;
+    w->arg = arg;
+    w->id = ++src->next_watch;
+    if (src->listener < 0)
+        src->listener = fd;
     w->next = src->watches;
     if (w->next)
         w->next->prev = w;
@@ -440,8 +470,12 @@ static int fake_normalize_handle(struct kanal_source *src, const char *in, char 
 static int fake_format_time(int64_t unix_ms, char *out, size_t out_len)
 {
     int r = util_format_time(unix_ms, out, out_len);
-    if (r < 0 && out_len > 0)
-        snprintf(out, out_len, "%s", UNSET_TIME);
+    if (r < 0 && out_len > 0) {
+        if (!unset_time[0])
+            snprintf(unset_time, sizeof unset_time, "~%08lx%06x~", (unsigned long)time(NULL),
+                     (unsigned)getpid() & 0xffffff);
+        snprintf(out, out_len, "%s", unset_time);
+    }
     return r;
 }
 
@@ -488,7 +522,49 @@ struct kanal_source *fake_source_new(const struct kanal_plugin *p, const char *c
     struct kanal_source *src = calloc(1, sizeof *src);
     src->plugin = p;
     src->config = config;
+    src->listener = -1;
     return src;
+}
+
+int fake_source_init(struct kanal_source *src)
+{
+    return src->plugin->init(&fake_host, src, &src->state);
+}
+
+int fake_listener_fd(const struct kanal_source *src)
+{
+    return src->listener;
+}
+
+int fake_poll(struct kanal_source *src, int timeout_ms)
+{
+    struct pollfd fds[128];
+    unsigned long ids[128];
+    size_t n = 0;
+    for (struct kanal_watch *w = src->watches; w && n < 128; w = w->next, n++) {
+        fds[n] = (struct pollfd){.fd = w->fd,
+                                 .events = (short)(((w->events & KANAL_WATCH_READ) ? POLLIN : 0) |
+                                                   ((w->events & KANAL_WATCH_WRITE) ? POLLOUT : 0))};
+        ids[n] = w->id;
+    }
+    int ran = 0;
+    if (n && poll(fds, n, timeout_ms) > 0)
+        for (size_t i = 0; i < n; i++) {
+            if (!fds[i].revents)
+                continue;
+            /* A callback may have removed this watch (or others): find it again. */
+            struct kanal_watch *w = src->watches;
+            while (w && w->id != ids[i])
+                w = w->next;
+            if (!w)
+                continue;
+            int ev = ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) ? KANAL_WATCH_READ : 0) |
+                     ((fds[i].revents & POLLOUT) ? KANAL_WATCH_WRITE : 0);
+            w->cb(w->arg, w->fd, ev & (w->events ? w->events : ev));
+            ran++;
+        }
+    fake_drain(src);
+    return ran;
 }
 
 int fake_source_start(struct kanal_source *src)

@@ -20,6 +20,8 @@
 struct kanal_source *fake_source_new(const struct kanal_plugin *p, const char *const *config);
 /* init and start the plugin; 0 or its error. */
 int fake_source_start(struct kanal_source *src);
+/* init only (no start: no listeners, no timers). */
+int fake_source_init(struct kanal_source *src);
 /* stop and destroy it (after draining), then free the source. */
 void fake_source_free(struct kanal_source *src);
 void *fake_source_state(struct kanal_source *src);
@@ -38,6 +40,13 @@ const char *fake_last_body(struct kanal_source *src, size_t *len);
 
 /* Run queued callbacks until none is left. */
 void fake_drain(struct kanal_source *src);
+
+/* One turn of a loop over the plugin's fd watches: poll them (timeout_ms),
+ * call the callbacks of those ready, then fake_drain.  Returns how many
+ * callbacks ran. */
+int fake_poll(struct kanal_source *src, int timeout_ms);
+/* The fd of the first watch the plugin made (its listener), or -1. */
+int fake_listener_fd(const struct kanal_source *src);
 
 /* Transfers go to a local HTTP responder instead of failing: each answers
  * with status and body (copied) whatever it asked, its scheme, host and port
