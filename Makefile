@@ -332,7 +332,7 @@ install-libkanal: all
 
 format:
 	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
-	    tests/unit/*.[ch] tests/plugins/*.c
+	    tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.[ch]
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -199,8 +199,7 @@ static int fake_emit(struct kanal_source *src, const char *json, size_t len,
     } else if (nstates == 0) {
         return -EINVAL;
     }
-    if (len && has_unset_time(json, len) &&
-        !getenv("KANAL_FUZZ_SKIP_KNOWN"))
+    if (len && has_unset_time(json, len) && !getenv("KANAL_FUZZ_SKIP_KNOWN"))
         FUZZ_FAIL("the plugin emitted the text of a time format_time refused "
                   "(an unset buffer in kanald): %.300s",
                   json);
@@ -276,8 +275,8 @@ static void fake_timer_stop(struct kanal_timer *t)
     free(t);
 }
 
-static int fake_watch_fd(struct kanal_source *src, int fd, int events, kanal_watch_cb cb,
-                         void *arg, struct kanal_watch **out)
+static int fake_watch_fd(struct kanal_source *src, int fd, int events, kanal_watch_cb cb, void *arg,
+                         struct kanal_watch **out)
 {
     struct kanal_watch *w = calloc(1, sizeof *w);
     w->src = src;
@@ -418,8 +417,7 @@ static const char *fake_http_header(const struct kanal_http_request *req, const 
     return NULL;
 }
 
-static int fake_http_add_header(struct kanal_http_request *req, const char *name,
-                                const char *value)
+static int fake_http_add_header(struct kanal_http_request *req, const char *name, const char *value)
 {
     struct fake_req *r = (struct fake_req *)req;
     if (r->answers)
@@ -465,7 +463,6 @@ static int fake_normalize_handle(struct kanal_source *src, const char *in, char 
     const char *why;
     return handle_normalize(in, "TR", out, out_len, &why);
 }
-
 
 static int fake_format_time(int64_t unix_ms, char *out, size_t out_len)
 {
@@ -542,9 +539,10 @@ int fake_poll(struct kanal_source *src, int timeout_ms)
     unsigned long ids[128];
     size_t n = 0;
     for (struct kanal_watch *w = src->watches; w && n < 128; w = w->next, n++) {
-        fds[n] = (struct pollfd){.fd = w->fd,
-                                 .events = (short)(((w->events & KANAL_WATCH_READ) ? POLLIN : 0) |
-                                                   ((w->events & KANAL_WATCH_WRITE) ? POLLOUT : 0))};
+        fds[n] =
+            (struct pollfd){.fd = w->fd,
+                            .events = (short)(((w->events & KANAL_WATCH_READ) ? POLLIN : 0) |
+                                              ((w->events & KANAL_WATCH_WRITE) ? POLLOUT : 0))};
         ids[n] = w->id;
     }
     int ran = 0;
@@ -613,9 +611,9 @@ void fake_drain(struct kanal_source *src)
     }
 }
 
-int fake_request(struct kanal_source *src, const char *method, const char *path,
-                 const char *query, const struct kanal_http_header *headers, size_t nheaders,
-                 const char *body, size_t body_len)
+int fake_request(struct kanal_source *src, const char *method, const char *path, const char *query,
+                 const struct kanal_http_header *headers, size_t nheaders, const char *body,
+                 size_t body_len)
 {
     struct fake_req *r = calloc(1, sizeof *r);
     r->src = src;

@@ -33,9 +33,9 @@ void fake_set_store_fails(struct kanal_source *src, int fails);
 /* Hand one request to the plugin's http() and run everything it queued;
  * returns the status it was answered with (the host's 500 when http()
  * failed).  The answer's body is kept until the next request. */
-int fake_request(struct kanal_source *src, const char *method, const char *path,
-                 const char *query, const struct kanal_http_header *headers, size_t nheaders,
-                 const char *body, size_t body_len);
+int fake_request(struct kanal_source *src, const char *method, const char *path, const char *query,
+                 const struct kanal_http_header *headers, size_t nheaders, const char *body,
+                 size_t body_len);
 const char *fake_last_body(struct kanal_source *src, size_t *len);
 
 /* Run queued callbacks until none is left. */

@@ -84,11 +84,11 @@ static inline int skip_known_html_amp(const uint8_t *p, size_t n, int message)
 
 /* A finding that is not a memory error: print why and abort, so that
  * libFuzzer keeps the input as a crash. */
-#define FUZZ_FAIL(...)                                                                         \
-    do {                                                                                       \
-        fprintf(stderr, "fuzz: " __VA_ARGS__);                                                 \
-        fputc('\n', stderr);                                                                   \
-        abort();                                                                               \
+#define FUZZ_FAIL(...)                         \
+    do {                                       \
+        fprintf(stderr, "fuzz: " __VA_ARGS__); \
+        fputc('\n', stderr);                   \
+        abort();                               \
     } while (0)
 
 #endif

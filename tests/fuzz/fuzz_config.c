@@ -35,12 +35,9 @@ static int fake_init(const struct kanal_host *h, struct kanal_source *s, void **
 }
 
 static const struct kanal_plugin fake = {
-    KANAL_PLUGIN_HEADER,
-    .name = "fuzzplug",
-    .version = "1",
-    .description = "options of every type",
-    .options = fake_options,
-    .init = fake_init,
+    KANAL_PLUGIN_HEADER,     .name = "fuzzplug",
+    .version = "1",          .description = "options of every type",
+    .options = fake_options, .init = fake_init,
 };
 
 static struct plugin_module fake_mod = {.path = (char *)"fuzzplug.so", .desc = &fake};

@@ -30,8 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < doc.nrows; i++) {
         const struct csv_row *row = &doc.rows[i];
         if (row->line < last || row->line == 0 || row->line > lines)
-            FUZZ_FAIL("row %zu says line %zu (previous %zu, %zu lines)", i, row->line, last,
-                      lines);
+            FUZZ_FAIL("row %zu says line %zu (previous %zu, %zu lines)", i, row->line, last, lines);
         last = row->line;
         for (size_t j = 0; j < row->nfields; j++)
             if (strlen(row->fields[j]) > in.n)

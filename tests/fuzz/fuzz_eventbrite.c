@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fake_set_api_response(src, api_status, in.p, in.n);
     const char *path =
         (sel & SEL_BAD_SIGNATURE) ? "/hooks/fuzz/h00k-secret-fuzx" : "/hooks/fuzz/h00k-secret-fuzz";
-    int status = fake_request(src, (sel & SEL_GET) ? "GET" : "POST", path, "", headers, 1, body,
-                              len);
+    int status =
+        fake_request(src, (sel & SEL_GET) ? "GET" : "POST", path, "", headers, 1, body, len);
     if (sel & SEL_BAD_SIGNATURE) {
         if (status != 404 || fake_records(src))
             FUZZ_FAIL("a webhook to a wrong hook path was answered %d, %zu records", status,

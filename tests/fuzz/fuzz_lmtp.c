@@ -1,17 +1,16 @@
-/* The LMTP listener (plugins/email/lmtp.c) on real sockets: the plugin
- * listens on a unix socket through the fake host's fd
- * watches, which fake_poll runs as kanald's loop would.  It listens on a
- * unix socket: TCP would leave a port in TIME_WAIT per input, and the
- * kernel runs out of them within a minute.  The input is a
- * script: a flags byte (store fails), then ops of one byte:
+/* The LMTP listener (plugins/email/lmtp.c) on real sockets, through the
+ * fake host's fd watches, which fake_poll runs as kanald's loop would.  It
+ * listens on a unix socket: TCP would leave a port in TIME_WAIT per input,
+ * and the kernel runs out of them within a minute.  The input is a script:
+ * a flags byte (store fails), then ops of one byte:
  *
  *   op % 4 == 0, 1  send the next size(op / 4) bytes (1 to 32, then 64 to
  *                   1M) of the input: commands, DATA, dot-stuffing, any split
  *   2               read the replies so far
  *   3               half-close (the client sends nothing more)
  *
- * After the script the client closes; the plugin must answer every DATA it
- * took with one reply per recipient and free every session (LeakSanitizer). */
+ * After the script the client closes; every session must end and be freed
+ * (LeakSanitizer), and what a DATA emits must be what the host accepts. */
 #include "plugin_fuzz.h"
 
 #include <netinet/in.h>
@@ -26,8 +25,8 @@ const struct kanal_plugin *kanal_plugin_entry(void);
 
 static char listen_spec[108];
 static const char *config[] = {
-    "lmtp_listen", listen_spec, "brand_addresses", "destek@marka.example",
-    "max_message_size", "64K", NULL,
+    "lmtp_listen", listen_spec, "brand_addresses", "destek@marka.example", "max_message_size",
+    "64K",         NULL,
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -51,8 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned flags = fuzz_byte(&in);
     if (skip_known_html_amp(in.p, in.n, 1))
         return 0;
-    struct kanal_source *src =
-        fake_source_new(kanal_plugin_entry(), (const char *const *)config);
+    struct kanal_source *src = fake_source_new(kanal_plugin_entry(), (const char *const *)config);
     if (fake_source_start(src) < 0)
         FUZZ_FAIL("the email plugin did not start");
     fake_set_store_fails(src, flags & SEL_STORE_FAILS);

@@ -11,8 +11,13 @@
 const struct kanal_plugin *kanal_plugin_entry(void);
 
 static const char *const config[] = {
-    "lmtp_listen", "127.0.0.1:0", "brand_addresses", "destek@marka.example,@marka.example",
-    "from", "Marka Destek <destek@marka.example>", NULL,
+    "lmtp_listen",
+    "127.0.0.1:0",
+    "brand_addresses",
+    "destek@marka.example,@marka.example",
+    "from",
+    "Marka Destek <destek@marka.example>",
+    NULL,
 };
 
 /* GMime stays initialized between inputs (mime_init counts references):
@@ -48,9 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct email *e = fake_source_state(src);
     char *raw = fuzz_strndup(in.p, in.n);
     char *const rcpt[] = {"destek@marka.example", "satis@marka.example"};
-    struct mail_origin o = {.via = (flags & 2) ? "imap" : "lmtp", .uidvalidity = 7, .uid = 42,
+    struct mail_origin o = {.via = (flags & 2) ? "imap" : "lmtp",
+                            .uidvalidity = 7,
+                            .uid = 42,
                             .envelope_from = (flags & 4) ? "" : "ayse@example.com",
-                            .envelope_to = rcpt, .nenvelope_to = 2};
+                            .envelope_to = rcpt,
+                            .nenvelope_to = 2};
     struct mail_batch b;
     batch_init(&b);
     int r = batch_add_message(e, &b, raw, in.n, &o, (flags & 8) != 0);

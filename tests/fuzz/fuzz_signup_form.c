@@ -8,9 +8,19 @@
 const struct kanal_plugin *kanal_plugin_entry(void);
 
 static const char *const config[] = {
-    "provider", "form", "event_id", "konf-2026", "event_name", "Konferans 2026",
-    "event_starts_at", "2026-12-01T09:00:00+03:00", "redirect_url",
-    "https://example.com/tesekkurler", "fields", "ad_soyad,email*,telefon,sirket,not", NULL,
+    "provider",
+    "form",
+    "event_id",
+    "konf-2026",
+    "event_name",
+    "Konferans 2026",
+    "event_starts_at",
+    "2026-12-01T09:00:00+03:00",
+    "redirect_url",
+    "https://example.com/tesekkurler",
+    "fields",
+    "ad_soyad,email*,telefon,sirket,not",
+    NULL,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fake_source_start(src) < 0)
         FUZZ_FAIL("the signup plugin did not start");
     fake_set_store_fails(src, sel & SEL_STORE_FAILS);
-    int status = fake_request(src, (sel & SEL_GET) ? "GET" : "POST", "/hooks/fuzz", query,
-                              headers, 2, body, len);
+    int status = fake_request(src, (sel & SEL_GET) ? "GET" : "POST", "/hooks/fuzz", query, headers,
+                              2, body, len);
     if (!(sel & SEL_STORE_FAILS) && status >= 500)
         FUZZ_FAIL("a form post was answered %d with a working store", status);
     if ((sel & SEL_BAD_SIGNATURE) && (fake_records(src) || status < 400))

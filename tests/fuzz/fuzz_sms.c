@@ -16,8 +16,11 @@ const struct kanal_plugin *kanal_plugin_entry(void);
 #define PUBLIC_URL "https://kanal.example.com/hooks/fuzz"
 
 static const char *const config[] = {
-    "account_sid", "AC0123456789abcdef0123456789abcdef", "auth_token", TOKEN, "public_url",
-    PUBLIC_URL, "from", "+15557654321", NULL,
+    "account_sid", "AC0123456789abcdef0123456789abcdef",
+    "auth_token",  TOKEN,
+    "public_url",  PUBLIC_URL,
+    "from",        "+15557654321",
+    NULL,
 };
 
 static const struct twilio_crypto crypto = {
@@ -55,8 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     form_decode(body, len, collect, &ps);
     char *url = twilio_request_url(PUBLIC_URL, query);
     char sig[TWILIO_SIG_LEN + 1];
-    twilio_sign(&crypto, (sel & SEL_BAD_SIGNATURE) ? "not-the-token" : TOKEN, url, ps.p, ps.n,
-                sig);
+    twilio_sign(&crypto, (sel & SEL_BAD_SIGNATURE) ? "not-the-token" : TOKEN, url, ps.p, ps.n, sig);
     free(url);
     for (size_t i = 0; i < ps.n; i++) {
         free((char *)ps.p[i].name);
@@ -71,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fake_source_start(src) < 0)
         FUZZ_FAIL("the sms plugin did not start");
     fake_set_store_fails(src, sel & SEL_STORE_FAILS);
-    int status = fake_request(src, (sel & SEL_GET) ? "GET" : "POST", "/hooks/fuzz", query,
-                              headers, 2, body, len);
+    int status = fake_request(src, (sel & SEL_GET) ? "GET" : "POST", "/hooks/fuzz", query, headers,
+                              2, body, len);
     if (!(sel & SEL_GET))
         check_answer(status, sel, 0, fake_records(src));
     fake_source_free(src);

@@ -17,9 +17,13 @@ const struct kanal_plugin *kanal_plugin_entry(void);
 #define APP_SECRET "fuzz-app-secret-0123456789"
 
 static const char *const config[] = {
-    "app_secret", APP_SECRET, "secret", APP_SECRET, "verify_token", "fuzz-verify", "page_id", "1234567890",
-    "page_access_token", "EAAfuzz", "phone_number_id", "1098765432", "access_token", "EAAfuzz",
-    "keep_raw", "yes", "consumer_secret", APP_SECRET, "user_id", "2244994945", NULL,
+    "app_secret",   APP_SECRET,        "secret",
+    APP_SECRET,     "verify_token",    "fuzz-verify",
+    "page_id",      "1234567890",      "page_access_token",
+    "EAAfuzz",      "phone_number_id", "1098765432",
+    "access_token", "EAAfuzz",         "keep_raw",
+    "yes",          "consumer_secret", APP_SECRET,
+    "user_id",      "2244994945",      NULL,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fake_source_start(src) < 0)
         FUZZ_FAIL("the plugin did not start");
     fake_set_store_fails(src, sel & SEL_STORE_FAILS);
-    int status = fake_request(src, (sel & SEL_GET) ? "GET" : "POST", "/hooks/fuzz", query,
-                              headers, 2, body, len);
+    int status = fake_request(src, (sel & SEL_GET) ? "GET" : "POST", "/hooks/fuzz", query, headers,
+                              2, body, len);
     if (!(sel & SEL_GET))
         check_answer(status, sel, 0, fake_records(src));
     fake_source_free(src);

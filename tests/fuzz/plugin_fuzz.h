@@ -13,10 +13,10 @@
 /* The selector byte in front of every plugin target's input.  0 means: a
  * correctly signed POST of the rest as the body, with a working store, so
  * that a fixture with a 0 byte in front is a seed. */
-#define SEL_STORE_FAILS 0x01 /* emits complete with KANAL_ESTORE */
+#define SEL_STORE_FAILS 0x01   /* emits complete with KANAL_ESTORE */
 #define SEL_BAD_SIGNATURE 0x02 /* sign something else */
-#define SEL_GET 0x04 /* GET instead of POST (verification handshakes) */
-#define SEL_QUERY 0x08 /* the body's first line is the query string instead */
+#define SEL_GET 0x04           /* GET instead of POST (verification handshakes) */
+#define SEL_QUERY 0x08         /* the body's first line is the query string instead */
 
 /* What every webhook answer must be, whatever the plugin. */
 static inline void check_answer(int status, int sel, size_t stored_before, size_t stored_after)
