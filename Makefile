@@ -2,7 +2,8 @@
 #
 #   make            build build/kanald, build/plugins/*.so and the SDK
 #   make run        build, then run kanald in the foreground on conf/dev.conf
-#   make check      every test, then again in an ASan+UBSan build
+#   make check      every test, then again in an ASan+UBSan build, then the fuzzers
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/README.md)
 #   make bench      the benchmarks under bench/, printing their figures
 #   make install    PREFIX=/usr DESTDIR=...
 #
@@ -59,7 +60,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # common/: what kanald, libkanal and kanalctl share and do not publish (the
 # error table, the store layout, the record validator).
 COMMON_H   := $(wildcard common/*.h)
-CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include -Icommon -Idaemon $(PKG_CFLAGS) $(CFLAGS)
+# Where kanald's own headers are (the fuzz build uses the same).
+DAEMON_INC := -Icommon -Idaemon
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
 DAEMON_SRC := $(wildcard daemon/*.c)
@@ -244,6 +247,7 @@ test: deps-test
 check: deps-test
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory fuzz-check
 
 check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
@@ -375,9 +379,100 @@ install-libkanal: all
 
 format:
 	clang-format -i daemon/*.[ch] common/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
-	    tests/unit/*.[ch] tests/plugins/*.c
+	    tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.[ch]
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 FORCE:
+
+# ---- fuzzing: libFuzzer targets (tests/fuzz/, README there) ----
+#
+#   make fuzz FUZZ_SECONDS=60   build build-fuzz/fuzz_*, run each for N seconds on
+#                               its corpus (build-fuzz/corpus/<target>) and print
+#                               executions, cov, ft and whether it crashed
+#   make fuzz-check             every input under tests/fuzz/regressions/<target>/
+#                               once, then each target for FUZZ_CHECK_SECONDS
+#                               (part of `make check`)
+#
+# The daemon's objects are built again with clang and the fuzzer's coverage
+# instrumentation (no main: libFuzzer brings its own); a plugin's sources are
+# compiled into its fuzzer, as each defines kanal_plugin_entry.
+
+TEST_DEBS     += clang-14 libfuzzer-14-dev llvm-14
+
+FUZZ_CC       := clang-14
+FUZZ_BUILD    := build-fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_CHECK_SECONDS ?= 10
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS    = $(CSTD) -g -O1 -fno-omit-frame-pointer $(WARN) -Isdk/include $(DAEMON_INC) \
+                 -Itests/fuzz $(PKG_CFLAGS) -DKANAL_NO_DLCLOSE $(FUZZ_SAN) \
+                 -fsanitize=fuzzer-no-link
+FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
+# The same objects the unit tests link (all but main and signals), built
+# again for the fuzzers.
+FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
+FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
+                 webhook twitter signup_form eventbrite csv mime html lmtp
+FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+
+# What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
+# objects: a plugin's sources and the fake host table (tests/fuzz/fakehost.c).
+FUZZ_HOST            := tests/fuzz/fakehost.c
+FUZZ_SRC_twilio_sig  := plugins/sms/twilio_sig.c
+FUZZ_SRC_sms         := $(wildcard plugins/sms/*.c) $(FUZZ_HOST)
+FUZZ_SRC_facebook    := $(wildcard plugins/facebook/*.c) $(PLUGIN_EXTRA_facebook) $(FUZZ_HOST)
+FUZZ_SRC_whatsapp    := $(wildcard plugins/whatsapp/*.c) $(PLUGIN_EXTRA_whatsapp) $(FUZZ_HOST)
+FUZZ_SRC_webhook     := $(wildcard plugins/webhook/*.c) $(FUZZ_HOST)
+FUZZ_SRC_twitter     := $(wildcard plugins/twitter/*.c) $(PLUGIN_EXTRA_twitter) $(FUZZ_HOST)
+FUZZ_SRC_signup_form := $(wildcard plugins/signup/*.c) $(PLUGIN_EXTRA_signup) $(FUZZ_HOST)
+FUZZ_SRC_eventbrite  := $(FUZZ_SRC_signup_form)
+FUZZ_SRC_csv         := plugins/signup/csv.c
+FUZZ_SRC_mime        := $(wildcard plugins/email/*.c) $(FUZZ_HOST)
+FUZZ_SRC_html        := $(FUZZ_SRC_mime)
+FUZZ_SRC_lmtp        := $(FUZZ_SRC_mime)
+FUZZ_GMIME_CFLAGS     = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
+FUZZ_GMIME_LIBS       = $(shell pkg-config --libs gmime-3.0 2>/dev/null)
+FUZZ_CFLAGS_mime      = $(FUZZ_GMIME_CFLAGS)
+FUZZ_CFLAGS_html      = $(FUZZ_GMIME_CFLAGS)
+FUZZ_CFLAGS_lmtp      = $(FUZZ_GMIME_CFLAGS)
+FUZZ_LIBS_mime        = $(FUZZ_GMIME_LIBS)
+FUZZ_LIBS_html        = $(FUZZ_GMIME_LIBS)
+FUZZ_LIBS_lmtp        = $(FUZZ_GMIME_LIBS)
+
+.PHONY: fuzz fuzz-build fuzz-check fuzz-regress fuzz-corpus
+
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard daemon/*.h) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) \
+                       | deps-test
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+# Plugins found from a fuzzed config come from the config file's own folder,
+# which holds nothing but that file (tests/fuzz/fuzz_config.c).
+$(FUZZ_BUILD)/obj/daemon/config.o: FUZZ_CFLAGS += -DKANAL_PLUGIN_DIR='"."'
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard tests/fuzz/*.h) \
+                      $(wildcard plugins/*/*.h) $(FUZZ_OBJ) | deps-test
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_CFLAGS_$*) $(addprefix -I,$(sort $(dir $(FUZZ_SRC_$*)))) \
+	    -Iplugins/shared -fsanitize=fuzzer -o $@ \
+	    $(filter %.c,$^) $(FUZZ_OBJ) $(FUZZ_LIBS) $(FUZZ_LIBS_$*)
+
+# Seeds: tests/fuzz/seeds/<target>/ and the tests' fixtures (tests/fuzz/corpus.sh).
+fuzz-corpus: | deps-test
+	@tests/fuzz/corpus.sh $(FUZZ_BUILD)/corpus $(FUZZ_TARGETS)
+
+fuzz: fuzz-build fuzz-corpus
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-regress: fuzz-build
+	@tests/fuzz/regress.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+# Both halves run whatever the first found; either failing fails the check.
+fuzz-check: fuzz-build fuzz-corpus
+	@r=0; tests/fuzz/regress.sh $(FUZZ_BUILD) $(FUZZ_TARGETS) || r=1; \
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS) || r=1; exit $$r
+
+# ---- end of fuzzing ----

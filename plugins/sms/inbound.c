@@ -352,7 +352,9 @@ static json_t *unknown_record(struct sms *s, const struct kanal_http_request *re
     json_t *raw = params_object(f);
     if (json_object_size(raw) != f->n) { /* repeated names or bytes that are not UTF-8 */
         json_decref(raw);
-        raw = json_stringn(req->body, req->body_len);
+        /* A NUL byte would become \u0000, which kanald refuses: base64 then. */
+        raw = memchr(req->body, '\0', req->body_len) ? NULL
+                                                     : json_stringn(req->body, req->body_len);
     }
     if (!raw) {
         char *b64 = malloc(4 * ((req->body_len + 2) / 3) + 1);

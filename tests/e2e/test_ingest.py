@@ -1,5 +1,6 @@
 """The webhook channel end to end: signed posts are committed before the
 acknowledgement, redeliveries are recognised, bad signatures store nothing."""
+import base64
 import json
 
 from kanal import message, sign, validate_record
@@ -85,6 +86,28 @@ def test_authentic_but_malformed_is_stored_as_unknown(kanald):
     assert recs[0]["raw"] == odd
     assert recs[1]["raw"] == "<xml>not json</xml>"
     kanald.wait_log(r"\[hooks\] emit refused: record 1 of 1: field 'payload' is not part of schema v1")
+
+
+def test_authentic_empty_or_nul_bodies_are_stored_as_unknown(kanald):
+    """Bodies tests/fuzz/fuzz_webhook found answered 503 (so the sender
+    retries forever): an empty body, and bodies with a NUL byte, whose raw
+    string would hold \\u0000, which kanald refuses.  Each is authentic, so
+    it is stored as unknown (raw: the text, or base64 of the bytes)."""
+    bodies = [b"", b"\x00", b"not json\x00after", b'{"kind":"message"}\x00',
+              b"\xff\x00\xfe"]
+    for body in bodies:
+        status, _, answer = kanald.post_hook(body)
+        assert status == 202, (body, answer)
+        assert json.loads(answer)["stored_as"] == "unknown"
+    recs = kanald.feed()
+    assert [r["kind"] for r in recs] == ["unknown"] * len(bodies)
+    for r, body in zip(recs, bodies):
+        validate_record(r)
+        raw = r["raw"]
+        got = base64.b64decode(raw["base64"]) if isinstance(raw, dict) else raw.encode()
+        assert got == body
+    assert kanald.post_hook(b"x\x00y", signature="sha256=" + "0" * 64)[0] == 401
+    assert len(kanald.feed()) == len(bodies)
 
 
 def test_keep_raw_keeps_the_payload(make_kanald):

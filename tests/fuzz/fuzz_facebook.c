@@ -1,0 +1,3 @@
+/* Meta webhooks into the facebook plugin: see hmac_target.h. */
+#define SIG_HEADER "X-Hub-Signature-256"
+#include "hmac_target.h"

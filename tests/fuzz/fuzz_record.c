@@ -1,0 +1,68 @@
+/* record_normalize on parsed JSON, the way the host checks what a plugin
+ * emits; then the invariant the writer relies on: every record normalize
+ * accepts serializes (jsonout_dump) and reads back as the same value.  A
+ * record the loop accepts but the writer cannot store would be lost after
+ * the plugin was told it was queued.
+ *
+ * Input: one flags byte (keep_raw, the default country), then the JSON text
+ * (one record or an array of them, as emit() takes). */
+#include "fuzz.h"
+
+#include <jansson.h>
+
+#include <kanal/plugin.h>
+
+#include "jsonin.h"
+#include "jsonout.h"
+#include "record.h"
+
+static void check_one(json_t *in, const struct record_ctx *ctx)
+{
+    char err[256] = "";
+    json_t *out = NULL;
+    int r = record_normalize(in, ctx, &out, err, sizeof err);
+    if (r != 0) {
+        if (r != KANAL_ERECORD || out)
+            FUZZ_FAIL("record_normalize returned %d (out %p)", r, (void *)out);
+        if (!err[0])
+            FUZZ_FAIL("record_normalize refused a record without saying why");
+        return;
+    }
+    size_t len = 0;
+    char *text = jsonout_dump(out, &len);
+    if (!text)
+        FUZZ_FAIL("record_normalize accepted a record that jsonout_dump refuses");
+    char e[160];
+    json_t *back = jsonin_parse(text, len, e, sizeof e);
+    if (!back)
+        FUZZ_FAIL("the stored form does not read back: %s: %.300s", e, text);
+    if (!json_equal(back, out))
+        FUZZ_FAIL("the stored form reads back as another value: %.300s", text);
+    json_decref(back);
+    free(text);
+    json_decref(out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const countries[] = {NULL, "TR", "US", "DE"};
+    struct fuzz_in in = {data, size};
+    unsigned flags = fuzz_byte(&in);
+    struct record_ctx ctx = {
+        .source = "fuzz",
+        .channel = "webhook",
+        .default_country = countries[(flags >> 1) & 3],
+        .keep_raw = flags & 1,
+        .received_at = "2026-12-05T01:00:00.000Z",
+    };
+    json_t *root = jsonin_parse((const char *)in.p, in.n, NULL, 0);
+    if (!root)
+        return 0;
+    if (json_is_array(root))
+        for (size_t i = 0; i < json_array_size(root); i++)
+            check_one(json_array_get(root, i), &ctx);
+    else
+        check_one(root, &ctx);
+    json_decref(root);
+    return 0;
+}

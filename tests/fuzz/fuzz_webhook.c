@@ -1,0 +1,3 @@
+/* Signed JSON posts into the generic webhook plugin: see hmac_target.h. */
+#define SIG_HEADER "X-Kanal-Signature"
+#include "hmac_target.h"
