@@ -445,6 +445,9 @@ FUZZ_LIBS_lmtp        = $(FUZZ_GMIME_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
+# Made by a pattern rule for the fuzzers' link: keep them between builds.
+.SECONDARY: $(FUZZ_OBJ)
+
 $(FUZZ_BUILD)/obj/%.o: %.c $(wildcard daemon/*.h) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) \
                        | deps-test
 	@mkdir -p $(dir $@)

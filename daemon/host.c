@@ -173,54 +173,25 @@ static int check_storable(struct kanal_source *src, struct write_item *item, siz
     return 0;
 }
 
-/* Record i of n, in, as the plugin emitted it in text: when it is an
- * unknown record whose raw the store cannot keep (it could not be parsed:
- * too deep, a NUL; or it is larger than unknown_raw_max), replace raw by its
- * bounded form (rawbound.c).  Any other record whose raw could not be
- * parsed is refused (KANAL_ERECORD, why in err): the plugin falls back to
- * an unknown record.  parse_err is why the whole text could not be read. */
+/* Record i of n, in, as the plugin emitted it in text: an unknown record
+ * whose raw the store cannot keep gets raw's bounded form (rawbound.c),
+ * logged; any other record whose raw could not be read is refused
+ * (KANAL_ERECORD, why in err): the plugin falls back to an unknown record.
+ * parse_err is why the whole text could not be read. */
 static int bound_unknown_raw(struct kanal_source *src, json_t *in, const char *text,
                              const struct raw_span *spans, size_t nspans, size_t i, size_t n,
                              const char *parse_err, char *err, size_t err_len)
 {
-    const struct raw_span *span = NULL;
-    for (size_t s = 0; s < nspans; s++)
-        if (spans[s].rec == i)
-            span = &spans[s]; /* a repeated key keeps its last value */
-    const char *kind = json_string_value(json_object_get(in, "kind"));
-    int unknown = kind && strcmp(kind, "unknown") == 0;
-    size_t max = (size_t)src->d->cfg->unknown_raw_max;
     char why[200];
-    size_t size = span ? span->len : 0;
-    int r = 0;
-    if (span && !unknown) {
-        snprintf(err, err_len, "field 'raw' cannot be stored (%s)", parse_err);
-        return KANAL_ERECORD;
-    }
-    if (span) {
-        snprintf(why, sizeof why, "it cannot be stored as JSON: %s", parse_err);
-        r = rawbound_apply(in, text + span->off, span->len, max, why);
-    } else if (unknown) {
-        char *dumped;
-        const char *raw_text;
-        size_t raw_len;
-        if (!rawbound_too_large(in, max, &dumped, &raw_text, &raw_len))
-            return 0;
-        snprintf(why, sizeof why, "it is larger than unknown_raw_max (%zu bytes)", max);
-        r = rawbound_apply(in, raw_text, raw_len, max, why);
-        size = raw_len;
-        free(dumped);
-    } else {
-        return 0;
-    }
-    if (r < 0) {
-        snprintf(err, err_len, "out of memory bounding its raw");
-        return r;
-    }
-    log_msg(KANAL_LOG_NOTICE, src->sc.name,
-            "record %zu of %zu: kept an unknown record's raw of %zu bytes in bounded form: %s",
-            i + 1, n, size, why);
-    return 0;
+    size_t size;
+    int r = rawbound_record(in, i, text, spans, nspans, parse_err,
+                            (size_t)src->d->cfg->unknown_raw_max, err, err_len, why, sizeof why,
+                            &size);
+    if (r == 0 && why[0])
+        log_msg(KANAL_LOG_NOTICE, src->sc.name,
+                "record %zu of %zu: kept an unknown record's raw of %zu bytes in bounded form: %s",
+                i + 1, n, size, why);
+    return r;
 }
 
 static int host_emit(struct kanal_source *src, const char *json, size_t len,
@@ -240,21 +211,8 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
      * the item is freed. */
     struct jarena *arena = jarena_begin();
     if (len > 0) {
-        root = jsonin_parse(json, len, e, sizeof e);
+        root = rawbound_parse(json, len, &spans, &nspans, e, sizeof e);
         if (!root) {
-            /* Perhaps only a raw is what cannot be read (too deep, a NUL):
-             * read the rest, and keep that raw bounded if its record is an
-             * unknown one (below). */
-            char *cut;
-            size_t cut_len;
-            char e2[160];
-            nspans = rawbound_scan(json, len, &spans, &cut, &cut_len);
-            if (nspans)
-                root = jsonin_parse(cut, cut_len, e2, sizeof e2);
-            free(cut);
-        }
-        if (!root) {
-            free(spans);
             jarena_release(arena);
             log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: not JSON kanald can store (%s)", e);
             return KANAL_ERECORD;

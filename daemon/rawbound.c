@@ -15,10 +15,14 @@
 #include "rawbound.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/plugin.h>
+
 #include "crypto.h"
+#include "jsonin.h"
 #include "jsonout.h"
 #include "util.h"
 
@@ -222,4 +226,65 @@ int rawbound_too_large(json_t *in, size_t max, char **text, const char **str, si
     *text = t;
     *str = t;
     return 1;
+}
+
+json_t *rawbound_parse(const char *text, size_t len, struct raw_span **spans, size_t *nspans,
+                       char *err, size_t err_len)
+{
+    *spans = NULL;
+    *nspans = 0;
+    json_t *root = jsonin_parse(text, len, err, err_len);
+    if (root)
+        return root;
+    /* Perhaps only a raw is what cannot be read: read the rest, and keep
+     * that raw bounded if its record is an unknown one. */
+    char *cut;
+    size_t cut_len;
+    char e2[160];
+    *nspans = rawbound_scan(text, len, spans, &cut, &cut_len);
+    if (*nspans)
+        root = jsonin_parse(cut, cut_len, e2, sizeof e2);
+    free(cut);
+    if (!root) {
+        free(*spans);
+        *spans = NULL;
+        *nspans = 0;
+    }
+    return root;
+}
+
+int rawbound_record(json_t *in, size_t i, const char *text, const struct raw_span *spans,
+                    size_t nspans, const char *parse_err, size_t max, char *err, size_t err_len,
+                    char *why, size_t why_len, size_t *size)
+{
+    const struct raw_span *span = NULL;
+    for (size_t s = 0; s < nspans; s++)
+        if (spans[s].rec == i)
+            span = &spans[s]; /* a repeated key keeps its last value */
+    const char *kind = json_string_value(json_object_get(in, "kind"));
+    int unknown = kind && strcmp(kind, "unknown") == 0;
+    why[0] = '\0';
+    *size = span ? span->len : 0;
+    if (span && !unknown) {
+        snprintf(err, err_len, "field 'raw' cannot be stored (%s)", parse_err);
+        return KANAL_ERECORD;
+    }
+    int r = 0;
+    if (span) {
+        snprintf(why, why_len, "it cannot be stored as JSON: %s", parse_err);
+        r = rawbound_apply(in, text + span->off, span->len, max, why);
+    } else if (unknown) {
+        char *dumped;
+        const char *raw_text;
+        size_t raw_len;
+        if (!rawbound_too_large(in, max, &dumped, &raw_text, &raw_len))
+            return 0;
+        snprintf(why, why_len, "it is larger than unknown_raw_max (%zu bytes)", max);
+        r = rawbound_apply(in, raw_text, raw_len, max, why);
+        *size = raw_len;
+        free(dumped);
+    }
+    if (r < 0)
+        snprintf(err, err_len, "out of memory bounding its raw");
+    return r;
 }

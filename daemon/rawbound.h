@@ -38,4 +38,21 @@ int rawbound_apply(json_t *in, const char *text, size_t len, size_t max, const c
  * bounded, 0 when not. */
 int rawbound_too_large(json_t *in, size_t max, char **text, const char **str, size_t *len);
 
+/* Read an emitted text as kanald does: as a whole, or else without the
+ * records' raw values (which may be what cannot be read: too deep, a NUL),
+ * whose places go to *spans for rawbound_record.  NULL with err when it
+ * cannot be read even so. */
+json_t *rawbound_parse(const char *text, size_t len, struct raw_span **spans, size_t *nspans,
+                       char *err, size_t err_len);
+
+/* Record i (in) of an emitted text: an unknown record whose raw the store
+ * cannot keep (it could not be read, see rawbound_parse, whose err is
+ * parse_err; or it is larger than max) gets raw's bounded form, and *why
+ * says why (else *why is ""); *size is the size of raw's text.  Any other
+ * record whose raw could not be read: KANAL_ERECORD with err.  0, or
+ * -ENOMEM. */
+int rawbound_record(json_t *in, size_t i, const char *text, const struct raw_span *spans,
+                    size_t nspans, const char *parse_err, size_t max, char *err, size_t err_len,
+                    char *why, size_t why_len, size_t *size);
+
 #endif

@@ -65,6 +65,9 @@ static void respond(struct signup *s, struct kanal_http_request *req, int status
 {
     json_t *o = code ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message)
                      : json_pack("{s:b}", "ok", 1);
+    if (!o) /* the message quotes the API's answer, which need not be UTF-8 */
+        o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+                      "the Eventbrite API's answer is not UTF-8");
     char *text = json_dumps(o, JSON_COMPACT);
     if (status == 503)
         s->host->http_add_header(req, "Retry-After", "30");

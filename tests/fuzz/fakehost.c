@@ -27,6 +27,7 @@
 #include "handle.h"
 #include "jsonin.h"
 #include "jsonout.h"
+#include "rawbound.h"
 #include "record.h"
 #include "util.h"
 
@@ -187,9 +188,12 @@ static int fake_emit(struct kanal_source *src, const char *json, size_t len,
                      void *arg)
 {
     json_t *root = NULL;
+    struct raw_span *spans = NULL;
+    size_t nspans = 0;
+    char e[160] = "";
     if (len > 0) {
-        char e[160];
-        root = jsonin_parse(json, len, e, sizeof e);
+        /* Read and bound as kanald's emit does (daemon/host.c). */
+        root = rawbound_parse(json, len, &spans, &nspans, e, sizeof e);
         if (!root) {
             /* kanald refuses it the same way ("emit refused: not JSON"). */
             if (getenv("KANAL_FUZZ_LOG"))
@@ -215,7 +219,11 @@ static int fake_emit(struct kanal_source *src, const char *json, size_t len,
         json_t *in = json_is_array(root) ? json_array_get(root, i) : root;
         char err[256];
         json_t *rec;
-        if (record_normalize(in, &rc, &rec, err, sizeof err) < 0) {
+        char why[200];
+        size_t rawsize;
+        if (rawbound_record(in, i, json, spans, nspans, e, 1024 * 1024, err, sizeof err, why,
+                            sizeof why, &rawsize) < 0 ||
+            record_normalize(in, &rc, &rec, err, sizeof err) < 0) {
             /* kanald refuses the batch and logs it; the plugin must then
              * answer on its own.  Plugins build their records from the
              * provider's payload: when they emit one the host refuses, the
@@ -223,6 +231,7 @@ static int fake_emit(struct kanal_source *src, const char *json, size_t len,
             if (getenv("KANAL_FUZZ_LOG"))
                 fprintf(stderr, "emit refused: record %zu: %s\n", i + 1, err);
             json_decref(root);
+            free(spans);
             return KANAL_ERECORD;
         }
         size_t tl;
@@ -235,6 +244,7 @@ static int fake_emit(struct kanal_source *src, const char *json, size_t len,
         json_decref(rec);
     }
     json_decref(root);
+    free(spans);
     for (size_t i = 0; i < nstates; i++)
         if (!states[i].key || (!states[i].value && states[i].len))
             FUZZ_FAIL("a state entry without key or value");

@@ -1,7 +1,10 @@
-/* The CSV attendee export parser (plugins/signup/csv.c).  Input: one byte
- * choosing the delimiter (detected, ',', ';', tab), then the file.  Checks:
- * it parses or refuses with a reason; each row's fields are C strings; row
- * lines grow and stay within the file's line count. */
+/* The CSV attendee export parser (plugins/signup/csv.c), read the way the
+ * signup plugin reads a dropped file: checked in slices, then row by row,
+ * skipping rows (only counting them) and keeping them.  Input: one byte
+ * choosing the delimiter (detected, ',', ';', tab) and the slice size, then
+ * the file.  Checks: a refusal says why; rows' lines grow and stay within
+ * the file; each field is a C string no longer than the file; no row has
+ * more than CSV_MAX_FIELDS fields; skipping and keeping rows agree. */
 #include "fuzz.h"
 
 #include "csv.h"
@@ -10,33 +13,60 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char delims[] = {0, ',', ';', '\t'};
     struct fuzz_in in = {data, size};
-    char delim = delims[fuzz_byte(&in) & 3];
+    uint8_t b = fuzz_byte(&in);
+    char delim = delims[b & 3];
+    size_t slice = 1 + (size_t)(b >> 2) * 97; /* 1 .. 6112 bytes per check */
     /* The plugin reads files into a NUL-terminated buffer. */
     char *text = fuzz_strndup(in.p, in.n);
-    struct csv_doc doc;
+    struct csv_reader r;
+    csv_reader_init(&r, text, in.n, delim);
     char err[256] = "";
-    if (csv_parse(text, in.n, delim, &doc, err, sizeof err) < 0) {
+    int c;
+    while ((c = csv_check(&r, slice, err, sizeof err)) == 1)
+        ;
+    if (c < 0) {
         if (!err[0])
-            FUZZ_FAIL("csv_parse refused without saying why");
-        if (doc.rows || doc.nrows)
-            FUZZ_FAIL("csv_parse refused but left rows");
+            FUZZ_FAIL("csv_check refused without saying why");
+        csv_reader_free(&r);
         free(text);
         return 0;
     }
     size_t lines = 1;
     for (size_t i = 0; i < in.n; i++)
         lines += text[i] == '\n' || text[i] == '\r';
-    size_t last = 0;
-    for (size_t i = 0; i < doc.nrows; i++) {
-        const struct csv_row *row = &doc.rows[i];
-        if (row->line < last || row->line == 0 || row->line > lines)
-            FUZZ_FAIL("row %zu says line %zu (previous %zu, %zu lines)", i, row->line, last, lines);
-        last = row->line;
-        for (size_t j = 0; j < row->nfields; j++)
-            if (strlen(row->fields[j]) > in.n)
+    /* First pass: count the rows without keeping them. */
+    size_t counted = 0;
+    int n;
+    while ((n = csv_next(&r, NULL, err, sizeof err)) == 1)
+        counted++;
+    int skip_failed = n < 0;
+    if (skip_failed && !err[0])
+        FUZZ_FAIL("csv_next refused a skipped row without saying why");
+    /* Second pass: keep them. */
+    csv_rewind(&r);
+    size_t kept = 0, last = 0;
+    struct csv_row row = {0};
+    err[0] = '\0';
+    while ((n = csv_next(&r, &row, err, sizeof err)) == 1) {
+        if (row.line < last || row.line == 0 || row.line > lines)
+            FUZZ_FAIL("row %zu says line %zu (previous %zu, %zu lines)", kept, row.line, last,
+                      lines);
+        last = row.line;
+        if (row.nfields > CSV_MAX_FIELDS)
+            FUZZ_FAIL("a row of %zu fields", row.nfields);
+        for (size_t j = 0; j < row.nfields; j++)
+            if (strlen(row.fields[j]) > in.n)
                 FUZZ_FAIL("a field longer than the file");
+        csv_row_free(&row);
+        kept++;
     }
-    csv_doc_free(&doc);
+    csv_row_free(&row);
+    if (n < 0 && !err[0])
+        FUZZ_FAIL("csv_next refused a row without saying why");
+    if ((n < 0) != skip_failed || (!skip_failed && kept != counted))
+        FUZZ_FAIL("skipping found %zu rows (%s), keeping %zu (%s)", counted,
+                  skip_failed ? "refused" : "ok", kept, n < 0 ? "refused" : "ok");
+    csv_reader_free(&r);
     free(text);
     return 0;
 }
