@@ -87,6 +87,11 @@ PLUGIN_EXTRA_signup := plugins/shared/api_fetch.c
 PLUGIN_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
 PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
 
+# The plugin kit (sdk/kit/, kanal/kit.h): a static library, PIC, libc only,
+# linked into every in-tree plugin and installed for out-of-tree ones.
+KIT_OBJ    := $(patsubst sdk/kit/%.c,$(BUILD)/obj/kit/%.o,$(wildcard sdk/kit/*.c))
+KIT_LIB    := $(BUILD)/libkanal-plugin-kit.a
+
 # Test plugins: one source, several deliberately broken variants.
 TEST_PLUGIN_DIR := $(BUILD)/test-plugins
 TEST_VARIANTS := echo:-DTEST_NAME='"echo"' \
@@ -159,10 +164,10 @@ $(BUILD)/kanald: $(DAEMON_OBJ)
 .SECONDEXPANSION:
 $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) \
                        $$(PLUGIN_EXTRA_$$*) $$(wildcard plugins/shared/*.h) \
-                       sdk/include/kanal/plugin.h | deps
+                       sdk/include/kanal/plugin.h sdk/include/kanal/kit.h $(KIT_LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_CFLAGS_$*) -Iplugins/shared $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
-	    $(PLUGIN_LIBS_$*)
+	    $(KIT_LIB) $(PLUGIN_LIBS_$*)
 
 define test_plugin_rule
 $(TEST_PLUGIN_DIR)/$(1).so: tests/plugins/testplug.c sdk/include/kanal/plugin.h | deps
@@ -173,7 +178,20 @@ $(foreach v,$(TEST_VARIANTS),$(eval $(call test_plugin_rule,$(firstword $(subst 
 
 # ---- SDK ----
 
-sdk: $(BUILD)/kanal-plugin.pc $(BUILD)/sdk/hello.so
+sdk: $(BUILD)/kanal-plugin.pc $(BUILD)/sdk/hello.so $(KIT_LIB) $(BUILD)/sdk/minimal.so
+
+$(BUILD)/obj/kit/%.o: sdk/kit/%.c sdk/include/kanal/kit.h sdk/include/kanal/plugin.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -c -o $@ $<
+
+$(KIT_LIB): $(KIT_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The SDK's complete example: a channel plugin written with the kit.
+$(BUILD)/sdk/minimal.so: sdk/examples/minimal.c sdk/include/kanal/kit.h $(KIT_LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(KIT_LIB)
 
 $(BUILD)/kanal-plugin.pc: sdk/kanal-plugin.pc.in $(BUILD)/prefix.stamp
 	@mkdir -p $(dir $@)
@@ -250,6 +268,8 @@ install: all
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
 	install -m 644 sdk/include/kanal/*.h $(DESTDIR)$(INCLUDEDIR)/kanal/
 	install -m 644 $(BUILD)/kanal-plugin.pc $(DESTDIR)$(PCDIR)/kanal-plugin.pc
+	install -d $(DESTDIR)$(PREFIX)/lib
+	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libkanal-plugin-kit.a
 	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -338,7 +358,7 @@ install-libkanal: all
 # ---- end of libkanal, kanalctl ----
 
 format:
-	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
+	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c sdk/kit/*.c \
 	    tests/unit/*.[ch] tests/plugins/*.c
 
 clean:
