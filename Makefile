@@ -69,7 +69,7 @@ CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signal
 PLUGINS    := $(filter-out shared,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO  := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
 # Per-plugin libraries (beyond libc); a plugin links only what it uses.
-PLUGIN_LIBS_webhook = $(shell pkg-config --libs jansson libcurl libcrypto 2>/dev/null)
+PLUGIN_LIBS_webhook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_sms     = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_email   = $(shell pkg-config --libs jansson libcurl gmime-3.0 2>/dev/null)
 PLUGIN_LIBS_facebook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
