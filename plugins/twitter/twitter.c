@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 #include "twitter.h"
 
 /* ---- small shared helpers ---- */
@@ -72,25 +74,10 @@ json_t *tw_unknown_record(struct twitter *tw, json_t *raw, const char *what, con
 
 /* ---- webhooks ---- */
 
-struct pending {
-    struct twitter *tw;
-    struct kanal_http_request *req;
-};
-
-static void respond_json(struct twitter *tw, struct kanal_http_request *req, int status,
-                         json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    tw->host->http_respond(req, status, "application/json", text, text ? strlen(text) : 0);
-    free(text);
-    json_decref(body);
-}
-
 static void respond_error(struct twitter *tw, struct kanal_http_request *req, int status,
                           const char *code, const char *message)
 {
-    respond_json(tw, req, status,
-                 json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+    kanal_kit_respond_error(tw->host, req, status, code, message);
 }
 
 /* "sha256=" + base64(HMAC-SHA256(consumer secret, data)) into out[64]. */
@@ -177,7 +164,9 @@ static void answer_crc(struct twitter *tw, struct kanal_http_request *req)
     sign(tw, f.token, strlen(f.token), token);
     free(f.token);
     tw->host->log(tw->src, KANAL_LOG_DEBUG, "answered X's CRC check from %s", req->remote_addr);
-    respond_json(tw, req, 200, json_pack("{s:s}", "response_token", token));
+    char body[96];
+    snprintf(body, sizeof body, "{\"response_token\":\"%s\"}", token); /* base64: no escapes */
+    kanal_kit_respond_json(tw->host, req, 200, body);
 }
 
 static int signature_ok(struct twitter *tw, const struct kanal_http_request *req)
@@ -189,31 +178,6 @@ static int signature_ok(struct twitter *tw, const struct kanal_http_request *req
     sign(tw, req->body, req->body_len, want);
     size_t n = strlen(want);
     return strlen(given) == n && tw->host->equal_ct(want, given, n);
-}
-
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
-{
-    struct pending *p = arg;
-    if (status < 0) {
-        p->tw->host->http_add_header(p->req, "Retry-After", "5");
-        respond_error(p->tw, p->req, 503, "store_unavailable", p->tw->host->strerror(status));
-    } else {
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, json_integer((json_int_t)seqs[i]));
-        respond_json(p->tw, p->req, 200, json_pack("{s:o}", "seqs", list));
-    }
-    free(p);
-}
-
-static int emit_json(struct twitter *tw, json_t *records, struct pending *p)
-{
-    char *text = json_dumps(records, JSON_COMPACT);
-    if (!text)
-        return -ENOMEM;
-    int r = tw->host->emit(tw->src, text, strlen(text), NULL, 0, on_committed, p);
-    free(text);
-    return r;
 }
 
 /* A body made only of CRC-token characters may carry a signature obtained
@@ -263,43 +227,35 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
         /* Only events kanal does not store (typing indicators). */
         json_decref(records);
         json_decref(payload);
-        respond_json(tw, req, 200, json_pack("{s:[]}", "seqs"));
+        kanal_kit_respond_json(tw->host, req, 200, "{\"seqs\":[]}");
         return;
     }
-    struct pending *p = calloc(1, sizeof *p);
-    int r = -ENOMEM;
-    if (p) {
-        *p = (struct pending){.tw = tw, .req = req};
-        r = emit_json(tw, records, p);
-        if (r == KANAL_ERECORD) {
-            /* A payload shape kanal mis-read: keep it whole rather than lose it. */
-            json_t *whole =
-                json_pack("[o]", tw_unknown_record(tw, payload, "payload",
-                                                   "payload kanal could not normalize"));
-            r = emit_json(tw, whole, p);
-            json_decref(whole);
-        }
-        if (r == KANAL_ERECORD) {
-            /* Not even that (nested deeper than kanald reads): the body as
-             * text, so an authentic delivery never gets a 503 that no retry
-             * can fix. */
-            json_t *text = json_stringn(req->body, req->body_len);
-            if (!text)
-                text = json_string("(body is not UTF-8)");
-            json_t *whole = json_pack(
-                "[o]", tw_unknown_record(tw, text, "payload", "payload kanal could not read"));
-            r = emit_json(tw, whole, p);
-            json_decref(whole);
-            json_decref(text);
-        }
+    /* A payload shape kanal mis-read is kept whole rather than lost: as
+     * JSON when it is JSON (kanald bounds a raw it cannot store), else as
+     * text.  The kit answers {"seqs":[...]} after the commit, 503 +
+     * Retry-After when the store cannot commit. */
+    json_t *whole;
+    if (payload) {
+        whole = tw_unknown_record(tw, payload, "payload", "payload kanal could not normalize");
+    } else {
+        json_t *text = json_stringn(req->body, req->body_len);
+        if (!text)
+            text = json_string("(body is not UTF-8)");
+        whole = tw_unknown_record(tw, text, "payload", "payload kanal could not read");
+        json_decref(text);
     }
+    char *text = json_dumps(records, JSON_COMPACT);
+    char *fallback = whole ? json_dumps(whole, JSON_COMPACT) : NULL;
+    json_decref(whole);
     json_decref(records);
     json_decref(payload);
-    if (r < 0) {
-        free(p);
-        tw->host->http_add_header(req, "Retry-After", "5");
-        respond_error(tw, req, 503, "store_unavailable", tw->host->strerror(r));
-    }
+    const struct kanal_kit_answer answer = {.unknown_json = fallback};
+    if (!text)
+        respond_error(tw, req, 500, "internal", "out of memory");
+    else
+        kanal_kit_emit_answer(tw->host, tw->src, req, text, strlen(text), NULL, 0, &answer);
+    free(text);
+    free(fallback);
 }
 
 static int tw_http(void *state, struct kanal_http_request *req)
