@@ -130,6 +130,8 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
         if (status == 0)
             return;
     }
+    if (p->a.done)
+        p->a.done(p->a.done_arg, status);
     answer(p, status, seqs, n);
     pending_free(p);
 }
@@ -172,8 +174,8 @@ int kanal_kit_emit_answer(const struct kanal_host *host, struct kanal_source *sr
                            on_committed, p);
         else
             r = KANAL_ERECORD;
-        if (r == KANAL_ERECORD)
-            r = emit_unknown(p);
+        if (r == KANAL_ERECORD && (r = emit_unknown(p)) == 0)
+            r = 1;
     }
     if (r < 0) {
         answer(p, r, NULL, 0);

@@ -136,6 +136,13 @@ struct kanal_kit_answer {
     size_t payload_len;
     int unknown_status;       /**< stored as unknown: 0 means the same as status */
     const char *unknown_body; /**< NULL: body, or {"seqs":[...],"stored_as":"unknown"} */
+    /**
+     * Optional: called once the emit has ended, whatever the outcome, just
+     * before the answer (e.g. to drop state the plugin kept until the
+     * commit).  status is the emit's outcome, as kanal_emit_cb's.
+     */
+    void (*done)(void *arg, int status);
+    void *done_arg;
 };
 
 /**
@@ -144,8 +151,10 @@ struct kanal_kit_answer {
  * error (or busy_body) on KANAL_ESTORE, KANAL_ESTOPPED or any other store
  * error, so the provider retries; the unknown fallback on KANAL_ERECORD;
  * 500 when memory runs out.  The answer's strings are copied.
- * @return 0 when committed or answered, or the negative error answered
- *         (for the plugin's own log line; the request is answered)
+ * @return 0 when json and states were queued; 1 when kanald refused the
+ *         records and the payload was queued as unknown instead (without
+ *         the states); or the negative error the request was answered with
+ *         (for the plugin's own log line).  done is called only after 0 or 1.
  */
 int kanal_kit_emit_answer(const struct kanal_host *host, struct kanal_source *src,
                           struct kanal_http_request *req, const char *json, size_t len,
