@@ -15,7 +15,7 @@ struct pending {
     struct kanal_http_request *req;
     struct kanal_kit_answer a;
     struct kanal_kit_unknown u;
-    char *strings[10];
+    char *strings[11];
     int as_unknown;
 };
 
@@ -85,7 +85,7 @@ static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n
     if (status < 0) {
         h->log(p->src, KANAL_LOG_WARNING, "answered 503 to %s: %s", req->remote_addr,
                h->strerror(status));
-        h->http_add_header(req, "Retry-After", "5");
+        h->http_add_header(req, "Retry-After", p->a.retry_after ? p->a.retry_after : "5");
         if (p->a.busy_body)
             h->http_respond(req, 503, p->a.busy_type ? p->a.busy_type : "text/plain",
                             p->a.busy_body, strlen(p->a.busy_body));
@@ -110,7 +110,7 @@ static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n
     kanal_kit_buf_printf(&b, "{\"seqs\":[");
     for (size_t i = 0; i < n; i++)
         kanal_kit_buf_printf(&b, "%s%llu", i ? "," : "", (unsigned long long)seqs[i]);
-    if (p->as_unknown)
+    if (p->as_unknown || p->a.records_unknown)
         kanal_kit_buf_printf(&b, "],\"stored_as\":\"unknown\"}");
     else
         kanal_kit_buf_printf(&b, "]}");
@@ -166,6 +166,7 @@ int kanal_kit_emit_answer(const struct kanal_host *host, struct kanal_source *sr
     r = r ? r : KEEP(p, 6, p->a.unknown_body);
     r = r ? r : KEEP(p, 7, p->u.id_prefix);
     r = r ? r : KEEP(p, 8, p->u.reason);
+    r = r ? r : KEEP(p, 10, p->a.retry_after);
     r = r ? r : keep(p, 9, (const char **)&p->a.payload, p->a.payload_len);
     if (r == 0) {
         /* Nothing to store (an empty body) is no record: keep it as unknown. */

@@ -121,6 +121,9 @@ struct kanal_kit_answer {
     const char *content_type; /**< of body; NULL: application/json */
     const char *body;         /**< NULL: {"seqs":[...]} from the committed seqs */
     const char *location;     /**< a Location header with the 2xx, or NULL */
+    int records_unknown;      /**< the records are themselves kind unknown: the
+                                   {"seqs"} body says "stored_as":"unknown" */
+    const char *retry_after;  /**< the 503's Retry-After in seconds; NULL: "5" */
     const char *busy_type;    /**< content type of busy_body; NULL: text/plain */
     const char *busy_body;    /**< the 503's body; NULL: JSON error store_unavailable */
     /**
