@@ -15,6 +15,7 @@
 #include "links.h"
 #include "log.h"
 #include "outbox.h"
+#include "pluginhelp.h"
 #include "transfer.h"
 #include "util.h"
 
@@ -40,6 +41,9 @@ static void usage(FILE *f)
             "      --check-config  check the configuration (plugins' options and secrets\n"
             "                      included) and exit: 0 when fine, 1 with file:line errors\n"
             "      --version       print the version and the plugin ABI, then exit\n"
+            "      --plugin-help NAME  print plugin NAME's options (from the plugin_dir of\n"
+            "                      the configuration, or of --plugin-dir DIR) and exit\n"
+            "      --plugin-dir DIR  where --plugin-help looks for NAME.so\n"
             "  -h, --help          this text\n\n"
             "Signals: SIGTERM/SIGINT stop after finishing work in flight; SIGHUP reloads\n"
             "the configuration (a bad one is refused and the running one stays).\n",
@@ -272,9 +276,12 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"plugin-help", required_argument, NULL, 'P'},
+        {"plugin-dir", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = KANAL_SYSCONFDIR "/kanal.conf";
+    const char *help_plugin = NULL, *plugin_dir = NULL;
     int check_only = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (opt) {
@@ -291,6 +298,12 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 'P':
+            help_plugin = optarg;
+            break;
+        case 'D':
+            plugin_dir = optarg;
+            break;
         default:
             usage(stderr);
             return 2;
@@ -299,6 +312,15 @@ int main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "kanald: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+
+    if (help_plugin) {
+        log_setup(KANAL_LOG_WARNING, 0); /* the help on stdout; refusals still logged */
+        return plugin_help(help_plugin, config_path, plugin_dir);
+    }
+    if (plugin_dir) {
+        fprintf(stderr, "kanald: --plugin-dir goes with --plugin-help\n");
         return 2;
     }
 

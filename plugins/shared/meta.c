@@ -86,12 +86,6 @@ void meta_destroy(struct meta *m)
 
 /* ---- answers ---- */
 
-static void respond_error(struct meta *m, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    kanal_kit_respond_error(m->host, req, status, code, message);
-}
-
 /* ---- handshake and signature ---- */
 
 struct hub_query {
@@ -134,7 +128,7 @@ static void handshake(struct meta *m, struct kanal_http_request *req)
                      !q.mode || strcmp(q.mode, "subscribe") != 0 ? "hub.mode is not subscribe"
                      : !q.challenge                              ? "no hub.challenge"
                                                                  : "wrong hub.verify_token");
-        respond_error(m, req, 403, "forbidden", "verification refused");
+        kanal_kit_respond_error(m->host, req, 403, "forbidden", "verification refused");
     }
     free(q.mode);
     free(q.token);
@@ -165,7 +159,7 @@ int meta_http_gate(struct meta *m, struct kanal_http_request *req)
     }
     if (strcmp(req->method, "POST") != 0) {
         m->host->http_add_header(req, "Allow", "GET, POST");
-        respond_error(m, req, 405, "method_not_allowed",
+        kanal_kit_respond_error(m->host, req, 405, "method_not_allowed",
                       "Meta verifies with GET and delivers with POST");
         return 1;
     }
@@ -173,7 +167,7 @@ int meta_http_gate(struct meta *m, struct kanal_http_request *req)
         int present = m->host->http_header(req, "X-Hub-Signature-256") != NULL;
         m->host->log(m->src, KANAL_LOG_WARNING, "refused a request from %s: %s X-Hub-Signature-256",
                      req->remote_addr, present ? "wrong" : "missing");
-        respond_error(m, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(m->host, req, 401, "bad_signature", "missing or wrong signature");
         return 1;
     }
     return 0;
@@ -426,7 +420,7 @@ void meta_batch_commit(struct meta_batch *b)
     char *unknown = body_as_unknown(m, b->req);
     if (!states || !c || !text || !unknown) {
         m->host->log(m->src, KANAL_LOG_ERR, "cannot store a webhook delivery: out of memory");
-        respond_error(m, b->req, 500, "internal", "out of memory");
+        kanal_kit_respond_error(m->host, b->req, 500, "internal", "out of memory");
         free(c);
         goto done;
     }

@@ -65,14 +65,12 @@ struct job {
 static void respond(struct signup *s, struct kanal_http_request *req, int status, const char *code,
                     const char *message)
 {
-    json_t *o = code ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message)
-                     : json_pack("{s:b}", "ok", 1);
-    char *text = json_dumps(o, JSON_COMPACT);
     if (status == 503)
         s->host->http_add_header(req, "Retry-After", "30");
-    s->host->http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
+    if (code)
+        kanal_kit_respond_error(s->host, req, status, code, message);
+    else
+        kanal_kit_respond_json(s->host, req, status, "{\"ok\":true}");
 }
 
 static void job_free(struct job *j)

@@ -78,12 +78,6 @@ static const char *param_set(const struct form *f, const char *name)
 
 /* ---- answers ---- */
 
-static void respond_error(struct sms *s, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    kanal_kit_respond_error(s->host, req, status, code, message);
-}
-
 static void respond_twiml(struct sms *s, struct kanal_http_request *req)
 {
     s->host->http_respond(req, 200, "text/xml", twiml_empty, sizeof twiml_empty - 1);
@@ -357,7 +351,7 @@ static void emit_records(struct sms *s, struct kanal_http_request *req, json_t *
     const struct kanal_kit_answer answer = {
         .content_type = "text/xml", .body = twiml_empty, .unknown_json = unknown};
     if (!text || (fallback && !unknown))
-        respond_error(s, req, 500, "internal", "out of memory");
+        kanal_kit_respond_error(s->host, req, 500, "internal", "out of memory");
     else
         kanal_kit_emit_answer(s->host, s->src, req, text, strlen(text), NULL, 0, &answer);
     free(text);
@@ -369,14 +363,14 @@ int sms_http(void *state, struct kanal_http_request *req)
     struct sms *s = state;
     if (strcmp(req->method, "POST") != 0) {
         s->host->http_add_header(req, "Allow", "POST");
-        respond_error(s, req, 405, "method_not_allowed", "Twilio webhooks are POSTed");
+        kanal_kit_respond_error(s->host, req, 405, "method_not_allowed", "Twilio webhooks are POSTed");
         return 0;
     }
     struct form f = {0};
     int r = s->host->form_decode(req->body, req->body_len, collect_param, &f);
     if (r < 0) {
         form_free(&f);
-        respond_error(s, req, r == -E2BIG ? 413 : 400, "bad_request",
+        kanal_kit_respond_error(s->host, req, r == -E2BIG ? 413 : 400, "bad_request",
                       "cannot read the form-encoded body");
         return 0;
     }
@@ -387,7 +381,7 @@ int sms_http(void *state, struct kanal_http_request *req)
     if (!ok) {
         s->host->log(s->src, KANAL_LOG_WARNING, "refused a request from %s: %s X-Twilio-Signature",
                      req->remote_addr, sig ? "wrong" : "missing");
-        respond_error(s, req, 401, "bad_signature", "missing or wrong X-Twilio-Signature");
+        kanal_kit_respond_error(s->host, req, 401, "bad_signature", "missing or wrong X-Twilio-Signature");
         form_free(&f);
         return 0;
     }

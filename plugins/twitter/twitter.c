@@ -74,12 +74,6 @@ json_t *tw_unknown_record(struct twitter *tw, json_t *raw, const char *what, con
 
 /* ---- webhooks ---- */
 
-static void respond_error(struct twitter *tw, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    kanal_kit_respond_error(tw->host, req, status, code, message);
-}
-
 /* "sha256=" + base64(HMAC-SHA256(consumer secret, data)) into out[64]. */
 static void sign(struct twitter *tw, const void *data, size_t len, char out[64])
 {
@@ -148,7 +142,7 @@ static void answer_crc(struct twitter *tw, struct kanal_http_request *req)
         else if (f.count > 1)
             problem = "crc_token is given more than once";
         else if (!f.token) {
-            respond_error(tw, req, 503, "out_of_memory", "out of memory");
+            kanal_kit_respond_error(tw->host, req, 503, "out_of_memory", "out of memory");
             return;
         } else if (!crc_token_ok(f.token))
             problem = "crc_token must be 1 to 256 characters of A-Z a-z 0-9 + / = _ -";
@@ -157,7 +151,7 @@ static void answer_crc(struct twitter *tw, struct kanal_http_request *req)
         free(f.token);
         tw->host->log(tw->src, KANAL_LOG_WARNING, "refused a CRC check from %s: %s",
                       req->remote_addr, problem);
-        respond_error(tw, req, 400, "bad_crc_token", problem);
+        kanal_kit_respond_error(tw->host, req, 400, "bad_crc_token", problem);
         return;
     }
     char token[64];
@@ -202,14 +196,14 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
                       "refused a webhook from %s: its body could be a CRC token, so its "
                       "signature may come from the CRC check",
                       req->remote_addr);
-        respond_error(tw, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(tw->host, req, 401, "bad_signature", "missing or wrong signature");
         return;
     }
     if (!authentic) {
         tw->host->log(
             tw->src, KANAL_LOG_WARNING, "refused a webhook from %s: %s signature", req->remote_addr,
             tw->host->http_header(req, "x-twitter-webhooks-signature") ? "wrong" : "missing");
-        respond_error(tw, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(tw->host, req, 401, "bad_signature", "missing or wrong signature");
         return;
     }
     json_t *payload = json_loadb(req->body, req->body_len, 0, NULL);
@@ -251,7 +245,7 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
     json_decref(payload);
     const struct kanal_kit_answer answer = {.unknown_json = fallback};
     if (!text)
-        respond_error(tw, req, 500, "internal", "out of memory");
+        kanal_kit_respond_error(tw->host, req, 500, "internal", "out of memory");
     else
         kanal_kit_emit_answer(tw->host, tw->src, req, text, strlen(text), NULL, 0, &answer);
     free(text);
@@ -262,7 +256,7 @@ static int tw_http(void *state, struct kanal_http_request *req)
 {
     struct twitter *tw = state;
     if (!tw->webhooks) {
-        respond_error(tw, req, 404, "no_webhooks", "this source polls (mode = poll)");
+        kanal_kit_respond_error(tw->host, req, 404, "no_webhooks", "this source polls (mode = poll)");
         return 0;
     }
     if (strcmp(req->method, "GET") == 0)
@@ -271,7 +265,7 @@ static int tw_http(void *state, struct kanal_http_request *req)
         handle_post(tw, req);
     else {
         tw->host->http_add_header(req, "Allow", "GET, POST");
-        respond_error(tw, req, 405, "method_not_allowed", "GET for the CRC check, POST for events");
+        kanal_kit_respond_error(tw->host, req, 405, "method_not_allowed", "GET for the CRC check, POST for events");
     }
     return 0;
 }

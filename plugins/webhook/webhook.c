@@ -46,12 +46,6 @@ struct webhook {
     int64_t unknown_raw_max; /* bytes of a body kept in an unknown record */
 };
 
-static void respond_error(struct webhook *w, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    kanal_kit_respond_error(w->host, req, status, code, message);
-}
-
 /* Check "sha256=<hex>" against HMAC-SHA256(secret, body), in constant time. */
 static int signature_ok(struct webhook *w, const struct kanal_http_request *req)
 {
@@ -74,14 +68,14 @@ static int webhook_http(void *state, struct kanal_http_request *req)
     struct webhook *w = state;
     if (strcmp(req->method, "POST") != 0) {
         w->host->http_add_header(req, "Allow", "POST");
-        respond_error(w, req, 405, "method_not_allowed", "webhooks are POSTed");
+        kanal_kit_respond_error(w->host, req, 405, "method_not_allowed", "webhooks are POSTed");
         return 0;
     }
     if (!signature_ok(w, req)) {
         w->host->log(w->src, KANAL_LOG_WARNING, "refused a request from %s: %s %s",
                      req->remote_addr,
                      w->host->http_header(req, w->header) ? "wrong" : "missing", w->header);
-        respond_error(w, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(w->host, req, 401, "bad_signature", "missing or wrong signature");
         return 0;
     }
     /* A body that is not a valid record (an empty one included: the sender
