@@ -228,6 +228,12 @@ $(BUILD)/tests/test_html: tests/unit/test_html.c plugins/email/html.c plugins/em
 	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/email $(LDFLAGS_ALL) -o $@ $< \
 	    plugins/email/html.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_kit links the plugin kit (sdk/kit/).
+$(BUILD)/tests/test_kit: tests/unit/test_kit.c $(KIT_LIB) $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(KIT_LIB) $(CORE_OBJ) $(PKG_LIBS) \
+	    -lhttp_parser -lcmocka -ldl -lpthread
+
 unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
