@@ -39,7 +39,8 @@ static void print_options(const struct kanal_option *o)
         return;
     }
     for (; o->name; o++) {
-        printf("  %-24s %-8s %s", o->name, type_name(o->type), o->required ? "required" : "optional");
+        printf("  %-24s %-8s %s", o->name, type_name(o->type),
+               o->required ? "required" : "optional");
         if (o->default_value)
             printf(", default %s", o->default_value[0] ? o->default_value : "\"\"");
         printf("\n      %s\n", o->help ? o->help : "");

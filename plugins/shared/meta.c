@@ -160,7 +160,7 @@ int meta_http_gate(struct meta *m, struct kanal_http_request *req)
     if (strcmp(req->method, "POST") != 0) {
         m->host->http_add_header(req, "Allow", "GET, POST");
         kanal_kit_respond_error(m->host, req, 405, "method_not_allowed",
-                      "Meta verifies with GET and delivers with POST");
+                                "Meta verifies with GET and delivers with POST");
         return 1;
     }
     if (!signature_ok(m, req)) {

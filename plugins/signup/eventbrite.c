@@ -281,9 +281,9 @@ static char *unknown_text(struct job *j, json_t *payload, const char *reason, in
     s->host->hex_encode(digest, sizeof digest, hex);
     snprintf(ext, sizeof ext, "eventbrite-%s", hex);
     json_t *raw = as_text ? json_string(canon ? canon : "") : json_incref(payload);
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "kind", "unknown", "direction",
-                            "inbound", "external_id", ext, "raw", raw, "meta", "action", j->action,
-                            "reason", reason);
+    json_t *rec =
+        json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "kind", "unknown", "direction", "inbound",
+                  "external_id", ext, "raw", raw, "meta", "action", j->action, "reason", reason);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
     free(canon);
@@ -355,8 +355,9 @@ static void emit_records(struct job *j)
     struct kanal_state_entry st = {key, cached, cached ? strlen(cached) : 0};
     char *text = json_dumps(recs, JSON_COMPACT);
     json_decref(recs);
-    emit_answer(j, text, cached ? &st : NULL,
-                unknown_text(j, j->resource, "records kanald refused (its log names the field)", 0));
+    emit_answer(
+        j, text, cached ? &st : NULL,
+        unknown_text(j, j->resource, "records kanald refused (its log names the field)", 0));
     free(text);
     free(cached);
 }

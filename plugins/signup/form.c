@@ -315,9 +315,9 @@ static void handle(struct signup *s, struct kanal_http_request *req, struct post
         .busy_body = "Your sign-up could not be saved just now. Please try again in a moment.\n",
         .unknown_json = unknown,
     };
-    int r = text && unknown ? kanal_kit_emit_answer(s->host, s->src, req, text, strlen(text),
-                                                    NULL, 0, &answer)
-                            : -ENOMEM;
+    int r = text && unknown
+                ? kanal_kit_emit_answer(s->host, s->src, req, text, strlen(text), NULL, 0, &answer)
+                : -ENOMEM;
     if (r == -ENOMEM && !(text && unknown))
         respond_text(s, req, 500, "Your sign-up could not be saved (out of memory).\n");
     if (r < 0)

@@ -363,7 +363,8 @@ int sms_http(void *state, struct kanal_http_request *req)
     struct sms *s = state;
     if (strcmp(req->method, "POST") != 0) {
         s->host->http_add_header(req, "Allow", "POST");
-        kanal_kit_respond_error(s->host, req, 405, "method_not_allowed", "Twilio webhooks are POSTed");
+        kanal_kit_respond_error(s->host, req, 405, "method_not_allowed",
+                                "Twilio webhooks are POSTed");
         return 0;
     }
     struct form f = {0};
@@ -371,7 +372,7 @@ int sms_http(void *state, struct kanal_http_request *req)
     if (r < 0) {
         form_free(&f);
         kanal_kit_respond_error(s->host, req, r == -E2BIG ? 413 : 400, "bad_request",
-                      "cannot read the form-encoded body");
+                                "cannot read the form-encoded body");
         return 0;
     }
     char *url = twilio_request_url(s->public_url, req->query);
@@ -381,7 +382,8 @@ int sms_http(void *state, struct kanal_http_request *req)
     if (!ok) {
         s->host->log(s->src, KANAL_LOG_WARNING, "refused a request from %s: %s X-Twilio-Signature",
                      req->remote_addr, sig ? "wrong" : "missing");
-        kanal_kit_respond_error(s->host, req, 401, "bad_signature", "missing or wrong X-Twilio-Signature");
+        kanal_kit_respond_error(s->host, req, 401, "bad_signature",
+                                "missing or wrong X-Twilio-Signature");
         form_free(&f);
         return 0;
     }
@@ -422,8 +424,9 @@ int sms_http(void *state, struct kanal_http_request *req)
     }
     /* When kanald refuses the records (its log names the field), the
      * payload is kept all the same. */
-    int is_unknown = records && json_is_object(records) &&
-                     strcmp(json_string_value(json_object_get(records, "kind")) ?: "", "unknown") == 0;
+    int is_unknown =
+        records && json_is_object(records) &&
+        strcmp(json_string_value(json_object_get(records, "kind")) ?: "", "unknown") == 0;
     emit_records(s, req, records,
                  is_unknown ? NULL : unknown_record(s, req, &f, "its records were refused"));
     form_free(&f);

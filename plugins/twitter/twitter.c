@@ -256,7 +256,8 @@ static int tw_http(void *state, struct kanal_http_request *req)
 {
     struct twitter *tw = state;
     if (!tw->webhooks) {
-        kanal_kit_respond_error(tw->host, req, 404, "no_webhooks", "this source polls (mode = poll)");
+        kanal_kit_respond_error(tw->host, req, 404, "no_webhooks",
+                                "this source polls (mode = poll)");
         return 0;
     }
     if (strcmp(req->method, "GET") == 0)
@@ -265,7 +266,8 @@ static int tw_http(void *state, struct kanal_http_request *req)
         handle_post(tw, req);
     else {
         tw->host->http_add_header(req, "Allow", "GET, POST");
-        kanal_kit_respond_error(tw->host, req, 405, "method_not_allowed", "GET for the CRC check, POST for events");
+        kanal_kit_respond_error(tw->host, req, 405, "method_not_allowed",
+                                "GET for the CRC check, POST for events");
     }
     return 0;
 }

@@ -43,7 +43,8 @@ static int minimal_http(void *state, struct kanal_http_request *req)
     if (kanal_kit_json_get_string(req->body, req->body_len, "id", id, sizeof id) == 0 &&
         kanal_kit_json_get_string(req->body, req->body_len, "from", from, sizeof from) == 0 &&
         kanal_kit_json_get_string(req->body, req->body_len, "text", text, sizeof text) == 0) {
-        kanal_kit_buf_printf(&rec, "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":");
+        kanal_kit_buf_printf(&rec,
+                             "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":");
         kanal_kit_buf_json_string(&rec, id, strlen(id));
         kanal_kit_buf_printf(&rec, ",\"from\":{\"handle\":");
         kanal_kit_buf_json_string(&rec, from, strlen(from));
@@ -73,8 +74,14 @@ static int minimal_init(const struct kanal_host *host, struct kanal_source *src,
     return r;
 }
 
-static int noop(void *state) { return 0; }
-static void minimal_destroy(void *state) { free(state); }
+static int noop(void *state)
+{
+    return 0;
+}
+static void minimal_destroy(void *state)
+{
+    free(state);
+}
 
 static const struct kanal_option options[] = {
     {"secret", KANAL_OPT_SECRET, NULL, 1, "HMAC-SHA256 key of the signature", NULL},
@@ -83,10 +90,19 @@ static const struct kanal_option options[] = {
 };
 
 static const struct kanal_plugin plugin = {
-    KANAL_PLUGIN_HEADER, .name = "minimal", .version = "1.0",
-    .description = "a signed JSON webhook, written with the plugin kit", .options = options,
-    .init = minimal_init, .start = noop, .stop = noop, .destroy = minimal_destroy,
+    KANAL_PLUGIN_HEADER,
+    .name = "minimal",
+    .version = "1.0",
+    .description = "a signed JSON webhook, written with the plugin kit",
+    .options = options,
+    .init = minimal_init,
+    .start = noop,
+    .stop = noop,
+    .destroy = minimal_destroy,
     .http = minimal_http,
 };
 
-KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void) { return &plugin; }
+KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void)
+{
+    return &plugin;
+}

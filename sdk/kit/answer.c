@@ -102,8 +102,8 @@ static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n
     if (p->a.location)
         h->http_add_header(req, "Location", p->a.location);
     if (body) {
-        h->http_respond(req, code, p->a.content_type ? p->a.content_type : "application/json",
-                        body, strlen(body));
+        h->http_respond(req, code, p->a.content_type ? p->a.content_type : "application/json", body,
+                        strlen(body));
         return;
     }
     struct kanal_kit_buf b = {0};

@@ -325,7 +325,8 @@ int kanal_kit_respond_error(const struct kanal_host *host, struct kanal_http_req
     kanal_kit_buf_json_string(&b, message, strlen(message));
     int r = ADD(&b, "}}");
     if (r < 0) {
-        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
         return host->http_respond(req, 500, "application/json", oom, sizeof oom - 1);
     }
     r = host->http_respond(req, status, "application/json", b.data, b.len);
@@ -348,17 +349,17 @@ static int decode_string(struct scan *s, char *out, size_t cap)
             if (c != 'u' && esc) {
                 c = (unsigned char)esc[1];
             } else {
-                unsigned cp = (unsigned)strtoul((const char[5]){(char)s->t[s->i], (char)s->t[s->i + 1],
-                                                                (char)s->t[s->i + 2], (char)s->t[s->i + 3], 0},
-                                                NULL, 16);
+                unsigned cp = (unsigned)strtoul(
+                    (const char[5]){(char)s->t[s->i], (char)s->t[s->i + 1], (char)s->t[s->i + 2],
+                                    (char)s->t[s->i + 3], 0},
+                    NULL, 16);
                 s->i += 4;
                 if (cp >= 0xd800 && cp <= 0xdbff && s->i + 6 <= s->n && s->t[s->i] == '\\' &&
                     s->t[s->i + 1] == 'u') {
-                    unsigned lo = (unsigned)strtoul((const char[5]){(char)s->t[s->i + 2],
-                                                                    (char)s->t[s->i + 3],
-                                                                    (char)s->t[s->i + 4],
-                                                                    (char)s->t[s->i + 5], 0},
-                                                    NULL, 16);
+                    unsigned lo = (unsigned)strtoul(
+                        (const char[5]){(char)s->t[s->i + 2], (char)s->t[s->i + 3],
+                                        (char)s->t[s->i + 4], (char)s->t[s->i + 5], 0},
+                        NULL, 16);
                     if (lo >= 0xdc00 && lo <= 0xdfff) {
                         cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                         s->i += 6;
@@ -390,8 +391,7 @@ static int decode_string(struct scan *s, char *out, size_t cap)
     return 0;
 }
 
-int kanal_kit_json_get_string(const char *text, size_t len, const char *key, char *out,
-                              size_t cap)
+int kanal_kit_json_get_string(const char *text, size_t len, const char *key, char *out, size_t cap)
 {
     int depth;
     if (cap == 0 || !kanal_kit_json_valid(text, len, KANAL_KIT_MAX_DEPTH, &depth))

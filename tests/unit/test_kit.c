@@ -35,8 +35,14 @@ static void test_escaper_round_trips_every_character_class(void **state)
     round_trip(all, sizeof all);
     for (int i = 0; i < 128; i++)
         round_trip(all + i, 1);
-    const char *samples[] = {"", "plain", "quote \" and \\ backslash", "line\nbreak\r\ttab",
-                             "ç ğ ı ö ş ü", "\xf0\x9f\x98\x80 emoji", "</script>", "\x7f"};
+    const char *samples[] = {"",
+                             "plain",
+                             "quote \" and \\ backslash",
+                             "line\nbreak\r\ttab",
+                             "ç ğ ı ö ş ü",
+                             "\xf0\x9f\x98\x80 emoji",
+                             "</script>",
+                             "\x7f"};
     for (size_t i = 0; i < sizeof samples / sizeof *samples; i++)
         round_trip(samples[i], strlen(samples[i]));
 }
@@ -63,11 +69,33 @@ static void test_error_answer_text_is_escaped(void **state)
 static void test_validator_agrees_with_jansson(void **state)
 {
     const char *texts[] = {
-        "{}", "[]", "{\"a\":1}", "[1,2.5,-3e4,true,false,null,\"x\"]", " {\"a\" : [ {} ] } ",
-        "{\"u\":\"\\u00e7\\ud83d\\ude00\"}", "{\"a\":1,}", "[1,]", "{a:1}", "[01]", "[1.]",
-        "[\"\\x\"]", "{\"a\":1}x", "\"str\"", "42", "", "[", "{\"a\"}", "[\"\xff\"]",
-        "[\"\xc0\x80\"]", "[\"\xed\xa0\x80\"]", "[\"tab\there\"]", "[-]", "[1e]", "[tru]",
-        "[\"\\u0000\"]", "{\"a\":{\"b\":[null]}}",
+        "{}",
+        "[]",
+        "{\"a\":1}",
+        "[1,2.5,-3e4,true,false,null,\"x\"]",
+        " {\"a\" : [ {} ] } ",
+        "{\"u\":\"\\u00e7\\ud83d\\ude00\"}",
+        "{\"a\":1,}",
+        "[1,]",
+        "{a:1}",
+        "[01]",
+        "[1.]",
+        "[\"\\x\"]",
+        "{\"a\":1}x",
+        "\"str\"",
+        "42",
+        "",
+        "[",
+        "{\"a\"}",
+        "[\"\xff\"]",
+        "[\"\xc0\x80\"]",
+        "[\"\xed\xa0\x80\"]",
+        "[\"tab\there\"]",
+        "[-]",
+        "[1e]",
+        "[tru]",
+        "[\"\\u0000\"]",
+        "{\"a\":{\"b\":[null]}}",
     };
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         json_t *v = json_loads(texts[i], 0, NULL); /* objects and arrays only, no NUL */
@@ -96,8 +124,9 @@ static void test_validator_counts_depth_and_stops_at_the_bound(void **state)
 
 static void test_getter_unescapes_and_names_what_is_missing(void **state)
 {
-    const char *t = "{\"n\":1,\"deep\":{\"id\":\"inner\"},\"id\":\"a\\\"b\\\\c\\n\\u00e7\\ud83d\\ude00\","
-                    "\"list\":[1,{\"x\":2}],\"num\":5}";
+    const char *t =
+        "{\"n\":1,\"deep\":{\"id\":\"inner\"},\"id\":\"a\\\"b\\\\c\\n\\u00e7\\ud83d\\ude00\","
+        "\"list\":[1,{\"x\":2}],\"num\":5}";
     char out[64];
     assert_int_equal(kanal_kit_json_get_string(t, strlen(t), "id", out, sizeof out), 0);
     assert_string_equal(out, "a\"b\\c\n\xc3\xa7\xf0\x9f\x98\x80");
@@ -127,8 +156,8 @@ static void test_utf8_check(void **state)
     assert_true(kanal_kit_utf8_valid(good, strlen(good)));
     for (size_t cut = 1; cut <= 3; cut++) /* a 4-byte character cut short */
         assert_false(kanal_kit_utf8_valid(good, strlen(good) - cut));
-    const char *bad[] = {"\x80", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
-                         "\xf4\x90\x80\x80", "\xff"};
+    const char *bad[] = {
+        "\x80", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_false(kanal_kit_utf8_valid(bad[i], strlen(bad[i])));
 }

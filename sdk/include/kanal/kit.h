@@ -76,8 +76,7 @@ int kanal_kit_json_valid(const char *text, size_t len, int max_depth, int *depth
  * @return 0, -ENOENT (no such member), -EINVAL (text is not a JSON object,
  *         or the member is not a string), -ENOBUFS (out is too small)
  */
-int kanal_kit_json_get_string(const char *text, size_t len, const char *key, char *out,
-                              size_t cap);
+int kanal_kit_json_get_string(const char *text, size_t len, const char *key, char *out, size_t cap);
 
 /** Answer req with JSON text (application/json). @return http_respond's result */
 int kanal_kit_respond_json(const struct kanal_host *host, struct kanal_http_request *req,
