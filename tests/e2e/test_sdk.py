@@ -72,8 +72,11 @@ def test_kit_example_builds_from_installed_files_and_keeps_its_promises(make_kan
     assert not [s for s in syms if s.startswith("kanal_kit_")]  # the kit stays inside
 
     secret = "kit-secret"
+    # The second source's header option reaches its state through the kit's binding.
     k = make_kanald(sources=f"[source mini]\nplugin = minimal\ninsecure_inline_secrets = yes\n"
-                            f"secret = {secret}\n", plugins=())
+                            f"secret = {secret}\n\n"
+                            f"[source mini2]\nplugin = minimal\ninsecure_inline_secrets = yes\n"
+                            f"secret = other-secret\nheader = X-Other-Sig\n", plugins=())
     k.link_plugin(work / "minimal.so")
     k.start()
 
@@ -122,3 +125,12 @@ def test_kit_example_builds_from_installed_files_and_keeps_its_promises(make_kan
     n = len(k.feed())
     status, resp = post(odd[0][0])  # a redelivery is the same record
     assert status == 202 and len(k.feed()) == n
+
+    # Options bound by offsetof: mini2 reads its own secret and header.
+    body = json.dumps({"id": "o-1", "from": "email:o@example.com", "text": "hi"}).encode()
+    for headers, want in (({"X-Signature": sign(body, "other-secret")}, 401),
+                          ({"X-Other-Sig": sign(body, secret)}, 401),
+                          ({"X-Other-Sig": sign(body, "other-secret")}, 200)):
+        status, _, _ = k.request("POST", "/hooks/mini2", body, headers)
+        assert status == want, headers
+    assert [r["source"] for r in k.feed() if r.get("external_id") == "o-1"] == ["mini2"]

@@ -162,6 +162,22 @@ static void test_utf8_check(void **state)
         assert_false(kanal_kit_utf8_valid(bad[i], strlen(bad[i])));
 }
 
+static void test_host_has_follows_the_hosts_size(void **state)
+{
+    /* A host whose table ends before a member does not have it; the size
+     * of a table that ends just after it does. */
+    struct kanal_host h = {.size = (uint32_t)offsetof(struct kanal_host, now_ms)};
+    assert_false(KANAL_HOST_HAS(&h, now_ms));
+    assert_true(KANAL_HOST_HAS(&h, format_time));
+    h.size = (uint32_t)(offsetof(struct kanal_host, now_ms) + sizeof h.now_ms - 1);
+    assert_false(KANAL_HOST_HAS(&h, now_ms));
+    h.size = (uint32_t)sizeof h;
+    assert_true(KANAL_HOST_HAS(&h, now_ms));
+    assert_true(KANAL_HOST_HAS(&h, log));
+    h.size = 8; /* the three version fields only */
+    assert_false(KANAL_HOST_HAS(&h, log));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_getter_unescapes_and_names_what_is_missing),
         cmocka_unit_test(test_sha256_is_sha256_at_every_length),
         cmocka_unit_test(test_utf8_check),
+        cmocka_unit_test(test_host_has_follows_the_hosts_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
