@@ -151,8 +151,10 @@ int kanal_kit_emit_answer(const struct kanal_host *host, struct kanal_source *sr
     p->req = req;
     if (a)
         p->a = *a;
-    if (p->a.unknown)
+    if (p->a.unknown) {
         p->u = *p->a.unknown;
+        p->a.unknown = &p->u; /* the caller's may be gone by the commit */
+    }
     if (!p->a.payload) {
         p->a.payload = req->body;
         p->a.payload_len = req->body_len;
@@ -167,7 +169,12 @@ int kanal_kit_emit_answer(const struct kanal_host *host, struct kanal_source *sr
     r = r ? r : KEEP(p, 7, p->u.id_prefix);
     r = r ? r : KEEP(p, 8, p->u.reason);
     r = r ? r : KEEP(p, 10, p->a.retry_after);
-    r = r ? r : keep(p, 9, (const char **)&p->a.payload, p->a.payload_len);
+    if (p->a.unknown && !p->a.unknown_json && p->a.payload != req->body) {
+        /* Kept until the commit; the request's own body lives until the answer. */
+        const char *payload = p->a.payload;
+        r = r ? r : keep(p, 9, &payload, p->a.payload_len);
+        p->a.payload = payload;
+    }
     if (r == 0) {
         /* Nothing to store (an empty body) is no record: keep it as unknown. */
         if ((json && len) || nstates)
