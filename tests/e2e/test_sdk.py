@@ -64,6 +64,9 @@ def test_kit_example_builds_from_installed_files_and_keeps_its_promises(make_kan
     shutil.copy(ROOT / "sdk" / "examples" / "minimal.c", work)
     env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
     cmd = "cc -shared -fPIC -o minimal.so minimal.c $(pkg-config --cflags --libs kanal-plugin)"
+    if "SANITIZE=1" in os.environ.get("MAKEFLAGS", ""):
+        # The sanitizer build installs a kit built with ASan+UBSan: link their runtimes.
+        cmd += " -fsanitize=address,undefined"
     out = subprocess.run(cmd, shell=True, cwd=work, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     syms = subprocess.run(["nm", "-D", "--defined-only", str(work / "minimal.so")],
