@@ -79,7 +79,7 @@ CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signal
 PLUGINS    := $(filter-out shared,$(notdir $(wildcard plugins/*)))
 PLUGIN_SO  := $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
 # Per-plugin libraries (beyond libc); a plugin links only what it uses.
-PLUGIN_LIBS_webhook = $(shell pkg-config --libs jansson libcurl libcrypto 2>/dev/null)
+PLUGIN_LIBS_webhook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_sms     = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_email   = $(shell pkg-config --libs jansson libcurl gmime-3.0 2>/dev/null)
 PLUGIN_LIBS_facebook = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
@@ -97,6 +97,11 @@ PLUGIN_EXTRA_twitter := plugins/shared/api_fetch.c
 PLUGIN_EXTRA_signup := plugins/shared/api_fetch.c
 PLUGIN_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
 PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
+
+# The plugin kit (sdk/kit/, kanal/kit.h): a static library, PIC, libc only,
+# linked into every in-tree plugin and installed for out-of-tree ones.
+KIT_OBJ    := $(patsubst sdk/kit/%.c,$(BUILD)/obj/kit/%.o,$(wildcard sdk/kit/*.c))
+KIT_LIB    := $(BUILD)/libkanal-plugin-kit.a
 
 # Test plugins: one source, several deliberately broken variants.
 TEST_PLUGIN_DIR := $(BUILD)/test-plugins
@@ -176,10 +181,10 @@ $(BUILD)/kanald: $(DAEMON_OBJ)
 .SECONDEXPANSION:
 $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) $$(wildcard plugins/%/*.h) \
                        $$(PLUGIN_EXTRA_$$*) $$(wildcard plugins/shared/*.h) \
-                       sdk/include/kanal/plugin.h | deps
+                       sdk/include/kanal/plugin.h sdk/include/kanal/kit.h $(KIT_LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_CFLAGS_$*) -Iplugins/shared $(PLUGIN_LDFLAGS) -o $@ $(filter %.c,$^) \
-	    $(PLUGIN_LIBS_$*)
+	    $(KIT_LIB) $(PLUGIN_LIBS_$*)
 
 define test_plugin_rule
 $(TEST_PLUGIN_DIR)/$(1).so: tests/plugins/testplug.c sdk/include/kanal/plugin.h | deps
@@ -190,7 +195,22 @@ $(foreach v,$(TEST_VARIANTS),$(eval $(call test_plugin_rule,$(firstword $(subst 
 
 # ---- SDK ----
 
-sdk: $(BUILD)/kanal-plugin.pc $(BUILD)/sdk/hello.so $(BUILD)/sdk/tagger.so $(BUILD)/sdk/filesink.so
+sdk: $(BUILD)/kanal-plugin.pc $(BUILD)/sdk/hello.so $(BUILD)/sdk/tagger.so $(BUILD)/sdk/filesink.so \
+     $(KIT_LIB) $(BUILD)/sdk/minimal.so
+
+
+$(BUILD)/obj/kit/%.o: sdk/kit/%.c sdk/include/kanal/kit.h sdk/include/kanal/plugin.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -c -o $@ $<
+
+$(KIT_LIB): $(KIT_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The SDK's complete example: a channel plugin written with the kit.
+$(BUILD)/sdk/minimal.so: sdk/examples/minimal.c sdk/include/kanal/kit.h $(KIT_LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ $< $(KIT_LIB)
 
 $(BUILD)/kanal-plugin.pc: sdk/kanal-plugin.pc.in $(BUILD)/prefix.stamp
 	@mkdir -p $(dir $@)
@@ -233,6 +253,12 @@ $(BUILD)/tests/test_html: tests/unit/test_html.c plugins/email/html.c plugins/em
 	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/email $(LDFLAGS_ALL) -o $@ $< \
 	    plugins/email/html.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_kit links the plugin kit (sdk/kit/).
+$(BUILD)/tests/test_kit: tests/unit/test_kit.c $(KIT_LIB) $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(KIT_LIB) $(CORE_OBJ) $(PKG_LIBS) \
+	    -lhttp_parser -lcmocka -ldl -lpthread
+
 unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -274,6 +300,8 @@ install: all
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
 	install -m 644 sdk/include/kanal/*.h $(DESTDIR)$(INCLUDEDIR)/kanal/
 	install -m 644 $(BUILD)/kanal-plugin.pc $(DESTDIR)$(PCDIR)/kanal-plugin.pc
+	install -d $(DESTDIR)$(PREFIX)/lib
+	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libkanal-plugin-kit.a
 	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -379,7 +407,7 @@ install-libkanal: all
 
 format:
 	clang-format -i daemon/*.[ch] common/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
-	    tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.[ch]
+	    sdk/kit/*.c tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.[ch]
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "routes.h"
+#include "pluginhelp.h"
 #include "transfer.h"
 #include "util.h"
 #include "stages.h"
@@ -44,6 +45,9 @@ static void usage(FILE *f)
             "      --routes        print the HTTP route table as JSON (path, methods, scope,\n"
             "                      metrics label, query parameters), then exit\n"
             "      --version       print the version and the plugin ABI, then exit\n"
+            "      --plugin-help NAME  print plugin NAME's options (from the plugin_dir of\n"
+            "                      the configuration, or of --plugin-dir DIR) and exit\n"
+            "      --plugin-dir DIR  where --plugin-help looks for NAME.so\n"
             "  -h, --help          this text\n\n"
             "Signals: SIGTERM/SIGINT stop after finishing work in flight; SIGHUP reloads\n"
             "the configuration (a bad one is refused and the running one stays).\n",
@@ -279,9 +283,12 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
         {"routes", no_argument, NULL, 'R'},
+        {"plugin-help", required_argument, NULL, 'P'},
+        {"plugin-dir", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = KANAL_SYSCONFDIR "/kanal.conf";
+    const char *help_plugin = NULL, *plugin_dir = NULL;
     int check_only = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (opt) {
@@ -300,6 +307,12 @@ int main(int argc, char **argv)
             return 0;
         case 'R':
             return routes_print(stdout) == 0 ? 0 : 1;
+        case 'P':
+            help_plugin = optarg;
+            break;
+        case 'D':
+            plugin_dir = optarg;
+            break;
         default:
             usage(stderr);
             return 2;
@@ -308,6 +321,15 @@ int main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "kanald: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+
+    if (help_plugin) {
+        log_setup(KANAL_LOG_WARNING, 0); /* the help on stdout; refusals still logged */
+        return plugin_help(help_plugin, config_path, plugin_dir);
+    }
+    if (plugin_dir) {
+        fprintf(stderr, "kanald: --plugin-dir goes with --plugin-help\n");
         return 2;
     }
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 struct meta_overlay {
     struct meta_overlay *next;
     unsigned gen; /* the emit that wrote it */
@@ -25,9 +27,7 @@ struct meta_overlay {
 /* One emit waiting for its commit. */
 struct meta_commit {
     struct meta *m;
-    struct kanal_http_request *req; /* NULL for meta_state_put */
     unsigned gen;
-    int stored_as_unknown;
 };
 
 int meta_init(struct meta *m, const struct kanal_host *host, struct kanal_source *src,
@@ -86,21 +86,6 @@ void meta_destroy(struct meta *m)
 
 /* ---- answers ---- */
 
-static void respond_json(struct meta *m, struct kanal_http_request *req, int status, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    m->host->http_respond(req, status, "application/json", text, text ? strlen(text) : 0);
-    free(text);
-    json_decref(body);
-}
-
-static void respond_error(struct meta *m, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    respond_json(m, req, status,
-                 json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-}
-
 /* ---- handshake and signature ---- */
 
 struct hub_query {
@@ -143,7 +128,7 @@ static void handshake(struct meta *m, struct kanal_http_request *req)
                      !q.mode || strcmp(q.mode, "subscribe") != 0 ? "hub.mode is not subscribe"
                      : !q.challenge                              ? "no hub.challenge"
                                                                  : "wrong hub.verify_token");
-        respond_error(m, req, 403, "forbidden", "verification refused");
+        kanal_kit_respond_error(m->host, req, 403, "forbidden", "verification refused");
     }
     free(q.mode);
     free(q.token);
@@ -174,15 +159,15 @@ int meta_http_gate(struct meta *m, struct kanal_http_request *req)
     }
     if (strcmp(req->method, "POST") != 0) {
         m->host->http_add_header(req, "Allow", "GET, POST");
-        respond_error(m, req, 405, "method_not_allowed",
-                      "Meta verifies with GET and delivers with POST");
+        kanal_kit_respond_error(m->host, req, 405, "method_not_allowed",
+                                "Meta verifies with GET and delivers with POST");
         return 1;
     }
     if (!signature_ok(m, req)) {
         int present = m->host->http_header(req, "X-Hub-Signature-256") != NULL;
         m->host->log(m->src, KANAL_LOG_WARNING, "refused a request from %s: %s X-Hub-Signature-256",
                      req->remote_addr, present ? "wrong" : "missing");
-        respond_error(m, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(m->host, req, 401, "bad_signature", "missing or wrong signature");
         return 1;
     }
     return 0;
@@ -386,54 +371,43 @@ void meta_batch_note_inbound(struct meta_batch *b, const char *handle, int64_t u
     meta_batch_set_state(b, key, value);
 }
 
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+/* A delivery's emit ended: the state it carried is committed or never will
+ * be, so the overlay that showed it meanwhile goes. */
+static void batch_done(void *arg, int status)
 {
     struct meta_commit *c = arg;
-    struct meta *m = c->m;
-    overlay_drop(m, c->gen);
-    if (c->req) {
-        if (status < 0) {
-            m->host->http_add_header(c->req, "Retry-After", "5");
-            respond_error(m, c->req, 503, "store_unavailable", m->host->strerror(status));
-        } else {
-            json_t *list = json_array();
-            for (size_t i = 0; i < n; i++)
-                json_array_append_new(list, json_integer((json_int_t)seqs[i]));
-            json_t *body = json_pack("{s:o}", "seqs", list);
-            if (c->stored_as_unknown)
-                json_object_set_new(body, "stored_as", json_string("unknown"));
-            respond_json(m, c->req, 200, body);
-        }
-    } else if (status < 0) {
-        m->host->log(m->src, KANAL_LOG_WARNING, "cannot record state: %s",
-                     m->host->strerror(status));
-    }
+    overlay_drop(c->m, c->gen);
     free(c);
 }
 
-/* The host refused a record the plugin built: keep the whole body, so that
- * nothing authentic is dropped, and say so in the log (the host's line
- * names the field). */
-static int emit_body_as_unknown(struct meta *m, struct kanal_http_request *req,
-                                struct meta_commit *c)
+/* State written outside a delivery (meta_state_put) committed, or not. */
+static void state_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+{
+    struct meta_commit *c = arg;
+    overlay_drop(c->m, c->gen);
+    if (status < 0)
+        c->m->host->log(c->m->src, KANAL_LOG_WARNING, "cannot record state: %s",
+                        c->m->host->strerror(status));
+    free(c);
+}
+
+/* Should the host refuse a record the plugin built, the whole body is kept
+ * instead, so that nothing authentic is dropped (the host's log line names
+ * the field): this is that unknown record's text. */
+static char *body_as_unknown(struct meta *m, struct kanal_http_request *req)
 {
     char ext[80];
     digest_id(m, "body", req->body, req->body_len, ext, sizeof ext);
     json_t *raw = body_raw(m, req);
     if (!raw)
-        return -ENOMEM;
+        return NULL;
     json_t *rec =
         json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s}}", "kind", "unknown", "direction", "inbound",
                   "channel", m->channel, "external_id", ext, "raw", raw, "meta", "reason",
                   "the payload could not be normalized (kanald's log names the field)");
     char *text = json_dumps(rec, JSON_COMPACT);
     json_decref(rec);
-    if (!text)
-        return -ENOMEM;
-    c->stored_as_unknown = 1;
-    int r = m->host->emit(m->src, text, strlen(text), NULL, 0, on_committed, c);
-    free(text);
-    return r;
+    return text;
 }
 
 void meta_batch_commit(struct meta_batch *b)
@@ -443,9 +417,13 @@ void meta_batch_commit(struct meta_batch *b)
     struct kanal_state_entry *states = calloc(nstates ? nstates : 1, sizeof *states);
     struct meta_commit *c = calloc(1, sizeof *c);
     char *text = json_dumps(b->records, JSON_COMPACT);
-    int r = -ENOMEM;
-    if (!states || !c || !text)
+    char *unknown = body_as_unknown(m, b->req);
+    if (!states || !c || !text || !unknown) {
+        m->host->log(m->src, KANAL_LOG_ERR, "cannot store a webhook delivery: out of memory");
+        kanal_kit_respond_error(m->host, b->req, 500, "internal", "out of memory");
+        free(c);
         goto done;
+    }
     size_t i = 0;
     const char *key;
     json_t *v;
@@ -457,27 +435,24 @@ void meta_batch_commit(struct meta_batch *b)
         i++;
     }
     c->m = m;
-    c->req = b->req;
     c->gen = ++m->next_gen;
-    r = m->host->emit(m->src, text, strlen(text), states, nstates, on_committed, c);
-    if (r == 0) {
+    /* {"seqs":[...]} (with "stored_as":"unknown" for the fallback) after the
+     * commit, 503 + Retry-After when the store cannot commit. */
+    const struct kanal_kit_answer answer = {
+        .unknown_json = unknown, .done = batch_done, .done_arg = c};
+    int r = kanal_kit_emit_answer(m->host, m->src, b->req, text, strlen(text), states, nstates,
+                                  &answer);
+    if (r == 0) /* the states are queued: readers see them until the commit ends */
         for (i = 0; i < nstates; i++)
             overlay_push(m, c->gen, states[i].key, states[i].value);
-        c = NULL; /* on_committed frees it */
-    } else if (r == KANAL_ERECORD) {
-        r = emit_body_as_unknown(m, b->req, c);
-        if (r == 0)
-            c = NULL;
-    }
-done:
     if (r < 0) {
         m->host->log(m->src, KANAL_LOG_ERR, "cannot store a webhook delivery: %s",
                      m->host->strerror(r));
-        m->host->http_add_header(b->req, "Retry-After", "5");
-        respond_error(m, b->req, 503, "store_unavailable", m->host->strerror(r));
+        free(c); /* batch_done is not called */
     }
-    free(c);
+done:
     free(text);
+    free(unknown);
     free(states);
     json_decref(b->records);
     json_decref(b->states);
@@ -491,7 +466,7 @@ int meta_state_put(struct meta *m, const struct kanal_state_entry *states, size_
         return -ENOMEM;
     c->m = m;
     c->gen = ++m->next_gen;
-    int r = m->host->emit(m->src, NULL, 0, states, n, on_committed, c);
+    int r = m->host->emit(m->src, NULL, 0, states, n, state_committed, c);
     if (r < 0) {
         free(c);
         return r;

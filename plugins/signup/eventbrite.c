@@ -29,6 +29,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <kanal/kit.h>
+
 #include "api_fetch.h"
 #include "signup.h"
 
@@ -63,17 +65,12 @@ struct job {
 static void respond(struct signup *s, struct kanal_http_request *req, int status, const char *code,
                     const char *message)
 {
-    json_t *o = code ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message)
-                     : json_pack("{s:b}", "ok", 1);
-    if (!o) /* the message quotes the API's answer, which need not be UTF-8 */
-        o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
-                      "the Eventbrite API's answer is not UTF-8");
-    char *text = json_dumps(o, JSON_COMPACT);
     if (status == 503)
         s->host->http_add_header(req, "Retry-After", "30");
-    s->host->http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
+    if (code)
+        kanal_kit_respond_error(s->host, req, status, code, message);
+    else
+        kanal_kit_respond_json(s->host, req, status, "{\"ok\":true}");
 }
 
 static void job_free(struct job *j)
@@ -263,30 +260,17 @@ static json_t *attendee_record(struct job *j, json_t *a, json_t *order)
     return rec;
 }
 
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+/* The kit calls this once the emit has ended, before it answers. */
+static void job_done(void *arg, int status)
 {
-    struct job *j = arg;
-    if (status < 0) {
-        respond(j->s, j->req, 503, "store_unavailable", j->s->host->strerror(status));
-    } else {
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, json_integer((json_int_t)seqs[i]));
-        json_t *o = json_pack("{s:o}", "seqs", list);
-        if (j->malformed)
-            json_object_set_new(o, "stored_as", json_string("unknown"));
-        char *text = json_dumps(o, JSON_COMPACT);
-        j->s->host->http_respond(j->req, j->malformed ? 202 : 200, "application/json", text,
-                                 strlen(text));
-        free(text);
-        json_decref(o);
-    }
-    job_free(j);
+    job_free(arg);
 }
 
-/* Keep what kanal does not turn into sign-ups (an action it does not
- * handle, or a resource whose records kanald refused) as kind unknown. */
-static void store_unknown(struct job *j, json_t *payload, const char *reason)
+/* What kanal does not turn into sign-ups (an action it does not handle, or
+ * a resource whose records kanald refused) is kept as kind unknown: the
+ * payload as JSON, or, as_text, as its text (for a payload nested deeper
+ * than kanald reads: a permanent problem must not be answered 503). */
+static char *unknown_text(struct job *j, json_t *payload, const char *reason, int as_text)
 {
     struct signup *s = j->s;
     char *canon = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
@@ -296,24 +280,46 @@ static void store_unknown(struct job *j, json_t *payload, const char *reason)
                          digest);
     s->host->hex_encode(digest, sizeof digest, hex);
     snprintf(ext, sizeof ext, "eventbrite-%s", hex);
-    int r = -ENOMEM;
-    /* The payload as JSON; if kanald cannot take that (nested deeper than
-     * it reads), as text: a permanent problem must not be answered 503. */
-    for (int as_text = 0; as_text < 2 && (r == -ENOMEM || r == KANAL_ERECORD); as_text++) {
-        json_t *raw = as_text ? json_string(canon ? canon : "") : json_incref(payload);
-        json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "kind", "unknown", "direction",
-                                "inbound", "external_id", ext, "raw", raw, "meta", "action",
-                                j->action, "reason", reason);
-        char *text = json_dumps(rec, JSON_COMPACT);
-        json_decref(rec);
-        r = text ? s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, j) : -ENOMEM;
-        free(text);
-    }
+    json_t *raw = as_text ? json_string(canon ? canon : "") : json_incref(payload);
+    json_t *rec =
+        json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "kind", "unknown", "direction", "inbound",
+                  "external_id", ext, "raw", raw, "meta", "action", j->action, "reason", reason);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
     free(canon);
-    if (r < 0) {
+    return text;
+}
+
+/* Emit text (with st), answer after the commit through the kit (200, or
+ * 202 for a malformed notification, {"seqs":[...]}; 503 + Retry-After 30
+ * when the store cannot commit), fallback kept when kanald refuses it. */
+static void emit_answer(struct job *j, const char *text, const struct kanal_state_entry *st,
+                        char *fallback)
+{
+    struct signup *s = j->s;
+    const struct kanal_kit_answer answer = {
+        .status = j->malformed ? 202 : 200,
+        .records_unknown = j->malformed,
+        .retry_after = "30",
+        .unknown_json = fallback,
+        .done = job_done,
+        .done_arg = j,
+    };
+    int r = text ? kanal_kit_emit_answer(s->host, s->src, j->req, text, strlen(text), st,
+                                         st ? 1 : 0, &answer)
+                 : -ENOMEM;
+    if (!text)
         respond(s, j->req, 503, "store_unavailable", s->host->strerror(r));
-        job_free(j);
-    }
+    if (r < 0)
+        job_free(j); /* answered; job_done is not called */
+    free(fallback);
+}
+
+static void store_unknown(struct job *j, json_t *payload, const char *reason)
+{
+    char *text = unknown_text(j, payload, reason, 0);
+    emit_answer(j, text, NULL, unknown_text(j, payload, reason, 1));
+    free(text);
 }
 
 static void emit_records(struct job *j)
@@ -335,29 +341,25 @@ static void emit_records(struct job *j)
     } else {
         json_array_append_new(recs, attendee_record(j, j->resource, NULL));
     }
+    if (json_array_size(recs) == 0) {
+        json_decref(recs);
+        s->host->log(s->src, KANAL_LOG_ERR, "%s %s: cannot store its records: %s", j->action, j->id,
+                     "no attendee with an id");
+        respond(s, j->req, 422, "not_stored", "the resource has no attendee with an id");
+        job_free(j);
+        return;
+    }
     char key[48];
     snprintf(key, sizeof key, "event/%s", j->event_id);
     char *cached = j->event_new ? json_dumps(j->event, JSON_COMPACT) : NULL;
     struct kanal_state_entry st = {key, cached, cached ? strlen(cached) : 0};
     char *text = json_dumps(recs, JSON_COMPACT);
-    int r = json_array_size(recs) == 0
-                ? -EINVAL
-                : s->host->emit(s->src, text, strlen(text), cached ? &st : NULL, cached ? 1 : 0,
-                                on_committed, j);
+    json_decref(recs);
+    emit_answer(
+        j, text, cached ? &st : NULL,
+        unknown_text(j, j->resource, "records kanald refused (its log names the field)", 0));
     free(text);
     free(cached);
-    json_decref(recs);
-    if (r == KANAL_ERECORD) {
-        store_unknown(j, j->resource, "records kanald refused (its log names the field)");
-        return;
-    }
-    if (r < 0) {
-        s->host->log(s->src, KANAL_LOG_ERR, "%s %s: cannot store its records: %s", j->action, j->id,
-                     r == -EINVAL ? "no attendee with an id" : s->host->strerror(r));
-        respond(s, j->req, r == -EINVAL ? 422 : 503, "not_stored",
-                r == -EINVAL ? "the resource has no attendee with an id" : s->host->strerror(r));
-        job_free(j);
-    }
 }
 
 /* ---- fetches ---- */

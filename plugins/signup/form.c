@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <kanal/kit.h>
+
 #include "signup.h"
 
 #define MAX_FIELDS 32
@@ -56,13 +58,6 @@ struct pair {
 struct posted {
     struct pair pairs[MAX_PAIRS];
     size_t n;
-};
-
-struct pending {
-    struct signup *s;
-    struct kanal_http_request *req;
-    char *refused; /* the sign-up's text, until it is stored or kept as unknown */
-    int as_unknown;
 };
 
 static void respond_text(struct signup *s, struct kanal_http_request *req, int status,
@@ -222,54 +217,25 @@ static const char *value_of(struct posted *p, const char *name)
     return NULL;
 }
 
-static int emit_unknown(struct pending *pd);
-
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+/* Should kanald refuse the sign-up record (its log names the field: a
+ * setting such as an event_id longer than an external id may be makes every
+ * post fail so), the post is kept as unknown, its record as text in raw, so
+ * that nothing a person submitted is lost and the person is not asked to
+ * retry what no retry can fix; keyed by the text's digest, so a double
+ * submit is one record.  This is that record's text. */
+static char *refused_as_unknown(struct signup *s, const char *refused)
 {
-    struct pending *pd = arg;
-    if (status == KANAL_ERECORD && !pd->as_unknown) {
-        status = emit_unknown(pd);
-        if (status == 0)
-            return;
-    }
-    if (status < 0) {
-        pd->s->host->http_add_header(pd->req, "Retry-After", "5");
-        respond_text(pd->s, pd->req, 503,
-                     "Your sign-up could not be saved just now. Please try again in a moment.\n");
-    } else {
-        redirect(pd->s, pd->req);
-    }
-    free(pd->refused);
-    free(pd);
-}
-
-/* kanald refused the sign-up record (its log names the field: a setting
- * such as an event_id longer than an external id may be makes every post
- * fail so).  Keep the post as unknown, its record as text in raw, so that
- * nothing a person submitted is lost and the person is not asked to retry
- * what no retry can fix; keyed by the text's digest, so a double submit is
- * one record. */
-static int emit_unknown(struct pending *pd)
-{
-    struct signup *s = pd->s;
     unsigned char digest[32];
     char hex[65], ext[80];
-    s->host->hmac_sha256("kanal-unknown", 13, pd->refused, strlen(pd->refused), digest);
+    s->host->hmac_sha256("kanal-unknown", 13, refused, strlen(refused), digest);
     s->host->hex_encode(digest, sizeof digest, hex);
     snprintf(ext, sizeof ext, "form-%s", hex);
     json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:{s:s}}", "kind", "unknown", "direction", "inbound",
-                            "external_id", ext, "raw", pd->refused, "meta", "reason",
+                            "external_id", ext, "raw", refused, "meta", "reason",
                             "the sign-up record was refused (kanald's log names the field)");
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
-    if (!text)
-        return -ENOMEM;
-    pd->as_unknown = 1;
-    s->host->log(s->src, KANAL_LOG_WARNING, "a post from %s is kept as unknown (%s)",
-                 pd->req->remote_addr, ext);
-    int r = s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, pd);
-    free(text);
-    return r;
+    return text;
 }
 
 static void handle(struct signup *s, struct kanal_http_request *req, struct posted *p)
@@ -336,24 +302,28 @@ static void handle(struct signup *s, struct kanal_http_request *req, struct post
         json_object_set_new(rec, "subject", json_string(s->event_name));
     char *text = json_dumps(rec, JSON_COMPACT);
     json_decref(rec);
-    struct pending *pd = calloc(1, sizeof *pd);
-    int r = pd && text ? 0 : -ENOMEM;
-    if (!r) {
-        *pd = (struct pending){.s = s, .req = req, .refused = text};
-        text = NULL;
-        r = s->host->emit(s->src, pd->refused, strlen(pd->refused), NULL, 0, on_committed, pd);
-        if (r == KANAL_ERECORD)
-            r = emit_unknown(pd);
-    }
-    free(text);
-    if (r < 0) {
-        if (pd)
-            free(pd->refused);
-        free(pd);
+    char *unknown = text ? refused_as_unknown(s, text) : NULL;
+    /* Thanked (303 to redirect_url) only after the commit, the refused kept
+     * as unknown and thanked too; 503 + Retry-After when the store cannot
+     * commit, so the person tries again. */
+    const struct kanal_kit_answer answer = {
+        .status = 303,
+        .content_type = "text/plain; charset=utf-8",
+        .body = "Thank you.\n",
+        .location = s->form->redirect_url,
+        .busy_type = "text/plain; charset=utf-8",
+        .busy_body = "Your sign-up could not be saved just now. Please try again in a moment.\n",
+        .unknown_json = unknown,
+    };
+    int r = text && unknown
+                ? kanal_kit_emit_answer(s->host, s->src, req, text, strlen(text), NULL, 0, &answer)
+                : -ENOMEM;
+    if (r == -ENOMEM && !(text && unknown))
+        respond_text(s, req, 500, "Your sign-up could not be saved (out of memory).\n");
+    if (r < 0)
         s->host->log(s->src, KANAL_LOG_ERR, "cannot store a sign-up: %s", s->host->strerror(r));
-        s->host->http_add_header(req, "Retry-After", "5");
-        respond_text(s, req, 503, "Your sign-up could not be saved just now. Please try again.\n");
-    }
+    free(text);
+    free(unknown);
 }
 
 int form_http(struct signup *s, struct kanal_http_request *req)

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <kanal/kit.h>
 
 #include "sms.h"
 
@@ -77,38 +78,9 @@ static const char *param_set(const struct form *f, const char *name)
 
 /* ---- answers ---- */
 
-struct pending {
-    struct sms *s;
-    struct kanal_http_request *req;
-};
-
-static void respond_error(struct sms *s, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    char *text = json_dumps(o, JSON_COMPACT);
-    s->host->http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
-}
-
 static void respond_twiml(struct sms *s, struct kanal_http_request *req)
 {
     s->host->http_respond(req, 200, "text/xml", twiml_empty, sizeof twiml_empty - 1);
-}
-
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
-{
-    (void)seqs;
-    (void)n;
-    struct pending *p = arg;
-    if (status < 0) {
-        p->s->host->http_add_header(p->req, "Retry-After", "5");
-        respond_error(p->s, p->req, 503, "store_unavailable", p->s->host->strerror(status));
-    } else {
-        respond_twiml(p->s, p->req);
-    }
-    free(p);
 }
 
 /* ---- records ---- */
@@ -368,25 +340,24 @@ static json_t *unknown_record(struct sms *s, const struct kanal_http_request *re
                      "external_id", ext, "raw", raw, "meta", "reason", why);
 }
 
-static int emit_records(struct sms *s, struct kanal_http_request *req, json_t *records)
+/* Emit records and answer empty TwiML after the commit (503 + Retry-After
+ * when the store cannot commit); when kanald refuses them, the parameters
+ * are kept as unknown instead (fallback; NULL when records are that already). */
+static void emit_records(struct sms *s, struct kanal_http_request *req, json_t *records,
+                         json_t *fallback)
 {
-    if (!records)
-        return -ENOMEM;
-    struct pending *p = calloc(1, sizeof *p);
-    char *text = json_dumps(records, JSON_COMPACT);
+    char *text = records ? json_dumps(records, JSON_COMPACT) : NULL;
+    char *unknown = fallback ? json_dumps(fallback, JSON_COMPACT) : NULL;
     json_decref(records);
-    if (!p || !text) {
-        free(p);
-        free(text);
-        return -ENOMEM;
-    }
-    p->s = s;
-    p->req = req;
-    int r = s->host->emit(s->src, text, strlen(text), NULL, 0, on_committed, p);
+    json_decref(fallback);
+    const struct kanal_kit_answer answer = {
+        .content_type = "text/xml", .body = twiml_empty, .unknown_json = unknown};
+    if (!text || (fallback && !unknown))
+        kanal_kit_respond_error(s->host, req, 500, "internal", "out of memory");
+    else
+        kanal_kit_emit_answer(s->host, s->src, req, text, strlen(text), NULL, 0, &answer);
     free(text);
-    if (r < 0)
-        free(p);
-    return r;
+    free(unknown);
 }
 
 int sms_http(void *state, struct kanal_http_request *req)
@@ -394,15 +365,16 @@ int sms_http(void *state, struct kanal_http_request *req)
     struct sms *s = state;
     if (strcmp(req->method, "POST") != 0) {
         s->host->http_add_header(req, "Allow", "POST");
-        respond_error(s, req, 405, "method_not_allowed", "Twilio webhooks are POSTed");
+        kanal_kit_respond_error(s->host, req, 405, "method_not_allowed",
+                                "Twilio webhooks are POSTed");
         return 0;
     }
     struct form f = {0};
     int r = s->host->form_decode(req->body, req->body_len, collect_param, &f);
     if (r < 0) {
         form_free(&f);
-        respond_error(s, req, r == -E2BIG ? 413 : 400, "bad_request",
-                      "cannot read the form-encoded body");
+        kanal_kit_respond_error(s->host, req, r == -E2BIG ? 413 : 400, "bad_request",
+                                "cannot read the form-encoded body");
         return 0;
     }
     char *url = twilio_request_url(s->public_url, req->query);
@@ -412,7 +384,8 @@ int sms_http(void *state, struct kanal_http_request *req)
     if (!ok) {
         s->host->log(s->src, KANAL_LOG_WARNING, "refused a request from %s: %s X-Twilio-Signature",
                      req->remote_addr, sig ? "wrong" : "missing");
-        respond_error(s, req, 401, "bad_signature", "missing or wrong X-Twilio-Signature");
+        kanal_kit_respond_error(s->host, req, 401, "bad_signature",
+                                "missing or wrong X-Twilio-Signature");
         form_free(&f);
         return 0;
     }
@@ -451,11 +424,13 @@ int sms_http(void *state, struct kanal_http_request *req)
         form_free(&f);
         return 0;
     }
-    r = emit_records(s, req, records);
-    if (r == KANAL_ERECORD) /* kanald's log names the field; keep the payload all the same */
-        r = emit_records(s, req, unknown_record(s, req, &f, "its records were refused"));
+    /* When kanald refuses the records (its log names the field), the
+     * payload is kept all the same. */
+    int is_unknown =
+        records && json_is_object(records) &&
+        strcmp(json_string_value(json_object_get(records, "kind")) ?: "", "unknown") == 0;
+    emit_records(s, req, records,
+                 is_unknown ? NULL : unknown_record(s, req, &f, "its records were refused"));
     form_free(&f);
-    if (r < 0)
-        respond_error(s, req, 503, "store_unavailable", s->host->strerror(r));
     return 0;
 }

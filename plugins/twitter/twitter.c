@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 #include "twitter.h"
 
 /* ---- small shared helpers ---- */
@@ -71,27 +73,6 @@ json_t *tw_unknown_record(struct twitter *tw, json_t *raw, const char *what, con
 }
 
 /* ---- webhooks ---- */
-
-struct pending {
-    struct twitter *tw;
-    struct kanal_http_request *req;
-};
-
-static void respond_json(struct twitter *tw, struct kanal_http_request *req, int status,
-                         json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    tw->host->http_respond(req, status, "application/json", text, text ? strlen(text) : 0);
-    free(text);
-    json_decref(body);
-}
-
-static void respond_error(struct twitter *tw, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    respond_json(tw, req, status,
-                 json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-}
 
 /* "sha256=" + base64(HMAC-SHA256(consumer secret, data)) into out[64]. */
 static void sign(struct twitter *tw, const void *data, size_t len, char out[64])
@@ -161,7 +142,7 @@ static void answer_crc(struct twitter *tw, struct kanal_http_request *req)
         else if (f.count > 1)
             problem = "crc_token is given more than once";
         else if (!f.token) {
-            respond_error(tw, req, 503, "out_of_memory", "out of memory");
+            kanal_kit_respond_error(tw->host, req, 503, "out_of_memory", "out of memory");
             return;
         } else if (!crc_token_ok(f.token))
             problem = "crc_token must be 1 to 256 characters of A-Z a-z 0-9 + / = _ -";
@@ -170,14 +151,16 @@ static void answer_crc(struct twitter *tw, struct kanal_http_request *req)
         free(f.token);
         tw->host->log(tw->src, KANAL_LOG_WARNING, "refused a CRC check from %s: %s",
                       req->remote_addr, problem);
-        respond_error(tw, req, 400, "bad_crc_token", problem);
+        kanal_kit_respond_error(tw->host, req, 400, "bad_crc_token", problem);
         return;
     }
     char token[64];
     sign(tw, f.token, strlen(f.token), token);
     free(f.token);
     tw->host->log(tw->src, KANAL_LOG_DEBUG, "answered X's CRC check from %s", req->remote_addr);
-    respond_json(tw, req, 200, json_pack("{s:s}", "response_token", token));
+    char body[96];
+    snprintf(body, sizeof body, "{\"response_token\":\"%s\"}", token); /* base64: no escapes */
+    kanal_kit_respond_json(tw->host, req, 200, body);
 }
 
 static int signature_ok(struct twitter *tw, const struct kanal_http_request *req)
@@ -189,31 +172,6 @@ static int signature_ok(struct twitter *tw, const struct kanal_http_request *req
     sign(tw, req->body, req->body_len, want);
     size_t n = strlen(want);
     return strlen(given) == n && tw->host->equal_ct(want, given, n);
-}
-
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
-{
-    struct pending *p = arg;
-    if (status < 0) {
-        p->tw->host->http_add_header(p->req, "Retry-After", "5");
-        respond_error(p->tw, p->req, 503, "store_unavailable", p->tw->host->strerror(status));
-    } else {
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, json_integer((json_int_t)seqs[i]));
-        respond_json(p->tw, p->req, 200, json_pack("{s:o}", "seqs", list));
-    }
-    free(p);
-}
-
-static int emit_json(struct twitter *tw, json_t *records, struct pending *p)
-{
-    char *text = json_dumps(records, JSON_COMPACT);
-    if (!text)
-        return -ENOMEM;
-    int r = tw->host->emit(tw->src, text, strlen(text), NULL, 0, on_committed, p);
-    free(text);
-    return r;
 }
 
 /* A body made only of CRC-token characters may carry a signature obtained
@@ -238,14 +196,14 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
                       "refused a webhook from %s: its body could be a CRC token, so its "
                       "signature may come from the CRC check",
                       req->remote_addr);
-        respond_error(tw, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(tw->host, req, 401, "bad_signature", "missing or wrong signature");
         return;
     }
     if (!authentic) {
         tw->host->log(
             tw->src, KANAL_LOG_WARNING, "refused a webhook from %s: %s signature", req->remote_addr,
             tw->host->http_header(req, "x-twitter-webhooks-signature") ? "wrong" : "missing");
-        respond_error(tw, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(tw->host, req, 401, "bad_signature", "missing or wrong signature");
         return;
     }
     json_t *payload = json_loadb(req->body, req->body_len, 0, NULL);
@@ -263,50 +221,43 @@ static void handle_post(struct twitter *tw, struct kanal_http_request *req)
         /* Only events kanal does not store (typing indicators). */
         json_decref(records);
         json_decref(payload);
-        respond_json(tw, req, 200, json_pack("{s:[]}", "seqs"));
+        kanal_kit_respond_json(tw->host, req, 200, "{\"seqs\":[]}");
         return;
     }
-    struct pending *p = calloc(1, sizeof *p);
-    int r = -ENOMEM;
-    if (p) {
-        *p = (struct pending){.tw = tw, .req = req};
-        r = emit_json(tw, records, p);
-        if (r == KANAL_ERECORD) {
-            /* A payload shape kanal mis-read: keep it whole rather than lose it. */
-            json_t *whole =
-                json_pack("[o]", tw_unknown_record(tw, payload, "payload",
-                                                   "payload kanal could not normalize"));
-            r = emit_json(tw, whole, p);
-            json_decref(whole);
-        }
-        if (r == KANAL_ERECORD) {
-            /* Not even that (nested deeper than kanald reads): the body as
-             * text, so an authentic delivery never gets a 503 that no retry
-             * can fix. */
-            json_t *text = json_stringn(req->body, req->body_len);
-            if (!text)
-                text = json_string("(body is not UTF-8)");
-            json_t *whole = json_pack(
-                "[o]", tw_unknown_record(tw, text, "payload", "payload kanal could not read"));
-            r = emit_json(tw, whole, p);
-            json_decref(whole);
-            json_decref(text);
-        }
+    /* A payload shape kanal mis-read is kept whole rather than lost: as
+     * JSON when it is JSON (kanald bounds a raw it cannot store), else as
+     * text.  The kit answers {"seqs":[...]} after the commit, 503 +
+     * Retry-After when the store cannot commit. */
+    json_t *whole;
+    if (payload) {
+        whole = tw_unknown_record(tw, payload, "payload", "payload kanal could not normalize");
+    } else {
+        json_t *text = json_stringn(req->body, req->body_len);
+        if (!text)
+            text = json_string("(body is not UTF-8)");
+        whole = tw_unknown_record(tw, text, "payload", "payload kanal could not read");
+        json_decref(text);
     }
+    char *text = json_dumps(records, JSON_COMPACT);
+    char *fallback = whole ? json_dumps(whole, JSON_COMPACT) : NULL;
+    json_decref(whole);
     json_decref(records);
     json_decref(payload);
-    if (r < 0) {
-        free(p);
-        tw->host->http_add_header(req, "Retry-After", "5");
-        respond_error(tw, req, 503, "store_unavailable", tw->host->strerror(r));
-    }
+    const struct kanal_kit_answer answer = {.unknown_json = fallback};
+    if (!text)
+        kanal_kit_respond_error(tw->host, req, 500, "internal", "out of memory");
+    else
+        kanal_kit_emit_answer(tw->host, tw->src, req, text, strlen(text), NULL, 0, &answer);
+    free(text);
+    free(fallback);
 }
 
 static int tw_http(void *state, struct kanal_http_request *req)
 {
     struct twitter *tw = state;
     if (!tw->webhooks) {
-        respond_error(tw, req, 404, "no_webhooks", "this source polls (mode = poll)");
+        kanal_kit_respond_error(tw->host, req, 404, "no_webhooks",
+                                "this source polls (mode = poll)");
         return 0;
     }
     if (strcmp(req->method, "GET") == 0)
@@ -315,7 +266,8 @@ static int tw_http(void *state, struct kanal_http_request *req)
         handle_post(tw, req);
     else {
         tw->host->http_add_header(req, "Allow", "GET, POST");
-        respond_error(tw, req, 405, "method_not_allowed", "GET for the CRC check, POST for events");
+        kanal_kit_respond_error(tw->host, req, 405, "method_not_allowed",
+                                "GET for the CRC check, POST for events");
     }
     return 0;
 }

@@ -26,15 +26,15 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <kanal/kit.h>
 #include <kanal/plugin.h>
-#include <kanal/schema.h>
-#include <openssl/evp.h>
 
 struct webhook {
     const struct kanal_host *host;
@@ -45,29 +45,6 @@ struct webhook {
     int64_t send_timeout_ms;
     int64_t unknown_raw_max; /* bytes of a body kept in an unknown record */
 };
-
-/* One request waiting for its emit to commit. */
-struct pending {
-    struct webhook *w;
-    struct kanal_http_request *req;
-    int stored_as_unknown;
-};
-
-static void respond_json(struct webhook *w, struct kanal_http_request *req, int status,
-                         json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    w->host->http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(body);
-}
-
-static void respond_error(struct webhook *w, struct kanal_http_request *req, int status,
-                          const char *code, const char *message)
-{
-    respond_json(w, req, status,
-                 json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-}
 
 /* Check "sha256=<hex>" against HMAC-SHA256(secret, body), in constant time. */
 static int signature_ok(struct webhook *w, const struct kanal_http_request *req)
@@ -86,180 +63,34 @@ static int signature_ok(struct webhook *w, const struct kanal_http_request *req)
     return w->host->equal_ct(hex, given, 64);
 }
 
-static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p);
-
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
-{
-    struct pending *p = arg;
-    if (status == KANAL_ERECORD && !p->stored_as_unknown) {
-        /* The store refused the records themselves: keep the body instead. */
-        int r = emit_unknown(p->w, p->req, p);
-        if (r == 0)
-            return;
-        status = r;
-    }
-    if (status == KANAL_ERECORD) {
-        /* Not even the unknown record could be stored: retrying cannot
-         * help, so the sender hears it now rather than forever. */
-        p->w->host->log(p->w->src, KANAL_LOG_ERR,
-                        "cannot store a request from %s even as kind unknown", p->req->remote_addr);
-        respond_error(p->w, p->req, 422, "unstorable", "the body cannot be stored");
-    } else if (status < 0) {
-        p->w->host->http_add_header(p->req, "Retry-After", "5");
-        respond_error(p->w, p->req, 503, "store_unavailable", p->w->host->strerror(status));
-    } else {
-        /* {"seqs":[...]} written directly: this answers every webhook. */
-        size_t cap = 48 + n * 21, len = 0;
-        char *body = malloc(cap);
-        if (!body) {
-            respond_error(p->w, p->req, 500, "internal", "out of memory");
-            free(p);
-            return;
-        }
-        len += (size_t)snprintf(body, cap, "{\"seqs\":[");
-        for (size_t i = 0; i < n; i++)
-            len += (size_t)snprintf(body + len, cap - len, "%s%llu", i ? "," : "",
-                                    (unsigned long long)seqs[i]);
-        len += (size_t)snprintf(body + len, cap - len, "]%s}",
-                                p->stored_as_unknown ? ",\"stored_as\":\"unknown\"" : "");
-        p->w->host->http_respond(p->req, p->stored_as_unknown ? 202 : 200, "application/json",
-                                 body, len);
-        free(body);
-    }
-    free(p);
-}
-
-/* How deep v nests, v itself the first level (as kanald counts). */
-static int depth_of(const json_t *v)
-{
-    int d = 0;
-    const char *key;
-    size_t i;
-    json_t *m;
-    if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, key, m)
-        {
-            int md = depth_of(m);
-            d = md > d ? md : d;
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, m)
-        {
-            int md = depth_of(m);
-            d = md > d ? md : d;
-        }
-    }
-    return d + 1;
-}
-
-/* The body as raw: as JSON when it is JSON the store can keep (one level
- * below the record, so at most KANAL_MAX_DEPTH - 1 deep, no NUL byte) and
- * within unknown_raw_max bytes; else its first unknown_raw_max bytes as a
- * string when they are UTF-8 without NUL, else as {"base64": ...}. */
-static json_t *raw_of(struct webhook *w, const char *body, size_t len, int *truncated)
-{
-    size_t max = w->unknown_raw_max > 0 ? (size_t)w->unknown_raw_max : 0;
-    if (len == 0) {
-        *truncated = 0;
-        return json_string("");
-    }
-    int has_nul = memchr(body, '\0', len) != NULL;
-    *truncated = len > max;
-    if (!*truncated && !has_nul) {
-        json_t *j = json_loadb(body, len, 0, NULL);
-        if (j && depth_of(j) <= KANAL_MAX_DEPTH - 1)
-            return j;
-        json_decref(j);
-    }
-    size_t n = *truncated ? max : len;
-    if (!memchr(body, '\0', n)) {
-        /* A cut may split a UTF-8 sequence of up to four bytes. */
-        for (size_t cut = 0; cut <= (*truncated ? 3 : 0) && cut <= n; cut++) {
-            json_t *s = json_stringn(body, n - cut);
-            if (s)
-                return s;
-        }
-    }
-    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-    if (!b64)
-        return NULL;
-    w->host->base64_encode(body, n, b64);
-    json_t *raw = json_pack("{s:s}", "base64", b64);
-    free(b64);
-    return raw;
-}
-
-/* An authentic body that is not a valid record, or that kanald cannot store
- * as one, is kept, not dropped: stored as kind "unknown" with a bounded form
- * of the payload in raw (see raw_of) and its size and digest in meta, keyed
- * by its digest so that a redelivery is recognised. */
-static int emit_unknown(struct webhook *w, struct kanal_http_request *req, struct pending *p)
-{
-    unsigned char digest[32];
-    char hex[65], ext[80], sha[65];
-    w->host->hmac_sha256("kanal-unknown", 13, req->body, req->body_len, digest);
-    w->host->hex_encode(digest, sizeof digest, hex);
-    snprintf(ext, sizeof ext, "body-%s", hex);
-    unsigned int dl = 0;
-    if (!EVP_Digest(req->body, req->body_len, digest, &dl, EVP_sha256(), NULL) || dl != 32)
-        return -ENOMEM;
-    w->host->hex_encode(digest, sizeof digest, sha);
-    int truncated;
-    json_t *raw = raw_of(w, req->body, req->body_len, &truncated);
-    if (!raw)
-        return -ENOMEM;
-    const char *reason = req->body_len == 0
-                             ? "the body is empty"
-                             : "body is not a schema v1 record (kanald's log names the field)";
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:I,s:s,s:b}}", "kind", "unknown",
-                            "direction", "inbound", "external_id", ext, "raw", raw, "meta",
-                            "reason", reason, "body_size", (json_int_t)req->body_len,
-                            "body_sha256", sha, "raw_truncated", truncated);
-    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    json_decref(rec);
-    if (!text)
-        return -ENOMEM;
-    p->stored_as_unknown = 1;
-    int r = w->host->emit(w->src, text, strlen(text), NULL, 0, on_committed, p);
-    free(text);
-    return r;
-}
-
 static int webhook_http(void *state, struct kanal_http_request *req)
 {
     struct webhook *w = state;
     if (strcmp(req->method, "POST") != 0) {
         w->host->http_add_header(req, "Allow", "POST");
-        respond_error(w, req, 405, "method_not_allowed", "webhooks are POSTed");
+        kanal_kit_respond_error(w->host, req, 405, "method_not_allowed", "webhooks are POSTed");
         return 0;
     }
     if (!signature_ok(w, req)) {
         w->host->log(w->src, KANAL_LOG_WARNING, "refused a request from %s: %s %s",
                      req->remote_addr,
                      w->host->http_header(req, w->header) ? "wrong" : "missing", w->header);
-        respond_error(w, req, 401, "bad_signature", "missing or wrong signature");
+        kanal_kit_respond_error(w->host, req, 401, "bad_signature", "missing or wrong signature");
         return 0;
     }
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p)
-        return -ENOMEM;
-    p->w = w;
-    p->req = req;
-    /* An empty body is no record, but the sender meant something: kept. */
-    int r = req->body_len ? w->host->emit(w->src, req->body, req->body_len, NULL, 0,
-                                          on_committed, p)
-                          : KANAL_ERECORD;
-    if (r == KANAL_ERECORD)
-        r = emit_unknown(w, req, p);
-    if (r == KANAL_ERECORD) {
-        free(p);
-        w->host->log(w->src, KANAL_LOG_ERR, "cannot store a request from %s even as kind unknown",
-                     req->remote_addr);
-        respond_error(w, req, 422, "unstorable", "the body cannot be stored");
-    } else if (r < 0) {
-        free(p);
-        respond_error(w, req, 503, "store_unavailable", w->host->strerror(r));
-    }
+    /* A body that is not a valid record (an empty one included: the sender
+     * meant something), or one kanald cannot store as one (too deep, NUL),
+     * is kept as kind "unknown", keyed by its digest, answered 202; raw is
+     * the body as JSON when it is JSON within unknown_raw_max, else its
+     * first unknown_raw_max bytes as text, else as base64. */
+    const struct kanal_kit_unknown unknown = {
+        .id_prefix = "body",
+        .reason = req->body_len ? "body is not a schema v1 record (kanald's log names the field)"
+                                : "the body is empty",
+        .raw_max = w->unknown_raw_max > 0 ? (size_t)w->unknown_raw_max : 0,
+    };
+    const struct kanal_kit_answer answer = {.unknown = &unknown, .unknown_status = 202};
+    kanal_kit_emit_answer(w->host, w->src, req, req->body, req->body_len, NULL, 0, &answer);
     return 0;
 }
 
@@ -418,11 +249,19 @@ static int webhook_init(const struct kanal_host *host, struct kanal_source *src,
         return -ENOMEM;
     w->host = host;
     w->src = src;
-    w->secret = host->config_string(src, "secret");
-    w->header = host->config_string(src, "signature_header");
-    w->send_url = host->config_string(src, "send_url");
-    host->config_int(src, "send_timeout", &w->send_timeout_ms);
-    host->config_int(src, "unknown_raw_max", &w->unknown_raw_max);
+    static const struct kanal_kit_bind binds[] = {
+        {"secret", KANAL_KIT_STR, offsetof(struct webhook, secret)},
+        {"signature_header", KANAL_KIT_STR, offsetof(struct webhook, header)},
+        {"send_url", KANAL_KIT_STR, offsetof(struct webhook, send_url)},
+        {"send_timeout", KANAL_KIT_INT64, offsetof(struct webhook, send_timeout_ms)},
+        {"unknown_raw_max", KANAL_KIT_INT64, offsetof(struct webhook, unknown_raw_max)},
+        {NULL, 0, 0},
+    };
+    int r = kanal_kit_bind_options(host, src, binds, w);
+    if (r < 0) {
+        free(w);
+        return r;
+    }
     *state = w;
     return 0;
 }

@@ -27,7 +27,7 @@
  * host refuses a plugin whose major differs, whose minor is newer than its
  * own, or whose size is smaller than the host's version 1.0 descriptor.  New
  * members are only ever appended (and the minor grows); a plugin must check
- * host->abi_minor (or host->size) before using a member added after 1.0.
+ * host->abi_minor (or host->size, with KANAL_HOST_HAS) before using a member added after 1.0.
  */
 #ifndef KANAL_PLUGIN_H
 #define KANAL_PLUGIN_H
@@ -426,6 +426,15 @@ struct kanal_plugin {
 #define KANAL_PLUGIN_HEADER                                                                    \
     .abi_major = KANAL_ABI_MAJOR, .abi_minor = KANAL_ABI_MINOR,                                \
     .size = sizeof(struct kanal_plugin)
+
+/**
+ * True when the host's table contains member: the minor-version rule made
+ * checkable.  A member appended after 1.0 may be called only when the
+ * host's table (host->size bytes) is large enough to hold it, e.g.
+ * if (KANAL_HOST_HAS(host, some_new_fn)) host->some_new_fn(...);
+ */
+#define KANAL_HOST_HAS(host, member)                                                           \
+    ((host)->size >= offsetof(struct kanal_host, member) + sizeof((host)->member))
 
 /** The one symbol a plugin exports: define it with KANAL_PLUGIN_EXPORT. */
 KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void);

@@ -1,0 +1,193 @@
+/* kit: emit, then answer.  The promise every webhook plugin makes — a 2xx
+ * only after the records are durably committed, else 503 with Retry-After
+ * so the provider retries, and an authentic payload kanald refuses as a
+ * record kept as kind "unknown" — kept in this one place. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kanal/kit.h>
+
+/* One request waiting for its commit; owns copies of the answer's texts. */
+struct pending {
+    const struct kanal_host *host;
+    struct kanal_source *src;
+    struct kanal_http_request *req;
+    struct kanal_kit_answer a;
+    struct kanal_kit_unknown u;
+    char *strings[11];
+    int as_unknown;
+};
+
+static void pending_free(struct pending *p)
+{
+    for (size_t i = 0; i < sizeof p->strings / sizeof *p->strings; i++)
+        free(p->strings[i]);
+    free(p);
+}
+
+/* Copy *s into p (NULL stays NULL). */
+static int keep(struct pending *p, size_t slot, const char **s, size_t len)
+{
+    if (!*s)
+        return 0;
+    char *c = malloc(len + 1);
+    if (!c)
+        return -ENOMEM;
+    memcpy(c, *s, len);
+    c[len] = '\0';
+    p->strings[slot] = c;
+    *s = c;
+    return 0;
+}
+
+#define KEEP(p, slot, s) keep((p), (slot), &(s), (s) ? strlen(s) : 0)
+
+static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n);
+
+/* Keep the payload as unknown instead: the prepared record or one built here. */
+static int emit_unknown(struct pending *p)
+{
+    if (p->as_unknown || (!p->a.unknown_json && !p->a.unknown))
+        return KANAL_ERECORD;
+    char *built = NULL;
+    const char *text = p->a.unknown_json;
+    if (!text) {
+        int r = kanal_kit_unknown_record(p->host, &p->u, p->a.payload, p->a.payload_len, &built);
+        if (r < 0)
+            return r;
+        text = built;
+    }
+    p->as_unknown = 1;
+    p->host->log(p->src, KANAL_LOG_WARNING,
+                 "a request from %s is kept as kind unknown: %s (kanald's log names the field)",
+                 p->req->remote_addr, p->u.reason ? p->u.reason : "its records were refused");
+    int r = p->host->emit(p->src, text, strlen(text), NULL, 0, on_committed, p);
+    free(built);
+    return r;
+}
+
+static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n)
+{
+    const struct kanal_host *h = p->host;
+    struct kanal_http_request *req = p->req;
+    if (status == KANAL_ERECORD) {
+        /* Not even as unknown: retrying cannot help, so say it now. */
+        h->log(p->src, KANAL_LOG_ERR, "cannot store a request from %s even as kind unknown",
+               req->remote_addr);
+        kanal_kit_respond_error(h, req, 422, "unstorable", "the body cannot be stored");
+        return;
+    }
+    if (status == -ENOMEM) {
+        kanal_kit_respond_error(h, req, 500, "internal", "out of memory");
+        return;
+    }
+    if (status < 0) {
+        h->log(p->src, KANAL_LOG_WARNING, "answered 503 to %s: %s", req->remote_addr,
+               h->strerror(status));
+        h->http_add_header(req, "Retry-After", p->a.retry_after ? p->a.retry_after : "5");
+        if (p->a.busy_body)
+            h->http_respond(req, 503, p->a.busy_type ? p->a.busy_type : "text/plain",
+                            p->a.busy_body, strlen(p->a.busy_body));
+        else
+            kanal_kit_respond_error(h, req, 503, "store_unavailable", h->strerror(status));
+        return;
+    }
+    int code = p->a.status ? p->a.status : 200;
+    const char *body = p->a.body;
+    if (p->as_unknown) {
+        code = p->a.unknown_status ? p->a.unknown_status : code;
+        body = p->a.unknown_body ? p->a.unknown_body : body;
+    }
+    if (p->a.location)
+        h->http_add_header(req, "Location", p->a.location);
+    if (body) {
+        h->http_respond(req, code, p->a.content_type ? p->a.content_type : "application/json", body,
+                        strlen(body));
+        return;
+    }
+    struct kanal_kit_buf b = {0};
+    kanal_kit_buf_printf(&b, "{\"seqs\":[");
+    for (size_t i = 0; i < n; i++)
+        kanal_kit_buf_printf(&b, "%s%llu", i ? "," : "", (unsigned long long)seqs[i]);
+    if (p->as_unknown || p->a.records_unknown)
+        kanal_kit_buf_printf(&b, "],\"stored_as\":\"unknown\"}");
+    else
+        kanal_kit_buf_printf(&b, "]}");
+    if (b.err)
+        kanal_kit_respond_error(h, req, 500, "internal", "out of memory");
+    else
+        h->http_respond(req, code, "application/json", b.data, b.len);
+    kanal_kit_buf_free(&b);
+}
+
+static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+{
+    struct pending *p = arg;
+    if (status == KANAL_ERECORD && !p->as_unknown) {
+        /* The store refused the records themselves: keep the payload. */
+        status = emit_unknown(p);
+        if (status == 0)
+            return;
+    }
+    if (p->a.done)
+        p->a.done(p->a.done_arg, status);
+    answer(p, status, seqs, n);
+    pending_free(p);
+}
+
+int kanal_kit_emit_answer(const struct kanal_host *host, struct kanal_source *src,
+                          struct kanal_http_request *req, const char *json, size_t len,
+                          const struct kanal_state_entry *states, size_t nstates,
+                          const struct kanal_kit_answer *a)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        kanal_kit_respond_error(host, req, 500, "internal", "out of memory");
+        return -ENOMEM;
+    }
+    p->host = host;
+    p->src = src;
+    p->req = req;
+    if (a)
+        p->a = *a;
+    if (p->a.unknown) {
+        p->u = *p->a.unknown;
+        p->a.unknown = &p->u; /* the caller's may be gone by the commit */
+    }
+    if (!p->a.payload) {
+        p->a.payload = req->body;
+        p->a.payload_len = req->body_len;
+    }
+    int r = KEEP(p, 0, p->a.content_type);
+    r = r ? r : KEEP(p, 1, p->a.body);
+    r = r ? r : KEEP(p, 2, p->a.location);
+    r = r ? r : KEEP(p, 3, p->a.busy_type);
+    r = r ? r : KEEP(p, 4, p->a.busy_body);
+    r = r ? r : KEEP(p, 5, p->a.unknown_json);
+    r = r ? r : KEEP(p, 6, p->a.unknown_body);
+    r = r ? r : KEEP(p, 7, p->u.id_prefix);
+    r = r ? r : KEEP(p, 8, p->u.reason);
+    r = r ? r : KEEP(p, 10, p->a.retry_after);
+    if (p->a.unknown && !p->a.unknown_json && p->a.payload != req->body) {
+        /* Kept until the commit; the request's own body lives until the answer. */
+        const char *payload = p->a.payload;
+        r = r ? r : keep(p, 9, &payload, p->a.payload_len);
+        p->a.payload = payload;
+    }
+    if (r == 0) {
+        /* Nothing to store (an empty body) is no record: keep it as unknown. */
+        if ((json && len) || nstates)
+            r = host->emit(src, json && len ? json : NULL, json ? len : 0, states, nstates,
+                           on_committed, p);
+        else
+            r = KANAL_ERECORD;
+        if (r == KANAL_ERECORD && (r = emit_unknown(p)) == 0)
+            r = 1;
+    }
+    if (r < 0) {
+        answer(p, r, NULL, 0);
+        pending_free(p);
+    }
+    return r;
+}

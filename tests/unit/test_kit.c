@@ -1,0 +1,194 @@
+/* The plugin kit's JSON and digest parts, checked against jansson and
+ * OpenSSL (what the in-tree plugins used before the kit): every string the
+ * escaper writes reads back the same, the validator agrees with jansson on
+ * what is a JSON object or array, the getter unescapes, and SHA-256 is
+ * SHA-256 at every length around the block edges. */
+#include "unit.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <kanal/kit.h>
+#include <openssl/evp.h>
+
+/* s escaped, read back by jansson, is s again. */
+static void round_trip(const char *s, size_t n)
+{
+    struct kanal_kit_buf b = {0};
+    assert_int_equal(kanal_kit_buf_json_string(&b, s, n), 0);
+    json_error_t e;
+    json_t *v = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    assert_non_null(v);
+    assert_true(json_is_string(v));
+    assert_int_equal(json_string_length(v), n);
+    assert_memory_equal(json_string_value(v), s, n);
+    json_decref(v);
+    kanal_kit_buf_free(&b);
+}
+
+static void test_escaper_round_trips_every_character_class(void **state)
+{
+    char all[128];
+    for (int i = 0; i < 128; i++) /* every ASCII byte, controls and NUL included */
+        all[i] = (char)i;
+    round_trip(all, sizeof all);
+    for (int i = 0; i < 128; i++)
+        round_trip(all + i, 1);
+    const char *samples[] = {"",
+                             "plain",
+                             "quote \" and \\ backslash",
+                             "line\nbreak\r\ttab",
+                             "ç ğ ı ö ş ü",
+                             "\xf0\x9f\x98\x80 emoji",
+                             "</script>",
+                             "\x7f"};
+    for (size_t i = 0; i < sizeof samples / sizeof *samples; i++)
+        round_trip(samples[i], strlen(samples[i]));
+}
+
+static void test_error_answer_text_is_escaped(void **state)
+{
+    /* The same writer builds {"error":{"code","message"}}: a message with
+     * quotes and controls still makes one JSON object. */
+    struct kanal_kit_buf b = {0};
+    const char *msg = "bad \"value\"\n\\ here";
+    kanal_kit_buf_printf(&b, "{\"error\":{\"code\":");
+    kanal_kit_buf_json_string(&b, "x", 1);
+    kanal_kit_buf_printf(&b, ",\"message\":");
+    kanal_kit_buf_json_string(&b, msg, strlen(msg));
+    kanal_kit_buf_printf(&b, "}}");
+    json_t *v = json_loads(b.data, 0, NULL);
+    assert_non_null(v);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "error"), "message")),
+                        msg);
+    json_decref(v);
+    kanal_kit_buf_free(&b);
+}
+
+static void test_validator_agrees_with_jansson(void **state)
+{
+    const char *texts[] = {
+        "{}",
+        "[]",
+        "{\"a\":1}",
+        "[1,2.5,-3e4,true,false,null,\"x\"]",
+        " {\"a\" : [ {} ] } ",
+        "{\"u\":\"\\u00e7\\ud83d\\ude00\"}",
+        "{\"a\":1,}",
+        "[1,]",
+        "{a:1}",
+        "[01]",
+        "[1.]",
+        "[\"\\x\"]",
+        "{\"a\":1}x",
+        "\"str\"",
+        "42",
+        "",
+        "[",
+        "{\"a\"}",
+        "[\"\xff\"]",
+        "[\"\xc0\x80\"]",
+        "[\"\xed\xa0\x80\"]",
+        "[\"tab\there\"]",
+        "[-]",
+        "[1e]",
+        "[tru]",
+        "[\"\\u0000\"]",
+        "{\"a\":{\"b\":[null]}}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        json_t *v = json_loads(texts[i], 0, NULL); /* objects and arrays only, no NUL */
+        int depth;
+        int ok = kanal_kit_json_valid(texts[i], strlen(texts[i]), 64, &depth);
+        if (ok != (v != NULL))
+            fail_msg("kit says %d, jansson %d for %s", ok, v != NULL, texts[i]);
+        json_decref(v);
+    }
+    assert_false(kanal_kit_json_valid("[1]\0", 4, 64, &(int){0})); /* a NUL byte */
+}
+
+static void test_validator_counts_depth_and_stops_at_the_bound(void **state)
+{
+    char deep[2 * 200 + 1];
+    for (int n = 1; n <= 200; n++) {
+        memset(deep, '[', (size_t)n);
+        memset(deep + n, ']', (size_t)n);
+        int depth = -1;
+        int ok = kanal_kit_json_valid(deep, 2 * (size_t)n, 63, &depth);
+        assert_int_equal(ok, n <= 63);
+        if (ok)
+            assert_int_equal(depth, n);
+    }
+}
+
+static void test_getter_unescapes_and_names_what_is_missing(void **state)
+{
+    const char *t =
+        "{\"n\":1,\"deep\":{\"id\":\"inner\"},\"id\":\"a\\\"b\\\\c\\n\\u00e7\\ud83d\\ude00\","
+        "\"list\":[1,{\"x\":2}],\"num\":5}";
+    char out[64];
+    assert_int_equal(kanal_kit_json_get_string(t, strlen(t), "id", out, sizeof out), 0);
+    assert_string_equal(out, "a\"b\\c\n\xc3\xa7\xf0\x9f\x98\x80");
+    assert_int_equal(kanal_kit_json_get_string(t, strlen(t), "x", out, sizeof out), -ENOENT);
+    assert_int_equal(kanal_kit_json_get_string(t, strlen(t), "num", out, sizeof out), -EINVAL);
+    assert_int_equal(kanal_kit_json_get_string(t, strlen(t), "id", out, 5), -ENOBUFS);
+    assert_int_equal(kanal_kit_json_get_string("[1]", 3, "id", out, sizeof out), -EINVAL);
+    assert_int_equal(kanal_kit_json_get_string("{\"id\":", 6, "id", out, sizeof out), -EINVAL);
+}
+
+static void test_sha256_is_sha256_at_every_length(void **state)
+{
+    unsigned char data[300], got[32], want[32];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + 3);
+    for (size_t n = 0; n <= sizeof data; n++) {
+        unsigned int wl = 0;
+        assert_true(EVP_Digest(data, n, want, &wl, EVP_sha256(), NULL));
+        kanal_kit_sha256(data, n, got);
+        assert_memory_equal(got, want, 32);
+    }
+}
+
+static void test_utf8_check(void **state)
+{
+    const char *good = "ascii \xc3\xa7 \xe2\x82\xac \xf0\x9f\x98\x80";
+    assert_true(kanal_kit_utf8_valid(good, strlen(good)));
+    for (size_t cut = 1; cut <= 3; cut++) /* a 4-byte character cut short */
+        assert_false(kanal_kit_utf8_valid(good, strlen(good) - cut));
+    const char *bad[] = {
+        "\x80", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(kanal_kit_utf8_valid(bad[i], strlen(bad[i])));
+}
+
+static void test_host_has_follows_the_hosts_size(void **state)
+{
+    /* A host whose table ends before a member does not have it; the size
+     * of a table that ends just after it does. */
+    struct kanal_host h = {.size = (uint32_t)offsetof(struct kanal_host, now_ms)};
+    assert_false(KANAL_HOST_HAS(&h, now_ms));
+    assert_true(KANAL_HOST_HAS(&h, format_time));
+    h.size = (uint32_t)(offsetof(struct kanal_host, now_ms) + sizeof h.now_ms - 1);
+    assert_false(KANAL_HOST_HAS(&h, now_ms));
+    h.size = (uint32_t)sizeof h;
+    assert_true(KANAL_HOST_HAS(&h, now_ms));
+    assert_true(KANAL_HOST_HAS(&h, log));
+    h.size = 8; /* the three version fields only */
+    assert_false(KANAL_HOST_HAS(&h, log));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escaper_round_trips_every_character_class),
+        cmocka_unit_test(test_error_answer_text_is_escaped),
+        cmocka_unit_test(test_validator_agrees_with_jansson),
+        cmocka_unit_test(test_validator_counts_depth_and_stops_at_the_bound),
+        cmocka_unit_test(test_getter_unescapes_and_names_what_is_missing),
+        cmocka_unit_test(test_sha256_is_sha256_at_every_length),
+        cmocka_unit_test(test_utf8_check),
+        cmocka_unit_test(test_host_has_follows_the_hosts_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
