@@ -447,7 +447,8 @@ FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
 # objects: a plugin's sources and the fake host table (tests/fuzz/fakehost.c).
-FUZZ_HOST            := tests/fuzz/fakehost.c
+# Plugins answer through the plugin kit (sdk/kit/), compiled in with the host.
+FUZZ_HOST            := tests/fuzz/fakehost.c $(wildcard sdk/kit/*.c)
 FUZZ_SRC_twilio_sig  := plugins/sms/twilio_sig.c
 FUZZ_SRC_sms         := $(wildcard plugins/sms/*.c) $(FUZZ_HOST)
 FUZZ_SRC_facebook    := $(wildcard plugins/facebook/*.c) $(PLUGIN_EXTRA_facebook) $(FUZZ_HOST)
