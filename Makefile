@@ -56,13 +56,19 @@ endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include -Idaemon $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
-DAEMON_SRC := $(wildcard daemon/*.c)
+# kanald's sources, one folder per layer (docs/architecture.md, "Files");
+# every folder is on the include path, so `#include "x.h"` finds x.h in any.
+DAEMON_DIRS:= base json record store identity commit outbox net runtime api
+DAEMON_INC := $(addprefix -Idaemon/,$(DAEMON_DIRS))
+DAEMON_SRC := $(wildcard daemon/*.c $(addsuffix /*.c,$(addprefix daemon/,$(DAEMON_DIRS))))
+DAEMON_HDR := $(wildcard $(addsuffix /*.h,$(addprefix daemon/,$(DAEMON_DIRS))))
 DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
 # Everything but the entry point and its signal handling, for unit tests and benchmarks.
-CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signals.o,$(DAEMON_OBJ))
+CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/runtime/signals.o,\
+                           $(DAEMON_OBJ))
 
 # Every folder under plugins/ is one plugin, except plugins/shared/, which
 # holds sources that several plugins compile in (PLUGIN_EXTRA_<name>).
@@ -142,12 +148,12 @@ $(BUILD)/prefix.stamp: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(PREFIX) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR)' > $@
 
-$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) sdk/include/kanal/plugin.h | deps
+$(BUILD)/obj/daemon/%.o: daemon/%.c $(DAEMON_HDR) sdk/include/kanal/plugin.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/obj/daemon/config.o $(BUILD)/obj/daemon/main.o: $(BUILD)/prefix.stamp
-$(BUILD)/obj/daemon/config.o: CFLAGS_ALL += -DKANAL_PLUGIN_DIR='"$(PLUGINDIR)"'
+$(BUILD)/obj/daemon/runtime/config.o $(BUILD)/obj/daemon/main.o: $(BUILD)/prefix.stamp
+$(BUILD)/obj/daemon/runtime/config.o: CFLAGS_ALL += -DKANAL_PLUGIN_DIR='"$(PLUGINDIR)"'
 $(BUILD)/obj/daemon/main.o: CFLAGS_ALL += -DKANAL_SYSCONFDIR='"$(SYSCONFDIR)/kanal"' \
                                           -DKANAL_VERSION='"$(VERSION)"'
 
@@ -338,7 +344,7 @@ install-libkanal: all
 # ---- end of libkanal, kanalctl ----
 
 format:
-	clang-format -i daemon/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
+	clang-format -i daemon/*.c daemon/*/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
 	    tests/unit/*.[ch] tests/plugins/*.c
 
 clean:
