@@ -3,6 +3,7 @@
 #   make            build build/kanald, build/plugins/*.so and the SDK
 #   make run        build, then run kanald in the foreground on conf/dev.conf
 #   make check      every test, then again in an ASan+UBSan build
+#   make layers     check that daemon/'s folders depend on each other downward only
 #   make bench      the benchmarks under bench/, printing their figures
 #   make install    PREFIX=/usr DESTDIR=...
 #
@@ -108,7 +109,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench install \
-        clean format sdk
+        clean format sdk layers
 
 all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk
 
@@ -223,7 +224,12 @@ unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 e2e: all $(TEST_PLUGIN_SO) | deps-test
 	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
-test: deps-test
+# kanald's folders depend on each other in tools/layers.txt's order, its
+# modules in no circle (tools/layers.py; tests/e2e/test_layers.py tests it).
+layers:
+	$(PYTHON) tools/layers.py
+
+test: deps-test layers
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
 
