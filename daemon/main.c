@@ -350,7 +350,7 @@ int main(int argc, char **argv)
     d->writer_running = 1;
     d->writer.after_completions = feed_notify;
     d->writer.after_arg = d;
-    d->transfers = transfer_engine_new(d->loop);
+    d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
     d->outbox = outbox_new(d);
     d->metrics = metrics_new();
 

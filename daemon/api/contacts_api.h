@@ -29,8 +29,6 @@ void contacts_merge_route(struct daemon *d, struct http_req *req, const char *id
 
 /* erase.c: DELETE /v1/contacts/<id>. */
 void erase_contact(struct daemon *d, struct http_req *req, const char *id);
-/* Overwrite the store's free pages so erased data leaves the file. */
-int store_scrub_free_pages(struct store *st);
 
 /* links.c: POST /v1/links and GET /t/<token>. */
 void links_create(struct daemon *d, struct http_req *req);

@@ -19,12 +19,12 @@
 #include <time.h>
 
 #include "contacts.h"
-#include "contacts_api.h"
 #include "crypto.h"
 #include "error.h"
 #include "jarena.h"
 #include "jsonout.h"
 #include "log.h"
+#include "scrub.h"
 #include "store.h"
 #include "util.h"
 

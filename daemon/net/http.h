@@ -10,6 +10,8 @@
 
 #include <kanal/plugin.h>
 
+#include "http_req.h" /* struct http_req */
+
 struct http_server;
 struct http_conn;
 struct net_cidr;
@@ -23,50 +25,6 @@ struct http_limits {
     /* Peers whose X-Forwarded-For names the client; the server keeps a copy. */
     const struct net_cidr *trusted;
     size_t ntrusted;
-};
-
-/* A typical webhook's head fits inline, and the whole request stays within
- * the size glibc's per-thread malloc cache serves (1032 bytes). */
-#define HTTP_REQ_TEXT_INLINE 480
-#define HTTP_REQ_HEADERS_INLINE 8
-
-/* One request.  The public part is what plugins see. */
-struct http_req {
-    struct kanal_http_request pub;
-    struct http_server *server;
-    struct http_conn *conn; /* NULL once the client is gone */
-    struct http_req *next;  /* the connection's pipeline, in arrival order */
-    /* Set when the request is complete; they point into text. */
-    const char *path, *query, *method;
-    struct kanal_http_header *headers;
-    size_t nheaders;
-    /* The head's strings and where each starts (http_req.c). */
-    char *text;
-    size_t text_len, text_cap;
-    struct http_span {
-        uint32_t name, value; /* offsets into text; value NO_SPAN until given */
-    } *spans;
-    size_t spans_cap;
-    uint32_t url;   /* offset of the URL, NO_SPAN until given */
-    char *body;
-    size_t body_len, body_cap;
-    int keep_alive;
-    int head_only;
-    int dispatched;
-    int responded;
-    char *out; /* the serialized response */
-    size_t out_len;
-    char *extra_headers; /* "Name: value\r\n"... */
-    size_t extra_len;
-    const char *route; /* label for metrics */
-    int status;
-    uint64_t started_ms;
-    void *owner; /* the source the request was routed to, or NULL */
-    char peer[64]; /* the client's address: outlives the connection */
-    /* Storage for the common case: no allocation per header. */
-    char text_inline[HTTP_REQ_TEXT_INLINE];
-    struct http_span spans_inline[HTTP_REQ_HEADERS_INLINE];
-    struct kanal_http_header headers_inline[HTTP_REQ_HEADERS_INLINE];
 };
 
 typedef void (*http_handler_fn)(void *arg, struct http_req *req);
@@ -93,8 +51,6 @@ unsigned http_server_connections(const struct http_server *s);
 /* The port actually bound (for listen ports chosen by the kernel). */
 int http_server_port(const struct http_server *s);
 
-const char *http_req_header(const struct http_req *req, const char *name);
-int http_req_add_header(struct http_req *req, const char *name, const char *value);
 /* Answer req (exactly once); the request is freed once its response is
  * written or right away when the client is gone. */
 int http_respond(struct http_req *req, int status, const char *content_type, const void *body,

@@ -10,7 +10,6 @@
 
 #include <curl/curl.h>
 
-#include "daemon.h"
 #include "log.h"
 #include "util.h"
 
@@ -21,6 +20,7 @@ struct transfer_engine {
     struct transfer *active;
     unsigned running;
     int closing;
+    transfer_hold_fn ref, unref;
 };
 
 struct transfer {
@@ -56,7 +56,7 @@ static void finish(struct transfer *t, int result)
     curl_multi_remove_handle(t->te->multi, t->easy);
     t->cb(t->arg, result, t->easy);
     if (t->src)
-        source_unref(t->src);
+        t->te->unref(t->src);
     free(t);
 }
 
@@ -147,7 +147,8 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-struct transfer_engine *transfer_engine_new(uv_loop_t *loop)
+struct transfer_engine *transfer_engine_new(uv_loop_t *loop, transfer_hold_fn ref,
+                                            transfer_hold_fn unref)
 {
     static int global_done;
     if (!global_done) {
@@ -156,6 +157,8 @@ struct transfer_engine *transfer_engine_new(uv_loop_t *loop)
     }
     struct transfer_engine *te = xcalloc(1, sizeof *te);
     te->loop = loop;
+    te->ref = ref;
+    te->unref = unref;
     te->multi = curl_multi_init();
     if (!te->multi) {
         free(te);
@@ -170,8 +173,8 @@ struct transfer_engine *transfer_engine_new(uv_loop_t *loop)
     return te;
 }
 
-int transfer_start(struct transfer_engine *te, struct kanal_source *src, void *easy,
-                   kanal_transfer_cb cb, void *arg)
+int transfer_start(struct transfer_engine *te, struct kanal_source *src, const char *name,
+                   void *easy, kanal_transfer_cb cb, void *arg)
 {
     if (!te || te->closing)
         return KANAL_ESTOPPED;
@@ -185,7 +188,7 @@ int transfer_start(struct transfer_engine *te, struct kanal_source *src, void *e
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
     CURLMcode mc = curl_multi_add_handle(te->multi, easy);
     if (mc != CURLM_OK) {
-        log_msg(KANAL_LOG_ERR, src ? src->sc.name : NULL, "cannot start transfer: %s",
+        log_msg(KANAL_LOG_ERR, name, "cannot start transfer: %s",
                 curl_multi_strerror(mc));
         free(t);
         return -EIO;
@@ -196,7 +199,7 @@ int transfer_start(struct transfer_engine *te, struct kanal_source *src, void *e
     te->active = t;
     te->running++;
     if (src)
-        source_ref(src);
+        te->ref(src);
     return 0;
 }
 

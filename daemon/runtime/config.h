@@ -7,11 +7,11 @@
 
 #include <kanal/plugin.h>
 
+#include "store.h" /* enum sync_mode */
+
 struct loader;
 struct net_cidr;
 struct plugin_module;
-
-enum sync_mode { SYNC_FULL = 0, SYNC_META, SYNC_NONE };
 
 /* Problems found while loading, each "file:line: message". */
 struct config_errors {

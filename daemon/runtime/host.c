@@ -460,7 +460,7 @@ static void host_unwatch_fd(struct kanal_watch *w)
 
 static int host_transfer(struct kanal_source *src, void *easy, kanal_transfer_cb cb, void *arg)
 {
-    return transfer_start(src->d->transfers, src, easy, cb, arg);
+    return transfer_start(src->d->transfers, src, src->sc.name, easy, cb, arg);
 }
 
 /* ---- HTTP ---- */

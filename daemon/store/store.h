@@ -8,7 +8,9 @@
 
 #include <lmdb.h>
 
-#include "config.h"
+/* How a commit reaches the disk ([kanald] sync): fsync data and meta,
+ * meta only, or leave it to the kernel. */
+enum sync_mode { SYNC_FULL = 0, SYNC_META, SYNC_NONE };
 
 /* The store format this kanald writes; older ones are migrated at open. */
 #define STORE_FORMAT_VERSION 1
