@@ -15,6 +15,7 @@
 #include "links.h"
 #include "log.h"
 #include "outbox.h"
+#include "outbox_api.h"
 #include "transfer.h"
 #include "util.h"
 
@@ -351,7 +352,9 @@ int main(int argc, char **argv)
     d->writer.after_completions = feed_notify;
     d->writer.after_arg = d;
     d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
-    d->outbox = outbox_new(d);
+    struct outbox_env oenv;
+    outbox_env_of(d, &oenv);
+    d->outbox = outbox_new(&oenv);
     d->metrics = metrics_new();
 
     struct http_limits lim = limits_of(d->cfg);

@@ -1,13 +1,19 @@
 /* POST /v1/messages and GET /v1/messages/<id>: queueing outbound messages
- * durably (202 only after the commit) and telling where they are. */
+ * durably (202 only after the commit) and telling where they are.  And the
+ * outbox's hooks into the daemon (outbox_env_of), so that the outbox itself
+ * knows nothing of struct daemon, the plugins, the contacts or the links. */
+#include "outbox_api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "contacts_api.h"
 #include "daemon.h"
 #include "http.h"
+#include "links.h"
 #include "outbox_int.h"
 #include "util.h"
 
@@ -196,13 +202,13 @@ void outbox_handle_post(struct outbox *ob, struct http_req *req)
         return;
     }
     const char *source = json_string_value(json_object_get(body, "source"));
-    struct kanal_source *src = daemon_find_source(ob->d, source);
-    if (!src) {
+    struct outbox_source os;
+    if (!ob->env.find_source(ob->env.arg, source, &os)) {
         http_respond_error(req, 422, "unknown_source", "no source of that name is running");
         json_decref(body);
         return;
     }
-    if (!src->plugin->send) {
+    if (!os.can_send) {
         http_respond_error(req, 422, "cannot_send", "this source's plugin cannot send messages");
         json_decref(body);
         return;
@@ -225,7 +231,7 @@ void outbox_handle_post(struct outbox *ob, struct http_req *req)
     it->apply = enqueue_apply;
     it->done = enqueue_done;
     it->arg = e;
-    writer_submit(&ob->d->writer, it);
+    writer_submit(ob->env.writer, it);
 }
 
 /* ---- GET /v1/messages/<id> ---- */
@@ -237,14 +243,14 @@ void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id)
         http_respond_error(req, 404, "not_found", "no such message");
         return;
     }
-    if (store_read_begin(&ob->d->store, &txn) < 0) {
+    if (store_read_begin(ob->env.store, &txn) < 0) {
         http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
         return;
     }
     MDB_val k = {strlen(id), (void *)id}, v;
-    int rc = mdb_get(txn, ob->d->store.messages, &k, &v);
+    int rc = mdb_get(txn, ob->env.store->messages, &k, &v);
     json_t *o = rc == 0 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
-    store_read_end(&ob->d->store, txn);
+    store_read_end(ob->env.store, txn);
     if (!o) {
         http_respond_error(req, 404, "not_found", "no such message");
         return;
@@ -269,3 +275,76 @@ void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id)
     respond_json(req, 200, o);
 }
 
+
+/* ---- the outbox's hooks into the daemon ---- */
+
+static void env_describe(struct kanal_source *src, struct outbox_source *out)
+{
+    *out = (struct outbox_source){.src = src,
+                                  .channel = src->plugin->name,
+                                  .can_send = src->plugin->send != NULL,
+                                  .default_country = src->sc.default_country,
+                                  .keep_raw = src->sc.keep_raw,
+                                  .send_concurrency = src->sc.send_concurrency,
+                                  .send_rate = src->sc.send_rate,
+                                  .send_max_attempts = src->sc.send_max_attempts,
+                                  .send_max_age_ms = src->sc.send_max_age_ms};
+    if (strcmp(src->plugin->name, "facebook") == 0)
+        out->page_id = host_api.config_string(src, "page_id");
+}
+
+static int env_find_source(void *arg, const char *name, struct outbox_source *out)
+{
+    struct kanal_source *src = daemon_find_source(arg, name);
+    if (!src)
+        return 0;
+    env_describe(src, out);
+    return 1;
+}
+
+static int env_send(struct kanal_source *src, const struct kanal_send_request *msg)
+{
+    return src->plugin->send(src->state, msg);
+}
+
+static int env_opted_out(void *arg, const char *handle, const char *channel)
+{
+    return contacts_opted_out(arg, handle, channel);
+}
+
+/* Only with [kanald] public_url set: the link is served under it. */
+static char *env_unsubscribe_url(void *arg, struct kanal_source *src, const char *to,
+                                 const char *campaign, const char *message_id)
+{
+    struct daemon *d = arg;
+    char handle[512], url[600];
+    if (!d->cfg->public_url)
+        return NULL;
+    if (host_api.normalize_handle(src, to, handle, sizeof handle) < 0 ||
+        links_make_unsubscribe(d, handle, src->plugin->name, campaign, message_id, url,
+                               sizeof url) < 0)
+        return NULL;
+    return xstrdup(url);
+}
+
+static int env_stopping(void *arg)
+{
+    return ((struct daemon *)arg)->stopping;
+}
+
+void outbox_env_of(struct daemon *d, struct outbox_env *env)
+{
+    *env = (struct outbox_env){.loop = d->loop,
+                               .store = &d->store,
+                               .writer = &d->writer,
+                               .arg = d,
+                               .find_source = env_find_source,
+                               .describe = env_describe,
+                               .source_ref = source_ref,
+                               .source_unref = source_unref,
+                               .send = env_send,
+                               .normalize_handle = host_api.normalize_handle,
+                               .opted_out = env_opted_out,
+                               .unsubscribe_url = env_unsubscribe_url,
+                               .stopping = env_stopping};
+}

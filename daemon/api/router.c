@@ -10,7 +10,7 @@
 #include "http.h"
 #include "links.h"
 #include "log.h"
-#include "outbox.h"
+#include "outbox_api.h"
 #include "util.h"
 
 static void respond_json(struct http_req *req, int status, json_t *o)

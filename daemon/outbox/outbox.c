@@ -18,16 +18,15 @@
 
 #include <jansson.h>
 
-#include "contacts_api.h"
 #include "crypto.h"
-#include "daemon.h"
 #include "error.h"
 #include "handle.h"
-#include "links.h"
 #include "log.h"
 #include "outbox_int.h"
 #include "record.h"
+#include "store.h"
 #include "util.h"
+#include "writer.h"
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_MAX_MS (15 * 60 * 1000)
@@ -239,19 +238,21 @@ static void persist(struct outbox *ob, struct outbox_msg *m, const char *status,
             m->final_record = record ? json_deep_copy(record) : NULL;
         }
     }
-    writer_submit(&ob->d->writer, it);
+    writer_submit(ob->env.writer, it);
 }
 
 /* ---- the outbound record ---- */
 
-static json_t *outbound_record(struct outbox_msg *m, struct kanal_source *src,
-                               const struct kanal_send_result *res)
+static json_t *outbound_record(struct outbox *ob, struct outbox_msg *m,
+                               struct kanal_source *src, const struct kanal_send_result *res)
 {
     char received[32], err[256];
     util_format_time(util_now_ms(), received, sizeof received);
-    struct record_ctx ctx = {.source = m->source, .channel = src->plugin->name,
-                             .default_country = src->sc.default_country,
-                             .keep_raw = src->sc.keep_raw, .received_at = received};
+    struct outbox_source os;
+    ob->env.describe(src, &os);
+    struct record_ctx ctx = {.source = m->source, .channel = os.channel,
+                             .default_country = os.default_country,
+                             .keep_raw = os.keep_raw, .received_at = received};
     json_t *in = NULL;
     if (res->record_json) {
         in = json_loads(res->record_json, 0, NULL);
@@ -261,7 +262,7 @@ static json_t *outbound_record(struct outbox_msg *m, struct kanal_source *src,
     if (!in) {
         /* The plugin gave no record: describe the send as well as kanal can. */
         char to[512];
-        if (src->plugin && host_api.normalize_handle(src, m->to, to, sizeof to) < 0)
+        if (ob->env.normalize_handle(src, m->to, to, sizeof to) < 0)
             snprintf(to, sizeof to, "address:%s", m->to);
         char from[160];
         snprintf(from, sizeof from, "source:%s", m->source);
@@ -320,9 +321,10 @@ static void fail_msg(struct outbox *ob, struct outbox_msg *m, const char *reason
 static void retry_msg(struct outbox *ob, struct outbox_msg *m, int64_t hint_ms,
                       const char *reason)
 {
-    struct kanal_source *src = daemon_find_source(ob->d, m->source);
-    int64_t max_attempts = src ? src->sc.send_max_attempts : 10;
-    int64_t max_age = src ? src->sc.send_max_age_ms : 86400000;
+    struct outbox_source os;
+    int found = ob->env.find_source(ob->env.arg, m->source, &os);
+    int64_t max_attempts = found ? os.send_max_attempts : 10;
+    int64_t max_age = found ? os.send_max_age_ms : 86400000;
     int64_t now = util_now_ms();
     free(m->last_error);
     m->last_error = xstrdup(reason ? reason : "retry");
@@ -360,14 +362,14 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
     if (m->forgotten) {
         unlink_msg(ob, m);
         msg_free(m);
-        source_unref(src);
+        ob->env.source_unref(src);
         outbox__schedule(ob);
         return 0;
     }
     switch (res->outcome) {
     case KANAL_SEND_SENT: {
         b->stats.sent++;
-        json_t *rec = outbound_record(m, src, res);
+        json_t *rec = outbound_record(ob, m, src, res);
         log_msg(KANAL_LOG_INFO, m->source, "message %s sent (provider id %s)", m->id,
                 res->provider_id ? res->provider_id : "-");
         persist(ob, m, "sent", NULL, res->provider_id, rec, 1);
@@ -381,7 +383,7 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
         fail_msg(ob, m, res->reason ? res->reason : "the provider refused the message");
         break;
     }
-    source_unref(src);
+    ob->env.source_unref(src);
     outbox__schedule(ob);
     return 0;
 }
@@ -416,19 +418,6 @@ static int take_token(struct bucket *b, int64_t rate, uint64_t now, int64_t *wai
     return 0;
 }
 
-/* A campaign message carries its recipient's unsubscribe link on the
- * source's channel (e-mail puts it in List-Unsubscribe).  The link is
- * committed before the message's outbound record (links.h). */
-static char *unsubscribe_url(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
-{
-    char to[512], url[600];
-    if (host_api.normalize_handle(src, m->to, to, sizeof to) < 0 ||
-        links_make_unsubscribe(ob->d, to, src->plugin->name, m->campaign, m->id, url,
-                               sizeof url) < 0)
-        return NULL;
-    return xstrdup(url);
-}
-
 static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src)
 {
     struct bucket *b = bucket_for(ob, m->source);
@@ -437,16 +426,19 @@ static void dispatch(struct outbox *ob, struct outbox_msg *m, struct kanal_sourc
     m->inflight = 1;
     m->src = src;
     b->inflight++;
-    if (m->campaign && ob->d->cfg->public_url && !m->unsub_url)
-        m->unsub_url = unsubscribe_url(ob, m, src);
+    /* A campaign message carries its recipient's unsubscribe link on the
+     * source's channel (e-mail puts it in List-Unsubscribe); the link is
+     * committed before the message's outbound record (links.h). */
+    if (m->campaign && !m->unsub_url)
+        m->unsub_url = ob->env.unsubscribe_url(ob->env.arg, src, m->to, m->campaign, m->id);
     m->req = (struct kanal_send_request){.id = m->id, .to = m->to, .text = m->text,
                                          .reply_to = m->reply_to, .campaign = m->campaign,
                                          .template_json = m->template_json,
                                          .idempotency_key = m->provider_key,
                                          .attempt = m->attempts,
                                          .unsubscribe_url = m->unsub_url};
-    source_ref(src);
-    int r = src->plugin->send(src->state, &m->req);
+    ob->env.source_ref(src);
+    int r = ob->env.send(src, &m->req);
     if (r < 0 && m->inflight) {
         /* The plugin did not take it: count it as a retryable attempt. */
         struct kanal_send_result res = {.outcome = KANAL_SEND_RETRY, .retry_after_ms = -1,
@@ -494,7 +486,7 @@ static int recipient_handle(const char *to, const char *channel, const char *def
  * recipient did not opt out.  A `to` that is no handle kanal can make
  * cannot be looked up at all (CONSENT_UNKNOWN: the message fails); a store
  * that cannot be read now may be readable later (CONSENT_RETRY). */
-enum outbox_consent outbox__consent(struct daemon *d, const char *to, const char *channel,
+enum outbox_consent outbox__consent(struct outbox *ob, const char *to, const char *channel,
                                     const char *default_country, const char *page_id,
                                     const char **why)
 {
@@ -508,7 +500,7 @@ enum outbox_consent outbox__consent(struct daemon *d, const char *to, const char
             *why = kanal_strerror(r);
         return CONSENT_UNKNOWN;
     }
-    r = contacts_opted_out(d, handle, channel);
+    r = ob->env.opted_out(ob->env.arg, handle, channel);
     if (r < 0) {
         *why = kanal_strerror(r);
         return CONSENT_RETRY;
@@ -518,7 +510,7 @@ enum outbox_consent outbox__consent(struct daemon *d, const char *to, const char
 
 void outbox__schedule(struct outbox *ob)
 {
-    if (ob->closed || ob->d->stopping)
+    if (ob->closed || ob->env.stopping(ob->env.arg))
         return;
     if (ob->scheduling) {
         ob->again = 1;
@@ -553,30 +545,27 @@ static void schedule_pass(struct outbox *ob)
                 next = m->next_try_ms - now;
             continue;
         }
-        struct kanal_source *src = daemon_find_source(ob->d, m->source);
-        if (!src) {
+        struct outbox_source os;
+        if (!ob->env.find_source(ob->env.arg, m->source, &os)) {
             /* The source may come back with a reload; check again soon. */
             if (next < 0 || WAIT_FOR_SOURCE_MS < next)
                 next = WAIT_FOR_SOURCE_MS;
             continue;
         }
-        if (!src->plugin->send) {
+        if (!os.can_send) {
             char why[160];
-            snprintf(why, sizeof why, "plugin %s cannot send messages", src->plugin->name);
+            snprintf(why, sizeof why, "plugin %s cannot send messages", os.channel);
             m->attempts++;
             fail_msg(ob, m, why);
             continue;
         }
-        if (now - m->created_ms > src->sc.send_max_age_ms && m->attempts > 0) {
+        if (now - m->created_ms > os.send_max_age_ms && m->attempts > 0) {
             fail_msg(ob, m, "send_max_age reached");
             continue;
         }
         const char *why;
-        const char *page_id = strcmp(src->plugin->name, "facebook") == 0
-                                  ? host_api.config_string(src, "page_id")
-                                  : NULL;
-        enum outbox_consent consent = outbox__consent(ob->d, m->to, src->plugin->name,
-                                                      src->sc.default_country, page_id, &why);
+        enum outbox_consent consent = outbox__consent(ob, m->to, os.channel,
+                                                      os.default_country, os.page_id, &why);
         if (consent == CONSENT_OPTED_OUT) {
             fail_msg(ob, m, "opted_out");
             continue;
@@ -596,15 +585,15 @@ static void schedule_pass(struct outbox *ob)
             continue;
         }
         struct bucket *b = bucket_for(ob, m->source);
-        if ((int64_t)b->inflight >= src->sc.send_concurrency)
+        if ((int64_t)b->inflight >= os.send_concurrency)
             continue; /* a completion reschedules */
         int64_t wait = 0;
-        if (!take_token(b, src->sc.send_rate, mono, &wait)) {
+        if (!take_token(b, os.send_rate, mono, &wait)) {
             if (next < 0 || wait < next)
                 next = wait;
             continue;
         }
-        dispatch(ob, m, src);
+        dispatch(ob, m, os.src);
     }
     if (next >= 0)
         uv_timer_start(&ob->timer, on_timer, (uint64_t)next, 0);
@@ -636,11 +625,11 @@ void outbox_kick(struct outbox *ob)
 
 /* ---- life cycle ---- */
 
-struct outbox *outbox_new(struct daemon *d)
+struct outbox *outbox_new(const struct outbox_env *env)
 {
     struct outbox *ob = xcalloc(1, sizeof *ob);
-    ob->d = d;
-    uv_timer_init(d->loop, &ob->timer);
+    ob->env = *env;
+    uv_timer_init(env->loop, &ob->timer);
     ob->timer.data = ob;
     return ob;
 }
@@ -648,12 +637,12 @@ struct outbox *outbox_new(struct daemon *d)
 int outbox_load(struct outbox *ob)
 {
     MDB_txn *txn;
-    int rc = store_read_begin(&ob->d->store, &txn);
+    int rc = store_read_begin(ob->env.store, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, ob->d->store.outbox, &cur))) {
-        store_read_end(&ob->d->store, txn);
+    if ((rc = mdb_cursor_open(txn, ob->env.store->outbox, &cur))) {
+        store_read_end(ob->env.store, txn);
         return store_err(rc);
     }
     MDB_val k, v;
@@ -662,7 +651,7 @@ int outbox_load(struct outbox *ob)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         MDB_val mv;
-        if (mdb_get(txn, ob->d->store.messages, &v, &mv) != 0)
+        if (mdb_get(txn, ob->env.store->messages, &v, &mv) != 0)
             continue;
         json_t *o = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
         if (!o)
@@ -675,7 +664,7 @@ int outbox_load(struct outbox *ob)
         n++;
     }
     mdb_cursor_close(cur);
-    store_read_end(&ob->d->store, txn);
+    store_read_end(ob->env.store, txn);
     if (n)
         log_notice("outbox: %u message(s) pending from before the restart; sending them", n);
     outbox__schedule(ob);

@@ -39,7 +39,7 @@ struct bucket {
 };
 
 struct outbox {
-    struct daemon *d;
+    struct outbox_env env;
     struct outbox_msg *pending;
     uv_timer_t timer;
     struct bucket *buckets;
@@ -63,8 +63,7 @@ enum outbox_consent {
     CONSENT_UNKNOWN,   /* the handle cannot be looked up: consent_unknown */
     CONSENT_RETRY,     /* the store cannot be read now: try again later */
 };
-struct daemon;
-enum outbox_consent outbox__consent(struct daemon *d, const char *to, const char *channel,
+enum outbox_consent outbox__consent(struct outbox *ob, const char *to, const char *channel,
                                     const char *default_country, const char *page_id,
                                     const char **why);
 /* Hand due messages to their plugins; arm the timer for the next. */
