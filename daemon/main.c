@@ -10,12 +10,17 @@
 #include "auth.h"
 #include "daemon.h"
 #include "error.h"
+#include "feed.h"
 #include "http.h"
 #include "jarena.h"
 #include "links.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "outbox.h"
 #include "outbox_api.h"
+#include "router.h"
+#include "signals.h"
 #include "transfer.h"
 #include "util.h"
 
@@ -86,7 +91,7 @@ static int load_tokens(const struct config *cfg, struct api_tokens **out)
     return r;
 }
 
-int daemon_reload(struct daemon *d)
+static int daemon_reload(struct daemon *d)
 {
     if (d->stopping)
         return 0;
@@ -192,7 +197,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
     }
 }
 
-void daemon_shutdown(struct daemon *d)
+static void daemon_shutdown(struct daemon *d)
 {
     d->stopping = 1;
     notify_stopping();
@@ -356,6 +361,7 @@ int main(int argc, char **argv)
     outbox_env_of(d, &oenv);
     d->outbox = outbox_new(&oenv);
     d->metrics = metrics_new();
+    d->count_records = metrics_count_records;
 
     struct http_limits lim = limits_of(d->cfg);
     d->http = http_server_new(d->loop, &lim, router_handle, d);
@@ -374,7 +380,7 @@ int main(int argc, char **argv)
         http_server_free(d->http);
         goto out_store;
     }
-    if ((rc = signals_setup(d))) {
+    if ((rc = signals_setup(d, daemon_reload, daemon_shutdown))) {
         log_err("cannot handle signals: %s", uv_strerror(rc));
         goto out_store;
     }

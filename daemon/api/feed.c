@@ -2,6 +2,8 @@
  * long-polls (wait=) until a matching record commits.  Records are stored as
  * JSON text and copied into the page without re-encoding; only filtered
  * queries parse them. */
+#include "feed.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

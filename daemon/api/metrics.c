@@ -1,6 +1,8 @@
 /* GET /metrics in Prometheus text format, and GET /v1/sources: what an
  * operator needs to see inside kanald.  Counters are kept on the loop
  * thread; the writer's statistics are copied under its lock. */
+#include "metrics.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,9 +67,8 @@ void metrics_observe_http(void *arg, const struct http_req *req)
     m->http[m->nhttp++] = (struct http_count){.route = route, .status = req->status, .n = 1};
 }
 
-void metrics_count_records(struct daemon *d, struct write_item *item)
+void metrics_count_records(struct metrics *m, const struct write_item *item)
 {
-    struct metrics *m = d->metrics;
     for (size_t r = 0; r < item->nrecs; r++) {
         json_t *rec = item->recs[r].rec;
         if (!item->recs[r].is_new || !rec)

@@ -1,4 +1,6 @@
 /* Which code answers which path. */
+#include "router.h"
+
 #include <string.h>
 
 #include <jansson.h>
@@ -7,9 +9,11 @@
 #include "contacts_api.h"
 #include "daemon.h"
 #include "error.h"
+#include "feed.h"
 #include "http.h"
 #include "links.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox_api.h"
 #include "util.h"
 

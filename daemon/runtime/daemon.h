@@ -63,6 +63,9 @@ struct daemon {
     int exit_code;
     int64_t started_ms;
     struct link_state *links; /* rate limits and counters of /t/ and /u/ (links.h) */
+    /* Told of every committed emit, with the metrics (main.c sets it to
+     * metrics_count_records): the runtime pushes, the api counts. */
+    void (*count_records)(struct metrics *m, const struct write_item *item);
 };
 
 /* source.c */
@@ -83,34 +86,5 @@ void source_check_silence(struct kanal_source *src, int64_t now);
 /* host.c: the table handed to plugins. */
 extern const struct kanal_host host_api;
 void host_close_handles(struct kanal_source *src);
-
-/* router.c */
-void router_handle(void *arg, struct http_req *req);
-
-/* feed.c */
-void feed_handle(struct daemon *d, struct http_req *req, const char *rest);
-void feed_notify(void *arg);
-void feed_cancel_all(struct daemon *d);
-
-/* metrics.c: /metrics and /v1/sources */
-struct metrics *metrics_new(void);
-void metrics_free(struct metrics *m);
-void metrics_observe_http(void *arg, const struct http_req *req);
-void metrics_count_records(struct daemon *d, struct write_item *item);
-void metrics_handle(struct daemon *d, struct http_req *req);
-void sources_handle(struct daemon *d, struct http_req *req);
-
-/* main.c / signals.c */
-int daemon_reload(struct daemon *d);
-void daemon_shutdown(struct daemon *d);
-int signals_setup(struct daemon *d);
-void signals_close(struct daemon *d);
-
-/* notify.c: systemd's sd_notify, no-ops outside systemd. */
-void notify_ready(void);
-void notify_reloading(void);
-void notify_stopping(void);
-void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void notify_watchdog_setup(struct daemon *d);
 
 #endif

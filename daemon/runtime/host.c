@@ -109,7 +109,8 @@ static void emit_done(struct write_item *item)
     } else {
         src->records += item->nnew;
         src->duplicates += item->nrecs - item->nnew;
-        metrics_count_records(src->d, item);
+        if (src->d->count_records)
+            src->d->count_records(src->d->metrics, item);
         if (item->nrecs)
             source_note_event(src);
     }

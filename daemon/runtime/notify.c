@@ -1,5 +1,7 @@
 /* systemd notifications (Type=notify): READY, RELOADING, STOPPING, STATUS
  * and the watchdog.  Outside systemd, sd_notify() does nothing. */
+#include "notify.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>

@@ -2,15 +2,22 @@
  * signal handler, so the work they start may do anything. */
 #include <signal.h>
 
+#include "signals.h"
+
 #include "daemon.h"
 #include "log.h"
+
+/* Signals are the process's, and a process runs one daemon: where they lead
+ * is kept here, set once by signals_setup. */
+static int (*do_reload)(struct daemon *d);
+static void (*do_shutdown)(struct daemon *d);
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct daemon *d = h->data;
     if (signum == SIGHUP) {
         log_notice("SIGHUP: reloading %s", d->config_path);
-        daemon_reload(d);
+        do_reload(d);
         return;
     }
     if (d->stopping) {
@@ -18,11 +25,14 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     log_notice("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    daemon_shutdown(d);
+    do_shutdown(d);
 }
 
-int signals_setup(struct daemon *d)
+int signals_setup(struct daemon *d, int (*reload)(struct daemon *d),
+                  void (*shutdown)(struct daemon *d))
 {
+    do_reload = reload;
+    do_shutdown = shutdown;
     signal(SIGPIPE, SIG_IGN);
     struct {
         uv_signal_t *h;
