@@ -275,7 +275,6 @@ void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id)
     respond_json(req, 200, o);
 }
 
-
 /* ---- the outbox's hooks into the daemon ---- */
 
 static void env_describe(struct kanal_source *src, struct outbox_source *out)

@@ -188,8 +188,7 @@ int transfer_start(struct transfer_engine *te, struct kanal_source *src, const c
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
     CURLMcode mc = curl_multi_add_handle(te->multi, easy);
     if (mc != CURLM_OK) {
-        log_msg(KANAL_LOG_ERR, name, "cannot start transfer: %s",
-                curl_multi_strerror(mc));
+        log_msg(KANAL_LOG_ERR, name, "cannot start transfer: %s", curl_multi_strerror(mc));
         free(t);
         return -EIO;
     }

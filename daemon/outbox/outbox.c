@@ -243,8 +243,8 @@ static void persist(struct outbox *ob, struct outbox_msg *m, const char *status,
 
 /* ---- the outbound record ---- */
 
-static json_t *outbound_record(struct outbox *ob, struct outbox_msg *m,
-                               struct kanal_source *src, const struct kanal_send_result *res)
+static json_t *outbound_record(struct outbox *ob, struct outbox_msg *m, struct kanal_source *src,
+                               const struct kanal_send_result *res)
 {
     char received[32], err[256];
     util_format_time(util_now_ms(), received, sizeof received);
