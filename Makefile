@@ -4,6 +4,7 @@
 #   make run        build, then run kanald in the foreground on conf/dev.conf
 #   make check      every test, then again in an ASan+UBSan build, then the fuzzers
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/README.md)
+#   make layers     check that daemon/'s folders depend on each other downward only
 #   make bench      the benchmarks under bench/, printing their figures
 #   make install    PREFIX=/usr DESTDIR=...
 #
@@ -60,19 +61,23 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # common/: what kanald, libkanal and kanalctl share and do not publish (the
 # error table, the store layout, the record validator).
 COMMON_H   := $(wildcard common/*.h)
-# Where kanald's own headers are (the fuzz build uses the same).
-DAEMON_INC := -Icommon -Idaemon
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
-DAEMON_SRC := $(wildcard daemon/*.c)
+# kanald's sources, one folder per layer (docs/architecture.md, "Files");
+# every folder is on the include path, so `#include "x.h"` finds x.h in any.
+DAEMON_DIRS:= base json record store identity commit outbox net runtime api
+DAEMON_INC := -Icommon $(addprefix -Idaemon/,$(DAEMON_DIRS))
+DAEMON_SRC := $(wildcard daemon/*.c $(addsuffix /*.c,$(addprefix daemon/,$(DAEMON_DIRS))))
+DAEMON_HDR := $(wildcard $(addsuffix /*.h,$(addprefix daemon/,$(DAEMON_DIRS))))
 DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
 # Sources under common/ that kanald and kanalctl both compile in (the record
 # check); kanald's objects of them are part of DAEMON_OBJ.
 COMMON_SRC := $(wildcard common/*.c)
 DAEMON_OBJ += $(patsubst common/%.c,$(BUILD)/obj/common/%.o,$(COMMON_SRC))
 # Everything but the entry point and its signal handling, for unit tests and benchmarks.
-CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/signals.o,$(DAEMON_OBJ))
+CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/runtime/signals.o,\
+                           $(DAEMON_OBJ))
 
 # Every folder under plugins/ is one plugin, except plugins/shared/, which
 # holds sources that several plugins compile in (PLUGIN_EXTRA_<name>).
@@ -120,7 +125,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench install \
-        clean format sdk
+        clean format sdk layers
 
 all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk
 
@@ -160,7 +165,7 @@ $(BUILD)/prefix.stamp: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(PREFIX) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR)' > $@
 
-$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
+$(BUILD)/obj/daemon/%.o: daemon/%.c $(DAEMON_HDR) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -168,8 +173,8 @@ $(BUILD)/obj/common/%.o: common/%.c $(COMMON_H) $(wildcard sdk/include/kanal/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/obj/daemon/config.o $(BUILD)/obj/daemon/main.o: $(BUILD)/prefix.stamp
-$(BUILD)/obj/daemon/config.o: CFLAGS_ALL += -DKANAL_PLUGIN_DIR='"$(PLUGINDIR)"'
+$(BUILD)/obj/daemon/runtime/config.o $(BUILD)/obj/daemon/main.o: $(BUILD)/prefix.stamp
+$(BUILD)/obj/daemon/runtime/config.o: CFLAGS_ALL += -DKANAL_PLUGIN_DIR='"$(PLUGINDIR)"'
 $(BUILD)/obj/daemon/main.o: CFLAGS_ALL += -DKANAL_SYSCONFDIR='"$(SYSCONFDIR)/kanal"' \
                                           -DKANAL_VERSION='"$(VERSION)"'
 
@@ -266,7 +271,12 @@ unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 e2e: all $(TEST_PLUGIN_SO) | deps-test
 	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
-test: deps-test
+# kanald's folders depend on each other in tools/layers.txt's order, its
+# modules in no circle (tools/layers.py; tests/e2e/test_layers.py tests it).
+layers:
+	$(PYTHON) tools/layers.py
+
+test: deps-test layers
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
 
@@ -406,8 +416,8 @@ install-libkanal: all
 # ---- end of libkanal, kanalctl ----
 
 format:
-	clang-format -i daemon/*.[ch] common/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h sdk/examples/*.c \
-	    sdk/kit/*.c tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.[ch]
+	clang-format -i daemon/*.c daemon/*/*.[ch] common/*.[ch] plugins/*/*.[ch] sdk/include/kanal/*.h \
+	    sdk/examples/*.c sdk/kit/*.c tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.[ch]
 
 clean:
 	rm -rf build build-asan build-fuzz
@@ -477,14 +487,14 @@ fuzz-build: $(FUZZ_BIN)
 # Made by a pattern rule for the fuzzers' link: keep them between builds.
 .SECONDARY: $(FUZZ_OBJ)
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard daemon/*.h) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) \
+$(FUZZ_BUILD)/obj/%.o: %.c $(DAEMON_HDR) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) \
                        | deps-test
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 # Plugins found from a fuzzed config come from the config file's own folder,
 # which holds nothing but that file (tests/fuzz/fuzz_config.c).
-$(FUZZ_BUILD)/obj/daemon/config.o: FUZZ_CFLAGS += -DKANAL_PLUGIN_DIR='"."'
+$(FUZZ_BUILD)/obj/daemon/runtime/config.o: FUZZ_CFLAGS += -DKANAL_PLUGIN_DIR='"."'
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard tests/fuzz/*.h) \
                       $(wildcard plugins/*/*.h) $(FUZZ_OBJ) | deps-test

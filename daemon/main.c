@@ -10,11 +10,17 @@
 #include "auth.h"
 #include "daemon.h"
 #include "error.h"
+#include "feed.h"
 #include "http.h"
 #include "jarena.h"
 #include "links.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "outbox.h"
+#include "outbox_api.h"
+#include "router.h"
+#include "signals.h"
 #include "routes.h"
 #include "pluginhelp.h"
 #include "transfer.h"
@@ -93,7 +99,7 @@ static int load_tokens(const struct config *cfg, struct api_tokens **out)
     return r;
 }
 
-int daemon_reload(struct daemon *d)
+static int daemon_reload(struct daemon *d)
 {
     if (d->stopping)
         return 0;
@@ -201,7 +207,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
     }
 }
 
-void daemon_shutdown(struct daemon *d)
+static void daemon_shutdown(struct daemon *d)
 {
     d->stopping = 1;
     notify_stopping();
@@ -274,6 +280,15 @@ static void on_walk_close(uv_handle_t *h, void *arg)
     (void)arg;
     if (!uv_is_closing(h))
         uv_close(h, NULL);
+}
+
+
+/* After each drain of commits: wake the feed's long-polls, then the sinks. */
+static void after_commits(void *arg)
+{
+    struct daemon *d = arg;
+    feed_notify(d);
+    stages_wake_sinks(d);
 }
 
 int main(int argc, char **argv)
@@ -379,11 +394,14 @@ int main(int argc, char **argv)
         goto out_store;
     }
     d->writer_running = 1;
-    d->writer.after_completions = stages_after_completions;
+    d->writer.after_completions = after_commits;
     d->writer.after_arg = d;
-    d->transfers = transfer_engine_new(d->loop);
-    d->outbox = outbox_new(d);
+    d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
+    struct outbox_env oenv;
+    outbox_env_of(d, &oenv);
+    d->outbox = outbox_new(&oenv);
     d->metrics = metrics_new();
+    d->count_records = metrics_count_records;
 
     struct http_limits lim = limits_of(d->cfg);
     d->http = http_server_new(d->loop, &lim, router_handle, d);
@@ -402,7 +420,7 @@ int main(int argc, char **argv)
         http_server_free(d->http);
         goto out_store;
     }
-    if ((rc = signals_setup(d))) {
+    if ((rc = signals_setup(d, daemon_reload, daemon_shutdown))) {
         log_err("cannot handle signals: %s", uv_strerror(rc));
         goto out_store;
     }

@@ -168,9 +168,9 @@ def test_readme_is_the_newcomers_page():
 
 
 def test_every_kanald_and_source_key_is_in_the_configuration_reference():
-    """Each key of daemon/config.c's [kanald], [api] and common source
+    """Each key of daemon/runtime/config.c's [kanald], [api] and common source
     tables has a row in its section of docs/configuration.md."""
-    tables = option_tables((ROOT / "daemon" / "config.c").read_text())
+    tables = option_tables((ROOT / "daemon" / "runtime" / "config.c").read_text())
     # The tables are found (else this test could not fail).
     assert {"listen", "max_body", "unknown_raw_max"} <= set(tables["kanald_options"])
     assert {"plugin", "trust", "send_max_age"} <= set(tables["config_common_options"])
@@ -183,8 +183,8 @@ def test_every_kanald_and_source_key_is_in_the_configuration_reference():
 
 def test_configuration_reference_gives_the_code_defaults():
     """The default column of each [kanald], [api] and common source key is
-    the default in daemon/config.c (unset or required where it has none)."""
-    src = (ROOT / "daemon" / "config.c").read_text()
+    the default in daemon/runtime/config.c (unset or required where it has none)."""
+    src = (ROOT / "daemon" / "runtime" / "config.c").read_text()
     doc = prose(CONFIG.read_text(encoding="utf-8"))
     wrong, seen = [], 0
     for section in ("kanald_options", "api_options", "config_common_options"):
@@ -328,7 +328,7 @@ def test_route_table_is_found():
 def test_documented_routes_are_the_route_table():
     """architecture.md's table and kanald's own (kanald --routes) list the
     same routes with the same methods, scope and query parameters: a route
-    added to daemon/routes.c without a row in the docs, a documented route
+    added to daemon/api/routes.c without a row in the docs, a documented route
     kanald does not have, or a row that says other methods, scope or
     parameters than the code fails here."""
     out = subprocess.run([str(KANALD), "--routes"], capture_output=True, text=True, timeout=10)

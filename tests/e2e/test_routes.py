@@ -1,4 +1,4 @@
-"""One route table serves every route (daemon/routes.c, printed by
+"""One route table serves every route (daemon/api/routes.c, printed by
 `kanald --routes`), so every route answers the same way: a /v1 path without
 a valid token 401 before anything else, an unknown path 404, a wrong method
 405 with Allow, too low a scope 403, and a query parameter the route does not

@@ -192,7 +192,7 @@ static int fake_emit(struct kanal_source *src, const char *json, size_t len,
     size_t nspans = 0;
     char e[160] = "";
     if (len > 0) {
-        /* Read and bound as kanald's emit does (daemon/host.c). */
+        /* Read and bound as kanald's emit does (daemon/runtime/host.c). */
         root = rawbound_parse(json, len, &spans, &nspans, e, sizeof e);
         if (!root) {
             /* kanald refuses it the same way ("emit refused: not JSON"). */

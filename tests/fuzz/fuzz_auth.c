@@ -1,4 +1,4 @@
-/* The API tokens file (daemon/auth.c): auth_load on any text either refuses
+/* The API tokens file (daemon/api/auth.c): auth_load on any text either refuses
  * with "file:line: why" or loads tokens, and a bearer header is looked up
  * against them.  Input: the file's text, a NUL byte, then the value of the
  * Authorization header.  The harness's own check: a token line it can read

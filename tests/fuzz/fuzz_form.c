@@ -1,4 +1,4 @@
-/* The form and query decoder (daemon/form.c): every pair it reports is two
+/* The form and query decoder (daemon/base/form.c): every pair it reports is two
  * C strings no longer than the input, form_unescape stays within len + 1,
  * and form_get finds what form_decode reported first under that name.
  * Input: a name (up to a NUL byte), then the form text. */

@@ -11,12 +11,14 @@
 #include <lmdb.h>
 
 #include "daemon.h"
+#include "outbox_api.h"
 #include "outbox_int.h"
 #include "store.h"
 
 struct fixture {
     char *dir, *store_dir;
     struct daemon d;
+    struct outbox ob; /* its hooks are the daemon's own (outbox_env_of) */
 };
 
 /* handle -> contact c1, whose consent on channel is state. */
@@ -52,6 +54,7 @@ static int setup(void **state)
     int r = store_open(&f->d.store, f->store_dir, SYNC_NONE, 0, err, sizeof err);
     if (r)
         fail_msg("store_open: %d: %s", r, err);
+    outbox_env_of(&f->d, &f->ob.env);
     *state = f;
     return 0;
 }
@@ -68,7 +71,7 @@ static int teardown(void **state)
 
 static enum outbox_consent consent(struct fixture *f, const char *to, const char **why)
 {
-    return outbox__consent(&f->d, to, "webhook", NULL, NULL, why);
+    return outbox__consent(&f->ob, to, "webhook", NULL, NULL, why);
 }
 
 static void test_given_and_opted_out(void **state)
@@ -85,7 +88,7 @@ static void test_given_and_opted_out(void **state)
     assert_int_equal(consent(f, "email:Ayse@Example.COM", &why), CONSENT_OPTED_OUT);
     /* Another channel's opt-out is not this one's. */
     const char *w2;
-    assert_int_equal(outbox__consent(&f->d, "email:ayse@example.com", "sms", NULL, NULL, &w2),
+    assert_int_equal(outbox__consent(&f->ob, "email:ayse@example.com", "sms", NULL, NULL, &w2),
                      CONSENT_GIVEN);
 }
 
@@ -110,12 +113,12 @@ static void test_channel_addresses_are_looked_up(void **state)
         setup(state);
         f = *state;
         const char *why;
-        enum outbox_consent c = outbox__consent(&f->d, cases[i].to, cases[i].channel,
+        enum outbox_consent c = outbox__consent(&f->ob, cases[i].to, cases[i].channel,
                                                 cases[i].country, cases[i].page, &why);
         if (c != CONSENT_GIVEN)
             fail_msg("%s on %s before the opt-out: %d", cases[i].to, cases[i].channel, c);
         put_contact_on(&f->d.store, cases[i].handle, cases[i].channel, "optout");
-        c = outbox__consent(&f->d, cases[i].to, cases[i].channel, cases[i].country, cases[i].page,
+        c = outbox__consent(&f->ob, cases[i].to, cases[i].channel, cases[i].country, cases[i].page,
                             &why);
         if (c != CONSENT_OPTED_OUT)
             fail_msg("%s on %s after the opt-out of %s: %d", cases[i].to, cases[i].channel,
@@ -123,19 +126,19 @@ static void test_channel_addresses_are_looked_up(void **state)
     }
     /* Without a way to make a handle of it: unknown, not given. */
     const char *why;
-    assert_int_equal(outbox__consent(&f->d, "6021234567890123", "facebook", NULL, NULL, &why),
+    assert_int_equal(outbox__consent(&f->ob, "6021234567890123", "facebook", NULL, NULL, &why),
                      CONSENT_UNKNOWN);
-    assert_int_equal(outbox__consent(&f->d, "ayse@example.com", "webhook", NULL, NULL, &why),
+    assert_int_equal(outbox__consent(&f->ob, "ayse@example.com", "webhook", NULL, NULL, &why),
                      CONSENT_UNKNOWN);
-    assert_int_equal(outbox__consent(&f->d, "x:public", "webhook", NULL, NULL, &why),
+    assert_int_equal(outbox__consent(&f->ob, "x:public", "webhook", NULL, NULL, &why),
                      CONSENT_UNKNOWN);
     /* A public post is addressed to nobody, even with the store unreadable. */
     mdb_env_close(f->d.store.env);
     f->d.store.env = NULL;
-    assert_int_equal(outbox__consent(&f->d, "x:public", "twitter", NULL, NULL, &why),
+    assert_int_equal(outbox__consent(&f->ob, "x:public", "twitter", NULL, NULL, &why),
                      CONSENT_GIVEN);
-    assert_int_equal(outbox__consent(&f->d, "public", "twitter", NULL, NULL, &why), CONSENT_GIVEN);
-    assert_int_equal(outbox__consent(&f->d, "x:12345", "twitter", NULL, NULL, &why), CONSENT_RETRY);
+    assert_int_equal(outbox__consent(&f->ob, "public", "twitter", NULL, NULL, &why), CONSENT_GIVEN);
+    assert_int_equal(outbox__consent(&f->ob, "x:12345", "twitter", NULL, NULL, &why), CONSENT_RETRY);
 }
 
 static void test_unnormalizable_handles_are_unknown(void **state)

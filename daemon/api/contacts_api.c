@@ -1,0 +1,893 @@
+/* /v1/contacts: reading contacts and their timelines, linking them to the
+ * CRM's customers, undoing wrong merges, and consent given or withdrawn on
+ * the CRM side.  Reads use a read transaction on the loop; changes go
+ * through the writer, so they are ordered with the records and answered
+ * only once committed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "contacts.h"
+#include "contacts_api.h"
+#include "daemon.h"
+#include "error.h"
+#include "form.h"
+#include "handle.h"
+#include "http.h"
+#include "log.h"
+#include "route_params.h"
+#include "util.h"
+
+static void respond_json(struct http_req *req, int status, json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    http_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+    json_decref(o);
+}
+
+/* A summary of the events a contact signed up for or checked in to:
+ * which came first and at which kanal met the person again. */
+static void add_event_summary(json_t *c)
+{
+    json_t *events = json_object_get(c, "events");
+    json_t *seen = json_array(), *again = json_array();
+    size_t i;
+    json_t *e;
+    json_t *first = NULL;
+    json_array_foreach(events, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        if (!id || !kind || strcmp(kind, "cancel") == 0)
+            continue;
+        int known = 0;
+        size_t j;
+        json_t *s;
+        json_array_foreach(seen, j, s) known |= strcmp(json_string_value(s), id) == 0;
+        if (known)
+            continue;
+        json_array_append_new(seen, json_string(id));
+        if (!first)
+            first = e;
+        else
+            json_array_append(again, e);
+    }
+    json_object_set_new(c, "first_event", first ? json_incref(first) : json_null());
+    json_object_set_new(c, "met_again_at", again);
+    json_decref(seen);
+}
+
+static void add_count(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + 1));
+}
+
+static int id_in(json_t *ids, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) if (id && strcmp(json_string_value(v), id) == 0) return 1;
+    return 0;
+}
+
+static void collect_ids(json_t *c, json_t *ids, struct daemon *d, MDB_txn *txn, int depth);
+
+/* What the person's records tell: names seen, first and last seen per
+ * channel, counts per direction and kind, events.  Computed from the
+ * timeline on request, so that ingest writes no per-contact aggregate. */
+static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
+{
+    json_t *ids = json_array();
+    collect_ids(c, ids, d, txn, 0);
+    uint64_t *seqs = NULL;
+    size_t n = 0;
+    contacts_timeline(d, txn, c, &seqs, &n);
+    json_t *names = json_object_get(c, "names");
+    if (!json_is_array(names)) {
+        names = json_array();
+        json_object_set_new(c, "names", names);
+    }
+    json_t *channels = json_object(), *direction = json_object(), *kinds = json_object();
+    json_t *events = json_array();
+    int records = 0, appears = 0;
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = {sizeof seqs[i], &seqs[i]}, v;
+        if (mdb_get(txn, d->store.log, &k, &v) != 0)
+            continue;
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        const char *source = json_string_value(json_object_get(rec, "source"));
+        const char *kind = json_string_value(json_object_get(rec, "kind"));
+        if (!rec || !kind ||
+            (source && !strcmp(source, "kanal") && (!strcmp(kind, "merge") ||
+                                                    !strcmp(kind, "split")))) {
+            json_decref(rec);
+            continue;
+        }
+        if (!id_in(ids, json_string_value(json_object_get(rec, "contact")))) {
+            appears++; /* named in someone else's record */
+            json_decref(rec);
+            continue;
+        }
+        records++;
+        add_count(kinds, kind);
+        const char *dir = json_string_value(json_object_get(rec, "direction"));
+        if (dir)
+            add_count(direction, dir);
+        json_t *party = json_object_get(rec, "from");
+        const char *role = json_string_value(json_object_get(party, "role"));
+        if (role && !strcmp(role, "brand"))
+            party = json_array_get(json_object_get(rec, "to"), 0);
+        const char *name = json_string_value(json_object_get(party, "name"));
+        size_t j;
+        json_t *x;
+        int known = 0;
+        json_array_foreach(names, j, x) known |= name && !strcmp(json_string_value(x), name);
+        if (name && !known && json_array_size(names) < 20)
+            json_array_append_new(names, json_string(name));
+        const char *channel = json_string_value(json_object_get(rec, "channel"));
+        const char *at = json_string_value(json_object_get(rec, "occurred_at"));
+        if (channel && at) {
+            json_t *ch = json_object_get(channels, channel);
+            if (!ch) {
+                ch = json_pack("{s:s,s:s}", "first_seen", at, "last_seen", at);
+                json_object_set_new(channels, channel, ch);
+            }
+            if (strcmp(at, json_string_value(json_object_get(ch, "first_seen"))) < 0)
+                json_object_set_new(ch, "first_seen", json_string(at));
+            if (strcmp(at, json_string_value(json_object_get(ch, "last_seen"))) > 0)
+                json_object_set_new(ch, "last_seen", json_string(at));
+        }
+        json_t *event = json_object_get(rec, "event");
+        if (event && (!strcmp(kind, "signup") || !strcmp(kind, "checkin") ||
+                      !strcmp(kind, "cancel"))) {
+            json_t *e = json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(event, "id"),
+                                  "kind", kind, "seq", (json_int_t)seqs[i], "at", at ? at : "",
+                                  "source", json_object_get(rec, "source"));
+            if (json_object_get(event, "name"))
+                json_object_set(e, "name", json_object_get(event, "name"));
+            json_array_append_new(events, e);
+        }
+        json_decref(rec);
+    }
+    free(seqs);
+    json_decref(ids);
+    json_object_set_new(c, "channels", channels);
+    json_object_set_new(c, "counts", json_pack("{s:o,s:o}", "direction", direction, "kind",
+                                               kinds));
+    json_object_set_new(c, "events", events);
+    json_object_set_new(c, "records", json_integer(records));
+    json_object_set_new(c, "appears_in", json_integer(appears));
+}
+
+/* The contact's open merge candidates in place of their ids: in full for
+ * the export (admin); for a read token without the other person's handles,
+ * which only an admin may see (docs/identity.md). */
+static void show_candidates(struct store *st, MDB_txn *txn, json_t *c, int full)
+{
+    json_t *ids = json_object_get(c, "merge_candidates");
+    json_t *list = ids ? candidates_expand(st, txn, ids) : json_array();
+    const char *me = json_string_value(json_object_get(c, "id"));
+    size_t i;
+    json_t *cand;
+    json_array_foreach(list, i, cand)
+    {
+        json_t *cs = json_object_get(cand, "contacts");
+        const char *a = json_string_value(json_array_get(cs, 0));
+        json_t *with = json_array_get(cs, a && me && !strcmp(a, me) ? 1 : 0);
+        json_object_set(cand, "with", with);
+        if (!full)
+            json_object_del(cand, "handles");
+    }
+    json_object_set_new(c, "merge_candidates", list);
+}
+
+/* Load the live contact for id (following merges) in a read transaction. */
+static int load_live(struct daemon *d, const char *id, json_t **out, char *live, size_t live_len)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(&d->store, &txn);
+    if (rc)
+        return rc;
+    rc = contacts_follow(&d->store, txn, id, live, live_len);
+    if (rc == 0)
+        rc = contacts_load(&d->store, txn, live, out);
+    if (rc == 0) {
+        summarize(d, txn, *out);
+        show_candidates(&d->store, txn, *out, 0);
+    }
+    store_read_end(&d->store, txn);
+    return rc;
+}
+
+static void get_contact(struct daemon *d, struct http_req *req, const char *id)
+{
+    json_t *c;
+    char live[32];
+    int rc = load_live(d, id, &c, live, sizeof live);
+    if (rc == MDB_NOTFOUND) {
+        http_respond_error(req, 404, "not_found", "no such contact");
+        return;
+    }
+    if (rc) {
+        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
+        return;
+    }
+    if (strcmp(live, id) != 0)
+        json_object_set_new(c, "requested", json_string(id));
+    add_event_summary(c);
+    respond_json(req, 200, c);
+}
+
+static void find_by_handle(struct daemon *d, struct http_req *req)
+{
+    char *raw = form_get(req->pub.query, strlen(req->pub.query), "handle");
+    char *country = form_get(req->pub.query, strlen(req->pub.query), "default_country");
+    char handle[512];
+    const char *why = "missing ?handle=scheme:value";
+    int rc = raw ? handle_normalize(raw, country, handle, sizeof handle, &why) : -EINVAL;
+    free(raw);
+    free(country);
+    if (rc < 0) {
+        http_respond_error(req, 400, "bad_request", why);
+        return;
+    }
+    MDB_txn *txn;
+    char cid[32];
+    if (store_read_begin(&d->store, &txn) < 0) {
+        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
+        return;
+    }
+    rc = contacts_of_handle(&d->store, txn, handle, cid, sizeof cid);
+    store_read_end(&d->store, txn);
+    if (rc) {
+        http_respond_error(req, 404, "not_found", "no contact has that handle");
+        return;
+    }
+    get_contact(d, req, cid);
+}
+
+/* Every contact id whose timeline belongs to c: itself and what it absorbed. */
+static void collect_ids(json_t *c, json_t *ids, struct daemon *d, MDB_txn *txn, int depth)
+{
+    json_array_append(ids, json_object_get(c, "id"));
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(c, "merged"), i, m)
+    {
+        json_t *a;
+        const char *aid = json_string_value(json_object_get(m, "contact"));
+        if (depth < 16 && aid && contacts_load(&d->store, txn, aid, &a) == 0) {
+            collect_ids(a, ids, d, txn, depth + 1);
+            json_decref(a);
+        }
+    }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The seqs of every record of a contact (sorted, unique). */
+int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t **out,
+                      size_t *n)
+{
+    json_t *ids = json_array();
+    collect_ids(contact, ids, d, txn, 0);
+    uint64_t *seqs = NULL;
+    size_t ns = 0, cap = 0;
+    size_t i;
+    json_t *idv;
+    int rc = 0;
+    json_array_foreach(ids, i, idv)
+    {
+        const char *id = json_string_value(idv);
+        size_t il = strlen(id) + 1;
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, d->store.timeline, &cur)))
+            break;
+        MDB_val k = {il, (void *)id}, v;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            uint64_t seq;
+            if (!kanal_timeline_key_of(k.mv_data, k.mv_size, id, il - 1, &seq))
+                break;
+            if (ns == cap) {
+                cap = cap ? cap * 2 : 64;
+                seqs = xrealloc(seqs, cap * sizeof *seqs);
+            }
+            seqs[ns++] = seq;
+        }
+        mdb_cursor_close(cur);
+        rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+        if (rc)
+            break;
+    }
+    /* Records not yet folded into the timeline. */
+    MDB_cursor *pc;
+    if (rc == 0 && (rc = mdb_cursor_open(txn, d->store.pending, &pc)) == 0) {
+        MDB_val k, v;
+        for (int r = mdb_cursor_get(pc, &k, &v, MDB_FIRST); r == 0;
+             r = mdb_cursor_get(pc, &k, &v, MDB_NEXT)) {
+            const char *p = v.mv_data, *end = p + v.mv_size;
+            int hit = 0;
+            while (!hit && p < end) {
+                size_t l = strnlen(p, (size_t)(end - p));
+                json_array_foreach(ids, i, idv)
+                {
+                    const char *id = json_string_value(idv);
+                    hit |= strlen(id) == l && memcmp(id, p, l) == 0;
+                }
+                p += l + 1;
+            }
+            if (!hit)
+                continue;
+            if (ns == cap) {
+                cap = cap ? cap * 2 : 64;
+                seqs = xrealloc(seqs, cap * sizeof *seqs);
+            }
+            memcpy(&seqs[ns++], k.mv_data, sizeof *seqs);
+        }
+        mdb_cursor_close(pc);
+    }
+    json_decref(ids);
+    if (ns)
+        qsort(seqs, ns, sizeof *seqs, cmp_u64);
+    size_t u = 0;
+    for (size_t j = 0; j < ns; j++)
+        if (u == 0 || seqs[u - 1] != seqs[j])
+            seqs[u++] = seqs[j];
+    *out = seqs;
+    *n = u;
+    return rc;
+}
+
+static void get_timeline(struct daemon *d, struct http_req *req, const char *id, int export_all)
+{
+    size_t qlen = strlen(req->pub.query);
+    char *after_s = form_get(req->pub.query, qlen, "after");
+    char *limit_s = form_get(req->pub.query, qlen, "limit");
+    uint64_t after = after_s ? strtoull(after_s, NULL, 10) : 0;
+    long limit = limit_s ? strtol(limit_s, NULL, 10) : 100;
+    free(after_s);
+    free(limit_s);
+    if (limit < 1 || limit > 1000) {
+        http_respond_error(req, 400, "bad_request", "limit must be between 1 and 1000");
+        return;
+    }
+    MDB_txn *txn;
+    if (store_read_begin(&d->store, &txn) < 0) {
+        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
+        return;
+    }
+    char live[32];
+    json_t *c = NULL;
+    int rc = contacts_follow(&d->store, txn, id, live, sizeof live);
+    if (rc == 0)
+        rc = contacts_load(&d->store, txn, live, &c);
+    if (rc) {
+        store_read_end(&d->store, txn);
+        http_respond_error(req, rc == MDB_NOTFOUND ? 404 : 503,
+                           rc == MDB_NOTFOUND ? "not_found" : "store_unavailable",
+                           rc == MDB_NOTFOUND ? "no such contact" : "the store cannot be read");
+        return;
+    }
+    uint64_t *seqs;
+    size_t n;
+    rc = contacts_timeline(d, txn, c, &seqs, &n);
+    json_t *list = json_array();
+    uint64_t next = after;
+    int more = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (seqs[i] <= after)
+            continue;
+        if (!export_all && json_array_size(list) == (size_t)limit) {
+            more = 1;
+            break;
+        }
+        MDB_val k = {sizeof seqs[i], &seqs[i]}, v;
+        if (mdb_get(txn, d->store.log, &k, &v) == 0) {
+            json_t *r = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+            if (r)
+                json_array_append_new(list, r);
+        }
+        next = seqs[i];
+    }
+    free(seqs);
+    json_t *handles = NULL;
+    if (export_all) {
+        /* Everything held about the person: the contact, each handle's
+         * link, and every record. */
+        handles = json_object();
+        size_t i;
+        json_t *h;
+        json_array_foreach(json_object_get(c, "handles"), i, h)
+        {
+            const char *name = json_string_value(json_object_get(h, "handle"));
+            MDB_val k = {name ? strlen(name) : 0, (void *)name}, v;
+            if (name && mdb_get(txn, d->store.handles, &k, &v) == 0) {
+                json_t *prov = contacts_handle_provenance(&v);
+                char cid[32];
+                contacts_of_handle(&d->store, txn, name, cid, sizeof cid);
+                if (prov)
+                    json_object_set_new(prov, "contact", json_string(cid));
+                json_object_set_new(handles, name, prov ? prov : json_null());
+            }
+        }
+    }
+    if (export_all) {
+        summarize(d, txn, c);
+        show_candidates(&d->store, txn, c, 1);
+    }
+    store_read_end(&d->store, txn);
+    if (export_all) {
+        add_event_summary(c);
+        respond_json(req, 200,
+                     json_pack("{s:o,s:o,s:o}", "contact", c, "handles", handles, "interactions",
+                               list));
+    } else {
+        json_decref(c);
+        respond_json(req, 200,
+                     json_pack("{s:s,s:o,s:I,s:b}", "contact", live, "interactions", list, "next",
+                               (json_int_t)next, "more", more));
+    }
+}
+
+/* ---- changes through the writer ---- */
+
+struct contact_op {
+    struct daemon *d;
+    struct http_req *req;
+    json_t *body;
+    char *id;
+    int status;     /* HTTP status to answer */
+    json_t *answer; /* its body */
+};
+
+static void op_done(struct write_item *it)
+{
+    struct contact_op *op = it->arg;
+    if (it->status)
+        http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
+    else if (op->answer)
+        respond_json(op->req, op->status, json_incref(op->answer));
+    else
+        http_respond_error(op->req, 500, "internal", "no answer");
+    json_decref(op->answer);
+    json_decref(op->body);
+    free(op->id);
+    free(op);
+    write_item_free(it);
+}
+
+static void submit(struct daemon *d, struct http_req *req, json_t *body, const char *id,
+                   write_apply_fn apply)
+{
+    struct contact_op *op = xcalloc(1, sizeof *op);
+    op->d = d;
+    op->req = req;
+    op->body = body;
+    op->id = id ? xstrdup(id) : NULL;
+    struct write_item *it = xcalloc(1, sizeof *it);
+    it->apply = apply;
+    it->done = op_done;
+    it->arg = op;
+    writer_submit(&d->writer, it);
+}
+
+static void set_answer(struct contact_op *op, int status, json_t *answer)
+{
+    json_decref(op->answer);
+    op->status = status;
+    op->answer = answer;
+}
+
+static void set_error(struct contact_op *op, int status, const char *code, const char *message)
+{
+    set_answer(op, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+static int apply_split(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct contact_op *op = it->arg;
+    const char *absorbed = json_string_value(json_object_get(op->body, "absorbed"));
+    json_t *c;
+    char live[32];
+    int rc = contacts_follow(st, txn, op->id, live, sizeof live);
+    if (rc == 0)
+        rc = contacts_load(st, txn, live, &c);
+    if (rc == MDB_NOTFOUND) {
+        set_error(op, 404, "not_found", "no such contact");
+        return 0;
+    }
+    if (rc)
+        return rc;
+    json_t *merged = json_object_get(c, "merged");
+    if (!absorbed && json_array_size(merged) == 1)
+        absorbed = json_string_value(json_object_get(json_array_get(merged, 0), "contact"));
+    if (!absorbed) {
+        json_decref(c);
+        set_error(op, 400, "bad_request",
+                  "name the contact to restore: {\"absorbed\": \"cN\"} (see the contact's merged list)");
+        return 0;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "%s", absorbed);
+    json_decref(c);
+    struct resolve_extra extra = {0};
+    json_t *result = NULL;
+    rc = contacts_split(st, txn, live, name, &extra, &result);
+    if (rc == MDB_NOTFOUND) {
+        resolve_extra_clear(&extra);
+        set_error(op, 409, "not_merged", "that contact was not merged into this one");
+        return 0;
+    }
+    if (rc == 0)
+        rc = writer_append_system(st, txn, &extra, &it->last_seq);
+    resolve_extra_clear(&extra);
+    if (rc == 0) {
+        json_object_set_new(result, "seq", json_integer((json_int_t)it->last_seq));
+        set_answer(op, 200, result);
+    } else {
+        json_decref(result);
+    }
+    return rc;
+}
+
+/* One CRM customer: {"crm_id", "emails", "phones", "handles", "name",
+ * "default_country"} → the normalized handles, crm:<id> first. */
+static json_t *crm_handles(json_t *row, const char *crm_id, const char **why)
+{
+    json_t *out = json_array();
+    char buf[512];
+    snprintf(buf, sizeof buf, "crm:%s", crm_id);
+    if (handle_normalize(buf, NULL, buf, sizeof buf, why) < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    json_array_append_new(out, json_string(buf));
+    const char *country = json_string_value(json_object_get(row, "default_country"));
+    static const char *const fields[] = {"emails", "phones", "handles"};
+    static const char *const schemes[] = {"email:", "phone:", ""};
+    for (size_t f = 0; f < 3; f++) {
+        json_t *list = json_object_get(row, fields[f]);
+        if (json_is_string(list)) {
+            json_t *one = json_array();
+            json_array_append(one, list);
+            list = one;
+        } else {
+            json_incref(list);
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            const char *s = json_string_value(v);
+            if (!s || !*s)
+                continue;
+            char in[512], norm[512];
+            snprintf(in, sizeof in, "%s%s", schemes[f], s);
+            if (handle_normalize(in, country, norm, sizeof norm, why) < 0) {
+                json_decref(list);
+                json_decref(out);
+                return NULL;
+            }
+            int dup = 0;
+            size_t j;
+            json_t *o;
+            json_array_foreach(out, j, o) dup |= strcmp(json_string_value(o), norm) == 0;
+            if (!dup)
+                json_array_append_new(out, json_string(norm));
+        }
+        json_decref(list);
+    }
+    return out;
+}
+
+static int link_one(struct store *st, MDB_txn *txn, json_t *row, const char *crm_id,
+                    uint64_t *last, struct crm_result *res, const char **why)
+{
+    json_t *handles = crm_handles(row, crm_id, why);
+    if (!handles)
+        return -EINVAL;
+    struct resolve_extra extra = {0};
+    int rc = contacts_link_crm(st, txn, crm_id, handles,
+                               json_string_value(json_object_get(row, "name")), *last, &extra,
+                               res);
+    if (rc == 0)
+        rc = writer_append_system(st, txn, &extra, last);
+    resolve_extra_clear(&extra);
+    json_decref(handles);
+    return rc;
+}
+
+static int apply_crm(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct contact_op *op = it->arg;
+    struct crm_result res;
+    const char *why = "";
+    int rc = link_one(st, txn, op->body, op->id, &it->last_seq, &res, &why);
+    if (rc == -EINVAL) {
+        set_error(op, 400, "bad_request", why);
+        return 0;
+    }
+    if (rc == 0)
+        set_answer(op, res.created ? 201 : 200,
+                   json_pack("{s:s,s:s,s:b,s:b,s:i}", "crm_id", op->id, "contact", res.contact,
+                             "created", res.created, "matched", res.matched, "merged",
+                             res.merged));
+    return rc;
+}
+
+static int apply_import(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct contact_op *op = it->arg;
+    json_t *rows = op->body, *errors = json_array();
+    int matched = 0, created = 0, merged = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *crm_id = json_string_value(json_object_get(row, "crm_id"));
+        if (!crm_id || !*crm_id) {
+            json_array_append_new(errors, json_pack("{s:i,s:s}", "line", (int)i + 1, "error",
+                                                    "crm_id is required"));
+            continue;
+        }
+        struct crm_result res;
+        const char *why = "";
+        int rc = link_one(st, txn, row, crm_id, &it->last_seq, &res, &why);
+        if (rc == -EINVAL) {
+            json_array_append_new(errors,
+                                  json_pack("{s:i,s:s,s:s}", "line", (int)i + 1, "crm_id", crm_id,
+                                            "error", why));
+            continue;
+        }
+        if (rc) {
+            json_decref(errors);
+            return rc;
+        }
+        matched += res.matched;
+        created += res.created;
+        merged += res.merged;
+    }
+    set_answer(op, 200,
+               json_pack("{s:i,s:i,s:i,s:i,s:o}", "rows", (int)json_array_size(rows), "matched",
+                         matched, "created", created, "merged", merged, "errors", errors));
+    return 0;
+}
+
+/* Consent from the CRM side: an optin/optout record of kanal's own, which
+ * sets the contact's consent like any channel's opt-out does. */
+static int apply_consent(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct contact_op *op = it->arg;
+    char live[32];
+    int rc = contacts_follow(st, txn, op->id, live, sizeof live);
+    if (rc == MDB_NOTFOUND) {
+        set_error(op, 404, "not_found", "no such contact");
+        return 0;
+    }
+    if (rc)
+        return rc;
+    const char *channel = json_string_value(json_object_get(op->body, "channel"));
+    const char *state = json_string_value(json_object_get(op->body, "state"));
+    char ext[200], now[32];
+    util_format_time(util_now_ms(), now, sizeof now);
+    snprintf(ext, sizeof ext, "%s-%s-%s-%s", live, channel, state, now);
+    json_t *meta = json_pack("{s:s}", "by", "api");
+    json_t *reason = json_object_get(op->body, "reason");
+    if (json_is_string(reason))
+        json_object_set(meta, "reason", reason);
+    json_t *rec = contacts_system_record(state, ext, live, meta);
+    /* The consent is for the channel named, not kanal's own, and the party
+     * is the customer (by the first handle kanal knows of them). */
+    json_object_set_new(rec, "channel", json_string(channel));
+    json_t *c;
+    char who[512];
+    snprintf(who, sizeof who, "contact:%s", live);
+    if (contacts_load(st, txn, live, &c) == 0) {
+        const char *first = json_string_value(
+            json_object_get(json_array_get(json_object_get(c, "handles"), 0), "handle"));
+        if (first)
+            snprintf(who, sizeof who, "%s", first);
+        json_decref(c);
+    }
+    json_object_set_new(rec, "from", json_pack("{s:s,s:s,s:[s]}", "handle", who, "role",
+                                               "customer", "handles", who));
+    struct resolve_extra extra = {0};
+    extra.recs = xmalloc(sizeof *extra.recs);
+    extra.recs[0] = rec;
+    extra.n = 1;
+    rc = writer_append_system(st, txn, &extra, &it->last_seq);
+    resolve_extra_clear(&extra);
+    if (rc == 0)
+        set_answer(op, 200,
+                   json_pack("{s:s,s:s,s:s,s:I}", "contact", live, "channel", channel, "state",
+                             state, "seq", (json_int_t)it->last_seq));
+    return rc;
+}
+
+/* ---- routing ---- */
+
+static json_t *body_object(struct http_req *req, int allow_empty)
+{
+    if (allow_empty && req->pub.body_len == 0)
+        return json_object();
+    json_t *b = json_loadb(req->pub.body, req->pub.body_len, 0, NULL);
+    if (!json_is_object(b)) {
+        json_decref(b);
+        http_respond_error(req, 400, "bad_request", "expected a JSON object");
+        return NULL;
+    }
+    return b;
+}
+
+/* JSON lines (or one JSON array) of CRM customers. */
+static json_t *import_rows(struct http_req *req)
+{
+    json_t *rows = json_loadb(req->pub.body, req->pub.body_len, 0, NULL);
+    if (json_is_array(rows))
+        return rows;
+    json_decref(rows);
+    rows = json_array();
+    const char *p = req->pub.body, *end = p + req->pub.body_len;
+    int line = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        line++;
+        if (len > 0 && !(len == 1 && p[0] == '\r')) {
+            json_t *row = json_loadb(p, len, 0, NULL);
+            if (!json_is_object(row)) {
+                json_decref(row);
+                json_decref(rows);
+                char msg[80];
+                snprintf(msg, sizeof msg, "line %d is not a JSON object", line);
+                http_respond_error(req, 400, "bad_request", msg);
+                return NULL;
+            }
+            json_array_append_new(rows, row);
+        }
+        p += len + 1;
+    }
+    return rows;
+}
+
+/* The handlers of the /v1/contacts routes (routes.c): the router has
+ * matched the method and checked the token's scope. */
+
+void contacts_route_find(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    find_by_handle(d, req);
+}
+
+void contacts_route_import(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    json_t *rows = import_rows(req);
+    if (rows)
+        submit(d, req, rows, NULL, apply_import);
+}
+
+void contacts_route_put_crm(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    const char *crm = route_param(p, "crm_id");
+    if (!*crm || strlen(crm) > 200 || strchr(crm, '/')) {
+        http_respond_error(req, 400, "bad_request", "expected /v1/contacts/crm/<crm_id>");
+        return;
+    }
+    char crm_id[256];
+    form_unescape(crm, strlen(crm), crm_id, 0);
+    json_t *body = body_object(req, 1);
+    if (body)
+        submit(d, req, body, crm_id, apply_crm);
+}
+
+/* The {id} of the path in id; 0, or answers 404 for one no contact has. */
+static int contact_id(struct http_req *req, const struct route_params *p, char id[64])
+{
+    const char *v = route_param(p, "id");
+    size_t idlen = strlen(v);
+    if (idlen == 0 || idlen >= 64) {
+        http_respond_error(req, 404, "not_found", "no such contact");
+        return -1;
+    }
+    memcpy(id, v, idlen + 1);
+    return 0;
+}
+
+void contacts_route_get(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        get_contact(d, req, id);
+}
+
+void contacts_route_erase(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        erase_contact(d, req, id);
+}
+
+void contacts_route_interactions(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        get_timeline(d, req, id, 0);
+}
+
+void contacts_route_export(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        get_timeline(d, req, id, 1);
+}
+
+void contacts_route_split(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) < 0)
+        return;
+    json_t *body = body_object(req, 1);
+    if (body)
+        submit(d, req, body, id, apply_split);
+}
+
+void contacts_route_merge(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) == 0)
+        contacts_merge_route(d, req, id);
+}
+
+void contacts_route_consent(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    char id[64];
+    if (contact_id(req, p, id) < 0)
+        return;
+    json_t *body = body_object(req, 0);
+    if (!body)
+        return;
+    const char *channel = json_string_value(json_object_get(body, "channel"));
+    const char *state = json_string_value(json_object_get(body, "state"));
+    if (!channel || !*channel || strlen(channel) > 32 || !state ||
+        (strcmp(state, "optin") && strcmp(state, "optout"))) {
+        json_decref(body);
+        http_respond_error(req, 400, "bad_request",
+                           "expected {\"channel\": \"sms\", \"state\": \"optin\"|\"optout\"}");
+        return;
+    }
+    submit(d, req, body, id, apply_consent);
+}
+
+/* The consent state of a handle's contact on a channel: 1 when opted out. */
+int contacts_opted_out(struct daemon *d, const char *handle, const char *channel)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(&d->store, &txn);
+    if (rc < 0)
+        return rc;
+    char cid[32];
+    int out = 0;
+    json_t *c;
+    rc = contacts_of_handle(&d->store, txn, handle, cid, sizeof cid);
+    if (rc == MDB_NOTFOUND) {
+        rc = 0; /* no contact has the handle: nobody withdrew consent */
+    } else if (rc == 0 && (rc = contacts_load(&d->store, txn, cid, &c)) == 0) {
+        const char *state = json_string_value(
+            json_object_get(json_object_get(json_object_get(c, "consent"), channel), "state"));
+        out = state && strcmp(state, "optout") == 0;
+        json_decref(c);
+    }
+    store_read_end(&d->store, txn);
+    return rc ? store_err(rc) : out;
+}

@@ -1,0 +1,24 @@
+/* A matched route's path parameters ({name} segments of its pattern): what
+ * the router fills and every handler reads.  Its own module, so that
+ * handlers need not include the route table that names them. */
+#ifndef KANAL_ROUTE_PARAMS_H
+#define KANAL_ROUTE_PARAMS_H
+
+#include <stddef.h>
+
+#define ROUTE_MAX_PARAMS 4
+#define ROUTE_PARAM_BUF 512
+
+/* The path parameters a route's pattern names, as sent (not
+ * percent-decoded), each NUL-terminated in buf. */
+struct route_params {
+    size_t n;
+    const char *name[ROUTE_MAX_PARAMS];
+    const char *value[ROUTE_MAX_PARAMS];
+    char buf[ROUTE_PARAM_BUF];
+};
+
+/* The value of the parameter name, or "" when the pattern has none. */
+const char *route_param(const struct route_params *p, const char *name);
+
+#endif

@@ -1,0 +1,190 @@
+/* The route table: every path kanald answers (router.c matches requests
+ * against it).  docs/architecture.md's "HTTP API" table lists the same
+ * routes; tests/e2e/test_docs.py compares the two through kanald --routes.
+ * Handlers get the path's parameters; the thin ones here adapt handlers
+ * that take them in another form. */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "contacts_api.h"
+#include "daemon.h"
+#include "error.h"
+#include "feed.h"
+#include "http.h"
+#include "links.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "outbox_api.h"
+#include "routes.h"
+#include "stages.h"
+#include "util.h"
+
+static void respond_json(struct http_req *req, int status, json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    http_respond(req, status, "application/json", text, strlen(text));
+    free(text);
+    json_decref(o);
+}
+
+/* /hooks/{source}/...: the source's plugin answers, the query untouched. */
+static void handle_hook(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    const char *name = route_param(p, "source");
+    if (strlen(name) >= 80) {
+        http_respond_error(req, 404, "unknown_source", "no such source");
+        return;
+    }
+    struct kanal_source *src = daemon_find_source(d, name);
+    if (!src) {
+        http_respond_error(req, 404, "unknown_source", "no source of that name is running");
+        return;
+    }
+    if (!src->plugin->http) {
+        http_respond_error(req, 404, "no_webhooks", "this source takes no webhooks");
+        return;
+    }
+    if (d->stopping) {
+        http_respond_error(req, 503, "stopping", "kanald is stopping; retry later");
+        return;
+    }
+    src->requests++;
+    req->owner = src;
+    source_ref(src);
+    int r = src->plugin->http(src->state, &req->pub);
+    if (r < 0) {
+        /* The plugin did not and will not answer. */
+        log_msg(KANAL_LOG_ERR, src->sc.name, "webhook handler failed: %s", kanal_strerror(r));
+        req->owner = NULL;
+        http_respond_error(req, 500, "internal", "the source's plugin failed");
+        source_unref(src);
+    }
+}
+
+static void handle_healthz(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    json_t *srcs = json_object();
+    int healthy = 1;
+    int64_t now = util_now_ms();
+    for (size_t i = 0; i < d->nsources; i++) {
+        struct kanal_source *s = d->sources[i];
+        source_check_silence(s, now);
+        int ok = s->healthy && !s->silent_reported;
+        healthy &= ok;
+        json_t *o = json_pack("{s:s}", "status", ok ? "ok" : "unhealthy");
+        if (!s->healthy && s->health_reason)
+            json_object_set_new(o, "reason", json_string(s->health_reason));
+        else if (s->silent_reported)
+            json_object_set_new(o, "reason",
+                                json_string("silent longer than expect_traffic_within"));
+        json_object_set_new(srcs, s->sc.name, o);
+    }
+    json_t *sinks = json_object();
+    healthy &= stages_health(d, sinks);
+    /* Liveness: kanald answers, so 200; the detail says what is degraded. */
+    respond_json(req, 200,
+                 json_pack("{s:s,s:I,s:o,s:o}", "status", healthy ? "ok" : "degraded", "last_seq",
+                           (json_int_t)store_last_seq(&d->store), "sources", srcs, "sinks",
+                           sinks));
+}
+
+static void r_metrics(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    metrics_handle(d, req);
+}
+
+static void r_feed(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    feed_handle(d, req, "");
+}
+
+static void r_record(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    /* feed_handle takes what follows /v1/interactions. */
+    char rest[ROUTE_PARAM_BUF + 1];
+    snprintf(rest, sizeof rest, "/%s", route_param(p, "seq"));
+    feed_handle(d, req, rest);
+}
+
+static void r_send(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    outbox_handle_post(d->outbox, req);
+}
+
+static void r_message(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    outbox_handle_get(d->outbox, req, route_param(p, "id"));
+}
+
+static void r_sources(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    sources_handle(d, req);
+}
+
+static void r_sinks(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    stages_sinks_handle(d, req);
+}
+
+static void r_links(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    links_create(d, req);
+}
+
+/* Public: the token is the credential. */
+static void r_click(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    links_route(d, req, route_param(p, "token"), 0);
+}
+
+static void r_unsubscribe(struct daemon *d, struct http_req *req, const struct route_params *p)
+{
+    links_route(d, req, route_param(p, "token"), 1);
+}
+
+/* Literal paths before the patterns that would also match them
+ * (/v1/contacts/import before /v1/contacts/{id}). */
+const struct route route_table[] = {
+    {"*", "/hooks/{source}/...", SCOPE_NONE, "hooks", "*", handle_hook},
+    {"GET HEAD", "/healthz", SCOPE_NONE, "healthz", "", handle_healthz},
+    {"GET HEAD", "/metrics", SCOPE_NONE, "metrics", "", r_metrics},
+    {"GET HEAD", "/v1/interactions", SCOPE_READ, "interactions",
+     "after limit source channel kind contact wait", r_feed},
+    {"GET HEAD", "/v1/interactions/{seq}", SCOPE_READ, "interactions", "", r_record},
+    {"POST", "/v1/messages", SCOPE_WRITE, "messages", "", r_send},
+    {"GET HEAD", "/v1/messages/{id}", SCOPE_READ, "messages", "", r_message},
+    {"GET HEAD", "/v1/sources", SCOPE_READ, "sources", "", r_sources},
+    {"GET HEAD", "/v1/sinks", SCOPE_READ, "sinks", "", r_sinks},
+    {"GET HEAD", "/v1/contacts", SCOPE_READ, "contacts", "handle default_country",
+     contacts_route_find},
+    {"POST", "/v1/contacts/import", SCOPE_ADMIN, "contacts", "", contacts_route_import},
+    {"GET HEAD", "/v1/contacts/candidates", SCOPE_ADMIN, "contacts", "after limit",
+     candidates_route_list},
+    {"DELETE", "/v1/contacts/candidates/{id}", SCOPE_ADMIN, "contacts", "",
+     candidates_route_reject},
+    {"POST", "/v1/contacts/candidates/{id}/reject", SCOPE_ADMIN, "contacts", "",
+     candidates_route_reject},
+    {"PUT", "/v1/contacts/crm/{crm_id}", SCOPE_ADMIN, "contacts", "", contacts_route_put_crm},
+    {"GET HEAD", "/v1/contacts/{id}", SCOPE_READ, "contacts", "", contacts_route_get},
+    {"DELETE", "/v1/contacts/{id}", SCOPE_ADMIN, "contacts", "", contacts_route_erase},
+    {"GET HEAD", "/v1/contacts/{id}/interactions", SCOPE_READ, "contacts", "after limit",
+     contacts_route_interactions},
+    {"GET HEAD", "/v1/contacts/{id}/export", SCOPE_ADMIN, "contacts", "after limit",
+     contacts_route_export},
+    {"POST", "/v1/contacts/{id}/split", SCOPE_ADMIN, "contacts", "", contacts_route_split},
+    {"POST", "/v1/contacts/{id}/merge", SCOPE_ADMIN, "contacts", "", contacts_route_merge},
+    {"POST", "/v1/contacts/{id}/consent", SCOPE_WRITE, "contacts", "", contacts_route_consent},
+    {"POST", "/v1/links", SCOPE_WRITE, "links", "", r_links},
+    {"GET HEAD POST", "/t/{token}", SCOPE_NONE, "click", "*", r_click},
+    {"GET HEAD POST", "/u/{token}", SCOPE_NONE, "unsubscribe", "*", r_unsubscribe},
+};
+const size_t route_count = ARRAY_SIZE(route_table);

@@ -1,0 +1,45 @@
+/* The route table: every path kanald answers, with its methods, the scope
+ * its token needs, its metrics label, its query parameters and its handler.
+ * routes.c holds the table; router.c matches requests against it and gives
+ * the answers every route shares (401, 403, 404, 405, 400). */
+#ifndef KANAL_ROUTES_H
+#define KANAL_ROUTES_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "auth.h"
+#include "route_params.h"
+
+struct daemon;
+struct http_req;
+
+typedef void (*route_fn)(struct daemon *d, struct http_req *req, const struct route_params *p);
+
+struct route {
+    /* Space-separated, e.g. "GET HEAD"; "*" for any method (a plugin's
+     * webhooks answer methods themselves). */
+    const char *methods;
+    /* Literal segments, "{name}" for one non-empty segment, and a final
+     * "/..." for anything below (or nothing).  The first pattern in table
+     * order that matches a path is its route, so literal paths come before
+     * the patterns with a parameter in their place; rows of one pattern
+     * differ by method. */
+    const char *pattern;
+    enum scope scope;
+    const char *label; /* kanal_http_requests_total{route=...} */
+    /* The query parameters the route reads, space-separated: any other is
+     * refused with 400.  "*": the query is not checked (hooks hand it to
+     * the plugin; link clicks carry scanners' utm_* parameters). */
+    const char *query;
+    route_fn fn;
+};
+
+/* routes.c */
+extern const struct route route_table[];
+extern const size_t route_count;
+
+/* router.c: the table as JSON, for kanald --routes. */
+int routes_print(FILE *f);
+
+#endif

@@ -1,0 +1,72 @@
+/* The outbox's internals, shared by the scheduler (outbox.c) and the HTTP
+ * routes (outbox_api.c). */
+#ifndef KANAL_OUTBOX_INT_H
+#define KANAL_OUTBOX_INT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "outbox.h"
+
+struct outbox_msg {
+    struct kanal_send_request req; /* what the plugin sees */
+    struct outbox_msg *next;
+    uint64_t num; /* key in the outbox db */
+    char *id, *source, *to, *text, *reply_to, *campaign, *template_json, *idem_key;
+    char *provider_key; /* idempotency key handed to the provider */
+    char *unsub_url;    /* the recipient's unsubscribe link, made at the first try */
+    unsigned attempts;
+    int64_t created_ms, next_try_ms;
+    char *last_error;
+    int inflight;   /* with the plugin */
+    int finishing;  /* terminal state being committed */
+    int forgotten;  /* erased while with the plugin: drop the outcome */
+    /* The final state whose commit failed, to commit again (never to send
+     * again): "sent" or "failed", with what it carried. */
+    char *final_status, *final_reason, *final_provider_id;
+    json_t *final_record;
+    struct kanal_source *src;
+};
+
+struct bucket {
+    char *source;
+    double tokens;
+    uint64_t refilled_ms;
+    unsigned inflight;
+    struct outbox_source_stats stats;
+};
+
+struct outbox {
+    struct outbox_env env;
+    struct outbox_msg *pending;
+    uv_timer_t timer;
+    struct bucket *buckets;
+    size_t nbuckets;
+    struct outbox_source_stats *stats_view;
+    uint64_t depth;
+    int closed;
+    int scheduling, again; /* a plugin answering inside send() reschedules */
+};
+
+/* A pending message from its stored JSON. */
+struct outbox_msg *outbox__msg_from_json(json_t *o);
+/* A string member copied, or NULL. */
+char *outbox__opt_dup(json_t *o, const char *name);
+/* Whether a message to `to` (a handle, or the channel's address for one)
+ * may be sent through a source of plugin `channel` now (outbox.c); page_id:
+ * a facebook source's page, for bare PSIDs. */
+enum outbox_consent {
+    CONSENT_GIVEN,     /* the store says the recipient did not opt out */
+    CONSENT_OPTED_OUT, /* fail the message: opted_out */
+    CONSENT_UNKNOWN,   /* the handle cannot be looked up: consent_unknown */
+    CONSENT_RETRY,     /* the store cannot be read now: try again later */
+};
+enum outbox_consent outbox__consent(struct outbox *ob, const char *to, const char *channel,
+                                    const char *default_country, const char *page_id,
+                                    const char **why);
+/* Hand due messages to their plugins; arm the timer for the next. */
+void outbox__schedule(struct outbox *ob);
+
+#endif

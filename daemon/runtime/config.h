@@ -1,0 +1,117 @@
+/* kanald's configuration: the INI file, checked before anything uses it. */
+#ifndef KANAL_CONFIG_H
+#define KANAL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kanal/plugin.h>
+
+#include "store.h" /* enum sync_mode */
+
+struct loader;
+struct net_cidr;
+struct plugin_module;
+
+/* Problems found while loading, each "file:line: message". */
+struct config_errors {
+    char **lines;
+    size_t n;
+};
+
+/* One option's value in a source section, after defaults and secrets. */
+struct option_value {
+    const struct kanal_option *spec;
+    char *text;    /* resolved text (secret contents for SECRET), or NULL */
+    int64_t num;   /* INT, BOOL, DURATION (ms), SIZE (bytes) */
+    int set;       /* 1 when text is not NULL */
+    int line;      /* where it was set, 0 for defaults */
+};
+
+struct source_config {
+    char *name;
+    int line;
+    const struct plugin_module *module;
+    struct option_value *values; /* common options, then the plugin's */
+    size_t nvalues;
+    /* Common options, also found in values. */
+    const char *public_url;
+    const char *default_country;
+    int keep_raw;
+    int64_t expect_traffic_within_ms;
+    int64_t send_concurrency, send_rate, send_max_attempts, send_max_age_ms;
+    int trust; /* enum record_trust */
+    /* Pipeline stages ([processor NAME], [sink NAME]); also found in values. */
+    int role; /* STAGE_SOURCE, STAGE_PROCESSOR or STAGE_SINK */
+    const char *match;
+    int64_t budget_ms;
+    int64_t batch_max, max_inflight, max_lag_ms;
+};
+
+
+struct config {
+    char *path;
+    char *listen_host;
+    int listen_port;
+    char *store;
+    char *plugin_dir;
+    enum sync_mode sync;
+    int64_t max_body;
+    int64_t max_header;
+    int64_t max_connections;
+    int64_t header_timeout_ms;
+    int64_t request_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t shutdown_timeout_ms;
+    int log_level;
+    int identity;     /* resolve contacts at ingest */
+    char *public_url; /* base for tracking links, without a trailing '/' */
+    char *api_tokens; /* path, or NULL when [api] tokens is unset */
+    struct source_config *sources;
+    size_t nsources;
+    /* /t/ and /u/ links: what an unauthenticated client can make kanald keep. */
+    int64_t link_rate;          /* recorded hits per token per minute */
+    int64_t link_rate_client;   /* recorded hits per client address per minute */
+    int64_t link_rate_table;    /* entries of the rate limiter's table */
+    int64_t link_field_max;     /* bytes of User-Agent / Referer stored */
+    int64_t link_bot_window_ms; /* a click sooner after the send is suspected_bot */
+    int64_t max_unread_answers;     /* per connection, then kanald stops reading it */
+    int64_t max_pipeline;           /* unanswered requests per connection */
+    int64_t max_connections_per_ip; /* per client address */
+    struct net_cidr *trusted_proxies; /* fronts whose X-Forwarded-For counts */
+    size_t ntrusted_proxies;
+    int64_t max_merge_candidates; /* open merge candidates kept at most */
+    int64_t unknown_raw_max;    /* bytes of an unknown record's raw the host bounds */
+    /* Pipeline stages, in the order of their sections. */
+    struct source_config *processors;
+    size_t nprocessors;
+    struct source_config *sinks;
+    size_t nsinks;
+};
+
+/* The options every source has, whatever its plugin. */
+extern const struct kanal_option config_common_options[];
+
+/* The options every processor / sink has, whatever its plugin. */
+extern const struct kanal_option config_processor_options[];
+extern const struct kanal_option config_sink_options[];
+
+/* Check a processor's match expression; NULL when fine, else why not. */
+const char *config_match_check(const char *text);
+
+/* Read and check path; plugins are loaded from the file's plugin_dir through
+ * loader so that their option tables can be checked.  Returns 0 with *out
+ * set, or KANAL_ECONFIG with errs filled (and *out NULL). */
+int config_load(const char *path, struct loader *loader, struct config **out,
+                struct config_errors *errs);
+void config_free(struct config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+const struct option_value *source_config_value(const struct source_config *sc, const char *name);
+/* 1 when both sections would configure a source identically. */
+int source_config_equal(const struct source_config *a, const struct source_config *b);
+const struct source_config *config_find_source(const struct config *cfg, const char *name);
+/* The [processor NAME] or [sink NAME] section of that name, or NULL. */
+const struct source_config *config_find_stage(const struct config *cfg, int role, const char *name);
+
+#endif

@@ -1,0 +1,100 @@
+/* The LMDB store: one environment, the named databases of the contract. */
+#ifndef KANAL_STORE_H
+#define KANAL_STORE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "store_layout.h"
+
+/* How a commit reaches the disk ([kanald] sync): fsync data and meta,
+ * meta only, or leave it to the kernel. */
+enum sync_mode { SYNC_FULL = 0, SYNC_META, SYNC_NONE };
+
+/* The store format this kanald writes; older ones are migrated at open. */
+#define STORE_FORMAT_VERSION KANAL_STORE_FORMAT
+
+struct store {
+    MDB_env *env;
+    MDB_dbi log, idem, state, meta, handles, contacts, outbox, messages, msgkeys;
+    MDB_dbi timeline, erased, links, pending, candidates;
+    uint64_t pending_count; /* writer thread only: entries of 'pending' */
+    int identity; /* resolve contacts while committing (the default) */
+    int64_t max_candidates; /* merge candidates kept at most ([kanald] max_merge_candidates) */
+    int erased_none; /* writer thread: no erased keys in the current transaction */
+    char *path;
+    enum sync_mode sync;
+    size_t map_size;
+    /* Where the map is, for store_release_map; found again after it moves. */
+    void *map_base;
+    size_t map_len;
+    /* Growing the map needs every transaction of this process closed:
+     * readers hold this shared, the writer takes it exclusively to resize. */
+    pthread_rwlock_t resize_lock;
+    /* Last committed seq; written by the writer thread, read anywhere. */
+    uint64_t last_seq;
+    char store_id[33];
+    /* The store's lock file (STORE_LOCK_FILE), held while open: one writer
+     * per store.  have_lock says lock_fd is ours to close. */
+    int lock_fd, have_lock;
+};
+
+/* In the store directory: an open file description lock on it says that a
+ * process writes the store; its text is that process's PID. */
+#define STORE_LOCK_FILE "kanald.pid"
+
+/* Open (creating if needed) the store in dir, taking its lock first.  On
+ * failure *err says why; -EBUSY when another process holds the lock. */
+int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t initial_map,
+               char *err, size_t err_len);
+void store_close(struct store *st);
+
+/* A read transaction under the resize lock; always pair with store_read_end. */
+int store_read_begin(struct store *st, MDB_txn **txn);
+void store_read_end(struct store *st, MDB_txn *txn);
+
+/* Double the map (writer thread only, with no transaction of its own open). */
+int store_grow(struct store *st);
+/* Close and reopen the environment after LMDB reported a fatal error. */
+int store_reopen(struct store *st);
+/* Clear stale reader slots of dead processes; returns how many. */
+int store_reader_check(struct store *st);
+int store_release_map(struct store *st);
+/* How long to wait before the next store_release_map, given the wait
+ * before (ms) and how many file pages kanald had mapped when it released
+ * them: while one wait touches little of the store, releasing every
+ * STORE_RELEASE_MIN_MS keeps RSS small cheaply; when the store's working
+ * set is so large that a quarter second maps more than
+ * STORE_RELEASE_BUDGET_PAGES anyway (identity resolution over many
+ * contacts), releasing cannot keep RSS small and only makes kanald fault
+ * the same pages back in, so the wait doubles up to STORE_RELEASE_MAX_MS. */
+#define STORE_RELEASE_MIN_MS 250
+#define STORE_RELEASE_MAX_MS 8000
+#define STORE_RELEASE_BUDGET_PAGES 16384 /* 64 MiB of 4 KiB pages */
+unsigned store_release_next_ms(unsigned wait_ms, uint64_t mapped_pages);
+
+uint64_t store_last_seq(struct store *st);
+void store_set_last_seq(struct store *st, uint64_t seq);
+
+/* LMDB's largest key (its default build). */
+#define STORE_MAX_KEY KANAL_STORE_MAX_KEY
+
+/* The key of one idempotency entry (common/store_layout.h): source \0 kind
+ * \0 external_id, with an external id too long for a key replaced by
+ * "sha256:" and its digest. */
+size_t store_idem_key(char *buf, size_t buf_len, const char *source, const char *kind,
+                      const char *external_id);
+/* The key of one state entry: source \0 key. */
+size_t store_state_key(char *buf, size_t buf_len, const char *source, const char *key);
+
+/* Copy one state value (see kanal_host.state_get). */
+int store_state_get(struct store *st, const char *source, const char *key, void *buf,
+                    size_t *len);
+
+/* Map an LMDB or errno code to a negative errno-style code. */
+int store_err(int mdb_rc);
+
+#endif
