@@ -8,6 +8,9 @@
 #define KANAL_ERRORS_H
 
 #include <stddef.h>
+#include <string.h>
+
+#include <lmdb.h>
 
 #include <kanal/plugin.h>
 #include <kanal/reader.h>
@@ -47,6 +50,21 @@ static inline const char *kanal_error_text(int err)
         if (kanal_error_names[i].code == err)
             return kanal_error_names[i].text;
     return NULL;
+}
+
+/* The name of any code kanald and libkanal meet: kanal's own, LMDB's, a
+ * negative errno; "unknown error" for anything else. */
+static inline const char *kanal_error_string(int err)
+{
+    const char *text = kanal_error_text(err);
+    if (text)
+        return text;
+    /* LMDB's own codes run from MDB_KEYEXIST (-30799) up to MDB_LAST_ERRCODE. */
+    if (err >= MDB_KEYEXIST && err <= MDB_LAST_ERRCODE)
+        return mdb_strerror(err);
+    if (err < 0 && err > -4096)
+        return strerror(-err);
+    return "unknown error";
 }
 
 #endif
