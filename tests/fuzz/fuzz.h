@@ -62,26 +62,6 @@ static inline char *fuzz_str(struct fuzz_in *in)
     return s;
 }
 
-/* The known hang of plugins/email/html.c on a '&' that starts no entity
- * (being fixed there): with KANAL_FUZZ_SKIP_KNOWN set in the environment,
- * fuzz_html passes over inputs with a '&' and the message targets over
- * those that name HTML at all (a part's '&' may hide in base64), to
- * explore past it.  make check and make fuzz never set it. */
-static inline int skip_known_html_amp(const uint8_t *p, size_t n, int message)
-{
-    static int skip = -1;
-    if (skip < 0)
-        skip = getenv("KANAL_FUZZ_SKIP_KNOWN") != NULL;
-    if (!skip)
-        return 0;
-    if (!message)
-        return memchr(p, '&', n) != NULL;
-    for (size_t i = 0; i + 4 <= n; i++)
-        if (strncasecmp((const char *)p + i, "html", 4) == 0)
-            return 1;
-    return 0;
-}
-
 /* A finding that is not a memory error: print why and abort, so that
  * libFuzzer keeps the input as a crash. */
 #define FUZZ_FAIL(...)                         \

@@ -47,11 +47,9 @@ struct run {
 
 /* A response that says "Connection: close" is the last on its connection
  * (RFC 9112 9.6): p->data counts the responses after one. */
-static int skip_known(const struct http_req *req);
-
 static int on_response_begin(http_parser *p)
 {
-    if (p->data && !skip_known(NULL))
+    if (p->data)
         FUZZ_FAIL("a response after one that said Connection: close");
     return 0;
 }
@@ -106,25 +104,12 @@ static void answer(struct http_req *req, unsigned how)
     }
 }
 
-/* With KANAL_FUZZ_SKIP_KNOWN set, a request that ends its connection is
- * never answered from inside the parser, and answers written after a
- * "Connection: close" one pass (the known bug above and its sibling, being
- * fixed in http.c): the fuzzer then explores past them.  make check never
- * sets it.  req NULL: is the mode on? */
-static int skip_known(const struct http_req *req)
-{
-    static int skip = -1;
-    if (skip < 0)
-        skip = getenv("KANAL_FUZZ_SKIP_KNOWN") != NULL;
-    return skip && (!req || !req->keep_alive);
-}
-
 static void handler(void *arg, struct http_req *req)
 {
     struct run *r = arg;
     unsigned how = fuzz_byte(&r->in);
     r->head_seen |= req->head_only;
-    if (((how & 0x80) || skip_known(req)) && r->npending < MAX_PENDING) {
+    if ((how & 0x80) && r->npending < MAX_PENDING) {
         r->pending[r->npending++] = req; /* answered by op 4, or at the end */
         return;
     }

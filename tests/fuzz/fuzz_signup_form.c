@@ -31,10 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = in.n;
     char *query;
     split_query(sel, &b, &len, &query);
-    if (skip_known_utf8((const uint8_t *)b, len)) {
-        free(query);
-        return 0;
-    }
     char *body = fuzz_strndup((const uint8_t *)b, len);
     struct kanal_http_header headers[] = {
         {"Content-Type", (sel & SEL_BAD_SIGNATURE) ? "multipart/form-data; boundary=x"
