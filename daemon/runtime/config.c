@@ -734,6 +734,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nsinks; i++)
         source_config_clear(&cfg->sinks[i]);
     free(cfg->sinks);
+    free(cfg->trusted_proxies);
     free(cfg->path);
     free(cfg->listen_host);
     free(cfg->store);
