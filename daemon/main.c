@@ -87,6 +87,9 @@ static struct http_limits limits_of(const struct config *cfg)
     };
 }
 
+/* The HTTP routes' dispatcher and the module contexts it hands them. */
+static struct router router;
+
 static int load_tokens(const struct config *cfg, struct api_tokens **out)
 {
     *out = NULL;
@@ -133,6 +136,7 @@ static int daemon_reload(struct daemon *d)
     http_server_set_limits(d->http, &lim);
     auth_free(d->tokens);
     d->tokens = tokens;
+    router.tokens = tokens;
     daemon_apply_sources(d, next);
     stages_apply(d, next);
     d->cfg = next;
@@ -404,7 +408,10 @@ int main(int argc, char **argv)
     d->count_records = metrics_count_records;
 
     struct http_limits lim = limits_of(d->cfg);
-    d->http = http_server_new(d->loop, &lim, router_handle, d);
+    router.tokens = d->tokens;
+    for (int m = 0; m < ROUTE_MODULES; m++)
+        router.module[m] = d;
+    d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);
     rc = http_server_listen(d->http, d->cfg->listen_host, d->cfg->listen_port);

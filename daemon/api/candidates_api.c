@@ -247,15 +247,17 @@ static void list_candidates(struct daemon *d, struct http_req *req)
 }
 
 /* GET /v1/contacts/candidates (routes.c; the router checked method and scope). */
-void candidates_route_list(struct daemon *d, struct http_req *req, const struct route_params *p)
+void candidates_route_list(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     list_candidates(d, req);
 }
 
 /* DELETE /v1/contacts/candidates/{id} and POST .../{id}/reject. */
-void candidates_route_reject(struct daemon *d, struct http_req *req, const struct route_params *p)
+void candidates_route_reject(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     const char *id = route_param(p, "id");
     size_t idlen = strlen(id);
     char cid[80];

@@ -763,22 +763,25 @@ static json_t *import_rows(struct http_req *req)
 /* The handlers of the /v1/contacts routes (routes.c): the router has
  * matched the method and checked the token's scope. */
 
-void contacts_route_find(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_find(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     find_by_handle(d, req);
 }
 
-void contacts_route_import(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_import(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     json_t *rows = import_rows(req);
     if (rows)
         submit(d, req, rows, NULL, apply_import);
 }
 
-void contacts_route_put_crm(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     const char *crm = route_param(p, "crm_id");
     if (!*crm || strlen(crm) > 200 || strchr(crm, '/')) {
         http_respond_error(req, 400, "bad_request", "expected /v1/contacts/crm/<crm_id>");
@@ -804,36 +807,41 @@ static int contact_id(struct http_req *req, const struct route_params *p, char i
     return 0;
 }
 
-void contacts_route_get(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_get(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     char id[64];
     if (contact_id(req, p, id) == 0)
         get_contact(d, req, id);
 }
 
-void contacts_route_erase(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_erase(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     char id[64];
     if (contact_id(req, p, id) == 0)
         erase_contact(d, req, id);
 }
 
-void contacts_route_interactions(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_interactions(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     char id[64];
     if (contact_id(req, p, id) == 0)
         get_timeline(d, req, id, 0);
 }
 
-void contacts_route_export(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_export(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     char id[64];
     if (contact_id(req, p, id) == 0)
         get_timeline(d, req, id, 1);
 }
 
-void contacts_route_split(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_split(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     char id[64];
     if (contact_id(req, p, id) < 0)
         return;
@@ -842,15 +850,17 @@ void contacts_route_split(struct daemon *d, struct http_req *req, const struct r
         submit(d, req, body, id, apply_split);
 }
 
-void contacts_route_merge(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_merge(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     char id[64];
     if (contact_id(req, p, id) == 0)
         contacts_merge_route(d, req, id);
 }
 
-void contacts_route_consent(struct daemon *d, struct http_req *req, const struct route_params *p)
+void contacts_route_consent(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     char id[64];
     if (contact_id(req, p, id) < 0)
         return;

@@ -16,7 +16,6 @@
 #include <jansson.h>
 
 #include "auth.h"
-#include "daemon.h"
 #include "form.h"
 #include "http.h"
 #include "routes.h"
@@ -169,7 +168,7 @@ static void method_not_allowed(struct http_req *req, const char *pattern)
 
 void router_handle(void *arg, struct http_req *req)
 {
-    struct daemon *d = arg;
+    struct router *rt = arg;
     const char *path = req->pub.path, *method = req->pub.method;
     int api = strncmp(path, "/v1/", 4) == 0;
     struct route_params p;
@@ -177,9 +176,9 @@ void router_handle(void *arg, struct http_req *req)
     while (i < route_count && !match(route_table[i].pattern, path, &p))
         i++;
     req->route = i < route_count ? route_table[i].label : "other";
-    enum scope have = api ? auth_scope(d->tokens, req, NULL) : SCOPE_NONE;
+    enum scope have = api ? auth_scope(rt->tokens, req, NULL) : SCOPE_NONE;
     if (api && have == SCOPE_NONE) {
-        auth_require(d->tokens, req, SCOPE_READ); /* answers 401 */
+        auth_require(rt->tokens, req, SCOPE_READ); /* answers 401 */
         return;
     }
     if (i == route_count) {
@@ -197,12 +196,12 @@ void router_handle(void *arg, struct http_req *req)
         return;
     }
     if (have < r->scope) {
-        auth_require(d->tokens, req, r->scope); /* answers 401 or 403 */
+        auth_require(rt->tokens, req, r->scope); /* answers 401 or 403 */
         return;
     }
     if (!query_ok(r, req))
         return;
-    r->fn(d, req, &p);
+    r->fn(rt->module[r->module], req, &p);
 }
 
 static const char *const scope_name[] = {"none", "read", "write", "admin"};

@@ -30,8 +30,9 @@ static void respond_json(struct http_req *req, int status, json_t *o)
 }
 
 /* /hooks/{source}/...: the source's plugin answers, the query untouched. */
-static void handle_hook(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void handle_hook(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     const char *name = route_param(p, "source");
     if (strlen(name) >= 80) {
         http_respond_error(req, 404, "unknown_source", "no such source");
@@ -63,8 +64,9 @@ static void handle_hook(struct daemon *d, struct http_req *req, const struct rou
     }
 }
 
-static void handle_healthz(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void handle_healthz(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     json_t *srcs = json_object();
     int healthy = 1;
@@ -91,100 +93,110 @@ static void handle_healthz(struct daemon *d, struct http_req *req, const struct 
                            sinks));
 }
 
-static void r_metrics(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_metrics(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     metrics_handle(d, req);
 }
 
-static void r_feed(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_feed(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     feed_handle(d, req, "");
 }
 
-static void r_record(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_record(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     /* feed_handle takes what follows /v1/interactions. */
     char rest[ROUTE_PARAM_BUF + 1];
     snprintf(rest, sizeof rest, "/%s", route_param(p, "seq"));
     feed_handle(d, req, rest);
 }
 
-static void r_send(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_send(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     outbox_handle_post(d->outbox, req);
 }
 
-static void r_message(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_message(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     outbox_handle_get(d->outbox, req, route_param(p, "id"));
 }
 
-static void r_sources(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_sources(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     sources_handle(d, req);
 }
 
-static void r_sinks(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_sinks(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     stages_sinks_handle(d, req);
 }
 
-static void r_links(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_links(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     (void)p;
     links_create(d, req);
 }
 
 /* Public: the token is the credential. */
-static void r_click(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_click(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     links_route(d, req, route_param(p, "token"), 0);
 }
 
-static void r_unsubscribe(struct daemon *d, struct http_req *req, const struct route_params *p)
+static void r_unsubscribe(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct daemon *d = ctx;
     links_route(d, req, route_param(p, "token"), 1);
 }
 
 /* Literal paths before the patterns that would also match them
  * (/v1/contacts/import before /v1/contacts/{id}). */
 const struct route route_table[] = {
-    {"*", "/hooks/{source}/...", SCOPE_NONE, "hooks", "*", handle_hook},
-    {"GET HEAD", "/healthz", SCOPE_NONE, "healthz", "", handle_healthz},
-    {"GET HEAD", "/metrics", SCOPE_NONE, "metrics", "", r_metrics},
+    {"*", "/hooks/{source}/...", SCOPE_NONE, "hooks", "*", ROUTE_SOURCES, handle_hook},
+    {"GET HEAD", "/healthz", SCOPE_NONE, "healthz", "", ROUTE_SOURCES, handle_healthz},
+    {"GET HEAD", "/metrics", SCOPE_NONE, "metrics", "", ROUTE_METRICS, r_metrics},
     {"GET HEAD", "/v1/interactions", SCOPE_READ, "interactions",
-     "after limit source channel kind contact wait", r_feed},
-    {"GET HEAD", "/v1/interactions/{seq}", SCOPE_READ, "interactions", "", r_record},
-    {"POST", "/v1/messages", SCOPE_WRITE, "messages", "", r_send},
-    {"GET HEAD", "/v1/messages/{id}", SCOPE_READ, "messages", "", r_message},
-    {"GET HEAD", "/v1/sources", SCOPE_READ, "sources", "", r_sources},
-    {"GET HEAD", "/v1/sinks", SCOPE_READ, "sinks", "", r_sinks},
+     "after limit source channel kind contact wait", ROUTE_FEED, r_feed},
+    {"GET HEAD", "/v1/interactions/{seq}", SCOPE_READ, "interactions", "", ROUTE_FEED, r_record},
+    {"POST", "/v1/messages", SCOPE_WRITE, "messages", "", ROUTE_OUTBOX, r_send},
+    {"GET HEAD", "/v1/messages/{id}", SCOPE_READ, "messages", "", ROUTE_OUTBOX, r_message},
+    {"GET HEAD", "/v1/sources", SCOPE_READ, "sources", "", ROUTE_METRICS, r_sources},
+    {"GET HEAD", "/v1/sinks", SCOPE_READ, "sinks", "", ROUTE_SOURCES, r_sinks},
     {"GET HEAD", "/v1/contacts", SCOPE_READ, "contacts", "handle default_country",
-     contacts_route_find},
-    {"POST", "/v1/contacts/import", SCOPE_ADMIN, "contacts", "", contacts_route_import},
+     ROUTE_CONTACTS, contacts_route_find},
+    {"POST", "/v1/contacts/import", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_import},
     {"GET HEAD", "/v1/contacts/candidates", SCOPE_ADMIN, "contacts", "after limit",
-     candidates_route_list},
+     ROUTE_CONTACTS, candidates_route_list},
     {"DELETE", "/v1/contacts/candidates/{id}", SCOPE_ADMIN, "contacts", "",
-     candidates_route_reject},
+     ROUTE_CONTACTS, candidates_route_reject},
     {"POST", "/v1/contacts/candidates/{id}/reject", SCOPE_ADMIN, "contacts", "",
-     candidates_route_reject},
-    {"PUT", "/v1/contacts/crm/{crm_id}", SCOPE_ADMIN, "contacts", "", contacts_route_put_crm},
-    {"GET HEAD", "/v1/contacts/{id}", SCOPE_READ, "contacts", "", contacts_route_get},
-    {"DELETE", "/v1/contacts/{id}", SCOPE_ADMIN, "contacts", "", contacts_route_erase},
+     ROUTE_CONTACTS, candidates_route_reject},
+    {"PUT", "/v1/contacts/crm/{crm_id}", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_put_crm},
+    {"GET HEAD", "/v1/contacts/{id}", SCOPE_READ, "contacts", "", ROUTE_CONTACTS, contacts_route_get},
+    {"DELETE", "/v1/contacts/{id}", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_erase},
     {"GET HEAD", "/v1/contacts/{id}/interactions", SCOPE_READ, "contacts", "after limit",
-     contacts_route_interactions},
+     ROUTE_CONTACTS, contacts_route_interactions},
     {"GET HEAD", "/v1/contacts/{id}/export", SCOPE_ADMIN, "contacts", "after limit",
-     contacts_route_export},
-    {"POST", "/v1/contacts/{id}/split", SCOPE_ADMIN, "contacts", "", contacts_route_split},
-    {"POST", "/v1/contacts/{id}/merge", SCOPE_ADMIN, "contacts", "", contacts_route_merge},
-    {"POST", "/v1/contacts/{id}/consent", SCOPE_WRITE, "contacts", "", contacts_route_consent},
-    {"POST", "/v1/links", SCOPE_WRITE, "links", "", r_links},
-    {"GET HEAD POST", "/t/{token}", SCOPE_NONE, "click", "*", r_click},
-    {"GET HEAD POST", "/u/{token}", SCOPE_NONE, "unsubscribe", "*", r_unsubscribe},
+     ROUTE_CONTACTS, contacts_route_export},
+    {"POST", "/v1/contacts/{id}/split", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_split},
+    {"POST", "/v1/contacts/{id}/merge", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_merge},
+    {"POST", "/v1/contacts/{id}/consent", SCOPE_WRITE, "contacts", "", ROUTE_CONTACTS, contacts_route_consent},
+    {"POST", "/v1/links", SCOPE_WRITE, "links", "", ROUTE_LINKS, r_links},
+    {"GET HEAD POST", "/t/{token}", SCOPE_NONE, "click", "*", ROUTE_LINKS, r_click},
+    {"GET HEAD POST", "/u/{token}", SCOPE_NONE, "unsubscribe", "*", ROUTE_LINKS, r_unsubscribe},
 };
 const size_t route_count = ARRAY_SIZE(route_table);

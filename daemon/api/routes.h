@@ -11,10 +11,21 @@
 #include "auth.h"
 #include "route_params.h"
 
-struct daemon;
 struct http_req;
 
-typedef void (*route_fn)(struct daemon *d, struct http_req *req, const struct route_params *p);
+/* The module a route belongs to: its handler is given that module's
+ * context (struct router's module[]), nothing wider. */
+enum route_module {
+    ROUTE_SOURCES,  /* hooks, /healthz, /v1/sinks: the running sources and stages */
+    ROUTE_METRICS,  /* /metrics, /v1/sources */
+    ROUTE_FEED,     /* /v1/interactions */
+    ROUTE_OUTBOX,   /* /v1/messages */
+    ROUTE_CONTACTS, /* /v1/contacts... */
+    ROUTE_LINKS,    /* /v1/links, /t/, /u/ */
+    ROUTE_MODULES
+};
+
+typedef void (*route_fn)(void *ctx, struct http_req *req, const struct route_params *p);
 
 struct route {
     /* Space-separated, e.g. "GET HEAD"; "*" for any method (a plugin's
@@ -32,6 +43,7 @@ struct route {
      * refused with 400.  "*": the query is not checked (hooks hand it to
      * the plugin; link clicks carry scanners' utm_* parameters). */
     const char *query;
+    enum route_module module;
     route_fn fn;
 };
 
