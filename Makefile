@@ -124,7 +124,7 @@ TEST_PLUGIN_SO := $(foreach v,$(TEST_VARIANTS),$(TEST_PLUGIN_DIR)/$(firstword $(
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench install \
+.PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench bench-baseline install \
         clean format sdk layers
 
 all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk
@@ -295,8 +295,28 @@ $(BUILD)/bench/store: bench/store.c $(CORE_OBJ) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 
-bench: all deps-bench $(BUILD)/bench/store
-	@set -e; for b in bench/*; do \
+# The baseline bench/ingest runs beside this build: the commit named in
+# bench/BASELINE (override with BENCH_BASELINE=<commit>, or BENCH_BASELINE=
+# for none), built from the repository's history into $(BUILD)/baseline-<commit>.
+BENCH_BASELINE ?= $(shell cat bench/BASELINE 2>/dev/null)
+BASELINE_DIR := $(abspath $(BUILD))/baseline-$(BENCH_BASELINE)
+
+bench-baseline: deps
+	@set -e; [ -n "$(BENCH_BASELINE)" ] || exit 0; \
+	if [ -x "$(BASELINE_DIR)/build/kanald" ] && [ -f "$(BASELINE_DIR)/build/plugins/webhook.so" ]; then exit 0; fi; \
+	if ! git rev-parse -q --verify "$(BENCH_BASELINE)^{commit}" >/dev/null 2>&1; then \
+	  echo "bench: baseline $(BENCH_BASELINE) is not in this repository's history; no baseline run" >&2; exit 0; fi; \
+	echo "bench: building the baseline $(BENCH_BASELINE) in $(BASELINE_DIR)"; \
+	rm -rf "$(BASELINE_DIR)"; mkdir -p "$(BASELINE_DIR)/src"; \
+	git archive "$(BENCH_BASELINE)" | tar -x -C "$(BASELINE_DIR)/src"; \
+	$(MAKE) --no-print-directory -C "$(BASELINE_DIR)/src" BUILD="$(BASELINE_DIR)/build" \
+	    "$(BASELINE_DIR)/build/kanald" "$(BASELINE_DIR)/build/plugins/webhook.so" >"$(BASELINE_DIR)/build.log" 2>&1 || \
+	  { echo "bench: the baseline $(BENCH_BASELINE) did not build (see $(BASELINE_DIR)/build.log)" >&2; exit 1; }
+
+bench: all deps-bench bench-baseline $(BUILD)/bench/store
+	@set -e; if [ -x "$(BASELINE_DIR)/build/kanald" ]; then \
+	  export KANAL_BENCH_BASELINE_BUILD="$(BASELINE_DIR)/build" KANAL_BENCH_BASELINE="$(BENCH_BASELINE)"; fi; \
+	for b in bench/*; do \
 	  [ -x "$$b" ] && [ -f "$$b" ] || continue; echo "== $$b"; KANAL_BUILD=$(abspath $(BUILD)) $$b; \
 	done
 
