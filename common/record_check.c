@@ -27,14 +27,17 @@ static const char *const party_fields[] = {KANAL_PARTY_FIELDS};
 static const char *const attachment_fields[] = {KANAL_ATTACHMENT_FIELDS};
 static const char *const event_fields[] = {KANAL_EVENT_FIELDS};
 /* Optional members that only need to be strings. */
-static const char *const plain_strings[] = {"thread", "reply_to", "subject",
-                                            "text",   "campaign", "contact"};
+static const enum record_field plain_strings[] = {RF_THREAD, RF_REPLY_TO, RF_SUBJECT,
+                                                  RF_TEXT,   RF_CAMPAIGN, RF_CONTACT};
 
 struct check {
     enum record_check_mode mode;
     char *err;
     size_t err_len;
 };
+
+_Static_assert(LEN(record_fields) == RF_COUNT, "enum record_field follows KANAL_RECORD_FIELDS");
+_Static_assert(LEN(party_fields) == PF_COUNT, "enum party_field follows KANAL_PARTY_FIELDS");
 
 static int fail(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct check *c, const char *fmt, ...)
@@ -207,6 +210,54 @@ static int only_fields(struct check *c, json_t *obj, const char *where, const ch
     return 0;
 }
 
+/* Every member of obj into out[] by its index in allowed (absent: NULL),
+ * in one walk: a member not in allowed fails, as only_fields. */
+static int collect(struct check *c, json_t *obj, const char *where, const char *const *allowed,
+                   size_t n, json_t **out)
+{
+    const char *key;
+    json_t *v;
+    memset(out, 0, n * sizeof *out);
+    json_object_foreach(obj, key, v)
+    {
+        size_t i = 0;
+        while (i < n && strcmp(key, allowed[i]) != 0)
+            i++;
+        if (i == n)
+            return fail(c, "field '%s%s' is not part of schema v1", where, key);
+        out[i] = v;
+    }
+    return 0;
+}
+
+/* A collected member; in emitted mode null counts as absent. */
+static json_t *got(const struct check *c, json_t *v)
+{
+    return c->mode == RECORD_CHECK_EMITTED && json_is_null(v) ? NULL : v;
+}
+
+/* A collected string member or absent: 0 with *out the string (or NULL). */
+static int got_string(struct check *c, json_t *v, const char *where, const char *name,
+                      const char **out)
+{
+    v = got(c, v);
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (!json_is_string(v))
+        return fail(c, "field '%s%s' must be a string", where, name);
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return fail(c, "field '%s%s' contains a NUL character", where, name);
+    *out = json_string_value(v);
+    return 0;
+}
+
+void record_party_members(json_t *p, json_t *out[PF_COUNT])
+{
+    struct check c = {.mode = RECORD_CHECK_STORED};
+    (void)collect(&c, p, "", party_fields, PF_COUNT, out); /* checked: cannot fail */
+}
+
 /* "from", or "to[3]": the name of a party in messages. */
 static const char *party_name(char *buf, size_t n, const char *list, long i)
 {
@@ -216,16 +267,16 @@ static const char *party_name(char *buf, size_t n, const char *list, long i)
     return buf;
 }
 
-static int party_strings(struct check *c, json_t *p, const char *where, const char **handle,
-                         const char **role, const char **trust)
+static int party_strings(struct check *c, json_t *p, const char *where, json_t **m,
+                         const char **handle, const char **role, const char **trust)
 {
     const char *name;
     int r;
-    if ((r = only_fields(c, p, where, party_fields, LEN(party_fields))) ||
-        (r = opt_string(c, p, where, "handle", handle)) ||
-        (r = opt_string(c, p, where, "name", &name)) ||
-        (r = opt_string(c, p, where, "role", role)) ||
-        (r = opt_string(c, p, where, "trust", trust)))
+    if ((r = collect(c, p, where, party_fields, PF_COUNT, m)) ||
+        (r = got_string(c, m[PF_HANDLE], where, "handle", handle)) ||
+        (r = got_string(c, m[PF_NAME], where, "name", &name)) ||
+        (r = got_string(c, m[PF_ROLE], where, "role", role)) ||
+        (r = got_string(c, m[PF_TRUST], where, "trust", trust)))
         return r;
     return 0;
 }
@@ -241,10 +292,11 @@ static int check_party(struct check *c, json_t *p, const char *list, long i)
         return fail(c, "field '%s' must be an object {handle, name, role, handles}",
                     party_name(name, sizeof name, list, i));
     const char *handle, *role, *trust;
+    json_t *m[PF_COUNT];
     /* The party's name is made for a message only: on failure, again with it. */
-    if (party_strings(c, p, "", &handle, &role, &trust)) {
+    if (party_strings(c, p, "", m, &handle, &role, &trust)) {
         snprintf(w, sizeof w, "%s.", party_name(name, sizeof name, list, i));
-        return party_strings(c, p, w, &handle, &role, &trust);
+        return party_strings(c, p, w, m, &handle, &role, &trust);
     }
     if (!handle)
         return fail(c, "field '%s.handle' is required", PN);
@@ -256,7 +308,7 @@ static int check_party(struct check *c, json_t *p, const char *list, long i)
         return fail(c, "field '%s.role' must be customer or brand", PN);
     if (trust && !in_list(trust, trusts, LEN(trusts)))
         return fail(c, "field '%s.trust' must be verified or asserted", PN);
-    json_t *hs = member(c, p, "handles");
+    json_t *hs = got(c, m[PF_HANDLES]);
     if (!hs && stored)
         return fail(c, "field '%s.handles' is required", PN);
     if (hs && !json_is_array(hs))
@@ -278,9 +330,9 @@ static int check_party(struct check *c, json_t *p, const char *list, long i)
 }
 #undef PN
 
-static int check_parties(struct check *c, json_t *rec, const char *list)
+static int check_parties(struct check *c, json_t *a, const char *list)
 {
-    json_t *a = member(c, rec, list);
+    a = got(c, a);
     if (!a)
         return c->mode == RECORD_CHECK_STORED ? fail(c, "field '%s' is required", list) : 0;
     if (!json_is_array(a))
@@ -350,33 +402,34 @@ static int check_event(struct check *c, json_t *e)
 }
 
 /* v, seq, id, source, received_at: the host's fields. */
-static int check_host_fields(struct check *c, json_t *rec)
+static int check_host_fields(struct check *c, json_t *rec, json_t *const *f)
 {
-    json_t *v = member(c, rec, "v");
+    json_t *v = got(c, f[RF_V]);
     if (c->mode == RECORD_CHECK_EMITTED) {
         /* annotations come from processors ([processor NAME]), after this. */
-        static const char *const assigned[] = {"seq", "id", "received_at", "annotations"};
+        static const enum record_field assigned[] = {RF_SEQ, RF_ID, RF_RECEIVED_AT, RF_ANNOTATIONS};
         for (size_t i = 0; i < LEN(assigned); i++)
-            if (json_object_get(rec, assigned[i]))
-                return fail(c, "field '%s' is assigned by kanald; leave it out", assigned[i]);
+            if (f[assigned[i]])
+                return fail(c, "field '%s' is assigned by kanald; leave it out",
+                            record_fields[assigned[i]]);
         if (v && !(json_is_integer(v) && json_integer_value(v) == 1))
             return fail(c, "field 'v' must be 1 (this kanald writes schema version 1)");
         const char *source;
-        return opt_string(c, rec, "", "source", &source);
+        return got_string(c, f[RF_SOURCE], "", "source", &source);
     }
     for (size_t i = 0; i < LEN(required_fields); i++)
         if (!json_object_get(rec, required_fields[i]))
             return fail(c, "field '%s' is required", required_fields[i]);
     if (!(json_is_integer(v) && json_integer_value(v) == 1))
         return fail(c, "field 'v' must be 1");
-    json_t *seq = json_object_get(rec, "seq");
+    json_t *seq = f[RF_SEQ];
     if (!json_is_integer(seq) || json_integer_value(seq) < 1)
         return fail(c, "field 'seq' must be a positive integer");
     const char *id, *source, *received;
     int r;
-    if ((r = opt_string(c, rec, "", "id", &id)) ||
-        (r = opt_string(c, rec, "", "source", &source)) ||
-        (r = opt_string(c, rec, "", "received_at", &received)))
+    if ((r = got_string(c, f[RF_ID], "", "id", &id)) ||
+        (r = got_string(c, f[RF_SOURCE], "", "source", &source)) ||
+        (r = got_string(c, f[RF_RECEIVED_AT], "", "received_at", &received)))
         return r;
     if (utf8_length(id) < 5)
         return fail(c, "field 'id' must be a string of 5 or more characters");
@@ -389,24 +442,31 @@ static int check_host_fields(struct check *c, json_t *rec)
 
 int record_check(json_t *rec, enum record_check_mode mode, char *err, size_t err_len)
 {
+    struct record_view view;
+    return record_check_view(rec, mode, &view, err, err_len);
+}
+
+int record_check_view(json_t *rec, enum record_check_mode mode, struct record_view *view, char *err,
+                      size_t err_len)
+{
     struct check c0 = {.mode = mode, .err = err, .err_len = err_len}, *c = &c0;
+    json_t **f = view->f;
     int stored = mode == RECORD_CHECK_STORED;
     int r;
     if (!json_is_object(rec))
         return fail(c, "a record must be a JSON object");
-    if ((r = only_fields(c, rec, "", record_fields, LEN(record_fields))) ||
-        (r = check_host_fields(c, rec)))
+    if ((r = collect(c, rec, "", record_fields, RF_COUNT, f)) || (r = check_host_fields(c, rec, f)))
         return r;
     const char *channel, *kind, *direction, *occurred, *ext, *status, *s;
-    if ((r = opt_string(c, rec, "", "channel", &channel)) ||
-        (r = opt_string(c, rec, "", "kind", &kind)) ||
-        (r = opt_string(c, rec, "", "direction", &direction)) ||
-        (r = opt_string(c, rec, "", "occurred_at", &occurred)) ||
-        (r = opt_string(c, rec, "", "external_id", &ext)) ||
-        (r = opt_string(c, rec, "", "status", &status)))
+    if ((r = got_string(c, f[RF_CHANNEL], "", "channel", &channel)) ||
+        (r = got_string(c, f[RF_KIND], "", "kind", &kind)) ||
+        (r = got_string(c, f[RF_DIRECTION], "", "direction", &direction)) ||
+        (r = got_string(c, f[RF_OCCURRED_AT], "", "occurred_at", &occurred)) ||
+        (r = got_string(c, f[RF_EXTERNAL_ID], "", "external_id", &ext)) ||
+        (r = got_string(c, f[RF_STATUS], "", "status", &status)))
         return r;
     for (size_t i = 0; i < LEN(plain_strings); i++)
-        if ((r = opt_string(c, rec, "", plain_strings[i], &s)))
+        if ((r = got_string(c, f[plain_strings[i]], "", record_fields[plain_strings[i]], &s)))
             return r;
     if (!kind)
         return fail(c, "field 'kind' is required");
@@ -430,10 +490,10 @@ int record_check(json_t *rec, enum record_check_mode mode, char *err, size_t err
         return fail(c, "field 'status' must be sent, delivered, read or failed");
     if (stored && !is_time(occurred))
         return fail(c, "field 'occurred_at' is not an RFC 3339 UTC time with milliseconds");
-    json_t *meta = member(c, rec, "meta");
+    json_t *meta = got(c, f[RF_META]);
     if (meta && !json_is_object(meta))
         return fail(c, "field 'meta' must be an object");
-    json_t *ann = member(c, rec, "annotations");
+    json_t *ann = got(c, f[RF_ANNOTATIONS]);
     if (ann) {
         if (!json_is_object(ann))
             return fail(c, "field 'annotations' must be an object");
@@ -451,16 +511,17 @@ int record_check(json_t *rec, enum record_check_mode mode, char *err, size_t err
     if (!stored && meta && !depth_within(meta, KANAL_MAX_DEPTH - 1))
         return fail(c, "field 'meta' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
 
-    json_t *from = member(c, rec, "from");
+    json_t *from = got(c, f[RF_FROM]);
     if (from) {
         if ((r = check_party(c, from, "from", -1)))
             return r;
     } else if (record_check_needs_from(kind)) {
         return fail(c, "field 'from' is required for kind '%s'", kind);
     }
-    if ((r = check_parties(c, rec, "to")) || (r = check_parties(c, rec, "mentions")) ||
-        (r = check_attachments(c, member(c, rec, "attachments"))) ||
-        (r = check_event(c, member(c, rec, "event"))))
+    if ((r = check_parties(c, f[RF_TO], "to")) ||
+        (r = check_parties(c, f[RF_MENTIONS], "mentions")) ||
+        (r = check_attachments(c, got(c, f[RF_ATTACHMENTS]))) ||
+        (r = check_event(c, got(c, f[RF_EVENT]))))
         return r;
     return 0;
 }

@@ -28,6 +28,50 @@ enum record_check_mode {
  * ("field 'to[1].role' must be customer or brand"), written to err. */
 int record_check(json_t *rec, enum record_check_mode mode, char *err, size_t err_len);
 
+/* A record's members by name, in KANAL_RECORD_FIELDS' order: the check
+ * reads every member once, and kanald's normalization reads them from here
+ * instead of looking each up again. */
+enum record_field {
+    RF_V,
+    RF_SEQ,
+    RF_ID,
+    RF_SOURCE,
+    RF_CHANNEL,
+    RF_KIND,
+    RF_DIRECTION,
+    RF_OCCURRED_AT,
+    RF_RECEIVED_AT,
+    RF_EXTERNAL_ID,
+    RF_THREAD,
+    RF_REPLY_TO,
+    RF_FROM,
+    RF_TO,
+    RF_MENTIONS,
+    RF_SUBJECT,
+    RF_TEXT,
+    RF_ATTACHMENTS,
+    RF_EVENT,
+    RF_CAMPAIGN,
+    RF_STATUS,
+    RF_CONTACT,
+    RF_META,
+    RF_RAW,
+    RF_ANNOTATIONS,
+    RF_COUNT
+};
+/* A party's members, in KANAL_PARTY_FIELDS' order. */
+enum party_field { PF_HANDLE, PF_NAME, PF_ROLE, PF_HANDLES, PF_TRUST, PF_COUNT };
+/* The members as they are (null included), borrowed from the record. */
+struct record_view {
+    json_t *f[RF_COUNT];
+};
+
+/* record_check that also fills view (on success). */
+int record_check_view(json_t *rec, enum record_check_mode mode, struct record_view *view, char *err,
+                      size_t err_len);
+/* The members of party p (an object that passed the check) in out. */
+void record_party_members(json_t *p, json_t *out[PF_COUNT]);
+
 /* 1 when kind is one of schema v1's kinds. */
 int record_check_kind(const char *kind);
 /* 1 when a record of this kind needs a "from" party. */

@@ -50,11 +50,11 @@ int record_kind_valid(const char *kind)
     return record_check_kind(kind);
 }
 
-/* A string member of a record that passed record_check, or NULL when it
- * is absent or null. */
-static const char *str(json_t *obj, const char *name)
+/* A member of a record that passed record_check as a string, or NULL when
+ * it is absent or null. */
+static const char *str(json_t *v)
 {
-    return json_string_value(json_object_get(obj, name));
+    return json_string_value(v);
 }
 
 static int check_time(struct check *c, const char *where, const char *value, char out[32])
@@ -105,8 +105,10 @@ static const char *field_path(char *w, size_t n, const char *where, const char *
 static int party(struct check *c, json_t *in, const char *where, json_t **out)
 {
     char w[64];
-    const char *handle = str(in, "handle"), *name = str(in, "name"), *role = str(in, "role");
-    const char *trust = str(in, "trust");
+    json_t *m[PF_COUNT];
+    record_party_members(in, m);
+    const char *handle = str(m[PF_HANDLE]), *name = str(m[PF_NAME]), *role = str(m[PF_ROLE]);
+    const char *trust = str(m[PF_TRUST]);
     int r;
     /* The source's option overrides the plugin's mark; only "verified" is
      * stored, so that an unmarked party reads as asserted everywhere. */
@@ -121,12 +123,12 @@ static int party(struct check *c, json_t *in, const char *where, json_t **out)
     }
     set_new(p, "handle", h);
     if (name)
-        set_shared(p, "name", json_object_get(in, "name"));
+        set_shared(p, "name", m[PF_NAME]);
     set_new(p, "role", ascii_string(role ? role : "customer")); /* one of roles */
     /* handles lists every identifier of the party, the main one first. */
     json_t *list = json_array();
     json_array_append(list, h);
-    json_t *hs = json_object_get(in, "handles");
+    json_t *hs = m[PF_HANDLES];
     if (json_is_array(hs)) { /* record_check: an array of strings, or absent or null */
         size_t i;
         json_t *e;
@@ -204,7 +206,8 @@ static int event(struct check *c, json_t *in, json_t **out)
     *out = NULL;
     if (!json_is_object(in)) /* record_check: an object, or absent or null */
         return 0;
-    const char *id = str(in, "id"), *name = str(in, "name"), *starts = str(in, "starts_at");
+    const char *id = str(json_object_get(in, "id")), *name = str(json_object_get(in, "name")),
+               *starts = str(json_object_get(in, "starts_at"));
     int r;
     char ts[32];
     if (starts && (r = check_time(c, "event.starts_at", starts, ts)))
@@ -225,42 +228,38 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
     json_t *rec = NULL, *from = NULL, *to = NULL, *mentions = NULL, *att = NULL, *ev = NULL;
     int r;
     *out = NULL;
-    if ((r = record_check(in, RECORD_CHECK_EMITTED, err, err_len)))
+    struct record_view view;
+    json_t *const *f = view.f;
+    if ((r = record_check_view(in, RECORD_CHECK_EMITTED, &view, err, err_len)))
         return r;
 
-    /* What passed the check is read without checking again. */
-    const char *source = str(in, "source"), *channel = str(in, "channel");
-    const char *kind = str(in, "kind"), *occurred = str(in, "occurred_at");
-    const char *external_id = str(in, "external_id");
-    const char *optional[7];
-    static const char *const optional_names[7] = {"thread", "reply_to", "subject", "text",
-                                                  "campaign", "status",   "contact"};
-    for (size_t i = 0; i < ARRAY_SIZE(optional_names); i++)
-        optional[i] = str(in, optional_names[i]);
+    /* What passed the check is read without checking or looking it up again. */
+    const char *source = str(f[RF_SOURCE]), *channel = str(f[RF_CHANNEL]);
+    const char *kind = str(f[RF_KIND]), *occurred = str(f[RF_OCCURRED_AT]);
+    const char *external_id = str(f[RF_EXTERNAL_ID]);
     if (source && strcmp(source, ctx->source) != 0)
         return fail(&c, "field 'source' is '%.64s' but the record comes from source '%s'", source,
                     ctx->source);
-    const char *status = optional[5];
     char occurred_buf[32];
     if (occurred && (r = check_time(&c, "occurred_at", occurred, occurred_buf)))
         return r;
-    json_t *meta = json_object_get(in, "meta");
+    json_t *meta = f[RF_META];
     /* raw is kept as given, one level below the record: what nests deeper
      * than the writer and feed readers take is refused here, not in the
      * commit it would share with other records (meta: record_check). */
-    json_t *raw = json_object_get(in, "raw");
+    json_t *raw = f[RF_RAW];
     int keep_raw = raw && !json_is_null(raw) && (ctx->keep_raw || strcmp(kind, "unknown") == 0);
     if (keep_raw && !record_check_depth(raw, KANAL_MAX_DEPTH - 1))
         return fail(&c, "field 'raw' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
 
-    json_t *fin = json_object_get(in, "from");
+    json_t *fin = f[RF_FROM];
     if (json_is_object(fin) && (r = party(&c, fin, "from", &from)))
         goto fail;
-    if ((r = party_list(&c, json_object_get(in, "to"), "to", &to)) ||
-        (r = party_list(&c, json_object_get(in, "mentions"), "mentions", &mentions)) ||
-        (r = event(&c, json_object_get(in, "event"), &ev)))
+    if ((r = party_list(&c, f[RF_TO], "to", &to)) ||
+        (r = party_list(&c, f[RF_MENTIONS], "mentions", &mentions)) ||
+        (r = event(&c, f[RF_EVENT], &ev)))
         goto fail;
-    att = attachments(json_object_get(in, "attachments"));
+    att = attachments(f[RF_ATTACHMENTS]);
 
     rec = json_object();
     char id[MAX_EXTERNAL_ID + 160];
@@ -282,33 +281,33 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
     set_new(rec, "id", idv);
     set_new(rec, "source", ascii_string(ctx->source)); /* a checked source name */
     set_new(rec, "channel", json_string(channel ? channel : ctx->channel));
-    set_shared(rec, "kind", json_object_get(in, "kind"));
-    set_shared(rec, "direction", json_object_get(in, "direction"));
+    set_shared(rec, "kind", f[RF_KIND]);
+    set_shared(rec, "direction", f[RF_DIRECTION]);
     set_new(rec, "occurred_at", ascii_string(occurred ? occurred_buf : ctx->received_at));
     set_new(rec, "received_at", ascii_string(ctx->received_at));
     /* Strings already checked are shared with the input, not copied. */
-    set_shared(rec, "external_id", json_object_get(in, "external_id"));
-    if (optional[0])
-        set_shared(rec, "thread", json_object_get(in, "thread"));
-    if (optional[1])
-        set_shared(rec, "reply_to", json_object_get(in, "reply_to"));
+    set_shared(rec, "external_id", f[RF_EXTERNAL_ID]);
+    if (str(f[RF_THREAD]))
+        set_shared(rec, "thread", f[RF_THREAD]);
+    if (str(f[RF_REPLY_TO]))
+        set_shared(rec, "reply_to", f[RF_REPLY_TO]);
     if (from)
         set_new(rec, "from", from);
     set_new(rec, "to", to);
     set_new(rec, "mentions", mentions);
-    if (optional[2])
-        set_shared(rec, "subject", json_object_get(in, "subject"));
-    if (optional[3])
-        set_shared(rec, "text", json_object_get(in, "text"));
+    if (str(f[RF_SUBJECT]))
+        set_shared(rec, "subject", f[RF_SUBJECT]);
+    if (str(f[RF_TEXT]))
+        set_shared(rec, "text", f[RF_TEXT]);
     set_new(rec, "attachments", att);
     if (ev)
         set_new(rec, "event", ev);
-    if (optional[4])
-        set_shared(rec, "campaign", json_object_get(in, "campaign"));
-    if (status)
-        set_shared(rec, "status", json_object_get(in, "status"));
-    if (optional[6])
-        set_shared(rec, "contact", json_object_get(in, "contact"));
+    if (str(f[RF_CAMPAIGN]))
+        set_shared(rec, "campaign", f[RF_CAMPAIGN]);
+    if (str(f[RF_STATUS]))
+        set_shared(rec, "status", f[RF_STATUS]);
+    if (str(f[RF_CONTACT]))
+        set_shared(rec, "contact", f[RF_CONTACT]);
     if (meta && json_is_object(meta))
         set_shared(rec, "meta", meta);
     else

@@ -41,6 +41,19 @@ int kanal_kit_buf_add(struct kanal_kit_buf *b, const char *s, size_t n)
     return 0;
 }
 
+size_t kanal_kit_u64(char out[24], uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
 int kanal_kit_buf_printf(struct kanal_kit_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -47,6 +47,8 @@ int kanal_kit_buf_add(struct kanal_kit_buf *b, const char *s, size_t n);
 /** Append formatted text. @return 0 or -ENOMEM */
 int kanal_kit_buf_printf(struct kanal_kit_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/** Write v in decimal to out, NUL-terminated. @return its length */
+size_t kanal_kit_u64(char out[24], uint64_t v);
 /**
  * Append s[0..n) as a quoted JSON string: '"', '\\' and control characters
  * escaped.  The text must be UTF-8 (see kanal_kit_utf8_valid); a NUL byte
