@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "contacts_api.h"
 #include "daemon.h"
 #include "error.h"
 #include "feed.h"
@@ -287,6 +288,74 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 }
 
 
+/* The links' context (ROUTE_LINKS) and the outbox's ties (outbox_api.h):
+ * what each takes of the running sources, the contacts and the links. */
+static struct links links;
+static struct outbox_ties outbox_ties;
+
+static struct kanal_source *find_source(void *arg, const char *name)
+{
+    return daemon_find_source(arg, name);
+}
+
+static int is_stopping(void *arg)
+{
+    return ((struct daemon *)arg)->stopping;
+}
+
+static void describe_source(struct kanal_source *src, struct outbox_source *out)
+{
+    *out = (struct outbox_source){.src = src,
+                                  .channel = src->plugin->name,
+                                  .can_send = src->plugin->send != NULL,
+                                  .default_country = src->sc.default_country,
+                                  .keep_raw = src->sc.keep_raw,
+                                  .send_concurrency = src->sc.send_concurrency,
+                                  .send_rate = src->sc.send_rate,
+                                  .send_max_attempts = src->sc.send_max_attempts,
+                                  .send_max_age_ms = src->sc.send_max_age_ms};
+    if (strcmp(src->plugin->name, "facebook") == 0)
+        out->page_id = host_api.config_string(src, "page_id");
+}
+
+static int send_message(struct kanal_source *src, const struct kanal_send_request *msg)
+{
+    return src->plugin->send(src->state, msg);
+}
+
+static int opted_out(void *arg, const char *handle, const char *channel)
+{
+    return contacts_opted_out(arg, handle, channel);
+}
+
+static void links_and_outbox_setup(struct daemon *d)
+{
+    links = (struct links){.store = &d->store,
+                           .writer = &d->writer,
+                           .cfg = &d->cfg,
+                           .sources = d,
+                           .find_source = find_source,
+                           .normalize_handle = host_api.normalize_handle};
+    d->links = &links;
+    outbox_ties = (struct outbox_ties){.loop = d->loop,
+                                       .store = &d->store,
+                                       .writer = &d->writer,
+                                       .sources = d,
+                                       .find_source = find_source,
+                                       .stopping = is_stopping,
+                                       .describe = describe_source,
+                                       .source_ref = source_ref,
+                                       .source_unref = source_unref,
+                                       .send = send_message,
+                                       .normalize_handle = host_api.normalize_handle,
+                                       .contacts = d,
+                                       .opted_out = opted_out,
+                                       .links = &links};
+    struct outbox_env oenv;
+    outbox_env_of(&outbox_ties, &oenv);
+    d->outbox = outbox_new(&oenv);
+}
+
 /* After each drain of commits: wake the feed's long-polls, then the sinks. */
 static void after_commits(void *arg)
 {
@@ -401,9 +470,7 @@ int main(int argc, char **argv)
     d->writer.after_completions = after_commits;
     d->writer.after_arg = d;
     d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
-    struct outbox_env oenv;
-    outbox_env_of(d, &oenv);
-    d->outbox = outbox_new(&oenv);
+    links_and_outbox_setup(d);
     d->metrics = metrics_new();
     d->count_records = metrics_count_records;
 
@@ -411,6 +478,8 @@ int main(int argc, char **argv)
     router.tokens = d->tokens;
     for (int m = 0; m < ROUTE_MODULES; m++)
         router.module[m] = d;
+    router.module[ROUTE_LINKS] = &links;
+    router.module[ROUTE_OUTBOX] = d->outbox;
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);
@@ -469,7 +538,7 @@ int main(int argc, char **argv)
     log_notice("stopped");
 out_store:
     metrics_free(d->metrics);
-    links_free(d);
+    links_free(&links);
     auth_free(d->tokens);
     store_close(&d->store);
 out_config:

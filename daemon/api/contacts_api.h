@@ -41,8 +41,4 @@ void contacts_merge_route(struct daemon *d, struct http_req *req, const char *id
 /* erase.c: DELETE /v1/contacts/<id>. */
 void erase_contact(struct daemon *d, struct http_req *req, const char *id);
 
-/* links.c: POST /v1/links and GET /t/<token>. */
-void links_create(struct daemon *d, struct http_req *req);
-void links_click(struct daemon *d, struct http_req *req, const char *token);
-
 #endif

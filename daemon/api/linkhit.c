@@ -1,4 +1,6 @@
-/* A hit on a tracking link: GET /t/<token> records a `click` and redirects.
+/* A hit on a link: GET, HEAD or POST on /t/<token> and /u/<token> finds the
+ * link; an unsubscribe link's page and opt-out are unsub.c's.  GET on a
+ * tracking link records a `click` and redirects.
  * The link is public, so what a client can make kanald keep is bounded:
  * hits are recorded at most [kanald] link_rate times per token and
  * link_rate_client times per client address a minute (token buckets, so a
@@ -17,42 +19,16 @@
 
 #include <jansson.h>
 
+#include "config.h"
 #include "contacts.h"
 #include "crypto.h"
-#include "daemon.h"
 #include "http.h"
+#include "linkhit.h"
 #include "links.h"
 #include "log.h"
+#include "unsub.h"
 #include "util.h"
-
-struct link_state *links_state(struct daemon *d)
-{
-    size_t cap = (size_t)d->cfg->link_rate_table;
-    struct link_state *ls = d->links;
-    if (ls && ls->cap == cap)
-        return ls;
-    if (!ls) {
-        ls = d->links = xcalloc(1, sizeof *ls);
-        crypto_random(ls->seed, sizeof ls->seed);
-    }
-    /* First use, or a reload changed the bound: start counting afresh. */
-    free(ls->slots);
-    ls->cap = cap;
-    ls->size = 16;
-    while (ls->size < 2 * cap)
-        ls->size *= 2;
-    ls->slots = xcalloc(ls->size, sizeof *ls->slots);
-    ls->live = 0;
-    return ls;
-}
-
-void links_free(struct daemon *d)
-{
-    if (d->links)
-        free(d->links->slots);
-    free(d->links);
-    d->links = NULL;
-}
+#include "writer.h"
 
 /* Keyed, so that nobody can pick tokens or addresses that collide. */
 static uint64_t slot_key(const struct link_state *ls, char kind, const char *s)
@@ -130,67 +106,19 @@ const char *links_client_key(const char *peer, char out[INET6_ADDRSTRLEN])
     return inet_ntop(AF_INET6, &a, out, INET6_ADDRSTRLEN) ? out : peer;
 }
 
-int links_rate_ok(struct daemon *d, struct http_req *req, const char *token)
+int links_rate_ok(struct links *l, struct http_req *req, const char *token)
 {
-    struct link_state *ls = links_state(d);
+    struct link_state *ls = links_state(l);
     int64_t now = util_now_ms();
     /* Both are taken, so a client cannot spread one token's budget. */
-    int tok = count_hit(ls, slot_key(ls, 't', token), now, d->cfg->link_rate);
+    int tok = count_hit(ls, slot_key(ls, 't', token), now, (*l->cfg)->link_rate);
     char client[INET6_ADDRSTRLEN];
     int cli = count_hit(ls, slot_key(ls, 'c', links_client_key(req->peer, client)), now,
-                        d->cfg->link_rate_client);
+                        (*l->cfg)->link_rate_client);
     if (tok && cli)
         return 1;
     ls->stats.limited++;
     return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80             ? 1
-                 : (s[0] & 0xE0) == 0xC0 ? 2
-                 : (s[0] & 0xF0) == 0xE0 ? 3
-                 : (s[0] & 0xF8) == 0xF0 ? 4
-                                         : 0;
-    if (!len || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    uint32_t c = len == 1 ? s[0] : len == 2 ? s[0] & 0x1Fu : len == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
-    for (size_t i = 1; i < len; i++)
-        c = (c << 6) | (s[i] & 0x3Fu);
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0; /* overlong, beyond Unicode, or a surrogate */
-    return len;
-}
-
-json_t *links_clean_text(const char *in, size_t max)
-{
-    const unsigned char *s = (const unsigned char *)in;
-    size_t n = strlen(in), o = 0;
-    char *out = xmalloc(max + 1);
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_len(s + i, n - i);
-        const char *piece = (const char *)s + i;
-        size_t pl = l;
-        if (!l || (l == 1 && (s[i] < 0x20 || s[i] == 0x7F))) {
-            piece = "\xEF\xBF\xBD"; /* U+FFFD */
-            pl = 3;
-            l = 1;
-        }
-        if (o + pl > max)
-            break; /* cut before a character, never inside one */
-        memcpy(out + o, piece, pl);
-        o += pl;
-        i += l;
-    }
-    out[o] = '\0';
-    json_t *j = json_string(out);
-    free(out);
-    return j;
 }
 
 /* Substrings (lower case) of User-Agents of mail gateways' link scanners and
@@ -203,7 +131,7 @@ static const char *const scanner_agents[] = {
     "libwww",          "scanner",
 };
 
-static const char *bot_reason(struct daemon *d, struct http_req *req, json_t *link)
+static const char *bot_reason(struct links *l, struct http_req *req, json_t *link)
 {
     if (req->head_only)
         return "head";
@@ -222,7 +150,7 @@ static const char *bot_reason(struct daemon *d, struct http_req *req, json_t *li
     int64_t at = json_integer_value(json_object_get(link, "sent_ms"));
     if (!at)
         util_parse_time(json_string_value(json_object_get(link, "created_at")), &at);
-    if (at && util_now_ms() - at < d->cfg->link_bot_window_ms)
+    if (at && util_now_ms() - at < (*l->cfg)->link_bot_window_ms)
         return "too_soon";
     return NULL;
 }
@@ -266,10 +194,10 @@ static void click_done(struct write_item *it)
     write_item_free(it);
 }
 
-void links_hit_click(struct daemon *d, struct http_req *req, const char *token, json_t *link)
+static void hit_click(struct links *l, struct http_req *req, const char *token, json_t *link)
 {
     const char *target = json_string_value(json_object_get(link, "target"));
-    if (!links_rate_ok(d, req, token)) {
+    if (!links_rate_ok(l, req, token)) {
         redirect(req, target ? target : "/");
         json_decref(link);
         return;
@@ -281,18 +209,18 @@ void links_hit_click(struct daemon *d, struct http_req *req, const char *token, 
     crypto_hex_encode(r, sizeof r, rnd);
     snprintf(ext, sizeof ext, "%s-%lld-%s", token, (long long)util_now_ms(), rnd);
     json_t *meta = json_pack("{s:s,s:O}", "token", token, "url", json_object_get(link, "target"));
-    size_t max = (size_t)d->cfg->link_field_max;
+    size_t max = (size_t)(*l->cfg)->link_field_max;
     const char *ua = http_req_header(req, "User-Agent");
     if (ua)
         json_object_set_new(meta, "user_agent", links_clean_text(ua, max));
     const char *ref = http_req_header(req, "Referer");
     if (ref)
         json_object_set_new(meta, "referer", links_clean_text(ref, max));
-    const char *why = bot_reason(d, req, link);
+    const char *why = bot_reason(l, req, link);
     json_object_set_new(meta, "suspected_bot", json_boolean(why != NULL));
     if (why) {
         json_object_set_new(meta, "bot_reason", json_string(why));
-        links_state(d)->stats.suspected_bots++;
+        links_state(l)->stats.suspected_bots++;
     }
     json_t *rec = contacts_system_record("click", ext, contact, meta);
     char from[64];
@@ -311,5 +239,40 @@ void links_hit_click(struct daemon *d, struct http_req *req, const char *token, 
     it->apply = apply_click;
     it->done = click_done;
     it->arg = op;
-    writer_submit(&d->writer, it);
+    writer_submit(l->writer, it);
+}
+
+void links_route(struct links *l, struct http_req *req, const char *token, int unsub)
+{
+    req->route = unsub ? "unsubscribe" : "click";
+    const char *m = req->pub.method;
+    int post = !strcmp(m, "POST");
+    if (!post && strcmp(m, "GET") && strcmp(m, "HEAD")) {
+        http_respond_error(req, 405, "method_not_allowed", "use GET, HEAD or POST");
+        return;
+    }
+    json_t *link;
+    if (links_lookup(l, token, &link) < 0) {
+        /* Not "no such link": the person (or provider) should try again. */
+        log_err("link %.6s... from %s: the store cannot be read now", token, req->peer);
+        http_req_add_header(req, "Retry-After", "60");
+        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
+        return;
+    }
+    const char *action = json_string_value(json_object_get(link, "action"));
+    int is_unsub = action && !strcmp(action, "unsubscribe");
+    if (!link || (unsub && !is_unsub)) {
+        json_decref(link);
+        links_not_found(req, unsub);
+        return;
+    }
+    if (is_unsub) {
+        links_unsubscribe(l, req, token, link);
+    } else if (post) {
+        json_decref(link);
+        http_req_add_header(req, "Allow", "GET, HEAD");
+        http_respond_error(req, 405, "method_not_allowed", "a tracking link takes GET");
+    } else {
+        hit_click(l, req, token, link);
+    }
 }

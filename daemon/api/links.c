@@ -4,7 +4,10 @@
  * and redirects to the target (linkhit.c).  With the outbound records of
  * sends carrying their campaign, a CRM can join sends, clicks and replies.
  * An unsubscribe link (made here or by the outbox for each campaign send)
- * answers GET with a confirmation page and opts out on POST (unsub.c). */
+ * answers GET with a confirmation page and opts out on POST (unsub.c).
+ * Here too is what those two share: the context (struct links, which the
+ * router hands every /v1/links, /t/ and /u/ request), the limiter's table
+ * and the cut of stored header values. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,14 +15,15 @@
 
 #include <jansson.h>
 
+#include "config.h"
 #include "contacts.h"
-#include "contacts_api.h"
 #include "crypto.h"
-#include "daemon.h"
 #include "http.h"
 #include "links.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
+#include "writer.h"
 
 #define TOKEN_BYTES 16
 
@@ -45,7 +49,7 @@ static void make_token(char *out, size_t len)
 }
 
 struct link_op {
-    struct daemon *d;
+    struct links *l;
     struct http_req *req; /* NULL: made by the outbox, nobody waits */
     json_t *link;
     char token[40];
@@ -71,7 +75,7 @@ static void link_done(struct write_item *it)
     } else if (it->status) {
         http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
     } else {
-        const char *base = op->d->cfg->public_url ? op->d->cfg->public_url : "";
+        const char *base = links_public_url(op->l) ? links_public_url(op->l) : "";
         char url[512];
         const char *action = json_string_value(json_object_get(op->link, "action"));
         snprintf(url, sizeof url, "%s/%s/%s", base, action ? "u" : "t", op->token);
@@ -84,7 +88,7 @@ static void link_done(struct write_item *it)
     write_item_free(it);
 }
 
-void links_create(struct daemon *d, struct http_req *req)
+void links_create(struct links *l, struct http_req *req)
 {
     json_t *body = json_loadb(req->pub.body, req->pub.body_len, 0, NULL);
     const char *url = json_string_value(json_object_get(body, "url"));
@@ -104,8 +108,8 @@ void links_create(struct daemon *d, struct http_req *req)
                            "an unsubscribe link needs 'contact' and the 'channel' it is for");
         return;
     }
-    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) ||
-        strlen(url) > 2048 || strpbrk(url, "\r\n ")) {
+    if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)) || strlen(url) > 2048 ||
+        strpbrk(url, "\r\n ")) {
         json_decref(body);
         http_respond_error(req, 400, "bad_request", "'url' must be an absolute http(s) URL");
         return;
@@ -118,10 +122,10 @@ void links_create(struct daemon *d, struct http_req *req)
     char live[32] = "";
     if (contact) {
         MDB_txn *txn;
-        int rc = store_read_begin(&d->store, &txn);
+        int rc = store_read_begin(l->store, &txn);
         if (rc == 0) {
-            rc = contacts_follow(&d->store, txn, contact, live, sizeof live);
-            store_read_end(&d->store, txn);
+            rc = contacts_follow(l->store, txn, contact, live, sizeof live);
+            store_read_end(l->store, txn);
         }
         if (rc) {
             json_decref(body);
@@ -132,7 +136,7 @@ void links_create(struct daemon *d, struct http_req *req)
     char now[32];
     util_format_time(util_now_ms(), now, sizeof now);
     struct link_op *op = xcalloc(1, sizeof *op);
-    op->d = d;
+    op->l = l;
     op->req = req;
     op->link = json_pack("{s:s,s:s,s:s}", "target", url, "campaign", campaign, "created_at", now);
     if (*live)
@@ -147,44 +151,44 @@ void links_create(struct daemon *d, struct http_req *req)
     it->apply = apply_link;
     it->done = link_done;
     it->arg = op;
-    writer_submit(&d->writer, it);
+    writer_submit(l->writer, it);
 }
 
-int links_lookup(struct daemon *d, const char *token, json_t **out)
+int links_lookup(struct links *l, const char *token, json_t **out)
 {
     *out = NULL;
     size_t n = strlen(token);
     if (n < 8 || n > 40)
         return 0;
     MDB_txn *txn;
-    int rc = store_read_begin(&d->store, &txn);
+    int rc = store_read_begin(l->store, &txn);
     if (rc < 0)
         return rc;
     MDB_val k = {n, (void *)token}, v;
-    if (mdb_get(txn, d->store.links, &k, &v) == 0)
+    if (mdb_get(txn, l->store->links, &k, &v) == 0)
         *out = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-    store_read_end(&d->store, txn);
+    store_read_end(l->store, txn);
     return 0;
 }
 
-int links_make_unsubscribe(struct daemon *d, const char *handle, const char *channel,
-                           const char *campaign, const char *message_id, char *url,
-                           size_t url_len)
+int links_make_unsubscribe(struct links *l, const char *handle, const char *channel,
+                           const char *campaign, const char *message_id, char *url, size_t url_len)
 {
-    if (!d->cfg->public_url)
+    const char *base = links_public_url(l);
+    if (!base)
         return -EINVAL;
     char cid[32] = "";
     MDB_txn *txn;
-    if (store_read_begin(&d->store, &txn) == 0) {
-        if (contacts_of_handle(&d->store, txn, handle, cid, sizeof cid))
+    if (store_read_begin(l->store, &txn) == 0) {
+        if (contacts_of_handle(l->store, txn, handle, cid, sizeof cid))
             cid[0] = '\0';
-        store_read_end(&d->store, txn);
+        store_read_end(l->store, txn);
     }
     int64_t now = util_now_ms();
     char at[32];
     util_format_time(now, at, sizeof at);
     struct link_op *op = xcalloc(1, sizeof *op);
-    op->d = d;
+    op->l = l;
     /* The send time: a click within link_bot_window of it is a scanner's. */
     op->link = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "campaign", campaign, "created_at", at,
                          "action", "unsubscribe", "channel", channel, "message", message_id,
@@ -196,51 +200,89 @@ int links_make_unsubscribe(struct daemon *d, const char *handle, const char *cha
     if (*cid)
         json_object_set_new(op->link, "contact", json_string(cid));
     make_token(op->token, sizeof op->token);
-    snprintf(url, url_len, "%s/u/%s", d->cfg->public_url, op->token);
+    snprintf(url, url_len, "%s/u/%s", base, op->token);
     struct write_item *it = xcalloc(1, sizeof *it);
     it->apply = apply_link;
     it->done = link_done;
     it->arg = op;
-    writer_submit(&d->writer, it);
+    writer_submit(l->writer, it);
     return 0;
 }
 
-void links_click(struct daemon *d, struct http_req *req, const char *token)
+const char *links_public_url(const struct links *l)
 {
-    links_route(d, req, token, 0);
+    return (*l->cfg)->public_url;
 }
 
-void links_route(struct daemon *d, struct http_req *req, const char *token, int unsub)
+struct link_state *links_state(struct links *l)
 {
-    req->route = unsub ? "unsubscribe" : "click";
-    const char *m = req->pub.method;
-    int post = !strcmp(m, "POST");
-    if (!post && strcmp(m, "GET") && strcmp(m, "HEAD")) {
-        http_respond_error(req, 405, "method_not_allowed", "use GET, HEAD or POST");
-        return;
+    size_t cap = (size_t)(*l->cfg)->link_rate_table;
+    struct link_state *ls = &l->state;
+    if (ls->slots && ls->cap == cap)
+        return ls;
+    if (!ls->slots)
+        crypto_random(ls->seed, sizeof ls->seed);
+    /* First use, or a reload changed the bound: start counting afresh. */
+    free(ls->slots);
+    ls->cap = cap;
+    ls->size = 16;
+    while (ls->size < 2 * cap)
+        ls->size *= 2;
+    ls->slots = xcalloc(ls->size, sizeof *ls->slots);
+    ls->live = 0;
+    return ls;
+}
+
+void links_free(struct links *l)
+{
+    free(l->state.slots);
+    l->state.slots = NULL;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80             ? 1
+                 : (s[0] & 0xE0) == 0xC0 ? 2
+                 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
+    if (!len || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    uint32_t c = len == 1 ? s[0] : len == 2 ? s[0] & 0x1Fu : len == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    for (size_t i = 1; i < len; i++)
+        c = (c << 6) | (s[i] & 0x3Fu);
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0; /* overlong, beyond Unicode, or a surrogate */
+    return len;
+}
+
+json_t *links_clean_text(const char *in, size_t max)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t n = strlen(in), o = 0;
+    char *out = xmalloc(max + 1);
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_len(s + i, n - i);
+        const char *piece = (const char *)s + i;
+        size_t pl = l;
+        if (!l || (l == 1 && (s[i] < 0x20 || s[i] == 0x7F))) {
+            piece = "\xEF\xBF\xBD"; /* U+FFFD */
+            pl = 3;
+            l = 1;
+        }
+        if (o + pl > max)
+            break; /* cut before a character, never inside one */
+        memcpy(out + o, piece, pl);
+        o += pl;
+        i += l;
     }
-    json_t *link;
-    if (links_lookup(d, token, &link) < 0) {
-        /* Not "no such link": the person (or provider) should try again. */
-        log_err("link %.6s... from %s: the store cannot be read now", token, req->peer);
-        http_req_add_header(req, "Retry-After", "60");
-        http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
-        return;
-    }
-    const char *action = json_string_value(json_object_get(link, "action"));
-    int is_unsub = action && !strcmp(action, "unsubscribe");
-    if (!link || (unsub && !is_unsub)) {
-        json_decref(link);
-        links_not_found(req, unsub);
-        return;
-    }
-    if (is_unsub) {
-        links_unsubscribe(d, req, token, link);
-    } else if (post) {
-        json_decref(link);
-        http_req_add_header(req, "Allow", "GET, HEAD");
-        http_respond_error(req, 405, "method_not_allowed", "a tracking link takes GET");
-    } else {
-        links_hit_click(d, req, token, link);
-    }
+    out[o] = '\0';
+    json_t *j = json_string(out);
+    free(out);
+    return j;
 }

@@ -1,5 +1,6 @@
-/* Tracking and unsubscribe links: what links.c, linkhit.c and unsub.c
- * share, and what the router and the outbox call. */
+/* Tracking and unsubscribe links (links.c): the links' context, which the
+ * router hands ROUTE_LINKS and the outbox's ties hand the outbox, what
+ * linkhit.c and unsub.c share, and POST /v1/links. */
 #ifndef KANAL_LINKS_H
 #define KANAL_LINKS_H
 
@@ -8,8 +9,11 @@
 
 #include <jansson.h>
 
-struct daemon;
+struct config;
 struct http_req;
+struct kanal_source;
+struct store;
+struct writer;
 
 /* The counters /metrics shows; kept on the loop thread. */
 struct link_stats {
@@ -27,45 +31,51 @@ struct rate_slot {
     double left;
 };
 
-/* d->links, made on first use. */
+/* The limiter's table (made on first use, links_state) and the counters. */
 struct link_state {
     struct rate_slot *slots;
     size_t size, live, cap; /* size: a power of two >= 2 * cap */
     unsigned char seed[16];
     struct link_stats stats;
 };
-struct link_state *links_state(struct daemon *d);
 
-/* links.c */
+/* What the links use; main.c fills it, links_free empties it at shutdown. */
+struct links {
+    struct store *store;
+    struct writer *writer;
+    /* main's current config, replaced on a reload: public_url and the
+     * link_* limits are read from it at each use. */
+    struct config *const *cfg;
+    /* The running sources: an unsubscribe link without a contact finds its
+     * recipient's as the outbox normalized the `to` (with the source's
+     * default_country while the source runs).  find_source gives NULL for
+     * a source that is not running. */
+    void *sources;
+    struct kanal_source *(*find_source)(void *sources, const char *name);
+    int (*normalize_handle)(struct kanal_source *src, const char *to, char *out, size_t len);
+    struct link_state state; /* zeroed before first use */
+};
+
+/* POST /v1/links: make a tracking or unsubscribe link. */
+void links_create(struct links *l, struct http_req *req);
 /* The stored link of token, parsed, in *out (NULL when there is none);
  * 0, or a negative errno when the store cannot be read. */
-int links_lookup(struct daemon *d, const char *token, json_t **out);
+int links_lookup(struct links *l, const char *token, json_t **out);
 /* Make an unsubscribe link for a message about to be sent to handle (its
  * contact, or when it has none yet the message's recipient) on channel,
  * for campaign.  Writes "<public_url>/u/TOKEN" to url; the link is committed
  * through the writer before anything that is submitted after it (so before
  * the message's outbound record).  0, or -EINVAL without public_url. */
-int links_make_unsubscribe(struct daemon *d, const char *handle, const char *channel,
+int links_make_unsubscribe(struct links *l, const char *handle, const char *channel,
                            const char *campaign, const char *message_id, char *url, size_t url_len);
-
-/* linkhit.c: GET/HEAD on a click link, the limiter, the stored fields. */
-void links_hit_click(struct daemon *d, struct http_req *req, const char *token, json_t *link);
-/* 1 when this hit of token may be recorded (under both rate limits). */
-int links_rate_ok(struct daemon *d, struct http_req *req, const char *token);
-/* The limiter's name of a client: its IPv4 address, or its IPv6 /64 (out
- * holds 46 bytes). */
-const char *links_client_key(const char *peer, char out[46]);
+/* [kanald] public_url, or NULL: no links can be made without it. */
+const char *links_public_url(const struct links *l);
+/* The limiter and counters, the table (re)made when it has none yet or a
+ * reload changed link_rate_table. */
+struct link_state *links_state(struct links *l);
 /* Copy at most max bytes of s into a new JSON string, cut on a UTF-8
  * boundary, invalid sequences and control characters replaced by U+FFFD. */
 json_t *links_clean_text(const char *s, size_t max);
-void links_free(struct daemon *d);
-
-/* unsub.c: an unsubscribe link's page (GET/HEAD) and opt-out (POST). */
-void links_unsubscribe(struct daemon *d, struct http_req *req, const char *token, json_t *link);
-/* 404 for a token that names no link: an HTML page for /u/, JSON for /t/. */
-void links_not_found(struct http_req *req, int html);
-
-/* Dispatch GET/HEAD/POST on /t/TOKEN (unsub = 0) and /u/TOKEN (1). */
-void links_route(struct daemon *d, struct http_req *req, const char *token, int unsub);
+void links_free(struct links *l);
 
 #endif

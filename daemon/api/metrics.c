@@ -214,7 +214,7 @@ void metrics_handle(struct daemon *d, struct http_req *req)
         outf(&o, "kanal_source_healthy{source=\"%s\"} %d\n",
              label(d->sources[i]->sc.name, a, sizeof a),
              d->sources[i]->healthy && !d->sources[i]->silent_reported);
-    struct link_state *ls = links_state(d);
+    struct link_state *ls = links_state(d->links);
     outf(&o,
          "# HELP kanal_link_hits_limited_total Hits on /t/ and /u/ links over link_rate or "
          "link_rate_client: answered, not recorded.\n"

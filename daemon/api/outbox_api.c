@@ -1,7 +1,8 @@
 /* POST /v1/messages and GET /v1/messages/<id>: queueing outbound messages
  * durably (202 only after the commit) and telling where they are.  And the
- * outbox's hooks into the daemon (outbox_env_of), so that the outbox itself
- * knows nothing of struct daemon, the plugins, the contacts or the links. */
+ * outbox's hooks (outbox_env_of), made of the ties main.c gives, so that
+ * the outbox itself knows nothing of the sources, the contacts or the
+ * links. */
 #include "outbox_api.h"
 
 #include <stdio.h>
@@ -10,21 +11,21 @@
 
 #include <jansson.h>
 
-#include "contacts_api.h"
-#include "daemon.h"
 #include "http.h"
 #include "links.h"
 #include "outbox_int.h"
+#include "store.h"
 #include "util.h"
+#include "writer.h"
 
 /* ---- POST /v1/messages ---- */
 
 struct enqueue {
     struct outbox *ob;
     struct http_req *req;
-    json_t *msg;        /* the message to store */
+    json_t *msg; /* the message to store */
     char *idem_key;
-    char *existing;     /* id of the first message with this idempotency key */
+    char *existing; /* id of the first message with this idempotency key */
     char *existing_status;
     char *id;
 };
@@ -108,8 +109,7 @@ static void enqueue_done(struct write_item *it)
     } else if (e->existing) {
         respond_json(e->req, 202,
                      json_pack("{s:s,s:s,s:b}", "id", e->existing, "status",
-                               e->existing_status ? e->existing_status : "queued", "duplicate",
-                               1));
+                               e->existing_status ? e->existing_status : "queued", "duplicate", 1));
     } else {
         struct outbox_msg *m = outbox__msg_from_json(e->msg);
         m->next = NULL;
@@ -153,8 +153,8 @@ void outbox_handle_post(struct outbox *ob, struct http_req *req)
         http_respond_error(req, 400, "bad_request", "expected a JSON object");
         return;
     }
-    static const char *const allowed[] = {"source", "to", "text", "reply_to", "campaign",
-                                          "template", "idempotency_key"};
+    static const char *const allowed[] = {"source",   "to",       "text",           "reply_to",
+                                          "campaign", "template", "idempotency_key"};
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v)
@@ -173,7 +173,7 @@ void outbox_handle_post(struct outbox *ob, struct http_req *req)
     static const struct {
         const char *name;
         int required, max;
-    } fields[] = {{"source", 1, 64},    {"to", 1, 512},       {"text", 0, 65536},
+    } fields[] = {{"source", 1, 64},     {"to", 1, 512},       {"text", 0, 65536},
                   {"reply_to", 0, 1024}, {"campaign", 0, 256}, {"idempotency_key", 0, 256}};
     for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
         const char *why = check_string(body, fields[i].name, fields[i].required, fields[i].max);
@@ -275,52 +275,36 @@ void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id)
     respond_json(req, 200, o);
 }
 
-/* ---- the outbox's hooks into the daemon ---- */
-
-static void env_describe(struct kanal_source *src, struct outbox_source *out)
-{
-    *out = (struct outbox_source){.src = src,
-                                  .channel = src->plugin->name,
-                                  .can_send = src->plugin->send != NULL,
-                                  .default_country = src->sc.default_country,
-                                  .keep_raw = src->sc.keep_raw,
-                                  .send_concurrency = src->sc.send_concurrency,
-                                  .send_rate = src->sc.send_rate,
-                                  .send_max_attempts = src->sc.send_max_attempts,
-                                  .send_max_age_ms = src->sc.send_max_age_ms};
-    if (strcmp(src->plugin->name, "facebook") == 0)
-        out->page_id = host_api.config_string(src, "page_id");
-}
+/* ---- the outbox's hooks ---- */
 
 static int env_find_source(void *arg, const char *name, struct outbox_source *out)
 {
-    struct kanal_source *src = daemon_find_source(arg, name);
+    struct outbox_ties *t = arg;
+    struct kanal_source *src = t->find_source(t->sources, name);
     if (!src)
         return 0;
-    env_describe(src, out);
+    t->describe(src, out);
     return 1;
-}
-
-static int env_send(struct kanal_source *src, const struct kanal_send_request *msg)
-{
-    return src->plugin->send(src->state, msg);
 }
 
 static int env_opted_out(void *arg, const char *handle, const char *channel)
 {
-    return contacts_opted_out(arg, handle, channel);
+    struct outbox_ties *t = arg;
+    return t->opted_out(t->contacts, handle, channel);
 }
 
 /* Only with [kanald] public_url set: the link is served under it. */
 static char *env_unsubscribe_url(void *arg, struct kanal_source *src, const char *to,
                                  const char *campaign, const char *message_id)
 {
-    struct daemon *d = arg;
+    struct outbox_ties *t = arg;
     char handle[512], url[600];
-    if (!d->cfg->public_url)
+    if (!links_public_url(t->links))
         return NULL;
-    if (host_api.normalize_handle(src, to, handle, sizeof handle) < 0 ||
-        links_make_unsubscribe(d, handle, src->plugin->name, campaign, message_id, url,
+    struct outbox_source os;
+    t->describe(src, &os);
+    if (t->normalize_handle(src, to, handle, sizeof handle) < 0 ||
+        links_make_unsubscribe(t->links, handle, os.channel, campaign, message_id, url,
                                sizeof url) < 0)
         return NULL;
     return xstrdup(url);
@@ -328,21 +312,22 @@ static char *env_unsubscribe_url(void *arg, struct kanal_source *src, const char
 
 static int env_stopping(void *arg)
 {
-    return ((struct daemon *)arg)->stopping;
+    struct outbox_ties *t = arg;
+    return t->stopping(t->sources);
 }
 
-void outbox_env_of(struct daemon *d, struct outbox_env *env)
+void outbox_env_of(struct outbox_ties *t, struct outbox_env *env)
 {
-    *env = (struct outbox_env){.loop = d->loop,
-                               .store = &d->store,
-                               .writer = &d->writer,
-                               .arg = d,
+    *env = (struct outbox_env){.loop = t->loop,
+                               .store = t->store,
+                               .writer = t->writer,
+                               .arg = t,
                                .find_source = env_find_source,
-                               .describe = env_describe,
-                               .source_ref = source_ref,
-                               .source_unref = source_unref,
-                               .send = env_send,
-                               .normalize_handle = host_api.normalize_handle,
+                               .describe = t->describe,
+                               .source_ref = t->source_ref,
+                               .source_unref = t->source_unref,
+                               .send = t->send,
+                               .normalize_handle = t->normalize_handle,
                                .opted_out = env_opted_out,
                                .unsubscribe_url = env_unsubscribe_url,
                                .stopping = env_stopping};

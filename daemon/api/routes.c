@@ -12,6 +12,7 @@
 #include "error.h"
 #include "feed.h"
 #include "http.h"
+#include "linkhit.h"
 #include "links.h"
 #include "log.h"
 #include "metrics.h"
@@ -118,15 +119,15 @@ static void r_record(void *ctx, struct http_req *req, const struct route_params 
 
 static void r_send(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct outbox *ob = ctx;
     (void)p;
-    outbox_handle_post(d->outbox, req);
+    outbox_handle_post(ob, req);
 }
 
 static void r_message(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
-    outbox_handle_get(d->outbox, req, route_param(p, "id"));
+    struct outbox *ob = ctx;
+    outbox_handle_get(ob, req, route_param(p, "id"));
 }
 
 static void r_sources(void *ctx, struct http_req *req, const struct route_params *p)
@@ -145,22 +146,22 @@ static void r_sinks(void *ctx, struct http_req *req, const struct route_params *
 
 static void r_links(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct links *l = ctx;
     (void)p;
-    links_create(d, req);
+    links_create(l, req);
 }
 
 /* Public: the token is the credential. */
 static void r_click(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
-    links_route(d, req, route_param(p, "token"), 0);
+    struct links *l = ctx;
+    links_route(l, req, route_param(p, "token"), 0);
 }
 
 static void r_unsubscribe(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
-    links_route(d, req, route_param(p, "token"), 1);
+    struct links *l = ctx;
+    links_route(l, req, route_param(p, "token"), 1);
 }
 
 /* Literal paths before the patterns that would also match them

@@ -13,14 +13,17 @@
 
 #include <jansson.h>
 
+#include "config.h"
 #include "contacts.h"
-#include "daemon.h"
 #include "form.h"
 #include "handle.h"
 #include "http.h"
 #include "links.h"
 #include "log.h"
+#include "store.h"
+#include "unsub.h"
 #include "util.h"
+#include "writer.h"
 
 struct page {
     char *p;
@@ -209,59 +212,59 @@ static void optout_done(struct write_item *it)
 /* The contact of the recipient of the message the link was made for: its
  * `to`, normalized as the outbox did (with the source's default country
  * while the source runs).  An erased message's `to` is "erased". */
-static int recipient_contact(struct daemon *d, MDB_txn *txn, const char *message, char *cid,
+static int recipient_contact(struct links *l, MDB_txn *txn, const char *message, char *cid,
                              size_t len)
 {
     if (!message)
         return -1;
     MDB_val k = {strlen(message), (void *)message}, v;
-    if (mdb_get(txn, d->store.messages, &k, &v))
+    if (mdb_get(txn, l->store->messages, &k, &v))
         return -1;
     json_t *m = json_loadb(v.mv_data, v.mv_size, 0, NULL);
     const char *to = json_string_value(json_object_get(m, "to"));
     const char *source = json_string_value(json_object_get(m, "source"));
-    struct kanal_source *src = source ? daemon_find_source(d, source) : NULL;
+    struct kanal_source *src = source ? l->find_source(l->sources, source) : NULL;
     char norm[512];
     const char *why;
     int rc = !to   ? -1
-             : src ? host_api.normalize_handle(src, to, norm, sizeof norm)
+             : src ? l->normalize_handle(src, to, norm, sizeof norm)
                    : handle_normalize(to, NULL, norm, sizeof norm, &why);
     if (rc == 0)
-        rc = contacts_of_handle(&d->store, txn, norm, cid, len);
+        rc = contacts_of_handle(l->store, txn, norm, cid, len);
     json_decref(m);
     return rc;
 }
 
 /* The link's live contact and the seq of its consent on channel now (0:
  * none); -1 when no contact is known (any more). */
-static int64_t find_contact(struct daemon *d, json_t *link, char *cid, size_t len, int *opted_out)
+static int64_t find_contact(struct links *l, json_t *link, char *cid, size_t len, int *opted_out)
 {
     const char *contact = json_string_value(json_object_get(link, "contact"));
     const char *message = json_string_value(json_object_get(link, "message"));
     const char *channel = json_string_value(json_object_get(link, "channel"));
     MDB_txn *txn;
-    if (store_read_begin(&d->store, &txn) < 0)
+    if (store_read_begin(l->store, &txn) < 0)
         return -1;
-    int rc = contact ? contacts_follow(&d->store, txn, contact, cid, len)
-                     : recipient_contact(d, txn, message, cid, len);
+    int rc = contact ? contacts_follow(l->store, txn, contact, cid, len)
+                     : recipient_contact(l, txn, message, cid, len);
     int64_t seq = -1;
     json_t *c;
-    if (rc == 0 && contacts_load(&d->store, txn, cid, &c) == 0) {
+    if (rc == 0 && contacts_load(l->store, txn, cid, &c) == 0) {
         json_t *cs = json_object_get(json_object_get(c, "consent"), channel ? channel : "");
         const char *state = json_string_value(json_object_get(cs, "state"));
         *opted_out = state && !strcmp(state, "optout");
         seq = json_integer_value(json_object_get(cs, "seq"));
         json_decref(c);
     }
-    store_read_end(&d->store, txn);
+    store_read_end(l->store, txn);
     return seq;
 }
 
-static void opt_out(struct daemon *d, struct http_req *req, const char *token, json_t *link)
+static void opt_out(struct links *l, struct http_req *req, const char *token, json_t *link)
 {
     char cid[32];
     int opted_out = 0;
-    int64_t seq = find_contact(d, link, cid, sizeof cid, &opted_out);
+    int64_t seq = find_contact(l, link, cid, sizeof cid, &opted_out);
     if (seq < 0) {
         /* A prefix names the link without handing out the credential. */
         log_warn("unsubscribe link %.6s... (from %s) names no known contact (erased?): "
@@ -283,7 +286,7 @@ static void opt_out(struct daemon *d, struct http_req *req, const char *token, j
     const char *ua = http_req_header(req, "User-Agent");
     if (ua)
         json_object_set_new(meta, "user_agent",
-                            links_clean_text(ua, (size_t)d->cfg->link_field_max));
+                            links_clean_text(ua, (size_t)(*l->cfg)->link_field_max));
     if (json_object_get(link, "message"))
         json_object_set(meta, "message", json_object_get(link, "message"));
     json_t *rec = contacts_system_record("optout", ext, cid, meta);
@@ -294,7 +297,7 @@ static void opt_out(struct daemon *d, struct http_req *req, const char *token, j
         rec, "from",
         json_pack("{s:s,s:s,s:[s]}", "handle", from, "role", "customer", "handles", from));
     json_object_set(rec, "campaign", json_object_get(link, "campaign"));
-    links_state(d)->stats.optouts++;
+    links_state(l)->stats.optouts++;
     struct optout_op *op = xcalloc(1, sizeof *op);
     op->req = req;
     op->link = link;
@@ -303,15 +306,15 @@ static void opt_out(struct daemon *d, struct http_req *req, const char *token, j
     it->apply = apply_optout;
     it->done = optout_done;
     it->arg = op;
-    writer_submit(&d->writer, it);
+    writer_submit(l->writer, it);
 }
 
-void links_unsubscribe(struct daemon *d, struct http_req *req, const char *token, json_t *link)
+void links_unsubscribe(struct links *l, struct http_req *req, const char *token, json_t *link)
 {
     if (strcmp(req->pub.method, "POST")) {
         confirm_page(req, token, link); /* GET and HEAD change nothing */
         json_decref(link);
         return;
     }
-    opt_out(d, req, token, link);
+    opt_out(l, req, token, link);
 }

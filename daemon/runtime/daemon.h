@@ -63,7 +63,7 @@ struct daemon {
     unsigned map_release_ms;     /* the wait before the next release */
     int exit_code;
     int64_t started_ms;
-    struct link_state *links; /* rate limits and counters of /t/ and /u/ (links.h) */
+    struct links *links; /* main.c's links context: /metrics shows its counters (links.h) */
     /* Pipeline stages (stages.c): processors in config order, and sinks. */
     struct kanal_source **procs, **sinks;
     size_t nprocs, nsinks;

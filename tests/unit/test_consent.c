@@ -10,6 +10,7 @@
 
 #include <lmdb.h>
 
+#include "contacts_api.h"
 #include "daemon.h"
 #include "outbox_api.h"
 #include "outbox_int.h"
@@ -17,9 +18,15 @@
 
 struct fixture {
     char *dir, *store_dir;
-    struct daemon d;
-    struct outbox ob; /* its hooks are the daemon's own (outbox_env_of) */
+    struct daemon d; /* the contacts' context: contacts_opted_out reads its store */
+    struct outbox_ties ties;
+    struct outbox ob; /* its consent hook is kanald's own (outbox_env_of) */
 };
+
+static int opted_out(void *contacts, const char *handle, const char *channel)
+{
+    return contacts_opted_out(contacts, handle, channel);
+}
 
 /* handle -> contact c1, whose consent on channel is state. */
 static void put_contact_on(struct store *st, const char *handle, const char *channel,
@@ -54,7 +61,11 @@ static int setup(void **state)
     int r = store_open(&f->d.store, f->store_dir, SYNC_NONE, 0, err, sizeof err);
     if (r)
         fail_msg("store_open: %d: %s", r, err);
-    outbox_env_of(&f->d, &f->ob.env);
+    f->ties = (struct outbox_ties){.store = &f->d.store,
+                                   .normalize_handle = host_api.normalize_handle,
+                                   .contacts = &f->d,
+                                   .opted_out = opted_out};
+    outbox_env_of(&f->ties, &f->ob.env);
     *state = f;
     return 0;
 }

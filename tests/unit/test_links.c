@@ -5,13 +5,15 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "http.h"
+#include "linkhit.h"
 #include "links.h"
 
+/* The links' context as main.c makes it: cfg points at the config pointer
+ * a reload replaces. */
 struct fixture {
-    struct daemon d;
-    struct config cfg;
+    struct links l;
+    struct config cfg, *current;
     struct http_req req;
 };
 
@@ -22,14 +24,15 @@ static struct fixture *fixture_new(int64_t rate, int64_t client_rate, int64_t ta
     f->cfg.link_rate = rate;
     f->cfg.link_rate_client = client_rate;
     f->cfg.link_rate_table = table;
-    f->d.cfg = &f->cfg;
+    f->current = &f->cfg;
+    f->l.cfg = &f->current;
     strcpy(f->req.peer, "192.0.2.1");
     return f;
 }
 
 static void fixture_free(struct fixture *f)
 {
-    links_free(&f->d);
+    links_free(&f->l);
     free(f);
 }
 
@@ -39,10 +42,10 @@ static void test_token_limit(void **state)
     struct fixture *f = fixture_new(3, 1000, 100);
     int ok = 0;
     for (int i = 0; i < 10; i++)
-        ok += links_rate_ok(&f->d, &f->req, "tokenAAAAAAAA");
+        ok += links_rate_ok(&f->l, &f->req, "tokenAAAAAAAA");
     assert_int_equal(ok, 3);
-    assert_int_equal(links_state(&f->d)->stats.limited, 7);
-    assert_true(links_rate_ok(&f->d, &f->req, "tokenBBBBBBBB")); /* its own budget */
+    assert_int_equal(links_state(&f->l)->stats.limited, 7);
+    assert_true(links_rate_ok(&f->l, &f->req, "tokenBBBBBBBB")); /* its own budget */
     fixture_free(f);
 }
 
@@ -58,13 +61,13 @@ static void test_client_limit_across_tokens_and_ipv6_prefix(void **state)
     for (int i = 0; i < 4; i++) {
         strcpy(f->req.peer, peers[i]);
         snprintf(tok, sizeof tok, "token%08d", i);
-        ok += links_rate_ok(&f->d, &f->req, tok);
+        ok += links_rate_ok(&f->l, &f->req, tok);
     }
     assert_int_equal(ok, 2);
     strcpy(f->req.peer, "2001:db8:1:3::1"); /* another /64 */
-    assert_true(links_rate_ok(&f->d, &f->req, "tokenCCCCCCCC"));
+    assert_true(links_rate_ok(&f->l, &f->req, "tokenCCCCCCCC"));
     strcpy(f->req.peer, "192.0.2.7"); /* IPv4: per address */
-    assert_true(links_rate_ok(&f->d, &f->req, "tokenDDDDDDDD"));
+    assert_true(links_rate_ok(&f->l, &f->req, "tokenDDDDDDDD"));
     fixture_free(f);
 }
 
@@ -87,11 +90,32 @@ static void test_table_never_grows(void **state)
     int ok = 0;
     for (int i = 0; i < 1000; i++) {
         snprintf(tok, sizeof tok, "token%08d", i);
-        ok += links_rate_ok(&f->d, &f->req, tok);
-        assert_true(links_state(&f->d)->live <= 16);
+        ok += links_rate_ok(&f->l, &f->req, tok);
+        assert_true(links_state(&f->l)->live <= 16);
     }
     assert_int_equal(ok, 15); /* the client's entry and 15 tokens */
-    assert_int_equal(links_state(&f->d)->size, 32);
+    assert_int_equal(links_state(&f->l)->size, 32);
+    fixture_free(f);
+}
+
+/* A reload replaces the config the context points at: the new limits hold
+ * from the next hit, and a new table size starts the table afresh. */
+static void test_limits_follow_the_current_config(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_new(1, 1000, 100);
+    assert_true(links_rate_ok(&f->l, &f->req, "tokenAAAAAAAA"));
+    assert_false(links_rate_ok(&f->l, &f->req, "tokenAAAAAAAA"));
+    assert_int_equal(links_state(&f->l)->live, 2); /* the token and the client */
+    struct config next = f->cfg;
+    next.link_rate = 1000;
+    next.link_rate_table = 64;
+    f->current = &next;
+    assert_int_equal(links_state(&f->l)->live, 0);
+    assert_int_equal(links_state(&f->l)->size, 128);
+    for (int i = 0; i < 5; i++)
+        assert_true(links_rate_ok(&f->l, &f->req, "tokenAAAAAAAA"));
+    assert_int_equal(links_state(&f->l)->stats.limited, 1); /* counters stay */
     fixture_free(f);
 }
 
@@ -133,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_client_limit_across_tokens_and_ipv6_prefix),
         cmocka_unit_test(test_client_key),
         cmocka_unit_test(test_table_never_grows),
+        cmocka_unit_test(test_limits_follow_the_current_config),
         cmocka_unit_test(test_clean_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
