@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "contacts_api.h"
 #include "daemon.h"
 #include "error.h"
 #include "feed.h"
@@ -89,6 +90,15 @@ static struct http_limits limits_of(const struct config *cfg)
 
 /* The HTTP routes' dispatcher and the module contexts it hands them. */
 static struct router router;
+static struct feed the_feed;
+static struct contacts_api the_contacts;
+
+/* The outbox asks the contacts whether a recipient opted out. */
+static int outbox_opted_out(void *arg, const char *handle, const char *channel)
+{
+    (void)arg;
+    return contacts_opted_out(&the_contacts, handle, channel);
+}
 
 static int load_tokens(const struct config *cfg, struct api_tokens **out)
 {
@@ -215,7 +225,7 @@ static void daemon_shutdown(struct daemon *d)
 {
     d->stopping = 1;
     notify_stopping();
-    feed_cancel_all(d);
+    feed_cancel_all(&the_feed);
     uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg->shutdown_timeout_ms,
                    0);
     http_server_shutdown(d->http, on_http_closed, d);
@@ -291,7 +301,7 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 static void after_commits(void *arg)
 {
     struct daemon *d = arg;
-    feed_notify(d);
+    feed_notify(&the_feed);
     stages_wake_sinks(d);
 }
 
@@ -400,9 +410,15 @@ int main(int argc, char **argv)
     d->writer_running = 1;
     d->writer.after_completions = after_commits;
     d->writer.after_arg = d;
+    /* The feed and the contacts routes read the store; the contacts' changes
+     * go through the writer, and erasure cancels messages in the outbox. */
+    the_feed = (struct feed){.loop = d->loop, .store = &d->store, .stopping = &d->stopping};
+    the_contacts =
+        (struct contacts_api){.store = &d->store, .writer = &d->writer, .outbox = &d->outbox};
     d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
     struct outbox_env oenv;
     outbox_env_of(d, &oenv);
+    oenv.opted_out = outbox_opted_out;
     d->outbox = outbox_new(&oenv);
     d->metrics = metrics_new();
     d->count_records = metrics_count_records;
@@ -411,6 +427,8 @@ int main(int argc, char **argv)
     router.tokens = d->tokens;
     for (int m = 0; m < ROUTE_MODULES; m++)
         router.module[m] = d;
+    router.module[ROUTE_FEED] = &the_feed;
+    router.module[ROUTE_CONTACTS] = &the_contacts;
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);

@@ -65,6 +65,10 @@ void links_unsubscribe(struct daemon *d, struct http_req *req, const char *token
 /* 404 for a token that names no link: an HTML page for /u/, JSON for /t/. */
 void links_not_found(struct http_req *req, int html);
 
+/* links.c: POST /v1/links and GET /t/<token>. */
+void links_create(struct daemon *d, struct http_req *req);
+void links_click(struct daemon *d, struct http_req *req, const char *token);
+
 /* Dispatch GET/HEAD/POST on /t/TOKEN (unsub = 0) and /u/TOKEN (1). */
 void links_route(struct daemon *d, struct http_req *req, const char *token, int unsub);
 

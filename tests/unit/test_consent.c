@@ -10,6 +10,7 @@
 
 #include <lmdb.h>
 
+#include "contacts_api.h"
 #include "daemon.h"
 #include "outbox_api.h"
 #include "outbox_int.h"
@@ -18,8 +19,18 @@
 struct fixture {
     char *dir, *store_dir;
     struct daemon d;
-    struct outbox ob; /* its hooks are the daemon's own (outbox_env_of) */
+    struct contacts_api contacts;
+    struct outbox ob; /* its hooks are the daemon's own (outbox_env_of, main.c) */
 };
+
+/* The consent check as main.c wires it: the contacts, with their context. */
+static struct contacts_api *the_contacts;
+
+static int opted_out(void *arg, const char *handle, const char *channel)
+{
+    (void)arg;
+    return contacts_opted_out(the_contacts, handle, channel);
+}
 
 /* handle -> contact c1, whose consent on channel is state. */
 static void put_contact_on(struct store *st, const char *handle, const char *channel,
@@ -55,6 +66,9 @@ static int setup(void **state)
     if (r)
         fail_msg("store_open: %d: %s", r, err);
     outbox_env_of(&f->d, &f->ob.env);
+    f->contacts = (struct contacts_api){.store = &f->d.store};
+    the_contacts = &f->contacts;
+    f->ob.env.opted_out = opted_out;
     *state = f;
     return 0;
 }
