@@ -57,8 +57,11 @@ static int party_is(json_t *party, json_t *handles)
 {
     size_t i;
     json_t *h;
-    json_array_foreach(json_object_get(party, "handles"), i,
-                       h) if (json_object_get(handles, json_string_value(h))) return 1;
+    json_array_foreach(json_object_get(party, "handles"), i, h)
+    {
+        if (json_object_get(handles, json_string_value(h)))
+            return 1;
+    }
     const char *main = json_string_value(json_object_get(party, "handle"));
     return main && json_object_get(handles, main);
 }
