@@ -90,6 +90,8 @@ static struct http_limits limits_of(const struct config *cfg)
 
 /* The HTTP routes' dispatcher and the module contexts it hands them. */
 static struct router router;
+static struct feed the_feed;
+static struct contacts_api the_contacts;
 
 static int load_tokens(const struct config *cfg, struct api_tokens **out)
 {
@@ -216,7 +218,7 @@ static void daemon_shutdown(struct daemon *d)
 {
     d->stopping = 1;
     notify_stopping();
-    feed_cancel_all(d);
+    feed_cancel_all(&the_feed);
     uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg->shutdown_timeout_ms,
                    0);
     http_server_shutdown(d->http, on_http_closed, d);
@@ -323,6 +325,7 @@ static int send_message(struct kanal_source *src, const struct kanal_send_reques
     return src->plugin->send(src->state, msg);
 }
 
+/* The outbox asks the contacts whether a recipient opted out. */
 static int opted_out(void *arg, const char *handle, const char *channel)
 {
     return contacts_opted_out(arg, handle, channel);
@@ -348,7 +351,7 @@ static void links_and_outbox_setup(struct daemon *d)
                                        .source_unref = source_unref,
                                        .send = send_message,
                                        .normalize_handle = host_api.normalize_handle,
-                                       .contacts = d,
+                                       .contacts = &the_contacts,
                                        .opted_out = opted_out,
                                        .links = &links};
     struct outbox_env oenv;
@@ -360,7 +363,7 @@ static void links_and_outbox_setup(struct daemon *d)
 static void after_commits(void *arg)
 {
     struct daemon *d = arg;
-    feed_notify(d);
+    feed_notify(&the_feed);
     stages_wake_sinks(d);
 }
 
@@ -469,6 +472,11 @@ int main(int argc, char **argv)
     d->writer_running = 1;
     d->writer.after_completions = after_commits;
     d->writer.after_arg = d;
+    /* The feed and the contacts routes read the store; the contacts' changes
+     * go through the writer, and erasure cancels messages in the outbox. */
+    the_feed = (struct feed){.loop = d->loop, .store = &d->store, .stopping = &d->stopping};
+    the_contacts =
+        (struct contacts_api){.store = &d->store, .writer = &d->writer, .outbox = &d->outbox};
     d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
     links_and_outbox_setup(d);
     d->metrics = metrics_new();
@@ -480,6 +488,8 @@ int main(int argc, char **argv)
         router.module[m] = d;
     router.module[ROUTE_LINKS] = &links;
     router.module[ROUTE_OUTBOX] = d->outbox;
+    router.module[ROUTE_FEED] = &the_feed;
+    router.module[ROUTE_CONTACTS] = &the_contacts;
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);

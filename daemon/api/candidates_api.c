@@ -15,16 +15,17 @@
 #include <jansson.h>
 
 #include "contacts.h"
+#include "candidates_api.h"
 #include "contacts_api.h"
-#include "daemon.h"
 #include "form.h"
 #include "http.h"
 #include "log.h"
 #include "route_params.h"
+#include "store.h"
 #include "util.h"
+#include "writer.h"
 
 struct cand_op {
-    struct daemon *d;
     struct http_req *req;
     json_t *body;
     char id[80]; /* the contact (merge) or the candidate (reject) */
@@ -67,11 +68,10 @@ static void op_done(struct write_item *it)
     write_item_free(it);
 }
 
-static void submit(struct daemon *d, struct http_req *req, json_t *body, const char *id,
+static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
                    write_apply_fn apply)
 {
     struct cand_op *op = xcalloc(1, sizeof *op);
-    op->d = d;
     op->req = req;
     op->body = body;
     snprintf(op->id, sizeof op->id, "%s", id);
@@ -79,7 +79,7 @@ static void submit(struct daemon *d, struct http_req *req, json_t *body, const c
     it->apply = apply;
     it->done = op_done;
     it->arg = op;
-    writer_submit(&d->writer, it);
+    writer_submit(ca->writer, it);
 }
 
 static uint64_t number_of(const char *id)
@@ -200,7 +200,7 @@ static int apply_reject(struct write_item *it, struct store *st, MDB_txn *txn)
     return rc;
 }
 
-static void list_candidates(struct daemon *d, struct http_req *req)
+static void list_candidates(struct contacts_api *ca, struct http_req *req)
 {
     size_t qlen = strlen(req->pub.query);
     char *after = form_get(req->pub.query, qlen, "after");
@@ -214,14 +214,14 @@ static void list_candidates(struct daemon *d, struct http_req *req)
     }
     MDB_txn *txn;
     MDB_cursor *cur;
-    if (store_read_begin(&d->store, &txn) < 0) {
+    if (store_read_begin(ca->store, &txn) < 0) {
         free(after);
         http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
         return;
     }
     json_t *list = json_array();
     int more = 0;
-    if (mdb_cursor_open(txn, d->store.candidates, &cur) == 0) {
+    if (mdb_cursor_open(txn, ca->store->candidates, &cur) == 0) {
         MDB_val k = {after ? strlen(after) : 0, after}, v;
         int r = mdb_cursor_get(cur, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
         if (r == 0 && after && k.mv_size == strlen(after) && !memcmp(k.mv_data, after, k.mv_size))
@@ -237,7 +237,7 @@ static void list_candidates(struct daemon *d, struct http_req *req)
         }
         mdb_cursor_close(cur);
     }
-    store_read_end(&d->store, txn);
+    store_read_end(ca->store, txn);
     free(after);
     json_t *last = json_object_get(json_array_get(list, json_array_size(list) - 1), "id");
     json_t *o = json_pack("{s:o,s:b}", "candidates", list, "more", more);
@@ -249,15 +249,15 @@ static void list_candidates(struct daemon *d, struct http_req *req)
 /* GET /v1/contacts/candidates (routes.c; the router checked method and scope). */
 void candidates_route_list(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     (void)p;
-    list_candidates(d, req);
+    list_candidates(ca, req);
 }
 
 /* DELETE /v1/contacts/candidates/{id} and POST .../{id}/reject. */
 void candidates_route_reject(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     const char *id = route_param(p, "id");
     size_t idlen = strlen(id);
     char cid[80];
@@ -266,11 +266,16 @@ void candidates_route_reject(void *ctx, struct http_req *req, const struct route
         return;
     }
     memcpy(cid, id, idlen + 1);
-    submit(d, req, NULL, cid, apply_reject);
+    submit(ca, req, NULL, cid, apply_reject);
 }
 
-void contacts_merge_route(struct daemon *d, struct http_req *req, const char *id)
+/* POST /v1/contacts/{id}/merge. */
+void contacts_route_merge(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct contacts_api *ca = ctx;
+    char id[64];
+    if (contacts_path_id(req, p, id) < 0)
+        return;
     json_t *b = json_loadb(req->pub.body, req->pub.body_len, 0, NULL);
     int ok = 0;
     static const char *const keys[] = {"with", "contact", "candidate"};
@@ -288,5 +293,5 @@ void contacts_merge_route(struct daemon *d, struct http_req *req, const char *id
                            "expected {\"with\": \"<contact id>\"} or {\"candidate\": \"<id>\"}");
         return;
     }
-    submit(d, req, b, id, apply_merge);
+    submit(ca, req, b, id, apply_merge);
 }

@@ -12,14 +12,15 @@
 
 #include "contacts.h"
 #include "contacts_api.h"
-#include "daemon.h"
 #include "error.h"
 #include "form.h"
 #include "handle.h"
 #include "http.h"
 #include "log.h"
 #include "route_params.h"
+#include "store.h"
 #include "util.h"
+#include "writer.h"
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
@@ -75,18 +76,18 @@ static int id_in(json_t *ids, const char *id)
     return 0;
 }
 
-static void collect_ids(json_t *c, json_t *ids, struct daemon *d, MDB_txn *txn, int depth);
+static void collect_ids(json_t *c, json_t *ids, struct store *st, MDB_txn *txn, int depth);
 
 /* What the person's records tell: names seen, first and last seen per
  * channel, counts per direction and kind, events.  Computed from the
  * timeline on request, so that ingest writes no per-contact aggregate. */
-static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
+static void summarize(struct contacts_api *ca, MDB_txn *txn, json_t *c)
 {
     json_t *ids = json_array();
-    collect_ids(c, ids, d, txn, 0);
+    collect_ids(c, ids, ca->store, txn, 0);
     uint64_t *seqs = NULL;
     size_t n = 0;
-    contacts_timeline(d, txn, c, &seqs, &n);
+    contacts_timeline(ca->store, txn, c, &seqs, &n);
     json_t *names = json_object_get(c, "names");
     if (!json_is_array(names)) {
         names = json_array();
@@ -97,14 +98,14 @@ static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
     int records = 0, appears = 0;
     for (size_t i = 0; i < n; i++) {
         MDB_val k = {sizeof seqs[i], &seqs[i]}, v;
-        if (mdb_get(txn, d->store.log, &k, &v) != 0)
+        if (mdb_get(txn, ca->store->log, &k, &v) != 0)
             continue;
         json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
         const char *source = json_string_value(json_object_get(rec, "source"));
         const char *kind = json_string_value(json_object_get(rec, "kind"));
         if (!rec || !kind ||
-            (source && !strcmp(source, "kanal") && (!strcmp(kind, "merge") ||
-                                                    !strcmp(kind, "split")))) {
+            (source && !strcmp(source, "kanal") &&
+             (!strcmp(kind, "merge") || !strcmp(kind, "split")))) {
             json_decref(rec);
             continue;
         }
@@ -143,8 +144,8 @@ static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
                 json_object_set_new(ch, "last_seen", json_string(at));
         }
         json_t *event = json_object_get(rec, "event");
-        if (event && (!strcmp(kind, "signup") || !strcmp(kind, "checkin") ||
-                      !strcmp(kind, "cancel"))) {
+        if (event &&
+            (!strcmp(kind, "signup") || !strcmp(kind, "checkin") || !strcmp(kind, "cancel"))) {
             json_t *e = json_pack("{s:O,s:s,s:I,s:s,s:O}", "id", json_object_get(event, "id"),
                                   "kind", kind, "seq", (json_int_t)seqs[i], "at", at ? at : "",
                                   "source", json_object_get(rec, "source"));
@@ -157,8 +158,7 @@ static void summarize(struct daemon *d, MDB_txn *txn, json_t *c)
     free(seqs);
     json_decref(ids);
     json_object_set_new(c, "channels", channels);
-    json_object_set_new(c, "counts", json_pack("{s:o,s:o}", "direction", direction, "kind",
-                                               kinds));
+    json_object_set_new(c, "counts", json_pack("{s:o,s:o}", "direction", direction, "kind", kinds));
     json_object_set_new(c, "events", events);
     json_object_set_new(c, "records", json_integer(records));
     json_object_set_new(c, "appears_in", json_integer(appears));
@@ -187,28 +187,29 @@ static void show_candidates(struct store *st, MDB_txn *txn, json_t *c, int full)
 }
 
 /* Load the live contact for id (following merges) in a read transaction. */
-static int load_live(struct daemon *d, const char *id, json_t **out, char *live, size_t live_len)
+static int load_live(struct contacts_api *ca, const char *id, json_t **out, char *live,
+                     size_t live_len)
 {
     MDB_txn *txn;
-    int rc = store_read_begin(&d->store, &txn);
+    int rc = store_read_begin(ca->store, &txn);
     if (rc)
         return rc;
-    rc = contacts_follow(&d->store, txn, id, live, live_len);
+    rc = contacts_follow(ca->store, txn, id, live, live_len);
     if (rc == 0)
-        rc = contacts_load(&d->store, txn, live, out);
+        rc = contacts_load(ca->store, txn, live, out);
     if (rc == 0) {
-        summarize(d, txn, *out);
-        show_candidates(&d->store, txn, *out, 0);
+        summarize(ca, txn, *out);
+        show_candidates(ca->store, txn, *out, 0);
     }
-    store_read_end(&d->store, txn);
+    store_read_end(ca->store, txn);
     return rc;
 }
 
-static void get_contact(struct daemon *d, struct http_req *req, const char *id)
+static void get_contact(struct contacts_api *ca, struct http_req *req, const char *id)
 {
     json_t *c;
     char live[32];
-    int rc = load_live(d, id, &c, live, sizeof live);
+    int rc = load_live(ca, id, &c, live, sizeof live);
     if (rc == MDB_NOTFOUND) {
         http_respond_error(req, 404, "not_found", "no such contact");
         return;
@@ -223,7 +224,7 @@ static void get_contact(struct daemon *d, struct http_req *req, const char *id)
     respond_json(req, 200, c);
 }
 
-static void find_by_handle(struct daemon *d, struct http_req *req)
+static void find_by_handle(struct contacts_api *ca, struct http_req *req)
 {
     char *raw = form_get(req->pub.query, strlen(req->pub.query), "handle");
     char *country = form_get(req->pub.query, strlen(req->pub.query), "default_country");
@@ -238,21 +239,21 @@ static void find_by_handle(struct daemon *d, struct http_req *req)
     }
     MDB_txn *txn;
     char cid[32];
-    if (store_read_begin(&d->store, &txn) < 0) {
+    if (store_read_begin(ca->store, &txn) < 0) {
         http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
         return;
     }
-    rc = contacts_of_handle(&d->store, txn, handle, cid, sizeof cid);
-    store_read_end(&d->store, txn);
+    rc = contacts_of_handle(ca->store, txn, handle, cid, sizeof cid);
+    store_read_end(ca->store, txn);
     if (rc) {
         http_respond_error(req, 404, "not_found", "no contact has that handle");
         return;
     }
-    get_contact(d, req, cid);
+    get_contact(ca, req, cid);
 }
 
 /* Every contact id whose timeline belongs to c: itself and what it absorbed. */
-static void collect_ids(json_t *c, json_t *ids, struct daemon *d, MDB_txn *txn, int depth)
+static void collect_ids(json_t *c, json_t *ids, struct store *st, MDB_txn *txn, int depth)
 {
     json_array_append(ids, json_object_get(c, "id"));
     size_t i;
@@ -261,8 +262,8 @@ static void collect_ids(json_t *c, json_t *ids, struct daemon *d, MDB_txn *txn, 
     {
         json_t *a;
         const char *aid = json_string_value(json_object_get(m, "contact"));
-        if (depth < 16 && aid && contacts_load(&d->store, txn, aid, &a) == 0) {
-            collect_ids(a, ids, d, txn, depth + 1);
+        if (depth < 16 && aid && contacts_load(st, txn, aid, &a) == 0) {
+            collect_ids(a, ids, st, txn, depth + 1);
             json_decref(a);
         }
     }
@@ -275,11 +276,10 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* The seqs of every record of a contact (sorted, unique). */
-int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t **out,
-                      size_t *n)
+int contacts_timeline(struct store *st, MDB_txn *txn, json_t *contact, uint64_t **out, size_t *n)
 {
     json_t *ids = json_array();
-    collect_ids(contact, ids, d, txn, 0);
+    collect_ids(contact, ids, st, txn, 0);
     uint64_t *seqs = NULL;
     size_t ns = 0, cap = 0;
     size_t i;
@@ -290,7 +290,7 @@ int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t 
         const char *id = json_string_value(idv);
         size_t il = strlen(id) + 1;
         MDB_cursor *cur;
-        if ((rc = mdb_cursor_open(txn, d->store.timeline, &cur)))
+        if ((rc = mdb_cursor_open(txn, st->timeline, &cur)))
             break;
         MDB_val k = {il, (void *)id}, v;
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -311,7 +311,7 @@ int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t 
     }
     /* Records not yet folded into the timeline. */
     MDB_cursor *pc;
-    if (rc == 0 && (rc = mdb_cursor_open(txn, d->store.pending, &pc)) == 0) {
+    if (rc == 0 && (rc = mdb_cursor_open(txn, st->pending, &pc)) == 0) {
         MDB_val k, v;
         for (int r = mdb_cursor_get(pc, &k, &v, MDB_FIRST); r == 0;
              r = mdb_cursor_get(pc, &k, &v, MDB_NEXT)) {
@@ -348,7 +348,8 @@ int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t 
     return rc;
 }
 
-static void get_timeline(struct daemon *d, struct http_req *req, const char *id, int export_all)
+static void get_timeline(struct contacts_api *ca, struct http_req *req, const char *id,
+                         int export_all)
 {
     size_t qlen = strlen(req->pub.query);
     char *after_s = form_get(req->pub.query, qlen, "after");
@@ -362,17 +363,17 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
         return;
     }
     MDB_txn *txn;
-    if (store_read_begin(&d->store, &txn) < 0) {
+    if (store_read_begin(ca->store, &txn) < 0) {
         http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
         return;
     }
     char live[32];
     json_t *c = NULL;
-    int rc = contacts_follow(&d->store, txn, id, live, sizeof live);
+    int rc = contacts_follow(ca->store, txn, id, live, sizeof live);
     if (rc == 0)
-        rc = contacts_load(&d->store, txn, live, &c);
+        rc = contacts_load(ca->store, txn, live, &c);
     if (rc) {
-        store_read_end(&d->store, txn);
+        store_read_end(ca->store, txn);
         http_respond_error(req, rc == MDB_NOTFOUND ? 404 : 503,
                            rc == MDB_NOTFOUND ? "not_found" : "store_unavailable",
                            rc == MDB_NOTFOUND ? "no such contact" : "the store cannot be read");
@@ -380,7 +381,7 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
     }
     uint64_t *seqs;
     size_t n;
-    rc = contacts_timeline(d, txn, c, &seqs, &n);
+    rc = contacts_timeline(ca->store, txn, c, &seqs, &n);
     json_t *list = json_array();
     uint64_t next = after;
     int more = 0;
@@ -392,7 +393,7 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
             break;
         }
         MDB_val k = {sizeof seqs[i], &seqs[i]}, v;
-        if (mdb_get(txn, d->store.log, &k, &v) == 0) {
+        if (mdb_get(txn, ca->store->log, &k, &v) == 0) {
             json_t *r = json_loadb(v.mv_data, v.mv_size, 0, NULL);
             if (r)
                 json_array_append_new(list, r);
@@ -411,10 +412,10 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
         {
             const char *name = json_string_value(json_object_get(h, "handle"));
             MDB_val k = {name ? strlen(name) : 0, (void *)name}, v;
-            if (name && mdb_get(txn, d->store.handles, &k, &v) == 0) {
+            if (name && mdb_get(txn, ca->store->handles, &k, &v) == 0) {
                 json_t *prov = contacts_handle_provenance(&v);
                 char cid[32];
-                contacts_of_handle(&d->store, txn, name, cid, sizeof cid);
+                contacts_of_handle(ca->store, txn, name, cid, sizeof cid);
                 if (prov)
                     json_object_set_new(prov, "contact", json_string(cid));
                 json_object_set_new(handles, name, prov ? prov : json_null());
@@ -422,15 +423,15 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
         }
     }
     if (export_all) {
-        summarize(d, txn, c);
-        show_candidates(&d->store, txn, c, 1);
+        summarize(ca, txn, c);
+        show_candidates(ca->store, txn, c, 1);
     }
-    store_read_end(&d->store, txn);
+    store_read_end(ca->store, txn);
     if (export_all) {
         add_event_summary(c);
-        respond_json(req, 200,
-                     json_pack("{s:o,s:o,s:o}", "contact", c, "handles", handles, "interactions",
-                               list));
+        respond_json(
+            req, 200,
+            json_pack("{s:o,s:o,s:o}", "contact", c, "handles", handles, "interactions", list));
     } else {
         json_decref(c);
         respond_json(req, 200,
@@ -442,7 +443,6 @@ static void get_timeline(struct daemon *d, struct http_req *req, const char *id,
 /* ---- changes through the writer ---- */
 
 struct contact_op {
-    struct daemon *d;
     struct http_req *req;
     json_t *body;
     char *id;
@@ -466,11 +466,10 @@ static void op_done(struct write_item *it)
     write_item_free(it);
 }
 
-static void submit(struct daemon *d, struct http_req *req, json_t *body, const char *id,
+static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
                    write_apply_fn apply)
 {
     struct contact_op *op = xcalloc(1, sizeof *op);
-    op->d = d;
     op->req = req;
     op->body = body;
     op->id = id ? xstrdup(id) : NULL;
@@ -478,7 +477,7 @@ static void submit(struct daemon *d, struct http_req *req, json_t *body, const c
     it->apply = apply;
     it->done = op_done;
     it->arg = op;
-    writer_submit(&d->writer, it);
+    writer_submit(ca->writer, it);
 }
 
 static void set_answer(struct contact_op *op, int status, json_t *answer)
@@ -513,8 +512,9 @@ static int apply_split(struct write_item *it, struct store *st, MDB_txn *txn)
         absorbed = json_string_value(json_object_get(json_array_get(merged, 0), "contact"));
     if (!absorbed) {
         json_decref(c);
-        set_error(op, 400, "bad_request",
-                  "name the contact to restore: {\"absorbed\": \"cN\"} (see the contact's merged list)");
+        set_error(
+            op, 400, "bad_request",
+            "name the contact to restore: {\"absorbed\": \"cN\"} (see the contact's merged list)");
         return 0;
     }
     char name[32];
@@ -590,16 +590,15 @@ static json_t *crm_handles(json_t *row, const char *crm_id, const char **why)
     return out;
 }
 
-static int link_one(struct store *st, MDB_txn *txn, json_t *row, const char *crm_id,
-                    uint64_t *last, struct crm_result *res, const char **why)
+static int link_one(struct store *st, MDB_txn *txn, json_t *row, const char *crm_id, uint64_t *last,
+                    struct crm_result *res, const char **why)
 {
     json_t *handles = crm_handles(row, crm_id, why);
     if (!handles)
         return -EINVAL;
     struct resolve_extra extra = {0};
     int rc = contacts_link_crm(st, txn, crm_id, handles,
-                               json_string_value(json_object_get(row, "name")), *last, &extra,
-                               res);
+                               json_string_value(json_object_get(row, "name")), *last, &extra, res);
     if (rc == 0)
         rc = writer_append_system(st, txn, &extra, last);
     resolve_extra_clear(&extra);
@@ -620,8 +619,7 @@ static int apply_crm(struct write_item *it, struct store *st, MDB_txn *txn)
     if (rc == 0)
         set_answer(op, res.created ? 201 : 200,
                    json_pack("{s:s,s:s,s:b,s:b,s:i}", "crm_id", op->id, "contact", res.contact,
-                             "created", res.created, "matched", res.matched, "merged",
-                             res.merged));
+                             "created", res.created, "matched", res.matched, "merged", res.merged));
     return rc;
 }
 
@@ -636,17 +634,16 @@ static int apply_import(struct write_item *it, struct store *st, MDB_txn *txn)
     {
         const char *crm_id = json_string_value(json_object_get(row, "crm_id"));
         if (!crm_id || !*crm_id) {
-            json_array_append_new(errors, json_pack("{s:i,s:s}", "line", (int)i + 1, "error",
-                                                    "crm_id is required"));
+            json_array_append_new(
+                errors, json_pack("{s:i,s:s}", "line", (int)i + 1, "error", "crm_id is required"));
             continue;
         }
         struct crm_result res;
         const char *why = "";
         int rc = link_one(st, txn, row, crm_id, &it->last_seq, &res, &why);
         if (rc == -EINVAL) {
-            json_array_append_new(errors,
-                                  json_pack("{s:i,s:s,s:s}", "line", (int)i + 1, "crm_id", crm_id,
-                                            "error", why));
+            json_array_append_new(errors, json_pack("{s:i,s:s,s:s}", "line", (int)i + 1, "crm_id",
+                                                    crm_id, "error", why));
             continue;
         }
         if (rc) {
@@ -699,8 +696,9 @@ static int apply_consent(struct write_item *it, struct store *st, MDB_txn *txn)
             snprintf(who, sizeof who, "%s", first);
         json_decref(c);
     }
-    json_object_set_new(rec, "from", json_pack("{s:s,s:s,s:[s]}", "handle", who, "role",
-                                               "customer", "handles", who));
+    json_object_set_new(
+        rec, "from",
+        json_pack("{s:s,s:s,s:[s]}", "handle", who, "role", "customer", "handles", who));
     struct resolve_extra extra = {0};
     extra.recs = xmalloc(sizeof *extra.recs);
     extra.recs[0] = rec;
@@ -765,23 +763,23 @@ static json_t *import_rows(struct http_req *req)
 
 void contacts_route_find(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     (void)p;
-    find_by_handle(d, req);
+    find_by_handle(ca, req);
 }
 
 void contacts_route_import(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     (void)p;
     json_t *rows = import_rows(req);
     if (rows)
-        submit(d, req, rows, NULL, apply_import);
+        submit(ca, req, rows, NULL, apply_import);
 }
 
 void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     const char *crm = route_param(p, "crm_id");
     if (!*crm || strlen(crm) > 200 || strchr(crm, '/')) {
         http_respond_error(req, 400, "bad_request", "expected /v1/contacts/crm/<crm_id>");
@@ -791,11 +789,11 @@ void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_
     form_unescape(crm, strlen(crm), crm_id, 0);
     json_t *body = body_object(req, 1);
     if (body)
-        submit(d, req, body, crm_id, apply_crm);
+        submit(ca, req, body, crm_id, apply_crm);
 }
 
 /* The {id} of the path in id; 0, or answers 404 for one no contact has. */
-static int contact_id(struct http_req *req, const struct route_params *p, char id[64])
+int contacts_path_id(struct http_req *req, const struct route_params *p, char id[64])
 {
     const char *v = route_param(p, "id");
     size_t idlen = strlen(v);
@@ -809,60 +807,44 @@ static int contact_id(struct http_req *req, const struct route_params *p, char i
 
 void contacts_route_get(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     char id[64];
-    if (contact_id(req, p, id) == 0)
-        get_contact(d, req, id);
-}
-
-void contacts_route_erase(void *ctx, struct http_req *req, const struct route_params *p)
-{
-    struct daemon *d = ctx;
-    char id[64];
-    if (contact_id(req, p, id) == 0)
-        erase_contact(d, req, id);
+    if (contacts_path_id(req, p, id) == 0)
+        get_contact(ca, req, id);
 }
 
 void contacts_route_interactions(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     char id[64];
-    if (contact_id(req, p, id) == 0)
-        get_timeline(d, req, id, 0);
+    if (contacts_path_id(req, p, id) == 0)
+        get_timeline(ca, req, id, 0);
 }
 
 void contacts_route_export(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     char id[64];
-    if (contact_id(req, p, id) == 0)
-        get_timeline(d, req, id, 1);
+    if (contacts_path_id(req, p, id) == 0)
+        get_timeline(ca, req, id, 1);
 }
 
 void contacts_route_split(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     char id[64];
-    if (contact_id(req, p, id) < 0)
+    if (contacts_path_id(req, p, id) < 0)
         return;
     json_t *body = body_object(req, 1);
     if (body)
-        submit(d, req, body, id, apply_split);
-}
-
-void contacts_route_merge(void *ctx, struct http_req *req, const struct route_params *p)
-{
-    struct daemon *d = ctx;
-    char id[64];
-    if (contact_id(req, p, id) == 0)
-        contacts_merge_route(d, req, id);
+        submit(ca, req, body, id, apply_split);
 }
 
 void contacts_route_consent(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct contacts_api *ca = ctx;
     char id[64];
-    if (contact_id(req, p, id) < 0)
+    if (contacts_path_id(req, p, id) < 0)
         return;
     json_t *body = body_object(req, 0);
     if (!body)
@@ -876,28 +858,28 @@ void contacts_route_consent(void *ctx, struct http_req *req, const struct route_
                            "expected {\"channel\": \"sms\", \"state\": \"optin\"|\"optout\"}");
         return;
     }
-    submit(d, req, body, id, apply_consent);
+    submit(ca, req, body, id, apply_consent);
 }
 
 /* The consent state of a handle's contact on a channel: 1 when opted out. */
-int contacts_opted_out(struct daemon *d, const char *handle, const char *channel)
+int contacts_opted_out(struct contacts_api *ca, const char *handle, const char *channel)
 {
     MDB_txn *txn;
-    int rc = store_read_begin(&d->store, &txn);
+    int rc = store_read_begin(ca->store, &txn);
     if (rc < 0)
         return rc;
     char cid[32];
     int out = 0;
     json_t *c;
-    rc = contacts_of_handle(&d->store, txn, handle, cid, sizeof cid);
+    rc = contacts_of_handle(ca->store, txn, handle, cid, sizeof cid);
     if (rc == MDB_NOTFOUND) {
         rc = 0; /* no contact has the handle: nobody withdrew consent */
-    } else if (rc == 0 && (rc = contacts_load(&d->store, txn, cid, &c)) == 0) {
+    } else if (rc == 0 && (rc = contacts_load(ca->store, txn, cid, &c)) == 0) {
         const char *state = json_string_value(
             json_object_get(json_object_get(json_object_get(c, "consent"), channel), "state"));
         out = state && strcmp(state, "optout") == 0;
         json_decref(c);
     }
-    store_read_end(&d->store, txn);
+    store_read_end(ca->store, txn);
     return rc ? store_err(rc) : out;
 }

@@ -1,4 +1,7 @@
-/* HTTP routes for contacts, erasure and tracking links. */
+/* HTTP routes for contacts: reading them and their timelines, CRM ids,
+ * imports, splits and consent (contacts_api.c).  Merge candidates and
+ * erasure are modules of their own (candidates_api.h, erase.h) that take
+ * the same context. */
 #ifndef KANAL_CONTACTS_API_H
 #define KANAL_CONTACTS_API_H
 
@@ -8,37 +11,41 @@
 #include <jansson.h>
 #include <lmdb.h>
 
-struct daemon;
 struct http_req;
+struct outbox;
 struct route_params;
 struct store;
+struct writer;
 
-/* The /v1/contacts routes' handlers (routes.c holds their paths). */
+/* What the /v1/contacts routes need: the store they read, the writer their
+ * changes commit through, and main's outbox pointer (erasure cancels the
+ * person's pending messages; NULL once the outbox is closed at shutdown).
+ * main.c fills it. */
+struct contacts_api {
+    struct store *store;
+    struct writer *writer;
+    struct outbox *const *outbox;
+};
+
+/* The /v1/contacts routes' handlers (routes.c holds their paths); ctx is
+ * the struct contacts_api. */
 void contacts_route_find(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_import(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_get(void *ctx, struct http_req *req, const struct route_params *p);
-void contacts_route_erase(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_interactions(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_export(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_split(void *ctx, struct http_req *req, const struct route_params *p);
-void contacts_route_merge(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_consent(void *ctx, struct http_req *req, const struct route_params *p);
-/* Every seq of a contact's records (with what it absorbed), sorted. */
-int contacts_timeline(struct daemon *d, MDB_txn *txn, json_t *contact, uint64_t **out,
-                      size_t *n);
+/* The {id} of the path in id; 0, or answers 404 for one no contact can
+ * have and returns -1. */
+int contacts_path_id(struct http_req *req, const struct route_params *p, char id[64]);
+/* Every seq of a contact's records (with what it absorbed), sorted; read
+ * in txn of st (the loop's read transaction or the writer's). */
+int contacts_timeline(struct store *st, MDB_txn *txn, json_t *contact, uint64_t **out, size_t *n);
 /* 1 when the contact of handle (normalized) withdrew consent on channel, 0
  * when it did not or no contact has the handle, a negative error when the
  * store cannot be read: consent is then unknown, not given. */
-int contacts_opted_out(struct daemon *d, const char *handle, const char *channel);
-
-/* candidates_api.c: GET /v1/contacts/candidates, DELETE .../candidates/{id}
- * (and POST .../{id}/reject), POST /v1/contacts/{id}/merge. */
-void candidates_route_list(void *ctx, struct http_req *req, const struct route_params *p);
-void candidates_route_reject(void *ctx, struct http_req *req, const struct route_params *p);
-void contacts_merge_route(struct daemon *d, struct http_req *req, const char *id);
-
-/* erase.c: DELETE /v1/contacts/<id>. */
-void erase_contact(struct daemon *d, struct http_req *req, const char *id);
+int contacts_opted_out(struct contacts_api *ca, const char *handle, const char *channel);
 
 #endif

@@ -26,15 +26,17 @@
 #include "contacts.h"
 #include "contacts_api.h"
 #include "crypto.h"
-#include "daemon.h"
+#include "erase.h"
 #include "handle.h"
 #include "http.h"
 #include "log.h"
 #include "outbox.h"
+#include "store.h"
 #include "util.h"
+#include "writer.h"
 
 struct erase_op {
-    struct daemon *d;
+    struct contacts_api *ca;
     struct http_req *req;
     char id[64];
     int status;
@@ -55,8 +57,11 @@ static int party_is(json_t *party, json_t *handles)
 {
     size_t i;
     json_t *h;
-    json_array_foreach(json_object_get(party, "handles"), i, h) if (json_object_get(
-        handles, json_string_value(h))) return 1;
+    json_array_foreach(json_object_get(party, "handles"), i, h)
+    {
+        if (json_object_get(handles, json_string_value(h)))
+            return 1;
+    }
     const char *main = json_string_value(json_object_get(party, "handle"));
     return main && json_object_get(handles, main);
 }
@@ -74,8 +79,8 @@ static int scrub_parties(json_t *rec, const char *field, json_t *handles, const 
 }
 
 /* Rewrite one record without the person; drop its idempotency key. */
-static int erase_record(struct store *st, MDB_txn *txn, uint64_t seq, json_t *ids,
-                        json_t *handles, const char *cid)
+static int erase_record(struct store *st, MDB_txn *txn, uint64_t seq, json_t *ids, json_t *handles,
+                        const char *cid)
 {
     MDB_val k = {sizeof seq, &seq}, v;
     int rc = mdb_get(txn, st->log, &k, &v);
@@ -97,8 +102,8 @@ static int erase_record(struct store *st, MDB_txn *txn, uint64_t seq, json_t *id
         return 0;
     }
     /* Records kanald wrote about the contact (merges, splits) hold ids only. */
-    int bookkeeping = !strcmp(source, KANAL_SYSTEM_SOURCE) &&
-                      (!strcmp(kind, "merge") || !strcmp(kind, "split"));
+    int bookkeeping =
+        !strcmp(source, KANAL_SYSTEM_SOURCE) && (!strcmp(kind, "merge") || !strcmp(kind, "split"));
     if (theirs && !bookkeeping) {
         char key[2048];
         size_t kl = store_idem_key(key, sizeof key, source, kind, ext);
@@ -290,8 +295,8 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
         rc = contacts_load(st, txn, live, &c);
     if (rc == MDB_NOTFOUND) {
         op->status = 404;
-        op->answer = json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message",
-                               "no such contact");
+        op->answer =
+            json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message", "no such contact");
         return 0;
     }
     if (rc)
@@ -328,7 +333,7 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
     json_decref(queue);
     uint64_t *seqs = NULL;
     size_t n = 0;
-    rc = contacts_timeline(op->d, txn, c, &seqs, &n);
+    rc = contacts_timeline(st, txn, c, &seqs, &n);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = erase_record(st, txn, seqs[i], ids, handles, live);
     free(seqs);
@@ -371,17 +376,17 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
         extra.recs = xmalloc(sizeof *extra.recs);
         extra.recs[0] = contacts_system_record(
             "erase", ext, live,
-            json_pack("{s:s,s:O,s:i,s:i,s:i}", "contact", live, "contacts", ids, "records",
-                      (int)n, "handles", (int)json_object_size(handles), "cancelled_messages",
+            json_pack("{s:s,s:O,s:i,s:i,s:i}", "contact", live, "contacts", ids, "records", (int)n,
+                      "handles", (int)json_object_size(handles), "cancelled_messages",
                       (int)json_array_size(op->cancelled)));
         extra.n = 1;
         rc = writer_append_system(st, txn, &extra, &it->last_seq);
         resolve_extra_clear(&extra);
         op->status = 200;
-        op->answer = json_pack("{s:s,s:O,s:i,s:i,s:i,s:O,s:I}", "erased", live, "contacts", ids,
-                               "records", (int)n, "handles", (int)json_object_size(handles),
-                               "state_entries", nstate, "cancelled_messages", op->cancelled,
-                               "seq", (json_int_t)it->last_seq);
+        op->answer =
+            json_pack("{s:s,s:O,s:i,s:i,s:i,s:O,s:I}", "erased", live, "contacts", ids, "records",
+                      (int)n, "handles", (int)json_object_size(handles), "state_entries", nstate,
+                      "cancelled_messages", op->cancelled, "seq", (json_int_t)it->last_seq);
     }
     json_decref(ids);
     json_decref(handles);
@@ -401,7 +406,7 @@ static void erase_done(struct write_item *it)
             size_t i;
             json_t *m;
             json_array_foreach(op->cancelled, i, m)
-                outbox_forget(op->d->outbox, json_string_value(m));
+                outbox_forget(*op->ca->outbox, json_string_value(m));
         }
         char *text = json_dumps(op->answer, JSON_COMPACT);
         http_respond(op->req, op->status, "application/json", text, strlen(text));
@@ -413,10 +418,15 @@ static void erase_done(struct write_item *it)
     write_item_free(it);
 }
 
-void erase_contact(struct daemon *d, struct http_req *req, const char *id)
+/* DELETE /v1/contacts/{id} (routes.c; the router checked method and scope). */
+void contacts_route_erase(void *ctx, struct http_req *req, const struct route_params *p)
 {
+    struct contacts_api *ca = ctx;
+    char id[64];
+    if (contacts_path_id(req, p, id) < 0)
+        return;
     struct erase_op *op = xcalloc(1, sizeof *op);
-    op->d = d;
+    op->ca = ca;
     op->req = req;
     op->cancelled = json_array();
     snprintf(op->id, sizeof op->id, "%s", id);
@@ -424,5 +434,5 @@ void erase_contact(struct daemon *d, struct http_req *req, const char *id)
     it->apply = apply_erase;
     it->done = erase_done;
     it->arg = op;
-    writer_submit(&d->writer, it);
+    writer_submit(ca->writer, it);
 }

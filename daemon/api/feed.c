@@ -10,11 +10,11 @@
 
 #include <jansson.h>
 
-#include "daemon.h"
 #include "error.h"
 #include "form.h"
 #include "http.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 #define FEED_DEFAULT_LIMIT 100
@@ -32,7 +32,7 @@ struct feed_query {
 
 struct feed_waiter {
     struct feed_waiter *next;
-    struct daemon *d;
+    struct feed *f;
     struct http_req *req;
     struct feed_query q;
     uv_timer_t timer;
@@ -141,16 +141,16 @@ static int matches(const struct feed_query *q, const MDB_val *v)
  * -ERANGE when the cursor is past the store's last seq.  *next_out and
  * *more_out say where the scan ended, *last_out what the last seq is (in
  * the snapshot the page was read from). */
-static int read_page(struct daemon *d, const struct feed_query *q, struct buf *out,
+static int read_page(struct feed *f, const struct feed_query *q, struct buf *out,
                      uint64_t *next_out, int *more_out, uint64_t *last_out)
 {
     MDB_txn *txn;
-    int rc = store_read_begin(&d->store, &txn);
+    int rc = store_read_begin(f->store, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, d->store.log, &cur))) {
-        store_read_end(&d->store, txn);
+    if ((rc = mdb_cursor_open(txn, f->store->log, &cur))) {
+        store_read_end(f->store, txn);
         return store_err(rc);
     }
     /* Records are never deleted (erasure rewrites them in place), so the
@@ -162,7 +162,7 @@ static int read_page(struct daemon *d, const struct feed_query *q, struct buf *o
         memcpy(&last, lk.mv_data, sizeof last);
     else if (rc != MDB_NOTFOUND) {
         mdb_cursor_close(cur);
-        store_read_end(&d->store, txn);
+        store_read_end(f->store, txn);
         return store_err(rc);
     }
     *last_out = last;
@@ -170,7 +170,7 @@ static int read_page(struct daemon *d, const struct feed_query *q, struct buf *o
         /* A cursor this store never handed out: a restored backup, or
          * another store.  Saying "nothing new" would skip records. */
         mdb_cursor_close(cur);
-        store_read_end(&d->store, txn);
+        store_read_end(f->store, txn);
         return -ERANGE;
     }
     uint64_t start = q->after + 1, next = q->after;
@@ -196,13 +196,13 @@ static int read_page(struct daemon *d, const struct feed_query *q, struct buf *o
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    store_read_end(&d->store, txn);
+    store_read_end(f->store, txn);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return store_err(rc);
     char tail[160];
     int n = snprintf(tail, sizeof tail,
                      "],\"next\":%llu,\"more\":%s,\"store_id\":\"%s\",\"last_seq\":%llu}",
-                     (unsigned long long)next, more ? "true" : "false", d->store.store_id,
+                     (unsigned long long)next, more ? "true" : "false", f->store->store_id,
                      (unsigned long long)last);
     buf_add(out, tail, (size_t)n);
     *next_out = next;
@@ -212,7 +212,7 @@ static int read_page(struct daemon *d, const struct feed_query *q, struct buf *o
 
 /* 409 for a cursor past the last seq, with what the CRM needs to notice a
  * restored or different store: its id and its last seq. */
-static void answer_ahead(struct daemon *d, struct http_req *req, uint64_t after, uint64_t last)
+static void answer_ahead(struct feed *f, struct http_req *req, uint64_t after, uint64_t last)
 {
     char msg[256];
     snprintf(msg, sizeof msg,
@@ -220,28 +220,28 @@ static void answer_ahead(struct daemon *d, struct http_req *req, uint64_t after,
              "backup or is another store; read again from a seq you know and dedupe by id",
              (unsigned long long)after, (unsigned long long)last);
     json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I}}", "error", "code", "cursor_ahead", "message", msg,
-                          "store_id", d->store.store_id, "last_seq", (json_int_t)last);
+                          "store_id", f->store->store_id, "last_seq", (json_int_t)last);
     char *text = json_dumps(o, JSON_COMPACT);
     http_respond(req, 409, "application/json", text, strlen(text));
     free(text);
     json_decref(o);
     log_info("feed: cursor after=%llu is ahead of last seq %llu (store %s): 409",
-             (unsigned long long)after, (unsigned long long)last, d->store.store_id);
+             (unsigned long long)after, (unsigned long long)last, f->store->store_id);
 }
 
 /* Answer with a page if it has records, if the scan stopped early (a
  * filtered query over many records), or if force; 1 when answered.  A
  * waiter that saw only non-matching records moves its cursor past them. */
-static int try_answer(struct daemon *d, struct http_req *req, struct feed_query *q, int force)
+static int try_answer(struct feed *f, struct http_req *req, struct feed_query *q, int force)
 {
     struct buf b = {0};
     uint64_t next = q->after;
     int more = 0;
     uint64_t last = 0;
-    int n = read_page(d, q, &b, &next, &more, &last);
+    int n = read_page(f, q, &b, &next, &more, &last);
     if (n == -ERANGE) {
         free(b.p);
-        answer_ahead(d, req, q->after, last);
+        answer_ahead(f, req, q->after, last);
         return 1;
     }
     if (n < 0) {
@@ -269,7 +269,7 @@ static void waiter_closed(uv_handle_t *h)
 
 static void waiter_remove(struct feed_waiter *w)
 {
-    for (struct feed_waiter **p = &w->d->waiters; *p; p = &(*p)->next)
+    for (struct feed_waiter **p = &w->f->waiters; *p; p = &(*p)->next)
         if (*p == w) {
             *p = w->next;
             break;
@@ -281,30 +281,30 @@ static void waiter_remove(struct feed_waiter *w)
 static void on_wait_timeout(uv_timer_t *t)
 {
     struct feed_waiter *w = t->data;
-    try_answer(w->d, w->req, &w->q, 1);
+    try_answer(w->f, w->req, &w->q, 1);
     waiter_remove(w);
 }
 
 void feed_notify(void *arg)
 {
-    struct daemon *d = arg;
-    for (struct feed_waiter *w = d->waiters, *next; w; w = next) {
+    struct feed *f = arg;
+    for (struct feed_waiter *w = f->waiters, *next; w; w = next) {
         next = w->next;
-        if (try_answer(d, w->req, &w->q, 0))
+        if (try_answer(f, w->req, &w->q, 0))
             waiter_remove(w);
     }
 }
 
-void feed_cancel_all(struct daemon *d)
+void feed_cancel_all(struct feed *f)
 {
-    while (d->waiters) {
-        struct feed_waiter *w = d->waiters;
-        try_answer(d, w->req, &w->q, 1);
+    while (f->waiters) {
+        struct feed_waiter *w = f->waiters;
+        try_answer(f, w->req, &w->q, 1);
         waiter_remove(w);
     }
 }
 
-static void get_one(struct daemon *d, struct http_req *req, const char *seq_text)
+static void get_one(struct feed *f, struct http_req *req, const char *seq_text)
 {
     uint64_t seq;
     if (parse_u64(seq_text, &seq) < 0 || seq == 0) {
@@ -312,26 +312,26 @@ static void get_one(struct daemon *d, struct http_req *req, const char *seq_text
         return;
     }
     MDB_txn *txn;
-    int rc = store_read_begin(&d->store, &txn);
+    int rc = store_read_begin(f->store, &txn);
     if (rc) {
         http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
         return;
     }
     MDB_val k = {sizeof seq, &seq}, v;
-    rc = mdb_get(txn, d->store.log, &k, &v);
+    rc = mdb_get(txn, f->store->log, &k, &v);
     if (rc == 0)
         http_respond(req, 200, "application/json", v.mv_data, v.mv_size);
     else if (rc == MDB_NOTFOUND)
         http_respond_error(req, 404, "not_found", "no record with that seq");
     else
         http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
-    store_read_end(&d->store, txn);
+    store_read_end(f->store, txn);
 }
 
-void feed_handle(struct daemon *d, struct http_req *req, const char *rest)
+void feed_handle(struct feed *f, struct http_req *req, const char *rest)
 {
     if (rest[0] == '/') {
-        get_one(d, req, rest + 1);
+        get_one(f, req, rest + 1);
         return;
     }
     struct feed_query q;
@@ -341,17 +341,17 @@ void feed_handle(struct daemon *d, struct http_req *req, const char *rest)
         http_respond_error(req, 400, "bad_request", why);
         return;
     }
-    if (try_answer(d, req, &q, q.wait_s == 0 || d->stopping)) {
+    if (try_answer(f, req, &q, q.wait_s == 0 || *f->stopping)) {
         query_free(&q);
         return;
     }
     struct feed_waiter *w = xcalloc(1, sizeof *w);
-    w->d = d;
+    w->f = f;
     w->req = req;
     w->q = q;
-    uv_timer_init(d->loop, &w->timer);
+    uv_timer_init(f->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_wait_timeout, (uint64_t)q.wait_s * 1000, 0);
-    w->next = d->waiters;
-    d->waiters = w;
+    w->next = f->waiters;
+    f->waiters = w;
 }

@@ -7,8 +7,10 @@
 
 #include <jansson.h>
 
+#include "candidates_api.h"
 #include "contacts_api.h"
 #include "daemon.h"
+#include "erase.h"
 #include "error.h"
 #include "feed.h"
 #include "http.h"
@@ -103,18 +105,18 @@ static void r_metrics(void *ctx, struct http_req *req, const struct route_params
 
 static void r_feed(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct feed *f = ctx;
     (void)p;
-    feed_handle(d, req, "");
+    feed_handle(f, req, "");
 }
 
 static void r_record(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct feed *f = ctx;
     /* feed_handle takes what follows /v1/interactions. */
     char rest[ROUTE_PARAM_BUF + 1];
     snprintf(rest, sizeof rest, "/%s", route_param(p, "seq"));
-    feed_handle(d, req, rest);
+    feed_handle(f, req, rest);
 }
 
 static void r_send(void *ctx, struct http_req *req, const struct route_params *p)
@@ -177,25 +179,32 @@ const struct route route_table[] = {
     {"GET HEAD", "/v1/messages/{id}", SCOPE_READ, "messages", "", ROUTE_OUTBOX, r_message},
     {"GET HEAD", "/v1/sources", SCOPE_READ, "sources", "", ROUTE_METRICS, r_sources},
     {"GET HEAD", "/v1/sinks", SCOPE_READ, "sinks", "", ROUTE_SOURCES, r_sinks},
-    {"GET HEAD", "/v1/contacts", SCOPE_READ, "contacts", "handle default_country",
-     ROUTE_CONTACTS, contacts_route_find},
-    {"POST", "/v1/contacts/import", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_import},
-    {"GET HEAD", "/v1/contacts/candidates", SCOPE_ADMIN, "contacts", "after limit",
-     ROUTE_CONTACTS, candidates_route_list},
-    {"DELETE", "/v1/contacts/candidates/{id}", SCOPE_ADMIN, "contacts", "",
-     ROUTE_CONTACTS, candidates_route_reject},
-    {"POST", "/v1/contacts/candidates/{id}/reject", SCOPE_ADMIN, "contacts", "",
-     ROUTE_CONTACTS, candidates_route_reject},
-    {"PUT", "/v1/contacts/crm/{crm_id}", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_put_crm},
-    {"GET HEAD", "/v1/contacts/{id}", SCOPE_READ, "contacts", "", ROUTE_CONTACTS, contacts_route_get},
-    {"DELETE", "/v1/contacts/{id}", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_erase},
+    {"GET HEAD", "/v1/contacts", SCOPE_READ, "contacts", "handle default_country", ROUTE_CONTACTS,
+     contacts_route_find},
+    {"POST", "/v1/contacts/import", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS,
+     contacts_route_import},
+    {"GET HEAD", "/v1/contacts/candidates", SCOPE_ADMIN, "contacts", "after limit", ROUTE_CONTACTS,
+     candidates_route_list},
+    {"DELETE", "/v1/contacts/candidates/{id}", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS,
+     candidates_route_reject},
+    {"POST", "/v1/contacts/candidates/{id}/reject", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS,
+     candidates_route_reject},
+    {"PUT", "/v1/contacts/crm/{crm_id}", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS,
+     contacts_route_put_crm},
+    {"GET HEAD", "/v1/contacts/{id}", SCOPE_READ, "contacts", "", ROUTE_CONTACTS,
+     contacts_route_get},
+    {"DELETE", "/v1/contacts/{id}", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS,
+     contacts_route_erase},
     {"GET HEAD", "/v1/contacts/{id}/interactions", SCOPE_READ, "contacts", "after limit",
      ROUTE_CONTACTS, contacts_route_interactions},
-    {"GET HEAD", "/v1/contacts/{id}/export", SCOPE_ADMIN, "contacts", "after limit",
-     ROUTE_CONTACTS, contacts_route_export},
-    {"POST", "/v1/contacts/{id}/split", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_split},
-    {"POST", "/v1/contacts/{id}/merge", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS, contacts_route_merge},
-    {"POST", "/v1/contacts/{id}/consent", SCOPE_WRITE, "contacts", "", ROUTE_CONTACTS, contacts_route_consent},
+    {"GET HEAD", "/v1/contacts/{id}/export", SCOPE_ADMIN, "contacts", "after limit", ROUTE_CONTACTS,
+     contacts_route_export},
+    {"POST", "/v1/contacts/{id}/split", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS,
+     contacts_route_split},
+    {"POST", "/v1/contacts/{id}/merge", SCOPE_ADMIN, "contacts", "", ROUTE_CONTACTS,
+     contacts_route_merge},
+    {"POST", "/v1/contacts/{id}/consent", SCOPE_WRITE, "contacts", "", ROUTE_CONTACTS,
+     contacts_route_consent},
     {"POST", "/v1/links", SCOPE_WRITE, "links", "", ROUTE_LINKS, r_links},
     {"GET HEAD POST", "/t/{token}", SCOPE_NONE, "click", "*", ROUTE_LINKS, r_click},
     {"GET HEAD POST", "/u/{token}", SCOPE_NONE, "unsubscribe", "*", ROUTE_LINKS, r_unsubscribe},

@@ -14,7 +14,6 @@
 struct http_server;
 struct http_req;
 struct api_tokens;
-struct feed_waiter;
 
 /* A running source: one [source NAME] section served by its plugin. */
 struct kanal_source {
@@ -54,7 +53,6 @@ struct daemon {
     struct metrics *metrics;
     uv_timer_t drain_timer;
     int http_closed;
-    struct feed_waiter *waiters;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t reader_check, map_release, watchdog, shutdown_timer, health_timer;
     uint64_t watchdog_usec;

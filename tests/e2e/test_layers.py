@@ -141,3 +141,18 @@ def test_kanalds_sources_are_in_order():
               if l.strip() and not l.startswith("#")}
     folders = {p.name for p in (ROOT / "daemon").iterdir() if p.is_dir()}
     assert folders <= layers and folders
+
+
+# Modules handed a narrow context of their own (declared in their header)
+# rather than the daemon: they neither include daemon.h nor name its struct.
+NARROW = ["api/feed", "api/contacts_api", "api/candidates_api", "api/erase"]
+
+
+@pytest.mark.parametrize("module", NARROW)
+def test_a_narrow_module_knows_nothing_of_the_daemon(module):
+    files = [ROOT / "daemon" / (module + ext) for ext in (".c", ".h")]
+    assert all(f.exists() for f in files), files
+    for f in files:
+        text = f.read_text()
+        assert '#include "daemon.h"' not in text, f
+        assert "struct daemon" not in text, f

@@ -18,7 +18,8 @@
 
 struct fixture {
     char *dir, *store_dir;
-    struct daemon d; /* the contacts' context: contacts_opted_out reads its store */
+    struct daemon d; /* holds the store the contacts read */
+    struct contacts_api contacts;
     struct outbox_ties ties;
     struct outbox ob; /* its consent hook is kanald's own (outbox_env_of) */
 };
@@ -61,9 +62,10 @@ static int setup(void **state)
     int r = store_open(&f->d.store, f->store_dir, SYNC_NONE, 0, err, sizeof err);
     if (r)
         fail_msg("store_open: %d: %s", r, err);
+    f->contacts = (struct contacts_api){.store = &f->d.store};
     f->ties = (struct outbox_ties){.store = &f->d.store,
                                    .normalize_handle = host_api.normalize_handle,
-                                   .contacts = &f->d,
+                                   .contacts = &f->contacts,
                                    .opted_out = opted_out};
     outbox_env_of(&f->ties, &f->ob.env);
     *state = f;
