@@ -5,6 +5,7 @@
 #   make check      every test, then again in an ASan+UBSan build, then the fuzzers
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/README.md)
 #   make layers     check that daemon/'s folders depend on each other downward only
+#   make monitoring-check  promtool checks and unit-tests conf/monitoring/kanal.rules.yml
 #   make bench      the benchmarks under bench/, printing their figures
 #   make install    PREFIX=/usr DESTDIR=...
 #
@@ -41,6 +42,8 @@ TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-json
 TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
 # The unsubscribe page is tested in a real browser: headless Chromium via Selenium.
 TEST_DEBS  += chromium chromium-driver python3-selenium
+# conf/monitoring/'s alert rules are checked and unit-tested with promtool.
+TEST_DEBS  += prometheus
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
@@ -125,7 +128,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench bench-baseline install \
-        clean format sdk layers
+        clean format sdk layers monitoring-check
 
 all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk
 
@@ -280,7 +283,15 @@ test: deps-test layers
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
 
-check: deps-test
+# conf/monitoring/'s alert rules: valid (promtool check rules), and each
+# alert fires on the series it is for (kanal.rules.test.yml).  That every
+# metric they and the dashboard name exists in a real scrape is
+# tests/e2e/test_monitoring.py's part.
+monitoring-check: deps-test
+	promtool check rules conf/monitoring/kanal.rules.yml
+	cd conf/monitoring && promtool test rules kanal.rules.test.yml
+
+check: deps-test monitoring-check
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory fuzz-check

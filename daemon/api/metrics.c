@@ -148,6 +148,60 @@ static void histogram(struct out *o, const char *name, const char *help, const u
          (unsigned long long)hist[nb], name, sum, name, (unsigned long long)hist[nb]);
 }
 
+/* ---- operator gauges: silence, store use, anonymous memory ----
+ * What conf/monitoring/'s alerts and dashboard need beyond the counters. */
+
+/* kanald's own (anonymous) resident memory: RssAnon, not VmRSS, which also
+ * counts the store's mapped file pages (page cache the kernel reclaims). */
+static uint64_t rss_anon_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+static void operator_gauges(struct out *o, struct store *st, struct kanal_source *const *sources,
+                            size_t nsources)
+{
+    char a[160];
+    int64_t now = util_now_ms();
+    outf(o, "# HELP kanal_source_silent 1 while the source heard nothing within its "
+            "expect_traffic_within.\n# TYPE kanal_source_silent gauge\n");
+    for (size_t i = 0; i < nsources; i++) {
+        source_check_silence(sources[i], now);
+        outf(o, "kanal_source_silent{source=\"%s\"} %d\n", label(sources[i]->sc.name, a, sizeof a),
+             sources[i]->silent_reported);
+    }
+    outf(o, "# HELP kanal_source_silent_seconds Seconds since the source's last record (or its "
+            "start).\n# TYPE kanal_source_silent_seconds gauge\n");
+    for (size_t i = 0; i < nsources; i++) {
+        const struct kanal_source *s = sources[i];
+        int64_t since = s->last_event_ms ? s->last_event_ms : s->started_ms;
+        outf(o, "kanal_source_silent_seconds{source=\"%s\"} %.3f\n", label(s->sc.name, a, sizeof a),
+             (double)(now - since) / 1000.0);
+    }
+    struct store_usage u;
+    store_usage(st, &u);
+    outf(o,
+         "# HELP kanal_store_map_bytes Size of the store's LMDB map (it doubles when full).\n"
+         "# TYPE kanal_store_map_bytes gauge\nkanal_store_map_bytes %llu\n"
+         "# HELP kanal_store_used_bytes Bytes of the store's pages in use.\n"
+         "# TYPE kanal_store_used_bytes gauge\nkanal_store_used_bytes %llu\n"
+         "# HELP kanal_store_disk_free_bytes Bytes free on the store's filesystem.\n"
+         "# TYPE kanal_store_disk_free_bytes gauge\nkanal_store_disk_free_bytes %llu\n"
+         "# HELP kanal_process_rss_anon_bytes kanald's anonymous resident memory (RssAnon).\n"
+         "# TYPE kanal_process_rss_anon_bytes gauge\nkanal_process_rss_anon_bytes %llu\n",
+         (unsigned long long)u.map_bytes, (unsigned long long)u.used_bytes,
+         (unsigned long long)u.disk_free_bytes, (unsigned long long)rss_anon_bytes());
+}
+
 void metrics_handle(struct daemon *d, struct http_req *req)
 {
     struct metrics *m = d->metrics;
@@ -227,6 +281,7 @@ void metrics_handle(struct daemon *d, struct http_req *req)
          "# TYPE kanal_link_rate_entries gauge\nkanal_link_rate_entries %llu\n",
          (unsigned long long)ls->stats.limited, (unsigned long long)ls->stats.suspected_bots,
          (unsigned long long)ls->stats.optouts, (unsigned long long)ls->live);
+    operator_gauges(&o, &d->store, d->sources, d->nsources);
     size_t sl;
     char *st = stages_metrics(d, &sl);
     outf(&o, "%.*s", (int)sl, st ? st : "");

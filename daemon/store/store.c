@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -497,6 +498,26 @@ int store_release_map(struct store *st)
         rc = -errno;
     pthread_rwlock_unlock(&st->resize_lock);
     return rc;
+}
+
+void store_usage(struct store *st, struct store_usage *u)
+{
+    *u = (struct store_usage){0};
+    /* The resize lock keeps the writer from remapping while LMDB reads its
+     * meta page; map_size changes only under it, too. */
+    pthread_rwlock_rdlock(&st->resize_lock);
+    if (st->env) {
+        MDB_envinfo info;
+        MDB_stat ms;
+        mdb_env_info(st->env, &info);
+        mdb_env_stat(st->env, &ms);
+        u->map_bytes = info.me_mapsize;
+        u->used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    }
+    pthread_rwlock_unlock(&st->resize_lock);
+    struct statvfs fs;
+    if (st->path && statvfs(st->path, &fs) == 0)
+        u->disk_free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
 }
 
 unsigned store_release_next_ms(unsigned wait_ms, uint64_t mapped_pages)

@@ -77,6 +77,13 @@ int store_release_map(struct store *st);
 unsigned store_release_next_ms(unsigned wait_ms, uint64_t mapped_pages);
 
 uint64_t store_last_seq(struct store *st);
+/* For /metrics: the map's size, the bytes of its pages in use (the data
+ * file's high-water mark), and the bytes free on the store's filesystem
+ * (0 when statvfs fails).  Any thread. */
+struct store_usage {
+    uint64_t map_bytes, used_bytes, disk_free_bytes;
+};
+void store_usage(struct store *st, struct store_usage *u);
 void store_set_last_seq(struct store *st, uint64_t seq);
 
 /* LMDB's largest key (its default build). */

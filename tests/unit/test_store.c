@@ -379,6 +379,11 @@ static void test_map_grows(void **state)
     open_store(f, 64 << 10);
     size_t initial = f->st.map_size;
     assert_true(initial < (1 << 20));
+    struct store_usage u0, u;
+    store_usage(&f->st, &u0);
+    assert_int_equal(u0.map_bytes, initial);
+    assert_true(u0.used_bytes > 0 && u0.used_bytes <= u0.map_bytes);
+    assert_true(u0.disk_free_bytes > 0);
     /* 3,000 records in batches of 100, then 2,000 in a single item. */
     enum { BATCHES = 30, PER_ITEM = 10, ITEMS = 10, BIG = 2000 };
     enum { TOTAL = BATCHES * ITEMS * PER_ITEM + BIG };
@@ -420,6 +425,11 @@ static void test_map_grows(void **state)
     assert_int_equal(store_last_seq(&f->st), TOTAL);
     assert_true(f->st.map_size > initial);
     assert_log_is_1_to(f, TOTAL);
+    /* /metrics' map use follows the growth: the map it reports is the
+     * grown one, and the pages in use grew past the first map. */
+    store_usage(&f->st, &u);
+    assert_int_equal(u.map_bytes, f->st.map_size);
+    assert_true(u.used_bytes > initial && u.used_bytes <= u.map_bytes);
 
     /* The grown store reopens with everything in it. */
     close_store(f);
