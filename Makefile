@@ -41,6 +41,9 @@ TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-json
 TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
 # The unsubscribe page is tested in a real browser: headless Chromium via Selenium.
 TEST_DEBS  += chromium chromium-driver python3-selenium
+# The man pages (man/*.scd) are built with scdoc and checked with groff.
+BUILD_DEBS += scdoc
+TEST_DEBS  += groff
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
@@ -125,9 +128,9 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench bench-baseline install \
-        clean format sdk layers
+        clean format sdk layers man man-check
 
-all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk
+all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk man
 
 # ---- dependencies ----
 
@@ -280,7 +283,7 @@ test: deps-test layers
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
 
-check: deps-test
+check: deps-test man-check
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory fuzz-check
@@ -320,6 +323,31 @@ bench: all deps-bench bench-baseline $(BUILD)/bench/store
 	  [ -x "$$b" ] && [ -f "$$b" ] || continue; echo "== $$b"; KANAL_BUILD=$(abspath $(BUILD)) $$b; \
 	done
 
+# ---- man pages ----
+# man/NAME.N.scd -> $(BUILD)/man/NAME.N with the installation's paths put in
+# for @SYSCONFDIR@ and @PLUGINDIR@.  kanal.conf.5.scd's key lists are made
+# from the option tables (tools/mankeys.py --write; tests/e2e/test_man.py
+# fails when they drift).  man-check: groff finds no fault in any page.
+
+MAN_SRC    := $(wildcard man/*.scd)
+MAN_PAGES  := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: man/%.scd $(BUILD)/prefix.stamp | deps
+	@mkdir -p $(dir $@)
+	sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' $< > $@.scd
+	scdoc < $@.scd > $@.tmp
+	rm -f $@.scd
+	mv $@.tmp $@
+
+man-check: $(MAN_PAGES) | deps-test
+	@set -e; for p in $(MAN_PAGES); do \
+	  w=$$(groff -ww -z -man $$p 2>&1) || { echo "$$p: groff failed: $$w"; exit 1; }; \
+	  if [ -n "$$w" ]; then echo "$$p: groff warns:"; echo "$$w"; exit 1; fi; \
+	  echo "$$p: groff -ww -z -man: no warnings"; \
+	done
+
 # ---- install ----
 
 install: all
@@ -338,6 +366,10 @@ install: all
 	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service
 	install -m 644 systemd/kanal.sysusers $(DESTDIR)$(SYSUSERSDIR)/kanal.conf
 	install -m 644 systemd/kanal.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kanal.conf
+	@set -e; for p in $(MAN_PAGES); do \
+	  d=$(DESTDIR)$(PREFIX)/share/man/man$${p##*.}; \
+	  echo "install -m 644 $$p $$d/"; install -d $$d; install -m 644 $$p $$d/; \
+	done
 
 # ---- libkanal, kanalctl: reading the store from other processes ----
 # (libkanal: sdk/reader/ + sdk/include/kanal/reader.h; kanalctl: tools/kanalctl/;
