@@ -325,7 +325,7 @@ bench: all deps-bench bench-baseline $(BUILD)/bench/store
 
 # ---- man pages ----
 # man/NAME.N.scd -> $(BUILD)/man/NAME.N with the installation's paths put in
-# for @SYSCONFDIR@ and @PLUGINDIR@.  kanal.conf.5.scd's key lists are made
+# for @SYSCONFDIR@, @PLUGINDIR@ and @PREFIX@.  kanal.conf.5.scd's key lists are made
 # from the option tables (tools/mankeys.py --write; tests/e2e/test_man.py
 # fails when they drift).  man-check: groff finds no fault in any page.
 
@@ -336,7 +336,8 @@ man: $(MAN_PAGES)
 
 $(BUILD)/man/%: man/%.scd $(BUILD)/prefix.stamp | deps
 	@mkdir -p $(dir $@)
-	sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' $< > $@.scd
+	sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+	    -e 's|@PREFIX@|$(PREFIX)|g' $< > $@.scd
 	scdoc < $@.scd > $@.tmp
 	rm -f $@.scd
 	mv $@.tmp $@
