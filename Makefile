@@ -6,6 +6,7 @@
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/README.md)
 #   make layers     check that daemon/'s folders depend on each other downward only
 #   make bench      the benchmarks under bench/, printing their figures
+#   make man        the man pages (man/*.scd, scdoc) into build/man/
 #   make install    PREFIX=/usr DESTDIR=...
 #
 # Every target that builds or tests first runs `make deps`, which installs
