@@ -129,7 +129,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench bench-baseline install \
-        clean format sdk layers man man-check
+        clean format sdk layers man man-check man-keys
 
 all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk man
 
@@ -327,13 +327,17 @@ bench: all deps-bench bench-baseline $(BUILD)/bench/store
 # ---- man pages ----
 # man/NAME.N.scd -> $(BUILD)/man/NAME.N with the installation's paths put in
 # for @SYSCONFDIR@, @PLUGINDIR@ and @PREFIX@.  kanal.conf.5.scd's key lists are made
-# from the option tables (tools/mankeys.py --write; tests/e2e/test_man.py
+# from the option tables (make man-keys; tests/e2e/test_man.py
 # fails when they drift).  man-check: groff finds no fault in any page.
 
 MAN_SRC    := $(wildcard man/*.scd)
 MAN_PAGES  := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
 
 man: $(MAN_PAGES)
+
+# After a change to an option table: rewrite kanal.conf.5.scd's key lists.
+man-keys: $(BUILD)/kanald $(PLUGIN_SO)
+	$(PYTHON) tools/mankeys.py --kanald $(BUILD)/kanald --plugin-dir $(BUILD)/plugins --write
 
 $(BUILD)/man/%: man/%.scd $(BUILD)/prefix.stamp | deps
 	@mkdir -p $(dir $@)

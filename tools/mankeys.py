@@ -247,7 +247,8 @@ def main():
     for line in diff:
         print(f"{page}: {line}", file=sys.stderr)
     if diff:
-        print("(run tools/mankeys.py --write, then say in the prose what changed)", file=sys.stderr)
+        print("(run make man-keys, or tools/mankeys.py --write, then say in the prose what changed)",
+              file=sys.stderr)
     return 1 if diff else 0
 
 

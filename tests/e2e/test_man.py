@@ -160,7 +160,7 @@ def test_every_key_of_each_plugin_is_on_the_page(plugin):
 
 def test_the_entries_are_what_mankeys_writes():
     """The help lines and choices too: the lists are exactly what
-    tools/mankeys.py --write makes of the tables (run it after changing one)."""
+    tools/mankeys.py --write makes of the tables (make man-keys after changing one)."""
     assert mankeys.differences(page(), mankeys.expected(KANALD, PLUGINS)) == []
 
 
