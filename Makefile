@@ -7,6 +7,7 @@
 #   make layers     check that daemon/'s folders depend on each other downward only
 #   make monitoring-check  promtool checks and unit-tests conf/monitoring/kanal.rules.yml
 #   make bench      the benchmarks under bench/, printing their figures
+#   make man        the man pages (man/*.scd, scdoc) into build/man/
 #   make install    PREFIX=/usr DESTDIR=...
 #
 # Every target that builds or tests first runs `make deps`, which installs
@@ -44,6 +45,9 @@ TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
 TEST_DEBS  += chromium chromium-driver python3-selenium
 # conf/monitoring/'s alert rules are checked and unit-tested with promtool.
 TEST_DEBS  += prometheus
+# The man pages (man/*.scd) are built with scdoc and checked with groff.
+BUILD_DEBS += scdoc
+TEST_DEBS  += groff
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
@@ -128,9 +132,9 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench run check test unit e2e check-asan bench bench-baseline install \
-        clean format sdk layers monitoring-check
+        clean format sdk layers monitoring-check man man-check man-keys
 
-all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk
+all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk man
 
 # ---- dependencies ----
 
@@ -291,7 +295,7 @@ monitoring-check: deps-test
 	promtool check rules conf/monitoring/kanal.rules.yml
 	cd conf/monitoring && promtool test rules kanal.rules.test.yml
 
-check: deps-test monitoring-check
+check: deps-test monitoring-check man-check
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory fuzz-check
@@ -331,6 +335,36 @@ bench: all deps-bench bench-baseline $(BUILD)/bench/store
 	  [ -x "$$b" ] && [ -f "$$b" ] || continue; echo "== $$b"; KANAL_BUILD=$(abspath $(BUILD)) $$b; \
 	done
 
+# ---- man pages ----
+# man/NAME.N.scd -> $(BUILD)/man/NAME.N with the installation's paths put in
+# for @SYSCONFDIR@, @PLUGINDIR@ and @PREFIX@.  kanal.conf.5.scd's key lists are made
+# from the option tables (make man-keys; tests/e2e/test_man.py
+# fails when they drift).  man-check: groff finds no fault in any page.
+
+MAN_SRC    := $(wildcard man/*.scd)
+MAN_PAGES  := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
+
+man: $(MAN_PAGES)
+
+# After a change to an option table: rewrite kanal.conf.5.scd's key lists.
+man-keys: $(BUILD)/kanald $(PLUGIN_SO)
+	$(PYTHON) tools/mankeys.py --kanald $(BUILD)/kanald --plugin-dir $(BUILD)/plugins --write
+
+$(BUILD)/man/%: man/%.scd $(BUILD)/prefix.stamp | deps
+	@mkdir -p $(dir $@)
+	sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+	    -e 's|@PREFIX@|$(PREFIX)|g' $< > $@.scd
+	scdoc < $@.scd > $@.tmp
+	rm -f $@.scd
+	mv $@.tmp $@
+
+man-check: $(MAN_PAGES) | deps-test
+	@set -e; for p in $(MAN_PAGES); do \
+	  w=$$(groff -ww -z -man $$p 2>&1) || { echo "$$p: groff failed: $$w"; exit 1; }; \
+	  if [ -n "$$w" ]; then echo "$$p: groff warns:"; echo "$$w"; exit 1; fi; \
+	  echo "$$p: groff -ww -z -man: no warnings"; \
+	done
+
 # ---- install ----
 
 install: all
@@ -349,6 +383,10 @@ install: all
 	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service
 	install -m 644 systemd/kanal.sysusers $(DESTDIR)$(SYSUSERSDIR)/kanal.conf
 	install -m 644 systemd/kanal.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kanal.conf
+	@set -e; for p in $(MAN_PAGES); do \
+	  d=$(DESTDIR)$(PREFIX)/share/man/man$${p##*.}; \
+	  echo "install -m 644 $$p $$d/"; install -d $$d; install -m 644 $$p $$d/; \
+	done
 
 # ---- libkanal, kanalctl: reading the store from other processes ----
 # (libkanal: sdk/reader/ + sdk/include/kanal/reader.h; kanalctl: tools/kanalctl/;

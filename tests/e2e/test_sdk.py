@@ -17,6 +17,10 @@ def test_example_plugin_builds_out_of_tree_and_loads(make_kanald, tmp_path):
     assert (prefix / "include" / "kanal" / "plugin.h").exists()
     assert (prefix / "lib" / "kanal" / "plugins" / "webhook.so").exists()
     assert (prefix / "lib" / "systemd" / "system" / "kanald.service").exists()
+    # The man pages, with this installation's paths in them.
+    for page in ("man8/kanald.8", "man5/kanal.conf.5", "man1/kanalctl.1", "man7/kanal-plugin.7"):
+        assert (prefix / "share" / "man" / page).is_file(), page
+    assert f"{prefix}/lib/kanal/plugins" in (prefix / "share" / "man" / "man5" / "kanal.conf.5").read_text()
 
     work = tmp_path / "out-of-tree"
     work.mkdir()
