@@ -1,5 +1,7 @@
 /* kanald: start-up, reload and shutdown.  The daemon's state lives in the
- * one struct daemon below; everything else receives a pointer to it. */
+ * one struct daemon below; main.c fills each module's narrow context from it
+ * (the source set, the host environment, the metrics, the signals) and wires
+ * the modules' hooks together. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "feed.h"
+#include "host.h"
 #include "http.h"
 #include "jarena.h"
 #include "links.h"
@@ -23,6 +26,7 @@
 #include "signals.h"
 #include "routes.h"
 #include "pluginhelp.h"
+#include "source.h"
 #include "transfer.h"
 #include "util.h"
 #include "stages.h"
@@ -102,8 +106,9 @@ static int load_tokens(const struct config *cfg, struct api_tokens **out)
     return r;
 }
 
-static int daemon_reload(struct daemon *d)
+static int daemon_reload(void *arg)
 {
+    struct daemon *d = arg;
     if (d->stopping)
         return 0;
     notify_reloading();
@@ -137,12 +142,12 @@ static int daemon_reload(struct daemon *d)
     auth_free(d->tokens);
     d->tokens = tokens;
     router.tokens = tokens;
-    daemon_apply_sources(d, next);
-    stages_apply(d, next);
+    source_apply(&d->srcs, next);
+    stages_apply(&d->srcs, next);
     d->cfg = next;
     config_free(old);
     outbox_kick(d->outbox);
-    log_notice("configuration reloaded: %zu source(s) running", d->nsources);
+    log_notice("configuration reloaded: %zu source(s) running", d->srcs.nsources);
     notify_ready();
     return 0;
 }
@@ -162,8 +167,8 @@ static void finish_shutdown(struct daemon *d)
         writer_stop(&d->writer);
         d->writer_running = 0;
     }
-    if (d->retired)
-        log_warn("%s still has work pending after the writer stopped", d->retired->sc.name);
+    if (d->srcs.retired)
+        log_warn("%s still has work pending after the writer stopped", d->srcs.retired->sc.name);
     outbox_close(d->outbox);
     d->outbox = NULL;
     transfer_engine_close(d->transfers);
@@ -173,7 +178,7 @@ static void finish_shutdown(struct daemon *d)
     close_timer(&d->map_release);
     close_timer(&d->health_timer);
     close_timer(&d->watchdog);
-    signals_close(d);
+    signals_close(&d->signals);
 }
 
 /* Sends and polls still running hold records that must be committed before
@@ -191,9 +196,9 @@ static void on_http_closed(void *arg)
 {
     struct daemon *d = arg;
     d->http_closed = 1;
-    while (d->nsources)
-        source_retire(d->sources[d->nsources - 1]);
-    stages_stop_all(d);
+    while (d->srcs.nsources)
+        source_retire(d->srcs.sources[d->srcs.nsources - 1]);
+    stages_stop_all(&d->srcs);
     uv_timer_start(&d->drain_timer, on_drain, 0, 20);
 }
 
@@ -211,9 +216,10 @@ static void on_shutdown_timeout(uv_timer_t *t)
     }
 }
 
-static void daemon_shutdown(struct daemon *d)
+static void daemon_shutdown(void *arg)
 {
-    d->stopping = 1;
+    struct daemon *d = arg;
+    d->stopping = d->srcs.stopping = 1;
     notify_stopping();
     feed_cancel_all(d);
     uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg->shutdown_timeout_ms,
@@ -266,8 +272,8 @@ static void on_health(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     int64_t now = util_now_ms();
-    for (size_t i = 0; i < d->nsources; i++)
-        source_check_silence(d->sources[i], now);
+    for (size_t i = 0; i < d->srcs.nsources; i++)
+        source_check_silence(d->srcs.sources[i], now);
 }
 
 /* Answers whose commit finished while the loop was reading go out between
@@ -287,12 +293,18 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 }
 
 
+/* /metrics shows the link limiter's counters. */
+static struct link_state *metrics_links(void *arg)
+{
+    return links_state(arg);
+}
+
 /* After each drain of commits: wake the feed's long-polls, then the sinks. */
 static void after_commits(void *arg)
 {
     struct daemon *d = arg;
     feed_notify(d);
-    stages_wake_sinks(d);
+    stages_wake_sinks(&d->srcs);
 }
 
 int main(int argc, char **argv)
@@ -404,13 +416,36 @@ int main(int argc, char **argv)
     struct outbox_env oenv;
     outbox_env_of(d, &oenv);
     d->outbox = outbox_new(&oenv);
-    d->metrics = metrics_new();
-    d->count_records = metrics_count_records;
+    struct metrics_env menv = {.sources = &d->srcs,
+                               .store = &d->store,
+                               .writer = &d->writer,
+                               .outbox = &d->outbox,
+                               .transfers = &d->transfers,
+                               .http = &d->http,
+                               .links = metrics_links,
+                               .links_arg = d};
+    d->metrics = metrics_new(&menv);
+    /* The sources and stages, and what the host API reaches. */
+    d->host = (struct host_env){.loop = d->loop,
+                                .store = &d->store,
+                                .writer = &d->writer,
+                                .writer_running = &d->writer_running,
+                                .outbox = &d->outbox,
+                                .transfers = &d->transfers,
+                                .metrics = d->metrics,
+                                .count_records = metrics_count_records};
+    d->srcs = (struct source_set){.cfg = &d->cfg,
+                                  .host = &d->host,
+                                  .api = &host_api,
+                                  .close_handles = host_close_handles,
+                                  .free_stage = stages_free};
 
     struct http_limits lim = limits_of(d->cfg);
     router.tokens = d->tokens;
     for (int m = 0; m < ROUTE_MODULES; m++)
         router.module[m] = d;
+    router.module[ROUTE_SOURCES] = &d->srcs;
+    router.module[ROUTE_METRICS] = d->metrics;
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);
@@ -427,7 +462,12 @@ int main(int argc, char **argv)
         http_server_free(d->http);
         goto out_store;
     }
-    if ((rc = signals_setup(d, daemon_reload, daemon_shutdown))) {
+    d->signals = (struct signals){.config_path = d->config_path,
+                                  .stopping = &d->stopping,
+                                  .reload = daemon_reload,
+                                  .shutdown = daemon_shutdown,
+                                  .arg = d};
+    if ((rc = signals_setup(&d->signals, d->loop))) {
         log_err("cannot handle signals: %s", uv_strerror(rc));
         goto out_store;
     }
@@ -445,14 +485,14 @@ int main(int argc, char **argv)
     uv_timer_init(d->loop, &d->health_timer);
     d->health_timer.data = d;
     uv_timer_start(&d->health_timer, on_health, HEALTH_CHECK_MS, HEALTH_CHECK_MS);
-    notify_watchdog_setup(d);
+    notify_watchdog_setup(d->loop, &d->watchdog, &d->watchdog_usec);
 
-    daemon_start_sources(d);
-    stages_start(d);
+    source_start_all(&d->srcs);
+    stages_start(&d->srcs);
     if ((rc = outbox_load(d->outbox)) < 0)
         log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));
     log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,
-               d->cfg->listen_host, http_server_port(d->http), d->nsources);
+               d->cfg->listen_host, http_server_port(d->http), d->srcs.nsources);
     notify_ready();
 
     uv_run(d->loop, UV_RUN_DEFAULT);
