@@ -82,9 +82,8 @@ DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
 # check); kanald's objects of them are part of DAEMON_OBJ.
 COMMON_SRC := $(wildcard common/*.c)
 DAEMON_OBJ += $(patsubst common/%.c,$(BUILD)/obj/common/%.o,$(COMMON_SRC))
-# Everything but the entry point and its signal handling, for unit tests and benchmarks.
-CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o $(BUILD)/obj/daemon/runtime/signals.o,\
-                           $(DAEMON_OBJ))
+# Everything but the entry point, for unit tests and benchmarks.
+CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 
 # Every folder under plugins/ is one plugin, except plugins/shared/, which
 # holds sources that several plugins compile in (PLUGIN_EXTRA_<name>).

@@ -26,22 +26,6 @@
 #define FILL_BATCH 10000
 #define READER_TARGET 2000000.0
 
-/* signals.o calls these from main.o, which this binary does not link (like
- * the unit tests): stand-ins so that it links; nothing here reaches them. */
-struct daemon;
-int daemon_reload(struct daemon *d);
-void daemon_shutdown(struct daemon *d);
-__attribute__((weak)) int daemon_reload(struct daemon *d)
-{
-    (void)d;
-    abort();
-}
-__attribute__((weak)) void daemon_shutdown(struct daemon *d)
-{
-    (void)d;
-    abort();
-}
-
 static double now_s(void)
 {
     struct timespec ts;

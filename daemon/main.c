@@ -1,5 +1,7 @@
 /* kanald: start-up, reload and shutdown.  The daemon's state lives in the
- * one struct daemon below; everything else receives a pointer to it. */
+ * one struct daemon below; main.c fills each module's narrow context from it
+ * (the source set, the host environment, the metrics, the signals) and wires
+ * the modules' hooks together. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,9 +11,11 @@
 
 #include "auth.h"
 #include "contacts_api.h"
-#include "daemon.h"
+#include "config.h"
 #include "error.h"
 #include "feed.h"
+#include "loader.h"
+#include "host.h"
 #include "http.h"
 #include "jarena.h"
 #include "links.h"
@@ -24,9 +28,48 @@
 #include "signals.h"
 #include "routes.h"
 #include "pluginhelp.h"
+#include "source.h"
+#include "store.h"
 #include "transfer.h"
 #include "util.h"
+#include "writer.h"
 #include "stages.h"
+
+/* kanald's state: the composition root's.  Each module is handed the
+ * narrow context it needs (filled below), never this. */
+struct http_server;
+struct http_req;
+struct api_tokens;
+
+struct daemon {
+    uv_loop_t *loop;
+    const char *config_path;
+    struct config *cfg;
+    struct loader loader;
+    struct store store;
+    struct writer writer;
+    int writer_running;
+    struct http_server *http;
+    struct api_tokens *tokens;
+    struct transfer_engine *transfers;
+    struct outbox *outbox;
+    struct metrics *metrics;
+    uv_timer_t drain_timer;
+    int http_closed;
+    uv_timer_t reader_check, map_release, watchdog, shutdown_timer, health_timer;
+    uint64_t watchdog_usec;
+    int stopping;
+    int map_release_failed;
+    unsigned map_release_ms; /* the wait before the next release */
+    int exit_code;
+    int64_t started_ms;
+    struct links *links; /* main.c's links context: /metrics shows its counters (links.h) */
+    /* The running sources and stages (ROUTE_SOURCES's context), what the
+     * host API reaches, and the signals' handles. */
+    struct source_set srcs;
+    struct host_env host;
+    struct signals signals;
+};
 
 #ifndef KANAL_VERSION
 #define KANAL_VERSION "0.1.0"
@@ -105,8 +148,9 @@ static int load_tokens(const struct config *cfg, struct api_tokens **out)
     return r;
 }
 
-static int daemon_reload(struct daemon *d)
+static int daemon_reload(void *arg)
 {
+    struct daemon *d = arg;
     if (d->stopping)
         return 0;
     notify_reloading();
@@ -140,12 +184,12 @@ static int daemon_reload(struct daemon *d)
     auth_free(d->tokens);
     d->tokens = tokens;
     router.tokens = tokens;
-    daemon_apply_sources(d, next);
-    stages_apply(d, next);
+    source_apply(&d->srcs, next);
+    stages_apply(&d->srcs, next);
     d->cfg = next;
     config_free(old);
     outbox_kick(d->outbox);
-    log_notice("configuration reloaded: %zu source(s) running", d->nsources);
+    log_notice("configuration reloaded: %zu source(s) running", d->srcs.nsources);
     notify_ready();
     return 0;
 }
@@ -165,8 +209,8 @@ static void finish_shutdown(struct daemon *d)
         writer_stop(&d->writer);
         d->writer_running = 0;
     }
-    if (d->retired)
-        log_warn("%s still has work pending after the writer stopped", d->retired->sc.name);
+    if (d->srcs.retired)
+        log_warn("%s still has work pending after the writer stopped", d->srcs.retired->sc.name);
     outbox_close(d->outbox);
     d->outbox = NULL;
     transfer_engine_close(d->transfers);
@@ -176,7 +220,7 @@ static void finish_shutdown(struct daemon *d)
     close_timer(&d->map_release);
     close_timer(&d->health_timer);
     close_timer(&d->watchdog);
-    signals_close(d);
+    signals_close(&d->signals);
 }
 
 /* Sends and polls still running hold records that must be committed before
@@ -194,9 +238,9 @@ static void on_http_closed(void *arg)
 {
     struct daemon *d = arg;
     d->http_closed = 1;
-    while (d->nsources)
-        source_retire(d->sources[d->nsources - 1]);
-    stages_stop_all(d);
+    while (d->srcs.nsources)
+        source_retire(d->srcs.sources[d->srcs.nsources - 1]);
+    stages_stop_all(&d->srcs);
     uv_timer_start(&d->drain_timer, on_drain, 0, 20);
 }
 
@@ -214,9 +258,10 @@ static void on_shutdown_timeout(uv_timer_t *t)
     }
 }
 
-static void daemon_shutdown(struct daemon *d)
+static void daemon_shutdown(void *arg)
 {
-    d->stopping = 1;
+    struct daemon *d = arg;
+    d->stopping = d->srcs.stopping = 1;
     notify_stopping();
     feed_cancel_all(&the_feed);
     uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg->shutdown_timeout_ms,
@@ -269,8 +314,8 @@ static void on_health(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     int64_t now = util_now_ms();
-    for (size_t i = 0; i < d->nsources; i++)
-        source_check_silence(d->sources[i], now);
+    for (size_t i = 0; i < d->srcs.nsources; i++)
+        source_check_silence(d->srcs.sources[i], now);
 }
 
 /* Answers whose commit finished while the loop was reading go out between
@@ -297,12 +342,12 @@ static struct outbox_ties outbox_ties;
 
 static struct kanal_source *find_source(void *arg, const char *name)
 {
-    return daemon_find_source(arg, name);
+    return source_find(arg, name);
 }
 
 static int is_stopping(void *arg)
 {
-    return ((struct daemon *)arg)->stopping;
+    return ((struct source_set *)arg)->stopping;
 }
 
 static void describe_source(struct kanal_source *src, struct outbox_source *out)
@@ -336,14 +381,14 @@ static void links_and_outbox_setup(struct daemon *d)
     links = (struct links){.store = &d->store,
                            .writer = &d->writer,
                            .cfg = &d->cfg,
-                           .sources = d,
+                           .sources = &d->srcs,
                            .find_source = find_source,
                            .normalize_handle = host_api.normalize_handle};
     d->links = &links;
     outbox_ties = (struct outbox_ties){.loop = d->loop,
                                        .store = &d->store,
                                        .writer = &d->writer,
-                                       .sources = d,
+                                       .sources = &d->srcs,
                                        .find_source = find_source,
                                        .stopping = is_stopping,
                                        .describe = describe_source,
@@ -359,12 +404,18 @@ static void links_and_outbox_setup(struct daemon *d)
     d->outbox = outbox_new(&oenv);
 }
 
+/* /metrics shows the link limiter's counters. */
+static struct link_state *metrics_links(void *arg)
+{
+    return links_state(arg);
+}
+
 /* After each drain of commits: wake the feed's long-polls, then the sinks. */
 static void after_commits(void *arg)
 {
     struct daemon *d = arg;
     feed_notify(&the_feed);
-    stages_wake_sinks(d);
+    stages_wake_sinks(&d->srcs);
 }
 
 int main(int argc, char **argv)
@@ -479,8 +530,29 @@ int main(int argc, char **argv)
         (struct contacts_api){.store = &d->store, .writer = &d->writer, .outbox = &d->outbox};
     d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
     links_and_outbox_setup(d);
-    d->metrics = metrics_new();
-    d->count_records = metrics_count_records;
+    struct metrics_env menv = {.sources = &d->srcs,
+                               .store = &d->store,
+                               .writer = &d->writer,
+                               .outbox = &d->outbox,
+                               .transfers = &d->transfers,
+                               .http = &d->http,
+                               .links = metrics_links,
+                               .links_arg = &links};
+    d->metrics = metrics_new(&menv);
+    /* The sources and stages, and what the host API reaches. */
+    d->host = (struct host_env){.loop = d->loop,
+                                .store = &d->store,
+                                .writer = &d->writer,
+                                .writer_running = &d->writer_running,
+                                .outbox = &d->outbox,
+                                .transfers = &d->transfers,
+                                .metrics = d->metrics,
+                                .count_records = metrics_count_records};
+    d->srcs = (struct source_set){.cfg = &d->cfg,
+                                  .host = &d->host,
+                                  .api = &host_api,
+                                  .close_handles = host_close_handles,
+                                  .free_stage = stages_free};
 
     struct http_limits lim = limits_of(d->cfg);
     router.tokens = d->tokens;
@@ -490,6 +562,8 @@ int main(int argc, char **argv)
     router.module[ROUTE_OUTBOX] = d->outbox;
     router.module[ROUTE_FEED] = &the_feed;
     router.module[ROUTE_CONTACTS] = &the_contacts;
+    router.module[ROUTE_SOURCES] = &d->srcs;
+    router.module[ROUTE_METRICS] = d->metrics;
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);
@@ -506,7 +580,12 @@ int main(int argc, char **argv)
         http_server_free(d->http);
         goto out_store;
     }
-    if ((rc = signals_setup(d, daemon_reload, daemon_shutdown))) {
+    d->signals = (struct signals){.config_path = d->config_path,
+                                  .stopping = &d->stopping,
+                                  .reload = daemon_reload,
+                                  .shutdown = daemon_shutdown,
+                                  .arg = d};
+    if ((rc = signals_setup(&d->signals, d->loop))) {
         log_err("cannot handle signals: %s", uv_strerror(rc));
         goto out_store;
     }
@@ -524,14 +603,14 @@ int main(int argc, char **argv)
     uv_timer_init(d->loop, &d->health_timer);
     d->health_timer.data = d;
     uv_timer_start(&d->health_timer, on_health, HEALTH_CHECK_MS, HEALTH_CHECK_MS);
-    notify_watchdog_setup(d);
+    notify_watchdog_setup(d->loop, &d->watchdog, &d->watchdog_usec);
 
-    daemon_start_sources(d);
-    stages_start(d);
+    source_start_all(&d->srcs);
+    stages_start(&d->srcs);
     if ((rc = outbox_load(d->outbox)) < 0)
         log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));
     log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,
-               d->cfg->listen_host, http_server_port(d->http), d->nsources);
+               d->cfg->listen_host, http_server_port(d->http), d->srcs.nsources);
     notify_ready();
 
     uv_run(d->loop, UV_RUN_DEFAULT);

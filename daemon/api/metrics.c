@@ -10,13 +10,15 @@
 
 #include <jansson.h>
 
-#include "daemon.h"
 #include "http.h"
 #include "links.h"
 #include "outbox.h"
+#include "source.h"
 #include "stages.h"
+#include "store.h"
 #include "transfer.h"
 #include "util.h"
+#include "writer.h"
 
 struct http_count {
     const char *route; /* static strings from the router */
@@ -30,15 +32,18 @@ struct record_count {
 };
 
 struct metrics {
+    struct metrics_env env;
     struct http_count *http;
     size_t nhttp;
     struct record_count *recs;
     size_t nrecs;
 };
 
-struct metrics *metrics_new(void)
+struct metrics *metrics_new(const struct metrics_env *env)
 {
-    return xcalloc(1, sizeof(struct metrics));
+    struct metrics *m = xcalloc(1, sizeof *m);
+    m->env = *env;
+    return m;
 }
 
 void metrics_free(struct metrics *m)
@@ -202,9 +207,10 @@ static void operator_gauges(struct out *o, struct store *st, struct kanal_source
          (unsigned long long)u.disk_free_bytes, (unsigned long long)rss_anon_bytes());
 }
 
-void metrics_handle(struct daemon *d, struct http_req *req)
+void metrics_handle(struct metrics *m, struct http_req *req)
 {
-    struct metrics *m = d->metrics;
+    const struct metrics_env *env = &m->env;
+    struct source_set *set = env->sources;
     struct out o = {0};
     char a[160], b[160], c[160];
     outf(&o, "# HELP kanal_http_requests_total HTTP requests answered, by route and status.\n"
@@ -219,13 +225,13 @@ void metrics_handle(struct daemon *d, struct http_req *req)
              label(m->recs[i].source, a, sizeof a), label(m->recs[i].kind, b, sizeof b),
              label(m->recs[i].direction, c, sizeof c), (unsigned long long)m->recs[i].n);
     struct writer_stats ws;
-    writer_get_stats(&d->writer, &ws);
+    writer_get_stats(env->writer, &ws);
     static const uint64_t batch[] = WRITER_BATCH_BOUNDS;
     static const uint64_t lat[] = WRITER_LATENCY_BOUNDS_US;
     histogram(&o, "kanal_commit_batch_records", "Records per store commit.", batch,
               ARRAY_SIZE(batch), ws.batch_hist, (double)ws.batch_sum, 1);
-    histogram(&o, "kanal_commit_duration_seconds", "Time of one store commit including sync.",
-              lat, ARRAY_SIZE(lat), ws.latency_hist, (double)ws.latency_us_sum / 1e6, 1e-6);
+    histogram(&o, "kanal_commit_duration_seconds", "Time of one store commit including sync.", lat,
+              ARRAY_SIZE(lat), ws.latency_hist, (double)ws.latency_us_sum / 1e6, 1e-6);
     outf(&o,
          "# HELP kanal_commit_failures_total Store commits that failed (answered 503).\n"
          "# TYPE kanal_commit_failures_total counter\nkanal_commit_failures_total %llu\n"
@@ -240,11 +246,11 @@ void metrics_handle(struct daemon *d, struct http_req *req)
          "# HELP kanal_transfers_running Outgoing transfers in flight.\n"
          "# TYPE kanal_transfers_running gauge\nkanal_transfers_running %u\n",
          (unsigned long long)ws.failures, (unsigned long long)ws.duplicates,
-         (unsigned long long)store_last_seq(&d->store),
-         (unsigned long long)outbox_depth(d->outbox), http_server_connections(d->http),
-         transfer_running(d->transfers));
+         (unsigned long long)store_last_seq(env->store),
+         (unsigned long long)outbox_depth(*env->outbox), http_server_connections(*env->http),
+         transfer_running(*env->transfers));
     size_t ns;
-    const struct outbox_source_stats *ss = outbox_stats(d->outbox, &ns);
+    const struct outbox_source_stats *ss = outbox_stats(*env->outbox, &ns);
     outf(&o, "# HELP kanal_send_attempts_total Outbound send attempts by source and outcome.\n"
              "# TYPE kanal_send_attempts_total counter\n");
     for (size_t i = 0; i < ns; i++) {
@@ -258,17 +264,17 @@ void metrics_handle(struct daemon *d, struct http_req *req)
     }
     outf(&o, "# HELP kanal_plugin_errors_total Records a source's plugin emitted that were "
              "refused or failed to commit.\n# TYPE kanal_plugin_errors_total counter\n");
-    for (size_t i = 0; i < d->nsources; i++)
+    for (size_t i = 0; i < set->nsources; i++)
         outf(&o, "kanal_plugin_errors_total{source=\"%s\"} %llu\n",
-             label(d->sources[i]->sc.name, a, sizeof a),
-             (unsigned long long)d->sources[i]->emit_errors);
+             label(set->sources[i]->sc.name, a, sizeof a),
+             (unsigned long long)set->sources[i]->emit_errors);
     outf(&o, "# HELP kanal_source_healthy 1 when the source is healthy.\n"
              "# TYPE kanal_source_healthy gauge\n");
-    for (size_t i = 0; i < d->nsources; i++)
+    for (size_t i = 0; i < set->nsources; i++)
         outf(&o, "kanal_source_healthy{source=\"%s\"} %d\n",
-             label(d->sources[i]->sc.name, a, sizeof a),
-             d->sources[i]->healthy && !d->sources[i]->silent_reported);
-    struct link_state *ls = links_state(d->links);
+             label(set->sources[i]->sc.name, a, sizeof a),
+             set->sources[i]->healthy && !set->sources[i]->silent_reported);
+    struct link_state *ls = env->links(env->links_arg);
     outf(&o,
          "# HELP kanal_link_hits_limited_total Hits on /t/ and /u/ links over link_rate or "
          "link_rate_client: answered, not recorded.\n"
@@ -281,9 +287,9 @@ void metrics_handle(struct daemon *d, struct http_req *req)
          "# TYPE kanal_link_rate_entries gauge\nkanal_link_rate_entries %llu\n",
          (unsigned long long)ls->stats.limited, (unsigned long long)ls->stats.suspected_bots,
          (unsigned long long)ls->stats.optouts, (unsigned long long)ls->live);
-    operator_gauges(&o, &d->store, d->sources, d->nsources);
+    operator_gauges(&o, env->store, set->sources, set->nsources);
     size_t sl;
-    char *st = stages_metrics(d, &sl);
+    char *st = stages_metrics(set, &sl);
     outf(&o, "%.*s", (int)sl, st ? st : "");
     free(st);
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.p, o.len);
@@ -301,27 +307,29 @@ static json_t *time_or_null(int64_t ms)
     return json_string(buf);
 }
 
-void sources_handle(struct daemon *d, struct http_req *req)
+void sources_handle(struct metrics *m, struct http_req *req)
 {
+    struct source_set *set = m->env.sources;
     int64_t now = util_now_ms();
     json_t *list = json_array();
     size_t ns;
-    const struct outbox_source_stats *ss = outbox_stats(d->outbox, &ns);
-    for (size_t i = 0; i < d->nsources; i++) {
-        struct kanal_source *s = d->sources[i];
+    const struct outbox_source_stats *ss = outbox_stats(*m->env.outbox, &ns);
+    for (size_t i = 0; i < set->nsources; i++) {
+        struct kanal_source *s = set->sources[i];
         source_check_silence(s, now);
         int64_t since = s->last_event_ms ? s->last_event_ms : s->started_ms;
         int healthy = s->healthy && !s->silent_reported;
-        const char *reason = !s->healthy ? s->health_reason
+        const char *reason = !s->healthy          ? s->health_reason
                              : s->silent_reported ? "no traffic within expect_traffic_within"
                                                   : NULL;
-        json_t *o = json_pack(
-            "{s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I}", "name", s->sc.name, "plugin",
-            s->plugin->name, "state", "running", "healthy", healthy, "reason",
-            reason ? json_string(reason) : json_null(), "started_at", time_or_null(s->started_ms),
-            "last_event_at", time_or_null(s->last_event_ms), "silent_for", (json_int_t)((now - since) / 1000),
-            "records", (json_int_t)s->records, "duplicates", (json_int_t)s->duplicates,
-            "errors", (json_int_t)s->emit_errors, "requests", (json_int_t)s->requests);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I}", "name", s->sc.name,
+                      "plugin", s->plugin->name, "state", "running", "healthy", healthy, "reason",
+                      reason ? json_string(reason) : json_null(), "started_at",
+                      time_or_null(s->started_ms), "last_event_at", time_or_null(s->last_event_ms),
+                      "silent_for", (json_int_t)((now - since) / 1000), "records",
+                      (json_int_t)s->records, "duplicates", (json_int_t)s->duplicates, "errors",
+                      (json_int_t)s->emit_errors, "requests", (json_int_t)s->requests);
         json_object_set_new(o, "last_error",
                             s->last_error ? json_string(s->last_error) : json_null());
         json_object_set_new(o, "expect_traffic_within",
@@ -330,12 +338,11 @@ void sources_handle(struct daemon *d, struct http_req *req)
                                 : json_null());
         for (size_t j = 0; j < ns; j++)
             if (strcmp(ss[j].source, s->sc.name) == 0)
-                json_object_set_new(o, "sends",
-                                    json_pack("{s:I,s:I,s:I,s:I}", "attempts",
-                                              (json_int_t)ss[j].attempts, "sent",
-                                              (json_int_t)ss[j].sent, "retried",
-                                              (json_int_t)ss[j].retried, "failed",
-                                              (json_int_t)ss[j].failed));
+                json_object_set_new(
+                    o, "sends",
+                    json_pack("{s:I,s:I,s:I,s:I}", "attempts", (json_int_t)ss[j].attempts, "sent",
+                              (json_int_t)ss[j].sent, "retried", (json_int_t)ss[j].retried,
+                              "failed", (json_int_t)ss[j].failed));
         json_array_append_new(list, o);
     }
     json_t *body = json_pack("{s:o}", "sources", list);

@@ -9,7 +9,6 @@
 
 #include "candidates_api.h"
 #include "contacts_api.h"
-#include "daemon.h"
 #include "erase.h"
 #include "error.h"
 #include "feed.h"
@@ -21,7 +20,9 @@
 #include "outbox.h"
 #include "outbox_api.h"
 #include "routes.h"
+#include "source.h"
 #include "stages.h"
+#include "store.h"
 #include "util.h"
 
 static void respond_json(struct http_req *req, int status, json_t *o)
@@ -35,13 +36,13 @@ static void respond_json(struct http_req *req, int status, json_t *o)
 /* /hooks/{source}/...: the source's plugin answers, the query untouched. */
 static void handle_hook(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct source_set *set = ctx;
     const char *name = route_param(p, "source");
     if (strlen(name) >= 80) {
         http_respond_error(req, 404, "unknown_source", "no such source");
         return;
     }
-    struct kanal_source *src = daemon_find_source(d, name);
+    struct kanal_source *src = source_find(set, name);
     if (!src) {
         http_respond_error(req, 404, "unknown_source", "no source of that name is running");
         return;
@@ -50,7 +51,7 @@ static void handle_hook(void *ctx, struct http_req *req, const struct route_para
         http_respond_error(req, 404, "no_webhooks", "this source takes no webhooks");
         return;
     }
-    if (d->stopping) {
+    if (set->stopping) {
         http_respond_error(req, 503, "stopping", "kanald is stopping; retry later");
         return;
     }
@@ -69,13 +70,13 @@ static void handle_hook(void *ctx, struct http_req *req, const struct route_para
 
 static void handle_healthz(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
+    struct source_set *set = ctx;
     (void)p;
     json_t *srcs = json_object();
     int healthy = 1;
     int64_t now = util_now_ms();
-    for (size_t i = 0; i < d->nsources; i++) {
-        struct kanal_source *s = d->sources[i];
+    for (size_t i = 0; i < set->nsources; i++) {
+        struct kanal_source *s = set->sources[i];
         source_check_silence(s, now);
         int ok = s->healthy && !s->silent_reported;
         healthy &= ok;
@@ -88,19 +89,18 @@ static void handle_healthz(void *ctx, struct http_req *req, const struct route_p
         json_object_set_new(srcs, s->sc.name, o);
     }
     json_t *sinks = json_object();
-    healthy &= stages_health(d, sinks);
+    healthy &= stages_health(set, sinks);
     /* Liveness: kanald answers, so 200; the detail says what is degraded. */
     respond_json(req, 200,
                  json_pack("{s:s,s:I,s:o,s:o}", "status", healthy ? "ok" : "degraded", "last_seq",
-                           (json_int_t)store_last_seq(&d->store), "sources", srcs, "sinks",
+                           (json_int_t)store_last_seq(set->host->store), "sources", srcs, "sinks",
                            sinks));
 }
 
 static void r_metrics(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
     (void)p;
-    metrics_handle(d, req);
+    metrics_handle(ctx, req);
 }
 
 static void r_feed(void *ctx, struct http_req *req, const struct route_params *p)
@@ -134,16 +134,14 @@ static void r_message(void *ctx, struct http_req *req, const struct route_params
 
 static void r_sources(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
     (void)p;
-    sources_handle(d, req);
+    sources_handle(ctx, req);
 }
 
 static void r_sinks(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct daemon *d = ctx;
     (void)p;
-    stages_sinks_handle(d, req);
+    stages_sinks_handle(ctx, req);
 }
 
 static void r_links(void *ctx, struct http_req *req, const struct route_params *p)

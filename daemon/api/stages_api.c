@@ -4,25 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "source.h"
 #include "stages.h"
 #include "stages_int.h"
+#include "store.h"
 #include "util.h"
 
 int64_t stages_sink_lag_ms(struct kanal_source *src, int64_t now)
 {
     struct stage *st = src->stage;
-    struct daemon *d = src->d;
-    if (st->cursor >= store_last_seq(&d->store))
+    struct store *store = src->set->host->store;
+    if (st->cursor >= store_last_seq(store))
         return 0;
     MDB_txn *txn;
-    if (store_read_begin(&d->store, &txn))
+    if (store_read_begin(store, &txn))
         return 0;
     int64_t lag = 0;
     MDB_cursor *cur;
-    if (mdb_cursor_open(txn, d->store.log, &cur) == 0) {
+    if (mdb_cursor_open(txn, store->log, &cur) == 0) {
         uint64_t start = st->cursor + 1;
         MDB_val k = {sizeof start, &start}, v;
         if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0) {
@@ -41,7 +42,7 @@ int64_t stages_sink_lag_ms(struct kanal_source *src, int64_t now)
         }
         mdb_cursor_close(cur);
     }
-    store_read_end(&d->store, txn);
+    store_read_end(store, txn);
     return lag;
 }
 
@@ -51,17 +52,17 @@ static int sink_healthy(struct kanal_source *src, int64_t lag_ms)
     return src->healthy && lag_ms <= src->sc.max_lag_ms && !(st->retry_pending && st->last_error);
 }
 
-void stages_sinks_handle(struct daemon *d, struct http_req *req)
+void stages_sinks_handle(struct source_set *set, struct http_req *req)
 {
     if (strcmp(req->pub.method, "GET") && strcmp(req->pub.method, "HEAD")) {
         http_respond_error(req, 405, "method_not_allowed", "use GET");
         return;
     }
     int64_t now = util_now_ms();
-    uint64_t last = store_last_seq(&d->store);
+    uint64_t last = store_last_seq(set->host->store);
     json_t *list = json_array();
-    for (size_t i = 0; i < d->nsinks; i++) {
-        struct kanal_source *src = d->sinks[i];
+    for (size_t i = 0; i < set->nsinks; i++) {
+        struct kanal_source *src = set->sinks[i];
         struct stage *st = src->stage;
         int64_t lag_ms = stages_sink_lag_ms(src, now);
         int ok = sink_healthy(src, lag_ms);
@@ -82,12 +83,12 @@ void stages_sinks_handle(struct daemon *d, struct http_req *req)
     json_decref(root);
 }
 
-int stages_health(struct daemon *d, json_t *sinks)
+int stages_health(struct source_set *set, json_t *sinks)
 {
     int healthy = 1;
     int64_t now = util_now_ms();
-    for (size_t i = 0; i < d->nsinks; i++) {
-        struct kanal_source *src = d->sinks[i];
+    for (size_t i = 0; i < set->nsinks; i++) {
+        struct kanal_source *src = set->sinks[i];
         struct stage *st = src->stage;
         int64_t lag_ms = stages_sink_lag_ms(src, now);
         int ok = sink_healthy(src, lag_ms);
@@ -127,52 +128,54 @@ static void mprintf(struct mbuf *b, const char *fmt, ...)
     }
 }
 
-char *stages_metrics(struct daemon *d, size_t *len)
+char *stages_metrics(struct source_set *set, size_t *len)
 {
     struct mbuf b = {0};
     /* Section names are letters, digits, '-', '_' and '.': safe as labels. */
     mprintf(&b, "# HELP kanal_processor_records_total Records a processor looked at.\n"
                 "# TYPE kanal_processor_records_total counter\n");
-    for (size_t i = 0; i < d->nprocs; i++)
-        mprintf(&b, "kanal_processor_records_total{processor=\"%s\"} %llu\n", d->procs[i]->sc.name,
-                (unsigned long long)((struct stage *)d->procs[i]->stage)->seen);
+    for (size_t i = 0; i < set->nprocs; i++)
+        mprintf(&b, "kanal_processor_records_total{processor=\"%s\"} %llu\n",
+                set->procs[i]->sc.name,
+                (unsigned long long)((struct stage *)set->procs[i]->stage)->seen);
     mprintf(&b, "# HELP kanal_processor_dropped_total Records a processor dropped (not stored).\n"
                 "# TYPE kanal_processor_dropped_total counter\n");
-    for (size_t i = 0; i < d->nprocs; i++)
-        mprintf(&b, "kanal_processor_dropped_total{processor=\"%s\"} %llu\n", d->procs[i]->sc.name,
-                (unsigned long long)((struct stage *)d->procs[i]->stage)->dropped);
+    for (size_t i = 0; i < set->nprocs; i++)
+        mprintf(&b, "kanal_processor_dropped_total{processor=\"%s\"} %llu\n",
+                set->procs[i]->sc.name,
+                (unsigned long long)((struct stage *)set->procs[i]->stage)->dropped);
     mprintf(&b, "# HELP kanal_processor_failures_total Records kept without a processor's "
                 "annotation: it returned an error, invalid JSON, or overran its budget.\n"
                 "# TYPE kanal_processor_failures_total counter\n");
-    for (size_t i = 0; i < d->nprocs; i++)
+    for (size_t i = 0; i < set->nprocs; i++)
         for (int r = 0; r < FAIL_N; r++)
             mprintf(&b, "kanal_processor_failures_total{processor=\"%s\",reason=\"%s\"} %llu\n",
-                    d->procs[i]->sc.name, stages_fail_names[r],
-                    (unsigned long long)((struct stage *)d->procs[i]->stage)->failures[r]);
+                    set->procs[i]->sc.name, stages_fail_names[r],
+                    (unsigned long long)((struct stage *)set->procs[i]->stage)->failures[r]);
     int64_t now = util_now_ms();
-    uint64_t last = store_last_seq(&d->store);
+    uint64_t last = store_last_seq(set->host->store);
     mprintf(&b, "# HELP kanal_sink_cursor The last seq a sink acknowledged.\n"
                 "# TYPE kanal_sink_cursor gauge\n");
-    for (size_t i = 0; i < d->nsinks; i++)
-        mprintf(&b, "kanal_sink_cursor{sink=\"%s\"} %llu\n", d->sinks[i]->sc.name,
-                (unsigned long long)((struct stage *)d->sinks[i]->stage)->cursor);
+    for (size_t i = 0; i < set->nsinks; i++)
+        mprintf(&b, "kanal_sink_cursor{sink=\"%s\"} %llu\n", set->sinks[i]->sc.name,
+                (unsigned long long)((struct stage *)set->sinks[i]->stage)->cursor);
     mprintf(&b, "# HELP kanal_sink_lag_records Committed records a sink has not acknowledged.\n"
                 "# TYPE kanal_sink_lag_records gauge\n");
-    for (size_t i = 0; i < d->nsinks; i++) {
-        uint64_t c = ((struct stage *)d->sinks[i]->stage)->cursor;
-        mprintf(&b, "kanal_sink_lag_records{sink=\"%s\"} %llu\n", d->sinks[i]->sc.name,
+    for (size_t i = 0; i < set->nsinks; i++) {
+        uint64_t c = ((struct stage *)set->sinks[i]->stage)->cursor;
+        mprintf(&b, "kanal_sink_lag_records{sink=\"%s\"} %llu\n", set->sinks[i]->sc.name,
                 (unsigned long long)(last > c ? last - c : 0));
     }
     mprintf(&b, "# HELP kanal_sink_lag_seconds Age of the oldest record a sink has not "
                 "acknowledged.\n# TYPE kanal_sink_lag_seconds gauge\n");
-    for (size_t i = 0; i < d->nsinks; i++)
-        mprintf(&b, "kanal_sink_lag_seconds{sink=\"%s\"} %.3f\n", d->sinks[i]->sc.name,
-                (double)stages_sink_lag_ms(d->sinks[i], now) / 1000.0);
+    for (size_t i = 0; i < set->nsinks; i++)
+        mprintf(&b, "kanal_sink_lag_seconds{sink=\"%s\"} %.3f\n", set->sinks[i]->sc.name,
+                (double)stages_sink_lag_ms(set->sinks[i], now) / 1000.0);
     mprintf(&b, "# HELP kanal_sink_errors_total Failed deliveries of a sink.\n"
                 "# TYPE kanal_sink_errors_total counter\n");
-    for (size_t i = 0; i < d->nsinks; i++)
-        mprintf(&b, "kanal_sink_errors_total{sink=\"%s\"} %llu\n", d->sinks[i]->sc.name,
-                (unsigned long long)((struct stage *)d->sinks[i]->stage)->errors);
+    for (size_t i = 0; i < set->nsinks; i++)
+        mprintf(&b, "kanal_sink_errors_total{sink=\"%s\"} %llu\n", set->sinks[i]->sc.name,
+                (unsigned long long)((struct stage *)set->sinks[i]->stage)->errors);
     *len = b.len;
     return b.p;
 }

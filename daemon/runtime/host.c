@@ -1,5 +1,7 @@
 /* The host API table: the only way plugins reach kanald.  Every function
  * here runs on the loop thread. */
+#include "host.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +12,6 @@
 #include <kanal/schema.h>
 
 #include "crypto.h"
-#include "daemon.h"
 #include "error.h"
 #include "form.h"
 #include "handle.h"
@@ -18,13 +19,17 @@
 #include "jarena.h"
 #include "jsonin.h"
 #include "jsonout.h"
+#include "loader.h"
 #include "log.h"
 #include "outbox.h"
 #include "rawbound.h"
 #include "record.h"
+#include "source.h"
 #include "stages.h"
+#include "store.h"
 #include "transfer.h"
 #include "util.h"
+#include "writer.h"
 
 /* Timers and fd watches, kept in a list per source so that whatever a
  * plugin forgets to stop is closed when the source is destroyed. */
@@ -111,8 +116,9 @@ static void emit_done(struct write_item *item)
     } else {
         src->records += item->nnew;
         src->duplicates += item->nrecs - item->nnew;
-        if (src->d->count_records)
-            src->d->count_records(src->d->metrics, item);
+        const struct host_env *env = src->set->host;
+        if (env->count_records)
+            env->count_records(env->metrics, item);
         if (item->nrecs)
             source_note_event(src);
     }
@@ -120,8 +126,13 @@ static void emit_done(struct write_item *item)
                         ? stages_expand_seqs(item->seqs, ctx->kept, item->nrecs, ctx->nemitted)
                         : NULL;
     if (ctx->cb)
-        ctx->cb(ctx->arg, item->status, item->status ? NULL : all ? all : item->seqs,
-                item->status ? 0 : all ? ctx->nemitted : item->nrecs);
+        ctx->cb(ctx->arg, item->status,
+                item->status ? NULL
+                : all        ? all
+                             : item->seqs,
+                item->status ? 0
+                : all        ? ctx->nemitted
+                             : item->nrecs);
     free(all);
     write_item_free(item);
     free(ctx->kept);
@@ -186,8 +197,8 @@ static int bound_unknown_raw(struct kanal_source *src, json_t *in, const char *t
     char why[200];
     size_t size;
     int r = rawbound_record(in, i, text, spans, nspans, parse_err,
-                            (size_t)src->d->cfg->unknown_raw_max, err, err_len, why, sizeof why,
-                            &size);
+                            (size_t)(*src->set->cfg)->unknown_raw_max, err, err_len, why,
+                            sizeof why, &size);
     if (r == 0 && why[0])
         log_msg(KANAL_LOG_NOTICE, src->sc.name,
                 "record %zu of %zu: kept an unknown record's raw of %zu bytes in bounded form: %s",
@@ -199,8 +210,8 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
                      const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
                      void *arg)
 {
-    struct daemon *d = src->d;
-    if (!d->writer_running || d->writer.joined)
+    const struct host_env *env = src->set->host;
+    if (!*env->writer_running || env->writer->joined)
         return KANAL_ESTOPPED;
     if (src->sc.role != STAGE_SOURCE) /* a processor or sink is no channel */
         return -EPERM;
@@ -259,7 +270,7 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     free(spans);
     jarena_end(arena);
     size_t nemitted = item->nrecs, *kept = NULL;
-    stages_process(d, item, &kept);
+    stages_process(src->set, item, &kept);
     /* The writer changes nothing in a record but its seq and the contact it
      * resolves (unless the record named one, which it may follow to a
      * merged contact): serialize here, off the writer thread, whose time
@@ -274,15 +285,16 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
             free(kept);
             return r;
         }
-        if (d->store.identity && wr->given_contact) {
+        if (env->store->identity && wr->given_contact) {
             free(wr->text);
             wr->text = NULL;
         }
     }
     for (size_t i = 0; i < nstates; i++)
         if (!states[i].key || strlen(src->sc.name) + strlen(states[i].key) + 1 > STORE_MAX_KEY) {
-            log_msg(KANAL_LOG_ERR, src->sc.name, "emit refused: state key '%.40s...' is longer "
-                                                 "than the store allows",
+            log_msg(KANAL_LOG_ERR, src->sc.name,
+                    "emit refused: state key '%.40s...' is longer "
+                    "than the store allows",
                     states[i].key ? states[i].key : "(null)");
             write_item_free(item);
             free(kept);
@@ -307,13 +319,13 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     item->done = emit_done;
     item->arg = ctx;
     source_ref(src);
-    writer_submit(&d->writer, item);
+    writer_submit(env->writer, item);
     return 0;
 }
 
 static int host_state_get(struct kanal_source *src, const char *key, void *buf, size_t *len)
 {
-    return store_state_get(&src->d->store, src->sc.name, key, buf, len);
+    return store_state_get(src->set->host->store, src->sc.name, key, buf, len);
 }
 
 /* ---- timers and fd watches ---- */
@@ -369,7 +381,7 @@ static int host_timer_start(struct kanal_source *src, uint64_t timeout_ms, uint6
                             kanal_timer_cb cb, void *arg, struct kanal_timer **out)
 {
     struct kanal_timer *t = xcalloc(1, sizeof *t);
-    uv_timer_init(src->d->loop, &t->hh.u.timer);
+    uv_timer_init(src->set->host->loop, &t->hh.u.timer);
     t->hh.u.h.data = t;
     t->hh.timer_cb = cb;
     t->hh.arg = arg;
@@ -398,11 +410,11 @@ static void on_poll(uv_poll_t *p, int status, int events)
     hh->watch_cb(hh->arg, hh->fd, ev);
 }
 
-static int host_watch_fd(struct kanal_source *src, int fd, int events, kanal_watch_cb cb,
-                         void *arg, struct kanal_watch **out)
+static int host_watch_fd(struct kanal_source *src, int fd, int events, kanal_watch_cb cb, void *arg,
+                         struct kanal_watch **out)
 {
     struct kanal_watch *w = xcalloc(1, sizeof *w);
-    int rc = uv_poll_init(src->d->loop, &w->hh.u.poll, fd);
+    int rc = uv_poll_init(src->set->host->loop, &w->hh.u.poll, fd);
     if (rc) {
         free(w);
         return rc;
@@ -433,7 +445,7 @@ static void host_unwatch_fd(struct kanal_watch *w)
 
 static int host_transfer(struct kanal_source *src, void *easy, kanal_transfer_cb cb, void *arg)
 {
-    return transfer_start(src->d->transfers, src, src->sc.name, easy, cb, arg);
+    return transfer_start(*src->set->host->transfers, src, src->sc.name, easy, cb, arg);
 }
 
 /* ---- HTTP ---- */
@@ -443,8 +455,7 @@ static const char *host_http_header(const struct kanal_http_request *req, const 
     return http_req_header((const struct http_req *)req, name);
 }
 
-static int host_http_add_header(struct kanal_http_request *req, const char *name,
-                                const char *value)
+static int host_http_add_header(struct kanal_http_request *req, const char *name, const char *value)
 {
     return http_req_add_header((struct http_req *)req, name, value);
 }
@@ -465,7 +476,7 @@ static int host_http_respond(struct kanal_http_request *req, int status, const c
 static int host_send_done(struct kanal_source *src, const struct kanal_send_request *msg,
                           const struct kanal_send_result *result)
 {
-    return outbox_send_done(src->d->outbox, src, msg, result);
+    return outbox_send_done(*src->set->host->outbox, src, msg, result);
 }
 
 static void host_set_health(struct kanal_source *src, int ok, const char *reason)

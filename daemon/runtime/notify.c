@@ -8,7 +8,6 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "daemon.h"
 #include "log.h"
 
 void notify_ready(void)
@@ -46,14 +45,14 @@ static void on_watchdog(uv_timer_t *t)
     sd_notify(0, "WATCHDOG=1");
 }
 
-void notify_watchdog_setup(struct daemon *d)
+void notify_watchdog_setup(uv_loop_t *loop, uv_timer_t *timer, uint64_t *watchdog_usec)
 {
     uint64_t usec = 0;
-    uv_timer_init(d->loop, &d->watchdog);
+    uv_timer_init(loop, timer);
     if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-        d->watchdog_usec = usec;
+        *watchdog_usec = usec;
         uint64_t every = usec / 2000; /* half the interval, in ms */
-        uv_timer_start(&d->watchdog, on_watchdog, every ? every : 1, every ? every : 1);
+        uv_timer_start(timer, on_watchdog, every ? every : 1, every ? every : 1);
         log_info("systemd watchdog enabled: pinging every %llu ms", (unsigned long long)every);
     }
 }

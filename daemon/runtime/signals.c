@@ -4,43 +4,34 @@
 
 #include "signals.h"
 
-#include "daemon.h"
 #include "log.h"
-
-/* Signals are the process's, and a process runs one daemon: where they lead
- * is kept here, set once by signals_setup. */
-static int (*do_reload)(struct daemon *d);
-static void (*do_shutdown)(struct daemon *d);
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-    struct daemon *d = h->data;
+    struct signals *s = h->data;
     if (signum == SIGHUP) {
-        log_notice("SIGHUP: reloading %s", d->config_path);
-        do_reload(d);
+        log_notice("SIGHUP: reloading %s", s->config_path);
+        s->reload(s->arg);
         return;
     }
-    if (d->stopping) {
+    if (*s->stopping) {
         log_notice("%s again: already stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
         return;
     }
     log_notice("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    do_shutdown(d);
+    s->shutdown(s->arg);
 }
 
-int signals_setup(struct daemon *d, int (*reload)(struct daemon *d),
-                  void (*shutdown)(struct daemon *d))
+int signals_setup(struct signals *s, uv_loop_t *loop)
 {
-    do_reload = reload;
-    do_shutdown = shutdown;
     signal(SIGPIPE, SIG_IGN);
     struct {
         uv_signal_t *h;
         int sig;
-    } sigs[] = {{&d->sig_term, SIGTERM}, {&d->sig_int, SIGINT}, {&d->sig_hup, SIGHUP}};
+    } sigs[] = {{&s->term, SIGTERM}, {&s->intr, SIGINT}, {&s->hup, SIGHUP}};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        uv_signal_init(d->loop, sigs[i].h);
-        sigs[i].h->data = d;
+        uv_signal_init(loop, sigs[i].h);
+        sigs[i].h->data = s;
         int rc = uv_signal_start(sigs[i].h, on_signal, sigs[i].sig);
         if (rc)
             return rc;
@@ -48,9 +39,9 @@ int signals_setup(struct daemon *d, int (*reload)(struct daemon *d),
     return 0;
 }
 
-void signals_close(struct daemon *d)
+void signals_close(struct signals *s)
 {
-    uv_close((uv_handle_t *)&d->sig_term, NULL);
-    uv_close((uv_handle_t *)&d->sig_int, NULL);
-    uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    uv_close((uv_handle_t *)&s->term, NULL);
+    uv_close((uv_handle_t *)&s->intr, NULL);
+    uv_close((uv_handle_t *)&s->hup, NULL);
 }

@@ -2,11 +2,20 @@
 #ifndef KANAL_SIGNALS_H
 #define KANAL_SIGNALS_H
 
-struct daemon;
+#include <uv.h>
 
-/* What a signal makes kanald do: main.c's reload (SIGHUP) and shutdown. */
-int signals_setup(struct daemon *d, int (*reload)(struct daemon *d),
-                  void (*shutdown)(struct daemon *d));
-void signals_close(struct daemon *d);
+/* The signals' handles and what they make kanald do: main.c fills in its
+ * reload (SIGHUP) and shutdown, called with arg, before signals_setup. */
+struct signals {
+    uv_signal_t term, intr, hup;
+    const char *config_path; /* named in the SIGHUP log line */
+    const int *stopping;     /* set: a second SIGTERM/SIGINT is only logged */
+    int (*reload)(void *arg);
+    void (*shutdown)(void *arg);
+    void *arg;
+};
+
+int signals_setup(struct signals *s, uv_loop_t *loop);
+void signals_close(struct signals *s);
 
 #endif

@@ -3,29 +3,32 @@
  * the writer's queue and requests waiting for them; its plugin state lives
  * until the last of them completes, so a completion never reaches freed
  * state. */
+#include "source.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include <kanal/plugin.h>
+
 #include "error.h"
+#include "loader.h"
 #include "log.h"
-#include "stages.h"
 #include "util.h"
 
-struct kanal_source *source_create(struct daemon *d, struct source_config *sc)
+struct kanal_source *source_create(struct source_set *set, struct source_config *sc)
 {
     struct kanal_source *src = xcalloc(1, sizeof *src);
-    src->d = d;
+    src->set = set;
     src->sc = *sc;
     memset(sc, 0, sizeof *sc); /* moved: the config no longer owns it */
     src->plugin = src->sc.module->desc;
     src->healthy = 1;
     src->started_ms = util_now_ms();
-    int r = src->plugin->init(&host_api, src, &src->state);
+    int r = src->plugin->init(set->api, src, &src->state);
     if (r < 0) {
         log_msg(KANAL_LOG_ERR, src->sc.name, "source refused: plugin %s (%s) failed to init: %s",
                 src->plugin->name, src->sc.module->path, kanal_strerror(r));
-        host_close_handles(src);
+        set->close_handles(src);
         free(src->sc.name);
         for (size_t i = 0; i < src->sc.nvalues; i++)
             free(src->sc.values[i].text);
@@ -39,16 +42,16 @@ struct kanal_source *source_create(struct daemon *d, struct source_config *sc)
 
 static void source_destroy(struct kanal_source *src)
 {
-    struct daemon *d = src->d;
-    for (struct kanal_source **p = &d->retired; *p; p = &(*p)->next_retired)
+    struct source_set *set = src->set;
+    for (struct kanal_source **p = &set->retired; *p; p = &(*p)->next_retired)
         if (*p == src) {
             *p = src->next_retired;
             break;
         }
     if (src->initialized)
         src->plugin->destroy(src->state);
-    host_close_handles(src);
-    stages_free(src);
+    set->close_handles(src);
+    set->free_stage(src);
     for (size_t i = 0; i < src->sc.nvalues; i++)
         free(src->sc.values[i].text);
     free(src->sc.values);
@@ -85,11 +88,12 @@ void source_unref(struct kanal_source *src)
 
 void source_retire(struct kanal_source *src)
 {
-    struct daemon *d = src->d;
-    for (size_t i = 0; i < d->nsources; i++)
-        if (d->sources[i] == src) {
-            memmove(&d->sources[i], &d->sources[i + 1], (d->nsources - i - 1) * sizeof *d->sources);
-            d->nsources--;
+    struct source_set *set = src->set;
+    for (size_t i = 0; i < set->nsources; i++)
+        if (set->sources[i] == src) {
+            memmove(&set->sources[i], &set->sources[i + 1],
+                    (set->nsources - i - 1) * sizeof *set->sources);
+            set->nsources--;
             break;
         }
     if (src->started) {
@@ -98,56 +102,58 @@ void source_retire(struct kanal_source *src)
             log_msg(KANAL_LOG_WARNING, src->sc.name, "plugin stop failed: %s", kanal_strerror(r));
     }
     src->stopped = 1;
-    src->next_retired = d->retired;
-    d->retired = src;
+    src->next_retired = set->retired;
+    set->retired = src;
     /* Destroy now, or when the last pending emit or request completes. */
     src->pending++;
     source_unref(src);
 }
 
-struct kanal_source *daemon_find_source(struct daemon *d, const char *name)
+struct kanal_source *source_find(struct source_set *set, const char *name)
 {
-    for (size_t i = 0; i < d->nsources; i++)
-        if (strcmp(d->sources[i]->sc.name, name) == 0)
-            return d->sources[i];
+    for (size_t i = 0; i < set->nsources; i++)
+        if (strcmp(set->sources[i]->sc.name, name) == 0)
+            return set->sources[i];
     return NULL;
 }
 
-static void add_source(struct daemon *d, struct source_config *sc)
+static void add_source(struct source_set *set, struct source_config *sc)
 {
-    struct kanal_source *src = source_create(d, sc);
+    struct kanal_source *src = source_create(set, sc);
     if (!src)
         return;
-    d->sources = xrealloc(d->sources, (d->nsources + 1) * sizeof *d->sources);
-    d->sources[d->nsources++] = src;
+    set->sources = xrealloc(set->sources, (set->nsources + 1) * sizeof *set->sources);
+    set->sources[set->nsources++] = src;
     if (source_start(src) < 0)
         source_retire(src);
 }
 
-void daemon_start_sources(struct daemon *d)
+void source_start_all(struct source_set *set)
 {
-    for (size_t i = 0; i < d->cfg->nsources; i++)
-        add_source(d, &d->cfg->sources[i]);
+    struct config *cfg = *set->cfg;
+    for (size_t i = 0; i < cfg->nsources; i++)
+        add_source(set, &cfg->sources[i]);
 }
 
-void daemon_apply_sources(struct daemon *d, struct config *next)
+void source_apply(struct source_set *set, struct config *next)
 {
     /* Stop sources whose section is gone or changed. */
-    for (size_t i = 0; i < d->nsources;) {
-        struct kanal_source *src = d->sources[i];
+    for (size_t i = 0; i < set->nsources;) {
+        struct kanal_source *src = set->sources[i];
         const struct source_config *nsc = config_find_source(next, src->sc.name);
         if (nsc && source_config_equal(&src->sc, nsc)) {
             i++;
             continue;
         }
-        log_msg(KANAL_LOG_NOTICE, src->sc.name, nsc ? "section changed: restarting the source"
-                                                    : "section removed: stopping the source");
-        source_retire(src); /* removes it from d->sources */
+        log_msg(KANAL_LOG_NOTICE, src->sc.name,
+                nsc ? "section changed: restarting the source"
+                    : "section removed: stopping the source");
+        source_retire(src); /* removes it from set->sources */
     }
     /* Start new and changed ones. */
     for (size_t i = 0; i < next->nsources; i++)
-        if (!daemon_find_source(d, next->sources[i].name))
-            add_source(d, &next->sources[i]);
+        if (!source_find(set, next->sources[i].name))
+            add_source(set, &next->sources[i]);
 }
 
 void source_note_event(struct kanal_source *src)

@@ -26,14 +26,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon.h"
 #include "error.h"
 #include "http.h"
 #include "jsonout.h"
+#include "loader.h"
 #include "log.h"
 #include "record.h"
+#include "source.h"
 #include "stages_int.h"
+#include "store.h"
 #include "util.h"
+#include "writer.h"
 
 const char *const stages_fail_names[FAIL_N] = {"error", "invalid", "budget"};
 
@@ -160,10 +163,10 @@ static int process_one(struct kanal_source *src, json_t *rec)
     return 0;
 }
 
-void stages_process(struct daemon *d, struct write_item *item, size_t **kept)
+void stages_process(struct source_set *set, struct write_item *item, size_t **kept)
 {
     *kept = NULL;
-    if (!d->nprocs || !item->nrecs)
+    if (!set->nprocs || !item->nrecs)
         return;
     size_t n = item->nrecs, out = 0;
     size_t *idx = xcalloc(n, sizeof *idx);
@@ -171,9 +174,9 @@ void stages_process(struct daemon *d, struct write_item *item, size_t **kept)
     for (size_t i = 0; i < n; i++) {
         struct write_record *wr = &item->recs[i];
         int drop = 0;
-        for (size_t p = 0; p < d->nprocs && !drop; p++)
-            if (matches(d->procs[p]->sc.match, wr->rec))
-                drop = process_one(d->procs[p], wr->rec);
+        for (size_t p = 0; p < set->nprocs && !drop; p++)
+            if (matches(set->procs[p]->sc.match, wr->rec))
+                drop = process_one(set->procs[p], wr->rec);
         if (drop) {
             json_decref(wr->rec);
             free(wr->idem);
@@ -218,7 +221,8 @@ static void cursor_written(struct write_item *item)
         log_msg(KANAL_LOG_WARNING, src->sc.name, "sink cursor not stored: %s (retried)",
                 kanal_strerror(item->status));
     write_item_free(item);
-    if (st->cursor > st->stored_cursor && src->d->writer_running && !src->d->writer.joined)
+    const struct host_env *env = src->set->host;
+    if (st->cursor > st->stored_cursor && *env->writer_running && !env->writer->joined)
         cursor_write(src);
     source_unref(src);
 }
@@ -226,8 +230,8 @@ static void cursor_written(struct write_item *item)
 static void cursor_write(struct kanal_source *src)
 {
     struct stage *st = stage_of(src);
-    struct daemon *d = src->d;
-    if (st->writing || !d->writer_running || d->writer.joined)
+    const struct host_env *env = src->set->host;
+    if (st->writing || !*env->writer_running || env->writer->joined)
         return;
     char key[128], val[32];
     cursor_key(src, key, sizeof key);
@@ -245,7 +249,7 @@ static void cursor_write(struct kanal_source *src)
     item->arg = src;
     st->writing = 1;
     source_ref(src);
-    writer_submit(&d->writer, item);
+    writer_submit(env->writer, item);
 }
 
 static uint64_t cursor_read(struct kanal_source *src)
@@ -253,7 +257,7 @@ static uint64_t cursor_read(struct kanal_source *src)
     char key[128], val[32];
     cursor_key(src, key, sizeof key);
     size_t len = sizeof val - 1;
-    if (store_state_get(&src->d->store, "kanal", key, val, &len) < 0)
+    if (store_state_get(src->set->host->store, "kanal", key, val, &len) < 0)
         return 0;
     val[len] = '\0';
     return strtoull(val, NULL, 10);
@@ -287,8 +291,8 @@ static void sink_failed(struct kanal_source *src, int64_t retry_after_ms, const 
             (unsigned long long)st->cursor, st->last_error, (long long)wait);
     st->retry_pending = 1;
     if (st->retry)
-        host_api.timer_stop(st->retry);
-    host_api.timer_start(src, (uint64_t)wait, 0, on_retry, src, &st->retry);
+        src->set->api->timer_stop(st->retry);
+    src->set->api->timer_start(src, (uint64_t)wait, 0, on_retry, src, &st->retry);
 }
 
 struct rbuf {
@@ -308,16 +312,16 @@ static void rbuf_add(struct rbuf *b, const void *p, size_t n)
 }
 
 /* Read up to max records after seq `after` into a JSON array. */
-static int read_batch(struct daemon *d, uint64_t after, size_t max, struct rbuf *b,
+static int read_batch(struct store *store, uint64_t after, size_t max, struct rbuf *b,
                       struct kanal_sink_batch *batch)
 {
     MDB_txn *txn;
-    int rc = store_read_begin(&d->store, &txn);
+    int rc = store_read_begin(store, &txn);
     if (rc)
         return rc;
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, d->store.log, &cur))) {
-        store_read_end(&d->store, txn);
+    if ((rc = mdb_cursor_open(txn, store->log, &cur))) {
+        store_read_end(store, txn);
         return store_err(rc);
     }
     uint64_t start = after + 1;
@@ -336,7 +340,7 @@ static int read_batch(struct daemon *d, uint64_t after, size_t max, struct rbuf 
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    store_read_end(&d->store, txn);
+    store_read_end(store, txn);
     rbuf_add(b, "]", 1);
     batch->json = b->p;
     batch->len = b->len;
@@ -346,7 +350,7 @@ static int read_batch(struct daemon *d, uint64_t after, size_t max, struct rbuf 
 static void pump(struct kanal_source *src)
 {
     struct stage *st = stage_of(src);
-    struct daemon *d = src->d;
+    struct store *store = src->set->host->store;
     if (st->pumping) {
         st->pump_again = 1; /* an ack from inside deliver() */
         return;
@@ -355,14 +359,14 @@ static void pump(struct kanal_source *src)
     do {
         st->pump_again = 0;
         while (!src->stopped && src->started && !st->retry_pending &&
-               st->delivered < store_last_seq(&d->store) &&
+               st->delivered < store_last_seq(store) &&
                st->delivered - st->cursor < (uint64_t)src->sc.max_inflight) {
             uint64_t room = (uint64_t)src->sc.max_inflight - (st->delivered - st->cursor);
             size_t max =
                 room < (uint64_t)src->sc.batch_max ? (size_t)room : (size_t)src->sc.batch_max;
             struct rbuf b = {0};
             struct kanal_sink_batch batch = {0};
-            int r = read_batch(d, st->delivered, max, &b, &batch);
+            int r = read_batch(store, st->delivered, max, &b, &batch);
             if (r < 0 || batch.count == 0) {
                 free(b.p);
                 if (r < 0)
@@ -370,7 +374,7 @@ static void pump(struct kanal_source *src)
                 else if (st->delivered == st->cursor) {
                     /* Nothing left after the cursor (erased records): the
                      * sink is not behind. */
-                    st->cursor = st->delivered = store_last_seq(&d->store);
+                    st->cursor = st->delivered = store_last_seq(store);
                     if (st->cursor > st->max_delivered)
                         st->max_delivered = st->cursor;
                     cursor_write(src);
@@ -425,18 +429,18 @@ int stages_sink_fail(struct kanal_source *src, int64_t retry_after_ms, const cha
     return 0;
 }
 
-void stages_wake_sinks(struct daemon *d)
+void stages_wake_sinks(struct source_set *set)
 {
-    for (size_t i = 0; i < d->nsinks; i++)
-        pump(d->sinks[i]);
+    for (size_t i = 0; i < set->nsinks; i++)
+        pump(set->sinks[i]);
 }
 
 /* ---- lifecycle ---- */
 
-static struct kanal_source *stage_create(struct daemon *d, struct source_config *sc)
+static struct kanal_source *stage_create(struct source_set *set, struct source_config *sc)
 {
     struct stage *st = xcalloc(1, sizeof *st);
-    struct kanal_source *src = source_create(d, sc);
+    struct kanal_source *src = source_create(set, sc);
     if (!src) {
         free(st);
         return NULL;
@@ -448,8 +452,9 @@ static struct kanal_source *stage_create(struct daemon *d, struct source_config 
         st->cursor = st->stored_cursor = st->delivered = st->max_delivered = cursor_read(src);
         /* A cursor past the log (a store restored from an older copy)
          * would skip what comes next: start from the log's end. */
-        if (st->cursor > store_last_seq(&d->store))
-            st->cursor = st->delivered = st->max_delivered = store_last_seq(&d->store);
+        struct store *store = set->host->store;
+        if (st->cursor > store_last_seq(store))
+            st->cursor = st->delivered = st->max_delivered = store_last_seq(store);
     }
     if (source_start(src) < 0) {
         source_retire(src);
@@ -461,12 +466,12 @@ static struct kanal_source *stage_create(struct daemon *d, struct source_config 
     return src;
 }
 
-static void add_stage(struct daemon *d, struct source_config *sc)
+static void add_stage(struct source_set *set, struct source_config *sc)
 {
-    struct kanal_source ***list = sc->role == STAGE_PROCESSOR ? &d->procs : &d->sinks;
-    size_t *n = sc->role == STAGE_PROCESSOR ? &d->nprocs : &d->nsinks;
+    struct kanal_source ***list = sc->role == STAGE_PROCESSOR ? &set->procs : &set->sinks;
+    size_t *n = sc->role == STAGE_PROCESSOR ? &set->nprocs : &set->nsinks;
     size_t pos = *n;
-    struct kanal_source *src = stage_create(d, sc);
+    struct kanal_source *src = stage_create(set, sc);
     if (!src)
         return;
     *list = xrealloc(*list, (*n + 1) * sizeof **list);
@@ -476,28 +481,29 @@ static void add_stage(struct daemon *d, struct source_config *sc)
         pump(src);
 }
 
-void stages_start(struct daemon *d)
+void stages_start(struct source_set *set)
 {
-    for (size_t i = 0; i < d->cfg->nprocessors; i++)
-        add_stage(d, &d->cfg->processors[i]);
-    for (size_t i = 0; i < d->cfg->nsinks; i++)
-        add_stage(d, &d->cfg->sinks[i]);
+    struct config *cfg = *set->cfg;
+    for (size_t i = 0; i < cfg->nprocessors; i++)
+        add_stage(set, &cfg->processors[i]);
+    for (size_t i = 0; i < cfg->nsinks; i++)
+        add_stage(set, &cfg->sinks[i]);
 }
 
 static void stage_stop(struct kanal_source *src)
 {
     struct stage *st = stage_of(src);
     if (st->retry) {
-        host_api.timer_stop(st->retry);
+        src->set->api->timer_stop(st->retry);
         st->retry = NULL;
     }
     source_retire(src);
 }
 
-static void apply_list(struct daemon *d, int role, struct config *next)
+static void apply_list(struct source_set *set, int role, struct config *next)
 {
-    struct kanal_source **list = role == STAGE_PROCESSOR ? d->procs : d->sinks;
-    size_t *n = role == STAGE_PROCESSOR ? &d->nprocs : &d->nsinks;
+    struct kanal_source **list = role == STAGE_PROCESSOR ? set->procs : set->sinks;
+    size_t *n = role == STAGE_PROCESSOR ? &set->nprocs : &set->nsinks;
     for (size_t i = 0; i < *n;) {
         struct kanal_source *src = list[i];
         const struct source_config *nsc = config_find_stage(next, role, src->sc.name);
@@ -514,15 +520,15 @@ static void apply_list(struct daemon *d, int role, struct config *next)
     }
 }
 
-void stages_apply(struct daemon *d, struct config *next)
+void stages_apply(struct source_set *set, struct config *next)
 {
-    apply_list(d, STAGE_PROCESSOR, next);
-    apply_list(d, STAGE_SINK, next);
+    apply_list(set, STAGE_PROCESSOR, next);
+    apply_list(set, STAGE_SINK, next);
     /* Processors keep config order: rebuild the list in the new order. */
-    struct kanal_source **old = d->procs;
-    size_t nold = d->nprocs;
-    d->procs = NULL;
-    d->nprocs = 0;
+    struct kanal_source **old = set->procs;
+    size_t nold = set->nprocs;
+    set->procs = NULL;
+    set->nprocs = 0;
     for (size_t i = 0; i < next->nprocessors; i++) {
         struct kanal_source *found = NULL;
         for (size_t j = 0; j < nold; j++)
@@ -531,31 +537,31 @@ void stages_apply(struct daemon *d, struct config *next)
                 old[j] = NULL;
             }
         if (found) {
-            d->procs = xrealloc(d->procs, (d->nprocs + 1) * sizeof *d->procs);
-            d->procs[d->nprocs++] = found;
+            set->procs = xrealloc(set->procs, (set->nprocs + 1) * sizeof *set->procs);
+            set->procs[set->nprocs++] = found;
         } else {
-            add_stage(d, &next->processors[i]);
+            add_stage(set, &next->processors[i]);
         }
     }
     free(old);
     for (size_t i = 0; i < next->nsinks; i++) {
         int running = 0;
-        for (size_t j = 0; j < d->nsinks; j++)
-            running |= strcmp(d->sinks[j]->sc.name, next->sinks[i].name) == 0;
+        for (size_t j = 0; j < set->nsinks; j++)
+            running |= strcmp(set->sinks[j]->sc.name, next->sinks[i].name) == 0;
         if (!running)
-            add_stage(d, &next->sinks[i]);
+            add_stage(set, &next->sinks[i]);
     }
 }
 
-void stages_stop_all(struct daemon *d)
+void stages_stop_all(struct source_set *set)
 {
-    while (d->nprocs)
-        stage_stop(d->procs[--d->nprocs]);
-    while (d->nsinks)
-        stage_stop(d->sinks[--d->nsinks]);
-    free(d->procs);
-    free(d->sinks);
-    d->procs = d->sinks = NULL;
+    while (set->nprocs)
+        stage_stop(set->procs[--set->nprocs]);
+    while (set->nsinks)
+        stage_stop(set->sinks[--set->nsinks]);
+    free(set->procs);
+    free(set->sinks);
+    set->procs = set->sinks = NULL;
 }
 
 void stages_free(struct kanal_source *src)

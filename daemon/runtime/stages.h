@@ -9,36 +9,36 @@
 
 #include <jansson.h>
 
-struct daemon;
 struct config;
+struct source_set;
 struct write_item;
 struct kanal_source;
 
 /* The state key (under the reserved source "kanal") of a sink's cursor. */
 #define STAGES_CURSOR_PREFIX "sink/"
 
-/* Start the stages of d->cfg (start-up) / follow a new config (SIGHUP). */
-void stages_start(struct daemon *d);
-void stages_apply(struct daemon *d, struct config *next);
+/* Start the stages of the current config (start-up) / follow a new config (SIGHUP). */
+void stages_start(struct source_set *set);
+void stages_apply(struct source_set *set, struct config *next);
 /* Stop every stage (shutdown). */
-void stages_stop_all(struct daemon *d);
+void stages_stop_all(struct source_set *set);
 
 /* Run the processors over the records of item (loop thread, before the
  * commit).  Dropped records leave the item; *kept then lists the original
  * index of each remaining record (malloc'd; NULL when none was dropped). */
-void stages_process(struct daemon *d, struct write_item *item, size_t **kept);
+void stages_process(struct source_set *set, struct write_item *item, size_t **kept);
 /* seqs of the records kept, spread back to the n records emitted (0 for a
  * dropped one); malloc'd. */
 uint64_t *stages_expand_seqs(const uint64_t *seqs, const size_t *kept, size_t nkept, size_t n);
 
 /* After commits: give every sink what it has room for. */
-void stages_wake_sinks(struct daemon *d);
+void stages_wake_sinks(struct source_set *set);
 
 /* GET /v1/sinks; /metrics text; /healthz: 0 when a sink lags past max_lag. */
 struct http_req;
-void stages_sinks_handle(struct daemon *d, struct http_req *req);
-char *stages_metrics(struct daemon *d, size_t *len);
-int stages_health(struct daemon *d, json_t *sinks);
+void stages_sinks_handle(struct source_set *set, struct http_req *req);
+char *stages_metrics(struct source_set *set, size_t *len);
+int stages_health(struct source_set *set, json_t *sinks);
 
 /* Free what a stage keeps beside its source struct (source_destroy). */
 void stages_free(struct kanal_source *src);

@@ -143,16 +143,13 @@ def test_kanalds_sources_are_in_order():
     assert folders <= layers and folders
 
 
-# Modules handed a narrow context of their own (declared in their header)
-# rather than the daemon: they neither include daemon.h nor name its struct.
-NARROW = ["api/feed", "api/contacts_api", "api/candidates_api", "api/erase"]
-
-
-@pytest.mark.parametrize("module", NARROW)
-def test_a_narrow_module_knows_nothing_of_the_daemon(module):
-    files = [ROOT / "daemon" / (module + ext) for ext in (".c", ".h")]
-    assert all(f.exists() for f in files), files
-    for f in files:
-        text = f.read_text()
-        assert '#include "daemon.h"' not in text, f
-        assert "struct daemon" not in text, f
+# Every module is handed a narrow context of its own (declared in its
+# header), never the daemon: struct daemon is main.c's alone.
+def test_only_main_knows_the_daemon():
+    assert not (ROOT / "daemon" / "runtime" / "daemon.h").exists()
+    sources = [f for f in (ROOT / "daemon").rglob("*.[ch]") if f.name != "main.c"]
+    assert len(sources) > 50, sources
+    offenders = [str(f.relative_to(ROOT)) for f in sources
+                 if "struct daemon" in f.read_text() or '#include "daemon.h"' in f.read_text()]
+    assert offenders == []
+    assert "struct daemon {" in (ROOT / "daemon" / "main.c").read_text()

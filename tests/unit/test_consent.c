@@ -11,14 +11,14 @@
 #include <lmdb.h>
 
 #include "contacts_api.h"
-#include "daemon.h"
+#include "host.h"
 #include "outbox_api.h"
 #include "outbox_int.h"
 #include "store.h"
 
 struct fixture {
     char *dir, *store_dir;
-    struct daemon d; /* holds the store the contacts read */
+    struct store store; /* the contacts read it */
     struct contacts_api contacts;
     struct outbox_ties ties;
     struct outbox ob; /* its consent hook is kanald's own (outbox_env_of) */
@@ -59,11 +59,11 @@ static int setup(void **state)
     f->dir = unit_tempdir();
     f->store_dir = unit_path(f->dir, "store");
     char err[512];
-    int r = store_open(&f->d.store, f->store_dir, SYNC_NONE, 0, err, sizeof err);
+    int r = store_open(&f->store, f->store_dir, SYNC_NONE, 0, err, sizeof err);
     if (r)
         fail_msg("store_open: %d: %s", r, err);
-    f->contacts = (struct contacts_api){.store = &f->d.store};
-    f->ties = (struct outbox_ties){.store = &f->d.store,
+    f->contacts = (struct contacts_api){.store = &f->store};
+    f->ties = (struct outbox_ties){.store = &f->store,
                                    .normalize_handle = host_api.normalize_handle,
                                    .contacts = &f->contacts,
                                    .opted_out = opted_out};
@@ -75,7 +75,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(&f->d.store);
+    store_close(&f->store);
     free(f->store_dir);
     unit_rmtree(f->dir);
     free(f);
@@ -93,9 +93,9 @@ static void test_given_and_opted_out(void **state)
     const char *why;
     /* Nobody has the handle: nobody withdrew consent. */
     assert_int_equal(consent(f, "email:ayse@example.com", &why), CONSENT_GIVEN);
-    put_contact(&f->d.store, "email:ayse@example.com", "optin");
+    put_contact(&f->store, "email:ayse@example.com", "optin");
     assert_int_equal(consent(f, "email:ayse@example.com", &why), CONSENT_GIVEN);
-    put_contact(&f->d.store, "email:ayse@example.com", "optout");
+    put_contact(&f->store, "email:ayse@example.com", "optout");
     assert_int_equal(consent(f, "email:ayse@example.com", &why), CONSENT_OPTED_OUT);
     /* The handle as the CRM wrote it is normalized before the look-up. */
     assert_int_equal(consent(f, "email:Ayse@Example.COM", &why), CONSENT_OPTED_OUT);
@@ -130,7 +130,7 @@ static void test_channel_addresses_are_looked_up(void **state)
                                                 cases[i].country, cases[i].page, &why);
         if (c != CONSENT_GIVEN)
             fail_msg("%s on %s before the opt-out: %d", cases[i].to, cases[i].channel, c);
-        put_contact_on(&f->d.store, cases[i].handle, cases[i].channel, "optout");
+        put_contact_on(&f->store, cases[i].handle, cases[i].channel, "optout");
         c = outbox__consent(&f->ob, cases[i].to, cases[i].channel, cases[i].country, cases[i].page,
                             &why);
         if (c != CONSENT_OPTED_OUT)
@@ -146,8 +146,8 @@ static void test_channel_addresses_are_looked_up(void **state)
     assert_int_equal(outbox__consent(&f->ob, "x:public", "webhook", NULL, NULL, &why),
                      CONSENT_UNKNOWN);
     /* A public post is addressed to nobody, even with the store unreadable. */
-    mdb_env_close(f->d.store.env);
-    f->d.store.env = NULL;
+    mdb_env_close(f->store.env);
+    f->store.env = NULL;
     assert_int_equal(outbox__consent(&f->ob, "x:public", "twitter", NULL, NULL, &why),
                      CONSENT_GIVEN);
     assert_int_equal(outbox__consent(&f->ob, "public", "twitter", NULL, NULL, &why), CONSENT_GIVEN);
@@ -157,7 +157,7 @@ static void test_channel_addresses_are_looked_up(void **state)
 static void test_unnormalizable_handles_are_unknown(void **state)
 {
     struct fixture *f = *state;
-    put_contact(&f->d.store, "email:ayse@example.com", "optout");
+    put_contact(&f->store, "email:ayse@example.com", "optout");
     static const char *const bad[] = {
         "ayse@example.com",        /* no scheme */
         "email:",                  /* no value */
@@ -186,12 +186,12 @@ static void test_unnormalizable_handles_are_unknown(void **state)
 static void test_read_failure_is_retry_not_send(void **state)
 {
     struct fixture *f = *state;
-    put_contact(&f->d.store, "email:ayse@example.com", "optout");
+    put_contact(&f->store, "email:ayse@example.com", "optout");
     enum { MAX = 1024 };
     MDB_txn **held = calloc(MAX, sizeof *held);
     assert_non_null(held);
     size_t n = 0;
-    while (n < MAX && store_read_begin(&f->d.store, &held[n]) == 0)
+    while (n < MAX && store_read_begin(&f->store, &held[n]) == 0)
         n++;
     assert_true(n < MAX); /* the reader table filled up */
     for (int i = 0; i < 2; i++) {
@@ -201,7 +201,7 @@ static void test_read_failure_is_retry_not_send(void **state)
         assert_non_null(why);
     }
     while (n)
-        store_read_end(&f->d.store, held[--n]);
+        store_read_end(&f->store, held[--n]);
     free(held);
     const char *why;
     assert_int_equal(consent(f, "email:ayse@example.com", &why), CONSENT_OPTED_OUT);
@@ -212,8 +212,8 @@ static void test_read_failure_is_retry_not_send(void **state)
 static void test_closed_environment_is_retry(void **state)
 {
     struct fixture *f = *state;
-    mdb_env_close(f->d.store.env);
-    f->d.store.env = NULL;
+    mdb_env_close(f->store.env);
+    f->store.env = NULL;
     const char *why = NULL;
     assert_int_equal(consent(f, "email:ayse@example.com", &why), CONSENT_RETRY);
     assert_non_null(why);
