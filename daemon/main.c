@@ -411,6 +411,7 @@ int main(int argc, char **argv)
     router.tokens = d->tokens;
     for (int m = 0; m < ROUTE_MODULES; m++)
         router.module[m] = d;
+    router.module[ROUTE_OPENAPI] = NULL; /* /v1/openapi.json: a constant document */
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);
