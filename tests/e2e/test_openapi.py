@@ -229,6 +229,11 @@ class Checker:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
         got, headers, raw = k.request(method, url, data, h)
         assert got == status, (method, url, got, raw)
+        if isinstance(body, dict) and 200 <= status < 300:
+            # What kanald took is what the document asks for.
+            op = self.doc["paths"][path][method.lower()]
+            self.validate(op["requestBody"]["content"]["application/json"]["schema"], body,
+                          f"{method} {url} request")
         out = json.loads(raw)
         self.validate(self.schema(path, method, status), out, f"{method} {url} {status}")
         self.checked.add((path, method.lower(), status))
