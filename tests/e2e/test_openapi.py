@@ -187,6 +187,88 @@ def test_the_document_is_openapi_31():
     assert n > 40, n  # the walk found the schemas (not vacuous)
 
 
+def strict(props, required=()):
+    """An object of these fields and x- extensions only, so that a misspelt
+    field ("respones") is an error rather than ignored."""
+    return {"type": "object", "properties": props, "required": list(required),
+            "patternProperties": {"^x-": {}}, "additionalProperties": False}
+
+
+REF = strict({"$ref": {"type": "string"}, "summary": {"type": "string"},
+              "description": {"type": "string"}}, ["$ref"])
+TEXT = {"type": "string"}
+MAP = {"type": "object"}
+# The part of OpenAPI 3.1's structure this document uses (spec section 4.8),
+# each object closed.
+OPENAPI_SHAPE = {
+    "$defs": {
+        "media": strict({"schema": MAP, "example": {}, "examples": MAP}),
+        "content": {"type": "object", "minProperties": 1,
+                    "additionalProperties": {"$ref": "#/$defs/media"}},
+        "header": strict({"description": TEXT, "required": {"type": "boolean"}, "schema": MAP}),
+        "parameter": {"oneOf": [REF, strict({
+            "name": TEXT, "in": {"enum": ["query", "header", "path", "cookie"]},
+            "description": TEXT, "required": {"type": "boolean"},
+            "deprecated": {"type": "boolean"}, "schema": MAP}, ["name", "in", "schema"])]},
+        "response": {"oneOf": [REF, strict({
+            "description": TEXT, "content": {"$ref": "#/$defs/content"},
+            "headers": {"type": "object", "additionalProperties": {"$ref": "#/$defs/header"}}},
+            ["description"])]},
+        "requestBody": {"oneOf": [REF, strict({
+            "description": TEXT, "required": {"type": "boolean"},
+            "content": {"$ref": "#/$defs/content"}}, ["content"])]},
+        "security": {"type": "array", "items": {
+            "type": "object", "additionalProperties": {"type": "array", "items": TEXT}}},
+        "operation": strict({
+            "tags": {"type": "array", "items": TEXT}, "summary": TEXT, "description": TEXT,
+            "operationId": TEXT, "parameters": {"type": "array",
+                                                "items": {"$ref": "#/$defs/parameter"}},
+            "requestBody": {"$ref": "#/$defs/requestBody"},
+            "responses": {"type": "object", "minProperties": 1,
+                          "propertyNames": {"pattern": "^([1-5][0-9X]{2}|default)$"},
+                          "additionalProperties": {"$ref": "#/$defs/response"}},
+            "security": {"$ref": "#/$defs/security"}, "deprecated": {"type": "boolean"}},
+            ["operationId", "responses"]),
+        "pathItem": strict({
+            "summary": TEXT, "description": TEXT,
+            "parameters": {"type": "array", "items": {"$ref": "#/$defs/parameter"}},
+            **{m: {"$ref": "#/$defs/operation"} for m in HTTP_METHODS}}),
+    },
+    **strict({
+        "openapi": {"type": "string", "pattern": r"^3\.1\.[0-9]+$"},
+        "jsonSchemaDialect": TEXT,
+        "info": strict({"title": TEXT, "version": TEXT, "summary": TEXT, "description": TEXT},
+                       ["title", "version"]),
+        "servers": {"type": "array", "items": strict({"url": TEXT, "description": TEXT},
+                                                       ["url"])},
+        "tags": {"type": "array", "items": strict({"name": TEXT, "description": TEXT},
+                                                    ["name"])},
+        "security": {"$ref": "#/$defs/security"},
+        "paths": {"type": "object", "propertyNames": {"pattern": "^/"},
+                  "additionalProperties": {"$ref": "#/$defs/pathItem"}},
+        "components": strict({
+            "securitySchemes": {"type": "object", "additionalProperties": strict({
+                "type": {"enum": ["apiKey", "http", "mutualTLS", "oauth2", "openIdConnect"]},
+                "scheme": TEXT, "bearerFormat": TEXT, "description": TEXT}, ["type"])},
+            "parameters": {"type": "object", "additionalProperties": {"$ref": "#/$defs/parameter"}},
+            "responses": {"type": "object", "additionalProperties": {"$ref": "#/$defs/response"}},
+            "schemas": {"type": "object", "additionalProperties": MAP}}),
+    }, ["openapi", "info", "paths"]),
+}
+
+
+def test_the_document_has_openapi_31_structure():
+    v = jsonschema.Draft202012Validator(OPENAPI_SHAPE)
+    v.check_schema(OPENAPI_SHAPE)
+    errors = sorted(v.iter_errors(load_yaml()), key=lambda e: list(e.absolute_path))
+    assert not errors, "; ".join(
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5])
+    # A misspelt field is noticed.
+    bad = load_yaml()
+    bad["paths"]["/healthz"]["get"]["respones"] = bad["paths"]["/healthz"]["get"].pop("responses")
+    assert not v.is_valid(bad)
+
+
 def test_a_broken_schema_is_noticed():
     """The schema check above is not vacuous: a wrong type is refused."""
     with pytest.raises(jsonschema.SchemaError):
@@ -368,6 +450,61 @@ def test_contacts_answer_as_documented(served):
                          ADMIN_TOKEN)
     assert set(erased["contacts"]) == {survivor, absorbed}
     c.answer(k, "DELETE", f"/v1/contacts/{survivor}", "/v1/contacts/{id}", 404, ADMIN_TOKEN)
+
+
+def test_merge_candidates_answer_as_documented(make_kanald):
+    """Asserted evidence naming two customers raises candidates; listing,
+    rejecting (both ways) and merging one answer as documented."""
+    k = make_kanald(sources=webhook_source() +
+                    webhook_source("leads", extra="trust = asserted")).start()
+    status, doc = k.api("/v1/openapi.json")
+    assert status == 200
+    c = Checker(doc)
+    ids = {}
+    for crm, row in [("carol", {"emails": ["carol@example.com"]}),
+                     ("bob", {"phones": ["+905551112233"]}),
+                     ("dave", {"emails": ["dave@example.com"]}),
+                     ("erin", {"emails": ["erin@example.com"]})]:
+        made, _ = c.answer(k, "PUT", f"/v1/contacts/crm/{crm}", "/v1/contacts/crm/{crm_id}",
+                           201, ADMIN_TOKEN, row)
+        ids[crm] = made["contact"]
+    for i, other in enumerate(["phone:+905551112233", "email:dave@example.com",
+                               "email:erin@example.com"]):
+        rec = message(f"lead-{i}", handle="email:carol@example.com")
+        rec["from"]["handles"] = [other]
+        status, _, body = k.post_hook(rec, source="leads")
+        assert status == 200, body
+    page, _ = c.answer(k, "GET", "/v1/contacts/candidates?limit=2", "/v1/contacts/candidates",
+                       200, ADMIN_TOKEN)
+    assert len(page["candidates"]) == 2 and page["more"] is True
+    rest, _ = c.answer(k, "GET", f"/v1/contacts/candidates?after={page['next']}",
+                       "/v1/contacts/candidates", 200, ADMIN_TOKEN)
+    cands = {tuple(x["contacts"]): x["id"] for x in page["candidates"] + rest["candidates"]}
+    assert len(cands) == 3
+    carol, _ = c.answer(k, "GET", f"/v1/contacts/{ids['carol']}", "/v1/contacts/{id}", 200)
+    assert len(carol["merge_candidates"]) == 3
+    c.answer(k, "GET", f"/v1/contacts/{ids['carol']}/export", "/v1/contacts/{id}/export", 200,
+             ADMIN_TOKEN)
+
+    def cand(name):
+        return next(v for pair, v in cands.items() if ids[name] in pair)
+
+    out, _ = c.answer(k, "DELETE", f"/v1/contacts/candidates/{cand('bob')}",
+                      "/v1/contacts/candidates/{id}", 200, ADMIN_TOKEN)
+    assert out["rejected"] == cand("bob")
+    c.answer(k, "DELETE", f"/v1/contacts/candidates/{cand('bob')}",
+             "/v1/contacts/candidates/{id}", 404, ADMIN_TOKEN)
+    out, _ = c.answer(k, "POST", f"/v1/contacts/candidates/{cand('dave')}/reject",
+                      "/v1/contacts/candidates/{id}/reject", 200, ADMIN_TOKEN)
+    assert out["rejected"] == cand("dave")
+    merged, _ = c.answer(k, "POST", f"/v1/contacts/{ids['carol']}/merge",
+                         "/v1/contacts/{id}/merge", 200, ADMIN_TOKEN,
+                         {"candidate": cand("erin")})
+    assert {merged["survivor"], merged["absorbed"]} == {ids["carol"], ids["erin"]}
+    again, _ = c.answer(k, "POST", f"/v1/contacts/{ids['carol']}/merge",
+                        "/v1/contacts/{id}/merge", 409, ADMIN_TOKEN, {"with": ids["erin"]})
+    assert again["error"]["code"] == "already_merged"
+    c.answer(k, "GET", "/v1/contacts/candidates", "/v1/contacts/candidates", 403, WRITE_TOKEN)
 
 
 def test_status_routes_answer_as_documented(served):
