@@ -435,6 +435,8 @@ def test_contacts_answer_as_documented(served):
     split, _ = c.answer(k, "POST", f"/v1/contacts/{survivor}/split", "/v1/contacts/{id}/split",
                         200, ADMIN_TOKEN, {"absorbed": absorbed})
     assert split["restored"] == absorbed
+    after, _ = c.answer(k, "GET", f"/v1/contacts/{survivor}", "/v1/contacts/{id}", 200)
+    assert after["consent"]["email"]["state"] == "optout" and after["split_from"] == [absorbed]
     c.answer(k, "POST", f"/v1/contacts/{survivor}/split", "/v1/contacts/{id}/split", 409,
              ADMIN_TOKEN, {"absorbed": absorbed})
     merged, _ = c.answer(k, "POST", f"/v1/contacts/{survivor}/merge", "/v1/contacts/{id}/merge",
@@ -497,6 +499,8 @@ def test_merge_candidates_answer_as_documented(make_kanald):
     out, _ = c.answer(k, "POST", f"/v1/contacts/candidates/{cand('dave')}/reject",
                       "/v1/contacts/candidates/{id}/reject", 200, ADMIN_TOKEN)
     assert out["rejected"] == cand("dave")
+    carol, _ = c.answer(k, "GET", f"/v1/contacts/{ids['carol']}", "/v1/contacts/{id}", 200)
+    assert set(carol["kept_apart"]) == {ids["bob"], ids["dave"]}
     merged, _ = c.answer(k, "POST", f"/v1/contacts/{ids['carol']}/merge",
                          "/v1/contacts/{id}/merge", 200, ADMIN_TOKEN,
                          {"candidate": cand("erin")})
@@ -527,10 +531,13 @@ def test_status_routes_answer_as_documented(served):
     ("GET", "/v1/interactions?sorce=x", READ_TOKEN, 400, "unknown_parameter"),
     ("GET", "/healthz?verbose=1", None, 400, "unknown_parameter"),
     ("GET", "/v1/interactions?limit=1&limit=2", READ_TOKEN, 400, "repeated_parameter"),
+    ("POST", "/hooks/nope", None, 404, "unknown_source"),
+    ("GET", "/hooks/nope/verify?hub.mode=subscribe", None, 404, "unknown_source"),
 ])
 def test_errors_of_an_operation_answer_as_documented(served, method, url, token, status, code):
     k, c = served
     path = urllib.parse.urlsplit(url).path
+    path = "/hooks/{source}" if path.startswith("/hooks/") else path
     out, headers = c.answer(k, method, url, path, status, token)
     assert out["error"]["code"] == code
     if status == 401:
