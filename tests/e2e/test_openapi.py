@@ -269,6 +269,15 @@ def test_the_document_has_openapi_31_structure():
     assert not v.is_valid(bad)
 
 
+def test_error_codes_are_the_manuals():
+    """The Error schema's codes are the ones docs/architecture.md lists."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    start = text.index("**Errors** are JSON")
+    listed = set(re.findall(r"`([a-z_]+)`", text[start:text.index("\n\n", start)]))
+    codes = load_yaml()["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+    assert set(codes["code"]["enum"]) == listed
+
+
 def test_a_broken_schema_is_noticed():
     """The schema check above is not vacuous: a wrong type is refused."""
     with pytest.raises(jsonschema.SchemaError):
