@@ -35,7 +35,7 @@ TMPFILESDIR:= $(PREFIX)/lib/tmpfiles.d
 # Debian packages: to build, to test, to benchmark.
 BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev \
               liblmdb-dev libhttp-parser-dev libinih-dev libgmime-3.0-dev libssl-dev \
-              libsystemd-dev
+              libsystemd-dev python3-yaml
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -82,6 +82,9 @@ DAEMON_OBJ := $(patsubst daemon/%.c,$(BUILD)/obj/daemon/%.o,$(DAEMON_SRC))
 # check); kanald's objects of them are part of DAEMON_OBJ.
 COMMON_SRC := $(wildcard common/*.c)
 DAEMON_OBJ += $(patsubst common/%.c,$(BUILD)/obj/common/%.o,$(COMMON_SRC))
+# GET /v1/openapi.json: docs/openapi.yaml as JSON in a C file generated at
+# build time (tools/openapi_json.py), so that the YAML stays the one source.
+DAEMON_OBJ += $(BUILD)/obj/gen/openapi_json.o
 # Everything but the entry point, for unit tests and benchmarks.
 CORE_OBJ   := $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 
@@ -176,6 +179,13 @@ $(BUILD)/obj/daemon/%.o: daemon/%.c $(DAEMON_HDR) $(COMMON_H) $(wildcard sdk/inc
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(BUILD)/obj/common/%.o: common/%.c $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+%/gen/openapi_json.c: docs/openapi.yaml sdk/schema/interaction-v1.json tools/openapi_json.py | deps
+	$(PYTHON) tools/openapi_json.py docs/openapi.yaml $@
+
+$(BUILD)/obj/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c daemon/api/openapi.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -557,6 +567,11 @@ fuzz-build: $(FUZZ_BIN)
 
 $(FUZZ_BUILD)/obj/%.o: %.c $(DAEMON_HDR) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) \
                        | deps-test
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/gen/openapi_json.o: $(FUZZ_BUILD)/gen/openapi_json.c daemon/api/openapi.h \
+                                      | deps-test
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 

@@ -564,6 +564,7 @@ int main(int argc, char **argv)
     router.module[ROUTE_CONTACTS] = &the_contacts;
     router.module[ROUTE_SOURCES] = &d->srcs;
     router.module[ROUTE_METRICS] = d->metrics;
+    router.module[ROUTE_OPENAPI] = NULL; /* /v1/openapi.json: a constant document */
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
     http_server_set_after_read(d->http, deliver_answers, d);

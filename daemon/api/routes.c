@@ -17,6 +17,7 @@
 #include "links.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "outbox.h"
 #include "outbox_api.h"
 #include "routes.h"
@@ -164,6 +165,16 @@ static void r_unsubscribe(void *ctx, struct http_req *req, const struct route_pa
     links_route(l, req, route_param(p, "token"), 1);
 }
 
+/* GET /v1/openapi.json: docs/openapi.yaml as JSON (openapi.h), the
+ * document that lists every row below.  Scope read, like the rest of /v1/:
+ * it tells nothing a token holder could not learn by asking. */
+static void r_openapi(void *ctx, struct http_req *req, const struct route_params *p)
+{
+    (void)ctx;
+    (void)p;
+    http_respond(req, 200, "application/json", openapi_json, openapi_json_len);
+}
+
 /* Literal paths before the patterns that would also match them
  * (/v1/contacts/import before /v1/contacts/{id}). */
 const struct route route_table[] = {
@@ -206,5 +217,6 @@ const struct route route_table[] = {
     {"POST", "/v1/links", SCOPE_WRITE, "links", "", ROUTE_LINKS, r_links},
     {"GET HEAD POST", "/t/{token}", SCOPE_NONE, "click", "*", ROUTE_LINKS, r_click},
     {"GET HEAD POST", "/u/{token}", SCOPE_NONE, "unsubscribe", "*", ROUTE_LINKS, r_unsubscribe},
+    {"GET HEAD", "/v1/openapi.json", SCOPE_READ, "openapi", "", ROUTE_OPENAPI, r_openapi},
 };
 const size_t route_count = ARRAY_SIZE(route_table);

@@ -22,6 +22,7 @@ enum route_module {
     ROUTE_OUTBOX,   /* /v1/messages */
     ROUTE_CONTACTS, /* /v1/contacts... */
     ROUTE_LINKS,    /* /v1/links, /t/, /u/ */
+    ROUTE_OPENAPI,  /* /v1/openapi.json: needs no context */
     ROUTE_MODULES
 };
 
