@@ -180,7 +180,9 @@ static void run(struct imap *im, enum phase phase, const char *url, const char *
 
 /* ---- committing ---- */
 
-static void on_committed(void *arg, const struct kanal_kit_result *res)
+/* The batch is stored (or kept as unknown): advance the UID cursor; else
+ * retry with backoff. */
+static void batch_done(void *arg, const struct kanal_kit_result *res)
 {
     struct imap *im = arg;
     im->busy = 0;
@@ -232,7 +234,7 @@ static void commit_batch(struct imap *im)
         .build = build_unknown, .build_arg = im, .states = &st, .nstates = 1};
     int r = batch_set_state(&im->batch, "imap", cursor, strlen(cursor));
     if (r == 0)
-        r = batch_emit(e, &im->batch, single ? &fb : NULL, on_committed, im);
+        r = batch_emit(e, &im->batch, single ? &fb : NULL, batch_done, im);
     if (r == KANAL_ERECORD && !single) {
         im->single = 1;
         im->next = im->batch_first;

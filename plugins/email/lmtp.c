@@ -231,7 +231,9 @@ struct delivery {
     struct session *s;
 };
 
-static void on_committed(void *arg, const struct kanal_kit_result *res)
+/* Each accepted recipient's reply, once the message is stored (250, also
+ * when kept as unknown) or not (451: the MTA keeps it queued). */
+static void delivery_done(void *arg, const struct kanal_kit_result *res)
 {
     struct delivery *d = arg;
     int status = res->status;
@@ -311,7 +313,7 @@ static void end_of_data(struct session *s)
     const struct kanal_kit_fallback fb = {.build = build_unknown, .build_arg = d};
     int r = batch_add_message(e, b, s->data ? s->data : "", s->data_len, &o, 0);
     if (r == 0)
-        r = batch_emit(e, b, &fb, on_committed, d);
+        r = batch_emit(e, b, &fb, delivery_done, d);
     if (r < 0) {
         batch_free(e, b);
         free(d);

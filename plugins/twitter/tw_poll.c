@@ -85,7 +85,9 @@ static void next_timeline(struct tw_poll *p)
         end_cycle(p);
 }
 
-static void on_committed(void *arg, const struct kanal_kit_result *res)
+/* The timeline is stored: advance its since_id; else the next poll reads
+ * it again. */
+static void timeline_done(void *arg, const struct kanal_kit_result *res)
 {
     struct tw_poll *p = arg;
     struct tw_timeline *tl = &p->tl[p->cur];
@@ -144,7 +146,7 @@ static void commit_timeline(struct tw_poll *p)
     const struct kanal_kit_fallback fb = {
         .build = build_unknown, .build_arg = p, .states = nst ? &st : NULL, .nstates = nst};
     int r = kanal_kit_emit_then(tw->host, tw->src, text, text ? strlen(text) : 0, nst ? &st : NULL,
-                                nst, &fb, on_committed, p);
+                                nst, &fb, timeline_done, p);
     free(text);
     if (r < 0) {
         tw->host->log(tw->src, KANAL_LOG_WARNING, "poll of %s: cannot queue the records: %s",
