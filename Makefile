@@ -274,8 +274,9 @@ $(BUILD)/tests/test_html: tests/unit/test_html.c plugins/email/html.c plugins/em
 	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/email $(LDFLAGS_ALL) -o $@ $< \
 	    plugins/email/html.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
-# test_kit links the plugin kit (sdk/kit/).
-$(BUILD)/tests/test_kit: tests/unit/test_kit.c $(KIT_LIB) $(CORE_OBJ) tests/unit/unit.h | deps-test
+# test_kit and test_kit_emit link the plugin kit (sdk/kit/).
+$(BUILD)/tests/test_kit $(BUILD)/tests/test_kit_emit: $(BUILD)/tests/%: tests/unit/%.c $(KIT_LIB) \
+                                                      $(CORE_OBJ) tests/unit/unit.h | deps-test
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(KIT_LIB) $(CORE_OBJ) $(PKG_LIBS) \
 	    -lhttp_parser -lcmocka -ldl -lpthread

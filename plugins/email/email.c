@@ -141,6 +141,29 @@ static void email_free(struct email *e)
     free(e);
 }
 
+static const struct kanal_kit_bind email_binds[] = {
+    {"imap_url", KANAL_KIT_STR, offsetof(struct email, imap_url)},
+    {"imap_user", KANAL_KIT_STR, offsetof(struct email, imap_user)},
+    {"imap_password", KANAL_KIT_STR, offsetof(struct email, imap_password)},
+    {"poll_interval", KANAL_KIT_INT64, offsetof(struct email, poll_interval_ms)},
+    {"lmtp_listen", KANAL_KIT_STR, offsetof(struct email, lmtp_listen)},
+    {"authserv_id", KANAL_KIT_STR, offsetof(struct email, authserv_id)},
+    {"max_message_size", KANAL_KIT_INT64, offsetof(struct email, max_message_size)},
+    {"smtp_url", KANAL_KIT_STR, offsetof(struct email, smtp_url)},
+    {"smtp_user", KANAL_KIT_STR, offsetof(struct email, smtp_user)},
+    {"smtp_password", KANAL_KIT_STR, offsetof(struct email, smtp_password)},
+    {"smtp_timeout", KANAL_KIT_INT64, offsetof(struct email, smtp_timeout_ms)},
+    {"allow_plaintext", KANAL_KIT_BOOL, offsetof(struct email, allow_plaintext)},
+    {"unsubscribe_mailto", KANAL_KIT_STR, offsetof(struct email, unsubscribe_mailto)},
+    {"lmtp_max_sessions", KANAL_KIT_INT64, offsetof(struct email, lmtp_max_sessions)},
+    {"lmtp_max_recipients", KANAL_KIT_INT64, offsetof(struct email, lmtp_max_recipients)},
+    {"lmtp_max_commands", KANAL_KIT_INT64, offsetof(struct email, lmtp_max_commands)},
+    {"lmtp_max_command_line", KANAL_KIT_INT64, offsetof(struct email, lmtp_max_command_line)},
+    {"lmtp_max_reply_queue", KANAL_KIT_INT64, offsetof(struct email, lmtp_max_reply_queue)},
+    {"lmtp_idle_timeout", KANAL_KIT_INT64, offsetof(struct email, lmtp_idle_timeout_ms)},
+    {NULL, 0, 0},
+};
+
 static int email_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
     struct email *e = calloc(1, sizeof *e);
@@ -149,31 +172,12 @@ static int email_init(const struct kanal_host *host, struct kanal_source *src, v
     mime_init();
     e->host = host;
     e->src = src;
-    e->imap_url = host->config_string(src, "imap_url");
-    e->imap_user = host->config_string(src, "imap_user");
-    e->imap_password = host->config_string(src, "imap_password");
-    host->config_int(src, "poll_interval", &e->poll_interval_ms);
-    e->lmtp_listen = host->config_string(src, "lmtp_listen");
-    e->authserv_id = host->config_string(src, "authserv_id");
-    host->config_int(src, "max_message_size", &e->max_message_size);
-    e->smtp_url = host->config_string(src, "smtp_url");
-    e->smtp_user = host->config_string(src, "smtp_user");
-    e->smtp_password = host->config_string(src, "smtp_password");
-    host->config_int(src, "smtp_timeout", &e->smtp_timeout_ms);
-    int64_t plain = 0;
-    host->config_int(src, "allow_plaintext", &plain);
-    e->allow_plaintext = plain != 0;
-    e->unsubscribe_mailto = host->config_string(src, "unsubscribe_mailto");
+    int r = kanal_kit_bind_options(host, src, email_binds, e);
+    if (r < 0)
+        goto fail;
     if (e->poll_interval_ms < 1000)
         e->poll_interval_ms = 1000;
-    host->config_int(src, "lmtp_max_sessions", &e->lmtp_max_sessions);
-    host->config_int(src, "lmtp_max_recipients", &e->lmtp_max_recipients);
-    host->config_int(src, "lmtp_max_commands", &e->lmtp_max_commands);
-    host->config_int(src, "lmtp_max_command_line", &e->lmtp_max_command_line);
-    host->config_int(src, "lmtp_max_reply_queue", &e->lmtp_max_reply_queue);
-    host->config_int(src, "lmtp_idle_timeout", &e->lmtp_idle_timeout_ms);
 
-    int r = 0;
     const char *from = host->config_string(src, "from");
     if (from && (r = parse_from(e, from)) < 0) {
         host->log(src, KANAL_LOG_ERR, "from = '%s': not one e-mail address", from);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <kanal/kit.h>
 #include <kanal/plugin.h>
 
 struct imap;
@@ -42,7 +43,7 @@ struct email {
     int64_t lmtp_max_sessions, lmtp_max_recipients, lmtp_max_commands;
     int64_t lmtp_max_command_line, lmtp_max_reply_queue, lmtp_idle_timeout_ms;
     const char *unsubscribe_mailto; /* address for List-Unsubscribe's mailto, or NULL */
-    const char *authserv_id; /* the receiving MTA's (RFC 8601), or NULL */
+    const char *authserv_id;        /* the receiving MTA's (RFC 8601), or NULL */
     /* Parts. */
     struct imap *imap;
     struct lmtp *lmtp;
@@ -140,8 +141,14 @@ int batch_add_unknown(struct email *e, struct mail_batch *b, const char *raw, si
                       const struct mail_origin *o, const char *why);
 /* Add (or replace) a state entry; the value is copied. */
 int batch_set_state(struct mail_batch *b, const char *key, const void *value, size_t len);
-/* Emit everything in one transaction; cb as for host->emit. */
-int batch_emit(struct email *e, struct mail_batch *b, kanal_emit_cb cb, void *arg);
+/* Emit everything in one transaction, with kanal_kit_emit_then: fb (or
+ * NULL) is kept instead when kanald refuses the records, done as its. */
+int batch_emit(struct email *e, struct mail_batch *b, const struct kanal_kit_fallback *fb,
+               kanal_kit_done_cb done, void *arg);
+/* The record text of one message kept as kind "unknown" (an array of one,
+ * as batch_add_unknown adds it): 0 with *out malloc'ed, or -ENOMEM. */
+int mail_unknown_json(struct email *e, const char *raw, size_t len, const struct mail_origin *o,
+                      const char *why, char **out);
 /* Free the batch; its Message-IDs stop counting as pending. */
 void batch_free(struct email *e, struct mail_batch *b);
 

@@ -180,15 +180,15 @@ static void run(struct imap *im, enum phase phase, const char *url, const char *
 
 /* ---- committing ---- */
 
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+/* The batch is stored (or kept as unknown): advance the UID cursor; else
+ * retry with backoff. */
+static void batch_done(void *arg, const struct kanal_kit_result *res)
 {
-    (void)seqs;
-    (void)n;
     struct imap *im = arg;
     im->busy = 0;
-    if (status < 0) {
+    if (res->outcome != KANAL_KIT_COMMITTED) {
         if (!im->stopping)
-            poll_failed(im, "cannot store fetched mail", im->e->host->strerror(status));
+            poll_failed(im, "cannot store fetched mail", im->e->host->strerror(res->status));
         else
             drop_batch(im);
         return;
@@ -207,28 +207,35 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
     }
 }
 
+/* The one message of a batch kanald refused, kept as kind unknown; the
+ * refused batch's Message-IDs stop counting as pending (kanald is done
+ * with it). */
+static int build_unknown(void *arg, char **out)
+{
+    struct imap *im = arg;
+    drop_batch(im);
+    batch_init(&im->batch);
+    im->batch_open = 1;
+    struct mail_origin o = {.via = "imap", .uidvalidity = im->cur_validity, .uid = im->batch_last};
+    return mail_unknown_json(im->e, im->resp, im->resp_len, &o, "its record was refused", out);
+}
+
 static void commit_batch(struct imap *im)
 {
     struct email *e = im->e;
     char cursor[32];
     snprintf(cursor, sizeof cursor, "%" PRIu32 " %" PRIu32, im->cur_validity, im->batch_last);
+    /* A single message kanald refuses (its log names the field) is kept all
+     * the same, with the cursor past it; in a larger batch the one refused
+     * is not known, so they are fetched again one by one. */
+    int single = im->single && im->batch.nmessages == 1;
+    const struct kanal_state_entry st = {"imap", cursor, strlen(cursor)};
+    const struct kanal_kit_fallback fb = {
+        .build = build_unknown, .build_arg = im, .states = &st, .nstates = 1};
     int r = batch_set_state(&im->batch, "imap", cursor, strlen(cursor));
     if (r == 0)
-        r = batch_emit(e, &im->batch, on_committed, im);
-    if (r == KANAL_ERECORD && im->single && im->batch.nmessages == 1) {
-        /* kanald's log names the field; keep the message all the same. */
-        struct mail_origin o = {
-            .via = "imap", .uidvalidity = im->cur_validity, .uid = im->batch_last};
-        drop_batch(im);
-        batch_init(&im->batch);
-        im->batch_open = 1;
-        r = batch_add_unknown(e, &im->batch, im->resp, im->resp_len, &o, "its record was refused");
-        if (r == 0)
-            r = batch_set_state(&im->batch, "imap", cursor, strlen(cursor));
-        if (r == 0)
-            r = batch_emit(e, &im->batch, on_committed, im);
-    } else if (r == KANAL_ERECORD) {
-        /* One of the batch is refused: fetch them again one by one. */
+        r = batch_emit(e, &im->batch, single ? &fb : NULL, batch_done, im);
+    if (r == KANAL_ERECORD && !single) {
         im->single = 1;
         im->next = im->batch_first;
         open_batch(im);

@@ -184,14 +184,27 @@ int batch_set_state(struct mail_batch *b, const char *key, const void *value, si
     return 0;
 }
 
-int batch_emit(struct email *e, struct mail_batch *b, kanal_emit_cb cb, void *arg)
+int batch_emit(struct email *e, struct mail_batch *b, const struct kanal_kit_fallback *fb,
+               kanal_kit_done_cb done, void *arg)
 {
     char *text = json_dumps(b->records, JSON_COMPACT);
     if (!text)
         return -ENOMEM;
-    int r = e->host->emit(e->src, text, strlen(text), b->states, b->nstates, cb, arg);
+    int r = kanal_kit_emit_then(e->host, e->src, text, strlen(text), b->states, b->nstates, fb,
+                                done, arg);
     free(text);
     return r;
+}
+
+int mail_unknown_json(struct email *e, const char *raw, size_t len, const struct mail_origin *o,
+                      const char *why, char **out)
+{
+    struct mail_batch b;
+    batch_init(&b);
+    int r = batch_add_unknown(e, &b, raw, len, o, why);
+    *out = r == 0 ? json_dumps(b.records, JSON_COMPACT) : NULL;
+    batch_free(e, &b);
+    return r < 0 ? r : *out ? 0 : -ENOMEM;
 }
 
 void batch_free(struct email *e, struct mail_batch *b)

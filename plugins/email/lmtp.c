@@ -231,22 +231,23 @@ struct delivery {
     struct session *s;
 };
 
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+/* Each accepted recipient's reply, once the message is stored (250, also
+ * when kept as unknown) or not (451: the MTA keeps it queued). */
+static void delivery_done(void *arg, const struct kanal_kit_result *res)
 {
-    (void)seqs;
-    (void)n;
     struct delivery *d = arg;
+    int status = res->status;
     struct session *s = d->s;
     batch_free(s->l->e, &d->batch);
     free(d);
     for (size_t i = 0; i < s->nrcpt; i++) {
-        if (status < 0)
+        if (res->outcome != KANAL_KIT_COMMITTED)
             reply(s, "451 4.3.0 <%s> cannot store the message now (%s); try again later",
                   s->rcpt[i], s->l->e->host->strerror(status));
         else
             reply(s, "250 2.1.5 <%s> delivered", s->rcpt[i]);
     }
-    if (status < 0)
+    if (res->outcome != KANAL_KIT_COMMITTED)
         s->l->e->host->log(s->l->e->src, KANAL_LOG_WARNING,
                            "lmtp: message from %s deferred with 451: %s", s->peer,
                            s->l->e->host->strerror(status));
@@ -262,6 +263,22 @@ static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
     }
     if (session_update(s) == 0)
         session_process(s); /* pipelined commands that arrived meanwhile */
+}
+
+/* The message kanald refused, kept as kind unknown; the refused batch's
+ * Message-IDs stop counting as pending (kanald is done with it). */
+static int build_unknown(void *arg, char **out)
+{
+    struct delivery *d = arg;
+    struct session *s = d->s;
+    batch_free(s->l->e, &d->batch);
+    batch_init(&d->batch);
+    struct mail_origin o = {.via = "lmtp",
+                            .envelope_from = s->mail_from,
+                            .envelope_to = s->rcpt,
+                            .nenvelope_to = s->nrcpt};
+    return mail_unknown_json(s->l->e, s->data ? s->data : "", s->data_len, &o,
+                             "its record was refused", out);
 }
 
 /* The final "." of DATA: store the message, answer after the commit. */
@@ -291,18 +308,12 @@ static void end_of_data(struct session *s)
                             .envelope_from = s->mail_from,
                             .envelope_to = s->rcpt,
                             .nenvelope_to = s->nrcpt};
+    /* A record kanald refuses (its log names the field): keep the message
+     * all the same, without its dedup entries. */
+    const struct kanal_kit_fallback fb = {.build = build_unknown, .build_arg = d};
     int r = batch_add_message(e, b, s->data ? s->data : "", s->data_len, &o, 0);
     if (r == 0)
-        r = batch_emit(e, b, on_committed, d);
-    if (r == KANAL_ERECORD) {
-        /* kanald's log names the field; keep the message all the same. */
-        batch_free(e, b);
-        batch_init(b);
-        r = batch_add_unknown(e, b, s->data ? s->data : "", s->data_len, &o,
-                              "its record was refused");
-        if (r == 0)
-            r = batch_emit(e, b, on_committed, d);
-    }
+        r = batch_emit(e, b, &fb, delivery_done, d);
     if (r < 0) {
         batch_free(e, b);
         free(d);

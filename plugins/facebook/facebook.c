@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 #include "fb.h"
 
 void fb_customer_handle(const struct fb_entry *e, const char *user_id, char *out, size_t len)
@@ -99,19 +101,25 @@ static int fb_http(void *state, struct kanal_http_request *req)
     return 0;
 }
 
+static const struct kanal_kit_bind fb_binds[] = {
+    {"page_id", KANAL_KIT_STR, offsetof(struct facebook, page_id)},
+    {"page_access_token", KANAL_KIT_STR, offsetof(struct facebook, page_token)},
+    {NULL, 0, 0},
+};
+
 static int fb_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
     struct facebook *fb = calloc(1, sizeof *fb);
     if (!fb)
         return -ENOMEM;
     int r = meta_init(&fb->meta, host, src, "facebook");
+    if (r == 0)
+        r = kanal_kit_bind_options(host, src, fb_binds, fb);
     if (r < 0) {
         meta_destroy(&fb->meta);
         free(fb);
         return r;
     }
-    fb->page_id = host->config_string(src, "page_id");
-    fb->page_token = host->config_string(src, "page_access_token");
     if (fb->page_id && !meta_digits(fb->page_id)) {
         host->log(src, KANAL_LOG_ERR, "page_id '%s' is not a numeric page id", fb->page_id);
         meta_destroy(&fb->meta);

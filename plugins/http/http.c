@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <kanal/kit.h>
 #include <kanal/plugin.h>
 
 #define MAX_RESPONSE 2048
@@ -211,6 +212,14 @@ static int http_deliver(void *state, const struct kanal_sink_batch *batch)
     return 0;
 }
 
+static const struct kanal_kit_bind http_binds[] = {
+    {"url", KANAL_KIT_STR, offsetof(struct sink, url)},
+    {"secret", KANAL_KIT_STR, offsetof(struct sink, secret)},
+    {"timeout", KANAL_KIT_INT64, offsetof(struct sink, timeout_ms)},
+    {"max_attempts", KANAL_KIT_INT64, offsetof(struct sink, max_attempts)},
+    {NULL, 0, 0},
+};
+
 static int http_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
     if (host->abi_minor < 1 || !host->sink_ack)
@@ -220,10 +229,11 @@ static int http_init(const struct kanal_host *host, struct kanal_source *src, vo
         return -ENOMEM;
     s->host = host;
     s->src = src;
-    s->url = host->config_string(src, "url");
-    s->secret = host->config_string(src, "secret");
-    host->config_int(src, "timeout", &s->timeout_ms);
-    host->config_int(src, "max_attempts", &s->max_attempts);
+    int r = kanal_kit_bind_options(host, src, http_binds, s);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     if (s->max_attempts < 1)
         s->max_attempts = 1;
     *state = s;

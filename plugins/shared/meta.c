@@ -30,6 +30,14 @@ struct meta_commit {
     unsigned gen;
 };
 
+static const struct kanal_kit_bind meta_binds[] = {
+    {"app_secret", KANAL_KIT_STR, offsetof(struct meta, app_secret)},
+    {"verify_token", KANAL_KIT_STR, offsetof(struct meta, verify_token)},
+    {"send_timeout", KANAL_KIT_INT64, offsetof(struct meta, send_timeout_ms)},
+    {"keep_raw", KANAL_KIT_BOOL, offsetof(struct meta, keep_raw)},
+    {NULL, 0, 0},
+};
+
 int meta_init(struct meta *m, const struct kanal_host *host, struct kanal_source *src,
               const char *channel)
 {
@@ -37,8 +45,10 @@ int meta_init(struct meta *m, const struct kanal_host *host, struct kanal_source
     m->host = host;
     m->src = src;
     m->channel = channel;
-    m->app_secret = host->config_string(src, "app_secret");
-    m->verify_token = host->config_string(src, "verify_token");
+    m->send_timeout_ms = 30000;
+    int r = kanal_kit_bind_options(host, src, meta_binds, m);
+    if (r < 0)
+        return r;
     const char *url = host->config_string(src, "api_url");
     const char *ver = host->config_string(src, "api_version");
     if (!m->app_secret || !*m->app_secret || !m->verify_token || !*m->verify_token) {
@@ -63,11 +73,6 @@ int meta_init(struct meta *m, const struct kanal_host *host, struct kanal_source
     size_t len = strlen(m->api_url);
     while (len > 0 && m->api_url[len - 1] == '/')
         m->api_url[--len] = '\0';
-    m->send_timeout_ms = 30000;
-    host->config_int(src, "send_timeout", &m->send_timeout_ms);
-    int64_t keep = 0;
-    if (host->config_int(src, "keep_raw", &keep) == 0)
-        m->keep_raw = keep != 0;
     return 0;
 }
 

@@ -41,6 +41,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kanal/kit.h>
+
 #include "csv_watch.h"
 
 /* A file some program still holds open for writing is read only after it
@@ -183,6 +185,15 @@ static void on_inotify(void *arg, int fd, int events)
 
 /* ---- lifecycle ---- */
 
+static const struct kanal_kit_bind csv_watch_binds[] = {
+    {"watch_dir", KANAL_KIT_STR, offsetof(struct csv_watch, dir)},
+    {"columns", KANAL_KIT_STR, offsetof(struct csv_watch, columns)},
+    {"settle", KANAL_KIT_INT64, offsetof(struct csv_watch, settle_ms)},
+    {"csv_max_file_size", KANAL_KIT_INT64, offsetof(struct csv_watch, max_size)},
+    {"csv_max_rows", KANAL_KIT_INT64, offsetof(struct csv_watch, max_rows)},
+    {NULL, 0, 0},
+};
+
 int csv_watch_init(struct signup *s)
 {
     struct csv_watch *cw = calloc(1, sizeof *cw);
@@ -192,16 +203,14 @@ int csv_watch_init(struct signup *s)
     cw->s = s;
     cw->ifd = -1;
     cw->dfd = -1;
-    cw->dir = s->host->config_string(s->src, "watch_dir");
-    cw->columns = s->host->config_string(s->src, "columns");
+    int r = kanal_kit_bind_options(s->host, s->src, csv_watch_binds, cw);
+    if (r < 0)
+        return r;
     const char *delim = s->host->config_string(s->src, "delimiter");
     cw->delimiter = strcmp(delim, "comma") == 0       ? ','
                     : strcmp(delim, "semicolon") == 0 ? ';'
                     : strcmp(delim, "tab") == 0       ? '\t'
                                                       : 0;
-    s->host->config_int(s->src, "settle", &cw->settle_ms);
-    s->host->config_int(s->src, "csv_max_file_size", &cw->max_size);
-    s->host->config_int(s->src, "csv_max_rows", &cw->max_rows);
     /* The key's former name, still read so that old configurations keep
      * their limit. */
     if (s->host->config_int(s->src, "max_file_size", &cw->max_size) == 0)

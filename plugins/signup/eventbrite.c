@@ -603,15 +603,22 @@ int eventbrite_http(struct signup *s, struct kanal_http_request *req)
 
 /* ---- lifecycle ---- */
 
+static const struct kanal_kit_bind eventbrite_binds[] = {
+    {"token", KANAL_KIT_STR, offsetof(struct eventbrite, token)},
+    {"timeout", KANAL_KIT_INT64, offsetof(struct eventbrite, timeout_ms)},
+    {NULL, 0, 0},
+};
+
 int eventbrite_init(struct signup *s)
 {
     struct eventbrite *eb = calloc(1, sizeof *eb);
     if (!eb)
         return -ENOMEM;
     s->eb = eb;
-    eb->token = s->host->config_string(s->src, "token");
+    int r = kanal_kit_bind_options(s->host, s->src, eventbrite_binds, eb);
+    if (r < 0)
+        return r;
     const char *hook_secret = s->host->config_string(s->src, "hook_secret");
-    s->host->config_int(s->src, "timeout", &eb->timeout_ms);
     eb->events = json_object();
     eb->api_url = strdup(s->host->config_string(s->src, "api_url"));
     if (!eb->api_url)

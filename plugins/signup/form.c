@@ -383,17 +383,24 @@ int form_http(struct signup *s, struct kanal_http_request *req)
 
 /* ---- lifecycle ---- */
 
+static const struct kanal_kit_bind form_binds[] = {
+    {"redirect_url", KANAL_KIT_STR, offsetof(struct form, redirect_url)},
+    {"honeypot", KANAL_KIT_STR, offsetof(struct form, honeypot)},
+    {"rate_limit", KANAL_KIT_INT64, offsetof(struct form, rate_limit)},
+    {"rate_window", KANAL_KIT_INT64, offsetof(struct form, rate_window_ms)},
+    {"trust_forwarded_for", KANAL_KIT_INT64, offsetof(struct form, trust_forwarded_for)},
+    {NULL, 0, 0},
+};
+
 int form_init(struct signup *s)
 {
     struct form *fm = calloc(1, sizeof *fm);
     if (!fm)
         return -ENOMEM;
     s->form = fm;
-    fm->redirect_url = s->host->config_string(s->src, "redirect_url");
-    fm->honeypot = s->host->config_string(s->src, "honeypot");
-    s->host->config_int(s->src, "rate_limit", &fm->rate_limit);
-    s->host->config_int(s->src, "rate_window", &fm->rate_window_ms);
-    s->host->config_int(s->src, "trust_forwarded_for", &fm->trust_forwarded_for);
+    int r = kanal_kit_bind_options(s->host, s->src, form_binds, fm);
+    if (r < 0)
+        return r;
     fm->clients = calloc(MAX_CLIENTS, sizeof *fm->clients);
     if (!fm->clients)
         return -ENOMEM;

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 #include "signup.h"
 
 /* ---- labels of columns and fields ---- */
@@ -196,6 +198,13 @@ int signup_rfc3339(const char *t)
            isdigit((unsigned char)t[5]) && t[6] == '\0';
 }
 
+static const struct kanal_kit_bind signup_binds[] = {
+    {"event_id", KANAL_KIT_STR, offsetof(struct signup, event_id)},
+    {"event_name", KANAL_KIT_STR, offsetof(struct signup, event_name)},
+    {"event_starts_at", KANAL_KIT_STR, offsetof(struct signup, event_starts_at)},
+    {NULL, 0, 0},
+};
+
 static int signup_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
     struct signup *s = calloc(1, sizeof *s);
@@ -207,10 +216,11 @@ static int signup_init(const struct kanal_host *host, struct kanal_source *src, 
     s->provider = strcmp(provider, "eventbrite") == 0 ? PROVIDER_EVENTBRITE
                   : strcmp(provider, "csv") == 0      ? PROVIDER_CSV
                                                       : PROVIDER_FORM;
-    s->event_id = host->config_string(src, "event_id");
-    s->event_name = host->config_string(src, "event_name");
-    s->event_starts_at = host->config_string(src, "event_starts_at");
-    int r = 0;
+    int r = kanal_kit_bind_options(host, src, signup_binds, s);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     if (s->provider != PROVIDER_EVENTBRITE && !present(s->event_id)) {
         host->log(src, KANAL_LOG_ERR, "provider %s needs event_id (the event its sign-ups are for)",
                   provider);

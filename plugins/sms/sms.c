@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 int sms_handle(struct sms *s, const char *addr, char *out, size_t out_len)
 {
     if (!addr || !*addr)
@@ -37,6 +39,16 @@ int sms_handle(struct sms *s, const char *addr, char *out, size_t out_len)
     return s->host->normalize_handle(s->src, in, out, out_len);
 }
 
+static const struct kanal_kit_bind sms_binds[] = {
+    {"account_sid", KANAL_KIT_STR, offsetof(struct sms, account_sid)},
+    {"auth_token", KANAL_KIT_STR, offsetof(struct sms, auth_token)},
+    {"public_url", KANAL_KIT_STR, offsetof(struct sms, public_url)},
+    {"from", KANAL_KIT_STR, offsetof(struct sms, from)},
+    {"messaging_service_sid", KANAL_KIT_STR, offsetof(struct sms, messaging_service_sid)},
+    {"send_timeout", KANAL_KIT_INT64, offsetof(struct sms, send_timeout_ms)},
+    {NULL, 0, 0},
+};
+
 static int sms_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
     struct sms *s = calloc(1, sizeof *s);
@@ -44,11 +56,12 @@ static int sms_init(const struct kanal_host *host, struct kanal_source *src, voi
         return -ENOMEM;
     s->host = host;
     s->src = src;
-    s->account_sid = host->config_string(src, "account_sid");
-    s->auth_token = host->config_string(src, "auth_token");
-    s->public_url = host->config_string(src, "public_url");
-    s->from = host->config_string(src, "from");
-    s->messaging_service_sid = host->config_string(src, "messaging_service_sid");
+    s->send_timeout_ms = 30000;
+    int r = kanal_kit_bind_options(host, src, sms_binds, s);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     const char *api = host->config_string(src, "api_url");
     s->api_url = strdup(api ? api : "https://api.twilio.com");
     if (!s->api_url) {
@@ -58,8 +71,6 @@ static int sms_init(const struct kanal_host *host, struct kanal_source *src, voi
     size_t n = strlen(s->api_url);
     while (n > 0 && s->api_url[n - 1] == '/')
         s->api_url[--n] = '\0';
-    if (host->config_int(src, "send_timeout", &s->send_timeout_ms) < 0)
-        s->send_timeout_ms = 30000;
     s->crypto = (struct twilio_crypto){.hmac_sha1 = host->hmac_sha1,
                                        .base64_encode = host->base64_encode,
                                        .equal_ct = host->equal_ct};

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 #include "api_fetch.h"
 #include "twitter.h"
 
@@ -83,22 +85,47 @@ static void next_timeline(struct tw_poll *p)
         end_cycle(p);
 }
 
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+/* The timeline is stored: advance its since_id; else the next poll reads
+ * it again. */
+static void timeline_done(void *arg, const struct kanal_kit_result *res)
 {
     struct tw_poll *p = arg;
     struct tw_timeline *tl = &p->tl[p->cur];
-    if (status < 0) {
+    if (res->outcome != KANAL_KIT_COMMITTED) {
         p->tw->host->log(p->tw->src, KANAL_LOG_WARNING,
                          "poll of %s: commit failed (%s); the next poll reads them again", tl->name,
-                         p->tw->host->strerror(status));
+                         p->tw->host->strerror(res->status));
         end_cycle(p);
         return;
     }
     if (p->newest_id[0])
         snprintf(tl->since_id, sizeof tl->since_id, "%s", p->newest_id);
     p->tw->host->log(p->tw->src, KANAL_LOG_DEBUG, "poll of %s: %zu tweet(s), since_id now %s",
-                     tl->name, n, tl->since_id[0] ? tl->since_id : "-");
+                     tl->name, res->n, tl->since_id[0] ? tl->since_id : "-");
     next_timeline(p);
+}
+
+/* The timeline's tweets, oldest first. */
+static json_t *ordered_records(struct tw_poll *p)
+{
+    json_t *ordered = json_array();
+    for (size_t i = json_array_size(p->records); i-- > 0;)
+        json_array_append(ordered, json_array_get(p->records, i));
+    return ordered;
+}
+
+/* Tweets kanal mis-read (kanald refused their records): keep them whole,
+ * as one unknown record, and move the cursor on all the same. */
+static int build_unknown(void *arg, char **out)
+{
+    struct tw_poll *p = arg;
+    json_t *ordered = ordered_records(p);
+    json_t *one = json_pack(
+        "[o]", tw_unknown_record(p->tw, ordered, "poll", "tweets kanal could not normalize"));
+    *out = one ? json_dumps(one, JSON_COMPACT) : NULL;
+    json_decref(one);
+    json_decref(ordered);
+    return *out ? 0 : -ENOMEM;
 }
 
 /* Commit the timeline's tweets, oldest first, with its new since_id. */
@@ -111,25 +138,16 @@ static void commit_timeline(struct tw_poll *p)
         next_timeline(p);
         return;
     }
-    json_t *ordered = json_array();
-    for (size_t i = n; i-- > 0;)
-        json_array_append(ordered, json_array_get(p->records, i));
+    json_t *ordered = ordered_records(p);
     struct kanal_state_entry st = {tl->key, p->newest_id, strlen(p->newest_id)};
     size_t nst = p->newest_id[0] ? 1 : 0;
     char *text = n ? json_dumps(ordered, JSON_COMPACT) : NULL;
-    int r = tw->host->emit(tw->src, text, text ? strlen(text) : 0, nst ? &st : NULL, nst,
-                           on_committed, p);
-    free(text);
-    if (r == KANAL_ERECORD) {
-        /* Tweets kanal mis-read: keep them whole and move the cursor on. */
-        json_t *one = json_pack(
-            "[o]", tw_unknown_record(tw, ordered, "poll", "tweets kanal could not normalize"));
-        text = json_dumps(one, JSON_COMPACT);
-        r = tw->host->emit(tw->src, text, strlen(text), nst ? &st : NULL, nst, on_committed, p);
-        free(text);
-        json_decref(one);
-    }
     json_decref(ordered);
+    const struct kanal_kit_fallback fb = {
+        .build = build_unknown, .build_arg = p, .states = nst ? &st : NULL, .nstates = nst};
+    int r = kanal_kit_emit_then(tw->host, tw->src, text, text ? strlen(text) : 0, nst ? &st : NULL,
+                                nst, &fb, timeline_done, p);
+    free(text);
     if (r < 0) {
         tw->host->log(tw->src, KANAL_LOG_WARNING, "poll of %s: cannot queue the records: %s",
                       tl->name, tw->host->strerror(r));

@@ -284,6 +284,18 @@ int tw_numeric_id(const char *s)
     return 1;
 }
 
+static const struct kanal_kit_bind tw_binds[] = {
+    {"user_id", KANAL_KIT_STR, offsetof(struct twitter, user_id)},
+    {"consumer_secret", KANAL_KIT_STR, offsetof(struct twitter, consumer_secret)},
+    {"bearer_token", KANAL_KIT_STR, offsetof(struct twitter, bearer_token)},
+    {"user_token", KANAL_KIT_STR, offsetof(struct twitter, user_token)},
+    {"poll_query", KANAL_KIT_STR, offsetof(struct twitter, poll_query)},
+    {"poll_interval", KANAL_KIT_INT64, offsetof(struct twitter, poll_interval_ms)},
+    {"poll_max_pages", KANAL_KIT_INT64, offsetof(struct twitter, poll_max_pages)},
+    {"timeout", KANAL_KIT_INT64, offsetof(struct twitter, timeout_ms)},
+    {NULL, 0, 0},
+};
+
 static int tw_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
     struct twitter *tw = calloc(1, sizeof *tw);
@@ -292,17 +304,14 @@ static int tw_init(const struct kanal_host *host, struct kanal_source *src, void
     tw->host = host;
     tw->src = src;
     tw->healthy = 1;
-    tw->user_id = host->config_string(src, "user_id");
-    tw->consumer_secret = host->config_string(src, "consumer_secret");
-    tw->bearer_token = host->config_string(src, "bearer_token");
-    tw->user_token = host->config_string(src, "user_token");
-    tw->poll_query = host->config_string(src, "poll_query");
+    int r = kanal_kit_bind_options(host, src, tw_binds, tw);
+    if (r < 0) {
+        free(tw);
+        return r;
+    }
     const char *mode = host->config_string(src, "mode");
     tw->webhooks = strcmp(mode, "poll") != 0;
     tw->polling = strcmp(mode, "webhook") != 0;
-    host->config_int(src, "poll_interval", &tw->poll_interval_ms);
-    host->config_int(src, "poll_max_pages", &tw->poll_max_pages);
-    host->config_int(src, "timeout", &tw->timeout_ms);
     tw->api_url = strdup(host->config_string(src, "api_url"));
     if (!tw->api_url) {
         free(tw);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kanal/kit.h>
+
 #include "wa.h"
 
 json_t *wa_brand_party(struct whatsapp *wa)
@@ -79,19 +81,25 @@ static int wa_http(void *state, struct kanal_http_request *req)
     return 0;
 }
 
+static const struct kanal_kit_bind wa_binds[] = {
+    {"phone_number_id", KANAL_KIT_STR, offsetof(struct whatsapp, phone_number_id)},
+    {"access_token", KANAL_KIT_STR, offsetof(struct whatsapp, access_token)},
+    {NULL, 0, 0},
+};
+
 static int wa_init(const struct kanal_host *host, struct kanal_source *src, void **state)
 {
     struct whatsapp *wa = calloc(1, sizeof *wa);
     if (!wa)
         return -ENOMEM;
     int r = meta_init(&wa->meta, host, src, "whatsapp");
+    if (r == 0)
+        r = kanal_kit_bind_options(host, src, wa_binds, wa);
     if (r < 0) {
         meta_destroy(&wa->meta);
         free(wa);
         return r;
     }
-    wa->phone_number_id = host->config_string(src, "phone_number_id");
-    wa->access_token = host->config_string(src, "access_token");
     if (wa->phone_number_id && !meta_digits(wa->phone_number_id)) {
         host->log(src, KANAL_LOG_ERR, "phone_number_id '%s' is not a numeric id",
                   wa->phone_number_id);

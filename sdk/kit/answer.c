@@ -1,7 +1,9 @@
 /* kit: emit, then answer.  The promise every webhook plugin makes — a 2xx
  * only after the records are durably committed, else 503 with Retry-After
  * so the provider retries, and an authentic payload kanald refuses as a
- * record kept as kind "unknown" — kept in this one place. */
+ * record kept as kind "unknown".  The emit and its fallback are
+ * kanal_kit_emit_then's (emit.c); this file turns the outcome into the
+ * answer. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,6 @@ struct pending {
     struct kanal_kit_answer a;
     struct kanal_kit_unknown u;
     char *strings[11];
-    int as_unknown;
 };
 
 static void pending_free(struct pending *p)
@@ -43,34 +44,29 @@ static int keep(struct pending *p, size_t slot, const char **s, size_t len)
 
 #define KEEP(p, slot, s) keep((p), (slot), &(s), (s) ? strlen(s) : 0)
 
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n);
-
-/* Keep the payload as unknown instead: the prepared record or one built here. */
-static int emit_unknown(struct pending *p)
+/* The fallback, built once kanald has refused the records: the prepared
+ * record or one built from the payload. */
+static int build_unknown(void *arg, char **out)
 {
-    if (p->as_unknown || (!p->a.unknown_json && !p->a.unknown))
-        return KANAL_ERECORD;
-    char *built = NULL;
-    const char *text = p->a.unknown_json;
-    if (!text) {
-        int r = kanal_kit_unknown_record(p->host, &p->u, p->a.payload, p->a.payload_len, &built);
-        if (r < 0)
-            return r;
-        text = built;
-    }
-    p->as_unknown = 1;
+    struct pending *p = arg;
+    int r = 0;
+    if (p->a.unknown_json)
+        *out = strdup(p->a.unknown_json);
+    else
+        r = kanal_kit_unknown_record(p->host, &p->u, p->a.payload, p->a.payload_len, out);
+    if (r < 0 || !*out)
+        return r < 0 ? r : -ENOMEM;
     p->host->log(p->src, KANAL_LOG_WARNING,
                  "a request from %s is kept as kind unknown: %s (kanald's log names the field)",
                  p->req->remote_addr, p->u.reason ? p->u.reason : "its records were refused");
-    int r = p->host->emit(p->src, text, strlen(text), NULL, 0, on_committed, p);
-    free(built);
-    return r;
+    return 0;
 }
 
-static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n)
+static void answer(struct pending *p, int status, int as_unknown, const uint64_t *seqs, size_t n)
 {
     const struct kanal_host *h = p->host;
     struct kanal_http_request *req = p->req;
+    enum kanal_kit_outcome outcome = kanal_kit_outcome_of(status);
     if (status == KANAL_ERECORD) {
         /* Not even as unknown: retrying cannot help, so say it now. */
         h->log(p->src, KANAL_LOG_ERR, "cannot store a request from %s even as kind unknown",
@@ -78,11 +74,11 @@ static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n
         kanal_kit_respond_error(h, req, 422, "unstorable", "the body cannot be stored");
         return;
     }
-    if (status == -ENOMEM) {
+    if (outcome == KANAL_KIT_FAILED) {
         kanal_kit_respond_error(h, req, 500, "internal", "out of memory");
         return;
     }
-    if (status < 0) {
+    if (outcome == KANAL_KIT_RETRY) {
         h->log(p->src, KANAL_LOG_WARNING, "answered 503 to %s: %s", req->remote_addr,
                h->strerror(status));
         h->http_add_header(req, "Retry-After", p->a.retry_after ? p->a.retry_after : "5");
@@ -95,7 +91,7 @@ static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n
     }
     int code = p->a.status ? p->a.status : 200;
     const char *body = p->a.body;
-    if (p->as_unknown) {
+    if (as_unknown) {
         code = p->a.unknown_status ? p->a.unknown_status : code;
         body = p->a.unknown_body ? p->a.unknown_body : body;
     }
@@ -116,7 +112,7 @@ static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n
             kanal_kit_buf_add(&b, ",", 1);
         kanal_kit_buf_add(&b, num, len);
     }
-    if (p->as_unknown || p->a.records_unknown)
+    if (as_unknown || p->a.records_unknown)
         kanal_kit_buf_add(&b, "],\"stored_as\":\"unknown\"}", 24);
     else
         kanal_kit_buf_add(&b, "]}", 2);
@@ -127,18 +123,12 @@ static void answer(struct pending *p, int status, const uint64_t *seqs, size_t n
     kanal_kit_buf_free(&b);
 }
 
-static void on_committed(void *arg, int status, const uint64_t *seqs, size_t n)
+static void on_done(void *arg, const struct kanal_kit_result *res)
 {
     struct pending *p = arg;
-    if (status == KANAL_ERECORD && !p->as_unknown) {
-        /* The store refused the records themselves: keep the payload. */
-        status = emit_unknown(p);
-        if (status == 0)
-            return;
-    }
     if (p->a.done)
-        p->a.done(p->a.done_arg, status);
-    answer(p, status, seqs, n);
+        p->a.done(p->a.done_arg, res->status);
+    answer(p, res->status, res->as_unknown, res->seqs, res->n);
     pending_free(p);
 }
 
@@ -182,17 +172,13 @@ int kanal_kit_emit_answer(const struct kanal_host *host, struct kanal_source *sr
         p->a.payload = payload;
     }
     if (r == 0) {
-        /* Nothing to store (an empty body) is no record: keep it as unknown. */
-        if ((json && len) || nstates)
-            r = host->emit(src, json && len ? json : NULL, json ? len : 0, states, nstates,
-                           on_committed, p);
-        else
-            r = KANAL_ERECORD;
-        if (r == KANAL_ERECORD && (r = emit_unknown(p)) == 0)
-            r = 1;
+        const struct kanal_kit_fallback fb = {.build = build_unknown, .build_arg = p};
+        int has = p->a.unknown_json || p->a.unknown;
+        r = kanal_kit_emit_then(host, src, json, len, states, nstates, has ? &fb : NULL, on_done,
+                                p);
     }
     if (r < 0) {
-        answer(p, r, NULL, 0);
+        answer(p, r, 0, NULL, 0);
         pending_free(p);
     }
     return r;

@@ -12,6 +12,8 @@ import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from fakes import FakeProvider
 from kanal import wait_message, WRITE_TOKEN, validate_record
 
@@ -406,6 +408,43 @@ def test_polling_waits_out_a_429_until_the_reset(make_kanald):
         assert second_at >= reset, "asked again before x-rate-limit-reset"
         assert [r["external_id"] for r in recs] == [T[3], T[10]]
         assert "rate limited" in k.log()
+
+
+@pytest.mark.parametrize("created_at", ["2026-11-23T25:00:00.000Z", "2026-02-30T11:11:00.000Z",
+                                        "2026-13-45T99:99:99.000Z", "2026-11-23 11:11:00.000Z",
+                                        "2026-11-23T11:11:00.000Z junk"])
+def test_a_polled_timeline_kanald_refuses_is_kept_as_unknown(make_kanald, created_at):
+    """A tweet whose time kanald cannot take (no such hour or date, no 'T',
+    text after it) makes kanald refuse the timeline's records: they are kept whole
+    as one unknown record, and since_id moves past them all the same, so
+    the next poll does not read them again."""
+    page = load("v2_mentions_page1.json")
+    page["data"][1]["created_at"] = created_at
+    del page["meta"]["next_token"]  # one page
+
+    def mentions(q):
+        return 200, {}, (EMPTY if "since_id" in q else page)
+
+    with fake_x({MENTIONS: mentions}) as fake:
+        extra = f"bearer_token = test-bearer-token\napi_url = {fake.url}\npoll_interval = 1h"
+        k = make_kanald(sources=x_source(mode="poll", extra=extra), plugins=("twitter",)).start()
+        [rec] = wait_feed(k, 1)
+        validate_record(rec)
+        assert (rec["kind"], rec["direction"]) == ("unknown", "inbound")
+        assert rec["external_id"].startswith("poll-")
+        assert rec["meta"] == {"event": "poll", "reason": "tweets kanal could not normalize"}
+        # The timeline's records as normalized, oldest first, the bad time included.
+        assert [r["external_id"] for r in rec["raw"]] == [T[11], T[12]]
+        assert rec["raw"][0]["occurred_at"] == created_at
+        assert "occurred_at" in k.log()  # kanald's log names the field
+        # The cursor moved on: after a restart X is asked from the newest id.
+        assert k.stop() == 0
+        n = len(fake.requests)
+        k.start()
+        [req] = fake.wait_requests(n + 1)[n:]
+        assert query(req)["since_id"] == page["meta"]["newest_id"]
+        time.sleep(0.3)
+        assert len(k.feed()) == 1
 
 
 def v1_tweet(tid, user, screen, name, text, reply=None, mentions=()):

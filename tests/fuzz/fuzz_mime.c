@@ -33,11 +33,11 @@ struct done {
     int called, status;
 };
 
-static void on_done(void *arg, int status, const uint64_t *seqs, size_t n)
+static void on_done(void *arg, const struct kanal_kit_result *res)
 {
     struct done *d = arg;
     d->called++;
-    d->status = status;
+    d->status = res->status;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r < 0)
         FUZZ_FAIL("neither a record nor an unknown one from a message: %d", r);
     struct done d = {0};
-    r = batch_emit(e, &b, on_done, &d);
+    r = batch_emit(e, &b, NULL, on_done, &d); /* no fallback: the host must take it */
     if (r < 0)
         FUZZ_FAIL("the host refused the batch of one message: %d", r);
     fake_drain(src);

@@ -2,7 +2,8 @@
  * OpenSSL (what the in-tree plugins used before the kit): every string the
  * escaper writes reads back the same, the validator agrees with jansson on
  * what is a JSON object or array, the getter unescapes, and SHA-256 is
- * SHA-256 at every length around the block edges. */
+ * SHA-256 at every length around the block edges; option binding fills
+ * each type and leaves unset options' members as the plugin set them. */
 #include "unit.h"
 
 #include <errno.h>
@@ -178,6 +179,115 @@ static void test_host_has_follows_the_hosts_size(void **state)
     assert_false(KANAL_HOST_HAS(&h, log));
 }
 
+/* ---- option binding, against a host table whose options are a list ---- */
+
+struct opt {
+    const char *name;
+    const char *text; /* a string option, or NULL */
+    int numeric;      /* config_int: 0 set, -ENOENT unset, -EINVAL not numeric */
+    int64_t num;
+};
+
+static const struct opt opts[] = {
+    {"url", "https://example.com", -EINVAL, 0},
+    {"empty", "", -EINVAL, 0},
+    {"timeout", "30s", 0, 30000},
+    {"huge", "9G", 0, 9LL * 1024 * 1024 * 1024},
+    {"flag", "yes", 0, 1},
+    {"unset", NULL, -ENOENT, 0},
+};
+
+static const struct opt *find_opt(const char *name)
+{
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static const char *opt_string(struct kanal_source *src, const char *name)
+{
+    (void)src;
+    const struct opt *o = find_opt(name);
+    return o ? o->text : NULL;
+}
+
+static int opt_int(struct kanal_source *src, const char *name, int64_t *out)
+{
+    (void)src;
+    const struct opt *o = find_opt(name);
+    if (!o)
+        return -ENOENT;
+    if (o->numeric == 0)
+        *out = o->num;
+    return o->numeric;
+}
+
+static int logged;
+static void opt_log(struct kanal_source *src, int level, const char *fmt, ...)
+{
+    (void)src;
+    (void)fmt;
+    logged += level == KANAL_LOG_ERR;
+}
+
+static const char *opt_strerror(int err)
+{
+    (void)err;
+    return "error";
+}
+
+struct bound {
+    const char *url, *empty, *unset_str;
+    int64_t timeout, huge, unset_num;
+    int flag, timeout_int;
+};
+
+static void test_bind_options_fills_each_type_and_keeps_unset_members(void **state)
+{
+    const struct kanal_host h = {.size = sizeof h,
+                                 .config_string = opt_string,
+                                 .config_int = opt_int,
+                                 .log = opt_log,
+                                 .strerror = opt_strerror};
+    static const struct kanal_kit_bind table[] = {
+        {"url", KANAL_KIT_STR, offsetof(struct bound, url)},
+        {"empty", KANAL_KIT_STR, offsetof(struct bound, empty)},
+        {"unset", KANAL_KIT_STR, offsetof(struct bound, unset_str)},
+        {"timeout", KANAL_KIT_INT64, offsetof(struct bound, timeout)},
+        {"huge", KANAL_KIT_INT64, offsetof(struct bound, huge)},
+        {"unset", KANAL_KIT_INT64, offsetof(struct bound, unset_num)},
+        {"flag", KANAL_KIT_BOOL, offsetof(struct bound, flag)},
+        {"timeout", KANAL_KIT_INT, offsetof(struct bound, timeout_int)},
+        {NULL, 0, 0},
+    };
+    /* Defaults the plugin set before the call stay when an option is unset. */
+    struct bound b = {.unset_str = "default", .unset_num = 42};
+    logged = 0;
+    assert_int_equal(kanal_kit_bind_options(&h, NULL, table, &b), 0);
+    assert_string_equal(b.url, "https://example.com");
+    assert_string_equal(b.empty, "");
+    assert_string_equal(b.unset_str, "default");
+    assert_int_equal(b.timeout, 30000);
+    assert_int_equal(b.huge, 9LL * 1024 * 1024 * 1024);
+    assert_int_equal(b.unset_num, 42);
+    assert_int_equal(b.flag, 1);
+    assert_int_equal(b.timeout_int, 30000);
+    assert_int_equal(logged, 0);
+
+    /* An int that cannot hold the value, and a string read as a number,
+     * are configuration errors, logged. */
+    static const struct kanal_kit_bind too_big[] = {
+        {"huge", KANAL_KIT_INT, offsetof(struct bound, timeout_int)}, {NULL, 0, 0}};
+    assert_int_equal(kanal_kit_bind_options(&h, NULL, too_big, &b), KANAL_ECONFIG);
+    assert_int_equal(b.timeout_int, 30000);
+    static const struct kanal_kit_bind not_numeric[] = {
+        {"url", KANAL_KIT_INT64, offsetof(struct bound, timeout)}, {NULL, 0, 0}};
+    assert_int_equal(kanal_kit_bind_options(&h, NULL, not_numeric, &b), KANAL_ECONFIG);
+    assert_int_equal(b.timeout, 30000);
+    assert_int_equal(logged, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_sha256_is_sha256_at_every_length),
         cmocka_unit_test(test_utf8_check),
         cmocka_unit_test(test_host_has_follows_the_hosts_size),
+        cmocka_unit_test(test_bind_options_fills_each_type_and_keeps_unset_members),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,9 @@
  *     commit, and the payload kept as kind "unknown" when kanald refuses
  *     the record itself — the promise "2xx only after the commit", kept in
  *     one audited place;
+ *   - the same promise without HTTP (kanal_kit_emit_then): emit, fall back
+ *     to the plugin's unknown record when kanald refuses the records, and
+ *     call back once with committed, retry later, or failed;
  *   - unknown records built the same way in and out of tree: external id
  *     from a digest of the payload, raw as JSON when the payload is JSON,
  *     else as text, else {"base64": ...}, and meta.reason;
@@ -113,6 +116,68 @@ int kanal_kit_unknown_record(const struct kanal_host *host, const struct kanal_k
 
 /** SHA-256 of data into out[32] (for digests that need no key). */
 void kanal_kit_sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* ---- emit, then act on the outcome ---- */
+
+/** How an emit ended. */
+enum kanal_kit_outcome {
+    KANAL_KIT_COMMITTED = 0, /**< the records (or the fallback) are durably committed */
+    KANAL_KIT_RETRY,         /**< the store cannot commit now (KANAL_ESTORE, KANAL_ESTOPPED,
+                                  another store error): nothing stored, try again later */
+    KANAL_KIT_FAILED,        /**< refused even as unknown (KANAL_ERECORD) or out of memory
+                                  (-ENOMEM): the same emit again ends the same way */
+};
+
+/** The outcome of a status: 0 (or more) committed, else retry or failed. */
+enum kanal_kit_outcome kanal_kit_outcome_of(int status);
+
+/** What kanal_kit_emit_then's done callback is told. */
+struct kanal_kit_result {
+    enum kanal_kit_outcome outcome;
+    int status;           /**< 0, or the negative error (host->strerror names it) */
+    int as_unknown;       /**< the fallback was emitted instead of the records */
+    const uint64_t *seqs; /**< committed: the seqs, as kanal_emit_cb's (valid during the call) */
+    size_t n;
+};
+
+typedef void (*kanal_kit_done_cb)(void *arg, const struct kanal_kit_result *res);
+
+/**
+ * Build the fallback record text when it is needed (and only then).
+ * @return 0 with *json malloc'd (the kit frees it), or a negative error
+ */
+typedef int (*kanal_kit_fallback_fn)(void *arg, char **json);
+
+/**
+ * The record to keep instead when kanald refuses the records themselves:
+ * an unknown record (see kanal_kit_unknown_record), prepared or built.
+ */
+struct kanal_kit_fallback {
+    const char *json;            /**< the record text (copied), or NULL */
+    kanal_kit_fallback_fn build; /**< or: called with build_arg once it is needed */
+    void *build_arg;             /**< must stay valid until done is called */
+    /** Committed with the fallback instead of the emit's (copied): e.g. the
+     *  cursor, so the refused payload is not read again. */
+    const struct kanal_state_entry *states;
+    size_t nstates;
+};
+
+/**
+ * Emit json (may be NULL with states only) with states, and call done once
+ * the emit has ended.  When kanald refuses the records (KANAL_ERECORD, from
+ * emit or in the commit callback) the fallback, if any, is emitted instead
+ * with its own states; nothing at all to emit counts as refused.
+ * @return 0 when queued; 1 when the records were refused and the fallback
+ *         was queued instead: done is called later, exactly once, never
+ *         from within this call.  Or a negative error (KANAL_ERECORD: refused
+ *         and no fallback, or the fallback refused too; KANAL_ESTORE ...):
+ *         nothing was queued and done is not called; kanal_kit_outcome_of()
+ *         says what it means.
+ */
+int kanal_kit_emit_then(const struct kanal_host *host, struct kanal_source *src, const char *json,
+                        size_t len, const struct kanal_state_entry *states, size_t nstates,
+                        const struct kanal_kit_fallback *fallback, kanal_kit_done_cb done,
+                        void *arg);
 
 /* ---- emit, then answer ---- */
 
