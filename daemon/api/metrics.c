@@ -15,6 +15,7 @@
 #include "outbox.h"
 #include "source.h"
 #include "stages.h"
+#include "stages_api.h"
 #include "store.h"
 #include "transfer.h"
 #include "util.h"

@@ -23,6 +23,7 @@
 #include "routes.h"
 #include "source.h"
 #include "stages.h"
+#include "stages_api.h"
 #include "store.h"
 #include "util.h"
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "source.h"
 #include "stages.h"
+#include "stages_api.h"
 #include "stages_int.h"
 #include "store.h"
 #include "util.h"

@@ -34,12 +34,6 @@ uint64_t *stages_expand_seqs(const uint64_t *seqs, const size_t *kept, size_t nk
 /* After commits: give every sink what it has room for. */
 void stages_wake_sinks(struct source_set *set);
 
-/* GET /v1/sinks; /metrics text; /healthz: 0 when a sink lags past max_lag. */
-struct http_req;
-void stages_sinks_handle(struct source_set *set, struct http_req *req);
-char *stages_metrics(struct source_set *set, size_t *len);
-int stages_health(struct source_set *set, json_t *sinks);
-
 /* Free what a stage keeps beside its source struct (source_destroy). */
 void stages_free(struct kanal_source *src);
 
