@@ -181,22 +181,6 @@ static json_t *member(struct check *c, json_t *obj, const char *name)
     return c->mode == RECORD_CHECK_EMITTED && json_is_null(v) ? NULL : v;
 }
 
-/* A string member or absent: 0 with *out the string (or NULL). */
-static int opt_string(struct check *c, json_t *obj, const char *where, const char *name,
-                      const char **out)
-{
-    json_t *v = member(c, obj, name);
-    *out = NULL;
-    if (!v)
-        return 0;
-    if (!json_is_string(v))
-        return fail(c, "field '%s%s' must be a string", where, name);
-    if (strlen(json_string_value(v)) != json_string_length(v))
-        return fail(c, "field '%s%s' contains a NUL character", where, name);
-    *out = json_string_value(v);
-    return 0;
-}
-
 static int only_fields(struct check *c, json_t *obj, const char *where, const char *const *allowed,
                        size_t n)
 {
@@ -250,6 +234,13 @@ static int got_string(struct check *c, json_t *v, const char *where, const char 
         return fail(c, "field '%s%s' contains a NUL character", where, name);
     *out = json_string_value(v);
     return 0;
+}
+
+/* A string member or absent: 0 with *out the string (or NULL). */
+static int opt_string(struct check *c, json_t *obj, const char *where, const char *name,
+                      const char **out)
+{
+    return got_string(c, json_object_get(obj, name), where, name, out);
 }
 
 void record_party_members(json_t *p, json_t *out[PF_COUNT])
