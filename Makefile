@@ -48,6 +48,9 @@ TEST_DEBS  += prometheus
 # The man pages (man/*.scd) are built with scdoc and checked with groff.
 BUILD_DEBS += scdoc
 TEST_DEBS  += groff
+# conf/examples/' recipes are run as written: a real Postfix (LMTP into
+# kanald) and nginx (the TLS front), each with its own config in a temp dir.
+TEST_DEBS  += postfix nginx-light
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
@@ -140,6 +143,9 @@ all: deps $(BUILD)/kanald $(PLUGIN_SO) sdk man
 
 # ---- dependencies ----
 
+# Postfix is preseeded to "No configuration": installed without a main.cf,
+# the packaged service cannot start, so no system MTA listens on port 25
+# (test_recipes starts its own Postfix on a loopback port).
 define install_debs
 	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
@@ -149,9 +155,13 @@ define install_debs
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
+	    echo 'postfix postfix/main_mailer_type select No configuration' \
+	      | debconf-set-selections; \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
 	    echo "missing Debian packages; run:"; \
+	    case "$$missing" in *" postfix"*) echo "  echo 'postfix postfix/main_mailer_type" \
+	      "select No configuration' | sudo debconf-set-selections";; esac; \
 	    echo "  sudo apt-get install -y$$missing"; \
 	    exit 1; \
 	  fi; \
