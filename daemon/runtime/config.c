@@ -135,8 +135,8 @@ void config_check_secret_file(struct config_errors *errs, const char *path, int 
     int mode = secret_others_mode(file);
     if (mode > 0)
         config_warning_add(errs, path, line,
-                           "%s: %s can be read by any user (mode %04o); remove the others' "
-                           "permissions (chmod o-rwx %s)",
+                           "%s: %s is open to other users (mode %04o); remove their "
+                           "access (chmod o-rwx %s)",
                            what, file, (unsigned)mode, file);
     /* systemd reads a credential as root and hands kanald a private copy:
      * only file: secrets and the tokens file are read as the service user. */
