@@ -533,8 +533,7 @@ int main(int argc, char **argv)
         }
         if (user && geteuid() != 0 && su.uid != geteuid()) {
             fprintf(stderr,
-                    "kanald: --user %s needs root: the check opens each file as that user\n",
-                    user);
+                    "kanald: --user %s needs root: the check opens each file as that user\n", user);
             secret_user_free(&su);
             return 2;
         }
@@ -565,8 +564,8 @@ int main(int argc, char **argv)
     print_errors(&errs, 1);
     config_errors_free(&errs);
     if (cr < 0) {
-        log_err("not starting: %s has errors (check with kanald --check-config -c %s)",
-                config_path, config_path);
+        log_err("not starting: %s has errors (check with kanald --check-config -c %s)", config_path,
+                config_path);
         loader_free(&d->loader);
         return 1;
     }
