@@ -333,3 +333,31 @@ def test_every_problem_of_both_files_at_once(make_kanald):
     for num in bad_tokens:
         assert f"{k.tokens}:{num}: " in log, (num, log)
     assert "not starting" in log
+
+
+def test_a_reload_reports_every_bad_token_line_and_warns(make_kanald, tmp_path):
+    """SIGHUP: a tokens file with bad lines is refused with all of them (the
+    running tokens stay); a good one others may read loads with a warning."""
+    from kanal import READ_TOKEN
+    k = make_kanald(sources="")
+    k.start()
+    assert k.api("/v1/sources", token=READ_TOKEN)[0] == 200
+    k.tokens.write_text(f"crm read\nok read {TOKEN}\ncrm reader {TOKEN}\ncrm write short\n")
+    mark = k.log_mark()
+    k.hup()
+    k.wait_log(r"reload refused", start=mark)
+    log = "\n".join(k.log().splitlines()[mark:])
+    for num in (1, 3, 4):
+        assert f"{k.tokens}:{num}: " in log, (num, log)
+    assert f"{k.tokens}:2: " not in log
+    assert k.api("/v1/sources", token=READ_TOKEN)[0] == 200  # the old tokens serve
+
+    k.tokens.write_text(f"crm read {TOKEN}\n")
+    os.chmod(k.tokens, 0o604)
+    mark = k.log_mark()
+    k.hup()
+    k.wait_log(r"configuration reloaded", start=mark)
+    k.wait_log(rf"{re.escape(str(k.tokens))}:0: warning: API tokens: .* is open to other users "
+               r"\(mode 0604\)", start=mark)
+    assert k.api("/v1/sources", token=TOKEN)[0] == 200
+    assert k.api("/v1/sources", token=READ_TOKEN)[0] == 401
