@@ -178,7 +178,7 @@ int secret_user_can_read(const struct secret_user *u, const char *path)
 {
     /* Opening the file as the user is the one check that sees everything the
      * kernel does: owner, group, others, ACLs and the directories above. */
-    if (u->uid == geteuid() && u->gid == getegid()) {
+    if (u->uid == geteuid()) { /* already that user: its own groups apply */
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             return -errno;
@@ -193,8 +193,8 @@ int secret_user_can_read(const struct secret_user *u, const char *path)
         return -errno;
     if (pid == 0) {
         int err = 0;
-        if (setgroups((size_t)u->ngroups, u->groups) < 0 ||
-            setresgid(u->gid, u->gid, u->gid) < 0 || setresuid(u->uid, u->uid, u->uid) < 0) {
+        if (setgroups((size_t)u->ngroups, u->groups) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
+            setresuid(u->uid, u->uid, u->uid) < 0) {
             err = errno ? errno : EPERM;
         } else {
             int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -107,6 +107,7 @@ void config_warning_add(struct config_errors *errs, const char *path, int line, 
     va_end(ap);
 }
 
+/* The many checks below keep their short name for config_error_add(). */
 #define add_error config_error_add
 
 void config_errors_free(struct config_errors *errs)
