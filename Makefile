@@ -399,6 +399,8 @@ install: all
 	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libkanal-plugin-kit.a
 	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
+	install -m 644 systemd/kanald.service.d/credentials.conf.example \
+	    $(DESTDIR)$(SYSCONFDIR)/kanal/credentials.conf.example
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service
 	install -m 644 systemd/kanal.sysusers $(DESTDIR)$(SYSUSERSDIR)/kanal.conf

@@ -28,6 +28,7 @@
 #include "signals.h"
 #include "routes.h"
 #include "pluginhelp.h"
+#include "secret.h"
 #include "source.h"
 #include "store.h"
 #include "transfer.h"
@@ -90,8 +91,13 @@ static void usage(FILE *f)
             "Social-CRM channel integration daemon: receives webhooks and polls channels\n"
             "through plugins, and commits every interaction to an LMDB store.\n\n"
             "  -c, --config FILE   configuration file (default %s/kanal.conf)\n"
-            "      --check-config  check the configuration (plugins' options and secrets\n"
-            "                      included) and exit: 0 when fine, 1 with file:line errors\n"
+            "      --check-config  check the configuration (plugins' options, secrets and\n"
+            "                      the API tokens file included) and exit: 0 when fine, 1\n"
+            "                      with every problem as file:line: message\n"
+            "      --credentials-dir DIR  with --check-config: cred:NAME reads DIR/NAME\n"
+            "                      (what systemd's LoadCredential= would hand kanald)\n"
+            "      --user NAME     with --check-config (as root): also check that user NAME\n"
+            "                      (kanald's User=) can read the secret and tokens files\n"
             "      --routes        print the HTTP route table as JSON (path, methods, scope,\n"
             "                      metrics label, query parameters), then exit\n"
             "      --version       print the version and the plugin ABI, then exit\n"
@@ -111,6 +117,12 @@ static void print_errors(const struct config_errors *errs, int to_log)
             log_err("%s", errs->lines[i]);
         else
             fprintf(stderr, "%s\n", errs->lines[i]);
+    }
+    for (size_t i = 0; i < errs->nwarnings; i++) {
+        if (to_log)
+            log_warn("%s", errs->warnings[i]);
+        else
+            fprintf(stderr, "%s\n", errs->warnings[i]);
     }
 }
 
@@ -136,16 +148,14 @@ static struct router router;
 static struct feed the_feed;
 static struct contacts_api the_contacts;
 
-static int load_tokens(const struct config *cfg, struct api_tokens **out)
+/* The tokens file's problems join the configuration's in errs. */
+static int load_tokens(const struct config *cfg, struct api_tokens **out,
+                       struct config_errors *errs)
 {
     *out = NULL;
     if (!cfg->api_tokens)
         return 0;
-    char why[512];
-    int r = auth_load(cfg->api_tokens, out, why, sizeof why);
-    if (r < 0)
-        log_err("%s", why);
-    return r;
+    return auth_load(cfg->api_tokens, out, errs);
 }
 
 static int daemon_reload(void *arg)
@@ -158,13 +168,13 @@ static int daemon_reload(void *arg)
     struct config_errors errs = {0};
     int r = config_load(d->config_path, &d->loader, &next, &errs);
     struct api_tokens *tokens = NULL;
-    if (r == 0 && load_tokens(next, &tokens) < 0) {
+    if (r == 0 && load_tokens(next, &tokens, &errs) < 0) {
         config_free(next);
         r = KANAL_ECONFIG;
     }
+    print_errors(&errs, 1);
+    config_errors_free(&errs);
     if (r < 0) {
-        print_errors(&errs, 1);
-        config_errors_free(&errs);
         log_err("reload refused: %s has errors; the running configuration stays",
                 d->config_path);
         notify_ready();
@@ -418,6 +428,33 @@ static void after_commits(void *arg)
     stages_wake_sinks(&d->srcs);
 }
 
+/* --check-config: the configuration's and the tokens file's problems, all
+ * of them, in one list; the tokens file is checked even when the
+ * configuration has errors. */
+static int check_config(const char *config_path, struct loader *loader)
+{
+    struct config_errors errs = {0};
+    struct config *cfg = NULL;
+    int r = config_load(config_path, loader, &cfg, &errs);
+    if (errs.api_tokens) {
+        struct api_tokens *t = NULL;
+        if (auth_load(errs.api_tokens, &t, &errs) < 0)
+            r = KANAL_ECONFIG;
+        auth_free(t);
+    }
+    print_errors(&errs, 0);
+    if (r == 0) {
+        printf("%s: configuration is valid (%zu source(s))", config_path, cfg->nsources);
+        if (errs.nwarnings)
+            printf(" with %zu warning(s)", errs.nwarnings);
+        printf("\n");
+    }
+    config_errors_free(&errs);
+    config_free(cfg);
+    loader_free(loader);
+    return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     jarena_setup(); /* before any jansson value */
@@ -427,10 +464,12 @@ int main(int argc, char **argv)
         {"routes", no_argument, NULL, 'R'},
         {"plugin-help", required_argument, NULL, 'P'},
         {"plugin-dir", required_argument, NULL, 'D'},
+        {"credentials-dir", required_argument, NULL, 'K'},
+        {"user", required_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = KANAL_SYSCONFDIR "/kanal.conf";
-    const char *help_plugin = NULL, *plugin_dir = NULL;
+    const char *help_plugin = NULL, *plugin_dir = NULL, *cred_dir = NULL, *user = NULL;
     int check_only = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (opt) {
@@ -455,6 +494,12 @@ int main(int argc, char **argv)
         case 'D':
             plugin_dir = optarg;
             break;
+        case 'K':
+            cred_dir = optarg;
+            break;
+        case 'U':
+            user = optarg;
+            break;
         default:
             usage(stderr);
             return 2;
@@ -475,30 +520,54 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if ((cred_dir || user) && !check_only) {
+        fprintf(stderr, "kanald: --credentials-dir and --user go with --check-config\n");
+        return 2;
+    }
+    if (check_only) {
+        struct secret_user su = {0};
+        char why[256];
+        if (user && secret_user_lookup(user, &su, why, sizeof why) < 0) {
+            fprintf(stderr, "kanald: --user %s: %s\n", user, why);
+            return 2;
+        }
+        if (user && geteuid() != 0 && su.uid != geteuid()) {
+            fprintf(stderr,
+                    "kanald: --user %s needs root: the check opens each file as that user\n", user);
+            secret_user_free(&su);
+            return 2;
+        }
+        if (cred_dir)
+            secret_set_credentials_dir(cred_dir);
+        if (user)
+            config_set_service_user(&su);
+        log_setup(KANAL_LOG_WARNING, 0); /* the problems alone, not the plugins loaded */
+        int r = check_config(config_path, &the_daemon.loader);
+        secret_user_free(&su);
+        return r;
+    }
+
     struct daemon *d = &the_daemon;
     d->config_path = config_path;
     d->started_ms = util_now_ms();
     log_setup(KANAL_LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
 
     struct config_errors errs = {0};
-    if (config_load(config_path, &d->loader, &d->cfg, &errs) < 0) {
-        print_errors(&errs, !check_only);
-        config_errors_free(&errs);
-        if (!check_only)
-            log_err("not starting: %s has errors (check with kanald --check-config -c %s)",
-                    config_path, config_path);
+    int cr = config_load(config_path, &d->loader, &d->cfg, &errs);
+    /* The tokens file is read before anything starts, so that its problems
+     * are told with the configuration's. */
+    if (cr == 0 && load_tokens(d->cfg, &d->tokens, &errs) < 0) {
+        config_free(d->cfg);
+        d->cfg = NULL;
+        cr = KANAL_ECONFIG;
+    }
+    print_errors(&errs, 1);
+    config_errors_free(&errs);
+    if (cr < 0) {
+        log_err("not starting: %s has errors (check with kanald --check-config -c %s)", config_path,
+                config_path);
         loader_free(&d->loader);
         return 1;
-    }
-    if (check_only) {
-        struct api_tokens *t = NULL;
-        int r = load_tokens(d->cfg, &t);
-        auth_free(t);
-        if (r == 0)
-            printf("%s: configuration is valid (%zu source(s))\n", config_path, d->cfg->nsources);
-        config_free(d->cfg);
-        loader_free(&d->loader);
-        return r == 0 ? 0 : 1;
     }
     log_setup(d->cfg->log_level, getenv("JOURNAL_STREAM") != NULL);
 
@@ -513,8 +582,6 @@ int main(int argc, char **argv)
     d->store.max_candidates = d->cfg->max_merge_candidates;
     log_info("store %s open: last seq %llu", d->cfg->store,
              (unsigned long long)store_last_seq(&d->store));
-    if (load_tokens(d->cfg, &d->tokens) < 0)
-        goto out_store;
     int rc = writer_start(&d->writer, d->loop, &d->store);
     if (rc) {
         log_err("cannot start the writer thread: %s", kanal_strerror(rc));
@@ -629,9 +696,9 @@ int main(int argc, char **argv)
 out_store:
     metrics_free(d->metrics);
     links_free(&links);
-    auth_free(d->tokens);
     store_close(&d->store);
 out_config:
+    auth_free(d->tokens);
     config_free(d->cfg);
     loader_free(&d->loader);
     uv_loop_close(uv_default_loop());

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "crypto.h"
 #include "http.h"
 #include "util.h"
@@ -26,18 +27,23 @@ struct api_tokens {
 
 static const char *const scope_names[] = {"none", "read", "write", "admin"};
 
-int auth_load(const char *path, struct api_tokens **out, char *why, size_t why_len)
+int auth_load(const char *path, struct api_tokens **out, struct config_errors *errs)
 {
+    *out = NULL;
     char *text;
     size_t len;
     int r = util_read_file(path, &text, &len);
     if (r < 0) {
-        snprintf(why, why_len, "%s: cannot read API tokens: %s", path, strerror(-r));
+        config_error_add(errs, path, 0, "cannot read API tokens: %s", strerror(-r));
         return r;
     }
+    size_t nerr = errs->n; /* errs may already hold the config's */
+    /* Readable by others, or not by the service user (--check-config --user). */
+    config_check_secret_file(errs, path, 0, "API tokens", path, 0);
     struct api_tokens *t = xcalloc(1, sizeof *t);
     int line = 0;
-    /* Line by line, blank ones counted, so errors give the right number. */
+    /* Line by line, blank ones counted, so errors give the right number;
+     * every bad line is reported, not just the first. */
     for (char *l = text, *next; l; l = next) {
         next = strchr(l, '\n');
         if (next)
@@ -67,11 +73,11 @@ int auth_load(const char *path, struct api_tokens **out, char *why, size_t why_l
                 problem = "the third field (secret) is shorter than 16 characters";
         }
         if (problem) {
-            snprintf(why, why_len, "%s:%d: %s", path, line, problem);
+            config_error_add(errs, path, line, "%s", problem);
             explicit_bzero(name, sizeof name);
             explicit_bzero(scope, sizeof scope);
             explicit_bzero(secret, sizeof secret);
-            goto fail;
+            continue;
         }
         t->t = xrealloc(t->t, (t->n + 1) * sizeof *t->t);
         struct api_token *tok = &t->t[t->n++];
@@ -80,15 +86,14 @@ int auth_load(const char *path, struct api_tokens **out, char *why, size_t why_l
         crypto_sha256(secret, strlen(secret), tok->digest);
         explicit_bzero(secret, sizeof secret);
     }
-    explicit_bzero(text, len);
-    free(text);
-    *out = t;
-    return 0;
-fail:
     explicit_bzero(text, len); /* the file is full of secrets */
     free(text);
-    auth_free(t);
-    return -EINVAL;
+    if (errs->n > nerr) {
+        auth_free(t);
+        return -EINVAL;
+    }
+    *out = t;
+    return 0;
 }
 
 void auth_free(struct api_tokens *t)

@@ -9,8 +9,12 @@ enum scope { SCOPE_NONE = 0, SCOPE_READ, SCOPE_WRITE, SCOPE_ADMIN };
 struct api_tokens;
 struct http_req;
 
-/* Load path; on error returns negative with *why ("file:line: ..."). */
-int auth_load(const char *path, struct api_tokens **out, char *why, size_t why_len);
+struct config_errors;
+
+/* Load path.  Every problem goes into errs as "file:line: message" (a
+ * file others may read as a warning); returns 0, or negative when any
+ * error was found (and *out stays NULL). */
+int auth_load(const char *path, struct api_tokens **out, struct config_errors *errs);
 void auth_free(struct api_tokens *t);
 /* The scope of the request's bearer token (SCOPE_NONE when absent or
  * unknown); *name gets the token's name when known. */

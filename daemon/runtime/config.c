@@ -79,29 +79,77 @@ struct raw_ini {
     struct config_errors *errs;
 };
 
-static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add_error(struct config_errors *errs, const char *path, int line, const char *fmt, ...)
+static void add_line(char ***lines, size_t *n, const char *path, int line, const char *kind,
+                     const char *fmt, va_list ap)
 {
     char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *lineb = xmalloc(strlen(path) + strlen(kind) + strlen(msg) + 32);
+    sprintf(lineb, "%s:%d: %s%s", path, line, kind, msg);
+    *lines = xrealloc(*lines, (*n + 1) * sizeof **lines);
+    (*lines)[(*n)++] = lineb;
+}
+
+void config_error_add(struct config_errors *errs, const char *path, int line, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    add_line(&errs->lines, &errs->n, path, line, "", fmt, ap);
     va_end(ap);
-    char *lineb = xmalloc(strlen(path) + strlen(msg) + 32);
-    sprintf(lineb, "%s:%d: %s", path, line, msg);
-    errs->lines = xrealloc(errs->lines, (errs->n + 1) * sizeof *errs->lines);
-    errs->lines[errs->n++] = lineb;
 }
+
+void config_warning_add(struct config_errors *errs, const char *path, int line, const char *fmt,
+                        ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_line(&errs->warnings, &errs->nwarnings, path, line, "warning: ", fmt, ap);
+    va_end(ap);
+}
+
+/* The many checks below keep their short name for config_error_add(). */
+#define add_error config_error_add
 
 void config_errors_free(struct config_errors *errs)
 {
     for (size_t i = 0; i < errs->n; i++)
         free(errs->lines[i]);
     free(errs->lines);
-    errs->lines = NULL;
-    errs->n = 0;
+    for (size_t i = 0; i < errs->nwarnings; i++)
+        free(errs->warnings[i]);
+    free(errs->warnings);
+    free(errs->api_tokens);
+    *errs = (struct config_errors){0};
+}
+
+/* --check-config --user NAME: the service user whose access is checked. */
+static const struct secret_user *service_user;
+
+void config_set_service_user(const struct secret_user *u)
+{
+    service_user = u;
+}
+
+void config_check_secret_file(struct config_errors *errs, const char *path, int line,
+                              const char *what, const char *file, int kind)
+{
+    int mode = secret_others_mode(file);
+    if (mode > 0)
+        config_warning_add(errs, path, line,
+                           "%s: %s is open to other users (mode %04o); remove their "
+                           "access (chmod o-rwx %s)",
+                           what, file, (unsigned)mode, file);
+    /* systemd reads a credential as root and hands kanald a private copy:
+     * only file: secrets and the tokens file are read as the service user. */
+    if (!service_user || kind == SECRET_CRED)
+        return;
+    int r = secret_user_can_read(service_user, file);
+    if (r < 0)
+        add_error(errs, path, line,
+                  "%s: user %s cannot read %s: %s (kanald runs as %s: make it root:%s, mode "
+                  "0640%s)",
+                  what, service_user->name, file, strerror(-r), service_user->name,
+                  service_user->group, kind == SECRET_FILE ? ", or use cred:NAME" : "");
 }
 
 /* inih hands no line numbers to the handler, but it reads through this
@@ -569,6 +617,11 @@ static struct source_config *build_section(struct config *cfg, const struct raw_
                 continue;
             }
             ov->text = resolved;
+            char file[4096], label[160];
+            int kind = secret_file_of(text, file, sizeof file);
+            snprintf(label, sizeof label, "secret '%s'", o->name);
+            if (kind)
+                config_check_secret_file(errs, path, line, label, file, kind);
         } else {
             const char *pwhy = "";
             if (parse_value(o, text, &ov->num, &pwhy) < 0) {
@@ -677,8 +730,10 @@ int config_load(const char *path, struct loader *loader, struct config **out,
         const char *v[ARRAY_SIZE(api_options)] = {0};
         int64_t n[ARRAY_SIZE(api_options)] = {0};
         check_fixed(api, api_options, path, errs, v, n);
-        if (v[0])
+        if (v[0]) {
             cfg->api_tokens = resolve_path(path, v[0]);
+            errs->api_tokens = xstrdup(cfg->api_tokens);
+        }
     }
 
     int have_sources = 0;

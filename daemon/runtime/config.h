@@ -13,10 +13,16 @@ struct loader;
 struct net_cidr;
 struct plugin_module;
 
-/* Problems found while loading, each "file:line: message". */
+/* Problems found while loading, each "file:line: message": errors (the
+ * file is refused) and warnings ("file:line: warning: message"). */
 struct config_errors {
     char **lines;
     size_t n;
+    char **warnings;
+    size_t nwarnings;
+    /* [api] tokens' path, known even when the file has errors, so that
+     * --check-config checks the tokens file as well. */
+    char *api_tokens;
 };
 
 /* One option's value in a source section, after defaults and secrets. */
@@ -106,6 +112,22 @@ int config_load(const char *path, struct loader *loader, struct config **out,
                 struct config_errors *errs);
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
+/* Add an error / a warning at path:line. */
+void config_error_add(struct config_errors *errs, const char *path, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void config_warning_add(struct config_errors *errs, const char *path, int line, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+
+struct secret_user;
+/* --check-config --user NAME: also check that u can read secret files and
+ * the tokens file (NULL: do not). */
+void config_set_service_user(const struct secret_user *u);
+/* Check a secret file (what names it, e.g. "secret 'app_secret'") set at
+ * path:line: a warning when others may read it; an error when the service
+ * user cannot (kind SECRET_FILE, or 0 for a file that is no secret
+ * reference; SECRET_CRED files are read by systemd, as root). */
+void config_check_secret_file(struct config_errors *errs, const char *path, int line,
+                              const char *what, const char *file, int kind);
 
 const struct option_value *source_config_value(const struct source_config *sc, const char *name);
 /* 1 when both sections would configure a source identically. */

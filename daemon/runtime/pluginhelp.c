@@ -67,6 +67,7 @@ int plugin_help(const char *name, const char *config_path, const char *plugin_di
             loader_free(&ld);
             return 1;
         }
+        config_errors_free(&errs); /* warnings only */
         dir = cfg->plugin_dir;
     }
     int rc = 1;

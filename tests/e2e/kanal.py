@@ -61,6 +61,7 @@ class Kanald:
         self.tokens = self.dir / "api-tokens"
         self.tokens.write_text(f"reader read {READ_TOKEN}\nwriter write {WRITE_TOKEN}\n"
                                f"admin admin {ADMIN_TOKEN}\n")
+        self.tokens.chmod(0o640)  # the documented mode: kanald warns when others may read it
         self.conf = self.dir / "kanal.conf"
         self.kanald_extra = kanald
         self.sources = webhook_source() if sources is None else sources

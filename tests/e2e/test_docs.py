@@ -384,3 +384,47 @@ def test_an_undocumented_route_is_told_apart(kanald):
     for path in ("/v1/no-such-route", "/no-such-route"):
         status, err = call(kanald, "GET", path, ADMIN_TOKEN)
         assert (status, err.get("message")) == (404, "no such route"), (path, status, err)
+
+
+# ---- one mode for the API tokens file ----
+
+TOKENS_MODE = "0640 root:kanal"
+
+
+def tokens_modes(root: Path):
+    """(file:line, mode) of each file mode the docs, the examples and the man
+    pages give the API tokens file: a mode on a line that speaks of tokens,
+    or anywhere in a file whose name does (conf/dev-api-tokens)."""
+    files = [root / "README.md", root / "sdk" / "README.md", *sorted((root / "docs").rglob("*.md")),
+             *sorted((root / "conf").glob("*")), *sorted((root / "man").glob("*.scd")),
+             *sorted((root / "systemd").rglob("*"))]
+    found = []
+    for f in files:
+        if not f.is_file():
+            continue
+        whole = "token" in f.name
+        for i, line in enumerate(f.read_text(errors="replace").splitlines()):
+            if whole or re.search(r"\btokens? file|api-tokens|\[api\] tokens|`tokens`", line):
+                for mode in re.findall(r"(?<![\w.])0[0-7]{3}(?!\w)", line):
+                    found.append((f"{f.relative_to(root)}:{i + 1}", mode))
+    return found
+
+
+def test_the_tokens_file_has_one_documented_mode():
+    """kanald reads the tokens file as user kanal and warns when others may
+    read it: every place that gives it a mode gives 0640 (root:kanal), and
+    the configuration reference and the operations guide both say so."""
+    found = tokens_modes(ROOT)
+    assert found and {mode for _, mode in found} == {"0640"}, found
+    for doc in ("docs/configuration.md", "docs/operations.md", "docs/security.md"):
+        text = (ROOT / doc).read_text()
+        assert any(TOKENS_MODE in line.replace("`", "") and "token" in line
+                   for line in text.splitlines()), f"{doc} does not give the tokens file {TOKENS_MODE}"
+
+
+def test_the_tokens_mode_check_can_fail(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "x.md").write_text("Keep the tokens file mode 0600.\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "dev-api-tokens").write_text("# production keeps this file 0600\n")
+    assert tokens_modes(tmp_path) == [("docs/x.md:1", "0600"), ("conf/dev-api-tokens:1", "0600")]

@@ -1,5 +1,5 @@
 /* The API tokens file (daemon/api/auth.c): auth_load on any text either refuses
- * with "file:line: why" or loads tokens, and a bearer header is looked up
+ * with every problem as "file:line: why" or loads tokens, and a bearer header is looked up
  * against them.  Input: the file's text, a NUL byte, then the value of the
  * Authorization header.  The harness's own check: a token line it can read
  * ("name scope secret", secret long enough) is found with its scope. */
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "config.h"
 #include "http.h"
 
 static char path[64];
@@ -40,12 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fclose(f);
 
     struct api_tokens *t = NULL;
-    char why[512] = "";
-    int r = auth_load(path, &t, why, sizeof why);
+    struct config_errors errs = {0};
+    int r = auth_load(path, &t, &errs);
     if (r < 0) {
-        if (t || strncmp(why, path, strlen(path)) != 0)
-            FUZZ_FAIL("auth_load refused without naming the file: '%s'", why);
+        if (t || !errs.n)
+            FUZZ_FAIL("auth_load refused without a reason");
+        for (size_t i = 0; i < errs.n; i++)
+            if (strncmp(errs.lines[i], path, strlen(path)) != 0 || errs.lines[i][strlen(path)] != ':')
+                FUZZ_FAIL("auth_load refused without naming the file: '%s'", errs.lines[i]);
     } else {
+        if (errs.n)
+            FUZZ_FAIL("auth_load loaded with %zu errors", errs.n);
         const char *name = NULL;
         enum scope s = lookup(t, header, &name);
         if (s != SCOPE_NONE && !name)
@@ -64,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         auth_free(t);
     }
+    config_errors_free(&errs);
     free(text);
     free(header);
     return 0;
