@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # kanal — plain GNU make + pkg-config.
 #
 #   make            build build/kanald, build/plugins/*.so and the SDK

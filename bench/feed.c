@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench/feed's helper (bench/feed runs it).
  *
  *   feed fill DIR N   write a store of N records into DIR with the daemon's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench/store: committed records per second through writer_commit_batch.
  *
  * Opens a fresh store (sync = full) in a temporary directory and commits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanal's own error codes and their names: the one table behind
  * kanal_strerror (kanald, host->strerror) and kanal_reader_strerror
  * (libkanal).  The codes themselves stay #defined in the public headers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Schema v1 in C: the fields and their types, the required ones, the
  * enums, the patterns of names, handles and times.  One walk serves both
  * modes; where they differ, the mode says why (record_check.h).  Field

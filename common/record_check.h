@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one check of interaction records against schema v1, compiled into
  * kanald (record.c checks what plugins emit with it, then normalizes) and
  * into kanalctl (check, validate: what is stored).  The JSON Schema

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The store's layout on disk, in one place: the LMDB environment's sizes,
  * the format version, the named databases and their flags, the meta keys,
  * and how keys and values are encoded.  kanald writes this layout

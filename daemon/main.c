@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanald: start-up, reload and shutdown.  The daemon's state lives in the
  * one struct daemon below; main.c fills each module's narrow context from it
  * (the source set, the host environment, the metrics, the signals) and wires

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """tools/layers.py: kanald's sources depend on each other in one direction.
 
 Usage: tools/layers.py [--layers FILE] [DIR]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The key lists of man/kanal.conf.5.scd, made from the option tables.
 
 kanal.conf(5) lists every key kanald accepts.  Its prose is written by hand;

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """docs/openapi.yaml as the JSON that GET /v1/openapi.json serves.
 
     tools/openapi_json.py docs/openapi.yaml OUT.c   a C file defining

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tokens are compared as SHA-256 digests in constant time, against every
  * token in the file, so neither the length nor the position of a match
  * leaks through timing. */

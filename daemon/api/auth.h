@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* API bearer tokens: "name scope secret" lines, scopes read < write < admin. */
 #ifndef KANAL_AUTH_H
 #define KANAL_AUTH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Merge candidates over HTTP (docs/identity.md):
  *
  *   GET    /v1/contacts/candidates[?after=<id>&limit=N]  the open candidates

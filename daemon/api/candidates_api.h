@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Merge candidates over HTTP (candidates_api.c): GET /v1/contacts/candidates,
  * DELETE .../candidates/{id} (and POST .../{id}/reject), POST
  * /v1/contacts/{id}/merge.  ctx is the struct contacts_api (contacts_api.h). */

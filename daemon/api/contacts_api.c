@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* /v1/contacts: reading contacts and their timelines, linking them to the
  * CRM's customers, undoing wrong merges, and consent given or withdrawn on
  * the CRM side.  Reads use a read transaction on the loop; changes go

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP routes for contacts: reading them and their timelines, CRM ids,
  * imports, splits and consent (contacts_api.c).  Merge candidates and
  * erasure are modules of their own (candidates_api.h, erase.h) that take

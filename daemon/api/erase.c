@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Erasure (GDPR / KVKK): DELETE /v1/contacts/<id>.
  *
  * Every record of the person keeps its seq, kind, channel, direction and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Erasure (erase.c): DELETE /v1/contacts/{id}.  ctx is the struct
  * contacts_api (contacts_api.h). */
 #ifndef KANAL_ERASE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The feed: GET /v1/interactions pages through the log in seq order, and
  * long-polls (wait=) until a matching record commits.  Records are stored as
  * JSON text and copied into the page without re-encoding; only filtered

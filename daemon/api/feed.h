@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GET /v1/interactions...: the record feed, long polls included (feed.c). */
 #ifndef KANAL_FEED_H
 #define KANAL_FEED_H

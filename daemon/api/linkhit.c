@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A hit on a link: GET, HEAD or POST on /t/<token> and /u/<token> finds the
  * link; an unsubscribe link's page and opt-out are unsub.c's.  GET on a
  * tracking link records a `click` and redirects.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A hit on a link (linkhit.c): GET, HEAD or POST on /t/TOKEN and /u/TOKEN,
  * clicks recorded under the rate limits, unsubscribe links handed to
  * unsub.c. */

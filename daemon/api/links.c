@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Campaign response tracking.  POST /v1/links makes a short, unguessable
  * URL under [kanald] public_url for a target, a campaign and optionally a
  * contact; GET /t/<token> records a `click` (campaign, contact, user agent)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tracking and unsubscribe links (links.c): the links' context, which the
  * router hands ROUTE_LINKS and the outbox's ties hand the outbox, what
  * linkhit.c and unsub.c share, and POST /v1/links. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GET /metrics in Prometheus text format, and GET /v1/sources: what an
  * operator needs to see inside kanald.  Counters are kept on the loop
  * thread; the writer's statistics are copied under its lock. */

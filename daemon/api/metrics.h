@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* /metrics and /v1/sources (metrics.c). */
 #ifndef KANAL_METRICS_H
 #define KANAL_METRICS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenAPI document that GET /v1/openapi.json serves: docs/openapi.yaml
  * as JSON, compiled in from $(BUILD)/gen/openapi_json.c, which
  * tools/openapi_json.py generates at build time (the YAML stays the one

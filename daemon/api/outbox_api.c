@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* POST /v1/messages and GET /v1/messages/<id>: queueing outbound messages
  * durably (202 only after the commit) and telling where they are.  And the
  * outbox's hooks (outbox_env_of), made of the ties main.c gives, so that

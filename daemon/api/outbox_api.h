@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The outbox's HTTP routes (ROUTE_OUTBOX: their context is the struct
  * outbox), and the hooks it is given into the rest of kanald (outbox_api.c). */
 #ifndef KANAL_OUTBOX_API_H

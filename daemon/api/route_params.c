@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A matched route's path parameters (route_params.h). */
 #include "route_params.h"
 

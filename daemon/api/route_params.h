@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A matched route's path parameters ({name} segments of its pattern): what
  * the router fills and every handler reads.  Its own module, so that
  * handlers need not include the route table that names them. */

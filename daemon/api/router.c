@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which route answers which request: the first pattern of the route table
  * (routes.c) that matches the path, then the row of that pattern that takes
  * the method.  The answers every route shares come from here, in this

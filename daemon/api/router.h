@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP routes' dispatcher (router.c). */
 #ifndef KANAL_ROUTER_H
 #define KANAL_ROUTER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The route table: every path kanald answers (router.c matches requests
  * against it).  docs/architecture.md's "HTTP API" table lists the same
  * routes; tests/e2e/test_docs.py compares the two through kanald --routes.

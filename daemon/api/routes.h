@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The route table: every path kanald answers, with its methods, the scope
  * its token needs, its metrics label, its query parameters and its handler.
  * routes.c holds the table; router.c matches requests against it and gives

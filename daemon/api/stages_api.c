@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What operators see of the stages: GET /v1/sinks, /metrics, /healthz. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stages as the HTTP API shows them (stages_api.c): GET /v1/sinks, the
  * stages' part of /metrics and of /healthz. */
 #ifndef KANAL_STAGES_API_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unsubscribe links.  Mail gateways' link scanners GET every link of a
  * message, so a GET (or HEAD) only shows a page asking to confirm and
  * changes nothing; the page's one button POSTs to the same URL, and so do

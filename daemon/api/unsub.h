@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unsubscribe links (unsub.c): the confirmation page (GET/HEAD) and the
  * opt-out (POST). */
 #ifndef KANAL_UNSUB_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HMAC, constant-time compare and the text encodings plugins need. */
 #ifndef KANAL_CRYPTO_H
 #define KANAL_CRYPTO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Names for kanal's own error codes and for negative errno values. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* application/x-www-form-urlencoded and query strings. */
 #ifndef KANAL_FORM_H
 #define KANAL_FORM_H

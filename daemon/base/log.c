@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Log lines go to stderr.  Under systemd (JOURNAL_STREAM set) each line
  * starts with the sd-daemon priority prefix so the journal keeps the level,
  * and carries no timestamp of its own; otherwise lines carry an RFC 3339

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging to stderr, or to the journal's stream with sd-daemon prefixes. */
 #ifndef KANAL_LOG_H
 #define KANAL_LOG_H

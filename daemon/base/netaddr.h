@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Client addresses for the HTTP server's per-client limit: parsed from a
  * socket or from X-Forwarded-For, compared, and matched against the
  * trusted_proxies list (addresses and CIDR blocks, IPv4 and IPv6). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Secrets never need to be written into kanal.conf: they come from a file
  * (mode 0640 root:kanal: kanald reads it as its service user), from the
  * environment, or from systemd's LoadCredential= ($CREDENTIALS_DIRECTORY).

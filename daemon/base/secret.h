@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Secret references in the config: file:PATH, env:NAME, cred:NAME. */
 #ifndef KANAL_SECRET_H
 #define KANAL_SECRET_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers shared by the daemon's modules. */
 #ifndef KANAL_UTIL_H
 #define KANAL_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Group commit.  The loop thread queues items; this thread takes everything
  * queued, writes it in one LMDB transaction (records, idempotency keys,
  * state), commits — which syncs once with sync = full — and only then hands

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The writer thread: group commit of everything the loop queued. */
 #ifndef KANAL_WRITER_H
 #define KANAL_WRITER_H

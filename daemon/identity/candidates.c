@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Merge candidates: two contacts that asserted evidence (a public form, an
  * e-mail From without DMARC) named as one person.  Anyone can type anyone's
  * e-mail address and phone number, so such evidence never merges; it is

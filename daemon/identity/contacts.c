@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The identity graph.  Runs inside the writer's transaction, so a contact
  * is exactly as durable and as ordered as the records that made it.
  *

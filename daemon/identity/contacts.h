@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Contacts: the identity graph kept inside the writer's transaction. */
 #ifndef KANAL_CONTACTS_H
 #define KANAL_CONTACTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Record arenas: the jansson values of one emit, allocated from a few
  * chunks and given back all at once.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef KANAL_JARENA_H
 #define KANAL_JARENA_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A JSON reader for what plugins emit, the counterpart of jsonout.
  *
  * Every record a plugin emits arrives as JSON text and is parsed on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef KANAL_JSONIN_H
 #define KANAL_JSONIN_H
 

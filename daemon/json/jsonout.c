@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A compact JSON writer for records.  jansson's json_dumps() decodes every
  * string character by character and appends through callbacks; records are
  * written once per commit, so the writer thread spends a quarter of its time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Serializing records: the writer's hot path. */
 #ifndef KANAL_JSONOUT_H
 #define KANAL_JSONOUT_H

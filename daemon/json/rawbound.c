@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An authentic payload kanal cannot read is stored as kind "unknown" with
  * the payload in raw.  Plugins build raw from what the provider sent, which
  * may nest deeper than the store takes, hold a \u0000, or be very large;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bounding the raw payload of an unknown record the store could not keep
  * as the plugin emitted it; see rawbound.c. */
 #ifndef KANAL_RAWBOUND_H

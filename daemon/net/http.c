@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/1.1 on libuv and http-parser.
  *
  * Requests on one connection are parsed as they arrive and queued; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP/1.1 server: keep-alive, pipelining in order, limits, timeouts. */
 #ifndef KANAL_HTTP_H
 #define KANAL_HTTP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One request's storage.  The head's strings (the URL, then each header's
  * name and value) go one after the other, NUL-terminated, into one buffer
  * inside the request, spilling to the heap for a large head; http-parser

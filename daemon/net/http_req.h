@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One request: the struct every route sees, and its storage for the HTTP
  * server (http.c): its head's strings as they arrive in pieces, its headers,
  * its body's buffer. */

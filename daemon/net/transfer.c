@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libcurl's multi interface on libuv: curl tells us which sockets to watch
  * (socket callback → uv_poll) and when to call it back (timer callback →
  * uv_timer); we tell curl what happened with curl_multi_socket_action().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Asynchronous transfers: libcurl's multi interface driven by the loop. */
 #ifndef KANAL_TRANSFER_H
 #define KANAL_TRANSFER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The outbox.  POST /v1/messages is answered 202 only once the message is
  * committed; a scheduler on the loop hands due messages to their source's
  * plugin, within the source's send_concurrency and send_rate (a token

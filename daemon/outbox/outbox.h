@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The outbox: outbound messages queued durably, sent through plugins. */
 #ifndef KANAL_OUTBOX_H
 #define KANAL_OUTBOX_H

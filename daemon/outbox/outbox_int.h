@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The outbox's internals, shared by the scheduler (outbox.c) and the HTTP
  * routes (outbox_api.c). */
 #ifndef KANAL_OUTBOX_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Handle normalization.  Phone numbers are the hard part: people write them
  * nationally ("0532 123 45 67"), with 00 or + prefixes, with spaces, dashes
  * and parentheses; a source's default_country says which country a national

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Normalized identifiers "scheme:value" for the people behind records. */
 #ifndef KANAL_HANDLE_H
 #define KANAL_HANDLE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The host checks every record a plugin emits: a plugin bug must end in one
  * clear log line naming the field, never in a crash or a half-written batch.
  * The checks are schema v1's, shared with kanalctl (common/record_check.c);

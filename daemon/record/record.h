@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Interaction records: what plugins emit, checked against schema v1 (the
  * shared check, common/record_check.c) and normalized into the stored form. */
 #ifndef KANAL_RECORD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Configuration loading.  inih reads the file; everything else here is
  * checking: unknown keys and sections are errors (a typo must never fall back
  * to a default), each plugin's option table is applied to its sections, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanald's configuration: the INI file, checked before anything uses it. */
 #ifndef KANAL_CONFIG_H
 #define KANAL_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The host API table: the only way plugins reach kanald.  Every function
  * here runs on the loop thread. */
 #include "host.h"

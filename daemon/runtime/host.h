@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The host API (host.c): the table handed to plugins, the only way they
  * reach kanald.  What it reaches beyond a source is the source set's
  * struct host_env (source.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plugins are opened with RTLD_NOW (an unresolved symbol is an error at
  * load, not a crash later) and RTLD_LOCAL (two plugins may use the same
  * symbol names).  Each refusal gets one log line naming the file and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finding and checking channel plugins in plugin_dir. */
 #ifndef KANAL_LOADER_H
 #define KANAL_LOADER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* systemd notifications (Type=notify): READY, RELOADING, STOPPING, STATUS
  * and the watchdog.  Outside systemd, sd_notify() does nothing. */
 #include "notify.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* systemd's sd_notify (notify.c), no-ops outside systemd. */
 #ifndef KANAL_NOTIFY_H
 #define KANAL_NOTIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanald --plugin-help NAME: what a [source] section of this plugin may
  * say, read from the plugin's own option table, so the answer is that of
  * the .so kanald would load and never out of date. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanald --plugin-help NAME: a plugin's options, for operators. */
 #ifndef KANAL_PLUGINHELP_H
 #define KANAL_PLUGINHELP_H

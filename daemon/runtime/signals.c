@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SIGTERM/SIGINT stop, SIGHUP reloads; handled on the loop, not in a
  * signal handler, so the work they start may do anything. */
 #include <signal.h>

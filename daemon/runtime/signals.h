@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SIGTERM/SIGINT stop, SIGHUP reloads (signals.c). */
 #ifndef KANAL_SIGNALS_H
 #define KANAL_SIGNALS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Source lifecycle: init, start, stop, and destroy once nothing is pending.
  * A source that is stopped (on reload or shutdown) may still have emits in
  * the writer's queue and requests waiting for them; its plugin state lives

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The running sources (source.c): each [source NAME], [processor NAME] and
  * [sink NAME] section is a struct kanal_source served by its plugin; the
  * set of them is what the sources' routes, the stages and the host API are

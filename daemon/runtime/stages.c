@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pipeline stages: processors and sinks.
  *
  * A processor or sink is a struct kanal_source made from its section, so

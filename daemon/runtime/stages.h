@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pipeline stages after normalization: processors ([processor NAME]) see
  * each record before it is committed; sinks ([sink NAME]) receive
  * committed records from a cursor kept in the store. */

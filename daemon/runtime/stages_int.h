@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What stages.c and stages_api.c share: the state of one stage. */
 #ifndef KANAL_STAGES_INT_H
 #define KANAL_STAGES_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Overwriting the store's free pages, so that data a transaction deleted
  * (an erasure: DELETE /v1/contacts/<id>) leaves the file itself.  The writer
  * runs it after a commit that asked for it (write_item.scrub_after). */

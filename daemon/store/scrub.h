@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Overwriting the store's free pages (scrub.c). */
 #ifndef KANAL_SCRUB_H
 #define KANAL_SCRUB_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Opening the store, its format version, and growing the map.
  *
  * No MDB_WRITEMAP: with it a full disk shows up as SIGBUS on a page fault;

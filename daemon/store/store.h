@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LMDB store: one environment, the named databases of the contract. */
 #ifndef KANAL_STORE_H
 #define KANAL_STORE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* email: e-mail for kanal, in and out.
  *
  * In: an IMAP mailbox polled through the host's async transfers (libcurl),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* email: IMAP polling, an LMTP listener and SMTP sends for kanal.  Shared
  * between the plugin's files; nothing here is visible outside the .so.
  *

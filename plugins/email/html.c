@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* text/html reduced to text, for mail that has no text/plain part: what a
  * CRM user would read, without markup.  Not a renderer: tags are dropped,
  * block elements start new lines, script/style/head contents vanish,

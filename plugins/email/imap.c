@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Polling an IMAP mailbox through the host's async transfers (libcurl on
  * the host's curl multi: nothing here blocks the loop).
  *

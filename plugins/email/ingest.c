@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsed mail into records, and the batch one emit commits.
  *
  * Identity.  A message's external id is its Message-ID, so that a reply's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LMTP listener (RFC 2033): an MTA (Postfix's lmtp: transport, say)
  * delivers straight into kanal.  Non-blocking sockets on the host's fd
  * watches; no threads.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LMTP listener's socket and limits: where it listens (a unix socket,
  * or HOST:PORT, with a warning when that is not loopback, for LMTP has no
  * authentication) and the lmtp_* options checked at init. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A raw RFC 5322 message into struct mail, with GMime 3: decoded addresses
  * and subject (encoded words in any charset, to UTF-8), the threading
  * headers, the text (text/plain preferred, text/html reduced), attachments

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outbound mail through libcurl SMTP on the host's async transfers.
  *
  * Each message is an RFC 5322 message built with GMime: From (`from`), To,

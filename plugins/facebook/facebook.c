@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* facebook: Messenger, the Page feed and Instagram (messaging and comments)
  * through one Meta app's webhooks; sends through the Messenger Send API.
  *

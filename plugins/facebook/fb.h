@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The facebook plugin's parts: facebook.c (options, webhook envelope),
  * fb_messaging.c (Messenger and Instagram messaging events), fb_feed.c (Page
  * feed, Page mentions, Instagram comments), fb_send.c (the Send API). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Changes (entry[].changes[]): the Page feed, Page mentions and Instagram
  * comments.
  *

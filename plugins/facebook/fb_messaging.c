@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Messenger and Instagram messaging events (entry[].messaging[]).
  *
  *   message            kind message, inbound; text, attachments, quick reply,

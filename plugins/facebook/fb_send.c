@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outbound through the Messenger Send API (also Instagram direct messages):
  *
  *   POST {api_url}/{api_version}/{page_id}/messages?access_token=..&appsecret_proof=..

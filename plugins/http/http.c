@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http: a sink that POSTs committed records to a CRM's URL.
  *
  *   [sink crm]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* api_fetch: one provider API request on the host's curl multi.  The
  * plugin never blocks: it configures an easy handle, hands it to
  * host->transfer and hears back on the loop thread. */

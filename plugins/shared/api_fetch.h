@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* api_fetch: one HTTP request to a provider's REST API, run on the host's
  * curl multi (host->transfer), with the response body and the rate-limit
  * headers collected.  Plugins compile it in with PLUGIN_EXTRA_<name>. */

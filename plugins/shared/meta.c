@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Meta webhook side shared by the facebook and whatsapp plugins: the
  * hub.* handshake, X-Hub-Signature-256, and one batch of records per POST
  * committed together with its state entries.

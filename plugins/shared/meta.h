@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the Meta plugins (facebook, whatsapp) share: the webhook handshake
  * and signature, one batch of records per webhook POST committed with its
  * state entries, the Graph API call for sends and the classification of

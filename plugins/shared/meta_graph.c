@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Graph API calls for the Meta plugins' sends, and what their errors mean.
  *
  * Graph answers errors as {"error":{"message","type","code","error_subcode",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A CSV parser for the files people actually export: RFC 4180 quoting
  * (delimiters, quotes and line breaks inside quoted fields), CRLF or LF,
  * UTF-8 with or without a byte-order mark, ',' or ';' (what spreadsheet

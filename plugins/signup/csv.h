@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CSV attendee exports: the parser (csv.c) and rows to sign-up records
  * (csv_import.c). */
 #ifndef KANAL_SIGNUP_CSV_H

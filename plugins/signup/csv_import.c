@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rows of an attendee export to sign-up records.
  *
  * The header row is found among the first rows (exports often start with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Importing one file of watch_dir, in slices of bounded size on the loop
  * thread: read (SLICE_READ_BYTES a turn), check that it is UTF-8
  * (SLICE_CHECK_BYTES), count its rows and check their quoting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Moving a file of watch_dir to done/ or failed/, and writing its reports.
  *
  * Everything is reached relative to watch_dir's fd without following

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The watched directory of a csv source.
  *
  * Linux inotify (its fd watched with host->watch_fd) says which files

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The watched directory of a csv source: what its files share.
  * csv_watch.c watches the directory and decides when a file is read,
  * csv_job.c reads and imports one file in slices, csv_move.c moves it to

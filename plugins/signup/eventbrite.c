@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Eventbrite webhooks.  Eventbrite POSTs {"api_url": ..., "config":
  * {"action": ...}} and signs nothing, so:
  *

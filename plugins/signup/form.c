@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plain HTML form posts: <form method="post" action=".../hooks/<source>">.
  *
  *   a valid post            -> a signup record, then 303 to redirect_url (the thank-you page)

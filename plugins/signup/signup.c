@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* signup: event sign-ups as a kanal channel, from three providers, each
  * configured as a source of its own (provider = ...):
  *

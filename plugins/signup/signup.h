@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The event sign-up plugin's shared state and the interfaces between its
  * files: signup.c (options, lifecycle, attendees as parties), eventbrite.c
  * (webhooks and API fetches), csv.c (the CSV parser), csv_import.c (rows to

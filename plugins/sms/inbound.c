@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Twilio webhooks: inbound messages and status callbacks.
  *
  *   signature missing or wrong          -> 401, nothing stored

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outbound SMS/MMS through Twilio's Messages API:
  *
  *   POST {api_url}/2010-04-01/Accounts/{AccountSid}/Messages.json

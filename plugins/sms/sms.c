@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sms: Twilio SMS and MMS for kanal.
  *
  * Inbound: Twilio POSTs each message, and each status change of a message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sms: Twilio SMS and MMS, in (webhooks) and out (Messages API).  Shared
  * between the plugin's files; nothing here is visible outside the .so. */
 #ifndef KANAL_SMS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Twilio request signatures; see twilio_sig.h.  Only libc here: the unit
  * tests compile this file into a test binary of their own. */
 #include "twilio_sig.h"

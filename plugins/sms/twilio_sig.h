@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Twilio request signatures (X-Twilio-Signature).
  *
  * Twilio signs base64(HMAC-SHA1(auth token, URL + every POST parameter as

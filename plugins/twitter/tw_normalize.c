@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* X payloads to interaction records, from the brand's point of view.
  *
  * Tweets come in two shapes, the v1.1 objects of Account Activity webhooks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Polling X's API v2 with the app's bearer token: the brand's mentions
  * timeline and, when poll_query is set, a recent search.  This is the mode
  * for accounts without Account Activity access, and the backfill after an

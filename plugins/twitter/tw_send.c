@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outbound on X with the brand's user-context token: a post, a public
  * reply, or a direct message.  Which one is decided by the outbox message:
  *

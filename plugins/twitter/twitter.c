@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* twitter: X (Twitter) as a kanal channel.
  *
  * Webhooks (X's Account Activity API) arrive at /hooks/<source>:

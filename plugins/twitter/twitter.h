@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The X/Twitter plugin's shared state and the interfaces between its files:
  * twitter.c (options, lifecycle, webhooks), tw_normalize.c (payloads to
  * records), tw_poll.c (mentions and search polling), tw_send.c (posts,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* webhook: kanal's generic channel, for in-house systems, and the reference
  * plugin for authors.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The whatsapp plugin's parts: whatsapp.c (options, webhook envelope),
  * wa_inbound.c (messages, statuses, errors of one change value), wa_send.c
  * (the Cloud API's messages endpoint). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One "messages" change value of the WhatsApp Cloud API webhook.
  *
  *   messages[]  kind message (reaction: kind reaction), inbound, external id

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Outbound through the WhatsApp Cloud API:
  *
  *   POST {api_url}/{api_version}/{phone_number_id}/messages?appsecret_proof=..

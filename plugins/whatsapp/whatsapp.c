@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* whatsapp: the WhatsApp Cloud API through a Meta app's webhooks; sends
  * through the Cloud API's messages endpoint.
  *

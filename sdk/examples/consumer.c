@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A feed consumer on libkanal: print every interaction record as a JSON line,
  * starting after the cursor saved in a file, and save the cursor as it goes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* filesink: an example sink (ABI 1.1).  It appends every committed record
  * as one JSON line to a file, fsyncs, and only then acknowledges:
  *

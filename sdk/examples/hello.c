@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hello: the smallest useful kanal plugin.
  *
  * Build it out of tree:

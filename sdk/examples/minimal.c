@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* minimal: a complete channel plugin written with the kit (kanal/kit.h).
  * POST /hooks/<source> {"id":"..","from":"scheme:value","text":".."}
  * signed with X-Signature: sha256=<hex HMAC-SHA256(secret, body)>:

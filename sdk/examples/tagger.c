@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tagger: an example processor (ABI 1.1).  It tags records whose text
  * contains one of the configured words, case-insensitively:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kit: emit, then answer.  The promise every webhook plugin makes — a 2xx
  * only after the records are durably committed, else 503 with Retry-After
  * so the provider retries, and an authentic payload kanald refuses as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kit: emit, then act on the outcome.  The core of the promise "acknowledge
  * only after the commit": emit the records with the plugin's state entries,
  * keep an authentic payload kanald refuses as a record (KANAL_ERECORD, from

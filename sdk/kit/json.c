@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kit: JSON text without a JSON library — a growing buffer, a string
  * escaper, a validator, and the two answers every plugin gives. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kit: options bound by offsetof.  A plugin lists {option, type, offset
  * into its state} once and fills its state in one call, instead of one
  * config_string/config_int call and error message per option. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kit: an authentic payload kanal cannot read, kept as kind "unknown" the
  * same way by every plugin, in tree or out of it. */
 #include <errno.h>

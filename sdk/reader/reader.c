@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libkanal's reader: the store's log, read-only, from another process.
  *
  * kanald may commit and grow the map at any moment.  Each read is one short

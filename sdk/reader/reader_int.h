@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libkanal's internals for kanalctl, which links libkanal.a: the LMDB
  * environment behind a reader, for the operator's commands that look at
  * more than the log (stats, check, backup).  Not part of the public API and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A scripted provider API for tests: an HTTP server on 127.0.0.1 that
 records every request and answers from a script.  Providers' internet APIs
 are the only thing kanal's tests replace; everything else is real."""

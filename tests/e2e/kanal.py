@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The one helper the end-to-end tests share: write a config, start the real
 kanald, talk to it, stop it (also when a test fails), and read its log.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real mail servers and clients for the e-mail tests, on 127.0.0.1 and on
 ports picked at run time: Dovecot (IMAP), aiosmtpd (an SMTP server that
 keeps what it receives) and swaks (an LMTP client).  Each server is stopped

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the facebook and whatsapp tests share: the Meta app's test secrets,
 source sections, signed posts of the fixtures in fixtures/meta/, a fake
 Graph API's request parsed, and a field-by-field record check."""

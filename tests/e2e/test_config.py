@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """kanald --check-config reports every problem as file:line: message and
 exits non-zero; a valid file passes."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The consent check before every send fails closed: a message whose
 recipient's consent cannot be established is not sent.  A `to` that is not a
 handle kanal can normalize (so cannot look up) fails with consent_unknown and

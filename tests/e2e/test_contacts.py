@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Contacts: one person across channels is one contact, matched to the
 CRM's customer; merges and splits are feed records; consent stops sends;
 erasure leaves nothing personal in the store file; clicks are tracked."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Credentials as the service meets them: kanald --check-config with
 --credentials-dir (cred: without systemd) and --user (files the service user
 cannot read), warnings about secret files other users may read, the

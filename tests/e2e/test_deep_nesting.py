@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Authentic bodies nested as deep as kanald reads, or deeper, are
 permanent input: they are stored (as `unknown` when they are no record),
 never answered 503, and never fail the commit of other requests that share

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The repository's documentation is self-contained and its route table is
 true: no Markdown file links or points outside the repository, every
 relative link reaches a file (and heading) that exists, docs/architecture.md's

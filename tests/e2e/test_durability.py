@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Durability: concurrent load, long-polling, crashes and a full disk.  What
 was acknowledged is in the store exactly once, and seqs have no gaps."""
 import http.client

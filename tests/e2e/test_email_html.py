@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """HTML-only mail read from a real Dovecot over IMAP: a bare '&' once put
 kanald's loop thread into an endless loop, and since the IMAP cursor only
 moves after a commit, the same message hung kanald again after every

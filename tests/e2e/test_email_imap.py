@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The e-mail plugin's IMAP polling against a real Dovecot: messages put in
 the mailbox appear as records exactly once, across kanald restarts (also
 SIGKILL) and across a UIDVALIDITY change; a server that is down is retried

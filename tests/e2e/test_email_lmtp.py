@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The e-mail plugin's LMTP listener: an MTA (swaks, speaking real LMTP,
 plays Postfix's lmtp: transport) delivers straight into kanal; every
 accepted recipient is answered only after the commit, and with 451 while

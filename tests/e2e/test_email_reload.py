@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reloading e-mail sources: GMime is set up once per process, not once per
 source, so a SIGHUP that restarts an e-mail source (its section changed) and
 adds or removes another prints no GLib/GMime warnings, and mail is still

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The e-mail plugin's outbound side: POST /v1/messages → an RFC 5322
 message over SMTP to a real server on loopback (aiosmtpd), with a generated
 Message-ID that is the outbound record's external id, so that a reply (here

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The facebook plugin end to end: Messenger, the Page feed and Instagram
 webhooks from fixtures/meta/ (Meta's documented shapes, serialised with
 Meta's escapes), the handshake and signature, redeliveries and a batch of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTTP server under attack: clients that reset connections at any point
 of a pipelined exchange, that never read their answers, that hold many
 connections open, or that connect and stay silent.  kanald must stay up,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTTP server's limits: each answered with a JSON error, nothing stored."""
 import json
 import socket

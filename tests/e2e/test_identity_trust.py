@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Identity an attacker cannot steer: evidence anyone can type (a public
 form, an unmarked webhook party, a source with trust = asserted) never
 merges two existing contacts.  It raises one merge candidate per pair,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The webhook channel end to end: signed posts are committed before the
 acknowledgement, redeliveries are recognised, bad signatures store nothing."""
 import base64

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """kanalctl against stores written by the real kanald: tail, export, stats,
 check, backup and reader-check, each while kanald runs and after it has
 stopped; check also on stores corrupted on purpose."""

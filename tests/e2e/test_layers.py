@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """tools/layers.py, the check behind `make layers`: kanald's folders depend on
 each other in the order tools/layers.txt writes down, and its modules in no
 circle.  Each test builds a small source tree in a temporary folder, runs the

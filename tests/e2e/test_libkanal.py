@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """libkanal as a CRM gets it: installed by make install, found by pkg-config,
 exporting only its API, and the example consumer reading a store that the
 real kanald writes, resuming from its saved cursor."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Signals: SIGHUP reloads check-then-activate, SIGTERM stops cleanly."""
 import json
 import subprocess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Public link tokens (/t/ and /u/): an unsubscribe link changes nothing on
 GET (mail gateways' link scanners GET every link) and opts out on POST, also
 RFC 8058's one-click POST; campaign e-mail carries List-Unsubscribe; clicks

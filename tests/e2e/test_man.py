@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The man pages (man/*.scd) say what the code does, and stay so.
 
 kanal.conf(5) lists every key of kanald's option tables (daemon/runtime/

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """/metrics parses as Prometheus text and moves with traffic; /v1/sources
 and /healthz report a source that went silent."""
 import time

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """conf/monitoring/: every metric its alert rules and its Grafana dashboard
 name exists in a real /metrics scrape of kanald running a source, a sink
 and the outbox; the dashboard has Grafana's basics and its PromQL parses;

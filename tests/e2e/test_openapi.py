@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """docs/openapi.yaml describes kanald's HTTP interface truly: every row of the
 route table (kanald --routes) is in the document with the same methods,
 scope and query parameters, and the document has nothing the table lacks;

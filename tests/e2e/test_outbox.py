@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The outbox: POST /v1/messages is queued durably, sent through the
 source's plugin over the host's async transfers, retried with the provider's
 hint or backoff, and recorded as an outbound record once sent."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """kanald --plugin-help NAME: a plugin's options, read from the .so kanald
 would load (from the configuration's plugin_dir, or --plugin-dir), and the
 options of every source; exit 1 naming the reason when there is no such

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The loader refuses broken plugins with one clear line each, and keeps
 serving the good plugin in the same directory."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Poison records: an authentic request kanald cannot store as a record must
 be kept as kind "unknown" (202) or refused alone (4xx), never fail the
 commit it shares with other requests (503 to everyone), and never be

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """[processor NAME] sections: processors see each record before it is
 committed, in config order; they annotate it (annotations.<name>), drop it,
 or fail without losing it.  Plugins are the test 'stages' variant and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The recipes in conf/examples/, run as written: a real Postfix delivering
 to kanald over LMTP with conf/examples/postfix/, and a real nginx in front of
 kanald with conf/examples/nginx-kanal.conf.  Each test renders the recipe

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One record check, two descriptions: kanald's C check (common/record_check.c,
 which `kanalctl validate` runs) and the published JSON Schema
 (sdk/schema/interaction-v1.json) must agree on every record, good or bad.

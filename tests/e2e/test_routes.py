@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One route table serves every route (daemon/api/routes.c, printed by
 `kanald --routes`), so every route answers the same way: a /v1 path without
 a valid token 401 before anything else, an unknown path 404, a wrong method

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The SDK: after make install, the example plugin builds out of tree with
 the one-line command from the guide, and kanald loads it."""
 import base64

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CSV attendee exports dropped into a watched directory: comma and
 semicolon files, a BOM, quoted multi-line fields, bad rows reported by line,
 the same file dropped twice, a file still being written, and files that

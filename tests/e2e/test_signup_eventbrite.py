@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Eventbrite sign-ups: a webhook makes kanald fetch the order or attendee
 from (a fake of) Eventbrite's API, and the event's name once; api_urls
 anywhere else are refused without a fetch; a failed fetch answers 503 and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Plain HTML form posts: a valid post is stored and redirected (303) to the
 thank-you page; a missing required field is a 400 naming it; a filled
 honeypot stores nothing; one address posting too often gets 429."""

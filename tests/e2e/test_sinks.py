@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """[sink NAME] sections: committed records reach a sink from a cursor kept in
 the store, in seq order, at least once, across SIGKILL; a failing or
 stalled sink never slows ingest, and its lag shows in /v1/sinks, /metrics

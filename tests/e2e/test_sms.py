@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The sms plugin (Twilio): signed form-encoded webhooks in, the Messages API
 out, status callbacks as delivery records, opt-out keywords as their own
 records.  Sends go to a local fake Twilio API that checks what it got."""

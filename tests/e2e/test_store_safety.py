@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The store's safety: one kanald per store (a kernel lock in the store
 directory, named by PID, that a killed kanald does not leave behind), and
 honest feed cursors (store_id and last_seq in every page; a cursor past the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The systemd integration under systemd/: the unit template, the sysusers and
 tmpfiles snippets, and the sd_notify protocol the unit relies on.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """X (Twitter): Account Activity webhooks (CRC, signatures, every event type
 with the brand-centred direction rules), polling against a fake X API
 (pagination, since_id across a restart, 429 waits), mode = both without

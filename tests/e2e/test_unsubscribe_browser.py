@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A person unsubscribes in a real browser (headless Chromium through
 Selenium and chromedriver): loading the unsubscribe link's page records
 nothing — that is all a mail gateway's link scanner does — and pressing its

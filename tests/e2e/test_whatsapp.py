@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The whatsapp plugin end to end: Cloud API webhooks from fixtures/meta/
 (Meta's documented shapes, serialised with Meta's escapes), the handshake
 and signature, statuses applied monotonically, redeliveries and a batch of

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Fill each fuzzer's corpus folder from its hand-written seeds
 # (tests/fuzz/seeds/<target>/) and from the tests' fixtures.  The corpus is
 # the fuzzer's working set: it grows as the fuzzer finds new paths and is

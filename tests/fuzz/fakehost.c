@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fake host table for the plugin fuzzers: see fakehost.h. */
 #include "fakehost.h"
 

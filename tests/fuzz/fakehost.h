@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A kanal_host for fuzzing one plugin in-process (fakehost.c).
  *
  * emit() runs what kanald runs on the loop thread: jsonin, record_normalize

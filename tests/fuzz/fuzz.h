@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the libFuzzer targets under tests/fuzz/. */
 #ifndef KANAL_FUZZ_H
 #define KANAL_FUZZ_H

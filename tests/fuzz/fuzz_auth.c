@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The API tokens file (daemon/api/auth.c): auth_load on any text either refuses
  * with every problem as "file:line: why" or loads tokens, and a bearer header is looked up
  * against them.  Input: the file's text, a NUL byte, then the value of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CSV attendee export parser (plugins/signup/csv.c), read the way the
  * signup plugin reads a dropped file: checked in slices, then row by row,
  * skipping rows (only counting them) and keeping them.  Input: one byte

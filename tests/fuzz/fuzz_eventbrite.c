@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Eventbrite webhooks into the signup plugin (plugins/signup/eventbrite.c):
  * the webhook names an order or attendee by its api_url; the plugin fetches
  * it from the API, which here is a local responder answering with a status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The form and query decoder (daemon/base/form.c): every pair it reports is two
  * C strings no longer than the input, form_unescape stays within len + 1,
  * and form_get finds what form_decode reported first under that name.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* html_to_text (plugins/email/html.c), the text of HTML mail: any bytes in,
  * a C string out, never longer than its input needs (entities expand to at
  * most 4 bytes of UTF-8 from at least 4 of input; a line break per tag).

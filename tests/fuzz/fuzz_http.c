@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP server (daemon/net/http.c) on a real libuv loop and real loopback
  * sockets: the input is a script for up to two clients and for the
  * handler.  Each op is one byte:

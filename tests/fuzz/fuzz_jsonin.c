@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jsonin against jansson: on the same bytes both refuse, or both accept and
  * build equal values of the same types (jsonin.c promises exactly what
  * json_loadb(text, len, 0) does).  The serialized forms are compared too:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LMTP listener (plugins/email/lmtp.c) on real sockets, through the
  * fake host's fd watches, which fake_poll runs as kanald's loop would.  It
  * listens on a unix socket: TCP would leave a port in TIME_WAIT per input,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A raw message to records through GMime (plugins/email/mime.c, ingest.c),
  * as the LMTP listener and the IMAP poller hand it over: batch_add_message,
  * then batch_emit into the fake host (jsonin, record_normalize, jsonout on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* record_normalize on parsed JSON, the way the host checks what a plugin
  * emits; then the invariant the writer relies on: every record normalize
  * accepts serializes (jsonout_dump) and reads back as the same value.  A

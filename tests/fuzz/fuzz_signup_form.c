@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTML form posts into the signup plugin (plugins/signup/form.c): public,
  * unsigned, so any bytes are what a visitor could send.  Input: the selector
  * byte (plugin_fuzz.h; SEL_BAD_SIGNATURE sends another Content-Type), then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The SMS plugin's webhook (plugins/sms/inbound.c) through its own http():
  * Twilio form posts, signed with X-Twilio-Signature exactly as Twilio does
  * (the harness collects the body's parameters with the host's form decoder

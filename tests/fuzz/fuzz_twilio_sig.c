@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Twilio's signature (plugins/sms/twilio_sig.c): the canonical text builder,
  * the request URL and its port variant, and the check.  Input: public_url,
  * query, token, then name/value pairs, NUL-separated.  What is checked: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The body of the targets whose webhooks are signed "sha256=<hex HMAC-SHA256
  * of the body>" in a header (SIG_HEADER): facebook and whatsapp
  * (X-Hub-Signature-256 with the app secret) and webhook (X-Kanal-Signature);

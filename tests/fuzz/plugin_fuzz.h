@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the plugin fuzzers: how the first input byte drives a request,
  * and the checks every webhook answer must pass (README.md). */
 #ifndef KANAL_FUZZ_PLUGIN_FUZZ_H

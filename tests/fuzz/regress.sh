@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Run every input under tests/fuzz/regressions/<target>/ through its fuzzer
 # once (libFuzzer runs the files it is given and stops), one process per
 # input so that each failure is named.  Usage: regress.sh BUILD TARGET...

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Run each fuzzer for SECONDS on its corpus, one after the other on one core,
 # and print one line per target: executions, coverage (cov, ft from
 # libFuzzer's final stats), executions per second and whether it crashed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A test plugin built in several variants by the test suite: a good one
  * ("echo") and deliberately broken ones that the loader must refuse.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration file: every mistake is found, with its line. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The outbox's consent check fails closed, on a real store in a temp dir:
  * a recipient is "may send" only when the store was read and says so.  A
  * handle that cannot be normalized is CONSENT_UNKNOWN (the message fails);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HMAC, base64, hex and constant-time compare: the primitives that decide
  * whether a webhook is authentic. */
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The signup plugin's CSV reader (plugins/signup/csv.c, compiled in here):
  * checked and read in slices of any size, it gives the same rows and the
  * same refusals as in one go, a multi-byte character cut by a slice's end

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanal's error codes: one table (common/kanal_errors.h) names them for
  * kanald and for libkanal.  Every code has a name, no two codes share a
  * value, and both strerror functions answer from the table. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* application/x-www-form-urlencoded: Twilio's webhooks and query strings. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Handle normalization: the identifiers that match a person across channels. */
 #include "unit.h"
 

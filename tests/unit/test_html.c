@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The e-mail plugin's HTML-to-text reduction (plugins/email/html.c), on the
  * inputs that once stopped its scan: '&' that starts no character
  * reference, truncated and out-of-range references, '<' that opens no tag,

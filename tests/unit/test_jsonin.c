@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The emit reader accepts and refuses what json_loadb(text, len, 0) does,
  * and builds equal values, except where it differs on purpose (see
  * jsonin.c): nesting deeper than KANAL_MAX_DEPTH, which jansson reads up to

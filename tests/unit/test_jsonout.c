@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The record serializer writes exactly what json_dumps(JSON_COMPACT) does,
  * for every value a record may hold; it refuses what no reader of kanal's
  * would take back: nesting deeper than KANAL_MAX_DEPTH, a NUL in a string. */

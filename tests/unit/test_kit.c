@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin kit's JSON and digest parts, checked against jansson and
  * OpenSSL (what the in-tree plugins used before the kit): every string the
  * escaper writes reads back the same, the validator agrees with jansson on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin kit's emit-then promise (kanal_kit_emit_then) and the HTTP
  * answer built on it (kanal_kit_emit_answer), against a host table of
  * function pointers — the kit's real interface — whose emit() returns what

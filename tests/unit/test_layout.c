@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The store layout (common/store_layout.h) that kanald, libkanal and
  * kanalctl share: kanald creates every database of it with its flags and
  * stamps its format, libkanal finds them all, and the key encodings read

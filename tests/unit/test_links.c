@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Public links: the rate limiter (per token, per client, a table that never
  * grows) and the cut of stored header values. */
 #include "unit.h"

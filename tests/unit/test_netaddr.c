@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Client addresses: parsing, trusted_proxies blocks, X-Forwarded-For. */
 #include "unit.h"
 

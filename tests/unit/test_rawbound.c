@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rawbound: finding each record's raw in emitted text without parsing it,
  * and the bounded form an unknown record's raw is kept in. */
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libkanal's reader on a store that the daemon's own code writes: every
  * record in order, new commits picked up while waiting, the map growing
  * under the reader, stores it must refuse.

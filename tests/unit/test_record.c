@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The record check: what the host makes of what plugins emit. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one record check (common/record_check.c) in both its modes: what a
  * plugin emits and what is stored.  Every refusal names the field. */
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The runtime on its narrow contexts alone: a struct source_set and struct
  * host_env over a real store, writer and loop, filled the way main.c fills
  * them, with no struct daemon and no HTTP server.  The config's source,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LMDB store and the group commit, on a real store in a temp dir. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Twilio's request signature (plugins/sms/twilio_sig.c), checked with the
  * daemon's own HMAC and base64 against the two official vectors, the port
  * variants Twilio's SDKs accept, and tampering. */

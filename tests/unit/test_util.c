@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Option value parsers and RFC 3339 times. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the unit tests: temporary directories and files. */
 #ifndef KANAL_UNIT_H
 #define KANAL_UNIT_H

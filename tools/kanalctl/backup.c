@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl backup: a compacted, consistent copy of the store, taken in one
  * LMDB read snapshot while kanald goes on committing. */
 #include "kanalctl.h"

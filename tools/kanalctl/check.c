@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl check: is the store what the contract says?  The log has no gaps,
  * every record follows schema v1 and carries its own seq, and every
  * idempotency key points to the record it was made for.  One read snapshot,

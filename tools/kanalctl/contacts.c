@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl contacts import: match the CRM's customers to kanal's contacts.
  *
  * Unlike the other commands this one changes the store, so it does not

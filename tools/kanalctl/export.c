@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl export: a range of the log as JSON lines or as CSV (RFC 4180). */
 #include "kanalctl.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl: the operator's CLI.  It reads the store directly and read-only
  * through libkanal (reader-check aside), so it works whether kanald is
  * running, busy or stopped.  One file per command. */

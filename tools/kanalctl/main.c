@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl: choose the store and the command, and the helpers the commands
  * share. */
 #include "kanalctl.h"

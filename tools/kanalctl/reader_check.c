@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl reader-check: free the reader slots of processes that died with
  * a read transaction open.  kanald does this at start and now and then; a
  * slot left behind by a crashed consumer otherwise pins old pages (the store

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl stats: what the store holds, counted in one read snapshot. */
 #include "kanalctl.h"
 

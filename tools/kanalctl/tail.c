@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl tail: records as JSON lines, the last few or everything after a
  * seq, optionally following new commits. */
 #include "kanalctl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kanalctl validate: records as JSON lines, checked against schema v1 by
  * the same code kanald uses (common/record_check.c), without a store: for
  * an export, a backup's records, or what a plugin under development emits. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libkanal: read a kanal store's interaction feed on the same host.
  *

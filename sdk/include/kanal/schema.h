@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The vocabulary of interaction schema v1 (sdk/schema/interaction-v1.json),
  * as initializer lists for C: kanald checks records with them, kanalctl
