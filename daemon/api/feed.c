@@ -14,11 +14,10 @@
 #include "form.h"
 #include "http.h"
 #include "log.h"
+#include "route_params.h"
 #include "store.h"
 #include "util.h"
 
-#define FEED_DEFAULT_LIMIT 100
-#define FEED_MAX_LIMIT 1000
 #define FEED_MAX_WAIT_S 60
 /* A filtered page scans at most this many records before answering. */
 #define FEED_SCAN_MAX 100000
@@ -79,7 +78,6 @@ static int parse_u64(const char *s, uint64_t *out)
 static int parse_query(const char *qs, struct feed_query *q, const char **why)
 {
     memset(q, 0, sizeof *q);
-    q->limit = FEED_DEFAULT_LIMIT;
     size_t len = strlen(qs);
     char *v;
     uint64_t n;
@@ -91,15 +89,8 @@ static int parse_query(const char *qs, struct feed_query *q, const char **why)
             return r;
         }
     }
-    if ((v = form_get(qs, len, "limit"))) {
-        int r = parse_u64(v, &n);
-        free(v);
-        if (r || n < 1 || n > FEED_MAX_LIMIT) {
-            *why = "limit must be between 1 and 1000";
-            return -EINVAL;
-        }
-        q->limit = (unsigned)n;
-    }
+    if (query_limit(qs, &q->limit, why) < 0)
+        return -EINVAL;
     if ((v = form_get(qs, len, "wait"))) {
         int r = parse_u64(v, &n);
         free(v);

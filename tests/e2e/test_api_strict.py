@@ -1,0 +1,54 @@
+"""The HTTP API is as strict as the config: a value it cannot take is
+refused with a 400 that names the field and says what would be taken, never
+read as something else.  `limit` on every paged list, `to` of a queued
+message, a reused idempotency key with another body (409), reals written
+shortest-round-trip, and a '+' typed into a handle query."""
+import json
+
+from kanal import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, message
+
+# Every paged list takes ?limit= through the same rule.
+PAGED = [
+    ("/v1/interactions", READ_TOKEN),
+    ("/v1/contacts/{cid}/interactions", READ_TOKEN),
+    ("/v1/contacts/{cid}/export", ADMIN_TOKEN),
+    ("/v1/contacts/candidates", ADMIN_TOKEN),
+]
+
+# Not a whole number from 1 to 1000: above the maximum, zero, negative,
+# signed, padded, with trailing text, in exponent or hex form, empty, huge.
+BAD_LIMITS = ["1001", "5000", "0", "-1", "+5", "%205", "5%20", "10abc", "1e3", "0x10", "",
+              "99999999999999999999", "1.5"]
+
+
+def first_contact(k):
+    status, _, body = k.post_hook(message("lim-1", handle="email:limit@example.com"))
+    assert status == 200, body
+    seq = json.loads(body)["seqs"][0]
+    status, rec = k.api(f"/v1/interactions/{seq}")
+    assert status == 200
+    return rec["contact"]
+
+
+def test_limit_out_of_range_is_refused_naming_the_maximum(kanald):
+    k = kanald
+    cid = first_contact(k)
+    taken, unclear = [], []
+    for path, token in PAGED:
+        p = path.format(cid=cid)
+        for bad in BAD_LIMITS:
+            status, r = k.api(f"{p}?limit={bad}", token=token)
+            if status != 400:
+                taken.append((p, bad, status))
+                continue
+            msg = r["error"]["message"]
+            if r["error"]["code"] != "bad_request" or not all(
+                    w in msg for w in ("limit", "1000", "maximum")):
+                unclear.append((p, bad, msg))
+        # The maximum itself, the minimum and the default are taken.
+        for good in ("1000", "1", None):
+            q = f"?limit={good}" if good else ""
+            status, r = k.api(f"{p}{q}", token=token)
+            assert status == 200, (p, good, r)
+    assert taken == [], "limits read as another number"
+    assert unclear == [], "a 400 that does not say the maximum"
