@@ -213,6 +213,21 @@ void outbox_handle_post(struct outbox *ob, struct http_req *req)
         json_decref(body);
         return;
     }
+    /* A `to` of which no handle can be made would only fail at send time
+     * (consent_unknown): refuse it now, while the CRM is listening. */
+    const char *to = json_string_value(json_object_get(body, "to"));
+    char handle[640];
+    const char *why = NULL;
+    int r = outbox__recipient_handle(to, os.channel, os.default_country, os.page_id, handle,
+                                     sizeof handle, &why);
+    if (r < 0) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "'to' is neither a handle nor an address of the %s channel: %s",
+                 os.channel, why ? why : "too long");
+        http_respond_error(req, 400, "bad_request", msg);
+        json_decref(body);
+        return;
+    }
     int64_t now = util_now_ms();
     char created[32];
     util_format_time(now, created, sizeof created);

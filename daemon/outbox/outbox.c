@@ -456,8 +456,8 @@ static void schedule_pass(struct outbox *ob);
  * facebook; those are looked up as the handle the channel records them
  * under.  1 when the message has no recipient person (a public X post), 0
  * with the handle in out, or KANAL_EHANDLE with *why. */
-static int recipient_handle(const char *to, const char *channel, const char *default_country,
-                            const char *page_id, char *out, size_t out_len, const char **why)
+int outbox__recipient_handle(const char *to, const char *channel, const char *default_country,
+                             const char *page_id, char *out, size_t out_len, const char **why)
 {
     if (strcmp(channel, "twitter") == 0 && (!strcmp(to, "public") || !strcmp(to, "x:public")))
         return 1;
@@ -492,7 +492,8 @@ enum outbox_consent outbox__consent(struct outbox *ob, const char *to, const cha
 {
     char handle[512];
     *why = NULL;
-    int r = recipient_handle(to, channel, default_country, page_id, handle, sizeof handle, why);
+    int r = outbox__recipient_handle(to, channel, default_country, page_id, handle, sizeof handle,
+                                     why);
     if (r == 1)
         return CONSENT_GIVEN; /* nobody in particular: no consent applies */
     if (r < 0) {

@@ -52,3 +52,46 @@ def test_limit_out_of_range_is_refused_naming_the_maximum(kanald):
             assert status == 200, (p, good, r)
     assert taken == [], "limits read as another number"
     assert unclear == [], "a 400 that does not say the maximum"
+
+
+# `to` values of which no handle can be made on a webhook source (any
+# channel: a handle is needed) ...
+BAD_TO = [
+    "ayse@example.com",          # no scheme, and webhook has no address of its own
+    "email:no-at-sign",          # not an address
+    "email:a b@example.com",     # white space
+    "EMAIL:ayse@example.com",    # scheme not lower-case
+    "phone:12",                  # not E.164
+    "wa:90532abc",               # not numeric
+    "phone:+90 532 abc",         # letters in a number
+    ":nothing",                  # no scheme
+]
+
+
+def test_to_is_validated_when_queued(make_kanald):
+    """A `to` of which kanal can make no handle is refused with a 400 that
+    names the field; nothing is queued.  Before, it was taken (202) and the
+    message failed later with consent_unknown."""
+    from fakes import FakeProvider
+    from kanal import webhook_source
+    with FakeProvider(default=(200, {}, {"id": "p1"})) as fake:
+        k = make_kanald(sources=webhook_source(extra=f"send_url = {fake.url}/send")).start()
+        accepted = []
+        for to in BAD_TO:
+            status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                              body={"source": "hooks", "to": to, "text": "Kampanya!"})
+            if status != 400:
+                accepted.append((to, status, r))
+                continue
+            assert r["error"]["code"] == "bad_request"
+            assert r["error"]["message"].startswith("'to' "), r
+            assert "webhook" in r["error"]["message"], r
+        assert accepted == []
+        # Nothing was queued: the first good message is m1.
+        status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                          body={"source": "hooks", "to": "phone:0532 123 45 67", "text": "Hi"})
+        assert status == 202 and r["id"] == "m1", r
+        assert k.api("/v1/messages/m2")[0] == 404
+        assert len(fake.requests) == 0 or all(
+            q.json()["to"] == "phone:0532 123 45 67" for q in fake.requests)
+
