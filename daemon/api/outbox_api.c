@@ -27,8 +27,32 @@ struct enqueue {
     char *idem_key;
     char *existing; /* id of the first message with this idempotency key */
     char *existing_status;
+    int conflict; /* the first message with this key was another request */
     char *id;
 };
+
+/* Whether the stored message m was queued by the same request as body: the
+ * fields a client sends, a null the same as an absent one.  A message whose
+ * recipient was erased cannot be compared any more and counts as the same,
+ * as every repeat did before: its repeat sends nothing either way. */
+static int same_request(json_t *m, json_t *body)
+{
+    static const char *const fields[] = {"source",   "to",       "text",
+                                         "reply_to", "campaign", "template"};
+    const char *to = json_string_value(json_object_get(m, "to"));
+    if (to && !strcmp(to, "erased"))
+        return 1;
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        json_t *a = json_object_get(m, fields[i]), *b = json_object_get(body, fields[i]);
+        if (json_is_null(a))
+            a = NULL;
+        if (json_is_null(b))
+            b = NULL;
+        if ((a || b) && !(a && b && json_equal(a, b)))
+            return 0;
+    }
+    return 1;
+}
 
 static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
 {
@@ -39,6 +63,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
     free(e->existing_status);
     free(e->id);
     e->existing = e->existing_status = e->id = NULL;
+    e->conflict = 0;
     if (e->idem_key) {
         MDB_val k = {strlen(e->idem_key), e->idem_key}, v;
         rc = mdb_get(txn, st->msgkeys, &k, &v);
@@ -50,6 +75,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
             if (mdb_get(txn, st->messages, &mk, &mv) == 0) {
                 json_t *o = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
                 e->existing_status = outbox__opt_dup(o, "status");
+                e->conflict = o && !same_request(o, e->msg);
                 json_decref(o);
             }
             return 0;
@@ -106,6 +132,17 @@ static void enqueue_done(struct write_item *it)
     if (it->status) {
         http_req_add_header(e->req, "Retry-After", "5");
         http_respond_error(e->req, 503, "store_unavailable", "the store cannot commit now");
+    } else if (e->existing && e->conflict) {
+        /* A key names one message: a different body under it is a client's
+         * bug (a reused key), not a repeat to answer as the first. */
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "idempotency_key was used for message %s with a different body; a new message "
+                 "needs a new key",
+                 e->existing);
+        respond_json(e->req, 409,
+                     json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "idempotency_conflict",
+                               "message", msg, "id", e->existing));
     } else if (e->existing) {
         respond_json(e->req, 202,
                      json_pack("{s:s,s:s,s:b}", "id", e->existing, "status",

@@ -95,3 +95,53 @@ def test_to_is_validated_when_queued(make_kanald):
         assert len(fake.requests) == 0 or all(
             q.json()["to"] == "phone:0532 123 45 67" for q in fake.requests)
 
+
+def test_reused_idempotency_key_with_another_body_is_a_conflict(make_kanald):
+    """A repeat of the same request under its key is the first message (202,
+    duplicate); the same key with any field changed is 409
+    idempotency_conflict naming the first message, and nothing is queued or
+    sent for it.  Before, the changed request was answered as a duplicate and
+    silently not sent."""
+    from fakes import FakeProvider
+    from kanal import wait_message, webhook_source
+    with FakeProvider(default=(200, {}, {"id": "p1"})) as fake:
+        k = make_kanald(sources=webhook_source(extra=f"send_url = {fake.url}/send")
+                        + webhook_source(name="other")).start()
+        first = {"source": "hooks", "to": "email:ayse@example.com", "text": "Merhaba",
+                 "campaign": "kasim", "idempotency_key": "crm-7"}
+
+        def post(body):
+            return k.api("/v1/messages", token=WRITE_TOKEN, method="POST", body=body)
+
+        status, r1 = post(first)
+        assert status == 202 and r1["id"] == "m1"
+        # The same body again (a null field the same as an absent one): the
+        # first message, not a new one.
+        for same in (dict(first), dict(first, reply_to=None)):
+            status, r = post(same)
+            assert status == 202 and r["id"] == "m1" and r["duplicate"] is True, r
+        changed = [
+            dict(first, text="Merhaba!"),
+            dict(first, to="email:zeynep@example.com"),
+            dict(first, source="other"),
+            dict(first, campaign="aralik"),
+            {k_: v for k_, v in first.items() if k_ != "campaign"},
+            dict(first, reply_to="wamid.1"),
+            dict({k_: v for k_, v in first.items() if k_ != "text"},
+                 template={"name": "hello"}),
+        ]
+        for body in changed:
+            status, r = post(body)
+            assert status == 409, (body, r)
+            assert r["error"]["code"] == "idempotency_conflict", r
+            assert r["error"]["id"] == "m1" and "m1" in r["error"]["message"], r
+        m = wait_message(k, "m1", ("sent", "failed"), timeout=15)
+        assert m["status"] == "sent" and m["text"] == "Merhaba"
+        # Still idempotent once sent; nothing else was queued or sent.
+        status, r = post(first)
+        assert status == 202 and r["id"] == "m1" and r["status"] == "sent", r
+        assert k.api("/v1/messages/m2")[0] == 404
+        assert len(fake.requests) == 1
+        # A new key is a new message.
+        status, r = post(dict(first, text="Merhaba!", idempotency_key="crm-8"))
+        assert status == 202 and r["id"] == "m2", r
