@@ -19,6 +19,7 @@
 #include "contacts_api.h"
 #include "form.h"
 #include "http.h"
+#include "jsonout.h"
 #include "log.h"
 #include "route_params.h"
 #include "store.h"
@@ -35,7 +36,7 @@ struct cand_op {
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
     json_decref(o);

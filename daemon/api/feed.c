@@ -13,6 +13,7 @@
 #include "error.h"
 #include "form.h"
 #include "http.h"
+#include "jsonout.h"
 #include "log.h"
 #include "route_params.h"
 #include "store.h"
@@ -212,7 +213,7 @@ static void answer_ahead(struct feed *f, struct http_req *req, uint64_t after, u
              (unsigned long long)after, (unsigned long long)last);
     json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I}}", "error", "code", "cursor_ahead", "message", msg,
                           "store_id", f->store->store_id, "last_seq", (json_int_t)last);
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, 409, "application/json", text, strlen(text));
     free(text);
     json_decref(o);

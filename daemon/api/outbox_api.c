@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "jsonout.h"
 #include "links.h"
 #include "outbox_int.h"
 #include "store.h"
@@ -100,7 +101,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
     e->id = xstrdup(id);
     json_object_set_new(e->msg, "id", json_string(id));
     json_object_set_new(e->msg, "num", json_integer((json_int_t)num));
-    char *text = json_dumps(e->msg, JSON_COMPACT);
+    char *text = jsonout_text(e->msg);
     MDB_val ik = {strlen(id), id}, iv = {strlen(text), text};
     rc = mdb_put(txn, st->messages, &ik, &iv, MDB_NOOVERWRITE);
     free(text);
@@ -119,7 +120,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
     json_decref(o);

@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "error.h"
 #include "handle.h"
+#include "jsonout.h"
 #include "log.h"
 #include "outbox_int.h"
 #include "record.h"
@@ -153,7 +154,7 @@ static int update_message(struct write_item *it, struct store *st, MDB_txn *txn)
         json_object_set_new(o, "provider_id", json_string(w->provider_id));
     if (it->nrecs && it->seqs)
         json_object_set_new(o, "seq", json_integer((json_int_t)it->seqs[0]));
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     json_decref(o);
     MDB_val nv = {strlen(text), text};
     rc = mdb_put(txn, st->messages, &k, &nv, 0);

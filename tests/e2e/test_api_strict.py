@@ -145,3 +145,70 @@ def test_reused_idempotency_key_with_another_body_is_a_conflict(make_kanald):
         # A new key is a new message.
         status, r = post(dict(first, text="Merhaba!", idempotency_key="crm-8"))
         assert status == 202 and r["id"] == "m2", r
+
+
+def raw_get(k, path, token=READ_TOKEN):
+    status, _, data = k.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    assert status == 200, (path, data)
+    return data.decode()
+
+
+def test_reals_are_written_shortest_round_trip(kanald):
+    """0.9 is written 0.9, not 0.90000000000000002: in a stored record's meta
+    (the feed, one record, a filtered page, a contact's timeline and export)
+    and in a contact's link confidence (the contact, by id and by handle).
+    Every text still reads back as the same number."""
+    k = kanald
+    reals = {"score": 0.9, "tenth": 0.1, "sum": 0.1 + 0.2, "third": 1 / 3, "big": 1e22,
+             "tiny": 1.5e-7, "whole": 2.0}
+    short = {"score": "0.9", "tenth": "0.1", "sum": "0.30000000000000004",
+             "third": "0.3333333333333333", "big": "1e22", "tiny": "1.5e-7", "whole": "2.0"}
+    status, _, body = k.post_hook(message("real-1", handle="email:real@example.com",
+                                          meta=reals))
+    assert status == 200, body
+    # A second record gives a new phone with the known address: the phone is
+    # linked with rule same-party, confidence 0.9.
+    status, _, body = k.post_hook(message("real-2", handle="email:real@example.com",
+                                          **{"from": {"handle": "email:real@example.com",
+                                                      "handles": ["phone:+905321234567"]}}))
+    assert status == 200, body
+    seq = json.loads(body)["seqs"][0]
+    cid = k.api(f"/v1/interactions/{seq}")[1]["contact"]
+    texts = {
+        "feed": raw_get(k, "/v1/interactions"),
+        "record": raw_get(k, f"/v1/interactions/{seq - 1}"),
+        "filtered feed": raw_get(k, "/v1/interactions?source=hooks&kind=message"),
+        "timeline": raw_get(k, f"/v1/contacts/{cid}/interactions"),
+        "export": raw_get(k, f"/v1/contacts/{cid}/export", ADMIN_TOKEN),
+    }
+    for where, text in texts.items():
+        for name, t in short.items():
+            assert f'"{name}":{t}' in text, (where, name, text)
+        assert "0000000000" not in text.replace("0.30000000000000004", ""), (where, text)
+    contact_texts = {
+        "contact": raw_get(k, f"/v1/contacts/{cid}"),
+        "by handle": raw_get(k, "/v1/contacts?handle=email:real@example.com"),
+        "export": texts["export"],
+    }
+    for where, text in contact_texts.items():
+        assert '"confidence":0.9' in text and "0.90000000000000002" not in text, (where, text)
+        assert '"rule":"same-party"' in text, (where, text)
+    # What is written reads back as the same numbers.
+    rec = json.loads(texts["record"])
+    assert rec["meta"] == reals
+    c = json.loads(contact_texts["contact"])
+    assert 0.9 in [p["confidence"] for p in _provenances(c)]
+
+
+def _provenances(o):
+    """Every object with a confidence in o."""
+    out = []
+    if isinstance(o, dict):
+        if "confidence" in o:
+            out.append(o)
+        for v in o.values():
+            out.extend(_provenances(v))
+    elif isinstance(o, list):
+        for v in o:
+            out.extend(_provenances(v))
+    return out

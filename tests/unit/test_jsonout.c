@@ -1,9 +1,13 @@
 /* The record serializer writes exactly what json_dumps(JSON_COMPACT) does,
- * for every value a record may hold; it refuses what no reader of kanal's
+ * for every value a record may hold, but for reals, which are written in
+ * the fewest digits that read back as the same double; it refuses what no reader of kanal's
  * would take back: nesting deeper than KANAL_MAX_DEPTH, a NUL in a string. */
 #include "unit.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -12,9 +16,93 @@
 
 #include "jsonout.h"
 
+/* What jsonout writes for v: jansson's text, but each real in the fewest
+ * digits (15, 16 or 17) that read back as the same double (jansson writes
+ * %.17g: 0.90000000000000002). */
+static char *expected(json_t *v)
+{
+    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        for (int digits = 15; digits <= 17; digits++) {
+            char *t = json_dumps(v, flags | JSON_REAL_PRECISION(digits));
+            json_t *back = json_loads(t, JSON_DECODE_ANY, NULL);
+            double b = json_is_real(back) ? json_real_value(back) : json_number_value(back);
+            json_decref(back);
+            if (digits == 17 || (b == d && signbit(b) == signbit(d)))
+                return t;
+            free(t);
+        }
+    }
+    if (json_is_array(v) || json_is_object(v)) {
+        /* Compose from the members' texts: jansson has one precision for
+         * every real of a value. */
+        json_t *copy = json_deep_copy(v);
+        char *t = json_dumps(copy, flags);
+        json_decref(copy);
+        int reals = 0;
+        const char *key;
+        json_t *m;
+        size_t i;
+        if (json_is_array(v)) {
+            json_array_foreach(v, i, m) reals |= json_is_real(m) || json_is_array(m) ||
+                                                 json_is_object(m);
+        } else {
+            json_object_foreach(v, key, m) reals |= json_is_real(m) || json_is_array(m) ||
+                                                    json_is_object(m);
+        }
+        if (!reals)
+            return t;
+        free(t);
+        size_t cap = 64, len = 0;
+        char *out = malloc(cap);
+        int first = 1;
+#define ADD(str, n)                                                                                \
+    do {                                                                                           \
+        while (len + (n) + 1 > cap)                                                                \
+            out = realloc(out, cap *= 2);                                                          \
+        memcpy(out + len, (str), (n));                                                             \
+        len += (n);                                                                                \
+    } while (0)
+        ADD(json_is_array(v) ? "[" : "{", 1);
+        if (json_is_array(v)) {
+            json_array_foreach(v, i, m)
+            {
+                if (!first)
+                    ADD(",", 1);
+                first = 0;
+                char *mt = expected(m);
+                ADD(mt, strlen(mt));
+                free(mt);
+            }
+        } else {
+            json_object_foreach(v, key, m)
+            {
+                if (!first)
+                    ADD(",", 1);
+                first = 0;
+                json_t *k = json_string(key);
+                char *kt = json_dumps(k, flags);
+                json_decref(k);
+                ADD(kt, strlen(kt));
+                ADD(":", 1);
+                free(kt);
+                char *mt = expected(m);
+                ADD(mt, strlen(mt));
+                free(mt);
+            }
+        }
+        ADD(json_is_array(v) ? "]" : "}", 1);
+#undef ADD
+        out[len] = '\0';
+        return out;
+    }
+    return json_dumps(v, flags);
+}
+
 static void same_value(json_t *v)
 {
-    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *want = expected(v);
     size_t len = 0;
     char *got = jsonout_dump(v, &len);
     assert_non_null(want);
@@ -61,7 +149,44 @@ static void test_records(void **state)
     same_as_jansson("\"\\u2028\\u2029 separators\"");
 }
 
-/* Reals as jansson writes them: a confidence on every identity link. */
+/* Reals as people write them: a confidence on every identity link is 0.9,
+ * not 0.90000000000000002, and every text reads back as the same double. */
+static void test_short_reals(void **state)
+{
+    (void)state;
+    static const struct {
+        double d;
+        const char *text;
+    } cases[] = {{0.9, "0.9"},
+                 {0.95, "0.95"},
+                 {0.6, "0.6"},
+                 {0.1, "0.1"},
+                 {1.0, "1.0"},
+                 {-0.0, "-0.0"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {1.0 / 3.0, "0.3333333333333333"},
+                 {2.0 / 3.0, "0.6666666666666666"},
+                 {1e22, "1e22"},
+                 {1e-7, "1e-7"},
+                 {123456789012345678.0, "1.2345678901234568e17"},
+                 {5e-324, "4.94065645841247e-324"}, /* subnormal: 15 digits read back */
+                 {12345.678, "12345.678"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = json_pack("{s:f}", "confidence", cases[i].d);
+        size_t len;
+        char *got = jsonout_dump(v, &len);
+        char want[80];
+        snprintf(want, sizeof want, "{\"confidence\":%s}", cases[i].text);
+        assert_string_equal(got, want);
+        free(got);
+        got = jsonout_text(v);
+        assert_string_equal(got, want);
+        free(got);
+        json_decref(v);
+    }
+}
+
+/* Every real: the shortest text that reads back, in jansson's form. */
 static void test_reals(void **state)
 {
     (void)state;
@@ -198,6 +323,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_records),
                                        cmocka_unit_test(test_reals),
+                                       cmocka_unit_test(test_short_reals),
                                        cmocka_unit_test(test_strings),
                                        cmocka_unit_test(test_depth_limit),
                                        cmocka_unit_test(test_nul_refused)};
