@@ -225,13 +225,34 @@ static void get_contact(struct contacts_api *ca, struct http_req *req, const cha
     respond_json(req, 200, c);
 }
 
+/* In a query '+' stands for a space (form encoding), so the handle typed as
+ * ?handle=phone:+905321234567 arrives as "phone: 905321234567", which would
+ * be read as a national number (another number with a default_country, or
+ * refused without one).  No phone number starts with a space that means
+ * anything: a phone value that starts with one before a digit is read as
+ * the '+' it was typed as.  Elsewhere (email:ayse+tag@...) the space is
+ * refused, and the 400 says to write '+' as %2B. */
+static void plus_as_typed(char *h)
+{
+    if (strncmp(h, "phone: ", 7) == 0 && h[7] >= '0' && h[7] <= '9')
+        h[6] = '+';
+}
+
 static void find_by_handle(struct contacts_api *ca, struct http_req *req)
 {
     char *raw = form_get(req->pub.query, strlen(req->pub.query), "handle");
     char *country = form_get(req->pub.query, strlen(req->pub.query), "default_country");
-    char handle[512];
+    char handle[512], msg[400];
     const char *why = "missing ?handle=scheme:value";
+    if (raw)
+        plus_as_typed(raw);
     int rc = raw ? handle_normalize(raw, country, handle, sizeof handle, &why) : -EINVAL;
+    if (rc < 0 && raw && strchr(raw, ' ') && strchr(req->pub.query, '+')) {
+        snprintf(msg, sizeof msg,
+                 "%s; a '+' in a query is a space: write it as %%2B (handle=email:a%%2Bb@...)",
+                 why);
+        why = msg;
+    }
     free(raw);
     free(country);
     if (rc < 0) {

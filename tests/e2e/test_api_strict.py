@@ -212,3 +212,40 @@ def _provenances(o):
         for v in o:
             out.extend(_provenances(v))
     return out
+
+
+def test_plus_in_a_handle_query(kanald):
+    """In a query '+' is a space.  ?handle=phone:+905321234567 as users type
+    it finds the contact of +905321234567, with or without default_country
+    (before, it was refused as a national number without one, and read as
+    another country's number with one); %2B works as well.  Where a '+'
+    cannot be told from a space (an e-mail address), the 400 says to write
+    it as %2B."""
+    k = kanald
+    for ext, h in (("plus-1", "phone:+905321234567"), ("plus-2", "email:ayse+crm@example.com")):
+        status, _, body = k.post_hook(message(ext, handle=h))
+        assert status == 200, body
+    status, phone_contact = k.api("/v1/contacts?handle=phone:%2B905321234567")
+    assert status == 200
+    cid = phone_contact["id"]
+    as_typed = [
+        "phone:+905321234567",
+        "phone:+905321234567&default_country=TR",
+        "phone:+905321234567&default_country=US",
+        "phone:+90+532+123+45+67",                # '+90 532 123 45 67', spaces as '+'
+        "phone:+90%20532%20123%2045%2067",
+        "phone:%2B905321234567&default_country=DE",
+    ]
+    for q in as_typed:
+        status, c = k.api(f"/v1/contacts?handle={q}")
+        assert status == 200 and c["id"] == cid, (q, status, c)
+    # A national number is still one, and a typo is still refused.
+    status, c = k.api("/v1/contacts?handle=phone:0532+123+45+67&default_country=TR")
+    assert status == 200 and c["id"] == cid, c
+    assert k.api("/v1/contacts?handle=phone:+90532abc")[0] == 400
+    # An e-mail address with a '+': the space it decodes to is refused with
+    # the way to write it; %2B finds the contact.
+    status, r = k.api("/v1/contacts?handle=email:ayse+crm@example.com")
+    assert status == 400 and "%2B" in r["error"]["message"], r
+    status, c = k.api("/v1/contacts?handle=email:ayse%2Bcrm@example.com")
+    assert status == 200 and c["id"] != cid, c
