@@ -96,6 +96,27 @@ def test_to_is_validated_when_queued(make_kanald):
             q.json()["to"] == "phone:0532 123 45 67" for q in fake.requests)
 
 
+def test_to_on_a_channel_is_a_handle_or_its_address(make_kanald):
+    """On an sms source a bare phone number in any form people write it is
+    taken (the channel's address); what is no phone number and no handle is
+    refused with a 400 naming `to` and the channel."""
+    from fakes import FakeProvider
+    from test_sms import sms_source, twilio_created
+    with FakeProvider(default=twilio_created("SMok")) as fake:
+        k = make_kanald(sources=sms_source(fake.url), plugins=("sms",)).start()
+        for to in ("+905321234567", "+90 532 123 45 67", "0532 123 45 67", "05321234567",
+                   "phone:+905321234567"):
+            status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                              body={"source": "sms-main", "to": to, "text": "Merhaba"})
+            assert status == 202, (to, r)
+        for to in ("ayse@example.com", "12", "0532 ABC", "+90532123456789012"):
+            status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                              body={"source": "sms-main", "to": to, "text": "Merhaba"})
+            assert status == 400, (to, r)
+            msg = r["error"]["message"]
+            assert msg.startswith("'to' ") and "sms" in msg, (to, msg)
+
+
 def test_reused_idempotency_key_with_another_body_is_a_conflict(make_kanald):
     """A repeat of the same request under its key is the first message (202,
     duplicate); the same key with any field changed is 409
