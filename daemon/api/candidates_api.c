@@ -20,6 +20,7 @@
 #include "contacts_api.h"
 #include "form.h"
 #include "http.h"
+#include "jsonout.h"
 #include "log.h"
 #include "route_params.h"
 #include "store.h"
@@ -36,7 +37,7 @@ struct cand_op {
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
     json_decref(o);
@@ -205,12 +206,11 @@ static void list_candidates(struct contacts_api *ca, struct http_req *req)
 {
     size_t qlen = strlen(req->pub.query);
     char *after = form_get(req->pub.query, qlen, "after");
-    char *limit_s = form_get(req->pub.query, qlen, "limit");
-    long limit = limit_s ? strtol(limit_s, NULL, 10) : 100;
-    free(limit_s);
-    if (limit < 1 || limit > 1000) {
+    unsigned limit;
+    const char *why;
+    if (query_limit(req->pub.query, &limit, &why) < 0) {
         free(after);
-        http_respond_error(req, 400, "bad_request", "limit must be between 1 and 1000");
+        http_respond_error(req, 400, "bad_request", why);
         return;
     }
     MDB_txn *txn;

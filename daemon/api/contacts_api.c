@@ -17,6 +17,7 @@
 #include "form.h"
 #include "handle.h"
 #include "http.h"
+#include "jsonout.h"
 #include "log.h"
 #include "route_params.h"
 #include "store.h"
@@ -25,7 +26,7 @@
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
     json_decref(o);
@@ -225,13 +226,34 @@ static void get_contact(struct contacts_api *ca, struct http_req *req, const cha
     respond_json(req, 200, c);
 }
 
+/* In a query '+' stands for a space (form encoding), so the handle typed as
+ * ?handle=phone:+905321234567 arrives as "phone: 905321234567", which would
+ * be read as a national number (another number with a default_country, or
+ * refused without one).  No phone number starts with a space that means
+ * anything: a phone value that starts with one before a digit is read as
+ * the '+' it was typed as.  Elsewhere (email:ayse+tag@...) the space is
+ * refused, and the 400 says to write '+' as %2B. */
+static void plus_as_typed(char *h)
+{
+    if (strncmp(h, "phone: ", 7) == 0 && h[7] >= '0' && h[7] <= '9')
+        h[6] = '+';
+}
+
 static void find_by_handle(struct contacts_api *ca, struct http_req *req)
 {
     char *raw = form_get(req->pub.query, strlen(req->pub.query), "handle");
     char *country = form_get(req->pub.query, strlen(req->pub.query), "default_country");
-    char handle[512];
+    char handle[512], msg[400];
     const char *why = "missing ?handle=scheme:value";
+    if (raw)
+        plus_as_typed(raw);
     int rc = raw ? handle_normalize(raw, country, handle, sizeof handle, &why) : -EINVAL;
+    if (rc < 0 && raw && strchr(raw, ' ') && strchr(req->pub.query, '+')) {
+        snprintf(msg, sizeof msg,
+                 "%s; a '+' in a query is a space: write it as %%2B (handle=email:a%%2Bb@...)",
+                 why);
+        why = msg;
+    }
     free(raw);
     free(country);
     if (rc < 0) {
@@ -354,13 +376,12 @@ static void get_timeline(struct contacts_api *ca, struct http_req *req, const ch
 {
     size_t qlen = strlen(req->pub.query);
     char *after_s = form_get(req->pub.query, qlen, "after");
-    char *limit_s = form_get(req->pub.query, qlen, "limit");
     uint64_t after = after_s ? strtoull(after_s, NULL, 10) : 0;
-    long limit = limit_s ? strtol(limit_s, NULL, 10) : 100;
     free(after_s);
-    free(limit_s);
-    if (limit < 1 || limit > 1000) {
-        http_respond_error(req, 400, "bad_request", "limit must be between 1 and 1000");
+    unsigned limit;
+    const char *why;
+    if (query_limit(req->pub.query, &limit, &why) < 0) {
+        http_respond_error(req, 400, "bad_request", why);
         return;
     }
     MDB_txn *txn;

@@ -30,6 +30,7 @@
 #include "erase.h"
 #include "handle.h"
 #include "http.h"
+#include "jsonout.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
@@ -137,7 +138,7 @@ static int erase_record(struct store *st, MDB_txn *txn, uint64_t seq, json_t *id
     }
     scrub_parties(rec, "to", handles, cid);
     scrub_parties(rec, "mentions", handles, cid);
-    char *text = json_dumps(rec, JSON_COMPACT);
+    char *text = jsonout_text(rec);
     MDB_val nv = {strlen(text), text};
     rc = mdb_put(txn, st->log, &k, &nv, 0);
     free(text);
@@ -270,7 +271,7 @@ static int scrub_messages(struct store *st, MDB_txn *txn, json_t *handles, json_
                 break;
             json_array_append(cancelled, json_object_get(m, "id"));
         }
-        char *text = json_dumps(m, JSON_COMPACT);
+        char *text = jsonout_text(m);
         const char *id = json_string_value(json_object_get(m, "id"));
         MDB_val mk = {strlen(id), (void *)id}, mv = {strlen(text), text};
         rc = mdb_put(txn, st->messages, &mk, &mv, 0);
@@ -409,7 +410,7 @@ static void erase_done(struct write_item *it)
             json_array_foreach(op->cancelled, i, m)
                 outbox_forget(*op->ca->outbox, json_string_value(m));
         }
-        char *text = json_dumps(op->answer, JSON_COMPACT);
+        char *text = jsonout_text(op->answer);
         http_respond(op->req, op->status, "application/json", text, strlen(text));
         free(text);
     }

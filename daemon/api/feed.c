@@ -14,12 +14,12 @@
 #include "error.h"
 #include "form.h"
 #include "http.h"
+#include "jsonout.h"
 #include "log.h"
+#include "route_params.h"
 #include "store.h"
 #include "util.h"
 
-#define FEED_DEFAULT_LIMIT 100
-#define FEED_MAX_LIMIT 1000
 #define FEED_MAX_WAIT_S 60
 /* A filtered page scans at most this many records before answering. */
 #define FEED_SCAN_MAX 100000
@@ -80,7 +80,6 @@ static int parse_u64(const char *s, uint64_t *out)
 static int parse_query(const char *qs, struct feed_query *q, const char **why)
 {
     memset(q, 0, sizeof *q);
-    q->limit = FEED_DEFAULT_LIMIT;
     size_t len = strlen(qs);
     char *v;
     uint64_t n;
@@ -92,15 +91,8 @@ static int parse_query(const char *qs, struct feed_query *q, const char **why)
             return r;
         }
     }
-    if ((v = form_get(qs, len, "limit"))) {
-        int r = parse_u64(v, &n);
-        free(v);
-        if (r || n < 1 || n > FEED_MAX_LIMIT) {
-            *why = "limit must be between 1 and 1000";
-            return -EINVAL;
-        }
-        q->limit = (unsigned)n;
-    }
+    if (query_limit(qs, &q->limit, why) < 0)
+        return -EINVAL;
     if ((v = form_get(qs, len, "wait"))) {
         int r = parse_u64(v, &n);
         free(v);
@@ -222,7 +214,7 @@ static void answer_ahead(struct feed *f, struct http_req *req, uint64_t after, u
              (unsigned long long)after, (unsigned long long)last);
     json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I}}", "error", "code", "cursor_ahead", "message", msg,
                           "store_id", f->store->store_id, "last_seq", (json_int_t)last);
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, 409, "application/json", text, strlen(text));
     free(text);
     json_decref(o);

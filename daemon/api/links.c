@@ -20,6 +20,7 @@
 #include "contacts.h"
 #include "crypto.h"
 #include "http.h"
+#include "jsonout.h"
 #include "links.h"
 #include "log.h"
 #include "store.h"
@@ -30,7 +31,7 @@
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
     json_decref(o);
@@ -59,7 +60,7 @@ struct link_op {
 static int apply_link(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct link_op *op = it->arg;
-    char *text = json_dumps(op->link, JSON_COMPACT);
+    char *text = jsonout_text(op->link);
     MDB_val k = {strlen(op->token), op->token}, v = {strlen(text), text};
     int rc = mdb_put(txn, st->links, &k, &v, MDB_NOOVERWRITE);
     free(text);

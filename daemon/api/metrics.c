@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "jsonout.h"
 #include "links.h"
 #include "outbox.h"
 #include "source.h"
@@ -348,7 +349,7 @@ void sources_handle(struct metrics *m, struct http_req *req)
         json_array_append_new(list, o);
     }
     json_t *body = json_pack("{s:o}", "sources", list);
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = jsonout_text(body);
     http_respond(req, 200, "application/json", text, strlen(text));
     free(text);
     json_decref(body);

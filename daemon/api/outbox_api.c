@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "jsonout.h"
 #include "links.h"
 #include "outbox_int.h"
 #include "store.h"
@@ -28,8 +29,32 @@ struct enqueue {
     char *idem_key;
     char *existing; /* id of the first message with this idempotency key */
     char *existing_status;
+    int conflict; /* the first message with this key was another request */
     char *id;
 };
+
+/* Whether the stored message m was queued by the same request as body: the
+ * fields a client sends, a null the same as an absent one.  A message whose
+ * recipient was erased cannot be compared any more and counts as the same,
+ * as every repeat did before: its repeat sends nothing either way. */
+static int same_request(json_t *m, json_t *body)
+{
+    static const char *const fields[] = {"source",   "to",       "text",
+                                         "reply_to", "campaign", "template"};
+    const char *to = json_string_value(json_object_get(m, "to"));
+    if (to && !strcmp(to, "erased"))
+        return 1;
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        json_t *a = json_object_get(m, fields[i]), *b = json_object_get(body, fields[i]);
+        if (json_is_null(a))
+            a = NULL;
+        if (json_is_null(b))
+            b = NULL;
+        if ((a || b) && !(a && b && json_equal(a, b)))
+            return 0;
+    }
+    return 1;
+}
 
 static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
 {
@@ -40,6 +65,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
     free(e->existing_status);
     free(e->id);
     e->existing = e->existing_status = e->id = NULL;
+    e->conflict = 0;
     if (e->idem_key) {
         MDB_val k = {strlen(e->idem_key), e->idem_key}, v;
         rc = mdb_get(txn, st->msgkeys, &k, &v);
@@ -51,6 +77,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
             if (mdb_get(txn, st->messages, &mk, &mv) == 0) {
                 json_t *o = json_loadb(mv.mv_data, mv.mv_size, 0, NULL);
                 e->existing_status = outbox__opt_dup(o, "status");
+                e->conflict = o && !same_request(o, e->msg);
                 json_decref(o);
             }
             return 0;
@@ -75,7 +102,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
     e->id = xstrdup(id);
     json_object_set_new(e->msg, "id", json_string(id));
     json_object_set_new(e->msg, "num", json_integer((json_int_t)num));
-    char *text = json_dumps(e->msg, JSON_COMPACT);
+    char *text = jsonout_text(e->msg);
     MDB_val ik = {strlen(id), id}, iv = {strlen(text), text};
     rc = mdb_put(txn, st->messages, &ik, &iv, MDB_NOOVERWRITE);
     free(text);
@@ -94,7 +121,7 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
     json_decref(o);
@@ -107,6 +134,17 @@ static void enqueue_done(struct write_item *it)
     if (it->status) {
         http_req_add_header(e->req, "Retry-After", "5");
         http_respond_error(e->req, 503, "store_unavailable", "the store cannot commit now");
+    } else if (e->existing && e->conflict) {
+        /* A key names one message: a different body under it is a client's
+         * bug (a reused key), not a repeat to answer as the first. */
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "idempotency_key was used for message %s with a different body; a new message "
+                 "needs a new key",
+                 e->existing);
+        respond_json(e->req, 409,
+                     json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "idempotency_conflict",
+                               "message", msg, "id", e->existing));
     } else if (e->existing) {
         respond_json(e->req, 202,
                      json_pack("{s:s,s:s,s:b}", "id", e->existing, "status",
@@ -211,6 +249,21 @@ void outbox_handle_post(struct outbox *ob, struct http_req *req)
     }
     if (!os.can_send) {
         http_respond_error(req, 422, "cannot_send", "this source's plugin cannot send messages");
+        json_decref(body);
+        return;
+    }
+    /* A `to` of which no handle can be made would only fail at send time
+     * (consent_unknown): refuse it now, while the CRM is listening. */
+    const char *to = json_string_value(json_object_get(body, "to"));
+    char handle[640];
+    const char *why = NULL;
+    int r = outbox__recipient_handle(to, os.channel, os.default_country, os.page_id, handle,
+                                     sizeof handle, &why);
+    if (r < 0) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "'to' is neither a handle nor an address of the %s channel: %s",
+                 os.channel, why ? why : "too long");
+        http_respond_error(req, 400, "bad_request", msg);
         json_decref(body);
         return;
     }

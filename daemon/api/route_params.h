@@ -22,4 +22,15 @@ struct route_params {
 /* The value of the parameter name, or "" when the pattern has none. */
 const char *route_param(const struct route_params *p, const char *name);
 
+/* Every paged list (the feed, a contact's timeline and export, the merge
+ * candidates) takes ?limit= the same way: absent is QUERY_LIMIT_DEFAULT; a
+ * whole number from 1 to QUERY_LIMIT_MAX, nothing else, is taken. */
+#define QUERY_LIMIT_DEFAULT 100
+#define QUERY_LIMIT_MAX 1000
+#define QUERY_LIMIT_WHY "limit must be a whole number from 1 to 1000 (the maximum)"
+
+/* The limit of the query string qs in *out: 0, or -EINVAL with *why (the
+ * 400's message, which says the maximum). */
+int query_limit(const char *qs, unsigned *out, const char **why);
+
 #endif

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "feed.h"
 #include "http.h"
+#include "jsonout.h"
 #include "linkhit.h"
 #include "links.h"
 #include "log.h"
@@ -30,7 +31,7 @@
 
 static void respond_json(struct http_req *req, int status, json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     http_respond(req, status, "application/json", text, strlen(text));
     free(text);
     json_decref(o);

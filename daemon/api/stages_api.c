@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "jsonout.h"
 #include "log.h"
 #include "source.h"
 #include "stages.h"
@@ -79,7 +80,7 @@ void stages_sinks_handle(struct source_set *set, struct http_req *req)
         json_array_append_new(list, o);
     }
     json_t *root = json_pack("{s:o}", "sinks", list);
-    char *text = json_dumps(root, JSON_COMPACT);
+    char *text = jsonout_text(root);
     http_respond(req, 200, "application/json", text, strlen(text));
     free(text);
     json_decref(root);

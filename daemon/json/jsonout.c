@@ -119,13 +119,22 @@ static void put_string(struct out *o, const char *s, size_t n)
     put_char(o, '"');
 }
 
-/* A real's text as jansson writes it: %.17g, a ".0" when that looks like
- * an integer, no '+' and no leading zeros in the exponent; n on success. */
+/* A real's shortest text that reads back as the same double: 0.9, not
+ * jansson's %.17g 0.90000000000000002.  Every decimal of up to 15 digits
+ * survives a double (DBL_DIG), so %.15g is the shortest when it reads back,
+ * else %.16g, else %.17g, which always does.  Then jansson's form: a ".0"
+ * when that looks like an integer, no '+' and no leading zeros in the
+ * exponent; n on success. */
 static int real_text(double d, char *num, size_t size)
 {
-    int n = snprintf(num, size, "%.17g", d);
-    if (n < 0 || (size_t)n >= size - 3)
-        return -1;
+    int n = -1;
+    for (int digits = 15; digits <= 17; digits++) {
+        n = snprintf(num, size, "%.*g", digits, d);
+        if (n < 0 || (size_t)n >= size - 3)
+            return -1;
+        if (strtod(num, NULL) == d)
+            break;
+    }
     if (!strchr(num, '.') && !strchr(num, 'e')) {
         memcpy(num + n, ".0", 3);
         n += 2;
@@ -146,9 +155,9 @@ static int real_text(double d, char *num, size_t size)
 }
 
 /* Identity provenance puts a confidence on every link, and there are only
- * a few of them (0.9, 0.95, 1.0, ...), while snprintf's %.17g costs some
- * 2,500 instructions a value: each thread remembers the text of the last
- * reals it wrote. */
+ * a few of them (0.9, 0.95, 1.0, ...), while snprintf's %.15g (and the
+ * strtod that checks it) costs some thousands of instructions a value: each
+ * thread remembers the text of the last reals it wrote. */
 #define REAL_CACHE 8
 
 static void put_real(struct out *o, double d)
@@ -255,4 +264,13 @@ char *jsonout_dump(const json_t *v, size_t *len)
     o.p[o.len] = '\0';
     *len = o.len;
     return o.p;
+}
+
+char *jsonout_text(const json_t *v)
+{
+    size_t len;
+    char *text = jsonout_dump(v, &len);
+    if (!text && errno == EINVAL)
+        text = json_dumps(v, JSON_COMPACT);
+    return text;
 }

@@ -22,6 +22,7 @@
 #include "crypto.h"
 #include "error.h"
 #include "handle.h"
+#include "jsonout.h"
 #include "log.h"
 #include "outbox_int.h"
 #include "record.h"
@@ -154,7 +155,7 @@ static int update_message(struct write_item *it, struct store *st, MDB_txn *txn)
         json_object_set_new(o, "provider_id", json_string(w->provider_id));
     if (it->nrecs && it->seqs)
         json_object_set_new(o, "seq", json_integer((json_int_t)it->seqs[0]));
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = jsonout_text(o);
     json_decref(o);
     MDB_val nv = {strlen(text), text};
     rc = mdb_put(txn, st->messages, &k, &nv, 0);
@@ -457,8 +458,8 @@ static void schedule_pass(struct outbox *ob);
  * facebook; those are looked up as the handle the channel records them
  * under.  1 when the message has no recipient person (a public X post), 0
  * with the handle in out, or KANAL_EHANDLE with *why. */
-static int recipient_handle(const char *to, const char *channel, const char *default_country,
-                            const char *page_id, char *out, size_t out_len, const char **why)
+int outbox__recipient_handle(const char *to, const char *channel, const char *default_country,
+                             const char *page_id, char *out, size_t out_len, const char **why)
 {
     if (strcmp(channel, "twitter") == 0 && (!strcmp(to, "public") || !strcmp(to, "x:public")))
         return 1;
@@ -493,7 +494,8 @@ enum outbox_consent outbox__consent(struct outbox *ob, const char *to, const cha
 {
     char handle[512];
     *why = NULL;
-    int r = recipient_handle(to, channel, default_country, page_id, handle, sizeof handle, why);
+    int r = outbox__recipient_handle(to, channel, default_country, page_id, handle, sizeof handle,
+                                     why);
     if (r == 1)
         return CONSENT_GIVEN; /* nobody in particular: no consent applies */
     if (r < 0) {

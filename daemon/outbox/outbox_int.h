@@ -67,6 +67,12 @@ enum outbox_consent {
 enum outbox_consent outbox__consent(struct outbox *ob, const char *to, const char *channel,
                                     const char *default_country, const char *page_id,
                                     const char **why);
+/* The handle `to` is filed under on `channel` (a handle, or the channel's
+ * address for a person): 0 with it in out, 1 when the message has no
+ * recipient person (a public X post), KANAL_EHANDLE with *why, or -ENOBUFS.
+ * POST /v1/messages refuses a `to` of which it can make none. */
+int outbox__recipient_handle(const char *to, const char *channel, const char *default_country,
+                             const char *page_id, char *out, size_t out_len, const char **why);
 /* Hand due messages to their plugins; arm the timer for the next. */
 void outbox__schedule(struct outbox *ob);
 

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The record serializer writes exactly what json_dumps(JSON_COMPACT) does,
- * for every value a record may hold; it refuses what no reader of kanal's
- * would take back: nesting deeper than KANAL_MAX_DEPTH, a NUL in a string. */
+ * for every value a record may hold, but for reals, which it writes in the
+ * fewest digits that read back as the same double; it refuses what no
+ * reader of kanal's would take back: nesting deeper than KANAL_MAX_DEPTH, a
+ * NUL in a string. */
 #include "unit.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -13,9 +17,73 @@
 
 #include "jsonout.h"
 
+/* What jsonout writes for v: jansson's text, but each real in the fewest
+ * digits (15, 16 or 17) that read back as the same double (jansson writes
+ * %.17g: 0.90000000000000002).  jansson has one precision for all the reals
+ * of a value, so arrays and objects are composed from their members. */
+static void expect(FILE *f, json_t *v)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    const char *key;
+    json_t *m;
+    size_t i;
+    char *t = NULL;
+    switch (json_typeof(v)) {
+    case JSON_ARRAY:
+        fputc('[', f);
+        json_array_foreach(v, i, m)
+        {
+            fputs(i ? "," : "", f);
+            expect(f, m);
+        }
+        fputc(']', f);
+        return;
+    case JSON_OBJECT:
+        fputc('{', f);
+        i = 0;
+        json_object_foreach(v, key, m)
+        {
+            json_t *k = json_string(key);
+            t = json_dumps(k, flags);
+            fprintf(f, "%s%s:", i++ ? "," : "", t);
+            free(t);
+            json_decref(k);
+            expect(f, m);
+        }
+        fputc('}', f);
+        return;
+    case JSON_REAL:
+        for (int digits = 15; digits <= 17; digits++) {
+            t = json_dumps(v, flags | JSON_REAL_PRECISION(digits));
+            json_t *back = json_loads(t, JSON_DECODE_ANY, NULL);
+            int same = json_number_value(back) == json_real_value(v);
+            json_decref(back);
+            if (same || digits == 17)
+                break;
+            free(t);
+        }
+        break;
+    default:
+        t = json_dumps(v, flags);
+    }
+    fputs(t, f);
+    free(t);
+}
+
+static char *expected(json_t *v)
+{
+    char *text = NULL;
+    size_t size;
+    FILE *f = open_memstream(&text, &size);
+    assert_non_null(f);
+    expect(f, v);
+    fclose(f);
+    return text;
+}
+
 static void same_value(json_t *v)
 {
-    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *want = expected(v);
     size_t len = 0;
     char *got = jsonout_dump(v, &len);
     assert_non_null(want);
@@ -62,7 +130,44 @@ static void test_records(void **state)
     same_as_jansson("\"\\u2028\\u2029 separators\"");
 }
 
-/* Reals as jansson writes them: a confidence on every identity link. */
+/* Reals as people write them: a confidence on every identity link is 0.9,
+ * not 0.90000000000000002, and every text reads back as the same double. */
+static void test_short_reals(void **state)
+{
+    (void)state;
+    static const struct {
+        double d;
+        const char *text;
+    } cases[] = {{0.9, "0.9"},
+                 {0.95, "0.95"},
+                 {0.6, "0.6"},
+                 {0.1, "0.1"},
+                 {1.0, "1.0"},
+                 {-0.0, "-0.0"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {1.0 / 3.0, "0.3333333333333333"},
+                 {2.0 / 3.0, "0.6666666666666666"},
+                 {1e22, "1e22"},
+                 {1e-7, "1e-7"},
+                 {123456789012345678.0, "1.2345678901234568e17"},
+                 {5e-324, "4.94065645841247e-324"}, /* subnormal: 15 digits read back */
+                 {12345.678, "12345.678"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = json_pack("{s:f}", "confidence", cases[i].d);
+        size_t len;
+        char *got = jsonout_dump(v, &len);
+        char want[80];
+        snprintf(want, sizeof want, "{\"confidence\":%s}", cases[i].text);
+        assert_string_equal(got, want);
+        free(got);
+        got = jsonout_text(v);
+        assert_string_equal(got, want);
+        free(got);
+        json_decref(v);
+    }
+}
+
+/* Every real: the shortest text that reads back, in jansson's form. */
 static void test_reals(void **state)
 {
     (void)state;
@@ -199,6 +304,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_records),
                                        cmocka_unit_test(test_reals),
+                                       cmocka_unit_test(test_short_reals),
                                        cmocka_unit_test(test_strings),
                                        cmocka_unit_test(test_depth_limit),
                                        cmocka_unit_test(test_nul_refused)};
