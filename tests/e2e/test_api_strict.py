@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTTP API is as strict as the config: a value it cannot take is
 refused with a 400 that names the field and says what would be taken, never
 read as something else.  `limit` on every paged list, `to` of a queued

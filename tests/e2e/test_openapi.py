@@ -388,6 +388,10 @@ def test_feed_messages_and_records_answer_as_documented(served):
     q, _ = c.answer(k, "POST", "/v1/messages", "/v1/messages", 202, WRITE_TOKEN, send)
     dup, _ = c.answer(k, "POST", "/v1/messages", "/v1/messages", 202, WRITE_TOKEN, send)
     assert dup["id"] == q["id"] and dup["duplicate"] is True
+    conflict, _ = c.answer(k, "POST", "/v1/messages", "/v1/messages", 409, WRITE_TOKEN,
+                           {**send, "text": "another text"})
+    assert conflict["error"] == {"code": "idempotency_conflict", "id": q["id"],
+                                 "message": conflict["error"]["message"]}
     c.answer(k, "POST", "/v1/messages", "/v1/messages", 400, WRITE_TOKEN, {"source": "hooks"})
     c.answer(k, "POST", "/v1/messages", "/v1/messages", 422, WRITE_TOKEN,
              {**send, "source": "nope", "idempotency_key": "k-2"})
