@@ -3,6 +3,7 @@
 #define KANAL_JSONOUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -12,5 +13,24 @@
  * than KANAL_MAX_DEPTH (the value itself is level 1, as jsonin counts) or
  * a string with a NUL in it, which no JSON reader of kanal's takes back. */
 char *jsonout_dump(const json_t *v, size_t *len);
+
+/* Writing a document of a fixed shape piece by piece, without a json_t:
+ * the same bytes jsonout_dump writes for the same values.  Identity builds
+ * a new contact this way for every record that names someone new.  Start
+ * from a zeroed struct; a failure sticks and jsonout_finish reports it. */
+struct jsonout {
+    char *p;
+    size_t len, cap;
+    int failed;
+    int oom; /* failed for want of memory, not for the value */
+};
+
+void jsonout_text(struct jsonout *o, const char *s, size_t n);   /* as is */
+void jsonout_string(struct jsonout *o, const char *s, size_t n); /* quoted */
+void jsonout_uint(struct jsonout *o, uint64_t v);
+void jsonout_real(struct jsonout *o, double d);
+/* The text written (malloc'ed, NUL-terminated, *len set) and o reset, or
+ * NULL with errno ENOMEM or EINVAL (a NUL in a string) and o freed. */
+char *jsonout_finish(struct jsonout *o, size_t *len);
 
 #endif
