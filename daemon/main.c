@@ -58,11 +58,9 @@ struct daemon {
     struct metrics *metrics;
     uv_timer_t drain_timer;
     int http_closed;
-    uv_timer_t reader_check, map_release, watchdog, shutdown_timer, health_timer;
+    uv_timer_t reader_check, watchdog, shutdown_timer, health_timer;
     uint64_t watchdog_usec;
     int stopping;
-    int map_release_failed;
-    unsigned map_release_ms; /* the wait before the next release */
     int exit_code;
     int64_t started_ms;
     struct links *links; /* main.c's links context: /metrics shows its counters (links.h) */
@@ -228,7 +226,6 @@ static void finish_shutdown(struct daemon *d)
     d->transfers = NULL;
     close_timer(&d->shutdown_timer);
     close_timer(&d->reader_check);
-    close_timer(&d->map_release);
     close_timer(&d->health_timer);
     close_timer(&d->watchdog);
     signals_close(&d->signals);
@@ -286,39 +283,6 @@ static void on_reader_check(uv_timer_t *t)
     int dead = store_reader_check(&d->store);
     if (dead)
         log_notice("store: cleared %d stale reader slot(s)", dead);
-}
-
-/* Resident file-backed pages of this process (/proc/self/statm's third
- * field: the store's mapped pages, plus the few of the shared libraries). */
-static uint64_t mapped_file_pages(void)
-{
-    unsigned long long size = 0, resident = 0, shared = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    if (fscanf(f, "%llu %llu %llu", &size, &resident, &shared) != 3)
-        shared = 0;
-    fclose(f);
-    return shared;
-}
-
-/* Unmap the store's pages (RSS), as often as that stays cheap. */
-static void on_map_release(uv_timer_t *t)
-{
-    struct daemon *d = t->data;
-    uint64_t mapped = mapped_file_pages();
-    int rc = store_release_map(&d->store);
-    if (rc && !d->map_release_failed) {
-        log_warn("store: cannot release mapped pages: %s (RSS will include the store)",
-                    kanal_strerror(rc));
-        d->map_release_failed = 1;
-    }
-    unsigned wait = store_release_next_ms(d->map_release_ms, mapped);
-    if (wait != d->map_release_ms)
-        log_debug("store: %llu MiB were mapped; next release in %u ms",
-                  (unsigned long long)(mapped >> 8), wait);
-    d->map_release_ms = wait;
-    uv_timer_start(&d->map_release, on_map_release, wait, 0);
 }
 
 static void on_health(uv_timer_t *t)
@@ -665,10 +629,6 @@ int main(int argc, char **argv)
     uv_timer_init(d->loop, &d->reader_check);
     d->reader_check.data = d;
     uv_timer_start(&d->reader_check, on_reader_check, READER_CHECK_MS, READER_CHECK_MS);
-    uv_timer_init(d->loop, &d->map_release);
-    d->map_release.data = d;
-    d->map_release_ms = STORE_RELEASE_MIN_MS;
-    uv_timer_start(&d->map_release, on_map_release, STORE_RELEASE_MIN_MS, 0);
     uv_timer_init(d->loop, &d->health_timer);
     d->health_timer.data = d;
     uv_timer_start(&d->health_timer, on_health, HEALTH_CHECK_MS, HEALTH_CHECK_MS);

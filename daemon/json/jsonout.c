@@ -16,14 +16,7 @@
 
 #include "util.h"
 
-struct out {
-    char *p;
-    size_t len, cap;
-    int failed;
-    int oom; /* failed for want of memory, not for the value */
-};
-
-static void reserve(struct out *o, size_t n)
+static void reserve(struct jsonout *o, size_t n)
 {
     if (o->len + n <= o->cap)
         return;
@@ -39,7 +32,7 @@ static void reserve(struct out *o, size_t n)
     o->cap = cap;
 }
 
-static void put(struct out *o, const char *s, size_t n)
+static void put(struct jsonout *o, const char *s, size_t n)
 {
     reserve(o, n);
     if (o->failed)
@@ -48,7 +41,7 @@ static void put(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
-static inline void put_char(struct out *o, char c)
+static inline void put_char(struct jsonout *o, char c)
 {
     if (o->len < o->cap)
         o->p[o->len++] = c;
@@ -73,7 +66,7 @@ static size_t skip_plain(const char *s, size_t i, size_t n)
     return i;
 }
 
-static void put_string(struct out *o, const char *s, size_t n)
+static void put_string(struct jsonout *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
     reserve(o, n + 2);
@@ -160,7 +153,7 @@ static int real_text(double d, char *num, size_t size)
  * thread remembers the text of the last reals it wrote. */
 #define REAL_CACHE 8
 
-static void put_real(struct out *o, double d)
+static void put_real(struct jsonout *o, double d)
 {
     static _Thread_local struct {
         uint64_t bits;
@@ -188,7 +181,7 @@ static void put_real(struct out *o, double d)
     put(o, num, (size_t)n);
 }
 
-static void put_value(struct out *o, const json_t *v, int depth)
+static void put_value(struct jsonout *o, const json_t *v, int depth)
 {
     char num[64];
     if (depth > KANAL_MAX_DEPTH) { /* jsonin and record checks refuse it before */
@@ -253,7 +246,7 @@ static void put_value(struct out *o, const json_t *v, int depth)
 
 char *jsonout_dump(const json_t *v, size_t *len)
 {
-    struct out o = {0};
+    struct jsonout o = {0};
     put_value(&o, v, 1);
     reserve(&o, 1);
     if (o.failed) {
@@ -273,4 +266,44 @@ char *jsonout_text(const json_t *v)
     if (!text && errno == EINVAL)
         text = json_dumps(v, JSON_COMPACT);
     return text;
+}
+
+/* ---- piece by piece ---- */
+
+void jsonout_raw(struct jsonout *o, const char *s, size_t n)
+{
+    put(o, s, n);
+}
+
+void jsonout_string(struct jsonout *o, const char *s, size_t n)
+{
+    put_string(o, s, n); /* fails on a NUL, as put_value does */
+}
+
+void jsonout_uint(struct jsonout *o, uint64_t v)
+{
+    char num[24], *e = num + sizeof num;
+    char *d = util_u64_dec(e, v);
+    put(o, d, (size_t)(e - d));
+}
+
+void jsonout_real(struct jsonout *o, double d)
+{
+    put_real(o, d);
+}
+
+char *jsonout_finish(struct jsonout *o, size_t *len)
+{
+    reserve(o, 1);
+    if (o->failed) {
+        free(o->p);
+        o->p = NULL;
+        errno = o->oom ? ENOMEM : EINVAL;
+        return NULL;
+    }
+    o->p[o->len] = '\0';
+    *len = o->len;
+    char *p = o->p;
+    *o = (struct jsonout){0};
+    return p;
 }

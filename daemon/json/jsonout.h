@@ -4,6 +4,7 @@
 #define KANAL_JSONOUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -21,5 +22,24 @@ char *jsonout_dump(const json_t *v, size_t *len);
  * value jsonout refuses (no stored one is) falls back to json_dumps; NULL
  * only on out-of-memory. */
 char *jsonout_text(const json_t *v);
+
+/* Writing a document of a fixed shape piece by piece, without a json_t:
+ * the same bytes jsonout_dump writes for the same values.  Identity builds
+ * a new contact this way for every record that names someone new.  Start
+ * from a zeroed struct; a failure sticks and jsonout_finish reports it. */
+struct jsonout {
+    char *p;
+    size_t len, cap;
+    int failed;
+    int oom; /* failed for want of memory, not for the value */
+};
+
+void jsonout_raw(struct jsonout *o, const char *s, size_t n);   /* as is */
+void jsonout_string(struct jsonout *o, const char *s, size_t n); /* quoted */
+void jsonout_uint(struct jsonout *o, uint64_t v);
+void jsonout_real(struct jsonout *o, double d);
+/* The text written (malloc'ed, NUL-terminated, *len set) and o reset, or
+ * NULL with errno ENOMEM or EINVAL (a NUL in a string) and o freed. */
+char *jsonout_finish(struct jsonout *o, size_t *len);
 
 #endif

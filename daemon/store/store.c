@@ -10,10 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -356,7 +354,6 @@ int store_grow(struct store *st)
     pthread_rwlock_wrlock(&st->resize_lock);
     size_t next = st->map_size * 2;
     int rc = mdb_env_set_mapsize(st->env, next);
-    st->map_base = NULL; /* remapped, maybe elsewhere */
     if (rc == 0) {
         log_info("store %s: map grown to %zu MiB", st->path, next >> 20);
         st->map_size = next;
@@ -372,7 +369,6 @@ int store_reopen(struct store *st)
     if (st->env)
         mdb_env_close(st->env);
     st->env = NULL;
-    st->map_base = NULL;
     int rc = env_open(st, err, sizeof err);
     pthread_rwlock_unlock(&st->resize_lock);
     if (rc)
@@ -451,56 +447,6 @@ int store_state_get(struct store *st, const char *source, const char *key, void 
     return rc;
 }
 
-/* The map's address range: the mapping of the data file in
- * /proc/self/maps, found by the file's device and inode.  LMDB does not
- * say where it mapped the file unless asked for a fixed address. */
-static int map_locate(struct store *st)
-{
-    mdb_filehandle_t fd;
-    struct stat sb;
-    if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) < 0)
-        return -EBADF;
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
-        return -errno;
-    char line[512];
-    int rc = -ENOENT;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long start, end, off, ino;
-        unsigned maj, min;
-        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &off, &maj, &min, &ino) != 6)
-            continue;
-        if (ino != (unsigned long)sb.st_ino || maj != major(sb.st_dev) ||
-            min != minor(sb.st_dev) || off != 0)
-            continue;
-        st->map_base = (void *)start;
-        st->map_len = end - start;
-        rc = 0;
-        break;
-    }
-    fclose(f);
-    return rc;
-}
-
-/* Drop this process's mappings of the store's pages.  LMDB reads through
- * the map, so every page a transaction touched stays mapped and counts in
- * kanald's RSS although it is clean and belongs to the kernel's page cache;
- * over days that is the whole store.  After MADV_DONTNEED the pages stay in
- * the page cache and the next read maps them again (a minor fault).  Safe
- * with transactions open in other threads: the map is a read-only shared
- * file mapping, and nothing in it is lost. */
-int store_release_map(struct store *st)
-{
-    pthread_rwlock_rdlock(&st->resize_lock);
-    int rc = st->env ? 0 : -EBADF;
-    if (rc == 0 && !st->map_base)
-        rc = map_locate(st);
-    if (rc == 0 && madvise(st->map_base, st->map_len, MADV_DONTNEED) < 0)
-        rc = -errno;
-    pthread_rwlock_unlock(&st->resize_lock);
-    return rc;
-}
-
 void store_usage(struct store *st, struct store_usage *u)
 {
     *u = (struct store_usage){0};
@@ -521,13 +467,3 @@ void store_usage(struct store *st, struct store_usage *u)
         u->disk_free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
 }
 
-unsigned store_release_next_ms(unsigned wait_ms, uint64_t mapped_pages)
-{
-    if (mapped_pages > STORE_RELEASE_BUDGET_PAGES)
-        wait_ms *= 2;
-    else if (mapped_pages < STORE_RELEASE_BUDGET_PAGES / 4)
-        wait_ms /= 2;
-    if (wait_ms < STORE_RELEASE_MIN_MS)
-        return STORE_RELEASE_MIN_MS;
-    return wait_ms > STORE_RELEASE_MAX_MS ? STORE_RELEASE_MAX_MS : wait_ms;
-}

@@ -29,9 +29,6 @@ struct store {
     char *path;
     enum sync_mode sync;
     size_t map_size;
-    /* Where the map is, for store_release_map; found again after it moves. */
-    void *map_base;
-    size_t map_len;
     /* Growing the map needs every transaction of this process closed:
      * readers hold this shared, the writer takes it exclusively to resize. */
     pthread_rwlock_t resize_lock;
@@ -63,20 +60,6 @@ int store_grow(struct store *st);
 int store_reopen(struct store *st);
 /* Clear stale reader slots of dead processes; returns how many. */
 int store_reader_check(struct store *st);
-int store_release_map(struct store *st);
-/* How long to wait before the next store_release_map, given the wait
- * before (ms) and how many file pages kanald had mapped when it released
- * them: while one wait touches little of the store, releasing every
- * STORE_RELEASE_MIN_MS keeps RSS small cheaply; when the store's working
- * set is so large that a quarter second maps more than
- * STORE_RELEASE_BUDGET_PAGES anyway (identity resolution over many
- * contacts), releasing cannot keep RSS small and only makes kanald fault
- * the same pages back in, so the wait doubles up to STORE_RELEASE_MAX_MS. */
-#define STORE_RELEASE_MIN_MS 250
-#define STORE_RELEASE_MAX_MS 8000
-#define STORE_RELEASE_BUDGET_PAGES 16384 /* 64 MiB of 4 KiB pages */
-unsigned store_release_next_ms(unsigned wait_ms, uint64_t mapped_pages);
-
 uint64_t store_last_seq(struct store *st);
 /* For /metrics: the map's size, the bytes of its pages in use (the data
  * file's high-water mark), and the bytes free on the store's filesystem

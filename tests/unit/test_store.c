@@ -554,70 +554,6 @@ static void test_long_external_id(void **state)
     assert_log_is_1_to(f, 2);
 }
 
-/* kB of the store's data file this process has mapped (smaps Rss). */
-static long mapped_kb(struct fixture *f)
-{
-    char *data = unit_path(f->store_dir, "data.mdb");
-    char *real = realpath(data, NULL);
-    assert_non_null(real);
-    FILE *sm = fopen("/proc/self/smaps", "r");
-    assert_non_null(sm);
-    char line[1024];
-    long total = 0;
-    int inside = 0;
-    size_t rl = strlen(real);
-    while (fgets(line, sizeof line, sm)) {
-        long kb;
-        size_t n = strcspn(line, "\n");
-        line[n] = '\0';
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping's first line */
-            inside = n >= rl && strcmp(line + n - rl, real) == 0;
-        else if (inside && sscanf(line, "Rss: %ld kB", &kb) == 1)
-            total += kb;
-    }
-    fclose(sm);
-    free(real);
-    free(data);
-    return total;
-}
-
-/* Pages read through the map are dropped from the process by
- * store_release_map, also after the map has grown and moved; the records
- * read back the same afterwards. */
-static void test_release_map(void **state)
-{
-    struct fixture *f = *state;
-    open_store(f, 64 << 10);
-    uint64_t expect = 1;
-    for (int round = 0; round < 2; round++) {
-        size_t before = f->st.map_size;
-        for (int b = 0; b < 10; b++) {
-            char ids[200][48];
-            const char *ext[200];
-            for (int r = 0; r < 200; r++) {
-                snprintf(ids[r], sizeof ids[r], "rel-%d-%d-%d", round, b, r);
-                ext[r] = ids[r];
-            }
-            struct write_item *it = item_new(200, ext);
-            commit(f, it, NULL);
-            assert_int_equal(it->seqs[199], expect + 199);
-            expect += 200;
-            items_free(it);
-        }
-        assert_true(f->st.map_size > before); /* grown, so remapped */
-        assert_log_is_1_to(f, expect - 1);    /* reads every page */
-        long kb = mapped_kb(f);
-        if (kb < 64)
-            fail_msg("round %d: only %ld kB of the store mapped after reading it", round, kb);
-        assert_int_equal(store_release_map(&f->st), 0);
-        kb = mapped_kb(f);
-        if (kb > 8)
-            fail_msg("round %d: %ld kB of the store still mapped after the release", round, kb);
-        assert_log_is_1_to(f, expect - 1);
-    }
-}
-
 /* Records the loop thread serialized ahead (wr->text) are stored byte for
  * byte as the writer would have serialized them itself, with identity
  * resolution on (the contact put in) and off. */
@@ -752,27 +688,6 @@ static void test_poll_delivers_before_the_wakeup(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     assert_log_is_1_to(f, 2);
-}
-
-/* Releasing the map backs off while the pages come right back, and returns
- * to its shortest wait once they do not. */
-static void test_release_backs_off(void **state)
-{
-    (void)state;
-    unsigned w = STORE_RELEASE_MIN_MS;
-    assert_int_equal(store_release_next_ms(w, 100), STORE_RELEASE_MIN_MS);
-    unsigned seen[8], n = 0;
-    for (int i = 0; i < 8; i++)
-        seen[n++] = w = store_release_next_ms(w, 50000); /* 200 MB mapped each time */
-    assert_int_equal(seen[0], 2 * STORE_RELEASE_MIN_MS);
-    assert_int_equal(seen[1], 4 * STORE_RELEASE_MIN_MS);
-    assert_int_equal(w, STORE_RELEASE_MAX_MS); /* capped */
-    /* In between: the wait stays. */
-    assert_int_equal(store_release_next_ms(w, STORE_RELEASE_BUDGET_PAGES / 2),
-                     STORE_RELEASE_MAX_MS);
-    for (int i = 0; i < 8; i++)
-        w = store_release_next_ms(w, 10); /* idle or a small working set */
-    assert_int_equal(w, STORE_RELEASE_MIN_MS);
 }
 
 /* The external ids in the log, in order, into ids (each strdup'ed). */
@@ -981,14 +896,12 @@ int main(void)
         T(test_duplicates_counted_once_when_the_map_grows),
         T(test_contacts_survive_map_growth),
         T(test_long_external_id),
-        T(test_release_map),
         T(test_serialized_ahead_is_stored_the_same),
         T(test_poll_delivers_before_the_wakeup),
         T(test_second_open_is_refused_while_locked),
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
         cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_release_backs_off),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
