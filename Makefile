@@ -2,7 +2,8 @@
 #
 #   make            build build/kanald, build/plugins/*.so and the SDK
 #   make run        build, then run kanald in the foreground on conf/dev.conf
-#   make check      every test, then again in an ASan+UBSan build, then the fuzzers
+#   make check      every test, then again in an ASan+UBSan build, then the fuzzers,
+#                   then the Debian package (check-package; needs root)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/README.md)
 #   make layers     check that daemon/'s folders depend on each other downward only
 #   make monitoring-check  promtool checks and unit-tests conf/monitoring/kanal.rules.yml
@@ -311,6 +312,7 @@ check: deps-test monitoring-check man-check
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory fuzz-check
+	$(MAKE) --no-print-directory check-package
 
 check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
