@@ -14,7 +14,11 @@ def multiarch():
 
 
 def make(target, dest: Path, prefix="/usr/local", **extra):
-    args = [f"{k}={v}" for k, v in extra.items()]
+    # Install the build under test as it was built: the sanitizer build's
+    # objects link only with the sanitizer (the new PREFIX rebuilds main.o).
+    sanitized = "libasan" in subprocess.run(["ldd", str(BUILD / "libkanal.so.1")],
+                                            capture_output=True, text=True).stdout
+    args = [f"SANITIZE={int(sanitized)}"] + [f"{k}={v}" for k, v in extra.items()]
     return subprocess.run(["make", "-s", "-C", str(ROOT), target, f"DESTDIR={dest}",
                            f"PREFIX={prefix}", f"BUILD={os.path.relpath(BUILD, ROOT)}", *args],
                           capture_output=True, text=True)
