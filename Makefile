@@ -639,7 +639,8 @@ fuzz-check: fuzz-build fuzz-corpus
 #                        (debootstrap, cached in $(BUILD)/) and check the
 #                        user, folders, conffiles and purge (tests/package/)
 
-DEB_DEBS   := debhelper dpkg-dev fakeroot lintian debootstrap
+# dpkg-buildpackage also checks build-essential (its implicit build dependency).
+DEB_DEBS   := build-essential debhelper dpkg-dev fakeroot lintian debootstrap
 DEB_DIR    := $(BUILD)/deb
 DEB_SRC    := $(DEB_DIR)/kanal-$(VERSION)
 
