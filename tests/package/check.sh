@@ -135,7 +135,7 @@ for f in libkanal.so.1 libkanal.so libkanal.a libkanal-plugin-kit.a pkgconfig/ka
 done
 grep -qx "libdir=/usr/lib/$MA" "$ROOT/usr/lib/$MA/pkgconfig/kanal.pc" || fail "kanal.pc's libdir"
 in_root /usr/bin/kanalctl --help >/dev/null 2>&1 || fail "kanalctl --help"
-for f in /usr/share/doc/kanal/copyright /usr/share/doc/kanal/docs/operations.md.gz \
+for f in /usr/share/doc/kanal/copyright /usr/share/doc/kanal/README.md /usr/share/doc/kanal/docs/operations.md \
          /usr/share/man/man8/kanald.8.gz /usr/share/man/man7/kanal-plugin.7.gz \
          /usr/lib/sysusers.d/kanal.conf /usr/lib/tmpfiles.d/kanal.conf; do
     [ -e "$ROOT$f" ] || fail "$f missing"
