@@ -50,7 +50,8 @@ in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UT
 procs_in_root() {
     local p
     for p in /proc/[0-9]*; do
-        [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && echo "${p#/proc/} $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)"
+        [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] \
+            && echo "${p#/proc/} $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)"
     done
     return 0
 }
@@ -69,7 +70,8 @@ mkdir -p "$WORK"
 if [ ! -s "$TARBALL" ]; then
     step "downloading $SUITE (minbase) from $mirror into $TARBALL"
     debootstrap --variant=minbase --make-tarball="$TARBALL.tmp" $SUITE "$WORK/tarball-work" "$mirror" \
-        > "$WORK/debootstrap-tarball.log" 2>&1 || { tail -20 "$WORK/debootstrap-tarball.log"; fail "debootstrap --make-tarball"; }
+        > "$WORK/debootstrap-tarball.log" 2>&1 \
+        || { tail -20 "$WORK/debootstrap-tarball.log"; fail "debootstrap --make-tarball"; }
     rm -rf "$WORK/tarball-work"
     mv "$TARBALL.tmp" "$TARBALL"
 fi
@@ -123,7 +125,8 @@ grep -qx 'ConditionPathExists=/etc/kanal/kanal.conf' "$unit" \
     || fail "kanald.service is not enabled (it would not start at boot once configured)"
 left=$(procs_in_root)
 [ -z "$left" ] || fail "processes run in the clean root after the install: $left"
-ok "only kanal.conf.example shipped (a conffile); kanald.service enabled with ConditionPathExists=/etc/kanal/kanal.conf; no process started"
+ok "only kanal.conf.example shipped (a conffile); kanald.service enabled with" \
+   "ConditionPathExists=/etc/kanal/kanal.conf; no process started"
 out=$(in_root /usr/sbin/kanald -c /etc/kanal/kanal.conf 2>&1) && fail "kanald started without a config"
 echo "$out" | grep -q /etc/kanal/kanal.conf || fail "kanald without a config says: $out"
 ok "kanald run by hand without a config exits non-zero naming /etc/kanal/kanal.conf"
@@ -192,7 +195,8 @@ KANALD_PID=
     || fail "the store is not kanal's: $(owner /var/lib/kanal/data.mdb)"
 in_root /usr/bin/kanalctl -s /var/lib/kanal check > "$WORK/kanalctl.log" 2>&1 \
     || { cat "$WORK/kanalctl.log"; fail "kanalctl check on the store"; }
-ok "kanald (as kanal) served /healthz and the feed (token from api-tokens) on the shipped example, wrote /var/lib/kanal, kanalctl check passes"
+ok "kanald (as kanal) served /healthz and the feed (token from api-tokens) on the shipped" \
+   "example, wrote /var/lib/kanal, kanalctl check passes"
 
 # ---- purge: config goes, store stays (unless asked) ----
 step "dpkg --purge"
@@ -209,7 +213,8 @@ for f in /usr/sbin/kanald /usr/bin/kanalctl /usr/lib/kanal /lib/systemd/system/k
 done
 ok "dpkg --purge: /etc/kanal and the files gone; /var/lib/kanal (the store) and the kanal user kept"
 
-in_root sh -c 'dpkg -i /tmp/debs/kanal_*.deb' > "$WORK/dpkg-i2.log" 2>&1 || { cat "$WORK/dpkg-i2.log"; fail "reinstall"; }
+in_root sh -c 'dpkg -i /tmp/debs/kanal_*.deb' > "$WORK/dpkg-i2.log" 2>&1 \
+    || { cat "$WORK/dpkg-i2.log"; fail "reinstall"; }
 [ -f "$ROOT/var/lib/kanal/data.mdb" ] && [ "$(owner /var/lib/kanal)" = "kanal:kanal 750" ] \
     || fail "reinstall over a kept store: $(owner /var/lib/kanal)"
 in_root env KANAL_PURGE_STORE=yes dpkg --purge kanal > "$WORK/purge2.log" 2>&1 \
