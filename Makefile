@@ -654,7 +654,10 @@ deb: deps-deb
 	mkdir -p $(DEB_SRC)
 	tar -c --exclude-vcs --exclude='./build*' --exclude='./$(BUILD)' --exclude=./var -f - . \
 	    | tar -x -C $(DEB_SRC)
-	cd $(DEB_SRC) && dpkg-buildpackage -b -uc -us
+	# Variables given to this make (BUILD=, SANITIZE=1 ...) reach debian/rules'
+	# make through MAKEFLAGS and the environment: drop the first, and
+	# debian/rules sets every one that matters (the package is a release build).
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -uc -us -jauto
 	rm -rf $(DEB_SRC)
 	lintian --fail-on error --tag-display-limit 0 $(DEB_DIR)/kanal_$(VERSION)_*.changes
 
