@@ -3,13 +3,17 @@
 #
 #   make            build build/kanald, build/plugins/*.so and the SDK
 #   make run        build, then run kanald in the foreground on conf/dev.conf
-#   make check      every test, then again in an ASan+UBSan build, then the fuzzers
+#   make check      every test, then again in an ASan+UBSan build, then the fuzzers,
+#                   then the Debian package (check-package; needs root)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (tests/fuzz/README.md)
 #   make layers     check that daemon/'s folders depend on each other downward only
 #   make monitoring-check  promtool checks and unit-tests conf/monitoring/kanal.rules.yml
 #   make bench      the benchmarks under bench/, printing their figures
 #   make man        the man pages (man/*.scd, scdoc) into build/man/
 #   make install    PREFIX=/usr DESTDIR=...
+#   make uninstall  the same PREFIX and DESTDIR: removes what install put there
+#   make deb        the Debian packages (debian/) into $(BUILD)/deb/
+#   make check-package  build them, lintian, install and purge in a clean Debian root
 #
 # Every target that builds or tests first runs `make deps`, which installs
 # missing Debian packages (as root) or prints the exact command to run.
@@ -28,8 +32,15 @@ endif
 SBINDIR    := $(PREFIX)/sbin
 PLUGINDIR  := $(PREFIX)/lib/kanal/plugins
 INCLUDEDIR := $(PREFIX)/include
-PCDIR      := $(PREFIX)/lib/pkgconfig
-UNITDIR    := $(PREFIX)/lib/systemd/system
+# Libraries (libkanal, the plugin kit) and their .pc files go to the multiarch
+# directory (/usr/lib/x86_64-linux-gnu on amd64) where dpkg-architecture
+# knows it, else to lib/.
+MULTIARCH  ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+LIBDIR     ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+PCDIR      := $(LIBDIR)/pkgconfig
+# The Debian package sets /lib/systemd/system (bookworm's place for units).
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     := $(PREFIX)/share/doc/kanal
 SYSUSERSDIR:= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR:= $(PREFIX)/lib/tmpfiles.d
 
@@ -72,7 +83,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # common/: what kanald, libkanal and kanalctl share and do not publish (the
 # error table, the store layout, the record validator).
 COMMON_H   := $(wildcard common/*.h)
-CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include $(DAEMON_INC) $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) -Isdk/include $(DAEMON_INC) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
 # kanald's sources, one folder per layer (docs/architecture.md, "Files");
@@ -113,8 +124,11 @@ PLUGIN_EXTRA_facebook := plugins/shared/meta.c plugins/shared/meta_graph.c
 PLUGIN_EXTRA_whatsapp := plugins/shared/meta.c plugins/shared/meta_graph.c
 PLUGIN_EXTRA_twitter := plugins/shared/api_fetch.c
 PLUGIN_EXTRA_signup := plugins/shared/api_fetch.c
-PLUGIN_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS)
-PLUGIN_LDFLAGS:= -shared -Wl,--no-undefined $(SANFLAGS)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment (dpkg-buildflags' hardening
+# in the Debian package) reach every object and link, as in CFLAGS_ALL.
+PLUGIN_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include $(PKG_CFLAGS) \
+                $(CPPFLAGS) $(CFLAGS)
+PLUGIN_LDFLAGS = -shared -Wl,--no-undefined $(SANFLAGS) $(LDFLAGS)
 
 # The plugin kit (sdk/kit/, kanal/kit.h): a static library, PIC, libc only,
 # linked into every in-tree plugin and installed for out-of-tree ones.
@@ -183,7 +197,7 @@ deps-bench: deps
 # Paths compiled into kanald follow PREFIX; this stamp rebuilds them when it changes.
 $(BUILD)/prefix.stamp: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(PREFIX) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR)' > $@
+	@echo '$(PREFIX) $(SYSCONFDIR) $(LIBDIR)' | cmp -s - $@ || echo '$(PREFIX) $(SYSCONFDIR) $(LIBDIR)' > $@
 
 $(BUILD)/obj/daemon/%.o: daemon/%.c $(DAEMON_HDR) $(COMMON_H) $(wildcard sdk/include/kanal/*.h) | deps
 	@mkdir -p $(dir $@)
@@ -246,7 +260,7 @@ $(BUILD)/sdk/minimal.so: sdk/examples/minimal.c sdk/include/kanal/kit.h $(KIT_LI
 
 $(BUILD)/kanal-plugin.pc: sdk/kanal-plugin.pc.in $(BUILD)/prefix.stamp
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 $(BUILD)/sdk/hello.so: sdk/examples/hello.c sdk/include/kanal/plugin.h | deps
 	@mkdir -p $(dir $@)
@@ -320,6 +334,7 @@ check: deps-test monitoring-check man-check
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory fuzz-check
+	$(MAKE) --no-print-directory check-package
 
 check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
@@ -374,7 +389,7 @@ man-keys: $(BUILD)/kanald $(PLUGIN_SO)
 $(BUILD)/man/%: man/%.scd $(BUILD)/prefix.stamp | deps
 	@mkdir -p $(dir $@)
 	sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
-	    -e 's|@PREFIX@|$(PREFIX)|g' $< > $@.scd
+	    -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@PREFIX@|$(PREFIX)|g' $< > $@.scd
 	scdoc < $@.scd > $@.tmp
 	rm -f $@.scd
 	mv $@.tmp $@
@@ -396,9 +411,10 @@ install: all
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
 	install -m 644 sdk/include/kanal/*.h $(DESTDIR)$(INCLUDEDIR)/kanal/
 	install -m 644 $(BUILD)/kanal-plugin.pc $(DESTDIR)$(PCDIR)/kanal-plugin.pc
-	install -d $(DESTDIR)$(PREFIX)/lib
-	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libkanal-plugin-kit.a
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 644 $(KIT_LIB) $(DESTDIR)$(LIBDIR)/libkanal-plugin-kit.a
 	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
+	install -m 644 sdk/kanal-plugin.map $(DESTDIR)$(PREFIX)/share/kanal/kanal-plugin.map
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
 	install -m 644 systemd/kanald.service.d/credentials.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/kanal/credentials.conf.example
@@ -410,6 +426,35 @@ install: all
 	  d=$(DESTDIR)$(PREFIX)/share/man/man$${p##*.}; \
 	  echo "install -m 644 $$p $$d/"; install -d $$d; install -m 644 $$p $$d/; \
 	done
+	install -d $(DESTDIR)$(DOCDIR)/docs/channels
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -m 644 docs/channels/*.md $(DESTDIR)$(DOCDIR)/docs/channels/
+
+# Exactly what install (and install-libkanal) put there, and the folders that
+# are kanal's own once they are empty: a kanal.conf (or api-tokens) written by
+# the operator in $(SYSCONFDIR)/kanal stays, and so does that folder.
+INSTALLED = $(SBINDIR)/kanald $(addprefix $(PLUGINDIR)/,$(notdir $(PLUGIN_SO))) \
+             $(addprefix $(INCLUDEDIR)/kanal/,$(notdir $(wildcard sdk/include/kanal/*.h))) \
+             $(PCDIR)/kanal-plugin.pc $(LIBDIR)/libkanal-plugin-kit.a \
+             $(addprefix $(PREFIX)/share/kanal/schema/,$(notdir $(wildcard sdk/schema/*.json))) \
+             $(PREFIX)/share/kanal/kanal-plugin.map \
+             $(SYSCONFDIR)/kanal/kanal.conf.example $(SYSCONFDIR)/kanal/credentials.conf.example \
+             $(UNITDIR)/kanald.service \
+             $(SYSUSERSDIR)/kanal.conf $(TMPFILESDIR)/kanal.conf \
+             $(foreach p,$(MAN_PAGES),$(PREFIX)/share/man/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
+             $(DOCDIR)/README.md $(addprefix $(DOCDIR)/,$(wildcard docs/*.md docs/channels/*.md)) \
+             $(LIBDIR)/libkanal.so.1 $(LIBDIR)/libkanal.so $(LIBDIR)/libkanal.a \
+             $(PCDIR)/kanal.pc $(BINDIR)/kanalctl
+INSTALLED_DIRS = $(DOCDIR)/docs/channels $(DOCDIR)/docs $(DOCDIR) $(PREFIX)/share/kanal/schema $(PREFIX)/share/kanal \
+                  $(INCLUDEDIR)/kanal $(PLUGINDIR) $(PREFIX)/lib/kanal $(SYSCONFDIR)/kanal
+
+.PHONY: uninstall
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in $(addprefix $(DESTDIR),$(INSTALLED_DIRS)); do \
+	  if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d; fi; \
+	done
 
 # ---- libkanal, kanalctl: reading the store from other processes ----
 # (libkanal: sdk/reader/ + sdk/include/kanal/reader.h; kanalctl: tools/kanalctl/;
@@ -417,16 +462,15 @@ install: all
 
 TEST_DEBS     += python3-lmdb
 
-LIBDIR        := $(PREFIX)/lib
 BINDIR        := $(PREFIX)/bin
 READER_OBJ    := $(patsubst sdk/reader/%.c,$(BUILD)/obj/reader/%.o,$(wildcard sdk/reader/*.c))
 READER_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include -Icommon \
-                 $(shell pkg-config --cflags lmdb 2>/dev/null)
+                 $(shell pkg-config --cflags lmdb 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
 READER_LIBS    = $(shell pkg-config --libs lmdb 2>/dev/null)
 LIBKANAL      := $(BUILD)/libkanal.so.1 $(BUILD)/libkanal.so $(BUILD)/libkanal.a $(BUILD)/kanal.pc
 KANALCTL_SRC  := $(wildcard tools/kanalctl/*.c)
 CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader -Icommon \
-                 $(shell pkg-config --cflags jansson lmdb 2>/dev/null)
+                 $(shell pkg-config --cflags jansson lmdb 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
 CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl 2>/dev/null)
 
 .PHONY: libkanal install-libkanal
@@ -450,7 +494,7 @@ $(BUILD)/libkanal.a: $(READER_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/kanal.pc: sdk/kanal.pc.in $(BUILD)/prefix.stamp
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # The example consumer links the shared library, as a CRM's program would.
 $(BUILD)/sdk/consumer: sdk/examples/consumer.c sdk/include/kanal/reader.h $(BUILD)/libkanal.so
@@ -615,3 +659,39 @@ fuzz-check: fuzz-build fuzz-corpus
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS) || r=1; exit $$r
 
 # ---- end of fuzzing ----
+
+# ---- the Debian packages (debian/) ----
+#
+#   make deb             kanal, libkanal1, libkanal-dev, kanal-plugin-dev into
+#                        $(BUILD)/deb/ (dpkg-buildpackage on a copy of the tree,
+#                        so nothing is written outside $(BUILD)), then lintian
+#   make check-package   make deb, then install them in a clean Debian 12 root
+#                        (debootstrap, cached in $(BUILD)/) and check the
+#                        user, folders, conffiles and purge (tests/package/)
+
+# dpkg-buildpackage also checks build-essential (its implicit build dependency).
+DEB_DEBS   := build-essential debhelper dpkg-dev fakeroot lintian debootstrap
+DEB_DIR    := $(BUILD)/deb
+DEB_SRC    := $(DEB_DIR)/kanal-$(VERSION)
+
+.PHONY: deps-deb deb check-package
+
+deps-deb: deps
+	$(call install_debs,$(DEB_DEBS))
+
+deb: deps-deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	tar -c --exclude-vcs --exclude='./build*' --exclude='./$(BUILD)' --exclude=./var -f - . \
+	    | tar -x -C $(DEB_SRC)
+	# Variables given to this make (BUILD=, SANITIZE=1 ...) reach debian/rules'
+	# make through MAKEFLAGS and the environment: drop the first, and
+	# debian/rules sets every one that matters (the package is a release build).
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -uc -us -jauto
+	rm -rf $(DEB_SRC)
+	lintian --fail-on error --tag-display-limit 0 $(DEB_DIR)/kanal_$(VERSION)_*.changes
+
+check-package: deb
+	tests/package/check.sh $(DEB_DIR) $(BUILD)/debootstrap
+
+# ---- end of the Debian packages ----

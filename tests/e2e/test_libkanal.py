@@ -11,6 +11,15 @@ import threading
 from kanal import BUILD, ROOT, message
 
 
+def libdir(prefix):
+    """Where `make install` puts libraries and .pc files: the multiarch
+    folder (lib/x86_64-linux-gnu on amd64 Debian) when dpkg-architecture
+    names one, else lib/."""
+    arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
+                          text=True).stdout.strip()
+    return prefix / "lib" / arch if arch else prefix / "lib"
+
+
 def run_consumer(binary, store, cursor, env=None):
     p = subprocess.run([str(binary), str(store), str(cursor), "--once"], capture_output=True,
                        text=True, timeout=60, env=env)
@@ -65,7 +74,7 @@ def test_installed_library_builds_the_consumer_out_of_tree(kanald, tmp_path):
     subprocess.run(["make", "-s", "-C", str(ROOT), "install", f"PREFIX={prefix}",
                     f"BUILD={os.path.relpath(BUILD, ROOT)}", f"SANITIZE={int(sanitized)}"],
                    check=True, capture_output=True)
-    lib = prefix / "lib"
+    lib = libdir(prefix)
     assert (prefix / "include" / "kanal" / "reader.h").exists()
     assert (lib / "libkanal.a").exists()
     assert os.readlink(lib / "libkanal.so") == "libkanal.so.1"

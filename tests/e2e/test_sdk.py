@@ -26,6 +26,15 @@ def install_cmd(prefix, build):
     return cmd + (["SANITIZE=1"] if sanitized(build) else [])
 
 
+def libdir(prefix):
+    """Where `make install` puts libraries and .pc files: the multiarch
+    folder (lib/x86_64-linux-gnu on amd64 Debian) when dpkg-architecture
+    names one, else lib/."""
+    arch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
+                          text=True).stdout.strip()
+    return prefix / "lib" / arch if arch else prefix / "lib"
+
+
 def test_example_plugin_builds_out_of_tree_and_loads(make_kanald, tmp_path):
     prefix = tmp_path / "prefix"
     build = os.environ.get("KANAL_BUILD", str(ROOT / "build"))
@@ -41,7 +50,7 @@ def test_example_plugin_builds_out_of_tree_and_loads(make_kanald, tmp_path):
     work = tmp_path / "out-of-tree"
     work.mkdir()
     shutil.copy(ROOT / "sdk" / "examples" / "hello.c", work)
-    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
+    env = dict(os.environ, PKG_CONFIG_PATH=str(libdir(prefix) / "pkgconfig"))
     cmd = "cc -shared -fPIC -o hello.so hello.c $(pkg-config --cflags --libs kanal-plugin)"
     out = subprocess.run(cmd, shell=True, cwd=work, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -77,11 +86,11 @@ def test_kit_example_builds_from_installed_files_and_keeps_its_promises(make_kan
     redelivery of it is one record."""
     prefix = _install(tmp_path)
     assert (prefix / "include" / "kanal" / "kit.h").exists()
-    assert (prefix / "lib" / "libkanal-plugin-kit.a").exists()
+    assert (libdir(prefix) / "libkanal-plugin-kit.a").exists()
     work = tmp_path / "kit-example"
     work.mkdir()
     shutil.copy(ROOT / "sdk" / "examples" / "minimal.c", work)
-    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
+    env = dict(os.environ, PKG_CONFIG_PATH=str(libdir(prefix) / "pkgconfig"))
     cmd = "cc -shared -fPIC -o minimal.so minimal.c $(pkg-config --cflags --libs kanal-plugin)"
     if sanitized(os.environ.get("KANAL_BUILD", str(ROOT / "build"))):
         # The sanitizer build installs a kit built with ASan+UBSan: link their runtimes.
@@ -166,7 +175,7 @@ def test_stage_examples_build_out_of_tree_and_serve(make_kanald, tmp_path):
     prefix = _install(tmp_path)
     work = tmp_path / "out-of-tree"
     work.mkdir()
-    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
+    env = dict(os.environ, PKG_CONFIG_PATH=str(libdir(prefix) / "pkgconfig"))
     for name in ("tagger", "filesink"):
         shutil.copy(ROOT / "sdk" / "examples" / f"{name}.c", work)
         cmd = (f"cc -shared -fPIC -o {name}.so {name}.c "
