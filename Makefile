@@ -36,6 +36,8 @@ TMPFILESDIR:= $(PREFIX)/lib/tmpfiles.d
 BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev \
               liblmdb-dev libhttp-parser-dev libinih-dev libgmime-3.0-dev libssl-dev \
               libsystemd-dev python3-yaml
+# The listen plugin reads feeds and pages with libxml2.
+BUILD_DEBS += libxml2-dev
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -101,6 +103,9 @@ PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
+PLUGIN_LIBS_listen = $(shell pkg-config --libs jansson libcurl libxml-2.0 2>/dev/null)
+PLUGIN_CFLAGS_listen = $(shell pkg-config --cflags libxml-2.0 2>/dev/null) \
+                       -DKANAL_VERSION='"$(VERSION)"'
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.
