@@ -289,8 +289,16 @@ static void rss_item(const xmlNode *it, const char *base, struct lentries *out)
     e->text = html_to_text(body, LPARSE_MAX_TEXT);
     free(body);
     e->author = child_text(it, "creator", LPARSE_MAX_FIELD); /* dc:creator */
-    if (!e->author)
+    if (!e->author) {
+        /* RSS's author is "e-mail (Name)": keep the name, never the address. */
         e->author = child_text(it, "author", LPARSE_MAX_FIELD);
+        char *open = e->author ? strchr(e->author, '(') : NULL;
+        size_t n = e->author ? strlen(e->author) : 0;
+        if (open && n > 0 && e->author[n - 1] == ')' && open[1] != ')') {
+            e->author[n - 1] = '\0';
+            memmove(e->author, open + 1, strlen(open + 1) + 1);
+        }
+    }
     char *when = child_text(it, "pubDate", 128);
     if (!when)
         when = child_text(it, "date", 128); /* dc:date */
