@@ -536,7 +536,7 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 # again for the fuzzers.
 FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
-                 webhook twitter signup_form eventbrite csv mime html lmtp
+                 webhook twitter signup_form eventbrite csv mime html lmtp listen
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -563,6 +563,9 @@ FUZZ_CFLAGS_lmtp      = $(FUZZ_GMIME_CFLAGS)
 FUZZ_LIBS_mime        = $(FUZZ_GMIME_LIBS)
 FUZZ_LIBS_html        = $(FUZZ_GMIME_LIBS)
 FUZZ_LIBS_lmtp        = $(FUZZ_GMIME_LIBS)
+FUZZ_SRC_listen       := plugins/listen/lparse.c plugins/listen/lmatch.c
+FUZZ_CFLAGS_listen     = $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+FUZZ_LIBS_listen       = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 
 .PHONY: fuzz fuzz-build fuzz-check fuzz-regress fuzz-corpus
 
