@@ -40,6 +40,8 @@ struct lpoll {
     size_t npages;
     char *etag, *lastmod; /* the first page's, committed with the records */
     char *emitted;        /* the records text in flight (for the fallback) */
+    size_t failed;        /* targets of this poll that could not be read */
+    char problem[300];    /* the last one's reason, for the source's health */
 };
 
 static void step(struct lpoll *p);
@@ -65,8 +67,22 @@ static void drop_pages(struct lpoll *p)
     p->etag = p->lastmod = NULL;
 }
 
+/* A target of this poll could not be read (the log line says more). */
+static void problem(struct lpoll *p, const char *why)
+{
+    p->failed++;
+    snprintf(p->problem, sizeof p->problem, "%.120s: %.160s", p->L->t[p->cur].url, why);
+}
+
 static void end_cycle(struct lpoll *p)
 {
+    /* A whole poll ended: the source is healthy when every target was read. */
+    if (p->running && !p->L->stopping && p->cur >= p->L->nt) {
+        char reason[400];
+        snprintf(reason, sizeof reason, "%zu of %zu feeds and pages not read in the last poll (%s)",
+                 p->failed, p->L->nt, p->problem);
+        p->L->host->set_health(p->L->src, p->failed == 0, p->failed ? reason : NULL);
+    }
     p->running = 0;
     free(p->emitted);
     p->emitted = NULL;
@@ -301,6 +317,7 @@ static void committed(void *arg, const struct kanal_kit_result *res)
         L->host->log(L->src, KANAL_LOG_WARNING,
                      "%s: commit failed (%s); the next poll reads it again", t->url,
                      L->host->strerror(res->status));
+        problem(p, "the store could not commit");
     } else {
         L->host->log(L->src, KANAL_LOG_DEBUG, "%s: %zu record(s) committed%s", t->url, res->n,
                      res->as_unknown ? " as unknown" : "");
@@ -382,10 +399,12 @@ static void commit_target(struct lpoll *p)
     size_t n = json_array_size(b.records);
     L->host->log(L->src, KANAL_LOG_INFO, "%s: %zu entr%s, %zu matching, %zu new", target(p)->url,
                  seen, seen == 1 ? "y" : "ies", matched, n);
-    if (p->npages && p->pages[0].n == 0 && target(p)->adapter)
+    if (p->npages && p->pages[0].n == 0 && target(p)->adapter) {
         L->host->log(L->src, KANAL_LOG_WARNING,
                      "%s: adapter %s found no entry on the page (has the site changed?)",
                      target(p)->url, target(p)->adapter->name);
+        problem(p, "the adapter found no entry (has the site changed?)");
+    }
     char *text = n ? json_dumps(b.records, JSON_COMPACT) : NULL;
     emit(p, text, &b, 1);
     free(text);
@@ -400,6 +419,7 @@ static void commit_unknown(struct lpoll *p, const struct lfetch *f, const char *
     snprintf(reason, sizeof reason, "%s %s: %s", target(p)->adapter ? "page" : "feed", p->url,
              why);
     L->host->log(L->src, KANAL_LOG_WARNING, "%s; stored as unknown, the poll goes on", reason);
+    problem(p, why);
     const struct kanal_kit_unknown u = {target(p)->adapter ? "page" : "feed", reason,
                                         UNKNOWN_RAW_MAX};
     char *rec = NULL;
@@ -435,6 +455,7 @@ static void backoff(struct lpoll *p, struct lhost *h, const struct lfetch *f)
     L->host->log(L->src, KANAL_LOG_NOTICE,
                  "%s: HTTP %ld; asking %s again in %lld ms (%s)", p->url, f->status, h->origin,
                  (long long)wait, f->retry_after >= 0 ? "Retry-After" : "backoff");
+    problem(p, f->status == 429 ? "rate limited (429)" : "server error (5xx)");
 }
 
 static int start_get(struct lpoll *p, struct lhost *h, const char *url, int conditional,
@@ -483,10 +504,11 @@ static void step(struct lpoll *p)
     } else if (!lrobots_allowed(h->robots, "kanal", listen_url_path(p->url))) {
         L->host->log(L->src, KANAL_LOG_WARNING, "%s: not fetched: %s/robots.txt disallows it",
                      p->url, h->origin);
+        problem(p, "robots.txt disallows it");
         next_target(p);
         return;
     } else {
-        r = start_get(p, h, p->url, p->page == 0 && p->hops == 0, (size_t)L->max_body, on_doc);
+        r = start_get(p, h, p->url, p->page == 0, (size_t)L->max_body, on_doc);
     }
     if (r < 0) {
         L->host->log(L->src, KANAL_LOG_WARNING, "%s: cannot start the request: %s", p->url,
@@ -525,6 +547,7 @@ static void on_robots(void *arg, struct lfetch *f)
         L->host->log(L->src, KANAL_LOG_WARNING,
                      "%s/robots.txt unreachable (%s): nothing on %s is fetched this poll",
                      h->origin, why, h->origin);
+        problem(p, "robots.txt unreachable");
         lfetch_free(f);
         next_target(p);
         return;
@@ -589,6 +612,7 @@ static void on_doc(void *arg, struct lfetch *f)
             L->host->log(L->src, KANAL_LOG_WARNING,
                          "%s: refused a redirect to %.200s: only http and https URLs are read",
                          p->url, f->location);
+            problem(p, "redirected to a URL that is not http(s)");
             lfetch_free(f);
             next_target(p);
             return;
@@ -596,6 +620,7 @@ static void on_doc(void *arg, struct lfetch *f)
         if (++p->hops > MAX_HOPS) {
             L->host->log(L->src, KANAL_LOG_WARNING, "%s: more than %d redirects; not read",
                          t->url, MAX_HOPS);
+            problem(p, "too many redirects");
             lfetch_free(f);
             next_target(p);
             return;
@@ -610,6 +635,7 @@ static void on_doc(void *arg, struct lfetch *f)
     if (f->result != 0 || f->status != 200) {
         lfetch_describe(f, why, sizeof why);
         L->host->log(L->src, KANAL_LOG_WARNING, "%s: %s", p->url, why);
+        problem(p, why);
         lfetch_free(f);
         next_target(p);
         return;
@@ -661,6 +687,8 @@ static void on_tick(void *arg)
         return; /* the previous poll is still reading */
     p->running = 1;
     p->cur = 0;
+    p->failed = 0;
+    p->problem[0] = '\0';
     begin_target(p);
 }
 

@@ -93,6 +93,18 @@ def wait_records(k, n, timeout=20, **params):
         time.sleep(0.05)
 
 
+def wait_health(k, status, timeout=20, source="web"):
+    deadline = time.monotonic() + timeout
+    while True:
+        _, health = k.api("/healthz")
+        src = health["sources"][source]
+        if src["status"] == status:
+            return src
+        if time.monotonic() > deadline:
+            raise AssertionError(f"source {source} is {src}, expected {status}")
+        time.sleep(0.05)
+
+
 FEED_ITEMS = [
     # Turkish capitals and suffixes: İADE TALEBİ, TURKCELL'in, Türkçe text.
     {"title": "TURKCELL'in faturası", "guid": "urn:x:1", "link": "http://example.com/1",
@@ -255,6 +267,11 @@ def test_a_malformed_feed_is_kept_as_unknown_and_the_poll_goes_on(make_kanald):
         web.wait("/bad", 3)
         web.wait("/good", 3)
         assert len(k.feed()) == 3
+        # The source says what it could not read, until it can.
+        src = wait_health(k, "unhealthy")
+        assert "2 of 3 feeds and pages not read in the last poll" in src["reason"], src
+        web.routes["/bad"] = web.routes["/html"] = (200, {}, good)
+        wait_health(k, "ok")
 
 
 def test_429_and_5xx_are_waited_out(make_kanald):
@@ -298,6 +315,7 @@ def test_robots_txt_is_obeyed(make_kanald):
         assert web.requests("/private/feed.xml") == []
         assert len(web.requests("/robots.txt")) == 1  # kept for robots_ttl
         k.wait_log(r"/private/feed\.xml: not fetched: .*/robots\.txt disallows it")
+        assert "robots.txt disallows it" in wait_health(k, "unhealthy")["reason"]
 
 
 def test_a_robots_txt_that_cannot_be_read_stops_the_host(make_kanald):
