@@ -137,8 +137,7 @@ static int load_adapters(struct listen *L, const char *path)
             continue;
         if (*s == '[') {
             char name[128];
-            if (sscanf(s, "[adapter %127[A-Za-z0-9_.-]]", name) != 1 ||
-                s[strlen(s) - 1] != ']') {
+            if (sscanf(s, "[adapter %127[A-Za-z0-9_.-]]", name) != 1 || s[strlen(s) - 1] != ']') {
                 L->host->log(L->src, KANAL_LOG_ERR,
                              "%s:%d: expected [adapter NAME] (letters, digits, _ . -)", path,
                              lineno);
@@ -165,8 +164,8 @@ static int load_adapters(struct listen *L, const char *path)
         }
         char *eq = strchr(s, '=');
         if (!eq || !cur) {
-            L->host->log(L->src, KANAL_LOG_ERR, "%s:%d: expected key = value in an [adapter]",
-                         path, lineno);
+            L->host->log(L->src, KANAL_LOG_ERR, "%s:%d: expected key = value in an [adapter]", path,
+                         lineno);
             r = KANAL_ECONFIG;
             break;
         }
@@ -174,8 +173,8 @@ static int load_adapters(struct listen *L, const char *path)
         char *k = trim(s), *v = trim(eq + 1);
         int kr = adapter_key(cur, k, v);
         if (kr == -ENOENT || kr == -EEXIST) {
-            L->host->log(L->src, KANAL_LOG_ERR, "%s:%d: %s key '%s' in [adapter %s]", path,
-                         lineno, kr == -ENOENT ? "unknown" : "repeated", k, cur->name);
+            L->host->log(L->src, KANAL_LOG_ERR, "%s:%d: %s key '%s' in [adapter %s]", path, lineno,
+                         kr == -ENOENT ? "unknown" : "repeated", k, cur->name);
             r = KANAL_ECONFIG;
         } else {
             r = kr;
@@ -238,8 +237,8 @@ static int one_page(struct listen *L, char *entry)
     const struct ladapter *a = find_adapter(L, name);
     if (!a) {
         L->host->log(L->src, KANAL_LOG_ERR,
-                     "pages: no adapter '%.100s' for %.200s (define it in an adapters file)",
-                     name, url);
+                     "pages: no adapter '%.100s' for %.200s (define it in an adapters file)", name,
+                     url);
         return KANAL_ECONFIG;
     }
     return add_target(L, url, a);

@@ -74,9 +74,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         } else {
             time_t t = curl_getdate(v, NULL); /* an HTTP-date */
             if (t > 0)
-                f->retry_after = t - (time_t)(f->now_ms / 1000) > 0
-                                     ? t - (time_t)(f->now_ms / 1000)
-                                     : 0;
+                f->retry_after =
+                    t - (time_t)(f->now_ms / 1000) > 0 ? t - (time_t)(f->now_ms / 1000) : 0;
         }
     }
     return len;
@@ -93,9 +92,8 @@ static int add_header(struct lfetch *f, const char *name, const char *value)
     return 0;
 }
 
-struct lfetch *lfetch_new(const struct kanal_host *host, struct kanal_source *src,
-                          const char *url, const char *user_agent, int64_t timeout_ms,
-                          size_t max_body)
+struct lfetch *lfetch_new(const struct kanal_host *host, struct kanal_source *src, const char *url,
+                          const char *user_agent, int64_t timeout_ms, size_t max_body)
 {
     struct lfetch *f = calloc(1, sizeof *f);
     if (!f)

@@ -32,9 +32,8 @@ struct lfetch {
     void *arg;
 };
 
-struct lfetch *lfetch_new(const struct kanal_host *host, struct kanal_source *src,
-                          const char *url, const char *user_agent, int64_t timeout_ms,
-                          size_t max_body);
+struct lfetch *lfetch_new(const struct kanal_host *host, struct kanal_source *src, const char *url,
+                          const char *user_agent, int64_t timeout_ms, size_t max_body);
 /* Add If-None-Match / If-Modified-Since (either may be NULL). */
 int lfetch_conditional(struct lfetch *f, const char *etag, const char *lastmod);
 /* Start it; on failure f is freed and a negative error returned. */

@@ -77,8 +77,7 @@ static int listen_init(const struct kanal_host *host, struct kanal_source *src, 
         free(L);
         return KANAL_ECONFIG;
     }
-    snprintf(L->user_agent, sizeof L->user_agent, "kanal/%s (+%.200s)", KANAL_VERSION,
-             L->contact);
+    snprintf(L->user_agent, sizeof L->user_agent, "kanal/%s (+%.200s)", KANAL_VERSION, L->contact);
     xmlInitParser();
     r = listen_conf_load(L);
     if (r < 0) {

@@ -22,12 +22,12 @@ struct ltarget {
 /* What kanal knows of one host (scheme://host:port). */
 struct lhost {
     char *origin;
-    char *robots;        /* robots.txt text; NULL: none (everything allowed) */
-    int robots_known;    /* robots was read (or is known absent) */
-    int64_t robots_at;   /* when it was read */
-    int64_t next_at;     /* no request before this time (the rate) */
+    char *robots;          /* robots.txt text; NULL: none (everything allowed) */
+    int robots_known;      /* robots was read (or is known absent) */
+    int64_t robots_at;     /* when it was read */
+    int64_t next_at;       /* no request before this time (the rate) */
     int64_t backoff_until; /* after a 429 or 5xx */
-    int fails;           /* 429/5xx in a row */
+    int fails;             /* 429/5xx in a row */
 };
 
 struct lpoll;

@@ -267,8 +267,8 @@ int lrobots_allowed(const char *robots, const char *ua, const char *path)
                     last_was_agent = 0;
                     int is_allow = klen == 5 && strncasecmp(line, "allow", 5) == 0;
                     int is_dis = klen == 8 && strncasecmp(line, "disallow", 8) == 0;
-                    if (in_group && (is_allow || is_dis) && vlen > 0 &&
-                        rule_match(v, vlen, path) && (long)vlen >= best) {
+                    if (in_group && (is_allow || is_dis) && vlen > 0 && rule_match(v, vlen, path) &&
+                        (long)vlen >= best) {
                         if ((long)vlen > best || is_allow)
                             allow = is_allow;
                         best = (long)vlen;

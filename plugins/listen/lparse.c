@@ -25,7 +25,7 @@
 #include <libxml/xpath.h>
 
 #define XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-#define HTML_OPTIONS                                                                           \
+#define HTML_OPTIONS \
     (HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NOIMPLIED)
 
 /* ---- text ---- */
@@ -58,9 +58,9 @@ static void tb_add(struct tbuf *b, const char *s, size_t n)
 
 static int is_block(const xmlNode *n)
 {
-    static const char *const blocks[] = {"p", "br", "div", "li", "tr", "h1", "h2", "h3",
-                                         "h4", "h5", "h6", "blockquote", "section", "article",
-                                         "ul", "ol", "table", NULL};
+    static const char *const blocks[] = {"p",       "br",      "div", "li", "tr",    "h1",
+                                         "h2",      "h3",      "h4",  "h5", "h6",    "blockquote",
+                                         "section", "article", "ul",  "ol", "table", NULL};
     for (size_t i = 0; blocks[i]; i++)
         if (xmlStrcasecmp(n->name, (const xmlChar *)blocks[i]) == 0)
             return 1;
@@ -99,12 +99,42 @@ static void collect(const xmlNode *n, struct tbuf *b, int depth)
         tb_add(b, "\n", 1);
 }
 
+/* Length of the valid UTF-8 character at s (no overlong forms, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_char(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
 /* Collapse white space (keeping single line breaks between blocks), trim,
- * and cut to max bytes on a UTF-8 boundary.  NULL for an empty text. */
+ * and cut to max bytes on a UTF-8 boundary.  A byte that is not UTF-8
+ * (libxml2 gives UTF-8, but a page may lie about its charset) becomes '?':
+ * a record holds only UTF-8.  NULL for an empty text. */
 static char *tidy(char *s, size_t max)
 {
     if (!s)
         return NULL;
+    for (size_t i = 0; s[i];) {
+        size_t n = utf8_char((const unsigned char *)s + i);
+        if (n == 0) {
+            s[i++] = '?';
+            continue;
+        }
+        i += n;
+    }
     size_t o = 0;
     int space = 0, nl = 0;
     for (size_t i = 0; s[i]; i++) {
@@ -186,8 +216,12 @@ static int64_t rfc3339(const char *s)
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || sec < 0)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     int64_t t = (int64_t)timegm(&tm);
     if (*p == '+' || *p == '-') {
         int oh, om;
@@ -215,8 +249,8 @@ int64_t lparse_time(const char *s)
     int d, mo, y, h = 0, mi = 0;
     if (sscanf(s, "%2d.%2d.%4d %2d:%2d", &d, &mo, &y, &h, &mi) >= 3 && mo >= 1 && mo <= 12 &&
         d >= 1 && d <= 31 && y >= 1970 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59) {
-        struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                        .tm_hour = h, .tm_min = mi};
+        struct tm tm = {
+            .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
         return ((int64_t)timegm(&tm) - 3 * 3600) * 1000; /* Türkiye: UTC+3 all year */
     }
     time_t c = curl_getdate(s, NULL);
@@ -341,8 +375,8 @@ static void atom_entry(const xmlNode *it, const char *base, struct lentries *out
     free(when);
 }
 
-int lparse_feed(const char *body, size_t len, const char *base_url, struct lentries *out,
-                char *why, size_t why_len)
+int lparse_feed(const char *body, size_t len, const char *base_url, struct lentries *out, char *why,
+                size_t why_len)
 {
     memset(out, 0, sizeof *out);
     if (len > INT32_MAX) {
@@ -431,8 +465,7 @@ int lparse_page(const struct ladapter *a, const char *body, size_t len, const ch
         return -EINVAL;
     }
     xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-    xmlXPathObjectPtr set =
-        ctx ? xmlXPathEvalExpression((const xmlChar *)a->entry, ctx) : NULL;
+    xmlXPathObjectPtr set = ctx ? xmlXPathEvalExpression((const xmlChar *)a->entry, ctx) : NULL;
     if (!set) {
         snprintf(why, why_len, "adapter %s: the entry XPath cannot be evaluated", a->name);
         xmlXPathFreeContext(ctx);
@@ -448,8 +481,8 @@ int lparse_page(const struct ladapter *a, const char *body, size_t len, const ch
         e->id = xpath_value(ctx, n, a->id, LPARSE_MAX_FIELD);
         e->author = xpath_value(ctx, n, a->author, LPARSE_MAX_FIELD);
         e->title = xpath_value(ctx, n, a->title, LPARSE_MAX_FIELD);
-        e->text = a->text ? xpath_value(ctx, n, a->text, LPARSE_MAX_TEXT)
-                          : node_text(n, LPARSE_MAX_TEXT);
+        e->text =
+            a->text ? xpath_value(ctx, n, a->text, LPARSE_MAX_TEXT) : node_text(n, LPARSE_MAX_TEXT);
         char *href = xpath_value(ctx, n, a->link, LPARSE_MAX_FIELD);
         e->link = absolute(href, base_url);
         free(href);

@@ -16,34 +16,34 @@
 #define LPARSE_MAX_FIELD 2048
 
 struct lentry {
-    char *id;       /* guid / Atom id / the adapter's id, or NULL */
-    char *author;   /* or NULL */
-    char *title;    /* or NULL */
-    char *text;     /* plain text, or NULL */
-    char *link;     /* absolute URL, or NULL */
+    char *id;        /* guid / Atom id / the adapter's id, or NULL */
+    char *author;    /* or NULL */
+    char *title;     /* or NULL */
+    char *text;      /* plain text, or NULL */
+    char *link;      /* absolute URL, or NULL */
     int64_t time_ms; /* publication (or update) time, or -1 */
 };
 
 struct lentries {
     struct lentry *v;
     size_t n;
-    char *next;    /* the next page's absolute URL (pages only), or NULL */
-    char *title;   /* the feed's or page's own title, or NULL */
+    char *next;  /* the next page's absolute URL (pages only), or NULL */
+    char *title; /* the feed's or page's own title, or NULL */
 };
 
 /* A site adapter: [adapter NAME] in an adapters file. */
 struct ladapter {
     char *name;
-    char *entry;  /* absolute XPath: one node per entry */
+    char *entry;                                    /* absolute XPath: one node per entry */
     char *id, *author, *time, *title, *text, *link; /* relative to the entry */
-    char *next;   /* absolute XPath of the next page's link, or NULL */
-    char *kind;   /* "mention" (default) or "post" */
+    char *next; /* absolute XPath of the next page's link, or NULL */
+    char *kind; /* "mention" (default) or "post" */
 };
 
 /* Read a feed.  0, or -EINVAL with why set when it is not a feed libxml2
  * can read (malformed XML, or no rss/feed/RDF root). */
-int lparse_feed(const char *body, size_t len, const char *base_url, struct lentries *out,
-                char *why, size_t why_len);
+int lparse_feed(const char *body, size_t len, const char *base_url, struct lentries *out, char *why,
+                size_t why_len);
 /* Read an HTML page with an adapter.  0, or -EINVAL with why set (an
  * XPath libxml2 refuses, or no document at all). */
 int lparse_page(const struct ladapter *a, const char *body, size_t len, const char *base_url,

@@ -31,10 +31,10 @@ struct lpoll {
     struct listen *L;
     struct kanal_timer *interval, *wait;
     int running;
-    size_t cur;   /* target index */
-    char *url;    /* the URL to GET next (a page, the next page, a redirect) */
-    int page;     /* pages of this target read */
-    int hops;     /* redirects followed for this URL */
+    size_t cur;             /* target index */
+    char *url;              /* the URL to GET next (a page, the next page, a redirect) */
+    int page;               /* pages of this target read */
+    int hops;               /* redirects followed for this URL */
     struct lentries *pages; /* what this target's pages held */
     char **page_urls;
     size_t npages;
@@ -299,6 +299,8 @@ static json_t *entry_record(struct lpoll *p, const struct lentry *e, const char 
     if (e->time_ms >= 0 && L->host->format_time(e->time_ms, when, sizeof when) == 0)
         json_object_set_new(rec, "occurred_at", json_string(when));
     free(base);
+    if (!rec)
+        return NULL; /* out of memory: the entry is read again next poll */
     if (batch_state(b, key, digest) < 0) {
         json_decref(rec);
         return NULL;
@@ -364,8 +366,8 @@ static void emit(struct lpoll *p, const char *text, struct batch *b, int fallbac
     st[n++] = (struct kanal_state_entry){target(p)->key, cond, strlen(cond)};
     for (size_t i = 0; i < b->nst; i++)
         st[n++] = (struct kanal_state_entry){b->keys[i], b->vals[i], strlen(b->vals[i])};
-    struct kanal_kit_fallback fb = {.build = build_fallback, .build_arg = p, .states = st,
-                                    .nstates = n};
+    struct kanal_kit_fallback fb = {
+        .build = build_fallback, .build_arg = p, .states = st, .nstates = n};
     free(p->emitted);
     p->emitted = text && fallback ? strdup(text) : NULL;
     int r = kanal_kit_emit_then(L->host, L->src, text, text ? strlen(text) : 0, st, n,
@@ -373,8 +375,8 @@ static void emit(struct lpoll *p, const char *text, struct batch *b, int fallbac
     free(cond);
     free(st);
     if (r < 0) {
-        L->host->log(L->src, KANAL_LOG_WARNING, "%s: cannot queue the records: %s",
-                     target(p)->url, L->host->strerror(r));
+        L->host->log(L->src, KANAL_LOG_WARNING, "%s: cannot queue the records: %s", target(p)->url,
+                     L->host->strerror(r));
         next_target(p);
     }
 }
@@ -416,8 +418,7 @@ static void commit_unknown(struct lpoll *p, const struct lfetch *f, const char *
 {
     struct listen *L = p->L;
     char reason[512];
-    snprintf(reason, sizeof reason, "%s %s: %s", target(p)->adapter ? "page" : "feed", p->url,
-             why);
+    snprintf(reason, sizeof reason, "%s %s: %s", target(p)->adapter ? "page" : "feed", p->url, why);
     L->host->log(L->src, KANAL_LOG_WARNING, "%s; stored as unknown, the poll goes on", reason);
     problem(p, why);
     const struct kanal_kit_unknown u = {target(p)->adapter ? "page" : "feed", reason,
@@ -452,14 +453,14 @@ static void backoff(struct lpoll *p, struct lhost *h, const struct lfetch *f)
     if (wait > L->backoff_max_ms)
         wait = L->backoff_max_ms;
     h->backoff_until = L->host->now_ms() + wait;
-    L->host->log(L->src, KANAL_LOG_NOTICE,
-                 "%s: HTTP %ld; asking %s again in %lld ms (%s)", p->url, f->status, h->origin,
-                 (long long)wait, f->retry_after >= 0 ? "Retry-After" : "backoff");
+    L->host->log(L->src, KANAL_LOG_NOTICE, "%s: HTTP %ld; asking %s again in %lld ms (%s)", p->url,
+                 f->status, h->origin, (long long)wait,
+                 f->retry_after >= 0 ? "Retry-After" : "backoff");
     problem(p, f->status == 429 ? "rate limited (429)" : "server error (5xx)");
 }
 
-static int start_get(struct lpoll *p, struct lhost *h, const char *url, int conditional,
-                     size_t max, lfetch_cb cb)
+static int start_get(struct lpoll *p, struct lhost *h, const char *url, int conditional, size_t max,
+                     lfetch_cb cb)
 {
     struct listen *L = p->L;
     struct lfetch *f = lfetch_new(L->host, L->src, url, L->user_agent, L->timeout_ms, max);
@@ -484,8 +485,8 @@ static void step(struct lpoll *p)
     }
     int64_t now = L->host->now_ms();
     if (h->backoff_until > now) {
-        L->host->log(L->src, KANAL_LOG_INFO, "%s: skipped, %s asked to wait %lld ms more",
-                     p->url, h->origin, (long long)(h->backoff_until - now));
+        L->host->log(L->src, KANAL_LOG_INFO, "%s: skipped, %s asked to wait %lld ms more", p->url,
+                     h->origin, (long long)(h->backoff_until - now));
         next_target(p);
         return;
     }
@@ -618,8 +619,8 @@ static void on_doc(void *arg, struct lfetch *f)
             return;
         }
         if (++p->hops > MAX_HOPS) {
-            L->host->log(L->src, KANAL_LOG_WARNING, "%s: more than %d redirects; not read",
-                         t->url, MAX_HOPS);
+            L->host->log(L->src, KANAL_LOG_WARNING, "%s: more than %d redirects; not read", t->url,
+                         MAX_HOPS);
             problem(p, "too many redirects");
             lfetch_free(f);
             next_target(p);
@@ -651,8 +652,8 @@ static void on_doc(void *arg, struct lfetch *f)
         if (p->page == 0) {
             commit_unknown(p, f, why);
         } else {
-            L->host->log(L->src, KANAL_LOG_WARNING, "%s: %s; the pages before it are kept",
-                         p->url, why);
+            L->host->log(L->src, KANAL_LOG_WARNING, "%s: %s; the pages before it are kept", p->url,
+                         why);
             commit_target(p);
         }
         lfetch_free(f);
@@ -716,11 +717,9 @@ int listen_poll_start(struct listen *L)
     L->poll = p;
     for (size_t i = 0; i < L->nt; i++)
         load_cond(L, &L->t[i]);
-    L->host->log(L->src, KANAL_LOG_INFO,
-                 "reading %zu feed(s) and page(s) every %lld s as \"%s\"", L->nt,
-                 (long long)(L->poll_interval_ms / 1000), L->user_agent);
-    return L->host->timer_start(L->src, 0, (uint64_t)L->poll_interval_ms, on_tick, p,
-                                &p->interval);
+    L->host->log(L->src, KANAL_LOG_INFO, "reading %zu feed(s) and page(s) every %lld s as \"%s\"",
+                 L->nt, (long long)(L->poll_interval_ms / 1000), L->user_agent);
+    return L->host->timer_start(L->src, 0, (uint64_t)L->poll_interval_ms, on_tick, p, &p->interval);
 }
 
 void listen_poll_stop(struct listen *L)

@@ -444,3 +444,26 @@ def test_bad_configs_are_refused_with_a_reason(make_kanald, tmp_path):
         k.wait_log(re.escape(why))
         k.wait_log(r"source refused|not starting")
         k.stop()
+
+
+def test_turkish_legacy_encodings_and_broken_bytes_are_stored_as_utf8(make_kanald):
+    # Older Turkish sites serve windows-1254; libxml2 converts it.
+    legacy = rss([{"title": "Turkcell şikayeti", "guid": "cp-1",
+                   "description": "Fatura ödemesi iki kez çekildi, İADE yok."}])
+    legacy = legacy.replace(b'encoding="utf-8"', b'encoding="windows-1254"').decode().encode("cp1254")
+    # A page that says UTF-8 but holds a stray Latin-5 byte.
+    page = (FIX / "sikayet-2.html").read_bytes().replace("Hat Taşıma".encode(), b"Hat Ta\xfe\xfdma")
+    with Web() as web:
+        web.routes["/cp"] = (200, {}, legacy)
+        web.routes["/turkcell"] = (200, {"Content-Type": "text/html"}, page)
+        src = source(feeds=f"{web.url}/cp", pages=f"{web.url}/turkcell = sikayet",
+                     extra=f"adapters = {ROOT}/conf/examples/listen-sikayet.conf\n",
+                     keywords="turkcell")
+        k = start(make_kanald, src)
+        recs = wait_records(k, 2)
+        by_id = {r["external_id"]: r for r in recs}
+        assert by_id["cp-1"]["subject"] == "Turkcell şikayeti"
+        assert by_id["cp-1"]["text"] == "Fatura ödemesi iki kez çekildi, İADE yok."
+        host = f"127.0.0.1:{web.fake.port}"
+        subject = by_id[f"{host}/81234001"]["subject"]
+        assert subject.startswith("Hat Ta") and subject.endswith("ma Sorunu"), subject
