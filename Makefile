@@ -279,6 +279,16 @@ $(BUILD)/tests/test_html: tests/unit/test_html.c plugins/email/html.c plugins/em
 	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/email $(LDFLAGS_ALL) -o $@ $< \
 	    plugins/email/html.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_listen_match compiles the listen plugin's matching, robots.txt and
+# document readers (libxml2).
+$(BUILD)/tests/test_listen_match: tests/unit/test_listen_match.c plugins/listen/lmatch.c \
+                                  plugins/listen/lparse.c plugins/listen/lmatch.h \
+                                  plugins/listen/lparse.h $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/listen $(shell pkg-config --cflags libxml-2.0) \
+	    $(LDFLAGS_ALL) -o $@ $< plugins/listen/lmatch.c plugins/listen/lparse.c $(CORE_OBJ) \
+	    $(PKG_LIBS) $(shell pkg-config --libs libxml-2.0) -lhttp_parser -lcmocka -ldl -lpthread
+
 # test_kit and test_kit_emit link the plugin kit (sdk/kit/).
 $(BUILD)/tests/test_kit $(BUILD)/tests/test_kit_emit: $(BUILD)/tests/%: tests/unit/%.c $(KIT_LIB) \
                                                       $(CORE_OBJ) tests/unit/unit.h | deps-test

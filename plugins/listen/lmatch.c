@@ -69,12 +69,9 @@ char *lmatch_fold(const char *s)
         uint32_t cp = utf8_next(p, &len);
         char to = 0;
         if (cp < 0x80) {
-            if (isalnum((int)cp))
-                to = (char)tolower((int)cp);
-            else if (cp == '#' || cp == '@')
-                to = (char)cp; /* hashtags and handles keep their sign */
-            else
-                to = ' ';
+            /* Anything else, '#' and '@' too, breaks words: #Turkcell and
+             * @TurkcellHizmet name turkcell. */
+            to = isalnum((int)cp) ? (char)tolower((int)cp) : ' ';
         } else if (cp == 0x307) {
             p += len; /* combining dot above (from i̇): already dropped */
             continue;

@@ -9,7 +9,7 @@
  * i's (I, İ, ı and i all become "i", so "İADE", "IADE", "ıade" and "iade"
  * are the same word), Turkish and common Latin letters without their marks
  * (ç→c, ğ→g, ö→o, ş→s, ü→u, â→a ...: people write "sikayet" for "şikayet"),
- * punctuation as a word break, runs of spaces as one.  A malloc'd string
+ * punctuation ('#' and '@' too) as a word break, runs of spaces as one.  A malloc'd string
  * (NULL when out of memory). */
 char *lmatch_fold(const char *s);
 
