@@ -381,11 +381,55 @@ static void emit(struct lpoll *p, const char *text, struct batch *b, int fallbac
     }
 }
 
+struct timed {
+    int64_t t;
+    size_t i;
+};
+
+static int by_time(const void *a, const void *b)
+{
+    const struct timed *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Oldest first when every record has a time (feeds list the newest first),
+ * so that seq order is the order things were said; else document order. */
+static void chronological(json_t **records, const int64_t *times)
+{
+    size_t n = json_array_size(*records);
+    struct timed *v = n ? malloc(n * sizeof *v) : NULL;
+    json_t *sorted = json_array();
+    if (!v || !sorted) {
+        free(v);
+        json_decref(sorted);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (times[i] < 0) {
+            free(v);
+            json_decref(sorted);
+            return;
+        }
+        v[i] = (struct timed){times[i], i};
+    }
+    qsort(v, n, sizeof *v, by_time);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(sorted, json_array_get(*records, v[i].i));
+    free(v);
+    json_decref(*records);
+    *records = sorted;
+}
+
 static void commit_target(struct lpoll *p)
 {
     struct listen *L = p->L;
     struct batch b = {json_array(), NULL, NULL, NULL, 0};
-    size_t seen = 0, matched = 0;
+    size_t seen = 0, matched = 0, total = 0;
+    for (size_t i = 0; i < p->npages; i++)
+        total += p->pages[i].n;
+    int64_t *times = malloc((total ? total : 1) * sizeof *times);
     for (size_t i = 0; i < p->npages; i++) {
         for (size_t j = 0; j < p->pages[i].n; j++) {
             const struct lentry *e = &p->pages[i].v[j];
@@ -394,10 +438,15 @@ static void commit_target(struct lpoll *p)
                 continue;
             matched++;
             json_t *rec = entry_record(p, e, p->pages[i].title, p->page_urls[i], &b);
+            if (rec && times)
+                times[json_array_size(b.records)] = e->time_ms;
             if (rec)
                 json_array_append_new(b.records, rec);
         }
     }
+    if (times)
+        chronological(&b.records, times);
+    free(times);
     size_t n = json_array_size(b.records);
     L->host->log(L->src, KANAL_LOG_INFO, "%s: %zu entr%s, %zu matching, %zu new", target(p)->url,
                  seen, seen == 1 ? "y" : "ies", matched, n);

@@ -467,3 +467,18 @@ def test_turkish_legacy_encodings_and_broken_bytes_are_stored_as_utf8(make_kanal
         host = f"127.0.0.1:{web.fake.port}"
         subject = by_id[f"{host}/81234001"]["subject"]
         assert subject.startswith("Hat Ta") and subject.endswith("ma Sorunu"), subject
+
+
+def test_entries_are_stored_oldest_first(make_kanald):
+    """Feeds list the newest entry first; the store gets them in the order
+    they were written, so seq order is the order things were said."""
+    items = [{"title": "Turkcell", "guid": f"t{h}", "pubDate": f"Sat, 05 Dec 2026 {h:02d}:00:00 GMT"}
+             for h in (9, 3, 7, 1)]
+    untimed = [{"title": "Turkcell", "guid": g} for g in ("u2", "u1")]
+    with Web() as web:
+        web.routes["/timed"] = (200, {}, rss(items))
+        web.routes["/untimed"] = (200, {}, rss(untimed + [items[0]]))
+        k = start(make_kanald, source(feeds=f"{web.url}/timed {web.url}/untimed"))
+        recs = wait_records(k, 6)
+        # Without a time on every entry, the document's order is kept.
+        assert [r["external_id"] for r in recs] == ["t1", "t3", "t7", "t9", "u2", "u1"]
