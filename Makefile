@@ -404,6 +404,8 @@ install: all
 	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libkanal-plugin-kit.a
 	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/kanal/examples
+	install -m 644 conf/examples/*.conf $(DESTDIR)$(PREFIX)/share/kanal/examples/
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service
 	install -m 644 systemd/kanal.sysusers $(DESTDIR)$(SYSUSERSDIR)/kanal.conf
