@@ -38,6 +38,7 @@ static const struct kanal_kit_bind listen_binds[] = {
     {"max_body", KANAL_KIT_INT64, offsetof(struct listen, max_body)},
     {"robots_ttl", KANAL_KIT_INT64, offsetof(struct listen, robots_ttl_ms)},
     {"backoff_max", KANAL_KIT_INT64, offsetof(struct listen, backoff_max_ms)},
+    {"max_entries", KANAL_KIT_INT64, offsetof(struct listen, max_entries)},
     {NULL, 0, 0},
 };
 
@@ -51,6 +52,8 @@ static const char *check(const struct listen *L)
         return "max_pages must be 1 to 1000";
     if (L->max_body < 1024 || L->max_body > 64 * 1024 * 1024)
         return "max_body must be 1K to 64M";
+    if (L->max_entries < 1 || L->max_entries > 100000)
+        return "max_entries must be 1 to 100000";
     if (L->backoff_max_ms < 1000)
         return "backoff_max must be at least 1s";
     if (!L->contact || !L->contact[0] || strpbrk(L->contact, "\r\n()"))
@@ -134,6 +137,8 @@ static const struct kanal_option listen_options[] = {
     {"robots_ttl", KANAL_OPT_DURATION, "1d", 0, "how long a host's robots.txt is kept", NULL},
     {"backoff_max", KANAL_OPT_DURATION, "6h", 0,
      "longest wait after a 429 or 5xx (Retry-After is capped to it)", NULL},
+    {"max_entries", KANAL_OPT_INT, "1000", 0,
+     "entries read from one feed or page at most (the first ones)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 

@@ -38,7 +38,7 @@ struct listen {
     /* options */
     const char *feeds, *pages, *adapters, *keywords, *exclude, *contact;
     int64_t poll_interval_ms, rate, max_pages, timeout_ms, max_body, robots_ttl_ms;
-    int64_t backoff_max_ms;
+    int64_t backoff_max_ms, max_entries;
     /* built from them */
     char user_agent[256];
     struct ladapter *ad;

@@ -288,8 +288,10 @@ static char *attr(const xmlNode *n, const char *name)
 
 static struct lentry *add_entry(struct lentries *out)
 {
-    if (out->n >= LPARSE_MAX_ENTRIES)
+    if (out->n >= out->max) {
+        out->cut = 1;
         return NULL;
+    }
     struct lentry *v = realloc(out->v, (out->n + 1) * sizeof *v);
     if (!v)
         return NULL;
@@ -378,7 +380,9 @@ static void atom_entry(const xmlNode *it, const char *base, struct lentries *out
 int lparse_feed(const char *body, size_t len, const char *base_url, struct lentries *out, char *why,
                 size_t why_len)
 {
+    size_t max = out->max ? out->max : LPARSE_MAX_ENTRIES;
     memset(out, 0, sizeof *out);
+    out->max = max;
     if (len > INT32_MAX) {
         snprintf(why, why_len, "document too large");
         return -EINVAL;
@@ -454,7 +458,9 @@ static char *xpath_value(xmlXPathContextPtr ctx, xmlNodePtr at, const char *xpat
 int lparse_page(const struct ladapter *a, const char *body, size_t len, const char *base_url,
                 struct lentries *out, char *why, size_t why_len)
 {
+    size_t max = out->max ? out->max : LPARSE_MAX_ENTRIES;
     memset(out, 0, sizeof *out);
+    out->max = max;
     if (len > INT32_MAX || len == 0) {
         snprintf(why, why_len, len ? "document too large" : "empty document");
         return -EINVAL;

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* At most this many entries are read from one document. */
+/* At most this many entries are read from one document unless the caller
+ * sets lentries.max (the max_entries key). */
 #define LPARSE_MAX_ENTRIES 1000
 /* Text and titles are cut (on a character boundary) to this many bytes. */
 #define LPARSE_MAX_TEXT (32 * 1024)
@@ -29,6 +30,8 @@ struct lentries {
     size_t n;
     char *next;  /* the next page's absolute URL (pages only), or NULL */
     char *title; /* the feed's or page's own title, or NULL */
+    size_t max;  /* in: entries to read at most (0: LPARSE_MAX_ENTRIES) */
+    int cut;     /* out: the document had more */
 };
 
 /* A site adapter: [adapter NAME] in an adapters file. */

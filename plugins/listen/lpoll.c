@@ -694,7 +694,7 @@ static void on_doc(void *arg, struct lfetch *f)
         p->etag = f->etag[0] ? strdup(f->etag) : NULL;
         p->lastmod = f->lastmod[0] ? strdup(f->lastmod) : NULL;
     }
-    struct lentries e;
+    struct lentries e = {.max = (size_t)L->max_entries};
     int r = t->adapter ? lparse_page(t->adapter, f->body, f->len, p->url, &e, why, sizeof why)
                        : lparse_feed(f->body ? f->body : "", f->len, p->url, &e, why, sizeof why);
     if (r < 0) {
@@ -709,6 +709,10 @@ static void on_doc(void *arg, struct lfetch *f)
         return;
     }
     lfetch_free(f);
+    if (e.cut)
+        L->host->log(L->src, KANAL_LOG_NOTICE,
+                     "%s: read the first %lld entries only (max_entries); the rest are not read",
+                     p->url, (long long)L->max_entries);
     char *next = e.next;
     e.next = NULL;
     add_page(p, &e);

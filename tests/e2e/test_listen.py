@@ -482,3 +482,13 @@ def test_entries_are_stored_oldest_first(make_kanald):
         recs = wait_records(k, 6)
         # Without a time on every entry, the document's order is kept.
         assert [r["external_id"] for r in recs] == ["t1", "t3", "t7", "t9", "u2", "u1"]
+
+
+def test_max_entries_bounds_what_one_document_gives(make_kanald):
+    items = [{"title": "Turkcell", "guid": f"n{i:02d}"} for i in range(30)]
+    with Web() as web:
+        web.routes["/many"] = (200, {}, rss(items))
+        k = start(make_kanald, source(feeds=f"{web.url}/many", extra="max_entries = 10\n"))
+        k.wait_log(r"/many: read the first 10 entries only \(max_entries\)")
+        k.wait_log(r"/many: 10 entries, 10 matching, 10 new")
+        assert sorted(r["external_id"] for r in k.feed()) == [f"n{i:02d}" for i in range(10)]

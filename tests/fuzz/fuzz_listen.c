@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned sel = fuzz_byte(&in) & 3;
     char *doc = fuzz_strndup(in.p, in.n);
     char why[400] = "";
-    struct lentries e;
+    struct lentries e = {.max = 0};
     if (sel == 0 || sel == 1 || sel == 2) {
         int r = sel == 0 ? lparse_feed(doc, in.n, "http://example.com/feed", &e, why, sizeof why)
                          : lparse_page(sel == 1 ? &sikayet : &eksi, doc, in.n,
