@@ -48,6 +48,8 @@ TMPFILESDIR:= $(PREFIX)/lib/tmpfiles.d
 BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev \
               liblmdb-dev libhttp-parser-dev libinih-dev libgmime-3.0-dev libssl-dev \
               libsystemd-dev python3-yaml
+# The listen plugin reads feeds and pages with libxml2.
+BUILD_DEBS += libxml2-dev
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -116,6 +118,9 @@ PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
+PLUGIN_LIBS_listen = $(shell pkg-config --libs jansson libcurl libxml-2.0 2>/dev/null)
+PLUGIN_CFLAGS_listen = $(shell pkg-config --cflags libxml-2.0 2>/dev/null) \
+                       -DKANAL_VERSION='"$(VERSION)"'
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.
@@ -299,6 +304,16 @@ $(BUILD)/tests/test_html: tests/unit/test_html.c plugins/email/html.c plugins/em
 	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/email $(LDFLAGS_ALL) -o $@ $< \
 	    plugins/email/html.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_listen_match compiles the listen plugin's matching, robots.txt and
+# document readers (libxml2).
+$(BUILD)/tests/test_listen_match: tests/unit/test_listen_match.c plugins/listen/lmatch.c \
+                                  plugins/listen/lparse.c plugins/listen/lmatch.h \
+                                  plugins/listen/lparse.h $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/listen $(shell pkg-config --cflags libxml-2.0) \
+	    $(LDFLAGS_ALL) -o $@ $< plugins/listen/lmatch.c plugins/listen/lparse.c $(CORE_OBJ) \
+	    $(PKG_LIBS) $(shell pkg-config --libs libxml-2.0) -lhttp_parser -lcmocka -ldl -lpthread
+
 # test_kit and test_kit_emit link the plugin kit (sdk/kit/).
 $(BUILD)/tests/test_kit $(BUILD)/tests/test_kit_emit: $(BUILD)/tests/%: tests/unit/%.c $(KIT_LIB) \
                                                       $(CORE_OBJ) tests/unit/unit.h | deps-test
@@ -418,6 +433,8 @@ install: all
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
 	install -m 644 systemd/kanald.service.d/credentials.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/kanal/credentials.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/kanal/examples
+	install -m 644 conf/examples/*.conf $(DESTDIR)$(PREFIX)/share/kanal/examples/
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service
 	install -m 644 systemd/kanal.sysusers $(DESTDIR)$(SYSUSERSDIR)/kanal.conf
@@ -439,6 +456,7 @@ INSTALLED = $(SBINDIR)/kanald $(addprefix $(PLUGINDIR)/,$(notdir $(PLUGIN_SO))) 
              $(PCDIR)/kanal-plugin.pc $(LIBDIR)/libkanal-plugin-kit.a \
              $(addprefix $(PREFIX)/share/kanal/schema/,$(notdir $(wildcard sdk/schema/*.json))) \
              $(PREFIX)/share/kanal/kanal-plugin.map \
+             $(addprefix $(PREFIX)/share/kanal/examples/,$(notdir $(wildcard conf/examples/*.conf))) \
              $(SYSCONFDIR)/kanal/kanal.conf.example $(SYSCONFDIR)/kanal/credentials.conf.example \
              $(UNITDIR)/kanald.service \
              $(SYSUSERSDIR)/kanal.conf $(TMPFILESDIR)/kanal.conf \
@@ -446,7 +464,7 @@ INSTALLED = $(SBINDIR)/kanald $(addprefix $(PLUGINDIR)/,$(notdir $(PLUGIN_SO))) 
              $(DOCDIR)/README.md $(addprefix $(DOCDIR)/,$(wildcard docs/*.md docs/channels/*.md)) \
              $(LIBDIR)/libkanal.so.1 $(LIBDIR)/libkanal.so $(LIBDIR)/libkanal.a \
              $(PCDIR)/kanal.pc $(BINDIR)/kanalctl
-INSTALLED_DIRS = $(DOCDIR)/docs/channels $(DOCDIR)/docs $(DOCDIR) $(PREFIX)/share/kanal/schema $(PREFIX)/share/kanal \
+INSTALLED_DIRS = $(DOCDIR)/docs/channels $(DOCDIR)/docs $(DOCDIR) $(PREFIX)/share/kanal/schema $(PREFIX)/share/kanal/examples $(PREFIX)/share/kanal \
                   $(INCLUDEDIR)/kanal $(PLUGINDIR) $(PREFIX)/lib/kanal $(SYSCONFDIR)/kanal
 
 .PHONY: uninstall
@@ -588,7 +606,7 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 # again for the fuzzers.
 FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
-                 webhook twitter signup_form eventbrite csv mime html lmtp
+                 webhook twitter signup_form eventbrite csv mime html lmtp listen
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -615,6 +633,9 @@ FUZZ_CFLAGS_lmtp      = $(FUZZ_GMIME_CFLAGS)
 FUZZ_LIBS_mime        = $(FUZZ_GMIME_LIBS)
 FUZZ_LIBS_html        = $(FUZZ_GMIME_LIBS)
 FUZZ_LIBS_lmtp        = $(FUZZ_GMIME_LIBS)
+FUZZ_SRC_listen       := plugins/listen/lparse.c plugins/listen/lmatch.c
+FUZZ_CFLAGS_listen     = $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+FUZZ_LIBS_listen       = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 
 .PHONY: fuzz fuzz-build fuzz-check fuzz-regress fuzz-corpus
 

@@ -132,7 +132,8 @@ README_MAX_LINES = 300
 CONFIG = ROOT / "docs" / "configuration.md"
 # The channel guide that documents each plugin's options.
 GUIDES = {"webhook": "webhook", "facebook": "meta", "whatsapp": "meta", "twitter": "twitter",
-          "sms": "sms", "email": "email", "signup": "signup", "http": "http"}
+          "sms": "sms", "email": "email", "signup": "signup", "http": "http",
+          "listen": "listen"}
 
 
 def option_tables(src):
