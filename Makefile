@@ -36,6 +36,9 @@ TMPFILESDIR:= $(PREFIX)/lib/tmpfiles.d
 BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev \
               liblmdb-dev libhttp-parser-dev libinih-dev libgmime-3.0-dev libssl-dev \
               libsystemd-dev python3-yaml
+# The sentiment processor: ICU (Turkish case folding), libexttextcat and its
+# language fingerprints (language identification).
+BUILD_DEBS += libicu-dev libexttextcat-dev libexttextcat-data
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -101,8 +104,14 @@ PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
+SENTIMENT_LIBS := $(shell pkg-config --libs icu-uc libexttextcat 2>/dev/null) -lm
+SENTIMENT_CFLAGS := $(shell pkg-config --cflags icu-uc libexttextcat 2>/dev/null)
+PLUGIN_LIBS_sentiment = $(shell pkg-config --libs jansson 2>/dev/null) $(SENTIMENT_LIBS)
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
+# The sentiment data is installed beside the plugins' share folder.
+SENTIMENT_DATADIR := $(PREFIX)/share/kanal/sentiment
+PLUGIN_CFLAGS_sentiment = $(SENTIMENT_CFLAGS) -DSENTIMENT_DATADIR='"$(SENTIMENT_DATADIR)"'
 # Per-plugin extra sources from plugins/shared/, e.g.
 # PLUGIN_EXTRA_facebook := plugins/shared/meta.c
 PLUGIN_EXTRA_facebook := plugins/shared/meta.c plugins/shared/meta_graph.c
