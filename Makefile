@@ -347,7 +347,16 @@ bench-baseline: deps
 	    "$(BASELINE_DIR)/build/kanald" "$(BASELINE_DIR)/build/plugins/webhook.so" >"$(BASELINE_DIR)/build.log" 2>&1 || \
 	  { echo "bench: the baseline $(BENCH_BASELINE) did not build (see $(BASELINE_DIR)/build.log)" >&2; exit 1; }
 
-bench: all deps-bench bench-baseline $(BUILD)/bench/store
+# The sentiment analyser, as the plugin compiles it, without the plugin glue.
+SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/lexicon.c plugins/sentiment/turkish.c
+SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
+
+$(BUILD)/bench/sentiment_eval: bench/sentiment_eval.c $(SENTIMENT_DEP) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SENTIMENT_CFLAGS) -Iplugins/sentiment $(LDFLAGS_ALL) -o $@ $< \
+	    $(SENTIMENT_SRC) $(SENTIMENT_LIBS)
+
+bench: all deps-bench bench-baseline $(BUILD)/bench/store $(BUILD)/bench/sentiment_eval
 	@set -e; if [ -x "$(BASELINE_DIR)/build/kanald" ]; then \
 	  export KANAL_BENCH_BASELINE_BUILD="$(BASELINE_DIR)/build" KANAL_BENCH_BASELINE="$(BENCH_BASELINE)"; fi; \
 	for b in bench/*; do \

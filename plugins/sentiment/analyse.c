@@ -367,7 +367,9 @@ static void score_tokens(const struct sa_model *m, int turkish, const char *f, s
     double score = sum / sqrt((double)sum * sum + 15.0);
     res->score = score;
     res->label = score >= m->thr ? "positive" : score <= -m->thr ? "negative" : "neutral";
-    res->complaint = complaint > 0 && score < m->thr;
+    /* Customer messages that are clearly negative are mostly complaints;
+     * a cue (iade, gelmedi) counts unless the message is praise. */
+    res->complaint = (complaint > 0 && score < m->thr) || score <= -0.3;
 }
 
 int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lang,

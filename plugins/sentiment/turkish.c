@@ -63,7 +63,7 @@ static const struct morph morphs[] = {
     M("a"), M("e"), M("ya"), M("ye"), M("na"), M("ne"), M("da"), M("de"), M("ta"), M("te"),
     M("nda"), M("nde"), M("dan"), M("den"), M("tan"), M("ten"), M("ndan"), M("nden"),
     M("yı"), M("yi"), M("yu"), M("yü"), M("nı"), M("ni"), M("nu"), M("nü"), M("la"), M("le"),
-    M("yla"), M("yle"), M("ca"), M("ce"), M("ça"), M("çe"), M("ki"), M("yken"), M("ken"),
+    M("yla"), M("yle"), M("ca"), M("ce"), M("ça"), M("çe"), M("yken"), M("ken"),
     /* derivation */
     M("lık"), M("lik"), M("luk"), M("lük"), M("lı"), M("li"), M("lu"), M("lü"), M("cı"), M("ci"),
     M("cu"), M("cü"), M("çı"), M("çi"), M("çu"), M("çü"), P("sız"), P("siz"), P("suz"),
@@ -100,8 +100,36 @@ static const struct morph morphs[] = {
  * gel-m-e-di, and gelmek reads gel-mek, not gel-me-k; on a tie the parse
  * without -mA- wins.  allow_neg admits -mA- (verbs only).  Returns the
  * morph count, 0 when s does not split; *kinds collects the kinds used. */
-static int parse_chain(const char *s, size_t len, int allow_neg, unsigned *kinds)
+static int is_vowel_at(const char *w, size_t end) /* the letter ending at w[end) */
 {
+    if (end == 0)
+        return 0;
+    unsigned char c = (unsigned char)w[end - 1];
+    if (c < 0x80)
+        return strchr("aeiou", c) != NULL && c;
+    if (end < 2)
+        return 0;
+    unsigned char b = (unsigned char)w[end - 2];
+    return (b == 0xC4 && c == 0xB1) || (b == 0xC3 && (c == 0xB6 || c == 0xBC)); /* ı ö ü */
+}
+
+/* Turkish phonotactics prune false parses: a one-letter consonant suffix
+ * (-m, -n, -k, -t) follows a vowel (sev-k-i-ya-t is no word), and a
+ * vowel-initial suffix follows a consonant (a vowel stem takes the
+ * buffer-consonant form: iade-yi, not iade-i). */
+static int fits(const char *w, size_t at, const struct morph *m)
+{
+    int vowel_before = is_vowel_at(w, at);
+    if (is_vowel_at(m->s, (unsigned char)m->s[0] < 0x80 ? 1 : 2))
+        return !vowel_before;
+    if (m->len == 1)
+        return vowel_before;
+    return 1;
+}
+
+static int parse_chain(const char *w, size_t off, size_t len, int allow_neg, unsigned *kinds)
+{
+    const char *s = w + off;
     unsigned char best[SA_TOKEN_MAX + 1], kind[SA_TOKEN_MAX + 1];
     if (len == 0 || len > SA_TOKEN_MAX)
         return 0;
@@ -113,7 +141,8 @@ static int parse_chain(const char *s, size_t len, int allow_neg, unsigned *kinds
         for (size_t i = 0; i < NMORPHS; i++) {
             const struct morph *m = &morphs[i];
             if (m->len > len - p || ((m->kind & M_NEG) && !allow_neg) ||
-                best[p + m->len] == 255 || memcmp(s + p, m->s, m->len) != 0)
+                best[p + m->len] == 255 || memcmp(s + p, m->s, m->len) != 0 ||
+                !fits(w, off + p, m))
                 continue;
             unsigned c = 1u + best[p + m->len];
             unsigned k = kind[p + m->len] | m->kind;
@@ -174,7 +203,7 @@ const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, si
         if (!e)
             continue;
         unsigned kinds = 0;
-        if (k < len && !parse_chain(word + k, len - k, (e->flags & SA_VERB) != 0, &kinds))
+        if (k < len && !parse_chain(word, k, len - k, (e->flags & SA_VERB) != 0, &kinds))
             continue;
         *negated = (kinds & M_NEG) != 0;
         *privative = (kinds & M_PRIV) != 0;
