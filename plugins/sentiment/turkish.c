@@ -42,7 +42,7 @@ int sa_fold(const char *in, size_t len, const char *locale, char *out, size_t ca
     return n8;
 }
 
-enum { M_NEG = 1, M_PRIV = 2 };
+enum { M_NEG = 1, M_PRIV = 2, M_VERBAL = 4 };
 
 struct morph {
     const char *s;
@@ -52,6 +52,7 @@ struct morph {
 #define M(x) {x, sizeof(x) - 1, 0}
 #define N(x) {x, sizeof(x) - 1, M_NEG}
 #define P(x) {x, sizeof(x) - 1, M_PRIV}
+#define V(x) {x, sizeof(x) - 1, M_VERBAL}
 /* Surface forms of inflectional and common derivational suffixes.  Order
  * does not matter: the parser tries every one that fits. */
 static const struct morph morphs[] = {
@@ -69,25 +70,25 @@ static const struct morph morphs[] = {
     M("cu"), M("cü"), M("çı"), M("çi"), M("çu"), M("çü"), P("sız"), P("siz"), P("suz"),
     P("süz"), M("laş"), M("leş"), M("lan"), M("len"), M("la"), M("le"),
     /* copula and person */
-    M("dır"), M("dir"), M("dur"), M("dür"), M("tır"), M("tir"), M("tur"), M("tür"), M("yım"),
-    M("yim"), M("yum"), M("yüm"), M("yız"), M("yiz"), M("yuz"), M("yüz"), M("sın"), M("sin"),
-    M("sun"), M("sün"), M("sınız"), M("siniz"), M("sunuz"), M("sünüz"), M("ız"), M("iz"),
-    M("uz"), M("üz"), M("k"), M("z"), M("ydı"), M("ydi"), M("ydu"), M("ydü"), M("ymış"),
+    M("dır"), M("dir"), M("dur"), M("dür"), M("tır"), M("tir"), M("tur"), M("tür"), V("yım"),
+    V("yim"), M("yum"), M("yüm"), V("yız"), V("yiz"), M("yuz"), M("yüz"), V("sın"), V("sin"),
+    V("sun"), V("sün"), M("sınız"), M("siniz"), M("sunuz"), M("sünüz"), M("ız"), M("iz"),
+    M("uz"), M("üz"), M("k"), V("z"), M("ydı"), M("ydi"), M("ydu"), M("ydü"), M("ymış"),
     M("ymiş"), M("ymuş"), M("ymüş"), M("ysa"), M("yse"),
     /* voice */
     M("ıl"), M("il"), M("ul"), M("ül"), M("l"), M("t"), M("ış"), M("iş"), M("uş"), M("üş"),
     /* tense, aspect, mood */
-    M("dı"), M("di"), M("du"), M("dü"), M("tı"), M("ti"), M("tu"), M("tü"), M("yor"),
-    M("ıyor"), M("iyor"), M("uyor"), M("üyor"), M("mış"), M("miş"), M("muş"), M("müş"),
-    M("acak"), M("ecek"), M("yacak"), M("yecek"), M("acağ"), M("eceğ"), M("yacağ"), M("yeceğ"),
-    M("ır"), M("ir"), M("ur"), M("ür"), M("ar"), M("er"), M("r"), M("sa"), M("se"),
-    M("malı"), M("meli"), M("mak"), M("mek"), M("makta"), M("mekte"), M("ması"), M("mesi"),
-    M("mayı"), M("meyi"), M("maya"), M("meye"), M("an"), M("en"), M("yan"), M("yen"),
-    M("dık"), M("dik"), M("duk"), M("dük"), M("tık"), M("tik"), M("tuk"), M("tük"), M("dığ"),
-    M("diğ"), M("duğ"), M("düğ"), M("tığ"), M("tiğ"), M("tuğ"), M("tüğ"), M("ıp"), M("ip"),
-    M("up"), M("üp"), M("yıp"), M("yip"), M("arak"), M("erek"), M("yarak"), M("yerek"),
-    M("ınca"), M("ince"), M("unca"), M("ünce"), M("yınca"), M("yince"), M("abil"), M("ebil"),
-    M("yabil"), M("yebil"), M("sana"), M("sene"),
+    V("dı"), V("di"), V("du"), V("dü"), V("tı"), V("ti"), V("tu"), V("tü"), V("yor"),
+    M("ıyor"), M("iyor"), M("uyor"), M("üyor"), V("mış"), V("miş"), V("muş"), V("müş"),
+    M("acak"), M("ecek"), V("yacak"), V("yecek"), M("acağ"), M("eceğ"), V("yacağ"), V("yeceğ"),
+    M("ır"), M("ir"), M("ur"), M("ür"), M("ar"), M("er"), M("r"), V("sa"), V("se"),
+    V("malı"), V("meli"), V("mak"), V("mek"), V("makta"), V("mekte"), V("ması"), V("mesi"),
+    V("mayı"), V("meyi"), V("maya"), V("meye"), M("an"), M("en"), V("yan"), V("yen"),
+    V("dık"), V("dik"), V("duk"), V("dük"), V("tık"), V("tik"), V("tuk"), V("tük"), V("dığ"),
+    V("diğ"), V("duğ"), V("düğ"), V("tığ"), V("tiğ"), V("tuğ"), V("tüğ"), M("ıp"), M("ip"),
+    M("up"), M("üp"), V("yıp"), V("yip"), M("arak"), M("erek"), V("yarak"), V("yerek"),
+    M("ınca"), M("ince"), M("unca"), M("ünce"), V("yınca"), V("yince"), M("abil"), M("ebil"),
+    V("yabil"), V("yebil"), M("sana"), M("sene"),
     /* verbal negation -mA- and the negative abilitative -(y)AmA- */
     N("ma"), N("me"), N("mı"), N("mi"), N("mu"), N("mü"), N("maz"), N("mez"), N("ama"),
     N("eme"), N("yama"), N("yeme"), N("amı"), N("emi"), N("yamı"), N("yemi"), N("amaz"),
@@ -130,25 +131,32 @@ static int fits(const char *w, size_t at, const struct morph *m)
 static int parse_chain(const char *w, size_t off, size_t len, int allow_neg, unsigned *kinds)
 {
     const char *s = w + off;
-    unsigned char best[SA_TOKEN_MAX + 1], kind[SA_TOKEN_MAX + 1];
+    unsigned char best[SA_TOKEN_MAX + 1], kind[SA_TOKEN_MAX + 1], first[SA_TOKEN_MAX + 1];
     if (len == 0 || len > SA_TOKEN_MAX)
         return 0;
     best[len] = 0;
-    kind[len] = 0;
+    kind[len] = first[len] = 0;
     for (size_t p = len; p-- > 0;) {
         best[p] = 255;
-        kind[p] = 0;
+        kind[p] = first[p] = 0;
         for (size_t i = 0; i < NMORPHS; i++) {
             const struct morph *m = &morphs[i];
             if (m->len > len - p || ((m->kind & M_NEG) && !allow_neg) ||
                 best[p + m->len] == 255 || memcmp(s + p, m->s, m->len) != 0 ||
                 !fits(w, off + p, m))
                 continue;
+            /* -mA- (negation) and -mA (the verbal noun: çalışma saatleri)
+             * look alike; negation is followed by a verbal suffix
+             * (gelme-di, beğenme-yecek) or ends an imperative after -mı-. */
+            if ((m->kind & M_NEG) && strchr("ae", m->s[m->len - 1]) &&
+                (p + m->len == len || !(first[p + m->len] & M_VERBAL)))
+                continue;
             unsigned c = 1u + best[p + m->len];
             unsigned k = kind[p + m->len] | m->kind;
             if (c < best[p] || (c == best[p] && !(k & M_NEG) && (kind[p] & M_NEG))) {
                 best[p] = (unsigned char)c;
                 kind[p] = (unsigned char)k;
+                first[p] = m->kind;
             }
         }
     }
