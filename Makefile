@@ -107,6 +107,10 @@ PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
 SENTIMENT_LIBS := $(shell pkg-config --libs icu-uc libexttextcat 2>/dev/null) -lm
 SENTIMENT_CFLAGS := $(shell pkg-config --cflags icu-uc libexttextcat 2>/dev/null)
 PLUGIN_LIBS_sentiment = $(shell pkg-config --libs jansson 2>/dev/null) $(SENTIMENT_LIBS)
+# The sentiment analyser without the plugin glue: the unit test, the fuzzer
+# and the bench compile it as the plugin does.
+SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/lexicon.c plugins/sentiment/turkish.c
+SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # The sentiment data is installed beside the plugins' share folder.
@@ -290,6 +294,12 @@ $(BUILD)/tests/test_kit $(BUILD)/tests/test_kit_emit: $(BUILD)/tests/%: tests/un
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(KIT_LIB) $(CORE_OBJ) $(PKG_LIBS) \
 	    -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_sentiment compiles the sentiment processor's analyser (ICU, libexttextcat).
+$(BUILD)/tests/test_sentiment: tests/unit/test_sentiment.c $(SENTIMENT_DEP) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SENTIMENT_CFLAGS) -Itests/unit -Iplugins/sentiment $(LDFLAGS_ALL) -o $@ $< \
+	    $(SENTIMENT_SRC) $(SENTIMENT_LIBS) -lcmocka
+
 unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -346,10 +356,6 @@ bench-baseline: deps
 	$(MAKE) --no-print-directory -C "$(BASELINE_DIR)/src" BUILD="$(BASELINE_DIR)/build" \
 	    "$(BASELINE_DIR)/build/kanald" "$(BASELINE_DIR)/build/plugins/webhook.so" >"$(BASELINE_DIR)/build.log" 2>&1 || \
 	  { echo "bench: the baseline $(BENCH_BASELINE) did not build (see $(BASELINE_DIR)/build.log)" >&2; exit 1; }
-
-# The sentiment analyser, as the plugin compiles it, without the plugin glue.
-SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/lexicon.c plugins/sentiment/turkish.c
-SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
 
 $(BUILD)/bench/sentiment_eval: bench/sentiment_eval.c $(SENTIMENT_DEP) | deps
 	@mkdir -p $(dir $@)

@@ -310,7 +310,7 @@ static void score_tokens(const struct sa_model *m, int turkish, const char *f, s
                 if (j >= 0) {
                     val[j] = -0.9f * val[j]; /* iyi değil, sorun yok */
                 } else if (turkish) {
-                    v = e->score; /* cevap yok */
+                    val[i] = e->score; /* cevap yok */
                     if (e->flags & SA_COMPLAINT)
                         complaint++;
                 } else {

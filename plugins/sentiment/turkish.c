@@ -42,7 +42,7 @@ int sa_fold(const char *in, size_t len, const char *locale, char *out, size_t ca
     return n8;
 }
 
-enum { M_NEG = 1, M_PRIV = 2, M_VERBAL = 4 };
+enum { M_NEG = 1, M_PRIV = 2, M_VERBAL = 4, M_VNOUN = 8 };
 
 struct morph {
     const char *s;
@@ -53,6 +53,7 @@ struct morph {
 #define N(x) {x, sizeof(x) - 1, M_NEG}
 #define P(x) {x, sizeof(x) - 1, M_PRIV}
 #define V(x) {x, sizeof(x) - 1, M_VERBAL}
+#define VN(x) {x, sizeof(x) - 1, M_VNOUN}
 /* Surface forms of inflectional and common derivational suffixes.  Order
  * does not matter: the parser tries every one that fits. */
 static const struct morph morphs[] = {
@@ -82,7 +83,7 @@ static const struct morph morphs[] = {
     M("ıyor"), M("iyor"), M("uyor"), M("üyor"), V("mış"), V("miş"), V("muş"), V("müş"),
     M("acak"), M("ecek"), V("yacak"), V("yecek"), M("acağ"), M("eceğ"), V("yacağ"), V("yeceğ"),
     M("ır"), M("ir"), M("ur"), M("ür"), M("ar"), M("er"), M("r"), V("sa"), V("se"),
-    V("malı"), V("meli"), V("mak"), V("mek"), V("makta"), V("mekte"), V("ması"), V("mesi"),
+    VN("ma"), VN("me"), V("malı"), V("meli"), V("mak"), V("mek"), V("makta"), V("mekte"), V("ması"), V("mesi"),
     V("mayı"), V("meyi"), V("maya"), V("meye"), M("an"), M("en"), V("yan"), V("yen"),
     V("dık"), V("dik"), V("duk"), V("dük"), V("tık"), V("tik"), V("tuk"), V("tük"), V("dığ"),
     V("diğ"), V("duğ"), V("düğ"), V("tığ"), V("tiğ"), V("tuğ"), V("tüğ"), M("ıp"), M("ip"),
@@ -151,6 +152,8 @@ static int parse_chain(const char *w, size_t off, size_t len, int allow_neg, uns
             if ((m->kind & M_NEG) && strchr("ae", m->s[m->len - 1]) &&
                 (p + m->len == len || !(first[p + m->len] & M_VERBAL)))
                 continue;
+            if ((m->kind & M_VNOUN) && p + m->len < len && (first[p + m->len] & M_VERBAL))
+                continue; /* the verbal noun takes no tense: gelme-di is negation */
             unsigned c = 1u + best[p + m->len];
             unsigned k = kind[p + m->len] | m->kind;
             if (c < best[p] || (c == best[p] && !(k & M_NEG) && (kind[p] & M_NEG))) {
