@@ -555,7 +555,7 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 # again for the fuzzers.
 FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
-                 webhook twitter signup_form eventbrite csv mime html lmtp
+                 webhook twitter signup_form eventbrite csv mime html lmtp sentiment
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -582,6 +582,9 @@ FUZZ_CFLAGS_lmtp      = $(FUZZ_GMIME_CFLAGS)
 FUZZ_LIBS_mime        = $(FUZZ_GMIME_LIBS)
 FUZZ_LIBS_html        = $(FUZZ_GMIME_LIBS)
 FUZZ_LIBS_lmtp        = $(FUZZ_GMIME_LIBS)
+FUZZ_SRC_sentiment   := $(SENTIMENT_SRC)
+FUZZ_CFLAGS_sentiment = $(SENTIMENT_CFLAGS)
+FUZZ_LIBS_sentiment   = $(SENTIMENT_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-check fuzz-regress fuzz-corpus
 
