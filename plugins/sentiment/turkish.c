@@ -129,9 +129,31 @@ static int fits(const char *w, size_t at, const struct morph *m)
     return 1;
 }
 
+/* The morphs by their first byte, so that a position tries the few that
+ * can start there; each list ends with NO_MORPH.  Built once, on first use
+ * (the analyser runs on one thread). */
+#define NO_MORPH 0xFFFF
+static unsigned short by_first[256][64];
+
+static void index_morphs(void)
+{
+    static int done;
+    if (done)
+        return;
+    unsigned char n[256] = {0};
+    memset(by_first, 0xFF, sizeof by_first);
+    for (size_t i = 0; i < NMORPHS; i++) {
+        unsigned char c = (unsigned char)morphs[i].s[0];
+        if (n[c] < 63)
+            by_first[c][n[c]++] = (unsigned short)i;
+    }
+    done = 1;
+}
+
 static int parse_chain(const char *w, size_t off, size_t len, int allow_neg, unsigned *kinds)
 {
     const char *s = w + off;
+    index_morphs();
     unsigned char best[SA_TOKEN_MAX + 1], kind[SA_TOKEN_MAX + 1], first[SA_TOKEN_MAX + 1];
     if (len == 0 || len > SA_TOKEN_MAX)
         return 0;
@@ -140,8 +162,9 @@ static int parse_chain(const char *w, size_t off, size_t len, int allow_neg, uns
     for (size_t p = len; p-- > 0;) {
         best[p] = 255;
         kind[p] = first[p] = 0;
-        for (size_t i = 0; i < NMORPHS; i++) {
-            const struct morph *m = &morphs[i];
+        const unsigned short *idx = by_first[(unsigned char)s[p]];
+        for (size_t j = 0; idx[j] != NO_MORPH; j++) {
+            const struct morph *m = &morphs[idx[j]];
             if (m->len > len - p || ((m->kind & M_NEG) && !allow_neg) ||
                 best[p + m->len] == 255 || memcmp(s + p, m->s, m->len) != 0 ||
                 !fits(w, off + p, m))
