@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libexttextcat/textcat.h>
 #include <unicode/uchar.h>
@@ -176,6 +177,32 @@ static int turkish_letters(const char *text, size_t len)
     return 0;
 }
 
+/* English function words make at least a quarter of the words (and two):
+ * textcat's n-grams misread one short English sentence in sixteen. */
+static int english_words(const char *text, size_t len)
+{
+    static const char *const words[] = {"the", "and", "is", "it", "this", "was", "i", "you",
+                                        "not", "of", "to", "for", "with", "my", "a", "are",
+                                        "be", "have", "that", "very", "but", "on", "at"};
+    int n = 0, hits = 0;
+    for (size_t i = 0; i < len && i < LANGID_BYTES;) {
+        while (i < len && !((text[i] | 0x20) >= 'a' && (text[i] | 0x20) <= 'z'))
+            i++;
+        size_t st = i;
+        while (i < len && (((text[i] | 0x20) >= 'a' && (text[i] | 0x20) <= 'z') || text[i] == '\''))
+            i++;
+        if (i == st)
+            break;
+        n++;
+        for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+            if (strlen(words[w]) == i - st && strncasecmp(words[w], text + st, i - st) == 0) {
+                hits++;
+                break;
+            }
+    }
+    return hits >= 2 && hits * 4 >= n;
+}
+
 static void identify(struct sa_model *m, const char *text, size_t len, char lang[8])
 {
     strcpy(lang, "und");
@@ -194,6 +221,8 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
         strcpy(lang, "tr");
     else if (strstr(r, "[en-"))
         strcpy(lang, "en");
+    else if (english_words(text, len))
+        strcpy(lang, "en"); /* a short English sentence n-grams took for another */
     else {
         size_t k = strcspn(r + 1, "-]");
         if (k > 0 && k < 8) {

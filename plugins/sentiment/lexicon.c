@@ -160,8 +160,11 @@ int sa_lex_load_sentinet(struct sa_lex *lx, const char *path, char *err, size_t 
         size_t len = (size_t)(t1 - line);
         struct sa_entry e = {(p - n) * 2.5f, 0, 0};
         rc = sa_lex_put(lx, line, len, &e);
-        if (rc == 0 && len > 5 && (memcmp(line + len - 3, "mak", 3) == 0 ||
-                                   memcmp(line + len - 3, "mek", 3) == 0)) {
+        /* Short stems (yer- of yermek, yıl- of yılmak) are mostly other
+         * words' homographs; the custom list has the short verbs that
+         * matter. */
+        if (rc == 0 && len >= 7 && (memcmp(line + len - 3, "mak", 3) == 0 ||
+                                    memcmp(line + len - 3, "mek", 3) == 0)) {
             e.flags = SA_VERB;
             rc = sa_lex_put(lx, line, len - 3, &e);
         }
@@ -195,6 +198,20 @@ static unsigned parse_tags(char *tags, float *negscore)
     return flags;
 }
 
+/* Vowel harmony: whether the last vowel of w is a back one (a ı o u), which
+ * takes -mak; front ones (e i ö ü) take -mek. */
+static int last_vowel_is_back(const char *w, size_t len)
+{
+    for (size_t i = len; i-- > 0;) {
+        unsigned char c = (unsigned char)w[i], p = i ? (unsigned char)w[i - 1] : 0;
+        if (c == 'a' || c == 'o' || c == 'u' || (p == 0xC4 && c == 0xB1))
+            return 1;
+        if (c == 'e' || c == 'i' || (p == 0xC3 && (c == 0xB6 || c == 0xBC)))
+            return 0;
+    }
+    return 0;
+}
+
 /* *_custom.tsv: lemma TAB score [TAB tags]; '#' comments. */
 int sa_lex_load_custom(struct sa_lex *lx, const char *path, char *err, size_t errlen)
 {
@@ -217,7 +234,15 @@ int sa_lex_load_custom(struct sa_lex *lx, const char *path, char *err, size_t er
         struct sa_entry e = {strtof(t1 + 1, NULL), 0, 0};
         if (t2)
             e.flags = parse_tags(t2 + 1, &e.negscore);
-        rc = sa_lex_put(lx, line, (size_t)(t1 - line), &e);
+        size_t len = (size_t)(t1 - line);
+        rc = sa_lex_put(lx, line, len, &e);
+        if (rc == 0 && (e.flags & SA_VERB) && len + 4 < sizeof line && !memchr(line, ' ', len)) {
+            /* The infinitive too, so that the lexicon's own entry for it
+             * (ulaşmak) does not win over this one. */
+            int back = last_vowel_is_back(line, len);
+            memcpy(line + len, back ? "mak" : "mek", 3);
+            rc = sa_lex_put(lx, line, len + 3, &e);
+        }
     }
     fclose(f);
     return rc;

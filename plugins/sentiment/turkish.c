@@ -236,6 +236,14 @@ const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, si
         const struct sa_entry *e = get_stem(lx, word, k);
         if (!e)
             continue;
+        /* sevme-dim is sev- negated, not the noun sevme (love): a stem
+         * ending in -mA over a verb defers to the verb. */
+        if (k > 4 && k < len && (memcmp(word + k - 2, "ma", 2) == 0 ||
+                                 memcmp(word + k - 2, "me", 2) == 0)) {
+            const struct sa_entry *v = sa_lex_get(lx, word, k - 2);
+            if (v && (v->flags & SA_VERB))
+                continue;
+        }
         unsigned kinds = 0;
         if (k < len && !parse_chain(word, k, len - k, (e->flags & SA_VERB) != 0, &kinds))
             continue;
