@@ -412,6 +412,10 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib
 	install -m 644 $(KIT_LIB) $(DESTDIR)$(PREFIX)/lib/libkanal-plugin-kit.a
 	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
+	install -d $(DESTDIR)$(SENTIMENT_DATADIR)
+	install -m 644 plugins/sentiment/data/*.tsv plugins/sentiment/data/*.txt \
+	    plugins/sentiment/data/*.csv plugins/sentiment/data/*.conf \
+	    plugins/sentiment/data/*LICENSE* plugins/sentiment/data/README.md $(DESTDIR)$(SENTIMENT_DATADIR)/
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    systemd/kanald.service.in > $(DESTDIR)$(UNITDIR)/kanald.service

@@ -127,7 +127,7 @@ static const struct kanal_option sentiment_options[] = {
     {"langid", KANAL_OPT_STRING, "/usr/share/libexttextcat", 0,
      "folder of libexttextcat's language fingerprints (*.lm)", NULL},
     {"threshold", KANAL_OPT_STRING, "0.05", 0,
-     "|score| below this is neutral (0 to below 1)", NULL},
+     "a score within plus or minus this is neutral (0 to below 1)", NULL},
     {"max_text", KANAL_OPT_SIZE, "2K", 0, "bytes of a record's text read (at most 4K)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
