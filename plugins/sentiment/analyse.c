@@ -203,6 +203,46 @@ static int english_words(const char *text, size_t len)
     return hits >= 2 && hits * 4 >= n;
 }
 
+/* A text too short for textcat: Turkish letters say Turkish; else the
+ * language whose lexicon knows more of its words, if any. */
+static int known(const struct sa_entry *e, int strict)
+{
+    return e && (!strict || e->score != 0 || (e->flags & ~SA_VERB));
+}
+
+static void identify_short(struct sa_model *m, const char *text, size_t len, char lang[8],
+                           int strict)
+{
+    if (turkish_letters(text, len)) {
+        strcpy(lang, "tr");
+        return;
+    }
+    char f[1024];
+    int fl = sa_fold(text, len > 300 ? 300 : len, "tr", f, sizeof f);
+    if (fl < 0)
+        return;
+    struct token tok[64];
+    size_t n = tokenize(f, (size_t)fl, 0, tok, 64);
+    int tr = 0, en = 0, words = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tok[i].kind != T_WORD)
+            continue;
+        words++;
+        int ng, pv;
+        const struct sa_entry *a = sa_tr_match(m->tr, f + tok[i].off, tok[i].len, &ng, &pv, NULL);
+        const struct sa_entry *b = sa_lex_get(m->en, f + tok[i].off, tok[i].len);
+        tr += known(a, strict);
+        en += known(b, strict);
+    }
+    /* Overruling textcat takes polar words making a quarter of the text. */
+    if (strict && (tr > en ? tr : en) * 4 < words)
+        return;
+    if (tr > en)
+        strcpy(lang, "tr");
+    else if (en > tr)
+        strcpy(lang, "en");
+}
+
 static void identify(struct sa_model *m, const char *text, size_t len, char lang[8])
 {
     strcpy(lang, "und");
@@ -223,6 +263,8 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
         strcpy(lang, "en");
     else if (english_words(text, len))
         strcpy(lang, "en"); /* a short English sentence n-grams took for another */
+    else if (len < 100 && (identify_short(m, text, len, lang, 1), strcmp(lang, "und") != 0))
+        return; /* a short text whose words one of our lexicons knows */
     else {
         size_t k = strcspn(r + 1, "-]");
         if (k > 0 && k < 8) {
@@ -230,36 +272,6 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
             lang[k] = '\0';
         }
     }
-}
-
-/* A text too short for textcat: Turkish letters say Turkish; else the
- * language whose lexicon knows more of its words, if any. */
-static void identify_short(struct sa_model *m, const char *text, size_t len, char lang[8])
-{
-    if (turkish_letters(text, len)) {
-        strcpy(lang, "tr");
-        return;
-    }
-    char f[1024];
-    int fl = sa_fold(text, len > 300 ? 300 : len, "tr", f, sizeof f);
-    if (fl < 0)
-        return;
-    struct token tok[64];
-    size_t n = tokenize(f, (size_t)fl, 0, tok, 64);
-    int tr = 0, en = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (tok[i].kind != T_WORD)
-            continue;
-        int ng, pv;
-        const struct sa_entry *a = sa_tr_match(m->tr, f + tok[i].off, tok[i].len, &ng, &pv, NULL);
-        const struct sa_entry *b = sa_lex_get(m->en, f + tok[i].off, tok[i].len);
-        tr += a != NULL;
-        en += b != NULL;
-    }
-    if (tr > en)
-        strcpy(lang, "tr");
-    else if (en > tr)
-        strcpy(lang, "en");
 }
 
 /* ---- scoring ---- */
@@ -418,7 +430,7 @@ int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lan
     else {
         identify(m, text, len, res->lang);
         if (strcmp(res->lang, "und") == 0)
-            identify_short(m, text, len, res->lang);
+            identify_short(m, text, len, res->lang, 0);
     }
     int turkish = strcmp(res->lang, "tr") == 0;
     if (!turkish && strcmp(res->lang, "en") != 0)

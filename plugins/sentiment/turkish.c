@@ -93,7 +93,8 @@ static const struct morph morphs[] = {
     /* verbal negation -mA- and the negative abilitative -(y)AmA- */
     N("ma"), N("me"), N("mı"), N("mi"), N("mu"), N("mü"), N("maz"), N("mez"), N("ama"),
     N("eme"), N("yama"), N("yeme"), N("amı"), N("emi"), N("yamı"), N("yemi"), N("amaz"),
-    N("emez"), N("yamaz"), N("yemez"),
+    N("emez"), N("yamaz"), N("yemez"), N("madan"), N("meden"), N("amadan"), N("emeden"),
+    N("yamadan"), N("yemeden"),
 };
 #define NMORPHS (sizeof morphs / sizeof morphs[0])
 
