@@ -280,8 +280,18 @@ static const struct sa_entry *lookup(const struct sa_model *m, int turkish, cons
                                      size_t len, int *neg, int *priv)
 {
     *neg = *priv = 0;
-    if (!turkish)
-        return sa_lex_get(m->en, w, len);
+    if (!turkish) {
+        const struct sa_entry *e = sa_lex_get(m->en, w, len);
+        /* Inflected forms VADER does not list: disappointing -> disappoint,
+         * worked -> work, recommended -> recommend. */
+        static const char *const suffixes[] = {"'s", "s", "es", "ed", "d", "ing", "ly", "er"};
+        for (size_t i = 0; !e && i < sizeof suffixes / sizeof *suffixes; i++) {
+            size_t k = strlen(suffixes[i]);
+            if (len > k + 2 && memcmp(w + len - k, suffixes[i], k) == 0)
+                e = sa_lex_get(m->en, w, len - k);
+        }
+        return e;
+    }
     const struct sa_entry *e = sa_lex_get(m->tr, w, len);
     return e ? e : sa_tr_match(m->tr, w, len, neg, priv, NULL);
 }
