@@ -231,9 +231,12 @@ const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, si
         return NULL;
     /* Stems of at least 2 letters (3 bytes covers "iyi"-like short
      * stems while keeping one-letter noise out). */
+    index_morphs();
     for (size_t k = len; k >= 2; k--) {
         if (k < len && utf8_cont((unsigned char)word[k]))
             continue; /* not a character boundary */
+        if (k < len && by_first[(unsigned char)word[k]][0] == NO_MORPH)
+            continue; /* no suffix starts with this letter: no look-up */
         const struct sa_entry *e = get_stem(lx, word, k);
         if (!e)
             continue;
