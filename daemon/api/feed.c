@@ -144,8 +144,7 @@ static int field_is(json_t *rec, const char *name, const char *want)
 
 static int matches(const struct feed_query *q, const MDB_val *v)
 {
-    if (!q->source && !q->channel && !q->kind && !q->contact && !q->sentiment &&
-        q->complaint < 0)
+    if (!q->source && !q->channel && !q->kind && !q->contact && !q->sentiment && q->complaint < 0)
         return 1;
     json_t *rec = json_loadb(v->mv_data, v->mv_size, 0, NULL);
     if (!rec)

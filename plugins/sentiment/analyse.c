@@ -79,8 +79,8 @@ int sa_model_load(struct sa_model **out, const char *datadir, const char *langid
     snprintf(prefix, sizeof prefix, "%s/", langid_dir);
     m->textcat = special_textcat_Init(DATA("langid.conf"), prefix);
     if (!m->textcat) {
-        snprintf(err, errlen, "%s: libexttextcat could not load it or its fingerprints in %s",
-                 path, langid_dir);
+        snprintf(err, errlen, "%s: libexttextcat could not load it or its fingerprints in %s", path,
+                 langid_dir);
         rc = -ENOENT;
         goto fail;
     }
@@ -144,8 +144,8 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct token *tok
             }
             i = j;
             if (end - start <= SA_TOKEN_MAX)
-                tok[n++] = (struct token){T_WORD, (unsigned short)start,
-                                          (unsigned short)(end - start), 0};
+                tok[n++] =
+                    (struct token){T_WORD, (unsigned short)start, (unsigned short)(end - start), 0};
         } else if (c == '!' || c == '?') {
             unsigned run = 1;
             while (i < ilen && s[i] == (char)c) {
@@ -181,9 +181,9 @@ static int turkish_letters(const char *text, size_t len)
  * textcat's n-grams misread one short English sentence in sixteen. */
 static int english_words(const char *text, size_t len)
 {
-    static const char *const words[] = {"the", "and", "is", "it", "this", "was", "i", "you",
-                                        "not", "of", "to", "for", "with", "my", "a", "are",
-                                        "be", "have", "that", "very", "but", "on", "at"};
+    static const char *const words[] = {"the", "and",  "is",   "it",   "this", "was", "i", "you",
+                                        "not", "of",   "to",   "for",  "with", "my",  "a", "are",
+                                        "be",  "have", "that", "very", "but",  "on",  "at"};
     int n = 0, hits = 0;
     for (size_t i = 0; i < len && i < LANGID_BYTES;) {
         while (i < len && !((text[i] | 0x20) >= 'a' && (text[i] | 0x20) <= 'z'))

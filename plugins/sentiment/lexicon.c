@@ -163,8 +163,8 @@ int sa_lex_load_sentinet(struct sa_lex *lx, const char *path, char *err, size_t 
         /* Short stems (yer- of yermek, yıl- of yılmak) are mostly other
          * words' homographs; the custom list has the short verbs that
          * matter. */
-        if (rc == 0 && len >= 7 && (memcmp(line + len - 3, "mak", 3) == 0 ||
-                                    memcmp(line + len - 3, "mek", 3) == 0)) {
+        if (rc == 0 && len >= 7 &&
+            (memcmp(line + len - 3, "mak", 3) == 0 || memcmp(line + len - 3, "mek", 3) == 0)) {
             e.flags = SA_VERB;
             rc = sa_lex_put(lx, line, len - 3, &e);
         }

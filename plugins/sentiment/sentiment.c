@@ -44,8 +44,7 @@ static int sentiment_init(const struct kanal_host *host, struct kanal_source *sr
     int64_t v = 0;
     s->max_text = host->config_int(src, "max_text", &v) == 0 && v > 0 ? (size_t)v : 2048;
     if (s->max_text > SA_TEXT_MAX) {
-        host->log(src, KANAL_LOG_ERR, "max_text = %zu: at most %d bytes", s->max_text,
-                  SA_TEXT_MAX);
+        host->log(src, KANAL_LOG_ERR, "max_text = %zu: at most %d bytes", s->max_text, SA_TEXT_MAX);
         free(s);
         return -EINVAL;
     }

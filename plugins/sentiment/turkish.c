@@ -49,6 +49,8 @@ struct morph {
     unsigned char len, kind;
 };
 
+/* The table reads better packed. */
+/* clang-format off */
 #define M(x) {x, sizeof(x) - 1, 0}
 #define N(x) {x, sizeof(x) - 1, M_NEG}
 #define P(x) {x, sizeof(x) - 1, M_PRIV}
@@ -96,6 +98,7 @@ static const struct morph morphs[] = {
     N("emez"), N("yamaz"), N("yemez"), N("madan"), N("meden"), N("amadan"), N("emeden"),
     N("yamadan"), N("yemeden"),
 };
+/* clang-format on */
 #define NMORPHS (sizeof morphs / sizeof morphs[0])
 
 /* Splits s[0..len) into morphs with the fewest morphs (dynamic
@@ -166,9 +169,8 @@ static int parse_chain(const char *w, size_t off, size_t len, int allow_neg, uns
         const unsigned short *idx = by_first[(unsigned char)s[p]];
         for (size_t j = 0; idx[j] != NO_MORPH; j++) {
             const struct morph *m = &morphs[idx[j]];
-            if (m->len > len - p || ((m->kind & M_NEG) && !allow_neg) ||
-                best[p + m->len] == 255 || memcmp(s + p, m->s, m->len) != 0 ||
-                !fits(w, off + p, m))
+            if (m->len > len - p || ((m->kind & M_NEG) && !allow_neg) || best[p + m->len] == 255 ||
+                memcmp(s + p, m->s, m->len) != 0 || !fits(w, off + p, m))
                 continue;
             /* -mA- (negation) and -mA (the verbal noun: çalışma saatleri)
              * look alike; negation is followed by a verbal suffix
@@ -242,8 +244,8 @@ const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, si
             continue;
         /* sevme-dim is sev- negated, not the noun sevme (love): a stem
          * ending in -mA over a verb defers to the verb. */
-        if (k > 4 && k < len && (memcmp(word + k - 2, "ma", 2) == 0 ||
-                                 memcmp(word + k - 2, "me", 2) == 0)) {
+        if (k > 4 && k < len &&
+            (memcmp(word + k - 2, "ma", 2) == 0 || memcmp(word + k - 2, "me", 2) == 0)) {
             const struct sa_entry *v = sa_lex_get(lx, word, k - 2);
             if (v && (v->flags & SA_VERB))
                 continue;

@@ -15,8 +15,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     char err[512];
     const char *dir = getenv("KANAL_SENTIMENT_DATA");
-    if (sa_model_load(&model, dir ? dir : "plugins/sentiment/data", "/usr/share/libexttextcat",
-                      err, sizeof err) < 0) {
+    if (sa_model_load(&model, dir ? dir : "plugins/sentiment/data", "/usr/share/libexttextcat", err,
+                      sizeof err) < 0) {
         fprintf(stderr, "fuzz_sentiment: %s (run from the repository's root)\n", err);
         abort();
     }
