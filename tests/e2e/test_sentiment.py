@@ -96,3 +96,25 @@ def test_missing_data_refuses_the_processor_and_loses_nothing(make_kanald):
     assert status == 200, body
     [rec] = k.feed()
     assert "sentiment" not in rec.get("annotations", {})
+
+
+def test_max_text_bounds_what_is_read(make_kanald):
+    """Only the first max_text bytes are read: a complaint past them is not
+    seen (the record is stored whole); past 4K the key is refused."""
+    tail = "Ürün kırık geldi, rezalet, iade istiyorum!!!"
+    text = "Merhaba, sipariş numaram 48213. " * 4 + tail
+    assert len(text.encode()) > 128
+    k = make_kanald(sources=webhook_source() + "\n" + SENTIMENT + "max_text = 64\n",
+                    plugins=("webhook", "sentiment")).start()
+    status, _, body = k.post_hook(message("long", text=text))
+    assert status == 200, body
+    status, _, body = k.post_hook(message("short", text=tail))
+    assert status == 200, body
+    recs = {r["external_id"]: r for r in k.feed()}
+    assert recs["long"]["text"] == text
+    assert recs["long"]["annotations"]["sentiment"]["label"] == "neutral"
+    assert recs["short"]["annotations"]["sentiment"]["label"] == "negative"
+    k.stop()
+    k2 = make_kanald(sub="k2", sources=webhook_source() + "\n" + SENTIMENT + "max_text = 5K\n",
+                     plugins=("webhook", "sentiment")).start()
+    k2.wait_log(r"\[sentiment\] max_text = 5120: at most 4096 bytes")
