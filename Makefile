@@ -50,6 +50,9 @@ BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev
               libsystemd-dev python3-yaml
 # The listen plugin reads feeds and pages with libxml2.
 BUILD_DEBS += libxml2-dev
+# The sentiment processor: ICU (Turkish case folding), libexttextcat and its
+# language fingerprints (language identification).
+BUILD_DEBS += libicu-dev libexttextcat-dev libexttextcat-data
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -121,8 +124,18 @@ PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
 PLUGIN_LIBS_listen = $(shell pkg-config --libs jansson libcurl libxml-2.0 2>/dev/null)
 PLUGIN_CFLAGS_listen = $(shell pkg-config --cflags libxml-2.0 2>/dev/null) \
                        -DKANAL_VERSION='"$(VERSION)"'
+SENTIMENT_LIBS := $(shell pkg-config --libs icu-uc libexttextcat 2>/dev/null) -lm
+SENTIMENT_CFLAGS := $(shell pkg-config --cflags icu-uc libexttextcat 2>/dev/null)
+PLUGIN_LIBS_sentiment = $(shell pkg-config --libs jansson 2>/dev/null) $(SENTIMENT_LIBS)
+# The sentiment analyser without the plugin glue: the unit test, the fuzzer
+# and the bench compile it as the plugin does.
+SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/lexicon.c plugins/sentiment/turkish.c
+SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
+# The sentiment data is installed beside the plugins' share folder.
+SENTIMENT_DATADIR := $(PREFIX)/share/kanal/sentiment
+PLUGIN_CFLAGS_sentiment = $(SENTIMENT_CFLAGS) -DSENTIMENT_DATADIR='"$(SENTIMENT_DATADIR)"'
 # Per-plugin extra sources from plugins/shared/, e.g.
 # PLUGIN_EXTRA_facebook := plugins/shared/meta.c
 PLUGIN_EXTRA_facebook := plugins/shared/meta.c plugins/shared/meta_graph.c
@@ -321,6 +334,12 @@ $(BUILD)/tests/test_kit $(BUILD)/tests/test_kit_emit: $(BUILD)/tests/%: tests/un
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(KIT_LIB) $(CORE_OBJ) $(PKG_LIBS) \
 	    -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_sentiment compiles the sentiment processor's analyser (ICU, libexttextcat).
+$(BUILD)/tests/test_sentiment: tests/unit/test_sentiment.c $(SENTIMENT_DEP) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SENTIMENT_CFLAGS) -Itests/unit -Iplugins/sentiment $(LDFLAGS_ALL) -o $@ $< \
+	    $(SENTIMENT_SRC) $(SENTIMENT_LIBS) -lcmocka
+
 unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -379,7 +398,12 @@ bench-baseline: deps
 	    "$(BASELINE_DIR)/build/kanald" "$(BASELINE_DIR)/build/plugins/webhook.so" >"$(BASELINE_DIR)/build.log" 2>&1 || \
 	  { echo "bench: the baseline $(BENCH_BASELINE) did not build (see $(BASELINE_DIR)/build.log)" >&2; exit 1; }
 
-bench: all deps-bench bench-baseline $(BUILD)/bench/store
+$(BUILD)/bench/sentiment_eval: bench/sentiment_eval.c $(SENTIMENT_DEP) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SENTIMENT_CFLAGS) -Iplugins/sentiment $(LDFLAGS_ALL) -o $@ $< \
+	    $(SENTIMENT_SRC) $(SENTIMENT_LIBS)
+
+bench: all deps-bench bench-baseline $(BUILD)/bench/store $(BUILD)/bench/sentiment_eval
 	@set -e; if [ -x "$(BASELINE_DIR)/build/kanald" ]; then \
 	  export KANAL_BENCH_BASELINE_BUILD="$(BASELINE_DIR)/build" KANAL_BENCH_BASELINE="$(BENCH_BASELINE)"; fi; \
 	for b in bench/*; do \
@@ -430,6 +454,10 @@ install: all
 	install -m 644 $(KIT_LIB) $(DESTDIR)$(LIBDIR)/libkanal-plugin-kit.a
 	install -m 644 sdk/schema/*.json $(DESTDIR)$(PREFIX)/share/kanal/schema/
 	install -m 644 sdk/kanal-plugin.map $(DESTDIR)$(PREFIX)/share/kanal/kanal-plugin.map
+	install -d $(DESTDIR)$(SENTIMENT_DATADIR)
+	install -m 644 plugins/sentiment/data/*.tsv plugins/sentiment/data/*.txt \
+	    plugins/sentiment/data/*.csv plugins/sentiment/data/*.conf \
+	    plugins/sentiment/data/*LICENSE* plugins/sentiment/data/README.md $(DESTDIR)$(SENTIMENT_DATADIR)/
 	install -m 644 conf/kanal.conf $(DESTDIR)$(SYSCONFDIR)/kanal/kanal.conf.example
 	install -m 644 systemd/kanald.service.d/credentials.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/kanal/credentials.conf.example
@@ -457,6 +485,9 @@ INSTALLED = $(SBINDIR)/kanald $(addprefix $(PLUGINDIR)/,$(notdir $(PLUGIN_SO))) 
              $(addprefix $(PREFIX)/share/kanal/schema/,$(notdir $(wildcard sdk/schema/*.json))) \
              $(PREFIX)/share/kanal/kanal-plugin.map \
              $(addprefix $(PREFIX)/share/kanal/examples/,$(notdir $(wildcard conf/examples/*.conf))) \
+             $(addprefix $(SENTIMENT_DATADIR)/,$(notdir $(wildcard plugins/sentiment/data/*.tsv \
+                 plugins/sentiment/data/*.txt plugins/sentiment/data/*.csv plugins/sentiment/data/*.conf \
+                 plugins/sentiment/data/*LICENSE* plugins/sentiment/data/README.md))) \
              $(SYSCONFDIR)/kanal/kanal.conf.example $(SYSCONFDIR)/kanal/credentials.conf.example \
              $(UNITDIR)/kanald.service \
              $(SYSUSERSDIR)/kanal.conf $(TMPFILESDIR)/kanal.conf \
@@ -464,7 +495,7 @@ INSTALLED = $(SBINDIR)/kanald $(addprefix $(PLUGINDIR)/,$(notdir $(PLUGIN_SO))) 
              $(DOCDIR)/README.md $(addprefix $(DOCDIR)/,$(wildcard docs/*.md docs/channels/*.md)) \
              $(LIBDIR)/libkanal.so.1 $(LIBDIR)/libkanal.so $(LIBDIR)/libkanal.a \
              $(PCDIR)/kanal.pc $(BINDIR)/kanalctl
-INSTALLED_DIRS = $(DOCDIR)/docs/channels $(DOCDIR)/docs $(DOCDIR) $(PREFIX)/share/kanal/schema $(PREFIX)/share/kanal/examples $(PREFIX)/share/kanal \
+INSTALLED_DIRS = $(DOCDIR)/docs/channels $(DOCDIR)/docs $(DOCDIR) $(PREFIX)/share/kanal/schema $(PREFIX)/share/kanal/examples $(SENTIMENT_DATADIR) $(PREFIX)/share/kanal \
                   $(INCLUDEDIR)/kanal $(PLUGINDIR) $(PREFIX)/lib/kanal $(SYSCONFDIR)/kanal
 
 .PHONY: uninstall
@@ -606,7 +637,7 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 # again for the fuzzers.
 FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
-                 webhook twitter signup_form eventbrite csv mime html lmtp listen
+                 webhook twitter signup_form eventbrite csv mime html lmtp listen sentiment
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -636,6 +667,9 @@ FUZZ_LIBS_lmtp        = $(FUZZ_GMIME_LIBS)
 FUZZ_SRC_listen       := plugins/listen/lparse.c plugins/listen/lmatch.c
 FUZZ_CFLAGS_listen     = $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 FUZZ_LIBS_listen       = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
+FUZZ_SRC_sentiment   := $(SENTIMENT_SRC)
+FUZZ_CFLAGS_sentiment = $(SENTIMENT_CFLAGS)
+FUZZ_LIBS_sentiment   = $(SENTIMENT_LIBS)
 
 .PHONY: fuzz fuzz-build fuzz-check fuzz-regress fuzz-corpus
 

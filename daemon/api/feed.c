@@ -28,6 +28,8 @@ struct feed_query {
     uint64_t after;
     unsigned limit;
     char *source, *channel, *kind, *contact;
+    char *sentiment; /* annotations.sentiment.label */
+    int complaint;   /* annotations.sentiment.complaint: -1 any, 0, 1 */
     int wait_s;
 };
 
@@ -64,6 +66,7 @@ static void query_free(struct feed_query *q)
     free(q->channel);
     free(q->kind);
     free(q->contact);
+    free(q->sentiment);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -106,6 +109,23 @@ static int parse_query(const char *qs, struct feed_query *q, const char **why)
     q->channel = form_get(qs, len, "channel");
     q->kind = form_get(qs, len, "kind");
     q->contact = form_get(qs, len, "contact");
+    /* The sentiment processor's annotation, under its documented section
+     * name [processor sentiment]. */
+    q->complaint = -1;
+    q->sentiment = form_get(qs, len, "sentiment");
+    if (q->sentiment && strcmp(q->sentiment, "positive") != 0 &&
+        strcmp(q->sentiment, "negative") != 0 && strcmp(q->sentiment, "neutral") != 0) {
+        *why = "sentiment must be positive, negative or neutral";
+        return -EINVAL;
+    }
+    if ((v = form_get(qs, len, "complaint"))) {
+        q->complaint = strcmp(v, "true") == 0 ? 1 : strcmp(v, "false") == 0 ? 0 : -2;
+        free(v);
+        if (q->complaint == -2) {
+            *why = "complaint must be true or false";
+            return -EINVAL;
+        }
+    }
     return 0;
 }
 
@@ -117,7 +137,7 @@ static int field_is(json_t *rec, const char *name, const char *want)
 
 static int matches(const struct feed_query *q, const MDB_val *v)
 {
-    if (!q->source && !q->channel && !q->kind && !q->contact)
+    if (!q->source && !q->channel && !q->kind && !q->contact && !q->sentiment && q->complaint < 0)
         return 1;
     json_t *rec = json_loadb(v->mv_data, v->mv_size, 0, NULL);
     if (!rec)
@@ -126,6 +146,13 @@ static int matches(const struct feed_query *q, const MDB_val *v)
              (!q->channel || field_is(rec, "channel", q->channel)) &&
              (!q->kind || field_is(rec, "kind", q->kind)) &&
              (!q->contact || field_is(rec, "contact", q->contact));
+    json_t *sa = json_object_get(json_object_get(rec, "annotations"), "sentiment");
+    if (ok && q->sentiment)
+        ok = field_is(sa, "label", q->sentiment);
+    if (ok && q->complaint >= 0) {
+        json_t *c = json_object_get(sa, "complaint");
+        ok = json_is_boolean(c) && json_is_true(c) == q->complaint;
+    }
     json_decref(rec);
     return ok;
 }

@@ -185,7 +185,7 @@ const struct route route_table[] = {
     {"GET HEAD", "/healthz", SCOPE_NONE, "healthz", "", ROUTE_SOURCES, handle_healthz},
     {"GET HEAD", "/metrics", SCOPE_NONE, "metrics", "", ROUTE_METRICS, r_metrics},
     {"GET HEAD", "/v1/interactions", SCOPE_READ, "interactions",
-     "after limit source channel kind contact wait", ROUTE_FEED, r_feed},
+     "after limit source channel kind contact wait sentiment complaint", ROUTE_FEED, r_feed},
     {"GET HEAD", "/v1/interactions/{seq}", SCOPE_READ, "interactions", "", ROUTE_FEED, r_record},
     {"POST", "/v1/messages", SCOPE_WRITE, "messages", "", ROUTE_OUTBOX, r_send},
     {"GET HEAD", "/v1/messages/{id}", SCOPE_READ, "messages", "", ROUTE_OUTBOX, r_message},

@@ -17,6 +17,7 @@ const struct ctl_command ctl_tail = {
     "tail",
     "print records as JSON lines; -f follows new commits",
     "usage: kanalctl [-s STORE] tail [-f] [-n N | --after SEQ] [--source S] [--kind K]\n"
+    "                     [--sentiment positive|negative|neutral]\n"
     "\n"
     "Print interaction records as JSON lines (one record per line, as stored), in\n"
     "seq order.  By default the last 10 records; with --after, every record after\n"
@@ -29,6 +30,8 @@ const struct ctl_command ctl_tail = {
     "      --after SEQ   start after seq SEQ instead (0: from the first record)\n"
     "      --source S    only records of source S (a [source S] section)\n"
     "      --kind K      only records of kind K (message, comment, signup, ...)\n"
+    "      --sentiment L only records whose annotations.sentiment.label is L\n"
+    "                    (the sentiment processor, [processor sentiment])\n"
     "  -s, --store DIR   the store directory (default: $KANAL_STORE, else /var/lib/kanal)\n"
     "  -h, --help        this text\n"
     "\n"
@@ -42,7 +45,7 @@ const struct ctl_command ctl_tail = {
 };
 
 struct filter {
-    const char *source, *kind;
+    const char *source, *kind, *sentiment;
     /* "source":"S" and "kind":"K" as kanald writes them (compact JSON; names
      * and kinds need no escaping): a record without them cannot match, and
      * most records are ruled out without parsing them. */
@@ -68,7 +71,7 @@ static void on_stop_signal(int sig)
 
 static int matches(const struct filter *f, const char *json, size_t len)
 {
-    if (!f->source && !f->kind)
+    if (!f->source && !f->kind && !f->sentiment)
         return 1;
     if ((f->source_text && !memmem(json, len, f->source_text, strlen(f->source_text))) ||
         (f->kind_text && !memmem(json, len, f->kind_text, strlen(f->kind_text))))
@@ -79,6 +82,11 @@ static int matches(const struct filter *f, const char *json, size_t len)
     const char *source = ctl_str(rec, "source"), *kind = ctl_str(rec, "kind");
     int ok = (!f->source || (source && strcmp(source, f->source) == 0)) &&
              (!f->kind || (kind && strcmp(kind, f->kind) == 0));
+    if (ok && f->sentiment) {
+        json_t *sa = json_object_get(json_object_get(rec, "annotations"), "sentiment");
+        const char *label = json_string_value(json_object_get(sa, "label"));
+        ok = label && strcmp(label, f->sentiment) == 0;
+    }
     json_decref(rec);
     return ok;
 }
@@ -171,6 +179,7 @@ static int run(struct ctl *ctl, int argc, char **argv)
                                          {"after", 1, NULL, 'a'},
                                          {"source", 1, NULL, 'S'},
                                          {"kind", 1, NULL, 'k'},
+                                         {"sentiment", 1, NULL, 'E'},
                                          CTL_COMMON_OPTIONS,
                                          {0}};
     struct filter f = {0};
@@ -196,6 +205,12 @@ static int run(struct ctl *ctl, int argc, char **argv)
             break;
         case 'k':
             f.kind = optarg;
+            break;
+        case 'E':
+            if (strcmp(optarg, "positive") != 0 && strcmp(optarg, "negative") != 0 &&
+                strcmp(optarg, "neutral") != 0)
+                return ctl_usage_error(&ctl_tail, "--sentiment: positive, negative or neutral");
+            f.sentiment = optarg;
             break;
         default: {
             int rc = ctl_common_option(ctl, &ctl_tail, opt);

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sentiment analyser: language, tokens, scores (see analyse.h).  The
+ * scoring follows VADER's shape (a sum of word valences on a -4..4 scale,
+ * squashed to -1..1 by x/sqrt(x²+15)) with the Turkish rules added:
+ * suffix-aware lemmas, -mA- negation, değil/yok turning the word before,
+ * a negated neutral verb turning the word before (memnun kalmadım), çok /
+ * aşırı / gerçekten boosting the next word, ama/fakat weighting the clause
+ * after it, emoji from the Emoji Sentiment Ranking, and ! / ?? runs. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libexttextcat/textcat.h>
+#include <unicode/uchar.h>
+#include <unicode/ustring.h>
+#include <unicode/utf8.h>
+
+#include "analyse.h"
+
+#define MAX_TOKENS 512
+#define LANGID_BYTES 200 /* textcat reads the start only: enough to tell */
+
+struct sa_model {
+    struct sa_lex *tr, *en;
+    struct sa_emoji *emoji;
+    size_t nemoji;
+    void *textcat;
+    double thr;
+    char folded[SA_TEXT_MAX * 6 + 16]; /* the text being analysed, folded */
+};
+
+void sa_model_set_threshold(struct sa_model *m, double thr)
+{
+    m->thr = thr;
+}
+
+const struct sa_lex *sa_model_lex(const struct sa_model *m, const char *lang)
+{
+    return strcmp(lang, "tr") == 0 ? m->tr : m->en;
+}
+
+void sa_model_free(struct sa_model *m)
+{
+    if (!m)
+        return;
+    sa_lex_free(m->tr);
+    sa_lex_free(m->en);
+    free(m->emoji);
+    if (m->textcat)
+        textcat_Done(m->textcat);
+    free(m);
+}
+
+int sa_model_load(struct sa_model **out, const char *datadir, const char *langid_dir, char *err,
+                  size_t errlen)
+{
+    struct sa_model *m = calloc(1, sizeof *m);
+    char path[4096], prefix[4096];
+    int rc = -ENOMEM;
+    if (!m)
+        return -ENOMEM;
+    m->thr = 0.05;
+    m->tr = sa_lex_new();
+    m->en = sa_lex_new();
+    if (!m->tr || !m->en)
+        goto fail;
+#define DATA(f) (snprintf(path, sizeof path, "%s/%s", datadir, f), path)
+    if ((rc = sa_lex_load_vader(m->en, DATA("vader_lexicon.txt"), err, errlen)) < 0 ||
+        (rc = sa_lex_load_custom(m->en, DATA("en_custom.tsv"), err, errlen)) < 0 ||
+        (rc = sa_lex_load_sentinet(m->tr, DATA("sentinet_tr.tsv"), err, errlen)) < 0 ||
+        (rc = sa_lex_load_custom(m->tr, DATA("tr_custom.tsv"), err, errlen)) < 0 ||
+        (rc = sa_emoji_load(&m->emoji, &m->nemoji, DATA("emoji_sentiment_ranking.csv"), err,
+                            errlen)) < 0)
+        goto fail;
+    /* special_textcat_Init reads the fingerprint names in our list from
+     * langid_dir (Debian's libexttextcat-data). */
+    snprintf(prefix, sizeof prefix, "%s/", langid_dir);
+    m->textcat = special_textcat_Init(DATA("langid.conf"), prefix);
+    if (!m->textcat) {
+        snprintf(err, errlen, "%s: libexttextcat could not load it or its fingerprints in %s", path,
+                 langid_dir);
+        rc = -ENOENT;
+        goto fail;
+    }
+#undef DATA
+    *out = m;
+    return 0;
+fail:
+    sa_model_free(m);
+    return rc;
+}
+
+/* ---- tokens ---- */
+
+enum tok_kind { T_WORD, T_EMOJI, T_EXCL, T_QUEST, T_BREAK };
+
+struct token {
+    enum tok_kind kind;
+    unsigned short off, len; /* word: bytes in the folded text */
+    unsigned cp;             /* emoji: code point; ! and ?: run length */
+};
+
+static int is_emoji(UChar32 c)
+{
+    return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) || c == 0x2764;
+}
+
+static int is_word_char(UChar32 c, int apostrophe)
+{
+    return u_isalnum(c) || (apostrophe && (c == '\'' || c == 0x2019));
+}
+
+/* Splits folded UTF-8 into tokens.  English keeps apostrophes inside words
+ * (don't); Turkish drops what follows one (Trendyol'dan: a case ending on
+ * a proper noun). */
+static size_t tokenize(const char *s, size_t len, int turkish, struct token *tok, size_t max)
+{
+    size_t n = 0;
+    int32_t i = 0, ilen = (int32_t)len;
+    while (i < ilen && n < max) {
+        int32_t start = i;
+        UChar32 c;
+        U8_NEXT(s, i, ilen, c);
+        if (c < 0)
+            continue;
+        if (is_word_char(c, 0)) {
+            int32_t end = i, j = i;
+            int cut = 0;
+            while (j < ilen) {
+                int32_t k = j;
+                UChar32 d;
+                U8_NEXT(s, k, ilen, d);
+                if (d < 0 || !is_word_char(d, 1))
+                    break;
+                if (d == '\'' || d == 0x2019) {
+                    if (turkish)
+                        cut = 1;
+                } else if (!cut) {
+                    end = k;
+                }
+                j = k;
+            }
+            i = j;
+            if (end - start <= SA_TOKEN_MAX)
+                tok[n++] =
+                    (struct token){T_WORD, (unsigned short)start, (unsigned short)(end - start), 0};
+        } else if (c == '!' || c == '?') {
+            unsigned run = 1;
+            while (i < ilen && s[i] == (char)c) {
+                i++;
+                run++;
+            }
+            tok[n++] = (struct token){c == '!' ? T_EXCL : T_QUEST, 0, 0, run};
+        } else if (c == '.' || c == ';' || c == '\n') {
+            tok[n++] = (struct token){T_BREAK, 0, 0, 0};
+        } else if (is_emoji(c)) {
+            tok[n++] = (struct token){T_EMOJI, 0, 0, (unsigned)c};
+        }
+    }
+    return n;
+}
+
+/* ---- language ---- */
+
+/* ğ ı ş İ and no ə: Turkish, not Azerbaijani; short Turkish texts are
+ * often taken for another language by their n-grams alone. */
+static int turkish_letters(const char *text, size_t len)
+{
+    static const char *const letters[] = {"ğ", "ı", "ş", "İ", "Ş", "Ğ"};
+    if (memmem(text, len, "ə", strlen("ə")))
+        return 0;
+    for (size_t i = 0; i < sizeof letters / sizeof *letters; i++)
+        if (memmem(text, len, letters[i], strlen(letters[i])))
+            return 1;
+    return 0;
+}
+
+/* English function words make at least a quarter of the words (and two):
+ * textcat's n-grams misread one short English sentence in sixteen. */
+static int english_words(const char *text, size_t len)
+{
+    static const char *const words[] = {"the", "and",  "is",   "it",   "this", "was", "i", "you",
+                                        "not", "of",   "to",   "for",  "with", "my",  "a", "are",
+                                        "be",  "have", "that", "very", "but",  "on",  "at"};
+    int n = 0, hits = 0;
+    for (size_t i = 0; i < len && i < LANGID_BYTES;) {
+        while (i < len && !((text[i] | 0x20) >= 'a' && (text[i] | 0x20) <= 'z'))
+            i++;
+        size_t st = i;
+        while (i < len && (((text[i] | 0x20) >= 'a' && (text[i] | 0x20) <= 'z') || text[i] == '\''))
+            i++;
+        if (i == st)
+            break;
+        n++;
+        for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+            if (strlen(words[w]) == i - st && strncasecmp(words[w], text + st, i - st) == 0) {
+                hits++;
+                break;
+            }
+    }
+    return hits >= 2 && hits * 4 >= n;
+}
+
+/* A text too short for textcat: Turkish letters say Turkish; else the
+ * language whose lexicon knows more of its words, if any. */
+static int known(const struct sa_entry *e, int strict)
+{
+    return e && (!strict || e->score != 0 || (e->flags & ~SA_VERB));
+}
+
+static void identify_short(struct sa_model *m, const char *text, size_t len, char lang[8],
+                           int strict)
+{
+    if (turkish_letters(text, len)) {
+        strcpy(lang, "tr");
+        return;
+    }
+    char f[1024];
+    int fl = sa_fold(text, len > 300 ? 300 : len, "tr", f, sizeof f);
+    if (fl < 0)
+        return;
+    struct token tok[64];
+    size_t n = tokenize(f, (size_t)fl, 0, tok, 64);
+    int tr = 0, en = 0, words = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tok[i].kind != T_WORD)
+            continue;
+        words++;
+        int ng, pv;
+        const struct sa_entry *a = sa_tr_match(m->tr, f + tok[i].off, tok[i].len, &ng, &pv, NULL);
+        const struct sa_entry *b = sa_lex_get(m->en, f + tok[i].off, tok[i].len);
+        tr += known(a, strict);
+        en += known(b, strict);
+    }
+    /* Overruling textcat takes polar words making a quarter of the text. */
+    if (strict && (tr > en ? tr : en) * 4 < words)
+        return;
+    if (tr > en)
+        strcpy(lang, "tr");
+    else if (en > tr)
+        strcpy(lang, "en");
+}
+
+static void identify(struct sa_model *m, const char *text, size_t len, char lang[8])
+{
+    strcpy(lang, "und");
+    /* ı and ğ (without Azerbaijani ə) are Turkish: no n-gram count needed,
+     * and textcat is most of the analyser's cost. */
+    if ((memmem(text, len, "ı", 2) || memmem(text, len, "ğ", 2)) && turkish_letters(text, len)) {
+        strcpy(lang, "tr");
+        return;
+    }
+    const char *r = textcat_Classify(m->textcat, text, len > LANGID_BYTES ? LANGID_BYTES : len);
+    if (!r || r[0] != '[')
+        return; /* SHORT or UNKNOWN: not readable */
+    /* Close calls list several candidates, [tr--utf8][az--utf8]: Turkish
+     * or English among them wins, as those are the languages we read. */
+    if (strstr(r, "[tr-") || (!strstr(r, "[en-") && turkish_letters(text, len)))
+        strcpy(lang, "tr");
+    else if (strstr(r, "[en-"))
+        strcpy(lang, "en");
+    else if (english_words(text, len))
+        strcpy(lang, "en"); /* a short English sentence n-grams took for another */
+    else if (len < 100 && (identify_short(m, text, len, lang, 1), strcmp(lang, "und") != 0))
+        return; /* a short text whose words one of our lexicons knows */
+    else {
+        size_t k = strcspn(r + 1, "-]");
+        if (k > 0 && k < 8) {
+            memcpy(lang, r + 1, k);
+            lang[k] = '\0';
+        }
+    }
+}
+
+/* ---- scoring ---- */
+
+static const struct sa_entry *lookup(const struct sa_model *m, int turkish, const char *w,
+                                     size_t len, int *neg, int *priv)
+{
+    *neg = *priv = 0;
+    if (!turkish) {
+        const struct sa_entry *e = sa_lex_get(m->en, w, len);
+        /* Inflected forms VADER does not list: disappointing -> disappoint,
+         * worked -> work, recommended -> recommend. */
+        static const char *const suffixes[] = {"'s", "s", "es", "ed", "d", "ing", "ly", "er"};
+        for (size_t i = 0; !e && i < sizeof suffixes / sizeof *suffixes; i++) {
+            size_t k = strlen(suffixes[i]);
+            if (len > k + 2 && memcmp(w + len - k, suffixes[i], k) == 0)
+                e = sa_lex_get(m->en, w, len - k);
+        }
+        return e;
+    }
+    const struct sa_entry *e = sa_lex_get(m->tr, w, len);
+    return e ? e : sa_tr_match(m->tr, w, len, neg, priv, NULL);
+}
+
+/* The nearest polar word before i within window tokens, stopping at a
+ * sentence break; -1 if none. */
+static int polar_before(const struct token *tok, const float *val, int i, int window)
+{
+    for (int j = i - 1; j >= 0 && j >= i - window; j--) {
+        if (tok[j].kind == T_BREAK)
+            break;
+        if (val[j] != 0)
+            return j;
+    }
+    return -1;
+}
+
+static void score_tokens(const struct sa_model *m, int turkish, const char *f, struct token *tok,
+                         size_t n, struct sa_result *res)
+{
+    float val[MAX_TOKENS] = {0};
+    int contrast = -1, complaint = 0, neg_window = 0, excl = 0, quest = 0;
+    float boost = 1;
+    int boost_window = 0;
+    for (size_t ui = 0; ui < n; ui++) {
+        int i = (int)ui;
+        struct token *t = &tok[i];
+        if (t->kind == T_BREAK) {
+            neg_window = boost_window = 0;
+            continue;
+        }
+        if (t->kind == T_EXCL) {
+            excl += (int)t->cp;
+            continue;
+        }
+        if (t->kind == T_QUEST) {
+            quest = t->cp >= 2 ? 2 : quest;
+            continue;
+        }
+        float v = 0;
+        if (t->kind == T_EMOJI) {
+            int found;
+            v = 3 * sa_emoji_score(m->emoji, m->nemoji, t->cp, &found);
+        } else {
+            const char *w = f + t->off;
+            int neg = 0, priv = 0;
+            const struct sa_entry *e = NULL;
+            /* A two-word entry first (para iadesi, customer service). */
+            if (ui + 1 < n && tok[i + 1].kind == T_WORD &&
+                tok[i + 1].off + tok[i + 1].len - t->off <= SA_TOKEN_MAX * 2) {
+                const struct sa_lex *lx = turkish ? m->tr : m->en;
+                e = sa_lex_get(lx, w, (size_t)(tok[i + 1].off + tok[i + 1].len - t->off));
+                if (e)
+                    ui++;
+            }
+            if (!e)
+                e = lookup(m, turkish, w, t->len, &neg, &priv);
+            if (!turkish && t->len > 3 && memcmp(w + t->len - 3, "n't", 3) == 0)
+                neg_window = 4;
+            if (!e)
+                goto next;
+            if (e->flags & SA_CONTRAST) {
+                contrast = i;
+                goto next;
+            }
+            if (e->flags & SA_INTENS) {
+                boost = e->score > 1 ? e->score : 1.5f;
+                boost_window = 3;
+                continue;
+            }
+            if (e->flags & SA_NEGATOR) {
+                int j = turkish ? polar_before(tok, val, i, 2) : -1;
+                if (j >= 0) {
+                    val[j] = -0.9f * val[j]; /* iyi değil, sorun yok */
+                } else if (turkish) {
+                    val[i] = e->score; /* cevap yok */
+                    if (e->flags & SA_COMPLAINT)
+                        complaint++;
+                } else {
+                    neg_window = 4; /* the next 3 tokens: not good */
+                }
+                goto next;
+            }
+            if (neg && e->score == 0 && !(e->flags & SA_HASNEG)) {
+                /* A negated neutral verb turns the word before it: memnun
+                 * kalmadım, sorun yaşamadım. */
+                int j = polar_before(tok, val, i, 3);
+                if (j >= 0)
+                    val[j] = -0.9f * val[j];
+                goto next;
+            }
+            if (neg)
+                v = (e->flags & SA_HASNEG) ? e->negscore : -0.8f * e->score;
+            else
+                v = e->score;
+            if (priv)
+                v = v != 0 ? -v : 0; /* sorunsuz, kalitesiz */
+            if ((e->flags & SA_COMPLAINT) && !neg)
+                complaint++;
+            if ((e->flags & SA_NEGCOMPLAINT) && (neg || neg_window > 0))
+                complaint++;
+            if (!turkish && neg_window > 0) {
+                v = (e->flags & SA_HASNEG) ? e->negscore : v * -0.74f;
+            }
+        }
+        if (boost_window > 0 && v != 0) {
+            v *= boost;
+            boost_window = 0;
+        }
+        val[i] = v;
+    next:
+        if (neg_window > 0)
+            neg_window--;
+        if (boost_window > 0)
+            boost_window--;
+    }
+    float sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        float w = 1;
+        if (contrast >= 0)
+            w = (int)i < contrast ? 0.5f : 1.5f;
+        sum += val[i] * w;
+    }
+    /* Repeated punctuation: ! amplifies whichever way the text leans; a
+     * ?? run in a message that is not praise is an impatient question. */
+    if (sum != 0)
+        sum += (sum > 0 ? 0.292f : -0.292f) * (float)(excl > 4 ? 4 : excl);
+    if (quest == 2 && sum <= 0.5f)
+        sum -= 0.8f;
+    double score = sum / sqrt((double)sum * sum + 15.0);
+    res->score = score;
+    res->label = score >= m->thr ? "positive" : score <= -m->thr ? "negative" : "neutral";
+    /* Customer messages that are clearly negative are mostly complaints;
+     * a cue (iade, gelmedi) counts unless the message is praise. */
+    res->complaint = (complaint > 0 && score < m->thr) || score <= -0.3;
+}
+
+int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lang,
+               struct sa_result *res)
+{
+    res->label = "neutral";
+    res->score = 0;
+    res->complaint = 0;
+    if (lang)
+        snprintf(res->lang, sizeof res->lang, "%s", lang);
+    else {
+        identify(m, text, len, res->lang);
+        if (strcmp(res->lang, "und") == 0)
+            identify_short(m, text, len, res->lang, 0);
+    }
+    int turkish = strcmp(res->lang, "tr") == 0;
+    if (!turkish && strcmp(res->lang, "en") != 0)
+        return 0; /* a language we do not read: neutral */
+    int fl = sa_fold(text, len, turkish ? "tr" : "en", m->folded, sizeof m->folded);
+    if (fl < 0)
+        return 0;
+    struct token tok[MAX_TOKENS];
+    size_t n = tokenize(m->folded, (size_t)fl, turkish, tok, MAX_TOKENS);
+    score_tokens(m, turkish, m->folded, tok, n, res);
+    return 0;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sentiment processor's text analyser: language identification
+ * (libexttextcat), case folding (ICU, Turkish rules for Turkish), lexicon
+ * scoring with Turkish suffix-aware lemma matching and the negation,
+ * intensifier, contrast, emoji and punctuation rules, and the complaint
+ * flag.  No kanal types: the plugin, the unit tests, the fuzzer and the
+ * bench all link it as it is. */
+#ifndef KANAL_SENTIMENT_ANALYSE_H
+#define KANAL_SENTIMENT_ANALYSE_H
+
+#include <stddef.h>
+
+#define SA_MODEL_NAME "kanal-lexicon-1.0"
+#define SA_TEXT_MAX 4096 /* bytes of text analysed; the rest is not read */
+#define SA_TOKEN_MAX 64  /* bytes of one folded word; longer words are skipped */
+
+enum sa_flag {
+    SA_VERB = 1 << 0,         /* takes verbal negation -mA- */
+    SA_COMPLAINT = 1 << 1,    /* a complaint cue */
+    SA_NEGCOMPLAINT = 1 << 2, /* a complaint cue when negated (gelmedi) */
+    SA_INTENS = 1 << 3,       /* intensifier: score is the multiplier */
+    SA_NEGATOR = 1 << 4,      /* değil, yok, not, never */
+    SA_CONTRAST = 1 << 5,     /* ama, fakat, but */
+    SA_HASNEG = 1 << 6,       /* negscore is set */
+};
+
+struct sa_entry {
+    float score;    /* -4..4 (VADER's scale) */
+    float negscore; /* with SA_HASNEG: the score when negated */
+    unsigned flags;
+};
+
+struct sa_lex; /* word -> entry */
+struct sa_model;
+
+struct sa_result {
+    const char *label; /* "positive", "negative", "neutral" (static) */
+    double score;      /* -1..1 */
+    char lang[8];      /* "tr", "en", another code, or "und" */
+    int complaint;
+};
+
+/* Loads the lexicons from datadir and libexttextcat's fingerprints from
+ * langid_dir.  0, or negative errno with err filled (file and reason). */
+int sa_model_load(struct sa_model **out, const char *datadir, const char *langid_dir, char *err,
+                  size_t errlen);
+void sa_model_free(struct sa_model *m);
+/* Label threshold: |score| below it is neutral. */
+void sa_model_set_threshold(struct sa_model *m, double thr);
+
+/* Analyses len bytes of UTF-8 text (invalid sequences are skipped).
+ * lang NULL identifies the language; "tr"/"en" forces it. */
+int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lang,
+               struct sa_result *res);
+
+/* Exposed for the unit tests. */
+const struct sa_lex *sa_model_lex(const struct sa_model *m, const char *lang);
+const struct sa_entry *sa_lex_get(const struct sa_lex *lx, const char *key, size_t len);
+/* Lower-cases UTF-8 with ICU for locale ("tr": İ->i, I->ı); Turkish also
+ * drops the circumflex (hâlâ -> hala).  Returns bytes written or -1. */
+int sa_fold(const char *in, size_t len, const char *locale, char *out, size_t cap);
+/* Turkish suffix-aware lemma match of a folded word: the longest lexicon
+ * stem whose remainder parses as a chain of Turkish suffixes.  *negated:
+ * the chain holds verbal negation -mA- (verbs only); *privative: -sIz. */
+const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, size_t len,
+                                   int *negated, int *privative, size_t *stem_len);
+
+/* lexicon.c */
+struct sa_lex *sa_lex_new(void);
+void sa_lex_free(struct sa_lex *lx);
+int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_entry *e);
+size_t sa_lex_count(const struct sa_lex *lx);
+int sa_lex_load_vader(struct sa_lex *lx, const char *path, char *err, size_t errlen);
+int sa_lex_load_sentinet(struct sa_lex *lx, const char *path, char *err, size_t errlen);
+int sa_lex_load_custom(struct sa_lex *lx, const char *path, char *err, size_t errlen);
+
+struct sa_emoji {
+    unsigned cp;
+    float score;
+};
+int sa_emoji_load(struct sa_emoji **out, size_t *n, const char *path, char *err, size_t errlen);
+float sa_emoji_score(const struct sa_emoji *tab, size_t n, unsigned cp, int *found);
+
+#endif

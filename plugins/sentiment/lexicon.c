@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sentiment analyser's word lists: an open-addressing hash table from
+ * folded word to entry, the loaders of each data file's format
+ * (data/README.md), and the emoji table (sorted, searched by code point). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyse.h"
+
+struct slot {
+    char *key; /* NULL: empty */
+    size_t len;
+    struct sa_entry e;
+};
+
+struct sa_lex {
+    struct slot *slots;
+    size_t cap, n; /* cap is a power of two, kept at most half full */
+};
+
+static uint64_t hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+struct sa_lex *sa_lex_new(void)
+{
+    struct sa_lex *lx = calloc(1, sizeof *lx);
+    if (!lx)
+        return NULL;
+    lx->cap = 1024;
+    lx->slots = calloc(lx->cap, sizeof *lx->slots);
+    if (!lx->slots) {
+        free(lx);
+        return NULL;
+    }
+    return lx;
+}
+
+void sa_lex_free(struct sa_lex *lx)
+{
+    if (!lx)
+        return;
+    for (size_t i = 0; i < lx->cap; i++)
+        free(lx->slots[i].key);
+    free(lx->slots);
+    free(lx);
+}
+
+size_t sa_lex_count(const struct sa_lex *lx)
+{
+    return lx->n;
+}
+
+static struct slot *find(const struct sa_lex *lx, const char *key, size_t len)
+{
+    size_t i = hash(key, len) & (lx->cap - 1);
+    for (;;) {
+        struct slot *s = &lx->slots[i];
+        if (!s->key || (s->len == len && memcmp(s->key, key, len) == 0))
+            return s;
+        i = (i + 1) & (lx->cap - 1);
+    }
+}
+
+static int grow(struct sa_lex *lx)
+{
+    struct sa_lex bigger = {calloc(lx->cap * 2, sizeof(struct slot)), lx->cap * 2, lx->n};
+    if (!bigger.slots)
+        return -ENOMEM;
+    for (size_t i = 0; i < lx->cap; i++)
+        if (lx->slots[i].key)
+            *find(&bigger, lx->slots[i].key, lx->slots[i].len) = lx->slots[i];
+    free(lx->slots);
+    *lx = bigger;
+    return 0;
+}
+
+/* A later put of the same key replaces the entry: the custom lists are
+ * loaded last and override the lexicons. */
+int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_entry *e)
+{
+    if (len == 0 || len > SA_TOKEN_MAX * 2)
+        return 0;
+    if ((lx->n + 1) * 2 > lx->cap && grow(lx) < 0)
+        return -ENOMEM;
+    struct slot *s = find(lx, key, len);
+    if (!s->key) {
+        s->key = malloc(len + 1);
+        if (!s->key)
+            return -ENOMEM;
+        memcpy(s->key, key, len);
+        s->key[len] = '\0';
+        s->len = len;
+        lx->n++;
+    }
+    s->e = *e;
+    return 0;
+}
+
+const struct sa_entry *sa_lex_get(const struct sa_lex *lx, const char *key, size_t len)
+{
+    if (!lx || len == 0)
+        return NULL;
+    const struct slot *s = find(lx, key, len);
+    return s->key ? &s->e : NULL;
+}
+
+static FILE *open_data(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return f;
+}
+
+/* vader_lexicon.txt: word TAB mean TAB sd TAB ratings. */
+int sa_lex_load_vader(struct sa_lex *lx, const char *path, char *err, size_t errlen)
+{
+    FILE *f = open_data(path, err, errlen);
+    if (!f)
+        return -ENOENT;
+    char line[512];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        struct sa_entry e = {strtof(tab + 1, NULL), 0, 0};
+        rc = sa_lex_put(lx, line, (size_t)(tab - line), &e);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* sentinet_tr.tsv: word TAB pscore TAB nscore, each 0..1.  Verbs are
+ * listed with -mAk; the suffix matcher finds their stems, so the stem is
+ * stored (flagged a verb) beside the infinitive. */
+int sa_lex_load_sentinet(struct sa_lex *lx, const char *path, char *err, size_t errlen)
+{
+    FILE *f = open_data(path, err, errlen);
+    if (!f)
+        return -ENOENT;
+    char line[512];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        char *t1 = strchr(line, '\t');
+        char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t2)
+            continue;
+        float p = strtof(t1 + 1, NULL), n = strtof(t2 + 1, NULL);
+        /* Weak literals are mostly noise in everyday text. */
+        if (p - n < 0.25f && n - p < 0.25f)
+            continue;
+        size_t len = (size_t)(t1 - line);
+        struct sa_entry e = {(p - n) * 2.5f, 0, 0};
+        rc = sa_lex_put(lx, line, len, &e);
+        /* Short stems (yer- of yermek, yıl- of yılmak) are mostly other
+         * words' homographs; the custom list has the short verbs that
+         * matter. */
+        if (rc == 0 && len >= 7 &&
+            (memcmp(line + len - 3, "mak", 3) == 0 || memcmp(line + len - 3, "mek", 3) == 0)) {
+            e.flags = SA_VERB;
+            rc = sa_lex_put(lx, line, len - 3, &e);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static unsigned parse_tags(char *tags, float *negscore)
+{
+    unsigned flags = 0;
+    for (char *save = NULL, *t = strtok_r(tags, ", \r\n", &save); t;
+         t = strtok_r(NULL, ", \r\n", &save)) {
+        if (strcmp(t, "verb") == 0)
+            flags |= SA_VERB;
+        else if (strcmp(t, "complaint") == 0)
+            flags |= SA_COMPLAINT;
+        else if (strcmp(t, "negcomplaint") == 0)
+            flags |= SA_NEGCOMPLAINT | SA_VERB;
+        else if (strcmp(t, "intens") == 0)
+            flags |= SA_INTENS;
+        else if (strcmp(t, "negator") == 0)
+            flags |= SA_NEGATOR;
+        else if (strcmp(t, "contrast") == 0)
+            flags |= SA_CONTRAST;
+        else if (strncmp(t, "neg=", 4) == 0) {
+            flags |= SA_HASNEG | SA_VERB;
+            *negscore = strtof(t + 4, NULL);
+        }
+    }
+    return flags;
+}
+
+/* Vowel harmony: whether the last vowel of w is a back one (a ı o u), which
+ * takes -mak; front ones (e i ö ü) take -mek. */
+static int last_vowel_is_back(const char *w, size_t len)
+{
+    for (size_t i = len; i-- > 0;) {
+        unsigned char c = (unsigned char)w[i], p = i ? (unsigned char)w[i - 1] : 0;
+        if (c == 'a' || c == 'o' || c == 'u' || (p == 0xC4 && c == 0xB1))
+            return 1;
+        if (c == 'e' || c == 'i' || (p == 0xC3 && (c == 0xB6 || c == 0xBC)))
+            return 0;
+    }
+    return 0;
+}
+
+/* *_custom.tsv: lemma TAB score [TAB tags]; '#' comments. */
+int sa_lex_load_custom(struct sa_lex *lx, const char *path, char *err, size_t errlen)
+{
+    FILE *f = open_data(path, err, errlen);
+    if (!f)
+        return -ENOENT;
+    char line[512];
+    int rc = 0, lineno = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        char *t1 = strchr(line, '\t');
+        if (!t1) {
+            snprintf(err, errlen, "%s:%d: no TAB after the lemma", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
+        char *t2 = strchr(t1 + 1, '\t');
+        struct sa_entry e = {strtof(t1 + 1, NULL), 0, 0};
+        if (t2)
+            e.flags = parse_tags(t2 + 1, &e.negscore);
+        size_t len = (size_t)(t1 - line);
+        rc = sa_lex_put(lx, line, len, &e);
+        if (rc == 0 && (e.flags & SA_VERB) && len + 4 < sizeof line && !memchr(line, ' ', len)) {
+            /* The infinitive too, so that the lexicon's own entry for it
+             * (ulaşmak) does not win over this one. */
+            int back = last_vowel_is_back(line, len);
+            memcpy(line + len, back ? "mak" : "mek", 3);
+            rc = sa_lex_put(lx, line, len + 3, &e);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int cmp_emoji(const void *a, const void *b)
+{
+    unsigned x = ((const struct sa_emoji *)a)->cp, y = ((const struct sa_emoji *)b)->cp;
+    return x < y ? -1 : x > y;
+}
+
+/* Emoji_Sentiment_Data_v1.0.csv: emoji,0xCODEPOINT,occurrences,position,
+ * negative,neutral,positive,name,block.  Score: (positive - negative) /
+ * occurrences, -1..1; emoji seen fewer than 5 times are left out. */
+int sa_emoji_load(struct sa_emoji **out, size_t *n, const char *path, char *err, size_t errlen)
+{
+    FILE *f = open_data(path, err, errlen);
+    if (!f)
+        return -ENOENT;
+    struct sa_emoji *tab = NULL;
+    size_t cnt = 0, cap = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *c1 = strchr(line, ',');
+        if (!c1 || strncmp(c1 + 1, "0x", 2) != 0)
+            continue;
+        char *end;
+        unsigned long cp = strtoul(c1 + 3, &end, 16);
+        double occ, pos, neu, neg;
+        if (*end != ',' || sscanf(end + 1, "%lf,%*f,%lf,%lf,%lf", &occ, &neg, &neu, &pos) != 4 ||
+            occ < 5)
+            continue;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 256;
+            struct sa_emoji *nt = realloc(tab, cap * sizeof *nt);
+            if (!nt) {
+                free(tab);
+                fclose(f);
+                return -ENOMEM;
+            }
+            tab = nt;
+        }
+        tab[cnt].cp = (unsigned)cp;
+        tab[cnt++].score = (float)((pos - neg) / occ);
+    }
+    fclose(f);
+    qsort(tab, cnt, sizeof *tab, cmp_emoji);
+    *out = tab;
+    *n = cnt;
+    return 0;
+}
+
+float sa_emoji_score(const struct sa_emoji *tab, size_t n, unsigned cp, int *found)
+{
+    struct sa_emoji key = {cp, 0};
+    const struct sa_emoji *e = tab ? bsearch(&key, tab, n, sizeof *tab, cmp_emoji) : NULL;
+    *found = e != NULL;
+    return e ? e->score : 0;
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sentiment processor's analyser (plugins/sentiment/): ICU case folding
+ * with Turkish rules, the suffix-aware lemma matcher on a word list, and
+ * each Turkish rule (verbal negation -mA-, değil / yok / hiç, intensifiers,
+ * ama / fakat, emoji and repeated punctuation) on the shipped data, plus
+ * language identification.  Run from the repository's root (make unit). */
+#include "unit.h"
+
+#include "analyse.h"
+
+static struct sa_model *model;
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    if (sa_model_load(&model, "plugins/sentiment/data", "/usr/share/libexttextcat", err,
+                      sizeof err) < 0) {
+        fprintf(stderr, "cannot load the model: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sa_model_free(model);
+    return 0;
+}
+
+static void expect_fold(const char *in, const char *locale, const char *want)
+{
+    char out[256];
+    int n = sa_fold(in, strlen(in), locale, out, sizeof out);
+    if (n < 0 || strcmp(out, want) != 0)
+        fail_msg("fold(\"%s\", %s) = \"%s\", expected \"%s\"", in, locale, n < 0 ? "<error>" : out,
+                 want);
+}
+
+static void test_icu_folding(void **state)
+{
+    (void)state;
+    /* Turkish: dotted İ is i, dotless I is ı; the other letters fold too. */
+    expect_fold("İSTANBUL", "tr", "istanbul");
+    expect_fold("IŞIK", "tr", "ışık");
+    expect_fold("İADE ISTIYORUM", "tr", "iade ıstıyorum");
+    expect_fold("ÇĞÖŞÜ", "tr", "çğöşü");
+    expect_fold("Hâlâ GELMEDİ", "tr", "hala gelmedi");
+    /* English: I is i; İ is not a Turkish i there. */
+    expect_fold("I LOVE IT", "en", "i love it");
+    expect_fold("ISTANBUL", "en", "istanbul");
+}
+
+/* The lemma test list: word, stem it matches, negated, privative. */
+static const struct {
+    const char *word, *stem;
+    int neg, priv;
+} lemmas[] = {
+    {"beğendim", "beğen", 0, 0},
+    {"beğeniyorum", "beğen", 0, 0},
+    {"beğenmedim", "beğen", 1, 0},
+    {"beğenmiyorum", "beğen", 1, 0},
+    {"beğenmeyecek", "beğen", 1, 0},
+    {"gelmedi", "gel", 1, 0},
+    {"gelmiyor", "gel", 1, 0},
+    {"gelmemiş", "gel", 1, 0},
+    {"gelmez", "gel", 1, 0},
+    {"geldi", "gel", 0, 0},
+    {"gelmek", "gel", 0, 0},
+    {"gelmiş", "gel", 0, 0},
+    {"ulaşamadım", "ulaş", 1, 0},
+    {"ulaşamıyorum", "ulaş", 1, 0},
+    {"çalışmıyor", "çalış", 1, 0},
+    {"çalışma", "çalış", 0, 0},
+    {"çalışmaları", "çalış", 0, 0},
+    {"iade", "iade", 0, 0},
+    {"iadesi", "iade", 0, 0},
+    {"iadeler", "iade", 0, 0},
+    {"iadeyi", "iade", 0, 0},
+    {"sorunlar", "sorun", 0, 0},
+    {"sorunsuz", "sorun", 0, 1},
+    {"kalitesiz", "kalite", 0, 1},
+    {"teşekkürler", "teşekkür", 0, 0},
+    {"memnunum", "memnun", 0, 0},
+    {"memnuniyetsizlik", "memnuniyet", 0, 1},
+    {"derdim", "derd", 0, 0},
+    {"yaşamadan", "yaşa", 1, 0}, /* -mAdAn: without doing */
+    {"gelmeden", "gel", 1, 0},   /* the surface stem derd- is the lexicon's dert */
+};
+
+static void test_suffix_aware_lemmas(void **state)
+{
+    (void)state;
+    struct sa_lex *lx = sa_lex_new();
+    struct sa_entry verb = {1, 0, SA_VERB}, noun = {1, 0, 0};
+    const char *verbs[] = {"beğen", "gel", "ulaş", "çalış", "sev", "yaşa"};
+    const char *nouns[] = {"iade", "sorun", "kalite", "teşekkür", "memnun", "memnuniyet", "dert"};
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+        assert_int_equal(sa_lex_put(lx, verbs[i], strlen(verbs[i]), &verb), 0);
+    for (size_t i = 0; i < sizeof nouns / sizeof *nouns; i++)
+        assert_int_equal(sa_lex_put(lx, nouns[i], strlen(nouns[i]), &noun), 0);
+    for (size_t i = 0; i < sizeof lemmas / sizeof *lemmas; i++) {
+        int neg, priv;
+        size_t stem = 0;
+        const char *w = lemmas[i].word;
+        const struct sa_entry *e = sa_tr_match(lx, w, strlen(w), &neg, &priv, &stem);
+        if (!e || stem != strlen(lemmas[i].stem) || memcmp(w, lemmas[i].stem, stem) != 0 ||
+            neg != lemmas[i].neg || priv != lemmas[i].priv)
+            fail_msg("%s: matched %.*s neg=%d priv=%d, expected %s neg=%d priv=%d", w,
+                     e ? (int)stem : 6, e ? w : "<none>", e ? neg : -1, e ? priv : -1,
+                     lemmas[i].stem, lemmas[i].neg, lemmas[i].priv);
+    }
+    /* No stem whose remainder is not a suffix chain: sevkiyat is not sev-,
+     * gelin (bride) ... is gel-in, a real parse, so it is not listed. */
+    const char *none[] = {"sevkiyat", "iadx", "sorunxyz", "gelecekçilikxq"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
+        int neg, priv;
+        if (sa_tr_match(lx, none[i], strlen(none[i]), &neg, &priv, NULL))
+            fail_msg("%s matched a stem", none[i]);
+    }
+    /* A noun takes no verbal negation: iademe is no negated iade. */
+    int neg = 0, priv = 0;
+    const struct sa_entry *e = sa_tr_match(lx, "sorunmadı", strlen("sorunmadı"), &neg, &priv, NULL);
+    assert_true(e == NULL || neg == 0);
+    sa_lex_free(lx);
+}
+
+static double score(const char *text)
+{
+    struct sa_result r;
+    assert_int_equal(sa_analyse(model, text, strlen(text), "tr", &r), 0);
+    return r.score;
+}
+
+static const char *label(const char *text, int *complaint)
+{
+    struct sa_result r;
+    assert_int_equal(sa_analyse(model, text, strlen(text), "tr", &r), 0);
+    if (complaint)
+        *complaint = r.complaint;
+    return r.label;
+}
+
+#define LABEL(text, want) assert_string_equal(label(text, NULL), want)
+
+static void test_verbal_negation(void **state)
+{
+    (void)state;
+    LABEL("Ürünü beğendim", "positive");
+    LABEL("Ürünü beğenmedim", "negative");
+    LABEL("Bu ürünü hiç beğenmiyorum", "negative");
+    LABEL("Sipariş geldi", "neutral");
+    int c = 0;
+    LABEL("Sipariş gelmedi", "negative");
+    label("Siparişim hâlâ gelmedi", &c);
+    assert_true(c);
+    label("Sipariş geldi", &c);
+    assert_false(c);
+    label("Müşteri hizmetlerine ulaşamıyorum", &c);
+    assert_true(c);
+    /* A negated neutral verb turns the word before it. */
+    LABEL("Memnun kaldım", "positive");
+    LABEL("Memnun kalmadım", "negative");
+    /* The verbal noun is no negation. */
+    LABEL("Mağazanın çalışma saatleri nedir?", "neutral");
+}
+
+static void test_degil_yok_hic(void **state)
+{
+    (void)state;
+    LABEL("Ürün güzel", "positive");
+    LABEL("Ürün güzel değil", "negative");
+    LABEL("Kargo fena değil", "positive");
+    LABEL("Üründe sorun var", "negative");
+    LABEL("Üründe hiçbir sorun yok", "positive");
+    LABEL("Hiç sorun yaşamadım", "positive");
+    int c = 0;
+    LABEL("Üç gündür cevap yok", "negative");
+    label("Üç gündür cevap yok", &c);
+    assert_true(c);
+    /* hiç strengthens the negation. */
+    assert_true(score("Hiç beğenmedim") < score("Beğenmedim"));
+}
+
+static void test_intensifiers(void **state)
+{
+    (void)state;
+    assert_true(score("Çok güzel") > score("Güzel"));
+    assert_true(score("Aşırı güzel") > score("Güzel"));
+    assert_true(score("Gerçekten güzel") > score("Güzel"));
+    assert_true(score("Çok kötü") < score("Kötü"));
+    assert_true(score("Gerçekten berbat") < score("Berbat"));
+}
+
+static void test_ama_fakat_weights_the_clause_after(void **state)
+{
+    (void)state;
+    LABEL("Ürün güzel ama kargo berbat", "negative");
+    LABEL("Kargo berbat ama ürün güzel", "positive");
+    LABEL("Kargo geç geldi fakat ürün harika", "positive");
+    LABEL("Fiyat uygun fakat kalite kötü", "negative");
+}
+
+static void test_emoji_and_punctuation(void **state)
+{
+    (void)state;
+    LABEL("Kargo geldi 😍", "positive");
+    LABEL("Kargo geldi 😡", "negative");
+    LABEL("Kargo geldi", "neutral");
+    assert_true(score("Harika!!!") > score("Harika"));
+    assert_true(score("Berbat!!!") < score("Berbat"));
+    /* An impatient ?? run is no neutral question. */
+    LABEL("Siparişim nerede?", "neutral");
+    LABEL("Siparişim nerede???", "negative");
+}
+
+static void test_language_identification(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *lang;
+    } cases[] = {
+        {"Merhaba, siparişim on gündür gelmedi ve müşteri hizmetlerine ulaşamıyorum.", "tr"},
+        {"Ürün kırık geldi", "tr"},
+        /* No ı, ğ or ş, and short: textcat's n-grams guess another
+         * language; the Turkish lexicon's polar words overrule it. */
+        {"Lezzet harika, servis mükemmel.", "tr"},
+        {"Hello, my order has not arrived yet and nobody answers the phone.", "en"},
+        {"Das Paket ist heute angekommen und alles ist in Ordnung, danke schön.", "de"},
+        {"12345 67890", "und"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct sa_result r;
+        sa_analyse(model, cases[i].text, strlen(cases[i].text), NULL, &r);
+        if (strcmp(r.lang, cases[i].lang) != 0)
+            fail_msg("\"%s\": lang %s, expected %s", cases[i].text, r.lang, cases[i].lang);
+    }
+    /* English text is not read with the Turkish rules: I is i there, and
+     * "I like it" is positive. */
+    struct sa_result r;
+    const char *en = "I like it, it is great and I will buy it again for my kids.";
+    sa_analyse(model, en, strlen(en), NULL, &r);
+    assert_string_equal(r.lang, "en");
+    assert_string_equal(r.label, "positive");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_icu_folding),
+        cmocka_unit_test(test_suffix_aware_lemmas),
+        cmocka_unit_test(test_verbal_negation),
+        cmocka_unit_test(test_degil_yok_hic),
+        cmocka_unit_test(test_intensifiers),
+        cmocka_unit_test(test_ama_fakat_weights_the_clause_after),
+        cmocka_unit_test(test_emoji_and_punctuation),
+        cmocka_unit_test(test_language_identification),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
