@@ -82,7 +82,8 @@ SANFLAGS:= -fsanitize=address,undefined
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# -lm: the scores' decay (exp2, daemon/score/build.c).
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # common/: what kanald, libkanal and kanalctl share and do not publish (the
 # error table, the store layout, the record validator).
 COMMON_H   := $(wildcard common/*.h)
