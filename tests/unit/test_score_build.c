@@ -8,6 +8,7 @@
 
 #include "build.h"
 #include "graph.h"
+#include "result.h"
 #include "util.h"
 
 /* The store, as the resolver sees it: handles h<N> belong to c<N>; c6 was
@@ -220,12 +221,75 @@ static void test_local_beats_global(void **state)
     score_build_free(&b);
 }
 
+/* The scores' document of the audience above: shape, counts, and the
+ * contacts by influence with the counts each measure was made from. */
+static void test_result_document(void **state)
+{
+    (void)state;
+    struct score_build b;
+    score_build_init(&b, now_ms(), 0, &RES);
+    add(&b, "{\"source\":\"x\",\"kind\":\"post\",\"direction\":\"inbound\",\"external_id\":\"S\","
+            "\"contact\":\"c9\",\"to\":[{\"handle\":\"x:brand\",\"role\":\"brand\"}]," T "}");
+    add(&b, "{\"source\":\"x\",\"kind\":\"post\",\"direction\":\"inbound\",\"external_id\":\"M\","
+            "\"contact\":\"c1\"," T "}");
+    char rec[512];
+    for (int i = 2; i <= 5; i++) {
+        snprintf(rec, sizeof rec,
+                 "{\"source\":\"x\",\"kind\":\"comment\",\"direction\":\"inbound\","
+                 "\"external_id\":\"r%d\",\"reply_to\":\"M\",\"contact\":\"c%d\"," T "}",
+                 i, i);
+        add(&b, rec);
+    }
+    add(&b, "{\"source\":\"kanal\",\"kind\":\"click\",\"direction\":\"inbound\","
+            "\"external_id\":\"K\",\"contact\":\"c1\",\"meta\":{\"suspected_bot\":true}," T "}");
+    json_t *r = score_result("source:x", 42, &b);
+    assert_non_null(r);
+    char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *shape = json_object_get(r, "shape"), *from = json_object_get(r, "from");
+    assert_string_equal(json_string_value(json_object_get(r, "audience")), "source:x");
+    assert_int_equal(json_integer_value(json_object_get(r, "seq")), 42);
+    assert_int_equal(json_integer_value(json_object_get(shape, "nodes")), 7);
+    assert_int_equal(json_integer_value(json_object_get(shape, "edges")), 5);
+    assert_int_equal(json_integer_value(json_object_get(shape, "components")), 2);
+    assert_int_equal(json_integer_value(json_object_get(shape, "largest_component")), 5);
+    assert_true(json_real_value(json_object_get(shape, "reciprocity")) == 0);
+    assert_true(fabs(json_real_value(json_object_get(shape, "brand_share")) - 0.2) < 1e-12);
+    assert_true(fabs(json_real_value(json_object_get(shape, "density")) - 5.0 / 42) < 1e-12);
+    json_t *cores = json_object_get(shape, "k_core");
+    assert_int_equal(json_array_size(cores), 2);
+    assert_int_equal(json_integer_value(json_array_get(cores, 1)), 7);
+    assert_int_equal(json_integer_value(json_object_get(from, "records")), 6);
+    assert_int_equal(json_integer_value(json_object_get(from, "suspected_bots")), 1);
+    json_t *list = json_object_get(r, "contacts");
+    assert_int_equal(json_array_size(list), 6); /* the brand is no contact */
+    json_t *top = json_array_get(list, 0);
+    if (strcmp(json_string_value(json_object_get(top, "contact")), "c1") != 0)
+        fail_msg("c1 is not first: %s", text);
+    assert_int_equal(json_integer_value(json_object_get(top, "reach")), 4);
+    assert_int_equal(json_integer_value(json_object_get(top, "in_degree")), 4);
+    assert_int_equal(json_integer_value(json_object_get(top, "out_degree")), 0);
+    assert_int_equal(json_integer_value(json_object_get(top, "k_core")), 1);
+    assert_true(json_real_value(json_object_get(top, "weight_in")) == 4);
+    double last = 1e9, sum = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        double inf = json_real_value(json_object_get(json_array_get(list, i), "influence"));
+        assert_true(inf <= last); /* sorted, highest first */
+        last = inf;
+        sum += json_real_value(json_object_get(json_array_get(list, i), "pagerank"));
+    }
+    assert_true(sum < 1 && sum > 0.5); /* the rest is the brand's */
+    free(text);
+    json_decref(r);
+    score_build_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edges_of_each_kind),
         cmocka_unit_test(test_merges_and_half_life),
         cmocka_unit_test(test_local_beats_global),
+        cmocka_unit_test(test_result_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
