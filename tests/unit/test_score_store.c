@@ -4,9 +4,13 @@
  * read snapshot.  Scores are per audience; merges count. */
 #include "unit.h"
 
+#include <errno.h>
+
 #include "collect.h"
 #include "contacts.h"
 #include "graph.h"
+#include "keep.h"
+#include "result.h"
 #include "store.h"
 #include "util.h"
 
@@ -192,10 +196,72 @@ static void test_per_audience_and_merges(void **state)
     unit_rmtree(dir);
 }
 
+/* Scores kept in the store survive a restart, with their snapshot's seq;
+ * the next computation replaces them. */
+static void test_kept_across_restart(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    st.identity = 1;
+    seq = 0;
+    say(&st, "fb", "P1", NULL, A, NULL);
+    say(&st, "fb", "R1", "P1", B, NULL);
+    struct scored fb;
+    score(&st, "source:fb", &fb);
+    json_t *doc = score_result("source:fb", seq, &fb.b);
+    assert_non_null(doc);
+    scored_free(&fb);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(&st, txn, doc), 0);
+    json_t *nameless = json_object();
+    assert_int_equal(score_put(&st, txn, nameless), EINVAL);
+    json_decref(nameless);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    store_close(&st);
+
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open again: %s", err);
+    assert_int_equal(store_read_begin(&st, &txn), 0);
+    json_t *back;
+    assert_int_equal(score_get(&st, txn, "source:fb", &back), 0);
+    assert_true(json_equal(back, doc));
+    assert_int_equal(json_integer_value(json_object_get(back, "seq")), 2);
+    assert_int_equal(json_array_size(json_object_get(back, "contacts")), 2);
+    json_decref(back);
+    assert_int_equal(score_get(&st, txn, "source:ig", &back), MDB_NOTFOUND);
+    assert_int_equal(score_get(&st, txn, "", &back), MDB_NOTFOUND);
+    store_read_end(&st, txn);
+
+    /* A later computation replaces the kept one. */
+    say(&st, "fb", "R2", "P1", C, NULL);
+    score(&st, "source:fb", &fb);
+    json_t *doc2 = score_result("source:fb", seq, &fb.b);
+    scored_free(&fb);
+    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(&st, txn, doc2), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(store_read_begin(&st, &txn), 0);
+    assert_int_equal(score_get(&st, txn, "source:fb", &back), 0);
+    assert_int_equal(json_integer_value(json_object_get(back, "seq")), 3);
+    assert_int_equal(json_array_size(json_object_get(back, "contacts")), 3);
+    json_decref(back);
+    store_read_end(&st, txn);
+    json_decref(doc);
+    json_decref(doc2);
+    store_close(&st);
+    free(path);
+    unit_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_audience_and_merges),
+        cmocka_unit_test(test_kept_across_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Scores kept in the store ('scores' database: audience id -> the
+ * document of result.h, with its snapshot's seq), so that they survive a
+ * restart and are served without computing them again.  score_put runs
+ * in a write transaction (the writer's, through a write_item's apply),
+ * score_get in any. */
+#ifndef KANAL_SCORE_KEEP_H
+#define KANAL_SCORE_KEEP_H
+
+#include <jansson.h>
+#include <lmdb.h>
+
+struct store;
+
+/* Keep result (its "audience" names it), replacing the audience's last
+ * one: 0, EINVAL when it has no audience, or an MDB error. */
+int score_put(struct store *st, MDB_txn *txn, json_t *result);
+
+/* The kept scores of audience into *out: 0, MDB_NOTFOUND, MDB_CORRUPTED
+ * when the value is not a JSON object, or another MDB error. */
+int score_get(struct store *st, MDB_txn *txn, const char *audience, json_t **out);
+
+#endif
