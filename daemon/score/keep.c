@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect.h"
+#include "result.h"
 #include "store.h"
 
 int score_put(struct store *st, MDB_txn *txn, json_t *result)
@@ -19,6 +21,34 @@ int score_put(struct store *st, MDB_txn *txn, json_t *result)
     MDB_val k = {strlen(id), (void *)id}, v = {strlen(text), text};
     int rc = mdb_put(txn, st->scores, &k, &v, 0);
     free(text);
+    return rc;
+}
+
+int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+              int64_t half_life_ms, json_t **docs, uint64_t *seq)
+{
+    for (size_t i = 0; i < n; i++)
+        docs[i] = NULL;
+    *seq = 0;
+    MDB_txn *txn;
+    int rc = store_read_begin(st, &txn);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct score_build b;
+        size_t bad;
+        rc = score_collect(st, txn, &auds[i], now_ms, half_life_ms, &b, seq, &bad);
+        if (rc)
+            break;
+        docs[i] = score_result(auds[i].id, *seq, &b);
+        score_build_free(&b);
+    }
+    store_read_end(st, txn);
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            json_decref(docs[i]);
+            docs[i] = NULL;
+        }
     return rc;
 }
 

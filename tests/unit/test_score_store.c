@@ -257,11 +257,49 @@ static void test_kept_across_restart(void **state)
     unit_rmtree(dir);
 }
 
+/* One run computes several audiences on one snapshot: they share its
+ * seq, and each holds its own contacts. */
+static void test_run_on_one_snapshot(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    st.identity = 1;
+    seq = 0;
+    say(&st, "fb", "P1", NULL, A, NULL);
+    say(&st, "fb", "R1", "P1", B, NULL);
+    say(&st, "ig", "Q1", NULL, C, NULL);
+    struct audience auds[3];
+    assert_int_equal(audience_parse("all", &auds[0]), 0);
+    assert_int_equal(audience_parse("source:fb", &auds[1]), 0);
+    assert_int_equal(audience_named(&auds[2], "igonly", "source:ig kind:post"), 0);
+    json_t *docs[3];
+    uint64_t at;
+    assert_int_equal(score_run(&st, auds, 3, 0, 0, docs, &at), 0);
+    assert_int_equal(at, 3);
+    static const size_t contacts[3] = {3, 2, 1};
+    static const char *const ids[3] = {"all", "source:fb", "igonly"};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(docs[i]);
+        assert_string_equal(json_string_value(json_object_get(docs[i], "audience")), ids[i]);
+        assert_int_equal(json_integer_value(json_object_get(docs[i], "seq")), 3);
+        assert_int_equal(json_array_size(json_object_get(docs[i], "contacts")), contacts[i]);
+        json_decref(docs[i]);
+        audience_free(&auds[i]);
+    }
+    store_close(&st);
+    free(path);
+    unit_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_audience_and_merges),
         cmocka_unit_test(test_kept_across_restart),
+        cmocka_unit_test(test_run_on_one_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
