@@ -56,6 +56,9 @@ BUILD_DEBS += libicu-dev libexttextcat-dev libexttextcat-data
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
+# The scores' PageRank and k-core are held against an independent
+# implementation (tests/e2e/test_score_oracle.py).
+TEST_DEBS  += python3-networkx
 # The e-mail tests run real servers: Dovecot (IMAP), swaks (LMTP client), aiosmtpd (SMTP).
 TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
 # The unsubscribe page is tested in a real browser: headless Chromium via Selenium.
@@ -84,7 +87,8 @@ SANFLAGS:= -fsanitize=address,undefined
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# -lm: the scores' decay (exp2, daemon/score/build.c).
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # common/: what kanald, libkanal and kanalctl share and do not publish (the
 # error table, the store layout, the record validator).
 COMMON_H   := $(wildcard common/*.h)
@@ -93,7 +97,7 @@ LDFLAGS_ALL= $(SANFLAGS) $(LDFLAGS)
 
 # kanald's sources, one folder per layer (docs/architecture.md, "Files");
 # every folder is on the include path, so `#include "x.h"` finds x.h in any.
-DAEMON_DIRS:= base json record store identity commit outbox net runtime api
+DAEMON_DIRS:= base json record store identity commit score outbox net runtime api
 DAEMON_INC := -Icommon $(addprefix -Idaemon/,$(DAEMON_DIRS))
 DAEMON_SRC := $(wildcard daemon/*.c $(addsuffix /*.c,$(addprefix daemon/,$(DAEMON_DIRS))))
 DAEMON_HDR := $(wildcard $(addsuffix /*.h,$(addprefix daemon/,$(DAEMON_DIRS))))
@@ -344,7 +348,8 @@ unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-e2e: all $(TEST_PLUGIN_SO) | deps-test
+# test_score_oracle.py runs test_score_graph's oracle mode against networkx.
+e2e: all $(TEST_PLUGIN_SO) $(BUILD)/tests/test_score_graph | deps-test
 	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 # kanald's folders depend on each other in tools/layers.txt's order, its

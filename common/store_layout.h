@@ -48,7 +48,9 @@
  *   pending    seq (uint64) -> contact ids, each ending in \0, to fold
  *              into timeline
  *   candidates "<cA>-<cB>", the lower contact number first -> a merge
- *              candidate's JSON (daemon/candidates.c) */
+ *              candidate's JSON (daemon/candidates.c)
+ *   scores     audience id -> the audience's scores as JSON, with the seq
+ *              of the snapshot they were computed on (daemon/score/) */
 #define KANAL_STORE_DBS(X)                \
     X(LOG, "log", MDB_INTEGERKEY)         \
     X(IDEM, "idem", 0)                    \
@@ -63,7 +65,8 @@
     X(ERASED, "erased", 0)                \
     X(LINKS, "links", 0)                  \
     X(PENDING, "pending", MDB_INTEGERKEY) \
-    X(CANDIDATES, "candidates", 0)
+    X(CANDIDATES, "candidates", 0)        \
+    X(SCORES, "scores", 0)
 
 #define KANAL__STORE_DB_ENUM(id, name, flags) KANAL_STORE_DB_##id,
 enum kanal_store_db { KANAL_STORE_DBS(KANAL__STORE_DB_ENUM) KANAL_STORE_DB_COUNT };

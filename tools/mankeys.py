@@ -12,9 +12,10 @@ the key entries between the marker comments
 are made by this script from the tables themselves, so that the page cannot
 drift from the code:
 
-  - kanald, api, source, processor, sink: the C tables of
+  - kanald, api, source, processor, sink, audience: the C tables of
     daemon/runtime/config.c (kanald_options, api_options,
-    config_common_options, config_processor_options, config_sink_options);
+    config_common_options, config_processor_options, config_sink_options,
+    config_audience_options);
   - plugin NAME: what `kanald --plugin-help NAME` prints for the in-tree
     plugin plugins/NAME (its own options, read from the built .so).
 
@@ -36,7 +37,8 @@ CONFIG_C = ROOT / "daemon" / "runtime" / "config.c"
 
 # Marker block name -> C table of daemon/runtime/config.c.
 CORE = {"kanald": "kanald_options", "api": "api_options", "source": "config_common_options",
-        "processor": "config_processor_options", "sink": "config_sink_options"}
+        "processor": "config_processor_options", "sink": "config_sink_options",
+        "audience": "config_audience_options"}
 # Defaults written as a macro: what the page says instead (the Makefile puts
 # the installation's path in for @PLUGINDIR@).
 MACROS = {"KANAL_PLUGIN_DIR": "@PLUGINDIR@"}

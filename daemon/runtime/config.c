@@ -17,6 +17,7 @@
 
 #include <ini.h>
 
+#include "audience.h"
 #include "handle.h"
 #include "loader.h"
 #include "log.h"
@@ -684,6 +685,8 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
 }
 
 static int stage_role(const char *section);
+static void build_audience(struct config *cfg, const struct raw_section *s, const char *path,
+                           struct config_errors *errs);
 static void build_stage(struct config *cfg, const struct raw_section *s, struct loader *loader,
                         const char *path, struct config_errors *errs);
 
@@ -719,10 +722,12 @@ int config_load(const char *path, struct loader *loader, struct config **out,
         } else if (strcmp(s->name, "") == 0) {
             add_error(errs, path, s->kv ? s->kv[0].line : s->line,
                       "key '%s' outside any section", s->kv ? s->kv[0].key : "");
+        } else if (strncmp(s->name, "audience ", 9) == 0) {
+            build_audience(cfg, s, path, errs);
         } else if (strncmp(s->name, "source ", 7) != 0 && !stage_role(s->name)) {
             add_error(errs, path, s->line,
                       "unknown section [%s]; expected [kanald], [api], [source NAME], "
-                      "[processor NAME] or [sink NAME]",
+                      "[processor NAME], [sink NAME] or [audience NAME]",
                       s->name);
         }
     }
@@ -797,6 +802,11 @@ void config_free(struct config *cfg)
     free(cfg->plugin_dir);
     free(cfg->api_tokens);
     free(cfg->public_url);
+    for (size_t i = 0; i < cfg->naudiences; i++) {
+        free(cfg->audiences[i].name);
+        free(cfg->audiences[i].match);
+    }
+    free(cfg->audiences);
     free(cfg);
 }
 
@@ -936,4 +946,52 @@ const struct source_config *config_find_stage(const struct config *cfg, int role
         if (strcmp(list[i].name, name) == 0)
             return &list[i];
     return NULL;
+}
+
+/* ---- [audience NAME]: the operator's audiences for scores ---- */
+
+const struct kanal_option config_audience_options[] = {
+    {"match", KANAL_OPT_STRING, NULL, 1,
+     "which records belong: FIELD:VALUE[,VALUE...] words, all met, FIELD one of source, "
+     "channel, kind, campaign, event, thread, within (a duration), e.g. "
+     "'source:fb kind:comment within:90d'",
+     NULL},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+static void build_audience(struct config *cfg, const struct raw_section *s, const char *path,
+                           struct config_errors *errs)
+{
+    const char *name = s->name + 9;
+    while (*name == ' ')
+        name++;
+    const char *v[ARRAY_SIZE(config_audience_options)] = {0};
+    int64_t n[ARRAY_SIZE(config_audience_options)] = {0};
+    check_fixed(s, config_audience_options, path, errs, v, n);
+    if (!audience_name_ok(name)) {
+        add_error(errs, path, s->line,
+                  "[audience %s]: a name is 1-64 of A-Z a-z 0-9 _ . - and not 'all' (the "
+                  "built-in audiences are all, source:, channel:, campaign:, event:, thread:)",
+                  name);
+        return;
+    }
+    for (size_t i = 0; i < cfg->naudiences; i++)
+        if (strcmp(cfg->audiences[i].name, name) == 0) {
+            add_error(errs, path, s->line, "[audience %s] appears twice (first on line %d)", name,
+                      cfg->audiences[i].line);
+            return;
+        }
+    const struct raw_kv *kv = raw_get(s, "match");
+    if (!kv) {
+        add_error(errs, path, s->line, "[audience %s]: 'match' is required", name);
+        return;
+    }
+    const char *why = audience_match_check(kv->value);
+    if (why) {
+        add_error(errs, path, kv->line, "[audience %s]: 'match' = '%s': %s", name, kv->value, why);
+        return;
+    }
+    cfg->audiences = xrealloc(cfg->audiences, (cfg->naudiences + 1) * sizeof *cfg->audiences);
+    cfg->audiences[cfg->naudiences++] = (struct config_audience){
+        .name = xstrdup(name), .line = s->line, .match = xstrdup(kv->value)};
 }

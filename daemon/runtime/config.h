@@ -55,6 +55,13 @@ struct source_config {
     int64_t batch_max, max_inflight, max_lag_ms;
 };
 
+/* An [audience NAME] section: an audience of records for scores
+ * (daemon/score/audience.h). */
+struct config_audience {
+    char *name;
+    int line;
+    char *match; /* checked by audience_match_check() */
+};
 
 struct config {
     char *path;
@@ -94,6 +101,9 @@ struct config {
     size_t nprocessors;
     struct source_config *sinks;
     size_t nsinks;
+    /* [audience NAME] sections, in the order of the file. */
+    struct config_audience *audiences;
+    size_t naudiences;
 };
 
 /* The options every source has, whatever its plugin. */
@@ -102,6 +112,8 @@ extern const struct kanal_option config_common_options[];
 /* The options every processor / sink has, whatever its plugin. */
 extern const struct kanal_option config_processor_options[];
 extern const struct kanal_option config_sink_options[];
+/* The keys of an [audience NAME] section. */
+extern const struct kanal_option config_audience_options[];
 
 /* Check a processor's match expression; NULL when fine, else why not. */
 const char *config_match_check(const char *text);

@@ -72,6 +72,7 @@ static int open_dbs(struct store *st, MDB_txn *txn)
         [KANAL_STORE_DB_MSGKEYS] = &st->msgkeys,   [KANAL_STORE_DB_TIMELINE] = &st->timeline,
         [KANAL_STORE_DB_ERASED] = &st->erased,     [KANAL_STORE_DB_LINKS] = &st->links,
         [KANAL_STORE_DB_PENDING] = &st->pending,   [KANAL_STORE_DB_CANDIDATES] = &st->candidates,
+        [KANAL_STORE_DB_SCORES] = &st->scores,
     };
     for (size_t i = 0; i < KANAL_STORE_DB_COUNT; i++) {
         if (!dbi[i])

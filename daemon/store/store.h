@@ -22,6 +22,7 @@ struct store {
     MDB_env *env;
     MDB_dbi log, idem, state, meta, handles, contacts, outbox, messages, msgkeys;
     MDB_dbi timeline, erased, links, pending, candidates;
+    MDB_dbi scores;
     uint64_t pending_count; /* writer thread only: entries of 'pending' */
     int identity; /* resolve contacts while committing (the default) */
     int64_t max_candidates; /* merge candidates kept at most ([kanald] max_merge_candidates) */

@@ -238,3 +238,51 @@ def test_tokens_file_errors_never_show_token_material(make_kanald):
             assert f"{k.tokens}:4: " in log, (what, log)
             for piece in (TOKEN_SECRET[:6], TOKEN_SECRET[-6:], "tiny"):
                 assert piece not in log, (what, log)
+
+
+def test_audience_sections_are_checked(make_kanald):
+    """[audience NAME] sections (the operator's audiences for scores): good
+    ones pass; each kind of mistake is an error at its line, naming the
+    audience."""
+    good = ("[audience vip]\nmatch = source:e1 kind:message,comment\n\n"
+            "[audience recent_fb]\nmatch =  channel:facebook\twithin:90d \n\n"
+            "[audience ev.2026-spring]\nmatch = event:41,42 campaign:spring thread:p1\n")
+    k = make_kanald(sources=ECHO + "\n" + good, test_plugins=("echo",))
+    out = check(k)
+    assert out.returncode == 0, out.stderr
+
+    bad = [
+        # (section, its key line, what the error says, the line it is on)
+        ("[audience nomatch]", "matches = kind:message", "'match' is required",
+         "[audience nomatch]"),
+        ("[audience colour]", "match = colour:red", "FIELD one of source", "colour:red"),
+        ("[audience empty]", "match = kind:", "needs values", "match = kind:"),
+        ("[audience gap]", "match = kind:a,,b", "needs values", "kind:a,,b"),
+        ("[audience when]", "match = within:soon", "within takes one duration", "within:soon"),
+        ("[audience twice]", "match = within:1d within:2d", "within appears twice",
+         "within:1d within:2d"),
+        ("[audience all]", "match = kind:message", "not 'all'", "[audience all]"),
+        ("[audience a:b]", "match = kind:message", "a name is", "[audience a:b]"),
+        ("[audience spaced name]", "match = kind:message", "a name is",
+         "[audience spaced name]"),
+    ]
+    for section, match, says, where in bad:
+        body = section + "\n" + match + "\n"
+        k = make_kanald(sub=f"bad{bad.index((section, match, says, where))}",
+                        sources=ECHO + "\n" + body, test_plugins=("echo",))
+        out = check(k)
+        assert out.returncode != 0, section
+        num, line = error_at(out, k, says)
+        assert num == line_number(k, where), line
+        assert "audience" in line
+
+    # An unknown key, and the same audience twice.
+    k = make_kanald(sub="dup", sources=ECHO + "\n[audience vip]\nmatch = kind:message\n"
+                    "size = 3\n\n[audience vip]\nmatch = kind:comment\n",
+                    test_plugins=("echo",))
+    out = check(k)
+    assert out.returncode != 0
+    num, line = error_at(out, k, "unknown key 'size'")
+    assert num == line_number(k, "size = 3")
+    num, line = error_at(out, k, "appears twice")
+    assert "[audience vip]" in line and num == line_number(k, "match = kind:comment") - 1

@@ -181,6 +181,8 @@ def test_every_kanald_and_source_key_is_in_the_configuration_reference():
     assert undocumented(tables["kanald_options"], doc, "`[kanald]`") == []
     assert undocumented(tables["api_options"], doc, "`[api]`") == []
     assert undocumented(tables["config_common_options"], doc, "`[source NAME]`") == []
+    assert "match" in tables["config_audience_options"]
+    assert undocumented(tables["config_audience_options"], doc, "`[audience NAME]`") == []
 
 
 def test_configuration_reference_gives_the_code_defaults():

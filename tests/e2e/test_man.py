@@ -27,7 +27,8 @@ KANALCTL = BUILD / "kanalctl"
 PAGES = ["kanald.8", "kanal.conf.5", "kanalctl.1", "kanal-plugin.7"]
 # Marked block of kanal.conf.5.scd -> C table of daemon/runtime/config.c.
 CORE = {"kanald": "kanald_options", "api": "api_options", "source": "config_common_options",
-        "processor": "config_processor_options", "sink": "config_sink_options"}
+        "processor": "config_processor_options", "sink": "config_sink_options",
+        "audience": "config_audience_options"}
 IN_TREE = sorted(p.name for p in (ROOT / "plugins").iterdir() if p.is_dir() and p.name != "shared")
 
 spec = importlib.util.spec_from_file_location("mankeys", ROOT / "tools" / "mankeys.py")
@@ -136,6 +137,7 @@ def test_the_tables_and_the_lists_are_found():
     assert want["source"]["plugin"] == ("string", "required")
     assert {"budget", "match"} <= set(want["processor"])
     assert {"batch_max", "max_lag"} <= set(want["sink"])
+    assert want["audience"]["match"] == ("string", "required")
     have = page_blocks(page())
     assert set(have) == set(CORE) | {f"plugin-{p}" for p in IN_TREE}
     assert all(have.values()), [b for b, k in have.items() if not k]

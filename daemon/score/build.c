@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The audience graph's builder (build.h). */
+#include "build.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- string (with NULs, by length) -> uint32, open addressing ---- */
+
+struct score_map {
+    char **keys;
+    size_t *lens;
+    uint32_t *vals;
+    size_t n, cap; /* cap a power of two */
+};
+
+static uint64_t hash(const char *k, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static size_t map_slot(const struct score_map *m, const char *k, size_t len)
+{
+    size_t i = hash(k, len) & (m->cap - 1);
+    while (m->keys[i] && !(m->lens[i] == len && memcmp(m->keys[i], k, len) == 0))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static struct score_map *map_new(void)
+{
+    struct score_map *m = xcalloc(1, sizeof *m);
+    m->cap = 64;
+    m->keys = xcalloc(m->cap, sizeof *m->keys);
+    m->lens = xcalloc(m->cap, sizeof *m->lens);
+    m->vals = xcalloc(m->cap, sizeof *m->vals);
+    return m;
+}
+
+static void map_free(struct score_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->lens);
+    free(m->vals);
+    free(m);
+}
+
+/* 1 with *val when k is in m. */
+static int map_get(const struct score_map *m, const char *k, size_t len, uint32_t *val)
+{
+    size_t i = map_slot(m, k, len);
+    if (!m->keys[i])
+        return 0;
+    *val = m->vals[i];
+    return 1;
+}
+
+static void map_put(struct score_map *m, const char *k, size_t len, uint32_t val)
+{
+    if ((m->n + 1) * 4 > m->cap * 3) { /* keep it at most 3/4 full */
+        struct score_map old = *m;
+        m->cap *= 2;
+        m->n = 0;
+        m->keys = xcalloc(m->cap, sizeof *m->keys);
+        m->lens = xcalloc(m->cap, sizeof *m->lens);
+        m->vals = xcalloc(m->cap, sizeof *m->vals);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i]) {
+                size_t j = map_slot(m, old.keys[i], old.lens[i]);
+                m->keys[j] = old.keys[i];
+                m->lens[j] = old.lens[i];
+                m->vals[j] = old.vals[i];
+                m->n++;
+            }
+        free(old.keys);
+        free(old.lens);
+        free(old.vals);
+    }
+    size_t i = map_slot(m, k, len);
+    if (!m->keys[i]) {
+        m->keys[i] = xmalloc(len ? len : 1);
+        memcpy(m->keys[i], k, len);
+        m->lens[i] = len;
+        m->n++;
+    }
+    m->vals[i] = val;
+}
+
+/* ---- the builder ---- */
+
+double score_decay(int64_t age_ms, int64_t half_life_ms)
+{
+    if (half_life_ms <= 0 || age_ms <= 0)
+        return 1.0;
+    return exp2(-(double)age_ms / (double)half_life_ms);
+}
+
+void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms,
+                      const struct score_resolver *res)
+{
+    *b = (struct score_build){.now_ms = now_ms, .half_life_ms = half_life_ms, .res = *res};
+    b->nodes_by_id = map_new();
+    b->authors = map_new();
+    b->cap = 64;
+    b->ids = xmalloc(b->cap * sizeof *b->ids);
+    b->member = xcalloc(b->cap, sizeof *b->member);
+    b->ids[0] = xstrdup("brand");
+    b->nnodes = 1;
+}
+
+void score_build_free(struct score_build *b)
+{
+    for (uint32_t i = 0; i < b->nnodes; i++)
+        free(b->ids[i]);
+    free(b->ids);
+    free(b->member);
+    score_edges_free(&b->edges);
+    map_free(b->nodes_by_id);
+    map_free(b->authors);
+    *b = (struct score_build){0};
+}
+
+/* The node of a contact id (its current contact), added when new;
+ * UINT32_MAX when the contact is unknown or erased. */
+static uint32_t node_of_contact(struct score_build *b, const char *cid)
+{
+    const char *cur = cid && b->res.current ? b->res.current(b->res.arg, cid) : cid;
+    if (!cur || !*cur)
+        return UINT32_MAX;
+    uint32_t v;
+    size_t len = strlen(cur);
+    if (map_get(b->nodes_by_id, cur, len, &v))
+        return v;
+    if (b->nnodes == b->cap) {
+        b->cap *= 2;
+        b->ids = xrealloc(b->ids, b->cap * sizeof *b->ids);
+        b->member = xrealloc(b->member, b->cap * sizeof *b->member);
+    }
+    v = b->nnodes++;
+    b->ids[v] = xstrdup(cur);
+    b->member[v] = 0;
+    map_put(b->nodes_by_id, cur, len, v);
+    return v;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* A party's node: the brand for a brand party, else its handle's
+ * contact. */
+static uint32_t node_of_party(struct score_build *b, json_t *party)
+{
+    const char *role = str(party, "role");
+    if (role && strcmp(role, "brand") == 0)
+        return SCORE_BRAND;
+    const char *h = str(party, "handle");
+    if (!h || strncmp(h, "erased:", 7) == 0 || !b->res.of_handle)
+        return UINT32_MAX;
+    return node_of_contact(b, b->res.of_handle(b->res.arg, h));
+}
+
+static void edge(struct score_build *b, uint32_t from, uint32_t to, double w)
+{
+    if (from != UINT32_MAX && to != UINT32_MAX && from != to)
+        score_edges_add(&b->edges, from, to, w);
+}
+
+/* source \0 external_id: the key of a record's author. */
+static char *author_key(const char *source, const char *xid, size_t *len)
+{
+    size_t a = strlen(source), c = strlen(xid);
+    char *k = xmalloc(a + c + 1);
+    memcpy(k, source, a + 1);
+    memcpy(k + a + 1, xid, c);
+    *len = a + c + 1;
+    return k;
+}
+
+int score_build_add(struct score_build *b, json_t *rec)
+{
+    const char *kind = str(rec, "kind");
+    if (!json_is_object(rec) || !kind)
+        return -EINVAL;
+    json_t *meta = json_object_get(rec, "meta");
+    if (json_is_true(json_object_get(meta, "erased"))) {
+        b->erased++;
+        return 0;
+    }
+    if (json_is_true(json_object_get(meta, "suspected_bot"))) {
+        b->bots++;
+        return 0;
+    }
+    b->records++;
+    json_t *from = json_object_get(rec, "from");
+    const char *dir = str(rec, "direction");
+    const char *role = str(from, "role");
+    uint32_t author;
+    if ((dir && strcmp(dir, "outbound") == 0) || (role && strcmp(role, "brand") == 0))
+        author = SCORE_BRAND;
+    else if (str(rec, "contact")) /* who acted, when a customer did */
+        author = node_of_contact(b, str(rec, "contact"));
+    else /* identity = no: from's handle, if the resolver knows it */
+        author = from ? node_of_party(b, from) : UINT32_MAX;
+    if (author == UINT32_MAX) {
+        b->unknown_authors++;
+        return 0;
+    }
+    b->member[author] = 1;
+
+    const char *source = str(rec, "source"), *xid = str(rec, "external_id");
+    size_t klen;
+    if (source && xid) {
+        char *k = author_key(source, xid, &klen);
+        map_put(b->authors, k, klen, author);
+        free(k);
+    }
+
+    int64_t at = b->now_ms;
+    const char *occurred = str(rec, "occurred_at");
+    if (occurred && util_parse_time(occurred, &at) != 0)
+        at = b->now_ms;
+    double w = score_decay(b->now_ms - at, b->half_life_ms);
+
+    const char *reply_to = str(rec, "reply_to");
+    int answered = 0;
+    if (reply_to && source && strcmp(kind, "delivery") != 0 && strcmp(kind, "read") != 0 &&
+        strcmp(kind, "bounce") != 0) {
+        uint32_t target;
+        char *k = author_key(source, reply_to, &klen);
+        if (map_get(b->authors, k, klen, &target)) {
+            edge(b, author, target, w);
+            answered = 1;
+        } else {
+            b->unresolved_replies++;
+        }
+        free(k);
+    }
+    int addressed = !strcmp(kind, "message") || !strcmp(kind, "comment") || !strcmp(kind, "post") ||
+                    !strcmp(kind, "mention") || !strcmp(kind, "reaction") || !strcmp(kind, "share");
+    size_t i;
+    json_t *p;
+    if (addressed && !answered)
+        json_array_foreach(json_object_get(rec, "to"), i, p)
+            edge(b, author, node_of_party(b, p), w);
+    json_array_foreach(json_object_get(rec, "mentions"), i, p)
+        edge(b, author, node_of_party(b, p), w);
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An audience's graph from a read snapshot of the store (collect.h). */
+#include "collect.h"
+
+#include <string.h>
+
+#include "contacts.h"
+#include "store.h"
+
+struct snapshot {
+    struct store *st;
+    MDB_txn *txn;
+    char buf[64];
+};
+
+static const char *current(void *arg, const char *cid)
+{
+    struct snapshot *s = arg;
+    return contacts_follow(s->st, s->txn, cid, s->buf, sizeof s->buf) == 0 ? s->buf : NULL;
+}
+
+static const char *of_handle(void *arg, const char *handle)
+{
+    struct snapshot *s = arg;
+    return contacts_of_handle(s->st, s->txn, handle, s->buf, sizeof s->buf) == 0 ? s->buf : NULL;
+}
+
+int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int64_t now_ms,
+                  int64_t half_life_ms, struct score_build *b, uint64_t *last_seq, size_t *bad)
+{
+    struct snapshot snap = {.st = st, .txn = txn};
+    struct score_resolver res = {current, of_handle, &snap};
+    score_build_init(b, now_ms, half_life_ms, &res);
+    *last_seq = 0;
+    *bad = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->log, &cur);
+    if (rc) {
+        score_build_free(b);
+        return rc;
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        if (kanal_store_u64(k.mv_data, k.mv_size, &seq) == 0)
+            *last_seq = seq;
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        if (!rec) {
+            (*bad)++;
+            continue;
+        }
+        if (audience_matches(a, rec, now_ms) && score_build_add(b, rec) != 0)
+            (*bad)++;
+        json_decref(rec);
+    }
+    mdb_cursor_close(cur);
+    /* The builder keeps the resolver; it must not outlive this snapshot. */
+    b->res = (struct score_resolver){0};
+    if (rc != MDB_NOTFOUND) {
+        score_build_free(b);
+        return rc;
+    }
+    return 0;
+}

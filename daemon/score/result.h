@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An audience's scores as JSON, from its built graph: the shape of the
+ * network and each contact's position in it, every measure with the
+ * counts it was made from.  The document kept in the store and served by
+ * the API is this one. */
+#ifndef KANAL_SCORE_RESULT_H
+#define KANAL_SCORE_RESULT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "build.h"
+
+/* PageRank's follow probability and how closely it is computed. */
+#define SCORE_PAGERANK_ALPHA 0.85
+#define SCORE_PAGERANK_TOL 1e-10
+#define SCORE_PAGERANK_ROUNDS 1000
+
+/* The scores of b's audience (id), computed at the snapshot seq:
+ *   {"audience", "seq", "shape": {nodes, edges, density, components,
+ *    largest_component, reciprocity, brand_share, k_core: [sizes]},
+ *    "from": {records, suspected_bots, erased, unresolved_replies,
+ *    unknown_authors}, "contacts": [{contact, influence, pagerank, k_core,
+ *    in_degree, out_degree, reach, weight_in, weight_out, member}, ...]}
+ * contacts sorted by influence, highest first (ties by id); influence is
+ * PageRank personalized on the audience's members, times the number of
+ * nodes (1 is the average).  NULL when PageRank does not converge. */
+json_t *score_result(const char *audience, uint64_t seq, const struct score_build *b);
+
+#endif

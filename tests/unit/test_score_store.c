@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An audience's graph from a real LMDB store (daemon/score/collect.c):
+ * records resolved to contacts as the writer does, then read back on a
+ * read snapshot.  Scores are per audience; merges count. */
+#include "unit.h"
+
+#include <errno.h>
+
+#include "collect.h"
+#include "contacts.h"
+#include "graph.h"
+#include "keep.h"
+#include "result.h"
+#include "store.h"
+#include "util.h"
+
+static uint64_t seq;
+
+/* Resolve rec's contacts and append it (and any merge it causes) to the
+ * log, in one write transaction, as the writer would. */
+static void commit(struct store *st, const char *json)
+{
+    json_error_t err;
+    json_t *rec = json_loads(json, 0, &err);
+    if (!rec)
+        fail_msg("bad test record %s: %s", json, err.text);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    struct resolve_extra extra = {0};
+    assert_int_equal(contacts_resolve(st, txn, rec, ++seq, &extra), 0);
+    json_t *all[8] = {rec};
+    size_t n = 1;
+    for (size_t i = 0; i < extra.n && n < 8; i++)
+        all[n++] = extra.recs[i];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = i ? ++seq : seq;
+        json_object_set_new(all[i], "seq", json_integer((json_int_t)s));
+        char *text = json_dumps(all[i], JSON_COMPACT);
+        MDB_val k = {sizeof s, &s}, v = {strlen(text), text};
+        assert_int_equal(mdb_put(txn, st->log, &k, &v, 0), 0);
+        free(text);
+    }
+    resolve_extra_clear(&extra);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    json_decref(rec);
+}
+
+/* A customer's comment (answering reply_to) or post (reply_to NULL) on
+ * source, by the party with handle h (and also h2 if not NULL: a party
+ * the channel vouches for, which merges the contacts of both). */
+static void say(struct store *st, const char *source, const char *xid, const char *reply_to,
+                const char *h, const char *h2)
+{
+    char buf[1024], also[128] = "", answers[128] = "";
+    if (h2)
+        snprintf(also, sizeof also, ",\"%s\"],\"trust\":\"verified\"", h2);
+    if (reply_to)
+        snprintf(answers, sizeof answers, ",\"reply_to\":\"%s\"", reply_to);
+    snprintf(buf, sizeof buf,
+             "{\"source\":\"%s\",\"channel\":\"facebook\",\"kind\":\"%s\","
+             "\"direction\":\"inbound\",\"external_id\":\"%s\"%s,"
+             "\"occurred_at\":\"2026-11-30T00:00:00.000Z\",\"meta\":{},"
+             "\"from\":{\"handle\":\"%s\",\"role\":\"customer\",\"handles\":[\"%s\"%s}}",
+             source, reply_to ? "comment" : "post", xid, answers, h, h, h2 ? also : "]");
+    commit(st, buf);
+}
+
+struct scored {
+    struct score_build b;
+    struct score_graph g;
+    double *rank;
+};
+
+static void score(struct store *st, const char *id, struct scored *s)
+{
+    struct audience a;
+    assert_int_equal(audience_parse(id, &a), 0);
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    int64_t now;
+    assert_int_equal(util_parse_time("2026-12-01T00:00:00.000Z", &now), 0);
+    uint64_t last;
+    size_t bad;
+    assert_int_equal(score_collect(st, txn, &a, now, 0, &s->b, &last, &bad), 0);
+    store_read_end(st, txn);
+    assert_int_equal(last, seq);
+    assert_int_equal(bad, 0);
+    assert_int_equal(score_graph_build(&s->g, s->b.nnodes, &s->b.edges), 0);
+    s->rank = calloc(s->g.n, sizeof *s->rank);
+    double *p = calloc(s->g.n, sizeof *p);
+    for (uint32_t v = 0; v < s->g.n; v++)
+        p[v] = s->b.member[v];
+    assert_true(score_pagerank(&s->g, p, 0.85, 1e-12, 1000, s->rank) > 0);
+    free(p);
+    audience_free(&a);
+}
+
+static void scored_free(struct scored *s)
+{
+    free(s->rank);
+    score_graph_free(&s->g);
+    score_build_free(&s->b);
+}
+
+static uint32_t node(const struct scored *s, const char *cid)
+{
+    for (uint32_t v = 0; v < s->b.nnodes; v++)
+        if (!strcmp(s->b.ids[v], cid))
+            return v;
+    fail_msg("no node %s", cid);
+    return 0;
+}
+
+/* The contact a handle has now. */
+static void contact_of(struct store *st, const char *handle, char *out)
+{
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    assert_int_equal(contacts_of_handle(st, txn, handle, out, 32), 0);
+    store_read_end(st, txn);
+}
+
+static void test_per_audience_and_merges(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    st.identity = 1;
+    seq = 0;
+#define A "email:ana@example.com"
+#define B "email:bo@example.com"
+#define C "email:cem@example.com"
+#define D "email:dora@example.com"
+    /* On fb, Ana posts and everyone answers her; on ig, Dora posts and
+     * Ana is one of those who answer. */
+    say(&st, "fb", "P1", NULL, A, NULL);
+    say(&st, "fb", "R1", "P1", B, NULL);
+    say(&st, "fb", "R2", "P1", C, NULL);
+    say(&st, "fb", "R3", "P1", D, NULL);
+    say(&st, "ig", "Q1", NULL, D, NULL);
+    say(&st, "ig", "S1", "Q1", A, NULL);
+    say(&st, "ig", "S2", "Q1", B, NULL);
+    say(&st, "ig", "S3", "S2", C, NULL);
+    char ana[32], dora[32];
+    contact_of(&st, "email:ana@example.com", ana);
+    contact_of(&st, "email:dora@example.com", dora);
+
+    struct scored fb, ig;
+    score(&st, "source:fb", &fb);
+    score(&st, "source:ig", &ig);
+    uint32_t a_fb = node(&fb, ana), a_ig = node(&ig, ana), d_ig = node(&ig, dora);
+    for (uint32_t v = 1; v < fb.g.n; v++) /* Ana leads on fb */
+        if (v != a_fb)
+            assert_true(fb.rank[a_fb] > fb.rank[v]);
+    assert_true(ig.rank[d_ig] > ig.rank[a_ig]); /* and not on ig */
+    uint32_t core[16];
+    assert_true(fb.g.n <= 16);
+    score_kcore(&fb.g, core);
+    assert_int_equal(core[a_fb], 1);
+    scored_free(&fb);
+    scored_free(&ig);
+
+    /* Eve writes from two addresses, seen as two contacts, each answering
+     * Ana once; then a verified party with both merges them, and her two
+     * answers count for one contact. */
+    say(&st, "fb", "E1", "P1", "email:eve@example.com", NULL);
+    say(&st, "fb", "E2", "P1", "phone:+905551112233", NULL);
+    char e1[32], e2[32];
+    contact_of(&st, "email:eve@example.com", e1);
+    contact_of(&st, "phone:+905551112233", e2);
+    assert_string_not_equal(e1, e2);
+    score(&st, "source:fb", &fb);
+    a_fb = node(&fb, ana);
+    size_t before = fb.b.nnodes;
+    uint32_t n1 = node(&fb, e1), n2 = node(&fb, e2);
+    assert_true(fb.g.out_wsum[n1] == 1 && fb.g.out_wsum[n2] == 1);
+    scored_free(&fb);
+
+    say(&st, "wa", "W1", NULL, "phone:+905551112233", "email:eve@example.com");
+    char merged[32];
+    contact_of(&st, "email:eve@example.com", merged);
+    contact_of(&st, "phone:+905551112233", e2);
+    assert_string_equal(merged, e2);
+    score(&st, "source:fb", &fb);
+    assert_int_equal(fb.b.nnodes, before - 1);
+    uint32_t m = node(&fb, merged);
+    assert_true(fb.g.out_wsum[m] == 2);
+    assert_true(fb.g.out_start[m + 1] - fb.g.out_start[m] == 1); /* both to Ana */
+    assert_int_equal(fb.g.out_dst[fb.g.out_start[m]], node(&fb, ana));
+    scored_free(&fb);
+
+    store_close(&st);
+    free(path);
+    unit_rmtree(dir);
+}
+
+/* Scores kept in the store survive a restart, with their snapshot's seq;
+ * the next computation replaces them. */
+static void test_kept_across_restart(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    st.identity = 1;
+    seq = 0;
+    say(&st, "fb", "P1", NULL, A, NULL);
+    say(&st, "fb", "R1", "P1", B, NULL);
+    struct scored fb;
+    score(&st, "source:fb", &fb);
+    json_t *doc = score_result("source:fb", seq, &fb.b);
+    assert_non_null(doc);
+    scored_free(&fb);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(&st, txn, doc), 0);
+    json_t *nameless = json_object();
+    assert_int_equal(score_put(&st, txn, nameless), EINVAL);
+    json_decref(nameless);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    store_close(&st);
+
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open again: %s", err);
+    assert_int_equal(store_read_begin(&st, &txn), 0);
+    json_t *back;
+    assert_int_equal(score_get(&st, txn, "source:fb", &back), 0);
+    assert_true(json_equal(back, doc));
+    assert_int_equal(json_integer_value(json_object_get(back, "seq")), 2);
+    assert_int_equal(json_array_size(json_object_get(back, "contacts")), 2);
+    json_decref(back);
+    assert_int_equal(score_get(&st, txn, "source:ig", &back), MDB_NOTFOUND);
+    assert_int_equal(score_get(&st, txn, "", &back), MDB_NOTFOUND);
+    store_read_end(&st, txn);
+
+    /* A later computation replaces the kept one. */
+    say(&st, "fb", "R2", "P1", C, NULL);
+    score(&st, "source:fb", &fb);
+    json_t *doc2 = score_result("source:fb", seq, &fb.b);
+    scored_free(&fb);
+    assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(&st, txn, doc2), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(store_read_begin(&st, &txn), 0);
+    assert_int_equal(score_get(&st, txn, "source:fb", &back), 0);
+    assert_int_equal(json_integer_value(json_object_get(back, "seq")), 3);
+    assert_int_equal(json_array_size(json_object_get(back, "contacts")), 3);
+    json_decref(back);
+    store_read_end(&st, txn);
+    json_decref(doc);
+    json_decref(doc2);
+    store_close(&st);
+    free(path);
+    unit_rmtree(dir);
+}
+
+/* One run computes several audiences on one snapshot: they share its
+ * seq, and each holds its own contacts. */
+static void test_run_on_one_snapshot(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    st.identity = 1;
+    seq = 0;
+    say(&st, "fb", "P1", NULL, A, NULL);
+    say(&st, "fb", "R1", "P1", B, NULL);
+    say(&st, "ig", "Q1", NULL, C, NULL);
+    struct audience auds[3];
+    assert_int_equal(audience_parse("all", &auds[0]), 0);
+    assert_int_equal(audience_parse("source:fb", &auds[1]), 0);
+    assert_int_equal(audience_named(&auds[2], "igonly", "source:ig kind:post"), 0);
+    json_t *docs[3];
+    uint64_t at;
+    assert_int_equal(score_run(&st, auds, 3, 0, 0, docs, &at), 0);
+    assert_int_equal(at, 3);
+    static const size_t contacts[3] = {3, 2, 1};
+    static const char *const ids[3] = {"all", "source:fb", "igonly"};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(docs[i]);
+        assert_string_equal(json_string_value(json_object_get(docs[i], "audience")), ids[i]);
+        assert_int_equal(json_integer_value(json_object_get(docs[i], "seq")), 3);
+        assert_int_equal(json_array_size(json_object_get(docs[i], "contacts")), contacts[i]);
+        json_decref(docs[i]);
+        audience_free(&auds[i]);
+    }
+    store_close(&st);
+    free(path);
+    unit_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_per_audience_and_merges),
+        cmocka_unit_test(test_kept_across_restart),
+        cmocka_unit_test(test_run_on_one_snapshot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
