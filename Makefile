@@ -48,6 +48,8 @@ TMPFILESDIR:= $(PREFIX)/lib/tmpfiles.d
 BUILD_DEBS := gcc make pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev \
               liblmdb-dev libhttp-parser-dev libinih-dev libgmime-3.0-dev libssl-dev \
               libsystemd-dev python3-yaml
+# The nats plugin (cluster): the NATS C client; its tests run real nats-server nodes.
+BUILD_DEBS += libnats-dev
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -63,6 +65,7 @@ TEST_DEBS  += groff
 # conf/examples/' recipes are run as written: a real Postfix (LMTP into
 # kanald) and nginx (the TLS front), each with its own config in a temp dir.
 TEST_DEBS  += postfix nginx-light
+TEST_DEBS  += nats-server
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
@@ -116,6 +119,7 @@ PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
+PLUGIN_LIBS_nats = $(shell pkg-config --libs jansson libnats 2>/dev/null) -lpthread
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.
