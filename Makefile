@@ -475,7 +475,7 @@ LIBKANAL      := $(BUILD)/libkanal.so.1 $(BUILD)/libkanal.so $(BUILD)/libkanal.a
 KANALCTL_SRC  := $(wildcard tools/kanalctl/*.c)
 CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader -Icommon \
                  $(shell pkg-config --cflags jansson lmdb 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
-CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl 2>/dev/null)
+CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl libnats 2>/dev/null)
 
 .PHONY: libkanal install-libkanal
 all: libkanal $(BUILD)/kanalctl $(BUILD)/sdk/consumer

@@ -165,3 +165,51 @@ def test_nats_down_ingest_goes_on_lag_grows_then_drains(make_kanald, nats_cluste
     wait_until(lambda: drained(k), timeout=120, what="the lag drained after NATS returned")
     ext = [m[3]["external_id"] for m in nats_cluster.messages()]
     assert ext == [f"before{i}" for i in range(5)] + [f"during{i}" for i in range(30)]
+
+
+
+def kanalctl(*args, env=None):
+    import os
+    import subprocess
+
+    from kanal import BUILD
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([str(BUILD / "kanalctl"), *args], capture_output=True, text=True,
+                          timeout=60, env=e)
+
+
+def test_kanalctl_cluster_init_creates_then_checks_the_stream(make_kanald, nats_cluster):
+    nats_cluster.start()
+    nats_cluster.api("$JS.API.INFO")  # a JetStream leader is elected
+    out = kanalctl("cluster", "init", "--servers", nats_cluster.servers(), "--replicas", "3",
+                   "--duplicate-window", "90")
+    assert out.returncode == 0, out.stderr
+    assert "stream KANAL created" in out.stdout
+    cfg = nats_cluster.stream_info()["config"]
+    assert cfg["storage"] == "file" and cfg["num_replicas"] == 3
+    assert cfg["subjects"] == ["kanal.records.>"] and cfg["duplicate_window"] == 90 * 10**9
+    # Again: the stream is there and fit; nothing changes.
+    out = kanalctl("cluster", "init", "--servers", nats_cluster.servers(),
+                   "--duplicate-window", "90")
+    assert out.returncode == 0 and "stream KANAL is fit" in out.stdout, out
+    # Asked for other settings: every difference is named, exit 1.
+    out = kanalctl("cluster", "init", "--servers", nats_cluster.servers(), "--replicas", "1",
+                   "--subject-prefix", "crm.records")
+    assert out.returncode == 1, out
+    assert "replicas: 3, wanted 1" in out.stdout
+    assert "duplicate_window: 90s, wanted 120s" in out.stdout
+    assert "subjects: kanal.records.>, wanted crm.records.>" in out.stdout
+    assert nats_cluster.stream_info()["config"]["num_replicas"] == 3
+    # An edge's sink accepts the stream kanalctl made.
+    k = edge(make_kanald, nats_cluster)
+    assert k.post_hook(message("after-init"))[0] == 200
+    wait_until(lambda: drained(k), what="published to the stream kanalctl made")
+    assert [m[3]["external_id"] for m in nats_cluster.messages()] == ["after-init"]
+
+
+def test_kanalctl_cluster_init_refuses_bad_usage_and_unreachable_nats():
+    assert kanalctl("cluster", "start").returncode == 2
+    assert kanalctl("cluster", "init", "--replicas", "7").returncode == 2
+    out = kanalctl("cluster", "init", "--servers", "nats://127.0.0.1:1")
+    assert out.returncode == 1 and "connecting to nats://127.0.0.1:1" in out.stderr
