@@ -26,9 +26,10 @@
  *
  * At start the stream must exist with file storage, the subjects
  * <subject_prefix>.> and a duplicate window: otherwise the sink is
- * refused, saying what differs.  When no server answers at start the
- * check runs once a connection is made (and every 2 s while JetStream does
- * not answer), and publishing waits for it. */
+ * refused, saying what differs.  When no server or no JetStream leader
+ * answers at start, the check runs once a connection is made and every 2 s
+ * until it passes (a stream missing then makes the sink unhealthy, not
+ * refused), and publishing waits for it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -224,36 +225,40 @@ static void acked(struct sink *s, natsMsg *msg, uint64_t seq)
         s->host->sink_ack(s->src, upto);
 }
 
-static void check_stream(struct sink *s)
+/* At start a stream that is missing or mis-configured refuses the sink;
+ * found so later (the check was deferred), it makes the sink unhealthy and
+ * the timer checks again, so that records flow once an operator fixed it. */
+static void check_stream(struct sink *s, int at_start)
 {
     char why[512];
     int r = kanal_nats_check_stream(s->js, &s->o, why, sizeof why);
     if (r == 0) {
+        if (s->unchecked[0])
+            s->host->log(s->src, KANAL_LOG_NOTICE, "stream %s checked: publishing", s->o.stream);
         s->verified = 1;
         s->host->set_health(s->src, 1, NULL);
         return;
     }
-    if (r == -EAGAIN) {
-        /* No JetStream leader yet, or no server: the timer checks again. */
-        if (strcmp(why, s->unchecked)) {
-            s->host->log(s->src, KANAL_LOG_WARNING, "%s; records wait, checking again", why);
-            snprintf(s->unchecked, sizeof s->unchecked, "%s", why);
-        }
-        s->host->set_health(s->src, 0, why);
+    if (r != -EAGAIN && at_start) {
+        s->refused = 1;
+        s->host->log(s->src, KANAL_LOG_ERR, "%s", why);
         return;
     }
-    s->refused = 1;
-    s->host->log(s->src, KANAL_LOG_ERR, "%s", why);
+    /* No JetStream leader yet, no server, or a stream still to be fixed. */
+    if (strcmp(why, s->unchecked)) {
+        s->host->log(s->src, r == -EAGAIN ? KANAL_LOG_WARNING : KANAL_LOG_ERR,
+                     "%s; records wait, checking again every %d s", why, RECHECK_MS / 1000);
+        snprintf(s->unchecked, sizeof s->unchecked, "%s", why);
+    }
     s->host->set_health(s->src, 0, why);
 }
 
 static void on_recheck(void *arg)
 {
     struct sink *s = arg;
-    if (!s->verified && !s->refused && !s->stopped &&
-        natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED)
-        check_stream(s);
-    if (s->verified || s->refused || s->stopped) {
+    if (!s->verified && !s->stopped && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED)
+        check_stream(s, 0);
+    if (s->verified || s->stopped) {
         s->host->timer_stop(s->recheck);
         s->recheck = NULL;
     }
@@ -291,8 +296,8 @@ static void on_wake(void *arg, int fd, int events)
                              "disconnected from NATS; reconnecting with backoff");
             } else if (e->kind == EV_UP) {
                 s->host->log(s->src, KANAL_LOG_INFO, "connected to NATS at %s", e->text);
-                if (!s->verified && !s->refused)
-                    check_stream(s);
+                if (!s->verified)
+                    check_stream(s, 0);
             }
         }
         free(e);
@@ -305,8 +310,6 @@ static void on_wake(void *arg, int fd, int events)
 static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
 {
     struct sink *s = state;
-    if (s->refused)
-        return KANAL_ECONFIG;
     json_error_t jerr;
     json_t *arr = json_loadb(batch->json, batch->len, 0, &jerr);
     if (!json_is_array(arr)) {
@@ -434,7 +437,7 @@ static int nats_start(void *state)
         return r;
     }
     if (natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
-        check_stream(s);
+        check_stream(s, 1);
         if (s->refused)
             return KANAL_ECONFIG;
     }
