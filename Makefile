@@ -119,7 +119,10 @@ PLUGIN_LIBS_whatsapp = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_twitter = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_signup = $(shell pkg-config --libs jansson libcurl 2>/dev/null)
 PLUGIN_LIBS_http = $(shell pkg-config --libs libcurl 2>/dev/null)
-PLUGIN_LIBS_nats = $(shell pkg-config --libs jansson libnats 2>/dev/null) -lpthread
+# -z nodelete: libnats keeps threads of its own (timers, callbacks) that
+# outlive a connection; unloading nats.so, and with it libnats, at exit or
+# on reload would leave them running in unmapped code.
+PLUGIN_LIBS_nats = $(shell pkg-config --libs jansson libnats 2>/dev/null) -lpthread -Wl,-z,nodelete
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # Per-plugin extra sources from plugins/shared/, e.g.

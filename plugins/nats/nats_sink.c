@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -78,7 +79,9 @@ struct sink {
     struct kanal_watch *watch;
     struct kanal_timer *recheck; /* while the stream could not be checked */
     char unchecked[512];         /* why, as last logged */
-    pthread_mutex_t lock;        /* guards events */
+    pthread_mutex_t lock;        /* guards events and closed */
+    pthread_cond_t closed_cond;
+    int closed; /* libnats delivered the connection's last callback */
     struct event *ev_head, *ev_tail;
     struct rec *head, *tail; /* the delivered records, in seq order */
     int64_t inflight;
@@ -135,6 +138,18 @@ static void on_disconnected(natsConnection *nc, void *arg)
 {
     (void)nc;
     push_event(arg, EV_DOWN, NULL, 0, NULL);
+}
+
+/* libnats' last callback of a connection: destroy waits for it, since the
+ * others come from libnats' own thread, possibly after Close returned. */
+static void on_closed(natsConnection *nc, void *arg)
+{
+    (void)nc;
+    struct sink *s = arg;
+    pthread_mutex_lock(&s->lock);
+    s->closed = 1;
+    pthread_cond_signal(&s->closed_cond);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void on_connected(natsConnection *nc, void *arg)
@@ -392,6 +407,7 @@ static int nats_init(const struct kanal_host *host, struct kanal_source *src, vo
         return r;
     }
     pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->closed_cond, NULL);
     *state = s;
     return 0;
 }
@@ -409,7 +425,8 @@ static int nats_start(void *state)
     char why[512];
     r = kanal_nats_options(&s->o, &opts, why, sizeof why);
     if (r == 0) {
-        natsOptions_SetCustomReconnectDelay(opts, reconnect_delay, s);
+        natsOptions_SetCustomReconnectDelay(opts, reconnect_delay, NULL);
+        natsOptions_SetClosedCB(opts, on_closed, s);
         natsOptions_SetDisconnectedCB(opts, on_disconnected, s);
         natsOptions_SetReconnectedCB(opts, on_connected, s);
         natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, s);
@@ -425,7 +442,10 @@ static int nats_start(void *state)
         jsOptions_Init(&jo);
         jo.PublishAsync.AckHandler = on_puback;
         jo.PublishAsync.AckHandlerClosure = s;
-        jo.PublishAsync.MaxPending = s->max_pending + 1; /* never stalls: publish_more bounds */
+        /* No libnats limit: publish_more bounds what this sink has in flight,
+         * and a limit there would block kanald's loop (StallWait) while
+         * messages of a failed delivery wait out their ack_wait. */
+        jo.PublishAsync.MaxPending = 0;
         if (natsConnection_JetStream(&s->js, s->nc, &jo) != NATS_OK) {
             snprintf(why, sizeof why, "out of memory");
             r = -ENOMEM;
@@ -472,11 +492,21 @@ static void nats_destroy(void *state)
         s->host->timer_stop(s->recheck);
     if (s->watch)
         s->host->unwatch_fd(s->watch);
-    if (s->nc)
+    if (s->nc) {
         natsConnection_Close(s->nc);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        pthread_mutex_lock(&s->lock);
+        while (!s->closed && pthread_cond_timedwait(&s->closed_cond, &s->lock, &until) == 0)
+            ;
+        int closed = s->closed;
+        pthread_mutex_unlock(&s->lock);
+        if (!closed)
+            s->host->log(s->src, KANAL_LOG_WARNING, "NATS connection did not close in 10 s");
+    }
     jsCtx_Destroy(s->js); /* drops the acks still pending: the cursor stays */
     natsConnection_Destroy(s->nc);
-    /* libnats' threads are done with s once the connection is destroyed. */
     struct event *e = s->ev_head;
     while (e) {
         struct event *n = e->next;
@@ -486,6 +516,7 @@ static void nats_destroy(void *state)
     rec_free_all(s);
     if (s->efd >= 0)
         close(s->efd);
+    pthread_cond_destroy(&s->closed_cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

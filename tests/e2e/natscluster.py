@@ -158,7 +158,7 @@ class Cluster:
         name = name or next(n for n in self.names if n in self.procs)
         return Client(self.ports[name])
 
-    def api(self, subject, payload=b"", timeout=30, ok_errors=()):
+    def api(self, subject, payload=b"", timeout=90, ok_errors=()):
         """A JetStream API request, retried until the cluster answers
         (a leader is elected) or timeout; returns the answer."""
         deadline = time.monotonic() + timeout

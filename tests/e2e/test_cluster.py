@@ -249,3 +249,29 @@ def test_records_wait_for_a_stream_created_after_the_edge_started(make_kanald, n
     assert [m[3]["external_id"] for m in nats_cluster.messages()] == [f"early{i}"
                                                                       for i in range(10)]
     assert sink_state(k)["health"] == "ok"
+
+
+def test_kanald_stops_cleanly_while_the_sink_reconnects(make_kanald, nats_cluster):
+    """SIGTERM while libnats is reconnecting (NATS went down) or still
+    trying its first connection: kanald exits 0, every time."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    k = edge(make_kanald, nats_cluster)
+    assert k.post_hook(message("x"))[0] == 200
+    wait_until(lambda: drained(k), what="drained")
+    nats_cluster.stop()
+    for _ in range(4):
+        k.wait_log(r"disconnected from NATS|no NATS server of", timeout=20)
+        time.sleep(0.3)  # reconnect attempts under way
+        assert k.stop() == 0, k.log()
+        k.start()
+    assert k.stop() == 0, k.log()
+    # Never connected: the first connection is still being retried.
+    dead = make_kanald("dead", plugins=("webhook", "nats"),
+                       sources=webhook_source() + "\n[sink cluster]\nplugin = nats\n"
+                       "servers = nats://127.0.0.1:1\n")
+    for _ in range(3):
+        dead.start()
+        dead.wait_log(r"no NATS server of nats://127.0.0.1:1 answers yet")
+        time.sleep(0.3)
+        assert dead.stop() == 0, dead.log()
