@@ -53,6 +53,8 @@ BUILD_DEBS += libxml2-dev
 # The sentiment processor: ICU (Turkish case folding), libexttextcat and its
 # language fingerprints (language identification).
 BUILD_DEBS += libicu-dev libexttextcat-dev libexttextcat-data
+# The nats plugin (cluster): the NATS C client; its tests run real nats-server nodes.
+BUILD_DEBS += libnats-dev
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -71,6 +73,7 @@ TEST_DEBS  += groff
 # conf/examples/' recipes are run as written: a real Postfix (LMTP into
 # kanald) and nginx (the TLS front), each with its own config in a temp dir.
 TEST_DEBS  += postfix nginx-light
+TEST_DEBS  += nats-server
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
@@ -135,6 +138,10 @@ PLUGIN_LIBS_sentiment = $(shell pkg-config --libs jansson 2>/dev/null) $(SENTIME
 # and the bench compile it as the plugin does.
 SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/lexicon.c plugins/sentiment/turkish.c
 SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
+# -z nodelete: libnats keeps threads of its own (timers, callbacks) that
+# outlive a connection; unloading nats.so, and with it libnats, at exit or
+# on reload would leave them running in unmapped code.
+PLUGIN_LIBS_nats = $(shell pkg-config --libs jansson libnats 2>/dev/null) -lpthread -Wl,-z,nodelete
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # The sentiment data is installed beside the plugins' share folder.
@@ -525,7 +532,7 @@ LIBKANAL      := $(BUILD)/libkanal.so.1 $(BUILD)/libkanal.so $(BUILD)/libkanal.a
 KANALCTL_SRC  := $(wildcard tools/kanalctl/*.c)
 CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader -Icommon \
                  $(shell pkg-config --cflags jansson lmdb 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
-CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl 2>/dev/null)
+CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl libnats 2>/dev/null)
 
 .PHONY: libkanal install-libkanal
 all: libkanal $(BUILD)/kanalctl $(BUILD)/sdk/consumer

@@ -43,3 +43,16 @@ def make_kanald(tmp_path):
 def kanald(make_kanald):
     """A running kanald with one webhook source named 'hooks'."""
     return make_kanald().start()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path):
+    """A 3-node nats-server cluster with JetStream on loopback (not yet
+    started); every node is stopped at the end, even when the test fails."""
+    from natscluster import Cluster
+
+    d = tmp_path / "nats"
+    d.mkdir()
+    c = Cluster(d)
+    yield c
+    c.stop()

@@ -15,7 +15,7 @@
 
 static const struct ctl_command *const commands[] = {
     &ctl_tail, &ctl_export, &ctl_stats, &ctl_check, &ctl_backup, &ctl_reader_check,
-    &ctl_contacts, &ctl_validate,
+    &ctl_contacts, &ctl_validate, &ctl_cluster,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The nats plugin's connection options, stream check and subjects. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nats_common.h"
+
+int kanal_nats_opts_check(const struct kanal_host *host, struct kanal_source *src,
+                          const struct kanal_nats_opts *o)
+{
+    const char *bad = NULL;
+    if (!o->servers || !*o->servers)
+        bad = "servers is empty";
+    else if (!o->stream || !*o->stream || strpbrk(o->stream, ". *>\t"))
+        bad = "stream must be a name without '.', '*', '>' or blanks";
+    else if (!o->subject_prefix || !*o->subject_prefix || strpbrk(o->subject_prefix, " *>\t"))
+        bad = "subject_prefix must be subject tokens without wildcards or blanks";
+    else if (!!o->user != !!o->password)
+        bad = "user and password go together";
+    else if (!!o->nkey != !!o->nkey_public)
+        bad = "nkey and nkey_public go together";
+    else if ((o->creds != NULL) + (o->nkey != NULL) + (o->user != NULL) > 1)
+        bad = "choose one of creds, nkey or user + password";
+    if (!bad)
+        return 0;
+    host->log(src, KANAL_LOG_ERR, "%s", bad);
+    return KANAL_ECONFIG;
+}
+
+static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
+                             void *arg)
+{
+    (void)err;
+    return nats_Sign(arg, nonce, sig, sig_len);
+}
+
+int kanal_nats_options(const struct kanal_nats_opts *o, natsOptions **out, char *why,
+                       size_t why_len)
+{
+    natsOptions *opts = NULL;
+    char *list = strdup(o->servers);
+    const char *urls[32];
+    int n = 0;
+    natsStatus st = list ? natsOptions_Create(&opts) : NATS_NO_MEMORY;
+    for (char *save = NULL, *t = list ? strtok_r(list, ", \t", &save) : NULL; t && n < 32;
+         t = strtok_r(NULL, ", \t", &save))
+        urls[n++] = t;
+    const char *what = "servers";
+    if (st == NATS_OK)
+        st = natsOptions_SetServers(opts, urls, n);
+    if (st == NATS_OK)
+        st = natsOptions_SetMaxReconnect(opts, -1);
+    if (st == NATS_OK)
+        st = natsOptions_SetReconnectBufSize(opts, 64 * 1024 * 1024);
+    if (st == NATS_OK && o->user) {
+        what = "user";
+        st = natsOptions_SetUserInfo(opts, o->user, o->password);
+    }
+    if (st == NATS_OK && o->creds) {
+        what = "creds";
+        st = natsOptions_SetUserCredentialsFromFiles(opts, o->creds, NULL);
+    }
+    if (st == NATS_OK && o->nkey) {
+        what = "nkey";
+        st = natsOptions_SetNKey(opts, o->nkey_public, sign_nonce, (void *)o->nkey);
+    }
+    if (st == NATS_OK && o->tls_ca) {
+        what = "tls_ca";
+        st = natsOptions_LoadCATrustedCertificates(opts, o->tls_ca);
+    }
+    free(list);
+    if (st != NATS_OK) {
+        snprintf(why, why_len, "%s: %s", what, natsStatus_GetText(st));
+        natsOptions_Destroy(opts);
+        return KANAL_ECONFIG;
+    }
+    *out = opts;
+    return 0;
+}
+
+/* Does the stream subject pattern pat cover every subject under want.> ? */
+static int covers(const char *pat, const char *want)
+{
+    if (!strcmp(pat, ">"))
+        return 1;
+    size_t pl = strlen(pat), wl = strlen(want);
+    /* "<prefix>.>" or a shorter "<head>.>" of the prefix's tokens */
+    if (pl >= 2 && !strcmp(pat + pl - 2, ".>")) {
+        size_t hl = pl - 2;
+        return hl <= wl && !strncmp(pat, want, hl) && (want[hl] == '.' || want[hl] == '\0');
+    }
+    return 0;
+}
+
+int kanal_nats_check_stream(jsCtx *js, const struct kanal_nats_opts *o, char *why, size_t why_len)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 2000; /* blocks the loop: at start, and while unchecked */
+    natsStatus st = js_GetStreamInfo(&si, js, o->stream, &jo, &jerr);
+    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+        snprintf(why, why_len,
+                 "stream %s does not exist (create it with kanalctl cluster init); refusing to "
+                 "publish",
+                 o->stream);
+        return KANAL_ECONFIG;
+    }
+    if (st != NATS_OK || !si || !si->Config) {
+        snprintf(why, why_len, "stream %s cannot be checked: %s", o->stream,
+                 natsStatus_GetText(st));
+        jsStreamInfo_Destroy(si);
+        return -EAGAIN;
+    }
+    const jsStreamConfig *c = si->Config;
+    size_t at = 0;
+    int bad = 0;
+    at += (size_t)snprintf(why, why_len, "stream %s is mis-configured:", o->stream);
+    if (c->Storage != js_FileStorage && at < why_len) {
+        at += (size_t)snprintf(why + at, why_len - at, " storage is memory, needs file;");
+        bad = 1;
+    }
+    if (c->Duplicates <= 0 && at < why_len) {
+        at += (size_t)snprintf(why + at, why_len - at,
+                               " no duplicate_window, needs one (2m) for Nats-Msg-Id;");
+        bad = 1;
+    }
+    char want[300];
+    snprintf(want, sizeof want, "%s", o->subject_prefix);
+    int covered = 0;
+    for (int i = 0; i < c->SubjectsLen && !covered; i++)
+        covered = covers(c->Subjects[i], want);
+    if (!covered && at < why_len) {
+        at += (size_t)snprintf(why + at, why_len - at, " subjects [");
+        for (int i = 0; i < c->SubjectsLen && at < why_len; i++)
+            at += (size_t)snprintf(why + at, why_len - at, "%s%s", i ? ", " : "", c->Subjects[i]);
+        if (at < why_len)
+            snprintf(why + at, why_len - at, "] do not cover %s.>;", want);
+        bad = 1;
+    }
+    jsStreamInfo_Destroy(si);
+    return bad ? KANAL_ECONFIG : 0;
+}
+
+static void put_token(char *out, size_t *at, const char *t)
+{
+    if (!t || !*t)
+        t = "_";
+    for (; *t; t++)
+        out[(*at)++] = strchr(".*> \t\r\n", *t) ? '_' : *t;
+}
+
+char *kanal_nats_subject(const char *prefix, const char *source, const char *kind)
+{
+    size_t cap = strlen(prefix) + (source ? strlen(source) : 1) + (kind ? strlen(kind) : 1) + 4;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    size_t at = strlen(prefix);
+    memcpy(s, prefix, at);
+    s[at++] = '.';
+    put_token(s, &at, source);
+    s[at++] = '.';
+    put_token(s, &at, kind);
+    s[at] = '\0';
+    return s;
+}
