@@ -142,9 +142,12 @@ def test_sigkill_of_a_nats_node_under_load_loses_nothing_acknowledged(make_kanal
     wait_until(lambda: drained(k), timeout=90, what="the sink drained after the node died")
     msgs = nats_cluster.messages()
     ext = [m[3]["external_id"] for m in msgs]
-    # Every webhook answered 2xx is in the stream exactly once.
+    # Every webhook answered 2xx is in the stream exactly once.  (Not in
+    # the edge's order: a publication that failed with the node is sent again
+    # after later ones were stored; docs/cluster.md says so.)
     assert sorted(ext) == sorted(posted) and len(set(ext)) == len(ext)
-    assert [m[3]["seq"] for m in msgs] == sorted(m[3]["seq"] for m in msgs)
+    seqs = [m[3]["seq"] for m in msgs]
+    assert sorted(seqs) == list(range(1, len(seqs) + 1))
 
 
 def test_nats_down_ingest_goes_on_lag_grows_then_drains(make_kanald, nats_cluster):
