@@ -489,7 +489,13 @@ def test_max_entries_bounds_what_one_document_gives(make_kanald):
     items = [{"title": "Turkcell", "guid": f"n{i:02d}"} for i in range(30)]
     with Web() as web:
         web.routes["/many"] = (200, {}, rss(items))
-        k = start(make_kanald, source(feeds=f"{web.url}/many", extra="max_entries = 10\n"))
+        k = start(make_kanald, source(feeds=f"{web.url}/many", extra="max_entries = 10\n",
+                                      interval="1s"))
         k.wait_log(r"/many: read the first 10 entries only \(max_entries\)")
         k.wait_log(r"/many: 10 entries, 10 matching, 10 new")
+        # The log line comes before the commit: wait for the records, then
+        # for one more poll, and the feed still holds the first ten only.
+        wait_records(k, 10)
+        n = len(web.requests("/many"))
+        web.wait("/many", n + 1)
         assert sorted(r["external_id"] for r in k.feed()) == [f"n{i:02d}" for i in range(10)]
