@@ -25,6 +25,25 @@ static const char *of_handle(void *arg, const char *handle)
     return contacts_of_handle(s->st, s->txn, handle, s->buf, sizeof s->buf) == 0 ? s->buf : NULL;
 }
 
+/* Each contact's value and currency from the CRM (PUT /v1/contacts/crm),
+ * as its contact holds them in this snapshot. */
+static void crm_values(struct store *st, MDB_txn *txn, struct score_build *b)
+{
+    score_facts_grow(&b->facts, b->nnodes);
+    for (uint32_t v = 1; v < b->nnodes; v++) {
+        json_t *c;
+        if (contacts_load(st, txn, b->ids[v], &c) != 0)
+            continue;
+        json_t *value = json_object_get(c, "value");
+        const char *currency = json_string_value(json_object_get(c, "currency"));
+        if (json_is_number(value) && json_number_value(value) >= 0)
+            b->facts.monetary[v] = json_number_value(value);
+        if (currency && strlen(currency) == 3)
+            memcpy(b->facts.currency[v], currency, 4);
+        json_decref(c);
+    }
+}
+
 int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int64_t now_ms,
                   int64_t half_life_ms, struct score_build *b, uint64_t *last_seq, size_t *bad)
 {
@@ -50,11 +69,15 @@ int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int6
             (*bad)++;
             continue;
         }
-        if (audience_matches(a, rec, now_ms) && score_build_add(b, rec) != 0)
+        if (!audience_matches(a, rec, now_ms))
+            score_build_note(b, rec); /* the brand's answers, wherever given */
+        else if (score_build_add(b, rec) != 0)
             (*bad)++;
         json_decref(rec);
     }
     mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        crm_values(st, txn, b);
     /* The builder keeps the resolver; it must not outlive this snapshot. */
     b->res = (struct score_resolver){0};
     if (rc != MDB_NOTFOUND) {

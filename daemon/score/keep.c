@@ -27,6 +27,13 @@ int score_put(struct store *st, MDB_txn *txn, json_t *result)
 int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
               int64_t half_life_ms, json_t **docs, uint64_t *seq)
 {
+    return score_run_with(st, auds, n, now_ms, half_life_ms, NULL, docs, seq);
+}
+
+int score_run_with(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+                   int64_t half_life_ms, const struct score_params *params, json_t **docs,
+                   uint64_t *seq)
+{
     for (size_t i = 0; i < n; i++)
         docs[i] = NULL;
     *seq = 0;
@@ -40,6 +47,8 @@ int score_run(struct store *st, const struct audience *auds, size_t n, int64_t n
         rc = score_collect(st, txn, &auds[i], now_ms, half_life_ms, &b, seq, &bad);
         if (rc)
             break;
+        if (params)
+            b.params = *params;
         docs[i] = score_result(auds[i].id, *seq, &b);
         score_build_free(&b);
     }

@@ -32,4 +32,11 @@ struct audience;
 int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
               int64_t half_life_ms, json_t **docs, uint64_t *seq);
 
+struct score_params;
+/* score_run with the thresholds of the [kanald] score_* keys (NULL: the
+ * defaults); score_run is this with NULL. */
+int score_run_with(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+                   int64_t half_life_ms, const struct score_params *params, json_t **docs,
+                   uint64_t *seq);
+
 #endif

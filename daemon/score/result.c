@@ -68,6 +68,9 @@ json_t *score_result(const char *audience, uint64_t seq, const struct score_buil
     if (!out)
         goto done;
 
+    struct score_facts *f = (struct score_facts *)&b->facts;
+    struct score_rows fr;
+    score_facts_finish(f, n, b->now_ms, &b->params, &fr);
     struct row *rows = xcalloc(n ? n : 1, sizeof *rows);
     size_t nrows = 0;
     for (uint32_t v = 0; v < n; v++)
@@ -77,15 +80,22 @@ json_t *score_result(const char *audience, uint64_t seq, const struct score_buil
     json_t *list = json_array();
     for (size_t i = 0; i < nrows; i++) {
         uint32_t v = rows[i].node;
-        json_array_append_new(list, json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:b}",
+        json_t *row = json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:b}",
                                               "contact", b->ids[v], "influence", rank[v] * n,
                                               "pagerank", rank[v], "k_core", (json_int_t)core[v],
                                               "in_degree", (json_int_t)indeg[v], "out_degree",
                                               (json_int_t)(g.out_start[v + 1] - g.out_start[v]),
                                               "reach", (json_int_t)reach[v], "weight_in", win[v],
-                                              "weight_out", g.out_wsum[v], "member", b->member[v]));
+                                              "weight_out", g.out_wsum[v], "member", b->member[v]);
+        json_object_set_new(row, "value", score_value_json(f, &fr, v));
+        json_object_set_new(row, "advocacy", score_advocacy_json(f, &b->params, v));
+        json_object_set_new(row, "risk", score_risk_json(f, &fr, &b->params, v));
+        json_object_set_new(row, "position",
+                            json_string(score_position(f, &b->params, v, rank[v] * n)));
+        json_array_append_new(list, row);
     }
     free(rows);
+    score_rows_free(&fr);
     json_object_set_new(out, "contacts", list);
 done:
     free(rank);
