@@ -355,8 +355,10 @@ unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-# test_score_oracle.py runs test_score_graph's oracle mode against networkx.
-e2e: all $(TEST_PLUGIN_SO) $(BUILD)/tests/test_score_graph | deps-test
+# test_score_oracle.py runs test_score_graph's oracle mode against networkx,
+# test_score_community.py test_score_community's modularity mode.
+e2e: all $(TEST_PLUGIN_SO) $(BUILD)/tests/test_score_graph $(BUILD)/tests/test_score_community \
+     | deps-test
 	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 # kanald's folders depend on each other in tools/layers.txt's order, its
