@@ -336,6 +336,33 @@ static const struct kanal_option kanald_options[] = {
      "open merge candidates kept (asserted evidence naming two contacts)", NULL},
     {"unknown_raw_max", KANAL_OPT_SIZE, "1M", 0,
      "bytes of a plugin's raw payload kanald keeps in an unknown record it must bound", NULL},
+    /* The scores' thresholds (docs/scores.md); score_params_default()
+     * has the same defaults. */
+    {"score_unanswered_after", KANAL_OPT_DURATION, "24h", 0,
+     "a negative or complaint record unanswered this long puts its contact at risk", NULL},
+    {"score_risk_window", KANAL_OPT_DURATION, "30d", 0,
+     "how recent a negative or complaint record must be to count for risk", NULL},
+    {"score_risk_min", KANAL_OPT_INT, "1", 0, "unanswered records that make a contact at_risk",
+     NULL},
+    {"score_advocate_min", KANAL_OPT_INT, "3", 0,
+     "positive mentions plus helpful replies that make an advocate", NULL},
+    {"score_advocate_max_negative", KANAL_OPT_INT, "20", 0,
+     "percent of its rated records an advocate may have negative or complaining", NULL},
+    {"score_key_influence", KANAL_OPT_INT, "200", 0,
+     "influence, in percent of the audience's average, that makes a contact key", NULL},
+    {"score_critic_min", KANAL_OPT_INT, "2", 0,
+     "negative or complaint records that, with score_critic_share, make a critic", NULL},
+    {"score_critic_share", KANAL_OPT_INT, "50", 0,
+     "percent of its rated records negative or complaining that makes a critic", NULL},
+    {"score_polarized_cross", KANAL_OPT_INT, "10", 0,
+     "percent of the two camps' weight between them at most for a polarized audience", NULL},
+    {"score_polarized_sentiment", KANAL_OPT_INT, "20", 0,
+     "mean sentiment, in percent, a community needs at least (either way) to be a camp", NULL},
+    {"score_cohesive_star", KANAL_OPT_INT, "60", 0,
+     "percent of the connected customers next to one of them that makes an audience cohesive",
+     NULL},
+    {"score_cohesive_brand", KANAL_OPT_INT, "80", 0,
+     "percent of the edge weight to or from the brand that makes an audience cohesive", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -387,6 +414,49 @@ static int parse_listen(const char *text, char **host, int *port)
     (*host)[hl] = '\0';
     *port = (int)p;
     return 0;
+}
+
+static size_t kanald_index(const char *name);
+
+/* The score_* keys into cfg->score, each within its bounds. */
+static void apply_score_keys(struct config *cfg, const struct raw_section *s, const char *path,
+                             struct config_errors *errs, const int64_t *n)
+{
+    static const struct {
+        const char *name;
+        int64_t min, max;
+        size_t at; /* offset in struct score_params */
+    } keys[] = {
+        {"score_unanswered_after", 1, INT64_MAX, offsetof(struct score_params, unanswered_ms)},
+        {"score_risk_window", 1, INT64_MAX, offsetof(struct score_params, risk_window_ms)},
+        {"score_risk_min", 1, 1000000, offsetof(struct score_params, risk_min)},
+        {"score_advocate_min", 1, 1000000, offsetof(struct score_params, advocate_min)},
+        {"score_advocate_max_negative", 0, 100,
+         offsetof(struct score_params, advocate_max_negative)},
+        {"score_key_influence", 1, 1000000, offsetof(struct score_params, key_influence)},
+        {"score_critic_min", 1, 1000000, offsetof(struct score_params, critic_min)},
+        {"score_critic_share", 0, 100, offsetof(struct score_params, critic_share)},
+        {"score_polarized_cross", 0, 100, offsetof(struct score_params, polarized_cross)},
+        {"score_polarized_sentiment", 1, 100,
+         offsetof(struct score_params, polarized_sentiment)},
+        {"score_cohesive_star", 1, 100, offsetof(struct score_params, cohesive_star)},
+        {"score_cohesive_brand", 1, 100, offsetof(struct score_params, cohesive_brand)},
+    };
+    score_params_default(&cfg->score);
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        int64_t v = n[kanald_index(keys[i].name)];
+        if (v < keys[i].min || v > keys[i].max) {
+            const struct raw_kv *kv = raw_get(s, keys[i].name);
+            if (keys[i].max == INT64_MAX)
+                add_error(errs, path, kv ? kv->line : s->line, "'%s' must be longer than 0",
+                          keys[i].name);
+            else
+                add_error(errs, path, kv ? kv->line : s->line, "'%s' must be %lld to %lld",
+                          keys[i].name, (long long)keys[i].min, (long long)keys[i].max);
+            continue;
+        }
+        memcpy((char *)&cfg->score + keys[i].at, &v, sizeof v);
+    }
 }
 
 /* Where a key sits in the [kanald] table: apply_kanald() reads values by
@@ -496,6 +566,7 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
             cfg->ntrusted_proxies = (size_t)np;
         }
     }
+    apply_score_keys(cfg, s, path, errs, n);
 }
 
 /* ---- sources ---- */

@@ -9,6 +9,7 @@
 #include <kanal/plugin.h>
 
 #include "store.h" /* enum sync_mode */
+#include "value.h" /* struct score_params */
 
 struct loader;
 struct net_cidr;
@@ -104,6 +105,8 @@ struct config {
     /* [audience NAME] sections, in the order of the file. */
     struct config_audience *audiences;
     size_t naudiences;
+    /* The scores' thresholds, the score_* keys. */
+    struct score_params score;
 };
 
 /* The options every source has, whatever its plugin. */
