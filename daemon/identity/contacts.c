@@ -365,8 +365,14 @@ static void fold_history(json_t *s, json_t *a)
                          json_integer_value(json_object_get(mine, "seq")))
             json_object_set(sub(s, "consent", 0), key, v);
     }
-    if (!json_object_get(s, "crm") && json_object_get(a, "crm"))
-        json_object_set(s, "crm", json_object_get(a, "crm"));
+    /* The CRM's value and currency come with its id: the survivor of two
+     * customers keeps its own. */
+    if (!json_object_get(s, "crm") && json_object_get(a, "crm")) {
+        static const char *const crm_keys[] = {"crm", "value", "currency"};
+        for (size_t k = 0; k < 3; k++)
+            if (json_object_get(a, crm_keys[k]))
+                json_object_set(s, crm_keys[k], json_object_get(a, crm_keys[k]));
+    }
 }
 
 json_t *contacts_system_record(const char *kind, const char *external_id, const char *contact,
