@@ -259,7 +259,8 @@ void score_facts_finish(struct score_facts *f, uint32_t n, int64_t now_ms,
         x[i] = f->monetary[i + 1];
     score_quintiles(x, rows, out->m + 1);
     free(x);
-    qsort(f->ev, f->nev, sizeof *f->ev, ev_cmp);
+    if (f->nev) /* qsort wants an array, even of none */
+        qsort(f->ev, f->nev, sizeof *f->ev, ev_cmp);
     for (size_t i = 0; i < f->nev; i++)
         if ((i == 0 || ev_cmp(&f->ev[i], &f->ev[i - 1]) != 0) && f->ev[i].node < n)
             out->events[f->ev[i].node]++;
