@@ -363,6 +363,9 @@ static const struct kanal_option kanald_options[] = {
      NULL},
     {"score_cohesive_brand", KANAL_OPT_INT, "80", 0,
      "percent of the edge weight to or from the brand that makes an audience cohesive", NULL},
+    {"score_polarized_camps", KANAL_OPT_INT, "50", 0,
+     "percent of the customers in communities that the two camps must hold to be polarized",
+     NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -441,6 +444,7 @@ static void apply_score_keys(struct config *cfg, const struct raw_section *s, co
          offsetof(struct score_params, polarized_sentiment)},
         {"score_cohesive_star", 1, 100, offsetof(struct score_params, cohesive_star)},
         {"score_cohesive_brand", 1, 100, offsetof(struct score_params, cohesive_brand)},
+        {"score_polarized_camps", 0, 100, offsetof(struct score_params, polarized_camps)},
     };
     score_params_default(&cfg->score);
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {

@@ -90,7 +90,7 @@ void score_communities(const struct score_graph *g, uint32_t brand, struct score
     /* Local moving: a node leaves its community and joins the one whose
      * gain in modularity, k_i,in - tot_c * k_i / 2m (up to a factor the
      * same for all), is highest; strictly higher to move, so it ends. */
-    for (int pass = 0; pass < 100 && u.m2 > 0; pass++) {
+    for (int pass = 0; pass < SCORE_LOUVAIN_PASSES && u.m2 > 0; pass++) {
         int moved = 0;
         for (uint32_t i = 0; i < n; i++) {
             if (i == brand || u.k[i] == 0)
@@ -229,11 +229,12 @@ json_t *score_class(const struct score_graph *g, uint32_t brand,
             if (a != brand && g->out_dst[i] != brand && c->of[a] == c->of[g->out_dst[i]])
                 inner[c->of[a]] += g->out_w[i];
     /* The camps: the largest community leaning each way. */
-    uint32_t fans = UINT32_MAX, critics = UINT32_MAX, groups = 0, mixed = 0;
+    uint32_t fans = UINT32_MAX, critics = UINT32_MAX, groups = 0, mixed = 0, grouped = 0;
     double lean = (double)p->polarized_sentiment / 100;
     *communities = json_array();
     for (uint32_t r = 0; r < k && c->size[r] >= 2; r++) {
         groups++;
+        grouped += c->size[r];
         double mean = rated[r] ? (pos[r] - neg[r]) / rated[r] : 0;
         if (rated[r] && mean >= lean && fans == UINT32_MAX)
             fans = r;
@@ -262,10 +263,16 @@ json_t *score_class(const struct score_graph *g, uint32_t brand,
         double all = inner[fans] + inner[critics] + across;
         cross_share = all > 0 ? across / all : 1;
     }
+    /* Two camps are most of those who talk among themselves, not two
+     * small groups among many. */
+    double camps_share = fans != UINT32_MAX && critics != UINT32_MAX && grouped
+                             ? (double)(c->size[fans] + c->size[critics]) / grouped
+                             : 0.0;
     uint32_t top;
     double st = star(g, brand, &top);
     int polarized = fans != UINT32_MAX && critics != UINT32_MAX &&
-                    cross_share * 100 <= (double)p->polarized_cross;
+                    cross_share * 100 <= (double)p->polarized_cross &&
+                    camps_share * 100 >= (double)p->polarized_camps;
     int cohesive = st * 100 >= (double)p->cohesive_star || brand_share * 100 >= (double)p->cohesive_brand;
     const char *label = polarized ? "polarized" : cohesive ? "cohesive" : "rich";
     json_t *out = json_pack(
@@ -277,6 +284,7 @@ json_t *score_class(const struct score_graph *g, uint32_t brand,
                         fans != UINT32_MAX && critics != UINT32_MAX
                             ? json_pack("[I,I]", (json_int_t)fans, (json_int_t)critics)
                             : json_null());
+    json_object_set_new(out, "camps_share", json_real(camps_share));
     json_object_set_new(out, "top", top != UINT32_MAX ? json_string(ids[top]) : json_null());
     free(pos);
     free(neg);

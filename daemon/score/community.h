@@ -17,6 +17,11 @@
 #include "graph.h"
 #include "value.h"
 
+/* Passes of local moving at most: each costs one sweep of the edges, and
+ * the moves after the first few change little (a large audience's random
+ * chatter would otherwise take many passes to settle). */
+#define SCORE_LOUVAIN_PASSES 16
+
 /* Communities listed in a score document at most (the largest). */
 #define SCORE_COMMUNITIES_MAX 20
 

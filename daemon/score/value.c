@@ -26,6 +26,7 @@ void score_params_default(struct score_params *p)
         .polarized_sentiment = 20,
         .cohesive_star = 60,
         .cohesive_brand = 80,
+        .polarized_camps = 50,
     };
 }
 

@@ -29,6 +29,7 @@ struct score_params {
     int64_t polarized_sentiment;  /* score_polarized_sentiment: |mean sentiment| % of a camp */
     int64_t cohesive_star;        /* score_cohesive_star: % of customers next to the top one */
     int64_t cohesive_brand;       /* score_cohesive_brand: % of the weight to or from the brand */
+    int64_t polarized_camps;      /* score_polarized_camps: % of the grouped customers in the camps */
 };
 
 /* The defaults, as the [kanald] table has them. */

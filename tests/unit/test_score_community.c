@@ -79,6 +79,7 @@ static void test_two_camps_polarized(void **state)
      * 2 * (12/26 - (13/26)^2). */
     assert_true(fabs(c.modularity - 2 * (12.0 / 26 - 0.25)) < 1e-12);
     assert_true(fabs(json_real_value(json_object_get(k, "cross_share")) - 1.0 / 13) < 1e-12);
+    assert_true(json_real_value(json_object_get(k, "camps_share")) == 1);
     assert_int_equal(json_array_size(groups), 2);
     json_t *fans = json_array_get(groups, c.of[1]);
     assert_true(fabs(json_real_value(json_object_get(fans, "mean_sentiment")) - 1) < 1e-12);
@@ -107,6 +108,32 @@ static void test_two_camps_polarized(void **state)
     graph(&g, 9, (const uint32_t(*)[2])e, m);
     k = classify(&g, &f, &c, &groups);
     assert_string_not_equal(json_string_value(json_object_get(k, "label")), "polarized");
+    json_decref(k);
+    json_decref(groups);
+    score_communities_free(&c);
+    score_facts_free(&f);
+    score_graph_free(&g);
+}
+
+/* Six pairs talking apart, one pair of fans and one of critics among
+ * them: two small groups are no camps of the audience, so not polarized
+ * (camps_share 4/12), though they never talk across. */
+static void test_small_camps_are_not_polarized(void **state)
+{
+    (void)state;
+    static const uint32_t e[][2] = {{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}, {11, 12}};
+    struct score_graph g;
+    graph(&g, 13, e, sizeof e / sizeof *e);
+    static const int pos[13] = {0, 2, 2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+    static const int neg[13] = {0, 0, 0, 2, 2, 1, 0, 0, 0, 0, 0, 0, 0};
+    struct score_facts f;
+    facts(&f, 13, pos, neg);
+    struct score_communities c;
+    json_t *groups, *k = classify(&g, &f, &c, &groups);
+    assert_int_equal(c.count, 6);
+    assert_true(fabs(json_real_value(json_object_get(k, "camps_share")) - 4.0 / 12) < 1e-12);
+    assert_true(json_real_value(json_object_get(k, "cross_share")) == 0);
+    assert_string_equal(json_string_value(json_object_get(k, "label")), "rich");
     json_decref(k);
     json_decref(groups);
     score_communities_free(&c);
@@ -205,6 +232,7 @@ int main(int argc, char **argv)
         return modularity();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_camps_polarized),
+        cmocka_unit_test(test_small_camps_are_not_polarized),
         cmocka_unit_test(test_star_cohesive),
         cmocka_unit_test(test_mixed_rich),
     };
