@@ -313,8 +313,12 @@ int score_build_add(struct score_build *b, json_t *rec)
     json_array_foreach(json_object_get(rec, "mentions"), i, p)
         edge(b, author, node_of_party(b, p), w);
     score_facts_grow(&b->facts, b->nnodes);
-    if (author == SCORE_BRAND)
-        score_facts_answer(&b->facts, rec, recipient(b, rec));
+    if (author == SCORE_BRAND) {
+        /* A reply goes to the author of what it answers, when the record
+         * names no customer itself. */
+        uint32_t to = recipient(b, rec);
+        score_facts_answer(&b->facts, rec, to != UINT32_MAX ? to : target);
+    }
     else
         score_facts_add(&b->facts, rec, author, target, peer, at);
     return 0;

@@ -48,7 +48,7 @@ void score_facts_init(struct score_facts *f)
 
 #define ARRAYS(X)                                                                                  \
     X(last_in) X(records) X(clicks) X(signups) X(rated) X(positive) X(negative) X(complaints)       \
-        X(unhappy) X(helpful) X(praise) X(last_out) X(monetary) X(currency)
+        X(unhappy) X(helpful) X(praise) X(echoes) X(last_out) X(monetary) X(currency)
 
 void score_facts_free(struct score_facts *f)
 {
@@ -161,6 +161,14 @@ void score_facts_add(struct score_facts *f, json_t *rec, uint32_t author, uint32
     }
     /* An answer to another customer: a reply to their record, or a peer
      * message to them. */
+    /* Another customer answering, reacting to or sharing a complaint
+     * carries it further. */
+    const char *src = str(rec, "source"), *reply_to = str(rec, "reply_to");
+    if (src && reply_to && answered != UINT32_MAX && answered != author) {
+        struct score_pending *q = index_get(f, hash(src, reply_to));
+        if (q && q->node == answered)
+            f->echoes[answered]++;
+    }
     uint32_t other = answered != UINT32_MAX && answered != SCORE_BRAND ? answered : peer;
     if (other != UINT32_MAX && other != SCORE_BRAND && other != author && !neg)
         f->helpful[author]++;
@@ -329,10 +337,11 @@ json_t *score_advocacy_json(const struct score_facts *f, const struct score_para
 json_t *score_risk_json(const struct score_facts *f, const struct score_rows *r,
                         const struct score_params *p, uint32_t v)
 {
-    return json_pack("{s:f,s:b,s:I,s:f,s:I}", "score", (double)r->unanswered[v], "at_risk",
+    return json_pack("{s:f,s:b,s:I,s:f,s:I,s:I}", "score", (double)r->unanswered[v], "at_risk",
                      (int64_t)r->unanswered[v] >= p->risk_min && r->unanswered[v] > 0,
                      "unanswered", (json_int_t)r->unanswered[v], "oldest_unanswered_hours",
-                     r->oldest_h[v], "unhappy", (json_int_t)f->unhappy[v]);
+                     r->oldest_h[v], "unhappy", (json_int_t)f->unhappy[v], "echoes",
+                     (json_int_t)f->echoes[v]);
 }
 
 const char *score_position(const struct score_facts *f, const struct score_params *p, uint32_t v,

@@ -66,6 +66,7 @@ struct score_facts {
     uint32_t *unhappy;  /* negative or complaint (one record counts once) */
     uint32_t *helpful;  /* answers to other customers, not negative, no complaint */
     uint32_t *praise;   /* positive records that are no such answer: mentions of the brand */
+    uint32_t *echoes;   /* others' records answering its negative or complaint records */
     uint64_t *last_out; /* order of the last outbound record to the node; 0: none */
     double *monetary;   /* the CRM's value; 0 when none */
     char (*currency)[4];

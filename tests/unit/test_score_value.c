@@ -129,6 +129,18 @@ static void test_helper_and_complainer(void **state)
     say(&b, "message", "K3", "c4", "", DAY2, "neutral,complaint");
     say(&b, "message", "K4", "c4", "", HOUR_AGO, "negative");
     say(&b, "message", "L1", "c5", "", DAY3, "negative,complaint");
+    /* c7 complains (N1), then writes again (N2); the brand answers N2 by a
+     * reply that names no customer: N1 is answered too, by what came after. */
+    say(&b, "message", "N1", "c7", "", DAY3, "negative,complaint");
+    say(&b, "message", "N2", "c7", "", DAY3, "neutral");
+    add(&b, "{\"source\":\"fb\",\"kind\":\"comment\",\"direction\":\"outbound\","
+            "\"external_id\":\"A7\",\"reply_to\":\"N2\",\"occurred_at\":\"" DAY2 "\"}");
+    /* c1 and c2 take up K2 (a reply and a reaction); c4 answering itself
+     * and an answer to a happy record echo nothing. */
+    say(&b, "comment", "E1", "c1", "K2", DAY2, "negative");
+    say(&b, "reaction", "E2", "c2", "K2", DAY2, "");
+    say(&b, "comment", "E3", "c4", "K2", DAY2, "");
+    say(&b, "comment", "E4", "c2", "H3", DAY2, "");
     /* A delivery report "answers" nothing; the message after it does. */
     add(&b, "{\"source\":\"wa\",\"kind\":\"delivery\",\"direction\":\"outbound\","
             "\"external_id\":\"D5\",\"contact\":\"c5\",\"occurred_at\":\"" DAY2 "\"}");
@@ -150,6 +162,8 @@ static void test_helper_and_complainer(void **state)
     assert_false(flag(helper, "risk", "at_risk"));
     assert_string_equal(json_string_value(json_object_get(helper, "position")), "ordinary");
 
+    assert_int_equal(num(row_of(doc, "c7"), "risk", "unanswered"), 0);
+    assert_int_equal(num(row_of(doc, "c7"), "risk", "unhappy"), 1);
     /* A rude answer to another customer is no help. */
     json_t *rude = row_of(doc, "c6");
     assert_int_equal(num(rude, "advocacy", "helpful_replies"), 0);
@@ -160,6 +174,8 @@ static void test_helper_and_complainer(void **state)
     assert_true(flag(loud, "risk", "at_risk"));
     assert_true(fabs(real(loud, "risk", "oldest_unanswered_hours") - 48) < 1e-9);
     assert_int_equal(num(loud, "risk", "unhappy"), 5);
+    assert_int_equal(num(loud, "risk", "echoes"), 2);
+    assert_int_equal(num(helper, "risk", "echoes"), 0);
     assert_int_equal(num(loud, "advocacy", "complaints"), 4);
     assert_int_equal(num(loud, "advocacy", "negative"), 4);
     assert_true(real(loud, "advocacy", "negative_share") == 1);
