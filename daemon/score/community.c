@@ -75,41 +75,38 @@ static int order_cmp(const void *a, const void *b)
     return (x->first > y->first) - (x->first < y->first);
 }
 
-void score_communities(const struct score_graph *g, uint32_t brand, struct score_communities *c)
+/* Local moving on u's n nodes from comm (each node's community, a node
+ * number): each node in turn leaves its community and joins the one whose
+ * gain in modularity, k_i,in - tot_c * k_i / 2m (up to a factor the same
+ * for all), is highest; strictly higher to move, so it ends.  1 when a
+ * node moved. */
+static int local_move(const struct undirected *u, uint32_t n, uint32_t *comm)
 {
-    uint32_t n = g->n;
-    struct undirected u;
-    undirected(g, brand, &u);
-    uint32_t *comm = xmalloc((n ? n : 1) * sizeof *comm);
     double *tot = xcalloc(n ? n : 1, sizeof *tot), *nw = xcalloc(n ? n : 1, sizeof *nw);
     uint32_t *touched = xmalloc((n ? n : 1) * sizeof *touched);
-    for (uint32_t i = 0; i < n; i++) {
-        comm[i] = i;
-        tot[i] = u.k[i];
-    }
-    /* Local moving: a node leaves its community and joins the one whose
-     * gain in modularity, k_i,in - tot_c * k_i / 2m (up to a factor the
-     * same for all), is highest; strictly higher to move, so it ends. */
-    for (int pass = 0; pass < SCORE_LOUVAIN_PASSES && u.m2 > 0; pass++) {
+    for (uint32_t i = 0; i < n; i++)
+        tot[comm[i]] += u->k[i];
+    int any = 0;
+    for (int pass = 0; pass < SCORE_LOUVAIN_PASSES && u->m2 > 0; pass++) {
         int moved = 0;
         for (uint32_t i = 0; i < n; i++) {
-            if (i == brand || u.k[i] == 0)
+            if (u->k[i] == 0)
                 continue;
             size_t nt = 0;
-            for (size_t e = u.start[i]; e < u.start[i + 1]; e++) {
-                uint32_t cj = comm[u.dst[e]];
-                if (u.dst[e] == i)
+            for (size_t e = u->start[i]; e < u->start[i + 1]; e++) {
+                uint32_t cj = comm[u->dst[e]];
+                if (u->dst[e] == i) /* a community's own weight, once aggregated */
                     continue;
                 if (nw[cj] == 0)
                     touched[nt++] = cj;
-                nw[cj] += u.w[e];
+                nw[cj] += u->w[e];
             }
             uint32_t own = comm[i], best = own;
-            tot[own] -= u.k[i];
-            double best_gain = nw[own] - tot[own] * u.k[i] / u.m2;
+            tot[own] -= u->k[i];
+            double best_gain = nw[own] - tot[own] * u->k[i] / u->m2;
             for (size_t t = 0; t < nt; t++) {
                 uint32_t cj = touched[t];
-                double gain = nw[cj] - tot[cj] * u.k[i] / u.m2;
+                double gain = nw[cj] - tot[cj] * u->k[i] / u->m2;
                 if (gain > best_gain + 1e-12 ||
                     (gain > best_gain - 1e-12 && cj < best && best != own)) {
                     best = cj;
@@ -118,15 +115,118 @@ void score_communities(const struct score_graph *g, uint32_t brand, struct score
             }
             for (size_t t = 0; t < nt; t++)
                 nw[touched[t]] = 0;
-            tot[best] += u.k[i];
+            tot[best] += u->k[i];
             if (best != own) {
                 comm[i] = best;
                 moved = 1;
             }
         }
+        any |= moved;
         if (!moved)
             break;
     }
+    free(tot);
+    free(nw);
+    free(touched);
+    return any;
+}
+
+/* u's communities as one node each (numbered by their lowest node, into
+ * comm), the weight between two the sum between their members, a
+ * community's inner weight its self-loop: into out; the count returned. */
+static uint32_t aggregate(const struct undirected *u, uint32_t n, uint32_t *comm,
+                          struct undirected *out)
+{
+    uint32_t *num = xmalloc((n ? n : 1) * sizeof *num), k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        num[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        if (num[comm[i]] == UINT32_MAX)
+            num[comm[i]] = k++;
+        comm[i] = num[comm[i]];
+    }
+    free(num);
+    /* Members of each community, then each one's summed neighbours. */
+    size_t *mstart = xcalloc((size_t)k + 1, sizeof *mstart);
+    uint32_t *members = xmalloc((n ? n : 1) * sizeof *members);
+    for (uint32_t i = 0; i < n; i++)
+        mstart[comm[i] + 1]++;
+    for (uint32_t c = 0; c < k; c++)
+        mstart[c + 1] += mstart[c];
+    size_t *fill = xmalloc(((size_t)k + 1) * sizeof *fill);
+    memcpy(fill, mstart, ((size_t)k + 1) * sizeof *fill);
+    for (uint32_t i = 0; i < n; i++)
+        members[fill[comm[i]]++] = i;
+    free(fill);
+    double *acc = xcalloc(k ? k : 1, sizeof *acc);
+    uint32_t *touched = xmalloc((k ? k : 1) * sizeof *touched);
+    *out = (struct undirected){.m2 = u->m2};
+    out->start = xcalloc((size_t)k + 1, sizeof *out->start);
+    out->k = xcalloc(k ? k : 1, sizeof *out->k);
+    size_t cap = 64, m = 0;
+    out->dst = xmalloc(cap * sizeof *out->dst);
+    out->w = xmalloc(cap * sizeof *out->w);
+    for (uint32_t c = 0; c < k; c++) {
+        size_t nt = 0;
+        for (size_t x = mstart[c]; x < mstart[c + 1]; x++) {
+            uint32_t i = members[x];
+            out->k[c] += u->k[i];
+            for (size_t e = u->start[i]; e < u->start[i + 1]; e++) {
+                uint32_t d = comm[u->dst[e]];
+                if (acc[d] == 0)
+                    touched[nt++] = d;
+                acc[d] += u->w[e];
+            }
+        }
+        for (size_t t = 0; t < nt; t++) {
+            if (m == cap) {
+                cap *= 2;
+                out->dst = xrealloc(out->dst, cap * sizeof *out->dst);
+                out->w = xrealloc(out->w, cap * sizeof *out->w);
+            }
+            out->dst[m] = touched[t];
+            out->w[m++] = acc[touched[t]];
+            acc[touched[t]] = 0;
+        }
+        out->start[c + 1] = m;
+    }
+    free(acc);
+    free(touched);
+    free(mstart);
+    free(members);
+    return k;
+}
+
+void score_communities(const struct score_graph *g, uint32_t brand, struct score_communities *c)
+{
+    uint32_t n = g->n;
+    struct undirected u;
+    undirected(g, brand, &u);
+    /* Louvain: local moving, then each community as one node, again,
+     * until no node moves. */
+    uint32_t *comm = xmalloc((n ? n : 1) * sizeof *comm);
+    for (uint32_t i = 0; i < n; i++)
+        comm[i] = i;
+    struct undirected level = u, next;
+    uint32_t *lc = xmalloc((n ? n : 1) * sizeof *lc);
+    uint32_t ln = n;
+    for (int depth = 0; depth < SCORE_LOUVAIN_PASSES; depth++) {
+        for (uint32_t i = 0; i < ln; i++)
+            lc[i] = i;
+        if (!local_move(&level, ln, lc))
+            break;
+        uint32_t k = aggregate(&level, ln, lc, &next);
+        for (uint32_t i = 0; i < n; i++)
+            comm[i] = lc[comm[i]];
+        if (depth > 0)
+            undirected_free(&level);
+        level = next;
+        ln = k;
+    }
+    if (level.start != u.start)
+        undirected_free(&level);
+    free(lc);
+    uint32_t *touched = xmalloc((n ? n : 1) * sizeof *touched);
     /* Number them by size, largest first. */
     struct order *ord = xcalloc(n ? n : 1, sizeof *ord);
     for (uint32_t i = 0; i < n; i++)
@@ -168,8 +268,6 @@ void score_communities(const struct score_graph *g, uint32_t brand, struct score
     free(kt);
     free(ord);
     free(comm);
-    free(tot);
-    free(nw);
     free(touched);
     undirected_free(&u);
 }

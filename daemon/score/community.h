@@ -3,10 +3,12 @@
  * (polarized, cohesive, rich: docs/scores.md).  Communities are found on
  * the undirected graph of customer-to-customer interactions (the weight of
  * u-v is the sum of both directions; the brand is left out, or it would
- * join everyone into one) by Louvain's local moving: each node in turn,
- * in node order, moves to the neighbouring community that raises
- * modularity most (ties to the lowest community), until a pass moves none.
- * No randomness: the same graph gives the same communities. */
+ * join everyone into one) by Louvain's method: local moving (each node in
+ * turn, in node order, moves to the neighbouring community that raises
+ * modularity most, ties to the lowest community, until a pass moves none),
+ * then each community becomes one node and the moving starts again, until
+ * nothing moves.  No randomness: the same graph gives the same
+ * communities. */
 #ifndef KANAL_SCORE_COMMUNITY_H
 #define KANAL_SCORE_COMMUNITY_H
 
@@ -17,9 +19,9 @@
 #include "graph.h"
 #include "value.h"
 
-/* Passes of local moving at most: each costs one sweep of the edges, and
- * the moves after the first few change little (a large audience's random
- * chatter would otherwise take many passes to settle). */
+/* Passes of local moving at most, and levels at most: each pass costs one
+ * sweep of the edges, and the moves after the first few change little (a
+ * large audience's random chatter would otherwise take many to settle). */
 #define SCORE_LOUVAIN_PASSES 16
 
 /* Communities listed in a score document at most (the largest). */
