@@ -252,7 +252,8 @@ void score_communities(const struct score_graph *g, uint32_t brand, struct score
     for (uint32_t r = 0; r < count; r++)
         c->size[r] = ord[r].size;
     /* Modularity: sum over communities of in_c / 2m - (tot_c / 2m)^2. */
-    double *in = xcalloc(count ? count : 1, sizeof *in), *kt = xcalloc(count ? count : 1, sizeof *kt);
+    double *in = xcalloc(count ? count : 1, sizeof *in),
+           *kt = xcalloc(count ? count : 1, sizeof *kt);
     for (uint32_t i = 0; i < n; i++) {
         if (i == brand)
             continue;
@@ -308,10 +309,9 @@ static double star(const struct score_graph *g, uint32_t brand, uint32_t *top)
     return connected >= 3 ? (double)best / (connected - 1) : 0.0;
 }
 
-json_t *score_class(const struct score_graph *g, uint32_t brand,
-                    const struct score_communities *c, const struct score_facts *f,
-                    const struct score_params *p, double brand_share, json_t **communities,
-                    char *const *ids)
+json_t *score_class(const struct score_graph *g, uint32_t brand, const struct score_communities *c,
+                    const struct score_facts *f, const struct score_params *p, double brand_share,
+                    json_t **communities, char *const *ids)
 {
     uint32_t k = c->count;
     double *pos = xcalloc(k ? k : 1, sizeof *pos), *neg = xcalloc(k ? k : 1, sizeof *neg);
@@ -340,12 +340,12 @@ json_t *score_class(const struct score_graph *g, uint32_t brand,
             critics = r;
         mixed += pos[r] > 0 && neg[r] > 0;
         if (r < SCORE_COMMUNITIES_MAX)
-            json_array_append_new(
-                *communities,
-                json_pack("{s:I,s:I,s:f,s:f,s:I,s:I,s:I}", "id", (json_int_t)r, "size",
-                          (json_int_t)c->size[r], "mean_sentiment", mean, "weight", inner[r],
-                          "positive", (json_int_t)pos[r], "negative", (json_int_t)neg[r], "rated",
-                          (json_int_t)rated[r]));
+            json_array_append_new(*communities,
+                                  json_pack("{s:I,s:I,s:f,s:f,s:I,s:I,s:I}", "id", (json_int_t)r,
+                                            "size", (json_int_t)c->size[r], "mean_sentiment", mean,
+                                            "weight", inner[r], "positive", (json_int_t)pos[r],
+                                            "negative", (json_int_t)neg[r], "rated",
+                                            (json_int_t)rated[r]));
     }
     double across = 0, cross_share = 1;
     if (fans != UINT32_MAX && critics != UINT32_MAX) {
@@ -371,13 +371,14 @@ json_t *score_class(const struct score_graph *g, uint32_t brand,
     int polarized = fans != UINT32_MAX && critics != UINT32_MAX &&
                     cross_share * 100 <= (double)p->polarized_cross &&
                     camps_share * 100 >= (double)p->polarized_camps;
-    int cohesive = st * 100 >= (double)p->cohesive_star || brand_share * 100 >= (double)p->cohesive_brand;
+    int cohesive =
+        st * 100 >= (double)p->cohesive_star || brand_share * 100 >= (double)p->cohesive_brand;
     const char *label = polarized ? "polarized" : cohesive ? "cohesive" : "rich";
-    json_t *out = json_pack(
-        "{s:s,s:I,s:f,s:f,s:f,s:f,s:I,s:f}", "label", label, "communities", (json_int_t)groups,
-        "modularity", c->modularity, "cross_share", fans != UINT32_MAX && critics != UINT32_MAX ? cross_share : 0.0,
-        "star", st, "brand_share", brand_share, "mixed_communities", (json_int_t)mixed,
-        "mixed_share", groups ? (double)mixed / groups : 0.0);
+    json_t *out = json_pack("{s:s,s:I,s:f,s:f,s:f,s:f,s:I,s:f}", "label", label, "communities",
+                            (json_int_t)groups, "modularity", c->modularity, "cross_share",
+                            fans != UINT32_MAX && critics != UINT32_MAX ? cross_share : 0.0, "star",
+                            st, "brand_share", brand_share, "mixed_communities", (json_int_t)mixed,
+                            "mixed_share", groups ? (double)mixed / groups : 0.0);
     json_object_set_new(out, "camps",
                         fans != UINT32_MAX && critics != UINT32_MAX
                             ? json_pack("[I,I]", (json_int_t)fans, (json_int_t)critics)

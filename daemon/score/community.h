@@ -44,9 +44,8 @@ void score_communities_free(struct score_communities *c);
  * or more (at most SCORE_COMMUNITIES_MAX) with each one's sentiment, from
  * g, its communities, the facts of its contacts (f) and the thresholds;
  * ids names each node.  brand_share is the shape's. */
-json_t *score_class(const struct score_graph *g, uint32_t brand,
-                    const struct score_communities *c, const struct score_facts *f,
-                    const struct score_params *p, double brand_share, json_t **communities,
-                    char *const *ids);
+json_t *score_class(const struct score_graph *g, uint32_t brand, const struct score_communities *c,
+                    const struct score_facts *f, const struct score_params *p, double brand_share,
+                    json_t **communities, char *const *ids);
 
 #endif

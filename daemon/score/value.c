@@ -46,9 +46,10 @@ void score_facts_init(struct score_facts *f)
     *f = (struct score_facts){0};
 }
 
-#define ARRAYS(X)                                                                                  \
-    X(last_in) X(records) X(clicks) X(signups) X(rated) X(positive) X(negative) X(complaints)       \
-        X(unhappy) X(helpful) X(praise) X(echoes) X(last_out) X(monetary) X(currency)
+#define ARRAYS(X)                                                                             \
+    X(last_in)                                                                                \
+    X(records) X(clicks) X(signups) X(rated) X(positive) X(negative) X(complaints) X(unhappy) \
+        X(helpful) X(praise) X(echoes) X(last_out) X(monetary) X(currency)
 
 void score_facts_free(struct score_facts *f)
 {
@@ -68,8 +69,8 @@ void score_facts_grow(struct score_facts *f, uint32_t n)
     uint32_t old = f->cap, cap = old ? old : 64;
     while (cap < n)
         cap *= 2;
-#define GROW(a)                                                                                    \
-    f->a = xrealloc(f->a, (size_t)cap * sizeof *f->a);                                             \
+#define GROW(a)                                        \
+    f->a = xrealloc(f->a, (size_t)cap * sizeof *f->a); \
     memset(f->a + old, 0, (size_t)(cap - old) * sizeof *f->a);
     ARRAYS(GROW)
 #undef GROW
@@ -330,18 +331,16 @@ json_t *score_advocacy_json(const struct score_facts *f, const struct score_para
                      "advocate", advocate, "positive_mentions", (json_int_t)f->praise[v],
                      "helpful_replies", (json_int_t)f->helpful[v], "negative_share", share,
                      "positive", (json_int_t)f->positive[v], "negative", (json_int_t)f->negative[v],
-                     "complaints", (json_int_t)f->complaints[v], "rated",
-                     (json_int_t)f->rated[v]);
+                     "complaints", (json_int_t)f->complaints[v], "rated", (json_int_t)f->rated[v]);
 }
 
 json_t *score_risk_json(const struct score_facts *f, const struct score_rows *r,
                         const struct score_params *p, uint32_t v)
 {
     return json_pack("{s:f,s:b,s:I,s:f,s:I,s:I}", "score", (double)r->unanswered[v], "at_risk",
-                     (int64_t)r->unanswered[v] >= p->risk_min && r->unanswered[v] > 0,
-                     "unanswered", (json_int_t)r->unanswered[v], "oldest_unanswered_hours",
-                     r->oldest_h[v], "unhappy", (json_int_t)f->unhappy[v], "echoes",
-                     (json_int_t)f->echoes[v]);
+                     (int64_t)r->unanswered[v] >= p->risk_min && r->unanswered[v] > 0, "unanswered",
+                     (json_int_t)r->unanswered[v], "oldest_unanswered_hours", r->oldest_h[v],
+                     "unhappy", (json_int_t)f->unhappy[v], "echoes", (json_int_t)f->echoes[v]);
 }
 
 const char *score_position(const struct score_facts *f, const struct score_params *p, uint32_t v,

@@ -17,19 +17,20 @@
 /* The thresholds, the [kanald] score_* keys (docs/configuration.md);
  * percentages are whole percents. */
 struct score_params {
-    int64_t unanswered_ms;        /* score_unanswered_after: a complaint waits longer: risk */
-    int64_t risk_window_ms;       /* score_risk_window: how recent a complaint counts */
-    int64_t risk_min;             /* score_risk_min: unanswered ones that make at_risk */
-    int64_t advocate_min;         /* score_advocate_min: positive mentions + helpful replies */
-    int64_t advocate_max_negative; /* score_advocate_max_negative: % negative an advocate may have */
-    int64_t key_influence;        /* score_key_influence: % of the average influence for key */
-    int64_t critic_min;           /* score_critic_min: negative or complaint records */
-    int64_t critic_share;         /* score_critic_share: % of its rated records negative */
-    int64_t polarized_cross;      /* score_polarized_cross: % of the camps' weight across them */
-    int64_t polarized_sentiment;  /* score_polarized_sentiment: |mean sentiment| % of a camp */
-    int64_t cohesive_star;        /* score_cohesive_star: % of customers next to the top one */
-    int64_t cohesive_brand;       /* score_cohesive_brand: % of the weight to or from the brand */
-    int64_t polarized_camps;      /* score_polarized_camps: % of the grouped customers in the camps */
+    int64_t unanswered_ms;  /* score_unanswered_after: a complaint waits longer: risk */
+    int64_t risk_window_ms; /* score_risk_window: how recent a complaint counts */
+    int64_t risk_min;       /* score_risk_min: unanswered ones that make at_risk */
+    int64_t advocate_min;   /* score_advocate_min: positive mentions + helpful replies */
+    int64_t
+        advocate_max_negative;   /* score_advocate_max_negative: % negative an advocate may have */
+    int64_t key_influence;       /* score_key_influence: % of the average influence for key */
+    int64_t critic_min;          /* score_critic_min: negative or complaint records */
+    int64_t critic_share;        /* score_critic_share: % of its rated records negative */
+    int64_t polarized_cross;     /* score_polarized_cross: % of the camps' weight across them */
+    int64_t polarized_sentiment; /* score_polarized_sentiment: |mean sentiment| % of a camp */
+    int64_t cohesive_star;       /* score_cohesive_star: % of customers next to the top one */
+    int64_t cohesive_brand;      /* score_cohesive_brand: % of the weight to or from the brand */
+    int64_t polarized_camps; /* score_polarized_camps: % of the grouped customers in the camps */
 };
 
 /* The defaults, as the [kanald] table has them. */
@@ -57,13 +58,13 @@ struct score_slot {
 /* Per node (the builder's node numbers), grown as nodes are added. */
 struct score_facts {
     uint32_t cap;
-    int64_t *last_in;   /* ms of the last inbound record; INT64_MIN: none */
-    uint32_t *records;  /* records authored in the audience */
-    uint32_t *clicks;   /* link clicks (suspected bots are left out before) */
-    uint32_t *signups;  /* sign-up and check-in records */
-    uint32_t *rated;    /* records with annotations.sentiment */
+    int64_t *last_in;  /* ms of the last inbound record; INT64_MIN: none */
+    uint32_t *records; /* records authored in the audience */
+    uint32_t *clicks;  /* link clicks (suspected bots are left out before) */
+    uint32_t *signups; /* sign-up and check-in records */
+    uint32_t *rated;   /* records with annotations.sentiment */
     uint32_t *positive, *negative, *complaints; /* label positive, negative; complaint true */
-    uint32_t *unhappy;  /* negative or complaint (one record counts once) */
+    uint32_t *unhappy;                          /* negative or complaint (one record counts once) */
     uint32_t *helpful;  /* answers to other customers, not negative, no complaint */
     uint32_t *praise;   /* positive records that are no such answer: mentions of the brand */
     uint32_t *echoes;   /* others' records answering its negative or complaint records */

@@ -39,7 +39,7 @@ static void facts(struct score_facts *f, uint32_t n, const int *pos, const int *
     }
 }
 
-static char *ids[16] = {"brand", "c1", "c2", "c3",  "c4",  "c5",  "c6",  "c7",
+static char *ids[16] = {"brand", "c1", "c2",  "c3",  "c4",  "c5",  "c6",  "c7",
                         "c8",    "c9", "c10", "c11", "c12", "c13", "c14", "c15"};
 
 static json_t *classify(const struct score_graph *g, const struct score_facts *f,
@@ -145,8 +145,8 @@ static void test_small_camps_are_not_polarized(void **state)
 static void test_star_cohesive(void **state)
 {
     (void)state;
-    static const uint32_t e[][2] = {{2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 1}, {7, 1},
-                                    {8, 1}, {1, 2}, {1, 3}, {2, 3}};
+    static const uint32_t e[][2] = {{2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 1},
+                                    {7, 1}, {8, 1}, {1, 2}, {1, 3}, {2, 3}};
     struct score_graph g;
     graph(&g, 9, e, sizeof e / sizeof *e);
     static const int pos[9] = {0, 1, 1, 0, 1, 0, 1, 0, 1};

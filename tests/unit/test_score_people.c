@@ -61,9 +61,9 @@ static void commit(struct store *st, const char *fmt, ...)
 
 #define WHEN "\"occurred_at\":\"2026-11-28T00:00:00.000Z\""
 #define FB "\"source\":\"fb\",\"channel\":\"facebook\",\"direction\":\"inbound\""
-#define SENT(label, complaint)                                                                     \
-    "\"annotations\":{\"sentiment\":{\"label\":\"" label "\",\"score\":0.9,\"complaint\":" complaint \
-    "}}"
+#define SENT(label, complaint)                           \
+    "\"annotations\":{\"sentiment\":{\"label\":\"" label \
+    "\",\"score\":0.9,\"complaint\":" complaint "}}"
 
 /* A customer's comment on fb by handle h (h2: a second handle the channel
  * vouches for, which merges both), with sentiment ann. */
@@ -110,8 +110,9 @@ static json_t *row(json_t *doc, const char *cid)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(doc, "contacts"), i, r) if (
-        !strcmp(json_string_value(json_object_get(r, "contact")), cid)) return r;
+    json_array_foreach(
+        json_object_get(doc, "contacts"), i,
+        r) if (!strcmp(json_string_value(json_object_get(r, "contact")), cid)) return r;
     fail_msg("no row for %s", cid);
     return NULL;
 }
@@ -179,8 +180,8 @@ static void test_people_from_the_store(void **state)
     assert_int_equal(num(b, "advocacy", "helpful_replies"), 2);
     assert_int_equal(num(b, "advocacy", "positive_mentions"), 1);
     assert_true(json_real_value(json_object_get(json_object_get(a, "value"), "monetary")) == 900);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(a, "value"), "currency")), "TRY");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "value"), "currency")),
+                        "TRY");
     assert_true(num(a, "value", "m") > num(b, "value", "m"));
     assert_true(num(a, "value", "m") > num(row(doc, cem), "value", "m"));
     /* One complaint each: at risk, no critic yet. */
@@ -192,17 +193,15 @@ static void test_people_from_the_store(void **state)
 
     /* The brand answers Cem on WhatsApp (another source, outside the
      * audience): on fb his complaint is answered all the same. */
-    commit(&st,
-           "{\"source\":\"wa\",\"channel\":\"whatsapp\",\"direction\":\"outbound\","
-           "\"kind\":\"message\",\"external_id\":\"O1\",\"occurred_at\":"
-           "\"2026-11-29T00:00:00.000Z\",\"meta\":{},\"from\":{\"handle\":\"wa:1\","
-           "\"role\":\"brand\"},\"to\":[{\"handle\":\"" CEM "\",\"role\":\"customer\"}]}");
+    commit(&st, "{\"source\":\"wa\",\"channel\":\"whatsapp\",\"direction\":\"outbound\","
+                "\"kind\":\"message\",\"external_id\":\"O1\",\"occurred_at\":"
+                "\"2026-11-29T00:00:00.000Z\",\"meta\":{},\"from\":{\"handle\":\"wa:1\","
+                "\"role\":\"brand\"},\"to\":[{\"handle\":\"" CEM "\",\"role\":\"customer\"}]}");
     /* Eve's two addresses meet in one verified party: one contact. */
-    commit(&st,
-           "{\"source\":\"wa\",\"channel\":\"whatsapp\",\"direction\":\"inbound\","
-           "\"kind\":\"message\",\"external_id\":\"W1\"," WHEN ",\"meta\":{},"
-           "\"from\":{\"handle\":\"" EVE2 "\",\"role\":\"customer\",\"handles\":[\"" EVE2
-           "\",\"" EVE1 "\"],\"trust\":\"verified\"}}");
+    commit(&st, "{\"source\":\"wa\",\"channel\":\"whatsapp\",\"direction\":\"inbound\","
+                "\"kind\":\"message\",\"external_id\":\"W1\"," WHEN ",\"meta\":{},"
+                "\"from\":{\"handle\":\"" EVE2 "\",\"role\":\"customer\",\"handles\":[\"" EVE2
+                "\",\"" EVE1 "\"],\"trust\":\"verified\"}}");
     char merged[32];
     contact_of(&st, EVE1, merged);
     const char *absorbed = strcmp(merged, e1) == 0 ? e2 : e1;

@@ -78,8 +78,9 @@ static json_t *row_of(json_t *doc, const char *cid)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(doc, "contacts"), i, r) if (
-        !strcmp(json_string_value(json_object_get(r, "contact")), cid)) return r;
+    json_array_foreach(
+        json_object_get(doc, "contacts"), i,
+        r) if (!strcmp(json_string_value(json_object_get(r, "contact")), cid)) return r;
     fail_msg("no row for %s", cid);
     return NULL;
 }
@@ -244,7 +245,7 @@ static void test_rfm_events_clicks(void **state)
     for (int i = 0; i < 3; i++)
         add(&b,
             "{\"source\":\"form\",\"kind\":\"signup\",\"direction\":\"inbound\","
-            "\"external_id\":\"s%d\",\"contact\":\"c1\",\"event\":{\"id\":\"%s\"}," 
+            "\"external_id\":\"s%d\",\"contact\":\"c1\",\"event\":{\"id\":\"%s\"},"
             "\"occurred_at\":\"2026-11-01T00:00:00.000Z\"}",
             i, i == 2 ? "E2" : "E1");
     add(&b, "{\"source\":\"kanal\",\"kind\":\"click\",\"direction\":\"inbound\","
@@ -271,9 +272,8 @@ static void test_rfm_events_clicks(void **state)
         assert_int_equal(num(r, "value", "m"), c);
         assert_int_equal(num(r, "value", "records"), c == 1 ? 4 : c == 2 ? 3 : c);
         assert_true(real(r, "value", "monetary") == 100.0 * c);
-        assert_string_equal(json_string_value(json_object_get(json_object_get(r, "value"),
-                                                              "currency")),
-                            "TRY");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(r, "value"), "currency")), "TRY");
     }
     /* Frequency: c1 4, c2 3 (2 comments and the click), c3 3, c4 4, c5 5:
      * quintiles 3, 1, 1, 3, 5 (equal counts share one). */
