@@ -99,6 +99,8 @@ static void map_put(struct score_map *m, const char *k, size_t len, uint32_t val
 
 /* ---- the builder ---- */
 
+_Static_assert(SCORE_BRAND == SCORE_FACTS_BRAND, "value.c numbers the brand as the builder does");
+
 double score_decay(int64_t age_ms, int64_t half_life_ms)
 {
     if (half_life_ms <= 0 || age_ms <= 0)

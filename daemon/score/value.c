@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build.h"
 #include "util.h"
 
 #define HOUR_MS 3600000LL
@@ -170,8 +169,8 @@ void score_facts_add(struct score_facts *f, json_t *rec, uint32_t author, uint32
         if (q && q->node == answered)
             f->echoes[answered]++;
     }
-    uint32_t other = answered != UINT32_MAX && answered != SCORE_BRAND ? answered : peer;
-    if (other != UINT32_MAX && other != SCORE_BRAND && other != author && !neg)
+    uint32_t other = answered != UINT32_MAX && answered != SCORE_FACTS_BRAND ? answered : peer;
+    if (other != UINT32_MAX && other != SCORE_FACTS_BRAND && other != author && !neg)
         f->helpful[author]++;
     else if (pos)
         f->praise[author]++;

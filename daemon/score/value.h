@@ -14,6 +14,9 @@
 
 #include <jansson.h>
 
+/* The brand's node, as the builder numbers it (build.h's SCORE_BRAND). */
+#define SCORE_FACTS_BRAND 0u
+
 /* The thresholds, the [kanald] score_* keys (docs/configuration.md);
  * percentages are whole percents. */
 struct score_params {
