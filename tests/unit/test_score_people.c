@@ -142,12 +142,14 @@ static void test_people_from_the_store(void **state)
         fail_msg("store_open: %s", err);
     st.identity = 1;
     seq = 0;
-    /* Ana asks; Bo answers her kindly; Cem complains once; Eve complains
+    /* Ana asks; Bo answers her kindly, Dan and Fay answer her; Cem complains once; Eve complains
      * from two addresses, seen as two contacts. */
     say(&st, "P1", NULL, ANA, NULL, SENT("neutral", "false"));
     say(&st, "R1", "P1", BO, NULL, SENT("positive", "false"));
     say(&st, "R2", "P1", BO, NULL, SENT("neutral", "false"));
     say(&st, "M1", NULL, BO, NULL, SENT("positive", "false"));
+    say(&st, "D1", "P1", "email:dan@example.com", NULL, SENT("neutral", "false"));
+    say(&st, "F1", "P1", "email:fay@example.com", NULL, SENT("neutral", "false"));
     say(&st, "K3", NULL, CEM, NULL, SENT("negative", "true"));
     say(&st, "K1", NULL, EVE1, NULL, SENT("negative", "true"));
     say(&st, "K2", NULL, EVE2, NULL, SENT("negative", "false"));
@@ -182,6 +184,11 @@ static void test_people_from_the_store(void **state)
     assert_true(json_real_value(json_object_get(json_object_get(a, "value"), "monetary")) == 900);
     assert_string_equal(json_string_value(json_object_get(json_object_get(a, "value"), "currency")),
                         "TRY");
+    /* Everyone who answers answers Ana: she is key (influence at least
+     * twice the average), though she praised no one. */
+    assert_true(json_real_value(json_object_get(a, "influence")) >= 2);
+    assert_string_equal(position(a), "key");
+    assert_string_equal(position(b), "ordinary");
     assert_true(num(a, "value", "m") > num(b, "value", "m"));
     assert_true(num(a, "value", "m") > num(row(doc, cem), "value", "m"));
     /* One complaint each: at risk, no critic yet. */
