@@ -171,7 +171,10 @@ void score_facts_add(struct score_facts *f, json_t *rec, uint32_t author, uint32
             f->echoes[answered]++;
     }
     uint32_t other = answered != UINT32_MAX && answered != SCORE_FACTS_BRAND ? answered : peer;
-    if (other != UINT32_MAX && other != SCORE_FACTS_BRAND && other != author && !neg)
+    /* Words, not a like or a share: a reply helps. */
+    int says = kind && (!strcmp(kind, "comment") || !strcmp(kind, "message") ||
+                        !strcmp(kind, "post") || !strcmp(kind, "mention"));
+    if (says && other != UINT32_MAX && other != SCORE_FACTS_BRAND && other != author && !neg)
         f->helpful[author]++;
     else if (pos)
         f->praise[author]++;

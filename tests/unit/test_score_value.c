@@ -119,6 +119,9 @@ static void test_helper_and_complainer(void **state)
     say(&b, "comment", "H2", "c3", "Q2", DAY2, "");
     say(&b, "mention", "H3", "c3", "", DAY2, "positive");
     say(&b, "comment", "X1", "c6", "Q1", DAY2, "negative");
+    /* c8 likes and shares what others wrote: no reply, no help. */
+    say(&b, "reaction", "L8", "c8", "Q1", DAY2, "");
+    say(&b, "share", "S8", "c8", "H1", DAY2, "positive");
     /* c4 complains four times: K1 is answered by the brand's reply, K2 and
      * K3 wait two days, K4 an hour (not yet late), K0 is 40 days old (not
      * recent); c5 complains once and gets a message afterwards. */
@@ -165,6 +168,8 @@ static void test_helper_and_complainer(void **state)
 
     assert_int_equal(num(row_of(doc, "c7"), "risk", "unanswered"), 0);
     assert_int_equal(num(row_of(doc, "c7"), "risk", "unhappy"), 1);
+    assert_int_equal(num(row_of(doc, "c8"), "advocacy", "helpful_replies"), 0);
+    assert_int_equal(num(row_of(doc, "c8"), "advocacy", "positive_mentions"), 1);
     /* A rude answer to another customer is no help. */
     json_t *rude = row_of(doc, "c6");
     assert_int_equal(num(rude, "advocacy", "helpful_replies"), 0);
