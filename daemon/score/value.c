@@ -48,8 +48,9 @@ void score_facts_init(struct score_facts *f)
 #define ARRAYS(X)                                                                             \
     X(last_in)                                                                                \
     X(records)                                                                                \
-    X(clicks) X(signups) X(rated) X(positive) X(negative) X(complaints) X(unhappy) X(helpful) \
-        X(praise) X(echoes) X(last_out) X(monetary) X(currency)
+    X(clicks)                                                                                 \
+    X(signups) X(rated) X(positive) X(negative) X(complaints) X(unhappy) X(helpful) X(praise) \
+        X(echoes) X(last_out) X(monetary) X(currency)
 
 void score_facts_free(struct score_facts *f)
 {
