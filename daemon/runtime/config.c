@@ -366,6 +366,8 @@ static const struct kanal_option kanald_options[] = {
     {"score_polarized_camps", KANAL_OPT_INT, "50", 0,
      "percent of the customers in communities that the two camps must hold to be polarized",
      NULL},
+    {"score_critic_echoes", KANAL_OPT_INT, "2", 0,
+     "records of others taking up a contact's complaints that make it a critic", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -445,6 +447,7 @@ static void apply_score_keys(struct config *cfg, const struct raw_section *s, co
         {"score_cohesive_star", 1, 100, offsetof(struct score_params, cohesive_star)},
         {"score_cohesive_brand", 1, 100, offsetof(struct score_params, cohesive_brand)},
         {"score_polarized_camps", 0, 100, offsetof(struct score_params, polarized_camps)},
+        {"score_critic_echoes", 1, 1000000, offsetof(struct score_params, critic_echoes)},
     };
     score_params_default(&cfg->score);
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {

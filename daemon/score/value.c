@@ -26,6 +26,7 @@ void score_params_default(struct score_params *p)
         .cohesive_star = 60,
         .cohesive_brand = 80,
         .polarized_camps = 50,
+        .critic_echoes = 2,
     };
 }
 
@@ -45,12 +46,13 @@ void score_facts_init(struct score_facts *f)
     *f = (struct score_facts){0};
 }
 
-#define ARRAYS(X)                                                                             \
-    X(last_in)                                                                                \
-    X(records)                                                                                \
-    X(clicks)                                                                                 \
-    X(signups) X(rated) X(positive) X(negative) X(complaints) X(unhappy) X(helpful) X(praise) \
-        X(echoes) X(last_out) X(monetary) X(currency)
+#define ARRAYS(X)                                                                            \
+    X(last_in)                                                                               \
+    X(records)                                                                               \
+    X(clicks)                                                                                \
+    X(signups)                                                                               \
+    X(rated) X(positive) X(negative) X(complaints) X(unhappy) X(helpful) X(praise) X(echoes) \
+        X(last_out) X(monetary) X(currency)
 
 void score_facts_free(struct score_facts *f)
 {
@@ -352,6 +354,8 @@ const char *score_position(const struct score_facts *f, const struct score_param
 {
     if (f->unhappy[v] >= p->critic_min && f->unhappy[v] > 0 &&
         negative_share(f, v) * 100 >= (double)p->critic_share)
+        return "critic";
+    if (f->unhappy[v] > 0 && f->echoes[v] >= p->critic_echoes) /* others repeat it */
         return "critic";
     if (influence * 100 >= (double)p->key_influence)
         return "key";

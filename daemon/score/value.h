@@ -34,6 +34,7 @@ struct score_params {
     int64_t cohesive_star;       /* score_cohesive_star: % of customers next to the top one */
     int64_t cohesive_brand;      /* score_cohesive_brand: % of the weight to or from the brand */
     int64_t polarized_camps; /* score_polarized_camps: % of the grouped customers in the camps */
+    int64_t critic_echoes;   /* score_critic_echoes: others' records taking up its complaints */
 };
 
 /* The defaults, as the [kanald] table has them. */
@@ -119,7 +120,8 @@ json_t *score_advocacy_json(const struct score_facts *f, const struct score_para
 json_t *score_risk_json(const struct score_facts *f, const struct score_rows *r,
                         const struct score_params *p, uint32_t v);
 /* "key", "ordinary" or "critic" (which wins over key: its cause needs
- * fixing whoever says it). */
+ * fixing whoever says it): a critic complains much and mostly, or others
+ * take up what it complains of. */
 const char *score_position(const struct score_facts *f, const struct score_params *p, uint32_t v,
                            double influence);
 

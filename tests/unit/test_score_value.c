@@ -139,6 +139,8 @@ static void test_helper_and_complainer(void **state)
     say(&b, "message", "N2", "c7", "", DAY3, "neutral");
     add(&b, "{\"source\":\"fb\",\"kind\":\"comment\",\"direction\":\"outbound\","
             "\"external_id\":\"A7\",\"reply_to\":\"N2\",\"occurred_at\":\"" DAY2 "\"}");
+    say(&b, "comment", "T9", "c9", "N1", DAY2, "negative");
+    say(&b, "reaction", "T10", "c10", "N1", DAY2, "");
     /* c1 and c2 take up K2 (a reply and a reaction); c4 answering itself
      * and an answer to a happy record echo nothing. */
     say(&b, "comment", "E1", "c1", "K2", DAY2, "negative");
@@ -167,6 +169,10 @@ static void test_helper_and_complainer(void **state)
     assert_string_equal(json_string_value(json_object_get(helper, "position")), "ordinary");
 
     assert_int_equal(num(row_of(doc, "c7"), "risk", "unanswered"), 0);
+    /* c7 complained once, but c9 and c10 took it up: a critic. */
+    assert_int_equal(num(row_of(doc, "c7"), "risk", "echoes"), 2);
+    assert_string_equal(json_string_value(json_object_get(row_of(doc, "c7"), "position")),
+                        "critic");
     assert_int_equal(num(row_of(doc, "c7"), "risk", "unhappy"), 1);
     assert_int_equal(num(row_of(doc, "c8"), "advocacy", "helpful_replies"), 0);
     assert_int_equal(num(row_of(doc, "c8"), "advocacy", "positive_mentions"), 1);
