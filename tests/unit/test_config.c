@@ -268,6 +268,9 @@ static void test_score_keys(void **state)
                    NULL);
     expect_refused(f, "[kanald]\nscore_polarized_cross = lots\n", 2, "score_polarized_cross",
                    NULL);
+    expect_refused(f, "[kanald]\nscore_critic_echoes = 0\n", 2, "score_critic_echoes", NULL);
+    expect_refused(f, "[kanald]\nscore_polarized_camps = 200\n", 2, "score_polarized_camps",
+                   "0 to 100");
 }
 
 static void test_relative_paths(void **state)
