@@ -226,8 +226,10 @@ void score_build_note(struct score_build *b, json_t *rec)
     json_t *meta = json_object_get(rec, "meta");
     if (!json_is_object(rec) || !str(rec, "kind") || json_is_true(json_object_get(meta, "erased")))
         return;
+    /* Before any complaint there is nothing to answer: no need to find
+     * the recipient (a look-up in the store). */
     if (by_brand(rec))
-        score_facts_answer(&b->facts, rec, recipient(b, rec));
+        score_facts_answer(&b->facts, rec, b->facts.npend ? recipient(b, rec) : UINT32_MAX);
 }
 
 /* source \0 external_id: the key of a record's author. */
@@ -318,7 +320,7 @@ int score_build_add(struct score_build *b, json_t *rec)
     if (author == SCORE_BRAND) {
         /* A reply goes to the author of what it answers, when the record
          * names no customer itself. */
-        uint32_t to = recipient(b, rec);
+        uint32_t to = b->facts.npend ? recipient(b, rec) : UINT32_MAX;
         score_facts_answer(&b->facts, rec, to != UINT32_MAX ? to : target);
     }
     else
