@@ -322,8 +322,8 @@ int score_build_add(struct score_build *b, json_t *rec)
          * names no customer itself. */
         uint32_t to = b->facts.npend ? recipient(b, rec) : UINT32_MAX;
         score_facts_answer(&b->facts, rec, to != UINT32_MAX ? to : target);
-    }
-    else
+    } else {
         score_facts_add(&b->facts, rec, author, target, peer, at);
+    }
     return 0;
 }
