@@ -25,12 +25,15 @@
 
 struct sa_model {
     struct sa_lex *tr, *en;
+    struct sa_lex *stop; /* function words: +1 English, -1 Turkish */
     struct sa_emoji *emoji;
     size_t nemoji;
     void *textcat;
     double thr;
     char folded[SA_TEXT_MAX * 6 + 16]; /* the text being analysed, folded */
 };
+
+static int stop_words_load(struct sa_lex *lx);
 
 void sa_model_set_threshold(struct sa_model *m, double thr)
 {
@@ -48,6 +51,7 @@ void sa_model_free(struct sa_model *m)
         return;
     sa_lex_free(m->tr);
     sa_lex_free(m->en);
+    sa_lex_free(m->stop);
     free(m->emoji);
     if (m->textcat)
         textcat_Done(m->textcat);
@@ -65,7 +69,8 @@ int sa_model_load(struct sa_model **out, const char *datadir, const char *langid
     m->thr = 0.05;
     m->tr = sa_lex_new();
     m->en = sa_lex_new();
-    if (!m->tr || !m->en)
+    m->stop = sa_lex_new();
+    if (!m->tr || !m->en || !m->stop || stop_words_load(m->stop) < 0)
         goto fail;
 #define DATA(f) (snprintf(path, sizeof path, "%s/%s", datadir, f), path)
     if ((rc = sa_lex_load_vader(m->en, DATA("vader_lexicon.txt"), err, errlen)) < 0 ||
@@ -95,14 +100,6 @@ fail:
 
 /* ---- tokens ---- */
 
-enum tok_kind { T_WORD, T_EMOJI, T_EXCL, T_QUEST, T_BREAK };
-
-struct token {
-    enum tok_kind kind;
-    unsigned short off, len; /* word: bytes in the folded text */
-    unsigned cp;             /* emoji: code point; ! and ?: run length */
-};
-
 static int is_emoji(UChar32 c)
 {
     return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) || c == 0x2764;
@@ -116,7 +113,7 @@ static int is_word_char(UChar32 c, int apostrophe)
 /* Splits folded UTF-8 into tokens.  English keeps apostrophes inside words
  * (don't); Turkish drops what follows one (Trendyol'dan: a case ending on
  * a proper noun). */
-static size_t tokenize(const char *s, size_t len, int turkish, struct token *tok, size_t max)
+static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *tok, size_t max)
 {
     size_t n = 0;
     int32_t i = 0, ilen = (int32_t)len;
@@ -146,18 +143,18 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct token *tok
             i = j;
             if (end - start <= SA_TOKEN_MAX)
                 tok[n++] =
-                    (struct token){T_WORD, (unsigned short)start, (unsigned short)(end - start), 0};
+                    (struct sa_token){T_WORD, (unsigned short)start, (unsigned short)(end - start), 0};
         } else if (c == '!' || c == '?') {
             unsigned run = 1;
             while (i < ilen && s[i] == (char)c) {
                 i++;
                 run++;
             }
-            tok[n++] = (struct token){c == '!' ? T_EXCL : T_QUEST, 0, 0, run};
+            tok[n++] = (struct sa_token){c == '!' ? T_EXCL : T_QUEST, 0, 0, run};
         } else if (c == '.' || c == ';' || c == '\n') {
-            tok[n++] = (struct token){T_BREAK, 0, 0, 0};
+            tok[n++] = (struct sa_token){T_BREAK, 0, 0, 0};
         } else if (is_emoji(c)) {
-            tok[n++] = (struct token){T_EMOJI, 0, 0, (unsigned)c};
+            tok[n++] = (struct sa_token){T_EMOJI, 0, 0, (unsigned)c};
         }
     }
     return n;
@@ -178,30 +175,80 @@ static int turkish_letters(const char *text, size_t len)
     return 0;
 }
 
-/* English function words make at least a quarter of the words (and two):
- * textcat's n-grams misread one short English sentence in sixteen. */
-static int english_words(const char *text, size_t len)
+/* Function words of each language that are rare in the other and in the
+ * languages textcat would offer: the cheap evidence looked at first. */
+static const char *const en_stop[] = {
+    "the",  "and",   "is",    "it",   "this", "was",  "i",     "you",  "not",  "of",   "to",
+    "for",  "with",  "my",    "are",  "be",   "have", "that",  "very", "but",  "on",  "at",
+    "they", "them",  "would", "will", "had",  "has",  "been",  "were", "what", "if",   "or",
+    "we",   "me",    "your",  "our",  "their", "from", "by",    "out",  "after", "there", "one",
+    "about", "get",  "got",   "do",   "did",  "does", "than",  "too",  "only", "just", "really",
+    "all",  "no",    "so",    "can",  "an",   "it's", "i'm",   "i've", "don't", "didn't",
+    "doesn't", "isn't", "wasn't", "can't", "won't", "couldn't", "which", "when", "who",
+    "how", "because", "these", "those", "any", "some", "like", "good", "great",
+};
+static const char *const tr_stop[] = {
+    "ve",     "bir",   "bu",    "çok",   "için",  "ile",    "da",     "de",   "mi",    "mı",
+    "mu",     "mü",    "ne",    "gibi",  "daha",  "ama",    "var",    "yok",  "değil", "kadar",
+    "sonra",  "önce",  "merhaba", "lütfen", "ben", "siz",   "biz",    "hiç",  "her",   "şu",
+    "ki",     "veya",  "hem",   "gün",   "ürün",  "sipariş", "kargo", "hala", "hâlâ",  "neden",
+    "nasıl",  "zaman", "hizmet", "güzel", "iyi",  "teşekkür", "teşekkürler", "olarak", "oldu",
+};
+
+static int stop_words_load(struct sa_lex *lx)
 {
-    static const char *const words[] = {"the", "and",  "is",   "it",   "this", "was", "i", "you",
-                                        "not", "of",   "to",   "for",  "with", "my",  "a", "are",
-                                        "be",  "have", "that", "very", "but",  "on",  "at"};
-    int n = 0, hits = 0;
-    for (size_t i = 0; i < len && i < LANGID_BYTES;) {
-        while (i < len && !((text[i] | 0x20) >= 'a' && (text[i] | 0x20) <= 'z'))
+    struct sa_entry en = {1, 0, 0}, tr = {-1, 0, 0};
+    for (size_t i = 0; i < sizeof en_stop / sizeof *en_stop; i++)
+        if (sa_lex_put(lx, en_stop[i], strlen(en_stop[i]), &en) < 0)
+            return -ENOMEM;
+    for (size_t i = 0; i < sizeof tr_stop / sizeof *tr_stop; i++)
+        if (sa_lex_put(lx, tr_stop[i], strlen(tr_stop[i]), &tr) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+/* Cheap evidence before textcat, whose n-gram ranking costs tens of
+ * microseconds: counts the function words of each language in the first
+ * LANGID_BYTES (ASCII letters folded; an -n't, 'm, 've, 'll or 're
+ * contraction counts as English twice).  "en" when English words make two
+ * and a quarter of the words and no Turkish one is seen, "tr" likewise;
+ * NULL when that does not decide. */
+static const char *stop_evidence(const struct sa_lex *stop, const char *text, size_t len)
+{
+    int n = 0, en = 0, tr = 0;
+    char w[SA_TOKEN_MAX];
+    if (len > LANGID_BYTES)
+        len = LANGID_BYTES;
+    for (size_t i = 0; i < len;) {
+        while (i < len && !(((unsigned char)text[i] | 0x20) >= 'a' &&
+                            ((unsigned char)text[i] | 0x20) <= 'z') &&
+               (unsigned char)text[i] < 0xC0)
             i++;
-        size_t st = i;
-        while (i < len && (((text[i] | 0x20) >= 'a' && (text[i] | 0x20) <= 'z') || text[i] == '\''))
-            i++;
-        if (i == st)
-            break;
-        n++;
-        for (size_t w = 0; w < sizeof words / sizeof *words; w++)
-            if (strlen(words[w]) == i - st && strncasecmp(words[w], text + st, i - st) == 0) {
-                hits++;
+        size_t k = 0;
+        while (i < len) {
+            unsigned char c = (unsigned char)text[i];
+            if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && c < 0x80 && c != '\'')
                 break;
-            }
+            if (k < sizeof w)
+                w[k++] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : (char)c;
+            i++;
+        }
+        if (k == 0 || k >= sizeof w)
+            continue;
+        n++;
+        const struct sa_entry *e = sa_lex_get(stop, w, k);
+        if (e)
+            *(e->score > 0 ? &en : &tr) += 1;
+        else if (k > 3 && (memcmp(w + k - 3, "n't", 3) == 0 || memcmp(w + k - 2, "'m", 2) == 0 ||
+                           memcmp(w + k - 3, "'ve", 3) == 0 || memcmp(w + k - 3, "'ll", 3) == 0 ||
+                           memcmp(w + k - 3, "'re", 3) == 0))
+            en += 2;
     }
-    return hits >= 2 && hits * 4 >= n;
+    if (en >= 2 && en * 4 >= n && tr == 0)
+        return "en";
+    if (tr >= 2 && tr * 4 >= n && en == 0)
+        return "tr";
+    return NULL;
 }
 
 /* A text too short for textcat: Turkish letters say Turkish; else the
@@ -222,7 +269,7 @@ static void identify_short(struct sa_model *m, const char *text, size_t len, cha
     int fl = sa_fold(text, len > 300 ? 300 : len, "tr", f, sizeof f);
     if (fl < 0)
         return;
-    struct token tok[64];
+    struct sa_token tok[64];
     size_t n = tokenize(f, (size_t)fl, 0, tok, 64);
     int tr = 0, en = 0, words = 0;
     for (size_t i = 0; i < n; i++) {
@@ -253,6 +300,11 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
         strcpy(lang, "tr");
         return;
     }
+    const char *ev = stop_evidence(m->stop, text, len);
+    if (ev) {
+        strcpy(lang, ev);
+        return;
+    }
     const char *r = textcat_Classify(m->textcat, text, len > LANGID_BYTES ? LANGID_BYTES : len);
     if (!r || r[0] != '[')
         return; /* SHORT or UNKNOWN: not readable */
@@ -262,8 +314,6 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
         strcpy(lang, "tr");
     else if (strstr(r, "[en-"))
         strcpy(lang, "en");
-    else if (english_words(text, len))
-        strcpy(lang, "en"); /* a short English sentence n-grams took for another */
     else if (len < 100 && (identify_short(m, text, len, lang, 1), strcmp(lang, "und") != 0))
         return; /* a short text whose words one of our lexicons knows */
     else {
@@ -277,29 +327,17 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
 
 /* ---- scoring ---- */
 
-static const struct sa_entry *lookup(const struct sa_model *m, int turkish, const char *w,
-                                     size_t len, int *neg, int *priv)
+static const struct sa_entry *lookup(const struct sa_model *m, const char *w, size_t len, int *neg,
+                                     int *priv)
 {
     *neg = *priv = 0;
-    if (!turkish) {
-        const struct sa_entry *e = sa_lex_get(m->en, w, len);
-        /* Inflected forms VADER does not list: disappointing -> disappoint,
-         * worked -> work, recommended -> recommend. */
-        static const char *const suffixes[] = {"'s", "s", "es", "ed", "d", "ing", "ly", "er"};
-        for (size_t i = 0; !e && i < sizeof suffixes / sizeof *suffixes; i++) {
-            size_t k = strlen(suffixes[i]);
-            if (len > k + 2 && memcmp(w + len - k, suffixes[i], k) == 0)
-                e = sa_lex_get(m->en, w, len - k);
-        }
-        return e;
-    }
     const struct sa_entry *e = sa_lex_get(m->tr, w, len);
     return e ? e : sa_tr_match(m->tr, w, len, neg, priv, NULL);
 }
 
 /* The nearest polar word before i within window tokens, stopping at a
  * sentence break; -1 if none. */
-static int polar_before(const struct token *tok, const float *val, int i, int window)
+static int polar_before(const struct sa_token *tok, const float *val, int i, int window)
 {
     for (int j = i - 1; j >= 0 && j >= i - window; j--) {
         if (tok[j].kind == T_BREAK)
@@ -310,18 +348,19 @@ static int polar_before(const struct token *tok, const float *val, int i, int wi
     return -1;
 }
 
-static void score_tokens(const struct sa_model *m, int turkish, const char *f, struct token *tok,
-                         size_t n, struct sa_result *res)
+/* The Turkish rules; returns the sum of valences, *complaint the cues. */
+static float score_turkish(const struct sa_model *m, const char *f, struct sa_token *tok, size_t n,
+                           int *complaint_out)
 {
     float val[MAX_TOKENS] = {0};
-    int contrast = -1, complaint = 0, neg_window = 0, excl = 0, quest = 0;
+    int contrast = -1, complaint = 0, excl = 0, quest = 0;
     float boost = 1;
     int boost_window = 0;
     for (size_t ui = 0; ui < n; ui++) {
         int i = (int)ui;
-        struct token *t = &tok[i];
+        struct sa_token *t = &tok[i];
         if (t->kind == T_BREAK) {
-            neg_window = boost_window = 0;
+            boost_window = 0;
             continue;
         }
         if (t->kind == T_EXCL) {
@@ -343,15 +382,12 @@ static void score_tokens(const struct sa_model *m, int turkish, const char *f, s
             /* A two-word entry first (para iadesi, customer service). */
             if (ui + 1 < n && tok[i + 1].kind == T_WORD &&
                 tok[i + 1].off + tok[i + 1].len - t->off <= SA_TOKEN_MAX * 2) {
-                const struct sa_lex *lx = turkish ? m->tr : m->en;
-                e = sa_lex_get(lx, w, (size_t)(tok[i + 1].off + tok[i + 1].len - t->off));
+                e = sa_lex_get(m->tr, w, (size_t)(tok[i + 1].off + tok[i + 1].len - t->off));
                 if (e)
                     ui++;
             }
             if (!e)
-                e = lookup(m, turkish, w, t->len, &neg, &priv);
-            if (!turkish && t->len > 3 && memcmp(w + t->len - 3, "n't", 3) == 0)
-                neg_window = 4;
+                e = lookup(m, w, t->len, &neg, &priv);
             if (!e)
                 goto next;
             if (e->flags & SA_CONTRAST) {
@@ -364,15 +400,13 @@ static void score_tokens(const struct sa_model *m, int turkish, const char *f, s
                 continue;
             }
             if (e->flags & SA_NEGATOR) {
-                int j = turkish ? polar_before(tok, val, i, 2) : -1;
+                int j = polar_before(tok, val, i, 2);
                 if (j >= 0) {
                     val[j] = -0.9f * val[j]; /* iyi değil, sorun yok */
-                } else if (turkish) {
+                } else {
                     val[i] = e->score; /* cevap yok */
                     if (e->flags & SA_COMPLAINT)
                         complaint++;
-                } else {
-                    neg_window = 4; /* the next 3 tokens: not good */
                 }
                 goto next;
             }
@@ -392,11 +426,8 @@ static void score_tokens(const struct sa_model *m, int turkish, const char *f, s
                 v = v != 0 ? -v : 0; /* sorunsuz, kalitesiz */
             if ((e->flags & SA_COMPLAINT) && !neg)
                 complaint++;
-            if ((e->flags & SA_NEGCOMPLAINT) && (neg || neg_window > 0))
+            if ((e->flags & SA_NEGCOMPLAINT) && neg)
                 complaint++;
-            if (!turkish && neg_window > 0) {
-                v = (e->flags & SA_HASNEG) ? e->negscore : v * -0.74f;
-            }
         }
         if (boost_window > 0 && v != 0) {
             v *= boost;
@@ -404,8 +435,6 @@ static void score_tokens(const struct sa_model *m, int turkish, const char *f, s
         }
         val[i] = v;
     next:
-        if (neg_window > 0)
-            neg_window--;
         if (boost_window > 0)
             boost_window--;
     }
@@ -422,12 +451,17 @@ static void score_tokens(const struct sa_model *m, int turkish, const char *f, s
         sum += (sum > 0 ? 0.292f : -0.292f) * (float)(excl > 4 ? 4 : excl);
     if (quest == 2 && sum <= 0.5f)
         sum -= 0.8f;
-    double score = sum / sqrt((double)sum * sum + 15.0);
-    res->score = score;
-    res->label = score >= m->thr ? "positive" : score <= -m->thr ? "negative" : "neutral";
-    /* Customer messages that are clearly negative are mostly complaints;
-     * a cue (iade, gelmedi) counts unless the message is praise. */
-    res->complaint = (complaint > 0 && score < m->thr) || score <= -0.3;
+    *complaint_out = complaint;
+    return sum;
+}
+
+/* English is lower-cased byte for byte (the lexicon is ASCII), so that the
+ * folded words sit at the offsets of the words as written (ALL CAPS). */
+static size_t fold_ascii(const char *in, size_t len, char *out)
+{
+    for (size_t i = 0; i < len; i++)
+        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] | 0x20) : in[i];
+    return len;
 }
 
 int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lang,
@@ -446,11 +480,25 @@ int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lan
     int turkish = strcmp(res->lang, "tr") == 0;
     if (!turkish && strcmp(res->lang, "en") != 0)
         return 0; /* a language we do not read: neutral */
-    int fl = sa_fold(text, len, turkish ? "tr" : "en", m->folded, sizeof m->folded);
+    if (len > SA_TEXT_MAX)
+        len = SA_TEXT_MAX;
+    int fl = turkish ? sa_fold(text, len, "tr", m->folded, sizeof m->folded)
+                     : (int)fold_ascii(text, len, m->folded);
     if (fl < 0)
         return 0;
-    struct token tok[MAX_TOKENS];
+    struct sa_token tok[MAX_TOKENS];
     size_t n = tokenize(m->folded, (size_t)fl, turkish, tok, MAX_TOKENS);
-    score_tokens(m, turkish, m->folded, tok, n, res);
+    int complaint = 0;
+    double sum;
+    if (turkish)
+        sum = score_turkish(m, m->folded, tok, n, &complaint);
+    else
+        sa_en_score(m->en, m->emoji, m->nemoji, text, m->folded, tok, n, &sum, &complaint);
+    double score = sum / sqrt(sum * sum + 15.0);
+    res->score = score;
+    res->label = score >= m->thr ? "positive" : score <= -m->thr ? "negative" : "neutral";
+    /* Customer messages that are clearly negative are mostly complaints;
+     * a cue (iade, gelmedi) counts unless the message is praise. */
+    res->complaint = (complaint > 0 && score < m->thr) || score <= -0.3;
     return 0;
 }

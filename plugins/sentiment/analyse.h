@@ -22,6 +22,7 @@ enum sa_flag {
     SA_NEGATOR = 1 << 4,      /* değil, yok, not, never */
     SA_CONTRAST = 1 << 5,     /* ama, fakat, but */
     SA_HASNEG = 1 << 6,       /* negscore is set */
+    SA_BOOST = 1 << 7,        /* English booster/dampener: score is VADER's scalar */
 };
 
 struct sa_entry {
@@ -80,5 +81,24 @@ struct sa_emoji {
 };
 int sa_emoji_load(struct sa_emoji **out, size_t *n, const char *path, char *err, size_t errlen);
 float sa_emoji_score(const struct sa_emoji *tab, size_t n, unsigned cp, int *found);
+
+/* ---- internal to the analyser's files ---- */
+
+enum sa_tok_kind { T_WORD, T_EMOJI, T_EXCL, T_QUEST, T_BREAK };
+
+struct sa_token {
+    enum sa_tok_kind kind;
+    unsigned short off, len; /* word: bytes in the folded text */
+    unsigned cp;             /* emoji: code point; ! and ?: run length */
+};
+
+/* english.c: VADER's rules over the tokens of folded English text; orig
+ * is the text as written, at the same offsets (ALL-CAPS emphasis). */
+void sa_en_score(const struct sa_lex *lx, const struct sa_emoji *emoji, size_t nemoji,
+                 const char *orig, const char *folded, const struct sa_token *tok, size_t n,
+                 double *score, int *complaint);
+/* english.c: the English lexicon's entry for a folded word or for its
+ * lemma (disappointing -> disappoint, loved -> love, stopped -> stop). */
+const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len);
 
 #endif

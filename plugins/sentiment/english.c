@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* English scoring: VADER's rules (Hutto and Gilbert, ICWSM 2014, as the
+ * reference implementation vaderSentiment 3.3 applies them) over the
+ * tokens of a text, with kanal's complaint cues and a lemma fallback for
+ * inflected forms the VADER lexicon does not list.
+ *
+ * - A word's valence is its lexicon score; boosters and dampeners (very,
+ *   slightly: data/en_custom.tsv, tag `boost`) carry none themselves.
+ * - A word in ALL CAPS among words that are not gets 0.733 more emphasis.
+ * - Each of the three words before it that is not itself a polar word
+ *   adds its booster scalar (0.293, dampeners -0.293, in the valence's
+ *   direction; 0.95 and 0.9 of it for the second and third word), and a
+ *   negator there (not, never, -n't, without, ...) multiplies the valence
+ *   by -0.74; "never so/this" multiplies it by 1.25 instead and "without
+ *   doubt" leaves it.
+ * - "no" before a polar word is no valence of its own but turns the polar
+ *   word (and the one after it) by -0.74; "least" turns the next word
+ *   unless it reads "at least" or "very least".
+ * - Words before the first "but" count half, words after it one and a half.
+ * - ! (up to four: 0.292 each) and a run of ? (0.18 each up to three, 0.96
+ *   beyond) push the sum further the way it leans.
+ * The caller squashes the sum to -1..1 with x / sqrt(x² + 15). */
+#include <string.h>
+
+#include "analyse.h"
+
+#define C_INCR 0.733f   /* ALL-CAPS emphasis */
+#define N_SCALAR -0.74f /* a negator's effect */
+#define MAX_WORDS 512
+
+static int entry_polar(const struct sa_entry *e)
+{
+    return e && e->score != 0 && !(e->flags & (SA_BOOST | SA_NEGATOR | SA_CONTRAST));
+}
+
+static const struct sa_entry *get_lemma(const struct sa_lex *lx, const char *w, size_t len,
+                                        const char *strip, const char *add)
+{
+    size_t k = strlen(strip), a = strlen(add);
+    char buf[SA_TOKEN_MAX + 8];
+    if (len < k + 3 || len - k + a > SA_TOKEN_MAX || memcmp(w + len - k, strip, k) != 0)
+        return NULL;
+    memcpy(buf, w, len - k);
+    memcpy(buf + len - k, add, a);
+    const struct sa_entry *e = sa_lex_get(lx, buf, len - k + a);
+    /* A doubled final consonant: stopped -> stop, bigger -> big. */
+    if (!e && a == 0 && len - k >= 4 && buf[len - k - 1] == buf[len - k - 2] &&
+        !strchr("aeiouls", buf[len - k - 1]))
+        e = sa_lex_get(lx, buf, len - k - 1);
+    /* Function words and modifiers have no inflected forms worth reading. */
+    if (e && (e->flags & (SA_BOOST | SA_NEGATOR | SA_CONTRAST | SA_INTENS)))
+        return NULL;
+    return e;
+}
+
+const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len)
+{
+    const struct sa_entry *e = sa_lex_get(lx, w, len);
+    if (e)
+        return e;
+    /* Suffix, and what the stem ends in without it. */
+    static const char *const rules[][2] = {
+        {"'s", ""},  {"’s", ""},  {"iest", "y"}, {"ier", "y"}, {"ies", "y"}, {"ied", "y"},
+        {"ily", "y"}, {"iness", "y"}, {"ness", ""}, {"ing", ""}, {"ing", "e"}, {"ed", ""},
+        {"ed", "e"}, {"es", ""},   {"s", ""},     {"ly", ""},   {"est", ""},  {"est", "e"},
+        {"er", ""},  {"er", "e"},
+    };
+    for (size_t i = 0; !e && i < sizeof rules / sizeof *rules; i++)
+        e = get_lemma(lx, w, len, rules[i][0], rules[i][1]);
+    return e;
+}
+
+static int word_is(const char *f, const struct sa_token *t, const char *w)
+{
+    size_t n = strlen(w);
+    return t->kind == T_WORD && t->len == n && memcmp(f + t->off, w, n) == 0;
+}
+
+/* Python's str.isupper(): a cased letter and no lower-case one (ASCII;
+ * English words in the lexicon are ASCII). */
+static int all_caps(const char *orig, const struct sa_token *t)
+{
+    int upper = 0;
+    for (unsigned i = 0; i < t->len; i++) {
+        unsigned char c = (unsigned char)orig[t->off + i];
+        if (c >= 'a' && c <= 'z')
+            return 0;
+        upper |= c >= 'A' && c <= 'Z';
+    }
+    return upper;
+}
+
+static int negated(const char *f, const struct sa_token *t, const struct sa_entry *e)
+{
+    if (t->kind != T_WORD)
+        return 0;
+    if (e && (e->flags & SA_NEGATOR))
+        return 1;
+    const char *w = f + t->off;
+    return (t->len > 3 && memcmp(w + t->len - 3, "n't", 3) == 0) ||
+           (t->len > 5 && memcmp(w + t->len - 5, "n’t", 5) == 0);
+}
+
+void sa_en_score(const struct sa_lex *lx, const struct sa_emoji *emoji, size_t nemoji,
+                 const char *orig, const char *f, const struct sa_token *tok, size_t n,
+                 double *score, int *complaint)
+{
+    /* The words and emoji (VADER's items), their entries and valences. */
+    struct sa_token it[MAX_WORDS];
+    const struct sa_entry *e[MAX_WORDS];
+    float val[MAX_WORDS];
+    unsigned char consumed[MAX_WORDS];
+    size_t m = 0;
+    unsigned excl = 0, quest = 0;
+    int caps = 0, words = 0;
+    for (size_t i = 0; i < n && m < MAX_WORDS; i++) {
+        if (tok[i].kind == T_EXCL)
+            excl += tok[i].cp;
+        else if (tok[i].kind == T_QUEST)
+            quest += tok[i].cp;
+        else if (tok[i].kind == T_WORD || tok[i].kind == T_EMOJI)
+            it[m++] = tok[i];
+    }
+    for (size_t i = 0; i < m; i++) {
+        e[i] = NULL;
+        consumed[i] = 0;
+        if (it[i].kind != T_WORD)
+            continue;
+        words++;
+        caps += all_caps(orig, &it[i]);
+    }
+    int cap_diff = caps > 0 && caps < words;
+    int but = -1;
+    for (size_t i = 0; i < m; i++) {
+        if (it[i].kind != T_WORD || consumed[i])
+            continue;
+        /* A two-word entry first (customer service, kind of). */
+        if (i + 1 < m && it[i + 1].kind == T_WORD &&
+            it[i + 1].off + it[i + 1].len - it[i].off <= SA_TOKEN_MAX * 2) {
+            e[i] = sa_lex_get(lx, f + it[i].off, (size_t)(it[i + 1].off + it[i + 1].len - it[i].off));
+            if (e[i]) {
+                consumed[i + 1] = 1;
+                continue;
+            }
+        }
+        e[i] = sa_en_lookup(lx, f + it[i].off, it[i].len);
+        if (but < 0 && word_is(f, &it[i], "but"))
+            but = (int)i;
+    }
+    int cues = 0;
+    for (size_t ui = 0; ui < m; ui++) {
+        int i = (int)ui;
+        val[i] = 0;
+        if (consumed[i])
+            continue;
+        if (it[i].kind == T_EMOJI) {
+            int found;
+            val[i] = 3 * sa_emoji_score(emoji, nemoji, it[i].cp, &found);
+            continue;
+        }
+        const struct sa_entry *ent = e[i];
+        if (!ent || (ent->flags & (SA_BOOST | SA_NEGATOR | SA_CONTRAST)))
+            continue;
+        int neg_before = 0;
+        for (int j = i - 1; j >= 0 && j >= i - 3; j--)
+            neg_before |= negated(f, &it[j], e[j]);
+        if ((ent->flags & SA_COMPLAINT) && !neg_before)
+            cues++;
+        if ((ent->flags & SA_NEGCOMPLAINT) && neg_before)
+            cues++;
+        if (ent->score == 0) {
+            /* A neutral word whose negation is polar: never arrived. */
+            if ((ent->flags & SA_HASNEG) && neg_before)
+                val[i] = ent->negscore;
+            continue;
+        }
+        /* "no" before a polar word is its negator, not a word of its own. */
+        if (word_is(f, &it[i], "no") && ui + 1 < m && entry_polar(e[i + 1]))
+            continue;
+        float v = ent->score;
+        if ((i > 0 && word_is(f, &it[i - 1], "no")) || (i > 1 && word_is(f, &it[i - 2], "no")) ||
+            (i > 2 && word_is(f, &it[i - 3], "no") &&
+             (word_is(f, &it[i - 1], "or") || word_is(f, &it[i - 1], "nor"))))
+            v = ent->score * N_SCALAR;
+        if (cap_diff && all_caps(orig, &it[i]))
+            v += v > 0 ? C_INCR : -C_INCR;
+        for (int s = 0; s < 3 && i > s; s++) {
+            int j = i - (s + 1);
+            if (entry_polar(e[j]))
+                continue; /* a polar word before is a word of its own */
+            if (e[j] && (e[j]->flags & SA_BOOST) && it[j].kind == T_WORD) {
+                float sc = v < 0 ? -e[j]->score : e[j]->score;
+                if (cap_diff && all_caps(orig, &it[j]))
+                    sc += v > 0 ? C_INCR : -C_INCR;
+                v += sc * (s == 0 ? 1 : s == 1 ? 0.95f : 0.9f);
+            }
+            if (s == 0) {
+                if (negated(f, &it[j], e[j]))
+                    v *= N_SCALAR;
+            } else {
+                int never = word_is(f, &it[i - s - 1], "never");
+                int so_this = word_is(f, &it[i - 1], "so") || word_is(f, &it[i - 1], "this") ||
+                              (s == 2 && (word_is(f, &it[i - 2], "so") ||
+                                          word_is(f, &it[i - 2], "this")));
+                int doubt = word_is(f, &it[i - 1], "doubt") ||
+                            (s == 2 && word_is(f, &it[i - 2], "doubt"));
+                if (never && so_this)
+                    v *= 1.25f; /* never so good */
+                else if (word_is(f, &it[j], "without") && doubt)
+                    ; /* without doubt good */
+                else if (negated(f, &it[j], e[j]))
+                    v *= N_SCALAR;
+            }
+        }
+        if (i > 0 && word_is(f, &it[i - 1], "least") &&
+            !(i > 1 && (word_is(f, &it[i - 2], "at") || word_is(f, &it[i - 2], "very"))))
+            v *= N_SCALAR;
+        val[i] = v;
+    }
+    float sum = 0;
+    for (size_t i = 0; i < m; i++)
+        sum += val[i] * (but < 0 ? 1 : (int)i < but ? 0.5f : (int)i > but ? 1.5f : 1);
+    float amp = 0.292f * (float)(excl > 4 ? 4 : excl);
+    if (quest > 1)
+        amp += quest <= 3 ? 0.18f * (float)quest : 0.96f;
+    if (sum > 0)
+        sum += amp;
+    else if (sum < 0)
+        sum -= amp;
+    *score = sum;
+    *complaint = cues;
+}
