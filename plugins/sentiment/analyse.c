@@ -107,7 +107,10 @@ static int is_emoji(UChar32 c)
 
 static int is_word_char(UChar32 c, int apostrophe)
 {
-    return u_isalnum(c) || (apostrophe && (c == '\'' || c == 0x2019));
+    if (c < 0x80) /* ASCII without ICU's property look-up */
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (apostrophe && c == '\'');
+    return u_isalnum(c) || (apostrophe && c == 0x2019);
 }
 
 /* Splits folded UTF-8 into tokens.  English keeps apostrophes inside words
@@ -162,44 +165,65 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
 
 /* ---- language ---- */
 
-/* ğ ı ş İ and no ə: Turkish, not Azerbaijani; short Turkish texts are
- * often taken for another language by their n-grams alone. */
+/* ğ ı ş İ (one pass over the bytes), and none of Azerbaijani ə or
+ * Romanian ă ţ ș ț: Turkish.  Short Turkish texts are often taken for
+ * another language by their n-grams alone. */
 static int turkish_letters(const char *text, size_t len)
 {
-    static const char *const letters[] = {"ğ", "ı", "ş", "İ", "Ş", "Ğ"};
-    if (memmem(text, len, "ə", strlen("ə")))
-        return 0;
-    for (size_t i = 0; i < sizeof letters / sizeof *letters; i++)
-        if (memmem(text, len, letters[i], strlen(letters[i])))
-            return 1;
-    return 0;
+    int tr = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        unsigned char c = (unsigned char)text[i], d = (unsigned char)text[i + 1];
+        if (c < 0xC4 || c > 0xC9)
+            continue;
+        if ((c == 0xC4 && (d == 0xB1 || d == 0xB0 || d == 0x9F || d == 0x9E)) ||
+            (c == 0xC5 && (d == 0x9F || d == 0x9E)))
+            tr = 1;
+        else if ((c == 0xC9 && d == 0x99) || (c == 0xC4 && d == 0x83) ||
+                 (c == 0xC5 && d == 0xA3) || (c == 0xC8 && (d == 0x99 || d == 0x9B)))
+            return 0;
+    }
+    return tr;
 }
 
 /* Function words of each language that are rare in the other and in the
  * languages textcat would offer: the cheap evidence looked at first. */
 static const char *const en_stop[] = {
-    "the",  "and",   "is",    "it",   "this", "was",  "i",     "you",  "not",  "of",   "to",
-    "for",  "with",  "my",    "are",  "be",   "have", "that",  "very", "but",  "on",  "at",
-    "they", "them",  "would", "will", "had",  "has",  "been",  "were", "what", "if",   "or",
-    "we",   "me",    "your",  "our",  "their", "from", "by",    "out",  "after", "there", "one",
-    "about", "get",  "got",   "do",   "did",  "does", "than",  "too",  "only", "just", "really",
-    "all",  "no",    "so",    "can",  "an",   "it's", "i'm",   "i've", "don't", "didn't",
-    "doesn't", "isn't", "wasn't", "can't", "won't", "couldn't", "which", "when", "who",
-    "how", "because", "these", "those", "any", "some", "like", "good", "great",
+    "is",    "it",    "i",     "not",   "to",    "are",   "be",    "have",  "that",  "on",
+    "at",    "they",  "them",  "would", "will",  "had",   "has",   "been",  "were",  "what",
+    "if",    "or",    "we",    "me",    "your",  "our",   "their", "from",  "by",    "out",
+    "after", "there", "one",   "about", "get",   "got",   "do",    "did",   "does",  "than",
+    "too",   "only",  "all",   "no",    "so",    "can",   "an",    "which", "when",  "who",
+    "how",   "because", "these", "those", "any", "some",  "like",
+};
+/* English words that decide a short text alone (two points): frequent in
+ * English, no word of the other languages textcat is asked about. */
+static const char *const en_strong[] = {
+    "the",   "and",   "this",  "was",   "with",  "my",    "you",   "of",    "for",   "very",
+    "but",   "just",  "really", "great", "good", "love",  "excellent", "nice", "bad", "poor",
+    "works", "worked", "product", "waste", "money", "quality", "recommend", "would", "could",
+    "should", "it's", "i'm",  "i've", "don't", "didn't", "doesn't", "isn't", "wasn't", "can't",
+    "won't", "couldn't", "wouldn't",
 };
 static const char *const tr_stop[] = {
     "ve",     "bir",   "bu",    "çok",   "için",  "ile",    "da",     "de",   "mi",    "mı",
     "mu",     "mü",    "ne",    "gibi",  "daha",  "ama",    "var",    "yok",  "değil", "kadar",
-    "sonra",  "önce",  "merhaba", "lütfen", "ben", "siz",   "biz",    "hiç",  "her",   "şu",
+    "sonra",  "önce",  "merhaba", "lütfen", "ben", "siz",   "biz",    "hiç",  "şu",
     "ki",     "veya",  "hem",   "gün",   "ürün",  "sipariş", "kargo", "hala", "hâlâ",  "neden",
-    "nasıl",  "zaman", "hizmet", "güzel", "iyi",  "teşekkür", "teşekkürler", "olarak", "oldu",
+    "nasıl", "zaman", "hizmet", "güzel", "iyi", "teşekkür", "teşekkürler", "olarak", "oldu",
+    "misiniz", "musunuz", "mısınız", "müsünüz", "miyim", "mıyım", "muyum", "kaç", "hangi",
+    "nerede", "neler", "tamam", "evet", "hayır", "selam", "ekte", "acaba", "artık", "hemen",
+    "yine", "bile", "şey", "siparişim", "ürünü", "ücret", "ücreti", "gündür", "geldi",
+    "gelmedi", "bekliyorum", "ediyorum", "istiyorum", "numaram", "günler", "olmuş",
 };
 
 static int stop_words_load(struct sa_lex *lx)
 {
-    struct sa_entry en = {1, 0, 0}, tr = {-1, 0, 0};
+    struct sa_entry en = {1, 0, 0}, strong = {2, 0, 0}, tr = {-1, 0, 0};
     for (size_t i = 0; i < sizeof en_stop / sizeof *en_stop; i++)
         if (sa_lex_put(lx, en_stop[i], strlen(en_stop[i]), &en) < 0)
+            return -ENOMEM;
+    for (size_t i = 0; i < sizeof en_strong / sizeof *en_strong; i++)
+        if (sa_lex_put(lx, en_strong[i], strlen(en_strong[i]), &strong) < 0)
             return -ENOMEM;
     for (size_t i = 0; i < sizeof tr_stop / sizeof *tr_stop; i++)
         if (sa_lex_put(lx, tr_stop[i], strlen(tr_stop[i]), &tr) < 0)
@@ -209,13 +233,13 @@ static int stop_words_load(struct sa_lex *lx)
 
 /* Cheap evidence before textcat, whose n-gram ranking costs tens of
  * microseconds: counts the function words of each language in the first
- * LANGID_BYTES (ASCII letters folded; an -n't, 'm, 've, 'll or 're
- * contraction counts as English twice).  "en" when English words make two
- * and a quarter of the words and no Turkish one is seen, "tr" likewise;
- * NULL when that does not decide. */
+ * LANGID_BYTES (letters folded).  English: two points (a function word
+ * one, a strong word or an -n't/'m/'ve/'ll/'re contraction two), its words
+ * a quarter of the text, and Turkish ones at most an eighth of them;
+ * Turkish likewise.  NULL when that does not decide. */
 static const char *stop_evidence(const struct sa_lex *stop, const char *text, size_t len)
 {
-    int n = 0, en = 0, tr = 0;
+    int n = 0, en = 0, hits = 0, tr = 0;
     char w[SA_TOKEN_MAX];
     if (len > LANGID_BYTES)
         len = LANGID_BYTES;
@@ -229,6 +253,31 @@ static const char *stop_evidence(const struct sa_lex *stop, const char *text, si
             unsigned char c = (unsigned char)text[i];
             if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && c < 0x80 && c != '\'')
                 break;
+            /* Turkish capitals: Ç Ö Ü (C3 87/96/9C), Ğ Ş (C4 9E, C5 9E), İ. */
+            if (c == 0xC3 && i + 1 < len &&
+                ((unsigned char)text[i + 1] == 0x87 || (unsigned char)text[i + 1] == 0x96 ||
+                 (unsigned char)text[i + 1] == 0x9C)) {
+                if (k + 2 <= sizeof w) {
+                    w[k++] = (char)c;
+                    w[k++] = (char)(text[i + 1] + 0x20);
+                }
+                i += 2;
+                continue;
+            }
+            if ((c == 0xC4 || c == 0xC5) && i + 1 < len && (unsigned char)text[i + 1] == 0x9E) {
+                if (k + 2 <= sizeof w) {
+                    w[k++] = (char)c;
+                    w[k++] = (char)0x9F;
+                }
+                i += 2;
+                continue;
+            }
+            if (c == 0xC4 && i + 1 < len && (unsigned char)text[i + 1] == 0xB0) {
+                if (k < sizeof w)
+                    w[k++] = 'i';
+                i += 2;
+                continue;
+            }
             if (k < sizeof w)
                 w[k++] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : (char)c;
             i++;
@@ -237,16 +286,23 @@ static const char *stop_evidence(const struct sa_lex *stop, const char *text, si
             continue;
         n++;
         const struct sa_entry *e = sa_lex_get(stop, w, k);
-        if (e)
-            *(e->score > 0 ? &en : &tr) += 1;
-        else if (k > 3 && (memcmp(w + k - 3, "n't", 3) == 0 || memcmp(w + k - 2, "'m", 2) == 0 ||
-                           memcmp(w + k - 3, "'ve", 3) == 0 || memcmp(w + k - 3, "'ll", 3) == 0 ||
-                           memcmp(w + k - 3, "'re", 3) == 0))
+        if (e && e->score > 0) {
+            en += (int)e->score;
+            hits++;
+        } else if (e) {
+            tr++;
+        } else if (k > 3 && (memcmp(w + k - 3, "n't", 3) == 0 || memcmp(w + k - 2, "'m", 2) == 0 ||
+                             memcmp(w + k - 3, "'ve", 3) == 0 || memcmp(w + k - 3, "'ll", 3) == 0 ||
+                             memcmp(w + k - 3, "'re", 3) == 0)) {
             en += 2;
+            hits++;
+        }
     }
-    if (en >= 2 && en * 4 >= n && tr == 0)
+    /* A name or a loan word of the other language (Ben, de) does not
+     * overrule a text that is clearly one language. */
+    if (en >= 2 && hits * 4 >= n && tr * 8 <= hits)
         return "en";
-    if (tr >= 2 && tr * 4 >= n && en == 0)
+    if (tr >= 2 && tr * 4 >= n && hits * 8 <= tr)
         return "tr";
     return NULL;
 }
@@ -294,9 +350,9 @@ static void identify_short(struct sa_model *m, const char *text, size_t len, cha
 static void identify(struct sa_model *m, const char *text, size_t len, char lang[8])
 {
     strcpy(lang, "und");
-    /* ı and ğ (without Azerbaijani ə) are Turkish: no n-gram count needed,
-     * and textcat is most of the analyser's cost. */
-    if ((memmem(text, len, "ı", 2) || memmem(text, len, "ğ", 2)) && turkish_letters(text, len)) {
+    /* ı, ğ, ş, İ are Turkish: no n-gram count needed, and textcat is most
+     * of the analyser's cost. */
+    if (turkish_letters(text, len)) {
         strcpy(lang, "tr");
         return;
     }
@@ -330,9 +386,8 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
 static const struct sa_entry *lookup(const struct sa_model *m, const char *w, size_t len, int *neg,
                                      int *priv)
 {
-    *neg = *priv = 0;
-    const struct sa_entry *e = sa_lex_get(m->tr, w, len);
-    return e ? e : sa_tr_match(m->tr, w, len, neg, priv, NULL);
+    /* The whole word is the matcher's first stem tried. */
+    return sa_tr_match(m->tr, w, len, neg, priv, NULL);
 }
 
 /* The nearest polar word before i within window tokens, stopping at a
@@ -381,7 +436,8 @@ static float score_turkish(const struct sa_model *m, const char *f, struct sa_to
             const struct sa_entry *e = NULL;
             /* A two-word entry first (para iadesi, customer service). */
             if (ui + 1 < n && tok[i + 1].kind == T_WORD &&
-                tok[i + 1].off + tok[i + 1].len - t->off <= SA_TOKEN_MAX * 2) {
+                tok[i + 1].off + tok[i + 1].len - t->off <= SA_TOKEN_MAX * 2 &&
+                sa_lex_may_start_pair(m->tr, w, t->len)) {
                 e = sa_lex_get(m->tr, w, (size_t)(tok[i + 1].off + tok[i + 1].len - t->off));
                 if (e)
                     ui++;

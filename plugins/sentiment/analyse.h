@@ -66,7 +66,19 @@ int sa_fold(const char *in, size_t len, const char *locale, char *out, size_t ca
 const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, size_t len,
                                    int *negated, int *privative, size_t *stem_len);
 
-/* lexicon.c */
+/* lexicon.c.  Keys are hashed with FNV-1a, which extends a prefix's hash
+ * byte by byte: the Turkish matcher hashes each stem candidate in one pass
+ * over the word. */
+#define SA_HASH_INIT 1469598103934665603ull
+static inline unsigned long long sa_hash_step(unsigned long long h, unsigned char c)
+{
+    return (h ^ c) * 1099511628211ull;
+}
+const struct sa_entry *sa_lex_get_hashed(const struct sa_lex *lx, const char *key, size_t len,
+                                         unsigned long long hash);
+/* Whether some two-word key starts with this word (a filter: a yes may be
+ * wrong, a no is not), so that most words cost no look-up of a pair. */
+int sa_lex_may_start_pair(const struct sa_lex *lx, const char *word, size_t len);
 struct sa_lex *sa_lex_new(void);
 void sa_lex_free(struct sa_lex *lx);
 int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_entry *e);

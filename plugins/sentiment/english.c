@@ -33,15 +33,28 @@ static int entry_polar(const struct sa_entry *e)
     return e && e->score != 0 && !(e->flags & (SA_BOOST | SA_NEGATOR | SA_CONTRAST));
 }
 
+struct lemma_rule {
+    const char *strip, *add; /* suffix, and what the stem ends in without it */
+    unsigned char sl, al;
+};
+#define R(s, a) {s, a, sizeof(s) - 1, sizeof(a) - 1}
+static const struct lemma_rule rules[] = {
+    R("'s", ""),  R("’s", ""),   R("iest", "y"), R("ier", "y"), R("ies", "y"), R("ied", "y"),
+    R("ily", "y"), R("iness", "y"), R("ness", ""), R("ing", ""), R("ing", "e"), R("ed", ""),
+    R("ed", "e"),  R("es", ""),   R("s", ""),     R("ly", ""),   R("est", ""),  R("est", "e"),
+    R("er", ""),   R("er", "e"),
+};
+#undef R
+
 static const struct sa_entry *get_lemma(const struct sa_lex *lx, const char *w, size_t len,
-                                        const char *strip, const char *add)
+                                        const struct lemma_rule *r)
 {
-    size_t k = strlen(strip), a = strlen(add);
+    size_t k = r->sl, a = r->al;
     char buf[SA_TOKEN_MAX + 8];
-    if (len < k + 3 || len - k + a > SA_TOKEN_MAX || memcmp(w + len - k, strip, k) != 0)
+    if (len < k + 3 || len - k + a > SA_TOKEN_MAX || memcmp(w + len - k, r->strip, k) != 0)
         return NULL;
     memcpy(buf, w, len - k);
-    memcpy(buf + len - k, add, a);
+    memcpy(buf + len - k, r->add, a);
     const struct sa_entry *e = sa_lex_get(lx, buf, len - k + a);
     /* A doubled final consonant: stopped -> stop, bigger -> big. */
     if (!e && a == 0 && len - k >= 4 && buf[len - k - 1] == buf[len - k - 2] &&
@@ -56,17 +69,8 @@ static const struct sa_entry *get_lemma(const struct sa_lex *lx, const char *w, 
 const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len)
 {
     const struct sa_entry *e = sa_lex_get(lx, w, len);
-    if (e)
-        return e;
-    /* Suffix, and what the stem ends in without it. */
-    static const char *const rules[][2] = {
-        {"'s", ""},  {"’s", ""},  {"iest", "y"}, {"ier", "y"}, {"ies", "y"}, {"ied", "y"},
-        {"ily", "y"}, {"iness", "y"}, {"ness", ""}, {"ing", ""}, {"ing", "e"}, {"ed", ""},
-        {"ed", "e"}, {"es", ""},   {"s", ""},     {"ly", ""},   {"est", ""},  {"est", "e"},
-        {"er", ""},  {"er", "e"},
-    };
-    for (size_t i = 0; !e && i < sizeof rules / sizeof *rules; i++)
-        e = get_lemma(lx, w, len, rules[i][0], rules[i][1]);
+    for (size_t i = 0; !e && len > 3 && i < sizeof rules / sizeof *rules; i++)
+        e = get_lemma(lx, w, len, &rules[i]);
     return e;
 }
 
@@ -136,7 +140,8 @@ void sa_en_score(const struct sa_lex *lx, const struct sa_emoji *emoji, size_t n
             continue;
         /* A two-word entry first (customer service, kind of). */
         if (i + 1 < m && it[i + 1].kind == T_WORD &&
-            it[i + 1].off + it[i + 1].len - it[i].off <= SA_TOKEN_MAX * 2) {
+            it[i + 1].off + it[i + 1].len - it[i].off <= SA_TOKEN_MAX * 2 &&
+            sa_lex_may_start_pair(lx, f + it[i].off, it[i].len)) {
             e[i] = sa_lex_get(lx, f + it[i].off, (size_t)(it[i + 1].off + it[i + 1].len - it[i].off));
             if (e[i]) {
                 consumed[i + 1] = 1;

@@ -16,16 +16,19 @@ struct slot {
     struct sa_entry e;
 };
 
+#define PAIR_BITS 4096
+
 struct sa_lex {
     struct slot *slots;
     size_t cap, n; /* cap is a power of two, kept at most half full */
+    uint64_t pairs[PAIR_BITS / 64]; /* hash bits of the first words of two-word keys */
 };
 
 static uint64_t hash(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    uint64_t h = SA_HASH_INIT; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+        h = sa_hash_step(h, (unsigned char)s[i]);
     return h;
 }
 
@@ -58,9 +61,9 @@ size_t sa_lex_count(const struct sa_lex *lx)
     return lx->n;
 }
 
-static struct slot *find(const struct sa_lex *lx, const char *key, size_t len)
+static struct slot *find_hashed(const struct sa_lex *lx, const char *key, size_t len, uint64_t h)
 {
-    size_t i = hash(key, len) & (lx->cap - 1);
+    size_t i = h & (lx->cap - 1);
     for (;;) {
         struct slot *s = &lx->slots[i];
         if (!s->key || (s->len == len && memcmp(s->key, key, len) == 0))
@@ -69,11 +72,17 @@ static struct slot *find(const struct sa_lex *lx, const char *key, size_t len)
     }
 }
 
+static struct slot *find(const struct sa_lex *lx, const char *key, size_t len)
+{
+    return find_hashed(lx, key, len, hash(key, len));
+}
+
 static int grow(struct sa_lex *lx)
 {
-    struct sa_lex bigger = {calloc(lx->cap * 2, sizeof(struct slot)), lx->cap * 2, lx->n};
+    struct sa_lex bigger = {calloc(lx->cap * 2, sizeof(struct slot)), lx->cap * 2, lx->n, {0}};
     if (!bigger.slots)
         return -ENOMEM;
+    memcpy(bigger.pairs, lx->pairs, sizeof bigger.pairs);
     for (size_t i = 0; i < lx->cap; i++)
         if (lx->slots[i].key)
             *find(&bigger, lx->slots[i].key, lx->slots[i].len) = lx->slots[i];
@@ -90,6 +99,11 @@ int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_e
         return 0;
     if ((lx->n + 1) * 2 > lx->cap && grow(lx) < 0)
         return -ENOMEM;
+    const char *sp = memchr(key, ' ', len);
+    if (sp) {
+        uint64_t h = hash(key, (size_t)(sp - key)) % PAIR_BITS;
+        lx->pairs[h / 64] |= 1ull << (h % 64);
+    }
     struct slot *s = find(lx, key, len);
     if (!s->key) {
         s->key = malloc(len + 1);
@@ -110,6 +124,21 @@ const struct sa_entry *sa_lex_get(const struct sa_lex *lx, const char *key, size
         return NULL;
     const struct slot *s = find(lx, key, len);
     return s->key ? &s->e : NULL;
+}
+
+const struct sa_entry *sa_lex_get_hashed(const struct sa_lex *lx, const char *key, size_t len,
+                                         unsigned long long h)
+{
+    if (!lx || len == 0)
+        return NULL;
+    const struct slot *s = find_hashed(lx, key, len, h);
+    return s->key ? &s->e : NULL;
+}
+
+int sa_lex_may_start_pair(const struct sa_lex *lx, const char *word, size_t len)
+{
+    uint64_t h = hash(word, len) % PAIR_BITS;
+    return (lx->pairs[h / 64] >> (h % 64)) & 1;
 }
 
 static FILE *open_data(const char *path, char *err, size_t errlen)

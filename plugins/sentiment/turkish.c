@@ -202,26 +202,31 @@ static int utf8_cont(unsigned char c)
 }
 
 /* The stem as written may end in a voiced consonant the lexicon spells
- * voiceless: dert -> derdi, renk -> rengi, ağaç -> ağacı. */
-static const struct sa_entry *get_stem(const struct sa_lex *lx, const char *w, size_t k)
+ * voiceless: dert -> derdi, renk -> rengi, ağaç -> ağacı.  h[k] is the hash
+ * of w's first k bytes. */
+static const struct sa_entry *get_stem(const struct sa_lex *lx, const char *w, size_t k,
+                                       const unsigned long long *h)
 {
-    const struct sa_entry *e = sa_lex_get(lx, w, k);
+    const struct sa_entry *e = sa_lex_get_hashed(lx, w, k, h[k]);
     if (e || k < 2 || k > SA_TOKEN_MAX)
         return e;
     char buf[SA_TOKEN_MAX + 2];
-    memcpy(buf, w, k);
     unsigned char last = (unsigned char)w[k - 1];
     if (last == 'b' || last == 'd' || last == 'g') {
+        memcpy(buf, w, k);
         buf[k - 1] = last == 'b' ? 'p' : last == 'd' ? 't' : 'k';
-        return sa_lex_get(lx, buf, k);
+        return sa_lex_get_hashed(lx, buf, k, sa_hash_step(h[k - 1], (unsigned char)buf[k - 1]));
     }
     if (k >= 3 && memcmp(w + k - 2, "ğ", 2) == 0) { /* ğ -> k */
+        memcpy(buf, w, k);
         buf[k - 2] = 'k';
-        return sa_lex_get(lx, buf, k - 1);
+        return sa_lex_get_hashed(lx, buf, k - 1, sa_hash_step(h[k - 2], 'k'));
     }
     if (k >= 2 && last == 'c') { /* c -> ç */
+        memcpy(buf, w, k);
         memcpy(buf + k - 1, "ç", 2);
-        return sa_lex_get(lx, buf, k + 1);
+        unsigned long long hc = sa_hash_step(sa_hash_step(h[k - 1], 0xC3), 0xA7);
+        return sa_lex_get_hashed(lx, buf, k + 1, hc);
     }
     return NULL;
 }
@@ -235,19 +240,23 @@ const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, si
     /* Stems of at least 2 letters (3 bytes covers "iyi"-like short
      * stems while keeping one-letter noise out). */
     index_morphs();
+    unsigned long long h[SA_TOKEN_MAX + 1];
+    h[0] = SA_HASH_INIT;
+    for (size_t i = 0; i < len; i++)
+        h[i + 1] = sa_hash_step(h[i], (unsigned char)word[i]);
     for (size_t k = len; k >= 2; k--) {
         if (k < len && utf8_cont((unsigned char)word[k]))
             continue; /* not a character boundary */
         if (k < len && by_first[(unsigned char)word[k]][0] == NO_MORPH)
             continue; /* no suffix starts with this letter: no look-up */
-        const struct sa_entry *e = get_stem(lx, word, k);
+        const struct sa_entry *e = get_stem(lx, word, k, h);
         if (!e)
             continue;
         /* sevme-dim is sev- negated, not the noun sevme (love): a stem
          * ending in -mA over a verb defers to the verb. */
         if (k > 4 && k < len &&
             (memcmp(word + k - 2, "ma", 2) == 0 || memcmp(word + k - 2, "me", 2) == 0)) {
-            const struct sa_entry *v = sa_lex_get(lx, word, k - 2);
+            const struct sa_entry *v = sa_lex_get_hashed(lx, word, k - 2, h[k - 2]);
             if (v && (v->flags & SA_VERB))
                 continue;
         }
