@@ -21,7 +21,7 @@
 #include "analyse.h"
 
 #define MAX_TOKENS 512
-#define LANGID_BYTES 200 /* textcat reads the start only: enough to tell */
+#define LANGID_BYTES 120 /* textcat reads the start only: enough to tell */
 
 struct sa_model {
     struct sa_lex *tr, *en;
@@ -31,6 +31,7 @@ struct sa_model {
     void *textcat;
     double thr;
     char folded[SA_TEXT_MAX * 6 + 16]; /* the text being analysed, folded */
+    struct sa_memo memo_tr[SA_MEMO_SLOTS], memo_en[SA_MEMO_SLOTS];
 };
 
 static int stop_words_load(struct sa_lex *lx);
@@ -105,7 +106,7 @@ static int is_emoji(UChar32 c)
     return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) || c == 0x2764;
 }
 
-static int is_word_char(UChar32 c, int apostrophe)
+static inline int is_word_char(UChar32 c, int apostrophe)
 {
     if (c < 0x80) /* ASCII without ICU's property look-up */
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -123,7 +124,10 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
     while (i < ilen && n < max) {
         int32_t start = i;
         UChar32 c;
-        U8_NEXT(s, i, ilen, c);
+        if ((unsigned char)s[i] < 0x80)
+            c = (unsigned char)s[i++]; /* most text is ASCII: no decoding */
+        else
+            U8_NEXT(s, i, ilen, c);
         if (c < 0)
             continue;
         if (is_word_char(c, 0)) {
@@ -132,7 +136,10 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
             while (j < ilen) {
                 int32_t k = j;
                 UChar32 d;
-                U8_NEXT(s, k, ilen, d);
+                if ((unsigned char)s[k] < 0x80)
+                    d = (unsigned char)s[k++];
+                else
+                    U8_NEXT(s, k, ilen, d);
                 if (d < 0 || !is_word_char(d, 1))
                     break;
                 if (d == '\'' || d == 0x2019) {
@@ -383,11 +390,23 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
 
 /* ---- scoring ---- */
 
-static const struct sa_entry *lookup(const struct sa_model *m, const char *w, size_t len, int *neg,
+static const struct sa_entry *lookup(struct sa_model *m, const char *w, size_t len, int *neg,
                                      int *priv)
 {
+    int hit;
+    struct sa_memo *ms = sa_memo_slot(m->memo_tr, w, len, &hit);
+    if (hit) {
+        *neg = ms->neg;
+        *priv = ms->priv;
+        return ms->e;
+    }
     /* The whole word is the matcher's first stem tried. */
-    return sa_tr_match(m->tr, w, len, neg, priv, NULL);
+    const struct sa_entry *e = sa_tr_match(m->tr, w, len, neg, priv, NULL);
+    if (ms) {
+        *ms = (struct sa_memo){e, (unsigned char)len, (unsigned char)*neg, (unsigned char)*priv, {0}};
+        memcpy(ms->key, w, len);
+    }
+    return e;
 }
 
 /* The nearest polar word before i within window tokens, stopping at a
@@ -404,7 +423,7 @@ static int polar_before(const struct sa_token *tok, const float *val, int i, int
 }
 
 /* The Turkish rules; returns the sum of valences, *complaint the cues. */
-static float score_turkish(const struct sa_model *m, const char *f, struct sa_token *tok, size_t n,
+static float score_turkish(struct sa_model *m, const char *f, struct sa_token *tok, size_t n,
                            int *complaint_out)
 {
     float val[MAX_TOKENS] = {0};
@@ -549,7 +568,7 @@ int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lan
     if (turkish)
         sum = score_turkish(m, m->folded, tok, n, &complaint);
     else
-        sa_en_score(m->en, m->emoji, m->nemoji, text, m->folded, tok, n, &sum, &complaint);
+        sa_en_score(m->en, m->memo_en, m->emoji, m->nemoji, text, m->folded, tok, n, &sum, &complaint);
     double score = sum / sqrt(sum * sum + 15.0);
     res->score = score;
     res->label = score >= m->thr ? "positive" : score <= -m->thr ? "negative" : "neutral";

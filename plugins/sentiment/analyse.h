@@ -104,9 +104,27 @@ struct sa_token {
     unsigned cp;             /* emoji: code point; ! and ?: run length */
 };
 
+/* A memo of word look-ups (the Turkish suffix matcher, the English lemma
+ * fallback): direct-mapped by the word's hash, a later word taking the
+ * slot of an earlier one.  Customer messages repeat their words, so most
+ * words cost one hash and one compare.  Filled at analysis time, on the
+ * one thread that analyses (the lexicons do not change after loading). */
+#define SA_MEMO_SLOTS 16384
+#define SA_MEMO_KEY 23
+struct sa_memo {
+    const struct sa_entry *e;
+    unsigned char len; /* 0: empty */
+    unsigned char neg, priv;
+    char key[SA_MEMO_KEY];
+};
+/* The slot for word w; *hit when it holds w (the caller fills it if not).
+ * NULL for words longer than SA_MEMO_KEY, which are not remembered. */
+struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len, int *hit);
+
 /* english.c: VADER's rules over the tokens of folded English text; orig
  * is the text as written, at the same offsets (ALL-CAPS emphasis). */
-void sa_en_score(const struct sa_lex *lx, const struct sa_emoji *emoji, size_t nemoji,
+void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_emoji *emoji,
+                 size_t nemoji,
                  const char *orig, const char *folded, const struct sa_token *tok, size_t n,
                  double *score, int *complaint);
 /* english.c: the English lexicon's entry for a folded word or for its

@@ -105,7 +105,8 @@ static int negated(const char *f, const struct sa_token *t, const struct sa_entr
            (t->len > 5 && memcmp(w + t->len - 5, "n’t", 5) == 0);
 }
 
-void sa_en_score(const struct sa_lex *lx, const struct sa_emoji *emoji, size_t nemoji,
+void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_emoji *emoji,
+                 size_t nemoji,
                  const char *orig, const char *f, const struct sa_token *tok, size_t n,
                  double *score, int *complaint)
 {
@@ -148,7 +149,17 @@ void sa_en_score(const struct sa_lex *lx, const struct sa_emoji *emoji, size_t n
                 continue;
             }
         }
-        e[i] = sa_en_lookup(lx, f + it[i].off, it[i].len);
+        int hit;
+        struct sa_memo *ms = sa_memo_slot(memo, f + it[i].off, it[i].len, &hit);
+        if (hit) {
+            e[i] = ms->e;
+        } else {
+            e[i] = sa_en_lookup(lx, f + it[i].off, it[i].len);
+            if (ms) {
+                *ms = (struct sa_memo){e[i], (unsigned char)it[i].len, 0, 0, {0}};
+                memcpy(ms->key, f + it[i].off, it[i].len);
+            }
+        }
         if (but < 0 && word_is(f, &it[i], "but"))
             but = (int)i;
     }

@@ -141,6 +141,16 @@ int sa_lex_may_start_pair(const struct sa_lex *lx, const char *word, size_t len)
     return (lx->pairs[h / 64] >> (h % 64)) & 1;
 }
 
+struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len, int *hit)
+{
+    *hit = 0;
+    if (len == 0 || len > SA_MEMO_KEY)
+        return NULL;
+    struct sa_memo *s = &tab[hash(w, len) & (SA_MEMO_SLOTS - 1)];
+    *hit = s->len == len && memcmp(s->key, w, len) == 0;
+    return s;
+}
+
 static FILE *open_data(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
