@@ -21,7 +21,8 @@
 #include "analyse.h"
 
 #define MAX_TOKENS 512
-#define LANGID_BYTES 120 /* textcat reads the start only: enough to tell */
+#define LANGID_BYTES 120   /* textcat reads the start only: enough to tell */
+#define EVIDENCE_BYTES 300 /* the function words are counted in the start only */
 
 struct sa_model {
     struct sa_lex *tr, *en;
@@ -240,16 +241,28 @@ static int stop_words_load(struct sa_lex *lx)
 
 /* Cheap evidence before textcat, whose n-gram ranking costs tens of
  * microseconds: counts the function words of each language in the first
- * LANGID_BYTES (letters folded).  English: two points (a function word
+ * EVIDENCE_BYTES (letters folded).  English: two points (a function word
  * one, a strong word or an -n't/'m/'ve/'ll/'re contraction two), its words
  * a quarter of the text, and Turkish ones at most an eighth of them;
  * Turkish likewise.  NULL when that does not decide. */
+/* A name or a loan word of the other language (Ben, de) does not
+ * overrule a text that is clearly one language. */
+static int en_decides(int en, int hits, int tr, int n)
+{
+    return en >= 2 && hits * 4 >= n && tr * 8 <= hits;
+}
+
+static int tr_decides(int tr, int hits, int n)
+{
+    return tr >= 2 && tr * 4 >= n && hits * 8 <= tr;
+}
+
 static const char *stop_evidence(const struct sa_lex *stop, const char *text, size_t len)
 {
     int n = 0, en = 0, hits = 0, tr = 0;
     char w[SA_TOKEN_MAX];
-    if (len > LANGID_BYTES)
-        len = LANGID_BYTES;
+    if (len > EVIDENCE_BYTES)
+        len = EVIDENCE_BYTES;
     for (size_t i = 0; i < len;) {
         while (i < len && !(((unsigned char)text[i] | 0x20) >= 'a' &&
                             ((unsigned char)text[i] | 0x20) <= 'z') &&
@@ -304,12 +317,13 @@ static const char *stop_evidence(const struct sa_lex *stop, const char *text, si
             en += 2;
             hits++;
         }
+        /* Twelve words that decide are enough to read. */
+        if (n >= 12 && (n % 4) == 0 && (en_decides(en, hits, tr, n) || tr_decides(tr, hits, n)))
+            break;
     }
-    /* A name or a loan word of the other language (Ben, de) does not
-     * overrule a text that is clearly one language. */
-    if (en >= 2 && hits * 4 >= n && tr * 8 <= hits)
+    if (en_decides(en, hits, tr, n))
         return "en";
-    if (tr >= 2 && tr * 4 >= n && hits * 8 <= tr)
+    if (tr_decides(tr, hits, n))
         return "tr";
     return NULL;
 }

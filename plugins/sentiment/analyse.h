@@ -60,6 +60,9 @@ const struct sa_entry *sa_lex_get(const struct sa_lex *lx, const char *key, size
 /* Lower-cases UTF-8 with ICU for locale ("tr": İ->i, I->ı); Turkish also
  * drops the circumflex (hâlâ -> hala).  Returns bytes written or -1. */
 int sa_fold(const char *in, size_t len, const char *locale, char *out, size_t cap);
+/* The same with ICU only; sa_fold folds the common Turkish text without it
+ * and equals this. */
+int sa_fold_icu(const char *in, size_t len, const char *locale, char *out, size_t cap);
 /* Turkish suffix-aware lemma match of a folded word: the longest lexicon
  * stem whose remainder parses as a chain of Turkish suffixes.  *negated:
  * the chain holds verbal negation -mA- (verbs only); *privative: -sIz. */
