@@ -164,6 +164,8 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
             tok[n++] = (struct sa_token){c == '!' ? T_EXCL : T_QUEST, 0, 0, run};
         } else if (c == '.' || c == ';' || c == '\n') {
             tok[n++] = (struct sa_token){T_BREAK, 0, 0, 0};
+        } else if (c == ',') {
+            tok[n++] = (struct sa_token){T_COMMA, 0, 0, 0};
         } else if (is_emoji(c)) {
             tok[n++] = (struct sa_token){T_EMOJI, 0, 0, (unsigned)c};
         }
@@ -173,12 +175,14 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
 
 /* ---- language ---- */
 
-/* ğ ı ş İ (one pass over the bytes), and none of Azerbaijani ə or
- * Romanian ă ţ ș ț: Turkish.  Short Turkish texts are often taken for
+/* ğ ı ş İ (one pass over the first EVIDENCE_BYTES), and none of
+ * Azerbaijani ə or Romanian ă ţ ș ț: Turkish.  Short Turkish texts are often taken for
  * another language by their n-grams alone. */
 static int turkish_letters(const char *text, size_t len)
 {
     int tr = 0;
+    if (len > EVIDENCE_BYTES)
+        len = EVIDENCE_BYTES; /* a Turkish text shows its letters early */
     for (size_t i = 0; i + 1 < len; i++) {
         unsigned char c = (unsigned char)text[i], d = (unsigned char)text[i + 1];
         if (c < 0xC4 || c > 0xC9)
@@ -428,18 +432,20 @@ static const struct sa_entry *lookup(struct sa_model *m, const char *w, size_t l
 static int polar_before(const struct sa_token *tok, const float *val, int i, int window)
 {
     for (int j = i - 1; j >= 0 && j >= i - window; j--) {
-        if (tok[j].kind == T_BREAK)
-            break;
+        if (tok[j].kind == T_BREAK || tok[j].kind == T_COMMA)
+            break; /* sahte, orijinal değil: değil turns no word before the comma */
         if (val[j] != 0)
             return j;
     }
     return -1;
 }
 
-/* The Turkish rules; returns the sum of valences, *complaint the cues. */
+/* The Turkish rules; returns the sum of valences, *complaint_out the
+ * complaint cues, *opinion_out the words of taste. */
 static float score_turkish(struct sa_model *m, const char *f, struct sa_token *tok, size_t n,
-                           int *complaint_out)
+                           int *complaint_out, int *opinion_out)
 {
+    int opinion = 0;
     float val[MAX_TOKENS] = {0};
     int contrast = -1, complaint = 0, excl = 0, quest = 0;
     float boost = 1;
@@ -451,6 +457,8 @@ static float score_turkish(struct sa_model *m, const char *f, struct sa_token *t
             boost_window = 0;
             continue;
         }
+        if (t->kind == T_COMMA)
+            continue;
         if (t->kind == T_EXCL) {
             excl += (int)t->cp;
             continue;
@@ -479,6 +487,7 @@ static float score_turkish(struct sa_model *m, const char *f, struct sa_token *t
                 e = lookup(m, w, t->len, &neg, &priv);
             if (!e)
                 goto next;
+            opinion += (e->flags & SA_OPINION) != 0;
             if (e->flags & SA_CONTRAST) {
                 contrast = i;
                 goto next;
@@ -486,12 +495,15 @@ static float score_turkish(struct sa_model *m, const char *f, struct sa_token *t
             if (e->flags & SA_INTENS) {
                 boost = e->score > 1 ? e->score : 1.5f;
                 boost_window = 3;
+                complaint += (e->flags & SA_COMPLAINT) != 0; /* hâlâ: still not */
                 continue;
             }
             if (e->flags & SA_NEGATOR) {
-                int j = polar_before(tok, val, i, 2);
+                /* The word just before: iyi değil, sorun yok; gündür
+                 * cevap yok does not turn gündür. */
+                int j = polar_before(tok, val, i, 1);
                 if (j >= 0) {
-                    val[j] = -0.9f * val[j]; /* iyi değil, sorun yok */
+                    val[j] = -0.9f * val[j];
                 } else {
                     val[i] = e->score; /* cevap yok */
                     if (e->flags & SA_COMPLAINT)
@@ -513,7 +525,8 @@ static float score_turkish(struct sa_model *m, const char *f, struct sa_token *t
                 v = e->score;
             if (priv)
                 v = v != 0 ? -v : 0; /* sorunsuz, kalitesiz */
-            if ((e->flags & SA_COMPLAINT) && !neg)
+            /* sorunsuz (without a problem) is no complaint cue */
+            if ((e->flags & SA_COMPLAINT) && !neg && !priv)
                 complaint++;
             if ((e->flags & SA_NEGCOMPLAINT) && neg)
                 complaint++;
@@ -541,6 +554,7 @@ static float score_turkish(struct sa_model *m, const char *f, struct sa_token *t
     if (quest == 2 && sum <= 0.5f)
         sum -= 0.8f;
     *complaint_out = complaint;
+    *opinion_out = opinion;
     return sum;
 }
 
@@ -577,17 +591,20 @@ int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lan
         return 0;
     struct sa_token tok[MAX_TOKENS];
     size_t n = tokenize(m->folded, (size_t)fl, turkish, tok, MAX_TOKENS);
-    int complaint = 0;
+    int complaint = 0, opinion = 0;
     double sum;
     if (turkish)
-        sum = score_turkish(m, m->folded, tok, n, &complaint);
+        sum = score_turkish(m, m->folded, tok, n, &complaint, &opinion);
     else
         sa_en_score(m->en, m->memo_en, m->emoji, m->nemoji, text, m->folded, tok, n, &sum, &complaint);
     double score = sum / sqrt(sum * sum + 15.0);
     res->score = score;
     res->label = score >= m->thr ? "positive" : score <= -m->thr ? "negative" : "neutral";
-    /* Customer messages that are clearly negative are mostly complaints;
-     * a cue (iade, gelmedi) counts unless the message is praise. */
-    res->complaint = (complaint > 0 && score < m->thr) || score <= -0.3;
+    /* A cue (iade, gelmedi) counts unless the message is praise; two cues
+     * (iadesi reddedildi, hâlâ ... gün oldu) unless it is clearly praise.
+     * A clearly negative message is a complaint too, unless it judges a
+     * matter of taste (logo, tasarım, pahalı, sıkıcı): criticism. */
+    res->complaint = (complaint > 0 && score < m->thr) || (complaint >= 2 && score < 0.3) ||
+                     (score <= -0.3 && !opinion);
     return 0;
 }

@@ -23,6 +23,7 @@ enum sa_flag {
     SA_CONTRAST = 1 << 5,     /* ama, fakat, but */
     SA_HASNEG = 1 << 6,       /* negscore is set */
     SA_BOOST = 1 << 7,        /* English booster/dampener: score is VADER's scalar */
+    SA_OPINION = 1 << 8,      /* a matter of taste (logo, pahalı): criticism, no complaint */
 };
 
 struct sa_entry {
@@ -99,7 +100,7 @@ float sa_emoji_score(const struct sa_emoji *tab, size_t n, unsigned cp, int *fou
 
 /* ---- internal to the analyser's files ---- */
 
-enum sa_tok_kind { T_WORD, T_EMOJI, T_EXCL, T_QUEST, T_BREAK };
+enum sa_tok_kind { T_WORD, T_EMOJI, T_EXCL, T_QUEST, T_BREAK, T_COMMA };
 
 struct sa_token {
     enum sa_tok_kind kind;

@@ -232,6 +232,8 @@ static unsigned parse_tags(char *tags, float *negscore)
             flags |= SA_CONTRAST;
         else if (strcmp(t, "boost") == 0)
             flags |= SA_BOOST;
+        else if (strcmp(t, "opinion") == 0)
+            flags |= SA_OPINION;
         else if (strncmp(t, "neg=", 4) == 0) {
             flags |= SA_HASNEG | SA_VERB;
             *negscore = strtof(t + 4, NULL);

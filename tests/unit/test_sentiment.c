@@ -247,6 +247,61 @@ static void test_language_identification(void **state)
     assert_string_equal(r.label, "positive");
 }
 
+static int complaint(const char *text)
+{
+    int c = 0;
+    label(text, &c);
+    return c;
+}
+
+/* The complaint flag: cues, redress, and criticism that is no complaint. */
+static void test_turkish_complaint_rules(void **state)
+{
+    (void)state;
+    /* hâlâ / halen count as a cue though they are intensifiers. */
+    assert_true(complaint("Siparişim hâlâ hazırlanıyor"));
+    assert_true(complaint("Kargom halen yolda görünüyor"));
+    assert_false(complaint("Siparişim hazırlanıyor"));
+    /* Two cues make a complaint unless the message is clearly praise. */
+    assert_true(complaint("Sipariş hala hazırlanıyor görünüyor, 8 gün oldu"));
+    assert_true(complaint("Biletin iadesi reddedildi"));
+    /* Asking for redress, waiting, no reach, negated service verbs. */
+    assert_true(complaint("Kargom ne zaman gelecek?"));
+    assert_true(complaint("Param ne zaman iade edilecek?"));
+    assert_true(complaint("Üç gündür dönüş bekliyorum"));
+    assert_true(complaint("Çağrı merkezine ulaşamıyorum"));
+    assert_true(complaint("Kargo görevlisi adreste bulunamadı yazmış"));
+    assert_true(complaint("Paketin içinden başka birinin siparişi çıktı"));
+    assert_true(complaint("Ayakkabı bir haftada dağıldı, kalitesiz ürün"));
+    /* -sIz turns the cue: sorunsuz is praise, not a complaint. */
+    assert_false(complaint("İade sorunsuz yapıldı, teşekkürler"));
+    assert_false(complaint("Kargo sorunsuz geldi"));
+    /* A matter of taste is criticism, not a complaint... */
+    assert_false(complaint("Yeni logo hiç güzel olmamış"));
+    assert_false(complaint("Kış koleksiyonunuz çok sıkıcı"));
+    assert_false(complaint("Bu ürün bana pahalı geldi"));
+    assert_false(complaint("Yeni tasarım eskisi kadar güzel değil bence"));
+    assert_string_equal(label("Yeni logo hiç güzel olmamış", NULL), "negative");
+    /* ...unless a cue says the service failed too. */
+    assert_true(complaint("Yeni ambalaj kırık geldi, iade istiyorum"));
+    /* A plain negative message without taste words stays a complaint. */
+    assert_true(complaint("Hizmetiniz berbat"));
+    /* kapanıyor is a crashing app, not a shop's closing time. */
+    assert_false(complaint("Saat kaçta kapanıyorsunuz?"));
+    assert_true(complaint("Uygulama kapanıyor, giriş yapamıyorum"));
+}
+
+/* değil and yok turn the polar word just before them, not one across a
+ * comma. */
+static void test_degil_stops_at_a_comma(void **state)
+{
+    (void)state;
+    LABEL("Ürün sahte, orijinal değil", "negative");
+    LABEL("Ürün güzel değil", "negative");
+    LABEL("Kargo hızlı, sorun yok", "positive");
+    assert_true(complaint("Ürün sahte, orijinal değil"));
+}
+
 /* The Turkish folding done without ICU equals ICU's on every message of
  * the evaluation sets, and on the letters and symbols it handles itself;
  * what it does not handle (another script, a combining dot, invalid
@@ -399,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_emoji_and_punctuation),
         cmocka_unit_test(test_language_identification),
         cmocka_unit_test(test_fold_without_icu_equals_icu),
+        cmocka_unit_test(test_turkish_complaint_rules),
+        cmocka_unit_test(test_degil_stops_at_a_comma),
         cmocka_unit_test(test_english_vader_rules),
         cmocka_unit_test(test_english_lemmas),
         cmocka_unit_test(test_language_from_function_words),
