@@ -94,6 +94,22 @@ static int all_caps(const char *orig, const struct sa_token *t)
     return upper;
 }
 
+/* "couldn't be happier", "could not be more pleased": a negated
+ * comparative after could ... be is the highest praise, not a negation.
+ * j is the negator, i the polar word. */
+static int could_not_be_more(const char *f, const struct sa_token *it, int j, int i)
+{
+    const struct sa_token *n = &it[j];
+    int could = (n->len >= 6 && memcmp(f + n->off, "could", 5) == 0) ||
+                (j > 0 && word_is(f, n, "not") && word_is(f, &it[j - 1], "could"));
+    if (!could || !word_is(f, &it[j + 1], "be"))
+        return 0;
+    const struct sa_token *w = &it[i];
+    int comparative = w->len > 3 && memcmp(f + w->off + w->len - 2, "er", 2) == 0;
+    return (j + 2 == i && comparative) ||
+           (j + 3 == i && (word_is(f, &it[j + 2], "more") || comparative));
+}
+
 static int negated(const char *f, const struct sa_token *t, const struct sa_entry *e)
 {
     if (t->kind != T_WORD)
@@ -213,6 +229,8 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
             if (s == 0) {
                 if (negated(f, &it[j], e[j]))
                     v *= N_SCALAR;
+            } else if (could_not_be_more(f, it, j, i)) {
+                ; /* couldn't be happier */
             } else {
                 int never = word_is(f, &it[i - s - 1], "never");
                 int so_this = word_is(f, &it[i - 1], "so") || word_is(f, &it[i - 1], "this") ||

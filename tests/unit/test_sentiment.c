@@ -376,6 +376,12 @@ static void test_english_vader_rules(void **state)
     assert_true(en_score("Without doubt good") > 0);
     assert_true(en_score("There were no problems") > 0);
     assert_true(en_score("No good") < 0);
+    /* A negated comparative after could ... be is praise. */
+    assert_true(en_score("I couldn't be happier") > 0);
+    assert_true(en_score("I could not be happier with it") > 0);
+    assert_true(en_score("Couldn't be more pleased") > 0);
+    assert_true(en_score("It couldn't be better") > 0);
+    assert_true(en_score("It could not be good") < 0);
     /* ! and ?? push the way the text leans. */
     assert_true(en_score("Good!!!") > en_score("Good"));
     assert_true(en_score("Bad!!!") < en_score("Bad"));
@@ -386,6 +392,29 @@ static void test_english_vader_rules(void **state)
     sa_analyse(model, late, strlen(late), "en", &r);
     assert_string_equal(r.label, "negative");
     assert_true(r.complaint);
+}
+
+/* Review words VADER does not list, and review idioms whose words alone
+ * read the other way (don't waste: a negated negative). */
+static void test_english_review_words(void **state)
+{
+    (void)state;
+    static const char *const neg[] = {
+        "Don't waste your money.", "Dont waste your time", "Pretty useless!", "Piece of junk.",
+        "The clip breaks easily.", "Do not buy this phone.", "Steer clear of this product.",
+        "I want my money back.", "I'm sending it back.", "Unreliable and slow.",
+        "That company is a joke.", "Very dissapointing performance.",
+    };
+    static const char *const pos[] = {
+        "Very sturdy.", "Fast shipping, works great.", "Setup went very smoothly.",
+        "A must have!", "Pretty good phone.",
+    };
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
 }
 
 /* Inflected forms the lexicon does not list find their lemma. */
@@ -458,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_degil_stops_at_a_comma),
         cmocka_unit_test(test_english_vader_rules),
         cmocka_unit_test(test_english_lemmas),
+        cmocka_unit_test(test_english_review_words),
         cmocka_unit_test(test_language_from_function_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
