@@ -8,6 +8,7 @@
  * after it, emoji from the Emoji Sentiment Ranking, and ! / ?? runs. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,9 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
         if (c < 0)
             continue;
         if (is_word_char(c, 0)) {
+            /* The ASCII letters of a word in a tight loop first. */
+            while (i < ilen && (unsigned char)s[i] < 0x80 && is_word_char((unsigned char)s[i], 0))
+                i++;
             int32_t end = i, j = i;
             int cut = 0;
             while (j < ilen) {
@@ -184,6 +188,11 @@ static int turkish_letters(const char *text, size_t len)
     if (len > EVIDENCE_BYTES)
         len = EVIDENCE_BYTES; /* a Turkish text shows its letters early */
     for (size_t i = 0; i + 1 < len; i++) {
+        uint64_t eight;
+        if (i + 8 <= len && (memcpy(&eight, text + i, 8), !(eight & 0x8080808080808080ull))) {
+            i += 7; /* eight ASCII bytes */
+            continue;
+        }
         unsigned char c = (unsigned char)text[i], d = (unsigned char)text[i + 1];
         if (c < 0xC4 || c > 0xC9)
             continue;

@@ -113,7 +113,7 @@ struct sa_token {
  * slot of an earlier one.  Customer messages repeat their words, so most
  * words cost one hash and one compare.  Filled at analysis time, on the
  * one thread that analyses (the lexicons do not change after loading). */
-#define SA_MEMO_SLOTS 16384
+#define SA_MEMO_SLOTS 8192
 #define SA_MEMO_KEY 23
 struct sa_memo {
     const struct sa_entry *e;
