@@ -404,10 +404,11 @@ static void test_english_review_words(void **state)
         "The clip breaks easily.", "Do not buy this phone.", "Steer clear of this product.",
         "I want my money back.", "I'm sending it back.", "Unreliable and slow.",
         "That company is a joke.", "Very dissapointing performance.",
+        "Doesn't hold a charge.", "The holster did not match the photo.", "Do NOT purchase this.",
     };
     static const char *const pos[] = {
         "Very sturdy.", "Fast shipping, works great.", "Setup went very smoothly.",
-        "A must have!", "Pretty good phone.",
+        "A must have!", "Pretty good phone.", "Will buy again.", "Arrived on time.",
     };
     for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
         if (!(en_score(neg[i]) < 0))
