@@ -16,6 +16,9 @@
  * - "no" before a polar word is no valence of its own but turns the polar
  *   word (and the one after it) by -0.74; "least" turns the next word
  *   unless it reads "at least" or "very least".
+ * - kanal's additions: "too" before a word that says nothing itself is a
+ *   fault (too big); a negated comparative after "could ... be" is praise
+ *   (couldn't be happier).
  * - Words before the first "but" count half, words after it one and a half.
  * - ! (up to four: 0.292 each) and a run of ? (0.18 each up to three, 0.96
  *   beyond) push the sum further the way it leans.
@@ -206,6 +209,12 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
                 val[i] = ent->negscore;
             continue;
         }
+        /* "too" before a word that says nothing itself is a fault (too big,
+         * too light); before a polar word (too good) or alone (me too) it is
+         * nothing. */
+        if (word_is(f, &it[i], "too") &&
+            (ui + 1 >= m || it[i + 1].kind != T_WORD || entry_polar(e[i + 1])))
+            continue;
         /* "no" before a polar word is its negator, not a word of its own. */
         if (word_is(f, &it[i], "no") && ui + 1 < m && entry_polar(e[i + 1]))
             continue;

@@ -376,6 +376,11 @@ static void test_english_vader_rules(void **state)
     assert_true(en_score("Without doubt good") > 0);
     assert_true(en_score("There were no problems") > 0);
     assert_true(en_score("No good") < 0);
+    /* "too" before a word that says nothing itself is a fault. */
+    assert_true(en_score("The case is too big") < 0);
+    assert_true(en_score("The case is not too big") > 0);
+    assert_true(en_score("It is too good") > 0);
+    assert_true(en_score("Me too") == 0);
     /* A negated comparative after could ... be is praise. */
     assert_true(en_score("I couldn't be happier") > 0);
     assert_true(en_score("I could not be happier with it") > 0);
