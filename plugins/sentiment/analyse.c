@@ -108,11 +108,22 @@ static int is_emoji(UChar32 c)
     return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) || c == 0x2764;
 }
 
+/* ASCII letters and digits, without ICU's property look-up. */
+static const unsigned char ascii_alnum[128] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 static inline int is_word_char(UChar32 c, int apostrophe)
 {
-    if (c < 0x80) /* ASCII without ICU's property look-up */
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               (apostrophe && c == '\'');
+    if (c < 0x80)
+        return ascii_alnum[c] || (apostrophe && c == '\'');
     return u_isalnum(c) || (apostrophe && c == 0x2019);
 }
 
@@ -134,7 +145,7 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
             continue;
         if (is_word_char(c, 0)) {
             /* The ASCII letters of a word in a tight loop first. */
-            while (i < ilen && (unsigned char)s[i] < 0x80 && is_word_char((unsigned char)s[i], 0))
+            while (i < ilen && (unsigned char)s[i] < 0x80 && ascii_alnum[(unsigned char)s[i]])
                 i++;
             int32_t end = i, j = i;
             int cut = 0;
@@ -421,7 +432,7 @@ static const struct sa_entry *lookup(struct sa_model *m, const char *w, size_t l
                                      int *priv)
 {
     int hit;
-    struct sa_memo *ms = sa_memo_slot(m->memo_tr, w, len, &hit);
+    struct sa_memo *ms = sa_memo_slot(m->memo_tr, w, len, sa_hash(w, len), &hit);
     if (hit) {
         *neg = ms->neg;
         *priv = ms->priv;
@@ -487,7 +498,7 @@ static float score_turkish(struct sa_model *m, const char *f, struct sa_token *t
             /* A two-word entry first (para iadesi, customer service). */
             if (ui + 1 < n && tok[i + 1].kind == T_WORD &&
                 tok[i + 1].off + tok[i + 1].len - t->off <= SA_TOKEN_MAX * 2 &&
-                sa_lex_may_start_pair(m->tr, w, t->len)) {
+                sa_lex_may_start_pair(m->tr, sa_hash(w, t->len))) {
                 e = sa_lex_get(m->tr, w, (size_t)(tok[i + 1].off + tok[i + 1].len - t->off));
                 if (e)
                     ui++;
@@ -571,8 +582,10 @@ static float score_turkish(struct sa_model *m, const char *f, struct sa_token *t
  * folded words sit at the offsets of the words as written (ALL CAPS). */
 static size_t fold_ascii(const char *in, size_t len, char *out)
 {
-    for (size_t i = 0; i < len; i++)
-        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] | 0x20) : in[i];
+    for (size_t i = 0; i < len; i++) { /* branchless: the compiler vectorises it */
+        unsigned char c = (unsigned char)in[i];
+        out[i] = (char)(c | (unsigned char)(((unsigned char)(c - 'A') < 26) << 5));
+    }
     return len;
 }
 

@@ -78,11 +78,18 @@ static inline unsigned long long sa_hash_step(unsigned long long h, unsigned cha
 {
     return (h ^ c) * 1099511628211ull;
 }
+static inline unsigned long long sa_hash(const char *s, size_t len)
+{
+    unsigned long long h = SA_HASH_INIT;
+    for (size_t i = 0; i < len; i++)
+        h = sa_hash_step(h, (unsigned char)s[i]);
+    return h;
+}
 const struct sa_entry *sa_lex_get_hashed(const struct sa_lex *lx, const char *key, size_t len,
                                          unsigned long long hash);
 /* Whether some two-word key starts with this word (a filter: a yes may be
  * wrong, a no is not), so that most words cost no look-up of a pair. */
-int sa_lex_may_start_pair(const struct sa_lex *lx, const char *word, size_t len);
+int sa_lex_may_start_pair(const struct sa_lex *lx, unsigned long long word_hash);
 struct sa_lex *sa_lex_new(void);
 void sa_lex_free(struct sa_lex *lx);
 int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_entry *e);
@@ -121,9 +128,11 @@ struct sa_memo {
     unsigned char neg, priv;
     char key[SA_MEMO_KEY];
 };
-/* The slot for word w; *hit when it holds w (the caller fills it if not).
- * NULL for words longer than SA_MEMO_KEY, which are not remembered. */
-struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len, int *hit);
+/* The slot for word w (hash: sa_hash of it); *hit when it holds w (the
+ * caller fills it if not).  NULL for words longer than SA_MEMO_KEY, which
+ * are not remembered. */
+struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len,
+                             unsigned long long hash, int *hit);
 
 /* english.c: VADER's rules over the tokens of folded English text; orig
  * is the text as written, at the same offsets (ALL-CAPS emphasis). */

@@ -158,10 +158,11 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
     for (size_t i = 0; i < m; i++) {
         if (it[i].kind != T_WORD || consumed[i])
             continue;
+        unsigned long long h = sa_hash(f + it[i].off, it[i].len);
         /* A two-word entry first (customer service, kind of). */
         if (i + 1 < m && it[i + 1].kind == T_WORD &&
             it[i + 1].off + it[i + 1].len - it[i].off <= SA_TOKEN_MAX * 2 &&
-            sa_lex_may_start_pair(lx, f + it[i].off, it[i].len)) {
+            sa_lex_may_start_pair(lx, h)) {
             e[i] = sa_lex_get(lx, f + it[i].off, (size_t)(it[i + 1].off + it[i + 1].len - it[i].off));
             if (e[i]) {
                 consumed[i + 1] = 1;
@@ -169,7 +170,7 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
             }
         }
         int hit;
-        struct sa_memo *ms = sa_memo_slot(memo, f + it[i].off, it[i].len, &hit);
+        struct sa_memo *ms = sa_memo_slot(memo, f + it[i].off, it[i].len, h, &hit);
         if (hit) {
             e[i] = ms->e;
         } else {

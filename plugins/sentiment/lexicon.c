@@ -26,10 +26,7 @@ struct sa_lex {
 
 static uint64_t hash(const char *s, size_t len)
 {
-    uint64_t h = SA_HASH_INIT; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = sa_hash_step(h, (unsigned char)s[i]);
-    return h;
+    return sa_hash(s, len); /* FNV-1a */
 }
 
 struct sa_lex *sa_lex_new(void)
@@ -135,18 +132,19 @@ const struct sa_entry *sa_lex_get_hashed(const struct sa_lex *lx, const char *ke
     return s->key ? &s->e : NULL;
 }
 
-int sa_lex_may_start_pair(const struct sa_lex *lx, const char *word, size_t len)
+int sa_lex_may_start_pair(const struct sa_lex *lx, unsigned long long word_hash)
 {
-    uint64_t h = hash(word, len) % PAIR_BITS;
+    uint64_t h = word_hash % PAIR_BITS;
     return (lx->pairs[h / 64] >> (h % 64)) & 1;
 }
 
-struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len, int *hit)
+struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len,
+                             unsigned long long h, int *hit)
 {
     *hit = 0;
     if (len == 0 || len > SA_MEMO_KEY)
         return NULL;
-    struct sa_memo *s = &tab[hash(w, len) & (SA_MEMO_SLOTS - 1)];
+    struct sa_memo *s = &tab[h & (SA_MEMO_SLOTS - 1)];
     *hit = s->len == len && memcmp(s->key, w, len) == 0;
     return s;
 }
