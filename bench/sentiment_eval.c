@@ -171,8 +171,8 @@ static void cost(struct sa_model *m, const char *what, struct corpus *const *cs,
     double v = per_record ? each : per300;
     printf("  %-36s %6.2f us per record of %4.0f chars = %5.2f us per 300 chars  "
            "target <= 5 us per %s  %s\n",
-           what, each, (double)chars / (double)records, per300,
-           per_record ? "record" : "300 chars", v <= 5 ? "met" : "MISSED");
+           what, each, (double)chars / (double)records, per300, per_record ? "record" : "300 chars",
+           v <= 5 ? "met" : "MISSED");
 }
 
 /* Records of about 300 characters made of a corpus's consecutive

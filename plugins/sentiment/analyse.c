@@ -168,8 +168,8 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
             }
             i = j;
             if (end - start <= SA_TOKEN_MAX)
-                tok[n++] =
-                    (struct sa_token){T_WORD, (unsigned short)start, (unsigned short)(end - start), 0};
+                tok[n++] = (struct sa_token){T_WORD, (unsigned short)start,
+                                             (unsigned short)(end - start), 0};
         } else if (c == '!' || c == '?') {
             unsigned run = 1;
             while (i < ilen && s[i] == (char)c) {
@@ -210,8 +210,8 @@ static int turkish_letters(const char *text, size_t len)
         if ((c == 0xC4 && (d == 0xB1 || d == 0xB0 || d == 0x9F || d == 0x9E)) ||
             (c == 0xC5 && (d == 0x9F || d == 0x9E)))
             tr = 1;
-        else if ((c == 0xC9 && d == 0x99) || (c == 0xC4 && d == 0x83) ||
-                 (c == 0xC5 && d == 0xA3) || (c == 0xC8 && (d == 0x99 || d == 0x9B)))
+        else if ((c == 0xC9 && d == 0x99) || (c == 0xC4 && d == 0x83) || (c == 0xC5 && d == 0xA3) ||
+                 (c == 0xC8 && (d == 0x99 || d == 0x9B)))
             return 0;
     }
     return tr;
@@ -220,32 +220,35 @@ static int turkish_letters(const char *text, size_t len)
 /* Function words of each language that are rare in the other and in the
  * languages textcat would offer: the cheap evidence looked at first. */
 static const char *const en_stop[] = {
-    "is",    "it",    "i",     "not",   "to",    "are",   "be",    "have",  "that",  "on",
-    "at",    "they",  "them",  "would", "will",  "had",   "has",   "been",  "were",  "what",
-    "if",    "or",    "we",    "me",    "your",  "our",   "their", "from",  "by",    "out",
-    "after", "there", "one",   "about", "get",   "got",   "do",    "did",   "does",  "than",
-    "too",   "only",  "all",   "no",    "so",    "can",   "an",    "which", "when",  "who",
-    "how",   "because", "these", "those", "any", "some",  "like",
+    "is",      "it",    "i",     "not",  "to",   "are",   "be",    "have", "that", "on",
+    "at",      "they",  "them",  "will", "had",  "has",   "been",  "were", "what", "if",
+    "or",      "we",    "me",    "your", "our",  "their", "from",  "by",   "out",  "after",
+    "there",   "one",   "about", "get",  "got",  "do",    "did",   "does", "than", "too",
+    "only",    "all",   "no",    "so",   "can",  "an",    "which", "when", "who",  "how",
+    "because", "these", "those", "any",  "some", "like",
 };
 /* English words that decide a short text alone (two points): frequent in
  * English, no word of the other languages textcat is asked about. */
 static const char *const en_strong[] = {
-    "the",   "and",   "this",  "was",   "with",  "my",    "you",   "of",    "for",   "very",
-    "but",   "just",  "really", "great", "good", "love",  "excellent", "nice", "bad", "poor",
-    "works", "worked", "product", "waste", "money", "quality", "recommend", "would", "could",
-    "should", "it's", "i'm",  "i've", "don't", "didn't", "doesn't", "isn't", "wasn't", "can't",
-    "won't", "couldn't", "wouldn't",
+    "the",     "and",     "this",      "was",   "with",    "my",        "you",
+    "of",      "for",     "very",      "but",   "just",    "really",    "great",
+    "good",    "love",    "excellent", "nice",  "bad",     "poor",      "works",
+    "worked",  "product", "waste",     "money", "quality", "recommend", "would",
+    "could",   "should",  "it's",      "i'm",   "i've",    "don't",     "didn't",
+    "doesn't", "isn't",   "wasn't",    "can't", "won't",   "couldn't",  "wouldn't",
 };
 static const char *const tr_stop[] = {
-    "ve",     "bir",   "bu",    "çok",   "için",  "ile",    "da",     "de",   "mi",    "mı",
-    "mu",     "mü",    "ne",    "gibi",  "daha",  "ama",    "var",    "yok",  "değil", "kadar",
-    "sonra",  "önce",  "merhaba", "lütfen", "ben", "siz",   "biz",    "hiç",  "şu",
-    "ki",     "veya",  "hem",   "gün",   "ürün",  "sipariş", "kargo", "hala", "hâlâ",  "neden",
-    "nasıl", "zaman", "hizmet", "güzel", "iyi", "teşekkür", "teşekkürler", "olarak", "oldu",
-    "misiniz", "musunuz", "mısınız", "müsünüz", "miyim", "mıyım", "muyum", "kaç", "hangi",
-    "nerede", "neler", "tamam", "evet", "hayır", "selam", "ekte", "acaba", "artık", "hemen",
-    "yine", "bile", "şey", "siparişim", "ürünü", "ücret", "ücreti", "gündür", "geldi",
-    "gelmedi", "bekliyorum", "ediyorum", "istiyorum", "numaram", "günler", "olmuş",
+    "ve",      "bir",     "bu",      "çok",     "için",     "ile",         "da",        "de",
+    "mi",      "mı",      "mu",      "mü",      "ne",       "gibi",        "daha",      "ama",
+    "var",     "yok",     "değil",   "kadar",   "sonra",    "önce",        "merhaba",   "lütfen",
+    "ben",     "siz",     "biz",     "hiç",     "şu",       "ki",          "veya",      "hem",
+    "gün",     "ürün",    "sipariş", "kargo",   "hala",     "hâlâ",        "neden",     "nasıl",
+    "zaman",   "hizmet",  "güzel",   "iyi",     "teşekkür", "teşekkürler", "olarak",    "oldu",
+    "misiniz", "musunuz", "mısınız", "müsünüz", "miyim",    "mıyım",       "muyum",     "kaç",
+    "hangi",   "nerede",  "neler",   "tamam",   "evet",     "hayır",       "selam",     "ekte",
+    "acaba",   "artık",   "hemen",   "yine",    "bile",     "şey",         "siparişim", "ürünü",
+    "ücret",   "ücreti",  "gündür",  "geldi",   "gelmedi",  "bekliyorum",  "ediyorum",  "istiyorum",
+    "numaram", "günler",  "olmuş",
 };
 
 static int stop_words_load(struct sa_lex *lx)
@@ -288,9 +291,10 @@ static const char *stop_evidence(const struct sa_lex *stop, const char *text, si
     if (len > EVIDENCE_BYTES)
         len = EVIDENCE_BYTES;
     for (size_t i = 0; i < len;) {
-        while (i < len && !(((unsigned char)text[i] | 0x20) >= 'a' &&
-                            ((unsigned char)text[i] | 0x20) <= 'z') &&
-               (unsigned char)text[i] < 0xC0)
+        while (
+            i < len &&
+            !(((unsigned char)text[i] | 0x20) >= 'a' && ((unsigned char)text[i] | 0x20) <= 'z') &&
+            (unsigned char)text[i] < 0xC0)
             i++;
         size_t k = 0;
         while (i < len) {
@@ -441,7 +445,8 @@ static const struct sa_entry *lookup(struct sa_model *m, const char *w, size_t l
     /* The whole word is the matcher's first stem tried. */
     const struct sa_entry *e = sa_tr_match(m->tr, w, len, neg, priv, NULL);
     if (ms) {
-        *ms = (struct sa_memo){e, (unsigned char)len, (unsigned char)*neg, (unsigned char)*priv, {0}};
+        *ms =
+            (struct sa_memo){e, (unsigned char)len, (unsigned char)*neg, (unsigned char)*priv, {0}};
         memcpy(ms->key, w, len);
     }
     return e;
@@ -618,7 +623,8 @@ int sa_analyse(struct sa_model *m, const char *text, size_t len, const char *lan
     if (turkish)
         sum = score_turkish(m, m->folded, tok, n, &complaint, &opinion);
     else
-        sa_en_score(m->en, m->memo_en, m->emoji, m->nemoji, text, m->folded, tok, n, &sum, &complaint);
+        sa_en_score(m->en, m->memo_en, m->emoji, m->nemoji, text, m->folded, tok, n, &sum,
+                    &complaint);
     double score = sum / sqrt(sum * sum + 15.0);
     res->score = score;
     res->label = score >= m->thr ? "positive" : score <= -m->thr ? "negative" : "neutral";

@@ -137,9 +137,8 @@ struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len,
 /* english.c: VADER's rules over the tokens of folded English text; orig
  * is the text as written, at the same offsets (ALL-CAPS emphasis). */
 void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_emoji *emoji,
-                 size_t nemoji,
-                 const char *orig, const char *folded, const struct sa_token *tok, size_t n,
-                 double *score, int *complaint);
+                 size_t nemoji, const char *orig, const char *folded, const struct sa_token *tok,
+                 size_t n, double *score, int *complaint);
 /* english.c: the English lexicon's entry for a folded word or for its
  * lemma (disappointing -> disappoint, loved -> love, stopped -> stop). */
 const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len);

@@ -40,12 +40,15 @@ struct lemma_rule {
     const char *strip, *add; /* suffix, and what the stem ends in without it */
     unsigned char sl, al;
 };
-#define R(s, a) {s, a, sizeof(s) - 1, sizeof(a) - 1}
+#define R(s, a)                            \
+    {                                      \
+        s, a, sizeof(s) - 1, sizeof(a) - 1 \
+    }
 static const struct lemma_rule rules[] = {
-    R("'s", ""),  R("’s", ""),   R("iest", "y"), R("ier", "y"), R("ies", "y"), R("ied", "y"),
-    R("ily", "y"), R("iness", "y"), R("ness", ""), R("ing", ""), R("ing", "e"), R("ed", ""),
-    R("ed", "e"),  R("es", ""),   R("s", ""),     R("ly", ""),   R("est", ""),  R("est", "e"),
-    R("er", ""),   R("er", "e"),
+    R("'s", ""),   R("’s", ""),   R("iest", "y"),  R("ier", "y"), R("ies", "y"),
+    R("ied", "y"), R("ily", "y"), R("iness", "y"), R("ness", ""), R("ing", ""),
+    R("ing", "e"), R("ed", ""),   R("ed", "e"),    R("es", ""),   R("s", ""),
+    R("ly", ""),   R("est", ""),  R("est", "e"),   R("er", ""),   R("er", "e"),
 };
 #undef R
 
@@ -125,9 +128,8 @@ static int negated(const char *f, const struct sa_token *t, const struct sa_entr
 }
 
 void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_emoji *emoji,
-                 size_t nemoji,
-                 const char *orig, const char *f, const struct sa_token *tok, size_t n,
-                 double *score, int *complaint)
+                 size_t nemoji, const char *orig, const char *f, const struct sa_token *tok,
+                 size_t n, double *score, int *complaint)
 {
     /* The words and emoji (VADER's items), their entries and valences. */
     struct sa_token it[MAX_WORDS];
@@ -163,7 +165,8 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
         if (i + 1 < m && it[i + 1].kind == T_WORD &&
             it[i + 1].off + it[i + 1].len - it[i].off <= SA_TOKEN_MAX * 2 &&
             sa_lex_may_start_pair(lx, h)) {
-            e[i] = sa_lex_get(lx, f + it[i].off, (size_t)(it[i + 1].off + it[i + 1].len - it[i].off));
+            e[i] =
+                sa_lex_get(lx, f + it[i].off, (size_t)(it[i + 1].off + it[i + 1].len - it[i].off));
             if (e[i]) {
                 consumed[i + 1] = 1;
                 continue;
@@ -243,11 +246,11 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
                 ; /* couldn't be happier */
             } else {
                 int never = word_is(f, &it[i - s - 1], "never");
-                int so_this = word_is(f, &it[i - 1], "so") || word_is(f, &it[i - 1], "this") ||
-                              (s == 2 && (word_is(f, &it[i - 2], "so") ||
-                                          word_is(f, &it[i - 2], "this")));
-                int doubt = word_is(f, &it[i - 1], "doubt") ||
-                            (s == 2 && word_is(f, &it[i - 2], "doubt"));
+                int so_this =
+                    word_is(f, &it[i - 1], "so") || word_is(f, &it[i - 1], "this") ||
+                    (s == 2 && (word_is(f, &it[i - 2], "so") || word_is(f, &it[i - 2], "this")));
+                int doubt =
+                    word_is(f, &it[i - 1], "doubt") || (s == 2 && word_is(f, &it[i - 2], "doubt"));
                 if (never && so_this)
                     v *= 1.25f; /* never so good */
                 else if (word_is(f, &it[j], "without") && doubt)

@@ -20,7 +20,7 @@ struct slot {
 
 struct sa_lex {
     struct slot *slots;
-    size_t cap, n; /* cap is a power of two, kept at most half full */
+    size_t cap, n;                  /* cap is a power of two, kept at most half full */
     uint64_t pairs[PAIR_BITS / 64]; /* hash bits of the first words of two-word keys */
 };
 
@@ -138,8 +138,8 @@ int sa_lex_may_start_pair(const struct sa_lex *lx, unsigned long long word_hash)
     return (lx->pairs[h / 64] >> (h % 64)) & 1;
 }
 
-struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len,
-                             unsigned long long h, int *hit)
+struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len, unsigned long long h,
+                             int *hit)
 {
     *hit = 0;
     if (len == 0 || len > SA_MEMO_KEY)

@@ -320,9 +320,16 @@ static void test_fold_without_icu_equals_icu(void **state)
 {
     (void)state;
     static const char *const cases[] = {
-        "İADE ISTIYORUM ÇĞÖŞÜ çğöşüı Hâlâ Î Û Â", "Kargo 😡😡 gelmedi!!! → €50 … “tırnak”",
-        "Ελληνικά ΑΒΓ", "Привет МИР", "I\xcc\x87stanbul", "bad \xff\xfe utf8 \xc4", "Straße ÉCOLE",
-        "emoji with ZWJ 👩‍💻 and VS ❤️", "Ⓐ Ω K Ⅻ", "",
+        "İADE ISTIYORUM ÇĞÖŞÜ çğöşüı Hâlâ Î Û Â",
+        "Kargo 😡😡 gelmedi!!! → €50 … “tırnak”",
+        "Ελληνικά ΑΒΓ",
+        "Привет МИР",
+        "I\xcc\x87stanbul",
+        "bad \xff\xfe utf8 \xc4",
+        "Straße ÉCOLE",
+        "emoji with ZWJ 👩‍💻 and VS ❤️",
+        "Ⓐ Ω K Ⅻ",
+        "",
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         expect_same_fold(cases[i]);
@@ -405,15 +412,26 @@ static void test_english_review_words(void **state)
 {
     (void)state;
     static const char *const neg[] = {
-        "Don't waste your money.", "Dont waste your time", "Pretty useless!", "Piece of junk.",
-        "The clip breaks easily.", "Do not buy this phone.", "Steer clear of this product.",
-        "I want my money back.", "I'm sending it back.", "Unreliable and slow.",
-        "That company is a joke.", "Very dissapointing performance.",
-        "Doesn't hold a charge.", "The holster did not match the photo.", "Do NOT purchase this.",
+        "Don't waste your money.",
+        "Dont waste your time",
+        "Pretty useless!",
+        "Piece of junk.",
+        "The clip breaks easily.",
+        "Do not buy this phone.",
+        "Steer clear of this product.",
+        "I want my money back.",
+        "I'm sending it back.",
+        "Unreliable and slow.",
+        "That company is a joke.",
+        "Very dissapointing performance.",
+        "Doesn't hold a charge.",
+        "The holster did not match the photo.",
+        "Do NOT purchase this.",
     };
     static const char *const pos[] = {
-        "Very sturdy.", "Fast shipping, works great.", "Setup went very smoothly.",
-        "A must have!", "Pretty good phone.", "Will buy again.", "Arrived on time.",
+        "Very sturdy.",     "Fast shipping, works great.", "Setup went very smoothly.",
+        "A must have!",     "Pretty good phone.",          "Will buy again.",
+        "Arrived on time.",
     };
     for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
         if (!(en_score(neg[i]) < 0))
@@ -434,10 +452,18 @@ static void test_english_lemmas(void **state)
         assert_int_equal(sa_lex_put(lx, words[i], strlen(words[i]), &pos), 0);
     assert_int_equal(sa_lex_put(lx, "very", 4, &boost), 0);
     static const char *const forms[][2] = {
-        {"loving", "love"},       {"loved", "love"},       {"stopped", "stop"},
-        {"happiest", "happy"},    {"happier", "happy"},    {"happily", "happy"},
-        {"happiness", "happy"},   {"disappointing", "disappoint"}, {"recommended", "recommend"},
-        {"recommends", "recommend"}, {"bigger", "big"},    {"nicest", "nice"},
+        {"loving", "love"},
+        {"loved", "love"},
+        {"stopped", "stop"},
+        {"happiest", "happy"},
+        {"happier", "happy"},
+        {"happily", "happy"},
+        {"happiness", "happy"},
+        {"disappointing", "disappoint"},
+        {"recommended", "recommend"},
+        {"recommends", "recommend"},
+        {"bigger", "big"},
+        {"nicest", "nice"},
     };
     for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
         const struct sa_entry *e = sa_en_lookup(lx, forms[i][0], strlen(forms[i][0]));
