@@ -406,6 +406,10 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
         return;
     }
     const char *ev = stop_evidence(m->stop, text, len);
+    /* Azerbaijani shares bu, bir, çok, da: its ə leaves the choice to
+     * textcat. */
+    if (ev && ev[0] == 't' && memmem(text, len < EVIDENCE_BYTES ? len : EVIDENCE_BYTES, "ə", 2))
+        ev = NULL;
     if (ev) {
         strcpy(lang, ev);
         return;

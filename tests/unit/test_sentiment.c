@@ -494,6 +494,8 @@ static void test_language_from_function_words(void **state)
         {"Ürün kutusunda neler var?", "tr"},
         {"Das Paket ist heute angekommen und alles ist in Ordnung, danke schön.", "de"},
         {"El paquete llegó ayer y todo está perfecto, muchas gracias por la atención.", "es"},
+        /* Azerbaijani shares Turkish function words; its ə keeps it apart. */
+        {"Bu məhsul çox gözəldir, bir daha alacağam və dostlarıma da tövsiyə edəcəyəm.", "az"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct sa_result r;
