@@ -136,7 +136,8 @@ SENTIMENT_CFLAGS := $(shell pkg-config --cflags icu-uc libexttextcat 2>/dev/null
 PLUGIN_LIBS_sentiment = $(shell pkg-config --libs jansson 2>/dev/null) $(SENTIMENT_LIBS)
 # The sentiment analyser without the plugin glue: the unit test, the fuzzer
 # and the bench compile it as the plugin does.
-SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/lexicon.c plugins/sentiment/turkish.c
+SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/english.c plugins/sentiment/lexicon.c \
+                 plugins/sentiment/turkish.c
 SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
 # -z nodelete: libnats keeps threads of its own (timers, callbacks) that
 # outlive a connection; unloading nats.so, and with it libnats, at exit or

@@ -16,17 +16,17 @@ struct slot {
     struct sa_entry e;
 };
 
+#define PAIR_BITS 4096
+
 struct sa_lex {
     struct slot *slots;
-    size_t cap, n; /* cap is a power of two, kept at most half full */
+    size_t cap, n;                  /* cap is a power of two, kept at most half full */
+    uint64_t pairs[PAIR_BITS / 64]; /* hash bits of the first words of two-word keys */
 };
 
 static uint64_t hash(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
+    return sa_hash(s, len); /* FNV-1a */
 }
 
 struct sa_lex *sa_lex_new(void)
@@ -58,9 +58,9 @@ size_t sa_lex_count(const struct sa_lex *lx)
     return lx->n;
 }
 
-static struct slot *find(const struct sa_lex *lx, const char *key, size_t len)
+static struct slot *find_hashed(const struct sa_lex *lx, const char *key, size_t len, uint64_t h)
 {
-    size_t i = hash(key, len) & (lx->cap - 1);
+    size_t i = h & (lx->cap - 1);
     for (;;) {
         struct slot *s = &lx->slots[i];
         if (!s->key || (s->len == len && memcmp(s->key, key, len) == 0))
@@ -69,11 +69,17 @@ static struct slot *find(const struct sa_lex *lx, const char *key, size_t len)
     }
 }
 
+static struct slot *find(const struct sa_lex *lx, const char *key, size_t len)
+{
+    return find_hashed(lx, key, len, hash(key, len));
+}
+
 static int grow(struct sa_lex *lx)
 {
-    struct sa_lex bigger = {calloc(lx->cap * 2, sizeof(struct slot)), lx->cap * 2, lx->n};
+    struct sa_lex bigger = {calloc(lx->cap * 2, sizeof(struct slot)), lx->cap * 2, lx->n, {0}};
     if (!bigger.slots)
         return -ENOMEM;
+    memcpy(bigger.pairs, lx->pairs, sizeof bigger.pairs);
     for (size_t i = 0; i < lx->cap; i++)
         if (lx->slots[i].key)
             *find(&bigger, lx->slots[i].key, lx->slots[i].len) = lx->slots[i];
@@ -90,6 +96,11 @@ int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_e
         return 0;
     if ((lx->n + 1) * 2 > lx->cap && grow(lx) < 0)
         return -ENOMEM;
+    const char *sp = memchr(key, ' ', len);
+    if (sp) {
+        uint64_t h = hash(key, (size_t)(sp - key)) % PAIR_BITS;
+        lx->pairs[h / 64] |= 1ull << (h % 64);
+    }
     struct slot *s = find(lx, key, len);
     if (!s->key) {
         s->key = malloc(len + 1);
@@ -110,6 +121,32 @@ const struct sa_entry *sa_lex_get(const struct sa_lex *lx, const char *key, size
         return NULL;
     const struct slot *s = find(lx, key, len);
     return s->key ? &s->e : NULL;
+}
+
+const struct sa_entry *sa_lex_get_hashed(const struct sa_lex *lx, const char *key, size_t len,
+                                         unsigned long long h)
+{
+    if (!lx || len == 0)
+        return NULL;
+    const struct slot *s = find_hashed(lx, key, len, h);
+    return s->key ? &s->e : NULL;
+}
+
+int sa_lex_may_start_pair(const struct sa_lex *lx, unsigned long long word_hash)
+{
+    uint64_t h = word_hash % PAIR_BITS;
+    return (lx->pairs[h / 64] >> (h % 64)) & 1;
+}
+
+struct sa_memo *sa_memo_slot(struct sa_memo *tab, const char *w, size_t len, unsigned long long h,
+                             int *hit)
+{
+    *hit = 0;
+    if (len == 0 || len > SA_MEMO_KEY)
+        return NULL;
+    struct sa_memo *s = &tab[h & (SA_MEMO_SLOTS - 1)];
+    *hit = s->len == len && memcmp(s->key, w, len) == 0;
+    return s;
 }
 
 static FILE *open_data(const char *path, char *err, size_t errlen)
@@ -191,6 +228,10 @@ static unsigned parse_tags(char *tags, float *negscore)
             flags |= SA_NEGATOR;
         else if (strcmp(t, "contrast") == 0)
             flags |= SA_CONTRAST;
+        else if (strcmp(t, "boost") == 0)
+            flags |= SA_BOOST;
+        else if (strcmp(t, "opinion") == 0)
+            flags |= SA_OPINION;
         else if (strncmp(t, "neg=", 4) == 0) {
             flags |= SA_HASNEG | SA_VERB;
             *negscore = strtof(t + 4, NULL);

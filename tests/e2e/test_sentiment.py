@@ -24,6 +24,14 @@ CASES = [
     ("Great service, the support team was really helpful. Thank you!", "positive", "en", False),
     ("Das Paket ist heute angekommen und alles ist in Ordnung, danke schön.", "neutral", "de",
      False),
+    # Asking when, still waiting: a complaint; a matter of taste: criticism,
+    # no complaint; English idioms and short reviews told from their
+    # function words, read by VADER's rules.
+    ("Siparişim hâlâ hazırlanıyor, ne zaman gelecek?", "negative", "tr", True),
+    ("Yeni logo hiç güzel olmamış", "negative", "tr", False),
+    ("Don't waste your money, it broke after two days.", "negative", "en", True),
+    ("I couldn't be happier with it.", "positive", "en", False),
+    ("Works great!", "positive", "en", False),
 ]
 
 
