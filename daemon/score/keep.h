@@ -23,6 +23,23 @@ int score_put(struct store *st, MDB_txn *txn, json_t *result);
  * when the value is not a JSON object, or another MDB error. */
 int score_get(struct store *st, MDB_txn *txn, const char *audience, json_t **out);
 
+/* Every kept document in audience id order: fn(arg, id, doc) for each
+ * (doc borrowed), stopping at a nonzero answer, which is returned.  A
+ * value that is not JSON is skipped.  0, or an MDB error. */
+int score_each(struct store *st, MDB_txn *txn, int (*fn)(void *arg, const char *id, json_t *doc),
+               void *arg);
+
+/* Erasure: rewrite every kept document without the rows of the contacts
+ * in ids (a JSON array of contact ids), in the erasure's own write
+ * transaction, so that no answer names them once it commits.  *changed
+ * (may be NULL) counts the documents rewritten.  0, or an MDB error. */
+int score_forget(struct store *st, MDB_txn *txn, json_t *ids, size_t *changed);
+
+/* Drop from result the rows of contacts the store no longer has (erased
+ * while the run computed it, on its older snapshot); write transaction
+ * of score_put.  Returns how many rows went. */
+size_t score_drop_gone(struct store *st, MDB_txn *txn, json_t *result);
+
 struct audience;
 
 /* One scoring run, the body of a work thread's job: the scores of each of

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Scoring runs (scores.h).  A run has three steps:
+ *   1. on the loop: take the audiences configured and the seq to read up
+ *      to, and queue the work;
+ *   2. on a libuv work thread: find the audiences present in the records
+ *      (sources, channels, campaigns, events), then feed every record once
+ *      to the builder of each audience it belongs to, and make each
+ *      audience's document (result.h); no transaction is held between two
+ *      chunks of the log, so the writer can grow the map meanwhile;
+ *   3. through the writer: keep the documents (score_put), leaving out the
+ *      rows of contacts erased since the run read them.
+ * The loop is never blocked, and the writer only for the puts. */
+#include "scores.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audience.h"
+#include "build.h"
+#include "collect.h"
+#include "config.h"
+#include "error.h"
+#include "keep.h"
+#include "log.h"
+#include "result.h"
+#include "store.h"
+#include "util.h"
+#include "writer.h"
+
+struct score_job {
+    struct scores *sc;
+    uv_work_t work;
+    uint64_t number, upto;
+    int64_t now_ms, half_life_ms, max_audiences, t0;
+    /* The configured audiences (copied: a reload may free the config). */
+    struct config_audience *named;
+    size_t nnamed;
+    char *thread; /* a requested thread:ID, or NULL */
+    /* Made by the work thread. */
+    struct audience *auds;
+    size_t naud, left_out;
+    json_t *left_names; /* the first audiences left out, for the log */
+    json_t **docs;
+    size_t records, contacts, bad, failed;
+    int rc;
+};
+
+static void job_free(struct score_job *j)
+{
+    for (size_t i = 0; i < j->nnamed; i++) {
+        free(j->named[i].name);
+        free(j->named[i].match);
+    }
+    free(j->named);
+    for (size_t i = 0; i < j->naud; i++) {
+        audience_free(&j->auds[i]);
+        if (j->docs)
+            json_decref(j->docs[i]);
+    }
+    free(j->auds);
+    free(j->docs);
+    free(j->thread);
+    json_decref(j->left_names);
+    free(j);
+}
+
+/* ---- the work thread ---- */
+
+static int cancelled(void *arg)
+{
+    struct score_job *j = arg;
+    return atomic_load(&j->sc->cancel);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The first pass: the values each built-in prefix takes in the records. */
+struct found {
+    struct score_job *j;
+    json_t *sets[4]; /* source, channel, campaign, event: value -> true */
+};
+
+static const char *const found_prefix[4] = {"source:", "channel:", "campaign:", "event:"};
+
+static int find_each(void *arg, MDB_txn *txn, json_t *rec)
+{
+    struct found *f = arg;
+    (void)txn;
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    if (!kind || !strcmp(kind, "merge") || !strcmp(kind, "split") || !strcmp(kind, "erase"))
+        return 0;
+    const char *v[4] = {
+        json_string_value(json_object_get(rec, "source")),
+        json_string_value(json_object_get(rec, "channel")),
+        json_string_value(json_object_get(rec, "campaign")),
+        json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
+    };
+    /* Each set is bounded: what would be left out anyway is not kept. */
+    size_t cap = (size_t)f->j->max_audiences + 1;
+    for (int i = 0; i < 4; i++)
+        if (v[i] && *v[i] && json_object_size(f->sets[i]) < cap)
+            json_object_set_new(f->sets[i], v[i], json_true());
+    return 0;
+}
+
+static int find_between(void *arg)
+{
+    return cancelled(((struct found *)arg)->j);
+}
+
+/* Add the audience id (parsed, or named) to the run, or count it left out. */
+static void add_audience(struct score_job *j, struct audience *a)
+{
+    for (size_t i = 0; i < j->naud; i++)
+        if (strcmp(j->auds[i].id, a->id) == 0) {
+            audience_free(a);
+            return;
+        }
+    if ((int64_t)j->naud >= j->max_audiences) {
+        j->left_out++;
+        if (json_array_size(j->left_names) < 5)
+            json_array_append_new(j->left_names, json_string(a->id));
+        audience_free(a);
+        return;
+    }
+    j->auds = xrealloc(j->auds, (j->naud + 1) * sizeof *j->auds);
+    j->auds[j->naud++] = *a;
+}
+
+static void add_id(struct score_job *j, const char *id)
+{
+    struct audience a;
+    if (audience_parse(id, &a) == 0)
+        add_audience(j, &a);
+}
+
+/* Which audiences: all, the [audience NAME]s, a requested thread, then
+ * the sources, channels, campaigns and events present, in that order
+ * (each in id order) until score_max_audiences. */
+static int choose_audiences(struct score_job *j)
+{
+    add_id(j, "all");
+    for (size_t i = 0; i < j->nnamed; i++) {
+        struct audience a;
+        if (audience_named(&a, j->named[i].name, j->named[i].match) == 0)
+            add_audience(j, &a);
+    }
+    if (j->thread)
+        add_id(j, j->thread);
+    struct found f = {.j = j};
+    for (int i = 0; i < 4; i++)
+        f.sets[i] = json_object();
+    struct score_scan s = {.st = j->sc->store,
+                           .upto = j->upto,
+                           .chunk = j->sc->chunk,
+                           .each = find_each,
+                           .between = find_between,
+                           .arg = &f};
+    int rc = score_scan_run(&s);
+    for (int i = 0; i < 4; i++) {
+        /* Sorted, so that which ones are left out does not depend on the
+         * order the records came in. */
+        json_t *keys = json_array();
+        const char *k;
+        json_t *x;
+        json_object_foreach(f.sets[i], k, x) json_array_append_new(keys, json_string(k));
+        size_t nk = json_array_size(keys);
+        const char **sorted = xcalloc(nk ? nk : 1, sizeof *sorted);
+        for (size_t n = 0; n < nk; n++)
+            sorted[n] = json_string_value(json_array_get(keys, n));
+        qsort(sorted, nk, sizeof *sorted, cmp_str);
+        for (size_t n = 0; n < nk; n++) {
+            char id[AUDIENCE_ID_MAX + 32];
+            snprintf(id, sizeof id, "%s%s", found_prefix[i], sorted[n]);
+            add_id(j, id);
+        }
+        free(sorted);
+        json_decref(keys);
+        json_decref(f.sets[i]);
+    }
+    return rc;
+}
+
+/* The second pass: every record to the builder of each audience it is in. */
+struct feed_all {
+    struct score_job *j;
+    struct score_build *b;
+    struct score_snapshot snap;
+};
+
+static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
+{
+    struct feed_all *f = arg;
+    f->snap.txn = txn;
+    for (size_t i = 0; i < f->j->naud; i++)
+        if (audience_matches(&f->j->auds[i], rec, f->j->now_ms) &&
+            score_build_add(&f->b[i], rec) != 0)
+            f->j->bad++;
+    return 0;
+}
+
+static int feed_between(void *arg)
+{
+    return cancelled(((struct feed_all *)arg)->j);
+}
+
+static void run_work(uv_work_t *w)
+{
+    struct score_job *j = w->data;
+    j->rc = choose_audiences(j);
+    if (j->rc)
+        return;
+    struct feed_all f = {.j = j};
+    struct score_resolver res;
+    score_scan_resolver(&f.snap, j->sc->store, &res);
+    f.b = xcalloc(j->naud, sizeof *f.b);
+    for (size_t i = 0; i < j->naud; i++)
+        score_build_init(&f.b[i], j->now_ms, j->half_life_ms, &res);
+    struct score_scan s = {.st = j->sc->store,
+                           .upto = j->upto,
+                           .chunk = j->sc->chunk,
+                           .each = feed_each,
+                           .between = feed_between,
+                           .arg = &f};
+    j->rc = score_scan_run(&s);
+    j->records = s.records;
+    j->bad += s.bad;
+    j->docs = xcalloc(j->naud, sizeof *j->docs);
+    for (size_t i = 0; i < j->naud; i++) {
+        f.b[i].res = (struct score_resolver){0}; /* the snapshot is gone */
+        if (j->rc == 0 && !cancelled(j)) {
+            if (i == 0)
+                j->contacts = f.b[0].nnodes - 1; /* "all": every contact met, less the brand */
+            j->docs[i] = score_result(j->auds[i].id, j->upto, &f.b[i]);
+            if (!j->docs[i]) {
+                j->failed++;
+            } else {
+                char at[32];
+                util_format_time(j->now_ms, at, sizeof at);
+                json_object_set_new(j->docs[i], "computed_at", json_string(at));
+            }
+        }
+        score_build_free(&f.b[i]);
+    }
+    free(f.b);
+}
+
+/* ---- keeping the documents, and the run's end ---- */
+
+static void job_end(struct score_job *j, int ok)
+{
+    struct scores *sc = j->sc;
+    int64_t ms = (int64_t)util_monotonic_ms() - j->t0;
+    sc->stats.runs++;
+    if (ok) {
+        sc->stats.last_at_ms = util_now_ms();
+        sc->stats.last_duration_ms = ms;
+        sc->stats.last_seq = j->upto;
+        sc->stats.last_audiences = j->naud - j->failed;
+        sc->stats.last_left_out = j->left_out;
+        log_notice("scores: run %llu kept %zu audience(s) over %zu record(s) and %zu contact(s) "
+                   "up to seq %llu in %lld ms",
+                   (unsigned long long)j->number, j->naud - j->failed, j->records, j->contacts,
+                   (unsigned long long)j->upto, (long long)ms);
+        if (j->failed)
+            log_warn("scores: run %llu: %zu audience(s) not kept: PageRank did not converge",
+                     (unsigned long long)j->number, j->failed);
+        if (j->left_out) {
+            char *names = json_dumps(j->left_names, JSON_COMPACT);
+            log_warn("scores: run %llu left %zu audience(s) out (score_max_audiences = %lld), "
+                     "among them %s",
+                     (unsigned long long)j->number, j->left_out, (long long)j->max_audiences,
+                     names ? names : "?");
+            free(names);
+        }
+    } else {
+        sc->stats.failures++;
+    }
+    sc->job = NULL;
+    job_free(j);
+}
+
+static int apply_keep(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct score_job *j = it->arg;
+    for (size_t i = 0; i < j->naud; i++) {
+        if (!j->docs[i])
+            continue;
+        score_drop_gone(st, txn, j->docs[i]);
+        int rc = score_put(st, txn, j->docs[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void keep_done(struct write_item *it)
+{
+    struct score_job *j = it->arg;
+    if (it->status)
+        log_err("scores: run %llu: cannot keep its scores: %s", (unsigned long long)j->number,
+                kanal_strerror(it->status));
+    job_end(j, it->status == 0);
+    write_item_free(it);
+}
+
+static void after_work(uv_work_t *w, int status)
+{
+    struct score_job *j = w->data;
+    struct scores *sc = j->sc;
+    if (status == UV_ECANCELED || atomic_load(&sc->cancel) || j->rc == -ECANCELED) {
+        log_notice("scores: run %llu stopped: kanald is stopping", (unsigned long long)j->number);
+        job_end(j, 0);
+        return;
+    }
+    if (j->rc) {
+        log_err("scores: run %llu failed reading the store: %s", (unsigned long long)j->number,
+                kanal_strerror(j->rc < 0 ? j->rc : store_err(j->rc)));
+        job_end(j, 0);
+        return;
+    }
+    if (j->bad)
+        log_warn("scores: run %llu skipped %zu record(s) it could not read",
+                 (unsigned long long)j->number, j->bad);
+    struct write_item *it = xcalloc(1, sizeof *it);
+    it->apply = apply_keep;
+    it->done = keep_done;
+    it->arg = j;
+    writer_submit(sc->writer, it);
+}
+
+int scores_refresh(struct scores *sc, const char *thread, json_t **started)
+{
+    *started = NULL;
+    if (sc->stopping)
+        return -ESHUTDOWN;
+    if (sc->job)
+        return -EBUSY;
+    const struct config *cfg = *sc->cfg;
+    struct score_job *j = xcalloc(1, sizeof *j);
+    j->sc = sc;
+    j->number = ++sc->started;
+    j->upto = store_last_seq(sc->store);
+    j->now_ms = util_now_ms();
+    j->t0 = (int64_t)util_monotonic_ms();
+    j->half_life_ms = cfg->score_half_life_ms;
+    j->max_audiences = cfg->score_max_audiences;
+    j->left_names = json_array();
+    j->thread = thread ? xstrdup(thread) : NULL;
+    j->named = xcalloc(cfg->naudiences ? cfg->naudiences : 1, sizeof *j->named);
+    for (size_t i = 0; i < cfg->naudiences; i++) {
+        j->named[i].name = xstrdup(cfg->audiences[i].name);
+        j->named[i].match = xstrdup(cfg->audiences[i].match);
+    }
+    j->nnamed = cfg->naudiences;
+    j->work.data = j;
+    int rc = uv_queue_work(sc->loop, &j->work, run_work, after_work);
+    if (rc) {
+        log_err("scores: cannot queue a run: %s", uv_strerror(rc));
+        job_free(j);
+        return -EAGAIN;
+    }
+    sc->job = j;
+    log_info("scores: run %llu started, reading up to seq %llu%s%s", (unsigned long long)j->number,
+             (unsigned long long)j->upto, thread ? ", with " : "", thread ? thread : "");
+    *started = json_pack("{s:I,s:I}", "run", (json_int_t)j->number, "seq", (json_int_t)j->upto);
+    if (thread)
+        json_object_set_new(*started, "thread", json_string(thread));
+    return 0;
+}
+
+/* ---- the timer ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+    struct scores *sc = t->data;
+    json_t *started;
+    int rc = scores_refresh(sc, NULL, &started);
+    json_decref(started);
+    if (rc == -EBUSY)
+        log_info("scores: score_interval came while a run is still on; skipped");
+}
+
+void scores_apply(struct scores *sc)
+{
+    int64_t iv = (*sc->cfg)->score_interval_ms;
+    if (sc->stopping || iv == sc->interval_ms)
+        return;
+    sc->interval_ms = iv;
+    uv_timer_stop(&sc->timer);
+    if (iv > 0)
+        uv_timer_start(&sc->timer, on_tick, (uint64_t)iv, (uint64_t)iv);
+}
+
+void scores_start(struct scores *sc)
+{
+    uv_timer_init(sc->loop, &sc->timer);
+    sc->timer.data = sc;
+    sc->interval_ms = 0;
+    atomic_store(&sc->cancel, 0);
+    scores_apply(sc);
+}
+
+void scores_stop(struct scores *sc)
+{
+    if (sc->stopping)
+        return;
+    sc->stopping = 1;
+    atomic_store(&sc->cancel, 1);
+    uv_timer_stop(&sc->timer);
+    if (!uv_is_closing((uv_handle_t *)&sc->timer))
+        uv_close((uv_handle_t *)&sc->timer, NULL);
+}
+
+int scores_busy(const struct scores *sc)
+{
+    return sc->job != NULL;
+}
