@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Scores computed by the real kanald and served by its API, with answers
+known by construction: influence is local to the audience (a follower count
+buys nothing), scores are per audience, merges and splits count at the next
+run, erasure takes a contact out of every kept score at once, scores survive
+a restart, runs come by themselves every score_interval and on an admin's
+POST /v1/scores/refresh, and the routes page, order and refuse like the rest
+of the API (docs/scores.md)."""
+import re
+import time
+import urllib.parse
+
+import pytest
+
+from kanal import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, message
+
+# No decay: weights are counts of interactions.
+NO_DECAY = "score_half_life = 0\nscore_interval = 0"
+
+
+def say(k, xid, who, kind="comment", reply_to=None, **extra):
+    rec = message(xid, handle=f"email:{who}@example.com", kind=kind, **extra)
+    if reply_to:
+        rec["reply_to"] = reply_to
+    status, _, body = k.post_hook(rec)
+    assert status == 200, body
+
+
+def contact(k, who):
+    q = urllib.parse.quote(f"email:{who}@example.com")
+    status, c = k.api(f"/v1/contacts?handle={q}")
+    assert status == 200, c
+    return c["id"]
+
+
+def runs(k):
+    status, a = k.api("/v1/audiences")
+    assert status == 200, a
+    return a["run"]["runs"]
+
+
+def wait_runs(k, n, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        status, a = k.api("/v1/audiences")
+        assert status == 200, a
+        if a["run"]["runs"] >= n and not a["run"]["running"]:
+            return a
+        assert time.monotonic() < deadline, a
+        time.sleep(0.05)
+
+
+def refresh(k, body=None):
+    before = runs(k)
+    status, started = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST", body=body)
+    assert status == 202, started
+    assert started["status"] == "started"
+    return wait_runs(k, before + 1)
+
+
+def rows(k, audience, order="influence"):
+    """Every row of the audience in that order, following next/more."""
+    out, after = [], None
+    aid = urllib.parse.quote(audience, safe="")
+    while True:
+        q = f"order={order}&limit=2" + (f"&after={after}" if after else "")
+        status, page = k.api(f"/v1/audiences/{aid}/contacts?{q}")
+        assert status == 200, page
+        out.extend(page["contacts"])
+        after = page["next"]
+        if not page["more"]:
+            return out
+
+
+def by_contact(rs):
+    return {r["contact"]: r for r in rs}
+
+
+def thread(k, prefix, hub, answerers, **extra):
+    """hub posts; each answerer replies to the post."""
+    say(k, f"{prefix}-post", hub, kind="post", **extra)
+    for i, who in enumerate(answerers):
+        say(k, f"{prefix}-r{i}", who, reply_to=f"{prefix}-post", **extra)
+
+
+def test_local_beats_global(make_kanald):
+    """A customer with a million followers (in meta) whom nobody in the
+    audience answers ranks below a modest customer everyone replies to."""
+    k = make_kanald(kanald=NO_DECAY).start()
+    say(k, "celeb-post", "celeb", kind="post", meta={"followers": 1000000})
+    thread(k, "t", "modest", ["ana", "bo", "cem", "dora"])
+    refresh(k)
+    rs = rows(k, "all")
+    ids = [r["contact"] for r in rs]
+    modest, celeb = contact(k, "modest"), contact(k, "celeb")
+    assert ids[0] == modest
+    assert ids.index(celeb) > ids.index(modest)
+    r = by_contact(rs)
+    assert r[modest]["reach"] == 4 and r[modest]["in_degree"] == 4
+    assert r[celeb]["reach"] == 0 and r[celeb]["in_degree"] == 0
+    assert r[modest]["influence"] > 1 > r[celeb]["influence"]
+    # By reach too, and GET /v1/audiences/all gives the shape it came from.
+    assert rows(k, "all", order="reach")[0]["contact"] == modest
+    status, a = k.api("/v1/audiences/all")
+    assert status == 200, a
+    assert a["shape"]["nodes"] == 7  # six customers and the brand
+    assert a["shape"]["edges"] == 4 and a["from"]["records"] == 6
+
+
+def test_scores_are_per_audience(make_kanald):
+    """The same contact is central in event:A and peripheral in event:B."""
+    k = make_kanald(kanald=NO_DECAY).start()
+    thread(k, "a", "eda", ["fal", "gul", "hale"], event={"id": "A"})
+    thread(k, "b", "fal", ["eda", "gul", "hale", "ilk"], event={"id": "B"})
+    refresh(k)
+    eda, fal = contact(k, "eda"), contact(k, "fal")
+    assert rows(k, "event:A")[0]["contact"] == eda
+    assert rows(k, "event:B")[0]["contact"] == fal
+    status, s = k.api(f"/v1/contacts/{eda}/scores")
+    assert status == 200, s
+    mine = {x["audience"]: x for x in s["audiences"]}
+    assert {"all", "event:A", "event:B", "source:hooks", "channel:webhook"} <= set(mine)
+    assert mine["event:A"]["rank"] == 1 and mine["event:A"]["of"] == 4
+    assert mine["event:B"]["rank"] > 1 and mine["event:B"]["of"] == 5
+    assert mine["event:A"]["scores"]["reach"] == 3
+    assert mine["event:B"]["scores"]["reach"] == 0
+    assert mine["event:A"]["scores"]["influence"] > mine["event:B"]["scores"]["influence"]
+    # Percent-encoded or not, the same audience.
+    assert k.api("/v1/audiences/event%3AA")[1] == k.api("/v1/audiences/event:A")[1]
+
+
+def test_merges_and_splits_count_at_the_next_run(make_kanald):
+    k = make_kanald(kanald=NO_DECAY).start()
+    say(k, "p", "hub", kind="post")
+    say(k, "r1", "eve", reply_to="p")
+    say(k, "r2", "eve.work", reply_to="p")
+    say(k, "r3", "jan", reply_to="p")
+    refresh(k)
+    hub, e1, e2 = contact(k, "hub"), contact(k, "eve"), contact(k, "eve.work")
+    r = by_contact(rows(k, "all"))
+    assert len(r) == 4 and r[e1]["weight_out"] == r[e2]["weight_out"] == 1
+    assert r[hub]["reach"] == 3
+
+    status, m = k.api(f"/v1/contacts/{e1}/merge", token=ADMIN_TOKEN, method="POST",
+                      body={"with": e2})
+    assert status == 200, m
+    refresh(k)
+    r = by_contact(rows(k, "all"))
+    survivor = contact(k, "eve")
+    assert len(r) == 3 and survivor in r
+    assert r[survivor]["weight_out"] == 2 and r[survivor]["out_degree"] == 1
+    assert r[hub]["reach"] == 2 and r[hub]["weight_in"] == 3
+    # The absorbed id answers with the survivor's scores.
+    absorbed = e2 if survivor == e1 else e1
+    status, s = k.api(f"/v1/contacts/{absorbed}/scores")
+    assert status == 200 and s["contact"] == survivor and s["requested"] == absorbed
+
+    status, sp = k.api(f"/v1/contacts/{survivor}/split", token=ADMIN_TOKEN, method="POST",
+                       body={"absorbed": absorbed})
+    assert status == 200, sp
+    refresh(k)
+    r = by_contact(rows(k, "all"))
+    assert len(r) == 4 and r[e1]["weight_out"] == r[e2]["weight_out"] == 1
+    assert r[hub]["reach"] == 3
+
+
+def test_erasure_leaves_every_kept_score_at_once(make_kanald):
+    k = make_kanald(kanald=NO_DECAY).start()
+    thread(k, "a", "hub", ["kim", "lea"], event={"id": "A"})
+    thread(k, "b", "kim", ["hub"], event={"id": "B"})
+    refresh(k)
+    kim = contact(k, "kim")
+    status, s = k.api(f"/v1/contacts/{kim}/scores")
+    assert status == 200 and len(s["audiences"]) >= 4
+    status, e = k.api(f"/v1/contacts/{kim}", token=ADMIN_TOKEN, method="DELETE")
+    assert status == 200, e
+    # No run in between: the erasure itself took the rows out.
+    status, a = k.api("/v1/audiences")
+    assert status == 200 and a["run"]["runs"] == 1
+    for aud in a["audiences"]:
+        for order in ("influence", "reach", "risk"):
+            assert kim not in [r["contact"] for r in rows(k, aud["id"], order)], aud["id"]
+        _, adv = k.api(f"/v1/audiences/{urllib.parse.quote(aud['id'])}/advocates")
+        assert kim not in [r["contact"] for r in adv["contacts"]]
+    assert k.api(f"/v1/contacts/{kim}/scores")[0] == 404
+    # And the next run leaves the person out too.
+    refresh(k)
+    assert kim not in [r["contact"] for r in rows(k, "all")]
+
+
+def test_scores_survive_a_restart(make_kanald):
+    k = make_kanald(kanald=NO_DECAY).start()
+    thread(k, "t", "hub", ["a1", "a2"])
+    refresh(k)
+    status, before = k.api("/v1/audiences")
+    assert status == 200 and before["audiences"]
+    all_before = rows(k, "all")
+    assert k.stop() == 0
+    k.start()
+    status, after = k.api("/v1/audiences")
+    assert status == 200
+    assert after["audiences"] == before["audiences"]
+    assert after["run"]["runs"] == 0  # nothing computed since the start: these are kept ones
+    assert rows(k, "all") == all_before
+    assert before["audiences"][0]["seq"] == 3
+
+
+def test_refresh_is_admin_only_and_checks_its_body(make_kanald):
+    k = make_kanald(kanald=NO_DECAY).start()
+    say(k, "t-post", "hub", kind="post")
+    say(k, "t-r0", "a1", reply_to="t-post", thread="t-post")
+    for token, want in ((None, 401), ("wrong-token-0123456789", 401), (READ_TOKEN, 403),
+                        (WRITE_TOKEN, 403)):
+        status, _ = k.api("/v1/scores/refresh", token=token, method="POST")
+        assert status == want, token
+    assert runs(k) == 0 and k.api("/v1/audiences")[1]["audiences"] == []
+    for body in ([], {"audience": "all"}, {"audience": "event:A"}, {"audience": 7},
+                 {"audience": "thread:"}, {"thread": "t-post"},
+                 {"audience": "thread:x", "more": 1}):
+        status, err = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST", body=body)
+        assert status == 400, (body, err)
+    assert runs(k) == 0
+    # A thread is computed on request, and only then.
+    refresh(k)
+    assert k.api("/v1/audiences/thread:t-post")[0] == 404
+    refresh(k, {"audience": "thread:t-post"})
+    status, t = k.api("/v1/audiences/thread:t-post")
+    assert status == 200 and t["contacts"] == 2
+    assert re.search(r"scores: run 2 kept \d+ audience\(s\) over 2 record\(s\) and 2 contact\(s\) "
+                     r"up to seq 2 in \d+ ms", k.log())
+
+
+def test_score_interval_runs_by_itself(make_kanald):
+    k = make_kanald(kanald="score_interval = 1s").start()
+    thread(k, "t", "hub", ["a1", "a2"])
+    a = wait_runs(k, 1, timeout=20)
+    assert "all" in [x["id"] for x in a["audiences"]]
+    assert a["run"]["last"]["seq"] >= 3
+    status, _, body = k.request("GET", "/metrics")
+    text = body.decode()
+    assert re.search(r"^kanal_score_runs_total [1-9]", text, re.M)
+    assert re.search(r"^kanal_score_last_seq [3-9]", text, re.M)
+    assert re.search(r"^kanal_score_last_run_timestamp_seconds [1-9]", text, re.M)
+    assert "kanal_score_last_run_seconds" in text
+
+
+def test_score_max_audiences_bounds_a_run(make_kanald):
+    k = make_kanald(kanald=NO_DECAY + "\nscore_max_audiences = 3").start()
+    for ev in ("A", "B", "C", "D"):
+        thread(k, ev, "hub", ["a1"], event={"id": ev})
+    refresh(k)
+    status, a = k.api("/v1/audiences")
+    assert [x["id"] for x in a["audiences"]] == ["all", "channel:webhook", "source:hooks"]
+    assert a["run"]["last"]["left_out"] == 4
+    assert re.search(r"left 4 audience\(s\) out \(score_max_audiences = 3\), among them "
+                     r"\[\"event:A\",\"event:B\"", k.log())
+
+
+def test_paging_order_limit_strictness(make_kanald):
+    k = make_kanald(kanald=NO_DECAY).start()
+    thread(k, "t", "hub", [f"u{i}" for i in range(6)])
+    say(k, "t-x", "u0", reply_to="t-r1")
+    refresh(k)
+    for order in ("influence", "reach", "value", "advocacy", "risk"):
+        rs = rows(k, "all", order)
+        ids = [r["contact"] for r in rs]
+        assert len(ids) == 7 == len(set(ids)), order
+        if order in ("influence", "reach"):
+            keys = [r[order] for r in rs]
+            assert keys == sorted(keys, reverse=True), order
+        else:
+            # No row has that score yet: all last, by contact id.
+            assert ids == sorted(ids), order
+    first = k.api("/v1/audiences/all/contacts?limit=1000")[1]
+    assert len(first["contacts"]) == 7 and first["more"] is False
+    assert k.api("/v1/audiences/all/contacts")[1]["order"] == "influence"
+    bad = ["order=followers", "order=", "limit=0", "limit=1001", "limit=abc", "limit=-1",
+           "after=c999", "after=", "offset=2", "order=influence&sort=desc"]
+    for q in bad:
+        status, err = k.api(f"/v1/audiences/all/contacts?{q}")
+        assert status == 400, (q, err)
+        assert err["error"]["code"] in ("bad_request", "unknown_parameter"), q
+    assert k.api("/v1/audiences/all/advocates?order=influence")[0] == 400
+    assert k.api("/v1/audiences?limit=5")[0] == 400
+    for path in ("/v1/audiences/event:never", "/v1/audiences/event:never/contacts",
+                 "/v1/audiences/nosuch/advocates", "/v1/audiences/%00"):
+        status, err = k.api(path)
+        assert status == 404, path
+        assert err["error"]["code"] == "not_found"
+    assert k.api("/v1/contacts/c999/scores")[0] == 404
+    # Read scope: no token is 401.
+    assert k.api("/v1/audiences", token=None)[0] == 401
+    assert k.api("/v1/audiences/all/contacts", token=None)[0] == 401
+    status, _, body = k.request("HEAD", "/v1/audiences/all",
+                                headers={"Authorization": f"Bearer {READ_TOKEN}"})
+    assert status == 200 and body == b""
+    # Advocates: none flagged before advocacy is computed.
+    status, adv = k.api("/v1/audiences/all/advocates")
+    assert status == 200 and adv["contacts"] == [] and adv["order"] == "advocacy"
