@@ -148,6 +148,8 @@ void scores_route_get(void *ctx, struct http_req *req, const struct route_params
     json_t *o = summary(json_string_value(json_object_get(doc, "audience")), doc);
     json_object_set(o, "shape", json_object_get(doc, "shape"));
     json_object_set(o, "from", json_object_get(doc, "from"));
+    if (json_object_get(doc, "event"))
+        json_object_set(o, "event", json_object_get(doc, "event"));
     json_decref(doc);
     respond_json(req, 200, o);
 }

@@ -342,6 +342,8 @@ static const struct kanal_option kanald_options[] = {
      "audiences one scoring run computes at most (all and [audience NAME] first)", NULL},
     {"score_half_life", KANAL_OPT_DURATION, "30d", 0,
      "age at which an interaction weighs half as much in the scores (0: no decay)", NULL},
+    {"score_event_window", KANAL_OPT_DURATION, "7d", 0,
+     "an event's audience takes what its participants did this long before and after it", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -491,6 +493,7 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
     cfg->score_interval_ms = n[K("score_interval")];
     cfg->score_max_audiences = n[K("score_max_audiences")];
     cfg->score_half_life_ms = n[K("score_half_life")];
+    cfg->score_event_window_ms = n[K("score_event_window")];
     if (cfg->score_max_audiences < 1 || cfg->score_max_audiences > 100000) {
         const struct raw_kv *kv = raw_get(s, "score_max_audiences");
         add_error(errs, path, kv ? kv->line : s->line, "'score_max_audiences' must be 1 to 100000");

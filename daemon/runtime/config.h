@@ -108,6 +108,7 @@ struct config {
     int64_t score_interval_ms;   /* 0: only on POST /v1/scores/refresh */
     int64_t score_max_audiences; /* audiences a run computes at most */
     int64_t score_half_life_ms;  /* 0: no decay */
+    int64_t score_event_window_ms; /* an event's audience: its participants' records this near */
 };
 
 /* The options every source has, whatever its plugin. */

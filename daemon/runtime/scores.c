@@ -20,6 +20,7 @@
 #include "build.h"
 #include "collect.h"
 #include "config.h"
+#include "contacts.h"
 #include "error.h"
 #include "keep.h"
 #include "log.h"
@@ -32,7 +33,7 @@ struct score_job {
     struct scores *sc;
     uv_work_t work;
     uint64_t number, upto;
-    int64_t now_ms, half_life_ms, max_audiences, t0;
+    int64_t now_ms, half_life_ms, max_audiences, event_window_ms, t0;
     /* The configured audiences (copied: a reload may free the config). */
     struct config_audience *named;
     size_t nnamed;
@@ -41,6 +42,11 @@ struct score_job {
     struct audience *auds;
     size_t naud, left_out;
     json_t *left_names; /* the first audiences left out, for the log */
+    /* event id -> {"contacts": {id: true}, "from": ms, "to": ms}: who took
+     * part in each event and when it happened (the first pass) */
+    json_t *events;
+    json_t **event_of; /* per audience: its events entry (event: ones), else NULL */
+    size_t nevents;    /* audiences with an entry */
     json_t **docs;
     size_t records, contacts, bad, failed;
     int rc;
@@ -62,6 +68,8 @@ static void job_free(struct score_job *j)
     free(j->docs);
     free(j->thread);
     json_decref(j->left_names);
+    json_decref(j->events);
+    free(j->event_of);
     free(j);
 }
 
@@ -86,10 +94,43 @@ struct found {
 
 static const char *const found_prefix[4] = {"source:", "channel:", "campaign:", "event:"};
 
+static void widen_span(json_t *e, const char *key, int64_t at, int later)
+{
+    json_t *v = json_object_get(e, key);
+    if (!v || (later ? at > json_integer_value(v) : at < json_integer_value(v)))
+        json_object_set_new(e, key, json_integer(at));
+}
+
+/* An event's record: its contact takes part, and its times (the record's,
+ * and the event's start when given) widen the event's span. */
+static void note_event(struct found *f, MDB_txn *txn, const char *id, json_t *rec)
+{
+    json_t *e = json_object_get(f->j->events, id);
+    if (!e) {
+        if (json_object_size(f->j->events) > (size_t)f->j->max_audiences)
+            return;
+        e = json_pack("{s:o}", "contacts", json_object());
+        json_object_set_new(f->j->events, id, e);
+    }
+    const char *cid = json_string_value(json_object_get(rec, "contact"));
+    char live[64];
+    if (cid && contacts_follow(f->j->sc->store, txn, cid, live, sizeof live) == 0)
+        json_object_set_new(json_object_get(e, "contacts"), live, json_true());
+    const char *times[2] = {
+        json_string_value(json_object_get(rec, "occurred_at")),
+        json_string_value(json_object_get(json_object_get(rec, "event"), "starts_at"))};
+    for (int i = 0; i < 2; i++) {
+        int64_t at;
+        if (times[i] && util_parse_time(times[i], &at) == 0) {
+            widen_span(e, "from", at, 0);
+            widen_span(e, "to", at, 1);
+        }
+    }
+}
+
 static int find_each(void *arg, MDB_txn *txn, json_t *rec)
 {
     struct found *f = arg;
-    (void)txn;
     const char *kind = json_string_value(json_object_get(rec, "kind"));
     if (!kind || !strcmp(kind, "merge") || !strcmp(kind, "split") || !strcmp(kind, "erase"))
         return 0;
@@ -104,6 +145,8 @@ static int find_each(void *arg, MDB_txn *txn, json_t *rec)
     for (int i = 0; i < 4; i++)
         if (v[i] && *v[i] && json_object_size(f->sets[i]) < cap)
             json_object_set_new(f->sets[i], v[i], json_true());
+    if (v[3] && *v[3])
+        note_event(f, txn, v[3], rec);
     return 0;
 }
 
@@ -182,6 +225,11 @@ static int choose_audiences(struct score_job *j)
         json_decref(keys);
         json_decref(f.sets[i]);
     }
+    j->event_of = xcalloc(j->naud ? j->naud : 1, sizeof *j->event_of);
+    for (size_t i = 0; i < j->naud; i++)
+        if (j->auds[i].kind == AUDIENCE_EVENT &&
+            (j->event_of[i] = json_object_get(j->events, j->auds[i].value)))
+            j->nevents++;
     return rc;
 }
 
@@ -192,20 +240,62 @@ struct feed_all {
     struct score_snapshot snap;
 };
 
+/* 1 when rec, by a contact who took part in the event e, happened around
+ * it: within score_event_window of the event's span. */
+static int around_event(struct score_job *j, json_t *e, const char *author, int64_t at)
+{
+    if (!e || !author || !json_object_get(json_object_get(e, "contacts"), author))
+        return 0;
+    json_t *from = json_object_get(e, "from"), *to = json_object_get(e, "to");
+    return from && to && at >= json_integer_value(from) - j->event_window_ms &&
+           at <= json_integer_value(to) + j->event_window_ms;
+}
+
 static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
 {
     struct feed_all *f = arg;
+    struct score_job *j = f->j;
     f->snap.txn = txn;
-    for (size_t i = 0; i < f->j->naud; i++)
-        if (audience_matches(&f->j->auds[i], rec, f->j->now_ms) &&
+    /* What a contact did around an event widens the event's audience: its
+     * author and time, found once for every event audience. */
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    const char *cid = json_string_value(json_object_get(rec, "contact"));
+    const char *occurred = json_string_value(json_object_get(rec, "occurred_at"));
+    char author[64];
+    int64_t at = 0;
+    int can_widen = j->nevents && kind && strcmp(kind, "merge") && strcmp(kind, "split") &&
+                    strcmp(kind, "erase") && cid && occurred &&
+                    util_parse_time(occurred, &at) == 0 &&
+                    contacts_follow(j->sc->store, txn, cid, author, sizeof author) == 0;
+    for (size_t i = 0; i < j->naud; i++)
+        if ((audience_matches(&j->auds[i], rec, j->now_ms) ||
+             (can_widen && around_event(j, j->event_of[i], author, at))) &&
             score_build_add(&f->b[i], rec) != 0)
-            f->j->bad++;
+            j->bad++;
     return 0;
 }
 
 static int feed_between(void *arg)
 {
     return cancelled(((struct feed_all *)arg)->j);
+}
+
+/* An event audience's document says whom and which time it was widened
+ * to: the participants, and the span (with score_event_window each side). */
+static void describe_event(struct score_job *j, size_t i)
+{
+    json_t *e = j->event_of[i];
+    if (!e)
+        return;
+    char from[32], to[32];
+    util_format_time(json_integer_value(json_object_get(e, "from")) - j->event_window_ms, from,
+                     sizeof from);
+    util_format_time(json_integer_value(json_object_get(e, "to")) + j->event_window_ms, to,
+                     sizeof to);
+    json_object_set_new(j->docs[i], "event",
+                        json_pack("{s:I,s:s,s:s}", "participants",
+                                  (json_int_t)json_object_size(json_object_get(e, "contacts")),
+                                  "from", from, "to", to));
 }
 
 static void run_work(uv_work_t *w)
@@ -242,6 +332,7 @@ static void run_work(uv_work_t *w)
                 char at[32];
                 util_format_time(j->now_ms, at, sizeof at);
                 json_object_set_new(j->docs[i], "computed_at", json_string(at));
+                describe_event(j, i);
             }
         }
         score_build_free(&f.b[i]);
@@ -350,6 +441,8 @@ int scores_refresh(struct scores *sc, const char *thread, json_t **started)
     j->half_life_ms = cfg->score_half_life_ms;
     j->max_audiences = cfg->score_max_audiences;
     j->left_names = json_array();
+    j->events = json_object();
+    j->event_window_ms = cfg->score_event_window_ms;
     j->thread = thread ? xstrdup(thread) : NULL;
     j->named = xcalloc(cfg->naudiences ? cfg->naudiences : 1, sizeof *j->named);
     for (size_t i = 0; i < cfg->naudiences; i++) {

@@ -108,10 +108,22 @@ def test_local_beats_global(make_kanald):
 
 
 def test_scores_are_per_audience(make_kanald):
-    """The same contact is central in event:A and peripheral in event:B."""
+    """The same contact is central in event:A and peripheral in event:B; an
+    event's audience also takes what its participants did around it (within
+    score_event_window), and nothing of anyone else or of another time."""
     k = make_kanald(kanald=NO_DECAY).start()
-    thread(k, "a", "eda", ["fal", "gul", "hale"], event={"id": "A"})
-    thread(k, "b", "fal", ["eda", "gul", "hale", "ilk"], event={"id": "B"})
+    sep, jun, nov = "2026-09-01T10:00:00.000Z", "2026-06-01T10:00:00.000Z", "2026-11-01T10:00:00.000Z"
+    a, b = {"id": "A"}, {"id": "B"}
+    say(k, "a-post", "eda", kind="post", event=a, occurred_at=sep)
+    say(k, "a-r1", "fal", reply_to="a-post", event=a, occurred_at=sep)
+    say(k, "a-r2", "gul", reply_to="a-post", event=a, occurred_at=sep)
+    say(k, "a-su", "ilk", kind="signup", event=a, occurred_at=sep)
+    # Around the event, without its id: ilk took part and counts; jo did not.
+    say(k, "a-r3", "ilk", reply_to="a-post", occurred_at="2026-09-03T10:00:00.000Z")
+    say(k, "a-r4", "jo", reply_to="a-post", occurred_at="2026-09-03T10:00:00.000Z")
+    # Two months later: not around the event.
+    say(k, "a-r5", "ilk", reply_to="a-post", occurred_at=nov)
+    thread(k, "b", "fal", ["eda", "gul", "hale", "ilk"], event=b, occurred_at=jun)
     refresh(k)
     eda, fal = contact(k, "eda"), contact(k, "fal")
     assert rows(k, "event:A")[0]["contact"] == eda
@@ -122,11 +134,19 @@ def test_scores_are_per_audience(make_kanald):
     assert {"all", "event:A", "event:B", "source:hooks", "channel:webhook"} <= set(mine)
     assert mine["event:A"]["rank"] == 1 and mine["event:A"]["of"] == 4
     assert mine["event:B"]["rank"] > 1 and mine["event:B"]["of"] == 5
-    assert mine["event:A"]["scores"]["reach"] == 3
+    assert mine["event:A"]["scores"]["reach"] == 3  # fal, gul, and ilk around the event
+    assert mine["event:A"]["scores"]["weight_in"] == 3  # not ilk's reply two months later
     assert mine["event:B"]["scores"]["reach"] == 0
     assert mine["event:A"]["scores"]["influence"] > mine["event:B"]["scores"]["influence"]
-    # Percent-encoded or not, the same audience.
-    assert k.api("/v1/audiences/event%3AA")[1] == k.api("/v1/audiences/event:A")[1]
+    assert contact(k, "jo") not in [r["contact"] for r in rows(k, "event:A")]
+    # In all, jo's reply counts, and ilk's late one.
+    assert by_contact(rows(k, "all"))[eda]["reach"] == 4
+    assert by_contact(rows(k, "all"))[eda]["weight_in"] == 5
+    # Percent-encoded or not, the same audience; it says what it was widened to.
+    status, ev = k.api("/v1/audiences/event%3AA")
+    assert status == 200 and ev == k.api("/v1/audiences/event:A")[1]
+    assert ev["event"] == {"participants": 4, "from": "2026-08-25T10:00:00.000Z",
+                           "to": "2026-09-08T10:00:00.000Z"}
 
 
 def test_merges_and_splits_count_at_the_next_run(make_kanald):
