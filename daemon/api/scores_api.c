@@ -393,7 +393,7 @@ void scores_route_refresh(void *ctx, struct http_req *req, const struct route_pa
         return;
     }
     if (rc) {
-        http_respond_error(req, 503, "unavailable", "cannot start a scoring run now");
+        http_respond_error(req, 500, "internal", "cannot start a scoring run");
         return;
     }
     json_object_set_new(started, "status", json_string("started"));
