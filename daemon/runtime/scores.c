@@ -237,8 +237,43 @@ static int choose_audiences(struct score_job *j)
 struct feed_all {
     struct score_job *j;
     struct score_build *b;
-    struct score_snapshot snap;
+    MDB_txn *txn; /* the chunk's */
+    /* What the run has resolved: contact id -> its current contact, and
+     * handle -> its contact (JSON null: none).  A record is fed to every
+     * audience it is in, each builder resolving its people again: read
+     * and parsed once, a contact costs a lookup after that. */
+    json_t *current, *handles;
 };
+
+/* Remember key's answer (buf, or none when !found) in cache. */
+static const char *cached(json_t *cache, const char *key, const char *buf, int found)
+{
+    json_t *v = found ? json_string(buf) : json_null();
+    json_object_set_new(cache, key, v);
+    return json_string_value(v);
+}
+
+static const char *run_current(void *arg, const char *cid)
+{
+    struct feed_all *f = arg;
+    json_t *v = json_object_get(f->current, cid);
+    if (v)
+        return json_string_value(v);
+    char buf[64];
+    int rc = contacts_follow(f->j->sc->store, f->txn, cid, buf, sizeof buf);
+    return cached(f->current, cid, buf, rc == 0);
+}
+
+static const char *run_of_handle(void *arg, const char *handle)
+{
+    struct feed_all *f = arg;
+    json_t *v = json_object_get(f->handles, handle);
+    if (v)
+        return json_string_value(v);
+    char buf[64];
+    int rc = contacts_of_handle(f->j->sc->store, f->txn, handle, buf, sizeof buf);
+    return cached(f->handles, handle, buf, rc == 0);
+}
 
 /* 1 when rec, by a contact who took part in the event e, happened around
  * it: within score_event_window of the event's span. */
@@ -255,18 +290,17 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
 {
     struct feed_all *f = arg;
     struct score_job *j = f->j;
-    f->snap.txn = txn;
+    f->txn = txn;
     /* What a contact did around an event widens the event's audience: its
      * author and time, found once for every event audience. */
     const char *kind = json_string_value(json_object_get(rec, "kind"));
     const char *cid = json_string_value(json_object_get(rec, "contact"));
     const char *occurred = json_string_value(json_object_get(rec, "occurred_at"));
-    char author[64];
+    const char *author = NULL;
     int64_t at = 0;
     int can_widen = j->nevents && kind && strcmp(kind, "merge") && strcmp(kind, "split") &&
                     strcmp(kind, "erase") && cid && occurred &&
-                    util_parse_time(occurred, &at) == 0 &&
-                    contacts_follow(j->sc->store, txn, cid, author, sizeof author) == 0;
+                    util_parse_time(occurred, &at) == 0 && (author = run_current(f, cid)) != NULL;
     for (size_t i = 0; i < j->naud; i++)
         if ((audience_matches(&j->auds[i], rec, j->now_ms) ||
              (can_widen && around_event(j, j->event_of[i], author, at))) &&
@@ -304,9 +338,8 @@ static void run_work(uv_work_t *w)
     j->rc = choose_audiences(j);
     if (j->rc)
         return;
-    struct feed_all f = {.j = j};
-    struct score_resolver res;
-    score_scan_resolver(&f.snap, j->sc->store, &res);
+    struct feed_all f = {.j = j, .current = json_object(), .handles = json_object()};
+    struct score_resolver res = {run_current, run_of_handle, &f};
     f.b = xcalloc(j->naud, sizeof *f.b);
     for (size_t i = 0; i < j->naud; i++)
         score_build_init(&f.b[i], j->now_ms, j->half_life_ms, &res);
@@ -338,6 +371,8 @@ static void run_work(uv_work_t *w)
         score_build_free(&f.b[i]);
     }
     free(f.b);
+    json_decref(f.current);
+    json_decref(f.handles);
 }
 
 /* ---- keeping the documents, and the run's end ---- */

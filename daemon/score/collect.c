@@ -8,7 +8,11 @@
 #include "contacts.h"
 #include "store.h"
 
-#define snapshot score_snapshot
+struct snapshot {
+    struct store *st;
+    MDB_txn *txn;
+    char buf[64];
+};
 
 static const char *current(void *arg, const char *cid)
 {
@@ -59,12 +63,6 @@ int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int6
         return rc;
     }
     return 0;
-}
-
-void score_scan_resolver(struct score_snapshot *snap, struct store *st, struct score_resolver *out)
-{
-    *snap = (struct score_snapshot){.st = st};
-    *out = (struct score_resolver){current, of_handle, snap};
 }
 
 /* One chunk: the records after seq *after, at most s->chunk of them.

@@ -51,13 +51,4 @@ struct score_scan {
 /* 0, -ECANCELED, what each() returned, or a negative store error. */
 int score_scan_run(struct score_scan *s);
 
-/* The resolver of builders fed by a scan: contacts read in the chunk's
- * transaction, which the caller's each() puts in snap->txn. */
-struct score_snapshot {
-    struct store *st;
-    MDB_txn *txn;
-    char buf[64];
-};
-void score_scan_resolver(struct score_snapshot *snap, struct store *st, struct score_resolver *out);
-
 #endif

@@ -317,3 +317,31 @@ def test_paging_order_limit_strictness(make_kanald):
     # Advocates: none flagged before advocacy is computed.
     status, adv = k.api("/v1/audiences/all/advocates")
     assert status == 200 and adv["contacts"] == [] and adv["order"] == "advocacy"
+
+
+def test_stopping_during_a_run_is_clean(make_kanald):
+    """SIGTERM while a run reads the log: kanald stops between two chunks (or
+    after the run's commit), exits 0, and the scores kept before stay."""
+    k = make_kanald(kanald=NO_DECAY).start()
+    for b in range(40):
+        recs = [message(f"p{b}-{i}", handle=f"email:u{(b * 500 + i) % 3000}@example.com",
+                        kind="comment", event={"id": f"E{i % 20}"},
+                        **({"reply_to": f"p{b}-{i - 1}"} if i else {}))
+                for i in range(500)]
+        status, _, body = k.post_hook(recs)
+        assert status == 200, body
+    refresh(k)
+    status, kept = k.api("/v1/audiences")
+    assert status == 200 and len(kept["audiences"]) == 23
+    say(k, "late", "late-comer", kind="post")
+    status, started = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
+    assert status == 202 and started["seq"] == 20001
+    assert k.stop() == 0
+    assert re.search(r"scores: run 2 (stopped: kanald is stopping|kept 23 audience)", k.log())
+    k.start()
+    status, after = k.api("/v1/audiences")
+    assert status == 200
+    seqs = {a["seq"] for a in after["audiences"]}
+    assert seqs in ({20000}, {20001})  # all of run 1's, or all of run 2's: never half
+    refresh(k)
+    assert {a["seq"] for a in k.api("/v1/audiences")[1]["audiences"]} == {20001}
