@@ -48,7 +48,7 @@ struct score_job {
     json_t **event_of; /* per audience: its events entry (event: ones), else NULL */
     size_t nevents;    /* audiences with an entry */
     json_t **docs;
-    size_t records, contacts, bad, failed;
+    size_t records, contacts, bad, failed, retired;
     int rc;
 };
 
@@ -392,6 +392,10 @@ static void job_end(struct score_job *j, int ok)
                    "up to seq %llu in %lld ms",
                    (unsigned long long)j->number, j->naud - j->failed, j->records, j->contacts,
                    (unsigned long long)j->upto, (long long)ms);
+        if (j->retired)
+            log_notice("scores: run %llu removed the scores of %zu audience(s) it no longer "
+                       "computes",
+                       (unsigned long long)j->number, j->retired);
         if (j->failed)
             log_warn("scores: run %llu: %zu audience(s) not kept: PageRank did not converge",
                      (unsigned long long)j->number, j->failed);
@@ -410,18 +414,33 @@ static void job_end(struct score_job *j, int ok)
     job_free(j);
 }
 
+/* An audience this run computed, or a thread computed on request: a
+ * thread stays until it is asked for again (no run finds threads itself). */
+static int still_computed(void *arg, const char *id)
+{
+    struct score_job *j = arg;
+    if (strncmp(id, "thread:", 7) == 0)
+        return 1;
+    for (size_t i = 0; i < j->naud; i++)
+        if (strcmp(j->auds[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
 static int apply_keep(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct score_job *j = it->arg;
-    for (size_t i = 0; i < j->naud; i++) {
+    /* Audiences no run computes any more (an [audience NAME] removed, an
+     * event left out by score_max_audiences) would be served stale
+     * forever: they go. */
+    int rc = score_retire(st, txn, still_computed, j, &j->retired);
+    for (size_t i = 0; i < j->naud && rc == 0; i++) {
         if (!j->docs[i])
             continue;
         score_drop_gone(st, txn, j->docs[i]);
-        int rc = score_put(st, txn, j->docs[i]);
-        if (rc)
-            return rc;
+        rc = score_put(st, txn, j->docs[i]);
     }
-    return 0;
+    return rc;
 }
 
 static void keep_done(struct write_item *it)

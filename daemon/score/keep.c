@@ -183,3 +183,33 @@ size_t score_drop_gone(struct store *st, MDB_txn *txn, json_t *result)
     struct gone g = {st, txn};
     return drop_rows(result, still_there, &g);
 }
+
+int score_retire(struct store *st, MDB_txn *txn, int (*keep)(void *arg, const char *id), void *arg,
+                 size_t *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->scores, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char id[KANAL_STORE_MAX_KEY + 1];
+        if (k.mv_size > KANAL_STORE_MAX_KEY)
+            continue;
+        memcpy(id, k.mv_data, k.mv_size);
+        id[k.mv_size] = '\0';
+        if (keep(arg, id))
+            continue;
+        /* LMDB leaves the cursor on the entry after the deleted one, and
+         * the MDB_NEXT that follows a delete returns that entry. */
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        if (deleted)
+            (*deleted)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}

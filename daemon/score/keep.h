@@ -40,6 +40,12 @@ int score_forget(struct store *st, MDB_txn *txn, json_t *ids, size_t *changed);
  * of score_put.  Returns how many rows went. */
 size_t score_drop_gone(struct store *st, MDB_txn *txn, json_t *result);
 
+/* Delete the kept documents whose audience id keep(arg, id) refuses (0):
+ * those a run no longer computes.  *deleted (may be NULL) counts them.
+ * 0, or an MDB error. */
+int score_retire(struct store *st, MDB_txn *txn, int (*keep)(void *arg, const char *id), void *arg,
+                 size_t *deleted);
+
 struct audience;
 
 /* One scoring run, the body of a work thread's job: the scores of each of

@@ -264,6 +264,33 @@ def test_score_interval_runs_by_itself(make_kanald):
     assert "kanal_score_last_run_seconds" in text
 
 
+def test_reload_follows_score_interval_and_audience_sections(make_kanald):
+    """SIGHUP: a new score_interval starts the runs; an [audience NAME]
+    removed from the file is no longer computed, and its scores go rather
+    than being served stale."""
+    k = make_kanald(kanald=NO_DECAY, sources=None)
+    section = "\n[audience posts]\nmatch = kind:post\n"
+    k.write_config(sources=k.sources + section)
+    k.start()
+    thread(k, "t", "hub", ["a1", "a2"])
+    refresh(k, {"audience": "thread:t-post"})
+    ids = {a["id"] for a in k.api("/v1/audiences")[1]["audiences"]}
+    assert {"all", "posts", "thread:t-post"} <= ids
+    assert k.api("/v1/audiences/posts")[1]["contacts"] == 1
+    time.sleep(1.5)
+    assert runs(k) == 1  # score_interval = 0: nothing by itself
+    k.write_config(sources=k.sources.replace(section, ""),
+                   kanald="score_half_life = 0\nscore_interval = 1s")
+    mark = k.log_mark()
+    k.hup()
+    k.wait_log(r"configuration reloaded", start=mark)
+    a = wait_runs(k, 2, timeout=20)
+    ids = {x["id"] for x in a["audiences"]}
+    assert "posts" not in ids and {"all", "thread:t-post"} <= ids  # a thread stays
+    assert k.api("/v1/audiences/posts")[0] == 404
+    assert re.search(r"scores: run 2 removed the scores of 1 audience\(s\)", k.log())
+
+
 def test_score_max_audiences_bounds_a_run(make_kanald):
     k = make_kanald(kanald=NO_DECAY + "\nscore_max_audiences = 3").start()
     for ev in ("A", "B", "C", "D"):

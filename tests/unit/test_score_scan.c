@@ -232,11 +232,60 @@ static void test_erased_contacts_leave_kept_scores(void **state)
     close_store(st, dir, path);
 }
 
+static int listed(void *arg, const char *id)
+{
+    for (const char *const *p = arg; *p; p++)
+        if (!strcmp(*p, id))
+            return 1;
+    return 0;
+}
+
+/* Audiences a run no longer computes leave the store; the others stay,
+ * whatever their order (adjacent deletes included). */
+static void test_retire(void **state)
+{
+    (void)state;
+    char *dir, *path;
+    struct store *st = open_store(&dir, &path);
+    static const char *const ids[] = {"all", "event:A", "event:B", "event:C", "mine", "thread:x"};
+    static const char *const one[] = {"c1"};
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    for (size_t i = 0; i < 6; i++) {
+        json_t *d = doc_of(ids[i], one, 1);
+        assert_int_equal(score_put(st, txn, d), 0);
+        json_decref(d);
+    }
+    static const char *const keep[] = {"all", "event:C", "thread:x", NULL};
+    size_t n;
+    assert_int_equal(score_retire(st, txn, listed, (void *)keep, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    for (size_t i = 0; i < 6; i++) {
+        json_t *d;
+        int want = listed((void *)keep, ids[i]) ? 0 : MDB_NOTFOUND;
+        assert_int_equal(score_get(st, txn, ids[i], &d), want);
+        json_decref(d);
+    }
+    store_read_end(st, txn);
+    /* Nothing kept: all go; an empty store: nothing to do. */
+    static const char *const nothing[] = {NULL};
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+        assert_int_equal(score_retire(st, txn, listed, (void *)nothing, &n), 0);
+        assert_int_equal(n, round ? 0 : 3);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+    }
+    close_store(st, dir, path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_in_chunks),
         cmocka_unit_test(test_erased_contacts_leave_kept_scores),
+        cmocka_unit_test(test_retire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
