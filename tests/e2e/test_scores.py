@@ -363,6 +363,10 @@ def test_stopping_during_a_run_is_clean(make_kanald):
     say(k, "late", "late-comer", kind="post")
     status, started = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
     assert status == 202 and started["seq"] == 20001
+    # One run at a time: reading 20,001 records takes the run far longer
+    # than this request's round trip.
+    status, busy = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
+    assert status == 409 and busy["error"]["code"] == "already_running", busy
     assert k.stop() == 0
     assert re.search(r"scores: run 2 (stopped: kanald is stopping|kept 23 audience)", k.log())
     k.start()
