@@ -301,11 +301,27 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
     int can_widen = j->nevents && kind && strcmp(kind, "merge") && strcmp(kind, "split") &&
                     strcmp(kind, "erase") && cid && occurred &&
                     util_parse_time(occurred, &at) == 0 && (author = run_current(f, cid)) != NULL;
-    for (size_t i = 0; i < j->naud; i++)
-        if ((audience_matches(&j->auds[i], rec, j->now_ms) ||
-             (can_widen && around_event(j, j->event_of[i], author, at))) &&
+    /* The built-in audiences of one field are matched on the value read
+     * once, not by audience_matches() reading the record again for each
+     * of the (up to score_max_audiences) audiences. */
+    int own = kind && strcmp(kind, "merge") && strcmp(kind, "split") && strcmp(kind, "erase");
+    const char *field[AUDIENCE_NAMED + 1] = {
+        [AUDIENCE_SOURCE] = json_string_value(json_object_get(rec, "source")),
+        [AUDIENCE_CHANNEL] = json_string_value(json_object_get(rec, "channel")),
+        [AUDIENCE_CAMPAIGN] = json_string_value(json_object_get(rec, "campaign")),
+        [AUDIENCE_EVENT] = json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
+    };
+    for (size_t i = 0; i < j->naud; i++) {
+        const struct audience *a = &j->auds[i];
+        int in;
+        if (a->kind >= AUDIENCE_SOURCE && a->kind <= AUDIENCE_EVENT)
+            in = own && field[a->kind] && strcmp(field[a->kind], a->value) == 0;
+        else
+            in = audience_matches(a, rec, j->now_ms);
+        if ((in || (can_widen && around_event(j, j->event_of[i], author, at))) &&
             score_build_add(&f->b[i], rec) != 0)
             j->bad++;
+    }
     return 0;
 }
 
