@@ -367,6 +367,11 @@ def test_stopping_during_a_run_is_clean(make_kanald):
     # than this request's round trip.
     status, busy = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
     assert status == 409 and busy["error"]["code"] == "already_running", busy
+    # Records still commit while the run reads the log (it is off the
+    # writer), and the run is shown as running.
+    status, _, body = k.post_hook(message("during", handle="email:during@example.com"))
+    assert status == 200 and b'"seqs":[20002]' in body
+    assert k.api("/v1/audiences")[1]["run"]["running"] is True
     assert k.stop() == 0
     assert re.search(r"scores: run 2 (stopped: kanald is stopping|kept 23 audience)", k.log())
     k.start()
@@ -375,4 +380,4 @@ def test_stopping_during_a_run_is_clean(make_kanald):
     seqs = {a["seq"] for a in after["audiences"]}
     assert seqs in ({20000}, {20001})  # all of run 1's, or all of run 2's: never half
     refresh(k)
-    assert {a["seq"] for a in k.api("/v1/audiences")[1]["audiences"]} == {20001}
+    assert {a["seq"] for a in k.api("/v1/audiences")[1]["audiences"]} == {20002}
