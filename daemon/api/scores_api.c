@@ -3,7 +3,12 @@
  * documents kept in the store ('scores', keep.h): what the last run
  * computed, with the seq it read up to and when.  Lists of contacts are
  * paged like the rest of the API: ?limit= (1-1000) and ?after= the last
- * contact id of the page before, in the same order. */
+ * contact id of the page before, in the same order.
+ *
+ * A document holds a row per contact of its audience: megabytes for a
+ * large one, and the list and a contact's scores read them all.  So the
+ * reading, parsing and sorting run on a libuv work thread (struct
+ * read_job); the loop checks the path and answers when the work is done. */
 #include "scores_api.h"
 
 #include <errno.h>
@@ -32,9 +37,81 @@ static void respond_json(struct http_req *req, int status, json_t *o)
     json_decref(o);
 }
 
-static void store_unavailable(struct http_req *req)
+/* ---- reading off the loop ---- */
+
+struct read_job;
+typedef void (*read_fn)(struct read_job *rj);
+
+struct read_job {
+    uv_work_t work;
+    struct scores *sc;
+    struct http_req *req;
+    read_fn fn;                   /* on the work thread: fills status and answer, or the error */
+    char id[AUDIENCE_ID_MAX + 1]; /* the path's audience or contact id */
+    char *query;                  /* a copy of the request's query */
+    const char *order;            /* a static string */
+    int advocates, list;
+    int status;
+    json_t *answer;
+    const char *code, *message; /* an error's, static strings */
+};
+
+static void fail(struct read_job *rj, int status, const char *code, const char *message)
 {
-    http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
+    rj->status = status;
+    rj->code = code;
+    rj->message = message;
+}
+
+static void store_unavailable(struct read_job *rj)
+{
+    fail(rj, 503, "store_unavailable", "the store cannot be read now");
+}
+
+static void read_work(uv_work_t *w)
+{
+    struct read_job *rj = w->data;
+    rj->fn(rj);
+}
+
+static json_t *run_state(struct scores *sc);
+
+static void read_done(uv_work_t *w, int status)
+{
+    struct read_job *rj = w->data;
+    if (status < 0)
+        http_respond_error(rj->req, 503, "stopping", "kanald is stopping; retry later");
+    else if (rj->code)
+        http_respond_error(rj->req, rj->status, rj->code, rj->message);
+    else {
+        if (rj->list) /* the runs' state is the loop's */
+            json_object_set_new(rj->answer, "run", run_state(rj->sc));
+        respond_json(rj->req, rj->status, rj->answer);
+        rj->answer = NULL;
+    }
+    json_decref(rj->answer);
+    free(rj->query);
+    free(rj);
+}
+
+static void defer(struct read_job *rj)
+{
+    rj->query = xstrdup(rj->req->pub.query);
+    rj->work.data = rj;
+    if (uv_queue_work(rj->sc->loop, &rj->work, read_work, read_done) != 0) {
+        http_respond_error(rj->req, 500, "internal", "cannot read the scores now");
+        free(rj->query);
+        free(rj);
+    }
+}
+
+static struct read_job *job_new(struct scores *sc, struct http_req *req, read_fn fn)
+{
+    struct read_job *rj = xcalloc(1, sizeof *rj);
+    rj->sc = sc;
+    rj->req = req;
+    rj->fn = fn;
+    return rj;
 }
 
 /* The path's {id}, percent-decoded (audience ids have a ':', and a value
@@ -54,30 +131,27 @@ static int audience_path_id(struct http_req *req, const struct route_params *p,
     return 0;
 }
 
-/* The kept document of the path's audience into *doc: 0, or answers (404
- * for one never computed) and -1. */
-static int load_doc(struct scores *sc, struct http_req *req, const struct route_params *p,
-                    json_t **doc)
+/* The kept document of rj's audience into *doc (work thread): 0, or -1
+ * with the error (404 for one never computed). */
+static int load_doc(struct read_job *rj, json_t **doc)
 {
-    char id[AUDIENCE_ID_MAX + 1];
-    if (audience_path_id(req, p, id) < 0)
-        return -1;
+    struct store *st = rj->sc->store;
     MDB_txn *txn;
-    if (store_read_begin(sc->store, &txn) < 0) {
-        store_unavailable(req);
+    if (store_read_begin(st, &txn) < 0) {
+        store_unavailable(rj);
         return -1;
     }
-    int rc = score_get(sc->store, txn, id, doc);
-    store_read_end(sc->store, txn);
+    int rc = score_get(st, txn, rj->id, doc);
+    store_read_end(st, txn);
     if (rc == MDB_NOTFOUND) {
-        http_respond_error(req, 404, "not_found",
-                           "no scores for that audience: it has never been computed (audiences "
-                           "are all, source:NAME, channel:NAME, campaign:ID, event:ID, an "
-                           "[audience NAME]'s name, and thread:ID on request)");
+        fail(rj, 404, "not_found",
+             "no scores for that audience: it has never been computed (audiences are all, "
+             "source:NAME, channel:NAME, campaign:ID, event:ID, an [audience NAME]'s name, and "
+             "thread:ID on request)");
         return -1;
     }
     if (rc) {
-        store_unavailable(req);
+        store_unavailable(rj);
         return -1;
     }
     return 0;
@@ -120,30 +194,38 @@ static json_t *run_state(struct scores *sc)
     return o;
 }
 
-void scores_route_list(void *ctx, struct http_req *req, const struct route_params *p)
+static void do_list(struct read_job *rj)
 {
-    struct scores *sc = ctx;
-    (void)p;
+    struct store *st = rj->sc->store;
     MDB_txn *txn;
-    if (store_read_begin(sc->store, &txn) < 0) {
-        store_unavailable(req);
+    if (store_read_begin(st, &txn) < 0) {
+        store_unavailable(rj);
         return;
     }
     json_t *list = json_array();
-    int rc = score_each(sc->store, txn, list_one, list);
-    store_read_end(sc->store, txn);
+    int rc = score_each(st, txn, list_one, list);
+    store_read_end(st, txn);
     if (rc) {
         json_decref(list);
-        store_unavailable(req);
+        store_unavailable(rj);
         return;
     }
-    respond_json(req, 200, json_pack("{s:o,s:o}", "audiences", list, "run", run_state(sc)));
+    rj->status = 200;
+    rj->answer = json_pack("{s:o}", "audiences", list);
 }
 
-void scores_route_get(void *ctx, struct http_req *req, const struct route_params *p)
+void scores_route_list(void *ctx, struct http_req *req, const struct route_params *p)
+{
+    (void)p;
+    struct read_job *rj = job_new(ctx, req, do_list);
+    rj->list = 1;
+    defer(rj);
+}
+
+static void do_get(struct read_job *rj)
 {
     json_t *doc;
-    if (load_doc(ctx, req, p, &doc) < 0)
+    if (load_doc(rj, &doc) < 0)
         return;
     json_t *o = summary(json_string_value(json_object_get(doc, "audience")), doc);
     json_object_set(o, "shape", json_object_get(doc, "shape"));
@@ -151,7 +233,18 @@ void scores_route_get(void *ctx, struct http_req *req, const struct route_params
     if (json_object_get(doc, "event"))
         json_object_set(o, "event", json_object_get(doc, "event"));
     json_decref(doc);
-    respond_json(req, 200, o);
+    rj->status = 200;
+    rj->answer = o;
+}
+
+void scores_route_get(void *ctx, struct http_req *req, const struct route_params *p)
+{
+    struct read_job *rj = job_new(ctx, req, do_get);
+    if (audience_path_id(req, p, rj->id) < 0) {
+        free(rj);
+        return;
+    }
+    defer(rj);
 }
 
 /* ---- contacts in an order ---- */
@@ -187,41 +280,42 @@ static int row_key(json_t *row, const char *order, double *out)
     return 1;
 }
 
-static int order_ok(const char *o)
+/* The order's static name, or NULL for none of SCORES_ORDERS. */
+static const char *order_of(const char *o)
 {
-    const char *p = SCORES_ORDERS;
-    size_t n = strlen(o);
-    while (*p) {
-        size_t w = strcspn(p, " ");
-        if (w == n && strncmp(p, o, n) == 0)
-            return 1;
-        p += w + (p[w] == ' ');
-    }
-    return 0;
+    static const char *const orders[] = {"influence", "reach", "value", "advocacy", "risk"};
+    for (size_t i = 0; i < ARRAY_SIZE(orders); i++)
+        if (strcmp(orders[i], o) == 0)
+            return orders[i];
+    return NULL;
 }
 
-/* Answer rows of doc (those keep() takes) in order, one page. */
-static void page(struct http_req *req, json_t *doc, const char *order, int advocates_only)
+/* One page of the audience's rows (those of advocates only, if asked) in
+ * rj->order. */
+static void do_page(struct read_job *rj)
 {
-    const char *qs = req->pub.query;
+    const char *qs = rj->query;
     unsigned limit;
     const char *why;
     if (query_limit(qs, &limit, &why) < 0) {
-        http_respond_error(req, 400, "bad_request", why);
+        fail(rj, 400, "bad_request", why);
         return;
     }
+    json_t *doc;
+    if (load_doc(rj, &doc) < 0)
+        return;
     char *after = form_get(qs, strlen(qs), "after");
     json_t *rows = json_object_get(doc, "contacts");
     size_t n = json_array_size(rows), m = 0;
     struct ranked *r = xcalloc(n ? n : 1, sizeof *r);
     for (size_t i = 0; i < n; i++) {
         json_t *row = json_array_get(rows, i);
-        if (advocates_only &&
+        if (rj->advocates &&
             !json_is_true(json_object_get(json_object_get(row, "advocacy"), "advocate")))
             continue;
         r[m].row = row;
         r[m].id = json_string_value(json_object_get(row, "contact"));
-        r[m].has = row_key(row, order, &r[m].key);
+        r[m].has = row_key(row, rj->order, &r[m].key);
         m++;
     }
     qsort(r, m, sizeof *r, by_key);
@@ -232,9 +326,10 @@ static void page(struct http_req *req, json_t *doc, const char *order, int advoc
         if (start == m) {
             free(after);
             free(r);
-            http_respond_error(req, 400, "bad_request",
-                               "after names no contact of this list (the scores may have been "
-                               "computed again since: start from the first page)");
+            json_decref(doc);
+            fail(rj, 400, "bad_request",
+                 "after names no contact of this list (the scores may have been computed again "
+                 "since: start from the first page)");
             return;
         }
         start++;
@@ -246,39 +341,46 @@ static void page(struct http_req *req, json_t *doc, const char *order, int advoc
         json_array_append(list, r[i].row);
     json_t *o = json_pack("{s:O,s:O*,s:O*,s:s,s:o,s:b}", "audience",
                           json_object_get(doc, "audience"), "seq", json_object_get(doc, "seq"),
-                          "computed_at", json_object_get(doc, "computed_at"), "order", order,
+                          "computed_at", json_object_get(doc, "computed_at"), "order", rj->order,
                           "contacts", list, "more", i < m);
     json_object_set_new(o, "next",
                         i > start && r[i - 1].id ? json_string(r[i - 1].id) : json_null());
     free(r);
-    respond_json(req, 200, o);
+    json_decref(doc);
+    rj->status = 200;
+    rj->answer = o;
 }
 
 void scores_route_contacts(void *ctx, struct http_req *req, const struct route_params *p)
 {
     const char *qs = req->pub.query;
-    char *order = form_get(qs, strlen(qs), "order");
-    if (order && !order_ok(order)) {
-        free(order);
+    char *asked = form_get(qs, strlen(qs), "order");
+    const char *order = asked ? order_of(asked) : "influence";
+    free(asked);
+    if (!order) {
         http_respond_error(req, 400, "bad_request",
                            "order must be one of influence, reach, value, advocacy, risk");
         return;
     }
-    json_t *doc;
-    if (load_doc(ctx, req, p, &doc) == 0) {
-        page(req, doc, order ? order : "influence", 0);
-        json_decref(doc);
+    struct read_job *rj = job_new(ctx, req, do_page);
+    rj->order = order;
+    if (audience_path_id(req, p, rj->id) < 0) {
+        free(rj);
+        return;
     }
-    free(order);
+    defer(rj);
 }
 
 void scores_route_advocates(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    json_t *doc;
-    if (load_doc(ctx, req, p, &doc) == 0) {
-        page(req, doc, "advocacy", 1);
-        json_decref(doc);
+    struct read_job *rj = job_new(ctx, req, do_page);
+    rj->order = "advocacy";
+    rj->advocates = 1;
+    if (audience_path_id(req, p, rj->id) < 0) {
+        free(rj);
+        return;
     }
+    defer(rj);
 }
 
 /* ---- one contact in every audience ---- */
@@ -292,59 +394,62 @@ static int find_contact(void *arg, const char *id, json_t *doc)
 {
     struct of_contact *oc = arg;
     size_t i;
-    json_t *row;
-    json_array_foreach(json_object_get(doc, "contacts"), i, row)
+    json_t *row, *rows = json_object_get(doc, "contacts");
+    json_array_foreach(rows, i, row)
     {
         const char *c = json_string_value(json_object_get(row, "contact"));
         if (c && strcmp(c, oc->cid) == 0) {
-            json_t *o = json_pack("{s:s,s:O*,s:O*,s:I,s:O}", "audience", id, "seq",
-                                  json_object_get(doc, "seq"), "computed_at",
-                                  json_object_get(doc, "computed_at"), "rank", (json_int_t)i + 1,
-                                  "scores", row);
             /* rank: the place in the audience by influence, of that many */
-            json_object_set_new(
-                o, "of",
-                json_integer((json_int_t)json_array_size(json_object_get(doc, "contacts"))));
-            json_array_append_new(oc->list, o);
+            json_array_append_new(
+                oc->list, json_pack("{s:s,s:O*,s:O*,s:I,s:I,s:O}", "audience", id, "seq",
+                                    json_object_get(doc, "seq"), "computed_at",
+                                    json_object_get(doc, "computed_at"), "rank", (json_int_t)i + 1,
+                                    "of", (json_int_t)json_array_size(rows), "scores", row));
             break;
         }
     }
     return 0;
 }
 
+static void do_contact(struct read_job *rj)
+{
+    struct store *st = rj->sc->store;
+    MDB_txn *txn;
+    if (store_read_begin(st, &txn) < 0) {
+        store_unavailable(rj);
+        return;
+    }
+    char live[64];
+    int rc = contacts_follow(st, txn, rj->id, live, sizeof live);
+    struct of_contact oc = {live, json_array()};
+    if (rc == 0)
+        rc = score_each(st, txn, find_contact, &oc);
+    store_read_end(st, txn);
+    if (rc) {
+        json_decref(oc.list);
+        if (rc == MDB_NOTFOUND)
+            fail(rj, 404, "not_found", "no such contact");
+        else
+            store_unavailable(rj);
+        return;
+    }
+    json_t *o = json_pack("{s:s,s:o}", "contact", live, "audiences", oc.list);
+    if (strcmp(live, rj->id) != 0)
+        json_object_set_new(o, "requested", json_string(rj->id));
+    rj->status = 200;
+    rj->answer = o;
+}
+
 void scores_route_contact(void *ctx, struct http_req *req, const struct route_params *p)
 {
-    struct scores *sc = ctx;
     const char *id = route_param(p, "id");
     if (!*id || strlen(id) >= 64) {
         http_respond_error(req, 404, "not_found", "no such contact");
         return;
     }
-    MDB_txn *txn;
-    if (store_read_begin(sc->store, &txn) < 0) {
-        store_unavailable(req);
-        return;
-    }
-    char live[64];
-    int rc = contacts_follow(sc->store, txn, id, live, sizeof live);
-    struct of_contact oc = {live, json_array()};
-    if (rc == 0)
-        rc = score_each(sc->store, txn, find_contact, &oc);
-    store_read_end(sc->store, txn);
-    if (rc == MDB_NOTFOUND) {
-        json_decref(oc.list);
-        http_respond_error(req, 404, "not_found", "no such contact");
-        return;
-    }
-    if (rc) {
-        json_decref(oc.list);
-        store_unavailable(req);
-        return;
-    }
-    json_t *o = json_pack("{s:s,s:o}", "contact", live, "audiences", oc.list);
-    if (strcmp(live, id) != 0)
-        json_object_set_new(o, "requested", json_string(id));
-    respond_json(req, 200, o);
+    struct read_job *rj = job_new(ctx, req, do_contact);
+    snprintf(rj->id, sizeof rj->id, "%s", id);
+    defer(rj);
 }
 
 /* ---- starting a run ---- */
