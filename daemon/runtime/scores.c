@@ -3,12 +3,15 @@
  *   1. on the loop: take the audiences configured and the seq to read up
  *      to, and queue the work;
  *   2. on a libuv work thread: find the audiences present in the records
- *      (sources, channels, campaigns, events), then feed every record once
- *      to the builder of each audience it belongs to, and make each
- *      audience's document (result.h); no transaction is held between two
- *      chunks of the log, so the writer can grow the map meanwhile;
+ *      (sources, channels, campaigns, events: with each event's
+ *      participants and dates), then feed every record once to the builder
+ *      of each audience it belongs to (an event's also takes what its
+ *      participants did around it), and make each audience's document
+ *      (result.h); no transaction is held between two chunks of the log,
+ *      so the writer can grow the map meanwhile;
  *   3. through the writer: keep the documents (score_put), leaving out the
- *      rows of contacts erased since the run read them.
+ *      rows of contacts erased since the run read them, and delete those
+ *      of audiences no longer computed.
  * The loop is never blocked, and the writer only for the puts. */
 #include "scores.h"
 
@@ -335,7 +338,7 @@ static int feed_between(void *arg)
 static void describe_event(struct score_job *j, size_t i)
 {
     json_t *e = j->event_of[i];
-    if (!e)
+    if (!e || !json_object_get(e, "from") || !json_object_get(e, "to"))
         return;
     char from[32], to[32];
     util_format_time(json_integer_value(json_object_get(e, "from")) - j->event_window_ms, from,
