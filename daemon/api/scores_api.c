@@ -280,7 +280,7 @@ static int row_key(json_t *row, const char *order, double *out)
     return 1;
 }
 
-/* The order's static name, or NULL for none of SCORES_ORDERS. */
+/* The order's static name, or NULL when o is none of them. */
 static const char *order_of(const char *o)
 {
     static const char *const orders[] = {"influence", "reach", "value", "advocacy", "risk"};

@@ -9,10 +9,9 @@
 struct http_req;
 struct route_params;
 
-/* The orders of /v1/audiences/{id}/contacts, and the row field each sorts
- * by (highest first, a row without it last, ties by contact id). */
-#define SCORES_ORDERS "influence reach value advocacy risk"
-
+/* /v1/audiences/{id}/contacts?order= takes influence, reach (the row's
+ * field), value, advocacy or risk (that object's score): highest first, a
+ * row without it last, ties by contact id. */
 void scores_route_list(void *ctx, struct http_req *req, const struct route_params *p);
 void scores_route_get(void *ctx, struct http_req *req, const struct route_params *p);
 void scores_route_contacts(void *ctx, struct http_req *req, const struct route_params *p);
