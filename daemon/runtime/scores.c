@@ -51,6 +51,8 @@ struct score_job {
     json_t **event_of; /* per audience: its events entry (event: ones), else NULL */
     size_t nevents;    /* audiences with an entry */
     json_t **docs;
+    char **texts;      /* docs serialized on the work thread */
+    uint64_t erasures; /* the store's count when the run started */
     size_t records, contacts, bad, failed, retired;
     int rc;
 };
@@ -69,6 +71,9 @@ static void job_free(struct score_job *j)
     }
     free(j->auds);
     free(j->docs);
+    for (size_t i = 0; j->texts && i < j->naud; i++)
+        free(j->texts[i]);
+    free(j->texts);
     free(j->thread);
     json_decref(j->left_names);
     json_decref(j->events);
@@ -390,6 +395,11 @@ static void run_work(uv_work_t *w)
         score_build_free(&f.b[i]);
     }
     free(f.b);
+    /* Serialized here, so that the writer only puts them. */
+    j->texts = xcalloc(j->naud ? j->naud : 1, sizeof *j->texts);
+    for (size_t i = 0; i < j->naud; i++)
+        if (j->docs[i])
+            j->texts[i] = json_dumps(j->docs[i], JSON_COMPACT);
     json_decref(f.current);
     json_decref(f.handles);
 }
@@ -453,12 +463,22 @@ static int apply_keep(struct write_item *it, struct store *st, MDB_txn *txn)
      * event left out by score_max_audiences) would be served stale
      * forever: they go. */
     int rc = score_retire(st, txn, still_computed, j, &j->retired);
+    /* A contact erased while the run computed is in its rows (the erasure
+     * rewrote the kept documents, not these): they go before the put, and
+     * only a document that lost rows is serialized again.  Each contact is
+     * looked up once for all the documents. */
+    json_t *memo = json_object();
     for (size_t i = 0; i < j->naud && rc == 0; i++) {
         if (!j->docs[i])
             continue;
-        score_drop_gone(st, txn, j->docs[i]);
-        rc = score_put(st, txn, j->docs[i]);
+        if (score_drop_gone(st, txn, j->docs[i], memo) > 0 || !j->texts[i]) {
+            free(j->texts[i]);
+            j->texts[i] = json_dumps(j->docs[i], JSON_COMPACT);
+        }
+        rc = j->texts[i] ? score_put_text(st, txn, j->auds[i].id, j->texts[i], strlen(j->texts[i]))
+                         : ENOMEM;
     }
+    json_decref(memo);
     return rc;
 }
 

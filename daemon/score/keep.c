@@ -11,6 +11,14 @@
 #include "result.h"
 #include "store.h"
 
+int score_put_text(struct store *st, MDB_txn *txn, const char *id, const char *text, size_t len)
+{
+    if (!id || !*id || strlen(id) > KANAL_STORE_MAX_KEY)
+        return EINVAL;
+    MDB_val k = {strlen(id), (void *)id}, v = {len, (void *)text};
+    return mdb_put(txn, st->scores, &k, &v, 0);
+}
+
 int score_put(struct store *st, MDB_txn *txn, json_t *result)
 {
     const char *id = json_string_value(json_object_get(result, "audience"));
@@ -19,8 +27,7 @@ int score_put(struct store *st, MDB_txn *txn, json_t *result)
     char *text = json_dumps(result, JSON_COMPACT);
     if (!text)
         return ENOMEM;
-    MDB_val k = {strlen(id), (void *)id}, v = {strlen(text), text};
-    int rc = mdb_put(txn, st->scores, &k, &v, 0);
+    int rc = score_put_text(st, txn, id, text, strlen(text));
     free(text);
     return rc;
 }
@@ -169,18 +176,25 @@ int score_forget(struct store *st, MDB_txn *txn, json_t *ids, size_t *changed)
 struct gone {
     struct store *st;
     MDB_txn *txn;
+    json_t *memo;
 };
 
 static int still_there(void *arg, const char *cid)
 {
     struct gone *g = arg;
+    json_t *known = g->memo ? json_object_get(g->memo, cid) : NULL;
+    if (known)
+        return json_is_true(known);
     MDB_val k = {strlen(cid), (void *)cid}, v;
-    return mdb_get(g->txn, g->st->contacts, &k, &v) != MDB_NOTFOUND;
+    int there = mdb_get(g->txn, g->st->contacts, &k, &v) != MDB_NOTFOUND;
+    if (g->memo)
+        json_object_set_new(g->memo, cid, json_boolean(there));
+    return there;
 }
 
-size_t score_drop_gone(struct store *st, MDB_txn *txn, json_t *result)
+size_t score_drop_gone(struct store *st, MDB_txn *txn, json_t *result, json_t *memo)
 {
-    struct gone g = {st, txn};
+    struct gone g = {st, txn, memo};
     return drop_rows(result, still_there, &g);
 }
 

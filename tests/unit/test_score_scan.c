@@ -222,9 +222,14 @@ static void test_erased_contacts_leave_kept_scores(void **state)
     MDB_val k = {2, "c2"};
     assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_del(txn, st->contacts, &k, NULL), 0);
-    assert_int_equal(score_drop_gone(st, txn, d1), 1);
+    json_t *memo = json_object();
+    assert_int_equal(score_drop_gone(st, txn, d1, memo), 1);
     assert_int_equal(json_array_size(json_object_get(d1, "contacts")), 2);
-    assert_int_equal(score_drop_gone(st, txn, d1), 0);
+    assert_int_equal(score_drop_gone(st, txn, d1, memo), 0);
+    assert_int_equal(json_object_size(memo), 3); /* each contact looked up once */
+    assert_int_equal(score_drop_gone(st, txn, d2, memo), 1);
+    assert_int_equal(score_drop_gone(st, txn, d3, NULL), 0);
+    json_decref(memo);
     mdb_txn_abort(txn);
     json_decref(d1);
     json_decref(d2);
