@@ -567,8 +567,8 @@ int main(int argc, char **argv)
     the_contacts =
         (struct contacts_api){.store = &d->store, .writer = &d->writer, .outbox = &d->outbox};
     /* Scores: computed on a work thread, kept through the writer. */
-    the_scores = (struct scores){
-        .loop = d->loop, .store = &d->store, .writer = &d->writer, .cfg = &d->cfg};
+    the_scores =
+        (struct scores){.loop = d->loop, .store = &d->store, .writer = &d->writer, .cfg = &d->cfg};
     d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
     links_and_outbox_setup(d);
     struct metrics_env menv = {.sources = &d->srcs,
