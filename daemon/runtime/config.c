@@ -336,6 +336,14 @@ static const struct kanal_option kanald_options[] = {
      "open merge candidates kept (asserted evidence naming two contacts)", NULL},
     {"unknown_raw_max", KANAL_OPT_SIZE, "1M", 0,
      "bytes of a plugin's raw payload kanald keeps in an unknown record it must bound", NULL},
+    {"score_interval", KANAL_OPT_DURATION, "15m", 0,
+     "how often the scores of every audience are computed again (0: only on demand)", NULL},
+    {"score_max_audiences", KANAL_OPT_INT, "200", 0,
+     "audiences one scoring run computes at most (all and [audience NAME] first)", NULL},
+    {"score_half_life", KANAL_OPT_DURATION, "30d", 0,
+     "age at which an interaction weighs half as much in the scores (0: no decay)", NULL},
+    {"score_event_window", KANAL_OPT_DURATION, "7d", 0,
+     "an event's audience takes what its participants did this long before and after it", NULL},
     /* The scores' thresholds (docs/scores.md); score_params_default()
      * has the same defaults. */
     {"score_unanswered_after", KANAL_OPT_DURATION, "24h", 0,
@@ -558,6 +566,14 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
             continue;
         const struct raw_kv *kv = raw_get(s, at_least_one[i]);
         add_error(errs, path, kv ? kv->line : s->line, "'%s' must be at least 1", at_least_one[i]);
+    }
+    cfg->score_interval_ms = n[K("score_interval")];
+    cfg->score_max_audiences = n[K("score_max_audiences")];
+    cfg->score_half_life_ms = n[K("score_half_life")];
+    cfg->score_event_window_ms = n[K("score_event_window")];
+    if (cfg->score_max_audiences < 1 || cfg->score_max_audiences > 100000) {
+        const struct raw_kv *kv = raw_get(s, "score_max_audiences");
+        add_error(errs, path, kv ? kv->line : s->line, "'score_max_audiences' must be 1 to 100000");
     }
     if (v[K("trusted_proxies")]) {
         char bad[80];

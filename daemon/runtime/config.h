@@ -105,6 +105,11 @@ struct config {
     /* [audience NAME] sections, in the order of the file. */
     struct config_audience *audiences;
     size_t naudiences;
+    /* Scores (daemon/score/, runtime/scores.h). */
+    int64_t score_interval_ms;   /* 0: only on POST /v1/scores/refresh */
+    int64_t score_max_audiences; /* audiences a run computes at most */
+    int64_t score_half_life_ms;  /* 0: no decay */
+    int64_t score_event_window_ms; /* an event's audience: its participants' records this near */
     /* The scores' thresholds, the score_* keys. */
     struct score_params score;
 };

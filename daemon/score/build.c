@@ -215,7 +215,7 @@ static uint32_t recipient(struct score_build *b, json_t *rec)
     return UINT32_MAX;
 }
 
-static int by_brand(json_t *rec)
+int score_build_by_brand(json_t *rec)
 {
     const char *dir = str(rec, "direction"), *role = str(json_object_get(rec, "from"), "role");
     return (dir && strcmp(dir, "outbound") == 0) || (role && strcmp(role, "brand") == 0);
@@ -228,7 +228,7 @@ void score_build_note(struct score_build *b, json_t *rec)
         return;
     /* Before any complaint there is nothing to answer: no need to find
      * the recipient (a look-up in the store). */
-    if (by_brand(rec))
+    if (score_build_by_brand(rec))
         score_facts_answer(&b->facts, rec, b->facts.npend ? recipient(b, rec) : UINT32_MAX);
 }
 
@@ -261,7 +261,7 @@ int score_build_add(struct score_build *b, json_t *rec)
     json_t *from = json_object_get(rec, "from");
     const char *dir = str(rec, "direction");
     uint32_t author;
-    if (by_brand(rec))
+    if (score_build_by_brand(rec))
         author = SCORE_BRAND;
     else if (str(rec, "contact")) /* who acted, when a customer did */
         author = node_of_contact(b, str(rec, "contact"));

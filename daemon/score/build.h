@@ -69,6 +69,9 @@ int score_build_add(struct score_build *b, json_t *rec);
 /* Note a record outside the audience: only the brand's answers count
  * (an answer given elsewhere still answers a complaint in the audience). */
 void score_build_note(struct score_build *b, json_t *rec);
+/* Whether rec is the brand's (outbound, or from a party in the brand's
+ * role): only those are worth noting outside the audience. */
+int score_build_by_brand(json_t *rec);
 void score_build_free(struct score_build *b);
 
 /* The decay factor of an interaction age_ms old: 2^(-age / half_life), 1

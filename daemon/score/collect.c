@@ -2,6 +2,7 @@
 /* An audience's graph from a read snapshot of the store (collect.h). */
 #include "collect.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "contacts.h"
@@ -90,4 +91,71 @@ int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int6
         return rc;
     }
     return 0;
+}
+
+/* One chunk: the records after seq *after, at most s->chunk of them.
+ * 0 with *done set when the log (up to s->upto) is read to its end. */
+static int scan_chunk(struct score_scan *s, uint64_t *after, int *done)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(s->st, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, s->st->log, &cur))) {
+        store_read_end(s->st, txn);
+        return store_err(rc);
+    }
+    /* Keys are seqs (MDB_INTEGERKEY): the range starts after *after. */
+    uint64_t from = *after + 1;
+    MDB_val k = {sizeof from, &from}, v;
+    size_t n = 0, chunk = s->chunk ? s->chunk : 4096;
+    *done = 0;
+    int r = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < chunk;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        if (kanal_store_u64(k.mv_data, k.mv_size, &seq) != 0)
+            continue;
+        if (seq > s->upto) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        *after = seq;
+        n++;
+        s->records++;
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        if (!rec) {
+            s->bad++;
+            continue;
+        }
+        r = s->each(s->arg, txn, rec);
+        json_decref(rec);
+        if (r)
+            break;
+    }
+    mdb_cursor_close(cur);
+    store_read_end(s->st, txn);
+    if (r)
+        return r;
+    if (rc == MDB_NOTFOUND)
+        *done = 1;
+    else if (rc)
+        return store_err(rc);
+    return 0;
+}
+
+int score_scan_run(struct score_scan *s)
+{
+    s->records = s->bad = 0;
+    if (s->upto == 0)
+        return 0;
+    uint64_t after = 0;
+    for (;;) {
+        int done = 0, rc = scan_chunk(s, &after, &done);
+        if (rc || done)
+            return rc;
+        if (s->between && s->between(s->arg))
+            return -ECANCELED;
+    }
 }
