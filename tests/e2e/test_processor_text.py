@@ -117,3 +117,36 @@ def test_a_record_naming_its_contact_keeps_its_annotations(make_kanald):
         assert rec["contact"] == cid
         assert rec["annotations"] == {"f0": json.loads(CASES[0]), "tag": {"n": i + 1, "saw": False}}
         assert b'"annotations":{"f0":' + CASES[0] + b',"tag":{"n":%d,"saw":false}}' % (i + 1) in raw
+
+
+def test_a_record_is_stored_as_without_processors_but_for_its_annotations(make_kanald):
+    """The same posts to a kanald without processors and to one with them
+    (one matching every record, one only some): each stored record is byte
+    for byte the one stored without processors, with the annotations member
+    where the record serialized with them has it (before the contact
+    identity adds), and nothing else changed."""
+    posts = [message("p0", text="kargo gelmedi"),
+             message("p1", text='quote " back\\slash \u0001 çok güzel 😀', thread="t-1",
+                     meta={"n": 1.5, "deep": {"a": [1, None, True]}}),
+             message("p2", handle="phone:+905321234567", subject="İade"),
+             message("p3", contact=None)]
+    procs = (f"[processor f0]\nplugin = stages\nbehave = given\ngiven = {CASES[0].hex()}\n\n"
+             "[processor only]\nplugin = stages\nmatch = source:e1 kind:comment\n\n"
+             "[processor tag]\nplugin = stages\n")
+    plain = make_kanald("plain", sources=ECHO, plugins=(), test_plugins=("echo",)).start()
+    annotated = make_kanald("annotated", sources=ECHO + "\n" + procs, plugins=(),
+                            test_plugins=("echo", "stages")).start()
+    for k in (plain, annotated):
+        for rec in posts:
+            rec = {a: b for a, b in rec.items() if b is not None}
+            status, _, body = k.request("POST", "/hooks/e1", json.dumps(rec).encode())
+            assert status == 200, body
+    _, want = raw_records(plain)
+    _, got = raw_records(annotated)
+    assert len(want) == len(got) == len(posts)
+    received = re.compile(rb'"received_at":"[^"]*"')
+    for i, (w, g) in enumerate(zip(want, got)):
+        ann = (b',"annotations":{"f0":' + CASES[0] + b',"tag":{"n":%d,"saw":false}}' % (i + 1))
+        at = w.rindex(b',"contact":') if b',"contact":' in w else len(w) - 1
+        expect = w[:at] + ann + w[at:]
+        assert received.sub(b"R", g) == received.sub(b"R", expect), (g, expect)
