@@ -278,6 +278,35 @@ static void test_random_values_and_their_mutations(void **st)
     assert_true(accepted > 10000); /* most of the class goes the fast way */
 }
 
+/* Numbers as text of every shape: signs, leading zeros, 1 to 19 digits
+ * before and after the point, trailing zeros, exponents; whatever the
+ * check takes is what jsonout writes for it. */
+static void test_numbers_of_every_shape(void **st)
+{
+    (void)st;
+    char buf[64];
+    size_t accepted = 0;
+    for (int round = 0; round < 200000; round++) {
+        size_t n = 0;
+        if (rnd(3) == 0)
+            buf[n++] = '-';
+        unsigned il = 1 + rnd(19), fl = rnd(3) ? rnd(19) : 0;
+        for (unsigned i = 0; i < il; i++)
+            buf[n++] = (char)('0' + (i == 0 && rnd(2) ? 0 : rnd(10)));
+        if (fl || rnd(4) == 0) {
+            buf[n++] = '.';
+            unsigned zeros = rnd(6);
+            for (unsigned i = 0; i < fl; i++)
+                buf[n++] = (char)('0' + (i < zeros ? 0 : rnd(10)));
+        }
+        if (rnd(5) == 0)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "e%d", (int)rnd(40) - 20);
+        sound(buf, n);
+        accepted += (size_t)annotext_canonical(buf, n, MAXD);
+    }
+    assert_true(accepted > 10000);
+}
+
 /* A record-like object, its text, then annotations added both ways. */
 static void test_added_annotations_are_the_record_serialized_with_them(void **st)
 {
@@ -328,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_what_is_and_is_not_the_stored_form),
         cmocka_unit_test(test_nesting_is_bounded_as_the_store_counts_it),
         cmocka_unit_test(test_random_values_and_their_mutations),
+        cmocka_unit_test(test_numbers_of_every_shape),
         cmocka_unit_test(test_added_annotations_are_the_record_serialized_with_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
