@@ -49,6 +49,19 @@ void write_item_free(struct write_item *item)
     free(item);
 }
 
+int write_record_take_annotations(struct write_record *wr)
+{
+    if (!wr->ann_at)
+        return 0;
+    /* The annotations' object runs to the record's closing brace. */
+    json_t *ann = json_loadb(wr->text + wr->ann_at, wr->text_len - wr->ann_at - 1, 0, NULL);
+    if (!ann)
+        return -ENOMEM; /* text kanald wrote itself: only memory can fail */
+    json_object_set_new(wr->rec, "annotations", ann);
+    wr->ann_at = 0;
+    return 0;
+}
+
 /* A record already stored, or erased since (its key survives as a digest;
  * st->erased_none says there are no such digests in this transaction). */
 static int find_existing(struct store *st, MDB_txn *txn, const void *idem, size_t len,
@@ -157,6 +170,8 @@ static int log_put(struct store *st, MDB_txn *txn, struct write_record *wr, uint
         if (rc != 1)
             return rc;
     }
+    if (write_record_take_annotations(wr) < 0)
+        return ENOMEM;
     return log_put_json(st, txn, wr->rec, seq);
 }
 

@@ -275,20 +275,27 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     /* The writer changes nothing in a record but its seq and the contact it
      * resolves (unless the record named one, which it may follow to a
      * merged contact): serialize here, off the writer thread, whose time
-     * every commit waits for.  Serializing also proves the record can be
-     * written; a record the writer serializes again is only checked. */
+     * every commit waits for (processors have done it already when one
+     * saw the record).  Serializing also proves the record can be written;
+     * a record the writer serializes again is only checked. */
     for (size_t i = 0; i < item->nrecs; i++) {
         struct write_record *wr = &item->recs[i];
         errno = 0;
-        wr->text = jsonout_dump(wr->rec, &wr->text_len);
+        if (!wr->text) /* else the processors' text, with their annotations */
+            wr->text = jsonout_dump(wr->rec, &wr->text_len);
         int r = check_storable(src, item, i, item->nrecs);
+        if (!r && env->store->identity && wr->given_contact) {
+            /* The writer serializes rec (the contact may change). */
+            if (write_record_take_annotations(wr) < 0)
+                r = emit_refused(src, item, i, item->nrecs, "out of memory reading annotations");
+            else {
+                free(wr->text);
+                wr->text = NULL;
+            }
+        }
         if (r) {
             free(kept);
             return r;
-        }
-        if (env->store->identity && wr->given_contact) {
-            free(wr->text);
-            wr->text = NULL;
         }
     }
     for (size_t i = 0; i < nstates; i++)

@@ -7,9 +7,11 @@
  *
  * Processors run on the loop thread inside host emit, after the records
  * are normalized and before they are queued: config order, each seeing the
- * annotations of those before it.  The loop cannot preempt a plugin, so the
- * budget is checked after the call: an overrun keeps the record without
- * that annotation and is counted, like an error or invalid JSON.
+ * annotations of those before it.  A record is serialized once for all of
+ * them and for the writer; annotations go into that text (annotext.c).
+ * The loop cannot preempt a plugin, so the budget is checked after the
+ * call: an overrun keeps the record without that annotation and is
+ * counted, like an error or invalid JSON.
  *
  * Sinks read committed records from the store (a read transaction on the
  * loop, batch_max records at a time) only while fewer than max_inflight
@@ -27,6 +29,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <kanal/schema.h>
+
+#include "annotext.h"
 #include "error.h"
 #include "http.h"
 #include "jsonout.h"
@@ -99,22 +104,50 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Run one processor over rec: 1 to drop it, else 0 (annotated or not). */
-static int process_one(struct kanal_source *src, json_t *rec)
+/* The annotation in out, in the store's form, added to the record's text:
+ * as it is when it already is that form (annotext.c), else read, checked
+ * and written the slow way; NULL, or why it cannot be kept (in err). */
+static const char *add_annotation(struct kanal_source *src, struct annotext *t,
+                                  const struct kanal_process_result *out, char *err, size_t err_len)
+{
+    const char *name = src->sc.name;
+    if (record_check_annotation(name, json_null(), err, err_len) < 0)
+        return err;
+    if (annotext_canonical(out->annotation, out->annotation_len, KANAL_MAX_DEPTH - 2))
+        return annotext_add(t, name, out->annotation, out->annotation_len) < 0 ? "out of memory"
+                                                                               : NULL;
+    json_error_t je;
+    json_t *ann = json_loadb(out->annotation, out->annotation_len, JSON_DECODE_ANY, &je);
+    if (!ann) {
+        snprintf(err, err_len, "annotation is not JSON: %.100s", je.text);
+        return err;
+    }
+    const char *why = err;
+    if (record_check_annotation(name, ann, err, err_len) == 0) {
+        size_t len;
+        char *text = jsonout_dump(ann, &len); /* what the store could not keep */
+        if (!text)
+            snprintf(err, err_len, "annotation cannot be stored (a NUL in a string?)");
+        else
+            why = annotext_add(t, name, text, len) < 0 ? "out of memory" : NULL;
+        free(text);
+    }
+    json_decref(ann);
+    return why;
+}
+
+/* Run one processor over the record (rec, its text t): 1 to drop it, else
+ * 0 (annotated or not). */
+static int process_one(struct kanal_source *src, json_t *rec, struct annotext *t)
 {
     struct stage *st = stage_of(src);
-    size_t len;
-    char *text = jsonout_dump(rec, &len);
-    if (!text)
-        return 0; /* check_storable refuses the record with its reason */
     struct kanal_process_result out = {.verdict = KANAL_PROCESS_PASS};
     int64_t t0 = mono_us();
-    int r = src->plugin->process(src->state, text, len, &out);
+    int r = src->plugin->process(src->state, t->p, t->len, &out);
     int64_t took_us = mono_us() - t0;
-    free(text);
     st->seen++;
     const char *why = NULL;
-    int reason = -1;
+    int reason = FAIL_INVALID;
     char err[160];
     if (r < 0) {
         reason = FAIL_ERROR;
@@ -131,29 +164,7 @@ static int process_one(struct kanal_source *src, json_t *rec)
                 json_string_value(json_object_get(rec, "id")));
         return 1;
     } else if (out.annotation && out.annotation_len) {
-        json_error_t je;
-        json_t *ann = json_loadb(out.annotation, out.annotation_len, JSON_DECODE_ANY, &je);
-        char *probe = NULL;
-        if (!ann) {
-            snprintf(err, sizeof err, "annotation is not JSON: %.100s", je.text);
-        } else if (record_check_annotation(src->sc.name, ann, err, sizeof err) == 0) {
-            probe = jsonout_dump(ann, &len); /* what the store could not keep */
-            if (!probe)
-                snprintf(err, sizeof err, "annotation cannot be stored (a NUL in a string?)");
-        }
-        if (!probe) {
-            json_decref(ann);
-            reason = FAIL_INVALID;
-            why = err;
-        } else {
-            free(probe);
-            json_t *all = json_object_get(rec, "annotations");
-            if (!json_is_object(all)) {
-                all = json_object();
-                json_object_set_new(rec, "annotations", all);
-            }
-            json_object_set_new(all, src->sc.name, ann);
-        }
+        why = add_annotation(src, t, &out, err, sizeof err);
     }
     if (why) {
         st->failures[reason]++;
@@ -164,6 +175,10 @@ static int process_one(struct kanal_source *src, json_t *rec)
     return 0;
 }
 
+/* The record is serialized once, when a processor first matches it; each
+ * processor sees that text with the annotations of those before it, and
+ * the writer gets it as the record's stored form (wr->text, with ann_at
+ * saying where the annotations are, which rec itself does not hold). */
 void stages_process(struct source_set *set, struct write_item *item, size_t **kept)
 {
     *kept = NULL;
@@ -174,16 +189,30 @@ void stages_process(struct source_set *set, struct write_item *item, size_t **ke
     int any_dropped = 0;
     for (size_t i = 0; i < n; i++) {
         struct write_record *wr = &item->recs[i];
-        int drop = 0;
-        for (size_t p = 0; p < set->nprocs && !drop; p++)
-            if (matches(set->procs[p]->sc.match, wr->rec))
-                drop = process_one(set->procs[p], wr->rec);
+        struct annotext t = {0};
+        int drop = 0, dumped = 0;
+        for (size_t p = 0; p < set->nprocs && !drop; p++) {
+            if (!matches(set->procs[p]->sc.match, wr->rec))
+                continue;
+            if (!dumped) {
+                dumped = 1;
+                t.p = jsonout_dump(wr->rec, &t.len);
+                t.cap = t.len + 1;
+            }
+            if (!t.p)
+                break; /* check_storable refuses the record with its reason */
+            drop = process_one(set->procs[p], wr->rec, &t);
+        }
         if (drop) {
             json_decref(wr->rec);
             free(wr->idem);
+            free(t.p);
             any_dropped = 1;
             continue;
         }
+        wr->text = t.p;
+        wr->text_len = t.len;
+        wr->ann_at = t.ann_at;
         idx[out] = i;
         item->recs[out++] = *wr;
     }

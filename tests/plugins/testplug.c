@@ -132,8 +132,15 @@ static int echo_stop(void *state)
     return 0;
 }
 
+#ifdef TEST_STAGES
+static void stage_free_given(void *state);
+#endif
+
 static void echo_destroy(void *state)
 {
+#ifdef TEST_STAGES
+    stage_free_given(state);
+#endif
     free(state);
 }
 
@@ -147,6 +154,8 @@ struct stage {
     int64_t spin;
     unsigned long n;
     char buf[256];
+    char *given; /* behave = given: the annotation, as the hex option says */
+    size_t given_len;
 };
 
 static int stage_init(const struct kanal_host *host, struct kanal_source *src, void **state)
@@ -161,8 +170,26 @@ static int stage_init(const struct kanal_host *host, struct kanal_source *src, v
     s->word = host->config_string(src, "word");
     s->path = host->config_string(src, "path");
     host->config_int(src, "spin", &s->spin);
+    const char *hex = host->config_string(src, "given");
+    if (hex) { /* any bytes: blanks, escapes, invalid UTF-8, NULs */
+        size_t n = strlen(hex) / 2;
+        s->given = malloc(n + 1);
+        for (size_t i = 0; s->given && i < n; i++) {
+            unsigned v;
+            if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+                v = '?';
+            s->given[i] = (char)v;
+        }
+        s->given_len = n;
+    }
     *state = s;
     return 0;
+}
+
+static void stage_free_given(void *state)
+{
+    struct stage *s = state;
+    free(s->given);
 }
 
 static int stage_process(void *state, const char *json, size_t len,
@@ -176,6 +203,11 @@ static int stage_process(void *state, const char *json, size_t len,
     if (strcmp(s->behave, "drop") == 0) {
         if (s->word && strstr(json, s->word))
             out->verdict = KANAL_PROCESS_DROP;
+        return 0;
+    }
+    if (strcmp(s->behave, "given") == 0) {
+        out->annotation = s->given;
+        out->annotation_len = s->given_len;
         return 0;
     }
     if (strcmp(s->behave, "invalid") == 0) {
@@ -219,7 +251,8 @@ static int stage_deliver(void *state, const struct kanal_sink_batch *b)
 
 static const struct kanal_option stage_options[] = {
     {"behave", KANAL_OPT_ENUM, "annotate", 0, "what the processor does",
-     "annotate|drop|error|invalid|slow"},
+     "annotate|drop|error|invalid|slow|given"},
+    {"given", KANAL_OPT_STRING, NULL, 0, "behave = given: the annotation's bytes in hex", NULL},
     {"expect", KANAL_OPT_STRING, NULL, 0, "an annotation to look for", NULL},
     {"word", KANAL_OPT_STRING, NULL, 0, "drop records containing this", NULL},
     {"spin", KANAL_OPT_DURATION, "50ms", 0, "how long slow busy-loops", NULL},
