@@ -127,3 +127,25 @@ def test_max_text_bounds_what_is_read(make_kanald):
     k2 = make_kanald(sub="k2", sources=webhook_source() + "\n" + SENTIMENT + "max_text = 5K\n",
                      plugins=("webhook", "sentiment")).start()
     k2.wait_log(r"\[sentiment\] max_text = 5120: at most 4096 bytes")
+
+
+def test_texts_read_without_parsing_the_record_and_past_its_buffer(make_kanald):
+    """The processor reads `text` straight from the record's JSON (escapes
+    undone) and a text longer than that reader's 64 KiB buffer through the
+    parser: both are read the same way."""
+    k = start(make_kanald)
+    complaint = "Ürün kırık geldi, rezalet, iade istiyorum!!! "
+    cases = {
+        "escaped": 'Sipariş "hâlâ" gelmedi,\nkimse cevap vermiyor!!!\t\\ 😡',
+        "long": complaint + "x" * (70 * 1024),
+        "short": complaint,
+    }
+    for xid, text in cases.items():
+        status, _, body = k.post_hook(message(xid, text=text))
+        assert status == 200, body
+    recs = {r["external_id"]: r for r in k.feed()}
+    for xid, text in cases.items():
+        assert recs[xid]["text"] == text
+        ann = recs[xid]["annotations"]["sentiment"]
+        assert (ann["label"], ann["lang"], ann["complaint"]) == ("negative", "tr", True), (xid, ann)
+    assert recs["long"]["annotations"] == recs["short"]["annotations"]
