@@ -4,6 +4,7 @@ through the nats sink to a replicated (R3) stream of a real 3-node
 nats-server cluster on loopback.  What is checked is what an operator sees:
 the stream's messages (subject, Nats-Msg-Id, record), /v1/sinks, and the
 refusal of a stream that is missing or mis-configured."""
+import socket
 import threading
 import time
 
@@ -92,8 +93,8 @@ def test_a_redelivery_reaching_two_edges_is_one_stream_message(make_kanald, nats
     (dict(subjects=("other.>",)), r"subjects \[other\.>\] do not cover kanal\.records\.>"),
     (dict(duplicate_window_ns=0), None),  # JetStream sets its own default window
 ])
-def test_sink_refused_when_the_stream_is_missing_or_misconfigured(make_kanald, nats_cluster,
-                                                                  stream, why):
+def test_sink_refuses_to_publish_while_the_stream_is_missing_or_misconfigured(
+        make_kanald, nats_cluster, stream, why):
     nats_cluster.start()
     if stream is not None:
         nats_cluster.create_stream(**stream)
@@ -103,14 +104,53 @@ def test_sink_refused_when_the_stream_is_missing_or_misconfigured(make_kanald, n
                     plugins=("webhook", "nats"))
     k.start()
     if why is None:
-        assert sink_state(k)["health"] == "ok"
+        wait_until(lambda: sink_state(k)["health"] == "ok", what="the sink healthy")
         return
-    # The sink is refused, saying what differs; the edge goes on ingesting.
-    k.wait_log(why, timeout=20)
-    k.wait_log(r"\[cluster\].*refused: plugin nats failed to start|cluster.*refused", timeout=20)
-    status, body = k.api("/v1/sinks")
-    assert status == 200 and [s["name"] for s in body["sinks"]] == []
+    # The sink refuses to publish, saying what differs, and is unhealthy;
+    # the edge goes on ingesting, the records wait in its store.
+    k.wait_log(r"\[cluster\] refusing to publish: .*" + why, timeout=20)
     assert k.post_hook(message("still-ingesting"))[0] == 200
+    s = sink_state(k)
+    assert s["health"] == "unhealthy" and s["cursor"] == 0 and s["lag_records"] == 1
+    status, health = k.api("/healthz", token=None)
+    assert status == 200 and health["status"] == "degraded", health
+    assert health["sinks"]["cluster"]["status"] == "unhealthy"
+    assert "KANAL" in health["sinks"]["cluster"]["reason"]
+    if stream is not None:
+        assert nats_cluster.stream_info()["state"]["messages"] == 0
+        return
+    # Once an operator creates the stream, the waiting records flow.
+    nats_cluster.create_stream()
+    wait_until(lambda: drained(k), what="published once the stream exists")
+    assert [m[3]["external_id"] for m in nats_cluster.messages()] == ["still-ingesting"]
+    assert sink_state(k)["health"] == "ok"
+
+
+def test_the_loop_answers_while_no_nats_server_completes_a_connection(make_kanald):
+    """A NATS server that accepts TCP and never speaks (a hung node, a
+    black-holing firewall): libnats waits out connect_timeout for its
+    greeting.  That happens on the sink's thread: kanald starts, answers
+    webhooks and /healthz meanwhile, and stops in the usual time."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # the kernel completes the handshake; nobody answers
+    k = make_kanald(sources=webhook_source() + "\n[sink cluster]\nplugin = nats\n"
+                    f"servers = nats://127.0.0.1:{silent.getsockname()[1]}\n"
+                    "connect_timeout = 60s\n", plugins=("webhook", "nats"))
+    try:
+        k.start()  # waits for "listening on": the loop runs
+        for i in range(10):
+            status, _, body = k.post_hook(message(f"hung{i}"))
+            assert status == 200, body
+        status, health = k.api("/healthz", token=None)
+        assert status == 200 and health["status"] == "degraded", health
+        assert health["sinks"]["cluster"] == {"status": "unhealthy",
+                                              "reason": "connecting to NATS"}
+        s = sink_state(k)
+        assert s["lag_records"] == 10 and s["cursor"] == 0
+    finally:
+        silent.close()  # what waits in the backlog is reset: the connect ends
+    assert k.stop() == 0, k.log()
 
 
 def post_until(k, stop, out, prefix):
