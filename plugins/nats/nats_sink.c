@@ -86,7 +86,7 @@ struct sink {
     struct kanal_source *src;
     struct kanal_nats_opts o;
     int64_t max_pending, ack_wait_ms, connect_timeout_ms;
-    natsOptions *opts; /* made by start, used and freed by the worker */
+    natsOptions *opts;  /* made by start, used and freed by the worker */
     natsConnection *nc; /* set by the worker; the loop's after EV_READY */
     jsCtx *js;
     int efd;
