@@ -191,6 +191,30 @@ def test_sigkill_of_a_nats_node_under_load_loses_nothing_acknowledged(make_kanal
     assert sorted(seqs) == list(range(1, len(seqs) + 1))
 
 
+def test_max_pending_1_keeps_the_edges_order_when_a_nats_node_dies(make_kanald, nats_cluster):
+    """With one publication in flight at a time, a publication that fails
+    with a dying node is published again before any later record: the
+    stream holds the edge's records in its seq order, each once (the price:
+    one round trip per record; docs/cluster.md says why a deeper pipeline
+    cannot promise this)."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    k = edge(make_kanald, nats_cluster, extra="max_pending = 1\nack_wait = 2s")
+    stop, posted = threading.Event(), []
+    t = threading.Thread(target=post_until, args=(k, stop, posted, "ord"), daemon=True)
+    t.start()
+    wait_until(lambda: len(posted) >= 100, what="100 webhooks posted")
+    nats_cluster.kill("n1")
+    wait_until(lambda: len(posted) >= 300, what="300 webhooks posted")
+    stop.set()
+    t.join(timeout=30)
+    wait_until(lambda: drained(k), timeout=120, what="the sink drained after the node died")
+    msgs = nats_cluster.messages()
+    seqs = [m[3]["seq"] for m in msgs]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert set(posted) <= {m[3]["external_id"] for m in msgs}
+
+
 def metric(k, name):
     status, _, text = k.request("GET", "/metrics")
     assert status == 200
