@@ -169,3 +169,21 @@ def test_a_source_waiting_for_a_sink_that_is_not_running_answers_503(make_kanald
     assert status == 503 and headers.get("Retry-After"), body
     assert k.wait_log(r"\[hooks\] ack = cluster: sink cluster is not running")
     assert [r["external_id"] for r in k.feed()] == ["nosink"]
+
+
+def test_reload_follows_the_sinks_ack_setting(make_kanald):
+    """ack = cluster set on the sink by a reload applies to the sources at
+    once (their sections did not change, what they wait for did), and
+    taken away again, answers come on the local commit."""
+    silent = "\n[sink cluster]\nplugin = nats\nservers = nats://127.0.0.1:1\n"
+    k = make_kanald(sources=webhook_source() + silent, plugins=("webhook", "nats"))
+    k.start()
+    assert k.post_hook(message("r0"))[0] == 200
+    for ack, want in (("cluster", 503), ("local", 200)):
+        mark = k.log_mark()
+        k.write_config(sources=webhook_source() + silent + f"ack = {ack}\nack_timeout = 300ms\n")
+        k.hup()
+        k.wait_log(r"configuration reloaded", start=mark)
+        status, _, body = k.post_hook(message(f"r-{ack}"))
+        assert status == want, body
+    assert [r["external_id"] for r in k.feed()] == ["r0", "r-cluster", "r-local"]
