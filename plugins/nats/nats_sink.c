@@ -350,50 +350,67 @@ static void on_wake(void *arg, int fd, int events)
     publish_more(s);
 }
 
+/* The next element of the batch's array at *p: parsed, and its exact text
+ * as stored, which is the message's body (no second serialization). */
+static json_t *next_record(const char **p, const char *end, const char **text, size_t *len)
+{
+    while (*p < end && strchr(" \t\r\n,[", **p))
+        (*p)++;
+    json_error_t jerr;
+    json_t *rec = json_loadb(*p, (size_t)(end - *p), JSON_DISABLE_EOF_CHECK, &jerr);
+    if (!json_is_object(rec) || jerr.position <= 0 || jerr.position > end - *p) {
+        json_decref(rec);
+        return NULL;
+    }
+    *text = *p;
+    *len = (size_t)jerr.position; /* with JSON_DISABLE_EOF_CHECK: the bytes read */
+    *p += jerr.position;
+    return rec;
+}
+
 /* Each record of the batch with what its message needs. */
 static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
 {
     struct sink *s = state;
-    json_error_t jerr;
-    json_t *arr = json_loadb(batch->json, batch->len, 0, &jerr);
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        return -EINVAL;
-    }
-    size_t i;
-    json_t *rec;
-    json_array_foreach(arr, i, rec)
-    {
+    const char *p = batch->json, *end = batch->json + batch->len;
+    for (size_t i = 0; i < batch->count; i++) {
+        const char *text;
+        size_t len;
+        json_t *rec = next_record(&p, end, &text, &len);
         const char *id = json_string_value(json_object_get(rec, "id"));
         const char *source = json_string_value(json_object_get(rec, "source"));
         const char *kind = json_string_value(json_object_get(rec, "kind"));
         json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-        struct rec *r = calloc(1, sizeof *r);
-        if (!r || !id || seq <= 0) {
-            free(r);
-            json_decref(arr);
-            return r ? -EINVAL : -ENOMEM;
+        struct rec *r = rec && id && seq > 0 ? calloc(1, sizeof *r) : NULL;
+        if (r) {
+            r->seq = (uint64_t)seq;
+            r->id = strdup(id);
+            r->subject = kanal_nats_subject(s->o.subject_prefix, source, kind);
+            r->body = malloc(len + 1);
+            if (r->body) {
+                memcpy(r->body, text, len);
+                r->body[len] = '\0';
+            }
+            r->len = len;
         }
-        r->seq = (uint64_t)seq;
-        r->id = strdup(id);
-        r->subject = kanal_nats_subject(s->o.subject_prefix, source, kind);
-        r->body = json_dumps(rec, JSON_COMPACT);
-        if (!r->id || !r->subject || !r->body) {
-            free(r->id);
-            free(r->subject);
-            free(r->body);
-            free(r);
-            json_decref(arr);
-            return -ENOMEM;
+        int bad = !rec || !id || seq <= 0;
+        json_decref(rec);
+        if (!r || !r->id || !r->subject || !r->body) {
+            if (r) {
+                free(r->id);
+                free(r->subject);
+                free(r->body);
+                free(r);
+            }
+            rec_free_all(s); /* the host delivers again from its cursor */
+            return bad ? -EINVAL : -ENOMEM;
         }
-        r->len = strlen(r->body);
         if (s->tail)
             s->tail->next = r;
         else
             s->head = r;
         s->tail = r;
     }
-    json_decref(arr);
     publish_more(s);
     return 0;
 }
