@@ -52,6 +52,16 @@ const struct kanal_option config_common_options[] = {
     {"trust", KANAL_OPT_ENUM, "auto", 0,
      "what this source's customer parties prove: auto (the plugin's marks), asserted, verified",
      "auto|asserted|verified"},
+    {"ack", KANAL_OPT_ENUM, NULL, 0,
+     "local: answer once committed here; cluster: also wait for ack_sink's acknowledgement "
+     "(unset: cluster when a [sink] has ack = cluster)",
+     "local|cluster"},
+    {"ack_sink", KANAL_OPT_STRING, NULL, 0,
+     "the [sink NAME] that ack = cluster waits for (unset: the sink with ack = cluster, or the "
+     "only sink)",
+     NULL},
+    {"ack_timeout", KANAL_OPT_DURATION, NULL, 0,
+     "how long an answer waits for the sink; then 503 + Retry-After (unset: the sink's)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -622,12 +632,10 @@ static void set_value(struct option_value *ov, const struct kanal_option *spec)
  * section's options (the common table, then the plugin's) with defaults and
  * secrets resolved.  Appends the section to list and returns it, or NULL
  * after reporting why it cannot be built. */
-static struct source_config *build_section(struct config *cfg, const struct raw_section *s,
-                                           const char *what, const char *name, int role,
-                                           const struct kanal_option *common,
-                                           struct source_config **list, size_t *n,
-                                           struct loader *loader, const char *path,
-                                           struct config_errors *errs)
+static struct source_config *
+build_section(struct config *cfg, const struct raw_section *s, const char *what, const char *name,
+              int role, const struct kanal_option *common, struct source_config **list, size_t *n,
+              struct loader *loader, const char *path, struct config_errors *errs)
 {
     if (!valid_source_name(name)) {
         add_error(errs, path, s->line, "%s name '%s' must be 1-64 letters, digits, '-', '_' or '.'",
@@ -671,8 +679,8 @@ static struct source_config *build_section(struct config *cfg, const struct raw_
         nplugin++;
     *list = xrealloc(*list, (*n + 1) * sizeof **list);
     struct source_config *sc = &(*list)[(*n)++];
-    *sc = (struct source_config){
-        .name = xstrdup(name), .line = s->line, .module = mod, .role = role};
+    *sc =
+        (struct source_config){.name = xstrdup(name), .line = s->line, .module = mod, .role = role};
     sc->values = xcalloc(ncommon + nplugin, sizeof *sc->values);
     sc->nvalues = ncommon + nplugin;
     for (size_t i = 0; i < ncommon; i++)
@@ -779,6 +787,7 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
 }
 
 static int stage_role(const char *section);
+static void resolve_acks(struct config *cfg, const char *path, struct config_errors *errs);
 static void build_audience(struct config *cfg, const struct raw_section *s, const char *path,
                            struct config_errors *errs);
 static void build_stage(struct config *cfg, const struct raw_section *s, struct loader *loader,
@@ -814,8 +823,8 @@ int config_load(const char *path, struct loader *loader, struct config **out,
             else
                 *slot = s;
         } else if (strcmp(s->name, "") == 0) {
-            add_error(errs, path, s->kv ? s->kv[0].line : s->line,
-                      "key '%s' outside any section", s->kv ? s->kv[0].key : "");
+            add_error(errs, path, s->kv ? s->kv[0].line : s->line, "key '%s' outside any section",
+                      s->kv ? s->kv[0].key : "");
         } else if (strncmp(s->name, "audience ", 9) == 0) {
             build_audience(cfg, s, path, errs);
         } else if (strncmp(s->name, "source ", 7) != 0 && !stage_role(s->name)) {
@@ -855,6 +864,7 @@ int config_load(const char *path, struct loader *loader, struct config **out,
                 } else if (stage_role(ri.sec[i].name)) {
                     build_stage(cfg, &ri.sec[i], loader, path, errs);
                 }
+        resolve_acks(cfg, path, errs);
     }
     raw_free(&ri);
     if (errs->n) {
@@ -874,6 +884,7 @@ static void source_config_clear(struct source_config *sc)
     }
     free(sc->values);
     free(sc->name);
+    free(sc->ack_sink);
 }
 
 void config_free(struct config *cfg)
@@ -915,6 +926,10 @@ const struct option_value *source_config_value(const struct source_config *sc, c
 int source_config_equal(const struct source_config *a, const struct source_config *b)
 {
     if (strcmp(a->name, b->name) != 0 || a->module != b->module || a->nvalues != b->nvalues)
+        return 0;
+    /* What ack = cluster waits for follows other sections too (a sink's ack). */
+    if (!!a->ack_sink != !!b->ack_sink || (a->ack_sink && strcmp(a->ack_sink, b->ack_sink)) ||
+        a->ack_timeout_ms != b->ack_timeout_ms)
         return 0;
     for (size_t i = 0; i < a->nvalues; i++) {
         const struct option_value *x = &a->values[i], *y = &b->values[i];
@@ -958,6 +973,14 @@ const struct kanal_option config_sink_options[] = {
      "/healthz is degraded while the oldest unacknowledged record is older", NULL},
     {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
      "allow secrets written inline in this file (development only)", NULL},
+    {"ack", KANAL_OPT_ENUM, "local", 0,
+     "cluster: every source's answer waits until this sink has acknowledged its records (a "
+     "source may say ack = local)",
+     "local|cluster"},
+    {"ack_timeout", KANAL_OPT_DURATION, "5s", 0,
+     "how long an answer waits for this sink's acknowledgement; then 503 + Retry-After (the "
+     "records stay committed and are delivered later)",
+     NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -1028,8 +1051,75 @@ static void build_stage(struct config *cfg, const struct raw_section *s, struct 
     if (role == STAGE_SINK &&
         (sc->batch_max < 1 || sc->batch_max > 10000 || sc->max_inflight < sc->batch_max))
         add_error(errs, path, s->line,
-                  "[sink %s]: batch_max must be 1-10000 and max_inflight at least batch_max",
-                  name);
+                  "[sink %s]: batch_max must be 1-10000 and max_inflight at least batch_max", name);
+}
+
+/* ack = cluster: which sink each source's answers wait for.  At most one
+ * sink has ack = cluster (it applies to every source that does not say
+ * ack = local); a source with ack = cluster (or ack_sink alone) names its
+ * sink with ack_sink, or uses that one, or the only sink there is. */
+static void resolve_acks(struct config *cfg, const char *path, struct config_errors *errs)
+{
+    const struct source_config *global = NULL;
+    const struct option_value *v;
+    for (size_t i = 0; i < cfg->nsinks; i++) {
+        struct source_config *k = &cfg->sinks[i];
+        if ((v = source_config_value(k, "ack_timeout")) && v->set)
+            k->ack_timeout_ms = v->num;
+        if (!(v = source_config_value(k, "ack")) || !v->set || strcmp(v->text, "cluster"))
+            continue;
+        k->ack_cluster = 1;
+        if (k->ack_timeout_ms < 1)
+            add_error(errs, path, v->line, "[sink %s]: ack_timeout must be at least 1ms", k->name);
+        if (global)
+            add_error(errs, path, v->line,
+                      "[sink %s]: ack = cluster is already set on [sink %s]; name the sink per "
+                      "source with ack_sink instead",
+                      k->name, global->name);
+        else
+            global = k;
+    }
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        struct source_config *sc = &cfg->sources[i];
+        const struct option_value *mode = source_config_value(sc, "ack");
+        const struct option_value *named = source_config_value(sc, "ack_sink");
+        const struct option_value *timeout = source_config_value(sc, "ack_timeout");
+        int line = mode && mode->set ? mode->line : sc->line;
+        if (mode && mode->set && !strcmp(mode->text, "local")) {
+            if (named && named->set)
+                add_error(errs, path, named->line,
+                          "[source %s]: ack_sink is set but ack = local waits for no sink",
+                          sc->name);
+            continue;
+        }
+        const struct source_config *target = NULL;
+        if (named && named->set) {
+            target = config_find_stage(cfg, STAGE_SINK, named->text);
+            if (!target) {
+                add_error(errs, path, named->line, "[source %s]: ack_sink = %s: no [sink %s]",
+                          sc->name, named->text, named->text);
+                continue;
+            }
+        } else if (global) {
+            target = global;
+        } else if (mode && mode->set) { /* ack = cluster */
+            if (cfg->nsinks != 1) {
+                add_error(errs, path, line,
+                          "[source %s]: ack = cluster needs a sink to wait for: set ack_sink, or "
+                          "ack = cluster in one [sink NAME]",
+                          sc->name);
+                continue;
+            }
+            target = &cfg->sinks[0];
+        }
+        if (!target)
+            continue;
+        sc->ack_sink = xstrdup(target->name);
+        sc->ack_timeout_ms = timeout && timeout->set ? timeout->num : target->ack_timeout_ms;
+        if (sc->ack_timeout_ms < 1)
+            add_error(errs, path, timeout && timeout->set ? timeout->line : line,
+                      "[source %s]: ack_timeout must be at least 1ms", sc->name);
+    }
 }
 
 const struct source_config *config_find_stage(const struct config *cfg, int role, const char *name)

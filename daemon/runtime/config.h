@@ -54,6 +54,13 @@ struct source_config {
     const char *match;
     int64_t budget_ms;
     int64_t batch_max, max_inflight, max_lag_ms;
+    /* ack = cluster.  A source: the [sink NAME] whose acknowledgement its
+     * answers wait for (NULL: answer on the local commit; an owned copy),
+     * and how long; resolved from both sections by config_load.  A sink:
+     * ack = cluster. */
+    char *ack_sink;
+    int64_t ack_timeout_ms;
+    int ack_cluster;
 };
 
 /* An [audience NAME] section: an audience of records for scores

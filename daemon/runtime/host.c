@@ -101,6 +101,56 @@ struct emit_ctx {
     size_t *kept, nemitted; /* processors dropped records (stages.c) */
 };
 
+/* An emit committed; with ack = cluster, waiting for the sink. */
+struct ack_pending {
+    struct kanal_source *src;
+    kanal_emit_cb cb;
+    void *arg;
+    uint64_t *seqs;
+    size_t n;
+};
+
+static void ack_waited(void *arg, int status)
+{
+    struct ack_pending *p = arg;
+    if (p->cb)
+        p->cb(p->arg, status, status ? NULL : p->seqs, status ? 0 : p->n);
+    source_unref(p->src);
+    free(p->seqs);
+    free(p);
+}
+
+/* ack = cluster: the source's answer waits until the sink it names has
+ * acknowledged the highest seq of these records (a duplicate's existing
+ * seq included).  0: the caller answers now; 1: ack_waited will. */
+static int wait_for_cluster(struct kanal_source *src, kanal_emit_cb cb, void *arg,
+                            const uint64_t *seqs, size_t n, int *status)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++)
+        if (seqs[i] > top)
+            top = seqs[i];
+    if (!src->sc.ack_sink || !top)
+        return 0;
+    struct ack_pending *p = xcalloc(1, sizeof *p);
+    *p = (struct ack_pending){.src = src, .cb = cb, .arg = arg, .n = n};
+    p->seqs = xmalloc((n ? n : 1) * sizeof *p->seqs);
+    memcpy(p->seqs, seqs, n * sizeof *seqs);
+    int r = stages_ack_wait(src->set, src->sc.ack_sink, top, src->sc.ack_timeout_ms, ack_waited, p);
+    if (r == 0)
+        return 1; /* the source's reference goes with p */
+    free(p->seqs);
+    free(p);
+    if (r < 0) {
+        log_msg(KANAL_LOG_WARNING, src->sc.name,
+                "ack = cluster: sink %s is not running; answering 503 (seq %llu is committed "
+                "here)",
+                src->sc.ack_sink, (unsigned long long)top);
+        *status = r;
+    }
+    return 0;
+}
+
 static void emit_done(struct write_item *item)
 {
     struct emit_ctx *ctx = item->arg;
@@ -126,18 +176,17 @@ static void emit_done(struct write_item *item)
     uint64_t *all = ctx->kept && !item->status
                         ? stages_expand_seqs(item->seqs, ctx->kept, item->nrecs, ctx->nemitted)
                         : NULL;
-    if (ctx->cb)
-        ctx->cb(ctx->arg, item->status,
-                item->status ? NULL
-                : all        ? all
-                             : item->seqs,
-                item->status ? 0
-                : all        ? ctx->nemitted
-                             : item->nrecs);
+    int status = item->status;
+    const uint64_t *seqs = status ? NULL : all ? all : item->seqs;
+    size_t n = status ? 0 : all ? ctx->nemitted : item->nrecs;
+    int waiting = !status && wait_for_cluster(src, ctx->cb, ctx->arg, seqs, n, &status);
+    if (!waiting && ctx->cb)
+        ctx->cb(ctx->arg, status, status ? NULL : seqs, status ? 0 : n);
     free(all);
     write_item_free(item);
     free(ctx->kept);
     free(ctx);
+    if (!waiting)
     source_unref(src);
 }
 

@@ -31,6 +31,7 @@ struct kanal_source *source_create(struct source_set *set, struct source_config 
                 src->plugin->name, src->sc.module->path, kanal_strerror(r));
         set->close_handles(src);
         free(src->sc.name);
+        free(src->sc.ack_sink);
         for (size_t i = 0; i < src->sc.nvalues; i++)
             free(src->sc.values[i].text);
         free(src->sc.values);
@@ -58,6 +59,7 @@ static void source_destroy(struct kanal_source *src)
     free(src->sc.values);
     log_msg(KANAL_LOG_INFO, src->sc.name, "source stopped");
     free(src->sc.name);
+    free(src->sc.ack_sink);
     free(src->health_reason);
     free(src->last_error);
     free(src);

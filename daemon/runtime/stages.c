@@ -20,7 +20,14 @@
  * goes to the store through the writer (one write in flight per sink; acks
  * arriving meanwhile are folded into the next).  A failure rewinds delivery
  * to the cursor and retries after a backoff: nothing is skipped, so
- * delivery is at-least-once. */
+ * delivery is at-least-once.
+ *
+ * ack = cluster: a source's answer waits until a sink's cursor passes the
+ * seq of its records (host.c's emit_done asks stages_ack_wait).  Waiters
+ * are kept per sink in seq order and released as the cursor moves; one
+ * timer per sink, running only while some wait, expires them with
+ * KANAL_EREPLICA after their ack_timeout: the records stay committed, the
+ * provider retries, its retry is de-duplicated and waits again. */
 #include "stages.h"
 
 #include <errno.h>
@@ -293,6 +300,128 @@ static uint64_t cursor_read(struct kanal_source *src)
     return strtoull(val, NULL, 10);
 }
 
+/* ---- sinks: answers waiting for the cursor (ack = cluster) ---- */
+
+struct ack_waiter {
+    struct ack_waiter *prev, *next;
+    uint64_t seq;
+    int64_t deadline_ms; /* monotonic */
+    stages_ack_cb cb;
+    void *arg;
+};
+
+#define WAIT_TICK_MS 50 /* how late an expiry may be */
+
+static void waiter_unlink(struct stage *st, struct ack_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        st->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        st->waiters_tail = w->prev;
+    st->nwaiting--;
+}
+
+static void waiters_tick_stop(struct kanal_source *src)
+{
+    struct stage *st = stage_of(src);
+    if (st->wait_tick && !st->waiters) {
+        src->set->api->timer_stop(st->wait_tick);
+        st->wait_tick = NULL;
+    }
+}
+
+/* The cursor moved: answer everything at or below it, oldest seq first. */
+static void waiters_release(struct kanal_source *src)
+{
+    struct stage *st = stage_of(src);
+    while (st->waiters && st->waiters->seq <= st->cursor) {
+        struct ack_waiter *w = st->waiters;
+        waiter_unlink(st, w);
+        w->cb(w->arg, 0);
+        free(w);
+    }
+    waiters_tick_stop(src);
+}
+
+/* Answer every waiter with status (the sink stops). */
+static void waiters_fail_all(struct kanal_source *src, int status)
+{
+    struct stage *st = stage_of(src);
+    while (st->waiters) {
+        struct ack_waiter *w = st->waiters;
+        waiter_unlink(st, w);
+        w->cb(w->arg, status);
+        free(w);
+    }
+    waiters_tick_stop(src);
+}
+
+static void on_wait_tick(void *arg)
+{
+    struct kanal_source *src = arg;
+    struct stage *st = stage_of(src);
+    int64_t now = mono_us() / 1000;
+    uint64_t expired = 0;
+    for (struct ack_waiter *w = st->waiters, *next; w; w = next) {
+        next = w->next;
+        if (w->deadline_ms > now)
+            continue;
+        waiter_unlink(st, w);
+        expired++;
+        w->cb(w->arg, KANAL_EREPLICA);
+        free(w);
+    }
+    if (expired) {
+        st->ack_timeouts += expired;
+        log_msg(KANAL_LOG_WARNING, src->sc.name,
+                "ack = cluster: %llu answer(s) not acknowledged by this sink in time (cursor "
+                "%llu): answered 503, the records stay committed here and are delivered later",
+                (unsigned long long)expired, (unsigned long long)st->cursor);
+    }
+    waiters_tick_stop(src);
+}
+
+int stages_ack_wait(struct source_set *set, const char *sink, uint64_t seq, int64_t timeout_ms,
+                    stages_ack_cb cb, void *arg)
+{
+    struct kanal_source *src = NULL;
+    for (size_t i = 0; i < set->nsinks && !src; i++)
+        if (strcmp(set->sinks[i]->sc.name, sink) == 0)
+            src = set->sinks[i];
+    if (!src || src->stopped)
+        return KANAL_EREPLICA;
+    struct stage *st = stage_of(src);
+    if (seq <= st->cursor)
+        return 1;
+    struct ack_waiter *w = xcalloc(1, sizeof *w);
+    w->seq = seq;
+    w->deadline_ms = mono_us() / 1000 + timeout_ms;
+    w->cb = cb;
+    w->arg = arg;
+    /* Commits end in seq order: the place is nearly always the tail. */
+    struct ack_waiter *after = st->waiters_tail;
+    while (after && after->seq > seq)
+        after = after->prev;
+    w->prev = after;
+    w->next = after ? after->next : st->waiters;
+    if (w->next)
+        w->next->prev = w;
+    else
+        st->waiters_tail = w;
+    if (after)
+        after->next = w;
+    else
+        st->waiters = w;
+    st->nwaiting++;
+    if (!st->wait_tick)
+        set->api->timer_start(src, WAIT_TICK_MS, WAIT_TICK_MS, on_wait_tick, src, &st->wait_tick);
+    return 0;
+}
+
 /* ---- sinks: delivery ---- */
 
 static void pump(struct kanal_source *src);
@@ -408,6 +537,7 @@ static void pump(struct kanal_source *src)
                     if (st->cursor > st->max_delivered)
                         st->max_delivered = st->cursor;
                     cursor_write(src);
+                    waiters_release(src);
                 }
                 break;
             }
@@ -446,6 +576,7 @@ int stages_sink_ack(struct kanal_source *src, uint64_t seq)
         st->last_error = NULL;
     }
     cursor_write(src);
+    waiters_release(src);
     pump(src);
     return 0;
 }
@@ -523,6 +654,7 @@ void stages_start(struct source_set *set)
 static void stage_stop(struct kanal_source *src)
 {
     struct stage *st = stage_of(src);
+    waiters_fail_all(src, KANAL_ESTOPPED);
     if (st->retry) {
         src->set->api->timer_stop(st->retry);
         st->retry = NULL;

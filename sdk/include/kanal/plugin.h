@@ -57,7 +57,8 @@ extern "C" {
 #define KANAL_ESIGNATURE (KANAL_EBASE - 5) /**< signature missing or wrong */
 #define KANAL_ESTOPPED (KANAL_EBASE - 6)   /**< the source or daemon is stopping */
 #define KANAL_EHANDLE (KANAL_EBASE - 7)    /**< handle cannot be normalized */
-#define KANAL_ELAST (KANAL_EBASE - 7)
+#define KANAL_EREPLICA (KANAL_EBASE - 8)   /**< committed; the cluster did not ack in time */
+#define KANAL_ELAST (KANAL_EBASE - 8)
 
 /** Log levels; the numbers are syslog's and sd-daemon's priorities. */
 enum kanal_log_level {
@@ -108,7 +109,10 @@ struct kanal_state_entry {
  * Called on the loop thread once an emit is durably committed, or failed.
  * @param arg    the pointer given to emit()
  * @param status 0, or a negative error (KANAL_ESTORE: answer 503 so the
- *               provider retries; KANAL_ERECORD: the store refused these
+ *               provider retries; KANAL_EREPLICA: committed here, but the
+ *               source has ack = cluster and the cluster sink did not
+ *               acknowledge in time, so answer 503 too: the retry is
+ *               de-duplicated; KANAL_ERECORD: the store refused these
  *               records themselves, which emit() normally finds out first,
  *               so keep the payload another way, e.g. as kind "unknown")
  * @param seqs   the store position of each record, in the order emitted; a
@@ -425,8 +429,7 @@ struct kanal_plugin {
 
 /** Fill the three version fields of a struct kanal_plugin. */
 #define KANAL_PLUGIN_HEADER                                                                    \
-    .abi_major = KANAL_ABI_MAJOR, .abi_minor = KANAL_ABI_MINOR,                                \
-    .size = sizeof(struct kanal_plugin)
+    .abi_major = KANAL_ABI_MAJOR, .abi_minor = KANAL_ABI_MINOR, .size = sizeof(struct kanal_plugin)
 
 /**
  * True when the host's table contains member: the minor-version rule made
