@@ -58,6 +58,8 @@ struct score_job {
     struct score_kept *kept; /* per audience; id NULL when not kept */
     size_t keeping;          /* the next audience to keep */
     int retire_done;
+    int64_t t_keep;    /* when the keeping began (monotonic ms) */
+    size_t commits;    /* the keeping's commits */
     uint64_t erasures; /* the store's count when the run started */
     size_t records, contacts, bad, failed, retired;
     int rc;
@@ -427,9 +429,10 @@ static void job_end(struct score_job *j, int ok)
         sc->stats.last_audiences = j->naud - j->failed;
         sc->stats.last_left_out = j->left_out;
         log_notice("scores: run %llu kept %zu audience(s) over %zu record(s) and %zu contact(s) "
-                   "up to seq %llu in %lld ms",
+                   "up to seq %llu in %lld ms (keeping them: %lld ms in %zu commit(s))",
                    (unsigned long long)j->number, j->naud - j->failed, j->records, j->contacts,
-                   (unsigned long long)j->upto, (long long)ms);
+                   (unsigned long long)j->upto, (long long)ms,
+                   (long long)((int64_t)util_monotonic_ms() - j->t_keep), j->commits);
         if (j->retired)
             log_notice("scores: run %llu removed the scores of %zu audience(s) it no longer "
                        "computes",
@@ -503,6 +506,7 @@ static void keep_done(struct write_item *it)
         return;
     }
     j->retire_done = 1;
+    j->commits++;
     if (j->keeping < j->naud)
         score_kept_free(&j->kept[j->keeping]); /* kept: its memory goes now */
     j->keeping = next_kept(j, j->keeping + 1);
@@ -543,6 +547,7 @@ static void after_work(uv_work_t *w, int status)
         log_warn("scores: run %llu skipped %zu record(s) it could not read",
                  (unsigned long long)j->number, j->bad);
     j->keeping = next_kept(j, 0);
+    j->t_keep = (int64_t)util_monotonic_ms();
     keep_next(j); /* the first also retires: even when no audience is kept */
 }
 

@@ -153,7 +153,7 @@ int score_kept_make(json_t *doc, struct score_kept *k)
         char *text = json_dumps(row, JSON_COMPACT);
         if (!cid || !*cid || strlen(cid) > SCORE_KEY_ID_MAX || !text) {
             free(text);
-            rc = cid ? ENOMEM : EINVAL;
+            rc = text ? EINVAL : ENOMEM;
             break;
         }
         size_t len = strlen(text);

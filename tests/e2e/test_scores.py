@@ -521,6 +521,8 @@ def test_ingest_commits_while_a_big_run_is_kept(make_kanald):
     kept = a["run"]["last"]["audiences"]
     assert kept == len(a["audiences"]) >= 23  # all, the source, the channel, 20 campaigns
     assert commits(k) - before >= kept
+    assert re.search(rf"scores: run 1 kept {kept} audience\(s\) .* in \d+ ms \(keeping them: "
+                     rf"\d+ ms in {kept} commit\(s\)\)", k.log())
     # Again, with ingest all along the run.
     stop, answers = threading.Event(), []
 
