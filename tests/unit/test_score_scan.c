@@ -292,7 +292,7 @@ static json_t *big_doc(const char *audience, size_t n)
 {
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
-        char id[16];
+        char id[24];
         snprintf(id, sizeof id, "c%zu", (i * 7919) % n + 1);
         json_t *row = json_pack("{s:s,s:f,s:i}", "contact", id, "influence",
                                 (double)((i * 31) % 97) / 8.0, "reach", (int)(i % 13));
