@@ -62,6 +62,7 @@ struct score_job {
     size_t commits;    /* the keeping's commits */
     uint64_t erasures; /* the store's count when the run started */
     size_t records, contacts, bad, failed, retired;
+    size_t unkeepable; /* of failed: an id no key can be (keep.h) */
     int rc;
 };
 
@@ -403,8 +404,10 @@ static void run_work(uv_work_t *w)
                 describe_event(j, i, doc);
                 /* Only the rows' text is held until the writer keeps
                  * them: a document's JSON is several times their size. */
-                if (score_kept_make(doc, &j->kept[i]) != 0)
+                if (score_kept_make(doc, &j->kept[i]) != 0) {
                     j->failed++;
+                    j->unkeepable++;
+                }
                 json_decref(doc);
             }
         }
@@ -437,9 +440,13 @@ static void job_end(struct score_job *j, int ok)
             log_notice("scores: run %llu removed the scores of %zu audience(s) it no longer "
                        "computes",
                        (unsigned long long)j->number, j->retired);
-        if (j->failed)
+        if (j->failed > j->unkeepable)
             log_warn("scores: run %llu: %zu audience(s) not kept: PageRank did not converge",
-                     (unsigned long long)j->number, j->failed);
+                     (unsigned long long)j->number, j->failed - j->unkeepable);
+        if (j->unkeepable)
+            log_warn("scores: run %llu: %zu audience(s) not kept: an audience or contact id of "
+                     "more than 250 bytes, or with a \\x01 byte, cannot be a key",
+                     (unsigned long long)j->number, j->unkeepable);
         if (j->left_out) {
             char *names = json_dumps(j->left_names, JSON_COMPACT);
             log_warn("scores: run %llu left %zu audience(s) out (score_max_audiences = %lld), "
