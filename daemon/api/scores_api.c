@@ -5,14 +5,15 @@
  * paged like the rest of the API: ?limit= (1-1000) and ?after= the last
  * contact id of the page before, in the same order.
  *
- * A document holds a row per contact of its audience: megabytes for a
- * large one, and the list and a contact's scores read them all.  So the
- * reading, parsing and sorting run on a libuv work thread (struct
- * read_job); the loop checks the path and answers when the work is done. */
+ * An audience is kept row by row with a rank index per order (keep.h):
+ * a page is a cursor range from the rank of its 'after' and a point read
+ * per row, a contact's scores a point read per kept audience.  The reads
+ * still run on a libuv work thread (struct read_job), so that a slow disk
+ * never blocks the loop; it checks the path and answers when they are
+ * done. */
 #include "scores_api.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,7 @@ struct read_job {
     read_fn fn;                   /* on the work thread: fills status and answer, or the error */
     char id[AUDIENCE_ID_MAX + 1]; /* the path's audience or contact id */
     char *query;                  /* a copy of the request's query */
-    const char *order;            /* a static string */
+    int order;                    /* an enum score_order */
     int advocates, list;
     int status;
     json_t *answer;
@@ -131,18 +132,12 @@ static int audience_path_id(struct http_req *req, const struct route_params *p,
     return 0;
 }
 
-/* The kept document of rj's audience into *doc (work thread): 0, or -1
- * with the error (404 for one never computed). */
-static int load_doc(struct read_job *rj, json_t **doc)
+/* The kept summary of rj's audience into *doc and its count of rows into
+ * *rows, in txn (work thread): 0, or -1 with the error (404 for one never
+ * computed). */
+static int load_summary(struct read_job *rj, MDB_txn *txn, json_t **doc, size_t *rows)
 {
-    struct store *st = rj->sc->store;
-    MDB_txn *txn;
-    if (store_read_begin(st, &txn) < 0) {
-        store_unavailable(rj);
-        return -1;
-    }
-    int rc = score_get(st, txn, rj->id, doc);
-    store_read_end(st, txn);
+    int rc = score_summary_get(rj->sc->store, txn, rj->id, doc, rows);
     if (rc == MDB_NOTFOUND) {
         fail(rj, 404, "not_found",
              "no scores for that audience: it has never been computed (audiences are all, "
@@ -158,23 +153,23 @@ static int load_doc(struct read_job *rj, json_t **doc)
 }
 
 /* What every audience's answer says of it. */
-static json_t *summary(const char *id, json_t *doc)
+static json_t *summary(const char *id, json_t *doc, size_t rows)
 {
     json_t *shape = json_object_get(doc, "shape");
     json_t *o =
         json_pack("{s:s,s:O*,s:O*,s:O*,s:O*,s:I}", "id", id, "seq", json_object_get(doc, "seq"),
                   "computed_at", json_object_get(doc, "computed_at"), "nodes",
                   json_object_get(shape, "nodes"), "edges", json_object_get(shape, "edges"),
-                  "contacts", (json_int_t)json_array_size(json_object_get(doc, "contacts")));
+                  "contacts", (json_int_t)rows);
     json_t *cls = json_object_get(shape, "class");
     if (cls)
         json_object_set(o, "class", cls);
     return o;
 }
 
-static int list_one(void *arg, const char *id, json_t *doc)
+static int list_one(void *arg, const char *id, json_t *doc, size_t rows)
 {
-    json_array_append_new(arg, summary(id, doc));
+    json_array_append_new(arg, summary(id, doc, rows));
     return 0;
 }
 
@@ -203,7 +198,7 @@ static void do_list(struct read_job *rj)
         return;
     }
     json_t *list = json_array();
-    int rc = score_each(st, txn, list_one, list);
+    int rc = score_each_summary(st, txn, list_one, list);
     store_read_end(st, txn);
     if (rc) {
         json_decref(list);
@@ -224,10 +219,19 @@ void scores_route_list(void *ctx, struct http_req *req, const struct route_param
 
 static void do_get(struct read_job *rj)
 {
-    json_t *doc;
-    if (load_doc(rj, &doc) < 0)
+    struct store *st = rj->sc->store;
+    MDB_txn *txn;
+    if (store_read_begin(st, &txn) < 0) {
+        store_unavailable(rj);
         return;
-    json_t *o = summary(json_string_value(json_object_get(doc, "audience")), doc);
+    }
+    json_t *doc;
+    size_t rows;
+    int rc = load_summary(rj, txn, &doc, &rows);
+    store_read_end(st, txn);
+    if (rc < 0)
+        return;
+    json_t *o = summary(json_string_value(json_object_get(doc, "audience")), doc, rows);
     json_object_set(o, "shape", json_object_get(doc, "shape"));
     json_object_set(o, "from", json_object_get(doc, "from"));
     if (json_object_get(doc, "event"))
@@ -249,47 +253,6 @@ void scores_route_get(void *ctx, struct http_req *req, const struct route_params
 
 /* ---- contacts in an order ---- */
 
-struct ranked {
-    json_t *row;
-    const char *id;
-    double key;
-    int has;
-};
-
-static int by_key(const void *a, const void *b)
-{
-    const struct ranked *x = a, *y = b;
-    if (x->has != y->has)
-        return x->has ? -1 : 1;
-    if (x->has && x->key != y->key)
-        return x->key < y->key ? 1 : -1;
-    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
-}
-
-/* The sort key of row in order: row.influence, row.reach, or row.ORDER.score
- * (value, advocacy, risk: the objects of the contact's value, advocacy and
- * risk).  0 when the row has none. */
-static int row_key(json_t *row, const char *order, double *out)
-{
-    json_t *v = json_object_get(row, order);
-    if (json_is_object(v))
-        v = json_object_get(v, "score");
-    if (!json_is_number(v) || !isfinite(json_number_value(v)))
-        return 0;
-    *out = json_number_value(v);
-    return 1;
-}
-
-/* The order's static name, or NULL when o is none of them. */
-static const char *order_of(const char *o)
-{
-    static const char *const orders[] = {"influence", "reach", "value", "advocacy", "risk"};
-    for (size_t i = 0; i < ARRAY_SIZE(orders); i++)
-        if (strcmp(orders[i], o) == 0)
-            return orders[i];
-    return NULL;
-}
-
 /* One page of the audience's rows (those of advocates only, if asked) in
  * rj->order. */
 static void do_page(struct read_job *rj)
@@ -301,51 +264,43 @@ static void do_page(struct read_job *rj)
         fail(rj, 400, "bad_request", why);
         return;
     }
-    json_t *doc;
-    if (load_doc(rj, &doc) < 0)
+    struct store *st = rj->sc->store;
+    MDB_txn *txn;
+    if (store_read_begin(st, &txn) < 0) {
+        store_unavailable(rj);
         return;
-    char *after = form_get(qs, strlen(qs), "after");
-    json_t *rows = json_object_get(doc, "contacts");
-    size_t n = json_array_size(rows), m = 0;
-    struct ranked *r = xcalloc(n ? n : 1, sizeof *r);
-    for (size_t i = 0; i < n; i++) {
-        json_t *row = json_array_get(rows, i);
-        if (rj->advocates &&
-            !json_is_true(json_object_get(json_object_get(row, "advocacy"), "advocate")))
-            continue;
-        r[m].row = row;
-        r[m].id = json_string_value(json_object_get(row, "contact"));
-        r[m].has = row_key(row, rj->order, &r[m].key);
-        m++;
     }
-    qsort(r, m, sizeof *r, by_key);
-    size_t start = 0;
-    if (after) {
-        while (start < m && !(r[start].id && strcmp(r[start].id, after) == 0))
-            start++;
-        if (start == m) {
-            free(after);
-            free(r);
-            json_decref(doc);
+    json_t *doc;
+    size_t rows;
+    if (load_summary(rj, txn, &doc, &rows) < 0) {
+        store_read_end(st, txn);
+        return;
+    }
+    char *after = form_get(qs, strlen(qs), "after");
+    json_t *list = json_array();
+    int more;
+    int rc = score_page(st, txn, rj->id, rj->advocates ? SCORE_ORDER_ADVOCATES : rj->order, after,
+                        limit, list, &more);
+    store_read_end(st, txn);
+    free(after);
+    if (rc) {
+        json_decref(list);
+        json_decref(doc);
+        if (rc == ENOENT)
             fail(rj, 400, "bad_request",
                  "after names no contact of this list (the scores may have been computed again "
                  "since: start from the first page)");
-            return;
-        }
-        start++;
+        else
+            store_unavailable(rj);
+        return;
     }
-    free(after);
-    json_t *list = json_array();
-    size_t i = start;
-    for (; i < m && json_array_size(list) < limit; i++)
-        json_array_append(list, r[i].row);
+    size_t n = json_array_size(list);
+    json_t *last = n ? json_object_get(json_array_get(list, n - 1), "contact") : NULL;
     json_t *o = json_pack("{s:O,s:O*,s:O*,s:s,s:o,s:b}", "audience",
                           json_object_get(doc, "audience"), "seq", json_object_get(doc, "seq"),
-                          "computed_at", json_object_get(doc, "computed_at"), "order", rj->order,
-                          "contacts", list, "more", i < m);
-    json_object_set_new(o, "next",
-                        i > start && r[i - 1].id ? json_string(r[i - 1].id) : json_null());
-    free(r);
+                          "computed_at", json_object_get(doc, "computed_at"), "order",
+                          score_order_name(rj->order), "contacts", list, "more", more);
+    json_object_set_new(o, "next", json_is_string(last) ? json_copy(last) : json_null());
     json_decref(doc);
     rj->status = 200;
     rj->answer = o;
@@ -355,9 +310,9 @@ void scores_route_contacts(void *ctx, struct http_req *req, const struct route_p
 {
     const char *qs = req->pub.query;
     char *asked = form_get(qs, strlen(qs), "order");
-    const char *order = asked ? order_of(asked) : "influence";
+    int order = asked ? score_order_of(asked) : SCORE_ORDER_INFLUENCE;
     free(asked);
-    if (!order) {
+    if (order < 0) {
         http_respond_error(req, 400, "bad_request",
                            "order must be one of influence, reach, value, advocacy, risk");
         return;
@@ -374,7 +329,7 @@ void scores_route_contacts(void *ctx, struct http_req *req, const struct route_p
 void scores_route_advocates(void *ctx, struct http_req *req, const struct route_params *p)
 {
     struct read_job *rj = job_new(ctx, req, do_page);
-    rj->order = "advocacy";
+    rj->order = SCORE_ORDER_ADVOCACY;
     rj->advocates = 1;
     if (audience_path_id(req, p, rj->id) < 0) {
         free(rj);
@@ -386,28 +341,28 @@ void scores_route_advocates(void *ctx, struct http_req *req, const struct route_
 /* ---- one contact in every audience ---- */
 
 struct of_contact {
+    struct store *st;
+    MDB_txn *txn;
     const char *cid;
     json_t *list;
 };
 
-static int find_contact(void *arg, const char *id, json_t *doc)
+static int find_contact(void *arg, const char *id, json_t *doc, size_t rows)
 {
     struct of_contact *oc = arg;
-    size_t i;
-    json_t *row, *rows = json_object_get(doc, "contacts");
-    json_array_foreach(rows, i, row)
-    {
-        const char *c = json_string_value(json_object_get(row, "contact"));
-        if (c && strcmp(c, oc->cid) == 0) {
-            /* rank: the place in the audience by influence, of that many */
-            json_array_append_new(
-                oc->list, json_pack("{s:s,s:O*,s:O*,s:I,s:I,s:O}", "audience", id, "seq",
+    json_t *row;
+    uint32_t place;
+    int rc = score_row_get(oc->st, oc->txn, id, oc->cid, &row, &place);
+    if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED)
+        return 0;
+    if (rc)
+        return rc;
+    /* rank: the place in the audience by influence, of that many */
+    json_array_append_new(oc->list,
+                          json_pack("{s:s,s:O*,s:O*,s:I,s:I,s:o}", "audience", id, "seq",
                                     json_object_get(doc, "seq"), "computed_at",
-                                    json_object_get(doc, "computed_at"), "rank", (json_int_t)i + 1,
-                                    "of", (json_int_t)json_array_size(rows), "scores", row));
-            break;
-        }
-    }
+                                    json_object_get(doc, "computed_at"), "rank",
+                                    (json_int_t)place + 1, "of", (json_int_t)rows, "scores", row));
     return 0;
 }
 
@@ -421,9 +376,9 @@ static void do_contact(struct read_job *rj)
     }
     char live[64];
     int rc = contacts_follow(st, txn, rj->id, live, sizeof live);
-    struct of_contact oc = {live, json_array()};
+    struct of_contact oc = {st, txn, live, json_array()};
     if (rc == 0)
-        rc = score_each(st, txn, find_contact, &oc);
+        rc = score_each_summary(st, txn, find_contact, &oc);
     store_read_end(st, txn);
     if (rc) {
         json_decref(oc.list);

@@ -7,11 +7,15 @@
  *      participants and dates), then feed every record once to the builder
  *      of each audience it belongs to (an event's also takes what its
  *      participants did around it), and make each audience's document
- *      (result.h); no transaction is held between two chunks of the log,
- *      so the writer can grow the map meanwhile;
- *   3. through the writer: keep the documents (score_put), leaving out the
- *      rows of contacts erased since the run read them, and delete those
- *      of audiences no longer computed.
+ *      (result.h), made at once into the rows the store keeps (keep.h:
+ *      serialized, the ranks of each order sorted) and freed, so that no
+ *      two audiences' documents are held; no transaction is held between
+ *      two chunks of the log, so the writer can grow the map meanwhile;
+ *   3. through the writer, one audience per write_item, each submitted
+ *      when the one before has committed: delete the audiences no longer
+ *      computed (with the first), then replace each audience's rows,
+ *      leaving out those of contacts erased since the run read them.  The
+ *      writer commits ingest between two audiences.
  * The loop is never blocked, and the writer only for the puts. */
 #include "scores.h"
 
@@ -49,12 +53,16 @@ struct score_job {
     /* event id -> {"contacts": {id: true}, "from": ms, "to": ms}: who took
      * part in each event and when it happened (the first pass) */
     json_t *events;
-    json_t **event_of; /* per audience: its events entry (event: ones), else NULL */
-    size_t nevents;    /* audiences with an entry */
-    json_t **docs;
-    char **texts;      /* docs serialized on the work thread */
+    json_t **event_of;       /* per audience: its events entry (event: ones), else NULL */
+    size_t nevents;          /* audiences with an entry */
+    struct score_kept *kept; /* per audience; id NULL when not kept */
+    size_t keeping;          /* the next audience to keep */
+    int retire_done;
+    int64_t t_keep;    /* when the keeping began (monotonic ms) */
+    size_t commits;    /* the keeping's commits */
     uint64_t erasures; /* the store's count when the run started */
     size_t records, contacts, bad, failed, retired;
+    size_t unkeepable; /* of failed: an id no key can be (keep.h) */
     int rc;
 };
 
@@ -67,14 +75,11 @@ static void job_free(struct score_job *j)
     free(j->named);
     for (size_t i = 0; i < j->naud; i++) {
         audience_free(&j->auds[i]);
-        if (j->docs)
-            json_decref(j->docs[i]);
+        if (j->kept)
+            score_kept_free(&j->kept[i]);
     }
     free(j->auds);
-    free(j->docs);
-    for (size_t i = 0; j->texts && i < j->naud; i++)
-        free(j->texts[i]);
-    free(j->texts);
+    free(j->kept);
     free(j->thread);
     json_decref(j->left_names);
     json_decref(j->events);
@@ -345,7 +350,7 @@ static int feed_between(void *arg)
 
 /* An event audience's document says whom and which time it was widened
  * to: the participants, and the span (with score_event_window each side). */
-static void describe_event(struct score_job *j, size_t i)
+static void describe_event(struct score_job *j, size_t i, json_t *doc)
 {
     json_t *e = j->event_of[i];
     if (!e || !json_object_get(e, "from") || !json_object_get(e, "to"))
@@ -355,7 +360,7 @@ static void describe_event(struct score_job *j, size_t i)
                      sizeof from);
     util_format_time(json_integer_value(json_object_get(e, "to")) + j->event_window_ms, to,
                      sizeof to);
-    json_object_set_new(j->docs[i], "event",
+    json_object_set_new(doc, "event",
                         json_pack("{s:I,s:s,s:s}", "participants",
                                   (json_int_t)json_object_size(json_object_get(e, "contacts")),
                                   "from", from, "to", to));
@@ -383,30 +388,32 @@ static void run_work(uv_work_t *w)
     j->rc = score_scan_run(&s);
     j->records = s.records;
     j->bad += s.bad;
-    j->docs = xcalloc(j->naud, sizeof *j->docs);
+    j->kept = xcalloc(j->naud ? j->naud : 1, sizeof *j->kept);
     for (size_t i = 0; i < j->naud; i++) {
         f.b[i].res = (struct score_resolver){0}; /* the snapshot is gone */
         if (j->rc == 0 && !cancelled(j)) {
             if (i == 0)
                 j->contacts = f.b[0].nnodes - 1; /* "all": every contact met, less the brand */
-            j->docs[i] = score_result(j->auds[i].id, j->upto, &f.b[i]);
-            if (!j->docs[i]) {
+            json_t *doc = score_result(j->auds[i].id, j->upto, &f.b[i]);
+            if (!doc) {
                 j->failed++;
             } else {
                 char at[32];
                 util_format_time(j->now_ms, at, sizeof at);
-                json_object_set_new(j->docs[i], "computed_at", json_string(at));
-                describe_event(j, i);
+                json_object_set_new(doc, "computed_at", json_string(at));
+                describe_event(j, i, doc);
+                /* Only the rows' text is held until the writer keeps
+                 * them: a document's JSON is several times their size. */
+                if (score_kept_make(doc, &j->kept[i]) != 0) {
+                    j->failed++;
+                    j->unkeepable++;
+                }
+                json_decref(doc);
             }
         }
         score_build_free(&f.b[i]);
     }
     free(f.b);
-    /* Serialized here, so that the writer only puts them. */
-    j->texts = xcalloc(j->naud ? j->naud : 1, sizeof *j->texts);
-    for (size_t i = 0; i < j->naud; i++)
-        if (j->docs[i])
-            j->texts[i] = json_dumps(j->docs[i], JSON_COMPACT);
     json_decref(f.current);
     json_decref(f.handles);
 }
@@ -425,16 +432,21 @@ static void job_end(struct score_job *j, int ok)
         sc->stats.last_audiences = j->naud - j->failed;
         sc->stats.last_left_out = j->left_out;
         log_notice("scores: run %llu kept %zu audience(s) over %zu record(s) and %zu contact(s) "
-                   "up to seq %llu in %lld ms",
+                   "up to seq %llu in %lld ms (keeping them: %lld ms in %zu commit(s))",
                    (unsigned long long)j->number, j->naud - j->failed, j->records, j->contacts,
-                   (unsigned long long)j->upto, (long long)ms);
+                   (unsigned long long)j->upto, (long long)ms,
+                   (long long)((int64_t)util_monotonic_ms() - j->t_keep), j->commits);
         if (j->retired)
             log_notice("scores: run %llu removed the scores of %zu audience(s) it no longer "
                        "computes",
                        (unsigned long long)j->number, j->retired);
-        if (j->failed)
+        if (j->failed > j->unkeepable)
             log_warn("scores: run %llu: %zu audience(s) not kept: PageRank did not converge",
-                     (unsigned long long)j->number, j->failed);
+                     (unsigned long long)j->number, j->failed - j->unkeepable);
+        if (j->unkeepable)
+            log_warn("scores: run %llu: %zu audience(s) not kept: an audience or contact id of "
+                     "more than 250 bytes, or with a \\x01 byte, cannot be a key",
+                     (unsigned long long)j->number, j->unkeepable);
         if (j->left_out) {
             char *names = json_dumps(j->left_names, JSON_COMPACT);
             log_warn("scores: run %llu left %zu audience(s) out (score_max_audiences = %lld), "
@@ -466,37 +478,61 @@ static int still_computed(void *arg, const char *id)
 static int apply_keep(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct score_job *j = it->arg;
+    int rc = 0;
     /* Audiences no run computes any more (an [audience NAME] removed, an
      * event left out by score_max_audiences) would be served stale
-     * forever: they go. */
-    int rc = score_retire(st, txn, still_computed, j, &j->retired);
+     * forever: they go, with the first audience kept. */
+    if (!j->retire_done)
+        rc = score_retire(st, txn, still_computed, j, &j->retired);
     /* A contact erased while the run computed is in its rows (the erasure
-     * rewrote the kept documents, not these): they go before the put, and
-     * only a document that lost rows is serialized again.  Each contact is
-     * looked up once for all the documents. */
-    json_t *memo = json_object();
-    for (size_t i = 0; i < j->naud && rc == 0; i++) {
-        if (!j->docs[i])
-            continue;
-        if (score_drop_gone(st, txn, j->docs[i], memo) > 0 || !j->texts[i]) {
-            free(j->texts[i]);
-            j->texts[i] = json_dumps(j->docs[i], JSON_COMPACT);
-        }
-        rc = j->texts[i] ? score_put_text(st, txn, j->auds[i].id, j->texts[i], strlen(j->texts[i]))
-                         : ENOMEM;
-    }
-    json_decref(memo);
+     * deleted the kept rows, not these): it is left out here. */
+    if (rc == 0 && j->keeping < j->naud && j->kept[j->keeping].id)
+        rc = score_kept_put(st, txn, &j->kept[j->keeping], 1, NULL);
     return rc;
 }
+
+/* The next audience with rows to keep, from j->keeping. */
+static size_t next_kept(struct score_job *j, size_t from)
+{
+    while (from < j->naud && !j->kept[from].id)
+        from++;
+    return from;
+}
+
+static void keep_next(struct score_job *j);
 
 static void keep_done(struct write_item *it)
 {
     struct score_job *j = it->arg;
-    if (it->status)
-        log_err("scores: run %llu: cannot keep its scores: %s", (unsigned long long)j->number,
-                kanal_strerror(it->status));
-    job_end(j, it->status == 0);
+    int status = it->status;
     write_item_free(it);
+    if (status) {
+        log_err("scores: run %llu: cannot keep the scores of %s: %s", (unsigned long long)j->number,
+                j->keeping < j->naud ? j->auds[j->keeping].id : "(none)", kanal_strerror(status));
+        job_end(j, 0);
+        return;
+    }
+    j->retire_done = 1;
+    j->commits++;
+    if (j->keeping < j->naud)
+        score_kept_free(&j->kept[j->keeping]); /* kept: its memory goes now */
+    j->keeping = next_kept(j, j->keeping + 1);
+    if (j->keeping >= j->naud) {
+        job_end(j, 1);
+        return;
+    }
+    keep_next(j); /* j may be freed within (the writer stopped): last */
+}
+
+/* One write_item per audience, submitted when the one before has
+ * committed, so that the writer commits what came in between. */
+static void keep_next(struct score_job *j)
+{
+    struct write_item *it = xcalloc(1, sizeof *it);
+    it->apply = apply_keep;
+    it->done = keep_done;
+    it->arg = j;
+    writer_submit(j->sc->writer, it);
 }
 
 static void after_work(uv_work_t *w, int status)
@@ -517,11 +553,9 @@ static void after_work(uv_work_t *w, int status)
     if (j->bad)
         log_warn("scores: run %llu skipped %zu record(s) it could not read",
                  (unsigned long long)j->number, j->bad);
-    struct write_item *it = xcalloc(1, sizeof *it);
-    it->apply = apply_keep;
-    it->done = keep_done;
-    it->arg = j;
-    writer_submit(sc->writer, it);
+    j->keeping = next_kept(j, 0);
+    j->t_keep = (int64_t)util_monotonic_ms();
+    keep_next(j); /* the first also retires: even when no audience is kept */
 }
 
 int scores_refresh(struct scores *sc, const char *thread, json_t **started)

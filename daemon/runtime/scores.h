@@ -3,8 +3,9 @@
  * POST /v1/scores/refresh, one run at a time computes the scores of the
  * audiences present in the store (daemon/score/) on a libuv work thread,
  * off the loop and off the writer, reading the log in chunks of short read
- * transactions; its documents are kept through the writer (score_put in a
- * write_item's apply) with the seq the run read up to. */
+ * transactions; its audiences are kept through the writer, one
+ * write_item per audience (score_kept_put in its apply), with the seq the
+ * run read up to. */
 #ifndef KANAL_SCORES_H
 #define KANAL_SCORES_H
 

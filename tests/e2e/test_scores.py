@@ -6,6 +6,7 @@ run, erasure takes a contact out of every kept score at once, scores survive
 a restart, runs come by themselves every score_interval and on an admin's
 POST /v1/scores/refresh, and the routes page, order and refuse like the rest
 of the API (docs/scores.md)."""
+import json
 import re
 import time
 import urllib.parse
@@ -399,3 +400,157 @@ def test_the_score_keys_reach_the_daemons_runs(make_kanald):
         assert hub["position"] == hub_position, (key_influence, hub)
         assert all(r["position"] == "ordinary" for r in rs[1:]), rs
         k.stop()
+
+
+def big_audience(k, users=3000, hubs=30, campaigns=20):
+    """hubs post; each user comments on a hub's post (hub i*i mod hubs, so
+    hubs differ), every fifth answers the user before, and each record is
+    in one of the campaigns: users + hubs contacts in `all`, with many ties
+    in every order."""
+    recs = [message(f"p{h}", handle=f"email:h{h}@example.com", kind="post",
+                    campaign=f"cmp{h % campaigns}") for h in range(hubs)]
+    for i in range(users):
+        recs.append(message(f"c{i}", handle=f"email:u{i}@example.com", kind="comment",
+                            reply_to=f"p{(i * i) % hubs}", campaign=f"cmp{i % campaigns}"))
+        if i and i % 5 == 0:
+            recs.append(message(f"d{i}", handle=f"email:u{i}@example.com", kind="comment",
+                                reply_to=f"c{i - 1}", campaign=f"cmp{i % campaigns}"))
+    for b in range(0, len(recs), 500):
+        status, _, body = k.post_hook(recs[b:b + 500])
+        assert status == 200, body
+    return users + hubs
+
+
+def pages(k, audience, order, limit, route="contacts"):
+    """Every row in that order, page by page, and the pages' count."""
+    out, after, n = [], None, 0
+    aid = urllib.parse.quote(audience, safe="")
+    while True:
+        q = (f"order={order}&" if route == "contacts" else "") + f"limit={limit}"
+        q += f"&after={after}" if after else ""
+        status, page = k.api(f"/v1/audiences/{aid}/{route}?{q}")
+        assert status == 200, page
+        assert len(page["contacts"]) <= limit
+        n += 1
+        out.extend(page["contacts"])
+        after = page["next"]
+        if not page["more"]:
+            return out, n
+        assert len(page["contacts"]) == limit
+
+
+def order_key(row, order):
+    v = row[order]
+    return (-(v["score"] if isinstance(v, dict) else v), row["contact"])
+
+
+def test_a_large_audience_pages_in_every_order(make_kanald):
+    """3,030 contacts: each order's pages hold every row once, in the order
+    (highest first, ties by contact id), whatever the page size; a
+    contact's rank is its place by influence; after an erasure the pages
+    and the counts leave the person out."""
+    k = make_kanald(kanald=NO_DECAY).start()
+    n = big_audience(k)
+    a = refresh(k)
+    summary = {x["id"]: x for x in a["audiences"]}
+    assert summary["all"]["contacts"] == n
+    assert summary["campaign:cmp3"]["contacts"] > 100
+    lists = {}
+    for aud in ("all", "campaign:cmp3"):
+        for order in ("influence", "reach", "value", "advocacy", "risk"):
+            rs, npages = pages(k, aud, order, 1000)
+            ids = [r["contact"] for r in rs]
+            assert len(ids) == summary[aud]["contacts"] == len(set(ids)), (aud, order)
+            keys = [order_key(r, order) for r in rs]
+            assert keys == sorted(keys), (aud, order)
+            assert npages == -(-len(ids) // 1000)
+            lists[aud, order] = rs
+        adv, _ = pages(k, aud, "advocacy", 1000, route="advocates")
+        assert adv == [r for r in lists[aud, "advocacy"] if r["advocacy"]["advocate"]], aud
+    # Small pages: the same rows in the same order.
+    for order in ("influence", "risk"):
+        small, npages = pages(k, "all", order, 7)
+        assert small == lists["all", order] and npages == -(-n // 7)
+    # after= anywhere: the page starts at the next row.
+    infl = lists["all", "influence"]
+    for at in (0, 1, 999, 1000, 2500, n - 2):
+        status, page = k.api(f"/v1/audiences/all/contacts?limit=3&after={infl[at]['contact']}")
+        assert status == 200 and page["contacts"] == infl[at + 1:at + 4], at
+    status, page = k.api(f"/v1/audiences/all/contacts?after={infl[-1]['contact']}")
+    assert status == 200 and page["contacts"] == [] and page["more"] is False
+    # A contact's rank in each audience is its place by influence.
+    for at in (0, 5, 1234, n - 1):
+        cid = infl[at]["contact"]
+        status, s = k.api(f"/v1/contacts/{cid}/scores")
+        assert status == 200, s
+        mine = {x["audience"]: x for x in s["audiences"]}
+        assert mine["all"]["rank"] == at + 1 and mine["all"]["of"] == n
+        assert mine["all"]["scores"] == infl[at]
+    # An erasure: the person leaves every order and every count at once.
+    gone = infl[3]["contact"]
+    status, e = k.api(f"/v1/contacts/{gone}", token=ADMIN_TOKEN, method="DELETE")
+    assert status == 200, e
+    status, a = k.api("/v1/audiences")
+    assert {x["id"]: x for x in a["audiences"]}["all"]["contacts"] == n - 1
+    for order in ("influence", "reach", "value", "advocacy", "risk"):
+        rs, _ = pages(k, "all", order, 1000)
+        assert rs == [r for r in lists["all", order] if r["contact"] != gone], order
+    status, page = k.api(f"/v1/audiences/all/contacts?limit=3&after={infl[2]['contact']}")
+    assert page["contacts"] == infl[4:7]
+    assert k.api(f"/v1/audiences/all/contacts?after={gone}")[0] == 400
+
+
+def commits(k):
+    status, _, body = k.request("GET", "/metrics")
+    assert status == 200
+    m = re.search(rb"^kanal_commit_duration_seconds_count (\d+)", body, re.M)
+    assert m, body[:2000]
+    return int(m.group(1))
+
+
+def test_ingest_commits_while_a_big_run_is_kept(make_kanald):
+    """A run keeps its audiences one write per audience, so the writer
+    commits records in between: a run with nothing else to do takes at
+    least a commit per audience, and records posted all along a run are
+    stored, each with its own seq, while the run keeps every audience."""
+    import threading
+    k = make_kanald(kanald=NO_DECAY).start()
+    n = big_audience(k)
+    before = commits(k)
+    a = refresh(k)
+    kept = a["run"]["last"]["audiences"]
+    assert kept == len(a["audiences"]) >= 23  # all, the source, the channel, 20 campaigns
+    assert commits(k) - before >= kept
+    assert re.search(rf"scores: run 1 kept {kept} audience\(s\) .* in \d+ ms \(keeping them: "
+                     rf"\d+ ms in {kept} commit\(s\)\)", k.log())
+    # Again, with ingest all along the run.
+    stop, answers = threading.Event(), []
+
+    def post():
+        i = 0
+        while not stop.is_set():
+            status, _, body = k.post_hook(message(f"live{i}", handle=f"email:live{i}@example.com"))
+            answers.append((status, body))
+            i += 1
+
+    last = k.api("/v1/audiences")[1]["run"]["runs"]
+    t = threading.Thread(target=post)
+    t.start()
+    try:
+        status, started = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
+        assert status == 202, started
+        wait_runs(k, last + 1, timeout=120)
+    finally:
+        stop.set()
+        t.join()
+    assert answers and all(s == 200 for s, _ in answers), answers[:3]
+    seqs = [json.loads(b)["seqs"][0] for _, b in answers]
+    assert len(set(seqs)) == len(seqs)
+    status, a = k.api("/v1/audiences")
+    assert a["run"]["last"]["audiences"] == kept
+    counted = {x["id"]: x for x in a["audiences"]}["all"]["contacts"]
+    assert counted >= n  # and the live posters the run's snapshot had
+    stored = {r["seq"] for r in k.feed(after=min(seqs) - 1)}
+    assert set(seqs) <= stored
+    rs, _ = pages(k, "all", "influence", 1000)
+    assert len(rs) == counted

@@ -2,8 +2,9 @@
 /* What kanald's scoring runs need of daemon/score/ beyond the measures:
  * a long scan of the log in chunks that leaves the store's resize lock
  * free between them (so the writer can grow the map during a run), bounded
- * to the seq seen at the start and stoppable; and the kept documents
- * rewritten without erased contacts (score_forget, score_drop_gone). */
+ * to the seq seen at the start and stoppable; the kept rows, paged in
+ * every order from their rank index; and the kept scores without erased
+ * contacts (score_forget, score_drop_gone). */
 #include "unit.h"
 
 #include <errno.h>
@@ -285,12 +286,188 @@ static void test_retire(void **state)
     close_store(st, dir, path);
 }
 
+/* A document of n rows with many ties, some rows without a number in an
+ * order, and every third an advocate. */
+static json_t *big_doc(const char *audience, size_t n)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "c%zu", (i * 7919) % n + 1);
+        json_t *row = json_pack("{s:s,s:f,s:i}", "contact", id, "influence",
+                                (double)((i * 31) % 97) / 8.0, "reach", (int)(i % 13));
+        if (i % 11)
+            json_object_set_new(row, "value", json_pack("{s:i}", "score", (int)(i % 5) + 1));
+        json_object_set_new(
+            row, "advocacy",
+            json_pack("{s:f,s:b}", "score", (double)(i % 17), "advocate", i % 3 == 0));
+        json_object_set_new(row, "risk", json_pack("{s:i}", "score", i % 29 == 0 ? 1 : 0));
+        json_array_append_new(rows, row);
+    }
+    return json_pack("{s:s,s:i,s:{s:i},s:o}", "audience", audience, "seq", 7, "shape", "nodes",
+                     (int)n, "contacts", rows);
+}
+
+/* The order's key of row as the API sorts: has, value. */
+static int want_key(json_t *row, enum score_order o, double *k)
+{
+    const char *name = o == SCORE_ORDER_ADVOCATES ? "advocacy" : score_order_name(o);
+    json_t *v = json_object_get(row, name);
+    if (json_is_object(v))
+        v = json_object_get(v, "score");
+    *k = json_number_value(v);
+    return json_is_number(v);
+}
+
+/* 1 when row a comes after row b in order o. */
+static int after_in(json_t *a, json_t *b, enum score_order o)
+{
+    double ka, kb;
+    int ha = want_key(a, o, &ka), hb = want_key(b, o, &kb);
+    if (ha != hb)
+        return hb;
+    if (ha && ka != kb)
+        return ka < kb;
+    return strcmp(json_string_value(json_object_get(a, "contact")),
+                  json_string_value(json_object_get(b, "contact"))) > 0;
+}
+
+static size_t entries(struct store *st)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    assert_int_equal(mdb_stat(txn, st->scores, &ms), 0);
+    store_read_end(st, txn);
+    return ms.ms_entries;
+}
+
+/* Every row once per order, in the order, whatever the page size; the
+ * assembled document is the one kept; a smaller run's rows replace the
+ * bigger's without a key left behind; an erasure leaves every order. */
+static void test_rows_page_in_every_order(void **state)
+{
+    (void)state;
+    char *dir, *path;
+    struct store *st = open_store(&dir, &path);
+    enum { N = 3000 };
+    json_t *doc = big_doc("all", N), *other = big_doc("event:A", 50);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(st, txn, other), 0);
+    assert_int_equal(score_put(st, txn, doc), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    json_t *back;
+    assert_int_equal(score_get(st, txn, "all", &back), 0);
+    assert_true(json_equal(back, doc));
+    json_decref(back);
+    size_t advocates = 0;
+    for (enum score_order o = 0; o < SCORE_ORDERS; o++) {
+        static const size_t limits[] = {1000, 7, 1};
+        for (size_t l = 0; l < 3; l++) {
+            json_t *all = json_array();
+            char after[16] = "";
+            int more = 1;
+            while (more) {
+                json_t *page = json_array();
+                assert_int_equal(
+                    score_page(st, txn, "all", o, *after ? after : NULL, limits[l], page, &more),
+                    0);
+                assert_true(json_array_size(page) <= limits[l]);
+                assert_true(!more || json_array_size(page) == limits[l]);
+                json_array_extend(all, page);
+                if (json_array_size(page))
+                    snprintf(after, sizeof after, "%s",
+                             json_string_value(json_object_get(
+                                 json_array_get(page, json_array_size(page) - 1), "contact")));
+                json_decref(page);
+            }
+            size_t n = json_array_size(all);
+            if (o == SCORE_ORDER_ADVOCATES) {
+                advocates = n;
+                assert_int_equal(n, N / 3);
+            } else {
+                assert_int_equal(n, N);
+            }
+            json_t *seen = json_object();
+            for (size_t i = 0; i < n; i++) {
+                json_t *row = json_array_get(all, i);
+                const char *cid = json_string_value(json_object_get(row, "contact"));
+                assert_null(json_object_get(seen, cid));
+                json_object_set_new(seen, cid, json_true());
+                if (i)
+                    assert_false(after_in(json_array_get(all, i - 1), row, o));
+                if (o == SCORE_ORDER_ADVOCATES)
+                    assert_true(json_is_true(
+                        json_object_get(json_object_get(row, "advocacy"), "advocate")));
+            }
+            json_decref(seen);
+            json_decref(all);
+        }
+    }
+    json_t *page = json_array();
+    int more;
+    assert_int_equal(score_page(st, txn, "all", SCORE_ORDER_INFLUENCE, "c999999", 5, page, &more),
+                     ENOENT);
+    /* A contact who is no advocate is no 'after' of the advocates. */
+    assert_int_equal(score_page(st, txn, "all", SCORE_ORDER_ADVOCATES, "c2", 5, page, &more),
+                     ENOENT);
+    json_decref(page);
+    store_read_end(st, txn);
+    /* Summary, a row and a rank per order each, advocates once more. */
+    assert_int_equal(entries(st), 2 + (N + 50) * 6 + advocates + 50 / 3 + 1);
+
+    /* An erasure takes the row and its ranks, and the count follows. */
+    json_t *ids = json_pack("[s]", "c5");
+    size_t changed;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    assert_int_equal(score_forget(st, txn, ids, &changed), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(changed, 2);
+    json_decref(ids);
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    json_t *sum, *row;
+    size_t nrows;
+    assert_int_equal(score_summary_get(st, txn, "all", &sum, &nrows), 0);
+    assert_int_equal(nrows, N - 1);
+    json_decref(sum);
+    assert_int_equal(score_row_get(st, txn, "all", "c5", &row, NULL), MDB_NOTFOUND);
+    for (enum score_order o = 0; o < SCORE_ORDERS; o++) {
+        page = json_array();
+        assert_int_equal(score_page(st, txn, "all", o, NULL, 1000, page, &more), 0);
+        size_t i;
+        json_array_foreach(page, i, row)
+            assert_string_not_equal(json_string_value(json_object_get(row, "contact")), "c5");
+        json_decref(page);
+    }
+    store_read_end(st, txn);
+
+    /* A smaller run replaces the audience whole: no key of the last stays. */
+    json_t *small = big_doc("all", 10);
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(st, txn, small), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(entries(st),
+                     2 + (10 + 49) * 6 + 4 + 50 / 3 + 1); /* c5 was no advocate in event:A */
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    assert_int_equal(score_get(st, txn, "all", &back), 0);
+    assert_true(json_equal(back, small));
+    json_decref(back);
+    store_read_end(st, txn);
+    json_decref(small);
+    json_decref(doc);
+    json_decref(other);
+    close_store(st, dir, path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_in_chunks),
         cmocka_unit_test(test_erased_contacts_leave_kept_scores),
         cmocka_unit_test(test_retire),
+        cmocka_unit_test(test_rows_page_in_every_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
