@@ -11,7 +11,7 @@
 
 #include "collect.h"
 #include "contacts.h"
-#include "keepkey.h"
+#include "keep_int.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"

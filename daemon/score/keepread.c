@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "keep.h"
-#include "keepkey.h"
+#include "keep_int.h"
 #include "store.h"
 #include "util.h"
 
