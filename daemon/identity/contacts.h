@@ -35,6 +35,13 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                      struct resolve_extra *extra);
 void resolve_extra_clear(struct resolve_extra *extra);
 
+/* The writer's transaction: begin before anything resolves in it; flush
+ * (the contact id counter into meta) just before the commit; end after the
+ * commit (committed 1) or the abort (0). */
+void contacts_batch_begin(struct store *st);
+int contacts_flush(struct store *st, MDB_txn *txn);
+void contacts_batch_end(struct store *st, int committed);
+
 /* Move up to max records from 'pending' into the per-contact 'timeline'. */
 int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded);
 
