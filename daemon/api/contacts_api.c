@@ -435,11 +435,9 @@ static void get_timeline(struct contacts_api *ca, struct http_req *req, const ch
         json_array_foreach(json_object_get(c, "handles"), i, h)
         {
             const char *name = json_string_value(json_object_get(h, "handle"));
-            MDB_val k = {name ? strlen(name) : 0, (void *)name}, v;
-            if (name && mdb_get(txn, ca->store->handles, &k, &v) == 0) {
-                json_t *prov = contacts_handle_provenance(&v);
-                char cid[32];
-                contacts_of_handle(ca->store, txn, name, cid, sizeof cid);
+            char cid[32];
+            if (name && contacts_of_handle(ca->store, txn, name, cid, sizeof cid) == 0) {
+                json_t *prov = contacts_handle_provenance(ca->store, txn, name, c);
                 if (prov)
                     json_object_set_new(prov, "contact", json_string(cid));
                 json_object_set_new(handles, name, prov ? prov : json_null());

@@ -332,22 +332,25 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
         if (rc == MDB_PANIC && attempt == 0 && store_reopen(st) == 0)
             continue;
         if (rc == 0) {
+            contacts_batch_begin(st);
             rc = apply_items(st, txn, items, &last, &tried, &failed);
-            if (rc == 0) {
+            if (rc == 0 && (rc = contacts_flush(st, txn)) != 0)
+                mdb_txn_abort(txn); /* a store-wide error (meta put) */
+            else if (rc == 0)
                 rc = mdb_txn_commit(txn);
-            } else {
+            else
                 mdb_txn_abort(txn);
-                if (failed.item && !store_wide(rc)) {
-                    /* Each round fails one more item: it ends. */
-                    log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
-                            "committing the others without it",
-                            st->path, failed.item->nrecs,
-                            rc < 0 && rc > -4096 ? strerror(-rc) : mdb_strerror(rc));
-                    failed.item->status = failed.in_record ? KANAL_ERECORD : store_err(rc);
-                    failed.item->nnew = 0; /* counted in the attempt rolled back */
-                    attempt--;
-                    continue;
-                }
+            contacts_batch_end(st, rc == 0);
+            if (rc && failed.item && !store_wide(rc)) {
+                /* Each round fails one more item: it ends. */
+                log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
+                        "committing the others without it",
+                        st->path, failed.item->nrecs,
+                        rc < 0 && rc > -4096 ? strerror(-rc) : mdb_strerror(rc));
+                failed.item->status = failed.in_record ? KANAL_ERECORD : store_err(rc);
+                failed.item->nnew = 0; /* counted in the attempt rolled back */
+                attempt--;
+                continue;
             }
         }
         if (rc == MDB_MAP_FULL && attempt < 8 && store_grow(st) == 0)
