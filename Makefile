@@ -174,7 +174,8 @@ TEST_VARIANTS := echo:-DTEST_NAME='"echo"' \
                  initfail:-DTEST_NAME='"initfail"'+-DTEST_INIT_FAILS \
                  zz_dup:-DTEST_NAME='"echo"' \
                  v10:-DTEST_NAME='"v10"'+-DTEST_ABI10 \
-                 stages:-DTEST_NAME='"stages"'+-DTEST_STAGES
+                 stages:-DTEST_NAME='"stages"'+-DTEST_STAGES \
+                 relayer:-DTEST_NAME='"relayer"'+-DTEST_RELAY
 TEST_PLUGIN_SO := $(foreach v,$(TEST_VARIANTS),$(TEST_PLUGIN_DIR)/$(firstword $(subst :, ,$(v))).so)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
