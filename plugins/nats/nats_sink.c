@@ -526,9 +526,11 @@ const struct kanal_option kanal_nats_option_table[] = {
     KANAL_NATS_OPTIONS,
     KANAL_NATS_SOURCE_OPTIONS,
     {"max_pending", KANAL_OPT_INT, "1024", 0,
-     "messages published and not yet acknowledged by the stream, at most", NULL},
+     "sink: messages published and not yet acknowledged by the stream, at most; source: "
+     "messages fetched and not yet committed, at most", NULL},
     {"ack_wait", KANAL_OPT_DURATION, "10s", 0,
-     "time the stream has to acknowledge a message before the delivery fails and is retried", NULL},
+     "sink: time the stream has to acknowledge a message before the delivery fails and is "
+     "retried; source: the consumer's redelivery delay for a message not acknowledged", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
