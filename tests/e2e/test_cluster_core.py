@@ -13,6 +13,7 @@ import time
 
 from kanal import message, webhook_source
 from test_cluster import edge, post_until, wait_until
+from test_openapi import Checker
 
 # Several people, several handles: identity resolution has work to do, and
 # contact ids (c1, c2, ...) depend on the order records arrive in.
@@ -134,6 +135,10 @@ def test_two_cores_end_identical_and_a_redelivery_is_one_record(make_kanald, nat
     assert same_contacts(contacts(c1, f1), contacts(c2, f2))
     s = source_state(c1)
     assert s["plugin"] == "nats" and s["healthy"] and s["errors"] == 0 and s["records"] == 30
+    # /v1/sources with lag_records answers as docs/openapi.yaml says.
+    status, doc = c1.api("/v1/openapi.json")
+    assert status == 200
+    Checker(doc).answer(c1, "GET", "/v1/sources", "/v1/sources", 200)
     status, _, metrics = c1.request("GET", "/metrics", headers={
         "Authorization": "Bearer test-read-token-0123456789"})
     assert status == 200 and b'kanal_source_lag_records{source="cluster"} 0' in metrics
