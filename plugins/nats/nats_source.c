@@ -84,6 +84,7 @@ struct nsource {
     uint64_t cursor; /* last stream sequence committed */
     uint64_t unknown, skipped;
     int stopped;
+    int split; /* the last batch was refused at commit: one by one */
 };
 
 static void wake(struct nsource *s)
@@ -294,6 +295,15 @@ static void committed(void *arg, int status, const uint64_t *seqs, size_t n)
     (void)seqs;
     (void)n;
     struct nsource *s = arg;
+    if (status == KANAL_ERECORD) {
+        /* The store refused the records themselves at commit: as when
+         * relay() refuses them at once, one by one, the refused one as
+         * unknown. */
+        s->split = 1;
+        s->busy = 0;
+        pump(s);
+        return;
+    }
     if (status) {
         /* The store cannot commit now (disk full, stopping): the batch is
          * kept and committed again, in the same order, before any later
@@ -341,8 +351,9 @@ static char *unknown_of(struct nsource *s, struct qmsg *q, const char *why, size
 }
 
 /* The batch's text: a JSON array of what each message becomes (relayed
- * as it is, or its unknown record); refused: the batch is one message
- * whose record kanald refused, kept as unknown instead.  *last is the
+ * as it is, or its unknown record); refused 1: the batch is one message
+ * whose record kanald refused, kept as unknown instead; 2: one whose
+ * unknown record was refused too, passed over (only the cursor moves).  *last is the
  * stream seq the cursor moves to with it. */
 static char *batch_text(struct nsource *s, int refused, size_t *len, uint64_t *last)
 {
@@ -355,8 +366,8 @@ static char *batch_text(struct nsource *s, int refused, size_t *len, uint64_t *l
     for (struct qmsg *q = s->batch_head; q; q = q->next) {
         if (q->sseq > *last)
             *last = q->sseq;
-        if (q->sseq <= s->cursor)
-            continue; /* redelivered after its commit */
+        if (q->sseq <= s->cursor || refused == 2)
+            continue; /* redelivered after its commit, or passed over */
         const char *data = natsMsg_GetData(q->msg);
         int dl = natsMsg_GetDataLength(q->msg);
         size_t n = dl > 0 ? (size_t)dl : 0;
@@ -442,7 +453,8 @@ static void pump(struct nsource *s)
     if (!s->batch_head)
         return;
     s->busy = 1;
-    int r = submit(s, 0);
+    int r = s->split ? KANAL_ERECORD : submit(s, 0);
+    s->split = 0;
     if (r == KANAL_ERECORD && s->batch_head->next) {
         /* One of them did not pass kanald's check: commit them one by one,
          * so that the others are kept as they are and the order stays. */
@@ -461,6 +473,12 @@ static void pump(struct nsource *s)
     }
     if (r == KANAL_ERECORD) /* this one message: kept as unknown */
         r = submit(s, 1);
+    if (r == KANAL_ERECORD) { /* not even so: passed over, never a stop */
+        s->host->log(s->src, KANAL_LOG_ERR,
+                     "stream %s seq %llu: not stored, not even as unknown; passed over",
+                     s->o.stream, (unsigned long long)s->batch_head->sseq);
+        r = submit(s, 2);
+    }
     if (r == 0 || r == KANAL_ESTOPPED)
         return;
     s->host->log(s->src, KANAL_LOG_ERR, "stream %s: messages after seq %llu not stored: %s",
@@ -635,7 +653,10 @@ int nats_source_stop(void *state)
 {
     struct nsource *s = state;
     s->stopped = 1;
-    join(s); /* within FETCH_WAIT_MS */
+    pthread_mutex_lock(&s->lock); /* the thread ends by destroy, which joins it */
+    s->stopping = 1;
+    pthread_cond_signal(&s->room);
+    pthread_mutex_unlock(&s->lock);
     if (s->retry)
         s->host->timer_stop(s->retry);
     s->retry = NULL;
