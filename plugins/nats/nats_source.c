@@ -230,8 +230,21 @@ static void *consume(void *arg)
             nats_Sleep(RETRY_MS);
             continue;
         }
+        /* What the stream has now, up to want, without waiting; when it
+         * has nothing, wait for the next one.  (A plain Fetch of want
+         * waits until want messages came: at a low rate a record would
+         * wait for the ones after it.) */
         natsMsgList list = {0};
-        st = natsSubscription_Fetch(&list, s->sub, (int)want, FETCH_WAIT_MS, &jerr);
+        jsFetchRequest fr;
+        jsFetchRequest_Init(&fr);
+        fr.Batch = (int)want;
+        fr.NoWait = true;
+        fr.Expires = (int64_t)FETCH_WAIT_MS * 1000000;
+        st = natsSubscription_FetchRequest(&list, s->sub, &fr);
+        if (st == NATS_TIMEOUT || st == NATS_NOT_FOUND || (st == NATS_OK && list.Count == 0)) {
+            natsMsgList_Destroy(&list);
+            st = natsSubscription_Fetch(&list, s->sub, 1, FETCH_WAIT_MS, &jerr);
+        }
         if (st != NATS_OK && st != NATS_TIMEOUT) {
             thread_error(s, "fetching from stream %s: %s", s->o.stream, natsStatus_GetText(st));
             nats_Sleep(RETRY_MS / 4);
