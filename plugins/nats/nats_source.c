@@ -24,9 +24,9 @@
  * own from the records it resolves.
  *
  * libnats blocks in natsSubscription_Fetch: that runs on the plugin's own
- * thread, which hands messages to the loop through a queue and an eventfd
- * (as the sink's callbacks do).  At most max_pending messages are held
- * fetched and not yet acknowledged. */
+ * thread (nats_consume.c), which hands messages to the loop through a
+ * queue and an eventfd (as the sink's callbacks do).  At most max_pending
+ * messages are held fetched and not yet acknowledged. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,228 +43,7 @@
 #include "nats_common.h"
 #include "nats_relay.h"
 #include "nats_source.h"
-
-#define FETCH_WAIT_MS 1000 /* a fetch returns at the latest then: stop is seen */
-#define RETRY_MS 1000      /* after a failed commit or subscription */
-#define CURSOR_KEY "stream_seq"
-
-struct qmsg {
-    struct qmsg *next;
-    natsMsg *msg;
-    uint64_t sseq;
-};
-
-struct nsource {
-    const struct kanal_host *host;
-    struct kanal_source *src;
-    struct kanal_nats_opts o;
-    const char *durable;
-    int64_t max_pending, batch, max_message, ack_wait_ms;
-    natsConnection *nc;
-    jsCtx *js;
-    natsSubscription *sub; /* the thread's */
-    pthread_t thread;
-    int thread_started;
-    int efd;
-    struct kanal_watch *watch;
-    struct kanal_timer *retry;
-    pthread_mutex_t lock; /* guards everything below up to the loop's part */
-    pthread_cond_t room;
-    int stopping;
-    struct qmsg *q_head, *q_tail;
-    int64_t held;       /* fetched and not yet acknowledged (queue and batch) */
-    uint64_t pending;   /* the last fetched message's count of messages after it */
-    uint64_t next_sseq; /* the thread's: the stream seq it takes next */
-    uint64_t last_cseq; /* the thread's: the consumer seq of the last one taken */
-    char error[300];    /* the thread's last error, "" once it fetches again */
-    int error_new, ok_new;
-    /* The loop's part. */
-    struct qmsg *batch_head; /* the batch being committed, in stream order */
-    int busy;
-    uint64_t cursor; /* last stream sequence committed */
-    uint64_t unknown, skipped;
-    int stopped;
-    int split; /* the last batch was refused at commit: one by one */
-};
-
-static void wake(struct nsource *s)
-{
-    uint64_t one = 1;
-    ssize_t w = write(s->efd, &one, sizeof one);
-    (void)w; /* the counter only saturates: the loop wakes anyway */
-}
-
-static void thread_error(struct nsource *s, const char *fmt, const char *a, const char *b)
-{
-    pthread_mutex_lock(&s->lock);
-    char e[sizeof s->error];
-    snprintf(e, sizeof e, fmt, a, b);
-    if (strcmp(e, s->error)) {
-        snprintf(s->error, sizeof s->error, "%s", e);
-        s->error_new = 1;
-    }
-    pthread_mutex_unlock(&s->lock);
-    wake(s);
-}
-
-/* The consumer, made anew from stream seq from: explicit acks,
- * redelivery after ack_wait, bound to by name (closing the subscription
- * never deletes it).  This store's committed cursor, not the consumer's
- * acknowledgements, says where to go on: the server may hold messages it
- * delivered to a killed process until their ack_wait ends, and would
- * redeliver them after later ones; a consumer made from the cursor delivers
- * in stream order. */
-static natsStatus subscribe(struct nsource *s, uint64_t from, jsErrCode *jerr)
-{
-    if (s->sub) {
-        natsSubscription_Destroy(s->sub);
-        s->sub = NULL;
-    }
-    natsStatus st = js_DeleteConsumer(s->js, s->o.stream, s->durable, NULL, jerr);
-    if (st != NATS_OK && st != NATS_NOT_FOUND && *jerr != JSConsumerNotFoundErr)
-        return st;
-    jsConsumerConfig cc;
-    jsConsumerConfig_Init(&cc);
-    cc.Durable = s->durable;
-    cc.AckPolicy = js_AckExplicit;
-    cc.DeliverPolicy = from > 1 ? js_DeliverByStartSequence : js_DeliverAll;
-    cc.OptStartSeq = from > 1 ? from : 0;
-    cc.AckWait = s->ack_wait_ms * 1000000;
-    cc.MaxAckPending = s->max_pending;
-    char filter[300];
-    snprintf(filter, sizeof filter, "%s.>", s->o.subject_prefix);
-    cc.FilterSubject = filter;
-    *jerr = 0;
-    jsConsumerInfo *ci = NULL;
-    st = js_AddConsumer(&ci, s->js, s->o.stream, &cc, NULL, jerr);
-    jsConsumerInfo_Destroy(ci);
-    if (st != NATS_OK)
-        return st;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = s->o.stream;
-    so.Consumer = s->durable;
-    st = js_PullSubscribe(&s->sub, s->js, filter, s->durable, NULL, &so, jerr);
-    s->last_cseq = 0;
-    return st;
-}
-
-/* Messages in stream order, each once, to the queue.  A delivery with the
- * next consumer sequence is the next message; one at or below what is
- * queued is a redelivery (ack_wait ended before its commit: the copy
- * queued is committed); a gap in the consumer sequence is a delivery lost
- * on the way (a NATS node died): the consumer is made again after what is
- * queued, so that nothing is skipped and the order holds. */
-static void take(struct nsource *s, natsMsgList *list)
-{
-    int reset = 0;
-    for (int i = 0; i < list->Count; i++) {
-        natsMsg *m = list->Msgs[i];
-        jsMsgMetaData *md = NULL;
-        if (reset || natsMsg_GetMetaData(&md, m) != NATS_OK) {
-            reset = 1;
-            continue; /* destroyed with the list, never acknowledged */
-        }
-        uint64_t sseq = md->Sequence.Stream, cseq = md->Sequence.Consumer;
-        uint64_t pending = md->NumPending;
-        jsMsgMetaData_Destroy(md);
-        if (sseq < s->next_sseq) {
-            natsMsg_Ack(m, NULL); /* a copy of one queued: stop its redelivery */
-            continue;
-        }
-        if (cseq != s->last_cseq + 1) {
-            reset = 1;
-            continue;
-        }
-        struct qmsg *q = calloc(1, sizeof *q);
-        if (!q) {
-            reset = 1;
-            continue;
-        }
-        q->msg = m;
-        list->Msgs[i] = NULL; /* the queue owns it now */
-        q->sseq = sseq;
-        s->last_cseq = cseq;
-        s->next_sseq = sseq + 1;
-        pthread_mutex_lock(&s->lock);
-        s->pending = pending;
-        if (s->q_tail)
-            s->q_tail->next = q;
-        else
-            s->q_head = q;
-        s->q_tail = q;
-        s->held++;
-        pthread_mutex_unlock(&s->lock);
-    }
-    if (reset) {
-        char from[24];
-        snprintf(from, sizeof from, "%llu", (unsigned long long)s->next_sseq);
-        thread_error(s,
-                     "a delivery of stream %s was lost (consumer %s): consuming again from "
-                     "stream seq %s",
-                     s->o.stream, from);
-        natsSubscription_Destroy(s->sub);
-        s->sub = NULL;
-    }
-}
-
-static void *consume(void *arg)
-{
-    struct nsource *s = arg;
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        while (!s->stopping && s->held >= s->max_pending)
-            pthread_cond_wait(&s->room, &s->lock);
-        int stop = s->stopping;
-        int64_t want = s->max_pending - s->held;
-        pthread_mutex_unlock(&s->lock);
-        if (stop)
-            break;
-        if (want > s->batch)
-            want = s->batch;
-        jsErrCode jerr = 0;
-        natsStatus st = NATS_OK;
-        if (!s->sub && (st = subscribe(s, s->next_sseq, &jerr)) != NATS_OK) {
-            thread_error(s, "consumer %s of stream %s cannot be made: %s", s->durable,
-                         natsStatus_GetText(st));
-            nats_Sleep(RETRY_MS);
-            continue;
-        }
-        /* What the stream has now, up to want, without waiting; when it
-         * has nothing, wait for the next one.  (A plain Fetch of want
-         * waits until want messages came: at a low rate a record would
-         * wait for the ones after it.) */
-        natsMsgList list = {0};
-        jsFetchRequest fr;
-        jsFetchRequest_Init(&fr);
-        fr.Batch = (int)want;
-        fr.NoWait = true;
-        fr.Expires = (int64_t)FETCH_WAIT_MS * 1000000;
-        st = natsSubscription_FetchRequest(&list, s->sub, &fr);
-        if (st == NATS_TIMEOUT || st == NATS_NOT_FOUND || (st == NATS_OK && list.Count == 0)) {
-            natsMsgList_Destroy(&list);
-            st = natsSubscription_Fetch(&list, s->sub, 1, FETCH_WAIT_MS, &jerr);
-        }
-        if (st != NATS_OK && st != NATS_TIMEOUT) {
-            thread_error(s, "fetching from stream %s: %s", s->o.stream, natsStatus_GetText(st));
-            nats_Sleep(RETRY_MS / 4);
-            continue;
-        }
-        if (st == NATS_OK)
-            take(s, &list);
-        natsMsgList_Destroy(&list);
-        pthread_mutex_lock(&s->lock);
-        if (st == NATS_TIMEOUT)
-            s->pending = 0;          /* nothing more to read now */
-        if (s->error[0] && s->sub) { /* the stream answers again */
-            s->error[0] = '\0';
-            s->ok_new = 1;
-        }
-        pthread_mutex_unlock(&s->lock);
-        wake(s);
-    }
-    return NULL;
-}
+#include "nats_source_int.h"
 
 static void pump(struct nsource *s);
 
@@ -284,6 +63,7 @@ static void free_batch(struct nsource *s, int ack)
     s->held -= n;
     pthread_cond_signal(&s->room);
     pthread_mutex_unlock(&s->lock);
+    nats_source_reap_subs(s, 0);
 }
 
 static void report_lag(struct nsource *s)
@@ -640,7 +420,7 @@ int nats_source_start(void *state)
         s->host->log(s->src, KANAL_LOG_ERR, "%s", why);
         return r;
     }
-    if (pthread_create(&s->thread, NULL, consume, s) != 0) {
+    if (pthread_create(&s->thread, NULL, nats_source_consume, s) != 0) {
         s->host->log(s->src, KANAL_LOG_ERR, "cannot start the consumer thread");
         return -EAGAIN;
     }
@@ -693,6 +473,7 @@ void nats_source_destroy(void *state)
         natsMsg_Destroy(q->msg);
         free(q);
     }
+    nats_source_reap_subs(s, 1);
     if (s->sub)
         natsSubscription_Destroy(s->sub); /* not Unsubscribe: the consumer stays */
     jsCtx_Destroy(s->js);
