@@ -197,7 +197,16 @@ void *nats_source_consume(void *arg)
             natsMsgList_Destroy(&list);
             st = natsSubscription_Fetch(&list, s->sub, 1, FETCH_WAIT_MS, &jerr);
         }
+        if (st != NATS_OK && natsConnection_Status(s->nc) != NATS_CONN_STATUS_CONNECTED) {
+            /* libnats reconnects with backoff; the fetch waits meanwhile. */
+            natsMsgList_Destroy(&list);
+            thread_error(s, "not connected to NATS (%s)%s; reconnecting with backoff", s->o.servers,
+                         "");
+            nats_Sleep(RETRY_MS / 4);
+            continue;
+        }
         if (st != NATS_OK && st != NATS_TIMEOUT) {
+            natsMsgList_Destroy(&list);
             thread_error(s, "fetching from stream %s: %s", s->o.stream, natsStatus_GetText(st));
             nats_Sleep(RETRY_MS / 4);
             continue;

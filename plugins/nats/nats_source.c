@@ -307,6 +307,12 @@ static void on_wake(void *arg, int fd, int events)
     pump(s);
 }
 
+static void on_connected(natsConnection *nc, void *arg)
+{
+    (void)nc;
+    (void)arg;
+}
+
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
 {
     (void)nc;
@@ -395,7 +401,16 @@ int nats_source_start(void *state)
     r = kanal_nats_options(&s->o, &opts, why, sizeof why);
     if (r == 0) {
         natsOptions_SetCustomReconnectDelay(opts, reconnect_delay, NULL);
+        /* No server at start: libnats goes on trying in the background (the
+         * thread's fetches wait); the callback must not reach the state,
+         * which may be gone when libnats calls it. */
+        natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
         natsStatus st = natsConnection_Connect(&s->nc, opts);
+        if (st == NATS_NOT_YET_CONNECTED) {
+            s->host->log(s->src, KANAL_LOG_WARNING,
+                         "no NATS server of %s answers yet; retrying with backoff", s->o.servers);
+            st = NATS_OK;
+        }
         if (st != NATS_OK) {
             snprintf(why, sizeof why, "connecting to %s: %s", s->o.servers, natsStatus_GetText(st));
             r = -ECONNREFUSED;
@@ -406,7 +421,7 @@ int nats_source_start(void *state)
         snprintf(why, sizeof why, "out of memory");
         r = -ENOMEM;
     }
-    if (r == 0) {
+    if (r == 0 && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
         r = kanal_nats_check_stream(s->js, &s->o, why, sizeof why);
         char *said = strstr(why, "refusing to publish");
         if (said)

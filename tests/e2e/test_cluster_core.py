@@ -275,3 +275,38 @@ def test_a_core_refuses_to_start_without_the_stream_or_a_durable(make_kanald, na
     k.wait_log(r"durable is required", timeout=30)
     status, body = k.api("/v1/sources")
     assert "cluster" not in [s["name"] for s in body["sources"]]
+
+
+def test_nats_down_makes_the_core_unhealthy_then_it_catches_up(make_kanald, nats_cluster):
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    a = edge(make_kanald, nats_cluster, "edge-a")
+    c = core(make_kanald, nats_cluster, "core-1")
+    for i in range(10):
+        assert a.post_hook(message(f"before{i}"))[0] == 200
+    wait_until(lambda: caught_up(c, 10), timeout=120, what="the core has the first 10")
+    nats_cluster.stop()
+    # The core says why it is not consuming; the edge goes on ingesting.
+    s = wait_until(lambda: (lambda s: not s["healthy"] and s)(source_state(c)), timeout=60,
+                   what="the core's source unhealthy")
+    assert "not connected to NATS" in s["reason"] or "stream KANAL" in s["reason"], s
+    for i in range(10):
+        assert a.post_hook(message(f"during{i}"))[0] == 200
+    nats_cluster.start()
+    feed = wait_until(lambda: caught_up(c, 20), timeout=180, what="the core caught up")
+    assert sorted(r["external_id"] for r in feed) == sorted(
+        [f"before{i}" for i in range(10)] + [f"during{i}" for i in range(10)])
+    wait_until(lambda: source_state(c)["healthy"], timeout=30, what="the source healthy again")
+
+
+def test_a_core_started_before_nats_waits_and_then_consumes(make_kanald, nats_cluster):
+    c = core(make_kanald, nats_cluster, "core-1")
+    c.wait_log(r"no NATS server of .* answers yet; retrying with backoff", timeout=30)
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    a = edge(make_kanald, nats_cluster, "edge-a")
+    for i in range(5):
+        assert a.post_hook(message(f"late{i}"))[0] == 200
+    feed = wait_until(lambda: caught_up(c, 5), timeout=180, what="the core consuming")
+    assert [r["external_id"] for r in feed] == [f"late{i}" for i in range(5)]
+    wait_until(lambda: source_state(c)["healthy"], timeout=30, what="the source healthy")
