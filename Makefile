@@ -175,7 +175,8 @@ TEST_VARIANTS := echo:-DTEST_NAME='"echo"' \
                  initfail:-DTEST_NAME='"initfail"'+-DTEST_INIT_FAILS \
                  zz_dup:-DTEST_NAME='"echo"' \
                  v10:-DTEST_NAME='"v10"'+-DTEST_ABI10 \
-                 stages:-DTEST_NAME='"stages"'+-DTEST_STAGES
+                 stages:-DTEST_NAME='"stages"'+-DTEST_STAGES \
+                 relayer:-DTEST_NAME='"relayer"'+-DTEST_RELAY
 TEST_PLUGIN_SO := $(foreach v,$(TEST_VARIANTS),$(TEST_PLUGIN_DIR)/$(firstword $(subst :, ,$(v))).so)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -652,7 +653,8 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 # again for the fuzzers.
 FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
-                 webhook twitter signup_form eventbrite csv mime html lmtp listen sentiment
+                 webhook twitter signup_form eventbrite csv mime html lmtp listen sentiment \
+                 natsmsg
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -683,6 +685,7 @@ FUZZ_SRC_listen       := plugins/listen/lparse.c plugins/listen/lmatch.c
 FUZZ_CFLAGS_listen     = $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 FUZZ_LIBS_listen       = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 FUZZ_SRC_sentiment   := $(SENTIMENT_SRC)
+FUZZ_SRC_natsmsg     := plugins/nats/nats_relay.c
 FUZZ_CFLAGS_sentiment = $(SENTIMENT_CFLAGS)
 FUZZ_LIBS_sentiment   = $(SENTIMENT_LIBS)
 

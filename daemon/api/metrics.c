@@ -304,6 +304,17 @@ void metrics_handle(struct metrics *m, struct http_req *req)
         outf(&o, "kanal_source_healthy{source=\"%s\"} %d\n",
              label(set->sources[i]->sc.name, a, sizeof a),
              set->sources[i]->healthy && !set->sources[i]->silent_reported);
+    int lag_help = 0;
+    for (size_t i = 0; i < set->nsources; i++) {
+        if (set->sources[i]->lag < 0)
+            continue;
+        if (!lag_help++)
+            outf(&o, "# HELP kanal_source_lag_records Records a relaying source has still to "
+                     "read from upstream (a nats source: the stream's messages not yet "
+                     "consumed).\n# TYPE kanal_source_lag_records gauge\n");
+        outf(&o, "kanal_source_lag_records{source=\"%s\"} %lld\n",
+             label(set->sources[i]->sc.name, a, sizeof a), (long long)set->sources[i]->lag);
+    }
     struct link_state *ls = env->links(env->links_arg);
     outf(&o,
          "# HELP kanal_link_hits_limited_total Hits on /t/ and /u/ links over link_rate or "
@@ -364,6 +375,8 @@ void sources_handle(struct metrics *m, struct http_req *req)
                       (json_int_t)s->emit_errors, "requests", (json_int_t)s->requests);
         json_object_set_new(o, "last_error",
                             s->last_error ? json_string(s->last_error) : json_null());
+        if (s->lag >= 0)
+            json_object_set_new(o, "lag_records", json_integer((json_int_t)s->lag));
         json_object_set_new(o, "expect_traffic_within",
                             s->sc.expect_traffic_within_ms
                                 ? json_integer(s->sc.expect_traffic_within_ms / 1000)

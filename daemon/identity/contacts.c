@@ -207,9 +207,21 @@ int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded)
     return rc;
 }
 
+/* While contacts_resolve resolves a record, the record's received_at:
+ * what identity writes (created_at, a handle's "at", merge records) then
+ * depends on the records alone, so that two core nodes resolving the same
+ * stream write the same contacts.  0 outside: the clock.  The writer
+ * thread's own, hence thread-local. */
+static _Thread_local int64_t resolve_clock_ms;
+
+int64_t contacts_clock_ms(void)
+{
+    return resolve_clock_ms ? resolve_clock_ms : util_now_ms();
+}
+
 static char *now_text(char buf[32])
 {
-    util_format_time(util_now_ms(), buf, 32);
+    util_format_time(contacts_clock_ms(), buf, 32);
     return buf;
 }
 
@@ -750,11 +762,26 @@ static int is_customer(json_t *party)
            json_is_array(json_object_get(party, "handles"));
 }
 
+static int resolve_record(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
+                          struct resolve_extra *extra);
+
 int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                      struct resolve_extra *extra)
 {
     if (!st->identity || !json_is_object(rec))
         return 0;
+    int64_t at = 0;
+    const char *received = json_string_value(json_object_get(rec, "received_at"));
+    if (received && util_parse_time(received, &at) == 0 && at > 0)
+        resolve_clock_ms = at;
+    int rc = resolve_record(st, txn, rec, seq, extra);
+    resolve_clock_ms = 0;
+    return rc;
+}
+
+static int resolve_record(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
+                          struct resolve_extra *extra)
+{
     int rc;
     const char *given = json_string_value(json_object_get(rec, "contact"));
     if (given) {

@@ -34,6 +34,10 @@ struct evidence {
 int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                      struct resolve_extra *extra);
 void resolve_extra_clear(struct resolve_extra *extra);
+/* Unix ms that identity stamps its changes with: the received_at of the
+ * record being resolved (replicas resolving the same records agree), else
+ * the clock. */
+int64_t contacts_clock_ms(void);
 
 /* The writer's transaction: begin before anything resolves in it; flush
  * (the contact id counter into meta) just before the commit; end after the

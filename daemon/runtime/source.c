@@ -24,6 +24,7 @@ struct kanal_source *source_create(struct source_set *set, struct source_config 
     memset(sc, 0, sizeof *sc); /* moved: the config no longer owns it */
     src->plugin = src->sc.module->desc;
     src->healthy = 1;
+    src->lag = -1;
     src->started_ms = util_now_ms();
     int r = src->plugin->init(set->api, src, &src->state);
     if (r < 0) {

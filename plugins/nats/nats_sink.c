@@ -48,6 +48,7 @@
 #include <nats/nats.h>
 
 #include "nats_common.h"
+#include "nats_source.h"
 
 #define RECHECK_MS 2000 /* how often an unchecked stream is checked again */
 
@@ -620,31 +621,30 @@ static void nats_destroy(void *state)
     free(s);
 }
 
-static const struct kanal_option nats_options[] = {
+const struct kanal_option kanal_nats_option_table[] = {
     KANAL_NATS_OPTIONS,
+    KANAL_NATS_SOURCE_OPTIONS,
     {"max_pending", KANAL_OPT_INT, "1024", 0,
-     "messages published and not yet acknowledged by the stream, at most", NULL},
+     "sink: messages published and not yet acknowledged by the stream, at most; source: "
+     "messages fetched and not yet committed, at most", NULL},
     {"ack_wait", KANAL_OPT_DURATION, "10s", 0,
-     "time the stream has to acknowledge a message before the delivery fails and is retried", NULL},
+     "sink: time the stream has to acknowledge a message before the delivery fails and is "
+     "retried; source: the consumer's redelivery delay for a message not acknowledged", NULL},
     {"connect_timeout", KANAL_OPT_DURATION, "2s", 0,
      "time one server has to accept a connection and greet; the next is tried after it", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
-static const struct kanal_plugin nats_plugin = {
+/* The sink's callbacks; the plugin's descriptor is nats_plugin.c's. */
+const struct kanal_plugin kanal_nats_sink = {
     KANAL_PLUGIN_HEADER,
     .name = "nats",
     .version = "1.0.0",
     .description = "sink: publishes committed records to a NATS JetStream stream",
-    .options = nats_options,
+    .options = kanal_nats_option_table,
     .init = nats_init,
     .start = nats_start,
     .stop = nats_stop,
     .destroy = nats_destroy,
     .deliver = nats_deliver,
 };
-
-KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void)
-{
-    return &nats_plugin;
-}

@@ -13,7 +13,11 @@
  * 'spin' ms); and a sink that appends "seq\n" per record to the file
  * 'path' and acks at once.
  *
- * v10: the echo channel built as a 1.0 plugin (minor 0, the 1.0 size). */
+ * v10: the echo channel built as a 1.0 plugin (minor 0, the 1.0 size).
+ *
+ * relay (ABI 1.2): POST /hooks/<source>?relay=1 hands the body to
+ * host->relay instead of emit; the relayer variant sets KANAL_PLUGIN_RELAY,
+ * echo does not (so its relay is refused). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +92,15 @@ static int echo_http(void *state, struct kanal_http_request *req)
         st.value = c + 7;
         st.len = strcspn(c + 7, "&");
     }
-    int r = e->host->emit(e->src, req->body, req->body_len, c ? &st : NULL, c ? 1 : 0,
-                          on_committed, p);
+    int relay = strstr(req->query, "relay=1") != NULL;
+    if (relay && !KANAL_HOST_HAS(e->host, relay)) {
+        free(p);
+        return e->host->http_respond(req, 501, "application/json", "{}", 2);
+    }
+    int r = relay ? e->host->relay(e->src, req->body, req->body_len, c ? &st : NULL, c ? 1 : 0,
+                                   on_committed, p)
+                  : e->host->emit(e->src, req->body, req->body_len, c ? &st : NULL, c ? 1 : 0,
+                                  on_committed, p);
     if (r < 0) {
         free(p);
         char body[256];
@@ -302,6 +313,9 @@ static const struct kanal_plugin echo_plugin = {
 #ifdef TEST_STAGES
     .process = stage_process,
     .deliver = stage_deliver,
+#endif
+#ifdef TEST_RELAY
+    .flags = KANAL_PLUGIN_RELAY,
 #endif
 };
 
