@@ -77,6 +77,7 @@ int sa_model_load(struct sa_model **out, const char *datadir, const char *langid
         goto fail;
 #define DATA(f) (snprintf(path, sizeof path, "%s/%s", datadir, f), path)
     if ((rc = sa_lex_load_vader(m->en, DATA("vader_lexicon.txt"), err, errlen)) < 0 ||
+        (rc = sa_lex_load_afinn(m->en, DATA("afinn_165.tsv"), err, errlen)) < 0 ||
         (rc = sa_lex_load_custom(m->en, DATA("en_custom.tsv"), err, errlen)) < 0 ||
         (rc = sa_lex_load_sentinet(m->tr, DATA("sentinet_tr.tsv"), err, errlen)) < 0 ||
         (rc = sa_lex_load_custom(m->tr, DATA("tr_custom.tsv"), err, errlen)) < 0 ||

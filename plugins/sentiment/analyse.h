@@ -95,6 +95,9 @@ void sa_lex_free(struct sa_lex *lx);
 int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_entry *e);
 size_t sa_lex_count(const struct sa_lex *lx);
 int sa_lex_load_vader(struct sa_lex *lx, const char *path, char *err, size_t errlen);
+/* AFINN-165's valence (-5..5) on VADER's scale (-4..4). */
+#define SA_AFINN_SCALE 0.77f
+int sa_lex_load_afinn(struct sa_lex *lx, const char *path, char *err, size_t errlen);
 int sa_lex_load_sentinet(struct sa_lex *lx, const char *path, char *err, size_t errlen);
 int sa_lex_load_custom(struct sa_lex *lx, const char *path, char *err, size_t errlen);
 

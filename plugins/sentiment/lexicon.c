@@ -176,6 +176,34 @@ int sa_lex_load_vader(struct sa_lex *lx, const char *path, char *err, size_t err
     return rc;
 }
 
+/* afinn_165.tsv: word TAB valence, -5..5 integers.  Only words the
+ * lexicon does not hold yet are added (VADER's ratings stay), at AFINN's
+ * valence times SA_AFINN_SCALE: the least-squares slope through the origin
+ * of VADER's mean rating on AFINN's valence over the 2648 words both list.
+ * Valence 0 (kind of) says nothing and is left out, so that such a word
+ * still reaches the lemma fallback. */
+int sa_lex_load_afinn(struct sa_lex *lx, const char *path, char *err, size_t errlen)
+{
+    FILE *f = open_data(path, err, errlen);
+    if (!f)
+        return -ENOENT;
+    char line[512];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        size_t len = (size_t)(tab - line);
+        float v = strtof(tab + 1, NULL);
+        if (v == 0 || sa_lex_get(lx, line, len))
+            continue;
+        struct sa_entry e = {v * SA_AFINN_SCALE, 0, 0};
+        rc = sa_lex_put(lx, line, len, &e);
+    }
+    fclose(f);
+    return rc;
+}
+
 /* sentinet_tr.tsv: word TAB pscore TAB nscore, each 0..1.  Verbs are
  * listed with -mAk; the suffix matcher finds their stems, so the stem is
  * stored (flagged a verb) beside the infinitive. */

@@ -441,6 +441,41 @@ static void test_english_review_words(void **state)
             fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
 }
 
+/* AFINN-165 beside VADER: a word VADER lacks gets AFINN's valence times
+ * SA_AFINN_SCALE; a word both list keeps VADER's rating. */
+static void test_english_afinn_words(void **state)
+{
+    (void)state;
+    const struct sa_lex *en = sa_model_lex(model, "en");
+    const struct sa_entry *e = sa_lex_get(en, "exquisite", strlen("exquisite"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 3 * SA_AFINN_SCALE) < 1e-6);
+    e = sa_lex_get(en, "incoherent", strlen("incoherent"));
+    assert_non_null(e);
+    assert_true(fabs(e->score + 2 * SA_AFINN_SCALE) < 1e-6);
+    e = sa_lex_get(en, "good", strlen("good"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 1.9) < 1e-6); /* VADER's 1.9, not AFINN's 3 */
+    static const char *const neg[] = {
+        "The plot was incoherent.", "A plodding film.", "The outage lasted all day.",
+        "The acting was wooden and the story macabre.", "The pasta had no flavour, a travesty.",
+        "It was miscast.",
+    };
+    static const char *const pos[] = {
+        "An exquisite dish.", "The acting was mesmerizing.", "A very reliable car.",
+        "The ending is uplifting.", "Her performance was deft.",
+    };
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+    /* Negation applies to AFINN's words as to VADER's. */
+    assert_true(en_score("The plot was not incoherent.") > 0);
+    assert_true(en_score("It is not reliable.") < 0);
+}
+
 /* Inflected forms the lexicon does not list find their lemma. */
 static void test_english_lemmas(void **state)
 {
@@ -523,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_english_lemmas),
         cmocka_unit_test(test_english_review_words),
         cmocka_unit_test(test_language_from_function_words),
+        cmocka_unit_test(test_english_afinn_words),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
