@@ -98,6 +98,12 @@ int sa_lex_load_vader(struct sa_lex *lx, const char *path, char *err, size_t err
 /* AFINN-165's valence (-5..5) on VADER's scale (-4..4). */
 #define SA_AFINN_SCALE 0.77f
 int sa_lex_load_afinn(struct sa_lex *lx, const char *path, char *err, size_t errlen);
+/* un-, dis-, non-, -less: a derived word's score is its root's times this
+ * (VADER's negation scalar). */
+#define SA_DERIVE_SCALE -0.74f
+int sa_lex_derive_en(struct sa_lex *lx);
+/* The table sa_lex_derive_en made for lx, or NULL. */
+const struct sa_lex *sa_lex_derived(const struct sa_lex *lx);
 int sa_lex_load_sentinet(struct sa_lex *lx, const char *path, char *err, size_t errlen);
 int sa_lex_load_custom(struct sa_lex *lx, const char *path, char *err, size_t errlen);
 

@@ -72,12 +72,56 @@ static const struct sa_entry *get_lemma(const struct sa_lex *lx, const char *w, 
     return e;
 }
 
-const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len)
+static const struct sa_entry *lookup(const struct sa_lex *lx, const char *w, size_t len)
 {
     const struct sa_entry *e = sa_lex_get(lx, w, len);
     for (size_t i = 0; !e && len > 3 && i < sizeof rules / sizeof *rules; i++)
         e = get_lemma(lx, w, len, &rules[i]);
     return e;
+}
+
+/* w with each run of three or more equal letters cut to keep letters
+ * (soooo -> soo or so); its length, or 0 when w has no such run. */
+static size_t squeeze(const char *w, size_t len, size_t keep, char *out)
+{
+    size_t n = 0, run = 0;
+    int cut = 0;
+    for (size_t i = 0; i < len; i++) {
+        run = i > 0 && w[i] == w[i - 1] ? run + 1 : 1;
+        if (run > keep) {
+            cut |= run == 3 || keep == 1;
+            continue;
+        }
+        out[n++] = w[i];
+    }
+    return cut ? n : 0;
+}
+
+/* A word the lexicon lacks that starts with un-, dis- or non- or has
+ * -less in it (thanklessly) is looked up among the derived words. */
+static const struct sa_entry *lookup_derived(const struct sa_lex *lx, const char *w, size_t len)
+{
+    const struct sa_entry *e = lookup(lx, w, len);
+    const struct sa_lex *d = e || len < 6 ? NULL : sa_lex_derived(lx);
+    if (d && (memcmp(w, "un", 2) == 0 || memcmp(w, "dis", 3) == 0 || memcmp(w, "non", 3) == 0 ||
+              memmem(w + 4, len - 4, "less", 4)))
+        e = lookup(d, w, len);
+    return e;
+}
+
+const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len)
+{
+    const struct sa_entry *e = lookup_derived(lx, w, len);
+    if (e || len < 4 || len > SA_TOKEN_MAX)
+        return e;
+    /* An elongated word (goooood, loooove, sooo): the run cut to two
+     * letters (good), else to one (love). */
+    char buf[SA_TOKEN_MAX];
+    size_t n = squeeze(w, len, 2, buf);
+    if (n && (e = lookup_derived(lx, buf, n)) != NULL)
+        return e;
+    n = n ? squeeze(w, len, 1, buf) : 0;
+    return n ? lookup_derived(lx, buf, n) : NULL;
 }
 
 static int word_is(const char *f, const struct sa_token *t, const char *w)

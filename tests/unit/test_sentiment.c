@@ -457,12 +457,15 @@ static void test_english_afinn_words(void **state)
     assert_non_null(e);
     assert_true(fabs(e->score - 1.9) < 1e-6); /* VADER's 1.9, not AFINN's 3 */
     static const char *const neg[] = {
-        "The plot was incoherent.", "A plodding film.", "The outage lasted all day.",
-        "The acting was wooden and the story macabre.", "The pasta had no flavour, a travesty.",
+        "The plot was incoherent.",
+        "A plodding film.",
+        "The outage lasted all day.",
+        "The acting was wooden and the story macabre.",
+        "The pasta had no flavour, a travesty.",
         "It was miscast.",
     };
     static const char *const pos[] = {
-        "An exquisite dish.", "The acting was mesmerizing.", "A very reliable car.",
+        "An exquisite dish.",       "The acting was mesmerizing.", "A very reliable car.",
         "The ending is uplifting.", "Her performance was deft.",
     };
     for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
@@ -474,6 +477,78 @@ static void test_english_afinn_words(void **state)
     /* Negation applies to AFINN's words as to VADER's. */
     assert_true(en_score("The plot was not incoherent.") > 0);
     assert_true(en_score("It is not reliable.") < 0);
+}
+
+/* Derivations the lexicon does not list: un-, dis-, non- and -less turn
+ * their root by SA_DERIVE_SCALE; a listed derivation keeps its rating. */
+static void test_english_derivations(void **state)
+{
+    (void)state;
+    const struct sa_lex *en = sa_model_lex(model, "en");
+    static const struct {
+        const char *word, *root;
+    } derived[] = {
+        {"unhelpful", "helpful"},       {"uninteresting", "interesting"},
+        {"unremarkable", "remarkable"}, {"unappealing", "appealing"},
+        {"thankless", "thank"},         {"nonfunctional", "functional"},
+    };
+    for (size_t i = 0; i < sizeof derived / sizeof *derived; i++) {
+        const struct sa_entry *d = sa_en_lookup(en, derived[i].word, strlen(derived[i].word));
+        const struct sa_entry *r = sa_lex_get(en, derived[i].root, strlen(derived[i].root));
+        assert_non_null(r);
+        if (!d || fabs(d->score - r->score * SA_DERIVE_SCALE) > 1e-6)
+            fail_msg("%s: %f, expected %f", derived[i].word, d ? d->score : 0.0,
+                     r->score * SA_DERIVE_SCALE);
+    }
+    /* A derivation the lexicons list keeps their rating: VADER's painless
+     * is 1.2, not pain's -2.3 turned. */
+    const struct sa_entry *e = sa_en_lookup(en, "painless", strlen("painless"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 1.2) < 1e-6);
+    /* In sentences, with inflections and negation. */
+    assert_true(en_score("The staff was unhelpful.") < 0);
+    assert_true(en_score("The staff were unhelpfully slow to answer.") < 0);
+    assert_true(en_score("An uninteresting plot.") < 0);
+    assert_true(en_score("The plot was not uninteresting.") > 0);
+    assert_true(en_score("The food was unremarkable.") < 0);
+    /* Words that only look derived are not made up: a root of under four
+     * letters or no polar root derives nothing. */
+    assert_null(sa_en_lookup(en, "unwind", 6));
+    assert_null(sa_en_lookup(en, "wireless", 8));
+    assert_null(sa_en_lookup(en, "untie", 5));
+    assert_null(sa_en_lookup(en, "unbad", 5));
+    /* The lexicon's own table holds none of them. */
+    assert_null(sa_lex_get(en, "unhelpful", 9));
+}
+
+/* Elongated words (goooood, loooove) read as the word; ASCII emoticons as
+ * the emoji they stand for. */
+static void test_english_elongation_and_emoticons(void **state)
+{
+    (void)state;
+    assert_true(en_score("goooood") > 0);
+    assert_true(fabs(en_score("The food was goooood") - en_score("The food was good")) < 1e-9);
+    assert_true(fabs(en_score("I loooove it") - en_score("I love it")) < 1e-9);
+    assert_true(en_score("baaaaad service") < 0);
+    assert_true(en_score("It was awfullllll") < 0);
+    assert_true(en_score("Zzzzz") == 0); /* no word under the run */
+    static const char *const pos[] = {
+        "See you tomorrow :)", "See you tomorrow :-)", "See you tomorrow :D", "See you tomorrow ;)",
+        "See you tomorrow =)", "See you tomorrow <3",  "See you tomorrow :P"};
+    static const char *const neg[] = {"See you tomorrow :(", "See you tomorrow :-(",
+                                      "See you tomorrow :/"};
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    /* Colons that are no emoticons: a link, a time, a list. */
+    static const char *const none[] = {"See http://example.org/d", "See you at 10:30",
+                                       "Items: d) the lid", "Note:pick it up", "See you tomorrow"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++)
+        if (en_score(none[i]) != 0)
+            fail_msg("\"%s\": score %f, expected 0", none[i], en_score(none[i]));
 }
 
 /* Inflected forms the lexicon does not list find their lemma. */
@@ -559,6 +634,8 @@ int main(void)
         cmocka_unit_test(test_english_review_words),
         cmocka_unit_test(test_language_from_function_words),
         cmocka_unit_test(test_english_afinn_words),
+        cmocka_unit_test(test_english_derivations),
+        cmocka_unit_test(test_english_elongation_and_emoticons),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
