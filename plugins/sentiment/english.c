@@ -20,8 +20,14 @@
  *   fault (too big); a negated comparative after "could ... be" is praise
  *   (couldn't be happier).
  * - Words before the first "but" count half, words after it one and a half.
+ * - A text without a polar word that is negated leans negative: -0.5 a
+ *   negator (the tie-break for a sum of exactly 0).
  * - ! (up to four: 0.292 each) and a run of ? (0.18 each up to three, 0.96
  *   beyond) push the sum further the way it leans.
+ * - Words VADER lacks: AFINN-165's (lexicon.c), a lemma (disappointing,
+ *   stopped), a derivation of a polar word by un-, dis-, non- or -less
+ *   (unhelpful), an elongated word cut back (goooood); ASCII emoticons
+ *   are the emoji they stand for (analyse.c).
  * The caller squashes the sum to -1..1 with x / sqrt(x² + 15). */
 #include <string.h>
 
@@ -30,6 +36,7 @@
 #define C_INCR 0.733f   /* ALL-CAPS emphasis */
 #define N_SCALAR -0.74f /* a negator's effect */
 #define MAX_WORDS 512
+#define NEG_LEAN -0.5f
 
 static int entry_polar(const struct sa_entry *e)
 {
@@ -311,6 +318,16 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
     float sum = 0;
     for (size_t i = 0; i < m; i++)
         sum += val[i] * (but < 0 ? 1 : (int)i < but ? 0.5f : (int)i > but ? 1.5f : 1);
+    if (sum == 0) {
+        /* No polar word read: a negated statement leans negative (Potts
+         * 2011, "On the negativity of negation": negators are markedly
+         * more frequent in negative reviews of every kind), so each
+         * negator counts NEG_LEAN. */
+        int negs = 0;
+        for (size_t i = 0; i < m; i++)
+            negs += negated(f, &it[i], e[i]) || word_is(f, &it[i], "no");
+        sum = NEG_LEAN * (float)negs;
+    }
     float amp = 0.292f * (float)(excl > 4 ? 4 : excl);
     if (quest > 1)
         amp += quest <= 3 ? 0.18f * (float)quest : 0.96f;

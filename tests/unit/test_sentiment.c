@@ -551,6 +551,36 @@ static void test_english_elongation_and_emoticons(void **state)
             fail_msg("\"%s\": score %f, expected 0", none[i], en_score(none[i]));
 }
 
+/* A text without a polar word leans negative when it is negated (the
+ * tie-break for a score of exactly 0); a polar word decides over it. */
+static void test_english_negation_leans_negative(void **state)
+{
+    (void)state;
+    static const char *const negated[] = {
+        "I won't be back.",
+        "It didn't do anything for me.",
+        "Never again.",
+        "Doesn't charge the phone.",
+        "No flavour at all.",
+        "I can't log in",
+        "Nothing happens when I press the button.",
+    };
+    for (size_t i = 0; i < sizeof negated / sizeof *negated; i++) {
+        struct sa_result r;
+        sa_analyse(model, negated[i], strlen(negated[i]), "en", &r);
+        if (strcmp(r.label, "negative") != 0)
+            fail_msg("\"%s\": %s %f, expected negative", negated[i], r.label, r.score);
+    }
+    /* Two negators lean further than one. */
+    assert_true(en_score("I don't think I will not go") < en_score("I don't think I will go"));
+    /* Without a negator nothing leans. */
+    assert_true(en_score("I will be back.") == 0);
+    assert_true(en_score("The phone is black.") == 0);
+    /* A polar word decides, the lean is only for texts without one. */
+    assert_true(en_score("Not bad at all.") > 0);
+    assert_true(en_score("I can't recommend it enough, great!") > 0);
+}
+
 /* Inflected forms the lexicon does not list find their lemma. */
 static void test_english_lemmas(void **state)
 {
@@ -636,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_english_afinn_words),
         cmocka_unit_test(test_english_derivations),
         cmocka_unit_test(test_english_elongation_and_emoticons),
+        cmocka_unit_test(test_english_negation_leans_negative),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
