@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define SA_MODEL_NAME "kanal-lexicon-1.0"
+#define SA_MODEL_NAME "kanal-lexicon-1.1"
 #define SA_TEXT_MAX 4096 /* bytes of text analysed; the rest is not read */
 #define SA_TOKEN_MAX 64  /* bytes of one folded word; longer words are skipped */
 
