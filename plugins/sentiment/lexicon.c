@@ -179,12 +179,31 @@ int sa_lex_load_vader(struct sa_lex *lx, const char *path, char *err, size_t err
     return rc;
 }
 
+/* Whether an AFINN phrase says what VADER's rules do not: not a phrase of
+ * three words or more (english.c looks up pairs of words), nor one whose
+ * first word is a negator (not good, dont like, no fun: the negation rule
+ * reads them), which would only cost each of those frequent words a
+ * look-up of a pair. */
+static int afinn_phrase_adds(const struct sa_lex *lx, const char *key, size_t len)
+{
+    const char *sp = memchr(key, ' ', len);
+    if (!sp)
+        return 1;
+    if (memchr(sp + 1, ' ', len - (size_t)(sp + 1 - key)))
+        return 0;
+    size_t first = (size_t)(sp - key);
+    const struct sa_entry *e = sa_lex_get(lx, key, first);
+    return !(e && (e->flags & SA_NEGATOR)) && !(first == 2 && memcmp(key, "no", 2) == 0);
+}
+
 /* afinn_165.tsv: word TAB valence, -5..5 integers.  Only words the
  * lexicon does not hold yet are added (VADER's ratings stay), at AFINN's
  * valence times SA_AFINN_SCALE: the least-squares slope through the origin
  * of VADER's mean rating on AFINN's valence over the 2648 words both list.
  * Valence 0 (kind of) says nothing and is left out, so that such a word
- * still reaches the lemma fallback. */
+ * still reaches the lemma fallback.  Read after en_custom.tsv, whose
+ * negators the phrase filter needs; adding only absent words, it leaves
+ * the custom list's entries as they are. */
 int sa_lex_load_afinn(struct sa_lex *lx, const char *path, char *err, size_t errlen)
 {
     FILE *f = open_data(path, err, errlen);
@@ -198,7 +217,7 @@ int sa_lex_load_afinn(struct sa_lex *lx, const char *path, char *err, size_t err
             continue;
         size_t len = (size_t)(tab - line);
         float v = strtof(tab + 1, NULL);
-        if (v == 0 || sa_lex_get(lx, line, len))
+        if (v == 0 || sa_lex_get(lx, line, len) || !afinn_phrase_adds(lx, line, len))
             continue;
         struct sa_entry e = {v * SA_AFINN_SCALE, 0, 0};
         rc = sa_lex_put(lx, line, len, &e);

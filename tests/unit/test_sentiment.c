@@ -474,6 +474,16 @@ static void test_english_afinn_words(void **state)
     for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
         if (!(en_score(pos[i]) > 0))
             fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+    /* AFINN's phrases that VADER's rules do not read are kept (fed up);
+     * negated ones (not good, dont like) and phrases of three words are
+     * the negation rule's and are left out. */
+    assert_non_null(sa_lex_get(en, "fed up", 6));
+    assert_null(sa_lex_get(en, "not good", 8));
+    assert_null(sa_lex_get(en, "dont like", 9));
+    assert_null(sa_lex_get(en, "no fun", 6));
+    assert_null(sa_lex_get(en, "does not work", 13));
+    assert_true(en_score("I am fed up with this.") < 0);
+    assert_true(en_score("It's not good.") < 0);
     /* Negation applies to AFINN's words as to VADER's. */
     assert_true(en_score("The plot was not incoherent.") > 0);
     assert_true(en_score("It is not reliable.") < 0);
