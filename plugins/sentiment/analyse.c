@@ -78,6 +78,8 @@ int sa_model_load(struct sa_model **out, const char *datadir, const char *langid
 #define DATA(f) (snprintf(path, sizeof path, "%s/%s", datadir, f), path)
     if ((rc = sa_lex_load_vader(m->en, DATA("vader_lexicon.txt"), err, errlen)) < 0 ||
         (rc = sa_lex_load_custom(m->en, DATA("en_custom.tsv"), err, errlen)) < 0 ||
+        (rc = sa_lex_load_afinn(m->en, DATA("afinn_165.tsv"), err, errlen)) < 0 ||
+        (rc = sa_lex_derive_en(m->en)) < 0 ||
         (rc = sa_lex_load_sentinet(m->tr, DATA("sentinet_tr.tsv"), err, errlen)) < 0 ||
         (rc = sa_lex_load_custom(m->tr, DATA("tr_custom.tsv"), err, errlen)) < 0 ||
         (rc = sa_emoji_load(&m->emoji, &m->nemoji, DATA("emoji_sentiment_ranking.csv"), err,
@@ -127,6 +129,53 @@ static inline int is_word_char(UChar32 c, int apostrophe)
     return u_isalnum(c) || (apostrophe && c == 0x2019);
 }
 
+/* An ASCII emoticon at s[i] (eyes : ; =, an optional nose - or tear ',
+ * a mouth; or <3), read as the emoji it stands for so that the Emoji
+ * Sentiment Ranking scores it: :) ☺, :( ☹, :d 😃, ;) 😉, :p 😛, :/ 😕,
+ * :'( 😢, <3 ❤.  The text is folded (:D is :d).  A mouth followed by a
+ * letter, a digit or a slash is no emoticon (http://, :pm, 10:30).
+ * Returns the code point and sets *end, or 0. */
+static unsigned emoticon(const char *s, int32_t i, int32_t len, int32_t *end)
+{
+    unsigned char c = (unsigned char)s[i];
+    int32_t j = i + 1;
+    unsigned cp = 0;
+    if (c == '<') {
+        cp = j < len && s[j] == '3' ? 0x2764 : 0;
+    } else {
+        int tear = 0;
+        if (j < len && (s[j] == '-' || s[j] == '\''))
+            tear = s[j++] == '\'';
+        if (j >= len)
+            return 0;
+        switch (s[j]) {
+        case ')':
+        case ']':
+            cp = tear ? 0 : c == ';' ? 0x1F609 : 0x263A;
+            break;
+        case '(':
+        case '[':
+            cp = tear ? 0x1F622 : c == ';' ? 0 : 0x2639;
+            break;
+        case 'd':
+            cp = c == ';' || tear ? 0 : 0x1F603;
+            break;
+        case 'p':
+            cp = tear ? 0 : 0x1F61B;
+            break;
+        case '/':
+            cp = c == ':' && !tear ? 0x1F615 : 0;
+            break;
+        }
+    }
+    j++;
+    if (!cp || (j < len &&
+                ((unsigned char)s[j] < 0x80 && (ascii_alnum[(unsigned char)s[j]] || s[j] == '/'))))
+        return 0;
+    *end = j;
+    return cp;
+}
+
 /* Splits folded UTF-8 into tokens.  English keeps apostrophes inside words
  * (don't); Turkish drops what follows one (Trendyol'dan: a case ending on
  * a proper noun). */
@@ -137,6 +186,8 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
     while (i < ilen && n < max) {
         int32_t start = i;
         UChar32 c;
+        unsigned cp;
+        int32_t emo_end;
         if ((unsigned char)s[i] < 0x80)
             c = (unsigned char)s[i++]; /* most text is ASCII: no decoding */
         else
@@ -170,6 +221,12 @@ static size_t tokenize(const char *s, size_t len, int turkish, struct sa_token *
             if (end - start <= SA_TOKEN_MAX)
                 tok[n++] = (struct sa_token){T_WORD, (unsigned short)start,
                                              (unsigned short)(end - start), 0};
+        } else if (c == ' ') {
+            ; /* the most common character between words, first */
+        } else if ((c == ':' || c == ';' || c == '=' || c == '<') &&
+                   (cp = emoticon(s, start, ilen, &emo_end)) != 0) {
+            i = emo_end; /* not &i: the loop's index stays in a register */
+            tok[n++] = (struct sa_token){T_EMOJI, 0, 0, cp};
         } else if (c == '!' || c == '?') {
             unsigned run = 1;
             while (i < ilen && s[i] == (char)c) {

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define SA_MODEL_NAME "kanal-lexicon-1.0"
+#define SA_MODEL_NAME "kanal-lexicon-1.1"
 #define SA_TEXT_MAX 4096 /* bytes of text analysed; the rest is not read */
 #define SA_TOKEN_MAX 64  /* bytes of one folded word; longer words are skipped */
 
@@ -95,6 +95,15 @@ void sa_lex_free(struct sa_lex *lx);
 int sa_lex_put(struct sa_lex *lx, const char *key, size_t len, const struct sa_entry *e);
 size_t sa_lex_count(const struct sa_lex *lx);
 int sa_lex_load_vader(struct sa_lex *lx, const char *path, char *err, size_t errlen);
+/* AFINN-165's valence (-5..5) on VADER's scale (-4..4). */
+#define SA_AFINN_SCALE 0.77f
+int sa_lex_load_afinn(struct sa_lex *lx, const char *path, char *err, size_t errlen);
+/* un-, dis-, non-, -less: a derived word's score is its root's times this
+ * (VADER's negation scalar). */
+#define SA_DERIVE_SCALE -0.74f
+int sa_lex_derive_en(struct sa_lex *lx);
+/* The table sa_lex_derive_en made for lx, or NULL. */
+const struct sa_lex *sa_lex_derived(const struct sa_lex *lx);
 int sa_lex_load_sentinet(struct sa_lex *lx, const char *path, char *err, size_t errlen);
 int sa_lex_load_custom(struct sa_lex *lx, const char *path, char *err, size_t errlen);
 

@@ -20,8 +20,14 @@
  *   fault (too big); a negated comparative after "could ... be" is praise
  *   (couldn't be happier).
  * - Words before the first "but" count half, words after it one and a half.
+ * - A text without a polar word that is negated leans negative: -0.5 a
+ *   negator (the tie-break for a sum of exactly 0).
  * - ! (up to four: 0.292 each) and a run of ? (0.18 each up to three, 0.96
  *   beyond) push the sum further the way it leans.
+ * - Words VADER lacks: AFINN-165's (lexicon.c), a lemma (disappointing,
+ *   stopped), a derivation of a polar word by un-, dis-, non- or -less
+ *   (unhelpful), an elongated word cut back (goooood); ASCII emoticons
+ *   are the emoji they stand for (analyse.c).
  * The caller squashes the sum to -1..1 with x / sqrt(x² + 15). */
 #include <string.h>
 
@@ -30,6 +36,7 @@
 #define C_INCR 0.733f   /* ALL-CAPS emphasis */
 #define N_SCALAR -0.74f /* a negator's effect */
 #define MAX_WORDS 512
+#define NEG_LEAN -0.5f
 
 static int entry_polar(const struct sa_entry *e)
 {
@@ -72,12 +79,56 @@ static const struct sa_entry *get_lemma(const struct sa_lex *lx, const char *w, 
     return e;
 }
 
-const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len)
+static const struct sa_entry *lookup(const struct sa_lex *lx, const char *w, size_t len)
 {
     const struct sa_entry *e = sa_lex_get(lx, w, len);
     for (size_t i = 0; !e && len > 3 && i < sizeof rules / sizeof *rules; i++)
         e = get_lemma(lx, w, len, &rules[i]);
     return e;
+}
+
+/* w with each run of three or more equal letters cut to keep letters
+ * (soooo -> soo or so); its length, or 0 when w has no such run. */
+static size_t squeeze(const char *w, size_t len, size_t keep, char *out)
+{
+    size_t n = 0, run = 0;
+    int cut = 0;
+    for (size_t i = 0; i < len; i++) {
+        run = i > 0 && w[i] == w[i - 1] ? run + 1 : 1;
+        if (run > keep) {
+            cut |= run == 3 || keep == 1;
+            continue;
+        }
+        out[n++] = w[i];
+    }
+    return cut ? n : 0;
+}
+
+/* A word the lexicon lacks that starts with un-, dis- or non- or has
+ * -less in it (thanklessly) is looked up among the derived words. */
+static const struct sa_entry *lookup_derived(const struct sa_lex *lx, const char *w, size_t len)
+{
+    const struct sa_entry *e = lookup(lx, w, len);
+    const struct sa_lex *d = e || len < 6 ? NULL : sa_lex_derived(lx);
+    if (d && (memcmp(w, "un", 2) == 0 || memcmp(w, "dis", 3) == 0 || memcmp(w, "non", 3) == 0 ||
+              memmem(w + 4, len - 4, "less", 4)))
+        e = lookup(d, w, len);
+    return e;
+}
+
+const struct sa_entry *sa_en_lookup(const struct sa_lex *lx, const char *w, size_t len)
+{
+    const struct sa_entry *e = lookup_derived(lx, w, len);
+    if (e || len < 4 || len > SA_TOKEN_MAX)
+        return e;
+    /* An elongated word (goooood, loooove, sooo): the run cut to two
+     * letters (good), else to one (love). */
+    char buf[SA_TOKEN_MAX];
+    size_t n = squeeze(w, len, 2, buf);
+    if (n && (e = lookup_derived(lx, buf, n)) != NULL)
+        return e;
+    n = n ? squeeze(w, len, 1, buf) : 0;
+    return n ? lookup_derived(lx, buf, n) : NULL;
 }
 
 static int word_is(const char *f, const struct sa_token *t, const char *w)
@@ -267,6 +318,16 @@ void sa_en_score(const struct sa_lex *lx, struct sa_memo *memo, const struct sa_
     float sum = 0;
     for (size_t i = 0; i < m; i++)
         sum += val[i] * (but < 0 ? 1 : (int)i < but ? 0.5f : (int)i > but ? 1.5f : 1);
+    if (sum == 0) {
+        /* No polar word read: a negated statement leans negative (Potts
+         * 2011, "On the negativity of negation": negators are markedly
+         * more frequent in negative reviews of every kind), so each
+         * negator counts NEG_LEAN. */
+        int negs = 0;
+        for (size_t i = 0; i < m; i++)
+            negs += negated(f, &it[i], e[i]) || word_is(f, &it[i], "no");
+        sum = NEG_LEAN * (float)negs;
+    }
     float amp = 0.292f * (float)(excl > 4 ? 4 : excl);
     if (quest > 1)
         amp += quest <= 3 ? 0.18f * (float)quest : 0.96f;

@@ -2,7 +2,7 @@
 /* sentiment: a processor (ABI 1.1) that reads each record's text and
  * stores annotations.<section name> =
  *   {"label":"positive|negative|neutral","score":-1..1,"lang":"tr|en|…",
- *    "model":"kanal-lexicon-1.0","complaint":true|false}
+ *    "model":"kanal-lexicon-1.1","complaint":true|false}
  * Records without text get no annotation.  The analysis (analyse.c) runs
  * on kanald's loop thread within the section's budget: lexicon look-ups on
  * a bounded prefix of the text (max_text), no allocation per record.

@@ -32,6 +32,14 @@ CASES = [
     ("Don't waste your money, it broke after two days.", "negative", "en", True),
     ("I couldn't be happier with it.", "positive", "en", False),
     ("Works great!", "positive", "en", False),
+    # Words VADER lacks: AFINN-165's (exquisite), a derivation (unhelpful),
+    # an elongated word, an emoticon; and a negated text without a polar
+    # word, which leans negative.
+    ("The dessert was exquisite and the view from the terrace too.", "positive", "en", False),
+    ("The staff at the front desk were unhelpful.", "negative", "en", True),
+    ("The pizza was goooood and we will be back :)", "positive", "en", False),
+    ("The app logs me out every time :(", "negative", "en", True),
+    ("I won't be back to this place.", "negative", "en", False),
 ]
 
 
@@ -54,7 +62,7 @@ def test_webhook_records_are_annotated(make_kanald):
         assert (ann["label"], ann["lang"], ann["complaint"]) == (label, lang, complaint), (text, ann)
         assert -1 <= ann["score"] <= 1
         assert (ann["score"] < 0) == (label == "negative"), ann
-        assert ann["model"] == "kanal-lexicon-1.0"
+        assert ann["model"] == "kanal-lexicon-1.1"
     # A record without text gets no annotation, and is stored all the same.
     assert "sentiment" not in recs["notext"].get("annotations", {})
 

@@ -441,6 +441,158 @@ static void test_english_review_words(void **state)
             fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
 }
 
+/* AFINN-165 beside VADER: a word VADER lacks gets AFINN's valence times
+ * SA_AFINN_SCALE; a word both list keeps VADER's rating. */
+static void test_english_afinn_words(void **state)
+{
+    (void)state;
+    const struct sa_lex *en = sa_model_lex(model, "en");
+    const struct sa_entry *e = sa_lex_get(en, "exquisite", strlen("exquisite"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 3 * SA_AFINN_SCALE) < 1e-6);
+    e = sa_lex_get(en, "incoherent", strlen("incoherent"));
+    assert_non_null(e);
+    assert_true(fabs(e->score + 2 * SA_AFINN_SCALE) < 1e-6);
+    e = sa_lex_get(en, "good", strlen("good"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 1.9) < 1e-6); /* VADER's 1.9, not AFINN's 3 */
+    static const char *const neg[] = {
+        "The plot was incoherent.",
+        "A plodding film.",
+        "The outage lasted all day.",
+        "The acting was wooden and the story macabre.",
+        "The pasta had no flavour, a travesty.",
+        "It was miscast.",
+    };
+    static const char *const pos[] = {
+        "An exquisite dish.",       "The acting was mesmerizing.", "A very reliable car.",
+        "The ending is uplifting.", "Her performance was deft.",
+    };
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+    /* AFINN's phrases that VADER's rules do not read are kept (bad luck);
+     * negated ones (not good, dont like) and phrases of three words are
+     * the negation rule's and are left out. */
+    e = sa_lex_get(en, "bad luck", 8);
+    assert_non_null(e);
+    assert_true(fabs(e->score + 2 * SA_AFINN_SCALE) < 1e-6);
+    assert_null(sa_lex_get(en, "not good", 8));
+    assert_null(sa_lex_get(en, "dont like", 9));
+    assert_null(sa_lex_get(en, "no fun", 6));
+    assert_null(sa_lex_get(en, "does not work", 13));
+    assert_true(en_score("I am fed up with this.") < 0);
+    assert_true(en_score("It's not good.") < 0);
+    /* Negation applies to AFINN's words as to VADER's. */
+    assert_true(en_score("The plot was not incoherent.") > 0);
+    assert_true(en_score("It is not reliable.") < 0);
+}
+
+/* Derivations the lexicon does not list: un-, dis-, non- and -less turn
+ * their root by SA_DERIVE_SCALE; a listed derivation keeps its rating. */
+static void test_english_derivations(void **state)
+{
+    (void)state;
+    const struct sa_lex *en = sa_model_lex(model, "en");
+    static const struct {
+        const char *word, *root;
+    } derived[] = {
+        {"unhelpful", "helpful"},       {"uninteresting", "interesting"},
+        {"unremarkable", "remarkable"}, {"unappealing", "appealing"},
+        {"thankless", "thank"},         {"nonfunctional", "functional"},
+    };
+    for (size_t i = 0; i < sizeof derived / sizeof *derived; i++) {
+        const struct sa_entry *d = sa_en_lookup(en, derived[i].word, strlen(derived[i].word));
+        const struct sa_entry *r = sa_lex_get(en, derived[i].root, strlen(derived[i].root));
+        assert_non_null(r);
+        if (!d || fabs(d->score - r->score * SA_DERIVE_SCALE) > 1e-6)
+            fail_msg("%s: %f, expected %f", derived[i].word, d ? d->score : 0.0,
+                     r->score * SA_DERIVE_SCALE);
+    }
+    /* A derivation the lexicons list keeps their rating: VADER's painless
+     * is 1.2, not pain's -2.3 turned. */
+    const struct sa_entry *e = sa_en_lookup(en, "painless", strlen("painless"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 1.2) < 1e-6);
+    /* In sentences, with inflections and negation. */
+    assert_true(en_score("The staff was unhelpful.") < 0);
+    assert_true(en_score("The staff were unhelpfully slow to answer.") < 0);
+    assert_true(en_score("An uninteresting plot.") < 0);
+    assert_true(en_score("The plot was not uninteresting.") > 0);
+    assert_true(en_score("The food was unremarkable.") < 0);
+    /* Words that only look derived are not made up: a root of under four
+     * letters or no polar root derives nothing. */
+    assert_null(sa_en_lookup(en, "unwind", 6));
+    assert_null(sa_en_lookup(en, "wireless", 8));
+    assert_null(sa_en_lookup(en, "untie", 5));
+    assert_null(sa_en_lookup(en, "unbad", 5));
+    /* The lexicon's own table holds none of them. */
+    assert_null(sa_lex_get(en, "unhelpful", 9));
+}
+
+/* Elongated words (goooood, loooove) read as the word; ASCII emoticons as
+ * the emoji they stand for. */
+static void test_english_elongation_and_emoticons(void **state)
+{
+    (void)state;
+    assert_true(en_score("goooood") > 0);
+    assert_true(fabs(en_score("The food was goooood") - en_score("The food was good")) < 1e-9);
+    assert_true(fabs(en_score("I loooove it") - en_score("I love it")) < 1e-9);
+    assert_true(en_score("baaaaad service") < 0);
+    assert_true(en_score("It was awfullllll") < 0);
+    assert_true(en_score("Zzzzz") == 0); /* no word under the run */
+    static const char *const pos[] = {
+        "See you tomorrow :)", "See you tomorrow :-)", "See you tomorrow :D", "See you tomorrow ;)",
+        "See you tomorrow =)", "See you tomorrow <3",  "See you tomorrow :P"};
+    static const char *const neg[] = {"See you tomorrow :(", "See you tomorrow :-(",
+                                      "See you tomorrow :/"};
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    /* Colons that are no emoticons: a link, a time, a list. */
+    static const char *const none[] = {"See http://example.org/d", "See you at 10:30",
+                                       "Items: d) the lid", "Note:pick it up", "See you tomorrow"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++)
+        if (en_score(none[i]) != 0)
+            fail_msg("\"%s\": score %f, expected 0", none[i], en_score(none[i]));
+}
+
+/* A text without a polar word leans negative when it is negated (the
+ * tie-break for a score of exactly 0); a polar word decides over it. */
+static void test_english_negation_leans_negative(void **state)
+{
+    (void)state;
+    static const char *const negated[] = {
+        "I won't be back.",
+        "It didn't do anything for me.",
+        "Never again.",
+        "Doesn't charge the phone.",
+        "No flavour at all.",
+        "I can't log in",
+        "Nothing happens when I press the button.",
+    };
+    for (size_t i = 0; i < sizeof negated / sizeof *negated; i++) {
+        struct sa_result r;
+        sa_analyse(model, negated[i], strlen(negated[i]), "en", &r);
+        if (strcmp(r.label, "negative") != 0)
+            fail_msg("\"%s\": %s %f, expected negative", negated[i], r.label, r.score);
+    }
+    /* Two negators lean further than one. */
+    assert_true(en_score("I don't think I will not go") < en_score("I don't think I will go"));
+    /* Without a negator nothing leans. */
+    assert_true(en_score("I will be back.") == 0);
+    assert_true(en_score("The phone is black.") == 0);
+    /* A polar word decides, the lean is only for texts without one. */
+    assert_true(en_score("Not bad at all.") > 0);
+    assert_true(en_score("I can't recommend it enough, great!") > 0);
+}
+
 /* Inflected forms the lexicon does not list find their lemma. */
 static void test_english_lemmas(void **state)
 {
@@ -523,6 +675,10 @@ int main(void)
         cmocka_unit_test(test_english_lemmas),
         cmocka_unit_test(test_english_review_words),
         cmocka_unit_test(test_language_from_function_words),
+        cmocka_unit_test(test_english_afinn_words),
+        cmocka_unit_test(test_english_derivations),
+        cmocka_unit_test(test_english_elongation_and_emoticons),
+        cmocka_unit_test(test_english_negation_leans_negative),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
