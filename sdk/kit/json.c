@@ -184,6 +184,12 @@ static int str(struct scan *s)
     s->i++; /* the opening quote */
     while (s->i < s->n) {
         unsigned char c = s->t[s->i];
+        /* Printable ASCII other than '"' and '\\', most of any text: one
+         * comparison each, no UTF-8 decoding. */
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            s->i++;
+            continue;
+        }
         if (c == '"') {
             s->i++;
             return 1;
@@ -407,34 +413,61 @@ static int decode_string(struct scan *s, char *out, size_t cap)
 
 int kanal_kit_json_get_string(const char *text, size_t len, const char *key, char *out, size_t cap)
 {
-    int depth;
-    if (cap == 0 || !kanal_kit_json_valid(text, len, KANAL_KIT_MAX_DEPTH, &depth))
+    /* One pass: each member is checked as it is skipped (value() is the
+     * validator), the wanted one decoded, and the rest checked to the end,
+     * so the answer is the same as validating first, at half the cost. */
+    if (cap == 0)
         return -EINVAL;
     struct scan s = {.t = (const unsigned char *)text, .n = len, .max_depth = KANAL_KIT_MAX_DEPTH};
     ws(&s);
-    if (s.t[s.i] != '{')
+    if (s.i >= s.n || s.t[s.i] != '{')
         return -EINVAL;
     s.i++;
     size_t klen = strlen(key);
-    for (;;) {
-        ws(&s);
-        if (s.t[s.i] != '"')
-            return -ENOENT; /* the closing '}' */
-        size_t kstart = s.i + 1;
-        str(&s);
-        int match = s.i - 1 - kstart == klen && memcmp(s.t + kstart, key, klen) == 0;
-        ws(&s);
-        s.i++; /* ':' */
-        ws(&s);
-        if (match) {
-            if (s.t[s.i] != '"')
-                return -EINVAL;
-            return decode_string(&s, out, cap);
-        }
-        value(&s, 2);
-        ws(&s);
-        if (s.t[s.i] != ',')
-            return -ENOENT;
+    int found = -ENOENT, have = 0;
+    ws(&s);
+    if (s.i < s.n && s.t[s.i] == '}') {
         s.i++;
+    } else {
+        for (;;) {
+            ws(&s);
+            if (s.i >= s.n || s.t[s.i] != '"')
+                return -EINVAL;
+            size_t kstart = s.i + 1;
+            if (!str(&s))
+                return -EINVAL;
+            int match = !have && s.i - 1 - kstart == klen && memcmp(s.t + kstart, key, klen) == 0;
+            ws(&s);
+            if (s.i >= s.n || s.t[s.i] != ':')
+                return -EINVAL;
+            s.i++;
+            ws(&s);
+            size_t vstart = s.i;
+            if (!value(&s, 2))
+                return -EINVAL;
+            if (match) {
+                have = 1;
+                if (s.t[vstart] != '"') {
+                    found = -EINVAL;
+                } else {
+                    struct scan d = s;
+                    d.i = vstart;
+                    found = decode_string(&d, out, cap);
+                }
+            }
+            ws(&s);
+            if (s.i >= s.n)
+                return -EINVAL;
+            if (s.t[s.i] == ',') {
+                s.i++;
+                continue;
+            }
+            if (s.t[s.i] != '}')
+                return -EINVAL;
+            s.i++;
+            break;
+        }
     }
+    ws(&s);
+    return s.i == s.n ? found : -EINVAL;
 }

@@ -8,6 +8,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -289,6 +290,84 @@ static void test_bind_options_fills_each_type_and_keeps_unset_members(void **sta
     assert_int_equal(logged, 2);
 }
 
+/* The getter reads in one pass and answers as validating first would:
+ * -EINVAL for any text kanal_kit_json_valid refuses (a fault before, at
+ * or after the member), else the member as jansson reads it.  Checked on
+ * every prefix and on single-byte changes of member-rich objects. */
+static int getter_reference(const char *t, size_t n, const char *key, char *out, size_t cap)
+{
+    int depth;
+    if (!kanal_kit_json_valid(t, n, KANAL_KIT_MAX_DEPTH, &depth))
+        return -EINVAL;
+    json_error_t e;
+    json_t *v = json_loadb(t, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);
+    if (!v)
+        return 1; /* a duplicate key (jansson keeps the last): not compared */
+    int r;
+    json_t *m = json_is_object(v) ? json_object_get(v, key) : NULL;
+    if (!json_is_object(v))
+        r = -EINVAL;
+    else if (!m)
+        r = -ENOENT;
+    else if (!json_is_string(m))
+        r = -EINVAL;
+    else if (json_string_length(m) + 1 > cap)
+        r = -ENOBUFS;
+    else {
+        memcpy(out, json_string_value(m), json_string_length(m) + 1);
+        r = 0;
+    }
+    json_decref(v);
+    return r;
+}
+
+static void getter_agrees(const char *t, size_t n)
+{
+    static const char *const keys[] = {"text", "id", "a", "n", "zz"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        char want[256], got[256];
+        for (size_t cap = 4; cap <= sizeof got; cap *= 8) {
+            int r = getter_reference(t, n, keys[k], want, cap);
+            if (r == 1)
+                return;
+            int g = kanal_kit_json_get_string(t, n, keys[k], got, cap);
+            assert_int_equal(g, r);
+            if (g == 0)
+                assert_string_equal(got, want);
+        }
+    }
+}
+
+static void test_getter_reads_in_one_pass_as_validating_first(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "{\"id\":\"x1\",\"text\":\"G\\u00fczel \\\"\\u00e7ok\\\" \\ud83d\\ude00\\n\",\"a\":[1,2.5e3,"
+        "{\"text\":\"inner\"}],\"n\":null}",
+        " { \"a\" : { \"b\" : [ true , false , null ] } , \"text\" : \"t\" , \"zz\" : -0.0 } ",
+        "{\"text\":\"first\",\"id\":{},\"x\":[[],[[]]],\"n\":\"\\/\\b\\f\\r\\t\\\\\"}",
+        "{\"text\":12,\"id\":\"\\u00e9\\u20ac\",\"a\":\"Ş ı İ ğ 😀\"}",
+        "{}",
+    };
+    for (size_t d = 0; d < sizeof docs / sizeof *docs; d++) {
+        const char *doc = docs[d];
+        size_t n = strlen(doc);
+        char *t = malloc(n + 1);
+        assert_non_null(t);
+        for (size_t cut = 0; cut <= n; cut++)
+            getter_agrees(doc, cut);
+        static const char subst[] = {'"', '\\', ',', ':', '}', ']', '{', 'x', '1', ' ', '\x01',
+                                     (char)0xc3, (char)0xff};
+        for (size_t i = 0; i < n; i++)
+            for (size_t c = 0; c < sizeof subst; c++) {
+                memcpy(t, doc, n + 1);
+                t[i] = subst[c];
+                getter_agrees(t, n);
+            }
+        free(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_validator_agrees_with_jansson),
         cmocka_unit_test(test_validator_counts_depth_and_stops_at_the_bound),
         cmocka_unit_test(test_getter_unescapes_and_names_what_is_missing),
+        cmocka_unit_test(test_getter_reads_in_one_pass_as_validating_first),
         cmocka_unit_test(test_sha256_is_sha256_at_every_length),
         cmocka_unit_test(test_utf8_check),
         cmocka_unit_test(test_host_has_follows_the_hosts_size),
