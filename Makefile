@@ -654,7 +654,7 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
                  webhook twitter signup_form eventbrite csv mime html lmtp listen sentiment \
-                 natsmsg
+                 natsmsg kitjson
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -686,6 +686,7 @@ FUZZ_CFLAGS_listen     = $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 FUZZ_LIBS_listen       = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 FUZZ_SRC_sentiment   := $(SENTIMENT_SRC)
 FUZZ_SRC_natsmsg     := plugins/nats/nats_relay.c
+FUZZ_SRC_kitjson     := $(wildcard sdk/kit/*.c)
 FUZZ_CFLAGS_sentiment = $(SENTIMENT_CFLAGS)
 FUZZ_LIBS_sentiment   = $(SENTIMENT_LIBS)
 
