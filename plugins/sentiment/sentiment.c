@@ -27,7 +27,8 @@
 #endif
 
 /* Texts up to this size are read straight from the record's JSON text
- * (kanal_kit_json_get_string: a quarter of the cost of parsing the whole
+ * (kanal_kit_record_get_string, which stops at the member: a small part of
+ * the cost of parsing the whole
  * record); a longer one takes the parser. */
 #define TEXT_BUF (64 * 1024)
 
@@ -86,7 +87,7 @@ static int sentiment_process(void *state, const char *json, size_t len,
     out->verdict = KANAL_PROCESS_PASS;
     out->annotation = NULL;
     struct sa_result r;
-    int g = kanal_kit_json_get_string(json, len, "text", s->text, sizeof s->text);
+    int g = kanal_kit_record_get_string(json, len, "text", s->text, sizeof s->text);
     if (g == 0) {
         size_t tlen = strlen(s->text); /* a text with a NUL is read up to it */
         if (tlen == 0)

@@ -411,7 +411,23 @@ static int decode_string(struct scan *s, char *out, size_t cap)
     return 0;
 }
 
+static int get_string(const char *text, size_t len, const char *key, char *out, size_t cap,
+                      int to_the_end);
+
 int kanal_kit_json_get_string(const char *text, size_t len, const char *key, char *out, size_t cap)
+{
+    return get_string(text, len, key, out, cap, 1);
+}
+
+int kanal_kit_record_get_string(const char *record, size_t len, const char *key, char *out,
+                                size_t cap)
+{
+    return get_string(record, len, key, out, cap, 0);
+}
+
+/* to_the_end: check the text after the member too (else stop there). */
+static int get_string(const char *text, size_t len, const char *key, char *out, size_t cap,
+                      int to_the_end)
 {
     /* One pass: each member is checked as it is skipped (value() is the
      * validator), the wanted one decoded, and the rest checked to the end,
@@ -454,6 +470,8 @@ int kanal_kit_json_get_string(const char *text, size_t len, const char *key, cha
                     d.i = vstart;
                     found = decode_string(&d, out, cap);
                 }
+                if (!to_the_end)
+                    return found;
             }
             ws(&s);
             if (s.i >= s.n)

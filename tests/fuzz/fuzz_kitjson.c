@@ -4,7 +4,9 @@
  * would: -EINVAL whenever kanal_kit_json_valid refuses the text, else the
  * member as jansson reads it (objects with a repeated key are left out:
  * jansson keeps the last, the getter the first).  The key is taken from
- * the first byte, so that found, missing and non-string members all come. */
+ * the first byte, so that found, missing and non-string members all come.
+ * kanal_kit_record_get_string, which stops at the member, must read any
+ * bytes within their length and give the same answer on valid text. */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -24,6 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 1;
     char got[256];
     int g = kanal_kit_json_get_string(t, n, key, got, cap);
+    char rgot[256];
+    int rg = kanal_kit_record_get_string(t, n, key, rgot, cap); /* reads within n, any text */
     int depth;
     if (!kanal_kit_json_valid(t, n, KANAL_KIT_MAX_DEPTH, &depth)) {
         if (g != -EINVAL)
@@ -44,7 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         want = -ENOBUFS;
     else
         want = 0;
-    if (g != want)
+    if (g != want || rg != want)
+        abort();
+    if (rg == 0 && strcmp(rgot, json_string_value(m)) != 0)
         abort();
     if (g == 0 && strcmp(got, json_string_value(m)) != 0)
         abort();

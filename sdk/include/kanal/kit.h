@@ -84,6 +84,16 @@ int kanal_kit_json_valid(const char *text, size_t len, int max_depth, int *depth
  */
 int kanal_kit_json_get_string(const char *text, size_t len, const char *key, char *out, size_t cap);
 
+/**
+ * kanal_kit_json_get_string for the record text kanald hands a processor
+ * (process(): kanald wrote it, so it is valid JSON): the same answer on
+ * valid text, but reading stops at the member, so what follows it (a large
+ * `raw`) is not checked again.  Any bytes are still read within len; on
+ * text that is not valid JSON the answer is one of the codes above.
+ */
+int kanal_kit_record_get_string(const char *record, size_t len, const char *key, char *out,
+                                size_t cap);
+
 /** Answer req with JSON text (application/json). @return http_respond's result */
 int kanal_kit_respond_json(const struct kanal_host *host, struct kanal_http_request *req,
                            int status, const char *json);
