@@ -437,6 +437,15 @@ MAN_PAGES  := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRC))
 
 man: $(MAN_PAGES)
 
+# The sentiment data that comes from npm (plugins/sentiment/data/README.md):
+# kept in the tree so that a build needs no network; these fetch the pinned
+# packages again (npm pack, sha512 checked) and compare or rewrite the files.
+.PHONY: sentiment-data sentiment-data-check
+sentiment-data:
+	$(PYTHON) tools/sentiment_data.py --write
+sentiment-data-check:
+	$(PYTHON) tools/sentiment_data.py --check
+
 # After a change to an option table: rewrite kanal.conf.5.scd's key lists.
 man-keys: $(BUILD)/kanald $(PLUGIN_SO)
 	$(PYTHON) tools/mankeys.py --kanald $(BUILD)/kanald --plugin-dir $(BUILD)/plugins --write
