@@ -86,6 +86,7 @@ struct raw_ini {
     int line;
     int section_line;
     int new_section; /* a header was read since the last key */
+    int continued;   /* the line read last begins with a blank: it continues a value */
     struct raw_section *sec;
     size_t nsec;
     struct config_errors *errs;
@@ -166,12 +167,52 @@ void config_check_secret_file(struct config_errors *errs, const char *path, int 
 
 /* inih hands no line numbers to the handler, but it reads through this
  * function one line at a time, so counting here tells where we are. */
+/* libinih reads a line into a buffer of INI_MAX_LINE bytes (200 in
+ * Debian's build, fixed when it was compiled) and would take the rest of a
+ * longer one for a line of its own: such a line is refused here with its
+ * number, and the way to write a long value (continued on indented lines). */
 static char *counting_reader(char *str, int num, void *stream)
 {
     struct raw_ini *ri = stream;
     char *r = fgets(str, num, ri->f);
     if (r) {
         ri->line++;
+        size_t n = strlen(r);
+        if (n > 0 && r[n - 1] != '\n' && !feof(ri->f)) {
+            int c;
+            while ((c = fgetc(ri->f)) != EOF && c != '\n')
+                ;
+            add_error(ri->errs, ri->path, ri->line,
+                      "line longer than %d characters: continue a long value on the next "
+                      "lines, each indented (a line that begins with a blank continues the "
+                      "value before it)",
+                      num - 3);
+            snprintf(str, (size_t)num, ";\n"); /* read as a comment */
+            return str;
+        }
+        const char *q = r;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        ri->continued = q > r && *q && *q != '\n' && *q != '\r' && *q != ';' && *q != '#' &&
+                        *q != '[';
+        if (ri->continued) {
+            /* "  key = value": a key indented by mistake would be taken
+             * for more of the value before it; say so instead. */
+            const char *k = q;
+            while ((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+                   (*k >= '0' && *k <= '9') || *k == '_')
+                k++;
+            while (*k == ' ' || *k == '\t')
+                k++;
+            if (k > q && *k == '=') {
+                add_error(ri->errs, ri->path, ri->line,
+                          "an indented key: a line that begins with a blank continues the "
+                          "value before it; write keys at the start of the line");
+                ri->continued = 0;
+                snprintf(str, (size_t)num, ";\n");
+                return str;
+            }
+        }
         /* Remember where sections start: the handler only sees their keys. */
         const char *p = r;
         while (*p == ' ' || *p == '\t')
@@ -198,6 +239,16 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
     }
     if (!name) /* a section header alone */
         return 1;
+    if (ri->continued && s->nkv && strcmp(s->kv[s->nkv - 1].key, name) == 0) {
+        /* More of the value before (inih passes its key again): joined
+         * with one space, so a list may run over several lines. */
+        struct raw_kv *kv = &s->kv[s->nkv - 1];
+        size_t a = strlen(kv->value), b = strlen(value);
+        kv->value = xrealloc(kv->value, a + b + 2);
+        kv->value[a] = ' ';
+        memcpy(kv->value + a + 1, value, b + 1);
+        return 1;
+    }
     s->kv = xrealloc(s->kv, (s->nkv + 1) * sizeof *s->kv);
     s->kv[s->nkv++] =
         (struct raw_kv){.key = xstrdup(name), .value = xstrdup(value), .line = ri->line};
@@ -803,7 +854,7 @@ int config_load(const char *path, struct loader *loader, struct config **out,
         add_error(errs, path, 0, "cannot open: %s", strerror(errno));
         return KANAL_ECONFIG;
     }
-    ini_allow_multiline = false;
+    ini_allow_multiline = true; /* indented lines continue a value */
     ini_stop_on_first_error = 0;
     int r = ini_parse_stream(counting_reader, &ri, on_ini_pair, &ri);
     fclose(ri.f);

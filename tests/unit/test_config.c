@@ -213,6 +213,43 @@ static void test_listen(void **state)
     assert_int_equal(f->cfg->listen_port, 8471);
 }
 
+/* libinih reads lines of at most 197 characters: a longer one is refused
+ * with its number (not split into keys of its own), and a long value is
+ * written on indented continuation lines, joined with one space; a key
+ * indented by mistake is refused rather than taken for more value. */
+static void test_long_values_and_continuation_lines(void **state)
+{
+    struct fixture *f = *state;
+    char text[4096];
+    char list[2048] = "";
+    for (int i = 0; i < 40; i++) {
+        char one[32];
+        snprintf(one, sizeof one, "%s10.0.%d.0/24", i ? ", " : "", i);
+        strcat(list, one);
+    }
+    snprintf(text, sizeof text, "[kanald]\nsync = full\ntrusted_proxies = %s\nmax_body = 2M\n",
+             list);
+    expect_refused(f, text, 3, "longer than 197 characters", "indented");
+    assert_int_equal(f->errs.n, 1);
+    /* The same forty blocks on continuation lines. */
+    strcpy(text, "[kanald]\ntrusted_proxies = 10.0.0.0/24,\n");
+    for (int i = 1; i < 40; i++) {
+        char one[48];
+        snprintf(one, sizeof one, "  10.0.%d.0/24%s\n", i, i < 39 ? "," : "");
+        strcat(text, one);
+    }
+    strcat(text, "; a comment ends nothing\n\tmax_body_is_not_a_key_here\nmax_body = 2M\n");
+    expect_refused(f, text, 2, "trusted_proxies", NULL); /* the word joined in is no CIDR */
+    char *word = strstr(text, "\tmax_body_is_not_a_key_here\n");
+    memmove(word, word + strlen("\tmax_body_is_not_a_key_here\n"),
+            strlen(word + strlen("\tmax_body_is_not_a_key_here\n")) + 1);
+    expect_ok(f, text);
+    assert_int_equal(f->cfg->ntrusted_proxies, 40);
+    assert_int_equal(f->cfg->max_body, 2 * 1024 * 1024);
+    /* An indented key after a value. */
+    expect_refused(f, "[kanald]\nsync = full\n  max_body = 2M\n", 3, "indented key", NULL);
+}
+
 static void test_defaults_without_kanald(void **state)
 {
     struct fixture *f = *state;
@@ -540,6 +577,7 @@ int main(void)
         T(test_duplicate_section),
         T(test_sync_values),
         T(test_listen),
+        T(test_long_values_and_continuation_lines),
         T(test_defaults_without_kanald),
         T(test_score_keys),
         T(test_relative_paths),
