@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Outbound in a cluster: a message posted to a core node is checked for
+consent on the core's store, then handed to the KANAL_OUTBOX work-queue
+stream of a real 3-node nats-server cluster; edge nodes take it through one
+shared durable consumer, so one edge sends it, with the message's
+idempotency key.  An edge killed before it acknowledges loses nothing:
+another edge gets the message after outbox_ack_wait and sends it with the
+same key.  The outbound record reaches the records stream (what the cores
+consume) once.  What is checked is what the provider, the CRM and the
+operator see."""
+import json
+import threading
+import time
+
+from fakes import FakeProvider
+from kanal import WRITE_TOKEN, message, wait_message, webhook_source
+from test_cluster import nats_sink, wait_until
+
+ACK_WAIT = 3  # seconds an edge has before the stream gives a message to another
+
+
+def outbox_stream(cluster):
+    cfg = {"name": "KANAL_OUTBOX", "subjects": ["kanal.outbox.>"], "storage": "file",
+           "num_replicas": 3, "retention": "workqueue", "duplicate_window": 120 * 10**9}
+    return cluster.api("$JS.API.STREAM.CREATE.KANAL_OUTBOX", cfg)
+
+
+def core(make_kanald, cluster, fake, name="core"):
+    # The core runs the same sources as the edges (their channel and country
+    # decide the handle whose consent is checked) but never calls a provider.
+    k = make_kanald(name, sources=webhook_source(extra=f"send_url = {fake.url}/core-must-not-send"),
+                    kanald=f"outbox_cluster = core\noutbox_servers = {cluster.servers()}\n")
+    return k.start()
+
+
+def edge(make_kanald, cluster, fake, name):
+    k = make_kanald(name, sources=webhook_source(extra=f"send_url = {fake.url}/send")
+                    + nats_sink(cluster), plugins=("webhook", "nats"),
+                    kanald=f"outbox_cluster = edge\noutbox_servers = {cluster.servers()}\n"
+                           f"outbox_ack_wait = {ACK_WAIT}s\n")
+    return k.start()
+
+
+def post_message(k, **body):
+    body = {"source": "hooks", "to": "email:ayse@example.com", "text": "Merhaba!", **body}
+    status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST", body=body)
+    assert status == 202, r
+    return r["id"]
+
+
+def outbound_in_stream(cluster, cid):
+    return [m for m in cluster.messages("KANAL")
+            if m[3].get("direction") == "outbound" and m[3]["meta"]["message_id"] == cid]
+
+
+def taken_by(edges, cid):
+    return [k for k in edges if k.api(f"/v1/messages/{cid}")[0] == 200]
+
+
+def test_a_message_posted_to_a_core_is_sent_once_and_again_only_after_an_edge_dies(
+        make_kanald, nats_cluster):
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    outbox_stream(nats_cluster)
+    release = threading.Event()
+    held = []
+
+    def answer(req):
+        body = req.json()
+        if body["text"] == "hold" and not held:
+            held.append(req)
+            release.wait(90)  # the edge is mid-send when it dies
+        return (200, {}, {"id": "prov-" + req.headers["Idempotency-Key"]})
+
+    with FakeProvider() as fake:
+        fake.answer = answer
+        c = core(make_kanald, nats_cluster, fake)
+        a = edge(make_kanald, nats_cluster, fake, "edge-a")
+        b = edge(make_kanald, nats_cluster, fake, "edge-b")
+        try:
+            # 1. Both edges alive: several messages, each sent by one edge, once.
+            mids = [post_message(c, text=f"once {i}", to=f"email:kisi{i}@example.com")
+                    for i in range(6)]
+            for mid in mids:
+                m = wait_message(c, mid, ("relayed", "failed"), timeout=60)
+                assert m["status"] == "relayed", m
+            reqs = fake.wait_requests(6, timeout=60)
+            cids = [r.json()["id"] for r in reqs]
+            assert sorted(r.json()["text"] for r in reqs) == sorted(f"once {i}" for i in range(6))
+            for cid in cids:
+                owners = taken_by((a, b), cid)
+                assert len(owners) == 1, cid
+                assert wait_message(owners[0], cid, ("sent", "failed"))["status"] == "sent"
+            # The key is the message's own (no idempotency_key given): its id on the core.
+            assert sorted(r.headers["Idempotency-Key"] for r in reqs) == sorted(mids)
+
+            # 2. The edge that took a message dies before it acknowledges.
+            mid = post_message(c, text="hold", idempotency_key="crm-key-77")
+            assert wait_message(c, mid, ("relayed", "failed"), timeout=60)["status"] == "relayed"
+            wait_until(lambda: held, timeout=60, what="the held send")
+            cid = held[0].json()["id"]
+            [dead] = taken_by((a, b), cid)
+            alive = b if dead is a else a
+            dead.kill()
+            release.set()
+            reqs = fake.wait_requests(8, timeout=90)
+            again = [r for r in reqs if r.json()["id"] == cid]
+            assert len(again) == 2
+            assert {r.headers["Idempotency-Key"] for r in again} == {"crm-key-77"}
+            m = wait_message(alive, cid, ("sent", "failed"), timeout=60)
+            assert m["status"] == "sent", m
+            # The outbound record of each message reaches the records stream,
+            # which the cores consume, once.
+            wait_until(lambda: len(outbound_in_stream(nats_cluster, cid)) == 1, timeout=60,
+                       what="the outbound record in the records stream")
+            for i in cids:
+                assert len(outbound_in_stream(nats_cluster, i)) == 1, i
+            mine = [r for r in alive.feed() if r.get("meta", {}).get("message_id") == cid]
+            assert len(mine) == 1 and mine[0]["direction"] == "outbound"
+            # Acknowledged: the work queue is empty and nobody sends it a third time.
+            wait_until(lambda: nats_cluster.stream_info("KANAL_OUTBOX")["state"]["messages"] == 0,
+                       timeout=30, what="an empty work queue")
+            time.sleep(ACK_WAIT * 2)
+            assert len(fake.requests) == 8
+            assert not [r for r in fake.requests if r.path == "/core-must-not-send"]
+        finally:
+            release.set()
+
+
+def test_an_opted_out_recipient_is_refused_on_the_core_and_never_published(make_kanald,
+                                                                           nats_cluster):
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    outbox_stream(nats_cluster)
+    with FakeProvider(default=(200, {}, {"id": "p1"})) as fake:
+        c = core(make_kanald, nats_cluster, fake)
+        e = edge(make_kanald, nats_cluster, fake, "edge")
+        # The customer said STOP; the core's store knows.
+        for rec in (message("in-1", handle="email:zeynep@example.com", channel="webhook"),
+                    message("stop-1", handle="email:zeynep@example.com", channel="webhook",
+                            kind="optout")):
+            assert c.post_hook(rec)[0] == 200
+        refused = [post_message(c, to=to, text="Kampanya!")
+                   for to in ("email:zeynep@example.com", "email:Zeynep@Example.com")]
+        for mid in refused:
+            m = wait_message(c, mid, ("failed", "relayed", "sent"), timeout=30)
+            assert m["status"] == "failed" and m["reason"] == "opted_out", m
+        # Someone else is not opted out: published, sent by the edge.
+        ok = post_message(c, to="email:ayse@example.com", text="Merhaba")
+        assert wait_message(c, ok, ("failed", "relayed"), timeout=60)["status"] == "relayed"
+        [req] = fake.wait_requests(1, timeout=60)
+        assert req.json()["to"] == "email:ayse@example.com"
+        state = nats_cluster.stream_info("KANAL_OUTBOX")["state"]
+        assert state["last_seq"] == 1  # only that one was ever published
+        time.sleep(1)
+        assert len(fake.requests) == 1
+        assert wait_message(e, req.json()["id"], ("sent",))["status"] == "sent"
+
+
+def test_a_foreign_message_in_the_work_queue_is_dropped_and_stops_nothing(make_kanald,
+                                                                         nats_cluster):
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    outbox_stream(nats_cluster)
+    with FakeProvider(default=(200, {}, {"id": "p1"})) as fake:
+        e = edge(make_kanald, nats_cluster, fake, "edge")
+        for junk in (b"not json", json.dumps({"id": "x"}).encode(), b"[]"):
+            nats_cluster.api("kanal.outbox.hooks", junk)
+        e.wait_log(r"outbox: message on kanal\.outbox\.hooks of stream KANAL_OUTBOX dropped",
+                   timeout=30)
+        c = core(make_kanald, nats_cluster, fake)
+        mid = post_message(c, text="after the junk")
+        assert wait_message(c, mid, ("failed", "relayed"), timeout=60)["status"] == "relayed"
+        [req] = fake.wait_requests(1, timeout=60)
+        assert req.json()["text"] == "after the junk"
+        wait_until(lambda: nats_cluster.stream_info("KANAL_OUTBOX")["state"]["messages"] == 0,
+                   timeout=30, what="the junk terminated and the message acknowledged")
