@@ -14,15 +14,20 @@ import time
 
 from fakes import FakeProvider
 from kanal import WRITE_TOKEN, message, wait_message, webhook_source
-from test_cluster import nats_sink, wait_until
+from test_cluster import kanalctl, nats_sink, wait_until
 
 ACK_WAIT = 3  # seconds an edge has before the stream gives a message to another
 
 
 def outbox_stream(cluster):
-    cfg = {"name": "KANAL_OUTBOX", "subjects": ["kanal.outbox.>"], "storage": "file",
-           "num_replicas": 3, "retention": "workqueue", "duplicate_window": 120 * 10**9}
-    return cluster.api("$JS.API.STREAM.CREATE.KANAL_OUTBOX", cfg)
+    """kanalctl cluster init --outbox: the records stream is there and fit,
+    the outbox's work queue is created."""
+    out = kanalctl("cluster", "init", "--servers", cluster.servers(), "--outbox")
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert "stream KANAL is fit" in out.stdout and "stream KANAL_OUTBOX created" in out.stdout
+    cfg = cluster.stream_info("KANAL_OUTBOX")["config"]
+    assert cfg["retention"] == "workqueue" and cfg["subjects"] == ["kanal.outbox.>"]
+    assert cfg["storage"] == "file" and cfg["num_replicas"] == 3
 
 
 def core(make_kanald, cluster, fake, name="core"):
@@ -175,3 +180,17 @@ def test_a_foreign_message_in_the_work_queue_is_dropped_and_stops_nothing(make_k
         assert req.json()["text"] == "after the junk"
         wait_until(lambda: nats_cluster.stream_info("KANAL_OUTBOX")["state"]["messages"] == 0,
                    timeout=30, what="the junk terminated and the message acknowledged")
+
+
+def test_kanalctl_checks_the_outbox_stream(nats_cluster):
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    # An outbox stream that keeps messages (limits) would send each once per
+    # consumer: named, exit 1, nothing changed.
+    nats_cluster.create_stream("KANAL_OUTBOX", subjects=("kanal.outbox.>",))
+    out = kanalctl("cluster", "init", "--servers", nats_cluster.servers(), "--outbox")
+    assert out.returncode == 1, out
+    assert "stream KANAL is fit" in out.stdout
+    assert "retention: not work-queue, wanted work-queue" in out.stdout
+    assert nats_cluster.stream_info("KANAL_OUTBOX")["config"]["retention"] == "limits"
+    assert kanalctl("cluster", "init", "--outbox", "--outbox-stream", "KANAL").returncode == 2
