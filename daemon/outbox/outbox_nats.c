@@ -129,8 +129,8 @@ static void *publisher(void *arg)
         po.ExpectStream = n->stream; /* never into another stream's subjects */
         jsPubAck *pa = NULL;
         jsErrCode jerr = 0;
-        natsStatus st = js_Publish(&pa, n->js, j->subject, j->body, (int)strlen(j->body), &po,
-                                   &jerr);
+        natsStatus st =
+            js_Publish(&pa, n->js, j->subject, j->body, (int)strlen(j->body), &po, &jerr);
         char err[256] = "";
         if (st != NATS_OK)
             snprintf(err, sizeof err, "%s (JetStream error %d)", natsStatus_GetText(st), (int)jerr);
@@ -154,12 +154,13 @@ static void put_token(char *out, size_t *at, const char *t)
 void outbox_nats__publish(struct outbox *ob, struct outbox_msg *m)
 {
     struct outbox_nats *n = ob->nats;
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", "", "message_id", m->id, "source",
-                          m->source, "to", m->to, "idempotency_key", m->provider_key,
-                          "created_ms", (json_int_t)m->created_ms);
+    /* The cluster id: unique across cores (each numbers its own messages)
+     * and the same when this core publishes the message again. */
     char cid[96];
     snprintf(cid, sizeof cid, "%s-%lld", m->id, (long long)m->created_ms);
-    json_object_set_new(o, "id", json_string(cid));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", cid, "message_id", m->id, "source",
+                          m->source, "to", m->to, "idempotency_key", m->provider_key, "created_ms",
+                          (json_int_t)m->created_ms);
     if (m->text)
         json_object_set_new(o, "text", json_string(m->text));
     if (m->reply_to)
@@ -237,8 +238,7 @@ static void *fetcher(void *arg)
                 usleep(RETRY_MS * 1000);
                 continue;
             }
-            log_notice("outbox: taking sends from stream %s as consumer %s", n->stream,
-                       n->durable);
+            log_notice("outbox: taking sends from stream %s as consumer %s", n->stream, n->durable);
             last[0] = '\0';
         }
         natsMsgList list = {0};
@@ -350,7 +350,8 @@ static void take_done(struct write_item *it)
     struct take *t = it->arg;
     struct outbox_nats *n = t->n;
     const char *id = json_string_value(json_object_get(t->in, "id"));
-    struct outbox_msg tmp = {.jsmsg = t->msg, .id = (char *)id,
+    struct outbox_msg tmp = {.jsmsg = t->msg,
+                             .id = (char *)id,
                              .source = (char *)json_string_value(json_object_get(t->in, "source"))};
     if (it->status) {
         /* Not committed here: let the stream give it to an edge again. */
