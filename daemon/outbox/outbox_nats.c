@@ -74,6 +74,8 @@ struct outbox_nats {
     struct job *jobs, *jobs_tail;
     struct event *evs, *evs_tail;
     uv_async_t wake;
+    uv_timer_t lease; /* edge: keeps the messages it is sending its own */
+    int closing;      /* handles still to close */
 };
 
 static void push_event(struct outbox_nats *n, int kind, const char *id, natsMsg *msg,
@@ -401,6 +403,22 @@ static void taken(struct outbox_nats *n, natsMsg *msg)
         json_decref(in);
         return;
     }
+    /* Given again to this edge while it still has it (a lease that ran
+     * out): the message goes on as it is, with the stream's new copy to
+     * acknowledge, and is not sent twice from here. */
+    const char *id = json_string_value(json_object_get(in, "id"));
+    for (struct outbox_msg *m = n->ob->pending; m; m = m->next)
+        if (!strcmp(m->id, id)) {
+            if (m->jsmsg) {
+                natsMsg_Destroy(m->jsmsg);
+                pthread_mutex_lock(&n->lock);
+                n->taken--;
+                pthread_mutex_unlock(&n->lock);
+            }
+            m->jsmsg = msg;
+            json_decref(in);
+            return;
+        }
     struct take *t = xcalloc(1, sizeof *t);
     t->n = n;
     t->msg = msg;
@@ -413,6 +431,19 @@ static void taken(struct outbox_nats *n, natsMsg *msg)
 }
 
 /* ---- the loop's side ---- */
+
+/* While an edge is sending a message (a send in flight, or retries after
+ * a first attempt) it tells the stream so before outbox_ack_wait runs
+ * out, so that a slow provider or a long backoff does not make another
+ * edge send it too.  One it has not tried (its source missing here) is
+ * left to run out and go to another edge. */
+static void on_lease(uv_timer_t *t)
+{
+    struct outbox_nats *n = t->data;
+    for (struct outbox_msg *m = n->ob->pending; m; m = m->next)
+        if (m->jsmsg && (m->inflight || m->attempts > 0))
+            natsMsg_InProgress(m->jsmsg, NULL);
+}
 
 static void on_wake(uv_async_t *a)
 {
@@ -447,6 +478,13 @@ int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
     pthread_cond_init(&n->cond, NULL);
     uv_async_init(ob->env.loop, &n->wake, on_wake);
     n->wake.data = n;
+    uv_timer_init(ob->env.loop, &n->lease);
+    n->lease.data = n;
+    n->closing = 2;
+    if (!n->core) {
+        uint64_t every = (uint64_t)(c->ack_wait_ms / 3 > 300 ? c->ack_wait_ms / 3 : 300);
+        uv_timer_start(&n->lease, on_lease, every, every);
+    }
     ob->nats = n;
     natsOptions *opts = NULL;
     char *list = xstrdup(c->servers);
@@ -486,6 +524,8 @@ int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
 static void async_closed(uv_handle_t *h)
 {
     struct outbox_nats *n = h->data;
+    if (--n->closing > 0)
+        return;
     pthread_mutex_destroy(&n->lock);
     pthread_cond_destroy(&n->cond);
     free(n->servers);
@@ -527,5 +567,7 @@ void outbox_nats__close(struct outbox *ob)
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
     ob->nats = NULL;
+    uv_timer_stop(&n->lease);
+    uv_close((uv_handle_t *)&n->lease, async_closed);
     uv_close((uv_handle_t *)&n->wake, async_closed);
 }

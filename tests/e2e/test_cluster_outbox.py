@@ -194,3 +194,34 @@ def test_kanalctl_checks_the_outbox_stream(nats_cluster):
     assert "retention: not work-queue, wanted work-queue" in out.stdout
     assert nats_cluster.stream_info("KANAL_OUTBOX")["config"]["retention"] == "limits"
     assert kanalctl("cluster", "init", "--outbox", "--outbox-stream", "KANAL").returncode == 2
+
+
+def test_a_send_slower_than_ack_wait_is_not_sent_by_a_second_edge(make_kanald, nats_cluster):
+    """The edge that is sending tells the stream so: a provider that takes
+    longer than outbox_ack_wait to answer (or a retry's backoff) does not
+    make the other edge send the message too."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    outbox_stream(nats_cluster)
+
+    def answer(req):
+        if req.json()["text"] == "slow":
+            time.sleep(ACK_WAIT * 3)
+        return (200, {}, {"id": "prov-" + req.headers["Idempotency-Key"]})
+
+    with FakeProvider() as fake:
+        fake.answer = answer
+        c = core(make_kanald, nats_cluster, fake)
+        a = edge(make_kanald, nats_cluster, fake, "edge-a")
+        b = edge(make_kanald, nats_cluster, fake, "edge-b")
+        mid = post_message(c, text="slow")
+        assert wait_message(c, mid, ("relayed", "failed"), timeout=60)["status"] == "relayed"
+        [req] = fake.wait_requests(1, timeout=60)
+        cid = req.json()["id"]
+        [owner] = taken_by((a, b), cid)
+        assert wait_message(owner, cid, ("sent", "failed"), timeout=60)["status"] == "sent"
+        wait_until(lambda: nats_cluster.stream_info("KANAL_OUTBOX")["state"]["messages"] == 0,
+                   timeout=30, what="the message acknowledged")
+        time.sleep(ACK_WAIT * 2)
+        assert len(fake.requests) == 1
+        assert len(taken_by((a, b), cid)) == 1
