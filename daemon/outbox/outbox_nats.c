@@ -379,21 +379,42 @@ static void taken(struct outbox_nats *n, natsMsg *msg)
 {
     json_t *in = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), 0, NULL);
     const char *bad = NULL;
-    static const char *const need[] = {"id", "source", "to", "idempotency_key"};
+    /* The bounds of POST /v1/messages (outbox_api.c); the id is a core's
+     * <id>-<created_ms>. */
+    static const struct {
+        const char *name;
+        size_t max;
+    } need[] = {{"id", 96}, {"source", 64}, {"to", 512}, {"idempotency_key", 256}};
+    static const struct {
+        const char *name;
+        size_t max;
+    } opt[] = {{"text", 65536}, {"reply_to", 1024}, {"campaign", 256}};
+    const char *which = NULL;
     if (!json_is_object(in))
         bad = "not a JSON object";
-    for (size_t i = 0; !bad && i < ARRAY_SIZE(need); i++)
-        if (!json_is_string(json_object_get(in, need[i])))
-            bad = "a string id, source, to or idempotency_key is missing";
+    for (size_t i = 0; !bad && i < ARRAY_SIZE(need); i++) {
+        json_t *v = json_object_get(in, need[i].name);
+        which = need[i].name;
+        if (!json_is_string(v))
+            bad = "missing or not a string:";
+        else if (!json_string_length(v) || json_string_length(v) > need[i].max)
+            bad = "empty or too long:";
+    }
+    for (size_t i = 0; !bad && i < ARRAY_SIZE(opt); i++) {
+        json_t *v = json_object_get(in, opt[i].name);
+        which = opt[i].name;
+        if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > opt[i].max))
+            bad = "not a string or too long:";
+    }
     if (!bad && !json_is_string(json_object_get(in, "text")) &&
-        !json_is_object(json_object_get(in, "template")))
+        !json_is_object(json_object_get(in, "template"))) {
         bad = "neither text nor template";
-    if (!bad && strlen(json_string_value(json_object_get(in, "id"))) > 96)
-        bad = "id too long";
+        which = "";
+    }
     if (bad || n->ob->closed) {
         if (bad)
-            log_err("outbox: message on %s of stream %s dropped: %s", natsMsg_GetSubject(msg),
-                    n->stream, bad);
+            log_err("outbox: message on %s of stream %s dropped: %s %s", natsMsg_GetSubject(msg),
+                    n->stream, bad, which);
         if (bad)
             natsMsg_Term(msg, NULL);
         natsMsg_Destroy(msg);

@@ -169,10 +169,20 @@ def test_a_foreign_message_in_the_work_queue_is_dropped_and_stops_nothing(make_k
     outbox_stream(nats_cluster)
     with FakeProvider(default=(200, {}, {"id": "p1"})) as fake:
         e = edge(make_kanald, nats_cluster, fake, "edge")
-        for junk in (b"not json", json.dumps({"id": "x"}).encode(), b"[]"):
-            nats_cluster.api("kanal.outbox.hooks", junk)
-        e.wait_log(r"outbox: message on kanal\.outbox\.hooks of stream KANAL_OUTBOX dropped",
-                   timeout=30)
+        good = {"id": "m1-1", "source": "hooks", "to": "email:a@example.com",
+                "idempotency_key": "k1", "text": "hi"}
+        junk = [b"not json", b"[]", json.dumps({"id": "x"}).encode(),
+                json.dumps({**good, "to": "x" * 513}).encode(),
+                json.dumps({**good, "id": ""}).encode(),
+                json.dumps({**good, "text": 5}).encode(),
+                json.dumps({k: v for k, v in good.items() if k != "text"}).encode()]
+        for body in junk:
+            nats_cluster.api("kanal.outbox.hooks", body)
+        for why in ("not a JSON object", "missing or not a string: source",
+                    "empty or too long: to", "empty or too long: id",
+                    "not a string or too long: text", "neither text nor template"):
+            e.wait_log(r"outbox: message on kanal\.outbox\.hooks of stream KANAL_OUTBOX "
+                       r"dropped: " + why, timeout=30)
         c = core(make_kanald, nats_cluster, fake)
         mid = post_message(c, text="after the junk")
         assert wait_message(c, mid, ("failed", "relayed"), timeout=60)["status"] == "relayed"
