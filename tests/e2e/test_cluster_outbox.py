@@ -128,6 +128,12 @@ def test_a_message_posted_to_a_core_is_sent_once_and_again_only_after_an_edge_di
             time.sleep(ACK_WAIT * 2)
             assert len(fake.requests) == 8
             assert not [r for r in fake.requests if r.path == "/core-must-not-send"]
+            # The dead edge comes back: its copy was the stream's, another
+            # edge sent it; it sends nothing from its own store.
+            dead.start()
+            time.sleep(ACK_WAIT * 2)
+            assert len(fake.requests) == 8
+            assert dead.api(f"/v1/messages/{cid}")[1]["status"] == "queued"
         finally:
             release.set()
 
@@ -235,3 +241,43 @@ def test_a_send_slower_than_ack_wait_is_not_sent_by_a_second_edge(make_kanald, n
         time.sleep(ACK_WAIT * 2)
         assert len(fake.requests) == 1
         assert len(taken_by((a, b), cid)) == 1
+
+
+def test_an_edge_restarted_after_dying_mid_send_sends_its_message_once_more(make_kanald,
+                                                                           nats_cluster):
+    """The only edge dies mid-send and comes back: it does not send the
+    message from its own store (the stream still owns it) and sends it once
+    when the stream gives it back, with the same key; one outbound record."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    outbox_stream(nats_cluster)
+    release = threading.Event()
+
+    def answer(req):
+        if len(fake.requests) == 1:
+            release.wait(90)
+        return (200, {}, {"id": "prov-" + req.headers["Idempotency-Key"]})
+
+    with FakeProvider() as fake:
+        fake.answer = answer
+        c = core(make_kanald, nats_cluster, fake)
+        a = edge(make_kanald, nats_cluster, fake, "edge-a")
+        try:
+            mid = post_message(c, text="restart", idempotency_key="crm-key-9")
+            [first] = fake.wait_requests(1, timeout=60)
+            cid = first.json()["id"]
+            a.kill()
+            release.set()
+            a.start()
+            assert wait_message(a, cid, ("sent", "failed"), timeout=90)["status"] == "sent"
+            wait_until(lambda: nats_cluster.stream_info("KANAL_OUTBOX")["state"]["messages"] == 0,
+                       timeout=30, what="the message acknowledged")
+            time.sleep(ACK_WAIT * 2)
+            reqs = fake.requests
+            assert len(reqs) == 2, [r.json() for r in reqs]
+            assert {r.headers["Idempotency-Key"] for r in reqs} == {"crm-key-9"}
+            assert {r.json()["id"] for r in reqs} == {cid} and cid.startswith(mid + "-")
+            mine = [r for r in a.feed() if r.get("meta", {}).get("message_id") == cid]
+            assert len(mine) == 1
+        finally:
+            release.set()
