@@ -78,7 +78,8 @@ BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
 PYTHON  := /usr/bin/python3
-PKGS    := libuv jansson lmdb inih libsystemd libcrypto libcurl
+# libnats: the outbox in a cluster (daemon/outbox/outbox_nats.c).
+PKGS    := libuv jansson lmdb inih libsystemd libcrypto libcurl libnats
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -249,10 +250,8 @@ $(BUILD)/obj/daemon/runtime/config.o: CFLAGS_ALL += -DKANAL_PLUGIN_DIR='"$(PLUGI
 $(BUILD)/obj/daemon/main.o: CFLAGS_ALL += -DKANAL_SYSCONFDIR='"$(SYSCONFDIR)/kanal"' \
                                           -DKANAL_VERSION='"$(VERSION)"'
 
-# The outbox in a cluster (daemon/outbox/outbox_nats.c) speaks to JetStream.
-KANALD_NATS_LIBS = $(shell pkg-config --libs libnats 2>/dev/null)
 $(BUILD)/kanald: $(DAEMON_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(KANALD_NATS_LIBS) -lhttp_parser -ldl -lpthread
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 
 # ---- plugins ----
 
