@@ -620,6 +620,23 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
                       i == 1 ? "" : ", and no '.'");
         }
     }
+    /* Checked here, so that a core never starts without its way to the
+     * edges (it would neither send nor hand on). */
+    char *urls = xstrdup(cfg->outbox_servers);
+    int nurls = 0;
+    for (char *save = NULL, *t = strtok_r(urls, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save), nurls++)
+        if ((strncmp(t, "nats://", 7) && strncmp(t, "tls://", 6)) || !strchr(t, ':')[3]) {
+            const struct raw_kv *kv = raw_get(s, "outbox_servers");
+            add_error(errs, path, kv ? kv->line : s->line,
+                      "'outbox_servers': '%s' is not a nats:// or tls:// URL", t);
+            break;
+        }
+    free(urls);
+    if (!nurls || nurls > 32) {
+        const struct raw_kv *kv = raw_get(s, "outbox_servers");
+        add_error(errs, path, kv ? kv->line : s->line, "'outbox_servers' wants 1 to 32 URLs");
+    }
     if (cfg->outbox_ack_wait_ms < 1000) {
         const struct raw_kv *kv = raw_get(s, "outbox_ack_wait");
         add_error(errs, path, kv ? kv->line : s->line, "'outbox_ack_wait' must be at least 1s");

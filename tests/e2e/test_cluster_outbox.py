@@ -9,11 +9,13 @@ same key.  The outbound record reaches the records stream (what the cores
 consume) once.  What is checked is what the provider, the CRM and the
 operator see."""
 import json
+import re
+import subprocess
 import threading
 import time
 
 from fakes import FakeProvider
-from kanal import WRITE_TOKEN, message, wait_message, webhook_source
+from kanal import KANALD, WRITE_TOKEN, message, wait_message, webhook_source
 from test_cluster import kanalctl, nats_sink, wait_until
 
 ACK_WAIT = 3  # seconds an edge has before the stream gives a message to another
@@ -281,3 +283,26 @@ def test_an_edge_restarted_after_dying_mid_send_sends_its_message_once_more(make
             assert len(mine) == 1
         finally:
             release.set()
+
+
+def test_the_outbox_keys_are_checked(make_kanald):
+    """A node with a wrong way to the outbox stream does not start: a core
+    would neither send nor hand on."""
+    for kanald, why in (
+            ("outbox_cluster = core\noutbox_servers = 127.0.0.1:4222", r"is not a nats://"),
+            ("outbox_cluster = edge\noutbox_servers = http://n1:4222", r"is not a nats://"),
+            ("outbox_cluster = core\noutbox_servers = nats://", r"is not a nats://"),
+            ("outbox_cluster = both", r"outbox_cluster"),
+            ("outbox_cluster = edge\noutbox_stream = KANAL.OUT", r"'outbox_stream'"),
+            ("outbox_cluster = edge\noutbox_subject = kanal.*", r"'outbox_subject'"),
+            ("outbox_cluster = edge\noutbox_durable = a b", r"'outbox_durable'"),
+            ("outbox_cluster = edge\noutbox_ack_wait = 500ms", r"'outbox_ack_wait'")):
+        k = make_kanald(kanald=kanald)
+        out = subprocess.run([str(KANALD), "--check-config", "-c", str(k.conf)],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode != 0 and re.search(why, out.stderr), (kanald, out.stderr)
+    k = make_kanald(kanald="outbox_cluster = core\n"
+                           "outbox_servers = nats://n1:4222, tls://n2:4222")
+    out = subprocess.run([str(KANALD), "--check-config", "-c", str(k.conf)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
