@@ -78,7 +78,8 @@ BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
 PYTHON  := /usr/bin/python3
-PKGS    := libuv jansson lmdb inih libsystemd libcrypto libcurl
+# libnats: the outbox in a cluster (daemon/outbox/outbox_nats.c).
+PKGS    := libuv jansson lmdb inih libsystemd libcrypto libcurl libnats
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE

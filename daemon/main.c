@@ -648,6 +648,15 @@ int main(int argc, char **argv)
     source_start_all(&d->srcs);
     stages_start(&d->srcs);
     scores_start(&the_scores);
+    if (strcmp(d->cfg->outbox_cluster, "off") != 0) {
+        const struct config *c = d->cfg;
+        struct outbox_cluster oc = {.mode = c->outbox_cluster, .servers = c->outbox_servers,
+                                    .stream = c->outbox_stream, .subject = c->outbox_subject,
+                                    .durable = c->outbox_durable,
+                                    .ack_wait_ms = c->outbox_ack_wait_ms};
+        if ((rc = outbox_cluster_start(d->outbox, &oc)) < 0)
+            log_err("outbox: cannot join the cluster's outbox stream: %s", kanal_strerror(rc));
+    }
     if ((rc = outbox_load(d->outbox)) < 0)
         log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));
     log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,

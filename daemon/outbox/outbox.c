@@ -82,6 +82,7 @@ struct outbox_msg *outbox__msg_from_json(json_t *o)
     m->created_ms = json_integer_value(json_object_get(o, "created_ms"));
     m->next_try_ms = json_integer_value(json_object_get(o, "next_try_ms"));
     m->provider_key = xstrdup(m->idem_key ? m->idem_key : m->id);
+    m->cluster = json_is_true(json_object_get(o, "cluster"));
     return m;
 }
 
@@ -189,6 +190,7 @@ static void update_done(struct write_item *it)
         log_err("outbox: cannot record the state of message %s: %s", w->id,
                 kanal_strerror(it->status));
         if (m && m->forgotten) {
+            outbox_nats__release(ob, m, 1); /* erased: nobody sends it */
             unlink_msg(ob, m);
             msg_free(m);
         } else if (m && m->finishing) {
@@ -198,6 +200,10 @@ static void update_done(struct write_item *it)
             m->next_try_ms = util_now_ms() + 5000;
         }
     } else if (m && w->remove) {
+        /* Final and committed (with its outbound record): the stream may
+         * forget the message now. */
+        if (m->jsmsg)
+            outbox_nats__release(ob, m, 1);
         unlink_msg(ob, m);
         msg_free(m);
     }
@@ -362,6 +368,7 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
     struct bucket *b = bucket_for(ob, m->source);
     b->inflight--;
     if (m->forgotten) {
+        outbox_nats__release(ob, m, 1);
         unlink_msg(ob, m);
         msg_free(m);
         ob->env.source_unref(src);
@@ -587,6 +594,11 @@ static void schedule_pass(struct outbox *ob)
             retry_msg(ob, m, -1, reason);
             continue;
         }
+        if (outbox_nats__core(ob)) {
+            /* A core node: an edge sends it (outbox_nats.c). */
+            outbox_nats__publish(ob, m);
+            continue;
+        }
         struct bucket *b = bucket_for(ob, m->source);
         if ((int64_t)b->inflight >= os.send_concurrency)
             continue; /* a completion reschedules */
@@ -613,11 +625,46 @@ void outbox_forget(struct outbox *ob, const char *id)
             if (m->inflight || m->finishing) {
                 m->forgotten = 1;
             } else {
+                outbox_nats__release(ob, m, 1);
                 unlink_msg(ob, m);
                 msg_free(m);
             }
             return;
         }
+}
+
+void outbox__relayed(struct outbox *ob, struct outbox_msg *m, const char *err)
+{
+    m->inflight = 0;
+    if (m->forgotten) {
+        unlink_msg(ob, m);
+        msg_free(m);
+        return;
+    }
+    if (err) {
+        log_msg(KANAL_LOG_WARNING, m->source,
+                "message %s: cannot hand it to the cluster's outbox stream: %s; trying again in "
+                "%d s",
+                m->id, err, 2);
+        m->next_try_ms = util_now_ms() + 2000;
+        outbox__schedule(ob);
+        return;
+    }
+    log_msg(KANAL_LOG_INFO, m->source, "message %s handed to the cluster: an edge sends it",
+            m->id);
+    persist(ob, m, "relayed", NULL, NULL, NULL, 1);
+}
+
+void outbox__adopt(struct outbox *ob, json_t *stored, void *jsmsg)
+{
+    struct outbox_msg *m = outbox__msg_from_json(stored);
+    m->jsmsg = jsmsg;
+    struct outbox_msg **tail = &ob->pending;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = m;
+    ob->depth++;
+    outbox__schedule(ob);
 }
 
 void outbox_kick(struct outbox *ob)
@@ -661,6 +708,12 @@ int outbox_load(struct outbox *ob)
             continue;
         struct outbox_msg *m = outbox__msg_from_json(o);
         json_decref(o);
+        if (m->cluster) {
+            /* Taken from the cluster's stream and not acknowledged: the
+             * stream gives it to an edge again, maybe this one. */
+            msg_free(m);
+            continue;
+        }
         *tail = m;
         tail = &m->next;
         ob->depth++;
@@ -693,6 +746,7 @@ void outbox_close(struct outbox *ob)
     if (!ob)
         return;
     ob->closed = 1;
+    outbox_nats__close(ob);
     uv_timer_stop(&ob->timer);
     uv_close((uv_handle_t *)&ob->timer, timer_closed);
 }

@@ -77,6 +77,16 @@ int outbox_send_done(struct outbox *ob, struct kanal_source *src,
 void outbox_forget(struct outbox *ob, const char *id);
 /* Checks consent before each send (contacts). */
 uint64_t outbox_depth(const struct outbox *ob);
+
+/* The outbox in a cluster ([kanald] outbox_cluster, docs/cluster.md): mode
+ * "core" hands each message whose consent it granted to the work-queue
+ * stream instead of a plugin; "edge" takes messages from the stream's
+ * shared durable consumer and sends them.  Called once after outbox_new. */
+struct outbox_cluster {
+    const char *mode, *servers, *stream, *subject, *durable;
+    int64_t ack_wait_ms;
+};
+int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c);
 const struct outbox_source_stats *outbox_stats(const struct outbox *ob, size_t *n);
 
 #endif

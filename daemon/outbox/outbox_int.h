@@ -29,6 +29,8 @@ struct outbox_msg {
     char *final_status, *final_reason, *final_provider_id;
     json_t *final_record;
     struct kanal_source *src;
+    void *jsmsg; /* edge: the stream's message, acknowledged once final */
+    int cluster; /* edge: taken from the cluster's stream */
 };
 
 struct bucket {
@@ -49,6 +51,7 @@ struct outbox {
     uint64_t depth;
     int closed;
     int scheduling, again; /* a plugin answering inside send() reschedules */
+    struct outbox_nats *nats; /* in a cluster (outbox_nats.c), or NULL */
 };
 
 /* A pending message from its stored JSON. */
@@ -75,5 +78,17 @@ int outbox__recipient_handle(const char *to, const char *channel, const char *de
                              const char *page_id, char *out, size_t out_len, const char **why);
 /* Hand due messages to their plugins; arm the timer for the next. */
 void outbox__schedule(struct outbox *ob);
+
+/* outbox_nats.c: whether this node hands sends to the cluster; publish m
+ * (consent granted) to the stream; acknowledge (ack) or give back the
+ * stream's message of m; stop. */
+int outbox_nats__core(const struct outbox *ob);
+void outbox_nats__publish(struct outbox *ob, struct outbox_msg *m);
+void outbox_nats__release(struct outbox *ob, struct outbox_msg *m, int ack);
+void outbox_nats__close(struct outbox *ob);
+/* outbox.c: the stream stored m (err NULL) or not; a message taken from
+ * the stream, committed here as stored, to send. */
+void outbox__relayed(struct outbox *ob, struct outbox_msg *m, const char *err);
+void outbox__adopt(struct outbox *ob, json_t *stored, void *jsmsg);
 
 #endif

@@ -437,6 +437,19 @@ static const struct kanal_option kanald_options[] = {
      NULL},
     {"score_critic_echoes", KANAL_OPT_INT, "2", 0,
      "records of others taking up a contact's complaints that make it a critic", NULL},
+    {"outbox_cluster", KANAL_OPT_ENUM, "off", 0,
+     "in a cluster: core hands sends to the outbox stream, edge takes them from it",
+     "off|core|edge"},
+    {"outbox_servers", KANAL_OPT_STRING, "nats://127.0.0.1:4222", 0,
+     "NATS servers of the outbox stream, comma-separated", NULL},
+    {"outbox_stream", KANAL_OPT_STRING, "KANAL_OUTBOX", 0,
+     "the JetStream work-queue stream of messages to send", NULL},
+    {"outbox_subject", KANAL_OPT_STRING, "kanal.outbox", 0,
+     "messages go to <outbox_subject>.<source>", NULL},
+    {"outbox_durable", KANAL_OPT_STRING, "kanal-edges", 0,
+     "the durable consumer all edge nodes share", NULL},
+    {"outbox_ack_wait", KANAL_OPT_DURATION, "60s", 0,
+     "time an edge has to send a message before the stream gives it to another", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -651,6 +664,44 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
         }
     }
     apply_score_keys(cfg, s, path, errs, n);
+    cfg->outbox_cluster = xstrdup(v[K("outbox_cluster")]);
+    cfg->outbox_servers = xstrdup(v[K("outbox_servers")]);
+    cfg->outbox_stream = xstrdup(v[K("outbox_stream")]);
+    cfg->outbox_subject = xstrdup(v[K("outbox_subject")]);
+    cfg->outbox_durable = xstrdup(v[K("outbox_durable")]);
+    cfg->outbox_ack_wait_ms = n[K("outbox_ack_wait")];
+    static const char *const names[] = {"outbox_stream", "outbox_subject", "outbox_durable"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        const char *val = v[K(names[i])];
+        /* A name token (the stream, the durable) or subject tokens. */
+        if (!*val || strpbrk(val, i == 1 ? " *>\t" : ". *>\t")) {
+            const struct raw_kv *kv = raw_get(s, names[i]);
+            add_error(errs, path, kv ? kv->line : s->line,
+                      "'%s' = '%s': no blanks or wildcards%s", names[i], val,
+                      i == 1 ? "" : ", and no '.'");
+        }
+    }
+    /* Checked here, so that a core never starts without its way to the
+     * edges (it would neither send nor hand on). */
+    char *urls = xstrdup(cfg->outbox_servers);
+    int nurls = 0;
+    for (char *save = NULL, *t = strtok_r(urls, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save), nurls++)
+        if ((strncmp(t, "nats://", 7) && strncmp(t, "tls://", 6)) || !strchr(t, ':')[3]) {
+            const struct raw_kv *kv = raw_get(s, "outbox_servers");
+            add_error(errs, path, kv ? kv->line : s->line,
+                      "'outbox_servers': '%s' is not a nats:// or tls:// URL", t);
+            break;
+        }
+    free(urls);
+    if (!nurls || nurls > 32) {
+        const struct raw_kv *kv = raw_get(s, "outbox_servers");
+        add_error(errs, path, kv ? kv->line : s->line, "'outbox_servers' wants 1 to 32 URLs");
+    }
+    if (cfg->outbox_ack_wait_ms < 1000) {
+        const struct raw_kv *kv = raw_get(s, "outbox_ack_wait");
+        add_error(errs, path, kv ? kv->line : s->line, "'outbox_ack_wait' must be at least 1s");
+    }
 }
 
 /* ---- sources ---- */
@@ -958,6 +1009,11 @@ void config_free(struct config *cfg)
     free(cfg->plugin_dir);
     free(cfg->api_tokens);
     free(cfg->public_url);
+    free(cfg->outbox_cluster);
+    free(cfg->outbox_servers);
+    free(cfg->outbox_stream);
+    free(cfg->outbox_subject);
+    free(cfg->outbox_durable);
     for (size_t i = 0; i < cfg->naudiences; i++) {
         free(cfg->audiences[i].name);
         free(cfg->audiences[i].match);

@@ -119,6 +119,9 @@ struct config {
     int64_t score_event_window_ms; /* an event's audience: its participants' records this near */
     /* The scores' thresholds, the score_* keys. */
     struct score_params score;
+    /* The outbox in a cluster (outbox.h, docs/cluster.md): off|core|edge. */
+    char *outbox_cluster, *outbox_servers, *outbox_stream, *outbox_subject, *outbox_durable;
+    int64_t outbox_ack_wait_ms;
 };
 
 /* The options every source has, whatever its plugin. */

@@ -35,6 +35,13 @@ const struct ctl_command ctl_cluster = {
     "      --user NAME             a user name; the password is read from\n"
     "                              $KANAL_NATS_PASSWORD (never from the command line)\n"
     "      --tls-ca FILE           CA bundle that verifies the servers' TLS\n"
+    "      --outbox                also the outbox stream, a work queue that core\n"
+    "                              nodes hand messages to and edge nodes send from\n"
+    "                              ([kanald] outbox_cluster): the same storage,\n"
+    "                              replicas and window, subjects OUTBOX_SUBJECT.>\n"
+    "      --outbox-stream NAME    the outbox stream (default KANAL_OUTBOX)\n"
+    "      --outbox-subject P      its messages' subjects are P.<source> (default\n"
+    "                              kanal.outbox)\n"
     "  -h, --help                  this text\n"
     "\n"
     "Exit status: 0 the stream was created or is fit; 1 it differs, or NATS\n"
@@ -48,12 +55,20 @@ const struct ctl_command ctl_cluster = {
 struct want {
     const char *servers, *stream, *prefix, *creds, *user, *tls_ca;
     long replicas, window_s;
+    int outbox; /* also the outbox's work-queue stream */
+    const char *outbox_stream, *outbox_subject;
 };
 
 /* Print what differs between the stream there and what a cluster needs. */
-static int differs(const jsStreamConfig *c, const struct want *w, const char *subject)
+static int differs(const jsStreamConfig *c, const struct want *w, const char *subject,
+                   int workqueue)
 {
     int n = 0;
+    if (workqueue != (c->Retention == js_WorkQueuePolicy)) {
+        printf("  retention: %s, wanted %s\n", workqueue ? "not work-queue" : "work-queue",
+               workqueue ? "work-queue" : "limits");
+        n++;
+    }
     if (c->Storage != js_FileStorage) {
         printf("  storage: memory, wanted file\n");
         n++;
@@ -110,58 +125,73 @@ static int connect_js(const struct want *w, natsConnection **nc, jsCtx **js)
     return st == NATS_OK ? 0 : -1;
 }
 
-static int init(const struct want *w)
+/* Create the stream name on prefix.> or check the one there. */
+static int init_stream(jsCtx *js, const struct want *w, const char *name, const char *prefix,
+                       int workqueue)
 {
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
-    if (connect_js(w, &nc, &js) < 0)
-        return CTL_FAILED;
     char subject[300];
-    snprintf(subject, sizeof subject, "%s.>", w->prefix);
+    snprintf(subject, sizeof subject, "%s.>", prefix);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = 10000;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     int rc = CTL_FAILED;
-    natsStatus st = js_GetStreamInfo(&si, js, w->stream, &jo, &jerr);
+    natsStatus st = js_GetStreamInfo(&si, js, name, &jo, &jerr);
     if (st == NATS_OK && si) {
-        printf("stream %s exists\n", w->stream);
-        int n = differs(si->Config, w, subject);
+        printf("stream %s exists\n", name);
+        int n = differs(si->Config, w, subject, workqueue);
         if (n)
             printf("stream %s differs from what the cluster needs (%d setting%s); nothing "
                    "changed\n",
-                   w->stream, n, n == 1 ? "" : "s");
+                   name, n, n == 1 ? "" : "s");
         else
             printf("stream %s is fit: file storage, %ld replicas, subjects %s, duplicate "
                    "window %lds\n",
-                   w->stream, w->replicas, subject, w->window_s);
+                   name, w->replicas, subject, w->window_s);
         rc = n ? CTL_FAILED : CTL_OK;
     } else if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
         jsStreamConfig cfg;
         jsStreamConfig_Init(&cfg);
         const char *subjects[] = {subject};
-        cfg.Name = w->stream;
+        cfg.Name = name;
         cfg.Subjects = subjects;
         cfg.SubjectsLen = 1;
         cfg.Storage = js_FileStorage;
         cfg.Replicas = w->replicas;
         cfg.Duplicates = (int64_t)w->window_s * 1000000000LL;
+        if (workqueue)
+            cfg.Retention = js_WorkQueuePolicy;
         st = js_AddStream(&si, js, &cfg, &jo, &jerr);
         if (st == NATS_OK) {
             printf("stream %s created: file storage, %ld replicas, subjects %s, duplicate "
                    "window %lds\n",
-                   w->stream, w->replicas, subject, w->window_s);
+                   name, w->replicas, subject, w->window_s);
             rc = CTL_OK;
         } else {
             fprintf(stderr, "kanalctl cluster: creating stream %s: %s (JetStream error %d)\n",
-                    w->stream, nats_GetLastError(NULL), (int)jerr);
+                    name, nats_GetLastError(NULL), (int)jerr);
         }
     } else {
-        fprintf(stderr, "kanalctl cluster: reading stream %s: %s\n", w->stream,
+        fprintf(stderr, "kanalctl cluster: reading stream %s: %s\n", name,
                 nats_GetLastError(NULL));
     }
     jsStreamInfo_Destroy(si);
+    return rc;
+}
+
+static int init(const struct want *w)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    if (connect_js(w, &nc, &js) < 0)
+        return CTL_FAILED;
+    int rc = init_stream(js, w, w->stream, w->prefix, 0);
+    if (w->outbox) {
+        int r = init_stream(js, w, w->outbox_stream, w->outbox_subject, 1);
+        if (rc == CTL_OK)
+            rc = r;
+    }
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     return rc;
@@ -174,8 +204,11 @@ static int run(struct ctl *ctl, int argc, char **argv)
         {"stream", 1, NULL, 'n'},   {"subject-prefix", 1, NULL, 'p'},
         {"replicas", 1, NULL, 'r'}, {"duplicate-window", 1, NULL, 'w'},
         {"creds", 1, NULL, 'c'},    {"user", 1, NULL, 'u'},
-        {"tls-ca", 1, NULL, 't'},   {0}};
-    struct want w = {"nats://127.0.0.1:4222", "KANAL", "kanal.records", NULL, NULL, NULL, 3, 120};
+        {"tls-ca", 1, NULL, 't'},   {"outbox", 0, NULL, 'o'},
+        {"outbox-stream", 1, NULL, 'O'}, {"outbox-subject", 1, NULL, 'P'},
+        {0}};
+    struct want w = {"nats://127.0.0.1:4222", "KANAL", "kanal.records", NULL, NULL, NULL, 3, 120,
+                     0, "KANAL_OUTBOX", "kanal.outbox"};
     int opt;
     char *end;
     while ((opt = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
@@ -197,6 +230,15 @@ static int run(struct ctl *ctl, int argc, char **argv)
             break;
         case 't':
             w.tls_ca = optarg;
+            break;
+        case 'o':
+            w.outbox = 1;
+            break;
+        case 'O':
+            w.outbox_stream = optarg;
+            break;
+        case 'P':
+            w.outbox_subject = optarg;
             break;
         case 'r':
             w.replicas = strtol(optarg, &end, 10);
@@ -221,5 +263,10 @@ static int run(struct ctl *ctl, int argc, char **argv)
     if (strpbrk(w.stream, ". *>") || !*w.prefix || strpbrk(w.prefix, " *>"))
         return ctl_usage_error(&ctl_cluster, "--stream is a name without '.', '*', '>' and "
                                              "--subject-prefix has no wildcards");
+    if (strpbrk(w.outbox_stream, ". *>") || !*w.outbox_subject ||
+        strpbrk(w.outbox_subject, " *>") || !strcmp(w.outbox_stream, w.stream))
+        return ctl_usage_error(&ctl_cluster, "--outbox-stream is a name without '.', '*', '>' "
+                                             "other than --stream, and --outbox-subject has no "
+                                             "wildcards");
     return init(&w);
 }
