@@ -612,6 +612,13 @@ $(BUILD)/bench/feed: bench/feed.c $(CORE_OBJ) $(BUILD)/libkanal.a | deps
 	    -lhttp_parser -ldl -lpthread
 bench: $(BUILD)/bench/feed
 
+# bench/score's helper: grows a store of a social audience with the daemon's
+# writer and times full scoring runs on it.
+$(BUILD)/bench/score: bench/score.c $(CORE_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -ldl -lpthread
+bench: $(BUILD)/bench/score
+
 install: install-libkanal
 install-libkanal: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR)/kanal \

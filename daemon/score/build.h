@@ -51,8 +51,10 @@ struct score_build {
     struct score_edges edges;
     /* What was fed, so that each score can say what it was made from. */
     size_t records, bots, erased, unresolved_replies, unknown_authors;
-    /* private: contact id -> node, source \0 external_id -> author node */
-    struct score_map *nodes_by_id, *authors;
+    /* private: contact id -> node; a digest of source \0 external_id ->
+     * author node */
+    struct score_map *nodes_by_id;
+    struct score_digests *authors;
 };
 
 void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms,

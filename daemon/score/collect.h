@@ -25,4 +25,14 @@ struct store;
 int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int64_t now_ms,
                   int64_t half_life_ms, struct score_build *b, uint64_t *last_seq, size_t *bad);
 
+/* The graphs of the n audiences auds into bs[0..n-1] with one read of the
+ * log: each record is parsed once and fed to every audience it belongs
+ * to, and each contact and handle resolved once.  Returns as
+ * score_collect does (on an error every bs[i] is freed); *bad counts a
+ * record that is not JSON once, and one a builder refused once per
+ * audience. */
+int score_collect_many(struct store *st, MDB_txn *txn, const struct audience *auds, size_t n,
+                       int64_t now_ms, int64_t half_life_ms, struct score_build *bs,
+                       uint64_t *last_seq, size_t *bad);
+
 #endif

@@ -9,6 +9,7 @@
 #include "collect.h"
 #include "result.h"
 #include "store.h"
+#include "util.h"
 
 int score_put(struct store *st, MDB_txn *txn, json_t *result)
 {
@@ -24,26 +25,47 @@ int score_put(struct store *st, MDB_txn *txn, json_t *result)
     return rc;
 }
 
-int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
-              int64_t half_life_ms, json_t **docs, uint64_t *seq)
+int score_run_each(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+                   int64_t half_life_ms, score_each_fn each, void *arg, uint64_t *seq)
 {
-    for (size_t i = 0; i < n; i++)
-        docs[i] = NULL;
     *seq = 0;
     MDB_txn *txn;
     int rc = store_read_begin(st, &txn);
     if (rc)
         return rc;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        struct score_build b;
-        size_t bad;
-        rc = score_collect(st, txn, &auds[i], now_ms, half_life_ms, &b, seq, &bad);
-        if (rc)
-            break;
-        docs[i] = score_result(auds[i].id, *seq, &b);
-        score_build_free(&b);
-    }
+    /* One read of the log for all of them: parsing the records is most of
+     * the work. */
+    struct score_build *bs = xcalloc(n ? n : 1, sizeof *bs);
+    size_t bad;
+    rc = score_collect_many(st, txn, auds, n, now_ms, half_life_ms, bs, seq, &bad);
     store_read_end(st, txn);
+    /* Each graph is freed once its document is made, and each document
+     * handed on as it is made: a run holds all graphs but one document. */
+    size_t i = 0;
+    for (; i < n && rc == 0; i++) {
+        json_t *doc = score_result(auds[i].id, *seq, &bs[i]);
+        score_build_free(&bs[i]);
+        rc = each(arg, i, doc, *seq);
+    }
+    if (rc)
+        for (; i < n; i++)
+            score_build_free(&bs[i]);
+    free(bs);
+    return rc;
+}
+
+static int into_docs(void *arg, size_t i, json_t *doc, uint64_t seq)
+{
+    ((json_t **)arg)[i] = doc;
+    return 0;
+}
+
+int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+              int64_t half_life_ms, json_t **docs, uint64_t *seq)
+{
+    for (size_t i = 0; i < n; i++)
+        docs[i] = NULL;
+    int rc = score_run_each(st, auds, n, now_ms, half_life_ms, into_docs, docs, seq);
     if (rc)
         for (size_t i = 0; i < n; i++) {
             json_decref(docs[i]);

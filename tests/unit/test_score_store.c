@@ -9,6 +9,7 @@
 #include "collect.h"
 #include "contacts.h"
 #include "graph.h"
+#include "jarena.h"
 #include "keep.h"
 #include "result.h"
 #include "store.h"
@@ -294,12 +295,123 @@ static void test_run_on_one_snapshot(void **state)
     unit_rmtree(dir);
 }
 
+/* b and want are the same graph: nodes in the same order, members, edges
+ * and what they were made from. */
+static void same_build(const struct score_build *b, const struct score_build *want)
+{
+    assert_int_equal(b->nnodes, want->nnodes);
+    for (uint32_t v = 0; v < b->nnodes; v++) {
+        assert_string_equal(b->ids[v], want->ids[v]);
+        assert_int_equal(b->member[v], want->member[v]);
+    }
+    assert_int_equal(b->edges.n, want->edges.n);
+    for (size_t i = 0; i < b->edges.n; i++) {
+        assert_int_equal(b->edges.src[i], want->edges.src[i]);
+        assert_int_equal(b->edges.dst[i], want->edges.dst[i]);
+        assert_true(b->edges.w[i] == want->edges.w[i]);
+    }
+    assert_int_equal(b->records, want->records);
+    assert_int_equal(b->bots, want->bots);
+    assert_int_equal(b->unresolved_replies, want->unresolved_replies);
+    assert_int_equal(b->unknown_authors, want->unknown_authors);
+}
+
+static int stop_at_second(void *arg, size_t i, json_t *doc, uint64_t at)
+{
+    size_t *seen = arg;
+    (*seen)++;
+    json_decref(doc);
+    return i == 1 ? -ECANCELED : 0;
+}
+
+/* One read of the log for many audiences (score_collect_many, what
+ * score_run does) gives each audience the graph it gets alone: a reply
+ * finds its answered record only in the audiences that hold it, the same
+ * external id in two sources names two records, merged contacts are one
+ * node, and a thread's or a named audience's slice is its own. */
+static void test_one_read_for_many_audiences(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    st.identity = 1;
+    seq = 0;
+    say(&st, "fb", "P1", NULL, A, NULL);
+    say(&st, "ig", "P1", NULL, B, NULL); /* the same external id, another source */
+    say(&st, "fb", "R1", "P1", C, NULL);
+    say(&st, "ig", "R2", "P1", C, NULL);
+    say(&st, "ig", "R3", "R2", D, NULL);
+    say(&st, "fb", "R4", "NOPE", D, NULL);     /* answers nothing known */
+    say(&st, "fb", "R5", "R1", A, "wa:90555"); /* a verified party: no merge yet */
+    say(&st, "ig", "R6", "P1", "wa:90555", D); /* merges A and D */
+    say(&st, "fb", "P2", NULL, B, NULL);
+    say(&st, "fb", "R7", "P2", D, NULL);
+    static const char *const ids[] = {"all",       "source:fb",        "source:ig",  "thread:P1",
+                                      "thread:R2", "channel:facebook", "source:none"};
+    enum { N = sizeof ids / sizeof ids[0] + 1 };
+    struct audience auds[N];
+    for (size_t i = 0; i + 1 < N; i++)
+        assert_int_equal(audience_parse(ids[i], &auds[i]), 0);
+    assert_int_equal(audience_named(&auds[N - 1], "replies", "kind:comment"), 0);
+    int64_t now;
+    assert_int_equal(util_parse_time("2026-12-01T00:00:00.000Z", &now), 0);
+    const int64_t half_life = 3 * 3600 * 1000;
+
+    struct score_build many[N], one;
+    uint64_t last, last_one;
+    size_t bad, bad_one;
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(&st, &txn), 0);
+    assert_int_equal(score_collect_many(&st, txn, auds, N, now, half_life, many, &last, &bad), 0);
+    assert_int_equal(last, seq);
+    assert_int_equal(bad, 0);
+    size_t edges = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(
+            score_collect(&st, txn, &auds[i], now, half_life, &one, &last_one, &bad_one), 0);
+        assert_int_equal(last_one, last);
+        same_build(&many[i], &one);
+        edges += one.edges.n;
+        if (i == 0) { /* all: C answered fb's P1 (A's) and ig's P1 (B's) */
+            char a[32], b[32], c[32];
+            contact_of(&st, A, a);
+            contact_of(&st, B, b);
+            contact_of(&st, C, c);
+            struct scored sc = {.b = one};
+            assert_int_equal(score_graph_build(&sc.g, one.nnodes, &one.edges), 0);
+            assert_true(score_graph_has_edge(&sc.g, node(&sc, c), node(&sc, a)));
+            assert_true(score_graph_has_edge(&sc.g, node(&sc, c), node(&sc, b)));
+            assert_int_equal(one.unresolved_replies, 1); /* R4 */
+            score_graph_free(&sc.g);
+        }
+        score_build_free(&one);
+        score_build_free(&many[i]);
+    }
+    store_read_end(&st, txn);
+    assert_true(edges > 10); /* the comparison compared something */
+
+    /* A run whose consumer stops: the rest are not made, nothing leaks. */
+    size_t seen = 0;
+    assert_int_equal(score_run_each(&st, auds, N, now, 0, stop_at_second, &seen, &last),
+                     -ECANCELED);
+    assert_int_equal(seen, 2);
+    for (size_t i = 0; i < N; i++)
+        audience_free(&auds[i]);
+    store_close(&st);
+    free(path);
+    unit_rmtree(dir);
+}
+
 int main(void)
 {
+    jarena_setup(); /* as kanald does: scoring parses records in arenas */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_audience_and_merges),
         cmocka_unit_test(test_kept_across_restart),
         cmocka_unit_test(test_run_on_one_snapshot),
+        cmocka_unit_test(test_one_read_for_many_audiences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
