@@ -19,6 +19,7 @@
 
 #include "collect.h"
 #include "contacts.h"
+#include "jarena.h"
 #include "keep.h"
 #include "reader_int.h"
 #include "result.h"
@@ -493,6 +494,7 @@ static int run(struct ctl *ctl, int argc, char **argv)
     int rc = parse(argc, argv, ctl, &o);
     if (rc >= 0)
         return rc;
+    jarena_setup(); /* before any jansson value: records are parsed in arenas */
     struct kanal_reader *r;
     if ((rc = ctl_open(ctl, &r)))
         return rc;
