@@ -215,6 +215,21 @@ void score_build_free(struct score_build *b)
     *b = (struct score_build){0};
 }
 
+void score_build_trim(struct score_build *b)
+{
+    digests_free(b->authors);
+    map_free(b->nodes_by_id);
+    b->authors = NULL;
+    b->nodes_by_id = NULL;
+    /* The edge arrays grew by doubling: give back what is unused. */
+    if (b->edges.n && b->edges.n < b->edges.cap) {
+        b->edges.src = xrealloc(b->edges.src, b->edges.n * sizeof *b->edges.src);
+        b->edges.dst = xrealloc(b->edges.dst, b->edges.n * sizeof *b->edges.dst);
+        b->edges.w = xrealloc(b->edges.w, b->edges.n * sizeof *b->edges.w);
+        b->edges.cap = b->edges.n;
+    }
+}
+
 /* The node of a contact id (its current contact), added when new;
  * UINT32_MAX when the contact is unknown or erased. */
 static uint32_t node_of_contact(struct score_build *b, const char *cid)

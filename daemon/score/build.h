@@ -63,6 +63,9 @@ void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_m
  * object with a kind. */
 int score_build_add(struct score_build *b, json_t *rec);
 void score_build_free(struct score_build *b);
+/* Done feeding b: free what only feeding needs (the maps; the edge arrays'
+ * spare room) before its scores are made.  b may not be fed again. */
+void score_build_trim(struct score_build *b);
 
 /* The decay factor of an interaction age_ms old: 2^(-age / half_life), 1
  * for no decay or an age below 0 (a clock ahead of ours). */

@@ -25,6 +25,20 @@ int score_put(struct store *st, MDB_txn *txn, json_t *result)
     return rc;
 }
 
+/* qsort has no argument: the graphs being ordered (one run at a time per
+ * thread). */
+static _Thread_local const struct score_build *sort_by_size;
+
+static int smaller_graph(const void *a, const void *b)
+{
+    const struct score_build *x = &sort_by_size[*(const size_t *)a];
+    const struct score_build *y = &sort_by_size[*(const size_t *)b];
+    size_t sx = x->edges.n + x->nnodes, sy = y->edges.n + y->nnodes;
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
 int score_run_each(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
                    int64_t half_life_ms, score_each_fn each, void *arg, uint64_t *seq)
 {
@@ -40,16 +54,26 @@ int score_run_each(struct store *st, const struct audience *auds, size_t n, int6
     rc = score_collect_many(st, txn, auds, n, now_ms, half_life_ms, bs, seq, &bad);
     store_read_end(st, txn);
     /* Each graph is freed once its document is made, and each document
-     * handed on as it is made: a run holds all graphs but one document. */
-    size_t i = 0;
-    for (; i < n && rc == 0; i++) {
+     * handed on as it is made.  The smallest graphs first: when the
+     * largest audience's document (all's) is made, the other graphs are
+     * gone, so the peak is not every graph and the largest document. */
+    size_t *order = xcalloc(n ? n : 1, sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_by_size = bs;
+    qsort(order, n, sizeof *order, smaller_graph);
+    size_t k = 0;
+    for (; k < n && rc == 0; k++) {
+        size_t i = order[k];
+        score_build_trim(&bs[i]);
         json_t *doc = score_result(auds[i].id, *seq, &bs[i]);
         score_build_free(&bs[i]);
         rc = each(arg, i, doc, *seq);
     }
     if (rc)
-        for (; i < n; i++)
-            score_build_free(&bs[i]);
+        for (; k < n; k++)
+            score_build_free(&bs[order[k]]);
+    free(order);
     free(bs);
     return rc;
 }

@@ -32,8 +32,9 @@ struct audience;
 int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
               int64_t half_life_ms, json_t **docs, uint64_t *seq);
 
-/* score_run handing each audience's document on as it is made, so that a
- * run need not hold them all (an audience of 100,000 contacts makes a
+/* score_run handing each audience's document on as it is made (the
+ * smallest audiences' first, not in auds' order), so that a run need not
+ * hold them all (an audience of 100,000 contacts makes a
  * document of some 100 MB in memory): each(arg, i, doc, seq) gets
  * auds[i]'s (NULL when its PageRank did not converge) to keep or decref;
  * it returns 0 to go on, else the run stops and returns that.  0, an MDB

@@ -321,7 +321,7 @@ static int stop_at_second(void *arg, size_t i, json_t *doc, uint64_t at)
     size_t *seen = arg;
     (*seen)++;
     json_decref(doc);
-    return i == 1 ? -ECANCELED : 0;
+    return *seen == 2 ? -ECANCELED : 0;
 }
 
 /* One read of the log for many audiences (score_collect_many, what
