@@ -139,7 +139,8 @@ SENTIMENT_CFLAGS := $(shell pkg-config --cflags icu-uc libexttextcat 2>/dev/null
 PLUGIN_LIBS_sentiment = $(shell pkg-config --libs jansson 2>/dev/null) $(SENTIMENT_LIBS)
 # The sentiment analyser without the plugin glue: the unit test, the fuzzer
 # and the bench compile it as the plugin does.
-SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/lexicon.c plugins/sentiment/turkish.c
+SENTIMENT_SRC := plugins/sentiment/analyse.c plugins/sentiment/english.c plugins/sentiment/lexicon.c \
+                 plugins/sentiment/turkish.c
 SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
 # -z nodelete: libnats keeps threads of its own (timers, callbacks) that
 # outlive a connection; unloading nats.so, and with it libnats, at exit or
@@ -177,7 +178,8 @@ TEST_VARIANTS := echo:-DTEST_NAME='"echo"' \
                  initfail:-DTEST_NAME='"initfail"'+-DTEST_INIT_FAILS \
                  zz_dup:-DTEST_NAME='"echo"' \
                  v10:-DTEST_NAME='"v10"'+-DTEST_ABI10 \
-                 stages:-DTEST_NAME='"stages"'+-DTEST_STAGES
+                 stages:-DTEST_NAME='"stages"'+-DTEST_STAGES \
+                 relayer:-DTEST_NAME='"relayer"'+-DTEST_RELAY
 TEST_PLUGIN_SO := $(foreach v,$(TEST_VARIANTS),$(TEST_PLUGIN_DIR)/$(firstword $(subst :, ,$(v))).so)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -358,8 +360,11 @@ unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	@set -e; export KANAL_TEST_PLUGINS=$(abspath $(TEST_PLUGIN_DIR)); \
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-# test_score_oracle.py runs test_score_graph's oracle mode against networkx.
-e2e: all $(TEST_PLUGIN_SO) $(BUILD)/tests/test_score_graph | deps-test
+# test_score_oracle.py runs test_score_graph's oracle mode against networkx,
+# test_score_community.py test_score_community's modularity mode,
+# test_kanalctl_score.py test_score_store's keep mode.
+e2e: all $(TEST_PLUGIN_SO) $(BUILD)/tests/test_score_graph $(BUILD)/tests/test_score_community \
+     $(BUILD)/tests/test_score_store | deps-test
 	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 # kanald's folders depend on each other in tools/layers.txt's order, its
@@ -669,7 +674,8 @@ FUZZ_LIBS      = $(PKG_LIBS) -lhttp_parser -ldl -lpthread
 # again for the fuzzers.
 FUZZ_OBJ      := $(patsubst $(BUILD)/obj/%,$(FUZZ_BUILD)/obj/%,$(CORE_OBJ))
 FUZZ_TARGETS  := jsonin record form auth config http twilio_sig sms facebook whatsapp \
-                 webhook twitter signup_form eventbrite csv mime html lmtp listen sentiment
+                 webhook twitter signup_form eventbrite csv mime html lmtp listen sentiment \
+                 natsmsg
 FUZZ_BIN      := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # What a target compiles beyond tests/fuzz/fuzz_<target>.c and the daemon's
@@ -700,6 +706,7 @@ FUZZ_SRC_listen       := plugins/listen/lparse.c plugins/listen/lmatch.c
 FUZZ_CFLAGS_listen     = $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 FUZZ_LIBS_listen       = $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 FUZZ_SRC_sentiment   := $(SENTIMENT_SRC)
+FUZZ_SRC_natsmsg     := plugins/nats/nats_relay.c
 FUZZ_CFLAGS_sentiment = $(SENTIMENT_CFLAGS)
 FUZZ_LIBS_sentiment   = $(SENTIMENT_LIBS)
 

@@ -6,11 +6,12 @@
  *                               the daemon's own writer_commit_batch
  *                               (contacts resolved in the writer, as at
  *                               ingest; batches of 10000, sync none)
- *   score run DIR               one full scoring run on the store: every
- *                               audience kanald would compute, found in
- *                               the log, scored with score_run on one read
- *                               snapshot; prints the seconds and the peak
- *                               anonymous RSS of this process
+ *   score run DIR               one full scoring run on the store, kanald's
+ *                               own (score_work_run with the default
+ *                               configuration, the rows to keep made as
+ *                               its work thread makes them); prints the
+ *                               seconds and the peak anonymous RSS of this
+ *                               process
  *
  * The records look like a brand's real ingest, record i made from i alone
  * (so that a store grows from 100k to 1M to 3M records and stays the one
@@ -37,6 +38,7 @@
 #include "jarena.h"
 #include "jsonin.h"
 #include "keep.h"
+#include "run.h"
 #include "log.h"
 #include "store.h"
 #include "writer.h"
@@ -369,97 +371,35 @@ static void *sample(void *arg)
 
 /* The audience ids found so far (a few dozen: a linear search will do).
  * Plain malloc: the records they are read from live in an arena. */
-struct found {
-    char **ids;
-    size_t n, cap;
-};
-
-static void note(struct found *f, const char *prefix, const char *value)
-{
-    if (!value || !*value || strlen(value) > 200)
-        return;
-    char id[AUDIENCE_ID_MAX + 16];
-    snprintf(id, sizeof id, "%s:%s", prefix, value);
-    for (size_t i = 0; i < f->n; i++)
-        if (strcmp(f->ids[i], id) == 0)
-            return;
-    if (f->n == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 64;
-        f->ids = realloc(f->ids, f->cap * sizeof *f->ids);
-    }
-    f->ids[f->n++] = strdup(id);
-}
-
-/* Every audience kanald would compute on this store: all, and each
- * source, channel, campaign and event its records name.  (Threads, one per
- * post, are scored on demand, not in the full run.)  Found with one read of
- * the log, part of the timed run. */
-static int audiences(struct store *st, struct audience **out, size_t *n)
-{
-    struct found f = {0};
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    int rc = store_read_begin(st, &txn);
-    if (rc)
-        return rc;
-    if ((rc = mdb_cursor_open(txn, st->log, &cur)) == 0) {
-        MDB_val k, v;
-        struct jarena *arena = jarena_begin();
-        size_t parsed = 0;
-        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (arena && ++parsed % 32 == 0) {
-                jarena_release(arena);
-                arena = jarena_begin();
-            }
-            char err[128];
-            json_t *rec = jsonin_parse(v.mv_data, v.mv_size, err, sizeof err);
-            note(&f, "source", json_string_value(json_object_get(rec, "source")));
-            note(&f, "channel", json_string_value(json_object_get(rec, "channel")));
-            note(&f, "campaign", json_string_value(json_object_get(rec, "campaign")));
-            note(&f, "event",
-                 json_string_value(json_object_get(json_object_get(rec, "event"), "id")));
-            json_decref(rec);
-        }
-        jarena_release(arena);
-        mdb_cursor_close(cur);
-    }
-    store_read_end(st, txn);
-    *out = calloc(f.n + 1, sizeof **out);
-    audience_parse("all", &(*out)[0]);
-    size_t i = 1;
-    for (size_t j = 0; j < f.n; j++) {
-        if (audience_parse(f.ids[j], &(*out)[i]) == 0)
-            i++;
-        free(f.ids[j]);
-    }
-    free(f.ids);
-    *n = i;
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* What kanald does with each document: serialize it to keep it in the
- * store (score_put's json_dumps), then let it go.  Here the text is
- * counted, not written. */
+/* What kanald's work thread does with each document (runtime/scores.c):
+ * make it at once into the rows the store keeps (score_kept_make:
+ * serialized, the ranks sorted), held until the writer has kept them all;
+ * here they are counted and freed at the end of the run. */
 struct kept {
+    struct score_work *w;
+    struct score_kept *rows; /* per audience */
     size_t contacts, failed, bytes;
-    double dumping; /* seconds in json_dumps */
+    double making; /* seconds in score_kept_make */
 };
 
-static int keep_doc(void *arg, size_t i, json_t *doc, uint64_t seq)
+static int keep_doc(void *arg, size_t i, json_t *doc, const struct score_build *b)
 {
     struct kept *k = arg;
+    if (!k->rows)
+        k->rows = calloc(k->w->naud ? k->w->naud : 1, sizeof *k->rows);
     if (!doc) {
         k->failed++;
         return 0;
     }
     double t = now_s();
-    if (i == 0) /* "all" */
+    if (strcmp(k->w->auds[i].id, "all") == 0)
         k->contacts = json_array_size(json_object_get(doc, "contacts"));
-    char *text = json_dumps(doc, JSON_COMPACT);
-    k->dumping += now_s() - t;
-    k->bytes += text ? strlen(text) : 0;
-    free(text);
+    if (score_kept_make(doc, &k->rows[i]) != 0)
+        k->failed++;
+    k->making += now_s() - t;
+    k->bytes += k->rows[i].summary_len;
+    for (size_t r = 0; r < k->rows[i].nrows; r++)
+        k->bytes += k->rows[i].rows[r].len;
     json_decref(doc);
     return 0;
 }
@@ -478,21 +418,26 @@ static int run(const char *dir)
     pthread_t th;
     pthread_create(&th, NULL, sample, &s);
     double t0 = now_s();
-    struct audience *auds = NULL;
-    size_t n = 0;
-    int rc = audiences(&st, &auds, &n);
-    double t1 = now_s();
-    struct kept k = {0};
-    uint64_t seq = 0;
-    if (rc == 0)
-        rc = score_run_each(&st, auds, n, (EPOCH_S + 200LL * 86400) * 1000, HALF_LIFE_MS, keep_doc,
-                            &k, &seq);
+    /* kanald's run with the default configuration: score_work_run, the
+     * work thread's body. */
+    struct score_work w = {0};
+    score_work_defaults(&w);
+    w.st = &st;
+    w.upto = store_last_seq(&st);
+    w.now_ms = (EPOCH_S + 200LL * 86400) * 1000;
+    struct kept k = {.w = &w};
+    w.each = keep_doc;
+    w.arg = &k;
+    int rc = score_work_run(&w);
     double t2 = now_s();
     s.stop = 1;
     pthread_join(th, NULL);
-    for (size_t i = 0; i < n; i++)
-        audience_free(&auds[i]);
-    free(auds);
+    for (size_t i = 0; k.rows && i < w.naud; i++)
+        score_kept_free(&k.rows[i]);
+    free(k.rows);
+    size_t n = w.naud;
+    uint64_t seq = w.upto;
+    score_work_free(&w);
     store_close(&st);
     if (rc) {
         fprintf(stderr, "score: the run failed: %d\n", rc);
@@ -500,10 +445,10 @@ static int run(const char *dir)
     }
     /* bench/score reads this line. */
     printf("run: records=%" PRIu64 " contacts=%zu audiences=%zu unconverged=%zu "
-           "seconds=%.3f find_audiences=%.3f peak_anon_mb=%.1f base_anon_mb=%.1f "
+           "seconds=%.3f peak_anon_mb=%.1f base_anon_mb=%.1f "
            "documents_mb=%.1f serializing=%.3f\n",
-           seq, k.contacts, n, k.failed, t2 - t0, t1 - t0, (double)s.peak_kb / 1024.0,
-           (double)before_kb / 1024.0, (double)k.bytes / 1e6, k.dumping);
+           seq, k.contacts, n, k.failed, t2 - t0, (double)s.peak_kb / 1024.0,
+           (double)before_kb / 1024.0, (double)k.bytes / 1e6, k.making);
     return 0;
 }
 

@@ -25,6 +25,8 @@
     X(KANAL_ESIGNATURE, "signature missing or wrong")                                         \
     X(KANAL_ESTOPPED, "source or daemon is stopping")                                         \
     X(KANAL_EHANDLE, "handle cannot be normalized")                                           \
+    X(KANAL_EREPLICA, "committed here, but the cluster has not acknowledged it in time "      \
+                      "(ack = cluster); it is published later")                               \
     X(KANAL_EFORMAT, "the store's format version is newer than this libkanal reads "          \
                      "(upgrade libkanal)")                                                    \
     X(KANAL_ENOTSTORE, "not a kanal store (no interaction log in it)")                        \

@@ -28,6 +28,7 @@
 #include "router.h"
 #include "signals.h"
 #include "routes.h"
+#include "scores.h"
 #include "pluginhelp.h"
 #include "secret.h"
 #include "source.h"
@@ -146,6 +147,7 @@ static struct http_limits limits_of(const struct config *cfg)
 static struct router router;
 static struct feed the_feed;
 static struct contacts_api the_contacts;
+static struct scores the_scores;
 
 /* The tokens file's problems join the configuration's in errs. */
 static int load_tokens(const struct config *cfg, struct api_tokens **out,
@@ -197,6 +199,7 @@ static int daemon_reload(void *arg)
     stages_apply(&d->srcs, next);
     d->cfg = next;
     config_free(old);
+    scores_apply(&the_scores);
     outbox_kick(d->outbox);
     log_notice("configuration reloaded: %zu source(s) running", d->srcs.nsources);
     notify_ready();
@@ -236,7 +239,9 @@ static void finish_shutdown(struct daemon *d)
 static void on_drain(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    if (transfer_running(d->transfers) == 0)
+    /* A scoring run stops between two chunks of the log; its commit, when
+     * it got that far, goes through the writer before it stops. */
+    if (transfer_running(d->transfers) == 0 && !scores_busy(&the_scores))
         finish_shutdown(d);
 }
 
@@ -272,6 +277,7 @@ static void daemon_shutdown(void *arg)
     d->stopping = d->srcs.stopping = 1;
     notify_stopping();
     feed_cancel_all(&the_feed);
+    scores_stop(&the_scores);
     uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg->shutdown_timeout_ms,
                    0);
     http_server_shutdown(d->http, on_http_closed, d);
@@ -560,6 +566,9 @@ int main(int argc, char **argv)
     the_feed = (struct feed){.loop = d->loop, .store = &d->store, .stopping = &d->stopping};
     the_contacts =
         (struct contacts_api){.store = &d->store, .writer = &d->writer, .outbox = &d->outbox};
+    /* Scores: computed on a work thread, kept through the writer. */
+    the_scores =
+        (struct scores){.loop = d->loop, .store = &d->store, .writer = &d->writer, .cfg = &d->cfg};
     d->transfers = transfer_engine_new(d->loop, source_ref, source_unref);
     links_and_outbox_setup(d);
     struct metrics_env menv = {.sources = &d->srcs,
@@ -569,7 +578,8 @@ int main(int argc, char **argv)
                                .transfers = &d->transfers,
                                .http = &d->http,
                                .links = metrics_links,
-                               .links_arg = &links};
+                               .links_arg = &links,
+                               .scores = &the_scores};
     d->metrics = metrics_new(&menv);
     /* The sources and stages, and what the host API reaches. */
     d->host = (struct host_env){.loop = d->loop,
@@ -596,6 +606,7 @@ int main(int argc, char **argv)
     router.module[ROUTE_CONTACTS] = &the_contacts;
     router.module[ROUTE_SOURCES] = &d->srcs;
     router.module[ROUTE_METRICS] = d->metrics;
+    router.module[ROUTE_SCORES] = &the_scores;
     router.module[ROUTE_OPENAPI] = NULL; /* /v1/openapi.json: a constant document */
     d->http = http_server_new(d->loop, &lim, router_handle, &router);
     http_server_set_observer(d->http, metrics_observe_http, d->metrics);
@@ -636,6 +647,7 @@ int main(int argc, char **argv)
 
     source_start_all(&d->srcs);
     stages_start(&d->srcs);
+    scores_start(&the_scores);
     if ((rc = outbox_load(d->outbox)) < 0)
         log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));
     log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,

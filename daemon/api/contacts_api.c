@@ -5,6 +5,7 @@
  * through the writer, so they are ordered with the records and answered
  * only once committed. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "route_params.h"
 #include "store.h"
 #include "util.h"
+#include "value.h"
 #include "writer.h"
 
 static void respond_json(struct http_req *req, int status, json_t *o)
@@ -433,11 +435,9 @@ static void get_timeline(struct contacts_api *ca, struct http_req *req, const ch
         json_array_foreach(json_object_get(c, "handles"), i, h)
         {
             const char *name = json_string_value(json_object_get(h, "handle"));
-            MDB_val k = {name ? strlen(name) : 0, (void *)name}, v;
-            if (name && mdb_get(txn, ca->store->handles, &k, &v) == 0) {
-                json_t *prov = contacts_handle_provenance(&v);
-                char cid[32];
-                contacts_of_handle(ca->store, txn, name, cid, sizeof cid);
+            char cid[32];
+            if (name && contacts_of_handle(ca->store, txn, name, cid, sizeof cid) == 0) {
+                json_t *prov = contacts_handle_provenance(ca->store, txn, name, c);
                 if (prov)
                     json_object_set_new(prov, "contact", json_string(cid));
                 json_object_set_new(handles, name, prov ? prov : json_null());
@@ -612,9 +612,50 @@ static json_t *crm_handles(json_t *row, const char *crm_id, const char **why)
     return out;
 }
 
+/* The CRM's value of a customer (for the scores' monetary value,
+ * docs/scores.md) and its currency: NULL when fine or absent, else why
+ * not.  null clears what was kept. */
+static const char *crm_value_check(json_t *row)
+{
+    json_t *v = json_object_get(row, "value"), *c = json_object_get(row, "currency");
+    if (v && !json_is_null(v) &&
+        (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0))
+        return "'value' must be a number of 0 or more (the customer's value to the CRM)";
+    if (c && !json_is_null(c) && !score_currency_ok(json_string_value(c)))
+        return "'currency' must be an ISO 4217 code in capitals, e.g. TRY, EUR, USD";
+    return NULL;
+}
+
+/* Keep the CRM's value and currency on the contact, when the row has them. */
+static int crm_value_keep(struct store *st, MDB_txn *txn, const char *cid, json_t *row)
+{
+    json_t *v = json_object_get(row, "value"), *cur = json_object_get(row, "currency");
+    if (!v && !cur)
+        return 0;
+    json_t *c;
+    int rc = contacts_load(st, txn, cid, &c);
+    if (rc)
+        return rc;
+    static const char *const keys[] = {"value", "currency"};
+    json_t *vals[] = {v, cur};
+    for (int i = 0; i < 2; i++) {
+        if (!vals[i])
+            continue;
+        if (json_is_null(vals[i]))
+            json_object_del(c, keys[i]);
+        else
+            json_object_set(c, keys[i], vals[i]);
+    }
+    rc = contacts_save(st, txn, c);
+    json_decref(c);
+    return rc;
+}
+
 static int link_one(struct store *st, MDB_txn *txn, json_t *row, const char *crm_id, uint64_t *last,
                     struct crm_result *res, const char **why)
 {
+    if ((*why = crm_value_check(row)))
+        return -EINVAL;
     json_t *handles = crm_handles(row, crm_id, why);
     if (!handles)
         return -EINVAL;
@@ -623,6 +664,8 @@ static int link_one(struct store *st, MDB_txn *txn, json_t *row, const char *crm
                                json_string_value(json_object_get(row, "name")), *last, &extra, res);
     if (rc == 0)
         rc = writer_append_system(st, txn, &extra, last);
+    if (rc == 0)
+        rc = crm_value_keep(st, txn, res->contact, row);
     resolve_extra_clear(&extra);
     json_decref(handles);
     return rc;

@@ -8,7 +8,8 @@
  * in it).  The idempotency key goes too; its SHA-256 digest stays, so a
  * redelivery of an erased message is still recognised and not stored again.
  * Handles, the contact, its links and plugin state naming its handles are
- * deleted, pending messages to it are cancelled, and an `erase` record tells
+ * deleted, pending messages to it are cancelled, its rows leave the kept
+ * scores, and an `erase` record tells
  * downstream copies to erase too.
  *
  * LMDB never overwrites a page in place: the erased data would survive in
@@ -31,6 +32,7 @@
 #include "handle.h"
 #include "http.h"
 #include "jsonout.h"
+#include "keep.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
@@ -370,6 +372,10 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
         rc = delete_where(txn, st->links, link_of, ids, &nlinks);
     if (rc == 0)
         rc = scrub_messages(st, txn, handles, op->cancelled);
+    /* The kept scores name the person too: their rows go in this same
+     * transaction, so no answer names them once the erasure commits. */
+    if (rc == 0)
+        rc = score_forget(st, txn, ids, NULL);
     if (rc == 0) {
         char ext[128], now[32];
         util_format_time(util_now_ms(), now, sizeof now);

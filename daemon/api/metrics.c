@@ -15,6 +15,7 @@
 #include "jsonout.h"
 #include "links.h"
 #include "outbox.h"
+#include "scores.h"
 #include "source.h"
 #include "stages.h"
 #include "stages_api.h"
@@ -210,6 +211,32 @@ static void operator_gauges(struct out *o, struct store *st, struct kanal_source
          (unsigned long long)u.disk_free_bytes, (unsigned long long)rss_anon_bytes());
 }
 
+/* The scoring runs (runtime/scores.h): when the last one ended, how long it
+ * took and what it read up to, so that a stalled or slow run shows. */
+static void score_gauges(struct out *o, const struct scores *sc)
+{
+    const struct scores_stats *s = &sc->stats;
+    outf(o,
+         "# HELP kanal_score_runs_total Scoring runs ended (their scores kept or not).\n"
+         "# TYPE kanal_score_runs_total counter\nkanal_score_runs_total %llu\n"
+         "# HELP kanal_score_run_failures_total Scoring runs that kept nothing (store error, "
+         "shutdown).\n"
+         "# TYPE kanal_score_run_failures_total counter\nkanal_score_run_failures_total %llu\n"
+         "# HELP kanal_score_running 1 while a scoring run is in progress.\n"
+         "# TYPE kanal_score_running gauge\nkanal_score_running %d\n"
+         "# HELP kanal_score_last_run_seconds How long the last scoring run that kept scores "
+         "took.\n"
+         "# TYPE kanal_score_last_run_seconds gauge\nkanal_score_last_run_seconds %.3f\n"
+         "# HELP kanal_score_last_run_timestamp_seconds When it ended (Unix time; 0: never).\n"
+         "# TYPE kanal_score_last_run_timestamp_seconds gauge\n"
+         "kanal_score_last_run_timestamp_seconds %.3f\n"
+         "# HELP kanal_score_last_seq The seq the kept scores were computed up to.\n"
+         "# TYPE kanal_score_last_seq gauge\nkanal_score_last_seq %llu\n",
+         (unsigned long long)s->runs, (unsigned long long)s->failures, scores_busy(sc),
+         (double)s->last_duration_ms / 1000.0, (double)s->last_at_ms / 1000.0,
+         (unsigned long long)s->last_seq);
+}
+
 void metrics_handle(struct metrics *m, struct http_req *req)
 {
     const struct metrics_env *env = &m->env;
@@ -277,6 +304,17 @@ void metrics_handle(struct metrics *m, struct http_req *req)
         outf(&o, "kanal_source_healthy{source=\"%s\"} %d\n",
              label(set->sources[i]->sc.name, a, sizeof a),
              set->sources[i]->healthy && !set->sources[i]->silent_reported);
+    int lag_help = 0;
+    for (size_t i = 0; i < set->nsources; i++) {
+        if (set->sources[i]->lag < 0)
+            continue;
+        if (!lag_help++)
+            outf(&o, "# HELP kanal_source_lag_records Records a relaying source has still to "
+                     "read from upstream (a nats source: the stream's messages not yet "
+                     "consumed).\n# TYPE kanal_source_lag_records gauge\n");
+        outf(&o, "kanal_source_lag_records{source=\"%s\"} %lld\n",
+             label(set->sources[i]->sc.name, a, sizeof a), (long long)set->sources[i]->lag);
+    }
     struct link_state *ls = env->links(env->links_arg);
     outf(&o,
          "# HELP kanal_link_hits_limited_total Hits on /t/ and /u/ links over link_rate or "
@@ -291,6 +329,8 @@ void metrics_handle(struct metrics *m, struct http_req *req)
          (unsigned long long)ls->stats.limited, (unsigned long long)ls->stats.suspected_bots,
          (unsigned long long)ls->stats.optouts, (unsigned long long)ls->live);
     operator_gauges(&o, env->store, set->sources, set->nsources);
+    if (env->scores)
+        score_gauges(&o, env->scores);
     size_t sl;
     char *st = stages_metrics(set, &sl);
     outf(&o, "%.*s", (int)sl, st ? st : "");
@@ -335,6 +375,8 @@ void sources_handle(struct metrics *m, struct http_req *req)
                       (json_int_t)s->emit_errors, "requests", (json_int_t)s->requests);
         json_object_set_new(o, "last_error",
                             s->last_error ? json_string(s->last_error) : json_null());
+        if (s->lag >= 0)
+            json_object_set_new(o, "lag_records", json_integer((json_int_t)s->lag));
         json_object_set_new(o, "expect_traffic_within",
                             s->sc.expect_traffic_within_ms
                                 ? json_integer(s->sc.expect_traffic_within_ms / 1000)

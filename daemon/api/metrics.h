@@ -17,6 +17,7 @@ struct writer;
 /* What /metrics and /v1/sources show besides the metrics' own counters.
  * main.c fills it; members it replaces or closes later are pointers to its
  * own, read at each request. */
+struct scores;
 struct metrics_env {
     struct source_set *sources;
     struct store *store;
@@ -27,6 +28,7 @@ struct metrics_env {
     /* The link limiter's counters (links_state), with links_arg. */
     struct link_state *(*links)(void *links_arg);
     void *links_arg;
+    const struct scores *scores; /* the scoring runs' state (NULL: none) */
 };
 
 struct metrics *metrics_new(const struct metrics_env *env);

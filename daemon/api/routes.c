@@ -23,6 +23,7 @@
 #include "outbox.h"
 #include "outbox_api.h"
 #include "routes.h"
+#include "scores_api.h"
 #include "source.h"
 #include "stages.h"
 #include "stages_api.h"
@@ -217,6 +218,15 @@ const struct route route_table[] = {
      contacts_route_merge},
     {"POST", "/v1/contacts/{id}/consent", SCOPE_WRITE, "contacts", "", ROUTE_CONTACTS,
      contacts_route_consent},
+    {"GET HEAD", "/v1/contacts/{id}/scores", SCOPE_READ, "scores", "", ROUTE_SCORES,
+     scores_route_contact},
+    {"GET HEAD", "/v1/audiences", SCOPE_READ, "scores", "", ROUTE_SCORES, scores_route_list},
+    {"GET HEAD", "/v1/audiences/{id}", SCOPE_READ, "scores", "", ROUTE_SCORES, scores_route_get},
+    {"GET HEAD", "/v1/audiences/{id}/contacts", SCOPE_READ, "scores", "order limit after",
+     ROUTE_SCORES, scores_route_contacts},
+    {"GET HEAD", "/v1/audiences/{id}/advocates", SCOPE_READ, "scores", "limit after", ROUTE_SCORES,
+     scores_route_advocates},
+    {"POST", "/v1/scores/refresh", SCOPE_ADMIN, "scores", "", ROUTE_SCORES, scores_route_refresh},
     {"POST", "/v1/links", SCOPE_WRITE, "links", "", ROUTE_LINKS, r_links},
     {"GET HEAD POST", "/t/{token}", SCOPE_NONE, "click", "*", ROUTE_LINKS, r_click},
     {"GET HEAD POST", "/u/{token}", SCOPE_NONE, "unsubscribe", "*", ROUTE_LINKS, r_unsubscribe},

@@ -23,6 +23,7 @@ enum route_module {
     ROUTE_OUTBOX,   /* /v1/messages */
     ROUTE_CONTACTS, /* /v1/contacts... */
     ROUTE_LINKS,    /* /v1/links, /t/, /u/ */
+    ROUTE_SCORES,   /* /v1/audiences..., /v1/contacts/{id}/scores, /v1/scores/refresh */
     ROUTE_OPENAPI,  /* /v1/openapi.json: needs no context */
     ROUTE_MODULES
 };

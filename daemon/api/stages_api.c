@@ -77,6 +77,9 @@ void stages_sinks_handle(struct source_set *set, struct http_req *req)
             (json_int_t)st->errors, "health", ok ? "ok" : "unhealthy");
         json_object_set_new(o, "last_error",
                             st->last_error ? json_string(st->last_error) : json_null());
+        /* ack = cluster: answers waiting for this sink, and those it let time out */
+        json_object_set_new(o, "ack_waiting", json_integer((json_int_t)st->nwaiting));
+        json_object_set_new(o, "ack_timeouts", json_integer((json_int_t)st->ack_timeouts));
         json_array_append_new(list, o);
     }
     json_t *root = json_pack("{s:o}", "sinks", list);
@@ -179,6 +182,12 @@ char *stages_metrics(struct source_set *set, size_t *len)
     for (size_t i = 0; i < set->nsinks; i++)
         mprintf(&b, "kanal_sink_errors_total{sink=\"%s\"} %llu\n", set->sinks[i]->sc.name,
                 (unsigned long long)((struct stage *)set->sinks[i]->stage)->errors);
+    mprintf(&b, "# HELP kanal_sink_ack_timeouts_total Answers of sources with ack = cluster "
+                "that got 503 because this sink had not acknowledged their records in time.\n"
+                "# TYPE kanal_sink_ack_timeouts_total counter\n");
+    for (size_t i = 0; i < set->nsinks; i++)
+        mprintf(&b, "kanal_sink_ack_timeouts_total{sink=\"%s\"} %llu\n", set->sinks[i]->sc.name,
+                (unsigned long long)((struct stage *)set->sinks[i]->stage)->ack_timeouts);
     *len = b.len;
     return b.p;
 }

@@ -49,6 +49,19 @@ void write_item_free(struct write_item *item)
     free(item);
 }
 
+int write_record_take_annotations(struct write_record *wr)
+{
+    if (!wr->ann_at)
+        return 0;
+    /* The annotations' object runs to the record's closing brace. */
+    json_t *ann = json_loadb(wr->text + wr->ann_at, wr->text_len - wr->ann_at - 1, 0, NULL);
+    if (!ann)
+        return -ENOMEM; /* text kanald wrote itself: only memory can fail */
+    json_object_set_new(wr->rec, "annotations", ann);
+    wr->ann_at = 0;
+    return 0;
+}
+
 /* A record already stored, or erased since (its key survives as a digest;
  * st->erased_none says there are no such digests in this transaction). */
 static int find_existing(struct store *st, MDB_txn *txn, const void *idem, size_t len,
@@ -157,6 +170,8 @@ static int log_put(struct store *st, MDB_txn *txn, struct write_record *wr, uint
         if (rc != 1)
             return rc;
     }
+    if (write_record_take_annotations(wr) < 0)
+        return ENOMEM;
     return log_put_json(st, txn, wr->rec, seq);
 }
 
@@ -317,22 +332,25 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
         if (rc == MDB_PANIC && attempt == 0 && store_reopen(st) == 0)
             continue;
         if (rc == 0) {
+            contacts_batch_begin(st);
             rc = apply_items(st, txn, items, &last, &tried, &failed);
-            if (rc == 0) {
+            if (rc == 0 && (rc = contacts_flush(st, txn)) != 0)
+                mdb_txn_abort(txn); /* a store-wide error (meta put) */
+            else if (rc == 0)
                 rc = mdb_txn_commit(txn);
-            } else {
+            else
                 mdb_txn_abort(txn);
-                if (failed.item && !store_wide(rc)) {
-                    /* Each round fails one more item: it ends. */
-                    log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
-                            "committing the others without it",
-                            st->path, failed.item->nrecs,
-                            rc < 0 && rc > -4096 ? strerror(-rc) : mdb_strerror(rc));
-                    failed.item->status = failed.in_record ? KANAL_ERECORD : store_err(rc);
-                    failed.item->nnew = 0; /* counted in the attempt rolled back */
-                    attempt--;
-                    continue;
-                }
+            contacts_batch_end(st, rc == 0);
+            if (rc && failed.item && !store_wide(rc)) {
+                /* Each round fails one more item: it ends. */
+                log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
+                        "committing the others without it",
+                        st->path, failed.item->nrecs,
+                        rc < 0 && rc > -4096 ? strerror(-rc) : mdb_strerror(rc));
+                failed.item->status = failed.in_record ? KANAL_ERECORD : store_err(rc);
+                failed.item->nnew = 0; /* counted in the attempt rolled back */
+                attempt--;
+                continue;
             }
         }
         if (rc == MDB_MAP_FULL && attempt < 8 && store_grow(st) == 0)

@@ -25,6 +25,9 @@ struct write_record {
      * nothing changes rec in the writer, it only puts the seq in. */
     char *text;
     size_t text_len;
+    /* Where text holds the processors' annotations (the offset of their
+     * object), which rec does not (stages.c); 0: text and rec agree. */
+    size_t ann_at;
     char *idem;    /* source \0 kind \0 external_id */
     size_t idem_len;
 };
@@ -111,6 +114,11 @@ int writer_append_system(struct store *st, MDB_txn *txn, struct resolve_extra *e
 
 /* Free an item and everything it owns. */
 void write_item_free(struct write_item *item);
+
+/* Put the annotations wr->text holds (wr->ann_at) into wr->rec, for a
+ * record the writer serializes from rec: read back from their canonical
+ * text, they serialize to the same bytes.  0, or -ENOMEM. */
+int write_record_take_annotations(struct write_record *wr);
 
 /* The commit itself, exposed for tests and benchmarks: commit items as one
  * transaction and set their status and seqs. */

@@ -172,7 +172,7 @@ int candidates_raise(struct store *st, MDB_txn *txn, json_t *c, const char *othe
         return 0;
     char id[80], now[32];
     pair_id(cid, other, id, sizeof id);
-    util_format_time(util_now_ms(), now, sizeof now);
+    util_format_time(contacts_clock_ms(), now, sizeof now);
     json_t *cand;
     int rc = candidates_load(st, txn, id, &cand);
     if (rc == MDB_CORRUPTED)

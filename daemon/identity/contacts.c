@@ -87,10 +87,12 @@ int contacts_follow(struct store *st, MDB_txn *txn, const char *id, char *out, s
     return MDB_CORRUPTED;
 }
 
-/* A handle's value is "<contact id>\0<provenance JSON>": the id can be
- * read without parsing anything, which is what ingest does for every
- * handle of every record.  Merges and splits re-point every handle they
- * move, so a handle always names a live contact. */
+/* A handle's value is "<contact id>\0": the id can be read without parsing
+ * anything, which is what ingest does for every handle of every record.
+ * The link's provenance is the contact document's entry for the handle
+ * (stores written before kept a copy after the NUL, which is still read).
+ * Merges and splits re-point every handle they move, so a handle always
+ * names a live contact. */
 int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char *out,
                        size_t out_len)
 {
@@ -106,13 +108,47 @@ int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char 
     return 0;
 }
 
-json_t *contacts_handle_provenance(const MDB_val *v)
+/* A handle's value: its contact's id and the NUL after it. */
+static int handle_put(struct store *st, MDB_txn *txn, const char *handle, const char *cid)
 {
-    const char *nul = memchr(v->mv_data, '\0', v->mv_size);
-    if (!nul)
+    MDB_val k = {strlen(handle), (void *)handle}, v = {strlen(cid) + 1, (void *)cid};
+    return mdb_put(txn, st->handles, &k, &v, 0);
+}
+
+json_t *contacts_handle_provenance(struct store *st, MDB_txn *txn, const char *handle,
+                                   json_t *contact)
+{
+    MDB_val k = {strlen(handle), (void *)handle}, v;
+    if (mdb_get(txn, st->handles, &k, &v) != 0)
         return NULL;
-    size_t off = (size_t)(nul - (const char *)v->mv_data) + 1;
-    return json_loadb((const char *)v->mv_data + off, v->mv_size - off, 0, NULL);
+    size_t n = kanal_handle_value_cid_len(v.mv_data, v.mv_size);
+    if (n == 0 || n >= 32)
+        return NULL;
+    if (v.mv_size > n + 1) /* a value of an older store: its own copy */
+        return json_loadb((const char *)v.mv_data + n + 1, v.mv_size - n - 1, 0, NULL);
+    char cid[32];
+    memcpy(cid, v.mv_data, n);
+    cid[n] = '\0';
+    json_t *c = NULL;
+    const char *id = json_string_value(json_object_get(contact, "id"));
+    if (id && strcmp(id, cid) == 0)
+        c = json_incref(contact);
+    else if (contacts_load(st, txn, cid, &c) != 0)
+        return NULL;
+    /* The contact's latest entry for the handle: the link that holds. */
+    json_t *found = NULL, *h;
+    size_t i;
+    json_array_foreach(json_object_get(c, "handles"), i, h)
+    {
+        const char *name = json_string_value(json_object_get(h, "handle"));
+        if (name && strcmp(name, handle) == 0)
+            found = h;
+    }
+    json_t *prov = found ? json_copy(found) : NULL;
+    if (prov)
+        json_object_del(prov, "handle");
+    json_decref(c);
+    return prov;
 }
 
 static int timeline_put(struct store *st, MDB_txn *txn, const char *cid, uint64_t seq)
@@ -171,34 +207,92 @@ int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded)
     return rc;
 }
 
+/* While contacts_resolve resolves a record, the record's received_at:
+ * what identity writes (created_at, a handle's "at", merge records) then
+ * depends on the records alone, so that two core nodes resolving the same
+ * stream write the same contacts.  0 outside: the clock.  The writer
+ * thread's own, hence thread-local. */
+static _Thread_local int64_t resolve_clock_ms;
+
+int64_t contacts_clock_ms(void)
+{
+    return resolve_clock_ms ? resolve_clock_ms : util_now_ms();
+}
+
 static char *now_text(char buf[32])
 {
-    util_format_time(util_now_ms(), buf, 32);
+    util_format_time(contacts_clock_ms(), buf, 32);
     return buf;
 }
 
 /* ---- contacts ---- */
 
-/* The next contact id, c1, c2, ... in commit order. */
-static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
+static int read_next_contact(struct store *st, MDB_txn *txn, uint64_t *n)
 {
     static const char key[] = KANAL_META_NEXT_CONTACT;
     MDB_val k = {sizeof key - 1, (void *)key}, v;
-    uint64_t n = 1;
     int rc = mdb_get(txn, st->meta, &k, &v);
-    if (rc == 0 && v.mv_size == sizeof n)
-        memcpy(&n, v.mv_data, sizeof n);
+    *n = 1;
+    if (rc == 0 && v.mv_size == sizeof *n)
+        memcpy(n, v.mv_data, sizeof *n);
     else if (rc && rc != MDB_NOTFOUND)
         return rc;
-    uint64_t next = n + 1;
-    MDB_val nv = {sizeof next, &next};
-    if ((rc = mdb_put(txn, st->meta, &k, &nv, 0)))
+    return 0;
+}
+
+static int write_next_contact(struct store *st, MDB_txn *txn, uint64_t n)
+{
+    static const char key[] = KANAL_META_NEXT_CONTACT;
+    MDB_val k = {sizeof key - 1, (void *)key}, v = {sizeof n, &n};
+    return mdb_put(txn, st->meta, &k, &v, 0);
+}
+
+/* The next contact id, c1, c2, ... in commit order.  Inside a writer
+ * batch the counter lives in st and reaches meta once per commit
+ * (contacts_flush): a get and a put in meta per new contact were a tenth
+ * of what identity cost a record naming someone new. */
+static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
+{
+    uint64_t n;
+    int rc = 0;
+    if (st->in_batch) {
+        if (st->next_contact == 0)
+            rc = read_next_contact(st, txn, &st->next_contact);
+        n = st->next_contact++;
+    } else {
+        /* Another transaction (tests, tools): straight to meta, and what the
+         * writer remembers is no longer known. */
+        st->next_contact_committed = 0;
+        if ((rc = read_next_contact(st, txn, &n)) == 0)
+            rc = write_next_contact(st, txn, n + 1);
+    }
+    if (rc)
         return rc;
     id[0] = 'c';
     char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
     memcpy(id + 1, d, (size_t)(e - d));
     id[1 + (e - d)] = '\0';
     return 0;
+}
+
+void contacts_batch_begin(struct store *st)
+{
+    st->in_batch = 1;
+    st->next_contact = st->next_contact_committed;
+}
+
+int contacts_flush(struct store *st, MDB_txn *txn)
+{
+    if (st->next_contact == 0 || st->next_contact == st->next_contact_committed)
+        return 0; /* no contact made in this transaction */
+    return write_next_contact(st, txn, st->next_contact);
+}
+
+void contacts_batch_end(struct store *st, int committed)
+{
+    st->in_batch = 0;
+    st->next_contact_committed = committed ? st->next_contact : 0;
+    st->next_contact = 0;
 }
 
 static int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out)
@@ -245,18 +339,7 @@ static int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const ch
         json_object_set_new(prov, "merged_from", json_string(from));
     if (asserted) /* an admin reviewing the contact sees what proves less */
         json_object_set_new(prov, "trust", json_string("asserted"));
-    size_t tl;
-    char *text = jsonout_dump(prov, &tl);
-    if (!text)
-        return ENOMEM;
-    size_t cl = strlen(cid);
-    char *val = xmalloc(cl + 1 + tl);
-    memcpy(val, cid, cl + 1);
-    memcpy(val + cl + 1, text, tl);
-    free(text);
-    MDB_val k = {strlen(handle), (void *)handle}, v = {cl + 1 + tl, val};
-    int rc = mdb_put(txn, st->handles, &k, &v, 0);
-    free(val);
+    int rc = handle_put(st, txn, handle, cid);
     json_object_set_new(prov, "handle", json_string(handle));
     json_array_append_new(json_object_get(contact, "handles"), prov);
     return rc;
@@ -365,8 +448,14 @@ static void fold_history(json_t *s, json_t *a)
                          json_integer_value(json_object_get(mine, "seq")))
             json_object_set(sub(s, "consent", 0), key, v);
     }
-    if (!json_object_get(s, "crm") && json_object_get(a, "crm"))
-        json_object_set(s, "crm", json_object_get(a, "crm"));
+    /* The CRM's value and currency come with its id: the survivor of two
+     * customers keeps its own. */
+    if (!json_object_get(s, "crm") && json_object_get(a, "crm")) {
+        static const char *const crm_keys[] = {"crm", "value", "currency"};
+        for (size_t k = 0; k < 3; k++)
+            if (json_object_get(a, crm_keys[k]))
+                json_object_set(s, crm_keys[k], json_object_get(a, crm_keys[k]));
+    }
 }
 
 json_t *contacts_system_record(const char *kind, const char *external_id, const char *contact,
@@ -470,7 +559,7 @@ static int create_contact(struct store *st, MDB_txn *txn, json_t *handles,
         return rc;
     now_text(now);
     size_t nl = strlen(now), cl = strlen(cid);
-    struct jsonout doc = {0}, prov = {0};
+    struct jsonout doc = {0};
     TEXT(&doc, "{\"id\":");
     jsonout_string(&doc, cid, cl);
     TEXT(&doc, ",\"created_at\":");
@@ -488,37 +577,25 @@ static int create_contact(struct store *st, MDB_txn *txn, json_t *handles,
         const char *rule;
         double conf;
         link_rule(name, handles, i == 0, &rule, &conf);
-        /* The handle's value: "<contact id>\0<provenance>". */
-        jsonout_raw(&prov, cid, cl + 1);
-        size_t at = prov.len;
-        TEXT(&prov, "{\"seq\":");
-        jsonout_uint(&prov, ev->seq);
-        TEXT(&prov, ",\"rule\":");
-        jsonout_string(&prov, rule, strlen(rule));
-        TEXT(&prov, ",\"confidence\":");
-        jsonout_real(&prov, conf);
-        TEXT(&prov, ",\"at\":");
-        jsonout_string(&prov, now, nl);
-        if (!ev->verified) /* an admin reviewing the contact sees what proves less */
-            TEXT(&prov, ",\"trust\":\"asserted\"");
-        TEXT(&prov, "}");
-        if (prov.failed)
+        if ((rc = handle_put(st, txn, name, cid)))
             break;
-        MDB_val k = {strlen(name), (void *)name}, v = {prov.len, prov.p};
-        if ((rc = mdb_put(txn, st->handles, &k, &v, 0)))
-            break;
-        /* The contact's entry: the provenance and the handle. */
+        /* The contact's entry: the link's provenance and the handle. */
         if (n++)
             TEXT(&doc, ",");
-        jsonout_raw(&doc, prov.p + at, prov.len - at - 1);
+        TEXT(&doc, "{\"seq\":");
+        jsonout_uint(&doc, ev->seq);
+        TEXT(&doc, ",\"rule\":");
+        jsonout_string(&doc, rule, strlen(rule));
+        TEXT(&doc, ",\"confidence\":");
+        jsonout_real(&doc, conf);
+        TEXT(&doc, ",\"at\":");
+        jsonout_string(&doc, now, nl);
+        if (!ev->verified) /* an admin reviewing the contact sees what proves less */
+            TEXT(&doc, ",\"trust\":\"asserted\"");
         TEXT(&doc, ",\"handle\":");
         jsonout_string(&doc, name, json_string_length(h));
         TEXT(&doc, "}");
-        prov.len = 0;
     }
-    free(prov.p);
-    if (prov.failed && !rc)
-        rc = prov.oom ? ENOMEM : EINVAL;
     TEXT(&doc, "],\"names\":[],\"consent\":{},\"merged\":[],\"split_from\":[]}");
     size_t tl;
     char *text = jsonout_finish(&doc, &tl);
@@ -685,11 +762,26 @@ static int is_customer(json_t *party)
            json_is_array(json_object_get(party, "handles"));
 }
 
+static int resolve_record(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
+                          struct resolve_extra *extra);
+
 int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                      struct resolve_extra *extra)
 {
     if (!st->identity || !json_is_object(rec))
         return 0;
+    int64_t at = 0;
+    const char *received = json_string_value(json_object_get(rec, "received_at"));
+    if (received && util_parse_time(received, &at) == 0 && at > 0)
+        resolve_clock_ms = at;
+    int rc = resolve_record(st, txn, rec, seq, extra);
+    resolve_clock_ms = 0;
+    return rc;
+}
+
+static int resolve_record(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
+                          struct resolve_extra *extra)
+{
     int rc;
     const char *given = json_string_value(json_object_get(rec, "contact"));
     if (given) {

@@ -34,6 +34,17 @@ struct evidence {
 int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                      struct resolve_extra *extra);
 void resolve_extra_clear(struct resolve_extra *extra);
+/* Unix ms that identity stamps its changes with: the received_at of the
+ * record being resolved (replicas resolving the same records agree), else
+ * the clock. */
+int64_t contacts_clock_ms(void);
+
+/* The writer's transaction: begin before anything resolves in it; flush
+ * (the contact id counter into meta) just before the commit; end after the
+ * commit (committed 1) or the abort (0). */
+void contacts_batch_begin(struct store *st);
+int contacts_flush(struct store *st, MDB_txn *txn);
+void contacts_batch_end(struct store *st, int committed);
 
 /* Move up to max records from 'pending' into the per-contact 'timeline'. */
 int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded);
@@ -47,8 +58,11 @@ int contacts_follow(struct store *st, MDB_txn *txn, const char *id, char *out, s
 /* The contact of a handle (normalized), following merges. */
 int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char *out,
                        size_t out_len);
-/* The provenance JSON of a handle's stored value (NULL if malformed). */
-json_t *contacts_handle_provenance(const MDB_val *v);
+/* The provenance of handle's link (new): its entry in the document of the
+ * contact it names (contact when that is the one, else loaded), or the
+ * copy an older store kept in the handle's value.  NULL if there is none. */
+json_t *contacts_handle_provenance(struct store *st, MDB_txn *txn, const char *handle,
+                                   json_t *contact);
 /* Load / store a contact's JSON. */
 int contacts_load(struct store *st, MDB_txn *txn, const char *id, json_t **out);
 int contacts_save(struct store *st, MDB_txn *txn, json_t *c);

@@ -326,6 +326,36 @@ fail:
     return r;
 }
 
+int record_relay(json_t *in, json_t **out, char *err, size_t err_len)
+{
+    struct check c = {.err = err, .err_len = err_len};
+    struct record_view view;
+    json_t *const *f = view.f;
+    *out = NULL;
+    int r = record_check_view(in, RECORD_CHECK_STORED, &view, err, err_len);
+    if (r)
+        return r;
+    /* The id is the idempotency key this store keeps it under: one that
+     * says something else would let two different records pass as one. */
+    const char *id = str(f[RF_ID]), *source = str(f[RF_SOURCE]), *kind = str(f[RF_KIND]),
+               *ext = str(f[RF_EXTERNAL_ID]);
+    size_t sl = strlen(source), kl = strlen(kind), el = strlen(ext);
+    if (strlen(id) != sl + kl + el + 2 || memcmp(id, source, sl) != 0 || id[sl] != '/' ||
+        memcmp(id + sl + 1, kind, kl) != 0 || id[sl + 1 + kl] != '/' ||
+        memcmp(id + sl + kl + 2, ext, el) != 0)
+        return fail(&c, "field 'id' is not <source>/<kind>/<external_id>: '%.80s'", id);
+    static const char *const names[RF_COUNT] = {KANAL_RECORD_FIELDS};
+    json_t *rec = json_object();
+    for (int i = 0; i < RF_COUNT; i++) {
+        if (i == RF_SEQ)
+            set_new(rec, names[i], json_integer(0)); /* this store's, at the commit */
+        else if (i != RF_CONTACT && f[i] && !json_is_null(f[i]))
+            set_shared(rec, names[i], f[i]);
+    }
+    *out = rec;
+    return 0;
+}
+
 int record_check_annotation(const char *name, const json_t *value, char *err, size_t err_len)
 {
     size_t n = strlen(name);

@@ -29,6 +29,12 @@ struct record_ctx {
 int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, char *err,
                      size_t err_len);
 
+/* A record another kanald stored (a relayed one): checked as a stored
+ * record, its id <source>/<kind>/<external_id>, rebuilt in the stored
+ * form's order keeping every member but seq (0 until the commit) and
+ * contact (this store resolves its own).  0 or KANAL_ERECORD with err. */
+int record_relay(json_t *in, json_t **out, char *err, size_t err_len);
+
 int record_kind_valid(const char *kind);
 
 /* Check one member of a record's annotations: its name is a processor's

@@ -52,6 +52,16 @@ const struct kanal_option config_common_options[] = {
     {"trust", KANAL_OPT_ENUM, "auto", 0,
      "what this source's customer parties prove: auto (the plugin's marks), asserted, verified",
      "auto|asserted|verified"},
+    {"ack", KANAL_OPT_ENUM, NULL, 0,
+     "local: answer once committed here; cluster: also wait for ack_sink's acknowledgement "
+     "(unset: cluster when a [sink] has ack = cluster)",
+     "local|cluster"},
+    {"ack_sink", KANAL_OPT_STRING, NULL, 0,
+     "the [sink NAME] that ack = cluster waits for (unset: the sink with ack = cluster, or the "
+     "only sink)",
+     NULL},
+    {"ack_timeout", KANAL_OPT_DURATION, NULL, 0,
+     "how long an answer waits for the sink; then 503 + Retry-After (unset: the sink's)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -336,6 +346,46 @@ static const struct kanal_option kanald_options[] = {
      "open merge candidates kept (asserted evidence naming two contacts)", NULL},
     {"unknown_raw_max", KANAL_OPT_SIZE, "1M", 0,
      "bytes of a plugin's raw payload kanald keeps in an unknown record it must bound", NULL},
+    {"score_interval", KANAL_OPT_DURATION, "15m", 0,
+     "how often the scores of every audience are computed again (0: only on demand)", NULL},
+    {"score_max_audiences", KANAL_OPT_INT, "200", 0,
+     "audiences one scoring run computes at most (all and [audience NAME] first)", NULL},
+    {"score_half_life", KANAL_OPT_DURATION, "30d", 0,
+     "age at which an interaction weighs half as much in the scores (0: no decay)", NULL},
+    {"score_event_window", KANAL_OPT_DURATION, "7d", 0,
+     "an event's audience takes what its participants did this long before and after it", NULL},
+    /* The scores' thresholds (docs/scores.md); score_params_default()
+     * has the same defaults. */
+    {"score_unanswered_after", KANAL_OPT_DURATION, "24h", 0,
+     "a negative or complaint record unanswered this long puts its contact at risk", NULL},
+    {"score_risk_window", KANAL_OPT_DURATION, "30d", 0,
+     "how recent a negative or complaint record must be to count for risk", NULL},
+    {"score_risk_min", KANAL_OPT_INT, "1", 0, "unanswered records that make a contact at_risk",
+     NULL},
+    {"score_advocate_min", KANAL_OPT_INT, "3", 0,
+     "positive mentions plus helpful replies that make an advocate", NULL},
+    {"score_advocate_max_negative", KANAL_OPT_INT, "20", 0,
+     "percent of its rated records an advocate may have negative or complaining", NULL},
+    {"score_key_influence", KANAL_OPT_INT, "200", 0,
+     "influence, in percent of the audience's average, that makes a contact key", NULL},
+    {"score_critic_min", KANAL_OPT_INT, "2", 0,
+     "negative or complaint records that, with score_critic_share, make a critic", NULL},
+    {"score_critic_share", KANAL_OPT_INT, "50", 0,
+     "percent of its rated records negative or complaining that makes a critic", NULL},
+    {"score_polarized_cross", KANAL_OPT_INT, "10", 0,
+     "percent of the two camps' weight between them at most for a polarized audience", NULL},
+    {"score_polarized_sentiment", KANAL_OPT_INT, "20", 0,
+     "mean sentiment, in percent, a community needs at least (either way) to be a camp", NULL},
+    {"score_cohesive_star", KANAL_OPT_INT, "60", 0,
+     "percent of the connected customers next to one of them that makes an audience cohesive",
+     NULL},
+    {"score_cohesive_brand", KANAL_OPT_INT, "80", 0,
+     "percent of the edge weight to or from the brand that makes an audience cohesive", NULL},
+    {"score_polarized_camps", KANAL_OPT_INT, "50", 0,
+     "percent of the customers in communities that the two camps must hold to be polarized",
+     NULL},
+    {"score_critic_echoes", KANAL_OPT_INT, "2", 0,
+     "records of others taking up a contact's complaints that make it a critic", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -387,6 +437,51 @@ static int parse_listen(const char *text, char **host, int *port)
     (*host)[hl] = '\0';
     *port = (int)p;
     return 0;
+}
+
+static size_t kanald_index(const char *name);
+
+/* The score_* keys into cfg->score, each within its bounds. */
+static void apply_score_keys(struct config *cfg, const struct raw_section *s, const char *path,
+                             struct config_errors *errs, const int64_t *n)
+{
+    static const struct {
+        const char *name;
+        int64_t min, max;
+        size_t at; /* offset in struct score_params */
+    } keys[] = {
+        {"score_unanswered_after", 1, INT64_MAX, offsetof(struct score_params, unanswered_ms)},
+        {"score_risk_window", 1, INT64_MAX, offsetof(struct score_params, risk_window_ms)},
+        {"score_risk_min", 1, 1000000, offsetof(struct score_params, risk_min)},
+        {"score_advocate_min", 1, 1000000, offsetof(struct score_params, advocate_min)},
+        {"score_advocate_max_negative", 0, 100,
+         offsetof(struct score_params, advocate_max_negative)},
+        {"score_key_influence", 1, 1000000, offsetof(struct score_params, key_influence)},
+        {"score_critic_min", 1, 1000000, offsetof(struct score_params, critic_min)},
+        {"score_critic_share", 0, 100, offsetof(struct score_params, critic_share)},
+        {"score_polarized_cross", 0, 100, offsetof(struct score_params, polarized_cross)},
+        {"score_polarized_sentiment", 1, 100,
+         offsetof(struct score_params, polarized_sentiment)},
+        {"score_cohesive_star", 1, 100, offsetof(struct score_params, cohesive_star)},
+        {"score_cohesive_brand", 1, 100, offsetof(struct score_params, cohesive_brand)},
+        {"score_polarized_camps", 0, 100, offsetof(struct score_params, polarized_camps)},
+        {"score_critic_echoes", 1, 1000000, offsetof(struct score_params, critic_echoes)},
+    };
+    score_params_default(&cfg->score);
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        int64_t v = n[kanald_index(keys[i].name)];
+        if (v < keys[i].min || v > keys[i].max) {
+            const struct raw_kv *kv = raw_get(s, keys[i].name);
+            if (keys[i].max == INT64_MAX)
+                add_error(errs, path, kv ? kv->line : s->line, "'%s' must be longer than 0",
+                          keys[i].name);
+            else
+                add_error(errs, path, kv ? kv->line : s->line, "'%s' must be %lld to %lld",
+                          keys[i].name, (long long)keys[i].min, (long long)keys[i].max);
+            continue;
+        }
+        memcpy((char *)&cfg->score + keys[i].at, &v, sizeof v);
+    }
 }
 
 /* Where a key sits in the [kanald] table: apply_kanald() reads values by
@@ -482,6 +577,14 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
         const struct raw_kv *kv = raw_get(s, at_least_one[i]);
         add_error(errs, path, kv ? kv->line : s->line, "'%s' must be at least 1", at_least_one[i]);
     }
+    cfg->score_interval_ms = n[K("score_interval")];
+    cfg->score_max_audiences = n[K("score_max_audiences")];
+    cfg->score_half_life_ms = n[K("score_half_life")];
+    cfg->score_event_window_ms = n[K("score_event_window")];
+    if (cfg->score_max_audiences < 1 || cfg->score_max_audiences > 100000) {
+        const struct raw_kv *kv = raw_get(s, "score_max_audiences");
+        add_error(errs, path, kv ? kv->line : s->line, "'score_max_audiences' must be 1 to 100000");
+    }
     if (v[K("trusted_proxies")]) {
         char bad[80];
         int np =
@@ -496,6 +599,7 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
             cfg->ntrusted_proxies = (size_t)np;
         }
     }
+    apply_score_keys(cfg, s, path, errs, n);
 }
 
 /* ---- sources ---- */
@@ -528,12 +632,10 @@ static void set_value(struct option_value *ov, const struct kanal_option *spec)
  * section's options (the common table, then the plugin's) with defaults and
  * secrets resolved.  Appends the section to list and returns it, or NULL
  * after reporting why it cannot be built. */
-static struct source_config *build_section(struct config *cfg, const struct raw_section *s,
-                                           const char *what, const char *name, int role,
-                                           const struct kanal_option *common,
-                                           struct source_config **list, size_t *n,
-                                           struct loader *loader, const char *path,
-                                           struct config_errors *errs)
+static struct source_config *
+build_section(struct config *cfg, const struct raw_section *s, const char *what, const char *name,
+              int role, const struct kanal_option *common, struct source_config **list, size_t *n,
+              struct loader *loader, const char *path, struct config_errors *errs)
 {
     if (!valid_source_name(name)) {
         add_error(errs, path, s->line, "%s name '%s' must be 1-64 letters, digits, '-', '_' or '.'",
@@ -577,8 +679,8 @@ static struct source_config *build_section(struct config *cfg, const struct raw_
         nplugin++;
     *list = xrealloc(*list, (*n + 1) * sizeof **list);
     struct source_config *sc = &(*list)[(*n)++];
-    *sc = (struct source_config){
-        .name = xstrdup(name), .line = s->line, .module = mod, .role = role};
+    *sc =
+        (struct source_config){.name = xstrdup(name), .line = s->line, .module = mod, .role = role};
     sc->values = xcalloc(ncommon + nplugin, sizeof *sc->values);
     sc->nvalues = ncommon + nplugin;
     for (size_t i = 0; i < ncommon; i++)
@@ -685,6 +787,7 @@ static void build_source(struct config *cfg, const struct raw_section *s, const 
 }
 
 static int stage_role(const char *section);
+static void resolve_acks(struct config *cfg, const char *path, struct config_errors *errs);
 static void build_audience(struct config *cfg, const struct raw_section *s, const char *path,
                            struct config_errors *errs);
 static void build_stage(struct config *cfg, const struct raw_section *s, struct loader *loader,
@@ -720,8 +823,8 @@ int config_load(const char *path, struct loader *loader, struct config **out,
             else
                 *slot = s;
         } else if (strcmp(s->name, "") == 0) {
-            add_error(errs, path, s->kv ? s->kv[0].line : s->line,
-                      "key '%s' outside any section", s->kv ? s->kv[0].key : "");
+            add_error(errs, path, s->kv ? s->kv[0].line : s->line, "key '%s' outside any section",
+                      s->kv ? s->kv[0].key : "");
         } else if (strncmp(s->name, "audience ", 9) == 0) {
             build_audience(cfg, s, path, errs);
         } else if (strncmp(s->name, "source ", 7) != 0 && !stage_role(s->name)) {
@@ -761,6 +864,7 @@ int config_load(const char *path, struct loader *loader, struct config **out,
                 } else if (stage_role(ri.sec[i].name)) {
                     build_stage(cfg, &ri.sec[i], loader, path, errs);
                 }
+        resolve_acks(cfg, path, errs);
     }
     raw_free(&ri);
     if (errs->n) {
@@ -780,6 +884,7 @@ static void source_config_clear(struct source_config *sc)
     }
     free(sc->values);
     free(sc->name);
+    free(sc->ack_sink);
 }
 
 void config_free(struct config *cfg)
@@ -821,6 +926,10 @@ const struct option_value *source_config_value(const struct source_config *sc, c
 int source_config_equal(const struct source_config *a, const struct source_config *b)
 {
     if (strcmp(a->name, b->name) != 0 || a->module != b->module || a->nvalues != b->nvalues)
+        return 0;
+    /* What ack = cluster waits for follows other sections too (a sink's ack). */
+    if (!!a->ack_sink != !!b->ack_sink || (a->ack_sink && strcmp(a->ack_sink, b->ack_sink)) ||
+        a->ack_timeout_ms != b->ack_timeout_ms)
         return 0;
     for (size_t i = 0; i < a->nvalues; i++) {
         const struct option_value *x = &a->values[i], *y = &b->values[i];
@@ -864,6 +973,14 @@ const struct kanal_option config_sink_options[] = {
      "/healthz is degraded while the oldest unacknowledged record is older", NULL},
     {"insecure_inline_secrets", KANAL_OPT_BOOL, "no", 0,
      "allow secrets written inline in this file (development only)", NULL},
+    {"ack", KANAL_OPT_ENUM, "local", 0,
+     "cluster: every source's answer waits until this sink has acknowledged its records (a "
+     "source may say ack = local)",
+     "local|cluster"},
+    {"ack_timeout", KANAL_OPT_DURATION, "5s", 0,
+     "how long an answer waits for this sink's acknowledgement; then 503 + Retry-After (the "
+     "records stay committed and are delivered later)",
+     NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -934,8 +1051,75 @@ static void build_stage(struct config *cfg, const struct raw_section *s, struct 
     if (role == STAGE_SINK &&
         (sc->batch_max < 1 || sc->batch_max > 10000 || sc->max_inflight < sc->batch_max))
         add_error(errs, path, s->line,
-                  "[sink %s]: batch_max must be 1-10000 and max_inflight at least batch_max",
-                  name);
+                  "[sink %s]: batch_max must be 1-10000 and max_inflight at least batch_max", name);
+}
+
+/* ack = cluster: which sink each source's answers wait for.  At most one
+ * sink has ack = cluster (it applies to every source that does not say
+ * ack = local); a source with ack = cluster (or ack_sink alone) names its
+ * sink with ack_sink, or uses that one, or the only sink there is. */
+static void resolve_acks(struct config *cfg, const char *path, struct config_errors *errs)
+{
+    const struct source_config *global = NULL;
+    const struct option_value *v;
+    for (size_t i = 0; i < cfg->nsinks; i++) {
+        struct source_config *k = &cfg->sinks[i];
+        if ((v = source_config_value(k, "ack_timeout")) && v->set)
+            k->ack_timeout_ms = v->num;
+        if (!(v = source_config_value(k, "ack")) || !v->set || strcmp(v->text, "cluster"))
+            continue;
+        k->ack_cluster = 1;
+        if (k->ack_timeout_ms < 1)
+            add_error(errs, path, v->line, "[sink %s]: ack_timeout must be at least 1ms", k->name);
+        if (global)
+            add_error(errs, path, v->line,
+                      "[sink %s]: ack = cluster is already set on [sink %s]; name the sink per "
+                      "source with ack_sink instead",
+                      k->name, global->name);
+        else
+            global = k;
+    }
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        struct source_config *sc = &cfg->sources[i];
+        const struct option_value *mode = source_config_value(sc, "ack");
+        const struct option_value *named = source_config_value(sc, "ack_sink");
+        const struct option_value *timeout = source_config_value(sc, "ack_timeout");
+        int line = mode && mode->set ? mode->line : sc->line;
+        if (mode && mode->set && !strcmp(mode->text, "local")) {
+            if (named && named->set)
+                add_error(errs, path, named->line,
+                          "[source %s]: ack_sink is set but ack = local waits for no sink",
+                          sc->name);
+            continue;
+        }
+        const struct source_config *target = NULL;
+        if (named && named->set) {
+            target = config_find_stage(cfg, STAGE_SINK, named->text);
+            if (!target) {
+                add_error(errs, path, named->line, "[source %s]: ack_sink = %s: no [sink %s]",
+                          sc->name, named->text, named->text);
+                continue;
+            }
+        } else if (global) {
+            target = global;
+        } else if (mode && mode->set) { /* ack = cluster */
+            if (cfg->nsinks != 1) {
+                add_error(errs, path, line,
+                          "[source %s]: ack = cluster needs a sink to wait for: set ack_sink, or "
+                          "ack = cluster in one [sink NAME]",
+                          sc->name);
+                continue;
+            }
+            target = &cfg->sinks[0];
+        }
+        if (!target)
+            continue;
+        sc->ack_sink = xstrdup(target->name);
+        sc->ack_timeout_ms = timeout && timeout->set ? timeout->num : target->ack_timeout_ms;
+        if (sc->ack_timeout_ms < 1)
+            add_error(errs, path, timeout && timeout->set ? timeout->line : line,
+                      "[source %s]: ack_timeout must be at least 1ms", sc->name);
+    }
 }
 
 const struct source_config *config_find_stage(const struct config *cfg, int role, const char *name)

@@ -9,6 +9,7 @@
 #include <kanal/plugin.h>
 
 #include "store.h" /* enum sync_mode */
+#include "value.h" /* struct score_params */
 
 struct loader;
 struct net_cidr;
@@ -53,6 +54,13 @@ struct source_config {
     const char *match;
     int64_t budget_ms;
     int64_t batch_max, max_inflight, max_lag_ms;
+    /* ack = cluster.  A source: the [sink NAME] whose acknowledgement its
+     * answers wait for (NULL: answer on the local commit; an owned copy),
+     * and how long; resolved from both sections by config_load.  A sink:
+     * ack = cluster. */
+    char *ack_sink;
+    int64_t ack_timeout_ms;
+    int ack_cluster;
 };
 
 /* An [audience NAME] section: an audience of records for scores
@@ -104,6 +112,13 @@ struct config {
     /* [audience NAME] sections, in the order of the file. */
     struct config_audience *audiences;
     size_t naudiences;
+    /* Scores (daemon/score/, runtime/scores.h). */
+    int64_t score_interval_ms;   /* 0: only on POST /v1/scores/refresh */
+    int64_t score_max_audiences; /* audiences a run computes at most */
+    int64_t score_half_life_ms;  /* 0: no decay */
+    int64_t score_event_window_ms; /* an event's audience: its participants' records this near */
+    /* The scores' thresholds, the score_* keys. */
+    struct score_params score;
 };
 
 /* The options every source has, whatever its plugin. */

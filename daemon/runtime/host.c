@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <kanal/schema.h>
 
+#include "contacts.h"
 #include "crypto.h"
 #include "error.h"
 #include "form.h"
@@ -101,6 +102,56 @@ struct emit_ctx {
     size_t *kept, nemitted; /* processors dropped records (stages.c) */
 };
 
+/* An emit committed; with ack = cluster, waiting for the sink. */
+struct ack_pending {
+    struct kanal_source *src;
+    kanal_emit_cb cb;
+    void *arg;
+    uint64_t *seqs;
+    size_t n;
+};
+
+static void ack_waited(void *arg, int status)
+{
+    struct ack_pending *p = arg;
+    if (p->cb)
+        p->cb(p->arg, status, status ? NULL : p->seqs, status ? 0 : p->n);
+    source_unref(p->src);
+    free(p->seqs);
+    free(p);
+}
+
+/* ack = cluster: the source's answer waits until the sink it names has
+ * acknowledged the highest seq of these records (a duplicate's existing
+ * seq included).  0: the caller answers now; 1: ack_waited will. */
+static int wait_for_cluster(struct kanal_source *src, kanal_emit_cb cb, void *arg,
+                            const uint64_t *seqs, size_t n, int *status)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++)
+        if (seqs[i] > top)
+            top = seqs[i];
+    if (!src->sc.ack_sink || !top)
+        return 0;
+    struct ack_pending *p = xcalloc(1, sizeof *p);
+    *p = (struct ack_pending){.src = src, .cb = cb, .arg = arg, .n = n};
+    p->seqs = xmalloc((n ? n : 1) * sizeof *p->seqs);
+    memcpy(p->seqs, seqs, n * sizeof *seqs);
+    int r = stages_ack_wait(src->set, src->sc.ack_sink, top, src->sc.ack_timeout_ms, ack_waited, p);
+    if (r == 0)
+        return 1; /* the source's reference goes with p */
+    free(p->seqs);
+    free(p);
+    if (r < 0) {
+        log_msg(KANAL_LOG_WARNING, src->sc.name,
+                "ack = cluster: sink %s is not running; answering 503 (seq %llu is committed "
+                "here)",
+                src->sc.ack_sink, (unsigned long long)top);
+        *status = r;
+    }
+    return 0;
+}
+
 static void emit_done(struct write_item *item)
 {
     struct emit_ctx *ctx = item->arg;
@@ -126,18 +177,17 @@ static void emit_done(struct write_item *item)
     uint64_t *all = ctx->kept && !item->status
                         ? stages_expand_seqs(item->seqs, ctx->kept, item->nrecs, ctx->nemitted)
                         : NULL;
-    if (ctx->cb)
-        ctx->cb(ctx->arg, item->status,
-                item->status ? NULL
-                : all        ? all
-                             : item->seqs,
-                item->status ? 0
-                : all        ? ctx->nemitted
-                             : item->nrecs);
+    int status = item->status;
+    const uint64_t *seqs = status ? NULL : all ? all : item->seqs;
+    size_t n = status ? 0 : all ? ctx->nemitted : item->nrecs;
+    int waiting = !status && wait_for_cluster(src, ctx->cb, ctx->arg, seqs, n, &status);
+    if (!waiting && ctx->cb)
+        ctx->cb(ctx->arg, status, status ? NULL : seqs, status ? 0 : n);
     free(all);
     write_item_free(item);
     free(ctx->kept);
     free(ctx);
+    if (!waiting)
     source_unref(src);
 }
 
@@ -207,6 +257,10 @@ static int bound_unknown_raw(struct kanal_source *src, json_t *in, const char *t
     return r;
 }
 
+static int submit(struct kanal_source *src, struct write_item *item,
+                  const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
+                  void *arg, size_t *kept, size_t nemitted);
+
 static int host_emit(struct kanal_source *src, const char *json, size_t len,
                      const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
                      void *arg)
@@ -275,22 +329,39 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     /* The writer changes nothing in a record but its seq and the contact it
      * resolves (unless the record named one, which it may follow to a
      * merged contact): serialize here, off the writer thread, whose time
-     * every commit waits for.  Serializing also proves the record can be
-     * written; a record the writer serializes again is only checked. */
+     * every commit waits for (processors have done it already when one
+     * saw the record).  Serializing also proves the record can be written;
+     * a record the writer serializes again is only checked. */
     for (size_t i = 0; i < item->nrecs; i++) {
         struct write_record *wr = &item->recs[i];
         errno = 0;
-        wr->text = jsonout_dump(wr->rec, &wr->text_len);
+        if (!wr->text) /* else the processors' text, with their annotations */
+            wr->text = jsonout_dump(wr->rec, &wr->text_len);
         int r = check_storable(src, item, i, item->nrecs);
+        if (!r && env->store->identity && wr->given_contact) {
+            /* The writer serializes rec (the contact may change). */
+            if (write_record_take_annotations(wr) < 0)
+                r = emit_refused(src, item, i, item->nrecs, "out of memory reading annotations");
+            else {
+                free(wr->text);
+                wr->text = NULL;
+            }
+        }
         if (r) {
             free(kept);
             return r;
         }
-        if (env->store->identity && wr->given_contact) {
-            free(wr->text);
-            wr->text = NULL;
-        }
     }
+    return submit(src, item, states, nstates, cb, arg, kept, nemitted);
+}
+
+/* Queue an item whose records are checked and serialized, with the
+ * plugin's state entries copied in: the end of both emit and relay. */
+static int submit(struct kanal_source *src, struct write_item *item,
+                  const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
+                  void *arg, size_t *kept, size_t nemitted)
+{
+    const struct host_env *env = src->set->host;
     for (size_t i = 0; i < nstates; i++)
         if (!states[i].key || strlen(src->sc.name) + strlen(states[i].key) + 1 > STORE_MAX_KEY) {
             log_msg(KANAL_LOG_ERR, src->sc.name,
@@ -322,6 +393,97 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     source_ref(src);
     writer_submit(env->writer, item);
     return 0;
+}
+
+/* ---- relay (ABI 1.2) ---- */
+
+static int host_role(struct kanal_source *src)
+{
+    return src->sc.role == STAGE_SINK        ? KANAL_ROLE_SINK
+           : src->sc.role == STAGE_PROCESSOR ? KANAL_ROLE_PROCESSOR
+                                             : KANAL_ROLE_SOURCE;
+}
+
+/* Records another kanald stored, stored here as they are but for seq and
+ * contact (record_relay): only a source whose plugin declares it relays
+ * may, since a relayed record names any source it likes. */
+static int host_relay(struct kanal_source *src, const char *json, size_t len,
+                      const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
+                      void *arg)
+{
+    const struct host_env *env = src->set->host;
+    if (!*env->writer_running || env->writer->joined)
+        return KANAL_ESTOPPED;
+    const struct kanal_plugin *p = src->plugin;
+    if (src->sc.role != STAGE_SOURCE ||
+        p->size < offsetof(struct kanal_plugin, flags) + sizeof p->flags ||
+        !(p->flags & KANAL_PLUGIN_RELAY)) {
+        log_msg(KANAL_LOG_ERR, src->sc.name,
+                "relay refused: plugin %s does not declare KANAL_PLUGIN_RELAY, or this is no "
+                "[source] section",
+                p->name);
+        return -EPERM;
+    }
+    if (len == 0)
+        return -EINVAL;
+    char e[160];
+    struct jarena *arena = jarena_begin();
+    json_t *root = jsonin_parse(json, len, e, sizeof e);
+    if (!root || !(json_is_object(root) || json_is_array(root))) {
+        json_decref(root);
+        jarena_release(arena);
+        log_msg(KANAL_LOG_ERR, src->sc.name, "relay refused: not a JSON record or array (%s)",
+                root ? "another JSON value" : e);
+        return KANAL_ERECORD;
+    }
+    size_t n = json_is_array(root) ? json_array_size(root) : 1;
+    struct write_item *item = xcalloc(1, sizeof *item);
+    item->arena = arena;
+    item->recs = xcalloc(n ? n : 1, sizeof *item->recs);
+    for (size_t i = 0; i < n; i++) {
+        json_t *in = json_is_array(root) ? json_array_get(root, i) : root;
+        char err[256];
+        json_t *rec = NULL;
+        if (!json_is_object(in)) {
+            json_decref(root);
+            return emit_refused(src, item, i, n, "not a JSON object");
+        }
+        const char *rsrc = json_string_value(json_object_get(in, "source"));
+        if (rsrc && !strcmp(rsrc, KANAL_SYSTEM_SOURCE)) {
+            json_decref(root);
+            return emit_refused(src, item, i, n,
+                                "a record of kanald's own source 'kanal' is not relayed: "
+                                "each node makes its own");
+        }
+        if (record_relay(in, &rec, err, sizeof err) < 0) {
+            json_decref(root);
+            return emit_refused(src, item, i, n, err);
+        }
+        struct write_record *wr = &item->recs[item->nrecs++];
+        wr->rec = rec;
+        const char *kind = json_string_value(json_object_get(rec, "kind"));
+        const char *ext = json_string_value(json_object_get(rec, "external_id"));
+        const char *rs = json_string_value(json_object_get(rec, "source"));
+        size_t cap = strlen(rs) + strlen(kind) + strlen(ext) + 3;
+        wr->idem = xmalloc(cap);
+        wr->idem_len = store_idem_key(wr->idem, cap, rs, kind, ext);
+    }
+    json_decref(root);
+    jarena_end(arena);
+    for (size_t i = 0; i < item->nrecs; i++) {
+        struct write_record *wr = &item->recs[i];
+        errno = 0;
+        wr->text = jsonout_dump(wr->rec, &wr->text_len);
+        int r = check_storable(src, item, i, item->nrecs);
+        if (r)
+            return r;
+    }
+    return submit(src, item, states, nstates, cb, arg, NULL, item->nrecs);
+}
+
+static void host_set_lag(struct kanal_source *src, int64_t records)
+{
+    src->lag = records < 0 ? -1 : records;
 }
 
 static int host_state_get(struct kanal_source *src, const char *key, void *buf, size_t *len)
@@ -530,4 +692,7 @@ const struct kanal_host host_api = {
     .now_ms = util_now_ms,
     .sink_ack = stages_sink_ack,
     .sink_fail = stages_sink_fail,
+    .role = host_role,
+    .relay = host_relay,
+    .set_lag = host_set_lag,
 };

@@ -24,6 +24,7 @@ struct kanal_source *source_create(struct source_set *set, struct source_config 
     memset(sc, 0, sizeof *sc); /* moved: the config no longer owns it */
     src->plugin = src->sc.module->desc;
     src->healthy = 1;
+    src->lag = -1;
     src->started_ms = util_now_ms();
     int r = src->plugin->init(set->api, src, &src->state);
     if (r < 0) {
@@ -31,6 +32,7 @@ struct kanal_source *source_create(struct source_set *set, struct source_config 
                 src->plugin->name, src->sc.module->path, kanal_strerror(r));
         set->close_handles(src);
         free(src->sc.name);
+        free(src->sc.ack_sink);
         for (size_t i = 0; i < src->sc.nvalues; i++)
             free(src->sc.values[i].text);
         free(src->sc.values);
@@ -58,6 +60,7 @@ static void source_destroy(struct kanal_source *src)
     free(src->sc.values);
     log_msg(KANAL_LOG_INFO, src->sc.name, "source stopped");
     free(src->sc.name);
+    free(src->sc.ack_sink);
     free(src->health_reason);
     free(src->last_error);
     free(src);

@@ -59,6 +59,7 @@ struct kanal_source {
     uint64_t records, duplicates, emit_errors, requests;
     char *last_error;
     void *stage; /* a processor's or sink's state (stages.c), else NULL */
+    int64_t lag; /* host->set_lag (ABI 1.2): records behind upstream, or -1 unknown */
 };
 
 /* Everything running: the sources, those retired but not yet destroyed,

@@ -7,9 +7,11 @@
  *
  * Processors run on the loop thread inside host emit, after the records
  * are normalized and before they are queued: config order, each seeing the
- * annotations of those before it.  The loop cannot preempt a plugin, so the
- * budget is checked after the call: an overrun keeps the record without
- * that annotation and is counted, like an error or invalid JSON.
+ * annotations of those before it.  A record is serialized once for all of
+ * them and for the writer; annotations go into that text (annotext.c).
+ * The loop cannot preempt a plugin, so the budget is checked after the
+ * call: an overrun keeps the record without that annotation and is
+ * counted, like an error or invalid JSON.
  *
  * Sinks read committed records from the store (a read transaction on the
  * loop, batch_max records at a time) only while fewer than max_inflight
@@ -18,7 +20,14 @@
  * goes to the store through the writer (one write in flight per sink; acks
  * arriving meanwhile are folded into the next).  A failure rewinds delivery
  * to the cursor and retries after a backoff: nothing is skipped, so
- * delivery is at-least-once. */
+ * delivery is at-least-once.
+ *
+ * ack = cluster: a source's answer waits until a sink's cursor passes the
+ * seq of its records (host.c's emit_done asks stages_ack_wait).  Waiters
+ * are kept per sink in seq order and released as the cursor moves; one
+ * timer per sink, running only while some wait, expires them with
+ * KANAL_EREPLICA after their ack_timeout: the records stay committed, the
+ * provider retries, its retry is de-duplicated and waits again. */
 #include "stages.h"
 
 #include <errno.h>
@@ -27,6 +36,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <kanal/schema.h>
+
+#include "annotext.h"
 #include "error.h"
 #include "http.h"
 #include "jsonout.h"
@@ -99,22 +111,50 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Run one processor over rec: 1 to drop it, else 0 (annotated or not). */
-static int process_one(struct kanal_source *src, json_t *rec)
+/* The annotation in out, in the store's form, added to the record's text:
+ * as it is when it already is that form (annotext.c), else read, checked
+ * and written the slow way; NULL, or why it cannot be kept (in err). */
+static const char *add_annotation(struct kanal_source *src, struct annotext *t,
+                                  const struct kanal_process_result *out, char *err, size_t err_len)
+{
+    const char *name = src->sc.name;
+    if (record_check_annotation(name, json_null(), err, err_len) < 0)
+        return err;
+    if (annotext_canonical(out->annotation, out->annotation_len, KANAL_MAX_DEPTH - 2))
+        return annotext_add(t, name, out->annotation, out->annotation_len) < 0 ? "out of memory"
+                                                                               : NULL;
+    json_error_t je;
+    json_t *ann = json_loadb(out->annotation, out->annotation_len, JSON_DECODE_ANY, &je);
+    if (!ann) {
+        snprintf(err, err_len, "annotation is not JSON: %.100s", je.text);
+        return err;
+    }
+    const char *why = err;
+    if (record_check_annotation(name, ann, err, err_len) == 0) {
+        size_t len;
+        char *text = jsonout_dump(ann, &len); /* what the store could not keep */
+        if (!text)
+            snprintf(err, err_len, "annotation cannot be stored (a NUL in a string?)");
+        else
+            why = annotext_add(t, name, text, len) < 0 ? "out of memory" : NULL;
+        free(text);
+    }
+    json_decref(ann);
+    return why;
+}
+
+/* Run one processor over the record (rec, its text t): 1 to drop it, else
+ * 0 (annotated or not). */
+static int process_one(struct kanal_source *src, json_t *rec, struct annotext *t)
 {
     struct stage *st = stage_of(src);
-    size_t len;
-    char *text = jsonout_dump(rec, &len);
-    if (!text)
-        return 0; /* check_storable refuses the record with its reason */
     struct kanal_process_result out = {.verdict = KANAL_PROCESS_PASS};
     int64_t t0 = mono_us();
-    int r = src->plugin->process(src->state, text, len, &out);
+    int r = src->plugin->process(src->state, t->p, t->len, &out);
     int64_t took_us = mono_us() - t0;
-    free(text);
     st->seen++;
     const char *why = NULL;
-    int reason = -1;
+    int reason = FAIL_INVALID;
     char err[160];
     if (r < 0) {
         reason = FAIL_ERROR;
@@ -131,29 +171,7 @@ static int process_one(struct kanal_source *src, json_t *rec)
                 json_string_value(json_object_get(rec, "id")));
         return 1;
     } else if (out.annotation && out.annotation_len) {
-        json_error_t je;
-        json_t *ann = json_loadb(out.annotation, out.annotation_len, JSON_DECODE_ANY, &je);
-        char *probe = NULL;
-        if (!ann) {
-            snprintf(err, sizeof err, "annotation is not JSON: %.100s", je.text);
-        } else if (record_check_annotation(src->sc.name, ann, err, sizeof err) == 0) {
-            probe = jsonout_dump(ann, &len); /* what the store could not keep */
-            if (!probe)
-                snprintf(err, sizeof err, "annotation cannot be stored (a NUL in a string?)");
-        }
-        if (!probe) {
-            json_decref(ann);
-            reason = FAIL_INVALID;
-            why = err;
-        } else {
-            free(probe);
-            json_t *all = json_object_get(rec, "annotations");
-            if (!json_is_object(all)) {
-                all = json_object();
-                json_object_set_new(rec, "annotations", all);
-            }
-            json_object_set_new(all, src->sc.name, ann);
-        }
+        why = add_annotation(src, t, &out, err, sizeof err);
     }
     if (why) {
         st->failures[reason]++;
@@ -164,6 +182,10 @@ static int process_one(struct kanal_source *src, json_t *rec)
     return 0;
 }
 
+/* The record is serialized once, when a processor first matches it; each
+ * processor sees that text with the annotations of those before it, and
+ * the writer gets it as the record's stored form (wr->text, with ann_at
+ * saying where the annotations are, which rec itself does not hold). */
 void stages_process(struct source_set *set, struct write_item *item, size_t **kept)
 {
     *kept = NULL;
@@ -174,16 +196,30 @@ void stages_process(struct source_set *set, struct write_item *item, size_t **ke
     int any_dropped = 0;
     for (size_t i = 0; i < n; i++) {
         struct write_record *wr = &item->recs[i];
-        int drop = 0;
-        for (size_t p = 0; p < set->nprocs && !drop; p++)
-            if (matches(set->procs[p]->sc.match, wr->rec))
-                drop = process_one(set->procs[p], wr->rec);
+        struct annotext t = {0};
+        int drop = 0, dumped = 0;
+        for (size_t p = 0; p < set->nprocs && !drop; p++) {
+            if (!matches(set->procs[p]->sc.match, wr->rec))
+                continue;
+            if (!dumped) {
+                dumped = 1;
+                t.p = jsonout_dump(wr->rec, &t.len);
+                t.cap = t.len + 1;
+            }
+            if (!t.p)
+                break; /* check_storable refuses the record with its reason */
+            drop = process_one(set->procs[p], wr->rec, &t);
+        }
         if (drop) {
             json_decref(wr->rec);
             free(wr->idem);
+            free(t.p);
             any_dropped = 1;
             continue;
         }
+        wr->text = t.p;
+        wr->text_len = t.len;
+        wr->ann_at = t.ann_at;
         idx[out] = i;
         item->recs[out++] = *wr;
     }
@@ -262,6 +298,128 @@ static uint64_t cursor_read(struct kanal_source *src)
         return 0;
     val[len] = '\0';
     return strtoull(val, NULL, 10);
+}
+
+/* ---- sinks: answers waiting for the cursor (ack = cluster) ---- */
+
+struct ack_waiter {
+    struct ack_waiter *prev, *next;
+    uint64_t seq;
+    int64_t deadline_ms; /* monotonic */
+    stages_ack_cb cb;
+    void *arg;
+};
+
+#define WAIT_TICK_MS 50 /* how late an expiry may be */
+
+static void waiter_unlink(struct stage *st, struct ack_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        st->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        st->waiters_tail = w->prev;
+    st->nwaiting--;
+}
+
+static void waiters_tick_stop(struct kanal_source *src)
+{
+    struct stage *st = stage_of(src);
+    if (st->wait_tick && !st->waiters) {
+        src->set->api->timer_stop(st->wait_tick);
+        st->wait_tick = NULL;
+    }
+}
+
+/* The cursor moved: answer everything at or below it, oldest seq first. */
+static void waiters_release(struct kanal_source *src)
+{
+    struct stage *st = stage_of(src);
+    while (st->waiters && st->waiters->seq <= st->cursor) {
+        struct ack_waiter *w = st->waiters;
+        waiter_unlink(st, w);
+        w->cb(w->arg, 0);
+        free(w);
+    }
+    waiters_tick_stop(src);
+}
+
+/* Answer every waiter with status (the sink stops). */
+static void waiters_fail_all(struct kanal_source *src, int status)
+{
+    struct stage *st = stage_of(src);
+    while (st->waiters) {
+        struct ack_waiter *w = st->waiters;
+        waiter_unlink(st, w);
+        w->cb(w->arg, status);
+        free(w);
+    }
+    waiters_tick_stop(src);
+}
+
+static void on_wait_tick(void *arg)
+{
+    struct kanal_source *src = arg;
+    struct stage *st = stage_of(src);
+    int64_t now = mono_us() / 1000;
+    uint64_t expired = 0;
+    for (struct ack_waiter *w = st->waiters, *next; w; w = next) {
+        next = w->next;
+        if (w->deadline_ms > now)
+            continue;
+        waiter_unlink(st, w);
+        expired++;
+        w->cb(w->arg, KANAL_EREPLICA);
+        free(w);
+    }
+    if (expired) {
+        st->ack_timeouts += expired;
+        log_msg(KANAL_LOG_WARNING, src->sc.name,
+                "ack = cluster: %llu answer(s) not acknowledged by this sink in time (cursor "
+                "%llu): answered 503, the records stay committed here and are delivered later",
+                (unsigned long long)expired, (unsigned long long)st->cursor);
+    }
+    waiters_tick_stop(src);
+}
+
+int stages_ack_wait(struct source_set *set, const char *sink, uint64_t seq, int64_t timeout_ms,
+                    stages_ack_cb cb, void *arg)
+{
+    struct kanal_source *src = NULL;
+    for (size_t i = 0; i < set->nsinks && !src; i++)
+        if (strcmp(set->sinks[i]->sc.name, sink) == 0)
+            src = set->sinks[i];
+    if (!src || src->stopped)
+        return KANAL_EREPLICA;
+    struct stage *st = stage_of(src);
+    if (seq <= st->cursor)
+        return 1;
+    struct ack_waiter *w = xcalloc(1, sizeof *w);
+    w->seq = seq;
+    w->deadline_ms = mono_us() / 1000 + timeout_ms;
+    w->cb = cb;
+    w->arg = arg;
+    /* Commits end in seq order: the place is nearly always the tail. */
+    struct ack_waiter *after = st->waiters_tail;
+    while (after && after->seq > seq)
+        after = after->prev;
+    w->prev = after;
+    w->next = after ? after->next : st->waiters;
+    if (w->next)
+        w->next->prev = w;
+    else
+        st->waiters_tail = w;
+    if (after)
+        after->next = w;
+    else
+        st->waiters = w;
+    st->nwaiting++;
+    if (!st->wait_tick)
+        set->api->timer_start(src, WAIT_TICK_MS, WAIT_TICK_MS, on_wait_tick, src, &st->wait_tick);
+    return 0;
 }
 
 /* ---- sinks: delivery ---- */
@@ -379,6 +537,7 @@ static void pump(struct kanal_source *src)
                     if (st->cursor > st->max_delivered)
                         st->max_delivered = st->cursor;
                     cursor_write(src);
+                    waiters_release(src);
                 }
                 break;
             }
@@ -417,6 +576,7 @@ int stages_sink_ack(struct kanal_source *src, uint64_t seq)
         st->last_error = NULL;
     }
     cursor_write(src);
+    waiters_release(src);
     pump(src);
     return 0;
 }
@@ -494,6 +654,7 @@ void stages_start(struct source_set *set)
 static void stage_stop(struct kanal_source *src)
 {
     struct stage *st = stage_of(src);
+    waiters_fail_all(src, KANAL_ESTOPPED);
     if (st->retry) {
         src->set->api->timer_stop(st->retry);
         st->retry = NULL;

@@ -38,6 +38,16 @@ void stages_wake_sinks(struct source_set *set);
 /* Free what a stage keeps beside its source struct (source_destroy). */
 void stages_free(struct kanal_source *src);
 
+/* ack = cluster: call cb(arg, 0) once the running sink named sink has
+ * acknowledged seq (its cursor reached it), cb(arg, KANAL_EREPLICA) after
+ * timeout_ms, or cb(arg, KANAL_ESTOPPED) when the sink stops first.
+ * @return 0 when waiting (cb will be called on the loop), 1 when seq is
+ *         acknowledged already (cb is not called), KANAL_EREPLICA when no
+ *         such sink runs (refused at start, say) */
+typedef void (*stages_ack_cb)(void *arg, int status);
+int stages_ack_wait(struct source_set *set, const char *sink, uint64_t seq, int64_t timeout_ms,
+                    stages_ack_cb cb, void *arg);
+
 /* The host API's sink functions. */
 int stages_sink_ack(struct kanal_source *src, uint64_t seq);
 int stages_sink_fail(struct kanal_source *src, int64_t retry_after_ms, const char *reason);

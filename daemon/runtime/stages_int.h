@@ -27,6 +27,10 @@ struct stage {
     int64_t backoff_ms;
     char *last_error;
     struct kanal_timer *retry;
+    /* ack = cluster: answers waiting for the cursor, in seq order */
+    struct ack_waiter *waiters, *waiters_tail;
+    uint64_t nwaiting, ack_timeouts;
+    struct kanal_timer *wait_tick;
 };
 
 /* Age in ms of the oldest record a sink has not acknowledged (0: none). */

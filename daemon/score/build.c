@@ -183,6 +183,8 @@ static int digests_get(const struct score_digests *d, uint64_t k, uint32_t *v)
 
 /* ---- the builder ---- */
 
+_Static_assert(SCORE_BRAND == SCORE_FACTS_BRAND, "value.c numbers the brand as the builder does");
+
 double score_decay(int64_t age_ms, int64_t half_life_ms)
 {
     if (half_life_ms <= 0 || age_ms <= 0)
@@ -201,6 +203,8 @@ void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_m
     b->member = xcalloc(b->cap, sizeof *b->member);
     b->ids[0] = xstrdup("brand");
     b->nnodes = 1;
+    score_facts_init(&b->facts);
+    score_params_default(&b->params);
 }
 
 void score_build_free(struct score_build *b)
@@ -212,6 +216,7 @@ void score_build_free(struct score_build *b)
     score_edges_free(&b->edges);
     map_free(b->nodes_by_id);
     digests_free(b->authors);
+    score_facts_free(&b->facts);
     *b = (struct score_build){0};
 }
 
@@ -277,6 +282,55 @@ static void edge(struct score_build *b, uint32_t from, uint32_t to, double w)
         score_edges_add(&b->edges, from, to, w);
 }
 
+/* The node a contact id has in this audience, without adding one;
+ * UINT32_MAX when it has none. */
+static uint32_t find_contact(struct score_build *b, const char *cid)
+{
+    const char *cur = cid && b->res.current ? b->res.current(b->res.arg, cid) : cid;
+    uint32_t v;
+    if (!cur || !*cur || !map_get(b->nodes_by_id, cur, strlen(cur), &v))
+        return UINT32_MAX;
+    return v;
+}
+
+/* The customer a brand's record went to: its contact, else the first
+ * party addressed whose contact has a node. */
+static uint32_t recipient(struct score_build *b, json_t *rec)
+{
+    if (str(rec, "contact"))
+        return find_contact(b, str(rec, "contact"));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(rec, "to"), i, p)
+    {
+        const char *h = str(p, "handle");
+        const char *role = str(p, "role");
+        if (!h || (role && !strcmp(role, "brand")) || !b->res.of_handle)
+            continue;
+        uint32_t v = find_contact(b, b->res.of_handle(b->res.arg, h));
+        if (v != UINT32_MAX)
+            return v;
+    }
+    return UINT32_MAX;
+}
+
+int score_build_by_brand(json_t *rec)
+{
+    const char *dir = str(rec, "direction"), *role = str(json_object_get(rec, "from"), "role");
+    return (dir && strcmp(dir, "outbound") == 0) || (role && strcmp(role, "brand") == 0);
+}
+
+void score_build_note(struct score_build *b, json_t *rec)
+{
+    json_t *meta = json_object_get(rec, "meta");
+    if (!json_is_object(rec) || !str(rec, "kind") || json_is_true(json_object_get(meta, "erased")))
+        return;
+    /* Before any complaint there is nothing to answer: no need to find
+     * the recipient (a look-up in the store). */
+    if (score_build_by_brand(rec))
+        score_facts_answer(&b->facts, rec, b->facts.npend ? recipient(b, rec) : UINT32_MAX);
+}
+
 int score_build_add(struct score_build *b, json_t *rec)
 {
     const char *kind = str(rec, "kind");
@@ -294,9 +348,8 @@ int score_build_add(struct score_build *b, json_t *rec)
     b->records++;
     json_t *from = json_object_get(rec, "from");
     const char *dir = str(rec, "direction");
-    const char *role = str(from, "role");
     uint32_t author;
-    if ((dir && strcmp(dir, "outbound") == 0) || (role && strcmp(role, "brand") == 0))
+    if (score_build_by_brand(rec))
         author = SCORE_BRAND;
     else if (str(rec, "contact")) /* who acted, when a customer did */
         author = node_of_contact(b, str(rec, "contact"));
@@ -320,9 +373,9 @@ int score_build_add(struct score_build *b, json_t *rec)
 
     const char *reply_to = str(rec, "reply_to");
     int answered = 0;
+    uint32_t target = UINT32_MAX, peer = UINT32_MAX;
     if (reply_to && source && strcmp(kind, "delivery") != 0 && strcmp(kind, "read") != 0 &&
         strcmp(kind, "bounce") != 0) {
-        uint32_t target;
         if (digests_get(b->authors, digest(source, reply_to), &target)) {
             edge(b, author, target, w);
             answered = 1;
@@ -336,8 +389,23 @@ int score_build_add(struct score_build *b, json_t *rec)
     json_t *p;
     if (addressed && !answered)
         json_array_foreach(json_object_get(rec, "to"), i, p)
-            edge(b, author, node_of_party(b, p), w);
+        {
+            uint32_t to = node_of_party(b, p);
+            edge(b, author, to, w);
+            if (peer == UINT32_MAX && to != UINT32_MAX && to != SCORE_BRAND && dir &&
+                strcmp(dir, "peer") == 0)
+                peer = to;
+        }
     json_array_foreach(json_object_get(rec, "mentions"), i, p)
         edge(b, author, node_of_party(b, p), w);
+    score_facts_grow(&b->facts, b->nnodes);
+    if (author == SCORE_BRAND) {
+        /* A reply goes to the author of what it answers, when the record
+         * names no customer itself. */
+        uint32_t to = b->facts.npend ? recipient(b, rec) : UINT32_MAX;
+        score_facts_answer(&b->facts, rec, to != UINT32_MAX ? to : target);
+    } else {
+        score_facts_add(&b->facts, rec, author, target, peer, at);
+    }
     return 0;
 }

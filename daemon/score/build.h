@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "graph.h"
+#include "value.h"
 
 /* How the builder finds contacts.  Both return a string that stays valid
  * until the next call, or NULL. */
@@ -51,6 +52,11 @@ struct score_build {
     struct score_edges edges;
     /* What was fed, so that each score can say what it was made from. */
     size_t records, bots, erased, unresolved_replies, unknown_authors;
+    /* What each contact did beyond the graph (value.h), and the
+     * thresholds its scores are judged by (defaults; the caller may set
+     * them after init). */
+    struct score_facts facts;
+    struct score_params params;
     /* private: contact id -> node; a digest of source \0 external_id ->
      * author node */
     struct score_map *nodes_by_id;
@@ -62,6 +68,12 @@ void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_m
 /* Feed one record of the audience: 0, or -EINVAL when rec is not an
  * object with a kind. */
 int score_build_add(struct score_build *b, json_t *rec);
+/* Note a record outside the audience: only the brand's answers count
+ * (an answer given elsewhere still answers a complaint in the audience). */
+void score_build_note(struct score_build *b, json_t *rec);
+/* Whether rec is the brand's (outbound, or from a party in the brand's
+ * role): only those are worth noting outside the audience. */
+int score_build_by_brand(json_t *rec);
 void score_build_free(struct score_build *b);
 /* Done feeding b: free what only feeding needs (the maps; the edge arrays'
  * spare room) before its scores are made.  b may not be fed again. */

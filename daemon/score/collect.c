@@ -2,170 +2,192 @@
 /* An audience's graph from a read snapshot of the store (collect.h). */
 #include "collect.h"
 
-#include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "contacts.h"
 #include "jarena.h"
 #include "jsonin.h"
 #include "store.h"
-#include "util.h"
-
-/* What the resolver answered, by key: a snapshot does not change, so what
- * it answered once it answers again, and each contact id and handle is
- * looked up (a contact's JSON parsed) once per run, not once per record and
- * audience.  Open addressing; plain malloc, not jansson's allocator, so
- * that the answers outlive the records' arenas. */
-struct cache {
-    char **keys, **vals; /* vals[i] NULL: no answer */
-    size_t cap, n;
-};
-
-static size_t cache_slot(const struct cache *c, const char *k)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = k; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    size_t i = (size_t)h & (c->cap - 1);
-    while (c->keys[i] && strcmp(c->keys[i], k) != 0)
-        i = (i + 1) & (c->cap - 1);
-    return i;
-}
-
-static void cache_put(struct cache *c, const char *k, const char *v)
-{
-    if ((c->n + 1) * 2 > c->cap) { /* at most half full */
-        struct cache old = *c;
-        c->cap = old.cap ? old.cap * 2 : 1024;
-        c->keys = xcalloc(c->cap, sizeof *c->keys);
-        c->vals = xcalloc(c->cap, sizeof *c->vals);
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.keys[i]) {
-                size_t j = cache_slot(c, old.keys[i]);
-                c->keys[j] = old.keys[i];
-                c->vals[j] = old.vals[i];
-            }
-        free(old.keys);
-        free(old.vals);
-    }
-    size_t i = cache_slot(c, k);
-    c->keys[i] = xstrdup(k);
-    c->vals[i] = v ? xstrdup(v) : NULL;
-    c->n++;
-}
-
-static void cache_free(struct cache *c)
-{
-    for (size_t i = 0; i < c->cap; i++) {
-        free(c->keys[i]);
-        free(c->vals[i]);
-    }
-    free(c->keys);
-    free(c->vals);
-}
 
 struct snapshot {
     struct store *st;
     MDB_txn *txn;
-    struct cache followed, handles;
     char buf[64];
 };
-
-/* The cached answer for k; *hit says whether there was one. */
-static const char *cache_get(const struct cache *c, const char *k, int *hit)
-{
-    size_t i = c->cap ? cache_slot(c, k) : 0;
-    *hit = c->cap && c->keys[i];
-    return *hit ? c->vals[i] : NULL;
-}
 
 static const char *current(void *arg, const char *cid)
 {
     struct snapshot *s = arg;
-    int hit;
-    const char *v = cache_get(&s->followed, cid, &hit);
-    if (hit)
-        return v;
-    int rc = contacts_follow(s->st, s->txn, cid, s->buf, sizeof s->buf);
-    cache_put(&s->followed, cid, rc == 0 ? s->buf : NULL);
-    return rc == 0 ? s->buf : NULL;
+    return contacts_follow(s->st, s->txn, cid, s->buf, sizeof s->buf) == 0 ? s->buf : NULL;
 }
 
 static const char *of_handle(void *arg, const char *handle)
 {
     struct snapshot *s = arg;
-    int hit;
-    const char *v = cache_get(&s->handles, handle, &hit);
-    if (hit)
-        return v;
-    int rc = contacts_of_handle(s->st, s->txn, handle, s->buf, sizeof s->buf);
-    cache_put(&s->handles, handle, rc == 0 ? s->buf : NULL);
-    return rc == 0 ? s->buf : NULL;
+    return contacts_of_handle(s->st, s->txn, handle, s->buf, sizeof s->buf) == 0 ? s->buf : NULL;
 }
 
-/* Records parsed into one arena before it is given back. */
-#define ARENA_RECORDS 32
-
-int score_collect_many(struct store *st, MDB_txn *txn, const struct audience *auds, size_t n,
-                       int64_t now_ms, int64_t half_life_ms, struct score_build *bs,
-                       uint64_t *last_seq, size_t *bad)
+/* Each contact's value and currency from the CRM (PUT /v1/contacts/crm),
+ * as its contact holds them in this snapshot. */
+static void crm_values(struct store *st, MDB_txn *txn, struct score_build *b)
 {
-    struct snapshot snap = {.st = st, .txn = txn};
-    struct score_resolver res = {current, of_handle, &snap};
-    for (size_t i = 0; i < n; i++)
-        score_build_init(&bs[i], now_ms, half_life_ms, &res);
-    *last_seq = 0;
-    *bad = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, st->log, &cur);
-    if (rc == 0) {
-        MDB_val k, v;
-        /* The records' jansson values (a hundred small blocks each, and
-         * the contacts' the resolver reads) come from an arena, given back
-         * every ARENA_RECORDS records: malloc and free were a third of the
-         * run.  Nothing a builder keeps is jansson's. */
-        struct jarena *arena = jarena_begin();
-        size_t in_arena = 0;
-        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            if (arena && ++in_arena == ARENA_RECORDS) {
-                jarena_release(arena);
-                arena = jarena_begin();
-                in_arena = 0;
-            }
-            uint64_t seq;
-            if (kanal_store_u64(k.mv_data, k.mv_size, &seq) == 0)
-                *last_seq = seq;
-            /* jsonin reads in place: json_loadb's byte-at-a-time reading
-             * was a third of the parse. */
-            char err[128];
-            json_t *rec = jsonin_parse(v.mv_data, v.mv_size, err, sizeof err);
-            if (!rec) {
-                (*bad)++;
-                continue;
-            }
-            /* One parse for every audience the record belongs to. */
-            for (size_t i = 0; i < n; i++)
-                if (audience_matches(&auds[i], rec, now_ms) && score_build_add(&bs[i], rec) != 0)
-                    (*bad)++;
-            json_decref(rec);
-        }
-        jarena_release(arena);
-        mdb_cursor_close(cur);
+    score_facts_grow(&b->facts, b->nnodes);
+    for (uint32_t v = 1; v < b->nnodes; v++) {
+        /* Most contacts have no CRM value: read them without parsing. */
+        MDB_val k = {strlen(b->ids[v]), b->ids[v]}, val;
+        if (mdb_get(txn, st->contacts, &k, &val) != 0 ||
+            !memmem(val.mv_data, val.mv_size, "\"value\"", 7))
+            continue;
+        json_t *c = json_loadb(val.mv_data, val.mv_size, 0, NULL);
+        if (!c)
+            continue;
+        json_t *value = json_object_get(c, "value");
+        const char *currency = json_string_value(json_object_get(c, "currency"));
+        if (json_is_number(value) && json_number_value(value) >= 0)
+            b->facts.monetary[v] = json_number_value(value);
+        if (currency && strlen(currency) == 3)
+            memcpy(b->facts.currency[v], currency, 4);
+        json_decref(c);
     }
-    /* The builders keep the resolver; it must not outlive this snapshot. */
-    for (size_t i = 0; i < n; i++) {
-        bs[i].res = (struct score_resolver){0};
-        if (rc != MDB_NOTFOUND)
-            score_build_free(&bs[i]);
-    }
-    cache_free(&snap.followed);
-    cache_free(&snap.handles);
-    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int64_t now_ms,
                   int64_t half_life_ms, struct score_build *b, uint64_t *last_seq, size_t *bad)
 {
-    return score_collect_many(st, txn, a, 1, now_ms, half_life_ms, b, last_seq, bad);
+    struct snapshot snap = {.st = st, .txn = txn};
+    struct score_resolver res = {current, of_handle, &snap};
+    score_build_init(b, now_ms, half_life_ms, &res);
+    *last_seq = 0;
+    *bad = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->log, &cur);
+    if (rc) {
+        score_build_free(b);
+        return rc;
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        if (kanal_store_u64(k.mv_data, k.mv_size, &seq) == 0)
+            *last_seq = seq;
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        if (!rec) {
+            (*bad)++;
+            continue;
+        }
+        if (!audience_matches(a, rec, now_ms))
+            score_build_note(b, rec); /* the brand's answers, wherever given */
+        else if (score_build_add(b, rec) != 0)
+            (*bad)++;
+        json_decref(rec);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        crm_values(st, txn, b);
+    /* The builder keeps the resolver; it must not outlive this snapshot. */
+    b->res = (struct score_resolver){0};
+    if (rc != MDB_NOTFOUND) {
+        score_build_free(b);
+        return rc;
+    }
+    return 0;
+}
+
+/* Records parsed into one arena before it is given back. */
+#define ARENA_RECORDS 32
+
+/* One chunk: the records after seq *after, at most s->chunk of them.
+ * 0 with *done set when the log (up to s->upto) is read to its end. */
+static int scan_chunk(struct score_scan *s, uint64_t *after, int *done)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(s->st, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, s->st->log, &cur))) {
+        store_read_end(s->st, txn);
+        return store_err(rc);
+    }
+    /* Keys are seqs (MDB_INTEGERKEY): the range starts after *after. */
+    uint64_t from = *after + 1;
+    MDB_val k = {sizeof from, &from}, v;
+    size_t n = 0, chunk = s->chunk ? s->chunk : 4096, in_arena = 0;
+    struct jarena *arena = NULL;
+    *done = 0;
+    int r = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < chunk;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        if (kanal_store_u64(k.mv_data, k.mv_size, &seq) != 0)
+            continue;
+        if (seq > s->upto) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
+        *after = seq;
+        n++;
+        s->records++;
+        /* Parsed in place (jsonin: json_loadb's byte-at-a-time reading
+         * was a third of the parse) into the arena, given back every
+         * ARENA_RECORDS records: malloc and free of a record's hundred
+         * small blocks were a third of a run.  each() runs outside the
+         * arena: what it keeps (caches, builders) is malloc's. */
+        if (!arena || ++in_arena == ARENA_RECORDS) {
+            jarena_release(arena);
+            arena = jarena_begin();
+            in_arena = 0;
+        } else {
+            jarena_resume(arena);
+        }
+        char err[128];
+        json_t *rec = jsonin_parse(v.mv_data, v.mv_size, err, sizeof err);
+        jarena_end(arena);
+        if (!rec) {
+            s->bad++;
+            continue;
+        }
+        r = s->each(s->arg, txn, rec);
+        json_decref(rec);
+        if (r)
+            break;
+    }
+    jarena_release(arena);
+    mdb_cursor_close(cur);
+    store_read_end(s->st, txn);
+    if (r)
+        return r;
+    if (rc == MDB_NOTFOUND)
+        *done = 1;
+    else if (rc)
+        return store_err(rc);
+    return 0;
+}
+
+int score_scan_run(struct score_scan *s)
+{
+    s->records = s->bad = 0;
+    if (s->upto == 0)
+        return 0;
+    uint64_t after = 0;
+    for (;;) {
+        int done = 0, rc = scan_chunk(s, &after, &done);
+        if (rc || done)
+            return rc;
+        if (s->between && s->between(s->arg))
+            return -ECANCELED;
+    }
+}
+
+int score_crm_values(struct store *st, struct score_build *b)
+{
+    MDB_txn *txn;
+    int rc = store_read_begin(st, &txn);
+    if (rc)
+        return rc;
+    crm_values(st, txn, b);
+    store_read_end(st, txn);
+    return 0;
 }

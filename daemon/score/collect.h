@@ -25,14 +25,35 @@ struct store;
 int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int64_t now_ms,
                   int64_t half_life_ms, struct score_build *b, uint64_t *last_seq, size_t *bad);
 
-/* The graphs of the n audiences auds into bs[0..n-1] with one read of the
- * log: each record is parsed once and fed to every audience it belongs
- * to, and each contact and handle resolved once.  Returns as
- * score_collect does (on an error every bs[i] is freed); *bad counts a
- * record that is not JSON once, and one a builder refused once per
- * audience. */
-int score_collect_many(struct store *st, MDB_txn *txn, const struct audience *auds, size_t n,
-                       int64_t now_ms, int64_t half_life_ms, struct score_build *bs,
-                       uint64_t *last_seq, size_t *bad);
+/* A long scan of the log on its own read transactions, chunk records each:
+ * a read transaction holds the store's resize lock (store.h), so one held
+ * for a whole scoring run would stall the writer's map growth, and every
+ * commit after it, for as long.  Between chunks no transaction is open;
+ * the next one starts after the last seq seen.  Only records with a seq up
+ * to upto are scanned (the log as it was when the run began), but the
+ * contacts are read in each chunk's own snapshot: a merge committed during
+ * the run may already count for the later chunks. */
+struct score_scan {
+    struct store *st;
+    uint64_t upto;
+    size_t chunk; /* records per transaction, 0: 4096 */
+    /* Called with each record (parsed) and the chunk's transaction: 0 to go
+     * on, else the scan stops and returns that. */
+    int (*each)(void *arg, MDB_txn *txn, json_t *rec);
+    /* Called between chunks, with no transaction open: nonzero stops the
+     * scan, which returns -ECANCELED. */
+    int (*between)(void *arg);
+    void *arg;
+    /* Out: records scanned, and those that were not JSON (skipped). */
+    size_t records, bad;
+};
+
+/* 0, -ECANCELED, what each() returned, or a negative store error. */
+int score_scan_run(struct score_scan *s);
+
+/* Each of b's contacts' value and currency from the CRM (PUT
+ * /v1/contacts/crm) into b->facts, read on a read transaction of its own:
+ * 0, or a negative store error. */
+int score_crm_values(struct store *st, struct score_build *b);
 
 #endif

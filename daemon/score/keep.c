@@ -1,95 +1,50 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Scores kept in the store (keep.h). */
+/* Scores kept in the store (keep.h): the runs on one snapshot, and an
+ * audience's document made into rows and kept; the reads are in
+ * keepread.c. */
 #include "keep.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "collect.h"
+#include "contacts.h"
+#include "keep_int.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"
 
-int score_put(struct store *st, MDB_txn *txn, json_t *result)
+int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+              int64_t half_life_ms, json_t **docs, uint64_t *seq)
 {
-    const char *id = json_string_value(json_object_get(result, "audience"));
-    if (!id || !*id || strlen(id) > KANAL_STORE_MAX_KEY)
-        return EINVAL;
-    char *text = json_dumps(result, JSON_COMPACT);
-    if (!text)
-        return ENOMEM;
-    MDB_val k = {strlen(id), (void *)id}, v = {strlen(text), text};
-    int rc = mdb_put(txn, st->scores, &k, &v, 0);
-    free(text);
-    return rc;
+    return score_run_with(st, auds, n, now_ms, half_life_ms, NULL, docs, seq);
 }
 
-/* qsort has no argument: the graphs being ordered (one run at a time per
- * thread). */
-static _Thread_local const struct score_build *sort_by_size;
-
-static int smaller_graph(const void *a, const void *b)
+int score_run_with(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+                   int64_t half_life_ms, const struct score_params *params, json_t **docs,
+                   uint64_t *seq)
 {
-    const struct score_build *x = &sort_by_size[*(const size_t *)a];
-    const struct score_build *y = &sort_by_size[*(const size_t *)b];
-    size_t sx = x->edges.n + x->nnodes, sy = y->edges.n + y->nnodes;
-    if (sx != sy)
-        return sx < sy ? -1 : 1;
-    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
-int score_run_each(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
-                   int64_t half_life_ms, score_each_fn each, void *arg, uint64_t *seq)
-{
+    for (size_t i = 0; i < n; i++)
+        docs[i] = NULL;
     *seq = 0;
     MDB_txn *txn;
     int rc = store_read_begin(st, &txn);
     if (rc)
         return rc;
-    /* One read of the log for all of them: parsing the records is most of
-     * the work. */
-    struct score_build *bs = xcalloc(n ? n : 1, sizeof *bs);
-    size_t bad;
-    rc = score_collect_many(st, txn, auds, n, now_ms, half_life_ms, bs, seq, &bad);
-    store_read_end(st, txn);
-    /* Each graph is freed once its document is made, and each document
-     * handed on as it is made.  The smallest graphs first: when the
-     * largest audience's document (all's) is made, the other graphs are
-     * gone, so the peak is not every graph and the largest document. */
-    size_t *order = xcalloc(n ? n : 1, sizeof *order);
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    sort_by_size = bs;
-    qsort(order, n, sizeof *order, smaller_graph);
-    size_t k = 0;
-    for (; k < n && rc == 0; k++) {
-        size_t i = order[k];
-        score_build_trim(&bs[i]);
-        json_t *doc = score_result(auds[i].id, *seq, &bs[i]);
-        score_build_free(&bs[i]);
-        rc = each(arg, i, doc, *seq);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct score_build b;
+        size_t bad;
+        rc = score_collect(st, txn, &auds[i], now_ms, half_life_ms, &b, seq, &bad);
+        if (rc)
+            break;
+        if (params)
+            b.params = *params;
+        docs[i] = score_result(auds[i].id, *seq, &b);
+        score_build_free(&b);
     }
-    if (rc)
-        for (; k < n; k++)
-            score_build_free(&bs[order[k]]);
-    free(order);
-    free(bs);
-    return rc;
-}
-
-static int into_docs(void *arg, size_t i, json_t *doc, uint64_t seq)
-{
-    ((json_t **)arg)[i] = doc;
-    return 0;
-}
-
-int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
-              int64_t half_life_ms, json_t **docs, uint64_t *seq)
-{
-    for (size_t i = 0; i < n; i++)
-        docs[i] = NULL;
-    int rc = score_run_each(st, auds, n, now_ms, half_life_ms, into_docs, docs, seq);
+    store_read_end(st, txn);
     if (rc)
         for (size_t i = 0; i < n; i++) {
             json_decref(docs[i]);
@@ -98,20 +53,237 @@ int score_run(struct store *st, const struct audience *auds, size_t n, int64_t n
     return rc;
 }
 
-int score_get(struct store *st, MDB_txn *txn, const char *audience, json_t **out)
+static const char *const order_names[SCORE_ORDERS] = {"influence", "reach", "value",
+                                                      "advocacy",  "risk",  "advocates"};
+
+const char *score_order_name(enum score_order o)
 {
-    *out = NULL;
-    if (!*audience || strlen(audience) > KANAL_STORE_MAX_KEY)
-        return MDB_NOTFOUND;
-    MDB_val k = {strlen(audience), (void *)audience}, v;
-    int rc = mdb_get(txn, st->scores, &k, &v);
+    return (unsigned)o < SCORE_ORDERS ? order_names[o] : "";
+}
+
+int score_order_of(const char *name)
+{
+    for (int o = 0; o < SCORE_ORDER_ADVOCATES; o++)
+        if (strcmp(order_names[o], name) == 0)
+            return o;
+    return -1;
+}
+
+/* ---- a document made into rows ---- */
+
+struct ranked {
+    json_t *row;
+    const char *id;
+    double key;
+    int has;
+    size_t at; /* the row's place in the document */
+};
+
+static int by_key(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->has != y->has)
+        return x->has ? -1 : 1;
+    if (x->has && x->key != y->key)
+        return x->key < y->key ? 1 : -1;
+    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+/* The sort key of row in the order named name: row.influence, row.reach,
+ * or row.NAME.score (value, advocacy, risk).  0 when the row has none. */
+static int row_key(json_t *row, const char *name, double *out)
+{
+    json_t *v = json_object_get(row, name);
+    if (json_is_object(v))
+        v = json_object_get(v, "score");
+    if (!json_is_number(v) || !isfinite(json_number_value(v)))
+        return 0;
+    *out = json_number_value(v);
+    return 1;
+}
+
+void score_kept_free(struct score_kept *k)
+{
+    for (size_t i = 0; i < k->nrows; i++) {
+        free(k->rows[i].contact);
+        free(k->rows[i].value);
+    }
+    free(k->rows);
+    free(k->summary);
+    free(k->id);
+    memset(k, 0, sizeof *k);
+}
+
+int score_kept_make(json_t *doc, struct score_kept *k)
+{
+    memset(k, 0, sizeof *k);
+    const char *id = json_string_value(json_object_get(doc, "audience"));
+    if (!id || !*id || strlen(id) > SCORE_KEY_ID_MAX || memchr(id, '\x01', strlen(id)))
+        return EINVAL;
+    json_t *rows = json_object_get(doc, "contacts");
+    size_t n = json_array_size(rows);
+    /* Each order's ranks, written into the rows' heads. */
+    uint32_t *ranks = xcalloc(n ? n * SCORE_ORDERS : 1, sizeof *ranks);
+    struct ranked *r = xcalloc(n ? n : 1, sizeof *r);
+    for (int o = 0; o < SCORE_ORDERS; o++) {
+        const char *name = o == SCORE_ORDER_ADVOCATES ? "advocacy" : order_names[o];
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            ranks[i * SCORE_ORDERS + o] = SCORE_NO_RANK;
+            json_t *row = json_array_get(rows, i);
+            if (o == SCORE_ORDER_ADVOCATES &&
+                !json_is_true(json_object_get(json_object_get(row, "advocacy"), "advocate")))
+                continue;
+            r[m] = (struct ranked){
+                .row = row, .id = json_string_value(json_object_get(row, "contact")), .at = i};
+            r[m].has = row_key(row, name, &r[m].key);
+            m++;
+        }
+        qsort(r, m, sizeof *r, by_key);
+        for (size_t i = 0; i < m; i++)
+            ranks[r[i].at * SCORE_ORDERS + o] = (uint32_t)i;
+    }
+    free(r);
+    k->id = xstrdup(id);
+    k->rows = xcalloc(n ? n : 1, sizeof *k->rows);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *row = json_array_get(rows, i);
+        const char *cid = json_string_value(json_object_get(row, "contact"));
+        char *text = json_dumps(row, JSON_COMPACT);
+        if (!cid || !*cid || strlen(cid) > SCORE_KEY_ID_MAX || !text) {
+            free(text);
+            rc = text ? EINVAL : ENOMEM;
+            break;
+        }
+        size_t len = strlen(text);
+        struct score_kept_row *kr = &k->rows[k->nrows++];
+        kr->contact = xstrdup(cid);
+        kr->len = SCORE_ROW_HEAD + len;
+        kr->value = xmalloc(kr->len);
+        score_key_u32(kr->value, (uint32_t)i);
+        for (int o = 0; o < SCORE_ORDERS; o++)
+            score_key_u32(kr->value + 4 * (1 + o), ranks[i * SCORE_ORDERS + o]);
+        memcpy(kr->value + SCORE_ROW_HEAD, text, len);
+        free(text);
+    }
+    free(ranks);
+    if (rc == 0) {
+        json_t *sum = json_copy(doc); /* shallow: the rows are not copied */
+        json_object_del(sum, "contacts");
+        k->summary = json_dumps(sum, JSON_COMPACT);
+        json_decref(sum);
+        if (!k->summary)
+            rc = ENOMEM;
+        else
+            k->summary_len = strlen(k->summary);
+    }
+    if (rc)
+        score_kept_free(k);
+    return rc;
+}
+
+int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, int check_gone,
+                   size_t *dropped)
+{
+    if (dropped)
+        *dropped = 0;
+    /* The last run's keys go first: the new rows have ranks of their own. */
+    int rc = score_key_del_audience(st, txn, k->id);
     if (rc)
         return rc;
-    json_t *doc = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return MDB_CORRUPTED;
+    struct score_key key;
+    uint32_t kept = 0;
+    for (size_t i = 0; i < k->nrows && rc == 0; i++) {
+        const struct score_kept_row *kr = &k->rows[i];
+        if (check_gone) {
+            MDB_val ck = {strlen(kr->contact), kr->contact}, cv;
+            int g = mdb_get(txn, st->contacts, &ck, &cv);
+            if (g == MDB_NOTFOUND) {
+                if (dropped)
+                    (*dropped)++;
+                continue;
+            }
+            if (g)
+                return g;
+        }
+        /* Places without gaps: a contact's "rank" in its audiences is its
+         * place among the rows kept. */
+        score_key_u32(kr->value, kept++);
+        score_key_row(&key, k->id, kr->contact);
+        MDB_val rk = key.val, rv = {kr->len, kr->value};
+        if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
+            break;
+        for (int o = 0; o < SCORE_ORDERS && rc == 0; o++) {
+            uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
+            if (rank == SCORE_NO_RANK)
+                continue;
+            score_key_rank(&key, k->id, (enum score_order)o, rank);
+            MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
+            rc = mdb_put(txn, st->scores, &ok, &ov, 0);
+        }
     }
-    *out = doc;
-    return 0;
+    if (rc)
+        return rc;
+    size_t len = 4 + k->summary_len;
+    char *v = xmalloc(len);
+    score_key_u32(v, kept);
+    memcpy(v + 4, k->summary, k->summary_len);
+    MDB_val sk = {strlen(k->id), k->id}, sv = {len, v};
+    rc = mdb_put(txn, st->scores, &sk, &sv, 0);
+    free(v);
+    return rc;
+}
+
+int score_put(struct store *st, MDB_txn *txn, json_t *result)
+{
+    struct score_kept k;
+    int rc = score_kept_make(result, &k);
+    if (rc)
+        return rc;
+    rc = score_kept_put(st, txn, &k, 0, NULL);
+    score_kept_free(&k);
+    return rc;
+}
+
+/* Remove from doc's contacts the rows keep() refuses: how many went. */
+static size_t drop_rows(json_t *doc, int (*keep)(void *arg, const char *cid), void *arg)
+{
+    json_t *rows = json_object_get(doc, "contacts");
+    size_t dropped = 0;
+    for (size_t i = 0; i < json_array_size(rows);) {
+        const char *cid = json_string_value(json_object_get(json_array_get(rows, i), "contact"));
+        if (cid && !keep(arg, cid)) {
+            json_array_remove(rows, i);
+            dropped++;
+        } else {
+            i++;
+        }
+    }
+    return dropped;
+}
+
+struct gone {
+    struct store *st;
+    MDB_txn *txn;
+    json_t *memo;
+};
+
+static int still_there(void *arg, const char *cid)
+{
+    struct gone *g = arg;
+    json_t *known = g->memo ? json_object_get(g->memo, cid) : NULL;
+    if (known)
+        return json_is_true(known);
+    MDB_val k = {strlen(cid), (void *)cid}, v;
+    int there = mdb_get(g->txn, g->st->contacts, &k, &v) != MDB_NOTFOUND;
+    if (g->memo)
+        json_object_set_new(g->memo, cid, json_boolean(there));
+    return there;
+}
+
+size_t score_drop_gone(struct store *st, MDB_txn *txn, json_t *result, json_t *memo)
+{
+    struct gone g = {st, txn, memo};
+    return drop_rows(result, still_there, &g);
 }

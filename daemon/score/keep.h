@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Scores kept in the store ('scores' database: audience id -> the
- * document of result.h, with its snapshot's seq), so that they survive a
- * restart and are served without computing them again.  score_put runs
- * in a write transaction (the writer's, through a write_item's apply),
- * score_get in any. */
+/* Scores kept in the store ('scores' database), so that they survive a
+ * restart and are served without computing them again.  An audience is
+ * kept row by row (docs/architecture.md, the store table):
+ *   AUD                         -> u32 rows (big-endian), then the summary
+ *                                  JSON: the document of result.h without
+ *                                  its "contacts";
+ *   AUD \0 r \0 CONTACT          -> the contact's row: SCORE_ROW_HEAD bytes
+ *                                  (its place in the document and in each
+ *                                  order, big-endian u32s), then its JSON;
+ *   AUD \0 o \0 ORDER \0 RANK     -> the contact id at that rank (a
+ *                                  big-endian u32) of the order.
+ * A page is a cursor range over one order from the rank of its 'after',
+ * and a row a point read; nothing reads an audience's every row but
+ * score_get.  An audience is replaced whole in one transaction (the old
+ * keys deleted, the new written), so readers see one run's or the
+ * other's.  The puts run in a write transaction (the writer's, through a
+ * write_item's apply), the reads in any. */
 #ifndef KANAL_SCORE_KEEP_H
 #define KANAL_SCORE_KEEP_H
 
@@ -15,13 +27,113 @@
 
 struct store;
 
+/* The orders a list of contacts is kept in: influence, reach, value,
+ * advocacy, risk (highest first, ties by contact id; rows without the
+ * number last), and the advocates (the advocacy order of the rows whose
+ * advocacy.advocate is true). */
+enum score_order {
+    SCORE_ORDER_INFLUENCE,
+    SCORE_ORDER_REACH,
+    SCORE_ORDER_VALUE,
+    SCORE_ORDER_ADVOCACY,
+    SCORE_ORDER_RISK,
+    SCORE_ORDER_ADVOCATES,
+    SCORE_ORDERS
+};
+/* The order's name ("influence", ..., "advocates"). */
+const char *score_order_name(enum score_order o);
+/* The order named name among the first five (the ?order= of the API), or
+ * -1. */
+int score_order_of(const char *name);
+
+/* A row's value starts with its place in the document, then its rank in
+ * each order (UINT32_MAX: not in it), each a big-endian u32. */
+#define SCORE_ROW_HEAD (4 * (1 + SCORE_ORDERS))
+#define SCORE_NO_RANK UINT32_MAX
+
+/* An audience's document in the kept layout, made off the writer (the
+ * ranks sorted, the JSON serialized), so that the writer only puts. */
+struct score_kept_row {
+    char *contact;
+    char *value; /* SCORE_ROW_HEAD bytes, then the row's JSON */
+    size_t len;
+};
+struct score_kept {
+    char *id;
+    char *summary; /* JSON: the document without its contacts */
+    size_t summary_len, nrows;
+    struct score_kept_row *rows; /* in the document's order */
+};
+
+/* Make k from doc (a document of result.h; doc is not changed): 0,
+ * EINVAL when it has no audience id a key can be, or ENOMEM. */
+int score_kept_make(json_t *doc, struct score_kept *k);
+void score_kept_free(struct score_kept *k);
+
+/* Keep k as its audience's scores, replacing the kept ones whole.  With
+ * check_gone, the rows of contacts the store no longer has (erased while
+ * the run computed on its older snapshot) are left out; *dropped (may be
+ * NULL) counts them.  0, or an MDB error. */
+int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, int check_gone,
+                   size_t *dropped);
+
 /* Keep result (its "audience" names it), replacing the audience's last
- * one: 0, EINVAL when it has no audience, or an MDB error. */
+ * one: score_kept_make and score_kept_put.  0, EINVAL when it has no
+ * audience, or an MDB error. */
 int score_put(struct store *st, MDB_txn *txn, json_t *result);
 
-/* The kept scores of audience into *out: 0, MDB_NOTFOUND, MDB_CORRUPTED
- * when the value is not a JSON object, or another MDB error. */
+/* The kept document of audience, assembled from its summary and rows (in
+ * the document's order), into *out: exactly what score_put was given, less
+ * the rows erased since.  Reads every row: for tests and tools, not for a
+ * page.  0, MDB_NOTFOUND, MDB_CORRUPTED when a value is not JSON, or
+ * another MDB error. */
 int score_get(struct store *st, MDB_txn *txn, const char *audience, json_t **out);
+
+/* The summary of audience (its document without "contacts") into *out,
+ * and how many rows it keeps into *rows: 0, MDB_NOTFOUND, MDB_CORRUPTED,
+ * or another MDB error. */
+int score_summary_get(struct store *st, MDB_txn *txn, const char *audience, json_t **out,
+                      size_t *rows);
+
+/* Every kept audience in id order: fn(arg, id, summary, rows) for each
+ * (summary borrowed), stopping at a nonzero answer, which is returned.  A
+ * summary that is not JSON is skipped.  Rows are not read. 0, or an MDB
+ * error. */
+int score_each_summary(struct store *st, MDB_txn *txn,
+                       int (*fn)(void *arg, const char *id, json_t *summary, size_t rows),
+                       void *arg);
+
+/* Contact cid's row in audience (a point read) into *row, and its place
+ * in the document (0 first) into *place (may be NULL): 0, MDB_NOTFOUND,
+ * MDB_CORRUPTED, or another MDB error. */
+int score_row_get(struct store *st, MDB_txn *txn, const char *audience, const char *cid,
+                  json_t **row, uint32_t *place);
+
+/* One page of audience's rows in order o: those after the contact after
+ * (NULL: from the first), at most limit of them, appended to list; *more
+ * says whether rows follow.  0, ENOENT when after has no row in that
+ * order, or an MDB error. */
+int score_page(struct store *st, MDB_txn *txn, const char *audience, enum score_order o,
+               const char *after, size_t limit, json_t *list, int *more);
+
+/* Erasure: delete the rows (and their ranks) of the contacts in ids (a
+ * JSON array of contact ids) from every kept audience, in the erasure's
+ * own write transaction, so that no answer names them once it commits.
+ * Each audience's count of rows follows; the others' places and ranks keep
+ * their gaps until the next run.  *changed (may be NULL) counts the
+ * audiences that lost rows.  0, or an MDB error. */
+int score_forget(struct store *st, MDB_txn *txn, json_t *ids, size_t *changed);
+
+/* Drop from result (a document, not yet kept) the rows of contacts the
+ * store no longer has; memo (a JSON object, or NULL) remembers what was
+ * looked up, for the next documents.  Returns how many rows went. */
+size_t score_drop_gone(struct store *st, MDB_txn *txn, json_t *result, json_t *memo);
+
+/* Delete every key of the kept audiences whose id keep(arg, id) refuses
+ * (0): those a run no longer computes.  *deleted (may be NULL) counts
+ * them.  0, or an MDB error. */
+int score_retire(struct store *st, MDB_txn *txn, int (*keep)(void *arg, const char *id), void *arg,
+                 size_t *deleted);
 
 struct audience;
 
@@ -32,15 +144,11 @@ struct audience;
 int score_run(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
               int64_t half_life_ms, json_t **docs, uint64_t *seq);
 
-/* score_run handing each audience's document on as it is made (the
- * smallest audiences' first, not in auds' order), so that a run need not
- * hold them all (an audience of 100,000 contacts makes a
- * document of some 100 MB in memory): each(arg, i, doc, seq) gets
- * auds[i]'s (NULL when its PageRank did not converge) to keep or decref;
- * it returns 0 to go on, else the run stops and returns that.  0, an MDB
- * error, or each's. */
-typedef int (*score_each_fn)(void *arg, size_t i, json_t *doc, uint64_t seq);
-int score_run_each(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
-                   int64_t half_life_ms, score_each_fn each, void *arg, uint64_t *seq);
+struct score_params;
+/* score_run with the thresholds of the [kanald] score_* keys (NULL: the
+ * defaults); score_run is this with NULL. */
+int score_run_with(struct store *st, const struct audience *auds, size_t n, int64_t now_ms,
+                   int64_t half_life_ms, const struct score_params *params, json_t **docs,
+                   uint64_t *seq);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "community.h"
 #include "graph.h"
 #include "util.h"
 
@@ -64,10 +65,26 @@ json_t *score_result(const char *audience, uint64_t seq, const struct score_buil
         s.brand_share, "k_core", cores, "from", "records", (json_int_t)b->records, "suspected_bots",
         (json_int_t)b->bots, "erased", (json_int_t)b->erased, "unresolved_replies",
         (json_int_t)b->unresolved_replies, "unknown_authors", (json_int_t)b->unknown_authors);
+    struct score_facts *f = (struct score_facts *)&b->facts;
+    score_facts_grow(f, n);
+    struct score_communities comms;
+    score_communities(&g, SCORE_BRAND, &comms);
+    json_t *groups;
+    json_t *klass = score_class(&g, SCORE_BRAND, &comms, f, &b->params, s.brand_share, &groups,
+                                b->ids);
     score_shape_free(&s);
-    if (!out)
+    if (!out) {
+        json_decref(klass);
+        json_decref(groups);
+        score_communities_free(&comms);
         goto done;
+    }
+    json_t *shape = json_object_get(out, "shape");
+    json_object_set_new(shape, "class", klass);
+    json_object_set_new(shape, "communities", groups);
 
+    struct score_rows fr;
+    score_facts_finish(f, n, b->now_ms, &b->params, &fr);
     struct row *rows = xcalloc(n ? n : 1, sizeof *rows);
     size_t nrows = 0;
     for (uint32_t v = 0; v < n; v++)
@@ -77,15 +94,24 @@ json_t *score_result(const char *audience, uint64_t seq, const struct score_buil
     json_t *list = json_array();
     for (size_t i = 0; i < nrows; i++) {
         uint32_t v = rows[i].node;
-        json_array_append_new(list, json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:b}",
+        json_t *row = json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:b}",
                                               "contact", b->ids[v], "influence", rank[v] * n,
                                               "pagerank", rank[v], "k_core", (json_int_t)core[v],
                                               "in_degree", (json_int_t)indeg[v], "out_degree",
                                               (json_int_t)(g.out_start[v + 1] - g.out_start[v]),
                                               "reach", (json_int_t)reach[v], "weight_in", win[v],
-                                              "weight_out", g.out_wsum[v], "member", b->member[v]));
+                                              "weight_out", g.out_wsum[v], "member", b->member[v]);
+        json_object_set_new(row, "value", score_value_json(f, &fr, v));
+        json_object_set_new(row, "advocacy", score_advocacy_json(f, &b->params, v));
+        json_object_set_new(row, "risk", score_risk_json(f, &fr, &b->params, v));
+        json_object_set_new(row, "community", json_integer(comms.of[v]));
+        json_object_set_new(row, "position",
+                            json_string(score_position(f, &b->params, v, rank[v] * n)));
+        json_array_append_new(list, row);
     }
     free(rows);
+    score_rows_free(&fr);
+    score_communities_free(&comms);
     json_object_set_new(out, "contacts", list);
 done:
     free(rank);

@@ -22,7 +22,11 @@
  *    largest_component, reciprocity, brand_share, k_core: [sizes]},
  *    "from": {records, suspected_bots, erased, unresolved_replies,
  *    unknown_authors}, "contacts": [{contact, influence, pagerank, k_core,
- *    in_degree, out_degree, reach, weight_in, weight_out, member}, ...]}
+ *    in_degree, out_degree, reach, weight_in, weight_out, member, value,
+ *    advocacy, risk, position, community}, ...]}
+ * with shape.class and shape.communities (community.h) and each contact's
+ * value, advocacy, risk and position (value.h) judged by b->params;
+ * docs/scores.md says what each means.
  * contacts sorted by influence, highest first (ties by id); influence is
  * PageRank personalized on the audience's members, times the number of
  * nodes (1 is the average).  NULL when PageRank does not converge. */

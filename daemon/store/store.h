@@ -27,6 +27,13 @@ struct store {
     int identity; /* resolve contacts while committing (the default) */
     int64_t max_candidates; /* merge candidates kept at most ([kanald] max_merge_candidates) */
     int erased_none; /* writer thread: no erased keys in the current transaction */
+    /* The contact id counter (meta's KANAL_META_NEXT_CONTACT), writer
+     * thread only.  Inside writer_commit_batch (in_batch) next_contact is
+     * the transaction's working value, written to meta once before the
+     * commit; next_contact_committed is what the last commit wrote, so the
+     * next transaction need not read it back.  0: not known, read meta. */
+    int in_batch;
+    uint64_t next_contact, next_contact_committed;
     char *path;
     enum sync_mode sync;
     size_t map_size;

@@ -100,7 +100,7 @@ int kanal_nats_check_stream(jsCtx *js, const struct kanal_nats_opts *o, char *wh
     jsErrCode jerr = 0;
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = 2000; /* blocks the loop: at start, and while unchecked */
+    jo.Wait = 2000; /* the caller's thread waits this long at most */
     natsStatus st = js_GetStreamInfo(&si, js, o->stream, &jo, &jerr);
     if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
         snprintf(why, why_len,

@@ -21,15 +21,18 @@
  * from the cursor after its backoff.  libnats reconnects by itself, with
  * backoff (100 ms doubling to 5 s), for ever.
  *
- * libnats calls back on its own threads; those callbacks only queue what
- * happened and wake the loop through an eventfd, where the rest runs.
+ * Nothing here blocks kanald's loop.  What libnats does synchronously —
+ * the first connection (each server's connect timeout, one after the
+ * other) and the stream check (a JetStream request of up to 2 s) — runs on
+ * the sink's own thread, the worker; libnats calls back on its own threads.
+ * Both only queue what happened and wake the loop through an eventfd, where
+ * the rest runs.  Publishing itself (js_PublishMsgAsync) only buffers.
  *
- * At start the stream must exist with file storage, the subjects
- * <subject_prefix>.> and a duplicate window: otherwise the sink is
- * refused, saying what differs.  When no server or no JetStream leader
- * answers at start, the check runs once a connection is made and every 2 s
- * until it passes (a stream missing then makes the sink unhealthy, not
- * refused), and publishing waits for it. */
+ * The stream must exist with file storage, the subjects <subject_prefix>.>
+ * and a duplicate window: until it does, the sink refuses to publish,
+ * saying what differs, and is unhealthy.  The worker checks once connected
+ * and every 2 s until the check passes (no server, no JetStream leader, a
+ * stream still to be created or fixed); records wait in the store. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -45,6 +48,7 @@
 #include <nats/nats.h>
 
 #include "nats_common.h"
+#include "nats_source.h"
 
 #define RECHECK_MS 2000 /* how often an unchecked stream is checked again */
 
@@ -58,37 +62,52 @@ struct rec {
     int acked;
 };
 
-/* What a libnats thread tells the loop. */
+/* What a libnats thread or the worker tells the loop. */
 struct event {
     struct event *next;
-    int kind; /* EV_ACK, EV_NACK, EV_DOWN, EV_UP */
+    int kind;
     natsMsg *msg;
     uint64_t seq;
-    char text[256];
+    int status; /* EV_CHECKED: kanal_nats_check_stream's result */
+    char text[512];
 };
-enum { EV_ACK = 1, EV_NACK, EV_DOWN, EV_UP };
+enum {
+    EV_ACK = 1, /* the stream stored msg */
+    EV_NACK,    /* it did not (text: why) */
+    EV_DOWN,    /* disconnected */
+    EV_UP,      /* (re)connected to text */
+    EV_READY,   /* worker: nc and js exist, not necessarily connected */
+    EV_NOTYET,  /* worker: no server answered the first round */
+    EV_FATAL,   /* worker: libnats refused the options (text) */
+    EV_CHECKED, /* worker: a stream check ended (status, text) */
+};
 
 struct sink {
     const struct kanal_host *host;
     struct kanal_source *src;
     struct kanal_nats_opts o;
-    int64_t max_pending, ack_wait_ms;
-    natsConnection *nc;
+    int64_t max_pending, ack_wait_ms, connect_timeout_ms;
+    natsOptions *opts;  /* made by start, used and freed by the worker */
+    natsConnection *nc; /* set by the worker; the loop's after EV_READY */
     jsCtx *js;
     int efd;
     struct kanal_watch *watch;
-    struct kanal_timer *recheck; /* while the stream could not be checked */
-    char unchecked[512];         /* why, as last logged */
-    pthread_mutex_t lock;        /* guards events and closed */
+    char unchecked[512]; /* why the stream is not fit, as last logged */
+    pthread_t worker;
+    int worker_started;
+    pthread_mutex_t lock; /* guards events, closed, quit */
     pthread_cond_t closed_cond;
-    int closed; /* libnats delivered the connection's last callback */
+    pthread_cond_t work_cond; /* wakes the worker: connected, quit */
+    int closed;               /* libnats delivered the connection's last callback */
+    int quit;                 /* the worker ends */
     struct event *ev_head, *ev_tail;
     struct rec *head, *tail; /* the delivered records, in seq order */
     int64_t inflight;
-    int verified, refused, stopped;
+    int ready, verified, stopped;
 };
 
-static void push_event(struct sink *s, int kind, natsMsg *msg, uint64_t seq, const char *text)
+static void push_status(struct sink *s, int kind, natsMsg *msg, uint64_t seq, int status,
+                        const char *text)
 {
     struct event *e = calloc(1, sizeof *e);
     if (!e)
@@ -96,6 +115,7 @@ static void push_event(struct sink *s, int kind, natsMsg *msg, uint64_t seq, con
     e->kind = kind;
     e->msg = msg;
     e->seq = seq;
+    e->status = status;
     if (text)
         snprintf(e->text, sizeof e->text, "%s", text);
     pthread_mutex_lock(&s->lock);
@@ -108,6 +128,11 @@ static void push_event(struct sink *s, int kind, natsMsg *msg, uint64_t seq, con
     uint64_t one = 1;
     ssize_t w = write(s->efd, &one, sizeof one);
     (void)w; /* the counter only saturates: the loop wakes anyway */
+}
+
+static void push_event(struct sink *s, int kind, natsMsg *msg, uint64_t seq, const char *text)
+{
+    push_status(s, kind, msg, seq, 0, text);
 }
 
 static uint64_t msg_seq(natsMsg *msg)
@@ -154,9 +179,13 @@ static void on_closed(natsConnection *nc, void *arg)
 
 static void on_connected(natsConnection *nc, void *arg)
 {
+    struct sink *s = arg;
     char url[200] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    push_event(arg, EV_UP, NULL, 0, url);
+    push_event(s, EV_UP, NULL, 0, url);
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_signal(&s->work_cond); /* check the stream now */
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void rec_free_all(struct sink *s)
@@ -183,7 +212,7 @@ static void failed(struct sink *s, int64_t retry_ms, const char *reason)
 
 static void publish_more(struct sink *s)
 {
-    if (s->stopped || !s->verified)
+    if (s->stopped || !s->ready || !s->verified)
         return;
     for (struct rec *r = s->head; r && s->inflight < s->max_pending; r = r->next) {
         if (r->sent || r->acked)
@@ -240,44 +269,33 @@ static void acked(struct sink *s, natsMsg *msg, uint64_t seq)
         s->host->sink_ack(s->src, upto);
 }
 
-/* At start a stream that is missing or mis-configured refuses the sink;
- * found so later (the check was deferred), it makes the sink unhealthy and
- * the timer checks again, so that records flow once an operator fixed it. */
-static void check_stream(struct sink *s, int at_start)
+/* A stream check ended on the worker.  Not fit (missing, mis-configured,
+ * no leader yet): the sink is unhealthy and publishes nothing, saying why
+ * once per reason; the worker checks again. */
+static void checked(struct sink *s, int status, char *why)
 {
-    char why[512];
-    int r = kanal_nats_check_stream(s->js, &s->o, why, sizeof why);
-    if (r == 0) {
+    size_t wl = strlen(why);
+    if (wl && why[wl - 1] == ';')
+        why[wl - 1] = '\0'; /* the list of differences ends with one */
+    if (status == 0) {
         if (s->unchecked[0])
             s->host->log(s->src, KANAL_LOG_NOTICE, "stream %s checked: publishing", s->o.stream);
+        s->unchecked[0] = '\0';
         s->verified = 1;
         s->host->set_health(s->src, 1, NULL);
         return;
     }
-    if (r != -EAGAIN && at_start) {
-        s->refused = 1;
-        s->host->log(s->src, KANAL_LOG_ERR, "%s", why);
-        return;
-    }
-    /* No JetStream leader yet, no server, or a stream still to be fixed. */
     if (strcmp(why, s->unchecked)) {
-        s->host->log(s->src, r == -EAGAIN ? KANAL_LOG_WARNING : KANAL_LOG_ERR,
-                     "%s; records wait, checking again every %d s", why, RECHECK_MS / 1000);
+        if (status == -EAGAIN)
+            s->host->log(s->src, KANAL_LOG_WARNING, "%s; records wait, checking again every %d s",
+                         why, RECHECK_MS / 1000);
+        else
+            s->host->log(s->src, KANAL_LOG_ERR,
+                         "refusing to publish: %s; records wait, checking again every %d s", why,
+                         RECHECK_MS / 1000);
         snprintf(s->unchecked, sizeof s->unchecked, "%s", why);
     }
     s->host->set_health(s->src, 0, why);
-}
-
-static void on_recheck(void *arg)
-{
-    struct sink *s = arg;
-    if (!s->verified && !s->stopped && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED)
-        check_stream(s, 0);
-    if (s->verified || s->stopped) {
-        s->host->timer_stop(s->recheck);
-        s->recheck = NULL;
-    }
-    publish_more(s);
 }
 
 static void on_wake(void *arg, int fd, int events)
@@ -301,7 +319,7 @@ static void on_wake(void *arg, int fd, int events)
                 for (struct rec *r = s->head; r && !ours; r = r->next)
                     ours = r->sent == e->msg && r->seq == e->seq;
                 if (ours) {
-                    char why[400];
+                    char why[700];
                     snprintf(why, sizeof why, "stream %s: seq %llu not acknowledged: %s",
                              s->o.stream, (unsigned long long)e->seq, e->text);
                     failed(s, -1, why);
@@ -311,8 +329,20 @@ static void on_wake(void *arg, int fd, int events)
                              "disconnected from NATS; reconnecting with backoff");
             } else if (e->kind == EV_UP) {
                 s->host->log(s->src, KANAL_LOG_INFO, "connected to NATS at %s", e->text);
+            } else if (e->kind == EV_READY) {
+                s->ready = 1;
+            } else if (e->kind == EV_NOTYET) {
+                s->host->log(s->src, KANAL_LOG_WARNING,
+                             "no NATS server of %s answers yet; records wait, retrying with "
+                             "backoff",
+                             s->o.servers);
                 if (!s->verified)
-                    check_stream(s, 0);
+                    s->host->set_health(s->src, 0, "not connected to NATS");
+            } else if (e->kind == EV_FATAL) {
+                s->host->log(s->src, KANAL_LOG_ERR, "%s; the sink publishes nothing", e->text);
+                s->host->set_health(s->src, 0, e->text);
+            } else if (e->kind == EV_CHECKED && !s->verified) {
+                checked(s, e->status, e->text);
             }
         }
         free(e);
@@ -321,50 +351,67 @@ static void on_wake(void *arg, int fd, int events)
     publish_more(s);
 }
 
+/* The next element of the batch's array at *p: parsed, and its exact text
+ * as stored, which is the message's body (no second serialization). */
+static json_t *next_record(const char **p, const char *end, const char **text, size_t *len)
+{
+    while (*p < end && strchr(" \t\r\n,[", **p))
+        (*p)++;
+    json_error_t jerr;
+    json_t *rec = json_loadb(*p, (size_t)(end - *p), JSON_DISABLE_EOF_CHECK, &jerr);
+    if (!json_is_object(rec) || jerr.position <= 0 || jerr.position > end - *p) {
+        json_decref(rec);
+        return NULL;
+    }
+    *text = *p;
+    *len = (size_t)jerr.position; /* with JSON_DISABLE_EOF_CHECK: the bytes read */
+    *p += jerr.position;
+    return rec;
+}
+
 /* Each record of the batch with what its message needs. */
 static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
 {
     struct sink *s = state;
-    json_error_t jerr;
-    json_t *arr = json_loadb(batch->json, batch->len, 0, &jerr);
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        return -EINVAL;
-    }
-    size_t i;
-    json_t *rec;
-    json_array_foreach(arr, i, rec)
-    {
+    const char *p = batch->json, *end = batch->json + batch->len;
+    for (size_t i = 0; i < batch->count; i++) {
+        const char *text;
+        size_t len;
+        json_t *rec = next_record(&p, end, &text, &len);
         const char *id = json_string_value(json_object_get(rec, "id"));
         const char *source = json_string_value(json_object_get(rec, "source"));
         const char *kind = json_string_value(json_object_get(rec, "kind"));
         json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-        struct rec *r = calloc(1, sizeof *r);
-        if (!r || !id || seq <= 0) {
-            free(r);
-            json_decref(arr);
-            return r ? -EINVAL : -ENOMEM;
+        struct rec *r = rec && id && seq > 0 ? calloc(1, sizeof *r) : NULL;
+        if (r) {
+            r->seq = (uint64_t)seq;
+            r->id = strdup(id);
+            r->subject = kanal_nats_subject(s->o.subject_prefix, source, kind);
+            r->body = malloc(len + 1);
+            if (r->body) {
+                memcpy(r->body, text, len);
+                r->body[len] = '\0';
+            }
+            r->len = len;
         }
-        r->seq = (uint64_t)seq;
-        r->id = strdup(id);
-        r->subject = kanal_nats_subject(s->o.subject_prefix, source, kind);
-        r->body = json_dumps(rec, JSON_COMPACT);
-        if (!r->id || !r->subject || !r->body) {
-            free(r->id);
-            free(r->subject);
-            free(r->body);
-            free(r);
-            json_decref(arr);
-            return -ENOMEM;
+        int bad = !rec || !id || seq <= 0;
+        json_decref(rec);
+        if (!r || !r->id || !r->subject || !r->body) {
+            if (r) {
+                free(r->id);
+                free(r->subject);
+                free(r->body);
+                free(r);
+            }
+            rec_free_all(s); /* the host delivers again from its cursor */
+            return bad ? -EINVAL : -ENOMEM;
         }
-        r->len = strlen(r->body);
         if (s->tail)
             s->tail->next = r;
         else
             s->head = r;
         s->tail = r;
     }
-    json_decref(arr);
     publish_more(s);
     return 0;
 }
@@ -382,6 +429,7 @@ static const struct kanal_kit_bind nats_binds[] = {
     KANAL_NATS_BINDS(struct sink, o),
     {"max_pending", KANAL_KIT_INT64, offsetof(struct sink, max_pending)},
     {"ack_wait", KANAL_KIT_INT64, offsetof(struct sink, ack_wait_ms)},
+    {"connect_timeout", KANAL_KIT_INT64, offsetof(struct sink, connect_timeout_ms)},
     {NULL, 0, 0},
 };
 
@@ -400,6 +448,10 @@ static int nats_init(const struct kanal_host *host, struct kanal_source *src, vo
         host->log(src, KANAL_LOG_ERR, "max_pending must be 1..1000000");
         r = KANAL_ECONFIG;
     }
+    if (r == 0 && s->connect_timeout_ms < 1) {
+        host->log(src, KANAL_LOG_ERR, "connect_timeout must be at least 1ms");
+        r = KANAL_ECONFIG;
+    }
     if (r == 0)
         r = kanal_nats_opts_check(host, src, &s->o);
     if (r < 0) {
@@ -408,8 +460,73 @@ static int nats_init(const struct kanal_host *host, struct kanal_source *src, vo
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->closed_cond, NULL);
+    pthread_cond_init(&s->work_cond, NULL);
     *state = s;
     return 0;
+}
+
+/* The worker: the first connection, then the stream check whenever
+ * connected and not yet verified, every RECHECK_MS, until it passes. */
+static void *worker_main(void *arg)
+{
+    struct sink *s = arg;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    char why[512];
+    natsStatus st = natsConnection_Connect(&nc, s->opts);
+    natsOptions_Destroy(s->opts);
+    s->opts = NULL;
+    if (st != NATS_OK && st != NATS_NOT_YET_CONNECTED) {
+        snprintf(why, sizeof why, "connecting to %s: %s", s->o.servers, natsStatus_GetText(st));
+        push_event(s, EV_FATAL, NULL, 0, why);
+        return NULL;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.AckHandler = on_puback;
+    jo.PublishAsync.AckHandlerClosure = s;
+    /* No libnats limit: publish_more bounds what this sink has in flight,
+     * and a limit there would block kanald's loop (StallWait) while
+     * messages of a failed delivery wait out their ack_wait. */
+    jo.PublishAsync.MaxPending = 0;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK) {
+        push_event(s, EV_FATAL, NULL, 0, "out of memory");
+        natsConnection_Close(nc); /* destroy waits for on_closed */
+        pthread_mutex_lock(&s->lock);
+        s->nc = nc;
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->nc = nc;
+    s->js = js;
+    pthread_mutex_unlock(&s->lock);
+    push_event(s, EV_READY, NULL, 0, NULL);
+    if (st == NATS_NOT_YET_CONNECTED)
+        push_event(s, EV_NOTYET, NULL, 0, NULL);
+    int verified = 0;
+    pthread_mutex_lock(&s->lock);
+    while (!s->quit) {
+        if (!verified && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
+            pthread_mutex_unlock(&s->lock);
+            int r = kanal_nats_check_stream(js, &s->o, why, sizeof why);
+            push_status(s, EV_CHECKED, NULL, 0, r, why);
+            verified = r == 0;
+            pthread_mutex_lock(&s->lock);
+            if (s->quit)
+                break;
+        }
+        if (verified) {
+            pthread_cond_wait(&s->work_cond, &s->lock);
+        } else {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += RECHECK_MS / 1000;
+            pthread_cond_timedwait(&s->work_cond, &s->lock, &until);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
 }
 
 static int nats_start(void *state)
@@ -421,75 +538,57 @@ static int nats_start(void *state)
     int r = s->host->watch_fd(s->src, s->efd, KANAL_WATCH_READ, on_wake, s, &s->watch);
     if (r < 0)
         return r;
-    natsOptions *opts = NULL;
     char why[512];
-    r = kanal_nats_options(&s->o, &opts, why, sizeof why);
-    if (r == 0) {
-        natsOptions_SetCustomReconnectDelay(opts, reconnect_delay, NULL);
-        natsOptions_SetClosedCB(opts, on_closed, s);
-        natsOptions_SetDisconnectedCB(opts, on_disconnected, s);
-        natsOptions_SetReconnectedCB(opts, on_connected, s);
-        natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, s);
-        natsOptions_SetMaxPendingMsgs(opts, 65536);
-        natsStatus st = natsConnection_Connect(&s->nc, opts);
-        if (st != NATS_OK && st != NATS_NOT_YET_CONNECTED) {
-            snprintf(why, sizeof why, "connecting to %s: %s", s->o.servers, natsStatus_GetText(st));
-            r = KANAL_ECONFIG;
-        }
-    }
-    if (r == 0) {
-        jsOptions jo;
-        jsOptions_Init(&jo);
-        jo.PublishAsync.AckHandler = on_puback;
-        jo.PublishAsync.AckHandlerClosure = s;
-        /* No libnats limit: publish_more bounds what this sink has in flight,
-         * and a limit there would block kanald's loop (StallWait) while
-         * messages of a failed delivery wait out their ack_wait. */
-        jo.PublishAsync.MaxPending = 0;
-        if (natsConnection_JetStream(&s->js, s->nc, &jo) != NATS_OK) {
-            snprintf(why, sizeof why, "out of memory");
-            r = -ENOMEM;
-        }
-    }
-    natsOptions_Destroy(opts);
+    r = kanal_nats_options(&s->o, &s->opts, why, sizeof why);
     if (r < 0) {
         s->host->log(s->src, KANAL_LOG_ERR, "%s", why);
         return r;
     }
-    if (natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
-        check_stream(s, 1);
-        if (s->refused)
-            return KANAL_ECONFIG;
+    natsOptions_SetCustomReconnectDelay(s->opts, reconnect_delay, NULL);
+    natsOptions_SetClosedCB(s->opts, on_closed, s);
+    natsOptions_SetDisconnectedCB(s->opts, on_disconnected, s);
+    natsOptions_SetReconnectedCB(s->opts, on_connected, s);
+    natsOptions_SetRetryOnFailedConnect(s->opts, true, on_connected, s);
+    natsOptions_SetMaxPendingMsgs(s->opts, 65536);
+    natsOptions_SetTimeout(s->opts, s->connect_timeout_ms);
+    r = pthread_create(&s->worker, NULL, worker_main, s);
+    if (r != 0) {
+        natsOptions_Destroy(s->opts);
+        s->opts = NULL;
+        s->host->log(s->src, KANAL_LOG_ERR, "cannot start the sink's thread: %s", strerror(r));
+        return -r;
     }
-    if (!s->verified) {
-        r = s->host->timer_start(s->src, RECHECK_MS, RECHECK_MS, on_recheck, s, &s->recheck);
-        if (r < 0)
-            return r;
-    }
-    if (natsConnection_Status(s->nc) != NATS_CONN_STATUS_CONNECTED) {
-        s->host->log(s->src, KANAL_LOG_WARNING,
-                     "no NATS server of %s answers yet; records wait, retrying with backoff",
-                     s->o.servers);
-        s->host->set_health(s->src, 0, "not connected to NATS");
-    }
+    s->worker_started = 1;
+    s->host->set_health(s->src, 0, "connecting to NATS");
     return 0;
+}
+
+static void worker_quit(struct sink *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->quit = 1;
+    pthread_cond_signal(&s->work_cond);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static int nats_stop(void *state)
 {
     struct sink *s = state;
     s->stopped = 1;
-    if (s->recheck)
-        s->host->timer_stop(s->recheck);
-    s->recheck = NULL;
+    worker_quit(s);
     return 0;
 }
 
 static void nats_destroy(void *state)
 {
     struct sink *s = state;
-    if (s->recheck)
-        s->host->timer_stop(s->recheck);
+    if (s->worker_started) {
+        /* A first connection under way ends after its servers' connect
+         * timeouts; a stream check after its 2 s. */
+        worker_quit(s);
+        pthread_join(s->worker, NULL);
+    }
+    natsOptions_Destroy(s->opts); /* NULL unless the worker never ran */
     if (s->watch)
         s->host->unwatch_fd(s->watch);
     if (s->nc) {
@@ -517,33 +616,35 @@ static void nats_destroy(void *state)
     if (s->efd >= 0)
         close(s->efd);
     pthread_cond_destroy(&s->closed_cond);
+    pthread_cond_destroy(&s->work_cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
-static const struct kanal_option nats_options[] = {
+const struct kanal_option kanal_nats_option_table[] = {
     KANAL_NATS_OPTIONS,
+    KANAL_NATS_SOURCE_OPTIONS,
     {"max_pending", KANAL_OPT_INT, "1024", 0,
-     "messages published and not yet acknowledged by the stream, at most", NULL},
+     "sink: messages published and not yet acknowledged by the stream, at most; source: "
+     "messages fetched and not yet committed, at most", NULL},
     {"ack_wait", KANAL_OPT_DURATION, "10s", 0,
-     "time the stream has to acknowledge a message before the delivery fails and is retried", NULL},
+     "sink: time the stream has to acknowledge a message before the delivery fails and is "
+     "retried; source: the consumer's redelivery delay for a message not acknowledged", NULL},
+    {"connect_timeout", KANAL_OPT_DURATION, "2s", 0,
+     "time one server has to accept a connection and greet; the next is tried after it", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
-static const struct kanal_plugin nats_plugin = {
+/* The sink's callbacks; the plugin's descriptor is nats_plugin.c's. */
+const struct kanal_plugin kanal_nats_sink = {
     KANAL_PLUGIN_HEADER,
     .name = "nats",
     .version = "1.0.0",
     .description = "sink: publishes committed records to a NATS JetStream stream",
-    .options = nats_options,
+    .options = kanal_nats_option_table,
     .init = nats_init,
     .start = nats_start,
     .stop = nats_stop,
     .destroy = nats_destroy,
     .deliver = nats_deliver,
 };
-
-KANAL_PLUGIN_EXPORT const struct kanal_plugin *kanal_plugin_entry(void)
-{
-    return &nats_plugin;
-}

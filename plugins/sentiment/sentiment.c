@@ -2,7 +2,7 @@
 /* sentiment: a processor (ABI 1.1) that reads each record's text and
  * stores annotations.<section name> =
  *   {"label":"positive|negative|neutral","score":-1..1,"lang":"tr|en|…",
- *    "model":"kanal-lexicon-1.0","complaint":true|false}
+ *    "model":"kanal-lexicon-1.1","complaint":true|false}
  * Records without text get no annotation.  The analysis (analyse.c) runs
  * on kanald's loop thread within the section's budget: lexicon look-ups on
  * a bounded prefix of the text (max_text), no allocation per record.
@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <kanal/plugin.h>
+#include <kanal/kit.h>
 
 #include "analyse.h"
 
@@ -25,12 +26,18 @@
 #define SENTIMENT_DATADIR "/usr/local/share/kanal/sentiment"
 #endif
 
+/* Texts up to this size are read straight from the record's JSON text
+ * (kanal_kit_json_get_string: a quarter of the cost of parsing the whole
+ * record); a longer one takes the parser. */
+#define TEXT_BUF (64 * 1024)
+
 struct sentiment {
     const struct kanal_host *host;
     struct kanal_source *src;
     struct sa_model *model;
     size_t max_text;
     char annotation[256]; /* the last answer: valid until the next call */
+    char text[TEXT_BUF];  /* the record's text, read without parsing the record */
 };
 
 static int sentiment_init(const struct kanal_host *host, struct kanal_source *src, void **state)
@@ -76,21 +83,33 @@ static int sentiment_process(void *state, const char *json, size_t len,
                              struct kanal_process_result *out)
 {
     struct sentiment *s = state;
-    json_error_t e;
     out->verdict = KANAL_PROCESS_PASS;
     out->annotation = NULL;
-    json_t *rec = json_loadb(json, len, 0, &e);
-    if (!rec)
-        return -EINVAL; /* counted as a failure; the record is stored anyway */
-    json_t *t = json_object_get(rec, "text");
-    size_t tlen = json_string_length(t);
-    if (!json_is_string(t) || tlen == 0) {
-        json_decref(rec);
-        return 0; /* nothing to read: no annotation */
-    }
     struct sa_result r;
-    sa_analyse(s->model, json_string_value(t), tlen > s->max_text ? s->max_text : tlen, NULL, &r);
-    json_decref(rec);
+    int g = kanal_kit_json_get_string(json, len, "text", s->text, sizeof s->text);
+    if (g == 0) {
+        size_t tlen = strlen(s->text); /* a text with a NUL is read up to it */
+        if (tlen == 0)
+            return 0; /* nothing to read: no annotation */
+        sa_analyse(s->model, s->text, tlen > s->max_text ? s->max_text : tlen, NULL, &r);
+    } else if (g == -ENOENT) {
+        return 0;
+    } else {
+        /* Longer than the buffer, not a string, or not an object: parse. */
+        json_error_t e;
+        json_t *rec = json_loadb(json, len, 0, &e);
+        if (!rec)
+            return -EINVAL; /* counted as a failure; the record is stored anyway */
+        json_t *t = json_object_get(rec, "text");
+        size_t tlen = json_string_length(t);
+        if (!json_is_string(t) || tlen == 0) {
+            json_decref(rec);
+            return 0;
+        }
+        sa_analyse(s->model, json_string_value(t), tlen > s->max_text ? s->max_text : tlen,
+                   NULL, &r);
+        json_decref(rec);
+    }
     int n = snprintf(s->annotation, sizeof s->annotation,
                      "{\"label\":\"%s\",\"score\":%.4f,\"lang\":\"%s\",\"model\":\"%s\","
                      "\"complaint\":%s}",

@@ -15,7 +15,105 @@
 
 #include "analyse.h"
 
+/* Turkish folding without ICU for the text customers write: ASCII (I is
+ * ı), the Turkish letters in either case, â î û, and code points from
+ * U+2000 on that have no case (punctuation, currency, arrows, emoji).
+ * Anything else (another script, a combining dot, invalid UTF-8) returns
+ * -2 and the caller folds with ICU, whose result this one equals
+ * (tests/unit/test_sentiment.c compares them). */
+static int fold_tr_fast(const unsigned char *in, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (o + 4 >= cap)
+            return -1;
+        unsigned char c = in[i];
+        if (c < 0x80) {
+            if (c == 'I') {
+                out[o++] = (char)0xC4; /* ı */
+                out[o++] = (char)0xB1;
+            } else {
+                out[o++] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+            }
+            i++;
+            continue;
+        }
+        if (i + 1 >= len)
+            return -2;
+        unsigned char d = in[i + 1];
+        if (c == 0xC3) {
+            /* Ç Ö Ü -> ç ö ü; ç ö ü as they are; â î û Â Î Û -> a i u */
+            if (d == 0x87 || d == 0x96 || d == 0x9C)
+                d += 0x20;
+            if (d == 0xA2 || d == 0x82)
+                out[o++] = 'a';
+            else if (d == 0xAE || d == 0x8E)
+                out[o++] = 'i';
+            else if (d == 0xBB || d == 0x9B)
+                out[o++] = 'u';
+            else if (d == 0xA7 || d == 0xB6 || d == 0xBC) {
+                out[o++] = (char)c;
+                out[o++] = (char)d;
+            } else
+                return -2;
+            i += 2;
+            continue;
+        }
+        if (c == 0xC4 && (d == 0x9E || d == 0x9F || d == 0xB1)) { /* Ğ ğ ı */
+            out[o++] = (char)c;
+            out[o++] = (char)(d == 0x9E ? 0x9F : d);
+            i += 2;
+            continue;
+        }
+        if (c == 0xC4 && d == 0xB0) { /* İ */
+            out[o++] = 'i';
+            i += 2;
+            continue;
+        }
+        if (c == 0xC5 && (d == 0x9E || d == 0x9F)) { /* Ş ş */
+            out[o++] = (char)c;
+            out[o++] = (char)0x9F;
+            i += 2;
+            continue;
+        }
+        /* Three and four bytes: U+2000..U+20FF, U+2190..U+24B5, U+24D0..
+         * U+2BFF, U+FE00..U+FE0F and U+1F000..U+1FAFF carry no case. */
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 0;
+        if (n == 0 || i + n > len)
+            return -2;
+        unsigned cp = n == 3 ? (c & 0x0Fu) << 12 | (d & 0x3Fu) << 6 | (in[i + 2] & 0x3Fu)
+                             : (c & 0x07u) << 18 | (d & 0x3Fu) << 12 | (in[i + 2] & 0x3Fu) << 6 |
+                                   (in[i + 3] & 0x3Fu);
+        for (size_t k = 1; k < n; k++)
+            if ((in[i + k] & 0xC0) != 0x80)
+                return -2;
+        int caseless = (cp >= 0x2000 && cp <= 0x20FF) || (cp >= 0x2190 && cp <= 0x24B5) ||
+                       (cp >= 0x24D0 && cp <= 0x2BFF) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+                       (cp >= 0x1F000 && cp <= 0x1FAFF);
+        /* An overlong form decodes below its range; leave it to ICU. */
+        if (!caseless || (n == 4 && c != 0xF0))
+            return -2;
+        memcpy(out + o, in + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
 int sa_fold(const char *in, size_t len, const char *locale, char *out, size_t cap)
+{
+    if (len > SA_TEXT_MAX)
+        len = SA_TEXT_MAX;
+    if (strcmp(locale, "tr") == 0) {
+        int n = fold_tr_fast((const unsigned char *)in, len, out, cap);
+        if (n != -2)
+            return n;
+    }
+    return sa_fold_icu(in, len, locale, out, cap);
+}
+
+int sa_fold_icu(const char *in, size_t len, const char *locale, char *out, size_t cap)
 {
     UChar src[SA_TEXT_MAX + 8], low[SA_TEXT_MAX * 2 + 8];
     int32_t n16 = 0, nl = 0, n8 = 0;
@@ -202,26 +300,31 @@ static int utf8_cont(unsigned char c)
 }
 
 /* The stem as written may end in a voiced consonant the lexicon spells
- * voiceless: dert -> derdi, renk -> rengi, ağaç -> ağacı. */
-static const struct sa_entry *get_stem(const struct sa_lex *lx, const char *w, size_t k)
+ * voiceless: dert -> derdi, renk -> rengi, ağaç -> ağacı.  h[k] is the hash
+ * of w's first k bytes. */
+static const struct sa_entry *get_stem(const struct sa_lex *lx, const char *w, size_t k,
+                                       const unsigned long long *h)
 {
-    const struct sa_entry *e = sa_lex_get(lx, w, k);
+    const struct sa_entry *e = sa_lex_get_hashed(lx, w, k, h[k]);
     if (e || k < 2 || k > SA_TOKEN_MAX)
         return e;
     char buf[SA_TOKEN_MAX + 2];
-    memcpy(buf, w, k);
     unsigned char last = (unsigned char)w[k - 1];
     if (last == 'b' || last == 'd' || last == 'g') {
+        memcpy(buf, w, k);
         buf[k - 1] = last == 'b' ? 'p' : last == 'd' ? 't' : 'k';
-        return sa_lex_get(lx, buf, k);
+        return sa_lex_get_hashed(lx, buf, k, sa_hash_step(h[k - 1], (unsigned char)buf[k - 1]));
     }
     if (k >= 3 && memcmp(w + k - 2, "ğ", 2) == 0) { /* ğ -> k */
+        memcpy(buf, w, k);
         buf[k - 2] = 'k';
-        return sa_lex_get(lx, buf, k - 1);
+        return sa_lex_get_hashed(lx, buf, k - 1, sa_hash_step(h[k - 2], 'k'));
     }
     if (k >= 2 && last == 'c') { /* c -> ç */
+        memcpy(buf, w, k);
         memcpy(buf + k - 1, "ç", 2);
-        return sa_lex_get(lx, buf, k + 1);
+        unsigned long long hc = sa_hash_step(sa_hash_step(h[k - 1], 0xC3), 0xA7);
+        return sa_lex_get_hashed(lx, buf, k + 1, hc);
     }
     return NULL;
 }
@@ -235,19 +338,23 @@ const struct sa_entry *sa_tr_match(const struct sa_lex *lx, const char *word, si
     /* Stems of at least 2 letters (3 bytes covers "iyi"-like short
      * stems while keeping one-letter noise out). */
     index_morphs();
+    unsigned long long h[SA_TOKEN_MAX + 1];
+    h[0] = SA_HASH_INIT;
+    for (size_t i = 0; i < len; i++)
+        h[i + 1] = sa_hash_step(h[i], (unsigned char)word[i]);
     for (size_t k = len; k >= 2; k--) {
         if (k < len && utf8_cont((unsigned char)word[k]))
             continue; /* not a character boundary */
         if (k < len && by_first[(unsigned char)word[k]][0] == NO_MORPH)
             continue; /* no suffix starts with this letter: no look-up */
-        const struct sa_entry *e = get_stem(lx, word, k);
+        const struct sa_entry *e = get_stem(lx, word, k, h);
         if (!e)
             continue;
         /* sevme-dim is sev- negated, not the noun sevme (love): a stem
          * ending in -mA over a verb defers to the verb. */
         if (k > 4 && k < len &&
             (memcmp(word + k - 2, "ma", 2) == 0 || memcmp(word + k - 2, "me", 2) == 0)) {
-            const struct sa_entry *v = sa_lex_get(lx, word, k - 2);
+            const struct sa_entry *v = sa_lex_get_hashed(lx, word, k - 2, h[k - 2]);
             if (v && (v->flags & SA_VERB))
                 continue;
         }

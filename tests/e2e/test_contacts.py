@@ -334,3 +334,71 @@ def test_unsubscribe_link_records_an_optout(make_kanald):
         assert k.api("/v1/links", token=WRITE_TOKEN, method="POST",
                      body={"url": "https://x.example", "campaign": "c",
                            "action": "unsubscribe"})[0] == 400
+
+
+def test_crm_value_and_currency(kanald, tmp_path):
+    """The CRM's value of a customer and its currency (the scores' monetary
+    value) are kept on the contact and shown by GET /v1/contacts/ID; a value
+    that is no number of 0 or more, or a currency that is no ISO 4217 code,
+    is refused with a 400 that says so, and nothing is linked or kept."""
+    from kanal import BUILD
+    k = kanald
+    cid = contact_of(k, post(k, person_record("v1", "email", "email:deniz@example.com")))
+    status, res = k.api("/v1/contacts/crm/V-1", token=ADMIN_TOKEN, method="PUT",
+                        body={"emails": ["deniz@example.com"], "value": 1250.5,
+                              "currency": "TRY"})
+    assert status == 200 and res["contact"] == cid
+    status, c = k.api(f"/v1/contacts/{cid}")
+    assert c["value"] == 1250.5 and c["currency"] == "TRY" and c["crm"] == "V-1"
+    # An integer is a number too; a row without them leaves them as they were.
+    assert k.api("/v1/contacts/crm/V-1", token=ADMIN_TOKEN, method="PUT",
+                 body={"value": 0})[0] == 200
+    assert k.api("/v1/contacts/crm/V-1", token=ADMIN_TOKEN, method="PUT",
+                 body={"name": "Deniz"})[0] == 200
+    status, c = k.api(f"/v1/contacts/{cid}")
+    assert c["value"] == 0 and c["currency"] == "TRY"
+    for bad, field in [({"value": -1}, "'value'"), ({"value": "100"}, "'value'"),
+                       ({"value": True}, "'value'"), ({"value": [1]}, "'value'"),
+                       ({"currency": "try"}, "'currency'"), ({"currency": "TL"}, "'currency'"),
+                       ({"currency": "ABC"}, "'currency'"), ({"currency": 949}, "'currency'")]:
+        status, err = k.api("/v1/contacts/crm/V-2", token=ADMIN_TOKEN, method="PUT",
+                            body={"emails": ["new@example.com"], **bad})
+        assert status == 400, (bad, err)
+        assert field in err["error"]["message"], err
+    # Nothing was linked by the refused requests.
+    assert k.api("/v1/contacts?handle=email:new@example.com")[0] == 404
+    # null clears them.
+    assert k.api("/v1/contacts/crm/V-1", token=ADMIN_TOKEN, method="PUT",
+                 body={"value": None, "currency": None})[0] == 200
+    status, c = k.api(f"/v1/contacts/{cid}")
+    assert "value" not in c and "currency" not in c
+
+    # The import: a bad row is refused with its line, the others are kept.
+    rows = "\n".join(json.dumps(r) for r in [
+        {"crm_id": "V-3", "emails": ["a3@example.com"], "value": 99.9, "currency": "EUR"},
+        {"crm_id": "V-4", "emails": ["a4@example.com"], "value": -5},
+        {"crm_id": "V-5", "emails": ["a5@example.com"], "currency": "EURO"}])
+    status, _, raw = k.request("POST", "/v1/contacts/import", rows.encode(),
+                               {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    rep = json.loads(raw)
+    assert status == 200 and rep["created"] == 1
+    assert [(e["line"], e["crm_id"]) for e in rep["errors"]] == [(2, "V-4"), (3, "V-5")]
+    assert "'value'" in rep["errors"][0]["error"] and "'currency'" in rep["errors"][1]["error"]
+    status, c = k.api("/v1/contacts?handle=email:a3@example.com")
+    assert c["value"] == 99.9 and c["currency"] == "EUR"
+    assert k.api("/v1/contacts?handle=email:a4@example.com")[0] == 404
+
+    # kanalctl reads the columns from a CSV export (a decimal comma too).
+    csv = tmp_path / "degerler.csv"
+    csv.write_text("crm_id;E-posta;Tutar;Para birimi\n"
+                   "K-1;k1@example.com;\"1500,75\";TRY\n"
+                   "K-2;k2@example.com;çok;TRY\n")
+    tokens = tmp_path / "token"
+    tokens.write_text(ADMIN_TOKEN + "\n")
+    out = subprocess.run([str(BUILD / "kanalctl"), "contacts", "import", "--url",
+                          f"http://127.0.0.1:{k.port}", "--token-file", str(tokens), str(csv)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    assert f"{csv}:3:" in out.stderr and "'value'" in out.stderr
+    status, c = k.api("/v1/contacts?handle=email:k1@example.com")
+    assert c["value"] == 1500.75 and c["currency"] == "TRY"

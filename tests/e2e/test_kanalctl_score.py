@@ -117,7 +117,12 @@ def test_json_table_and_csv_rank_the_centre_first(star):
         assert rows[0]["name"] == HUB_NAME and rows[0]["rank"] == "1"
         assert (rows[0]["reach"], rows[0]["in_degree"], rows[0]["out_degree"]) == ("6", "7", "1")
         assert float(rows[0]["influence"]) == pytest.approx(doc["contacts"][0]["influence"])
-        assert "value" not in rows[0]  # not scored: no empty columns
+        # Value, advocacy, risk and position as kanald scores them, each
+        # row's from its own document row.
+        for r, d in zip(rows, doc["contacts"]):
+            assert r["value"] == str(d["value"]["score"]) and r["position"] == d["position"]
+            assert r["advocate"] == ("true" if d["advocacy"]["advocate"] else "false")
+            assert r["at_risk"] == ("true" if d["risk"]["at_risk"] else "false")
 
     check()  # while kanald runs
     assert k.stop() == 0
@@ -181,12 +186,10 @@ def test_svg_draws_every_contact_and_names_the_top(star, tmp_path):
 
 def keep(store, doc):
     """Put a scores document into the store's 'scores' database as kanald
-    keeps it (kanald stopped)."""
-    env = open_env(store)
-    db = env.open_db(b"scores")
-    with env.begin(write=True) as txn:
-        txn.put(doc["audience"].encode(), json.dumps(doc).encode(), db=db)
-    env.close()
+    keeps it (kanald stopped): test_score_store's keep mode, score_put."""
+    p = subprocess.run([str(BUILD / "tests" / "test_score_store"), "keep", str(store)],
+                       input=json.dumps(doc), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
 
 
 def test_kept_scores_are_printed_as_kept(star, tmp_path):

@@ -11,6 +11,7 @@ GET /v1/openapi.json serves the YAML."""
 import json
 import re
 import subprocess
+import time
 import urllib.parse
 
 import jsonschema
@@ -534,6 +535,36 @@ def test_status_routes_answer_as_documented(served):
     assert [s["name"] for s in sinks["sinks"]] == ["archive"]
     health, _ = c.answer(k, "GET", "/healthz", "/healthz", 200, token=None)
     assert set(health["sources"]) == {"hooks"} and set(health["sinks"]) == {"archive"}
+
+
+def test_scores_answer_as_documented(served):
+    k, c = served
+    k.post_hook(message("p1", handle="email:hub@example.com", kind="post", event={"id": "A"}))
+    k.post_hook(message("r1", handle="email:ana@example.com", kind="comment", reply_to="p1",
+                        thread="p1", event={"id": "A"}))
+    started, _ = c.answer(k, "POST", "/v1/scores/refresh", "/v1/scores/refresh", 202,
+                          token=ADMIN_TOKEN, body={"audience": "thread:p1"})
+    assert started["thread"] == "thread:p1"
+    for _ in range(400):
+        listed, _ = c.answer(k, "GET", "/v1/audiences", "/v1/audiences", 200)
+        if listed["run"]["runs"] and not listed["run"]["running"]:
+            break
+        time.sleep(0.05)
+    assert {"all", "event:A", "thread:p1"} <= {a["id"] for a in listed["audiences"]}
+    for aid in ("all", "event%3AA", "thread:p1"):
+        c.answer(k, "GET", f"/v1/audiences/{aid}", "/v1/audiences/{id}", 200)
+    page, _ = c.answer(k, "GET", "/v1/audiences/all/contacts?order=reach&limit=1",
+                       "/v1/audiences/{id}/contacts", 200)
+    assert page["more"] and len(page["contacts"]) == 1
+    c.answer(k, "GET", "/v1/audiences/all/advocates", "/v1/audiences/{id}/advocates", 200)
+    mine, _ = c.answer(k, "GET", f"/v1/contacts/{page['contacts'][0]['contact']}/scores",
+                       "/v1/contacts/{id}/scores", 200)
+    assert len(mine["audiences"]) >= 4
+    c.answer(k, "GET", "/v1/audiences/event:B", "/v1/audiences/{id}", 404)
+    c.answer(k, "GET", "/v1/audiences/all/contacts?order=x", "/v1/audiences/{id}/contacts", 400)
+    c.answer(k, "POST", "/v1/scores/refresh", "/v1/scores/refresh", 400, token=ADMIN_TOKEN,
+             body=b'{"audience": "all"}')
+    c.answer(k, "POST", "/v1/scores/refresh", "/v1/scores/refresh", 403)
 
 
 @pytest.mark.parametrize("method,url,token,status,code", [

@@ -79,7 +79,7 @@ def test_invalid_record_from_a_plugin_is_refused_with_the_field_named(make_kanal
 def test_version_and_help():
     import subprocess
     out = subprocess.run([str(KANALD), "--version"], capture_output=True, text=True)
-    assert out.returncode == 0 and "plugin ABI 1.1" in out.stdout
+    assert out.returncode == 0 and "plugin ABI 1.2" in out.stdout
     out = subprocess.run([str(KANALD), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--check-config" in out.stdout
     out = subprocess.run([str(KANALD), "--bogus"], capture_output=True, text=True)

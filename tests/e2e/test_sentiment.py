@@ -24,6 +24,22 @@ CASES = [
     ("Great service, the support team was really helpful. Thank you!", "positive", "en", False),
     ("Das Paket ist heute angekommen und alles ist in Ordnung, danke schön.", "neutral", "de",
      False),
+    # Asking when, still waiting: a complaint; a matter of taste: criticism,
+    # no complaint; English idioms and short reviews told from their
+    # function words, read by VADER's rules.
+    ("Siparişim hâlâ hazırlanıyor, ne zaman gelecek?", "negative", "tr", True),
+    ("Yeni logo hiç güzel olmamış", "negative", "tr", False),
+    ("Don't waste your money, it broke after two days.", "negative", "en", True),
+    ("I couldn't be happier with it.", "positive", "en", False),
+    ("Works great!", "positive", "en", False),
+    # Words VADER lacks: AFINN-165's (exquisite), a derivation (unhelpful),
+    # an elongated word, an emoticon; and a negated text without a polar
+    # word, which leans negative.
+    ("The dessert was exquisite and the view from the terrace too.", "positive", "en", False),
+    ("The staff at the front desk were unhelpful.", "negative", "en", True),
+    ("The pizza was goooood and we will be back :)", "positive", "en", False),
+    ("The app logs me out every time :(", "negative", "en", True),
+    ("I won't be back to this place.", "negative", "en", False),
 ]
 
 
@@ -46,7 +62,7 @@ def test_webhook_records_are_annotated(make_kanald):
         assert (ann["label"], ann["lang"], ann["complaint"]) == (label, lang, complaint), (text, ann)
         assert -1 <= ann["score"] <= 1
         assert (ann["score"] < 0) == (label == "negative"), ann
-        assert ann["model"] == "kanal-lexicon-1.0"
+        assert ann["model"] == "kanal-lexicon-1.1"
     # A record without text gets no annotation, and is stored all the same.
     assert "sentiment" not in recs["notext"].get("annotations", {})
 
@@ -119,3 +135,25 @@ def test_max_text_bounds_what_is_read(make_kanald):
     k2 = make_kanald(sub="k2", sources=webhook_source() + "\n" + SENTIMENT + "max_text = 5K\n",
                      plugins=("webhook", "sentiment")).start()
     k2.wait_log(r"\[sentiment\] max_text = 5120: at most 4096 bytes")
+
+
+def test_texts_read_without_parsing_the_record_and_past_its_buffer(make_kanald):
+    """The processor reads `text` straight from the record's JSON (escapes
+    undone) and a text longer than that reader's 64 KiB buffer through the
+    parser: both are read the same way."""
+    k = start(make_kanald)
+    complaint = "Ürün kırık geldi, rezalet, iade istiyorum!!! "
+    cases = {
+        "escaped": 'Sipariş "hâlâ" gelmedi,\nkimse cevap vermiyor!!!\t\\ 😡',
+        "long": complaint + "x" * (70 * 1024),
+        "short": complaint,
+    }
+    for xid, text in cases.items():
+        status, _, body = k.post_hook(message(xid, text=text))
+        assert status == 200, body
+    recs = {r["external_id"]: r for r in k.feed()}
+    for xid, text in cases.items():
+        assert recs[xid]["text"] == text
+        ann = recs[xid]["annotations"]["sentiment"]
+        assert (ann["label"], ann["lang"], ann["complaint"]) == ("negative", "tr", True), (xid, ann)
+    assert recs["long"]["annotations"] == recs["short"]["annotations"]

@@ -13,7 +13,11 @@
  * 'spin' ms); and a sink that appends "seq\n" per record to the file
  * 'path' and acks at once.
  *
- * v10: the echo channel built as a 1.0 plugin (minor 0, the 1.0 size). */
+ * v10: the echo channel built as a 1.0 plugin (minor 0, the 1.0 size).
+ *
+ * relay (ABI 1.2): POST /hooks/<source>?relay=1 hands the body to
+ * host->relay instead of emit; the relayer variant sets KANAL_PLUGIN_RELAY,
+ * echo does not (so its relay is refused). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +92,15 @@ static int echo_http(void *state, struct kanal_http_request *req)
         st.value = c + 7;
         st.len = strcspn(c + 7, "&");
     }
-    int r = e->host->emit(e->src, req->body, req->body_len, c ? &st : NULL, c ? 1 : 0,
-                          on_committed, p);
+    int relay = strstr(req->query, "relay=1") != NULL;
+    if (relay && !KANAL_HOST_HAS(e->host, relay)) {
+        free(p);
+        return e->host->http_respond(req, 501, "application/json", "{}", 2);
+    }
+    int r = relay ? e->host->relay(e->src, req->body, req->body_len, c ? &st : NULL, c ? 1 : 0,
+                                   on_committed, p)
+                  : e->host->emit(e->src, req->body, req->body_len, c ? &st : NULL, c ? 1 : 0,
+                                  on_committed, p);
     if (r < 0) {
         free(p);
         char body[256];
@@ -132,8 +143,15 @@ static int echo_stop(void *state)
     return 0;
 }
 
+#ifdef TEST_STAGES
+static void stage_free_given(void *state);
+#endif
+
 static void echo_destroy(void *state)
 {
+#ifdef TEST_STAGES
+    stage_free_given(state);
+#endif
     free(state);
 }
 
@@ -147,6 +165,8 @@ struct stage {
     int64_t spin;
     unsigned long n;
     char buf[256];
+    char *given; /* behave = given: the annotation, as the hex option says */
+    size_t given_len;
 };
 
 static int stage_init(const struct kanal_host *host, struct kanal_source *src, void **state)
@@ -161,8 +181,26 @@ static int stage_init(const struct kanal_host *host, struct kanal_source *src, v
     s->word = host->config_string(src, "word");
     s->path = host->config_string(src, "path");
     host->config_int(src, "spin", &s->spin);
+    const char *hex = host->config_string(src, "given");
+    if (hex) { /* any bytes: blanks, escapes, invalid UTF-8, NULs */
+        size_t n = strlen(hex) / 2;
+        s->given = malloc(n + 1);
+        for (size_t i = 0; s->given && i < n; i++) {
+            unsigned v;
+            if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+                v = '?';
+            s->given[i] = (char)v;
+        }
+        s->given_len = n;
+    }
     *state = s;
     return 0;
+}
+
+static void stage_free_given(void *state)
+{
+    struct stage *s = state;
+    free(s->given);
 }
 
 static int stage_process(void *state, const char *json, size_t len,
@@ -176,6 +214,11 @@ static int stage_process(void *state, const char *json, size_t len,
     if (strcmp(s->behave, "drop") == 0) {
         if (s->word && strstr(json, s->word))
             out->verdict = KANAL_PROCESS_DROP;
+        return 0;
+    }
+    if (strcmp(s->behave, "given") == 0) {
+        out->annotation = s->given;
+        out->annotation_len = s->given_len;
         return 0;
     }
     if (strcmp(s->behave, "invalid") == 0) {
@@ -219,7 +262,8 @@ static int stage_deliver(void *state, const struct kanal_sink_batch *b)
 
 static const struct kanal_option stage_options[] = {
     {"behave", KANAL_OPT_ENUM, "annotate", 0, "what the processor does",
-     "annotate|drop|error|invalid|slow"},
+     "annotate|drop|error|invalid|slow|given"},
+    {"given", KANAL_OPT_STRING, NULL, 0, "behave = given: the annotation's bytes in hex", NULL},
     {"expect", KANAL_OPT_STRING, NULL, 0, "an annotation to look for", NULL},
     {"word", KANAL_OPT_STRING, NULL, 0, "drop records containing this", NULL},
     {"spin", KANAL_OPT_DURATION, "50ms", 0, "how long slow busy-loops", NULL},
@@ -269,6 +313,9 @@ static const struct kanal_plugin echo_plugin = {
 #ifdef TEST_STAGES
     .process = stage_process,
     .deliver = stage_deliver,
+#endif
+#ifdef TEST_RELAY
+    .flags = KANAL_PLUGIN_RELAY,
 #endif
 };
 

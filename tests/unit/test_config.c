@@ -241,6 +241,38 @@ static void test_defaults_without_kanald(void **state)
     assert_string_equal(f->cfg->listen_host, "127.0.0.1"); /* the rest keeps its default */
 }
 
+/* The scores' thresholds: the defaults are score_params_default()'s, a
+ * value is read into cfg->score, and one out of its bounds is refused with
+ * its line. */
+static void test_score_keys(void **state)
+{
+    struct fixture *f = *state;
+    expect_ok(f, "; nothing\n");
+    struct score_params want;
+    score_params_default(&want);
+    assert_memory_equal(&f->cfg->score, &want, sizeof want);
+    assert_int_equal(f->cfg->score.unanswered_ms, 24 * 3600000LL);
+    assert_int_equal(f->cfg->score.advocate_min, 3);
+    expect_ok(f, "[kanald]\nscore_unanswered_after = 2h\nscore_key_influence = 300\n"
+                 "score_critic_share = 0\nscore_cohesive_brand = 100\n");
+    assert_int_equal(f->cfg->score.unanswered_ms, 7200000);
+    assert_int_equal(f->cfg->score.key_influence, 300);
+    assert_int_equal(f->cfg->score.critic_share, 0);
+    assert_int_equal(f->cfg->score.cohesive_brand, 100);
+    assert_int_equal(f->cfg->score.risk_window_ms, want.risk_window_ms); /* the rest kept */
+    expect_refused(f, "[kanald]\nscore_critic_share = 101\n", 2, "score_critic_share",
+                   "0 to 100");
+    expect_refused(f, "[kanald]\n\nscore_advocate_min = 0\n", 3, "score_advocate_min", NULL);
+    expect_refused(f, "[kanald]\nscore_risk_min = -1\n", 2, "score_risk_min", NULL);
+    expect_refused(f, "[kanald]\nscore_unanswered_after = 0\n", 2, "score_unanswered_after",
+                   NULL);
+    expect_refused(f, "[kanald]\nscore_polarized_cross = lots\n", 2, "score_polarized_cross",
+                   NULL);
+    expect_refused(f, "[kanald]\nscore_critic_echoes = 0\n", 2, "score_critic_echoes", NULL);
+    expect_refused(f, "[kanald]\nscore_polarized_camps = 200\n", 2, "score_polarized_camps",
+                   "0 to 100");
+}
+
 static void test_relative_paths(void **state)
 {
     struct fixture *f = *state;
@@ -509,6 +541,7 @@ int main(void)
         T(test_sync_values),
         T(test_listen),
         T(test_defaults_without_kanald),
+        T(test_score_keys),
         T(test_relative_paths),
         T(test_missing_file),
         T(test_source_valid_with_defaults),

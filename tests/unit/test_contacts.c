@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A contact new to the identity graph is written as text, without a json_t
- * (contacts.c, create_contact): the contact's document and every handle's
- * value must be the very bytes jansson-built documents serialize to, for
+ * (contacts.c, create_contact): the contact's document must be the very
+ * bytes jansson-built documents serialize to, every handle's value the
+ * contact id and a NUL, its provenance read back from the document, for
  * every kind of party that makes a contact: verified or asserted, one
  * handle or several, a phone with its WhatsApp id, a handle repeated, a
  * handle that needs JSON escapes, a first entry that is not a string.
@@ -127,8 +128,9 @@ static void test_new_contact_bytes(void **state)
             if (!cases[i].verified)
                 json_object_set_new(prov, "trust", json_string("asserted"));
             r++;
-            /* The handle's value: "<contact>\0<provenance>" (the last link
-             * of a repeated handle). */
+            /* The handle's value: "<contact>\0" alone; its provenance
+             * (of the last link of a repeated handle) is read from the
+             * contact's document. */
             int later = 0;
             for (size_t k = j + 1; k < json_array_size(handles); k++)
                 later |= json_equal(json_array_get(handles, k), h);
@@ -142,12 +144,17 @@ static void test_new_contact_bytes(void **state)
                 json_array_append_new(entries, prov);
                 continue;
             }
-            assert_memory_equal(hv.mv_data, cid, strlen(cid) + 1);
-            if (hv.mv_size != strlen(cid) + 1 + pl ||
-                memcmp((char *)hv.mv_data + strlen(cid) + 1, ptext, pl) != 0)
-                fail_msg("case %zu: handle %s holds %.*s, not %s", i, json_string_value(h),
-                         (int)(hv.mv_size - strlen(cid) - 1), (char *)hv.mv_data + strlen(cid) + 1,
-                         ptext);
+            if (hv.mv_size != strlen(cid) + 1 || memcmp(hv.mv_data, cid, strlen(cid) + 1) != 0)
+                fail_msg("case %zu: handle %s holds %.*s, not %s and its NUL", i,
+                         json_string_value(h), (int)hv.mv_size, (char *)hv.mv_data, cid);
+            json_t *got = contacts_handle_provenance(&st, txn, json_string_value(h), NULL);
+            size_t gl = 0;
+            char *gtext = got ? jsonout_dump(got, &gl) : NULL;
+            if (!gtext || gl != pl || memcmp(gtext, ptext, pl) != 0)
+                fail_msg("case %zu: provenance of %s is %s, not %s", i, json_string_value(h),
+                         gtext ? gtext : "(none)", ptext);
+            free(gtext);
+            json_decref(got);
             free(ptext);
             json_object_set(prov, "handle", h);
             json_array_append_new(entries, prov);
@@ -170,8 +177,53 @@ static void test_new_contact_bytes(void **state)
     free(path);
 }
 
+/* Stores written before kept a copy of the provenance after the handle
+ * value's NUL: such a value still names its contact, and its provenance is
+ * that copy, for every kind of link (merged, asserted). */
+static void test_older_handle_values(void **state)
+{
+    (void)state;
+    static const char *const provs[] = {
+        "{\"seq\":3,\"rule\":\"first-seen\",\"confidence\":1.0,\"at\":\"2026-01-02T03:04:05.000Z\"}",
+        "{\"seq\":9,\"rule\":\"same-email\",\"confidence\":0.9,\"at\":\"2026-01-02T03:04:05.000Z\","
+        "\"merged_from\":\"c2\"}",
+        "{\"seq\":4,\"rule\":\"same-party\",\"confidence\":0.9,\"at\":\"2026-01-02T03:04:05.000Z\","
+        "\"trust\":\"asserted\"}",
+    };
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    for (size_t i = 0; i < sizeof provs / sizeof provs[0]; i++) {
+        char handle[64], value[512], cid[32];
+        snprintf(handle, sizeof handle, "email:old%zu@example.com", i);
+        int vl = snprintf(value, sizeof value, "c1%zu%c%s", i, '\0', provs[i]);
+        MDB_txn *txn;
+        assert_int_equal(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+        MDB_val k = {strlen(handle), handle}, v = {(size_t)vl, value};
+        assert_int_equal(mdb_put(txn, st.handles, &k, &v, 0), 0);
+        assert_int_equal(contacts_of_handle(&st, txn, handle, cid, sizeof cid), 0);
+        char want[32];
+        snprintf(want, sizeof want, "c1%zu", i);
+        assert_string_equal(cid, want);
+        json_t *got = contacts_handle_provenance(&st, txn, handle, NULL);
+        assert_non_null(got);
+        size_t gl;
+        char *gtext = jsonout_dump(got, &gl);
+        assert_non_null(gtext);
+        assert_string_equal(gtext, provs[i]);
+        free(gtext);
+        json_decref(got);
+        mdb_txn_abort(txn);
+    }
+    store_close(&st);
+    unit_rmtree(dir);
+    free(path);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_new_contact_bytes)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_new_contact_bytes),
+                                       cmocka_unit_test(test_older_handle_values)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,9 @@
 
 #include <errno.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "crypto.h"
 
 static void assert_hex(const unsigned char *bytes, size_t len, const char *want)
@@ -23,6 +26,47 @@ static void test_hmac_sha256_rfc4231(void **state)
     unsigned char mac[32];
     assert_int_equal(crypto_hmac_sha256("Jefe", 4, data, strlen(data), mac), 0);
     assert_hex(mac, sizeof mac, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+/* RFC 4231, test case 6: a key longer than the block is hashed first. */
+static void test_hmac_sha256_long_key(void **state)
+{
+    (void)state;
+    unsigned char key[131], mac[32];
+    memset(key, 0xaa, sizeof key);
+    static const char data[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+    assert_int_equal(crypto_hmac_sha256(key, sizeof key, data, strlen(data), mac), 0);
+    assert_hex(mac, sizeof mac, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+/* kanald keeps the keyed states of the last keys: every key length (empty,
+ * up to the block, longer, longer than it keeps), every data length, more
+ * keys in turn than it keeps, the same key again after others pushed it
+ * out: always what OpenSSL's own HMAC() computes. */
+static void test_hmac_sha256_matches_openssl_for_many_keys(void **state)
+{
+    (void)state;
+    static const size_t key_lens[] = {0, 1, 4, 31, 32, 63, 64, 65, 100, 128, 255, 256, 257, 400};
+    unsigned char key[400], data[300], mac[32], want[32];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (unsigned char)(i * 7 + 3);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 13 + 1);
+    for (int round = 0; round < 3; round++)
+        for (size_t dl = 0; dl <= sizeof data; dl += 23)
+            for (size_t k = 0; k < sizeof key_lens / sizeof *key_lens; k++) {
+                /* Keys differing in their last byte only, by round. */
+                size_t kl = key_lens[k];
+                unsigned char kk[400];
+                memcpy(kk, key, kl);
+                if (kl)
+                    kk[kl - 1] ^= (unsigned char)(round + dl);
+                unsigned wl = 0;
+                assert_non_null(HMAC(EVP_sha256(), kk, (int)kl, data, dl, want, &wl));
+                assert_int_equal(wl, 32);
+                assert_int_equal(crypto_hmac_sha256(kk, kl, data, dl, mac), 0);
+                assert_memory_equal(mac, want, 32);
+            }
 }
 
 /* RFC 2202, test case 2. */
@@ -252,6 +296,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmac_sha256_rfc4231),
+        cmocka_unit_test(test_hmac_sha256_long_key),
+        cmocka_unit_test(test_hmac_sha256_matches_openssl_for_many_keys),
         cmocka_unit_test(test_hmac_sha1_rfc2202),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_hex),

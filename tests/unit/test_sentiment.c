@@ -6,6 +6,8 @@
  * language identification.  Run from the repository's root (make unit). */
 #include "unit.h"
 
+#include <math.h>
+
 #include "analyse.h"
 
 static struct sa_model *model;
@@ -245,6 +247,416 @@ static void test_language_identification(void **state)
     assert_string_equal(r.label, "positive");
 }
 
+static int complaint(const char *text)
+{
+    int c = 0;
+    label(text, &c);
+    return c;
+}
+
+/* The complaint flag: cues, redress, and criticism that is no complaint. */
+static void test_turkish_complaint_rules(void **state)
+{
+    (void)state;
+    /* hâlâ / halen count as a cue though they are intensifiers. */
+    assert_true(complaint("Siparişim hâlâ hazırlanıyor"));
+    assert_true(complaint("Kargom halen yolda görünüyor"));
+    assert_false(complaint("Siparişim hazırlanıyor"));
+    /* Two cues make a complaint unless the message is clearly praise. */
+    assert_true(complaint("Sipariş hala hazırlanıyor görünüyor, 8 gün oldu"));
+    assert_true(complaint("Biletin iadesi reddedildi"));
+    /* Asking for redress, waiting, no reach, negated service verbs. */
+    assert_true(complaint("Kargom ne zaman gelecek?"));
+    assert_true(complaint("Param ne zaman iade edilecek?"));
+    assert_true(complaint("Üç gündür dönüş bekliyorum"));
+    assert_true(complaint("Çağrı merkezine ulaşamıyorum"));
+    assert_true(complaint("Kargo görevlisi adreste bulunamadı yazmış"));
+    assert_true(complaint("Paketin içinden başka birinin siparişi çıktı"));
+    assert_true(complaint("Ayakkabı bir haftada dağıldı, kalitesiz ürün"));
+    /* -sIz turns the cue: sorunsuz is praise, not a complaint. */
+    assert_false(complaint("İade sorunsuz yapıldı, teşekkürler"));
+    assert_false(complaint("Kargo sorunsuz geldi"));
+    /* A matter of taste is criticism, not a complaint... */
+    assert_false(complaint("Yeni logo hiç güzel olmamış"));
+    assert_false(complaint("Kış koleksiyonunuz çok sıkıcı"));
+    assert_false(complaint("Bu ürün bana pahalı geldi"));
+    assert_false(complaint("Yeni tasarım eskisi kadar güzel değil bence"));
+    assert_string_equal(label("Yeni logo hiç güzel olmamış", NULL), "negative");
+    /* ...unless a cue says the service failed too. */
+    assert_true(complaint("Yeni ambalaj kırık geldi, iade istiyorum"));
+    /* A plain negative message without taste words stays a complaint. */
+    assert_true(complaint("Hizmetiniz berbat"));
+    /* kapanıyor is a crashing app, not a shop's closing time. */
+    assert_false(complaint("Saat kaçta kapanıyorsunuz?"));
+    assert_true(complaint("Uygulama kapanıyor, giriş yapamıyorum"));
+}
+
+/* değil and yok turn the polar word just before them, not one across a
+ * comma. */
+static void test_degil_stops_at_a_comma(void **state)
+{
+    (void)state;
+    LABEL("Ürün sahte, orijinal değil", "negative");
+    LABEL("Ürün güzel değil", "negative");
+    LABEL("Kargo hızlı, sorun yok", "positive");
+    assert_true(complaint("Ürün sahte, orijinal değil"));
+}
+
+/* The Turkish folding done without ICU equals ICU's on every message of
+ * the evaluation sets, and on the letters and symbols it handles itself;
+ * what it does not handle (another script, a combining dot, invalid
+ * UTF-8) goes to ICU and so equals it too. */
+static void expect_same_fold(const char *text)
+{
+    char a[SA_TEXT_MAX * 6 + 16], b[SA_TEXT_MAX * 6 + 16];
+    int na = sa_fold(text, strlen(text), "tr", a, sizeof a);
+    int nb = sa_fold_icu(text, strlen(text), "tr", b, sizeof b);
+    if (na != nb || (na >= 0 && memcmp(a, b, (size_t)na) != 0))
+        fail_msg("fold(\"%s\"): \"%.*s\" without ICU, \"%.*s\" with it", text, na < 0 ? 0 : na, a,
+                 nb < 0 ? 0 : nb, b);
+}
+
+static void test_fold_without_icu_equals_icu(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "İADE ISTIYORUM ÇĞÖŞÜ çğöşüı Hâlâ Î Û Â",
+        "Kargo 😡😡 gelmedi!!! → €50 … “tırnak”",
+        "Ελληνικά ΑΒΓ",
+        "Привет МИР",
+        "I\xcc\x87stanbul",
+        "bad \xff\xfe utf8 \xc4",
+        "Straße ÉCOLE",
+        "emoji with ZWJ 👩‍💻 and VS ❤️",
+        "Ⓐ Ω K Ⅻ",
+        "",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        expect_same_fold(cases[i]);
+    const char *files[] = {"tests/sentiment/tr.dev.tsv", "tests/sentiment/tr.test.tsv",
+                           "tests/sentiment/en.dev.tsv"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        FILE *f = fopen(files[i], "r");
+        char line[8192];
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            expect_same_fold(line);
+        }
+        fclose(f);
+    }
+}
+
+static double en_score(const char *text)
+{
+    struct sa_result r;
+    assert_int_equal(sa_analyse(model, text, strlen(text), "en", &r), 0);
+    return r.score;
+}
+
+/* VADER's rules, each against the same sentence without it. */
+static void test_english_vader_rules(void **state)
+{
+    (void)state;
+    /* Negation within three words, by -0.74. */
+    assert_true(en_score("The food is good") > 0);
+    assert_true(en_score("The food is not good") < 0);
+    assert_true(en_score("The food isn't very good") < 0);
+    assert_true(en_score("The food is not really very good") < 0);
+    assert_true(-en_score("The food is not good") < en_score("The food is good"));
+    /* "but": the clause after it weighs more. */
+    assert_true(en_score("The food is good but the service is bad") < 0);
+    assert_true(en_score("The service is bad but the food is good") > 0);
+    /* ALL CAPS among lower case words; a text all in capitals is no emphasis. */
+    assert_true(en_score("The food is GOOD") > en_score("The food is good"));
+    assert_true(en_score("The food is BAD") < en_score("The food is bad"));
+    assert_true(fabs(en_score("THE FOOD IS GOOD") - en_score("the food is good")) < 1e-9);
+    /* Boosters and dampeners. */
+    assert_true(en_score("The food is very good") > en_score("The food is good"));
+    assert_true(en_score("The food is extremely bad") < en_score("The food is bad"));
+    assert_true(en_score("The food is slightly good") < en_score("The food is good"));
+    assert_true(en_score("The food is slightly good") > 0);
+    /* least, never so, without doubt, no. */
+    assert_true(en_score("The least good food") < 0);
+    assert_true(en_score("At least the food is good") > 0);
+    assert_true(en_score("Never so good") > en_score("So good"));
+    assert_true(en_score("Without doubt good") > 0);
+    assert_true(en_score("There were no problems") > 0);
+    assert_true(en_score("No good") < 0);
+    /* "too" before a word that says nothing itself is a fault. */
+    assert_true(en_score("The case is too big") < 0);
+    assert_true(en_score("The case is not too big") > 0);
+    assert_true(en_score("It is too good") > 0);
+    assert_true(en_score("Me too") == 0);
+    /* A negated comparative after could ... be is praise. */
+    assert_true(en_score("I couldn't be happier") > 0);
+    assert_true(en_score("I could not be happier with it") > 0);
+    assert_true(en_score("Couldn't be more pleased") > 0);
+    assert_true(en_score("It couldn't be better") > 0);
+    assert_true(en_score("It could not be good") < 0);
+    /* ! and ?? push the way the text leans. */
+    assert_true(en_score("Good!!!") > en_score("Good"));
+    assert_true(en_score("Bad!!!") < en_score("Bad"));
+    assert_true(en_score("Bad??") < en_score("Bad"));
+    /* A neutral verb whose negation is a complaint. */
+    struct sa_result r;
+    const char *late = "My order never arrived";
+    sa_analyse(model, late, strlen(late), "en", &r);
+    assert_string_equal(r.label, "negative");
+    assert_true(r.complaint);
+}
+
+/* Review words VADER does not list, and review idioms whose words alone
+ * read the other way (don't waste: a negated negative). */
+static void test_english_review_words(void **state)
+{
+    (void)state;
+    static const char *const neg[] = {
+        "Don't waste your money.",
+        "Dont waste your time",
+        "Pretty useless!",
+        "Piece of junk.",
+        "The clip breaks easily.",
+        "Do not buy this phone.",
+        "Steer clear of this product.",
+        "I want my money back.",
+        "I'm sending it back.",
+        "Unreliable and slow.",
+        "That company is a joke.",
+        "Very dissapointing performance.",
+        "Doesn't hold a charge.",
+        "The holster did not match the photo.",
+        "Do NOT purchase this.",
+    };
+    static const char *const pos[] = {
+        "Very sturdy.",     "Fast shipping, works great.", "Setup went very smoothly.",
+        "A must have!",     "Pretty good phone.",          "Will buy again.",
+        "Arrived on time.",
+    };
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+}
+
+/* AFINN-165 beside VADER: a word VADER lacks gets AFINN's valence times
+ * SA_AFINN_SCALE; a word both list keeps VADER's rating. */
+static void test_english_afinn_words(void **state)
+{
+    (void)state;
+    const struct sa_lex *en = sa_model_lex(model, "en");
+    const struct sa_entry *e = sa_lex_get(en, "exquisite", strlen("exquisite"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 3 * SA_AFINN_SCALE) < 1e-6);
+    e = sa_lex_get(en, "incoherent", strlen("incoherent"));
+    assert_non_null(e);
+    assert_true(fabs(e->score + 2 * SA_AFINN_SCALE) < 1e-6);
+    e = sa_lex_get(en, "good", strlen("good"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 1.9) < 1e-6); /* VADER's 1.9, not AFINN's 3 */
+    static const char *const neg[] = {
+        "The plot was incoherent.",
+        "A plodding film.",
+        "The outage lasted all day.",
+        "The acting was wooden and the story macabre.",
+        "The pasta had no flavour, a travesty.",
+        "It was miscast.",
+    };
+    static const char *const pos[] = {
+        "An exquisite dish.",       "The acting was mesmerizing.", "A very reliable car.",
+        "The ending is uplifting.", "Her performance was deft.",
+    };
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+    /* AFINN's phrases that VADER's rules do not read are kept (bad luck);
+     * negated ones (not good, dont like) and phrases of three words are
+     * the negation rule's and are left out. */
+    e = sa_lex_get(en, "bad luck", 8);
+    assert_non_null(e);
+    assert_true(fabs(e->score + 2 * SA_AFINN_SCALE) < 1e-6);
+    assert_null(sa_lex_get(en, "not good", 8));
+    assert_null(sa_lex_get(en, "dont like", 9));
+    assert_null(sa_lex_get(en, "no fun", 6));
+    assert_null(sa_lex_get(en, "does not work", 13));
+    assert_true(en_score("I am fed up with this.") < 0);
+    assert_true(en_score("It's not good.") < 0);
+    /* Negation applies to AFINN's words as to VADER's. */
+    assert_true(en_score("The plot was not incoherent.") > 0);
+    assert_true(en_score("It is not reliable.") < 0);
+}
+
+/* Derivations the lexicon does not list: un-, dis-, non- and -less turn
+ * their root by SA_DERIVE_SCALE; a listed derivation keeps its rating. */
+static void test_english_derivations(void **state)
+{
+    (void)state;
+    const struct sa_lex *en = sa_model_lex(model, "en");
+    static const struct {
+        const char *word, *root;
+    } derived[] = {
+        {"unhelpful", "helpful"},       {"uninteresting", "interesting"},
+        {"unremarkable", "remarkable"}, {"unappealing", "appealing"},
+        {"thankless", "thank"},         {"nonfunctional", "functional"},
+    };
+    for (size_t i = 0; i < sizeof derived / sizeof *derived; i++) {
+        const struct sa_entry *d = sa_en_lookup(en, derived[i].word, strlen(derived[i].word));
+        const struct sa_entry *r = sa_lex_get(en, derived[i].root, strlen(derived[i].root));
+        assert_non_null(r);
+        if (!d || fabs(d->score - r->score * SA_DERIVE_SCALE) > 1e-6)
+            fail_msg("%s: %f, expected %f", derived[i].word, d ? d->score : 0.0,
+                     r->score * SA_DERIVE_SCALE);
+    }
+    /* A derivation the lexicons list keeps their rating: VADER's painless
+     * is 1.2, not pain's -2.3 turned. */
+    const struct sa_entry *e = sa_en_lookup(en, "painless", strlen("painless"));
+    assert_non_null(e);
+    assert_true(fabs(e->score - 1.2) < 1e-6);
+    /* In sentences, with inflections and negation. */
+    assert_true(en_score("The staff was unhelpful.") < 0);
+    assert_true(en_score("The staff were unhelpfully slow to answer.") < 0);
+    assert_true(en_score("An uninteresting plot.") < 0);
+    assert_true(en_score("The plot was not uninteresting.") > 0);
+    assert_true(en_score("The food was unremarkable.") < 0);
+    /* Words that only look derived are not made up: a root of under four
+     * letters or no polar root derives nothing. */
+    assert_null(sa_en_lookup(en, "unwind", 6));
+    assert_null(sa_en_lookup(en, "wireless", 8));
+    assert_null(sa_en_lookup(en, "untie", 5));
+    assert_null(sa_en_lookup(en, "unbad", 5));
+    /* The lexicon's own table holds none of them. */
+    assert_null(sa_lex_get(en, "unhelpful", 9));
+}
+
+/* Elongated words (goooood, loooove) read as the word; ASCII emoticons as
+ * the emoji they stand for. */
+static void test_english_elongation_and_emoticons(void **state)
+{
+    (void)state;
+    assert_true(en_score("goooood") > 0);
+    assert_true(fabs(en_score("The food was goooood") - en_score("The food was good")) < 1e-9);
+    assert_true(fabs(en_score("I loooove it") - en_score("I love it")) < 1e-9);
+    assert_true(en_score("baaaaad service") < 0);
+    assert_true(en_score("It was awfullllll") < 0);
+    assert_true(en_score("Zzzzz") == 0); /* no word under the run */
+    static const char *const pos[] = {
+        "See you tomorrow :)", "See you tomorrow :-)", "See you tomorrow :D", "See you tomorrow ;)",
+        "See you tomorrow =)", "See you tomorrow <3",  "See you tomorrow :P"};
+    static const char *const neg[] = {"See you tomorrow :(", "See you tomorrow :-(",
+                                      "See you tomorrow :/"};
+    for (size_t i = 0; i < sizeof pos / sizeof *pos; i++)
+        if (!(en_score(pos[i]) > 0))
+            fail_msg("\"%s\": score %f, expected positive", pos[i], en_score(pos[i]));
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++)
+        if (!(en_score(neg[i]) < 0))
+            fail_msg("\"%s\": score %f, expected negative", neg[i], en_score(neg[i]));
+    /* Colons that are no emoticons: a link, a time, a list. */
+    static const char *const none[] = {"See http://example.org/d", "See you at 10:30",
+                                       "Items: d) the lid", "Note:pick it up", "See you tomorrow"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++)
+        if (en_score(none[i]) != 0)
+            fail_msg("\"%s\": score %f, expected 0", none[i], en_score(none[i]));
+}
+
+/* A text without a polar word leans negative when it is negated (the
+ * tie-break for a score of exactly 0); a polar word decides over it. */
+static void test_english_negation_leans_negative(void **state)
+{
+    (void)state;
+    static const char *const negated[] = {
+        "I won't be back.",
+        "It didn't do anything for me.",
+        "Never again.",
+        "Doesn't charge the phone.",
+        "No flavour at all.",
+        "I can't log in",
+        "Nothing happens when I press the button.",
+    };
+    for (size_t i = 0; i < sizeof negated / sizeof *negated; i++) {
+        struct sa_result r;
+        sa_analyse(model, negated[i], strlen(negated[i]), "en", &r);
+        if (strcmp(r.label, "negative") != 0)
+            fail_msg("\"%s\": %s %f, expected negative", negated[i], r.label, r.score);
+    }
+    /* Two negators lean further than one. */
+    assert_true(en_score("I don't think I will not go") < en_score("I don't think I will go"));
+    /* Without a negator nothing leans. */
+    assert_true(en_score("I will be back.") == 0);
+    assert_true(en_score("The phone is black.") == 0);
+    /* A polar word decides, the lean is only for texts without one. */
+    assert_true(en_score("Not bad at all.") > 0);
+    assert_true(en_score("I can't recommend it enough, great!") > 0);
+}
+
+/* Inflected forms the lexicon does not list find their lemma. */
+static void test_english_lemmas(void **state)
+{
+    (void)state;
+    struct sa_lex *lx = sa_lex_new();
+    struct sa_entry pos = {2, 0, 0}, boost = {0.293f, 0, SA_BOOST};
+    const char *words[] = {"love", "stop", "happy", "disappoint", "recommend", "big", "nice"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        assert_int_equal(sa_lex_put(lx, words[i], strlen(words[i]), &pos), 0);
+    assert_int_equal(sa_lex_put(lx, "very", 4, &boost), 0);
+    static const char *const forms[][2] = {
+        {"loving", "love"},
+        {"loved", "love"},
+        {"stopped", "stop"},
+        {"happiest", "happy"},
+        {"happier", "happy"},
+        {"happily", "happy"},
+        {"happiness", "happy"},
+        {"disappointing", "disappoint"},
+        {"recommended", "recommend"},
+        {"recommends", "recommend"},
+        {"bigger", "big"},
+        {"nicest", "nice"},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        const struct sa_entry *e = sa_en_lookup(lx, forms[i][0], strlen(forms[i][0]));
+        if (e != sa_lex_get(lx, forms[i][1], strlen(forms[i][1])))
+            fail_msg("%s: not read as %s", forms[i][0], forms[i][1]);
+    }
+    /* No lemma for words that merely end like one, nor for modifiers. */
+    const char *none[] = {"thing", "red", "verys", "sing", "bed"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++)
+        if (sa_en_lookup(lx, none[i], strlen(none[i])))
+            fail_msg("%s matched a lemma", none[i]);
+    sa_lex_free(lx);
+}
+
+/* Short texts decided by their function words, without textcat. */
+static void test_language_from_function_words(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *lang;
+    } cases[] = {
+        {"Works great!", "en"},
+        {"Doesn't hold charge.", "en"},
+        {"Bad Quality.", "en"},
+        {"There was NO chemistry between Ben and the others in this film.", "en"},
+        {"hangi renkleri var", "tr"},
+        {"Teslimat ücretsiz mi? Kargo ücreti ne kadar?", "tr"},
+        {"Ürün kutusunda neler var?", "tr"},
+        {"Das Paket ist heute angekommen und alles ist in Ordnung, danke schön.", "de"},
+        {"El paquete llegó ayer y todo está perfecto, muchas gracias por la atención.", "es"},
+        /* Azerbaijani shares Turkish function words; its ə keeps it apart. */
+        {"Bu məhsul çox gözəldir, bir daha alacağam və dostlarıma da tövsiyə edəcəyəm.", "az"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct sa_result r;
+        sa_analyse(model, cases[i].text, strlen(cases[i].text), NULL, &r);
+        if (strcmp(r.lang, cases[i].lang) != 0)
+            fail_msg("\"%s\": lang %s, expected %s", cases[i].text, r.lang, cases[i].lang);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +668,17 @@ int main(void)
         cmocka_unit_test(test_ama_fakat_weights_the_clause_after),
         cmocka_unit_test(test_emoji_and_punctuation),
         cmocka_unit_test(test_language_identification),
+        cmocka_unit_test(test_fold_without_icu_equals_icu),
+        cmocka_unit_test(test_turkish_complaint_rules),
+        cmocka_unit_test(test_degil_stops_at_a_comma),
+        cmocka_unit_test(test_english_vader_rules),
+        cmocka_unit_test(test_english_lemmas),
+        cmocka_unit_test(test_english_review_words),
+        cmocka_unit_test(test_language_from_function_words),
+        cmocka_unit_test(test_english_afinn_words),
+        cmocka_unit_test(test_english_derivations),
+        cmocka_unit_test(test_english_elongation_and_emoticons),
+        cmocka_unit_test(test_english_negation_leans_negative),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -830,6 +830,130 @@ static void test_store_wide_failure_fails_everyone(void **state)
     assert_int_equal(store_last_seq(&f->st), 2);
 }
 
+/* An item of one record from a new person, person<i>@example.com. */
+static struct write_item *person_item(int i)
+{
+    char ext[32], handle[64];
+    snprintf(ext, sizeof ext, "person-%d", i);
+    snprintf(handle, sizeof handle, "email:person%d@example.com", i);
+    const char *e[1] = {ext};
+    struct write_item *it = item_new(1, e);
+    json_object_set_new(
+        it->recs[0].rec, "from",
+        json_pack("{s:s,s:s,s:[s]}", "handle", handle, "role", "customer", "handles", handle));
+    return it;
+}
+
+/* The contacts of the log's records in seq order, each checked to exist
+ * and to own its record's handle. */
+static size_t log_contacts(struct fixture *f, char (*out)[32], size_t cap)
+{
+    MDB_txn *txn;
+    size_t n = 0;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    for (uint64_t seq = 1; seq <= store_last_seq(&f->st) && n < cap; seq++) {
+        MDB_val k = {sizeof seq, &seq}, v;
+        assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        assert_non_null(rec);
+        const char *cid = json_string_value(json_object_get(rec, "contact"));
+        const char *handle =
+            json_string_value(json_object_get(json_object_get(rec, "from"), "handle"));
+        assert_non_null(cid);
+        MDB_val ck = {strlen(cid), (void *)cid}, cv;
+        if (mdb_get(txn, f->st.contacts, &ck, &cv) != 0)
+            fail_msg("record %llu names contact %s, which does not exist", (unsigned long long)seq,
+                     cid);
+        MDB_val hk = {strlen(handle), (void *)handle}, hv;
+        assert_int_equal(mdb_get(txn, f->st.handles, &hk, &hv), 0);
+        assert_string_equal((const char *)hv.mv_data, cid); /* "<contact>\0<provenance>" */
+        snprintf(out[n++], 32, "%s", cid);
+        json_decref(rec);
+    }
+    store_read_end(&f->st, txn);
+    return n;
+}
+
+/* Contact ids are c1, c2, ... in commit order, whatever happens to the
+ * transactions that make them: the writer keeps the counter between
+ * commits, so a commit retried because the map grew, an item rolled back
+ * after its contact was made, a commit that fails as a whole, and a
+ * reopened store must neither skip an id nor give one twice. */
+static void test_contact_ids_follow_commit_order(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 10);
+    size_t initial = f->st.map_size;
+    int person = 0, stored = 0;
+    /* Batches of 7 items, each a new person: the map grows under some. */
+    for (int b = 0; b < 60; b++) {
+        struct write_item *batch = NULL, **tail = &batch;
+        for (int i = 0; i < 7; i++) {
+            *tail = person_item(person++);
+            tail = &(*tail)->next;
+        }
+        commit(f, batch, NULL);
+        items_free(batch);
+        stored += 7;
+    }
+    assert_true(f->st.map_size > initial);
+
+    /* A new person, then an item whose person is resolved (a contact made)
+     * before its record proves too deep to store, then another new person:
+     * the failed item's contact is rolled back with it. */
+    struct write_item *batch = person_item(person++);
+    struct write_item *bad = batch->next = person_item(100000);
+    json_t *v = json_string("bottom");
+    for (int i = 0; i < KANAL_MAX_DEPTH; i++) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, v);
+        v = arr;
+    }
+    json_object_set_new(bad->recs[0].rec, "meta", v);
+    bad->next = person_item(person++);
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), 0);
+    assert_int_equal(batch->status, 0);
+    assert_int_equal(bad->status, KANAL_ERECORD);
+    assert_int_equal(bad->next->status, 0);
+    items_free(batch);
+    stored += 2;
+
+    /* A commit that fails as a whole after making a contact stores none. */
+    int enospc = ENOSPC;
+    batch = person_item(200000);
+    batch->next = item_new(1, (const char *const[]){"fails"});
+    batch->next->apply = apply_fails;
+    batch->next->arg = &enospc;
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), -ENOSPC);
+    items_free(batch);
+
+    /* Written one at a time, then again after the store is reopened. */
+    for (int i = 0; i < 3; i++, stored++) {
+        batch = person_item(person++);
+        commit(f, batch, NULL);
+        items_free(batch);
+    }
+    close_store(f);
+    open_store(f, 64 << 10);
+    for (int i = 0; i < 3; i++, stored++) {
+        batch = person_item(person++);
+        commit(f, batch, NULL);
+        items_free(batch);
+    }
+
+    assert_int_equal(store_last_seq(&f->st), stored);
+    char(*cids)[32] = calloc((size_t)stored, sizeof *cids);
+    assert_non_null(cids);
+    assert_int_equal(log_contacts(f, cids, (size_t)stored), stored);
+    for (int i = 0; i < stored; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "c%d", i + 1);
+        if (strcmp(cids[i], want) != 0)
+            fail_msg("record %d: contact %s, expected %s", i + 1, cids[i], want);
+    }
+    free(cids);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /* A store is opened for writing by one owner at a time: a second
@@ -901,6 +1025,7 @@ int main(void)
         T(test_second_open_is_refused_while_locked),
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
+        T(test_contact_ids_follow_commit_order),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

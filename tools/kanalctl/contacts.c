@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,6 +37,9 @@ const struct ctl_command ctl_contacts = {
     "  handles           other handles, scheme:value (wa:..., ig:..., x:...)\n"
     "  name              the customer's name\n"
     "  default_country   ISO code for this row's national numbers\n"
+    "  value             the customer's value to the CRM, a number >= 0 (the scores'\n"
+    "                    monetary value; also: deger, tutar)\n"
+    "  currency          its ISO 4217 code, e.g. TRY (also: para_birimi)\n"
     "Every handle that kanal has seen links that contact to the crm_id; handles of\n"
     "two contacts in one row merge them (a merge record appears in the feed); a row\n"
     "that matches nothing creates a contact.  Import is idempotent: importing the\n"
@@ -142,6 +146,9 @@ static const char *column_key(const char *h)
         {"telefon", "phones"},  {"mobile", "phones"},     {"handles", "handles"},
         {"name", "name"},       {"ad soyad", "name"},     {"default_country", "default_country"},
         {"country", "default_country"},
+        {"value", "value"},     {"deger", "value"},       {"değer", "value"},
+        {"tutar", "value"},     {"currency", "currency"}, {"para_birimi", "currency"},
+        {"para birimi", "currency"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcasecmp(h, map[i].header) == 0)
@@ -164,6 +171,24 @@ static void add_values(json_t *row, const char *key, const char *cell)
             json_array_append_new(list, json_string(t));
     }
     free(copy);
+}
+
+/* A number cell ("1234.50", or with a decimal comma "1234,50") as a JSON
+ * number; anything else as the text, for kanald to refuse with its line. */
+static json_t *cell_number(const char *cell)
+{
+    char buf[64], *end;
+    if (strlen(cell) >= sizeof buf)
+        return json_string(cell);
+    snprintf(buf, sizeof buf, "%s", cell);
+    char *comma = strchr(buf, ',');
+    if (comma && !strchr(buf, '.') && !strchr(comma + 1, ','))
+        *comma = '.';
+    errno = 0;
+    double d = strtod(buf, &end);
+    if (end == buf || *end || errno || !isfinite(d))
+        return json_string(cell);
+    return json_real(d);
 }
 
 /* Rows of a CSV file; line numbers of each row go to lines. */
@@ -217,8 +242,10 @@ static int read_csv(const char *text, size_t len, json_t *rows, json_t *lines, c
             if (*f)
                 empty = 0;
             if (key && *f) {
-                if (!strcmp(key, "crm_id") || !strcmp(key, "name") ||
-                    !strcmp(key, "default_country"))
+                if (!strcmp(key, "value"))
+                    json_object_set_new(row, key, cell_number(f));
+                else if (!strcmp(key, "crm_id") || !strcmp(key, "name") ||
+                         !strcmp(key, "default_country") || !strcmp(key, "currency"))
                     json_object_set_new(row, key, json_string(f));
                 else
                     add_values(row, key, f);

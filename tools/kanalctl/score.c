@@ -13,16 +13,17 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "collect.h"
 #include "contacts.h"
 #include "jarena.h"
 #include "keep.h"
 #include "reader_int.h"
 #include "result.h"
+#include "run.h"
 #include "store.h"
 #include "util.h"
 
@@ -82,7 +83,6 @@ const struct ctl_command ctl_score = {
 
 #define DEFAULT_TOP 20
 #define DEFAULT_SVG_NODES 2000
-#define DEFAULT_HALF_LIFE_MS (30LL * 24 * 3600 * 1000)
 #define NAME_WIDTH 24
 
 enum format { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
@@ -93,6 +93,8 @@ enum format { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
 static int store_of_reader(struct kanal_reader *r, struct store *st)
 {
     memset(st, 0, sizeof *st);
+    /* A computing's chunks take it for reading, as in kanald. */
+    pthread_rwlock_init(&st->resize_lock, NULL);
     st->env = kanal__reader_env(r);
     int rc = kanal__reader_dbi(r, KANAL_STORE_DB_LOG, &st->log);
     if (!rc)
@@ -223,7 +225,7 @@ static void print_table(json_t *doc, json_t *rows)
     if (x.risk)
         printf(" %7s %7s", "risk", "at_risk");
     if (x.position)
-        printf("  %s", "position");
+        printf("  %-8s", "position");
     putchar('\n');
     size_t i;
     json_t *row;
@@ -249,7 +251,8 @@ static void print_table(json_t *doc, json_t *rows)
         }
         if (x.position) {
             const char *pos = json_string_value(json_object_get(row, "position"));
-            printf("  %s", pos ? pos : "-");
+            /* Padded as the other columns: key, ordinary or critic. */
+            printf("  %-8s", pos ? pos : "-");
         }
         putchar('\n');
     }
@@ -357,8 +360,9 @@ static int parse(int argc, char **argv, struct ctl *ctl, struct opts *o)
                                               {"svg-nodes", 1, NULL, O_SVG_NODES},
                                               CTL_COMMON_OPTIONS,
                                               {0}};
-    *o = (struct opts){
-        .top = DEFAULT_TOP, .svg_nodes = DEFAULT_SVG_NODES, .half_life_ms = DEFAULT_HALF_LIFE_MS};
+    *o = (struct opts){.top = DEFAULT_TOP,
+                       .svg_nodes = DEFAULT_SVG_NODES,
+                       .half_life_ms = SCORE_HALF_LIFE_DEFAULT_MS};
     int opt;
     while ((opt = getopt_long(argc, argv, "s:h", long_opts, NULL)) != -1) {
         switch (opt) {
@@ -422,14 +426,65 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The scores (kept, or computed into *b's graph) and, for --svg, the
- * graph, all on one read snapshot.  *doc is the document; *built says b
- * holds a graph to free.  0 or an exit code. */
-static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc,
-                  struct score_build *b, int *built)
+/* The last seq of txn's log: what a computing reads up to. */
+static uint64_t last_seq(struct store *st, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t seq = 0;
+    if (mdb_cursor_open(txn, st->log, &cur) != 0)
+        return 0;
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && kanal_store_u64(k.mv_data, k.mv_size, &seq))
+        seq = 0;
+    mdb_cursor_close(cur);
+    return seq;
+}
+
+/* The top N rows of doc, each with its contact's name. */
+static json_t *top_rows(struct opts *o, struct store *st, MDB_txn *txn, json_t *doc)
+{
+    json_t *all = json_object_get(doc, "contacts"), *rows = json_array();
+    for (size_t i = 0; i < json_array_size(all) && (o->top == 0 || i < o->top); i++) {
+        json_t *row = json_array_get(all, i);
+        name_row(st, txn, row);
+        json_array_append(rows, row);
+    }
+    return rows;
+}
+
+/* Computing the audience alone with kanald's scoring run (run.h). */
+struct computed {
+    struct opts *o;
+    struct store *st;
+    MDB_txn *txn;
+    json_t *kept; /* the kept document, or NULL */
+    json_t *doc;  /* the computed one */
+    int empty;    /* no record of the store is in the audience */
+    int svg_rc;   /* the picture's exit code */
+    int drew;
+};
+
+static int computed_doc(void *arg, size_t i, json_t *doc, const struct score_build *b)
+{
+    struct computed *c = arg;
+    c->doc = doc;
+    c->empty = b->records == 0 && b->bots == 0 && b->erased == 0;
+    /* The picture needs the graph, which lives for this call only. */
+    json_t *shown = c->kept ? c->kept : doc;
+    if (c->o->svg && shown && !c->empty) {
+        json_decref(top_rows(c->o, c->st, c->txn, shown));
+        c->svg_rc = score_svg(c->o->svg, shown, b, c->o->top, c->o->svg_nodes);
+        c->drew = 1;
+    }
+    return 0;
+}
+
+/* The scores, kept or computed, on one read snapshot (txn's; the
+ * computing reads the log up to its last seq).  *doc is the document; 0
+ * or an exit code. */
+static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc)
 {
     *doc = NULL;
-    *built = 0;
     if (!o->compute && st->scores != (MDB_dbi)-1) {
         int rc = score_get(st, txn, o->audience, doc);
         if (rc == 0)
@@ -441,6 +496,8 @@ static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc,
         return 0;
     struct audience a;
     int rc = audience_parse(o->audience, &a);
+    if (rc == 0)
+        audience_free(&a);
     if (rc == -EINVAL) {
         json_decref(*doc);
         *doc = NULL;
@@ -450,8 +507,13 @@ static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc,
                                o->audience);
     }
     if (rc == -ENOENT) { /* a named audience: its match words are in kanal.conf */
-        if (*doc)
-            return 0; /* printed without a picture; run() says why */
+        if (*doc) {
+            fprintf(stderr,
+                    "kanalctl score: no picture: '%s' is an [audience NAME], whose records "
+                    "kanalctl cannot pick without kanal.conf\n",
+                    o->audience);
+            return o->svg ? CTL_FAILED : 0;
+        }
         fprintf(stderr,
                 "kanalctl score: unknown audience '%s': kanald keeps no scores for it and it "
                 "is not a built-in audience (all, source:NAME, channel:NAME, campaign:ID, "
@@ -459,33 +521,45 @@ static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc,
                 o->audience);
         return CTL_FAILED;
     }
-    uint64_t seq;
-    size_t bad;
-    rc = score_collect(st, txn, &a, now_ms(), o->half_life_ms, b, &seq, &bad);
-    audience_free(&a);
+    struct computed c = {.o = o, .st = st, .txn = txn, .kept = *doc};
+    struct score_work w = {0};
+    score_work_defaults(&w);
+    w.st = st;
+    w.upto = last_seq(st, txn);
+    w.now_ms = now_ms();
+    w.half_life_ms = o->half_life_ms;
+    w.only = o->audience;
+    w.each = computed_doc;
+    w.arg = &c;
+    rc = score_work_run(&w);
+    int ran = w.naud == 1;
+    score_work_free(&w);
     if (rc) {
+        json_decref(c.doc);
         json_decref(*doc);
         *doc = NULL;
-        return ctl_fail(&ctl_score, "reading the log", kanal__reader_err(rc));
+        return ctl_fail(&ctl_score, "reading the log", kanal__reader_err(rc < 0 ? -rc : rc));
     }
-    *built = 1;
-    if (*doc)
-        return 0;
-    if (b->records == 0 && b->bots == 0 && b->erased == 0) {
+    if (*doc) { /* kept: the computing was for the picture */
+        json_decref(c.doc);
+        return c.drew ? c.svg_rc : CTL_FAILED;
+    }
+    if (!ran || c.empty) {
+        json_decref(c.doc);
         fprintf(stderr,
                 "kanalctl score: unknown audience '%s': no record of the store (up to seq "
                 "%llu) belongs to it, and kanald keeps no scores for it\n",
-                o->audience, (unsigned long long)seq);
+                o->audience, (unsigned long long)w.upto);
         return CTL_FAILED;
     }
-    *doc = score_result(o->audience, seq, b);
-    if (!*doc) {
+    if (!c.doc) {
         fprintf(stderr, "kanalctl score: audience '%s': PageRank did not converge in %d rounds\n",
                 o->audience, SCORE_PAGERANK_ROUNDS);
         return CTL_FAILED;
     }
+    *doc = c.doc;
     json_object_set_new(*doc, "kept", json_false());
-    return 0;
+    return o->svg ? (c.drew ? c.svg_rc : CTL_FAILED) : 0;
 }
 
 static int run(struct ctl *ctl, int argc, char **argv)
@@ -514,26 +588,9 @@ static int run(struct ctl *ctl, int argc, char **argv)
         return ctl_fail(&ctl_score, "opening a read snapshot", rc);
     }
     json_t *doc;
-    struct score_build b;
-    int built;
-    int exit_code = scores(&o, &st, txn, &doc, &b, &built);
-    if (exit_code == 0) {
-        /* The rows to print: the top N, each with its contact's name. */
-        json_t *all = json_object_get(doc, "contacts"), *rows = json_array();
-        for (size_t i = 0; i < json_array_size(all) && (o.top == 0 || i < o.top); i++) {
-            json_t *row = json_array_get(all, i);
-            name_row(&st, txn, row);
-            json_array_append(rows, row);
-        }
-        if (o.svg && built)
-            exit_code = score_svg(o.svg, doc, &b, o.top, o.svg_nodes);
-        else if (o.svg)
-            fprintf(stderr,
-                    "kanalctl score: no picture: '%s' is an [audience NAME], whose records "
-                    "kanalctl cannot pick without kanal.conf\n",
-                    o.audience);
-        if (o.svg && !built)
-            exit_code = CTL_FAILED;
+    int exit_code = scores(&o, &st, txn, &doc);
+    if (doc) {
+        json_t *rows = top_rows(&o, &st, txn, doc);
         if (o.format == FORMAT_JSON) {
             json_object_set(doc, "contacts", rows);
             json_dumpf(doc, stdout, JSON_INDENT(2));
@@ -545,8 +602,6 @@ static int run(struct ctl *ctl, int argc, char **argv)
         }
         json_decref(rows);
     }
-    if (built)
-        score_build_free(&b);
     json_decref(doc);
     kanal__reader_end(r, txn);
     kanal_reader_close(r);

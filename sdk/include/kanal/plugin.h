@@ -24,6 +24,12 @@
  * cursor kept in the store).  struct kanal_source then stands for the
  * processor or sink: the host functions work the same for all three.
  *
+ * Relaying (ABI 1.2): a source whose plugin sets KANAL_PLUGIN_RELAY in its
+ * descriptor's flags may hand the host records already normalized and
+ * stored elsewhere (another kanald's, e.g. read from a cluster's stream)
+ * with relay(): they are stored as they are, their id, source, channel
+ * and times kept; only seq and the contact are this node's own.
+ *
  * Compatibility: both structs start with abi_major, abi_minor and size.  The
  * host refuses a plugin whose major differs, whose minor is newer than its
  * own, or whose size is smaller than the host's version 1.0 descriptor.  New
@@ -43,7 +49,7 @@ extern "C" {
 /** Major version: changes only when existing members change meaning. */
 #define KANAL_ABI_MAJOR 1
 /** Minor version: grows when members are appended. */
-#define KANAL_ABI_MINOR 1
+#define KANAL_ABI_MINOR 2
 
 /** Mark the entry point so it stays visible under -fvisibility=hidden. */
 #define KANAL_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -57,7 +63,8 @@ extern "C" {
 #define KANAL_ESIGNATURE (KANAL_EBASE - 5) /**< signature missing or wrong */
 #define KANAL_ESTOPPED (KANAL_EBASE - 6)   /**< the source or daemon is stopping */
 #define KANAL_EHANDLE (KANAL_EBASE - 7)    /**< handle cannot be normalized */
-#define KANAL_ELAST (KANAL_EBASE - 7)
+#define KANAL_EREPLICA (KANAL_EBASE - 8)   /**< committed; the cluster did not ack in time */
+#define KANAL_ELAST (KANAL_EBASE - 8)
 
 /** Log levels; the numbers are syslog's and sd-daemon's priorities. */
 enum kanal_log_level {
@@ -108,7 +115,10 @@ struct kanal_state_entry {
  * Called on the loop thread once an emit is durably committed, or failed.
  * @param arg    the pointer given to emit()
  * @param status 0, or a negative error (KANAL_ESTORE: answer 503 so the
- *               provider retries; KANAL_ERECORD: the store refused these
+ *               provider retries; KANAL_EREPLICA: committed here, but the
+ *               source has ack = cluster and the cluster sink did not
+ *               acknowledge in time, so answer 503 too: the retry is
+ *               de-duplicated; KANAL_ERECORD: the store refused these
  *               records themselves, which emit() normally finds out first,
  *               so keep the payload another way, e.g. as kind "unknown")
  * @param seqs   the store position of each record, in the order emitted; a
@@ -342,7 +352,52 @@ struct kanal_host {
      * shows reason as the sink's last error.  Records are never skipped.
      */
     int (*sink_fail)(struct kanal_source *sink, int64_t retry_after_ms, const char *reason);
+
+    /* ---- ABI 1.2: roles and relaying (read only when abi_minor >= 2, or
+     * with KANAL_HOST_HAS) ---- */
+
+    /**
+     * Which section an instance serves: KANAL_ROLE_SOURCE, _PROCESSOR or
+     * _SINK.  A plugin serving several roles asks in init().
+     */
+    int (*role)(struct kanal_source *src);
+
+    /**
+     * Store records that another kanald normalized and stored (schema v1 as
+     * stored: with seq, id, received_at).  json is one such record or an
+     * array of them; all are committed in one transaction with the state
+     * entries, in the order given, like emit().  Each record must pass the
+     * check of stored records and its id must be <source>/<kind>/
+     * <external_id>; it is stored keeping its id, source, channel, times,
+     * meta, raw and annotations.  Its seq is replaced by this store's own,
+     * its contact dropped and resolved here as for any record; processors do
+     * not run again.  Records of kanald's own source "kanal" (merges,
+     * consent, erasure) are refused: each node makes its own.  A record
+     * whose id is already stored is not stored again (its existing seq is
+     * given to cb), so a redelivered message is stored once.
+     * @return 0 when queued (cb will be called); KANAL_ERECORD when any
+     *         record is refused (nothing queued, the log says why); -EPERM
+     *         unless this is a source of a plugin flagged KANAL_PLUGIN_RELAY
+     */
+    int (*relay)(struct kanal_source *src, const char *json, size_t len,
+                 const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
+                 void *arg);
+
+    /**
+     * How far the source is behind what it reads (e.g. messages of a stream
+     * not yet consumed), or -1 when unknown: shown as lag_records in
+     * /v1/sources and as kanal_source_lag_records in /metrics.
+     */
+    void (*set_lag)(struct kanal_source *src, int64_t records);
 };
+
+/** What host->role() answers (ABI 1.2). */
+#define KANAL_ROLE_SOURCE 1
+#define KANAL_ROLE_PROCESSOR 2
+#define KANAL_ROLE_SINK 3
+
+/** Bits of struct kanal_plugin's flags (ABI 1.2). */
+#define KANAL_PLUGIN_RELAY 0x1u /**< its sources may call host->relay() */
 
 /** What a processor tells the host about one record (ABI 1.1). */
 enum kanal_process_verdict {
@@ -421,12 +476,16 @@ struct kanal_plugin {
      * return counts as sink_fail with the host's backoff.
      */
     int (*deliver)(void *state, const struct kanal_sink_batch *batch);
+
+    /* ---- ABI 1.2 ---- */
+
+    /** KANAL_PLUGIN_* bits; 0 for none.  A descriptor smaller than 1.2's has none. */
+    uint32_t flags;
 };
 
 /** Fill the three version fields of a struct kanal_plugin. */
 #define KANAL_PLUGIN_HEADER                                                                    \
-    .abi_major = KANAL_ABI_MAJOR, .abi_minor = KANAL_ABI_MINOR,                                \
-    .size = sizeof(struct kanal_plugin)
+    .abi_major = KANAL_ABI_MAJOR, .abi_minor = KANAL_ABI_MINOR, .size = sizeof(struct kanal_plugin)
 
 /**
  * True when the host's table contains member: the minor-version rule made

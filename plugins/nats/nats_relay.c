@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Stream messages to what a core node stores (nats_relay.h). */
+#include "nats_relay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static const char *str_member(json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+enum kanal_nats_verdict kanal_nats_classify(const char *data, size_t len, size_t max_len, char *why,
+                                            size_t why_len)
+{
+    if (len > max_len) {
+        snprintf(why, why_len, "message of %zu bytes is larger than max_message (%zu)", len,
+                 max_len);
+        return KANAL_NATS_UNKNOWN;
+    }
+    json_error_t e;
+    /* No duplicate members: a record whose id says one thing and a second
+     * "id" another is not one record. */
+    json_t *rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
+    if (!rec) {
+        snprintf(why, why_len, "not JSON: %s", e.text);
+        return KANAL_NATS_UNKNOWN;
+    }
+    const char *bad = NULL;
+    if (!json_is_object(rec))
+        bad = "not a JSON object";
+    else if (json_integer_value(json_object_get(rec, "v")) != 1 ||
+             !json_is_integer(json_object_get(rec, "v")))
+        bad = "not a kanal record (v is not 1)";
+    else if (!json_is_integer(json_object_get(rec, "seq")))
+        bad = "not a stored record (no integer seq)";
+    else if (!str_member(rec, "id") || !str_member(rec, "source") || !str_member(rec, "kind") ||
+             !str_member(rec, "external_id"))
+        bad = "not a stored record (id, source, kind or external_id missing)";
+    enum kanal_nats_verdict v = KANAL_NATS_RELAY;
+    if (bad) {
+        snprintf(why, why_len, "%s", bad);
+        v = KANAL_NATS_UNKNOWN;
+    } else if (!strcmp(str_member(rec, "source"), "kanal")) {
+        v = KANAL_NATS_SKIP;
+    }
+    json_decref(rec);
+    return v;
+}
+
+static int text_ok(const char *data, size_t len)
+{
+    if (memchr(data, '\0', len))
+        return 0;
+    json_t *s = json_stringn(data, len); /* NULL unless valid UTF-8 */
+    json_decref(s);
+    return s != NULL;
+}
+
+static char *base64(const unsigned char *in, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc(4 * ((len + 2) / 3) + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        *o++ = tab[(v >> 18) & 63];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < len ? tab[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+char *kanal_nats_unknown_record(const struct kanal_nats_unknown *u, const char *data, size_t len,
+                                size_t raw_max, size_t *out_len)
+{
+    char ext[160], id[320];
+    snprintf(ext, sizeof ext, "%s-%llu", u->stream, (unsigned long long)u->stream_seq);
+    snprintf(id, sizeof id, "%s/unknown/%s", u->source, ext);
+    json_t *meta = json_pack("{s:s,s:I,s:s,s:I}", "stream", u->stream, "stream_seq",
+                             (json_int_t)u->stream_seq, "reason", u->why, "size", (json_int_t)len);
+    if (!meta) /* a reason cut inside a UTF-8 sequence: the rest still says enough */
+        meta = json_pack("{s:s,s:I,s:I}", "stream", u->stream, "stream_seq",
+                         (json_int_t)u->stream_seq, "size", (json_int_t)len);
+    if (meta && u->subject) {
+        json_t *subj = json_string(u->subject);
+        if (subj)
+            json_object_set_new(meta, "subject", subj);
+    }
+    json_t *rec = json_pack("{s:i,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[],s:[],s:[],s:o*}", "v", 1,
+                            "seq", (json_int_t)(u->stream_seq ? u->stream_seq : 1), "id", id,
+                            "source", u->source, "channel", "nats", "kind", "unknown", "direction",
+                            "inbound", "occurred_at", u->occurred_at, "received_at", u->received_at,
+                            "external_id", ext, "to", "mentions", "attachments", "meta", meta);
+    if (!rec)
+        return NULL;
+    if (len <= raw_max) {
+        json_t *raw = NULL;
+        if (text_ok(data, len)) {
+            raw = json_stringn(data, len);
+        } else {
+            char *b = base64((const unsigned char *)data, len);
+            raw = b ? json_pack("{s:s}", "base64", b) : NULL;
+            free(b);
+        }
+        if (raw)
+            json_object_set_new(rec, "raw", raw);
+    }
+    char *text = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (text && out_len)
+        *out_len = strlen(text);
+    return text;
+}
