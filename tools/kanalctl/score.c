@@ -2,13 +2,13 @@
 /* kanalctl score: an audience's scores as a table, JSON or CSV, and its
  * interaction network as an SVG picture (score_svg.c).
  *
- * The scores kanald keeps in the store ('scores' database) are read as
- * they are; when it keeps none for the audience (or with --compute) they
- * are computed here, with kanald's own scoring code (daemon/score/, linked
- * from the daemon's objects), on one read snapshot: the store is never
- * written.  The picture needs the graph's edges, which the kept document
- * does not hold, so --svg always builds the audience's graph from the
- * snapshot. */
+ * The scores kanald keeps in the store ('scores' database, read with
+ * score_get) are printed as they are; when it keeps none for the audience
+ * (or with --compute) they are computed here with kanald's own scoring run
+ * (daemon/score/run.h, linked from the daemon's objects) for that audience
+ * alone, on the store as it is: the store is never written.  The picture
+ * needs the graph's edges, which the kept document does not hold, so --svg
+ * always runs the computing and draws from the graph it hands over. */
 #include "score.h"
 
 #include <errno.h>
