@@ -55,6 +55,9 @@ BUILD_DEBS += libxml2-dev
 BUILD_DEBS += libicu-dev libexttextcat-dev libexttextcat-data
 # The nats plugin (cluster): the NATS C client; its tests run real nats-server nodes.
 BUILD_DEBS += libnats-dev
+# kanalctl score --svg draws an audience's network with Graphviz (libgvc, the
+# sfdp layout; EPL, linked into kanalctl only, never into kanald or plugins).
+BUILD_DEBS += libgraphviz-dev
 TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema \
               python3-prometheus-client \
               lmdb-utils systemd
@@ -359,9 +362,10 @@ unit: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 	for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 # test_score_oracle.py runs test_score_graph's oracle mode against networkx,
-# test_score_community.py test_score_community's modularity mode.
+# test_score_community.py test_score_community's modularity mode,
+# test_kanalctl_score.py test_score_store's keep mode.
 e2e: all $(TEST_PLUGIN_SO) $(BUILD)/tests/test_score_graph $(BUILD)/tests/test_score_community \
-     | deps-test
+     $(BUILD)/tests/test_score_store | deps-test
 	KANAL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 # kanald's folders depend on each other in tools/layers.txt's order, its
@@ -544,9 +548,14 @@ READER_CFLAGS = $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -Isdk/include -
 READER_LIBS    = $(shell pkg-config --libs lmdb 2>/dev/null)
 LIBKANAL      := $(BUILD)/libkanal.so.1 $(BUILD)/libkanal.so $(BUILD)/libkanal.a $(BUILD)/kanal.pc
 KANALCTL_SRC  := $(wildcard tools/kanalctl/*.c)
-CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader -Icommon \
-                 $(shell pkg-config --cflags jansson lmdb 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
-CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl libnats 2>/dev/null)
+# kanalctl score computes scores with kanald's own code (daemon/score/ and the
+# layers beneath it): kanalctl links the daemon's objects from an archive, so
+# only what it calls (and what that calls) is pulled in.
+CTL_CFLAGS    = $(CSTD) $(OPT) $(WARN) -Isdk/include -Isdk/reader $(DAEMON_INC) \
+                 $(shell pkg-config --cflags jansson lmdb libgvc 2>/dev/null) $(CPPFLAGS) $(CFLAGS)
+CTL_LIBS       = $(shell pkg-config --libs jansson lmdb libcurl libnats libgvc 2>/dev/null) \
+                 $(PKG_LIBS) -lhttp_parser -ldl -lpthread
+CORE_LIB      := $(BUILD)/libkanald-core.a
 
 .PHONY: libkanal install-libkanal
 all: libkanal $(BUILD)/kanalctl $(BUILD)/sdk/consumer
@@ -577,11 +586,16 @@ $(BUILD)/sdk/consumer: sdk/examples/consumer.c sdk/include/kanal/reader.h $(BUIL
 	$(CC) $(CSTD) $(OPT) $(WARN) -Isdk/include $(LDFLAGS_ALL) -o $@ $< -L$(BUILD) -lkanal \
 	    -Wl,-rpath,'$$ORIGIN/..'
 
+$(CORE_LIB): $(CORE_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 # kanalctl links libkanal statically, and uses its internal header.
-$(BUILD)/kanalctl: $(KANALCTL_SRC) $(COMMON_SRC) tools/kanalctl/kanalctl.h \
-                   $(wildcard sdk/include/kanal/*.h) $(COMMON_H) $(BUILD)/libkanal.a | deps
+$(BUILD)/kanalctl: $(KANALCTL_SRC) $(COMMON_SRC) $(wildcard tools/kanalctl/*.h) \
+                   $(wildcard sdk/include/kanal/*.h) $(COMMON_H) $(DAEMON_HDR) $(BUILD)/libkanal.a \
+                   $(CORE_LIB) | deps
 	$(CC) $(CTL_CFLAGS) -DKANAL_VERSION='"$(VERSION)"' $(LDFLAGS_ALL) -o $@ $(KANALCTL_SRC) $(COMMON_SRC) \
-	    $(BUILD)/libkanal.a $(CTL_LIBS)
+	    $(BUILD)/libkanal.a $(CORE_LIB) $(CTL_LIBS)
 
 # test_reader writes with the daemon's objects and reads through libkanal.
 $(BUILD)/tests/test_reader: tests/unit/test_reader.c $(CORE_OBJ) $(BUILD)/libkanal.a \
@@ -612,6 +626,13 @@ $(BUILD)/bench/feed: bench/feed.c $(CORE_OBJ) $(BUILD)/libkanal.a | deps
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(BUILD)/libkanal.a $(PKG_LIBS) \
 	    -lhttp_parser -ldl -lpthread
 bench: $(BUILD)/bench/feed
+
+# bench/score's helper: grows a store of a social audience with the daemon's
+# writer and times full scoring runs on it.
+$(BUILD)/bench/score: bench/score.c $(CORE_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -ldl -lpthread
+bench: $(BUILD)/bench/score
 
 install: install-libkanal
 install-libkanal: all

@@ -36,7 +36,7 @@
 #define REGION_SIZE ((size_t)256 << 20) /* address space only: pages come on use */
 #define CHUNK_SIZE ((size_t)16 << 10)
 #define BIG_ALLOC 2048 /* larger blocks come from malloc */
-#define SPARE_KEEP 256  /* released chunks kept with their pages (4 MiB) */
+#define SPARE_KEEP 256 /* released chunks kept with their pages (4 MiB) */
 
 struct chunk {
     struct chunk *next;
@@ -118,6 +118,12 @@ struct jarena *jarena_begin(void)
     if (a)
         current = a;
     return a;
+}
+
+void jarena_resume(struct jarena *a)
+{
+    if (a)
+        current = a;
 }
 
 void jarena_end(struct jarena *a)

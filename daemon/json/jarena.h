@@ -9,6 +9,8 @@ struct jarena;
 int jarena_setup(void);
 /* Make a new arena current on this thread: jansson allocates from it. */
 struct jarena *jarena_begin(void);
+/* Make a, begun before and ended, current on this thread again. */
+void jarena_resume(struct jarena *a);
 /* Stop allocating from a (it stays valid). */
 void jarena_end(struct jarena *a);
 /* Give back everything allocated from a: nothing may use it afterwards. */

@@ -97,6 +97,90 @@ static void map_put(struct score_map *m, const char *k, size_t len, uint32_t val
     m->vals[i] = val;
 }
 
+/* ---- 64-bit digest -> uint32, open addressing ----
+ * The authors of every record fed, one entry per record and audience: a
+ * store of 3M records makes millions.  Keyed by a digest of source and
+ * external_id, not the text, so an entry is 12 bytes and no allocation (two
+ * records' digests agree with a chance of about n^2 / 2^65: 2e-7 for three
+ * million records, which would misdirect one reply's edge). */
+
+struct score_digests {
+    uint64_t *keys; /* 0: empty */
+    uint32_t *vals;
+    size_t n, cap;
+};
+
+static uint64_t digest(const char *source, const char *xid)
+{
+    uint64_t h = hash(source, strlen(source) + 1) ^ 0x5bd1e9955bd1e995ull;
+    for (const char *p = xid; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    /* Mix the bits down: the slot is taken from the low ones. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static size_t digest_slot(const struct score_digests *d, uint64_t k)
+{
+    size_t i = (size_t)k & (d->cap - 1);
+    while (d->keys[i] && d->keys[i] != k)
+        i = (i + 1) & (d->cap - 1);
+    return i;
+}
+
+static struct score_digests *digests_new(void)
+{
+    struct score_digests *d = xcalloc(1, sizeof *d);
+    d->cap = 64;
+    d->keys = xcalloc(d->cap, sizeof *d->keys);
+    d->vals = xcalloc(d->cap, sizeof *d->vals);
+    return d;
+}
+
+static void digests_free(struct score_digests *d)
+{
+    if (!d)
+        return;
+    free(d->keys);
+    free(d->vals);
+    free(d);
+}
+
+static void digests_put(struct score_digests *d, uint64_t k, uint32_t v)
+{
+    if ((d->n + 1) * 4 > d->cap * 3) {
+        struct score_digests old = *d;
+        d->cap *= 2;
+        d->keys = xcalloc(d->cap, sizeof *d->keys);
+        d->vals = xcalloc(d->cap, sizeof *d->vals);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i]) {
+                size_t j = digest_slot(d, old.keys[i]);
+                d->keys[j] = old.keys[i];
+                d->vals[j] = old.vals[i];
+            }
+        free(old.keys);
+        free(old.vals);
+    }
+    size_t i = digest_slot(d, k);
+    if (!d->keys[i]) {
+        d->keys[i] = k;
+        d->n++;
+    }
+    d->vals[i] = v;
+}
+
+static int digests_get(const struct score_digests *d, uint64_t k, uint32_t *v)
+{
+    size_t i = digest_slot(d, k);
+    if (!d->keys[i])
+        return 0;
+    *v = d->vals[i];
+    return 1;
+}
+
 /* ---- the builder ---- */
 
 _Static_assert(SCORE_BRAND == SCORE_FACTS_BRAND, "value.c numbers the brand as the builder does");
@@ -113,7 +197,7 @@ void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_m
 {
     *b = (struct score_build){.now_ms = now_ms, .half_life_ms = half_life_ms, .res = *res};
     b->nodes_by_id = map_new();
-    b->authors = map_new();
+    b->authors = digests_new();
     b->cap = 64;
     b->ids = xmalloc(b->cap * sizeof *b->ids);
     b->member = xcalloc(b->cap, sizeof *b->member);
@@ -131,9 +215,24 @@ void score_build_free(struct score_build *b)
     free(b->member);
     score_edges_free(&b->edges);
     map_free(b->nodes_by_id);
-    map_free(b->authors);
+    digests_free(b->authors);
     score_facts_free(&b->facts);
     *b = (struct score_build){0};
+}
+
+void score_build_trim(struct score_build *b)
+{
+    digests_free(b->authors);
+    map_free(b->nodes_by_id);
+    b->authors = NULL;
+    b->nodes_by_id = NULL;
+    /* The edge arrays grew by doubling: give back what is unused. */
+    if (b->edges.n && b->edges.n < b->edges.cap) {
+        b->edges.src = xrealloc(b->edges.src, b->edges.n * sizeof *b->edges.src);
+        b->edges.dst = xrealloc(b->edges.dst, b->edges.n * sizeof *b->edges.dst);
+        b->edges.w = xrealloc(b->edges.w, b->edges.n * sizeof *b->edges.w);
+        b->edges.cap = b->edges.n;
+    }
 }
 
 /* The node of a contact id (its current contact), added when new;
@@ -232,17 +331,6 @@ void score_build_note(struct score_build *b, json_t *rec)
         score_facts_answer(&b->facts, rec, b->facts.npend ? recipient(b, rec) : UINT32_MAX);
 }
 
-/* source \0 external_id: the key of a record's author. */
-static char *author_key(const char *source, const char *xid, size_t *len)
-{
-    size_t a = strlen(source), c = strlen(xid);
-    char *k = xmalloc(a + c + 1);
-    memcpy(k, source, a + 1);
-    memcpy(k + a + 1, xid, c);
-    *len = a + c + 1;
-    return k;
-}
-
 int score_build_add(struct score_build *b, json_t *rec)
 {
     const char *kind = str(rec, "kind");
@@ -274,12 +362,8 @@ int score_build_add(struct score_build *b, json_t *rec)
     b->member[author] = 1;
 
     const char *source = str(rec, "source"), *xid = str(rec, "external_id");
-    size_t klen;
-    if (source && xid) {
-        char *k = author_key(source, xid, &klen);
-        map_put(b->authors, k, klen, author);
-        free(k);
-    }
+    if (source && xid)
+        digests_put(b->authors, digest(source, xid), author);
 
     int64_t at = b->now_ms;
     const char *occurred = str(rec, "occurred_at");
@@ -292,14 +376,12 @@ int score_build_add(struct score_build *b, json_t *rec)
     uint32_t target = UINT32_MAX, peer = UINT32_MAX;
     if (reply_to && source && strcmp(kind, "delivery") != 0 && strcmp(kind, "read") != 0 &&
         strcmp(kind, "bounce") != 0) {
-        char *k = author_key(source, reply_to, &klen);
-        if (map_get(b->authors, k, klen, &target)) {
+        if (digests_get(b->authors, digest(source, reply_to), &target)) {
             edge(b, author, target, w);
             answered = 1;
         } else {
             b->unresolved_replies++;
         }
-        free(k);
     }
     int addressed = !strcmp(kind, "message") || !strcmp(kind, "comment") || !strcmp(kind, "post") ||
                     !strcmp(kind, "mention") || !strcmp(kind, "reaction") || !strcmp(kind, "share");

@@ -57,8 +57,10 @@ struct score_build {
      * them after init). */
     struct score_facts facts;
     struct score_params params;
-    /* private: contact id -> node, source \0 external_id -> author node */
-    struct score_map *nodes_by_id, *authors;
+    /* private: contact id -> node; a digest of source \0 external_id ->
+     * author node */
+    struct score_map *nodes_by_id;
+    struct score_digests *authors;
 };
 
 void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms,
@@ -73,6 +75,9 @@ void score_build_note(struct score_build *b, json_t *rec);
  * role): only those are worth noting outside the audience. */
 int score_build_by_brand(json_t *rec);
 void score_build_free(struct score_build *b);
+/* Done feeding b: free what only feeding needs (the maps; the edge arrays'
+ * spare room) before its scores are made.  b may not be fed again. */
+void score_build_trim(struct score_build *b);
 
 /* The decay factor of an interaction age_ms old: 2^(-age / half_life), 1
  * for no decay or an age below 0 (a clock ahead of ours). */

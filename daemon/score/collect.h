@@ -51,4 +51,9 @@ struct score_scan {
 /* 0, -ECANCELED, what each() returned, or a negative store error. */
 int score_scan_run(struct score_scan *s);
 
+/* Each of b's contacts' value and currency from the CRM (PUT
+ * /v1/contacts/crm) into b->facts, read on a read transaction of its own:
+ * 0, or a negative store error. */
+int score_crm_values(struct store *st, struct score_build *b);
+
 #endif

@@ -402,6 +402,42 @@ def test_the_score_keys_reach_the_daemons_runs(make_kanald):
         k.stop()
 
 
+def test_the_crm_value_reaches_the_daemons_runs(make_kanald):
+    """Each contact's value and currency from the CRM (PUT
+    /v1/contacts/crm/ID) are the monetary part of the value kanald's runs
+    keep, in every audience the contact is in; a contact the CRM gives no
+    value has 0 and no currency, and a value changed counts at the next
+    run."""
+    k = make_kanald(kanald=NO_DECAY).start()
+    people = [f"v{i}" for i in range(6)]
+    thread(k, "t", "hub", people, source="hooks")
+    values = {who: 100.0 * (i + 1) + 0.5 for i, who in enumerate(people[:5])}
+    for i, (who, value) in enumerate(values.items()):
+        status, res = k.api(f"/v1/contacts/crm/CRM-{i}", token=ADMIN_TOKEN, method="PUT",
+                            body={"emails": [f"{who}@example.com"], "value": value,
+                                  "currency": "EUR" if i % 2 else "TRY"})
+        assert status == 200, res
+    refresh(k)
+    ids = {who: contact(k, who) for who in people + ["hub"]}
+    for audience in ("all", "source:hooks"):
+        got = by_contact(rows(k, audience, order="value"))
+        for i, (who, value) in enumerate(values.items()):
+            v = got[ids[who]]["value"]
+            assert v["monetary"] == value, (audience, who, v)
+            assert v["currency"] == ("EUR" if i % 2 else "TRY"), (audience, who, v)
+        for who in (people[5], "hub"):
+            v = got[ids[who]]["value"]
+            assert v["monetary"] == 0 and "currency" not in v, (audience, who, v)
+        # The biggest spender has the top monetary quintile, the smallest not.
+        assert got[ids[people[4]]]["value"]["m"] > got[ids[people[0]]]["value"]["m"]
+    status, res = k.api("/v1/contacts/crm/CRM-0", token=ADMIN_TOKEN, method="PUT",
+                        body={"value": 99999})
+    assert status == 200, res
+    refresh(k)
+    assert by_contact(rows(k, "all"))[ids[people[0]]]["value"]["monetary"] == 99999
+    k.stop()
+
+
 def big_audience(k, users=3000, hubs=30, campaigns=20):
     """hubs post; each user comments on a hub's post (hub i*i mod hubs, so
     hubs differ), every fifth answers the user before, and each record is

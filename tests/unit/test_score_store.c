@@ -9,8 +9,10 @@
 #include "collect.h"
 #include "contacts.h"
 #include "graph.h"
+#include "jarena.h"
 #include "keep.h"
 #include "result.h"
+#include "run.h"
 #include "store.h"
 #include "util.h"
 
@@ -294,12 +296,199 @@ static void test_run_on_one_snapshot(void **state)
     unit_rmtree(dir);
 }
 
-int main(void)
+/* b and want are the same graph: nodes in the same order, members, edges
+ * and what they were made from. */
+static void same_build(const struct score_build *b, const struct score_build *want)
 {
+    assert_int_equal(b->nnodes, want->nnodes);
+    for (uint32_t v = 0; v < b->nnodes; v++) {
+        assert_string_equal(b->ids[v], want->ids[v]);
+        assert_int_equal(b->member[v], want->member[v]);
+    }
+    assert_int_equal(b->edges.n, want->edges.n);
+    for (size_t i = 0; i < b->edges.n; i++) {
+        assert_int_equal(b->edges.src[i], want->edges.src[i]);
+        assert_int_equal(b->edges.dst[i], want->edges.dst[i]);
+        assert_true(b->edges.w[i] == want->edges.w[i]);
+    }
+    assert_int_equal(b->records, want->records);
+    assert_int_equal(b->bots, want->bots);
+    assert_int_equal(b->unresolved_replies, want->unresolved_replies);
+    assert_int_equal(b->unknown_authors, want->unknown_authors);
+}
+
+/* What the run's consumer saw: each audience's graph held against the one
+ * score_collect makes of it alone, on the same store. */
+struct seen {
+    struct score_work *w;
+    struct store *st;
+    json_t *ids;
+    size_t edges, stop_at, last_size;
+    int64_t now, half_life;
+};
+
+static int compare_each(void *arg, size_t i, json_t *doc, const struct score_build *b)
+{
+    struct seen *s = arg;
+    const struct audience *a = &s->w->auds[i];
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "audience")), a->id);
+    assert_int_equal(json_integer_value(json_object_get(doc, "seq")), s->w->upto);
+    json_array_append_new(s->ids, json_string(a->id));
+    json_decref(doc);
+    assert_true(b->nnodes + b->edges.n >= s->last_size); /* the smallest first */
+    s->last_size = b->nnodes + b->edges.n;
+    if (s->stop_at && json_array_size(s->ids) == s->stop_at)
+        return -ECANCELED;
+    MDB_txn *txn;
+    struct score_build one;
+    uint64_t last;
+    size_t bad;
+    assert_int_equal(store_read_begin(s->st, &txn), 0);
+    assert_int_equal(score_collect(s->st, txn, a, s->now, s->half_life, &one, &last, &bad), 0);
+    store_read_end(s->st, txn);
+    assert_int_equal(last, s->w->upto);
+    same_build(b, &one);
+    s->edges += one.edges.n;
+    if (strcmp(a->id, "all") == 0) { /* C answered fb's P1 (A's) and ig's P1 (B's) */
+        char ca[32], cb[32], cc[32];
+        contact_of(s->st, A, ca);
+        contact_of(s->st, B, cb);
+        contact_of(s->st, C, cc);
+        struct scored sc = {.b = one};
+        assert_int_equal(score_graph_build(&sc.g, one.nnodes, &one.edges), 0);
+        assert_true(score_graph_has_edge(&sc.g, node(&sc, cc), node(&sc, ca)));
+        assert_true(score_graph_has_edge(&sc.g, node(&sc, cc), node(&sc, cb)));
+        assert_int_equal(one.unresolved_replies, 1); /* R4 */
+        score_graph_free(&sc.g);
+    }
+    score_build_free(&one);
+    return 0;
+}
+
+/* kanald's scoring run (score_work_run, what kanalctl score --compute and
+ * bench/score run too) reads the log once, in chunks of a few records,
+ * for all its audiences, and gives each the graph it gets alone: a reply
+ * finds its answered record only in the audiences that hold it, the same
+ * external id in two sources names two records, merged contacts are one
+ * node, and a thread's or a named audience's slice is its own.  It
+ * chooses all, the named audiences, the thread asked for and the sources
+ * and channels present, and hands the smallest graph's document first. */
+static void test_one_read_for_many_audiences(void **state)
+{
+    (void)state;
+    char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+    struct store st;
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    st.identity = 1;
+    seq = 0;
+    say(&st, "fb", "P1", NULL, A, NULL);
+    say(&st, "ig", "P1", NULL, B, NULL); /* the same external id, another source */
+    say(&st, "fb", "R1", "P1", C, NULL);
+    say(&st, "ig", "R2", "P1", C, NULL);
+    say(&st, "ig", "R3", "R2", D, NULL);
+    say(&st, "fb", "R4", "NOPE", D, NULL);     /* answers nothing known */
+    say(&st, "fb", "R5", "R1", A, "wa:90555"); /* a verified party: no merge yet */
+    say(&st, "ig", "R6", "P1", "wa:90555", D); /* merges A and D */
+    say(&st, "fb", "P2", NULL, B, NULL);
+    say(&st, "fb", "R7", "P2", D, NULL);
+    int64_t now;
+    assert_int_equal(util_parse_time("2026-12-01T00:00:00.000Z", &now), 0);
+    const struct score_named named = {"replies", "kind:comment"};
+    struct score_work w = {0};
+    score_work_defaults(&w);
+    w.st = &st;
+    w.upto = seq;
+    w.chunk = 3; /* several read transactions */
+    w.now_ms = now;
+    w.half_life_ms = 3 * 3600 * 1000;
+    w.named = &named;
+    w.nnamed = 1;
+    w.thread = "thread:P1";
+    struct seen s = {
+        .w = &w, .st = &st, .ids = json_array(), .now = now, .half_life = w.half_life_ms};
+    w.each = compare_each;
+    w.arg = &s;
+    assert_int_equal(score_work_run(&w), 0);
+    assert_int_equal(w.records, seq);
+    assert_int_equal(w.bad, 0);
+    static const char *const want[] = {"all",       "replies",   "thread:P1",
+                                       "source:fb", "source:ig", "channel:facebook"};
+    assert_int_equal(w.naud, 6);
+    assert_int_equal(json_array_size(s.ids), 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(w.auds[i].id, want[i]);
+    /* The smallest graph first: thread:P1's before all's. */
+    assert_string_equal(json_string_value(json_array_get(s.ids, 0)), "thread:P1");
+    assert_true(s.edges > 10); /* the comparison compared something */
+    score_work_free(&w);
+    json_decref(s.ids);
+
+    /* A run whose consumer stops: the rest are not made, nothing leaks. */
+    struct score_work w2 = {0};
+    score_work_defaults(&w2);
+    w2.st = &st;
+    w2.upto = seq;
+    w2.now_ms = now;
+    struct seen s2 = {.w = &w2,
+                      .st = &st,
+                      .ids = json_array(),
+                      .stop_at = 2,
+                      .now = now,
+                      .half_life = w2.half_life_ms};
+    w2.each = compare_each;
+    w2.arg = &s2;
+    assert_int_equal(score_work_run(&w2), -ECANCELED);
+    assert_int_equal(json_array_size(s2.ids), 2);
+    score_work_free(&w2);
+    json_decref(s2.ids);
+    store_close(&st);
+    free(path);
+    unit_rmtree(dir);
+}
+
+/* "keep STORE": put the scores document on stdin into STORE's 'scores'
+ * database as kanald keeps it (score_put: a summary, a row per contact and
+ * the ranks), for tests of kanalctl score that need kept scores of their
+ * own making.  kanald must not be running. */
+static int keep_mode(const char *path)
+{
+    char err[256];
+    struct store st;
+    json_error_t jerr;
+    json_t *doc = json_loadf(stdin, 0, &jerr);
+    if (!doc) {
+        fprintf(stderr, "keep: stdin: %s\n", jerr.text);
+        return 2;
+    }
+    if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "keep: %s\n", err);
+        return 2;
+    }
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st.env, NULL, 0, &txn);
+    if (rc == 0 && (rc = score_put(&st, txn, doc)) == 0)
+        rc = mdb_txn_commit(txn);
+    else if (rc)
+        mdb_txn_abort(txn);
+    store_close(&st);
+    json_decref(doc);
+    if (rc)
+        fprintf(stderr, "keep: %s\n", mdb_strerror(rc));
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    jarena_setup(); /* as kanald does: scoring parses records in arenas */
+    if (argc == 3 && strcmp(argv[1], "keep") == 0)
+        return keep_mode(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_audience_and_merges),
         cmocka_unit_test(test_kept_across_restart),
         cmocka_unit_test(test_run_on_one_snapshot),
+        cmocka_unit_test(test_one_read_for_many_audiences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,7 @@ struct ctl_command {
 };
 
 extern const struct ctl_command ctl_tail, ctl_export, ctl_stats, ctl_check, ctl_backup,
-    ctl_reader_check, ctl_contacts, ctl_validate, ctl_cluster;
+    ctl_reader_check, ctl_contacts, ctl_validate, ctl_cluster, ctl_score;
 
 /* The options every command takes: -s/--store DIR and -h/--help. */
 /* clang-format off */

@@ -14,8 +14,8 @@
 #endif
 
 static const struct ctl_command *const commands[] = {
-    &ctl_tail, &ctl_export, &ctl_stats, &ctl_check, &ctl_backup, &ctl_reader_check,
-    &ctl_contacts, &ctl_validate, &ctl_cluster,
+    &ctl_tail,         &ctl_export,   &ctl_stats,    &ctl_check,   &ctl_backup,
+    &ctl_reader_check, &ctl_contacts, &ctl_validate, &ctl_cluster, &ctl_score,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A scoring run's computing (run.h): two passes over the log, each in
+ * chunks of short read transactions (score_scan_run):
+ *   1. find the audiences present in the records (sources, channels,
+ *      campaigns, events: with each event's participants and dates);
+ *   2. feed every record once to the builder of each audience it is in.
+ * Then each audience's document, the smallest graphs first. */
+#include "run.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build.h"
+#include "collect.h"
+#include "contacts.h"
+#include "result.h"
+#include "store.h"
+#include "util.h"
+
+static int stop(struct score_work *w)
+{
+    return w->cancelled && w->cancelled(w->arg);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ---- the first pass: the values each built-in prefix takes ---- */
+
+struct found {
+    struct score_work *w;
+    json_t *sets[4]; /* source, channel, campaign, event: value -> true */
+};
+
+static const char *const found_prefix[4] = {"source:", "channel:", "campaign:", "event:"};
+
+static void widen_span(json_t *e, const char *key, int64_t at, int later)
+{
+    json_t *v = json_object_get(e, key);
+    if (!v || (later ? at > json_integer_value(v) : at < json_integer_value(v)))
+        json_object_set_new(e, key, json_integer(at));
+}
+
+/* An event's record: its contact takes part, and its times (the record's,
+ * and the event's start when given) widen the event's span. */
+static void note_event(struct found *f, MDB_txn *txn, const char *id, json_t *rec)
+{
+    json_t *e = json_object_get(f->w->events, id);
+    if (!e) {
+        if (json_object_size(f->w->events) > (size_t)f->w->max_audiences)
+            return;
+        e = json_pack("{s:o}", "contacts", json_object());
+        json_object_set_new(f->w->events, id, e);
+    }
+    const char *cid = json_string_value(json_object_get(rec, "contact"));
+    char live[64];
+    if (cid && contacts_follow(f->w->st, txn, cid, live, sizeof live) == 0)
+        json_object_set_new(json_object_get(e, "contacts"), live, json_true());
+    const char *times[2] = {
+        json_string_value(json_object_get(rec, "occurred_at")),
+        json_string_value(json_object_get(json_object_get(rec, "event"), "starts_at"))};
+    for (int i = 0; i < 2; i++) {
+        int64_t at;
+        if (times[i] && util_parse_time(times[i], &at) == 0) {
+            widen_span(e, "from", at, 0);
+            widen_span(e, "to", at, 1);
+        }
+    }
+}
+
+static int is_own(const char *kind)
+{
+    return kind && strcmp(kind, "merge") && strcmp(kind, "split") && strcmp(kind, "erase");
+}
+
+static int find_each(void *arg, MDB_txn *txn, json_t *rec)
+{
+    struct found *f = arg;
+    if (!is_own(json_string_value(json_object_get(rec, "kind"))))
+        return 0;
+    const char *v[4] = {
+        json_string_value(json_object_get(rec, "source")),
+        json_string_value(json_object_get(rec, "channel")),
+        json_string_value(json_object_get(rec, "campaign")),
+        json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
+    };
+    /* Each set is bounded: what would be left out anyway is not kept. */
+    size_t cap = (size_t)f->w->max_audiences + 1;
+    for (int i = 0; i < 4; i++)
+        if (v[i] && *v[i] && json_object_size(f->sets[i]) < cap)
+            json_object_set_new(f->sets[i], v[i], json_true());
+    if (v[3] && *v[3])
+        note_event(f, txn, v[3], rec);
+    return 0;
+}
+
+static int find_between(void *arg)
+{
+    return stop(((struct found *)arg)->w);
+}
+
+/* Add the audience (parsed, or named) to the run, or count it left out. */
+static void add_audience(struct score_work *w, struct audience *a)
+{
+    for (size_t i = 0; i < w->naud; i++)
+        if (strcmp(w->auds[i].id, a->id) == 0) {
+            audience_free(a);
+            return;
+        }
+    if ((int64_t)w->naud >= w->max_audiences) {
+        w->left_out++;
+        if (json_array_size(w->left_names) < 5)
+            json_array_append_new(w->left_names, json_string(a->id));
+        audience_free(a);
+        return;
+    }
+    w->auds = xrealloc(w->auds, (w->naud + 1) * sizeof *w->auds);
+    w->auds[w->naud++] = *a;
+}
+
+static void add_id(struct score_work *w, const char *id)
+{
+    struct audience a;
+    if (audience_parse(id, &a) == 0)
+        add_audience(w, &a);
+}
+
+/* Which audiences: all, the [audience NAME]s, a requested thread, then
+ * the sources, channels, campaigns and events present, in that order
+ * (each in id order) until max_audiences. */
+static int choose_audiences(struct score_work *w)
+{
+    if (!w->only)
+        add_id(w, "all");
+    else
+        add_id(w, w->only);
+    for (size_t i = 0; i < w->nnamed; i++) {
+        struct audience a;
+        if ((!w->only || strcmp(w->only, w->named[i].name) == 0) &&
+            audience_named(&a, w->named[i].name, w->named[i].match) == 0)
+            add_audience(w, &a);
+    }
+    if (w->thread && !w->only)
+        add_id(w, w->thread);
+    struct found f = {.w = w};
+    for (int i = 0; i < 4; i++)
+        f.sets[i] = json_object();
+    struct score_scan s = {.st = w->st,
+                           .upto = w->upto,
+                           .chunk = w->chunk,
+                           .each = find_each,
+                           .between = find_between,
+                           .arg = &f};
+    /* Alone, only an event's audience needs the first pass (whom and when
+     * to widen it to). */
+    int rc = w->only && strncmp(w->only, "event:", 6) != 0 ? 0 : score_scan_run(&s);
+    for (int i = 0; i < 4; i++) {
+        /* Sorted, so that which ones are left out does not depend on the
+         * order the records came in. */
+        size_t nk = json_object_size(f.sets[i]), n = 0;
+        const char **sorted = xcalloc(nk ? nk : 1, sizeof *sorted);
+        const char *k;
+        json_t *x;
+        json_object_foreach(f.sets[i], k, x) sorted[n++] = k;
+        qsort(sorted, n, sizeof *sorted, cmp_str);
+        for (size_t m = 0; !w->only && m < n; m++) {
+            char id[AUDIENCE_ID_MAX + 32];
+            snprintf(id, sizeof id, "%s%s", found_prefix[i], sorted[m]);
+            add_id(w, id);
+        }
+        free(sorted);
+        json_decref(f.sets[i]);
+    }
+    w->event_of = xcalloc(w->naud ? w->naud : 1, sizeof *w->event_of);
+    for (size_t i = 0; i < w->naud; i++)
+        if (w->auds[i].kind == AUDIENCE_EVENT &&
+            (w->event_of[i] = json_object_get(w->events, w->auds[i].value)))
+            w->nevents++;
+    return rc;
+}
+
+/* ---- the second pass: every record to each audience it is in ---- */
+
+struct feed_all {
+    struct score_work *w;
+    struct score_build *b;
+    MDB_txn *txn; /* the chunk's */
+    /* What the run has resolved: contact id -> its current contact, and
+     * handle -> its contact (JSON null: none).  A record is fed to every
+     * audience it is in, each builder resolving its people again: read
+     * and parsed once, a contact costs a lookup after that. */
+    json_t *current, *handles;
+};
+
+/* Remember key's answer (buf, or none when !found) in cache. */
+static const char *cached(json_t *cache, const char *key, const char *buf, int found)
+{
+    json_t *v = found ? json_string(buf) : json_null();
+    json_object_set_new(cache, key, v);
+    return json_string_value(v);
+}
+
+static const char *run_current(void *arg, const char *cid)
+{
+    struct feed_all *f = arg;
+    json_t *v = json_object_get(f->current, cid);
+    if (v)
+        return json_string_value(v);
+    char buf[64];
+    int rc = contacts_follow(f->w->st, f->txn, cid, buf, sizeof buf);
+    return cached(f->current, cid, buf, rc == 0);
+}
+
+static const char *run_of_handle(void *arg, const char *handle)
+{
+    struct feed_all *f = arg;
+    json_t *v = json_object_get(f->handles, handle);
+    if (v)
+        return json_string_value(v);
+    char buf[64];
+    int rc = contacts_of_handle(f->w->st, f->txn, handle, buf, sizeof buf);
+    return cached(f->handles, handle, buf, rc == 0);
+}
+
+/* 1 when rec, by a contact who took part in the event e, happened around
+ * it: within event_window of the event's span. */
+static int around_event(struct score_work *w, json_t *e, const char *author, int64_t at)
+{
+    if (!e || !author || !json_object_get(json_object_get(e, "contacts"), author))
+        return 0;
+    json_t *from = json_object_get(e, "from"), *to = json_object_get(e, "to");
+    return from && to && at >= json_integer_value(from) - w->event_window_ms &&
+           at <= json_integer_value(to) + w->event_window_ms;
+}
+
+static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
+{
+    struct feed_all *f = arg;
+    struct score_work *w = f->w;
+    f->txn = txn;
+    /* What a contact did around an event widens the event's audience: its
+     * author and time, found once for every event audience. */
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    const char *cid = json_string_value(json_object_get(rec, "contact"));
+    const char *occurred = json_string_value(json_object_get(rec, "occurred_at"));
+    const char *author = NULL;
+    int64_t at = 0;
+    int own = is_own(kind);
+    int can_widen = w->nevents && own && cid && occurred && util_parse_time(occurred, &at) == 0 &&
+                    (author = run_current(f, cid)) != NULL;
+    /* The built-in audiences of one field are matched on the value read
+     * once, not by audience_matches() reading the record again for each
+     * of the (up to max_audiences) audiences. */
+    const char *field[AUDIENCE_NAMED + 1] = {
+        [AUDIENCE_SOURCE] = json_string_value(json_object_get(rec, "source")),
+        [AUDIENCE_CHANNEL] = json_string_value(json_object_get(rec, "channel")),
+        [AUDIENCE_CAMPAIGN] = json_string_value(json_object_get(rec, "campaign")),
+        [AUDIENCE_EVENT] = json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
+    };
+    int brand = score_build_by_brand(rec);
+    for (size_t i = 0; i < w->naud; i++) {
+        const struct audience *a = &w->auds[i];
+        int in;
+        if (a->kind >= AUDIENCE_SOURCE && a->kind <= AUDIENCE_EVENT)
+            in = own && field[a->kind] && strcmp(field[a->kind], a->value) == 0;
+        else
+            in = audience_matches(a, rec, w->now_ms);
+        if (in || (can_widen && around_event(w, w->event_of[i], author, at))) {
+            if (score_build_add(&f->b[i], rec) != 0)
+                w->bad++;
+        } else if (brand) {
+            score_build_note(&f->b[i], rec); /* the brand's answers, wherever given */
+        }
+    }
+    return 0;
+}
+
+static int feed_between(void *arg)
+{
+    return stop(((struct feed_all *)arg)->w);
+}
+
+/* An event audience's document says whom and which time it was widened
+ * to: the participants, and the span (with event_window each side). */
+static void describe_event(struct score_work *w, size_t i, json_t *doc)
+{
+    json_t *e = w->event_of[i];
+    if (!e || !json_object_get(e, "from") || !json_object_get(e, "to"))
+        return;
+    char from[32], to[32];
+    util_format_time(json_integer_value(json_object_get(e, "from")) - w->event_window_ms, from,
+                     sizeof from);
+    util_format_time(json_integer_value(json_object_get(e, "to")) + w->event_window_ms, to,
+                     sizeof to);
+    json_object_set_new(doc, "event",
+                        json_pack("{s:I,s:s,s:s}", "participants",
+                                  (json_int_t)json_object_size(json_object_get(e, "contacts")),
+                                  "from", from, "to", to));
+}
+
+/* qsort has no argument: the graphs being ordered (one run at a time per
+ * thread). */
+static _Thread_local const struct score_build *sort_by_size;
+
+static int smaller_graph(const void *a, const void *b)
+{
+    const struct score_build *x = &sort_by_size[*(const size_t *)a];
+    const struct score_build *y = &sort_by_size[*(const size_t *)b];
+    size_t sx = x->edges.n + x->nnodes, sy = y->edges.n + y->nnodes;
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* The documents, the smallest graphs first: when the largest audience's
+ * document (all's) is made, the other graphs are gone, so the peak is not
+ * every graph and the largest document.  Every graph is trimmed first (its
+ * maps freed: they only serve feeding). */
+static int make_documents(struct score_work *w, struct score_build *b)
+{
+    size_t *order = xcalloc(w->naud ? w->naud : 1, sizeof *order);
+    for (size_t i = 0; i < w->naud; i++) {
+        order[i] = i;
+        score_build_trim(&b[i]);
+    }
+    sort_by_size = b;
+    qsort(order, w->naud, sizeof *order, smaller_graph);
+    int rc = 0;
+    char at[32];
+    util_format_time(w->now_ms, at, sizeof at);
+    for (size_t k = 0; k < w->naud; k++) {
+        size_t i = order[k];
+        if (rc == 0 && stop(w))
+            rc = -ECANCELED;
+        json_t *doc = rc == 0 ? score_result(w->auds[i].id, w->upto, &b[i]) : NULL;
+        if (rc == 0) {
+            if (doc) {
+                json_object_set_new(doc, "computed_at", json_string(at));
+                describe_event(w, i, doc);
+            }
+            rc = w->each(w->arg, i, doc, &b[i]);
+        }
+        score_build_free(&b[i]);
+    }
+    free(order);
+    return rc;
+}
+
+void score_work_defaults(struct score_work *w)
+{
+    w->half_life_ms = SCORE_HALF_LIFE_DEFAULT_MS;
+    w->event_window_ms = SCORE_EVENT_WINDOW_DEFAULT_MS;
+    w->max_audiences = SCORE_MAX_AUDIENCES_DEFAULT;
+    score_params_default(&w->params);
+}
+
+int score_work_run(struct score_work *w)
+{
+    w->left_names = json_array();
+    w->events = json_object();
+    int rc = choose_audiences(w);
+    if (rc)
+        return rc;
+    struct feed_all f = {.w = w, .current = json_object(), .handles = json_object()};
+    struct score_resolver res = {run_current, run_of_handle, &f};
+    f.b = xcalloc(w->naud ? w->naud : 1, sizeof *f.b);
+    for (size_t i = 0; i < w->naud; i++) {
+        score_build_init(&f.b[i], w->now_ms, w->half_life_ms, &res);
+        f.b[i].params = w->params;
+    }
+    struct score_scan s = {.st = w->st,
+                           .upto = w->upto,
+                           .chunk = w->chunk,
+                           .each = feed_each,
+                           .between = feed_between,
+                           .arg = &f};
+    rc = score_scan_run(&s);
+    w->records = s.records;
+    w->bad += s.bad;
+    json_decref(f.current);
+    json_decref(f.handles);
+    for (size_t i = 0; i < w->naud; i++)
+        f.b[i].res = (struct score_resolver){0}; /* the snapshot is gone */
+    if (rc == 0 && w->naud && strcmp(w->auds[0].id, "all") == 0)
+        w->contacts = f.b[0].nnodes - 1; /* every contact met, less the brand */
+    /* Each contact's value from the CRM, as the store holds it now. */
+    for (size_t i = 0; rc == 0 && i < w->naud; i++)
+        rc = score_crm_values(w->st, &f.b[i]);
+    if (rc == 0)
+        rc = make_documents(w, f.b);
+    else
+        for (size_t i = 0; i < w->naud; i++)
+            score_build_free(&f.b[i]);
+    free(f.b);
+    return rc;
+}
+
+void score_work_free(struct score_work *w)
+{
+    for (size_t i = 0; i < w->naud; i++)
+        audience_free(&w->auds[i]);
+    free(w->auds);
+    free(w->event_of);
+    json_decref(w->left_names);
+    json_decref(w->events);
+    w->auds = NULL;
+    w->event_of = NULL;
+    w->left_names = w->events = NULL;
+    w->naud = 0;
+}
