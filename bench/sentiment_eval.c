@@ -70,6 +70,9 @@ static int eval(struct sa_model *m, const char *dir, const char *lang, const cha
         return -1;
     }
     int conf[3][3] = {{0}}, n = 0, ctp = 0, cfp = 0, cfn = 0, pn = 0, right = 0, undecided = 0;
+    /* Per class (0 positive, 1 negative), decided on the score's sign as
+     * the accuracy is: true positives, false positives, false negatives. */
+    int stp[2] = {0}, sfp[2] = {0}, sfn[2] = {0};
     int tr = strcmp(lang, "tr") == 0;
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#')
@@ -93,6 +96,14 @@ static int eval(struct sa_model *m, const char *dir, const char *lang, const cha
             pn++;
             undecided += r.score == 0;
             right += (cls(label) == 0 && r.score > 0) || (cls(label) == 1 && r.score < 0);
+            int said = r.score > 0 ? 0 : r.score < 0 ? 1 : -1, gold = cls(label);
+            if (said == gold)
+                stp[gold]++;
+            else {
+                sfn[gold]++;
+                if (said >= 0)
+                    sfp[said]++;
+            }
         }
         if (complaint) {
             int gold = strcmp(complaint, "true") == 0;
@@ -107,6 +118,8 @@ static int eval(struct sa_model *m, const char *dir, const char *lang, const cha
     target("positive/negative accuracy", acc, 0.80 - (tr ? 0 : 0.05));
     printf("    (on the score's sign; %d of %d without a polar word count as wrong)\n", undecided,
            pn);
+    printf("  %-34s %.3f  (reported)\n", "positive/negative macro-F1",
+           (f1(stp[0], sfp[0], sfn[0]) + f1(stp[1], sfp[1], sfn[1])) / 2);
     if (tr) {
         double mf = 0;
         for (int c = 0; c < 3; c++) {
