@@ -14,14 +14,11 @@ import threading
 import time
 from pathlib import Path
 
+from ports import free_port  # noqa: F401 (the tests import it from here)
+
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 BRAND = "destek@brand.example, @brand.example"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fixture(name, **subst):

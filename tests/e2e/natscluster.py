@@ -12,13 +12,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from ports import free_port  # noqa: F401 (the tests import it from here)
+
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:
@@ -123,18 +120,22 @@ class Cluster:
                                              stdout=log, stderr=subprocess.STDOUT)
             log.close()
         for n in names or self.names:
-            self._wait_port(self.ports[n])
+            self._wait_port(n)
         return self
 
-    def _wait_port(self, port, timeout=15):
+    def _wait_port(self, name, timeout=15):
+        port = self.ports[name]
         deadline = time.monotonic() + timeout
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return
             except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"nats-server on {port} did not start")
+                exited = self.procs[name].poll() is not None
+                if exited or time.monotonic() > deadline:
+                    log = (self.dir / f"{name}.log").read_text(errors="replace")[-2000:]
+                    raise AssertionError(f"nats-server {name} on {port} did not start"
+                                         f"{' (it exited)' if exited else ''}:\n{log}")
                 time.sleep(0.05)
 
     def kill(self, name):
