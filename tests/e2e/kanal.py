@@ -2,7 +2,9 @@
 """The one helper the end-to-end tests share: write a config, start the real
 kanald, talk to it, stop it (also when a test fails), and read its log.
 
-Every server a test starts listens on 127.0.0.1 on a port the kernel picks.
+Every server a test starts listens on 127.0.0.1: kanald and the fakes on a
+port the kernel picks, servers whose port goes into a config file first
+(nats-server, Dovecot, Postfix) on one from ports.py.
 """
 import hashlib
 import hmac
