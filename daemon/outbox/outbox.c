@@ -56,6 +56,11 @@ static void msg_free(struct outbox_msg *m)
     free(m);
 }
 
+void outbox__msg_free(struct outbox_msg *m)
+{
+    msg_free(m);
+}
+
 char *outbox__opt_dup(json_t *o, const char *name)
 {
     const char *v = json_string_value(json_object_get(o, name));

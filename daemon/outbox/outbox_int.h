@@ -90,5 +90,12 @@ void outbox_nats__close(struct outbox *ob);
  * the stream, committed here as stored, to send. */
 void outbox__relayed(struct outbox *ob, struct outbox_msg *m, const char *err);
 void outbox__adopt(struct outbox *ob, json_t *stored, void *jsmsg);
+void outbox__msg_free(struct outbox_msg *m);
+
+/* outbox_wire.c: a message of the cluster's outbox stream, checked with the
+ * bounds of POST /v1/messages: the object, or NULL with *bad (and *which, the
+ * member) saying why; the entry an edge commits for it as its num-th. */
+json_t *outbox_wire_parse(const char *data, size_t len, const char **bad, const char **which);
+json_t *outbox_wire_entry(json_t *in, uint64_t num, int64_t now_ms);
 
 #endif

@@ -322,16 +322,9 @@ static int take_apply(struct write_item *it, struct store *st, MDB_txn *txn)
         if ((rc = mdb_put(txn, st->meta, &nk, &av, 0)))
             return rc;
     }
-    json_t *o = json_deep_copy(t->in);
-    int64_t now = util_now_ms();
-    char created[32];
-    util_format_time(now, created, sizeof created);
-    json_object_set_new(o, "num", json_integer((json_int_t)num));
-    json_object_set_new(o, "status", json_string("queued"));
-    json_object_set_new(o, "attempts", json_integer(0));
-    json_object_set_new(o, "created_at", json_string(created));
-    json_object_set_new(o, "next_try_ms", json_integer(now));
-    json_object_set_new(o, "cluster", json_true());
+    json_t *o = outbox_wire_entry(t->in, num, util_now_ms());
+    if (!o)
+        return -ENOMEM;
     char *text = jsonout_text(o);
     MDB_val nv = {strlen(text), text};
     rc = mdb_put(txn, st->messages, &k, &nv, 0);
@@ -377,40 +370,9 @@ static void take_done(struct write_item *it)
  * not kanal's is terminated (never redelivered), with a line saying why. */
 static void taken(struct outbox_nats *n, natsMsg *msg)
 {
-    json_t *in = json_loadb(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), 0, NULL);
-    const char *bad = NULL;
-    /* The bounds of POST /v1/messages (outbox_api.c); the id is a core's
-     * <id>-<created_ms>. */
-    static const struct {
-        const char *name;
-        size_t max;
-    } need[] = {{"id", 96}, {"source", 64}, {"to", 512}, {"idempotency_key", 256}};
-    static const struct {
-        const char *name;
-        size_t max;
-    } opt[] = {{"text", 65536}, {"reply_to", 1024}, {"campaign", 256}};
-    const char *which = NULL;
-    if (!json_is_object(in))
-        bad = "not a JSON object";
-    for (size_t i = 0; !bad && i < ARRAY_SIZE(need); i++) {
-        json_t *v = json_object_get(in, need[i].name);
-        which = need[i].name;
-        if (!json_is_string(v))
-            bad = "missing or not a string:";
-        else if (!json_string_length(v) || json_string_length(v) > need[i].max)
-            bad = "empty or too long:";
-    }
-    for (size_t i = 0; !bad && i < ARRAY_SIZE(opt); i++) {
-        json_t *v = json_object_get(in, opt[i].name);
-        which = opt[i].name;
-        if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > opt[i].max))
-            bad = "not a string or too long:";
-    }
-    if (!bad && !json_is_string(json_object_get(in, "text")) &&
-        !json_is_object(json_object_get(in, "template"))) {
-        bad = "neither text nor template";
-        which = "";
-    }
+    const char *bad, *which;
+    json_t *in = outbox_wire_parse(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &bad,
+                                   &which);
     if (bad || n->ob->closed) {
         if (bad)
             log_err("outbox: message on %s of stream %s dropped: %s %s", natsMsg_GetSubject(msg),
