@@ -204,11 +204,13 @@ static int apply_reject(struct write_item *it, struct store *st, MDB_txn *txn)
 
 static void list_candidates(struct contacts_api *ca, struct http_req *req)
 {
-    size_t qlen = strlen(req->pub.query);
-    char *after = form_get(req->pub.query, qlen, "after");
+    char *after;
     unsigned limit;
     const char *why;
-    if (query_limit(req->pub.query, &limit, &why) < 0) {
+    /* A key longer than LMDB's 511 bytes could match none and would make
+     * the cursor fail: refused like any other malformed after. */
+    if (query_after_key(req->pub.query, 511, &after, &why) < 0 ||
+        query_limit(req->pub.query, &limit, &why) < 0) {
         free(after);
         http_respond_error(req, 400, "bad_request", why);
         return;

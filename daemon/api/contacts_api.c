@@ -376,13 +376,11 @@ int contacts_timeline(struct store *st, MDB_txn *txn, json_t *contact, uint64_t 
 static void get_timeline(struct contacts_api *ca, struct http_req *req, const char *id,
                          int export_all)
 {
-    size_t qlen = strlen(req->pub.query);
-    char *after_s = form_get(req->pub.query, qlen, "after");
-    uint64_t after = after_s ? strtoull(after_s, NULL, 10) : 0;
-    free(after_s);
+    uint64_t after;
     unsigned limit;
     const char *why;
-    if (query_limit(req->pub.query, &limit, &why) < 0) {
+    if (query_after_seq(req->pub.query, &after, &why) < 0 ||
+        query_limit(req->pub.query, &limit, &why) < 0) {
         http_respond_error(req, 400, "bad_request", why);
         return;
     }

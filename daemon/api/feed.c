@@ -86,14 +86,8 @@ static int parse_query(const char *qs, struct feed_query *q, const char **why)
     size_t len = strlen(qs);
     char *v;
     uint64_t n;
-    if ((v = form_get(qs, len, "after"))) {
-        int r = parse_u64(v, &q->after);
-        free(v);
-        if (r) {
-            *why = "after must be a non-negative integer (a seq)";
-            return r;
-        }
-    }
+    if (query_after_seq(qs, &q->after, why) < 0)
+        return -EINVAL;
     if (query_limit(qs, &q->limit, why) < 0)
         return -EINVAL;
     if ((v = form_get(qs, len, "wait"))) {

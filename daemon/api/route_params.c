@@ -35,3 +35,37 @@ int query_limit(const char *qs, unsigned *out, const char **why)
     *out = (unsigned)l;
     return 0;
 }
+
+int query_after_seq(const char *qs, uint64_t *out, const char **why)
+{
+    char *v = form_get(qs, strlen(qs), "after");
+    *out = 0;
+    if (!v)
+        return 0;
+    size_t n = strspn(v, "0123456789");
+    int ok = n > 0 && n <= 20 && v[n] == '\0';
+    errno = 0;
+    unsigned long long l = ok ? strtoull(v, NULL, 10) : 0;
+    free(v);
+    if (!ok || errno) {
+        *why = QUERY_AFTER_SEQ_WHY;
+        return -EINVAL;
+    }
+    *out = (uint64_t)l;
+    return 0;
+}
+
+int query_after_key(const char *qs, size_t max, char **out, const char **why)
+{
+    char *v = form_get(qs, strlen(qs), "after");
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (!*v || strlen(v) > max) {
+        free(v);
+        *why = "after must be the id of the last entry of the page before";
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}

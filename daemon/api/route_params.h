@@ -6,6 +6,7 @@
 #define KANAL_ROUTE_PARAMS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define ROUTE_MAX_PARAMS 4
 #define ROUTE_PARAM_BUF 512
@@ -32,5 +33,16 @@ const char *route_param(const struct route_params *p, const char *name);
 /* The limit of the query string qs in *out: 0, or -EINVAL with *why (the
  * 400's message, which says the maximum). */
 int query_limit(const char *qs, unsigned *out, const char **why);
+
+/* ?after= of the lists paged by seq (the feed, a contact's timeline and
+ * export): absent is 0; digits only, up to UINT64_MAX; else -EINVAL with
+ * *why. */
+#define QUERY_AFTER_SEQ_WHY "after must be a non-negative integer (a seq)"
+int query_after_seq(const char *qs, uint64_t *out, const char **why);
+
+/* ?after= of the lists paged by key (the merge candidates): absent is
+ * NULL in *out; 1 to max bytes, a copy in *out for the caller to free;
+ * else -EINVAL with *why. */
+int query_after_key(const char *qs, size_t max, char **out, const char **why);
 
 #endif

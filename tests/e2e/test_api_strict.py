@@ -55,6 +55,45 @@ def test_limit_out_of_range_is_refused_naming_the_maximum(kanald):
     assert unclear == [], "a 400 that does not say the maximum"
 
 
+
+# ?after= of the lists paged by seq: a seq, nothing else (strtoull alone read
+# "abc" as 0, the first page, and "-1" as the last seq there can be).
+BAD_SEQ_AFTERS = ["abc", "-1", "+5", "%205", "5%20", "1e3", "0x10", "", "1.5",
+                  "99999999999999999999"]
+
+
+def test_after_is_a_seq_or_a_key_or_refused(kanald):
+    k = kanald
+    cid = first_contact(k)
+    status, _, body = k.post_hook(message("lim-2", handle="email:limit@example.com"))
+    assert status == 200, body
+    taken = []
+    for path, token in PAGED[:3]:
+        p = path.format(cid=cid)
+        for bad in BAD_SEQ_AFTERS:
+            status, r = k.api(f"{p}?after={bad}", token=token)
+            if status != 400 or r["error"]["code"] != "bad_request" or \
+                    "after" not in r["error"]["message"]:
+                taken.append((p, bad, status))
+        # A seq is taken: after the first record, the second (the export
+        # holds every record of the contact after it).
+        status, r = k.api(f"{p}?after=1", token=token)
+        assert status == 200, (p, r)
+        items = r.get("items", r.get("interactions", r.get("records")))
+        assert items is not None, r
+        assert [x["seq"] for x in items if x.get("kind") != "merge"][:1] == [2], (p, items)
+    # The candidates are paged by their id: empty or longer than any key
+    # can be is refused, any other text is taken.
+    cand = "/v1/contacts/candidates"
+    for bad in ("", "x" * 512):
+        status, r = k.api(f"{cand}?after={bad}", token=ADMIN_TOKEN)
+        if status != 400 or "after" not in r["error"]["message"]:
+            taken.append((cand, bad[:8], status))
+    status, r = k.api(f"{cand}?after=c1-c2", token=ADMIN_TOKEN)
+    assert status == 200, r
+    assert taken == [], "an after read as something else"
+
+
 # `to` values of which no handle can be made on a webhook source (any
 # channel: a handle is needed) ...
 BAD_TO = [
