@@ -491,7 +491,32 @@ int outbox__recipient_handle(const char *to, const char *channel, const char *de
         if (in[0])
             handle = in;
     }
-    return handle_normalize(handle, default_country, out, out_len, why);
+    int r = handle_normalize(handle, default_country, out, out_len, why);
+    if (r < 0)
+        return r;
+    /* A channel with addresses of its own reaches only those: an e-mail
+     * handle on an sms source is refused when queued, not at the send. */
+    static const struct {
+        const char *channel, *schemes[2], *why;
+    } reach[] = {
+        {"email", {"email"}, "the email channel reaches only email: handles"},
+        {"sms", {"phone"}, "the sms channel reaches only phone: handles"},
+        {"whatsapp", {"wa", "phone"}, "the whatsapp channel reaches only wa: or phone: handles"},
+        {"facebook", {"fb", "ig"}, "the facebook channel reaches only fb: or ig: handles"},
+        {"twitter", {"x"}, "the twitter channel reaches only x: handles"},
+    };
+    size_t slen = strcspn(out, ":");
+    for (size_t i = 0; i < ARRAY_SIZE(reach); i++) {
+        if (strcmp(channel, reach[i].channel))
+            continue;
+        for (size_t j = 0; j < ARRAY_SIZE(reach[i].schemes); j++)
+            if (reach[i].schemes[j] && strlen(reach[i].schemes[j]) == slen &&
+                !strncmp(out, reach[i].schemes[j], slen))
+                return 0;
+        *why = reach[i].why;
+        return KANAL_EHANDLE;
+    }
+    return 0;
 }
 
 /* Consent is checked before every send, so an opt-out recorded a second

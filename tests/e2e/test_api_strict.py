@@ -138,8 +138,9 @@ def test_to_is_validated_when_queued(make_kanald):
 
 def test_to_on_a_channel_is_a_handle_or_its_address(make_kanald):
     """On an sms source a bare phone number in any form people write it is
-    taken (the channel's address); what is no phone number and no handle is
-    refused with a 400 naming `to` and the channel."""
+    taken (the channel's address); what is no phone number and no handle,
+    or a handle the channel cannot reach, is refused with a 400 naming `to`
+    and the channel."""
     from fakes import FakeProvider
     from test_sms import sms_source, twilio_created
     with FakeProvider(default=twilio_created("SMok")) as fake:
@@ -149,7 +150,10 @@ def test_to_on_a_channel_is_a_handle_or_its_address(make_kanald):
             status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
                               body={"source": "sms-main", "to": to, "text": "Merhaba"})
             assert status == 202, (to, r)
-        for to in ("ayse@example.com", "12", "0532 ABC", "+90532123456789012"):
+        # ... and a handle of another channel is refused too (it would only
+        # fail at the send).
+        for to in ("ayse@example.com", "12", "0532 ABC", "+90532123456789012",
+                   "email:ayse@example.com", "wa:905321234567", "x:12345", "fb:1/2"):
             status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
                               body={"source": "sms-main", "to": to, "text": "Merhaba"})
             assert status == 400, (to, r)

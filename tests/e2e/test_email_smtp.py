@@ -179,9 +179,14 @@ def test_refused_recipient_fails_and_a_down_server_is_retried(make_kanald):
         assert len(sink.messages) == 1
 
 
-def test_sending_to_something_that_is_not_an_address_fails(make_kanald):
+def test_sending_to_something_that_is_not_an_address_is_refused(make_kanald):
     with SmtpSink() as sink:
         k = mail_kanald(make_kanald, sink.url)
-        m = wait_status(k, queue(k, to="phone:+905321234567"))
-        assert m["status"] == "failed" and "not an e-mail address" in m["reason"]
+        # A handle of another channel, or an e-mail handle that is no
+        # address, is refused when queued: nothing is sent.
+        for to, why in (("phone:+905321234567", "only email: handles"),
+                        ("email:not-an-address", "one '@'")):
+            status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                              body={"source": "mail", "to": to, "text": "x"})
+            assert status == 400 and why in r["error"]["message"], r
         assert sink.messages == []

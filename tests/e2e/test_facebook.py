@@ -502,8 +502,8 @@ def test_send_needs_a_token_and_a_known_recipient(make_kanald):
         k2 = make_kanald("k2", sources=send_source(fake), plugins=("facebook",)).start()
         r = queue(k2, source="fb", to="fb:999/123", text="x")[1]
         assert "page 999" in wait_message(k2, r["id"], ("failed",))["reason"]
-        r = queue(k2, source="fb", to="email:a@b.example", text="x")[1]
-        assert "cannot send to" in wait_message(k2, r["id"], ("failed",))["reason"]
+        status, r = queue(k2, source="fb", to="email:a@b.example", text="x")
+        assert status == 400 and "only fb: or ig: handles" in r["error"]["message"], r
         assert fake.requests == []
 
 

@@ -601,8 +601,11 @@ def test_send_429_waits_for_the_reset_and_401_marks_the_source_unhealthy(make_ka
 def test_unsendable_messages_fail_with_a_reason(make_kanald):
     with fake_x({}) as fake:
         k = make_kanald(sources=sender_source(fake), plugins=("twitter",)).start()
-        for to, extra, why in (("email:a@example.com", {}, "'to' must be"),
-                               ("x:public", {"template": {"type": "reply"}, "text": "x"},
+        # A handle of another channel is refused when queued.
+        status, r = k.api("/v1/messages", token=WRITE_TOKEN, method="POST",
+                          body={"source": "x-main", "to": "email:a@example.com", "text": "x"})
+        assert status == 400 and "only x: handles" in r["error"]["message"], r
+        for to, extra, why in (("x:public", {"template": {"type": "reply"}, "text": "x"},
                                 "reply needs reply_to"),
                                ("x:public", {"template": {"type": "dm"}, "text": "x"},
                                 "DM needs")):

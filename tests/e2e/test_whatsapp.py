@@ -408,8 +408,8 @@ def test_a_template_without_language_fails(make_kanald):
         k = make_kanald(sources=send_source(fake), plugins=("whatsapp",)).start()
         r = queue(k, source="wa", to=f"wa:{WA_AYSE}", template={"name": "x"})[1]
         assert "language" in wait_message(k, r["id"], ("failed",))["reason"]
-        r = queue(k, source="wa", to="email:a@b.example", text="x")[1]
-        assert "'to' must be" in wait_message(k, r["id"], ("failed",))["reason"]
+        status, r = queue(k, source="wa", to="email:a@b.example", text="x")
+        assert status == 400 and "only wa: or phone: handles" in r["error"]["message"], r
         assert fake.requests == []
 
 
