@@ -334,12 +334,11 @@ def test_send_through_a_messaging_service(make_kanald):
     assert out["attachments"] == [{"type": "file", "url": "https://x.example/a.jpg"}]
 
 
-def test_send_to_something_that_is_not_a_number_fails(make_kanald):
+def test_send_to_something_that_is_not_a_number_is_refused(make_kanald):
     with FakeProvider() as fake:
         k = make_kanald(sources=sms_source(fake.url), plugins=("sms",)).start()
         status, r = queue(k, to="email:ayse@example.com")
-        m = wait_status(k, r["id"])
-        assert m["status"] == "failed" and "not a phone number" in m["reason"]
+        assert status == 400 and "only phone: handles" in r["error"]["message"], r
         assert fake.requests == []
 
 
