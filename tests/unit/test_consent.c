@@ -102,8 +102,12 @@ static void test_given_and_opted_out(void **state)
     assert_int_equal(consent(f, "email:Ayse@Example.COM", &why), CONSENT_OPTED_OUT);
     /* Another channel's opt-out is not this one's. */
     const char *w2;
-    assert_int_equal(outbox__consent(&f->ob, "email:ayse@example.com", "sms", NULL, NULL, &w2),
+    assert_int_equal(outbox__consent(&f->ob, "email:ayse@example.com", "email", NULL, NULL, &w2),
                      CONSENT_GIVEN);
+    /* A handle the channel cannot reach is nobody it could ask. */
+    assert_int_equal(outbox__consent(&f->ob, "email:ayse@example.com", "sms", NULL, NULL, &w2),
+                     CONSENT_UNKNOWN);
+    assert_non_null(strstr(w2, "phone:"));
 }
 
 /* A `to` may be the channel's own address for a person; it is looked up as
