@@ -653,7 +653,13 @@ int main(int argc, char **argv)
         struct outbox_cluster oc = {.mode = c->outbox_cluster, .servers = c->outbox_servers,
                                     .stream = c->outbox_stream, .subject = c->outbox_subject,
                                     .durable = c->outbox_durable,
-                                    .ack_wait_ms = c->outbox_ack_wait_ms};
+                                    .ack_wait_ms = c->outbox_ack_wait_ms,
+                                    .creds = c->outbox_creds,
+                                    .nkey = c->outbox_nkey,
+                                    .nkey_public = c->outbox_nkey_public,
+                                    .user = c->outbox_user,
+                                    .password = c->outbox_password,
+                                    .tls_ca = c->outbox_tls_ca};
         if ((rc = outbox_cluster_start(d->outbox, &oc)) < 0)
             log_err("outbox: cannot join the cluster's outbox stream: %s", kanal_strerror(rc));
     }

@@ -34,6 +34,7 @@
 #include "jsonout.h"
 #include "log.h"
 #include "outbox_int.h"
+#include "secret.h"
 #include "store.h"
 #include "store_layout.h"
 #include "util.h"
@@ -61,6 +62,7 @@ struct outbox_nats {
     struct outbox *ob;
     int core;
     char *servers, *stream, *subject, *durable;
+    char *nkey; /* outbox_nkey's seed, for libnats to sign with */
     int64_t ack_wait_ms;
     natsConnection *nc;
     jsCtx *js;
@@ -447,6 +449,14 @@ static void on_wake(uv_async_t *a)
     }
 }
 
+/* libnats asks for the server's nonce to be signed with the seed. */
+static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
+                             void *arg)
+{
+    (void)err;
+    return nats_Sign(arg, nonce, sig, sig_len);
+}
+
 int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
 {
     struct outbox_nats *n = xcalloc(1, sizeof *n);
@@ -484,6 +494,29 @@ int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
     if (st == NATS_OK)
         st = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
     free(list);
+    const char *what = "outbox_servers";
+    if (st == NATS_OK && c->user) {
+        what = "outbox_user";
+        st = natsOptions_SetUserInfo(opts, c->user, c->password);
+    }
+    if (st == NATS_OK && c->creds) {
+        what = "outbox_creds";
+        st = natsOptions_SetUserCredentialsFromFiles(opts, c->creds, NULL);
+    }
+    if (st == NATS_OK && c->nkey) {
+        what = "outbox_nkey";
+        n->nkey = xstrdup(c->nkey);
+        st = natsOptions_SetNKey(opts, c->nkey_public, sign_nonce, n->nkey);
+    }
+    if (st == NATS_OK && c->tls_ca) {
+        what = "outbox_tls_ca";
+        st = natsOptions_LoadCATrustedCertificates(opts, c->tls_ca);
+    }
+    if (st != NATS_OK) {
+        log_err("outbox: %s: %s", what, natsStatus_GetText(st));
+        natsOptions_Destroy(opts);
+        return -EINVAL;
+    }
     if (st == NATS_OK) {
         st = natsConnection_Connect(&n->nc, opts);
         if (st == NATS_NOT_YET_CONNECTED)
@@ -515,6 +548,9 @@ static void async_closed(uv_handle_t *h)
     free(n->stream);
     free(n->subject);
     free(n->durable);
+    if (n->nkey)
+        secret_wipe(n->nkey);
+    free(n->nkey);
     free(n);
 }
 

@@ -450,6 +450,15 @@ static const struct kanal_option kanald_options[] = {
      "the durable consumer all edge nodes share", NULL},
     {"outbox_ack_wait", KANAL_OPT_DURATION, "60s", 0,
      "time an edge has to send a message before the stream gives it to another", NULL},
+    {"outbox_creds", KANAL_OPT_STRING, NULL, 0,
+     "path of a NATS .creds file (user JWT and seed) for the outbox stream", NULL},
+    {"outbox_nkey", KANAL_OPT_SECRET, NULL, 0, "NKey seed (SU...) for the outbox stream", NULL},
+    {"outbox_nkey_public", KANAL_OPT_STRING, NULL, 0, "the public key (U...) of outbox_nkey",
+     NULL},
+    {"outbox_user", KANAL_OPT_STRING, NULL, 0, "user name for the outbox stream's servers", NULL},
+    {"outbox_password", KANAL_OPT_SECRET, NULL, 0, "password of outbox_user", NULL},
+    {"outbox_tls_ca", KANAL_OPT_STRING, NULL, 0,
+     "CA bundle that verifies the outbox stream's servers (tls:// URLs)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -558,6 +567,56 @@ static size_t kanald_index(const char *name)
     return i; /* a name missing from the table is a bug: it reads the NULL entry */
 }
 #define K(name) kanald_index(name)
+
+/* The outbox stream's credentials: files relative to the config's folder,
+ * secrets resolved as a plugin's are (cred:, file:, env:; never inline),
+ * and only combinations that can work. */
+static void apply_outbox_auth(struct config *cfg, const struct raw_section *s, const char *path,
+                              struct config_errors *errs, const char *const *v)
+{
+    static const char *const secrets[] = {"outbox_nkey", "outbox_password"};
+    char **dest[] = {&cfg->outbox_nkey, &cfg->outbox_password};
+    for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
+        const struct raw_kv *kv = raw_get(s, secrets[i]);
+        if (!kv)
+            continue;
+        const char *swhy = NULL;
+        if (secret_resolve(kv->value, 0, dest[i], &swhy) < 0) {
+            add_error(errs, path, kv->line, "secret '%s': %s", secrets[i], swhy);
+            continue;
+        }
+        char file[4096], label[160];
+        int kind = secret_file_of(kv->value, file, sizeof file);
+        snprintf(label, sizeof label, "secret '%s'", secrets[i]);
+        if (kind)
+            config_check_secret_file(errs, path, kv->line, label, file, kind);
+    }
+    if (v[K("outbox_creds")])
+        cfg->outbox_creds = resolve_path(path, v[K("outbox_creds")]);
+    if (v[K("outbox_tls_ca")])
+        cfg->outbox_tls_ca = resolve_path(path, v[K("outbox_tls_ca")]);
+    if (v[K("outbox_nkey_public")])
+        cfg->outbox_nkey_public = xstrdup(v[K("outbox_nkey_public")]);
+    if (v[K("outbox_user")])
+        cfg->outbox_user = xstrdup(v[K("outbox_user")]);
+    const char *bad = NULL, *key = NULL;
+    int has_user = raw_get(s, "outbox_user") != NULL, has_pw = raw_get(s, "outbox_password") != NULL;
+    int has_nkey = raw_get(s, "outbox_nkey") != NULL;
+    int has_pub = raw_get(s, "outbox_nkey_public") != NULL;
+    if (has_user != has_pw)
+        bad = "'outbox_user' and 'outbox_password' go together", key = "outbox_user";
+    else if (has_nkey != has_pub)
+        bad = "'outbox_nkey' and 'outbox_nkey_public' go together", key = "outbox_nkey";
+    else if ((v[K("outbox_creds")] != NULL) + has_nkey + has_user > 1)
+        bad = "choose one of outbox_creds, outbox_nkey or outbox_user + outbox_password",
+        key = "outbox_creds";
+    if (bad) {
+        const struct raw_kv *kv = raw_get(s, key);
+        if (!kv)
+            kv = raw_get(s, has_pw ? "outbox_password" : "outbox_nkey_public");
+        add_error(errs, path, kv ? kv->line : s->line, "%s", bad);
+    }
+}
 
 static void apply_kanald(struct config *cfg, const struct raw_section *s, const char *path,
                          struct config_errors *errs)
@@ -702,6 +761,7 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
         const struct raw_kv *kv = raw_get(s, "outbox_ack_wait");
         add_error(errs, path, kv ? kv->line : s->line, "'outbox_ack_wait' must be at least 1s");
     }
+    apply_outbox_auth(cfg, s, path, errs, v);
 }
 
 /* ---- sources ---- */
@@ -1014,6 +1074,16 @@ void config_free(struct config *cfg)
     free(cfg->outbox_stream);
     free(cfg->outbox_subject);
     free(cfg->outbox_durable);
+    free(cfg->outbox_creds);
+    free(cfg->outbox_nkey_public);
+    free(cfg->outbox_user);
+    free(cfg->outbox_tls_ca);
+    if (cfg->outbox_nkey)
+        secret_wipe(cfg->outbox_nkey);
+    if (cfg->outbox_password)
+        secret_wipe(cfg->outbox_password);
+    free(cfg->outbox_nkey);
+    free(cfg->outbox_password);
     for (size_t i = 0; i < cfg->naudiences; i++) {
         free(cfg->audiences[i].name);
         free(cfg->audiences[i].match);

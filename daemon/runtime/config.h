@@ -122,6 +122,11 @@ struct config {
     /* The outbox in a cluster (outbox.h, docs/cluster.md): off|core|edge. */
     char *outbox_cluster, *outbox_servers, *outbox_stream, *outbox_subject, *outbox_durable;
     int64_t outbox_ack_wait_ms;
+    /* How kanald authenticates to the outbox stream's servers (one of
+     * creds, nkey + nkey_public, user + password) and the CA that verifies
+     * their TLS; the secrets resolved, NULL when not set. */
+    char *outbox_creds, *outbox_nkey, *outbox_nkey_public, *outbox_user, *outbox_password;
+    char *outbox_tls_ca;
 };
 
 /* The options every source has, whatever its plugin. */
