@@ -63,6 +63,7 @@ struct outbox_nats {
     int core;
     char *servers, *stream, *subject, *durable;
     char *nkey; /* outbox_nkey's seed, for libnats to sign with */
+    natsOptions *opts; /* what the outbox's thread connects with */
     int64_t ack_wait_ms;
     natsConnection *nc;
     jsCtx *js;
@@ -110,9 +111,55 @@ static void job_free(struct job *j)
 
 /* ---- core: publishing ---- */
 
+static int stopping(struct outbox_nats *n)
+{
+    pthread_mutex_lock(&n->lock);
+    int stop = n->stop;
+    pthread_mutex_unlock(&n->lock);
+    return stop;
+}
+
+/* Connect to outbox_servers, again every RETRY_MS until it works or kanald
+ * stops: 0, or -1 when stopping.  libnats reconnects by itself once a
+ * connection was made; an error that stays the same is logged once. */
+static int connect_servers(struct outbox_nats *n)
+{
+    char last[300] = "";
+    while (!stopping(n)) {
+        natsConnection *nc = NULL;
+        jsCtx *js = NULL;
+        natsStatus st = natsConnection_Connect(&nc, n->opts);
+        if (st == NATS_OK)
+            st = natsConnection_JetStream(&js, nc, NULL);
+        if (st == NATS_OK) {
+            pthread_mutex_lock(&n->lock);
+            n->nc = nc;
+            n->js = js;
+            pthread_mutex_unlock(&n->lock);
+            if (last[0])
+                log_notice("outbox: connected to outbox_servers = %s", n->servers);
+            return 0;
+        }
+        const char *why = nats_GetLastError(NULL);
+        char now[300];
+        snprintf(now, sizeof now, "%s%s%s", natsStatus_GetText(st), why && *why ? ": " : "",
+                 why ? why : "");
+        if (strcmp(now, last))
+            log_err("outbox: cannot connect to outbox_servers = %s: %s; trying again every %d s",
+                    n->servers, now, RETRY_MS / 1000);
+        snprintf(last, sizeof last, "%s", now);
+        natsConnection_Destroy(nc);
+        for (int waited = 0; waited < RETRY_MS && !stopping(n); waited += 100)
+            usleep(100 * 1000);
+    }
+    return -1;
+}
+
 static void *publisher(void *arg)
 {
     struct outbox_nats *n = arg;
+    if (connect_servers(n) < 0)
+        return NULL;
     for (;;) {
         pthread_mutex_lock(&n->lock);
         while (!n->stop && !n->jobs)
@@ -209,6 +256,8 @@ static void published(struct outbox_nats *n, struct event *e)
 static void *fetcher(void *arg)
 {
     struct outbox_nats *n = arg;
+    if (connect_servers(n) < 0)
+        return NULL;
     char filter[300], last[300] = "";
     snprintf(filter, sizeof filter, "%s.>", n->subject);
     for (;;) {
@@ -491,8 +540,6 @@ int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
         st = natsOptions_SetServers(opts, urls, nu);
     if (st == NATS_OK)
         st = natsOptions_SetMaxReconnect(opts, -1);
-    if (st == NATS_OK)
-        st = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
     free(list);
     const char *what = "outbox_servers";
     if (st == NATS_OK && c->user) {
@@ -517,18 +564,9 @@ int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
         natsOptions_Destroy(opts);
         return -EINVAL;
     }
-    if (st == NATS_OK) {
-        st = natsConnection_Connect(&n->nc, opts);
-        if (st == NATS_NOT_YET_CONNECTED)
-            st = NATS_OK;
-    }
-    natsOptions_Destroy(opts);
-    if (st == NATS_OK)
-        st = natsConnection_JetStream(&n->js, n->nc, NULL);
-    if (st != NATS_OK) {
-        log_err("outbox: outbox_servers = %s: %s", c->servers, natsStatus_GetText(st));
-        return -EINVAL;
-    }
+    /* Connected on the outbox's own thread: servers that are down, or that
+     * refuse the credentials, never hold kanald's loop. */
+    n->opts = opts;
     if (pthread_create(&n->thread, NULL, n->core ? publisher : fetcher, n))
         return -EAGAIN;
     n->started = 1;
@@ -585,6 +623,8 @@ void outbox_nats__close(struct outbox *ob)
         natsConnection_Close(n->nc);
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
+    natsOptions_Destroy(n->opts);
+    n->opts = NULL;
     ob->nats = NULL;
     uv_timer_stop(&n->lease);
     uv_close((uv_handle_t *)&n->lease, async_closed);

@@ -41,22 +41,24 @@ def make_ca_and_cert(d):
             "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem", cwd=d)
 
 
-class TlsNats:
-    """One nats-server with JetStream, TLS only and one user."""
+class AuthNats:
+    """One nats-server with JetStream that takes only the users given
+    (nats-server's authorization block), over TLS only when tls."""
 
-    def __init__(self, d):
+    def __init__(self, d, users, tls):
         self.dir = d
         self.port = free_port()
-        make_ca_and_cert(d)
-        (d / "nats.conf").write_text(
-            f'listen: 127.0.0.1:{self.port}\n'
-            f'jetstream {{ store_dir: "{d / "js"}" }}\n'
-            f'tls {{ cert_file: "{d / "server.pem"}", key_file: "{d / "server.key"}" }}\n'
-            f'authorization {{ users = [ {{ user: kanal, password: "{PASSWORD}" }} ] }}\n')
+        self.tls = tls
+        conf = f'listen: 127.0.0.1:{self.port}\njetstream {{ store_dir: "{d / "js"}" }}\n'
+        if tls:
+            make_ca_and_cert(d)
+            conf += (f'tls {{ cert_file: "{d / "server.pem"}", '
+                     f'key_file: "{d / "server.key"}" }}\n')
+        (d / "nats.conf").write_text(conf + f"authorization {{ users = [ {users} ] }}\n")
         self.proc = None
 
     def servers(self):
-        return f"tls://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.port}"
 
     def start(self):
         log = open(self.dir / "nats.log", "ab")
@@ -85,12 +87,47 @@ class TlsNats:
 
 
 @pytest.fixture
-def tls_nats(tmp_path):
-    d = tmp_path / "tlsnats"
-    d.mkdir()
-    n = TlsNats(d)
-    yield n
-    n.stop()
+def auth_nats(tmp_path):
+    """make(users, tls): an AuthNats, stopped at the end even on failure."""
+    made = []
+
+    def make(users, tls):
+        d = tmp_path / f"nats{len(made)}"
+        d.mkdir()
+        made.append(AuthNats(d, users, tls))
+        return made[-1]
+    yield make
+    for n in made:
+        n.stop()
+
+
+def user_nkey():
+    """A NATS user NKey made here: the seed (SU...) and public key (U...),
+    Ed25519 in NATS's base32 encoding with a CRC-16/XMODEM."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    def crc16(data):
+        crc = 0
+        for b in data:
+            crc ^= b << 8
+            for _ in range(8):
+                crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+                crc &= 0xFFFF
+        return crc
+
+    def encode(raw):
+        c = crc16(raw)
+        return base64.b32encode(raw + bytes([c & 0xFF, c >> 8])).decode().rstrip("=")
+
+    seed = os.urandom(32)
+    pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    prefix_seed, prefix_user = 18 << 3, 20 << 3
+    return (encode(bytes([prefix_seed | (prefix_user >> 5), (prefix_user & 31) << 3]) + seed),
+            encode(bytes([prefix_user]) + pub))
 
 
 def secret_file(tmp_path, name, value):
@@ -100,46 +137,32 @@ def secret_file(tmp_path, name, value):
     return p
 
 
-def auth(n, pw):
-    """The nats plugin's keys for this server."""
-    return f"user = kanal\npassword = file:{pw}\ntls_ca = {n.dir / 'ca.pem'}\n"
-
-
-def outbox_auth(n, pw, mode):
-    return (f"outbox_cluster = {mode}\noutbox_servers = {n.servers()}\n"
-            f"outbox_user = kanal\noutbox_password = file:{pw}\n"
-            f"outbox_tls_ca = {n.dir / 'ca.pem'}\n")
-
-
-def test_edge_and_core_work_through_tls_and_a_password(make_kanald, tls_nats, tmp_path):
-    n = tls_nats.start()
-    pw = secret_file(tmp_path, "nats.pw", PASSWORD)
-    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--user",
-                   "kanal", "--tls-ca", str(n.dir / "ca.pem"), "--outbox",
-                   env={"KANAL_NATS_PASSWORD": PASSWORD})
+def run_edge_and_core(make_kanald, n, plugin_keys, outbox_keys, init_args, init_env):
+    """kanalctl makes the streams; a record through the edge reaches the
+    core's feed, and a message posted to the core is sent once, by the edge."""
+    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--outbox",
+                   *init_args, env=init_env)
     assert out.returncode == 0, (out.stdout, out.stderr)
     assert "stream KANAL created" in out.stdout and "stream KANAL_OUTBOX created" in out.stdout
-
+    outbox = f"outbox_servers = {n.servers()}\n{outbox_keys}"
     with FakeProvider(default=(200, {}, {"id": "prov-1"})) as fake:
         edge = make_kanald(
             "edge", sources=webhook_source(extra=f"send_url = {fake.url}/send")
             + f"\n[sink cluster]\nplugin = nats\nservers = {n.servers()}\nstream = KANAL\n"
-            f"subject_prefix = kanal.records\n{auth(n, pw)}",
-            plugins=("webhook", "nats"), kanald=outbox_auth(n, pw, "edge")).start()
+            f"subject_prefix = kanal.records\n{plugin_keys}",
+            plugins=("webhook", "nats"), kanald="outbox_cluster = edge\n" + outbox).start()
         core = make_kanald(
             "core", sources=webhook_source(extra=f"send_url = {fake.url}/core-must-not-send")
             + f"\n[source cluster]\nplugin = nats\nservers = {n.servers()}\nstream = KANAL\n"
-            f"subject_prefix = kanal.records\ndurable = core\n{auth(n, pw)}",
-            plugins=("webhook", "nats"), kanald=outbox_auth(n, pw, "core")).start()
+            f"subject_prefix = kanal.records\ndurable = core\n{plugin_keys}",
+            plugins=("webhook", "nats"), kanald="outbox_cluster = core\n" + outbox).start()
 
-        # A record through the edge reaches the core's feed.
-        status, _, body = edge.post_hook(message("tls-1", text="TLS ile merhaba"))
+        status, _, body = edge.post_hook(message("auth-1", text="Kimlikle merhaba"))
         assert status == 200, body
-        rec = wait_until(lambda: [r for r in core.feed() if r.get("external_id") == "tls-1"],
+        rec = wait_until(lambda: [r for r in core.feed() if r.get("external_id") == "auth-1"],
                          timeout=60, what="the record on the core")[0]
-        assert rec["text"] == "TLS ile merhaba"
+        assert rec["text"] == "Kimlikle merhaba"
 
-        # A message posted to the core is sent once, by the edge.
         status, r = core.api("/v1/messages", token=WRITE_TOKEN, method="POST",
                              body={"source": "hooks", "to": "email:ayse@example.com",
                                    "text": "Merhaba!"})
@@ -150,6 +173,48 @@ def test_edge_and_core_work_through_tls_and_a_password(make_kanald, tls_nats, tm
         assert [q.path for q in reqs] == ["/send"] and reqs[0].json()["text"] == "Merhaba!"
         time.sleep(1)
         assert len(fake.requests) == 1
+
+
+def test_edge_and_core_work_through_tls_and_a_password(make_kanald, auth_nats, tmp_path):
+    n = auth_nats(f'{{ user: kanal, password: "{PASSWORD}" }}', tls=True).start()
+    pw = secret_file(tmp_path, "nats.pw", PASSWORD)
+    ca = n.dir / "ca.pem"
+    run_edge_and_core(
+        make_kanald, n,
+        plugin_keys=f"user = kanal\npassword = file:{pw}\ntls_ca = {ca}\n",
+        outbox_keys=f"outbox_user = kanal\noutbox_password = file:{pw}\noutbox_tls_ca = {ca}\n",
+        init_args=("--user", "kanal", "--tls-ca", str(ca)),
+        init_env={"KANAL_NATS_PASSWORD": PASSWORD})
+
+
+def test_edge_and_core_work_with_an_nkey(make_kanald, auth_nats, tmp_path):
+    seed, public = user_nkey()
+    # kanalctl takes a user and password or creds: give it a second user.
+    n = auth_nats(f'{{ nkey: {public} }}, {{ user: admin, password: "{PASSWORD}" }}',
+                  tls=False).start()
+    sf = secret_file(tmp_path, "nats.nk", seed)
+    run_edge_and_core(
+        make_kanald, n,
+        plugin_keys=f"nkey = file:{sf}\nnkey_public = {public}\n",
+        outbox_keys=f"outbox_nkey = file:{sf}\noutbox_nkey_public = {public}\n",
+        init_args=("--user", "admin"), init_env={"KANAL_NATS_PASSWORD": PASSWORD})
+
+
+def test_a_refused_password_does_not_hold_kanald_and_says_why(make_kanald, auth_nats,
+                                                              tmp_path):
+    """An edge whose outbox password the servers refuse still starts and
+    answers (the connection is made off the loop; before, kanald hung in
+    libnats' connect and never listened), and its log names the outbox and
+    the refusal."""
+    n = auth_nats(f'{{ user: kanal, password: "{PASSWORD}" }}', tls=False).start()
+    bad = secret_file(tmp_path, "bad.pw", "not-the-password")
+    k = make_kanald(sources=webhook_source(),
+                    kanald=f"outbox_cluster = edge\noutbox_servers = {n.servers()}\n"
+                           f"outbox_user = kanal\noutbox_password = file:{bad}\n").start()
+    k.wait_log(r"outbox: cannot connect to outbox_servers = .*([Aa]uthori[sz]ation|"
+               r"[Aa]uthentication)", timeout=30)
+    status, health = k.api("/healthz")
+    assert status == 200, health
 
 
 BAD = [
