@@ -77,6 +77,9 @@ TEST_DEBS  += groff
 # kanald) and nginx (the TLS front), each with its own config in a temp dir.
 TEST_DEBS  += postfix nginx-light
 TEST_DEBS  += nats-server
+# test_cluster_auth.py: a TLS-only nats-server (its CA and certificate made
+# with openssl) and a user NKey made with python3-cryptography (Ed25519).
+TEST_DEBS  += openssl python3-cryptography
 BENCH_DEBS := nginx-light wrk python3-requests valgrind
 
 CC      ?= cc
