@@ -61,6 +61,14 @@ static size_t skip_plain(const char *s, size_t i, size_t n)
     uint64_t w;
     while (i + 8 <= n && (memcpy(&w, s + i, 8), !util_json_word_special(w)))
         i += 8;
+    if (i < n && n - i < 8) {
+        /* The tail (a member's name is nearly always all tail) in one word
+         * too, padded with spaces, which need no escape. */
+        w = 0x2020202020202020ull;
+        memcpy(&w, s + i, n - i);
+        if (!util_json_word_special(w))
+            return n;
+    }
     while (i < n && !byte_needs_escape((unsigned char)s[i]))
         i++;
     return i;
