@@ -261,8 +261,7 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
                        struct writer_stats *stats, struct failed_at *failed)
 {
     uint64_t seq = *last;
-    MDB_stat es;
-    st->erased_none = mdb_stat(txn, st->erased, &es) == 0 && es.ms_entries == 0;
+    st->erased_none = st->erased_none_known; /* an mdb_stat per commit before */
     for (struct write_item *it = items; it; it = it->next) {
         if (it->status)
             continue;
