@@ -157,7 +157,7 @@ static void test_handles_non_ascii(void **state)
                  "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":\"u%zu\","
                  "\"from\":{\"handle\":\"%s\",\"handles\":[\"%s\"]}}",
                  i, cases[i].in, cases[i].in);
-        json_t *out = normalize_ok(parse(text), &ctx);
+        json_t *in = parse(text), *out = normalize_ok(in, &ctx);
         json_t *from = json_object_get(out, "from");
         char want[256];
         snprintf(want, sizeof want, "[\"%s\"]", cases[i].want);
@@ -170,6 +170,7 @@ static void test_handles_non_ascii(void **state)
         json_decref(again);
         json_decref(want_handles);
         json_decref(out);
+        json_decref(in);
     }
 }
 
