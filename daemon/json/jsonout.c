@@ -199,17 +199,17 @@ static void put_value(struct jsonout *o, const json_t *v, int depth)
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         put_char(o, '{');
-        const char *key;
-        json_t *m;
+        /* The iterator itself, not json_object_foreach, which finds it
+         * again from the key twice per member; the key's length is kept. */
         int first = 1;
-        json_object_foreach((json_t *)v, key, m)
-        {
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
             if (!first)
                 put_char(o, ',');
             first = 0;
-            put_string(o, key, strlen(key));
+            put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
             put_char(o, ':');
-            put_value(o, m, depth + 1);
+            put_value(o, json_object_iter_value(it), depth + 1);
         }
         put_char(o, '}');
         break;
