@@ -146,8 +146,10 @@ static void test_handles_non_ascii(void **state)
         const char *in, *want;
     } cases[] = {
         {"email:AY\\u015eE@\\u00d6rnek.COM.tr", "email:ay\\u015ee@\\u00d6rnek.com.tr"},
-        {"email:\\u7528\\u6237@\\u4f8b\\u5b50.\\u516c\\u53f8", "email:\\u7528\\u6237@\\u4f8b\\u5b50.\\u516c\\u53f8"},
-        {"telegram:  \\u0410\\u043b\\u0438\\u0441\\u0430 ", "telegram:\\u0410\\u043b\\u0438\\u0441\\u0430"},
+        {"email:\\u7528\\u6237@\\u4f8b\\u5b50.\\u516c\\u53f8",
+         "email:\\u7528\\u6237@\\u4f8b\\u5b50.\\u516c\\u53f8"},
+        {"telegram:  \\u0410\\u043b\\u0438\\u0441\\u0430 ",
+         "telegram:\\u0410\\u043b\\u0438\\u0441\\u0430"},
         {"ig:caf\\u00e9_\\ud83d\\ude00", "ig:caf\\u00e9_\\ud83d\\ude00"},
         {"crm:ABC-\\u00c7", "crm:ABC-\\u00c7"},
     };
