@@ -118,7 +118,7 @@ static int erase_record(struct store *st, MDB_txn *txn, uint64_t seq, json_t *id
         unsigned char digest[32];
         crypto_sha256(key, kl, digest);
         MDB_val dk = {sizeof digest, digest}, dv = {sizeof seq, &seq};
-        st->erased_none = 0;
+        st->erased_none = st->erased_none_known = 0;
         if ((rc = mdb_put(txn, st->erased, &dk, &dv, 0)))
             goto out;
         char nid[600], next[64];

@@ -204,14 +204,32 @@ int writer_append_system(struct store *st, MDB_txn *txn, struct resolve_extra *e
 static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, uint64_t *last,
                       uint64_t *seq, int *is_new)
 {
-    int rc = find_existing(st, txn, wr->idem, wr->idem_len, seq);
-    if (rc == 0) {
-        *is_new = 0;
-        return 0;
-    }
-    if (rc != MDB_NOTFOUND)
-        return rc;
     uint64_t next = *last + 1;
+    int rc, claimed = st->erased_none;
+    if (claimed) {
+        /* No erased keys to look at: claim the idempotency key first.  A
+         * put that finds the key gives its seq, in the one descent of the
+         * tree that a get and then a put made twice for every new record;
+         * a record that fails after it rolls the claim back with the rest. */
+        MDB_val k = {wr->idem_len, wr->idem}, sv = {sizeof next, &next};
+        rc = mdb_put(txn, st->idem, &k, &sv, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
+            if (sv.mv_size == sizeof *seq)
+                memcpy(seq, sv.mv_data, sizeof *seq);
+            *is_new = 0;
+            return 0;
+        }
+    } else {
+        rc = find_existing(st, txn, wr->idem, wr->idem_len, seq);
+        if (rc == 0) {
+            *is_new = 0;
+            return 0;
+        }
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc)
+        return rc;
     struct resolve_extra extra = {0};
     /* A rolled-back attempt (the map grew) may have resolved a contact that
      * no longer exists: resolve again from scratch. */
@@ -220,7 +238,7 @@ static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, u
     rc = contacts_resolve(st, txn, wr->rec, next, &extra);
     if (rc == 0)
         rc = log_put(st, txn, wr, next);
-    if (rc == 0)
+    if (rc == 0 && !claimed)
         rc = idem_put(st, txn, wr->idem, wr->idem_len, next);
     *last = next;
     if (rc == 0)
@@ -243,8 +261,7 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
                        struct writer_stats *stats, struct failed_at *failed)
 {
     uint64_t seq = *last;
-    MDB_stat es;
-    st->erased_none = mdb_stat(txn, st->erased, &es) == 0 && es.ms_entries == 0;
+    st->erased_none = st->erased_none_known; /* an mdb_stat per commit before */
     for (struct write_item *it = items; it; it = it->next) {
         if (it->status)
             continue;

@@ -61,6 +61,14 @@ static size_t skip_plain(const char *s, size_t i, size_t n)
     uint64_t w;
     while (i + 8 <= n && (memcpy(&w, s + i, 8), !util_json_word_special(w)))
         i += 8;
+    if (i < n && n - i < 8) {
+        /* The tail (a member's name is nearly always all tail) in one word
+         * too, padded with spaces, which need no escape. */
+        w = 0x2020202020202020ull;
+        memcpy(&w, s + i, n - i);
+        if (!util_json_word_special(w))
+            return n;
+    }
     while (i < n && !byte_needs_escape((unsigned char)s[i]))
         i++;
     return i;
@@ -191,17 +199,17 @@ static void put_value(struct jsonout *o, const json_t *v, int depth)
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         put_char(o, '{');
-        const char *key;
-        json_t *m;
+        /* The iterator itself, not json_object_foreach, which finds it
+         * again from the key twice per member; the key's length is kept. */
         int first = 1;
-        json_object_foreach((json_t *)v, key, m)
-        {
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
             if (!first)
                 put_char(o, ',');
             first = 0;
-            put_string(o, key, strlen(key));
+            put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
             put_char(o, ':');
-            put_value(o, m, depth + 1);
+            put_value(o, json_object_iter_value(it), depth + 1);
         }
         put_char(o, '}');
         break;

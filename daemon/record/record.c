@@ -76,8 +76,11 @@ static int normalize_handle_value(struct check *c, const char *where, const char
     if (r < 0)
         return fail(c, "field '%s': handle '%.60s': %s", where, in,
                     r == KANAL_EHANDLE ? why : "too long");
-    *out = json_string(buf);
-    return *out ? 0 : fail(c, "field '%s' is not valid UTF-8", where);
+    /* buf is the handle (a jansson string: valid UTF-8) with only ASCII
+     * bytes changed, trimmed or written (tolower and isspace in the C locale
+     * kanald runs in), so it is valid UTF-8 too: no second check. */
+    *out = json_stringn_nocheck(buf, strlen(buf));
+    return *out ? 0 : fail(c, "field '%s': out of memory", where);
 }
 
 /* where, then suffix, then "[i]" when i >= 0, into w (cut short if need

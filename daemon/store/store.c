@@ -195,6 +195,12 @@ static int env_open(struct store *st, char *err, size_t err_len)
         goto fail;
     }
     st->pending_count = ps.ms_entries;
+    MDB_stat es;
+    if ((rc = mdb_stat(txn, st->erased, &es))) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    st->erased_none_known = es.ms_entries == 0;
     if ((rc = mdb_txn_commit(txn)))
         goto fail;
     return 0;

@@ -27,6 +27,10 @@ struct store {
     int identity; /* resolve contacts while committing (the default) */
     int64_t max_candidates; /* merge candidates kept at most ([kanald] max_merge_candidates) */
     int erased_none; /* writer thread: no erased keys in the current transaction */
+    /* No erased keys in the store: counted at open, cleared for good by
+     * the first erase (erase.c, even one rolled back: that only costs the
+     * look-up), so that a commit need not count the tree. */
+    int erased_none_known;
     /* The contact id counter (meta's KANAL_META_NEXT_CONTACT), writer
      * thread only.  Inside writer_commit_batch (in_batch) next_contact is
      * the transaction's working value, written to meta once before the

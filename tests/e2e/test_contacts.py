@@ -245,6 +245,11 @@ def test_erasure_leaves_nothing_personal(make_kanald):
         out = subprocess.run([str(BUILD / "kanalctl"), "-s", str(k.store), "check"],
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr
+        # So is one after a restart (the store's erased keys are found at open).
+        k.start()
+        status, _, body = k.post_hook(person_record("wamid.E", "whatsapp", f"wa:{phone[1:]}"))
+        assert status == 200 and json.loads(body)["seqs"] == [s2]
+        assert k.stop() == 0
 
 
 def test_tracking_link_records_a_click(kanald):

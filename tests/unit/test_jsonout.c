@@ -298,6 +298,18 @@ static void test_nul_refused(void **state)
     refused(at_end);
     json_decref(at_end);
     json_decref(nul);
+    /* A member name with a NUL (jansson takes one through json_object_setn)
+     * is refused too, not cut at the NUL, whether it is short or long. */
+    static const struct {
+        const char *key;
+        size_t len;
+    } keys[] = {{"a\0b", 3}, {"\0", 1}, {"abcdefghij\0k", 12}, {"abcdefgh\0", 9}};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_t *o = json_pack("{s:i}", "v", 1);
+        assert_int_equal(json_object_setn_new(o, keys[i].key, keys[i].len, json_true()), 0);
+        refused(o);
+        json_decref(o);
+    }
 }
 
 int main(void)

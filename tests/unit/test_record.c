@@ -135,6 +135,47 @@ static void test_valid_record(void **state)
     json_decref(in);
 }
 
+/* Handles with non-ASCII bytes (IDN domains, names in other scripts) keep
+ * them as they are: only ASCII is lowered and white space trimmed, and the
+ * stored strings are valid UTF-8 (jansson's own check agrees) of the
+ * expected bytes, whatever the scheme. */
+static void test_handles_non_ascii(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"email:AY\\u015eE@\\u00d6rnek.COM.tr", "email:ay\\u015ee@\\u00d6rnek.com.tr"},
+        {"email:\\u7528\\u6237@\\u4f8b\\u5b50.\\u516c\\u53f8",
+         "email:\\u7528\\u6237@\\u4f8b\\u5b50.\\u516c\\u53f8"},
+        {"telegram:  \\u0410\\u043b\\u0438\\u0441\\u0430 ",
+         "telegram:\\u0410\\u043b\\u0438\\u0441\\u0430"},
+        {"ig:caf\\u00e9_\\ud83d\\ude00", "ig:caf\\u00e9_\\ud83d\\ude00"},
+        {"crm:ABC-\\u00c7", "crm:ABC-\\u00c7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":\"u%zu\","
+                 "\"from\":{\"handle\":\"%s\",\"handles\":[\"%s\"]}}",
+                 i, cases[i].in, cases[i].in);
+        json_t *in = parse(text), *out = normalize_ok(in, &ctx);
+        json_t *from = json_object_get(out, "from");
+        char want[256];
+        snprintf(want, sizeof want, "[\"%s\"]", cases[i].want);
+        json_t *want_handles = parse(want);
+        const char *h = str(from, "handle");
+        assert_string_equal(h, json_string_value(json_array_get(want_handles, 0)));
+        assert_true(json_equal(json_object_get(from, "handles"), want_handles));
+        json_t *again = json_string(h); /* NULL when h is not valid UTF-8 */
+        assert_non_null(again);
+        json_decref(again);
+        json_decref(want_handles);
+        json_decref(out);
+        json_decref(in);
+    }
+}
+
 /* Every field, given in reverse order, comes out in canonical order. */
 static void test_canonical_order_all_fields(void **state)
 {
@@ -482,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_party_trust),
         cmocka_unit_test(test_annotations),
+        cmocka_unit_test(test_handles_non_ascii),
     };
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }
