@@ -122,6 +122,9 @@ struct config {
     /* The outbox in a cluster (outbox.h, docs/cluster.md): off|core|edge. */
     char *outbox_cluster, *outbox_servers, *outbox_stream, *outbox_subject, *outbox_durable;
     int64_t outbox_ack_wait_ms;
+    /* A core's state changes through the records stream (statecmd.h,
+     * docs/cluster.md): off|core. */
+    char *state_cluster, *state_servers, *state_stream, *state_subject;
 };
 
 /* The options every source has, whatever its plugin. */

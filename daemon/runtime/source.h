@@ -14,6 +14,7 @@
 #include "config.h"
 
 struct kanal_host;
+struct contacts_api;
 struct metrics;
 struct outbox;
 struct store;
@@ -39,6 +40,9 @@ struct host_env {
      * the runtime pushes, the api counts. */
     struct metrics *metrics;
     void (*count_records)(struct metrics *m, const struct write_item *item);
+    /* What a relayed state command of the cluster is applied with
+     * (statecmd.h); NULL: none is. */
+    struct contacts_api *contacts;
 };
 
 /* A running source: one [source NAME] section served by its plugin. */
