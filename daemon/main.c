@@ -593,7 +593,8 @@ int main(int argc, char **argv)
                                 .transfers = &d->transfers,
                                 .metrics = d->metrics,
                                 .count_records = metrics_count_records,
-                                .contacts = &the_contacts};
+                                .state_cmds = &statecmd_host_ops,
+                                .state_ctx = &the_contacts};
     d->srcs = (struct source_set){.cfg = &d->cfg,
                                   .host = &d->host,
                                   .api = &host_api,

@@ -23,7 +23,7 @@
 #include "jsonout.h"
 #include "log.h"
 #include "route_params.h"
-#include "statecmd.h"
+#include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -92,7 +92,7 @@ static struct write_item *make_item(struct http_req *req, json_t *body, const ch
 static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
                    write_apply_fn apply, const char *command)
 {
-    if (statecmd_route(ca->state, ca, req, command, id, body))
+    if (statecmd_route(ca->state, ca->store, req, command, id, body))
         return;
     writer_submit(ca->writer, make_item(req, body, id, apply));
 }

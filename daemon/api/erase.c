@@ -35,7 +35,7 @@
 #include "keep.h"
 #include "log.h"
 #include "outbox.h"
-#include "statecmd.h"
+#include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -452,7 +452,7 @@ void contacts_route_erase(void *ctx, struct http_req *req, const struct route_pa
     char id[64];
     if (contacts_path_id(req, p, id) < 0)
         return;
-    if (statecmd_route(ca->state, ca, req, "erase", id, NULL))
+    if (statecmd_route(ca->state, ca->store, req, "erase", id, NULL))
         return;
     writer_submit(ca->writer, make_item(ca, req, id));
 }

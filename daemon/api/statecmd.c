@@ -18,14 +18,6 @@
 #include "util.h"
 #include "writer.h"
 
-struct statecmd_run {
-    char id[128];
-    char command[16];
-    char target[256];
-    int64_t at_ms;
-    struct write_item *inner; /* the route's item */
-};
-
 struct statecmd_run *statecmd_parse(struct contacts_api *ca, const json_t *cmd, char *why,
                                     size_t why_len)
 {
@@ -92,18 +84,13 @@ void statecmd_finish(struct statecmd_run *r, int status)
     free(r);
 }
 
-void statecmd_answered(struct statecmd_run *r, int write_status, int http_status,
-                       const json_t *answer)
+static struct statecmd_run *parse_ctx(void *ctx, const json_t *cmd, char *why, size_t why_len)
 {
-    if (write_status)
-        return; /* not committed: the source commits the command again */
-    const char *sep = r->target[0] ? " " : "";
-    if (http_status >= 200 && http_status < 300) {
-        log_info("state command %s applied: %s%s%s", r->id, r->command, sep, r->target);
-        return;
-    }
-    const char *msg =
-        json_string_value(json_object_get(json_object_get((json_t *)answer, "error"), "message"));
-    log_warn("state command %s not applied (%s%s%s): %d %s; skipped, as on every core", r->id,
-             r->command, sep, r->target, http_status, msg ? msg : "");
+    return statecmd_parse(ctx, cmd, why, why_len);
 }
+
+const struct host_state_cmds statecmd_host_ops = {
+    .parse = parse_ctx,
+    .apply = statecmd_apply,
+    .finish = statecmd_finish,
+};

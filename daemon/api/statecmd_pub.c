@@ -22,12 +22,11 @@
 #include <nats/nats.h>
 
 #include "contacts.h"
-#include "contacts_api.h"
 #include "crypto.h"
 #include "http.h"
 #include "jsonout.h"
 #include "log.h"
-#include "statecmd.h"
+#include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 
@@ -215,15 +214,15 @@ void statecmd_pub_close(struct statecmd_pub *p)
 
 /* The commands whose target is a contact: one this core does not know is
  * refused now, as the route would (404), rather than skipped later. */
-static int contact_known(struct contacts_api *ca, const char *id, int *known)
+static int contact_known(struct store *st, const char *id, int *known)
 {
     MDB_txn *txn;
-    int rc = store_read_begin(ca->store, &txn);
+    int rc = store_read_begin(st, &txn);
     if (rc < 0)
         return rc;
     char live[32];
-    rc = contacts_follow(ca->store, txn, id, live, sizeof live);
-    store_read_end(ca->store, txn);
+    rc = contacts_follow(st, txn, id, live, sizeof live);
+    store_read_end(st, txn);
     *known = rc == 0;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
@@ -252,7 +251,7 @@ static void command_id(struct http_req *req, const char *command, const char *ta
     snprintf(out, 80, "%s-%s", key && *key ? "k" : "r", hex);
 }
 
-int statecmd_route(struct statecmd_pub *p, struct contacts_api *ca, struct http_req *req,
+int statecmd_route(struct statecmd_pub *p, struct store *st, struct http_req *req,
                    const char *command, const char *target, json_t *args)
 {
     if (!p)
@@ -262,7 +261,7 @@ int statecmd_route(struct statecmd_pub *p, struct contacts_api *ca, struct http_
         if (strcmp(command, on_contact[i]))
             continue;
         int known = 0;
-        if (contact_known(ca, target, &known) < 0) {
+        if (contact_known(st, target, &known) < 0) {
             json_decref(args);
             http_respond_error(req, 503, "store_unavailable", "the store cannot be read now");
             return 1;
@@ -301,4 +300,20 @@ int statecmd_route(struct statecmd_pub *p, struct contacts_api *ca, struct http_
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return 1;
+}
+
+void statecmd_answered(struct statecmd_run *r, int write_status, int http_status,
+                       const json_t *answer)
+{
+    if (write_status)
+        return; /* not committed: the source commits the command again */
+    const char *sep = r->target[0] ? " " : "";
+    if (http_status >= 200 && http_status < 300) {
+        log_info("state command %s applied: %s%s%s", r->id, r->command, sep, r->target);
+        return;
+    }
+    const char *msg =
+        json_string_value(json_object_get(json_object_get((json_t *)answer, "error"), "message"));
+    log_warn("state command %s not applied (%s%s%s): %d %s; skipped, as on every core", r->id,
+             r->command, sep, r->target, http_status, msg ? msg : "");
 }

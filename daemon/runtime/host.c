@@ -28,7 +28,6 @@
 #include "record.h"
 #include "source.h"
 #include "stages.h"
-#include "statecmd.h"
 #include "store.h"
 #include "transfer.h"
 #include "util.h"
@@ -159,7 +158,7 @@ static void emit_done(struct write_item *item)
     struct emit_ctx *ctx = item->arg;
     struct kanal_source *src = ctx->src;
     if (ctx->cmd)
-        statecmd_finish(ctx->cmd, item->status);
+        src->set->host->state_cmds->finish(ctx->cmd, item->status);
     if (item->status) {
         if (item->status == KANAL_ERECORD)
             log_msg(KANAL_LOG_ERR, src->sc.name,
@@ -375,7 +374,7 @@ static int submit(struct kanal_source *src, struct write_item *item,
             write_item_free(item);
             free(kept);
             if (cmd)
-                statecmd_finish(cmd, -ENAMETOOLONG); /* frees it */
+                env->state_cmds->finish(cmd, -ENAMETOOLONG); /* frees it */
             return -ENAMETOOLONG;
         }
     if (nstates) {
@@ -414,7 +413,8 @@ static int host_role(struct kanal_source *src)
 static int relay_cmd_apply(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct emit_ctx *ctx = it->arg;
-    return statecmd_apply(ctx->cmd, st, txn, &it->last_seq, &it->scrub_after);
+    return ctx->src->set->host->state_cmds->apply(ctx->cmd, st, txn, &it->last_seq,
+                                                  &it->scrub_after);
 }
 
 /* A state command of the cluster's core nodes (statecmd.h), relayed alone:
@@ -433,10 +433,10 @@ static int relay_command(struct kanal_source *src, const char *json, size_t len,
     json_t *cmd = json_is_array(root) ? json_array_get(root, 0) : root;
     char why[300] = "not JSON";
     struct statecmd_run *run = NULL;
-    if (!env->contacts)
+    if (!env->state_cmds)
         snprintf(why, sizeof why, "this kanald applies no state commands");
     else if (cmd)
-        run = statecmd_parse(env->contacts, cmd, why, sizeof why);
+        run = env->state_cmds->parse(env->state_ctx, cmd, why, sizeof why);
     json_decref(root);
     if (!run) {
         log_msg(KANAL_LOG_ERR, src->sc.name, "relay refused: %s", why);
