@@ -218,3 +218,38 @@ def test_a_core_without_state_cluster_applies_changes_itself(make_kanald, nats_c
                         {"channel": "sms", "state": "optout"}, token=WRITE_TOKEN)
     assert status == 200 and res["state"] == "optout", res
     assert nats_cluster.stream_info()["state"].get("messages") == 1
+
+
+def test_a_change_the_stream_cannot_store_is_refused_and_goes_through_once_retried(
+        make_kanald, nats_cluster):
+    """NATS down: 503, and the refused change is not stored later either;
+    NATS back: the retry, sent twice with the same Idempotency-Key, is one
+    command, applied once on both cores."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    a = edge(make_kanald, nats_cluster, "edge-a")
+    c1 = state_core(make_kanald, nats_cluster, "core-1")
+    c2 = state_core(make_kanald, nats_cluster, "core-2")
+    hook(a, "m0", PEOPLE[0])
+    f1, _ = both_settled(c1, c2, "m0")
+    cid = f1[0]["contact"]
+    nats_cluster.stop()
+    key = {"Idempotency-Key": "optout-while-down"}
+    body = {"channel": "sms", "state": "optout"}
+    for _ in range(2):
+        status, res = admin(c1, "POST", f"/v1/contacts/{cid}/consent", body, token=WRITE_TOKEN)
+        assert status == 503 and res["error"]["code"] == "cluster_unavailable", res
+    nats_cluster.start()
+    status, res = wait_until(
+        lambda: (lambda r: r[0] == 202 and r)(admin(c1, "POST", f"/v1/contacts/{cid}/consent",
+                                                    body, token=WRITE_TOKEN, headers=key)),
+        timeout=120, what="the stream storing the change again")
+    again = admin(c1, "POST", f"/v1/contacts/{cid}/consent", body, token=WRITE_TOKEN,
+                  headers=key)
+    assert again[0] == 202 and again[1]["command"] == res["command"]
+    hook(a, "m1", PEOPLE[1])
+    f1, f2 = both_settled(c1, c2, "m1")
+    assert view(f1) == view(f2)
+    assert [r["kind"] for r in f1 if r["source"] == "kanal"] == ["optout"]
+    for k in (c1, c2):
+        assert k.api(f"/v1/contacts/{cid}")[1]["consent"]["sms"]["state"] == "optout"
