@@ -666,10 +666,9 @@ int main(int argc, char **argv)
         const struct config *c = d->cfg;
         struct statecmd_conf sc = {
             .servers = c->state_servers, .stream = c->state_stream, .subject = c->state_subject};
-        /* Without it a core would apply changes to itself only: refused
-         * instead (503) until kanald restarts with the stream reachable. */
-        if (!(the_contacts.state = statecmd_pub_start(d->loop, &sc)))
-            log_err("state_cluster = %s: cannot reach the records stream", c->state_cluster);
+        /* Never NULL: one that cannot publish refuses changes (503) rather
+         * than let this core apply them alone. */
+        the_contacts.state = statecmd_pub_start(d->loop, &sc);
     }
     if ((rc = outbox_load(d->outbox)) < 0)
         log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));

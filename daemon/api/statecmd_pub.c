@@ -167,10 +167,13 @@ struct statecmd_pub *statecmd_pub_start(uv_loop_t *loop, const struct statecmd_c
     if (st == NATS_OK && pthread_create(&p->thread, NULL, publisher, p) == 0)
         p->started = 1;
     if (!p->started) {
-        log_err("state_servers = %s: %s", c->servers,
+        /* Kept, refusing every change with 503: applied here alone, they
+         * would make this core differ from the others for good. */
+        log_err("state_servers = %s: %s; state changes are refused (503) until kanald "
+                "restarts",
+                c->servers,
                 st != NATS_OK ? natsStatus_GetText(st) : "cannot start the publishing thread");
-        statecmd_pub_close(p);
-        return NULL;
+        return p;
     }
     log_notice("state changes of the API go through stream %s on %s (subject %s)", p->stream,
                p->servers, p->subject);
@@ -256,6 +259,13 @@ int statecmd_route(struct statecmd_pub *p, struct store *st, struct http_req *re
 {
     if (!p)
         return 0;
+    if (!p->started) {
+        json_decref(args);
+        http_respond_error(req, 503, "cluster_unavailable",
+                           "this core cannot publish state changes to the cluster's stream (the "
+                           "log says why)");
+        return 1;
+    }
     static const char *const on_contact[] = {"split", "consent", "merge", "erase"};
     for (size_t i = 0; target && i < ARRAY_SIZE(on_contact); i++) {
         if (strcmp(command, on_contact[i]))

@@ -38,8 +38,9 @@ struct statecmd_conf {
     const char *servers, *stream, *subject;
 };
 
-/* Connect (in the background) and start the publishing thread; NULL when
- * the options are unusable (logged). */
+/* Connect (in the background) and start the publishing thread.  When the
+ * options are unusable or the thread cannot start (logged), the routes
+ * refuse every change with 503 rather than apply it to this core alone. */
 struct statecmd_pub *statecmd_pub_start(uv_loop_t *loop, const struct statecmd_conf *c);
 /* Stop: requests still waiting are answered 503. */
 void statecmd_pub_close(struct statecmd_pub *p);
