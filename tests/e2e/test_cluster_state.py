@@ -253,3 +253,20 @@ def test_a_change_the_stream_cannot_store_is_refused_and_goes_through_once_retri
     assert [r["kind"] for r in f1 if r["source"] == "kanal"] == ["optout"]
     for k in (c1, c2):
         assert k.api(f"/v1/contacts/{cid}")[1]["consent"]["sms"]["state"] == "optout"
+
+
+def test_the_state_keys_are_checked(make_kanald):
+    from test_config import check
+    bad = {"state_cluster = edge": "'state_cluster'",
+           "state_cluster = core\nstate_servers = http://n1:4222": "'state_servers'",
+           "state_cluster = core\nstate_servers = ,": "'state_servers'",
+           "state_cluster = core\nstate_stream = KANAL.X": "'state_stream'",
+           "state_cluster = core\nstate_subject = kanal.records.>": "'state_subject'"}
+    for i, (kanald, key) in enumerate(bad.items()):
+        k = make_kanald(f"bad{i}", kanald=kanald)
+        r = check(k)
+        assert r.returncode != 0 and key in r.stderr + r.stdout, (kanald, r.stderr)
+    k = make_kanald("good", kanald="state_cluster = core\n"
+                                   "state_servers = nats://n1:4222, tls://n2:4222")
+    r = check(k)
+    assert r.returncode == 0, r.stderr
