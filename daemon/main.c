@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "contacts_api.h"
+#include "statecmd.h"
 #include "config.h"
 #include "error.h"
 #include "feed.h"
@@ -225,6 +226,8 @@ static void finish_shutdown(struct daemon *d)
         log_warn("%s still has work pending after the writer stopped", d->srcs.retired->sc.name);
     outbox_close(d->outbox);
     d->outbox = NULL;
+    statecmd_pub_close(the_contacts.state);
+    the_contacts.state = NULL;
     transfer_engine_close(d->transfers);
     d->transfers = NULL;
     close_timer(&d->shutdown_timer);
@@ -589,7 +592,9 @@ int main(int argc, char **argv)
                                 .outbox = &d->outbox,
                                 .transfers = &d->transfers,
                                 .metrics = d->metrics,
-                                .count_records = metrics_count_records};
+                                .count_records = metrics_count_records,
+                                .state_cmds = &statecmd_host_ops,
+                                .state_ctx = &the_contacts};
     d->srcs = (struct source_set){.cfg = &d->cfg,
                                   .host = &d->host,
                                   .api = &host_api,
@@ -663,6 +668,14 @@ int main(int argc, char **argv)
         if ((rc = outbox_cluster_start(d->outbox, &oc)) < 0)
             log_err("outbox: cannot join the cluster's outbox stream: %s", kanal_strerror(rc));
     }
+    if (strcmp(d->cfg->state_cluster, "off") != 0) {
+        const struct config *c = d->cfg;
+        struct statecmd_conf sc = {
+            .servers = c->state_servers, .stream = c->state_stream, .subject = c->state_subject};
+        /* Never NULL: one that cannot publish refuses changes (503) rather
+         * than let this core apply them alone. */
+        the_contacts.state = statecmd_pub_start(d->loop, &sc);
+    }
     if ((rc = outbox_load(d->outbox)) < 0)
         log_err("outbox: cannot load pending messages: %s", kanal_strerror(rc));
     log_notice("kanald %s listening on %s:%d with %zu source(s)", KANAL_VERSION,
@@ -672,6 +685,8 @@ int main(int argc, char **argv)
     uv_run(d->loop, UV_RUN_DEFAULT);
     if (d->outbox)
         outbox_close(d->outbox);
+    statecmd_pub_close(the_contacts.state);
+    the_contacts.state = NULL;
     if (d->transfers)
         transfer_engine_close(d->transfers);
     uv_run(d->loop, UV_RUN_DEFAULT);

@@ -23,6 +23,7 @@
 #include "jsonout.h"
 #include "log.h"
 #include "route_params.h"
+#include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -33,6 +34,7 @@ struct cand_op {
     char id[80]; /* the contact (merge) or the candidate (reject) */
     int status;
     json_t *answer;
+    struct statecmd_run *run; /* a cluster's state command: nobody to answer */
 };
 
 static void respond_json(struct http_req *req, int status, json_t *o)
@@ -58,7 +60,9 @@ static void set_error(struct cand_op *op, int status, const char *code, const ch
 static void op_done(struct write_item *it)
 {
     struct cand_op *op = it->arg;
-    if (it->status)
+    if (op->run)
+        statecmd_answered(op->run, it->status, op->status, op->answer);
+    else if (it->status)
         http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
     else if (op->answer)
         respond_json(op->req, op->status, json_incref(op->answer));
@@ -70,8 +74,8 @@ static void op_done(struct write_item *it)
     write_item_free(it);
 }
 
-static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
-                   write_apply_fn apply)
+static struct write_item *make_item(struct http_req *req, json_t *body, const char *id,
+                                    write_apply_fn apply)
 {
     struct cand_op *op = xcalloc(1, sizeof *op);
     op->req = req;
@@ -81,7 +85,16 @@ static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, 
     it->apply = apply;
     it->done = op_done;
     it->arg = op;
-    writer_submit(ca->writer, it);
+    return it;
+}
+
+/* On a core of a cluster, a state command to the stream (statecmd.h). */
+static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
+                   write_apply_fn apply, const char *command)
+{
+    if (statecmd_route(ca->state, ca->store, req, command, id, body))
+        return;
+    writer_submit(ca->writer, make_item(req, body, id, apply));
 }
 
 static uint64_t number_of(const char *id)
@@ -269,17 +282,12 @@ void candidates_route_reject(void *ctx, struct http_req *req, const struct route
         return;
     }
     memcpy(cid, id, idlen + 1);
-    submit(ca, req, NULL, cid, apply_reject);
+    submit(ca, req, NULL, cid, apply_reject, "reject");
 }
 
-/* POST /v1/contacts/{id}/merge. */
-void contacts_route_merge(void *ctx, struct http_req *req, const struct route_params *p)
+/* A merge's body: one of "with", "contact" or "candidate", a short string. */
+static int merge_args_ok(json_t *b)
 {
-    struct contacts_api *ca = ctx;
-    char id[64];
-    if (contacts_path_id(req, p, id) < 0)
-        return;
-    json_t *b = json_loadb(req->pub.body, req->pub.body_len, 0, NULL);
     int ok = 0;
     static const char *const keys[] = {"with", "contact", "candidate"};
     for (int i = 0; i < 3; i++) {
@@ -290,11 +298,45 @@ void contacts_route_merge(void *ctx, struct http_req *req, const struct route_pa
         else if (v && ok == 0)
             ok = 1;
     }
-    if (!json_is_object(b) || ok != 1) {
+    return json_is_object(b) && ok == 1;
+}
+
+/* A cluster's state command "merge" or "reject" (statecmd.c): the route's
+ * item, checked as the route checks a request. */
+struct write_item *candidates_cmd_item(struct contacts_api *ca, const char *command,
+                                       const char *target, json_t *args, struct statecmd_run *run,
+                                       const char **why)
+{
+    (void)ca;
+    int merge = !strcmp(command, "merge");
+    *why = NULL;
+    if (!merge && strcmp(command, "reject"))
+        return NULL;
+    if (!target || strlen(target) >= (merge ? 64 : 80))
+        *why = "no target, or one the route would not take";
+    else if (merge && !merge_args_ok(args))
+        *why = "a merge's args name one of with, contact or candidate";
+    if (*why)
+        return NULL;
+    struct write_item *it =
+        make_item(NULL, merge ? json_incref(args) : NULL, target, merge ? apply_merge : apply_reject);
+    ((struct cand_op *)it->arg)->run = run;
+    return it;
+}
+
+/* POST /v1/contacts/{id}/merge. */
+void contacts_route_merge(void *ctx, struct http_req *req, const struct route_params *p)
+{
+    struct contacts_api *ca = ctx;
+    char id[64];
+    if (contacts_path_id(req, p, id) < 0)
+        return;
+    json_t *b = json_loadb(req->pub.body, req->pub.body_len, 0, NULL);
+    if (!merge_args_ok(b)) {
         json_decref(b);
         http_respond_error(req, 400, "bad_request",
                            "expected {\"with\": \"<contact id>\"} or {\"candidate\": \"<id>\"}");
         return;
     }
-    submit(ca, req, b, id, apply_merge);
+    submit(ca, req, b, id, apply_merge, "merge");
 }

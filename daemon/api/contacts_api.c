@@ -21,6 +21,7 @@
 #include "jsonout.h"
 #include "log.h"
 #include "route_params.h"
+#include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 #include "value.h"
@@ -468,12 +469,15 @@ struct contact_op {
     char *id;
     int status;     /* HTTP status to answer */
     json_t *answer; /* its body */
+    struct statecmd_run *run; /* a cluster's state command: nobody to answer */
 };
 
 static void op_done(struct write_item *it)
 {
     struct contact_op *op = it->arg;
-    if (it->status)
+    if (op->run)
+        statecmd_answered(op->run, it->status, op->status, op->answer);
+    else if (it->status)
         http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
     else if (op->answer)
         respond_json(op->req, op->status, json_incref(op->answer));
@@ -486,8 +490,8 @@ static void op_done(struct write_item *it)
     write_item_free(it);
 }
 
-static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
-                   write_apply_fn apply)
+static struct write_item *make_item(struct http_req *req, json_t *body, const char *id,
+                                    write_apply_fn apply)
 {
     struct contact_op *op = xcalloc(1, sizeof *op);
     op->req = req;
@@ -497,7 +501,17 @@ static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, 
     it->apply = apply;
     it->done = op_done;
     it->arg = op;
-    writer_submit(ca->writer, it);
+    return it;
+}
+
+/* The change of a route: on a core of a cluster, a state command to the
+ * stream (applied when consumed, statecmd.h); else here and now. */
+static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
+                   write_apply_fn apply, const char *command)
+{
+    if (statecmd_route(ca->state, ca->store, req, command, id, body))
+        return;
+    writer_submit(ca->writer, make_item(req, body, id, apply));
 }
 
 static void set_answer(struct contact_op *op, int status, json_t *answer)
@@ -739,7 +753,7 @@ static int apply_consent(struct write_item *it, struct store *st, MDB_txn *txn)
     const char *channel = json_string_value(json_object_get(op->body, "channel"));
     const char *state = json_string_value(json_object_get(op->body, "state"));
     char ext[200], now[32];
-    util_format_time(util_now_ms(), now, sizeof now);
+    util_format_time(contacts_clock_ms(), now, sizeof now);
     snprintf(ext, sizeof ext, "%s-%s-%s-%s", live, channel, state, now);
     json_t *meta = json_pack("{s:s}", "by", "api");
     json_t *reason = json_object_get(op->body, "reason");
@@ -821,6 +835,55 @@ static json_t *import_rows(struct http_req *req)
     return rows;
 }
 
+/* What POST /v1/contacts/{id}/consent refuses with 400, or NULL. */
+static const char *consent_args_bad(json_t *body)
+{
+    const char *channel = json_string_value(json_object_get(body, "channel"));
+    const char *state = json_string_value(json_object_get(body, "state"));
+    if (!channel || !*channel || strlen(channel) > 32 || !state ||
+        (strcmp(state, "optin") && strcmp(state, "optout")))
+        return "expected {\"channel\": \"sms\", \"state\": \"optin\"|\"optout\"}";
+    return NULL;
+}
+
+/* A state command of the cluster (statecmd.c) that is one of these routes:
+ * its item, checked as the route checks a request. */
+struct write_item *contacts_cmd_item(struct contacts_api *ca, const char *command,
+                                     const char *target, json_t *args, struct statecmd_run *run,
+                                     const char **why)
+{
+    (void)ca;
+    static const struct {
+        const char *name;
+        write_apply_fn apply;
+    } ops[] = {{"import", apply_import},
+               {"crm", apply_crm},
+               {"split", apply_split},
+               {"consent", apply_consent}};
+    size_t i = 0;
+    while (i < ARRAY_SIZE(ops) && strcmp(ops[i].name, command))
+        i++;
+    *why = NULL;
+    if (i == ARRAY_SIZE(ops))
+        return NULL;
+    if (ops[i].apply == apply_import) {
+        if (!json_is_array(args) || target)
+            *why = "an import's args are an array of rows, without a target";
+    } else if (!json_is_object(args)) {
+        *why = "args are not a JSON object";
+    } else if (!target || strlen(target) >= (ops[i].apply == apply_crm ? 201 : 64) ||
+               (ops[i].apply == apply_crm && strchr(target, '/'))) {
+        *why = "no target, or one the route would not take";
+    } else if (ops[i].apply == apply_consent) {
+        *why = consent_args_bad(args);
+    }
+    if (*why)
+        return NULL;
+    struct write_item *it = make_item(NULL, json_incref(args), target, ops[i].apply);
+    ((struct contact_op *)it->arg)->run = run;
+    return it;
+}
+
 /* The handlers of the /v1/contacts routes (routes.c): the router has
  * matched the method and checked the token's scope. */
 
@@ -837,7 +900,7 @@ void contacts_route_import(void *ctx, struct http_req *req, const struct route_p
     (void)p;
     json_t *rows = import_rows(req);
     if (rows)
-        submit(ca, req, rows, NULL, apply_import);
+        submit(ca, req, rows, NULL, apply_import, "import");
 }
 
 void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_params *p)
@@ -852,7 +915,7 @@ void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_
     form_unescape(crm, strlen(crm), crm_id, 0);
     json_t *body = body_object(req, 1);
     if (body)
-        submit(ca, req, body, crm_id, apply_crm);
+        submit(ca, req, body, crm_id, apply_crm, "crm");
 }
 
 /* The {id} of the path in id; 0, or answers 404 for one no contact has. */
@@ -900,7 +963,7 @@ void contacts_route_split(void *ctx, struct http_req *req, const struct route_pa
         return;
     json_t *body = body_object(req, 1);
     if (body)
-        submit(ca, req, body, id, apply_split);
+        submit(ca, req, body, id, apply_split, "split");
 }
 
 void contacts_route_consent(void *ctx, struct http_req *req, const struct route_params *p)
@@ -912,16 +975,13 @@ void contacts_route_consent(void *ctx, struct http_req *req, const struct route_
     json_t *body = body_object(req, 0);
     if (!body)
         return;
-    const char *channel = json_string_value(json_object_get(body, "channel"));
-    const char *state = json_string_value(json_object_get(body, "state"));
-    if (!channel || !*channel || strlen(channel) > 32 || !state ||
-        (strcmp(state, "optin") && strcmp(state, "optout"))) {
+    const char *bad = consent_args_bad(body);
+    if (bad) {
         json_decref(body);
-        http_respond_error(req, 400, "bad_request",
-                           "expected {\"channel\": \"sms\", \"state\": \"optin\"|\"optout\"}");
+        http_respond_error(req, 400, "bad_request", bad);
         return;
     }
-    submit(ca, req, body, id, apply_consent);
+    submit(ca, req, body, id, apply_consent, "consent");
 }
 
 /* The consent state of a handle's contact on a channel: 1 when opted out. */

@@ -15,6 +15,9 @@
 struct http_req;
 struct outbox;
 struct route_params;
+struct statecmd_pub;
+struct statecmd_run;
+struct write_item;
 struct store;
 struct writer;
 
@@ -26,6 +29,9 @@ struct contacts_api {
     struct store *store;
     struct writer *writer;
     struct outbox *const *outbox;
+    /* A core of a cluster ([kanald] state_cluster = core): the changes go
+     * to the stream as state commands (statecmd.h); NULL: applied here. */
+    struct statecmd_pub *state;
 };
 
 /* The /v1/contacts routes' handlers (routes.c holds their paths); ctx is
@@ -38,6 +44,13 @@ void contacts_route_interactions(void *ctx, struct http_req *req, const struct r
 void contacts_route_export(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_split(void *ctx, struct http_req *req, const struct route_params *p);
 void contacts_route_consent(void *ctx, struct http_req *req, const struct route_params *p);
+/* A cluster's state command "import", "crm", "split" or "consent"
+ * (statecmd.c): the route's write item, without a client, taking a
+ * reference to args; NULL with *why NULL for another command, or with why
+ * for arguments the route would refuse. */
+struct write_item *contacts_cmd_item(struct contacts_api *ca, const char *command,
+                                     const char *target, json_t *args, struct statecmd_run *run,
+                                     const char **why);
 /* The {id} of the path in id; 0, or answers 404 for one no contact can
  * have and returns -1. */
 int contacts_path_id(struct http_req *req, const struct route_params *p, char id[64]);

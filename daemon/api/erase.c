@@ -35,6 +35,7 @@
 #include "keep.h"
 #include "log.h"
 #include "outbox.h"
+#include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -46,6 +47,7 @@ struct erase_op {
     int status;
     json_t *answer;
     json_t *cancelled; /* outbox message ids */
+    struct statecmd_run *run; /* a cluster's state command: nobody to answer */
 };
 
 static json_t *erased_party(const char *cid, json_t *old)
@@ -378,7 +380,7 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
         rc = score_forget(st, txn, ids, NULL);
     if (rc == 0) {
         char ext[128], now[32];
-        util_format_time(util_now_ms(), now, sizeof now);
+        util_format_time(contacts_clock_ms(), now, sizeof now);
         snprintf(ext, sizeof ext, "%s-at-%s", live, now);
         struct resolve_extra extra = {0};
         extra.recs = xmalloc(sizeof *extra.recs);
@@ -406,16 +408,18 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
 static void erase_done(struct write_item *it)
 {
     struct erase_op *op = it->arg;
-    if (it->status) {
+    if (!it->status && op->status == 200) {
+        log_notice("contact %s erased", op->id);
+        size_t i;
+        json_t *m;
+        json_array_foreach(op->cancelled, i, m)
+            outbox_forget(*op->ca->outbox, json_string_value(m));
+    }
+    if (op->run) {
+        statecmd_answered(op->run, it->status, op->status, op->answer);
+    } else if (it->status) {
         http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
     } else {
-        if (op->status == 200) {
-            log_notice("contact %s erased", op->id);
-            size_t i;
-            json_t *m;
-            json_array_foreach(op->cancelled, i, m)
-                outbox_forget(*op->ca->outbox, json_string_value(m));
-        }
         char *text = jsonout_text(op->answer);
         http_respond(op->req, op->status, "application/json", text, strlen(text));
         free(text);
@@ -426,13 +430,9 @@ static void erase_done(struct write_item *it)
     write_item_free(it);
 }
 
-/* DELETE /v1/contacts/{id} (routes.c; the router checked method and scope). */
-void contacts_route_erase(void *ctx, struct http_req *req, const struct route_params *p)
+static struct write_item *make_item(struct contacts_api *ca, struct http_req *req,
+                                    const char *id)
 {
-    struct contacts_api *ca = ctx;
-    char id[64];
-    if (contacts_path_id(req, p, id) < 0)
-        return;
     struct erase_op *op = xcalloc(1, sizeof *op);
     op->ca = ca;
     op->req = req;
@@ -442,5 +442,33 @@ void contacts_route_erase(void *ctx, struct http_req *req, const struct route_pa
     it->apply = apply_erase;
     it->done = erase_done;
     it->arg = op;
-    writer_submit(ca->writer, it);
+    return it;
+}
+
+/* DELETE /v1/contacts/{id} (routes.c; the router checked method and scope). */
+void contacts_route_erase(void *ctx, struct http_req *req, const struct route_params *p)
+{
+    struct contacts_api *ca = ctx;
+    char id[64];
+    if (contacts_path_id(req, p, id) < 0)
+        return;
+    if (statecmd_route(ca->state, ca->store, req, "erase", id, NULL))
+        return;
+    writer_submit(ca->writer, make_item(ca, req, id));
+}
+
+/* A cluster's state command "erase" (statecmd.c): the route's item. */
+struct write_item *erase_cmd_item(struct contacts_api *ca, const char *command,
+                                  const char *target, struct statecmd_run *run, const char **why)
+{
+    *why = NULL;
+    if (strcmp(command, "erase"))
+        return NULL;
+    if (!target || strlen(target) >= 64) {
+        *why = "no target, or one the route would not take";
+        return NULL;
+    }
+    struct write_item *it = make_item(ca, NULL, target);
+    ((struct erase_op *)it->arg)->run = run;
+    return it;
 }

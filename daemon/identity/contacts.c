@@ -219,6 +219,11 @@ int64_t contacts_clock_ms(void)
     return resolve_clock_ms ? resolve_clock_ms : util_now_ms();
 }
 
+void contacts_set_clock(int64_t ms)
+{
+    resolve_clock_ms = ms > 0 ? ms : 0;
+}
+
 static char *now_text(char buf[32])
 {
     util_format_time(contacts_clock_ms(), buf, 32);
@@ -770,12 +775,12 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
 {
     if (!st->identity || !json_is_object(rec))
         return 0;
-    int64_t at = 0;
+    int64_t at = 0, before = resolve_clock_ms;
     const char *received = json_string_value(json_object_get(rec, "received_at"));
     if (received && util_parse_time(received, &at) == 0 && at > 0)
         resolve_clock_ms = at;
     int rc = resolve_record(st, txn, rec, seq, extra);
-    resolve_clock_ms = 0;
+    resolve_clock_ms = before; /* a state command's time (contacts_set_clock), or 0 */
     return rc;
 }
 

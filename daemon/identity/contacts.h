@@ -38,6 +38,11 @@ void resolve_extra_clear(struct resolve_extra *extra);
  * record being resolved (replicas resolving the same records agree), else
  * the clock. */
 int64_t contacts_clock_ms(void);
+/* Until set to 0 again, what identity writes on this thread (and the
+ * admin changes that ask contacts_clock_ms) is stamped with ms, not the
+ * clock: a state command of the cluster applies with the time it was
+ * made at, so that every core writes the same (statecmd.c). */
+void contacts_set_clock(int64_t ms);
 
 /* The writer's transaction: begin before anything resolves in it; flush
  * (the contact id counter into meta) just before the commit; end after the

@@ -459,6 +459,15 @@ static const struct kanal_option kanald_options[] = {
     {"outbox_password", KANAL_OPT_SECRET, NULL, 0, "password of outbox_user", NULL},
     {"outbox_tls_ca", KANAL_OPT_STRING, NULL, 0,
      "CA bundle that verifies the outbox stream's servers (tls:// URLs)", NULL},
+    {"state_cluster", KANAL_OPT_ENUM, "off", 0,
+     "core: the API's state changes go through the records stream, every core applies them",
+     "off|core"},
+    {"state_servers", KANAL_OPT_STRING, "nats://127.0.0.1:4222", 0,
+     "NATS servers of the records stream, for state changes, comma-separated", NULL},
+    {"state_stream", KANAL_OPT_STRING, "KANAL", 0, "the records stream state changes go to",
+     NULL},
+    {"state_subject", KANAL_OPT_STRING, "kanal.records.kanal.state", 0,
+     "their subject: <subject_prefix>.kanal.state of the cores' nats source", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -567,6 +576,8 @@ static size_t kanald_index(const char *name)
     return i; /* a name missing from the table is a bug: it reads the NULL entry */
 }
 #define K(name) kanald_index(name)
+static void apply_state_keys(struct config *cfg, const struct raw_section *s, const char *path,
+                             struct config_errors *errs, const char *const *v);
 
 /* The outbox stream's credentials: files relative to the config's folder,
  * secrets resolved as a plugin's are (cred:, file:, env:; never inline),
@@ -762,6 +773,35 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
         add_error(errs, path, kv ? kv->line : s->line, "'outbox_ack_wait' must be at least 1s");
     }
     apply_outbox_auth(cfg, s, path, errs, v);
+    apply_state_keys(cfg, s, path, errs, v);
+}
+
+/* The [kanald] state_* keys: a core's state changes through the stream. */
+static void apply_state_keys(struct config *cfg, const struct raw_section *s, const char *path,
+                             struct config_errors *errs, const char *const *v)
+{
+    cfg->state_cluster = xstrdup(v[K("state_cluster")]);
+    cfg->state_servers = xstrdup(v[K("state_servers")]);
+    cfg->state_stream = xstrdup(v[K("state_stream")]);
+    cfg->state_subject = xstrdup(v[K("state_subject")]);
+    const char *bad = NULL, *key = NULL;
+    if (!*cfg->state_stream || strpbrk(cfg->state_stream, ". *>\t"))
+        bad = "no blanks, wildcards or '.'", key = "state_stream";
+    else if (!*cfg->state_subject || strpbrk(cfg->state_subject, " *>\t"))
+        bad = "no blanks or wildcards", key = "state_subject";
+    int nurls = 0;
+    char *urls = xstrdup(cfg->state_servers);
+    for (char *save = NULL, *t = strtok_r(urls, ", \t", &save); t && !bad;
+         t = strtok_r(NULL, ", \t", &save), nurls++)
+        if ((strncmp(t, "nats://", 7) && strncmp(t, "tls://", 6)) || !strchr(t, ':')[3])
+            bad = "not nats:// or tls:// URLs", key = "state_servers";
+    free(urls);
+    if (!bad && (!nurls || nurls > 32))
+        bad = "1 to 32 URLs wanted", key = "state_servers";
+    if (bad) {
+        const struct raw_kv *kv = raw_get(s, key);
+        add_error(errs, path, kv ? kv->line : s->line, "'%s': %s", key, bad);
+    }
 }
 
 /* ---- sources ---- */
@@ -1070,6 +1110,10 @@ void config_free(struct config *cfg)
     free(cfg->api_tokens);
     free(cfg->public_url);
     free(cfg->outbox_cluster);
+    free(cfg->state_cluster);
+    free(cfg->state_servers);
+    free(cfg->state_stream);
+    free(cfg->state_subject);
     free(cfg->outbox_servers);
     free(cfg->outbox_stream);
     free(cfg->outbox_subject);

@@ -127,6 +127,9 @@ struct config {
      * their TLS; the secrets resolved, NULL when not set. */
     char *outbox_creds, *outbox_nkey, *outbox_nkey_public, *outbox_user, *outbox_password;
     char *outbox_tls_ca;
+    /* A core's state changes through the records stream (statecmd.h,
+     * docs/cluster.md): off|core. */
+    char *state_cluster, *state_servers, *state_stream, *state_subject;
 };
 
 /* The options every source has, whatever its plugin. */

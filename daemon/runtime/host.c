@@ -100,6 +100,7 @@ struct emit_ctx {
     kanal_emit_cb cb;
     void *arg;
     size_t *kept, nemitted; /* processors dropped records (stages.c) */
+    struct statecmd_run *cmd; /* relay of a cluster's state command, or NULL */
 };
 
 /* An emit committed; with ack = cluster, waiting for the sink. */
@@ -156,6 +157,8 @@ static void emit_done(struct write_item *item)
 {
     struct emit_ctx *ctx = item->arg;
     struct kanal_source *src = ctx->src;
+    if (ctx->cmd)
+        src->set->host->state_cmds->finish(ctx->cmd, item->status);
     if (item->status) {
         if (item->status == KANAL_ERECORD)
             log_msg(KANAL_LOG_ERR, src->sc.name,
@@ -259,7 +262,7 @@ static int bound_unknown_raw(struct kanal_source *src, json_t *in, const char *t
 
 static int submit(struct kanal_source *src, struct write_item *item,
                   const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
-                  void *arg, size_t *kept, size_t nemitted);
+                  void *arg, size_t *kept, size_t nemitted, struct statecmd_run *cmd);
 
 static int host_emit(struct kanal_source *src, const char *json, size_t len,
                      const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
@@ -352,14 +355,14 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
             return r;
         }
     }
-    return submit(src, item, states, nstates, cb, arg, kept, nemitted);
+    return submit(src, item, states, nstates, cb, arg, kept, nemitted, NULL);
 }
 
 /* Queue an item whose records are checked and serialized, with the
  * plugin's state entries copied in: the end of both emit and relay. */
 static int submit(struct kanal_source *src, struct write_item *item,
                   const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
-                  void *arg, size_t *kept, size_t nemitted)
+                  void *arg, size_t *kept, size_t nemitted, struct statecmd_run *cmd)
 {
     const struct host_env *env = src->set->host;
     for (size_t i = 0; i < nstates; i++)
@@ -370,6 +373,8 @@ static int submit(struct kanal_source *src, struct write_item *item,
                     states[i].key ? states[i].key : "(null)");
             write_item_free(item);
             free(kept);
+            if (cmd)
+                env->state_cmds->finish(cmd, -ENAMETOOLONG); /* frees it */
             return -ENAMETOOLONG;
         }
     if (nstates) {
@@ -387,7 +392,8 @@ static int submit(struct kanal_source *src, struct write_item *item,
         }
     }
     struct emit_ctx *ctx = xcalloc(1, sizeof *ctx);
-    *ctx = (struct emit_ctx){.src = src, .cb = cb, .arg = arg, .kept = kept, .nemitted = nemitted};
+    *ctx = (struct emit_ctx){
+        .src = src, .cb = cb, .arg = arg, .kept = kept, .nemitted = nemitted, .cmd = cmd};
     item->done = emit_done;
     item->arg = ctx;
     source_ref(src);
@@ -402,6 +408,43 @@ static int host_role(struct kanal_source *src)
     return src->sc.role == STAGE_SINK        ? KANAL_ROLE_SINK
            : src->sc.role == STAGE_PROCESSOR ? KANAL_ROLE_PROCESSOR
                                              : KANAL_ROLE_SOURCE;
+}
+
+static int relay_cmd_apply(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    struct emit_ctx *ctx = it->arg;
+    return ctx->src->set->host->state_cmds->apply(ctx->cmd, st, txn, &it->last_seq,
+                                                  &it->scrub_after);
+}
+
+/* A state command of the cluster's core nodes (statecmd.h), relayed alone:
+ * applied in the writer as its route applies it, committed with the
+ * source's state entries, so that it takes its place in the stream's
+ * order.  One kanald refuses (not a command, an unknown one, arguments the
+ * route refuses) is KANAL_ERECORD: the source keeps the message as
+ * unknown, on every core alike. */
+static int relay_command(struct kanal_source *src, const char *json, size_t len,
+                         const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
+                         void *arg)
+{
+    const struct host_env *env = src->set->host;
+    json_error_t e;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &e);
+    json_t *cmd = json_is_array(root) ? json_array_get(root, 0) : root;
+    char why[300] = "not JSON";
+    struct statecmd_run *run = NULL;
+    if (!env->state_cmds)
+        snprintf(why, sizeof why, "this kanald applies no state commands");
+    else if (cmd)
+        run = env->state_cmds->parse(env->state_ctx, cmd, why, sizeof why);
+    json_decref(root);
+    if (!run) {
+        log_msg(KANAL_LOG_ERR, src->sc.name, "relay refused: %s", why);
+        return KANAL_ERECORD;
+    }
+    struct write_item *item = xcalloc(1, sizeof *item);
+    item->apply = relay_cmd_apply;
+    return submit(src, item, states, nstates, cb, arg, NULL, 0, run);
 }
 
 /* Records another kanald stored, stored here as they are but for seq and
@@ -437,6 +480,18 @@ static int host_relay(struct kanal_source *src, const char *json, size_t len,
         return KANAL_ERECORD;
     }
     size_t n = json_is_array(root) ? json_array_size(root) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *in = json_is_array(root) ? json_array_get(root, i) : root;
+        if (!json_object_get(in, "command"))
+            continue;
+        json_decref(root);
+        jarena_release(arena);
+        if (n == 1) /* parsed again out of the arena: the command outlives it */
+            return relay_command(src, json, len, states, nstates, cb, arg);
+        log_msg(KANAL_LOG_ERR, src->sc.name,
+                "relay refused: a state command comes alone, not with records");
+        return KANAL_ERECORD;
+    }
     struct write_item *item = xcalloc(1, sizeof *item);
     item->arena = arena;
     item->recs = xcalloc(n ? n : 1, sizeof *item->recs);
@@ -478,7 +533,7 @@ static int host_relay(struct kanal_source *src, const char *json, size_t len,
         if (r)
             return r;
     }
-    return submit(src, item, states, nstates, cb, arg, NULL, item->nrecs);
+    return submit(src, item, states, nstates, cb, arg, NULL, item->nrecs, NULL);
 }
 
 static void host_set_lag(struct kanal_source *src, int64_t records)

@@ -39,6 +39,24 @@ struct host_env {
      * the runtime pushes, the api counts. */
     struct metrics *metrics;
     void (*count_records)(struct metrics *m, const struct write_item *item);
+    /* How a relayed state command of the cluster is applied (main.c sets
+     * api/statecmd.h's; runtime may not call api itself), and its context;
+     * NULL: none is. */
+    const struct host_state_cmds *state_cmds;
+    void *state_ctx;
+};
+
+/* A state command of a cluster's core nodes, relayed by a source. */
+struct statecmd_run;
+struct host_state_cmds {
+    /* The command (a JSON object) checked, or NULL and why. */
+    struct statecmd_run *(*parse)(void *ctx, const struct json_t *cmd, char *why,
+                                  size_t why_len);
+    /* In the writer's transaction; 0 or an MDB error. */
+    int (*apply)(struct statecmd_run *r, struct store *st, struct MDB_txn *txn,
+                 uint64_t *last_seq, int *scrub_after);
+    /* After the commit or its failure (status): frees r. */
+    void (*finish)(struct statecmd_run *r, int status);
 };
 
 /* A running source: one [source NAME] section served by its plugin. */

@@ -51,6 +51,40 @@ enum kanal_nats_verdict kanal_nats_classify(const char *data, size_t len, size_t
     return v;
 }
 
+enum kanal_nats_verdict kanal_nats_classify_command(const char *data, size_t len, size_t max_len,
+                                                    char *why, size_t why_len)
+{
+    if (len > max_len) {
+        snprintf(why, why_len, "state command of %zu bytes is larger than max_message (%zu)", len,
+                 max_len);
+        return KANAL_NATS_UNKNOWN;
+    }
+    json_error_t e;
+    json_t *c = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
+    if (!c) {
+        snprintf(why, why_len, "not JSON: %s", e.text);
+        return KANAL_NATS_UNKNOWN;
+    }
+    json_t *v = json_object_get(c, "v"), *at = json_object_get(c, "at_ms");
+    const char *bad = NULL;
+    if (!json_is_object(c))
+        bad = "not a JSON object";
+    else if (!json_is_integer(v) || json_integer_value(v) != 1)
+        bad = "not a kanal state command (v is not 1)";
+    else if (!str_member(c, "command") || !str_member(c, "id"))
+        bad = "not a state command (command or id missing)";
+    else if (!json_is_integer(at) || json_integer_value(at) <= 0)
+        bad = "not a state command (no positive integer at_ms)";
+    else if (json_object_get(c, "seq"))
+        bad = "a record, not a state command, on the state subject";
+    json_decref(c);
+    if (bad) {
+        snprintf(why, why_len, "%s", bad);
+        return KANAL_NATS_UNKNOWN;
+    }
+    return KANAL_NATS_COMMAND;
+}
+
 static int text_ok(const char *data, size_t len)
 {
     if (memchr(data, '\0', len))

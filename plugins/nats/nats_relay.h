@@ -12,7 +12,12 @@ enum kanal_nats_verdict {
     KANAL_NATS_RELAY = 1, /* a stored record of another kanald: relay the data as is */
     KANAL_NATS_SKIP,      /* a record of kanald's own source "kanal": each node makes its own */
     KANAL_NATS_UNKNOWN,   /* not JSON, not a record, too big: keep it as kind unknown */
+    KANAL_NATS_COMMAND,   /* a state command of a core's API: relay it alone, kanald applies it */
 };
+
+/* The subject a core's state commands are published to, after the
+ * source's subject_prefix ([kanald] state_subject, docs/cluster.md). */
+#define KANAL_NATS_STATE_SUFFIX ".kanal.state"
 
 /* Look at a message's data (len bytes, not NUL-terminated) of at most
  * max_len bytes: the shape of a stored record (an object with v 1, an
@@ -21,6 +26,14 @@ enum kanal_nats_verdict {
  * what is wrong for KANAL_NATS_UNKNOWN. */
 enum kanal_nats_verdict kanal_nats_classify(const char *data, size_t len, size_t max_len, char *why,
                                             size_t why_len);
+
+/* Look at a message of the state subject: the shape of a state command
+ * (an object with v 1, strings command and id, a positive integer at_ms,
+ * no seq).  kanald checks the rest (the command's name and arguments);
+ * what it refuses becomes unknown as well.  KANAL_NATS_COMMAND, or
+ * KANAL_NATS_UNKNOWN with why. */
+enum kanal_nats_verdict kanal_nats_classify_command(const char *data, size_t len, size_t max_len,
+                                                    char *why, size_t why_len);
 
 /* What the unknown record of one message is made of. */
 struct kanal_nats_unknown {

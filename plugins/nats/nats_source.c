@@ -23,6 +23,13 @@
  * consent, erasure) are acknowledged and not stored: each node makes its
  * own from the records it resolves.
  *
+ * A message on <subject_prefix>.kanal.state is a state command a core's
+ * API published ([kanald] state_cluster = core: a CRM import, a merge, a
+ * consent change, an erasure...): it is relayed alone, between the batches
+ * before and after it, and kanald applies it in the commit as the route
+ * would, so that every core changes at the same point of the stream.  One
+ * that is not a command, or that kanald refuses, is kept as unknown.
+ *
  * libnats blocks in natsSubscription_Fetch: that runs on the plugin's own
  * thread (nats_consume.c), which hands messages to the loop through a
  * queue and an eventfd (as the sink's callbacks do).  At most max_pending
@@ -46,6 +53,16 @@
 #include "nats_source_int.h"
 
 static void pump(struct nsource *s);
+
+/* A message on <subject_prefix>.kanal.state: a state command of a core's
+ * API, committed alone so that it takes its place in the stream's order. */
+static int is_state(const struct nsource *s, const struct qmsg *q)
+{
+    const char *subj = natsMsg_GetSubject(q->msg);
+    size_t pl = strlen(s->o.subject_prefix);
+    return subj && !strncmp(subj, s->o.subject_prefix, pl) &&
+           !strcmp(subj + pl, KANAL_NATS_STATE_SUFFIX);
+}
 
 static void free_batch(struct nsource *s, int ack)
 {
@@ -166,9 +183,11 @@ static char *batch_text(struct nsource *s, int refused, size_t *len, uint64_t *l
         size_t n = dl > 0 ? (size_t)dl : 0;
         char why[200];
         enum kanal_nats_verdict v =
-            refused
-                ? KANAL_NATS_UNKNOWN
-                : kanal_nats_classify(data ? data : "", n, (size_t)s->max_message, why, sizeof why);
+            refused       ? KANAL_NATS_UNKNOWN
+            : is_state(s, q) ? kanal_nats_classify_command(data ? data : "", n,
+                                                           (size_t)s->max_message, why, sizeof why)
+                             : kanal_nats_classify(data ? data : "", n, (size_t)s->max_message,
+                                                   why, sizeof why);
         if (refused)
             snprintf(why, sizeof why, "kanald refused the record (the log says why)");
         char *own = NULL;
@@ -234,12 +253,17 @@ static void pump(struct nsource *s)
         struct qmsg **tail = &s->batch_head;
         for (int64_t i = 0; i < s->batch && s->q_head; i++) {
             struct qmsg *q = s->q_head;
+            int state = is_state(s, q);
+            if (state && i > 0)
+                break; /* a state command goes alone, after the records before it */
             s->q_head = q->next;
             if (!s->q_head)
                 s->q_tail = NULL;
             q->next = NULL;
             *tail = q;
             tail = &q->next;
+            if (state)
+                break;
         }
         pthread_mutex_unlock(&s->lock);
     }

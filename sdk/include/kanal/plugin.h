@@ -374,7 +374,12 @@ struct kanal_host {
      * not run again.  Records of kanald's own source "kanal" (merges,
      * consent, erasure) are refused: each node makes its own.  A record
      * whose id is already stored is not stored again (its existing seq is
-     * given to cb), so a redelivered message is stored once.
+     * given to cb), so a redelivered message is stored once.  json may
+     * instead be a state command of a cluster's core nodes (an object with
+     * a "command" member, alone or as an array's only element,
+     * docs/cluster.md): kanald applies it in the same transaction as the
+     * route it stands for would, and calls cb with no seqs; a command it
+     * refuses is KANAL_ERECORD like a refused record.
      * @return 0 when queued (cb will be called); KANAL_ERECORD when any
      *         record is refused (nothing queued, the log says why); -EPERM
      *         unless this is a source of a plugin flagged KANAL_PLUGIN_RELAY
