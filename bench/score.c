@@ -383,6 +383,8 @@ struct keeper {
     pthread_cond_t cv;
     struct score_kept *next; /* made, waiting for the keeper */
     int busy, done, rc;
+    struct sampler *s;
+    long reading_kb; /* the peak until the first audience was made */
     size_t contacts, failed, bytes, commits;
     double keeping; /* seconds in the keeper's commits */
 };
@@ -427,6 +429,8 @@ static void *keeper_main(void *arg)
 static int keep_rows(void *arg, size_t i, struct score_kept *rows, int status)
 {
     struct keeper *k = arg;
+    if (!k->reading_kb)
+        k->reading_kb = k->s->peak_kb;
     if (status) {
         k->failed++;
         return 0;
@@ -477,7 +481,7 @@ static int run(const char *dir)
     w.st = &st;
     w.upto = store_last_seq(&st);
     w.now_ms = (EPOCH_S + 200LL * 86400) * 1000;
-    struct keeper k = {.st = &st, .w = &w};
+    struct keeper k = {.st = &st, .w = &w, .s = &s};
     pthread_mutex_init(&k.mu, NULL);
     pthread_cond_init(&k.cv, NULL);
     pthread_create(&kt, NULL, keeper_main, &k);
@@ -505,9 +509,10 @@ static int run(const char *dir)
     /* bench/score reads this line. */
     printf("run: records=%" PRIu64 " contacts=%zu audiences=%zu unconverged=%zu "
            "seconds=%.3f peak_anon_mb=%.1f base_anon_mb=%.1f "
-           "documents_mb=%.1f keeping=%.3f commits=%zu\n",
+           "documents_mb=%.1f keeping=%.3f commits=%zu reading_anon_mb=%.1f\n",
            seq, k.contacts, n, k.failed, t2 - t0, (double)s.peak_kb / 1024.0,
-           (double)before_kb / 1024.0, (double)k.bytes / 1e6, k.keeping, k.commits);
+           (double)before_kb / 1024.0, (double)k.bytes / 1e6, k.keeping, k.commits,
+           (double)k.reading_kb / 1024.0);
     return 0;
 }
 
