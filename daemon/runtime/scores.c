@@ -1,21 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Scoring runs (scores.h).  A run has three steps:
+/* Scoring runs (scores.h).  A run has three steps, the last two side by
+ * side:
  *   1. on the loop: take the audiences configured and the seq to read up
  *      to, and queue the work;
  *   2. on a libuv work thread, score_work_run (daemon/score/run.h, the
  *      path kanalctl score --compute and bench/score take too): find the
  *      audiences present in the records, feed every record once to the
  *      builder of each audience it belongs to, and make each audience's
- *      document (result.h), made at once into the rows the store keeps
- *      (keep.h: serialized, the ranks of each order sorted) and freed, so
- *      that no two audiences' documents are held; no transaction is held
+ *      rows (keep.h: each row serialized as it is made, never the whole
+ *      document, the ranks of each order sorted); no transaction is held
  *      between two chunks of the log, so the writer can grow the map
  *      meanwhile;
- *   3. through the writer, one audience per write_item, each submitted
- *      when the one before has committed: delete the audiences no longer
- *      computed (with the first), then replace each audience's rows,
- *      leaving out those of contacts erased since the run read them.  The
- *      writer commits ingest between two audiences.
+ *   3. each audience made goes to the loop (a uv_async), which hands it
+ *      to the writer, one audience per write_item, each submitted when the
+ *      one before has committed: delete the audiences no longer computed
+ *      (with the first), then replace the audience's rows, leaving out
+ *      those of contacts erased since the run read them.  The writer
+ *      commits ingest between two audiences.  The work thread makes the
+ *      next audience meanwhile, and waits before handing it over until
+ *      the one before is kept: two audiences' rows are held at most.
  * The loop is never blocked, and the writer only for the puts. */
 #include "scores.h"
 

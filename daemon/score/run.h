@@ -8,9 +8,10 @@
  * two chunks, so the writer can grow the map meanwhile), feeds every record
  * once to the builder of each audience it is in (an event's also takes
  * what its participants did around it; the brand's answers elsewhere are
- * noted), and hands each audience's document (result.h) on as it is made:
- * every graph trimmed first, the smallest first, each freed once its
- * document is made.  It holds no lock and touches no writer: keeping the
+ * noted), and hands each audience's document (result.h) on as it is made,
+ * or, for a caller keeping them (kept), its rows made one at a time
+ * (keep.h): every graph trimmed first, the smallest first, each freed once
+ * its document is made.  It holds no lock and touches no writer: keeping the
  * documents is the caller's. */
 #ifndef KANAL_SCORE_RUN_H
 #define KANAL_SCORE_RUN_H
