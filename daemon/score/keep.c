@@ -246,115 +246,25 @@ int score_kept_make(json_t *doc, struct score_kept *k)
     return rc;
 }
 
-/* The rows' contact ids in key order, for sorting indexes (qsort has no
- * argument; one put at a time per thread). */
-static _Thread_local const struct score_kept *sorting;
-
-static int by_contact(const void *a, const void *b)
-{
-    return strcmp(sorting->rows[*(const uint32_t *)a].contact,
-                  sorting->rows[*(const uint32_t *)b].contact);
-}
-
-/* Whether key k (of audience id, its prefix plen bytes long: id and NUL)
- * is one of the keys just put: a row of a contact kept (bycid: the kept
- * rows' indexes in contact order, nk of them), or a rank some kept row
- * has (rank_row: per order, rank -> row index or UINT32_MAX). */
-static int put_now(const struct score_kept *k, const MDB_val *key, size_t plen,
-                   const uint32_t *bycid, size_t nk, uint32_t *const *rank_row, const size_t *nrank)
-{
-    const char *p = (const char *)key->mv_data + plen;
-    size_t rest = key->mv_size - plen;
-    if (rest > 2 && p[0] == 'r' && p[1] == '\0') {
-        size_t lo = 0, hi = nk;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            const char *c = k->rows[bycid[mid]].contact;
-            size_t cl = strlen(c), n = cl < rest - 2 ? cl : rest - 2;
-            int cmp = memcmp(c, p + 2, n);
-            if (cmp == 0)
-                cmp = cl < rest - 2 ? -1 : cl > rest - 2;
-            if (cmp == 0)
-                return 1;
-            if (cmp < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return 0;
-    }
-    if (rest > 2 && p[0] == 'o' && p[1] == '\0') {
-        for (int o = 0; o < SCORE_ORDERS; o++) {
-            const char *name = order_names[o];
-            size_t c = strlen(name);
-            if (rest == 2 + c + 1 + 4 && memcmp(p + 2, name, c) == 0 && p[2 + c] == '\0') {
-                uint32_t r = score_key_get_u32(p + 3 + c);
-                return r < nrank[o] && rank_row[o][r] != UINT32_MAX;
-            }
-        }
-    }
-    return 0;
-}
-
-/* The audience's keys that are not among those just put: deleted.  One
- * cursor pass over the audience's range (its summary is before it). */
-static int del_stale(struct store *st, MDB_txn *txn, const struct score_kept *k,
-                     const uint32_t *bycid, size_t nk, uint32_t *const *rank_row,
-                     const size_t *nrank)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, st->scores, &cur);
-    if (rc)
-        return rc;
-    struct score_key start;
-    size_t plen = score_key_start(&start, k->id, 'o') - 2; /* id and its NUL */
-    MDB_val key = {plen, start.buf}, v;
-    for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0;) {
-        if (key.mv_size < plen || memcmp(key.mv_data, start.buf, plen) != 0)
-            break;
-        if (put_now(k, &key, plen, bycid, nk, rank_row, nrank)) {
-            rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT);
-            continue;
-        }
-        /* The cursor may be left unset by the delete of the database's
-         * last entry: seek again from the deleted key. */
-        char was[sizeof start.buf];
-        size_t wlen = key.mv_size < sizeof was ? key.mv_size : sizeof was;
-        memcpy(was, key.mv_data, wlen);
-        if ((rc = mdb_cursor_del(cur, 0)))
-            break;
-        key = (MDB_val){wlen, was};
-        rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE);
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* The audience's keys are put in key order, over the last run's (a key
- * that stays is overwritten in place), and only then are the keys the
- * new run has not deleted: a transaction dirties each page of the
- * audience about once, and fills the pages it adds, instead of deleting
- * every key, then putting rows and ranks all over the range (LMDB keeps
- * every page a transaction dirties in memory until it commits). */
+/* LMDB holds every page a transaction dirties in memory until it commits,
+ * so the order of the puts matters: it splits a full page in the middle,
+ * and keys put in key order leave every page half full, where the rows'
+ * contact ids in the document's order (by influence) fill them to about
+ * two thirds.  Putting the rows in contact order and each order's ranks in
+ * rank order over the last run's keys took bench/score from 274 MB to 346
+ * MB peak at 100k records: the deleting first and this order stay. */
 int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, int check_gone,
                    size_t *dropped)
 {
     if (dropped)
         *dropped = 0;
-    size_t n = k->nrows, nk = 0;
-    uint32_t *bycid = xmalloc((n ? n : 1) * sizeof *bycid);
-    uint32_t *rank_row[SCORE_ORDERS];
-    size_t nrank[SCORE_ORDERS];
-    int rc = 0;
-    for (int o = 0; o < SCORE_ORDERS; o++) {
-        rank_row[o] = xmalloc((n ? n : 1) * sizeof *rank_row[o]);
-        memset(rank_row[o], 0xff, (n ? n : 1) * sizeof *rank_row[o]);
-        nrank[o] = n;
-    }
-    /* Places without gaps, in the document's order: a contact's "rank" in
-     * its audiences is its place among the rows kept. */
+    /* The last run's keys go first: the new rows have ranks of their own. */
+    int rc = score_key_del_audience(st, txn, k->id);
+    if (rc)
+        return rc;
+    struct score_key key;
     uint32_t kept = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < k->nrows && rc == 0; i++) {
         const struct score_kept_row *kr = &k->rows[i];
         if (check_gone) {
             MDB_val ck = {strlen(kr->contact), kr->contact}, cv;
@@ -364,57 +274,25 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
                     (*dropped)++;
                 continue;
             }
-            if (g) {
-                rc = g;
-                break;
-            }
+            if (g)
+                return g;
         }
+        /* Places without gaps: a contact's "rank" in its audiences is its
+         * place among the rows kept. */
         score_key_u32(kr->value, kept++);
-        bycid[nk++] = (uint32_t)i;
-        for (int o = 0; o < SCORE_ORDERS; o++) {
-            uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
-            if (rank != SCORE_NO_RANK && rank < n)
-                rank_row[o][rank] = (uint32_t)i;
-        }
-    }
-    sorting = k;
-    qsort(bycid, nk, sizeof *bycid, by_contact);
-    struct score_key key;
-    for (size_t i = 0; i < nk && rc == 0; i++) {
-        const struct score_kept_row *kr = &k->rows[bycid[i]];
         score_key_row(&key, k->id, kr->contact);
         MDB_val rk = key.val, rv = {kr->len, kr->value};
-        rc = mdb_put(txn, st->scores, &rk, &rv, 0);
-    }
-    /* The orders in key order (their names sort: advocacy, advocates,
-     * influence, reach, risk, value; each by rank). */
-    int byname[SCORE_ORDERS];
-    for (int o = 0; o < SCORE_ORDERS; o++)
-        byname[o] = o;
-    for (int a = 1; a < SCORE_ORDERS; a++)
-        for (int b = a; b > 0 && strcmp(order_names[byname[b - 1]], order_names[byname[b]]) > 0;
-             b--) {
-            int t = byname[b];
-            byname[b] = byname[b - 1];
-            byname[b - 1] = t;
-        }
-    for (int x = 0; x < SCORE_ORDERS && rc == 0; x++) {
-        int o = byname[x];
-        for (size_t r = 0; r < n && rc == 0; r++) {
-            uint32_t row = rank_row[o][r];
-            if (row == UINT32_MAX)
+        if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
+            break;
+        for (int o = 0; o < SCORE_ORDERS && rc == 0; o++) {
+            uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
+            if (rank == SCORE_NO_RANK)
                 continue;
-            const char *cid = k->rows[row].contact;
-            score_key_rank(&key, k->id, (enum score_order)o, (uint32_t)r);
-            MDB_val ok = key.val, ov = {strlen(cid), (void *)cid};
+            score_key_rank(&key, k->id, (enum score_order)o, rank);
+            MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
             rc = mdb_put(txn, st->scores, &ok, &ov, 0);
         }
     }
-    if (rc == 0)
-        rc = del_stale(st, txn, k, bycid, nk, rank_row, nrank);
-    free(bycid);
-    for (int o = 0; o < SCORE_ORDERS; o++)
-        free(rank_row[o]);
     if (rc)
         return rc;
     size_t len = 4 + k->summary_len;

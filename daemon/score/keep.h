@@ -12,9 +12,9 @@
  *                                  big-endian u32) of the order.
  * A page is a cursor range over one order from the rank of its 'after',
  * and a row a point read; nothing reads an audience's every row but
- * score_get.  An audience is replaced whole in one transaction (the new
- * keys written over the old ones, then the old ones not written again
- * deleted), so readers see one run's or the other's.  The puts run in a
+ * score_get.  An audience is replaced whole in one transaction (the old
+ * keys deleted, the new written), so readers see one run's or the
+ * other's.  The puts run in a
  * write transaction (the writer's, through a write_item's apply), the
  * reads in any. */
 #ifndef KANAL_SCORE_KEEP_H
