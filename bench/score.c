@@ -24,6 +24,7 @@
  * heavy tail, as activity is: a few customers write much, most little. */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -414,6 +415,7 @@ static void *keeper_main(void *arg)
         double took = now_s() - t;
         score_kept_free(rows);
         free(rows);
+        malloc_trim(0); /* as kanald's keep_done does */
         pthread_mutex_lock(&k->mu);
         k->keeping += took;
         k->commits++;

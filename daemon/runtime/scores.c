@@ -23,6 +23,7 @@
 #include "scores.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,9 @@ static void keep_done(struct write_item *it)
     }
     kept_release(j->cur); /* kept: its memory goes now */
     j->cur = NULL;
+    /* And back to the system, with the pages the commit dirtied: the
+     * next audience is not made in the holes they leave. */
+    malloc_trim(0);
     pthread_mutex_lock(&j->mu);
     j->pending--;
     pthread_cond_signal(&j->cv);

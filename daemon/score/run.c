@@ -8,6 +8,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,6 +282,10 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
 
 static int feed_between(void *arg)
 {
+    /* The builders' arrays grow by doubling: the blocks they leave are
+     * given back to the system between two chunks, not kept as the
+     * process's memory for the rest of the run. */
+    malloc_trim(0);
     return stop(((struct feed_all *)arg)->w);
 }
 
@@ -353,6 +358,7 @@ static int make_documents(struct score_work *w, struct score_build *b)
         order[i] = i;
         score_build_trim(&b[i]);
     }
+    malloc_trim(0); /* the maps just freed */
     sort_by_size = b;
     qsort(order, w->naud, sizeof *order, smaller_graph);
     int rc = 0;
@@ -373,6 +379,7 @@ static int make_documents(struct score_work *w, struct score_build *b)
             rc = w->each(w->arg, i, doc, &b[i]);
         }
         score_build_free(&b[i]);
+        malloc_trim(0); /* its graph and document */
     }
     free(order);
     return rc;
