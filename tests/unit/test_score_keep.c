@@ -27,7 +27,7 @@ static json_t *random_doc(const char *id, size_t n, size_t pool, unsigned *seed)
             c = (size_t)rand_r(seed) % pool;
         while (used[c]);
         used[c] = 1;
-        char cid[16];
+        char cid[32];
         snprintf(cid, sizeof cid, "c%zu", c + 1);
         json_t *row = json_pack("{s:s,s:f,s:i}", "contact", cid, "influence",
                                 (double)(rand_r(seed) % 7) / 3.0, "k_core", rand_r(seed) % 3);
