@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* An audience kept over the last run's (keep.h): score_kept_put writes
- * the new keys over the old ones in key order and deletes only those the
- * new run has not, so that a transaction dirties each page about once.
- * Whatever the two runs' rows, the store must then hold exactly what a put
- * into an empty store holds, and the audiences beside it must not change.
- * Documents are drawn at random: contacts that come, stay and go, ties,
- * rows without a number, advocates that come and go. */
+/* An audience kept over the last run's (keep.h): score_kept_put deletes
+ * the audience's keys and puts the new ones in one transaction.  Whatever
+ * the two runs' rows, the store must then hold exactly what a put into an
+ * empty store holds, and the audiences beside it must not change.  And
+ * the rows made one at a time, as kanald's runs make them, are those of
+ * the whole document.  Documents are drawn at random: contacts that come,
+ * stay and go, ties, rows without a number, advocates that come and go. */
 #include "unit.h"
 
 #include <errno.h>
