@@ -8,10 +8,10 @@
  *                               ingest; batches of 10000, sync none)
  *   score run DIR               one full scoring run on the store, kanald's
  *                               own (score_work_run with the default
- *                               configuration, the rows to keep made as
- *                               its work thread makes them); prints the
- *                               seconds and the peak anonymous RSS of this
- *                               process
+ *                               configuration, each audience's rows made
+ *                               and kept in the store as kanald's work
+ *                               thread and writer do); prints the seconds
+ *                               and the peak anonymous RSS of this process
  *
  * The records look like a brand's real ingest, record i made from i alone
  * (so that a store grows from 100k to 1M to 3M records and stays the one
@@ -24,6 +24,7 @@
  * heavy tail, as activity is: a few customers write much, most little. */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -369,39 +370,96 @@ static void *sample(void *arg)
     return NULL;
 }
 
-/* The audience ids found so far (a few dozen: a linear search will do).
- * Plain malloc: the records they are read from live in an arena. */
-/* What kanald's work thread does with each document (runtime/scores.c):
- * make it at once into the rows the store keeps (score_kept_make:
- * serialized, the ranks sorted), held until the writer has kept them all;
- * here they are counted and freed at the end of the run. */
-struct kept {
+/* What kanald does with each audience (runtime/scores.c): run.c makes its
+ * rows at once (never its whole document) and hands them on; a keeper
+ * thread, as kanald's writer, puts them in the store (score_kept_put), one
+ * audience per transaction, while the next audience is made; an audience
+ * made waits until the one before has been kept, so that at most two
+ * audiences' rows are held.  The LMDB pages a transaction dirties are
+ * this process's memory too, as they are kanald's. */
+struct keeper {
+    struct store *st;
     struct score_work *w;
-    struct score_kept *rows; /* per audience */
-    size_t contacts, failed, bytes;
-    double making; /* seconds in score_kept_make */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct score_kept *next; /* made, waiting for the keeper */
+    int busy, done, rc;
+    struct sampler *s;
+    long reading_kb; /* the peak until the first audience was made */
+    size_t contacts, failed, bytes, commits;
+    double keeping; /* seconds in the keeper's commits */
 };
 
-static int keep_doc(void *arg, size_t i, json_t *doc, const struct score_build *b)
+static int put_rows(struct write_item *it, struct store *st, MDB_txn *txn)
 {
-    struct kept *k = arg;
-    if (!k->rows)
-        k->rows = calloc(k->w->naud ? k->w->naud : 1, sizeof *k->rows);
-    if (!doc) {
+    return score_kept_put(st, txn, it->arg, 1, NULL);
+}
+
+static void *keeper_main(void *arg)
+{
+    struct keeper *k = arg;
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (!k->next && !k->done)
+            pthread_cond_wait(&k->cv, &k->mu);
+        if (!k->next)
+            break;
+        struct score_kept *rows = k->next;
+        k->next = NULL;
+        k->busy = 1;
+        pthread_mutex_unlock(&k->mu);
+        double t = now_s();
+        struct write_item it = {.apply = put_rows, .arg = rows};
+        int rc = writer_commit_batch(k->st, &it, NULL);
+        free(it.seqs);
+        double took = now_s() - t;
+        score_kept_free(rows);
+        free(rows);
+        malloc_trim(0); /* as kanald's keep_done does */
+        pthread_mutex_lock(&k->mu);
+        k->keeping += took;
+        k->commits++;
+        if (rc && !k->rc)
+            k->rc = rc;
+        k->busy = 0;
+        pthread_cond_broadcast(&k->cv);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+static int keep_rows(void *arg, size_t i, struct score_kept *rows, int status)
+{
+    struct keeper *k = arg;
+    if (!k->reading_kb)
+        k->reading_kb = k->s->peak_kb;
+    if (status) {
         k->failed++;
         return 0;
     }
-    double t = now_s();
     if (strcmp(k->w->auds[i].id, "all") == 0)
-        k->contacts = json_array_size(json_object_get(doc, "contacts"));
-    if (score_kept_make(doc, &k->rows[i]) != 0)
-        k->failed++;
-    k->making += now_s() - t;
-    k->bytes += k->rows[i].summary_len;
-    for (size_t r = 0; r < k->rows[i].nrows; r++)
-        k->bytes += k->rows[i].rows[r].len;
-    json_decref(doc);
-    return 0;
+        k->contacts = rows->nrows;
+    k->bytes += rows->summary_len;
+    for (size_t r = 0; r < rows->nrows; r++)
+        k->bytes += rows->rows[r].len;
+    struct score_kept *made = malloc(sizeof *made);
+    if (!made)
+        return -ENOMEM;
+    *made = *rows;
+    pthread_mutex_lock(&k->mu);
+    while ((k->next || k->busy) && !k->rc)
+        pthread_cond_wait(&k->cv, &k->mu);
+    int rc = k->rc;
+    if (!rc) {
+        k->next = made;
+        pthread_cond_broadcast(&k->cv);
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (rc) {
+        score_kept_free(made);
+        free(made);
+    }
+    return rc;
 }
 
 static int run(const char *dir)
@@ -415,7 +473,7 @@ static int run(const char *dir)
     struct sampler s = {0};
     s.peak_kb = rss_anon_kb();
     long before_kb = s.peak_kb;
-    pthread_t th;
+    pthread_t th, kt;
     pthread_create(&th, NULL, sample, &s);
     double t0 = now_s();
     /* kanald's run with the default configuration: score_work_run, the
@@ -425,16 +483,23 @@ static int run(const char *dir)
     w.st = &st;
     w.upto = store_last_seq(&st);
     w.now_ms = (EPOCH_S + 200LL * 86400) * 1000;
-    struct kept k = {.w = &w};
-    w.each = keep_doc;
+    struct keeper k = {.st = &st, .w = &w, .s = &s};
+    pthread_mutex_init(&k.mu, NULL);
+    pthread_cond_init(&k.cv, NULL);
+    pthread_create(&kt, NULL, keeper_main, &k);
+    w.kept = keep_rows;
     w.arg = &k;
     int rc = score_work_run(&w);
+    pthread_mutex_lock(&k.mu);
+    k.done = 1;
+    pthread_cond_broadcast(&k.cv);
+    pthread_mutex_unlock(&k.mu);
+    pthread_join(kt, NULL);
     double t2 = now_s();
     s.stop = 1;
     pthread_join(th, NULL);
-    for (size_t i = 0; k.rows && i < w.naud; i++)
-        score_kept_free(&k.rows[i]);
-    free(k.rows);
+    if (!rc)
+        rc = k.rc;
     size_t n = w.naud;
     uint64_t seq = w.upto;
     score_work_free(&w);
@@ -446,9 +511,10 @@ static int run(const char *dir)
     /* bench/score reads this line. */
     printf("run: records=%" PRIu64 " contacts=%zu audiences=%zu unconverged=%zu "
            "seconds=%.3f peak_anon_mb=%.1f base_anon_mb=%.1f "
-           "documents_mb=%.1f serializing=%.3f\n",
+           "documents_mb=%.1f keeping=%.3f commits=%zu reading_anon_mb=%.1f\n",
            seq, k.contacts, n, k.failed, t2 - t0, (double)s.peak_kb / 1024.0,
-           (double)before_kb / 1024.0, (double)k.bytes / 1e6, k.making);
+           (double)before_kb / 1024.0, (double)k.bytes / 1e6, k.keeping, k.commits,
+           (double)k.reading_kb / 1024.0);
     return 0;
 }
 

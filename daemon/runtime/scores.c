@@ -1,25 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Scoring runs (scores.h).  A run has three steps:
+/* Scoring runs (scores.h).  A run has three steps, the last two side by
+ * side:
  *   1. on the loop: take the audiences configured and the seq to read up
  *      to, and queue the work;
  *   2. on a libuv work thread, score_work_run (daemon/score/run.h, the
  *      path kanalctl score --compute and bench/score take too): find the
  *      audiences present in the records, feed every record once to the
  *      builder of each audience it belongs to, and make each audience's
- *      document (result.h), made at once into the rows the store keeps
- *      (keep.h: serialized, the ranks of each order sorted) and freed, so
- *      that no two audiences' documents are held; no transaction is held
+ *      rows (keep.h: each row serialized as it is made, never the whole
+ *      document, the ranks of each order sorted); no transaction is held
  *      between two chunks of the log, so the writer can grow the map
  *      meanwhile;
- *   3. through the writer, one audience per write_item, each submitted
- *      when the one before has committed: delete the audiences no longer
- *      computed (with the first), then replace each audience's rows,
- *      leaving out those of contacts erased since the run read them.  The
- *      writer commits ingest between two audiences.
+ *   3. each audience made goes to the loop (a uv_async), which hands it
+ *      to the writer, one audience per write_item, each submitted when the
+ *      one before has committed: delete the audiences no longer computed
+ *      (with the first), then replace the audience's rows, leaving out
+ *      those of contacts erased since the run read them.  The writer
+ *      commits ingest between two audiences.  The work thread makes the
+ *      next audience meanwhile, and waits before handing it over until
+ *      the one before is kept: two audiences' rows are held at most.
  * The loop is never blocked, and the writer only for the puts. */
 #include "scores.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,19 +38,38 @@
 #include "util.h"
 #include "writer.h"
 
+/* Audiences made into rows and not yet committed, at most: one in the
+ * writer and one made meanwhile.  The work thread makes the next audience
+ * only once the one before has gone to the writer, so that a run holds
+ * two audiences' rows at most, not every audience's. */
+#define KEEP_AHEAD 2
+
 struct score_job {
     struct scores *sc;
     uv_work_t work;
+    uv_async_t ready; /* the work thread made an audience's rows */
     uint64_t number;
     int64_t t0;
     /* The run's computing (run.h): its audiences, counts and results. */
     struct score_work w;
     /* The configured audiences (copied: a reload may free the config). */
     struct score_named *named;
-    char *thread;            /* a requested thread:ID, or NULL */
-    struct score_kept *kept; /* per audience; id NULL when not kept */
-    size_t keeping;          /* the next audience to keep */
-    int retire_done;
+    char *thread; /* a requested thread:ID, or NULL */
+    /* Between the work thread and the loop, under mu: the audiences made
+     * and waiting for the writer (queue, oldest first), how many are made
+     * and not yet committed (pending: the queue and the one in the
+     * writer), and whether the keeping failed.  cv wakes the work thread
+     * when one is committed. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct score_kept *queue[KEEP_AHEAD];
+    size_t nqueue, pending;
+    atomic_int keeping;     /* an audience went to the writer: the run is no longer cancelled */
+    atomic_int keep_failed; /* a commit failed: the run stops */
+    /* The loop's: the audience in the writer (NULL: none, or the retiring
+     * alone), whether a write_item is out, the work done. */
+    struct score_kept *cur;
+    int in_writer, work_done, retire_done;
     int64_t t_keep; /* when the keeping began (monotonic ms) */
     size_t commits; /* the keeping's commits */
     size_t failed, retired;
@@ -53,47 +77,84 @@ struct score_job {
     int rc;
 };
 
-static void job_free(struct score_job *j)
+static void kept_release(struct score_kept *k)
 {
+    if (k) {
+        score_kept_free(k);
+        free(k);
+    }
+}
+
+static void job_closed(uv_handle_t *h)
+{
+    struct score_job *j = h->data;
     for (size_t i = 0; i < j->w.nnamed; i++) {
         free((char *)j->named[i].name);
         free((char *)j->named[i].match);
     }
     free(j->named);
-    if (j->kept)
-        for (size_t i = 0; i < j->w.naud; i++)
-            score_kept_free(&j->kept[i]);
-    free(j->kept);
+    for (size_t i = 0; i < j->nqueue; i++)
+        kept_release(j->queue[i]);
+    kept_release(j->cur);
     free(j->thread);
     score_work_free(&j->w);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
     free(j);
+}
+
+/* The job's memory goes once its wakeup handle is closed. */
+static void job_free(struct score_job *j)
+{
+    uv_close((uv_handle_t *)&j->ready, job_closed);
 }
 
 /* ---- the work thread ---- */
 
+/* Shutdown stops a run while it reads the log, and until its first
+ * audience goes to the writer: from then on it keeps every audience (a
+ * few seconds of computing), so that the kept scores are all of one run
+ * or all of the other, never half of each. */
 static int cancelled(void *arg)
 {
     struct score_job *j = arg;
-    return atomic_load(&j->sc->cancel);
+    if (atomic_load(&j->keep_failed))
+        return 1;
+    return atomic_load(&j->sc->cancel) && !atomic_load(&j->keeping);
 }
 
-/* Each audience's document, made at once into the rows the store keeps:
- * only the rows' text is held until the writer keeps them (a document's
- * JSON is several times their size). */
-static int keep_doc(void *arg, size_t i, json_t *doc, const struct score_build *b)
+/* Each audience, made at once into the rows the store keeps (run.c never
+ * holds its document), goes to the writer through the loop; the work
+ * thread waits until the audience before it has gone (KEEP_AHEAD), so
+ * that only the rows of the audience in the writer and of this one are
+ * held. */
+static int keep_rows(void *arg, size_t i, struct score_kept *k, int status)
 {
     struct score_job *j = arg;
-    if (!j->kept) /* the first document: the audiences are chosen */
-        j->kept = xcalloc(j->w.naud ? j->w.naud : 1, sizeof *j->kept);
-    if (!doc) {
+    (void)i;
+    if (status) {
         j->failed++;
+        if (status > 0)
+            j->unkeepable++;
         return 0;
     }
-    if (score_kept_make(doc, &j->kept[i]) != 0) {
-        j->failed++;
-        j->unkeepable++;
+    struct score_kept *made = xmalloc(sizeof *made);
+    *made = *k;
+    pthread_mutex_lock(&j->mu);
+    while (j->pending >= KEEP_AHEAD - 1 && !atomic_load(&j->keep_failed))
+        pthread_cond_wait(&j->cv, &j->mu);
+    int failed = atomic_load(&j->keep_failed);
+    if (!failed) {
+        j->queue[j->nqueue++] = made;
+        j->pending++;
+        atomic_store(&j->keeping, 1);
     }
-    json_decref(doc);
+    pthread_mutex_unlock(&j->mu);
+    if (failed) {
+        kept_release(made);
+        return -ECANCELED;
+    }
+    uv_async_send(&j->ready);
     return 0;
 }
 
@@ -101,11 +162,9 @@ static void run_work(uv_work_t *wk)
 {
     struct score_job *j = wk->data;
     j->rc = score_work_run(&j->w);
-    if (!j->kept) /* no document was made */
-        j->kept = xcalloc(j->w.naud ? j->w.naud : 1, sizeof *j->kept);
 }
 
-/* ---- keeping the documents, and the run's end ---- */
+/* ---- keeping the audiences, and the run's end ---- */
 
 static void job_end(struct score_job *j, int ok)
 {
@@ -168,54 +227,41 @@ static int apply_keep(struct write_item *it, struct store *st, MDB_txn *txn)
     int rc = 0;
     /* Audiences no run computes any more (an [audience NAME] removed, an
      * event left out by score_max_audiences) would be served stale
-     * forever: they go, with the first audience kept. */
+     * forever: they go, with the first audience kept.  The audiences are
+     * chosen before the first is made, so the list is whole here. */
     if (!j->retire_done)
         rc = score_retire(st, txn, still_computed, j, &j->retired);
     /* A contact erased while the run computed is in its rows (the erasure
      * deleted the kept rows, not these): it is left out here. */
-    if (rc == 0 && j->keeping < j->w.naud && j->kept[j->keeping].id)
-        rc = score_kept_put(st, txn, &j->kept[j->keeping], 1, NULL);
+    if (rc == 0 && j->cur)
+        rc = score_kept_put(st, txn, j->cur, 1, NULL);
     return rc;
 }
 
-/* The next audience with rows to keep, from j->keeping. */
-static size_t next_kept(struct score_job *j, size_t from)
-{
-    while (from < j->w.naud && !j->kept[from].id)
-        from++;
-    return from;
-}
+static void keep_done(struct write_item *it);
 
-static void keep_next(struct score_job *j);
-
-static void keep_done(struct write_item *it)
-{
-    struct score_job *j = it->arg;
-    int status = it->status;
-    write_item_free(it);
-    if (status) {
-        log_err("scores: run %llu: cannot keep the scores of %s: %s", (unsigned long long)j->number,
-                j->keeping < j->w.naud ? j->w.auds[j->keeping].id : "(none)",
-                kanal_strerror(status));
-        job_end(j, 0);
-        return;
-    }
-    j->retire_done = 1;
-    j->commits++;
-    if (j->keeping < j->w.naud)
-        score_kept_free(&j->kept[j->keeping]); /* kept: its memory goes now */
-    j->keeping = next_kept(j, j->keeping + 1);
-    if (j->keeping >= j->w.naud) {
-        job_end(j, 1);
-        return;
-    }
-    keep_next(j); /* j may be freed within (the writer stopped): last */
-}
-
-/* One write_item per audience, submitted when the one before has
+/* Hand the oldest audience made to the writer, when none is there: one
+ * write_item per audience, each submitted when the one before has
  * committed, so that the writer commits what came in between. */
 static void keep_next(struct score_job *j)
 {
+    if (j->in_writer)
+        return;
+    pthread_mutex_lock(&j->mu);
+    struct score_kept *k = NULL;
+    if (j->nqueue) {
+        k = j->queue[0];
+        memmove(j->queue, j->queue + 1, --j->nqueue * sizeof *j->queue);
+    }
+    pthread_mutex_unlock(&j->mu);
+    /* With nothing made, only a run that ended well and has not retired
+     * yet still writes: the retiring, even when no audience is kept. */
+    if (!k && !(j->work_done && j->rc == 0 && !j->retire_done))
+        return;
+    if (!j->commits && !j->in_writer && !j->t_keep)
+        j->t_keep = (int64_t)util_monotonic_ms();
+    j->cur = k;
+    j->in_writer = 1;
     struct write_item *it = xcalloc(1, sizeof *it);
     it->apply = apply_keep;
     it->done = keep_done;
@@ -223,27 +269,73 @@ static void keep_next(struct score_job *j)
     writer_submit(j->sc->writer, it);
 }
 
+/* The run's end, once the work is done and nothing is in the writer: its
+ * audiences all kept, or it failed (the kept ones stay). */
+static void maybe_end(struct score_job *j)
+{
+    if (!j->work_done || j->in_writer)
+        return;
+    int ok = j->rc == 0 && !atomic_load(&j->keep_failed);
+    if (ok && (j->nqueue || !j->retire_done)) {
+        keep_next(j);
+        return;
+    }
+    job_end(j, ok);
+}
+
+static void keep_done(struct write_item *it)
+{
+    struct score_job *j = it->arg;
+    int status = it->status;
+    write_item_free(it);
+    j->in_writer = 0;
+    if (status) {
+        log_err("scores: run %llu: cannot keep the scores of %s: %s", (unsigned long long)j->number,
+                j->cur ? j->cur->id : "(none)", kanal_strerror(status));
+        atomic_store(&j->keep_failed, 1);
+    } else {
+        j->retire_done = 1;
+        j->commits++;
+    }
+    kept_release(j->cur); /* kept: its memory goes now */
+    j->cur = NULL;
+    /* And back to the system, with the pages the commit dirtied: the
+     * next audience is not made in the holes they leave. */
+    malloc_trim(0);
+    pthread_mutex_lock(&j->mu);
+    j->pending--;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (!atomic_load(&j->keep_failed))
+        keep_next(j);
+    maybe_end(j); /* j may be freed within: last */
+}
+
+static void on_ready(uv_async_t *a)
+{
+    struct score_job *j = a->data;
+    if (!atomic_load(&j->keep_failed))
+        keep_next(j);
+}
+
 static void after_work(uv_work_t *w, int status)
 {
     struct score_job *j = w->data;
-    struct scores *sc = j->sc;
-    if (status == UV_ECANCELED || atomic_load(&sc->cancel) || j->rc == -ECANCELED) {
+    j->work_done = 1;
+    if (status == UV_ECANCELED) {
+        j->rc = -ECANCELED;
+    } else if (j->rc == -ECANCELED && !atomic_load(&j->keep_failed)) {
         log_notice("scores: run %llu stopped: kanald is stopping", (unsigned long long)j->number);
-        job_end(j, 0);
-        return;
-    }
-    if (j->rc) {
+    } else if (j->rc && !atomic_load(&j->keep_failed)) {
         log_err("scores: run %llu failed reading the store: %s", (unsigned long long)j->number,
                 kanal_strerror(j->rc < 0 ? j->rc : store_err(j->rc)));
-        job_end(j, 0);
-        return;
-    }
-    if (j->w.bad)
+    } else if (j->w.bad) {
         log_warn("scores: run %llu skipped %zu record(s) it could not read",
                  (unsigned long long)j->number, j->w.bad);
-    j->keeping = next_kept(j, 0);
-    j->t_keep = (int64_t)util_monotonic_ms();
-    keep_next(j); /* the first also retires: even when no audience is kept */
+    }
+    if (status == UV_ECANCELED)
+        log_notice("scores: run %llu stopped: kanald is stopping", (unsigned long long)j->number);
+    maybe_end(j);
 }
 
 int scores_refresh(struct scores *sc, const char *thread, json_t **started)
@@ -276,9 +368,13 @@ int scores_refresh(struct scores *sc, const char *thread, json_t **started)
     j->w.st = sc->store;
     j->w.chunk = sc->chunk;
     j->w.cancelled = cancelled;
-    j->w.each = keep_doc;
+    j->w.kept = keep_rows;
     j->w.arg = j;
     j->work.data = j;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    uv_async_init(sc->loop, &j->ready, on_ready);
+    j->ready.data = j;
     int rc = uv_queue_work(sc->loop, &j->work, run_work, after_work);
     if (rc) {
         log_err("scores: cannot queue a run: %s", uv_strerror(rc));

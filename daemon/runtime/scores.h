@@ -57,7 +57,8 @@ void scores_apply(struct scores *sc);
  * run is on, -ESHUTDOWN when kanald is stopping. */
 int scores_refresh(struct scores *sc, const char *thread, json_t **started);
 /* Shutdown: stop the timer and ask a run in progress to stop between two
- * chunks; its results are then dropped (the kept ones stay). */
+ * chunks; its results are then dropped (the kept ones stay).  A run that
+ * has begun keeping its audiences keeps them all first. */
 void scores_stop(struct scores *sc);
 /* 1 while a run (its computing or its commit) is in progress. */
 int scores_busy(const struct scores *sc);

@@ -14,8 +14,9 @@
  * and a row a point read; nothing reads an audience's every row but
  * score_get.  An audience is replaced whole in one transaction (the old
  * keys deleted, the new written), so readers see one run's or the
- * other's.  The puts run in a write transaction (the writer's, through a
- * write_item's apply), the reads in any. */
+ * other's.  The puts run in a
+ * write transaction (the writer's, through a write_item's apply), the
+ * reads in any. */
 #ifndef KANAL_SCORE_KEEP_H
 #define KANAL_SCORE_KEEP_H
 
@@ -52,21 +53,43 @@ int score_order_of(const char *name);
 #define SCORE_NO_RANK UINT32_MAX
 
 /* An audience's document in the kept layout, made off the writer (the
- * ranks sorted, the JSON serialized), so that the writer only puts. */
+ * ranks sorted, the JSON serialized), so that the writer only puts.  The
+ * rows' bytes are packed in large blocks, and a row's JSON is made from
+ * its jansson object and that object freed at once: an audience's rows
+ * take little more than their text. */
 struct score_kept_row {
-    char *contact;
-    char *value; /* SCORE_ROW_HEAD bytes, then the row's JSON */
+    char *contact; /* NUL-terminated */
+    char *value;   /* SCORE_ROW_HEAD bytes, then the row's JSON */
     size_t len;
 };
+struct score_kept_block;
+struct score_kept_keys;
 struct score_kept {
     char *id;
     char *summary; /* JSON: the document without its contacts */
     size_t summary_len, nrows;
     struct score_kept_row *rows; /* in the document's order */
+    /* private: the rows' bytes; while making, the rows' sort keys and the
+     * first error */
+    struct score_kept_block *blocks;
+    struct score_kept_keys *keys;
+    size_t cap;
+    int rc;
 };
 
-/* Make k from doc (a document of result.h; doc is not changed): 0,
- * EINVAL when it has no audience id a key can be, or ENOMEM. */
+/* Make k row by row, never holding the document: score_kept_begin with
+ * the audience id (EINVAL when no key can be it), score_kept_row with
+ * each row in the document's order (borrowed: the caller frees it; EINVAL
+ * when its contact id cannot be a key, ENOMEM; the first error is
+ * remembered), then score_kept_end with the summary (the document without
+ * its contacts, borrowed): it sorts each order's ranks and answers 0 or
+ * the first error, freeing k then.  score_kept_free frees k at any step. */
+int score_kept_begin(struct score_kept *k, const char *id);
+int score_kept_row(struct score_kept *k, json_t *row);
+int score_kept_end(struct score_kept *k, json_t *summary);
+
+/* Make k from doc (a document of result.h; doc is not changed), the same
+ * way: 0, EINVAL when it has no audience id a key can be, or ENOMEM. */
 int score_kept_make(json_t *doc, struct score_kept *k);
 void score_kept_free(struct score_kept *k);
 

@@ -23,7 +23,8 @@ static int by_rank(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-json_t *score_result(const char *audience, uint64_t seq, const struct score_build *b)
+json_t *score_result_rows(const char *audience, uint64_t seq, const struct score_build *b,
+                          void (*row_fn)(void *arg, json_t *row), void *arg)
 {
     struct score_graph g;
     if (score_graph_build(&g, b->nnodes, &b->edges) != 0)
@@ -91,7 +92,8 @@ json_t *score_result(const char *audience, uint64_t seq, const struct score_buil
         if (v != SCORE_BRAND)
             rows[nrows++] = (struct row){v, rank[v], b->ids[v]};
     qsort(rows, nrows, sizeof *rows, by_rank);
-    json_t *list = json_array();
+    /* Each row is handed on as it is made: the caller may serialize and
+     * free it, so that no audience's every row is a jansson tree at once. */
     for (size_t i = 0; i < nrows; i++) {
         uint32_t v = rows[i].node;
         json_t *row = json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:b}",
@@ -107,12 +109,11 @@ json_t *score_result(const char *audience, uint64_t seq, const struct score_buil
         json_object_set_new(row, "community", json_integer(comms.of[v]));
         json_object_set_new(row, "position",
                             json_string(score_position(f, &b->params, v, rank[v] * n)));
-        json_array_append_new(list, row);
+        row_fn(arg, row);
     }
     free(rows);
     score_rows_free(&fr);
     score_communities_free(&comms);
-    json_object_set_new(out, "contacts", list);
 done:
     free(rank);
     free(p);
@@ -121,5 +122,21 @@ done:
     free(indeg);
     free(reach);
     score_graph_free(&g);
+    return out;
+}
+
+static void append_row(void *arg, json_t *row)
+{
+    json_array_append_new(arg, row);
+}
+
+json_t *score_result(const char *audience, uint64_t seq, const struct score_build *b)
+{
+    json_t *list = json_array();
+    json_t *out = score_result_rows(audience, seq, b, append_row, list);
+    if (out)
+        json_object_set_new(out, "contacts", list);
+    else
+        json_decref(list);
     return out;
 }

@@ -32,4 +32,12 @@
  * nodes (1 is the average).  NULL when PageRank does not converge. */
 json_t *score_result(const char *audience, uint64_t seq, const struct score_build *b);
 
+/* score_result without its "contacts": each row is given to row_fn (which
+ * owns it) as it is made, in the document's order, so that a caller
+ * keeping the rows (keep.h's score_kept_row) never holds them all as
+ * JSON.  The document less its rows, or NULL when PageRank does not
+ * converge (no row was given then). */
+json_t *score_result_rows(const char *audience, uint64_t seq, const struct score_build *b,
+                          void (*row_fn)(void *arg, json_t *row), void *arg);
+
 #endif

@@ -8,12 +8,14 @@
 #include "run.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "build.h"
 #include "collect.h"
 #include "contacts.h"
+#include "keep.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"
@@ -280,6 +282,10 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
 
 static int feed_between(void *arg)
 {
+    /* The builders' arrays grow by doubling: the blocks they leave are
+     * given back to the system between two chunks, not kept as the
+     * process's memory for the rest of the run. */
+    malloc_trim(0);
     return stop(((struct feed_all *)arg)->w);
 }
 
@@ -315,6 +321,32 @@ static int smaller_graph(const void *a, const void *b)
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
+static void kept_row(void *arg, json_t *row)
+{
+    score_kept_row(arg, row);
+    json_decref(row);
+}
+
+/* Audience i made into the rows the store keeps, a row at a time (the
+ * document is never whole), handed to w->kept. */
+static int make_kept(struct score_work *w, size_t i, const struct score_build *b, const char *at)
+{
+    struct score_kept k;
+    int status = score_kept_begin(&k, w->auds[i].id);
+    k.rc = status; /* an id no key can be: computed all the same, not kept */
+    json_t *sum = score_result_rows(w->auds[i].id, w->upto, b, kept_row, &k);
+    if (!sum) {
+        score_kept_free(&k);
+        status = -EDOM;
+    } else {
+        json_object_set_new(sum, "computed_at", json_string(at));
+        describe_event(w, i, sum);
+        status = score_kept_end(&k, sum);
+        json_decref(sum);
+    }
+    return w->kept(w->arg, i, status == 0 ? &k : NULL, status);
+}
+
 /* The documents, the smallest graphs first: when the largest audience's
  * document (all's) is made, the other graphs are gone, so the peak is not
  * every graph and the largest document.  Every graph is trimmed first (its
@@ -326,6 +358,7 @@ static int make_documents(struct score_work *w, struct score_build *b)
         order[i] = i;
         score_build_trim(&b[i]);
     }
+    malloc_trim(0); /* the maps just freed */
     sort_by_size = b;
     qsort(order, w->naud, sizeof *order, smaller_graph);
     int rc = 0;
@@ -335,8 +368,10 @@ static int make_documents(struct score_work *w, struct score_build *b)
         size_t i = order[k];
         if (rc == 0 && stop(w))
             rc = -ECANCELED;
-        json_t *doc = rc == 0 ? score_result(w->auds[i].id, w->upto, &b[i]) : NULL;
-        if (rc == 0) {
+        if (rc == 0 && w->kept) {
+            rc = make_kept(w, i, &b[i], at);
+        } else if (rc == 0) {
+            json_t *doc = score_result(w->auds[i].id, w->upto, &b[i]);
             if (doc) {
                 json_object_set_new(doc, "computed_at", json_string(at));
                 describe_event(w, i, doc);
@@ -344,6 +379,7 @@ static int make_documents(struct score_work *w, struct score_build *b)
             rc = w->each(w->arg, i, doc, &b[i]);
         }
         score_build_free(&b[i]);
+        malloc_trim(0); /* its graph and document */
     }
     free(order);
     return rc;

@@ -8,9 +8,10 @@
  * two chunks, so the writer can grow the map meanwhile), feeds every record
  * once to the builder of each audience it is in (an event's also takes
  * what its participants did around it; the brand's answers elsewhere are
- * noted), and hands each audience's document (result.h) on as it is made:
- * every graph trimmed first, the smallest first, each freed once its
- * document is made.  It holds no lock and touches no writer: keeping the
+ * noted), and hands each audience's document (result.h) on as it is made,
+ * or, for a caller keeping them (kept), its rows made one at a time
+ * (keep.h): every graph trimmed first, the smallest first, each freed once
+ * its document is made.  It holds no lock and touches no writer: keeping the
  * documents is the caller's. */
 #ifndef KANAL_SCORE_RUN_H
 #define KANAL_SCORE_RUN_H
@@ -25,6 +26,7 @@
 #include "value.h"
 
 struct store;
+struct score_kept;
 
 /* The defaults of the [kanald] keys score_half_life (30d),
  * score_event_window (7d) and score_max_audiences (200): what kanalctl
@@ -59,6 +61,13 @@ struct score_work {
      * graph it was made from (trimmed: ids, edges and counts; freed after
      * the call); 0 to go on, else the run stops and returns that. */
     int (*each)(void *arg, size_t i, json_t *doc, const struct score_build *b);
+    /* Instead of each, when set: auds[i] made at once into the rows the
+     * store keeps (keep.h), a row at a time, so that no audience's
+     * document is ever whole: kept(arg, i, k, status) with status 0 (the
+     * callee takes k's contents: score_kept_free them), -EDOM (its
+     * PageRank did not converge; k NULL) or score_kept_end's error (EINVAL:
+     * an id no key can be; k NULL); 0 to go on, as each. */
+    int (*kept)(void *arg, size_t i, struct score_kept *k, int status);
     void *arg;
 
     /* Out (score_work_free frees them). */

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* An audience kept over the last run's (keep.h): score_kept_put deletes
+ * the audience's keys and puts the new ones in one transaction.  Whatever
+ * the two runs' rows, the store must then hold exactly what a put into an
+ * empty store holds, and the audiences beside it must not change.  And
+ * the rows made one at a time, as kanald's runs make them, are those of
+ * the whole document.  Documents are drawn at random: contacts that come,
+ * stay and go, ties, rows without a number, advocates that come and go. */
+#include "unit.h"
+
+#include <errno.h>
+
+#include "keep.h"
+#include "store.h"
+
+/* A document of audience id with n rows of contacts drawn from a pool of
+ * `pool` ids (distinct), the numbers drawn from few values (ties), some
+ * missing. */
+static json_t *random_doc(const char *id, size_t n, size_t pool, unsigned *seed)
+{
+    json_t *rows = json_array();
+    char *used = calloc(pool, 1);
+    assert_non_null(used);
+    for (size_t i = 0; i < n; i++) {
+        size_t c;
+        do
+            c = (size_t)rand_r(seed) % pool;
+        while (used[c]);
+        used[c] = 1;
+        char cid[32];
+        snprintf(cid, sizeof cid, "c%zu", c + 1);
+        json_t *row = json_pack("{s:s,s:f,s:i}", "contact", cid, "influence",
+                                (double)(rand_r(seed) % 7) / 3.0, "k_core", rand_r(seed) % 3);
+        if (rand_r(seed) % 5)
+            json_object_set_new(row, "reach", json_integer(rand_r(seed) % 4));
+        static const char *const parts[] = {"value", "advocacy", "risk"};
+        for (int p = 0; p < 3; p++) {
+            json_t *o = json_object();
+            if (rand_r(seed) % 4)
+                json_object_set_new(o, "score", json_real((double)(rand_r(seed) % 5)));
+            if (p == 1)
+                json_object_set_new(o, "advocate", json_boolean(rand_r(seed) % 3 == 0));
+            json_object_set_new(row, parts[p], o);
+        }
+        json_array_append_new(rows, row);
+    }
+    free(used);
+    return json_pack("{s:s,s:i,s:o}", "audience", id, "seq", 1, "contacts", rows);
+}
+
+static void put(struct store *st, json_t *doc)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    struct score_kept k;
+    assert_int_equal(score_kept_make(doc, &k), 0);
+    assert_int_equal(score_kept_put(st, txn, &k, 0, NULL), 0);
+    score_kept_free(&k);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* Every key and value of the 'scores' database, as one JSON array of
+ * [key, value] hex strings. */
+static json_t *dump(struct store *st)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, st->scores, &cur), 0);
+    json_t *out = json_array();
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        json_t *pair = json_array();
+        const MDB_val *both[2] = {&k, &v};
+        for (int b = 0; b < 2; b++) {
+            char *hex = malloc(2 * both[b]->mv_size + 1);
+            assert_non_null(hex);
+            for (size_t i = 0; i < both[b]->mv_size; i++)
+                sprintf(hex + 2 * i, "%02x", ((unsigned char *)both[b]->mv_data)[i]);
+            hex[2 * both[b]->mv_size] = '\0';
+            json_array_append_new(pair, json_string(hex));
+            free(hex);
+        }
+        json_array_append_new(out, pair);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return out;
+}
+
+static void open_at(struct store *st, const char *dir, const char *name)
+{
+    char err[256], *path = unit_path(dir, name);
+    if (store_open(st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+        fail_msg("store_open: %s", err);
+    free(path);
+}
+
+/* "al" and "all2" sort either side of "all" ("all" and a NUL before
+ * "all2"'s '2'): their keys are next to all's and must stay. */
+static void test_replacing_an_audience_leaves_what_a_fresh_put_does(void **state)
+{
+    (void)state;
+    unsigned seed = 19;
+    for (int round = 0; round < 40; round++) {
+        char *dir = unit_tempdir();
+        struct store over, fresh;
+        open_at(&over, dir, "over");
+        open_at(&fresh, dir, "fresh");
+        size_t pool = 5 + (size_t)rand_r(&seed) % 200;
+        json_t *left = random_doc("al", (size_t)rand_r(&seed) % pool, pool, &seed);
+        json_t *right = random_doc("all2", (size_t)rand_r(&seed) % pool, pool, &seed);
+        json_t *old = random_doc("all", (size_t)rand_r(&seed) % pool, pool, &seed);
+        json_t *now = random_doc("all", (size_t)rand_r(&seed) % pool, pool, &seed);
+        put(&over, left);
+        put(&over, right);
+        put(&over, old);
+        put(&over, now);
+        put(&fresh, left);
+        put(&fresh, right);
+        put(&fresh, now);
+        json_t *a = dump(&over), *b = dump(&fresh);
+        if (!json_equal(a, b))
+            fail_msg("round %d: %zu keys after a replace, %zu after a fresh put", round,
+                     json_array_size(a), json_array_size(b));
+        /* And what is read back is the document put last. */
+        MDB_txn *txn;
+        json_t *back;
+        assert_int_equal(mdb_txn_begin(over.env, NULL, MDB_RDONLY, &txn), 0);
+        assert_int_equal(score_get(&over, txn, "all", &back), 0);
+        assert_true(json_equal(back, now));
+        json_decref(back);
+        mdb_txn_abort(txn);
+        json_decref(a);
+        json_decref(b);
+        json_decref(left);
+        json_decref(right);
+        json_decref(old);
+        json_decref(now);
+        store_close(&over);
+        store_close(&fresh);
+        unit_rmtree(dir);
+    }
+}
+
+/* Made a row at a time (score_kept_begin, _row, _end), as kanald's runs
+ * make them, an audience's rows are those of its whole document; a row
+ * whose contact no key can be refuses the audience. */
+static void test_rows_made_one_by_one_are_the_documents(void **state)
+{
+    (void)state;
+    unsigned seed = 7;
+    for (int round = 0; round < 20; round++) {
+        json_t *doc = random_doc("source:x", (size_t)rand_r(&seed) % 300, 400, &seed);
+        struct score_kept whole, rows;
+        assert_int_equal(score_kept_make(doc, &whole), 0);
+        assert_int_equal(score_kept_begin(&rows, "source:x"), 0);
+        json_t *list = json_object_get(doc, "contacts");
+        for (size_t i = 0; i < json_array_size(list); i++)
+            assert_int_equal(score_kept_row(&rows, json_array_get(list, i)), 0);
+        json_t *sum = json_pack("{s:s,s:i}", "audience", "source:x", "seq", 1);
+        assert_int_equal(score_kept_end(&rows, sum), 0);
+        json_decref(sum);
+        assert_int_equal(rows.nrows, whole.nrows);
+        assert_int_equal(rows.summary_len, whole.summary_len);
+        assert_memory_equal(rows.summary, whole.summary, whole.summary_len);
+        for (size_t i = 0; i < whole.nrows; i++) {
+            assert_string_equal(rows.rows[i].contact, whole.rows[i].contact);
+            assert_int_equal(rows.rows[i].len, whole.rows[i].len);
+            assert_memory_equal(rows.rows[i].value, whole.rows[i].value, whole.rows[i].len);
+        }
+        score_kept_free(&whole);
+        score_kept_free(&rows);
+        json_decref(doc);
+    }
+    struct score_kept k;
+    assert_int_equal(score_kept_begin(&k, ""), EINVAL);
+    score_kept_free(&k);
+    assert_int_equal(score_kept_begin(&k, "all"), 0);
+    char big[300];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    json_t *row = json_pack("{s:s}", "contact", big);
+    assert_int_equal(score_kept_row(&k, row), EINVAL);
+    json_decref(row);
+    json_t *sum = json_object();
+    assert_int_equal(score_kept_end(&k, sum), EINVAL); /* and k is freed */
+    json_decref(sum);
+    assert_int_equal(k.nrows, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replacing_an_audience_leaves_what_a_fresh_put_does),
+        cmocka_unit_test(test_rows_made_one_by_one_are_the_documents),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
