@@ -83,6 +83,14 @@ struct daemon {
 #define READER_CHECK_MS 60000
 #define HEALTH_CHECK_MS 1000
 
+/* A [kanald] <prefix>_creds ... <prefix>_tls_ca set as kanald's NATS
+ * connections take it. */
+static struct natsconn_auth nats_auth(const struct config_nats_auth *a)
+{
+    return (struct natsconn_auth){a->creds, a->nkey, a->nkey_public, a->user, a->password,
+                                  a->tls_ca};
+}
+
 static struct daemon the_daemon;
 
 static void usage(FILE *f)
@@ -659,19 +667,17 @@ int main(int argc, char **argv)
                                     .stream = c->outbox_stream, .subject = c->outbox_subject,
                                     .durable = c->outbox_durable,
                                     .ack_wait_ms = c->outbox_ack_wait_ms,
-                                    .creds = c->outbox_creds,
-                                    .nkey = c->outbox_nkey,
-                                    .nkey_public = c->outbox_nkey_public,
-                                    .user = c->outbox_user,
-                                    .password = c->outbox_password,
-                                    .tls_ca = c->outbox_tls_ca};
+                                    .auth = nats_auth(&c->outbox_auth)};
         if ((rc = outbox_cluster_start(d->outbox, &oc)) < 0)
             log_err("outbox: cannot join the cluster's outbox stream: %s", kanal_strerror(rc));
     }
     if (strcmp(d->cfg->state_cluster, "off") != 0) {
         const struct config *c = d->cfg;
         struct statecmd_conf sc = {
-            .servers = c->state_servers, .stream = c->state_stream, .subject = c->state_subject};
+            .servers = c->state_servers,
+            .stream = c->state_stream,
+            .subject = c->state_subject,
+            .auth = nats_auth(&c->state_auth)};
         /* Never NULL: one that cannot publish refuses changes (503) rather
          * than let this core apply them alone. */
         the_contacts.state = statecmd_pub_start(d->loop, &sc);

@@ -26,6 +26,8 @@
 #include "http.h"
 #include "jsonout.h"
 #include "log.h"
+#include "natsconn.h"
+#include "secret.h"
 #include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
@@ -43,6 +45,8 @@ struct job {
 
 struct statecmd_pub {
     char *servers, *stream, *subject;
+    char *nkey;        /* state_nkey's seed, for libnats to sign with */
+    natsOptions *opts; /* what the thread connects with */
     natsConnection *nc;
     jsCtx *js;
     pthread_t thread;
@@ -54,9 +58,44 @@ struct statecmd_pub {
     uv_async_t wake;
 };
 
+/* While the thread connects: stop?  Changes asked for meanwhile are
+ * refused (503) at once rather than held until the stream answers. */
+static int connecting_stop(void *arg)
+{
+    struct statecmd_pub *p = arg;
+    pthread_mutex_lock(&p->lock);
+    int stop = p->stop;
+    struct job *j = stop ? NULL : p->todo;
+    if (j) {
+        p->todo = p->todo_tail = NULL;
+        while (j) {
+            struct job *n = j->next;
+            snprintf(j->err, sizeof j->err, "not connected to state_servers yet");
+            j->next = p->done;
+            p->done = j;
+            j = n;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (p->done)
+        uv_async_send(&p->wake);
+    return stop;
+}
+
 static void *publisher(void *arg)
 {
     struct statecmd_pub *p = arg;
+    natsConnection *nc;
+    jsCtx *js;
+    /* Connected here, off the loop: servers that are down or refuse the
+     * credentials never hold kanald. */
+    if (natsconn_connect(p->opts, "state", "state_servers", p->servers, 2000, connecting_stop, p,
+                         &nc, &js) < 0)
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    p->nc = nc;
+    p->js = js;
+    pthread_mutex_unlock(&p->lock);
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (!p->stop && !p->todo)
@@ -141,38 +180,20 @@ struct statecmd_pub *statecmd_pub_start(uv_loop_t *loop, const struct statecmd_c
     pthread_cond_init(&p->cond, NULL);
     uv_async_init(loop, &p->wake, on_wake);
     p->wake.data = p;
-    natsOptions *opts = NULL;
-    char *list = xstrdup(c->servers);
-    const char *urls[32];
-    int nu = 0;
-    for (char *save = NULL, *t = strtok_r(list, ", \t", &save); t && nu < 32;
-         t = strtok_r(NULL, ", \t", &save))
-        urls[nu++] = t;
-    natsStatus st = natsOptions_Create(&opts);
-    if (st == NATS_OK)
-        st = natsOptions_SetServers(opts, urls, nu);
-    if (st == NATS_OK)
-        st = natsOptions_SetMaxReconnect(opts, -1);
-    if (st == NATS_OK) /* NATS down at start: connect in the background */
-        st = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
-    free(list);
-    if (st == NATS_OK) {
-        st = natsConnection_Connect(&p->nc, opts);
-        if (st == NATS_NOT_YET_CONNECTED)
-            st = NATS_OK;
-    }
-    natsOptions_Destroy(opts);
-    if (st == NATS_OK)
-        st = natsConnection_JetStream(&p->js, p->nc, NULL);
-    if (st == NATS_OK && pthread_create(&p->thread, NULL, publisher, p) == 0)
+    if (c->auth.nkey)
+        p->nkey = xstrdup(c->auth.nkey);
+    struct natsconn_auth auth = c->auth;
+    auth.nkey = p->nkey;
+    char why[300] = "cannot start the publishing thread";
+    if (natsconn_options(c->servers, &auth, "state", &p->opts, why, sizeof why) == 0 &&
+        pthread_create(&p->thread, NULL, publisher, p) == 0)
         p->started = 1;
     if (!p->started) {
         /* Kept, refusing every change with 503: applied here alone, they
          * would make this core differ from the others for good. */
         log_err("state_servers = %s: %s; state changes are refused (503) until kanald "
                 "restarts",
-                c->servers,
-                st != NATS_OK ? natsStatus_GetText(st) : "cannot start the publishing thread");
+                c->servers, why);
         return p;
     }
     log_notice("state changes of the API go through stream %s on %s (subject %s)", p->stream,
@@ -188,6 +209,9 @@ static void closed(uv_handle_t *h)
     free(p->servers);
     free(p->stream);
     free(p->subject);
+    if (p->nkey)
+        secret_wipe(p->nkey);
+    free(p->nkey);
     free(p);
 }
 
@@ -212,6 +236,8 @@ void statecmd_pub_close(struct statecmd_pub *p)
     if (p->nc)
         natsConnection_Close(p->nc);
     natsConnection_Destroy(p->nc);
+    natsOptions_Destroy(p->opts);
+    p->opts = NULL;
     uv_close((uv_handle_t *)&p->wake, closed);
 }
 

@@ -20,6 +20,8 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "natsconn.h"
+
 struct http_req;
 struct statecmd_pub;
 struct store;
@@ -36,6 +38,7 @@ struct statecmd_run {
 
 struct statecmd_conf {
     const char *servers, *stream, *subject;
+    struct natsconn_auth auth; /* state_creds, state_nkey, ... */
 };
 
 /* Connect (in the background) and start the publishing thread.  When the

@@ -10,6 +10,8 @@
 
 #include <kanal/plugin.h>
 
+#include "natsconn.h"
+
 struct outbox;
 struct store;
 struct writer;
@@ -85,9 +87,7 @@ uint64_t outbox_depth(const struct outbox *ob);
 struct outbox_cluster {
     const char *mode, *servers, *stream, *subject, *durable;
     int64_t ack_wait_ms;
-    /* Authentication (at most one of creds, nkey + nkey_public, user +
-     * password) and the CA of the servers' TLS; NULL when not used. */
-    const char *creds, *nkey, *nkey_public, *user, *password, *tls_ca;
+    struct natsconn_auth auth; /* the outbox_creds ... outbox_tls_ca keys */
 };
 int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c);
 const struct outbox_source_stats *outbox_stats(const struct outbox *ob, size_t *n);

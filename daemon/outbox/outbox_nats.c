@@ -33,6 +33,7 @@
 #include "error.h"
 #include "jsonout.h"
 #include "log.h"
+#include "natsconn.h"
 #include "outbox_int.h"
 #include "secret.h"
 #include "store.h"
@@ -111,48 +112,29 @@ static void job_free(struct job *j)
 
 /* ---- core: publishing ---- */
 
-static int stopping(struct outbox_nats *n)
+static int stopping_arg(void *arg)
 {
+    struct outbox_nats *n = arg;
     pthread_mutex_lock(&n->lock);
     int stop = n->stop;
     pthread_mutex_unlock(&n->lock);
     return stop;
 }
 
-/* Connect to outbox_servers, again every RETRY_MS until it works or kanald
- * stops: 0, or -1 when stopping.  libnats reconnects by itself once a
- * connection was made; an error that stays the same is logged once. */
+/* Connected here, on the outbox's thread: servers that are down, or that
+ * refuse the credentials, never hold kanald's loop. */
 static int connect_servers(struct outbox_nats *n)
 {
-    char last[300] = "";
-    while (!stopping(n)) {
-        natsConnection *nc = NULL;
-        jsCtx *js = NULL;
-        natsStatus st = natsConnection_Connect(&nc, n->opts);
-        if (st == NATS_OK)
-            st = natsConnection_JetStream(&js, nc, NULL);
-        if (st == NATS_OK) {
-            pthread_mutex_lock(&n->lock);
-            n->nc = nc;
-            n->js = js;
-            pthread_mutex_unlock(&n->lock);
-            if (last[0])
-                log_notice("outbox: connected to outbox_servers = %s", n->servers);
-            return 0;
-        }
-        const char *why = nats_GetLastError(NULL);
-        char now[300];
-        snprintf(now, sizeof now, "%s%s%s", natsStatus_GetText(st), why && *why ? ": " : "",
-                 why ? why : "");
-        if (strcmp(now, last))
-            log_err("outbox: cannot connect to outbox_servers = %s: %s; trying again every %d s",
-                    n->servers, now, RETRY_MS / 1000);
-        snprintf(last, sizeof last, "%s", now);
-        natsConnection_Destroy(nc);
-        for (int waited = 0; waited < RETRY_MS && !stopping(n); waited += 100)
-            usleep(100 * 1000);
-    }
-    return -1;
+    natsConnection *nc;
+    jsCtx *js;
+    if (natsconn_connect(n->opts, "outbox", "outbox_servers", n->servers, RETRY_MS, stopping_arg,
+                         n, &nc, &js) < 0)
+        return -1;
+    pthread_mutex_lock(&n->lock);
+    n->nc = nc;
+    n->js = js;
+    pthread_mutex_unlock(&n->lock);
+    return 0;
 }
 
 static void *publisher(void *arg)
@@ -498,14 +480,6 @@ static void on_wake(uv_async_t *a)
     }
 }
 
-/* libnats asks for the server's nonce to be signed with the seed. */
-static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
-                             void *arg)
-{
-    (void)err;
-    return nats_Sign(arg, nonce, sig, sig_len);
-}
-
 int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
 {
     struct outbox_nats *n = xcalloc(1, sizeof *n);
@@ -528,40 +502,14 @@ int outbox_cluster_start(struct outbox *ob, const struct outbox_cluster *c)
         uv_timer_start(&n->lease, on_lease, every, every);
     }
     ob->nats = n;
+    if (c->auth.nkey)
+        n->nkey = xstrdup(c->auth.nkey);
+    struct natsconn_auth auth = c->auth;
+    auth.nkey = n->nkey;
     natsOptions *opts = NULL;
-    char *list = xstrdup(c->servers);
-    const char *urls[32];
-    int nu = 0;
-    for (char *save = NULL, *t = strtok_r(list, ", \t", &save); t && nu < 32;
-         t = strtok_r(NULL, ", \t", &save))
-        urls[nu++] = t;
-    natsStatus st = natsOptions_Create(&opts);
-    if (st == NATS_OK)
-        st = natsOptions_SetServers(opts, urls, nu);
-    if (st == NATS_OK)
-        st = natsOptions_SetMaxReconnect(opts, -1);
-    free(list);
-    const char *what = "outbox_servers";
-    if (st == NATS_OK && c->user) {
-        what = "outbox_user";
-        st = natsOptions_SetUserInfo(opts, c->user, c->password);
-    }
-    if (st == NATS_OK && c->creds) {
-        what = "outbox_creds";
-        st = natsOptions_SetUserCredentialsFromFiles(opts, c->creds, NULL);
-    }
-    if (st == NATS_OK && c->nkey) {
-        what = "outbox_nkey";
-        n->nkey = xstrdup(c->nkey);
-        st = natsOptions_SetNKey(opts, c->nkey_public, sign_nonce, n->nkey);
-    }
-    if (st == NATS_OK && c->tls_ca) {
-        what = "outbox_tls_ca";
-        st = natsOptions_LoadCATrustedCertificates(opts, c->tls_ca);
-    }
-    if (st != NATS_OK) {
-        log_err("outbox: %s: %s", what, natsStatus_GetText(st));
-        natsOptions_Destroy(opts);
+    char why[300];
+    if (natsconn_options(c->servers, &auth, "outbox", &opts, why, sizeof why) < 0) {
+        log_err("outbox: %s", why);
         return -EINVAL;
     }
     /* Connected on the outbox's own thread: servers that are down, or that

@@ -468,6 +468,14 @@ static const struct kanal_option kanald_options[] = {
      NULL},
     {"state_subject", KANAL_OPT_STRING, "kanal.records.kanal.state", 0,
      "their subject: <subject_prefix>.kanal.state of the cores' nats source", NULL},
+    {"state_creds", KANAL_OPT_STRING, NULL, 0,
+     "path of a NATS .creds file (user JWT and seed) for state_servers", NULL},
+    {"state_nkey", KANAL_OPT_SECRET, NULL, 0, "NKey seed (SU...) for state_servers", NULL},
+    {"state_nkey_public", KANAL_OPT_STRING, NULL, 0, "the public key (U...) of state_nkey", NULL},
+    {"state_user", KANAL_OPT_STRING, NULL, 0, "user name for state_servers", NULL},
+    {"state_password", KANAL_OPT_SECRET, NULL, 0, "password of state_user", NULL},
+    {"state_tls_ca", KANAL_OPT_STRING, NULL, 0,
+     "CA bundle that verifies state_servers (tls:// URLs)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -579,14 +587,20 @@ static size_t kanald_index(const char *name)
 static void apply_state_keys(struct config *cfg, const struct raw_section *s, const char *path,
                              struct config_errors *errs, const char *const *v);
 
-/* The outbox stream's credentials: files relative to the config's folder,
- * secrets resolved as a plugin's are (cred:, file:, env:; never inline),
- * and only combinations that can work. */
-static void apply_outbox_auth(struct config *cfg, const struct raw_section *s, const char *path,
-                              struct config_errors *errs, const char *const *v)
+/* The credentials of kanald's own NATS connection <prefix>_servers: files
+ * relative to the config's folder, secrets resolved as a plugin's are
+ * (cred:, file:, env:; never inline), and only combinations that can work. */
+static void apply_nats_auth(const struct raw_section *s, const char *path,
+                            struct config_errors *errs, const char *const *v, const char *prefix,
+                            struct config_nats_auth *out)
 {
-    static const char *const secrets[] = {"outbox_nkey", "outbox_password"};
-    char **dest[] = {&cfg->outbox_nkey, &cfg->outbox_password};
+    char key[6][40];
+    static const char *const names[] = {"creds", "nkey", "nkey_public", "user", "password",
+                                        "tls_ca"};
+    for (size_t i = 0; i < 6; i++)
+        snprintf(key[i], sizeof key[i], "%s_%s", prefix, names[i]);
+    const char *secrets[] = {key[1], key[4]};
+    char **dest[] = {&out->nkey, &out->password};
     for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
         const struct raw_kv *kv = raw_get(s, secrets[i]);
         if (!kv)
@@ -602,31 +616,43 @@ static void apply_outbox_auth(struct config *cfg, const struct raw_section *s, c
         if (kind)
             config_check_secret_file(errs, path, kv->line, label, file, kind);
     }
-    if (v[K("outbox_creds")])
-        cfg->outbox_creds = resolve_path(path, v[K("outbox_creds")]);
-    if (v[K("outbox_tls_ca")])
-        cfg->outbox_tls_ca = resolve_path(path, v[K("outbox_tls_ca")]);
-    if (v[K("outbox_nkey_public")])
-        cfg->outbox_nkey_public = xstrdup(v[K("outbox_nkey_public")]);
-    if (v[K("outbox_user")])
-        cfg->outbox_user = xstrdup(v[K("outbox_user")]);
-    const char *bad = NULL, *key = NULL;
-    int has_user = raw_get(s, "outbox_user") != NULL, has_pw = raw_get(s, "outbox_password") != NULL;
-    int has_nkey = raw_get(s, "outbox_nkey") != NULL;
-    int has_pub = raw_get(s, "outbox_nkey_public") != NULL;
-    if (has_user != has_pw)
-        bad = "'outbox_user' and 'outbox_password' go together", key = "outbox_user";
-    else if (has_nkey != has_pub)
-        bad = "'outbox_nkey' and 'outbox_nkey_public' go together", key = "outbox_nkey";
-    else if ((v[K("outbox_creds")] != NULL) + has_nkey + has_user > 1)
-        bad = "choose one of outbox_creds, outbox_nkey or outbox_user + outbox_password",
-        key = "outbox_creds";
-    if (bad) {
-        const struct raw_kv *kv = raw_get(s, key);
-        if (!kv)
-            kv = raw_get(s, has_pw ? "outbox_password" : "outbox_nkey_public");
-        add_error(errs, path, kv ? kv->line : s->line, "%s", bad);
+    if (v[K(key[0])])
+        out->creds = resolve_path(path, v[K(key[0])]);
+    if (v[K(key[5])])
+        out->tls_ca = resolve_path(path, v[K(key[5])]);
+    if (v[K(key[2])])
+        out->nkey_public = xstrdup(v[K(key[2])]);
+    if (v[K(key[3])])
+        out->user = xstrdup(v[K(key[3])]);
+    int has_creds = raw_get(s, key[0]) != NULL, has_nkey = raw_get(s, key[1]) != NULL;
+    int has_pub = raw_get(s, key[2]) != NULL, has_user = raw_get(s, key[3]) != NULL;
+    int has_pw = raw_get(s, key[4]) != NULL;
+    const struct raw_kv *kv = NULL;
+    if (has_user != has_pw) {
+        kv = raw_get(s, has_user ? key[3] : key[4]);
+        add_error(errs, path, kv->line, "'%s' and '%s' go together", key[3], key[4]);
+    } else if (has_nkey != has_pub) {
+        kv = raw_get(s, has_nkey ? key[1] : key[2]);
+        add_error(errs, path, kv->line, "'%s' and '%s' go together", key[1], key[2]);
+    } else if (has_creds + has_nkey + has_user > 1) {
+        kv = raw_get(s, has_creds ? key[0] : key[1]);
+        add_error(errs, path, kv->line, "choose one of %s, %s or %s + %s", key[0], key[1],
+                  key[3], key[4]);
     }
+}
+
+static void free_nats_auth(struct config_nats_auth *a)
+{
+    free(a->creds);
+    free(a->nkey_public);
+    free(a->user);
+    free(a->tls_ca);
+    if (a->nkey)
+        secret_wipe(a->nkey);
+    if (a->password)
+        secret_wipe(a->password);
+    free(a->nkey);
+    free(a->password);
 }
 
 static void apply_kanald(struct config *cfg, const struct raw_section *s, const char *path,
@@ -772,7 +798,8 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
         const struct raw_kv *kv = raw_get(s, "outbox_ack_wait");
         add_error(errs, path, kv ? kv->line : s->line, "'outbox_ack_wait' must be at least 1s");
     }
-    apply_outbox_auth(cfg, s, path, errs, v);
+    apply_nats_auth(s, path, errs, v, "outbox", &cfg->outbox_auth);
+    apply_nats_auth(s, path, errs, v, "state", &cfg->state_auth);
     apply_state_keys(cfg, s, path, errs, v);
 }
 
@@ -1118,16 +1145,8 @@ void config_free(struct config *cfg)
     free(cfg->outbox_stream);
     free(cfg->outbox_subject);
     free(cfg->outbox_durable);
-    free(cfg->outbox_creds);
-    free(cfg->outbox_nkey_public);
-    free(cfg->outbox_user);
-    free(cfg->outbox_tls_ca);
-    if (cfg->outbox_nkey)
-        secret_wipe(cfg->outbox_nkey);
-    if (cfg->outbox_password)
-        secret_wipe(cfg->outbox_password);
-    free(cfg->outbox_nkey);
-    free(cfg->outbox_password);
+    free_nats_auth(&cfg->outbox_auth);
+    free_nats_auth(&cfg->state_auth);
     for (size_t i = 0; i < cfg->naudiences; i++) {
         free(cfg->audiences[i].name);
         free(cfg->audiences[i].match);

@@ -71,6 +71,14 @@ struct config_audience {
     char *match; /* checked by audience_match_check() */
 };
 
+/* How kanald authenticates to NATS servers of its own connections (one of
+ * creds, nkey + nkey_public, user + password) and the CA that verifies
+ * their TLS: the <prefix>_creds ... <prefix>_tls_ca keys of [kanald], the
+ * secrets resolved, NULL when not set. */
+struct config_nats_auth {
+    char *creds, *nkey, *nkey_public, *user, *password, *tls_ca;
+};
+
 struct config {
     char *path;
     char *listen_host;
@@ -122,14 +130,13 @@ struct config {
     /* The outbox in a cluster (outbox.h, docs/cluster.md): off|core|edge. */
     char *outbox_cluster, *outbox_servers, *outbox_stream, *outbox_subject, *outbox_durable;
     int64_t outbox_ack_wait_ms;
-    /* How kanald authenticates to the outbox stream's servers (one of
-     * creds, nkey + nkey_public, user + password) and the CA that verifies
-     * their TLS; the secrets resolved, NULL when not set. */
-    char *outbox_creds, *outbox_nkey, *outbox_nkey_public, *outbox_user, *outbox_password;
-    char *outbox_tls_ca;
+    /* How kanald authenticates to the outbox stream's servers: the
+     * outbox_creds ... outbox_tls_ca keys. */
+    struct config_nats_auth outbox_auth;
     /* A core's state changes through the records stream (statecmd.h,
      * docs/cluster.md): off|core. */
     char *state_cluster, *state_servers, *state_stream, *state_subject;
+    struct config_nats_auth state_auth; /* the state_creds ... state_tls_ca keys */
 };
 
 /* The options every source has, whatever its plugin. */

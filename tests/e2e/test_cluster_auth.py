@@ -18,7 +18,7 @@ import time
 import pytest
 
 from fakes import FakeProvider
-from kanal import KANALD, WRITE_TOKEN, message, wait_message, webhook_source
+from kanal import ADMIN_TOKEN, KANALD, WRITE_TOKEN, message, wait_message, webhook_source
 from natscluster import NATS_SERVER
 from ports import free_port
 from test_cluster import kanalctl, wait_until
@@ -145,6 +145,10 @@ def run_edge_and_core(make_kanald, n, plugin_keys, outbox_keys, init_args, init_
     assert out.returncode == 0, (out.stdout, out.stderr)
     assert "stream KANAL created" in out.stdout and "stream KANAL_OUTBOX created" in out.stdout
     outbox = f"outbox_servers = {n.servers()}\n{outbox_keys}"
+    # The core's state changes go to the records stream with the same
+    # credentials under their state_* keys.
+    state = ("state_cluster = core\n" + f"state_servers = {n.servers()}\n"
+             + outbox_keys.replace("outbox_", "state_"))
     with FakeProvider(default=(200, {}, {"id": "prov-1"})) as fake:
         edge = make_kanald(
             "edge", sources=webhook_source(extra=f"send_url = {fake.url}/send")
@@ -155,13 +159,23 @@ def run_edge_and_core(make_kanald, n, plugin_keys, outbox_keys, init_args, init_
             "core", sources=webhook_source(extra=f"send_url = {fake.url}/core-must-not-send")
             + f"\n[source cluster]\nplugin = nats\nservers = {n.servers()}\nstream = KANAL\n"
             f"subject_prefix = kanal.records\ndurable = core\n{plugin_keys}",
-            plugins=("webhook", "nats"), kanald="outbox_cluster = core\n" + outbox).start()
+            plugins=("webhook", "nats"),
+            kanald="outbox_cluster = core\n" + outbox + state).start()
 
         status, _, body = edge.post_hook(message("auth-1", text="Kimlikle merhaba"))
         assert status == 200, body
         rec = wait_until(lambda: [r for r in core.feed() if r.get("external_id") == "auth-1"],
                          timeout=60, what="the record on the core")[0]
         assert rec["text"] == "Kimlikle merhaba"
+
+        # A consent change on the core goes through the stream and back.
+        cid = rec["contact"]
+        status, r = core.api(f"/v1/contacts/{cid}/consent", token=WRITE_TOKEN, method="POST",
+                             body={"channel": "sms", "state": "optout"})
+        assert status == 202 and r["status"] == "accepted", r
+        wait_until(lambda: core.api(f"/v1/contacts/{cid}")[1].get("consent", {})
+                   .get("sms", {}).get("state") == "optout", timeout=60,
+                   what="the consent change applied on the core")
 
         status, r = core.api("/v1/messages", token=WRITE_TOKEN, method="POST",
                              body={"source": "hooks", "to": "email:ayse@example.com",
@@ -210,11 +224,20 @@ def test_a_refused_password_does_not_hold_kanald_and_says_why(make_kanald, auth_
     bad = secret_file(tmp_path, "bad.pw", "not-the-password")
     k = make_kanald(sources=webhook_source(),
                     kanald=f"outbox_cluster = edge\noutbox_servers = {n.servers()}\n"
-                           f"outbox_user = kanal\noutbox_password = file:{bad}\n").start()
-    k.wait_log(r"outbox: cannot connect to outbox_servers = .*([Aa]uthori[sz]ation|"
-               r"[Aa]uthentication)", timeout=30)
+                           f"outbox_user = kanal\noutbox_password = file:{bad}\n"
+                           f"state_cluster = core\nstate_servers = {n.servers()}\n"
+                           f"state_user = kanal\nstate_password = file:{bad}\n").start()
+    for who in ("outbox", "state"):
+        k.wait_log(who + r": cannot connect to " + who + r"_servers = .*([Aa]uthori[sz]ation|"
+                   r"[Aa]uthentication)", timeout=30)
     status, health = k.api("/healthz")
     assert status == 200, health
+    # A state change cannot reach the stream: refused at once, applied nowhere.
+    status, r = k.api("/v1/contacts/import", token=ADMIN_TOKEN, method="POST",
+                      body=[{"crm_id": "crm-1", "emails": ["ayse@example.com"]}])
+    assert status == 503 and r["error"]["code"] == "cluster_unavailable", r
+    status, r = k.api("/v1/contacts?handle=email:ayse@example.com")
+    assert status == 404, r
 
 
 BAD = [
@@ -223,6 +246,9 @@ BAD = [
     ("outbox_user = kanal\noutbox_password = file:{pw}\noutbox_creds = /etc/kanal/n.creds\n",
      "choose one of outbox_creds, outbox_nkey or outbox_user + outbox_password"),
     ("outbox_user = kanal\noutbox_password = plain-text\n", "secret 'outbox_password'"),
+    ("state_user = kanal\n", "'state_user' and 'state_password' go together"),
+    ("state_creds = /etc/kanal/n.creds\nstate_nkey = env:KANAL_TEST_NKEY\n"
+     "state_nkey_public = UABC\n", "choose one of state_creds, state_nkey"),
 ]
 
 
@@ -237,4 +263,3 @@ def test_outbox_keys_that_cannot_work_stop_kanald(make_kanald, tmp_path, keys, w
                          env={**os.environ, "KANAL_TEST_NKEY": "SUAbc"})
     assert out.returncode != 0, out
     assert why in out.stderr, out.stderr
-    assert "outbox" in out.stderr
