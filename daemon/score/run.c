@@ -184,56 +184,77 @@ static int choose_audiences(struct score_work *w)
 
 /* ---- the second pass: every record to each audience it is in ---- */
 
+/* An event audience's widening: its participants (pids, sorted) and the
+ * span of its records. */
+struct around {
+    uint32_t *pids;
+    size_t n;
+    int64_t from, to;
+    int spans;
+};
+
 struct feed_all {
     struct score_work *w;
     struct score_build *b;
     MDB_txn *txn; /* the chunk's */
-    /* What the run has resolved: contact id -> its current contact, and
-     * handle -> its contact (JSON null: none).  A record is fed to every
-     * audience it is in, each builder resolving its people again: read
-     * and parsed once, a contact costs a lookup after that. */
-    json_t *current, *handles;
+    /* The run's people: a record's contacts and handles are resolved once
+     * (remembered for the run) and every audience's builder finds them by
+     * number. */
+    struct score_people people;
+    struct score_rec rec;  /* the record being fed, read once */
+    struct around *around; /* per audience; pids NULL for all but events */
+    char cur[64], cid[64];
 };
-
-/* Remember key's answer (buf, or none when !found) in cache. */
-static const char *cached(json_t *cache, const char *key, const char *buf, int found)
-{
-    json_t *v = found ? json_string(buf) : json_null();
-    json_object_set_new(cache, key, v);
-    return json_string_value(v);
-}
 
 static const char *run_current(void *arg, const char *cid)
 {
     struct feed_all *f = arg;
-    json_t *v = json_object_get(f->current, cid);
-    if (v)
-        return json_string_value(v);
-    char buf[64];
-    int rc = contacts_follow(f->w->st, f->txn, cid, buf, sizeof buf);
-    return cached(f->current, cid, buf, rc == 0);
+    return contacts_follow(f->w->st, f->txn, cid, f->cur, sizeof f->cur) == 0 ? f->cur : NULL;
 }
 
 static const char *run_of_handle(void *arg, const char *handle)
 {
     struct feed_all *f = arg;
-    json_t *v = json_object_get(f->handles, handle);
-    if (v)
-        return json_string_value(v);
-    char buf[64];
-    int rc = contacts_of_handle(f->w->st, f->txn, handle, buf, sizeof buf);
-    return cached(f->handles, handle, buf, rc == 0);
+    return contacts_of_handle(f->w->st, f->txn, handle, f->cid, sizeof f->cid) == 0 ? f->cid : NULL;
 }
 
-/* 1 when rec, by a contact who took part in the event e, happened around
- * it: within event_window of the event's span. */
-static int around_event(struct score_work *w, json_t *e, const char *author, int64_t at)
+static int cmp_u32(const void *a, const void *b)
 {
-    if (!e || !author || !json_object_get(json_object_get(e, "contacts"), author))
-        return 0;
-    json_t *from = json_object_get(e, "from"), *to = json_object_get(e, "to");
-    return from && to && at >= json_integer_value(from) - w->event_window_ms &&
-           at <= json_integer_value(to) + w->event_window_ms;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each event audience's participants as pids, and its span, from the
+ * first pass's events: found by number for every record, not by text. */
+static void arounds(struct feed_all *f)
+{
+    struct score_work *w = f->w;
+    f->around = xcalloc(w->naud ? w->naud : 1, sizeof *f->around);
+    for (size_t i = 0; i < w->naud; i++) {
+        json_t *e = w->event_of[i], *c = json_object_get(e, "contacts");
+        if (!e)
+            continue;
+        struct around *a = &f->around[i];
+        a->pids = xmalloc((json_object_size(c) ? json_object_size(c) : 1) * sizeof *a->pids);
+        const char *id;
+        json_t *x;
+        json_object_foreach(c, id, x) a->pids[a->n++] = score_people_intern(&f->people, id);
+        qsort(a->pids, a->n, sizeof *a->pids, cmp_u32);
+        json_t *from = json_object_get(e, "from"), *to = json_object_get(e, "to");
+        if ((a->spans = from && to)) {
+            a->from = json_integer_value(from) - w->event_window_ms;
+            a->to = json_integer_value(to) + w->event_window_ms;
+        }
+    }
+}
+
+/* 1 when a record by author (a pid) at at, by a contact who took part in
+ * audience i's event, happened around it: within event_window of its
+ * span. */
+static int around_event(const struct around *a, uint32_t author, int64_t at)
+{
+    return a->pids && a->spans && at >= a->from && at <= a->to &&
+           bsearch(&author, a->pids, a->n, sizeof author, cmp_u32);
 }
 
 static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
@@ -241,16 +262,15 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
     struct feed_all *f = arg;
     struct score_work *w = f->w;
     f->txn = txn;
+    struct score_rec *r = &f->rec;
+    score_rec_read(r, rec, &f->people);
     /* What a contact did around an event widens the event's audience: its
-     * author and time, found once for every event audience. */
+     * author (the record's contact) and time, found once for every event
+     * audience. */
     const char *kind = json_string_value(json_object_get(rec, "kind"));
-    const char *cid = json_string_value(json_object_get(rec, "contact"));
-    const char *occurred = json_string_value(json_object_get(rec, "occurred_at"));
-    const char *author = NULL;
-    int64_t at = 0;
     int own = is_own(kind);
-    int can_widen = w->nevents && own && cid && occurred && util_parse_time(occurred, &at) == 0 &&
-                    (author = run_current(f, cid)) != NULL;
+    int can_widen =
+        w->nevents && own && r->has_contact && r->has_at && r->contact != SCORE_PID_NONE;
     /* The built-in audiences of one field are matched on the value read
      * once, not by audience_matches() reading the record again for each
      * of the (up to max_audiences) audiences. */
@@ -260,19 +280,20 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
         [AUDIENCE_CAMPAIGN] = json_string_value(json_object_get(rec, "campaign")),
         [AUDIENCE_EVENT] = json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
     };
-    int brand = score_build_by_brand(rec);
     for (size_t i = 0; i < w->naud; i++) {
         const struct audience *a = &w->auds[i];
         int in;
-        if (a->kind >= AUDIENCE_SOURCE && a->kind <= AUDIENCE_EVENT)
+        if (a->kind == AUDIENCE_ALL)
+            in = own;
+        else if (a->kind >= AUDIENCE_SOURCE && a->kind <= AUDIENCE_EVENT)
             in = own && field[a->kind] && strcmp(field[a->kind], a->value) == 0;
         else
             in = audience_matches(a, rec, w->now_ms);
-        if (in || (can_widen && around_event(w, w->event_of[i], author, at))) {
-            if (score_build_add(&f->b[i], rec) != 0)
+        if (in || (can_widen && around_event(&f->around[i], r->contact, r->at))) {
+            if (score_build_add_rec(&f->b[i], r) != 0)
                 w->bad++;
-        } else if (brand) {
-            score_build_note(&f->b[i], rec); /* the brand's answers, wherever given */
+        } else if (r->by_brand) {
+            score_build_note_rec(&f->b[i], r); /* the brand's answers, wherever given */
         }
     }
     return 0;
@@ -364,11 +385,13 @@ int score_work_run(struct score_work *w)
     int rc = choose_audiences(w);
     if (rc)
         return rc;
-    struct feed_all f = {.w = w, .current = json_object(), .handles = json_object()};
+    struct feed_all f = {.w = w};
     struct score_resolver res = {run_current, run_of_handle, &f};
+    score_people_init(&f.people, &res, 1);
+    arounds(&f);
     f.b = xcalloc(w->naud ? w->naud : 1, sizeof *f.b);
     for (size_t i = 0; i < w->naud; i++) {
-        score_build_init(&f.b[i], w->now_ms, w->half_life_ms, &res);
+        score_build_init_people(&f.b[i], w->now_ms, w->half_life_ms, &f.people);
         f.b[i].params = w->params;
     }
     struct score_scan s = {.st = w->st,
@@ -380,10 +403,13 @@ int score_work_run(struct score_work *w)
     rc = score_scan_run(&s);
     w->records = s.records;
     w->bad += s.bad;
-    json_decref(f.current);
-    json_decref(f.handles);
-    for (size_t i = 0; i < w->naud; i++)
+    score_rec_free(&f.rec);
+    for (size_t i = 0; i < w->naud; i++) {
         f.b[i].res = (struct score_resolver){0}; /* the snapshot is gone */
+        free(f.around[i].pids);
+    }
+    free(f.around);
+    f.people.res = (struct score_resolver){0};
     if (rc == 0 && w->naud && strcmp(w->auds[0].id, "all") == 0)
         w->contacts = f.b[0].nnodes - 1; /* every contact met, less the brand */
     /* Each contact's value from the CRM, as the store holds it now. */
@@ -395,6 +421,7 @@ int score_work_run(struct score_work *w)
         for (size_t i = 0; i < w->naud; i++)
             score_build_free(&f.b[i]);
     free(f.b);
+    score_people_free(&f.people); /* the graphs' ids: after the last document */
     return rc;
 }
 

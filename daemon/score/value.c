@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build.h"
 #include "util.h"
 
 #define HOUR_MS 3600000LL
@@ -30,29 +31,19 @@ void score_params_default(struct score_params *p)
     };
 }
 
-static uint64_t hash(const char *a, const char *b)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over a \0 b */
-    for (const char *p = a; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    h *= 1099511628211ull;
-    for (const char *p = b; p && *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return h;
-}
-
 void score_facts_init(struct score_facts *f)
 {
     *f = (struct score_facts){0};
 }
 
-#define ARRAYS(X)                                                                            \
-    X(last_in)                                                                               \
-    X(records)                                                                               \
-    X(clicks)                                                                                \
-    X(signups)                                                                               \
-    X(rated) X(positive) X(negative) X(complaints) X(unhappy) X(helpful) X(praise) X(echoes) \
-        X(last_out) X(monetary) X(currency)
+#define ARRAYS(X)                                                                               \
+    X(last_in)                                                                                  \
+    X(records)                                                                                  \
+    X(clicks)                                                                                   \
+    X(signups)                                                                                  \
+    X(rated)                                                                                    \
+    X(positive) X(negative) X(complaints) X(unhappy) X(helpful) X(praise) X(echoes) X(last_out) \
+        X(monetary) X(currency)
 
 void score_facts_free(struct score_facts *f)
 {
@@ -80,11 +71,6 @@ void score_facts_grow(struct score_facts *f, uint32_t n)
     for (uint32_t v = old; v < cap; v++)
         f->last_in[v] = INT64_MIN;
     f->cap = cap;
-}
-
-static const char *str(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
 }
 
 /* ---- pending complaints, found again by source \0 external_id ---- */
@@ -127,56 +113,50 @@ static struct score_pending *index_get(struct score_facts *f, uint64_t key)
     return NULL;
 }
 
-void score_facts_add(struct score_facts *f, json_t *rec, uint32_t author, uint32_t answered,
-                     uint32_t peer, int64_t at_ms)
+void score_facts_add(struct score_facts *f, const struct score_rec *rec, uint32_t author,
+                     uint32_t answered, uint32_t peer, int64_t at_ms)
 {
     f->order++;
     score_facts_grow(f, author + 1);
     f->records[author]++;
     if (at_ms > f->last_in[author])
         f->last_in[author] = at_ms;
-    const char *kind = str(rec, "kind");
-    if (kind && strcmp(kind, "click") == 0)
+    if (rec->kind == SCORE_K_CLICK)
         f->clicks[author]++;
-    if (kind && (strcmp(kind, "signup") == 0 || strcmp(kind, "checkin") == 0)) {
+    if (rec->kind == SCORE_K_SIGNUP) {
         f->signups[author]++;
-        const char *event = str(json_object_get(rec, "event"), "id");
-        if (event) {
+        if (rec->event) {
             if (f->nev == f->evcap) {
                 f->evcap = f->evcap ? f->evcap * 2 : 64;
                 f->ev = xrealloc(f->ev, f->evcap * sizeof *f->ev);
             }
             f->ev[f->nev].node = author;
-            f->ev[f->nev++].event = hash(event, NULL);
+            f->ev[f->nev++].event = rec->event;
         }
     }
-    json_t *s = json_object_get(json_object_get(rec, "annotations"), "sentiment");
     int pos = 0, neg = 0;
-    if (json_is_object(s)) {
-        const char *label = str(s, "label");
-        int complaint = json_is_true(json_object_get(s, "complaint"));
+    if (rec->rated) {
         f->rated[author]++;
-        pos = label && strcmp(label, "positive") == 0;
-        neg = label && strcmp(label, "negative") == 0;
+        pos = rec->positive;
+        neg = rec->negative;
         f->positive[author] += (uint32_t)pos;
         f->negative[author] += (uint32_t)neg;
-        f->complaints[author] += (uint32_t)complaint;
-        neg |= complaint;
+        f->complaints[author] += (uint32_t)rec->complaint;
+        neg |= rec->complaint;
     }
     /* An answer to another customer: a reply to their record, or a peer
      * message to them. */
     /* Another customer answering, reacting to or sharing a complaint
      * carries it further. */
-    const char *src = str(rec, "source"), *reply_to = str(rec, "reply_to");
-    if (src && reply_to && answered != UINT32_MAX && answered != author) {
-        struct score_pending *q = index_get(f, hash(src, reply_to));
+    if (rec->reply && answered != UINT32_MAX && answered != author) {
+        struct score_pending *q = index_get(f, rec->reply);
         if (q && q->node == answered)
             f->echoes[answered]++;
     }
     uint32_t other = answered != UINT32_MAX && answered != SCORE_FACTS_BRAND ? answered : peer;
     /* Words, not a like or a share: a reply helps. */
-    int says = kind && (!strcmp(kind, "comment") || !strcmp(kind, "message") ||
-                        !strcmp(kind, "post") || !strcmp(kind, "mention"));
+    int says = rec->kind == SCORE_K_COMMENT || rec->kind == SCORE_K_MESSAGE ||
+               rec->kind == SCORE_K_POST || rec->kind == SCORE_K_MENTION;
     if (says && other != UINT32_MAX && other != SCORE_FACTS_BRAND && other != author && !neg)
         f->helpful[author]++;
     else if (pos)
@@ -188,24 +168,21 @@ void score_facts_add(struct score_facts *f, json_t *rec, uint32_t author, uint32
         f->pendcap = f->pendcap ? f->pendcap * 2 : 64;
         f->pend = xrealloc(f->pend, f->pendcap * sizeof *f->pend);
     }
-    const char *source = str(rec, "source"), *xid = str(rec, "external_id");
-    uint64_t key = source && xid ? hash(source, xid) : 0;
+    uint64_t key = rec->self;
     f->pend[f->npend] = (struct score_pending){author, at_ms, f->order, key, 0};
     if (key)
         index_put(f, key, (uint32_t)f->npend);
     f->npend++;
 }
 
-void score_facts_answer(struct score_facts *f, json_t *rec, uint32_t to)
+void score_facts_answer(struct score_facts *f, const struct score_rec *rec, uint32_t to)
 {
     f->order++;
-    const char *source = str(rec, "source"), *reply_to = str(rec, "reply_to");
-    const char *kind = str(rec, "kind");
     /* Receipts of a message are no answer to anyone. */
-    if (kind && (!strcmp(kind, "delivery") || !strcmp(kind, "read") || !strcmp(kind, "bounce")))
+    if (rec->kind == SCORE_K_RECEIPT)
         return;
-    if (source && reply_to) {
-        struct score_pending *p = index_get(f, hash(source, reply_to));
+    if (rec->reply) {
+        struct score_pending *p = index_get(f, rec->reply);
         if (p)
             p->answered = 1;
     }
