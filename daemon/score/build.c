@@ -291,8 +291,7 @@ uint32_t score_people_intern(struct score_people *p, const char *cur)
     return pid;
 }
 
-/* The pid a contact id stands for now (merges followed). */
-static uint32_t pid_of_contact(struct score_people *p, const char *cid)
+uint32_t score_people_contact(struct score_people *p, const char *cid)
 {
     if (!cid)
         return SCORE_PID_NONE;
@@ -322,7 +321,7 @@ static uint32_t pid_of_handle(struct score_people *p, const char *h)
         strcpy(buf, cid);
         cid = buf;
     }
-    pid = pid_of_contact(p, cid);
+    pid = score_people_contact(p, cid);
     if (p->by_handle)
         map_put(p->by_handle, h, len, pid);
     return pid;
@@ -419,7 +418,7 @@ void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p)
     const char *cid = str(rec, "contact");
     r->has_contact = cid != NULL;
     if (cid)
-        r->contact = pid_of_contact(p, cid);
+        r->contact = score_people_contact(p, cid);
     if (r->erased)
         return;
     r->by_brand = (uint8_t)score_build_by_brand(rec);

@@ -69,6 +69,9 @@ void score_people_free(struct score_people *p);
 /* The pid of a current contact id (added when new), SCORE_PID_NONE for
  * NULL or "". */
 uint32_t score_people_intern(struct score_people *p, const char *cur);
+/* The pid of the contact a contact id stands for now (merges followed by
+ * the resolver), SCORE_PID_NONE when unknown or erased. */
+uint32_t score_people_contact(struct score_people *p, const char *cid);
 
 /* One record as the builders need it, read from its JSON once (with its
  * people resolved) and fed to each audience it is in. */
