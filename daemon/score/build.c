@@ -100,12 +100,19 @@ static const char *map_put(struct score_map *m, const char *k, size_t len, uint3
     return m->keys[i];
 }
 
-/* ---- pid -> node, open addressing (keys stored as pid + 1; 0: empty) ----
- * Sized by the audience's nodes, not by every contact of the run. */
+/* ---- pid -> node ----
+ * Open addressing (keys stored as pid + 1; 0: empty) while the audience is
+ * small: sized by its nodes, not by every contact of the run.  Once it
+ * has NODES_DIRECT nodes, an array indexed by pid (UINT32_MAX: none), a
+ * third of the hash's bytes and one look-up: the large audiences (all, the
+ * busiest sources and channels) meet most records. */
+#define NODES_DIRECT 4096
 
 struct score_nodes {
     uint32_t *keys, *vals;
     size_t n, cap;
+    uint32_t *direct; /* non-NULL: the array, dlen long */
+    size_t dlen;
 };
 
 static size_t nodes_slot(const struct score_nodes *m, uint32_t key)
@@ -131,11 +138,18 @@ static void nodes_free(struct score_nodes *m)
         return;
     free(m->keys);
     free(m->vals);
+    free(m->direct);
     free(m);
 }
 
 static int nodes_get(const struct score_nodes *m, uint32_t pid, uint32_t *val)
 {
+    if (m->direct) {
+        if (pid >= m->dlen || m->direct[pid] == UINT32_MAX)
+            return 0;
+        *val = m->direct[pid];
+        return 1;
+    }
     size_t i = nodes_slot(m, pid + 1);
     if (!m->keys[i])
         return 0;
@@ -143,8 +157,38 @@ static int nodes_get(const struct score_nodes *m, uint32_t pid, uint32_t *val)
     return 1;
 }
 
+/* Room in the array for pid. */
+static void direct_room(struct score_nodes *m, uint32_t pid)
+{
+    if (pid < m->dlen)
+        return;
+    size_t len = m->dlen ? m->dlen : 4096;
+    while (len <= pid)
+        len *= 2;
+    m->direct = xrealloc(m->direct, len * sizeof *m->direct);
+    memset(m->direct + m->dlen, 0xff, (len - m->dlen) * sizeof *m->direct);
+    m->dlen = len;
+}
+
 static void nodes_put(struct score_nodes *m, uint32_t pid, uint32_t val)
 {
+    if (!m->direct && m->n + 1 >= NODES_DIRECT) {
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                direct_room(m, m->keys[i] - 1);
+                m->direct[m->keys[i] - 1] = m->vals[i];
+            }
+        free(m->keys);
+        free(m->vals);
+        m->keys = m->vals = NULL;
+        m->cap = 0;
+    }
+    if (m->direct) {
+        direct_room(m, pid);
+        m->n += m->direct[pid] == UINT32_MAX;
+        m->direct[pid] = val;
+        return;
+    }
     if ((m->n + 1) * 2 > m->cap) { /* at most half full */
         struct score_nodes old = *m;
         m->cap *= 2;
