@@ -318,6 +318,14 @@ void score_people_free(struct score_people *p)
     *p = (struct score_people){0};
 }
 
+void score_people_done(struct score_people *p)
+{
+    map_free(p->by_cid);
+    map_free(p->by_handle);
+    p->by_cid = p->by_handle = NULL;
+    p->res = (struct score_resolver){0};
+}
+
 uint32_t score_people_intern(struct score_people *p, const char *cur)
 {
     if (!cur || !*cur)

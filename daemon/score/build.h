@@ -62,10 +62,14 @@ struct score_people {
     struct score_map *ids, *by_cid, *by_handle;
 };
 
-/* cache: remember each contact id's and handle's answer (a run does; a
- * builder fed alone asks its resolver each time). */
+/* cache: remember each contact id's and handle's answer (a run does, for
+ * both its passes: a contact is resolved once, in the snapshot of the
+ * chunk that first meets it, and that answer holds for the rest of the
+ * run; a builder fed alone asks its resolver each time). */
 void score_people_init(struct score_people *p, const struct score_resolver *res, int cache);
 void score_people_free(struct score_people *p);
+/* Done resolving: free the caches (the names and CRM values stay). */
+void score_people_done(struct score_people *p);
 /* The pid of a current contact id (added when new), SCORE_PID_NONE for
  * NULL or "". */
 uint32_t score_people_intern(struct score_people *p, const char *cur);

@@ -459,7 +459,7 @@ int score_work_run(struct score_work *w)
     /* The snapshot is gone. */
     for (size_t i = 0; i < w->naud; i++)
         f.b[i].res = (struct score_resolver){0};
-    people.res = (struct score_resolver){0};
+    score_people_done(&people);
     if (rc == 0 && w->naud && strcmp(w->auds[0].id, "all") == 0)
         w->contacts = f.b[0].nnodes - 1; /* every contact met, less the brand */
     /* Each contact's value from the CRM, as the store holds it now. */
