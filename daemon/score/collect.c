@@ -110,8 +110,10 @@ int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int6
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
         crm_values(st, txn, b);
-    /* The builder keeps the resolver; it must not outlive this snapshot. */
+    /* The builder and its people keep the resolver; it must not outlive
+     * this snapshot. */
     b->res = (struct score_resolver){0};
+    b->people->res = b->res;
     if (rc != MDB_NOTFOUND) {
         score_build_free(b);
         return rc;
