@@ -66,7 +66,8 @@ static int map_get(const struct score_map *m, const char *k, size_t len, uint32_
     return 1;
 }
 
-static void map_put(struct score_map *m, const char *k, size_t len, uint32_t val)
+/* Returns the key as m keeps it (NUL-terminated). */
+static const char *map_put(struct score_map *m, const char *k, size_t len, uint32_t val)
 {
     if ((m->n + 1) * 4 > m->cap * 3) { /* keep it at most 3/4 full */
         struct score_map old = *m;
@@ -89,9 +90,122 @@ static void map_put(struct score_map *m, const char *k, size_t len, uint32_t val
     }
     size_t i = map_slot(m, k, len);
     if (!m->keys[i]) {
-        m->keys[i] = xmalloc(len ? len : 1);
+        m->keys[i] = xmalloc(len + 1);
         memcpy(m->keys[i], k, len);
+        m->keys[i][len] = 0;
         m->lens[i] = len;
+        m->n++;
+    }
+    m->vals[i] = val;
+    return m->keys[i];
+}
+
+/* ---- pid -> node ----
+ * Open addressing (keys stored as pid + 1; 0: empty) while the audience is
+ * small: sized by its nodes, not by every contact of the run.  Once it
+ * has NODES_DIRECT nodes, an array indexed by pid (UINT32_MAX: none), a
+ * third of the hash's bytes and one look-up: the large audiences (all, the
+ * busiest sources and channels) meet most records. */
+#define NODES_DIRECT 4096
+
+struct score_nodes {
+    uint32_t *keys, *vals;
+    size_t n, cap;
+    uint32_t *direct; /* non-NULL: the array, dlen long */
+    size_t dlen;
+};
+
+static size_t nodes_slot(const struct score_nodes *m, uint32_t key)
+{
+    size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static struct score_nodes *nodes_new(void)
+{
+    struct score_nodes *m = xcalloc(1, sizeof *m);
+    m->cap = 64;
+    m->keys = xcalloc(m->cap, sizeof *m->keys);
+    m->vals = xcalloc(m->cap, sizeof *m->vals);
+    return m;
+}
+
+static void nodes_free(struct score_nodes *m)
+{
+    if (!m)
+        return;
+    free(m->keys);
+    free(m->vals);
+    free(m->direct);
+    free(m);
+}
+
+static int nodes_get(const struct score_nodes *m, uint32_t pid, uint32_t *val)
+{
+    if (m->direct) {
+        if (pid >= m->dlen || m->direct[pid] == UINT32_MAX)
+            return 0;
+        *val = m->direct[pid];
+        return 1;
+    }
+    size_t i = nodes_slot(m, pid + 1);
+    if (!m->keys[i])
+        return 0;
+    *val = m->vals[i];
+    return 1;
+}
+
+/* Room in the array for pid. */
+static void direct_room(struct score_nodes *m, uint32_t pid)
+{
+    if (pid < m->dlen)
+        return;
+    size_t len = m->dlen ? m->dlen : 4096;
+    while (len <= pid)
+        len *= 2;
+    m->direct = xrealloc(m->direct, len * sizeof *m->direct);
+    memset(m->direct + m->dlen, 0xff, (len - m->dlen) * sizeof *m->direct);
+    m->dlen = len;
+}
+
+static void nodes_put(struct score_nodes *m, uint32_t pid, uint32_t val)
+{
+    if (!m->direct && m->n + 1 >= NODES_DIRECT) {
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                direct_room(m, m->keys[i] - 1);
+                m->direct[m->keys[i] - 1] = m->vals[i];
+            }
+        free(m->keys);
+        free(m->vals);
+        m->keys = m->vals = NULL;
+        m->cap = 0;
+    }
+    if (m->direct) {
+        direct_room(m, pid);
+        m->n += m->direct[pid] == UINT32_MAX;
+        m->direct[pid] = val;
+        return;
+    }
+    if ((m->n + 1) * 2 > m->cap) { /* at most half full */
+        struct score_nodes old = *m;
+        m->cap *= 2;
+        m->keys = xcalloc(m->cap, sizeof *m->keys);
+        m->vals = xcalloc(m->cap, sizeof *m->vals);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i]) {
+                size_t j = nodes_slot(m, old.keys[i]);
+                m->keys[j] = old.keys[i];
+                m->vals[j] = old.vals[i];
+            }
+        free(old.keys);
+        free(old.vals);
+    }
+    size_t i = nodes_slot(m, pid + 1);
+    if (!m->keys[i]) {
+        m->keys[i] = pid + 1;
         m->n++;
     }
     m->vals[i] = val;
@@ -181,7 +295,108 @@ static int digests_get(const struct score_digests *d, uint64_t k, uint32_t *v)
     return 1;
 }
 
-/* ---- the builder ---- */
+/* ---- the people ---- */
+
+void score_people_init(struct score_people *p, const struct score_resolver *res, int cache)
+{
+    *p = (struct score_people){.res = *res};
+    p->ids = map_new();
+    if (cache) {
+        p->by_cid = map_new();
+        p->by_handle = map_new();
+    }
+}
+
+void score_people_free(struct score_people *p)
+{
+    map_free(p->ids);
+    map_free(p->by_cid);
+    map_free(p->by_handle);
+    free(p->names);
+    free(p->monetary);
+    free(p->currency);
+    *p = (struct score_people){0};
+}
+
+void score_people_done(struct score_people *p)
+{
+    map_free(p->by_cid);
+    map_free(p->by_handle);
+    p->by_cid = p->by_handle = NULL;
+    p->res = (struct score_resolver){0};
+}
+
+uint32_t score_people_intern(struct score_people *p, const char *cur)
+{
+    if (!cur || !*cur)
+        return SCORE_PID_NONE;
+    size_t len = strlen(cur);
+    uint32_t pid;
+    if (map_get(p->ids, cur, len, &pid))
+        return pid;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 256;
+        p->names = xrealloc(p->names, p->cap * sizeof *p->names);
+    }
+    pid = p->n++;
+    p->names[pid] = map_put(p->ids, cur, len, pid);
+    return pid;
+}
+
+uint32_t score_people_contact(struct score_people *p, const char *cid)
+{
+    if (!cid)
+        return SCORE_PID_NONE;
+    size_t len = strlen(cid);
+    uint32_t pid;
+    if (p->by_cid && map_get(p->by_cid, cid, len, &pid))
+        return pid;
+    pid = score_people_intern(p, p->res.current ? p->res.current(p->res.arg, cid) : cid);
+    if (p->by_cid)
+        map_put(p->by_cid, cid, len, pid);
+    return pid;
+}
+
+/* The pid of a normalized handle's contact. */
+static uint32_t pid_of_handle(struct score_people *p, const char *h)
+{
+    if (!p->res.of_handle)
+        return SCORE_PID_NONE;
+    size_t len = strlen(h);
+    uint32_t pid;
+    if (p->by_handle && map_get(p->by_handle, h, len, &pid))
+        return pid;
+    const char *cid = p->res.of_handle(p->res.arg, h);
+    /* The resolver's answer lasts until its next call: copied first. */
+    char buf[128];
+    if (cid && strlen(cid) < sizeof buf) {
+        strcpy(buf, cid);
+        cid = buf;
+    }
+    pid = score_people_contact(p, cid);
+    if (p->by_handle)
+        map_put(p->by_handle, h, len, pid);
+    return pid;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* A party: the brand for a brand party, else its handle's contact. */
+static uint32_t pid_of_party(struct score_people *p, json_t *party)
+{
+    const char *role = str(party, "role");
+    if (role && strcmp(role, "brand") == 0)
+        return SCORE_PID_BRAND;
+    const char *h = str(party, "handle");
+    if (!h || strncmp(h, "erased:", 7) == 0)
+        return SCORE_PID_NONE;
+    return pid_of_handle(p, h);
+}
+
+/* ---- a record, read once ---- */
 
 _Static_assert(SCORE_BRAND == SCORE_FACTS_BRAND, "value.c numbers the brand as the builder does");
 
@@ -192,40 +407,173 @@ double score_decay(int64_t age_ms, int64_t half_life_ms)
     return exp2(-(double)age_ms / (double)half_life_ms);
 }
 
-void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms,
-                      const struct score_resolver *res)
+int score_build_by_brand(json_t *rec)
 {
-    *b = (struct score_build){.now_ms = now_ms, .half_life_ms = half_life_ms, .res = *res};
-    b->nodes_by_id = map_new();
+    const char *dir = str(rec, "direction"), *role = str(json_object_get(rec, "from"), "role");
+    return (dir && strcmp(dir, "outbound") == 0) || (role && strcmp(role, "brand") == 0);
+}
+
+static uint8_t kind_of(const char *k)
+{
+    static const struct {
+        const char *name;
+        uint8_t kind;
+    } kinds[] = {
+        {"message", SCORE_K_MESSAGE},  {"comment", SCORE_K_COMMENT},   {"post", SCORE_K_POST},
+        {"mention", SCORE_K_MENTION},  {"reaction", SCORE_K_REACTION}, {"share", SCORE_K_SHARE},
+        {"click", SCORE_K_CLICK},      {"signup", SCORE_K_SIGNUP},     {"checkin", SCORE_K_SIGNUP},
+        {"delivery", SCORE_K_RECEIPT}, {"read", SCORE_K_RECEIPT},      {"bounce", SCORE_K_RECEIPT}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(k, kinds[i].name) == 0)
+            return kinds[i].kind;
+    return SCORE_K_OTHER;
+}
+
+static void rec_room(struct score_rec *r, size_t need)
+{
+    if (need <= r->cap)
+        return;
+    size_t cap = r->cap ? r->cap : 8;
+    while (cap < need)
+        cap *= 2;
+    r->party = xrealloc(r->party, cap * sizeof *r->party);
+    r->rcpt = xrealloc(r->rcpt, cap * sizeof *r->rcpt);
+    r->cap = cap;
+}
+
+void score_rec_free(struct score_rec *r)
+{
+    free(r->party);
+    free(r->rcpt);
+    *r = (struct score_rec){0};
+}
+
+void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p)
+{
+    uint32_t *party = r->party, *rcpt = r->rcpt;
+    size_t cap = r->cap;
+    *r = (struct score_rec){.party = party, .rcpt = rcpt, .cap = cap};
+    r->author = r->contact = SCORE_PID_NONE;
+    const char *kind = str(rec, "kind");
+    if (!json_is_object(rec) || !kind)
+        return;
+    r->ok = 1;
+    r->kind = kind_of(kind);
+    json_t *meta = json_object_get(rec, "meta");
+    r->erased = json_is_true(json_object_get(meta, "erased"));
+    r->bot = json_is_true(json_object_get(meta, "suspected_bot"));
+    /* An erased record counts for no one and answers no one; only its
+     * time and contact may place it around an event (to be counted as
+     * erased there). */
+    const char *occurred = str(rec, "occurred_at");
+    r->has_at = occurred && util_parse_time(occurred, &r->at) == 0;
+    const char *cid = str(rec, "contact");
+    r->has_contact = cid != NULL;
+    if (cid)
+        r->contact = score_people_contact(p, cid);
+    if (r->erased)
+        return;
+    r->by_brand = (uint8_t)score_build_by_brand(rec);
+    const char *dir = str(rec, "direction");
+    r->peer_dir = dir && strcmp(dir, "peer") == 0;
+    const char *source = str(rec, "source"), *xid = str(rec, "external_id");
+    const char *reply_to = str(rec, "reply_to");
+    if (source && xid)
+        r->self = digest(source, xid);
+    if (source && reply_to)
+        r->reply = digest(source, reply_to);
+    const char *event = str(json_object_get(rec, "event"), "id");
+    if (event)
+        r->event = digest("", event);
+    json_t *s = json_object_get(json_object_get(rec, "annotations"), "sentiment");
+    if (json_is_object(s)) {
+        const char *label = str(s, "label");
+        r->rated = 1;
+        r->positive = label && strcmp(label, "positive") == 0;
+        r->negative = label && strcmp(label, "negative") == 0;
+        r->complaint = json_is_true(json_object_get(s, "complaint"));
+    }
+    /* The people, in the order a builder meets them (its nodes are
+     * numbered so): the author, the parties addressed, the mentioned. */
+    if (!r->by_brand) {
+        json_t *from = json_object_get(rec, "from");
+        r->author = cid ? r->contact : from ? pid_of_party(p, from) : SCORE_PID_NONE;
+    }
+    json_t *to = json_object_get(rec, "to"), *mentions = json_object_get(rec, "mentions");
+    rec_room(r, json_array_size(to) + json_array_size(mentions));
+    size_t i;
+    json_t *x;
+    json_array_foreach(to, i, x)
+    {
+        r->party[r->nto++] = pid_of_party(p, x);
+        /* The brand's answer goes to the first customer addressed. */
+        const char *h = str(x, "handle"), *role = str(x, "role");
+        if (h && !(role && !strcmp(role, "brand")))
+            r->rcpt[r->nrcpt++] =
+                r->party[r->nto - 1] != SCORE_PID_NONE ? r->party[r->nto - 1] : pid_of_handle(p, h);
+    }
+    json_array_foreach(mentions, i, x) r->party[r->nto + r->nment++] = pid_of_party(p, x);
+}
+
+/* ---- the builder ---- */
+
+static void build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms)
+{
+    b->now_ms = now_ms;
+    b->half_life_ms = half_life_ms;
+    b->nodes = nodes_new();
     b->authors = digests_new();
     b->cap = 64;
     b->ids = xmalloc(b->cap * sizeof *b->ids);
     b->member = xcalloc(b->cap, sizeof *b->member);
-    b->ids[0] = xstrdup("brand");
+    b->pid = xmalloc(b->cap * sizeof *b->pid);
+    b->ids[0] = "brand";
+    b->pid[0] = SCORE_PID_BRAND;
     b->nnodes = 1;
     score_facts_init(&b->facts);
     score_params_default(&b->params);
 }
 
+void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms,
+                      const struct score_resolver *res)
+{
+    *b = (struct score_build){.res = *res, .own_people = 1};
+    b->people = xcalloc(1, sizeof *b->people);
+    score_people_init(b->people, res, 0);
+    build_init(b, now_ms, half_life_ms);
+}
+
+void score_build_init_people(struct score_build *b, int64_t now_ms, int64_t half_life_ms,
+                             struct score_people *people)
+{
+    *b = (struct score_build){.res = people->res, .people = people};
+    build_init(b, now_ms, half_life_ms);
+}
+
 void score_build_free(struct score_build *b)
 {
-    for (uint32_t i = 0; i < b->nnodes; i++)
-        free(b->ids[i]);
     free(b->ids);
     free(b->member);
+    free(b->pid);
     score_edges_free(&b->edges);
-    map_free(b->nodes_by_id);
+    nodes_free(b->nodes);
     digests_free(b->authors);
     score_facts_free(&b->facts);
+    score_rec_free(&b->scratch);
+    if (b->own_people && b->people) {
+        score_people_free(b->people);
+        free(b->people);
+    }
     *b = (struct score_build){0};
 }
 
 void score_build_trim(struct score_build *b)
 {
     digests_free(b->authors);
-    map_free(b->nodes_by_id);
+    nodes_free(b->nodes);
+    score_rec_free(&b->scratch);
     b->authors = NULL;
-    b->nodes_by_id = NULL;
+    b->nodes = NULL;
     /* The edge arrays grew by doubling: give back what is unused. */
     if (b->edges.n && b->edges.n < b->edges.cap) {
         b->edges.src = xrealloc(b->edges.src, b->edges.n * sizeof *b->edges.src);
@@ -235,45 +583,38 @@ void score_build_trim(struct score_build *b)
     }
 }
 
-/* The node of a contact id (its current contact), added when new;
- * UINT32_MAX when the contact is unknown or erased. */
-static uint32_t node_of_contact(struct score_build *b, const char *cid)
+/* The node of a pid, added when new; the brand's for PID_BRAND,
+ * UINT32_MAX for none. */
+static uint32_t node_of(struct score_build *b, uint32_t pid)
 {
-    const char *cur = cid && b->res.current ? b->res.current(b->res.arg, cid) : cid;
-    if (!cur || !*cur)
+    if (pid == SCORE_PID_NONE)
         return UINT32_MAX;
+    if (pid == SCORE_PID_BRAND)
+        return SCORE_BRAND;
     uint32_t v;
-    size_t len = strlen(cur);
-    if (map_get(b->nodes_by_id, cur, len, &v))
+    if (nodes_get(b->nodes, pid, &v))
         return v;
     if (b->nnodes == b->cap) {
         b->cap *= 2;
         b->ids = xrealloc(b->ids, b->cap * sizeof *b->ids);
         b->member = xrealloc(b->member, b->cap * sizeof *b->member);
+        b->pid = xrealloc(b->pid, b->cap * sizeof *b->pid);
     }
     v = b->nnodes++;
-    b->ids[v] = xstrdup(cur);
+    b->ids[v] = (char *)b->people->names[pid];
     b->member[v] = 0;
-    map_put(b->nodes_by_id, cur, len, v);
+    b->pid[v] = pid;
+    nodes_put(b->nodes, pid, v);
     return v;
 }
 
-static const char *str(json_t *o, const char *key)
+/* The node a customer's pid has in this audience, without adding one. */
+static uint32_t find_node(struct score_build *b, uint32_t pid)
 {
-    return json_string_value(json_object_get(o, key));
-}
-
-/* A party's node: the brand for a brand party, else its handle's
- * contact. */
-static uint32_t node_of_party(struct score_build *b, json_t *party)
-{
-    const char *role = str(party, "role");
-    if (role && strcmp(role, "brand") == 0)
-        return SCORE_BRAND;
-    const char *h = str(party, "handle");
-    if (!h || strncmp(h, "erased:", 7) == 0 || !b->res.of_handle)
+    uint32_t v;
+    if (pid == SCORE_PID_NONE || pid == SCORE_PID_BRAND || !nodes_get(b->nodes, pid, &v))
         return UINT32_MAX;
-    return node_of_contact(b, b->res.of_handle(b->res.arg, h));
+    return v;
 }
 
 static void edge(struct score_build *b, uint32_t from, uint32_t to, double w)
@@ -282,130 +623,101 @@ static void edge(struct score_build *b, uint32_t from, uint32_t to, double w)
         score_edges_add(&b->edges, from, to, w);
 }
 
-/* The node a contact id has in this audience, without adding one;
- * UINT32_MAX when it has none. */
-static uint32_t find_contact(struct score_build *b, const char *cid)
-{
-    const char *cur = cid && b->res.current ? b->res.current(b->res.arg, cid) : cid;
-    uint32_t v;
-    if (!cur || !*cur || !map_get(b->nodes_by_id, cur, strlen(cur), &v))
-        return UINT32_MAX;
-    return v;
-}
-
 /* The customer a brand's record went to: its contact, else the first
  * party addressed whose contact has a node. */
-static uint32_t recipient(struct score_build *b, json_t *rec)
+static uint32_t recipient(struct score_build *b, const struct score_rec *r)
 {
-    if (str(rec, "contact"))
-        return find_contact(b, str(rec, "contact"));
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(rec, "to"), i, p)
-    {
-        const char *h = str(p, "handle");
-        const char *role = str(p, "role");
-        if (!h || (role && !strcmp(role, "brand")) || !b->res.of_handle)
-            continue;
-        uint32_t v = find_contact(b, b->res.of_handle(b->res.arg, h));
+    if (r->has_contact)
+        return find_node(b, r->contact);
+    for (size_t i = 0; i < r->nrcpt; i++) {
+        uint32_t v = find_node(b, r->rcpt[i]);
         if (v != UINT32_MAX)
             return v;
     }
     return UINT32_MAX;
 }
 
-int score_build_by_brand(json_t *rec)
+void score_build_note_rec(struct score_build *b, const struct score_rec *r)
 {
-    const char *dir = str(rec, "direction"), *role = str(json_object_get(rec, "from"), "role");
-    return (dir && strcmp(dir, "outbound") == 0) || (role && strcmp(role, "brand") == 0);
+    if (!r->ok || r->erased)
+        return;
+    /* Before any complaint there is nothing to answer: no need to find
+     * the recipient. */
+    if (r->by_brand)
+        score_facts_answer(&b->facts, r, b->facts.npend ? recipient(b, r) : UINT32_MAX);
 }
 
 void score_build_note(struct score_build *b, json_t *rec)
 {
-    json_t *meta = json_object_get(rec, "meta");
-    if (!json_is_object(rec) || !str(rec, "kind") || json_is_true(json_object_get(meta, "erased")))
+    if (!score_build_by_brand(rec))
         return;
-    /* Before any complaint there is nothing to answer: no need to find
-     * the recipient (a look-up in the store). */
-    if (score_build_by_brand(rec))
-        score_facts_answer(&b->facts, rec, b->facts.npend ? recipient(b, rec) : UINT32_MAX);
+    score_rec_read(&b->scratch, rec, b->people);
+    score_build_note_rec(b, &b->scratch);
 }
 
-int score_build_add(struct score_build *b, json_t *rec)
+static int is_addressed(uint8_t k)
 {
-    const char *kind = str(rec, "kind");
-    if (!json_is_object(rec) || !kind)
+    return k == SCORE_K_MESSAGE || k == SCORE_K_COMMENT || k == SCORE_K_POST ||
+           k == SCORE_K_MENTION || k == SCORE_K_REACTION || k == SCORE_K_SHARE;
+}
+
+int score_build_add_rec(struct score_build *b, const struct score_rec *r)
+{
+    if (!r->ok)
         return -EINVAL;
-    json_t *meta = json_object_get(rec, "meta");
-    if (json_is_true(json_object_get(meta, "erased"))) {
+    if (r->erased) {
         b->erased++;
         return 0;
     }
-    if (json_is_true(json_object_get(meta, "suspected_bot"))) {
+    if (r->bot) {
         b->bots++;
         return 0;
     }
     b->records++;
-    json_t *from = json_object_get(rec, "from");
-    const char *dir = str(rec, "direction");
-    uint32_t author;
-    if (score_build_by_brand(rec))
-        author = SCORE_BRAND;
-    else if (str(rec, "contact")) /* who acted, when a customer did */
-        author = node_of_contact(b, str(rec, "contact"));
-    else /* identity = no: from's handle, if the resolver knows it */
-        author = from ? node_of_party(b, from) : UINT32_MAX;
+    uint32_t author = r->by_brand ? SCORE_BRAND : node_of(b, r->author);
     if (author == UINT32_MAX) {
         b->unknown_authors++;
         return 0;
     }
     b->member[author] = 1;
-
-    const char *source = str(rec, "source"), *xid = str(rec, "external_id");
-    if (source && xid)
-        digests_put(b->authors, digest(source, xid), author);
-
-    int64_t at = b->now_ms;
-    const char *occurred = str(rec, "occurred_at");
-    if (occurred && util_parse_time(occurred, &at) != 0)
-        at = b->now_ms;
+    if (r->self)
+        digests_put(b->authors, r->self, author);
+    int64_t at = r->has_at ? r->at : b->now_ms;
     double w = score_decay(b->now_ms - at, b->half_life_ms);
 
-    const char *reply_to = str(rec, "reply_to");
     int answered = 0;
     uint32_t target = UINT32_MAX, peer = UINT32_MAX;
-    if (reply_to && source && strcmp(kind, "delivery") != 0 && strcmp(kind, "read") != 0 &&
-        strcmp(kind, "bounce") != 0) {
-        if (digests_get(b->authors, digest(source, reply_to), &target)) {
+    if (r->reply && r->kind != SCORE_K_RECEIPT) {
+        if (digests_get(b->authors, r->reply, &target)) {
             edge(b, author, target, w);
             answered = 1;
         } else {
             b->unresolved_replies++;
         }
     }
-    int addressed = !strcmp(kind, "message") || !strcmp(kind, "comment") || !strcmp(kind, "post") ||
-                    !strcmp(kind, "mention") || !strcmp(kind, "reaction") || !strcmp(kind, "share");
-    size_t i;
-    json_t *p;
-    if (addressed && !answered)
-        json_array_foreach(json_object_get(rec, "to"), i, p)
-        {
-            uint32_t to = node_of_party(b, p);
+    if (is_addressed(r->kind) && !answered)
+        for (size_t i = 0; i < r->nto; i++) {
+            uint32_t to = node_of(b, r->party[i]);
             edge(b, author, to, w);
-            if (peer == UINT32_MAX && to != UINT32_MAX && to != SCORE_BRAND && dir &&
-                strcmp(dir, "peer") == 0)
+            if (peer == UINT32_MAX && to != UINT32_MAX && to != SCORE_BRAND && r->peer_dir)
                 peer = to;
         }
-    json_array_foreach(json_object_get(rec, "mentions"), i, p)
-        edge(b, author, node_of_party(b, p), w);
+    for (size_t i = 0; i < r->nment; i++)
+        edge(b, author, node_of(b, r->party[r->nto + i]), w);
     score_facts_grow(&b->facts, b->nnodes);
     if (author == SCORE_BRAND) {
         /* A reply goes to the author of what it answers, when the record
          * names no customer itself. */
-        uint32_t to = b->facts.npend ? recipient(b, rec) : UINT32_MAX;
-        score_facts_answer(&b->facts, rec, to != UINT32_MAX ? to : target);
+        uint32_t to = b->facts.npend ? recipient(b, r) : UINT32_MAX;
+        score_facts_answer(&b->facts, r, to != UINT32_MAX ? to : target);
     } else {
-        score_facts_add(&b->facts, rec, author, target, peer, at);
+        score_facts_add(&b->facts, r, author, target, peer, at);
     }
     return 0;
+}
+
+int score_build_add(struct score_build *b, json_t *rec)
+{
+    score_rec_read(&b->scratch, rec, b->people);
+    return score_build_add_rec(b, &b->scratch);
 }

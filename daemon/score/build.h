@@ -42,13 +42,88 @@ struct score_resolver {
 /* The brand's node. */
 #define SCORE_BRAND 0u
 
+/* The people of a run: each current contact met gets a number (a pid),
+ * the same in every audience, so that a record's people are resolved once
+ * and each audience's builder finds them by number, not by text.  A
+ * builder fed JSON alone has its own. */
+#define SCORE_PID_NONE UINT32_MAX        /* unknown, erased, or no one */
+#define SCORE_PID_BRAND (UINT32_MAX - 1) /* a party in the brand's role */
+
+struct score_people {
+    struct score_resolver res;
+    /* pid -> current contact id; the text lives in the map */
+    const char **names;
+    uint32_t n, cap;
+    /* the CRM's value and currency per pid, once read (score_crm_values) */
+    double *monetary;
+    char (*currency)[4];
+    /* private: current id -> pid; and, when caching (a run reads one
+     * snapshot's contacts once), contact id and handle -> pid */
+    struct score_map *ids, *by_cid, *by_handle;
+};
+
+/* cache: remember each contact id's and handle's answer (a run does, for
+ * both its passes: a contact is resolved once, in the snapshot of the
+ * chunk that first meets it, and that answer holds for the rest of the
+ * run; a builder fed alone asks its resolver each time). */
+void score_people_init(struct score_people *p, const struct score_resolver *res, int cache);
+void score_people_free(struct score_people *p);
+/* Done resolving: free the caches (the names and CRM values stay). */
+void score_people_done(struct score_people *p);
+/* The pid of a current contact id (added when new), SCORE_PID_NONE for
+ * NULL or "". */
+uint32_t score_people_intern(struct score_people *p, const char *cur);
+/* The pid of the contact a contact id stands for now (merges followed by
+ * the resolver), SCORE_PID_NONE when unknown or erased. */
+uint32_t score_people_contact(struct score_people *p, const char *cid);
+
+/* One record as the builders need it, read from its JSON once (with its
+ * people resolved) and fed to each audience it is in. */
+enum score_kind {
+    SCORE_K_OTHER,
+    SCORE_K_MESSAGE,
+    SCORE_K_COMMENT,
+    SCORE_K_POST,
+    SCORE_K_MENTION,
+    SCORE_K_REACTION,
+    SCORE_K_SHARE,
+    SCORE_K_CLICK,
+    SCORE_K_SIGNUP, /* and checkin */
+    SCORE_K_RECEIPT /* delivery, read, bounce */
+};
+
+struct score_rec {
+    int ok;       /* an object with a kind */
+    uint8_t kind; /* enum score_kind */
+    uint8_t erased, bot, by_brand, peer_dir;
+    uint8_t has_at; /* occurred_at given and read (else now) */
+    uint8_t has_contact;
+    int64_t at;
+    uint32_t author;      /* pid: the author unless by_brand; NONE: unknown */
+    uint32_t contact;     /* pid of rec.contact (has_contact), for the brand's answers */
+    uint64_t self, reply; /* digests of source \0 external_id / reply_to; 0: none */
+    uint64_t event;       /* digest of event.id; 0: none */
+    uint8_t rated, positive, negative, complaint;
+    /* parties: [0, nto) to's (brand PID_BRAND), [nto, nto + nment) the
+     * mentions'; rcpt: to's customers with a handle, for recipient() */
+    uint32_t *party, *rcpt;
+    size_t nto, nment, nrcpt, cap;
+};
+
+/* Read rec (a stored record) into r, resolving its people through p.
+ * r's arrays are reused from one call to the next. */
+void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p);
+void score_rec_free(struct score_rec *r);
+
 struct score_build {
     int64_t now_ms, half_life_ms; /* half_life_ms 0: no decay */
     struct score_resolver res;
-    /* Nodes: [0] is the brand ("brand"), then contacts in the order met. */
+    /* Nodes: [0] is the brand ("brand"), then contacts in the order met.
+     * The ids are the people's (b->people's names). */
     char **ids;
     uint32_t nnodes, cap;
     uint8_t *member; /* 1 for a node that authored a record of the audience */
+    uint32_t *pid;   /* each node's pid */
     struct score_edges edges;
     /* What was fed, so that each score can say what it was made from. */
     size_t records, bots, erased, unresolved_replies, unknown_authors;
@@ -57,10 +132,15 @@ struct score_build {
      * them after init). */
     struct score_facts facts;
     struct score_params params;
-    /* private: contact id -> node; a digest of source \0 external_id ->
-     * author node */
-    struct score_map *nodes_by_id;
+    /* The people nodes are numbered from: the builder's own, or a run's
+     * (score_build_init_people) that outlives it. */
+    struct score_people *people;
+    int own_people;
+    /* private: pid -> node; a digest of source \0 external_id -> author
+     * node */
+    struct score_nodes *nodes;
     struct score_digests *authors;
+    struct score_rec scratch; /* score_build_add's */
 };
 
 void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms,
@@ -74,6 +154,14 @@ void score_build_note(struct score_build *b, json_t *rec);
 /* Whether rec is the brand's (outbound, or from a party in the brand's
  * role): only those are worth noting outside the audience. */
 int score_build_by_brand(json_t *rec);
+/* As score_build_init, with the people of a run (not freed with b). */
+void score_build_init_people(struct score_build *b, int64_t now_ms, int64_t half_life_ms,
+                             struct score_people *people);
+/* Feed one record read by score_rec_read with b's people: 0, or -EINVAL
+ * as score_build_add. */
+int score_build_add_rec(struct score_build *b, const struct score_rec *r);
+/* score_build_note of a record read by score_rec_read. */
+void score_build_note_rec(struct score_build *b, const struct score_rec *r);
 void score_build_free(struct score_build *b);
 /* Done feeding b: free what only feeding needs (the maps; the edge arrays'
  * spare room) before its scores are made.  b may not be fed again. */

@@ -9,6 +9,7 @@
 #include "jarena.h"
 #include "jsonin.h"
 #include "store.h"
+#include "util.h"
 
 struct snapshot {
     struct store *st;
@@ -28,27 +29,50 @@ static const char *of_handle(void *arg, const char *handle)
     return contacts_of_handle(s->st, s->txn, handle, s->buf, sizeof s->buf) == 0 ? s->buf : NULL;
 }
 
-/* Each contact's value and currency from the CRM (PUT /v1/contacts/crm),
+/* One contact's value and currency from the CRM (PUT /v1/contacts/crm),
  * as its contact holds them in this snapshot. */
+static void crm_value(struct store *st, MDB_txn *txn, const char *id, double *monetary,
+                      char currency[4])
+{
+    /* Most contacts have no CRM value: read them without parsing. */
+    MDB_val k = {strlen(id), (void *)id}, val;
+    if (mdb_get(txn, st->contacts, &k, &val) != 0 ||
+        !memmem(val.mv_data, val.mv_size, "\"value\"", 7))
+        return;
+    json_t *c = json_loadb(val.mv_data, val.mv_size, 0, NULL);
+    if (!c)
+        return;
+    json_t *value = json_object_get(c, "value");
+    const char *cur = json_string_value(json_object_get(c, "currency"));
+    if (json_is_number(value) && json_number_value(value) >= 0)
+        *monetary = json_number_value(value);
+    if (cur && strlen(cur) == 3)
+        memcpy(currency, cur, 4);
+    json_decref(c);
+}
+
+/* Each of the people's values, read once for every audience of a run
+ * (the audiences share their people): the contacts are read once, not
+ * once per audience. */
+static void crm_people(struct store *st, MDB_txn *txn, struct score_people *p)
+{
+    free(p->monetary);
+    free(p->currency);
+    p->monetary = xcalloc(p->n ? p->n : 1, sizeof *p->monetary);
+    p->currency = xcalloc(p->n ? p->n : 1, sizeof *p->currency);
+    for (uint32_t i = 0; i < p->n; i++)
+        crm_value(st, txn, p->names[i], &p->monetary[i], p->currency[i]);
+}
+
+/* b's contacts' values, from its people's. */
 static void crm_values(struct store *st, MDB_txn *txn, struct score_build *b)
 {
     score_facts_grow(&b->facts, b->nnodes);
+    if (txn)
+        crm_people(st, txn, b->people);
     for (uint32_t v = 1; v < b->nnodes; v++) {
-        /* Most contacts have no CRM value: read them without parsing. */
-        MDB_val k = {strlen(b->ids[v]), b->ids[v]}, val;
-        if (mdb_get(txn, st->contacts, &k, &val) != 0 ||
-            !memmem(val.mv_data, val.mv_size, "\"value\"", 7))
-            continue;
-        json_t *c = json_loadb(val.mv_data, val.mv_size, 0, NULL);
-        if (!c)
-            continue;
-        json_t *value = json_object_get(c, "value");
-        const char *currency = json_string_value(json_object_get(c, "currency"));
-        if (json_is_number(value) && json_number_value(value) >= 0)
-            b->facts.monetary[v] = json_number_value(value);
-        if (currency && strlen(currency) == 3)
-            memcpy(b->facts.currency[v], currency, 4);
-        json_decref(c);
+        b->facts.monetary[v] = b->people->monetary[b->pid[v]];
+        memcpy(b->facts.currency[v], b->people->currency[b->pid[v]], 4);
     }
 }
 
@@ -86,8 +110,10 @@ int score_collect(struct store *st, MDB_txn *txn, const struct audience *a, int6
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
         crm_values(st, txn, b);
-    /* The builder keeps the resolver; it must not outlive this snapshot. */
+    /* The builder and its people keep the resolver; it must not outlive
+     * this snapshot. */
     b->res = (struct score_resolver){0};
+    b->people->res = b->res;
     if (rc != MDB_NOTFOUND) {
         score_build_free(b);
         return rc;
@@ -183,11 +209,15 @@ int score_scan_run(struct score_scan *s)
 
 int score_crm_values(struct store *st, struct score_build *b)
 {
-    MDB_txn *txn;
-    int rc = store_read_begin(st, &txn);
-    if (rc)
-        return rc;
-    crm_values(st, txn, b);
-    store_read_end(st, txn);
+    /* A run's people are read once, by its first audience. */
+    if (!b->people->monetary) {
+        MDB_txn *txn;
+        int rc = store_read_begin(st, &txn);
+        if (rc)
+            return rc;
+        crm_people(st, txn, b->people);
+        store_read_end(st, txn);
+    }
+    crm_values(st, NULL, b);
     return 0;
 }

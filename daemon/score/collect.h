@@ -52,8 +52,9 @@ struct score_scan {
 int score_scan_run(struct score_scan *s);
 
 /* Each of b's contacts' value and currency from the CRM (PUT
- * /v1/contacts/crm) into b->facts, read on a read transaction of its own:
- * 0, or a negative store error. */
+ * /v1/contacts/crm) into b->facts: read for all of b's people (a run's
+ * audiences share theirs) on a read transaction of its own the first time,
+ * from what was read after that: 0, or a negative store error. */
 int score_crm_values(struct store *st, struct score_build *b);
 
 #endif

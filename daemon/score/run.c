@@ -11,11 +11,13 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "build.h"
 #include "collect.h"
 #include "contacts.h"
 #include "keep.h"
+#include "log.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"
@@ -30,11 +32,33 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The store as the run's people (build.h) see it: the chunk's read
+ * transaction, set before each record is read. */
+struct snap {
+    struct store *st;
+    MDB_txn *txn;
+    char cur[64], cid[64];
+};
+
+static const char *snap_current(void *arg, const char *cid)
+{
+    struct snap *s = arg;
+    return contacts_follow(s->st, s->txn, cid, s->cur, sizeof s->cur) == 0 ? s->cur : NULL;
+}
+
+static const char *snap_of_handle(void *arg, const char *handle)
+{
+    struct snap *s = arg;
+    return contacts_of_handle(s->st, s->txn, handle, s->cid, sizeof s->cid) == 0 ? s->cid : NULL;
+}
+
 /* ---- the first pass: the values each built-in prefix takes ---- */
 
 struct found {
     struct score_work *w;
     json_t *sets[4]; /* source, channel, campaign, event: value -> true */
+    struct score_people *people;
+    struct snap *snap;
 };
 
 static const char *const found_prefix[4] = {"source:", "channel:", "campaign:", "event:"};
@@ -58,9 +82,11 @@ static void note_event(struct found *f, MDB_txn *txn, const char *id, json_t *re
         json_object_set_new(f->w->events, id, e);
     }
     const char *cid = json_string_value(json_object_get(rec, "contact"));
-    char live[64];
-    if (cid && contacts_follow(f->w->st, txn, cid, live, sizeof live) == 0)
-        json_object_set_new(json_object_get(e, "contacts"), live, json_true());
+    /* Its current contact, resolved once for the run (the people's). */
+    f->snap->txn = txn;
+    uint32_t live = cid ? score_people_contact(f->people, cid) : SCORE_PID_NONE;
+    if (live != SCORE_PID_NONE)
+        json_object_set_new(json_object_get(e, "contacts"), f->people->names[live], json_true());
     const char *times[2] = {
         json_string_value(json_object_get(rec, "occurred_at")),
         json_string_value(json_object_get(json_object_get(rec, "event"), "starts_at"))};
@@ -92,7 +118,8 @@ static int find_each(void *arg, MDB_txn *txn, json_t *rec)
     /* Each set is bounded: what would be left out anyway is not kept. */
     size_t cap = (size_t)f->w->max_audiences + 1;
     for (int i = 0; i < 4; i++)
-        if (v[i] && *v[i] && json_object_size(f->sets[i]) < cap)
+        if (v[i] && *v[i] && json_object_size(f->sets[i]) < cap &&
+            !json_object_get(f->sets[i], v[i]))
             json_object_set_new(f->sets[i], v[i], json_true());
     if (v[3] && *v[3])
         note_event(f, txn, v[3], rec);
@@ -133,7 +160,7 @@ static void add_id(struct score_work *w, const char *id)
 /* Which audiences: all, the [audience NAME]s, a requested thread, then
  * the sources, channels, campaigns and events present, in that order
  * (each in id order) until max_audiences. */
-static int choose_audiences(struct score_work *w)
+static int choose_audiences(struct score_work *w, struct score_people *people, struct snap *snap)
 {
     if (!w->only)
         add_id(w, "all");
@@ -147,7 +174,7 @@ static int choose_audiences(struct score_work *w)
     }
     if (w->thread && !w->only)
         add_id(w, w->thread);
-    struct found f = {.w = w};
+    struct found f = {.w = w, .people = people, .snap = snap};
     for (int i = 0; i < 4; i++)
         f.sets[i] = json_object();
     struct score_scan s = {.st = w->st,
@@ -186,73 +213,111 @@ static int choose_audiences(struct score_work *w)
 
 /* ---- the second pass: every record to each audience it is in ---- */
 
+/* An event audience's span: its records', event_window each side. */
+struct around {
+    int64_t from, to;
+    int spans;
+};
+
 struct feed_all {
     struct score_work *w;
     struct score_build *b;
-    MDB_txn *txn; /* the chunk's */
-    /* What the run has resolved: contact id -> its current contact, and
-     * handle -> its contact (JSON null: none).  A record is fed to every
-     * audience it is in, each builder resolving its people again: read
-     * and parsed once, a contact costs a lookup after that. */
-    json_t *current, *handles;
+    /* The run's people: a record's contacts and handles are resolved once
+     * (remembered for the run) and every audience's builder finds them by
+     * number. */
+    struct score_people *people;
+    struct snap *snap;
+    struct score_rec rec;  /* the record being fed, read once */
+    struct around *around; /* per audience (events' only) */
+    /* Each participant's event audiences: pid p's are
+     * ev_aud[ev_start[p], ev_start[p + 1]) (pids below ev_n). */
+    size_t *ev_start;
+    uint32_t *ev_aud, ev_n;
+    /* The audiences the record being fed widens: stamp[i] == fed. */
+    size_t *stamp, fed;
 };
 
-/* Remember key's answer (buf, or none when !found) in cache. */
-static const char *cached(json_t *cache, const char *key, const char *buf, int found)
+/* Each event audience's span, and its participants' events by pid, from
+ * the first pass's events: a record's author finds the events to widen by
+ * number, not each event's participants by text. */
+static void arounds(struct feed_all *f)
 {
-    json_t *v = found ? json_string(buf) : json_null();
-    json_object_set_new(cache, key, v);
-    return json_string_value(v);
+    struct score_work *w = f->w;
+    f->around = xcalloc(w->naud ? w->naud : 1, sizeof *f->around);
+    f->stamp = xcalloc(w->naud ? w->naud : 1, sizeof *f->stamp);
+    size_t total = 0;
+    for (size_t i = 0; i < w->naud; i++) {
+        json_t *e = w->event_of[i], *c = json_object_get(e, "contacts");
+        if (!e)
+            continue;
+        const char *id;
+        json_t *x;
+        json_object_foreach(c, id, x) score_people_intern(f->people, id);
+        total += json_object_size(c);
+        json_t *from = json_object_get(e, "from"), *to = json_object_get(e, "to");
+        struct around *a = &f->around[i];
+        if ((a->spans = from && to)) {
+            a->from = json_integer_value(from) - w->event_window_ms;
+            a->to = json_integer_value(to) + w->event_window_ms;
+        }
+    }
+    /* Participants are interned: they all have pids below ev_n. */
+    f->ev_n = f->people->n;
+    f->ev_start = xcalloc((size_t)f->ev_n + 1, sizeof *f->ev_start);
+    f->ev_aud = xmalloc((total ? total : 1) * sizeof *f->ev_aud);
+    for (int fill = 0; fill < 2; fill++) {
+        size_t *at = fill ? xmalloc(((size_t)f->ev_n + 1) * sizeof *at) : NULL;
+        if (fill)
+            memcpy(at, f->ev_start, ((size_t)f->ev_n + 1) * sizeof *at);
+        for (size_t i = 0; i < w->naud; i++) {
+            json_t *c = json_object_get(w->event_of[i], "contacts");
+            const char *id;
+            json_t *x;
+            json_object_foreach(c, id, x)
+            {
+                uint32_t pid = score_people_intern(f->people, id);
+                if (fill)
+                    f->ev_aud[at[pid]++] = (uint32_t)i;
+                else
+                    f->ev_start[pid + 1]++;
+            }
+        }
+        if (!fill)
+            for (uint32_t p = 0; p < f->ev_n; p++)
+                f->ev_start[p + 1] += f->ev_start[p];
+        free(at);
+    }
 }
 
-static const char *run_current(void *arg, const char *cid)
+/* Stamp the event audiences a record by author (a pid) at at widens: the
+ * events author took part in, when it happened within event_window of
+ * their span. */
+static void around_events(struct feed_all *f, uint32_t author, int64_t at)
 {
-    struct feed_all *f = arg;
-    json_t *v = json_object_get(f->current, cid);
-    if (v)
-        return json_string_value(v);
-    char buf[64];
-    int rc = contacts_follow(f->w->st, f->txn, cid, buf, sizeof buf);
-    return cached(f->current, cid, buf, rc == 0);
-}
-
-static const char *run_of_handle(void *arg, const char *handle)
-{
-    struct feed_all *f = arg;
-    json_t *v = json_object_get(f->handles, handle);
-    if (v)
-        return json_string_value(v);
-    char buf[64];
-    int rc = contacts_of_handle(f->w->st, f->txn, handle, buf, sizeof buf);
-    return cached(f->handles, handle, buf, rc == 0);
-}
-
-/* 1 when rec, by a contact who took part in the event e, happened around
- * it: within event_window of the event's span. */
-static int around_event(struct score_work *w, json_t *e, const char *author, int64_t at)
-{
-    if (!e || !author || !json_object_get(json_object_get(e, "contacts"), author))
-        return 0;
-    json_t *from = json_object_get(e, "from"), *to = json_object_get(e, "to");
-    return from && to && at >= json_integer_value(from) - w->event_window_ms &&
-           at <= json_integer_value(to) + w->event_window_ms;
+    if (author >= f->ev_n)
+        return;
+    for (size_t k = f->ev_start[author]; k < f->ev_start[author + 1]; k++) {
+        const struct around *a = &f->around[f->ev_aud[k]];
+        if (a->spans && at >= a->from && at <= a->to)
+            f->stamp[f->ev_aud[k]] = f->fed;
+    }
 }
 
 static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
 {
     struct feed_all *f = arg;
     struct score_work *w = f->w;
-    f->txn = txn;
+    f->snap->txn = txn;
+    struct score_rec *r = &f->rec;
+    score_rec_read(r, rec, f->people);
+    f->fed++;
     /* What a contact did around an event widens the event's audience: its
-     * author and time, found once for every event audience. */
+     * author (the record's contact) and time, found once for every event
+     * audience. */
     const char *kind = json_string_value(json_object_get(rec, "kind"));
-    const char *cid = json_string_value(json_object_get(rec, "contact"));
-    const char *occurred = json_string_value(json_object_get(rec, "occurred_at"));
-    const char *author = NULL;
-    int64_t at = 0;
     int own = is_own(kind);
-    int can_widen = w->nevents && own && cid && occurred && util_parse_time(occurred, &at) == 0 &&
-                    (author = run_current(f, cid)) != NULL;
+    if (w->nevents && own && r->has_contact && r->has_at)
+        around_events(f, r->contact, r->at);
     /* The built-in audiences of one field are matched on the value read
      * once, not by audience_matches() reading the record again for each
      * of the (up to max_audiences) audiences. */
@@ -262,19 +327,20 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
         [AUDIENCE_CAMPAIGN] = json_string_value(json_object_get(rec, "campaign")),
         [AUDIENCE_EVENT] = json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
     };
-    int brand = score_build_by_brand(rec);
     for (size_t i = 0; i < w->naud; i++) {
         const struct audience *a = &w->auds[i];
         int in;
-        if (a->kind >= AUDIENCE_SOURCE && a->kind <= AUDIENCE_EVENT)
+        if (a->kind == AUDIENCE_ALL)
+            in = own;
+        else if (a->kind >= AUDIENCE_SOURCE && a->kind <= AUDIENCE_EVENT)
             in = own && field[a->kind] && strcmp(field[a->kind], a->value) == 0;
         else
             in = audience_matches(a, rec, w->now_ms);
-        if (in || (can_widen && around_event(w, w->event_of[i], author, at))) {
-            if (score_build_add(&f->b[i], rec) != 0)
+        if (in || f->stamp[i] == f->fed) {
+            if (score_build_add_rec(&f->b[i], r) != 0)
                 w->bad++;
-        } else if (brand) {
-            score_build_note(&f->b[i], rec); /* the brand's answers, wherever given */
+        } else if (r->by_brand) {
+            score_build_note_rec(&f->b[i], r); /* the brand's answers, wherever given */
         }
     }
     return 0;
@@ -393,18 +459,34 @@ void score_work_defaults(struct score_work *w)
     score_params_default(&w->params);
 }
 
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int score_work_run(struct score_work *w)
 {
+    double t0 = seconds(), t1, t2, t3;
     w->left_names = json_array();
     w->events = json_object();
-    int rc = choose_audiences(w);
-    if (rc)
+    /* The run's people, resolved in each chunk's snapshot, once. */
+    struct snap snap = {.st = w->st};
+    struct score_resolver res = {snap_current, snap_of_handle, &snap};
+    struct score_people people;
+    score_people_init(&people, &res, 1);
+    int rc = choose_audiences(w, &people, &snap);
+    if (rc) {
+        score_people_free(&people);
         return rc;
-    struct feed_all f = {.w = w, .current = json_object(), .handles = json_object()};
-    struct score_resolver res = {run_current, run_of_handle, &f};
+    }
+    t1 = seconds();
+    struct feed_all f = {.w = w, .people = &people, .snap = &snap};
+    arounds(&f);
     f.b = xcalloc(w->naud ? w->naud : 1, sizeof *f.b);
     for (size_t i = 0; i < w->naud; i++) {
-        score_build_init(&f.b[i], w->now_ms, w->half_life_ms, &res);
+        score_build_init_people(&f.b[i], w->now_ms, w->half_life_ms, &people);
         f.b[i].params = w->params;
     }
     struct score_scan s = {.st = w->st,
@@ -416,21 +498,33 @@ int score_work_run(struct score_work *w)
     rc = score_scan_run(&s);
     w->records = s.records;
     w->bad += s.bad;
-    json_decref(f.current);
-    json_decref(f.handles);
+    score_rec_free(&f.rec);
+    free(f.around);
+    free(f.stamp);
+    free(f.ev_start);
+    free(f.ev_aud);
+    /* The snapshot is gone. */
     for (size_t i = 0; i < w->naud; i++)
-        f.b[i].res = (struct score_resolver){0}; /* the snapshot is gone */
+        f.b[i].res = (struct score_resolver){0};
+    score_people_done(&people);
     if (rc == 0 && w->naud && strcmp(w->auds[0].id, "all") == 0)
         w->contacts = f.b[0].nnodes - 1; /* every contact met, less the brand */
+    t2 = seconds();
     /* Each contact's value from the CRM, as the store holds it now. */
     for (size_t i = 0; rc == 0 && i < w->naud; i++)
         rc = score_crm_values(w->st, &f.b[i]);
+    t3 = seconds();
     if (rc == 0)
         rc = make_documents(w, f.b);
     else
         for (size_t i = 0; i < w->naud; i++)
             score_build_free(&f.b[i]);
     free(f.b);
+    score_people_free(&people); /* the graphs' ids: after the last document */
+    /* Where a run's time goes, for whoever profiles one. */
+    log_debug("scores: run of %zu records, %zu audiences: finding the audiences %.2f s, reading "
+              "the records into their graphs %.2f s, CRM values %.2f s, documents %.2f s",
+              w->records, w->naud, t1 - t0, t2 - t1, t3 - t2, seconds() - t3);
     return rc;
 }
 

@@ -91,15 +91,17 @@ void score_facts_free(struct score_facts *f);
 /* Make room for nodes [0, n). */
 void score_facts_grow(struct score_facts *f, uint32_t n);
 
+struct score_rec; /* build.h: a record as read once */
+
 /* One record of the audience by author (a node, SCORE_BRAND for the
  * brand's), at at_ms; answered is the node its reply_to resolved to
  * (UINT32_MAX: none), peer the customer it was addressed to when it
  * answers nothing (UINT32_MAX: none). */
-void score_facts_add(struct score_facts *f, json_t *rec, uint32_t author, uint32_t answered,
-                     uint32_t peer, int64_t at_ms);
+void score_facts_add(struct score_facts *f, const struct score_rec *rec, uint32_t author,
+                     uint32_t answered, uint32_t peer, int64_t at_ms);
 /* An outbound record outside the audience, or inside it: to is the node of
  * the customer it went to (UINT32_MAX: none in this audience). */
-void score_facts_answer(struct score_facts *f, json_t *rec, uint32_t to);
+void score_facts_answer(struct score_facts *f, const struct score_rec *rec, uint32_t to);
 
 /* The value, advocacy and risk objects and the position of node v, whose
  * influence is given, among n rows: filled by score_facts_finish. */

@@ -283,13 +283,85 @@ static void test_result_document(void **state)
     score_build_free(&b);
 }
 
+/* A run's builders share its people (each record read once, its people
+ * numbered once): an audience fed so gets the graph a builder fed the
+ * JSON alone gets, node for node and edge for edge, also past the size
+ * where a builder's nodes move from a hash to an array by person (4096),
+ * with every reply and mention between the right contacts. */
+static void test_shared_people(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    struct score_people people;
+    score_people_init(&people, &RES, 1);
+    struct score_build shared, alone;
+    score_build_init_people(&shared, now_ms(), 30 * DAY, &people);
+    score_build_init(&alone, now_ms(), 30 * DAY, &RES);
+    struct score_rec r = {0};
+    char rec[512];
+    for (int i = 1; i <= N; i++) {
+        /* c<10000+i> answers c<10000+i/2>'s post and mentions a contact
+         * met later (by its handle). */
+        snprintf(rec, sizeof rec,
+                 "{\"source\":\"x\",\"kind\":\"comment\",\"direction\":\"inbound\","
+                 "\"external_id\":\"p%d\",\"reply_to\":\"p%d\",\"contact\":\"c%d\","
+                 "\"mentions\":[{\"handle\":\"x:h%d\",\"role\":\"customer\"}]," T "}",
+                 i, i / 2, 10000 + i, 10000 + (i + 7) % N + 1);
+        json_error_t err;
+        json_t *j = json_loads(rec, 0, &err);
+        assert_non_null(j);
+        score_rec_read(&r, j, &people);
+        assert_int_equal(score_build_add_rec(&shared, &r), 0);
+        assert_int_equal(score_build_add(&alone, j), 0);
+        json_decref(j);
+    }
+    score_rec_free(&r);
+    assert_int_equal(shared.nnodes, N + 1);
+    assert_int_equal(alone.nnodes, N + 1);
+    for (uint32_t v = 0; v < shared.nnodes; v++)
+        assert_string_equal(shared.ids[v], alone.ids[v]);
+    assert_int_equal(shared.edges.n, alone.edges.n);
+    assert_int_equal(shared.unresolved_replies, 1); /* p0 was never seen */
+    for (size_t e = 0; e < shared.edges.n; e++) {
+        assert_int_equal(shared.edges.src[e], alone.edges.src[e]);
+        assert_int_equal(shared.edges.dst[e], alone.edges.dst[e]);
+        assert_true(shared.edges.w[e] == alone.edges.w[e]);
+    }
+    /* Contact c<10000+i> is the node numbered by when it was first met:
+     * find each one's node by its id. */
+    json_t *index = json_object();
+    for (uint32_t v = 1; v < shared.nnodes; v++)
+        json_object_set_new(index, shared.ids[v], json_integer(v));
+    struct score_graph g;
+    assert_int_equal(score_graph_build(&g, shared.nnodes, &shared.edges), 0);
+    char a[32], b[32], m[32];
+    for (int i = 1; i <= N; i++) {
+        snprintf(a, sizeof a, "c%d", 10000 + i);
+        snprintf(m, sizeof m, "c%d", 10000 + (i + 7) % N + 1);
+        uint32_t va = (uint32_t)json_integer_value(json_object_get(index, a));
+        uint32_t vm = (uint32_t)json_integer_value(json_object_get(index, m));
+        assert_true(va > 0 && vm > 0);
+        assert_true(score_graph_has_edge(&g, va, vm));
+        if (i >= 2) {
+            snprintf(b, sizeof b, "c%d", 10000 + i / 2);
+            uint32_t vb = (uint32_t)json_integer_value(json_object_get(index, b));
+            assert_true(vb > 0 && va != vb);
+            assert_true(score_graph_has_edge(&g, va, vb));
+        }
+    }
+    score_graph_free(&g);
+    json_decref(index);
+    score_build_free(&shared);
+    score_build_free(&alone);
+    score_people_free(&people);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_edges_of_each_kind),
-        cmocka_unit_test(test_merges_and_half_life),
-        cmocka_unit_test(test_local_beats_global),
-        cmocka_unit_test(test_result_document),
+        cmocka_unit_test(test_edges_of_each_kind), cmocka_unit_test(test_merges_and_half_life),
+        cmocka_unit_test(test_local_beats_global), cmocka_unit_test(test_result_document),
+        cmocka_unit_test(test_shared_people),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
