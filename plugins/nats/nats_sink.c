@@ -119,12 +119,15 @@ static void push_status(struct sink *s, int kind, natsMsg *msg, uint64_t seq, in
     if (text)
         snprintf(e->text, sizeof e->text, "%s", text);
     pthread_mutex_lock(&s->lock);
+    int first = !s->ev_head;
     if (s->ev_tail)
         s->ev_tail->next = e;
     else
         s->ev_head = e;
     s->ev_tail = e;
     pthread_mutex_unlock(&s->lock);
+    if (!first)
+        return; /* the loop has not taken the queue yet: it is woken already */
     uint64_t one = 1;
     ssize_t w = write(s->efd, &one, sizeof one);
     (void)w; /* the counter only saturates: the loop wakes anyway */
@@ -244,13 +247,15 @@ static void publish_more(struct sink *s)
     }
 }
 
-static void acked(struct sink *s, natsMsg *msg, uint64_t seq)
+/* The acknowledged prefix's last seq once msg is acknowledged (0: it did
+ * not grow); the caller tells the host, once for all the acks of a wake. */
+static uint64_t acked(struct sink *s, natsMsg *msg, uint64_t seq)
 {
     struct rec *r = s->head;
     while (r && !(r->sent == msg && r->seq == seq))
         r = r->next;
     if (!r)
-        return; /* from before a failure: the host delivers it again */
+        return 0; /* from before a failure: the host delivers it again */
     r->acked = 1;
     s->inflight--;
     uint64_t upto = 0;
@@ -265,8 +270,7 @@ static void acked(struct sink *s, natsMsg *msg, uint64_t seq)
     }
     if (!s->head)
         s->tail = NULL;
-    if (upto)
-        s->host->sink_ack(s->src, upto);
+    return upto;
 }
 
 /* A stream check ended on the worker.  Not fit (missing, mis-configured,
@@ -309,11 +313,21 @@ static void on_wake(void *arg, int fd, int events)
     struct event *e = s->ev_head;
     s->ev_head = s->ev_tail = NULL;
     pthread_mutex_unlock(&s->lock);
+    /* The acks of one wake move the host's cursor once (its cursor, the
+     * ack = cluster answers waiting for it, one read of what to deliver
+     * next), not once per message. */
+    uint64_t upto = 0;
     while (e) {
         struct event *next = e->next;
+        if (!s->stopped && e->kind != EV_ACK && upto) {
+            s->host->sink_ack(s->src, upto); /* before a failure rewinds */
+            upto = 0;
+        }
         if (!s->stopped) {
             if (e->kind == EV_ACK) {
-                acked(s, e->msg, e->seq);
+                uint64_t u = acked(s, e->msg, e->seq);
+                if (u > upto)
+                    upto = u;
             } else if (e->kind == EV_NACK) {
                 int ours = 0;
                 for (struct rec *r = s->head; r && !ours; r = r->next)
@@ -348,6 +362,8 @@ static void on_wake(void *arg, int fd, int events)
         free(e);
         e = next;
     }
+    if (upto && !s->stopped)
+        s->host->sink_ack(s->src, upto);
     publish_more(s);
 }
 
