@@ -367,22 +367,39 @@ static void on_wake(void *arg, int fd, int events)
     publish_more(s);
 }
 
-/* The next element of the batch's array at *p: parsed, and its exact text
- * as stored, which is the message's body (no second serialization). */
-static json_t *next_record(const char **p, const char *end, const char **text, size_t *len)
+/* The next element of the batch's array at *p: its fields, and its exact
+ * text as stored, which is the message's body (no second serialization).
+ * 0, or -1 when it is not a JSON object. */
+static int next_record(const char **p, const char *end, const char **text, size_t *len,
+                       struct kanal_nats_fields *f)
 {
-    while (*p < end && strchr(" \t\r\n,[", **p))
+    while (*p < end && strchr(" \t\r\n,[", **p) && **p)
         (*p)++;
+    const char *rend = kanal_nats_scan_record(*p, end, f);
+    if (rend) {
+        *text = *p;
+        *len = (size_t)(rend - *p);
+        *p = rend;
+        return 0;
+    }
     json_error_t jerr;
     json_t *rec = json_loadb(*p, (size_t)(end - *p), JSON_DISABLE_EOF_CHECK, &jerr);
     if (!json_is_object(rec) || jerr.position <= 0 || jerr.position > end - *p) {
         json_decref(rec);
-        return NULL;
+        return -1;
     }
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *source = json_string_value(json_object_get(rec, "source"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    f->id = id ? strdup(id) : NULL;
+    f->source = source ? strdup(source) : NULL;
+    f->kind = kind ? strdup(kind) : NULL;
+    f->seq = json_integer_value(json_object_get(rec, "seq"));
+    json_decref(rec);
     *text = *p;
     *len = (size_t)jerr.position; /* with JSON_DISABLE_EOF_CHECK: the bytes read */
     *p += jerr.position;
-    return rec;
+    return 0;
 }
 
 /* Each record of the batch with what its message needs. */
@@ -393,16 +410,14 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
     for (size_t i = 0; i < batch->count; i++) {
         const char *text;
         size_t len;
-        json_t *rec = next_record(&p, end, &text, &len);
-        const char *id = json_string_value(json_object_get(rec, "id"));
-        const char *source = json_string_value(json_object_get(rec, "source"));
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
-        json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-        struct rec *r = rec && id && seq > 0 ? calloc(1, sizeof *r) : NULL;
+        struct kanal_nats_fields f = {0};
+        int bad = next_record(&p, end, &text, &len, &f) < 0 || !f.id || f.seq <= 0;
+        struct rec *r = !bad ? calloc(1, sizeof *r) : NULL;
         if (r) {
-            r->seq = (uint64_t)seq;
-            r->id = strdup(id);
-            r->subject = kanal_nats_subject(s->o.subject_prefix, source, kind);
+            r->seq = (uint64_t)f.seq;
+            r->id = f.id;
+            f.id = NULL;
+            r->subject = kanal_nats_subject(s->o.subject_prefix, f.source, f.kind);
             r->body = malloc(len + 1);
             if (r->body) {
                 memcpy(r->body, text, len);
@@ -410,8 +425,7 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
             }
             r->len = len;
         }
-        int bad = !rec || !id || seq <= 0;
-        json_decref(rec);
+        kanal_nats_fields_free(&f);
         if (!r || !r->id || !r->subject || !r->body) {
             if (r) {
                 free(r->id);
