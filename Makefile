@@ -337,6 +337,13 @@ $(BUILD)/tests/test_html: tests/unit/test_html.c plugins/email/html.c plugins/em
 	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/email $(LDFLAGS_ALL) -o $@ $< \
 	    plugins/email/html.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
 
+# test_nats_scan compiles the nats plugin's shared code (libnats, jansson).
+$(BUILD)/tests/test_nats_scan: tests/unit/test_nats_scan.c plugins/nats/nats_common.c \
+                               plugins/nats/nats_common.h $(CORE_OBJ) tests/unit/unit.h | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Iplugins/nats $(LDFLAGS_ALL) -o $@ $< \
+	    plugins/nats/nats_common.c $(CORE_OBJ) $(PKG_LIBS) -lhttp_parser -lcmocka -ldl -lpthread
+
 # test_listen_match compiles the listen plugin's matching, robots.txt and
 # document readers (libxml2).
 $(BUILD)/tests/test_listen_match: tests/unit/test_listen_match.c plugins/listen/lmatch.c \

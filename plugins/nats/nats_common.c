@@ -168,3 +168,111 @@ char *kanal_nats_subject(const char *prefix, const char *source, const char *kin
     s[at] = '\0';
     return s;
 }
+
+/* ---- a stored record's fields without parsing it whole (the sink's) ---- */
+
+/* The end of the JSON string at p (its opening quote), NULL when it does
+ * not end before end; *esc is set when it has an escape. */
+static const char *str_end(const char *p, const char *end, int *esc)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            *esc = 1;
+            p++;
+        } else if (*p == '"') {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+/* The end of the JSON value at p, NULL when it does not end before end. */
+static const char *value_end(const char *p, const char *end)
+{
+    int depth = 0, esc = 0;
+    if (p >= end)
+        return NULL;
+    if (*p != '"' && *p != '{' && *p != '[') { /* a number, true, false, null */
+        while (p < end && *p && !strchr(",}] \t\r\n", *p))
+            p++;
+        return p;
+    }
+    do {
+        if (*p == '"') {
+            if (!(p = str_end(p, end, &esc)))
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']')
+            depth--;
+        p++;
+    } while (p < end && depth > 0);
+    return depth == 0 ? p : NULL;
+}
+
+static const char *skip_blank(const char *p, const char *end)
+{
+    while (p < end && strchr(" \t\r\n", *p) && *p)
+        p++;
+    return p;
+}
+
+void kanal_nats_fields_free(struct kanal_nats_fields *f)
+{
+    free(f->id);
+    free(f->source);
+    free(f->kind);
+    memset(f, 0, sizeof *f);
+}
+
+const char *kanal_nats_scan_record(const char *p, const char *end, struct kanal_nats_fields *f)
+{
+    memset(f, 0, sizeof *f);
+    if (p >= end || *p != '{')
+        return NULL;
+    p = skip_blank(p + 1, end);
+    while (p < end && *p == '"') {
+        int esc = 0;
+        const char *k = p + 1, *ke = str_end(p, end, &esc);
+        if (!ke || esc)
+            goto odd;
+        size_t kl = (size_t)(ke - 1 - k);
+        p = skip_blank(ke, end);
+        if (p >= end || *p != ':')
+            goto odd;
+        const char *v = skip_blank(p + 1, end), *ve = value_end(v, end);
+        if (!ve)
+            goto odd;
+        char **str = kl == 2 && !memcmp(k, "id", 2)       ? &f->id
+                     : kl == 6 && !memcmp(k, "source", 6) ? &f->source
+                     : kl == 4 && !memcmp(k, "kind", 4)   ? &f->kind
+                                                          : NULL;
+        if (str) {
+            int vesc = 0;
+            if (*v != '"' || str_end(v, end, &vesc) != ve || vesc || *str)
+                goto odd;
+            if (!(*str = strndup(v + 1, (size_t)(ve - v - 2))))
+                goto odd;
+        } else if (kl == 3 && !memcmp(k, "seq", 3)) {
+            if (ve - v < 1 || ve - v > 18 || f->seq)
+                goto odd;
+            for (const char *d = v; d < ve; d++) {
+                if (*d < '0' || *d > '9')
+                    goto odd;
+                f->seq = f->seq * 10 + (*d - '0');
+            }
+        }
+        p = skip_blank(ve, end);
+        if (p < end && *p == ',')
+            p = skip_blank(p + 1, end);
+        else
+            break;
+    }
+    if (p < end && *p == '}')
+        return p + 1;
+odd:
+    kanal_nats_fields_free(f);
+    return NULL;
+}

@@ -119,12 +119,15 @@ static void push_status(struct sink *s, int kind, natsMsg *msg, uint64_t seq, in
     if (text)
         snprintf(e->text, sizeof e->text, "%s", text);
     pthread_mutex_lock(&s->lock);
+    int first = !s->ev_head;
     if (s->ev_tail)
         s->ev_tail->next = e;
     else
         s->ev_head = e;
     s->ev_tail = e;
     pthread_mutex_unlock(&s->lock);
+    if (!first)
+        return; /* the loop has not taken the queue yet: it is woken already */
     uint64_t one = 1;
     ssize_t w = write(s->efd, &one, sizeof one);
     (void)w; /* the counter only saturates: the loop wakes anyway */
@@ -244,13 +247,15 @@ static void publish_more(struct sink *s)
     }
 }
 
-static void acked(struct sink *s, natsMsg *msg, uint64_t seq)
+/* The acknowledged prefix's last seq once msg is acknowledged (0: it did
+ * not grow); the caller tells the host, once for all the acks of a wake. */
+static uint64_t acked(struct sink *s, natsMsg *msg, uint64_t seq)
 {
     struct rec *r = s->head;
     while (r && !(r->sent == msg && r->seq == seq))
         r = r->next;
     if (!r)
-        return; /* from before a failure: the host delivers it again */
+        return 0; /* from before a failure: the host delivers it again */
     r->acked = 1;
     s->inflight--;
     uint64_t upto = 0;
@@ -265,8 +270,7 @@ static void acked(struct sink *s, natsMsg *msg, uint64_t seq)
     }
     if (!s->head)
         s->tail = NULL;
-    if (upto)
-        s->host->sink_ack(s->src, upto);
+    return upto;
 }
 
 /* A stream check ended on the worker.  Not fit (missing, mis-configured,
@@ -309,11 +313,21 @@ static void on_wake(void *arg, int fd, int events)
     struct event *e = s->ev_head;
     s->ev_head = s->ev_tail = NULL;
     pthread_mutex_unlock(&s->lock);
+    /* The acks of one wake move the host's cursor once (its cursor, the
+     * ack = cluster answers waiting for it, one read of what to deliver
+     * next), not once per message. */
+    uint64_t upto = 0;
     while (e) {
         struct event *next = e->next;
+        if (!s->stopped && e->kind != EV_ACK && upto) {
+            s->host->sink_ack(s->src, upto); /* before a failure rewinds */
+            upto = 0;
+        }
         if (!s->stopped) {
             if (e->kind == EV_ACK) {
-                acked(s, e->msg, e->seq);
+                uint64_t u = acked(s, e->msg, e->seq);
+                if (u > upto)
+                    upto = u;
             } else if (e->kind == EV_NACK) {
                 int ours = 0;
                 for (struct rec *r = s->head; r && !ours; r = r->next)
@@ -348,25 +362,44 @@ static void on_wake(void *arg, int fd, int events)
         free(e);
         e = next;
     }
+    if (upto && !s->stopped)
+        s->host->sink_ack(s->src, upto);
     publish_more(s);
 }
 
-/* The next element of the batch's array at *p: parsed, and its exact text
- * as stored, which is the message's body (no second serialization). */
-static json_t *next_record(const char **p, const char *end, const char **text, size_t *len)
+/* The next element of the batch's array at *p: its fields, and its exact
+ * text as stored, which is the message's body (no second serialization).
+ * 0, or -1 when it is not a JSON object. */
+static int next_record(const char **p, const char *end, const char **text, size_t *len,
+                       struct kanal_nats_fields *f)
 {
-    while (*p < end && strchr(" \t\r\n,[", **p))
+    while (*p < end && strchr(" \t\r\n,[", **p) && **p)
         (*p)++;
+    const char *rend = kanal_nats_scan_record(*p, end, f);
+    if (rend) {
+        *text = *p;
+        *len = (size_t)(rend - *p);
+        *p = rend;
+        return 0;
+    }
     json_error_t jerr;
     json_t *rec = json_loadb(*p, (size_t)(end - *p), JSON_DISABLE_EOF_CHECK, &jerr);
     if (!json_is_object(rec) || jerr.position <= 0 || jerr.position > end - *p) {
         json_decref(rec);
-        return NULL;
+        return -1;
     }
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *source = json_string_value(json_object_get(rec, "source"));
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    f->id = id ? strdup(id) : NULL;
+    f->source = source ? strdup(source) : NULL;
+    f->kind = kind ? strdup(kind) : NULL;
+    f->seq = json_integer_value(json_object_get(rec, "seq"));
+    json_decref(rec);
     *text = *p;
     *len = (size_t)jerr.position; /* with JSON_DISABLE_EOF_CHECK: the bytes read */
     *p += jerr.position;
-    return rec;
+    return 0;
 }
 
 /* Each record of the batch with what its message needs. */
@@ -377,16 +410,14 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
     for (size_t i = 0; i < batch->count; i++) {
         const char *text;
         size_t len;
-        json_t *rec = next_record(&p, end, &text, &len);
-        const char *id = json_string_value(json_object_get(rec, "id"));
-        const char *source = json_string_value(json_object_get(rec, "source"));
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
-        json_int_t seq = json_integer_value(json_object_get(rec, "seq"));
-        struct rec *r = rec && id && seq > 0 ? calloc(1, sizeof *r) : NULL;
+        struct kanal_nats_fields f = {0};
+        int bad = next_record(&p, end, &text, &len, &f) < 0 || !f.id || f.seq <= 0;
+        struct rec *r = !bad ? calloc(1, sizeof *r) : NULL;
         if (r) {
-            r->seq = (uint64_t)seq;
-            r->id = strdup(id);
-            r->subject = kanal_nats_subject(s->o.subject_prefix, source, kind);
+            r->seq = (uint64_t)f.seq;
+            r->id = f.id;
+            f.id = NULL;
+            r->subject = kanal_nats_subject(s->o.subject_prefix, f.source, f.kind);
             r->body = malloc(len + 1);
             if (r->body) {
                 memcpy(r->body, text, len);
@@ -394,8 +425,7 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
             }
             r->len = len;
         }
-        int bad = !rec || !id || seq <= 0;
-        json_decref(rec);
+        kanal_nats_fields_free(&f);
         if (!r || !r->id || !r->subject || !r->body) {
             if (r) {
                 free(r->id);

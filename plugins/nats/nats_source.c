@@ -429,6 +429,14 @@ int nats_source_start(void *state)
          * thread's fetches wait); the callback must not reach the state,
          * which may be gone when libnats calls it. */
         natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
+        /* Fetch requests (and acknowledgements, one write each) go out
+         * at once.  Buffered, each waited for libnats' flusher thread,
+         * which lets 1 ms pass to gather more before it writes, and a
+         * message stored just after a fetch ended waited for the next
+         * one's whole round trip: under load (bench/cluster_lag) the wait
+         * between the stream's acknowledgement to the edge and the core's
+         * fetch had a p99 of 24-50 ms, 6-22 ms without the flusher. */
+        natsOptions_SetSendAsap(opts, true);
         natsStatus st = natsConnection_Connect(&s->nc, opts);
         if (st == NATS_NOT_YET_CONNECTED) {
             s->host->log(s->src, KANAL_LOG_WARNING,

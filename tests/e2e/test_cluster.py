@@ -69,6 +69,40 @@ def test_edge_publishes_every_record_once_in_seq_order(make_kanald, nats_cluster
     assert s["plugin"] == "nats" and s["health"] == "ok" and s["errors"] == 0
 
 
+def test_every_record_is_published_as_stored_whatever_its_text(make_kanald, nats_cluster):
+    """The sink reads each record's id, source, kind and seq from its stored
+    text without parsing it whole: records whose other fields hold those
+    names, JSON punctuation, escapes and non-ASCII text, and records whose
+    id itself has escapes, are each published as stored, on their subject,
+    with their id as Nats-Msg-Id."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    k = edge(make_kanald, nats_cluster)
+    tricky = ['{"id": "x", "seq": 1}', 'a "quoted" } ] , : text \\ with \\" escapes',
+              "Merhaba, siparişim hâlâ gelmedi 🙂", "tab\tnew\nline \u0001", "", "{}[]"]
+    posts = []
+    for i, text in enumerate(tricky):
+        posts.append(message(f"t{i}", text=text,
+                             meta={"id": f"meta-{i}", "seq": 999, "kind": "x", "source": "y",
+                                   "nested": {"id": [1, {"seq": "2"}], "k": "}"}}))
+    # ids with escapes when stored: a quote, a backslash, a control byte.
+    for i, ext in enumerate(['q"uote', "back\\slash", "ctl\u0002x", "sl/ash"]):
+        posts.append(message(ext, text=f"escaped id {i}"))
+    for rec in posts:
+        status, _, body = k.post_hook(rec)
+        assert status == 200, body
+    feed = k.feed()
+    assert len(feed) == len(posts)
+    wait_until(lambda: drained(k), what="the sink's cursor at the last seq")
+    msgs = nats_cluster.messages()
+    # Each message is the record as stored.
+    for key in ("seq", "id", "source", "kind", "external_id", "text", "meta"):
+        assert [m[3].get(key) for m in msgs] == [r.get(key) for r in feed], key
+    assert {m[1] for m in msgs} == {"kanal.records.hooks.message"}
+    assert [m[2]["Nats-Msg-Id"] for m in msgs] == [r["id"] for r in feed]
+    assert sink_state(k)["errors"] == 0
+
+
 def test_a_redelivery_reaching_two_edges_is_one_stream_message(make_kanald, nats_cluster):
     nats_cluster.start()
     nats_cluster.create_stream()
