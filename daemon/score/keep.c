@@ -159,16 +159,13 @@ int score_kept_begin(struct score_kept *k, const char *id)
     return 0;
 }
 
-int score_kept_row(struct score_kept *k, json_t *row)
+int score_kept_text(struct score_kept *k, const struct score_row_text *row)
 {
     if (k->rc)
         return k->rc;
-    const char *cid = json_string_value(json_object_get(row, "contact"));
-    if (!cid || !*cid || strlen(cid) > SCORE_KEY_ID_MAX)
+    const char *cid = row->contact;
+    if (!row->text || !cid || !*cid || strlen(cid) > SCORE_KEY_ID_MAX)
         return k->rc = EINVAL;
-    char *text = json_dumps(row, JSON_COMPACT);
-    if (!text)
-        return k->rc = ENOMEM;
     if (k->nrows == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 64;
         k->rows = xrealloc(k->rows, k->cap * sizeof *k->rows);
@@ -177,20 +174,42 @@ int score_kept_row(struct score_kept *k, json_t *row)
     struct score_kept_keys *kk = &k->keys[k->nrows];
     memset(kk, 0, sizeof *kk);
     for (int o = 0; o < SCORE_ORDER_ADVOCATES; o++)
-        if (row_key(row, order_names[o], &kk->key[o]))
+        if ((row->has >> o) & 1) {
+            kk->key[o] = row->key[o];
             kk->has |= (uint8_t)(1u << o);
-    kk->advocate = json_is_true(json_object_get(json_object_get(row, "advocacy"), "advocate"));
-    size_t clen = strlen(cid), len = strlen(text);
+        }
+    kk->advocate = row->advocate != 0;
+    size_t clen = strlen(cid), len = row->len;
     struct score_kept_row *kr = &k->rows[k->nrows];
     kr->contact = kept_alloc(k, clen + 1);
     memcpy(kr->contact, cid, clen + 1);
     kr->len = SCORE_ROW_HEAD + len;
     kr->value = kept_alloc(k, kr->len);
     score_key_u32(kr->value, (uint32_t)k->nrows);
-    memcpy(kr->value + SCORE_ROW_HEAD, text, len);
-    free(text);
+    memcpy(kr->value + SCORE_ROW_HEAD, row->text, len);
     k->nrows++;
     return 0;
+}
+
+int score_kept_row(struct score_kept *k, json_t *row)
+{
+    if (k->rc)
+        return k->rc;
+    struct score_row_text rt = {.contact = json_string_value(json_object_get(row, "contact"))};
+    for (int o = 0; o < SCORE_ORDER_ADVOCATES; o++)
+        if (row_key(row, order_names[o], &rt.key[o]))
+            rt.has |= 1u << o;
+    rt.advocate = json_is_true(json_object_get(json_object_get(row, "advocacy"), "advocate"));
+    char *text = NULL;
+    if (rt.contact) {
+        if (!(text = json_dumps(row, JSON_COMPACT)))
+            return k->rc = ENOMEM;
+        rt.text = text;
+        rt.len = strlen(text);
+    }
+    int rc = score_kept_text(k, &rt);
+    free(text);
+    return rc;
 }
 
 int score_kept_end(struct score_kept *k, json_t *summary)
