@@ -109,10 +109,20 @@ static char *kept_alloc(struct score_kept *k, size_t len)
 struct ranked {
     const char *id;
     double key;
+    uint32_t byid; /* the row's place in contact id order: the ties' order */
     int has;
     size_t at; /* the row's place in the document */
 };
 
+static int by_id(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+/* Ties by contact id, through its place in id order: the ids are compared
+ * once per audience, not once per order (most rows tie on reach, value,
+ * advocacy and risk). */
 static int by_key(const void *a, const void *b)
 {
     const struct ranked *x = a, *y = b;
@@ -120,7 +130,7 @@ static int by_key(const void *a, const void *b)
         return x->has ? -1 : 1;
     if (x->has && x->key != y->key)
         return x->key < y->key ? 1 : -1;
-    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+    return x->byid < y->byid ? -1 : x->byid > y->byid;
 }
 
 /* The sort key of row in the order named name: row.influence, row.reach,
@@ -218,6 +228,14 @@ int score_kept_end(struct score_kept *k, json_t *summary)
     size_t n = k->nrows;
     /* Each order's ranks, written into the rows' heads. */
     struct ranked *r = rc ? NULL : xcalloc(n ? n : 1, sizeof *r);
+    uint32_t *byid = rc ? NULL : xcalloc(n ? n : 1, sizeof *byid);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            r[i] = (struct ranked){.id = k->rows[i].contact, .at = i};
+        qsort(r, n, sizeof *r, by_id);
+        for (size_t i = 0; i < n; i++)
+            byid[r[i].at] = (uint32_t)i;
+    }
     for (int o = 0; rc == 0 && o < SCORE_ORDERS; o++) {
         int ko = o == SCORE_ORDER_ADVOCATES ? SCORE_ORDER_ADVOCACY : o;
         size_t m = 0;
@@ -225,7 +243,7 @@ int score_kept_end(struct score_kept *k, json_t *summary)
             score_key_u32(k->rows[i].value + 4 * (1 + o), SCORE_NO_RANK);
             if (o == SCORE_ORDER_ADVOCATES && !k->keys[i].advocate)
                 continue;
-            r[m] = (struct ranked){.id = k->rows[i].contact,
+            r[m] = (struct ranked){.byid = byid[i],
                                    .key = k->keys[i].key[ko],
                                    .has = (k->keys[i].has >> ko) & 1,
                                    .at = i};
@@ -236,6 +254,7 @@ int score_kept_end(struct score_kept *k, json_t *summary)
             score_key_u32(k->rows[r[i].at].value + 4 * (1 + o), (uint32_t)i);
     }
     free(r);
+    free(byid);
     free(k->keys);
     k->keys = NULL;
     if (rc == 0) {
