@@ -109,10 +109,20 @@ static char *kept_alloc(struct score_kept *k, size_t len)
 struct ranked {
     const char *id;
     double key;
+    uint32_t byid; /* the row's place in contact id order: the ties' order */
     int has;
     size_t at; /* the row's place in the document */
 };
 
+static int by_id(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+/* Ties by contact id, through its place in id order: the ids are compared
+ * once per audience, not once per order (most rows tie on reach, value,
+ * advocacy and risk). */
 static int by_key(const void *a, const void *b)
 {
     const struct ranked *x = a, *y = b;
@@ -120,7 +130,7 @@ static int by_key(const void *a, const void *b)
         return x->has ? -1 : 1;
     if (x->has && x->key != y->key)
         return x->key < y->key ? 1 : -1;
-    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+    return x->byid < y->byid ? -1 : x->byid > y->byid;
 }
 
 /* The sort key of row in the order named name: row.influence, row.reach,
@@ -159,16 +169,13 @@ int score_kept_begin(struct score_kept *k, const char *id)
     return 0;
 }
 
-int score_kept_row(struct score_kept *k, json_t *row)
+int score_kept_text(struct score_kept *k, const struct score_row_text *row)
 {
     if (k->rc)
         return k->rc;
-    const char *cid = json_string_value(json_object_get(row, "contact"));
-    if (!cid || !*cid || strlen(cid) > SCORE_KEY_ID_MAX)
+    const char *cid = row->contact;
+    if (!row->text || !cid || !*cid || strlen(cid) > SCORE_KEY_ID_MAX)
         return k->rc = EINVAL;
-    char *text = json_dumps(row, JSON_COMPACT);
-    if (!text)
-        return k->rc = ENOMEM;
     if (k->nrows == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 64;
         k->rows = xrealloc(k->rows, k->cap * sizeof *k->rows);
@@ -177,20 +184,42 @@ int score_kept_row(struct score_kept *k, json_t *row)
     struct score_kept_keys *kk = &k->keys[k->nrows];
     memset(kk, 0, sizeof *kk);
     for (int o = 0; o < SCORE_ORDER_ADVOCATES; o++)
-        if (row_key(row, order_names[o], &kk->key[o]))
+        if ((row->has >> o) & 1) {
+            kk->key[o] = row->key[o];
             kk->has |= (uint8_t)(1u << o);
-    kk->advocate = json_is_true(json_object_get(json_object_get(row, "advocacy"), "advocate"));
-    size_t clen = strlen(cid), len = strlen(text);
+        }
+    kk->advocate = row->advocate != 0;
+    size_t clen = strlen(cid), len = row->len;
     struct score_kept_row *kr = &k->rows[k->nrows];
     kr->contact = kept_alloc(k, clen + 1);
     memcpy(kr->contact, cid, clen + 1);
     kr->len = SCORE_ROW_HEAD + len;
     kr->value = kept_alloc(k, kr->len);
     score_key_u32(kr->value, (uint32_t)k->nrows);
-    memcpy(kr->value + SCORE_ROW_HEAD, text, len);
-    free(text);
+    memcpy(kr->value + SCORE_ROW_HEAD, row->text, len);
     k->nrows++;
     return 0;
+}
+
+int score_kept_row(struct score_kept *k, json_t *row)
+{
+    if (k->rc)
+        return k->rc;
+    struct score_row_text rt = {.contact = json_string_value(json_object_get(row, "contact"))};
+    for (int o = 0; o < SCORE_ORDER_ADVOCATES; o++)
+        if (row_key(row, order_names[o], &rt.key[o]))
+            rt.has |= 1u << o;
+    rt.advocate = json_is_true(json_object_get(json_object_get(row, "advocacy"), "advocate"));
+    char *text = NULL;
+    if (rt.contact) {
+        if (!(text = json_dumps(row, JSON_COMPACT)))
+            return k->rc = ENOMEM;
+        rt.text = text;
+        rt.len = strlen(text);
+    }
+    int rc = score_kept_text(k, &rt);
+    free(text);
+    return rc;
 }
 
 int score_kept_end(struct score_kept *k, json_t *summary)
@@ -199,6 +228,14 @@ int score_kept_end(struct score_kept *k, json_t *summary)
     size_t n = k->nrows;
     /* Each order's ranks, written into the rows' heads. */
     struct ranked *r = rc ? NULL : xcalloc(n ? n : 1, sizeof *r);
+    uint32_t *byid = rc ? NULL : xcalloc(n ? n : 1, sizeof *byid);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            r[i] = (struct ranked){.id = k->rows[i].contact, .at = i};
+        qsort(r, n, sizeof *r, by_id);
+        for (size_t i = 0; i < n; i++)
+            byid[r[i].at] = (uint32_t)i;
+    }
     for (int o = 0; rc == 0 && o < SCORE_ORDERS; o++) {
         int ko = o == SCORE_ORDER_ADVOCATES ? SCORE_ORDER_ADVOCACY : o;
         size_t m = 0;
@@ -206,7 +243,7 @@ int score_kept_end(struct score_kept *k, json_t *summary)
             score_key_u32(k->rows[i].value + 4 * (1 + o), SCORE_NO_RANK);
             if (o == SCORE_ORDER_ADVOCATES && !k->keys[i].advocate)
                 continue;
-            r[m] = (struct ranked){.id = k->rows[i].contact,
+            r[m] = (struct ranked){.byid = byid[i],
                                    .key = k->keys[i].key[ko],
                                    .has = (k->keys[i].has >> ko) & 1,
                                    .at = i};
@@ -217,6 +254,7 @@ int score_kept_end(struct score_kept *k, json_t *summary)
             score_key_u32(k->rows[r[i].at].value + 4 * (1 + o), (uint32_t)i);
     }
     free(r);
+    free(byid);
     free(k->keys);
     k->keys = NULL;
     if (rc == 0) {

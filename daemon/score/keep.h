@@ -54,9 +54,9 @@ int score_order_of(const char *name);
 
 /* An audience's document in the kept layout, made off the writer (the
  * ranks sorted, the JSON serialized), so that the writer only puts.  The
- * rows' bytes are packed in large blocks, and a row's JSON is made from
- * its jansson object and that object freed at once: an audience's rows
- * take little more than their text. */
+ * rows' bytes are packed in large blocks, and a row's JSON is written
+ * straight as text (score_kept_text; score_kept_row serializes a jansson
+ * row): an audience's rows take little more than their text. */
 struct score_kept_row {
     char *contact; /* NUL-terminated */
     char *value;   /* SCORE_ROW_HEAD bytes, then the row's JSON */
@@ -86,6 +86,11 @@ struct score_kept {
  * the first error, freeing k then.  score_kept_free frees k at any step. */
 int score_kept_begin(struct score_kept *k, const char *id);
 int score_kept_row(struct score_kept *k, json_t *row);
+/* score_kept_row with the row as its text (result.h's score_result_text),
+ * copied: what kanald's runs keep, without a json_t per row.  EINVAL when
+ * row->text is NULL or its contact id cannot be a key. */
+struct score_row_text; /* result.h */
+int score_kept_text(struct score_kept *k, const struct score_row_text *row);
 int score_kept_end(struct score_kept *k, json_t *summary);
 
 /* Make k from doc (a document of result.h; doc is not changed), the same

@@ -2,11 +2,14 @@
 /* An audience's scores as JSON (result.h). */
 #include "result.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "community.h"
 #include "graph.h"
+#include "jsonout.h"
 #include "util.h"
 
 struct row {
@@ -23,8 +26,256 @@ static int by_rank(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-json_t *score_result_rows(const char *audience, uint64_t seq, const struct score_build *b,
-                          void (*row_fn)(void *arg, json_t *row), void *arg)
+/* ---- a row's text without a json_t ---- */
+
+/* The measures of one audience's rows, for row_text. */
+struct measures {
+    const struct score_build *b;
+    const struct score_graph *g;
+    const struct score_facts *f;
+    const struct score_rows *fr;
+    const struct score_communities *comms;
+    const double *rank, *win;
+    const uint32_t *core, *indeg, *reach;
+    uint32_t n;
+};
+
+#define KEY(o, lit) jsonout_raw(o, lit, sizeof lit - 1)
+
+static void put_int(struct jsonout *o, int64_t v)
+{
+    if (v < 0) {
+        jsonout_raw(o, "-", 1);
+        jsonout_uint(o, (uint64_t)0 - (uint64_t)v);
+    } else {
+        jsonout_uint(o, (uint64_t)v);
+    }
+}
+
+static void put_bool(struct jsonout *o, int v)
+{
+    if (v)
+        KEY(o, "true");
+    else
+        KEY(o, "false");
+}
+
+/* A real as jansson writes it (not jsonout_real's shortest text: the kept
+ * rows stay the bytes they were): "%.17g", ".0" added when that has
+ * neither '.' nor 'e', the exponent without '+' or leading zeros.  A
+ * whole number below 2^53 prints its digits under %.17g, so it is written
+ * as one without snprintf: most of the rows' reals are (0, counts). */
+static void put_real(struct jsonout *o, double d)
+{
+    if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
+        if (d == 0 && signbit(d))
+            KEY(o, "-0");
+        else
+            put_int(o, (int64_t)d);
+        KEY(o, ".0");
+        return;
+    }
+    char num[40];
+    int n = snprintf(num, sizeof num, "%.17g", d);
+    if (n < 0 || (size_t)n >= sizeof num - 3)
+        return; /* cannot be: a finite double is at most 24 characters */
+    if (!strchr(num, '.') && !strchr(num, 'e')) {
+        memcpy(num + n, ".0", 3);
+        n += 2;
+    }
+    char *e = strchr(num, 'e');
+    if (e) {
+        char *from = e + 1, *to = e + 1;
+        if (*from == '-')
+            to = ++from;
+        else if (*from == '+')
+            from++;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(to, from, (size_t)(num + n + 1 - from));
+        n -= (int)(from - to);
+    }
+    jsonout_raw(o, num, (size_t)n);
+}
+
+/* A member that jansson would leave out when the real is not finite
+ * (json_real refuses it, and the object is made without it). */
+static void put_real_member(struct jsonout *o, const char *key, size_t klen, double d, int *first)
+{
+    if (!isfinite(d))
+        return;
+    if (!*first)
+        jsonout_raw(o, ",", 1);
+    *first = 0;
+    jsonout_raw(o, key, klen);
+    put_real(o, d);
+}
+#define REAL(o, lit, d, first) put_real_member(o, lit, sizeof lit - 1, d, first)
+
+/* value.c's score_value_json, score_advocacy_json and score_risk_json as
+ * text, member for member (test_score_rows compares them). */
+static void value_text(struct jsonout *o, const struct measures *m, uint32_t v)
+{
+    const struct score_facts *f = m->f;
+    const struct score_rows *r = m->fr;
+    char rfm[3] = {(char)('0' + r->r[v]), (char)('0' + r->fq[v]), (char)('0' + r->m[v])};
+    KEY(o, "{\"score\":");
+    put_int(o, r->r[v] + r->fq[v] + r->m[v]);
+    KEY(o, ",\"r\":");
+    put_int(o, r->r[v]);
+    KEY(o, ",\"f\":");
+    put_int(o, r->fq[v]);
+    KEY(o, ",\"m\":");
+    put_int(o, r->m[v]);
+    KEY(o, ",\"rfm\":");
+    jsonout_string(o, rfm, 3);
+    KEY(o, ",\"records\":");
+    put_int(o, f->records[v]);
+    KEY(o, ",\"events\":");
+    put_int(o, r->events[v]);
+    KEY(o, ",\"signups\":");
+    put_int(o, f->signups[v]);
+    KEY(o, ",\"clicks\":");
+    put_int(o, f->clicks[v]);
+    int first = 0;
+    REAL(o, "\"monetary\":", f->monetary[v], &first);
+    if (f->currency[v][0]) {
+        KEY(o, ",\"currency\":");
+        jsonout_string(o, f->currency[v], strnlen(f->currency[v], 4));
+    }
+    if (f->last_in[v] != INT64_MIN) {
+        char t[40];
+        util_format_time(f->last_in[v], t, sizeof t);
+        KEY(o, ",\"last_record_at\":");
+        jsonout_string(o, t, strlen(t));
+    }
+    KEY(o, "}");
+}
+
+static double negative_share(const struct score_facts *f, uint32_t v)
+{
+    return f->rated[v] ? (double)f->unhappy[v] / f->rated[v] : 0.0;
+}
+
+static void advocacy_text(struct jsonout *o, const struct measures *m, uint32_t v,
+                          struct score_row_text *rt)
+{
+    const struct score_facts *f = m->f;
+    const struct score_params *p = &m->b->params;
+    double share = negative_share(f, v);
+    uint32_t good = f->praise[v] + f->helpful[v];
+    int advocate = good >= p->advocate_min && share * 100 <= (double)p->advocate_max_negative;
+    double score = good * (1 - share);
+    int first = 1;
+    KEY(o, "{");
+    REAL(o, "\"score\":", score, &first);
+    if (isfinite(score)) {
+        rt->key[3] = score;
+        rt->has |= 1u << 3;
+    }
+    if (!first)
+        KEY(o, ",");
+    KEY(o, "\"advocate\":");
+    put_bool(o, advocate);
+    first = 0;
+    rt->advocate = advocate;
+    KEY(o, ",\"positive_mentions\":");
+    put_int(o, f->praise[v]);
+    KEY(o, ",\"helpful_replies\":");
+    put_int(o, f->helpful[v]);
+    REAL(o, "\"negative_share\":", share, &first);
+    KEY(o, ",\"positive\":");
+    put_int(o, f->positive[v]);
+    KEY(o, ",\"negative\":");
+    put_int(o, f->negative[v]);
+    KEY(o, ",\"complaints\":");
+    put_int(o, f->complaints[v]);
+    KEY(o, ",\"rated\":");
+    put_int(o, f->rated[v]);
+    KEY(o, "}");
+}
+
+static void risk_text(struct jsonout *o, const struct measures *m, uint32_t v,
+                      struct score_row_text *rt)
+{
+    const struct score_facts *f = m->f;
+    const struct score_rows *r = m->fr;
+    const struct score_params *p = &m->b->params;
+    KEY(o, "{\"score\":");
+    put_real(o, (double)r->unanswered[v]);
+    rt->key[4] = (double)r->unanswered[v];
+    rt->has |= 1u << 4;
+    KEY(o, ",\"at_risk\":");
+    put_bool(o, (int64_t)r->unanswered[v] >= p->risk_min && r->unanswered[v] > 0);
+    KEY(o, ",\"unanswered\":");
+    put_int(o, r->unanswered[v]);
+    int first = 0;
+    REAL(o, "\"oldest_unanswered_hours\":", r->oldest_h[v], &first);
+    KEY(o, ",\"unhappy\":");
+    put_int(o, f->unhappy[v]);
+    KEY(o, ",\"echoes\":");
+    put_int(o, f->echoes[v]);
+    KEY(o, "}");
+}
+
+/* Row v's text into o (emptied first), rt's keys filled; -1 when json_pack
+ * would have failed (a top-level real not finite). */
+static int row_text(struct jsonout *o, const struct measures *m, uint32_t v,
+                    struct score_row_text *rt)
+{
+    const struct score_graph *g = m->g;
+    double influence = m->rank[v] * m->n;
+    if (!isfinite(influence) || !isfinite(m->rank[v]) || !isfinite(m->win[v]) ||
+        !isfinite(g->out_wsum[v]))
+        return -1;
+    const char *id = m->b->ids[v];
+    o->len = 0;
+    *rt = (struct score_row_text){.contact = id};
+    KEY(o, "{\"contact\":");
+    jsonout_string(o, id, strlen(id));
+    KEY(o, ",\"influence\":");
+    put_real(o, influence);
+    rt->key[0] = influence;
+    KEY(o, ",\"pagerank\":");
+    put_real(o, m->rank[v]);
+    KEY(o, ",\"k_core\":");
+    put_int(o, m->core[v]);
+    KEY(o, ",\"in_degree\":");
+    put_int(o, m->indeg[v]);
+    KEY(o, ",\"out_degree\":");
+    put_int(o, (int64_t)(g->out_start[v + 1] - g->out_start[v]));
+    KEY(o, ",\"reach\":");
+    put_int(o, m->reach[v]);
+    rt->key[1] = m->reach[v];
+    KEY(o, ",\"weight_in\":");
+    put_real(o, m->win[v]);
+    KEY(o, ",\"weight_out\":");
+    put_real(o, g->out_wsum[v]);
+    KEY(o, ",\"member\":");
+    put_bool(o, m->b->member[v]);
+    KEY(o, ",\"value\":");
+    value_text(o, m, v);
+    rt->key[2] = m->fr->r[v] + m->fr->fq[v] + m->fr->m[v];
+    rt->has |= 1u << 0 | 1u << 1 | 1u << 2;
+    KEY(o, ",\"advocacy\":");
+    advocacy_text(o, m, v, rt);
+    KEY(o, ",\"risk\":");
+    risk_text(o, m, v, rt);
+    KEY(o, ",\"community\":");
+    put_int(o, m->comms->of[v]);
+    KEY(o, ",\"position\":");
+    const char *pos = score_position(m->f, &m->b->params, v, influence);
+    jsonout_string(o, pos, strlen(pos));
+    KEY(o, "}");
+    return 0;
+}
+
+/* ---- the document ---- */
+
+/* Each row given to row_fn as a json_t, or to text_fn as text. */
+static json_t *make(const char *audience, uint64_t seq, const struct score_build *b,
+                    void (*row_fn)(void *arg, json_t *row),
+                    void (*text_fn)(void *arg, const struct score_row_text *row), void *arg)
 {
     struct score_graph g;
     if (score_graph_build(&g, b->nnodes, &b->edges) != 0)
@@ -71,8 +322,8 @@ json_t *score_result_rows(const char *audience, uint64_t seq, const struct score
     struct score_communities comms;
     score_communities(&g, SCORE_BRAND, &comms);
     json_t *groups;
-    json_t *klass = score_class(&g, SCORE_BRAND, &comms, f, &b->params, s.brand_share, &groups,
-                                b->ids);
+    json_t *klass =
+        score_class(&g, SCORE_BRAND, &comms, f, &b->params, s.brand_share, &groups, b->ids);
     score_shape_free(&s);
     if (!out) {
         json_decref(klass);
@@ -94,15 +345,28 @@ json_t *score_result_rows(const char *audience, uint64_t seq, const struct score
     qsort(rows, nrows, sizeof *rows, by_rank);
     /* Each row is handed on as it is made: the caller may serialize and
      * free it, so that no audience's every row is a jansson tree at once. */
+    struct measures m = {b, &g, f, &fr, &comms, rank, win, core, indeg, reach, n};
+    struct jsonout o = {0};
     for (size_t i = 0; i < nrows; i++) {
         uint32_t v = rows[i].node;
-        json_t *row = json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:b}",
-                                              "contact", b->ids[v], "influence", rank[v] * n,
-                                              "pagerank", rank[v], "k_core", (json_int_t)core[v],
-                                              "in_degree", (json_int_t)indeg[v], "out_degree",
-                                              (json_int_t)(g.out_start[v + 1] - g.out_start[v]),
-                                              "reach", (json_int_t)reach[v], "weight_in", win[v],
-                                              "weight_out", g.out_wsum[v], "member", b->member[v]);
+        if (text_fn) {
+            struct score_row_text rt;
+            if (row_text(&o, &m, v, &rt) == 0 && !o.failed) {
+                rt.text = o.p;
+                rt.len = o.len;
+            } else {
+                rt = (struct score_row_text){.contact = b->ids[v]};
+                o.failed = 0; /* jsonout_string's NUL: only this row's */
+            }
+            text_fn(arg, &rt);
+            continue;
+        }
+        json_t *row = json_pack("{s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:b}", "contact", b->ids[v],
+                                "influence", rank[v] * n, "pagerank", rank[v], "k_core",
+                                (json_int_t)core[v], "in_degree", (json_int_t)indeg[v],
+                                "out_degree", (json_int_t)(g.out_start[v + 1] - g.out_start[v]),
+                                "reach", (json_int_t)reach[v], "weight_in", win[v], "weight_out",
+                                g.out_wsum[v], "member", b->member[v]);
         json_object_set_new(row, "value", score_value_json(f, &fr, v));
         json_object_set_new(row, "advocacy", score_advocacy_json(f, &b->params, v));
         json_object_set_new(row, "risk", score_risk_json(f, &fr, &b->params, v));
@@ -111,6 +375,7 @@ json_t *score_result_rows(const char *audience, uint64_t seq, const struct score
                             json_string(score_position(f, &b->params, v, rank[v] * n)));
         row_fn(arg, row);
     }
+    free(o.p);
     free(rows);
     score_rows_free(&fr);
     score_communities_free(&comms);
@@ -123,6 +388,18 @@ done:
     free(reach);
     score_graph_free(&g);
     return out;
+}
+
+json_t *score_result_rows(const char *audience, uint64_t seq, const struct score_build *b,
+                          void (*row_fn)(void *arg, json_t *row), void *arg)
+{
+    return make(audience, seq, b, row_fn, NULL, arg);
+}
+
+json_t *score_result_text(const char *audience, uint64_t seq, const struct score_build *b,
+                          void (*text_fn)(void *arg, const struct score_row_text *row), void *arg)
+{
+    return make(audience, seq, b, NULL, text_fn, arg);
 }
 
 static void append_row(void *arg, json_t *row)

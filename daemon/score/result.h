@@ -40,4 +40,27 @@ json_t *score_result(const char *audience, uint64_t seq, const struct score_buil
 json_t *score_result_rows(const char *audience, uint64_t seq, const struct score_build *b,
                           void (*row_fn)(void *arg, json_t *row), void *arg);
 
+/* A row as its text: the bytes json_dumps(row, JSON_COMPACT) writes for
+ * score_result_rows' row (jansson's reals, %.17g), made straight into a
+ * buffer without a json_t, and what keep.c ranks it by: key[o] for keep.h's
+ * first five orders (influence, reach, value.score, advocacy.score,
+ * risk.score), has a bit (1 << o) for each the row has (a real that is not
+ * finite is left out, as jansson leaves it out), advocate its
+ * advocacy.advocate.  text NULL: the row cannot be written (a top-level
+ * measure not finite, where json_pack fails). */
+struct score_row_text {
+    const char *contact;
+    const char *text; /* borrowed until text_fn returns */
+    size_t len;
+    double key[5];
+    unsigned has;
+    int advocate;
+};
+
+/* score_result_rows with each row given as text: what a kanald run keeps
+ * (the rows of a large audience are most of a run's time, and a jansson
+ * tree per row most of theirs). */
+json_t *score_result_text(const char *audience, uint64_t seq, const struct score_build *b,
+                          void (*text_fn)(void *arg, const struct score_row_text *row), void *arg);
+
 #endif

@@ -387,10 +387,9 @@ static int smaller_graph(const void *a, const void *b)
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
-static void kept_row(void *arg, json_t *row)
+static void kept_row(void *arg, const struct score_row_text *row)
 {
-    score_kept_row(arg, row);
-    json_decref(row);
+    score_kept_text(arg, row);
 }
 
 /* Audience i made into the rows the store keeps, a row at a time (the
@@ -400,7 +399,7 @@ static int make_kept(struct score_work *w, size_t i, const struct score_build *b
     struct score_kept k;
     int status = score_kept_begin(&k, w->auds[i].id);
     k.rc = status; /* an id no key can be: computed all the same, not kept */
-    json_t *sum = score_result_rows(w->auds[i].id, w->upto, b, kept_row, &k);
+    json_t *sum = score_result_text(w->auds[i].id, w->upto, b, kept_row, &k);
     if (!sum) {
         score_kept_free(&k);
         status = -EDOM;
