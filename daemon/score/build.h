@@ -150,7 +150,7 @@ struct score_build {
      * (score_rec.ord): set when it was fed to this audience */
     struct score_nodes *nodes;
     uint64_t *fed;
-    size_t fedlen; /* words */
+    size_t fedlen;            /* words */
     struct score_rec scratch; /* score_build_add's */
 };
 
