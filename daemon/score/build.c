@@ -612,7 +612,16 @@ void score_build_trim(struct score_build *b)
     b->fed = NULL;
     b->fedlen = 0;
     b->nodes = NULL;
-    /* The edge arrays grew by doubling: give back what is unused. */
+    /* The node arrays, the facts and the edge arrays grew by doubling:
+     * give back what is unused, for each audience waits with them until
+     * it is made. */
+    if (b->nnodes < b->cap) {
+        b->ids = xrealloc(b->ids, b->nnodes * sizeof *b->ids);
+        b->member = xrealloc(b->member, b->nnodes * sizeof *b->member);
+        b->pid = xrealloc(b->pid, b->nnodes * sizeof *b->pid);
+        b->cap = b->nnodes;
+    }
+    score_facts_trim(&b->facts, b->nnodes);
     if (b->edges.n && b->edges.n < b->edges.cap) {
         b->edges.src = xrealloc(b->edges.src, b->edges.n * sizeof *b->edges.src);
         b->edges.dst = xrealloc(b->edges.dst, b->edges.n * sizeof *b->edges.dst);

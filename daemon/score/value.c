@@ -77,6 +77,16 @@ void score_facts_grow(struct score_facts *f, uint32_t n)
     f->cap = cap;
 }
 
+void score_facts_trim(struct score_facts *f, uint32_t n)
+{
+    if (n >= f->cap || n == 0)
+        return;
+#define SHRINK(a) f->a = xrealloc(f->a, (size_t)n * sizeof *f->a);
+    ARRAYS(SHRINK)
+#undef SHRINK
+    f->cap = n;
+}
+
 /* ---- counts: 16 bits each, the few larger ones spilled ----
  * A count of 65535 or more is kept whole in the spill, keyed by which
  * count and node, and the array holds SPILL: a count of records is as

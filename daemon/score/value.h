@@ -96,6 +96,8 @@ void score_facts_init(struct score_facts *f);
 void score_facts_free(struct score_facts *f);
 /* Make room for nodes [0, n). */
 void score_facts_grow(struct score_facts *f, uint32_t n);
+/* Give back the room past nodes [0, n) (the arrays grew by doubling). */
+void score_facts_trim(struct score_facts *f, uint32_t n);
 /* A count of node v: SCORE_COUNT(f, records, v) for f->records[v] (which
  * may say only that it is kept whole elsewhere). */
 uint32_t score_facts_count(const struct score_facts *f, size_t which, uint32_t v);
