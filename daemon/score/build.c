@@ -212,7 +212,8 @@ static void nodes_put(struct score_nodes *m, uint32_t pid, uint32_t val)
 }
 
 /* ---- 64-bit digest -> uint32, open addressing ----
- * The authors of every record fed, one entry per record and audience: a
+ * The records a reply may answer, one entry per record of the run (not per
+ * record and audience: 41 audiences' copies held 128 MB at 1M records): a
  * store of 3M records makes millions.  Keyed by a digest of source and
  * external_id, not the text, so an entry is 12 bytes and no allocation (two
  * records' digests agree with a chance of about n^2 / 2^65: 2e-7 for three
@@ -307,8 +308,20 @@ void score_people_init(struct score_people *p, const struct score_resolver *res,
     }
 }
 
+/* Forget the records replies may answer (done reading). */
+static void people_recs_free(struct score_people *p)
+{
+    digests_free(p->recs);
+    free(p->rec_author);
+    free(p->rec_prev);
+    p->recs = NULL;
+    p->rec_author = p->rec_prev = NULL;
+    p->nrecs = p->reccap = 0;
+}
+
 void score_people_free(struct score_people *p)
 {
+    people_recs_free(p);
     map_free(p->ids);
     map_free(p->by_cid);
     map_free(p->by_handle);
@@ -323,6 +336,7 @@ void score_people_done(struct score_people *p)
     map_free(p->by_cid);
     map_free(p->by_handle);
     p->by_cid = p->by_handle = NULL;
+    people_recs_free(p);
     p->res = (struct score_resolver){0};
 }
 
@@ -448,12 +462,14 @@ void score_rec_free(struct score_rec *r)
     *r = (struct score_rec){0};
 }
 
+static void answerable(struct score_rec *r, struct score_people *p);
+
 void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p)
 {
     uint32_t *party = r->party, *rcpt = r->rcpt;
     size_t cap = r->cap;
     *r = (struct score_rec){.party = party, .rcpt = rcpt, .cap = cap};
-    r->author = r->contact = SCORE_PID_NONE;
+    r->author = r->contact = r->ord = SCORE_PID_NONE;
     const char *kind = str(rec, "kind");
     if (!json_is_object(rec) || !kind)
         return;
@@ -513,6 +529,28 @@ void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p)
                 r->party[r->nto - 1] != SCORE_PID_NONE ? r->party[r->nto - 1] : pid_of_handle(p, h);
     }
     json_array_foreach(mentions, i, x) r->party[r->nto + r->nment++] = pid_of_party(p, x);
+    if (r->self && !r->bot && (r->by_brand || r->author != SCORE_PID_NONE))
+        answerable(r, p);
+}
+
+/* Number r among the records a reply may answer: an author's record
+ * (the brand's or a known contact's), not a suspected bot's, with a
+ * source and external_id.  Whether an audience was fed it is the
+ * builder's bit. */
+static void answerable(struct score_rec *r, struct score_people *p)
+{
+    if (!p->recs)
+        p->recs = digests_new();
+    if (p->nrecs == p->reccap) {
+        p->reccap = p->reccap ? p->reccap * 2 : 1024;
+        p->rec_author = xrealloc(p->rec_author, p->reccap * sizeof *p->rec_author);
+        p->rec_prev = xrealloc(p->rec_prev, p->reccap * sizeof *p->rec_prev);
+    }
+    uint32_t ord = p->nrecs++, prev;
+    p->rec_author[ord] = r->by_brand ? SCORE_PID_BRAND : r->author;
+    p->rec_prev[ord] = digests_get(p->recs, r->self, &prev) ? prev : SCORE_PID_NONE;
+    digests_put(p->recs, r->self, ord);
+    r->ord = ord;
 }
 
 /* ---- the builder ---- */
@@ -522,7 +560,6 @@ static void build_init(struct score_build *b, int64_t now_ms, int64_t half_life_
     b->now_ms = now_ms;
     b->half_life_ms = half_life_ms;
     b->nodes = nodes_new();
-    b->authors = digests_new();
     b->cap = 64;
     b->ids = xmalloc(b->cap * sizeof *b->ids);
     b->member = xcalloc(b->cap, sizeof *b->member);
@@ -557,7 +594,7 @@ void score_build_free(struct score_build *b)
     free(b->pid);
     score_edges_free(&b->edges);
     nodes_free(b->nodes);
-    digests_free(b->authors);
+    free(b->fed);
     score_facts_free(&b->facts);
     score_rec_free(&b->scratch);
     if (b->own_people && b->people) {
@@ -569,12 +606,22 @@ void score_build_free(struct score_build *b)
 
 void score_build_trim(struct score_build *b)
 {
-    digests_free(b->authors);
+    free(b->fed);
     nodes_free(b->nodes);
     score_rec_free(&b->scratch);
-    b->authors = NULL;
+    b->fed = NULL;
+    b->fedlen = 0;
     b->nodes = NULL;
-    /* The edge arrays grew by doubling: give back what is unused. */
+    /* The node arrays, the facts and the edge arrays grew by doubling:
+     * give back what is unused, for each audience waits with them until
+     * it is made. */
+    if (b->nnodes < b->cap) {
+        b->ids = xrealloc(b->ids, b->nnodes * sizeof *b->ids);
+        b->member = xrealloc(b->member, b->nnodes * sizeof *b->member);
+        b->pid = xrealloc(b->pid, b->nnodes * sizeof *b->pid);
+        b->cap = b->nnodes;
+    }
+    score_facts_trim(&b->facts, b->nnodes);
     if (b->edges.n && b->edges.n < b->edges.cap) {
         b->edges.src = xrealloc(b->edges.src, b->edges.n * sizeof *b->edges.src);
         b->edges.dst = xrealloc(b->edges.dst, b->edges.n * sizeof *b->edges.dst);
@@ -655,6 +702,42 @@ void score_build_note(struct score_build *b, json_t *rec)
     score_build_note_rec(b, &b->scratch);
 }
 
+static void mark_fed(struct score_build *b, uint32_t ord)
+{
+    size_t w = ord / 64;
+    if (w >= b->fedlen) {
+        size_t len = b->fedlen ? b->fedlen : 16;
+        while (len <= w)
+            len *= 2;
+        b->fed = xrealloc(b->fed, len * sizeof *b->fed);
+        memset(b->fed + b->fedlen, 0, (len - b->fedlen) * sizeof *b->fed);
+        b->fedlen = len;
+    }
+    b->fed[w] |= 1ull << (ord % 64);
+}
+
+static int was_fed(const struct score_build *b, uint32_t ord)
+{
+    return ord / 64 < b->fedlen && (b->fed[ord / 64] >> (ord % 64) & 1);
+}
+
+/* The author node of the latest record fed to b whose digest is reply,
+ * as an audience of its own would have it. */
+static int answered_author(struct score_build *b, uint64_t reply, uint32_t *node)
+{
+    const struct score_people *p = b->people;
+    uint32_t ord;
+    if (!p->recs || !digests_get(p->recs, reply, &ord))
+        return 0;
+    while (ord != SCORE_PID_NONE && !was_fed(b, ord))
+        ord = p->rec_prev[ord];
+    if (ord == SCORE_PID_NONE)
+        return 0;
+    uint32_t pid = p->rec_author[ord];
+    *node = pid == SCORE_PID_BRAND ? SCORE_BRAND : find_node(b, pid);
+    return *node != UINT32_MAX;
+}
+
 static int is_addressed(uint8_t k)
 {
     return k == SCORE_K_MESSAGE || k == SCORE_K_COMMENT || k == SCORE_K_POST ||
@@ -680,15 +763,15 @@ int score_build_add_rec(struct score_build *b, const struct score_rec *r)
         return 0;
     }
     b->member[author] = 1;
-    if (r->self)
-        digests_put(b->authors, r->self, author);
+    if (r->ord != SCORE_PID_NONE)
+        mark_fed(b, r->ord);
     int64_t at = r->has_at ? r->at : b->now_ms;
     double w = score_decay(b->now_ms - at, b->half_life_ms);
 
     int answered = 0;
     uint32_t target = UINT32_MAX, peer = UINT32_MAX;
     if (r->reply && r->kind != SCORE_K_RECEIPT) {
-        if (digests_get(b->authors, r->reply, &target)) {
+        if (answered_author(b, r->reply, &target)) {
             edge(b, author, target, w);
             answered = 1;
         } else {

@@ -60,6 +60,15 @@ struct score_people {
     /* private: current id -> pid; and, when caching (a run reads one
      * snapshot's contacts once), contact id and handle -> pid */
     struct score_map *ids, *by_cid, *by_handle;
+    /* private: the records a reply may answer (score_rec.ord), kept once
+     * for every audience of the run rather than once per audience: the
+     * digest of source \0 external_id -> the latest such record's number;
+     * each one's author (a pid, PID_BRAND for the brand's) and the number
+     * of the one before it with the same digest (PID_NONE: none).  Each
+     * builder marks which of them it was fed. */
+    struct score_digests *recs;
+    uint32_t *rec_author, *rec_prev;
+    uint32_t nrecs, reccap;
 };
 
 /* cache: remember each contact id's and handle's answer (a run does, for
@@ -100,6 +109,7 @@ struct score_rec {
     uint8_t has_contact;
     int64_t at;
     uint32_t author;      /* pid: the author unless by_brand; NONE: unknown */
+    uint32_t ord;         /* its number among the records a reply may answer; NONE: not one */
     uint32_t contact;     /* pid of rec.contact (has_contact), for the brand's answers */
     uint64_t self, reply; /* digests of source \0 external_id / reply_to; 0: none */
     uint64_t event;       /* digest of event.id; 0: none */
@@ -136,10 +146,11 @@ struct score_build {
      * (score_build_init_people) that outlives it. */
     struct score_people *people;
     int own_people;
-    /* private: pid -> node; a digest of source \0 external_id -> author
-     * node */
+    /* private: pid -> node; a bit per record a reply may answer
+     * (score_rec.ord): set when it was fed to this audience */
     struct score_nodes *nodes;
-    struct score_digests *authors;
+    uint64_t *fed;
+    size_t fedlen;            /* words */
     struct score_rec scratch; /* score_build_add's */
 };
 

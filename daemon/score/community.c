@@ -318,9 +318,9 @@ json_t *score_class(const struct score_graph *g, uint32_t brand, const struct sc
     double *rated = xcalloc(k ? k : 1, sizeof *rated), *inner = xcalloc(k ? k : 1, sizeof *inner);
     for (uint32_t v = 0; v < c->n; v++)
         if (v != brand && v < f->cap) {
-            pos[c->of[v]] += f->positive[v];
-            neg[c->of[v]] += f->unhappy[v];
-            rated[c->of[v]] += f->rated[v];
+            pos[c->of[v]] += SCORE_COUNT(f, positive, v);
+            neg[c->of[v]] += SCORE_COUNT(f, unhappy, v);
+            rated[c->of[v]] += SCORE_COUNT(f, rated, v);
         }
     for (uint32_t a = 0; a < g->n; a++)
         for (size_t i = g->out_start[a]; i < g->out_start[a + 1]; i++)

@@ -72,9 +72,10 @@ int score_graph_build(struct score_graph *g, uint32_t n, const struct score_edge
             tmp[fill[e->src[i]]++] = (struct dw){e->dst[i], e->w[i]};
     free(fill);
 
+    /* Merged in place (the merged edges never pass the one being read),
+     * then copied into arrays of the distinct edges alone: repeated
+     * interactions make most of a large audience's edges. */
     g->out_start = xcalloc((size_t)n + 1, sizeof *g->out_start);
-    g->out_dst = xmalloc((total ? total : 1) * sizeof *g->out_dst);
-    g->out_w = xmalloc((total ? total : 1) * sizeof *g->out_w);
     g->out_wsum = xcalloc(n ? n : 1, sizeof *g->out_wsum);
     size_t m = 0;
     for (uint32_t v = 0; v < n; v++) {
@@ -83,18 +84,22 @@ int score_graph_build(struct score_graph *g, uint32_t n, const struct score_edge
         qsort(s, k, sizeof *s, dw_cmp);
         g->out_start[v] = m;
         for (size_t i = 0; i < k; i++) {
-            if (m > g->out_start[v] && g->out_dst[m - 1] == s[i].dst) {
-                g->out_w[m - 1] += s[i].w;
-            } else {
-                g->out_dst[m] = s[i].dst;
-                g->out_w[m] = s[i].w;
-                m++;
-            }
-            g->out_wsum[v] += s[i].w;
+            struct dw x = s[i];
+            if (m > g->out_start[v] && tmp[m - 1].dst == x.dst)
+                tmp[m - 1].w += x.w;
+            else
+                tmp[m++] = x;
+            g->out_wsum[v] += x.w;
         }
     }
     g->out_start[n] = m;
     g->m = m;
+    g->out_dst = xmalloc((m ? m : 1) * sizeof *g->out_dst);
+    g->out_w = xmalloc((m ? m : 1) * sizeof *g->out_w);
+    for (size_t i = 0; i < m; i++) {
+        g->out_dst[i] = tmp[i].dst;
+        g->out_w[i] = tmp[i].w;
+    }
     free(tmp);
     free(start);
     return 0;

@@ -62,16 +62,18 @@ struct score_slot {
 /* Per node (the builder's node numbers), grown as nodes are added. */
 struct score_facts {
     uint32_t cap;
-    int64_t *last_in;  /* ms of the last inbound record; INT64_MIN: none */
-    uint32_t *records; /* records authored in the audience */
-    uint32_t *clicks;  /* link clicks (suspected bots are left out before) */
-    uint32_t *signups; /* sign-up and check-in records */
-    uint32_t *rated;   /* records with annotations.sentiment */
-    uint32_t *positive, *negative, *complaints; /* label positive, negative; complaint true */
-    uint32_t *unhappy;                          /* negative or complaint (one record counts once) */
-    uint32_t *helpful;  /* answers to other customers, not negative, no complaint */
-    uint32_t *praise;   /* positive records that are no such answer: mentions of the brand */
-    uint32_t *echoes;   /* others' records answering its negative or complaint records */
+    int64_t *last_in; /* ms of the last inbound record; INT64_MIN: none */
+    /* The counts, 16 bits each; private: read them through value.c (one of
+     * 65535 or more is kept whole in the spill). */
+    uint16_t *records; /* records authored in the audience */
+    uint16_t *clicks;  /* link clicks (suspected bots are left out before) */
+    uint16_t *signups; /* sign-up and check-in records */
+    uint16_t *rated;   /* records with annotations.sentiment */
+    uint16_t *positive, *negative, *complaints; /* label positive, negative; complaint true */
+    uint16_t *unhappy;                          /* negative or complaint (one record counts once) */
+    uint16_t *helpful;  /* answers to other customers, not negative, no complaint */
+    uint16_t *praise;   /* positive records that are no such answer: mentions of the brand */
+    uint16_t *echoes;   /* others' records answering its negative or complaint records */
     uint64_t *last_out; /* order of the last outbound record to the node; 0: none */
     double *monetary;   /* the CRM's value; 0 when none */
     char (*currency)[4];
@@ -84,12 +86,22 @@ struct score_facts {
     struct score_slot *index;
     size_t nindexed, indexcap;
     uint64_t order; /* records fed or noted so far */
+    /* private: the counts of 65535 or more, by which count and node */
+    uint64_t *spill_keys;
+    uint32_t *spill_vals;
+    size_t nspilled, spillcap;
 };
 
 void score_facts_init(struct score_facts *f);
 void score_facts_free(struct score_facts *f);
 /* Make room for nodes [0, n). */
 void score_facts_grow(struct score_facts *f, uint32_t n);
+/* Give back the room past nodes [0, n) (the arrays grew by doubling). */
+void score_facts_trim(struct score_facts *f, uint32_t n);
+/* A count of node v: SCORE_COUNT(f, records, v) for f->records[v] (which
+ * may say only that it is kept whole elsewhere). */
+uint32_t score_facts_count(const struct score_facts *f, size_t which, uint32_t v);
+#define SCORE_COUNT(f, a, v) score_facts_count(f, offsetof(struct score_facts, a), v)
 
 struct score_rec; /* build.h: a record as read once */
 

@@ -303,6 +303,53 @@ static void test_rfm_events_clicks(void **state)
     score_build_free(&b);
 }
 
+/* The counts are kept in 16 bits and spilled whole past them: a contact
+ * with 65535, 65536 or 70001 records of a kind is counted exactly, in
+ * each count its records make (records, sentiment, clicks, unhappy). */
+static void test_counts_past_16_bits(void **state)
+{
+    (void)state;
+    struct score_build b;
+    score_build_init(&b, now_ms(), 0, &RES);
+    static const int n[3] = {65535, 65536, 70001};
+    for (int i = 0; i < n[0]; i++)
+        add(&b,
+            "{\"source\":\"fb\",\"kind\":\"comment\",\"direction\":\"inbound\","
+            "\"external_id\":\"n%d\",\"contact\":\"c1\",\"occurred_at\":\"%s\","
+            "\"annotations\":{\"sentiment\":{\"label\":\"negative\",\"complaint\":true}}}",
+            i, DAY40);
+    for (int i = 0; i < n[1]; i++)
+        add(&b,
+            "{\"source\":\"fb\",\"kind\":\"mention\",\"direction\":\"inbound\","
+            "\"external_id\":\"p%d\",\"contact\":\"c2\",\"occurred_at\":\"%s\","
+            "\"annotations\":{\"sentiment\":{\"label\":\"positive\"}}}",
+            i, DAY2);
+    for (int i = 0; i < n[2]; i++)
+        add(&b,
+            "{\"source\":\"kanal\",\"kind\":\"click\",\"direction\":\"inbound\","
+            "\"external_id\":\"k%d\",\"contact\":\"c3\",\"occurred_at\":\"%s\"}",
+            i, DAY3);
+    json_t *doc = score_result("all", 1, &b);
+    assert_non_null(doc);
+    json_t *c1 = row_of(doc, "c1"), *c2 = row_of(doc, "c2"), *c3 = row_of(doc, "c3");
+    assert_int_equal(num(c1, "value", "records"), n[0]);
+    assert_int_equal(num(c1, "advocacy", "rated"), n[0]);
+    assert_int_equal(num(c1, "advocacy", "negative"), n[0]);
+    assert_int_equal(num(c1, "advocacy", "complaints"), n[0]);
+    assert_int_equal(num(c1, "risk", "unhappy"), n[0]);
+    assert_true(real(c1, "advocacy", "negative_share") == 1.0);
+    assert_int_equal(num(c2, "value", "records"), n[1]);
+    assert_int_equal(num(c2, "advocacy", "positive"), n[1]);
+    assert_int_equal(num(c2, "advocacy", "positive_mentions"), n[1]);
+    assert_int_equal(num(c2, "advocacy", "rated"), n[1]);
+    assert_int_equal(num(c2, "risk", "unhappy"), 0);
+    assert_int_equal(num(c3, "value", "records"), n[2]);
+    assert_int_equal(num(c3, "value", "clicks"), n[2]);
+    assert_int_equal(num(c3, "advocacy", "rated"), 0);
+    json_decref(doc);
+    score_build_free(&b);
+}
+
 static void test_currencies(void **state)
 {
     (void)state;
@@ -323,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_quintiles),
         cmocka_unit_test(test_rfm_events_clicks),
         cmocka_unit_test(test_currencies),
+        cmocka_unit_test(test_counts_past_16_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
