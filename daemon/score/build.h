@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "graph.h"
+#include "score_rec.h"
 #include "value.h"
 
 /* How the builder finds contacts.  Both return a string that stays valid
@@ -85,40 +86,6 @@ uint32_t score_people_intern(struct score_people *p, const char *cur);
 /* The pid of the contact a contact id stands for now (merges followed by
  * the resolver), SCORE_PID_NONE when unknown or erased. */
 uint32_t score_people_contact(struct score_people *p, const char *cid);
-
-/* One record as the builders need it, read from its JSON once (with its
- * people resolved) and fed to each audience it is in. */
-enum score_kind {
-    SCORE_K_OTHER,
-    SCORE_K_MESSAGE,
-    SCORE_K_COMMENT,
-    SCORE_K_POST,
-    SCORE_K_MENTION,
-    SCORE_K_REACTION,
-    SCORE_K_SHARE,
-    SCORE_K_CLICK,
-    SCORE_K_SIGNUP, /* and checkin */
-    SCORE_K_RECEIPT /* delivery, read, bounce */
-};
-
-struct score_rec {
-    int ok;       /* an object with a kind */
-    uint8_t kind; /* enum score_kind */
-    uint8_t erased, bot, by_brand, peer_dir;
-    uint8_t has_at; /* occurred_at given and read (else now) */
-    uint8_t has_contact;
-    int64_t at;
-    uint32_t author;      /* pid: the author unless by_brand; NONE: unknown */
-    uint32_t ord;         /* its number among the records a reply may answer; NONE: not one */
-    uint32_t contact;     /* pid of rec.contact (has_contact), for the brand's answers */
-    uint64_t self, reply; /* digests of source \0 external_id / reply_to; 0: none */
-    uint64_t event;       /* digest of event.id; 0: none */
-    uint8_t rated, positive, negative, complaint;
-    /* parties: [0, nto) to's (brand PID_BRAND), [nto, nto + nment) the
-     * mentions'; rcpt: to's customers with a handle, for recipient() */
-    uint32_t *party, *rcpt;
-    size_t nto, nment, nrcpt, cap;
-};
 
 /* Read rec (a stored record) into r, resolving its people through p.
  * r's arrays are reused from one call to the next. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build.h"
+#include "score_rec.h"
 #include "util.h"
 
 #define HOUR_MS 3600000LL

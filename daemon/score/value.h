@@ -103,7 +103,7 @@ void score_facts_trim(struct score_facts *f, uint32_t n);
 uint32_t score_facts_count(const struct score_facts *f, size_t which, uint32_t v);
 #define SCORE_COUNT(f, a, v) score_facts_count(f, offsetof(struct score_facts, a), v)
 
-struct score_rec; /* build.h: a record as read once */
+struct score_rec; /* score_rec.h: a record as read once */
 
 /* One record of the audience by author (a node, SCORE_BRAND for the
  * brand's), at at_ms; answered is the node its reply_to resolved to
