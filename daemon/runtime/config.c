@@ -590,6 +590,10 @@ static void apply_state_keys(struct config *cfg, const struct raw_section *s, co
 /* The credentials of kanald's own NATS connection <prefix>_servers: files
  * relative to the config's folder, secrets resolved as a plugin's are
  * (cred:, file:, env:; never inline), and only combinations that can work. */
+/* config_load_for_reader: a store reader (kanalctl) wants the [kanald]
+ * values and the audiences, not the secrets kanald's user may read. */
+static int for_reader;
+
 static void apply_nats_auth(const struct raw_section *s, const char *path,
                             struct config_errors *errs, const char *const *v, const char *prefix,
                             struct config_nats_auth *out)
@@ -603,7 +607,7 @@ static void apply_nats_auth(const struct raw_section *s, const char *path,
     char **dest[] = {&out->nkey, &out->password};
     for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
         const struct raw_kv *kv = raw_get(s, secrets[i]);
-        if (!kv)
+        if (!kv || for_reader)
             continue;
         const char *swhy = NULL;
         if (secret_resolve(kv->value, 0, dest[i], &swhy) < 0) {
@@ -1064,7 +1068,7 @@ int config_load(const char *path, struct loader *loader, struct config **out,
         }
     }
     apply_kanald(cfg, kanald, path, errs);
-    if (api) {
+    if (api && !for_reader) {
         const char *v[ARRAY_SIZE(api_options)] = {0};
         int64_t n[ARRAY_SIZE(api_options)] = {0};
         check_fixed(api, api_options, path, errs, v, n);
@@ -1078,7 +1082,7 @@ int config_load(const char *path, struct loader *loader, struct config **out,
     for (size_t i = 0; i < ri.nsec; i++)
         if (strncmp(ri.sec[i].name, "source ", 7) == 0 || stage_role(ri.sec[i].name))
             have_sources = 1;
-    if (have_sources) {
+    if (have_sources && !for_reader) {
         int nmods = loader_scan(loader, cfg->plugin_dir);
         if (nmods < 0)
             add_error(errs, path, kanald ? kanald->line : 1, "cannot read plugin_dir %s: %s",
@@ -1102,6 +1106,14 @@ int config_load(const char *path, struct loader *loader, struct config **out,
     }
     *out = cfg;
     return 0;
+}
+
+int config_load_for_reader(const char *path, struct config **out, struct config_errors *errs)
+{
+    for_reader = 1;
+    int rc = config_load(path, NULL, out, errs);
+    for_reader = 0;
+    return rc;
 }
 
 static void source_config_clear(struct source_config *sc)

@@ -156,6 +156,11 @@ const char *config_match_check(const char *text);
  * set, or KANAL_ECONFIG with errs filled (and *out NULL). */
 int config_load(const char *path, struct loader *loader, struct config **out,
                 struct config_errors *errs);
+/* What a store reader (kanalctl) takes from kanald's file: [kanald] and
+ * the [audience NAME] sections, checked as kanald checks them, without
+ * loading plugins, reading the sources' sections or resolving secrets (a
+ * reader's user need not read them).  Not thread-safe. */
+int config_load_for_reader(const char *path, struct config **out, struct config_errors *errs);
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 /* Add an error / a warning at path:line. */

@@ -272,6 +272,47 @@ def test_errors_are_clear(star, tmp_path):
         in p.stderr
 
 
+
+def test_config_gives_kanalds_thresholds_and_named_audiences(star, tmp_path):
+    """--config (or $KANAL_CONFIG): a computing makes the scores as kanald
+    would with that file, its score_* keys and [audience NAME] sections;
+    only [kanald] and [audience] are read, so a source's secret the user
+    cannot read, or a plugin_dir without plugins, stop nothing; a bad value
+    stops kanalctl with the file's line."""
+    k, ids = star
+    conf = tmp_path / "kanal.conf"
+    conf.write_text("[kanald]\nscore_key_influence = 100000\nplugin_dir = /nonexistent\n"
+                    "\n[source fb]\nplugin = facebook\napp_secret = file:/root/none\n"
+                    "\n[audience replies]\nmatch = kind:comment\n")
+    default = {r["contact"]: r["position"]
+               for r in score_json(k.store, "--top", "0", "--compute")["contacts"]}
+    assert default[ids[HUB]] == "key", default
+    doc = score_json(k.store, "--top", "0", "--compute", "--config", str(conf))
+    # No influence reaches 1000 times the average: no one is key now.
+    assert "key" not in {r["position"] for r in doc["contacts"]}, doc["contacts"]
+    assert {r["contact"] for r in doc["contacts"]} == set(default)
+    # The same through $KANAL_CONFIG.
+    p = subprocess.run([str(KANALCTL), "-s", str(k.store), "score", "--audience", "all",
+                        "--compute", "--format", "json", "--top", "0"],
+                       capture_output=True, text=True, timeout=60,
+                       env={"KANAL_CONFIG": str(conf), "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr
+    assert "key" not in {r["position"] for r in json.loads(p.stdout)["contacts"]}
+    # A named audience: computed with the file's match words, refused without.
+    named = json.loads(ok(k.store, "score", "--audience", "replies", "--format", "json",
+                          "--top", "0", "--config", str(conf)))
+    assert named["audience"] == "replies" and named["kept"] is False
+    assert named["contacts"][0]["contact"] == ids[HUB]
+    assert ids[FAMOUS] not in {r["contact"] for r in named["contacts"]}  # no comment of theirs
+    p = ctl(k.store, "score", "--audience", "replies")
+    assert p.returncode == 1 and "--config" in p.stderr
+    # A value kanald would refuse: kanalctl says where, and computes nothing.
+    conf.write_text("[kanald]\nscore_max_audiences = 0\n")
+    p = ctl(k.store, "score", "--audience", "all", "--compute", "--config", str(conf))
+    assert p.returncode == 2 and p.stdout == ""
+    assert f"{conf}:2" in p.stderr and "score_max_audiences" in p.stderr, p.stderr
+
+
 def needed(path):
     out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True,
                          check=True).stdout

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "contacts.h"
 #include "jarena.h"
 #include "keep.h"
@@ -33,7 +34,8 @@ const struct ctl_command ctl_score = {
     "score",
     "an audience's scores (influence, k-core, reach...) as a table, JSON, CSV or SVG",
     "usage: kanalctl [-s STORE] score --audience ID [--top N] [--format table|json|csv]\n"
-    "                [--compute] [--half-life DURATION] [--svg FILE] [--svg-nodes N]\n"
+    "                [--compute] [--config FILE] [--half-life DURATION] [--svg FILE]\n"
+    "                [--svg-nodes N]\n"
     "\n"
     "Print the scores of one audience, most influential contact first: the contact,\n"
     "its name (or first handle), influence (PageRank personalized on the audience's\n"
@@ -47,8 +49,8 @@ const struct ctl_command ctl_score = {
     "with kanald's scoring code; the store is never written.\n"
     "\n"
     "ID is an audience's id: all, source:NAME, channel:NAME, campaign:ID, event:ID,\n"
-    "thread:ID, or an [audience NAME]'s name (whose scores kanald must have kept:\n"
-    "kanalctl does not read kanal.conf).\n"
+    "thread:ID, or an [audience NAME]'s name (kept by kanald, or computed with\n"
+    "--config, which gives its match words).\n"
     "\n"
     "Options:\n"
     "      --audience ID     the audience (required)\n"
@@ -57,8 +59,15 @@ const struct ctl_command ctl_score = {
     "                        cut to the top N, each with name and handle) or csv\n"
     "                        (RFC 4180, a header row)\n"
     "      --compute         compute the scores even when kanald keeps some\n"
+    "      --config FILE     computing: kanald's configuration ($KANAL_CONFIG when\n"
+    "                        set), so that the scores are made as kanald makes them:\n"
+    "                        its score_* thresholds, score_half_life,\n"
+    "                        score_event_window and [audience NAME] sections (only\n"
+    "                        [kanald] and [audience] are read; secrets and plugins\n"
+    "                        are not); without it, the built-in defaults\n"
     "      --half-life D     computing: an interaction D old weighs half as much as\n"
-    "                        one made now (default 30d; 0: no decay)\n"
+    "                        one made now (default: the config's score_half_life, else\n"
+    "                        30d; 0: no decay)\n"
     "      --svg FILE        also draw the audience's interaction network into FILE\n"
     "                        (Graphviz, sfdp layout): node size by influence; green an\n"
     "                        advocate, red at risk, orange a critic, grey neither (or\n"
@@ -341,16 +350,27 @@ static void print_csv(json_t *rows)
 }
 
 struct opts {
-    const char *audience, *svg;
+    const char *audience, *svg, *config;
     uint64_t top, svg_nodes;
     int64_t half_life_ms;
+    int half_life_given;
     enum format format;
     int compute;
+    struct config *cfg; /* --config's, or NULL */
 };
 
 static int parse(int argc, char **argv, struct ctl *ctl, struct opts *o)
 {
-    enum { O_AUDIENCE = 256, O_TOP, O_FORMAT, O_COMPUTE, O_HALF_LIFE, O_SVG, O_SVG_NODES };
+    enum {
+        O_AUDIENCE = 256,
+        O_TOP,
+        O_FORMAT,
+        O_COMPUTE,
+        O_HALF_LIFE,
+        O_SVG,
+        O_SVG_NODES,
+        O_CONFIG
+    };
     static const struct option long_opts[] = {{"audience", 1, NULL, O_AUDIENCE},
                                               {"top", 1, NULL, O_TOP},
                                               {"format", 1, NULL, O_FORMAT},
@@ -358,11 +378,15 @@ static int parse(int argc, char **argv, struct ctl *ctl, struct opts *o)
                                               {"half-life", 1, NULL, O_HALF_LIFE},
                                               {"svg", 1, NULL, O_SVG},
                                               {"svg-nodes", 1, NULL, O_SVG_NODES},
+                                              {"config", 1, NULL, O_CONFIG},
                                               CTL_COMMON_OPTIONS,
                                               {0}};
     *o = (struct opts){.top = DEFAULT_TOP,
                        .svg_nodes = DEFAULT_SVG_NODES,
-                       .half_life_ms = SCORE_HALF_LIFE_DEFAULT_MS};
+                       .half_life_ms = SCORE_HALF_LIFE_DEFAULT_MS,
+                       .config = getenv("KANAL_CONFIG")};
+    if (o->config && !*o->config)
+        o->config = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "s:h", long_opts, NULL)) != -1) {
         switch (opt) {
@@ -391,7 +415,11 @@ static int parse(int argc, char **argv, struct ctl *ctl, struct opts *o)
         case O_COMPUTE:
             o->compute = 1;
             break;
+        case O_CONFIG:
+            o->config = optarg;
+            break;
         case O_HALF_LIFE:
+            o->half_life_given = 1;
             if (strcmp(optarg, "0") == 0)
                 o->half_life_ms = 0;
             else if (util_parse_duration_ms(optarg, &o->half_life_ms) || o->half_life_ms <= 0)
@@ -506,18 +534,24 @@ static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc)
                                "campaign:ID, event:ID, thread:ID, or an [audience NAME]'s name",
                                o->audience);
     }
+    const char *named_match = NULL;
+    for (size_t i = 0; rc == -ENOENT && o->cfg && i < o->cfg->naudiences; i++)
+        if (strcmp(o->cfg->audiences[i].name, o->audience) == 0) {
+            named_match = o->cfg->audiences[i].match;
+            rc = 0;
+        }
     if (rc == -ENOENT) { /* a named audience: its match words are in kanal.conf */
         if (*doc) {
             fprintf(stderr,
                     "kanalctl score: no picture: '%s' is an [audience NAME], whose records "
-                    "kanalctl cannot pick without kanal.conf\n",
+                    "kanalctl cannot pick without kanald's configuration (--config)\n",
                     o->audience);
             return o->svg ? CTL_FAILED : 0;
         }
         fprintf(stderr,
                 "kanalctl score: unknown audience '%s': kanald keeps no scores for it and it "
                 "is not a built-in audience (all, source:NAME, channel:NAME, campaign:ID, "
-                "event:ID, thread:ID); an [audience NAME] is scored by kanald only\n",
+                "event:ID, thread:ID) or an [audience NAME] of --config's file\n",
                 o->audience);
         return CTL_FAILED;
     }
@@ -528,6 +562,17 @@ static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc)
     w.upto = last_seq(st, txn);
     w.now_ms = now_ms();
     w.half_life_ms = o->half_life_ms;
+    struct score_named named = {o->audience, named_match};
+    if (o->cfg) { /* as kanald makes them */
+        w.params = o->cfg->score;
+        w.event_window_ms = o->cfg->score_event_window_ms;
+        if (!o->half_life_given)
+            w.half_life_ms = o->cfg->score_half_life_ms;
+    }
+    if (named_match) {
+        w.named = &named;
+        w.nnamed = 1;
+    }
     w.only = o->audience;
     w.each = computed_doc;
     w.arg = &c;
@@ -562,12 +607,10 @@ static int scores(struct opts *o, struct store *st, MDB_txn *txn, json_t **doc)
     return o->svg ? (c.drew ? c.svg_rc : CTL_FAILED) : 0;
 }
 
-static int run(struct ctl *ctl, int argc, char **argv)
+static int run_scores(struct ctl *ctl, struct opts *op)
 {
-    struct opts o;
-    int rc = parse(argc, argv, ctl, &o);
-    if (rc >= 0)
-        return rc;
+    struct opts o = *op;
+    int rc;
     jarena_setup(); /* before any jansson value: records are parsed in arenas */
     struct kanal_reader *r;
     if ((rc = ctl_open(ctl, &r)))
@@ -610,4 +653,26 @@ static int run(struct ctl *ctl, int argc, char **argv)
         return CTL_FAILED;
     }
     return exit_code;
+}
+
+static int run(struct ctl *ctl, int argc, char **argv)
+{
+    struct opts o;
+    int rc = parse(argc, argv, ctl, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.config) {
+        struct config_errors errs = {0};
+        if (config_load_for_reader(o.config, &o.cfg, &errs) != 0) {
+            for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "kanalctl score: %s\n", errs.lines[i]);
+            config_errors_free(&errs);
+            return CTL_USAGE;
+        }
+        config_errors_free(&errs);
+    }
+    rc = run_scores(ctl, &o);
+    if (o.cfg)
+        config_free(o.cfg);
+    return rc;
 }
