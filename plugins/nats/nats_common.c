@@ -36,6 +36,16 @@ static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, cons
     return nats_Sign(arg, nonce, sig, sig_len);
 }
 
+/* Reconnecting after a lost connection: 100 ms, doubling to 5 s. */
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
+{
+    (void)nc;
+    (void)arg;
+    int shift = attempts < 6 ? attempts : 6;
+    int64_t ms = 100LL << shift;
+    return ms > 5000 ? 5000 : ms;
+}
+
 int kanal_nats_options(const struct kanal_nats_opts *o, natsOptions **out, char *why,
                        size_t why_len)
 {
@@ -54,6 +64,8 @@ int kanal_nats_options(const struct kanal_nats_opts *o, natsOptions **out, char 
         st = natsOptions_SetMaxReconnect(opts, -1);
     if (st == NATS_OK)
         st = natsOptions_SetReconnectBufSize(opts, 64 * 1024 * 1024);
+    if (st == NATS_OK)
+        st = natsOptions_SetCustomReconnectDelay(opts, reconnect_delay, NULL);
     if (st == NATS_OK && o->user) {
         what = "user";
         st = natsOptions_SetUserInfo(opts, o->user, o->password);

@@ -446,15 +446,6 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
     return 0;
 }
 
-static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
-{
-    (void)nc;
-    (void)arg;
-    int shift = attempts < 6 ? attempts : 6;
-    int64_t ms = 100LL << shift;
-    return ms > 5000 ? 5000 : ms;
-}
-
 static const struct kanal_kit_bind nats_binds[] = {
     KANAL_NATS_BINDS(struct sink, o),
     {"max_pending", KANAL_KIT_INT64, offsetof(struct sink, max_pending)},
@@ -574,7 +565,6 @@ static int nats_start(void *state)
         s->host->log(s->src, KANAL_LOG_ERR, "%s", why);
         return r;
     }
-    natsOptions_SetCustomReconnectDelay(s->opts, reconnect_delay, NULL);
     natsOptions_SetClosedCB(s->opts, on_closed, s);
     natsOptions_SetDisconnectedCB(s->opts, on_disconnected, s);
     natsOptions_SetReconnectedCB(s->opts, on_connected, s);

@@ -337,15 +337,6 @@ static void on_connected(natsConnection *nc, void *arg)
     (void)arg;
 }
 
-static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
-{
-    (void)nc;
-    (void)arg;
-    int shift = attempts < 6 ? attempts : 6;
-    int64_t ms = 100LL << shift;
-    return ms > 5000 ? 5000 : ms;
-}
-
 static const struct kanal_kit_bind source_binds[] = {
     KANAL_NATS_BINDS(struct nsource, o),
     {"durable", KANAL_KIT_STR, offsetof(struct nsource, durable)},
@@ -424,7 +415,6 @@ int nats_source_start(void *state)
     char why[512];
     r = kanal_nats_options(&s->o, &opts, why, sizeof why);
     if (r == 0) {
-        natsOptions_SetCustomReconnectDelay(opts, reconnect_delay, NULL);
         /* No server at start: libnats goes on trying in the background (the
          * thread's fetches wait); the callback must not reach the state,
          * which may be gone when libnats calls it. */
