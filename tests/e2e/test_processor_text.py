@@ -32,8 +32,8 @@ def sections(cases):
     which always takes the slow way."""
     out = []
     for i, c in enumerate(cases):
-        out.append(f"[processor f{i}]\nplugin = stages\nbehave = given\ngiven = {c.hex()}\n")
-        out.append(f"[processor s{i}]\nplugin = stages\nbehave = given\n"
+        out.append(f"[processor f{i}]\nplugin = stages\nbudget = 10s\nbehave = given\ngiven = {c.hex()}\n")
+        out.append(f"[processor s{i}]\nplugin = stages\nbudget = 10s\nbehave = given\n"
                    f"given = {(b' ' + c + b' ').hex()}\n")
     return "\n".join(out)
 
@@ -100,8 +100,8 @@ def test_a_record_naming_its_contact_keeps_its_annotations(make_kanald):
     """Under identity the writer serializes a record that names its contact
     itself (it may follow a merge): the annotations the processors added to
     the text must be in it too."""
-    proc = (f"[processor f0]\nplugin = stages\nbehave = given\ngiven = {CASES[0].hex()}\n\n"
-            "[processor tag]\nplugin = stages\n")
+    proc = (f"[processor f0]\nplugin = stages\nbudget = 10s\nbehave = given\ngiven = {CASES[0].hex()}\n\n"
+            "[processor tag]\nplugin = stages\nbudget = 10s\n")
     k = make_kanald(sources=ECHO + "\n" + proc, plugins=(),
                     test_plugins=("echo", "stages")).start()
     status, _, body = k.request("POST", "/hooks/e1", json.dumps(message("m0")).encode())
@@ -130,9 +130,9 @@ def test_a_record_is_stored_as_without_processors_but_for_its_annotations(make_k
                      meta={"n": 1.5, "deep": {"a": [1, None, True]}}),
              message("p2", handle="phone:+905321234567", subject="İade"),
              message("p3", contact=None)]
-    procs = (f"[processor f0]\nplugin = stages\nbehave = given\ngiven = {CASES[0].hex()}\n\n"
-             "[processor only]\nplugin = stages\nmatch = source:e1 kind:comment\n\n"
-             "[processor tag]\nplugin = stages\n")
+    procs = (f"[processor f0]\nplugin = stages\nbudget = 10s\nbehave = given\ngiven = {CASES[0].hex()}\n\n"
+             "[processor only]\nplugin = stages\nbudget = 10s\nmatch = source:e1 kind:comment\n\n"
+             "[processor tag]\nplugin = stages\nbudget = 10s\n")
     plain = make_kanald("plain", sources=ECHO, plugins=(), test_plugins=("echo",)).start()
     annotated = make_kanald("annotated", sources=ECHO + "\n" + procs, plugins=(),
                             test_plugins=("echo", "stages")).start()

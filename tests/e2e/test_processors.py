@@ -33,9 +33,9 @@ def start(make_kanald, processors, sources=ECHO):
 
 
 def test_annotations_are_stored_in_config_order(make_kanald):
-    k = start(make_kanald, "[processor first]\nplugin = stages\n\n"
-                           "[processor second]\nplugin = stages\nexpect = first\n\n"
-                           "[processor third]\nplugin = stages\nexpect = nobody\n")
+    k = start(make_kanald, "[processor first]\nplugin = stages\nbudget = 10s\n\n"
+                           "[processor second]\nplugin = stages\nbudget = 10s\nexpect = first\n\n"
+                           "[processor third]\nplugin = stages\nbudget = 10s\nexpect = nobody\n")
     for i in range(3):
         status, body = post(k, message(f"m{i}", text=f"hello {i}"))
         assert status == 200, body
@@ -61,8 +61,8 @@ def test_a_channel_cannot_set_annotations_itself(make_kanald):
 
 
 def test_drop_stores_nothing_and_is_counted(make_kanald):
-    k = start(make_kanald, "[processor spam]\nplugin = stages\nbehave = drop\nword = SPAM\n\n"
-                           "[processor after]\nplugin = stages\n")
+    k = start(make_kanald, "[processor spam]\nplugin = stages\nbudget = 10s\nbehave = drop\nword = SPAM\n\n"
+                           "[processor after]\nplugin = stages\nbudget = 10s\n")
     status, body = post(k, [message("keep1"), message("drop1", text="buy SPAM now"),
                             message("keep2"), message("drop2", text="SPAM again")])
     assert status == 200, body
@@ -81,10 +81,10 @@ def test_drop_stores_nothing_and_is_counted(make_kanald):
 
 def test_failing_processors_never_lose_the_record(make_kanald):
     k = start(make_kanald,
-              "[processor err]\nplugin = stages\nbehave = error\n\n"
-              "[processor bad]\nplugin = stages\nbehave = invalid\n\n"
+              "[processor err]\nplugin = stages\nbudget = 10s\nbehave = error\n\n"
+              "[processor bad]\nplugin = stages\nbudget = 10s\nbehave = invalid\n\n"
               "[processor slow]\nplugin = stages\nbehave = slow\nspin = 30ms\nbudget = 5ms\n\n"
-              "[processor good]\nplugin = stages\n")
+              "[processor good]\nplugin = stages\nbudget = 10s\n")
     for i in range(2):
         status, body = post(k, message(f"f{i}"))
         assert status == 200, body
@@ -107,7 +107,7 @@ def test_failing_processors_never_lose_the_record(make_kanald):
 def test_match_limits_what_a_processor_sees(make_kanald):
     sources = ECHO + "\n[source e2]\nplugin = echo\ngreeting = hi\n"
     k = start(make_kanald,
-              "[processor only]\nplugin = stages\nmatch = source:e2 kind:message,comment\n",
+              "[processor only]\nplugin = stages\nbudget = 10s\nmatch = source:e2 kind:message,comment\n",
               sources=sources)
     assert post(k, message("a"))[0] == 200                       # wrong source
     assert post(k, message("b"), source="e2")[0] == 200          # matches
@@ -119,7 +119,7 @@ def test_match_limits_what_a_processor_sees(make_kanald):
 
 
 def test_bad_match_and_wrong_role_are_config_errors(make_kanald):
-    k = make_kanald(sources=ECHO + "\n[processor p]\nplugin = stages\nmatch = colour:red\n",
+    k = make_kanald(sources=ECHO + "\n[processor p]\nplugin = stages\nbudget = 10s\nmatch = colour:red\n",
                     plugins=(), test_plugins=("echo", "stages"))
     k.expect_exit = True
     k.start(wait=False)
@@ -164,10 +164,10 @@ def test_the_sdk_tagger_tags_matching_text(make_kanald):
 
 
 def test_reload_follows_processor_sections(make_kanald):
-    k = start(make_kanald, "[processor a]\nplugin = stages\n")
+    k = start(make_kanald, "[processor a]\nplugin = stages\nbudget = 10s\n")
     assert post(k, message("r1"))[0] == 200
-    k.write_config(sources=ECHO + "\n[processor b]\nplugin = stages\n\n"
-                                  "[processor a]\nplugin = stages\nexpect = b\n")
+    k.write_config(sources=ECHO + "\n[processor b]\nplugin = stages\nbudget = 10s\n\n"
+                                  "[processor a]\nplugin = stages\nbudget = 10s\nexpect = b\n")
     mark = k.log_mark()
     k.hup()
     k.wait_log(r"configuration reloaded", start=mark)
@@ -183,7 +183,7 @@ def test_a_real_channel_answers_seq_0_for_a_dropped_record(make_kanald):
     processor dropped is there with seq 0, the others with their seq."""
     from kanal import webhook_source
     k = make_kanald(sources=webhook_source() +
-                    "\n[processor spam]\nplugin = stages\nbehave = drop\nword = SPAM\n",
+                    "\n[processor spam]\nplugin = stages\nbudget = 10s\nbehave = drop\nword = SPAM\n",
                     plugins=("webhook",), test_plugins=("stages",)).start()
     status, _, body = k.post_hook([message("w1"), message("w2", text="SPAM"), message("w3")])
     assert status == 200, body
