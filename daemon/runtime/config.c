@@ -587,12 +587,14 @@ static size_t kanald_index(const char *name)
 static void apply_state_keys(struct config *cfg, const struct raw_section *s, const char *path,
                              struct config_errors *errs, const char *const *v);
 
+/* config_load_for_reader: a store reader (kanalctl) wants the [kanald]
+ * values and the audiences, not the secrets kanald's user may read. Set for
+ * one config_load on the calling thread only. */
+static _Thread_local int for_reader;
+
 /* The credentials of kanald's own NATS connection <prefix>_servers: files
  * relative to the config's folder, secrets resolved as a plugin's are
  * (cred:, file:, env:; never inline), and only combinations that can work. */
-/* config_load_for_reader: a store reader (kanalctl) wants the [kanald]
- * values and the audiences, not the secrets kanald's user may read. */
-static int for_reader;
 
 static void apply_nats_auth(const struct raw_section *s, const char *path,
                             struct config_errors *errs, const char *const *v, const char *prefix,
