@@ -13,29 +13,43 @@ static const char *str_member(json_t *o, const char *name)
     return json_string_value(json_object_get(o, name));
 }
 
+/* A message's common part: at most max_len bytes, one JSON object without
+ * duplicate members (a record whose id says one thing and a second "id"
+ * another is not one record), "v": 1. NULL with why set otherwise; `what`
+ * names the message in the reasons. */
+static json_t *load_v1(const char *data, size_t len, size_t max_len, const char *what, char *why,
+                       size_t why_len)
+{
+    if (len > max_len) {
+        snprintf(why, why_len, "%s of %zu bytes is larger than max_message (%zu)", what, len,
+                 max_len);
+        return NULL;
+    }
+    json_error_t e;
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
+    if (!o) {
+        snprintf(why, why_len, "not JSON: %s", e.text);
+        return NULL;
+    }
+    json_t *v = json_object_get(o, "v");
+    if (json_is_object(o) && json_is_integer(v) && json_integer_value(v) == 1)
+        return o;
+    if (!json_is_object(o))
+        snprintf(why, why_len, "not a JSON object");
+    else
+        snprintf(why, why_len, "not a kanal %s (v is not 1)", what);
+    json_decref(o);
+    return NULL;
+}
+
 enum kanal_nats_verdict kanal_nats_classify(const char *data, size_t len, size_t max_len, char *why,
                                             size_t why_len)
 {
-    if (len > max_len) {
-        snprintf(why, why_len, "message of %zu bytes is larger than max_message (%zu)", len,
-                 max_len);
+    json_t *rec = load_v1(data, len, max_len, "record", why, why_len);
+    if (!rec)
         return KANAL_NATS_UNKNOWN;
-    }
-    json_error_t e;
-    /* No duplicate members: a record whose id says one thing and a second
-     * "id" another is not one record. */
-    json_t *rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
-    if (!rec) {
-        snprintf(why, why_len, "not JSON: %s", e.text);
-        return KANAL_NATS_UNKNOWN;
-    }
     const char *bad = NULL;
-    if (!json_is_object(rec))
-        bad = "not a JSON object";
-    else if (json_integer_value(json_object_get(rec, "v")) != 1 ||
-             !json_is_integer(json_object_get(rec, "v")))
-        bad = "not a kanal record (v is not 1)";
-    else if (!json_is_integer(json_object_get(rec, "seq")))
+    if (!json_is_integer(json_object_get(rec, "seq")))
         bad = "not a stored record (no integer seq)";
     else if (!str_member(rec, "id") || !str_member(rec, "source") || !str_member(rec, "kind") ||
              !str_member(rec, "external_id"))
@@ -54,24 +68,12 @@ enum kanal_nats_verdict kanal_nats_classify(const char *data, size_t len, size_t
 enum kanal_nats_verdict kanal_nats_classify_command(const char *data, size_t len, size_t max_len,
                                                     char *why, size_t why_len)
 {
-    if (len > max_len) {
-        snprintf(why, why_len, "state command of %zu bytes is larger than max_message (%zu)", len,
-                 max_len);
+    json_t *c = load_v1(data, len, max_len, "state command", why, why_len);
+    if (!c)
         return KANAL_NATS_UNKNOWN;
-    }
-    json_error_t e;
-    json_t *c = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
-    if (!c) {
-        snprintf(why, why_len, "not JSON: %s", e.text);
-        return KANAL_NATS_UNKNOWN;
-    }
-    json_t *v = json_object_get(c, "v"), *at = json_object_get(c, "at_ms");
+    json_t *at = json_object_get(c, "at_ms");
     const char *bad = NULL;
-    if (!json_is_object(c))
-        bad = "not a JSON object";
-    else if (!json_is_integer(v) || json_integer_value(v) != 1)
-        bad = "not a kanal state command (v is not 1)";
-    else if (!str_member(c, "command") || !str_member(c, "id"))
+    if (!str_member(c, "command") || !str_member(c, "id"))
         bad = "not a state command (command or id missing)";
     else if (!json_is_integer(at) || json_integer_value(at) <= 0)
         bad = "not a state command (no positive integer at_ms)";
