@@ -18,84 +18,16 @@
 #include "contacts.h"
 #include "candidates_api.h"
 #include "contacts_api.h"
+#include "contacts_op.h"
 #include "form.h"
 #include "http.h"
-#include "jsonout.h"
 #include "log.h"
+#include "respond.h"
 #include "route_params.h"
 #include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
-
-struct cand_op {
-    struct http_req *req;
-    json_t *body;
-    char id[80]; /* the contact (merge) or the candidate (reject) */
-    int status;
-    json_t *answer;
-    struct statecmd_run *run; /* a cluster's state command: nobody to answer */
-};
-
-static void respond_json(struct http_req *req, int status, json_t *o)
-{
-    char *text = jsonout_text(o);
-    http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
-}
-
-static void set_answer(struct cand_op *op, int status, json_t *answer)
-{
-    json_decref(op->answer);
-    op->status = status;
-    op->answer = answer;
-}
-
-static void set_error(struct cand_op *op, int status, const char *code, const char *message)
-{
-    set_answer(op, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-}
-
-static void op_done(struct write_item *it)
-{
-    struct cand_op *op = it->arg;
-    if (op->run)
-        statecmd_answered(op->run, it->status, op->status, op->answer);
-    else if (it->status)
-        http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
-    else if (op->answer)
-        respond_json(op->req, op->status, json_incref(op->answer));
-    else
-        http_respond_error(op->req, 500, "internal", "no answer");
-    json_decref(op->answer);
-    json_decref(op->body);
-    free(op);
-    write_item_free(it);
-}
-
-static struct write_item *make_item(struct http_req *req, json_t *body, const char *id,
-                                    write_apply_fn apply)
-{
-    struct cand_op *op = xcalloc(1, sizeof *op);
-    op->req = req;
-    op->body = body;
-    snprintf(op->id, sizeof op->id, "%s", id);
-    struct write_item *it = xcalloc(1, sizeof *it);
-    it->apply = apply;
-    it->done = op_done;
-    it->arg = op;
-    return it;
-}
-
-/* On a core of a cluster, a state command to the stream (statecmd.h). */
-static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
-                   write_apply_fn apply, const char *command)
-{
-    if (statecmd_route(ca->state, ca->store, req, command, id, body))
-        return;
-    writer_submit(ca->writer, make_item(req, body, id, apply));
-}
 
 static uint64_t number_of(const char *id)
 {
@@ -121,7 +53,7 @@ static void unblock(json_t *c, const char *other)
 
 static int apply_merge(struct write_item *it, struct store *st, MDB_txn *txn)
 {
-    struct cand_op *op = it->arg;
+    struct contacts_op *op = it->arg;
     const char *with = json_string_value(json_object_get(op->body, "with"));
     if (!with)
         with = json_string_value(json_object_get(op->body, "contact"));
@@ -130,14 +62,14 @@ static int apply_merge(struct write_item *it, struct store *st, MDB_txn *txn)
     char a[32], b[32], other[32];
     int rc = contacts_follow(st, txn, op->id, a, sizeof a);
     if (rc == MDB_NOTFOUND) {
-        set_error(op, 404, "not_found", "no such contact");
+        contacts_op_error(op, 404, "not_found", "no such contact");
         return 0;
     }
     if (rc)
         return rc;
     if (cand_id) {
         if ((rc = candidates_load(st, txn, cand_id, &cand)) == MDB_NOTFOUND) {
-            set_error(op, 404, "not_found", "no such merge candidate");
+            contacts_op_error(op, 404, "not_found", "no such merge candidate");
             return 0;
         }
         if (rc)
@@ -148,19 +80,19 @@ static int apply_merge(struct write_item *it, struct store *st, MDB_txn *txn)
         with = x && !strcmp(x, a) ? y : y && !strcmp(y, a) ? x : NULL;
         if (!with) {
             json_decref(cand);
-            set_error(op, 409, "not_a_candidate", "that candidate does not name this contact");
+            contacts_op_error(op, 409, "not_a_candidate", "that candidate does not name this contact");
             return 0;
         }
     }
     snprintf(other, sizeof other, "%s", with);
     if ((rc = contacts_follow(st, txn, other, b, sizeof b)) == MDB_NOTFOUND) {
         json_decref(cand);
-        set_error(op, 404, "not_found", "no such contact to merge with");
+        contacts_op_error(op, 404, "not_found", "no such contact to merge with");
         return 0;
     }
     if (rc == 0 && !strcmp(a, b)) {
         json_decref(cand);
-        set_error(op, 409, "already_merged", "the two are one contact already");
+        contacts_op_error(op, 409, "already_merged", "the two are one contact already");
         return 0;
     }
     /* As a verified merge does: the older contact survives. */
@@ -191,7 +123,7 @@ static int apply_merge(struct write_item *it, struct store *st, MDB_txn *txn)
     resolve_extra_clear(&extra);
     json_decref(s);
     if (rc == 0)
-        set_answer(op, 200,
+        contacts_op_answer(op, 200,
                    json_pack("{s:s,s:s,s:s,s:I}", "survivor", sid, "absorbed", aid, "rule",
                              "admin-confirmed", "seq", (json_int_t)it->last_seq));
     json_decref(cand);
@@ -200,15 +132,15 @@ static int apply_merge(struct write_item *it, struct store *st, MDB_txn *txn)
 
 static int apply_reject(struct write_item *it, struct store *st, MDB_txn *txn)
 {
-    struct cand_op *op = it->arg;
+    struct contacts_op *op = it->arg;
     json_t *cand = NULL;
     int rc = candidates_reject(st, txn, op->id, &cand);
     if (rc == MDB_NOTFOUND) {
-        set_error(op, 404, "not_found", "no such merge candidate");
+        contacts_op_error(op, 404, "not_found", "no such merge candidate");
         return 0;
     }
     if (rc == 0)
-        set_answer(op, 200,
+        contacts_op_answer(op, 200,
                    json_pack("{s:s,s:O,s:b}", "rejected", op->id, "contacts",
                              json_object_get(cand, "contacts"), "kept_apart", 1));
     json_decref(cand);
@@ -259,7 +191,7 @@ static void list_candidates(struct contacts_api *ca, struct http_req *req)
     json_t *o = json_pack("{s:o,s:b}", "candidates", list, "more", more);
     if (more && last)
         json_object_set(o, "next", last);
-    respond_json(req, 200, o);
+    api_respond_json(req, 200, o);
 }
 
 /* GET /v1/contacts/candidates (routes.c; the router checked method and scope). */
@@ -282,7 +214,7 @@ void candidates_route_reject(void *ctx, struct http_req *req, const struct route
         return;
     }
     memcpy(cid, id, idlen + 1);
-    submit(ca, req, NULL, cid, apply_reject, "reject");
+    contacts_op_submit(ca, req, NULL, cid, apply_reject, "reject");
 }
 
 /* A merge's body: one of "with", "contact" or "candidate", a short string. */
@@ -318,10 +250,8 @@ struct write_item *candidates_cmd_item(struct contacts_api *ca, const char *comm
         *why = "a merge's args name one of with, contact or candidate";
     if (*why)
         return NULL;
-    struct write_item *it =
-        make_item(NULL, merge ? json_incref(args) : NULL, target, merge ? apply_merge : apply_reject);
-    ((struct cand_op *)it->arg)->run = run;
-    return it;
+    return contacts_op_cmd_item(merge ? json_incref(args) : NULL, target,
+                                merge ? apply_merge : apply_reject, run);
 }
 
 /* POST /v1/contacts/{id}/merge. */
@@ -338,5 +268,5 @@ void contacts_route_merge(void *ctx, struct http_req *req, const struct route_pa
                            "expected {\"with\": \"<contact id>\"} or {\"candidate\": \"<id>\"}");
         return;
     }
-    submit(ca, req, b, id, apply_merge, "merge");
+    contacts_op_submit(ca, req, b, id, apply_merge, "merge");
 }

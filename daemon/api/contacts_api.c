@@ -14,26 +14,19 @@
 
 #include "contacts.h"
 #include "contacts_api.h"
+#include "contacts_op.h"
 #include "error.h"
 #include "form.h"
 #include "handle.h"
 #include "http.h"
-#include "jsonout.h"
 #include "log.h"
+#include "respond.h"
 #include "route_params.h"
 #include "statecmd_pub.h"
 #include "store.h"
 #include "util.h"
 #include "value.h"
 #include "writer.h"
-
-static void respond_json(struct http_req *req, int status, json_t *o)
-{
-    char *text = jsonout_text(o);
-    http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
-}
 
 /* A summary of the events a contact signed up for or checked in to:
  * which came first and at which kanal met the person again. */
@@ -226,7 +219,7 @@ static void get_contact(struct contacts_api *ca, struct http_req *req, const cha
     if (strcmp(live, id) != 0)
         json_object_set_new(c, "requested", json_string(id));
     add_event_summary(c);
-    respond_json(req, 200, c);
+    api_respond_json(req, 200, c);
 }
 
 /* In a query '+' stands for a space (form encoding), so the handle typed as
@@ -450,12 +443,12 @@ static void get_timeline(struct contacts_api *ca, struct http_req *req, const ch
     store_read_end(ca->store, txn);
     if (export_all) {
         add_event_summary(c);
-        respond_json(
+        api_respond_json(
             req, 200,
             json_pack("{s:o,s:o,s:o}", "contact", c, "handles", handles, "interactions", list));
     } else {
         json_decref(c);
-        respond_json(req, 200,
+        api_respond_json(req, 200,
                      json_pack("{s:s,s:o,s:I,s:b}", "contact", live, "interactions", list, "next",
                                (json_int_t)next, "more", more));
     }
@@ -463,72 +456,9 @@ static void get_timeline(struct contacts_api *ca, struct http_req *req, const ch
 
 /* ---- changes through the writer ---- */
 
-struct contact_op {
-    struct http_req *req;
-    json_t *body;
-    char *id;
-    int status;     /* HTTP status to answer */
-    json_t *answer; /* its body */
-    struct statecmd_run *run; /* a cluster's state command: nobody to answer */
-};
-
-static void op_done(struct write_item *it)
-{
-    struct contact_op *op = it->arg;
-    if (op->run)
-        statecmd_answered(op->run, it->status, op->status, op->answer);
-    else if (it->status)
-        http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
-    else if (op->answer)
-        respond_json(op->req, op->status, json_incref(op->answer));
-    else
-        http_respond_error(op->req, 500, "internal", "no answer");
-    json_decref(op->answer);
-    json_decref(op->body);
-    free(op->id);
-    free(op);
-    write_item_free(it);
-}
-
-static struct write_item *make_item(struct http_req *req, json_t *body, const char *id,
-                                    write_apply_fn apply)
-{
-    struct contact_op *op = xcalloc(1, sizeof *op);
-    op->req = req;
-    op->body = body;
-    op->id = id ? xstrdup(id) : NULL;
-    struct write_item *it = xcalloc(1, sizeof *it);
-    it->apply = apply;
-    it->done = op_done;
-    it->arg = op;
-    return it;
-}
-
-/* The change of a route: on a core of a cluster, a state command to the
- * stream (applied when consumed, statecmd.h); else here and now. */
-static void submit(struct contacts_api *ca, struct http_req *req, json_t *body, const char *id,
-                   write_apply_fn apply, const char *command)
-{
-    if (statecmd_route(ca->state, ca->store, req, command, id, body))
-        return;
-    writer_submit(ca->writer, make_item(req, body, id, apply));
-}
-
-static void set_answer(struct contact_op *op, int status, json_t *answer)
-{
-    json_decref(op->answer);
-    op->status = status;
-    op->answer = answer;
-}
-
-static void set_error(struct contact_op *op, int status, const char *code, const char *message)
-{
-    set_answer(op, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-}
-
 static int apply_split(struct write_item *it, struct store *st, MDB_txn *txn)
 {
-    struct contact_op *op = it->arg;
+    struct contacts_op *op = it->arg;
     const char *absorbed = json_string_value(json_object_get(op->body, "absorbed"));
     json_t *c;
     char live[32];
@@ -536,7 +466,7 @@ static int apply_split(struct write_item *it, struct store *st, MDB_txn *txn)
     if (rc == 0)
         rc = contacts_load(st, txn, live, &c);
     if (rc == MDB_NOTFOUND) {
-        set_error(op, 404, "not_found", "no such contact");
+        contacts_op_error(op, 404, "not_found", "no such contact");
         return 0;
     }
     if (rc)
@@ -546,7 +476,7 @@ static int apply_split(struct write_item *it, struct store *st, MDB_txn *txn)
         absorbed = json_string_value(json_object_get(json_array_get(merged, 0), "contact"));
     if (!absorbed) {
         json_decref(c);
-        set_error(
+        contacts_op_error(
             op, 400, "bad_request",
             "name the contact to restore: {\"absorbed\": \"cN\"} (see the contact's merged list)");
         return 0;
@@ -559,7 +489,7 @@ static int apply_split(struct write_item *it, struct store *st, MDB_txn *txn)
     rc = contacts_split(st, txn, live, name, &extra, &result);
     if (rc == MDB_NOTFOUND) {
         resolve_extra_clear(&extra);
-        set_error(op, 409, "not_merged", "that contact was not merged into this one");
+        contacts_op_error(op, 409, "not_merged", "that contact was not merged into this one");
         return 0;
     }
     if (rc == 0)
@@ -567,7 +497,7 @@ static int apply_split(struct write_item *it, struct store *st, MDB_txn *txn)
     resolve_extra_clear(&extra);
     if (rc == 0) {
         json_object_set_new(result, "seq", json_integer((json_int_t)it->last_seq));
-        set_answer(op, 200, result);
+        contacts_op_answer(op, 200, result);
     } else {
         json_decref(result);
     }
@@ -685,16 +615,16 @@ static int link_one(struct store *st, MDB_txn *txn, json_t *row, const char *crm
 
 static int apply_crm(struct write_item *it, struct store *st, MDB_txn *txn)
 {
-    struct contact_op *op = it->arg;
+    struct contacts_op *op = it->arg;
     struct crm_result res;
     const char *why = "";
     int rc = link_one(st, txn, op->body, op->id, &it->last_seq, &res, &why);
     if (rc == -EINVAL) {
-        set_error(op, 400, "bad_request", why);
+        contacts_op_error(op, 400, "bad_request", why);
         return 0;
     }
     if (rc == 0)
-        set_answer(op, res.created ? 201 : 200,
+        contacts_op_answer(op, res.created ? 201 : 200,
                    json_pack("{s:s,s:s,s:b,s:b,s:i}", "crm_id", op->id, "contact", res.contact,
                              "created", res.created, "matched", res.matched, "merged", res.merged));
     return rc;
@@ -702,7 +632,7 @@ static int apply_crm(struct write_item *it, struct store *st, MDB_txn *txn)
 
 static int apply_import(struct write_item *it, struct store *st, MDB_txn *txn)
 {
-    struct contact_op *op = it->arg;
+    struct contacts_op *op = it->arg;
     json_t *rows = op->body, *errors = json_array();
     int matched = 0, created = 0, merged = 0;
     size_t i;
@@ -731,7 +661,7 @@ static int apply_import(struct write_item *it, struct store *st, MDB_txn *txn)
         created += res.created;
         merged += res.merged;
     }
-    set_answer(op, 200,
+    contacts_op_answer(op, 200,
                json_pack("{s:i,s:i,s:i,s:i,s:o}", "rows", (int)json_array_size(rows), "matched",
                          matched, "created", created, "merged", merged, "errors", errors));
     return 0;
@@ -741,11 +671,11 @@ static int apply_import(struct write_item *it, struct store *st, MDB_txn *txn)
  * sets the contact's consent like any channel's opt-out does. */
 static int apply_consent(struct write_item *it, struct store *st, MDB_txn *txn)
 {
-    struct contact_op *op = it->arg;
+    struct contacts_op *op = it->arg;
     char live[32];
     int rc = contacts_follow(st, txn, op->id, live, sizeof live);
     if (rc == MDB_NOTFOUND) {
-        set_error(op, 404, "not_found", "no such contact");
+        contacts_op_error(op, 404, "not_found", "no such contact");
         return 0;
     }
     if (rc)
@@ -783,7 +713,7 @@ static int apply_consent(struct write_item *it, struct store *st, MDB_txn *txn)
     rc = writer_append_system(st, txn, &extra, &it->last_seq);
     resolve_extra_clear(&extra);
     if (rc == 0)
-        set_answer(op, 200,
+        contacts_op_answer(op, 200,
                    json_pack("{s:s,s:s,s:s,s:I}", "contact", live, "channel", channel, "state",
                              state, "seq", (json_int_t)it->last_seq));
     return rc;
@@ -879,9 +809,7 @@ struct write_item *contacts_cmd_item(struct contacts_api *ca, const char *comman
     }
     if (*why)
         return NULL;
-    struct write_item *it = make_item(NULL, json_incref(args), target, ops[i].apply);
-    ((struct contact_op *)it->arg)->run = run;
-    return it;
+    return contacts_op_cmd_item(json_incref(args), target, ops[i].apply, run);
 }
 
 /* The handlers of the /v1/contacts routes (routes.c): the router has
@@ -900,7 +828,7 @@ void contacts_route_import(void *ctx, struct http_req *req, const struct route_p
     (void)p;
     json_t *rows = import_rows(req);
     if (rows)
-        submit(ca, req, rows, NULL, apply_import, "import");
+        contacts_op_submit(ca, req, rows, NULL, apply_import, "import");
 }
 
 void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_params *p)
@@ -915,7 +843,7 @@ void contacts_route_put_crm(void *ctx, struct http_req *req, const struct route_
     form_unescape(crm, strlen(crm), crm_id, 0);
     json_t *body = body_object(req, 1);
     if (body)
-        submit(ca, req, body, crm_id, apply_crm, "crm");
+        contacts_op_submit(ca, req, body, crm_id, apply_crm, "crm");
 }
 
 /* The {id} of the path in id; 0, or answers 404 for one no contact has. */
@@ -963,7 +891,7 @@ void contacts_route_split(void *ctx, struct http_req *req, const struct route_pa
         return;
     json_t *body = body_object(req, 1);
     if (body)
-        submit(ca, req, body, id, apply_split, "split");
+        contacts_op_submit(ca, req, body, id, apply_split, "split");
 }
 
 void contacts_route_consent(void *ctx, struct http_req *req, const struct route_params *p)
@@ -981,7 +909,7 @@ void contacts_route_consent(void *ctx, struct http_req *req, const struct route_
         http_respond_error(req, 400, "bad_request", bad);
         return;
     }
-    submit(ca, req, body, id, apply_consent, "consent");
+    contacts_op_submit(ca, req, body, id, apply_consent, "consent");
 }
 
 /* The consent state of a handle's contact on a channel: 1 when opted out. */

@@ -12,6 +12,8 @@
 #include <jansson.h>
 #include <lmdb.h>
 
+#include "contacts_op.h"
+
 struct http_req;
 struct outbox;
 struct route_params;
@@ -20,19 +22,6 @@ struct statecmd_run;
 struct write_item;
 struct store;
 struct writer;
-
-/* What the /v1/contacts routes need: the store they read, the writer their
- * changes commit through, and main's outbox pointer (erasure cancels the
- * person's pending messages; NULL once the outbox is closed at shutdown).
- * main.c fills it. */
-struct contacts_api {
-    struct store *store;
-    struct writer *writer;
-    struct outbox *const *outbox;
-    /* A core of a cluster ([kanald] state_cluster = core): the changes go
-     * to the stream as state commands (statecmd.h); NULL: applied here. */
-    struct statecmd_pub *state;
-};
 
 /* The /v1/contacts routes' handlers (routes.c holds their paths); ctx is
  * the struct contacts_api. */

@@ -27,6 +27,7 @@
 
 #include "contacts.h"
 #include "contacts_api.h"
+#include "contacts_op.h"
 #include "crypto.h"
 #include "erase.h"
 #include "handle.h"
@@ -415,15 +416,7 @@ static void erase_done(struct write_item *it)
         json_array_foreach(op->cancelled, i, m)
             outbox_forget(*op->ca->outbox, json_string_value(m));
     }
-    if (op->run) {
-        statecmd_answered(op->run, it->status, op->status, op->answer);
-    } else if (it->status) {
-        http_respond_error(op->req, 503, "store_unavailable", "the store cannot commit now");
-    } else {
-        char *text = jsonout_text(op->answer);
-        http_respond(op->req, op->status, "application/json", text, strlen(text));
-        free(text);
-    }
+    contacts_op_reply(op->req, op->run, it->status, op->status, op->answer);
     json_decref(op->answer);
     json_decref(op->cancelled);
     free(op);

@@ -14,8 +14,8 @@
 #include "error.h"
 #include "form.h"
 #include "http.h"
-#include "jsonout.h"
 #include "log.h"
+#include "respond.h"
 #include "route_params.h"
 #include "store.h"
 #include "util.h"
@@ -235,10 +235,7 @@ static void answer_ahead(struct feed *f, struct http_req *req, uint64_t after, u
              (unsigned long long)after, (unsigned long long)last);
     json_t *o = json_pack("{s:{s:s,s:s,s:s,s:I}}", "error", "code", "cursor_ahead", "message", msg,
                           "store_id", f->store->store_id, "last_seq", (json_int_t)last);
-    char *text = jsonout_text(o);
-    http_respond(req, 409, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
+    api_respond_json(req, 409, o);
     log_info("feed: cursor after=%llu is ahead of last seq %llu (store %s): 409",
              (unsigned long long)after, (unsigned long long)last, f->store->store_id);
 }

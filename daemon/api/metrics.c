@@ -12,9 +12,9 @@
 #include <jansson.h>
 
 #include "http.h"
-#include "jsonout.h"
 #include "links.h"
 #include "outbox.h"
+#include "respond.h"
 #include "scores.h"
 #include "source.h"
 #include "stages.h"
@@ -391,8 +391,5 @@ void sources_handle(struct metrics *m, struct http_req *req)
         json_array_append_new(list, o);
     }
     json_t *body = json_pack("{s:o}", "sources", list);
-    char *text = jsonout_text(body);
-    http_respond(req, 200, "application/json", text, strlen(text));
-    free(text);
-    json_decref(body);
+    api_respond_json(req, 200, body);
 }

@@ -16,6 +16,7 @@
 #include "jsonout.h"
 #include "links.h"
 #include "outbox_int.h"
+#include "respond.h"
 #include "store.h"
 #include "util.h"
 #include "writer.h"
@@ -119,14 +120,6 @@ static int enqueue_apply(struct write_item *it, struct store *st, MDB_txn *txn)
     return 0;
 }
 
-static void respond_json(struct http_req *req, int status, json_t *o)
-{
-    char *text = jsonout_text(o);
-    http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
-}
-
 static void enqueue_done(struct write_item *it)
 {
     struct enqueue *e = it->arg;
@@ -142,11 +135,11 @@ static void enqueue_done(struct write_item *it)
                  "idempotency_key was used for message %s with a different body; a new message "
                  "needs a new key",
                  e->existing);
-        respond_json(e->req, 409,
+        api_respond_json(e->req, 409,
                      json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "idempotency_conflict",
                                "message", msg, "id", e->existing));
     } else if (e->existing) {
-        respond_json(e->req, 202,
+        api_respond_json(e->req, 202,
                      json_pack("{s:s,s:s,s:b}", "id", e->existing, "status",
                                e->existing_status ? e->existing_status : "queued", "duplicate", 1));
     } else {
@@ -157,7 +150,7 @@ static void enqueue_done(struct write_item *it)
             p = &(*p)->next;
         *p = m;
         ob->depth++;
-        respond_json(e->req, 202, json_pack("{s:s,s:s}", "id", e->id, "status", "queued"));
+        api_respond_json(e->req, 202, json_pack("{s:s,s:s}", "id", e->id, "status", "queued"));
         outbox__schedule(ob);
     }
     json_decref(e->msg);
@@ -326,7 +319,7 @@ void outbox_handle_get(struct outbox *ob, struct http_req *req, const char *id)
     json_object_del(o, "num");
     json_object_del(o, "created_ms");
     json_object_del(o, "next_try_ms");
-    respond_json(req, 200, o);
+    api_respond_json(req, 200, o);
 }
 
 /* ---- the outbox's hooks ---- */

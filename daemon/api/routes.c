@@ -14,7 +14,6 @@
 #include "error.h"
 #include "feed.h"
 #include "http.h"
-#include "jsonout.h"
 #include "linkhit.h"
 #include "links.h"
 #include "log.h"
@@ -22,6 +21,7 @@
 #include "openapi.h"
 #include "outbox.h"
 #include "outbox_api.h"
+#include "respond.h"
 #include "routes.h"
 #include "scores_api.h"
 #include "source.h"
@@ -29,14 +29,6 @@
 #include "stages_api.h"
 #include "store.h"
 #include "util.h"
-
-static void respond_json(struct http_req *req, int status, json_t *o)
-{
-    char *text = jsonout_text(o);
-    http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
-}
 
 /* /hooks/{source}/...: the source's plugin answers, the query untouched. */
 static void handle_hook(void *ctx, struct http_req *req, const struct route_params *p)
@@ -96,7 +88,7 @@ static void handle_healthz(void *ctx, struct http_req *req, const struct route_p
     json_t *sinks = json_object();
     healthy &= stages_health(set, sinks);
     /* Liveness: kanald answers, so 200; the detail says what is degraded. */
-    respond_json(req, 200,
+    api_respond_json(req, 200,
                  json_pack("{s:s,s:I,s:o,s:o}", "status", healthy ? "ok" : "degraded", "last_seq",
                            (json_int_t)store_last_seq(set->host->store), "sources", srcs, "sinks",
                            sinks));

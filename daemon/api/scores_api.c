@@ -11,6 +11,7 @@
  * still run on a libuv work thread (struct read_job), so that a slow disk
  * never blocks the loop; it checks the path and answers when they are
  * done. */
+#include "respond.h"
 #include "scores_api.h"
 
 #include <errno.h>
@@ -23,20 +24,11 @@
 #include "contacts.h"
 #include "form.h"
 #include "http.h"
-#include "jsonout.h"
 #include "keep.h"
 #include "route_params.h"
 #include "scores.h"
 #include "store.h"
 #include "util.h"
-
-static void respond_json(struct http_req *req, int status, json_t *o)
-{
-    char *text = jsonout_text(o);
-    http_respond(req, status, "application/json", text, strlen(text));
-    free(text);
-    json_decref(o);
-}
 
 /* ---- reading off the loop ---- */
 
@@ -87,7 +79,7 @@ static void read_done(uv_work_t *w, int status)
     else {
         if (rj->list) /* the runs' state is the loop's */
             json_object_set_new(rj->answer, "run", run_state(rj->sc));
-        respond_json(rj->req, rj->status, rj->answer);
+        api_respond_json(rj->req, rj->status, rj->answer);
         rj->answer = NULL;
     }
     json_decref(rj->answer);
@@ -457,5 +449,5 @@ void scores_route_refresh(void *ctx, struct http_req *req, const struct route_pa
         return;
     }
     json_object_set_new(started, "status", json_string("started"));
-    respond_json(req, 202, started);
+    api_respond_json(req, 202, started);
 }

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "http.h"
-#include "jsonout.h"
 #include "log.h"
+#include "respond.h"
 #include "source.h"
 #include "stages.h"
 #include "stages_api.h"
@@ -83,10 +83,7 @@ void stages_sinks_handle(struct source_set *set, struct http_req *req)
         json_array_append_new(list, o);
     }
     json_t *root = json_pack("{s:o}", "sinks", list);
-    char *text = jsonout_text(root);
-    http_respond(req, 200, "application/json", text, strlen(text));
-    free(text);
-    json_decref(root);
+    api_respond_json(req, 200, root);
 }
 
 int stages_health(struct source_set *set, json_t *sinks)
