@@ -154,6 +154,7 @@ void score_kept_free(struct score_kept *k)
         k->blocks = next;
     }
     free(k->rows);
+    free(k->idorder);
     free(k->keys);
     free(k->summary);
     free(k->id);
@@ -233,8 +234,11 @@ int score_kept_end(struct score_kept *k, json_t *summary)
         for (size_t i = 0; i < n; i++)
             r[i] = (struct ranked){.id = k->rows[i].contact, .at = i};
         qsort(r, n, sizeof *r, by_id);
-        for (size_t i = 0; i < n; i++)
+        k->idorder = xmalloc((n ? n : 1) * sizeof *k->idorder);
+        for (size_t i = 0; i < n; i++) {
             byid[r[i].at] = (uint32_t)i;
+            k->idorder[i] = (uint32_t)r[i].at;
+        }
     }
     for (int o = 0; rc == 0 && o < SCORE_ORDERS; o++) {
         int ko = o == SCORE_ORDER_ADVOCATES ? SCORE_ORDER_ADVOCACY : o;
@@ -284,25 +288,101 @@ int score_kept_make(json_t *doc, struct score_kept *k)
     return rc;
 }
 
-/* LMDB holds every page a transaction dirties in memory until it commits,
- * so the order of the puts matters: it splits a full page in the middle,
- * and keys put in key order leave every page half full, where the rows'
- * contact ids in the document's order (by influence) fill them to about
- * two thirds.  Putting the rows in contact order and each order's ranks in
- * rank order over the last run's keys took bench/score from 274 MB to 346
- * MB peak at 100k records: the deleting first and this order stay. */
+/* Whether the row key at p (the key past "AUD \0 r \0", rest bytes)
+ * names a row just put: the cursor walks the rows in key order, and
+ * *at walks k's rows in contact id order beside it (LMDB's order of two
+ * keys is strcmp's for ids without a NUL). */
+static int row_put_now(const struct score_kept *k, const uint8_t *put, size_t *at, const char *p,
+                       size_t rest)
+{
+    while (*at < k->nrows) {
+        const char *c = k->rows[k->idorder[*at]].contact;
+        size_t cl = strlen(c), n = cl < rest ? cl : rest;
+        int cmp = memcmp(c, p, n);
+        if (cmp == 0)
+            cmp = cl < rest ? -1 : cl > rest;
+        if (cmp > 0)
+            return 0;
+        if (cmp == 0)
+            return put[k->idorder[*at]];
+        ++*at;
+    }
+    return 0;
+}
+
+/* Whether key (of audience k->id, its prefix plen bytes long: the id and
+ * its NUL) is one of the keys just put. */
+static int put_now(const struct score_kept *k, const uint8_t *put, uint8_t *const *ranked,
+                   size_t *at, const MDB_val *key, size_t plen)
+{
+    const char *p = (const char *)key->mv_data + plen;
+    size_t rest = key->mv_size - plen;
+    if (rest > 2 && p[0] == 'r' && p[1] == '\0')
+        return row_put_now(k, put, at, p + 2, rest - 2);
+    if (rest > 2 && p[0] == 'o' && p[1] == '\0')
+        for (int o = 0; o < SCORE_ORDERS; o++) {
+            size_t c = strlen(order_names[o]);
+            if (rest == 2 + c + 1 + 4 && memcmp(p + 2, order_names[o], c) == 0 &&
+                p[2 + c] == '\0') {
+                uint32_t r = score_key_get_u32(p + 3 + c);
+                return r < k->nrows && ranked[o][r];
+            }
+        }
+    return 0;
+}
+
+/* The audience's keys that are not among those just put: deleted, in one
+ * cursor walk over its range (its summary is before it, and was just
+ * put).  After a delete the cursor stands on the next key: MDB_NEXT reads
+ * it, no seek again. */
+static int del_stale(struct store *st, MDB_txn *txn, const struct score_kept *k, const uint8_t *put,
+                     uint8_t *const *ranked)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->scores, &cur);
+    if (rc)
+        return rc;
+    struct score_key start;
+    size_t plen = score_key_start(&start, k->id, 'o') - 2, at = 0;
+    MDB_val key = {plen, start.buf}, v;
+    for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+        if (key.mv_size < plen || memcmp(key.mv_data, start.buf, plen) != 0)
+            break;
+        if (!put_now(k, put, ranked, &at, &key, plen) && (rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The audience's keys are put over the last run's, in the document's
+ * order as before, and only then are the keys the new run has not
+ * deleted, in one cursor walk.  A key that stays (most of them: the same
+ * contacts, the same ranks) is overwritten where it is, in place when its
+ * value keeps its size, so a transaction dirties each page of the
+ * audience about once and splits none; deleting every key first and
+ * putting them all again sought each key twice, freed every page and
+ * dirtied as many new ones (LMDB holds every page a transaction dirties
+ * in memory until it commits).  Into an empty range the puts go in the
+ * document's order, not in key order: LMDB splits a full page in the
+ * middle, so keys put in key order would leave every page half full. */
 int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, int check_gone,
                    size_t *dropped)
 {
     if (dropped)
         *dropped = 0;
-    /* The last run's keys go first: the new rows have ranks of their own. */
-    int rc = score_key_del_audience(st, txn, k->id);
-    if (rc)
-        return rc;
+    size_t n = k->nrows;
+    if (n && !k->idorder)
+        return EINVAL; /* not made by score_kept_end */
+    uint8_t *put = xcalloc(n ? n : 1, 1);
+    uint8_t *ranked[SCORE_ORDERS];
+    for (int o = 0; o < SCORE_ORDERS; o++)
+        ranked[o] = xcalloc(n ? n : 1, 1);
     struct score_key key;
     uint32_t kept = 0;
-    for (size_t i = 0; i < k->nrows && rc == 0; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         const struct score_kept_row *kr = &k->rows[i];
         if (check_gone) {
             MDB_val ck = {strlen(kr->contact), kr->contact}, cv;
@@ -312,12 +392,13 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
                     (*dropped)++;
                 continue;
             }
-            if (g)
-                return g;
+            if ((rc = g))
+                break;
         }
         /* Places without gaps: a contact's "rank" in its audiences is its
          * place among the rows kept. */
         score_key_u32(kr->value, kept++);
+        put[i] = 1;
         score_key_row(&key, k->id, kr->contact);
         MDB_val rk = key.val, rv = {kr->len, kr->value};
         if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
@@ -326,20 +407,27 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
             uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
             if (rank == SCORE_NO_RANK)
                 continue;
+            if (rank < n)
+                ranked[o][rank] = 1;
             score_key_rank(&key, k->id, (enum score_order)o, rank);
             MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
             rc = mdb_put(txn, st->scores, &ok, &ov, 0);
         }
     }
-    if (rc)
-        return rc;
-    size_t len = 4 + k->summary_len;
-    char *v = xmalloc(len);
-    score_key_u32(v, kept);
-    memcpy(v + 4, k->summary, k->summary_len);
-    MDB_val sk = {strlen(k->id), k->id}, sv = {len, v};
-    rc = mdb_put(txn, st->scores, &sk, &sv, 0);
-    free(v);
+    if (rc == 0) {
+        size_t len = 4 + k->summary_len;
+        char *v = xmalloc(len);
+        score_key_u32(v, kept);
+        memcpy(v + 4, k->summary, k->summary_len);
+        MDB_val sk = {strlen(k->id), k->id}, sv = {len, v};
+        rc = mdb_put(txn, st->scores, &sk, &sv, 0);
+        free(v);
+    }
+    if (rc == 0)
+        rc = del_stale(st, txn, k, put, ranked);
+    free(put);
+    for (int o = 0; o < SCORE_ORDERS; o++)
+        free(ranked[o]);
     return rc;
 }
 
