@@ -520,7 +520,9 @@ static int run(const char *dir)
 
 int main(int argc, char **argv)
 {
-    log_setup(KANAL_LOG_WARNING, 0);
+    /* KANAL_BENCH_SCORE_DEBUG=1: the run's debug line, where its time
+     * went. */
+    log_setup(getenv("KANAL_BENCH_SCORE_DEBUG") ? KANAL_LOG_DEBUG : KANAL_LOG_WARNING, 0);
     jarena_setup(); /* as kanald does: the records' arenas */
     if (argc == 5 && strcmp(argv[1], "fill") == 0)
         return fill(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));

@@ -356,17 +356,151 @@ static int del_stale(struct store *st, MDB_txn *txn, const struct score_kept *k,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* The audience's keys are put over the last run's, in the document's
- * order as before, and only then are the keys the new run has not
- * deleted, in one cursor walk.  A key that stays (most of them: the same
- * contacts, the same ranks) is overwritten where it is, in place when its
- * value keeps its size, so a transaction dirties each page of the
- * audience about once and splits none; deleting every key first and
- * putting them all again sought each key twice, freed every page and
- * dirtied as many new ones (LMDB holds every page a transaction dirties
- * in memory until it commits).  Into an empty range the puts go in the
- * document's order, not in key order: LMDB splits a full page in the
- * middle, so keys put in key order would leave every page half full. */
+/* ---- a run kept over the last run's keys in one cursor walk ---- */
+
+/* The cursor over an audience's range (its keys start with the plen bytes
+ * of pre) and the key it stands on, *end past the range. */
+struct walk {
+    MDB_cursor *cur;
+    MDB_val ck, cv;
+    const char *pre;
+    size_t plen;
+    int end;
+};
+
+/* The answer of a cursor get: the key stood on, or the range's end. */
+static int walk_at(struct walk *w, int rc)
+{
+    if (rc == MDB_NOTFOUND ||
+        (rc == 0 && (w->ck.mv_size < w->plen || memcmp(w->ck.mv_data, w->pre, w->plen) != 0))) {
+        w->end = 1;
+        return 0;
+    }
+    return rc;
+}
+
+/* LMDB's order of two keys (its default comparison). */
+static int key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = memcmp(a->mv_data, b->mv_data, n);
+    if (c)
+        return c;
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+/* Put key (each key greater than the last one put) where the cursor
+ * walks: the last run's keys before it are deleted, the same key is
+ * overwritten where it is and only when its value changed (a page none
+ * of whose keys changed is never dirtied), a new one inserted.  After a
+ * delete or a put the cursor stands on, or is moved to, the next key: no
+ * seek from the root per key. */
+static int walk_put(struct walk *w, MDB_val *key, MDB_val *val)
+{
+    int rc;
+    while (!w->end) {
+        int c = key_cmp(&w->ck, key);
+        if (c > 0)
+            break;
+        if (c == 0) {
+            if ((w->cv.mv_size != val->mv_size ||
+                 memcmp(w->cv.mv_data, val->mv_data, val->mv_size) != 0) &&
+                (rc = mdb_cursor_put(w->cur, key, val, MDB_CURRENT)))
+                return rc;
+            return walk_at(w, mdb_cursor_get(w->cur, &w->ck, &w->cv, MDB_NEXT));
+        }
+        if ((rc = mdb_cursor_del(w->cur, 0)) ||
+            (rc = walk_at(w, mdb_cursor_get(w->cur, &w->ck, &w->cv, MDB_NEXT))))
+            return rc;
+    }
+    if ((rc = mdb_cursor_put(w->cur, key, val, 0)))
+        return rc;
+    return walk_at(w, mdb_cursor_get(w->cur, &w->ck, &w->cv, MDB_NEXT));
+}
+
+/* The orders by name, as their keys sort: advocacy, advocates,
+ * influence, reach, risk, value. */
+static void orders_by_name(int *byname)
+{
+    for (int o = 0; o < SCORE_ORDERS; o++)
+        byname[o] = o;
+    for (int a = 1; a < SCORE_ORDERS; a++)
+        for (int b = a;
+             b > 0 && strcmp(order_names[byname[b - 1]], order_names[byname[b]]) > 0; b--) {
+            int t = byname[b];
+            byname[b] = byname[b - 1];
+            byname[b - 1] = t;
+        }
+}
+
+/* The rows put (put[i]) and their ranks put in key order, in one cursor
+ * walk over the last run's: each order's ranks by rank, then the rows by
+ * contact id; what the walk passes that the new run has not is deleted. */
+static int put_in_key_order(struct store *st, MDB_txn *txn, const struct score_kept *k,
+                            const uint8_t *put)
+{
+    size_t n = k->nrows;
+    uint32_t *at_rank = xmalloc((n ? n : 1) * sizeof *at_rank);
+    struct score_key start, key;
+    struct walk w = {.pre = start.buf};
+    w.plen = score_key_start(&start, k->id, 'o') - 2; /* the id and its NUL */
+    int rc = mdb_cursor_open(txn, st->scores, &w.cur);
+    if (rc == 0) {
+        w.ck = (MDB_val){w.plen, start.buf};
+        rc = walk_at(&w, mdb_cursor_get(w.cur, &w.ck, &w.cv, MDB_SET_RANGE));
+    }
+    int byname[SCORE_ORDERS];
+    orders_by_name(byname);
+    for (int x = 0; x < SCORE_ORDERS && rc == 0; x++) {
+        int o = byname[x];
+        size_t m = 0;
+        memset(at_rank, 0xff, (n ? n : 1) * sizeof *at_rank);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t rank = score_key_get_u32(k->rows[i].value + 4 * (1 + o));
+            if (put[i] && rank != SCORE_NO_RANK && rank < n) {
+                at_rank[rank] = (uint32_t)i;
+                if (rank + 1 > m)
+                    m = rank + 1;
+            }
+        }
+        for (size_t r = 0; r < m && rc == 0; r++) {
+            if (at_rank[r] == UINT32_MAX)
+                continue;
+            const char *cid = k->rows[at_rank[r]].contact;
+            score_key_rank(&key, k->id, (enum score_order)o, (uint32_t)r);
+            MDB_val ok = key.val, ov = {strlen(cid), (void *)cid};
+            rc = walk_put(&w, &ok, &ov);
+        }
+    }
+    for (size_t x = 0; x < n && rc == 0; x++) {
+        const struct score_kept_row *kr = &k->rows[k->idorder[x]];
+        if (!put[k->idorder[x]])
+            continue;
+        score_key_row(&key, k->id, kr->contact);
+        MDB_val rk = key.val, rv = {kr->len, kr->value};
+        rc = walk_put(&w, &rk, &rv);
+    }
+    /* The last run's keys past the new ones. */
+    while (rc == 0 && !w.end)
+        if ((rc = mdb_cursor_del(w.cur, 0)) == 0)
+            rc = walk_at(&w, mdb_cursor_get(w.cur, &w.ck, &w.cv, MDB_NEXT));
+    if (w.cur)
+        mdb_cursor_close(w.cur);
+    free(at_rank);
+    return rc;
+}
+
+/* The audience's keys are put over the last run's.  When the last run
+ * kept about as many rows or more (a run every score_interval: mostly
+ * the same contacts at the same ranks), in key order in one cursor walk
+ * (put_in_key_order): a key that stays is overwritten only when its
+ * value changed, so the transaction dirties only the pages that change,
+ * and no key is sought from the root.  Otherwise (the first run, or an
+ * audience that grew) in the document's order, then the keys the new run
+ * has not deleted in one cursor walk: LMDB splits a full page in the
+ * middle, so many new keys put in key order would leave every page half
+ * full, where the document's order fills them to about two thirds (LMDB
+ * holds every page a transaction dirties in memory until it commits). */
 int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, int check_gone,
                    size_t *dropped)
 {
@@ -379,7 +513,6 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
     uint8_t *ranked[SCORE_ORDERS];
     for (int o = 0; o < SCORE_ORDERS; o++)
         ranked[o] = xcalloc(n ? n : 1, 1);
-    struct score_key key;
     uint32_t kept = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -399,32 +532,50 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
          * place among the rows kept. */
         score_key_u32(kr->value, kept++);
         put[i] = 1;
-        score_key_row(&key, k->id, kr->contact);
-        MDB_val rk = key.val, rv = {kr->len, kr->value};
-        if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
-            break;
-        for (int o = 0; o < SCORE_ORDERS && rc == 0; o++) {
+        for (int o = 0; o < SCORE_ORDERS; o++) {
             uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
-            if (rank == SCORE_NO_RANK)
-                continue;
-            if (rank < n)
+            if (rank != SCORE_NO_RANK && rank < n)
                 ranked[o][rank] = 1;
-            score_key_rank(&key, k->id, (enum score_order)o, rank);
-            MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
-            rc = mdb_put(txn, st->scores, &ok, &ov, 0);
         }
+    }
+    MDB_val sk = {strlen(k->id), k->id}, sv;
+    int had = rc == 0 ? mdb_get(txn, st->scores, &sk, &sv) : 0;
+    if (had && had != MDB_NOTFOUND)
+        rc = had;
+    if (rc == 0 && had == 0 && sv.mv_size >= 4 &&
+        10 * (uint64_t)score_key_get_u32(sv.mv_data) >= 9 * (uint64_t)kept) {
+        rc = put_in_key_order(st, txn, k, put);
+    } else {
+        struct score_key key;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct score_kept_row *kr = &k->rows[i];
+            if (!put[i])
+                continue;
+            score_key_row(&key, k->id, kr->contact);
+            MDB_val rk = key.val, rv = {kr->len, kr->value};
+            if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
+                break;
+            for (int o = 0; o < SCORE_ORDERS && rc == 0; o++) {
+                uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
+                if (rank == SCORE_NO_RANK)
+                    continue;
+                score_key_rank(&key, k->id, (enum score_order)o, rank);
+                MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
+                rc = mdb_put(txn, st->scores, &ok, &ov, 0);
+            }
+        }
+        if (rc == 0)
+            rc = del_stale(st, txn, k, put, ranked);
     }
     if (rc == 0) {
         size_t len = 4 + k->summary_len;
         char *v = xmalloc(len);
         score_key_u32(v, kept);
         memcpy(v + 4, k->summary, k->summary_len);
-        MDB_val sk = {strlen(k->id), k->id}, sv = {len, v};
+        sv = (MDB_val){len, v};
         rc = mdb_put(txn, st->scores, &sk, &sv, 0);
         free(v);
     }
-    if (rc == 0)
-        rc = del_stale(st, txn, k, put, ranked);
     free(put);
     for (int o = 0; o < SCORE_ORDERS; o++)
         free(ranked[o]);
