@@ -108,9 +108,6 @@ static char *kept_alloc(struct score_kept *k, size_t len)
 
 struct ranked {
     const char *id;
-    double key;
-    uint32_t byid; /* the row's place in contact id order: the ties' order */
-    int has;
     size_t at; /* the row's place in the document */
 };
 
@@ -120,17 +117,53 @@ static int by_id(const void *a, const void *b)
     return strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
-/* Ties by contact id, through its place in id order: the ids are compared
- * once per audience, not once per order (most rows tie on reach, value,
- * advocacy and risk). */
-static int by_key(const void *a, const void *b)
+/* A row in one order: its sort key as an unsigned integer (below) and
+ * its place in the document. */
+struct sorted {
+    uint64_t key;
+    uint32_t at;
+};
+
+/* An order's key as an integer that sorts the same way: highest first,
+ * rows without the number last (UINT64_MAX, which no finite key has), and
+ * equal numbers equal (0 and -0 too), so that they tie. */
+static uint64_t sort_key(int has, double d)
 {
-    const struct ranked *x = a, *y = b;
-    if (x->has != y->has)
-        return x->has ? -1 : 1;
-    if (x->has && x->key != y->key)
-        return x->key < y->key ? 1 : -1;
-    return x->byid < y->byid ? -1 : x->byid > y->byid;
+    if (!has)
+        return UINT64_MAX;
+    if (d == 0)
+        d = 0; /* -0 ties with 0 */
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    uint64_t up = u >> 63 ? ~u : u | (uint64_t)1 << 63; /* ascending */
+    return ~up;
+}
+
+/* Sort r (m rows) by key, stably: a least significant digit radix sort,
+ * a byte at a time, skipping the bytes every key shares (most rows tie on
+ * reach, value, advocacy and risk).  The rows come in contact id order,
+ * so ties stay in it: the ids are compared once per audience, not in
+ * every order's comparisons. */
+static void radix_sort(struct sorted *r, struct sorted *tmp, size_t m)
+{
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < m; i++)
+        for (int d = 0; d < 8; d++)
+            count[d][(r[i].key >> (8 * d)) & 0xff]++;
+    for (int d = 0; d < 8; d++) {
+        if (m == 0 || count[d][(r[0].key >> (8 * d)) & 0xff] == m)
+            continue; /* every key has the same byte here */
+        size_t sum = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t c = count[d][b];
+            count[d][b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < m; i++)
+            tmp[count[d][(r[i].key >> (8 * d)) & 0xff]++] = r[i];
+        memcpy(r, tmp, m * sizeof *r);
+    }
 }
 
 /* The sort key of row in the order named name: row.influence, row.reach,
@@ -229,36 +262,33 @@ int score_kept_end(struct score_kept *k, json_t *summary)
     size_t n = k->nrows;
     /* Each order's ranks, written into the rows' heads. */
     struct ranked *r = rc ? NULL : xcalloc(n ? n : 1, sizeof *r);
-    uint32_t *byid = rc ? NULL : xcalloc(n ? n : 1, sizeof *byid);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             r[i] = (struct ranked){.id = k->rows[i].contact, .at = i};
         qsort(r, n, sizeof *r, by_id);
         k->idorder = xmalloc((n ? n : 1) * sizeof *k->idorder);
-        for (size_t i = 0; i < n; i++) {
-            byid[r[i].at] = (uint32_t)i;
+        for (size_t i = 0; i < n; i++)
             k->idorder[i] = (uint32_t)r[i].at;
-        }
     }
+    free(r);
+    struct sorted *sr = rc ? NULL : xmalloc((n ? n : 1) * sizeof *sr);
+    struct sorted *tmp = rc ? NULL : xmalloc((n ? n : 1) * sizeof *tmp);
     for (int o = 0; rc == 0 && o < SCORE_ORDERS; o++) {
         int ko = o == SCORE_ORDER_ADVOCATES ? SCORE_ORDER_ADVOCACY : o;
         size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            uint32_t i = k->idorder[j]; /* in contact id order: the ties' */
             score_key_u32(k->rows[i].value + 4 * (1 + o), SCORE_NO_RANK);
             if (o == SCORE_ORDER_ADVOCATES && !k->keys[i].advocate)
                 continue;
-            r[m] = (struct ranked){.byid = byid[i],
-                                   .key = k->keys[i].key[ko],
-                                   .has = (k->keys[i].has >> ko) & 1,
-                                   .at = i};
-            m++;
+            sr[m++] = (struct sorted){sort_key((k->keys[i].has >> ko) & 1, k->keys[i].key[ko]), i};
         }
-        qsort(r, m, sizeof *r, by_key);
+        radix_sort(sr, tmp, m);
         for (size_t i = 0; i < m; i++)
-            score_key_u32(k->rows[r[i].at].value + 4 * (1 + o), (uint32_t)i);
+            score_key_u32(k->rows[sr[i].at].value + 4 * (1 + o), (uint32_t)i);
     }
-    free(r);
-    free(byid);
+    free(sr);
+    free(tmp);
     free(k->keys);
     k->keys = NULL;
     if (rc == 0) {
