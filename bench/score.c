@@ -11,7 +11,11 @@
  *                               configuration, each audience's rows made
  *                               and kept in the store as kanald's work
  *                               thread and writer do); prints the seconds
- *                               and the peak anonymous RSS of this process
+ *                               and the peak anonymous RSS of this process;
+ *                               with KANAL_BENCH_SCORE_DEBUG set, the run's
+ *                               debug line on stderr too (where its time
+ *                               went: finding the audiences, reading the
+ *                               records, the documents)
  *
  * The records look like a brand's real ingest, record i made from i alone
  * (so that a store grows from 100k to 1M to 3M records and stays the one
