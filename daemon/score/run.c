@@ -381,7 +381,8 @@ static int smaller_graph(const void *a, const void *b)
 {
     const struct score_build *x = &sort_by_size[*(const size_t *)a];
     const struct score_build *y = &sort_by_size[*(const size_t *)b];
-    size_t sx = x->edges.n + x->nnodes, sy = y->edges.n + y->nnodes;
+    size_t sx = (x->graphed ? x->raw_edges : x->edges.n) + x->nnodes;
+    size_t sy = (y->graphed ? y->raw_edges : y->edges.n) + y->nnodes;
     if (sx != sy)
         return sx < sy ? -1 : 1;
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
@@ -426,6 +427,15 @@ static int make_documents(struct score_work *w, struct score_build *b)
     malloc_trim(0); /* the maps just freed */
     sort_by_size = b;
     qsort(order, w->naud, sizeof *order, smaller_graph);
+    /* Every graph made first, the smallest first, each audience's edges
+     * as fed freed as soon as its graph holds them merged: the largest
+     * audiences, made last, are then made beside the others' merged
+     * edges, not beside every edge each one was fed.  Only when the rows
+     * are kept: w->each is handed the builder with its edges as fed. */
+    for (size_t k = 0; w->kept && k < w->naud; k++) {
+        score_build_graph(&b[order[k]]); /* on an error, make() says it */
+        malloc_trim(0);
+    }
     int rc = 0;
     char at[32];
     util_format_time(w->now_ms, at, sizeof at);
