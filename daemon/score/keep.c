@@ -520,6 +520,32 @@ static int put_in_key_order(struct store *st, MDB_txn *txn, const struct score_k
     return rc;
 }
 
+/* put[i] = 1 for each row whose contact the store still has (not erased
+ * since the run's snapshot), *dropped (may be NULL) counting the others.
+ * The contacts are looked up in id order with one cursor: LMDB looks on
+ * the cursor's page first, so most need no seek from the root. */
+static int rows_still_there(struct store *st, MDB_txn *txn, const struct score_kept *k,
+                            uint8_t *put, size_t *dropped)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->contacts, &cur);
+    if (rc)
+        return rc;
+    for (size_t x = 0; x < k->nrows && rc == 0; x++) {
+        uint32_t i = k->idorder[x];
+        MDB_val ck = {strlen(k->rows[i].contact), k->rows[i].contact}, cv;
+        int g = mdb_cursor_get(cur, &ck, &cv, MDB_SET);
+        if (g == 0)
+            put[i] = 1;
+        else if (g == MDB_NOTFOUND && dropped)
+            (*dropped)++;
+        else if (g != MDB_NOTFOUND)
+            rc = g;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 /* The audience's keys are put over the last run's.  When the last run
  * kept about as many rows or more (a run every score_interval: mostly
  * the same contacts at the same ranks), in key order in one cursor walk
@@ -544,20 +570,11 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
     for (int o = 0; o < SCORE_ORDERS; o++)
         ranked[o] = xcalloc(n ? n : 1, 1);
     uint32_t kept = 0;
-    int rc = 0;
+    int rc = check_gone ? rows_still_there(st, txn, k, put, dropped) : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct score_kept_row *kr = &k->rows[i];
-        if (check_gone) {
-            MDB_val ck = {strlen(kr->contact), kr->contact}, cv;
-            int g = mdb_get(txn, st->contacts, &ck, &cv);
-            if (g == MDB_NOTFOUND) {
-                if (dropped)
-                    (*dropped)++;
-                continue;
-            }
-            if ((rc = g))
-                break;
-        }
+        if (check_gone && !put[i])
+            continue;
         /* Places without gaps: a contact's "rank" in its audiences is its
          * place among the rows kept. */
         score_key_u32(kr->value, kept++);

@@ -167,6 +167,93 @@ static void test_replacing_an_audience_leaves_what_a_fresh_put_does(void **state
     }
 }
 
+/* Put doc with check_gone: the rows of contacts the store has not are
+ * left out; how many went. */
+static size_t put_checked(struct store *st, json_t *doc)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    struct score_kept k;
+    size_t dropped = 0;
+    assert_int_equal(score_kept_make(doc, &k), 0);
+    assert_int_equal(score_kept_put(st, txn, &k, 1, &dropped), 0);
+    score_kept_free(&k);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    return dropped;
+}
+
+/* The contacts c1..c<pool> in the store, but every fifth (erased). */
+static void some_contacts(struct store *st, size_t pool)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    for (size_t c = 1; c <= pool; c++) {
+        if (c % 5 == 0)
+            continue;
+        char cid[32];
+        snprintf(cid, sizeof cid, "c%zu", c);
+        MDB_val k = {strlen(cid), cid}, v = {2, "{}"};
+        assert_int_equal(mdb_put(txn, st->contacts, &k, &v, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* Rows of contacts erased since the run's snapshot are left out (each
+ * counted), whether the audience is put over its last run in key order
+ * or afresh in the document's order: both leave the same keys, and none
+ * names an erased contact. */
+static void test_rows_of_erased_contacts_are_left_out(void **state)
+{
+    (void)state;
+    unsigned seed = 5;
+    for (int round = 0; round < 8; round++) {
+        char *dir = unit_tempdir();
+        struct store over, fresh;
+        open_at(&over, dir, "over");
+        open_at(&fresh, dir, "fresh");
+        size_t pool = round < 4 ? 60 : 2500;
+        some_contacts(&over, pool);
+        some_contacts(&fresh, pool);
+        json_t *old = random_doc("all", pool - 1, pool, &seed);
+        json_t *now = random_doc("all", pool - 2 - (size_t)rand_r(&seed) % 3, pool, &seed);
+        size_t gone = 0;
+        json_t *row;
+        size_t i;
+        json_array_foreach(json_object_get(now, "contacts"), i, row)
+        {
+            if (atoi(json_string_value(json_object_get(row, "contact")) + 1) % 5 == 0)
+                gone++;
+        }
+        put_checked(&over, old);
+        assert_int_equal(put_checked(&over, now), gone);
+        assert_int_equal(put_checked(&fresh, now), gone);
+        json_t *a = dump(&over), *b = dump(&fresh);
+        if (!json_equal(a, b))
+            fail_msg("round %d: %zu keys over the last run, %zu afresh", round,
+                     json_array_size(a), json_array_size(b));
+        MDB_txn *txn;
+        json_t *back;
+        assert_int_equal(mdb_txn_begin(over.env, NULL, MDB_RDONLY, &txn), 0);
+        assert_int_equal(score_get(&over, txn, "all", &back), 0);
+        assert_int_equal(json_array_size(json_object_get(back, "contacts")),
+                         json_array_size(json_object_get(now, "contacts")) - gone);
+        json_array_foreach(json_object_get(back, "contacts"), i, row)
+        {
+            assert_int_not_equal(
+                atoi(json_string_value(json_object_get(row, "contact")) + 1) % 5, 0);
+        }
+        json_decref(back);
+        mdb_txn_abort(txn);
+        json_decref(a);
+        json_decref(b);
+        json_decref(old);
+        json_decref(now);
+        store_close(&over);
+        store_close(&fresh);
+        unit_rmtree(dir);
+    }
+}
+
 static int keep_but_all(void *arg, const char *id)
 {
     (void)arg;
@@ -268,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replacing_an_audience_leaves_what_a_fresh_put_does),
         cmocka_unit_test(test_retiring_an_audience_deletes_its_range_alone),
+        cmocka_unit_test(test_rows_of_erased_contacts_are_left_out),
         cmocka_unit_test(test_rows_made_one_by_one_are_the_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
