@@ -455,8 +455,8 @@ static void orders_by_name(int *byname)
     for (int o = 0; o < SCORE_ORDERS; o++)
         byname[o] = o;
     for (int a = 1; a < SCORE_ORDERS; a++)
-        for (int b = a;
-             b > 0 && strcmp(order_names[byname[b - 1]], order_names[byname[b]]) > 0; b--) {
+        for (int b = a; b > 0 && strcmp(order_names[byname[b - 1]], order_names[byname[b]]) > 0;
+             b--) {
             int t = byname[b];
             byname[b] = byname[b - 1];
             byname[b - 1] = t;

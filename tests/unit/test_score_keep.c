@@ -113,16 +113,16 @@ static void test_replacing_an_audience_leaves_what_a_fresh_put_does(void **state
          * pages, its stale keys deleted across page boundaries.  Every
          * third round no "all2": all's keys are the database's last, and
          * the stale ones its very end. */
-        size_t pool = round % 10 == 9 ? 2000 + (size_t)rand_r(&seed) % 3000
-                                      : 5 + (size_t)rand_r(&seed) % 200;
+        size_t pool =
+            round % 10 == 9 ? 2000 + (size_t)rand_r(&seed) % 3000 : 5 + (size_t)rand_r(&seed) % 200;
         int last = round % 3 == 0;
         json_t *left = random_doc("al", (size_t)rand_r(&seed) % pool, pool, &seed);
         json_t *right = random_doc("all2", last ? 0 : (size_t)rand_r(&seed) % pool, pool, &seed);
         json_t *old = random_doc("all", (size_t)rand_r(&seed) % pool, pool, &seed);
         /* Fewer rows than the last run as often as more, and none at all
          * (every key of the last run stale) now and then. */
-        json_t *now = random_doc("all", round % 7 == 3 ? 0 : (size_t)rand_r(&seed) % pool, pool,
-                                 &seed);
+        json_t *now =
+            random_doc("all", round % 7 == 3 ? 0 : (size_t)rand_r(&seed) % pool, pool, &seed);
         /* Every fourth round the last run again, less some rows and one
          * row changed: most keys stay as they are, some go. */
         if (round % 4 == 1) {
@@ -229,8 +229,8 @@ static void test_rows_of_erased_contacts_are_left_out(void **state)
         assert_int_equal(put_checked(&fresh, now), gone);
         json_t *a = dump(&over), *b = dump(&fresh);
         if (!json_equal(a, b))
-            fail_msg("round %d: %zu keys over the last run, %zu afresh", round,
-                     json_array_size(a), json_array_size(b));
+            fail_msg("round %d: %zu keys over the last run, %zu afresh", round, json_array_size(a),
+                     json_array_size(b));
         MDB_txn *txn;
         json_t *back;
         assert_int_equal(mdb_txn_begin(over.env, NULL, MDB_RDONLY, &txn), 0);
@@ -239,8 +239,8 @@ static void test_rows_of_erased_contacts_are_left_out(void **state)
                          json_array_size(json_object_get(now, "contacts")) - gone);
         json_array_foreach(json_object_get(back, "contacts"), i, row)
         {
-            assert_int_not_equal(
-                atoi(json_string_value(json_object_get(row, "contact")) + 1) % 5, 0);
+            assert_int_not_equal(atoi(json_string_value(json_object_get(row, "contact")) + 1) % 5,
+                                 0);
         }
         json_decref(back);
         mdb_txn_abort(txn);
