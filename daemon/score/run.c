@@ -413,9 +413,10 @@ static int make_kept(struct score_work *w, size_t i, const struct score_build *b
     return w->kept(w->arg, i, status == 0 ? &k : NULL, status);
 }
 
-/* The documents, the smallest graphs first: when the largest audience's
- * document (all's) is made, the other graphs are gone, so the peak is not
- * every graph and the largest document.  Every graph is trimmed first (its
+/* The documents, the smallest graphs first (when kept, the largest ones
+ * each after one of the smallest): when the largest audience's document
+ * (all's) is made, the other graphs are gone, so the peak is not every
+ * graph and the largest document.  Every graph is trimmed first (its
  * maps freed: they only serve feeding). */
 static int make_documents(struct score_work *w, struct score_build *b)
 {
@@ -435,6 +436,23 @@ static int make_documents(struct score_work *w, struct score_build *b)
     for (size_t k = 0; w->kept && k < w->naud; k++) {
         score_build_graph(&b[order[k]]); /* on an error, make() says it */
         malloc_trim(0);
+    }
+    /* When the rows are kept, the largest audiences (up to 8) each made
+     * after one of the smallest: an audience made waits while the one
+     * before is kept, so two large ones in a row meant both one's rows
+     * and the other's rows and dirty pages at once (bench/score at 1M
+     * records: 350 -> 281 MB peak). */
+    size_t big = !w->kept ? 0 : w->naud / 3 < 8 ? w->naud / 3 : 8;
+    if (big) {
+        size_t *o2 = xcalloc(w->naud, sizeof *o2), next = 0;
+        for (size_t k = big; k < w->naud - big; k++)
+            o2[next++] = order[k];
+        for (size_t k = 0; k < big; k++) {
+            o2[next++] = order[k];
+            o2[next++] = order[w->naud - big + k];
+        }
+        memcpy(order, o2, w->naud * sizeof *order);
+        free(o2);
     }
     int rc = 0;
     char at[32];
