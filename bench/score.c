@@ -11,7 +11,11 @@
  *                               configuration, each audience's rows made
  *                               and kept in the store as kanald's work
  *                               thread and writer do); prints the seconds
- *                               and the peak anonymous RSS of this process
+ *                               and the peak anonymous RSS of this process;
+ *                               with KANAL_BENCH_SCORE_DEBUG set, the run's
+ *                               debug line on stderr too (where its time
+ *                               went: finding the audiences, reading the
+ *                               records, the documents)
  *
  * The records look like a brand's real ingest, record i made from i alone
  * (so that a store grows from 100k to 1M to 3M records and stays the one
@@ -520,7 +524,9 @@ static int run(const char *dir)
 
 int main(int argc, char **argv)
 {
-    log_setup(KANAL_LOG_WARNING, 0);
+    /* KANAL_BENCH_SCORE_DEBUG=1: the run's debug line, where its time
+     * went. */
+    log_setup(getenv("KANAL_BENCH_SCORE_DEBUG") ? KANAL_LOG_DEBUG : KANAL_LOG_WARNING, 0);
     jarena_setup(); /* as kanald does: the records' arenas */
     if (argc == 5 && strcmp(argv[1], "fill") == 0)
         return fill(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));

@@ -593,6 +593,8 @@ void score_build_free(struct score_build *b)
     free(b->member);
     free(b->pid);
     score_edges_free(&b->edges);
+    if (b->graphed)
+        score_graph_free(&b->graph);
     nodes_free(b->nodes);
     free(b->fed);
     score_facts_free(&b->facts);
@@ -602,6 +604,19 @@ void score_build_free(struct score_build *b)
         free(b->people);
     }
     *b = (struct score_build){0};
+}
+
+int score_build_graph(struct score_build *b)
+{
+    if (b->graphed)
+        return 0;
+    int rc = score_graph_build(&b->graph, b->nnodes, &b->edges);
+    if (rc)
+        return rc;
+    b->raw_edges = b->edges.n;
+    score_edges_free(&b->edges);
+    b->graphed = 1;
+    return 0;
 }
 
 void score_build_trim(struct score_build *b)

@@ -101,7 +101,12 @@ struct score_build {
     uint32_t nnodes, cap;
     uint8_t *member; /* 1 for a node that authored a record of the audience */
     uint32_t *pid;   /* each node's pid */
+    /* The edges as fed; once score_build_graph has made them the graph
+     * (graphed), they are freed and raw_edges says how many there were. */
     struct score_edges edges;
+    struct score_graph graph;
+    int graphed;
+    size_t raw_edges;
     /* What was fed, so that each score can say what it was made from. */
     size_t records, bots, erased, unresolved_replies, unknown_authors;
     /* What each contact did beyond the graph (value.h), and the
@@ -144,6 +149,12 @@ void score_build_free(struct score_build *b);
 /* Done feeding b: free what only feeding needs (the maps; the edge arrays'
  * spare room) before its scores are made.  b may not be fed again. */
 void score_build_trim(struct score_build *b);
+
+/* Done feeding b (after score_build_trim): make its edges the graph its
+ * scores are made of (score_graph_build), and free the edges as fed, so
+ * that an audience waiting to be made holds its merged edges alone.  0,
+ * or score_graph_build's error (b then keeps its edges). */
+int score_build_graph(struct score_build *b);
 
 /* The decay factor of an interaction age_ms old: 2^(-age / half_life), 1
  * for no decay or an age below 0 (a clock ahead of ours). */

@@ -108,9 +108,6 @@ static char *kept_alloc(struct score_kept *k, size_t len)
 
 struct ranked {
     const char *id;
-    double key;
-    uint32_t byid; /* the row's place in contact id order: the ties' order */
-    int has;
     size_t at; /* the row's place in the document */
 };
 
@@ -120,17 +117,53 @@ static int by_id(const void *a, const void *b)
     return strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
-/* Ties by contact id, through its place in id order: the ids are compared
- * once per audience, not once per order (most rows tie on reach, value,
- * advocacy and risk). */
-static int by_key(const void *a, const void *b)
+/* A row in one order: its sort key as an unsigned integer (below) and
+ * its place in the document. */
+struct sorted {
+    uint64_t key;
+    uint32_t at;
+};
+
+/* An order's key as an integer that sorts the same way: highest first,
+ * rows without the number last (UINT64_MAX, which no finite key has), and
+ * equal numbers equal (0 and -0 too), so that they tie. */
+static uint64_t sort_key(int has, double d)
 {
-    const struct ranked *x = a, *y = b;
-    if (x->has != y->has)
-        return x->has ? -1 : 1;
-    if (x->has && x->key != y->key)
-        return x->key < y->key ? 1 : -1;
-    return x->byid < y->byid ? -1 : x->byid > y->byid;
+    if (!has)
+        return UINT64_MAX;
+    if (d == 0)
+        d = 0; /* -0 ties with 0 */
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    uint64_t up = u >> 63 ? ~u : u | (uint64_t)1 << 63; /* ascending */
+    return ~up;
+}
+
+/* Sort r (m rows) by key, stably: a least significant digit radix sort,
+ * a byte at a time, skipping the bytes every key shares (most rows tie on
+ * reach, value, advocacy and risk).  The rows come in contact id order,
+ * so ties stay in it: the ids are compared once per audience, not in
+ * every order's comparisons. */
+static void radix_sort(struct sorted *r, struct sorted *tmp, size_t m)
+{
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < m; i++)
+        for (int d = 0; d < 8; d++)
+            count[d][(r[i].key >> (8 * d)) & 0xff]++;
+    for (int d = 0; d < 8; d++) {
+        if (m == 0 || count[d][(r[0].key >> (8 * d)) & 0xff] == m)
+            continue; /* every key has the same byte here */
+        size_t sum = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t c = count[d][b];
+            count[d][b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < m; i++)
+            tmp[count[d][(r[i].key >> (8 * d)) & 0xff]++] = r[i];
+        memcpy(r, tmp, m * sizeof *r);
+    }
 }
 
 /* The sort key of row in the order named name: row.influence, row.reach,
@@ -154,6 +187,7 @@ void score_kept_free(struct score_kept *k)
         k->blocks = next;
     }
     free(k->rows);
+    free(k->idorder);
     free(k->keys);
     free(k->summary);
     free(k->id);
@@ -228,33 +262,33 @@ int score_kept_end(struct score_kept *k, json_t *summary)
     size_t n = k->nrows;
     /* Each order's ranks, written into the rows' heads. */
     struct ranked *r = rc ? NULL : xcalloc(n ? n : 1, sizeof *r);
-    uint32_t *byid = rc ? NULL : xcalloc(n ? n : 1, sizeof *byid);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             r[i] = (struct ranked){.id = k->rows[i].contact, .at = i};
         qsort(r, n, sizeof *r, by_id);
+        k->idorder = xmalloc((n ? n : 1) * sizeof *k->idorder);
         for (size_t i = 0; i < n; i++)
-            byid[r[i].at] = (uint32_t)i;
+            k->idorder[i] = (uint32_t)r[i].at;
     }
+    free(r);
+    struct sorted *sr = rc ? NULL : xmalloc((n ? n : 1) * sizeof *sr);
+    struct sorted *tmp = rc ? NULL : xmalloc((n ? n : 1) * sizeof *tmp);
     for (int o = 0; rc == 0 && o < SCORE_ORDERS; o++) {
         int ko = o == SCORE_ORDER_ADVOCATES ? SCORE_ORDER_ADVOCACY : o;
         size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            uint32_t i = k->idorder[j]; /* in contact id order: the ties' */
             score_key_u32(k->rows[i].value + 4 * (1 + o), SCORE_NO_RANK);
             if (o == SCORE_ORDER_ADVOCATES && !k->keys[i].advocate)
                 continue;
-            r[m] = (struct ranked){.byid = byid[i],
-                                   .key = k->keys[i].key[ko],
-                                   .has = (k->keys[i].has >> ko) & 1,
-                                   .at = i};
-            m++;
+            sr[m++] = (struct sorted){sort_key((k->keys[i].has >> ko) & 1, k->keys[i].key[ko]), i};
         }
-        qsort(r, m, sizeof *r, by_key);
+        radix_sort(sr, tmp, m);
         for (size_t i = 0; i < m; i++)
-            score_key_u32(k->rows[r[i].at].value + 4 * (1 + o), (uint32_t)i);
+            score_key_u32(k->rows[sr[i].at].value + 4 * (1 + o), (uint32_t)i);
     }
-    free(r);
-    free(byid);
+    free(sr);
+    free(tmp);
     free(k->keys);
     k->keys = NULL;
     if (rc == 0) {
@@ -284,62 +318,314 @@ int score_kept_make(json_t *doc, struct score_kept *k)
     return rc;
 }
 
-/* LMDB holds every page a transaction dirties in memory until it commits,
- * so the order of the puts matters: it splits a full page in the middle,
- * and keys put in key order leave every page half full, where the rows'
- * contact ids in the document's order (by influence) fill them to about
- * two thirds.  Putting the rows in contact order and each order's ranks in
- * rank order over the last run's keys took bench/score from 274 MB to 346
- * MB peak at 100k records: the deleting first and this order stay. */
+/* Whether the row key at p (the key past "AUD \0 r \0", rest bytes)
+ * names a row just put: the cursor walks the rows in key order, and
+ * *at walks k's rows in contact id order beside it (LMDB's order of two
+ * keys is strcmp's for ids without a NUL). */
+static int row_put_now(const struct score_kept *k, const uint8_t *put, size_t *at, const char *p,
+                       size_t rest)
+{
+    while (*at < k->nrows) {
+        const char *c = k->rows[k->idorder[*at]].contact;
+        size_t cl = strlen(c), n = cl < rest ? cl : rest;
+        int cmp = memcmp(c, p, n);
+        if (cmp == 0)
+            cmp = cl < rest ? -1 : cl > rest;
+        if (cmp > 0)
+            return 0;
+        if (cmp == 0)
+            return put[k->idorder[*at]];
+        ++*at;
+    }
+    return 0;
+}
+
+/* Whether key (of audience k->id, its prefix plen bytes long: the id and
+ * its NUL) is one of the keys just put. */
+static int put_now(const struct score_kept *k, const uint8_t *put, uint8_t *const *ranked,
+                   size_t *at, const MDB_val *key, size_t plen)
+{
+    const char *p = (const char *)key->mv_data + plen;
+    size_t rest = key->mv_size - plen;
+    if (rest > 2 && p[0] == 'r' && p[1] == '\0')
+        return row_put_now(k, put, at, p + 2, rest - 2);
+    if (rest > 2 && p[0] == 'o' && p[1] == '\0')
+        for (int o = 0; o < SCORE_ORDERS; o++) {
+            size_t c = strlen(order_names[o]);
+            if (rest == 2 + c + 1 + 4 && memcmp(p + 2, order_names[o], c) == 0 &&
+                p[2 + c] == '\0') {
+                uint32_t r = score_key_get_u32(p + 3 + c);
+                return r < k->nrows && ranked[o][r];
+            }
+        }
+    return 0;
+}
+
+/* The audience's keys that are not among those just put: deleted, in one
+ * cursor walk over its range (its summary is before it, and was just
+ * put).  After a delete the cursor stands on the next key: MDB_NEXT reads
+ * it, no seek again. */
+static int del_stale(struct store *st, MDB_txn *txn, const struct score_kept *k, const uint8_t *put,
+                     uint8_t *const *ranked)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->scores, &cur);
+    if (rc)
+        return rc;
+    struct score_key start;
+    size_t plen = score_key_start(&start, k->id, 'o') - 2, at = 0;
+    MDB_val key = {plen, start.buf}, v;
+    for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+        if (key.mv_size < plen || memcmp(key.mv_data, start.buf, plen) != 0)
+            break;
+        if (!put_now(k, put, ranked, &at, &key, plen) && (rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---- a run kept over the last run's keys in one cursor walk ---- */
+
+/* The cursor over an audience's range (its keys start with the plen bytes
+ * of pre) and the key it stands on, *end past the range. */
+struct walk {
+    MDB_cursor *cur;
+    MDB_val ck, cv;
+    const char *pre;
+    size_t plen;
+    int end;
+};
+
+/* The answer of a cursor get: the key stood on, or the range's end. */
+static int walk_at(struct walk *w, int rc)
+{
+    if (rc == MDB_NOTFOUND ||
+        (rc == 0 && (w->ck.mv_size < w->plen || memcmp(w->ck.mv_data, w->pre, w->plen) != 0))) {
+        w->end = 1;
+        return 0;
+    }
+    return rc;
+}
+
+/* LMDB's order of two keys (its default comparison). */
+static int key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = memcmp(a->mv_data, b->mv_data, n);
+    if (c)
+        return c;
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+/* Put key (each key greater than the last one put) where the cursor
+ * walks: the last run's keys before it are deleted, the same key is
+ * overwritten where it is and only when its value changed (a page none
+ * of whose keys changed is never dirtied), a new one inserted.  After a
+ * delete or a put the cursor stands on, or is moved to, the next key: no
+ * seek from the root per key. */
+static int walk_put(struct walk *w, MDB_val *key, MDB_val *val)
+{
+    int rc;
+    while (!w->end) {
+        int c = key_cmp(&w->ck, key);
+        if (c > 0)
+            break;
+        if (c == 0) {
+            if ((w->cv.mv_size != val->mv_size ||
+                 memcmp(w->cv.mv_data, val->mv_data, val->mv_size) != 0) &&
+                (rc = mdb_cursor_put(w->cur, key, val, MDB_CURRENT)))
+                return rc;
+            return walk_at(w, mdb_cursor_get(w->cur, &w->ck, &w->cv, MDB_NEXT));
+        }
+        if ((rc = mdb_cursor_del(w->cur, 0)) ||
+            (rc = walk_at(w, mdb_cursor_get(w->cur, &w->ck, &w->cv, MDB_NEXT))))
+            return rc;
+    }
+    if ((rc = mdb_cursor_put(w->cur, key, val, 0)))
+        return rc;
+    return walk_at(w, mdb_cursor_get(w->cur, &w->ck, &w->cv, MDB_NEXT));
+}
+
+/* The orders by name, as their keys sort: advocacy, advocates,
+ * influence, reach, risk, value. */
+static void orders_by_name(int *byname)
+{
+    for (int o = 0; o < SCORE_ORDERS; o++)
+        byname[o] = o;
+    for (int a = 1; a < SCORE_ORDERS; a++)
+        for (int b = a; b > 0 && strcmp(order_names[byname[b - 1]], order_names[byname[b]]) > 0;
+             b--) {
+            int t = byname[b];
+            byname[b] = byname[b - 1];
+            byname[b - 1] = t;
+        }
+}
+
+/* The rows put (put[i]) and their ranks put in key order, in one cursor
+ * walk over the last run's: each order's ranks by rank, then the rows by
+ * contact id; what the walk passes that the new run has not is deleted. */
+static int put_in_key_order(struct store *st, MDB_txn *txn, const struct score_kept *k,
+                            const uint8_t *put)
+{
+    size_t n = k->nrows;
+    uint32_t *at_rank = xmalloc((n ? n : 1) * sizeof *at_rank);
+    struct score_key start, key;
+    struct walk w = {.pre = start.buf};
+    w.plen = score_key_start(&start, k->id, 'o') - 2; /* the id and its NUL */
+    int rc = mdb_cursor_open(txn, st->scores, &w.cur);
+    if (rc == 0) {
+        w.ck = (MDB_val){w.plen, start.buf};
+        rc = walk_at(&w, mdb_cursor_get(w.cur, &w.ck, &w.cv, MDB_SET_RANGE));
+    }
+    int byname[SCORE_ORDERS];
+    orders_by_name(byname);
+    for (int x = 0; x < SCORE_ORDERS && rc == 0; x++) {
+        int o = byname[x];
+        size_t m = 0;
+        memset(at_rank, 0xff, (n ? n : 1) * sizeof *at_rank);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t rank = score_key_get_u32(k->rows[i].value + 4 * (1 + o));
+            if (put[i] && rank != SCORE_NO_RANK && rank < n) {
+                at_rank[rank] = (uint32_t)i;
+                if (rank + 1 > m)
+                    m = rank + 1;
+            }
+        }
+        for (size_t r = 0; r < m && rc == 0; r++) {
+            if (at_rank[r] == UINT32_MAX)
+                continue;
+            const char *cid = k->rows[at_rank[r]].contact;
+            score_key_rank(&key, k->id, (enum score_order)o, (uint32_t)r);
+            MDB_val ok = key.val, ov = {strlen(cid), (void *)cid};
+            rc = walk_put(&w, &ok, &ov);
+        }
+    }
+    for (size_t x = 0; x < n && rc == 0; x++) {
+        const struct score_kept_row *kr = &k->rows[k->idorder[x]];
+        if (!put[k->idorder[x]])
+            continue;
+        score_key_row(&key, k->id, kr->contact);
+        MDB_val rk = key.val, rv = {kr->len, kr->value};
+        rc = walk_put(&w, &rk, &rv);
+    }
+    /* The last run's keys past the new ones. */
+    while (rc == 0 && !w.end)
+        if ((rc = mdb_cursor_del(w.cur, 0)) == 0)
+            rc = walk_at(&w, mdb_cursor_get(w.cur, &w.ck, &w.cv, MDB_NEXT));
+    if (w.cur)
+        mdb_cursor_close(w.cur);
+    free(at_rank);
+    return rc;
+}
+
+/* put[i] = 1 for each row whose contact the store still has (not erased
+ * since the run's snapshot), *dropped (may be NULL) counting the others.
+ * The contacts are looked up in id order with one cursor: LMDB looks on
+ * the cursor's page first, so most need no seek from the root. */
+static int rows_still_there(struct store *st, MDB_txn *txn, const struct score_kept *k,
+                            uint8_t *put, size_t *dropped)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->contacts, &cur);
+    if (rc)
+        return rc;
+    for (size_t x = 0; x < k->nrows && rc == 0; x++) {
+        uint32_t i = k->idorder[x];
+        MDB_val ck = {strlen(k->rows[i].contact), k->rows[i].contact}, cv;
+        int g = mdb_cursor_get(cur, &ck, &cv, MDB_SET);
+        if (g == 0)
+            put[i] = 1;
+        else if (g == MDB_NOTFOUND && dropped)
+            (*dropped)++;
+        else if (g != MDB_NOTFOUND)
+            rc = g;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* The audience's keys are put over the last run's.  When the last run
+ * kept about as many rows or more (a run every score_interval: mostly
+ * the same contacts at the same ranks), in key order in one cursor walk
+ * (put_in_key_order): a key that stays is overwritten only when its
+ * value changed, so the transaction dirties only the pages that change,
+ * and no key is sought from the root.  Otherwise (the first run, or an
+ * audience that grew) in the document's order, then the keys the new run
+ * has not deleted in one cursor walk: LMDB splits a full page in the
+ * middle, so many new keys put in key order would leave every page half
+ * full, where the document's order fills them to about two thirds (LMDB
+ * holds every page a transaction dirties in memory until it commits). */
 int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, int check_gone,
                    size_t *dropped)
 {
     if (dropped)
         *dropped = 0;
-    /* The last run's keys go first: the new rows have ranks of their own. */
-    int rc = score_key_del_audience(st, txn, k->id);
-    if (rc)
-        return rc;
-    struct score_key key;
+    size_t n = k->nrows;
+    if (n && !k->idorder)
+        return EINVAL; /* not made by score_kept_end */
+    uint8_t *put = xcalloc(n ? n : 1, 1);
+    uint8_t *ranked[SCORE_ORDERS];
+    for (int o = 0; o < SCORE_ORDERS; o++)
+        ranked[o] = xcalloc(n ? n : 1, 1);
     uint32_t kept = 0;
-    for (size_t i = 0; i < k->nrows && rc == 0; i++) {
+    int rc = check_gone ? rows_still_there(st, txn, k, put, dropped) : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         const struct score_kept_row *kr = &k->rows[i];
-        if (check_gone) {
-            MDB_val ck = {strlen(kr->contact), kr->contact}, cv;
-            int g = mdb_get(txn, st->contacts, &ck, &cv);
-            if (g == MDB_NOTFOUND) {
-                if (dropped)
-                    (*dropped)++;
-                continue;
-            }
-            if (g)
-                return g;
-        }
+        if (check_gone && !put[i])
+            continue;
         /* Places without gaps: a contact's "rank" in its audiences is its
          * place among the rows kept. */
         score_key_u32(kr->value, kept++);
-        score_key_row(&key, k->id, kr->contact);
-        MDB_val rk = key.val, rv = {kr->len, kr->value};
-        if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
-            break;
-        for (int o = 0; o < SCORE_ORDERS && rc == 0; o++) {
+        put[i] = 1;
+        for (int o = 0; o < SCORE_ORDERS; o++) {
             uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
-            if (rank == SCORE_NO_RANK)
-                continue;
-            score_key_rank(&key, k->id, (enum score_order)o, rank);
-            MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
-            rc = mdb_put(txn, st->scores, &ok, &ov, 0);
+            if (rank != SCORE_NO_RANK && rank < n)
+                ranked[o][rank] = 1;
         }
     }
-    if (rc)
-        return rc;
-    size_t len = 4 + k->summary_len;
-    char *v = xmalloc(len);
-    score_key_u32(v, kept);
-    memcpy(v + 4, k->summary, k->summary_len);
-    MDB_val sk = {strlen(k->id), k->id}, sv = {len, v};
-    rc = mdb_put(txn, st->scores, &sk, &sv, 0);
-    free(v);
+    MDB_val sk = {strlen(k->id), k->id}, sv;
+    int had = rc == 0 ? mdb_get(txn, st->scores, &sk, &sv) : 0;
+    if (had && had != MDB_NOTFOUND)
+        rc = had;
+    if (rc == 0 && had == 0 && sv.mv_size >= 4 &&
+        10 * (uint64_t)score_key_get_u32(sv.mv_data) >= 9 * (uint64_t)kept) {
+        rc = put_in_key_order(st, txn, k, put);
+    } else {
+        struct score_key key;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct score_kept_row *kr = &k->rows[i];
+            if (!put[i])
+                continue;
+            score_key_row(&key, k->id, kr->contact);
+            MDB_val rk = key.val, rv = {kr->len, kr->value};
+            if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
+                break;
+            for (int o = 0; o < SCORE_ORDERS && rc == 0; o++) {
+                uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
+                if (rank == SCORE_NO_RANK)
+                    continue;
+                score_key_rank(&key, k->id, (enum score_order)o, rank);
+                MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
+                rc = mdb_put(txn, st->scores, &ok, &ov, 0);
+            }
+        }
+        if (rc == 0)
+            rc = del_stale(st, txn, k, put, ranked);
+    }
+    if (rc == 0) {
+        size_t len = 4 + k->summary_len;
+        char *v = xmalloc(len);
+        score_key_u32(v, kept);
+        memcpy(v + 4, k->summary, k->summary_len);
+        sv = (MDB_val){len, v};
+        rc = mdb_put(txn, st->scores, &sk, &sv, 0);
+        free(v);
+    }
+    free(put);
+    for (int o = 0; o < SCORE_ORDERS; o++)
+        free(ranked[o]);
     return rc;
 }
 

@@ -12,9 +12,9 @@
  *                                  big-endian u32) of the order.
  * A page is a cursor range over one order from the rank of its 'after',
  * and a row a point read; nothing reads an audience's every row but
- * score_get.  An audience is replaced whole in one transaction (the old
- * keys deleted, the new written), so readers see one run's or the
- * other's.  The puts run in a
+ * score_get.  An audience is replaced whole in one transaction (the new
+ * keys written over the old, then the old ones the new run has not
+ * deleted), so readers see one run's or the other's.  The puts run in a
  * write transaction (the writer's, through a write_item's apply), the
  * reads in any. */
 #ifndef KANAL_SCORE_KEEP_H
@@ -69,9 +69,11 @@ struct score_kept {
     char *summary; /* JSON: the document without its contacts */
     size_t summary_len, nrows;
     struct score_kept_row *rows; /* in the document's order */
-    /* private: the rows' bytes; while making, the rows' sort keys and the
-     * first error */
+    /* private: the rows' bytes; the rows' indexes in contact id order
+     * (score_kept_end); while making, the rows' sort keys and the first
+     * error */
     struct score_kept_block *blocks;
+    uint32_t *idorder;
     struct score_kept_keys *keys;
     size_t cap;
     int rc;

@@ -28,13 +28,11 @@ int score_key_del_audience(struct store *st, MDB_txn *txn, const char *id)
         return rc;
     struct score_key start;
     size_t n = score_key_start(&start, id, 'o') - 2; /* id and its NUL */
+    /* One walk: after a delete the cursor stands on the next key, which
+     * MDB_NEXT reads (no seek again per key). */
     k = (MDB_val){n, start.buf};
-    /* Seek again after each delete: the cursor may be left unset by the
-     * delete of the database's last entry. */
-    for (;;) {
-        k = (MDB_val){n, start.buf};
-        if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)))
-            break;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < n || memcmp(k.mv_data, start.buf, n) != 0)
             break;
         if ((rc = mdb_cursor_del(cur, 0)))

@@ -277,8 +277,11 @@ static json_t *make(const char *audience, uint64_t seq, const struct score_build
                     void (*row_fn)(void *arg, json_t *row),
                     void (*text_fn)(void *arg, const struct score_row_text *row), void *arg)
 {
+    /* The graph score_build_graph made, or made here. */
     struct score_graph g;
-    if (score_graph_build(&g, b->nnodes, &b->edges) != 0)
+    if (b->graphed)
+        g = b->graph;
+    else if (score_graph_build(&g, b->nnodes, &b->edges) != 0)
         return NULL;
     uint32_t n = g.n;
     double *rank = xcalloc(n, sizeof *rank), *p = xcalloc(n, sizeof *p);
@@ -386,7 +389,8 @@ done:
     free(core);
     free(indeg);
     free(reach);
-    score_graph_free(&g);
+    if (!b->graphed)
+        score_graph_free(&g);
     return out;
 }
 

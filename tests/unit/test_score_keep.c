@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* An audience kept over the last run's (keep.h): score_kept_put deletes
- * the audience's keys and puts the new ones in one transaction.  Whatever
+ * puts the audience's new keys over the last run's and deletes the stale
+ * ones, in one transaction.  Whatever
  * the two runs' rows, the store must then hold exactly what a put into an
  * empty store holds, and the audiences beside it must not change.  And
  * the rows made one at a time, as kanald's runs make them, are those of
@@ -108,17 +109,39 @@ static void test_replacing_an_audience_leaves_what_a_fresh_put_does(void **state
         struct store over, fresh;
         open_at(&over, dir, "over");
         open_at(&fresh, dir, "fresh");
-        size_t pool = 5 + (size_t)rand_r(&seed) % 200;
+        /* Every tenth round thousands of rows: an audience over many
+         * pages, its stale keys deleted across page boundaries.  Every
+         * third round no "all2": all's keys are the database's last, and
+         * the stale ones its very end. */
+        size_t pool =
+            round % 10 == 9 ? 2000 + (size_t)rand_r(&seed) % 3000 : 5 + (size_t)rand_r(&seed) % 200;
+        int last = round % 3 == 0;
         json_t *left = random_doc("al", (size_t)rand_r(&seed) % pool, pool, &seed);
-        json_t *right = random_doc("all2", (size_t)rand_r(&seed) % pool, pool, &seed);
+        json_t *right = random_doc("all2", last ? 0 : (size_t)rand_r(&seed) % pool, pool, &seed);
         json_t *old = random_doc("all", (size_t)rand_r(&seed) % pool, pool, &seed);
-        json_t *now = random_doc("all", (size_t)rand_r(&seed) % pool, pool, &seed);
+        /* Fewer rows than the last run as often as more, and none at all
+         * (every key of the last run stale) now and then. */
+        json_t *now =
+            random_doc("all", round % 7 == 3 ? 0 : (size_t)rand_r(&seed) % pool, pool, &seed);
+        /* Every fourth round the last run again, less some rows and one
+         * row changed: most keys stay as they are, some go. */
+        if (round % 4 == 1) {
+            json_decref(now);
+            now = json_deep_copy(old);
+            json_t *rows = json_object_get(now, "contacts");
+            for (size_t d = json_array_size(rows) / 20; d > 0; d--)
+                json_array_remove(rows, (size_t)rand_r(&seed) % json_array_size(rows));
+            if (json_array_size(rows))
+                json_object_set_new(json_array_get(rows, 0), "k_core", json_integer(99));
+        }
         put(&over, left);
-        put(&over, right);
+        if (!last)
+            put(&over, right);
         put(&over, old);
         put(&over, now);
         put(&fresh, left);
-        put(&fresh, right);
+        if (!last)
+            put(&fresh, right);
         put(&fresh, now);
         json_t *a = dump(&over), *b = dump(&fresh);
         if (!json_equal(a, b))
@@ -138,6 +161,143 @@ static void test_replacing_an_audience_leaves_what_a_fresh_put_does(void **state
         json_decref(right);
         json_decref(old);
         json_decref(now);
+        store_close(&over);
+        store_close(&fresh);
+        unit_rmtree(dir);
+    }
+}
+
+/* Put doc with check_gone: the rows of contacts the store has not are
+ * left out; how many went. */
+static size_t put_checked(struct store *st, json_t *doc)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    struct score_kept k;
+    size_t dropped = 0;
+    assert_int_equal(score_kept_make(doc, &k), 0);
+    assert_int_equal(score_kept_put(st, txn, &k, 1, &dropped), 0);
+    score_kept_free(&k);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    return dropped;
+}
+
+/* The contacts c1..c<pool> in the store, but every fifth (erased). */
+static void some_contacts(struct store *st, size_t pool)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    for (size_t c = 1; c <= pool; c++) {
+        if (c % 5 == 0)
+            continue;
+        char cid[32];
+        snprintf(cid, sizeof cid, "c%zu", c);
+        MDB_val k = {strlen(cid), cid}, v = {2, "{}"};
+        assert_int_equal(mdb_put(txn, st->contacts, &k, &v, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* Rows of contacts erased since the run's snapshot are left out (each
+ * counted), whether the audience is put over its last run in key order
+ * or afresh in the document's order: both leave the same keys, and none
+ * names an erased contact. */
+static void test_rows_of_erased_contacts_are_left_out(void **state)
+{
+    (void)state;
+    unsigned seed = 5;
+    for (int round = 0; round < 8; round++) {
+        char *dir = unit_tempdir();
+        struct store over, fresh;
+        open_at(&over, dir, "over");
+        open_at(&fresh, dir, "fresh");
+        size_t pool = round < 4 ? 60 : 2500;
+        some_contacts(&over, pool);
+        some_contacts(&fresh, pool);
+        json_t *old = random_doc("all", pool - 1, pool, &seed);
+        json_t *now = random_doc("all", pool - 2 - (size_t)rand_r(&seed) % 3, pool, &seed);
+        size_t gone = 0;
+        json_t *row;
+        size_t i;
+        json_array_foreach(json_object_get(now, "contacts"), i, row)
+        {
+            if (atoi(json_string_value(json_object_get(row, "contact")) + 1) % 5 == 0)
+                gone++;
+        }
+        put_checked(&over, old);
+        assert_int_equal(put_checked(&over, now), gone);
+        assert_int_equal(put_checked(&fresh, now), gone);
+        json_t *a = dump(&over), *b = dump(&fresh);
+        if (!json_equal(a, b))
+            fail_msg("round %d: %zu keys over the last run, %zu afresh", round, json_array_size(a),
+                     json_array_size(b));
+        MDB_txn *txn;
+        json_t *back;
+        assert_int_equal(mdb_txn_begin(over.env, NULL, MDB_RDONLY, &txn), 0);
+        assert_int_equal(score_get(&over, txn, "all", &back), 0);
+        assert_int_equal(json_array_size(json_object_get(back, "contacts")),
+                         json_array_size(json_object_get(now, "contacts")) - gone);
+        json_array_foreach(json_object_get(back, "contacts"), i, row)
+        {
+            assert_int_not_equal(atoi(json_string_value(json_object_get(row, "contact")) + 1) % 5,
+                                 0);
+        }
+        json_decref(back);
+        mdb_txn_abort(txn);
+        json_decref(a);
+        json_decref(b);
+        json_decref(old);
+        json_decref(now);
+        store_close(&over);
+        store_close(&fresh);
+        unit_rmtree(dir);
+    }
+}
+
+static int keep_but_all(void *arg, const char *id)
+{
+    (void)arg;
+    return strcmp(id, "all") != 0;
+}
+
+/* Retiring an audience deletes its whole key range in one cursor walk and
+ * nothing beside it: when its keys are the database's last, and when
+ * another audience follows. */
+static void test_retiring_an_audience_deletes_its_range_alone(void **state)
+{
+    (void)state;
+    unsigned seed = 7;
+    for (int round = 0; round < 6; round++) {
+        char *dir = unit_tempdir();
+        struct store over, fresh;
+        open_at(&over, dir, "over");
+        open_at(&fresh, dir, "fresh");
+        size_t pool = round < 3 ? 50 : 3000;
+        json_t *left = random_doc("al", pool / 2, pool, &seed);
+        json_t *right = random_doc("all2", round % 3 == 0 ? 0 : pool / 3, pool, &seed);
+        json_t *gone = random_doc("all", round % 3 == 1 ? 0 : pool - 1, pool, &seed);
+        put(&over, left);
+        put(&fresh, left);
+        if (json_array_size(json_object_get(right, "contacts"))) {
+            put(&over, right);
+            put(&fresh, right);
+        }
+        put(&over, gone);
+        MDB_txn *txn;
+        size_t deleted = 0;
+        assert_int_equal(mdb_txn_begin(over.env, NULL, 0, &txn), 0);
+        assert_int_equal(score_retire(&over, txn, keep_but_all, NULL, &deleted), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        assert_int_equal(deleted, 1);
+        json_t *a = dump(&over), *b = dump(&fresh);
+        if (!json_equal(a, b))
+            fail_msg("round %d: %zu keys after retiring all, %zu without it", round,
+                     json_array_size(a), json_array_size(b));
+        json_decref(a);
+        json_decref(b);
+        json_decref(left);
+        json_decref(right);
+        json_decref(gone);
         store_close(&over);
         store_close(&fresh);
         unit_rmtree(dir);
@@ -194,6 +354,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replacing_an_audience_leaves_what_a_fresh_put_does),
+        cmocka_unit_test(test_retiring_an_audience_deletes_its_range_alone),
+        cmocka_unit_test(test_rows_of_erased_contacts_are_left_out),
         cmocka_unit_test(test_rows_made_one_by_one_are_the_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
