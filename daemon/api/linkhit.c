@@ -257,7 +257,8 @@ static void hit_click(struct links *l, struct http_req *req, const char *token, 
         json_object_set_new(args, "contact", json_string(contact));
     if (json_is_string(campaign))
         json_object_set(args, "campaign", campaign);
-    if (statecmd_publish(links_cluster(l), req, "click", args, click_published, op)) {
+    if (statecmd_publish(links_cluster(l), req, "click", args,
+                         (size_t)(*l->cfg)->link_cluster_queue, click_published, op)) {
         json_decref(link);
         return;
     }

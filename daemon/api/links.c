@@ -187,7 +187,7 @@ void links_create(struct links *l, struct http_req *req)
      * it consumes the command: a link that one core alone knew would be
      * 404 on the others. */
     json_t *args = json_pack("{s:s,s:O}", "token", op->token, "link", op->link);
-    if (statecmd_publish(links_cluster(l), req, "link", args, link_published, op))
+    if (statecmd_publish(links_cluster(l), req, "link", args, 0, link_published, op))
         return;
     json_decref(args);
     struct write_item *it = xcalloc(1, sizeof *it);

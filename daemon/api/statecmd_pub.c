@@ -45,6 +45,7 @@ struct job {
     /* statecmd_publish's caller answers (NULL: the 202 of statecmd_route). */
     statecmd_published_fn done;
     void *arg;
+    int held; /* counted in statecmd_pub.held */
 };
 
 struct statecmd_pub {
@@ -60,6 +61,7 @@ struct statecmd_pub {
     int stop;
     struct job *todo, *todo_tail, *done;
     uv_async_t wake;
+    size_t held; /* jobs queued, publishing or not yet answered; loop only */
 };
 
 /* While the thread connects: stop?  Changes asked for meanwhile are
@@ -136,6 +138,8 @@ static void *publisher(void *arg)
 
 static void answer(struct statecmd_pub *p, struct job *j)
 {
+    if (j->held)
+        p->held--;
     if (j->err[0])
         log_warn("state command %s not published to stream %s (%s): %s", j->id, p->stream,
                  p->servers, j->err);
@@ -372,7 +376,7 @@ int statecmd_route(struct statecmd_pub *p, struct store *st, struct http_req *re
 }
 
 int statecmd_publish(struct statecmd_pub *p, struct http_req *req, const char *command,
-                     json_t *args, statecmd_published_fn done, void *arg)
+                     json_t *args, size_t max_held, statecmd_published_fn done, void *arg)
 {
     if (!p)
         return 0;
@@ -385,6 +389,11 @@ int statecmd_publish(struct statecmd_pub *p, struct http_req *req, const char *c
         snprintf(j->err, sizeof j->err, "this core cannot publish to state_servers (see above)");
     else if (strlen(j->body) > MAX_COMMAND)
         snprintf(j->err, sizeof j->err, "command of %zu bytes, over 1 MiB", strlen(j->body));
+    else if (max_held && p->held >= max_held)
+        /* Each holds its client's request: a stream that is slow to answer
+         * must not let the public pile them up. */
+        snprintf(j->err, sizeof j->err,
+                 "%zu commands already wait for the stream (link_cluster_queue)", p->held);
     if (j->err[0]) {
         answer(p, j);
         return 1;
@@ -395,6 +404,8 @@ int statecmd_publish(struct statecmd_pub *p, struct http_req *req, const char *c
 
 static void enqueue(struct statecmd_pub *p, struct job *j)
 {
+    j->held = 1;
+    p->held++;
     pthread_mutex_lock(&p->lock);
     if (p->todo_tail)
         p->todo_tail->next = j;

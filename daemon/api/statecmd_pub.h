@@ -18,6 +18,7 @@
 #ifndef KANAL_STATECMD_PUB_H
 #define KANAL_STATECMD_PUB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -65,9 +66,10 @@ typedef void (*statecmd_published_fn)(void *arg, struct http_req *req, const cha
  * /t/ and /u/): 0 when p is NULL (no cluster: the caller applies the
  * change itself); else 1, args (may be NULL) taken, and done called once,
  * when the stream stored the command or did not (at once when this core
- * cannot publish).  The command's id is random and it has no target. */
+ * cannot publish, or when max_held, if not 0, commands already wait for
+ * the stream).  The command's id is random and it has no target. */
 int statecmd_publish(struct statecmd_pub *p, struct http_req *req, const char *command,
-                     json_t *args, statecmd_published_fn done, void *arg);
+                     json_t *args, size_t max_held, statecmd_published_fn done, void *arg);
 /* What a route's completion calls instead of answering when it ran for a
  * command: http_status and answer are what a single node would have
  * answered (answer may be NULL); logs the outcome. */

@@ -338,7 +338,8 @@ static void opt_out(struct links *l, struct http_req *req, const char *token, js
     op->rec = rec;
     /* In a cluster every core appends the same opt-out, with this external
      * id and contact, when it consumes the command. */
-    if (statecmd_publish(links_cluster(l), req, "optout", args, optout_published, op))
+    if (statecmd_publish(links_cluster(l), req, "optout", args,
+                         (size_t)(*l->cfg)->link_cluster_queue, optout_published, op))
         return;
     json_decref(args);
     struct write_item *it = xcalloc(1, sizeof *it);

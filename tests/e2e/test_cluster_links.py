@@ -7,6 +7,9 @@ core works on both, and a click or an opt-out taken by either core ends
 as the same record, with the same contact, on both cores' feeds.  Run
 this file alone: the cluster tests are sensitive to machine load, and
 their timeouts are generous waits, not timed assertions."""
+import signal
+import threading
+
 from kanal import WRITE_TOKEN
 from test_cluster import edge, wait_until
 from test_cluster_core import PEOPLE, publish, view
@@ -214,3 +217,49 @@ def test_a_bad_link_command_in_the_stream_is_kept_as_unknown_on_both_cores(
     for k in (c1, c2):
         assert get(k, "/t/abcdefghijklmnopq")[0] == 404
         assert get(k, "/t/" + link["token"])[0] == 302
+
+
+def test_clicks_and_opt_outs_waiting_for_the_stream_are_bounded(make_kanald, nats_cluster):
+    """The NATS nodes stop answering (SIGSTOP): at most link_cluster_queue
+    hits wait for the stream on a core; the others are redirected at once
+    without a record, or asked to try again, and at most that many clicks
+    reach the feeds once the nodes answer again."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    a = edge(make_kanald, nats_cluster, "edge-a")
+    c1 = link_core(make_kanald, nats_cluster, "core-1", "link_cluster_queue = 2")
+    c2 = link_core(make_kanald, nats_cluster, "core-2")
+    hook(a, "m0", PEOPLE[0])
+    f1, _ = both_settled(c1, c2, "m0")
+    cid = contact_of(f1, "m0")
+    click = make_link(c1, url="https://shop.example.com/q", campaign="c")
+    unsub = make_link(c1, url="https://shop.example.com/u", campaign="c", contact=cid,
+                      action="unsubscribe", channel="webhook")
+    hook(a, "m1", PEOPLE[0])
+    both_settled(c1, c2, "m1")
+    procs = list(nats_cluster.procs.values())
+    answers = []
+    try:
+        for p in procs:
+            p.send_signal(signal.SIGSTOP)
+        hits = [threading.Thread(target=lambda: answers.append(
+            get(c1, "/t/" + click["token"])[:2])) for _ in range(6)]
+        for t in hits:
+            t.start()
+        c1.wait_log("link_cluster_queue", timeout=30)
+        status, headers, page = get(c1, "/u/" + unsub["token"], "POST", b"confirm=yes")
+        assert status == 503 and b"try again" in page, status
+        for t in hits:
+            t.join(timeout=60)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGCONT)
+    assert [s for s, _ in answers] == [302] * 6, answers
+    assert all(h["Location"] == "https://shop.example.com/q" for _, h in answers)
+    hook(a, "m2", PEOPLE[0])
+    f1, f2 = both_settled(c1, c2, "m2")
+    assert view(f1) == view(f2)
+    assert len([r for r in f1 if r["kind"] == "click"]) <= 2
+    assert not [r for r in f1 if r["kind"] == "optout"]
+    for k in (c1, c2):
+        assert consent(k, cid, "webhook") != "optout"

@@ -305,7 +305,9 @@ def test_the_state_keys_are_checked(make_kanald):
            "state_cluster = core\nstate_servers = http://n1:4222": "'state_servers'",
            "state_cluster = core\nstate_servers = ,": "'state_servers'",
            "state_cluster = core\nstate_stream = KANAL.X": "'state_stream'",
-           "state_cluster = core\nstate_subject = kanal.records.>": "'state_subject'"}
+           "state_cluster = core\nstate_subject = kanal.records.>": "'state_subject'",
+           "link_cluster_queue = 0": "'link_cluster_queue'",
+           "link_cluster_queue = many": "'link_cluster_queue'"}
     for i, (kanald, key) in enumerate(bad.items()):
         k = make_kanald(f"bad{i}", kanald=kanald)
         r = check(k)
