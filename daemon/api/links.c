@@ -276,6 +276,7 @@ struct link_cmd {
     char token[48];
     json_t *args;
     int exists; /* "link": the token was taken already */
+    int gone;   /* "link": its contact was erased before the command */
 };
 
 static int apply_cmd(struct write_item *it, struct store *st, MDB_txn *txn)
@@ -283,9 +284,24 @@ static int apply_cmd(struct write_item *it, struct store *st, MDB_txn *txn)
     struct link_cmd *c = it->arg;
     json_t *a = c->args;
     if (!strcmp(c->command, "link")) {
-        char *text = jsonout_text(json_object_get(a, "link"));
+        /* The contact as the stream left it by now, as a single node takes
+         * it when the link is made: merged meanwhile, the survivor; erased
+         * by a command before this one, no link (an erasure leaves none). */
+        json_t *link = json_object_get(a, "link");
+        const char *contact = json_string_value(json_object_get(link, "contact"));
+        char live[32];
+        int rc = contact ? contacts_follow(st, txn, contact, live, sizeof live) : 0;
+        if (rc == MDB_NOTFOUND) {
+            c->gone = 1;
+            return 0;
+        }
+        if (rc)
+            return rc;
+        if (contact && strcmp(live, contact))
+            json_object_set_new(link, "contact", json_string(live));
+        char *text = jsonout_text(link);
         MDB_val k = {strlen(c->token), c->token}, v = {strlen(text), text};
-        int rc = mdb_put(txn, st->links, &k, &v, MDB_NOOVERWRITE);
+        rc = mdb_put(txn, st->links, &k, &v, MDB_NOOVERWRITE);
         free(text);
         /* Tokens are random: a taken one is a forged command, not ours. */
         c->exists = rc == MDB_KEYEXIST;
@@ -306,10 +322,11 @@ static int apply_cmd(struct write_item *it, struct store *st, MDB_txn *txn)
 static void cmd_done(struct write_item *it)
 {
     struct link_cmd *c = it->arg;
-    json_t *err = c->exists ? json_pack("{s:{s:s}}", "error", "message",
-                                        "a link with this token exists already")
-                            : NULL;
-    statecmd_answered(c->run, it->status, c->exists ? 409 : 201, err);
+    const char *why = c->exists ? "a link with this token exists already"
+                      : c->gone ? "its contact was erased before it"
+                                : NULL;
+    json_t *err = why ? json_pack("{s:{s:s}}", "error", "message", why) : NULL;
+    statecmd_answered(c->run, it->status, c->exists ? 409 : c->gone ? 404 : 201, err);
     json_decref(err);
     json_decref(c->args);
     free(c);

@@ -263,3 +263,46 @@ def test_clicks_and_opt_outs_waiting_for_the_stream_are_bounded(make_kanald, nat
     assert not [r for r in f1 if r["kind"] == "optout"]
     for k in (c1, c2):
         assert consent(k, cid, "webhook") != "optout"
+
+
+def test_a_link_for_a_person_erased_before_it_in_the_stream_is_made_on_no_core(
+        make_kanald, nats_cluster):
+    """Core 2 lags: it still knows a person core 1 erased, and takes a link
+    for them.  In the stream the erasure comes first, so no core makes the
+    link (an erasure leaves no link naming the person); a link for someone
+    else made meanwhile is made on both."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    a = edge(make_kanald, nats_cluster, "edge-a")
+    c1 = link_core(make_kanald, nats_cluster, "core-1")
+    c2 = link_core(make_kanald, nats_cluster, "core-2")
+    hook(a, "m0", PEOPLE[0])
+    hook(a, "m1", PEOPLE[1])
+    f1, _ = both_settled(c1, c2, "m1")
+    gone, kept = contact_of(f1, "m0"), contact_of(f1, "m1")
+    c2.stop()
+    sources = c2.sources
+    c2.write_config(sources="")  # core 2 consumes nothing from here on
+    c2.start()
+    status, res = admin(c1, "DELETE", f"/v1/contacts/{gone}")
+    assert status == 202, res
+    hook(a, "m2", PEOPLE[2])
+    wait_until(lambda: c1.api(f"/v1/contacts/{gone}")[0] == 404, timeout=120,
+               what="core 1 applied the erasure")
+    assert c2.api(f"/v1/contacts/{gone}")[0] == 200  # core 2 has not
+    erased_link = make_link(c2, url="https://shop.example.com/e", campaign="c", contact=gone)
+    other = make_link(c2, url="https://shop.example.com/k", campaign="c", contact=kept)
+    c2.stop()
+    c2.write_config(sources=sources)
+    c2.start()
+    hook(a, "m3", PEOPLE[3])
+    f1, f2 = both_settled(c1, c2, "m3")
+    assert view(f1) == view(f2)
+    for k in (c1, c2):
+        assert get(k, "/t/" + erased_link["token"])[0] == 404
+        assert get(k, "/t/" + other["token"])[0] == 302
+    hook(a, "m4", PEOPLE[3])
+    f1, f2 = both_settled(c1, c2, "m4")
+    assert view(f1) == view(f2)
+    assert [r.get("contact") for r in f1 if r["kind"] == "click"] == [kept, kept]
+    c1.wait_log(r"not applied \(link\): 404 its contact was erased before it", timeout=30)
