@@ -375,7 +375,8 @@ static void links_and_outbox_setup(struct daemon *d)
                            .cfg = &d->cfg,
                            .sources = &d->srcs,
                            .find_source = find_source,
-                           .normalize_handle = host_api.normalize_handle};
+                           .normalize_handle = host_api.normalize_handle,
+                           .cluster = &the_contacts.state};
     d->links = &links;
     outbox_ties = (struct outbox_ties){.loop = d->loop,
                                        .store = &d->store,

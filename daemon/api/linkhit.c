@@ -27,6 +27,7 @@
 #include "linkhit.h"
 #include "links.h"
 #include "log.h"
+#include "statecmd_pub.h"
 #include "unsub.h"
 #include "util.h"
 #include "writer.h"
@@ -165,13 +166,7 @@ struct click_op {
 static int apply_click(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct click_op *op = it->arg;
-    struct resolve_extra extra = {0};
-    extra.recs = xmalloc(sizeof *extra.recs);
-    extra.recs[0] = json_incref(op->rec);
-    extra.n = 1;
-    int rc = writer_append_system(st, txn, &extra, &it->last_seq);
-    resolve_extra_clear(&extra);
-    return rc;
+    return links_append(st, txn, json_incref(op->rec), &it->last_seq);
 }
 
 static void redirect(struct http_req *req, const char *target)
@@ -193,6 +188,36 @@ static void click_done(struct write_item *it)
     json_decref(op->rec);
     free(op);
     write_item_free(it);
+}
+
+/* A core of a cluster: the person is redirected once the stream stored
+ * the click (every core appends it when it consumes it), or did not. */
+static void click_published(void *arg, struct http_req *req, const char *command_id,
+                            const char *err)
+{
+    (void)command_id;
+    struct click_op *op = arg;
+    if (err)
+        log_err("click on %s from %s not recorded: the cluster's stream did not store it (%s)",
+                op->target, req->peer, err);
+    redirect(req, op->target);
+    free(op->target);
+    free(op);
+}
+
+json_t *links_click_record(const char *token, const char *ext, const char *contact, json_t *meta,
+                           json_t *campaign)
+{
+    json_t *rec = contacts_system_record("click", ext, contact, meta);
+    char from[64];
+    snprintf(from, sizeof from, "link:%s", token);
+    json_object_set_new(rec, "channel", json_string("web"));
+    json_object_set_new(
+        rec, "from",
+        json_pack("{s:s,s:s,s:[s]}", "handle", from, "role", "customer", "handles", from));
+    if (campaign)
+        json_object_set(rec, "campaign", campaign);
+    return rec;
 }
 
 static void hit_click(struct links *l, struct http_req *req, const char *token, json_t *link)
@@ -223,18 +248,22 @@ static void hit_click(struct links *l, struct http_req *req, const char *token, 
         json_object_set_new(meta, "bot_reason", json_string(why));
         links_state(l)->stats.suspected_bots++;
     }
-    json_t *rec = contacts_system_record("click", ext, contact, meta);
-    char from[64];
-    snprintf(from, sizeof from, "link:%s", token);
-    json_object_set_new(rec, "channel", json_string("web"));
-    json_object_set_new(
-        rec, "from",
-        json_pack("{s:s,s:s,s:[s]}", "handle", from, "role", "customer", "handles", from));
-    json_object_set(rec, "campaign", json_object_get(link, "campaign"));
     struct click_op *op = xcalloc(1, sizeof *op);
     op->req = req;
     op->target = xstrdup(target ? target : "/");
-    op->rec = rec;
+    json_t *campaign = json_object_get(link, "campaign");
+    json_t *args = json_pack("{s:s,s:s,s:o}", "token", token, "external_id", ext, "meta", meta);
+    if (contact)
+        json_object_set_new(args, "contact", json_string(contact));
+    if (json_is_string(campaign))
+        json_object_set(args, "campaign", campaign);
+    if (statecmd_publish(links_cluster(l), req, "click", args,
+                         (size_t)(*l->cfg)->link_cluster_queue, click_published, op)) {
+        json_decref(link);
+        return;
+    }
+    op->rec = links_click_record(token, ext, contact, json_incref(meta), campaign);
+    json_decref(args);
     json_decref(link);
     struct write_item *it = xcalloc(1, sizeof *it);
     it->apply = apply_click;

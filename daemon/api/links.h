@@ -9,11 +9,15 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <lmdb.h>
 
 struct config;
 struct http_req;
 struct kanal_source;
+struct statecmd_pub;
+struct statecmd_run;
 struct store;
+struct write_item;
 struct writer;
 
 /* The counters /metrics shows; kept on the loop thread. */
@@ -55,10 +59,27 @@ struct links {
     struct kanal_source *(*find_source)(void *sources, const char *name);
     int (*normalize_handle)(struct kanal_source *src, const char *to, char *out, size_t len);
     struct link_state state; /* zeroed before first use */
+    /* A core of a cluster ([kanald] state_cluster = core): links, clicks
+     * and opt-outs go to the stream as state commands (main's pointer to
+     * the publisher); NULL or *cluster NULL: made here, as on a single
+     * node. */
+    struct statecmd_pub *const *cluster;
 };
 
-/* POST /v1/links: make a tracking or unsubscribe link. */
+/* POST /v1/links: make a tracking or unsubscribe link.  On a core of a
+ * cluster it is published as the state command "link" (the token chosen
+ * here, in the command) and answered 202 with the 201's fields. */
 void links_create(struct links *l, struct http_req *req);
+/* The stream's publisher when this node is a core of a cluster, else NULL. */
+struct statecmd_pub *links_cluster(const struct links *l);
+/* A cluster's state command "link", "click" or "optout" (statecmd.c): the
+ * item that makes the link or appends the hit's record on every core, or
+ * NULL: *why says why when it is one of these with arguments kanald does
+ * not take, NULL when it is another command. */
+struct write_item *links_cmd_item(const char *command, json_t *args, struct statecmd_run *run,
+                                  const char **why);
+/* Append rec (taken) after *last_seq in the writer's transaction. */
+int links_append(struct store *st, MDB_txn *txn, json_t *rec, uint64_t *last_seq);
 /* The stored link of token, parsed, in *out (NULL when there is none);
  * 0, or a negative errno when the store cannot be read. */
 int links_lookup(struct links *l, const char *token, json_t **out);

@@ -13,6 +13,7 @@
 #include "contacts.h"
 #include "contacts_api.h"
 #include "erase.h"
+#include "links.h"
 #include "log.h"
 #include "statecmd.h"
 #include "util.h"
@@ -53,6 +54,8 @@ struct statecmd_run *statecmd_parse(struct contacts_api *ca, const json_t *cmd, 
         r->inner = candidates_cmd_item(ca, command, t, args, r, &refused);
     if (!r->inner && !refused)
         r->inner = erase_cmd_item(ca, command, t, r, &refused);
+    if (!r->inner && !refused)
+        r->inner = links_cmd_item(command, args, r, &refused);
     if (!r->inner) {
         snprintf(why, why_len, "state command %s (%s): %s", r->id, r->command,
                  refused ? refused : "unknown command");

@@ -30,6 +30,7 @@
 #include "secret.h"
 #include "statecmd_pub.h"
 #include "store.h"
+#include "store_layout.h"
 #include "util.h"
 
 #define PUBLISH_WAIT 5000         /* the stream has this long to store a command */
@@ -41,6 +42,10 @@ struct job {
     char id[80];
     char *body;
     char err[256]; /* after publishing: "" when the stream stored it */
+    /* statecmd_publish's caller answers (NULL: the 202 of statecmd_route). */
+    statecmd_published_fn done;
+    void *arg;
+    int held; /* counted in statecmd_pub.held */
 };
 
 struct statecmd_pub {
@@ -56,6 +61,7 @@ struct statecmd_pub {
     int stop;
     struct job *todo, *todo_tail, *done;
     uv_async_t wake;
+    size_t held; /* jobs queued, publishing or not yet answered; loop only */
 };
 
 /* While the thread connects: stop?  Changes asked for meanwhile are
@@ -132,9 +138,14 @@ static void *publisher(void *arg)
 
 static void answer(struct statecmd_pub *p, struct job *j)
 {
-    if (j->err[0]) {
+    if (j->held)
+        p->held--;
+    if (j->err[0])
         log_warn("state command %s not published to stream %s (%s): %s", j->id, p->stream,
                  p->servers, j->err);
+    if (j->done) {
+        j->done(j->arg, j->req, j->id, j->err[0] ? j->err : NULL);
+    } else if (j->err[0]) {
         http_respond_error(j->req, 503, "cluster_unavailable",
                            "the cluster's stream did not store the change; retry later");
     } else {
@@ -241,8 +252,30 @@ void statecmd_pub_close(struct statecmd_pub *p)
     uv_close((uv_handle_t *)&p->wake, closed);
 }
 
+/* A contact id this core does not know: 0 when it never will (an id of
+ * kanald's that this store already passed: erased, or never made), 1 when
+ * it is one this store has not reached yet (c<N> with N at or past its
+ * next contact number), that a core which consumed more of the stream
+ * may have handed the CRM already. */
+static int contact_ahead(MDB_txn *txn, struct store *st, const char *id)
+{
+    if (id[0] != 'c' || !id[1] || strlen(id) > 20 || strspn(id + 1, "0123456789") != strlen(id + 1))
+        return 0;
+    uint64_t n = strtoull(id + 1, NULL, 10), next = 1;
+    static const char key[] = KANAL_META_NEXT_CONTACT;
+    MDB_val k = {sizeof key - 1, (void *)key}, v;
+    if (mdb_get(txn, st->meta, &k, &v) == 0 && v.mv_size == sizeof next)
+        memcpy(&next, v.mv_data, sizeof next);
+    return n >= next;
+}
+
 /* The commands whose target is a contact: one this core does not know is
- * refused now, as the route would (404), rather than skipped later. */
+ * refused now, as the route would (404), rather than skipped later; but
+ * not one it has not reached yet.  Such an id comes from a core ahead of
+ * this one, so the record that made the contact is in the stream before
+ * the command: every core applies it (and skips it, logged, should the id
+ * be made up).  A 404 there would lose the CRM's change on fail-over to a
+ * core that lags. */
 static int contact_known(struct store *st, const char *id, int *known)
 {
     MDB_txn *txn;
@@ -251,8 +284,8 @@ static int contact_known(struct store *st, const char *id, int *known)
         return rc;
     char live[32];
     rc = contacts_follow(st, txn, id, live, sizeof live);
+    *known = rc == 0 || (rc == MDB_NOTFOUND && contact_ahead(txn, st, id));
     store_read_end(st, txn);
-    *known = rc == 0;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
@@ -260,7 +293,7 @@ static int contact_known(struct store *st, const char *id, int *known)
  * sent again is the same command, stored once), else random. */
 static void command_id(struct http_req *req, const char *command, const char *target, char out[80])
 {
-    const char *key = http_req_header(req, "Idempotency-Key");
+    const char *key = req ? http_req_header(req, "Idempotency-Key") : NULL;
     unsigned char raw[32];
     char hex[65];
     if (key && *key) {
@@ -279,6 +312,27 @@ static void command_id(struct http_req *req, const char *command, const char *ta
     crypto_hex_encode(raw, 16, hex);
     snprintf(out, 80, "%s-%s", key && *key ? "k" : "r", hex);
 }
+
+/* The command message of a request (its id from id_req's Idempotency-Key,
+ * or random when id_req is NULL), made now; takes args. */
+static struct job *make_job(struct http_req *id_req, struct http_req *req, const char *command,
+                            const char *target, json_t *args)
+{
+    struct job *j = xcalloc(1, sizeof *j);
+    j->req = req;
+    command_id(id_req, command, target, j->id);
+    json_t *o = json_pack("{s:i,s:s,s:s,s:I}", "v", 1, "command", command, "id", j->id, "at_ms",
+                          (json_int_t)util_now_ms());
+    if (target)
+        json_object_set_new(o, "target", json_string(target));
+    if (args)
+        json_object_set_new(o, "args", args);
+    j->body = jsonout_text(o);
+    json_decref(o);
+    return j;
+}
+
+static void enqueue(struct statecmd_pub *p, struct job *j);
 
 int statecmd_route(struct statecmd_pub *p, struct store *st, struct http_req *req,
                    const char *command, const char *target, json_t *args)
@@ -308,17 +362,7 @@ int statecmd_route(struct statecmd_pub *p, struct store *st, struct http_req *re
             return 1;
         }
     }
-    struct job *j = xcalloc(1, sizeof *j);
-    j->req = req;
-    command_id(req, command, target, j->id);
-    json_t *o = json_pack("{s:i,s:s,s:s,s:I}", "v", 1, "command", command, "id", j->id, "at_ms",
-                          (json_int_t)util_now_ms());
-    if (target)
-        json_object_set_new(o, "target", json_string(target));
-    if (args)
-        json_object_set_new(o, "args", args);
-    j->body = jsonout_text(o);
-    json_decref(o);
+    struct job *j = make_job(req, req, command, target, args);
     if (strlen(j->body) > MAX_COMMAND) {
         free(j->body);
         free(j);
@@ -327,6 +371,41 @@ int statecmd_route(struct statecmd_pub *p, struct store *st, struct http_req *re
                            "at most 1 MiB: send the import in smaller parts");
         return 1;
     }
+    enqueue(p, j);
+    return 1;
+}
+
+int statecmd_publish(struct statecmd_pub *p, struct http_req *req, const char *command,
+                     json_t *args, size_t max_held, statecmd_published_fn done, void *arg)
+{
+    if (!p)
+        return 0;
+    /* Never from an Idempotency-Key: each is a new link or hit, and its
+     * token or record is chosen here, not by the client. */
+    struct job *j = make_job(NULL, req, command, NULL, args);
+    j->done = done;
+    j->arg = arg;
+    if (!p->started)
+        snprintf(j->err, sizeof j->err, "this core cannot publish to state_servers (see above)");
+    else if (strlen(j->body) > MAX_COMMAND)
+        snprintf(j->err, sizeof j->err, "command of %zu bytes, over 1 MiB", strlen(j->body));
+    else if (max_held && p->held >= max_held)
+        /* Each holds its client's request: a stream that is slow to answer
+         * must not let the public pile them up. */
+        snprintf(j->err, sizeof j->err,
+                 "%zu commands already wait for the stream (link_cluster_queue)", p->held);
+    if (j->err[0]) {
+        answer(p, j);
+        return 1;
+    }
+    enqueue(p, j);
+    return 1;
+}
+
+static void enqueue(struct statecmd_pub *p, struct job *j)
+{
+    j->held = 1;
+    p->held++;
     pthread_mutex_lock(&p->lock);
     if (p->todo_tail)
         p->todo_tail->next = j;
@@ -335,7 +414,6 @@ int statecmd_route(struct statecmd_pub *p, struct store *st, struct http_req *re
     p->todo_tail = j;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
-    return 1;
 }
 
 void statecmd_answered(struct statecmd_run *r, int write_status, int http_status,

@@ -21,6 +21,7 @@
 #include "http.h"
 #include "links.h"
 #include "log.h"
+#include "statecmd_pub.h"
 #include "store.h"
 #include "unsub.h"
 #include "util.h"
@@ -184,13 +185,7 @@ struct optout_op {
 static int apply_optout(struct write_item *it, struct store *st, MDB_txn *txn)
 {
     struct optout_op *op = it->arg;
-    struct resolve_extra extra = {0};
-    extra.recs = xmalloc(sizeof *extra.recs);
-    extra.recs[0] = json_incref(op->rec);
-    extra.n = 1;
-    int rc = writer_append_system(st, txn, &extra, &it->last_seq);
-    resolve_extra_clear(&extra);
-    return rc;
+    return links_append(st, txn, json_incref(op->rec), &it->last_seq);
 }
 
 static void optout_done(struct write_item *it)
@@ -208,6 +203,43 @@ static void optout_done(struct write_item *it)
     json_decref(op->rec);
     free(op);
     write_item_free(it);
+}
+
+/* A core of a cluster: the stream stored the opt-out (every core appends
+ * it when it consumes it), or did not: the person is asked to try again. */
+static void optout_published(void *arg, struct http_req *req, const char *command_id,
+                             const char *err)
+{
+    (void)command_id;
+    struct optout_op *op = arg;
+    if (err) {
+        log_err("opt-out of contact %s on %s (from %s) not recorded: the cluster's stream did "
+                "not store it (%s)",
+                json_string_value(json_object_get(op->rec, "contact")),
+                json_string_value(json_object_get(op->rec, "channel")), req->peer, err);
+        retry_page(req);
+    } else {
+        done_page(req, op->link);
+    }
+    json_decref(op->link);
+    json_decref(op->rec);
+    free(op);
+}
+
+json_t *links_optout_record(const char *token, const char *ext, const char *contact, json_t *meta,
+                            json_t *channel, json_t *campaign)
+{
+    json_t *rec = contacts_system_record("optout", ext, contact, meta);
+    char from[64];
+    snprintf(from, sizeof from, "link:%s", token);
+    if (channel)
+        json_object_set(rec, "channel", channel);
+    json_object_set_new(
+        rec, "from",
+        json_pack("{s:s,s:s,s:[s]}", "handle", from, "role", "customer", "handles", from));
+    if (campaign)
+        json_object_set(rec, "campaign", campaign);
+    return rec;
 }
 
 /* The contact of the recipient of the message the link was made for: its
@@ -290,19 +322,26 @@ static void opt_out(struct links *l, struct http_req *req, const char *token, js
                             links_clean_text(ua, (size_t)(*l->cfg)->link_field_max));
     if (json_object_get(link, "message"))
         json_object_set(meta, "message", json_object_get(link, "message"));
-    json_t *rec = contacts_system_record("optout", ext, cid, meta);
-    char from[64];
-    snprintf(from, sizeof from, "link:%s", token);
-    json_object_set(rec, "channel", json_object_get(link, "channel"));
-    json_object_set_new(
-        rec, "from",
-        json_pack("{s:s,s:s,s:[s]}", "handle", from, "role", "customer", "handles", from));
-    json_object_set(rec, "campaign", json_object_get(link, "campaign"));
+    json_t *channel = json_object_get(link, "channel"),
+           *campaign = json_object_get(link, "campaign");
+    json_t *args = json_pack("{s:s,s:s,s:s,s:O}", "token", token, "external_id", ext, "contact",
+                             cid, "meta", meta);
+    if (json_is_string(channel))
+        json_object_set(args, "channel", channel);
+    if (json_is_string(campaign))
+        json_object_set(args, "campaign", campaign);
+    json_t *rec = links_optout_record(token, ext, cid, meta, channel, campaign);
     links_state(l)->stats.optouts++;
     struct optout_op *op = xcalloc(1, sizeof *op);
     op->req = req;
     op->link = link;
     op->rec = rec;
+    /* In a cluster every core appends the same opt-out, with this external
+     * id and contact, when it consumes the command. */
+    if (statecmd_publish(links_cluster(l), req, "optout", args,
+                         (size_t)(*l->cfg)->link_cluster_queue, optout_published, op))
+        return;
+    json_decref(args);
     struct write_item *it = xcalloc(1, sizeof *it);
     it->apply = apply_optout;
     it->done = optout_done;

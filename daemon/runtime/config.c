@@ -476,6 +476,8 @@ static const struct kanal_option kanald_options[] = {
     {"state_password", KANAL_OPT_SECRET, NULL, 0, "password of state_user", NULL},
     {"state_tls_ca", KANAL_OPT_STRING, NULL, 0,
      "CA bundle that verifies state_servers (tls:// URLs)", NULL},
+    {"link_cluster_queue", KANAL_OPT_INT, "256", 0,
+     "state_cluster = core: clicks and opt-outs held waiting for the stream at most", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -732,6 +734,11 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
                       link_bounds[i].name, (long long)link_bounds[i].min,
                       (long long)link_bounds[i].max);
         }
+    cfg->link_cluster_queue = n[K("link_cluster_queue")];
+    if (cfg->link_cluster_queue < 1 || cfg->link_cluster_queue > 1000000) {
+        const struct raw_kv *kv = raw_get(s, "link_cluster_queue");
+        add_error(errs, path, kv ? kv->line : s->line, "'link_cluster_queue' must be 1 to 1000000");
+    }
     cfg->max_unread_answers = n[K("max_unread_answers")];
     cfg->max_pipeline = n[K("max_pipeline")];
     cfg->max_connections_per_ip = n[K("max_connections_per_ip")];

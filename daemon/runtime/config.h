@@ -137,6 +137,8 @@ struct config {
      * docs/cluster.md): off|core. */
     char *state_cluster, *state_servers, *state_stream, *state_subject;
     struct config_nats_auth state_auth; /* the state_creds ... state_tls_ca keys */
+    /* A core's clicks and opt-outs waiting for the stream, at most (links.c). */
+    int64_t link_cluster_queue;
 };
 
 /* The options every source has, whatever its plugin. */

@@ -119,7 +119,7 @@ def test_two_cores_stay_identical_through_crm_consent_merge_split_and_erasure(
     hook(b, "n4", PEOPLE[3])
 
     # Checked as on a single node before anything goes to the stream.
-    assert admin(c1, "DELETE", "/v1/contacts/c999")[0] == 404
+    assert admin(c1, "DELETE", f"/v1/contacts/{tel2}x")[0] == 404
     assert admin(c2, "POST", f"/v1/contacts/{zeynep}/consent",
                  {"channel": "sms", "state": "maybe"}, token=WRITE_TOKEN)[0] == 400
     assert admin(c1, "POST", f"/v1/contacts/{ayse}/merge", {"with": 5})[0] == 400
@@ -255,13 +255,59 @@ def test_a_change_the_stream_cannot_store_is_refused_and_goes_through_once_retri
         assert k.api(f"/v1/contacts/{cid}")[1]["consent"]["sms"]["state"] == "optout"
 
 
+def test_a_change_for_a_contact_a_lagging_core_has_not_reached_yet_is_not_refused(
+        make_kanald, nats_cluster):
+    """The CRM learned a contact from core 1 and sends a change to core 2,
+    which has not consumed the record that made it yet: not a 404 (the
+    change would be lost on a fail-over to a core that lags), but a command
+    that both cores apply after that record.  An id core 2 has passed and
+    does not hold (erased, or never one of kanald's) is still 404."""
+    nats_cluster.start()
+    nats_cluster.create_stream()
+    a = edge(make_kanald, nats_cluster, "edge-a")
+    c1 = state_core(make_kanald, nats_cluster, "core-1")
+    c2 = state_core(make_kanald, nats_cluster, "core-2")
+    hook(a, "m0", PEOPLE[0])
+    both_settled(c1, c2, "m0")
+    # Core 2 goes on without its source: it lags from here on.
+    c2.stop()
+    sources = c2.sources
+    c2.write_config(sources="")
+    c2.start()
+    hook(a, "m1", PEOPLE[1])
+    f1 = wait_until(lambda: settled(c1, "m1"), timeout=120, what="core 1 has m1")
+    new = contact_of(f1, "m1")
+    assert c2.api(f"/v1/contacts/{new}")[0] == 404  # core 2 does not know it
+    for k, body in ((c2, {"channel": "sms", "state": "optout", "reason": "asked"}),
+                    (c1, {"channel": "email", "state": "optout"})):
+        status, res = admin(k, "POST", f"/v1/contacts/{new}/consent", body, token=WRITE_TOKEN)
+        assert status == 202, res
+    # Ids core 2 has passed: refused at once, on both.
+    for k in (c1, c2):
+        assert admin(k, "POST", "/v1/contacts/c0/consent", {"channel": "sms", "state": "optout"},
+                     token=WRITE_TOKEN)[0] == 404
+        assert admin(k, "DELETE", "/v1/contacts/nobody")[0] == 404
+    c2.stop()
+    c2.write_config(sources=sources)
+    c2.start()
+    hook(a, "m2", PEOPLE[2])
+    f1, f2 = both_settled(c1, c2, "m2")
+    assert view(f1) == view(f2)
+    assert [r["kind"] for r in f1 if r["source"] == "kanal"] == ["optout", "optout"]
+    for k in (c1, c2):
+        consent = k.api(f"/v1/contacts/{new}")[1]["consent"]
+        assert consent["sms"]["state"] == "optout" and consent["email"]["state"] == "optout"
+
+
 def test_the_state_keys_are_checked(make_kanald):
     from test_config import check
     bad = {"state_cluster = edge": "'state_cluster'",
            "state_cluster = core\nstate_servers = http://n1:4222": "'state_servers'",
            "state_cluster = core\nstate_servers = ,": "'state_servers'",
            "state_cluster = core\nstate_stream = KANAL.X": "'state_stream'",
-           "state_cluster = core\nstate_subject = kanal.records.>": "'state_subject'"}
+           "state_cluster = core\nstate_subject = kanal.records.>": "'state_subject'",
+           "link_cluster_queue = 0": "'link_cluster_queue'",
+           "link_cluster_queue = many": "'link_cluster_queue'"}
     for i, (kanald, key) in enumerate(bad.items()):
         k = make_kanald(f"bad{i}", kanald=kanald)
         r = check(k)
