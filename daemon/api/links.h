@@ -72,12 +72,6 @@ struct links {
 void links_create(struct links *l, struct http_req *req);
 /* The stream's publisher when this node is a core of a cluster, else NULL. */
 struct statecmd_pub *links_cluster(const struct links *l);
-/* A cluster's state command "link", "click" or "optout" (statecmd.c): the
- * item that makes the link or appends the hit's record on every core, or
- * NULL: *why says why when it is one of these with arguments kanald does
- * not take, NULL when it is another command. */
-struct write_item *links_cmd_item(const char *command, json_t *args, struct statecmd_run *run,
-                                  const char **why);
 /* Append rec (taken) after *last_seq in the writer's transaction. */
 int links_append(struct store *st, MDB_txn *txn, json_t *rec, uint64_t *last_seq);
 /* The stored link of token, parsed, in *out (NULL when there is none);

@@ -13,7 +13,7 @@
 #include "contacts.h"
 #include "contacts_api.h"
 #include "erase.h"
-#include "links.h"
+#include "linkcmd.h"
 #include "log.h"
 #include "statecmd.h"
 #include "util.h"

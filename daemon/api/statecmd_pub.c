@@ -27,6 +27,7 @@
 #include "jsonout.h"
 #include "log.h"
 #include "natsconn.h"
+#include "respond.h"
 #include "secret.h"
 #include "statecmd_pub.h"
 #include "store.h"
@@ -149,11 +150,8 @@ static void answer(struct statecmd_pub *p, struct job *j)
         http_respond_error(j->req, 503, "cluster_unavailable",
                            "the cluster's stream did not store the change; retry later");
     } else {
-        json_t *o = json_pack("{s:s,s:s}", "command", j->id, "status", "accepted");
-        char *text = jsonout_text(o);
-        http_respond(j->req, 202, "application/json", text, strlen(text));
-        free(text);
-        json_decref(o);
+        api_respond_json(j->req, 202,
+                         json_pack("{s:s,s:s}", "command", j->id, "status", "accepted"));
     }
     free(j->body);
     free(j);
