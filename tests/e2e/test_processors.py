@@ -153,7 +153,8 @@ def test_a_1_0_plugin_still_loads_and_emits(make_kanald):
 
 
 def test_the_sdk_tagger_tags_matching_text(make_kanald):
-    k = make_kanald(sources=ECHO + "\n[processor tags]\nplugin = tagger\nwords = refund,broken\n",
+    k = make_kanald(sources=ECHO + "\n[processor tags]\nplugin = tagger\nbudget = 10s\n"
+                    "words = refund,broken\n",
                     plugins=(), test_plugins=("echo",))
     k.link_plugin(BUILD / "sdk" / "tagger.so")
     k.start()
