@@ -45,11 +45,12 @@ def drop(inbox, name, data=None):
 
 def wait_file(path: Path, timeout=20):
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    # A report is whole once it ends its last line: it is written in one go
+    # right after the move, which a loaded kanald may not have finished yet.
+    while not (path.exists() and path.read_bytes().endswith(b"\n")):
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} did not appear; {sorted(p.name for p in path.parent.iterdir())}")
         time.sleep(0.05)
-    time.sleep(0.05)  # the report is written right after the move
     return path
 
 
