@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Signals: SIGHUP reloads check-then-activate, SIGTERM stops cleanly."""
 import json
+import re
 import subprocess
 import time
 
@@ -63,9 +64,21 @@ def test_sigterm_finishes_requests_in_flight(make_kanald):
 
     t = threading.Thread(target=poll)
     t.start()
-    time.sleep(0.3)
+    # SIGTERM only once kanald holds the poll's connection (besides the one
+    # scraping): a thread slow to start would otherwise find kanald gone.
+    scrape = k.conn()
+    deadline = time.monotonic() + 60
+    while True:
+        scrape.request("GET", "/metrics")
+        m = re.search(rb"^kanal_http_connections (\d+)$", scrape.getresponse().read(), re.M)
+        if int(m.group(1)) >= 2:
+            break
+        assert time.monotonic() < deadline, "the long-poll never connected"
+        time.sleep(0.05)
+    scrape.close()
+    time.sleep(0.3)  # its request read
     assert k.stop() == 0
-    t.join(5)
+    t.join(30)
     assert result["r"][0] == 200 and result["r"][1]["interactions"] == []
 
 
