@@ -108,7 +108,7 @@ class Kanald:
         self._reader = threading.Thread(target=self._read_log, args=(self.proc,), daemon=True)
         self._reader.start()
         if wait:
-            m = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", timeout=15)
+            m = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", timeout=60)
             self.port = int(m.group(1))
         return self
 
@@ -122,7 +122,7 @@ class Kanald:
         with self._log_lock:
             return "\n".join(self.log_lines)
 
-    def wait_log(self, pattern, timeout=10, start=0):
+    def wait_log(self, pattern, timeout=30, start=0):
         """Wait until a log line (from index start on) matches; return the match."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
@@ -179,10 +179,10 @@ class Kanald:
 
     # ---- HTTP ----
 
-    def conn(self, timeout=10):
+    def conn(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
+    def request(self, method, path, body=None, headers=None, timeout=30):
         c = self.conn(timeout)
         try:
             c.request(method, path, body=body, headers=headers or {})
@@ -229,7 +229,7 @@ def message(external_id, text="hello", handle="email:ayse@example.com", **extra)
     return rec
 
 
-def wait_message(k, mid, want, timeout=30):
+def wait_message(k, mid, want, timeout=60):
     """Poll GET /v1/messages/<mid> until its status is one of want."""
     deadline = time.monotonic() + timeout
     while True:

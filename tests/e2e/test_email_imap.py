@@ -9,7 +9,7 @@ from kanal import validate_record
 from mailservers import Dovecot, fixture, free_port, lmtp_port, swaks
 
 
-def wait_records(k, n, timeout=30):
+def wait_records(k, n, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         recs = k.feed()

@@ -27,7 +27,7 @@ def queue(k, **msg):
     return r["id"]
 
 
-def wait_status(k, mid, want=("sent", "failed"), timeout=30):
+def wait_status(k, mid, want=("sent", "failed"), timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         status, m = k.api(f"/v1/messages/{mid}")

@@ -55,7 +55,7 @@ class Web:
         with self.fake.lock:
             return [r for r in self.fake.requests if path is None or r.path == path]
 
-    def wait(self, path, n=1, timeout=20):
+    def wait(self, path, n=1, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             got = self.requests(path)
@@ -83,7 +83,7 @@ def start(make_kanald, src, sub="k", **kw):
     return make_kanald(sub=sub, sources=src, plugins=("listen",), **kw).start()
 
 
-def wait_records(k, n, timeout=20, **params):
+def wait_records(k, n, timeout=60, **params):
     deadline = time.monotonic() + timeout
     while True:
         recs = k.feed(**params)
@@ -94,7 +94,7 @@ def wait_records(k, n, timeout=20, **params):
         time.sleep(0.05)
 
 
-def wait_health(k, status, timeout=20, source="web"):
+def wait_health(k, status, timeout=60, source="web"):
     deadline = time.monotonic() + timeout
     while True:
         _, health = k.api("/healthz")

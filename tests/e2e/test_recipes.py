@@ -38,7 +38,7 @@ def render(text, *substitutions):
     return text
 
 
-def wait_until(what, check, timeout=30):
+def wait_until(what, check, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         got = check()

@@ -40,7 +40,7 @@ def runs(k):
     return a["run"]["runs"]
 
 
-def wait_runs(k, n, timeout=30):
+def wait_runs(k, n, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         status, a = k.api("/v1/audiences")

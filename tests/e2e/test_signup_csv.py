@@ -43,7 +43,7 @@ def drop(inbox, name, data=None):
     (inbox / name).write_bytes(data if data is not None else (FIX / name).read_bytes())
 
 
-def wait_file(path: Path, timeout=20):
+def wait_file(path: Path, timeout=60):
     deadline = time.monotonic() + timeout
     # A report is whole once it ends its last line: it is written in one go
     # right after the move, which a loaded kanald may not have finished yet.

@@ -19,7 +19,7 @@ from kanal import BUILD, WEBHOOK_SECRET, message, webhook_source
 SINK_SECRET = "crm-shared-secret"
 
 
-def wait_until(fn, timeout=30, what="condition"):
+def wait_until(fn, timeout=60, what="condition"):
     deadline = time.monotonic() + timeout
     while True:
         v = fn()

@@ -29,7 +29,7 @@ def post(k, ext):
     return json.loads(body)["seqs"][0]
 
 
-def wait_exit(k, timeout=15):
+def wait_exit(k, timeout=60):
     try:
         return k.proc.wait(timeout=timeout)
     finally:
