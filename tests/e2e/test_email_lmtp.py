@@ -259,7 +259,7 @@ def test_4xx_while_the_store_is_failing(make_kanald, tmp_path):
         assert f"big-{n}@example.com" not in stored
         # Space comes back; the MTA retries and the message is stored, once.
         os.unlink(mnt / "filler")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             rc, replies, out = swaks(rcpts, big_message(n), port=port, tmp=tmp_path)
             if replies == delivered(rcpts) or time.monotonic() > deadline:

@@ -197,7 +197,7 @@ def test_stage_examples_build_out_of_tree_and_serve(make_kanald, tmp_path):
                "from": {"handle": "email:a@example.com"}, "text": text}
         status, _, body = k.request("POST", "/hooks/e1", json.dumps(rec).encode())
         assert status == 200, body
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         lines = archive.read_text().splitlines() if archive.exists() else []
         if len(lines) == 2:
