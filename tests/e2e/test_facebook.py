@@ -608,7 +608,7 @@ def test_server_errors_and_network_errors_are_retried(make_kanald):
 
 def test_config_is_checked(make_kanald):
     k = make_kanald(sources=fb_source("api_version = latest"), plugins=("facebook",)).start()
-    k.wait_log(r"api_version 'latest' is not a Graph API version", timeout=10)
+    k.wait_log(r"api_version 'latest' is not a Graph API version", timeout=30)
     assert post_meta(k, "fb", "fb_message_text")[0] == 404  # the source was refused
     k2 = make_kanald("k2", sources=fb_source("api_version = 25.0"), plugins=("facebook",))
     k2.start()

@@ -251,7 +251,7 @@ def test_unread_answers_limit_pauses_and_resumes(make_kanald):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", k.port))
     s.sendall(req * count + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    k.wait_log(r"pausing requests from 127\.0\.0\.1: \d+ answer bytes unread", timeout=10)
+    k.wait_log(r"pausing requests from 127\.0\.0\.1: \d+ answer bytes unread", timeout=30)
     data = read_answer(s, timeout=20)
     s.close()
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
