@@ -454,7 +454,7 @@ def test_limits_must_be_sane(make_kanald):
         k.expect_exit = True
         k.start(wait=False)
         k.wait_log(error)
-        assert k.proc.wait(timeout=10) != 0
+        assert k.proc.wait(timeout=30) != 0
 
 
 # ---- 7: a new connection that stays silent ----

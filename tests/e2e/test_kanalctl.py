@@ -139,7 +139,7 @@ class Follower:
         """SIGTERM: tail -f stops cleanly (exit 0)."""
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout=10)
+            rc = self.proc.wait(timeout=30)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
