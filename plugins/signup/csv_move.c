@@ -5,8 +5,9 @@
  * links: done/ and failed/ are opened with O_NOFOLLOW (a link there is
  * refused, not followed), the file is moved with renameat2 (which moves a
  * link itself, never its target) under a name whose reports are free too,
- * and the reports are created with O_EXCL|O_NOFOLLOW, mode 0640, never
- * written through a name that exists.
+ * and the reports are written under a hidden temporary name created with
+ * O_EXCL|O_NOFOLLOW, mode 0640, then renamed to theirs without replacing
+ * anything: never written through a name that exists, never seen partial.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -116,15 +117,41 @@ static int move_into(struct csv_watch *cw, const char *name, const char *sub, ch
     return r;
 }
 
-/* Write a report next to the moved file.  It is created, never opened if
- * it exists (a planted link could name any file kanald may write). */
+/* Give the written temporary file tmp in sub/ its report name, never
+ * replacing an entry of that name: 0 or errno. */
+static int publish_report(int sfd, const char *tmp, const char *name)
+{
+    if (renameat2(sfd, tmp, sfd, name, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL) /* EINVAL: a file system without RENAME_NOREPLACE */
+        return errno;
+    if (linkat(sfd, tmp, sfd, name, 0) < 0) /* fails with EEXIST, never replaces */
+        return errno;
+    unlinkat(sfd, tmp, 0);
+    return 0;
+}
+
+/* Write a report next to the moved file.  It is written whole under a
+ * hidden temporary name first and then given its name, because an
+ * operator's script waits for the report's name to appear and reads it at
+ * once: it must never find it empty or cut short.  Both names are created,
+ * never opened or replaced if they exist (a planted link could name any
+ * file kanald may write).  A crash between the two leaves the hidden
+ * temporary file behind, never a partial report. */
 static void write_report(struct csv_watch *cw, int sfd, const char *sub, const char *final,
                          const char *ext, const char *text)
 {
-    char name[1100];
+    static unsigned serial;
+    char name[1100], tmp[1200];
     snprintf(name, sizeof name, "%s%s", final, ext);
-    int fd = openat(sfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-    int err = fd < 0 ? errno : 0;
+    int fd = -1, err = 0;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        snprintf(tmp, sizeof tmp, ".%s.%ld.%u.tmp", name, (long)getpid(), ++serial);
+        fd = openat(sfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        err = fd < 0 ? errno : 0;
+        if (fd < 0 && err != EEXIST)
+            break;
+    }
     size_t len = strlen(text), done = 0;
     while (fd >= 0 && !err && done < len) {
         ssize_t n = write(fd, text + done, len - done);
@@ -135,6 +162,10 @@ static void write_report(struct csv_watch *cw, int sfd, const char *sub, const c
     }
     if (fd >= 0 && close(fd) < 0 && !err)
         err = errno;
+    if (fd >= 0 && !err)
+        err = publish_report(sfd, tmp, name);
+    if (fd >= 0 && err)
+        unlinkat(sfd, tmp, 0);
     if (err)
         cw->s->host->log(cw->s->src, KANAL_LOG_ERR, "cannot write %s/%s/%s: %s", cw->dir, sub, name,
                          err == EEXIST ? "an entry of that name is already there; not overwritten"

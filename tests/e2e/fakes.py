@@ -83,7 +83,7 @@ class FakeProvider:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait_requests(self, n, timeout=15):
+    def wait_requests(self, n, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:

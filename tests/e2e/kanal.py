@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import threading
@@ -75,6 +76,8 @@ class Kanald:
         self.killed = False
         self.log_lines = []
         self._log_lock = threading.Lock()
+        self._log_proc = None
+        self._partial = b""
         self._reader = None
 
     def link_plugin(self, path: Path):
@@ -97,7 +100,6 @@ class Kanald:
     # ---- process ----
 
     def start(self, wait=True, env=None):
-        self.log_lines = []
         self.killed = False
         e = dict(os.environ)
         e.pop("JOURNAL_STREAM", None)
@@ -105,28 +107,70 @@ class Kanald:
         e.update(env or {})
         self.proc = subprocess.Popen([str(KANALD), "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=e)
+        os.set_blocking(self.proc.stderr.fileno(), False)
+        with self._log_lock:
+            self._log_proc, self._partial, self.log_lines = self.proc, b"", []
         self._reader = threading.Thread(target=self._read_log, args=(self.proc,), daemon=True)
         self._reader.start()
         if wait:
-            m = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", timeout=15)
+            m = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)", timeout=60)
             self.port = int(m.group(1))
         return self
 
+    # kanald's log is read by a thread, and also by log() itself: what kanald
+    # wrote before a test looks (a line logged before an answer the test
+    # already has) is in log() even when the thread has not run since.
+
+    def _take_log(self, proc):
+        """Move what the pipe holds into log_lines (lock held); False at EOF."""
+        try:
+            data = os.read(proc.stderr.fileno(), 65536)
+        except BlockingIOError:
+            return True
+        except (OSError, ValueError):
+            data = b""
+        if not data:
+            if self._partial:
+                self.log_lines.append(self._partial.decode("utf-8", "replace"))
+                self._partial = b""
+            return False
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        self.log_lines.extend(line.decode("utf-8", "replace") for line in lines)
+        return True
+
     def _read_log(self, proc):
-        for raw in proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
+        fd = proc.stderr.fileno()
+        while True:
+            try:
+                select.select([fd], [], [], 0.2)
+            except (OSError, ValueError):
+                pass  # closed: _take_log sees it as the end
             with self._log_lock:
-                self.log_lines.append(line)
+                if self._log_proc is not proc or not self._take_log(proc):
+                    return
+
+    def _drain_log(self):
+        with self._log_lock:
+            proc = self._log_proc
+            if proc is not None:
+                while self._take_log(proc):
+                    try:
+                        if not select.select([proc.stderr.fileno()], [], [], 0)[0]:
+                            break
+                    except (OSError, ValueError):
+                        break
 
     def log(self):
+        self._drain_log()
         with self._log_lock:
             return "\n".join(self.log_lines)
 
-    def wait_log(self, pattern, timeout=10, start=0):
+    def wait_log(self, pattern, timeout=30, start=0):
         """Wait until a log line (from index start on) matches; return the match."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while True:
+            self._drain_log()
             with self._log_lock:
                 lines = list(self.log_lines[start:])
             for line in lines:
@@ -149,6 +193,7 @@ class Kanald:
             time.sleep(0.02)
 
     def log_mark(self):
+        self._drain_log()
         with self._log_lock:
             return len(self.log_lines)
 
@@ -179,10 +224,10 @@ class Kanald:
 
     # ---- HTTP ----
 
-    def conn(self, timeout=10):
+    def conn(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
+    def request(self, method, path, body=None, headers=None, timeout=30):
         c = self.conn(timeout)
         try:
             c.request(method, path, body=body, headers=headers or {})
@@ -229,7 +274,7 @@ def message(external_id, text="hello", handle="email:ayse@example.com", **extra)
     return rec
 
 
-def wait_message(k, mid, want, timeout=30):
+def wait_message(k, mid, want, timeout=60):
     """Poll GET /v1/messages/<mid> until its status is one of want."""
     deadline = time.monotonic() + timeout
     while True:

@@ -119,7 +119,7 @@ service stats {{
     def start(self):
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", str(self.conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
@@ -216,7 +216,7 @@ class SmtpSink:
     def __exit__(self, *exc):
         self.controller.stop()
 
-    def wait(self, n, timeout=20):
+    def wait(self, n, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:

@@ -123,7 +123,7 @@ class Cluster:
             self._wait_port(n)
         return self
 
-    def _wait_port(self, name, timeout=15):
+    def _wait_port(self, name, timeout=60):
         port = self.ports[name]
         deadline = time.monotonic() + timeout
         while True:

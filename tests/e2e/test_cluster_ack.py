@@ -72,7 +72,10 @@ def test_cluster_unavailable_answers_503_loses_nothing_acknowledged_then_recover
     nats_cluster.create_stream()
     # hooks waits for the cluster (the sink's ack = cluster); direct opts out.
     sources = webhook_source() + webhook_source("direct", extra="ack = local")
-    k = edge(make_kanald, nats_cluster, "ack = cluster\nack_timeout = 1s\nack_wait = 2s",
+    # ack_timeout has room for the sink's first connection and a publication
+    # on a loaded machine (the first five must get 2xx); each refusal below
+    # takes that long.
+    k = edge(make_kanald, nats_cluster, "ack = cluster\nack_timeout = 5s\nack_wait = 2s",
              sources=sources)
     acked = []
     for i in range(5):

@@ -84,7 +84,7 @@ def publish(cluster, subject, data: bytes, msg_id=None):
                            .encode() + hdr + data + b"\r\n")
         else:
             c.sock.sendall(f"PUB {subject} {inbox} {len(data)}\r\n".encode() + data + b"\r\n")
-        c.sock.settimeout(10)
+        c.sock.settimeout(30)
         while True:  # the stream's acknowledgement
             line = c._line()
             if line.startswith(b"MSG"):

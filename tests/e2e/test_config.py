@@ -127,7 +127,7 @@ def test_kanald_refuses_to_start_on_a_bad_config(make_kanald):
     k.write_config(text=k.config_text().replace("listen = 127.0.0.1:0", "listen = nowhere"))
     k.expect_exit = True
     k.start(wait=False)
-    rc = k.proc.wait(timeout=10)
+    rc = k.proc.wait(timeout=30)
     k._reader.join(timeout=5)
     assert rc == 1
     assert "expected address:port" in k.log()
@@ -205,7 +205,7 @@ def test_a_webhook_source_with_an_empty_secret_does_not_start(make_kanald):
     assert num == line_number(k, "secret =") and "empty" in line
     k.expect_exit = True
     k.start(wait=False)
-    assert k.proc.wait(timeout=10) == 1
+    assert k.proc.wait(timeout=30) == 1
     k._reader.join(timeout=5)
     assert "must not be empty" in k.log() and "not starting" in k.log()
 
@@ -232,7 +232,7 @@ def test_tokens_file_errors_never_show_token_material(make_kanald):
             if log is None:
                 k.expect_exit = True
                 k.start(wait=False)
-                assert k.proc.wait(timeout=10) == 1, what
+                assert k.proc.wait(timeout=30) == 1, what
                 k._reader.join(timeout=5)
                 log = k.log()
             assert f"{k.tokens}:4: " in log, (what, log)

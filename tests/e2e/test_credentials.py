@@ -328,7 +328,7 @@ def test_every_problem_of_both_files_at_once(make_kanald):
     k.write_config(sources="", kanald="")
     k.expect_exit = True
     k.start(wait=False)
-    assert k.proc.wait(timeout=10) == 1
+    assert k.proc.wait(timeout=30) == 1
     k._reader.join(timeout=5)
     log = k.log()
     for num in bad_tokens:

@@ -17,7 +17,7 @@ def html_mail(n, html):
             f"{html}\r\n").encode()
 
 
-def wait_records(k, n, timeout=30):
+def wait_records(k, n, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         recs = k.feed()

@@ -55,7 +55,7 @@ class Web:
         with self.fake.lock:
             return [r for r in self.fake.requests if path is None or r.path == path]
 
-    def wait(self, path, n=1, timeout=20):
+    def wait(self, path, n=1, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             got = self.requests(path)
@@ -83,7 +83,7 @@ def start(make_kanald, src, sub="k", **kw):
     return make_kanald(sub=sub, sources=src, plugins=("listen",), **kw).start()
 
 
-def wait_records(k, n, timeout=20, **params):
+def wait_records(k, n, timeout=60, **params):
     deadline = time.monotonic() + timeout
     while True:
         recs = k.feed(**params)
@@ -94,7 +94,7 @@ def wait_records(k, n, timeout=20, **params):
         time.sleep(0.05)
 
 
-def wait_health(k, status, timeout=20, source="web"):
+def wait_health(k, status, timeout=60, source="web"):
     deadline = time.monotonic() + timeout
     while True:
         _, health = k.api("/healthz")
@@ -334,13 +334,16 @@ def test_the_per_host_rate_spaces_requests(make_kanald):
         for i in range(3):
             web.routes[f"/f{i}"] = (200, {}, rss([{"title": "Turkcell", "guid": f"r{i}"}]))
         src = source(feeds=" ".join(f"{web.url}/f{i}" for i in range(3))).replace(
-            "rate = 600", "rate = 120")
+            "rate = 600", "rate = 60")
         k = start(make_kanald, src)
         wait_records(k, 3)
         reqs = web.requests()
         assert [r.path for r in reqs] == ["/robots.txt", "/f0", "/f1", "/f2"]
         gaps = [b.at - a.at for a, b in zip(reqs, reqs[1:])]
-        assert min(gaps) >= 0.45, gaps  # 120 a minute: one per 500 ms
+        # 60 a minute: one a second.  The times are when the fake server got
+        # to each request, which a loaded machine may delay by a good part
+        # of a second; without the spacing they would be apart by far less.
+        assert min(gaps) >= 0.6, gaps
 
 
 def test_a_huge_page_is_not_read(make_kanald):

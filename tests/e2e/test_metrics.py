@@ -57,7 +57,7 @@ def test_silent_source_turns_unhealthy(make_kanald):
     if by_name["quiet"]["silent_for"] < 2:  # a slow machine may already be past the window
         assert by_name["quiet"]["healthy"] is True
     k.post_hook(message("b1"), source="busy")
-    k.wait_log(r"\[quiet\] no traffic for \d+ s \(expect_traffic_within is 3 s\)", timeout=15)
+    k.wait_log(r"\[quiet\] no traffic for \d+ s \(expect_traffic_within is 3 s\)", timeout=30)
     status, body = k.api("/v1/sources")
     by_name = {s["name"]: s for s in body["sources"]}
     assert by_name["quiet"]["healthy"] is False

@@ -99,7 +99,7 @@ def busy_kanald(make_kanald, tmp_path):
     with FakeProvider(default=(200, {}, {"id": "prov-1"})) as fake:
         sink = f"\n[sink archive]\nplugin = filesink\npath = {tmp_path / 'archive.jsonl'}\n"
         k = make_kanald(sources=webhook_source(extra=f"send_url = {fake.url}/send\n") +
-                        webhook_source("quiet", extra="expect_traffic_within = 2s") + sink)
+                        webhook_source("quiet", extra="expect_traffic_within = 5s") + sink)
         k.link_plugin(BUILD / "sdk" / "filesink.so")
         k.start()
         for i in range(5):
@@ -204,19 +204,21 @@ def test_every_scraped_metric_is_documented(busy_kanald):
 
 def test_silent_source_gauge_and_its_age(busy_kanald):
     k = busy_kanald
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while value(scrape(k), "kanal_source_silent", source="quiet") != 1:
         assert time.monotonic() < deadline, "quiet never turned silent in /metrics"
         time.sleep(0.2)
     s = scrape(k)
-    assert value(s, "kanal_source_silent_seconds", source="quiet") >= 2
+    assert value(s, "kanal_source_silent_seconds", source="quiet") >= 5
     # hooks has no expect_traffic_within: never silent, however long it waits.
     assert value(s, "kanal_source_silent", source="hooks") == 0
     assert value(s, "kanal_source_silent_seconds", source="hooks") >= 0
+    # The window (5 s) leaves a loaded machine room between the post and the
+    # scrape, which would otherwise find the source silent once more.
     k.post_hook(message("q1"), source="quiet")
     s = scrape(k)
     assert value(s, "kanal_source_silent", source="quiet") == 0
-    assert value(s, "kanal_source_silent_seconds", source="quiet") < 2
+    assert value(s, "kanal_source_silent_seconds", source="quiet") < 5
 
 
 def test_store_and_memory_gauges(busy_kanald):

@@ -176,7 +176,7 @@ def test_crash_while_queued_and_in_flight(make_kanald):
         fake.wait_requests(2)
         k.kill()
         k.start()
-        finals = {mid: wait_status(k, mid, ("sent", "failed"), timeout=40) for mid in ids}
+        finals = {mid: wait_status(k, mid, ("sent", "failed")) for mid in ids}
     assert all(m["status"] == "sent" for m in finals.values()), finals
     recs = k.feed()
     by_message = {}

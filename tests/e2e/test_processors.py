@@ -124,13 +124,13 @@ def test_bad_match_and_wrong_role_are_config_errors(make_kanald):
     k.expect_exit = True
     k.start(wait=False)
     k.wait_log(r"'match' = 'colour:red': a field must be source, channel or kind")
-    assert k.proc.wait(timeout=10) != 0
+    assert k.proc.wait(timeout=30) != 0
     k2 = make_kanald("k2", sources=ECHO + "\n[processor p]\nplugin = echo\n",
                      plugins=(), test_plugins=("echo",))
     k2.expect_exit = True
     k2.start(wait=False)
     k2.wait_log(r"plugin 'echo' .* cannot serve \[processor p\]: it has no process callback")
-    assert k2.proc.wait(timeout=10) != 0
+    assert k2.proc.wait(timeout=30) != 0
 
 
 def test_a_1_0_plugin_still_loads_and_emits(make_kanald):
@@ -149,11 +149,12 @@ def test_a_1_0_plugin_still_loads_and_emits(make_kanald):
     k.start(wait=False)
     k.wait_log(r"cannot serve \[processor p\]: it has no process callback \(not a processor, "
                r"or built for ABI 1\.0\)")
-    assert k.proc.wait(timeout=10) != 0
+    assert k.proc.wait(timeout=30) != 0
 
 
 def test_the_sdk_tagger_tags_matching_text(make_kanald):
-    k = make_kanald(sources=ECHO + "\n[processor tags]\nplugin = tagger\nwords = refund,broken\n",
+    k = make_kanald(sources=ECHO + "\n[processor tags]\nplugin = tagger\nbudget = 10s\n"
+                    "words = refund,broken\n",
                     plugins=(), test_plugins=("echo",))
     k.link_plugin(BUILD / "sdk" / "tagger.so")
     k.start()

@@ -38,7 +38,7 @@ def render(text, *substitutions):
     return text
 
 
-def wait_until(what, check, timeout=30):
+def wait_until(what, check, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         got = check()
@@ -120,7 +120,7 @@ relayhost = [127.0.0.1]:{relayhost}
             self.cleanup()
             raise AssertionError(f"postfix did not start: {r.stdout}{r.stderr}\n{self.log_text()}")
         try:
-            wait_until("Postfix's smtpd listening", self.answers, timeout=20)
+            wait_until("Postfix's smtpd listening", self.answers, timeout=60)
         except AssertionError:
             self.cleanup()
             raise
@@ -141,7 +141,7 @@ relayhost = [127.0.0.1]:{relayhost}
                            timeout=60)
         if pid:  # postfix stop only signals the master: wait until it is gone
             try:
-                wait_until("Postfix's master to exit", lambda: not alive(pid), timeout=15)
+                wait_until("Postfix's master to exit", lambda: not alive(pid), timeout=60)
             except AssertionError:
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -283,7 +283,7 @@ http {{
                                       str(self.dir / "error.log")],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        wait_until("nginx listening", self.listening, timeout=15)
+        wait_until("nginx listening", self.listening, timeout=60)
         return self
 
     def log_text(self):

@@ -40,7 +40,7 @@ def runs(k):
     return a["run"]["runs"]
 
 
-def wait_runs(k, n, timeout=30):
+def wait_runs(k, n, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         status, a = k.api("/v1/audiences")
@@ -285,11 +285,11 @@ def test_reload_follows_score_interval_and_audience_sections(make_kanald):
     mark = k.log_mark()
     k.hup()
     k.wait_log(r"configuration reloaded", start=mark)
-    a = wait_runs(k, 2, timeout=20)
+    a = wait_runs(k, 2)
     ids = {x["id"] for x in a["audiences"]}
     assert "posts" not in ids and {"all", "thread:t-post"} <= ids  # a thread stays
     assert k.api("/v1/audiences/posts")[0] == 404
-    assert re.search(r"scores: run 2 removed the scores of 1 audience\(s\)", k.log())
+    k.wait_log(r"scores: run 2 removed the scores of 1 audience\(s\)", start=mark)
 
 
 def test_score_max_audiences_bounds_a_run(make_kanald):

@@ -186,7 +186,7 @@ def test_stage_examples_build_out_of_tree_and_serve(make_kanald, tmp_path):
         assert out.returncode == 0, out.stderr
     archive = tmp_path / "archive.jsonl"
     k = make_kanald(sources="[source e1]\nplugin = echo\ngreeting = hi\n\n"
-                            "[processor tags]\nplugin = tagger\nwords = refund\n\n"
+                            "[processor tags]\nplugin = tagger\nbudget = 10s\nwords = refund\n\n"
                             f"[sink archive]\nplugin = filesink\npath = {archive}\n",
                     plugins=(), test_plugins=("echo",))
     k.link_plugin(work / "tagger.so")
@@ -197,7 +197,7 @@ def test_stage_examples_build_out_of_tree_and_serve(make_kanald, tmp_path):
                "from": {"handle": "email:a@example.com"}, "text": text}
         status, _, body = k.request("POST", "/hooks/e1", json.dumps(rec).encode())
         assert status == 200, body
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         lines = archive.read_text().splitlines() if archive.exists() else []
         if len(lines) == 2:

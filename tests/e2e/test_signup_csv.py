@@ -3,8 +3,11 @@
 semicolon files, a BOM, quoted multi-line fields, bad rows reported by line,
 the same file dropped twice, a file still being written, and files that
 cannot be read at all, each ending in done/ or failed/ with a report."""
+import ctypes
 import os
+import select
 import shutil
+import struct
 import threading
 import time
 from pathlib import Path
@@ -43,13 +46,14 @@ def drop(inbox, name, data=None):
     (inbox / name).write_bytes(data if data is not None else (FIX / name).read_bytes())
 
 
-def wait_file(path: Path, timeout=20):
+def wait_file(path: Path, timeout=60):
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    # A report is whole once it ends its last line: it is written in one go
+    # right after the move, which a loaded kanald may not have finished yet.
+    while not (path.exists() and path.read_bytes().endswith(b"\n")):
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} did not appear; {sorted(p.name for p in path.parent.iterdir())}")
         time.sleep(0.05)
-    time.sleep(0.05)  # the report is written right after the move
     return path
 
 
@@ -59,6 +63,70 @@ def summary(path: Path):
 
 def people(recs):
     return {r["from"]["handle"]: r for r in recs}
+
+
+IN_MOVED_TO, IN_CREATE = 0x80, 0x100
+
+
+def watch_names(dirs):
+    """An inotify fd watching dirs for names that appear (created or moved
+    in), and a function returning the events so far: (dir, name, how)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert fd >= 0, os.strerror(ctypes.get_errno())
+    wds = {}
+    for d in dirs:
+        wd = libc.inotify_add_watch(fd, str(d).encode(), IN_CREATE | IN_MOVED_TO)
+        assert wd >= 0, os.strerror(ctypes.get_errno())
+        wds[wd] = d
+
+    def events(timeout):
+        out = []
+        if not select.select([fd], [], [], timeout)[0]:
+            return out
+        buf = os.read(fd, 65536)
+        i = 0
+        while i < len(buf):
+            wd, mask, _, n = struct.unpack_from("iIII", buf, i)
+            name = buf[i + 16:i + 16 + n].rstrip(b"\0").decode()
+            out.append((wds[wd], name, "moved" if mask & IN_MOVED_TO else "created"))
+            i += 16 + n
+        return out
+    return fd, events
+
+
+def test_a_report_appears_only_whole(make_kanald, tmp_path):
+    """A script that waits for a report's name in done/ or failed/ and reads
+    it at once finds it whole: the name appears by a rename of the written
+    file, never as a file still being written."""
+    inbox = tmp_path / "inbox"
+    for sub in ("done", "failed"):
+        (inbox / sub).mkdir(parents=True)
+    fd, events = watch_names([inbox / "done", inbox / "failed"])
+    try:
+        k, inbox = start(make_kanald, tmp_path)
+        drop(inbox, "list.csv", ROWS.encode())   # done/: a .summary and an .errors
+        drop(inbox, "bad.csv", b"just,some\ntext,here\n")  # failed/: an .errors
+        want = {("done", "list.csv.summary"), ("done", "list.csv.errors"),
+                ("failed", "bad.csv.errors")}
+        seen, deadline = {}, time.monotonic() + 60
+        while not want <= set(seen) and time.monotonic() < deadline:
+            for d, name, how in events(1):
+                if name.endswith((".summary", ".errors")):
+                    # Read the moment the name is there, as a waiting script would.
+                    seen[(d.name, name)] = (how, (d / name).read_bytes())
+        assert want <= set(seen), seen
+    finally:
+        os.close(fd)
+    for key, (how, data) in seen.items():
+        assert how == "moved", (key, how)
+        assert data.endswith(b"\n") and data == (inbox / key[0] / key[1]).read_bytes(), key
+    assert summary(inbox / "done" / "list.csv.summary")["bad_rows"] == "1"
+    # Nothing else is left behind: no temporary file.
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == \
+        ["list.csv", "list.csv.errors", "list.csv.summary"]
+    assert sorted(p.name for p in (inbox / "failed").iterdir()) == ["bad.csv", "bad.csv.errors"]
+    assert k.feed()
 
 
 def test_comma_file_already_there_at_start(make_kanald, tmp_path):

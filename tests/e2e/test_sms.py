@@ -220,7 +220,7 @@ def queue(k, **msg):
     return k.api("/v1/messages", token=WRITE_TOKEN, method="POST", body=body)
 
 
-def wait_status(k, mid, want=("sent", "failed"), timeout=30):
+def wait_status(k, mid, want=("sent", "failed"), timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         status, m = k.api(f"/v1/messages/{mid}")

@@ -217,7 +217,7 @@ class NotifySocket:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.messages = []  # (sender pid, {key: value})
 
-    def wait(self, key, value=None, timeout=10, start=0):
+    def wait(self, key, value=None, timeout=30, start=0):
         """The first message from index start on with key (=value): returns
         (its index, sender pid, fields)."""
         deadline = time.monotonic() + timeout

@@ -59,7 +59,7 @@ def by_id(recs):
     return out
 
 
-def wait_feed(k, n, timeout=20):
+def wait_feed(k, n, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         recs = k.feed()
