@@ -73,8 +73,10 @@ int natsconn_connect(natsOptions *opts, const char *who, const char *key, const 
         if (st == NATS_OK)
             st = natsConnection_JetStream(&j, c, NULL);
         if (st == NATS_OK) {
-            if (last[0])
-                log_notice("%s: connected to %s = %s", who, key, servers);
+            /* Also the first time: until this line, a state change or a
+             * cluster message is answered 503 (the operator's sign that
+             * the node is ready). */
+            log_notice("%s: connected to %s = %s", who, key, servers);
             *nc = c;
             *js = j;
             return 0;

@@ -161,6 +161,8 @@ def run_edge_and_core(make_kanald, n, plugin_keys, outbox_keys, init_args, init_
             f"subject_prefix = kanal.records\ndurable = core\n{plugin_keys}",
             plugins=("webhook", "nats"),
             kanald="outbox_cluster = core\n" + outbox + state).start()
+        # Its state connection is made off the loop after the start.
+        core.wait_log(r"state: connected to state_servers", timeout=60)
 
         status, _, body = edge.post_hook(message("auth-1", text="Kimlikle merhaba"))
         assert status == 200, body

@@ -13,7 +13,8 @@ import threading
 from kanal import WRITE_TOKEN
 from test_cluster import edge, wait_until
 from test_cluster_core import PEOPLE, publish, view
-from test_cluster_state import STATE_SUBJECT, admin, both_settled, contact_of, hook, state_core
+from test_cluster_state import (STATE_SUBJECT, admin, both_settled, contact_of, hook, state_core,
+                                 state_ready)
 
 PUBLIC = "https://go.example.com"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -283,7 +284,7 @@ def test_a_link_for_a_person_erased_before_it_in_the_stream_is_made_on_no_core(
     c2.stop()
     sources = c2.sources
     c2.write_config(sources="")  # core 2 consumes nothing from here on
-    c2.start()
+    state_ready(c2.start())
     status, res = admin(c1, "DELETE", f"/v1/contacts/{gone}")
     assert status == 202, res
     hook(a, "m2", PEOPLE[2])
@@ -294,7 +295,7 @@ def test_a_link_for_a_person_erased_before_it_in_the_stream_is_made_on_no_core(
     other = make_link(c2, url="https://shop.example.com/k", campaign="c", contact=kept)
     c2.stop()
     c2.write_config(sources=sources)
-    c2.start()
+    state_ready(c2.start())
     hook(a, "m3", PEOPLE[3])
     f1, f2 = both_settled(c1, c2, "m3")
     assert view(f1) == view(f2)

@@ -16,12 +16,20 @@ from test_cluster_core import PEOPLE, nats_source, publish, source_state, view
 STATE_SUBJECT = "kanal.records.kanal.state"
 
 
+def state_ready(k):
+    """A core connects to state_servers off its loop after it started, and
+    answers a state change 503 until then: wait for the connection, as a
+    CRM's retry would (a loaded machine may take seconds)."""
+    k.wait_log(r"state: connected to state_servers", timeout=60)
+    return k
+
+
 def state_core(make_kanald, cluster, name, kanald=None):
     if kanald is None:
         kanald = f"state_cluster = core\nstate_servers = {cluster.servers()}"
     k = make_kanald(name, sources=nats_source(cluster, name), plugins=("nats",), kanald=kanald)
     k.start()
-    return k
+    return state_ready(k) if "state_cluster = core" in kanald else k
 
 
 def hook(k, ext, who, **extra):
@@ -273,7 +281,7 @@ def test_a_change_for_a_contact_a_lagging_core_has_not_reached_yet_is_not_refuse
     c2.stop()
     sources = c2.sources
     c2.write_config(sources="")
-    c2.start()
+    state_ready(c2.start())
     hook(a, "m1", PEOPLE[1])
     f1 = wait_until(lambda: settled(c1, "m1"), timeout=120, what="core 1 has m1")
     new = contact_of(f1, "m1")
