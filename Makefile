@@ -318,7 +318,7 @@ run: all
 
 # ---- tests ----
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/unit.h | deps-test
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | deps-test
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(PKG_LIBS) \
 	    -lhttp_parser -lcmocka -ldl -lpthread

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* HTTP routes for contacts: reading them and their timelines, CRM ids,
- * imports, splits and consent (contacts_api.c).  Merge candidates and
+/* HTTP routes for contacts: reading them and their timelines
+ * (contacts_api.c), CRM ids, imports, splits and consent (contacts_change.c,
+ * which has no header of its own: both files are declared here, the
+ * interface of /v1/contacts).  Merge candidates and
  * erasure are modules of their own (candidates_api.h, erase.h) that take
  * the same context. */
 #ifndef KANAL_CONTACTS_API_H

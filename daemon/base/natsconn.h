@@ -9,7 +9,7 @@
 
 #include <nats/nats.h>
 
-/* At most one of creds, nkey + nkey_public, user + password (config.c
+/* At most one of creds, nkey + nkey_public, user + password (config_secrets.c
  * checks it); tls_ca verifies tls:// servers.  NULL when not used. */
 struct natsconn_auth {
     const char *creds, *nkey, *nkey_public, *user, *password, *tls_ca;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The config parser (daemon/runtime/config.c): any text as kanal.conf either loads
+/* The config parser (daemon/runtime/config*.c): any text as kanal.conf either loads
  * or is refused with at least one "file:line: why" error, and never both.
  * The file is written to a folder of its own; plugins come from the
  * loader, which the harness fills with one in-memory plugin declaring an

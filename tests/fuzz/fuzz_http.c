@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The HTTP server (daemon/net/http.c) on a real libuv loop and real loopback
+/* The HTTP server (daemon/net/http*.c) on a real libuv loop and real loopback
  * sockets: the input is a script for up to two clients and for the
  * handler.  Each op is one byte:
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A contact new to the identity graph is written as text, without a json_t
- * (contacts.c, create_contact): the contact's document must be the very
+ * (contacts_doc.c, create_contact): the contact's document must be the very
  * bytes jansson-built documents serialize to, every handle's value the
  * contact id and a NUL, its provenance read back from the document, for
  * every kind of party that makes a contact: verified or asserted, one

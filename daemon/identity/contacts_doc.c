@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Contact documents: ids from the counter (kept per writer batch), a new
+ * contact, written whole as text when all of a party's handles are new,
+ * handles linked with their provenance and the rules that name it, and
+ * kanald's own system records.  Part of the contacts module (contacts.c). */
+#include "contacts_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonout.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- contacts ---- */
+
+static int read_next_contact(struct store *st, MDB_txn *txn, uint64_t *n)
+{
+    static const char key[] = KANAL_META_NEXT_CONTACT;
+    MDB_val k = {sizeof key - 1, (void *)key}, v;
+    int rc = mdb_get(txn, st->meta, &k, &v);
+    *n = 1;
+    if (rc == 0 && v.mv_size == sizeof *n)
+        memcpy(n, v.mv_data, sizeof *n);
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    return 0;
+}
+
+static int write_next_contact(struct store *st, MDB_txn *txn, uint64_t n)
+{
+    static const char key[] = KANAL_META_NEXT_CONTACT;
+    MDB_val k = {sizeof key - 1, (void *)key}, v = {sizeof n, &n};
+    return mdb_put(txn, st->meta, &k, &v, 0);
+}
+
+/* The next contact id, c1, c2, ... in commit order.  Inside a writer
+ * batch the counter lives in st and reaches meta once per commit
+ * (contacts_flush): a get and a put in meta per new contact were a tenth
+ * of what identity cost a record naming someone new. */
+static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
+{
+    uint64_t n;
+    int rc = 0;
+    if (st->in_batch) {
+        if (st->next_contact == 0)
+            rc = read_next_contact(st, txn, &st->next_contact);
+        n = st->next_contact++;
+    } else {
+        /* Another transaction (tests, tools): straight to meta, and what the
+         * writer remembers is no longer known. */
+        st->next_contact_committed = 0;
+        if ((rc = read_next_contact(st, txn, &n)) == 0)
+            rc = write_next_contact(st, txn, n + 1);
+    }
+    if (rc)
+        return rc;
+    id[0] = 'c';
+    char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
+    memcpy(id + 1, d, (size_t)(e - d));
+    id[1 + (e - d)] = '\0';
+    return 0;
+}
+
+void contacts_batch_begin(struct store *st)
+{
+    st->in_batch = 1;
+    st->next_contact = st->next_contact_committed;
+}
+
+int contacts_flush(struct store *st, MDB_txn *txn)
+{
+    if (st->next_contact == 0 || st->next_contact == st->next_contact_committed)
+        return 0; /* no contact made in this transaction */
+    return write_next_contact(st, txn, st->next_contact);
+}
+
+void contacts_batch_end(struct store *st, int committed)
+{
+    st->in_batch = 0;
+    st->next_contact_committed = committed ? st->next_contact : 0;
+    st->next_contact = 0;
+}
+
+int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out)
+{
+    char id[32], now[32];
+    int rc = next_contact_id(st, txn, id);
+    if (rc)
+        return rc;
+    json_t *c = json_object();
+    json_object_set_new(c, "id", json_string(id));
+    json_object_set_new(c, "created_at", json_string(now_text(now)));
+    json_object_set_new(c, "created_seq", json_integer((json_int_t)seq));
+    json_object_set_new(c, "handles", json_array());
+    json_object_set_new(c, "names", json_array());
+    json_object_set_new(c, "consent", json_object());
+    json_object_set_new(c, "merged", json_array());
+    json_object_set_new(c, "split_from", json_array());
+    if (json_object_size(c) != 8) { /* out of memory */
+        json_decref(c);
+        return ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const char *handle, uint64_t seq,
+                const char *rule, double confidence, const char *from, int asserted)
+{
+    const char *cid = json_string_value(json_object_get(contact, "id"));
+    char now[32];
+    /* Built member by member: json_pack's format parsing showed in the
+     * writer's profile, and this runs for every new handle. */
+    json_t *prov = json_object();
+    json_object_set_new(prov, "seq", json_integer((json_int_t)seq));
+    json_object_set_new(prov, "rule", json_string(rule));
+    json_object_set_new(prov, "confidence", json_real(confidence));
+    json_object_set_new(prov, "at", json_string(now_text(now)));
+    if (json_object_size(prov) != 4) {
+        json_decref(prov);
+        return ENOMEM;
+    }
+    if (from)
+        json_object_set_new(prov, "merged_from", json_string(from));
+    if (asserted) /* an admin reviewing the contact sees what proves less */
+        json_object_set_new(prov, "trust", json_string("asserted"));
+    int rc = handle_put(st, txn, handle, cid);
+    json_object_set_new(prov, "handle", json_string(handle));
+    json_array_append_new(json_object_get(contact, "handles"), prov);
+    return rc;
+}
+
+int has_string(json_t *array, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(array, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+        return 1;
+    return 0;
+}
+
+static const char *scheme_of(const char *handle, char *buf, size_t len)
+{
+    const char *colon = strchr(handle, ':');
+    size_t n = colon ? (size_t)(colon - handle) : 0;
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, handle, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* How sure a match through this handle is (the rules of the contract). */
+void match_rule(const char *handle, const char **rule, double *confidence)
+{
+    char s[40];
+    scheme_of(handle, s, sizeof s);
+    if (strcmp(s, "crm") == 0) {
+        *rule = "crm-link";
+        *confidence = 1.0;
+    } else if (strcmp(s, "phone") == 0) {
+        /* Numbers get reassigned: strong, not certain. */
+        *rule = "same-phone";
+        *confidence = 0.95;
+    } else if (strcmp(s, "email") == 0) {
+        *rule = "same-email";
+        *confidence = 0.9;
+    } else {
+        *rule = "same-handle";
+        *confidence = 1.0;
+    }
+}
+
+/* A handle new to the graph, linked because the record gives it together
+ * with one that is known (or with none: the contact is new). */
+void link_rule(const char *handle, json_t *party_handles, int new_contact_made, const char **rule,
+               double *confidence)
+{
+    char s[40], t[40];
+    scheme_of(handle, s, sizeof s);
+    if (strcmp(s, "crm") == 0) {
+        *rule = "crm-link";
+        *confidence = 1.0;
+        return;
+    }
+    if (strcmp(s, "phone") == 0 || strcmp(s, "wa") == 0) {
+        /* WhatsApp gives wa_id and the number it stands for: the same number. */
+        const char *digits = strchr(handle, ':') + 1 + (s[0] == 'p');
+        size_t i;
+        json_t *v;
+        json_array_foreach(party_handles, i, v)
+        {
+            const char *o = json_string_value(v);
+            scheme_of(o, t, sizeof t);
+            if (strcmp(t, s) != 0 && (strcmp(t, "phone") == 0 || strcmp(t, "wa") == 0) &&
+                strcmp(strchr(o, ':') + 1 + (t[0] == 'p'), digits) == 0) {
+                *rule = "same-number";
+                *confidence = 1.0;
+                return;
+            }
+        }
+    }
+    *rule = new_contact_made ? "first-seen" : "same-party";
+    *confidence = new_contact_made ? 1.0 : 0.9;
+}
+
+json_t *sub(json_t *o, const char *key, int array)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        v = array ? json_array() : json_object();
+        json_object_set_new(o, key, v);
+    }
+    return v;
+}
+
+json_t *contacts_system_record(const char *kind, const char *external_id, const char *contact,
+                               json_t *meta)
+{
+    char now[32];
+    json_t *r = json_pack("{s:i,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[],s:[],s:[]}", "v", 1,
+                          "seq", (json_int_t)0, "id", "", "source", KANAL_SYSTEM_SOURCE,
+                          "channel", "kanal", "kind", kind, "direction", "inbound",
+                          "occurred_at", now_text(now), "received_at", now, "external_id",
+                          external_id, "to", "mentions", "attachments");
+    char id[512];
+    snprintf(id, sizeof id, "%s/%s/%s", KANAL_SYSTEM_SOURCE, kind, external_id);
+    json_object_set_new(r, "id", json_string(id));
+    if (contact)
+        json_object_set_new(r, "contact", json_string(contact));
+    json_object_set_new(r, "meta", meta ? meta : json_object());
+    return r;
+}
+
+/* A string literal's text, without its NUL. */
+#define TEXT(o, lit) jsonout_raw(o, lit, sizeof lit - 1)
+
+/* A contact new to the graph with all of the party's handles, written as
+ * text: the same bytes new_contact, link_handle and contacts_save write
+ * through jansson (docs/architecture.md lists the document), without building
+ * and serializing a json_t per contact and per handle, which was a third
+ * of what a record naming someone new cost the writer. */
+int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct evidence *ev,
+                   char cid[32])
+{
+    char now[32];
+    int rc = next_contact_id(st, txn, cid);
+    if (rc)
+        return rc;
+    now_text(now);
+    size_t nl = strlen(now), cl = strlen(cid);
+    struct jsonout doc = {0};
+    TEXT(&doc, "{\"id\":");
+    jsonout_string(&doc, cid, cl);
+    TEXT(&doc, ",\"created_at\":");
+    jsonout_string(&doc, now, nl);
+    TEXT(&doc, ",\"created_seq\":");
+    jsonout_uint(&doc, ev->seq);
+    TEXT(&doc, ",\"handles\":[");
+    size_t i, n = 0;
+    json_t *h;
+    json_array_foreach(handles, i, h)
+    {
+        const char *name = json_string_value(h);
+        if (!name)
+            continue;
+        const char *rule;
+        double conf;
+        link_rule(name, handles, i == 0, &rule, &conf);
+        if ((rc = handle_put(st, txn, name, cid)))
+            break;
+        /* The contact's entry: the link's provenance and the handle. */
+        if (n++)
+            TEXT(&doc, ",");
+        TEXT(&doc, "{\"seq\":");
+        jsonout_uint(&doc, ev->seq);
+        TEXT(&doc, ",\"rule\":");
+        jsonout_string(&doc, rule, strlen(rule));
+        TEXT(&doc, ",\"confidence\":");
+        jsonout_real(&doc, conf);
+        TEXT(&doc, ",\"at\":");
+        jsonout_string(&doc, now, nl);
+        if (!ev->verified) /* an admin reviewing the contact sees what proves less */
+            TEXT(&doc, ",\"trust\":\"asserted\"");
+        TEXT(&doc, ",\"handle\":");
+        jsonout_string(&doc, name, json_string_length(h));
+        TEXT(&doc, "}");
+    }
+    TEXT(&doc, "],\"names\":[],\"consent\":{},\"merged\":[],\"split_from\":[]}");
+    size_t tl;
+    char *text = jsonout_finish(&doc, &tl);
+    if (!text)
+        return rc ? rc : errno == ENOMEM ? ENOMEM : EINVAL;
+    if (rc == 0) {
+        MDB_val k = {cl, cid}, v = {tl, text};
+        rc = mdb_put(txn, st->contacts, &k, &v, 0);
+    }
+    free(text);
+    return rc;
+}

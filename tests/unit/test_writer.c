@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The group commit (writer.c) on a real store in a temp dir: seqs in order
+ * and gap-free, idempotency, state with records, records serialized ahead,
+ * completions, one bad item failing alone, and contact ids in commit order.
+ * The store itself is test_store.c; store_fixture.h is what the two share. */
+#include "store_fixture.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <kanal/plugin.h>
+#include <kanal/schema.h>
+
+#include "jsonout.h"
+#include "log.h"
+#include "record.h"
+#include "util.h"
+#include "store.h"
+#include "writer.h"
+
+static void test_seqs_in_order_gap_free(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const a[] = {"a1", "a2", "a3"}, *const b[] = {"b1", "b2"},
+                             *const c[] = {"c1", "c2", "c3", "c4"};
+    struct write_item *batch = item_new(3, a);
+    batch->next = item_new(2, b);
+    struct writer_stats stats = {0};
+    commit(f, batch, &stats);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(batch->seqs[i], i + 1);
+    assert_int_equal(batch->nnew, 3);
+    assert_int_equal(batch->next->seqs[0], 4);
+    assert_int_equal(batch->next->seqs[1], 5);
+    assert_int_equal(batch->next->nnew, 2);
+    assert_int_equal(store_last_seq(&f->st), 5);
+    items_free(batch);
+
+    batch = item_new(4, c);
+    commit(f, batch, &stats);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(batch->seqs[i], 6 + i);
+    items_free(batch);
+    assert_int_equal(store_last_seq(&f->st), 9);
+    assert_int_equal(stats.duplicates, 0);
+    assert_log_is_1_to(f, 9);
+
+    /* The stored record carries its seq and what the item held. */
+    MDB_txn *txn;
+    uint64_t seq = 7;
+    MDB_val k = {sizeof seq, &seq}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    store_read_end(&f->st, txn);
+    assert_non_null(rec);
+    assert_string_equal(json_string_value(json_object_get(rec, "external_id")), "c2");
+    json_decref(rec);
+}
+
+static void test_idempotency(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const first[] = {"m1", "m2"};
+    struct write_item *it = item_new(2, first);
+    commit(f, it, NULL);
+    items_free(it);
+
+    /* A redelivery: m2 again (with other contents), then a new m3. */
+    static const char *const again[] = {"m2", "m3"};
+    it = item_new(2, again);
+    json_object_set_new(it->recs[0].rec, "text", json_string("changed"));
+    struct writer_stats stats = {0};
+    commit(f, it, &stats);
+    assert_int_equal(it->seqs[0], 2); /* the existing seq */
+    assert_int_equal(it->seqs[1], 3); /* no gap for the duplicate */
+    assert_int_equal(it->nnew, 1);
+    assert_int_equal(stats.duplicates, 1);
+    items_free(it);
+    assert_int_equal(store_last_seq(&f->st), 3);
+    assert_log_is_1_to(f, 3);
+
+    /* The stored m2 is the first one. */
+    MDB_txn *txn;
+    uint64_t seq = 2;
+    MDB_val k = {sizeof seq, &seq}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    store_read_end(&f->st, txn);
+    assert_string_equal(json_string_value(json_object_get(rec, "text")), "hello");
+    json_decref(rec);
+
+    /* Duplicates inside one batch, across items and within one item. */
+    static const char *const twice[] = {"m4", "m4"}, *const once[] = {"m4"};
+    it = item_new(2, twice);
+    it->next = item_new(1, once);
+    commit(f, it, NULL);
+    assert_int_equal(it->seqs[0], 4);
+    assert_int_equal(it->seqs[1], 4);
+    assert_int_equal(it->nnew, 1);
+    assert_int_equal(it->next->seqs[0], 4);
+    assert_int_equal(it->next->nnew, 0);
+    items_free(it);
+    assert_int_equal(store_last_seq(&f->st), 4);
+    assert_log_is_1_to(f, 4);
+}
+
+static void test_state_with_records(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const ext[] = {"x1"};
+    struct write_item *it = item_new(1, ext);
+    item_add_state(it, "cursor", "uid:42");
+    item_add_state(it, "other", "7");
+    commit(f, it, NULL);
+    items_free(it);
+
+    char buf[64];
+    size_t len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(buf, "uid:42", 6);
+    len = 3;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), -ENOBUFS);
+    assert_int_equal(len, 6);
+    len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s2", "cursor", buf, &len), -ENOENT);
+    assert_int_equal(store_state_get(&f->st, "s1", "missing", buf, &len), -ENOENT);
+
+    /* A state entry alone (no records), an update and a delete. */
+    it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    item_add_state(it, "cursor", "uid:43");
+    item_add_state(it, "other", NULL);
+    commit(f, it, NULL);
+    items_free(it);
+    len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), 0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(buf, "uid:43", 6);
+    len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "other", buf, &len), -ENOENT);
+    assert_int_equal(store_last_seq(&f->st), 1);
+}
+
+/* Records the loop thread serialized ahead (wr->text) are stored byte for
+ * byte as the writer would have serialized them itself, with identity
+ * resolution on (the contact put in) and off. */
+static void commit_normalized(struct fixture *f, int identity, int ahead, char ***out, size_t n)
+{
+    static const char *const inputs[] = {
+        "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":\"m-%zu\","
+        "\"from\":{\"handle\":\"email:p%zu@example.com\",\"handles\":[\"phone:+90532000%04zu\"]},"
+        "\"text\":\"merhaba \\\"%zu\\\" \\u00e7\",\"meta\":{\"n\":%zu}}",
+        "{\"kind\":\"reaction\",\"direction\":\"outbound\",\"external_id\":\"r-%zu\","
+        "\"from\":{\"handle\":\"email:brand@example.com\",\"role\":\"brand\"},\"to\":[{\"handle\":"
+        "\"email:p%zu@example.com\"}],\"text\":\"%zu%zu%zu\"}",
+        "{\"kind\":\"click\",\"direction\":\"inbound\",\"external_id\":\"k-%zu\","
+        "\"from\":{\"handle\":\"email:brand%zu@example.com\",\"role\":\"brand\"},"
+        "\"meta\":{\"x\":\"%zu%zu%zu\"}}",
+    };
+    f->st.identity = identity;
+    struct record_ctx ctx = {.source = "s1", .channel = "webhook",
+                             .received_at = "2026-11-23T10:00:00.000Z"};
+    for (size_t i = 0; i < n; i++) {
+        char text[1024];
+        size_t k = i % ARRAY_SIZE(inputs);
+        snprintf(text, sizeof text, inputs[k], i, i % 7, i % 7, i, i);
+        json_error_t e;
+        json_t *in = json_loads(text, 0, &e);
+        if (!in)
+            fail_msg("fixture %zu: %s", i, e.text);
+        char err[256];
+        struct write_item *it = calloc(1, sizeof *it);
+        assert_non_null(it);
+        it->recs = calloc(1, sizeof *it->recs);
+        assert_non_null(it->recs);
+        it->nrecs = 1;
+        struct write_record *wr = &it->recs[0];
+        if (record_normalize(in, &ctx, &wr->rec, err, sizeof err) < 0)
+            fail_msg("fixture %zu: %s", i, err);
+        json_decref(in);
+        if (ahead)
+            wr->text = jsonout_dump(wr->rec, &wr->text_len);
+        char key[256];
+        wr->idem_len = store_idem_key(key, sizeof key, "s1", json_string_value(json_object_get(
+                                                                  wr->rec, "kind")),
+                                      json_string_value(json_object_get(wr->rec, "external_id")));
+        wr->idem = malloc(wr->idem_len);
+        assert_non_null(wr->idem);
+        memcpy(wr->idem, key, wr->idem_len);
+        commit(f, it, NULL);
+        items_free(it);
+    }
+    *out = calloc(n, sizeof **out);
+    assert_non_null(*out);
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        MDB_val k = {sizeof seq, &seq}, v;
+        assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+        (*out)[seq - 1] = strndup(v.mv_data, v.mv_size);
+    }
+    store_read_end(&f->st, txn);
+}
+
+static void test_serialized_ahead_is_stored_the_same(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 120 };
+    for (int identity = 0; identity <= 1; identity++) {
+        char **want, **got;
+        open_store(f, 0);
+        commit_normalized(f, identity, 0, &want, N);
+        close_store(f);
+        unit_rmtree(strdup(f->store_dir));
+        open_store(f, 0);
+        commit_normalized(f, identity, 1, &got, N);
+        close_store(f);
+        unit_rmtree(strdup(f->store_dir));
+        int contacts = 0;
+        for (size_t i = 0; i < N; i++) {
+            assert_string_equal(got[i], want[i]);
+            contacts += strstr(got[i], "\"contact\":\"c") != NULL;
+            free(got[i]);
+            free(want[i]);
+        }
+        assert_int_equal(contacts, identity ? 80 : 0); /* messages and reactions */
+        free(got);
+        free(want);
+    }
+}
+
+/* Completions through the real writer thread. */
+struct done_log {
+    int calls;
+    uint64_t seq;
+};
+
+static void on_done(struct write_item *it)
+{
+    struct done_log *d = it->arg;
+    d->calls++;
+    d->seq = it->status == 0 && it->seqs ? it->seqs[0] : 0;
+    write_item_free(it);
+}
+
+/* writer_poll runs a finished commit's completion at once, before the loop
+ * has seen the writer's wakeup; without a finished commit it does nothing. */
+static void test_poll_delivers_before_the_wakeup(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct writer w = {0};
+    assert_int_equal(writer_start(&w, &loop, &f->st), 0);
+    struct done_log d[2] = {{0}, {0}};
+    const char *ext[][1] = {{"a"}, {"b"}};
+    for (int i = 0; i < 2; i++) {
+        writer_poll(&w);
+        struct write_item *it = item_new(1, ext[i]);
+        it->done = on_done;
+        it->arg = &d[i];
+        writer_submit(&w, it);
+        for (int ms = 0; ms < 10000 && !atomic_load(&w.done_ready); ms++)
+            usleep(1000);
+        assert_int_equal(d[i].calls, 0); /* committed, not yet delivered */
+        writer_poll(&w);
+        assert_int_equal(d[i].calls, 1);
+        assert_int_equal(d[i].seq, (uint64_t)i + 1);
+    }
+    /* The wakeup that follows finds nothing left to deliver. */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(d[0].calls + d[1].calls, 2);
+    writer_stop(&w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_log_is_1_to(f, 2);
+}
+
+/* The external ids in the log, in order, into ids (each strdup'ed). */
+static size_t log_external_ids(struct fixture *f, char **ids, size_t cap)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, f->st.log, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && n < cap;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        assert_non_null(rec);
+        ids[n++] = strdup(json_string_value(json_object_get(rec, "external_id")));
+        json_decref(rec);
+    }
+    mdb_cursor_close(c);
+    store_read_end(&f->st, txn);
+    return n;
+}
+
+/* One item of a commit fails for its own sake (an idempotency key LMDB
+ * refuses, a record nested too deep or with a NUL in a string, a state key
+ * too long): only that item fails; the others commit, gap-free, with their
+ * state, and so does the next batch. */
+static void test_bad_item_fails_alone(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const a[] = {"a1", "a2"}, *const bad[] = {"bad"}, *const b[] = {"b1"},
+                             *const c[] = {"c1"}, *const d[] = {"d1"};
+    struct write_item *items[8];
+    size_t n = 0;
+    items[n++] = item_new(2, a); /* good */
+    struct write_item *long_key = items[n++] = item_new(1, bad);
+    free(long_key->recs[0].idem);
+    long_key->recs[0].idem_len = STORE_MAX_KEY + 100;
+    long_key->recs[0].idem = calloc(1, long_key->recs[0].idem_len);
+    items[n++] = item_new(1, b); /* good, with state */
+    item_add_state(items[n - 1], "cursor", "b");
+    struct write_item *too_deep = items[n++] = item_new(1, bad);
+    json_t *v = json_string("bottom");
+    for (int i = 0; i < KANAL_MAX_DEPTH; i++) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, v);
+        v = arr;
+    }
+    json_object_set_new(too_deep->recs[0].rec, "meta", v);
+    struct write_item *nul = items[n++] = item_new(1, bad);
+    json_object_set_new(nul->recs[0].rec, "text", json_stringn("a\0b", 3));
+    struct write_item *bad_state = items[n++] = item_new(1, d);
+    item_add_state(bad_state, "other", "x");
+    free(bad_state->states[0].key);
+    bad_state->states[0].key_len = STORE_MAX_KEY + 1;
+    bad_state->states[0].key = calloc(1, STORE_MAX_KEY + 1);
+    items[n++] = item_new(1, c); /* good */
+    for (size_t i = 0; i + 1 < n; i++)
+        items[i]->next = items[i + 1];
+    struct writer_stats stats = {0};
+    assert_int_equal(writer_commit_batch(&f->st, items[0], &stats), 0);
+    assert_int_equal(items[0]->status, 0);
+    assert_int_equal(items[2]->status, 0);
+    assert_int_equal(items[6]->status, 0);
+    assert_int_equal(long_key->status, KANAL_ERECORD);
+    assert_int_equal(too_deep->status, KANAL_ERECORD);
+    assert_int_equal(nul->status, KANAL_ERECORD);
+    assert_true(bad_state->status < 0);
+    assert_int_equal(items[0]->seqs[0], 1);
+    assert_int_equal(items[0]->seqs[1], 2);
+    assert_int_equal(items[2]->seqs[0], 3);
+    assert_int_equal(items[6]->seqs[0], 4);
+    assert_int_equal(store_last_seq(&f->st), 4);
+    assert_log_is_1_to(f, 4);
+    char *ids[8];
+    assert_int_equal(log_external_ids(f, ids, 8), 4);
+    static const char *const want[] = {"a1", "a2", "b1", "c1"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(ids[i], want[i]);
+        free(ids[i]);
+    }
+    char buf[16];
+    size_t len = sizeof buf;
+    assert_int_equal(store_state_get(&f->st, "s1", "cursor", buf, &len), 0);
+    assert_int_equal(len, 1);
+    assert_memory_equal(buf, "b", 1);
+    items_free(items[0]);
+
+    /* The failed items' records were never written: d1 comes next, at 5. */
+    static const char *const e[] = {"d1", "e1"};
+    struct write_item *next = item_new(2, e);
+    commit(f, next, &stats);
+    assert_int_equal(next->seqs[0], 5);
+    assert_int_equal(next->seqs[1], 6);
+    assert_int_equal(next->nnew, 2);
+    items_free(next);
+    assert_log_is_1_to(f, 6);
+}
+
+static int apply_fails(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    (void)st;
+    (void)txn;
+    return *(int *)it->arg;
+}
+
+/* An apply() step failing for its own sake (a negative errno) fails its
+ * item alone, records and all; a failure of the store itself (no space)
+ * fails every item of the commit, and nothing is stored. */
+static void test_store_wide_failure_fails_everyone(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    static const char *const a[] = {"a1"}, *const b[] = {"b1"}, *const c[] = {"c1"};
+    int einval = -EINVAL, enospc = ENOSPC;
+    struct write_item *batch = item_new(1, a);
+    batch->next = item_new(1, b);
+    batch->next->apply = apply_fails;
+    batch->next->arg = &einval;
+    batch->next->next = item_new(1, c);
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), 0);
+    assert_int_equal(batch->status, 0);
+    assert_int_equal(batch->next->status, -EINVAL);
+    assert_int_equal(batch->next->next->status, 0);
+    assert_int_equal(batch->next->next->seqs[0], 2);
+    items_free(batch);
+    assert_log_is_1_to(f, 2);
+
+    static const char *const d[] = {"d1"}, *const e[] = {"e1"};
+    batch = item_new(1, d);
+    batch->next = item_new(1, e);
+    batch->next->apply = apply_fails;
+    batch->next->arg = &enospc;
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), -ENOSPC);
+    assert_int_equal(batch->status, KANAL_ESTORE);
+    assert_int_equal(batch->next->status, KANAL_ESTORE);
+    items_free(batch);
+    assert_log_is_1_to(f, 2);
+    assert_int_equal(store_last_seq(&f->st), 2);
+}
+
+/* An item of one record from a new person, person<i>@example.com. */
+static struct write_item *person_item(int i)
+{
+    char ext[32], handle[64];
+    snprintf(ext, sizeof ext, "person-%d", i);
+    snprintf(handle, sizeof handle, "email:person%d@example.com", i);
+    const char *e[1] = {ext};
+    struct write_item *it = item_new(1, e);
+    json_object_set_new(
+        it->recs[0].rec, "from",
+        json_pack("{s:s,s:s,s:[s]}", "handle", handle, "role", "customer", "handles", handle));
+    return it;
+}
+
+/* The contacts of the log's records in seq order, each checked to exist
+ * and to own its record's handle. */
+static size_t log_contacts(struct fixture *f, char (*out)[32], size_t cap)
+{
+    MDB_txn *txn;
+    size_t n = 0;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    for (uint64_t seq = 1; seq <= store_last_seq(&f->st) && n < cap; seq++) {
+        MDB_val k = {sizeof seq, &seq}, v;
+        assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        assert_non_null(rec);
+        const char *cid = json_string_value(json_object_get(rec, "contact"));
+        const char *handle =
+            json_string_value(json_object_get(json_object_get(rec, "from"), "handle"));
+        assert_non_null(cid);
+        MDB_val ck = {strlen(cid), (void *)cid}, cv;
+        if (mdb_get(txn, f->st.contacts, &ck, &cv) != 0)
+            fail_msg("record %llu names contact %s, which does not exist", (unsigned long long)seq,
+                     cid);
+        MDB_val hk = {strlen(handle), (void *)handle}, hv;
+        assert_int_equal(mdb_get(txn, f->st.handles, &hk, &hv), 0);
+        assert_string_equal((const char *)hv.mv_data, cid); /* "<contact>\0<provenance>" */
+        snprintf(out[n++], 32, "%s", cid);
+        json_decref(rec);
+    }
+    store_read_end(&f->st, txn);
+    return n;
+}
+
+/* Contact ids are c1, c2, ... in commit order, whatever happens to the
+ * transactions that make them: the writer keeps the counter between
+ * commits, so a commit retried because the map grew, an item rolled back
+ * after its contact was made, a commit that fails as a whole, and a
+ * reopened store must neither skip an id nor give one twice. */
+static void test_contact_ids_follow_commit_order(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 10);
+    size_t initial = f->st.map_size;
+    int person = 0, stored = 0;
+    /* Batches of 7 items, each a new person: the map grows under some. */
+    for (int b = 0; b < 60; b++) {
+        struct write_item *batch = NULL, **tail = &batch;
+        for (int i = 0; i < 7; i++) {
+            *tail = person_item(person++);
+            tail = &(*tail)->next;
+        }
+        commit(f, batch, NULL);
+        items_free(batch);
+        stored += 7;
+    }
+    assert_true(f->st.map_size > initial);
+
+    /* A new person, then an item whose person is resolved (a contact made)
+     * before its record proves too deep to store, then another new person:
+     * the failed item's contact is rolled back with it. */
+    struct write_item *batch = person_item(person++);
+    struct write_item *bad = batch->next = person_item(100000);
+    json_t *v = json_string("bottom");
+    for (int i = 0; i < KANAL_MAX_DEPTH; i++) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, v);
+        v = arr;
+    }
+    json_object_set_new(bad->recs[0].rec, "meta", v);
+    bad->next = person_item(person++);
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), 0);
+    assert_int_equal(batch->status, 0);
+    assert_int_equal(bad->status, KANAL_ERECORD);
+    assert_int_equal(bad->next->status, 0);
+    items_free(batch);
+    stored += 2;
+
+    /* A commit that fails as a whole after making a contact stores none. */
+    int enospc = ENOSPC;
+    batch = person_item(200000);
+    batch->next = item_new(1, (const char *const[]){"fails"});
+    batch->next->apply = apply_fails;
+    batch->next->arg = &enospc;
+    assert_int_equal(writer_commit_batch(&f->st, batch, NULL), -ENOSPC);
+    items_free(batch);
+
+    /* Written one at a time, then again after the store is reopened. */
+    for (int i = 0; i < 3; i++, stored++) {
+        batch = person_item(person++);
+        commit(f, batch, NULL);
+        items_free(batch);
+    }
+    close_store(f);
+    open_store(f, 64 << 10);
+    for (int i = 0; i < 3; i++, stored++) {
+        batch = person_item(person++);
+        commit(f, batch, NULL);
+        items_free(batch);
+    }
+
+    assert_int_equal(store_last_seq(&f->st), stored);
+    char(*cids)[32] = calloc((size_t)stored, sizeof *cids);
+    assert_non_null(cids);
+    assert_int_equal(log_contacts(f, cids, (size_t)stored), stored);
+    for (int i = 0; i < stored; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "c%d", i + 1);
+        if (strcmp(cids[i], want) != 0)
+            fail_msg("record %d: contact %s, expected %s", i + 1, cids[i], want);
+    }
+    free(cids);
+}
+
+int main(void)
+{
+    log_setup(KANAL_LOG_WARNING, 0);
+    const struct CMUnitTest tests[] = {
+        T(test_seqs_in_order_gap_free),
+        T(test_idempotency),
+        T(test_state_with_records),
+        T(test_serialized_ahead_is_stored_the_same),
+        T(test_poll_delivers_before_the_wakeup),
+        T(test_bad_item_fails_alone),
+        T(test_store_wide_failure_fails_everyone),
+        T(test_contact_ids_follow_commit_order),
+    };
+    return cmocka_run_group_tests_name("writer", tests, NULL, NULL);
+}
