@@ -2,7 +2,8 @@
 /* A scoring run's computing (run.h): two passes over the log, each in
  * chunks of short read transactions (score_scan_run):
  *   1. find the audiences present in the records (sources, channels,
- *      campaigns, events: with each event's participants and dates);
+ *      campaigns, events: with each event's participants and dates),
+ *      each record's few fields read from its text (peek.h);
  *   2. feed every record once to the builder of each audience it is in.
  * Then each audience's document, the smallest graphs first. */
 #include "run.h"
