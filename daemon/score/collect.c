@@ -161,6 +161,15 @@ static int scan_chunk(struct score_scan *s, uint64_t *after, int *done)
          * ARENA_RECORDS records: malloc and free of a record's hundred
          * small blocks were a third of a run.  each() runs outside the
          * arena: what it keeps (caches, builders) is malloc's. */
+        if (s->peek) {
+            int took = s->peek(s->arg, txn, v.mv_data, v.mv_size);
+            if (took < 0) {
+                r = took;
+                break;
+            }
+            if (took)
+                continue;
+        }
         if (!arena || ++in_arena == ARENA_RECORDS) {
             jarena_release(arena);
             arena = jarena_begin();

@@ -40,11 +40,16 @@ struct score_scan {
     /* Called with each record (parsed) and the chunk's transaction: 0 to go
      * on, else the scan stops and returns that. */
     int (*each)(void *arg, MDB_txn *txn, json_t *rec);
+    /* Optional, called first with each record's text: 1 when it took the
+     * record as it is (each() is not called: no parse), 0 to have it
+     * parsed and given to each(), negative to stop the scan (it returns that). */
+    int (*peek)(void *arg, MDB_txn *txn, const char *text, size_t len);
     /* Called between chunks, with no transaction open: nonzero stops the
      * scan, which returns -ECANCELED. */
     int (*between)(void *arg);
     void *arg;
-    /* Out: records scanned, and those that were not JSON (skipped). */
+    /* Out: records scanned, and those that were not JSON (skipped; of
+     * those peek took, none is counted). */
     size_t records, bad;
 };
 

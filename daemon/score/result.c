@@ -60,25 +60,175 @@ static void put_bool(struct jsonout *o, int v)
         KEY(o, "false");
 }
 
+/* 5^k for k = 0..27 (5^27 < 2^63): g17's exact scaling. */
+static const uint64_t pow5[28] = {1ULL,
+                                  5ULL,
+                                  25ULL,
+                                  125ULL,
+                                  625ULL,
+                                  3125ULL,
+                                  15625ULL,
+                                  78125ULL,
+                                  390625ULL,
+                                  1953125ULL,
+                                  9765625ULL,
+                                  48828125ULL,
+                                  244140625ULL,
+                                  1220703125ULL,
+                                  6103515625ULL,
+                                  30517578125ULL,
+                                  152587890625ULL,
+                                  762939453125ULL,
+                                  3814697265625ULL,
+                                  19073486328125ULL,
+                                  95367431640625ULL,
+                                  476837158203125ULL,
+                                  2384185791015625ULL,
+                                  11920928955078125ULL,
+                                  59604644775390625ULL,
+                                  298023223876953125ULL,
+                                  1490116119384765625ULL,
+                                  7450580596923828125ULL};
+
+#define E16 10000000000000000ULL
+#define E17 100000000000000000ULL
+
+/* The 17 significant digits of a finite nonzero |d| in [1e-11, 1e17),
+ * rounded as glibc's printf rounds them (to nearest, a tie to even):
+ * *q in [10^16, 10^17) and *x the decimal exponent of the first digit.
+ * Exact: d = m 2^e, and d 10^k = m 5^k 2^(k+e) with m 5^k < 2^116, so
+ * the digits are a 128-bit product shifted and the rounding is read off
+ * the bits shifted out.  -1 outside that range (snprintf writes those). */
+static int digits17(double d, uint64_t *q, int *x)
+{
+    double a = fabs(d);
+    if (!(a >= 1e-11 && a < 1e17))
+        return -1;
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    int e = (int)((bits >> 52) & 0x7ff) - 1075;
+    int ex = (int)floor(log10(a)); /* a guess, put right below */
+    for (int tries = 0; tries < 4; tries++) {
+        int k = 16 - ex;
+        if (k < 0 || k > 27)
+            return -1;
+        unsigned __int128 p = (unsigned __int128)m * pow5[k], v, rem = 0, half = 0;
+        int s = k + e;
+        if (s >= 0) {
+            if (s > 10)
+                return -1;
+            v = p << s;
+        } else {
+            if (-s >= 120)
+                return -1;
+            v = p >> -s;
+            rem = p & (((unsigned __int128)1 << -s) - 1);
+            half = (unsigned __int128)1 << (-s - 1);
+        }
+        if (v < E16) {
+            ex--;
+            continue;
+        }
+        if (v >= E17) {
+            ex++;
+            continue;
+        }
+        if (rem > half || (rem == half && rem && (v & 1)))
+            v++;
+        if (v == E17) {
+            v = E16;
+            ex++;
+        }
+        *q = (uint64_t)v;
+        *x = ex;
+        return 0;
+    }
+    return -1;
+}
+
+/* "%.17g" of a finite d, the bytes glibc writes, in out; its length. */
+static int g17(double d, char *out, size_t size)
+{
+    uint64_t q;
+    int x;
+    if (d == 0 || digits17(d, &q, &x) < 0)
+        return snprintf(out, size, "%.17g", d);
+    char dig[17];
+    for (int i = 16; i >= 0; i--) {
+        dig[i] = (char)('0' + q % 10);
+        q /= 10;
+    }
+    int nd = 17; /* %g drops the trailing zeros */
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    char *o = out;
+    if (signbit(d))
+        *o++ = '-';
+    if (x < -4 || x >= 17) {
+        *o++ = dig[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)nd - 1);
+            o += nd - 1;
+        }
+        *o++ = 'e';
+        *o++ = x < 0 ? '-' : '+';
+        int ax = x < 0 ? -x : x;
+        if (ax >= 100)
+            *o++ = (char)('0' + ax / 100);
+        *o++ = (char)('0' + ax / 10 % 10);
+        *o++ = (char)('0' + ax % 10);
+    } else if (x >= 0) {
+        memcpy(o, dig, (size_t)x + 1);
+        o += x + 1;
+        if (nd > x + 1) {
+            *o++ = '.';
+            memcpy(o, dig + x + 1, (size_t)(nd - x - 1));
+            o += nd - x - 1;
+        }
+    } else {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -x - 1; i++)
+            *o++ = '0';
+        memcpy(o, dig, (size_t)nd);
+        o += nd;
+    }
+    *o = 0;
+    return (int)(o - out);
+}
+
 /* A real as jansson writes it (not jsonout_real's shortest text: the kept
  * rows stay the bytes they were): "%.17g", ".0" added when that has
  * neither '.' nor 'e', the exponent without '+' or leading zeros.  A
  * whole number below 2^53 prints its digits under %.17g, so it is written
- * as one without snprintf: most of the rows' reals are (0, counts). */
-static void put_real(struct jsonout *o, double d)
+ * as one; most other reals (PageRank's, the shares) by g17 without
+ * snprintf, which was a third of a large audience's making. */
+size_t score_real_text(double d, char out[SCORE_REAL_MAX])
 {
     if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d) {
-        if (d == 0 && signbit(d))
-            KEY(o, "-0");
-        else
-            put_int(o, (int64_t)d);
-        KEY(o, ".0");
-        return;
+        char *o = out;
+        if (signbit(d))
+            *o++ = '-';
+        uint64_t u = (uint64_t)(d < 0 ? -(int64_t)d : (int64_t)d);
+        char t[20];
+        int n = 0;
+        do {
+            t[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (n)
+            *o++ = t[--n];
+        memcpy(o, ".0", 3);
+        return (size_t)(o + 2 - out);
     }
-    char num[40];
-    int n = snprintf(num, sizeof num, "%.17g", d);
-    if (n < 0 || (size_t)n >= sizeof num - 3)
-        return; /* cannot be: a finite double is at most 24 characters */
+    char *num = out;
+    int n = g17(d, num, SCORE_REAL_MAX);
+    if (n < 0 || n >= SCORE_REAL_MAX - 3) {
+        out[0] = 0;
+        return 0; /* cannot be: a finite double is at most 24 characters */
+    }
     if (!strchr(num, '.') && !strchr(num, 'e')) {
         memcpy(num + n, ".0", 3);
         n += 2;
@@ -95,7 +245,14 @@ static void put_real(struct jsonout *o, double d)
         memmove(to, from, (size_t)(num + n + 1 - from));
         n -= (int)(from - to);
     }
-    jsonout_raw(o, num, (size_t)n);
+    return (size_t)n;
+}
+
+static void put_real(struct jsonout *o, double d)
+{
+    char num[SCORE_REAL_MAX];
+    size_t n = score_real_text(d, num);
+    jsonout_raw(o, num, n);
 }
 
 /* A member that jansson would leave out when the real is not finite

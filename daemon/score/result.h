@@ -63,4 +63,10 @@ struct score_row_text {
 json_t *score_result_text(const char *audience, uint64_t seq, const struct score_build *b,
                           void (*text_fn)(void *arg, const struct score_row_text *row), void *arg);
 
+/* The text jansson writes for json_real(d), d finite ("%.17g", ".0"
+ * added to a whole number, the exponent without '+' or leading zeros),
+ * NUL-terminated in out; its length.  What a row's reals are written as. */
+#define SCORE_REAL_MAX 40
+size_t score_real_text(double d, char out[SCORE_REAL_MAX]);
+
 #endif

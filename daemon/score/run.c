@@ -2,7 +2,8 @@
 /* A scoring run's computing (run.h): two passes over the log, each in
  * chunks of short read transactions (score_scan_run):
  *   1. find the audiences present in the records (sources, channels,
- *      campaigns, events: with each event's participants and dates);
+ *      campaigns, events: with each event's participants and dates),
+ *      each record's few fields read from its text (peek.h);
  *   2. feed every record once to the builder of each audience it is in.
  * Then each audience's document, the smallest graphs first. */
 #include "run.h"
@@ -18,6 +19,7 @@
 #include "contacts.h"
 #include "keep.h"
 #include "log.h"
+#include "peek.h"
 #include "result.h"
 #include "store.h"
 #include "util.h"
@@ -71,8 +73,9 @@ static void widen_span(json_t *e, const char *key, int64_t at, int later)
 }
 
 /* An event's record: its contact takes part, and its times (the record's,
- * and the event's start when given) widen the event's span. */
-static void note_event(struct found *f, MDB_txn *txn, const char *id, json_t *rec)
+ * and the event's start when given) widen the event's span.  v: the
+ * record's fields (peek.h's). */
+static void note_event(struct found *f, MDB_txn *txn, const char *id, const char *const *v)
 {
     json_t *e = json_object_get(f->w->events, id);
     if (!e) {
@@ -81,15 +84,13 @@ static void note_event(struct found *f, MDB_txn *txn, const char *id, json_t *re
         e = json_pack("{s:o}", "contacts", json_object());
         json_object_set_new(f->w->events, id, e);
     }
-    const char *cid = json_string_value(json_object_get(rec, "contact"));
+    const char *cid = v[PEEK_CONTACT];
     /* Its current contact, resolved once for the run (the people's). */
     f->snap->txn = txn;
     uint32_t live = cid ? score_people_contact(f->people, cid) : SCORE_PID_NONE;
     if (live != SCORE_PID_NONE)
         json_object_set_new(json_object_get(e, "contacts"), f->people->names[live], json_true());
-    const char *times[2] = {
-        json_string_value(json_object_get(rec, "occurred_at")),
-        json_string_value(json_object_get(json_object_get(rec, "event"), "starts_at"))};
+    const char *times[2] = {v[PEEK_OCCURRED_AT], v[PEEK_EVENT_STARTS_AT]};
     for (int i = 0; i < 2; i++) {
         int64_t at;
         if (times[i] && util_parse_time(times[i], &at) == 0) {
@@ -104,25 +105,48 @@ static int is_own(const char *kind)
     return kind && strcmp(kind, "merge") && strcmp(kind, "split") && strcmp(kind, "erase");
 }
 
-static int find_each(void *arg, MDB_txn *txn, json_t *rec)
+static void find_fields(struct found *f, MDB_txn *txn, const char *const *v)
 {
-    struct found *f = arg;
-    if (!is_own(json_string_value(json_object_get(rec, "kind"))))
-        return 0;
-    const char *v[4] = {
-        json_string_value(json_object_get(rec, "source")),
-        json_string_value(json_object_get(rec, "channel")),
-        json_string_value(json_object_get(rec, "campaign")),
-        json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
-    };
+    if (!is_own(v[PEEK_KIND]))
+        return;
+    const char *set[4] = {v[PEEK_SOURCE], v[PEEK_CHANNEL], v[PEEK_CAMPAIGN], v[PEEK_EVENT_ID]};
     /* Each set is bounded: what would be left out anyway is not kept. */
     size_t cap = (size_t)f->w->max_audiences + 1;
     for (int i = 0; i < 4; i++)
-        if (v[i] && *v[i] && json_object_size(f->sets[i]) < cap &&
-            !json_object_get(f->sets[i], v[i]))
-            json_object_set_new(f->sets[i], v[i], json_true());
-    if (v[3] && *v[3])
-        note_event(f, txn, v[3], rec);
+        if (set[i] && *set[i] && json_object_size(f->sets[i]) < cap &&
+            !json_object_get(f->sets[i], set[i]))
+            json_object_set_new(f->sets[i], set[i], json_true());
+    if (set[3] && *set[3])
+        note_event(f, txn, set[3], v);
+}
+
+/* Most records are read from their text (score_peek): parsing each into a
+ * json_t was most of this pass.  The rest are parsed (find_each). */
+static int find_peek(void *arg, MDB_txn *txn, const char *text, size_t len)
+{
+    struct found *f = arg;
+    struct score_peek p;
+    if (score_peek(text, len, &p) != 0)
+        return 0;
+    f->w->peeked++;
+    find_fields(f, txn, p.v);
+    return 1;
+}
+
+static int find_each(void *arg, MDB_txn *txn, json_t *rec)
+{
+    json_t *ev = json_object_get(rec, "event");
+    const char *v[PEEK_FIELDS] = {
+        [PEEK_KIND] = json_string_value(json_object_get(rec, "kind")),
+        [PEEK_SOURCE] = json_string_value(json_object_get(rec, "source")),
+        [PEEK_CHANNEL] = json_string_value(json_object_get(rec, "channel")),
+        [PEEK_CAMPAIGN] = json_string_value(json_object_get(rec, "campaign")),
+        [PEEK_CONTACT] = json_string_value(json_object_get(rec, "contact")),
+        [PEEK_OCCURRED_AT] = json_string_value(json_object_get(rec, "occurred_at")),
+        [PEEK_EVENT_ID] = json_string_value(json_object_get(ev, "id")),
+        [PEEK_EVENT_STARTS_AT] = json_string_value(json_object_get(ev, "starts_at")),
+    };
+    find_fields(arg, txn, v);
     return 0;
 }
 
@@ -181,6 +205,7 @@ static int choose_audiences(struct score_work *w, struct score_people *people, s
                            .upto = w->upto,
                            .chunk = w->chunk,
                            .each = find_each,
+                           .peek = w->no_peek ? NULL : find_peek,
                            .between = find_between,
                            .arg = &f};
     /* Alone, only an event's audience needs the first pass (whom and when
@@ -493,7 +518,7 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int score_work_run(struct score_work *w)
+static int run_once(struct score_work *w)
 {
     double t0 = seconds(), t1, t2, t3;
     w->left_names = json_array();
@@ -525,6 +550,12 @@ int score_work_run(struct score_work *w)
     rc = score_scan_run(&s);
     w->records = s.records;
     w->bad += s.bad;
+    /* A record the first pass read from its text but that is not JSON
+     * (jsonin refuses it here): the audiences may have counted it, as a
+     * parse would not have.  The run is made again with every record of
+     * the first pass parsed. */
+    if (rc == 0 && s.bad && w->peeked)
+        rc = -EAGAIN;
     score_rec_free(&f.rec);
     free(f.around);
     free(f.stamp);
@@ -552,6 +583,23 @@ int score_work_run(struct score_work *w)
     log_debug("scores: run of %zu records, %zu audiences: finding the audiences %.2f s, reading "
               "the records into their graphs %.2f s, CRM values %.2f s, documents %.2f s",
               w->records, w->naud, t1 - t0, t2 - t1, t3 - t2, seconds() - t3);
+    return rc;
+}
+
+int score_work_run(struct score_work *w)
+{
+    w->peeked = 0;
+    int rc = run_once(w);
+    if (rc == -EAGAIN && !w->no_peek) {
+        log_info("scores: %zu of the log's records are not JSON: the audiences found again with "
+                 "every record parsed",
+                 w->bad);
+        score_work_free(w);
+        w->left_out = w->nevents = w->bad = w->records = w->contacts = w->peeked = 0;
+        w->no_peek = 1;
+        rc = run_once(w);
+        w->no_peek = 0;
+    }
     return rc;
 }
 

@@ -81,6 +81,10 @@ struct score_work {
     json_t *events;     /* event id -> {"contacts": {id: true}, "from", "to"} */
     json_t **event_of;  /* per audience: its events entry, or NULL */
     size_t nevents;
+    /* The first pass's records read from their text (peek.h), and, set
+     * while a run is made again, none. */
+    size_t peeked;
+    int no_peek;
 };
 
 /* w's in fields with the defaults above (and score_params_default); the

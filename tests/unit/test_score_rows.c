@@ -214,6 +214,111 @@ static void test_rows_as_jansson_writes_them(void **state)
     }
 }
 
+/* score_real_text is json_dumps(json_real(d)) byte for byte. */
+static void same_real(double d)
+{
+    if (!isfinite(d))
+        return;
+    json_t *j = json_real(d);
+    assert_non_null(j);
+    char *want = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    assert_non_null(want);
+    char got[SCORE_REAL_MAX];
+    size_t n = score_real_text(d, got);
+    if (n != strlen(want) || strcmp(got, want) != 0)
+        fail_msg("real %a: jansson %s, score_real_text %s (%zu)", d, want, got, n);
+    free(want);
+    json_decref(j);
+}
+
+static uint64_t rand64(unsigned *seed)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 5; i++)
+        u = u << 15 ^ (uint64_t)(rand_r(seed) & 0x7fff);
+    return u;
+}
+
+static double of_bits(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* Every class of double: any bit pattern (denormals, the largest and
+ * smallest exponents), a mantissa at random over the exponents rows have,
+ * decimals of few digits, exact ties at the 17th digit (which round to
+ * even), the powers of ten and their neighbours, and the specials. */
+static void test_reals_as_jansson_writes_them(void **state)
+{
+    (void)state;
+    static const double fixed[] = {0.0,
+                                   -0.0,
+                                   1.0,
+                                   -1.0,
+                                   0.1,
+                                   0.5,
+                                   1e-5,
+                                   1e-4,
+                                   1e-11,
+                                   1e-12,
+                                   1e15,
+                                   1e16,
+                                   1e17,
+                                   1e21,
+                                   1e22,
+                                   1e300,
+                                   -1e300,
+                                   DBL_MAX,
+                                   -DBL_MAX,
+                                   DBL_MIN,
+                                   5e-324,
+                                   -5e-324,
+                                   2.2250738585072009e-308,
+                                   9007199254740991.0,
+                                   9007199254740992.0,
+                                   9007199254740993.0,
+                                   9007199254740994.0,
+                                   -9007199254740994.0,
+                                   99999999999999984.0,
+                                   123456789012345678.0,
+                                   123456789012345.125,
+                                   123456789012345.375,
+                                   0.30000000000000004,
+                                   1.0 / 3,
+                                   2.0 / 3,
+                                   -2.0 / 3};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        same_real(fixed[i]);
+    for (int k = -330; k <= 310; k++) {
+        double p = pow(10, k);
+        same_real(p);
+        same_real(-p);
+        same_real(nextafter(p, 0));
+        same_real(nextafter(p, INFINITY));
+        same_real(p * 5);
+        same_real(nextafter(p * 5, 0));
+    }
+    unsigned seed = 1919;
+    for (int i = 0; i < 200000; i++) {
+        same_real(of_bits(rand64(&seed)));
+        /* over what a row holds: 1e-13 to 1e18, either sign */
+        uint64_t m = rand64(&seed) & ((1ULL << 52) - 1);
+        uint64_t e = 1023 - 44 + (uint64_t)(rand_r(&seed) % 105);
+        same_real(of_bits((uint64_t)(rand_r(&seed) & 1) << 63 | e << 52 | m));
+        /* few digits: n / 10^j */
+        same_real((double)(rand_r(&seed) % 1000000) / pow(10, rand_r(&seed) % 14));
+        /* a tie at the 17th digit: n + j / 2^b with n of 17 - b' digits */
+        int b = 1 + rand_r(&seed) % 6;
+        double n =
+            floor(pow(10, 16 - b) * (1 + rand_r(&seed) % 9) + (double)(rand_r(&seed) % 100000));
+        same_real(n + (double)(rand_r(&seed) % (1 << b)) / (1 << b));
+        /* a ratio, as the shares and the ranks are */
+        same_real((double)(rand_r(&seed) % 1000 + 1) / (rand_r(&seed) % 100000 + 1));
+    }
+}
+
 /* A row whose contact id has a NUL cannot be: but a row that cannot be
  * written is refused by the text path as by the jansson one (EINVAL),
  * and the other rows are not changed by it. */
@@ -236,6 +341,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_as_jansson_writes_them),
+        cmocka_unit_test(test_reals_as_jansson_writes_them),
         cmocka_unit_test(test_unwritable_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -479,6 +479,88 @@ static int keep_mode(const char *path)
     return rc ? 1 : 0;
 }
 
+/* A record in the log that is not JSON but whose fields the first pass
+ * reads from its text (peek.h) finds no audience: the run is made again
+ * with every record parsed, and its audiences are those of a log without
+ * it.  A log of kanald's own records is read from the text (the fast path
+ * is taken). */
+static void put_raw(struct store *st, const char *text)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    uint64_t s = ++seq;
+    MDB_val k = {sizeof s, &s}, v = {strlen(text), (void *)text};
+    assert_int_equal(mdb_put(txn, st->log, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static int drop_doc(void *arg, size_t i, json_t *doc, const struct score_build *b)
+{
+    (void)arg;
+    (void)i;
+    (void)b;
+    json_decref(doc);
+    return 0;
+}
+
+static size_t run_ids(struct store *st, char ids[][64], size_t *bad, size_t *peeked)
+{
+    int64_t now;
+    assert_int_equal(util_parse_time("2026-12-01T00:00:00.000Z", &now), 0);
+    struct score_work w = {0};
+    score_work_defaults(&w);
+    w.st = st;
+    w.upto = seq;
+    w.chunk = 2;
+    w.now_ms = now;
+    w.each = drop_doc;
+    assert_int_equal(score_work_run(&w), 0);
+    size_t n = w.naud;
+    for (size_t i = 0; i < n && i < 8; i++)
+        snprintf(ids[i], 64, "%s", w.auds[i].id);
+    *bad = w.bad;
+    *peeked = w.peeked;
+    score_work_free(&w);
+    return n;
+}
+
+static void test_record_not_json(void **state)
+{
+    (void)state;
+    static const char *const not_json[] = {
+        "{\"kind\":\"post\",\"source\":\"bogus\",\"n\":tru}",
+        "{\"kind\":\"post\",\"source\":\"bogus\",\"event\":{\"id\":\"e9\"},\"x\":\"\\q\"}",
+        "{\"kind\":\"post\",\"campaign\":\"bogus\",\"n\":01}",
+        "{\"kind\":\"post\",\"channel\":\"bogus\",\"n\":\"\xff\"}",
+    };
+    size_t nbad = sizeof not_json / sizeof *not_json;
+    for (size_t t = 0; t <= nbad; t++) {
+        char *dir = unit_tempdir(), *path = unit_path(dir, "store"), err[256];
+        struct store st;
+        if (store_open(&st, path, SYNC_NONE, 0, err, sizeof err) != 0)
+            fail_msg("store_open: %s", err);
+        st.identity = 1;
+        seq = 0;
+        say(&st, "fb", "P1", NULL, "fb:1", NULL);
+        if (t < nbad)
+            put_raw(&st, not_json[t]);
+        say(&st, "fb", "R1", "P1", "fb:2", NULL);
+        char ids[8][64];
+        size_t bad, peeked, n = run_ids(&st, ids, &bad, &peeked);
+        if (n != 3)
+            fail_msg("log %zu: %zu audiences (%s, ...), not 3", t, n, n > 3 ? ids[3] : "");
+        assert_string_equal(ids[0], "all");
+        assert_string_equal(ids[1], "source:fb");
+        assert_string_equal(ids[2], "channel:facebook");
+        assert_int_equal(bad, t < nbad ? 1 : 0);
+        if (t == nbad)
+            assert_int_equal(peeked, seq); /* every record read from its text */
+        store_close(&st);
+        free(path);
+        unit_rmtree(dir);
+    }
+}
+
 int main(int argc, char **argv)
 {
     jarena_setup(); /* as kanald does: scoring parses records in arenas */
@@ -489,6 +571,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_kept_across_restart),
         cmocka_unit_test(test_run_on_one_snapshot),
         cmocka_unit_test(test_one_read_for_many_audiences),
+        cmocka_unit_test(test_record_not_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -238,6 +238,50 @@ static void test_quintiles(void **state)
     assert_int_equal(q[0], 1);
 }
 
+/* Random arrays against the definition (1 + 5 * the count of values
+ * below / n), over what RFM ranks: ties, 0 and -0, negatives, the
+ * -1e300 of no record, denormals, the largest reals, infinities, sizes
+ * that leave every byte of the keys different or all but one the same. */
+static void test_quintiles_random(void **state)
+{
+    (void)state;
+    static const double odd[] = {0.0,      -0.0,      -1e300, 1e300,  5e-324,
+                                 -5e-324,  1.0,       -1.0,   1e-300, 1.7976931348623157e308,
+                                 INFINITY, -INFINITY, 2.5,    100,    1767225600000.0};
+    unsigned seed = 5;
+    for (int t = 0; t < 400; t++) {
+        size_t n = 1 + (size_t)(rand_r(&seed) % (t < 200 ? 40 : 3000));
+        double *x = malloc(n * sizeof *x);
+        uint8_t *q = malloc(n), *want = malloc(n);
+        int mode = t % 4;
+        for (size_t i = 0; i < n; i++) {
+            int r = rand_r(&seed);
+            if (mode == 0)
+                x[i] = odd[r % (sizeof odd / sizeof *odd)];
+            else if (mode == 1)
+                x[i] = r % 7; /* many ties */
+            else if (mode == 2)
+                x[i] = (r % 2 ? -1 : 1) * ldexp(rand_r(&seed), rand_r(&seed) % 200 - 100);
+            else
+                x[i] = 1767225600000.0 + (double)(r % 1000) * 5000; /* times */
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t below = 0;
+            for (size_t j = 0; j < n; j++)
+                below += x[j] < x[i];
+            want[i] = (uint8_t)(1 + (5 * below) / n);
+        }
+        score_quintiles(x, n, q);
+        for (size_t i = 0; i < n; i++)
+            if (q[i] != want[i])
+                fail_msg("array %d (n %zu): x[%zu] = %a in quintile %u, not %u", t, n, i, x[i],
+                         q[i], want[i]);
+        free(x);
+        free(q);
+        free(want);
+    }
+}
+
 /* RFM within the audience: c1..c5 wrote 1..5 records, the last of them
  * 5..1 days ago, and the CRM values them 100..500; events are counted once
  * each however many sign-ups, clicks without the scanners'. */
@@ -368,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helper_and_complainer),
         cmocka_unit_test(test_quintiles),
+        cmocka_unit_test(test_quintiles_random),
         cmocka_unit_test(test_rfm_events_clicks),
         cmocka_unit_test(test_currencies),
         cmocka_unit_test(test_counts_past_16_bits),
