@@ -52,24 +52,31 @@
 
 #define RECHECK_MS 2000 /* how often an unchecked stream is checked again */
 
-/* One record on its way: queued, published (sent) or acknowledged. */
+/* One record on its way: queued (msg made, ours), published (sent: libnats
+ * has it) or acknowledged.  The message is made when the record is
+ * delivered, from the batch's text: its one copy. */
 struct rec {
     struct rec *next;
     uint64_t seq;
-    char *subject, *id, *body;
-    size_t len;
-    natsMsg *sent; /* identity only, never dereferenced: libnats owns it */
+    natsMsg *msg;  /* until published */
+    natsMsg *sent; /* identity only: alive until the loop takes its ack */
     int acked;
 };
 
-/* What a libnats thread or the worker tells the loop. */
+/* What a libnats thread or the worker tells the loop, but for the acks,
+ * which come in a vector of their own. */
 struct event {
     struct event *next;
     int kind;
-    natsMsg *msg;
-    uint64_t seq;
-    int status; /* EV_CHECKED: kanal_nats_check_stream's result */
-    char text[512];
+    natsMsg *msg; /* EV_NACK: the loop destroys it */
+    int status;   /* EV_CHECKED: kanal_nats_check_stream's result */
+    char text[];
+};
+
+/* The acknowledged messages since the loop last looked, in arrival order. */
+struct acks {
+    natsMsg **msg;
+    size_t n, cap;
 };
 enum {
     EV_ACK = 1, /* the stream stored msg */
@@ -101,71 +108,102 @@ struct sink {
     int closed;               /* libnats delivered the connection's last callback */
     int quit;                 /* the worker ends */
     struct event *ev_head, *ev_tail;
+    struct acks acks, spare; /* acks: filled by libnats (lock); spare: the loop's */
+    int woken;               /* the eventfd was written since the loop last took */
     struct rec *head, *tail; /* the delivered records, in seq order */
+    struct rec *unsent;      /* the first not yet published (those after it neither) */
     int64_t inflight;
     int ready, verified, stopped;
 };
 
-static void push_status(struct sink *s, int kind, natsMsg *msg, uint64_t seq, int status,
-                        const char *text)
+/* Wake the loop unless it was woken and has not taken the queues yet:
+ * one eventfd write per batch of acks and events, not one per ack.  Under
+ * s->lock; the caller writes the eventfd after unlocking when it returns 1. */
+static int wake_locked(struct sink *s)
 {
-    struct event *e = calloc(1, sizeof *e);
-    if (!e)
-        return; /* the ack_wait timeout of the message fails the delivery */
-    e->kind = kind;
-    e->msg = msg;
-    e->seq = seq;
-    e->status = status;
-    if (text)
-        snprintf(e->text, sizeof e->text, "%s", text);
-    pthread_mutex_lock(&s->lock);
-    int first = !s->ev_head;
-    if (s->ev_tail)
-        s->ev_tail->next = e;
-    else
-        s->ev_head = e;
-    s->ev_tail = e;
-    pthread_mutex_unlock(&s->lock);
-    if (!first)
-        return; /* the loop has not taken the queue yet: it is woken already */
+    if (s->woken)
+        return 0;
+    s->woken = 1;
+    return 1;
+}
+
+static void wake(struct sink *s)
+{
     uint64_t one = 1;
     ssize_t w = write(s->efd, &one, sizeof one);
     (void)w; /* the counter only saturates: the loop wakes anyway */
 }
 
-static void push_event(struct sink *s, int kind, natsMsg *msg, uint64_t seq, const char *text)
+static void push_status(struct sink *s, int kind, natsMsg *msg, int status, const char *text)
 {
-    push_status(s, kind, msg, seq, 0, text);
+    size_t tl = text ? strnlen(text, 511) : 0;
+    struct event *e = calloc(1, sizeof *e + tl + 1);
+    if (!e) {
+        natsMsg_Destroy(msg); /* its record's ack_wait fails the delivery */
+        return;
+    }
+    e->kind = kind;
+    e->msg = msg;
+    e->status = status;
+    if (tl)
+        memcpy(e->text, text, tl);
+    pthread_mutex_lock(&s->lock);
+    if (s->ev_tail)
+        s->ev_tail->next = e;
+    else
+        s->ev_head = e;
+    s->ev_tail = e;
+    int w = wake_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    if (w)
+        wake(s);
 }
 
-static uint64_t msg_seq(natsMsg *msg)
+static void push_event(struct sink *s, int kind, natsMsg *msg, const char *text)
 {
-    const char *v = NULL;
-    if (!msg || natsMsgHeader_Get(msg, "Kanal-Seq", &v) != NATS_OK || !v)
-        return 0;
-    return strtoull(v, NULL, 10);
+    push_status(s, kind, msg, 0, text);
 }
 
+/* libnats' reader thread, once per PubAck: append the message to the acks
+ * (no allocation but the vector's growth) and wake the loop once per batch.
+ * The loop destroys the message once it has matched it to its record, so
+ * that its address cannot be reused by a newer message meanwhile. */
 static void on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *arg)
 {
     (void)js;
     struct sink *s = arg;
-    if (pa) {
-        push_event(s, EV_ACK, msg, msg_seq(msg), NULL);
-    } else {
+    if (!pa) {
         char why[256];
         snprintf(why, sizeof why, "%s%s%s",
                  pae ? natsStatus_GetText(pae->Err) : "no acknowledgement",
                  pae && pae->ErrText ? ": " : "", pae && pae->ErrText ? pae->ErrText : "");
-        push_event(s, EV_NACK, msg, msg_seq(msg), why);
+        push_event(s, EV_NACK, msg, why);
+        return;
     }
-    natsMsg_Destroy(msg);
+    pthread_mutex_lock(&s->lock);
+    struct acks *a = &s->acks;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        natsMsg **m = realloc(a->msg, cap * sizeof *m);
+        if (!m) {
+            pthread_mutex_unlock(&s->lock);
+            natsMsg_Destroy(msg); /* unmatched: its record waits for a failure */
+            return;
+        }
+        a->msg = m;
+        a->cap = cap;
+    }
+    a->msg[a->n++] = msg;
+    int w = wake_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    if (w)
+        wake(s);
 }
 
 static void on_disconnected(natsConnection *nc, void *arg)
 {
     (void)nc;
-    push_event(arg, EV_DOWN, NULL, 0, NULL);
+    push_event(arg, EV_DOWN, NULL, NULL);
 }
 
 /* libnats' last callback of a connection: destroy waits for it, since the
@@ -185,10 +223,16 @@ static void on_connected(natsConnection *nc, void *arg)
     struct sink *s = arg;
     char url[200] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    push_event(s, EV_UP, NULL, 0, url);
+    push_event(s, EV_UP, NULL, url);
     pthread_mutex_lock(&s->lock);
     pthread_cond_signal(&s->work_cond); /* check the stream now */
     pthread_mutex_unlock(&s->lock);
+}
+
+static void rec_free(struct rec *r)
+{
+    natsMsg_Destroy(r->msg);
+    free(r);
 }
 
 static void rec_free_all(struct sink *s)
@@ -196,12 +240,9 @@ static void rec_free_all(struct sink *s)
     while (s->head) {
         struct rec *r = s->head;
         s->head = r->next;
-        free(r->subject);
-        free(r->id);
-        free(r->body);
-        free(r);
+        rec_free(r);
     }
-    s->tail = NULL;
+    s->tail = s->unsent = NULL;
     s->inflight = 0;
 }
 
@@ -217,43 +258,43 @@ static void publish_more(struct sink *s)
 {
     if (s->stopped || !s->ready || !s->verified)
         return;
-    for (struct rec *r = s->head; r && s->inflight < s->max_pending; r = r->next) {
-        if (r->sent || r->acked)
-            continue;
-        natsMsg *m = NULL;
-        char seq[24];
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)r->seq);
-        natsStatus st = natsMsg_Create(&m, r->subject, NULL, r->body, (int)r->len);
-        if (st == NATS_OK)
-            st = natsMsgHeader_Set(m, "Nats-Msg-Id", r->id);
-        if (st == NATS_OK)
-            st = natsMsgHeader_Set(m, "Kanal-Seq", seq);
-        jsPubOptions po;
-        jsPubOptions_Init(&po);
-        po.MaxWait = s->ack_wait_ms;
-        natsMsg *keep = m;
-        if (st == NATS_OK)
-            st = js_PublishMsgAsync(s->js, &m, &po);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = s->ack_wait_ms;
+    struct rec *r = s->unsent;
+    for (; r && s->inflight < s->max_pending; r = r->next) {
+        natsMsg *keep = r->msg;
+        natsStatus st = js_PublishMsgAsync(s->js, &r->msg, &po);
         if (st != NATS_OK) {
-            natsMsg_Destroy(m); /* NULL when libnats took it */
             char why[300];
-            snprintf(why, sizeof why, "publishing seq %s to %s: %s", seq, r->subject,
+            snprintf(why, sizeof why, "publishing seq %llu to %s: %s",
+                     (unsigned long long)r->seq, natsMsg_GetSubject(keep),
                      natsStatus_GetText(st));
             failed(s, -1, why);
             return;
         }
+        r->msg = NULL; /* libnats has it now */
         r->sent = keep;
         s->inflight++;
+        s->unsent = r->next;
     }
+}
+
+/* The record msg was published for, among those not yet acknowledged
+ * (an acknowledged one's message is gone, its address maybe reused). */
+static struct rec *rec_of(struct sink *s, natsMsg *msg)
+{
+    struct rec *r = s->head;
+    while (r && (r->acked || r->sent != msg))
+        r = r->next;
+    return r;
 }
 
 /* The acknowledged prefix's last seq once msg is acknowledged (0: it did
  * not grow); the caller tells the host, once for all the acks of a wake. */
-static uint64_t acked(struct sink *s, natsMsg *msg, uint64_t seq)
+static uint64_t acked(struct sink *s, natsMsg *msg)
 {
-    struct rec *r = s->head;
-    while (r && !(r->sent == msg && r->seq == seq))
-        r = r->next;
+    struct rec *r = rec_of(s, msg);
     if (!r)
         return 0; /* from before a failure: the host delivers it again */
     r->acked = 1;
@@ -263,10 +304,7 @@ static uint64_t acked(struct sink *s, natsMsg *msg, uint64_t seq)
         struct rec *h = s->head;
         upto = h->seq;
         s->head = h->next;
-        free(h->subject);
-        free(h->id);
-        free(h->body);
-        free(h);
+        rec_free(h);
     }
     if (!s->head)
         s->tail = NULL;
@@ -312,30 +350,33 @@ static void on_wake(void *arg, int fd, int events)
     pthread_mutex_lock(&s->lock);
     struct event *e = s->ev_head;
     s->ev_head = s->ev_tail = NULL;
+    struct acks a = s->acks;
+    s->acks = s->spare; /* emptied below: the two vectors take turns */
+    s->woken = 0;
     pthread_mutex_unlock(&s->lock);
     /* The acks of one wake move the host's cursor once (its cursor, the
      * ack = cluster answers waiting for it, one read of what to deliver
-     * next), not once per message. */
+     * next), not once per message; before a failure below rewinds. */
     uint64_t upto = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        uint64_t u = s->stopped ? 0 : acked(s, a.msg[i]);
+        if (u > upto)
+            upto = u;
+        natsMsg_Destroy(a.msg[i]);
+    }
+    a.n = 0;
+    s->spare = a;
+    if (upto && !s->stopped)
+        s->host->sink_ack(s->src, upto);
     while (e) {
         struct event *next = e->next;
-        if (!s->stopped && e->kind != EV_ACK && upto) {
-            s->host->sink_ack(s->src, upto); /* before a failure rewinds */
-            upto = 0;
-        }
         if (!s->stopped) {
-            if (e->kind == EV_ACK) {
-                uint64_t u = acked(s, e->msg, e->seq);
-                if (u > upto)
-                    upto = u;
-            } else if (e->kind == EV_NACK) {
-                int ours = 0;
-                for (struct rec *r = s->head; r && !ours; r = r->next)
-                    ours = r->sent == e->msg && r->seq == e->seq;
-                if (ours) {
+            if (e->kind == EV_NACK) {
+                struct rec *r = rec_of(s, e->msg);
+                if (r) {
                     char why[700];
                     snprintf(why, sizeof why, "stream %s: seq %llu not acknowledged: %s",
-                             s->o.stream, (unsigned long long)e->seq, e->text);
+                             s->o.stream, (unsigned long long)r->seq, e->text);
                     failed(s, -1, why);
                 }
             } else if (e->kind == EV_DOWN) {
@@ -359,11 +400,10 @@ static void on_wake(void *arg, int fd, int events)
                 checked(s, e->status, e->text);
             }
         }
+        natsMsg_Destroy(e->msg);
         free(e);
         e = next;
     }
-    if (upto && !s->stopped)
-        s->host->sink_ack(s->src, upto);
     publish_more(s);
 }
 
@@ -402,7 +442,32 @@ static int next_record(const char **p, const char *end, const char **text, size_
     return 0;
 }
 
-/* Each record of the batch with what its message needs. */
+/* The message of a record: its text as the body (the one copy), on its
+ * subject, with the headers Nats-Msg-Id and Kanal-Seq. */
+static natsStatus make_msg(struct sink *s, const struct kanal_nats_fields *f, const char *text,
+                           size_t len, natsMsg **out)
+{
+    char *subject = kanal_nats_subject(s->o.subject_prefix, f->source, f->kind);
+    if (!subject)
+        return NATS_NO_MEMORY;
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)f->seq);
+    natsMsg *m = NULL;
+    natsStatus st = natsMsg_Create(&m, subject, NULL, text, (int)len);
+    free(subject);
+    if (st == NATS_OK)
+        st = natsMsgHeader_Set(m, "Nats-Msg-Id", f->id);
+    if (st == NATS_OK)
+        st = natsMsgHeader_Set(m, "Kanal-Seq", seq);
+    if (st != NATS_OK) {
+        natsMsg_Destroy(m);
+        return st;
+    }
+    *out = m;
+    return NATS_OK;
+}
+
+/* Each record of the batch as its message, queued to be published. */
 static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
 {
     struct sink *s = state;
@@ -415,24 +480,13 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
         struct rec *r = !bad ? calloc(1, sizeof *r) : NULL;
         if (r) {
             r->seq = (uint64_t)f.seq;
-            r->id = f.id;
-            f.id = NULL;
-            r->subject = kanal_nats_subject(s->o.subject_prefix, f.source, f.kind);
-            r->body = malloc(len + 1);
-            if (r->body) {
-                memcpy(r->body, text, len);
-                r->body[len] = '\0';
+            if (make_msg(s, &f, text, len, &r->msg) != NATS_OK) {
+                free(r);
+                r = NULL;
             }
-            r->len = len;
         }
         kanal_nats_fields_free(&f);
-        if (!r || !r->id || !r->subject || !r->body) {
-            if (r) {
-                free(r->id);
-                free(r->subject);
-                free(r->body);
-                free(r);
-            }
+        if (!r) {
             rec_free_all(s); /* the host delivers again from its cursor */
             return bad ? -EINVAL : -ENOMEM;
         }
@@ -441,6 +495,8 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
         else
             s->head = r;
         s->tail = r;
+        if (!s->unsent)
+            s->unsent = r;
     }
     publish_more(s);
     return 0;
@@ -499,7 +555,7 @@ static void *worker_main(void *arg)
     s->opts = NULL;
     if (st != NATS_OK && st != NATS_NOT_YET_CONNECTED) {
         snprintf(why, sizeof why, "connecting to %s: %s", s->o.servers, natsStatus_GetText(st));
-        push_event(s, EV_FATAL, NULL, 0, why);
+        push_event(s, EV_FATAL, NULL, why);
         return NULL;
     }
     jsOptions jo;
@@ -511,7 +567,7 @@ static void *worker_main(void *arg)
      * messages of a failed delivery wait out their ack_wait. */
     jo.PublishAsync.MaxPending = 0;
     if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK) {
-        push_event(s, EV_FATAL, NULL, 0, "out of memory");
+        push_event(s, EV_FATAL, NULL, "out of memory");
         natsConnection_Close(nc); /* destroy waits for on_closed */
         pthread_mutex_lock(&s->lock);
         s->nc = nc;
@@ -522,16 +578,16 @@ static void *worker_main(void *arg)
     s->nc = nc;
     s->js = js;
     pthread_mutex_unlock(&s->lock);
-    push_event(s, EV_READY, NULL, 0, NULL);
+    push_event(s, EV_READY, NULL, NULL);
     if (st == NATS_NOT_YET_CONNECTED)
-        push_event(s, EV_NOTYET, NULL, 0, NULL);
+        push_event(s, EV_NOTYET, NULL, NULL);
     int verified = 0;
     pthread_mutex_lock(&s->lock);
     while (!s->quit) {
         if (!verified && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
             pthread_mutex_unlock(&s->lock);
             int r = kanal_nats_check_stream(js, &s->o, why, sizeof why);
-            push_status(s, EV_CHECKED, NULL, 0, r, why);
+            push_status(s, EV_CHECKED, NULL, r, why);
             verified = r == 0;
             pthread_mutex_lock(&s->lock);
             if (s->quit)
@@ -629,9 +685,14 @@ static void nats_destroy(void *state)
     struct event *e = s->ev_head;
     while (e) {
         struct event *n = e->next;
+        natsMsg_Destroy(e->msg);
         free(e);
         e = n;
     }
+    for (size_t i = 0; i < s->acks.n; i++)
+        natsMsg_Destroy(s->acks.msg[i]);
+    free(s->acks.msg);
+    free(s->spare.msg);
     rec_free_all(s);
     if (s->efd >= 0)
         close(s->efd);
