@@ -60,7 +60,7 @@
 #include "nats_source.h"
 
 #define RECHECK_MS 2000 /* how often an unchecked stream is checked again */
-#define POLL_MS 1        /* how often the acks are read while messages are in flight */
+#define POLL_MS 1       /* how often the acks are read while messages are in flight */
 
 /* One record on its way: queued (msg made), published (sent) or
  * acknowledged.  The message is made when the record is delivered, from
@@ -82,11 +82,11 @@ struct event {
 };
 enum {
     EV_DOWN = 1, /* disconnected */
-    EV_UP,      /* (re)connected to text */
-    EV_READY,   /* worker: nc and js exist, not necessarily connected */
-    EV_NOTYET,  /* worker: no server answered the first round */
-    EV_FATAL,   /* worker: libnats refused the options (text) */
-    EV_CHECKED, /* worker: a stream check ended (status, text) */
+    EV_UP,       /* (re)connected to text */
+    EV_READY,    /* worker: nc and js exist, not necessarily connected */
+    EV_NOTYET,   /* worker: no server answered the first round */
+    EV_FATAL,    /* worker: libnats refused the options (text) */
+    EV_CHECKED,  /* worker: a stream check ended (status, text) */
 };
 
 struct sink {
@@ -108,12 +108,12 @@ struct sink {
     int closed;               /* libnats delivered the connection's last callback */
     int quit;                 /* the worker ends */
     struct event *ev_head, *ev_tail;
-    natsInbox *inbox;        /* the acks come to <inbox>.<gen>.<seq> */
-    natsSubscription *sub;   /* set by the worker; the loop's after EV_READY */
-    uint64_t gen;            /* a failure starts a new one: older acks are ignored */
+    natsInbox *inbox;         /* the acks come to <inbox>.<gen>.<seq> */
+    natsSubscription *sub;    /* set by the worker; the loop's after EV_READY */
+    uint64_t gen;             /* a failure starts a new one: older acks are ignored */
     struct kanal_timer *poll; /* reads the acks while some are in flight */
-    struct rec *head, *tail; /* the delivered records, in seq order */
-    struct rec *unsent;      /* the first not yet published (those after it neither) */
+    struct rec *head, *tail;  /* the delivered records, in seq order */
+    struct rec *unsent;       /* the first not yet published (those after it neither) */
     int64_t inflight;
     int ready, verified, stopped;
 };
@@ -258,9 +258,8 @@ static void publish_more(struct sink *s)
         natsStatus st = natsConnection_PublishMsg(s->nc, r->msg);
         if (st != NATS_OK) {
             char why[300];
-            snprintf(why, sizeof why, "publishing seq %llu to %s: %s",
-                     (unsigned long long)r->seq, natsMsg_GetSubject(r->msg),
-                     natsStatus_GetText(st));
+            snprintf(why, sizeof why, "publishing seq %llu to %s: %s", (unsigned long long)r->seq,
+                     natsMsg_GetSubject(r->msg), natsStatus_GetText(st));
             failed(s, -1, why);
             return;
         }
@@ -317,7 +316,8 @@ static const char *ack_error(natsMsg *m, char *why, size_t len)
 {
     const char *d = natsMsg_GetData(m);
     int dl = natsMsg_GetDataLength(m);
-    if (d && dl > 0 && memmem(d, (size_t)dl, "\"seq\"", 5) && !memmem(d, (size_t)dl, "\"error\"", 7))
+    if (d && dl > 0 && memmem(d, (size_t)dl, "\"seq\"", 5) &&
+        !memmem(d, (size_t)dl, "\"error\"", 7))
         return NULL;
     snprintf(why, len, "%.*s", dl > 0 && dl < 400 ? dl : 400, d && dl > 0 ? d : "empty answer");
     return why;
@@ -760,10 +760,12 @@ const struct kanal_option kanal_nats_option_table[] = {
     KANAL_NATS_SOURCE_OPTIONS,
     {"max_pending", KANAL_OPT_INT, "1024", 0,
      "sink: messages published and not yet acknowledged by the stream, at most; source: "
-     "messages fetched and not yet committed, at most", NULL},
+     "messages fetched and not yet committed, at most",
+     NULL},
     {"ack_wait", KANAL_OPT_DURATION, "10s", 0,
      "sink: time the stream has to acknowledge a message before the delivery fails and is "
-     "retried; source: the consumer's redelivery delay for a message not acknowledged", NULL},
+     "retried; source: the consumer's redelivery delay for a message not acknowledged",
+     NULL},
     {"connect_timeout", KANAL_OPT_DURATION, "2s", 0,
      "time one server has to accept a connection and greet; the next is tried after it", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
