@@ -16,9 +16,15 @@
  * Sinks read committed records from the store (a read transaction on the
  * loop, batch_max records at a time) only while fewer than max_inflight
  * seqs are delivered but unacknowledged: a stalled sink holds nothing but
- * its cursor, and ingest never waits for it.  Acks move the cursor, which
- * goes to the store through the writer (one write in flight per sink; acks
- * arriving meanwhile are folded into the next).  A failure rewinds delivery
+ * its cursor, and ingest never waits for it.  Acks move the cursor at once
+ * (ack = cluster answers, lag, the next delivery); the store gets it through
+ * the writer at most every CURSOR_WRITE_MS (one write in flight per sink;
+ * acks meanwhile are folded into the next), and when the sink stops: a
+ * write per batch of acks was a writer wake-up, and often a commit of its
+ * own, per few records.  After a crash the sink delivers again from the
+ * stored cursor, which lags the acknowledged one by at most that much; what
+ * it delivers twice is the sink's to de-duplicate (nats: the stream does,
+ * by Nats-Msg-Id).  A failure rewinds delivery
  * to the cursor and retries after a backoff: nothing is skipped, so
  * delivery is at-least-once.
  *
@@ -245,7 +251,7 @@ static void cursor_key(struct kanal_source *src, char *key, size_t len)
     snprintf(key, len, STAGES_CURSOR_PREFIX "%s", src->sc.name);
 }
 
-static void cursor_write(struct kanal_source *src);
+static void cursor_write(struct kanal_source *src, int now);
 
 static void cursor_written(struct write_item *item)
 {
@@ -258,18 +264,38 @@ static void cursor_written(struct write_item *item)
         log_msg(KANAL_LOG_WARNING, src->sc.name, "sink cursor not stored: %s (retried)",
                 kanal_strerror(item->status));
     write_item_free(item);
-    const struct host_env *env = src->set->host;
-    if (st->cursor > st->stored_cursor && *env->writer_running && !env->writer->joined)
-        cursor_write(src);
+    cursor_write(src, src->stopped); /* a stopped sink has no timer: now */
     source_unref(src);
 }
 
-static void cursor_write(struct kanal_source *src)
+static void on_cursor_due(void *arg)
+{
+    struct kanal_source *src = arg;
+    stage_of(src)->cursor_due = NULL;
+    cursor_write(src, 0);
+}
+
+/* Store the cursor when it moved: now, or once CURSOR_WRITE_MS have passed
+ * since the last write (a one-shot timer, armed at most once). */
+static void cursor_write(struct kanal_source *src, int now)
 {
     struct stage *st = stage_of(src);
     const struct host_env *env = src->set->host;
-    if (st->writing || !*env->writer_running || env->writer->joined)
+    if (st->cursor <= st->stored_cursor || st->writing || !*env->writer_running ||
+        env->writer->joined)
         return;
+    uint64_t t = util_monotonic_ms();
+    if (!now && t - st->cursor_written_ms < CURSOR_WRITE_MS) {
+        if (!st->cursor_due && !src->stopped)
+            src->set->api->timer_start(src, CURSOR_WRITE_MS - (t - st->cursor_written_ms), 0,
+                                       on_cursor_due, src, &st->cursor_due);
+        return;
+    }
+    if (st->cursor_due) {
+        src->set->api->timer_stop(st->cursor_due);
+        st->cursor_due = NULL;
+    }
+    st->cursor_written_ms = t;
     char key[128], val[32];
     cursor_key(src, key, sizeof key);
     int vl = snprintf(val, sizeof val, "%llu", (unsigned long long)st->cursor);
@@ -536,7 +562,7 @@ static void pump(struct kanal_source *src)
                     st->cursor = st->delivered = store_last_seq(store);
                     if (st->cursor > st->max_delivered)
                         st->max_delivered = st->cursor;
-                    cursor_write(src);
+                    cursor_write(src, 0);
                     waiters_release(src);
                 }
                 break;
@@ -575,7 +601,7 @@ int stages_sink_ack(struct kanal_source *src, uint64_t seq)
         free(st->last_error);
         st->last_error = NULL;
     }
-    cursor_write(src);
+    cursor_write(src, 0);
     waiters_release(src);
     pump(src);
     return 0;
@@ -658,6 +684,12 @@ static void stage_stop(struct kanal_source *src)
     if (st->retry) {
         src->set->api->timer_stop(st->retry);
         st->retry = NULL;
+    }
+    if (src->sc.role == STAGE_SINK)
+        cursor_write(src, 1); /* what is acknowledged, stored before the writer stops */
+    if (st->cursor_due) {
+        src->set->api->timer_stop(st->cursor_due);
+        st->cursor_due = NULL;
     }
     source_retire(src);
 }

@@ -9,6 +9,7 @@
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
+#define CURSOR_WRITE_MS 100 /* a sink's cursor goes to the store at most this often */
 
 enum { FAIL_ERROR, FAIL_INVALID, FAIL_BUDGET, FAIL_N };
 extern const char *const stages_fail_names[FAIL_N];
@@ -24,6 +25,8 @@ struct stage {
     uint64_t max_delivered; /* highest ever delivered: acks above are refused */
     uint64_t errors, batches;
     int writing, pumping, pump_again, retry_pending;
+    uint64_t cursor_written_ms;     /* monotonic: the last cursor write began */
+    struct kanal_timer *cursor_due; /* the next cursor write, when one waits */
     int64_t backoff_ms;
     char *last_error;
     struct kanal_timer *retry;

@@ -21,12 +21,21 @@
  * from the cursor after its backoff.  libnats reconnects by itself, with
  * backoff (100 ms doubling to 5 s), for ever.
  *
+ * What this costs kanald per record is kept small (docs/performance.md):
+ * a message is made once from the delivered text and published with a
+ * reply subject of our own, <inbox>.<generation>.<seq>, on which the
+ * stream's PubAck comes back; the acks are read on the loop from a
+ * synchronous subscription, every POLL_MS while messages are in flight.
+ * js_PublishMsgAsync did the same through a map of pending messages, a
+ * JSON parse and an allocation per ack, and a thread of its own per
+ * subscription that called back once per ack, each waking the loop.
+ *
  * Nothing here blocks kanald's loop.  What libnats does synchronously —
  * the first connection (each server's connect timeout, one after the
  * other) and the stream check (a JetStream request of up to 2 s) — runs on
  * the sink's own thread, the worker; libnats calls back on its own threads.
  * Both only queue what happened and wake the loop through an eventfd, where
- * the rest runs.  Publishing itself (js_PublishMsgAsync) only buffers.
+ * the rest runs.  Publishing itself only buffers.
  *
  * The stream must exist with file storage, the subjects <subject_prefix>.>
  * and a duplicate window: until it does, the sink refuses to publish,
@@ -51,14 +60,16 @@
 #include "nats_source.h"
 
 #define RECHECK_MS 2000 /* how often an unchecked stream is checked again */
+#define POLL_MS 1       /* how often the acks are read while messages are in flight */
 
-/* One record on its way: queued, published (sent) or acknowledged. */
+/* One record on its way: queued (msg made), published (sent) or
+ * acknowledged.  The message is made when the record is delivered, from
+ * the batch's text: its one copy. */
 struct rec {
     struct rec *next;
     uint64_t seq;
-    char *subject, *id, *body;
-    size_t len;
-    natsMsg *sent; /* identity only, never dereferenced: libnats owns it */
+    natsMsg *msg;    /* until published */
+    int64_t sent_ms; /* monotonic, when published; 0: not yet */
     int acked;
 };
 
@@ -66,20 +77,16 @@ struct rec {
 struct event {
     struct event *next;
     int kind;
-    natsMsg *msg;
-    uint64_t seq;
     int status; /* EV_CHECKED: kanal_nats_check_stream's result */
-    char text[512];
+    char text[];
 };
 enum {
-    EV_ACK = 1, /* the stream stored msg */
-    EV_NACK,    /* it did not (text: why) */
-    EV_DOWN,    /* disconnected */
-    EV_UP,      /* (re)connected to text */
-    EV_READY,   /* worker: nc and js exist, not necessarily connected */
-    EV_NOTYET,  /* worker: no server answered the first round */
-    EV_FATAL,   /* worker: libnats refused the options (text) */
-    EV_CHECKED, /* worker: a stream check ended (status, text) */
+    EV_DOWN = 1, /* disconnected */
+    EV_UP,       /* (re)connected to text */
+    EV_READY,    /* worker: nc and js exist, not necessarily connected */
+    EV_NOTYET,   /* worker: no server answered the first round */
+    EV_FATAL,    /* worker: libnats refused the options (text) */
+    EV_CHECKED,  /* worker: a stream check ended (status, text) */
 };
 
 struct sink {
@@ -101,23 +108,26 @@ struct sink {
     int closed;               /* libnats delivered the connection's last callback */
     int quit;                 /* the worker ends */
     struct event *ev_head, *ev_tail;
-    struct rec *head, *tail; /* the delivered records, in seq order */
+    natsInbox *inbox;         /* the acks come to <inbox>.<gen>.<seq> */
+    natsSubscription *sub;    /* set by the worker; the loop's after EV_READY */
+    uint64_t gen;             /* a failure starts a new one: older acks are ignored */
+    struct kanal_timer *poll; /* reads the acks while some are in flight */
+    struct rec *head, *tail;  /* the delivered records, in seq order */
+    struct rec *unsent;       /* the first not yet published (those after it neither) */
     int64_t inflight;
     int ready, verified, stopped;
 };
 
-static void push_status(struct sink *s, int kind, natsMsg *msg, uint64_t seq, int status,
-                        const char *text)
+static void push_status(struct sink *s, int kind, int status, const char *text)
 {
-    struct event *e = calloc(1, sizeof *e);
+    size_t tl = text ? strnlen(text, 511) : 0;
+    struct event *e = calloc(1, sizeof *e + tl + 1);
     if (!e)
-        return; /* the ack_wait timeout of the message fails the delivery */
+        return; /* a lost log line or state change; the worker checks again */
     e->kind = kind;
-    e->msg = msg;
-    e->seq = seq;
     e->status = status;
-    if (text)
-        snprintf(e->text, sizeof e->text, "%s", text);
+    if (tl)
+        memcpy(e->text, text, tl);
     pthread_mutex_lock(&s->lock);
     int first = !s->ev_head;
     if (s->ev_tail)
@@ -133,39 +143,15 @@ static void push_status(struct sink *s, int kind, natsMsg *msg, uint64_t seq, in
     (void)w; /* the counter only saturates: the loop wakes anyway */
 }
 
-static void push_event(struct sink *s, int kind, natsMsg *msg, uint64_t seq, const char *text)
+static void push_event(struct sink *s, int kind, const char *text)
 {
-    push_status(s, kind, msg, seq, 0, text);
-}
-
-static uint64_t msg_seq(natsMsg *msg)
-{
-    const char *v = NULL;
-    if (!msg || natsMsgHeader_Get(msg, "Kanal-Seq", &v) != NATS_OK || !v)
-        return 0;
-    return strtoull(v, NULL, 10);
-}
-
-static void on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *arg)
-{
-    (void)js;
-    struct sink *s = arg;
-    if (pa) {
-        push_event(s, EV_ACK, msg, msg_seq(msg), NULL);
-    } else {
-        char why[256];
-        snprintf(why, sizeof why, "%s%s%s",
-                 pae ? natsStatus_GetText(pae->Err) : "no acknowledgement",
-                 pae && pae->ErrText ? ": " : "", pae && pae->ErrText ? pae->ErrText : "");
-        push_event(s, EV_NACK, msg, msg_seq(msg), why);
-    }
-    natsMsg_Destroy(msg);
+    push_status(s, kind, 0, text);
 }
 
 static void on_disconnected(natsConnection *nc, void *arg)
 {
     (void)nc;
-    push_event(arg, EV_DOWN, NULL, 0, NULL);
+    push_event(arg, EV_DOWN, NULL);
 }
 
 /* libnats' last callback of a connection: destroy waits for it, since the
@@ -185,10 +171,16 @@ static void on_connected(natsConnection *nc, void *arg)
     struct sink *s = arg;
     char url[200] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    push_event(s, EV_UP, NULL, 0, url);
+    push_event(s, EV_UP, url);
     pthread_mutex_lock(&s->lock);
     pthread_cond_signal(&s->work_cond); /* check the stream now */
     pthread_mutex_unlock(&s->lock);
+}
+
+static void rec_free(struct rec *r)
+{
+    natsMsg_Destroy(r->msg);
+    free(r);
 }
 
 static void rec_free_all(struct sink *s)
@@ -196,13 +188,46 @@ static void rec_free_all(struct sink *s)
     while (s->head) {
         struct rec *r = s->head;
         s->head = r->next;
-        free(r->subject);
-        free(r->id);
-        free(r->body);
-        free(r);
+        rec_free(r);
     }
-    s->tail = NULL;
+    s->tail = s->unsent = NULL;
     s->inflight = 0;
+}
+
+/* The acks' subscription of generation gen: <inbox>.<gen>.*, never limited
+ * by libnats (publish_more bounds what is in flight; a dropped ack would
+ * only time out). */
+static natsStatus subscribe_gen(struct sink *s, natsConnection *nc, natsSubscription **sub)
+{
+    char subj[160];
+    snprintf(subj, sizeof subj, "%s.%llu.*", s->inbox, (unsigned long long)s->gen);
+    natsStatus st = natsConnection_SubscribeSync(sub, nc, subj);
+    if (st == NATS_OK)
+        natsSubscription_SetPendingLimits(*sub, -1, -1);
+    return st;
+}
+
+/* After a failure: what is still to come for the messages published so far
+ * (acks, "no responders" that libnats hands over without their subject)
+ * goes to the old subscription, which goes; the next messages' acks come
+ * to a new one.  Without a subscription the acks time out (ack_wait) and
+ * the next failure tries again. */
+static void new_generation(struct sink *s)
+{
+    if (!s->ready)
+        return; /* nothing published yet; the worker subscribes to gen 0 */
+    s->gen++;
+    if (s->sub) {
+        natsSubscription_Unsubscribe(s->sub);
+        natsSubscription_Destroy(s->sub);
+        s->sub = NULL;
+    }
+    natsStatus st = subscribe_gen(s, s->nc, &s->sub);
+    if (st != NATS_OK) {
+        s->sub = NULL;
+        s->host->log(s->src, KANAL_LOG_WARNING, "subscribing to the acks: %s",
+                     natsStatus_GetText(st));
+    }
 }
 
 /* The host delivers again from its cursor: what is kept here would be
@@ -210,52 +235,53 @@ static void rec_free_all(struct sink *s)
 static void failed(struct sink *s, int64_t retry_ms, const char *reason)
 {
     rec_free_all(s);
+    new_generation(s);
     s->host->sink_fail(s->src, retry_ms, reason);
 }
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void on_poll(void *arg);
 
 static void publish_more(struct sink *s)
 {
     if (s->stopped || !s->ready || !s->verified)
         return;
-    for (struct rec *r = s->head; r && s->inflight < s->max_pending; r = r->next) {
-        if (r->sent || r->acked)
-            continue;
-        natsMsg *m = NULL;
-        char seq[24];
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)r->seq);
-        natsStatus st = natsMsg_Create(&m, r->subject, NULL, r->body, (int)r->len);
-        if (st == NATS_OK)
-            st = natsMsgHeader_Set(m, "Nats-Msg-Id", r->id);
-        if (st == NATS_OK)
-            st = natsMsgHeader_Set(m, "Kanal-Seq", seq);
-        jsPubOptions po;
-        jsPubOptions_Init(&po);
-        po.MaxWait = s->ack_wait_ms;
-        natsMsg *keep = m;
-        if (st == NATS_OK)
-            st = js_PublishMsgAsync(s->js, &m, &po);
+    int64_t now = s->unsent ? now_ms() : 0;
+    struct rec *r = s->unsent;
+    for (; r && s->inflight < s->max_pending; r = r->next) {
+        natsStatus st = natsConnection_PublishMsg(s->nc, r->msg);
         if (st != NATS_OK) {
-            natsMsg_Destroy(m); /* NULL when libnats took it */
             char why[300];
-            snprintf(why, sizeof why, "publishing seq %s to %s: %s", seq, r->subject,
-                     natsStatus_GetText(st));
+            snprintf(why, sizeof why, "publishing seq %llu to %s: %s", (unsigned long long)r->seq,
+                     natsMsg_GetSubject(r->msg), natsStatus_GetText(st));
             failed(s, -1, why);
             return;
         }
-        r->sent = keep;
+        natsMsg_Destroy(r->msg); /* libnats buffered its bytes */
+        r->msg = NULL;
+        r->sent_ms = now;
         s->inflight++;
+        s->unsent = r->next;
     }
+    if (s->inflight && !s->poll)
+        s->host->timer_start(s->src, POLL_MS, POLL_MS, on_poll, s, &s->poll);
 }
 
-/* The acknowledged prefix's last seq once msg is acknowledged (0: it did
- * not grow); the caller tells the host, once for all the acks of a wake. */
-static uint64_t acked(struct sink *s, natsMsg *msg, uint64_t seq)
+/* The acknowledged prefix's last seq once seq is acknowledged (0: it did
+ * not grow); the caller tells the host, once for all the acks it read. */
+static uint64_t acked(struct sink *s, uint64_t seq)
 {
     struct rec *r = s->head;
-    while (r && !(r->sent == msg && r->seq == seq))
+    while (r && r->seq < seq)
         r = r->next;
-    if (!r)
-        return 0; /* from before a failure: the host delivers it again */
+    if (!r || r->seq != seq || !r->sent_ms || r->acked)
+        return 0; /* not ours (any more): the host delivers it again */
     r->acked = 1;
     s->inflight--;
     uint64_t upto = 0;
@@ -263,14 +289,97 @@ static uint64_t acked(struct sink *s, natsMsg *msg, uint64_t seq)
         struct rec *h = s->head;
         upto = h->seq;
         s->head = h->next;
-        free(h->subject);
-        free(h->id);
-        free(h->body);
-        free(h);
+        rec_free(h);
     }
     if (!s->head)
         s->tail = NULL;
     return upto;
+}
+
+/* The seq of an ack's subject <inbox>.<gen>.<seq> when gen is this
+ * generation's, else 0. */
+static uint64_t ack_seq(struct sink *s, const char *subject)
+{
+    size_t il = strlen(s->inbox);
+    if (!subject || strncmp(subject, s->inbox, il) != 0 || subject[il] != '.')
+        return 0;
+    char *end;
+    unsigned long long gen = strtoull(subject + il + 1, &end, 10);
+    if (*end != '.' || gen != s->gen)
+        return 0;
+    return strtoull(end + 1, NULL, 10);
+}
+
+/* Why a PubAck refuses the message (its error's description), or NULL
+ * when it is an acknowledgement: {"stream":..,"seq":..[,"duplicate":true]}. */
+static const char *ack_error(natsMsg *m, char *why, size_t len)
+{
+    const char *d = natsMsg_GetData(m);
+    int dl = natsMsg_GetDataLength(m);
+    if (d && dl > 0 && memmem(d, (size_t)dl, "\"seq\"", 5) &&
+        !memmem(d, (size_t)dl, "\"error\"", 7))
+        return NULL;
+    snprintf(why, len, "%.*s", dl > 0 && dl < 400 ? dl : 400, d && dl > 0 ? d : "empty answer");
+    return why;
+}
+
+/* Read the acks that came (without waiting), move the host's cursor once
+ * for all of them, fail the delivery on a refusal or on a message older
+ * than ack_wait, publish what waits; the timer stops when nothing is in
+ * flight. */
+static void poll_acks(struct sink *s)
+{
+    uint64_t upto = 0;
+    char why[700] = "";
+    natsMsg *m;
+    natsStatus st;
+    while (s->sub && !why[0] && (st = natsSubscription_NextMsg(&m, s->sub, 0)) != NATS_TIMEOUT) {
+        if (st == NATS_NO_RESPONDERS) { /* for this generation's messages */
+            snprintf(why, sizeof why, "stream %s: no responders (no JetStream leader?)",
+                     s->o.stream);
+            break;
+        }
+        if (st == NATS_SLOW_CONSUMER)
+            continue; /* lost acks time out */
+        if (st != NATS_OK)
+            break; /* closed: what is in flight times out */
+        uint64_t seq = ack_seq(s, natsMsg_GetSubject(m));
+        char err[420];
+        const char *bad = seq ? ack_error(m, err, sizeof err) : NULL;
+        if (seq && bad) {
+            snprintf(why, sizeof why, "stream %s: seq %llu not acknowledged: %s", s->o.stream,
+                     (unsigned long long)seq, bad);
+        } else if (seq) {
+            uint64_t u = acked(s, seq);
+            if (u > upto)
+                upto = u;
+        }
+        natsMsg_Destroy(m);
+    }
+    if (upto)
+        s->host->sink_ack(s->src, upto); /* before a failure rewinds */
+    if (!why[0] && s->inflight) {
+        struct rec *r = s->head; /* the oldest in flight: the first sent, not acked */
+        while (r && (r->acked || !r->sent_ms))
+            r = r->next;
+        if (r && now_ms() - r->sent_ms > s->ack_wait_ms)
+            snprintf(why, sizeof why, "stream %s: seq %llu not acknowledged within %lld ms",
+                     s->o.stream, (unsigned long long)r->seq, (long long)s->ack_wait_ms);
+    }
+    if (why[0] && !s->stopped)
+        failed(s, -1, why);
+    if (!s->inflight && s->poll) {
+        s->host->timer_stop(s->poll);
+        s->poll = NULL;
+    }
+    publish_more(s);
+}
+
+static void on_poll(void *arg)
+{
+    struct sink *s = arg;
+    if (!s->stopped)
+        poll_acks(s);
 }
 
 /* A stream check ended on the worker.  Not fit (missing, mis-configured,
@@ -313,32 +422,10 @@ static void on_wake(void *arg, int fd, int events)
     struct event *e = s->ev_head;
     s->ev_head = s->ev_tail = NULL;
     pthread_mutex_unlock(&s->lock);
-    /* The acks of one wake move the host's cursor once (its cursor, the
-     * ack = cluster answers waiting for it, one read of what to deliver
-     * next), not once per message. */
-    uint64_t upto = 0;
     while (e) {
         struct event *next = e->next;
-        if (!s->stopped && e->kind != EV_ACK && upto) {
-            s->host->sink_ack(s->src, upto); /* before a failure rewinds */
-            upto = 0;
-        }
         if (!s->stopped) {
-            if (e->kind == EV_ACK) {
-                uint64_t u = acked(s, e->msg, e->seq);
-                if (u > upto)
-                    upto = u;
-            } else if (e->kind == EV_NACK) {
-                int ours = 0;
-                for (struct rec *r = s->head; r && !ours; r = r->next)
-                    ours = r->sent == e->msg && r->seq == e->seq;
-                if (ours) {
-                    char why[700];
-                    snprintf(why, sizeof why, "stream %s: seq %llu not acknowledged: %s",
-                             s->o.stream, (unsigned long long)e->seq, e->text);
-                    failed(s, -1, why);
-                }
-            } else if (e->kind == EV_DOWN) {
+            if (e->kind == EV_DOWN) {
                 s->host->log(s->src, KANAL_LOG_WARNING,
                              "disconnected from NATS; reconnecting with backoff");
             } else if (e->kind == EV_UP) {
@@ -362,8 +449,6 @@ static void on_wake(void *arg, int fd, int events)
         free(e);
         e = next;
     }
-    if (upto && !s->stopped)
-        s->host->sink_ack(s->src, upto);
     publish_more(s);
 }
 
@@ -402,7 +487,34 @@ static int next_record(const char **p, const char *end, const char **text, size_
     return 0;
 }
 
-/* Each record of the batch with what its message needs. */
+/* The message of a record: its text as the body (the one copy), on its
+ * subject, with the headers Nats-Msg-Id and Kanal-Seq, the PubAck to come
+ * to <inbox>.<gen>.<seq>. */
+static natsStatus make_msg(struct sink *s, const struct kanal_nats_fields *f, const char *text,
+                           size_t len, natsMsg **out)
+{
+    char *subject = kanal_nats_subject(s->o.subject_prefix, f->source, f->kind);
+    if (!subject)
+        return NATS_NO_MEMORY;
+    char seq[24], reply[128];
+    snprintf(seq, sizeof seq, "%lld", (long long)f->seq);
+    snprintf(reply, sizeof reply, "%s.%llu.%s", s->inbox, (unsigned long long)s->gen, seq);
+    natsMsg *m = NULL;
+    natsStatus st = natsMsg_Create(&m, subject, reply, text, (int)len);
+    free(subject);
+    if (st == NATS_OK)
+        st = natsMsgHeader_Set(m, "Nats-Msg-Id", f->id);
+    if (st == NATS_OK)
+        st = natsMsgHeader_Set(m, "Kanal-Seq", seq);
+    if (st != NATS_OK) {
+        natsMsg_Destroy(m);
+        return st;
+    }
+    *out = m;
+    return NATS_OK;
+}
+
+/* Each record of the batch as its message, queued to be published. */
 static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
 {
     struct sink *s = state;
@@ -415,25 +527,15 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
         struct rec *r = !bad ? calloc(1, sizeof *r) : NULL;
         if (r) {
             r->seq = (uint64_t)f.seq;
-            r->id = f.id;
-            f.id = NULL;
-            r->subject = kanal_nats_subject(s->o.subject_prefix, f.source, f.kind);
-            r->body = malloc(len + 1);
-            if (r->body) {
-                memcpy(r->body, text, len);
-                r->body[len] = '\0';
+            if (make_msg(s, &f, text, len, &r->msg) != NATS_OK) {
+                free(r);
+                r = NULL;
             }
-            r->len = len;
         }
         kanal_nats_fields_free(&f);
-        if (!r || !r->id || !r->subject || !r->body) {
-            if (r) {
-                free(r->id);
-                free(r->subject);
-                free(r->body);
-                free(r);
-            }
+        if (!r) {
             rec_free_all(s); /* the host delivers again from its cursor */
+            new_generation(s);
             return bad ? -EINVAL : -ENOMEM;
         }
         if (s->tail)
@@ -441,6 +543,8 @@ static int nats_deliver(void *state, const struct kanal_sink_batch *batch)
         else
             s->head = r;
         s->tail = r;
+        if (!s->unsent)
+            s->unsent = r;
     }
     publish_more(s);
     return 0;
@@ -497,21 +601,20 @@ static void *worker_main(void *arg)
     natsStatus st = natsConnection_Connect(&nc, s->opts);
     natsOptions_Destroy(s->opts);
     s->opts = NULL;
+    int notyet = st == NATS_NOT_YET_CONNECTED;
     if (st != NATS_OK && st != NATS_NOT_YET_CONNECTED) {
         snprintf(why, sizeof why, "connecting to %s: %s", s->o.servers, natsStatus_GetText(st));
-        push_event(s, EV_FATAL, NULL, 0, why);
+        push_event(s, EV_FATAL, why);
         return NULL;
     }
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.PublishAsync.AckHandler = on_puback;
-    jo.PublishAsync.AckHandlerClosure = s;
-    /* No libnats limit: publish_more bounds what this sink has in flight,
-     * and a limit there would block kanald's loop (StallWait) while
-     * messages of a failed delivery wait out their ack_wait. */
-    jo.PublishAsync.MaxPending = 0;
-    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK) {
-        push_event(s, EV_FATAL, NULL, 0, "out of memory");
+    /* The acks' first subscription, of generation 0: the loop changes gen
+     * only once ready (EV_READY, below). */
+    natsSubscription *sub = NULL;
+    st = subscribe_gen(s, nc, &sub);
+    if (st != NATS_OK || natsConnection_JetStream(&js, nc, NULL) != NATS_OK) {
+        snprintf(why, sizeof why, "subscribing to the acks: %s", natsStatus_GetText(st));
+        push_event(s, EV_FATAL, st != NATS_OK ? why : "out of memory");
+        natsSubscription_Destroy(sub);
         natsConnection_Close(nc); /* destroy waits for on_closed */
         pthread_mutex_lock(&s->lock);
         s->nc = nc;
@@ -521,17 +624,18 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&s->lock);
     s->nc = nc;
     s->js = js;
+    s->sub = sub;
     pthread_mutex_unlock(&s->lock);
-    push_event(s, EV_READY, NULL, 0, NULL);
-    if (st == NATS_NOT_YET_CONNECTED)
-        push_event(s, EV_NOTYET, NULL, 0, NULL);
+    push_event(s, EV_READY, NULL);
+    if (notyet)
+        push_event(s, EV_NOTYET, NULL);
     int verified = 0;
     pthread_mutex_lock(&s->lock);
     while (!s->quit) {
         if (!verified && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
             pthread_mutex_unlock(&s->lock);
             int r = kanal_nats_check_stream(js, &s->o, why, sizeof why);
-            push_status(s, EV_CHECKED, NULL, 0, r, why);
+            push_status(s, EV_CHECKED, r, why);
             verified = r == 0;
             pthread_mutex_lock(&s->lock);
             if (s->quit)
@@ -559,6 +663,8 @@ static int nats_start(void *state)
     int r = s->host->watch_fd(s->src, s->efd, KANAL_WATCH_READ, on_wake, s, &s->watch);
     if (r < 0)
         return r;
+    if (natsInbox_Create(&s->inbox) != NATS_OK)
+        return -ENOMEM;
     char why[512];
     r = kanal_nats_options(&s->o, &s->opts, why, sizeof why);
     if (r < 0) {
@@ -595,6 +701,10 @@ static int nats_stop(void *state)
 {
     struct sink *s = state;
     s->stopped = 1;
+    if (s->poll) {
+        s->host->timer_stop(s->poll);
+        s->poll = NULL;
+    }
     worker_quit(s);
     return 0;
 }
@@ -624,8 +734,12 @@ static void nats_destroy(void *state)
         if (!closed)
             s->host->log(s->src, KANAL_LOG_WARNING, "NATS connection did not close in 10 s");
     }
-    jsCtx_Destroy(s->js); /* drops the acks still pending: the cursor stays */
+    if (s->poll)
+        s->host->timer_stop(s->poll);
+    natsSubscription_Destroy(s->sub); /* drops the acks not read: the cursor stays */
+    jsCtx_Destroy(s->js);
     natsConnection_Destroy(s->nc);
+    natsInbox_Destroy(s->inbox);
     struct event *e = s->ev_head;
     while (e) {
         struct event *n = e->next;
@@ -646,10 +760,12 @@ const struct kanal_option kanal_nats_option_table[] = {
     KANAL_NATS_SOURCE_OPTIONS,
     {"max_pending", KANAL_OPT_INT, "1024", 0,
      "sink: messages published and not yet acknowledged by the stream, at most; source: "
-     "messages fetched and not yet committed, at most", NULL},
+     "messages fetched and not yet committed, at most",
+     NULL},
     {"ack_wait", KANAL_OPT_DURATION, "10s", 0,
      "sink: time the stream has to acknowledge a message before the delivery fails and is "
-     "retried; source: the consumer's redelivery delay for a message not acknowledged", NULL},
+     "retried; source: the consumer's redelivery delay for a message not acknowledged",
+     NULL},
     {"connect_timeout", KANAL_OPT_DURATION, "2s", 0,
      "time one server has to accept a connection and greet; the next is tried after it", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
