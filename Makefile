@@ -149,7 +149,11 @@ SENTIMENT_DEP := $(SENTIMENT_SRC) plugins/sentiment/analyse.h
 # -z nodelete: libnats keeps threads of its own (timers, callbacks) that
 # outlive a connection; unloading nats.so, and with it libnats, at exit or
 # on reload would leave them running in unmapped code.
-PLUGIN_LIBS_nats = $(shell pkg-config --libs jansson libnats 2>/dev/null) -lpthread -Wl,-z,nodelete
+PLUGIN_LIBS_nats = $(shell pkg-config --libs jansson libnats libcrypto 2>/dev/null) -lpthread \
+                   -Wl,-z,nodelete
+# NKeys are signed by kanal (common/nkey.c), in kanald and in the plugin.
+PLUGIN_CFLAGS_nats = -Icommon
+PLUGIN_EXTRA_nats := common/nkey.c
 # Per-plugin compiler flags (include paths of the libraries above).
 PLUGIN_CFLAGS_email = $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 # The sentiment data is installed beside the plugins' share folder.

@@ -9,13 +9,21 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nkey.h"
 #include "util.h"
 
+/* Signed by kanal, not by libnats' nats_Sign, which fails while libnats
+ * initialises (nkey.h). */
 static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
                              void *arg)
 {
-    (void)err;
-    return nats_Sign(arg, nonce, sig, sig_len);
+    int rc = kanal_nkey_sign(arg, (const unsigned char *)nonce, strlen(nonce), sig, sig_len);
+    if (rc == 0)
+        return NATS_OK;
+    if (err)
+        *err = strdup(rc == -EINVAL ? "the nkey is not a NATS user seed (SU...)"
+                                    : "cannot sign with the nkey");
+    return NATS_ERR;
 }
 
 int natsconn_options(const char *servers, const struct natsconn_auth *a, const char *prefix,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nats_common.h"
+#include "nkey.h"
 
 int kanal_nats_opts_check(const struct kanal_host *host, struct kanal_source *src,
                           const struct kanal_nats_opts *o)
@@ -29,11 +30,18 @@ int kanal_nats_opts_check(const struct kanal_host *host, struct kanal_source *sr
     return KANAL_ECONFIG;
 }
 
+/* Signed by kanal, not by libnats' nats_Sign, which fails while libnats
+ * initialises (nkey.h). */
 static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
                              void *arg)
 {
-    (void)err;
-    return nats_Sign(arg, nonce, sig, sig_len);
+    int rc = kanal_nkey_sign(arg, (const unsigned char *)nonce, strlen(nonce), sig, sig_len);
+    if (rc == 0)
+        return NATS_OK;
+    if (err)
+        *err = strdup(rc == -EINVAL ? "the nkey is not a NATS user seed (SU...)"
+                                    : "cannot sign with the nkey");
+    return NATS_ERR;
 }
 
 /* Reconnecting after a lost connection: 100 ms, doubling to 5 s. */
