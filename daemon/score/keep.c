@@ -340,23 +340,62 @@ static int row_put_now(const struct score_kept *k, const uint8_t *put, size_t *a
     return 0;
 }
 
+/* Each order's ranks of the rows put: at[rank] the row (UINT32_MAX a
+ * gap: a row not put), m the ranks, parts the keys they take. */
+struct order_ranks {
+    uint32_t *at;
+    size_t m, parts;
+};
+
+static void ranks_of(const struct score_kept *k, const uint8_t *put, int o, struct order_ranks *r)
+{
+    size_t n = k->nrows;
+    r->at = xmalloc((n ? n : 1) * sizeof *r->at);
+    memset(r->at, 0xff, (n ? n : 1) * sizeof *r->at);
+    r->m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rank = score_key_get_u32(k->rows[i].value + 4 * (1 + o));
+        if (put[i] && rank != SCORE_NO_RANK && rank < n) {
+            r->at[rank] = (uint32_t)i;
+            if (rank + 1 > r->m)
+                r->m = rank + 1;
+        }
+    }
+    r->parts = (r->m + SCORE_RANKS_PER_KEY - 1) / SCORE_RANKS_PER_KEY;
+}
+
+/* The most a ranks key's value holds. */
+#define PART_MAX ((size_t)SCORE_RANKS_PER_KEY * (SCORE_KEY_ID_MAX + 1))
+
+/* Part part of an order's ranks: its key and value (buf, PART_MAX bytes). */
+static void part_of(const struct score_kept *k, const struct order_ranks *r, int o, uint32_t part,
+                    struct score_key *key, char *buf, MDB_val *val)
+{
+    size_t len = 0, end = ((size_t)part + 1) * SCORE_RANKS_PER_KEY;
+    for (size_t x = (size_t)part * SCORE_RANKS_PER_KEY; x < r->m && x < end; x++) {
+        const char *cid = r->at[x] == UINT32_MAX ? "" : k->rows[r->at[x]].contact;
+        size_t c = strlen(cid) + 1;
+        memcpy(buf + len, cid, c);
+        len += c;
+    }
+    score_key_ranks(key, k->id, (enum score_order)o, part);
+    *val = (MDB_val){len, buf};
+}
+
 /* Whether key (of audience k->id, its prefix plen bytes long: the id and
  * its NUL) is one of the keys just put. */
-static int put_now(const struct score_kept *k, const uint8_t *put, uint8_t *const *ranked,
+static int put_now(const struct score_kept *k, const uint8_t *put, const struct order_ranks *ranks,
                    size_t *at, const MDB_val *key, size_t plen)
 {
     const char *p = (const char *)key->mv_data + plen;
     size_t rest = key->mv_size - plen;
     if (rest > 2 && p[0] == 'r' && p[1] == '\0')
         return row_put_now(k, put, at, p + 2, rest - 2);
-    if (rest > 2 && p[0] == 'o' && p[1] == '\0')
+    if (rest > 2 && p[0] == 'p' && p[1] == '\0')
         for (int o = 0; o < SCORE_ORDERS; o++) {
             size_t c = strlen(order_names[o]);
-            if (rest == 2 + c + 1 + 4 && memcmp(p + 2, order_names[o], c) == 0 &&
-                p[2 + c] == '\0') {
-                uint32_t r = score_key_get_u32(p + 3 + c);
-                return r < k->nrows && ranked[o][r];
-            }
+            if (rest == 2 + c + 1 + 4 && memcmp(p + 2, order_names[o], c) == 0 && p[2 + c] == '\0')
+                return score_key_get_u32(p + 3 + c) < ranks[o].parts;
         }
     return 0;
 }
@@ -366,7 +405,7 @@ static int put_now(const struct score_kept *k, const uint8_t *put, uint8_t *cons
  * put).  After a delete the cursor stands on the next key: MDB_NEXT reads
  * it, no seek again. */
 static int del_stale(struct store *st, MDB_txn *txn, const struct score_kept *k, const uint8_t *put,
-                     uint8_t *const *ranked)
+                     const struct order_ranks *ranks)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, st->scores, &cur);
@@ -379,7 +418,7 @@ static int del_stale(struct store *st, MDB_txn *txn, const struct score_kept *k,
          rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
         if (key.mv_size < plen || memcmp(key.mv_data, start.buf, plen) != 0)
             break;
-        if (!put_now(k, put, ranked, &at, &key, plen) && (rc = mdb_cursor_del(cur, 0)))
+        if (!put_now(k, put, ranks, &at, &key, plen) && (rc = mdb_cursor_del(cur, 0)))
             break;
     }
     mdb_cursor_close(cur);
@@ -464,16 +503,15 @@ static void orders_by_name(int *byname)
 }
 
 /* The rows put (put[i]) and their ranks put in key order, in one cursor
- * walk over the last run's: each order's ranks by rank, then the rows by
+ * walk over the last run's: each order's ranks by part, then the rows by
  * contact id; what the walk passes that the new run has not is deleted. */
 static int put_in_key_order(struct store *st, MDB_txn *txn, const struct score_kept *k,
-                            const uint8_t *put)
+                            const uint8_t *put, const struct order_ranks *ranks)
 {
     size_t n = k->nrows;
-    uint32_t *at_rank = xmalloc((n ? n : 1) * sizeof *at_rank);
     struct score_key start, key;
     struct walk w = {.pre = start.buf};
-    w.plen = score_key_start(&start, k->id, 'o') - 2; /* the id and its NUL */
+    w.plen = score_key_start(&start, k->id, 'p') - 2; /* the id and its NUL */
     int rc = mdb_cursor_open(txn, st->scores, &w.cur);
     if (rc == 0) {
         w.ck = (MDB_val){w.plen, start.buf};
@@ -481,27 +519,17 @@ static int put_in_key_order(struct store *st, MDB_txn *txn, const struct score_k
     }
     int byname[SCORE_ORDERS];
     orders_by_name(byname);
+    char *buf = xmalloc(PART_MAX);
     for (int x = 0; x < SCORE_ORDERS && rc == 0; x++) {
         int o = byname[x];
-        size_t m = 0;
-        memset(at_rank, 0xff, (n ? n : 1) * sizeof *at_rank);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t rank = score_key_get_u32(k->rows[i].value + 4 * (1 + o));
-            if (put[i] && rank != SCORE_NO_RANK && rank < n) {
-                at_rank[rank] = (uint32_t)i;
-                if (rank + 1 > m)
-                    m = rank + 1;
-            }
-        }
-        for (size_t r = 0; r < m && rc == 0; r++) {
-            if (at_rank[r] == UINT32_MAX)
-                continue;
-            const char *cid = k->rows[at_rank[r]].contact;
-            score_key_rank(&key, k->id, (enum score_order)o, (uint32_t)r);
-            MDB_val ok = key.val, ov = {strlen(cid), (void *)cid};
-            rc = walk_put(&w, &ok, &ov);
+        for (size_t part = 0; part < ranks[o].parts && rc == 0; part++) {
+            MDB_val pv;
+            part_of(k, &ranks[o], o, (uint32_t)part, &key, buf, &pv);
+            MDB_val pk = key.val;
+            rc = walk_put(&w, &pk, &pv);
         }
     }
+    free(buf);
     for (size_t x = 0; x < n && rc == 0; x++) {
         const struct score_kept_row *kr = &k->rows[k->idorder[x]];
         if (!put[k->idorder[x]])
@@ -516,7 +544,6 @@ static int put_in_key_order(struct store *st, MDB_txn *txn, const struct score_k
             rc = walk_at(&w, mdb_cursor_get(w.cur, &w.ck, &w.cv, MDB_NEXT));
     if (w.cur)
         mdb_cursor_close(w.cur);
-    free(at_rank);
     return rc;
 }
 
@@ -566,9 +593,7 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
     if (n && !k->idorder)
         return EINVAL; /* not made by score_kept_end */
     uint8_t *put = xcalloc(n ? n : 1, 1);
-    uint8_t *ranked[SCORE_ORDERS];
-    for (int o = 0; o < SCORE_ORDERS; o++)
-        ranked[o] = xcalloc(n ? n : 1, 1);
+    struct order_ranks ranks[SCORE_ORDERS] = {0};
     uint32_t kept = 0;
     int rc = check_gone ? rows_still_there(st, txn, k, put, dropped) : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -579,19 +604,16 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
          * place among the rows kept. */
         score_key_u32(kr->value, kept++);
         put[i] = 1;
-        for (int o = 0; o < SCORE_ORDERS; o++) {
-            uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
-            if (rank != SCORE_NO_RANK && rank < n)
-                ranked[o][rank] = 1;
-        }
     }
+    for (int o = 0; o < SCORE_ORDERS && rc == 0; o++)
+        ranks_of(k, put, o, &ranks[o]);
     MDB_val sk = {strlen(k->id), k->id}, sv;
     int had = rc == 0 ? mdb_get(txn, st->scores, &sk, &sv) : 0;
     if (had && had != MDB_NOTFOUND)
         rc = had;
     if (rc == 0 && had == 0 && sv.mv_size >= 4 &&
         10 * (uint64_t)score_key_get_u32(sv.mv_data) >= 9 * (uint64_t)kept) {
-        rc = put_in_key_order(st, txn, k, put);
+        rc = put_in_key_order(st, txn, k, put, ranks);
     } else {
         struct score_key key;
         for (size_t i = 0; i < n && rc == 0; i++) {
@@ -602,17 +624,17 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
             MDB_val rk = key.val, rv = {kr->len, kr->value};
             if ((rc = mdb_put(txn, st->scores, &rk, &rv, 0)))
                 break;
-            for (int o = 0; o < SCORE_ORDERS && rc == 0; o++) {
-                uint32_t rank = score_key_get_u32(kr->value + 4 * (1 + o));
-                if (rank == SCORE_NO_RANK)
-                    continue;
-                score_key_rank(&key, k->id, (enum score_order)o, rank);
-                MDB_val ok = key.val, ov = {strlen(kr->contact), kr->contact};
-                rc = mdb_put(txn, st->scores, &ok, &ov, 0);
-            }
         }
+        char *buf = xmalloc(PART_MAX);
+        for (int o = 0; o < SCORE_ORDERS && rc == 0; o++)
+            for (size_t part = 0; part < ranks[o].parts && rc == 0; part++) {
+                MDB_val pv;
+                part_of(k, &ranks[o], o, (uint32_t)part, &key, buf, &pv);
+                rc = mdb_put(txn, st->scores, &key.val, &pv, 0);
+            }
+        free(buf);
         if (rc == 0)
-            rc = del_stale(st, txn, k, put, ranked);
+            rc = del_stale(st, txn, k, put, ranks);
     }
     if (rc == 0) {
         size_t len = 4 + k->summary_len;
@@ -625,7 +647,7 @@ int score_kept_put(struct store *st, MDB_txn *txn, const struct score_kept *k, i
     }
     free(put);
     for (int o = 0; o < SCORE_ORDERS; o++)
-        free(ranked[o]);
+        free(ranks[o].at);
     return rc;
 }
 

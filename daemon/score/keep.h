@@ -8,8 +8,11 @@
  *   AUD \0 r \0 CONTACT          -> the contact's row: SCORE_ROW_HEAD bytes
  *                                  (its place in the document and in each
  *                                  order, big-endian u32s), then its JSON;
- *   AUD \0 o \0 ORDER \0 RANK     -> the contact id at that rank (a
- *                                  big-endian u32) of the order.
+ *   AUD \0 p \0 ORDER \0 PART     -> the contact ids at ranks PART *
+ *                                  SCORE_RANKS_PER_KEY and on of the
+ *                                  order (PART a big-endian u32), each
+ *                                  ended by a NUL; an erased contact's
+ *                                  place is an empty one.
  * A page is a cursor range over one order from the rank of its 'after',
  * and a row a point read; nothing reads an audience's every row but
  * score_get.  An audience is replaced whole in one transaction (the new
@@ -51,6 +54,10 @@ int score_order_of(const char *name);
  * each order (UINT32_MAX: not in it), each a big-endian u32. */
 #define SCORE_ROW_HEAD (4 * (1 + SCORE_ORDERS))
 #define SCORE_NO_RANK UINT32_MAX
+/* An order's ranks are kept this many to a key: a run puts an audience's
+ * orders as a few hundred keys instead of a key per row and order (six
+ * times its rows, most of a run's commit), and a page reads one or two. */
+#define SCORE_RANKS_PER_KEY 256
 
 /* An audience's document in the kept layout, made off the writer (the
  * ranks sorted, the JSON serialized), so that the writer only puts.  The

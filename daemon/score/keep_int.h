@@ -36,7 +36,7 @@ static inline uint32_t score_key_get_u32(const char *p)
     return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
 }
 
-/* id, then NUL, tag and NUL ("r" rows, "o" ranks): the key's length. */
+/* id, then NUL, tag and NUL ("r" rows, "p" ranks): the key's length. */
 static inline size_t score_key_start(struct score_key *k, const char *id, char tag)
 {
     size_t n = strlen(id);
@@ -55,9 +55,23 @@ static inline void score_key_row(struct score_key *k, const char *id, const char
     k->val = (MDB_val){n + c, k->buf};
 }
 
-/* AUD \0 o \0 ORDER \0 RANK */
-static inline void score_key_rank(struct score_key *k, const char *id, enum score_order o,
-                                  uint32_t rank)
+/* AUD \0 p \0 ORDER \0 PART: the ranks PART * SCORE_RANKS_PER_KEY and on
+ * of the order. */
+static inline void score_key_ranks(struct score_key *k, const char *id, enum score_order o,
+                                   uint32_t part)
+{
+    size_t n = score_key_start(k, id, 'p');
+    const char *name = score_order_name(o);
+    size_t c = strlen(name);
+    memcpy(k->buf + n, name, c + 1);
+    score_key_u32(k->buf + n + c + 1, part);
+    k->val = (MDB_val){n + c + 5, k->buf};
+}
+
+/* AUD \0 o \0 ORDER \0 RANK: the older layout, a key per rank (the
+ * contact id its value), read until the audience's next run replaces it. */
+static inline void score_key_rank_v1(struct score_key *k, const char *id, enum score_order o,
+                                     uint32_t rank)
 {
     size_t n = score_key_start(k, id, 'o');
     const char *name = score_order_name(o);
@@ -65,6 +79,25 @@ static inline void score_key_rank(struct score_key *k, const char *id, enum scor
     memcpy(k->buf + n, name, c + 1);
     score_key_u32(k->buf + n + c + 1, rank);
     k->val = (MDB_val){n + c + 5, k->buf};
+}
+
+/* The rank-th entry of the value of a ranks key (contact ids, each ended
+ * by a NUL; an erased contact's an empty one): *len its length and its
+ * offset, or NULL when the value has fewer entries. */
+static inline const char *score_ranks_entry(const MDB_val *v, uint32_t rank, size_t *len)
+{
+    const char *p = v->mv_data, *end = p + v->mv_size;
+    for (uint32_t i = 0; p < end; i++) {
+        const char *nul = memchr(p, '\0', (size_t)(end - p));
+        if (!nul)
+            return NULL;
+        if (i == rank) {
+            *len = (size_t)(nul - p);
+            return p;
+        }
+        p = nul + 1;
+    }
+    return NULL;
 }
 
 /* Delete every key of audience id, its summary included: 0, or an MDB

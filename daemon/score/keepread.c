@@ -214,6 +214,57 @@ int score_each_summary(struct store *st, MDB_txn *txn,
     return each_audience(txn, st->scores, each_sum, &e);
 }
 
+/* The row of contact id (len bytes) of audience appended to list: 0, or
+ * an MDB error (a row missing is no error: not served). */
+static int page_row(struct store *st, MDB_txn *txn, const char *audience, const char *cid,
+                    size_t len, json_t *list)
+{
+    char id[SCORE_KEY_ID_MAX + 1];
+    memcpy(id, cid, len);
+    id[len] = '\0';
+    struct score_key row;
+    score_key_row(&row, audience, id);
+    MDB_val rv;
+    json_t *r;
+    int g = mdb_get(txn, st->scores, &row.val, &rv);
+    if (g == MDB_NOTFOUND)
+        return 0; /* an index entry without its row */
+    if (g || (g = parse_row(&rv, &r, NULL)))
+        return g;
+    json_array_append_new(list, r);
+    return 0;
+}
+
+/* A page of an audience kept in the older layout (a key per rank, until
+ * its next run). */
+static int page_v1(struct store *st, MDB_txn *txn, const char *audience, enum score_order o,
+                   uint32_t from, size_t limit, json_t *list, int *more)
+{
+    struct score_key start;
+    score_key_rank_v1(&start, audience, o, from);
+    size_t plen = start.val.mv_size - 4; /* the order's prefix */
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->scores, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = start.val, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != plen + 4 || memcmp(k.mv_data, start.buf, plen) != 0)
+            break;
+        if (json_array_size(list) == limit) {
+            *more = 1;
+            break;
+        }
+        if (v.mv_size > SCORE_KEY_ID_MAX)
+            continue;
+        if ((rc = page_row(st, txn, audience, v.mv_data, v.mv_size, list)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int score_page(struct store *st, MDB_txn *txn, const char *audience, enum score_order o,
                const char *after, size_t limit, json_t *list, int *more)
 {
@@ -235,41 +286,50 @@ int score_page(struct store *st, MDB_txn *txn, const char *audience, enum score_
             return ENOENT;
         from++;
     }
-    struct score_key start, row;
-    score_key_rank(&start, audience, o, from);
+    struct score_key start;
+    uint32_t part = from / SCORE_RANKS_PER_KEY, skip = from % SCORE_RANKS_PER_KEY;
+    score_key_ranks(&start, audience, o, part);
     size_t plen = start.val.mv_size - 4; /* the order's prefix */
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, st->scores, &cur);
     if (rc)
         return rc;
     MDB_val k = start.val, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+    int parts = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !*more;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != plen + 4 || memcmp(k.mv_data, start.buf, plen) != 0)
             break;
-        if (json_array_size(list) == limit) {
-            *more = 1;
-            break;
+        parts++;
+        if (score_key_get_u32((const char *)k.mv_data + plen) != part)
+            skip = 0; /* a later part than from's */
+        const char *p = v.mv_data, *end = p + v.mv_size;
+        for (uint32_t i = 0; p < end && rc == 0; i++) {
+            const char *nul = memchr(p, '\0', (size_t)(end - p));
+            if (!nul)
+                break;
+            size_t len = (size_t)(nul - p);
+            const char *cid = p;
+            p = nul + 1;
+            if (i < skip || len == 0 || len > SCORE_KEY_ID_MAX)
+                continue; /* before from, or an erased contact's gap */
+            if (json_array_size(list) == limit) {
+                *more = 1;
+                break;
+            }
+            rc = page_row(st, txn, audience, cid, len, list);
         }
-        char cid[SCORE_KEY_ID_MAX + 1];
-        if (v.mv_size > SCORE_KEY_ID_MAX)
-            continue;
-        memcpy(cid, v.mv_data, v.mv_size);
-        cid[v.mv_size] = '\0';
-        score_key_row(&row, audience, cid);
-        MDB_val rv;
-        json_t *r;
-        int g = mdb_get(txn, st->scores, &row.val, &rv);
-        if (g == MDB_NOTFOUND)
-            continue; /* an index entry without its row: not served */
-        if (g || (g = parse_row(&rv, &r, NULL))) {
-            rc = g;
+        if (rc)
             break;
-        }
-        json_array_append_new(list, r);
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    /* No key of this layout at or past from's: the audience may still be
+     * kept in the older one. */
+    if (rc == 0 && !parts && json_array_size(list) == 0)
+        rc = page_v1(st, txn, audience, o, from, limit, list, more);
+    return rc;
 }
 
 /* ---- deleting ---- */
@@ -309,12 +369,35 @@ static int forget_row(struct store *st, MDB_txn *txn, const char *aud, const cha
                                                : SCORE_NO_RANK;
     if ((rc = mdb_del(txn, st->scores, &key.val, NULL)))
         return rc;
+    size_t clen = strlen(cid);
     for (int o = 0; o < SCORE_ORDERS; o++) {
         if (ranks[o] == SCORE_NO_RANK)
             continue;
-        score_key_rank(&key, aud, (enum score_order)o, ranks[o]);
-        rc = mdb_del(txn, st->scores, &key.val, NULL);
-        if (rc && rc != MDB_NOTFOUND)
+        /* The id in its part of the order becomes an empty entry: the
+         * ranks after it keep their places. */
+        score_key_ranks(&key, aud, (enum score_order)o, ranks[o] / SCORE_RANKS_PER_KEY);
+        rc = mdb_get(txn, st->scores, &key.val, &v);
+        if (rc == MDB_NOTFOUND) { /* kept in the older layout? */
+            score_key_rank_v1(&key, aud, (enum score_order)o, ranks[o]);
+            rc = mdb_del(txn, st->scores, &key.val, NULL);
+            if (rc && rc != MDB_NOTFOUND)
+                return rc;
+            continue;
+        }
+        if (rc)
+            return rc;
+        size_t len;
+        const char *e = score_ranks_entry(&v, ranks[o] % SCORE_RANKS_PER_KEY, &len);
+        if (!e || len != clen || memcmp(e, cid, clen) != 0)
+            continue;
+        size_t before = (size_t)(e - (const char *)v.mv_data);
+        char *nv = xmalloc(v.mv_size - clen);
+        memcpy(nv, v.mv_data, before);
+        memcpy(nv + before, e + clen, v.mv_size - before - clen);
+        MDB_val put = {v.mv_size - clen, nv};
+        rc = mdb_put(txn, st->scores, &key.val, &put, 0);
+        free(nv);
+        if (rc)
             return rc;
     }
     return 0;

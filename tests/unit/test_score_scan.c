@@ -13,6 +13,7 @@
 #include "collect.h"
 #include "contacts.h"
 #include "keep.h"
+#include "keep_int.h"
 #include "store.h"
 
 static uint64_t seq;
@@ -332,6 +333,12 @@ static int after_in(json_t *a, json_t *b, enum score_order o)
                   json_string_value(json_object_get(b, "contact"))) > 0;
 }
 
+/* The keys an order of n ranks takes. */
+static size_t parts(size_t n)
+{
+    return (n + SCORE_RANKS_PER_KEY - 1) / SCORE_RANKS_PER_KEY;
+}
+
 static size_t entries(struct store *st)
 {
     MDB_txn *txn;
@@ -415,8 +422,10 @@ static void test_rows_page_in_every_order(void **state)
                      ENOENT);
     json_decref(page);
     store_read_end(st, txn);
-    /* Summary, a row and a rank per order each, advocates once more. */
-    assert_int_equal(entries(st), 2 + (N + 50) * 6 + advocates + 50 / 3 + 1);
+    /* Summary, a row each, each order's ranks SCORE_RANKS_PER_KEY to a
+     * key, the advocates' too. */
+    assert_int_equal(entries(st), 2 + (N + 50) + 5 * parts(N) + parts(advocates) + 5 * parts(50) +
+                                      parts(50 / 3 + 1));
 
     /* An erasure takes the row and its ranks, and the count follows. */
     json_t *ids = json_pack("[s]", "c5");
@@ -434,12 +443,29 @@ static void test_rows_page_in_every_order(void **state)
     json_decref(sum);
     assert_int_equal(score_row_get(st, txn, "all", "c5", &row, NULL), MDB_NOTFOUND);
     for (enum score_order o = 0; o < SCORE_ORDERS; o++) {
-        page = json_array();
-        assert_int_equal(score_page(st, txn, "all", o, NULL, 1000, page, &more), 0);
-        size_t i;
-        json_array_foreach(page, i, row)
-            assert_string_not_equal(json_string_value(json_object_get(row, "contact")), "c5");
-        json_decref(page);
+        /* Pages of 97 cross the keys' bounds; the gap c5 left is skipped
+         * and every other row still served once. */
+        size_t seen = 0;
+        char after[16] = "";
+        more = 1;
+        while (more) {
+            page = json_array();
+            assert_int_equal(score_page(st, txn, "all", o, *after ? after : NULL, 97, page, &more),
+                             0);
+            size_t i;
+            json_array_foreach(page, i, row)
+            {
+                const char *cid = json_string_value(json_object_get(row, "contact"));
+                assert_string_not_equal(cid, "c5");
+                snprintf(after, sizeof after, "%s", cid);
+            }
+            seen += json_array_size(page);
+            json_decref(page);
+        }
+        if (o != SCORE_ORDER_ADVOCATES)
+            assert_int_equal(seen, N - 1);
+        else
+            assert_true(seen == advocates || seen == advocates - 1);
     }
     store_read_end(st, txn);
 
@@ -448,8 +474,9 @@ static void test_rows_page_in_every_order(void **state)
     assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
     assert_int_equal(score_put(st, txn, small), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
+    /* event:A keeps its ranks' keys, c5's place in them empty. */
     assert_int_equal(entries(st),
-                     2 + (10 + 49) * 6 + 4 + 50 / 3 + 1); /* c5 was no advocate in event:A */
+                     2 + (10 + 49) + 5 * parts(10) + parts(4) + 5 * parts(50) + parts(50 / 3 + 1));
     assert_int_equal(store_read_begin(st, &txn), 0);
     assert_int_equal(score_get(st, txn, "all", &back), 0);
     assert_true(json_equal(back, small));
@@ -461,6 +488,111 @@ static void test_rows_page_in_every_order(void **state)
     close_store(st, dir, path);
 }
 
+/* Every row of audience "all" in order o, paged by limit. */
+static json_t *all_pages(struct store *st, enum score_order o, size_t limit)
+{
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(st, &txn), 0);
+    json_t *all = json_array();
+    char after[16] = "";
+    int more = 1;
+    while (more) {
+        json_t *page = json_array();
+        assert_int_equal(score_page(st, txn, "all", o, *after ? after : NULL, limit, page, &more),
+                         0);
+        if (json_array_size(page))
+            snprintf(after, sizeof after, "%s",
+                     json_string_value(json_object_get(
+                         json_array_get(page, json_array_size(page) - 1), "contact")));
+        json_array_extend(all, page);
+        json_decref(page);
+    }
+    store_read_end(st, txn);
+    return all;
+}
+
+/* A store kept by an older kanald has a key per rank (AUD \0 o \0 ORDER
+ * \0 RANK): its pages are served as they were, an erasure takes the
+ * person out of them, and the next run leaves none of those keys. */
+static void test_older_layout_read_until_replaced(void **state)
+{
+    (void)state;
+    char *dir, *path;
+    struct store *st = open_store(&dir, &path);
+    enum { N = 700 };
+    json_t *doc = big_doc("all", N);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(st, txn, doc), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    json_t *want[SCORE_ORDERS];
+    for (enum score_order o = 0; o < SCORE_ORDERS; o++)
+        want[o] = all_pages(st, o, 1000);
+    size_t fresh = entries(st);
+    /* The ranks' keys rewritten as the older layout had them. */
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, st->scores, &cur), 0);
+    MDB_val k, v;
+    size_t converted = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < 6 || memcmp(k.mv_data, "all\0r\0", 6) != 0)
+            continue;
+        char cid[32];
+        snprintf(cid, sizeof cid, "%.*s", (int)k.mv_size - 6, (char *)k.mv_data + 6);
+        for (enum score_order o = 0; o < SCORE_ORDERS; o++) {
+            uint32_t rank = score_key_get_u32((char *)v.mv_data + 4 * (1 + o));
+            if (rank == SCORE_NO_RANK)
+                continue;
+            struct score_key key;
+            score_key_rank_v1(&key, "all", o, rank);
+            MDB_val ov = {strlen(cid), cid};
+            assert_int_equal(mdb_put(txn, st->scores, &key.val, &ov, 0), 0);
+            converted++;
+        }
+    }
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;) {
+        if (k.mv_size > 6 && memcmp(k.mv_data, "all\0p\0", 6) == 0) {
+            assert_int_equal(mdb_cursor_del(cur, 0), 0);
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        } else {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+    }
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_true(converted > N);
+    for (enum score_order o = 0; o < SCORE_ORDERS; o++) {
+        json_t *got = all_pages(st, o, 7);
+        assert_true(json_equal(got, want[o]));
+        json_decref(got);
+    }
+    /* An erasure takes c5 out of the older keys too. */
+    json_t *ids = json_pack("[s]", "c5");
+    size_t changed;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    assert_int_equal(score_forget(st, txn, ids, &changed), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    json_decref(ids);
+    json_t *inf = all_pages(st, SCORE_ORDER_INFLUENCE, 50);
+    assert_int_equal(json_array_size(inf), N - 1);
+    json_decref(inf);
+    /* The next run's put leaves only this layout's keys. */
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    assert_int_equal(score_put(st, txn, doc), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    assert_int_equal(entries(st), fresh);
+    for (enum score_order o = 0; o < SCORE_ORDERS; o++) {
+        json_t *got = all_pages(st, o, 1000);
+        assert_true(json_equal(got, want[o]));
+        json_decref(got);
+        json_decref(want[o]);
+    }
+    json_decref(doc);
+    close_store(st, dir, path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_erased_contacts_leave_kept_scores),
         cmocka_unit_test(test_retire),
         cmocka_unit_test(test_rows_page_in_every_order),
+        cmocka_unit_test(test_older_layout_read_until_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
