@@ -435,17 +435,25 @@ static void *keeper_main(void *arg)
 static int keep_rows(void *arg, size_t i, struct score_kept *rows, int status)
 {
     struct keeper *k = arg;
+    size_t bytes = 0;
+    if (!status) {
+        bytes = rows->summary_len;
+        for (size_t r = 0; r < rows->nrows; r++)
+            bytes += rows->rows[r].len;
+    }
+    /* Two threads make audiences (run.h): the counts under the lock. */
+    pthread_mutex_lock(&k->mu);
     if (!k->reading_kb)
         k->reading_kb = k->s->peak_kb;
     if (status) {
         k->failed++;
+        pthread_mutex_unlock(&k->mu);
         return 0;
     }
     if (strcmp(k->w->auds[i].id, "all") == 0)
         k->contacts = rows->nrows;
-    k->bytes += rows->summary_len;
-    for (size_t r = 0; r < rows->nrows; r++)
-        k->bytes += rows->rows[r].len;
+    k->bytes += bytes;
+    pthread_mutex_unlock(&k->mu);
     struct score_kept *made = malloc(sizeof *made);
     if (!made)
         return -ENOMEM;
@@ -464,6 +472,15 @@ static int keep_rows(void *arg, size_t i, struct score_kept *rows, int status)
         free(made);
     }
     return rc;
+}
+
+static void keep_drained(void *arg)
+{
+    struct keeper *k = arg;
+    pthread_mutex_lock(&k->mu);
+    while ((k->next || k->busy) && !k->rc)
+        pthread_cond_wait(&k->cv, &k->mu);
+    pthread_mutex_unlock(&k->mu);
 }
 
 static int run(const char *dir)
@@ -487,11 +504,16 @@ static int run(const char *dir)
     w.st = &st;
     w.upto = store_last_seq(&st);
     w.now_ms = (EPOCH_S + 200LL * 86400) * 1000;
+    /* KANAL_BENCH_SCORE_THREADS=1: the documents made on one thread, as
+     * before they were made on two (a before/after in one bench run). */
+    if (getenv("KANAL_BENCH_SCORE_THREADS"))
+        w.threads = atoi(getenv("KANAL_BENCH_SCORE_THREADS"));
     struct keeper k = {.st = &st, .w = &w, .s = &s};
     pthread_mutex_init(&k.mu, NULL);
     pthread_cond_init(&k.cv, NULL);
     pthread_create(&kt, NULL, keeper_main, &k);
     w.kept = keep_rows;
+    w.drained = keep_drained;
     w.arg = &k;
     int rc = score_work_run(&w);
     pthread_mutex_lock(&k.mu);

@@ -133,9 +133,12 @@ static int keep_rows(void *arg, size_t i, struct score_kept *k, int status)
     struct score_job *j = arg;
     (void)i;
     if (status) {
+        /* Two threads make audiences (run.h): counted under the lock. */
+        pthread_mutex_lock(&j->mu);
         j->failed++;
         if (status > 0)
             j->unkeepable++;
+        pthread_mutex_unlock(&j->mu);
         return 0;
     }
     struct score_kept *made = xmalloc(sizeof *made);
@@ -156,6 +159,17 @@ static int keep_rows(void *arg, size_t i, struct score_kept *k, int status)
     }
     uv_async_send(&j->ready);
     return 0;
+}
+
+/* Before one of the largest audiences is made (run.h): every audience
+ * handed to the writer kept. */
+static void keep_drained(void *arg)
+{
+    struct score_job *j = arg;
+    pthread_mutex_lock(&j->mu);
+    while (j->pending > 0 && !atomic_load(&j->keep_failed))
+        pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
 }
 
 static void run_work(uv_work_t *wk)
@@ -304,7 +318,7 @@ static void keep_done(struct write_item *it)
     malloc_trim(0);
     pthread_mutex_lock(&j->mu);
     j->pending--;
-    pthread_cond_signal(&j->cv);
+    pthread_cond_broadcast(&j->cv); /* a thread handing rows, or one waiting for none */
     pthread_mutex_unlock(&j->mu);
     if (!atomic_load(&j->keep_failed))
         keep_next(j);
@@ -369,6 +383,8 @@ int scores_refresh(struct scores *sc, const char *thread, json_t **started)
     j->w.chunk = sc->chunk;
     j->w.cancelled = cancelled;
     j->w.kept = keep_rows;
+    j->w.threads = score_threads_default();
+    j->w.drained = keep_drained;
     j->w.arg = j;
     j->work.data = j;
     pthread_mutex_init(&j->mu, NULL);

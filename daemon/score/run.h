@@ -69,6 +69,15 @@ struct score_work {
      * an id no key can be; k NULL); 0 to go on, as each. */
     int (*kept)(void *arg, size_t i, struct score_kept *k, int status);
     void *arg;
+    /* Threads making the documents when kept is set (1 or 2; the second
+     * calls kept too, so kept must be thread-safe): score_work_defaults
+     * gives score_threads_default(). */
+    int threads;
+    /* With two threads: waits until every audience handed to kept is
+     * kept (or the keeping failed); called before each of the largest
+     * audiences is made, so that it is never made beside another large
+     * one's rows.  May be NULL. */
+    void (*drained)(void *arg);
 
     /* Out (score_work_free frees them). */
     struct audience *auds;
@@ -86,6 +95,9 @@ struct score_work {
     size_t peeked;
     int no_peek;
 };
+
+/* 2 when the machine has more than one CPU, else 1. */
+int score_threads_default(void);
 
 /* w's in fields with the defaults above (and score_params_default); the
  * caller sets st, upto, now_ms, each and arg. */
