@@ -19,6 +19,7 @@
 #include "build.h"
 #include "collect.h"
 #include "contacts.h"
+#include "feedbatch.h"
 #include "keep.h"
 #include "log.h"
 #include "peek.h"
@@ -254,8 +255,9 @@ struct feed_all {
      * number. */
     struct score_people *people;
     struct snap *snap;
-    struct score_rec rec;  /* the record being fed, read once */
-    struct around *around; /* per audience (events' only) */
+    struct score_rec rec;   /* the record being read, read once */
+    struct score_feed feed; /* the records read, fed a batch at a time */
+    struct around *around;  /* per audience (events' only) */
     /* Each participant's event audiences: pid p's are
      * ev_aud[ev_start[p], ev_start[p + 1]) (pids below ev_n). */
     size_t *ev_start;
@@ -354,6 +356,8 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
         [AUDIENCE_CAMPAIGN] = json_string_value(json_object_get(rec, "campaign")),
         [AUDIENCE_EVENT] = json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
     };
+    /* Which builders take it: fed with the rest of the batch (feedbatch.h). */
+    uint8_t *act = score_feed_push(&f->feed, r);
     for (size_t i = 0; i < w->naud; i++) {
         const struct audience *a = &w->auds[i];
         int in;
@@ -363,18 +367,17 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
             in = own && field[a->kind] && strcmp(field[a->kind], a->value) == 0;
         else
             in = audience_matches(a, rec, w->now_ms);
-        if (in || f->stamp[i] == f->fed) {
-            if (score_build_add_rec(&f->b[i], r) != 0)
-                w->bad++;
-        } else if (r->by_brand) {
-            score_build_note_rec(&f->b[i], r); /* the brand's answers, wherever given */
-        }
+        if (in || f->stamp[i] == f->fed)
+            act[i] = SCORE_FEED_ADD;
+        else if (r->by_brand)
+            act[i] = SCORE_FEED_NOTE; /* the brand's answers, wherever given */
     }
     return 0;
 }
 
 static int feed_between(void *arg)
 {
+    score_feed_flush(&((struct feed_all *)arg)->feed);
     /* The builders' arrays grow by doubling: the blocks they leave are
      * given back to the system between two chunks, not kept as the
      * process's memory for the rest of the run. */
@@ -610,6 +613,7 @@ static int run_once(struct score_work *w)
         score_build_init_people(&f.b[i], w->now_ms, w->half_life_ms, &people);
         f.b[i].params = w->params;
     }
+    score_feed_init(&f.feed, f.b, w->naud, w->threads);
     struct score_scan s = {.st = w->st,
                            .upto = w->upto,
                            .chunk = w->chunk,
@@ -617,8 +621,10 @@ static int run_once(struct score_work *w)
                            .between = feed_between,
                            .arg = &f};
     rc = score_scan_run(&s);
+    score_feed_flush(&f.feed); /* the last chunk's */
     w->records = s.records;
-    w->bad += s.bad;
+    w->bad += s.bad + f.feed.bad;
+    score_feed_free(&f.feed);
     /* A record the first pass read from its text but that is not JSON
      * (jsonin refuses it here): the audiences may have counted it, as a
      * parse would not have.  The run is made again with every record of

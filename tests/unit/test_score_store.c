@@ -400,7 +400,8 @@ static void test_one_read_for_many_audiences(void **state)
     score_work_defaults(&w);
     w.st = &st;
     w.upto = seq;
-    w.chunk = 3; /* several read transactions */
+    w.chunk = 3; /* several read transactions, and batches fed (feedbatch.h) */
+    w.threads = 2; /* each batch fed on two threads, whatever the machine */
     w.now_ms = now;
     w.half_life_ms = 3 * 3600 * 1000;
     w.named = &named;
