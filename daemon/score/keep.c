@@ -256,6 +256,37 @@ int score_kept_row(struct score_kept *k, json_t *row)
     return rc;
 }
 
+/* k's rows in contact id order into r (n of them): by their ids' first
+ * eight bytes as a big-endian integer (radix_sort, stable), then the
+ * rows whose first eight bytes tie by the whole id (a contact id
+ * "c<N>" is rarely longer). */
+static void by_id_order(const struct score_kept *k, struct ranked *r)
+{
+    size_t n = k->nrows;
+    struct sorted *sr = xmalloc((n ? n : 1) * sizeof *sr);
+    struct sorted *tmp = xmalloc((n ? n : 1) * sizeof *tmp);
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *id = (const unsigned char *)k->rows[i].contact;
+        uint64_t key = 0;
+        size_t j = 0;
+        for (; j < 8 && id[j]; j++)
+            key = key << 8 | id[j];
+        key <<= 8 * (8 - j);
+        sr[i] = (struct sorted){key, (uint32_t)i}; /* radix_sort: ascending */
+    }
+    radix_sort(sr, tmp, n);
+    for (size_t i = 0; i < n; i++)
+        r[i] = (struct ranked){.id = k->rows[sr[i].at].contact, .at = sr[i].at};
+    for (size_t a = 0, b; a < n; a = b) {
+        for (b = a + 1; b < n && sr[b].key == sr[a].key; b++)
+            ;
+        if (b - a > 1)
+            qsort(r + a, b - a, sizeof *r, by_id);
+    }
+    free(sr);
+    free(tmp);
+}
+
 int score_kept_end(struct score_kept *k, json_t *summary)
 {
     int rc = k->rc;
@@ -263,9 +294,7 @@ int score_kept_end(struct score_kept *k, json_t *summary)
     /* Each order's ranks, written into the rows' heads. */
     struct ranked *r = rc ? NULL : xcalloc(n ? n : 1, sizeof *r);
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++)
-            r[i] = (struct ranked){.id = k->rows[i].contact, .at = i};
-        qsort(r, n, sizeof *r, by_id);
+        by_id_order(k, r);
         k->idorder = xmalloc((n ? n : 1) * sizeof *k->idorder);
         for (size_t i = 0; i < n; i++)
             k->idorder[i] = (uint32_t)r[i].at;
