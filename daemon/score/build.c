@@ -13,7 +13,9 @@
 
 struct score_map {
     char **keys;
-    size_t *lens;
+    /* Beside each key its length and the high half of its hash: a probe
+     * compares those before reading the key (a cache miss each). */
+    uint32_t *lens, *tags;
     uint32_t *vals;
     size_t n, cap; /* cap a power of two */
 };
@@ -26,10 +28,13 @@ static uint64_t hash(const char *k, size_t len)
     return h;
 }
 
-static size_t map_slot(const struct score_map *m, const char *k, size_t len)
+static size_t map_slot(const struct score_map *m, const char *k, size_t len, uint32_t *tag)
 {
-    size_t i = hash(k, len) & (m->cap - 1);
-    while (m->keys[i] && !(m->lens[i] == len && memcmp(m->keys[i], k, len) == 0))
+    uint64_t h = hash(k, len);
+    size_t i = h & (m->cap - 1);
+    *tag = (uint32_t)(h >> 32);
+    while (m->keys[i] && !(m->tags[i] == *tag && m->lens[i] == len &&
+                           memcmp(m->keys[i], k, len) == 0))
         i = (i + 1) & (m->cap - 1);
     return i;
 }
@@ -40,6 +45,7 @@ static struct score_map *map_new(void)
     m->cap = 64;
     m->keys = xcalloc(m->cap, sizeof *m->keys);
     m->lens = xcalloc(m->cap, sizeof *m->lens);
+    m->tags = xcalloc(m->cap, sizeof *m->tags);
     m->vals = xcalloc(m->cap, sizeof *m->vals);
     return m;
 }
@@ -52,6 +58,7 @@ static void map_free(struct score_map *m)
         free(m->keys[i]);
     free(m->keys);
     free(m->lens);
+    free(m->tags);
     free(m->vals);
     free(m);
 }
@@ -59,7 +66,8 @@ static void map_free(struct score_map *m)
 /* 1 with *val when k is in m. */
 static int map_get(const struct score_map *m, const char *k, size_t len, uint32_t *val)
 {
-    size_t i = map_slot(m, k, len);
+    uint32_t tag;
+    size_t i = map_slot(m, k, len, &tag);
     if (!m->keys[i])
         return 0;
     *val = m->vals[i];
@@ -75,25 +83,31 @@ static const char *map_put(struct score_map *m, const char *k, size_t len, uint3
         m->n = 0;
         m->keys = xcalloc(m->cap, sizeof *m->keys);
         m->lens = xcalloc(m->cap, sizeof *m->lens);
+        m->tags = xcalloc(m->cap, sizeof *m->tags);
         m->vals = xcalloc(m->cap, sizeof *m->vals);
         for (size_t i = 0; i < old.cap; i++)
             if (old.keys[i]) {
-                size_t j = map_slot(m, old.keys[i], old.lens[i]);
+                uint32_t tag;
+                size_t j = map_slot(m, old.keys[i], old.lens[i], &tag);
                 m->keys[j] = old.keys[i];
                 m->lens[j] = old.lens[i];
+                m->tags[j] = tag;
                 m->vals[j] = old.vals[i];
                 m->n++;
             }
         free(old.keys);
         free(old.lens);
+        free(old.tags);
         free(old.vals);
     }
-    size_t i = map_slot(m, k, len);
+    uint32_t tag;
+    size_t i = map_slot(m, k, len, &tag);
     if (!m->keys[i]) {
         m->keys[i] = xmalloc(len + 1);
         memcpy(m->keys[i], k, len);
         m->keys[i][len] = 0;
-        m->lens[i] = len;
+        m->lens[i] = (uint32_t)len;
+        m->tags[i] = tag;
         m->n++;
     }
     m->vals[i] = val;
