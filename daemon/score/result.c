@@ -431,7 +431,7 @@ static int row_text(struct jsonout *o, const struct measures *m, uint32_t v,
 
 /* Each row given to row_fn as a json_t, or to text_fn as text. */
 static json_t *make(const char *audience, uint64_t seq, const struct score_build *b,
-                    void (*row_fn)(void *arg, json_t *row),
+                    void (*row_fn)(void *arg, json_t *row), void (*ready)(void *arg),
                     void (*text_fn)(void *arg, const struct score_row_text *row), void *arg)
 {
     /* The graph score_build_graph made, or made here. */
@@ -503,6 +503,8 @@ static json_t *make(const char *audience, uint64_t seq, const struct score_build
         if (v != SCORE_BRAND)
             rows[nrows++] = (struct row){v, rank[v], b->ids[v]};
     qsort(rows, nrows, sizeof *rows, by_rank);
+    if (ready)
+        ready(arg);
     /* Each row is handed on as it is made: the caller may serialize and
      * free it, so that no audience's every row is a jansson tree at once. */
     struct measures m = {b, &g, f, &fr, &comms, rank, win, core, indeg, reach, n};
@@ -554,13 +556,21 @@ done:
 json_t *score_result_rows(const char *audience, uint64_t seq, const struct score_build *b,
                           void (*row_fn)(void *arg, json_t *row), void *arg)
 {
-    return make(audience, seq, b, row_fn, NULL, arg);
+    return make(audience, seq, b, row_fn, NULL, NULL, arg);
 }
 
 json_t *score_result_text(const char *audience, uint64_t seq, const struct score_build *b,
                           void (*text_fn)(void *arg, const struct score_row_text *row), void *arg)
 {
-    return make(audience, seq, b, NULL, text_fn, arg);
+    return make(audience, seq, b, NULL, NULL, text_fn, arg);
+}
+
+json_t *score_result_text_when(const char *audience, uint64_t seq, const struct score_build *b,
+                               void (*ready)(void *arg),
+                               void (*text_fn)(void *arg, const struct score_row_text *row),
+                               void *arg)
+{
+    return make(audience, seq, b, NULL, ready, text_fn, arg);
 }
 
 static void append_row(void *arg, json_t *row)

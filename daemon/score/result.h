@@ -62,6 +62,14 @@ struct score_row_text {
  * tree per row most of theirs). */
 json_t *score_result_text(const char *audience, uint64_t seq, const struct score_build *b,
                           void (*text_fn)(void *arg, const struct score_row_text *row), void *arg);
+/* The same, ready(arg) called once the measures are computed and before
+ * the first row is made: a caller that must wait before it holds the
+ * rows (run.c: until the rows of another large audience are kept) waits
+ * there, the computing done meanwhile. */
+json_t *score_result_text_when(const char *audience, uint64_t seq, const struct score_build *b,
+                               void (*ready)(void *arg),
+                               void (*text_fn)(void *arg, const struct score_row_text *row),
+                               void *arg);
 
 /* The text jansson writes for json_real(d), d finite ("%.17g", ".0"
  * added to a whole number, the exponent without '+' or leading zeros),

@@ -418,29 +418,46 @@ static int smaller_graph(const void *a, const void *b)
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
+/* An audience being made into rows: they go to k; drain, when set, is
+ * waited for once the measures are computed and before the first row. */
+struct making {
+    struct score_kept k;
+    struct score_work *drain;
+};
+
 static void kept_row(void *arg, const struct score_row_text *row)
 {
-    score_kept_text(arg, row);
+    score_kept_text(&((struct making *)arg)->k, row);
+}
+
+static void rows_ready(void *arg)
+{
+    struct making *m = arg;
+    if (m->drain && m->drain->drained)
+        m->drain->drained(m->drain->arg); /* the large one before it kept, its rows freed */
 }
 
 /* Audience i made into the rows the store keeps, a row at a time (the
- * document is never whole), handed to w->kept. */
-static int make_kept(struct score_work *w, size_t i, const struct score_build *b, const char *at)
+ * document is never whole), handed to w->kept; with wait, its rows are
+ * made once those handed before are kept (its measures computed
+ * meanwhile). */
+static int make_kept(struct score_work *w, size_t i, const struct score_build *b, const char *at,
+                     int wait)
 {
-    struct score_kept k;
-    int status = score_kept_begin(&k, w->auds[i].id);
-    k.rc = status; /* an id no key can be: computed all the same, not kept */
-    json_t *sum = score_result_text(w->auds[i].id, w->upto, b, kept_row, &k);
+    struct making m = {.drain = wait ? w : NULL};
+    int status = score_kept_begin(&m.k, w->auds[i].id);
+    m.k.rc = status; /* an id no key can be: computed all the same, not kept */
+    json_t *sum = score_result_text_when(w->auds[i].id, w->upto, b, rows_ready, kept_row, &m);
     if (!sum) {
-        score_kept_free(&k);
+        score_kept_free(&m.k);
         status = -EDOM;
     } else {
         json_object_set_new(sum, "computed_at", json_string(at));
         describe_event(w, i, sum);
-        status = score_kept_end(&k, sum);
+        status = score_kept_end(&m.k, sum);
         json_decref(sum);
     }
-    return w->kept(w->arg, i, status == 0 ? &k : NULL, status);
+    return w->kept(w->arg, i, status == 0 ? &m.k : NULL, status);
 }
 
 /* The documents being made: the next in order, and the first failure. */
@@ -463,9 +480,10 @@ static void *docs_main(void *arg)
     struct score_work *w = d->w;
     for (;;) {
         pthread_mutex_lock(&d->mu);
-        /* Two of the largest are never made at once, nor one beside
-         * another's rows not yet kept: together they would be the run's
-         * peak (bench/score at 1M records: 325 MB, 280 without). */
+        /* Two of the largest are never made at once, nor one's rows
+         * beside another's not yet kept (make_kept waits, its measures
+         * computed): together they would be the run's peak (bench/score
+         * at 1M records: 325 MB, 280 without). */
         while (!d->rc && d->next < w->naud && d->big[d->order[d->next]] && d->big_on)
             pthread_cond_wait(&d->cv, &d->mu);
         if (d->rc || d->next == w->naud) {
@@ -476,11 +494,9 @@ static void *docs_main(void *arg)
         if (d->big[i])
             d->big_on = 1;
         pthread_mutex_unlock(&d->mu);
-        if (d->big[i] && w->drained)
-            w->drained(w->arg); /* the large one before it kept, its rows freed */
         int rc = stop(w) ? -ECANCELED : 0;
         if (rc == 0 && w->kept) {
-            rc = make_kept(w, i, &d->b[i], d->at);
+            rc = make_kept(w, i, &d->b[i], d->at, d->big[i]);
         } else if (rc == 0) {
             json_t *doc = score_result(w->auds[i].id, w->upto, &d->b[i]);
             if (doc) {

@@ -74,9 +74,10 @@ struct score_work {
      * gives score_threads_default(). */
     int threads;
     /* With two threads: waits until every audience handed to kept is
-     * kept (or the keeping failed); called before each of the largest
-     * audiences is made, so that it is never made beside another large
-     * one's rows.  May be NULL. */
+     * kept (or the keeping failed); called when each of the largest
+     * audiences' measures are computed and before its rows are made, so
+     * that they are never held beside another large one's.  May be
+     * NULL. */
     void (*drained)(void *arg);
 
     /* Out (score_work_free frees them). */
