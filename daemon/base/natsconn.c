@@ -17,6 +17,10 @@
 static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
                              void *arg)
 {
+    /* A server that has no NKey users sends no nonce (and refuses the
+     * connection, for an operator to fix): sign an empty one. */
+    if (!nonce)
+        nonce = "";
     int rc = kanal_nkey_sign(arg, (const unsigned char *)nonce, strlen(nonce), sig, sig_len);
     if (rc == 0)
         return NATS_OK;
