@@ -193,7 +193,7 @@ def test_sink_refused_at_first_keeps_trying_and_publishes_once_fixed(make_kanald
     assert status == 200 and health["status"] == "degraded", health
     assert re.search(REFUSED, health["sinks"]["cluster"]["reason"]), health
     # Tried again for 3 s and more, with the same refusal: said once.
-    refusals = [ln for ln in k.log().splitlines() if "cannot connect to NATS" in ln]
+    refusals = [ln for ln in k.log().splitlines() if "] cannot connect to NATS" in ln]
     assert len(refusals) == 1, refusals
     assert PASSWORD not in k.log()
     assert messages(n, n.dir / "ca.pem" if refusing.tls else None) == []
@@ -242,8 +242,10 @@ def test_source_refused_at_first_keeps_trying_and_consumes_once_fixed(make_kanal
     core.wait_log(r"cluster.*cannot connect to NATS.*" + REFUSED, timeout=30)
     status, health = core.api("/healthz")
     assert status == 200, health  # kanald serves; the source says why
+    assert health["sources"]["cluster"]["status"] == "unhealthy", health
+    assert re.search(REFUSED, health["sources"]["cluster"]["reason"]), health
     time.sleep(3)
-    refusals = [ln for ln in core.log().splitlines() if "cannot connect to NATS" in ln]
+    refusals = [ln for ln in core.log().splitlines() if "] cannot connect to NATS" in ln]
     assert len(refusals) == 1, refusals
     assert [r for r in core.feed() if r["source"] == "hooks"] == []
 
@@ -254,3 +256,4 @@ def test_source_refused_at_first_keeps_trying_and_consumes_once_fixed(make_kanal
     time.sleep(1)
     assert [r["external_id"] for r in core.feed() if r["source"] == "hooks"] == posted, got
     core.wait_log(r"cluster.*consuming stream KANAL", timeout=5)
+    assert core.api("/healthz")[1]["sources"]["cluster"]["status"] == "ok"
