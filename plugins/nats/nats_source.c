@@ -183,11 +183,11 @@ static char *batch_text(struct nsource *s, int refused, size_t *len, uint64_t *l
         size_t n = dl > 0 ? (size_t)dl : 0;
         char why[200];
         enum kanal_nats_verdict v =
-            refused ? KANAL_NATS_UNKNOWN
-            : is_state(s, q)
-                ? kanal_nats_classify_command(data ? data : "", n, (size_t)s->max_message, why,
-                                              sizeof why)
-                : kanal_nats_classify(data ? data : "", n, (size_t)s->max_message, why, sizeof why);
+            refused       ? KANAL_NATS_UNKNOWN
+            : is_state(s, q) ? kanal_nats_classify_command(data ? data : "", n,
+                                                           (size_t)s->max_message, why, sizeof why)
+                             : kanal_nats_classify(data ? data : "", n, (size_t)s->max_message,
+                                                   why, sizeof why);
         if (refused)
             snprintf(why, sizeof why, "kanald refused the record (the log says why)");
         char *own = NULL;
