@@ -725,7 +725,8 @@ static int worker_use(struct sink *s, natsConnection *nc, jsCtx *js, natsSubscri
     /* Closed by libnats, which gave up (a refusal): the loop lets go of
      * it first, then it goes and a new one is made. */
     pthread_mutex_unlock(&s->lock);
-    natsStatus st = natsConnection_GetLastError(nc, NULL);
+    const char *detail = NULL;
+    natsStatus st = natsConnection_GetLastError(nc, &detail);
     refusal(s, nc, st, why, sizeof why);
     push_status(s, EV_REFUSED, st, why);
     pthread_mutex_lock(&s->lock);

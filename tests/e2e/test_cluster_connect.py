@@ -257,3 +257,77 @@ def test_source_refused_at_first_keeps_trying_and_consumes_once_fixed(make_kanal
     assert [r["external_id"] for r in core.feed() if r["source"] == "hooks"] == posted, got
     core.wait_log(r"cluster.*consuming stream KANAL", timeout=5)
     assert core.api("/healthz")[1]["sources"]["cluster"]["status"] == "ok"
+
+
+def restart_with_users(n, users):
+    """Restart nats-server on the same port (its stream kept) with users."""
+    n.stop()
+    conf = (n.dir / "nats.conf").read_text()
+    conf = re.sub(r"users = \[ .* \]", lambda _: f"users = [ {users} ]", conf)
+    (n.dir / "nats.conf").write_text(conf)
+    n.start()
+
+
+def test_sink_refused_after_a_disconnect_keeps_trying_and_publishes_once_fixed(
+        make_kanald, auth_nats, tmp_path):
+    """The sink was publishing; nats-server restarts without its user (an
+    account reload that lost it): libnats, refused twice in its
+    reconnection, closes the connection.  The sink makes a new one with
+    backoff, shows the refusal, and publishes what waited once the user is
+    back."""
+    kanal_user = f'{{ user: kanal, password: "{PASSWORD}" }}'
+    n = auth_nats(f"{kanal_user}, {ADMIN}", tls=False).start()
+    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--user",
+                   "admin", env={"KANAL_NATS_PASSWORD": PASSWORD})
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    pw = secret_file(tmp_path, "kanal.pw", PASSWORD)
+    k = make_kanald("edge", sources=webhook_source()
+                    + f"\n[sink cluster]\nplugin = nats\nservers = {n.servers()}\n"
+                    f"stream = KANAL\nsubject_prefix = kanal.records\n"
+                    f"user = kanal\npassword = file:{pw}\nack_wait = 2s\n",
+                    plugins=("webhook", "nats")).start()
+    posted = [f"before-{i}" for i in range(3)]
+    for x in posted:
+        assert k.post_hook(message(x))[0] == 200
+    wait_until(lambda: sink(k)["lag_records"] == 0, timeout=60, what="drained")
+
+    restart_with_users(n, ADMIN)
+    for i in range(3):
+        assert k.post_hook(message(f"during-{i}"))[0] == 200
+        posted.append(f"during-{i}")
+    s = wait_until(lambda: (lambda s: re.search(REFUSED, s["last_error"] or "") and s)(sink(k)),
+                   timeout=60, what="the refusal in /v1/sinks")
+    assert s["health"] == "unhealthy" and s["lag_records"] == 3, s
+    k.wait_log(r"cluster.*cannot connect to NATS.*" + REFUSED, timeout=30)
+    time.sleep(3)
+    refusals = [ln for ln in k.log().splitlines() if "] cannot connect to NATS" in ln]
+    assert len(refusals) == 1, refusals
+    assert sink(k)["lag_records"] == 3
+
+    restart_with_users(n, f"{kanal_user}, {ADMIN}")
+    wait_until(lambda: (lambda s: s["lag_records"] == 0 and s["cursor"] == s["last_seq"])(
+        sink(k)), timeout=60, what="the sink drained once the user is back")
+    assert messages(n) == posted
+    assert sink(k)["health"] == "ok"
+
+
+@pytest.mark.parametrize("keys,why", [
+    ("creds = {tmp}/missing.creds\n", "creds: cannot read {tmp}/missing.creds"),
+    ("nkey = file:{tmp}/bad.nk\nnkey_public = UABC\n", "nkey is not a NATS user seed"),
+])
+@pytest.mark.parametrize("section", ["sink", "source"])
+def test_keys_that_can_never_connect_are_refused_at_start(make_kanald, tmp_path, keys, why,
+                                                          section):
+    """A refused connection is tried again for ever, so what can never work
+    is refused at start, saying what: a creds file that cannot be read, an
+    nkey that is not a user seed (here: a seed's shape with a bad CRC).
+    kanald runs without that sink or source, as for any refused one."""
+    secret_file(tmp_path, "bad.nk", "SUAAVDIGS3TLQLGAAACFZ3JBZYRCD2B3IR6XPCVR6GJ3FLKH2Z4EAAAAA")
+    k = make_kanald(sources=webhook_source() + f"\n[{section} cluster]\nplugin = nats\n"
+                    "servers = nats://127.0.0.1:1\ndurable = core\n"
+                    + keys.format(tmp=tmp_path), plugins=("webhook", "nats"))
+    k.start()
+    k.wait_log(re.escape(why.format(tmp=tmp_path)), timeout=10)
+    k.wait_log(r"\[cluster\] source refused: plugin nats .* failed to init", timeout=10)
+    refused = [ln for ln in k.log().splitlines() if "cannot connect to NATS" in ln]
+    assert refused == [], refused  # not taken for a refusal to try again
