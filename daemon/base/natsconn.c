@@ -107,3 +107,17 @@ int natsconn_connect(natsOptions *opts, const char *who, const char *key, const 
     }
     return -1;
 }
+
+int natsconn_closed(natsConnection *nc, const char *who, const char *key, const char *servers)
+{
+    if (!nc || natsConnection_Status(nc) != NATS_CONN_STATUS_CLOSED)
+        return 0;
+    const char *detail = NULL, *at;
+    natsStatus st = natsConnection_GetLastError(nc, &detail);
+    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
+        detail = at + 3; /* libnats' "(conn.c:1905): " */
+    log_err("%s: the connection to %s = %s was closed: %s%s%s; connecting again", who, key,
+            servers, natsStatus_GetText(st), detail && *detail ? ": " : "",
+            detail ? detail : "");
+    return 1;
+}

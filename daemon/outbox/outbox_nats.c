@@ -154,6 +154,23 @@ static void *publisher(void *arg)
         n->jobs = j->next;
         if (!n->jobs)
             n->jobs_tail = NULL;
+        natsConnection *nc = n->nc;
+        if (natsconn_closed(nc, "outbox", "outbox_servers", n->servers)) {
+            /* Given up by libnats: a new connection, as at start; j waits. */
+            j->next = n->jobs;
+            n->jobs = j;
+            if (!n->jobs_tail)
+                n->jobs_tail = j;
+            jsCtx *js = n->js;
+            n->nc = NULL;
+            n->js = NULL;
+            pthread_mutex_unlock(&n->lock);
+            jsCtx_Destroy(js);
+            natsConnection_Destroy(nc);
+            if (connect_servers(n) < 0)
+                return NULL;
+            continue;
+        }
         pthread_mutex_unlock(&n->lock);
         jsPubOptions po;
         jsPubOptions_Init(&po);

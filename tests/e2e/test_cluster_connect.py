@@ -331,3 +331,46 @@ def test_keys_that_can_never_connect_are_refused_at_start(make_kanald, tmp_path,
     k.wait_log(r"\[cluster\] source refused: plugin nats .* failed to init", timeout=10)
     refused = [ln for ln in k.log().splitlines() if "cannot connect to NATS" in ln]
     assert refused == [], refused  # not taken for a refusal to try again
+
+
+def test_state_changes_resume_after_the_server_refused_the_reconnection(make_kanald, auth_nats,
+                                                                        tmp_path):
+    """kanald's own connection (state changes of a core; the outbox's is
+    made the same way): nats-server restarts without kanald's user, libnats
+    is refused while reconnecting and closes the connection.  Changes are
+    refused with 503 meanwhile, and accepted again once the user is back,
+    without restarting kanald."""
+    from kanal import ADMIN_TOKEN
+
+    kanal_user = f'{{ user: kanal, password: "{PASSWORD}" }}'
+    n = auth_nats(f"{kanal_user}, {ADMIN}", tls=False).start()
+    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--user",
+                   "admin", env={"KANAL_NATS_PASSWORD": PASSWORD})
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    pw = secret_file(tmp_path, "kanal.pw", PASSWORD)
+    core = make_kanald("core", sources=webhook_source(),
+                       kanald=f"state_cluster = core\nstate_servers = {n.servers()}\n"
+                              f"state_user = kanal\nstate_password = file:{pw}\n").start()
+    core.wait_log(r"state: connected to state_servers", timeout=60)
+
+    def change(i):
+        return core.api("/v1/contacts/import", token=ADMIN_TOKEN, method="POST",
+                        body=[{"crm_id": f"crm-{i}", "emails": [f"k{i}@example.com"]}])
+
+    status, r = change(0)
+    assert status == 202, r
+    restart_with_users(n, ADMIN)
+
+    def refused_change():
+        status, r = change(1)
+        assert status == 503 and r["error"]["code"] == "cluster_unavailable", r
+        return "state: the connection to state_servers" in core.log()
+    # The connection is looked at when a change is to be published.
+    wait_until(refused_change, timeout=60, what="the closed connection seen")
+    core.wait_log(r"state: the connection to state_servers = .* was closed", timeout=5)
+    core.wait_log(r"state: cannot connect to state_servers = .*" + REFUSED, timeout=30)
+    assert change(1)[0] == 503
+
+    restart_with_users(n, f"{kanal_user}, {ADMIN}")
+    wait_until(lambda: change(2)[0] == 202, timeout=60,
+               what="a state change accepted once the user is back")
