@@ -374,3 +374,50 @@ def test_state_changes_resume_after_the_server_refused_the_reconnection(make_kan
     restart_with_users(n, f"{kanal_user}, {ADMIN}")
     wait_until(lambda: change(2)[0] == 202, timeout=60,
                what="a state change accepted once the user is back")
+
+
+def test_an_edges_outbox_takes_sends_again_after_the_server_refused_it(make_kanald, auth_nats,
+                                                                       tmp_path):
+    """An edge's outbox consumer (kanald's own connection): nats-server
+    restarts without the edge's user, libnats is refused while reconnecting
+    and closes the connection.  A message the core relays meanwhile waits in
+    the work queue and is sent once, by the edge, once its user is back."""
+    from fakes import FakeProvider
+    from kanal import wait_message
+    from test_cluster_outbox import post_message
+
+    kanal_user = f'{{ user: kanal, password: "{PASSWORD}" }}'
+    n = auth_nats(f"{kanal_user}, {ADMIN}", tls=False).start()
+    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--outbox",
+                   "--user", "admin", env={"KANAL_NATS_PASSWORD": PASSWORD})
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    kpw = secret_file(tmp_path, "kanal.pw", PASSWORD)
+    apw = secret_file(tmp_path, "admin.pw", PASSWORD)
+    with FakeProvider(default=(200, {}, {"id": "prov-1"})) as fake:
+        core = make_kanald("core", sources=webhook_source(
+            extra=f"send_url = {fake.url}/core-must-not-send"),
+            kanald=f"outbox_cluster = core\noutbox_servers = {n.servers()}\n"
+                   f"outbox_user = admin\noutbox_password = file:{apw}\n").start()
+        edge = make_kanald("edge", sources=webhook_source(extra=f"send_url = {fake.url}/send"),
+                           kanald=f"outbox_cluster = edge\noutbox_servers = {n.servers()}\n"
+                                  f"outbox_user = kanal\noutbox_password = file:{kpw}\n"
+                                  "outbox_ack_wait = 3s\n").start()
+        edge.wait_log(r"outbox: taking sends from stream KANAL_OUTBOX", timeout=60)
+        first = post_message(core, text="Birinci")
+        assert wait_message(core, first, ("relayed", "failed"), timeout=60)["status"] == "relayed"
+        fake.wait_requests(1, timeout=60)
+
+        restart_with_users(n, ADMIN)
+        edge.wait_log(r"outbox: the connection to outbox_servers = .* was closed", timeout=60)
+        edge.wait_log(r"outbox: cannot connect to outbox_servers = .*" + REFUSED, timeout=30)
+        second = post_message(core, text="İkinci")
+        assert wait_message(core, second, ("relayed", "failed"), timeout=60)["status"] == \
+            "relayed"
+        time.sleep(3)
+        assert [q.json()["text"] for q in fake.requests] == ["Birinci"]
+
+        restart_with_users(n, f"{kanal_user}, {ADMIN}")
+        fake.wait_requests(2, timeout=60)
+        time.sleep(4)  # past outbox_ack_wait: nothing is sent twice
+        assert [q.json()["text"] for q in fake.requests] == ["Birinci", "İkinci"]
+        assert [q.path for q in fake.requests] == ["/send", "/send"]
