@@ -421,3 +421,50 @@ def test_an_edges_outbox_takes_sends_again_after_the_server_refused_it(make_kana
         time.sleep(4)  # past outbox_ack_wait: nothing is sent twice
         assert [q.json()["text"] for q in fake.requests] == ["Birinci", "İkinci"]
         assert [q.path for q in fake.requests] == ["/send", "/send"]
+
+
+def test_source_refused_after_a_disconnect_consumes_once_fixed(make_kanald, auth_nats,
+                                                               tmp_path):
+    """A core was consuming; nats-server restarts without its user and
+    libnats, refused while reconnecting, closes the connection.  The source
+    says why and, once the user is back, consumes what the edge published
+    meanwhile, each record once."""
+    kanal_user = f'{{ user: kanal, password: "{PASSWORD}" }}'
+    n = auth_nats(f"{kanal_user}, {ADMIN}", tls=False).start()
+    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--user",
+                   "admin", env={"KANAL_NATS_PASSWORD": PASSWORD})
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    kpw = secret_file(tmp_path, "kanal.pw", PASSWORD)
+    apw = secret_file(tmp_path, "admin.pw", PASSWORD)
+    edge = make_kanald("edge", sources=webhook_source()
+                       + f"\n[sink cluster]\nplugin = nats\nservers = {n.servers()}\n"
+                       f"stream = KANAL\nsubject_prefix = kanal.records\n"
+                       f"user = admin\npassword = file:{apw}\n",
+                       plugins=("webhook", "nats")).start()
+    core = make_kanald("core", sources=webhook_source()
+                       + f"\n[source cluster]\nplugin = nats\nservers = {n.servers()}\n"
+                       f"stream = KANAL\nsubject_prefix = kanal.records\ndurable = core\n"
+                       f"user = kanal\npassword = file:{kpw}\n",
+                       plugins=("webhook", "nats")).start()
+
+    def on_core():
+        return [r["external_id"] for r in core.feed() if r["source"] == "hooks"]
+
+    assert edge.post_hook(message("before"))[0] == 200
+    wait_until(lambda: on_core() == ["before"], timeout=60, what="the first record on the core")
+
+    restart_with_users(n, ADMIN)
+    core.wait_log(r"cluster.*cannot connect to NATS.*" + REFUSED, timeout=60)
+    for i in range(3):
+        assert edge.post_hook(message(f"during-{i}"))[0] == 200
+    wait_until(lambda: sink(edge)["lag_records"] == 0, timeout=60, what="the edge drained")
+    status, health = core.api("/healthz")
+    assert health["sources"]["cluster"]["status"] == "unhealthy", health
+    assert on_core() == ["before"]
+
+    restart_with_users(n, f"{kanal_user}, {ADMIN}")
+    wait_until(lambda: len(on_core()) >= 4, timeout=60, what="the records on the core")
+    time.sleep(1)
+    assert on_core() == ["before", "during-0", "during-1", "during-2"]
+    wait_until(lambda: core.api("/healthz")[1]["sources"]["cluster"]["status"] == "ok",
+               timeout=30, what="the source healthy again")
