@@ -28,7 +28,7 @@ ADMIN = f'{{ user: admin, password: "{PASSWORD}" }}'
 class Refusing:
     """One way a server refuses kanald at first, and how it is fixed.
 
-    keys: the nats plugin's authentication keys; users_before/users_after:
+    keys: the nats plugin's authentication keys; before and after:
     the server's users; tls: the server speaks only TLS, first with a
     certificate of a CA kanald does not trust, then with one it does."""
 
