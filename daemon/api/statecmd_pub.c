@@ -115,6 +115,27 @@ static void *publisher(void *arg)
         p->todo = j->next;
         if (!p->todo)
             p->todo_tail = NULL;
+        if (natsconn_closed(nc, "state", "state_servers", p->servers)) {
+            /* Given up by libnats: a new connection, as at start; j and
+             * what comes meanwhile are answered 503 (connecting_stop). */
+            j->next = p->todo;
+            p->todo = j;
+            if (!p->todo_tail)
+                p->todo_tail = j;
+            p->nc = NULL;
+            p->js = NULL;
+            pthread_mutex_unlock(&p->lock);
+            jsCtx_Destroy(js);
+            natsConnection_Destroy(nc);
+            if (natsconn_connect(p->opts, "state", "state_servers", p->servers, 2000,
+                                 connecting_stop, p, &nc, &js) < 0)
+                return NULL;
+            pthread_mutex_lock(&p->lock);
+            p->nc = nc;
+            p->js = js;
+            pthread_mutex_unlock(&p->lock);
+            continue;
+        }
         pthread_mutex_unlock(&p->lock);
         jsPubOptions po;
         jsPubOptions_Init(&po);
@@ -124,7 +145,7 @@ static void *publisher(void *arg)
         jsPubAck *pa = NULL;
         jsErrCode jerr = 0;
         natsStatus st =
-            js_Publish(&pa, p->js, p->subject, j->body, (int)strlen(j->body), &po, &jerr);
+            js_Publish(&pa, js, p->subject, j->body, (int)strlen(j->body), &po, &jerr);
         if (st != NATS_OK)
             snprintf(j->err, sizeof j->err, "%s (JetStream error %d)", natsStatus_GetText(st),
                      (int)jerr);

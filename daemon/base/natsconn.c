@@ -17,6 +17,10 @@
 static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
                              void *arg)
 {
+    /* A server that has no NKey users sends no nonce (and refuses the
+     * connection, for an operator to fix): sign an empty one. */
+    if (!nonce)
+        nonce = "";
     int rc = kanal_nkey_sign(arg, (const unsigned char *)nonce, strlen(nonce), sig, sig_len);
     if (rc == 0)
         return NATS_OK;
@@ -102,4 +106,18 @@ int natsconn_connect(natsOptions *opts, const char *who, const char *key, const 
             usleep(100 * 1000);
     }
     return -1;
+}
+
+int natsconn_closed(natsConnection *nc, const char *who, const char *key, const char *servers)
+{
+    if (!nc || natsConnection_Status(nc) != NATS_CONN_STATUS_CLOSED)
+        return 0;
+    const char *detail = NULL, *at;
+    natsStatus st = natsConnection_GetLastError(nc, &detail);
+    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
+        detail = at + 3; /* libnats' "(conn.c:1905): " */
+    log_err("%s: the connection to %s = %s was closed: %s%s%s; connecting again", who, key,
+            servers, natsStatus_GetText(st), detail && *detail ? ": " : "",
+            detail ? detail : "");
+    return 1;
 }

@@ -31,4 +31,11 @@ int natsconn_connect(natsOptions *opts, const char *who, const char *key, const 
                      int retry_ms, int (*stopping)(void *), void *arg, natsConnection **nc,
                      jsCtx **js);
 
+/* libnats closes a connection for good when a server refuses it twice
+ * while reconnecting (a password, user or NKey it lost, a certificate):
+ * 1 when nc is such a connection, with a line saying why ("<who>: the
+ * connection to <key> = <servers> was closed: <reason>; connecting
+ * again"); the caller destroys it and connects again (natsconn_connect). */
+int natsconn_closed(natsConnection *nc, const char *who, const char *key, const char *servers);
+
 #endif

@@ -154,6 +154,23 @@ static void *publisher(void *arg)
         n->jobs = j->next;
         if (!n->jobs)
             n->jobs_tail = NULL;
+        natsConnection *nc = n->nc;
+        if (natsconn_closed(nc, "outbox", "outbox_servers", n->servers)) {
+            /* Given up by libnats: a new connection, as at start; j waits. */
+            j->next = n->jobs;
+            n->jobs = j;
+            if (!n->jobs_tail)
+                n->jobs_tail = j;
+            jsCtx *js = n->js;
+            n->nc = NULL;
+            n->js = NULL;
+            pthread_mutex_unlock(&n->lock);
+            jsCtx_Destroy(js);
+            natsConnection_Destroy(nc);
+            if (connect_servers(n) < 0)
+                return NULL;
+            continue;
+        }
         pthread_mutex_unlock(&n->lock);
         jsPubOptions po;
         jsPubOptions_Init(&po);
@@ -235,6 +252,34 @@ static void published(struct outbox_nats *n, struct event *e)
 
 /* ---- edge: taking messages ---- */
 
+/* The edge's connection goes, once no message taken from it is held.
+ * 0, or -1 when the outbox stops meanwhile. */
+static int drop_connection(struct outbox_nats *n)
+{
+    for (;;) {
+        pthread_mutex_lock(&n->lock);
+        int stop = n->stop, taken = n->taken;
+        pthread_mutex_unlock(&n->lock);
+        if (stop)
+            return -1;
+        if (!taken)
+            break;
+        usleep(100 * 1000);
+    }
+    pthread_mutex_lock(&n->lock);
+    natsSubscription *sub = n->sub;
+    jsCtx *js = n->js;
+    natsConnection *nc = n->nc;
+    n->sub = NULL;
+    n->js = NULL;
+    n->nc = NULL;
+    pthread_mutex_unlock(&n->lock);
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return 0;
+}
+
 static void *fetcher(void *arg)
 {
     struct outbox_nats *n = arg;
@@ -287,6 +332,13 @@ static void *fetcher(void *arg)
                 list.Msgs[i] = NULL;
             }
             natsMsgList_Destroy(&list);
+        } else if (st != NATS_TIMEOUT &&
+                   natsconn_closed(n->nc, "outbox", "outbox_servers", n->servers)) {
+            /* Given up by libnats: a new connection, as at start, once the
+             * messages held (which point to the subscription) are let go:
+             * sent or not, each is acknowledged or left to ack_wait. */
+            if (drop_connection(n) < 0 || connect_servers(n) < 0)
+                return NULL;
         } else if (st != NATS_TIMEOUT) {
             usleep(500 * 1000); /* disconnected: libnats reconnects */
         }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nats_common.h"
 #include "nkey.h"
@@ -24,10 +25,28 @@ int kanal_nats_opts_check(const struct kanal_host *host, struct kanal_source *sr
         bad = "nkey and nkey_public go together";
     else if ((o->creds != NULL) + (o->nkey != NULL) + (o->user != NULL) > 1)
         bad = "choose one of creds, nkey or user + password";
-    if (!bad)
-        return 0;
-    host->log(src, KANAL_LOG_ERR, "%s", bad);
-    return KANAL_ECONFIG;
+    if (bad) {
+        host->log(src, KANAL_LOG_ERR, "%s", bad);
+        return KANAL_ECONFIG;
+    }
+    /* What can never work is refused here, at start: the sink and source
+     * try a refused connection again for ever (a server's refusal is often
+     * transient), which would hide it. */
+    if (o->creds && access(o->creds, R_OK) != 0) {
+        host->log(src, KANAL_LOG_ERR, "creds: cannot read %s: %s", o->creds, strerror(errno));
+        return KANAL_ECONFIG;
+    }
+    if (o->nkey) {
+        unsigned char *sig = NULL;
+        int sig_len = 0;
+        int rc = kanal_nkey_sign(o->nkey, (const unsigned char *)"kanal", 5, &sig, &sig_len);
+        free(sig);
+        if (rc == -EINVAL) {
+            host->log(src, KANAL_LOG_ERR, "nkey is not a NATS user seed (SU...)");
+            return KANAL_ECONFIG;
+        }
+    }
+    return 0;
 }
 
 /* Signed by kanal, not by libnats' nats_Sign, which fails while libnats
@@ -35,6 +54,10 @@ int kanal_nats_opts_check(const struct kanal_host *host, struct kanal_source *sr
 static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, const char *nonce,
                              void *arg)
 {
+    /* A server that has no NKey users sends no nonce (and refuses the
+     * connection, for an operator to fix): sign an empty one. */
+    if (!nonce)
+        nonce = "";
     int rc = kanal_nkey_sign(arg, (const unsigned char *)nonce, strlen(nonce), sig, sig_len);
     if (rc == 0)
         return NATS_OK;
@@ -44,14 +67,19 @@ static natsStatus sign_nonce(char **err, unsigned char **sig, int *sig_len, cons
     return NATS_ERR;
 }
 
-/* Reconnecting after a lost connection: 100 ms, doubling to 5 s. */
+int64_t kanal_nats_backoff_ms(int attempts)
+{
+    int shift = attempts < 0 ? 0 : attempts < 6 ? attempts : 6;
+    int64_t ms = 100LL << shift;
+    return ms > 5000 ? 5000 : ms;
+}
+
+/* Reconnecting after a lost connection: the same backoff. */
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
 {
     (void)nc;
     (void)arg;
-    int shift = attempts < 6 ? attempts : 6;
-    int64_t ms = 100LL << shift;
-    return ms > 5000 ? 5000 : ms;
+    return kanal_nats_backoff_ms(attempts);
 }
 
 int kanal_nats_options(const struct kanal_nats_opts *o, natsOptions **out, char *why,

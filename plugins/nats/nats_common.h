@@ -66,6 +66,12 @@ int kanal_nats_opts_check(const struct kanal_host *host, struct kanal_source *sr
 int kanal_nats_options(const struct kanal_nats_opts *o, natsOptions **out, char *why,
                        size_t why_len);
 
+/* The wait before the next connection attempt after attempts failed ones
+ * (0: the first retry): 100 ms, doubling to 5 s.  libnats waits as much
+ * between reconnections, and the plugin between connections that a
+ * server refused. */
+int64_t kanal_nats_backoff_ms(int attempts);
+
 /* The stream exists with file storage, a duplicate window and subjects
  * covering <subject_prefix>.>.
  * @return 0; -EAGAIN when JetStream does not answer (no leader, down);

@@ -174,6 +174,8 @@ void *nats_source_consume(void *arg)
             break;
         if (want > s->batch)
             want = s->batch;
+        if (nats_source_connect(s) < 0)
+            break;
         jsErrCode jerr = 0;
         natsStatus st = NATS_OK;
         if (!s->sub && (st = subscribe(s, s->next_sseq, &jerr)) != NATS_OK) {

@@ -21,6 +21,15 @@
  * from the cursor after its backoff.  libnats reconnects by itself, with
  * backoff (100 ms doubling to 5 s), for ever.
  *
+ * Except when a server refuses the connection (authorization violation,
+ * a TLS handshake that fails): libnats 3.4.1 then closes it for good, on
+ * the first connection after one attempt.  A refusal is often transient
+ * (an account reloading, credentials rotated a moment late), so the worker
+ * makes a new connection after the same backoff, for ever, saying why once
+ * per new reason (log, /v1/sinks, /metrics, /healthz); records wait in the
+ * store.  What can never work (no creds file, a seed that is not one) is
+ * refused at start (kanal_nats_opts_check).
+ *
  * What this costs kanald per record is kept small (docs/performance.md):
  * a message is made once from the delivered text and published with a
  * reply subject of our own, <inbox>.<generation>.<seq>, on which the
@@ -84,8 +93,7 @@ enum {
     EV_DOWN = 1, /* disconnected */
     EV_UP,       /* (re)connected to text */
     EV_READY,    /* worker: nc and js exist, not necessarily connected */
-    EV_NOTYET,   /* worker: no server answered the first round */
-    EV_FATAL,    /* worker: libnats refused the options (text) */
+    EV_REFUSED,  /* worker: a connection failed or was closed (text); retried */
     EV_CHECKED,  /* worker: a stream check ended (status, text) */
 };
 
@@ -100,6 +108,7 @@ struct sink {
     int efd;
     struct kanal_watch *watch;
     char unchecked[512]; /* why the stream is not fit, as last logged */
+    char refused[512];   /* why no connection could be made, as last logged */
     pthread_t worker;
     int worker_started;
     pthread_mutex_t lock; /* guards events, closed, quit */
@@ -107,6 +116,7 @@ struct sink {
     pthread_cond_t work_cond; /* wakes the worker: connected, quit */
     int closed;               /* libnats delivered the connection's last callback */
     int quit;                 /* the worker ends */
+    int released;             /* the loop let go of a closed connection (EV_REFUSED) */
     struct event *ev_head, *ev_tail;
     natsInbox *inbox;         /* the acks come to <inbox>.<gen>.<seq> */
     natsSubscription *sub;    /* set by the worker; the loop's after EV_READY */
@@ -163,6 +173,7 @@ static void on_closed(natsConnection *nc, void *arg)
     pthread_mutex_lock(&s->lock);
     s->closed = 1;
     pthread_cond_signal(&s->closed_cond);
+    pthread_cond_signal(&s->work_cond); /* not by us: the worker connects again */
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -378,8 +389,49 @@ static void poll_acks(struct sink *s)
 static void on_poll(void *arg)
 {
     struct sink *s = arg;
-    if (!s->stopped)
+    if (!s->stopped && s->ready)
         poll_acks(s);
+}
+
+/* No connection (why): the worker connects again after its backoff.  A
+ * connection libnats closed is let go of here first: nothing of it is
+ * used after released, when the worker destroys it.  The reason is said
+ * once (log, and as a failed delivery in /v1/sinks and /metrics) until a
+ * connection is made or the reason changes. */
+static void refused(struct sink *s, int status, const char *why)
+{
+    int had = s->ready;
+    if (had) {
+        s->ready = s->verified = 0;
+        if (s->poll) {
+            s->host->timer_stop(s->poll);
+            s->poll = NULL;
+        }
+        rec_free_all(s);
+        s->gen++; /* what comes for the old messages is not theirs */
+        pthread_mutex_lock(&s->lock);
+        s->released = 1;
+        pthread_cond_signal(&s->work_cond);
+        pthread_mutex_unlock(&s->lock);
+    }
+    /* No server answers (down, unreachable): as a lost connection, the
+     * sink waits; anything else is a refusal, an error. */
+    int none = status == NATS_NO_SERVER, news = strcmp(why, s->refused) != 0;
+    s->host->set_health(s->src, 0, none ? "not connected to NATS" : why);
+    if (news)
+        snprintf(s->refused, sizeof s->refused, "%s", why);
+    if (news && none)
+        s->host->log(s->src, KANAL_LOG_WARNING,
+                     "no NATS server of %s answers yet; records wait, retrying with backoff",
+                     s->o.servers);
+    else if (news)
+        s->host->log(s->src, KANAL_LOG_ERR,
+                     "cannot connect to NATS (%s): %s; records wait, trying again with backoff",
+                     s->o.servers, why);
+    /* The records held went with the connection: the host delivers them
+     * again from its cursor. */
+    if (had || (news && !none))
+        failed(s, -1, why);
 }
 
 /* A stream check ended on the worker.  Not fit (missing, mis-configured,
@@ -391,6 +443,7 @@ static void checked(struct sink *s, int status, char *why)
     if (wl && why[wl - 1] == ';')
         why[wl - 1] = '\0'; /* the list of differences ends with one */
     if (status == 0) {
+        s->refused[0] = '\0'; /* connected: a refusal later is news */
         if (s->unchecked[0])
             s->host->log(s->src, KANAL_LOG_NOTICE, "stream %s checked: publishing", s->o.stream);
         s->unchecked[0] = '\0';
@@ -430,18 +483,11 @@ static void on_wake(void *arg, int fd, int events)
                              "disconnected from NATS; reconnecting with backoff");
             } else if (e->kind == EV_UP) {
                 s->host->log(s->src, KANAL_LOG_INFO, "connected to NATS at %s", e->text);
+                s->refused[0] = '\0';
             } else if (e->kind == EV_READY) {
                 s->ready = 1;
-            } else if (e->kind == EV_NOTYET) {
-                s->host->log(s->src, KANAL_LOG_WARNING,
-                             "no NATS server of %s answers yet; records wait, retrying with "
-                             "backoff",
-                             s->o.servers);
-                if (!s->verified)
-                    s->host->set_health(s->src, 0, "not connected to NATS");
-            } else if (e->kind == EV_FATAL) {
-                s->host->log(s->src, KANAL_LOG_ERR, "%s; the sink publishes nothing", e->text);
-                s->host->set_health(s->src, 0, e->text);
+            } else if (e->kind == EV_REFUSED) {
+                refused(s, e->status, e->text);
             } else if (e->kind == EV_CHECKED && !s->verified) {
                 checked(s, e->status, e->text);
             }
@@ -590,68 +636,156 @@ static int nats_init(const struct kanal_host *host, struct kanal_source *src, vo
     return 0;
 }
 
-/* The worker: the first connection, then the stream check whenever
- * connected and not yet verified, every RECHECK_MS, until it passes. */
-static void *worker_main(void *arg)
+/* Close nc and wait for its last callback (on_closed), which libnats
+ * makes on a thread of its own, possibly after Close returned. */
+static int close_wait(struct sink *s, natsConnection *nc)
 {
-    struct sink *s = arg;
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
-    char why[512];
-    natsStatus st = natsConnection_Connect(&nc, s->opts);
-    natsOptions_Destroy(s->opts);
-    s->opts = NULL;
-    int notyet = st == NATS_NOT_YET_CONNECTED;
-    if (st != NATS_OK && st != NATS_NOT_YET_CONNECTED) {
-        snprintf(why, sizeof why, "connecting to %s: %s", s->o.servers, natsStatus_GetText(st));
-        push_event(s, EV_FATAL, why);
-        return NULL;
+    natsConnection_Close(nc);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s->lock);
+    while (!s->closed && pthread_cond_timedwait(&s->closed_cond, &s->lock, &until) == 0)
+        ;
+    int closed = s->closed;
+    pthread_mutex_unlock(&s->lock);
+    return closed;
+}
+
+/* Wait on work_cond until quit or ms passed (lock held).  @return quit */
+static int worker_wait(struct sink *s, int64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
     }
-    /* The acks' first subscription, of generation 0: the loop changes gen
-     * only once ready (EV_READY, below). */
-    natsSubscription *sub = NULL;
-    st = subscribe_gen(s, nc, &sub);
-    if (st != NATS_OK || natsConnection_JetStream(&js, nc, NULL) != NATS_OK) {
-        snprintf(why, sizeof why, "subscribing to the acks: %s", natsStatus_GetText(st));
-        push_event(s, EV_FATAL, st != NATS_OK ? why : "out of memory");
-        natsSubscription_Destroy(sub);
-        natsConnection_Close(nc); /* destroy waits for on_closed */
-        pthread_mutex_lock(&s->lock);
-        s->nc = nc;
-        pthread_mutex_unlock(&s->lock);
-        return NULL;
-    }
+    if (!s->quit)
+        pthread_cond_timedwait(&s->work_cond, &s->lock, &until);
+    return s->quit;
+}
+
+/* Why the connection nc (NULL: none was made) or the connect call failed
+ * with st: libnats' status and the server's words ("Authorization
+ * Violation"), never a secret. */
+static void refusal(struct sink *s, natsConnection *nc, natsStatus st, char *why, size_t len)
+{
+    const char *detail = NULL;
+    if (nc)
+        st = natsConnection_GetLastError(nc, &detail);
+    else
+        detail = nats_GetLastError(NULL);
+    const char *text = natsStatus_GetText(st), *at;
+    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
+        detail = at + 3; /* libnats' "(conn.c:1905): " */
+    if (!detail || !*detail || !strcmp(detail, text))
+        detail = NULL;
+    snprintf(why, len, "%s%s%s", text, detail ? ": " : "", detail ? detail : "");
+}
+
+/* One connection, made: handed to the loop (EV_READY), its stream
+ * checked whenever connected and not yet verified, every RECHECK_MS, until
+ * it passes.  @return 1 when libnats closed it (the loop let go of it: nc,
+ * js and sub are the caller's to destroy), 0 on quit (destroy's). */
+static int worker_use(struct sink *s, natsConnection *nc, jsCtx *js, natsSubscription *sub)
+{
+    char why[512], url[200] = "";
     pthread_mutex_lock(&s->lock);
     s->nc = nc;
     s->js = js;
     s->sub = sub;
     pthread_mutex_unlock(&s->lock);
     push_event(s, EV_READY, NULL);
-    if (notyet)
-        push_event(s, EV_NOTYET, NULL);
+    natsConnection_GetConnectedUrl(nc, url, sizeof url);
+    push_event(s, EV_UP, url);
     int verified = 0;
     pthread_mutex_lock(&s->lock);
-    while (!s->quit) {
+    while (!s->quit && !s->closed) {
         if (!verified && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
             pthread_mutex_unlock(&s->lock);
             int r = kanal_nats_check_stream(js, &s->o, why, sizeof why);
             push_status(s, EV_CHECKED, r, why);
             verified = r == 0;
             pthread_mutex_lock(&s->lock);
-            if (s->quit)
+            if (s->quit || s->closed)
                 break;
         }
-        if (verified) {
+        if (verified)
             pthread_cond_wait(&s->work_cond, &s->lock);
-        } else {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += RECHECK_MS / 1000;
-            pthread_cond_timedwait(&s->work_cond, &s->lock, &until);
-        }
+        else
+            worker_wait(s, RECHECK_MS);
+    }
+    if (s->quit) {
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    /* Closed by libnats, which gave up (a refusal): the loop lets go of
+     * it first, then it goes and a new one is made. */
+    pthread_mutex_unlock(&s->lock);
+    const char *detail = NULL;
+    natsStatus st = natsConnection_GetLastError(nc, &detail);
+    refusal(s, nc, st, why, sizeof why);
+    push_status(s, EV_REFUSED, st, why);
+    pthread_mutex_lock(&s->lock);
+    while (!s->quit && !s->released)
+        pthread_cond_wait(&s->work_cond, &s->lock);
+    int quit = s->quit;
+    if (!quit) {
+        s->nc = NULL;
+        s->js = NULL;
+        s->sub = NULL;
+        s->closed = s->released = 0;
     }
     pthread_mutex_unlock(&s->lock);
-    return NULL;
+    return !quit;
+}
+
+/* The worker: connections, one after the other, for as long as the sink
+ * runs.  A first connection that fails, whatever the reason, and one
+ * libnats closed, are made again after the backoff of a lost one; destroy
+ * closes the last.  (libnats' RetryOnFailedConnect would retry the first
+ * one itself, but gives up on a refusal and then says only "no server".) */
+static void *worker_main(void *arg)
+{
+    struct sink *s = arg;
+    char why[512];
+    for (int attempts = 0;; attempts++) {
+        natsConnection *nc = NULL;
+        jsCtx *js = NULL;
+        natsSubscription *sub = NULL;
+        natsStatus st = natsConnection_Connect(&nc, s->opts);
+        if (st == NATS_OK) {
+            /* The acks' subscription of this connection, of the current
+             * generation: the loop changes gen only while ready. */
+            st = subscribe_gen(s, nc, &sub);
+            if (st == NATS_OK)
+                st = natsConnection_JetStream(&js, nc, NULL);
+            if (st == NATS_OK) {
+                if (!worker_use(s, nc, js, sub))
+                    return NULL; /* destroy closes it */
+                attempts = 0;    /* it was made: the backoff starts anew */
+            } else {
+                refusal(s, NULL, st, why, sizeof why);
+                push_status(s, EV_REFUSED, st, why);
+                close_wait(s, nc);
+            }
+            natsSubscription_Destroy(sub);
+            jsCtx_Destroy(js);
+            natsConnection_Destroy(nc);
+        } else {
+            refusal(s, NULL, st, why, sizeof why);
+            push_status(s, EV_REFUSED, st, why);
+        }
+        pthread_mutex_lock(&s->lock);
+        s->closed = 0; /* of the connection that went */
+        int quit = worker_wait(s, kanal_nats_backoff_ms(attempts));
+        pthread_mutex_unlock(&s->lock);
+        if (quit)
+            return NULL;
+    }
 }
 
 static int nats_start(void *state)
@@ -674,7 +808,6 @@ static int nats_start(void *state)
     natsOptions_SetClosedCB(s->opts, on_closed, s);
     natsOptions_SetDisconnectedCB(s->opts, on_disconnected, s);
     natsOptions_SetReconnectedCB(s->opts, on_connected, s);
-    natsOptions_SetRetryOnFailedConnect(s->opts, true, on_connected, s);
     natsOptions_SetMaxPendingMsgs(s->opts, 65536);
     natsOptions_SetTimeout(s->opts, s->connect_timeout_ms);
     r = pthread_create(&s->worker, NULL, worker_main, s);
@@ -721,19 +854,8 @@ static void nats_destroy(void *state)
     natsOptions_Destroy(s->opts); /* NULL unless the worker never ran */
     if (s->watch)
         s->host->unwatch_fd(s->watch);
-    if (s->nc) {
-        natsConnection_Close(s->nc);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 10;
-        pthread_mutex_lock(&s->lock);
-        while (!s->closed && pthread_cond_timedwait(&s->closed_cond, &s->lock, &until) == 0)
-            ;
-        int closed = s->closed;
-        pthread_mutex_unlock(&s->lock);
-        if (!closed)
-            s->host->log(s->src, KANAL_LOG_WARNING, "NATS connection did not close in 10 s");
-    }
+    if (s->nc && !close_wait(s, s->nc))
+        s->host->log(s->src, KANAL_LOG_WARNING, "NATS connection did not close in 10 s");
     if (s->poll)
         s->host->timer_stop(s->poll);
     natsSubscription_Destroy(s->sub); /* drops the acks not read: the cursor stays */

@@ -400,6 +400,103 @@ static void read_cursor(struct nsource *s)
     }
 }
 
+/* The consumer thread's error, shown by the loop once per new text. */
+static void connect_error(struct nsource *s, const char *why)
+{
+    char e[sizeof s->error];
+    snprintf(e, sizeof e, "cannot connect to NATS (%s): %s", s->o.servers, why);
+    pthread_mutex_lock(&s->lock);
+    if (strcmp(e, s->error)) {
+        snprintf(s->error, sizeof s->error, "%s", e);
+        s->error_new = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    uint64_t one = 1;
+    ssize_t w = write(s->efd, &one, sizeof one);
+    (void)w;
+}
+
+/* libnats' status and the server's words ("Authorization Violation"). */
+static void conn_why(natsStatus st, const char *detail, char *why, size_t len)
+{
+    const char *text = natsStatus_GetText(st), *at;
+    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
+        detail = at + 3; /* libnats' "(conn.c:1905): " */
+    if (!detail || !*detail || !strcmp(detail, text))
+        detail = NULL;
+    snprintf(why, len, "%s%s%s", text, detail ? ": " : "", detail ? detail : "");
+}
+
+/* A server that refuses the connection (authorization violation, a TLS
+ * handshake that fails) makes libnats 3.4.1 close it for good, on the
+ * first connection after one attempt.  The refusal is often transient (an
+ * account reloading, credentials rotated a moment late): the consumer
+ * thread makes a new connection, with the backoff of a lost one, until it
+ * has one or the source stops, saying why once per new reason.  The old
+ * connection's subscription stays until no held message comes from it.
+ * @return 0: connected (or libnats reconnecting); -1: stopping. */
+int nats_source_connect(struct nsource *s)
+{
+    char why[300];
+    for (int attempts = 0;; attempts++) {
+        if (s->nc && natsConnection_Status(s->nc) != NATS_CONN_STATUS_CLOSED)
+            return 0;
+        if (s->nc) { /* closed by libnats: it goes, a new one says why */
+            struct oldsub *o = s->sub ? calloc(1, sizeof *o) : NULL;
+            pthread_mutex_lock(&s->lock);
+            if (o) {
+                *o = (struct oldsub){.next = s->olds, .sub = s->sub, .gen = s->gen};
+                s->olds = o;
+            } /* else (none, or out of memory) left to the end of the process */
+            s->gen++;
+            s->sub = NULL;
+            pthread_mutex_unlock(&s->lock);
+            jsCtx_Destroy(s->js);
+            s->js = NULL;
+            natsConnection_Destroy(s->nc); /* its subscriptions keep what they need */
+            s->nc = NULL;
+            attempts--;
+            continue;
+        } else {
+            natsOptions *opts = NULL;
+            natsConnection *nc = NULL;
+            jsCtx *js = NULL;
+            natsStatus st = NATS_NO_MEMORY;
+            if (kanal_nats_options(&s->o, &opts, why, sizeof why) == 0) {
+                natsOptions_SetSendAsap(opts, true); /* as at start */
+                st = natsConnection_Connect(&nc, opts);
+                if (st == NATS_OK)
+                    st = natsConnection_JetStream(&js, nc, NULL);
+                conn_why(st, nats_GetLastError(NULL), why, sizeof why);
+            }
+            natsOptions_Destroy(opts);
+            if (st == NATS_OK) {
+                s->nc = nc;
+                s->js = js;
+                return 0;
+            }
+            natsConnection_Destroy(nc);
+        }
+        connect_error(s, why);
+        int64_t ms = kanal_nats_backoff_ms(attempts);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&s->lock);
+        if (!s->stopping)
+            pthread_cond_timedwait(&s->room, &s->lock, &until);
+        int stop = s->stopping;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            return -1;
+    }
+}
+
 int nats_source_start(void *state)
 {
     struct nsource *s = state;
@@ -433,17 +530,19 @@ int nats_source_start(void *state)
                          "no NATS server of %s answers yet; retrying with backoff", s->o.servers);
             st = NATS_OK;
         }
-        if (st != NATS_OK) {
-            snprintf(why, sizeof why, "connecting to %s: %s", s->o.servers, natsStatus_GetText(st));
-            r = -ECONNREFUSED;
+        if (st != NATS_OK) { /* refused: the thread connects again, the loop says why */
+            conn_why(st, nats_GetLastError(NULL), why, sizeof why);
+            connect_error(s, why);
+            natsConnection_Destroy(s->nc);
+            s->nc = NULL;
         }
     }
     natsOptions_Destroy(opts);
-    if (r == 0 && natsConnection_JetStream(&s->js, s->nc, NULL) != NATS_OK) {
+    if (r == 0 && s->nc && natsConnection_JetStream(&s->js, s->nc, NULL) != NATS_OK) {
         snprintf(why, sizeof why, "out of memory");
         r = -ENOMEM;
     }
-    if (r == 0 && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
+    if (r == 0 && s->nc && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
         r = kanal_nats_check_stream(s->js, &s->o, why, sizeof why);
         char *said = strstr(why, "refusing to publish");
         if (said)

@@ -67,6 +67,9 @@ struct nsource {
     struct oldsub *olds; /* replaced subscriptions (under lock) */
 };
 
+/* The consumer thread's connection, made again while there is none or
+ * libnats closed it (nats_source.c).  0, or -1 when stopping. */
+int nats_source_connect(struct nsource *s);
 /* The consumer thread: fetches in stream order into the queue, wakes the
  * loop; ends when stopping is set. */
 void *nats_source_consume(void *arg);
