@@ -53,8 +53,8 @@ static const char *why(natsStatus st)
  * consumer made from the cursor delivers in stream order.  So the
  * consumer's own state is never needed again: it keeps one replica, in
  * memory.  Replicated, every delivery and every ack was a Raft proposal to
- * three nodes, a third of what the NATS nodes spent per record on a core's
- * lag (bench/cluster_lag); a consumer whose node is gone is made again on
+ * three nodes, about a quarter of what the NATS nodes spent per record
+ * (bench/cluster_lag); a consumer whose node is gone is made again on
  * another (nats_source_consume). */
 static natsStatus subscribe(struct nsource *s, uint64_t from, jsErrCode *jerr)
 {
