@@ -262,6 +262,7 @@ void *nats_source_consume(void *arg)
             if (st != NATS_OK && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
                 thread_error(s, "consumer %s of stream %s does not answer (%s): making it again",
                              s->durable, s->o.stream, why(st));
+                natsMsgList_Destroy(&list);
                 drop_sub(s);
                 continue;
             }
