@@ -2,9 +2,11 @@
 /* The nats source's consumer thread: libnats blocks in its fetch, so it
  * runs here, off kanald's loop, and hands messages over through the queue
  * and the eventfd (nats_source.c reads them on the loop). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nats_source_int.h"
@@ -16,11 +18,17 @@ static void wake(struct nsource *s)
     (void)w; /* the counter only saturates: the loop wakes anyway */
 }
 
-static void thread_error(struct nsource *s, const char *fmt, const char *a, const char *b)
+static void thread_error(struct nsource *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void thread_error(struct nsource *s, const char *fmt, ...)
 {
-    pthread_mutex_lock(&s->lock);
     char e[sizeof s->error];
-    snprintf(e, sizeof e, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e, sizeof e, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&s->lock);
     if (strcmp(e, s->error)) {
         snprintf(s->error, sizeof s->error, "%s", e);
         s->error_new = 1;
@@ -29,13 +37,25 @@ static void thread_error(struct nsource *s, const char *fmt, const char *a, cons
     wake(s);
 }
 
-/* The consumer, made anew from stream seq from: explicit acks,
- * redelivery after ack_wait, bound to by name (closing the subscription
- * never deletes it).  This store's committed cursor, not the consumer's
- * acknowledgements, says where to go on: the server may hold messages it
- * delivered to a killed process until their ack_wait ends, and would
- * redeliver them after later ones; a consumer made from the cursor delivers
- * in stream order. */
+/* What libnats said of its last failure on this thread, else st's text. */
+static const char *why(natsStatus st)
+{
+    const char *e = nats_GetLastError(NULL);
+    return e && *e ? e : natsStatus_GetText(st);
+}
+
+/* The consumer, made anew from stream seq from: an ack covers every
+ * message up to it (one per committed batch), redelivery after ack_wait,
+ * bound to by name (closing the subscription never deletes it).  This
+ * store's committed cursor, not the consumer's acknowledgements, says where
+ * to go on: the server may hold messages it delivered to a killed process
+ * until their ack_wait ends, and would redeliver them after later ones; a
+ * consumer made from the cursor delivers in stream order.  So the
+ * consumer's own state is never needed again: it keeps one replica, in
+ * memory.  Replicated, every delivery and every ack was a Raft proposal to
+ * three nodes, about a quarter of what the NATS nodes spent per record
+ * (bench/cluster_lag); a consumer whose node is gone is made again on
+ * another (nats_source_consume). */
 static natsStatus subscribe(struct nsource *s, uint64_t from, jsErrCode *jerr)
 {
     natsStatus st = js_DeleteConsumer(s->js, s->o.stream, s->durable, NULL, jerr);
@@ -44,11 +64,13 @@ static natsStatus subscribe(struct nsource *s, uint64_t from, jsErrCode *jerr)
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = s->durable;
-    cc.AckPolicy = js_AckExplicit;
+    cc.AckPolicy = js_AckAll;
     cc.DeliverPolicy = from > 1 ? js_DeliverByStartSequence : js_DeliverAll;
     cc.OptStartSeq = from > 1 ? from : 0;
     cc.AckWait = s->ack_wait_ms * 1000000;
     cc.MaxAckPending = s->max_pending;
+    cc.Replicas = 1;
+    cc.MemoryStorage = true;
     char filter[300];
     snprintf(filter, sizeof filter, "%s.>", s->o.subject_prefix);
     cc.FilterSubject = filter;
@@ -62,9 +84,27 @@ static natsStatus subscribe(struct nsource *s, uint64_t from, jsErrCode *jerr)
     jsSubOptions_Init(&so);
     so.Stream = s->o.stream;
     so.Consumer = s->durable;
+    so.Config.Replicas = cc.Replicas; /* libnats checks them against the consumer's */
+    so.Config.MemoryStorage = cc.MemoryStorage;
     st = js_PullSubscribe(&s->sub, s->js, filter, s->durable, NULL, &so, jerr);
     s->last_cseq = 0;
     return st;
+}
+
+/* The subscription is given up: the next turn makes the consumer again
+ * after what is queued.  Messages held from it still point to it, so it
+ * is destroyed once none is left (nats_source_reap_subs). */
+static void drop_sub(struct nsource *s)
+{
+    struct oldsub *o = calloc(1, sizeof *o);
+    pthread_mutex_lock(&s->lock);
+    if (o) {
+        *o = (struct oldsub){.next = s->olds, .sub = s->sub, .gen = s->gen};
+        s->olds = o;
+    } /* else (out of memory) left to the end of the process, never a gap */
+    s->gen++;
+    s->sub = NULL;
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* Messages in stream order, each once, to the queue.  A delivery with the
@@ -76,6 +116,9 @@ static natsStatus subscribe(struct nsource *s, uint64_t from, jsErrCode *jerr)
 static void take(struct nsource *s, natsMsgList *list)
 {
     int reset = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t fetched = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
     for (int i = 0; i < list->Count; i++) {
         natsMsg *m = list->Msgs[i];
         jsMsgMetaData *md = NULL;
@@ -85,11 +128,10 @@ static void take(struct nsource *s, natsMsgList *list)
         }
         uint64_t sseq = md->Sequence.Stream, cseq = md->Sequence.Consumer;
         uint64_t pending = md->NumPending;
+        int64_t t_stored = md->Timestamp / 1000;
         jsMsgMetaData_Destroy(md);
-        if (sseq < s->next_sseq) {
-            natsMsg_Ack(m, NULL); /* a copy of one queued: stop its redelivery */
-            continue;
-        }
+        if (sseq < s->next_sseq)
+            continue; /* a copy of one queued: its batch's ack covers it */
         if (cseq != s->last_cseq + 1) {
             reset = 1;
             continue;
@@ -102,6 +144,8 @@ static void take(struct nsource *s, natsMsgList *list)
         q->msg = m;
         list->Msgs[i] = NULL; /* the queue owns it now */
         q->sseq = sseq;
+        q->t_stored = t_stored;
+        q->t_fetched = fetched;
         s->last_cseq = cseq;
         s->next_sseq = sseq + 1;
         pthread_mutex_lock(&s->lock);
@@ -116,21 +160,11 @@ static void take(struct nsource *s, natsMsgList *list)
         pthread_mutex_unlock(&s->lock);
     }
     if (reset) {
-        char from[24];
-        snprintf(from, sizeof from, "%llu", (unsigned long long)s->next_sseq);
         thread_error(s,
                      "a delivery of stream %s was lost (consumer %s): consuming again from "
-                     "stream seq %s",
-                     s->o.stream, from);
-        struct oldsub *o = calloc(1, sizeof *o);
-        pthread_mutex_lock(&s->lock);
-        if (o) {
-            *o = (struct oldsub){.next = s->olds, .sub = s->sub, .gen = s->gen};
-            s->olds = o;
-        } /* else (out of memory) left to the end of the process, never a gap */
-        s->gen++;
-        s->sub = NULL;
-        pthread_mutex_unlock(&s->lock);
+                     "stream seq %llu",
+                     s->o.stream, s->durable, (unsigned long long)s->next_sseq);
+        drop_sub(s);
     }
 }
 
@@ -163,6 +197,7 @@ void nats_source_reap_subs(struct nsource *s, int all)
 void *nats_source_consume(void *arg)
 {
     struct nsource *s = arg;
+    int idle = 0; /* fetches in a row that timed out */
     for (;;) {
         pthread_mutex_lock(&s->lock);
         while (!s->stopping && s->held >= s->max_pending)
@@ -179,8 +214,8 @@ void *nats_source_consume(void *arg)
         jsErrCode jerr = 0;
         natsStatus st = NATS_OK;
         if (!s->sub && (st = subscribe(s, s->next_sseq, &jerr)) != NATS_OK) {
-            thread_error(s, "consumer %s of stream %s cannot be made: %s", s->durable,
-                         natsStatus_GetText(st));
+            thread_error(s, "consumer %s of stream %s cannot be made: %s", s->durable, s->o.stream,
+                         why(st));
             nats_Sleep(RETRY_MS);
             continue;
         }
@@ -202,16 +237,38 @@ void *nats_source_consume(void *arg)
         if (st != NATS_OK && natsConnection_Status(s->nc) != NATS_CONN_STATUS_CONNECTED) {
             /* libnats reconnects with backoff; the fetch waits meanwhile. */
             natsMsgList_Destroy(&list);
-            thread_error(s, "not connected to NATS (%s)%s; reconnecting with backoff", s->o.servers,
-                         "");
+            thread_error(s, "not connected to NATS (%s); reconnecting with backoff", s->o.servers);
             nats_Sleep(RETRY_MS / 4);
             continue;
         }
         if (st != NATS_OK && st != NATS_TIMEOUT) {
+            /* No responders: the consumer's one replica was on a node that
+             * is gone (or someone deleted it): made again, on a node that
+             * answers. */
             natsMsgList_Destroy(&list);
-            thread_error(s, "fetching from stream %s: %s", s->o.stream, natsStatus_GetText(st));
+            thread_error(s, "fetching from stream %s (consumer %s): %s; making the consumer again",
+                         s->o.stream, s->durable, why(st));
+            drop_sub(s);
             nats_Sleep(RETRY_MS / 4);
             continue;
+        }
+        idle = st == NATS_TIMEOUT ? idle + 1 : 0;
+        if (idle >= IDLE_CHECK) {
+            /* A whole while without a message: the stream may be quiet, or
+             * the consumer's node gone without a word (requests to it
+             * time out).  One look at the consumer tells them apart. */
+            idle = 0;
+            jsConsumerInfo *ci = NULL;
+            st = js_GetConsumerInfo(&ci, s->js, s->o.stream, s->durable, NULL, &jerr);
+            jsConsumerInfo_Destroy(ci);
+            if (st != NATS_OK && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
+                thread_error(s, "consumer %s of stream %s does not answer (%s): making it again",
+                             s->durable, s->o.stream, why(st));
+                natsMsgList_Destroy(&list);
+                drop_sub(s);
+                continue;
+            }
+            st = NATS_TIMEOUT;
         }
         if (st == NATS_OK)
             take(s, &list);

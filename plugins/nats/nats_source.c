@@ -12,7 +12,8 @@
  * times, with this store's seq and contact.  Messages are committed in
  * batches of at most batch, one batch at a time and in order, together
  * with the state entry "stream_seq" (the last stream sequence committed);
- * each message is acknowledged only after its batch is committed.  A crash
+ * a batch is acknowledged only after it is committed, by one ack of its
+ * last message that covers the messages before it.  A crash
  * between the commit and the acks redelivers messages: the cursor skips
  * them, and their ids would be stored once anyway.
  *
@@ -70,8 +71,11 @@ static void free_batch(struct nsource *s, int ack)
     while (s->batch_head) {
         struct qmsg *q = s->batch_head;
         s->batch_head = q->next;
-        if (ack)
-            natsMsg_Ack(q->msg, NULL); /* lost: redelivered, and the cursor skips it */
+        /* The consumer's acks cover every message up to the one acked: one
+         * for the batch, its last (in stream order).  Lost: redelivered,
+         * and the cursor skips them. */
+        if (ack && !q->next)
+            natsMsg_Ack(q->msg, NULL);
         natsMsg_Destroy(q->msg);
         free(q);
         n++;
@@ -100,6 +104,37 @@ static void on_retry(void *arg)
     pump(s);
 }
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* With log_level = debug, where a committed batch's records waited, the
+ * longest of each step: in the stream (stored by its leader -> fetched
+ * here: replication, delivery), on the loop (fetched -> handed to the
+ * writer: the previous batch's commit) and in the commit.  Realtime
+ * clocks, as the stream's timestamps are. */
+static void log_batch(struct nsource *s)
+{
+    int64_t now = now_us(), n = 0, stream = 0, loop = 0, commit = 0;
+    for (struct qmsg *q = s->batch_head; q; q = q->next) {
+        n++;
+        if (q->t_stored && q->t_fetched - q->t_stored > stream)
+            stream = q->t_fetched - q->t_stored;
+        if (q->t_submitted - q->t_fetched > loop)
+            loop = q->t_submitted - q->t_fetched;
+        if (now - q->t_submitted > commit)
+            commit = now - q->t_submitted;
+    }
+    s->host->log(s->src, KANAL_LOG_DEBUG,
+                 "stream %s seq %llu: batch of %lld committed; longest wait in the stream %.1f "
+                 "ms, before the commit %.1f ms, in the commit %.1f ms",
+                 s->o.stream, (unsigned long long)s->batch_head->sseq, (long long)n,
+                 stream / 1000.0, loop / 1000.0, commit / 1000.0);
+}
+
 static void committed(void *arg, int status, const uint64_t *seqs, size_t n)
 {
     (void)seqs;
@@ -125,6 +160,7 @@ static void committed(void *arg, int status, const uint64_t *seqs, size_t n)
             s->host->timer_start(s->src, RETRY_MS, 0, on_retry, s, &s->retry);
         return;
     }
+    log_batch(s); /* cheap: a walk of the batch, the line dropped below debug */
     for (struct qmsg *q = s->batch_head; q; q = q->next)
         if (q->sseq > s->cursor)
             s->cursor = q->sseq;
@@ -270,6 +306,10 @@ static void pump(struct nsource *s)
     if (!s->batch_head)
         return;
     s->busy = 1;
+    int64_t now = now_us();
+    for (struct qmsg *q = s->batch_head; q; q = q->next)
+        if (!q->t_submitted)
+            q->t_submitted = now;
     int r = s->split ? KANAL_ERECORD : submit(s, 0);
     s->split = 0;
     if (r == KANAL_ERECORD && s->batch_head->next) {

@@ -14,13 +14,15 @@
 
 #define FETCH_WAIT_MS 1000 /* a fetch returns at the latest then: stop is seen */
 #define RETRY_MS 1000      /* after a failed commit or subscription */
+#define IDLE_CHECK 5       /* fetches timed out in a row before the consumer is looked at */
 #define CURSOR_KEY "stream_seq"
 
 struct qmsg {
     struct qmsg *next;
     natsMsg *msg;
     uint64_t sseq;
-    unsigned gen; /* of the subscription it came from */
+    unsigned gen;                             /* of the subscription it came from */
+    int64_t t_stored, t_fetched, t_submitted; /* us, realtime: log_batch */
 };
 
 /* A subscription replaced after a lost delivery: its messages still held
