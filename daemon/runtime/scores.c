@@ -3,7 +3,8 @@
  * side:
  *   1. on the loop: take the audiences configured and the seq to read up
  *      to, and queue the work;
- *   2. on a libuv work thread, score_work_run (daemon/score/run.h, the
+ *   2. on a thread of its own, at a lower priority (score_nice: on a
+ *      busy machine the loop and the writer go first), score_work_run (daemon/score/run.h, the
  *      path kanalctl score --compute and bench/score take too): find the
  *      audiences present in the records, feed every record once to the
  *      builder of each audience it belongs to, and make each audience's
@@ -27,6 +28,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "audience.h"
 #include "config.h"
@@ -46,8 +49,10 @@
 
 struct score_job {
     struct scores *sc;
-    uv_work_t work;
-    uv_async_t ready; /* the work thread made an audience's rows */
+    pthread_t tid;
+    int nice;          /* score_nice, taken when the run starts */
+    atomic_int worked; /* the work thread is done (j->rc is set) */
+    uv_async_t ready;  /* the work thread made an audience's rows, or ended */
     uint64_t number;
     int64_t t0;
     /* The run's computing (run.h): its audiences, counts and results. */
@@ -158,10 +163,44 @@ static int keep_rows(void *arg, size_t i, struct score_kept *k, int status)
     return 0;
 }
 
-static void run_work(uv_work_t *wk)
+/* The run is background work: on a machine whose cores the loop and the
+ * writer keep busy, the kernel gives them the CPU first (nice 19 weighs
+ * 15 against nice 0's 1024).  Raising one's own nice value needs no
+ * privilege, and on Linux it is per thread.  Not undone: the thread ends
+ * with the run. */
+static void lower_priority(struct score_job *j)
 {
-    struct score_job *j = wk->data;
+    if (j->nice <= 0)
+        return;
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0); /* this thread's, inherited from the loop's */
+    if (base == -1 && errno) {
+        log_warn("scores: run %llu: cannot read the thread's nice value (%s); score_nice = %d "
+                 "not applied, the run competes with ingest",
+                 (unsigned long long)j->number, strerror(errno), j->nice);
+        return;
+    }
+    int want = base + j->nice > 19 ? 19 : base + j->nice;
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), want) != 0)
+        log_warn("scores: run %llu: cannot set the scoring thread's nice value to %d (%s); "
+                 "score_nice = %d not applied, the run competes with ingest",
+                 (unsigned long long)j->number, want, strerror(errno), j->nice);
+    else
+        log_info("scores: run %llu computes at nice %d (kanald's %d + score_nice %d)",
+                 (unsigned long long)j->number, want, base, j->nice);
+}
+
+static void *run_thread(void *arg)
+{
+    struct score_job *j = arg;
+    lower_priority(j);
+    /* Named (once its priority is set), so that top -H and
+     * /proc/PID/task/TID/comm tell it apart. */
+    pthread_setname_np(pthread_self(), "kanal-score");
     j->rc = score_work_run(&j->w);
+    atomic_store(&j->worked, 1);
+    uv_async_send(&j->ready);
+    return NULL;
 }
 
 /* ---- keeping the audiences, and the run's end ---- */
@@ -311,20 +350,12 @@ static void keep_done(struct write_item *it)
     maybe_end(j); /* j may be freed within: last */
 }
 
-static void on_ready(uv_async_t *a)
+static void after_work(struct score_job *j)
 {
-    struct score_job *j = a->data;
-    if (!atomic_load(&j->keep_failed))
-        keep_next(j);
-}
-
-static void after_work(uv_work_t *w, int status)
-{
-    struct score_job *j = w->data;
+    /* Done (it set worked last): the join does not wait. */
+    pthread_join(j->tid, NULL);
     j->work_done = 1;
-    if (status == UV_ECANCELED) {
-        j->rc = -ECANCELED;
-    } else if (j->rc == -ECANCELED && !atomic_load(&j->keep_failed)) {
+    if (j->rc == -ECANCELED && !atomic_load(&j->keep_failed)) {
         log_notice("scores: run %llu stopped: kanald is stopping", (unsigned long long)j->number);
     } else if (j->rc && !atomic_load(&j->keep_failed)) {
         log_err("scores: run %llu failed reading the store: %s", (unsigned long long)j->number,
@@ -333,9 +364,17 @@ static void after_work(uv_work_t *w, int status)
         log_warn("scores: run %llu skipped %zu record(s) it could not read",
                  (unsigned long long)j->number, j->w.bad);
     }
-    if (status == UV_ECANCELED)
-        log_notice("scores: run %llu stopped: kanald is stopping", (unsigned long long)j->number);
-    maybe_end(j);
+    maybe_end(j); /* j may be freed within: last */
+}
+
+/* Wakeups coalesce: one may stand for audiences made and the work's end. */
+static void on_ready(uv_async_t *a)
+{
+    struct score_job *j = a->data;
+    if (!atomic_load(&j->keep_failed))
+        keep_next(j);
+    if (atomic_load(&j->worked) && !j->work_done)
+        after_work(j);
 }
 
 int scores_refresh(struct scores *sc, const char *thread, json_t **started)
@@ -370,14 +409,17 @@ int scores_refresh(struct scores *sc, const char *thread, json_t **started)
     j->w.cancelled = cancelled;
     j->w.kept = keep_rows;
     j->w.arg = j;
-    j->work.data = j;
+    j->nice = (int)cfg->score_nice;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     uv_async_init(sc->loop, &j->ready, on_ready);
     j->ready.data = j;
-    int rc = uv_queue_work(sc->loop, &j->work, run_work, after_work);
+    /* A thread of its own, not libuv's pool: its priority is lowered
+     * (score_nice) without slowing the API's reads that the pool runs, and
+     * a run of seconds does not hold one of the pool's few threads. */
+    int rc = pthread_create(&j->tid, NULL, run_thread, j);
     if (rc) {
-        log_err("scores: cannot queue a run: %s", uv_strerror(rc));
+        log_err("scores: cannot start a run's thread: %s", strerror(rc));
         job_free(j);
         return -EAGAIN;
     }
