@@ -142,6 +142,9 @@ struct config {
     /* The scoring thread's nice value, added to kanald's own (scores.c):
      * ingest goes first on a busy machine. */
     int64_t score_nice;
+    /* Percent of the time a scoring run works while ingest goes on
+     * (scores.c: pauses after each step of the work and each put). */
+    int64_t score_share;
 };
 
 /* The options every source has, whatever its plugin. */
