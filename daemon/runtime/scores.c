@@ -86,11 +86,11 @@ struct score_job {
     uint64_t ingested;   /* the writer's records and duplicates when the last put went in */
     uv_timer_t pace;     /* holds the next audience after a put beside ingest */
     int pacing, closing; /* the timer is on; handles still to close */
-    /* The work thread's pacing (pace_step): its CPU time when the step
-     * began, the writer's records then; paused in all. */
+    /* The work thread's pacing (pace_step): its CPU time (us) when the
+     * step began, the writer's records then; paused in all. */
     int64_t step_t0;
     uint64_t step_ingested;
-    int64_t paused_ms;
+    int64_t paused_us;
     int64_t keep_paused_ms; /* the loop's: audiences held back for ingest (keep_done) */
     size_t put_max_rows;
     char put_max_id[64];
@@ -165,32 +165,30 @@ static int stopped(struct score_job *j)
  * gives the CPU to ingest, but not the caches, the memory bandwidth or
  * the disk that a run reading the whole log takes too; on an idle
  * machine it does not pause.  The pause is cut short at shutdown. */
-static int64_t thread_cpu_ms(void)
+static int64_t thread_cpu_us(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
         return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void pace_step(struct score_job *j)
 {
-    int64_t now = (int64_t)util_monotonic_ms();
     uint64_t in = ingested(j->sc);
-    int64_t worked = thread_cpu_ms() - j->step_t0;
+    int64_t worked = thread_cpu_us() - j->step_t0;
     if (j->share < 100 && in != j->step_ingested && worked > 0) {
-        int64_t pause = worked * (100 - j->share) / j->share;
-        j->paused_ms += pause;
-        for (int64_t end = now + pause; !stopped(j);) {
-            int64_t left = end - (int64_t)util_monotonic_ms();
-            if (left <= 0)
-                break;
-            struct timespec ts = {0, (long)(left < 50 ? left : 50) * 1000000L};
+        int64_t pause = worked * (100 - j->share) / j->share; /* us */
+        j->paused_us += pause;
+        while (pause > 0 && !stopped(j)) {
+            int64_t us = pause < 50000 ? pause : 50000;
+            struct timespec ts = {0, (long)us * 1000L};
             nanosleep(&ts, NULL);
+            pause -= us;
         }
         in = ingested(j->sc);
     }
-    j->step_t0 = thread_cpu_ms();
+    j->step_t0 = thread_cpu_us();
     j->step_ingested = in;
 }
 
@@ -269,7 +267,7 @@ static void *run_thread(void *arg)
 {
     struct score_job *j = arg;
     lower_priority(j);
-    j->step_t0 = thread_cpu_ms();
+    j->step_t0 = thread_cpu_us();
     j->step_ingested = ingested(j->sc);
     /* Named (once its priority is set), so that top -H and
      * /proc/PID/task/TID/comm tell it apart. */
@@ -301,7 +299,7 @@ static void job_end(struct score_job *j, int ok)
                    (long long)((int64_t)util_monotonic_ms() - j->t_keep), j->commits,
                    (long long)j->put_total_ms, (long long)j->put_max_ms,
                    j->put_max_id[0] ? j->put_max_id : "-", j->put_max_rows,
-                   (long long)(j->paused_ms + j->keep_paused_ms));
+                   (long long)(j->paused_us / 1000 + j->keep_paused_ms));
         if (j->retired)
             log_notice("scores: run %llu removed the scores of %zu audience(s) it no longer "
                        "computes",

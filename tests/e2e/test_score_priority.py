@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """A scoring run is background work: it computes on a thread of its own,
-named kanal-score, whose nice value is kanald's own plus score_nice
-(docs/configuration.md), so that on a busy machine the loop and the writer
-(ingest) get the CPU first.  Seen as an operator sees it: the thread in
-/proc/<pid>/task while a run is on, its nice value, kanald's other threads
-left as they were, the log line, and a bad score_nice refused at start."""
+named kanal-score, whose nice value is kanald's own plus score_nice, and
+while ingest goes on it pauses so that it works at most score_share
+percent of the time (docs/configuration.md).  Seen as an operator sees
+it: the thread in /proc/<pid>/task while a run is on, its nice value,
+kanald's other threads left as they were, the run's log lines (its nice
+value, how long it paused for ingest), and bad values refused at start."""
 import os
+import re
 import threading
 
 import pytest
@@ -142,3 +144,84 @@ def test_a_score_nice_that_is_no_number_is_refused_at_start(make_kanald):
     k._reader.join(timeout=5)
     log = k.log()
     assert "score_nice" in log and "not starting" in log, log
+
+
+def run_once(k):
+    """One run: the milliseconds its log line says it paused for ingest."""
+    mark = k.log_mark()
+    status, started = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
+    assert status == 202, started
+    m = k.wait_log(rf"scores: run {started['run']} kept .*paused (\d+) ms for ingest\)",
+                   start=mark, timeout=120)
+    while k.api("/v1/audiences")[1]["run"]["running"]:
+        pass
+    return int(m.group(1))
+
+
+def run_beside_ingest(k, first):
+    """One run while another client posts new records all along: the
+    pause it logged, and the records posted."""
+    stop, posted = threading.Event(), [0]
+
+    def post():
+        i = first
+        while not stop.is_set():
+            recs = [message(f"live{i + n}", handle=f"email:live{(i + n) % 500}@example.com",
+                            kind="comment", reply_to=f"p{n % 20}") for n in range(20)]
+            status, _, body = k.post_hook(recs)
+            assert status == 200, body
+            i += 20
+            posted[0] += 20
+
+    t = threading.Thread(target=post)
+    t.start()
+    try:
+        while posted[0] == 0:
+            pass
+        paused = run_once(k)
+    finally:
+        stop.set()
+        t.join()
+    return paused, posted[0]
+
+
+@pytest.mark.parametrize("share", [25, 100])
+def test_a_run_pauses_for_ingest_and_only_then(make_kanald, share):
+    """score_share 25: a run alone never pauses; a run while records come
+    in pauses (the log says how long).  score_share 100: it never pauses.
+    The scores are kept either way."""
+    k = make_kanald(kanald=f"{QUIET}\nscore_share = {share}", sources=None)
+    k.write_config(sources=k.sources + audiences(20))
+    k.start()
+    post_commenters(k, 3000)
+    assert run_once(k) == 0
+    pauses, total = [], 0
+    for attempt in range(5):
+        paused, posted = run_beside_ingest(k, attempt * 1_000_000)
+        assert posted > 0
+        total += posted
+        pauses.append(paused)
+        if share < 100 and paused > 0:
+            break
+    if share < 100:
+        assert any(p > 0 for p in pauses), pauses
+    else:
+        assert pauses == [0] * 5, pauses
+    # Every record posted beside the runs was stored, and the scores kept.
+    status, page = k.api("/v1/interactions?after=0&limit=1")
+    assert status == 200 and page["last_seq"] == 3020 + total, (page.get("last_seq"), total)
+    status, a = k.api("/v1/audiences/same0")
+    assert status == 200, a
+    assert run_once(k) == 0  # alone again: no pause
+
+
+@pytest.mark.parametrize("value", ["0", "101", "-5"])
+def test_a_score_share_out_of_range_is_refused_at_start(make_kanald, value):
+    k = make_kanald(kanald=f"{QUIET}\nscore_share = {value}")
+    k.expect_exit = True
+    k.start(wait=False)
+    assert k.proc.wait(timeout=30) == 1
+    k._reader.join(timeout=5)
+    log = k.log()
+    assert "'score_share' must be 1 to 100" in log, log
+    assert "not starting" in log, log
