@@ -292,8 +292,9 @@ static void job_end(struct score_job *j, int ok)
         sc->stats.last_audiences = j->w.naud - j->failed;
         sc->stats.last_left_out = j->w.left_out;
         log_notice("scores: run %llu kept %zu audience(s) over %zu record(s) and %zu contact(s) "
-                   "up to seq %llu in %lld ms (keeping them: %lld ms in %zu commit(s), the "
-                   "puts %lld ms, the longest %lld ms: %s, %zu row(s); paused %lld ms for ingest)",
+                   "up to seq %llu in %lld ms (keeping them: %lld ms in %zu commit(s)); the "
+                   "puts %lld ms, the longest %lld ms (%s, %zu row(s)); paused %lld ms for "
+                   "ingest",
                    (unsigned long long)j->number, j->w.naud - j->failed, j->w.records,
                    j->w.contacts, (unsigned long long)j->w.upto, (long long)ms,
                    (long long)((int64_t)util_monotonic_ms() - j->t_keep), j->commits,

@@ -151,7 +151,7 @@ def run_once(k):
     mark = k.log_mark()
     status, started = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
     assert status == 202, started
-    m = k.wait_log(rf"scores: run {started['run']} kept .*paused (\d+) ms for ingest\)",
+    m = k.wait_log(rf"scores: run {started['run']} kept .*paused (\d+) ms for ingest",
                    start=mark, timeout=120)
     while k.api("/v1/audiences")[1]["run"]["running"]:
         pass
