@@ -4,8 +4,9 @@
  *   1. on the loop: take the audiences configured and the seq to read up
  *      to, and queue the work;
  *   2. on a thread of its own, at a lower priority (score_nice: on a
- *      busy machine the loop and the writer go first), score_work_run (daemon/score/run.h, the
- *      path kanalctl score --compute and bench/score take too): find the
+ *      busy machine the loop and the writer go first) and pausing while
+ *      ingest goes on (score_share), score_work_run (daemon/score/run.h,
+ *      the path kanalctl score --compute and bench/score take too): find the
  *      audiences present in the records, feed every record once to the
  *      builder of each audience it belongs to, and make each audience's
  *      rows (keep.h: each row serialized as it is made, never the whole
@@ -157,14 +158,6 @@ static int stopped(struct score_job *j)
     return atomic_load(&j->sc->cancel) && !atomic_load(&j->keeping);
 }
 
-/* Between two steps of the work (a chunk of the log, outside its read
- * transaction; an audience made): when the writer committed records
- * during the step, the run pauses so that it computes (its CPU time: a
- * starved run is not paused for the time it waited) at most score_share
- * percent of the time while ingest goes on.  Its priority (score_nice)
- * gives the CPU to ingest, but not the caches, the memory bandwidth or
- * the disk that a run reading the whole log takes too; on an idle
- * machine it does not pause.  The pause is cut short at shutdown. */
 static int64_t thread_cpu_us(void)
 {
     struct timespec ts;
@@ -173,6 +166,14 @@ static int64_t thread_cpu_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Between two steps of the work (a chunk of the log, outside its read
+ * transaction; an audience made): when the writer committed records
+ * during the step, the run pauses so that it computes (its CPU time: a
+ * starved run is not paused for the time it waited) at most score_share
+ * percent of the time while ingest goes on.  Its priority (score_nice)
+ * gives the CPU to ingest, but not the caches, the memory bandwidth or
+ * the disk that a run reading the whole log takes too; on an idle
+ * machine it does not pause.  The pause is cut short at shutdown. */
 static void pace_step(struct score_job *j)
 {
     uint64_t in = ingested(j->sc);
@@ -594,6 +595,12 @@ void scores_stop(struct scores *sc)
     sc->stopping = 1;
     atomic_store(&sc->cancel, 1);
     uv_timer_stop(&sc->timer);
+    /* An audience held back for ingest goes to the writer now: the run
+     * keeps its audiences before kanald stops (cancelled()). */
+    if (sc->job && sc->job->pacing) {
+        uv_timer_stop(&sc->job->pace);
+        on_paced(&sc->job->pace); /* may end the job: last use */
+    }
     if (!uv_is_closing((uv_handle_t *)&sc->timer))
         uv_close((uv_handle_t *)&sc->timer, NULL);
 }
