@@ -178,10 +178,12 @@ static void pace_step(struct score_job *j)
 {
     uint64_t in = ingested(j->sc);
     int64_t worked = thread_cpu_us() - j->step_t0;
-    if (j->share < 100 && in != j->step_ingested && worked > 0) {
+    if (j->share < 100 && in != j->step_ingested && worked > 0 && !atomic_load(&j->sc->cancel)) {
         int64_t pause = worked * (100 - j->share) / j->share; /* us */
         j->paused_us += pause;
-        while (pause > 0 && !stopped(j)) {
+        /* Cut short at shutdown, also once the run keeps its audiences
+         * (then stopped() is 0: it goes on, without pauses). */
+        while (pause > 0 && !atomic_load(&j->sc->cancel) && !atomic_load(&j->keep_failed)) {
             int64_t us = pause < 50000 ? pause : 50000;
             struct timespec ts = {0, (long)us * 1000L};
             nanosleep(&ts, NULL);

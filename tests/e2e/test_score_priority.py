@@ -225,3 +225,48 @@ def test_a_score_share_out_of_range_is_refused_at_start(make_kanald, value):
     log = k.log()
     assert "'score_share' must be 1 to 100" in log, log
     assert "not starting" in log, log
+
+
+def test_a_run_paused_for_ingest_does_not_hold_up_a_stop(make_kanald):
+    """score_share = 1: beside ingest a run pauses 99 times as long as it
+    works.  A stop while it is on cuts the pauses short: kanald exits 0
+    (the fixture's stop waits 15 s at most), having logged how the run
+    ended, and every record it acknowledged is in the store after a
+    restart."""
+    k = make_kanald(kanald=f"{QUIET}\nscore_share = 1", sources=None)
+    k.write_config(sources=k.sources + audiences(20))
+    k.start()
+    post_commenters(k, 3000)
+    stop, acked = threading.Event(), []
+
+    def post():
+        i = 0
+        while not stop.is_set():
+            status, _, body = k.post_hook(message(f"s{i}", handle=f"email:s{i % 300}@example.com",
+                                                  kind="comment", reply_to=f"p{i % 20}"))
+            if status != 200:
+                break
+            acked.append(f"s{i}")
+            i += 1
+
+    t = threading.Thread(target=post)
+    t.start()
+    try:
+        while len(acked) < 20:
+            pass
+        mark = k.log_mark()
+        status, started = k.api("/v1/scores/refresh", token=ADMIN_TOKEN, method="POST")
+        assert status == 202, started
+        k.wait_log(r"computes at nice", start=mark)
+        while len(acked) < 200:
+            pass
+        assert k.api("/v1/audiences")[1]["run"]["running"]  # paused, not ended
+    finally:
+        stop.set()
+        t.join()
+    assert k.stop() == 0
+    log = k.log()
+    assert re.search(rf"scores: run {started['run']} (kept|stopped)", log), log[-2000:]
+    k.start()
+    ids = {r["external_id"] for r in k.feed(after=0)}
+    assert set(acked) <= ids
