@@ -189,6 +189,10 @@ static const struct kanal_option kanald_options[] = {
      "CA bundle that verifies state_servers (tls:// URLs)", NULL},
     {"link_cluster_queue", KANAL_OPT_INT, "256", 0,
      "state_cluster = core: clicks and opt-outs held waiting for the stream at most", NULL},
+    {"score_nice", KANAL_OPT_INT, "19", 0,
+     "nice value the scoring thread adds to kanald's own (0-19): ingest goes first", NULL},
+    {"score_share", KANAL_OPT_INT, "25", 0,
+     "percent of the time a scoring run works while ingest goes on (100: no pauses)", NULL},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
 
@@ -375,6 +379,19 @@ static void apply_kanald(struct config *cfg, const struct raw_section *s, const 
     if (cfg->link_cluster_queue < 1 || cfg->link_cluster_queue > 1000000) {
         const struct raw_kv *kv = raw_get(s, "link_cluster_queue");
         add_error(errs, path, kv ? kv->line : s->line, "'link_cluster_queue' must be 1 to 1000000");
+    }
+    cfg->score_nice = n[K("score_nice")];
+    if (cfg->score_nice < 0 || cfg->score_nice > 19) {
+        const struct raw_kv *kv = raw_get(s, "score_nice");
+        add_error(errs, path, kv ? kv->line : s->line,
+                  "'score_nice' must be 0 to 19 (added to kanald's own nice value)");
+    }
+    cfg->score_share = n[K("score_share")];
+    if (cfg->score_share < 1 || cfg->score_share > 100) {
+        const struct raw_kv *kv = raw_get(s, "score_share");
+        add_error(errs, path, kv ? kv->line : s->line,
+                  "'score_share' must be 1 to 100 (percent of the time a run works while "
+                  "ingest goes on)");
     }
     cfg->max_unread_answers = n[K("max_unread_answers")];
     cfg->max_pipeline = n[K("max_pipeline")];

@@ -139,6 +139,12 @@ struct config {
     struct config_nats_auth state_auth; /* the state_creds ... state_tls_ca keys */
     /* A core's clicks and opt-outs waiting for the stream, at most (links.c). */
     int64_t link_cluster_queue;
+    /* The scoring thread's nice value, added to kanald's own (scores.c):
+     * ingest goes first on a busy machine. */
+    int64_t score_nice;
+    /* Percent of the time a scoring run works while ingest goes on
+     * (scores.c: pauses after each step of the work and each put). */
+    int64_t score_share;
 };
 
 /* The options every source has, whatever its plugin. */

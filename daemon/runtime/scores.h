@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Scoring runs in kanald (scores.c): every score_interval and on
  * POST /v1/scores/refresh, one run at a time computes the scores of the
- * audiences present in the store (daemon/score/) on a libuv work thread,
+ * audiences present in the store (daemon/score/) on a thread of its own
+ * (named kanal-score, at nice score_nice above kanald's own),
  * off the loop and off the writer, reading the log in chunks of short read
  * transactions; its audiences are kept through the writer, one
  * write_item per audience (score_kept_put in its apply), with the seq the
