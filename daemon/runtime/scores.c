@@ -167,15 +167,21 @@ static int64_t thread_cpu_us(void)
  * transaction; an audience made): when the writer committed records
  * during the step, the run pauses so that it computes (its CPU time: a
  * starved run is not paused for the time it waited) at most score_share
- * percent of the time while ingest goes on, on each of its threads.  Its priority (score_nice)
- * gives the CPU to ingest, but not the caches, the memory bandwidth or
- * the disk that a run reading the whole log takes too; on an idle
- * machine it does not pause.  The pause is cut short at shutdown. */
+ * percent of the time while ingest goes on, on each of its threads.
+ * Ingest goes on when the writer committed records during the step or
+ * within INGEST_RECENT_MS before its end: a step shorter than the time
+ * between two commits (an audience of a few rows) is paced too.  Its
+ * priority (score_nice) gives the CPU to ingest, but not the caches, the
+ * memory bandwidth or the disk that a run reading the whole log takes
+ * too; on an idle machine it does not pause.  The pause is cut short at
+ * shutdown. */
+#define INGEST_RECENT_MS 200
+
 /* Each thread's step (a run makes its documents on two threads, run.h):
- * its CPU time (us) when the step began and the writer's records then;
- * set when the thread begins (step_begin). */
+ * its CPU time (us) when the step began, the writer's records then and
+ * when they last changed; set when the thread begins (step_begin). */
 static _Thread_local struct {
-    int64_t t0;
+    int64_t t0, changed_ms;
     uint64_t ingested;
     int set;
 } step;
@@ -184,6 +190,7 @@ static void step_begin(struct score_job *j)
 {
     step.t0 = thread_cpu_us();
     step.ingested = ingested(j->sc);
+    step.changed_ms = INT64_MIN / 2;
     step.set = 1;
 }
 
@@ -194,8 +201,11 @@ static void pace_step(struct score_job *j)
         return;
     }
     uint64_t in = ingested(j->sc);
-    int64_t worked = thread_cpu_us() - step.t0;
-    if (j->share < 100 && in != step.ingested && worked > 0 && !atomic_load(&j->sc->cancel)) {
+    int64_t worked = thread_cpu_us() - step.t0, now = (int64_t)util_monotonic_ms();
+    if (in != step.ingested)
+        step.changed_ms = now;
+    if (j->share < 100 && now - step.changed_ms <= INGEST_RECENT_MS && worked > 0 &&
+        !atomic_load(&j->sc->cancel)) {
         int64_t pause = worked * (100 - j->share) / j->share; /* us */
         atomic_fetch_add(&j->paused_us, (long long)pause);
         /* Cut short at shutdown, also once the run keeps its audiences
@@ -206,7 +216,10 @@ static void pace_step(struct score_job *j)
             nanosleep(&ts, NULL);
             pause -= us;
         }
-        in = ingested(j->sc);
+        uint64_t after = ingested(j->sc);
+        if (after != in)
+            step.changed_ms = (int64_t)util_monotonic_ms();
+        in = after;
     }
     step.t0 = thread_cpu_us();
     step.ingested = in;
