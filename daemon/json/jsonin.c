@@ -63,8 +63,7 @@ static json_t *fail(struct in *in, const char *fmt, ...)
 
 static void skip_space(struct in *in)
 {
-    while (in->p < in->end &&
-           (*in->p == ' ' || *in->p == '\n' || *in->p == '\t' || *in->p == '\r'))
+    while (in->p < in->end && (*in->p == ' ' || *in->p == '\n' || *in->p == '\t' || *in->p == '\r'))
         in->p++;
 }
 
@@ -213,14 +212,31 @@ static char *string(struct in *in, size_t *len, int *copy)
         }
         r++;
         switch (*r) {
-        case '"': case '\\': case '/':
+        case '"':
+        case '\\':
+        case '/':
             *o++ = (char)*r++;
             continue;
-        case 'b': *o++ = '\b'; r++; continue;
-        case 'f': *o++ = '\f'; r++; continue;
-        case 'n': *o++ = '\n'; r++; continue;
-        case 'r': *o++ = '\r'; r++; continue;
-        case 't': *o++ = '\t'; r++; continue;
+        case 'b':
+            *o++ = '\b';
+            r++;
+            continue;
+        case 'f':
+            *o++ = '\f';
+            r++;
+            continue;
+        case 'n':
+            *o++ = '\n';
+            r++;
+            continue;
+        case 'r':
+            *o++ = '\r';
+            r++;
+            continue;
+        case 't':
+            *o++ = '\t';
+            r++;
+            continue;
         case 'u':
             break;
         default:
@@ -265,65 +281,74 @@ static char *string(struct in *in, size_t *len, int *copy)
     return out;
 }
 
-static json_t *number(struct in *in)
+/* A number at in->p, checked as json_loadb checks it (its grammar, an
+ * integer that fits in json_int_t, a real that does not overflow) and
+ * converted: 0 (in->p past it), or -1 (failed). */
+static int number_read(struct in *in, int *real, long long *ival, double *dval)
 {
     const unsigned char *s = in->p, *q = s;
-    int real = 0;
+    *real = 0;
     if (q < in->end && *q == '-')
         q++;
     if (q < in->end && *q == '0') {
         q++;
         if (q < in->end && *q >= '0' && *q <= '9')
-            return fail(in, "leading zero in a number");
+            return fail(in, "leading zero in a number"), -1;
     } else if (q < in->end && *q >= '1' && *q <= '9') {
         while (q < in->end && *q >= '0' && *q <= '9')
             q++;
     } else {
-        return fail(in, "invalid token");
+        return fail(in, "invalid token"), -1;
     }
     if (q < in->end && *q == '.') {
         q++;
         if (q >= in->end || *q < '0' || *q > '9')
-            return fail(in, "invalid number");
+            return fail(in, "invalid number"), -1;
         while (q < in->end && *q >= '0' && *q <= '9')
             q++;
-        real = 1;
+        *real = 1;
     }
     if (q < in->end && (*q == 'e' || *q == 'E')) {
         q++;
         if (q < in->end && (*q == '+' || *q == '-'))
             q++;
         if (q >= in->end || *q < '0' || *q > '9')
-            return fail(in, "invalid number");
+            return fail(in, "invalid number"), -1;
         while (q < in->end && *q >= '0' && *q <= '9')
             q++;
-        real = 1;
+        *real = 1;
     }
     char buf[64], *text = buf;
     size_t n = (size_t)(q - s);
     if (n >= sizeof buf && !(text = malloc(n + 1)))
-        return fail(in, "out of memory");
+        return fail(in, "out of memory"), -1;
     memcpy(text, s, n);
     text[n] = '\0';
-    json_t *v = NULL;
+    int rc = 0;
     errno = 0;
-    if (!real) {
-        long long i = strtoll(text, NULL, 10);
+    if (!*real) {
+        *ival = strtoll(text, NULL, 10);
         if (errno == ERANGE)
-            fail(in, "too big integer");
-        else
-            v = json_integer((json_int_t)i);
+            rc = -1, fail(in, "too big integer");
     } else {
-        double d = strtod(text, NULL);
-        if (errno == ERANGE && (d > 1.0 || d < -1.0))
-            fail(in, "real number overflow");
-        else
-            v = json_real(d);
+        *dval = strtod(text, NULL);
+        if (errno == ERANGE && (*dval > 1.0 || *dval < -1.0))
+            rc = -1, fail(in, "real number overflow");
     }
     if (text != buf)
         free(text);
     in->p = q;
-    return v;
+    return rc;
+}
+
+static json_t *number(struct in *in)
+{
+    int real;
+    long long i;
+    double d;
+    if (number_read(in, &real, &i, &d) != 0)
+        return NULL;
+    return real ? json_real(d) : json_integer((json_int_t)i);
 }
 
 static int literal(struct in *in, const char *word)
@@ -470,4 +495,156 @@ json_t *jsonin_parse(const char *text, size_t len, char *err, size_t err_len)
         return fail(&in, "end of input expected");
     }
     return v;
+}
+
+/* ---- reading without building (jsonin_scan) ---- */
+
+struct scan {
+    struct in in;
+    void (*item)(void *arg, const struct jsonin_item *it);
+    void *arg;
+};
+
+static int scan_value(struct scan *sc, const char *key, size_t klen);
+
+static int scan_close(struct in *in, char close)
+{
+    if (eat(in, close))
+        return 0;
+    fail(in, "'%c' expected", close);
+    return -1;
+}
+
+static int scan_array(struct scan *sc)
+{
+    struct in *in = &sc->in;
+    if (eat(in, ']'))
+        return 0;
+    do {
+        if (scan_value(sc, NULL, 0) != 0)
+            return -1;
+    } while (eat(in, ','));
+    return scan_close(in, ']');
+}
+
+static int scan_object(struct scan *sc)
+{
+    struct in *in = &sc->in;
+    if (eat(in, '}'))
+        return 0;
+    do {
+        if (!eat(in, '"')) {
+            fail(in, "string or '}' expected");
+            return -1;
+        }
+        size_t klen;
+        int copy, rc = -1;
+        char *key = string(in, &klen, &copy);
+        if (key && eat(in, ':'))
+            rc = scan_value(sc, key, klen);
+        else if (key)
+            fail(in, "':' expected");
+        if (key && copy)
+            free(key);
+        if (rc)
+            return -1;
+    } while (eat(in, ','));
+    return scan_close(in, '}');
+}
+
+/* value()'s twin: the same checks, in the same order, item() called
+ * instead of a value built. */
+static int scan_value(struct scan *sc, const char *key, size_t klen)
+{
+    struct in *in = &sc->in;
+    skip_space(in);
+    if (in->p >= in->end) {
+        fail(in, "premature end of input");
+        return -1;
+    }
+    if (++in->depth > KANAL_MAX_DEPTH) {
+        fail(in, "maximum parsing depth reached (KANAL_MAX_DEPTH is %d levels)", KANAL_MAX_DEPTH);
+        return -1;
+    }
+    struct jsonin_item it = {.depth = in->depth - 1, .key = key, .klen = klen};
+    int rc = 0;
+    switch (*in->p) {
+    case '{':
+    case '[':
+        it.type = *in->p == '{' ? JSONIN_OBJECT : JSONIN_ARRAY;
+        in->p++;
+        sc->item(sc->arg, &it);
+        rc = it.type == JSONIN_OBJECT ? scan_object(sc) : scan_array(sc);
+        break;
+    case '"': {
+        in->p++;
+        int copy;
+        char *s = string(in, &it.len, &copy);
+        if (!s) {
+            rc = -1;
+            break;
+        }
+        it.type = JSONIN_STRING;
+        it.str = s;
+        sc->item(sc->arg, &it);
+        if (copy)
+            free(s);
+        break;
+    }
+    case 't':
+    case 'f':
+    case 'n': {
+        static const char *const word[] = {"true", "false", "null"};
+        int w = *in->p == 't' ? 0 : *in->p == 'f' ? 1 : 2;
+        if (literal(in, word[w]) != 0) {
+            fail(in, "invalid token");
+            rc = -1;
+            break;
+        }
+        it.type = w == 0 ? JSONIN_TRUE : w == 1 ? JSONIN_FALSE : JSONIN_NULL;
+        sc->item(sc->arg, &it);
+        break;
+    }
+    default: {
+        int real;
+        long long i;
+        double d;
+        if ((rc = number_read(in, &real, &i, &d)) == 0) {
+            it.type = JSONIN_NUMBER;
+            sc->item(sc->arg, &it);
+        }
+    }
+    }
+    in->depth--;
+    return rc;
+}
+
+int jsonin_scan(const char *text, size_t len, void (*item)(void *arg, const struct jsonin_item *it),
+                void *arg, char *err, size_t err_len)
+{
+    struct scan sc = {
+        .in = {.p = (const unsigned char *)text,
+               .end = (const unsigned char *)text + len,
+               .start = (const unsigned char *)text,
+               .err = err,
+               .err_len = err_len},
+        .item = item,
+        .arg = arg,
+    };
+    struct in *in = &sc.in;
+    if (err && err_len)
+        err[0] = '\0';
+    skip_space(in);
+    if (in->p >= in->end || (*in->p != '{' && *in->p != '[')) {
+        fail(in, "'[' or '{' expected");
+        return -1;
+    }
+    if (scan_value(&sc, NULL, 0) != 0)
+        return -1;
+    skip_space(in);
+    if (in->p != in->end) {
+        fail(in, "end of input expected");
+        return -1;
+    }
+    return 0;
 }

@@ -33,8 +33,8 @@ static size_t map_slot(const struct score_map *m, const char *k, size_t len, uin
     uint64_t h = hash(k, len);
     size_t i = h & (m->cap - 1);
     *tag = (uint32_t)(h >> 32);
-    while (m->keys[i] && !(m->tags[i] == *tag && m->lens[i] == len &&
-                           memcmp(m->keys[i], k, len) == 0))
+    while (m->keys[i] &&
+           !(m->tags[i] == *tag && m->lens[i] == len && memcmp(m->keys[i], k, len) == 0))
         i = (i + 1) & (m->cap - 1);
     return i;
 }
@@ -239,18 +239,6 @@ struct score_digests {
     size_t n, cap;
 };
 
-static uint64_t digest(const char *source, const char *xid)
-{
-    uint64_t h = hash(source, strlen(source) + 1) ^ 0x5bd1e9955bd1e995ull;
-    for (const char *p = xid; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    /* Mix the bits down: the slot is taken from the low ones. */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h ? h : 1;
-}
-
 static size_t digest_slot(const struct score_digests *d, uint64_t k)
 {
     size_t i = (size_t)k & (d->cap - 1);
@@ -413,12 +401,11 @@ static const char *str(json_t *o, const char *key)
 }
 
 /* A party: the brand for a brand party, else its handle's contact. */
-static uint32_t pid_of_party(struct score_people *p, json_t *party)
+static uint32_t pid_of_party(struct score_people *p, const struct score_pre_party *party)
 {
-    const char *role = str(party, "role");
-    if (role && strcmp(role, "brand") == 0)
+    if (party->brand)
         return SCORE_PID_BRAND;
-    const char *h = str(party, "handle");
+    const char *h = party->handle;
     if (!h || strncmp(h, "erased:", 7) == 0)
         return SCORE_PID_NONE;
     return pid_of_handle(p, h);
@@ -439,22 +426,6 @@ int score_build_by_brand(json_t *rec)
 {
     const char *dir = str(rec, "direction"), *role = str(json_object_get(rec, "from"), "role");
     return (dir && strcmp(dir, "outbound") == 0) || (role && strcmp(role, "brand") == 0);
-}
-
-static uint8_t kind_of(const char *k)
-{
-    static const struct {
-        const char *name;
-        uint8_t kind;
-    } kinds[] = {
-        {"message", SCORE_K_MESSAGE},  {"comment", SCORE_K_COMMENT},   {"post", SCORE_K_POST},
-        {"mention", SCORE_K_MENTION},  {"reaction", SCORE_K_REACTION}, {"share", SCORE_K_SHARE},
-        {"click", SCORE_K_CLICK},      {"signup", SCORE_K_SIGNUP},     {"checkin", SCORE_K_SIGNUP},
-        {"delivery", SCORE_K_RECEIPT}, {"read", SCORE_K_RECEIPT},      {"bounce", SCORE_K_RECEIPT}};
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(k, kinds[i].name) == 0)
-            return kinds[i].kind;
-    return SCORE_K_OTHER;
 }
 
 static void rec_room(struct score_rec *r, size_t need)
@@ -478,73 +449,69 @@ void score_rec_free(struct score_rec *r)
 
 static void answerable(struct score_rec *r, struct score_people *p);
 
-void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p)
+void score_rec_resolve(struct score_rec *r, const struct score_pre *pre, struct score_people *p)
 {
     uint32_t *party = r->party, *rcpt = r->rcpt;
     size_t cap = r->cap;
     *r = (struct score_rec){.party = party, .rcpt = rcpt, .cap = cap};
     r->author = r->contact = r->ord = SCORE_PID_NONE;
-    const char *kind = str(rec, "kind");
-    if (!json_is_object(rec) || !kind)
+    if (!pre->ok)
         return;
     r->ok = 1;
-    r->kind = kind_of(kind);
-    json_t *meta = json_object_get(rec, "meta");
-    r->erased = json_is_true(json_object_get(meta, "erased"));
-    r->bot = json_is_true(json_object_get(meta, "suspected_bot"));
+    r->kind = pre->kind;
+    r->erased = pre->erased;
+    r->bot = pre->bot;
     /* An erased record counts for no one and answers no one; only its
      * time and contact may place it around an event (to be counted as
      * erased there). */
-    const char *occurred = str(rec, "occurred_at");
-    r->has_at = occurred && util_parse_time(occurred, &r->at) == 0;
-    const char *cid = str(rec, "contact");
-    r->has_contact = cid != NULL;
-    if (cid)
-        r->contact = score_people_contact(p, cid);
+    r->has_at = pre->has_at;
+    r->at = pre->at;
+    r->has_contact = pre->cid != NULL;
+    if (pre->cid)
+        r->contact = score_people_contact(p, pre->cid);
     if (r->erased)
         return;
-    r->by_brand = (uint8_t)score_build_by_brand(rec);
-    const char *dir = str(rec, "direction");
-    r->peer_dir = dir && strcmp(dir, "peer") == 0;
-    const char *source = str(rec, "source"), *xid = str(rec, "external_id");
-    const char *reply_to = str(rec, "reply_to");
-    if (source && xid)
-        r->self = digest(source, xid);
-    if (source && reply_to)
-        r->reply = digest(source, reply_to);
-    const char *event = str(json_object_get(rec, "event"), "id");
-    if (event)
-        r->event = digest("", event);
-    json_t *s = json_object_get(json_object_get(rec, "annotations"), "sentiment");
-    if (json_is_object(s)) {
-        const char *label = str(s, "label");
-        r->rated = 1;
-        r->positive = label && strcmp(label, "positive") == 0;
-        r->negative = label && strcmp(label, "negative") == 0;
-        r->complaint = json_is_true(json_object_get(s, "complaint"));
-    }
+    r->by_brand = pre->by_brand;
+    r->peer_dir = pre->peer_dir;
+    r->self = pre->self;
+    r->reply = pre->reply;
+    r->event = pre->event;
+    r->rated = pre->rated;
+    r->positive = pre->positive;
+    r->negative = pre->negative;
+    r->complaint = pre->complaint;
     /* The people, in the order a builder meets them (its nodes are
      * numbered so): the author, the parties addressed, the mentioned. */
     if (!r->by_brand) {
-        json_t *from = json_object_get(rec, "from");
-        r->author = cid ? r->contact : from ? pid_of_party(p, from) : SCORE_PID_NONE;
+        if (pre->cid)
+            r->author = r->contact;
+        else if (pre->has_from)
+            r->author =
+                pid_of_party(p, &(struct score_pre_party){pre->from_handle, pre->from_brand});
     }
-    json_t *to = json_object_get(rec, "to"), *mentions = json_object_get(rec, "mentions");
-    rec_room(r, json_array_size(to) + json_array_size(mentions));
-    size_t i;
-    json_t *x;
-    json_array_foreach(to, i, x)
-    {
+    rec_room(r, pre->nto + pre->nment);
+    for (size_t i = 0; i < pre->nto; i++) {
+        const struct score_pre_party *x = &pre->to[i];
         r->party[r->nto++] = pid_of_party(p, x);
         /* The brand's answer goes to the first customer addressed. */
-        const char *h = str(x, "handle"), *role = str(x, "role");
-        if (h && !(role && !strcmp(role, "brand")))
-            r->rcpt[r->nrcpt++] =
-                r->party[r->nto - 1] != SCORE_PID_NONE ? r->party[r->nto - 1] : pid_of_handle(p, h);
+        if (x->handle && !x->brand)
+            r->rcpt[r->nrcpt++] = r->party[r->nto - 1] != SCORE_PID_NONE
+                                      ? r->party[r->nto - 1]
+                                      : pid_of_handle(p, x->handle);
     }
-    json_array_foreach(mentions, i, x) r->party[r->nto + r->nment++] = pid_of_party(p, x);
+    for (size_t i = 0; i < pre->nment; i++)
+        r->party[r->nto + r->nment++] = pid_of_party(p, &pre->mentions[i]);
     if (r->self && !r->bot && (r->by_brand || r->author != SCORE_PID_NONE))
         answerable(r, p);
+}
+
+void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p)
+{
+    struct score_pre pre;
+    struct score_pool pool = {0};
+    score_pre_read(&pre, rec, &pool);
+    score_rec_resolve(r, &pre, p);
+    score_pool_free(&pool);
 }
 
 /* Number r among the records a reply may answer: an author's record

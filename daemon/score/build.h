@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "graph.h"
+#include "pre.h"
 #include "score_rec.h"
 #include "value.h"
 
@@ -90,6 +91,10 @@ uint32_t score_people_contact(struct score_people *p, const char *cid);
 /* Read rec (a stored record) into r, resolving its people through p.
  * r's arrays are reused from one call to the next. */
 void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p);
+
+/* score_rec_read in two steps: what needs no people (pre.h: on any
+ * thread), then the people resolved in the order a builder meets them. */
+void score_rec_resolve(struct score_rec *r, const struct score_pre *pre, struct score_people *p);
 void score_rec_free(struct score_rec *r);
 
 struct score_build {

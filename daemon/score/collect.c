@@ -3,11 +3,14 @@
 #include "collect.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "contacts.h"
 #include "jarena.h"
 #include "jsonin.h"
+#include "pre.h"
 #include "store.h"
 #include "util.h"
 
@@ -201,11 +204,221 @@ static int scan_chunk(struct score_scan *s, uint64_t *after, int *done)
     return 0;
 }
 
+/* ---- the records read ahead (score_scan.ahead) ---- */
+
+/* Unit j holds the records of seqs (j * RECORDS, (j + 1) * RECORDS]
+ * (the log's seqs are dense, from 1), so that the readers read theirs
+ * without waiting for the unit before. */
+#define RECORDS SCORE_SCAN_AHEAD_RECORDS
+#define SLOTS SCORE_SCAN_AHEAD_UNITS
+
+struct unit {
+    json_t *rec[RECORDS];      /* NULL: not JSON (or read by prepare) */
+    uint8_t prepared[RECORDS]; /* with prepare: read (else not JSON) */
+    unsigned char *pre;        /* prepare()'s, prepare_size bytes per record */
+    struct score_pool pool;    /* what they point to */
+    size_t n;
+    uint64_t j; /* which unit it holds (filled) */
+    int filled;
+    struct jarena *arena;
+    int last; /* the log (up to upto) ends with these */
+    int rc;   /* a store error, or -ECANCELED from pace(): instead of these */
+};
+
+/* The units in a ring: unit j in slot[j % SLOTS], filled by a reader
+ * once unit j - SLOTS is taken; each() takes them in order (tail).  A
+ * unit taken is freed by the reader that fills its slot next, off the
+ * run's thread. */
+struct ahead {
+    struct score_scan *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct unit slot[SLOTS];
+    uint64_t next, tail; /* the next unit a reader takes; the next each() takes */
+    int stop;
+};
+
+static void unit_clear(struct unit *u)
+{
+    /* Arena values are given back with it; what malloc gave (large
+     * blocks) is freed by the decref. */
+    for (size_t i = 0; i < u->n; i++)
+        json_decref(u->rec[i]);
+    jarena_release(u->arena);
+    score_pool_reset(&u->pool);
+    u->arena = NULL;
+    u->n = 0;
+    u->last = u->rc = u->filled = 0;
+}
+
+/* Read and parse unit u->j's records into u, in a read transaction of
+ * its own, closed before it returns. */
+static void read_unit(struct score_scan *s, struct unit *u)
+{
+    uint64_t from = u->j * RECORDS + 1, to = from + RECORDS - 1;
+    if (to >= s->upto) {
+        to = s->upto;
+        u->last = 1;
+    }
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = store_read_begin(s->st, &txn);
+    if (rc) {
+        u->rc = rc;
+        return;
+    }
+    if ((rc = mdb_cursor_open(txn, s->st->log, &cur))) {
+        store_read_end(s->st, txn);
+        u->rc = store_err(rc);
+        return;
+    }
+    MDB_val k = {sizeof from, &from}, v;
+    u->arena = jarena_begin();
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && u->n < RECORDS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        if (kanal_store_u64(k.mv_data, k.mv_size, &seq) != 0)
+            continue;
+        if (seq > to)
+            break;
+        if (s->prepare) {
+            /* Read from the text: NULL, and not prepared when not JSON. */
+            void *out = u->pre + u->n * s->prepare_size;
+            u->prepared[u->n] = s->prepare(v.mv_data, v.mv_size, out, &u->pool) == 0;
+            u->rec[u->n++] = NULL;
+            continue;
+        }
+        char err[128];
+        u->rec[u->n++] = jsonin_parse(v.mv_data, v.mv_size, err, sizeof err);
+    }
+    jarena_end(u->arena);
+    mdb_cursor_close(cur);
+    store_read_end(s->st, txn);
+    if (rc && rc != MDB_NOTFOUND)
+        u->rc = store_err(rc);
+}
+
+static void *reader_main(void *arg)
+{
+    struct ahead *a = arg;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stop) {
+        uint64_t j = a->next;
+        if (j * RECORDS >= a->s->upto)
+            break; /* every unit taken */
+        while (!a->stop && j >= a->tail + SLOTS)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->stop)
+            break;
+        if (a->next != j)
+            continue; /* another reader took it meanwhile */
+        a->next++;
+        struct unit *u = &a->slot[j % SLOTS];
+        pthread_mutex_unlock(&a->mu);
+        unit_clear(u); /* taken before, or never filled */
+        u->j = j;
+        if (a->s->pace && a->s->pace(a->s->arg))
+            u->rc = -ECANCELED;
+        else
+            read_unit(a->s, u);
+        pthread_mutex_lock(&a->mu);
+        u->filled = 1;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* each() over the units in order, a read transaction per unit. */
+static int take_units(struct score_scan *s, struct ahead *a)
+{
+    size_t chunk = s->chunk ? s->chunk : 4096, since = 0;
+    for (;;) {
+        pthread_mutex_lock(&a->mu);
+        struct unit *u = &a->slot[a->tail % SLOTS];
+        while (!(u->filled && u->j == a->tail))
+            pthread_cond_wait(&a->cv, &a->mu);
+        pthread_mutex_unlock(&a->mu);
+        int r = u->rc;
+        if (u->n && r == 0) {
+            MDB_txn *txn;
+            if ((r = store_read_begin(s->st, &txn)))
+                return r;
+            for (size_t i = 0; i < u->n && r == 0; i++) {
+                s->records++;
+                if (s->prepare ? !u->prepared[i] : !u->rec[i]) {
+                    s->bad++;
+                    continue;
+                }
+                s->prepared = s->prepare ? u->pre + i * s->prepare_size : NULL;
+                r = s->each(s->arg, txn, u->rec[i]);
+            }
+            s->prepared = NULL;
+            store_read_end(s->st, txn);
+        }
+        int last = u->last;
+        since += u->n;
+        pthread_mutex_lock(&a->mu);
+        a->tail++;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        if (r || last)
+            return r;
+        if (since >= chunk) {
+            since = 0;
+            if (s->between && s->between(s->arg))
+                return -ECANCELED;
+        }
+    }
+}
+
+/* 1 when no thread could be started for the reading. */
+static int scan_ahead(struct score_scan *s)
+{
+    struct ahead *a = xcalloc(1, sizeof *a);
+    a->s = s;
+    for (size_t i = 0; s->prepare && i < SLOTS; i++)
+        a->slot[i].pre = xmalloc(RECORDS * s->prepare_size);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    pthread_t t[SCORE_SCAN_AHEAD_READERS];
+    int started = 0, rc = 1;
+    while (started < SCORE_SCAN_AHEAD_READERS &&
+           pthread_create(&t[started], NULL, reader_main, a) == 0)
+        started++;
+    if (started)
+        rc = take_units(s, a);
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    for (size_t i = 0; i < SLOTS; i++) {
+        unit_clear(&a->slot[i]);
+        score_pool_free(&a->slot[i].pool);
+        free(a->slot[i].pre);
+    }
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+    return rc;
+}
+
+#undef RECORDS
+#undef SLOTS
+
 int score_scan_run(struct score_scan *s)
 {
     s->records = s->bad = 0;
     if (s->upto == 0)
         return 0;
+    if (s->ahead && !s->peek) {
+        int rc = scan_ahead(s);
+        if (rc <= 0)
+            return rc;
+        /* No thread for the reading (nothing was read): read here. */
+    }
     uint64_t after = 0;
     for (;;) {
         int done = 0, rc = scan_chunk(s, &after, &done);

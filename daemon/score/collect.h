@@ -16,6 +16,7 @@
 #include "build.h"
 
 struct store;
+struct score_pool;
 
 /* Build a's graph into b (score_build_init'ed here with now_ms and
  * half_life_ms) from txn, a read transaction on st; *last_seq is the
@@ -48,10 +49,38 @@ struct score_scan {
      * scan, which returns -ECANCELED. */
     int (*between)(void *arg);
     void *arg;
+    /* Nonzero (and no peek): the records are read and parsed ahead on a
+     * thread of the scan's own, a few hundred at a time in its own short
+     * read transactions, while each() takes the ones read before, in seq
+     * order, in a transaction opened for each such unit (the contacts'
+     * snapshot), and between() comes after about chunk records, with
+     * none of each()'s transactions open (the reading thread's may be:
+     * it never waits holding one).  At most SCORE_SCAN_AHEAD_UNITS
+     * units are held parsed. */
+    int ahead;
+    /* Optional, with ahead: called by the reading thread before each unit,
+     * with no transaction open (a run's pacing: it may sleep); nonzero
+     * stops the scan, which returns -ECANCELED. */
+    int (*pace)(void *arg);
+    /* Optional, with ahead: called by the reading thread with each
+     * record's text instead of parsing it, to read into out (prepare_size
+     * bytes; what it points to in pool, kept as long as out) what each()
+     * needs: 0, or -1 when the text is not JSON (counted in bad).  each()
+     * is then called with rec NULL, and finds the record's in prepared,
+     * set only while it runs (NULL without prepare). */
+    int (*prepare)(const char *text, size_t len, void *out, struct score_pool *pool);
+    size_t prepare_size;
+    const void *prepared;
     /* Out: records scanned, and those that were not JSON (skipped; of
      * those peek took, none is counted). */
     size_t records, bad;
 };
+
+/* Records a reading thread parses into one unit, the units held at most,
+ * and the reading threads. */
+#define SCORE_SCAN_AHEAD_RECORDS 512
+#define SCORE_SCAN_AHEAD_UNITS 4
+#define SCORE_SCAN_AHEAD_READERS 1
 
 /* 0, -ECANCELED, what each() returned, or a negative store error. */
 int score_scan_run(struct score_scan *s);

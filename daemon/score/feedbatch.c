@@ -8,16 +8,33 @@
 
 #include "util.h"
 
+static void *helper_main(void *arg);
+
 void score_feed_init(struct score_feed *f, struct score_build *b, size_t naud, int threads)
 {
     *f = (struct score_feed){.b = b, .naud = naud, .threads = threads > 1 ? 2 : 1};
     f->recs = xmalloc(SCORE_FEED_BATCH * sizeof *f->recs);
     f->act = xmalloc(SCORE_FEED_BATCH * (naud ? naud : 1));
     f->half = xcalloc(naud ? naud : 1, 1);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    /* One thread for the whole pass, not one per batch: without it, the
+     * batches are fed on this thread alone. */
+    if (f->threads > 1 && naud > 1)
+        f->started = pthread_create(&f->helper, NULL, helper_main, f) == 0;
 }
 
 void score_feed_free(struct score_feed *f)
 {
+    if (f->started) {
+        pthread_mutex_lock(&f->mu);
+        f->stop = 1;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+        pthread_join(f->helper, NULL);
+    }
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
     free(f->recs);
     free(f->pool);
     free(f->act);
@@ -111,6 +128,28 @@ static void split(struct score_feed *f)
     free(by);
 }
 
+/* The second thread: half 1 of each batch it is given. */
+static void *helper_main(void *arg)
+{
+    struct score_feed *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->stop && f->fed == f->batch)
+            pthread_cond_wait(&f->cv, &f->mu);
+        if (f->fed == f->batch)
+            break; /* stopped, nothing left */
+        pthread_mutex_unlock(&f->mu);
+        struct half h = {f, 1, 0};
+        feed_half(&h);
+        pthread_mutex_lock(&f->mu);
+        f->helper_bad += h.bad;
+        f->fed++;
+        pthread_cond_broadcast(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
 void score_feed_flush(struct score_feed *f)
 {
     if (!f->n)
@@ -120,20 +159,25 @@ void score_feed_flush(struct score_feed *f)
         c->party = f->pool + (uintptr_t)c->party;
         c->rcpt = f->pool + (uintptr_t)c->rcpt;
     }
-    struct half h[2] = {{f, 0, 0}, {f, 1, 0}};
-    pthread_t t;
-    int two = 0;
-    if (f->threads > 1 && f->naud > 1) {
+    struct half h = {f, 0, 0};
+    if (f->started) {
         split(f);
-        two = pthread_create(&t, NULL, feed_half, &h[1]) == 0;
+        pthread_mutex_lock(&f->mu);
+        f->batch++;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
     } else {
-        memset(f->half, 0, f->naud);
-    }
-    if (!two)
         memset(f->half, 0, f->naud); /* all of it on this thread */
-    feed_half(&h[0]);
-    if (two)
-        pthread_join(t, NULL);
-    f->bad += h[0].bad + h[1].bad;
+    }
+    feed_half(&h);
+    if (f->started) {
+        pthread_mutex_lock(&f->mu);
+        while (f->fed != f->batch)
+            pthread_cond_wait(&f->cv, &f->mu);
+        f->bad += f->helper_bad;
+        f->helper_bad = 0;
+        pthread_mutex_unlock(&f->mu);
+    }
+    f->bad += h.bad;
     f->n = f->npool = 0;
 }

@@ -41,6 +41,14 @@ struct score_feed {
     /* Per audience, in the batch being fed: which thread feeds it. */
     uint8_t *half;
     size_t bad; /* records a builder refused (not an object with a kind) */
+    /* The second thread, started once for the whole pass (started: it
+     * runs), given a batch (batch counts them) and done with it (fed). */
+    pthread_t helper;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started, stop;
+    uint64_t batch, fed;
+    size_t helper_bad;
 };
 
 void score_feed_init(struct score_feed *f, struct score_build *b, size_t naud, int threads);

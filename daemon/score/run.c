@@ -255,9 +255,11 @@ struct feed_all {
      * number. */
     struct score_people *people;
     struct snap *snap;
-    struct score_rec rec;   /* the record being read, read once */
-    struct score_feed feed; /* the records read, fed a batch at a time */
-    struct around *around;  /* per audience (events' only) */
+    struct score_rec rec;    /* the record being read, read once */
+    struct score_scan *scan; /* the second pass's (its prepared) */
+    struct score_pool pool;  /* a record's parties, read here */
+    struct score_feed feed;  /* the records read, fed a batch at a time */
+    struct around *around;   /* per audience (events' only) */
     /* Each participant's event audiences: pid p's are
      * ev_aud[ev_start[p], ev_start[p + 1]) (pids below ev_n). */
     size_t *ev_start;
@@ -338,23 +340,30 @@ static int feed_each(void *arg, MDB_txn *txn, json_t *rec)
     struct score_work *w = f->w;
     f->snap->txn = txn;
     struct score_rec *r = &f->rec;
-    score_rec_read(r, rec, f->people);
+    /* Read ahead on the scan's reading thread, or here. */
+    const struct score_pre *pre = f->scan->prepared;
+    struct score_pre here;
+    if (!pre) {
+        score_pool_reset(&f->pool);
+        score_pre_read(&here, rec, &f->pool);
+        pre = &here;
+    }
+    score_rec_resolve(r, pre, f->people);
     f->fed++;
     /* What a contact did around an event widens the event's audience: its
      * author (the record's contact) and time, found once for every event
      * audience. */
-    const char *kind = json_string_value(json_object_get(rec, "kind"));
-    int own = is_own(kind);
+    int own = is_own(pre->kind_name);
     if (w->nevents && own && r->has_contact && r->has_at)
         around_events(f, r->contact, r->at);
     /* The built-in audiences of one field are matched on the value read
      * once, not by audience_matches() reading the record again for each
      * of the (up to max_audiences) audiences. */
     const char *field[AUDIENCE_NAMED + 1] = {
-        [AUDIENCE_SOURCE] = json_string_value(json_object_get(rec, "source")),
-        [AUDIENCE_CHANNEL] = json_string_value(json_object_get(rec, "channel")),
-        [AUDIENCE_CAMPAIGN] = json_string_value(json_object_get(rec, "campaign")),
-        [AUDIENCE_EVENT] = json_string_value(json_object_get(json_object_get(rec, "event"), "id")),
+        [AUDIENCE_SOURCE] = pre->source,
+        [AUDIENCE_CHANNEL] = pre->channel,
+        [AUDIENCE_CAMPAIGN] = pre->campaign,
+        [AUDIENCE_EVENT] = pre->event_id,
     };
     /* Which builders take it: fed with the rest of the batch (feedbatch.h). */
     uint8_t *act = score_feed_push(&f->feed, r);
@@ -382,6 +391,18 @@ static int feed_between(void *arg)
      * given back to the system between two chunks, not kept as the
      * process's memory for the rest of the run. */
     malloc_trim(0);
+    return stop(((struct feed_all *)arg)->w);
+}
+
+/* On the reading thread, from the record's text: what needs no people. */
+static int feed_prepare(const char *text, size_t len, void *out, struct score_pool *pool)
+{
+    return score_pre_scan(out, text, len, pool);
+}
+
+/* The reading thread's pacing (score_scan.pace): as the run's own. */
+static int feed_pace(void *arg)
+{
     return stop(((struct feed_all *)arg)->w);
 }
 
@@ -635,7 +656,20 @@ static int run_once(struct score_work *w)
                            .chunk = w->chunk,
                            .each = feed_each,
                            .between = feed_between,
-                           .arg = &f};
+                           .arg = &f,
+                           /* Parsing the records was half of this pass's
+                            * one thread: it goes on ahead on another. */
+                           .ahead = w->threads > 1,
+                           .pace = feed_pace,
+                           .prepare_size = sizeof(struct score_pre)};
+    /* Records read from their text need no parse, as long as no audience
+     * is matched on the whole record (an [audience NAME], a thread). */
+    int all_builtin = 1;
+    for (size_t i = 0; i < w->naud; i++)
+        all_builtin &= w->auds[i].kind <= AUDIENCE_EVENT;
+    if (all_builtin)
+        s.prepare = feed_prepare;
+    f.scan = &s;
     rc = score_scan_run(&s);
     score_feed_flush(&f.feed); /* the last chunk's */
     w->records = s.records;
@@ -648,6 +682,7 @@ static int run_once(struct score_work *w)
     if (rc == 0 && s.bad && w->peeked)
         rc = -EAGAIN;
     score_rec_free(&f.rec);
+    score_pool_free(&f.pool);
     free(f.around);
     free(f.stamp);
     free(f.ev_start);

@@ -10,79 +10,31 @@
 
 #include "jsonin.h"
 #include "peek.h"
+#include "recgen.h"
 
 static const char *const keys[] = {"kind",      "source",      "channel", "campaign",
                                    "contact",   "occurred_at", "event",   "id",
                                    "starts_at", "meta",        "text",    "x"};
-static const char *const ws[] = {"", "", "", " ", "\n", "\t ", "\r\n  "};
-
-static void put(char *buf, size_t *at, size_t size, const char *s)
-{
-    size_t n = strlen(s);
-    if (*at + n < size) {
-        memcpy(buf + *at, s, n);
-        *at += n;
-        buf[*at] = 0;
-    }
-}
-
-static void value(unsigned *seed, char *buf, size_t *at, size_t size, int depth);
-
-static void object_text(unsigned *seed, char *buf, size_t *at, size_t size, int depth)
-{
-    put(buf, at, size, "{");
-    int n = rand_r(seed) % 7;
-    for (int i = 0; i < n; i++) {
-        if (i)
-            put(buf, at, size, ",");
-        put(buf, at, size, ws[rand_r(seed) % 7]);
-        put(buf, at, size, "\"");
-        put(buf, at, size, keys[rand_r(seed) % (sizeof keys / sizeof *keys)]);
-        put(buf, at, size, rand_r(seed) % 40 ? "\"" : "\\u0041\"");
-        put(buf, at, size, ws[rand_r(seed) % 7]);
-        put(buf, at, size, ":");
-        put(buf, at, size, ws[rand_r(seed) % 7]);
-        value(seed, buf, at, size, depth + 1);
-        put(buf, at, size, ws[rand_r(seed) % 7]);
-    }
-    put(buf, at, size, "}");
-}
-
-static void value(unsigned *seed, char *buf, size_t *at, size_t size, int depth)
-{
-    static const char *const scalars[] = {"\"post\"",
-                                          "\"fb\"",
-                                          "\"e1\"",
-                                          "\"c_1\"",
-                                          "\"\"",
-                                          "\"caf\xc3\xa9\"",
-                                          "\"a\\\"b\"",
-                                          "\"back\\\\s\"",
-                                          "\"\\u00e9\"",
-                                          "\"x}y,z]\"",
-                                          "\"2026-11-30T00:00:00.000Z\"",
-                                          "12",
-                                          "-0.5e3",
-                                          "true",
-                                          "false",
-                                          "null",
-                                          "\"merge\"",
-                                          "\"erase\""};
-    int r = rand_r(seed) % 10;
-    if (r < 6 || depth > 3)
-        put(buf, at, size, scalars[rand_r(seed) % (sizeof scalars / sizeof *scalars)]);
-    else if (r < 8)
-        object_text(seed, buf, at, size, depth);
-    else {
-        put(buf, at, size, "[");
-        for (int i = rand_r(seed) % 3; i > 0; i--) {
-            value(seed, buf, at, size, depth + 1);
-            if (i > 1)
-                put(buf, at, size, ",");
-        }
-        put(buf, at, size, "]");
-    }
-}
+static const char *const scalars[] = {"\"post\"",
+                                      "\"fb\"",
+                                      "\"e1\"",
+                                      "\"c_1\"",
+                                      "\"\"",
+                                      "\"caf\xc3\xa9\"",
+                                      "\"a\\\"b\"",
+                                      "\"back\\\\s\"",
+                                      "\"\\u00e9\"",
+                                      "\"x}y,z]\"",
+                                      "\"2026-11-30T00:00:00.000Z\"",
+                                      "12",
+                                      "-0.5e3",
+                                      "true",
+                                      "false",
+                                      "null",
+                                      "\"merge\"",
+                                      "\"erase\""};
+static const struct recgen gen = {keys, scalars, sizeof keys / sizeof *keys,
+                                  sizeof scalars / sizeof *scalars, 3};
 
 static const char *field(json_t *rec, int f)
 {
@@ -102,16 +54,8 @@ static void test_peek_as_parsed(void **state)
     size_t took = 0, parsed = 0;
     for (int t = 0; t < 60000; t++) {
         char buf[4096];
-        size_t at = 0;
-        buf[0] = 0;
-        put(buf, &at, sizeof buf, ws[rand_r(&seed) % 7]);
-        object_text(&seed, buf, &at, sizeof buf, 0);
-        put(buf, &at, sizeof buf, ws[rand_r(&seed) % 7]);
-        size_t len = at;
-        if (rand_r(&seed) % 10 == 0) /* cut short, or something after it */
-            len = rand_r(&seed) % 2 ? (size_t)rand_r(&seed) % (at + 1) : at;
-        if (len == at && rand_r(&seed) % 20 == 0)
-            put(buf, &at, sizeof buf, rand_r(&seed) % 2 ? "x" : "{}"), len = at;
+        size_t len;
+        recgen_record(&gen, &seed, buf, sizeof buf, &len);
         char err[128];
         json_t *rec = jsonin_parse(buf, len, err, sizeof err);
         struct score_peek p;

@@ -12,6 +12,7 @@
 
 #include "collect.h"
 #include "contacts.h"
+#include "jsonin.h"
 #include "keep.h"
 #include "keep_int.h"
 #include "store.h"
@@ -159,6 +160,148 @@ static void test_scan_in_chunks(void **state)
     sc = (struct score_scan){.st = st, .upto = 0, .each = each, .arg = &s};
     assert_int_equal(score_scan_run(&sc), 0);
     assert_int_equal(s.records, 0);
+    close_store(st, dir, path);
+}
+
+/* ---- read ahead (score_scan.ahead) ---- */
+
+struct ahead_seen {
+    uint64_t last;
+    size_t records, prepared, betweens, paces, cancel_at, pace_stop;
+    int prepare;
+};
+
+/* The scan of the test below: its seen beside it. */
+struct ahead_scan {
+    struct score_scan sc;
+    struct ahead_seen seen;
+};
+
+static int each_ahead(void *arg, MDB_txn *txn, json_t *rec)
+{
+    struct ahead_scan *a = arg;
+    assert_non_null(txn); /* a transaction for the contacts */
+    uint64_t q;
+    if (a->seen.prepare) {
+        assert_null(rec);
+        assert_non_null(a->sc.prepared);
+        memcpy(&q, a->sc.prepared, sizeof q);
+        a->seen.prepared++;
+    } else {
+        assert_non_null(rec);
+        assert_null(a->sc.prepared);
+        q = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+    }
+    assert_true(q > a->seen.last); /* in seq order, each once */
+    a->seen.last = q;
+    a->seen.records++;
+    return 0;
+}
+
+static int between_ahead(void *arg)
+{
+    struct ahead_scan *a = arg;
+    return ++a->seen.betweens == a->seen.cancel_at;
+}
+
+static int pace_ahead(void *arg)
+{
+    struct ahead_scan *a = arg;
+    /* Called on the reading thread: counted only, as the run's pacing
+     * would sleep. */
+    return __atomic_add_fetch(&a->seen.paces, 1, __ATOMIC_SEQ_CST) == a->seen.pace_stop;
+}
+
+/* The seq of the record's text, as the prepared value. */
+static int prepare_seq(const char *text, size_t len, void *out, struct score_pool *pool)
+{
+    (void)pool;
+    json_t *rec = jsonin_parse(text, len, NULL, 0);
+    if (!rec)
+        return -1;
+    uint64_t q = (uint64_t)json_integer_value(json_object_get(rec, "seq"));
+    memcpy(out, &q, sizeof q);
+    json_decref(rec);
+    return 0;
+}
+
+static void scan_ahead(struct ahead_scan *a, struct store *st, uint64_t upto, size_t chunk,
+                       int prepare)
+{
+    *a = (struct ahead_scan){.sc = {.st = st,
+                                    .upto = upto,
+                                    .chunk = chunk,
+                                    .each = each_ahead,
+                                    .between = between_ahead,
+                                    .pace = pace_ahead,
+                                    .ahead = 1,
+                                    .arg = a},
+                             .seen = {.prepare = prepare}};
+    if (prepare) {
+        a->sc.prepare = prepare_seq;
+        a->sc.prepare_size = sizeof(uint64_t);
+    }
+}
+
+/* Read ahead on threads of the scan's own, in units of
+ * SCORE_SCAN_AHEAD_RECORDS: each() still gets every record once, in seq
+ * order, up to upto, parsed or prepared from its text; a record that is
+ * not JSON is counted bad; between() comes after about chunk records;
+ * the scan stops when between() or pace() says so. */
+static void test_scan_ahead(void **state)
+{
+    (void)state;
+    char *dir, *path;
+    struct store *st = open_store(&dir, &path);
+    const int n = 3 * SCORE_SCAN_AHEAD_RECORDS + 7;
+    for (int i = 1; i <= n; i++)
+        post(st, i);
+    /* A record that is not JSON, as a damaged log would have. */
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+    uint64_t bad = ++seq;
+    MDB_val k = {sizeof bad, &bad}, v = {5, "{\"a\":"};
+    assert_int_equal(mdb_put(txn, st->log, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    post(st, n + 1);
+    uint64_t last = seq;
+    post(st, n + 2); /* after the scan's upto */
+
+    struct ahead_scan a;
+    for (int prepare = 0; prepare < 2; prepare++) {
+        scan_ahead(&a, st, last, 1000, prepare);
+        assert_int_equal(score_scan_run(&a.sc), 0);
+        assert_int_equal(a.seen.records, n + 1);
+        assert_int_equal(a.sc.records, n + 2);
+        assert_int_equal(a.sc.bad, 1);
+        assert_int_equal(a.seen.last, last);
+        assert_int_equal(a.seen.prepared, prepare ? (size_t)n + 1 : 0);
+        assert_int_equal(a.seen.betweens, (size_t)(n + 2) / 1000);
+        assert_true(a.seen.paces >= (n + 2) / SCORE_SCAN_AHEAD_RECORDS);
+    }
+
+    /* Fewer records than a unit, and a log of one. */
+    scan_ahead(&a, st, 5, 0, 0);
+    assert_int_equal(score_scan_run(&a.sc), 0);
+    assert_int_equal(a.seen.records, 5);
+    scan_ahead(&a, st, 1, 0, 1);
+    assert_int_equal(score_scan_run(&a.sc), 0);
+    assert_int_equal(a.seen.records, 1);
+
+    /* Stopped between two chunks. */
+    scan_ahead(&a, st, last, SCORE_SCAN_AHEAD_RECORDS, 0);
+    a.seen.cancel_at = 2;
+    assert_int_equal(score_scan_run(&a.sc), -ECANCELED);
+    assert_int_equal(a.seen.records, 2 * SCORE_SCAN_AHEAD_RECORDS);
+
+    /* Stopped by the pacing (kanald stopping while a run paused): the
+     * units before the one it stopped are taken, none from it on (which
+     * unit the third pace was for depends on the two readers' timing). */
+    scan_ahead(&a, st, last, 0, 1);
+    a.seen.pace_stop = 3;
+    assert_int_equal(score_scan_run(&a.sc), -ECANCELED);
+    assert_true(a.seen.records <= 2 * SCORE_SCAN_AHEAD_RECORDS);
+    assert_int_equal(a.seen.records % SCORE_SCAN_AHEAD_RECORDS, 0);
     close_store(st, dir, path);
 }
 
@@ -597,6 +740,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_in_chunks),
+        cmocka_unit_test(test_scan_ahead),
         cmocka_unit_test(test_erased_contacts_leave_kept_scores),
         cmocka_unit_test(test_retire),
         cmocka_unit_test(test_rows_page_in_every_order),
