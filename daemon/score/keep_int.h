@@ -55,17 +55,24 @@ static inline void score_key_row(struct score_key *k, const char *id, const char
     k->val = (MDB_val){n + c, k->buf};
 }
 
+/* AUD \0 TAG \0 ORDER \0 N: an order's key of either layout. */
+static inline void score_key_order(struct score_key *k, const char *id, char tag,
+                                   enum score_order o, uint32_t n)
+{
+    size_t at = score_key_start(k, id, tag);
+    const char *name = score_order_name(o);
+    size_t c = strlen(name);
+    memcpy(k->buf + at, name, c + 1);
+    score_key_u32(k->buf + at + c + 1, n);
+    k->val = (MDB_val){at + c + 5, k->buf};
+}
+
 /* AUD \0 p \0 ORDER \0 PART: the ranks PART * SCORE_RANKS_PER_KEY and on
  * of the order. */
 static inline void score_key_ranks(struct score_key *k, const char *id, enum score_order o,
                                    uint32_t part)
 {
-    size_t n = score_key_start(k, id, 'p');
-    const char *name = score_order_name(o);
-    size_t c = strlen(name);
-    memcpy(k->buf + n, name, c + 1);
-    score_key_u32(k->buf + n + c + 1, part);
-    k->val = (MDB_val){n + c + 5, k->buf};
+    score_key_order(k, id, 'p', o, part);
 }
 
 /* AUD \0 o \0 ORDER \0 RANK: the older layout, a key per rank (the
@@ -73,12 +80,7 @@ static inline void score_key_ranks(struct score_key *k, const char *id, enum sco
 static inline void score_key_rank_v1(struct score_key *k, const char *id, enum score_order o,
                                      uint32_t rank)
 {
-    size_t n = score_key_start(k, id, 'o');
-    const char *name = score_order_name(o);
-    size_t c = strlen(name);
-    memcpy(k->buf + n, name, c + 1);
-    score_key_u32(k->buf + n + c + 1, rank);
-    k->val = (MDB_val){n + c + 5, k->buf};
+    score_key_order(k, id, 'o', o, rank);
 }
 
 /* The rank-th entry of the value of a ranks key (contact ids, each ended

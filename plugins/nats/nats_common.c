@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nats_common.h"
@@ -72,6 +73,19 @@ int64_t kanal_nats_backoff_ms(int attempts)
     int shift = attempts < 0 ? 0 : attempts < 6 ? attempts : 6;
     int64_t ms = 100LL << shift;
     return ms > 5000 ? 5000 : ms;
+}
+
+struct timespec kanal_nats_deadline(int64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    return until;
 }
 
 /* Reconnecting after a lost connection: the same backoff. */

@@ -5,6 +5,8 @@
 #define KANAL_NATS_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <kanal/kit.h>
 #include <kanal/plugin.h>
@@ -71,6 +73,9 @@ int kanal_nats_options(const struct kanal_nats_opts *o, natsOptions **out, char 
  * between reconnections, and the plugin between connections that a
  * server refused. */
 int64_t kanal_nats_backoff_ms(int attempts);
+
+/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
+struct timespec kanal_nats_deadline(int64_t ms);
 
 /* The stream exists with file storage, a duplicate window and subjects
  * covering <subject_prefix>.>.

@@ -641,9 +641,7 @@ static int nats_init(const struct kanal_host *host, struct kanal_source *src, vo
 static int close_wait(struct sink *s, natsConnection *nc)
 {
     natsConnection_Close(nc);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
+    struct timespec until = kanal_nats_deadline(10000);
     pthread_mutex_lock(&s->lock);
     while (!s->closed && pthread_cond_timedwait(&s->closed_cond, &s->lock, &until) == 0)
         ;
@@ -655,14 +653,7 @@ static int close_wait(struct sink *s, natsConnection *nc)
 /* Wait on work_cond until quit or ms passed (lock held).  @return quit */
 static int worker_wait(struct sink *s, int64_t ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = kanal_nats_deadline(ms);
     if (!s->quit)
         pthread_cond_timedwait(&s->work_cond, &s->lock, &until);
     return s->quit;

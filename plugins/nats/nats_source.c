@@ -518,15 +518,7 @@ int nats_source_connect(struct nsource *s)
             natsConnection_Destroy(nc);
         }
         connect_error(s, why);
-        int64_t ms = kanal_nats_backoff_ms(attempts);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += ms / 1000;
-        until.tv_nsec += (ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = kanal_nats_deadline(kanal_nats_backoff_ms(attempts));
         pthread_mutex_lock(&s->lock);
         if (!s->stopping)
             pthread_cond_timedwait(&s->room, &s->lock, &until);
