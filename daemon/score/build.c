@@ -505,13 +505,13 @@ void score_rec_resolve(struct score_rec *r, const struct score_pre *pre, struct 
         answerable(r, p);
 }
 
-void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p)
+void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p,
+                    struct score_pool *pool)
 {
     struct score_pre pre;
-    struct score_pool pool = {0};
-    score_pre_read(&pre, rec, &pool);
+    score_pool_reset(pool);
+    score_pre_read(&pre, rec, pool);
     score_rec_resolve(r, &pre, p);
-    score_pool_free(&pool);
 }
 
 /* Number r among the records a reply may answer: an author's record
@@ -580,6 +580,7 @@ void score_build_free(struct score_build *b)
     free(b->fed);
     score_facts_free(&b->facts);
     score_rec_free(&b->scratch);
+    score_pool_free(&b->pool);
     if (b->own_people && b->people) {
         score_people_free(b->people);
         free(b->people);
@@ -605,6 +606,7 @@ void score_build_trim(struct score_build *b)
     free(b->fed);
     nodes_free(b->nodes);
     score_rec_free(&b->scratch);
+    score_pool_free(&b->pool);
     b->fed = NULL;
     b->fedlen = 0;
     b->nodes = NULL;
@@ -694,7 +696,7 @@ void score_build_note(struct score_build *b, json_t *rec)
 {
     if (!score_build_by_brand(rec))
         return;
-    score_rec_read(&b->scratch, rec, b->people);
+    score_rec_read(&b->scratch, rec, b->people, &b->pool);
     score_build_note_rec(b, &b->scratch);
 }
 
@@ -797,6 +799,6 @@ int score_build_add_rec(struct score_build *b, const struct score_rec *r)
 
 int score_build_add(struct score_build *b, json_t *rec)
 {
-    score_rec_read(&b->scratch, rec, b->people);
+    score_rec_read(&b->scratch, rec, b->people, &b->pool);
     return score_build_add_rec(b, &b->scratch);
 }

@@ -89,8 +89,10 @@ uint32_t score_people_intern(struct score_people *p, const char *cur);
 uint32_t score_people_contact(struct score_people *p, const char *cid);
 
 /* Read rec (a stored record) into r, resolving its people through p.
- * r's arrays are reused from one call to the next. */
-void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p);
+ * r's arrays are reused from one call to the next, and pool (reset here:
+ * the parties read) too. */
+void score_rec_read(struct score_rec *r, json_t *rec, struct score_people *p,
+                    struct score_pool *pool);
 
 /* score_rec_read in two steps: what needs no people (pre.h: on any
  * thread), then the people resolved in the order a builder meets them. */
@@ -129,6 +131,7 @@ struct score_build {
     uint64_t *fed;
     size_t fedlen;            /* words */
     struct score_rec scratch; /* score_build_add's */
+    struct score_pool pool;   /* and what it reads into */
 };
 
 void score_build_init(struct score_build *b, int64_t now_ms, int64_t half_life_ms,

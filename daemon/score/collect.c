@@ -248,7 +248,7 @@ static void unit_clear(struct unit *u)
     score_pool_reset(&u->pool);
     u->arena = NULL;
     u->n = 0;
-    u->last = u->rc = u->filled = 0;
+    u->last = u->rc = 0;
 }
 
 /* Read and parse unit u->j's records into u, in a read transaction of
@@ -314,9 +314,12 @@ static void *reader_main(void *arg)
             continue; /* another reader took it meanwhile */
         a->next++;
         struct unit *u = &a->slot[j % SLOTS];
+        /* The slot's state changes under the lock only: each() looks at
+         * it (filled, j) while waiting for unit j. */
+        u->filled = 0;
+        u->j = j;
         pthread_mutex_unlock(&a->mu);
         unit_clear(u); /* taken before, or never filled */
-        u->j = j;
         if (a->s->pace && a->s->pace(a->s->arg))
             u->rc = -ECANCELED;
         else
@@ -359,6 +362,7 @@ static int take_units(struct score_scan *s, struct ahead *a)
         int last = u->last;
         since += u->n;
         pthread_mutex_lock(&a->mu);
+        u->filled = 0;
         a->tail++;
         pthread_cond_broadcast(&a->cv);
         pthread_mutex_unlock(&a->mu);
@@ -372,8 +376,9 @@ static int take_units(struct score_scan *s, struct ahead *a)
     }
 }
 
-/* 1 when no thread could be started for the reading. */
-static int scan_ahead(struct score_scan *s)
+/* What take_units returned, *started 0 when no thread could be started
+ * for the reading (then nothing was read). */
+static int scan_ahead(struct score_scan *s, int *started_out)
 {
     struct ahead *a = xcalloc(1, sizeof *a);
     a->s = s;
@@ -382,11 +387,11 @@ static int scan_ahead(struct score_scan *s)
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     pthread_t t[SCORE_SCAN_AHEAD_READERS];
-    int started = 0, rc = 1;
+    int started = 0, rc = 0;
     while (started < SCORE_SCAN_AHEAD_READERS &&
            pthread_create(&t[started], NULL, reader_main, a) == 0)
         started++;
-    if (started)
+    if ((*started_out = started > 0))
         rc = take_units(s, a);
     pthread_mutex_lock(&a->mu);
     a->stop = 1;
@@ -414,8 +419,8 @@ int score_scan_run(struct score_scan *s)
     if (s->upto == 0)
         return 0;
     if (s->ahead && !s->peek) {
-        int rc = scan_ahead(s);
-        if (rc <= 0)
+        int started, rc = scan_ahead(s, &started);
+        if (started)
             return rc;
         /* No thread for the reading (nothing was read): read here. */
     }

@@ -298,6 +298,7 @@ static void test_shared_people(void **state)
     score_build_init_people(&shared, now_ms(), 30 * DAY, &people);
     score_build_init(&alone, now_ms(), 30 * DAY, &RES);
     struct score_rec r = {0};
+    struct score_pool pool = {0};
     char rec[512];
     for (int i = 1; i <= N; i++) {
         /* c<10000+i> answers c<10000+i/2>'s post and mentions a contact
@@ -310,12 +311,13 @@ static void test_shared_people(void **state)
         json_error_t err;
         json_t *j = json_loads(rec, 0, &err);
         assert_non_null(j);
-        score_rec_read(&r, j, &people);
+        score_rec_read(&r, j, &people, &pool);
         assert_int_equal(score_build_add_rec(&shared, &r), 0);
         assert_int_equal(score_build_add(&alone, j), 0);
         json_decref(j);
     }
     score_rec_free(&r);
+    score_pool_free(&pool);
     assert_int_equal(shared.nnodes, N + 1);
     assert_int_equal(alone.nnodes, N + 1);
     for (uint32_t v = 0; v < shared.nnodes; v++)

@@ -167,7 +167,7 @@ static void test_scan_in_chunks(void **state)
 
 struct ahead_seen {
     uint64_t last;
-    size_t records, prepared, betweens, paces, cancel_at, pace_stop;
+    size_t records, prepared, betweens, paces, cancel_at, pace_stop, fail_at;
     int prepare;
 };
 
@@ -195,7 +195,7 @@ static int each_ahead(void *arg, MDB_txn *txn, json_t *rec)
     assert_true(q > a->seen.last); /* in seq order, each once */
     a->seen.last = q;
     a->seen.records++;
-    return 0;
+    return a->seen.records == a->seen.fail_at ? 7 : 0;
 }
 
 static int between_ahead(void *arg)
@@ -293,6 +293,14 @@ static void test_scan_ahead(void **state)
     a.seen.cancel_at = 2;
     assert_int_equal(score_scan_run(&a.sc), -ECANCELED);
     assert_int_equal(a.seen.records, 2 * SCORE_SCAN_AHEAD_RECORDS);
+
+    /* each() failing (any nonzero value) stops the scan with its value,
+     * in the middle of a unit: nothing is read again. */
+    scan_ahead(&a, st, last, 0, 0);
+    a.seen.fail_at = SCORE_SCAN_AHEAD_RECORDS + 88;
+    assert_int_equal(score_scan_run(&a.sc), 7);
+    assert_int_equal(a.seen.records, SCORE_SCAN_AHEAD_RECORDS + 88);
+    assert_int_equal(a.sc.records, SCORE_SCAN_AHEAD_RECORDS + 88);
 
     /* Stopped by the pacing (kanald stopping while a run paused): the
      * units before the one it stopped are taken, none from it on (which
