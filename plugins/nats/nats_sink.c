@@ -66,127 +66,10 @@
 #include <nats/nats.h>
 
 #include "nats_common.h"
+#include "nats_sink.h"
 #include "nats_source.h"
 
-#define RECHECK_MS 2000 /* how often an unchecked stream is checked again */
-#define POLL_MS 1       /* how often the acks are read while messages are in flight */
-
-/* One record on its way: queued (msg made), published (sent) or
- * acknowledged.  The message is made when the record is delivered, from
- * the batch's text: its one copy. */
-struct rec {
-    struct rec *next;
-    uint64_t seq;
-    natsMsg *msg;    /* until published */
-    int64_t sent_ms; /* monotonic, when published; 0: not yet */
-    int acked;
-};
-
-/* What a libnats thread or the worker tells the loop. */
-struct event {
-    struct event *next;
-    int kind;
-    int status; /* EV_CHECKED: kanal_nats_check_stream's result */
-    char text[];
-};
-enum {
-    EV_DOWN = 1, /* disconnected */
-    EV_UP,       /* (re)connected to text */
-    EV_READY,    /* worker: nc and js exist, not necessarily connected */
-    EV_REFUSED,  /* worker: a connection failed or was closed (text); retried */
-    EV_CHECKED,  /* worker: a stream check ended (status, text) */
-};
-
-struct sink {
-    const struct kanal_host *host;
-    struct kanal_source *src;
-    struct kanal_nats_opts o;
-    int64_t max_pending, ack_wait_ms, connect_timeout_ms;
-    natsOptions *opts;  /* made by start, used and freed by the worker */
-    natsConnection *nc; /* set by the worker; the loop's after EV_READY */
-    jsCtx *js;
-    int efd;
-    struct kanal_watch *watch;
-    char unchecked[512]; /* why the stream is not fit, as last logged */
-    char refused[512];   /* why no connection could be made, as last logged */
-    pthread_t worker;
-    int worker_started;
-    pthread_mutex_t lock; /* guards events, closed, quit */
-    pthread_cond_t closed_cond;
-    pthread_cond_t work_cond; /* wakes the worker: connected, quit */
-    int closed;               /* libnats delivered the connection's last callback */
-    int quit;                 /* the worker ends */
-    int released;             /* the loop let go of a closed connection (EV_REFUSED) */
-    struct event *ev_head, *ev_tail;
-    natsInbox *inbox;         /* the acks come to <inbox>.<gen>.<seq> */
-    natsSubscription *sub;    /* set by the worker; the loop's after EV_READY */
-    uint64_t gen;             /* a failure starts a new one: older acks are ignored */
-    struct kanal_timer *poll; /* reads the acks while some are in flight */
-    struct rec *head, *tail;  /* the delivered records, in seq order */
-    struct rec *unsent;       /* the first not yet published (those after it neither) */
-    int64_t inflight;
-    int ready, verified, stopped;
-};
-
-static void push_status(struct sink *s, int kind, int status, const char *text)
-{
-    size_t tl = text ? strnlen(text, 511) : 0;
-    struct event *e = calloc(1, sizeof *e + tl + 1);
-    if (!e)
-        return; /* a lost log line or state change; the worker checks again */
-    e->kind = kind;
-    e->status = status;
-    if (tl)
-        memcpy(e->text, text, tl);
-    pthread_mutex_lock(&s->lock);
-    int first = !s->ev_head;
-    if (s->ev_tail)
-        s->ev_tail->next = e;
-    else
-        s->ev_head = e;
-    s->ev_tail = e;
-    pthread_mutex_unlock(&s->lock);
-    if (!first)
-        return; /* the loop has not taken the queue yet: it is woken already */
-    uint64_t one = 1;
-    ssize_t w = write(s->efd, &one, sizeof one);
-    (void)w; /* the counter only saturates: the loop wakes anyway */
-}
-
-static void push_event(struct sink *s, int kind, const char *text)
-{
-    push_status(s, kind, 0, text);
-}
-
-static void on_disconnected(natsConnection *nc, void *arg)
-{
-    (void)nc;
-    push_event(arg, EV_DOWN, NULL);
-}
-
-/* libnats' last callback of a connection: destroy waits for it, since the
- * others come from libnats' own thread, possibly after Close returned. */
-static void on_closed(natsConnection *nc, void *arg)
-{
-    (void)nc;
-    struct sink *s = arg;
-    pthread_mutex_lock(&s->lock);
-    s->closed = 1;
-    pthread_cond_signal(&s->closed_cond);
-    pthread_cond_signal(&s->work_cond); /* not by us: the worker connects again */
-    pthread_mutex_unlock(&s->lock);
-}
-
-static void on_connected(natsConnection *nc, void *arg)
-{
-    struct sink *s = arg;
-    char url[200] = "";
-    natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    push_event(s, EV_UP, url);
-    pthread_mutex_lock(&s->lock);
-    pthread_cond_signal(&s->work_cond); /* check the stream now */
-    pthread_mutex_unlock(&s->lock);
-}
+#define POLL_MS 1 /* how often the acks are read while messages are in flight */
 
 static void rec_free(struct rec *r)
 {
@@ -208,7 +91,7 @@ static void rec_free_all(struct sink *s)
 /* The acks' subscription of generation gen: <inbox>.<gen>.*, never limited
  * by libnats (publish_more bounds what is in flight; a dropped ack would
  * only time out). */
-static natsStatus subscribe_gen(struct sink *s, natsConnection *nc, natsSubscription **sub)
+natsStatus kanal_nats_sink_subscribe(struct sink *s, natsConnection *nc, natsSubscription **sub)
 {
     char subj[160];
     snprintf(subj, sizeof subj, "%s.%llu.*", s->inbox, (unsigned long long)s->gen);
@@ -233,7 +116,7 @@ static void new_generation(struct sink *s)
         natsSubscription_Destroy(s->sub);
         s->sub = NULL;
     }
-    natsStatus st = subscribe_gen(s, s->nc, &s->sub);
+    natsStatus st = kanal_nats_sink_subscribe(s, s->nc, &s->sub);
     if (st != NATS_OK) {
         s->sub = NULL;
         s->host->log(s->src, KANAL_LOG_WARNING, "subscribing to the acks: %s",
@@ -636,149 +519,6 @@ static int nats_init(const struct kanal_host *host, struct kanal_source *src, vo
     return 0;
 }
 
-/* Close nc and wait for its last callback (on_closed), which libnats
- * makes on a thread of its own, possibly after Close returned. */
-static int close_wait(struct sink *s, natsConnection *nc)
-{
-    natsConnection_Close(nc);
-    struct timespec until = kanal_nats_deadline(10000);
-    pthread_mutex_lock(&s->lock);
-    while (!s->closed && pthread_cond_timedwait(&s->closed_cond, &s->lock, &until) == 0)
-        ;
-    int closed = s->closed;
-    pthread_mutex_unlock(&s->lock);
-    return closed;
-}
-
-/* Wait on work_cond until quit or ms passed (lock held).  @return quit */
-static int worker_wait(struct sink *s, int64_t ms)
-{
-    struct timespec until = kanal_nats_deadline(ms);
-    if (!s->quit)
-        pthread_cond_timedwait(&s->work_cond, &s->lock, &until);
-    return s->quit;
-}
-
-/* Why the connection nc (NULL: none was made) or the connect call failed
- * with st: libnats' status and the server's words ("Authorization
- * Violation"), never a secret. */
-static void refusal(struct sink *s, natsConnection *nc, natsStatus st, char *why, size_t len)
-{
-    const char *detail = NULL;
-    if (nc)
-        st = natsConnection_GetLastError(nc, &detail);
-    else
-        detail = nats_GetLastError(NULL);
-    const char *text = natsStatus_GetText(st), *at;
-    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
-        detail = at + 3; /* libnats' "(conn.c:1905): " */
-    if (!detail || !*detail || !strcmp(detail, text))
-        detail = NULL;
-    snprintf(why, len, "%s%s%s", text, detail ? ": " : "", detail ? detail : "");
-}
-
-/* One connection, made: handed to the loop (EV_READY), its stream
- * checked whenever connected and not yet verified, every RECHECK_MS, until
- * it passes.  @return 1 when libnats closed it (the loop let go of it: nc,
- * js and sub are the caller's to destroy), 0 on quit (destroy's). */
-static int worker_use(struct sink *s, natsConnection *nc, jsCtx *js, natsSubscription *sub)
-{
-    char why[512], url[200] = "";
-    pthread_mutex_lock(&s->lock);
-    s->nc = nc;
-    s->js = js;
-    s->sub = sub;
-    pthread_mutex_unlock(&s->lock);
-    push_event(s, EV_READY, NULL);
-    natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    push_event(s, EV_UP, url);
-    int verified = 0;
-    pthread_mutex_lock(&s->lock);
-    while (!s->quit && !s->closed) {
-        if (!verified && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED) {
-            pthread_mutex_unlock(&s->lock);
-            int r = kanal_nats_check_stream(js, &s->o, why, sizeof why);
-            push_status(s, EV_CHECKED, r, why);
-            verified = r == 0;
-            pthread_mutex_lock(&s->lock);
-            if (s->quit || s->closed)
-                break;
-        }
-        if (verified)
-            pthread_cond_wait(&s->work_cond, &s->lock);
-        else
-            worker_wait(s, RECHECK_MS);
-    }
-    if (s->quit) {
-        pthread_mutex_unlock(&s->lock);
-        return 0;
-    }
-    /* Closed by libnats, which gave up (a refusal): the loop lets go of
-     * it first, then it goes and a new one is made. */
-    pthread_mutex_unlock(&s->lock);
-    const char *detail = NULL;
-    natsStatus st = natsConnection_GetLastError(nc, &detail);
-    refusal(s, nc, st, why, sizeof why);
-    push_status(s, EV_REFUSED, st, why);
-    pthread_mutex_lock(&s->lock);
-    while (!s->quit && !s->released)
-        pthread_cond_wait(&s->work_cond, &s->lock);
-    int quit = s->quit;
-    if (!quit) {
-        s->nc = NULL;
-        s->js = NULL;
-        s->sub = NULL;
-        s->closed = s->released = 0;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return !quit;
-}
-
-/* The worker: connections, one after the other, for as long as the sink
- * runs.  A first connection that fails, whatever the reason, and one
- * libnats closed, are made again after the backoff of a lost one; destroy
- * closes the last.  (libnats' RetryOnFailedConnect would retry the first
- * one itself, but gives up on a refusal and then says only "no server".) */
-static void *worker_main(void *arg)
-{
-    struct sink *s = arg;
-    char why[512];
-    for (int attempts = 0;; attempts++) {
-        natsConnection *nc = NULL;
-        jsCtx *js = NULL;
-        natsSubscription *sub = NULL;
-        natsStatus st = natsConnection_Connect(&nc, s->opts);
-        if (st == NATS_OK) {
-            /* The acks' subscription of this connection, of the current
-             * generation: the loop changes gen only while ready. */
-            st = subscribe_gen(s, nc, &sub);
-            if (st == NATS_OK)
-                st = natsConnection_JetStream(&js, nc, NULL);
-            if (st == NATS_OK) {
-                if (!worker_use(s, nc, js, sub))
-                    return NULL; /* destroy closes it */
-                attempts = 0;    /* it was made: the backoff starts anew */
-            } else {
-                refusal(s, NULL, st, why, sizeof why);
-                push_status(s, EV_REFUSED, st, why);
-                close_wait(s, nc);
-            }
-            natsSubscription_Destroy(sub);
-            jsCtx_Destroy(js);
-            natsConnection_Destroy(nc);
-        } else {
-            refusal(s, NULL, st, why, sizeof why);
-            push_status(s, EV_REFUSED, st, why);
-        }
-        pthread_mutex_lock(&s->lock);
-        s->closed = 0; /* of the connection that went */
-        int quit = worker_wait(s, kanal_nats_backoff_ms(attempts));
-        pthread_mutex_unlock(&s->lock);
-        if (quit)
-            return NULL;
-    }
-}
-
 static int nats_start(void *state)
 {
     struct sink *s = state;
@@ -796,12 +536,10 @@ static int nats_start(void *state)
         s->host->log(s->src, KANAL_LOG_ERR, "%s", why);
         return r;
     }
-    natsOptions_SetClosedCB(s->opts, on_closed, s);
-    natsOptions_SetDisconnectedCB(s->opts, on_disconnected, s);
-    natsOptions_SetReconnectedCB(s->opts, on_connected, s);
+    kanal_nats_sink_callbacks(s);
     natsOptions_SetMaxPendingMsgs(s->opts, 65536);
     natsOptions_SetTimeout(s->opts, s->connect_timeout_ms);
-    r = pthread_create(&s->worker, NULL, worker_main, s);
+    r = pthread_create(&s->worker, NULL, kanal_nats_sink_worker, s);
     if (r != 0) {
         natsOptions_Destroy(s->opts);
         s->opts = NULL;
@@ -813,14 +551,6 @@ static int nats_start(void *state)
     return 0;
 }
 
-static void worker_quit(struct sink *s)
-{
-    pthread_mutex_lock(&s->lock);
-    s->quit = 1;
-    pthread_cond_signal(&s->work_cond);
-    pthread_mutex_unlock(&s->lock);
-}
-
 static int nats_stop(void *state)
 {
     struct sink *s = state;
@@ -829,7 +559,7 @@ static int nats_stop(void *state)
         s->host->timer_stop(s->poll);
         s->poll = NULL;
     }
-    worker_quit(s);
+    kanal_nats_sink_quit(s);
     return 0;
 }
 
@@ -839,13 +569,13 @@ static void nats_destroy(void *state)
     if (s->worker_started) {
         /* A first connection under way ends after its servers' connect
          * timeouts; a stream check after its 2 s. */
-        worker_quit(s);
+        kanal_nats_sink_quit(s);
         pthread_join(s->worker, NULL);
     }
     natsOptions_Destroy(s->opts); /* NULL unless the worker never ran */
     if (s->watch)
         s->host->unwatch_fd(s->watch);
-    if (s->nc && !close_wait(s, s->nc))
+    if (s->nc && !kanal_nats_sink_close_wait(s, s->nc))
         s->host->log(s->src, KANAL_LOG_WARNING, "NATS connection did not close in 10 s");
     if (s->poll)
         s->host->timer_stop(s->poll);
