@@ -73,7 +73,7 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles,
         const char *name = json_string_value(h);
         if (!name)
             continue;
-        rc = contacts_of_handle(st, txn, name, found, sizeof found);
+        rc = handle_get(st, txn, handle_cursor(st, txn, i), name, found, sizeof found);
         if (rc == MDB_NOTFOUND) {
             unknown++;
             if (i < sizeof is_unknown)

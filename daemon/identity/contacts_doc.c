@@ -67,6 +67,7 @@ static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
 void contacts_batch_begin(struct store *st)
 {
     st->in_batch = 1;
+    memset(st->handle_cur, 0, sizeof st->handle_cur);
     st->next_contact = st->next_contact_committed;
 }
 
@@ -80,6 +81,8 @@ int contacts_flush(struct store *st, MDB_txn *txn)
 void contacts_batch_end(struct store *st, int committed)
 {
     st->in_batch = 0;
+    /* The transaction that ended freed its cursors. */
+    memset(st->handle_cur, 0, sizeof st->handle_cur);
     st->next_contact_committed = committed ? st->next_contact : 0;
     st->next_contact = 0;
 }
@@ -270,7 +273,7 @@ int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct
         const char *rule;
         double conf;
         link_rule(name, handles, i == 0, &rule, &conf);
-        if ((rc = handle_put(st, txn, name, cid)))
+        if ((rc = handle_put_at(st, txn, handle_cursor(st, txn, i), name, cid)))
             break;
         /* The contact's entry: the link's provenance and the handle. */
         if (n++)

@@ -27,6 +27,17 @@ char *now_text(char buf[32]);
 uint64_t contact_number(const char *id);
 /* Point handle at contact cid. */
 int handle_put(struct store *st, MDB_txn *txn, const char *handle, const char *cid);
+/* Inside a writer batch, the cursor on `handles` kept for a party's i-th
+ * handle; NULL outside a batch or past the few kept (then the plain get and
+ * put).  A look-up and then a put of the same handle through one cursor
+ * descend the tree once. */
+MDB_cursor *handle_cursor(struct store *st, MDB_txn *txn, size_t i);
+/* contacts_of_handle through cur (NULL: mdb_get). */
+int handle_get(struct store *st, MDB_txn *txn, MDB_cursor *cur, const char *handle, char *out,
+               size_t out_len);
+/* handle_put through cur (NULL: mdb_put). */
+int handle_put_at(struct store *st, MDB_txn *txn, MDB_cursor *cur, const char *handle,
+                  const char *cid);
 /* The contacts of the record at seq (ids, each with its NUL), for the fold. */
 int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids, size_t len);
 
