@@ -36,6 +36,30 @@ static int write_next_contact(struct store *st, MDB_txn *txn, uint64_t n)
     return mdb_put(txn, st->meta, &k, &v, 0);
 }
 
+static void format_contact_id(uint64_t n, char id[32])
+{
+    id[0] = 'c';
+    char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
+    memcpy(id + 1, d, (size_t)(e - d));
+    id[1 + (e - d)] = '\0';
+}
+
+int peek_contact_id(struct store *st, MDB_txn *txn, char id[32])
+{
+    uint64_t n;
+    int rc = 0;
+    if (st->in_batch) {
+        if (st->next_contact == 0)
+            rc = read_next_contact(st, txn, &st->next_contact);
+        n = st->next_contact;
+    } else {
+        rc = read_next_contact(st, txn, &n);
+    }
+    if (rc == 0)
+        format_contact_id(n, id);
+    return rc;
+}
+
 /* The next contact id, c1, c2, ... in commit order.  Inside a writer
  * batch the counter lives in st and reaches meta once per commit
  * (contacts_flush): a get and a put in meta per new contact were a tenth
@@ -57,17 +81,13 @@ static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
     }
     if (rc)
         return rc;
-    id[0] = 'c';
-    char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
-    memcpy(id + 1, d, (size_t)(e - d));
-    id[1 + (e - d)] = '\0';
+    format_contact_id(n, id);
     return 0;
 }
 
 void contacts_batch_begin(struct store *st)
 {
     st->in_batch = 1;
-    memset(st->handle_cur, 0, sizeof st->handle_cur);
     st->next_contact = st->next_contact_committed;
 }
 
@@ -81,8 +101,6 @@ int contacts_flush(struct store *st, MDB_txn *txn)
 void contacts_batch_end(struct store *st, int committed)
 {
     st->in_batch = 0;
-    /* The transaction that ended freed its cursors. */
-    memset(st->handle_cur, 0, sizeof st->handle_cur);
     st->next_contact_committed = committed ? st->next_contact : 0;
     st->next_contact = 0;
 }
@@ -245,7 +263,9 @@ json_t *contacts_system_record(const char *kind, const char *external_id, const 
  * text: the same bytes new_contact, link_handle and contacts_save write
  * through jansson (docs/architecture.md lists the document), without building
  * and serializing a json_t per contact and per handle, which was a third
- * of what a record naming someone new cost the writer. */
+ * of what a record naming someone new cost the writer.  The handles are
+ * already in `handles`, pointing at the id this takes (resolve_handles
+ * claimed them). */
 int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct evidence *ev,
                    char cid[32])
 {
@@ -273,8 +293,6 @@ int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct
         const char *rule;
         double conf;
         link_rule(name, handles, i == 0, &rule, &conf);
-        if ((rc = handle_put_at(st, txn, handle_cursor(st, txn, i), name, cid)))
-            break;
         /* The contact's entry: the link's provenance and the handle. */
         if (n++)
             TEXT(&doc, ",");

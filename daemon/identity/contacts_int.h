@@ -27,17 +27,11 @@ char *now_text(char buf[32]);
 uint64_t contact_number(const char *id);
 /* Point handle at contact cid. */
 int handle_put(struct store *st, MDB_txn *txn, const char *handle, const char *cid);
-/* Inside a writer batch, the cursor on `handles` kept for a party's i-th
- * handle; NULL outside a batch or past the few kept (then the plain get and
- * put).  A look-up and then a put of the same handle through one cursor
- * descend the tree once. */
-MDB_cursor *handle_cursor(struct store *st, MDB_txn *txn, size_t i);
-/* contacts_of_handle through cur (NULL: mdb_get). */
-int handle_get(struct store *st, MDB_txn *txn, MDB_cursor *cur, const char *handle, char *out,
-               size_t out_len);
-/* handle_put through cur (NULL: mdb_put). */
-int handle_put_at(struct store *st, MDB_txn *txn, MDB_cursor *cur, const char *handle,
-                  const char *cid);
+/* A party's handle looked up and, when the graph does not know it, put
+ * pointing at cid, in one descent of the tree: 0 when put, MDB_KEYEXIST
+ * with the contact it names in out when known, else an LMDB error. */
+int handle_claim(struct store *st, MDB_txn *txn, const char *handle, const char *cid, char *out,
+                 size_t out_len);
 /* The contacts of the record at seq (ids, each with its NUL), for the fold. */
 int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids, size_t len);
 
@@ -45,7 +39,10 @@ int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids, s
 
 /* A new, empty contact document (its id taken from the counter). */
 int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out);
-/* A party's handles all new to the graph: one contact made and written as
+/* The id the next new contact gets (the counter, not advanced). */
+int peek_contact_id(struct store *st, MDB_txn *txn, char id[32]);
+/* A party's handles all new to the graph, each already put pointing at
+ * the next contact id (handle_claim): that contact made and written as
  * text, its id into cid. */
 int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct evidence *ev,
                    char cid[32]);

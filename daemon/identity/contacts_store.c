@@ -83,39 +83,8 @@ int contacts_follow(struct store *st, MDB_txn *txn, const char *id, char *out, s
 int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char *out,
                        size_t out_len)
 {
-    return handle_get(st, txn, NULL, handle, out, out_len);
-}
-
-MDB_cursor *handle_cursor(struct store *st, MDB_txn *txn, size_t i)
-{
-    size_t n = sizeof st->handle_cur / sizeof st->handle_cur[0];
-    if (!st->in_batch || i >= n)
-        return NULL;
-    if (!st->handle_cur[i] && mdb_cursor_open(txn, st->handles, &st->handle_cur[i]) != 0) {
-        st->handle_cur[i] = NULL;
-        return NULL; /* the plain get and put still work */
-    }
-    return st->handle_cur[i];
-}
-
-/* With a cursor the look-up is MDB_SET_RANGE, not MDB_SET: it leaves the
- * cursor on the leaf page where the handle is or would go even when the
- * handle is not there (MDB_SET leaves it unset then), so that the put of a
- * new handle through the same cursor (handle_put_at) starts from that page
- * instead of descending the tree again. */
-int handle_get(struct store *st, MDB_txn *txn, MDB_cursor *cur, const char *handle, char *out,
-               size_t out_len)
-{
-    size_t hl = strlen(handle);
-    MDB_val k = {hl, (void *)handle}, v;
-    int rc;
-    if (cur) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (rc == 0 && (k.mv_size != hl || memcmp(k.mv_data, handle, hl) != 0))
-            rc = MDB_NOTFOUND;
-    } else {
-        rc = mdb_get(txn, st->handles, &k, &v);
-    }
+    MDB_val k = {strlen(handle), (void *)handle}, v;
+    int rc = mdb_get(txn, st->handles, &k, &v);
     if (rc)
         return rc;
     size_t n = kanal_handle_value_cid_len(v.mv_data, v.mv_size);
@@ -126,17 +95,29 @@ int handle_get(struct store *st, MDB_txn *txn, MDB_cursor *cur, const char *hand
     return 0;
 }
 
+/* One descent of the tree for a look-up and the put that usually follows
+ * it: a put that finds the handle gives its value (LMDB answers
+ * MDB_KEYEXIST with the item it found, before touching a page). */
+int handle_claim(struct store *st, MDB_txn *txn, const char *handle, const char *cid, char *out,
+                 size_t out_len)
+{
+    MDB_val k = {strlen(handle), (void *)handle}, v = {strlen(cid) + 1, (void *)cid};
+    int rc = mdb_put(txn, st->handles, &k, &v, MDB_NOOVERWRITE);
+    if (rc != MDB_KEYEXIST)
+        return rc;
+    size_t n = kanal_handle_value_cid_len(v.mv_data, v.mv_size);
+    if (n == 0 || n >= out_len)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, n);
+    out[n] = '\0';
+    return MDB_KEYEXIST;
+}
+
 /* A handle's value: its contact's id and the NUL after it. */
 int handle_put(struct store *st, MDB_txn *txn, const char *handle, const char *cid)
 {
-    return handle_put_at(st, txn, NULL, handle, cid);
-}
-
-int handle_put_at(struct store *st, MDB_txn *txn, MDB_cursor *cur, const char *handle,
-                  const char *cid)
-{
     MDB_val k = {strlen(handle), (void *)handle}, v = {strlen(cid) + 1, (void *)cid};
-    return cur ? mdb_cursor_put(cur, &k, &v, 0) : mdb_put(txn, st->handles, &k, &v, 0);
+    return mdb_put(txn, st->handles, &k, &v, 0);
 }
 
 json_t *contacts_handle_provenance(struct store *st, MDB_txn *txn, const char *handle,

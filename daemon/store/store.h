@@ -38,11 +38,6 @@ struct store {
      * next transaction need not read it back.  0: not known, read meta. */
     int in_batch;
     uint64_t next_contact, next_contact_committed;
-    /* Inside a writer batch: cursors on `handles`, one per handle position
-     * of a party (contacts_store.c), opened on first use in the batch's
-     * transaction, which frees them when it ends (contacts_batch_end
-     * forgets them). */
-    MDB_cursor *handle_cur[2];
     char *path;
     enum sync_mode sync;
     size_t map_size;

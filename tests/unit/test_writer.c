@@ -576,9 +576,9 @@ static void handle_contact(struct fixture *f, const char *handle, char out[32])
  * ones through cursors it keeps for the whole transaction, while other
  * records' puts split and copy the pages under them, and a full map rolls
  * the transaction back and retries it.  Every handle must still point at
- * the right contact: new people get c1, c2, ... in order, a record naming
- * a handle made earlier in the same batch goes to that contact and links
- * its other handle there. */
+ * the right contact: new people get c1, c2, ... in order (also when a
+ * party names a handle twice), a record naming a handle made earlier in
+ * the same batch goes to that contact and links its other handle there. */
 static void test_handles_linked_right_within_batches(void **state)
 {
     struct fixture *f = *state;
@@ -604,6 +604,8 @@ static void test_handles_linked_right_within_batches(void **state)
                  * apart, and the numbers go backwards. */
                 snprintf(a, sizeof a, "email:person%d@example.com", person);
                 snprintf(c, sizeof c, "phone:+1555%07d", 9999999 - person * 7919 % 9999999);
+                if (i % 10 == 9) /* a party naming one handle twice */
+                    snprintf(c, sizeof c, "%s", a);
                 snprintf(want[r], 32, "c%d", ++person);
             }
             *tail = party_item(ext, a, c);
@@ -625,6 +627,8 @@ static void test_handles_linked_right_within_batches(void **state)
         }
         snprintf(a, sizeof a, "email:person%d@example.com", p);
         snprintf(c, sizeof c, "phone:+1555%07d", 9999999 - p * 7919 % 9999999);
+        if (r % PER % 10 == 9)
+            snprintf(c, sizeof c, "%s", a);
         p++;
         handle_contact(f, a, got);
         if (strcmp(got, want[r]) != 0)
