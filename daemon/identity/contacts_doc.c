@@ -36,6 +36,30 @@ static int write_next_contact(struct store *st, MDB_txn *txn, uint64_t n)
     return mdb_put(txn, st->meta, &k, &v, 0);
 }
 
+static void format_contact_id(uint64_t n, char id[32])
+{
+    id[0] = 'c';
+    char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
+    memcpy(id + 1, d, (size_t)(e - d));
+    id[1 + (e - d)] = '\0';
+}
+
+int peek_contact_id(struct store *st, MDB_txn *txn, char id[32])
+{
+    uint64_t n;
+    int rc = 0;
+    if (st->in_batch) {
+        if (st->next_contact == 0)
+            rc = read_next_contact(st, txn, &st->next_contact);
+        n = st->next_contact;
+    } else {
+        rc = read_next_contact(st, txn, &n);
+    }
+    if (rc == 0)
+        format_contact_id(n, id);
+    return rc;
+}
+
 /* The next contact id, c1, c2, ... in commit order.  Inside a writer
  * batch the counter lives in st and reaches meta once per commit
  * (contacts_flush): a get and a put in meta per new contact were a tenth
@@ -57,10 +81,7 @@ static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
     }
     if (rc)
         return rc;
-    id[0] = 'c';
-    char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
-    memcpy(id + 1, d, (size_t)(e - d));
-    id[1 + (e - d)] = '\0';
+    format_contact_id(n, id);
     return 0;
 }
 
@@ -235,6 +256,13 @@ json_t *contacts_system_record(const char *kind, const char *external_id, const 
     return r;
 }
 
+/* n bytes of s at p; the end of what was copied. */
+static char *cat(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
 /* A string literal's text, without its NUL. */
 #define TEXT(o, lit) jsonout_raw(o, lit, sizeof lit - 1)
 
@@ -242,7 +270,9 @@ json_t *contacts_system_record(const char *kind, const char *external_id, const 
  * text: the same bytes new_contact, link_handle and contacts_save write
  * through jansson (docs/architecture.md lists the document), without building
  * and serializing a json_t per contact and per handle, which was a third
- * of what a record naming someone new cost the writer. */
+ * of what a record naming someone new cost the writer.  The handles are
+ * already in `handles`, pointing at the id this takes (resolve_handles
+ * claimed them). */
 int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct evidence *ev,
                    char cid[32])
 {
@@ -252,14 +282,21 @@ int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct
         return rc;
     now_text(now);
     size_t nl = strlen(now), cl = strlen(cid);
+    /* The id, the time and the rules need no escaping (c<digits>, RFC 3339,
+     * literals): they go in with the text around them, a few copies per
+     * handle instead of a dozen quoted and unquoted pieces. */
+    char seq[24], *se = seq + sizeof seq, *sd = util_u64_dec(se, ev->seq);
+    size_t sl = (size_t)(se - sd);
+    char buf[160], *p = buf;
     struct jsonout doc = {0};
-    TEXT(&doc, "{\"id\":");
-    jsonout_string(&doc, cid, cl);
-    TEXT(&doc, ",\"created_at\":");
-    jsonout_string(&doc, now, nl);
-    TEXT(&doc, ",\"created_seq\":");
-    jsonout_uint(&doc, ev->seq);
-    TEXT(&doc, ",\"handles\":[");
+    p = cat(p, "{\"id\":\"", 7);
+    p = cat(p, cid, cl);
+    p = cat(p, "\",\"created_at\":\"", 16);
+    p = cat(p, now, nl);
+    p = cat(p, "\",\"created_seq\":", 16);
+    p = cat(p, sd, sl);
+    p = cat(p, ",\"handles\":[", 12);
+    jsonout_raw(&doc, buf, (size_t)(p - buf));
     size_t i, n = 0;
     json_t *h;
     json_array_foreach(handles, i, h)
@@ -270,22 +307,24 @@ int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct
         const char *rule;
         double conf;
         link_rule(name, handles, i == 0, &rule, &conf);
-        if ((rc = handle_put(st, txn, name, cid)))
-            break;
         /* The contact's entry: the link's provenance and the handle. */
+        p = buf;
         if (n++)
-            TEXT(&doc, ",");
-        TEXT(&doc, "{\"seq\":");
-        jsonout_uint(&doc, ev->seq);
-        TEXT(&doc, ",\"rule\":");
-        jsonout_string(&doc, rule, strlen(rule));
-        TEXT(&doc, ",\"confidence\":");
+            *p++ = ',';
+        p = cat(p, "{\"seq\":", 7);
+        p = cat(p, sd, sl);
+        p = cat(p, ",\"rule\":\"", 9);
+        p = cat(p, rule, strlen(rule));
+        p = cat(p, "\",\"confidence\":", 15);
+        jsonout_raw(&doc, buf, (size_t)(p - buf));
         jsonout_real(&doc, conf);
-        TEXT(&doc, ",\"at\":");
-        jsonout_string(&doc, now, nl);
+        p = cat(buf, ",\"at\":\"", 7);
+        p = cat(p, now, nl);
+        *p++ = '"';
         if (!ev->verified) /* an admin reviewing the contact sees what proves less */
-            TEXT(&doc, ",\"trust\":\"asserted\"");
-        TEXT(&doc, ",\"handle\":");
+            p = cat(p, ",\"trust\":\"asserted\"", 19);
+        p = cat(p, ",\"handle\":", 10);
+        jsonout_raw(&doc, buf, (size_t)(p - buf));
         jsonout_string(&doc, name, json_string_length(h));
         TEXT(&doc, "}");
     }

@@ -27,6 +27,11 @@ char *now_text(char buf[32]);
 uint64_t contact_number(const char *id);
 /* Point handle at contact cid. */
 int handle_put(struct store *st, MDB_txn *txn, const char *handle, const char *cid);
+/* A party's handle looked up and, when the graph does not know it, put
+ * pointing at cid, in one descent of the tree: 0 when put, MDB_KEYEXIST
+ * with the contact it names in out when known, else an LMDB error. */
+int handle_claim(struct store *st, MDB_txn *txn, const char *handle, const char *cid, char *out,
+                 size_t out_len);
 /* The contacts of the record at seq (ids, each with its NUL), for the fold. */
 int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids, size_t len);
 
@@ -34,7 +39,10 @@ int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids, s
 
 /* A new, empty contact document (its id taken from the counter). */
 int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out);
-/* A party's handles all new to the graph: one contact made and written as
+/* The id the next new contact gets (the counter, not advanced). */
+int peek_contact_id(struct store *st, MDB_txn *txn, char id[32]);
+/* A party's handles all new to the graph, each already put pointing at
+ * the next contact id (handle_claim): that contact made and written as
  * text, its id into cid. */
 int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct evidence *ev,
                    char cid[32]);

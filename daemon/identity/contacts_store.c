@@ -95,6 +95,24 @@ int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char 
     return 0;
 }
 
+/* One descent of the tree for a look-up and the put that usually follows
+ * it: a put that finds the handle gives its value (LMDB answers
+ * MDB_KEYEXIST with the item it found, before touching a page). */
+int handle_claim(struct store *st, MDB_txn *txn, const char *handle, const char *cid, char *out,
+                 size_t out_len)
+{
+    MDB_val k = {strlen(handle), (void *)handle}, v = {strlen(cid) + 1, (void *)cid};
+    int rc = mdb_put(txn, st->handles, &k, &v, MDB_NOOVERWRITE);
+    if (rc != MDB_KEYEXIST)
+        return rc;
+    size_t n = kanal_handle_value_cid_len(v.mv_data, v.mv_size);
+    if (n == 0 || n >= out_len)
+        return MDB_CORRUPTED;
+    memcpy(out, v.mv_data, n);
+    out[n] = '\0';
+    return MDB_KEYEXIST;
+}
+
 /* A handle's value: its contact's id and the NUL after it. */
 int handle_put(struct store *st, MDB_txn *txn, const char *handle, const char *cid)
 {

@@ -549,6 +549,118 @@ static void test_contact_ids_follow_commit_order(void **state)
     free(cids);
 }
 
+/* An item of one record whose customer names handles a and b. */
+static struct write_item *party_item(const char *ext, const char *a, const char *b)
+{
+    const char *e[1] = {ext};
+    struct write_item *it = item_new(1, e);
+    json_object_set_new(
+        it->recs[0].rec, "from",
+        json_pack("{s:s,s:s,s:[s,s]}", "handle", a, "role", "customer", "handles", a, b));
+    return it;
+}
+
+/* The contact a handle points at ("" when none). */
+static void handle_contact(struct fixture *f, const char *handle, char out[32])
+{
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    MDB_val k = {strlen(handle), (void *)handle}, v;
+    out[0] = '\0';
+    if (mdb_get(txn, f->st.handles, &k, &v) == 0)
+        snprintf(out, 32, "%s", (const char *)v.mv_data);
+    store_read_end(&f->st, txn);
+}
+
+/* Inside a batch the writer looks a party's handles up and puts the new
+ * ones through cursors it keeps for the whole transaction, while other
+ * records' puts split and copy the pages under them, and a full map rolls
+ * the transaction back and retries it.  Every handle must still point at
+ * the right contact: new people get c1, c2, ... in order (also when a
+ * party names a handle twice), a record naming a handle made earlier in
+ * the same batch goes to that contact and links its other handle there. */
+static void test_handles_linked_right_within_batches(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 10);
+    size_t initial = f->st.map_size;
+    enum { BATCHES = 12, PER = 60 };
+    int person = 0;
+    char want[BATCHES * PER][32];
+    for (int b = 0; b < BATCHES; b++) {
+        struct write_item *batch = NULL, **tail = &batch;
+        for (int i = 0; i < PER; i++) {
+            int r = b * PER + i;
+            char ext[32], a[64], c[64];
+            snprintf(ext, sizeof ext, "r%d", r);
+            if (i % 3 == 2) {
+                /* The person of the record before, and an alias new to
+                 * the graph. */
+                snprintf(a, sizeof a, "email:person%d@example.com", person - 1);
+                snprintf(c, sizeof c, "email:alias%d@example.com", r);
+                snprintf(want[r], 32, "c%d", person);
+            } else {
+                /* Handles spread over the tree: e-mails and phones sort
+                 * apart, and the numbers go backwards. */
+                snprintf(a, sizeof a, "email:person%d@example.com", person);
+                snprintf(c, sizeof c, "phone:+1555%07d", 9999999 - person * 7919 % 9999999);
+                if (i % 10 == 9) /* a party naming one handle twice */
+                    snprintf(c, sizeof c, "%s", a);
+                snprintf(want[r], 32, "c%d", ++person);
+            }
+            *tail = party_item(ext, a, c);
+            tail = &(*tail)->next;
+        }
+        commit(f, batch, NULL);
+        items_free(batch);
+    }
+    assert_true(f->st.map_size > initial); /* some commits were retried */
+    int pending = 1;
+    for (int r = 0, p = 0; r < BATCHES * PER; r++) {
+        char a[64], c[64], got[32];
+        if (r % PER % 3 == 2) {
+            snprintf(c, sizeof c, "email:alias%d@example.com", r);
+            handle_contact(f, c, got);
+            if (strcmp(got, want[r]) != 0)
+                fail_msg("%s: contact '%s', expected %s", c, got, want[r]);
+            continue;
+        }
+        snprintf(a, sizeof a, "email:person%d@example.com", p);
+        snprintf(c, sizeof c, "phone:+1555%07d", 9999999 - p * 7919 % 9999999);
+        if (r % PER % 10 == 9)
+            snprintf(c, sizeof c, "%s", a);
+        p++;
+        handle_contact(f, a, got);
+        if (strcmp(got, want[r]) != 0)
+            fail_msg("%s: contact '%s', expected %s", a, got, want[r]);
+        handle_contact(f, c, got);
+        if (strcmp(got, want[r]) != 0)
+            fail_msg("%s: contact '%s', expected %s", c, got, want[r]);
+        pending = 0;
+    }
+    assert_int_equal(pending, 0);
+    /* And each record names its contact. */
+    char(*cids)[32] = calloc(BATCHES * PER, sizeof *cids);
+    assert_non_null(cids);
+    size_t n = 0;
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    for (uint64_t seq = 1; seq <= store_last_seq(&f->st); seq++) {
+        MDB_val k = {sizeof seq, &seq}, v;
+        assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+        json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+        assert_non_null(rec);
+        snprintf(cids[n++], 32, "%s", json_string_value(json_object_get(rec, "contact")));
+        json_decref(rec);
+    }
+    store_read_end(&f->st, txn);
+    assert_int_equal(n, BATCHES * PER);
+    for (size_t r = 0; r < n; r++)
+        if (strcmp(cids[r], want[r]) != 0)
+            fail_msg("record %zu: contact %s, expected %s", r + 1, cids[r], want[r]);
+    free(cids);
+}
+
 int main(void)
 {
     log_setup(KANAL_LOG_WARNING, 0);
@@ -561,6 +673,7 @@ int main(void)
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
         T(test_contact_ids_follow_commit_order),
+        T(test_handles_linked_right_within_batches),
     };
     return cmocka_run_group_tests_name("writer", tests, NULL, NULL);
 }
