@@ -83,8 +83,10 @@ static int connecting_stop(void *arg)
             j = n;
         }
     }
+    /* Read under the lock: the loop takes the list in on_wake. */
+    int answers = p->done != NULL;
     pthread_mutex_unlock(&p->lock);
-    if (p->done)
+    if (answers)
         uv_async_send(&p->wake);
     return stop;
 }
