@@ -74,6 +74,16 @@ int contacts_follow(struct store *st, MDB_txn *txn, const char *id, char *out, s
     return MDB_CORRUPTED;
 }
 
+/* A handle's value v: its contact's id into out, or MDB_CORRUPTED. */
+static int handle_value_cid(const MDB_val *v, char *out, size_t out_len)
+{
+    size_t n = kanal_handle_value_cid_len(v->mv_data, v->mv_size);
+    if (n == 0 || n >= out_len)
+        return MDB_CORRUPTED;
+    memcpy(out, v->mv_data, n);
+    out[n] = '\0';
+    return 0;
+}
 /* A handle's value is "<contact id>\0": the id can be read without parsing
  * anything, which is what ingest does for every handle of every record.
  * The link's provenance is the contact document's entry for the handle
@@ -85,14 +95,7 @@ int contacts_of_handle(struct store *st, MDB_txn *txn, const char *handle, char 
 {
     MDB_val k = {strlen(handle), (void *)handle}, v;
     int rc = mdb_get(txn, st->handles, &k, &v);
-    if (rc)
-        return rc;
-    size_t n = kanal_handle_value_cid_len(v.mv_data, v.mv_size);
-    if (n == 0 || n >= out_len)
-        return MDB_CORRUPTED;
-    memcpy(out, v.mv_data, n);
-    out[n] = '\0';
-    return 0;
+    return rc ? rc : handle_value_cid(&v, out, out_len);
 }
 
 /* One descent of the tree for a look-up and the put that usually follows
@@ -105,12 +108,7 @@ int handle_claim(struct store *st, MDB_txn *txn, const char *handle, const char 
     int rc = mdb_put(txn, st->handles, &k, &v, MDB_NOOVERWRITE);
     if (rc != MDB_KEYEXIST)
         return rc;
-    size_t n = kanal_handle_value_cid_len(v.mv_data, v.mv_size);
-    if (n == 0 || n >= out_len)
-        return MDB_CORRUPTED;
-    memcpy(out, v.mv_data, n);
-    out[n] = '\0';
-    return MDB_KEYEXIST;
+    return (rc = handle_value_cid(&v, out, out_len)) ? rc : MDB_KEYEXIST;
 }
 
 /* A handle's value: its contact's id and the NUL after it. */

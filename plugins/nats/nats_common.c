@@ -88,6 +88,16 @@ struct timespec kanal_nats_deadline(int64_t ms)
     return until;
 }
 
+void kanal_nats_conn_why(natsStatus st, const char *detail, char *why, size_t len)
+{
+    const char *text = natsStatus_GetText(st), *at;
+    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
+        detail = at + 3; /* libnats' "(conn.c:1905): " */
+    if (!detail || !*detail || !strcmp(detail, text))
+        detail = NULL;
+    snprintf(why, len, "%s%s%s", text, detail ? ": " : "", detail ? detail : "");
+}
+
 /* Reconnecting after a lost connection: the same backoff. */
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *arg)
 {

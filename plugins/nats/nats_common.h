@@ -74,6 +74,10 @@ int kanal_nats_options(const struct kanal_nats_opts *o, natsOptions **out, char 
  * server refused. */
 int64_t kanal_nats_backoff_ms(int attempts);
 
+/* Why a connection failed, for a log line: libnats' status text and the
+ * server's words (detail: "Authorization Violation"), never a secret. */
+void kanal_nats_conn_why(natsStatus st, const char *detail, char *why, size_t len);
+
 /* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
 struct timespec kanal_nats_deadline(int64_t ms);
 

@@ -104,12 +104,7 @@ static void refusal(struct sink *s, natsConnection *nc, natsStatus st, char *why
         st = natsConnection_GetLastError(nc, &detail);
     else
         detail = nats_GetLastError(NULL);
-    const char *text = natsStatus_GetText(st), *at;
-    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
-        detail = at + 3; /* libnats' "(conn.c:1905): " */
-    if (!detail || !*detail || !strcmp(detail, text))
-        detail = NULL;
-    snprintf(why, len, "%s%s%s", text, detail ? ": " : "", detail ? detail : "");
+    kanal_nats_conn_why(st, detail, why, len);
 }
 
 /* One connection, made: handed to the loop (EV_READY), its stream
@@ -153,7 +148,7 @@ static int worker_use(struct sink *s, natsConnection *nc, jsCtx *js, natsSubscri
     pthread_mutex_unlock(&s->lock);
     const char *detail = NULL;
     natsStatus st = natsConnection_GetLastError(nc, &detail);
-    refusal(s, nc, st, why, sizeof why);
+    kanal_nats_conn_why(st, detail, why, sizeof why);
     kanal_nats_sink_push(s, EV_REFUSED, st, why);
     pthread_mutex_lock(&s->lock);
     while (!s->quit && !s->released)

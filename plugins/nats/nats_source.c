@@ -456,17 +456,6 @@ static void connect_error(struct nsource *s, const char *why)
     (void)w;
 }
 
-/* libnats' status and the server's words ("Authorization Violation"). */
-static void conn_why(natsStatus st, const char *detail, char *why, size_t len)
-{
-    const char *text = natsStatus_GetText(st), *at;
-    if (detail && *detail == '(' && (at = strstr(detail, "): ")))
-        detail = at + 3; /* libnats' "(conn.c:1905): " */
-    if (!detail || !*detail || !strcmp(detail, text))
-        detail = NULL;
-    snprintf(why, len, "%s%s%s", text, detail ? ": " : "", detail ? detail : "");
-}
-
 /* A server that refuses the connection (authorization violation, a TLS
  * handshake that fails) makes libnats 3.4.1 close it for good, on the
  * first connection after one attempt.  The refusal is often transient (an
@@ -507,7 +496,7 @@ int nats_source_connect(struct nsource *s)
                 st = natsConnection_Connect(&nc, opts);
                 if (st == NATS_OK)
                     st = natsConnection_JetStream(&js, nc, NULL);
-                conn_why(st, nats_GetLastError(NULL), why, sizeof why);
+                kanal_nats_conn_why(st, nats_GetLastError(NULL), why, sizeof why);
             }
             natsOptions_Destroy(opts);
             if (st == NATS_OK) {
@@ -563,7 +552,7 @@ int nats_source_start(void *state)
             st = NATS_OK;
         }
         if (st != NATS_OK) { /* refused: the thread connects again, the loop says why */
-            conn_why(st, nats_GetLastError(NULL), why, sizeof why);
+            kanal_nats_conn_why(st, nats_GetLastError(NULL), why, sizeof why);
             connect_error(s, why);
             natsConnection_Destroy(s->nc);
             s->nc = NULL;
