@@ -337,8 +337,42 @@ static int store_wide(int rc)
     }
 }
 
+/* Folding `pending` into `timeline` (contacts_fold): everything, FOLD_STEP
+ * records per transaction, when nothing has been queued for a moment; under
+ * sustained load, once FOLD_BACKLOG records wait, FOLD_PER_RECORD for each
+ * record of every batch, in the batch's own transaction.  A step of its
+ * own between two commits (4096 records, 10-20 ms) held the next batch's
+ * answers for that long: the identity-on p99 under load was that step. */
+#define FOLD_STEP 4096
+#define FOLD_BACKLOG 65536
+#define FOLD_PER_RECORD 2
+
+/* How many pending records the commit of items folds. */
+static size_t fold_share(const struct store *st, const struct write_item *items)
+{
+    if (st->pending_count < FOLD_BACKLOG)
+        return 0;
+    size_t n = 0;
+    for (const struct write_item *it = items; it; it = it->next)
+        n += it->nrecs;
+    n = n ? n * FOLD_PER_RECORD : FOLD_PER_RECORD;
+    return n < FOLD_STEP ? n : FOLD_STEP;
+}
+
+/* After a commit that folded `folded` of the `max` asked for. */
+static void fold_done(struct store *st, size_t max, size_t folded)
+{
+    /* Fewer than asked: the tree is empty (the count, kept per put, also
+     * counts puts of transactions that were rolled back). */
+    if (folded < max || st->pending_count <= folded)
+        st->pending_count = 0;
+    else
+        st->pending_count -= folded;
+}
+
 int writer_commit_batch(struct store *st, struct write_item *items, struct writer_stats *stats)
 {
+    int fold_off = 0; /* the fold failed once: this batch commits without it */
     for (int attempt = 0;; attempt++) {
         uint64_t last = st->last_seq;
         /* Counted per attempt, kept only for the one that commits. */
@@ -350,14 +384,31 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
             continue;
         if (rc == 0) {
             contacts_batch_begin(st);
+            size_t fold_max = fold_off ? 0 : fold_share(st, items), folded = 0;
             rc = apply_items(st, txn, items, &last, &tried, &failed);
-            if (rc == 0 && (rc = contacts_flush(st, txn)) != 0)
+            if (rc == 0 && (rc = contacts_flush(st, txn)) != 0) {
                 mdb_txn_abort(txn); /* a store-wide error (meta put) */
-            else if (rc == 0)
-                rc = mdb_txn_commit(txn);
-            else
+            } else if (rc == 0 && fold_max && (rc = contacts_fold(st, txn, fold_max, &folded))) {
+                /* The records do not wait for the fold: without it, unless
+                 * the map is full (grown below, then tried again). */
                 mdb_txn_abort(txn);
+                if (rc != MDB_MAP_FULL) {
+                    contacts_batch_end(st, 0);
+                    log_warn("store %s: folding the timeline failed (%s); "
+                             "committing the batch without it",
+                             st->path, mdb_strerror(rc));
+                    fold_off = 1;
+                    attempt--;
+                    continue;
+                }
+            } else if (rc == 0) {
+                rc = mdb_txn_commit(txn);
+            } else {
+                mdb_txn_abort(txn);
+            }
             contacts_batch_end(st, rc == 0);
+            if (rc == 0 && fold_max)
+                fold_done(st, fold_max, folded);
             if (rc && failed.item && !store_wide(rc)) {
                 /* Each round fails one more item: it ends. */
                 log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
@@ -416,15 +467,11 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Fold pending timeline entries into the per-contact index: everything
- * when nothing else waits, a bounded step when too much has piled up under
- * sustained load.  Random index writes then come in bulk, not per record. */
-#define FOLD_STEP 4096
-#define FOLD_BACKLOG 65536
-
-static void fold_timeline(struct store *st, int idle)
+/* Fold pending timeline entries into the per-contact index when nothing
+ * else waits: random index writes then come in bulk, not per record. */
+static void fold_timeline(struct store *st)
 {
-    if (st->pending_count == 0 || (!idle && st->pending_count < FOLD_BACKLOG))
+    if (st->pending_count == 0)
         return;
     MDB_txn *txn;
     if (!st->env || mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
@@ -436,7 +483,7 @@ static void fold_timeline(struct store *st, int idle)
     else
         mdb_txn_abort(txn);
     if (rc == 0)
-        st->pending_count = st->pending_count > folded ? st->pending_count - folded : 0;
+        fold_done(st, FOLD_STEP, folded);
 }
 
 static void *writer_main(void *arg)
@@ -459,7 +506,7 @@ static void *writer_main(void *arg)
             }
             if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT && !w->in_head) {
                 pthread_mutex_unlock(&w->mu);
-                fold_timeline(w->st, 1);
+                fold_timeline(w->st);
                 pthread_mutex_lock(&w->mu);
             }
         }
@@ -516,10 +563,6 @@ static void *writer_main(void *arg)
         atomic_store_explicit(&w->done_ready, 1, memory_order_release);
         pthread_mutex_unlock(&w->mu);
         uv_async_send(&w->async);
-        /* A large backlog is folded step by step even under load, after the
-         * answers are on their way. */
-        if (rc == 0)
-            fold_timeline(w->st, 0);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);

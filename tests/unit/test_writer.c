@@ -661,6 +661,69 @@ static void test_handles_linked_right_within_batches(void **state)
     free(cids);
 }
 
+/* Entries of a tree of f's store. */
+static size_t tree_entries(struct fixture *f, MDB_dbi dbi)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
+    store_read_end(&f->st, txn);
+    return ms.ms_entries;
+}
+
+/* n items of one new person each, committed as one batch. */
+static void commit_people(struct fixture *f, int *person, int n)
+{
+    struct write_item *batch = NULL, **tail = &batch;
+    for (int i = 0; i < n; i++) {
+        *tail = person_item((*person)++);
+        tail = &(*tail)->next;
+    }
+    commit(f, batch, NULL);
+    items_free(batch);
+}
+
+/* Under sustained load the timeline's backlog is folded in the batches' own
+ * commits: once 65536 records wait in `pending`, a batch folds the oldest
+ * two for each of its records, so the backlog shrinks while records keep
+ * coming, and no fold of its own holds the next batch's answers; below
+ * that, a batch folds nothing (the idle writer folds the rest). */
+static void test_backlog_folded_within_commits(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 20);
+    int person = 0;
+    while (person < 65536)
+        commit_people(f, &person, 512);
+    assert_int_equal(tree_entries(f, f->st.pending), 65536);
+    assert_int_equal(tree_entries(f, f->st.timeline), 0);
+
+    commit_people(f, &person, 100); /* seqs 65537..65636: folds seqs 1..200 */
+    assert_int_equal(tree_entries(f, f->st.pending), 65536 + 100 - 200);
+    assert_int_equal(tree_entries(f, f->st.timeline), 200);
+    MDB_txn *txn;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    for (uint64_t seq = 1; seq <= 201; seq++) {
+        char cid[32];
+        snprintf(cid, sizeof cid, "c%llu", (unsigned long long)seq); /* a person each */
+        unsigned char key[64];
+        MDB_val k = {kanal_timeline_key(key, sizeof key, cid, seq), key}, v;
+        assert_int_equal(mdb_get(txn, f->st.timeline, &k, &v), seq <= 200 ? 0 : MDB_NOTFOUND);
+        MDB_val pk = {sizeof seq, &seq};
+        assert_int_equal(mdb_get(txn, f->st.pending, &pk, &v), seq <= 200 ? MDB_NOTFOUND : 0);
+    }
+    store_read_end(&f->st, txn);
+
+    commit_people(f, &person, 100); /* below the backlog again: nothing folded */
+    assert_int_equal(tree_entries(f, f->st.pending), 65536);
+    assert_int_equal(tree_entries(f, f->st.timeline), 200);
+    commit_people(f, &person, 1000); /* folds 2000, then more while it lasts */
+    assert_int_equal(tree_entries(f, f->st.pending), 65536 + 1000 - 2000);
+    assert_int_equal(tree_entries(f, f->st.timeline), 2200);
+    assert_int_equal(store_last_seq(&f->st), (uint64_t)person);
+}
+
 int main(void)
 {
     log_setup(KANAL_LOG_WARNING, 0);
@@ -674,6 +737,7 @@ int main(void)
         T(test_store_wide_failure_fails_everyone),
         T(test_contact_ids_follow_commit_order),
         T(test_handles_linked_right_within_batches),
+        T(test_backlog_folded_within_commits),
     };
     return cmocka_run_group_tests_name("writer", tests, NULL, NULL);
 }
