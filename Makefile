@@ -62,8 +62,9 @@ TEST_DEBS  := libcmocka-dev python3 python3-pytest python3-requests python3-json
               python3-prometheus-client \
               lmdb-utils systemd
 # The scores' PageRank and k-core are held against an independent
-# implementation (tests/e2e/test_score_oracle.py).
-TEST_DEBS  += python3-networkx
+# implementation (tests/e2e/test_score_oracle.py); networkx's pagerank needs
+# scipy, only recommended by its package.
+TEST_DEBS  += python3-networkx python3-scipy
 # The e-mail tests run real servers: Dovecot (IMAP), swaks (LMTP client), aiosmtpd (SMTP).
 TEST_DEBS  += dovecot-imapd swaks python3-aiosmtpd
 # The unsubscribe page is tested in a real browser: headless Chromium via Selenium.
