@@ -77,15 +77,21 @@ void metrics_observe_http(void *arg, const struct http_req *req)
     m->http[m->nhttp++] = (struct http_count){.route = route, .status = req->status, .n = 1};
 }
 
-void metrics_count_records(struct metrics *m, const struct write_item *item)
+void metrics_count_records(struct metrics *m, const char *source_name, const struct write_item *item)
 {
     for (size_t r = 0; r < item->nrecs; r++) {
-        json_t *rec = item->recs[r].rec;
-        if (!item->recs[r].is_new || !rec)
+        const struct write_record *wr = &item->recs[r];
+        json_t *rec = wr->rec;
+        if (!wr->is_new || (!rec && !wr->kind))
             continue;
-        const char *source = json_string_value(json_object_get(rec, "source"));
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
-        const char *dir = json_string_value(json_object_get(rec, "direction"));
+        /* An emitted record (kind set) is source_name's, its kind and
+         * direction kept (rec may be absent: stored from its text); a
+         * relayed one tells them in rec. */
+        const char *source =
+            wr->kind ? source_name : json_string_value(json_object_get(rec, "source"));
+        const char *kind = wr->kind ? wr->kind : json_string_value(json_object_get(rec, "kind"));
+        const char *dir =
+            wr->direction ? wr->direction : json_string_value(json_object_get(rec, "direction"));
         if (!source || !kind || !dir)
             continue;
         size_t i = 0;

@@ -35,8 +35,10 @@ struct metrics *metrics_new(const struct metrics_env *env);
 void metrics_free(struct metrics *m);
 /* The HTTP server's observer: one call per response written. */
 void metrics_observe_http(void *arg, const struct http_req *req);
-/* A committed emit's new records, by source, kind and direction. */
-void metrics_count_records(struct metrics *m, const struct write_item *item);
+/* A committed emit's new records, by source, kind and direction (the records
+ * it emitted are source_name's; relayed ones name their own). */
+void metrics_count_records(struct metrics *m, const char *source_name,
+                           const struct write_item *item);
 void metrics_handle(struct metrics *m, struct http_req *req);
 void sources_handle(struct metrics *m, struct http_req *req);
 

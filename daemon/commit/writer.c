@@ -163,12 +163,16 @@ static int append(struct store *st, MDB_txn *txn, json_t *rec, const void *idem,
  * contact, else serialized here. */
 static int log_put(struct store *st, MDB_txn *txn, struct write_record *wr, uint64_t seq)
 {
-    if (wr->text && (!st->identity || !wr->given_contact)) {
+    /* Without rec (written as text: identity was off when it was emitted)
+     * the text is all there is. */
+    if (wr->text && (!wr->rec || !st->identity || !wr->given_contact)) {
         const char *cid =
             st->identity ? json_string_value(json_object_get(wr->rec, "contact")) : NULL;
         int rc = append_text(st, txn, wr->text, wr->text_len, cid, seq);
         if (rc != 1)
             return rc;
+        if (!wr->rec) /* record_normalize_text writes the form append_text takes */
+            return EINVAL;
     }
     if (write_record_take_annotations(wr) < 0)
         return ENOMEM;

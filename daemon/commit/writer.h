@@ -25,6 +25,10 @@ struct write_record {
      * nothing changes rec in the writer, it only puts the seq in. */
     char *text;
     size_t text_len;
+    int text_errno; /* text written without rec and NULL: why (jsonout_dump's) */
+    /* The schema's own strings (static) for the record's kind and
+     * direction, for the metrics; NULL: read them from rec. */
+    const char *kind, *direction;
     /* Where text holds the processors' annotations (the offset of their
      * object), which rec does not (stages.c); 0: text and rec agree. */
     size_t ann_at;

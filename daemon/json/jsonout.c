@@ -288,6 +288,11 @@ void jsonout_string(struct jsonout *o, const char *s, size_t n)
     put_string(o, s, n); /* fails on a NUL, as put_value does */
 }
 
+void jsonout_value(struct jsonout *o, const json_t *v, int depth)
+{
+    put_value(o, v, depth);
+}
+
 void jsonout_uint(struct jsonout *o, uint64_t v)
 {
     char num[24], *e = num + sizeof num;

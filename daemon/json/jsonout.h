@@ -36,10 +36,14 @@ struct jsonout {
 
 void jsonout_raw(struct jsonout *o, const char *s, size_t n);   /* as is */
 void jsonout_string(struct jsonout *o, const char *s, size_t n); /* quoted */
+/* v as jsonout_dump writes it, at level depth of the document (the
+ * document itself is 1): deeper than KANAL_MAX_DEPTH fails. */
+void jsonout_value(struct jsonout *o, const json_t *v, int depth);
 void jsonout_uint(struct jsonout *o, uint64_t v);
 void jsonout_real(struct jsonout *o, double d);
 /* The text written (malloc'ed, NUL-terminated, *len set) and o reset, or
- * NULL with errno ENOMEM or EINVAL (a NUL in a string) and o freed. */
+ * NULL with errno ENOMEM or EINVAL (a NUL in a string, or a value of
+ * jsonout_value nested too deep) and o freed. */
 char *jsonout_finish(struct jsonout *o, size_t *len);
 
 #endif

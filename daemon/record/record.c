@@ -15,6 +15,7 @@
 #include <kanal/schema.h>
 
 #include "handle.h"
+#include "jsonout.h"
 #include "record_check.h"
 #include "util.h"
 
@@ -51,6 +52,26 @@ int record_kind_valid(const char *kind)
     return record_check_kind(kind);
 }
 
+static const char *in_names(const char *s, const char *const *names, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (!strcmp(s, names[i]))
+            return names[i];
+    return NULL;
+}
+
+const char *record_kind_name(const char *kind)
+{
+    static const char *const kinds[] = {KANAL_RECORD_KINDS};
+    return in_names(kind, kinds, sizeof kinds / sizeof *kinds);
+}
+
+const char *record_direction_name(const char *direction)
+{
+    static const char *const directions[] = {KANAL_RECORD_DIRECTIONS};
+    return in_names(direction, directions, sizeof directions / sizeof *directions);
+}
+
 /* A member of a record that passed record_check as a string, or NULL when
  * it is absent or null. */
 static const char *str(json_t *v)
@@ -68,7 +89,172 @@ static int check_time(struct check *c, const char *where, const char *value, cha
     return 0;
 }
 
-static int normalize_handle_value(struct check *c, const char *where, const char *in, json_t **out)
+/* Where a record's stored form goes, member by member in the stored order:
+ * jansson values (rec, for identity and processors, which read it), or
+ * straight its text (o), what jsonout_dump would write of those values. */
+struct recout {
+    struct jsonout *o; /* the text; NULL: jansson values */
+    json_t *top[4];    /* jansson: the containers open, top[0] the record */
+    int count[4];      /* text: members written in each container open */
+    int depth;         /* containers open */
+};
+
+/* Whether s needs no escaping in JSON (UTF-8 is written as is). */
+static int plain(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
+/* Text: the comma before a member, its name (none in an array), then
+ * value (when not NULL: a string kanald made, quoted as it is), in one
+ * write when all of it needs no escaping, as nearly every one does. */
+static void ro_name_with(struct recout *w, const char *key, const char *value)
+{
+    char buf[192];
+    size_t n = 0, kl = key ? strlen(key) : 0, vl = value ? strlen(value) : 0;
+    if (w->count[w->depth - 1]++)
+        buf[n++] = ',';
+    if (kl + vl + 8 <= sizeof buf && plain(key, kl) && plain(value, vl)) {
+        if (key) {
+            buf[n++] = '"';
+            memcpy(buf + n, key, kl);
+            n += kl;
+            buf[n++] = '"';
+            buf[n++] = ':';
+        }
+        if (value) {
+            buf[n++] = '"';
+            memcpy(buf + n, value, vl);
+            n += vl;
+            buf[n++] = '"';
+        }
+        jsonout_raw(w->o, buf, n);
+        return;
+    }
+    jsonout_raw(w->o, buf, n);
+    if (key) {
+        jsonout_string(w->o, key, kl);
+        jsonout_raw(w->o, ":", 1);
+    }
+    if (value)
+        jsonout_string(w->o, value, vl);
+}
+
+#define ro_name(w, key) ro_name_with(w, key, NULL)
+
+/* Jansson: v (its reference taken) into the container open. */
+static void ro_add(struct recout *w, const char *key, json_t *v)
+{
+    json_t *c = w->top[w->depth - 1];
+    if (json_is_array(c))
+        json_array_append_new(c, v);
+    else
+        json_object_set_new_nocheck(c, key, v);
+}
+
+static void ro_begin(struct recout *w, const char *key, int array)
+{
+    if (w->o) {
+        if (w->depth) /* else the record itself */
+            ro_name(w, key);
+        jsonout_raw(w->o, array ? "[" : "{", 1);
+    } else {
+        json_t *c = array ? json_array() : json_object();
+        if (w->depth)
+            ro_add(w, key, json_incref(c));
+        w->top[w->depth] = c;
+    }
+    w->count[w->depth++] = 0;
+}
+
+static void ro_end(struct recout *w, int array)
+{
+    w->depth--;
+    if (w->o)
+        jsonout_raw(w->o, array ? "]" : "}", 1);
+    else if (w->depth)
+        json_decref(w->top[w->depth]); /* its container holds it */
+}
+
+/* After a refusal: the jansson values made so far freed, the containers
+ * still open included (their parent holds one reference, top the other). */
+static void ro_abandon(struct recout *w)
+{
+    if (w->o)
+        return;
+    while (w->depth > 1)
+        json_decref(w->top[--w->depth]);
+    if (w->depth)
+        json_decref(w->top[0]);
+    w->depth = 0;
+}
+
+/* A string kanald made (a time, a name, a constant) or one made of
+ * checked strings (a handle, the id): valid UTF-8 without a NUL. */
+static void ro_ascii(struct recout *w, const char *key, const char *s)
+{
+    if (w->o)
+        ro_name_with(w, key, s);
+    else
+        ro_add(w, key, json_stringn_nocheck(s, strlen(s)));
+}
+
+/* A value of the input, shared (jansson) or written at level depth. */
+static void ro_val(struct recout *w, const char *key, json_t *v)
+{
+    if (w->o) {
+        ro_name(w, key);
+        jsonout_value(w->o, v, w->depth + 1);
+    } else {
+        ro_add(w, key, json_incref(v));
+    }
+}
+
+static void ro_uint(struct recout *w, const char *key, uint64_t v)
+{
+    if (w->o) {
+        ro_name(w, key);
+        jsonout_uint(w->o, v);
+    } else {
+        ro_add(w, key, json_integer((json_int_t)v));
+    }
+}
+
+/* A party's handles, normalized and without repeats, the main one first. */
+struct handles {
+    char *p; /* each NUL-terminated, one after the other */
+    size_t len, cap, n;
+    char first[1024];
+};
+
+static int handles_add(struct handles *hs, const char *h)
+{
+    size_t l = strlen(h);
+    const char *q = hs->p;
+    for (size_t i = 0; i < hs->n; i++, q += strlen(q) + 1)
+        if (!strcmp(q, h))
+            return 0;
+    if (hs->len + l + 1 > hs->cap) {
+        size_t cap = (hs->len + l + 1) * 2;
+        char *p = hs->p == hs->first ? malloc(cap) : realloc(hs->p, cap);
+        if (!p)
+            return -1;
+        if (hs->p == hs->first)
+            memcpy(p, hs->first, hs->len);
+        hs->p = p;
+        hs->cap = cap;
+    }
+    memcpy(hs->p + hs->len, h, l + 1);
+    hs->len += l + 1;
+    hs->n++;
+    return 0;
+}
+
+static int normalize_handle_value(struct check *c, const char *where, const char *in,
+                                  struct handles *hs)
 {
     char buf[512];
     const char *why = "";
@@ -79,8 +265,7 @@ static int normalize_handle_value(struct check *c, const char *where, const char
     /* buf is the handle (a jansson string: valid UTF-8) with only ASCII
      * bytes changed, trimmed or written (tolower and isspace in the C locale
      * kanald runs in), so it is valid UTF-8 too: no second check. */
-    *out = json_stringn_nocheck(buf, strlen(buf));
-    return *out ? 0 : fail(c, "field '%s': out of memory", where);
+    return handles_add(hs, buf) ? fail(c, "field '%s': out of memory", where) : 0;
 }
 
 /* where, then suffix, then "[i]" when i >= 0, into w (cut short if need
@@ -104,134 +289,125 @@ static const char *field_path(char *w, size_t n, const char *where, const char *
     return w;
 }
 
-/* A party that passed record_check: its handles normalized, its role
- * defaulted, its trust decided. */
-static int party(struct check *c, json_t *in, const char *where, json_t **out)
+/* A party that passed record_check, as member key of out (NULL: in an
+ * array): its handles normalized, its role defaulted, its trust decided. */
+static int party(struct check *c, json_t *in, const char *where, struct recout *out,
+                 const char *key)
 {
     char w[64];
     json_t *m[PF_COUNT];
     record_party_members(in, m);
-    const char *handle = str(m[PF_HANDLE]), *name = str(m[PF_NAME]), *role = str(m[PF_ROLE]);
-    const char *trust = str(m[PF_TRUST]);
-    int r;
+    const char *role = str(m[PF_ROLE]), *trust = str(m[PF_TRUST]);
     /* The source's option overrides the plugin's mark; only "verified" is
      * stored, so that an unmarked party reads as asserted everywhere. */
     int verified = c->ctx->trust == RECORD_TRUST_VERIFIED ||
                    (c->ctx->trust == RECORD_TRUST_AUTO && trust && !strcmp(trust, "verified"));
-    json_t *p = json_object();
-    json_t *h;
+    struct handles hs; /* first[] is not cleared: a party a record */
+    hs.p = hs.first;
+    hs.len = hs.n = 0;
+    hs.cap = sizeof hs.first;
     field_path(w, sizeof w, where, ".handle", -1);
-    if ((r = normalize_handle_value(c, w, handle, &h))) {
-        json_decref(p);
-        return r;
-    }
-    set_new(p, "handle", h);
-    if (name)
-        set_shared(p, "name", m[PF_NAME]);
-    set_new(p, "role", ascii_string(role ? role : "customer")); /* one of roles */
-    /* handles lists every identifier of the party, the main one first. */
-    json_t *list = json_array();
-    json_array_append(list, h);
-    json_t *hs = m[PF_HANDLES];
-    if (json_is_array(hs)) { /* record_check: an array of strings, or absent or null */
-        size_t i;
-        json_t *e;
-        json_array_foreach(hs, i, e)
+    int r = normalize_handle_value(c, w, str(m[PF_HANDLE]), &hs);
+    json_t *list = m[PF_HANDLES];
+    size_t i;
+    json_t *e;
+    if (json_is_array(list)) /* record_check: an array of strings, or absent or null */
+        json_array_foreach(list, i, e)
         {
-            json_t *nh = NULL;
+            if (r)
+                break;
             field_path(w, sizeof w, where, ".handles", (long)i);
-            if ((r = normalize_handle_value(c, w, json_string_value(e), &nh))) {
-                json_decref(list);
-                json_decref(p);
-                return r;
-            }
-            int dup = 0;
-            size_t j;
-            json_t *x;
-            json_array_foreach(list, j, x) dup |= json_equal(x, nh);
-            if (dup)
-                json_decref(nh);
-            else
-                json_array_append_new(list, nh);
+            r = normalize_handle_value(c, w, json_string_value(e), &hs);
         }
+    if (r == 0) {
+        ro_begin(out, key, 0);
+        ro_ascii(out, "handle", hs.p);
+        if (str(m[PF_NAME]))
+            ro_val(out, "name", m[PF_NAME]);
+        ro_ascii(out, "role", role ? role : "customer"); /* one of roles */
+        ro_begin(out, "handles", 1);
+        const char *q = hs.p;
+        for (size_t j = 0; j < hs.n; j++, q += strlen(q) + 1)
+            ro_ascii(out, NULL, q);
+        ro_end(out, 1);
+        if (verified && (!role || !strcmp(role, "customer")))
+            ro_ascii(out, "trust", "verified");
+        ro_end(out, 0);
     }
-    set_new(p, "handles", list);
-    if (verified && (!role || !strcmp(role, "customer")))
-        set_new(p, "trust", ascii_string("verified"));
-    *out = p;
-    return 0;
+    if (hs.p != hs.first)
+        free(hs.p);
+    return r;
 }
 
-static int party_list(struct check *c, json_t *in, const char *where, json_t **out)
+static int party_list(struct check *c, json_t *in, const char *key, struct recout *out)
 {
-    *out = json_array();
+    ro_begin(out, key, 1);
     size_t i;
     json_t *e;
     json_array_foreach(in, i, e) /* record_check: an array of parties, or absent or null */
     {
         char w[48];
-        field_path(w, sizeof w, where, "", (long)i);
-        json_t *p;
-        int r = party(c, e, w, &p);
-        if (r) {
-            json_decref(*out);
-            *out = NULL;
+        field_path(w, sizeof w, key, "", (long)i);
+        int r = party(c, e, w, out, NULL);
+        if (r)
             return r;
-        }
-        json_array_append_new(*out, p);
     }
+    ro_end(out, 1);
     return 0;
 }
 
-/* The attachments as given, without their null members. */
-static json_t *attachments(json_t *in)
+/* The attachments as given, without their null members.  Their names are
+ * taken as json_object_set takes them, up to a NUL (which jsonin refuses
+ * in any string before). */
+static void attachments(json_t *in, struct recout *out)
 {
-    json_t *out = json_array();
+    ro_begin(out, "attachments", 1);
     size_t i;
     json_t *e;
     json_array_foreach(in, i, e) /* record_check: an array of objects, or absent or null */
     {
-        json_t *copy = json_object();
+        ro_begin(out, NULL, 0);
         const char *key;
         json_t *v;
         json_object_foreach(e, key, v)
         {
             if (!json_is_null(v))
-                json_object_set(copy, key, v);
+                ro_val(out, key, v);
         }
-        json_array_append_new(out, copy);
+        ro_end(out, 0);
     }
-    return out;
+    ro_end(out, 1);
 }
 
-/* The event with starts_at in the stored form, or NULL without one. */
-static int event(struct check *c, json_t *in, json_t **out)
+/* The event with starts_at in the stored form, if the record has one. */
+static int event(struct check *c, json_t *in, struct recout *out)
 {
-    *out = NULL;
     if (!json_is_object(in)) /* record_check: an object, or absent or null */
         return 0;
-    const char *id = str(json_object_get(in, "id")), *name = str(json_object_get(in, "name")),
-               *starts = str(json_object_get(in, "starts_at"));
+    json_t *id = json_object_get(in, "id"), *name = json_object_get(in, "name");
+    const char *starts = str(json_object_get(in, "starts_at"));
     int r;
     char ts[32];
     if (starts && (r = check_time(c, "event.starts_at", starts, ts)))
         return r;
-    *out = json_object();
-    json_object_set_new(*out, "id", json_string(id));
-    if (name)
-        json_object_set_new(*out, "name", json_string(name));
+    ro_begin(out, "event", 0);
+    if (str(id)) /* record_check: required, a string */
+        ro_val(out, "id", id);
+    if (str(name))
+        ro_val(out, "name", name);
     if (starts)
-        json_object_set_new(*out, "starts_at", json_string(ts));
+        ro_ascii(out, "starts_at", ts);
+    ro_end(out, 0);
     return 0;
 }
 
-int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, char *err,
-                     size_t err_len)
+/* Check in and write its stored form into out, telling info what the
+ * caller needs of it. */
+static int normalize(json_t *in, const struct record_ctx *ctx, struct recout *out,
+                     struct record_info *info, char *err, size_t err_len)
 {
     struct check c = {.err = err, .err_len = err_len, .ctx = ctx};
-    json_t *rec = NULL, *from = NULL, *to = NULL, *mentions = NULL, *att = NULL, *ev = NULL;
     int r;
-    *out = NULL;
     struct record_view view;
     json_t *const *f = view.f;
     if ((r = record_check_view(in, RECORD_CHECK_EMITTED, &view, err, err_len)))
@@ -256,77 +432,105 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
     if (keep_raw && !record_check_depth(raw, KANAL_MAX_DEPTH - 1))
         return fail(&c, "field 'raw' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
 
-    json_t *fin = f[RF_FROM];
-    if (json_is_object(fin) && (r = party(&c, fin, "from", &from)))
-        goto fail;
-    if ((r = party_list(&c, f[RF_TO], "to", &to)) ||
-        (r = party_list(&c, f[RF_MENTIONS], "mentions", &mentions)) ||
-        (r = event(&c, f[RF_EVENT], &ev)))
-        goto fail;
-    att = attachments(f[RF_ATTACHMENTS]);
-
-    rec = json_object();
+    ro_begin(out, NULL, 0);
     char id[MAX_EXTERNAL_ID + 160];
     size_t sl = strlen(ctx->source), kl = strlen(kind), el = strlen(external_id);
-    json_t *idv;
+    ro_uint(out, "v", 1);
+    ro_uint(out, "seq", 0);
     if (sl + kl + el + 3 <= sizeof id) {
         memcpy(id, ctx->source, sl);
         id[sl] = '/';
         memcpy(id + sl + 1, kind, kl);
         id[sl + 1 + kl] = '/';
         memcpy(id + sl + kl + 2, external_id, el + 1);
-        idv = json_stringn_nocheck(id, sl + kl + el + 2); /* checked strings and '/' */
+        ro_ascii(out, "id", id); /* checked strings and '/' */
     } else {
-        snprintf(id, sizeof id, "%s/%s/%s", ctx->source, kind, external_id);
-        idv = json_string(id);
+        char *long_id = NULL;
+        if (asprintf(&long_id, "%s/%s/%s", ctx->source, kind, external_id) < 0)
+            return fail(&c, "out of memory");
+        ro_ascii(out, "id", long_id);
+        free(long_id);
     }
-    set_new(rec, "v", json_integer(1));
-    set_new(rec, "seq", json_integer(0));
-    set_new(rec, "id", idv);
-    set_new(rec, "source", ascii_string(ctx->source)); /* a checked source name */
-    set_new(rec, "channel", json_string(channel ? channel : ctx->channel));
-    set_shared(rec, "kind", f[RF_KIND]);
-    set_shared(rec, "direction", f[RF_DIRECTION]);
-    set_new(rec, "occurred_at", ascii_string(occurred ? occurred_buf : ctx->received_at));
-    set_new(rec, "received_at", ascii_string(ctx->received_at));
-    /* Strings already checked are shared with the input, not copied. */
-    set_shared(rec, "external_id", f[RF_EXTERNAL_ID]);
-    if (str(f[RF_THREAD]))
-        set_shared(rec, "thread", f[RF_THREAD]);
-    if (str(f[RF_REPLY_TO]))
-        set_shared(rec, "reply_to", f[RF_REPLY_TO]);
-    if (from)
-        set_new(rec, "from", from);
-    set_new(rec, "to", to);
-    set_new(rec, "mentions", mentions);
-    if (str(f[RF_SUBJECT]))
-        set_shared(rec, "subject", f[RF_SUBJECT]);
-    if (str(f[RF_TEXT]))
-        set_shared(rec, "text", f[RF_TEXT]);
-    set_new(rec, "attachments", att);
-    if (ev)
-        set_new(rec, "event", ev);
-    if (str(f[RF_CAMPAIGN]))
-        set_shared(rec, "campaign", f[RF_CAMPAIGN]);
-    if (str(f[RF_STATUS]))
-        set_shared(rec, "status", f[RF_STATUS]);
-    if (str(f[RF_CONTACT]))
-        set_shared(rec, "contact", f[RF_CONTACT]);
-    if (meta && json_is_object(meta))
-        set_shared(rec, "meta", meta);
+    ro_ascii(out, "source", ctx->source); /* a checked source name */
+    if (channel)
+        ro_val(out, "channel", f[RF_CHANNEL]);
     else
-        set_new(rec, "meta", json_object());
+        ro_ascii(out, "channel", ctx->channel);
+    /* Strings already checked are shared with the input, not copied. */
+    ro_val(out, "kind", f[RF_KIND]);
+    ro_val(out, "direction", f[RF_DIRECTION]);
+    ro_ascii(out, "occurred_at", occurred ? occurred_buf : ctx->received_at);
+    ro_ascii(out, "received_at", ctx->received_at);
+    ro_val(out, "external_id", f[RF_EXTERNAL_ID]);
+    if (str(f[RF_THREAD]))
+        ro_val(out, "thread", f[RF_THREAD]);
+    if (str(f[RF_REPLY_TO]))
+        ro_val(out, "reply_to", f[RF_REPLY_TO]);
+    if (json_is_object(f[RF_FROM]) && (r = party(&c, f[RF_FROM], "from", out, "from")))
+        return r;
+    if ((r = party_list(&c, f[RF_TO], "to", out)) ||
+        (r = party_list(&c, f[RF_MENTIONS], "mentions", out)))
+        return r;
+    if (str(f[RF_SUBJECT]))
+        ro_val(out, "subject", f[RF_SUBJECT]);
+    if (str(f[RF_TEXT]))
+        ro_val(out, "text", f[RF_TEXT]);
+    attachments(f[RF_ATTACHMENTS], out);
+    if ((r = event(&c, f[RF_EVENT], out)))
+        return r;
+    if (str(f[RF_CAMPAIGN]))
+        ro_val(out, "campaign", f[RF_CAMPAIGN]);
+    if (str(f[RF_STATUS]))
+        ro_val(out, "status", f[RF_STATUS]);
+    if (str(f[RF_CONTACT]))
+        ro_val(out, "contact", f[RF_CONTACT]);
+    if (meta && json_is_object(meta)) {
+        ro_val(out, "meta", meta);
+    } else {
+        ro_begin(out, "meta", 0);
+        ro_end(out, 0);
+    }
     if (keep_raw)
-        set_shared(rec, "raw", raw);
-    *out = rec;
+        ro_val(out, "raw", raw);
+    ro_end(out, 0);
+    if (info) {
+        info->kind = kind;
+        info->external_id = external_id;
+        info->direction = str(f[RF_DIRECTION]);
+        info->given_contact = str(f[RF_CONTACT]) != NULL;
+    }
     return 0;
-fail:
-    json_decref(from);
-    json_decref(to);
-    json_decref(mentions);
-    json_decref(att);
-    json_decref(ev);
-    return r;
+}
+
+int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, char *err,
+                     size_t err_len)
+{
+    struct recout w = {0};
+    *out = NULL;
+    int r = normalize(in, ctx, &w, NULL, err, err_len);
+    if (r) {
+        ro_abandon(&w); /* what was made before the refusal */
+        return r;
+    }
+    *out = w.top[0];
+    return 0;
+}
+
+int record_normalize_text(json_t *in, const struct record_ctx *ctx, struct record_info *info,
+                          char **text, size_t *len, char *err, size_t err_len)
+{
+    struct jsonout o = {0};
+    struct recout w = {.o = &o};
+    *text = NULL;
+    int r = normalize(in, ctx, &w, info, err, err_len);
+    if (r) {
+        free(o.p);
+        return r;
+    }
+    /* NULL (errno ENOMEM, or EINVAL for a NUL or too deep a value) is the
+     * caller's to report, as for jsonout_dump. */
+    *text = jsonout_finish(&o, len);
+    return 0;
 }
 
 int record_relay(json_t *in, json_t **out, char *err, size_t err_len)

@@ -29,6 +29,22 @@ struct record_ctx {
 int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, char *err,
                      size_t err_len);
 
+/* What the caller of record_normalize_text needs of a record, pointing
+ * into in (valid while in is). */
+struct record_info {
+    const char *kind, *external_id, *direction;
+    int given_contact; /* the record names its contact */
+};
+
+/* The same check, and the stored form written straight as the text
+ * jsonout_dump would write of record_normalize's object, without making
+ * it: for a record nothing reads as values before the commit (no identity,
+ * no processor).  0 with *text (malloc'ed, *len set; NULL with errno ENOMEM,
+ * or EINVAL for a string with a NUL or a value nested too deep, as
+ * jsonout_dump) and info filled, or KANAL_ERECORD with err. */
+int record_normalize_text(json_t *in, const struct record_ctx *ctx, struct record_info *info,
+                          char **text, size_t *len, char *err, size_t err_len);
+
 /* A record another kanald stored (a relayed one): checked as a stored
  * record, its id <source>/<kind>/<external_id>, rebuilt in the stored
  * form's order keeping every member but seq (0 until the commit) and
@@ -36,6 +52,10 @@ int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, cha
 int record_relay(json_t *in, json_t **out, char *err, size_t err_len);
 
 int record_kind_valid(const char *kind);
+
+/* The schema's own (static) string equal to kind or direction, or NULL. */
+const char *record_kind_name(const char *kind);
+const char *record_direction_name(const char *direction);
 
 /* Check one member of a record's annotations: its name is a processor's
  * (section-name syntax) and its value nests within what the store keeps.

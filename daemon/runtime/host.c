@@ -173,7 +173,7 @@ static void emit_done(struct write_item *item)
         src->duplicates += item->nrecs - item->nnew;
         const struct host_env *env = src->set->host;
         if (env->count_records)
-            env->count_records(env->metrics, item);
+            env->count_records(env->metrics, src->sc.name, item);
         if (item->nrecs)
             source_note_event(src);
     }
@@ -305,24 +305,43 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         .received_at = received,
         .trust = src->sc.trust,
     };
+    /* Nothing reads a record as values before its commit when identity is
+     * off and no processor runs: its stored text is written straight from
+     * the input, without the object jsonout_dump would write it from. */
+    int as_text = !env->store->identity && src->set->nprocs == 0;
     for (size_t i = 0; i < n; i++) {
         json_t *in = json_is_array(root) ? json_array_get(root, i) : root;
         char err[256];
-        json_t *rec;
+        json_t *rec = NULL;
+        char *text = NULL;
+        size_t text_len = 0;
+        struct record_info info;
+        errno = 0;
         if (bound_unknown_raw(src, in, json, spans, nspans, i, n, e, err, sizeof err) < 0 ||
-            record_normalize(in, &rc, &rec, err, sizeof err) < 0) {
+            (as_text ? record_normalize_text(in, &rc, &info, &text, &text_len, err, sizeof err)
+                     : record_normalize(in, &rc, &rec, err, sizeof err)) < 0) {
             json_decref(root);
             free(spans);
             return emit_refused(src, item, i, n, err);
         }
         struct write_record *wr = &item->recs[item->nrecs++];
         wr->rec = rec;
-        wr->given_contact = json_object_get(rec, "contact") != NULL;
-        const char *kind = json_string_value(json_object_get(rec, "kind"));
-        const char *ext = json_string_value(json_object_get(rec, "external_id"));
-        size_t cap = strlen(src->sc.name) + strlen(kind) + strlen(ext) + 3;
+        if (as_text) {
+            wr->text = text;
+            wr->text_len = text_len;
+            wr->text_errno = text ? 0 : errno;
+        } else {
+            info.given_contact = json_object_get(rec, "contact") != NULL;
+            info.kind = json_string_value(json_object_get(rec, "kind"));
+            info.external_id = json_string_value(json_object_get(rec, "external_id"));
+            info.direction = json_string_value(json_object_get(rec, "direction"));
+        }
+        wr->given_contact = info.given_contact;
+        wr->kind = record_kind_name(info.kind);
+        wr->direction = record_direction_name(info.direction);
+        size_t cap = strlen(src->sc.name) + strlen(info.kind) + strlen(info.external_id) + 3;
         wr->idem = xmalloc(cap);
-        wr->idem_len = store_idem_key(wr->idem, cap, src->sc.name, kind, ext);
+        wr->idem_len = store_idem_key(wr->idem, cap, src->sc.name, info.kind, info.external_id);
     }
     json_decref(root);
     free(spans);
@@ -338,7 +357,9 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     for (size_t i = 0; i < item->nrecs; i++) {
         struct write_record *wr = &item->recs[i];
         errno = 0;
-        if (!wr->text) /* else the processors' text, with their annotations */
+        if (!wr->rec) /* written as text above */
+            errno = wr->text_errno;
+        else if (!wr->text) /* else the processors' text, with their annotations */
             wr->text = jsonout_dump(wr->rec, &wr->text_len);
         int r = check_storable(src, item, i, item->nrecs);
         if (!r && env->store->identity && wr->given_contact) {

@@ -38,7 +38,8 @@ struct host_env {
     /* Told of every committed emit (main.c sets metrics_count_records):
      * the runtime pushes, the api counts. */
     struct metrics *metrics;
-    void (*count_records)(struct metrics *m, const struct write_item *item);
+    void (*count_records)(struct metrics *m, const char *source_name,
+                          const struct write_item *item);
     /* How a relayed state command of the cluster is applied (main.c sets
      * api/statecmd.h's; runtime may not call api itself), and its context;
      * NULL: none is. */

@@ -3,11 +3,15 @@
  * emits; then the invariant the writer relies on: every record normalize
  * accepts serializes (jsonout_dump) and reads back as the same value.  A
  * record the loop accepts but the writer cannot store would be lost after
- * the plugin was told it was queued.
+ * the plugin was told it was queued.  record_normalize_text, the host's
+ * way without identity or processors, answers the same: the same refusal
+ * and message, or the very bytes jsonout_dump writes of the object.
  *
  * Input: one flags byte (keep_raw, the default country), then the JSON text
  * (one record or an array of them, as emit() takes). */
 #include "fuzz.h"
+
+#include <string.h>
 
 #include <jansson.h>
 
@@ -19,9 +23,15 @@
 
 static void check_one(json_t *in, const struct record_ctx *ctx)
 {
-    char err[256] = "";
+    char err[256] = "", terr[256] = "";
     json_t *out = NULL;
     int r = record_normalize(in, ctx, &out, err, sizeof err);
+    struct record_info info;
+    char *as_text = NULL;
+    size_t text_len = 0;
+    int tr = record_normalize_text(in, ctx, &info, &as_text, &text_len, terr, sizeof terr);
+    if (tr != r || (r && strcmp(err, terr) != 0))
+        FUZZ_FAIL("record_normalize %d (%s), record_normalize_text %d (%s)", r, err, tr, terr);
     if (r != 0) {
         if (r != KANAL_ERECORD || out)
             FUZZ_FAIL("record_normalize returned %d (out %p)", r, (void *)out);
@@ -33,6 +43,9 @@ static void check_one(json_t *in, const struct record_ctx *ctx)
     char *text = jsonout_dump(out, &len);
     if (!text)
         FUZZ_FAIL("record_normalize accepted a record that jsonout_dump refuses");
+    if (!as_text || text_len != len || memcmp(as_text, text, len) != 0)
+        FUZZ_FAIL("written as text otherwise: %.300s", as_text ? as_text : "(refused)");
+    free(as_text);
     char e[160];
     json_t *back = jsonin_parse(text, len, e, sizeof e);
     if (!back)

@@ -2,6 +2,8 @@
 /* The record check: what the host makes of what plugins emit. */
 #include "unit.h"
 
+#include <errno.h>
+
 #include <jansson.h>
 #include <kanal/plugin.h>
 #include <kanal/schema.h>
@@ -39,8 +41,55 @@ static json_t *valid_record(void)
                  "\"raw\":{\"entry\":[1,2]}}");
 }
 
+/* record_normalize_text(in) answers as record_normalize(in) does, and its
+ * text is what jsonout_dump writes of record_normalize's object: the same
+ * refusal with the same message, or the same bytes. */
+static void same_as_text(json_t *in, const struct record_ctx *c)
+{
+    char err[256] = "", terr[256] = "";
+    json_t *out = NULL;
+    int r = record_normalize(in, c, &out, err, sizeof err);
+    struct record_info info = {0};
+    char *text = NULL;
+    size_t len = 0, tlen = 0;
+    errno = 0;
+    int tr = record_normalize_text(in, c, &info, &text, &tlen, terr, sizeof terr);
+    int text_errno = errno;
+    char *shown = json_dumps(in, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (tr != r)
+        fail_msg("%s: record_normalize %d (%s), record_normalize_text %d (%s)", shown, r, err, tr,
+                 terr);
+    if (r) {
+        if (strcmp(err, terr) != 0)
+            fail_msg("%s: refused as \"%s\" and as text \"%s\"", shown, err, terr);
+        assert_null(text);
+    } else {
+        errno = 0;
+        char *want = jsonout_dump(out, &len);
+        int want_errno = errno;
+        if (!want || !text) {
+            if (want || text)
+                fail_msg("%s: jsonout_dump %s, the text %s", shown, want ? "wrote" : "refused",
+                         text ? "written" : "not");
+            assert_int_equal(text_errno, want_errno); /* the same reason to refuse it */
+        } else if (len != tlen || memcmp(want, text, len) != 0) {
+            fail_msg("%s:\n  dump %s\n  text %s", shown, want, text);
+        }
+        assert_string_equal(info.kind, json_string_value(json_object_get(out, "kind")));
+        assert_string_equal(info.direction, json_string_value(json_object_get(out, "direction")));
+        assert_string_equal(info.external_id,
+                            json_string_value(json_object_get(out, "external_id")));
+        assert_int_equal(info.given_contact, json_object_get(out, "contact") != NULL);
+        free(want);
+    }
+    free(text);
+    free(shown);
+    json_decref(out);
+}
+
 static json_t *normalize_ok(json_t *in, const struct record_ctx *c)
 {
+    same_as_text(in, c);
     char err[256] = "";
     json_t *out = NULL;
     int r = record_normalize(in, c, &out, err, sizeof err);
@@ -53,6 +102,7 @@ static json_t *normalize_ok(json_t *in, const struct record_ctx *c)
 /* record_normalize(in) must fail naming field; consumes in. */
 static void expect_refused(json_t *in, const char *field)
 {
+    same_as_text(in, &ctx);
     char err[256] = "";
     json_t *out = (json_t *)&out; /* must be reset to NULL */
     int r = record_normalize(in, &ctx, &out, err, sizeof err);
@@ -508,6 +558,224 @@ static void test_annotations(void **state)
     }
 }
 
+/* ---- random records: both ways of normalizing agree ---- */
+
+static unsigned long rnd_state = 12345;
+
+static unsigned rnd(unsigned n)
+{
+    rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+    return (unsigned)(rnd_state >> 33) % n;
+}
+
+static const char *pick(const char *const *v, size_t n)
+{
+    return v[rnd((unsigned)n)];
+}
+
+#define PICK(v) pick(v, sizeof v / sizeof *v)
+
+static json_t *rnd_string(void)
+{
+    static const char *const s[] = {"a", "", "merhaba d\xc3\xbcnya", "quote \" and \\\\ back",
+                                    "tab\tnew\nline", "\xe2\x80\xa8 sep", "ctl \x01\x1f",
+                                    "emoji \xf0\x9f\x98\x80", "/slash/"};
+    return json_string(PICK(s));
+}
+
+static json_t *rnd_value(int depth)
+{
+    switch (rnd(depth > 3 ? 5 : 7)) {
+    case 0: return rnd_string();
+    case 1: return json_integer((json_int_t)rnd(2000000) - 1000000);
+    case 2: return json_real((double)rnd(100000) / 7.0);
+    case 3: return rnd(2) ? json_true() : json_null();
+    case 4: return json_false();
+    case 5: {
+        json_t *a = json_array();
+        for (unsigned i = rnd(4); i > 0; i--)
+            json_array_append_new(a, rnd_value(depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        static const char *const k[] = {"k", "x y", "\xc3\xa7", "q\"", "n", "url"};
+        for (unsigned i = rnd(4); i > 0; i--)
+            json_object_set_new(o, PICK(k), rnd_value(depth + 1));
+        return o;
+    }
+    }
+}
+
+static json_t *rnd_handle(void)
+{
+    static const char *const h[] = {
+        "email:AYSE@Example.com", "email: a@b.co ", "phone:0532 123 45 67", "phone:+90 532 123 45 67",
+        "wa:905321234567", "x:12345", "fb:99", "crm:c-1", "x:Upper", "ig:\xc3\xa7i\xc3\xa7" "ek"};
+    static const char *const bad[] = {"phone:12", "nohandle", "email:", "X:scheme"};
+    return json_string(rnd(40) ? PICK(h) : PICK(bad));
+}
+
+static json_t *rnd_party(void)
+{
+    json_t *p = json_object();
+    if (rnd(60))
+        json_object_set_new(p, "handle", rnd_handle());
+    if (rnd(2))
+        json_object_set_new(p, "name", rnd(60) ? rnd_string() : json_integer(3));
+    if (rnd(2)) {
+        static const char *const roles[] = {"customer", "brand", "customer"};
+        json_object_set_new(p, "role", json_string(rnd(60) ? PICK(roles) : "nobody"));
+    }
+    if (rnd(3) == 0) {
+        static const char *const t[] = {"verified", "asserted"};
+        json_object_set_new(p, "trust", json_string(rnd(60) ? PICK(t) : "other"));
+    }
+    if (rnd(2)) {
+        json_t *hs = json_array();
+        for (unsigned i = rnd(4); i > 0; i--)
+            json_array_append_new(hs, rnd(60) ? rnd_handle() : json_integer(1));
+        json_object_set_new(p, "handles", hs);
+    }
+    return p;
+}
+
+static json_t *rnd_parties(void)
+{
+    json_t *a = json_array();
+    for (unsigned i = rnd(3); i > 0; i--)
+        json_array_append_new(a, rnd_party());
+    return a;
+}
+
+static json_t *rnd_record(void)
+{
+    static const char *const kinds[] = {"message", "comment", "reaction", "unknown",
+                                        "message", "comment", "reaction", "signup"};
+    static const char *const dirs[] = {"inbound", "outbound", "peer"};
+    static const char *const times[] = {"2026-11-23T19:00:00+03:00", "2026-11-23T16:00:00Z",
+                                        "2026-11-23T16:00:00.5Z"};
+    json_t *r = json_object();
+    json_object_set_new(r, "kind", json_string(rnd(60) ? PICK(kinds) : "bogus"));
+    json_object_set_new(r, "direction", json_string(rnd(60) ? PICK(dirs) : "sideways"));
+    if (rnd(60))
+        json_object_set_new(r, "external_id", rnd(10) ? json_sprintf("ext-%u", rnd(1000))
+                                                      : rnd_string());
+    if (rnd(2))
+        json_object_set_new(r, "occurred_at", json_string(rnd(60) ? PICK(times) : "yesterday"));
+    if (rnd(4) == 0)
+        json_object_set_new(r, "source", json_string(rnd(20) ? "s1" : "other"));
+    static const char *const channels[] = {"sms", "e-mail", "whats_app"};
+    if (rnd(4) == 0)
+        json_object_set_new(r, "channel", json_string(rnd(30) ? PICK(channels) : "Bad Channel"));
+    static const char *const optional[] = {"thread", "reply_to", "subject", "text", "campaign",
+                                           "contact"};
+    for (size_t i = 0; i < sizeof optional / sizeof *optional; i++)
+        if (rnd(3) == 0)
+            json_object_set_new(r, optional[i], rnd(8) ? rnd_string() : json_null());
+    static const char *const statuses[] = {"sent", "delivered", "read", "failed"};
+    if (rnd(5) == 0)
+        json_object_set_new(r, "status", json_string(rnd(30) ? PICK(statuses) : "lost"));
+    if (rnd(8))
+        json_object_set_new(r, "from", rnd(60) ? rnd_party() : json_string("x"));
+    if (rnd(2))
+        json_object_set_new(r, "to", rnd_parties());
+    if (rnd(3) == 0)
+        json_object_set_new(r, "mentions", rnd_parties());
+    if (rnd(3) == 0) {
+        json_t *a = json_array();
+        for (unsigned i = rnd(3); i > 0; i--) {
+            json_t *o = json_object();
+            json_object_set_new(o, "url", rnd_string());
+            json_object_set_new(o, "type", rnd(10) ? json_string("image/png") : json_null());
+            if (rnd(30) == 0)
+                json_object_set_new(o, "extra", rnd_value(3));
+            static const char *const names[] = {"name", "size", "id"};
+            if (rnd(2))
+                json_object_set_new(o, PICK(names), rnd(3) ? rnd_string() : json_null());
+            json_array_append_new(a, o);
+        }
+        json_object_set_new(r, "attachments", a);
+    }
+    if (rnd(4) == 0) {
+        json_t *e = json_object();
+        if (rnd(60))
+            json_object_set_new(e, "id", json_string("ev-1"));
+        if (rnd(2))
+            json_object_set_new(e, "name", rnd_string());
+        if (rnd(2))
+            json_object_set_new(e, "starts_at", json_string(rnd(30) ? PICK(times) : "soon"));
+        json_object_set_new(r, "event", e);
+    }
+    if (rnd(2)) {
+        json_t *meta = json_object();
+        json_object_set_new(meta, "m", rnd_value(2));
+        json_object_set_new(r, "meta", rnd(60) ? meta : rnd_value(5));
+        if (!json_object_get(r, "meta") || json_object_get(r, "meta") != meta)
+            json_decref(meta);
+    }
+    if (rnd(3) == 0)
+        json_object_set_new(r, "raw", rnd_value(2));
+    return r;
+}
+
+/* Long members take the text's slower ways: an external_id of 1000
+ * bytes, a party with handles beyond the party's first kilobyte, names
+ * and strings that need escaping. */
+static void test_text_same_as_object_long(void **state)
+{
+    (void)state;
+    json_t *in = valid_record();
+    char ext[1001];
+    memset(ext, 'e', 1000);
+    ext[1000] = '\0';
+    json_object_set_new(in, "external_id", json_string(ext));
+    json_t *hs = json_array();
+    for (int i = 0; i < 8; i++) {
+        char h[420];
+        int n = snprintf(h, sizeof h, "crm:%d-", i);
+        memset(h + n, 'a' + i, sizeof h - (size_t)n - 1);
+        h[sizeof h - 1] = '\0';
+        json_array_append_new(hs, json_string(h));
+    }
+    json_array_append_new(hs, json_string("crm:0-quote\"back\\slash"));
+    json_object_set_new(json_object_get(in, "from"), "handles", hs);
+    json_t *att = json_pack("[{s:s,s:s,s:s}]", "type", "file", "url", "https://x/\"q\"",
+                            "name", "tab\there");
+    json_object_set_new(in, "attachments", att);
+    json_t *out = normalize_ok(in, &ctx); /* the same bytes both ways */
+    assert_int_equal(json_array_size(json_object_get(json_object_get(out, "from"), "handles")),
+                     1 + 9); /* its own and the nine */
+    json_decref(out);
+    json_decref(in);
+}
+
+static void test_text_same_as_object(void **state)
+{
+    (void)state;
+    struct record_ctx keep = ctx, verified = ctx, asserted = ctx, no_country = ctx;
+    keep.keep_raw = 1;
+    verified.trust = RECORD_TRUST_VERIFIED;
+    asserted.trust = RECORD_TRUST_ASSERTED;
+    no_country.default_country = NULL;
+    const struct record_ctx *ctxs[] = {&ctx, &keep, &verified, &asserted, &no_country};
+    int stored = 0;
+    for (int i = 0; i < 30000; i++) {
+        json_t *in = rnd_record();
+        const struct record_ctx *c = ctxs[rnd(5)];
+        same_as_text(in, c);
+        char err[256];
+        json_t *out = NULL;
+        stored += record_normalize(in, c, &out, err, sizeof err) == 0;
+        json_decref(out);
+        json_decref(in);
+    }
+    print_message("%d of 30000 stored\n", stored);
+    /* Both outcomes were tried, plenty of each. */
+    assert_true(stored > 3000);
+    assert_true(stored < 27000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +792,8 @@ int main(void)
         cmocka_unit_test(test_party_trust),
         cmocka_unit_test(test_annotations),
         cmocka_unit_test(test_handles_non_ascii),
+        cmocka_unit_test(test_text_same_as_object),
+        cmocka_unit_test(test_text_same_as_object_long),
     };
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
 }

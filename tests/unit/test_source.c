@@ -40,9 +40,11 @@ struct fixture {
 };
 
 /* The metrics pointer the hook must be handed: the fixture itself. */
-static void count_records(struct metrics *m, const struct write_item *item)
+static void count_records(struct metrics *m, const char *source_name,
+                          const struct write_item *item)
 {
     struct fixture *f = (struct fixture *)m;
+    assert_non_null(source_name);
     f->counted += (int)item->nnew;
 }
 
