@@ -320,16 +320,26 @@ static int party(struct check *c, json_t *in, const char *where, struct recout *
             r = normalize_handle_value(c, w, json_string_value(e), &hs);
         }
     if (r == 0) {
+        /* jansson: the main handle's one string, shared by handle and handles */
+        json_t *shared = out->o ? NULL : json_stringn_nocheck(hs.p, strlen(hs.p));
         ro_begin(out, key, 0);
-        ro_ascii(out, "handle", hs.p);
+        if (shared)
+            ro_val(out, "handle", shared);
+        else
+            ro_ascii(out, "handle", hs.p);
         if (str(m[PF_NAME]))
             ro_val(out, "name", m[PF_NAME]);
         ro_ascii(out, "role", role ? role : "customer"); /* one of roles */
         ro_begin(out, "handles", 1);
         const char *q = hs.p;
-        for (size_t j = 0; j < hs.n; j++, q += strlen(q) + 1)
-            ro_ascii(out, NULL, q);
+        for (size_t j = 0; j < hs.n; j++, q += strlen(q) + 1) {
+            if (j == 0 && shared)
+                ro_val(out, NULL, shared);
+            else
+                ro_ascii(out, NULL, q);
+        }
         ro_end(out, 1);
+        json_decref(shared);
         if (verified && (!role || !strcmp(role, "customer")))
             ro_ascii(out, "trust", "verified");
         ro_end(out, 0);
