@@ -288,6 +288,11 @@ void jsonout_string(struct jsonout *o, const char *s, size_t n)
     put_string(o, s, n); /* fails on a NUL, as put_value does */
 }
 
+int jsonout_plain(const char *s, size_t n)
+{
+    return skip_plain(s, 0, n) == n;
+}
+
 void jsonout_value(struct jsonout *o, const json_t *v, int depth)
 {
     put_value(o, v, depth);

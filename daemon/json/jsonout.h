@@ -36,6 +36,8 @@ struct jsonout {
 
 void jsonout_raw(struct jsonout *o, const char *s, size_t n);   /* as is */
 void jsonout_string(struct jsonout *o, const char *s, size_t n); /* quoted */
+/* Whether jsonout_string writes s[0..n) as it is, between its quotes. */
+int jsonout_plain(const char *s, size_t n);
 /* v as jsonout_dump writes it, at level depth of the document (the
  * document itself is 1): deeper than KANAL_MAX_DEPTH fails. */
 void jsonout_value(struct jsonout *o, const json_t *v, int depth);

@@ -99,15 +99,6 @@ struct recout {
     int depth;         /* containers open */
 };
 
-/* Whether s needs no escaping in JSON (UTF-8 is written as is). */
-static int plain(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
-            return 0;
-    return 1;
-}
-
 /* Text: the comma before a member, its name (none in an array), then
  * value (when not NULL: a string kanald made, quoted as it is), in one
  * write when all of it needs no escaping, as nearly every one does. */
@@ -117,7 +108,8 @@ static void ro_name_with(struct recout *w, const char *key, const char *value)
     size_t n = 0, kl = key ? strlen(key) : 0, vl = value ? strlen(value) : 0;
     if (w->count[w->depth - 1]++)
         buf[n++] = ',';
-    if (kl + vl + 8 <= sizeof buf && plain(key, kl) && plain(value, vl)) {
+    if (kl + vl + 8 <= sizeof buf && jsonout_plain(key, kl) &&
+        jsonout_plain(value, vl)) {
         if (key) {
             buf[n++] = '"';
             memcpy(buf + n, key, kl);
@@ -515,9 +507,15 @@ static int normalize(json_t *in, const struct record_ctx *ctx, struct recout *ou
 int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, char *err,
                      size_t err_len)
 {
+    return record_normalize_info(in, ctx, out, NULL, err, err_len);
+}
+
+int record_normalize_info(json_t *in, const struct record_ctx *ctx, json_t **out,
+                          struct record_info *info, char *err, size_t err_len)
+{
     struct recout w = {0};
     *out = NULL;
-    int r = normalize(in, ctx, &w, NULL, err, err_len);
+    int r = normalize(in, ctx, &w, info, err, err_len);
     if (r) {
         ro_abandon(&w); /* what was made before the refusal */
         return r;

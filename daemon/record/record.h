@@ -29,12 +29,16 @@ struct record_ctx {
 int record_normalize(json_t *in, const struct record_ctx *ctx, json_t **out, char *err,
                      size_t err_len);
 
-/* What the caller of record_normalize_text needs of a record, pointing
- * into in (valid while in is). */
+/* What the caller of record_normalize_info or _text needs of a record,
+ * pointing into in (valid while in is). */
 struct record_info {
     const char *kind, *external_id, *direction;
     int given_contact; /* the record names its contact */
 };
+
+/* record_normalize, with info filled (pointing into in) when it is 0. */
+int record_normalize_info(json_t *in, const struct record_ctx *ctx, json_t **out,
+                          struct record_info *info, char *err, size_t err_len);
 
 /* The same check, and the stored form written straight as the text
  * jsonout_dump would write of record_normalize's object, without making

@@ -319,23 +319,16 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         errno = 0;
         if (bound_unknown_raw(src, in, json, spans, nspans, i, n, e, err, sizeof err) < 0 ||
             (as_text ? record_normalize_text(in, &rc, &info, &text, &text_len, err, sizeof err)
-                     : record_normalize(in, &rc, &rec, err, sizeof err)) < 0) {
+                     : record_normalize_info(in, &rc, &rec, &info, err, sizeof err)) < 0) {
             json_decref(root);
             free(spans);
             return emit_refused(src, item, i, n, err);
         }
         struct write_record *wr = &item->recs[item->nrecs++];
         wr->rec = rec;
-        if (as_text) {
-            wr->text = text;
-            wr->text_len = text_len;
-            wr->text_errno = text ? 0 : errno;
-        } else {
-            info.given_contact = json_object_get(rec, "contact") != NULL;
-            info.kind = json_string_value(json_object_get(rec, "kind"));
-            info.external_id = json_string_value(json_object_get(rec, "external_id"));
-            info.direction = json_string_value(json_object_get(rec, "direction"));
-        }
+        wr->text = text;
+        wr->text_len = text_len;
+        wr->text_errno = as_text && !text ? errno : 0;
         wr->given_contact = info.given_contact;
         wr->kind = record_kind_name(info.kind);
         wr->direction = record_direction_name(info.direction);

@@ -48,7 +48,8 @@ static void same_as_text(json_t *in, const struct record_ctx *c)
 {
     char err[256] = "", terr[256] = "";
     json_t *out = NULL;
-    int r = record_normalize(in, c, &out, err, sizeof err);
+    struct record_info oinfo = {0};
+    int r = record_normalize_info(in, c, &out, &oinfo, err, sizeof err);
     struct record_info info = {0};
     char *text = NULL;
     size_t len = 0, tlen = 0;
@@ -80,6 +81,10 @@ static void same_as_text(json_t *in, const struct record_ctx *c)
         assert_string_equal(info.external_id,
                             json_string_value(json_object_get(out, "external_id")));
         assert_int_equal(info.given_contact, json_object_get(out, "contact") != NULL);
+        assert_ptr_equal(oinfo.kind, info.kind); /* both point into in */
+        assert_ptr_equal(oinfo.direction, info.direction);
+        assert_ptr_equal(oinfo.external_id, info.external_id);
+        assert_int_equal(oinfo.given_contact, info.given_contact);
         free(want);
     }
     free(text);
