@@ -25,6 +25,7 @@
 #include "jarena.h"
 #include "jsonout.h"
 #include "log.h"
+#include "record.h"
 #include "scrub.h"
 #include "store.h"
 #include "util.h"
@@ -35,6 +36,10 @@ void write_item_free(struct write_item *item)
 {
     for (size_t i = 0; i < item->nrecs; i++) {
         json_decref(item->recs[i].rec);
+        if (item->recs[i].parties) {
+            record_parties_clear(item->recs[i].parties);
+            free(item->recs[i].parties);
+        }
         free(item->recs[i].text);
         free(item->recs[i].idem);
     }
@@ -166,8 +171,9 @@ static int log_put(struct store *st, MDB_txn *txn, struct write_record *wr, uint
     /* Without rec (written as text: identity was off when it was emitted)
      * the text is all there is. */
     if (wr->text && (!wr->rec || !st->identity || !wr->given_contact)) {
-        const char *cid =
-            st->identity ? json_string_value(json_object_get(wr->rec, "contact")) : NULL;
+        const char *cid = !st->identity ? NULL
+                          : wr->parties ? (wr->parties->contact[0] ? wr->parties->contact : NULL)
+                                        : json_string_value(json_object_get(wr->rec, "contact"));
         int rc = append_text(st, txn, wr->text, wr->text_len, cid, seq);
         if (rc != 1)
             return rc;
@@ -239,7 +245,8 @@ static int put_record(struct store *st, MDB_txn *txn, struct write_record *wr, u
      * no longer exists: resolve again from scratch. */
     if (!wr->given_contact)
         json_object_del(wr->rec, "contact");
-    rc = contacts_resolve(st, txn, wr->rec, next, &extra);
+    rc = wr->parties ? contacts_resolve_parties(st, txn, wr->parties, next, &extra)
+                     : contacts_resolve(st, txn, wr->rec, next, &extra);
     if (rc == 0)
         rc = log_put(st, txn, wr, next);
     if (rc == 0 && !claimed)

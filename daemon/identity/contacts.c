@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record.h"
 #include "store.h"
 #include "util.h"
 
@@ -65,7 +66,7 @@ static void copy_text(char *dst, size_t n, const char *s)
 /* The contact of one party: link, create or merge; its id goes to cid.
  * The common case, a party whose handles all belong to one contact already,
  * reads two keys and writes nothing. */
-static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles,
+static int resolve_handles(struct store *st, MDB_txn *txn, const struct handle_list *handles,
                            const struct evidence *ev, struct resolve_extra *extra, char cid[32],
                            int *created, int *merged)
 {
@@ -73,16 +74,13 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles,
     char ids[16][32], bridges[16][256];
     size_t nids = 0, unknown = 0;
     unsigned char is_unknown[64] = {0}; /* per handle: not in the graph */
-    char fresh[32]; /* the id a new contact would get */
-    size_t i;
-    json_t *h;
+    char fresh[32];                     /* the id a new contact would get */
     int rc;
     if ((rc = peek_contact_id(st, txn, fresh)))
         return rc;
-    json_array_foreach(handles, i, h)
-    {
+    for (size_t i = 0; i < handles->n; i++) {
         char found[32];
-        const char *name = json_string_value(h);
+        const char *name = handles->v[i];
         if (!name)
             continue;
         /* A handle the graph does not know is put at once, pointing at
@@ -120,7 +118,7 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles,
         copy_text(cid, 32, ids[0]);
         return 0;
     }
-    if (nids == 0 && json_array_size(handles) <= sizeof is_unknown) {
+    if (nids == 0 && handles->n <= sizeof is_unknown) {
         /* Nobody the graph knows: every handle is new (the common case
          * after a match). */
         if ((rc = create_contact(st, txn, handles, ev, cid)))
@@ -167,9 +165,8 @@ static int resolve_handles(struct store *st, MDB_txn *txn, json_t *handles,
     }
     /* Link the handles the graph did not know. */
     rc = 0;
-    json_array_foreach(handles, i, h)
-    {
-        const char *name = json_string_value(h);
+    for (size_t i = 0; i < handles->n; i++) {
+        const char *name = handles->v[i];
         if (!name || (i < sizeof is_unknown && !is_unknown[i]))
             continue; /* known: to this contact, or to one split from it */
         if (i >= sizeof is_unknown) { /* a party with very many handles */
@@ -249,6 +246,55 @@ int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
     return rc;
 }
 
+/* A customer party of a record: its handles and what it proves. */
+struct party_ref {
+    struct handle_list handles;
+    int verified;
+};
+
+/* Up to 64 parties' handles, pointed at from a pool of STACK_HANDLES on the
+ * stack, or from the heap for more. */
+#define STACK_HANDLES 256
+
+/* The contacts of parties (the record's contact: the first's, into first,
+ * "" when none), then the record on each one's timeline (pending).  With
+ * rec (the record's values) its "contact" is set from the first, and a
+ * consent record noted on that contact, before the other parties resolve. */
+static int resolve_parties(struct store *st, MDB_txn *txn, const struct party_ref *parties,
+                           size_t np, const char *source, json_t *rec, uint64_t seq,
+                           struct resolve_extra *extra, char first[32])
+{
+    /* The record's contact: who acted if a customer did, else whom the
+     * brand addressed.  Every customer party's contact gets the record on
+     * its timeline. */
+    char ids[64 * 32];
+    size_t idlen = 0;
+    int rc;
+    first[0] = '\0';
+    for (size_t i = 0; i < np; i++) {
+        char cid[32];
+        int created = 0, merged = 0;
+        struct evidence ev = {seq, parties[i].verified, source};
+        if ((rc =
+                 resolve_handles(st, txn, &parties[i].handles, &ev, extra, cid, &created, &merged)))
+            return rc;
+        if (i == 0) {
+            copy_text(first, 32, cid);
+            if (rec) {
+                json_object_set_new(rec, "contact", json_string(cid));
+                if (consent_kind(rec) && (rc = note_consent(st, txn, cid, rec, seq)))
+                    return rc;
+            }
+        }
+        size_t l = strlen(cid) + 1;
+        if (idlen + l <= sizeof ids) {
+            memcpy(ids + idlen, cid, l);
+            idlen += l;
+        }
+    }
+    return idlen ? pending_put(st, txn, seq, ids, idlen) : 0;
+}
+
 static int resolve_record(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                           struct resolve_extra *extra)
 {
@@ -269,43 +315,68 @@ static int resolve_record(struct store *st, MDB_txn *txn, json_t *rec, uint64_t 
     const char *source = json_string_value(json_object_get(rec, "source"));
     if (source && strcmp(source, KANAL_SYSTEM_SOURCE) == 0)
         return 0; /* kanald's own records name their contact or none */
-    json_t *parties[64];
-    size_t np = 0;
+    json_t *customers[64];
+    size_t np = 0, total = 0;
     json_t *from = json_object_get(rec, "from");
     if (is_customer(from))
-        parties[np++] = from;
+        customers[np++] = from;
     static const char *const lists[] = {"to", "mentions"};
     for (size_t l = 0; l < 2; l++) {
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(rec, lists[l]), i, p) if (is_customer(p) && np < 64)
-            parties[np++] = p;
+            customers[np++] = p;
     }
-    /* The record's contact: who acted if a customer did, else whom the
-     * brand addressed.  Every customer party's contact gets the record on
-     * its timeline. */
-    char ids[64 * 32];
-    size_t idlen = 0;
+    for (size_t i = 0; i < np; i++)
+        total += json_array_size(json_object_get(customers[i], "handles"));
+    const char *stack[STACK_HANDLES], **pool = stack;
+    if (total > STACK_HANDLES && !(pool = malloc(total * sizeof *pool)))
+        return ENOMEM;
+    struct party_ref parties[64];
+    size_t used = 0;
     for (size_t i = 0; i < np; i++) {
-        char cid[32];
-        int created = 0, merged = 0;
-        const char *trust = json_string_value(json_object_get(parties[i], "trust"));
-        struct evidence ev = {seq, trust && strcmp(trust, "verified") == 0, source};
-        if ((rc = resolve_handles(st, txn, json_object_get(parties[i], "handles"), &ev, extra, cid,
-                                  &created, &merged)))
-            return rc;
-        if (i == 0) {
-            json_object_set_new(rec, "contact", json_string(cid));
-            if (consent_kind(rec) && (rc = note_consent(st, txn, cid, rec, seq)))
-                return rc;
-        }
-        size_t l = strlen(cid) + 1;
-        if (idlen + l <= sizeof ids) {
-            memcpy(ids + idlen, cid, l);
-            idlen += l;
-        }
+        json_t *hs = json_object_get(customers[i], "handles"), *h;
+        const char *trust = json_string_value(json_object_get(customers[i], "trust"));
+        size_t j;
+        parties[i] = (struct party_ref){{pool + used, json_array_size(hs)},
+                                        trust && strcmp(trust, "verified") == 0};
+        json_array_foreach(hs, j, h) pool[used++] = json_string_value(h);
     }
-    return idlen ? pending_put(st, txn, seq, ids, idlen) : 0;
+    char first[32];
+    rc = resolve_parties(st, txn, parties, np, source, rec, seq, extra, first);
+    if (pool != stack)
+        free(pool);
+    return rc;
+}
+
+int contacts_resolve_parties(struct store *st, MDB_txn *txn, struct record_parties *rp,
+                             uint64_t seq, struct resolve_extra *extra)
+{
+    rp->contact[0] = '\0';
+    if (!st->identity || strcmp(rp->source, KANAL_SYSTEM_SOURCE) == 0)
+        return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < rp->n; i++)
+        total += rp->p[i].n;
+    const char *stack[STACK_HANDLES], **pool = stack;
+    if (total > STACK_HANDLES && !(pool = malloc(total * sizeof *pool)))
+        return ENOMEM;
+    struct party_ref parties[RECORD_RESOLVED_MAX];
+    size_t used = 0;
+    for (size_t i = 0; i < rp->n; i++) {
+        parties[i] = (struct party_ref){{pool + used, rp->p[i].n}, rp->p[i].verified};
+        const char *h = rp->p[i].handles;
+        for (size_t j = 0; j < rp->p[i].n; j++, h += strlen(h) + 1)
+            pool[used++] = h;
+    }
+    int64_t at = 0, before = resolve_clock_ms;
+    if (util_parse_time(rp->received_at, &at) == 0 && at > 0)
+        resolve_clock_ms = at;
+    int rc = resolve_parties(st, txn, parties, rp->n, rp->source, NULL, seq, extra, rp->contact);
+    resolve_clock_ms = before;
+    if (pool != stack)
+        free(pool);
+    return rc;
 }
 
 int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t *handles,
@@ -316,7 +387,16 @@ int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t
     memset(res, 0, sizeof *res);
     /* The CRM is the system of record: what it links is verified. */
     struct evidence ev = {seq_hint, 1, "crm"};
-    int rc = resolve_handles(st, txn, handles, &ev, extra, res->contact, &created, &merged);
+    size_t n = json_array_size(handles), i;
+    const char *stack[STACK_HANDLES], **pool = stack;
+    if (n > STACK_HANDLES && !(pool = malloc(n * sizeof *pool)))
+        return ENOMEM;
+    json_t *h;
+    json_array_foreach(handles, i, h) pool[i] = json_string_value(h);
+    struct handle_list list = {pool, n};
+    int rc = resolve_handles(st, txn, &list, &ev, extra, res->contact, &created, &merged);
+    if (pool != stack)
+        free(pool);
     if (rc)
         return rc;
     json_t *c;

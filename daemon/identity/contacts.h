@@ -9,6 +9,7 @@
 #include <lmdb.h>
 
 struct store;
+struct record_parties;
 
 /* The source name of records kanald itself writes (merge, split, erase,
  * click, consent); no configured source may take it. */
@@ -33,6 +34,13 @@ struct evidence {
  * records (without seq).  0 or an MDB error. */
 int contacts_resolve(struct store *st, MDB_txn *txn, json_t *rec, uint64_t seq,
                      struct resolve_extra *extra);
+/* contacts_resolve for a record of which identity has only its parties
+ * (record_normalize_parties): the same contacts, links, merges and
+ * timeline, its contact into parties->contact ("" when it has none).
+ * Not for a record that names its contact, nor one of consent (optin,
+ * optout), whose values contacts_resolve reads further. */
+int contacts_resolve_parties(struct store *st, MDB_txn *txn, struct record_parties *parties,
+                             uint64_t seq, struct resolve_extra *extra);
 void resolve_extra_clear(struct resolve_extra *extra);
 /* Unix ms that identity stamps its changes with: the received_at of the
  * record being resolved (replicas resolving the same records agree), else

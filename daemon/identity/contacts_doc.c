@@ -197,8 +197,8 @@ void match_rule(const char *handle, const char **rule, double *confidence)
 
 /* A handle new to the graph, linked because the record gives it together
  * with one that is known (or with none: the contact is new). */
-void link_rule(const char *handle, json_t *party_handles, int new_contact_made, const char **rule,
-               double *confidence)
+void link_rule(const char *handle, const struct handle_list *party_handles, int new_contact_made,
+               const char **rule, double *confidence)
 {
     char s[40], t[40];
     scheme_of(handle, s, sizeof s);
@@ -210,11 +210,10 @@ void link_rule(const char *handle, json_t *party_handles, int new_contact_made, 
     if (strcmp(s, "phone") == 0 || strcmp(s, "wa") == 0) {
         /* WhatsApp gives wa_id and the number it stands for: the same number. */
         const char *digits = strchr(handle, ':') + 1 + (s[0] == 'p');
-        size_t i;
-        json_t *v;
-        json_array_foreach(party_handles, i, v)
-        {
-            const char *o = json_string_value(v);
+        for (size_t i = 0; i < party_handles->n; i++) {
+            const char *o = party_handles->v[i];
+            if (!o)
+                continue;
             scheme_of(o, t, sizeof t);
             if (strcmp(t, s) != 0 && (strcmp(t, "phone") == 0 || strcmp(t, "wa") == 0) &&
                 strcmp(strchr(o, ':') + 1 + (t[0] == 'p'), digits) == 0) {
@@ -273,8 +272,8 @@ static char *cat(char *p, const char *s, size_t n)
  * of what a record naming someone new cost the writer.  The handles are
  * already in `handles`, pointing at the id this takes (resolve_handles
  * claimed them). */
-int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct evidence *ev,
-                   char cid[32])
+int create_contact(struct store *st, MDB_txn *txn, const struct handle_list *handles,
+                   const struct evidence *ev, char cid[32])
 {
     char now[32];
     int rc = next_contact_id(st, txn, cid);
@@ -297,11 +296,9 @@ int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct
     p = cat(p, sd, sl);
     p = cat(p, ",\"handles\":[", 12);
     jsonout_raw(&doc, buf, (size_t)(p - buf));
-    size_t i, n = 0;
-    json_t *h;
-    json_array_foreach(handles, i, h)
-    {
-        const char *name = json_string_value(h);
+    size_t n = 0;
+    for (size_t i = 0; i < handles->n; i++) {
+        const char *name = handles->v[i];
         if (!name)
             continue;
         const char *rule;
@@ -325,7 +322,7 @@ int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct
             p = cat(p, ",\"trust\":\"asserted\"", 19);
         p = cat(p, ",\"handle\":", 10);
         jsonout_raw(&doc, buf, (size_t)(p - buf));
-        jsonout_string(&doc, name, json_string_length(h));
+        jsonout_string(&doc, name, strlen(name));
         TEXT(&doc, "}");
     }
     TEXT(&doc, "],\"names\":[],\"consent\":{},\"merged\":[],\"split_from\":[]}");

@@ -16,6 +16,13 @@
 
 #define MAX_NAMES 20
 
+/* A party's handles, as a record or the CRM gives them (an entry may be
+ * NULL: not a string, passed over). */
+struct handle_list {
+    const char *const *v;
+    size_t n;
+};
+
 /* ---- contacts.c ---- */
 
 /* Now as identity stamps it (contacts_clock_ms), as RFC 3339 text in buf. */
@@ -44,8 +51,8 @@ int peek_contact_id(struct store *st, MDB_txn *txn, char id[32]);
 /* A party's handles all new to the graph, each already put pointing at
  * the next contact id (handle_claim): that contact made and written as
  * text, its id into cid. */
-int create_contact(struct store *st, MDB_txn *txn, json_t *handles, const struct evidence *ev,
-                   char cid[32]);
+int create_contact(struct store *st, MDB_txn *txn, const struct handle_list *handles,
+                   const struct evidence *ev, char cid[32]);
 /* Point handle at contact (in memory; the caller saves it) with the link's
  * provenance. */
 int link_handle(struct store *st, MDB_txn *txn, json_t *contact, const char *handle, uint64_t seq,
@@ -55,8 +62,8 @@ int has_string(json_t *array, const char *s);
 /* The rule and confidence of a match through handle. */
 void match_rule(const char *handle, const char **rule, double *confidence);
 /* The rule and confidence of linking a handle new to the graph. */
-void link_rule(const char *handle, json_t *party_handles, int new_contact_made, const char **rule,
-               double *confidence);
+void link_rule(const char *handle, const struct handle_list *party_handles, int new_contact_made,
+               const char **rule, double *confidence);
 /* o's member key, made (an array or an object) when absent. */
 json_t *sub(json_t *o, const char *key, int array);
 

@@ -34,6 +34,7 @@ struct check {
     char *err;
     size_t err_len;
     const struct record_ctx *ctx;
+    struct record_parties *parties; /* NULL: not asked for */
 };
 
 static int fail(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -281,6 +282,53 @@ static const char *field_path(char *w, size_t n, const char *where, const char *
     return w;
 }
 
+/* n bytes of s at the end of the parties' buffer: their offset, or
+ * (size_t)-1 without memory. */
+static size_t parties_put(struct record_parties *rp, const char *s, size_t n)
+{
+    if (rp->len + n > rp->cap) {
+        size_t cap = rp->cap ? rp->cap : 256;
+        while (cap < rp->len + n)
+            cap *= 2;
+        char *b = realloc(rp->buf, cap);
+        if (!b)
+            return (size_t)-1;
+        rp->buf = b;
+        rp->cap = cap;
+    }
+    memcpy(rp->buf + rp->len, s, n);
+    rp->len += n;
+    return rp->len - n;
+}
+
+/* A customer party's handles (hs) for identity, as contacts_resolve reads
+ * them from the stored party: 0, or -1 without memory. */
+static int parties_add(struct record_parties *rp, const struct handles *hs, int verified)
+{
+    if (rp->n == RECORD_RESOLVED_MAX)
+        return 0; /* contacts_resolve takes no more */
+    if (rp->n == rp->pcap) {
+        size_t cap = rp->pcap ? rp->pcap * 2 : 4;
+        struct record_party *p = realloc(rp->p, cap * sizeof *p);
+        if (!p)
+            return -1;
+        rp->p = p;
+        rp->pcap = cap;
+    }
+    size_t off = parties_put(rp, hs->p, hs->len);
+    if (off == (size_t)-1)
+        return -1;
+    rp->p[rp->n++] = (struct record_party){.n = hs->n, .verified = verified, .off = off};
+    return 0;
+}
+
+void record_parties_clear(struct record_parties *rp)
+{
+    free(rp->p);
+    free(rp->buf);
+    memset(rp, 0, sizeof *rp);
+}
+
 /* A party that passed record_check, as member key of out (NULL: in an
  * array): its handles normalized, its role defaulted, its trust decided. */
 static int party(struct check *c, json_t *in, const char *where, struct recout *out,
@@ -332,9 +380,12 @@ static int party(struct check *c, json_t *in, const char *where, struct recout *
         }
         ro_end(out, 1);
         json_decref(shared);
-        if (verified && (!role || !strcmp(role, "customer")))
+        int customer = !role || !strcmp(role, "customer");
+        if (verified && customer)
             ro_ascii(out, "trust", "verified");
         ro_end(out, 0);
+        if (customer && c->parties && parties_add(c->parties, &hs, verified) < 0)
+            r = fail(c, "field '%s': out of memory", where);
     }
     if (hs.p != hs.first)
         free(hs.p);
@@ -406,9 +457,10 @@ static int event(struct check *c, json_t *in, struct recout *out)
 /* Check in and write its stored form into out, telling info what the
  * caller needs of it. */
 static int normalize(json_t *in, const struct record_ctx *ctx, struct recout *out,
-                     struct record_info *info, char *err, size_t err_len)
+                     struct record_info *info, struct record_parties *parties, char *err,
+                     size_t err_len)
 {
-    struct check c = {.err = err, .err_len = err_len, .ctx = ctx};
+    struct check c = {.err = err, .err_len = err_len, .ctx = ctx, .parties = parties};
     int r;
     struct record_view view;
     json_t *const *f = view.f;
@@ -515,7 +567,7 @@ int record_normalize_info(json_t *in, const struct record_ctx *ctx, json_t **out
 {
     struct recout w = {0};
     *out = NULL;
-    int r = normalize(in, ctx, &w, info, err, err_len);
+    int r = normalize(in, ctx, &w, info, NULL, err, err_len);
     if (r) {
         ro_abandon(&w); /* what was made before the refusal */
         return r;
@@ -524,13 +576,14 @@ int record_normalize_info(json_t *in, const struct record_ctx *ctx, json_t **out
     return 0;
 }
 
-int record_normalize_text(json_t *in, const struct record_ctx *ctx, struct record_info *info,
-                          char **text, size_t *len, char *err, size_t err_len)
+static int normalize_text(json_t *in, const struct record_ctx *ctx, struct record_info *info,
+                          char **text, size_t *len, struct record_parties *parties, char *err,
+                          size_t err_len)
 {
     struct jsonout o = {0};
     struct recout w = {.o = &o};
     *text = NULL;
-    int r = normalize(in, ctx, &w, info, err, err_len);
+    int r = normalize(in, ctx, &w, info, parties, err, err_len);
     if (r) {
         free(o.p);
         return r;
@@ -538,6 +591,39 @@ int record_normalize_text(json_t *in, const struct record_ctx *ctx, struct recor
     /* NULL (errno ENOMEM, or EINVAL for a NUL or too deep a value) is the
      * caller's to report, as for jsonout_dump. */
     *text = jsonout_finish(&o, len);
+    return 0;
+}
+
+int record_normalize_text(json_t *in, const struct record_ctx *ctx, struct record_info *info,
+                          char **text, size_t *len, char *err, size_t err_len)
+{
+    return normalize_text(in, ctx, info, text, len, NULL, err, err_len);
+}
+
+int record_normalize_parties(json_t *in, const struct record_ctx *ctx, struct record_info *info,
+                             char **text, size_t *len, struct record_parties *parties, char *err,
+                             size_t err_len)
+{
+    int r = normalize_text(in, ctx, info, text, len, parties, err, err_len);
+    size_t so = r ? 0 : parties_put(parties, ctx->source, strlen(ctx->source) + 1);
+    size_t ro = r || so == (size_t)-1
+                    ? 0
+                    : parties_put(parties, ctx->received_at, strlen(ctx->received_at) + 1);
+    if (!r && (so == (size_t)-1 || ro == (size_t)-1)) {
+        free(*text);
+        *text = NULL;
+        snprintf(err, err_len, "out of memory");
+        r = KANAL_ERECORD;
+    }
+    if (r) {
+        record_parties_clear(parties);
+        return r;
+    }
+    /* The buffer has its final place: the pointers into it. */
+    parties->source = parties->buf + so;
+    parties->received_at = parties->buf + ro;
+    for (size_t i = 0; i < parties->n; i++)
+        parties->p[i].handles = parties->buf + parties->p[i].off;
     return 0;
 }
 

@@ -49,6 +49,32 @@ int record_normalize_info(json_t *in, const struct record_ctx *ctx, json_t **out
 int record_normalize_text(json_t *in, const struct record_ctx *ctx, struct record_info *info,
                           char **text, size_t *len, char *err, size_t err_len);
 
+/* A record's customer parties as identity resolution takes them (from,
+ * then to, then mentions; customers only, at most RECORD_RESOLVED_MAX), as
+ * contacts_resolve would read them from the stored record's values. */
+#define RECORD_RESOLVED_MAX 64
+struct record_party {
+    const char *handles; /* n normalized handles, each NUL-terminated, the main one first */
+    size_t n;
+    int verified; /* the stored party says "trust": "verified" */
+    size_t off;   /* (handles' offset in buf while they are gathered) */
+};
+struct record_parties {
+    const char *source, *received_at; /* the record's */
+    struct record_party *p;
+    size_t n;
+    char contact[32]; /* the contact resolved, set by the writer ("": none) */
+    char *buf;        /* (what the pointers above point into) */
+    size_t len, cap, pcap;
+};
+/* record_normalize_text, and the record's customer parties into *parties
+ * (zeroed by the caller; when it is not 0, cleared again): for a record
+ * whose stored form nothing but identity reads before the commit. */
+int record_normalize_parties(json_t *in, const struct record_ctx *ctx, struct record_info *info,
+                             char **text, size_t *len, struct record_parties *parties, char *err,
+                             size_t err_len);
+void record_parties_clear(struct record_parties *parties);
+
 /* A record another kanald stored (a relayed one): checked as a stored
  * record, its id <source>/<kind>/<external_id>, rebuilt in the stored
  * form's order keeping every member but seq (0 until the commit) and

@@ -264,6 +264,16 @@ static int submit(struct kanal_source *src, struct write_item *item,
                   const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
                   void *arg, size_t *kept, size_t nemitted, struct statecmd_run *cmd);
 
+/* Whether identity needs no more of the record in than its parties: it
+ * names no contact (null is none) and is no consent record. */
+static int parties_only(json_t *in)
+{
+    json_t *named = json_object_get(in, "contact");
+    const char *kind = json_string_value(json_object_get(in, "kind"));
+    return (!named || json_is_null(named)) && kind && strcmp(kind, "optin") != 0 &&
+           strcmp(kind, "optout") != 0;
+}
+
 static int host_emit(struct kanal_source *src, const char *json, size_t len,
                      const struct kanal_state_entry *states, size_t nstates, kanal_emit_cb cb,
                      void *arg)
@@ -309,6 +319,11 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
      * off and no processor runs: its stored text is written straight from
      * the input, without the object jsonout_dump would write it from. */
     int as_text = !env->store->identity && src->set->nprocs == 0;
+    /* With identity on, the writer reads only a record's parties, unless
+     * the record names its contact or is one of consent (it reads more of
+     * those, and may change the contact): the text is written from the
+     * input all the same, beside the parties. */
+    int parties_ok = env->store->identity && src->set->nprocs == 0;
     for (size_t i = 0; i < n; i++) {
         json_t *in = json_is_array(root) ? json_array_get(root, i) : root;
         char err[256];
@@ -316,19 +331,25 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
         char *text = NULL;
         size_t text_len = 0;
         struct record_info info;
+        struct record_parties *parties =
+            parties_ok && parties_only(in) ? xcalloc(1, sizeof *parties) : NULL;
         errno = 0;
         if (bound_unknown_raw(src, in, json, spans, nspans, i, n, e, err, sizeof err) < 0 ||
-            (as_text ? record_normalize_text(in, &rc, &info, &text, &text_len, err, sizeof err)
-                     : record_normalize_info(in, &rc, &rec, &info, err, sizeof err)) < 0) {
+            (as_text   ? record_normalize_text(in, &rc, &info, &text, &text_len, err, sizeof err)
+             : parties ? record_normalize_parties(in, &rc, &info, &text, &text_len, parties, err,
+                                                  sizeof err)
+                       : record_normalize_info(in, &rc, &rec, &info, err, sizeof err)) < 0) {
+            free(parties);
             json_decref(root);
             free(spans);
             return emit_refused(src, item, i, n, err);
         }
         struct write_record *wr = &item->recs[item->nrecs++];
         wr->rec = rec;
+        wr->parties = parties;
         wr->text = text;
         wr->text_len = text_len;
-        wr->text_errno = as_text && !text ? errno : 0;
+        wr->text_errno = (as_text || parties) && !text ? errno : 0;
         wr->given_contact = info.given_contact;
         wr->kind = record_kind_name(info.kind);
         wr->direction = record_direction_name(info.direction);

@@ -5,7 +5,9 @@
  * record the loop accepts but the writer cannot store would be lost after
  * the plugin was told it was queued.  record_normalize_text, the host's
  * way without identity or processors, answers the same: the same refusal
- * and message, or the very bytes jsonout_dump writes of the object.
+ * and message, or the very bytes jsonout_dump writes of the object; and
+ * record_normalize_parties (identity without processors) the same again,
+ * with the customer parties contacts_resolve would read in the object.
  *
  * Input: one flags byte (keep_raw, the default country), then the JSON text
  * (one record or an array of them, as emit() takes). */
@@ -21,6 +23,39 @@
 #include "jsonout.h"
 #include "record.h"
 
+/* parties are the object's customer parties as contacts_resolve takes
+ * them: from, to, mentions, at most RECORD_RESOLVED_MAX. */
+static void check_parties(json_t *out, const struct record_parties *rp)
+{
+    size_t np = 0;
+    static const char *const keys[] = {"from", "to", "mentions"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *v = json_object_get(out, keys[k]);
+        size_t n = k == 0 ? (v != NULL) : json_array_size(v);
+        for (size_t i = 0; i < n && np < RECORD_RESOLVED_MAX; i++) {
+            json_t *p = k == 0 ? v : json_array_get(v, i);
+            const char *role = json_string_value(json_object_get(p, "role"));
+            if (!role || strcmp(role, "customer") != 0)
+                continue;
+            if (np >= rp->n)
+                FUZZ_FAIL("party %zu of %s missing (%zu given)", np, keys[k], rp->n);
+            const struct record_party *got = &rp->p[np++];
+            json_t *hs = json_object_get(p, "handles");
+            if (got->n != json_array_size(hs))
+                FUZZ_FAIL("party %zu: %zu handles, not %zu", np - 1, got->n, json_array_size(hs));
+            const char *h = got->handles;
+            for (size_t j = 0; j < got->n; j++, h += strlen(h) + 1)
+                if (strcmp(h, json_string_value(json_array_get(hs, j))) != 0)
+                    FUZZ_FAIL("party %zu: handle %zu is %.100s", np - 1, j, h);
+            const char *trust = json_string_value(json_object_get(p, "trust"));
+            if (got->verified != (trust && strcmp(trust, "verified") == 0))
+                FUZZ_FAIL("party %zu: verified %d", np - 1, got->verified);
+        }
+    }
+    if (rp->n != np)
+        FUZZ_FAIL("%zu parties given, %zu in the record", rp->n, np);
+}
+
 static void check_one(json_t *in, const struct record_ctx *ctx)
 {
     char err[256] = "", terr[256] = "";
@@ -32,6 +67,21 @@ static void check_one(json_t *in, const struct record_ctx *ctx)
     int tr = record_normalize_text(in, ctx, &info, &as_text, &text_len, terr, sizeof terr);
     if (tr != r || (r && strcmp(err, terr) != 0))
         FUZZ_FAIL("record_normalize %d (%s), record_normalize_text %d (%s)", r, err, tr, terr);
+    struct record_parties parties = {0};
+    char *ptext = NULL, perr[256] = "";
+    size_t plen = 0;
+    int pr = record_normalize_parties(in, ctx, &info, &ptext, &plen, &parties, perr, sizeof perr);
+    if (pr != tr || strcmp(perr, terr) != 0)
+        FUZZ_FAIL("record_normalize_text %d (%s), record_normalize_parties %d (%s)", tr, terr, pr,
+                  perr);
+    if (!ptext != !as_text || (ptext && (plen != text_len || memcmp(ptext, as_text, plen) != 0)))
+        FUZZ_FAIL("written with the parties otherwise: %.300s", ptext ? ptext : "(none)");
+    free(ptext);
+    if (out)
+        check_parties(out, &parties);
+    else if (parties.p || parties.buf)
+        FUZZ_FAIL("a refused record's parties left behind");
+    record_parties_clear(&parties);
     if (r != 0) {
         if (r != KANAL_ERECORD || out)
             FUZZ_FAIL("record_normalize returned %d (out %p)", r, (void *)out);

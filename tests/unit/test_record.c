@@ -41,6 +41,38 @@ static json_t *valid_record(void)
                  "\"raw\":{\"entry\":[1,2]}}");
 }
 
+/* The parties record_normalize_parties gave are the customer parties of
+ * rec, record_normalize's object, as contacts_resolve reads them there:
+ * from, to, mentions; their handles in order; "trust": "verified". */
+static void same_parties(const char *shown, json_t *rec, const struct record_parties *rp)
+{
+    size_t np = 0;
+    static const char *const keys[] = {"from", "to", "mentions"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *v = json_object_get(rec, keys[k]);
+        size_t n = k == 0 ? (v != NULL) : json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            json_t *p = k == 0 ? v : json_array_get(v, i);
+            const char *role = json_string_value(json_object_get(p, "role"));
+            if (strcmp(role, "customer") != 0 || np == RECORD_RESOLVED_MAX)
+                continue;
+            if (np >= rp->n)
+                fail_msg("%s: party %zu (%s) missing of %zu", shown, np, keys[k], rp->n);
+            const struct record_party *got = &rp->p[np++];
+            json_t *hs = json_object_get(p, "handles");
+            assert_int_equal(got->n, json_array_size(hs));
+            const char *h = got->handles;
+            for (size_t j = 0; j < got->n; j++, h += strlen(h) + 1)
+                assert_string_equal(h, json_string_value(json_array_get(hs, j)));
+            const char *trust = json_string_value(json_object_get(p, "trust"));
+            assert_int_equal(got->verified, trust && strcmp(trust, "verified") == 0);
+        }
+    }
+    assert_int_equal(rp->n, np);
+    assert_string_equal(rp->source, json_string_value(json_object_get(rec, "source")));
+    assert_string_equal(rp->received_at, json_string_value(json_object_get(rec, "received_at")));
+}
+
 /* record_normalize_text(in) answers as record_normalize(in) does, and its
  * text is what jsonout_dump writes of record_normalize's object: the same
  * refusal with the same message, or the same bytes. */
@@ -56,15 +88,30 @@ static void same_as_text(json_t *in, const struct record_ctx *c)
     errno = 0;
     int tr = record_normalize_text(in, c, &info, &text, &tlen, terr, sizeof terr);
     int text_errno = errno;
+    /* ... and so does record_normalize_parties, with the same text */
+    struct record_parties parties = {0};
+    struct record_info pinfo = {0};
+    char *ptext = NULL, perr[256] = "";
+    size_t plen = 0;
+    int pr = record_normalize_parties(in, c, &pinfo, &ptext, &plen, &parties, perr, sizeof perr);
     char *shown = json_dumps(in, JSON_COMPACT | JSON_ENCODE_ANY);
     if (tr != r)
         fail_msg("%s: record_normalize %d (%s), record_normalize_text %d (%s)", shown, r, err, tr,
                  terr);
+    if (pr != tr || strcmp(perr, terr) != 0)
+        fail_msg("%s: as text %d (%s), with the parties %d (%s)", shown, tr, terr, pr, perr);
+    if (!text != !ptext || (text && (plen != tlen || memcmp(text, ptext, tlen) != 0)))
+        fail_msg("%s: the text %s, with the parties %s", shown, text ? text : "(none)",
+                 ptext ? ptext : "(none)");
     if (r) {
         if (strcmp(err, terr) != 0)
             fail_msg("%s: refused as \"%s\" and as text \"%s\"", shown, err, terr);
         assert_null(text);
+        assert_null(parties.p); /* cleared */
+        assert_null(parties.buf);
     } else {
+        same_parties(shown, out, &parties);
+        assert_ptr_equal(pinfo.kind, info.kind);
         errno = 0;
         char *want = jsonout_dump(out, &len);
         int want_errno = errno;
@@ -88,6 +135,8 @@ static void same_as_text(json_t *in, const struct record_ctx *c)
         free(want);
     }
     free(text);
+    free(ptext);
+    record_parties_clear(&parties);
     free(shown);
     json_decref(out);
 }
@@ -748,9 +797,31 @@ static void test_text_same_as_object_long(void **state)
     json_t *att = json_pack("[{s:s,s:s,s:s}]", "type", "file", "url", "https://x/\"q\"",
                             "name", "tab\there");
     json_object_set_new(in, "attachments", att);
-    json_t *out = normalize_ok(in, &ctx); /* the same bytes both ways */
+    /* More customer parties than identity takes (64), brands among them. */
+    json_t *to = json_array(), *mentions = json_array();
+    for (int i = 0; i < 80; i++) {
+        char h[40];
+        snprintf(h, sizeof h, "email:to%d@example.com", i);
+        json_array_append_new(
+            i % 10 == 3 ? mentions : to,
+            json_pack("{s:s,s:s}", "handle", h, "role", i % 7 == 1 ? "brand" : "customer"));
+    }
+    json_object_set_new(in, "to", to);
+    json_object_set_new(in, "mentions", mentions);
+    json_t *out = normalize_ok(in, &ctx); /* the same bytes and parties each way */
     assert_int_equal(json_array_size(json_object_get(json_object_get(out, "from"), "handles")),
                      1 + 9); /* its own and the nine */
+    char err[256];
+    char *text;
+    size_t len;
+    struct record_info info;
+    struct record_parties parties = {0};
+    assert_int_equal(
+        record_normalize_parties(in, &ctx, &info, &text, &len, &parties, err, sizeof err), 0);
+    assert_int_equal(parties.n, RECORD_RESOLVED_MAX); /* of 1 + 68 customers */
+    assert_int_equal(parties.p[0].n, 10);
+    free(text);
+    record_parties_clear(&parties);
     json_decref(out);
     json_decref(in);
 }

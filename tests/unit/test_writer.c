@@ -149,11 +149,38 @@ static void test_state_with_records(void **state)
     assert_int_equal(store_last_seq(&f->st), 1);
 }
 
+/* Every key and value of dbi, as text: "key\tvalue\n" each. */
+static char *dump_db(struct fixture *f, MDB_dbi dbi)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&out, &len);
+    assert_non_null(m);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        fwrite(k.mv_data, 1, k.mv_size, m);
+        fputc('\t', m);
+        fwrite(v.mv_data, 1, v.mv_size, m);
+        fputc('\n', m);
+    }
+    fclose(m);
+    mdb_cursor_close(cur);
+    store_read_end(&f->st, txn);
+    return out;
+}
+
 /* Records the loop thread serialized ahead (wr->text) are stored byte for
  * byte as the writer would have serialized them itself, with identity
  * resolution on (the contact put in) and off; ahead 2: written as text
  * alone (record_normalize_text, no rec), as the loop does without
- * identity and processors. */
+ * identity and processors; ahead 3: as text with the parties alone
+ * (record_normalize_parties, no rec), as the loop does with identity and
+ * no processor.  out: the log, seq by seq (merges included), NULL ended. */
 static void commit_normalized(struct fixture *f, int identity, int ahead, char ***out, size_t n)
 {
     static const char *const inputs[] = {
@@ -166,6 +193,11 @@ static void commit_normalized(struct fixture *f, int identity, int ahead, char *
         "{\"kind\":\"click\",\"direction\":\"inbound\",\"external_id\":\"k-%zu\","
         "\"from\":{\"handle\":\"email:brand%zu@example.com\",\"role\":\"brand\"},"
         "\"meta\":{\"x\":\"%zu%zu%zu\"}}",
+        /* verified: handles of two contacts (another's phone) merge them */
+        "{\"kind\":\"comment\",\"direction\":\"peer\",\"external_id\":\"c-%zu\","
+        "\"from\":{\"handle\":\"email:p%zu@example.com\",\"trust\":\"verified\","
+        "\"handles\":[\"phone:+90532000%04zu\"]},\"mentions\":[{\"handle\":\"x:1001\"},"
+        "{\"handle\":\"x:1002\",\"role\":\"brand\"}]}",
     };
     f->st.identity = identity;
     struct record_ctx ctx = {.source = "s1", .channel = "webhook",
@@ -173,7 +205,10 @@ static void commit_normalized(struct fixture *f, int identity, int ahead, char *
     for (size_t i = 0; i < n; i++) {
         char text[1024];
         size_t k = i % ARRAY_SIZE(inputs);
-        snprintf(text, sizeof text, inputs[k], i, i % 7, i % 7, i, i);
+        if (k == 3)
+            snprintf(text, sizeof text, inputs[k], i, i % 7, (i + 3) % 7);
+        else
+            snprintf(text, sizeof text, inputs[k], i, i % 7, i % 7, i, i);
         json_error_t e;
         json_t *in = json_loads(text, 0, &e);
         if (!in)
@@ -186,13 +221,19 @@ static void commit_normalized(struct fixture *f, int identity, int ahead, char *
         it->nrecs = 1;
         struct write_record *wr = &it->recs[0];
         struct record_info info;
-        if ((ahead == 2 ? record_normalize_text(in, &ctx, &info, &wr->text, &wr->text_len, err,
-                                                sizeof err)
-                        : record_normalize(in, &ctx, &wr->rec, err, sizeof err)) < 0)
+        if (ahead == 3) {
+            wr->parties = calloc(1, sizeof *wr->parties);
+            assert_non_null(wr->parties);
+        }
+        if ((ahead == 2
+                 ? record_normalize_text(in, &ctx, &info, &wr->text, &wr->text_len, err, sizeof err)
+             : ahead == 3 ? record_normalize_parties(in, &ctx, &info, &wr->text, &wr->text_len,
+                                                     wr->parties, err, sizeof err)
+                          : record_normalize(in, &ctx, &wr->rec, err, sizeof err)) < 0)
             fail_msg("fixture %zu: %s", i, err);
         if (ahead == 1)
             wr->text = jsonout_dump(wr->rec, &wr->text_len);
-        if (ahead != 2) {
+        if (ahead < 2) {
             info.kind = json_string_value(json_object_get(wr->rec, "kind"));
             info.external_id = json_string_value(json_object_get(wr->rec, "external_id"));
         }
@@ -206,43 +247,77 @@ static void commit_normalized(struct fixture *f, int identity, int ahead, char *
         commit(f, it, NULL);
         items_free(it);
     }
-    *out = calloc(n, sizeof **out);
+    size_t cap = 2 * n + 1, got = 0;
+    *out = calloc(cap, sizeof **out);
     assert_non_null(*out);
     MDB_txn *txn;
     assert_int_equal(store_read_begin(&f->st, &txn), 0);
-    for (uint64_t seq = 1; seq <= n; seq++) {
-        MDB_val k = {sizeof seq, &seq}, v;
-        assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
-        (*out)[seq - 1] = strndup(v.mv_data, v.mv_size);
+    MDB_val v;
+    for (uint64_t seq = 1;; seq++) {
+        MDB_val k = {sizeof seq, &seq};
+        if (mdb_get(txn, f->st.log, &k, &v) != 0)
+            break;
+        assert_true(got + 1 < cap);
+        (*out)[got++] = strndup(v.mv_data, v.mv_size);
     }
     store_read_end(&f->st, txn);
+    assert_true(got >= n);
+}
+
+static void free_log(char **log)
+{
+    for (char **p = log; *p; p++)
+        free(*p);
+    free(log);
 }
 
 static void test_serialized_ahead_is_stored_the_same(void **state)
 {
     struct fixture *f = *state;
     enum { N = 120 };
-    for (int run = 0; run < 3; run++) {
-        int identity = run == 1, ahead = run == 2 ? 2 : 1; /* text alone: identity off */
-        char **want, **got;
+    /* identity off, on; text alone (identity off); text and parties (on) */
+    static const int identities[] = {0, 1, 0, 1}, aheads[] = {1, 1, 2, 3};
+    for (size_t run = 0; run < ARRAY_SIZE(aheads); run++) {
+        int identity = identities[run], ahead = aheads[run];
+        char **want, **got, *want_db[4], *got_db[4];
+        MDB_dbi dbis[4] = {0};
         open_store(f, 0);
+        dbis[0] = f->st.contacts, dbis[1] = f->st.handles, dbis[2] = f->st.pending;
+        dbis[3] = f->st.candidates;
         commit_normalized(f, identity, 0, &want, N);
+        for (int d = 0; d < 4; d++)
+            want_db[d] = dump_db(f, dbis[d]);
         close_store(f);
         unit_rmtree(strdup(f->store_dir));
         open_store(f, 0);
         commit_normalized(f, identity, ahead, &got, N);
+        for (int d = 0; d < 4; d++)
+            got_db[d] = dump_db(f, dbis[d]);
         close_store(f);
         unit_rmtree(strdup(f->store_dir));
-        int contacts = 0;
-        for (size_t i = 0; i < N; i++) {
+        int contacts = 0, merges = 0;
+        size_t i = 0;
+        for (; want[i]; i++) {
+            if (!got[i])
+                fail_msg("run %zu: record %zu stored the first time only: %s", run, i, want[i]);
             assert_string_equal(got[i], want[i]);
             contacts += strstr(got[i], "\"contact\":\"c") != NULL;
-            free(got[i]);
-            free(want[i]);
+            merges += strstr(got[i], "\"kind\":\"merge\"") != NULL;
         }
-        assert_int_equal(contacts, identity ? 80 : 0); /* messages and reactions */
-        free(got);
-        free(want);
+        assert_null(got[i]);
+        /* the same contacts, handles, timelines to fold and candidates */
+        for (int d = 0; d < 4; d++) {
+            assert_string_equal(got_db[d], want_db[d]);
+            free(got_db[d]);
+            free(want_db[d]);
+        }
+        /* messages, reactions and comments; merges name their contact */
+        assert_int_equal(contacts, identity ? 90 + merges : 0);
+        if (identity && merges == 0)
+            fail_msg("run %zu: no merge: the fixture no longer tests one", run);
+        assert_int_equal((int)i, N + merges);
+        free_log(got);
+        free_log(want);
     }
 }
 
