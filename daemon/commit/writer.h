@@ -27,7 +27,8 @@ struct write_record {
     size_t text_len;
     int text_errno; /* text written without rec and NULL: why (jsonout_dump's) */
     /* Without rec, with identity on: the parties identity resolves, and
-     * after the commit's resolution the record's contact (malloc'ed). */
+     * after the commit's resolution the record's contact (malloc'ed, as
+     * what it holds). */
     struct record_parties *parties;
     /* The schema's own strings (static) for the record's kind and
      * direction, for the metrics; NULL: read them from rec. */

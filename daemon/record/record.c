@@ -7,6 +7,7 @@
  * read the same whichever plugin made them. */
 #include "record.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -605,6 +606,7 @@ int record_normalize_parties(json_t *in, const struct record_ctx *ctx, struct re
                              size_t err_len)
 {
     int r = normalize_text(in, ctx, info, text, len, parties, err, err_len);
+    int text_errno = errno; /* why *text is NULL, if it is: the caller reads it */
     size_t so = r ? 0 : parties_put(parties, ctx->source, strlen(ctx->source) + 1);
     size_t ro = r || so == (size_t)-1
                     ? 0
@@ -624,6 +626,7 @@ int record_normalize_parties(json_t *in, const struct record_ctx *ctx, struct re
     parties->received_at = parties->buf + ro;
     for (size_t i = 0; i < parties->n; i++)
         parties->p[i].handles = parties->buf + parties->p[i].off;
+    errno = text_errno;
     return 0;
 }
 
