@@ -633,6 +633,72 @@ static void test_contact_ids_follow_commit_order(void **state)
     free(cids);
 }
 
+/* person_item's record as the loop makes it with identity and no
+ * processor: its text and its parties, no values. */
+static struct write_item *person_parties_item(int i)
+{
+    char in_text[256], err[256];
+    snprintf(in_text, sizeof in_text,
+             "{\"kind\":\"message\",\"direction\":\"inbound\",\"external_id\":\"person-%d\","
+             "\"from\":{\"handle\":\"email:person%d@example.com\"}}",
+             i, i);
+    json_t *in = json_loads(in_text, 0, NULL);
+    assert_non_null(in);
+    struct write_item *it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    it->recs = calloc(1, sizeof *it->recs);
+    assert_non_null(it->recs);
+    it->nrecs = 1;
+    struct write_record *wr = &it->recs[0];
+    wr->parties = calloc(1, sizeof *wr->parties);
+    assert_non_null(wr->parties);
+    struct record_ctx ctx = {.source = "s1", .channel = "webhook",
+                             .received_at = "2026-11-23T10:00:00.000Z"};
+    struct record_info info;
+    if (record_normalize_parties(in, &ctx, &info, &wr->text, &wr->text_len, wr->parties, err,
+                                 sizeof err))
+        fail_msg("person %d: %s", i, err);
+    char key[256];
+    wr->idem_len = store_idem_key(key, sizeof key, "s1", info.kind, info.external_id);
+    wr->idem = malloc(wr->idem_len);
+    assert_non_null(wr->idem);
+    memcpy(wr->idem, key, wr->idem_len);
+    json_decref(in);
+    return it;
+}
+
+/* Records resolved from their parties alone, in commits retried because
+ * the map grew: each gets its contact once, c1, c2, ... in commit order,
+ * and owns its handle. */
+static void test_parties_resolved_across_retried_commits(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 10);
+    size_t initial = f->st.map_size;
+    int person = 0;
+    for (int b = 0; b < 60; b++) {
+        struct write_item *batch = NULL, **tail = &batch;
+        for (int i = 0; i < 7; i++) {
+            *tail = person_parties_item(person++);
+            tail = &(*tail)->next;
+        }
+        commit(f, batch, NULL);
+        items_free(batch);
+    }
+    assert_true(f->st.map_size > initial); /* some commits were retried */
+    assert_int_equal(store_last_seq(&f->st), person);
+    char(*cids)[32] = calloc((size_t)person, sizeof *cids);
+    assert_non_null(cids);
+    assert_int_equal(log_contacts(f, cids, (size_t)person), person);
+    for (int i = 0; i < person; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "c%d", i + 1);
+        if (strcmp(cids[i], want) != 0)
+            fail_msg("record %d: contact %s, expected %s", i + 1, cids[i], want);
+    }
+    free(cids);
+}
+
 /* An item of one record whose customer names handles a and b. */
 static struct write_item *party_item(const char *ext, const char *a, const char *b)
 {
@@ -820,6 +886,7 @@ int main(void)
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
         T(test_contact_ids_follow_commit_order),
+        T(test_parties_resolved_across_retried_commits),
         T(test_handles_linked_right_within_batches),
         T(test_backlog_folded_within_commits),
     };
