@@ -471,7 +471,14 @@ static void identify(struct sa_model *m, const char *text, size_t len, char lang
         strcpy(lang, ev);
         return;
     }
-    const char *r = textcat_Classify(m->textcat, text, len > LANGID_BYTES ? LANGID_BYTES : len);
+    /* textcat reads a byte past the size it is given (valgrind: fp_Create,
+     * exttextcat 3.4): it gets a copy that ends in a NUL, never the
+     * caller's bytes, which need not. */
+    char start[LANGID_BYTES + 1];
+    size_t n = len > LANGID_BYTES ? LANGID_BYTES : len;
+    memcpy(start, text, n);
+    start[n] = '\0';
+    const char *r = textcat_Classify(m->textcat, start, n);
     if (!r || r[0] != '[')
         return; /* SHORT or UNKNOWN: not readable */
     /* Close calls list several candidates, [tr--utf8][az--utf8]: Turkish
