@@ -256,6 +256,13 @@ struct party_ref {
  * stack, or from the heap for more. */
 #define STACK_HANDLES 256
 
+/* Room for n handles' pointers: stack (STACK_HANDLES of them) when they
+ * fit, else the heap (NULL without memory; freed when it is not stack). */
+static const char **handle_pool(const char **stack, size_t n)
+{
+    return n <= STACK_HANDLES ? stack : malloc(n * sizeof *stack);
+}
+
 /* The contacts of parties (the record's contact: the first's, into first,
  * "" when none), then the record on each one's timeline (pending).  With
  * rec (the record's values) its "contact" is set from the first, and a
@@ -329,8 +336,8 @@ static int resolve_record(struct store *st, MDB_txn *txn, json_t *rec, uint64_t 
     }
     for (size_t i = 0; i < np; i++)
         total += json_array_size(json_object_get(customers[i], "handles"));
-    const char *stack[STACK_HANDLES], **pool = stack;
-    if (total > STACK_HANDLES && !(pool = malloc(total * sizeof *pool)))
+    const char *stack[STACK_HANDLES], **pool = handle_pool(stack, total);
+    if (!pool)
         return ENOMEM;
     struct party_ref parties[64];
     size_t used = 0;
@@ -358,8 +365,8 @@ int contacts_resolve_parties(struct store *st, MDB_txn *txn, struct record_parti
     size_t total = 0;
     for (size_t i = 0; i < rp->n; i++)
         total += rp->p[i].n;
-    const char *stack[STACK_HANDLES], **pool = stack;
-    if (total > STACK_HANDLES && !(pool = malloc(total * sizeof *pool)))
+    const char *stack[STACK_HANDLES], **pool = handle_pool(stack, total);
+    if (!pool)
         return ENOMEM;
     struct party_ref parties[RECORD_RESOLVED_MAX];
     size_t used = 0;
@@ -388,8 +395,8 @@ int contacts_link_crm(struct store *st, MDB_txn *txn, const char *crm_id, json_t
     /* The CRM is the system of record: what it links is verified. */
     struct evidence ev = {seq_hint, 1, "crm"};
     size_t n = json_array_size(handles), i;
-    const char *stack[STACK_HANDLES], **pool = stack;
-    if (n > STACK_HANDLES && !(pool = malloc(n * sizeof *pool)))
+    const char *stack[STACK_HANDLES], **pool = handle_pool(stack, n);
+    if (!pool)
         return ENOMEM;
     json_t *h;
     json_array_foreach(handles, i, h) pool[i] = json_string_value(h);

@@ -553,6 +553,35 @@ static size_t log_contacts(struct fixture *f, char (*out)[32], size_t cap)
     return n;
 }
 
+/* The log holds n records, with contacts c1, c2, ... cn in seq order. */
+static void assert_contacts_in_commit_order(struct fixture *f, int n)
+{
+    assert_int_equal(store_last_seq(&f->st), n);
+    char(*cids)[32] = calloc((size_t)n, sizeof *cids);
+    assert_non_null(cids);
+    assert_int_equal(log_contacts(f, cids, (size_t)n), n);
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "c%d", i + 1);
+        if (strcmp(cids[i], want) != 0)
+            fail_msg("record %d: contact %s, expected %s", i + 1, cids[i], want);
+    }
+    free(cids);
+}
+
+/* n items of one new person each (make(person), person counting up),
+ * committed as one batch. */
+static void commit_people(struct fixture *f, int *person, int n, struct write_item *(*make)(int))
+{
+    struct write_item *batch = NULL, **tail = &batch;
+    for (int i = 0; i < n; i++) {
+        *tail = make((*person)++);
+        tail = &(*tail)->next;
+    }
+    commit(f, batch, NULL);
+    items_free(batch);
+}
+
 /* Contact ids are c1, c2, ... in commit order, whatever happens to the
  * transactions that make them: the writer keeps the counter between
  * commits, so a commit retried because the map grew, an item rolled back
@@ -565,16 +594,8 @@ static void test_contact_ids_follow_commit_order(void **state)
     size_t initial = f->st.map_size;
     int person = 0, stored = 0;
     /* Batches of 7 items, each a new person: the map grows under some. */
-    for (int b = 0; b < 60; b++) {
-        struct write_item *batch = NULL, **tail = &batch;
-        for (int i = 0; i < 7; i++) {
-            *tail = person_item(person++);
-            tail = &(*tail)->next;
-        }
-        commit(f, batch, NULL);
-        items_free(batch);
-        stored += 7;
-    }
+    for (int b = 0; b < 60; b++, stored += 7)
+        commit_people(f, &person, 7, person_item);
     assert_true(f->st.map_size > initial);
 
     /* A new person, then an item whose person is resolved (a contact made)
@@ -620,17 +641,7 @@ static void test_contact_ids_follow_commit_order(void **state)
         items_free(batch);
     }
 
-    assert_int_equal(store_last_seq(&f->st), stored);
-    char(*cids)[32] = calloc((size_t)stored, sizeof *cids);
-    assert_non_null(cids);
-    assert_int_equal(log_contacts(f, cids, (size_t)stored), stored);
-    for (int i = 0; i < stored; i++) {
-        char want[32];
-        snprintf(want, sizeof want, "c%d", i + 1);
-        if (strcmp(cids[i], want) != 0)
-            fail_msg("record %d: contact %s, expected %s", i + 1, cids[i], want);
-    }
-    free(cids);
+    assert_contacts_in_commit_order(f, stored);
 }
 
 /* person_item's record as the loop makes it with identity and no
@@ -676,27 +687,10 @@ static void test_parties_resolved_across_retried_commits(void **state)
     open_store(f, 64 << 10);
     size_t initial = f->st.map_size;
     int person = 0;
-    for (int b = 0; b < 60; b++) {
-        struct write_item *batch = NULL, **tail = &batch;
-        for (int i = 0; i < 7; i++) {
-            *tail = person_parties_item(person++);
-            tail = &(*tail)->next;
-        }
-        commit(f, batch, NULL);
-        items_free(batch);
-    }
+    for (int b = 0; b < 60; b++)
+        commit_people(f, &person, 7, person_parties_item);
     assert_true(f->st.map_size > initial); /* some commits were retried */
-    assert_int_equal(store_last_seq(&f->st), person);
-    char(*cids)[32] = calloc((size_t)person, sizeof *cids);
-    assert_non_null(cids);
-    assert_int_equal(log_contacts(f, cids, (size_t)person), person);
-    for (int i = 0; i < person; i++) {
-        char want[32];
-        snprintf(want, sizeof want, "c%d", i + 1);
-        if (strcmp(cids[i], want) != 0)
-            fail_msg("record %d: contact %s, expected %s", i + 1, cids[i], want);
-    }
-    free(cids);
+    assert_contacts_in_commit_order(f, person);
 }
 
 /* An item of one record whose customer names handles a and b. */
@@ -822,18 +816,6 @@ static size_t tree_entries(struct fixture *f, MDB_dbi dbi)
     return ms.ms_entries;
 }
 
-/* n items of one new person each, committed as one batch. */
-static void commit_people(struct fixture *f, int *person, int n)
-{
-    struct write_item *batch = NULL, **tail = &batch;
-    for (int i = 0; i < n; i++) {
-        *tail = person_item((*person)++);
-        tail = &(*tail)->next;
-    }
-    commit(f, batch, NULL);
-    items_free(batch);
-}
-
 /* Under sustained load the timeline's backlog is folded in the batches' own
  * commits: once 65536 records wait in `pending`, a batch folds the oldest
  * two for each of its records, so the backlog shrinks while records keep
@@ -845,11 +827,11 @@ static void test_backlog_folded_within_commits(void **state)
     open_store(f, 64 << 20);
     int person = 0;
     while (person < 65536)
-        commit_people(f, &person, 512);
+        commit_people(f, &person, 512, person_item);
     assert_int_equal(tree_entries(f, f->st.pending), 65536);
     assert_int_equal(tree_entries(f, f->st.timeline), 0);
 
-    commit_people(f, &person, 100); /* seqs 65537..65636: folds seqs 1..200 */
+    commit_people(f, &person, 100, person_item); /* seqs 65537..65636: folds seqs 1..200 */
     assert_int_equal(tree_entries(f, f->st.pending), 65536 + 100 - 200);
     assert_int_equal(tree_entries(f, f->st.timeline), 200);
     MDB_txn *txn;
@@ -865,10 +847,10 @@ static void test_backlog_folded_within_commits(void **state)
     }
     store_read_end(&f->st, txn);
 
-    commit_people(f, &person, 100); /* below the backlog again: nothing folded */
+    commit_people(f, &person, 100, person_item); /* below the backlog again: nothing folded */
     assert_int_equal(tree_entries(f, f->st.pending), 65536);
     assert_int_equal(tree_entries(f, f->st.timeline), 200);
-    commit_people(f, &person, 1000); /* folds 2000, then more while it lasts */
+    commit_people(f, &person, 1000, person_item); /* folds 2000, then more while it lasts */
     assert_int_equal(tree_entries(f, f->st.pending), 65536 + 1000 - 2000);
     assert_int_equal(tree_entries(f, f->st.timeline), 2200);
     assert_int_equal(store_last_seq(&f->st), (uint64_t)person);
