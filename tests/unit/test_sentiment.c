@@ -7,6 +7,8 @@
 #include "unit.h"
 
 #include <math.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "analyse.h"
 
@@ -657,6 +659,41 @@ static void test_language_from_function_words(void **state)
     }
 }
 
+/* Text that does not end in a NUL, up against a page nothing may read:
+ * language identification (textcat) must not read past its bytes.  The
+ * first case is the input the fuzz target crashed on when textcat was
+ * handed the caller's bytes (it reads one past the size it is given). */
+static void test_identification_reads_only_the_text(void **state)
+{
+    (void)state;
+    static const char crash[] = "-\x01ri\xc5"
+                                "aipS\x9fil\xc3\xa2 gel\x8f"
+                                "edi66\xa4"
+                                "6666666666666\x8c"
+                                "66\x88\x88"
+                                "2?um \xf0\x9f\x98\xa1";
+    static const char *const plain[] = {
+        "Paket angekommen, Ordnung, danke",
+        "Le colis est arrivé hier, tout est parfait, merci beaucoup pour votre attention et "
+        "votre patience, vraiment. Je recommande cette boutique à tous mes amis sans hésiter.",
+    };
+    long page = sysconf(_SC_PAGESIZE);
+    char *map =
+        mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    for (size_t i = 0; i < 1 + sizeof plain / sizeof *plain; i++) {
+        const char *text = i == 0 ? crash : plain[i - 1];
+        size_t len = i == 0 ? sizeof crash - 1 : strlen(text);
+        char *at = map + page - len; /* its last byte is the page's */
+        memcpy(at, text, len);
+        struct sa_result r;
+        assert_int_equal(sa_analyse(model, at, len, NULL, &r), 0);
+        assert_true(r.lang[0] != '\0');
+    }
+    munmap(map, 2 * (size_t)page);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_english_derivations),
         cmocka_unit_test(test_english_elongation_and_emoticons),
         cmocka_unit_test(test_english_negation_leans_negative),
+        cmocka_unit_test(test_identification_reads_only_the_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
