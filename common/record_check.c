@@ -282,7 +282,8 @@ static int party_strings(struct check *c, json_t *p, const char *where, json_t *
 /* The party's name ("from", "to[3]") is made only for a message. */
 #define PN party_name(name, sizeof name, list, i)
 
-static int check_party(struct check *c, json_t *p, const char *list, long i)
+/* Party p; its members go to m. */
+static int check_party(struct check *c, json_t *p, const char *list, long i, json_t **m)
 {
     char name[48], w[56];
     int stored = c->mode == RECORD_CHECK_STORED;
@@ -290,7 +291,6 @@ static int check_party(struct check *c, json_t *p, const char *list, long i)
         return fail(c, "field '%s' must be an object {handle, name, role, handles}",
                     party_name(name, sizeof name, list, i));
     const char *handle, *role, *trust;
-    json_t *m[PF_COUNT];
     /* The party's name is made for a message only: on failure, again with it. */
     if (party_strings(c, p, "", m, &handle, &role, &trust)) {
         snprintf(w, sizeof w, "%s.", party_name(name, sizeof name, list, i));
@@ -339,7 +339,8 @@ static int check_parties(struct check *c, json_t *a, const char *list)
     json_t *p;
     json_array_foreach(a, i, p)
     {
-        int r = check_party(c, p, list, (long)i);
+        json_t *m[PF_COUNT];
+        int r = check_party(c, p, list, (long)i, m);
         if (r)
             return r;
     }
@@ -510,8 +511,9 @@ int record_check_view(json_t *rec, enum record_check_mode mode, struct record_vi
         return fail(c, "field 'meta' nests deeper than %d levels", KANAL_MAX_DEPTH - 1);
 
     json_t *from = got(c, f[RF_FROM]);
+    memset(view->from, 0, sizeof view->from);
     if (from) {
-        if ((r = check_party(c, from, "from", -1)))
+        if ((r = check_party(c, from, "from", -1, view->from)))
             return r;
     } else if (record_check_needs_from(kind)) {
         return fail(c, "field 'from' is required for kind '%s'", kind);

@@ -65,6 +65,7 @@ enum party_field { PF_HANDLE, PF_NAME, PF_ROLE, PF_HANDLES, PF_TRUST, PF_COUNT }
 /* The members as they are (null included), borrowed from the record. */
 struct record_view {
     json_t *f[RF_COUNT];
+    json_t *from[PF_COUNT]; /* the from party's members (all NULL without one) */
 };
 
 /* record_check that also fills view (on success). */

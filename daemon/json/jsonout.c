@@ -55,17 +55,17 @@ static inline int byte_needs_escape(unsigned char c)
 }
 
 /* The index of the first byte of s[i..n) that needs an escape, or n:
- * eight bytes at a time, then byte by byte. */
+ * eight bytes at a time, then byte by byte (a string shorter than eight
+ * bytes, or from the word that has one). */
 static size_t skip_plain(const char *s, size_t i, size_t n)
 {
     uint64_t w;
     while (i + 8 <= n && (memcpy(&w, s + i, 8), !util_json_word_special(w)))
         i += 8;
-    if (i < n && n - i < 8) {
-        /* The tail (a member's name is nearly always all tail) in one word
-         * too, padded with spaces, which need no escape. */
-        w = 0x2020202020202020ull;
-        memcpy(&w, s + i, n - i);
+    if (i < n && n - i < 8 && n >= 8) {
+        /* The tail as the string's last eight bytes (some read twice): one
+         * load, where a copy of fewer bytes is a call. */
+        memcpy(&w, s + n - 8, 8);
         if (!util_json_word_special(w))
             return n;
     }
@@ -277,6 +277,12 @@ char *jsonout_text(const json_t *v)
 }
 
 /* ---- piece by piece ---- */
+
+char *jsonout_grow(struct jsonout *o, size_t n)
+{
+    reserve(o, n);
+    return o->failed ? NULL : o->p + o->len;
+}
 
 void jsonout_raw(struct jsonout *o, const char *s, size_t n)
 {

@@ -35,6 +35,18 @@ struct jsonout {
 };
 
 void jsonout_raw(struct jsonout *o, const char *s, size_t n);   /* as is */
+/* Room for n more bytes at the end of the text, written in place and then
+ * counted with jsonout_advance; NULL once o has failed (nothing more is
+ * written then: jsonout_finish reports the failure). */
+char *jsonout_grow(struct jsonout *o, size_t n);
+static inline char *jsonout_room(struct jsonout *o, size_t n)
+{
+    return o->len + n <= o->cap && !o->failed ? o->p + o->len : jsonout_grow(o, n);
+}
+static inline void jsonout_advance(struct jsonout *o, size_t n)
+{
+    o->len += n;
+}
 void jsonout_string(struct jsonout *o, const char *s, size_t n); /* quoted */
 /* Whether jsonout_string writes s[0..n) as it is, between its quotes. */
 int jsonout_plain(const char *s, size_t n);

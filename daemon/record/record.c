@@ -101,46 +101,56 @@ struct recout {
     int depth;         /* containers open */
 };
 
-/* Text: the comma before a member, its name (none in an array), then
- * value (when not NULL: a string kanald made, quoted as it is), in one
- * write when all of it needs no escaping, as nearly every one does. */
-static void ro_name_with(struct recout *w, const char *key, const char *value)
+/* The writers of the stored form are inlined where they are called: every
+ * name is a constant there, its length too. */
+#define RO_INLINE static inline __attribute__((always_inline))
+
+/* Text: the comma before a member, its name (none in an array: a name of
+ * kanald's own, which needs no escape), then value (when not NULL: a
+ * string kanald made, quoted, escaped where it must be unless known to
+ * be plain), written in place. */
+RO_INLINE void ro_name_with(struct recout *w, const char *key, const char *value, int known_plain)
 {
-    char buf[192];
-    size_t n = 0, kl = key ? strlen(key) : 0, vl = value ? strlen(value) : 0;
-    if (w->count[w->depth - 1]++)
-        buf[n++] = ',';
-    if (kl + vl + 8 <= sizeof buf && jsonout_plain(key, kl) &&
-        jsonout_plain(value, vl)) {
-        if (key) {
-            buf[n++] = '"';
-            memcpy(buf + n, key, kl);
-            n += kl;
-            buf[n++] = '"';
-            buf[n++] = ':';
-        }
-        if (value) {
-            buf[n++] = '"';
-            memcpy(buf + n, value, vl);
-            n += vl;
-            buf[n++] = '"';
-        }
-        jsonout_raw(w->o, buf, n);
+    size_t kl = key ? strlen(key) : 0, vl = value ? strlen(value) : 0;
+    int plain = !value || known_plain || jsonout_plain(value, vl);
+    char *p = jsonout_room(w->o, kl + (plain ? vl : 0) + 6), *start = p;
+    if (!p)
         return;
-    }
-    jsonout_raw(w->o, buf, n);
+    if (w->count[w->depth - 1]++)
+        *p++ = ',';
     if (key) {
-        jsonout_string(w->o, key, kl);
-        jsonout_raw(w->o, ":", 1);
+        *p++ = '"';
+        memcpy(p, key, kl);
+        p += kl;
+        *p++ = '"';
+        *p++ = ':';
     }
-    if (value)
+    if (value && plain) {
+        *p++ = '"';
+        memcpy(p, value, vl);
+        p += vl;
+        *p++ = '"';
+    }
+    jsonout_advance(w->o, (size_t)(p - start));
+    if (!plain)
         jsonout_string(w->o, value, vl);
 }
 
-#define ro_name(w, key) ro_name_with(w, key, NULL)
+/* One byte of the text: a bracket. */
+RO_INLINE void ro_byte(struct recout *w, char c)
+{
+    char *p = jsonout_room(w->o, 1);
+    if (p) {
+        *p = c;
+        jsonout_advance(w->o, 1);
+    }
+}
 
-/* Jansson: v (its reference taken) into the container open. */
-static void ro_add(struct recout *w, const char *key, json_t *v)
+#define ro_name(w, key) ro_name_with(w, key, NULL, 1)
+
+/* Jansson: v (its reference taken) into the container open; out of line,
+ * as are the other values' branches of the inlined writers. */
+__attribute__((noinline)) static void ro_add(struct recout *w, const char *key, json_t *v)
 {
     json_t *c = w->top[w->depth - 1];
     if (json_is_array(c))
@@ -149,26 +159,37 @@ static void ro_add(struct recout *w, const char *key, json_t *v)
         json_object_set_new_nocheck(c, key, v);
 }
 
-static void ro_begin(struct recout *w, const char *key, int array)
+__attribute__((noinline)) static void ro_add_string(struct recout *w, const char *key,
+                                                    const char *s)
+{
+    ro_add(w, key, json_stringn_nocheck(s, strlen(s)));
+}
+
+__attribute__((noinline)) static void ro_begin_values(struct recout *w, const char *key, int array)
+{
+    json_t *c = array ? json_array() : json_object();
+    if (w->depth)
+        ro_add(w, key, json_incref(c));
+    w->top[w->depth] = c;
+}
+
+RO_INLINE void ro_begin(struct recout *w, const char *key, int array)
 {
     if (w->o) {
         if (w->depth) /* else the record itself */
             ro_name(w, key);
-        jsonout_raw(w->o, array ? "[" : "{", 1);
+        ro_byte(w, array ? '[' : '{');
     } else {
-        json_t *c = array ? json_array() : json_object();
-        if (w->depth)
-            ro_add(w, key, json_incref(c));
-        w->top[w->depth] = c;
+        ro_begin_values(w, key, array);
     }
     w->count[w->depth++] = 0;
 }
 
-static void ro_end(struct recout *w, int array)
+RO_INLINE void ro_end(struct recout *w, int array)
 {
     w->depth--;
     if (w->o)
-        jsonout_raw(w->o, array ? "]" : "}", 1);
+        ro_byte(w, array ? ']' : '}');
     else if (w->depth)
         json_decref(w->top[w->depth]); /* its container holds it */
 }
@@ -186,18 +207,28 @@ static void ro_abandon(struct recout *w)
     w->depth = 0;
 }
 
-/* A string kanald made (a time, a name, a constant) or one made of
- * checked strings (a handle, the id): valid UTF-8 without a NUL. */
-static void ro_ascii(struct recout *w, const char *key, const char *s)
+/* A string made of checked strings (a handle, the id) or that kanald
+ * holds (a name): valid UTF-8 without a NUL. */
+RO_INLINE void ro_ascii(struct recout *w, const char *key, const char *s)
 {
     if (w->o)
-        ro_name_with(w, key, s);
+        ro_name_with(w, key, s, 0);
     else
-        ro_add(w, key, json_stringn_nocheck(s, strlen(s)));
+        ro_add_string(w, key, s);
+}
+
+/* A string kanald wrote (a time) or chose (a constant, one of the roles):
+ * nothing in it needs an escape. */
+RO_INLINE void ro_const(struct recout *w, const char *key, const char *s)
+{
+    if (w->o)
+        ro_name_with(w, key, s, 1);
+    else
+        ro_add_string(w, key, s);
 }
 
 /* A value of the input, shared (jansson) or written at level depth. */
-static void ro_val(struct recout *w, const char *key, json_t *v)
+RO_INLINE void ro_val(struct recout *w, const char *key, json_t *v)
 {
     if (w->o) {
         ro_name(w, key);
@@ -207,7 +238,21 @@ static void ro_val(struct recout *w, const char *key, json_t *v)
     }
 }
 
-static void ro_uint(struct recout *w, const char *key, uint64_t v)
+/* A member of the input under the input's own name, which may need
+ * escaping (ro_val's names are kanald's). */
+static void ro_input_val(struct recout *w, const char *key, json_t *v)
+{
+    if (w->o) {
+        ro_name(w, NULL); /* the comma */
+        jsonout_string(w->o, key, strlen(key));
+        ro_byte(w, ':');
+        jsonout_value(w->o, v, w->depth + 1);
+    } else {
+        ro_add(w, key, json_incref(v));
+    }
+}
+
+RO_INLINE void ro_uint(struct recout *w, const char *key, uint64_t v)
 {
     if (w->o) {
         ro_name(w, key);
@@ -247,24 +292,8 @@ static int handles_add(struct handles *hs, const char *h)
     return 0;
 }
 
-static int normalize_handle_value(struct check *c, const char *where, const char *in,
-                                  struct handles *hs)
-{
-    char buf[512];
-    const char *why = "";
-    int r = handle_normalize(in, c->ctx->default_country, buf, sizeof buf, &why);
-    if (r < 0)
-        return fail(c, "field '%s': handle '%.60s': %s", where, in,
-                    r == KANAL_EHANDLE ? why : "too long");
-    /* buf is the handle (a jansson string: valid UTF-8) with only ASCII
-     * bytes changed, trimmed or written (tolower and isspace in the C locale
-     * kanald runs in), so it is valid UTF-8 too: no second check. */
-    return handles_add(hs, buf) ? fail(c, "field '%s': out of memory", where) : 0;
-}
-
 /* where, then suffix, then "[i]" when i >= 0, into w (cut short if need
- * be): the field names of error messages, which every party of every
- * record needs at hand, so without snprintf. */
+ * be): the field names of error messages. */
 static const char *field_path(char *w, size_t n, const char *where, const char *suffix, long i)
 {
     size_t len = 0;
@@ -281,6 +310,38 @@ static const char *field_path(char *w, size_t n, const char *where, const char *
     }
     w[len] = '\0';
     return w;
+}
+
+/* A party's field, named in an error message only: list[i].field[j] ("from"
+ * has no i, "handle" no j: -1). */
+struct field_at {
+    const char *list;
+    long i;
+    const char *field;
+    long j;
+};
+
+static const char *field_at_path(char *w, size_t n, const struct field_at *at)
+{
+    char party[48];
+    return field_path(w, n, field_path(party, sizeof party, at->list, "", at->i), at->field, at->j);
+}
+
+static int normalize_handle_value(struct check *c, const struct field_at *at, const char *in,
+                                  struct handles *hs)
+{
+    char buf[512], w[64];
+    const char *why = "";
+    int r = handle_normalize(in, c->ctx->default_country, buf, sizeof buf, &why);
+    if (r < 0)
+        return fail(c, "field '%s': handle '%.60s': %s", field_at_path(w, sizeof w, at), in,
+                    r == KANAL_EHANDLE ? why : "too long");
+    /* buf is the handle (a jansson string: valid UTF-8) with only ASCII
+     * bytes changed, trimmed or written (tolower and isspace in the C locale
+     * kanald runs in), so it is valid UTF-8 too: no second check. */
+    return handles_add(hs, buf)
+               ? fail(c, "field '%s': out of memory", field_at_path(w, sizeof w, at))
+               : 0;
 }
 
 /* n bytes of s at the end of the parties' buffer: their offset, or
@@ -332,12 +393,14 @@ void record_parties_clear(struct record_parties *rp)
 
 /* A party that passed record_check, as member key of out (NULL: in an
  * array): its handles normalized, its role defaulted, its trust decided. */
-static int party(struct check *c, json_t *in, const char *where, struct recout *out,
-                 const char *key)
+static int party(struct check *c, json_t *in, const char *list, long index, json_t *const *members,
+                 struct recout *out, const char *key)
 {
-    char w[64];
     json_t *m[PF_COUNT];
-    record_party_members(in, m);
+    if (members)
+        memcpy(m, members, sizeof m);
+    else
+        record_party_members(in, m);
     const char *role = str(m[PF_ROLE]), *trust = str(m[PF_TRUST]);
     /* The source's option overrides the plugin's mark; only "verified" is
      * stored, so that an unmarked party reads as asserted everywhere. */
@@ -347,18 +410,19 @@ static int party(struct check *c, json_t *in, const char *where, struct recout *
     hs.p = hs.first;
     hs.len = hs.n = 0;
     hs.cap = sizeof hs.first;
-    field_path(w, sizeof w, where, ".handle", -1);
-    int r = normalize_handle_value(c, w, str(m[PF_HANDLE]), &hs);
-    json_t *list = m[PF_HANDLES];
+    struct field_at at = {list, index, ".handle", -1};
+    int r = normalize_handle_value(c, &at, str(m[PF_HANDLE]), &hs);
+    json_t *handles = m[PF_HANDLES];
     size_t i;
     json_t *e;
-    if (json_is_array(list)) /* record_check: an array of strings, or absent or null */
-        json_array_foreach(list, i, e)
+    if (json_is_array(handles)) /* record_check: an array of strings, or absent or null */
+        json_array_foreach(handles, i, e)
         {
             if (r)
                 break;
-            field_path(w, sizeof w, where, ".handles", (long)i);
-            r = normalize_handle_value(c, w, json_string_value(e), &hs);
+            at.field = ".handles";
+            at.j = (long)i;
+            r = normalize_handle_value(c, &at, json_string_value(e), &hs);
         }
     if (r == 0) {
         /* jansson: the main handle's one string, shared by handle and handles */
@@ -370,7 +434,7 @@ static int party(struct check *c, json_t *in, const char *where, struct recout *
             ro_ascii(out, "handle", hs.p);
         if (str(m[PF_NAME]))
             ro_val(out, "name", m[PF_NAME]);
-        ro_ascii(out, "role", role ? role : "customer"); /* one of roles */
+        ro_const(out, "role", role ? role : "customer"); /* one of roles */
         ro_begin(out, "handles", 1);
         const char *q = hs.p;
         for (size_t j = 0; j < hs.n; j++, q += strlen(q) + 1) {
@@ -383,10 +447,11 @@ static int party(struct check *c, json_t *in, const char *where, struct recout *
         json_decref(shared);
         int customer = !role || !strcmp(role, "customer");
         if (verified && customer)
-            ro_ascii(out, "trust", "verified");
+            ro_const(out, "trust", "verified");
         ro_end(out, 0);
+        char w[48];
         if (customer && c->parties && parties_add(c->parties, &hs, verified) < 0)
-            r = fail(c, "field '%s': out of memory", where);
+            r = fail(c, "field '%s': out of memory", field_path(w, sizeof w, list, "", index));
     }
     if (hs.p != hs.first)
         free(hs.p);
@@ -400,9 +465,7 @@ static int party_list(struct check *c, json_t *in, const char *key, struct recou
     json_t *e;
     json_array_foreach(in, i, e) /* record_check: an array of parties, or absent or null */
     {
-        char w[48];
-        field_path(w, sizeof w, key, "", (long)i);
-        int r = party(c, e, w, out, NULL);
+        int r = party(c, e, key, (long)i, NULL, out, NULL);
         if (r)
             return r;
     }
@@ -426,7 +489,7 @@ static void attachments(json_t *in, struct recout *out)
         json_object_foreach(e, key, v)
         {
             if (!json_is_null(v))
-                ro_val(out, key, v);
+                ro_input_val(out, key, v);
         }
         ro_end(out, 0);
     }
@@ -450,7 +513,7 @@ static int event(struct check *c, json_t *in, struct recout *out)
     if (str(name))
         ro_val(out, "name", name);
     if (starts)
-        ro_ascii(out, "starts_at", ts);
+        ro_const(out, "starts_at", ts);
     ro_end(out, 0);
     return 0;
 }
@@ -514,14 +577,15 @@ static int normalize(json_t *in, const struct record_ctx *ctx, struct recout *ou
     /* Strings already checked are shared with the input, not copied. */
     ro_val(out, "kind", f[RF_KIND]);
     ro_val(out, "direction", f[RF_DIRECTION]);
-    ro_ascii(out, "occurred_at", occurred ? occurred_buf : ctx->received_at);
-    ro_ascii(out, "received_at", ctx->received_at);
+    ro_const(out, "occurred_at", occurred ? occurred_buf : ctx->received_at);
+    ro_const(out, "received_at", ctx->received_at);
     ro_val(out, "external_id", f[RF_EXTERNAL_ID]);
     if (str(f[RF_THREAD]))
         ro_val(out, "thread", f[RF_THREAD]);
     if (str(f[RF_REPLY_TO]))
         ro_val(out, "reply_to", f[RF_REPLY_TO]);
-    if (json_is_object(f[RF_FROM]) && (r = party(&c, f[RF_FROM], "from", out, "from")))
+    if (json_is_object(f[RF_FROM]) &&
+        (r = party(&c, f[RF_FROM], "from", -1, view.from, out, "from")))
         return r;
     if ((r = party_list(&c, f[RF_TO], "to", out)) ||
         (r = party_list(&c, f[RF_MENTIONS], "mentions", out)))

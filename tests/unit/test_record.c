@@ -472,13 +472,15 @@ static void test_refused_parties(void **state)
     expect_refused(with("from", parse("{\"handle\":\"x:1\",\"role\":\"admin\"}")), "from.role");
     expect_refused(with("from", parse("{\"handle\":\"x:1\",\"age\":3}")), "from.age");
     expect_refused(with("from", parse("{\"handle\":\"x:1\",\"handles\":[\"x:1\",\"Bad\"]}")),
-                   "from.handles[1]");
+                   "'from.handles[1]'");
     expect_refused(with("to", parse("[{\"handle\":\"x:1\"},{\"handle\":\"email:nobody\"}]")),
-                   "to[1]");
+                   "'to[1].handle'");
+    expect_refused(with("to", parse("[{\"handle\":\"x:1\",\"handles\":[\"x:2\",\"Bad\"]}]")),
+                   "'to[0].handles[1]'");
     expect_refused(with("to", parse("{\"handle\":\"x:1\"}")), "'to'");
     expect_refused(with("mentions", parse("[{\"handle\":\"x:1\"},{\"handle\":\"x:2\"},"
                                           "{\"handle\":\"wa:abc\"}]")),
-                   "mentions[2]");
+                   "'mentions[2].handle'");
 }
 
 /* What a party proves: the plugin's mark counts under the source's `auto`,
