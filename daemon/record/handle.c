@@ -5,7 +5,6 @@
  * number belongs to. */
 #include "handle.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +13,29 @@
 #include <kanal/plugin.h>
 
 #include "util.h"
+
+/* The C locale's classes, which kanald runs in, for ASCII bytes, written
+ * out: the <ctype.h> calls cost a call or a table look-up per byte of every
+ * handle of every record, and no locale can change what these answer. */
+static inline int ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static inline int ascii_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int ascii_lower(unsigned char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static inline char ascii_tolower(unsigned char c)
+{
+    return (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+}
 
 struct country {
     const char iso[3];
@@ -70,14 +92,14 @@ int handle_phone_e164(const char *in, const char *default_country, char *out, si
     size_t n = 0;
     int plus = 0;
     const char *p = in;
-    while (isspace((unsigned char)*p))
+    while (ascii_space((unsigned char)*p))
         p++;
     if (*p == '+') {
         plus = 1;
         p++;
     }
     for (; *p; p++) {
-        if (isdigit((unsigned char)*p)) {
+        if (ascii_digit((unsigned char)*p)) {
             if (n + 1 >= sizeof digits) {
                 *why = "phone number is too long";
                 return KANAL_EHANDLE;
@@ -131,10 +153,10 @@ int handle_phone_e164(const char *in, const char *default_country, char *out, si
 
 static int valid_scheme(const char *s, size_t len)
 {
-    if (len == 0 || len > 32 || !islower((unsigned char)s[0]))
+    if (len == 0 || len > 32 || !ascii_lower((unsigned char)s[0]))
         return 0;
     for (size_t i = 0; i < len; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' &&
+        if (!ascii_lower((unsigned char)s[i]) && !ascii_digit((unsigned char)s[i]) && s[i] != '-' &&
             s[i] != '_')
             return 0;
     return 1;
@@ -157,10 +179,10 @@ int handle_normalize(const char *in, const char *default_country, char *out, siz
         return KANAL_EHANDLE;
     }
     const char *v = colon + 1;
-    while (isspace((unsigned char)*v))
+    while (ascii_space((unsigned char)*v))
         v++;
     size_t vlen = strlen(v);
-    while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
+    while (vlen > 0 && ascii_space((unsigned char)v[vlen - 1]))
         vlen--;
     if (vlen == 0) {
         *why = "handle has an empty value";
@@ -202,11 +224,11 @@ int handle_normalize(const char *in, const char *default_country, char *out, siz
             return KANAL_EHANDLE;
         }
         for (size_t i = 0; i < vlen; i++) {
-            if (isspace((unsigned char)v[i])) {
+            if (ascii_space((unsigned char)v[i])) {
                 *why = "e-mail address has white space";
                 return KANAL_EHANDLE;
             }
-            o[i] = (char)tolower((unsigned char)v[i]);
+            o[i] = ascii_tolower((unsigned char)v[i]);
         }
         o[vlen] = '\0';
         return 0;
@@ -215,7 +237,7 @@ int handle_normalize(const char *in, const char *default_country, char *out, siz
         /* Numeric ids: WhatsApp's wa_id, X's user id. */
         size_t n = 0;
         for (size_t i = 0; i < vlen; i++) {
-            if (isdigit((unsigned char)v[i]))
+            if (ascii_digit((unsigned char)v[i]))
                 o[n++] = v[i];
             else if (!(i == 0 && v[i] == '+')) {
                 *why = "this handle's value must be numeric";

@@ -2,7 +2,9 @@
 /* Handle normalization: the identifiers that match a person across channels. */
 #include "unit.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <locale.h>
 
 #include <kanal/plugin.h>
 
@@ -175,6 +177,46 @@ static void test_country_known(void **state)
     assert_false(handle_country_known(NULL));
 }
 
+/* Every byte, as the C locale classes it (kanald runs in it): white space
+ * around a value is trimmed, an e-mail address is lowercased in A-Z only,
+ * a control byte is refused, anything else is kept as it is. */
+static void test_every_byte_as_the_c_locale_reads_it(void **state)
+{
+    (void)state;
+    assert_non_null(setlocale(LC_CTYPE, "C"));
+    for (int b = 1; b < 256; b++) {
+        char in[32], want[32], out[64];
+        const char *why = NULL;
+        snprintf(in, sizeof in, "email:%cx%c@y.z%c", b, b, b);
+        int r = handle_normalize(in, NULL, out, sizeof out, &why);
+        if (isspace(b)) {
+            /* trimmed at both ends; in the middle, refused */
+            if (r != KANAL_EHANDLE)
+                fail_msg("byte 0x%02x inside an address: %d, expected a refusal", b, r);
+            snprintf(in, sizeof in, "email:%cx@y.z%c", b, b);
+            assert_int_equal(handle_normalize(in, NULL, out, sizeof out, &why), 0);
+            assert_string_equal(out, "email:x@y.z");
+        } else if (b < 0x20 || b == 0x7f) {
+            if (r != KANAL_EHANDLE)
+                fail_msg("control byte 0x%02x: %d, expected a refusal", b, r);
+        } else if (b == '@') {
+            assert_int_equal(r, KANAL_EHANDLE); /* three of them */
+        } else {
+            int l = tolower(b);
+            snprintf(want, sizeof want, "email:%cx%c@y.z%c", l, l, l);
+            if (r != 0 || strcmp(out, want) != 0)
+                fail_msg("byte 0x%02x: %d \"%s\", expected \"%s\"", b, r, r ? "" : out, want);
+        }
+        snprintf(in, sizeof in, "web:%cv%c", b, b);
+        r = handle_normalize(in, NULL, out, sizeof out, &why);
+        if (!isspace(b) && b >= 0x20 && b != 0x7f) {
+            snprintf(want, sizeof want, "web:%cv%c", b, b);
+            if (r != 0 || strcmp(out, want) != 0)
+                fail_msg("web handle with byte 0x%02x: %d, expected \"%s\"", b, r, want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_invalid_scheme_refused),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_country_known),
+        cmocka_unit_test(test_every_byte_as_the_c_locale_reads_it),
     };
     return cmocka_run_group_tests_name("handle", tests, NULL, NULL);
 }
