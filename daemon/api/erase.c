@@ -308,6 +308,13 @@ static int apply_erase(struct write_item *it, struct store *st, MDB_txn *txn)
     }
     if (rc)
         return rc;
+    /* The contact counter into meta before any contact is deleted: it is
+     * counted on over the contacts after meta's value, and a deleted one
+     * would stop it short of ids already given. */
+    if ((rc = contacts_counter_pin(st, txn))) {
+        json_decref(c);
+        return rc;
+    }
     /* Fold the timeline first, so that the person's records are all found
      * and nothing pending names them afterwards. */
     size_t folded;

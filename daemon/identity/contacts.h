@@ -53,11 +53,20 @@ int64_t contacts_clock_ms(void);
 void contacts_set_clock(int64_t ms);
 
 /* The writer's transaction: begin before anything resolves in it; flush
- * (the contact id counter into meta) just before the commit; end after the
- * commit (committed 1) or the abort (0). */
+ * (the contact id counter into meta, when due) just before the commit; end
+ * after the commit (committed 1) or the abort (0). */
 void contacts_batch_begin(struct store *st);
 int contacts_flush(struct store *st, MDB_txn *txn);
 void contacts_batch_end(struct store *st, int committed);
+
+/* The number the next new contact gets (c<N>) as of txn: meta's counter,
+ * which may lag, counted on over the contacts that exist after it. */
+int contacts_next_number(struct store *st, MDB_txn *txn, uint64_t *n);
+/* Before txn deletes contacts (an erasure): the counter into meta as it
+ * stands, so that a deleted id is never counted over and given again.
+ * Outside a writer batch (the writer's last transaction) it is written at
+ * once, and only when meta lags. */
+int contacts_counter_pin(struct store *st, MDB_txn *txn);
 
 /* Move up to max records from 'pending' into the per-contact 'timeline'. */
 int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded);

@@ -16,7 +16,26 @@
 
 /* ---- contacts ---- */
 
-static int read_next_contact(struct store *st, MDB_txn *txn, uint64_t *n)
+static void format_contact_id(uint64_t n, char id[32])
+{
+    id[0] = 'c';
+    char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
+    memcpy(id + 1, d, (size_t)(e - d));
+    id[1 + (e - d)] = '\0';
+}
+
+/* The counter reaches meta only when a commit takes it past a multiple of
+ * COUNTER_STRIDE (and before an erasure deletes contacts), not with every
+ * commit that makes a contact: with one record per commit, a put in meta
+ * for each was 3k instructions of the 96k a record naming someone new
+ * cost.  So meta's value may lag the ids given by up to COUNTER_STRIDE - 1,
+ * and the counter is meta's value counted on over the ids after it that
+ * are in contacts.  Those all are: only an erasure deletes contacts, and it
+ * pins the counter in meta first (contacts_counter_pin). */
+#define COUNTER_STRIDE 64
+
+/* meta's counter into *n (1 when it has none), and into *in_meta. */
+static int read_meta_counter(struct store *st, MDB_txn *txn, uint64_t *n, uint64_t *in_meta)
 {
     static const char key[] = KANAL_META_NEXT_CONTACT;
     MDB_val k = {sizeof key - 1, (void *)key}, v;
@@ -26,7 +45,32 @@ static int read_next_contact(struct store *st, MDB_txn *txn, uint64_t *n)
         memcpy(n, v.mv_data, sizeof *n);
     else if (rc && rc != MDB_NOTFOUND)
         return rc;
+    *in_meta = *n;
     return 0;
+}
+
+/* The counter: meta's, and in *in_meta what meta holds. */
+static int read_counter(struct store *st, MDB_txn *txn, uint64_t *n, uint64_t *in_meta)
+{
+    int rc = read_meta_counter(st, txn, n, in_meta);
+    if (rc)
+        return rc;
+    for (;;) {
+        char id[32];
+        format_contact_id(*n, id);
+        MDB_val ck = {strlen(id), id}, cv;
+        if ((rc = mdb_get(txn, st->contacts, &ck, &cv)) == MDB_NOTFOUND)
+            return 0;
+        if (rc)
+            return rc;
+        ++*n;
+    }
+}
+
+int contacts_next_number(struct store *st, MDB_txn *txn, uint64_t *n)
+{
+    uint64_t in_meta;
+    return read_counter(st, txn, n, &in_meta);
 }
 
 static int write_next_contact(struct store *st, MDB_txn *txn, uint64_t n)
@@ -36,12 +80,14 @@ static int write_next_contact(struct store *st, MDB_txn *txn, uint64_t n)
     return mdb_put(txn, st->meta, &k, &v, 0);
 }
 
-static void format_contact_id(uint64_t n, char id[32])
+/* Inside a writer batch: the transaction's counter, read once. */
+static int batch_counter(struct store *st, MDB_txn *txn)
 {
-    id[0] = 'c';
-    char num[24], *e = num + sizeof num, *d = util_u64_dec(e, n);
-    memcpy(id + 1, d, (size_t)(e - d));
-    id[1 + (e - d)] = '\0';
+    if (st->next_contact)
+        return 0;
+    int rc = contacts_next_number(st, txn, &st->next_contact);
+    st->next_contact_base = st->next_contact;
+    return rc;
 }
 
 int peek_contact_id(struct store *st, MDB_txn *txn, char id[32])
@@ -49,11 +95,10 @@ int peek_contact_id(struct store *st, MDB_txn *txn, char id[32])
     uint64_t n;
     int rc = 0;
     if (st->in_batch) {
-        if (st->next_contact == 0)
-            rc = read_next_contact(st, txn, &st->next_contact);
+        rc = batch_counter(st, txn);
         n = st->next_contact;
     } else {
-        rc = read_next_contact(st, txn, &n);
+        rc = contacts_next_number(st, txn, &n);
     }
     if (rc == 0)
         format_contact_id(n, id);
@@ -61,22 +106,21 @@ int peek_contact_id(struct store *st, MDB_txn *txn, char id[32])
 }
 
 /* The next contact id, c1, c2, ... in commit order.  Inside a writer
- * batch the counter lives in st and reaches meta once per commit
+ * batch the counter lives in st and reaches meta at most once per commit
  * (contacts_flush): a get and a put in meta per new contact were a tenth
  * of what identity cost a record naming someone new. */
 static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
 {
-    uint64_t n;
+    uint64_t n = 0;
     int rc = 0;
     if (st->in_batch) {
-        if (st->next_contact == 0)
-            rc = read_next_contact(st, txn, &st->next_contact);
-        n = st->next_contact++;
+        if ((rc = batch_counter(st, txn)) == 0)
+            n = st->next_contact++;
     } else {
         /* Another transaction (tests, tools): straight to meta, and what the
          * writer remembers is no longer known. */
         st->next_contact_committed = 0;
-        if ((rc = read_next_contact(st, txn, &n)) == 0)
+        if ((rc = contacts_next_number(st, txn, &n)) == 0)
             rc = write_next_contact(st, txn, n + 1);
     }
     if (rc)
@@ -85,24 +129,39 @@ static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
     return 0;
 }
 
+int contacts_counter_pin(struct store *st, MDB_txn *txn)
+{
+    if (!st->in_batch) {
+        uint64_t n, in_meta;
+        st->next_contact_committed = 0;
+        int rc = read_counter(st, txn, &n, &in_meta);
+        return rc || n == in_meta ? rc : write_next_contact(st, txn, n);
+    }
+    st->next_contact_pin = 1;
+    return batch_counter(st, txn);
+}
+
 void contacts_batch_begin(struct store *st)
 {
     st->in_batch = 1;
-    st->next_contact = st->next_contact_committed;
+    st->next_contact_pin = 0;
+    st->next_contact = st->next_contact_base = st->next_contact_committed;
 }
 
 int contacts_flush(struct store *st, MDB_txn *txn)
 {
-    if (st->next_contact == 0 || st->next_contact == st->next_contact_committed)
-        return 0; /* no contact made in this transaction */
-    return write_next_contact(st, txn, st->next_contact);
+    uint64_t n = st->next_contact, base = st->next_contact_base;
+    if (n == 0 || (!st->next_contact_pin && n / COUNTER_STRIDE == base / COUNTER_STRIDE))
+        return 0; /* nothing pinned, and no multiple of the stride passed */
+    return write_next_contact(st, txn, n);
 }
 
 void contacts_batch_end(struct store *st, int committed)
 {
     st->in_batch = 0;
+    st->next_contact_pin = 0;
     st->next_contact_committed = committed ? st->next_contact : 0;
-    st->next_contact = 0;
+    st->next_contact = st->next_contact_base = 0;
 }
 
 int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out)

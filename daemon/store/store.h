@@ -31,13 +31,16 @@ struct store {
      * the first erase (erase.c, even one rolled back: that only costs the
      * look-up), so that a commit need not count the tree. */
     int erased_none_known;
-    /* The contact id counter (meta's KANAL_META_NEXT_CONTACT), writer
-     * thread only.  Inside writer_commit_batch (in_batch) next_contact is
-     * the transaction's working value, written to meta once before the
-     * commit; next_contact_committed is what the last commit wrote, so the
-     * next transaction need not read it back.  0: not known, read meta. */
-    int in_batch;
-    uint64_t next_contact, next_contact_committed;
+    /* The contact id counter (contacts_doc.c), writer thread only.  Inside
+     * writer_commit_batch (in_batch) next_contact is the transaction's
+     * working value and next_contact_base what it was when first read in
+     * it; it reaches meta's KANAL_META_NEXT_CONTACT before the commit when
+     * it passed a multiple of the stride or an erasure pinned it
+     * (next_contact_pin).  next_contact_committed is its value after the
+     * last commit, so the next transaction need not read it back.  0: not
+     * known, read it from the store. */
+    int in_batch, next_contact_pin;
+    uint64_t next_contact, next_contact_base, next_contact_committed;
     char *path;
     enum sync_mode sync;
     size_t map_size;

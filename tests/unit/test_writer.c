@@ -13,6 +13,7 @@
 #include <kanal/plugin.h>
 #include <kanal/schema.h>
 
+#include "contacts.h"
 #include "jsonout.h"
 #include "log.h"
 #include "record.h"
@@ -644,6 +645,81 @@ static void test_contact_ids_follow_commit_order(void **state)
     assert_contacts_in_commit_order(f, stored);
 }
 
+/* meta's contact counter, 0 when it has none. */
+static uint64_t meta_next_contact(struct fixture *f)
+{
+    MDB_txn *txn;
+    uint64_t n = 0;
+    MDB_val k = {strlen(KANAL_META_NEXT_CONTACT), KANAL_META_NEXT_CONTACT}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    if (mdb_get(txn, f->st.meta, &k, &v) == 0 && v.mv_size == sizeof n)
+        memcpy(&n, v.mv_data, sizeof n);
+    store_read_end(&f->st, txn);
+    return n;
+}
+
+/* An item that deletes the contacts its arg names (NULL ended), as an
+ * erasure does: the counter pinned first. */
+static int apply_erase_contacts(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    int rc = contacts_counter_pin(st, txn);
+    for (const char *const *id = it->arg; rc == 0 && *id; id++) {
+        MDB_val k = {strlen(*id), (void *)*id};
+        rc = mdb_del(txn, st->contacts, &k, NULL);
+    }
+    return rc;
+}
+
+/* The counter reaches meta only when it passes a multiple of 64, so meta
+ * lags the ids given; a reopened store counts on over the contacts after
+ * meta's value, and an erasure of the newest contacts pins the counter
+ * first, so their ids are not given again. */
+static void test_contact_counter_in_meta_lags(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    int person = 0;
+    for (int i = 0; i < 10; i++) /* c1..c10, one commit each */
+        commit_people(f, &person, 1, person_item);
+    assert_int_equal(meta_next_contact(f), 0);  /* no multiple of 64 passed */
+    commit_people(f, &person, 60, person_item); /* c11..c70 */
+    assert_int_equal(meta_next_contact(f), 71);
+    commit_people(f, &person, 5, person_item); /* c71..c75 */
+    assert_int_equal(meta_next_contact(f), 71);
+
+    close_store(f);
+    open_store(f, 0);
+    commit_people(f, &person, 1, person_item); /* c76, counted on from 71 */
+    assert_int_equal(meta_next_contact(f), 71);
+    assert_contacts_in_commit_order(f, 76);
+
+    /* The newest two erased: their ids are past meta's value until the
+     * erasure pins it, and are never given again, reopened or not. */
+    static const char *const erased[] = {"c75", "c76", NULL};
+    struct write_item *erase = calloc(1, sizeof *erase);
+    assert_non_null(erase);
+    erase->apply = apply_erase_contacts;
+    erase->arg = (void *)erased;
+    commit(f, erase, NULL);
+    items_free(erase);
+    assert_int_equal(meta_next_contact(f), 77);
+    close_store(f);
+    open_store(f, 0);
+    struct write_item *it = person_item(person++);
+    commit(f, it, NULL);
+    MDB_txn *txn;
+    uint64_t seq = store_last_seq(&f->st);
+    MDB_val k = {sizeof seq, &seq}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    store_read_end(&f->st, txn);
+    assert_non_null(rec);
+    assert_string_equal(json_string_value(json_object_get(rec, "contact")), "c77");
+    json_decref(rec);
+    items_free(it);
+}
+
 /* person_item's record as the loop makes it with identity and no
  * processor: its text and its parties, no values. */
 static struct write_item *person_parties_item(int i)
@@ -868,6 +944,7 @@ int main(void)
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
         T(test_contact_ids_follow_commit_order),
+        T(test_contact_counter_in_meta_lags),
         T(test_parties_resolved_across_retried_commits),
         T(test_handles_linked_right_within_batches),
         T(test_backlog_folded_within_commits),
