@@ -688,6 +688,7 @@ int record_normalize_parties(json_t *in, const struct record_ctx *ctx, struct re
     /* The buffer has its final place: the pointers into it. */
     parties->source = parties->buf + so;
     parties->received_at = parties->buf + ro;
+    parties->received_ms = ctx->received_ms;
     for (size_t i = 0; i < parties->n; i++)
         parties->p[i].handles = parties->buf + parties->p[i].off;
     errno = text_errno;

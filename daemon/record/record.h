@@ -5,6 +5,7 @@
 #define KANAL_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -18,6 +19,7 @@ struct record_ctx {
     const char *default_country; /* for national phone numbers, or NULL */
     int keep_raw;
     const char *received_at;     /* RFC 3339, filled into every record */
+    int64_t received_ms;         /* received_at in ms since the epoch, or 0: not known */
     enum record_trust trust;     /* the source's trust option */
 };
 
@@ -61,6 +63,7 @@ struct record_party {
 };
 struct record_parties {
     const char *source, *received_at; /* the record's */
+    int64_t received_ms;              /* received_at in ms (the context's), or 0: not known */
     struct record_party *p;
     size_t n;
     char contact[32]; /* the contact resolved, set by the writer ("": none) */

@@ -306,13 +306,15 @@ static int host_emit(struct kanal_source *src, const char *json, size_t len,
     item->arena = arena;
     item->recs = xcalloc(n ? n : 1, sizeof *item->recs);
     char received[32];
-    util_format_time(util_now_ms(), received, sizeof received);
+    int64_t now = util_now_ms();
+    util_format_time(now, received, sizeof received);
     struct record_ctx rc = {
         .source = src->sc.name,
         .channel = src->plugin->name,
         .default_country = src->sc.default_country,
         .keep_raw = src->sc.keep_raw,
         .received_at = received,
+        .received_ms = now,
         .trust = src->sc.trust,
     };
     /* Nothing reads a record as values before its commit when identity is

@@ -19,6 +19,7 @@ static const struct record_ctx ctx = {
     .default_country = "TR",
     .keep_raw = 0,
     .received_at = RECEIVED_AT,
+    .received_ms = 1795451400123,
 };
 
 static json_t *parse(const char *text)
@@ -43,8 +44,10 @@ static json_t *valid_record(void)
 
 /* The parties record_normalize_parties gave are the customer parties of
  * rec, record_normalize's object, as contacts_resolve reads them there:
- * from, to, mentions; their handles in order; "trust": "verified". */
-static void same_parties(const char *shown, json_t *rec, const struct record_parties *rp)
+ * from, to, mentions; their handles in order; "trust": "verified"; and
+ * received_at, with the context's ms. */
+static void same_parties(const char *shown, json_t *rec, const struct record_parties *rp,
+                         const struct record_ctx *c)
 {
     size_t np = 0;
     static const char *const keys[] = {"from", "to", "mentions"};
@@ -71,6 +74,7 @@ static void same_parties(const char *shown, json_t *rec, const struct record_par
     assert_int_equal(rp->n, np);
     assert_string_equal(rp->source, json_string_value(json_object_get(rec, "source")));
     assert_string_equal(rp->received_at, json_string_value(json_object_get(rec, "received_at")));
+    assert_int_equal(rp->received_ms, c->received_ms);
 }
 
 /* record_normalize_text(in) answers as record_normalize(in) does, and its
@@ -110,7 +114,7 @@ static void same_as_text(json_t *in, const struct record_ctx *c)
         assert_null(parties.p); /* cleared */
         assert_null(parties.buf);
     } else {
-        same_parties(shown, out, &parties);
+        same_parties(shown, out, &parties, c);
         assert_ptr_equal(pinfo.kind, info.kind);
         errno = 0;
         char *want = jsonout_dump(out, &len);

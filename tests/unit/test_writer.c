@@ -201,8 +201,12 @@ static void commit_normalized(struct fixture *f, int identity, int ahead, char *
         "{\"handle\":\"x:1002\",\"role\":\"brand\"}]}",
     };
     f->st.identity = identity;
-    struct record_ctx ctx = {.source = "s1", .channel = "webhook",
-                             .received_at = "2026-11-23T10:00:00.000Z"};
+    /* received_ms as the loop gives it: identity's clock from it (ahead 3)
+     * writes the contacts the clock parsed from received_at does. */
+    struct record_ctx ctx = {.source = "s1",
+                             .channel = "webhook",
+                             .received_at = "2026-11-23T10:00:00.000Z",
+                             .received_ms = 1795428000000};
     for (size_t i = 0; i < n; i++) {
         char text[1024];
         size_t k = i % ARRAY_SIZE(inputs);
