@@ -89,7 +89,12 @@ _Static_assert(KANAL_STORE_DB_COUNT <= 32, "readers keep a bit per database");
 #define KANAL_META_VERSION "version"           /* format version, decimal text */
 #define KANAL_META_STORE_ID "store_id"         /* 32 hex digits, made at creation */
 #define KANAL_META_CREATED "created"           /* RFC 3339 time of creation */
-#define KANAL_META_NEXT_CONTACT "next_contact" /* uint64: the next contact's number */
+/* uint64: a contact number no contact has yet (kanald writes it a block
+ * of 64 ahead; with KANAL_META_CONTACT_FROM it is that + 64, and the next
+ * contact's number is found by counting on from there over the contacts
+ * that exist; else it is the next contact's number). */
+#define KANAL_META_NEXT_CONTACT "next_contact"
+#define KANAL_META_CONTACT_FROM "contact_from" /* uint64: the contact counter's block start */
 #define KANAL_META_NEXT_MESSAGE "next_message" /* uint64: the next message's number */
 #define KANAL_META_SCRUB "scrub"               /* what the last erase scrubbed */
 

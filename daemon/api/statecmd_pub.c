@@ -283,7 +283,7 @@ static int contact_ahead(MDB_txn *txn, struct store *st, const char *id)
     if (id[0] != 'c' || !id[1] || strlen(id) > 20 || strspn(id + 1, "0123456789") != strlen(id + 1))
         return 0;
     uint64_t n = strtoull(id + 1, NULL, 10), next;
-    return contacts_next_number(st, txn, &next) == 0 && n >= next;
+    return contacts_next_number(st, txn, &next) != 0 || n >= next;
 }
 
 /* The commands whose target is a contact: one this core does not know is

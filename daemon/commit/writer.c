@@ -497,25 +497,6 @@ static void fold_timeline(struct store *st)
         fold_done(st, FOLD_STEP, folded);
 }
 
-/* On the way out: the contact counter into meta as it stands (it lags by
- * up to 63 while the writer runs), so that after a clean stop meta alone
- * says it, as an earlier kanald, which does not count on, reads it. */
-static void settle_counter(struct store *st)
-{
-    MDB_txn *txn;
-    if (!st->env || mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
-        return;
-    int rc = contacts_counter_pin(st, txn);
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-    if (rc)
-        log_warn("store %s: cannot write the contact counter on the way out (%s); the next "
-                 "start counts on from the contacts stored",
-                 st->path, mdb_strerror(rc));
-}
-
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -596,7 +577,6 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
-    settle_counter(w->st);
     return NULL;
 }
 

@@ -59,13 +59,12 @@ void contacts_batch_begin(struct store *st);
 int contacts_flush(struct store *st, MDB_txn *txn);
 void contacts_batch_end(struct store *st, int committed);
 
-/* The number the next new contact gets (c<N>) as of txn: meta's counter,
- * which may lag, counted on over the contacts that exist after it. */
+/* The number the next new contact gets (c<N>) as of txn: from the start of
+ * meta's block of numbers, counted on over the contacts that exist. */
 int contacts_next_number(struct store *st, MDB_txn *txn, uint64_t *n);
-/* Before txn deletes contacts (an erasure): the counter into meta as it
- * stands, so that a deleted id is never counted over and given again.
- * Outside a writer batch (the writer's last transaction) it is written at
- * once, and only when meta lags. */
+/* Before txn deletes contacts (an erasure): a block from the counter as it
+ * stands into meta (before the commit, or at once outside a writer batch),
+ * so that a deleted id is never counted over and given again. */
 int contacts_counter_pin(struct store *st, MDB_txn *txn);
 
 /* Move up to max records from 'pending' into the per-contact 'timeline'. */

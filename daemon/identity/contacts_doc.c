@@ -24,38 +24,48 @@ static void format_contact_id(uint64_t n, char id[32])
     id[1 + (e - d)] = '\0';
 }
 
-/* The counter reaches meta only when a commit takes it past a multiple of
- * COUNTER_STRIDE (and before an erasure deletes contacts), not with every
- * commit that makes a contact: with one record per commit, a put in meta
- * for each was 3k instructions of the 96k a record naming someone new
- * cost.  So meta's value may lag the ids given by up to COUNTER_STRIDE - 1,
- * and the counter is meta's value counted on over the ids after it that
- * are in contacts.  Those all are: only an erasure deletes contacts, and it
- * pins the counter in meta first (contacts_counter_pin). */
-#define COUNTER_STRIDE 64
+/* The counter reaches meta a block at a time, not with every commit that
+ * makes a contact: with one record per commit, a put in meta for each was
+ * 3k instructions of the 96k a record naming someone new cost.  When a
+ * commit takes the counter past the block meta holds, it writes both ends
+ * of the next one: contact_from = the counter, next_contact = contact_from
+ * + COUNTER_BLOCK, a number no contact has yet, which is what a kanald
+ * that reads next_contact alone (an earlier build, after a crash) goes on
+ * from.  This one goes on from contact_from, counted on over the ids after
+ * it that are in contacts.  Those all are: only an erasure deletes
+ * contacts, and it writes a new block first (contacts_counter_pin).  A
+ * next_contact that is not contact_from + COUNTER_BLOCK (no contact_from:
+ * an older store; or an earlier kanald wrote it) is the exact counter. */
+#define COUNTER_BLOCK 64
 
-/* meta's counter into *n (1 when it has none), and into *in_meta. */
-static int read_meta_counter(struct store *st, MDB_txn *txn, uint64_t *n, uint64_t *in_meta)
+/* The uint64 under a meta key into *out, 1 in *found; 0 in *found when
+ * there is none. */
+static int meta_u64(struct store *st, MDB_txn *txn, const char *key, uint64_t *out, int *found)
 {
-    static const char key[] = KANAL_META_NEXT_CONTACT;
-    MDB_val k = {sizeof key - 1, (void *)key}, v;
+    MDB_val k = {strlen(key), (void *)key}, v;
     int rc = mdb_get(txn, st->meta, &k, &v);
-    *n = 1;
-    if (rc == 0 && v.mv_size == sizeof *n)
-        memcpy(n, v.mv_data, sizeof *n);
-    else if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    *in_meta = *n;
-    return 0;
+    *found = rc == 0 && v.mv_size == sizeof *out;
+    if (*found)
+        memcpy(out, v.mv_data, sizeof *out);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* The counter: meta's, and in *in_meta what meta holds. */
-static int read_counter(struct store *st, MDB_txn *txn, uint64_t *n, uint64_t *in_meta)
+/* The counter into *n, and the end of meta's block into *bound. */
+static int read_counter(struct store *st, MDB_txn *txn, uint64_t *n, uint64_t *bound)
 {
-    int rc = read_meta_counter(st, txn, n, in_meta);
-    if (rc)
+    uint64_t next = 1, from = 0;
+    int has_next, has_from, rc;
+    if ((rc = meta_u64(st, txn, KANAL_META_NEXT_CONTACT, &next, &has_next)) ||
+        (rc = meta_u64(st, txn, KANAL_META_CONTACT_FROM, &from, &has_from)))
         return rc;
-    for (;;) {
+    if (!has_next)
+        next = 1;
+    *bound = next;
+    if (!has_from || from + COUNTER_BLOCK != next) {
+        *n = next; /* exact */
+        return 0;
+    }
+    for (*n = from; *n < next; ++*n) {
         char id[32];
         format_contact_id(*n, id);
         MDB_val ck = {strlen(id), id}, cv;
@@ -63,21 +73,25 @@ static int read_counter(struct store *st, MDB_txn *txn, uint64_t *n, uint64_t *i
             return 0;
         if (rc)
             return rc;
-        ++*n;
     }
+    return 0;
 }
 
 int contacts_next_number(struct store *st, MDB_txn *txn, uint64_t *n)
 {
-    uint64_t in_meta;
-    return read_counter(st, txn, n, &in_meta);
+    uint64_t bound;
+    return read_counter(st, txn, n, &bound);
 }
 
-static int write_next_contact(struct store *st, MDB_txn *txn, uint64_t n)
+/* A new block from n: the ids before n given, none from n on. */
+static int write_block(struct store *st, MDB_txn *txn, uint64_t n)
 {
-    static const char key[] = KANAL_META_NEXT_CONTACT;
-    MDB_val k = {sizeof key - 1, (void *)key}, v = {sizeof n, &n};
-    return mdb_put(txn, st->meta, &k, &v, 0);
+    static const char kf[] = KANAL_META_CONTACT_FROM, kn[] = KANAL_META_NEXT_CONTACT;
+    uint64_t end = n + COUNTER_BLOCK;
+    MDB_val f = {sizeof kf - 1, (void *)kf}, fv = {sizeof n, &n};
+    MDB_val k = {sizeof kn - 1, (void *)kn}, v = {sizeof end, &end};
+    int rc = mdb_put(txn, st->meta, &f, &fv, 0);
+    return rc ? rc : mdb_put(txn, st->meta, &k, &v, 0);
 }
 
 /* Inside a writer batch: the transaction's counter, read once. */
@@ -85,9 +99,7 @@ static int batch_counter(struct store *st, MDB_txn *txn)
 {
     if (st->next_contact)
         return 0;
-    int rc = contacts_next_number(st, txn, &st->next_contact);
-    st->next_contact_base = st->next_contact;
-    return rc;
+    return read_counter(st, txn, &st->next_contact, &st->next_contact_bound);
 }
 
 int peek_contact_id(struct store *st, MDB_txn *txn, char id[32])
@@ -111,7 +123,7 @@ int peek_contact_id(struct store *st, MDB_txn *txn, char id[32])
  * of what identity cost a record naming someone new. */
 static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
 {
-    uint64_t n = 0;
+    uint64_t n = 0, bound;
     int rc = 0;
     if (st->in_batch) {
         if ((rc = batch_counter(st, txn)) == 0)
@@ -120,8 +132,8 @@ static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
         /* Another transaction (tests, tools): straight to meta, and what the
          * writer remembers is no longer known. */
         st->next_contact_committed = 0;
-        if ((rc = contacts_next_number(st, txn, &n)) == 0)
-            rc = write_next_contact(st, txn, n + 1);
+        if ((rc = read_counter(st, txn, &n, &bound)) == 0)
+            rc = write_block(st, txn, n + 1);
     }
     if (rc)
         return rc;
@@ -132,10 +144,10 @@ static int next_contact_id(struct store *st, MDB_txn *txn, char id[32])
 int contacts_counter_pin(struct store *st, MDB_txn *txn)
 {
     if (!st->in_batch) {
-        uint64_t n, in_meta;
+        uint64_t n, bound;
         st->next_contact_committed = 0;
-        int rc = read_counter(st, txn, &n, &in_meta);
-        return rc || n == in_meta ? rc : write_next_contact(st, txn, n);
+        int rc = read_counter(st, txn, &n, &bound);
+        return rc ? rc : write_block(st, txn, n);
     }
     st->next_contact_pin = 1;
     return batch_counter(st, txn);
@@ -145,15 +157,19 @@ void contacts_batch_begin(struct store *st)
 {
     st->in_batch = 1;
     st->next_contact_pin = 0;
-    st->next_contact = st->next_contact_base = st->next_contact_committed;
+    st->next_contact = st->next_contact_committed;
+    st->next_contact_bound = st->next_contact_bound_committed;
 }
 
 int contacts_flush(struct store *st, MDB_txn *txn)
 {
-    uint64_t n = st->next_contact, base = st->next_contact_base;
-    if (n == 0 || (!st->next_contact_pin && n / COUNTER_STRIDE == base / COUNTER_STRIDE))
-        return 0; /* nothing pinned, and no multiple of the stride passed */
-    return write_next_contact(st, txn, n);
+    uint64_t n = st->next_contact;
+    if (n == 0 || (!st->next_contact_pin && n <= st->next_contact_bound))
+        return 0; /* nothing pinned, and every id given is below the block's end */
+    int rc = write_block(st, txn, n);
+    if (rc == 0)
+        st->next_contact_bound = n + COUNTER_BLOCK;
+    return rc;
 }
 
 void contacts_batch_end(struct store *st, int committed)
@@ -161,7 +177,8 @@ void contacts_batch_end(struct store *st, int committed)
     st->in_batch = 0;
     st->next_contact_pin = 0;
     st->next_contact_committed = committed ? st->next_contact : 0;
-    st->next_contact = st->next_contact_base = 0;
+    st->next_contact_bound_committed = committed ? st->next_contact_bound : 0;
+    st->next_contact = st->next_contact_bound = 0;
 }
 
 int new_contact(struct store *st, MDB_txn *txn, uint64_t seq, json_t **out)

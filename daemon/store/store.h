@@ -33,14 +33,14 @@ struct store {
     int erased_none_known;
     /* The contact id counter (contacts_doc.c), writer thread only.  Inside
      * writer_commit_batch (in_batch) next_contact is the transaction's
-     * working value and next_contact_base what it was when first read in
-     * it; it reaches meta's KANAL_META_NEXT_CONTACT before the commit when
-     * it passed a multiple of the stride or an erasure pinned it
-     * (next_contact_pin).  next_contact_committed is its value after the
-     * last commit, so the next transaction need not read it back.  0: not
-     * known, read it from the store. */
+     * working value and next_contact_bound the end of the block meta
+     * holds; a new block goes to meta before the commit when the counter
+     * passed it or an erasure pinned it (next_contact_pin).  The
+     * _committed ones are both after the last commit, so the next
+     * transaction need not read them back.  0: not known, read the store. */
     int in_batch, next_contact_pin;
-    uint64_t next_contact, next_contact_base, next_contact_committed;
+    uint64_t next_contact, next_contact_bound;
+    uint64_t next_contact_committed, next_contact_bound_committed;
     char *path;
     enum sync_mode sync;
     size_t map_size;

@@ -649,17 +649,24 @@ static void test_contact_ids_follow_commit_order(void **state)
     assert_contacts_in_commit_order(f, stored);
 }
 
-/* meta's contact counter, 0 when it has none. */
-static uint64_t meta_next_contact(struct fixture *f)
+/* A uint64 in meta, 0 when it has none. */
+static uint64_t meta_u64(struct fixture *f, const char *key)
 {
     MDB_txn *txn;
     uint64_t n = 0;
-    MDB_val k = {strlen(KANAL_META_NEXT_CONTACT), KANAL_META_NEXT_CONTACT}, v;
+    MDB_val k = {strlen(key), (void *)key}, v;
     assert_int_equal(store_read_begin(&f->st, &txn), 0);
     if (mdb_get(txn, f->st.meta, &k, &v) == 0 && v.mv_size == sizeof n)
         memcpy(&n, v.mv_data, sizeof n);
     store_read_end(&f->st, txn);
     return n;
+}
+
+/* meta's block of contact numbers: its start and end (next_contact). */
+static void assert_block(struct fixture *f, uint64_t from, uint64_t next)
+{
+    assert_int_equal(meta_u64(f, KANAL_META_CONTACT_FROM), from);
+    assert_int_equal(meta_u64(f, KANAL_META_NEXT_CONTACT), next);
 }
 
 /* An item that deletes the contacts its arg names (NULL ended), as an
@@ -674,43 +681,9 @@ static int apply_erase_contacts(struct write_item *it, struct store *st, MDB_txn
     return rc;
 }
 
-/* The counter reaches meta only when it passes a multiple of 64, so meta
- * lags the ids given; a reopened store counts on over the contacts after
- * meta's value, and an erasure of the newest contacts pins the counter
- * first, so their ids are not given again. */
-static void test_contact_counter_in_meta_lags(void **state)
+/* The record of the log's last seq names contact want. */
+static void assert_last_contact(struct fixture *f, const char *want)
 {
-    struct fixture *f = *state;
-    open_store(f, 0);
-    int person = 0;
-    for (int i = 0; i < 10; i++) /* c1..c10, one commit each */
-        commit_people(f, &person, 1, person_item);
-    assert_int_equal(meta_next_contact(f), 0);  /* no multiple of 64 passed */
-    commit_people(f, &person, 60, person_item); /* c11..c70 */
-    assert_int_equal(meta_next_contact(f), 71);
-    commit_people(f, &person, 5, person_item); /* c71..c75 */
-    assert_int_equal(meta_next_contact(f), 71);
-
-    close_store(f);
-    open_store(f, 0);
-    commit_people(f, &person, 1, person_item); /* c76, counted on from 71 */
-    assert_int_equal(meta_next_contact(f), 71);
-    assert_contacts_in_commit_order(f, 76);
-
-    /* The newest two erased: their ids are past meta's value until the
-     * erasure pins it, and are never given again, reopened or not. */
-    static const char *const erased[] = {"c75", "c76", NULL};
-    struct write_item *erase = calloc(1, sizeof *erase);
-    assert_non_null(erase);
-    erase->apply = apply_erase_contacts;
-    erase->arg = (void *)erased;
-    commit(f, erase, NULL);
-    items_free(erase);
-    assert_int_equal(meta_next_contact(f), 77);
-    close_store(f);
-    open_store(f, 0);
-    struct write_item *it = person_item(person++);
-    commit(f, it, NULL);
     MDB_txn *txn;
     uint64_t seq = store_last_seq(&f->st);
     MDB_val k = {sizeof seq, &seq}, v;
@@ -719,9 +692,90 @@ static void test_contact_counter_in_meta_lags(void **state)
     json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
     store_read_end(&f->st, txn);
     assert_non_null(rec);
-    assert_string_equal(json_string_value(json_object_get(rec, "contact")), "c77");
+    assert_string_equal(json_string_value(json_object_get(rec, "contact")), want);
     json_decref(rec);
+}
+
+/* The counter reaches meta a block of 64 numbers at a time: next_contact
+ * is always past every id given (what an earlier kanald goes on from), and
+ * a reopened store counts on from the block's start over the contacts
+ * that exist; an erasure of the newest contacts writes a new block first,
+ * so their ids are not given again.  A store whose next_contact is not
+ * its block's end (an earlier kanald wrote it) goes on from it exactly. */
+static void test_contact_counter_in_blocks(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 0);
+    int person = 0;
+    commit_people(f, &person, 1, person_item); /* c1: the first block */
+    assert_block(f, 2, 66);
+    for (int i = 0; i < 9; i++) /* c2..c10, one commit each: no put in meta */
+        commit_people(f, &person, 1, person_item);
+    assert_block(f, 2, 66);
+    commit_people(f, &person, 60, person_item); /* c11..c70: past 66 */
+    assert_block(f, 71, 135);
+    commit_people(f, &person, 5, person_item); /* c71..c75 */
+    assert_block(f, 71, 135);
+
+    close_store(f);
+    open_store(f, 0);
+    commit_people(f, &person, 1, person_item); /* c76, counted on from 71 */
+    assert_block(f, 71, 135);
+    assert_contacts_in_commit_order(f, 76);
+
+    /* The newest two erased, reopened: c77 next, not c75. */
+    static const char *const erased[] = {"c75", "c76", NULL};
+    struct write_item *it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    it->apply = apply_erase_contacts;
+    it->arg = (void *)erased;
+    commit(f, it, NULL);
     items_free(it);
+    assert_block(f, 77, 141);
+    close_store(f);
+    open_store(f, 0);
+    it = person_item(person++);
+    commit(f, it, NULL);
+    items_free(it);
+    assert_last_contact(f, "c77");
+
+    /* An erasure first after a reopen, and a contact made and erased in
+     * the batch that erases it. */
+    static const char *const newest[] = {"c77", NULL};
+    close_store(f);
+    open_store(f, 0);
+    it = calloc(1, sizeof *it);
+    assert_non_null(it);
+    it->apply = apply_erase_contacts;
+    it->arg = (void *)newest;
+    it->next = person_item(person++); /* c78 */
+    commit(f, it, NULL);
+    items_free(it);
+    assert_block(f, 79, 143);
+    assert_last_contact(f, "c78");
+
+    /* An earlier kanald went on from next_contact (143) and made c143 and
+     * c144: its exact value is where this one goes on. */
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->st.env, NULL, 0, &txn), 0);
+    for (int i = 143; i <= 144; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        MDB_val k = {strlen(id), id}, v = {2, "{}"};
+        assert_int_equal(mdb_put(txn, f->st.contacts, &k, &v, 0), 0);
+    }
+    uint64_t next = 145;
+    MDB_val k = {strlen(KANAL_META_NEXT_CONTACT), KANAL_META_NEXT_CONTACT},
+            v = {sizeof next, &next};
+    assert_int_equal(mdb_put(txn, f->st.meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    close_store(f);
+    open_store(f, 0);
+    it = person_item(person++);
+    commit(f, it, NULL);
+    items_free(it);
+    assert_last_contact(f, "c145");
+    assert_block(f, 146, 210);
 }
 
 /* person_item's record as the loop makes it with identity and no
@@ -948,7 +1002,7 @@ int main(void)
         T(test_bad_item_fails_alone),
         T(test_store_wide_failure_fails_everyone),
         T(test_contact_ids_follow_commit_order),
-        T(test_contact_counter_in_meta_lags),
+        T(test_contact_counter_in_blocks),
         T(test_parties_resolved_across_retried_commits),
         T(test_handles_linked_right_within_batches),
         T(test_backlog_folded_within_commits),
