@@ -8,16 +8,22 @@
  *
  * kanald keeps the sink's cursor in its store and delivers again from it
  * after a restart, so a crash between the write and the ack repeats lines
- * (at-least-once): readers skip a seq they have seen.  Build it out of tree:
+ * (at-least-once): readers skip a seq they have seen.  A batch reaches the
+ * file in one write() and is acknowledged only after fsync(), so a line cut
+ * short by a crash or a power loss is never acknowledged: start() drops it,
+ * and kanald delivers its record again.  Build it out of tree:
  *   cc -shared -fPIC -o filesink.so filesink.c \
  *      $(pkg-config --cflags --libs kanal-plugin jansson)
  * write() and fsync() block kanald's loop for as long as the disk takes: a
  * sink for a slow or remote target uses host->transfer() or its own thread
  * and acknowledges later (see plugins/http). */
+#define _POSIX_C_SOURCE 200809L /* open_memstream, pread */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -45,16 +51,62 @@ static int filesink_init(const struct kanal_host *host, struct kanal_source *src
     return 0;
 }
 
+/* The length of the file up to and with its last newline. */
+static int whole_lines(int fd, off_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    char buf[4096];
+    off_t end = st.st_size;
+    while (end > 0) {
+        size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
+        ssize_t r = pread(fd, buf, n, end - (off_t)n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != (ssize_t)n)
+            return r < 0 ? -errno : -EIO;
+        for (size_t i = n; i > 0; i--)
+            if (buf[i - 1] == '\n') {
+                *len = end - (off_t)n + (off_t)i;
+                return 0;
+            }
+        end -= (off_t)n;
+    }
+    *len = 0;
+    return 0;
+}
+
 static int filesink_start(void *state)
 {
     struct filesink *f = state;
-    f->fd = open(f->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (f->fd < 0) {
-        int e = -errno;
-        f->host->log(f->src, KANAL_LOG_ERR, "cannot open %s: %s", f->path, f->host->strerror(e));
-        return e;
+    const char *what = "open";
+    off_t len = 0;
+    struct stat st;
+    int e = 0;
+    f->fd = open(f->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (f->fd < 0)
+        e = -errno;
+    else if ((e = whole_lines(f->fd, &len)) < 0)
+        what = "read";
+    else if (fstat(f->fd, &st) == 0 && st.st_size > len) {
+        /* A line the last run did not finish: never acknowledged. */
+        what = "truncate";
+        if (ftruncate(f->fd, len) < 0 || fsync(f->fd) < 0)
+            e = -errno;
+        else
+            f->host->log(f->src, KANAL_LOG_WARNING,
+                         "%s: dropped %lld bytes of an unfinished line; its records come again",
+                         f->path, (long long)(st.st_size - len));
     }
-    return 0;
+    if (e < 0) {
+        f->host->log(f->src, KANAL_LOG_ERR, "cannot %s %s: %s", what, f->path,
+                     f->host->strerror(e));
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
+    }
+    return e;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -80,24 +132,24 @@ static int filesink_deliver(void *state, const struct kanal_sink_batch *b)
         json_decref(list);
         return -EINVAL;
     }
+    /* The whole batch as lines, for one write(). */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
     size_t i;
     json_t *rec;
-    int r = 0;
+    int r = m ? 0 : -ENOMEM;
     json_array_foreach(list, i, rec)
     {
-        char *line = json_dumps(rec, JSON_COMPACT);
-        if (!line) {
+        if (r || json_dumpf(rec, m, JSON_COMPACT) < 0 || fputc('\n', m) == EOF)
             r = -ENOMEM;
-            break;
-        }
-        r = write_all(f->fd, line, strlen(line));
-        if (!r)
-            r = write_all(f->fd, "\n", 1);
-        free(line);
-        if (r)
-            break;
     }
     json_decref(list);
+    if (m && fclose(m) != 0 && !r)
+        r = -ENOMEM;
+    if (!r)
+        r = write_all(f->fd, buf, len);
+    free(buf);
     if (!r && fsync(f->fd) < 0)
         r = -errno;
     if (r) {

@@ -221,6 +221,30 @@ def test_http_sink_gives_up_on_4xx_loudly_but_skips_nothing(make_kanald, crm_fac
     k.wait_log(r"\[crm\].*sink delivery failed after seq 0: .*HTTP 400")
 
 
+def test_filesink_drops_an_unfinished_line_at_start(make_kanald, tmp_path):
+    """A line the sink did not finish (a crash or a power loss mid-write)
+    was never acknowledged: the next start cuts it off, and the records
+    that follow begin on a line of their own."""
+    out = tmp_path / "a.jsonl"
+    sink = f"\n[sink archive]\nplugin = filesink\npath = {out}\n"
+    k = make_kanald(sources=webhook_source() + sink)
+    k.link_plugin(BUILD / "sdk" / "filesink.so")
+    k.start()
+    for i in range(3):
+        assert k.post_hook(message(f"t{i}"))[0] == 200
+    wait_until(lambda: sinks(k)["archive"]["cursor"] == 3, what="cursor 3")
+    assert k.stop() == 0
+    whole = out.read_bytes()
+    with open(out, "ab") as f:
+        f.write(b'{"seq":4,"kind":"mess')
+    k.start()
+    k.wait_log(r"\[archive\].*dropped 21 bytes of an unfinished line")
+    assert out.read_bytes() == whole
+    assert k.post_hook(message("t3"))[0] == 200
+    wait_until(lambda: file_seqs(out) == [1, 2, 3, 4], what="seq 4 on a line of its own")
+    assert out.read_bytes().endswith(b"\n")
+
+
 def test_cursor_survives_restart_and_reload_follows_sink_sections(make_kanald, tmp_path):
     out = tmp_path / "a.jsonl"
     sink = f"\n[sink archive]\nplugin = filesink\npath = {out}\n"
