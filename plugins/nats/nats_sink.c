@@ -101,6 +101,30 @@ natsStatus kanal_nats_sink_subscribe(struct sink *s, natsConnection *nc, natsSub
     return st;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* sub, unsubscribed, kept among the retired (nats_sink.h says why); those
+ * retired RETIRED_MS ago, or the oldest when there is no room, go. */
+static void retire(struct sink *s, natsSubscription *sub)
+{
+    natsSubscription_Unsubscribe(sub);
+    int64_t now = now_ms();
+    int old = 0;
+    while (old < s->nretired &&
+           (now - s->retired_ms[old] > RETIRED_MS || s->nretired - old >= RETIRED_MAX))
+        natsSubscription_Destroy(s->retired[old++]);
+    s->nretired -= old;
+    memmove(s->retired, s->retired + old, (size_t)s->nretired * sizeof *s->retired);
+    memmove(s->retired_ms, s->retired_ms + old, (size_t)s->nretired * sizeof *s->retired_ms);
+    s->retired[s->nretired] = sub;
+    s->retired_ms[s->nretired++] = now;
+}
+
 /* After a failure: what is still to come for the messages published so far
  * (acks, "no responders" that libnats hands over without their subject)
  * goes to the old subscription, which goes; the next messages' acks come
@@ -112,8 +136,7 @@ static void new_generation(struct sink *s)
         return; /* nothing published yet; the worker subscribes to gen 0 */
     s->gen++;
     if (s->sub) {
-        natsSubscription_Unsubscribe(s->sub);
-        natsSubscription_Destroy(s->sub);
+        retire(s, s->sub);
         s->sub = NULL;
     }
     natsStatus st = kanal_nats_sink_subscribe(s, s->nc, &s->sub);
@@ -131,13 +154,6 @@ static void failed(struct sink *s, int64_t retry_ms, const char *reason)
     rec_free_all(s);
     new_generation(s);
     s->host->sink_fail(s->src, retry_ms, reason);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static void on_poll(void *arg);
@@ -579,7 +595,7 @@ static void nats_destroy(void *state)
         s->host->log(s->src, KANAL_LOG_WARNING, "NATS connection did not close in 10 s");
     if (s->poll)
         s->host->timer_stop(s->poll);
-    natsSubscription_Destroy(s->sub); /* drops the acks not read: the cursor stays */
+    kanal_nats_sink_drop_subs(s); /* drops the acks not read: the cursor stays */
     jsCtx_Destroy(s->js);
     natsConnection_Destroy(s->nc);
     natsInbox_Destroy(s->inbox);

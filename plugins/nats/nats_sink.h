@@ -44,6 +44,9 @@ enum {
     EV_CHECKED,  /* worker: a stream check ended (status, text) */
 };
 
+#define RETIRED_MAX 16   /* older subscriptions kept, at most */
+#define RETIRED_MS 10000 /* for this long */
+
 struct sink {
     const struct kanal_host *host;
     struct kanal_source *src;
@@ -67,6 +70,15 @@ struct sink {
     struct event *ev_head, *ev_tail;
     natsInbox *inbox;         /* the acks come to <inbox>.<gen>.<seq> */
     natsSubscription *sub;    /* set by the worker; the loop's after EV_READY */
+    /* Older generations' subscriptions, unsubscribed but not destroyed
+     * until RETIRED_MS have passed or their connection is closed: libnats
+     * 3.4's read loop takes a subscription out of its map and locks it
+     * after letting go of the map's lock, without a reference, so one
+     * destroyed in between is used after it is freed (libnats 3.6 holds a
+     * reference).  Loop's while ready, like sub. */
+    natsSubscription *retired[RETIRED_MAX];
+    int64_t retired_ms[RETIRED_MAX];
+    int nretired;
     uint64_t gen;             /* a failure starts a new one: older acks are ignored */
     struct kanal_timer *poll; /* reads the acks while some are in flight */
     struct rec *head, *tail;  /* the delivered records, in seq order */
@@ -84,6 +96,9 @@ void kanal_nats_sink_callbacks(struct sink *s);
 /* The worker thread's body; kanal_nats_sink_quit ends it. */
 void *kanal_nats_sink_worker(void *arg);
 void kanal_nats_sink_quit(struct sink *s);
+/* Destroy s->sub and the retired subscriptions: their connection is
+ * closed, or the loop let go of it. */
+void kanal_nats_sink_drop_subs(struct sink *s);
 /* Close nc and wait (10 s at most) for its last callback: whether it came. */
 int kanal_nats_sink_close_wait(struct sink *s, natsConnection *nc);
 

@@ -107,10 +107,20 @@ static void refusal(struct sink *s, natsConnection *nc, natsStatus st, char *why
     kanal_nats_conn_why(st, detail, why, len);
 }
 
+void kanal_nats_sink_drop_subs(struct sink *s)
+{
+    natsSubscription_Destroy(s->sub);
+    s->sub = NULL;
+    for (int i = 0; i < s->nretired; i++)
+        natsSubscription_Destroy(s->retired[i]);
+    s->nretired = 0;
+}
+
 /* One connection, made: handed to the loop (EV_READY), its stream
  * checked whenever connected and not yet verified, every RECHECK_MS, until
- * it passes.  @return 1 when libnats closed it (the loop let go of it: nc,
- * js and sub are the caller's to destroy), 0 on quit (destroy's). */
+ * it passes.  @return 1 when libnats closed it (the loop let go of it; nc
+ * and js are the caller's to destroy, the subscriptions are destroyed
+ * here: the loop may have replaced sub), 0 on quit (destroy's). */
 static int worker_use(struct sink *s, natsConnection *nc, jsCtx *js, natsSubscription *sub)
 {
     char why[512], url[200] = "";
@@ -157,10 +167,11 @@ static int worker_use(struct sink *s, natsConnection *nc, jsCtx *js, natsSubscri
     if (!quit) {
         s->nc = NULL;
         s->js = NULL;
-        s->sub = NULL;
         s->closed = s->released = 0;
     }
     pthread_mutex_unlock(&s->lock);
+    if (!quit)
+        kanal_nats_sink_drop_subs(s); /* closed: the read loop is done with them */
     return !quit;
 }
 
@@ -187,6 +198,7 @@ void *kanal_nats_sink_worker(void *arg)
             if (st == NATS_OK) {
                 if (!worker_use(s, nc, js, sub))
                     return NULL; /* destroy closes it */
+                sub = NULL;      /* worker_use destroyed it, or its successor */
                 attempts = 0;    /* it was made: the backoff starts anew */
             } else {
                 refusal(s, NULL, st, why, sizeof why);

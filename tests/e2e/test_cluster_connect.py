@@ -311,6 +311,55 @@ def test_sink_refused_after_a_disconnect_keeps_trying_and_publishes_once_fixed(
     assert sink(k)["health"] == "ok"
 
 
+def test_sink_refused_after_failed_deliveries_keeps_trying_and_publishes_once_fixed(
+        make_kanald, auth_nats, tmp_path):
+    """Deliveries fail on a live connection (nats-server restarted without
+    JetStream: no responders), each failure moving the sink to new acks'
+    subscription; then the server refuses the sink (its user gone) and
+    libnats closes that connection.  The sink lets go of every
+    subscription it had once, makes a new connection once the user is
+    back, and publishes everything; kanald stops cleanly."""
+    kanal_user = f'{{ user: kanal, password: "{PASSWORD}" }}'
+    n = auth_nats(f"{kanal_user}, {ADMIN}", tls=False).start()
+    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--user",
+                   "admin", env={"KANAL_NATS_PASSWORD": PASSWORD})
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    pw = secret_file(tmp_path, "kanal.pw", PASSWORD)
+    k = make_kanald("edge", sources=webhook_source()
+                    + f"\n[sink cluster]\nplugin = nats\nservers = {n.servers()}\n"
+                    f"stream = KANAL\nsubject_prefix = kanal.records\n"
+                    f"user = kanal\npassword = file:{pw}\nack_wait = 2s\n",
+                    plugins=("webhook", "nats")).start()
+    posted = [f"before-{i}" for i in range(3)]
+    for x in posted:
+        assert k.post_hook(message(x))[0] == 200
+    wait_until(lambda: sink(k)["lag_records"] == 0, timeout=60, what="drained")
+
+    conf = (n.dir / "nats.conf").read_text()
+    n.stop()
+    (n.dir / "nats.conf").write_text(re.sub(r"jetstream \{.*\}\n", "", conf))
+    n.start()
+    for i in range(2):
+        assert k.post_hook(message(f"during-{i}"))[0] == 200
+        posted.append(f"during-{i}")
+    wait_until(lambda: sink(k)["errors"] >= 2, timeout=60,
+               what="two failed deliveries: two subscriptions replaced")
+    assert "no responders" in sink(k)["last_error"]
+
+    restart_with_users(n, ADMIN)  # and still without JetStream
+    k.wait_log(r"cluster.*cannot connect to NATS.*" + REFUSED, timeout=60)
+    assert k.proc.poll() is None, "kanald died"
+
+    n.stop()
+    (n.dir / "nats.conf").write_text(conf)  # the user and JetStream back
+    n.start()
+    wait_until(lambda: (lambda s: s["lag_records"] == 0 and s["cursor"] == s["last_seq"])(
+        sink(k)), timeout=60, what="the sink drained once the user is back")
+    assert messages(n) == posted
+    assert sink(k)["health"] == "ok"
+    assert k.stop() == 0
+
+
 @pytest.mark.parametrize("keys,why", [
     ("creds = {tmp}/missing.creds\n", "creds: cannot read {tmp}/missing.creds"),
     ("nkey = file:{tmp}/bad.nk\nnkey_public = UABC\n", "nkey is not a NATS user seed"),
