@@ -37,6 +37,9 @@
  * stream write the same contacts.  0 outside: the clock.  The writer
  * thread's own, hence thread-local. */
 static _Thread_local int64_t resolve_clock_ms;
+/* The clock as text when it is a record's received_at that kanald wrote
+ * from those milliseconds (util_format_time), else NULL. */
+static _Thread_local const char *resolve_clock_text;
 
 int64_t contacts_clock_ms(void)
 {
@@ -46,10 +49,17 @@ int64_t contacts_clock_ms(void)
 void contacts_set_clock(int64_t ms)
 {
     resolve_clock_ms = ms > 0 ? ms : 0;
+    resolve_clock_text = NULL;
 }
+
+static void copy_text(char *dst, size_t n, const char *s);
 
 char *now_text(char buf[32])
 {
+    if (resolve_clock_text) {
+        copy_text(buf, 32, resolve_clock_text);
+        return buf;
+    }
     util_format_time(contacts_clock_ms(), buf, 32);
     return buf;
 }
@@ -379,10 +389,14 @@ int contacts_resolve_parties(struct store *st, MDB_txn *txn, struct record_parti
     /* received_at as the loop had it in ms, else (a record relayed) from
      * its text: a parse was 0.5k instructions a record. */
     int64_t at = rp->received_ms, before = resolve_clock_ms;
+    const char *before_text = resolve_clock_text;
+    if (at > 0) /* received_at is util_format_time(at): now_text copies it */
+        resolve_clock_text = rp->received_at;
     if (at > 0 || (util_parse_time(rp->received_at, &at) == 0 && at > 0))
         resolve_clock_ms = at;
     int rc = resolve_parties(st, txn, parties, rp->n, rp->source, NULL, seq, extra, rp->contact);
     resolve_clock_ms = before;
+    resolve_clock_text = before_text;
     if (pool != stack)
         free(pool);
     return rc;
