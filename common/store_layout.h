@@ -95,6 +95,10 @@ _Static_assert(KANAL_STORE_DB_COUNT <= 32, "readers keep a bit per database");
  * that exist; else it is the next contact's number). */
 #define KANAL_META_NEXT_CONTACT "next_contact"
 #define KANAL_META_CONTACT_FROM "contact_from" /* uint64: the contact counter's block start */
+/* uint64: every record up to this seq whose contacts go on the timeline
+ * has them in 'pending' (or 'timeline'); a record after it whose one
+ * contact is its "contact" member may not: the log is their journal. */
+#define KANAL_META_PENDING_THROUGH "pending_through"
 #define KANAL_META_NEXT_MESSAGE "next_message" /* uint64: the next message's number */
 #define KANAL_META_SCRUB "scrub"               /* what the last erase scrubbed */
 

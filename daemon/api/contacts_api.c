@@ -293,6 +293,31 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+struct journal_arg {
+    json_t *ids;
+    uint64_t **seqs;
+    size_t *ns, *cap;
+};
+
+static int journal_hit(uint64_t seq, const char *cid, void *arg)
+{
+    struct journal_arg *a = arg;
+    size_t i;
+    json_t *idv;
+    json_array_foreach(a->ids, i, idv)
+    {
+        if (strcmp(json_string_value(idv), cid) != 0)
+            continue;
+        if (*a->ns == *a->cap) {
+            *a->cap = *a->cap ? *a->cap * 2 : 64;
+            *a->seqs = xrealloc(*a->seqs, *a->cap * sizeof **a->seqs);
+        }
+        (*a->seqs)[(*a->ns)++] = seq;
+        break;
+    }
+    return 0;
+}
+
 /* The seqs of every record of a contact (sorted, unique). */
 int contacts_timeline(struct store *st, MDB_txn *txn, json_t *contact, uint64_t **out, size_t *n)
 {
@@ -353,6 +378,11 @@ int contacts_timeline(struct store *st, MDB_txn *txn, json_t *contact, uint64_t 
             memcpy(&seqs[ns++], k.mv_data, sizeof *seqs);
         }
         mdb_cursor_close(pc);
+    }
+    /* Records whose entry the writer keeps in memory: the log's journal. */
+    if (rc == 0) {
+        struct journal_arg a = {ids, &seqs, &ns, &cap};
+        rc = contacts_journal(st, txn, UINT64_MAX, journal_hit, &a);
     }
     json_decref(ids);
     if (ns)

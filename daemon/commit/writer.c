@@ -49,7 +49,8 @@ void write_item_free(struct write_item *item)
     }
     free(item->recs);
     free(item->states);
-    free(item->seqs);
+    if (item->seqs != &item->seq_one)
+        free(item->seqs);
     jarena_release(item->arena);
     free(item);
 }
@@ -279,8 +280,8 @@ static int apply_items(struct store *st, MDB_txn *txn, struct write_item *items,
         it->nnew = 0;
         failed->item = it;
         failed->in_record = 1;
-        if (!it->seqs && it->nrecs)
-            it->seqs = xcalloc(it->nrecs, sizeof *it->seqs);
+        if (!it->seqs && it->nrecs) /* a webhook's one record: no allocation */
+            it->seqs = it->nrecs == 1 ? &it->seq_one : xcalloc(it->nrecs, sizeof *it->seqs);
         for (size_t i = 0; i < it->nrecs; i++) {
             uint64_t s = 0;
             int is_new = 0;
@@ -397,7 +398,7 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
             contacts_batch_begin(st);
             size_t fold_max = fold_off ? 0 : fold_share(st, items), folded = 0;
             rc = apply_items(st, txn, items, &last, &tried, &failed);
-            if (rc == 0 && (rc = contacts_flush(st, txn)) != 0) {
+            if (rc == 0 && (rc = contacts_flush(st, txn, last)) != 0) {
                 mdb_txn_abort(txn); /* a store-wide error (meta put) */
             } else if (rc == 0 && fold_max && (rc = contacts_fold(st, txn, fold_max, &folded))) {
                 /* The records do not wait for the fold: without it, unless
@@ -497,6 +498,29 @@ static void fold_timeline(struct store *st)
         fold_done(st, FOLD_STEP, folded);
 }
 
+/* On the way out: the timeline entries kept in memory into 'pending', so
+ * that the next start need not read them again from the log (and an
+ * earlier kanald, which does not, finds them). */
+static void put_kept(struct store *st)
+{
+    MDB_txn *txn;
+    if (!st->env || st->pbuf_n == 0 || mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return;
+    contacts_batch_begin(st);
+    int rc = contacts_pending_put_kept(st, txn);
+    if (rc == 0)
+        rc = contacts_flush(st, txn, st->last_seq);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    contacts_batch_end(st, rc == 0);
+    if (rc)
+        log_warn("store %s: cannot put the timeline entries kept in memory on the way out (%s); "
+                 "the next start reads them from the log",
+                 st->path, mdb_strerror(rc));
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -577,6 +601,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
+    put_kept(w->st);
     return NULL;
 }
 

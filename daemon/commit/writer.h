@@ -63,7 +63,8 @@ struct write_item {
     void *arg;
     /* Results. */
     int status;      /* 0 or negative error */
-    uint64_t *seqs;  /* one per record */
+    uint64_t *seqs;  /* one per record (&seq_one for one record) */
+    uint64_t seq_one;
     size_t nnew;     /* records actually written (not duplicates) */
     /* For apply(): the last seq used so far; apply() may append records
      * (writer_append_system) and moves it on. */

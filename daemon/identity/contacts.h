@@ -56,7 +56,7 @@ void contacts_set_clock(int64_t ms);
  * (the contact id counter into meta, when due) just before the commit; end
  * after the commit (committed 1) or the abort (0). */
 void contacts_batch_begin(struct store *st);
-int contacts_flush(struct store *st, MDB_txn *txn);
+int contacts_flush(struct store *st, MDB_txn *txn, uint64_t last);
 void contacts_batch_end(struct store *st, int committed);
 
 /* The number the next new contact gets (c<N>) as of txn: from the start of
@@ -67,8 +67,17 @@ int contacts_next_number(struct store *st, MDB_txn *txn, uint64_t *n);
  * so that a deleted id is never counted over and given again. */
 int contacts_counter_pin(struct store *st, MDB_txn *txn);
 
-/* Move up to max records from 'pending' into the per-contact 'timeline'. */
+/* Move up to max records from 'pending' into the per-contact 'timeline'
+ * (SIZE_MAX: all, the entries the writer keeps in memory too). */
 int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded);
+/* Inside a writer batch: the timeline entries kept in memory into
+ * 'pending', and the mark into meta before the commit. */
+int contacts_pending_put_kept(struct store *st, MDB_txn *txn);
+/* Each record after meta's pending_through (up to seq upto) whose
+ * "contact" is set, in seq order: the journal of the entries the writer
+ * keeps in memory.  Stops at the first nonzero each(). */
+int contacts_journal(struct store *st, MDB_txn *txn, uint64_t upto,
+                     int (*each)(uint64_t seq, const char *cid, void *arg), void *arg);
 
 /* A system record (source "kanal") of kind with meta; contact may be NULL. */
 json_t *contacts_system_record(const char *kind, const char *external_id, const char *contact,

@@ -155,14 +155,18 @@ int contacts_counter_pin(struct store *st, MDB_txn *txn)
 
 void contacts_batch_begin(struct store *st)
 {
+    pending_batch_begin(st);
     st->in_batch = 1;
     st->next_contact_pin = 0;
     st->next_contact = st->next_contact_committed;
     st->next_contact_bound = st->next_contact_bound_committed;
 }
 
-int contacts_flush(struct store *st, MDB_txn *txn)
+int contacts_flush(struct store *st, MDB_txn *txn, uint64_t last)
 {
+    int prc = pending_flush(st, txn, last);
+    if (prc)
+        return prc;
     uint64_t n = st->next_contact;
     if (n == 0 || (!st->next_contact_pin && n <= st->next_contact_bound))
         return 0; /* nothing pinned, and every id given is below the block's end */
@@ -174,6 +178,7 @@ int contacts_flush(struct store *st, MDB_txn *txn)
 
 void contacts_batch_end(struct store *st, int committed)
 {
+    pending_batch_end(st, committed);
     st->in_batch = 0;
     st->next_contact_pin = 0;
     st->next_contact_committed = committed ? st->next_contact : 0;

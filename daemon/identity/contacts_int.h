@@ -39,8 +39,14 @@ int handle_put(struct store *st, MDB_txn *txn, const char *handle, const char *c
  * with the contact it names in out when known, else an LMDB error. */
 int handle_claim(struct store *st, MDB_txn *txn, const char *handle, const char *cid, char *out,
                  size_t out_len);
-/* The contacts of the record at seq (ids, each with its NUL), for the fold. */
+/* The contacts of the record at seq (ids, each with its NUL), for the fold:
+ * in a writer batch, a record's one contact is kept in memory and put with
+ * the next PENDING_STEP (pending_flush). */
 int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids, size_t len);
+void pending_batch_begin(struct store *st);
+/* Before the commit of a batch whose last seq is last. */
+int pending_flush(struct store *st, MDB_txn *txn, uint64_t last);
+void pending_batch_end(struct store *st, int committed);
 
 /* ---- contacts_doc.c ---- */
 

@@ -329,6 +329,10 @@ void store_close(struct store *st)
     if (st->env)
         mdb_env_close(st->env);
     st->env = NULL;
+    free(st->pbuf); /* the timeline entries kept: the log has them */
+    st->pbuf = NULL;
+    st->pbuf_n = st->pbuf_cap = st->pbuf_put = st->pbuf_txn = 0;
+    st->pending_known = 0;
     store_unlock(st);
     if (st->path) {
         pthread_rwlock_destroy(&st->resize_lock);

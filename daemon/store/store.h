@@ -38,6 +38,20 @@ struct store {
      * passed it or an erasure pinned it (next_contact_pin).  The
      * _committed ones are both after the last commit, so the next
      * transaction need not read them back.  0: not known, read the store. */
+    /* Timeline entries of records whose one contact is their "contact"
+     * (contacts_store.c), writer thread only: kept here and put in
+     * 'pending' PENDING_STEP at a time, with the seq they reach in meta
+     * (pending_through); the log after it is their journal.  pbuf_put:
+     * how many of pbuf the current transaction has put; pbuf_txn: pbuf's
+     * length when it began.  pending_known 0: read the mark and the log's
+     * tail first. */
+    struct pending_entry {
+        uint64_t seq;
+        char cid[32];
+    } * pbuf;
+    size_t pbuf_n, pbuf_cap, pbuf_put, pbuf_txn;
+    uint64_t pending_through, pending_through_next;
+    int pending_known, pending_mark_due, pending_mark_missing;
     int in_batch, next_contact_pin;
     uint64_t next_contact, next_contact_bound;
     uint64_t next_contact_committed, next_contact_bound_committed;

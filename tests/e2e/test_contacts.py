@@ -290,6 +290,38 @@ def test_contact_ids_survive_a_crash_and_an_erasure(make_kanald):
     assert next_contact() > 5
 
 
+def test_timeline_whole_across_crashes(make_kanald):
+    """kanald keeps the newest records' timeline entries in memory and puts
+    them in the store 64 records at a time, the log being their journal: a
+    contact's interactions are all there right after each post, after a
+    SIGKILL, and across the put; an erasure finds every one."""
+    k = make_kanald().start()
+    phone = "phone:+905330001111"
+
+    def visits(start, stop):
+        return [post(k, person_record(f"t{i}", "sms", phone)) for i in range(start, stop)]
+
+    def interactions(cid):
+        status, tl = k.api(f"/v1/contacts/{cid}/interactions?limit=1000")
+        assert status == 200, tl
+        return [r["seq"] for r in tl["interactions"]]
+
+    seqs = visits(0, 5)
+    cid = contact_of(k, seqs[0])
+    assert interactions(cid) == seqs
+    k.kill()
+    k.start()
+    assert interactions(cid) == seqs
+    seqs += visits(5, 70)  # past 64 records: the entries go to the store
+    assert interactions(cid) == seqs
+    k.kill()
+    k.start()
+    seqs += visits(70, 75)
+    assert interactions(cid) == seqs
+    status, res = k.api(f"/v1/contacts/{cid}", token=ADMIN_TOKEN, method="DELETE")
+    assert status == 200 and res["records"] == 75, res
+
+
 def test_tracking_link_records_a_click(kanald):
     k = kanald
     s = post(k, person_record("c-in", "email", "email:can@example.com"))
