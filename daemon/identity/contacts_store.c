@@ -251,8 +251,13 @@ int contacts_journal(struct store *st, MDB_txn *txn, uint64_t upto,
             break;
         json_t *rec = json_loadb(lv.mv_data, lv.mv_size, 0, NULL);
         const char *cid = json_string_value(json_object_get(rec, "contact"));
-        if (cid && *cid && strlen(cid) < 32)
-            rc = each(seq, cid, arg);
+        if (cid && *cid && strlen(cid) < 32) {
+            /* A record can name a contact it got no entry for: one erased
+             * while the record was on its way (a click). */
+            MDB_val ck = {strlen(cid), (void *)cid}, cv;
+            rc = mdb_get(txn, st->contacts, &ck, &cv);
+            rc = rc == 0 ? each(seq, cid, arg) : rc == MDB_NOTFOUND ? 0 : rc;
+        }
         json_decref(rec);
         if (rc)
             break;
@@ -375,8 +380,11 @@ void pending_batch_end(struct store *st, int committed)
             st->pending_through = st->pending_through_next;
             st->pending_mark_missing = 0;
         }
-        memmove(st->pbuf, st->pbuf + st->pbuf_put, (st->pbuf_n - st->pbuf_put) * sizeof *st->pbuf);
-        st->pbuf_n -= st->pbuf_put;
+        if (st->pbuf_put) { /* (pbuf may be NULL: nothing kept yet) */
+            memmove(st->pbuf, st->pbuf + st->pbuf_put,
+                    (st->pbuf_n - st->pbuf_put) * sizeof *st->pbuf);
+            st->pbuf_n -= st->pbuf_put;
+        }
     }
     st->pbuf_put = 0;
     st->pbuf_txn = st->pbuf_n;
