@@ -618,9 +618,9 @@ void outbox_nats__close(struct outbox *ob)
     }
     n->evs = n->evs_tail = NULL;
     n->jobs = n->jobs_tail = NULL;
-    natsSubscription_Destroy(n->sub);
-    if (n->nc)
+    if (n->nc) /* first: its read loop ends (no message for a freed subscription) */
         natsConnection_Close(n->nc);
+    natsSubscription_Destroy(n->sub);
     jsCtx_Destroy(n->js);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);

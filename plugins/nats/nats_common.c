@@ -75,6 +75,13 @@ int64_t kanal_nats_backoff_ms(int attempts)
     return ms > 5000 ? 5000 : ms;
 }
 
+int64_t kanal_nats_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 struct timespec kanal_nats_deadline(int64_t ms)
 {
     struct timespec until;

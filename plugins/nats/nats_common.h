@@ -81,6 +81,17 @@ void kanal_nats_conn_why(natsStatus st, const char *detail, char *why, size_t le
 /* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
 struct timespec kanal_nats_deadline(int64_t ms);
 
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t kanal_nats_now_ms(void);
+
+/* How long a subscription replaced on a live connection is kept after it
+ * was unsubscribed or given up, before it is destroyed: libnats 3.4's read
+ * loop takes a subscription out of its map and locks it after letting go
+ * of the map's lock, without a reference, so one destroyed in between is
+ * used after it is freed (libnats 3.6 holds a reference).  A closed
+ * connection's subscriptions are destroyed at once: its read loop ended. */
+#define KANAL_NATS_SUB_GRACE_MS 10000
+
 /* The stream exists with file storage, a duplicate window and subjects
  * covering <subject_prefix>.>.
  * @return 0; -EAGAIN when JetStream does not answer (no leader, down);

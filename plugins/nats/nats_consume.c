@@ -99,7 +99,8 @@ static void drop_sub(struct nsource *s)
     struct oldsub *o = calloc(1, sizeof *o);
     pthread_mutex_lock(&s->lock);
     if (o) {
-        *o = (struct oldsub){.next = s->olds, .sub = s->sub, .gen = s->gen};
+        *o = (struct oldsub){
+            .next = s->olds, .sub = s->sub, .gen = s->gen, .at = kanal_nats_now_ms()};
         s->olds = o;
     } /* else (out of memory) left to the end of the process, never a gap */
     s->gen++;
@@ -168,16 +169,19 @@ static void take(struct nsource *s, natsMsgList *list)
     }
 }
 
-/* Destroy the replaced subscriptions no held message comes from: the
- * messages are held in stream order, so those older than the first one. */
+/* Destroy the replaced subscriptions no held message comes from (the
+ * messages are held in stream order, so those older than the first one)
+ * and given up KANAL_NATS_SUB_GRACE_MS ago; all: every one, the
+ * connection closed. */
 void nats_source_reap_subs(struct nsource *s, int all)
 {
     struct oldsub *dead = NULL, **pp;
+    int64_t now = all ? 0 : kanal_nats_now_ms();
     pthread_mutex_lock(&s->lock);
     unsigned oldest = s->batch_head ? s->batch_head->gen : s->q_head ? s->q_head->gen : s->gen;
     for (pp = &s->olds; *pp;) {
         struct oldsub *o = *pp;
-        if (all || o->gen < oldest) {
+        if (all || (o->gen < oldest && now - o->at >= KANAL_NATS_SUB_GRACE_MS)) {
             *pp = o->next;
             o->next = dead;
             dead = o;

@@ -101,22 +101,15 @@ natsStatus kanal_nats_sink_subscribe(struct sink *s, natsConnection *nc, natsSub
     return st;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* sub, unsubscribed, kept among the retired (nats_sink.h says why); those
- * retired RETIRED_MS ago, or the oldest when there is no room, go. */
+/* sub, unsubscribed, kept among the retired (nats_common.h says why); those
+ * retired KANAL_NATS_SUB_GRACE_MS ago, or the oldest when there is no room, go. */
 static void retire(struct sink *s, natsSubscription *sub)
 {
     natsSubscription_Unsubscribe(sub);
-    int64_t now = now_ms();
+    int64_t now = kanal_nats_now_ms();
     int old = 0;
     while (old < s->nretired &&
-           (now - s->retired_ms[old] > RETIRED_MS || s->nretired - old >= RETIRED_MAX))
+           (now - s->retired_ms[old] > KANAL_NATS_SUB_GRACE_MS || s->nretired - old >= RETIRED_MAX))
         natsSubscription_Destroy(s->retired[old++]);
     s->nretired -= old;
     memmove(s->retired, s->retired + old, (size_t)s->nretired * sizeof *s->retired);
@@ -162,7 +155,7 @@ static void publish_more(struct sink *s)
 {
     if (s->stopped || !s->ready || !s->verified)
         return;
-    int64_t now = s->unsent ? now_ms() : 0;
+    int64_t now = s->unsent ? kanal_nats_now_ms() : 0;
     struct rec *r = s->unsent;
     for (; r && s->inflight < s->max_pending; r = r->next) {
         natsStatus st = natsConnection_PublishMsg(s->nc, r->msg);
@@ -272,7 +265,7 @@ static void poll_acks(struct sink *s)
         struct rec *r = s->head; /* the oldest in flight: the first sent, not acked */
         while (r && (r->acked || !r->sent_ms))
             r = r->next;
-        if (r && now_ms() - r->sent_ms > s->ack_wait_ms)
+        if (r && kanal_nats_now_ms() - r->sent_ms > s->ack_wait_ms)
             snprintf(why, sizeof why, "stream %s: seq %llu not acknowledged within %lld ms",
                      s->o.stream, (unsigned long long)r->seq, (long long)s->ack_wait_ms);
     }

@@ -44,8 +44,7 @@ enum {
     EV_CHECKED,  /* worker: a stream check ended (status, text) */
 };
 
-#define RETIRED_MAX 16   /* older subscriptions kept, at most */
-#define RETIRED_MS 10000 /* for this long */
+#define RETIRED_MAX 16 /* older subscriptions kept, at most */
 
 struct sink {
     const struct kanal_host *host;
@@ -71,11 +70,8 @@ struct sink {
     natsInbox *inbox;         /* the acks come to <inbox>.<gen>.<seq> */
     natsSubscription *sub;    /* set by the worker; the loop's after EV_READY */
     /* Older generations' subscriptions, unsubscribed but not destroyed
-     * until RETIRED_MS have passed or their connection is closed: libnats
-     * 3.4's read loop takes a subscription out of its map and locks it
-     * after letting go of the map's lock, without a reference, so one
-     * destroyed in between is used after it is freed (libnats 3.6 holds a
-     * reference).  Loop's while ready, like sub. */
+     * until KANAL_NATS_SUB_GRACE_MS have passed or their connection is
+     * closed (nats_common.h says why).  Loop's while ready, like sub. */
     natsSubscription *retired[RETIRED_MAX];
     int64_t retired_ms[RETIRED_MAX];
     int nretired;

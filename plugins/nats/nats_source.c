@@ -474,6 +474,7 @@ int nats_source_connect(struct nsource *s)
             struct oldsub *o = s->sub ? calloc(1, sizeof *o) : NULL;
             pthread_mutex_lock(&s->lock);
             if (o) {
+                /* .at 0: its connection is closed, no grace needed */
                 *o = (struct oldsub){.next = s->olds, .sub = s->sub, .gen = s->gen};
                 s->olds = o;
             } /* else (none, or out of memory) left to the end of the process */
@@ -630,12 +631,14 @@ void nats_source_destroy(void *state)
         natsMsg_Destroy(q->msg);
         free(q);
     }
+    /* The connection closed first: its read loop ends, so that no message
+     * reaches a subscription being destroyed (nats_common.h). */
+    if (s->nc)
+        natsConnection_Close(s->nc);
     nats_source_reap_subs(s, 1);
     if (s->sub)
         natsSubscription_Destroy(s->sub); /* not Unsubscribe: the consumer stays */
     jsCtx_Destroy(s->js);
-    if (s->nc)
-        natsConnection_Close(s->nc);
     natsConnection_Destroy(s->nc);
     if (s->efd >= 0)
         close(s->efd);

@@ -32,6 +32,7 @@ struct oldsub {
     struct oldsub *next;
     natsSubscription *sub;
     unsigned gen;
+    int64_t at; /* given up (kanal_nats_now_ms): kept KANAL_NATS_SUB_GRACE_MS */
 };
 
 struct nsource {
