@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What test_store.c and test_writer.c share: a real store in a temp dir
- * (the fixture, its setup and teardown), items of records and state entries
- * for the group commit, and the log's keys checked to run 1..n. */
+/* What test_store.c, test_writer.c and test_timeline.c share: a real store
+ * in a temp dir (the fixture, its setup and teardown), items of records and
+ * state entries for the group commit, the log's keys checked to run 1..n,
+ * items of new people, and meta's and the trees' contents. */
 #ifndef KANAL_STORE_FIXTURE_H
 #define KANAL_STORE_FIXTURE_H
 
@@ -149,6 +150,81 @@ static inline void assert_log_is_1_to(struct fixture *f, size_t n)
         if (keys[i] != i + 1)
             fail_msg("log entry %zu has seq %llu", i, (unsigned long long)keys[i]);
     free(keys);
+}
+
+/* An apply() step that fails with the error its arg points to. */
+static inline int apply_fails(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    (void)st;
+    (void)txn;
+    return *(int *)it->arg;
+}
+
+/* An item of one record from a new person, person<i>@example.com. */
+static inline struct write_item *person_item(int i)
+{
+    char ext[32], handle[64];
+    snprintf(ext, sizeof ext, "person-%d", i);
+    snprintf(handle, sizeof handle, "email:person%d@example.com", i);
+    const char *e[1] = {ext};
+    struct write_item *it = item_new(1, e);
+    json_object_set_new(
+        it->recs[0].rec, "from",
+        json_pack("{s:s,s:s,s:[s]}", "handle", handle, "role", "customer", "handles", handle));
+    return it;
+}
+
+/* n items of one new person each (make(person), person counting up),
+ * committed as one batch. */
+static inline void commit_people(struct fixture *f, int *person, int n,
+                                 struct write_item *(*make)(int))
+{
+    struct write_item *batch = NULL, **tail = &batch;
+    for (int i = 0; i < n; i++) {
+        *tail = make((*person)++);
+        tail = &(*tail)->next;
+    }
+    commit(f, batch, NULL);
+    items_free(batch);
+}
+
+/* A uint64 in meta, 0 when it has none. */
+static inline uint64_t meta_u64(struct fixture *f, const char *key)
+{
+    MDB_txn *txn;
+    uint64_t n = 0;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    if (mdb_get(txn, f->st.meta, &k, &v) == 0 && v.mv_size == sizeof n)
+        memcpy(&n, v.mv_data, sizeof n);
+    store_read_end(&f->st, txn);
+    return n;
+}
+
+/* The record of the log's last seq names contact want. */
+static inline void assert_last_contact(struct fixture *f, const char *want)
+{
+    MDB_txn *txn;
+    uint64_t seq = store_last_seq(&f->st);
+    MDB_val k = {sizeof seq, &seq}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
+    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    store_read_end(&f->st, txn);
+    assert_non_null(rec);
+    assert_string_equal(json_string_value(json_object_get(rec, "contact")), want);
+    json_decref(rec);
+}
+
+/* Entries of a tree of f's store. */
+static inline size_t tree_entries(struct fixture *f, MDB_dbi dbi)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
+    store_read_end(&f->st, txn);
+    return ms.ms_entries;
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
