@@ -351,15 +351,16 @@ static int store_wide(int rc)
 
 /* Folding `pending` into `timeline` (contacts_fold): everything, FOLD_STEP
  * records per transaction, when nothing has been queued for a moment; under
- * sustained load, once FOLD_BACKLOG records wait, FOLD_PER_RECORD for each
- * record of every batch, in the batch's own transaction.  A step of its
- * own between two commits (4096 records, 10-20 ms) held the next batch's
+ * sustained load, once FOLD_BACKLOG records wait, FOLD_PER_RECORD entries
+ * for each record of every batch, in the batch's own transaction, in
+ * timeline key order (contacts_fold_share's sweep).  A step of its own
+ * between two commits (4096 records, 10-20 ms) held the next batch's
  * answers for that long: the identity-on p99 under load was that step. */
 #define FOLD_STEP 4096
 #define FOLD_BACKLOG 65536
 #define FOLD_PER_RECORD 2
 
-/* How many pending records the commit of items folds. */
+/* How many pending records' worth the commit of items folds. */
 static size_t fold_share(const struct store *st, const struct write_item *items)
 {
     if (st->pending_count < FOLD_BACKLOG)
@@ -371,12 +372,15 @@ static size_t fold_share(const struct store *st, const struct write_item *items)
     return n < FOLD_STEP ? n : FOLD_STEP;
 }
 
-/* After a commit that folded `folded` of the `max` asked for. */
-static void fold_done(struct store *st, size_t max, size_t folded)
+/* After a commit that took `folded` records out of 'pending' and left
+ * `left` in it (SIZE_MAX: not known).  The count, kept per put, also
+ * counts puts of transactions that were rolled back, and not what an
+ * erasure folded: a count read whole corrects it. */
+static void fold_done(struct store *st, size_t folded, size_t left)
 {
-    /* Fewer than asked: the tree is empty (the count, kept per put, also
-     * counts puts of transactions that were rolled back). */
-    if (folded < max || st->pending_count <= folded)
+    if (left != SIZE_MAX)
+        st->pending_count = left;
+    else if (st->pending_count <= folded)
         st->pending_count = 0;
     else
         st->pending_count -= folded;
@@ -397,10 +401,12 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
         if (rc == 0) {
             contacts_batch_begin(st);
             size_t fold_max = fold_off ? 0 : fold_share(st, items), folded = 0;
+            size_t left = SIZE_MAX;
             rc = apply_items(st, txn, items, &last, &tried, &failed);
             if (rc == 0 && (rc = contacts_flush(st, txn, last)) != 0) {
                 mdb_txn_abort(txn); /* a store-wide error (meta put) */
-            } else if (rc == 0 && fold_max && (rc = contacts_fold(st, txn, fold_max, &folded))) {
+            } else if (rc == 0 && fold_max &&
+                       (rc = contacts_fold_share(st, txn, fold_max, &folded, &left))) {
                 /* The records do not wait for the fold: without it, unless
                  * the map is full (grown below, then tried again). */
                 mdb_txn_abort(txn);
@@ -420,7 +426,7 @@ int writer_commit_batch(struct store *st, struct write_item *items, struct write
             }
             contacts_batch_end(st, rc == 0);
             if (rc == 0 && fold_max)
-                fold_done(st, fold_max, folded);
+                fold_done(st, folded, left);
             if (rc && failed.item && !store_wide(rc)) {
                 /* Each round fails one more item: it ends. */
                 log_err("store %s: an item of %zu record(s) cannot be stored (%s); "
@@ -480,7 +486,9 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
 }
 
 /* Fold pending timeline entries into the per-contact index when nothing
- * else waits: random index writes then come in bulk, not per record. */
+ * else waits: random index writes then come in bulk, not per record.  A
+ * sweep that load began goes on (FOLD_STEP entries a step), not started
+ * again later. */
 static void fold_timeline(struct store *st)
 {
     if (st->pending_count == 0)
@@ -488,14 +496,22 @@ static void fold_timeline(struct store *st)
     MDB_txn *txn;
     if (!st->env || mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
         return;
-    size_t folded = 0;
-    int rc = contacts_fold(st, txn, FOLD_STEP, &folded);
+    size_t folded = 0, left = SIZE_MAX;
+    int rc;
+    contacts_batch_begin(st);
+    if (st->sw_phase) {
+        rc = contacts_fold_share(st, txn, FOLD_STEP, &folded, &left);
+    } else {
+        rc = contacts_fold(st, txn, FOLD_STEP, &folded);
+        left = folded < FOLD_STEP ? 0 : SIZE_MAX; /* fewer: none left */
+    }
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
+    contacts_batch_end(st, rc == 0);
     if (rc == 0)
-        fold_done(st, FOLD_STEP, folded);
+        fold_done(st, folded, left);
 }
 
 /* On the way out: the timeline entries kept in memory into 'pending', so

@@ -70,6 +70,12 @@ int contacts_counter_pin(struct store *st, MDB_txn *txn);
 /* Move up to max records from 'pending' into the per-contact 'timeline'
  * (SIZE_MAX: all, the entries the writer keeps in memory too). */
 int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded);
+/* Under sustained load, a commit's share of the fold (max records' worth):
+ * a sweep of 'pending' in timeline key order (contacts_store.c).
+ * *deleted: the records it took out of 'pending' (0 while it puts); *left:
+ * the records 'pending' has after it when that is known, else SIZE_MAX. */
+int contacts_fold_share(struct store *st, MDB_txn *txn, size_t max, size_t *deleted,
+                        size_t *left);
 /* Inside a writer batch: the timeline entries kept in memory into
  * 'pending', and the mark into meta before the commit. */
 int contacts_pending_put_kept(struct store *st, MDB_txn *txn);

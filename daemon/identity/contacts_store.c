@@ -166,6 +166,129 @@ static int timeline_put(struct store *st, MDB_txn *txn, const char *cid, uint64_
 
 /* ---- pending: the timeline's queue ---- */
 
+/* The fold under load.  Under sustained load every commit folds a share
+ * of 'pending' (writer.c's fold_share).  Taken in seq order, a commit's
+ * entries are those of as many contacts, each on a leaf of 'timeline' of
+ * its own: about one page written per record, the identity-on ingest's
+ * largest write.  A sweep reads up to SWEEP_MAX records of 'pending' into
+ * memory once, sorts their entries by timeline key and puts them in that
+ * order, a share per commit, so that a commit's entries share a few
+ * leaves; then deletes those records from 'pending', in seq order, a
+ * share per commit.  In between an entry is in both trees: a timeline read
+ * drops the repeat.  Any other fold (idle, an erasure's) lets the sweep go
+ * first, and a transaction that fails rolls it back (pending_batch_end). */
+#define SWEEP_MAX 65536
+#define SWEEP_DELETES 4 /* records deleted per entry of a commit's share */
+
+static void sweep_drop(struct store *st)
+{
+    free(st->sw);
+    free(st->sw_seqs);
+    st->sw = NULL;
+    st->sw_seqs = NULL;
+    st->sw_n = st->sw_pos = st->sw_nseq = st->sw_del = 0;
+    st->sw_pos_saved = st->sw_del_saved = 0;
+    st->sw_phase = st->sw_phase_saved = 0;
+}
+
+static int sweep_cmp(const void *a, const void *b)
+{
+    const struct sweep_entry *x = a, *y = b;
+    int c = memcmp(x->cid, y->cid, sizeof x->cid); /* NUL-padded: as the keys */
+    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The sweep's records: the first SWEEP_MAX of 'pending'.  *all: that is
+ * every record 'pending' has. */
+static int sweep_read(struct store *st, MDB_txn *txn, int *all)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->pending, &cur);
+    if (rc)
+        return rc;
+    size_t cap = 0;
+    MDB_val k, v;
+    st->sw_built = 1;
+    st->sw_seqs = xmalloc(SWEEP_MAX * sizeof *st->sw_seqs);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && st->sw_nseq < SWEEP_MAX;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        if (k.mv_size != sizeof seq)
+            continue; /* not a seq: left to the fold in seq order */
+        memcpy(&seq, k.mv_data, sizeof seq);
+        st->sw_seqs[st->sw_nseq++] = seq;
+        for (const char *p = v.mv_data, *end = p + v.mv_size; p < end;) {
+            size_t l = strnlen(p, (size_t)(end - p));
+            if (l > 0 && l < sizeof st->sw->cid) { /* as contacts_fold */
+                if (st->sw_n == cap) {
+                    cap = cap ? cap * 2 : 4096;
+                    st->sw = xrealloc(st->sw, cap * sizeof *st->sw);
+                }
+                struct sweep_entry *e = &st->sw[st->sw_n++];
+                memset(e->cid, 0, sizeof e->cid);
+                memcpy(e->cid, p, l);
+                e->seq = seq;
+            }
+            p += l + 1;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    *all = rc == MDB_NOTFOUND;
+    if (st->sw_n)
+        qsort(st->sw, st->sw_n, sizeof *st->sw, sweep_cmp);
+    st->sw_phase = 1;
+    return 0;
+}
+
+int contacts_fold_share(struct store *st, MDB_txn *txn, size_t max, size_t *deleted,
+                        size_t *left)
+{
+    int rc = 0, all = 0;
+    *deleted = 0;
+    *left = SIZE_MAX;
+    if (st->sw_phase == 0) {
+        if ((rc = sweep_read(st, txn, &all)))
+            return rc;
+        if (st->sw_nseq == 0) {
+            sweep_drop(st);
+            st->sw_built = 1;
+            *left = 0;
+            return 0;
+        }
+    }
+    /* max counts records, as the fold in seq order: their entries. */
+    size_t n = (max * st->sw_n + st->sw_nseq - 1) / st->sw_nseq;
+    if (st->sw_phase == 1 && st->sw_pos == st->sw_n)
+        st->sw_phase = 2;
+    for (; rc == 0 && n && st->sw_phase == 1; n--) {
+        const struct sweep_entry *e = &st->sw[st->sw_pos];
+        if ((rc = timeline_put(st, txn, e->cid, e->seq)) == 0 && ++st->sw_pos == st->sw_n)
+            st->sw_phase = 2;
+    }
+    if (rc == 0 && st->sw_phase == 2) {
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, st->pending, &cur)))
+            return rc;
+        for (size_t d = max * SWEEP_DELETES; d && st->sw_del < st->sw_nseq; d--) {
+            uint64_t seq = st->sw_seqs[st->sw_del];
+            MDB_val k = {sizeof seq, &seq}, v;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+            if (rc == 0 && (rc = mdb_cursor_del(cur, 0)) == 0)
+                ++*deleted;
+            if (rc && rc != MDB_NOTFOUND) /* not found: another fold took it */
+                break;
+            rc = 0;
+            st->sw_del++;
+        }
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0 && all) /* read whole in this transaction: the exact count */
+        *left = st->sw_nseq - *deleted;
+    return rc;
+}
+
 /* A batch puts its kept entries in 'pending', and the mark, once the log
  * has this many records past the mark: with one record per commit, a put
  * in 'pending' for each was 2.8k instructions of some 93k (its tree's
@@ -333,6 +456,10 @@ int pending_put(struct store *st, MDB_txn *txn, uint64_t seq, const char *ids, s
 
 void pending_batch_begin(struct store *st)
 {
+    st->sw_pos_saved = st->sw_pos;
+    st->sw_del_saved = st->sw_del;
+    st->sw_phase_saved = st->sw_phase;
+    st->sw_built = 0;
     st->pbuf_put = 0;
     st->pbuf_txn = st->pbuf_n;
     st->pending_mark_due = 0;
@@ -375,7 +502,16 @@ void pending_batch_end(struct store *st, int committed)
     if (!committed) {
         if (st->pbuf_n > st->pbuf_txn)
             st->pbuf_n = st->pbuf_txn; /* the records are gone with it */
+        if (st->sw_built) {
+            sweep_drop(st); /* read in it: it may hold its records */
+        } else {
+            st->sw_pos = st->sw_pos_saved;
+            st->sw_del = st->sw_del_saved;
+            st->sw_phase = st->sw_phase_saved;
+        }
     } else {
+        if (st->sw_phase == 2 && st->sw_del == st->sw_nseq)
+            sweep_drop(st); /* done */
         if (st->pending_mark_due == 2) {
             st->pending_through = st->pending_through_next;
             st->pending_mark_missing = 0;
@@ -394,6 +530,9 @@ void pending_batch_end(struct store *st, int committed)
 int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded)
 {
     MDB_cursor *cur;
+    /* A sweep under way is let go of: it could put an entry of a contact
+     * an erasure is about to delete (the entries it put are put again). */
+    sweep_drop(st);
     int rc = max == SIZE_MAX ? contacts_pending_put_kept(st, txn) : 0;
     if (rc == 0)
         rc = mdb_cursor_open(txn, st->pending, &cur);

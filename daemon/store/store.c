@@ -333,6 +333,12 @@ void store_close(struct store *st)
     st->pbuf = NULL;
     st->pbuf_n = st->pbuf_cap = st->pbuf_put = st->pbuf_txn = 0;
     st->pending_known = 0;
+    free(st->sw); /* a fold under way: 'pending' still has its records */
+    free(st->sw_seqs);
+    st->sw = NULL;
+    st->sw_seqs = NULL;
+    st->sw_n = st->sw_pos = st->sw_nseq = st->sw_del = 0;
+    st->sw_phase = st->sw_built = 0;
     store_unlock(st);
     if (st->path) {
         pthread_rwlock_destroy(&st->resize_lock);

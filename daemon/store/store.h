@@ -50,6 +50,19 @@ struct store {
         char cid[32];
     } * pbuf;
     size_t pbuf_n, pbuf_cap, pbuf_put, pbuf_txn;
+    /* The fold under load (contacts_store.c's sweep), writer thread only:
+     * records of 'pending' read into sw once, sorted by timeline key;
+     * sw_pos of them put in 'timeline', then sw_del of sw_seqs (their
+     * seqs, in order) deleted from 'pending'.  sw_phase 0: no sweep, 1:
+     * putting, 2: deleting.  The _saved ones: as the current transaction
+     * began; sw_built: sw was read in it. */
+    struct sweep_entry {
+        char cid[32];
+        uint64_t seq;
+    } * sw;
+    uint64_t *sw_seqs;
+    size_t sw_n, sw_pos, sw_nseq, sw_del, sw_pos_saved, sw_del_saved;
+    int sw_phase, sw_phase_saved, sw_built;
     uint64_t pending_through, pending_through_next;
     int pending_known, pending_mark_due, pending_mark_missing;
     int in_batch, next_contact_pin;

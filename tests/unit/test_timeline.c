@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A contact's timeline (contacts_store.c) under the group commit, on a real
  * store in a temp dir: the entries the writer keeps in memory and their
- * journal, and the fold of `pending` into `timeline` under sustained load. */
+ * journal, and the fold of `pending` into `timeline` under sustained load
+ * (the sweep in key order), with failed commits and an erasure's fold. */
 #include "store_fixture.h"
 
 #include <errno.h>
@@ -126,12 +127,88 @@ static void test_timeline_entries_kept_in_memory(void **state)
     assert_timeline(f, "c2", 72, 72);
 }
 
-/* Under sustained load the timeline's backlog is folded in the batches' own
- * commits: once 65536 records wait in `pending`, a batch folds the oldest
- * two for each of its records, so the backlog shrinks while records keep
- * coming, and no fold of its own holds the next batch's answers; below
- * that, a batch folds nothing (the idle writer folds the rest). */
-static void test_backlog_folded_within_commits(void **state)
+/* The keys of `timeline`, as "<contact>/<seq>" lines. */
+static char *timeline_keys(struct fixture *f, size_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&out, &len);
+    assert_non_null(m);
+    *n = 0;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    assert_int_equal(mdb_cursor_open(txn, f->st.timeline, &cur), 0);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const char *id = k.mv_data;
+        size_t il = strnlen(id, k.mv_size);
+        uint64_t seq = 0;
+        assert_true(kanal_timeline_key_of(k.mv_data, k.mv_size, id, il, &seq));
+        fprintf(m, "%.*s/%llu\n", (int)il, id, (unsigned long long)seq);
+        ++*n;
+    }
+    mdb_cursor_close(cur);
+    store_read_end(&f->st, txn);
+    fclose(m);
+    return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "c<s>/<s>" for the first n of seqs 1..total in timeline key order (the
+ * people of 1..total, person<s-1> being c<s> at seq s). */
+static char *first_in_key_order(size_t total, size_t n)
+{
+    char **ids = calloc(total, sizeof *ids);
+    assert_non_null(ids);
+    for (size_t i = 0; i < total; i++) {
+        ids[i] = malloc(24);
+        assert_non_null(ids[i]);
+        snprintf(ids[i], 24, "c%zu", i + 1);
+    }
+    qsort(ids, total, sizeof *ids, cmp_str);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&out, &len);
+    assert_non_null(m);
+    for (size_t i = 0; i < total; i++) {
+        if (i < n)
+            fprintf(m, "%s/%s\n", ids[i], ids[i] + 1);
+        free(ids[i]);
+    }
+    fclose(m);
+    free(ids);
+    return out;
+}
+
+/* Seq s's entry (c<s>) in `timeline` (where) and in `pending` (queued). */
+static void entry_at(struct fixture *f, uint64_t seq, int *where, int *queued)
+{
+    MDB_txn *txn;
+    char cid[32];
+    unsigned char key[64];
+    snprintf(cid, sizeof cid, "c%llu", (unsigned long long)seq);
+    MDB_val k = {kanal_timeline_key(key, sizeof key, cid, seq), key}, pk = {sizeof seq, &seq}, v;
+    assert_int_equal(store_read_begin(&f->st, &txn), 0);
+    *where = mdb_get(txn, f->st.timeline, &k, &v) == 0;
+    *queued = mdb_get(txn, f->st.pending, &pk, &v) == 0;
+    store_read_end(&f->st, txn);
+}
+
+/* Under sustained load the timeline's backlog is folded in the batches'
+ * own commits: once 65536 records wait in `pending`, a batch folds two
+ * entries for each of its records, taken in timeline key order from the
+ * backlog read once (a sweep), so that a commit's entries share a few
+ * leaves of `timeline` instead of one each; once they are all put, the
+ * sweep deletes its records from `pending`, eight for each record of a
+ * batch.  No entry is lost or read twice on the way, and below the
+ * backlog a batch folds nothing (the idle writer folds the rest). */
+static void test_backlog_swept_in_key_order(void **state)
 {
     struct fixture *f = *state;
     open_store(f, 64 << 20);
@@ -141,37 +218,164 @@ static void test_backlog_folded_within_commits(void **state)
     assert_int_equal(tree_entries(f, f->st.pending), 65536);
     assert_int_equal(tree_entries(f, f->st.timeline), 0);
 
-    commit_people(f, &person, 100, person_item); /* seqs 65537..65636: folds seqs 1..200 */
-    assert_int_equal(tree_entries(f, f->st.pending), 65536 + 100 - 200);
-    assert_int_equal(tree_entries(f, f->st.timeline), 200);
-    MDB_txn *txn;
-    assert_int_equal(store_read_begin(&f->st, &txn), 0);
-    for (uint64_t seq = 1; seq <= 201; seq++) {
-        char cid[32];
-        snprintf(cid, sizeof cid, "c%llu", (unsigned long long)seq); /* a person each */
-        unsigned char key[64];
-        MDB_val k = {kanal_timeline_key(key, sizeof key, cid, seq), key}, v;
-        assert_int_equal(mdb_get(txn, f->st.timeline, &k, &v), seq <= 200 ? 0 : MDB_NOTFOUND);
-        MDB_val pk = {sizeof seq, &seq};
-        assert_int_equal(mdb_get(txn, f->st.pending, &pk, &v), seq <= 200 ? MDB_NOTFOUND : 0);
-    }
-    store_read_end(&f->st, txn);
+    /* Seqs 65537..65636: the sweep reads seqs 1..65536 and puts the first
+     * 200 of them in key order (c1, c10, c100, c1000, c10000, c10001, ...);
+     * nothing leaves `pending` yet. */
+    commit_people(f, &person, 100, person_item);
+    size_t n;
+    char *got = timeline_keys(f, &n), *want = first_in_key_order(65536, 200);
+    assert_int_equal(n, 200);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    assert_int_equal(tree_entries(f, f->st.pending), 65636);
+    assert_timeline(f, "c1", 1, 1); /* in both trees: read once */
+    assert_timeline(f, "c65600", 65600, 65600);
 
-    commit_people(f, &person, 100, person_item); /* below the backlog again: nothing folded */
-    assert_int_equal(tree_entries(f, f->st.pending), 65536);
-    assert_int_equal(tree_entries(f, f->st.timeline), 200);
-    commit_people(f, &person, 1000, person_item); /* folds 2000, then more while it lasts */
-    assert_int_equal(tree_entries(f, f->st.pending), 65536 + 1000 - 2000);
-    assert_int_equal(tree_entries(f, f->st.timeline), 2200);
+    /* A transaction that folds its share and is then rolled back (as a
+     * commit that fails) puts nothing: the next commit goes on from where
+     * the sweep was (200 more, the next in key order). */
+    MDB_txn *txn;
+    size_t deleted, left;
+    contacts_batch_begin(&f->st);
+    assert_int_equal(mdb_txn_begin(f->st.env, NULL, 0, &txn), 0);
+    assert_int_equal(contacts_fold_share(&f->st, txn, 300, &deleted, &left), 0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(left, SIZE_MAX); /* 65636 records: more than a sweep reads */
+    mdb_txn_abort(txn);
+    contacts_batch_end(&f->st, 0);
+    commit_people(f, &person, 100, person_item);
+    got = timeline_keys(f, &n);
+    want = first_in_key_order(65536, 400);
+    assert_int_equal(n, 400);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+
+    /* The rest of the sweep: all 65536 put before any record of it leaves
+     * `pending`, then its records deleted. */
+    size_t queued = tree_entries(f, f->st.pending);
+    while (tree_entries(f, f->st.timeline) < 65536) {
+        commit_people(f, &person, 1000, person_item);
+        size_t now = tree_entries(f, f->st.pending);
+        if (tree_entries(f, f->st.timeline) < 65536)
+            assert_int_equal(now, queued + 1000); /* still putting */
+        queued = now;
+    }
+    /* Deleting whenever the backlog is 65536 or more: down to it, then
+     * about there. */
+    int where, in_pending = 1;
+    for (int i = 0; i < 1000 && in_pending; i++) {
+        commit_people(f, &person, 100, person_item);
+        entry_at(f, 65536, &where, &in_pending);
+        size_t now = tree_entries(f, f->st.pending);
+        if (queued > 65536 + 800)
+            assert_int_equal(now, queued + 100 - 800);
+        else
+            assert_in_range(now, 65536 - 800, 65536 + 100);
+        queued = now;
+    }
+    assert_false(in_pending);
+    for (uint64_t seq = 1; seq <= 65536; seq++) {
+        entry_at(f, seq, &where, &in_pending);
+        if (!where || in_pending)
+            fail_msg("seq %llu: in timeline %d, in pending %d", (unsigned long long)seq, where,
+                     in_pending);
+    }
+    /* Every later record is queued or folded, none lost. */
+    for (uint64_t seq = 65537; seq <= (uint64_t)person; seq++) {
+        entry_at(f, seq, &where, &in_pending);
+        if (!where && !in_pending)
+            fail_msg("seq %llu: on no timeline", (unsigned long long)seq);
+    }
+    assert_timeline(f, "c1", 1, 1);
+    assert_timeline(f, "c65536", 65536, 65536);
     assert_int_equal(store_last_seq(&f->st), (uint64_t)person);
+}
+
+/* An item that folds everything and deletes the timeline entries of the
+ * contact its arg names, as an erasure does. */
+static int apply_erase_timeline(struct write_item *it, struct store *st, MDB_txn *txn)
+{
+    size_t folded;
+    int rc = contacts_fold(st, txn, SIZE_MAX, &folded);
+    const char *id = it->arg;
+    MDB_cursor *cur;
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, st->timeline, &cur);
+    if (rc)
+        return rc;
+    MDB_val k = {strlen(id) + 1, (void *)id}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        if (!kanal_timeline_key_of(k.mv_data, k.mv_size, id, strlen(id), &seq))
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* An erasure in the middle of a sweep: its fold of everything lets the
+ * sweep go, so that the sweep's memory does not put an entry of the erased
+ * contact back, not even the next one in key order, due in the erasure's
+ * own commit; and the writer's count of `pending` follows the erasure, so
+ * that the batches after it fold nothing while the backlog is small. */
+static void test_erasure_lets_the_sweep_go(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 20);
+    int person = 0;
+    while (person < 65536)
+        commit_people(f, &person, 512, person_item);
+    commit_people(f, &person, 10, person_item); /* the sweep puts the first 20 */
+    char *order = first_in_key_order(65536, 21), *last = strrchr(order, '\n');
+    *last = '\0';
+    last = strrchr(order, '\n') + 1; /* "c<s>/<s>", the 21st */
+    uint64_t next = strtoull(strchr(last, '/') + 1, NULL, 10);
+    char cid[32];
+    snprintf(cid, sizeof cid, "c%llu", (unsigned long long)next);
+    free(order);
+    int where, in_pending;
+    entry_at(f, next, &where, &in_pending);
+    assert_true(!where && in_pending);
+
+    /* The erasure, with 100 new people in the same commit. */
+    struct write_item *it = calloc(1, sizeof *it), **tail = &it->next;
+    assert_non_null(it);
+    it->apply = apply_erase_timeline;
+    it->arg = cid;
+    for (int i = 0; i < 100; i++, tail = &(*tail)->next)
+        *tail = person_item(person++);
+    commit(f, it, NULL);
+    items_free(it);
+    entry_at(f, next, &where, &in_pending);
+    assert_false(where || in_pending);
+    /* The backlog is gone: later batches fold nothing, as below 65536. */
+    size_t queued = tree_entries(f, f->st.pending);
+    for (int i = 0; i < 20; i++)
+        commit_people(f, &person, 100, person_item);
+    assert_int_equal(tree_entries(f, f->st.pending), queued + 2000);
+    entry_at(f, next, &where, &in_pending);
+    assert_false(where || in_pending);
+    assert_timeline(f, "c10000", 10000, 10000);
+    assert_timeline(f, "c65646", 65646, 65646);
+    for (uint64_t seq = 65547; seq <= (uint64_t)person; seq++) {
+        entry_at(f, seq, &where, &in_pending);
+        if (!where && !in_pending)
+            fail_msg("seq %llu: on no timeline", (unsigned long long)seq);
+    }
 }
 
 int main(void)
 {
     log_setup(KANAL_LOG_WARNING, 0);
     const struct CMUnitTest tests[] = {
-        T(test_backlog_folded_within_commits),
         T(test_timeline_entries_kept_in_memory),
+        T(test_backlog_swept_in_key_order),
+        T(test_erasure_lets_the_sweep_go),
     };
     return cmocka_run_group_tests_name("timeline", tests, NULL, NULL);
 }
