@@ -180,17 +180,6 @@ static int timeline_put(struct store *st, MDB_txn *txn, const char *cid, uint64_
 #define SWEEP_MAX 65536
 #define SWEEP_DELETES 4 /* records deleted per entry of a commit's share */
 
-static void sweep_drop(struct store *st)
-{
-    free(st->sw);
-    free(st->sw_seqs);
-    st->sw = NULL;
-    st->sw_seqs = NULL;
-    st->sw_n = st->sw_pos = st->sw_nseq = st->sw_del = 0;
-    st->sw_pos_saved = st->sw_del_saved = 0;
-    st->sw_phase = st->sw_phase_saved = 0;
-}
-
 static int sweep_cmp(const void *a, const void *b)
 {
     const struct sweep_entry *x = a, *y = b;
@@ -252,7 +241,7 @@ int contacts_fold_share(struct store *st, MDB_txn *txn, size_t max, size_t *dele
         if ((rc = sweep_read(st, txn, &all)))
             return rc;
         if (st->sw_nseq == 0) {
-            sweep_drop(st);
+            store_sweep_drop(st);
             st->sw_built = 1;
             *left = 0;
             return 0;
@@ -503,7 +492,7 @@ void pending_batch_end(struct store *st, int committed)
         if (st->pbuf_n > st->pbuf_txn)
             st->pbuf_n = st->pbuf_txn; /* the records are gone with it */
         if (st->sw_built) {
-            sweep_drop(st); /* read in it: it may hold its records */
+            store_sweep_drop(st); /* read in it: it may hold its records */
         } else {
             st->sw_pos = st->sw_pos_saved;
             st->sw_del = st->sw_del_saved;
@@ -511,7 +500,7 @@ void pending_batch_end(struct store *st, int committed)
         }
     } else {
         if (st->sw_phase == 2 && st->sw_del == st->sw_nseq)
-            sweep_drop(st); /* done */
+            store_sweep_drop(st); /* done */
         if (st->pending_mark_due == 2) {
             st->pending_through = st->pending_through_next;
             st->pending_mark_missing = 0;
@@ -532,7 +521,7 @@ int contacts_fold(struct store *st, MDB_txn *txn, size_t max, size_t *folded)
     MDB_cursor *cur;
     /* A sweep under way is let go of: it could put an entry of a contact
      * an erasure is about to delete (the entries it put are put again). */
-    sweep_drop(st);
+    store_sweep_drop(st);
     int rc = max == SIZE_MAX ? contacts_pending_put_kept(st, txn) : 0;
     if (rc == 0)
         rc = mdb_cursor_open(txn, st->pending, &cur);

@@ -333,18 +333,25 @@ void store_close(struct store *st)
     st->pbuf = NULL;
     st->pbuf_n = st->pbuf_cap = st->pbuf_put = st->pbuf_txn = 0;
     st->pending_known = 0;
-    free(st->sw); /* a fold under way: 'pending' still has its records */
-    free(st->sw_seqs);
-    st->sw = NULL;
-    st->sw_seqs = NULL;
-    st->sw_n = st->sw_pos = st->sw_nseq = st->sw_del = 0;
-    st->sw_phase = st->sw_built = 0;
+    store_sweep_drop(st); /* a fold under way: 'pending' still has its records */
+    st->sw_built = 0;
     store_unlock(st);
     if (st->path) {
         pthread_rwlock_destroy(&st->resize_lock);
         free(st->path);
         st->path = NULL;
     }
+}
+
+void store_sweep_drop(struct store *st)
+{
+    free(st->sw);
+    free(st->sw_seqs);
+    st->sw = NULL;
+    st->sw_seqs = NULL;
+    st->sw_n = st->sw_pos = st->sw_nseq = st->sw_del = 0;
+    st->sw_pos_saved = st->sw_del_saved = 0;
+    st->sw_phase = st->sw_phase_saved = 0;
 }
 
 int store_read_begin(struct store *st, MDB_txn **txn)

@@ -31,13 +31,6 @@ struct store {
      * the first erase (erase.c, even one rolled back: that only costs the
      * look-up), so that a commit need not count the tree. */
     int erased_none_known;
-    /* The contact id counter (contacts_doc.c), writer thread only.  Inside
-     * writer_commit_batch (in_batch) next_contact is the transaction's
-     * working value and next_contact_bound the end of the block meta
-     * holds; a new block goes to meta before the commit when the counter
-     * passed it or an erasure pinned it (next_contact_pin).  The
-     * _committed ones are both after the last commit, so the next
-     * transaction need not read them back.  0: not known, read the store. */
     /* Timeline entries of records whose one contact is their "contact"
      * (contacts_store.c), writer thread only: kept here and put in
      * 'pending' PENDING_STEP at a time, with the seq they reach in meta
@@ -65,6 +58,13 @@ struct store {
     int sw_phase, sw_phase_saved, sw_built;
     uint64_t pending_through, pending_through_next;
     int pending_known, pending_mark_due, pending_mark_missing;
+    /* The contact id counter (contacts_doc.c), writer thread only.  Inside
+     * writer_commit_batch (in_batch) next_contact is the transaction's
+     * working value and next_contact_bound the end of the block meta
+     * holds; a new block goes to meta before the commit when the counter
+     * passed it or an erasure pinned it (next_contact_pin).  The
+     * _committed ones are both after the last commit, so the next
+     * transaction need not read them back.  0: not known, read the store. */
     int in_batch, next_contact_pin;
     uint64_t next_contact, next_contact_bound;
     uint64_t next_contact_committed, next_contact_bound_committed;
@@ -91,6 +91,8 @@ struct store {
 int store_open(struct store *st, const char *dir, enum sync_mode sync, size_t initial_map,
                char *err, size_t err_len);
 void store_close(struct store *st);
+/* Let go of the timeline fold's sweep (its arrays and position). */
+void store_sweep_drop(struct store *st);
 
 /* A read transaction under the resize lock; always pair with store_read_end. */
 int store_read_begin(struct store *st, MDB_txn **txn);

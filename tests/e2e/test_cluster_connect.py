@@ -268,15 +268,14 @@ def restart_with_users(n, users):
     n.start()
 
 
-def test_sink_refused_after_a_disconnect_keeps_trying_and_publishes_once_fixed(
-        make_kanald, auth_nats, tmp_path):
-    """The sink was publishing; nats-server restarts without its user (an
-    account reload that lost it): libnats, refused twice in its
-    reconnection, closes the connection.  The sink makes a new one with
-    backoff, shows the refusal, and publishes what waited once the user is
-    back."""
-    kanal_user = f'{{ user: kanal, password: "{PASSWORD}" }}'
-    n = auth_nats(f"{kanal_user}, {ADMIN}", tls=False).start()
+KANAL_USER = f'{{ user: kanal, password: "{PASSWORD}" }}'
+
+
+def publishing_edge(make_kanald, auth_nats, tmp_path):
+    """nats-server taking user kanal (and admin), its stream made, and an
+    edge whose sink published three records as kanal: (server, edge, the
+    records' external ids)."""
+    n = auth_nats(f"{KANAL_USER}, {ADMIN}", tls=False).start()
     out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--user",
                    "admin", env={"KANAL_NATS_PASSWORD": PASSWORD})
     assert out.returncode == 0, (out.stdout, out.stderr)
@@ -290,6 +289,17 @@ def test_sink_refused_after_a_disconnect_keeps_trying_and_publishes_once_fixed(
     for x in posted:
         assert k.post_hook(message(x))[0] == 200
     wait_until(lambda: sink(k)["lag_records"] == 0, timeout=60, what="drained")
+    return n, k, posted
+
+
+def test_sink_refused_after_a_disconnect_keeps_trying_and_publishes_once_fixed(
+        make_kanald, auth_nats, tmp_path):
+    """The sink was publishing; nats-server restarts without its user (an
+    account reload that lost it): libnats, refused twice in its
+    reconnection, closes the connection.  The sink makes a new one with
+    backoff, shows the refusal, and publishes what waited once the user is
+    back."""
+    n, k, posted = publishing_edge(make_kanald, auth_nats, tmp_path)
 
     restart_with_users(n, ADMIN)
     for i in range(3):
@@ -304,7 +314,7 @@ def test_sink_refused_after_a_disconnect_keeps_trying_and_publishes_once_fixed(
     assert len(refusals) == 1, refusals
     assert sink(k)["lag_records"] == 3
 
-    restart_with_users(n, f"{kanal_user}, {ADMIN}")
+    restart_with_users(n, f"{KANAL_USER}, {ADMIN}")
     wait_until(lambda: (lambda s: s["lag_records"] == 0 and s["cursor"] == s["last_seq"])(
         sink(k)), timeout=60, what="the sink drained once the user is back")
     assert messages(n) == posted
@@ -319,21 +329,7 @@ def test_sink_refused_after_failed_deliveries_keeps_trying_and_publishes_once_fi
     libnats closes that connection.  The sink lets go of every
     subscription it had once, makes a new connection once the user is
     back, and publishes everything; kanald stops cleanly."""
-    kanal_user = f'{{ user: kanal, password: "{PASSWORD}" }}'
-    n = auth_nats(f"{kanal_user}, {ADMIN}", tls=False).start()
-    out = kanalctl("cluster", "init", "--servers", n.servers(), "--replicas", "1", "--user",
-                   "admin", env={"KANAL_NATS_PASSWORD": PASSWORD})
-    assert out.returncode == 0, (out.stdout, out.stderr)
-    pw = secret_file(tmp_path, "kanal.pw", PASSWORD)
-    k = make_kanald("edge", sources=webhook_source()
-                    + f"\n[sink cluster]\nplugin = nats\nservers = {n.servers()}\n"
-                    f"stream = KANAL\nsubject_prefix = kanal.records\n"
-                    f"user = kanal\npassword = file:{pw}\nack_wait = 2s\n",
-                    plugins=("webhook", "nats")).start()
-    posted = [f"before-{i}" for i in range(3)]
-    for x in posted:
-        assert k.post_hook(message(x))[0] == 200
-    wait_until(lambda: sink(k)["lag_records"] == 0, timeout=60, what="drained")
+    n, k, posted = publishing_edge(make_kanald, auth_nats, tmp_path)
 
     conf = (n.dir / "nats.conf").read_text()
     n.stop()
@@ -420,7 +416,7 @@ def test_state_changes_resume_after_the_server_refused_the_reconnection(make_kan
     core.wait_log(r"state: cannot connect to state_servers = .*" + REFUSED, timeout=30)
     assert change(1)[0] == 503
 
-    restart_with_users(n, f"{kanal_user}, {ADMIN}")
+    restart_with_users(n, f"{KANAL_USER}, {ADMIN}")
     wait_until(lambda: change(2)[0] == 202, timeout=60,
                what="a state change accepted once the user is back")
 
@@ -465,7 +461,7 @@ def test_an_edges_outbox_takes_sends_again_after_the_server_refused_it(make_kana
         time.sleep(3)
         assert [q.json()["text"] for q in fake.requests] == ["Birinci"]
 
-        restart_with_users(n, f"{kanal_user}, {ADMIN}")
+        restart_with_users(n, f"{KANAL_USER}, {ADMIN}")
         fake.wait_requests(2, timeout=60)
         time.sleep(4)  # past outbox_ack_wait: nothing is sent twice
         assert [q.json()["text"] for q in fake.requests] == ["Birinci", "İkinci"]
@@ -511,7 +507,7 @@ def test_source_refused_after_a_disconnect_consumes_once_fixed(make_kanald, auth
     assert health["sources"]["cluster"]["status"] == "unhealthy", health
     assert on_core() == ["before"]
 
-    restart_with_users(n, f"{kanal_user}, {ADMIN}")
+    restart_with_users(n, f"{KANAL_USER}, {ADMIN}")
     wait_until(lambda: len(on_core()) >= 4, timeout=60, what="the records on the core")
     time.sleep(1)
     assert on_core() == ["before", "during-0", "during-1", "during-2"]

@@ -201,17 +201,23 @@ static inline uint64_t meta_u64(struct fixture *f, const char *key)
     return n;
 }
 
-/* The record of the log's last seq names contact want. */
-static inline void assert_last_contact(struct fixture *f, const char *want)
+/* The stored record at seq, parsed (the caller's to decref). */
+static inline json_t *log_record(struct fixture *f, uint64_t seq)
 {
     MDB_txn *txn;
-    uint64_t seq = store_last_seq(&f->st);
     MDB_val k = {sizeof seq, &seq}, v;
     assert_int_equal(store_read_begin(&f->st, &txn), 0);
     assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
     json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
     store_read_end(&f->st, txn);
     assert_non_null(rec);
+    return rec;
+}
+
+/* The record of the log's last seq names contact want. */
+static inline void assert_last_contact(struct fixture *f, const char *want)
+{
+    json_t *rec = log_record(f, store_last_seq(&f->st));
     assert_string_equal(json_string_value(json_object_get(rec, "contact")), want);
     json_decref(rec);
 }

@@ -52,14 +52,7 @@ static void test_seqs_in_order_gap_free(void **state)
     assert_log_is_1_to(f, 9);
 
     /* The stored record carries its seq and what the item held. */
-    MDB_txn *txn;
-    uint64_t seq = 7;
-    MDB_val k = {sizeof seq, &seq}, v;
-    assert_int_equal(store_read_begin(&f->st, &txn), 0);
-    assert_int_equal(mdb_get(txn, f->st.log, &k, &v), 0);
-    json_t *rec = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-    store_read_end(&f->st, txn);
-    assert_non_null(rec);
+    json_t *rec = log_record(f, 7);
     assert_string_equal(json_string_value(json_object_get(rec, "external_id")), "c2");
     json_decref(rec);
 }
