@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include <jansson.h>
 #include <lmdb.h>
 #include <kanal/plugin.h>
@@ -369,6 +371,53 @@ static void test_erasure_lets_the_sweep_go(void **state)
     }
 }
 
+/* The sweep that load began is carried on by the idle writer (the real
+ * writer thread, nothing queued): every snapshot taken while it puts holds
+ * the first entries in key order, which a fold from the oldest record
+ * would not; in the end `pending` is empty and every record on its
+ * contact's timeline, those after the sweep's 65536 too. */
+static void test_idle_writer_goes_on_with_the_sweep(void **state)
+{
+    struct fixture *f = *state;
+    open_store(f, 64 << 20);
+    int person = 0;
+    while (person < 65536)
+        commit_people(f, &person, 512, person_item);
+    commit_people(f, &person, 100, person_item); /* the sweep puts 200 */
+    assert_int_equal(tree_entries(f, f->st.timeline), 200);
+
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct writer w = {0};
+    assert_int_equal(writer_start(&w, &loop, &f->st), 0);
+    size_t mid_sweep = 0, n;
+    for (int ms = 0; ms < 60000 && tree_entries(f, f->st.pending) > 0; ms += 5) {
+        char *got = timeline_keys(f, &n);
+        if (n > 200 && n < 65536) {
+            char *want = first_in_key_order(65536, n);
+            assert_string_equal(got, want);
+            free(want);
+            mid_sweep++;
+        }
+        free(got);
+        usleep(5000);
+    }
+    writer_stop(&w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_true(mid_sweep > 0);
+    assert_int_equal(tree_entries(f, f->st.pending), 0);
+    assert_int_equal(tree_entries(f, f->st.timeline), (size_t)person);
+    int where, in_pending;
+    for (uint64_t seq = 1; seq <= (uint64_t)person; seq++) {
+        entry_at(f, seq, &where, &in_pending);
+        if (!where || in_pending)
+            fail_msg("seq %llu: in timeline %d, in pending %d", (unsigned long long)seq, where,
+                     in_pending);
+    }
+    assert_timeline(f, "c65636", 65636, 65636);
+}
+
 int main(void)
 {
     log_setup(KANAL_LOG_WARNING, 0);
@@ -376,6 +425,7 @@ int main(void)
         T(test_timeline_entries_kept_in_memory),
         T(test_backlog_swept_in_key_order),
         T(test_erasure_lets_the_sweep_go),
+        T(test_idle_writer_goes_on_with_the_sweep),
     };
     return cmocka_run_group_tests_name("timeline", tests, NULL, NULL);
 }
