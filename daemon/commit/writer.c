@@ -512,6 +512,8 @@ static void fold_timeline(struct store *st)
     contacts_batch_end(st, rc == 0);
     if (rc == 0)
         fold_done(st, folded, left);
+    else if (rc == MDB_MAP_FULL)
+        store_grow(st); /* the next idle step folds in the larger map */
 }
 
 /* On the way out: the timeline entries kept in memory into 'pending', so
