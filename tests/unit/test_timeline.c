@@ -203,6 +203,18 @@ static void entry_at(struct fixture *f, uint64_t seq, int *where, int *queued)
     store_read_end(&f->st, txn);
 }
 
+/* A store with 65536 records waiting in `pending`, one new person each
+ * (c1..c65536): the backlog at which batches start to fold.  Returns the
+ * next person's number. */
+static int backlog(struct fixture *f)
+{
+    open_store(f, 64 << 20);
+    int person = 0;
+    while (person < 65536)
+        commit_people(f, &person, 512, person_item);
+    return person;
+}
+
 /* Under sustained load the timeline's backlog is folded in the batches'
  * own commits: once 65536 records wait in `pending`, a batch folds two
  * entries for each of its records, taken in timeline key order from the
@@ -214,10 +226,7 @@ static void entry_at(struct fixture *f, uint64_t seq, int *where, int *queued)
 static void test_backlog_swept_in_key_order(void **state)
 {
     struct fixture *f = *state;
-    open_store(f, 64 << 20);
-    int person = 0;
-    while (person < 65536)
-        commit_people(f, &person, 512, person_item);
+    int person = backlog(f);
     assert_int_equal(tree_entries(f, f->st.pending), 65536);
     assert_int_equal(tree_entries(f, f->st.timeline), 0);
 
@@ -329,10 +338,7 @@ static int apply_erase_timeline(struct write_item *it, struct store *st, MDB_txn
 static void test_erasure_lets_the_sweep_go(void **state)
 {
     struct fixture *f = *state;
-    open_store(f, 64 << 20);
-    int person = 0;
-    while (person < 65536)
-        commit_people(f, &person, 512, person_item);
+    int person = backlog(f);
     commit_people(f, &person, 10, person_item); /* the sweep puts the first 20 */
     char *order = first_in_key_order(65536, 21), *last = strrchr(order, '\n');
     *last = '\0';
@@ -372,6 +378,54 @@ static void test_erasure_lets_the_sweep_go(void **state)
     }
 }
 
+/* Run the real writer thread with nothing queued until `pending` is
+ * empty or secs have passed, calling poll (when set) every 5 ms; poll
+ * returns nonzero to stop early.  Nothing may assert while the thread
+ * runs: a failure would leave it running on this stack. */
+static void run_idle_writer(struct fixture *f, int secs, int (*poll)(struct fixture *, void *),
+                            void *arg)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct writer w = {0};
+    assert_int_equal(writer_start(&w, &loop, &f->st), 0);
+    struct timespec now, until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += secs;
+    do {
+        if (poll && poll(f, arg))
+            break;
+        usleep(5000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (tree_entries(f, f->st.pending) > 0 && now.tv_sec < until.tv_sec);
+    writer_stop(&w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* What the idle writer's sweep put, looked at while it puts. */
+struct sweep_watch {
+    char *order;      /* the 65536 entries' keys in key order */
+    char *wrong;      /* a snapshot that is not a prefix of it */
+    size_t mid_sweep; /* snapshots taken between the first and last put */
+};
+
+static int watch_sweep(struct fixture *f, void *arg)
+{
+    struct sweep_watch *sw = arg;
+    size_t n;
+    char *got = timeline_keys(f, &n);
+    if (n > 200 && n < 65536) {
+        if (strncmp(got, sw->order, strlen(got)) != 0) {
+            sw->wrong = got;
+            return 1;
+        }
+        sw->mid_sweep++;
+    }
+    free(got);
+    return 0;
+}
+
 /* The sweep that load began is carried on by the idle writer (the real
  * writer thread, nothing queued): every snapshot taken while it puts holds
  * the first entries in key order, which a fold from the oldest record
@@ -380,44 +434,16 @@ static void test_erasure_lets_the_sweep_go(void **state)
 static void test_idle_writer_goes_on_with_the_sweep(void **state)
 {
     struct fixture *f = *state;
-    open_store(f, 64 << 20);
-    int person = 0;
-    while (person < 65536)
-        commit_people(f, &person, 512, person_item);
+    int person = backlog(f);
     commit_people(f, &person, 100, person_item); /* the sweep puts 200 */
     assert_int_equal(tree_entries(f, f->st.timeline), 200);
 
-    /* Nothing asserted while the writer thread runs: a failure would
-     * leave it running on this stack. */
-    char *order = first_in_key_order(65536, 65536), *wrong = NULL;
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct writer w = {0};
-    assert_int_equal(writer_start(&w, &loop, &f->st), 0);
-    struct timespec now, until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += 120;
-    size_t mid_sweep = 0, n;
-    do {
-        char *got = timeline_keys(f, &n);
-        if (n > 200 && n < 65536) {
-            if (strncmp(got, order, strlen(got)) != 0) {
-                wrong = got;
-                break;
-            }
-            mid_sweep++;
-        }
-        free(got);
-        usleep(5000);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (tree_entries(f, f->st.pending) > 0 && now.tv_sec < until.tv_sec);
-    writer_stop(&w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    free(order);
-    if (wrong)
-        fail_msg("not a prefix of the key order while the idle writer swept:\n%.300s", wrong);
-    assert_true(mid_sweep > 0);
+    struct sweep_watch sw = {.order = first_in_key_order(65536, 65536)};
+    run_idle_writer(f, 120, watch_sweep, &sw);
+    free(sw.order);
+    if (sw.wrong)
+        fail_msg("not a prefix of the key order while the idle writer swept:\n%.300s", sw.wrong);
+    assert_true(sw.mid_sweep > 0);
     assert_int_equal(tree_entries(f, f->st.pending), 0);
     assert_int_equal(tree_entries(f, f->st.timeline), (size_t)person);
     int where, in_pending;
@@ -443,20 +469,7 @@ static void test_idle_fold_grows_a_full_map(void **state)
     close_store(f);
     open_store(f, 1);
     size_t map = f->st.map_size;
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct writer w = {0};
-    assert_int_equal(writer_start(&w, &loop, &f->st), 0);
-    struct timespec now, until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += 60;
-    do {
-        usleep(10000);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (tree_entries(f, f->st.pending) > 0 && now.tv_sec < until.tv_sec);
-    writer_stop(&w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    run_idle_writer(f, 60, NULL, NULL);
     assert_true(f->st.map_size > map);
     assert_int_equal(tree_entries(f, f->st.pending), 0);
     assert_int_equal(tree_entries(f, f->st.timeline), (size_t)person);
