@@ -229,6 +229,17 @@ static int on_message_complete(http_parser *p)
     c->tail = r;
     c->queued++;
     c->phase = PHASE_WAITING;
+    /* A request that says Connection: close (or HTTP/1.0 without
+     * keep-alive) is the last this connection carries (RFC 9112 9.6): no
+     * request after it is parsed or answered, also when the handler keeps
+     * it to answer later. */
+    if (!r->keep_alive) {
+        c->close_after_flush = 1;
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+    }
     dispatch(c);
     /* An answer's write found the client gone: not one more request. */
     if (c->closing)

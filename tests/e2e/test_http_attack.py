@@ -280,6 +280,27 @@ def test_pipeline_limit_answers_everything_in_order(make_kanald):
     k.wait_log(r"pausing requests from 127\.0\.0\.1: 2 unanswered \(max_pipeline\)")
 
 
+def test_nothing_after_a_request_that_says_close(make_kanald):
+    """A signed POST that says Connection: close, with two more pipelined
+    behind it in the same write: the POST is stored and answered with
+    Connection: close, then the connection closes; the requests after it
+    are neither stored nor answered (RFC 9112 9.6).  The POST's answer
+    waits for its commit, so the requests behind it were read by then."""
+    k = make_kanald().start()
+    first = signed_post("close-0").replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n")
+    s = connect(k)
+    s.sendall(first + signed_post("close-1") + HEALTHZ)
+    data = read_answer(s)
+    s.close()
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200"], data
+    assert b"\r\nConnection: close\r\n" in data
+    s = connect(k)  # the server goes on serving others
+    s.sendall(HEALTHZ)
+    assert s.recv(65536).startswith(b"HTTP/1.1 200")
+    s.close()
+    assert [r["external_id"] for r in k.feed()] == ["close-0"]
+
+
 def test_stop_while_requests_wait_unparsed(make_kanald):
     """SIGTERM while a connection is paused at max_pipeline with requests
     read but not parsed: kanald stops cleanly, and what it stored is a
