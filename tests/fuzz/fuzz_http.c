@@ -153,7 +153,7 @@ static int client(int port)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-        FUZZ_FAIL("cannot connect to the server");
+        FUZZ_FAIL("cannot connect to the server: %s", strerror(errno));
     return fd;
 }
 
@@ -180,13 +180,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .header_timeout_ms = 60000,
         .request_timeout_ms = 60000,
         .idle_timeout_ms = 60000,
+        /* Left at 0, these would refuse every connection (max_per_ip) and
+         * read no request (max_pipeline): kanald's defaults, or the least
+         * a configuration may set (config.c refuses 0). */
+        .max_per_ip = (lim & 16) ? 1 : 64,
+        .max_pipeline = (lim & 32) ? 1 : 32,
+        .max_unread = (lim & 64) ? 1 : 1 << 20,
     };
     if (uv_loop_init(&r.loop))
         abort();
     r.server = http_server_new(&r.loop, &limits, handler, &r);
-    if (http_server_listen(r.server, "127.0.0.1", 0))
-        FUZZ_FAIL("cannot listen");
-    int port = http_server_port(r.server);
+    /* One port for every input (libuv binds with SO_REUSEADDR): the
+     * connections the server closes first wait out TIME_WAIT on that port
+     * alone, instead of each holding an ephemeral port of its own until the
+     * clients' connects run out of them. */
+    static int port;
+    int rc = http_server_listen(r.server, "127.0.0.1", port);
+    if (rc)
+        FUZZ_FAIL("cannot listen on port %d: %s", port, uv_strerror(rc));
+    port = http_server_port(r.server);
     r.fd[0] = client(port);
     r.fd[1] = (lim & 8) ? client(port) : -1;
     for (int i = 0; i < 2; i++)
