@@ -232,19 +232,16 @@ static int on_message_complete(http_parser *p)
     /* A request that says Connection: close (or HTTP/1.0 without
      * keep-alive) is the last this connection carries (RFC 9112 9.6): no
      * request after it is parsed or answered, also when the handler keeps
-     * it to answer later. */
-    if (!r->keep_alive) {
+     * it to answer later.  Reading goes on and what comes is dropped
+     * (conn_parse), so that unread bytes do not turn the close into a reset
+     * that could cost the client its answer. */
+    if (!r->keep_alive)
         c->close_after_flush = 1;
-        if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            c->reading = 0;
-        }
-    }
     dispatch(c);
     /* An answer's write found the client gone: not one more request. */
     if (c->closing)
         return -1;
-    if (conn_full(c)) {
+    if (!c->close_after_flush && conn_full(c)) {
         /* Not another request until the client catches up; the bytes after
          * this one wait in c->rest (conn_parse). */
         http_parser_pause(p, 1);

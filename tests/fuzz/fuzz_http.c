@@ -147,6 +147,24 @@ static void drain(struct run *r, int i)
     }
 }
 
+/* Shut the server down, its connections closed, and free it. */
+static void stop_server(struct run *r)
+{
+    r->closed = 0;
+    http_server_shutdown(r->server, on_closed, r);
+    for (int i = 0; i < 1000 && !r->closed; i++)
+        uv_run(&r->loop, UV_RUN_NOWAIT);
+    if (!r->closed) {
+        http_server_abort(r->server);
+        for (int i = 0; i < 1000 && !r->closed; i++)
+            uv_run(&r->loop, UV_RUN_NOWAIT);
+    }
+    if (!r->closed)
+        FUZZ_FAIL("the server did not close its connections");
+    http_server_free(r->server);
+    r->server = NULL;
+}
+
 static int client(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -181,8 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .request_timeout_ms = 60000,
         .idle_timeout_ms = 60000,
         /* Left at 0, these would refuse every connection (max_per_ip) and
-         * read no request (max_pipeline): kanald's defaults, or the least
-         * a configuration may set (config.c refuses 0). */
+         * read no request (max_pipeline): values above what two clients
+         * reach, or the least a configuration may set (config.c refuses 0). */
         .max_per_ip = (lim & 16) ? 1 : 64,
         .max_pipeline = (lim & 32) ? 1 : 32,
         .max_unread = (lim & 64) ? 1 : 1 << 20,
@@ -193,9 +211,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* One port for every input (libuv binds with SO_REUSEADDR): the
      * connections the server closes first wait out TIME_WAIT on that port
      * alone, instead of each holding an ephemeral port of its own until the
-     * clients' connects run out of them. */
+     * clients' connects run out of them.  Another process may have taken
+     * it since the last input: then a new one. */
     static int port;
     int rc = http_server_listen(r.server, "127.0.0.1", port);
+    if (rc && port) {
+        stop_server(&r);
+        r.server = http_server_new(&r.loop, &limits, handler, &r);
+        rc = http_server_listen(r.server, "127.0.0.1", port = 0);
+    }
     if (rc)
         FUZZ_FAIL("cannot listen on port %d: %s", port, uv_strerror(rc));
     port = http_server_port(r.server);
@@ -250,17 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (r.npending)
         answer(r.pending[--r.npending], 0);
     spin(&r);
-    http_server_shutdown(r.server, on_closed, &r);
-    for (int i = 0; i < 1000 && !r.closed; i++)
-        uv_run(&r.loop, UV_RUN_NOWAIT);
-    if (!r.closed) {
-        http_server_abort(r.server);
-        for (int i = 0; i < 1000 && !r.closed; i++)
-            uv_run(&r.loop, UV_RUN_NOWAIT);
-    }
-    if (!r.closed)
-        FUZZ_FAIL("the server did not close its connections");
-    http_server_free(r.server);
+    stop_server(&r);
     if (uv_loop_close(&r.loop))
         FUZZ_FAIL("handles left open on the loop");
     return 0;
