@@ -677,8 +677,10 @@ FORCE:
 #                               its corpus (build-fuzz/corpus/<target>) and print
 #                               executions, cov, ft and whether it crashed
 #   make fuzz-check             every input under tests/fuzz/regressions/<target>/
-#                               once, then each target for FUZZ_CHECK_SECONDS
-#                               (part of `make check`)
+#                               once, the targets that open sockets for
+#                               FUZZ_SIGNAL_SECONDS under a rain of SIGALRM
+#                               (fuzz-signals), then each target for
+#                               FUZZ_CHECK_SECONDS (part of `make check`)
 #
 # The daemon's objects are built again with clang and the fuzzer's coverage
 # instrumentation (no main: libFuzzer brings its own); a plugin's sources are
@@ -690,6 +692,10 @@ FUZZ_CC       := clang-14
 FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_CHECK_SECONDS ?= 10
+FUZZ_SIGNAL_SECONDS ?= 5
+# The targets whose harness makes blocking socket calls (connect, accept,
+# recv): tests/fuzz/signals.sh.
+FUZZ_SIGNAL_TARGETS := http lmtp eventbrite
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS    = $(CSTD) -g -O1 -fno-omit-frame-pointer $(WARN) -Isdk/include $(DAEMON_INC) \
                  -Itests/fuzz $(PKG_CFLAGS) -DKANAL_NO_DLCLOSE $(FUZZ_SAN) \
@@ -736,7 +742,7 @@ FUZZ_SRC_kitjson     := $(wildcard sdk/kit/*.c)
 FUZZ_CFLAGS_sentiment = $(SENTIMENT_CFLAGS)
 FUZZ_LIBS_sentiment   = $(SENTIMENT_LIBS)
 
-.PHONY: fuzz fuzz-build fuzz-check fuzz-regress fuzz-corpus
+.PHONY: fuzz fuzz-build fuzz-check fuzz-regress fuzz-signals fuzz-corpus
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -773,9 +779,15 @@ fuzz: fuzz-build fuzz-corpus
 fuzz-regress: fuzz-build
 	@tests/fuzz/regress.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
-# Both halves run whatever the first found; either failing fails the check.
+fuzz-signals: fuzz-build
+	@tests/fuzz/signals.sh $(FUZZ_BUILD) $(FUZZ_SIGNAL_SECONDS) \
+	    $(filter $(FUZZ_SIGNAL_TARGETS),$(FUZZ_TARGETS))
+
+# Every part runs whatever the first found; any failing fails the check.
 fuzz-check: fuzz-build fuzz-corpus
 	@r=0; tests/fuzz/regress.sh $(FUZZ_BUILD) $(FUZZ_TARGETS) || r=1; \
+	tests/fuzz/signals.sh $(FUZZ_BUILD) $(FUZZ_SIGNAL_SECONDS) \
+	    $(filter $(FUZZ_SIGNAL_TARGETS),$(FUZZ_TARGETS)) || r=1; \
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS) || r=1; exit $$r
 
 # ---- end of fuzzing ----

@@ -22,6 +22,7 @@
 #include "fuzz.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -165,13 +166,33 @@ static void stop_server(struct run *r)
     r->server = NULL;
 }
 
+/* libFuzzer's -timeout runs on SIGALRM, whose handler does not restart
+ * system calls: a connect it interrupts returns EINTR while the handshake
+ * goes on in the kernel.  Then wait for that handshake (poll restarts the
+ * same way) and take its outcome from SO_ERROR. */
 static int client(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
-        FUZZ_FAIL("cannot connect to the server: %s", strerror(errno));
+    if (fd < 0)
+        FUZZ_FAIL("cannot make a socket: %s", strerror(errno));
+    int err = connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ? errno : 0;
+    if (err == EINTR) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n;
+        while ((n = poll(&p, 1, 5000)) < 0 && errno == EINTR)
+            ;
+        socklen_t len = sizeof err;
+        if (n < 0)
+            err = errno;
+        else if (n == 0)
+            err = ETIMEDOUT;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+    }
+    if (err)
+        FUZZ_FAIL("cannot connect to the server: %s", strerror(err));
     return fd;
 }
 
