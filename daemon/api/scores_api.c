@@ -43,7 +43,13 @@ struct read_job {
     char id[AUDIENCE_ID_MAX + 1]; /* the path's audience or contact id */
     char *query;                  /* a copy of the request's query */
     int order;                    /* an enum score_order */
-    int advocates, list;
+    int advocates;
+    /* The list's "run": the runs' state (the loop's) read when the request
+     * came, before the work thread's snapshot of the audiences.  A run ends
+     * once all it keeps is committed, so an ended run's audiences are all
+     * in the list; read after, a run that ended meanwhile would be
+     * reported with audiences the snapshot has not got. */
+    json_t *run;
     int status;
     json_t *answer;
     const char *code, *message; /* an error's, static strings */
@@ -67,8 +73,6 @@ static void read_work(uv_work_t *w)
     rj->fn(rj);
 }
 
-static json_t *run_state(struct scores *sc);
-
 static void read_done(uv_work_t *w, int status)
 {
     struct read_job *rj = w->data;
@@ -77,12 +81,15 @@ static void read_done(uv_work_t *w, int status)
     else if (rj->code)
         http_respond_error(rj->req, rj->status, rj->code, rj->message);
     else {
-        if (rj->list) /* the runs' state is the loop's */
-            json_object_set_new(rj->answer, "run", run_state(rj->sc));
+        if (rj->run) {
+            json_object_set_new(rj->answer, "run", rj->run);
+            rj->run = NULL;
+        }
         api_respond_json(rj->req, rj->status, rj->answer);
         rj->answer = NULL;
     }
     json_decref(rj->answer);
+    json_decref(rj->run);
     free(rj->query);
     free(rj);
 }
@@ -93,6 +100,7 @@ static void defer(struct read_job *rj)
     rj->work.data = rj;
     if (uv_queue_work(rj->sc->loop, &rj->work, read_work, read_done) != 0) {
         http_respond_error(rj->req, 500, "internal", "cannot read the scores now");
+        json_decref(rj->run);
         free(rj->query);
         free(rj);
     }
@@ -205,7 +213,7 @@ void scores_route_list(void *ctx, struct http_req *req, const struct route_param
 {
     (void)p;
     struct read_job *rj = job_new(ctx, req, do_list);
-    rj->list = 1;
+    rj->run = run_state(rj->sc);
     defer(rj);
 }
 

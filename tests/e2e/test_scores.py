@@ -544,6 +544,48 @@ def commits(k):
     return int(m.group(1))
 
 
+def test_audience_list_has_every_audience_of_the_run_it_says_ended(make_kanald):
+    """GET /v1/audiences reads the audiences on a work thread and tells the
+    runs' state beside them: a run it says ended (running false, counted
+    in runs) has all its audiences kept and listed, also when the run
+    ended while the list was being read.  Before run n, a record of
+    campaign c(n-1) comes, so run n keeps one audience more than the run
+    before; two clients poll without a pause across the runs' ends."""
+    import threading
+    k = make_kanald(kanald=NO_DECAY).start()
+    stop, seen, bad = threading.Event(), set(), []
+
+    def poll():
+        while not stop.is_set():
+            status, a = k.api("/v1/audiences")
+            if status != 200:
+                bad.append((status, a))
+                continue
+            run, ids = a["run"], {x["id"] for x in a["audiences"]}
+            if run["running"] or not run["runs"]:
+                continue
+            seen.add(run["runs"])
+            want = {f"campaign:c{i}" for i in range(run["runs"])}
+            if not want <= ids:
+                bad.append((run["runs"], sorted(want - ids)))
+
+    pollers = [threading.Thread(target=poll) for _ in range(2)]
+    for t in pollers:
+        t.start()
+    try:
+        for i in range(25):
+            say(k, f"m{i}", f"u{i}", campaign=f"c{i}")
+            refresh(k)
+    finally:
+        stop.set()
+        for t in pollers:
+            t.join()
+    assert {f"campaign:c{i}" for i in range(25)} <= {
+        x["id"] for x in k.api("/v1/audiences")[1]["audiences"]}
+    assert len(seen) >= 25, sorted(seen)  # the polls saw every run end
+    assert bad == [], bad[:5]  # (runs, the campaigns of ended runs not listed)
+
+
 def test_ingest_commits_while_a_big_run_is_kept(make_kanald):
     """A run keeps its audiences one write per audience, so the writer
     commits records in between: a run with nothing else to do takes at
