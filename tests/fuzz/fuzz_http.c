@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -168,8 +169,9 @@ static void stop_server(struct run *r)
 
 /* libFuzzer's -timeout runs on SIGALRM, whose handler does not restart
  * system calls: a connect it interrupts returns EINTR while the handshake
- * goes on in the kernel.  Then wait for that handshake (poll restarts the
- * same way) and take its outcome from SO_ERROR. */
+ * goes on in the kernel.  Then wait for that handshake, 5 s at most
+ * however often poll is interrupted too, and take its outcome from
+ * SO_ERROR. */
 static int client(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -180,9 +182,15 @@ static int client(int port)
     int err = connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ? errno : 0;
     if (err == EINTR) {
         struct pollfd p = {.fd = fd, .events = POLLOUT};
+        struct timespec now, end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += 5;
         int n;
-        while ((n = poll(&p, 1, 5000)) < 0 && errno == EINTR)
-            ;
+        do {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long left = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+            n = poll(&p, 1, left > 0 ? (int)left : 0);
+        } while (n < 0 && errno == EINTR);
         socklen_t len = sizeof err;
         if (n < 0)
             err = errno;

@@ -55,8 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fake_set_store_fails(src, flags & SEL_STORE_FAILS);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", listen_spec + 5);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0), rc = -1;
+    /* A unix socket's connect sleeps only while the listener's backlog is
+     * full; interrupted there (libFuzzer's SIGALRM), it connected nothing
+     * and is made again. */
+    while (fd >= 0 && (rc = connect(fd, (struct sockaddr *)&a, sizeof a)) < 0 && errno == EINTR)
+        ;
+    if (rc < 0)
         FUZZ_FAIL("cannot connect to the LMTP listener: %s", strerror(errno));
     fake_poll(src, 0); /* accept, greet */
     int ops = 0;

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # libFuzzer's -timeout runs on SIGALRM, and its handler does not restart
 # system calls: a harness that treats EINTR as a failure fails whenever
-# the timer fires during a blocking call.  Run each TARGET for SECONDS from its seeds
-# while SIGALRM arrives every 2 ms, so that every blocking call in it is
-# interrupted many times over, and fail when the target does.
+# the timer fires during a blocking call.  Run each TARGET for SECONDS from
+# its seeds while SIGALRM arrives every 2 ms or so (a sleep 0.002 apart),
+# so that every blocking call in it is interrupted many times over, and
+# fail when the target does.
 # Usage: signals.sh BUILD SECONDS TARGET...
 set -u
 b=$1
@@ -21,14 +22,20 @@ for t in "$@"; do
         -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$b/crashes/$t/" \
         "$corpus" >"$log" 2>&1 &
     pid=$!
+    trap 'kill $pid 2>/dev/null' EXIT INT TERM
+    # Only once libFuzzer has its handler (it says INITED after the seeds):
+    # before, SIGALRM's default action would end the process.
+    while kill -0 $pid 2>/dev/null && ! grep -q '^#[0-9]*[[:space:]]*INITED' "$log"; do
+        sleep 0.05
+    done
     sent=0
-    sleep 0.5
     while kill -ALRM $pid 2>/dev/null; do
         sent=$((sent + 1))
         sleep 0.002
     done
     wait $pid
     rc=$?
+    trap - EXIT INT TERM
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ $rc -eq 0 ]; then
         echo "ok    $t under SIGALRM: ${execs:-?} inputs, $sent signals"
