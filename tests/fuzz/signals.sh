@@ -22,7 +22,10 @@ for t in "$@"; do
         -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$b/crashes/$t/" \
         "$corpus" >"$log" 2>&1 &
     pid=$!
-    trap 'kill $pid 2>/dev/null' EXIT INT TERM
+    # Stopped (^C, make interrupted): the target goes too, and so does the
+    # script, rather than go on to the next target.
+    trap 'kill $pid 2>/dev/null' EXIT
+    trap 'kill $pid 2>/dev/null; exit 130' INT TERM
     # Only once libFuzzer has its handler (it says INITED after the seeds):
     # before, SIGALRM's default action would end the process.
     while kill -0 $pid 2>/dev/null && ! grep -q '^#[0-9]*[[:space:]]*INITED' "$log"; do
